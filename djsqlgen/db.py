@@ -1,0 +1,139 @@
+"""The only module that talks to the server: connect, run statements, map driver errors to ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pymysql
+import pymysql.cursors
+
+from .errors import ApplyError, ConnectionFailed
+from .settings import ConnectionSettings
+
+# Client-side error numbers of the driver that mean "could not reach or log in".
+_CANNOT_CONNECT = {2003: "connection refused or timed out", 2005: "unknown host", 2013: "connection lost"}
+ACCESS_DENIED = 1045
+DB_ACCESS_DENIED = 1044
+TABLE_ACCESS_DENIED = 1142
+
+
+class ServerError(Exception):
+    """A statement failed on the server; carries the server's error number."""
+
+    def __init__(self, errno: int, message: str):
+        self.errno = errno
+        self.message = message
+        super().__init__(f"({errno}) {message}")
+
+
+def _errno_of(exc: Exception) -> int:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
+
+
+class Database:
+    """One connection, counting round trips (the inspect benchmark reports them)."""
+
+    def __init__(self, connection: pymysql.connections.Connection, settings: ConnectionSettings):
+        self._connection = connection
+        self.settings = settings
+        self.round_trips = 0
+
+    # -- statements -------------------------------------------------------------------------
+    def query(self, sql: str, args: Sequence[Any] | dict | None = None) -> list[dict[str, Any]]:
+        """Run one statement and return its rows as dicts (an empty list when it returns none)."""
+        self.round_trips += 1
+        try:
+            with self._connection.cursor(pymysql.cursors.DictCursor) as cursor:
+                cursor.execute(sql, args)
+                return list(cursor.fetchall()) if cursor.description else []
+        except pymysql.MySQLError as exc:
+            raise ServerError(_errno_of(exc), str(exc.args[1] if len(exc.args) > 1 else exc)) from exc
+
+    def execute(self, sql: str, args: Sequence[Any] | dict | None = None) -> int:
+        """Run one statement, draining any result sets (a CALL may return several); return affected rows."""
+        self.round_trips += 1
+        try:
+            with self._connection.cursor() as cursor:
+                affected = cursor.execute(sql, args)
+                while cursor.nextset():
+                    pass
+                return affected
+        except pymysql.MySQLError as exc:
+            raise ServerError(_errno_of(exc), str(exc.args[1] if len(exc.args) > 1 else exc)) from exc
+
+    def call_results(self, sql: str) -> list[list[dict[str, Any]]]:
+        """Run a CALL and return every result set it produced, as lists of dict rows."""
+        self.round_trips += 1
+        results: list[list[dict[str, Any]]] = []
+        try:
+            with self._connection.cursor(pymysql.cursors.DictCursor) as cursor:
+                cursor.execute(sql)
+                while True:
+                    if cursor.description:
+                        results.append(list(cursor.fetchall()))
+                    if not cursor.nextset():
+                        break
+        except pymysql.MySQLError as exc:
+            raise ServerError(_errno_of(exc), str(exc.args[1] if len(exc.args) > 1 else exc)) from exc
+        return results
+
+    @property
+    def thread_id(self) -> int:
+        """The server's id of this connection (what KILL takes)."""
+        return self._connection.thread_id()
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except pymysql.MySQLError:
+            pass
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect(settings: ConnectionSettings, database: str | None = None) -> Database:
+    """Open a connection in autocommit mode, or raise ConnectionFailed naming host and user."""
+    try:
+        connection = pymysql.connect(
+            host=settings.host,
+            port=settings.port,
+            user=settings.user,
+            password=settings.password,
+            database=database,
+            autocommit=True,
+            charset="utf8mb4",
+            connect_timeout=10,
+        )
+    except pymysql.MySQLError as exc:
+        errno = _errno_of(exc)
+        if errno == ACCESS_DENIED:
+            reason = "access denied (wrong user or password)"
+        else:
+            reason = _CANNOT_CONNECT.get(errno) or str(exc.args[-1] if exc.args else exc)
+        raise ConnectionFailed(
+            f"cannot connect to the MySQL server at {settings.host}:{settings.port} as user "
+            f"{settings.user!r}: {reason}. Check --host/--port/--user/--password (or DJ_HOST, DJ_PORT, "
+            f"DJ_USER, DJ_PASS)."
+        ) from None
+    return Database(connection, settings)
+
+
+@contextmanager
+def connected(settings: ConnectionSettings) -> Iterator[Database]:
+    """``with connected(settings) as db:`` — closes the connection however the block ends."""
+    db = connect(settings)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def as_apply_error(exc: ServerError, statement_id: str | None) -> ApplyError:
+    """Turn a server error into the error a user sees, keeping the statement id and errno."""
+    return ApplyError(exc.message, statement_id=statement_id, errno=exc.errno)
