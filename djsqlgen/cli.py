@@ -58,6 +58,178 @@ def inspect(obj: _Context, schemas: tuple[str, ...], output: Path | None) -> Non
         click.echo(text, nl=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# plan, generate, apply, backfill, verify, status
+# ---------------------------------------------------------------------------------------------
+heading_option = click.option(
+    "--heading", "heading_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Work offline from a file written by `djsqlgen inspect` instead of the live server.",
+)
+
+
+def _catalog_for(obj: _Context, schemas: list[str], heading_path: Path | None) -> Catalog:
+    if heading_path:
+        catalog = load_heading(heading_path)
+        missing = [s for s in schemas if s not in {x.name for x in catalog.schemas}]
+        if missing:
+            raise DjsqlgenError(f"{heading_path} has no schema {missing[0]!r}; inspect it together with the others")
+        return catalog
+    with connected(obj.settings) as db:
+        return inspect_schemas(db, schemas, tool_version=__version__)
+
+
+@cli.group()
+def plan() -> None:
+    """Write and check plan files."""
+
+
+@plan.command("init")
+@click.option("--schema", "pairs", multiple=True, required=True, metavar="SRC=DST",
+              help="A v1 schema and the name of its v2 (repeat for several schemas).")
+@click.option("--name", help="Plan name (names the control schema); default: the first DST.")
+@heading_option
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@pass_context
+def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_path: Path | None, output: Path) -> None:
+    """Write an identity plan listing every table and column of the SRC schemas, to edit."""
+    from .plan_init import identity_plan
+
+    mapping = []
+    for pair in pairs:
+        source, sep, target = pair.partition("=")
+        if not sep or not source or not target:
+            raise DjsqlgenError(f"--schema {pair!r}: write it as SRC=DST, e.g. lab_ephys_v1=lab_ephys_v2")
+        mapping.append((source, target))
+    catalog = _catalog_for(obj, [s for s, _ in mapping], heading_path)
+    output.write_text(identity_plan(catalog, mapping, name))
+    click.echo(f"wrote {output}: edit it, then run `djsqlgen plan check {output}`", err=True)
+
+
+def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
+    from .generate import Generator
+    from .plan import load_plan
+
+    loaded = load_plan(plan_path)
+    catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
+    return loaded, catalog, Generator(loaded, catalog)
+
+
+@plan.command("check")
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@heading_option
+@pass_context
+def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> None:
+    """Validate PLAN against the headings; every problem names its plan key and the fix."""
+    loaded, _, generator = _load_checked(obj, plan_path, heading_path)
+    tables = len(generator.copies)
+    click.echo(f"{plan_path}: OK ({tables} table(s) copied, {len(generator.operations) - tables} dropped)")
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@heading_option
+@pass_context
+def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path | None) -> None:
+    """Write the phase files, their rollbacks, RUNBOOK.md and manifest.json into OUT_DIR."""
+    from .generate import generate as write_files
+    from .plan import load_plan
+
+    loaded = load_plan(plan_path)
+    catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
+    written = write_files(loaded, catalog, out_dir, plan_path=str(plan_path))
+    click.echo(f"wrote {len(written)} files to {out_dir}; start with {out_dir}/RUNBOOK.md", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
+@pass_context
+def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool) -> None:
+    """Run generated files (a directory runs its phase files in order), DELIMITER-aware."""
+    from .apply import apply_files
+
+    if dry_run:
+        apply_files(None, list(paths), dry_run=True, echo=click.echo)
+        return
+    with connected(obj.settings) as db:
+        count = apply_files(db, list(paths), echo=lambda text: click.echo(text, err=text.startswith("-- ")))
+    click.echo(f"applied {count} statement(s)", err=True)
+
+
+def _plan_only(plan_path: Path):
+    from .plan import load_plan
+
+    return load_plan(plan_path)
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000), help="Rows per chunk (default: the plan's).")
+@click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server.")
+@pass_context
+def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, sleep_ms: int | None) -> None:
+    """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
+    from . import drive
+
+    loaded = _plan_only(plan_path)
+    with connected(obj.settings) as db:
+        copied = drive.backfill(db, loaded, chunk_rows or loaded.chunk.rows,
+                                loaded.chunk.sleep_ms if sleep_ms is None else sleep_ms)
+    click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000), help="Rows per checksum chunk.")
+@pass_context
+def verify(obj: _Context, plan_path: Path, chunk_rows: int | None) -> None:
+    """Checksum v2 against transform(v1); print a table per table; exit 1 on any difference."""
+    from . import drive
+    from .apply import format_rows
+    from .errors import VerifyMismatch
+
+    loaded = _plan_only(plan_path)
+    with connected(obj.settings) as db:
+        result = drive.verify(db, loaded, chunk_rows or loaded.chunk.verify_rows)
+    click.echo(format_rows(result.tables) if result.tables else "no tables")
+    if result.diffs:
+        click.echo("\nrows that differ (up to 20 per table):")
+        click.echo(format_rows(result.diffs))
+    if not result.ok:
+        bad = sum(1 for t in result.tables if t["result"] != "OK")
+        raise VerifyMismatch(f"{bad} table(s) differ from transform(v1); see the keys above")
+    click.echo("verify: every table equals transform(v1)", err=True)
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def status(obj: _Context, plan_path: Path) -> None:
+    """Phase reached, triggers present, backfill progress per table, last verify result."""
+    from . import drive
+    from .apply import format_rows
+
+    loaded = _plan_only(plan_path)
+    with connected(obj.settings) as db:
+        state = drive.status(db, loaded)
+    phases = state["phases"]
+    click.echo(f"plan {loaded.name}, control schema {loaded.control}")
+    click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))
+    click.echo(f"dual-write triggers present: {len(state['triggers'])}")
+    if state["progress"]:
+        click.echo(format_rows([
+            {"table": p.table_id, "rows_copied": p.rows_copied, "estimated_rows": p.estimated_rows,
+             "backfill": "done" if p.done else "pending"} for p in state["progress"]]))
+    last = state["last_verify"]
+    if last:
+        verdict = "running or interrupted" if last["finished_at"] is None else (
+            "clean" if last["bad_chunks"] == 0 else f"{last['bad_chunks']} chunk(s) differ")
+        click.echo(f"last verify: run {last['run_id']} at {last['started_at']}: {verdict}")
+    else:
+        click.echo("last verify: none")
+
+
 def load_heading(path: Path) -> Catalog:
     """Read a heading file written by ``inspect``."""
     try:

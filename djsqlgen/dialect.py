@@ -1,0 +1,36 @@
+"""What the target server can do, as flags the templates read (never version strings)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import UnsupportedError
+from .heading import Server
+
+
+@dataclass(frozen=True)
+class Dialect:
+    flavour: str
+    version: tuple[int, ...]
+    # CREATE TRIGGER IF NOT EXISTS: MariaDB 10.1.4+, MySQL 8.0.29+. Needed to make 30_dualwrite re-runnable.
+    trigger_if_not_exists: bool
+    # LOCK IN SHARE MODE is accepted by both; MySQL 8.0 prefers FOR SHARE (MariaDB lacks it before 10.?).
+    share_lock_clause: str
+    # MariaDB stores JSON as LONGTEXT with a json_valid CHECK; MySQL has a native JSON type.
+    native_json: bool
+
+    @property
+    def is_mariadb(self) -> bool:
+        return self.flavour == "mariadb"
+
+
+def dialect_for(server: Server) -> Dialect:
+    """Capabilities of ``server``; refuses servers older than the supported ones by name."""
+    version = server.version_tuple
+    if server.flavour == "mariadb":
+        if version < (10, 6):
+            raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
+        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False)
+    if version < (8, 0):
+        raise UnsupportedError(f"MySQL {server.version} is older than 8.0, the oldest supported; upgrade")
+    return Dialect("mysql", version, version >= (8, 0, 29), "FOR SHARE", True)

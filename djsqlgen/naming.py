@@ -1,0 +1,51 @@
+"""Every name djsqlgen gives to a server object, deterministic, at most 64 characters.
+
+A name that would be longer is cut and ends in a short hash of the full name, never a random
+suffix, so the same plan always yields the same names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_IDENTIFIER = 64
+
+
+def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
+    """``name`` itself when short enough, else its head plus ``_`` and 8 hex characters of its hash."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}_{digest}"
+
+
+def _slug(name: str) -> str:
+    """DataJoint table names carry tier prefixes (#, _, ~); keep letters, digits and underscores."""
+    return re.sub(r"[^A-Za-z0-9_]", "", name).strip("_") or "t"
+
+
+def table_id(schema: str, table: str) -> str:
+    """The key of a v1 table in the control schema's progress and verify tables."""
+    return f"{schema}.{table}"
+
+
+def trigger_name(plan_name: str, table: str, event: str) -> str:
+    """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern)."""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}")
+
+
+def routine_name(kind: str, schema: str, table: str) -> str:
+    """A per-table procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject``."""
+    return fit(f"{kind}__{_slug(schema)}__{_slug(table)}")
+
+
+def step_procedure(phase_file: str) -> str:
+    """The procedure a phase file creates, calls and drops to run its guarded steps."""
+    return fit(f"step_{_slug(phase_file)}")
+
+
+def cutover_parking_name(table: str) -> str:
+    """Where a v1 table is parked inside its own schema during cut-over (triggers may stay on it)."""
+    return fit(f"{table}__djsqlgen_cutover")

@@ -1,0 +1,151 @@
+"""The plan file: what v2 looks like, as changes to v1. Load, validate against the headings, write.
+
+Pure data: no SQL here. ``load_plan`` checks the file's shape (unknown keys are errors);
+``check_plan`` checks it against the live headings and collects every problem, each naming
+its plan key and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import PlanError
+
+PLAN_VERSION = 1
+MAX_IDENTIFIER = 64
+KEEP, DROP = "keep", "drop"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnChange(_Strict):
+    """A v1 column that changes on its way to v2 (rename and/or retype)."""
+
+    rename: str | None = None
+    type: str | None = Field(None, description="new SQL type of the v2 column")
+    expr: str | None = Field(None, description="SQL expression over the v1 row giving the v2 value")
+    comment: str | None = None
+    nullable: bool | None = None
+    default: str | None = Field(None, description="SQL default of the v2 column (a literal or expression)")
+    allow_lossy: bool = False
+
+
+class AddedColumn(_Strict):
+    """A column that exists only in v2: filled with ``default`` or computed by ``expr``."""
+
+    type: str
+    expr: str | None = None
+    default: str | None = None
+    nullable: bool = False
+    comment: str = ""
+
+
+ColumnSpec = Union[Literal["keep", "drop"], ColumnChange]
+
+
+class TableSpec(_Strict):
+    rename: str | None = None
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    add: dict[str, AddedColumn] = Field(default_factory=dict)
+
+
+class SchemaSpec(_Strict):
+    source: str
+    target: str
+    final: str | None = Field(None, description="name of the schema after cut-over (rename_to_final)")
+    archive: str | None = Field(None, description="where v1's tables go at cut-over when final == source")
+    tables: dict[str, Union[Literal["keep", "drop"], TableSpec]]
+
+
+class ChunkSpec(_Strict):
+    rows: int = Field(5000, gt=0, le=10_000_000)
+    sleep_ms: int = Field(0, ge=0)
+    verify_rows: int = Field(10000, gt=0, le=10_000_000)
+
+
+class CutoverSpec(_Strict):
+    rename_to_final: bool = False
+
+
+class ContractSpec(_Strict):
+    drop_v1: bool = False
+
+
+class Plan(_Strict):
+    version: Literal[1] = PLAN_VERSION
+    name: str
+    control_schema: str | None = None
+    chunk: ChunkSpec = Field(default_factory=ChunkSpec)
+    cutover: CutoverSpec = Field(default_factory=CutoverSpec)
+    contract: ContractSpec = Field(default_factory=ContractSpec)
+    schemas: list[SchemaSpec]
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier_part(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", value):
+            raise ValueError("use 1-40 letters, digits or underscores (it names the control schema)")
+        return value
+
+    @property
+    def control(self) -> str:
+        """The control schema: progress, checkpoints, verify results and routines live here."""
+        return self.control_schema or f"djsqlgen_{self.name}"
+
+    def schema_for_source(self, source: str) -> SchemaSpec | None:
+        return next((s for s in self.schemas if s.source == source), None)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and writing
+# ---------------------------------------------------------------------------------------------
+def _error_location(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc if not str(part).startswith(("function-", "literal[")))
+
+
+def parse_plan(text: str, source: str = "plan") -> Plan:
+    """Parse plan YAML; shape errors become one PlanError listing every problem with its key."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlanError([f"not valid YAML: {exc}"], source) from None
+    if not isinstance(data, dict):
+        raise PlanError(["the plan must be a mapping with keys name, schemas, ..."], source)
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = _error_location(err["loc"]) or "(top)"
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key; remove it or fix its spelling"
+            problems.append(f"{where}: {message}")
+        raise PlanError(sorted(set(problems)), source) from None
+
+
+def load_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PlanError([f"cannot read the plan: {exc.strerror}"], str(path)) from None
+    return parse_plan(text, str(path))
+
+
+def plan_hash(plan: Plan) -> str:
+    """A short, stable hash of the plan's meaning (not its formatting)."""
+    return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()[:12]
+
+
+def dump_plan(plan: Plan) -> str:
+    """YAML for a plan, keys in model order, defaults written out so users see every knob."""
+    data = plan.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -1,0 +1,107 @@
+"""Just enough SQL type arithmetic to tell whether a retype can lose data."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_INT_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32, "bigint": 64}
+_FLOAT_DIGITS = {"float": 7, "double": 15, "real": 15}
+
+
+@dataclass(frozen=True)
+class SqlType:
+    base: str
+    params: tuple[int, ...]
+    unsigned: bool
+    text: str
+
+    @property
+    def family(self) -> str:
+        if self.base in _INT_BITS:
+            return "int"
+        if self.base in ("decimal", "numeric", "dec", "fixed"):
+            return "decimal"
+        if self.base in _FLOAT_DIGITS:
+            return "float"
+        if self.base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"):
+            return "string"
+        if self.base in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"):
+            return "binary"
+        if self.base in ("date", "datetime", "timestamp", "time", "year"):
+            return "temporal"
+        if self.base == "json":
+            return "json"
+        return self.base
+
+
+def parse_sql_type(text: str) -> SqlType:
+    """``int(10) unsigned`` → SqlType('int', (10,), True)."""
+    lowered = text.strip().lower()
+    match = re.match(r"([a-z]+)\s*(?:\(([^)]*)\))?", lowered)
+    base = match.group(1) if match else lowered
+    params: tuple[int, ...] = ()
+    if match and match.group(2) and base not in ("enum", "set"):
+        params = tuple(int(p) for p in re.findall(r"\d+", match.group(2)))
+    return SqlType(base, params, " unsigned" in lowered, text)
+
+
+_TEXT_BYTES = {"tinytext": 255, "text": 65535, "mediumtext": 16777215, "longtext": 4294967295}
+_BLOB_BYTES = {"tinyblob": 255, "blob": 65535, "mediumblob": 16777215, "longblob": 4294967295}
+
+
+def _int_range(t: SqlType) -> tuple[int, int]:
+    bits = _INT_BITS[t.base]
+    return (0, 2**bits - 1) if t.unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _length(t: SqlType) -> int:
+    if t.base in _TEXT_BYTES:
+        return _TEXT_BYTES[t.base]
+    if t.base in _BLOB_BYTES:
+        return _BLOB_BYTES[t.base]
+    return t.params[0] if t.params else 1
+
+
+def lossy_reason(source: str, target: str) -> str | None:
+    """Why converting ``source`` values to ``target`` can truncate or round, or None when it cannot."""
+    s, t = parse_sql_type(source), parse_sql_type(target)
+    if s.text.replace(" ", "").lower() == t.text.replace(" ", "").lower():
+        return None
+    if s.family == "int" and t.family == "int":
+        (slo, shi), (tlo, thi) = _int_range(s), _int_range(t)
+        return None if tlo <= slo and shi <= thi else f"{source} values may not fit in {target}"
+    if s.family == "int" and t.family == "decimal":
+        digits = len(str(max(abs(v) for v in _int_range(s))))
+        precision, scale = (t.params + (10, 0))[:2]
+        return None if precision - scale >= digits else f"{source} values may not fit in {target}"
+    if s.family == "int" and t.family == "float":
+        return None if _INT_BITS[s.base] <= {"float": 16, "double": 32, "real": 32}[t.base] else (
+            f"large {source} values lose precision in {target}"
+        )
+    if s.family == "decimal" and t.family == "decimal":
+        sp, ss = (s.params + (10, 0))[:2]
+        tp, ts = (t.params + (10, 0))[:2]
+        return None if ts >= ss and tp - ts >= sp - ss else f"{source} values may not fit in {target}"
+    if s.family == "float" and t.family == "float":
+        return None if _FLOAT_DIGITS[t.base] >= _FLOAT_DIGITS[s.base] else f"{source} rounds to {target}"
+    if s.family in ("string", "binary") and t.family == s.family and s.base not in ("enum", "set"):
+        if t.base in ("enum", "set"):
+            return f"{source} values outside {target} are rejected"
+        return None if _length(t) >= _length(s) else f"{source} values longer than {_length(t)} are truncated"
+    if s.base == t.base == "enum":
+        return None if set(re.findall(r"'([^']*)'", s.text)) <= set(re.findall(r"'([^']*)'", t.text)) else (
+            f"some {source} values are missing from {target}"
+        )
+    if s.base == "enum" and t.family == "string":
+        longest = max((len(v) for v in re.findall(r"'([^']*)'", s.text)), default=0)
+        return None if _length(t) >= longest else f"{source} values longer than {_length(t)} are truncated"
+    if s.family == "temporal" and t.family == "temporal":
+        if s.base == t.base:
+            return None if (t.params or (0,))[0] >= (s.params or (0,))[0] else f"{source} loses fractional seconds"
+        if s.base == "date" and t.base in ("datetime", "timestamp"):
+            return None
+        return f"{source} to {target} can change or lose values"
+    if t.family == "string" and t.base not in ("enum", "set") and s.family in ("int", "decimal", "temporal"):
+        return None if _length(t) >= 32 else f"{source} rendered as text may exceed {target}"
+    return f"{source} to {target} is not a known lossless conversion"
