@@ -330,8 +330,25 @@ class Generator:
         f.add(self._phase_done("70", "cutover"))
         return f
 
+    def _v2_in_place(self, spec) -> str:
+        """True when every v2 table of ``spec`` is where cut-over leaves it (its final or versioned schema)."""
+        home = spec.final if self.plan.cutover.rename_to_final else spec.target
+        names = [m.target_name for m in self.ctx.mappings.values() if m.target_schema == spec.target]
+        if not names:
+            return "TRUE"
+        listed = ", ".join(quote_literal(n) for n in names)
+        return (f"(SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(home)} "
+                f"AND TABLE_NAME IN ({listed})) = {len(names)}")
+
     def contract(self) -> FileBuilder:
         f = FileBuilder(self.ctx, "80", "contract")
+        # This file ends by dropping the control schema. Remember whether it was there, so that a second
+        # run (control schema already gone) passes the guard instead of refusing.
+        f.add(Statement("control_schema_seen",
+                        "SET @djsqlgen_control_was_there = (SELECT COUNT(*) FROM information_schema.SCHEMATA "
+                        f"WHERE SCHEMA_NAME = {quote_literal(self.control)})",
+                        "whether this is the first run (the control schema still exists)"),
+              *self.preflight().statements[:2])
         steps = [Statement(f"trigger_drop.{s}.{n}", f"DROP TRIGGER IF EXISTS {self._q(s, n)}", "no sync is left")
                  for s, n in self._all_triggers()]
         for spec in self.plan.schemas:
@@ -344,8 +361,11 @@ class Generator:
                 v1 = spec.archive if self.plan.cutover.rename_to_final and spec.archive else spec.source
                 if v1 != spec.final:
                     steps.append(Statement(f"schema_drop.{v1}", f"DROP DATABASE IF EXISTS {self._q(v1)}",
-                                           f"retire v1 ({spec.source}) as the plan says (contract.drop_v1)"))
-        f.add_steps(steps, [Check(f"NOT {self._phase_applied('70')}", "cut-over has not been applied: run 70_cutover.sql first",
+                                           f"retire v1 ({spec.source}) as the plan says (contract.drop_v1); "
+                                           "only once every v2 table is in place",
+                                           done_when=f"NOT {self._v2_in_place(spec)}"))
+        f.add_steps(steps, [Check(f"@djsqlgen_control_was_there = 1 AND NOT {self._phase_applied('70')}",
+                                  "cut-over has not been applied: run 70_cutover.sql first",
                                   "contract removes what a rollback needs")])
         f.add(Statement("control_schema_drop", f"DROP DATABASE IF EXISTS {self._q(self.control)}",
                         "routines, progress and verify results are no longer needed"))
@@ -369,7 +389,11 @@ class Generator:
         park, final = self._moves()
         r.add_steps([self._rename("final_names_undo", [(b, a) for a, b in final],
                                   "v2 back to its versioned name, v1 back to its parking place, in one step")])
-        r.add_steps([self._rename("unpark_v1", [(b, a) for a, b in park], "v1 back under its own names")])
+        r.add_steps([self._rename("unpark_v1", [(b, a) for a, b in park], "v1 back under its own names")] + [
+            Statement(f"schema_drop.{s}", f"DROP DATABASE IF EXISTS {self._q(s)}",
+                      f"{s} was created by the cut-over and is empty again",
+                      done_when=f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(s)})")
+            for s in self._archive_schemas()])
         r.add(*self._forward("dualwrite"))
         r.add(self._phase_undone("70"))
         out.append(r)

@@ -1,0 +1,91 @@
+"""Lab users at work on v1 with DataJoint 0.14 while a migration runs (run by the 0.14 python).
+
+    python dj014_writers.py --schemas PREFIX --store-dir DIR --worker N --iterations K [--existing A-B]
+
+Each iteration does what people do to a live pipeline, through DataJoint where DataJoint can:
+insert a subject with a session and its Tag parts in one transaction, update a row (update1),
+change a primary key with raw SQL (DataJoint cannot; v1's ON UPDATE CASCADE then rewrites the
+sessions and tags without firing their triggers), delete with DataJoint's cascading delete, and
+raw-SQL writes to an auto_increment table. ``--existing A-B`` makes the worker also move and
+delete rows among subject ids A..B (the bulk rows the backfill is copying at that moment).
+Prints one JSON line of counts on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dj014_pipeline as p  # noqa: E402  (sets DataJoint's feature switches before import)
+import datajoint as dj  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schemas", required=True)
+    parser.add_argument("--store-dir", required=True)
+    parser.add_argument("--worker", type=int, required=True)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete")
+    args = parser.parse_args(argv)
+
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # DataJoint logs to stdout; keep stdout for the JSON line
+
+    conn = p.configure(args.store_dir)
+    common_db, ephys_db = p.schema_names(args.schemas)
+    p.common.activate(common_db, create_tables=False)
+    p.ephys.activate(ephys_db, create_tables=False)
+    rng = random.Random(args.worker)
+    base = 10_000_000 + args.worker * 100_000
+    lo, _, hi = args.existing.partition("-")
+    existing = list(range(int(lo), int(hi) + 1)) if lo else []
+    rng.shuffle(existing)
+    counts = dict(inserted=0, updated=0, key_moves=0, deleted=0, raw=0, bulk_moves=0, bulk_deletes=0)
+    common = f"`{common_db}`"
+
+    for i in range(args.iterations):
+        sid = base + i
+        with conn.transaction:  # a master and its parts, together, as DataJoint users insert them
+            p.Subject.insert1(dict(subject_id=sid, species="Mus musculus", subject_uuid=p.stable_uuid("w", sid),
+                                   sex=rng.choice("MFU"), notes=f"worker {args.worker}"))
+            p.Session.insert1(dict(subject_id=sid, session_id=1, session_start=datetime.datetime(2025, 1, 1, 9, i % 60),
+                                   operator=rng.choice(["alice", "bob", "carol"])))
+            p.Session.Tag.insert([dict(subject_id=sid, session_id=1, tag=t) for t in ("a", "b", "c")])
+        counts["inserted"] += 1
+        p.Subject.update1(dict(subject_id=sid, notes=f"updated {i}", weight=round(rng.uniform(10, 40), 2)))
+        counts["updated"] += 1
+        if i % 3 == 1:
+            # Primary-key change: cascades to session and session__tag inside the server.
+            conn.query(f"UPDATE {common}.`subject` SET subject_id = subject_id + 50000 WHERE subject_id = %s",
+                       args=(sid - 1,))
+            counts["key_moves"] += 1
+        if i % 4 == 3:
+            (p.Subject & dict(subject_id=sid)).delete()  # DataJoint deletes the parts and session first
+            counts["deleted"] += 1
+        conn.query(f"INSERT INTO {common}.`lab_note` (note) VALUES (%s)", args=(f"w{args.worker} note {i}",))
+        conn.query(f"UPDATE {common}.`lab_note` SET note = CONCAT(note, '!') ORDER BY note_id DESC LIMIT 1")
+        counts["raw"] += 2
+        if existing:
+            moved = existing.pop()
+            conn.query(f"UPDATE {common}.`subject` SET subject_id = subject_id + 20000000, notes = 'moved' "
+                       "WHERE subject_id = %s", args=(moved,))
+            counts["bulk_moves"] += 1
+        if existing and i % 2 == 0:
+            (p.Subject & dict(subject_id=existing.pop())).delete()
+            counts["bulk_deletes"] += 1
+    out.write(json.dumps(counts) + "\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

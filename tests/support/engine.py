@@ -1,0 +1,109 @@
+"""Helpers for the engine's server tests: build v1 with DataJoint 0.14, write plans, run files, snapshot state."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from djsqlgen.db import Database
+from djsqlgen.settings import ConnectionSettings
+
+SUPPORT = Path(__file__).resolve().parent
+FORWARD = ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill", "50_verify",
+           "60_constraints", "70_cutover", "80_contract")
+
+
+def run_dj014(python: Path, script: str, args: list[str], env: dict[str, str]) -> str:
+    """Run a support script under DataJoint 0.14; returns its stdout, raises with stderr on failure."""
+    result = subprocess.run([str(python), str(SUPPORT / script), *args], env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise AssertionError(f"{script} {' '.join(args)} failed:\n{result.stderr[-4000:]}")
+    return result.stdout
+
+
+def build_v1(python: Path, prefix: str, store: Path, env: dict[str, str]) -> tuple[str, str]:
+    """The DataJoint 0.14 pipeline of dj014_pipeline.py; returns its (common, ephys) schema names."""
+    run_dj014(python, "dj014_pipeline.py", ["build", "--schemas", prefix, "--store-dir", str(store)], env)
+    return f"{prefix}_common", f"{prefix}_ephys"
+
+
+def mariadb_client(settings: ConnectionSettings, path: Path) -> subprocess.CompletedProcess:
+    """Apply a file with the stock client, as a DBA would: ``mariadb < FILE``."""
+    command = ["mariadb", f"--host={settings.host}", f"--port={settings.port}", f"--user={settings.user}",
+               "--batch", "--show-warnings"]
+    if settings.password:
+        command.append(f"--password={settings.password}")
+    with path.open() as stdin:
+        return subprocess.run(command, stdin=stdin, capture_output=True, text=True)
+
+
+def djsqlgen(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "djsqlgen", *args], env=env, cwd=cwd, capture_output=True, text=True)
+
+
+def write_plan(path: Path, plan: dict) -> Path:
+    path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    return path
+
+
+def transform_plan(plan: dict, common: str) -> dict:
+    """Edit an identity plan into a real v2: a table renamed, columns renamed, retyped, added, dropped."""
+    tables = next(s for s in plan["schemas"] if s["source"] == common)["tables"]
+    tables["lab_note"]["rename"] = "notebook"
+    tables["lab_note"]["columns"]["note"] = {"rename": "text"}
+    subject = tables["subject"]
+    subject["columns"]["notes"] = {"rename": "remarks"}
+    subject["columns"]["weight"] = {"type": "decimal(8,3)", "comment": "grams, three decimals"}
+    subject["add"] = {
+        "cohort": {"type": "varchar(16)", "default": "'v1'", "comment": "added in v2"},
+        "label": {"type": "varchar(80)", "expr": "CONCAT(species, '/', subject_id)", "nullable": True},
+    }
+    tables["experimenter"]["columns"]["email"] = "drop"
+    session = tables["session"]
+    session["add"] = {"start_date": {"type": "date", "expr": "DATE(session_start)", "nullable": True}}
+    return plan
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a phase may or may not change: data checksums, table definitions, triggers, routines."""
+
+    checksums: dict
+    definitions: dict
+    triggers: tuple
+    routines: tuple
+    schemas: tuple
+
+
+def snapshot(db: Database, prefix: str, control: str | None = None, exclude_control_data: bool = True) -> Snapshot:
+    like = prefix.replace("_", "\\_") + "%"
+    schemas = [r["SCHEMA_NAME"] for r in db.query(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s OR SCHEMA_NAME = %s "
+        "ORDER BY SCHEMA_NAME", [like, control or ""])]
+    checksums, definitions = {}, {}
+    for schema in schemas:
+        for row in db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                            "ORDER BY TABLE_NAME", [schema]):
+            name = f"`{schema}`.`{row['TABLE_NAME'].replace('`', '``')}`"
+            if exclude_control_data and schema == control:
+                continue
+            checksums[name] = db.query(f"CHECKSUM TABLE {name}")[0]["Checksum"]
+            create = db.query(f"SHOW CREATE TABLE {name}")[0]["Create Table"]
+            definitions[name] = " ".join(part for part in create.split() if not part.startswith("AUTO_INCREMENT="))
+    marks = ", ".join(["%s"] * len(schemas)) or "''"
+    triggers = tuple(tuple(r.values()) for r in db.query(
+        f"SELECT TRIGGER_SCHEMA, TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS "
+        f"WHERE TRIGGER_SCHEMA IN ({marks}) ORDER BY 1, 2", schemas or None))
+    routines = tuple(tuple(r.values()) for r in db.query(
+        f"SELECT ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA IN ({marks}) "
+        "ORDER BY 1, 2", schemas or None))
+    return Snapshot(checksums, definitions, triggers, routines, tuple(schemas))
+
+
+def load_manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())

@@ -1,0 +1,68 @@
+"""Golden files: `djsqlgen generate` of each tests/golden/<case>/plan.yaml equals <case>/expected/, byte for byte.
+
+The heading is tests/plans/heading.json, so no server is needed. After an intended change to
+the output, rewrite the expected files and review their diff in git:
+
+    DJSQLGEN_UPDATE_GOLDEN=1 python -m pytest tests/unit/test_golden.py
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parents[1]
+HEADING = TESTS / "plans" / "heading.json"
+CASES = sorted(p.parent for p in (TESTS / "golden").glob("*/plan.yaml"))
+UPDATE = os.environ.get("DJSQLGEN_UPDATE_GOLDEN") == "1"
+
+
+def generate(case: Path, out: Path) -> dict[str, bytes]:
+    """Run the command as a user would (from the case directory, so RUNBOOK.md names `plan.yaml`)."""
+    subprocess.run(
+        [sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", str(out), "--heading", str(HEADING)],
+        cwd=case, check=True, capture_output=True,
+    )
+    return read_tree(out)
+
+
+def read_tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def unified_diff(name: str, expected: bytes, actual: bytes) -> str:
+    return "".join(difflib.unified_diff(
+        expected.decode().splitlines(keepends=True), actual.decode().splitlines(keepends=True),
+        fromfile=f"expected/{name}", tofile=f"generated/{name}",
+    ))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_generate_matches_golden_files(case: Path, tmp_path: Path):
+    actual = generate(case, tmp_path / "out")
+    expected_dir = case / "expected"
+    if UPDATE:
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        shutil.copytree(tmp_path / "out", expected_dir)
+        return
+    expected = read_tree(expected_dir)
+    assert sorted(actual) == sorted(expected), "the set of generated files changed"
+    diffs = [unified_diff(name, expected[name], actual[name]) for name in expected if expected[name] != actual[name]]
+    if diffs:
+        pytest.fail("generated files differ from the golden files (DJSQLGEN_UPDATE_GOLDEN=1 rewrites them):\n"
+                    + "\n".join(diffs), pytrace=False)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_generate_twice_gives_the_same_bytes(case: Path, tmp_path: Path):
+    assert generate(case, tmp_path / "first") == generate(case, tmp_path / "second")
+
+
+def test_there_are_golden_cases():
+    assert {c.name for c in CASES} >= {"identity", "transform"}

@@ -1,0 +1,93 @@
+"""`djsqlgen plan check` against tests/plans/heading.json: each invalid plan fails with its stated error.
+
+Every file in tests/plans/invalid/ opens with ``# expect: <part of the message>`` and
+``# key: <the plan key (or place) the message must name>``. No server: ``--heading`` works offline.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PLANS = Path(__file__).resolve().parents[1] / "plans"
+HEADING = PLANS / "heading.json"
+INVALID = sorted((PLANS / "invalid").glob("*.yaml"))
+VALID = sorted((PLANS / "valid").glob("*.yaml"))
+
+
+def plan_check(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "djsqlgen", "plan", "check", str(path), "--heading", str(HEADING)],
+        capture_output=True, text=True,
+    )
+
+
+def expectations(path: Path) -> dict[str, str]:
+    """The ``# expect:`` and ``# key:`` lines at the top of a plan file."""
+    found = {}
+    for line in path.read_text().splitlines()[:2]:
+        tag, _, value = line.removeprefix("# ").partition(": ")
+        found[tag] = value
+    return found
+
+
+def test_every_invalid_plan_states_its_expectation():
+    assert INVALID and all(set(expectations(p)) == {"expect", "key"} for p in INVALID)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_invalid_plan_is_refused_with_its_error(path: Path):
+    result = plan_check(path)
+    output = result.stdout + result.stderr
+    wanted = expectations(path)
+    assert (result.returncode, "Traceback" in output) == (2, False), output
+    assert wanted["expect"] in output, output
+    assert wanted["key"] in output, output
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.stem)
+def test_valid_plan_passes(path: Path):
+    result = plan_check(path)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+THREE_PROBLEMS = """\
+version: 1
+name: lab
+schemas:
+- source: lab_v1
+  target: lab_v2
+  tables:
+    '#kind': keep
+    subject:
+      columns:
+        subject_id: keep
+        kind: keep
+        nickname: {type: varchar(8)}
+        weight: keep
+        notes: keep
+        mass: keep
+    session:
+      columns: {subject_id: keep, session_idx: keep, session_date: keep, rig: keep}
+      add:
+        room: {type: varchar(16)}
+    session__trial: keep
+"""
+
+
+def test_all_problems_are_reported_together(tmp_path: Path):
+    path = tmp_path / "plan.yaml"
+    path.write_text(THREE_PROBLEMS)
+    result = plan_check(path)
+    keys = [
+        "schemas.lab_v1.tables.subject.columns.mass:",
+        "schemas.lab_v1.tables.subject.columns.nickname.type:",
+        "schemas.lab_v1.tables.session.add.room:",
+    ]
+    assert result.returncode == 2
+    assert "3 problem(s)" in result.stderr, result.stderr
+    assert [k for k in keys if k not in result.stderr] == [], result.stderr
