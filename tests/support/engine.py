@@ -107,3 +107,40 @@ def snapshot(db: Database, prefix: str, control: str | None = None, exclude_cont
 
 def load_manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
+
+
+def bulk_fill(db: Database, common: str, subjects: int, first_id: int = 1000) -> int:
+    """Add ``subjects`` subjects with two sessions of two tags each, server-side; returns rows added.
+
+    Gives the backfill enough chunks to be caught mid-way by writers and kills.
+    """
+    last = first_id + subjects - 1
+    db.execute(f"USE `{common}`")
+    db.execute(
+        f"INSERT INTO `subject` (subject_id, species, subject_uuid, sex, weight, notes) "
+        f"SELECT seq, 'Mus musculus', UNHEX(MD5(CONCAT('bulk', seq))), ELT(1 + seq % 3, 'M', 'F', 'U'), "
+        f"ROUND(seq / 7, 2), CONCAT('bulk ', seq) FROM seq_{first_id}_to_{last}")
+    db.execute(
+        "INSERT INTO `session` (subject_id, session_id, session_start, operator) "
+        f"SELECT s.seq, k.seq, '2024-05-01 08:00:00' + INTERVAL s.seq MINUTE, 'alice' "
+        f"FROM seq_{first_id}_to_{last} AS s, seq_1_to_2 AS k")
+    db.execute(
+        "INSERT INTO `session__tag` (subject_id, session_id, tag) "
+        f"SELECT s.seq, k.seq, t.tag FROM seq_{first_id}_to_{last} AS s, seq_1_to_2 AS k, "
+        "(SELECT 'x' AS tag UNION ALL SELECT 'y') AS t")
+    return subjects * 7
+
+
+def prepare_migration(tmp_path: Path, prefix: str, common: str, ephys: str, env: dict[str, str]) -> tuple[Path, Path]:
+    """Plan (transforming), generated files; returns (plan path, output directory)."""
+    plan_path = tmp_path / "plan.yaml"
+    init = djsqlgen(["plan", "init", "--schema", f"{common}={common}_v2", "--schema", f"{ephys}={ephys}_v2",
+                     "--name", prefix, "-o", str(plan_path)], env)
+    assert init.returncode == 0, init.stderr
+    plan = transform_plan(yaml.safe_load(plan_path.read_text()), common)
+    plan["control_schema"] = f"{prefix}_ctl"
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    generated = djsqlgen(["generate", str(plan_path), "-o", str(out)], env)
+    assert generated.returncode == 0, generated.stderr
+    return plan_path, out
