@@ -388,8 +388,8 @@ class Generator:
         r = FileBuilder(self.ctx, "70", "cutover")
         park, final = self._moves()
         r.add_steps([self._rename("final_names_undo", [(b, a) for a, b in final],
-                                  "v2 back to its versioned name, v1 back to its parking place, in one step")])
-        r.add_steps([self._rename("unpark_v1", [(b, a) for a, b in park], "v1 back under its own names")] + [
+                                  "v2 back to its versioned name, v1 back to its parking place, in one step"),
+                     self._rename("unpark_v1", [(b, a) for a, b in park], "v1 back under its own names")] + [
             Statement(f"schema_drop.{s}", f"DROP DATABASE IF EXISTS {self._q(s)}",
                       f"{s} was created by the cut-over and is empty again",
                       done_when=f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(s)})")

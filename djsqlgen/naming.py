@@ -21,8 +21,16 @@ def fit(name: str, limit: int = MAX_IDENTIFIER) -> str:
 
 
 def _slug(name: str) -> str:
-    """DataJoint table names carry tier prefixes (#, _, ~); keep letters, digits and underscores."""
-    return re.sub(r"[^A-Za-z0-9_]", "", name).strip("_") or "t"
+    """A table name reduced to letters, digits and underscores, still unique.
+
+    DataJoint writes the tier into the name (``#kind``, ``_rec``, ``__rec``, ``~~rec``), so names
+    differing only there must not meet: when anything is removed, a short hash of the full
+    name is appended.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "", name).strip("_") or "t"
+    if cleaned == name:
+        return cleaned
+    return f"{cleaned}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
 
 
 def table_id(schema: str, table: str) -> str:

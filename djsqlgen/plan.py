@@ -107,8 +107,23 @@ class Plan(_Strict):
 # ---------------------------------------------------------------------------------------------
 # reading and writing
 # ---------------------------------------------------------------------------------------------
-def _error_location(loc: tuple) -> str:
-    return ".".join(str(part) for part in loc if not str(part).startswith(("function-", "literal[")))
+_MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec"}
+
+
+def _error_location(loc: tuple, data: dict) -> str:
+    """A pydantic error location as a plan key: union branch names dropped, schema list indexes
+    replaced by the schema's source name (``schemas.lab_v1.tables.subject``)."""
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        text = str(part)
+        if text in _MODEL_NAMES or text.startswith(("function-", "literal[")):
+            continue
+        if isinstance(part, int) and i > 0 and loc[i - 1] == "schemas":
+            entries = data.get("schemas") or []
+            source = entries[part].get("source") if part < len(entries) and isinstance(entries[part], dict) else None
+            text = str(source or part)
+        parts.append(text)
+    return ".".join(parts)
 
 
 def parse_plan(text: str, source: str = "plan") -> Plan:
@@ -122,13 +137,18 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     try:
         return Plan.model_validate(data)
     except ValidationError as exc:
+        errors = exc.errors()
+        located = [(_error_location(err["loc"], data), err) for err in errors]
+        deeper = {where for where, err in located if not any(str(p).startswith("literal[") for p in err["loc"])}
         problems = []
-        for err in exc.errors():
-            where = _error_location(err["loc"]) or "(top)"
+        for where, err in located:
+            is_literal_branch = any(str(p).startswith("literal[") for p in err["loc"])
+            if is_literal_branch and any(d.startswith(where + ".") or d == where for d in deeper):
+                continue  # the mapping form of this entry failed too, and says why more precisely
             message = err["msg"]
             if err["type"] == "extra_forbidden":
                 message = "unknown key; remove it or fix its spelling"
-            problems.append(f"{where}: {message}")
+            problems.append(f"{where or '(top)'}: {message}")
         raise PlanError(sorted(set(problems)), source) from None
 
 

@@ -77,8 +77,8 @@ def split_sql(text: str) -> list[ParsedStatement]:
     for raw_line in text.splitlines(keepends=True):
         line_no += 1
         stripped = raw_line.strip()
-        if buffer and quote is None and not block_comment and not "".join(buffer).strip():
-            buffer = []  # only the whitespace left after the previous delimiter
+        if buffer and quote is None and not block_comment and not start_line:
+            buffer = []  # only whitespace or comments since the previous delimiter: no code yet
         if not buffer and quote is None and not block_comment:
             if not stripped:
                 continue
@@ -115,11 +115,14 @@ def split_sql(text: str) -> list[ParsedStatement]:
                 i += 1
                 continue
             if ch in ("'", '"', "`"):
+                start_line = start_line or line_no
                 quote = ch
                 buffer.append(ch)
                 i += 1
                 continue
             if line.startswith("/*", i):
+                if line.startswith(("/*!", "/*M!"), i) and not start_line:
+                    start_line = line_no  # an executable comment is code to the server
                 block_comment = True
                 buffer.append("/*")
                 i += 2
@@ -130,7 +133,7 @@ def split_sql(text: str) -> list[ParsedStatement]:
                 break
             if line.startswith(delimiter, i):
                 sql = "".join(buffer).strip()
-                if sql:
+                if sql and start_line:
                     statements.append(ParsedStatement(sql, start_line or line_no, pending_id))
                 buffer, start_line, pending_id = [], 0, None
                 i += len(delimiter)
@@ -140,8 +143,8 @@ def split_sql(text: str) -> list[ParsedStatement]:
             buffer.append(ch)
             i += 1
     rest = "".join(buffer).strip()
-    if rest:
-        if quote or block_comment:
-            raise DjsqlgenError(f"unterminated {'comment' if block_comment else 'quote'} starting near line {start_line}")
+    if quote or block_comment:
+        raise DjsqlgenError(f"unterminated {'comment' if block_comment else 'quote'} starting near line {start_line}")
+    if rest and start_line:
         statements.append(ParsedStatement(rest, start_line, pending_id))
     return statements

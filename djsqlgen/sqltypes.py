@@ -35,6 +35,25 @@ class SqlType:
         return self.base
 
 
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+
+
+def normalise_type(text: str) -> str:
+    """A type for comparison: lower case and no spaces, except inside quoted enum/set values."""
+    parts, last = [], 0
+    for m in _QUOTED.finditer(text):
+        parts.append(re.sub(r"\s+", "", text[last:m.start()]).lower())
+        parts.append(m.group(0))
+        last = m.end()
+    parts.append(re.sub(r"\s+", "", text[last:]).lower())
+    return "".join(parts)
+
+
+def enum_values(text: str) -> list[str]:
+    """The values of an enum/set type, with doubled quotes undone."""
+    return [v[1:-1].replace("''", "'") for v in _QUOTED.findall(text)]
+
+
 def parse_sql_type(text: str) -> SqlType:
     """``int(10) unsigned`` → SqlType('int', (10,), True)."""
     lowered = text.strip().lower()
@@ -66,7 +85,7 @@ def _length(t: SqlType) -> int:
 def lossy_reason(source: str, target: str) -> str | None:
     """Why converting ``source`` values to ``target`` can truncate or round, or None when it cannot."""
     s, t = parse_sql_type(source), parse_sql_type(target)
-    if s.text.replace(" ", "").lower() == t.text.replace(" ", "").lower():
+    if normalise_type(s.text) == normalise_type(t.text):
         return None
     if s.family == "int" and t.family == "int":
         (slo, shi), (tlo, thi) = _int_range(s), _int_range(t)
@@ -90,11 +109,11 @@ def lossy_reason(source: str, target: str) -> str | None:
             return f"{source} values outside {target} are rejected"
         return None if _length(t) >= _length(s) else f"{source} values longer than {_length(t)} are truncated"
     if s.base == t.base == "enum":
-        return None if set(re.findall(r"'([^']*)'", s.text)) <= set(re.findall(r"'([^']*)'", t.text)) else (
+        return None if set(enum_values(s.text)) <= set(enum_values(t.text)) else (
             f"some {source} values are missing from {target}"
         )
     if s.base == "enum" and t.family == "string":
-        longest = max((len(v) for v in re.findall(r"'([^']*)'", s.text)), default=0)
+        longest = max((len(v) for v in enum_values(s.text)), default=0)
         return None if _length(t) >= longest else f"{source} values longer than {_length(t)} are truncated"
     if s.family == "temporal" and t.family == "temporal":
         if s.base == t.base:

@@ -7,6 +7,7 @@ The registry below is the one place that maps a plan's table entry to an operati
 
 from __future__ import annotations
 
+from .. import naming
 from ..dialect import Dialect
 from ..errors import PlanError
 from ..heading import Catalog, Table
@@ -101,6 +102,14 @@ def build_operations(plan: Plan, catalog: Catalog, dialect: Dialect) -> tuple[Mi
                 f"{target_names[where]}; choose another"
             )
         target_names[where] = m.source.full_name
+    seen_names: dict[tuple[str, str], str] = {}
+    for m in ctx.mappings.values():
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            name = (m.source.schema, naming.trigger_name(plan.name, m.source.name, event))
+            if name in seen_names and seen_names[name] != m.source.name:
+                problems.append(f"schemas.{m.source.schema}.tables.{m.source.name}: its trigger name {name[1]!r} is "
+                                f"also that of {seen_names[name]!r}; rename the plan (name:)")
+            seen_names[name] = m.source.name
     for op in operations:
         problems.extend(op.validate(ctx))
     if problems:

@@ -13,7 +13,7 @@ from ..heading import Attribute, Catalog, ForeignKey, Index, Table
 from ..naming import MAX_IDENTIFIER
 from ..quoting import quote_identifier
 from ..plan import DROP, AddedColumn, ColumnChange, Plan, SchemaSpec, TableSpec
-from ..sqltypes import lossy_reason, parse_sql_type
+from ..sqltypes import lossy_reason, normalise_type, parse_sql_type
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,8 @@ def build_mapping(
         columns.append(_added_column(name, added, column_key, problems))
 
     names = [c.name for c in columns]
-    for name in sorted({n for n in names if names.count(n) > 1}):
+    clashing_adds = {n for n in spec.add if n in renamed.values()}
+    for name in sorted({n for n in names if names.count(n) > 1} - clashing_adds):
         problems.append(f"{key}: two v2 columns are named {name!r}; rename one of them")
     for name in names:
         _check_identifier(name, f"{key}.columns", problems)
@@ -178,7 +179,7 @@ def _kept_column(attr: Attribute, change: ColumnChange | None, key: str, problem
             changed_type=False,
         )
     new_type = change.type or attr.sql_type
-    type_changed = change.type is not None and change.type.replace(" ", "").lower() != attr.sql_type.replace(" ", "").lower()
+    type_changed = change.type is not None and normalise_type(change.type) != normalise_type(attr.sql_type)
     if attr.in_key and change.expr:
         problems.append(
             f"{key}.expr: {attr.name!r} is in the primary key; computing a key column is a key change, "

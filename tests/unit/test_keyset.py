@@ -19,11 +19,11 @@ A, B, C = "src.`a`", "src.`b`", "src.`c`"
         ([A, B], ["v_hi_1", "v_hi_2"], "<", "<=",
          "(src.`a` < v_hi_1 OR (src.`a` = v_hi_1 AND src.`b` <= v_hi_2))"),
         ([A, B, C], ["v_lo_1", "v_lo_2", "v_lo_3"], ">", ">",
-         "(src.`a` > v_lo_1 OR (src.`a` = v_lo_1 AND "
-         "(src.`b` > v_lo_2 OR (src.`b` = v_lo_2 AND src.`c` > v_lo_3))))"),
+         ("(src.`a` > v_lo_1 OR (src.`a` = v_lo_1 AND "
+          "(src.`b` > v_lo_2 OR (src.`b` = v_lo_2 AND src.`c` > v_lo_3))))")),
         ([A, B, C], ["v_hi_1", "v_hi_2", "v_hi_3"], "<", "<=",
-         "(src.`a` < v_hi_1 OR (src.`a` = v_hi_1 AND "
-         "(src.`b` < v_hi_2 OR (src.`b` = v_hi_2 AND src.`c` <= v_hi_3))))"),
+         ("(src.`a` < v_hi_1 OR (src.`a` = v_hi_1 AND "
+          "(src.`b` < v_hi_2 OR (src.`b` = v_hi_2 AND src.`c` <= v_hi_3))))")),
     ],
     ids=["1col-after", "1col-upto", "2col-after", "2col-upto", "3col-after", "3col-upto"],
 )

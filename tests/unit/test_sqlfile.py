@@ -99,13 +99,11 @@ def test_unterminated_text_is_an_error(text: str):
         split_sql(text)
 
 
-@pytest.mark.xfail(strict=True, reason="bug (reported): a comment after the last statement becomes a statement")
 @pytest.mark.parametrize("text", ["SELECT 1; -- done\n", "SELECT 1;\n/* closing note */\n"], ids=["dash", "block"])
 def test_trailing_comment_is_not_a_statement(text: str):
     assert [s.sql for s in split_sql(text)] == ["SELECT 1"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug (reported): a block comment before `-- [id]` hides the id")
 def test_id_after_block_comment():
     assert [s.statement_id for s in split_sql("/* header */\n-- [a] x\nSELECT 1;")] == ["a"]
 
@@ -156,11 +154,8 @@ def test_generated_files_round_trip(pf: PhaseFile):
 
 
 def _golden_sql_files() -> list:
-    """Every golden .sql file; rollback/70_cutover.sql has a known bug (reported): its two step
-    procedures share one name, so four statement ids appear twice."""
-    bug = pytest.mark.xfail(strict=True, reason="duplicate step ids in rollback/70_cutover.sql")
-    return [pytest.param(p, id=str(p.relative_to(GOLDEN)), marks=[bug] if p.match("rollback/70_cutover.sql") else [])
-            for p in sorted(GOLDEN.glob("*/expected/**/*.sql"))]
+    """Every golden .sql file."""
+    return [pytest.param(p, id=str(p.relative_to(GOLDEN))) for p in sorted(GOLDEN.glob("*/expected/**/*.sql"))]
 
 
 @pytest.mark.parametrize("path", _golden_sql_files())

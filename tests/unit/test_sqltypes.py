@@ -55,12 +55,10 @@ LOSSY = [
     ("datetime", "date"),
     ("int", "varchar(4)"),
     ("json", "int"),
-    # Known bugs (reported): type texts are compared with spaces removed and lower-cased, and enum
-    # values are read without their doubled quotes. Strict, so a fix shows up as XPASS.
-    pytest.param("enum('a b','c')", "enum('ab','c')", marks=pytest.mark.xfail(strict=True, reason="spaces stripped")),
-    pytest.param("enum('A','B')", "enum('a','b')", marks=pytest.mark.xfail(strict=True, reason="values lower-cased")),
-    pytest.param("enum('it''s','b')", "enum('it','s','b')",
-                 marks=pytest.mark.xfail(strict=True, reason="doubled quote in enum value")),
+    # Enum values are compared as written: spaces and case inside quotes matter, doubled quotes too.
+    ("enum('a b','c')", "enum('ab','c')"),
+    ("enum('A','B')", "enum('a','b')"),
+    ("enum('it''s','b')", "enum('it','s','b')"),
 ]
 
 

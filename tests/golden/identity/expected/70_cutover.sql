@@ -34,13 +34,13 @@ BEGIN
   END IF;
 
   -- stop the v1→v2 sync (a table with triggers cannot move to another schema)
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_ins`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`;
 
   -- stop the v1→v2 sync (a table with triggers cannot move to another schema)
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_upd`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`;
 
   -- stop the v1→v2 sync (a table with triggers cannot move to another schema)
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_del`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`;
 
   -- stop the v1→v2 sync (a table with triggers cannot move to another schema)
   DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_ins`;

@@ -39,7 +39,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'lab_v1.#kind differs from the heading: run inspect and generate again';
   END IF;
   -- Refuse: djsqlgen never overwrites or stacks on someone else's trigger
-  IF EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND EVENT_OBJECT_TABLE = '#kind' AND TRIGGER_NAME NOT IN ('djsqlgen_lab_transform_kind_ins', 'djsqlgen_lab_transform_kind_upd', 'djsqlgen_lab_transform_kind_del')) THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND EVENT_OBJECT_TABLE = '#kind' AND TRIGGER_NAME NOT IN ('djsqlgen_lab_transform_kind_9041cb_ins', 'djsqlgen_lab_transform_kind_9041cb_upd', 'djsqlgen_lab_transform_kind_9041cb_del')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'lab_v1.#kind has a trigger djsqlgen did not make; drop or merge it first';
   END IF;
   -- Refuse: `lab_v1`.`subject` must still have the columns the files were generated from

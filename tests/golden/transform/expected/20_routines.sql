@@ -65,11 +65,11 @@ VALUES
 ('lab_v1.session__trial', 'lab_v1', 'session__trial', 'lab_v2', 'session__trial', 4);
 
 -- [procedure_drop.lab_v1.#kind.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`;
 
 -- [procedure_create.lab_v1.#kind.backfill_chunk] one chunk: one short transaction, checkpoint written in it
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: copy the next chunk of lab_v1.#kind into lab_v2.#kind'
@@ -188,11 +188,11 @@ END;;
 DELIMITER ;
 
 -- [procedure_drop.lab_v1.#kind.backfill] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__kind_9041cb`;
 
 -- [procedure_create.lab_v1.#kind.backfill] the whole table, chunk after chunk (what 40_backfill calls)
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill__lab_v1__kind`(IN p_chunk_rows INT, IN p_sleep_ms INT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill__lab_v1__kind_9041cb`(IN p_chunk_rows INT, IN p_sleep_ms INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: copy all of lab_v1.#kind, chunk by chunk, resumable'
@@ -201,7 +201,7 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
-    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind`(p_chunk_rows, v_rows, v_done);
+    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
@@ -210,11 +210,11 @@ END;;
 DELIMITER ;
 
 -- [procedure_drop.lab_v1.#kind.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`;
 
 -- [procedure_create.lab_v1.#kind.verify] chunked checksums of both sides
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__kind`(IN p_run_id BIGINT, IN p_chunk_rows INT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`(IN p_run_id BIGINT, IN p_chunk_rows INT)
 READS SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: checksum lab_v2.#kind against transform(lab_v1.#kind)'
@@ -1084,7 +1084,7 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_lab_transform`.`verify_run` (started_at) VALUES (NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_lab_transform`.`verify__lab_v1__kind`(v_run, p_chunk_rows);
+  CALL `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__subject`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__session`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`(v_run, p_chunk_rows);

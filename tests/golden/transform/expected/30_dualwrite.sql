@@ -7,7 +7,7 @@
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_ins`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -37,7 +37,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_upd`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -96,7 +96,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_del`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN

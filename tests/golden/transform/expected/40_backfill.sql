@@ -16,7 +16,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of 40_backfill.sql (created, called, dropped by it)'
 BEGIN
   -- Refuse: without the triggers, writes made during the copy would never reach v2
-  IF (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_del')) <> 12 THEN
+  IF (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_del') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_ins') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_upd') OR (EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_del')) <> 12 THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'dual-write triggers are missing: apply 30_dualwrite.sql before the backfill';
   END IF;
 END;;
@@ -29,7 +29,7 @@ CALL `djsqlgen_lab_transform`.`step_40_backfill`();
 DROP PROCEDURE `djsqlgen_lab_transform`.`step_40_backfill`;
 
 -- [backfill.lab_v1.#kind] copy `lab_v1`.`#kind` into `lab_v2`.`#kind`; resumes where it stopped
-CALL `djsqlgen_lab_transform`.`backfill__lab_v1__kind`(2000, 5);
+CALL `djsqlgen_lab_transform`.`backfill__lab_v1__kind_9041cb`(2000, 5);
 
 -- [backfill.lab_v1.subject] copy `lab_v1`.`subject` into `lab_v2`.`animal`; resumes where it stopped
 CALL `djsqlgen_lab_transform`.`backfill__lab_v1__subject`(2000, 5);

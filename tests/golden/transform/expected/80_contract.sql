@@ -5,6 +5,20 @@
 -- Re-run: Safe to run again: DROP … IF EXISTS.
 -- Apply: mariadb < 80_contract.sql   (or: djsqlgen apply 80_contract.sql)
 
+-- [control_schema_seen] whether this is the first run (the control schema still exists)
+SET @djsqlgen_control_was_there = (SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
+
+-- [control_schema_create] the control schema holds progress, checkpoints, verify results and djsqlgen's procedures
+CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
+
+-- [phase_log_create] which phase files have been applied
+CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`phase_log` (
+  phase CHAR(2) NOT NULL,
+  file VARCHAR(64) NOT NULL,
+  applied_at DATETIME(6) NOT NULL,
+  PRIMARY KEY (phase)
+) ENGINE=InnoDB COMMENT='djsqlgen: phases applied';
+
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_80_contract`;
 
@@ -16,18 +30,18 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of 80_contract.sql (created, called, dropped by it)'
 BEGIN
   -- Refuse: contract removes what a rollback needs
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
+  IF @djsqlgen_control_was_there = 1 AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'cut-over has not been applied: run 70_cutover.sql first';
   END IF;
 
   -- no sync is left
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_ins`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_ins`;
 
   -- no sync is left
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_upd`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_upd`;
 
   -- no sync is left
-  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_del`;
+  DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`;
 
   -- no sync is left
   DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_ins`;
@@ -61,8 +75,10 @@ BEGIN
     DROP DATABASE IF EXISTS `lab_v2`;
   END IF;
 
-  -- retire v1 (lab_v1) as the plan says (contract.drop_v1)
-  DROP DATABASE IF EXISTS `lab_v1`;
+  -- retire v1 (lab_v1) as the plan says (contract.drop_v1); only once every v2 table is in place
+  IF NOT (NOT (SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME IN ('#kind', 'animal', 'session', 'session__trial')) = 4) THEN
+    DROP DATABASE IF EXISTS `lab_v1`;
+  END IF;
 END;;
 DELIMITER ;
 

@@ -33,13 +33,13 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__subject`;
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__subject`;
 
 -- [procedure_drop.lab_v1.#kind.backfill_chunk] backfill_chunk procedure of `lab_v1`.`#kind`
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9041cb`;
 
 -- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of `lab_v1`.`#kind`
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`;
 
 -- [procedure_drop.lab_v1.#kind.verify] verify procedure of `lab_v1`.`#kind`
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind`;
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`;
 
 -- [procedure_drop.verify_all] global procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_all`;

@@ -33,13 +33,13 @@ DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_upd`;
 DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_del`;
 
 -- [trigger_drop.lab_v1.#kind.insert] stop carrying INSERTs on `lab_v1`.`#kind` into v2
-DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_ins`;
+DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`;
 
 -- [trigger_drop.lab_v1.#kind.update] stop carrying UPDATEs on `lab_v1`.`#kind` into v2
-DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_upd`;
+DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`;
 
 -- [trigger_drop.lab_v1.#kind.delete] stop carrying DELETEs on `lab_v1`.`#kind` into v2
-DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_del`;
+DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`;
 
 -- [phase_unlog.30] record that this phase was rolled back
 DELETE FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '30';

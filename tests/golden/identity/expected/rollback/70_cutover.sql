@@ -24,25 +24,6 @@ BEGIN
       `lab_v1`.`session__trial` TO `lab_v1`.`session__trial__djsqlgen_cutover`,
       `lab_v1`.`subject` TO `lab_v1`.`subject__djsqlgen_cutover`;
   END IF;
-END;;
-DELIMITER ;
-
--- [step_call.step_70_cutover] run them
-CALL `djsqlgen_lab_identity`.`step_70_cutover`();
-
--- [step_drop.step_70_cutover] clean up
-DROP PROCEDURE `djsqlgen_lab_identity`.`step_70_cutover`;
-
--- [step_drop_stale.step_70_cutover] left over by an interrupted run
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_70_cutover`;
-
--- [step_create.step_70_cutover] the guarded steps of this file; each skips what is already done
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`step_70_cutover`()
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity: guarded steps of 70_cutover.sql (created, called, dropped by it)'
-BEGIN
 
   -- v1 back under its own names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind__djsqlgen_cutover')) THEN
@@ -63,7 +44,7 @@ DROP PROCEDURE `djsqlgen_lab_identity`.`step_70_cutover`;
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_ins`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -93,7 +74,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_upd`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -152,7 +133,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_del`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN

@@ -28,25 +28,6 @@ BEGIN
       `lab`.`session` TO `lab_v2`.`session`,
       `lab`.`session__trial` TO `lab_v2`.`session__trial`;
   END IF;
-END;;
-DELIMITER ;
-
--- [step_call.step_70_cutover] run them
-CALL `djsqlgen_lab_transform`.`step_70_cutover`();
-
--- [step_drop.step_70_cutover] clean up
-DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`;
-
--- [step_drop_stale.step_70_cutover] left over by an interrupted run
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover`;
-
--- [step_create.step_70_cutover] the guarded steps of this file; each skips what is already done
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`()
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform: guarded steps of 70_cutover.sql (created, called, dropped by it)'
-BEGIN
 
   -- v1 back under its own names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind__djsqlgen_cutover')) THEN
@@ -55,6 +36,11 @@ BEGIN
       `lab_v1`.`session__djsqlgen_cutover` TO `lab_v1`.`session`,
       `lab_v1`.`session__trial__djsqlgen_cutover` TO `lab_v1`.`session__trial`,
       `lab_v1`.`subject__djsqlgen_cutover` TO `lab_v1`.`subject`;
+  END IF;
+
+  -- lab was created by the cut-over and is empty again
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab')) THEN
+    DROP DATABASE IF EXISTS `lab`;
   END IF;
 END;;
 DELIMITER ;
@@ -67,7 +53,7 @@ DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`;
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_ins`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -97,7 +83,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_upd`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
@@ -156,7 +142,7 @@ DELIMITER ;
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on `lab_v1`.`#kind` into `lab_v2`.`#kind`
 DELIMITER ;;
-CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_del`
+CREATE TRIGGER IF NOT EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN

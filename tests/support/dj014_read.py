@@ -1,0 +1,91 @@
+"""Read every row of some schemas the way DataJoint 0.14 users do (run by the 0.14 python).
+
+    python dj014_read.py --schemas DB[,DB...] --store-dir DIR
+
+Prints one JSON object: {table_name: [rows as JSON, sorted]}, table names without their schema, so
+the output for v1 and for its v2 copy can be compared directly. Attachments and filepaths are
+downloaded and represented by the SHA-1 of their content.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import decimal
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import dj014_pipeline as p  # noqa: E402
+import datajoint as dj  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def plain(value, attr, download: Path):
+    if value is None:
+        return None
+    if attr.is_attachment or attr.is_filepath:
+        return "sha1:" + hashlib.sha1(Path(value).read_bytes()).hexdigest()
+    if attr.adapter is not None:  # a networkx graph: its edges
+        return sorted([sorted(map(str, e)) for e in value.edges])
+    if isinstance(value, np.ndarray):
+        return {"dtype": str(value.dtype), "shape": list(value.shape), "data": value.ravel().tolist()}
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (uuid.UUID, decimal.Decimal, datetime.date, datetime.datetime)):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [plain(v, attr, download) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v, attr, download) for k, v in value.items()}
+    return value
+
+
+def tables_of(schema: dj.Schema, context: dict) -> list:
+    schema.spawn_missing_classes(context=context)
+    found = []
+    for obj in list(context.values()):
+        if isinstance(obj, type) and issubclass(obj, dj.Table) and getattr(obj, "database", None) == schema.database:
+            found.append(obj)
+            found.extend(part for part in vars(obj).values()
+                         if isinstance(part, type) and issubclass(part, dj.Part))
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schemas", required=True)
+    parser.add_argument("--store-dir", required=True)
+    args = parser.parse_args()
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    p.configure(args.store_dir)
+    result = {}
+    with tempfile.TemporaryDirectory() as download:
+        for database in args.schemas.split(","):
+            context = {"graph": p.graph}
+            schema = dj.Schema(database, context=context, create_schema=False, create_tables=False)
+            for table in tables_of(schema, context):
+                instance = table()
+                rows = instance.fetch(as_dict=True, download_path=download)
+                heading = instance.heading
+                result[instance.table_name] = sorted(
+                    (json.dumps({k: plain(v, heading.attributes[k], Path(download)) for k, v in row.items()},
+                                sort_keys=True) for row in rows))
+    json.dump(result, out, sort_keys=True)
+    out.write("\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
