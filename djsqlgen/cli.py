@@ -51,7 +51,7 @@ def inspect(obj: _Context, schemas: tuple[str, ...], output: Path | None) -> Non
         catalog = inspect_schemas(db, list(schemas), tool_version=__version__)
     text = catalog.to_json()
     if output:
-        output.write_text(text)
+        output.write_text(text, encoding="utf-8")
         tables = sum(len(s.tables) for s in catalog.schemas)
         click.echo(f"wrote {output}: {len(catalog.schemas)} schema(s), {tables} table(s)", err=True)
     else:
@@ -111,7 +111,18 @@ def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
-    return loaded, catalog, Generator(loaded, catalog)
+    return loaded, catalog, _generator(loaded, catalog, plan_path)
+
+
+def _generator(loaded, catalog: Catalog, plan_path: Path):
+    """The generator for a plan, with plan errors reported under the plan file's name."""
+    from .errors import PlanError
+    from .generate import Generator
+
+    try:
+        return Generator(loaded, catalog)
+    except PlanError as exc:
+        raise PlanError(exc.problems, str(plan_path)) from None
 
 
 @plan.command("check")
@@ -137,6 +148,7 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
+    _generator(loaded, catalog, plan_path)  # validate first: errors name the plan file
     written = write_files(loaded, catalog, out_dir, plan_path=str(plan_path))
     click.echo(f"wrote {len(written)} files to {out_dir}; start with {out_dir}/RUNBOOK.md", err=True)
 
@@ -233,7 +245,7 @@ def status(obj: _Context, plan_path: Path) -> None:
 def load_heading(path: Path) -> Catalog:
     """Read a heading file written by ``inspect``."""
     try:
-        return Catalog.from_json(path.read_text())
+        return Catalog.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DjsqlgenError(f"cannot read heading file {path}: {exc}; write it again with `djsqlgen inspect`")
 

@@ -23,7 +23,6 @@ TIER_LOOKUP, TIER_IMPORTED, TIER_COMPUTED, TIER_MANUAL, TIER_PART, TIER_HIDDEN =
     "lookup", "imported", "computed", "manual", "part", "hidden",
 )
 _TIER_PREFIX = {"#": TIER_LOOKUP, "__": TIER_COMPUTED, "_": TIER_IMPORTED, "": TIER_MANUAL}
-_PLAIN_NAME = re.compile(r"^(?P<prefix>#|__|_|)(?P<name>[a-z][a-z0-9_]*?)$")
 
 
 # ---------------------------------------------------------------------------------------------

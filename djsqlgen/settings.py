@@ -39,7 +39,7 @@ def _from_config_file(directory: Path) -> dict[str, object]:
         if not path.is_file():
             continue
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise DjsqlgenError(f"cannot read {path}: {exc}; fix or remove the file") from exc
         nested = data.get("database") if isinstance(data.get("database"), dict) else {}
@@ -64,11 +64,18 @@ def resolve_settings(
     A host written ``name:port`` (DataJoint's own convention) gives the port too,
     unless a port was given separately.
     """
+    if host and port is None and ":" in host and not host.startswith("["):
+        host, _, host_port = host.partition(":")  # a port written into --host counts as given
+        port = int(host_port) if host_port.isdigit() else None
     explicit = {"host": host, "port": port, "user": user, "password": password}
     from_file = _from_config_file(directory or Path.cwd())
     chosen: dict[str, object] = {}
     for key, env_var in ENV_VARS.items():
-        for candidate in (explicit[key], os.environ.get(env_var), from_file.get(key)):
+        # Given on the command line wins; an empty value counts only for the password (--password '').
+        if explicit[key] is not None and (explicit[key] != "" or key == "password"):
+            chosen[key] = explicit[key]
+            continue
+        for candidate in (os.environ.get(env_var), from_file.get(key)):
             if candidate not in (None, ""):
                 chosen[key] = candidate
                 break

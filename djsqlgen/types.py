@@ -23,6 +23,7 @@ _ANGLE = re.compile(r"<(?P<name>[^@>]+)(?:@(?P<store>[^>]*))?>$")
 KIND_CORE = "core"  # 2.x core type (int32, float64, uuid, json, ...); 0.14 also writes :uuid:
 KIND_ANGLE = "angle"  # <name> or <name@store>: a 2.x codec, or a 0.14 AttributeAdapter
 KIND_LEGACY = "legacy"  # 0.14 attach, blob@store, attach@store, filepath@store
+KIND_UNKNOWN = "unknown"  # between colons, but no type either DataJoint knows (kept byte for byte)
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +54,7 @@ class DataJointType:
     Attributes
     ----------
     marker : the text between the colons, byte for byte (``int32``, ``blob@raw``, ``<blob@raw>``).
-    kind : ``core``, ``angle`` or ``legacy``.
+    kind : ``core``, ``angle``, ``legacy`` or ``unknown``.
     name : the type, codec or adapter name without store (``int32``, ``blob``, ``graph``).
     store : the store name for external types, '' for 2.x's default store (``<blob@>``), else None.
     """
@@ -98,5 +99,7 @@ def parse_marker(marker: str) -> DataJointType:
     if marker.lower() == "attach":  # 0.14 in-table attachment; 2.x writes <attach>
         return DataJointType(marker, KIND_LEGACY, "attach")
     core = core_type_of(marker)
+    if core:
+        return DataJointType(marker, KIND_CORE, core)
     # Anything else between colons is still a marker DataJoint strips from the comment: keep it.
-    return DataJointType(marker, KIND_CORE, core or marker)
+    return DataJointType(marker, KIND_UNKNOWN, marker)

@@ -132,3 +132,13 @@ def test_unreadable_config_file_names_the_file(tmp_path):
 def test_describe_never_shows_the_password():
     text = ConnectionSettings("h", 3306, "u", "secret").describe()
     assert text == "u@h:3306" and "secret" not in text
+
+
+def test_an_empty_password_flag_beats_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJ_PASS", "from-env")
+    assert resolve_settings(password="", directory=tmp_path).password == ""
+
+
+def test_a_port_in_the_host_flag_beats_dj_port(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJ_PORT", "3999")
+    assert resolve_settings(host="db:3310", directory=tmp_path).port == 3310
