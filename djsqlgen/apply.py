@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,9 @@ def files_in_order(paths: list[Path]) -> list[Path]:
     """Expand directories into their forward .sql files, in file-name (phase) order."""
     out: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if str(path) == "-":
+            out.append(path)  # standard input
+        elif path.is_dir():
             out.extend(sorted(p for p in path.glob("*.sql")))
         elif path.is_file():
             out.append(path)
@@ -32,7 +35,7 @@ def apply_files(
     """Execute (or, with ``dry_run``, print) every statement of ``paths``; returns how many ran."""
     count = 0
     for path in files_in_order(paths):
-        statements = split_sql(path.read_text())
+        statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
         echo(f"-- {path}: {len(statements)} statement(s)")
         for statement in statements:
             if dry_run:

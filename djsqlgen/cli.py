@@ -158,7 +158,7 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
 @pass_context
 def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool) -> None:
-    """Run generated files (a directory runs its phase files in order), DELIMITER-aware."""
+    """Run SQL files (a directory runs its phase files in order; - reads standard input), DELIMITER-aware."""
     from .apply import apply_files
 
     if dry_run:
