@@ -412,10 +412,10 @@ def test_parents_are_foreign_keys(side):
     _check(problems)
 
 
-def test_external_references(side):
-    """0.14's external attributes each refer to ``~external_<store>``.hash (not in DataJoint's graph)."""
-    if side.generation != "dj014":
-        pytest.skip("DataJoint 2.x stores external references as JSON, without ~external tables")
+def test_external_references(dj014_side):
+    """0.14's external attributes each refer to ``~external_<store>``.hash (not in DataJoint's graph;
+    DataJoint 2.x stores external references as JSON, without ~external tables)."""
+    side = dj014_side
     problems, checked = [], 0
     for full_name, dj, table in _pairs(side):
         for attr in dj["attributes"]:
