@@ -306,7 +306,7 @@ def _default_sql(row: dict[str, Any], flavour: str) -> str | None:
 
 
 def inspect_schemas(db: Database, schema_names: list[str], tool_version: str = "") -> Catalog:
-    """Read the headings of ``schema_names`` in seven queries, however many tables they hold.
+    """Read the headings of ``schema_names`` in eight queries, however many tables they hold.
 
     Raises HeadingError when a schema is missing (or invisible to this user) or holds no table.
     """
