@@ -150,20 +150,28 @@ class Keyset:
         return self._row_crc([c.verify_sql(f"dst.{quote_identifier(c.name)}") for c in self.mapping.columns])
 
     @property
+    def source_verify_range(self) -> str:
+        """The verify chunk on v1: open below on the first chunk, open above on the last."""
+        return f"(v_has_lo = 0 OR {self.after_lo}) AND (v_last_chunk = 1 OR {self.upto_hi})"
+
+    @property
+    def target_verify_range(self) -> str:
+        """The same chunk on v2, through v2's key column names."""
+        return f"(v_has_lo = 0 OR {self.target_after_lo}) AND (v_last_chunk = 1 OR {self.target_upto_hi})"
+
+    @staticmethod
+    def _rows(key_columns: list[str], crc: str, table: str, where: str) -> str:
+        """Key (as k_1, k_2, ...) and row checksum of every row of a verify chunk."""
+        keys = ", ".join(f"{c} AS {quote_identifier(f'k_{i}')}" for i, c in enumerate(key_columns, 1))
+        return f"SELECT {keys}, {crc} AS row_crc FROM {table} WHERE {where}"
+
+    @property
     def source_rows(self) -> str:
-        keys = ", ".join(f"{c} AS {quote_identifier(f'k_{i}')}" for i, c in enumerate(self._source_cols(), 1))
-        return (
-            f"SELECT {keys}, {self.source_crc} AS row_crc FROM {self.source} "
-            f"WHERE (v_has_lo = 0 OR {self.after_lo}) AND (v_last_chunk = 1 OR {self.upto_hi})"
-        )
+        return self._rows(self._source_cols(), self.source_crc, self.source, self.source_verify_range)
 
     @property
     def target_rows(self) -> str:
-        keys = ", ".join(f"{c} AS {quote_identifier(f'k_{i}')}" for i, c in enumerate(self._target_cols(), 1))
-        return (
-            f"SELECT {keys}, {self.target_crc} AS row_crc FROM {self.target} "
-            f"WHERE (v_has_lo = 0 OR {self.target_after_lo}) AND (v_last_chunk = 1 OR {self.target_upto_hi})"
-        )
+        return self._rows(self._target_cols(), self.target_crc, self.target, self.target_verify_range)
 
     @property
     def diff_join(self) -> str:
