@@ -528,7 +528,7 @@ def main() -> int:
 
         bulk = med["(b) bulk INSERT…SELECT"]
         mig = med["(d) datajoint.migrate.copy_table_data"]
-        rate = lambda m: m["rows"] / m["seconds"]  # noqa: E731
+        rate = lambda m: m["rows"] / m["seconds"]
         print("\nRATIOS (throughput over throughput, same rows)")
         for label, m in med.items():
             if not label.startswith("(a)"):

@@ -106,7 +106,6 @@ def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_p
 
 
 def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
-    from .generate import Generator
     from .plan import load_plan
 
     loaded = load_plan(plan_path)
@@ -131,7 +130,7 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 @pass_context
 def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
-    loaded, _, generator = _load_checked(obj, plan_path, heading_path)
+    _, _, generator = _load_checked(obj, plan_path, heading_path)
     tables = len(generator.copies)
     click.echo(f"{plan_path}: OK ({tables} table(s) copied, {len(generator.operations) - tables} dropped)")
 

@@ -90,7 +90,7 @@ class Database:
         except pymysql.MySQLError:
             pass
 
-    def __enter__(self) -> Database:
+    def __enter__(self):  # -> Self (typing.Self needs Python 3.11)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from . import __version__, naming
 from .dialect import dialect_for
 from .heading import Catalog
-from .operations import CopyTable, MigrationContext, Operation, build_operations
+from .operations import CopyTable, MigrationContext, build_operations
 from .plan import Plan, plan_hash
 from .render import quote_literal, quote_qualified, render
 from .sqlfile import render_file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,7 +48,7 @@ class AddedColumn(_Strict):
     comment: str = ""
 
 
-ColumnSpec = Union[Literal["keep", "drop"], ColumnChange]
+ColumnSpec = Literal["keep", "drop"] | ColumnChange
 
 
 class TableSpec(_Strict):
@@ -62,7 +62,7 @@ class SchemaSpec(_Strict):
     target: str
     final: str | None = Field(None, description="name of the schema after cut-over (rename_to_final)")
     archive: str | None = Field(None, description="where v1's tables go at cut-over when final == source")
-    tables: dict[str, Union[Literal["keep", "drop"], TableSpec]]
+    tables: dict[str, Literal["keep", "drop"] | TableSpec]
 
 
 class ChunkSpec(_Strict):

@@ -9,7 +9,7 @@ import jinja2
 
 from .quoting import quote_identifier, quote_literal, quote_qualified
 
-__all__ = ["environment", "render", "quote_identifier", "quote_literal", "quote_qualified"]
+__all__ = ["environment", "quote_identifier", "quote_literal", "quote_qualified", "render"]
 
 
 @lru_cache(maxsize=1)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # DataJoint's own split of a comment into marker and free text (heading.py in both 0.14 and 2.x).
-MARKER = re.compile(r":(?P<marker>[^:]+):(?P<comment>.*)", re.S)
+MARKER = re.compile(r":(?P<marker>[^:]+):(?P<comment>.*)", re.DOTALL)
 
 # DataJoint 0.14 wrote these types into comments; 2.x has codecs for them instead.
 LEGACY_STORE_TYPES = ("blob", "attach", "filepath")
-_LEGACY_WITH_STORE = re.compile(r"(?P<name>blob|attach|filepath)@(?P<store>[a-z][\-\w]*)$", re.I)
+_LEGACY_WITH_STORE = re.compile(r"(?P<name>blob|attach|filepath)@(?P<store>[a-z][\-\w]*)$", re.IGNORECASE)
 _ANGLE = re.compile(r"<(?P<name>[^@>]+)(?:@(?P<store>[^>]*))?>$")
 
 KIND_CORE = "core"  # 2.x core type (int32, float64, uuid, json, ...); 0.14 also writes :uuid:

@@ -53,7 +53,7 @@ def _reachable(settings: ConnectionSettings) -> bool:
 
 def _docker_answers() -> bool:
     try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=15).returncode == 0
+        return subprocess.run(["docker", "info"], check=False, capture_output=True, timeout=15).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -144,7 +144,7 @@ def dj014_python() -> Path:
 def run_djsqlgen(args: list[str], env: dict[str, str], cwd: Path | None = None, check: bool = False):
     """Run the installed ``djsqlgen`` command as a user would; returns the CompletedProcess."""
     result = subprocess.run(
-        [sys.executable, "-m", "djsqlgen", *args], env=env, cwd=cwd, capture_output=True, text=True
+        [sys.executable, "-m", "djsqlgen", *args], check=False, env=env, cwd=cwd, capture_output=True, text=True
     )
     if check and result.returncode != 0:
         raise AssertionError(f"djsqlgen {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")

@@ -17,7 +17,7 @@ from .copy_table import CopyTable
 from .drop_table import DropTable
 from .mapping import TableMapping, build_mapping
 
-__all__ = ["PHASES", "MigrationContext", "Operation", "CopyTable", "DropTable", "build_operations"]
+__all__ = ["PHASES", "CopyTable", "DropTable", "MigrationContext", "Operation", "build_operations"]
 
 
 def dependency_order(tables: list[Table]) -> list[Table]:

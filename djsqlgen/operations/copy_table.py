@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import naming
+from ..quoting import quote_identifier
 from ..render import quote_literal, quote_qualified, render
 from ..statements import Statement
 from .base import MigrationContext, Operation
 from .keyset import Keyset
-from ..quoting import quote_identifier
 from .mapping import TableMapping, remap_foreign_key
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
@@ -130,7 +130,7 @@ class CopyTable(Operation):
     # -- routines -----------------------------------------------------------------------------
     def _routines(self, ctx: MigrationContext) -> list[Statement]:
         m, k, sid = self.mapping, self.keyset, f"{self.mapping.source.schema}.{self.mapping.source.name}"
-        common = dict(control=ctx.control, plan_name=ctx.plan.name)
+        common = {"control": ctx.control, "plan_name": ctx.plan.name}
         copy_first = render("backfill_copy.sql.j2", m=m, plan_name=ctx.plan.name,
                             range_predicate=k.chunk_predicate(False), share_lock=ctx.dialect.share_lock_clause)
         copy_next = render("backfill_copy.sql.j2", m=m, plan_name=ctx.plan.name,

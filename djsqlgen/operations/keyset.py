@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..naming import table_id
+from ..quoting import quote_identifier
 from ..render import quote_qualified
 from ..sqltypes import parse_sql_type
-from ..quoting import quote_identifier
 from .mapping import TableMapping, TargetColumn
 
 

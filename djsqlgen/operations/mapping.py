@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from ..heading import Attribute, Catalog, ForeignKey, Index, Table
 from ..naming import MAX_IDENTIFIER
-from ..quoting import quote_identifier
 from ..plan import DROP, AddedColumn, ColumnChange, Plan, SchemaSpec, TableSpec
+from ..quoting import quote_identifier
 from ..sqltypes import lossy_reason, normalise_type, parse_sql_type
 
 

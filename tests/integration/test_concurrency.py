@@ -7,10 +7,11 @@ import subprocess
 import threading
 import time
 
+from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, prepare_migration
+
 from djsqlgen import drive
 from djsqlgen.db import connect
 from djsqlgen.plan import load_plan
-from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, prepare_migration
 
 SETUP = ("00_preflight", "10_expand", "20_routines", "30_dualwrite")
 
@@ -33,7 +34,7 @@ def _verify_clean(plan_path, dj_env) -> None:
 
 def test_backfill_while_datajoint_014_clients_write(tmp_path, prefix, dj014_python, dj_env, server_settings):
     subjects = 6000
-    common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects)
+    _common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects)
     writers = [
         subprocess.Popen(
             [str(dj014_python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix,
@@ -56,7 +57,7 @@ def test_backfill_while_datajoint_014_clients_write(tmp_path, prefix, dj014_pyth
 
 
 def test_backfill_killed_at_random_moments_resumes_exactly(tmp_path, prefix, dj014_python, dj_env, server_settings, db):
-    common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects=5000)
+    _common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects=5000)
     plan = load_plan(plan_path)
     rng = random.Random(7)
     kills = 0
@@ -64,10 +65,10 @@ def test_backfill_killed_at_random_moments_resumes_exactly(tmp_path, prefix, dj0
         worker = connect(server_settings)
         failure: list[BaseException] = []
 
-        def run() -> None:
+        def run(worker=worker, failure=failure) -> None:
             try:
                 drive.backfill(worker, plan, chunk_rows=50, sleep_ms=2, show_progress=False)
-            except BaseException as exc:  # the kill surfaces here as a lost connection
+            except Exception as exc:  # the kill surfaces here as a lost connection  # noqa: BLE001
                 failure.append(exc)
 
         thread = threading.Thread(target=run)

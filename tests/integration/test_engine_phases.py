@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from support.engine import FORWARD, build_v1, djsqlgen, mariadb_client, snapshot, transform_plan, write_plan
 
 

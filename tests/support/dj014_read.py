@@ -7,46 +7,33 @@ the output for v1 and for its v2 copy can be compared directly. Attachments and 
 downloaded and represented by the SHA-1 of their content.
 """
 
+# ruff: noqa: I001  (the pipeline module must be imported before datajoint: it sets its switches)
 from __future__ import annotations
 
 import argparse
-import datetime
-import decimal
 import hashlib
 import json
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dj014_pipeline as p  # noqa: E402
-import datajoint as dj  # noqa: E402
-import numpy as np  # noqa: E402
+import dj014_pipeline as p
+import datajoint as dj
+from rows_json import plain
 
 
-def plain(value, attr, download: Path):
+def plain_attribute(value, attr):
+    """Attachments and filepaths by their content's hash, adapted graphs by their edges."""
     if value is None:
         return None
     if attr.is_attachment or attr.is_filepath:
         return "sha1:" + hashlib.sha1(Path(value).read_bytes()).hexdigest()
     if attr.adapter is not None:  # a networkx graph: its edges
         return sorted([sorted(map(str, e)) for e in value.edges])
-    if isinstance(value, np.ndarray):
-        return {"dtype": str(value.dtype), "shape": list(value.shape), "data": value.ravel().tolist()}
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, (uuid.UUID, decimal.Decimal, datetime.date, datetime.datetime)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [plain(v, attr, download) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v, attr, download) for k, v in value.items()}
-    return value
+    return plain(value)
 
 
 def tables_of(schema: dj.Schema, context: dict) -> list:
@@ -79,8 +66,8 @@ def main() -> int:
                 rows = instance.fetch(as_dict=True, download_path=download)
                 heading = instance.heading
                 result[instance.table_name] = sorted(
-                    (json.dumps({k: plain(v, heading.attributes[k], Path(download)) for k, v in row.items()},
-                                sort_keys=True) for row in rows))
+                    json.dumps({k: plain_attribute(v, heading.attributes[k]) for k, v in row.items()},
+                                sort_keys=True) for row in rows)
     json.dump(result, out, sort_keys=True)
     out.write("\n")
     out.flush()

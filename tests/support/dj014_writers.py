@@ -11,6 +11,7 @@ delete rows among subject ids A..B (the bulk rows the backfill is copying at tha
 Prints one JSON line of counts on stdout.
 """
 
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dj014_pipeline as p  # noqa: E402  (sets DataJoint's feature switches before import)
-import datajoint as dj  # noqa: E402
+import dj014_pipeline as p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,19 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     lo, _, hi = args.existing.partition("-")
     existing = list(range(int(lo), int(hi) + 1)) if lo else []
     rng.shuffle(existing)
-    counts = dict(inserted=0, updated=0, key_moves=0, deleted=0, raw=0, bulk_moves=0, bulk_deletes=0)
+    counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0, "raw": 0, "bulk_moves": 0, "bulk_deletes": 0}
     common = f"`{common_db}`"
 
     for i in range(args.iterations):
         sid = base + i
         with conn.transaction:  # a master and its parts, together, as DataJoint users insert them
-            p.Subject.insert1(dict(subject_id=sid, species="Mus musculus", subject_uuid=p.stable_uuid("w", sid),
-                                   sex=rng.choice("MFU"), notes=f"worker {args.worker}"))
-            p.Session.insert1(dict(subject_id=sid, session_id=1, session_start=datetime.datetime(2025, 1, 1, 9, i % 60),
-                                   operator=rng.choice(["alice", "bob", "carol"])))
-            p.Session.Tag.insert([dict(subject_id=sid, session_id=1, tag=t) for t in ("a", "b", "c")])
+            p.Subject.insert1({"subject_id": sid, "species": "Mus musculus", "subject_uuid": p.stable_uuid("w", sid),
+                                   "sex": rng.choice("MFU"), "notes": f"worker {args.worker}"})
+            p.Session.insert1({"subject_id": sid, "session_id": 1, "session_start": datetime.datetime(2025, 1, 1, 9, i % 60),
+                                   "operator": rng.choice(["alice", "bob", "carol"])})
+            p.Session.Tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("a", "b", "c")])
         counts["inserted"] += 1
-        p.Subject.update1(dict(subject_id=sid, notes=f"updated {i}", weight=round(rng.uniform(10, 40), 2)))
+        p.Subject.update1({"subject_id": sid, "notes": f"updated {i}", "weight": round(rng.uniform(10, 40), 2)})
         counts["updated"] += 1
         if i % 3 == 1:
             # Primary-key change: cascades to session and session__tag inside the server.
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                        args=(sid - 1,))
             counts["key_moves"] += 1
         if i % 4 == 3:
-            (p.Subject & dict(subject_id=sid)).delete()  # DataJoint deletes the parts and session first
+            (p.Subject & {"subject_id": sid}).delete()  # DataJoint deletes the parts and session first
             counts["deleted"] += 1
         conn.query(f"INSERT INTO {common}.`lab_note` (note) VALUES (%s)", args=(f"w{args.worker} note {i}",))
         conn.query(f"UPDATE {common}.`lab_note` SET note = CONCAT(note, '!') ORDER BY note_id DESC LIMIT 1")
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                        "WHERE subject_id = %s", args=(moved,))
             counts["bulk_moves"] += 1
         if existing and i % 2 == 0:
-            (p.Subject & dict(subject_id=existing.pop())).delete()
+            (p.Subject & {"subject_id": existing.pop()}).delete()
             counts["bulk_deletes"] += 1
     out.write(json.dumps(counts) + "\n")
     out.flush()

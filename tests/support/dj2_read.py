@@ -6,46 +6,31 @@ Prints one JSON object: {table_name: [rows as JSON, sorted]}, table names withou
 Attachments are represented by the SHA-1 of their content.
 """
 
+# ruff: noqa: I001  (the pipeline module must be imported before datajoint: it sets its switches)
 from __future__ import annotations
 
 import argparse
-import datetime
-import decimal
 import hashlib
 import json
 import os
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import dj2_pipeline as p  # noqa: E402  (registers the <graph> codec)
-import datajoint as dj  # noqa: E402
-import numpy as np  # noqa: E402
+import dj2_pipeline as p
+import datajoint as dj
+from rows_json import plain
 
 
-def plain(value):
-    if value is None:
-        return None
+def _special(value):
+    """Attachments (downloaded files) by their content's hash; <filepath@> references by their path."""
     if isinstance(value, Path) or (isinstance(value, str) and os.path.isfile(value)):
         return "sha1:" + hashlib.sha1(Path(value).read_bytes()).hexdigest()
-    if type(value).__name__ == "ObjectRef":  # <filepath@>: a reference; compare where it points
+    if type(value).__name__ == "ObjectRef":
         return {"path": str(value.path)}
-    if isinstance(value, np.ndarray):
-        return {"dtype": str(value.dtype), "shape": list(value.shape), "data": value.ravel().tolist()}
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, (uuid.UUID, decimal.Decimal, datetime.date, datetime.datetime)):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    return value
+    return None
 
 
 def main() -> int:
@@ -66,7 +51,7 @@ def main() -> int:
             for name in sorted(n for n in names if not n.startswith("~")):
                 table = dj.FreeTable(conn, f"`{database}`.`{name}`")
                 rows = table.to_dicts()
-                result[name] = sorted(json.dumps({k: plain(v) for k, v in row.items()}, sort_keys=True) for row in rows)
+                result[name] = sorted(json.dumps({k: plain(v, _special) for k, v in row.items()}, sort_keys=True) for row in rows)
     json.dump(result, out, sort_keys=True)
     out.write("\n")
     out.flush()

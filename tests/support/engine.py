@@ -20,7 +20,7 @@ FORWARD = ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backf
 
 def run_dj014(python: Path, script: str, args: list[str], env: dict[str, str]) -> str:
     """Run a support script under DataJoint 0.14; returns its stdout, raises with stderr on failure."""
-    result = subprocess.run([str(python), str(SUPPORT / script), *args], env=env, capture_output=True, text=True)
+    result = subprocess.run([str(python), str(SUPPORT / script), *args], check=False, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise AssertionError(f"{script} {' '.join(args)} failed:\n{result.stderr[-4000:]}")
     return result.stdout
@@ -39,11 +39,11 @@ def mariadb_client(settings: ConnectionSettings, path: Path) -> subprocess.Compl
     if settings.password:
         command.append(f"--password={settings.password}")
     with path.open() as stdin:
-        return subprocess.run(command, stdin=stdin, capture_output=True, text=True)
+        return subprocess.run(command, check=False, stdin=stdin, capture_output=True, text=True)
 
 
 def djsqlgen(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "djsqlgen", *args], env=env, cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "djsqlgen", *args], check=False, env=env, cwd=cwd, capture_output=True, text=True)
 
 
 def write_plan(path: Path, plan: dict) -> Path:
