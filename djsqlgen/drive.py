@@ -6,6 +6,7 @@ No row ever passes through here: each call moves one chunk on the server and ret
 from __future__ import annotations
 
 import io
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
         return f"{state['label']}  {copied_now:,} rows  {copied_now / elapsed:,.0f} rows/s"
 
     bar = click.progressbar(length=max(total, 1), label="backfill", show_eta=True, show_percent=True,
-                            item_show_func=show, file=None if show_progress else io.StringIO())
+                            item_show_func=show, file=sys.stderr if show_progress else io.StringIO())
     with bar:
         bar.update(already)
         for table in tables:
