@@ -147,8 +147,7 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
-    _generator(loaded, catalog, plan_path)  # validate first: errors name the plan file
-    written = write_files(loaded, catalog, out_dir, plan_path=str(plan_path))
+    written = write_files(_generator(loaded, catalog, plan_path), out_dir, plan_path=str(plan_path))
     click.echo(f"wrote {len(written)} files to {out_dir}; start with {out_dir}/RUNBOOK.md", err=True)
 
 

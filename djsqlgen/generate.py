@@ -11,6 +11,7 @@ from . import __version__, naming
 from .dialect import dialect_for
 from .heading import Catalog
 from .operations import CopyTable, MigrationContext, build_operations
+from .operations.base import exists_in
 from .plan import Plan, plan_hash
 from .render import quote_literal, quote_qualified, render
 from .sqlfile import render_file
@@ -119,8 +120,22 @@ class Generator:
         return [s for op in reversed(self.operations) for s in op.rollback(phase, self.ctx)]
 
     def _table_exists(self, schema: str, table: str) -> str:
-        return (f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(schema)} "
-                f"AND TABLE_NAME = {quote_literal(table)})")
+        return exists_in("TABLES", {"TABLE_SCHEMA": schema, "TABLE_NAME": table})
+
+    def _schema_has_tables(self, schema: str) -> str:
+        return exists_in("TABLES", {"TABLE_SCHEMA": schema})
+
+    def _control_schema(self) -> list[Statement]:
+        """The control schema and its phase log: created by 00, and again by the files that drop it."""
+        return [
+            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {self._q(self.control)}",
+                      "the control schema holds progress, checkpoints, verify results and djsqlgen's procedures"),
+            Statement("phase_log_create",
+                      f"CREATE TABLE IF NOT EXISTS {self._q(self.control, 'phase_log')} (\n"
+                      "  phase CHAR(2) NOT NULL,\n  file VARCHAR(64) NOT NULL,\n  applied_at DATETIME(6) NOT NULL,\n"
+                      "  PRIMARY KEY (phase)\n) ENGINE=InnoDB COMMENT='djsqlgen: phases applied'",
+                      "which phase files have been applied"),
+        ]
 
     def _all_triggers(self) -> list[tuple[str, str]]:
         return [(op.mapping.source.schema, naming.trigger_name(self.plan.name, op.mapping.source.name, e))
@@ -129,15 +144,7 @@ class Generator:
     # -- forward files -------------------------------------------------------------------------
     def preflight(self) -> FileBuilder:
         f = FileBuilder(self.ctx, "00", "preflight")
-        f.add(
-            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {self._q(self.control)}",
-                      "the control schema holds progress, checkpoints, verify results and djsqlgen's procedures"),
-            Statement("phase_log_create",
-                      f"CREATE TABLE IF NOT EXISTS {self._q(self.control, 'phase_log')} (\n"
-                      "  phase CHAR(2) NOT NULL,\n  file VARCHAR(64) NOT NULL,\n  applied_at DATETIME(6) NOT NULL,\n"
-                      "  PRIMARY KEY (phase)\n) ENGINE=InnoDB COMMENT='djsqlgen: phases applied'",
-                      "which phase files have been applied"),
-        )
+        f.add(*self._control_schema())
         checks = [
             Check("@@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT EXISTS (SELECT 1 FROM "
                   "information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SUPER' AND GRANTEE = "
@@ -348,7 +355,7 @@ class Generator:
                         "SET @djsqlgen_control_was_there = (SELECT COUNT(*) FROM information_schema.SCHEMATA "
                         f"WHERE SCHEMA_NAME = {quote_literal(self.control)})",
                         "whether this is the first run (the control schema still exists)"),
-              *self.preflight().statements[:2])
+              *self._control_schema())
         steps = [Statement(f"trigger_drop.{s}.{n}", f"DROP TRIGGER IF EXISTS {self._q(s, n)}", "no sync is left")
                  for s, n in self._all_triggers()]
         for spec in self.plan.schemas:
@@ -356,7 +363,7 @@ class Generator:
                 steps.append(Statement(
                     f"schema_drop.{spec.target}", f"DROP DATABASE IF EXISTS {self._q(spec.target)}",
                     f"{spec.target} is empty: its tables now live in {spec.final}",
-                    done_when=f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(spec.target)})"))
+                    done_when=self._schema_has_tables(spec.target)))
             if self.plan.contract.drop_v1:
                 v1 = spec.archive if self.plan.cutover.rename_to_final and spec.archive else spec.source
                 if v1 != spec.final:
@@ -375,7 +382,7 @@ class Generator:
     def rollbacks(self) -> list[FileBuilder]:
         out = []
         r = FileBuilder(self.ctx, "80", "contract")
-        r.add(*self.preflight().statements[:2])
+        r.add(*self._control_schema())
         r.add_steps([], [Check(" OR ".join(f"NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = "
                                            f"{quote_literal(s)})" for s in self._v1_homes()),
                                "v1 was dropped by contract: restore it from a backup; nothing can be rolled back",
@@ -392,7 +399,7 @@ class Generator:
                      self._rename("unpark_v1", [(b, a) for a, b in park], "v1 back under its own names")] + [
             Statement(f"schema_drop.{s}", f"DROP DATABASE IF EXISTS {self._q(s)}",
                       f"{s} was created by the cut-over and is empty again",
-                      done_when=f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(s)})")
+                      done_when=self._schema_has_tables(s))
             for s in self._archive_schemas()])
         r.add(*self._forward("dualwrite"))
         r.add(self._phase_undone("70"))
@@ -467,9 +474,9 @@ def heading_hash(catalog: Catalog) -> str:
     return hashlib.sha256(catalog.to_json().encode()).hexdigest()[:12]
 
 
-def generate(plan: Plan, catalog: Catalog, out_dir: Path, plan_path: str = "plan.yaml") -> list[Path]:
-    """Write every file for ``plan`` into ``out_dir``; the same input gives byte-identical files."""
-    generator = Generator(plan, catalog)
+def generate(generator: Generator, out_dir: Path, plan_path: str = "plan.yaml") -> list[Path]:
+    """Write every file of ``generator`` into ``out_dir``; the same input gives byte-identical files."""
+    plan, catalog = generator.plan, generator.catalog
     files = generator.files()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "rollback").mkdir(exist_ok=True)

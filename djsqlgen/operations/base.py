@@ -7,8 +7,16 @@ from dataclasses import dataclass, field
 from ..dialect import Dialect
 from ..heading import Catalog
 from ..plan import Plan
+from ..quoting import quote_literal
 from ..statements import Statement
 from .mapping import TableMapping
+
+
+def exists_in(view: str, where: dict[str, str]) -> str:
+    """An SQL test that information_schema.``view`` has a row matching ``where`` (values quoted)."""
+    conditions = " AND ".join(f"{column} = {quote_literal(value)}" for column, value in where.items())
+    return f"EXISTS (SELECT 1 FROM information_schema.{view} WHERE {conditions})"
+
 
 # The phases of DESIGN.md, in order; each names the file it fills.
 PHASES = ("preflight", "expand", "routines", "dualwrite", "backfill", "verify", "constraints", "cutover", "contract")

@@ -12,17 +12,11 @@ from .. import naming
 from ..quoting import quote_identifier
 from ..render import quote_literal, quote_qualified, render
 from ..statements import Statement
-from .base import MigrationContext, Operation
+from .base import MigrationContext, Operation, exists_in
 from .keyset import Keyset
 from .mapping import TableMapping, remap_foreign_key
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
-
-
-def _exists_in(view: str, where: dict[str, str]) -> str:
-    """An EXISTS test on information_schema, values quoted as literals."""
-    conditions = " AND ".join(f"{column} = {quote_literal(value)}" for column, value in where.items())
-    return f"EXISTS (SELECT 1 FROM information_schema.{view} WHERE {conditions})"
 
 
 @dataclass
@@ -186,7 +180,7 @@ class CopyTable(Operation):
                 f"{quote_qualified((fk.ref_schema, fk.ref_table))} ({', '.join(map(quote_identifier, fk.ref_columns))})\n"
                 f"  ON UPDATE {fk.on_update} ON DELETE {fk.on_delete}",
                 f"foreign key {fk.name} of {self.target}; the server checks every backfilled row",
-                done_when=_exists_in("REFERENTIAL_CONSTRAINTS", {
+                done_when=exists_in("REFERENTIAL_CONSTRAINTS", {
                     "CONSTRAINT_SCHEMA": m.target_schema, "TABLE_NAME": m.target_name, "CONSTRAINT_NAME": fk.name}),
             ))
         for index in m.unique_indexes:
@@ -195,7 +189,7 @@ class CopyTable(Operation):
                 f"ALTER TABLE {self.target}\n  ADD UNIQUE INDEX {quote_identifier(index.name)} "
                 f"({', '.join(map(quote_identifier, index.columns))})",
                 f"unique index {index.name} of {self.target}",
-                done_when=_exists_in("STATISTICS", {
+                done_when=exists_in("STATISTICS", {
                     "TABLE_SCHEMA": m.target_schema, "TABLE_NAME": m.target_name, "INDEX_NAME": index.name}),
             ))
         return statements
@@ -207,7 +201,7 @@ class CopyTable(Operation):
                 f"foreign_key_drop.{m.target_schema}.{m.target_name}.{fk.name}",
                 f"ALTER TABLE {self.target} DROP FOREIGN KEY {quote_identifier(fk.name)}",
                 f"foreign key {fk.name} of {self.target}",
-                done_when="NOT " + _exists_in("REFERENTIAL_CONSTRAINTS", {
+                done_when="NOT " + exists_in("REFERENTIAL_CONSTRAINTS", {
                     "CONSTRAINT_SCHEMA": m.target_schema, "TABLE_NAME": m.target_name, "CONSTRAINT_NAME": fk.name}),
             ))
         for index in m.unique_indexes:
@@ -215,7 +209,7 @@ class CopyTable(Operation):
                 f"unique_index_drop.{m.target_schema}.{m.target_name}.{index.name}",
                 f"ALTER TABLE {self.target} DROP INDEX {quote_identifier(index.name)}",
                 f"unique index {index.name} of {self.target}",
-                done_when="NOT " + _exists_in("STATISTICS", {
+                done_when="NOT " + exists_in("STATISTICS", {
                     "TABLE_SCHEMA": m.target_schema, "TABLE_NAME": m.target_name, "INDEX_NAME": index.name}),
             ))
         return statements
