@@ -90,7 +90,7 @@ def qt(schema: str, table: str) -> str:
 # connection
 # ---------------------------------------------------------------------------------------------
 def settings() -> dict:
-    from djsqlgen.settings import resolve_settings
+    from djsqlgen.run.settings import resolve_settings
 
     s = resolve_settings()
     return {"host": s.host, "port": s.port, "user": s.user, "password": s.password or ""}
@@ -254,10 +254,10 @@ def hwm_kb():  # peak RSS of this address space (getrusage's ru_maxrss also coun
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
-from djsqlgen.db import connect
-from djsqlgen.drive import backfill
+from djsqlgen.run.db import connect
+from djsqlgen.run.driver import backfill
 from djsqlgen.plan import load_plan
-from djsqlgen.settings import resolve_settings
+from djsqlgen.run.settings import resolve_settings
 from pathlib import Path
 plan = load_plan(Path(sys.argv[1]))
 db = connect(resolve_settings())

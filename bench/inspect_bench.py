@@ -16,9 +16,9 @@ import statistics
 import sys
 import time
 
-from djsqlgen.db import Database, connect
-from djsqlgen.heading import inspect_schemas
-from djsqlgen.settings import resolve_settings
+from djsqlgen.catalog.heading import inspect_schemas
+from djsqlgen.run.db import Database, connect
+from djsqlgen.run.settings import resolve_settings
 
 PREFIX = "bench_inspect_"
 SCHEMAS_PER_SIZE = 5

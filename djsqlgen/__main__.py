@@ -1,5 +1,5 @@
 """``python -m djsqlgen`` runs the command line."""
 
-from .cli import main
+from djsqlgen.cli import main
 
 main()

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from . import __version__
-from .db import ServerError, connected
-from .errors import DjsqlgenError
-from .heading import Catalog, inspect_schemas
-from .settings import ConnectionSettings, resolve_settings
+from djsqlgen import __version__
+from djsqlgen.catalog.heading import Catalog, inspect_schemas
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.run.db import ServerError, connected
+from djsqlgen.run.settings import ConnectionSettings, resolve_settings
 
 
 class _Context:
@@ -92,7 +92,7 @@ def plan() -> None:
 @pass_context
 def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_path: Path | None, output: Path) -> None:
     """Write an identity plan listing every table and column of the SRC schemas, to edit."""
-    from .plan_init import identity_plan
+    from djsqlgen.plan.init import identity_plan
 
     mapping = []
     for pair in pairs:
@@ -106,7 +106,7 @@ def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_p
 
 
 def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
-    from .plan import load_plan
+    from djsqlgen.plan import load_plan
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
@@ -115,8 +115,8 @@ def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
 
 def _generator(loaded, catalog: Catalog, plan_path: Path):
     """The generator for a plan, with plan errors reported under the plan file's name."""
-    from .errors import PlanError
-    from .generate import Generator
+    from djsqlgen.errors import PlanError
+    from djsqlgen.generate import Generator
 
     try:
         return Generator(loaded, catalog)
@@ -142,8 +142,8 @@ def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> Non
 @pass_context
 def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path | None) -> None:
     """Write the phase files, their rollbacks, RUNBOOK.md and manifest.json into OUT_DIR."""
-    from .generate import generate as write_files
-    from .plan import load_plan
+    from djsqlgen.generate import generate as write_files
+    from djsqlgen.plan import load_plan
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
@@ -157,7 +157,7 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @pass_context
 def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool) -> None:
     """Run SQL files (a directory runs its phase files in order; - reads standard input), DELIMITER-aware."""
-    from .apply import apply_files
+    from djsqlgen.run.apply import apply_files
 
     if dry_run:
         apply_files(None, list(paths), dry_run=True, echo=click.echo)
@@ -168,7 +168,7 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool) -> None:
 
 
 def _plan_only(plan_path: Path):
-    from .plan import load_plan
+    from djsqlgen.plan import load_plan
 
     return load_plan(plan_path)
 
@@ -180,7 +180,7 @@ def _plan_only(plan_path: Path):
 @pass_context
 def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, sleep_ms: int | None) -> None:
     """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
-    from . import drive
+    from djsqlgen.run import driver as drive
 
     loaded = _plan_only(plan_path)
     with connected(obj.settings) as db:
@@ -195,9 +195,9 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, sleep_ms: i
 @pass_context
 def verify(obj: _Context, plan_path: Path, chunk_rows: int | None) -> None:
     """Checksum v2 against transform(v1); print a table per table; exit 1 on any difference."""
-    from . import drive
-    from .apply import format_rows
-    from .errors import VerifyMismatch
+    from djsqlgen.errors import VerifyMismatch
+    from djsqlgen.run import driver as drive
+    from djsqlgen.run.apply import format_rows
 
     loaded = _plan_only(plan_path)
     with connected(obj.settings) as db:
@@ -217,8 +217,8 @@ def verify(obj: _Context, plan_path: Path, chunk_rows: int | None) -> None:
 @pass_context
 def status(obj: _Context, plan_path: Path) -> None:
     """Phase reached, triggers present, backfill progress per table, last verify result."""
-    from . import drive
-    from .apply import format_rows
+    from djsqlgen.run import driver as drive
+    from djsqlgen.run.apply import format_rows
 
     loaded = _plan_only(plan_path)
     with connected(obj.settings) as db:

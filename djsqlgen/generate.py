@@ -7,15 +7,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__, naming
-from .dialect import dialect_for
-from .heading import Catalog
-from .operations import CopyTable, MigrationContext, build_operations
-from .operations.base import exists_in
-from .plan import Plan, plan_hash
-from .render import quote_literal, quote_qualified, render
-from .sqlfile import render_file
-from .statements import PhaseFile, Statement
+from djsqlgen import __version__
+from djsqlgen.catalog.heading import Catalog
+from djsqlgen.operations import CopyTable, MigrationContext, build_operations
+from djsqlgen.operations.base import exists_in
+from djsqlgen.output import naming
+from djsqlgen.output.dialect import dialect_for
+from djsqlgen.output.render import quote_literal, quote_qualified, render
+from djsqlgen.output.sqlfile import render_file
+from djsqlgen.output.statements import PhaseFile, Statement
+from djsqlgen.plan import Plan, plan_hash
 
 
 @dataclass(frozen=True)
@@ -487,7 +488,7 @@ def generate(generator: Generator, out_dir: Path, plan_path: str = "plan.yaml") 
         path = out_dir / ("rollback/" + pf.filename if pf.rollback_of else pf.filename)
         path.write_text(render_file(pf, meta))
         written.append(path)
-    from .runbook import write_runbook
+    from djsqlgen.output.runbook import write_runbook
 
     written.append(write_runbook(out_dir, plan, generator, files, meta, plan_path))
     manifest = {

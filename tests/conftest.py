@@ -16,9 +16,9 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from djsqlgen.db import Database, connect
 from djsqlgen.errors import ConnectionFailed
-from djsqlgen.settings import ConnectionSettings
+from djsqlgen.run.db import Database, connect
+from djsqlgen.run.settings import ConnectionSettings
 
 REPO = Path(__file__).resolve().parents[1]
 SUPPORT = Path(__file__).resolve().parent / "support"

@@ -7,15 +7,15 @@ The registry below is the one place that maps a plan's table entry to an operati
 
 from __future__ import annotations
 
-from .. import naming
-from ..dialect import Dialect
-from ..errors import PlanError
-from ..heading import Catalog, Table
-from ..plan import DROP, Plan, TableSpec
-from .base import PHASES, MigrationContext, Operation
-from .copy_table import CopyTable
-from .drop_table import DropTable
-from .mapping import TableMapping, build_mapping
+from djsqlgen.catalog.heading import Catalog, Table
+from djsqlgen.errors import PlanError
+from djsqlgen.operations.base import PHASES, MigrationContext, Operation
+from djsqlgen.operations.copy_table import CopyTable
+from djsqlgen.operations.drop_table import DropTable
+from djsqlgen.operations.mapping import TableMapping, build_mapping
+from djsqlgen.output import naming
+from djsqlgen.output.dialect import Dialect
+from djsqlgen.plan import DROP, Plan, TableSpec
 
 __all__ = ["PHASES", "CopyTable", "DropTable", "MigrationContext", "Operation", "build_operations"]
 

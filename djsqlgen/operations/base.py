@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..dialect import Dialect
-from ..heading import Catalog
-from ..plan import Plan
-from ..quoting import quote_literal
-from ..statements import Statement
-from .mapping import TableMapping
+from djsqlgen.catalog.heading import Catalog
+from djsqlgen.operations.mapping import TableMapping
+from djsqlgen.output.dialect import Dialect
+from djsqlgen.output.quoting import quote_literal
+from djsqlgen.output.statements import Statement
+from djsqlgen.plan import Plan
 
 
 def exists_in(view: str, where: dict[str, str]) -> str:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import naming
-from ..quoting import quote_identifier
-from ..render import quote_literal, quote_qualified, render
-from ..statements import Statement
-from .base import MigrationContext, Operation, exists_in
-from .keyset import Keyset
-from .mapping import TableMapping, remap_foreign_key
+from djsqlgen.operations.base import MigrationContext, Operation, exists_in
+from djsqlgen.operations.keyset import Keyset
+from djsqlgen.operations.mapping import TableMapping, remap_foreign_key
+from djsqlgen.output import naming
+from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.output.render import quote_literal, quote_qualified, render
+from djsqlgen.output.statements import Statement
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 

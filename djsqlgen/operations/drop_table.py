@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..heading import Table
-from .base import MigrationContext, Operation
+from djsqlgen.catalog.heading import Table
+from djsqlgen.operations.base import MigrationContext, Operation
 
 
 @dataclass

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..naming import table_id
-from ..quoting import quote_identifier
-from ..render import quote_qualified
-from ..sqltypes import parse_sql_type
-from .mapping import TableMapping, TargetColumn
+from djsqlgen.catalog.sqltypes import parse_sql_type
+from djsqlgen.operations.mapping import TableMapping, TargetColumn
+from djsqlgen.output.naming import table_id
+from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.output.render import quote_qualified
 
 
 def keyset_predicate(columns: list[str], values: list[str], strict: str, last: str) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..heading import Attribute, Catalog, ForeignKey, Index, Table
-from ..naming import MAX_IDENTIFIER
-from ..plan import DROP, AddedColumn, ColumnChange, Plan, SchemaSpec, TableSpec
-from ..quoting import quote_identifier
-from ..sqltypes import lossy_reason, normalise_type, parse_sql_type
+from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Index, Table
+from djsqlgen.catalog.sqltypes import lossy_reason, normalise_type, parse_sql_type
+from djsqlgen.output.naming import MAX_IDENTIFIER
+from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.plan import DROP, AddedColumn, ColumnChange, Plan, SchemaSpec, TableSpec
 
 
 @dataclass(frozen=True)

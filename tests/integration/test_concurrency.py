@@ -9,9 +9,9 @@ import time
 
 from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, prepare_migration
 
-from djsqlgen import drive
-from djsqlgen.db import connect
 from djsqlgen.plan import load_plan
+from djsqlgen.run import driver as drive
+from djsqlgen.run.db import connect
 
 SETUP = ("00_preflight", "10_expand", "20_routines", "30_dualwrite")
 

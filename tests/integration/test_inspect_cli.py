@@ -8,7 +8,7 @@ import uuid
 import pytest
 from conftest import run_djsqlgen
 
-from djsqlgen.heading import Catalog, inspect_schemas
+from djsqlgen.catalog.heading import Catalog, inspect_schemas
 
 
 def assert_one_line_refusal(result, *names: str) -> str:

@@ -24,8 +24,7 @@ from typing import Any
 import pytest
 from conftest import SUPPORT, drop_schemas_with_prefix
 
-from djsqlgen.db import connect
-from djsqlgen.heading import (
+from djsqlgen.catalog.heading import (
     Attribute,
     Catalog,
     ForeignKey,
@@ -35,7 +34,8 @@ from djsqlgen.heading import (
     Table,
     inspect_schemas,
 )
-from djsqlgen.types import KIND_ANGLE, KIND_CORE, KIND_LEGACY, DataJointType
+from djsqlgen.catalog.types import KIND_ANGLE, KIND_CORE, KIND_LEGACY, DataJointType
+from djsqlgen.run.db import connect
 
 GENERATIONS = ("dj014", "dj2")
 # DataJoint's hidden "tiers" (the describe scripts name them) are all ours "hidden".

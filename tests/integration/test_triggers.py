@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support.engine import djsqlgen
 
-from djsqlgen.db import ServerError
+from djsqlgen.run.db import ServerError
 
 SCHEMA_SQL = """
 CREATE TABLE `{a}`.`parent` (pid INT NOT NULL, label VARCHAR(20) NOT NULL DEFAULT '', PRIMARY KEY (pid));

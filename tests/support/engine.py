@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from djsqlgen.db import Database
-from djsqlgen.settings import ConnectionSettings
+from djsqlgen.run.db import Database
+from djsqlgen.run.settings import ConnectionSettings
 
 SUPPORT = Path(__file__).resolve().parent
 FORWARD = ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill", "50_verify",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from djsqlgen.errors import HeadingError
-from djsqlgen.heading import (
+from djsqlgen.catalog.heading import (
     Attribute,
     Catalog,
     Check,
@@ -17,7 +16,8 @@ from djsqlgen.heading import (
     Trigger,
     classify_table,
 )
-from djsqlgen.types import parse_marker
+from djsqlgen.catalog.types import parse_marker
+from djsqlgen.errors import HeadingError
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.settings import ConnectionSettings, resolve_settings
+from djsqlgen.run.settings import ConnectionSettings, resolve_settings
 
 ENV = ("DJ_HOST", "DJ_PORT", "DJ_USER", "DJ_PASS")
 

@@ -9,9 +9,9 @@ import pytest
 from djsqlgen.cli import load_heading
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.generate import Generator
+from djsqlgen.output.sqlfile import render_file, split_sql
+from djsqlgen.output.statements import PhaseFile, Statement
 from djsqlgen.plan import load_plan
-from djsqlgen.sqlfile import render_file, split_sql
-from djsqlgen.statements import PhaseFile, Statement
 
 TESTS = Path(__file__).resolve().parents[1]
 HEADING = TESTS / "plans" / "heading.json"

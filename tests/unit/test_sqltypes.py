@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from djsqlgen.sqltypes import lossy_reason, parse_sql_type
+from djsqlgen.catalog.sqltypes import lossy_reason, parse_sql_type
 
 LOSSLESS = [
     ("int", "int"),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from djsqlgen.types import KIND_ANGLE, KIND_CORE, KIND_LEGACY, DataJointType, parse_marker, split_comment
+from djsqlgen.catalog.types import (
+    KIND_ANGLE,
+    KIND_CORE,
+    KIND_LEGACY,
+    DataJointType,
+    parse_marker,
+    split_comment,
+)
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import sqlparse
 
-from .errors import DjsqlgenError
-from .statements import PhaseFile
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.statements import PhaseFile
 
 COMPOUND_DELIMITER = ";;"
 _ID_COMMENT = re.compile(r"^-- \[(?P<id>[^\]]+)\]")

@@ -12,9 +12,9 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .db import Database
-from .errors import HeadingError
-from .types import DataJointType, split_comment
+from djsqlgen.catalog.types import DataJointType, split_comment
+from djsqlgen.errors import HeadingError
+from djsqlgen.run.db import Database
 
 HEADING_FORMAT = 1
 

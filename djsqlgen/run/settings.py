@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DjsqlgenError
+from djsqlgen.errors import DjsqlgenError
 
 CONFIG_FILES = ("dj_local_conf.json", "datajoint.json")
 ENV_VARS = {"host": "DJ_HOST", "user": "DJ_USER", "password": "DJ_PASS", "port": "DJ_PORT"}

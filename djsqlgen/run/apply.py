@@ -6,9 +6,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .db import Database, ServerError
-from .errors import ApplyError, DjsqlgenError
-from .sqlfile import ParsedStatement, split_sql
+from djsqlgen.errors import ApplyError, DjsqlgenError
+from djsqlgen.output.sqlfile import ParsedStatement, split_sql
+from djsqlgen.run.db import Database, ServerError
 
 
 def files_in_order(paths: list[Path]) -> list[Path]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .operations import CopyTable, DropTable
-from .render import environment
+from djsqlgen.operations import CopyTable, DropTable
+from djsqlgen.output.render import environment
 
 
 def write_runbook(out_dir: Path, plan, generator, files, meta: dict[str, str], plan_path: str) -> Path:

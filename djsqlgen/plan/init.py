@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .heading import Catalog
-from .plan import ChunkSpec, ContractSpec, CutoverSpec, Plan, SchemaSpec, TableSpec, dump_plan
+from djsqlgen.catalog.heading import Catalog
+from djsqlgen.plan import ChunkSpec, ContractSpec, CutoverSpec, Plan, SchemaSpec, TableSpec, dump_plan
 
 HEADER = """\
 # djsqlgen plan: how v2 differs from v1. Generated as an identity plan; edit it, then run

@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import PlanError
+from djsqlgen.errors import PlanError
 
 PLAN_VERSION = 1
 MAX_IDENTIFIER = 64

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import click
 
-from .db import Database, ServerError
-from .errors import DjsqlgenError
-from .naming import routine_name, trigger_name
-from .plan import Plan
-from .render import quote_qualified
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import routine_name, trigger_name
+from djsqlgen.output.render import quote_qualified
+from djsqlgen.plan import Plan
+from djsqlgen.run.db import Database, ServerError
 
 
 def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
@@ -76,14 +76,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
             state["label"] = table.table_id
             done = False
             while not done:
-                try:
-                    db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done)", [chunk_rows])
-                    result = db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done")[0]
-                except ServerError as exc:
-                    raise DjsqlgenError(
-                        f"backfill of {table.table_id} stopped: server error {exc.errno}: {exc.message}. "
-                        "Nothing is lost: fix the cause and run the same command again to resume."
-                    ) from None
+                result = _call_chunk(db, proc, chunk_rows, table.table_id)
                 rows, done = int(result["n"] or 0), bool(result["done"])
                 copied_now += rows
                 bar.update(rows, table.table_id)
@@ -92,6 +85,29 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
                 if not done and sleep_ms:
                     time.sleep(sleep_ms / 1000)
     return copied_now
+
+
+# Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint
+# included, so trying the same chunk again is safe. Writers win; the copy waits and retries.
+RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock"}
+RETRIES = 8
+
+
+def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str) -> dict:
+    """One chunk; retried with backoff on a lock-wait timeout or deadlock, else a clear error."""
+    for attempt in range(RETRIES + 1):
+        try:
+            db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done)", [chunk_rows])
+            return db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done")[0]
+        except ServerError as exc:
+            if exc.errno in RETRYABLE and attempt < RETRIES:
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+                continue
+            raise DjsqlgenError(
+                f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
+                "Nothing is lost: fix the cause and run the same command again to resume."
+            ) from None
+    raise AssertionError("unreachable")
 
 
 @dataclass

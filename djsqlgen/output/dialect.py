@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import UnsupportedError
-from .heading import Server
+from djsqlgen.catalog.heading import Server
+from djsqlgen.errors import UnsupportedError
 
 
 @dataclass(frozen=True)

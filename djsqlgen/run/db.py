@@ -9,8 +9,8 @@ from typing import Any
 import pymysql
 import pymysql.cursors
 
-from .errors import ApplyError, ConnectionFailed
-from .settings import ConnectionSettings
+from djsqlgen.errors import ApplyError, ConnectionFailed
+from djsqlgen.run.settings import ConnectionSettings
 
 # Client-side error numbers of the driver that mean "could not reach or log in".
 _CANNOT_CONNECT = {2003: "connection refused or timed out", 2005: "unknown host", 2013: "connection lost"}
