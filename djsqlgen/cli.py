@@ -114,12 +114,12 @@ def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
 
 
 def _generator(loaded, catalog: Catalog, plan_path: Path):
-    """The generator for a plan, with plan errors reported under the plan file's name."""
+    """The migration of a plan, with plan errors reported under the plan file's name."""
     from djsqlgen.errors import PlanError
-    from djsqlgen.generate import Generator
+    from djsqlgen.output.generate import Migration
 
     try:
-        return Generator(loaded, catalog)
+        return Migration(loaded, catalog)
     except PlanError as exc:
         raise PlanError(exc.problems, str(plan_path)) from None
 
@@ -130,9 +130,11 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 @pass_context
 def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
-    _, _, generator = _load_checked(obj, plan_path, heading_path)
-    tables = len(generator.copies)
-    click.echo(f"{plan_path}: OK ({tables} table(s) copied, {len(generator.operations) - tables} dropped)")
+    _, _, migration = _load_checked(obj, plan_path, heading_path)
+    for note in migration.built.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"{plan_path}: OK ({len(migration.targets)} v2 table(s), {len(migration.retired)} v1 table(s) left "
+               f"out, {len(migration.built.data_checks)} data check(s))")
 
 
 @cli.command()
@@ -142,7 +144,7 @@ def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> Non
 @pass_context
 def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path | None) -> None:
     """Write the phase files, their rollbacks, RUNBOOK.md and manifest.json into OUT_DIR."""
-    from djsqlgen.generate import generate as write_files
+    from djsqlgen.output.generate import generate as write_files
     from djsqlgen.plan import load_plan
 
     loaded = load_plan(plan_path)
@@ -223,14 +225,20 @@ def status(obj: _Context, plan_path: Path) -> None:
     loaded = _plan_only(plan_path)
     with connected(obj.settings) as db:
         state = drive.status(db, loaded)
-    phases = state["phases"]
     click.echo(f"plan {loaded.name}, control schema {loaded.control}")
+    if state["finished"]:
+        click.echo("migration finished: contract applied (the control schema is gone; v2 is in place)")
+        return
+    phases = state["phases"]
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))
-    click.echo(f"dual-write triggers present: {len(state['triggers'])}")
+    dual = [t for t in state["triggers"] if "_guard_" not in t["name_"] and "_track_" not in t["name_"]]
+    guards = [t for t in state["triggers"] if "_guard_" in t["name_"]]
+    click.echo(f"dual-write triggers present: {len(dual)}" + (f"; cut-over guards: {len(guards)}" if guards else ""))
     if state["progress"]:
         click.echo(format_rows([
-            {"table": p.table_id, "rows_copied": p.rows_copied, "estimated_rows": p.estimated_rows,
-             "backfill": "done" if p.done else "pending"} for p in state["progress"]]))
+            {"v2_table": p.label, "from_v1": f"{p.source_schema}.{p.source_table}", "rows_copied": p.rows_copied,
+             "estimated_rows": p.estimated_rows, "backfill": "done" if p.done else "pending"}
+            for p in state["progress"]]))
     last = state["last_verify"]
     if last:
         verdict = "running or interrupted" if last["finished_at"] is None else (

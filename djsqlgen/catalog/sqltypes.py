@@ -124,3 +124,35 @@ def lossy_reason(source: str, target: str) -> str | None:
     if t.family == "string" and t.base not in ("enum", "set") and s.family in ("int", "decimal", "temporal"):
         return None if _length(t) >= 32 else f"{source} rendered as text may exceed {target}"
     return f"{source} to {target} is not a known lossless conversion"
+
+
+SAME, INJECTIVE, MAY_MERGE = "same", "injective", "may_merge"
+
+
+def key_comparison(source: str, source_collation: str | None, target: str, target_collation: str | None) -> str:
+    """How a key column's values compare after a retype: ``same`` (same order and equality, so key ranges
+    line up on both sides), ``injective`` (distinct values stay distinct, order may change) or ``may_merge``
+    (two v1 keys can become one v2 key: a narrowing, or a collation that equates more, e.g. 'a' and 'ä')."""
+    s, t = parse_sql_type(source), parse_sql_type(target)
+    if normalise_type(source) == normalise_type(target) and source_collation == target_collation:
+        return SAME
+    if lossy_reason(source, target):
+        return MAY_MERGE
+    if s.family == "string" and t.family == "string" and s.base not in ("enum", "set") and t.base not in ("enum", "set"):
+        if source_collation == target_collation:
+            return SAME
+        return INJECTIVE if (target_collation or "").endswith("_bin") else MAY_MERGE
+    if s.base == "enum" and t.base == "enum":
+        old, new = enum_values(source), enum_values(target)
+        return SAME if new[: len(old)] == old else INJECTIVE
+    if s.base == "enum" and t.family == "string":
+        return INJECTIVE
+    if s.family == t.family and s.family in ("int", "decimal", "float", "binary"):
+        return SAME
+    if s.family == "int" and t.family == "decimal":
+        return SAME
+    if s.base == "date" and t.base in ("datetime", "timestamp"):
+        return SAME
+    if s.family in ("int", "decimal", "temporal") and t.family == "string":
+        return INJECTIVE
+    return MAY_MERGE

@@ -18,6 +18,12 @@ class Dialect:
     share_lock_clause: str
     # MariaDB stores JSON as LONGTEXT with a json_valid CHECK; MySQL has a native JSON type.
     native_json: bool
+    # CREATE OR REPLACE TRIGGER replaces a trigger in one step (MariaDB 10.1.4+); MySQL has no such form,
+    # so a trigger from another plan is dropped first (only while v2 is still empty: nothing is missed).
+    create_or_replace_trigger: bool = False
+    # BEGIN NOT ATOMIC … END runs a compound statement outside a stored program (MariaDB 10.1.1+): refusals
+    # use SIGNAL there. MySQL has none: a refusal sets sql_mode to its own text, which fails with error 1231.
+    anonymous_blocks: bool = False
 
     @property
     def is_mariadb(self) -> bool:
@@ -30,7 +36,7 @@ def dialect_for(server: Server) -> Dialect:
     if server.flavour == "mariadb":
         if version < (10, 6):
             raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
-        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False)
+        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False, True, True)
     if version < (8, 0):
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0, the oldest supported; upgrade")
     return Dialect("mysql", version, version >= (8, 0, 29), "FOR SHARE", True)

@@ -57,3 +57,21 @@ def step_procedure(phase_file: str) -> str:
 def cutover_parking_name(table: str) -> str:
     """Where a v1 table is parked inside its own schema during cut-over (triggers may stay on it)."""
     return fit(f"{table}__djsqlgen_cutover")
+
+
+def target_routine(kind: str, target_id: str) -> str:
+    """A per-target procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject``."""
+    schema, _, table = target_id.partition(".")
+    return routine_name(kind, schema, table)
+
+
+def guard_trigger_name(plan_name: str, table: str, event: str) -> str:
+    """A cut-over guard on a v1 table: fails every write with a message naming v2."""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_guard_{suffix}")
+
+
+def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:
+    """A trigger on a v2 table after cut-over: records the key of each row written, for rollback/70."""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_track_{suffix}")

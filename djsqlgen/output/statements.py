@@ -1,8 +1,19 @@
-"""A statement is data: id, SQL, a one-line why, and whether it is a compound (BEGIN…END) body."""
+"""A statement is data: id, SQL, a one-line why, and what it creates or drops that djsqlgen owns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Owned:
+    """A server object djsqlgen creates and records in the control schema's ``objects`` table."""
+
+    kind: Literal["schema", "table", "trigger"]
+    schema: str
+    name: str  # the schema's name again for kind "schema"
+    on_table: str = ""  # a trigger's table
 
 
 @dataclass(frozen=True)
@@ -14,11 +25,22 @@ class Statement:
     # A guarded step runs inside the phase file's step procedure, skipped when this SQL condition
     # holds (it is already done): how DDL without IF [NOT] EXISTS becomes safe to run twice.
     done_when: str | None = None
+    creates: Owned | None = None  # recorded in the control schema before the statement runs
+    drops: Owned | None = None  # forgotten after it ran; with done_when, only dropped when registered
+
+
+@dataclass(frozen=True)
+class Check:
+    """A refusal at the top of a file: if ``fails_when`` holds, nothing in the file runs."""
+
+    fails_when: str
+    message: str
+    why: str
 
 
 @dataclass(frozen=True)
 class PhaseFile:
-    """One generated .sql file: its statements and the text around them."""
+    """One generated .sql file: its checks and statements, and the text around them."""
 
     number: str  # "30"
     name: str  # "dualwrite"

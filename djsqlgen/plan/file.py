@@ -35,6 +35,8 @@ class ColumnChange(_Strict):
     comment: str | None = None
     nullable: bool | None = None
     default: str | None = Field(None, description="SQL default of the v2 column (a literal or expression)")
+    charset: str | None = Field(None, description="character set of the v2 column (text)")
+    collation: str | None = Field(None, description="collation of the v2 column (text)")
     allow_lossy: bool = False
 
 
@@ -46,6 +48,8 @@ class AddedColumn(_Strict):
     default: str | None = None
     nullable: bool = False
     comment: str = ""
+    charset: str | None = None
+    collation: str | None = None
 
 
 ColumnSpec = Literal["keep", "drop"] | ColumnChange
@@ -55,6 +59,7 @@ class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     add: dict[str, AddedColumn] = Field(default_factory=dict)
+    key: list[str] | None = Field(None, description="the v2 primary key (v2 column names, in order)")
 
 
 class SchemaSpec(_Strict):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import routine_name, trigger_name
+from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
@@ -33,7 +33,8 @@ def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
 
 @dataclass
 class TableProgress:
-    table_id: str
+    target_id: str
+    label: str  # the v2 table
     source_schema: str
     source_table: str
     rows_copied: int
@@ -43,17 +44,39 @@ class TableProgress:
 
 def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
     rows = _control_rows(db, plan,
-                         "SELECT p.table_id, p.source_schema, p.source_table, p.rows_copied, p.done, "
-                         "COALESCE(t.TABLE_ROWS, 0) AS estimated_rows FROM {control}.progress AS p "
-                         "LEFT JOIN information_schema.TABLES AS t ON t.TABLE_SCHEMA = p.source_schema "
-                         "AND t.TABLE_NAME = p.source_table ORDER BY p.ordinal")
-    return [TableProgress(r["table_id"], r["source_schema"], r["source_table"], int(r["rows_copied"]),
+                         "SELECT p.target_id, CONCAT(p.target_schema, '.', p.target_table) AS label, p.source_schema, "
+                         "p.source_table, p.rows_copied, p.done, COALESCE(t.TABLE_ROWS, 0) AS estimated_rows "
+                         "FROM {control}.progress AS p LEFT JOIN information_schema.TABLES AS t "
+                         "ON t.TABLE_SCHEMA = p.source_schema AND t.TABLE_NAME = p.source_table ORDER BY p.ordinal")
+    return [TableProgress(r["target_id"], r["label"], r["source_schema"], r["source_table"], int(r["rows_copied"]),
                           bool(r["done"]), int(r["estimated_rows"])) for r in rows]
+
+
+def check_ready_for_backfill(db: Database, plan: Plan) -> None:
+    """What 40_backfill.sql refuses on, refused here too: no copy without the dual-write triggers."""
+    phases = {r["phase"]: r["plan_hash"] for r in _control_rows(db, plan, "SELECT phase, plan_hash FROM {control}.phase_log")}
+    if "30" not in phases:
+        raise DjsqlgenError("the dual-write triggers are not installed: apply 30_dualwrite.sql before the backfill "
+                            "(writes made during the copy would never reach v2)")
+    if "70" in phases:
+        raise DjsqlgenError("the migration is cut over: v2 is primary, there is nothing to copy")
+    missing = _control_rows(db, plan, "SELECT o.schema_name, o.object_name FROM {control}.objects AS o "
+                                      "WHERE o.kind = 'trigger' AND o.plan_hash = '" + phases["30"] + "' AND NOT EXISTS "
+                                      "(SELECT 1 FROM information_schema.TRIGGERS AS t WHERE t.TRIGGER_SCHEMA = o.schema_name "
+                                      "AND t.TRIGGER_NAME = o.object_name)")
+    if missing:
+        names = ", ".join(f"{r['schema_name']}.{r['object_name']}" for r in missing[:5])
+        raise DjsqlgenError(f"dual-write triggers are missing ({names}); apply 30_dualwrite.sql again before the backfill")
+    server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt")[0]
+    if int(server["log_bin"]) and server["fmt"] != "ROW":
+        raise DjsqlgenError(f"binlog_format is {server['fmt']}, not ROW: replicas would replay the copies differently; "
+                            "SET GLOBAL binlog_format = 'ROW' first")
 
 
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
              on_chunk: Callable[[str, int], None] | None = None) -> int:
     """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now."""
+    check_ready_for_backfill(db, plan)
     tables = read_progress(db, plan)
     total = sum(max(t.estimated_rows, t.rows_copied) for t in tables)
     already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in tables)
@@ -72,16 +95,16 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
         for table in tables:
             if table.done:
                 continue
-            proc = quote_qualified((plan.control, routine_name("backfill_chunk", table.source_schema, table.source_table)))
-            state["label"] = table.table_id
+            proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
+            state["label"] = table.label
             done = False
             while not done:
-                result = _call_chunk(db, proc, chunk_rows, table.table_id)
+                result = _call_chunk(db, proc, chunk_rows, table.label)
                 rows, done = int(result["n"] or 0), bool(result["done"])
                 copied_now += rows
-                bar.update(rows, table.table_id)
+                bar.update(rows, table.label)
                 if on_chunk:
-                    on_chunk(table.table_id, rows)
+                    on_chunk(table.label, rows)
                 if not done and sleep_ms:
                     time.sleep(sleep_ms / 1000)
     return copied_now
@@ -123,7 +146,7 @@ class VerifyResult:
 def verify(db: Database, plan: Plan, chunk_rows: int) -> VerifyResult:
     proc = quote_qualified((plan.control, "verify_all"))
     try:
-        results = db.call_results(f"CALL {proc}({int(chunk_rows)})")
+        results = db.call_results(f"CALL {proc}({int(chunk_rows)}, 0)")
     except ServerError as exc:
         if exc.errno in (1049, 1305):
             raise DjsqlgenError(f"verify procedures are missing in {plan.control}: apply 20_routines.sql first") from None
@@ -134,23 +157,29 @@ def verify(db: Database, plan: Plan, chunk_rows: int) -> VerifyResult:
 
 
 def status(db: Database, plan: Plan) -> dict:
-    phases = _control_rows(db, plan, "SELECT phase, file, applied_at FROM {control}.phase_log ORDER BY phase")
+    """Phase reached, triggers, progress and last verify; after contract (the control schema is gone): finished."""
+    exists = db.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
+                      "TABLE_NAME = 'phase_log'", [plan.control])[0]["n"]
+    if not exists:
+        homes = [(s.final if plan.cutover.rename_to_final and s.final else s.target) for s in plan.schemas]
+        found = db.query(f"SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN "
+                         f"({', '.join(['%s'] * len(homes))})", homes)[0]["n"]
+        return {"finished": bool(found) and found == len(homes), "phases": [], "progress": [], "triggers": [],
+                "last_verify": None}
+    phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     try:
         progress = read_progress(db, plan)
     except DjsqlgenError:
         progress = []
-    names = [trigger_name(plan.name, t.source_table, e) for t in progress for e in ("INSERT", "UPDATE", "DELETE")]
-    triggers = []
-    if names:
-        marks = ", ".join(["%s"] * len(names))
-        triggers = db.query(
-            "SELECT EVENT_OBJECT_SCHEMA AS v1_schema, EVENT_OBJECT_TABLE AS v1_table, TRIGGER_NAME AS name_, "
-            f"EVENT_MANIPULATION AS event FROM information_schema.TRIGGERS WHERE TRIGGER_NAME IN ({marks}) "
-            "ORDER BY EVENT_OBJECT_SCHEMA, EVENT_OBJECT_TABLE, EVENT_MANIPULATION", names)
+    triggers = _control_rows(db, plan, "SELECT o.schema_name AS trigger_schema, o.on_table AS on_table, "
+                                       "o.object_name AS name_, t.ACTION_TIMING AS timing, t.EVENT_MANIPULATION AS event "
+                                       "FROM {control}.objects AS o JOIN information_schema.TRIGGERS AS t "
+                                       "ON t.TRIGGER_SCHEMA = o.schema_name AND t.TRIGGER_NAME = o.object_name "
+                                       "WHERE o.kind = 'trigger' ORDER BY o.schema_name, o.on_table, o.object_name")
     try:
         last_verify = _control_rows(db, plan, "SELECT run_id, started_at, finished_at, bad_chunks FROM "
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")
     except DjsqlgenError:
         last_verify = []
-    return {"phases": phases, "progress": progress, "triggers": triggers,
+    return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
             "last_verify": last_verify[0] if last_verify else None}

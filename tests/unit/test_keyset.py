@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from djsqlgen.operations.keyset import keyset_predicate
+from djsqlgen.engines.keyset import keyset_predicate
 
 A, B, C = "src.`a`", "src.`b`", "src.`c`"
 

@@ -8,7 +8,7 @@ import pytest
 
 from djsqlgen.cli import load_heading
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.generate import Generator
+from djsqlgen.output.generate import Migration as Generator
 from djsqlgen.output.sqlfile import render_file, split_sql
 from djsqlgen.output.statements import PhaseFile, Statement
 from djsqlgen.plan import load_plan

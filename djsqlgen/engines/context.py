@@ -1,0 +1,25 @@
+"""What every engine reads: the model, the plan's settings, the server's capabilities, the control schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.model.target import Model
+from djsqlgen.output.dialect import Dialect
+from djsqlgen.output.quoting import quote_qualified
+from djsqlgen.plan import Plan
+
+
+@dataclass(frozen=True)
+class Context:
+    model: Model
+    plan: Plan
+    dialect: Dialect
+    migration_hash: str  # plan and v1 definitions together: what installed objects are tagged with
+
+    @property
+    def control(self) -> str:
+        return self.plan.control
+
+    def control_table(self, name: str) -> str:
+        return quote_qualified((self.plan.control, name))

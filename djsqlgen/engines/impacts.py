@@ -1,0 +1,143 @@
+"""Which rows of which targets a write to one v1 table changes, and how to find their old values.
+
+A write to v1 table T reaches a target X along paths:
+- direct: an alias of X's source reads T itself; the rows of X affected are those whose alias row is
+  the written row (its primary key equals NEW's, or OLD's for a delete);
+- cascade: v1's ON UPDATE/DELETE CASCADE changed rows of a descendant D of T without firing D's
+  triggers (MySQL fires none for cascaded changes); an alias of X reads D. Each foreign key is a path of
+  its own, composite ones whole (InnoDB cascades only rows matching the whole key, so a partly-NULL
+  reference is untouched, and matching on every column finds exactly the cascaded rows).
+The old value of a column the write changed is OLD's (direct) or the old key of T it followed
+(cascade), chosen per row by which path matched it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.catalog.heading import Catalog, Table
+from djsqlgen.model.expr import ColumnRef, Expr
+from djsqlgen.model.target import DRIVING, Model, TableRef, Target
+from djsqlgen.output.quoting import quote_identifier
+
+
+@dataclass(frozen=True)
+class Path:
+    alias: str  # in the target's source
+    # this alias's table's columns -> the written table's columns they equal (all of T's for direct)
+    columns: tuple[tuple[str, str], ...]
+    direct: bool
+    # the columns that identify the reached row: T's primary key (direct), the whole foreign key (cascade)
+    match_columns: tuple[tuple[str, str], ...] = ()
+
+    def match(self, record: str, target: Target | None = None) -> str:
+        """SQL: the alias row is the one the write reached (``record`` is NEW or OLD).
+
+        For a joined alias, when ``target`` is given, the condition is written on the join's own
+        expressions (the joined row is the written one exactly when they equal its key): that reads
+        the driving table through its index instead of scanning it from the joined side.
+        """
+        pairs = self.match_columns or self.columns
+        if target is not None and self.direct and self.alias != DRIVING:
+            join = next(j for j in target.source.joins if j.alias == self.alias)
+            on = dict(join.on)
+            if all(c in on for c, _ in pairs):
+                return " AND ".join(f"{on[c].render()} = {record}.{quote_identifier(t)}" for c, t in pairs)
+        return " AND ".join(f"{quote_identifier(self.alias)}.{quote_identifier(c)} = {record}.{quote_identifier(t)}"
+                            for c, t in pairs)
+
+
+@dataclass(frozen=True)
+class Impact:
+    target: Target
+    paths: tuple[Path, ...]
+
+    def rows(self, record: str, driving_key: tuple[str, ...]) -> tuple[str | None, str]:
+        """(hits, condition): how the target's source finds the reached rows. One path: a condition on
+        the source. Several: ``hits``, a UNION of each path's driving keys (each an index lookup; an OR
+        across tables would scan), joined to the driving table, and no condition."""
+        matches = list(dict.fromkeys(p.match(record, self.target) for p in self.paths))
+        if len(matches) == 1:
+            return None, matches[0]
+        from djsqlgen.engines.source import from_clause
+
+        keys = ", ".join(f"{quote_identifier(DRIVING)}.{quote_identifier(k)}" for k in driving_key)
+        selects = [f"SELECT {keys}\n{from_clause(self.target)}\nWHERE {m}" for m in matches]
+        return "\nUNION\n".join(selects), ""
+
+    def old_values(self) -> dict[ColumnRef, Expr]:
+        """Each column a path changed, as its value before the write (OLD's), chosen by the path that
+        matched the row when several could have."""
+        out: dict[ColumnRef, Expr] = {}
+        by_column: dict[ColumnRef, list[tuple[Path, str]]] = {}
+        for p in self.paths:
+            for column, t_column in p.columns:
+                by_column.setdefault(ColumnRef(p.alias, column), []).append((p, t_column))
+        one_row_set = len({p.match("NEW", self.target) for p in self.paths}) == 1  # every path reaches the same rows
+        for ref, choices in by_column.items():
+            sql = ref.sql()
+            for p, t_column in reversed(choices):
+                old = f"OLD.{quote_identifier(t_column)}"
+                sql = old if one_row_set else f"IF({p.match('NEW')}, {old}, {sql})"
+            out[ref] = Expr.text(sql)
+        return out
+
+    def written_columns(self) -> set[str]:
+        """Columns of the written table whose change can change this target's rows."""
+        reads = {(r.alias, r.name) for c in self.target.columns for r in c.expr.refs}
+        reads |= {(r.alias, r.name) for j in self.target.source.joins for _, e in j.on for r in e.refs}
+        if self.target.source.filter is not None:
+            reads |= {(r.alias, r.name) for r in self.target.source.filter.refs}
+        out = set()
+        for p in self.paths:
+            for column, t_column in p.columns:
+                if (p.alias, column) in reads or not p.direct:
+                    out.add(t_column)
+        return out
+
+    def key_reads_changed(self) -> bool:
+        old = self.old_values()
+        return any(r in old for c in self.target.key_columns for r in c.expr.refs)
+
+    @property
+    def drives(self) -> bool:
+        """Whether a path reaches the target's driving rows (a delete there removes target rows)."""
+        return any(p.alias == DRIVING for p in self.paths)
+
+
+def _cascades(catalog: Catalog, tables: list[Table], root: Table, rule: str):
+    """Every (descendant table, its columns -> root's columns) that v1 changes by cascading from ``root``,
+    one entry per foreign-key path (two keys to the same parent are two paths)."""
+    found = []
+    frontier = [(root, {c: c for c in root.primary_key}, frozenset({(root.schema, root.name)}))]
+    while frontier:
+        parent, follows, seen = frontier.pop(0)
+        for child in tables:
+            for fk in child.foreign_keys:
+                if (fk.ref_schema, fk.ref_table) != (parent.schema, parent.name) or getattr(fk, rule).upper() != "CASCADE":
+                    continue
+                mapped = {col: follows[ref] for col, ref in zip(fk.columns, fk.ref_columns) if ref in follows}
+                if not mapped or (child.schema, child.name) in seen:
+                    continue
+                found.append((child, tuple(mapped.items())))
+                frontier.append((child, mapped, seen | {(child.schema, child.name)}))
+    return found
+
+
+def impacts(model: Model, written: TableRef, event: str) -> list[Impact]:
+    """The targets a write (``INSERT``, ``UPDATE`` or ``DELETE``) to ``written`` changes, parents first."""
+    table = model.v1_table(written)
+    tables = [t for s in model.v1.schemas for t in s.tables]
+    cascade_rule = {"UPDATE": "on_update", "DELETE": "on_delete"}.get(event)
+    cascades = _cascades(model.v1, tables, table, cascade_rule) if cascade_rule else []
+    out = []
+    for target in model.ordered():
+        paths = [Path(alias, tuple((a.name, a.name) for a in table.attributes), True,
+                      tuple((k, k) for k in table.primary_key))
+                 for alias in target.source.alias_of(written)]
+        for descendant, columns in cascades:
+            for alias in target.source.alias_of(TableRef(descendant.schema, descendant.name)):
+                paths.append(Path(alias, columns, False))
+        if paths:
+            out.append(Impact(target, tuple(paths)))
+    return out

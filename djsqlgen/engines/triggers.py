@@ -1,0 +1,178 @@
+"""Dual-write triggers: for each v1 table, one trigger per event recomputes every target row the write reaches.
+
+- AFTER INSERT: upsert the target rows that read the new row (parents first).
+- AFTER UPDATE: for each target the write reaches (directly, or through v1's ON UPDATE CASCADE), move
+  v2 keys that changed with an UPDATE (so v2's own ON UPDATE CASCADE carries its children once 60 has
+  added the foreign keys), then upsert the recomputed rows (parents first). A key change is detected
+  byte for byte: under a _ci collation 'alpha' → 'ALPHA' is a change.
+- BEFORE DELETE: delete the target rows made from the row, and from the rows v1's ON DELETE CASCADE is
+  about to remove (children first); BEFORE, because those rows still exist to compute the keys from. The
+  statement's rollback undoes these deletes if the v1 delete fails.
+Upserts are INSERT … SELECT … ON DUPLICATE KEY UPDATE, never REPLACE (REPLACE deletes first, which v2's
+foreign keys would refuse or cascade). A target whose key is only one-to-one on the data (``checked``)
+gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.impacts import Impact, impacts
+from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_clause
+from djsqlgen.engines.values import as_stored_key
+from djsqlgen.model.target import DRIVING, TableRef, Target
+from djsqlgen.output import naming
+from djsqlgen.output.quoting import quote_identifier, quote_qualified
+from djsqlgen.output.render import render
+from djsqlgen.output.statements import Owned, Statement
+
+EVENTS = ("INSERT", "UPDATE", "DELETE")
+TIMING = {"INSERT": "AFTER", "UPDATE": "AFTER", "DELETE": "BEFORE"}
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+def _reached(ctx: Context, impact: Impact, record: str) -> tuple[str, str]:
+    """FROM and WHERE clauses that find the rows of ``impact``'s target the write reached."""
+    t = impact.target
+    hits, condition = impact.rows(record, ctx.model.v1_table(t.source.driving).primary_key)
+    frm, where = from_clause(t, hits=hits, model=ctx.model), where_clause(t, f"({condition})" if condition else "")
+    return (f"{frm}\n{where}" if where else frm), ""
+
+
+def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool) -> str:
+    values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
+    non_key = [c.name for c in target.columns if c.name not in target.primary_key] or [target.primary_key[0]]
+    body = (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
+            f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
+            f"SELECT * FROM (\n  SELECT\n    {values}\n  {_indent(reached[0], 2)}\n) AS dt")
+    if plain_insert:
+        return body
+    updates = ",\n  ".join(f"{_q(n)} = dt.{_q(n)}" for n in non_key)
+    return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
+
+
+def _move(ctx: Context, impact: Impact) -> str:
+    """UPDATE the v2 keys of the reached rows from their old to their new value, where they differ."""
+    t = impact.target
+    old = impact.old_values()
+    pairs = []
+    for i, c in enumerate(t.key_columns, 1):
+        before = c.expr.substitute({r: e for r, e in old.items() if r in c.expr.refs})
+        pairs.append((c, as_stored_key(before.render(), c.decl), as_stored_key(c.expr.render(), c.decl), i))
+    selected = ",\n    ".join([f"{o} AS {_q(f'o_{i}')}" for _, o, _, i in pairs] +
+                              [f"{n} AS {_q(f'n_{i}')}" for _, _, n, i in pairs])
+    on = " AND ".join(f"dst.{_q(c.name)} = mv.{_q(f'o_{i}')}" for c, _, _, i in pairs)
+    sets = ", ".join(f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs)
+    moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
+    frm, _ = _reached(ctx, impact, "NEW")
+    return (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
+            f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
+            f"SET {sets}\nWHERE NOT ({moved})")
+
+
+def _delete(ctx: Context, impact: Impact) -> str:
+    """DELETE the v2 rows made from the driving rows about to go (still readable BEFORE DELETE)."""
+    t = impact.target
+    keys = ",\n    ".join(f"{as_stored_key(c.expr.render(), c.decl)} AS {_q(f'k_{i}')}"
+                          for i, c in enumerate(t.key_columns, 1))
+    on = " AND ".join(f"dst.{_q(c.name)} = gone.{_q(f'k_{i}')}" for i, c in enumerate(t.key_columns, 1))
+    driving = Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING))
+    frm, _ = _reached(ctx, driving, "OLD")
+    return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+            f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
+
+
+def _unchanged(columns: set[str], table) -> str:
+    """SQL: none of ``columns`` of the written row changed, byte for byte."""
+    parts = [same_bytes(f"OLD.{_q(c)}", f"NEW.{_q(c)}", _decl_of(table, c)) for c in sorted(columns)]
+    return " AND ".join(parts) if parts else "TRUE"
+
+
+def _decl_of(table, column: str):
+    from djsqlgen.model.identity import column_decl
+
+    return column_decl(table.attribute(column))
+
+
+def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
+    """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
+    table = ctx.model.v1_table(written)
+    blocks: list[tuple[str, str, str]] = []
+    found = impacts(ctx.model, written, event)
+    if event == "DELETE":
+        for impact in reversed(found):  # children first
+            if impact.drives and not impact.target.source.distinct:
+                cascaded = not any(p.direct and p.alias == "src" for p in impact.paths)
+                why = ("v1's ON DELETE CASCADE is about to remove rows of " + impact.target.source.driving.label
+                       if cascaded else f"the v1 row goes: its row of {impact.target.label} goes too")
+                blocks.append((impact.target.label, why, _delete(ctx, impact)))
+        return blocks
+    for impact in found:  # parents first
+        t = impact.target
+        direct_driving = any(p.direct and p.alias == "src" for p in impact.paths)
+        label = ", ".join(f"{p.alias}{'' if p.direct else ' (cascaded)'}" for p in impact.paths)
+        if event == "INSERT":
+            plain = direct_driving and t.key_map.proof == "checked" and not t.source.distinct
+            why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
+                   "row fails this write)" if plain else "") if direct_driving
+                   else f"rows of {t.label} read the new row (as {label})")
+            blocks.append((t.label, why, _upsert(t, _reached(ctx, impact, "NEW"), plain)))
+            continue
+        statements = []
+        if impact.key_reads_changed() and not t.source.distinct:
+            statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
+                               _move(ctx, impact)))
+        statements.append((f"recompute the rows of {t.label} that read it (as {label})",
+                           _upsert(t, _reached(ctx, impact, "NEW"), False)))
+        guard = _unchanged(impact.written_columns(), table)
+        inner = "\n".join(f"-- {why}\n{sql};" for why, sql in statements)
+        blocks.append((t.label, f"{t.label}: only when a column it depends on changed",
+                       f"IF NOT ({guard}) THEN\n  {_indent(inner, 2)}\nEND IF"))
+    return blocks
+
+
+def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement | None:
+    blocks = body_blocks(ctx, written, event)
+    if not blocks:
+        return None
+    name = naming.trigger_name(ctx.plan.name, written.name, event)
+    sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
+                 timing=TIMING[event], event=event, blocks=blocks, plan_name=ctx.plan.name,
+                 plan_hash=ctx.migration_hash, dialect=ctx.dialect)
+    return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
+                     f"carry every {event} on {written.label} into v2", compound=True,
+                     creates=Owned("trigger", written.schema, name, written.name))
+
+
+def written_tables(ctx: Context) -> list[TableRef]:
+    """Every v1 table whose writes reach a target: read by one, or cascading into one that is."""
+    read = {r for t in ctx.model.targets for r in t.reads}
+    out = set(read)
+    for s in ctx.model.v1.schemas:
+        for table in s.tables:
+            ref = TableRef(table.schema, table.name)
+            if ref in out or not any(s.source == table.schema for s in ctx.model.schemas):
+                continue
+            if any(impacts(ctx.model, ref, e) for e in ("UPDATE", "DELETE")):
+                out.add(ref)
+    return sorted(out)
+
+
+def create_all(ctx: Context) -> list[Statement]:
+    return [s for ref in written_tables(ctx) for e in EVENTS if (s := trigger_statement(ctx, ref, e))]
+
+
+def trigger_names(ctx: Context) -> list[tuple[TableRef, str, str]]:
+    """(v1 table, event, trigger name) of every dual-write trigger this plan installs."""
+    return [(ref, e, naming.trigger_name(ctx.plan.name, ref.name, e))
+            for ref in written_tables(ctx) for e in EVENTS if body_blocks(ctx, ref, e)]
+
+
+def drop(ctx: Context, ref: TableRef, name: str) -> str:
+    return f"DROP TRIGGER IF EXISTS {quote_qualified((ref.schema, name))}"

@@ -1,0 +1,93 @@
+"""Verify: per target, chunked checksums of transform(v1) against v2, with the strategy its key map allows.
+
+- aligned: the v2 key is the driving key, compared the same way; each chunk compares the same key range
+  on both sides (first chunk open below, last open above, so v2 rows outside v1's range are counted).
+- keyed: chunks of the driving key; the v2 rows compared are those found by the chunk's mapped keys;
+  whole-table counts taken in one snapshot at the end find v2 rows that no v1 row maps to.
+Each chunk runs in one consistent snapshot: a v1 write and its trigger's v2 write commit together, so
+both sides are seen as of the same moment while writers go on.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
+from djsqlgen.engines.values import as_stored_key
+from djsqlgen.engines.verify_hash import HashedValue, aggregate, row_hash
+from djsqlgen.model.target import Target
+from djsqlgen.output import naming
+from djsqlgen.output.quoting import quote_identifier, quote_qualified
+from djsqlgen.output.render import render
+from djsqlgen.output.statements import Statement
+
+
+def strategy(target: Target) -> str:
+    return "aligned" if target.key_map.aligned else "keyed"
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def _source_hash(target: Target) -> str:
+    return row_hash([HashedValue(c.expr.render(), c.decl, c.copied_from is None) for c in target.columns])
+
+
+def _target_hash(target: Target) -> str:
+    return row_hash([HashedValue(f"dst.{_q(c.name)}", c.decl, False) for c in target.columns])
+
+
+def _mapped_keys(target: Target) -> str:
+    return ", ".join(f"{as_stored_key(c.expr.render(), c.decl)} AS {_q(f'k_{i}')}"
+                     for i, c in enumerate(target.key_columns, 1))
+
+
+def fragments(ctx: Context, target: Target) -> dict[str, str]:
+    """The SQL pieces of the verify procedure of ``target``."""
+    walk = driving_walk(ctx.model, target)
+    src_from = from_clause(target)
+    src_where = where_clause(target, walk.verify_range)
+    dst = f"{table_sql(target.schema, target.name)} AS dst"
+    keys = target.key_columns
+    dst_keys = ", ".join(f"dst.{_q(c.name)} AS {_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
+    if strategy(target) == "aligned":
+        dst_walk = walk.on(target_walk(target))
+        dst_rows_from = f"FROM {dst}\nWHERE {dst_walk.verify_range}"
+    else:
+        on = " AND ".join(f"dst.{_q(c.name)} = m.{_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
+        dst_rows_from = f"FROM (\n  SELECT {_mapped_keys(target)}\n  {src_from}\n  {src_where}\n) AS m\nJOIN {dst} ON {on}"
+    count, sum1, sum2 = aggregate("h")
+    join = " AND ".join(f"s.{_q(f'k_{i}')} = d.{_q(f'k_{i}')}" for i in range(1, len(keys) + 1))
+    key_json = lambda alias: "JSON_ARRAY(" + ", ".join(
+        f"CAST({alias}.{_q(f'k_{i}')} AS CHAR)" for i in range(1, len(keys) + 1)) + ")"
+    return {
+        "walk_source": walk.source,
+        "src_rows": f"SELECT {_mapped_keys(target)}, {_source_hash(target)} AS h\n{src_from}\n{src_where}",
+        "dst_rows": f"SELECT {dst_keys}, {_target_hash(target)} AS h\n{dst_rows_from}",
+        "aggregate": f"{count}, {sum1}, {sum2}",
+        "diff_join": join,
+        "src_key_json": key_json("s"),
+        "dst_key_json": key_json("d"),
+        "src_total": f"SELECT COUNT(*) INTO v_src_rows\n{src_from}\n{where_clause(target)}",
+        "dst_total": f"SELECT COUNT(*) INTO v_dst_rows FROM {dst}",
+    }
+
+
+def routines(ctx: Context, target: Target) -> list[Statement]:
+    proc = naming.target_routine("verify", target.id)
+    body = render("verify_table_proc_create.sql.j2", control=ctx.control, proc=proc, plan_name=ctx.plan.name,
+                  plan_hash=ctx.migration_hash, target_id=target.id, target_label=target.label,
+                  source_label=target.source.driving.label, walk=driving_walk(ctx.model, target),
+                  strategy=strategy(target), f=fragments(ctx, target))
+    q = quote_qualified((ctx.control, proc))
+    return [Statement(f"procedure_drop.{target.id}.verify", f"DROP PROCEDURE IF EXISTS {q}",
+                      "replace an earlier version of the procedure"),
+            Statement(f"procedure_create.{target.id}.verify", body,
+                      f"chunked checksums of {target.label} against transform({target.source.driving.label}), "
+                      f"{strategy(target)} strategy", compound=True)]
+
+
+def drop_routines(ctx: Context, target: Target) -> list[Statement]:
+    q = quote_qualified((ctx.control, naming.target_routine("verify", target.id)))
+    return [Statement(f"procedure_drop.{target.id}.verify", f"DROP PROCEDURE IF EXISTS {q}",
+                      f"verify procedure of {target.label}")]

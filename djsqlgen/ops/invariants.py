@@ -1,0 +1,65 @@
+"""What every model must satisfy after all operations, whatever they were (each problem names a plan key)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from djsqlgen.model.target import Model
+from djsqlgen.output import naming
+from djsqlgen.plan import Plan
+
+EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+def model_problems(model: Model, plan: Plan) -> list[str]:
+    problems: list[str] = []
+    kept = {t.id for t in model.targets}
+    names = Counter((t.schema, t.name) for t in model.targets)
+    first_of = {}
+    for t in model.targets:
+        first_of.setdefault((t.schema, t.name), t)
+        if names[(t.schema, t.name)] > 1 and first_of[(t.schema, t.name)] is not t:
+            problems.append(f"{t.plan_key}.rename: {t.name!r} is also the v2 name of "
+                            f"{first_of[(t.schema, t.name)].source.driving.label}; choose another")
+        columns = Counter(c.name for c in t.columns)
+        for name, count in columns.items():
+            if count > 1:
+                problems.append(f"{t.plan_key}: two v2 columns are named {name!r}; rename one of them")
+        if not t.primary_key:
+            problems.append(f"{t.plan_key}: {t.source.driving.label} has no primary key; DataJoint tables always "
+                            "have one")
+        for k in t.primary_key:
+            if t.has_column(k) and t.column(k).decl.nullable:
+                problems.append(f"{t.plan_key}: key column {k!r} allows NULL; a key column cannot")
+        for fk in t.foreign_keys:
+            if fk.parent and fk.parent not in kept:
+                parent_key = next((s for s in _plan_keys(plan) if s.endswith("." + fk.parent.split(".", 1)[1])
+                                   and s.split(".")[1] == fk.parent.split(".", 1)[0]), fk.parent)
+                problems.append(f"{parent_key}: dropped, but kept table {t.source.driving.label} refers to it "
+                                f"(foreign key {fk.name!r}); keep it, or drop {t.source.driving.name} too")
+            for rule in (fk.on_update, fk.on_delete):
+                if rule.upper() == "SET NULL":
+                    problems.append(f"{t.plan_key}: foreign key {fk.name!r} uses SET NULL, whose changes fire no "
+                                    "trigger and cannot be followed; this operation supports CASCADE, RESTRICT and "
+                                    "NO ACTION")
+                    break
+    for ref in {t.source.driving for t in model.targets}:
+        table = model.v1_table(ref)
+        key = next(t.plan_key for t in model.targets if t.source.driving == ref)
+        for trig in table.triggers:
+            if not trig.name.startswith(f"djsqlgen_{plan.name}_"):
+                problems.append(f"{key}: {table.full_name} already has trigger {trig.name!r} ({trig.timing} "
+                                f"{trig.event}); djsqlgen never overwrites a trigger: drop or merge it first")
+    seen: dict[tuple[str, str], str] = {}
+    for ref in sorted({r for t in model.targets for r in t.reads}):
+        for event in EVENTS:
+            name = (ref.schema, naming.trigger_name(plan.name, ref.name, event))
+            if name in seen and seen[name] != ref.name:
+                problems.append(f"schemas.{ref.schema}.tables.{ref.name}: its trigger name {name[1]!r} is also that "
+                                f"of {seen[name]!r}; rename the plan (name:)")
+            seen[name] = ref.name
+    return problems
+
+
+def _plan_keys(plan: Plan) -> list[str]:
+    return [f"schemas.{s.source}.tables.{name}" for s in plan.schemas for name in s.tables]

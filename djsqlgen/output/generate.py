@@ -1,0 +1,96 @@
+"""``generate``: a plan and the v1 headings made into the phase files, RUNBOOK.md and manifest.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from djsqlgen import __version__
+from djsqlgen.catalog.heading import Catalog
+from djsqlgen.engines.context import Context
+from djsqlgen.ops import Built, build_model
+from djsqlgen.output.dialect import dialect_for
+from djsqlgen.output.phases import Phases
+from djsqlgen.output.runbook import write_runbook
+from djsqlgen.output.sqlfile import render_file
+from djsqlgen.output.statements import PhaseFile
+from djsqlgen.plan import Plan, plan_hash
+
+
+def definition_hash(catalog: Catalog) -> str:
+    """A hash of what v1 is (its definitions), not of how full it is: row estimates and the tool version
+    are left out, so inspecting again yields the same hash while v1's definitions stay the same."""
+    data = asdict(catalog)
+    data["tool_version"] = ""
+    for schema in data["schemas"]:
+        for table in schema["tables"]:
+            table["estimated_rows"] = 0
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def migration_hash(plan: Plan, catalog: Catalog) -> str:
+    """What every installed object is tagged with: the plan and v1's definitions together."""
+    return hashlib.sha256(f"{plan_hash(plan)}:{definition_hash(catalog)}".encode()).hexdigest()[:12]
+
+
+class Migration:
+    """One plan on one set of headings: its model, its context for the engines, its files."""
+
+    def __init__(self, plan: Plan, catalog: Catalog):
+        self.plan = plan
+        self.catalog = catalog
+        self.dialect = dialect_for(catalog.server)
+        self.built: Built = build_model(plan, catalog)
+        self.hash = migration_hash(plan, catalog)
+        self.ctx = Context(self.built.model, plan, self.dialect, self.hash)
+
+    @property
+    def targets(self):
+        return self.built.model.ordered()
+
+    @property
+    def retired(self) -> list[str]:
+        """v1 tables of the plan that no v2 table reads (dropped from v2)."""
+        read = {r for t in self.built.model.targets for r in t.reads}
+        return [f"{s.source}.{t.name}" for s in self.built.model.schemas for t in self.catalog.schema(s.source).tables
+                if not any(r.schema == s.source and r.name == t.name for r in read)]
+
+    def files(self) -> list[PhaseFile]:
+        return Phases(self.ctx, self.built.data_checks).files()
+
+    def meta(self) -> dict[str, str]:
+        return {"plan": self.plan.name, "plan_hash": plan_hash(self.plan), "heading_hash": definition_hash(self.catalog),
+                "migration_hash": self.hash, "tool_version": __version__,
+                "server": f"{self.catalog.server.flavour} {self.catalog.server.version}"}
+
+
+def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") -> list[Path]:
+    """Write every file of ``migration`` into ``out_dir``; the same input gives byte-identical files."""
+    files = migration.files()
+    meta = migration.meta()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "rollback").mkdir(exist_ok=True)
+    written = []
+    for pf in files:
+        path = out_dir / ("rollback/" + pf.filename if pf.rollback_of else pf.filename)
+        path.write_text(render_file(pf, meta), encoding="utf-8")
+        written.append(path)
+    written.append(write_runbook(out_dir, migration, files, meta, plan_path))
+    manifest = {
+        **meta,
+        "files": [p.relative_to(out_dir).as_posix() for p in written if p.suffix == ".sql" and "rollback" not in p.parts],
+        # newest first: the order a full rollback applies them in
+        "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
+                                 reverse=True),
+        "tables": [{"v2": t.label, "from_v1": t.source.driving.label, "id": t.id,
+                    "key_map": {"aligned": t.key_map.aligned, "proof": t.key_map.proof}} for t in migration.targets],
+        "retired_v1_tables": migration.retired,
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    written.append(out_dir / "manifest.json")
+    return written
+
+
+__all__ = ["Migration", "definition_hash", "generate", "migration_hash"]

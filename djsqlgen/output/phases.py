@@ -1,0 +1,933 @@
+"""The phase files of DESIGN.md, assembled from the engines: checks first, then the changes, and each undo.
+
+Every file opens the same way: a pinned session (character set, sql_mode, lock_wait_timeout), then its
+refusals (what it depends on: earlier phases of the same migration, server settings, privileges, the
+state of v1 and v2), so that a refused file has changed nothing. Changes to objects djsqlgen owns are
+recorded in the control schema's ``objects`` table before they are made, and rollbacks drop only what
+is recorded there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from djsqlgen.engines import backfill, checks, constraints, expand, guards, triggers, verify
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.source import table_sql
+from djsqlgen.model.target import TableRef, Target
+from djsqlgen.output import naming
+from djsqlgen.output.guard import refusal_statements
+from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.output.render import render
+from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
+
+# Every file runs in this mode, whatever the client's: triggers and procedures keep the mode they were
+# created in, and a non-strict session would make them truncate silently. No NO_BACKSLASH_ESCAPES
+# (literals are written with backslashes doubled) and no ANSI_QUOTES ("…" is a string in expressions).
+# NO_AUTO_VALUE_ON_ZERO: a v1 row whose auto_increment key is 0 keeps 0 in v2.
+SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing (and being re-run)
+
+PHASE_FILES = (
+    ("00", "preflight", "Preflight", "Check the server, privileges, settings, v1 and the transform; create the "
+                                     "control schema."),
+    ("10", "expand", "Expand", "Create the v2 schemas and tables (keys and indexes; foreign keys come in 60)."),
+    ("20", "routines", "Routines", "Progress and verify tables, and the backfill, verify and check procedures."),
+    ("30", "dualwrite", "Dual write", "Triggers that carry every v1 insert, update and delete into v2."),
+    ("40", "backfill", "Backfill", "Copy v1's history into v2 in chunks, in dependency order; resumable."),
+    ("50", "verify", "Verify", "Checksum every v2 table against transform(v1), chunk by chunk; report; fail on "
+                               "any difference."),
+    ("60", "constraints", "Constraints", "Check v2's references, then add its foreign keys and unique indexes "
+                                         "without a table copy."),
+    ("70", "cutover", "Cut-over", "Make v2 primary: v1 writes fail from now on with a message naming v2; "
+                                  "optional renames."),
+    ("80", "contract", "Contract", "Remove djsqlgen's triggers, routines and control schema; retire v1 as the "
+                                   "plan says."),
+)
+
+RERUN = {
+    "00": "Safe to run again: checks, then CREATE … IF NOT EXISTS.",
+    "10": "Safe to run again: existing v2 tables of this plan are kept.",
+    "20": "Safe to run again: procedures are replaced, progress and verify results kept.",
+    "30": "Safe to run again: the triggers are replaced in one step each.",
+    "40": "Safe to run again: resumes from the checkpoints; finished tables are skipped.",
+    "50": "Safe to run again: each run is recorded separately.",
+    "60": "Safe to run again: each constraint is added only when missing.",
+    "70": "Safe to run again: each step runs only when not done yet.",
+    "80": "Safe to run again: each drop runs only when its object is still there.",
+}
+
+EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+def _exists(view: str, where: dict[str, str]) -> str:
+    conditions = " AND ".join(f"{column} = {quote_literal(value)}" for column, value in where.items())
+    return f"EXISTS (SELECT 1 FROM information_schema.{view} WHERE {conditions})"
+
+
+def table_exists(schema: str, name: str) -> str:
+    return _exists("TABLES", {"TABLE_SCHEMA": schema, "TABLE_NAME": name})
+
+
+def schema_exists(schema: str) -> str:
+    return _exists("SCHEMATA", {"SCHEMA_NAME": schema})
+
+
+def trigger_exists(schema: str, name: str) -> str:
+    return _exists("TRIGGERS", {"TRIGGER_SCHEMA": schema, "TRIGGER_NAME": name})
+
+
+def object_exists(owned: Owned) -> str:
+    if owned.kind == "schema":
+        return schema_exists(owned.schema)
+    if owned.kind == "table":
+        return table_exists(owned.schema, owned.name)
+    return trigger_exists(owned.schema, owned.name)
+
+
+@dataclass
+class FileBuilder:
+    """One file's statements. ``add`` runs at the top level; ``steps`` inside a procedure the file creates,
+    calls and drops, where each step is skipped when its ``done_when`` holds."""
+
+    ctx: Context
+    number: str
+    name: str
+    rollback: bool = False
+    statements: list[Statement] = field(default_factory=list)
+    step_blocks: int = 0
+
+    @property
+    def filename(self) -> str:
+        return ("rollback/" if self.rollback else "") + f"{self.number}_{self.name}.sql"
+
+    # -- the start of every file ------------------------------------------------------------------
+    def pin_session(self) -> None:
+        self.statements += [
+            Statement("session.names", "SET NAMES utf8mb4", "read this file as UTF-8 whatever the client's default"),
+            Statement("session.sql_mode", f"SET SESSION sql_mode = {quote_literal(SQL_MODE)}",
+                      "strict, whatever the client's mode: the routines and triggers created below keep it"),
+            Statement("session.lock_wait_timeout", f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}",
+                      "a DDL stuck behind a long query fails after this many seconds instead of queueing every "
+                      "later query on the table behind it; run the file again then"),
+        ]
+
+    def refuse(self, checks_: list[Check], stage: str = "refuse") -> None:
+        self.statements += refusal_statements(checks_, self.ctx.dialect, f"{stage}.{self.number}")
+
+    # -- ownership --------------------------------------------------------------------------------
+    def _objects(self) -> str:
+        return self.ctx.control_table("objects")
+
+    def register(self, owned: Owned, only_if_new: bool) -> Statement:
+        """Record ``owned`` before creating it. With ``only_if_new``, only when it does not exist yet, so
+        that djsqlgen never claims what it found."""
+        values = (f"SELECT {quote_literal(owned.kind)}, {quote_literal(owned.schema)}, {quote_literal(owned.name)}, "
+                  f"{quote_literal(owned.on_table)}, {quote_literal(self.ctx.migration_hash)}, "
+                  f"{quote_literal(self.filename)}, NOW(6) FROM DUAL")
+        if only_if_new:
+            values += f" WHERE NOT {object_exists(owned)}"
+        return Statement(
+            f"register.{owned.kind}.{owned.schema}.{owned.name}",
+            f"INSERT INTO {self._objects()}\n  (kind, schema_name, object_name, on_table, plan_hash, created_by, "
+            f"created_at)\n{values}\nON DUPLICATE KEY UPDATE plan_hash = {quote_literal(self.ctx.migration_hash)}",
+            f"record that djsqlgen creates this {owned.kind} (rollbacks drop only what is recorded)")
+
+    def forget(self, owned: Owned) -> Statement:
+        return Statement(
+            f"forget.{owned.kind}.{owned.schema}.{owned.name}",
+            f"DELETE FROM {self._objects()} WHERE kind = {quote_literal(owned.kind)} AND schema_name = "
+            f"{quote_literal(owned.schema)} AND object_name = {quote_literal(owned.name)}",
+            f"the {owned.kind} is gone")
+
+    def registered(self, owned: Owned) -> str:
+        return (f"EXISTS (SELECT 1 FROM {self._objects()} WHERE kind = {quote_literal(owned.kind)} AND schema_name = "
+                f"{quote_literal(owned.schema)} AND object_name = {quote_literal(owned.name)})")
+
+    def creating(self, statement: Statement, only_if_new: bool = True) -> list[Statement]:
+        """``statement`` preceded by the record of what it creates."""
+        return [self.register(statement.creates, only_if_new), statement] if statement.creates else [statement]
+
+    def dropping(self, owned: Owned, sql: str, why: str) -> list[Statement]:
+        """Drop ``owned`` only when djsqlgen recorded creating it (as a guarded step), then forget it."""
+        return [Statement(f"drop.{owned.kind}.{owned.schema}.{owned.name}", sql, why, drops=owned,
+                          done_when=f"NOT {self.registered(owned)} OR NOT {object_exists(owned)}"),
+                self.forget(owned)]
+
+    # -- statements -------------------------------------------------------------------------------
+    def add(self, *statements: Statement) -> None:
+        self.statements.extend(statements)
+
+    def steps(self, steps: list[Statement]) -> None:
+        """Run ``steps`` in a procedure created, called and dropped by this file."""
+        if not steps:
+            return
+        self.step_blocks += 1
+        proc = naming.step_procedure(("rollback_" if self.rollback else "") + f"{self.number}_{self.name}"
+                                     + (f"_{self.step_blocks}" if self.step_blocks > 1 else ""))
+        target = quote_qualified((self.ctx.control, proc))
+        body = render("step_proc_create.sql.j2", control=self.ctx.control, proc=proc, plan_name=self.ctx.plan.name,
+                      filename=self.filename, steps=steps)
+        self.add(
+            Statement(f"step_drop_stale.{proc}", f"DROP PROCEDURE IF EXISTS {target}", "left over by an interrupted run"),
+            Statement(f"step_create.{proc}", body, "the guarded steps of this file; each skips what is already done",
+                      compound=True),
+            Statement(f"step_call.{proc}", f"CALL {target}()", "run them"),
+            Statement(f"step_drop.{proc}", f"DROP PROCEDURE {target}", "clean up"),
+        )
+
+    def log(self) -> None:
+        phase_log = self.ctx.control_table("phase_log")
+        if self.rollback:
+            self.add(Statement(f"phase_unlog.{self.number}",
+                               f"DELETE FROM {phase_log} WHERE phase = {quote_literal(self.number)}",
+                               "record that this phase was rolled back"))
+            return
+        self.add(Statement(
+            f"phase_log.{self.number}",
+            f"INSERT INTO {phase_log} (phase, file, plan_hash, applied_at)\n"
+            f"VALUES ({quote_literal(self.number)}, {quote_literal(f'{self.number}_{self.name}.sql')}, "
+            f"{quote_literal(self.ctx.migration_hash)}, NOW(6))\n"
+            f"ON DUPLICATE KEY UPDATE plan_hash = {quote_literal(self.ctx.migration_hash)}, applied_at = NOW(6)",
+            "record that this phase was applied, and from which plan (djsqlgen status reads it)"))
+
+
+class Phases:
+    """Every forward and rollback file of one migration."""
+
+    def __init__(self, ctx: Context, data_checks: tuple = ()):
+        self.ctx = ctx
+        self.data_checks = data_checks
+        self.model = ctx.model
+        self.plan = ctx.plan
+        self.targets = self.model.ordered()
+        self.triggers = triggers.trigger_names(ctx)
+
+    # -- shared pieces ----------------------------------------------------------------------------
+    def _file(self, number: str, rollback: bool = False, ddl: bool = True) -> FileBuilder:
+        name = next(n for num, n, *_ in PHASE_FILES if num == number)
+        f = FileBuilder(self.ctx, number, name, rollback)
+        f.pin_session()
+        return f
+
+    def _control_tables(self) -> list[Statement]:
+        sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
+        names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes"]
+        return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
+                for n, s in zip(names, sqls)]
+
+    def _v1_schemas(self) -> list[str]:
+        return [s.source for s in self.model.schemas]
+
+    def _v2_schemas(self) -> list[str]:
+        return [s.target for s in self.model.schemas]
+
+    def _moves_v1(self) -> bool:
+        """Whether cut-over moves v1 into archive schemas (v2 takes final names)."""
+        return self.plan.cutover.rename_to_final and any(s.archive for s in self.model.schemas)
+
+    def _final(self, schema_map) -> str:
+        return schema_map.final if self.plan.cutover.rename_to_final and schema_map.final else schema_map.target
+
+    def _v1_tables(self) -> list[TableRef]:
+        return [TableRef(t.schema, t.name) for s in self.model.schemas for t in self.model.v1.schema(s.source).tables]
+
+    def _v2_home(self, target: Target) -> tuple[str, str]:
+        return self._final(self.model.schema_map(target.source.driving.schema)), target.name
+
+    def _common_refusals(self, f: FileBuilder, needs: str | None, extra: list[Check] = ()) -> None:
+        stage1 = [guards.control_exists(self.ctx, f.filename)]
+        f.refuse(stage1, "refuse_setup")
+        stage2 = []
+        if needs:
+            file = next(f"{num}_{n}.sql" for num, n, *_ in PHASE_FILES if num == needs)
+            stage2.append(guards.needs_phase(self.ctx, needs, file, f.filename))
+        f.refuse(stage2 + list(extra))
+
+    def _data_checks(self, filename: str) -> list[Check]:
+        return [checks.refusal(self.ctx, c, filename) for c in self.data_checks]
+
+    def _foreign_objects(self, filename: str) -> list[Check]:
+        """The control schema and v2 schemas may hold only what djsqlgen put there (ownership)."""
+        out = []
+        control = quote_literal(self.ctx.control)
+        ours = ", ".join(quote_literal(n) for n in ("phase_log", "objects", "progress", "verify_run", "verify_chunk",
+                                                    "verify_diff", "v2_writes"))
+        out.append(Check(
+            f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {control} AND TABLE_NAME NOT IN "
+            f"({ours})) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {control} AND "
+            "ROUTINE_COMMENT NOT LIKE 'djsqlgen%')",
+            f"djsqlgen refused {filename}: control schema {self.ctx.control} holds tables or routines djsqlgen did not "
+            "make; name another control_schema in the plan",
+            "djsqlgen drops its control schema at the end: it must hold nothing else"))
+        for schema in self._v2_schemas():
+            planned = ", ".join(quote_literal(t.name) for t in self.targets if t.schema == schema) or "''"
+            out.append(Check(
+                f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(schema)} AND "
+                f"TABLE_NAME NOT IN ({planned}))",
+                f"djsqlgen refused {filename}: target schema {schema} holds tables outside the plan; choose another "
+                "target name",
+                "v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)"))
+        return out
+
+    def _v2_tables_foreign(self, filename: str) -> list[Check]:
+        """Planned v2 tables that already exist but that djsqlgen did not create."""
+        out = []
+        objects = self.ctx.control_table("objects")
+        for t in self.targets:
+            out.append(Check(
+                f"{table_exists(t.schema, t.name)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE kind = 'table' AND "
+                f"schema_name = {quote_literal(t.schema)} AND object_name = {quote_literal(t.name)})",
+                f"djsqlgen refused {filename}: {t.label} exists and djsqlgen did not create it; drop it or choose "
+                "another target schema",
+                "djsqlgen never writes into a table it did not make"))
+        return out
+
+    # -- 00 -----------------------------------------------------------------------------------------
+    def preflight(self) -> FileBuilder:
+        f = self._file("00")
+        ctx, fn = self.ctx, "00_preflight.sql"
+        server = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)]
+        privileges = []
+        for s in self._v1_schemas():
+            tables = [t.name for t in self.model.v1.schema(s).tables]
+            privileges += [("SELECT", s, tables), ("TRIGGER", s, tables)]
+        for s in [*self._v2_schemas(), ctx.control]:
+            privileges += [("CREATE", s, None), ("DROP", s, None), ("INSERT", s, None)]
+        privileges += [("CREATE ROUTINE", ctx.control, None), ("ALTER ROUTINE", ctx.control, None),
+                       ("EXECUTE", ctx.control, None)]
+        if self._transform_trial():
+            privileges += [("CREATE TEMPORARY TABLES", s, None) for s in self._v1_schemas()]
+        drift = []
+        for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
+            t = self.model.v1_table(ref)
+            names = ", ".join(quote_literal(a.name) for a in t.attributes)
+            drift.append(Check(
+                f"(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {quote_literal(t.schema)} AND "
+                f"TABLE_NAME = {quote_literal(t.name)} AND COLUMN_NAME IN ({names})) <> {len(t.attributes)} OR "
+                f"(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {quote_literal(t.schema)} AND "
+                f"TABLE_NAME = {quote_literal(t.name)}) <> {len(t.attributes)}",
+                f"djsqlgen refused {fn}: {t.schema}.{t.name} differs from the heading the files were generated from; "
+                "run inspect and generate again",
+                f"{t.schema}.{t.name} must still have the columns the files were generated from"))
+        foreign_triggers = []
+        ours = [n for _, _, n in self.triggers] + [naming.guard_trigger_name(self.plan.name, r.name, e)
+                                                   for r in self._v1_tables() for e in EVENTS]
+        for s in self._v1_schemas():
+            listed = ", ".join(quote_literal(n) for n in ours) or "''"
+            foreign_triggers.append(Check(
+                f"EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {quote_literal(s)} AND "
+                f"TRIGGER_NAME NOT IN ({listed}) AND EVENT_OBJECT_TABLE IN "
+                f"({', '.join(quote_literal(t.name) for t in self.model.v1.schema(s).tables)}))",
+                f"djsqlgen refused {fn}: a table of {s} has a trigger djsqlgen did not make; drop or merge it first "
+                "(SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)",
+                "djsqlgen never overwrites or stacks on someone else's trigger"))
+        f.refuse(server + guards.privileges(ctx, privileges, fn) + drift + foreign_triggers
+                 + self._foreign_objects(fn) + self._outside_references(fn), "refuse_server")
+        # The transform and the data checks read v1 fully: after the cheap checks above.
+        f.add(*self._transform_trial())
+        f.refuse(self._data_checks(fn), "refuse_data")
+        # Nothing changed so far. Now the control schema, recorded as ours only if it did not exist.
+        control = Owned("schema", ctx.control, ctx.control)
+        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_is_new = NOT {schema_exists(ctx.control)}",
+                        "whether this run creates the control schema (then djsqlgen may drop it later)"),
+              Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
+                        "the control schema: progress, checkpoints, verify results and djsqlgen's procedures"),
+              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))],
+              Statement("register.schema.control",
+                        f"INSERT IGNORE INTO {ctx.control_table('objects')}\n  (kind, schema_name, object_name, "
+                        f"on_table, plan_hash, created_by, created_at)\nSELECT 'schema', {quote_literal(ctx.control)}, "
+                        f"{quote_literal(ctx.control)}, '', {quote_literal(ctx.migration_hash)}, '00_preflight.sql', "
+                        "NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new",
+                        "record the control schema as djsqlgen's when this run created it"))
+        estimates = " UNION ALL\n".join(
+            f"SELECT {quote_literal(t.label)} AS v2_table, {quote_literal(t.source.driving.label)} AS from_v1, "
+            f"TABLE_ROWS AS estimated_rows FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+            f"{quote_literal(t.source.driving.schema)} AND TABLE_NAME = {quote_literal(t.source.driving.name)}"
+            for t in self.targets)
+        if estimates:
+            f.add(Statement("row_estimates", estimates, "the size of the work ahead (InnoDB estimates)"))
+        f.log()
+        return f
+
+    def _transform_trial(self) -> list[Statement]:
+        """Try every computed column of every target on all of v1, into temporary tables with v2's column
+        types, so that an expression that fails (a missing column, a value that does not fit, a NULL for a
+        NOT NULL column) fails here, before any trigger exists, and not in a user's write later."""
+        out = []
+        for i, t in enumerate(self.targets, 1):
+            computed = [c for c in t.columns if c.copied_from is None and c.expr.refs]
+            if not computed:
+                continue
+            temp = quote_qualified((t.source.driving.schema, f"djsqlgen_trial_{i}"))
+            columns = ",\n  ".join(
+                f"{quote_identifier(c.name)} {c.decl.sql_type}"
+                + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
+                   else "") + (" NULL" if c.decl.nullable else " NOT NULL") for c in computed)
+            from djsqlgen.engines.source import from_clause, where_clause
+
+            values = ",\n  ".join(c.expr.render() for c in computed)
+            out += [
+                Statement(f"trial_drop_stale.{t.label}", f"DROP TEMPORARY TABLE IF EXISTS {temp}",
+                          "left over in this session by an interrupted run"),
+                Statement(f"trial_create.{t.label}", f"CREATE TEMPORARY TABLE {temp} (\n  {columns}\n)",
+                          f"the computed columns of {t.label}, typed as in v2 (temporary: gone with the session)"),
+                Statement(f"trial.{t.label}",
+                          f"INSERT INTO {temp}\n  ({', '.join(quote_identifier(c.name) for c in computed)})\n"
+                          f"SELECT /* djsqlgen {self.plan.name} transform trial */\n  {values}\n"
+                          f"{from_clause(t)}\n{where_clause(t)}".rstrip(),
+                          f"{t.plan_key}: compute them for every v1 row; an error here names the column that cannot "
+                          "hold its value (fix the expr or the type in the plan)"),
+                Statement(f"trial_drop.{t.label}", f"DROP TEMPORARY TABLE {temp}", "done"),
+            ]
+        return out
+
+    def _outside_references(self, filename: str) -> list[Check]:
+        """When cut-over moves v1 away, a foreign key from outside the plan into v1 would follow it."""
+        if not self._moves_v1():
+            return []
+        sources = ", ".join(quote_literal(s) for s in self._v1_schemas())
+        return [Check(
+            f"EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA IN "
+            f"({sources}) AND CONSTRAINT_SCHEMA NOT IN ({sources}))",
+            f"djsqlgen refused {filename}: a schema outside the plan has foreign keys into v1, which cut-over moves "
+            "to the archive (they would follow it); add that schema to the plan, or set cutover.rename_to_final: false",
+            "tables outside the plan must not be left referencing the archived v1")]
+
+    # -- 10 -----------------------------------------------------------------------------------------
+    def expand(self) -> FileBuilder:
+        f, fn = self._file("10"), "10_expand.sql"
+        privileges = [(p, s, None) for s in self._v2_schemas() for p in ("CREATE", "INSERT", "SELECT")]
+        self._common_refusals(f, "00", guards.privileges(self.ctx, privileges, fn) + self._foreign_objects(fn)
+                              + self._v2_tables_foreign(fn) + self._v2_tables_other_plan(fn))
+        for spec in self.model.schemas:
+            source = self.model.v1.schema(spec.source)
+            f.add(*f.creating(expand.create_schema(self.ctx, spec.target, source.charset, source.collation,
+                                                   spec.source)))
+        for t in self.targets:
+            f.add(*f.creating(expand.create_table(self.ctx, t)))
+        f.log()
+        return f
+
+    def _v2_tables_other_plan(self, filename: str) -> list[Check]:
+        objects = self.ctx.control_table("objects")
+        out = []
+        for t in self.targets:
+            out.append(Check(
+                f"EXISTS (SELECT 1 FROM {objects} WHERE kind = 'table' AND schema_name = {quote_literal(t.schema)} AND "
+                f"object_name = {quote_literal(t.name)} AND plan_hash <> {quote_literal(self.ctx.migration_hash)}) AND "
+                f"{table_exists(t.schema, t.name)}",
+                f"djsqlgen refused {filename}: {t.label} was created from another version of this plan and may be "
+                "declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file",
+                "v2 tables must be declared as this plan says"))
+        return out
+
+    # -- 20 -----------------------------------------------------------------------------------------
+    def routines(self) -> FileBuilder:
+        f, fn = self._file("20"), "20_routines.sql"
+        privileges = [(p, self.ctx.control, None) for p in ("CREATE ROUTINE", "ALTER ROUTINE", "CREATE")]
+        self._common_refusals(f, "10", guards.privileges(self.ctx, privileges, fn))
+        f.add(*self._routine_statements())
+        f.log()
+        return f
+
+    def _routine_statements(self) -> list[Statement]:
+        ctx = self.ctx
+        out = list(self._control_tables())
+        ids = ", ".join(quote_literal(t.id) for t in self.targets) or "''"
+        out.append(Statement("progress_obsolete", f"DELETE FROM {ctx.control_table('progress')} WHERE target_id NOT "
+                                                  f"IN ({ids})", "targets that an earlier version of the plan had"))
+        rows = ",\n".join(
+            f"({quote_literal(t.id)}, {quote_literal(t.source.driving.schema)}, {quote_literal(t.source.driving.name)}, "
+            f"{quote_literal(t.schema)}, {quote_literal(t.name)}, {i})" for i, t in enumerate(self.targets, 1))
+        if rows:
+            out.append(Statement(
+                "progress_rows",
+                f"INSERT INTO {ctx.control_table('progress')}\n  (target_id, source_schema, source_table, "
+                f"target_schema, target_table, ordinal)\nVALUES\n{rows}\nON DUPLICATE KEY UPDATE ordinal = ordinal",
+                "one progress row per v2 table; an existing row keeps its checkpoint"))
+        for t in self.targets:
+            out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
+        procs = [naming.target_routine("verify", t.id) for t in self.targets]
+        for name, template, extra, why in (
+            ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),
+            ("verify_all", "verify_all_proc_create.sql.j2", {"procs": procs}, "every table, then the report"),
+        ):
+            q = quote_qualified((ctx.control, name))
+            out += [Statement(f"procedure_drop.{name}", f"DROP PROCEDURE IF EXISTS {q}", "replace an earlier version"),
+                    Statement(f"procedure_create.{name}", render(template, control=ctx.control, plan_name=self.plan.name,
+                                                                 plan_hash=ctx.migration_hash, **extra),
+                              f"{name}: {why}", compound=True)]
+        return out
+
+    # -- 30 -----------------------------------------------------------------------------------------
+    def dualwrite(self) -> FileBuilder:
+        f, fn = self._file("30"), "30_dualwrite.sql"
+        ctx = self.ctx
+        privileges = [("TRIGGER", s, [t.name for t in self.model.v1.schema(s).tables]) for s in self._v1_schemas()]
+        refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + guards.privileges(ctx, privileges, fn)
+        refusals += self._triggers_of_other_plan(fn)
+        refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
+                                         "apply rollback/70_cutover.sql first"))
+        self._common_refusals(f, "20", refusals)
+        if not ctx.dialect.create_or_replace_trigger:
+            # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
+            # the refusal above made sure v2 is still empty, so a write in between is copied by the backfill.
+            f.steps([Statement(f"trigger_drop_other_plan.{ref.label}.{e.lower()}", triggers.drop(ctx, ref, n),
+                               "a trigger of another version of this plan",
+                               done_when=f"NOT EXISTS (SELECT 1 FROM {ctx.control_table('objects')} WHERE kind = "
+                                         f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
+                                         f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
+                     for ref, e, n in self.triggers])
+        for statement in triggers.create_all(ctx):
+            f.add(*f.creating(statement, only_if_new=False))
+        f.log()
+        return f
+
+    def _triggers_of_other_plan(self, filename: str) -> list[Check]:
+        """Triggers from another version of the plan may be replaced only while v2 holds nothing they wrote."""
+        objects, progress = self.ctx.control_table("objects"), self.ctx.control_table("progress")
+        v2_has_rows = " OR ".join(f"EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} LIMIT 1)" for t in self.targets)
+        return [Check(
+            f"EXISTS (SELECT 1 FROM {objects} WHERE kind = 'trigger' AND plan_hash <> "
+            f"{quote_literal(self.ctx.migration_hash)}) AND (EXISTS (SELECT 1 FROM {progress} WHERE rows_copied > 0) "
+            f"OR {v2_has_rows or 'FALSE'})",
+            f"djsqlgen refused {filename}: the dual-write triggers installed come from another version of this plan "
+            "and v2 already holds rows they or the backfill wrote; apply rollback/40_backfill.sql, then this file",
+            "new triggers over rows written by the old ones would leave v2 mixed")]
+
+    # -- 40 -----------------------------------------------------------------------------------------
+    def _triggers_missing(self) -> str:
+        pairs = " OR ".join(f"(TRIGGER_SCHEMA = {quote_literal(r.schema)} AND TRIGGER_NAME = {quote_literal(n)})"
+                            for r, _, n in self.triggers)
+        return f"(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE {pairs or 'FALSE'}) <> {len(self.triggers)}"
+
+    def backfill(self) -> FileBuilder:
+        f, fn = self._file("40"), "40_backfill.sql"
+        self._common_refusals(f, "30", [
+            guards.binlog_row(fn),
+            Check(self._triggers_missing(), f"djsqlgen refused {fn}: dual-write triggers are missing; apply "
+                                            "30_dualwrite.sql before the backfill",
+                  "without the triggers, writes made during the copy would never reach v2"),
+            guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 is primary; nothing to copy")])
+        for t in self.targets:
+            f.add(backfill.run(self.ctx, t))
+        f.log()
+        return f
+
+    # -- 50 -----------------------------------------------------------------------------------------
+    def verify(self) -> FileBuilder:
+        f = self._file("50")
+        self._common_refusals(f, "30")
+        f.log()
+        f.add(Statement("verify_all", f"CALL {self.ctx.control_table('verify_all')}({self.plan.chunk.verify_rows}, 1)",
+                        "checksums of every table (one consistent snapshot per chunk), the report, and an error "
+                        "if any table differs"))
+        return f
+
+    # -- 60 -----------------------------------------------------------------------------------------
+    def constraints(self) -> FileBuilder:
+        f, fn = self._file("60"), "60_constraints.sql"
+        privileges = [(p, s, None) for s in self._v2_schemas() for p in ("ALTER", "REFERENCES", "INDEX")]
+        self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn)] + guards.privileges(self.ctx, privileges, fn))
+        for t in self.targets:
+            f.add(*constraints.check_calls(self.ctx, t))
+        f.add(Statement("session.foreign_key_checks_off", "SET SESSION foreign_key_checks = 0",
+                        "with the references checked above, ADD FOREIGN KEY becomes a metadata-only change "
+                        "(ALGORITHM=INPLACE, LOCK=NONE) instead of a table copy under a shared lock"))
+        f.steps([s for t in self.targets for s in constraints.add(self.ctx, t)])
+        f.add(Statement("session.foreign_key_checks_on", "SET SESSION foreign_key_checks = 1", "back to normal"))
+        f.log()
+        return f
+
+    # -- 70 -----------------------------------------------------------------------------------------
+    def _guard_statements(self, where: dict[str, str]) -> list[Statement]:
+        """BEFORE triggers on the v1 tables (in schema ``where[source]``) that fail every write, naming v2."""
+        out = []
+        by_driving = {t.source.driving: t for t in self.targets}
+        for ref in self._v1_tables():
+            schema = where[ref.schema]
+            target = by_driving.get(ref)
+            home = ".".join(self._v2_home(target)) if target else None
+            message = (f"djsqlgen: {ref.label} was cut over to {home}; write there" if home else
+                       f"djsqlgen: {ref.label} was retired by migration {self.plan.name}; v2 has no such table")
+            for event in EVENTS:
+                name = naming.guard_trigger_name(self.plan.name, ref.name, event)
+                create = "CREATE OR REPLACE" if self.ctx.dialect.create_or_replace_trigger else "CREATE"
+                exists = "" if self.ctx.dialect.create_or_replace_trigger else "IF NOT EXISTS "
+                sql = (f"{create} TRIGGER {exists}{quote_qualified((schema, name))}\nBEFORE {event} ON "
+                       f"{quote_qualified((schema, ref.name))}\nFOR EACH ROW\n"
+                       f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message[:128])}")
+                out.append(Statement(f"guard_create.{schema}.{ref.name}.{event.lower()}", sql,
+                                     f"from now on a {event} on v1's {ref.name} fails, naming v2", compound=True,
+                                     creates=Owned("trigger", schema, name, ref.name)))
+        return out
+
+    def _tracker_statements(self) -> list[Statement]:
+        """AFTER triggers on v2 tables that record the key of each row written after cut-over (rollback/70
+        refuses while any is recorded). One INSERT IGNORE of a small row: writers do not queue on a counter."""
+        out = []
+        for t in self.targets:
+            schema, name = self._v2_home(t)
+            for event in EVENTS:
+                record = "OLD" if event == "DELETE" else "NEW"
+                key = "JSON_ARRAY(" + ", ".join(f"{record}.{quote_identifier(k)}" for k in t.primary_key) + ")"
+                trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
+                create = "CREATE OR REPLACE" if self.ctx.dialect.create_or_replace_trigger else "CREATE"
+                exists = "" if self.ctx.dialect.create_or_replace_trigger else "IF NOT EXISTS "
+                sql = (f"{create} TRIGGER {exists}{quote_qualified((schema, trig))}\nAFTER {event} ON "
+                       f"{quote_qualified((schema, name))}\nFOR EACH ROW\n"
+                       f"INSERT IGNORE INTO {self.ctx.control_table('v2_writes')} (target_id, key_md5, row_key, "
+                       f"written_at)\nVALUES ({quote_literal(t.id)}, MD5({key}), {key}, NOW(6))")
+                out.append(Statement(f"tracker_create.{schema}.{name}.{event.lower()}", sql,
+                                     f"remember v2 rows written after cut-over ({event})", compound=True,
+                                     creates=Owned("trigger", schema, trig, name)))
+        return out
+
+    def _renames(self) -> tuple[list, list, list]:
+        """(park v1 in its schema, parked v1 → archive, v2 → final) pairs of cut-over."""
+        park, archive, final = [], [], []
+        for spec in self.model.schemas:
+            for table in self.model.v1.schema(spec.source).tables:
+                if self._moves_v1() and spec.archive:
+                    parked = naming.cutover_parking_name(table.name)
+                    park.append(((spec.source, table.name), (spec.source, parked)))
+                    archive.append(((spec.source, parked), (spec.archive, table.name)))
+            if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target:
+                for t in self.targets:
+                    if t.schema == spec.target:
+                        final.append(((t.schema, t.name), (spec.final, t.name)))
+        return park, archive, final
+
+    def _rename(self, sid: str, pairs, why: str) -> Statement:
+        body = ",\n  ".join(f"{quote_qualified(a)} TO {quote_qualified(b)}" for a, b in pairs)
+        return Statement(sid, f"RENAME TABLE\n  {body}", why, done_when="NOT " + table_exists(*pairs[0][0]))
+
+    def _new_schemas(self, f: FileBuilder) -> list[Statement]:
+        """Archive and final schemas cut-over moves tables into, recorded as ours when it creates them."""
+        out = []
+        for spec in self.model.schemas:
+            if not self.plan.cutover.rename_to_final:
+                continue
+            for schema in (spec.archive, spec.final):
+                if schema and schema not in (spec.source, spec.target):
+                    owned = Owned("schema", schema, schema)
+                    out += [f.register(owned, only_if_new=True),
+                            Statement(f"schema_create.{schema}", f"CREATE DATABASE IF NOT EXISTS "
+                                                                 f"{quote_qualified((schema,))}", "where tables move to")]
+        return out
+
+    def cutover(self) -> FileBuilder:
+        f, fn = self._file("70"), "70_cutover.sql"
+        ctx = self.ctx
+        privileges = [(p, s, None) for s in self._v1_schemas() + self._v2_schemas() for p in ("ALTER", "DROP", "TRIGGER")]
+        privileges += [(p, s, None) for spec in self.model.schemas for s in (spec.archive, spec.final)
+                       if s and self.plan.cutover.rename_to_final for p in ("CREATE", "INSERT", "TRIGGER")]
+        run = ctx.control_table("verify_run")
+        self._common_refusals(f, "60", [
+            guards.binlog_trust(ctx, fn), guards.backfill_done(ctx, fn),
+            Check(f"{self._phase_pending('70')} AND NOT EXISTS (SELECT 1 FROM {run} WHERE finished_at IS NOT NULL "
+                  f"AND bad_chunks = 0 AND plan_hash = {quote_literal(ctx.migration_hash)} AND run_id = "
+                  f"(SELECT MAX(run_id) FROM {run} WHERE finished_at IS NOT NULL))",
+                  f"djsqlgen refused {fn}: the last verify run did not find v2 equal to transform(v1); run "
+                  "`djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first",
+                  "cut over only to a v2 proven equal to transform(v1)"),
+            *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
+              for c in self._data_checks(fn)],
+            *self._outside_references(fn),
+            *guards.privileges(ctx, privileges, fn)])
+        where = {s: s for s in self._v1_schemas()}
+        park, archive, final = self._renames()
+        f.add(*self._new_schemas(f))
+        dualwrite_drops = [s for r, _, n in self.triggers
+                           for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n),
+                                               "stop the v1→v2 sync: v1 is read-only from here on")]
+        if not park:
+            # v1 stays where users write: guard it first, so no write slips through between the two triggers.
+            for s in self._guard_statements(where):
+                f.add(*f.creating(s, only_if_new=False))
+            steps = list(dualwrite_drops)
+            if final:
+                steps.append(self._rename("v2_to_final", final, "v2 to its final names, in one atomic step"))
+            f.steps(steps)
+        else:
+            steps = [self._rename("park_v1", park, "park v1 under other names in its schema, in one atomic step: "
+                                                   "from here on writers to v1 fail (the table is not there) instead of "
+                                                   "writing rows v2 would miss")]
+            steps += dualwrite_drops  # a table with triggers cannot move to another schema (error 1435)
+            steps.append(self._rename("final_names", archive + final,
+                                      "in one atomic step: v1 to its archive, v2 to its final names"))
+            f.steps(steps)
+            archive_of = {spec.source: spec.archive for spec in self.model.schemas if spec.archive}
+            for s in self._guard_statements({k: archive_of.get(k, k) for k in where}):
+                f.add(*f.creating(s, only_if_new=False))
+        for s in self._tracker_statements():
+            f.add(*f.creating(s, only_if_new=False))
+        f.log()
+        return f
+
+    def _phase_pending(self, phase: str) -> str:
+        return f"NOT {guards.applied(self.ctx, phase, same_plan=False)}"
+
+    # -- 80 -----------------------------------------------------------------------------------------
+    def contract(self) -> FileBuilder:
+        f, fn = self._file("80"), "80_contract.sql"
+        ctx = self.ctx
+        control = Owned("schema", ctx.control, ctx.control)
+        # A second run finds the control schema gone: it then has nothing left to do.
+        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(ctx.control)}",
+                        "whether this is the first run (the control schema still exists)"))
+        f.refuse([Check(f"@djsqlgen_control_was_there AND NOT {guards.applied(ctx, '70', same_plan=False)}",
+                        f"djsqlgen refused {fn}: cut-over has not been applied; run 70_cutover.sql first",
+                        "contract removes what a rollback needs")])
+        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
+                        "(again, on a second run, so the steps below have a place to run)"),
+              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))])
+        steps = []
+        for t in self.targets:
+            schema, name = self._v2_home(t)
+            for event in EVENTS:
+                trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
+                steps += f.dropping(Owned("trigger", schema, trig, name), f"DROP TRIGGER IF EXISTS "
+                                    f"{quote_qualified((schema, trig))}", "v2 is on its own now")
+        for r, _, n in self.triggers:
+            steps += f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n), "no sync is left")
+        for spec in self.model.schemas:
+            v1_home = spec.archive if self._moves_v1() and spec.archive else spec.source
+            if self.plan.contract.drop_v1:
+                for table in self.model.v1.schema(spec.source).tables:
+                    for event in EVENTS:
+                        g = naming.guard_trigger_name(self.plan.name, table.name, event)
+                        steps += f.dropping(Owned("trigger", v1_home, g, table.name),
+                                            f"DROP TRIGGER IF EXISTS {quote_qualified((v1_home, g))}", "v1 goes")
+                    if v1_home != self._final(spec):
+                        steps.append(Statement(
+                            f"v1_drop.{v1_home}.{table.name}",
+                            f"DROP TABLE IF EXISTS {quote_qualified((v1_home, table.name))}",
+                            f"retire v1 ({spec.source}) as the plan says (contract.drop_v1)",
+                            done_when=f"NOT {table_exists(v1_home, table.name)}"))
+                if v1_home != spec.source:
+                    steps += f.dropping(Owned("schema", v1_home, v1_home), f"DROP DATABASE IF EXISTS "
+                                        f"{quote_qualified((v1_home,))}", "the archive is empty")
+            if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target:
+                owned = Owned("schema", spec.target, spec.target)
+                steps.append(Statement(f"drop.schema.{spec.target}", f"DROP DATABASE IF EXISTS "
+                                       f"{quote_qualified((spec.target,))}",
+                                       f"{spec.target} is empty: its tables now live in {spec.final}",
+                                       done_when=f"NOT {f.registered(owned)} OR "
+                                                 f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE "
+                                                 f"TABLE_SCHEMA = {quote_literal(spec.target)})"))
+        f.steps(steps)
+        f.add(*self._drop_control(f))
+        return f
+
+    def _drop_control(self, f: FileBuilder) -> list[Statement]:
+        """The control schema goes if djsqlgen created it; else only what djsqlgen put in it."""
+        ctx = self.ctx
+        control = Owned("schema", ctx.control, ctx.control)
+        out = [Statement("control_schema_ours", f"SET @djsqlgen_control_ours = {f.registered(control)}",
+                         "whether djsqlgen created the control schema (else it keeps the schema itself)")]
+        for name in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress"):
+            out.append(Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {ctx.control_table(name)}",
+                                 "bookkeeping no longer needed"))
+        out += self._drop_routines()
+        out += [Statement("control_table_drop.objects", f"DROP TABLE IF EXISTS {ctx.control_table('objects')}",
+                          "the record of what djsqlgen made: nothing of it is left"),
+                Statement("control_table_drop.phase_log", f"DROP TABLE IF EXISTS {ctx.control_table('phase_log')}",
+                          "phases: the migration is over")]
+        # DROP DATABASE cannot be conditional outside a procedure: a prepared statement chooses.
+        out += [Statement("control_schema_drop.choose",
+                          f"SET @djsqlgen_drop = IF(@djsqlgen_control_ours AND NOT EXISTS (SELECT 1 FROM "
+                          f"information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(ctx.control)}), "
+                          f"{quote_literal('DROP DATABASE IF EXISTS ' + quote_qualified((ctx.control,)))}, 'DO 0')",
+                          "drop the control schema only if djsqlgen created it and it is empty now"),
+                Statement("control_schema_drop.prepare", "PREPARE djsqlgen_drop FROM @djsqlgen_drop", "—"),
+                Statement("control_schema_drop.run", "EXECUTE djsqlgen_drop", "—"),
+                Statement("control_schema_drop.done", "DEALLOCATE PREPARE djsqlgen_drop", "—")]
+        return out
+
+    def _drop_routines(self) -> list[Statement]:
+        ctx = self.ctx
+        out = []
+        for t in self.targets:
+            out += backfill.drop_routines(ctx, t) + verify.drop_routines(ctx, t) + constraints.drop_references_check(ctx, t)
+        out += [Statement(f"procedure_drop.{n}", f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, n))}",
+                          "shared procedure") for n in ("verify_all", "verify_report")]
+        return out
+
+    # -- rollbacks ----------------------------------------------------------------------------------
+    def rollback_contract(self) -> FileBuilder:
+        f, fn = self._file("80", rollback=True), "rollback/80_contract.sql"
+        homes = [spec.archive if self._moves_v1() and spec.archive else spec.source for spec in self.model.schemas]
+        f.refuse([Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
+                                    for t in self.model.v1.schema(spec.source).tables) or "FALSE",
+                        f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
+                        "backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
+        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS "
+                                                 f"{quote_qualified((self.ctx.control,))}", "the control schema again"),
+              *self._routine_statements())
+        for t in self.targets:  # what 10 had recorded: v2 is djsqlgen's (its versioned schema too)
+            f.add(f.register(Owned("table", t.schema, t.name), only_if_new=False))
+        for number, name, *_ in PHASE_FILES[:-1]:
+            f.add(Statement(f"phase_log.{number}",
+                            f"INSERT INTO {self.ctx.control_table('phase_log')} (phase, file, plan_hash, applied_at) "
+                            f"VALUES ({quote_literal(number)}, {quote_literal(f'{number}_{name}.sql')}, "
+                            f"{quote_literal(self.ctx.migration_hash)}, NOW(6)) ON DUPLICATE KEY UPDATE applied_at = "
+                            "applied_at", f"phase {number} stands as it was before contract"))
+        return f
+
+    def rollback_cutover(self) -> FileBuilder:
+        f, fn = self._file("70", rollback=True), "rollback/70_cutover.sql"
+        ctx = self.ctx
+        writes = ctx.control_table("v2_writes")
+        self._common_refusals(f, None, [
+            guards.binlog_trust(ctx, fn),
+            Check(f"EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
+                  f"djsqlgen refused {fn}: v2 holds rows written after cut-over (SELECT target_id, COUNT(*) FROM "
+                  f"{ctx.control}.v2_writes GROUP BY target_id lists how many); v1 never saw them. To roll back "
+                  "anyway and give them up, run SET @djsqlgen_discard_v2_writes = 'yes'; first (or djsqlgen apply "
+                  "--discard-v2-writes)",
+                  "rolling back would silently discard writes users made to v2")])
+        park, archive, final = self._renames()
+        steps = []
+        for t in self.targets:
+            schema, name = self._v2_home(t)
+            for event in EVENTS:
+                trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
+                steps += f.dropping(Owned("trigger", schema, trig, name),
+                                    f"DROP TRIGGER IF EXISTS {quote_qualified((schema, trig))}",
+                                    "v2 is no longer primary (a table with triggers cannot move either)")
+        by_source = {spec.source: spec for spec in self.model.schemas}
+        guard_drops = []
+        for ref in self._v1_tables():
+            home = by_source[ref.schema].archive if park and by_source[ref.schema].archive else ref.schema
+            for event in EVENTS:
+                g = naming.guard_trigger_name(self.plan.name, ref.name, event)
+                guard_drops += f.dropping(Owned("trigger", home, g, ref.name),
+                                          f"DROP TRIGGER IF EXISTS {quote_qualified((home, g))}",
+                                          "v1 takes writes again (its dual-write triggers are back)")
+        if park:
+            steps += guard_drops
+            back = [(b, a) for a, b in archive] + [(b, a) for a, b in final]
+            steps.append(self._rename("back_to_parked", back, "in one atomic step: v2 back to its versioned names, "
+                                                              "v1 out of the archive into its parking names"))
+            f.steps(steps)
+            for s in triggers.create_all(ctx):  # onto the parked tables: triggers follow a rename in the schema
+                parked_sql = s.sql
+                for a, b in park:
+                    parked_sql = parked_sql.replace(f"ON {quote_qualified(a)}\n", f"ON {quote_qualified(b)}\n")
+                f.add(*f.creating(Statement(s.id, parked_sql, s.comment, compound=True, creates=s.creates),
+                                  only_if_new=False))
+            f.steps([self._rename("unpark_v1", [(b, a) for a, b in park],
+                                  "v1 back under its own names, its dual-write triggers already on it")])
+        else:
+            if final:
+                steps.append(self._rename("v2_back", [(b, a) for a, b in final], "v2 back to its versioned names"))
+            f.steps(steps)
+            for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
+                f.add(*f.creating(s, only_if_new=False))
+            f.steps(guard_drops)
+        f.add(Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
+        f.log()
+        return f
+
+    def rollback_constraints(self) -> FileBuilder:
+        f, fn = self._file("60", rollback=True), "rollback/60_constraints.sql"
+        self._common_refusals(f, None, [guards.not_after(self.ctx, "70", "70_cutover.sql", fn,
+                                                         "v2 is primary; apply rollback/70_cutover.sql first")])
+        f.steps([s for t in reversed(self.targets) for s in constraints.remove(self.ctx, t)])
+        f.log()
+        return f
+
+    def rollback_verify(self) -> FileBuilder:
+        f = self._file("50", rollback=True)
+        self._common_refusals(f, None)
+        f.add(*[Statement(f"verify_{t}_clear", f"DELETE FROM {self.ctx.control_table(t)}", f"forget verify results ({t})")
+                for t in ("verify_diff", "verify_chunk", "verify_run")])
+        f.log()
+        return f
+
+    def rollback_backfill(self) -> FileBuilder:
+        f, fn = self._file("40", rollback=True), "rollback/40_backfill.sql"
+        self._common_refusals(f, None, [
+            guards.not_after(self.ctx, "60", "60_constraints.sql", fn,
+                             "emptying v2 tables under foreign keys fails; apply rollback/60_constraints.sql first")])
+        f.steps([s for t in reversed(self.targets) for s in backfill.undo(self.ctx, t) if s.done_when])
+        f.add(*[s for t in self.targets for s in backfill.undo(self.ctx, t) if not s.done_when])
+        f.log()
+        return f
+
+    def rollback_dualwrite(self) -> FileBuilder:
+        f, fn = self._file("30", rollback=True), "rollback/30_dualwrite.sql"
+        self._common_refusals(f, None, [
+            guards.binlog_trust(self.ctx, fn),
+            guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "apply rollback/70_cutover.sql first")])
+        f.steps([s for r, _, n in self.triggers
+                 for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(self.ctx, r, n),
+                                     f"stop carrying writes to {r.label} into v2")])
+        f.log()
+        return f
+
+    def rollback_routines(self) -> FileBuilder:
+        f = self._file("20", rollback=True)
+        self._common_refusals(f, None)
+        f.add(*self._drop_routines())
+        f.add(*[Statement(f"control_table_drop.{t}", f"DROP TABLE IF EXISTS {self.ctx.control_table(t)}", "bookkeeping")
+                for t in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")])
+        f.log()
+        return f
+
+    def rollback_expand(self) -> FileBuilder:
+        f, fn = self._file("10", rollback=True), "rollback/10_expand.sql"
+        self._common_refusals(f, None, [
+            guards.not_after(self.ctx, "30", "30_dualwrite.sql", fn, "its triggers write into v2; apply "
+                             "rollback/30_dualwrite.sql first"),
+            guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 holds live data; apply rollback/70 first")])
+        steps = []
+        for t in reversed(self.targets):
+            steps += f.dropping(Owned("table", t.schema, t.name), f"DROP TABLE IF EXISTS {table_sql(t.schema, t.name)}",
+                                f"{t.label}: copies only, v1 is untouched")
+        for schema in self._v2_schemas():
+            owned = Owned("schema", schema, schema)
+            steps += [Statement(f"drop.schema.{schema}", f"DROP DATABASE IF EXISTS {quote_qualified((schema,))}",
+                                f"{schema}: djsqlgen created it and nothing else is in it",
+                                done_when=f"NOT {f.registered(owned)} OR NOT {schema_exists(schema)} OR EXISTS (SELECT 1 "
+                                          f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(schema)}) "
+                                          f"OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = "
+                                          f"{quote_literal(schema)})"),
+                      f.forget(owned)]
+        f.steps(steps)
+        f.log()
+        return f
+
+    def rollback_preflight(self) -> FileBuilder:
+        f, fn = self._file("00", rollback=True), "rollback/00_preflight.sql"
+        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(self.ctx.control)}",
+                        "a second run finds nothing to do"))
+        f.refuse([Check(f"@djsqlgen_control_was_there AND ({guards.applied(self.ctx, '10', same_plan=False)} OR "
+                        f"{guards.applied(self.ctx, '20', same_plan=False)})",
+                        f"djsqlgen refused {fn}: later phases are still applied; roll them back first, newest first "
+                        "(djsqlgen apply rollback/)", "the control schema records what they created")])
+        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((self.ctx.control,))}",
+                        "(on a second run: so that the statements below have something to read)"),
+              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))])
+        f.add(*self._drop_control(f))
+        return f
+
+    # -- output -------------------------------------------------------------------------------------
+    def files(self) -> list[PhaseFile]:
+        forward = [self.preflight(), self.expand(), self.routines(), self.dualwrite(), self.backfill(), self.verify(),
+                   self.constraints(), self.cutover(), self.contract()]
+        rollbacks = [self.rollback_contract(), self.rollback_cutover(), self.rollback_constraints(),
+                     self.rollback_verify(), self.rollback_backfill(), self.rollback_dualwrite(),
+                     self.rollback_routines(), self.rollback_expand(), self.rollback_preflight()]
+        out = []
+        for b, (number, name, title, purpose) in zip(forward, PHASE_FILES):
+            out.append(PhaseFile(number, name, title, purpose, RERUN[number], tuple(b.statements)))
+        titles = {n: t for n, _, t, _ in PHASE_FILES}
+        for b in rollbacks:
+            out.append(PhaseFile(b.number, b.name, f"Rollback of {titles[b.number].lower()}",
+                                 f"Undo {b.number}_{b.name}.sql; drops only what djsqlgen recorded creating.",
+                                 "Safe to run again: each undo step checks first.", tuple(b.statements),
+                                 rollback_of=f"{b.number}_{b.name}.sql"))
+        return out
