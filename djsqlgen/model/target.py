@@ -225,7 +225,9 @@ class Model:
 
     def ordered(self) -> list[Target]:
         """Targets parents first (v2 foreign keys), ties in id order."""
-        graph = {t.id: {fk.parent for fk in t.foreign_keys if fk.parent and fk.parent != t.id} for t in self.targets}
+        ids = {t.id for t in self.targets}
+        graph = {t.id: {fk.parent for fk in t.foreign_keys if fk.parent in ids and fk.parent != t.id}
+                 for t in self.targets}
         sorter = TopologicalSorter(graph)
         try:
             sorter.prepare()

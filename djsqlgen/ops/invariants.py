@@ -16,7 +16,7 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
     kept = {t.id for t in model.targets}
     names = Counter((t.schema, t.name) for t in model.targets)
     first_of = {}
-    for t in model.targets:
+    for t in model.ordered():
         first_of.setdefault((t.schema, t.name), t)
         if names[(t.schema, t.name)] > 1 and first_of[(t.schema, t.name)] is not t:
             problems.append(f"{t.plan_key}.rename: {t.name!r} is also the v2 name of "
@@ -35,7 +35,7 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
             if fk.parent and fk.parent not in kept:
                 parent_key = next((s for s in _plan_keys(plan) if s.endswith("." + fk.parent.split(".", 1)[1])
                                    and s.split(".")[1] == fk.parent.split(".", 1)[0]), fk.parent)
-                problems.append(f"{parent_key}: dropped, but kept table {t.source.driving.label} refers to it "
+                problems.append(f"{parent_key}: dropped, but kept table {model.v1_table(t.source.driving).full_name} refers to it "
                                 f"(foreign key {fk.name!r}); keep it, or drop {t.source.driving.name} too")
             for rule in (fk.on_update, fk.on_delete):
                 if rule.upper() == "SET NULL":

@@ -91,3 +91,11 @@ def test_all_problems_are_reported_together(tmp_path: Path):
     assert result.returncode == 2
     assert "3 problem(s)" in result.stderr, result.stderr
     assert [k for k in keys if k not in result.stderr] == [], result.stderr
+
+
+@pytest.mark.parametrize("name", ["drop_key_column", "expr_on_key_column"])
+def test_key_change_that_may_merge_rows_is_checked_on_the_data(name: str):
+    """Dropping or computing a key column is a key change: valid, with a data check named in the output."""
+    result = plan_check(PLANS / "valid" / f"{name}.yaml")
+    assert result.returncode == 0, result.stderr
+    assert "1 data check(s)" in result.stdout, result.stdout
