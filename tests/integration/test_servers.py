@@ -53,6 +53,8 @@ def test_primary_logs_rows_and_distrusts_function_creators(binlog_primary):
 
 
 def test_restricted_dba_has_no_super(binlog_primary):
+    dba = binlog_primary.dba_settings
+    assert (dba.host, dba.port, dba.user) == ("127.0.0.1", binlog_primary.port, DBA_USER) and dba.password
     with binlog_primary.session(DBA_USER) as db:
         grants = " ".join(next(iter(r.values())) for r in db.query("SHOW GRANTS"))
         assert "PROCESS" in grants and "BINLOG MONITOR" in grants

@@ -392,7 +392,9 @@ class MariaDBServer:
         if self.directory is not None:
             raise RuntimeError(f"server {self.name} is already started")
         _register_cleanup()
-        self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{self.name}-"))
+        # A Unix socket path must stay under 108 bytes: fall back to /tmp when TMPDIR is deep.
+        parent = tempfile.gettempdir() if len(tempfile.gettempdir()) < 50 else "/tmp"
+        self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{self.name}-", dir=parent))
         with _LIVE_LOCK:
             _LIVE[id(self)] = self
         self._start_watchdog()
