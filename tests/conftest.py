@@ -23,6 +23,9 @@ from djsqlgen.run.settings import ConnectionSettings
 REPO = Path(__file__).resolve().parents[1]
 SUPPORT = Path(__file__).resolve().parent / "support"
 
+# Extra MariaDB servers (binlog primary, replica, restricted DBA): fixtures of tests/support/servers.py.
+pytest_plugins = ["support.servers"]
+
 NO_SERVER = """no MySQL/MariaDB server for the tests.
 Tried: {tried}.
 Start one of:
