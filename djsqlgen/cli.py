@@ -27,17 +27,40 @@ class _Context:
 
 
 pass_context = click.make_pass_decorator(_Context)
+ASK = "\0ask"  # --password given without a value: ask for it
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _FullHelpGroup(click.Group):
+    """``--help`` lists every command with its whole first line, not cut at 45 characters."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            if isinstance(command, click.Group):
+                for sub in command.list_commands(ctx):
+                    text = (command.get_command(ctx, sub).help or "").strip().splitlines()
+                    rows.append((f"{name} {sub}", text[0] if text else ""))
+            else:
+                rows.append((name, (command.help or "").strip().splitlines()[0]))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows, col_max=20)
+
+
+@click.group(cls=_FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--host", help="MySQL host (else DJ_HOST, else dj_local_conf.json / datajoint.json).")
 @click.option("--port", type=int, help="MySQL port (else DJ_PORT, else 3306).")
 @click.option("--user", help="MySQL user (else DJ_USER).")
-@click.option("--password", help="MySQL password (else DJ_PASS).")
+@click.option("--password", is_flag=False, flag_value=ASK, default=None,
+              help="MySQL password (else DJ_PASS); --password alone asks for it without echo.")
 @click.version_option(__version__, prog_name="djsqlgen")
 @click.pass_context
 def cli(ctx: click.Context, host, port, user, password) -> None:
     """Expand-and-contract migrations for live DataJoint pipelines, as plain SQL files."""
+    if password == ASK:
+        password = click.prompt("password", hide_input=True, default="", show_default=False, err=True)
     ctx.obj = _Context({"host": host, "port": port, "user": user, "password": password})
 
 
@@ -156,16 +179,19 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
+@click.option("--discard-v2-writes", is_flag=True,
+              help="Let rollback/70_cutover.sql give up rows written to v2 after the cut-over (it refuses otherwise).")
 @pass_context
-def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool) -> None:
-    """Run SQL files (a directory runs its phase files in order; - reads standard input), DELIMITER-aware."""
+def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, discard_v2_writes: bool) -> None:
+    """Run SQL files, DELIMITER-aware: a directory runs its phase files in order, its rollback/ newest first; - reads stdin."""
     from djsqlgen.run.apply import apply_files
 
     if dry_run:
         apply_files(None, list(paths), dry_run=True, echo=click.echo)
         return
     with connected(obj.settings) as db:
-        count = apply_files(db, list(paths), echo=lambda text: click.echo(text, err=text.startswith("-- ")))
+        count = apply_files(db, list(paths), echo=lambda text: click.echo(text, err=text.startswith("-- ")),
+                            discard_v2_writes=discard_v2_writes)
     click.echo(f"applied {count} statement(s)", err=True)
 
 

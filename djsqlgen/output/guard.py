@@ -24,17 +24,37 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
     if dialect.anonymous_blocks:
         lines = ["BEGIN NOT ATOMIC"]
         for check in checks:
-            lines += [f"  -- Refuse: {check.why}",
-                      f"  IF {check.fails_when} THEN",
-                      f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(check.message[:MESSAGE_LIMIT])};",
-                      "  END IF;"]
+            inner = [f"  -- Refuse: {check.why}",
+                     f"  IF {check.fails_when} THEN",
+                     f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(check.message[:MESSAGE_LIMIT])};",
+                     "  END IF;"]
+            if check.only_if:  # nested: the inner condition's tables are only opened when it runs
+                inner = [f"  IF {check.only_if} THEN"] + ["  " + line for line in inner] + ["  END IF;"]
+            lines += inner
         lines.append("END")
         return [Statement(block_id, "\n".join(lines), "refuse before changing anything if a condition below "
                                                        "fails (each names what is missing and the fix)",
                           compound=True)]
+    plain = [c for c in checks if not c.only_if]
     cases = "\n".join(f"  -- {check.why}\n  WHEN {check.fails_when}\n    THEN {quote_literal(check.message[:MESSAGE_LIMIT])}"
-                      for check in checks)
-    return [
+                      for check in plain)
+    out = []
+    for i, check in enumerate(c for c in checks if c.only_if):
+        # MySQL resolves every table of a statement before running it: a check on tables that may be missing
+        # is prepared, and only when its precondition holds.
+        query = (f"SELECT CASE WHEN {check.fails_when} THEN {quote_literal(check.message[:MESSAGE_LIMIT])} END "
+                 "INTO @djsqlgen_refusal")
+        out += [Statement(f"{block_id}.conditional_{i}",
+                          f"SET @djsqlgen_check = IF({check.only_if}, {quote_literal(query)}, 'DO 0')",
+                          f"{check.why} (only when it applies)"),
+                Statement(f"{block_id}.conditional_{i}.prepare", "PREPARE djsqlgen_check FROM @djsqlgen_check", "—"),
+                Statement(f"{block_id}.conditional_{i}.run", "EXECUTE djsqlgen_check", "—"),
+                Statement(f"{block_id}.conditional_{i}.stop",
+                          "SET SESSION sql_mode = COALESCE(@djsqlgen_refusal, @@SESSION.sql_mode)",
+                          "stop here with error 1231 quoting the refusal, if there is one")]
+    if not plain:
+        return [Statement(f"{block_id}.clear", "SET @djsqlgen_refusal = NULL", "no refusal yet")] + out
+    return [Statement(f"{block_id}.clear", "SET @djsqlgen_refusal = NULL", "no refusal yet")] + out + [
         Statement(f"{block_id}.find", f"SET @djsqlgen_refusal = CASE\n{cases}\nEND",
                   "the first condition below that fails, as a refusal message (NULL: none fails)"),
         Statement(f"{block_id}.stop", "SET SESSION sql_mode = COALESCE(@djsqlgen_refusal, @@SESSION.sql_mode)",

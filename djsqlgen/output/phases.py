@@ -328,18 +328,7 @@ class Phases:
         f.add(*self._transform_trial())
         f.refuse(self._data_checks(fn), "refuse_data")
         # Nothing changed so far. Now the control schema, recorded as ours only if it did not exist.
-        control = Owned("schema", ctx.control, ctx.control)
-        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_is_new = NOT {schema_exists(ctx.control)}",
-                        "whether this run creates the control schema (then djsqlgen may drop it later)"),
-              Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
-                        "the control schema: progress, checkpoints, verify results and djsqlgen's procedures"),
-              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))],
-              Statement("register.schema.control",
-                        f"INSERT IGNORE INTO {ctx.control_table('objects')}\n  (kind, schema_name, object_name, "
-                        f"on_table, plan_hash, created_by, created_at)\nSELECT 'schema', {quote_literal(ctx.control)}, "
-                        f"{quote_literal(ctx.control)}, '', {quote_literal(ctx.migration_hash)}, '00_preflight.sql', "
-                        "NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new",
-                        "record the control schema as djsqlgen's when this run created it"))
+        f.add(*self._control_schema())
         estimates = " UNION ALL\n".join(
             f"SELECT {quote_literal(t.label)} AS v2_table, {quote_literal(t.source.driving.label)} AS from_v1, "
             f"TABLE_ROWS AS estimated_rows FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
@@ -349,6 +338,24 @@ class Phases:
             f.add(Statement("row_estimates", estimates, "the size of the work ahead (InnoDB estimates)"))
         f.log()
         return f
+
+    def _control_schema(self) -> list[Statement]:
+        """Create the control schema with its phase log and object record; record the schema as djsqlgen's only
+        when this run created it (a schema the DBA made for the migration is never dropped)."""
+        ctx = self.ctx
+        return [
+            Statement("control_schema_seen", f"SET @djsqlgen_control_is_new = NOT {schema_exists(ctx.control)}",
+                      "whether this run creates the control schema (then djsqlgen may drop it later)"),
+            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
+                      "the control schema: progress, checkpoints, verify results and djsqlgen's procedures"),
+            *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))],
+            Statement("register.schema.control",
+                      f"INSERT IGNORE INTO {ctx.control_table('objects')}\n  (kind, schema_name, object_name, "
+                      f"on_table, plan_hash, created_by, created_at)\nSELECT 'schema', {quote_literal(ctx.control)}, "
+                      f"{quote_literal(ctx.control)}, '', {quote_literal(ctx.migration_hash)}, 'control', "
+                      "NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new",
+                      "record the control schema as djsqlgen's when this run created it"),
+        ]
 
     def _transform_trial(self) -> list[Statement]:
         """Try every computed column of every target on all of v1, into temporary tables with v2's column
@@ -677,12 +684,10 @@ class Phases:
         # A second run finds the control schema gone: it then has nothing left to do.
         f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(ctx.control)}",
                         "whether this is the first run (the control schema still exists)"))
-        f.refuse([Check(f"@djsqlgen_control_was_there AND NOT {guards.applied(ctx, '70', same_plan=False)}",
+        f.refuse([Check(f"NOT {guards.applied(ctx, '70', same_plan=False)}",
                         f"djsqlgen refused {fn}: cut-over has not been applied; run 70_cutover.sql first",
-                        "contract removes what a rollback needs")])
-        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
-                        "(again, on a second run, so the steps below have a place to run)"),
-              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))])
+                        "contract removes what a rollback needs", only_if="@djsqlgen_control_was_there")])
+        f.add(*self._control_schema())  # again on a second run, for the steps below; dropped again at the end
         steps = []
         for t in self.targets:
             schema, name = self._v2_home(t)
@@ -904,13 +909,12 @@ class Phases:
         f, fn = self._file("00", rollback=True), "rollback/00_preflight.sql"
         f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(self.ctx.control)}",
                         "a second run finds nothing to do"))
-        f.refuse([Check(f"@djsqlgen_control_was_there AND ({guards.applied(self.ctx, '10', same_plan=False)} OR "
-                        f"{guards.applied(self.ctx, '20', same_plan=False)})",
+        f.refuse([Check(f"{guards.applied(self.ctx, '10', same_plan=False)} OR "
+                        f"{guards.applied(self.ctx, '20', same_plan=False)}",
                         f"djsqlgen refused {fn}: later phases are still applied; roll them back first, newest first "
-                        "(djsqlgen apply rollback/)", "the control schema records what they created")])
-        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((self.ctx.control,))}",
-                        "(on a second run: so that the statements below have something to read)"),
-              *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))])
+                        "(djsqlgen apply rollback/)", "the control schema records what they created",
+                        only_if="@djsqlgen_control_was_there")])
+        f.add(*self._control_schema())  # again on a second run; dropped again at the end
         f.add(*self._drop_control(f))
         return f
 

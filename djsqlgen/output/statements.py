@@ -36,6 +36,9 @@ class Check:
     fails_when: str
     message: str
     why: str
+    # A condition without table references that must hold for the check to be evaluated at all (its
+    # tables may not exist otherwise, e.g. the control schema on a second run of 80_contract.sql).
+    only_if: str | None = None
 
 
 @dataclass(frozen=True)

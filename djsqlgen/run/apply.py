@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,14 +13,38 @@ from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
 
 
+PHASE_FILE = re.compile(r"^\d\d_[a-z]+\.sql$")
+
+
+def _directory_files(path: Path) -> list[Path]:
+    """The files a generated directory runs: the forward files in phase order; for its rollback/ directory the
+    rollback files newest first. Only files the manifest lists (or, without one, named like phase files):
+    a stray .sql file someone left there never runs."""
+    is_rollback = path.name == "rollback"
+    manifest = (path.parent if is_rollback else path) / "manifest.json"
+    if manifest.is_file():
+        listed = json.loads(manifest.read_text(encoding="utf-8"))
+        names = listed["rollback_files"] if is_rollback else listed["files"]
+        base = path.parent if is_rollback else path
+        files = [base / n for n in names]
+        missing = [f for f in files if not f.is_file()]
+        if missing:
+            raise DjsqlgenError(f"{missing[0]} is listed in {manifest} but missing; generate the files again")
+        return sorted(files, reverse=True) if is_rollback else files
+    files = sorted((p for p in path.glob("*.sql") if PHASE_FILE.match(p.name)), reverse=is_rollback)
+    if not files:
+        raise DjsqlgenError(f"{path}: no phase files (NN_name.sql) and no manifest.json; name the files to apply")
+    return files
+
+
 def files_in_order(paths: list[Path]) -> list[Path]:
-    """Expand directories into their forward .sql files, in file-name (phase) order."""
+    """Expand directories (see ``_directory_files``); files and - (standard input) as given."""
     out: list[Path] = []
     for path in paths:
         if str(path) == "-":
             out.append(path)  # standard input
         elif path.is_dir():
-            out.extend(sorted(p for p in path.glob("*.sql")))
+            out.extend(_directory_files(path))
         elif path.is_file():
             out.append(path)
         else:
@@ -31,9 +57,16 @@ def apply_files(
     paths: list[Path],
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
+    discard_v2_writes: bool = False,
 ) -> int:
-    """Execute (or, with ``dry_run``, print) every statement of ``paths``; returns how many ran."""
+    """Execute (or, with ``dry_run``, print) every statement of ``paths``; returns how many ran.
+
+    ``discard_v2_writes`` tells rollback/70_cutover.sql that giving up the rows written to v2 after the
+    cut-over is intended (the session variable it reads).
+    """
     count = 0
+    if discard_v2_writes and db is not None:
+        db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
     for path in files_in_order(paths):
         statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
         echo(f"-- {path}: {len(statements)} statement(s)")

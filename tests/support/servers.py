@@ -351,6 +351,10 @@ class MariaDBServer:
             f"socket={self.socket}",
             f"pid-file={self.pid_file}",
             f"log-error={self.error_log}",
+            # Its own tmpdir: at start-up mariadbd deletes every #sql* file in its tmpdir, which with the
+            # default /tmp removes the internal temporary tables of the machine's main server mid-query
+            # (seen: "Error on delete of '/tmp/#sql-temptable-….MAI'", errno 6, in other tests' statements).
+            f"tmpdir={self._path('tmp')}",
             "skip-name-resolve",
             "innodb_buffer_pool_size=64M",
             "innodb_log_file_size=32M",
@@ -395,6 +399,7 @@ class MariaDBServer:
         # A Unix socket path must stay under 108 bytes: fall back to /tmp when TMPDIR is deep.
         parent = tempfile.gettempdir() if len(tempfile.gettempdir()) < 50 else "/tmp"
         self.directory = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{self.name}-", dir=parent))
+        self._path("tmp").mkdir()
         with _LIVE_LOCK:
             _LIVE[id(self)] = self
         self._start_watchdog()

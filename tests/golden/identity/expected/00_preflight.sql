@@ -130,7 +130,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`objects` (
 -- [register.schema.control] record the control schema as djsqlgen's when this run created it
 INSERT IGNORE INTO `djsqlgen_lab_identity`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'djsqlgen_lab_identity', 'djsqlgen_lab_identity', '', 'd1aed2f8b081', '00_preflight.sql', NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new;
+SELECT 'schema', 'djsqlgen_lab_identity', 'djsqlgen_lab_identity', '', 'd1aed2f8b081', 'control', NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new;
 
 -- [row_estimates] the size of the work ahead (InnoDB estimates)
 SELECT 'lab_v2.#kind' AS v2_table, 'lab_v1.#kind' AS from_v1, TABLE_ROWS AS estimated_rows FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' UNION ALL

@@ -20,14 +20,19 @@ SET @djsqlgen_control_was_there = EXISTS (SELECT 1 FROM information_schema.SCHEM
 -- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: contract removes what a rollback needs
-  IF @djsqlgen_control_was_there AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: cut-over has not been applied; run 70_cutover.sql first';
+  IF @djsqlgen_control_was_there THEN
+    -- Refuse: contract removes what a rollback needs
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: cut-over has not been applied; run 70_cutover.sql first';
+    END IF;
   END IF;
 END;;
 DELIMITER ;
 
--- [control_schema_create] (again, on a second run, so the steps below have a place to run)
+-- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
+SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_identity');
+
+-- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
 CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_identity`;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
@@ -50,6 +55,11 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`objects` (
   created_at DATETIME(6) NOT NULL,
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
+
+-- [register.schema.control] record the control schema as djsqlgen's when this run created it
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
+SELECT 'schema', 'djsqlgen_lab_identity', 'djsqlgen_lab_identity', '', 'd1aed2f8b081', 'control', NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new;
 
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_80_contract`;

@@ -20,14 +20,19 @@ SET @djsqlgen_control_was_there = EXISTS (SELECT 1 FROM information_schema.SCHEM
 -- [refuse.00] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: the control schema records what they created
-  IF @djsqlgen_control_was_there AND (EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '10') OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20')) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/00_preflight.sql: later phases are still applied; roll them back first, newest first (djsqlgen apply rollback/)';
+  IF @djsqlgen_control_was_there THEN
+    -- Refuse: the control schema records what they created
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '10') OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/00_preflight.sql: later phases are still applied; roll them back first, newest first (djsqlgen apply rollback/)';
+    END IF;
   END IF;
 END;;
 DELIMITER ;
 
--- [control_schema_create] (on a second run: so that the statements below have something to read)
+-- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
+SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
+
+-- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
 CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
@@ -50,6 +55,11 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`objects` (
   created_at DATETIME(6) NOT NULL,
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
+
+-- [register.schema.control] record the control schema as djsqlgen's when this run created it
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
+SELECT 'schema', 'djsqlgen_lab_transform', 'djsqlgen_lab_transform', '', 'fe9aba938fdc', 'control', NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new;
 
 -- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
 SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_lab_transform' AND object_name = 'djsqlgen_lab_transform');
