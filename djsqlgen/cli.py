@@ -253,7 +253,9 @@ def status(obj: _Context, plan_path: Path) -> None:
         state = drive.status(db, loaded)
     click.echo(f"plan {loaded.name}, control schema {loaded.control}")
     if state["finished"]:
-        click.echo("migration finished: contract applied (the control schema is gone; v2 is in place)")
+        applied = next(p["applied_at"] for p in state["phases"] if p["phase"] == "80")
+        click.echo(f"migration finished: 80_contract.sql applied at {applied}; v2 is in place and v1 retired "
+                   "as the plan says")
         return
     phases = state["phases"]
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))

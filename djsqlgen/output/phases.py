@@ -680,14 +680,7 @@ class Phases:
     def contract(self) -> FileBuilder:
         f, fn = self._file("80"), "80_contract.sql"
         ctx = self.ctx
-        control = Owned("schema", ctx.control, ctx.control)
-        # A second run finds the control schema gone: it then has nothing left to do.
-        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(ctx.control)}",
-                        "whether this is the first run (the control schema still exists)"))
-        f.refuse([Check(f"NOT {guards.applied(ctx, '70', same_plan=False)}",
-                        f"djsqlgen refused {fn}: cut-over has not been applied; run 70_cutover.sql first",
-                        "contract removes what a rollback needs", only_if="@djsqlgen_control_was_there")])
-        f.add(*self._control_schema())  # again on a second run, for the steps below; dropped again at the end
+        self._common_refusals(f, "70", [guards.binlog_trust(ctx, fn)])
         steps = []
         for t in self.targets:
             schema, name = self._v2_home(t)
@@ -712,19 +705,22 @@ class Phases:
                             f"retire v1 ({spec.source}) as the plan says (contract.drop_v1)",
                             done_when=f"NOT {table_exists(v1_home, table.name)}"))
                 if v1_home != spec.source:
-                    steps += f.dropping(Owned("schema", v1_home, v1_home), f"DROP DATABASE IF EXISTS "
-                                        f"{quote_qualified((v1_home,))}", "the archive is empty")
+                    steps += self._drop_empty_schemas(f, [v1_home], "the archive is empty")
             if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target:
-                owned = Owned("schema", spec.target, spec.target)
-                steps.append(Statement(f"drop.schema.{spec.target}", f"DROP DATABASE IF EXISTS "
-                                       f"{quote_qualified((spec.target,))}",
-                                       f"{spec.target} is empty: its tables now live in {spec.final}",
-                                       done_when=f"NOT {f.registered(owned)} OR "
-                                                 f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE "
-                                                 f"TABLE_SCHEMA = {quote_literal(spec.target)})"))
+                steps += self._drop_empty_schemas(f, [spec.target], f"empty: its tables now live in {spec.final}")
         f.steps(steps)
-        f.add(*self._drop_control(f))
+        # The control schema keeps its phase log and its record of what djsqlgen left (v1's guard triggers,
+        # the schemas cut-over made): status reads them, and the rollbacks still drop only what is recorded.
+        f.add(*self._drop_bookkeeping())
+        f.log()
         return f
+
+    def _drop_bookkeeping(self) -> list[Statement]:
+        """Progress, verify results and every routine: what the window needed."""
+        out = [Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {self.ctx.control_table(name)}",
+                         "bookkeeping no longer needed")
+               for name in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")]
+        return out + self._drop_routines()
 
     def _drop_control(self, f: FileBuilder) -> list[Statement]:
         """The control schema goes if djsqlgen created it; else only what djsqlgen put in it."""
@@ -732,10 +728,7 @@ class Phases:
         control = Owned("schema", ctx.control, ctx.control)
         out = [Statement("control_schema_ours", f"SET @djsqlgen_control_ours = {f.registered(control)}",
                          "whether djsqlgen created the control schema (else it keeps the schema itself)")]
-        for name in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress"):
-            out.append(Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {ctx.control_table(name)}",
-                                 "bookkeeping no longer needed"))
-        out += self._drop_routines()
+        out += self._drop_bookkeeping()
         out += [Statement("control_table_drop.objects", f"DROP TABLE IF EXISTS {ctx.control_table('objects')}",
                           "the record of what djsqlgen made: nothing of it is left"),
                 Statement("control_table_drop.phase_log", f"DROP TABLE IF EXISTS {ctx.control_table('phase_log')}",
@@ -764,21 +757,13 @@ class Phases:
     def rollback_contract(self) -> FileBuilder:
         f, fn = self._file("80", rollback=True), "rollback/80_contract.sql"
         homes = [spec.archive if self._moves_v1() and spec.archive else spec.source for spec in self.model.schemas]
+        f.refuse([guards.control_exists(self.ctx, fn)], "refuse_setup")
         f.refuse([Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
                                     for t in self.model.v1.schema(spec.source).tables) or "FALSE",
                         f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
                         "backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
-        f.add(Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS "
-                                                 f"{quote_qualified((self.ctx.control,))}", "the control schema again"),
-              *self._routine_statements())
-        for t in self.targets:  # what 10 had recorded: v2 is djsqlgen's (its versioned schema too)
-            f.add(f.register(Owned("table", t.schema, t.name), only_if_new=False))
-        for number, name, *_ in PHASE_FILES[:-1]:
-            f.add(Statement(f"phase_log.{number}",
-                            f"INSERT INTO {self.ctx.control_table('phase_log')} (phase, file, plan_hash, applied_at) "
-                            f"VALUES ({quote_literal(number)}, {quote_literal(f'{number}_{name}.sql')}, "
-                            f"{quote_literal(self.ctx.migration_hash)}, NOW(6)) ON DUPLICATE KEY UPDATE applied_at = "
-                            "applied_at", f"phase {number} stands as it was before contract"))
+        f.add(*self._routine_statements())
+        f.log()
         return f
 
     def rollback_cutover(self) -> FileBuilder:
@@ -794,6 +779,11 @@ class Phases:
                   "--discard-v2-writes)",
                   "rolling back would silently discard writes users made to v2")])
         park, archive, final = self._renames()
+        for spec in self.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
+            if final and spec.final and spec.final != spec.target:
+                source = self.model.v1.schema(spec.source)
+                f.add(*f.creating(expand.create_schema(ctx, spec.target, source.charset, source.collation,
+                                                       spec.source)))
         steps = []
         for t in self.targets:
             schema, name = self._v2_home(t)
@@ -832,9 +822,28 @@ class Phases:
             for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
                 f.add(*f.creating(s, only_if_new=False))
             f.steps(guard_drops)
+        f.steps(self._drop_empty_schemas(f, self._cutover_schemas(), "cut-over created it; it is empty again"))
         f.add(Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
         f.log()
         return f
+
+    def _cutover_schemas(self) -> list[str]:
+        return [s for spec in self.model.schemas if self.plan.cutover.rename_to_final
+                for s in (spec.archive, spec.final) if s and s not in (spec.source, spec.target)]
+
+    def _drop_empty_schemas(self, f: FileBuilder, schemas: list[str], why: str) -> list[Statement]:
+        """Drop each schema djsqlgen recorded creating, when nothing at all is left in it."""
+        steps = []
+        for schema in schemas:
+            owned = Owned("schema", schema, schema)
+            q = quote_literal(schema)
+            steps += [Statement(f"drop.schema.{schema}", f"DROP DATABASE IF EXISTS {quote_qualified((schema,))}",
+                                f"{schema}: {why}",
+                                done_when=f"NOT {f.registered(owned)} OR NOT {schema_exists(schema)} OR EXISTS (SELECT 1 "
+                                          f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = {q}) OR EXISTS (SELECT 1 "
+                                          f"FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {q})"),
+                      f.forget(owned)]
+        return steps
 
     def rollback_constraints(self) -> FileBuilder:
         f, fn = self._file("60", rollback=True), "rollback/60_constraints.sql"
@@ -892,15 +901,7 @@ class Phases:
         for t in reversed(self.targets):
             steps += f.dropping(Owned("table", t.schema, t.name), f"DROP TABLE IF EXISTS {table_sql(t.schema, t.name)}",
                                 f"{t.label}: copies only, v1 is untouched")
-        for schema in self._v2_schemas():
-            owned = Owned("schema", schema, schema)
-            steps += [Statement(f"drop.schema.{schema}", f"DROP DATABASE IF EXISTS {quote_qualified((schema,))}",
-                                f"{schema}: djsqlgen created it and nothing else is in it",
-                                done_when=f"NOT {f.registered(owned)} OR NOT {schema_exists(schema)} OR EXISTS (SELECT 1 "
-                                          f"FROM information_schema.TABLES WHERE TABLE_SCHEMA = {quote_literal(schema)}) "
-                                          f"OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = "
-                                          f"{quote_literal(schema)})"),
-                      f.forget(owned)]
+        steps += self._drop_empty_schemas(f, self._v2_schemas(), "djsqlgen created it and nothing else is in it")
         f.steps(steps)
         f.log()
         return f

@@ -14,52 +14,29 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [control_schema_seen] whether this is the first run (the control schema still exists)
-SET @djsqlgen_control_was_there = EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
-
--- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  IF @djsqlgen_control_was_there THEN
-    -- Refuse: contract removes what a rollback needs
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: cut-over has not been applied; run 70_cutover.sql first';
-    END IF;
+  -- Refuse: every later file records its progress there
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
   END IF;
 END;;
 DELIMITER ;
 
--- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
-SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
-
--- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
-CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
-
--- [control_table_create.phase_log] bookkeeping of the control schema
-CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`phase_log` (
-  phase CHAR(2) NOT NULL,
-  file VARCHAR(64) NOT NULL,
-  plan_hash CHAR(12) NOT NULL COMMENT 'the migration (plan and v1 definitions) the file came from',
-  applied_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (phase)
-) ENGINE=InnoDB COMMENT='djsqlgen: phases applied';
-
--- [control_table_create.objects] bookkeeping of the control schema
-CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`objects` (
-  kind VARCHAR(16) NOT NULL COMMENT 'schema, table or trigger',
-  schema_name VARCHAR(64) NOT NULL,
-  object_name VARCHAR(64) NOT NULL,
-  on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
-  plan_hash CHAR(12) NOT NULL,
-  created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
-  PRIMARY KEY (kind, schema_name, object_name)
-) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
-
--- [register.schema.control] record the control schema as djsqlgen's when this run created it
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'djsqlgen_lab_transform', 'djsqlgen_lab_transform', '', 'fe9aba938fdc', 'control', NOW(6) FROM DUAL WHERE @djsqlgen_control_is_new;
+-- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  -- Refuse: 80_contract.sql builds on 70_cutover.sql
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70' AND plan_hash = 'fe9aba938fdc') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: 70_cutover.sql of this migration (plan fe9aba938fdc) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+  END IF;
+  -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
+  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 80_contract.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
+  END IF;
+END;;
+DELIMITER ;
 
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_80_contract`;
@@ -379,10 +356,13 @@ BEGIN
     DROP TABLE IF EXISTS `lab_v1`.`subject`;
   END IF;
 
-  -- lab_v2 is empty: its tables now live in lab
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab_v2' AND object_name = 'lab_v2') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2')) THEN
+  -- lab_v2: empty: its tables now live in lab
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab_v2' AND object_name = 'lab_v2') OR NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'lab_v2')) THEN
     DROP DATABASE IF EXISTS `lab_v2`;
   END IF;
+
+  -- the schema is gone
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab_v2' AND object_name = 'lab_v2';
 END;;
 DELIMITER ;
 
@@ -391,9 +371,6 @@ CALL `djsqlgen_lab_transform`.`step_80_contract`();
 
 -- [step_drop.step_80_contract] clean up
 DROP PROCEDURE `djsqlgen_lab_transform`.`step_80_contract`;
-
--- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
-SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_lab_transform' AND object_name = 'djsqlgen_lab_transform');
 
 -- [control_table_drop.v2_writes] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`v2_writes`;
@@ -461,20 +438,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_report`;
 
--- [control_table_drop.objects] the record of what djsqlgen made: nothing of it is left
-DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`objects`;
-
--- [control_table_drop.phase_log] phases: the migration is over
-DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`phase_log`;
-
--- [control_schema_drop.choose] drop the control schema only if djsqlgen created it and it is empty now
-SET @djsqlgen_drop = IF(@djsqlgen_control_ours AND NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform'), 'DROP DATABASE IF EXISTS `djsqlgen_lab_transform`', 'DO 0');
-
--- [control_schema_drop.prepare] —
-PREPARE djsqlgen_drop FROM @djsqlgen_drop;
-
--- [control_schema_drop.run] —
-EXECUTE djsqlgen_drop;
-
--- [control_schema_drop.done] —
-DEALLOCATE PREPARE djsqlgen_drop;
+-- [phase_log.80] record that this phase was applied, and from which plan (djsqlgen status reads it)
+INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at)
+VALUES ('80', '80_contract.sql', 'fe9aba938fdc', NOW(6))
+ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc', applied_at = NOW(6);

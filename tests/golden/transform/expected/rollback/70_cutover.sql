@@ -38,6 +38,15 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
+-- [register.schema.lab_v2.lab_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_transform`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
+SELECT 'schema', 'lab_v2', 'lab_v2', '', 'fe9aba938fdc', 'rollback/70_cutover.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2')
+ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc';
+
+-- [schema_create.lab_v2] v2 of lab_v1, with its character set
+CREATE DATABASE IF NOT EXISTS `lab_v2` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+
 -- [step_drop_stale.step_rollback_70_cutover] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_rollback_70_cutover`;
 
@@ -975,6 +984,32 @@ CALL `djsqlgen_lab_transform`.`step_rollback_70_cutover_2`();
 
 -- [step_drop.step_rollback_70_cutover_2] clean up
 DROP PROCEDURE `djsqlgen_lab_transform`.`step_rollback_70_cutover_2`;
+
+-- [step_drop_stale.step_rollback_70_cutover_3] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_rollback_70_cutover_3`;
+
+-- [step_create.step_rollback_70_cutover_3] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`step_rollback_70_cutover_3`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
+BEGIN
+  -- lab: cut-over created it; it is empty again
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab' AND object_name = 'lab') OR NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'lab')) THEN
+    DROP DATABASE IF EXISTS `lab`;
+  END IF;
+
+  -- the schema is gone
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab' AND object_name = 'lab';
+END;;
+DELIMITER ;
+
+-- [step_call.step_rollback_70_cutover_3] run them
+CALL `djsqlgen_lab_transform`.`step_rollback_70_cutover_3`();
+
+-- [step_drop.step_rollback_70_cutover_3] clean up
+DROP PROCEDURE `djsqlgen_lab_transform`.`step_rollback_70_cutover_3`;
 
 -- [v2_writes_clear] forget the writes given up (if any)
 DELETE FROM `djsqlgen_lab_transform`.`v2_writes`;

@@ -14,6 +14,16 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
+-- [refuse_setup.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  -- Refuse: every later file records its progress there
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
+  END IF;
+END;;
+DELIMITER ;
+
 -- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
@@ -23,9 +33,6 @@ BEGIN NOT ATOMIC
   END IF;
 END;;
 DELIMITER ;
-
--- [control_schema_create] the control schema again
-CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
 CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`phase_log` (
@@ -1465,50 +1472,5 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [register.table.lab_v2.#kind] record that djsqlgen creates this table (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', '#kind', '', 'fe9aba938fdc', 'rollback/80_contract.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc';
-
--- [register.table.lab_v2.animal] record that djsqlgen creates this table (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'animal', '', 'fe9aba938fdc', 'rollback/80_contract.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc';
-
--- [register.table.lab_v2.session] record that djsqlgen creates this table (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session', '', 'fe9aba938fdc', 'rollback/80_contract.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc';
-
--- [register.table.lab_v2.session__trial] record that djsqlgen creates this table (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session__trial', '', 'fe9aba938fdc', 'rollback/80_contract.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'fe9aba938fdc';
-
--- [phase_log.00] phase 00 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('00', '00_preflight.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.10] phase 10 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('10', '10_expand.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.20] phase 20 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('20', '20_routines.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.30] phase 30 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('30', '30_dualwrite.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.40] phase 40 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('40', '40_backfill.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.50] phase 50 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('50', '50_verify.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.60] phase 60 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('60', '60_constraints.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
-
--- [phase_log.70] phase 70 stands as it was before contract
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at) VALUES ('70', '70_cutover.sql', 'fe9aba938fdc', NOW(6)) ON DUPLICATE KEY UPDATE applied_at = applied_at;
+-- [phase_unlog.80] record that this phase was rolled back
+DELETE FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80';
