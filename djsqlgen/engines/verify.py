@@ -69,6 +69,15 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "src_key_json": key_json("s"),
         "dst_key_json": key_json("d"),
         "src_total": f"SELECT COUNT(*) INTO v_src_rows\n{src_from}\n{where_clause(target)}",
+        "mapped_keys_decl": ",\n".join(
+            [f"{_q(f'k_{i}')} {c.decl.sql_type}"
+             + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
+                else "") + " NOT NULL" for i, c in enumerate(keys, 1)]
+            + [f"PRIMARY KEY ({', '.join(_q(f'k_{i}') for i in range(1, len(keys) + 1))})"]),
+        "mapped_keys_all": f"SELECT {_mapped_keys(target)}\n{src_from}\n{where_clause(target)}".rstrip(),
+        "mapped_keys_match": " AND ".join(f"m.{_q(f'k_{i}')} = dst.{_q(c.name)}" for i, c in enumerate(keys, 1)),
+        "dst_key_json_raw": "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c.name)} AS CHAR)" for c in keys) + ")",
+        "dst_table": dst,
         "dst_total": f"SELECT COUNT(*) INTO v_dst_rows FROM {dst}",
     }
 
