@@ -96,6 +96,7 @@ class FileBuilder:
     rollback: bool = False
     statements: list[Statement] = field(default_factory=list)
     step_blocks: int = 0
+    needs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def filename(self) -> str:
@@ -111,6 +112,13 @@ class FileBuilder:
                       "a DDL stuck behind a long query fails after this many seconds instead of queueing every "
                       "later query on the table behind it; run the file again then"),
         ]
+
+    def require(self, privileges: list[tuple[str, str, list[str] | None]]) -> list[Check]:
+        """Refusals for missing ``privileges``, also listed in the file's Needs: header for `djsqlgen apply`."""
+        for privilege, schema, _ in privileges:
+            if schema and (privilege, schema) not in self.needs:
+                self.needs.append((privilege, schema))
+        return guards.privileges(self.ctx, privileges, self.filename)
 
     def refuse(self, checks_: list[Check], stage: str = "refuse") -> None:
         self.statements += refusal_statements(checks_, self.ctx.dialect, f"{stage}.{self.number}")
@@ -322,7 +330,7 @@ class Phases:
                 f"djsqlgen refused {fn}: a table of {s} has a trigger djsqlgen did not make; drop or merge it first "
                 "(SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)",
                 "djsqlgen never overwrites or stacks on someone else's trigger"))
-        f.refuse(server + guards.privileges(ctx, privileges, fn) + drift + foreign_triggers
+        f.refuse(server + f.require(privileges) + drift + foreign_triggers
                  + self._foreign_objects(fn) + self._outside_references(fn), "refuse_server")
         # The transform and the data checks read v1 fully: after the cheap checks above.
         f.add(*self._transform_trial())
@@ -405,7 +413,7 @@ class Phases:
     def expand(self) -> FileBuilder:
         f, fn = self._file("10"), "10_expand.sql"
         privileges = [(p, s, None) for s in self._v2_schemas() for p in ("CREATE", "INSERT", "SELECT")]
-        self._common_refusals(f, "00", guards.privileges(self.ctx, privileges, fn) + self._foreign_objects(fn)
+        self._common_refusals(f, "00", f.require(privileges) + self._foreign_objects(fn)
                               + self._v2_tables_foreign(fn) + self._v2_tables_other_plan(fn))
         for spec in self.model.schemas:
             source = self.model.v1.schema(spec.source)
@@ -433,7 +441,7 @@ class Phases:
     def routines(self) -> FileBuilder:
         f, fn = self._file("20"), "20_routines.sql"
         privileges = [(p, self.ctx.control, None) for p in ("CREATE ROUTINE", "ALTER ROUTINE", "CREATE")]
-        self._common_refusals(f, "10", guards.privileges(self.ctx, privileges, fn))
+        self._common_refusals(f, "10", f.require(privileges))
         f.add(*self._routine_statements())
         f.log()
         return f
@@ -472,7 +480,7 @@ class Phases:
         f, fn = self._file("30"), "30_dualwrite.sql"
         ctx = self.ctx
         privileges = [("TRIGGER", s, [t.name for t in self.model.v1.schema(s).tables]) for s in self._v1_schemas()]
-        refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + guards.privileges(ctx, privileges, fn)
+        refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
         refusals += self._triggers_of_other_plan(fn)
         refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
                                          "apply rollback/70_cutover.sql first"))
@@ -536,7 +544,7 @@ class Phases:
     def constraints(self) -> FileBuilder:
         f, fn = self._file("60"), "60_constraints.sql"
         privileges = [(p, s, None) for s in self._v2_schemas() for p in ("ALTER", "REFERENCES", "INDEX")]
-        self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn)] + guards.privileges(self.ctx, privileges, fn))
+        self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn)] + f.require(privileges))
         for t in self.targets:
             f.add(*constraints.check_calls(self.ctx, t))
         f.add(Statement("session.foreign_key_checks_off", "SET SESSION foreign_key_checks = 0",
@@ -642,7 +650,7 @@ class Phases:
             *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
               for c in self._data_checks(fn)],
             *self._outside_references(fn),
-            *guards.privileges(ctx, privileges, fn)])
+            *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}
         park, archive, final = self._renames()
         f.add(*self._new_schemas(f))
@@ -908,7 +916,8 @@ class Phases:
 
     def rollback_preflight(self) -> FileBuilder:
         f, fn = self._file("00", rollback=True), "rollback/00_preflight.sql"
-        f.add(Statement("control_schema_seen", f"SET @djsqlgen_control_was_there = {schema_exists(self.ctx.control)}",
+        f.add(Statement("control_schema_was_there", f"SET @djsqlgen_control_was_there = "
+                                                    f"{schema_exists(self.ctx.control)}",
                         "a second run finds nothing to do"))
         f.refuse([Check(f"{guards.applied(self.ctx, '10', same_plan=False)} OR "
                         f"{guards.applied(self.ctx, '20', same_plan=False)}",
@@ -928,11 +937,12 @@ class Phases:
                      self.rollback_routines(), self.rollback_expand(), self.rollback_preflight()]
         out = []
         for b, (number, name, title, purpose) in zip(forward, PHASE_FILES):
-            out.append(PhaseFile(number, name, title, purpose, RERUN[number], tuple(b.statements)))
+            out.append(PhaseFile(number, name, title, purpose, RERUN[number], tuple(b.statements),
+                                 needs=tuple(b.needs)))
         titles = {n: t for n, _, t, _ in PHASE_FILES}
         for b in rollbacks:
             out.append(PhaseFile(b.number, b.name, f"Rollback of {titles[b.number].lower()}",
                                  f"Undo {b.number}_{b.name}.sql; drops only what djsqlgen recorded creating.",
                                  "Safe to run again: each undo step checks first.", tuple(b.statements),
-                                 rollback_of=f"{b.number}_{b.name}.sql"))
+                                 rollback_of=f"{b.number}_{b.name}.sql", needs=tuple(b.needs)))
         return out

@@ -38,6 +38,11 @@ def render_file(pf: PhaseFile, meta: dict[str, str]) -> str:
         f"-- Rollback: {rollback}",
         f"-- Re-run: {pf.rerun}",
         f"-- Apply: mariadb < {pf.filename}   (or: djsqlgen apply {pf.filename})",
+    ]
+    if pf.needs:
+        # Read by `djsqlgen apply`, which checks them with SHOW GRANTS (roles included) before running anything.
+        lines.append("-- Needs: " + "; ".join(f"{p} ON `{s.replace('`', '``')}`.*" for p, s in pf.needs))
+    lines += [
         "",
     ]
     if not pf.statements:

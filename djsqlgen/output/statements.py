@@ -52,6 +52,7 @@ class PhaseFile:
     rerun: str  # what running it twice does
     statements: tuple[Statement, ...]
     rollback_of: str | None = None  # for rollback files: the forward file they undo
+    needs: tuple[tuple[str, str], ...] = ()  # (privilege, schema) the file needs, for its Needs: header
 
     @property
     def filename(self) -> str:

@@ -65,9 +65,12 @@ def apply_files(
     cut-over is intended (the session variable it reads).
     """
     count = 0
+    files = files_in_order(paths)
+    if db is not None:
+        _check_privileges(db, files)
     if discard_v2_writes and db is not None:
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
-    for path in files_in_order(paths):
+    for path in files:
         statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
         echo(f"-- {path}: {len(statements)} statement(s)")
         for statement in statements:
@@ -77,6 +80,22 @@ def apply_files(
             _run(db, path, statement, echo)
             count += 1
     return count
+
+
+def _check_privileges(db: Database, files: list[Path]) -> None:
+    """Refuse, before running anything, a file whose Needs: header lists a privilege this session lacks."""
+    from djsqlgen.run.privileges import missing, parse_needs
+
+    for path in files:
+        if str(path) == "-":
+            continue
+        with path.open(encoding="utf-8") as text:
+            header = next((line[len("-- Needs:"):] for line in (next(text, "") for _ in range(12))
+                           if line.startswith("-- Needs:")), "")
+        lacking = missing(db, parse_needs(header)) if header else []
+        if lacking:
+            raise DjsqlgenError(f"{path.name} needs privileges this user does not hold (SHOW GRANTS, roles included): "
+                                f"{'; '.join(lacking)}; ask a DBA for them. Nothing was run.")
 
 
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:

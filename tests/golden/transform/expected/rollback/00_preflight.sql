@@ -14,7 +14,7 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [control_schema_seen] a second run finds nothing to do
+-- [control_schema_was_there] a second run finds nothing to do
 SET @djsqlgen_control_was_there = EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
 
 -- [refuse.00] refuse before changing anything if a condition below fails (each names what is missing and the fix)
