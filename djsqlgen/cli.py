@@ -129,11 +129,22 @@ def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_p
 
 
 def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
+    """The plan, its headings and its migration; online (no --heading), also what 00_preflight.sql would
+    refuse, so that every problem is known before a file is generated."""
+    from djsqlgen.errors import PlanError
     from djsqlgen.plan import load_plan
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
-    return loaded, catalog, _generator(loaded, catalog, plan_path)
+    migration = _generator(loaded, catalog, plan_path)
+    if heading_path is None:
+        from djsqlgen.run.precheck import online_problems
+
+        with connected(obj.settings) as db:
+            problems = online_problems(db, migration)
+        if problems:
+            raise PlanError(problems, str(plan_path))
+    return loaded, catalog, migration
 
 
 def _generator(loaded, catalog: Catalog, plan_path: Path):

@@ -252,7 +252,7 @@ class Phases:
             stage2.append(guards.needs_phase(self.ctx, needs, file, f.filename))
         f.refuse(stage2 + list(extra))
 
-    def _data_checks(self, filename: str) -> list[Check]:
+    def data_refusals(self, filename: str) -> list[Check]:
         return [checks.refusal(self.ctx, c, filename) for c in self.data_checks]
 
     def _foreign_objects(self, filename: str) -> list[Check]:
@@ -294,6 +294,26 @@ class Phases:
     # -- 00 -----------------------------------------------------------------------------------------
     def preflight(self) -> FileBuilder:
         f = self._file("00")
+        checks, privileges = self.preflight_checks()
+        f.refuse(checks[:2] + f.require(privileges) + checks[2:], "refuse_server")
+        # The transform and the data checks read v1 fully: after the cheap checks above.
+        f.add(*self.transform_trial())
+        f.refuse(self.data_refusals("00_preflight.sql"), "refuse_data")
+        # Nothing changed so far. Now the control schema, recorded as ours only if it did not exist.
+        f.add(*self._control_schema())
+        estimates = " UNION ALL\n".join(
+            f"SELECT {quote_literal(t.label)} AS v2_table, {quote_literal(t.source.driving.label)} AS from_v1, "
+            f"TABLE_ROWS AS estimated_rows FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+            f"{quote_literal(t.source.driving.schema)} AND TABLE_NAME = {quote_literal(t.source.driving.name)}"
+            for t in self.targets)
+        if estimates:
+            f.add(Statement("row_estimates", estimates, "the size of the work ahead (InnoDB estimates)"))
+        f.log()
+        return f
+
+    def preflight_checks(self) -> tuple[list[Check], list[tuple[str, str, list[str] | None]]]:
+        """What 00 (and `plan check` on a live server) refuses on before reading v1's data: the server's
+        settings first, then v1's definitions, foreign triggers and objects; and the privileges needed."""
         ctx, fn = self.ctx, "00_preflight.sql"
         server = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)]
         privileges = []
@@ -304,7 +324,7 @@ class Phases:
             privileges += [("CREATE", s, None), ("DROP", s, None), ("INSERT", s, None)]
         privileges += [("CREATE ROUTINE", ctx.control, None), ("ALTER ROUTINE", ctx.control, None),
                        ("EXECUTE", ctx.control, None)]
-        if self._transform_trial():
+        if self.transform_trial():
             privileges += [("CREATE TEMPORARY TABLES", s, None) for s in self._v1_schemas()]
         drift = []
         for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
@@ -330,22 +350,7 @@ class Phases:
                 f"djsqlgen refused {fn}: a table of {s} has a trigger djsqlgen did not make; drop or merge it first "
                 "(SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)",
                 "djsqlgen never overwrites or stacks on someone else's trigger"))
-        f.refuse(server + f.require(privileges) + drift + foreign_triggers
-                 + self._foreign_objects(fn) + self._outside_references(fn), "refuse_server")
-        # The transform and the data checks read v1 fully: after the cheap checks above.
-        f.add(*self._transform_trial())
-        f.refuse(self._data_checks(fn), "refuse_data")
-        # Nothing changed so far. Now the control schema, recorded as ours only if it did not exist.
-        f.add(*self._control_schema())
-        estimates = " UNION ALL\n".join(
-            f"SELECT {quote_literal(t.label)} AS v2_table, {quote_literal(t.source.driving.label)} AS from_v1, "
-            f"TABLE_ROWS AS estimated_rows FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-            f"{quote_literal(t.source.driving.schema)} AND TABLE_NAME = {quote_literal(t.source.driving.name)}"
-            for t in self.targets)
-        if estimates:
-            f.add(Statement("row_estimates", estimates, "the size of the work ahead (InnoDB estimates)"))
-        f.log()
-        return f
+        return server + drift + foreign_triggers + self._foreign_objects(fn) + self._outside_references(fn), privileges
 
     def _control_schema(self) -> list[Statement]:
         """Create the control schema with its phase log and object record; record the schema as djsqlgen's only
@@ -365,7 +370,7 @@ class Phases:
                       "record the control schema as djsqlgen's when this run created it"),
         ]
 
-    def _transform_trial(self) -> list[Statement]:
+    def transform_trial(self) -> list[Statement]:
         """Try every computed column of every target on all of v1, into temporary tables with v2's column
         types, so that an expression that fails (a missing column, a value that does not fit, a NULL for a
         NOT NULL column) fails here, before any trigger exists, and not in a user's write later."""
@@ -648,7 +653,7 @@ class Phases:
                   "`djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first",
                   "cut over only to a v2 proven equal to transform(v1)"),
             *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
-              for c in self._data_checks(fn)],
+              for c in self.data_refusals(fn)],
             *self._outside_references(fn),
             *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}

@@ -1,0 +1,46 @@
+"""``plan check`` on a live server: what 00_preflight.sql would refuse, found before any file exists.
+
+The same checks as 00 (settings, v1's definitions, foreign triggers, what already sits in the control and
+target schemas, references from outside the plan), privileges from SHOW GRANTS (roles included), every
+computed column tried on all of v1 in temporary tables, and the data checks. Nothing is changed: the
+trial writes only temporary tables of this session, dropped at once.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.output.generate import Migration
+from djsqlgen.output.phases import Phases
+from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.privileges import missing
+
+PREFIX = "djsqlgen refused 00_preflight.sql: "
+
+
+def _failed(db: Database, condition: str) -> bool:
+    return bool(db.query(f"SELECT ({condition}) AS failed")[0]["failed"])
+
+
+def online_problems(db: Database, migration: Migration) -> list[str]:
+    """Every problem 00_preflight.sql would stop at, as plan-check lines."""
+    phases = Phases(migration.ctx, migration.built.data_checks)
+    checks, privileges = phases.preflight_checks()
+    problems = [f"server: {c.message.removeprefix(PREFIX)}" for c in checks if _failed(db, c.fails_when)]
+    needs = list(dict.fromkeys((p, s) for p, s, _ in privileges if s))
+    problems += [f"privileges: {grant} is missing (SHOW GRANTS)" for grant in missing(db, needs)]
+    if problems:
+        return problems  # the trial and data checks read all of v1: only once the rest is in order
+    trial = phases.transform_trial()
+    for statement in trial:
+        try:
+            db.execute(statement.sql)
+        except ServerError as exc:
+            problems.append(f"{statement.comment.split(':')[0]}: the expression fails on v1's data: server error "
+                            f"{exc.errno}: {exc.message}")
+            drops = [s for s in trial if s.id.startswith("trial_drop_stale.")]
+            for drop in drops:
+                db.execute(drop.sql)
+            break
+    for check in phases.data_refusals("00_preflight.sql"):
+        if _failed(db, check.fails_when):
+            problems.append(check.message.removeprefix(PREFIX))
+    return problems
