@@ -94,8 +94,9 @@ def test_apply_dry_run_prints_and_changes_nothing(dual_write, db, dj_env):
 
 
 def test_apply_failure_names_the_statement_and_exits_1(dual_write, dj_env):
-    # 70 refuses: no verify run yet. The refusal is one line with the statement id and the server's errno.
+    # 70 refuses: 60 was not applied. The refusal is one line with the statement id and the server's errno.
     result = djsqlgen(["apply", str(dual_write["out"] / "70_cutover.sql")], dj_env)
     assert result.returncode == 1
-    assert "no clean verify run" in result.stderr and "[step_call." in result.stderr and "1644" in result.stderr
+    assert "60_constraints.sql of this migration" in result.stderr and "[refuse.70]" in result.stderr
+    assert "1644" in result.stderr
     assert "Traceback" not in result.stderr
