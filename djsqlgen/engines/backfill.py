@@ -25,8 +25,8 @@ def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
 
 def routines(ctx: Context, target: Target) -> list[Statement]:
     """The chunk procedure and the whole-table loop of ``target`` (20_routines)."""
-    common = dict(control=ctx.control, plan_name=ctx.plan.name, plan_hash=ctx.migration_hash,
-                  source_label=target.source.driving.label, target_label=target.label)
+    common = {"control": ctx.control, "plan_name": ctx.plan.name, "plan_hash": ctx.migration_hash,
+                  "source_label": target.source.driving.label, "target_label": target.label}
     chunk = naming.target_routine("backfill_chunk", target.id)
     bodies = {
         "backfill_chunk": render("backfill_chunk_proc_create.sql.j2", proc=chunk, walk=driving_walk(ctx.model, target),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, where_clause
-from djsqlgen.engines.values import as_stored_key
+from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.checks import DataCheck
 from djsqlgen.output.statements import Check
 
@@ -13,10 +13,39 @@ def violated(ctx: Context, check: DataCheck) -> str:
     """SQL that is true when v1's data breaks ``check``."""
     target = ctx.model.target(check.target_id)
     if check.kind == "key_unique":
-        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)
+        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)  # v2's equality
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
                 f"GROUP BY {keys} HAVING COUNT(*) > 1)")
+    if check.kind == "parent_found":
+        fk = next(fk for fk in target.foreign_keys if fk.name == check.detail)
+        parent = ctx.model.target(fk.parent)
+        # The parent's rows as v2 will hold them, read through its own source under other aliases.
+        renamed = {a: f"p_{a}" for a in ["src", *(j.alias for j in parent.source.joins)]}
+        parent_source = _renamed(parent, renamed)
+        mine = {c.name: c for c in target.columns}
+        theirs = {c.name: c for c in parent_source.columns}
+        complete = " AND ".join(f"({mine[c].expr.render()}) IS NOT NULL" for c in fk.columns)
+        match = " AND ".join(
+            f"{stored_key(theirs[r])} = {as_stored_key(mine[c].expr.render(), theirs[r].decl)}"
+            for c, r in zip(fk.columns, fk.ref_columns))
+        return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target, complete)} AND NOT EXISTS "
+                f"(SELECT 1 {from_clause(parent_source).replace(chr(10), ' ')} WHERE {match}))")
     raise ValueError(f"unknown data check {check.kind!r}")
+
+
+def _renamed(target, aliases: dict[str, str]):
+    """``target`` with its source's aliases renamed, to read it inside another target's query."""
+    from dataclasses import replace
+
+    def rename(expr):
+        for old, new in aliases.items():
+            expr = expr.rename_alias(old, new)
+        return expr
+
+    joins = tuple(replace(j, alias=aliases[j.alias], on=tuple((c, rename(e)) for c, e in j.on))
+                  for j in target.source.joins)
+    return replace(target, columns=tuple(replace(c, expr=rename(c.expr)) for c in target.columns),
+                   source=replace(target.source, joins=joins, driving_alias=aliases["src"]))
 
 
 def refusal(ctx: Context, check: DataCheck, filename: str) -> Check:

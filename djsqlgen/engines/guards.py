@@ -31,11 +31,11 @@ def has_privilege(ctx: Context, privilege: str, schema: str, tables: list[str] |
     directly or through an enabled role."""
     p, grantees = quote_literal(privilege), _grantees(ctx)
     conditions = [
-        f"EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN ({grantees}) AND "
-        f"PRIVILEGE_TYPE = {p})",
+        (f"EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN ({grantees}) AND "
+        f"PRIVILEGE_TYPE = {p})"),
         # a schema-level grant is a LIKE pattern (`djt%`, `djsqlgen\\_%`)
-        f"EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN ({grantees}) AND "
-        f"PRIVILEGE_TYPE = {p} AND {quote_literal(schema)} LIKE TABLE_SCHEMA)",
+        (f"EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN ({grantees}) AND "
+        f"PRIVILEGE_TYPE = {p} AND {quote_literal(schema)} LIKE TABLE_SCHEMA)"),
     ]
     if tables:
         names = ", ".join(quote_literal(t) for t in sorted(set(tables)))

@@ -21,7 +21,7 @@ def from_clause(target: Target, bind: Bind | None = None, hits: str | None = Non
     """``FROM v1 driving table AS src [LEFT] JOIN …``. With ``hits`` (a query of driving keys) the driving
     table is read only at those keys."""
     s = target.source
-    driving = f"{table_sql(s.driving.schema, s.driving.name)} AS {quote_identifier(DRIVING)}"
+    driving = f"{table_sql(s.driving.schema, s.driving.name)} AS {quote_identifier(s.driving_alias)}"
     if hits is None:
         lines = [f"FROM {driving}"]
     else:

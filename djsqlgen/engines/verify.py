@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
-from djsqlgen.engines.values import as_stored_key
+from djsqlgen.engines.values import stored_key
 from djsqlgen.engines.verify_hash import HashedValue, aggregate, row_hash
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
@@ -38,8 +38,7 @@ def _target_hash(target: Target) -> str:
 
 
 def _mapped_keys(target: Target) -> str:
-    return ", ".join(f"{as_stored_key(c.expr.render(), c.decl)} AS {_q(f'k_{i}')}"
-                     for i, c in enumerate(target.key_columns, 1))
+    return ", ".join(f"{stored_key(c)} AS {_q(f'k_{i}')}" for i, c in enumerate(target.key_columns, 1))
 
 
 def fragments(ctx: Context, target: Target) -> dict[str, str]:

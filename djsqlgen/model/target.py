@@ -92,6 +92,7 @@ class Source:
     joins: tuple[Join, ...] = ()
     filter: Expr | None = None  # rows of the driving table that make target rows
     distinct: bool = False  # several driving rows may make one target row (a lookup)
+    driving_alias: str = DRIVING  # renamed only to read a target inside another's query (data checks)
 
     def alias_of(self, table: TableRef) -> list[str]:
         """Every alias under which ``table`` is read (a table can be joined twice)."""

@@ -15,13 +15,17 @@ from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.identity import identity_model, target_id
 from djsqlgen.model.target import Model, SchemaMap
 from djsqlgen.ops.add_column import AddColumn
+from djsqlgen.ops.add_join import AddJoin
+from djsqlgen.ops.add_parent import AddParent
 from djsqlgen.ops.alter_column import AlterColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.change_key import ChangeKey
 from djsqlgen.ops.drop_column import DropColumn
+from djsqlgen.ops.drop_reference import DropReference
 from djsqlgen.ops.drop_table import DropTable
 from djsqlgen.ops.follow import FollowParents
 from djsqlgen.ops.invariants import model_problems
+from djsqlgen.ops.move_part import MovePart
 from djsqlgen.ops.rename_table import RenameTable
 from djsqlgen.plan import DROP, KEEP, ColumnChange, Plan, TableSpec
 
@@ -33,6 +37,10 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.columns.<c>: {rename, type, expr, ...}": AlterColumn,
     "tables.<t>.add.<c>": AddColumn,
     "tables.<t>.key": ChangeKey,
+    "tables.<t>.joins.<alias>": AddJoin,
+    "tables.<t>.add_parents[]": AddParent,
+    "tables.<t>.drop_references[]": DropReference,
+    "tables.<t>.move_to": MovePart,
     "(every kept table, first)": FollowParents,
 }
 
@@ -110,6 +118,9 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
     """The operations of one kept table, in the order they apply; problems with its column list."""
     tid = target_id(table)
     ops: list[Operation] = [FollowParents(plan_key, tid)]
+    ops += [DropReference(f"{plan_key}.drop_references", tid, parent) for parent in spec.drop_references]
+    ops += [AddJoin(f"{plan_key}.joins.{alias}", tid, alias, join.table, tuple(join.by.items()), join.kind)
+            for alias, join in spec.joins.items()]
     problems = []
     for name in spec.columns:
         if name not in table.attribute_names:
@@ -128,6 +139,8 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
         ops.append(AddColumn(f"{plan_key}.add.{name}", tid, name, **added.model_dump(exclude_none=True)))
     if spec.key is not None:
         ops.append(ChangeKey(f"{plan_key}.key", tid, tuple(spec.key)))
+    ops += [AddParent(f"{plan_key}.add_parents[{i}]", tid, p.parent, tuple(p.columns.items()), p.name, p.on_update,
+                      p.on_delete) for i, p in enumerate(spec.add_parents)]
     if spec.rename:
         ops.append(RenameTable(plan_key, tid, spec.rename))
     return ops, problems
@@ -143,6 +156,7 @@ def desugar(plan: Plan, catalog: Catalog) -> tuple[list[Operation], list[str]]:
                 entries[(table.schema, table.name)] = (f"schemas.{spec.source}.tables.{name}", table_spec)
     tables = [catalog.table(s, n) for s, n in entries]
     ops: list[Operation] = []
+    moves: list[Operation] = []
     drops: list[Operation] = []
     problems: list[str] = []
     for table in v1_dependency_order(tables):
@@ -150,12 +164,15 @@ def desugar(plan: Plan, catalog: Catalog) -> tuple[list[Operation], list[str]]:
         if spec == DROP:
             drops.append(DropTable(plan_key, target_id(table)))
             continue
-        if spec == KEEP:
-            spec = TableSpec(columns={a.name: KEEP for a in table.attributes})
+        if spec == KEEP or "columns" not in spec.model_fields_set:  # no column list: every column kept
+            columns = {a.name: KEEP for a in table.attributes}
+            spec = TableSpec(columns=columns) if spec == KEEP else spec.model_copy(update={"columns": columns})
         table_ops, table_problems = _table_operations(plan_key, table, spec)
         ops += table_ops
         problems += table_problems
-    return ops + drops, problems
+        if spec.move_to:  # after every table's own changes: the new master has its final name and key
+            moves.append(MovePart(plan_key, target_id(table), spec.move_to))
+    return ops + moves + drops, problems
 
 
 def build_model(plan: Plan, catalog: Catalog) -> Built:

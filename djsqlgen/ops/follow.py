@@ -63,7 +63,7 @@ def follow_parents(model: Model, target: Target, plan_key: str) -> _Follow:
         new_names: list[str] = []
         claimed: set[str] = set()
 
-        def through_join(ref: ColumnRef) -> Expr:
+        def through_join(ref: ColumnRef, parent=parent, pairs=pairs, parent_v1_key=parent_v1_key) -> Expr:
             """A reference of the parent's source, read from this child's row or from a join."""
             nonlocal join_alias
             if ref.alias == DRIVING and ref.name in pairs:

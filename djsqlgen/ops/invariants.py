@@ -32,6 +32,11 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
             if t.has_column(k) and t.column(k).decl.nullable:
                 problems.append(f"{t.plan_key}: key column {k!r} allows NULL; a key column cannot")
         for fk in t.foreign_keys:
+            parent = model.find(fk.parent) if fk.parent else None
+            if parent is not None and fk.ref_columns != parent.primary_key:
+                problems.append(f"{t.plan_key}: foreign key {fk.name!r} refers to ({', '.join(fk.ref_columns)}) of "
+                                f"{parent.label}, whose key is ({', '.join(parent.primary_key)}) in v2; map its columns "
+                                "to the new key (add_parents columns:)")
             if fk.parent and fk.parent not in kept:
                 parent_key = next((s for s in _plan_keys(plan) if s.endswith("." + fk.parent.split(".", 1)[1])
                                    and s.split(".")[1] == fk.parent.split(".", 1)[0]), fk.parent)

@@ -29,20 +29,20 @@ SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,
 LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing (and being re-run)
 
 PHASE_FILES = (
-    ("00", "preflight", "Preflight", "Check the server, privileges, settings, v1 and the transform; create the "
-                                     "control schema."),
+    ("00", "preflight", "Preflight",
+     "Check the server, privileges, settings, v1 and the transform; create the control schema."),
     ("10", "expand", "Expand", "Create the v2 schemas and tables (keys and indexes; foreign keys come in 60)."),
     ("20", "routines", "Routines", "Progress and verify tables, and the backfill, verify and check procedures."),
     ("30", "dualwrite", "Dual write", "Triggers that carry every v1 insert, update and delete into v2."),
     ("40", "backfill", "Backfill", "Copy v1's history into v2 in chunks, in dependency order; resumable."),
-    ("50", "verify", "Verify", "Checksum every v2 table against transform(v1), chunk by chunk; report; fail on "
-                               "any difference."),
-    ("60", "constraints", "Constraints", "Check v2's references, then add its foreign keys and unique indexes "
-                                         "without a table copy."),
-    ("70", "cutover", "Cut-over", "Make v2 primary: v1 writes fail from now on with a message naming v2; "
-                                  "optional renames."),
-    ("80", "contract", "Contract", "Remove djsqlgen's triggers, routines and control schema; retire v1 as the "
-                                   "plan says."),
+    ("50", "verify", "Verify",
+     "Checksum every v2 table against transform(v1), chunk by chunk; report; fail on any difference."),
+    ("60", "constraints", "Constraints",
+     "Check v2's references, then add its foreign keys and unique indexes without a table copy."),
+    ("70", "cutover", "Cut-over",
+     "Make v2 primary: v1 writes fail from now on with a message naming v2; optional renames."),
+    ("80", "contract", "Contract",
+     "Remove djsqlgen's triggers and routines; retire v1 as the plan says."),
 )
 
 RERUN = {
@@ -444,7 +444,7 @@ class Phases:
 
     # -- 20 -----------------------------------------------------------------------------------------
     def routines(self) -> FileBuilder:
-        f, fn = self._file("20"), "20_routines.sql"
+        f, _fn = self._file("20"), "20_routines.sql"
         privileges = [(p, self.ctx.control, None) for p in ("CREATE ROUTINE", "ALTER ROUTINE", "CREATE")]
         self._common_refusals(f, "10", f.require(privileges))
         f.add(*self._routine_statements())

@@ -8,6 +8,8 @@ from djsqlgen.plan.file import (
     ColumnChange,
     ContractSpec,
     CutoverSpec,
+    JoinSpec,
+    ParentSpec,
     Plan,
     SchemaSpec,
     TableSpec,
@@ -17,5 +19,5 @@ from djsqlgen.plan.file import (
     plan_hash,
 )
 
-__all__ = ["DROP", "KEEP", "AddedColumn", "ChunkSpec", "ColumnChange", "ContractSpec", "CutoverSpec", "Plan",
+__all__ = ["DROP", "KEEP", "AddedColumn", "ChunkSpec", "ColumnChange", "ContractSpec", "CutoverSpec", "JoinSpec", "ParentSpec", "Plan",
            "SchemaSpec", "TableSpec", "dump_plan", "load_plan", "parse_plan", "plan_hash"]

@@ -55,11 +55,36 @@ class AddedColumn(_Strict):
 ColumnSpec = Literal["keep", "drop"] | ColumnChange
 
 
+class JoinSpec(_Strict):
+    """Another v1 table read for each row, found by its whole primary key."""
+
+    table: str = Field(description="v1 table: name in the same schema, or schema.table")
+    # (not "on": YAML 1.1 reads an unquoted on: as the boolean true)
+    by: dict[str, str] = Field(description="each primary-key column of the joined table: an expression over this row")
+    kind: Literal["left", "inner"] = "left"
+
+
+class ParentSpec(_Strict):
+    """A foreign key v1 does not have: v2's rows of this table refer to a parent table."""
+
+    parent: str = Field(description="v1 table of the plan whose v2 table is the parent: name, or schema.table")
+    columns: dict[str, str] = Field(default_factory=dict,
+                                    description="v2 column of this table -> the parent's v2 key column it holds")
+    name: str | None = Field(None, description="constraint name (default: <table>_<parent>_fk)")
+    on_update: Literal["CASCADE", "RESTRICT", "NO ACTION"] = "CASCADE"
+    on_delete: Literal["CASCADE", "RESTRICT", "NO ACTION"] = "RESTRICT"
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
     add: dict[str, AddedColumn] = Field(default_factory=dict)
     key: list[str] | None = Field(None, description="the v2 primary key (v2 column names, in order)")
+    joins: dict[str, JoinSpec] = Field(default_factory=dict, description="alias -> a v1 table read for each row")
+    add_parents: list[ParentSpec] = Field(default_factory=list)
+    drop_references: list[str] = Field(default_factory=list,
+                                       description="v1 parent tables whose foreign keys v2 leaves out")
+    move_to: str | None = Field(None, description="for a part table: the v1 master table it moves to")
 
 
 class SchemaSpec(_Strict):
@@ -112,7 +137,8 @@ class Plan(_Strict):
 # ---------------------------------------------------------------------------------------------
 # reading and writing
 # ---------------------------------------------------------------------------------------------
-_MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec"}
+_MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec",
+                "JoinSpec", "ParentSpec"}
 
 
 def _error_location(loc: tuple, data: dict) -> str:

@@ -12,7 +12,6 @@ from djsqlgen.errors import ApplyError, DjsqlgenError
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
 
-
 PHASE_FILE = re.compile(r"^\d\d_[a-z]+\.sql$")
 
 

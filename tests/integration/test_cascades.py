@@ -10,7 +10,6 @@ three deep, and, once 60_constraints added v2's own foreign keys, key moves unde
 from __future__ import annotations
 
 import pytest
-
 from support.scenario import Scenario
 
 V1 = """

@@ -10,7 +10,6 @@ ordered comparison of every row agrees.
 from __future__ import annotations
 
 import pytest
-
 from support.scenario import Scenario
 
 # (type, values as SQL literals, key updates as (index of the value, its new value) SQL literals)

@@ -10,7 +10,6 @@ verify strategies are exercised: aligned ranges (identity) and keyed (a re-keyed
 from __future__ import annotations
 
 import pytest
-
 from support.scenario import Scenario
 
 V1 = """

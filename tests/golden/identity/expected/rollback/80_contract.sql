@@ -337,7 +337,7 @@ BEGIN
     -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.verify_hash)
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
     FROM (
-      SELECT CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+      SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
       FROM `lab_v1`.`#kind` AS `src`
       WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
     ) AS s;
@@ -363,7 +363,7 @@ BEGIN
         SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
                IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
         FROM (
-          SELECT CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+          SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
           FROM `lab_v1`.`#kind` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
         ) AS s
@@ -381,7 +381,7 @@ BEGIN
           WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
         ) AS d
         LEFT JOIN (
-          SELECT CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+          SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
           FROM `lab_v1`.`#kind` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
         ) AS s ON s.`k_1` = d.`k_1`
