@@ -57,7 +57,7 @@ def test_key_type_copies_moves_and_verifies(kind, composite, scenario):
 
     def insert(vals, v0):
         groups = (1, 2) if composite else (None,)
-        rows = [f"({'%d, ' % g if g else ''}{val}, {v0 + i})" for g in groups for i, val in enumerate(vals)]
+        rows = [f"({f'{g}, ' if g else ''}{val}, {v0 + i})" for g in groups for i, val in enumerate(vals)]
         scenario.db.execute(f"INSERT INTO `{scenario.sources[0]}`.t VALUES {', '.join(rows)}")
 
     insert(values, 0)
