@@ -17,12 +17,16 @@ def table_sql(schema: str, name: str) -> str:
     return quote_qualified((schema, name))
 
 
-def from_clause(target: Target, bind: Bind | None = None, hits: str | None = None, model: Model | None = None) -> str:
+def from_clause(target: Target, bind: Bind | None = None, hits: str | None = None, model: Model | None = None,
+                driving_bound: bool = False) -> str:
     """``FROM v1 driving table AS src [LEFT] JOIN …``. With ``hits`` (a query of driving keys) the driving
-    table is read only at those keys."""
+    table is read only at those keys; with ``driving_bound`` the driving row is a trigger's OLD (``bind``
+    writes its columns) and the joins hang off a one-row derived table."""
     s = target.source
     driving = f"{table_sql(s.driving.schema, s.driving.name)} AS {quote_identifier(s.driving_alias)}"
-    if hits is None:
+    if driving_bound:
+        lines = ["FROM (SELECT 1) AS djsqlgen_row"]
+    elif hits is None:
         lines = [f"FROM {driving}"]
     else:
         key = model.v1_table(s.driving).primary_key

@@ -19,14 +19,19 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_clause
 from djsqlgen.engines.values import as_stored_key
+from djsqlgen.model.expr import bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Owned, Statement
 
-EVENTS = ("INSERT", "UPDATE", "DELETE")
-TIMING = {"INSERT": "AFTER", "UPDATE": "AFTER", "DELETE": "BEFORE"}
+# A trigger kind: (the statement it fires on, when). CASCADE_DELETE fires BEFORE the row goes, for the rows
+# v1's ON DELETE CASCADE is about to remove: they can only be read then. Everything else fires AFTER, so
+# that v1's own checks (a RESTRICT foreign key, DataJoint reads its 1451 message) fail a write first.
+KINDS = {"INSERT": ("INSERT", "AFTER"), "UPDATE": ("UPDATE", "AFTER"), "DELETE": ("DELETE", "AFTER"),
+         "CASCADE_DELETE": ("DELETE", "BEFORE")}
+EVENTS = tuple(KINDS)
 
 
 def _q(name: str) -> str:
@@ -76,14 +81,21 @@ def _move(ctx: Context, impact: Impact) -> str:
             f"SET {sets}\nWHERE NOT ({moved})")
 
 
-def _delete(ctx: Context, impact: Impact) -> str:
-    """DELETE the v2 rows made from the driving rows about to go (still readable BEFORE DELETE)."""
+def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
+    """DELETE the v2 rows made from driving rows that go. ``gone``: the driving row is the trigger's OLD
+    (AFTER DELETE), its key computed from OLD and the rows it joins; else the rows are still there to read
+    (BEFORE DELETE, v1's cascade about to remove them)."""
     t = impact.target
-    keys = ",\n    ".join(f"{as_stored_key(c.expr.render(), c.decl)} AS {_q(f'k_{i}')}"
+    bind = bound(DRIVING, "OLD") if gone else None
+    keys = ",\n    ".join(f"{as_stored_key(c.expr.render(bind), c.decl)} AS {_q(f'k_{i}')}"
                           for i, c in enumerate(t.key_columns, 1))
     on = " AND ".join(f"dst.{_q(c.name)} = gone.{_q(f'k_{i}')}" for i, c in enumerate(t.key_columns, 1))
-    driving = Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING))
-    frm, _ = _reached(ctx, driving, "OLD")
+    if gone:
+        frm = from_clause(t, bind=bind, driving_bound=True)
+        where = where_clause(t, bind=bind)
+        frm = f"{frm}\n{where}" if where else frm
+    else:
+        frm, _ = _reached(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)), "OLD")
     return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
@@ -104,14 +116,16 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
-    found = impacts(ctx.model, written, event)
-    if event == "DELETE":
+    found = impacts(ctx.model, written, KINDS[event][0])
+    if event in ("DELETE", "CASCADE_DELETE"):
         for impact in reversed(found):  # children first
-            if impact.drives and not impact.target.source.distinct:
-                cascaded = not any(p.direct and p.alias == "src" for p in impact.paths)
-                why = ("v1's ON DELETE CASCADE is about to remove rows of " + impact.target.source.driving.label
-                       if cascaded else f"the v1 row goes: its row of {impact.target.label} goes too")
-                blocks.append((impact.target.label, why, _delete(ctx, impact)))
+            paths = tuple(p for p in impact.paths if p.alias == DRIVING and p.direct == (event == "DELETE"))
+            if not paths or impact.target.source.distinct:
+                continue
+            why = (f"the v1 row is gone: its row of {impact.target.label} goes too" if event == "DELETE" else
+                   f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
+            blocks.append((impact.target.label, why, _delete(ctx, Impact(impact.target, paths),
+                                                              gone=event == "DELETE")))
         return blocks
     for impact in found:  # parents first
         t = impact.target
@@ -142,11 +156,13 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     if not blocks:
         return None
     name = naming.trigger_name(ctx.plan.name, written.name, event)
+    statement_event, timing = KINDS[event]
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
-                 timing=TIMING[event], event=event, blocks=blocks, plan_name=ctx.plan.name,
+                 timing=timing, event=statement_event, blocks=blocks, plan_name=ctx.plan.name,
                  plan_hash=ctx.migration_hash, dialect=ctx.dialect)
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
-                     f"carry every {event} on {written.label} into v2", compound=True,
+                     f"carry every {statement_event} on {written.label} into v2"
+                     + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,
                      creates=Owned("trigger", written.schema, name, written.name))
 
 

@@ -40,7 +40,7 @@ def table_id(schema: str, table: str) -> str:
 
 def trigger_name(plan_name: str, table: str, event: str) -> str:
     """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern)."""
-    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "CASCADE_DELETE": "cdel"}[event]
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}")
 
 

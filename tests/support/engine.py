@@ -122,7 +122,7 @@ def bulk_fill(db: Database, common: str, subjects: int, first_id: int = 1000) ->
         f"ROUND(seq / 7, 2), CONCAT('bulk ', seq) FROM seq_{first_id}_to_{last}")
     db.execute(
         "INSERT INTO `session` (subject_id, session_id, session_start, operator) "
-        f"SELECT s.seq, k.seq, '2024-05-01 08:00:00' + INTERVAL s.seq MINUTE, 'alice' "
+        f"SELECT s.seq, k.seq, '2024-05-01 08:00:00' + INTERVAL (s.seq * 2 + k.seq) MINUTE, 'alice' "
         f"FROM seq_{first_id}_to_{last} AS s, seq_1_to_2 AS k")
     db.execute(
         "INSERT INTO `session__tag` (subject_id, session_id, tag) "

@@ -183,7 +183,7 @@ ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on lab_v1.#kind into v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`
-BEFORE DELETE ON `lab_v1`.`#kind`
+AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
@@ -199,14 +199,13 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row goes: its row of lab_v2.#kind goes too
+  -- the v1 row is gone: its row of lab_v2.#kind goes too
   SET v_target = 'lab_v2.#kind';
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
-      CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
-    FROM `lab_v1`.`#kind` AS `src`
-    WHERE (`src`.`kind` = OLD.`kind`)
+      CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
+    FROM (SELECT 1) AS djsqlgen_row
   ) AS gone ON dst.`kind` = gone.`k_1`;
 END;;
 DELIMITER ;
@@ -364,7 +363,7 @@ ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 -- [trigger_create.lab_v1.session.delete] carry every DELETE on lab_v1.session into v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_del`
-BEFORE DELETE ON `lab_v1`.`session`
+AFTER DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
@@ -380,15 +379,14 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row goes: its row of lab_v2.session goes too
+  -- the v1 row is gone: its row of lab_v2.session goes too
   SET v_target = 'lab_v2.session';
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
-      `src`.`subject_id` AS `k_1`,
-      `src`.`session_idx` AS `k_2`
-    FROM `lab_v1`.`session` AS `src`
-    WHERE (`src`.`subject_id` = OLD.`subject_id` AND `src`.`session_idx` = OLD.`session_idx`)
+      OLD.`subject_id` AS `k_1`,
+      OLD.`session_idx` AS `k_2`
+    FROM (SELECT 1) AS djsqlgen_row
   ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`;
 END;;
 DELIMITER ;
@@ -510,7 +508,7 @@ ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 -- [trigger_create.lab_v1.session__trial.delete] carry every DELETE on lab_v1.session__trial into v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_del`
-BEFORE DELETE ON `lab_v1`.`session__trial`
+AFTER DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
@@ -526,16 +524,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row goes: its row of lab_v2.session__trial goes too
+  -- the v1 row is gone: its row of lab_v2.session__trial goes too
   SET v_target = 'lab_v2.session__trial';
   DELETE dst FROM `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
-      `src`.`subject_id` AS `k_1`,
-      `src`.`session_idx` AS `k_2`,
-      `src`.`trial_idx` AS `k_3`
-    FROM `lab_v1`.`session__trial` AS `src`
-    WHERE (`src`.`subject_id` = OLD.`subject_id` AND `src`.`session_idx` = OLD.`session_idx` AND `src`.`trial_idx` = OLD.`trial_idx`)
+      OLD.`subject_id` AS `k_1`,
+      OLD.`session_idx` AS `k_2`,
+      OLD.`trial_idx` AS `k_3`
+    FROM (SELECT 1) AS djsqlgen_row
   ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`;
 END;;
 DELIMITER ;
@@ -728,7 +725,7 @@ ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 -- [trigger_create.lab_v1.subject.delete] carry every DELETE on lab_v1.subject into v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_del`
-BEFORE DELETE ON `lab_v1`.`subject`
+AFTER DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
@@ -744,14 +741,13 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row goes: its row of lab_v2.animal goes too
+  -- the v1 row is gone: its row of lab_v2.animal goes too
   SET v_target = 'lab_v2.animal';
   DELETE dst FROM `lab_v2`.`animal` AS dst
   JOIN (
     SELECT
-      `src`.`subject_id` AS `k_1`
-    FROM `lab_v1`.`subject` AS `src`
-    WHERE (`src`.`subject_id` = OLD.`subject_id`)
+      OLD.`subject_id` AS `k_1`
+    FROM (SELECT 1) AS djsqlgen_row
   ) AS gone ON dst.`subject_id` = gone.`k_1`;
 END;;
 DELIMITER ;
