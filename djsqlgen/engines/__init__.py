@@ -1,0 +1,1 @@
+"""Engines: the only code that turns the target model into SQL."""
