@@ -15,7 +15,8 @@ interleaved rounds (median of --rounds):
       column no index covers) as the floor.
 
 Prints seconds, rows/s and the ratio to (a). Run: ``.venv/bin/python bench/verify_hash_bench.py``
-(``--dsn mysql://root@127.0.0.1:3306``, ``--rows``, ``--rounds``). Not collected by pytest.
+(``--dsn mysql://root@127.0.0.1:3306``, ``--rows``, ``--rounds``, ``--blob-bytes``). Not collected by
+pytest (bench/ is outside testpaths).
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def _settings(dsn: str) -> ConnectionSettings:
                               user=unquote(url.username or "root"), password=unquote(url.password or ""))
 
 
-def build(db: Database, schema: str, rows: int, mariadb: bool) -> None:
+def build(db: Database, schema: str, rows: int, mariadb: bool, blob_bytes: int) -> None:
     db.execute(f"CREATE DATABASE `{schema}`")
     db.execute(DDL.format(table=f"`{schema}`.`t`"))
     db.execute(DDL.format(table=f"`{schema}`.`t_copy`"))
@@ -164,7 +165,7 @@ def build(db: Database, schema: str, rows: int, mariadb: bool) -> None:
         numbers = f"WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < {rows}) SELECT n FROM s"
     db.execute(
         f"INSERT INTO `{schema}`.`t` SELECT n, n % 1000, n % 20, CONCAT('subject_', n, '_é'), "
-        f"IF(n % 10 = 0, NULL, CONCAT('lbl', n % 97, 'ä')), RAND(n) * 1000, RAND(n + 1) * 1e6, RANDOM_BYTES(1024) "
+        f"IF(n % 10 = 0, NULL, CONCAT('lbl', n % 97, 'ä')), RAND(n) * 1000, RAND(n + 1) * 1e6, RANDOM_BYTES({blob_bytes}) "
         f"FROM ({numbers}) AS numbers"
     )
     db.execute(f"ANALYZE TABLE `{schema}`.`t`")
@@ -188,6 +189,7 @@ def main() -> int:
     parser.add_argument("--dsn", default=os.environ.get("DJSQLGEN_TEST_DSN", "mysql://root@127.0.0.1:3306"))
     parser.add_argument("--rows", type=int, default=300_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--blob-bytes", type=int, default=1024, help="size of each row's random blob (max 1024)")
     args = parser.parse_args()
     db = connect(_settings(args.dsn))
     info = db.query("SELECT VERSION() AS v, @@innodb_buffer_pool_size AS bp, @@max_allowed_packet AS map")[0]
@@ -197,8 +199,11 @@ def main() -> int:
           f"{int(info['map']) >> 20} MiB, {os.cpu_count()} CPUs, load average {os.getloadavg()}")
     try:
         start = time.perf_counter()
-        build(db, schema, args.rows, mariadb)
-        print(f"built {args.rows:,} rows in {time.perf_counter() - start:.1f} s ({schema})")
+        build(db, schema, args.rows, mariadb, args.blob_bytes)
+        size = db.query(f"SELECT data_length + index_length AS b FROM information_schema.TABLES "
+                        f"WHERE table_schema = '{schema}' AND table_name = 't'")[0]["b"]
+        print(f"built {args.rows:,} rows with {args.blob_bytes}-byte blobs in {time.perf_counter() - start:.1f} s "
+              f"({schema}, {int(size) >> 20} MiB)")
         todo = variants(schema, args.rows, mariadb)
         times: dict[str, list[float]] = {v.label: [] for v in todo}
         results: dict[str, object] = {}

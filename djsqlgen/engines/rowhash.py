@@ -54,7 +54,7 @@ class Kind(Enum):
     """How a value is encoded, decided by the v2 column type."""
 
     NUMBER = "number"  # exact numbers: their text is exact and injective for a given type
-    FLOAT = "float"  # FLOAT/DOUBLE, through CAST AS DOUBLE
+    FLOAT = "float"  # FLOAT/DOUBLE: exact binary exponent and mantissa
     TEMPORAL = "temporal"  # date, datetime, time: fixed-format text
     TIMESTAMP = "timestamp"  # seconds since the epoch, independent of the session time zone
     BYTES = "bytes"  # bounded strings and byte strings, inline with a length prefix
@@ -69,8 +69,8 @@ class ComparedValue:
     ----------
     sql : str
         SQL expression yielding the value in the form the v2 column stores it: on the v2 side the
-        column itself (```dst`.`weight```); on the v1 side the transform expression passed through
-        ``as_stored`` (unless the v1 column has the very same type and character set).
+        column itself (e.g. ```dst`.`weight```); on the v1 side the transform expression passed through
+        ``as_stored`` (not needed when the v1 column has the very same type and character set).
     v2_type : str
         The v2 column's declared type as information_schema.COLUMNS.COLUMN_TYPE shows it, e.g.
         ``"float"``, ``"decimal(8,3)"``, ``"varchar(64)"``, ``"enum('a','b')"``, ``"binary(16)"``.
@@ -91,18 +91,18 @@ class ComparedValue:
 class ChunkChecksum:
     """Select-list expressions that summarise the rows of one chunk on one side.
 
-    Store them in the control table as ``rows BIGINT UNSIGNED NOT NULL``, ``hash_hi DECIMAL(42,0) NOT
-    NULL``, ``hash_lo DECIMAL(42,0) NOT NULL`` (see ``CHECKSUM_COLUMNS``); a chunk is equal on both sides
-    when all three are equal.
+    Store them in the control table as ``row_count BIGINT UNSIGNED NOT NULL``, ``hash_hi DECIMAL(42,0)
+    NOT NULL``, ``hash_lo DECIMAL(42,0) NOT NULL`` (``CHECKSUM_COLUMNS``), once per side; a chunk is
+    equal on both sides when all three are equal.
     """
 
-    rows: str
+    row_count: str
     hash_hi: str
     hash_lo: str
 
     @property
     def select_list(self) -> str:
-        return f"{self.rows}, {self.hash_hi}, {self.hash_lo}"
+        return f"{self.row_count}, {self.hash_hi}, {self.hash_lo}"
 
 
 @dataclass(frozen=True)
@@ -115,9 +115,10 @@ class ControlColumn:
 
 # SUM over BIGINT UNSIGNED returns DECIMAL(42,0) on MariaDB 10.11 (measured) and an exact DECIMAL on
 # MySQL ("SUM() ... return a DECIMAL value for exact-value arguments", manual, Aggregate Function
-# Descriptions). 42 digits hold 2^64 x 2^75 rows, so no chunk can overflow it.
+# Descriptions). 42 digits hold 2^64 x 2^75 rows, so no chunk can overflow it. Not `rows`: ROWS is a
+# reserved word in MySQL 8.0.2+ (window frames) and a keyword in MariaDB 10.2+.
 CHECKSUM_COLUMNS = (
-    ControlColumn("rows", "BIGINT UNSIGNED NOT NULL"),
+    ControlColumn("row_count", "BIGINT UNSIGNED NOT NULL"),
     ControlColumn("hash_hi", "DECIMAL(42,0) NOT NULL"),
     ControlColumn("hash_lo", "DECIMAL(42,0) NOT NULL"),
 )
@@ -135,7 +136,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _HEX64 = 16  # hex digits in a 64-bit word
 
 
-def _word(sql: str) -> str:
+def _name(sql: str) -> str:
     """A name of a character set or collation, checked (they cannot be quoted as identifiers everywhere)."""
     if not _NAME.match(sql):
         raise ValueError(f"row hash: {sql!r} is not a character set or collation name")
@@ -254,16 +255,18 @@ def as_stored(
     if base in ("char", "varchar", "enum") or base in _DIGEST:
         if v2_charset is None:
             raise ValueError(f"row hash: the v2 column of type {v2_type!r} needs its character set")
-        converted = f"CONVERT({expr} USING {_word(v2_charset)})"
+        converted = f"CONVERT({expr} USING {_name(v2_charset)})"
         if base == "char":
             # CHAR strips trailing spaces when read (unless PAD_CHAR_TO_FULL_LENGTH, deprecated).
             return f"RTRIM({converted})"
         if base == "enum":
             # An ENUM stores the member the value matches under the column's collation, in the
-            # member's own spelling ('A' and 'a ' store 'a'); FIELD/ELT reproduce it.
+            # member's own spelling ('A' and 'a ' store 'a'); FIELD/ELT reproduce it. Without
+            # v2_collation FIELD uses the charset's default collation: utf8mb4_general_ci on MariaDB
+            # 10.11, the accent-insensitive utf8mb4_0900_ai_ci on MySQL 8, so pass it there.
             members = ", ".join(quote_literal(m) for m in enum_values(v2_type))
-            match = f"{converted} COLLATE {_word(v2_collation)}" if v2_collation else converted
-            return f"CONVERT(ELT(FIELD({match}, {members}), {members}) USING {_word(v2_charset)})"
+            match = f"{converted} COLLATE {_name(v2_collation)}" if v2_collation else converted
+            return f"CONVERT(ELT(FIELD({match}, {members}), {members}) USING {_name(v2_charset)})"
         return converted
     raise ValueError(f"row hash: storing into {v2_type!r} is not reproduced; compare identical types only")
 
@@ -282,6 +285,8 @@ def _float_token(d: str) -> str:
     equal). Checked on 21,000 doubles (powers of two, their neighbours, subnormals, random bit patterns):
     tests/integration/test_rowhash_server.py decodes every token back to the stored double.
     """
+    # MySQL: LOG2, POW, FLOOR and LEAST are the same C library functions on DOUBLE; POW raises the
+    # same out-of-range error on overflow and none on underflow (manual, Mathematical Functions).
     e = f"LEAST(FLOOR(LOG2(ABS({d}))), 1023)"
     mantissa = f"CAST({d} / POW(2, {e}) * 9007199254740992 AS SIGNED)"
     return f"IFNULL(IF({d} = 0, '0,', CONCAT({e}, ':', {mantissa}, ',')), 'N')"
@@ -315,11 +320,15 @@ def value_token_sql(value: ComparedValue) -> str:
     if kind is Kind.BYTES:
         # CAST AS BINARY: the bytes as stored, compared without the collation (DESIGN.md, invariant 7),
         # and a CONCAT of mixed character sets never fails with 1267 (illegal mix of collations).
+        # MySQL 8.0.27 deprecates the BINARY operator, not CAST(... AS BINARY).
         b = f"CAST({x} AS BINARY)"
         return f"IFNULL(CONCAT(LENGTH({b}), ':', {b}), 'N')"
     # SHA2 hashes the bytes of its argument in the argument's own character set (measured: latin1 'ä'
-    # and utf8mb4 'ä' differ), so the v1 side must convert first (as_stored). MySQL: SHA2 needs a
-    # server built with SSL support, which every MySQL 8 build is.
+    # and utf8mb4 'ä' differ), so the v1 side must convert first (as_stored). No CAST or CONVERT on
+    # the column itself: a cast result over max_allowed_packet is NULL (1301). SHA2 rather than MD5:
+    # MD5 costs 4-6 times as much per call on MariaDB 10.11 (measured, bench/verify_hash_bench.py).
+    # MySQL: SHA2 needs a server built with SSL support, which every MySQL 8 build is; a JSON column is
+    # hashed as its canonical utf8mb4 text.
     return f"IFNULL(SHA2({x}, 256), 'N')"
 
 
@@ -366,37 +375,48 @@ def aggregate_sql(row_hash: str) -> ChunkChecksum:
         Never NULL, also for an empty chunk.
     """
     return ChunkChecksum(
-        rows="COUNT(*)",
+        row_count="COUNT(*)",
         hash_hi=f"COALESCE(SUM({_word_sql(row_hash, 0)}), 0)",
         hash_lo=f"COALESCE(SUM({_word_sql(row_hash, 1)}), 0)",
     )
 
 
-def chunk_checksum_sql(values: Sequence[ComparedValue], table: str, where: str) -> str:
-    """SELECT of one side's chunk checksum: ``rows, hash_hi, hash_lo`` over ``table`` filtered by ``where``.
+def chunk_checksum_sql(
+    values: Sequence[ComparedValue], table: str, where: str | None = None, into: Sequence[str] = ()
+) -> str:
+    """SELECT of one side's chunk checksum (``row_count, hash_hi, hash_lo``) over the rows of a chunk.
 
-    The row hash is computed once per row in a derived table; its LIMIT keeps MariaDB and MySQL from
-    merging it into the outer query (manual, "Optimizing Derived Tables"), which would compute the
-    hash once per word. The derived table holds 32 ASCII characters per row (the two words).
+    The row hash is computed once per row, in a derived table that is materialised, not merged into
+    the outer query (which would compute it once per word): a LIMIT prevents merging on both servers
+    (MySQL manual, "Optimizing Derived Tables ... with Merging or Materialization"; MariaDB
+    optimizer_switch derived_merge; EXPLAIN shows DERIVED with the chunk's range scan). It holds 32
+    ASCII characters per row, the two words, so a chunk of 100,000 rows stays in memory
+    (tmp_table_size, 16 MiB by default).
 
     Parameters
     ----------
     values : sequence of ComparedValue
     table : str
-        The FROM clause (``schema.table AS alias``, joins included).
-    where : str
-        The chunk's predicate.
+        The FROM clause (```schema`.`table` AS src``, joins included).
+    where : str or None
+        The chunk's predicate; None for the whole table.
+    into : sequence of str
+        Three variables to SELECT ... INTO (inside a procedure), or empty for a result row.
 
     Returns
     -------
     str
-        A SELECT statement returning one row.
+        A SELECT statement giving one row.
     """
+    if into and len(into) != len(CHECKSUM_COLUMNS):
+        raise ValueError(f"row hash: SELECT ... INTO needs {len(CHECKSUM_COLUMNS)} variables, not {len(into)}")
     checksum = aggregate_sql("r.h")
+    target = f" INTO {', '.join(into)}" if into else ""
+    filtered = f" WHERE {where}" if where is not None else ""
     return (
-        f"SELECT {checksum.select_list} FROM "
+        f"SELECT {checksum.select_list}{target} FROM "
         f"(SELECT CONVERT(LEFT({row_hash_sql(values)}, {2 * _HEX64}) USING ascii) AS h "
-        f"FROM {table} WHERE {where} LIMIT 18446744073709551615) AS r"
+        f"FROM {table}{filtered} LIMIT 18446744073709551615) AS r"
     )
 
 

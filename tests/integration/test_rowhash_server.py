@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from djsqlgen.engines.rowhash import (
+    CHECKSUM_COLUMNS,
     ComparedValue,
     as_stored,
     chunk_checksum_sql,
@@ -97,6 +98,10 @@ CASES = {
         (ID, Column("a", f"{VC} NOT NULL", "varchar(16)", "utf8mb4"),
          Column("b", f"{VC} NOT NULL", "varchar(16)", "utf8mb4")),
         ("(1, 'x#y', 'z')",), ("(1, 'x', 'y#z')",), old_fooled=True),
+    "value moved between adjacent strings": Case(
+        (ID, Column("a", f"{VC} NOT NULL", "varchar(16)", "utf8mb4"),
+         Column("b", f"{VC} NOT NULL", "varchar(16)", "utf8mb4")),
+        ("(1, 'ab', 'c')",), ("(1, 'a', 'bc')",), old_fooled=False),
     "float changed in the 7th significant digit": Case(
         (ID, Column("f", "FLOAT NOT NULL", "float")), ("(1, 1.2345671)",), ("(1, 1.2345674)",), old_fooled=True),
     "duplicate rows without a key: {r, r} vs {s, s}": Case(
@@ -305,6 +310,22 @@ def test_as_stored_matches_storage(db, schema, spec):
     db.execute(f"DELETE FROM {v2} WHERE id = 1")
     db.execute(f"INSERT INTO {v2} (id, c) SELECT 1, c FROM {v1} WHERE id = 2")  # another row's value
     assert new_checksum(db, v1, v2_columns, through_as_stored=True) != new_checksum(db, v2, v2_columns)
+
+
+def test_checksum_into_procedure_variables_of_the_control_types(db, schema):
+    """Inside a procedure, SELECT ... INTO variables declared with CHECKSUM_COLUMNS' types loses nothing."""
+    columns = [ID, Column("v", f"{VC} NULL", "varchar(16)", "utf8mb4")]
+    _create(db, f"{schema}.`t`", columns)
+    _insert(db, f"{schema}.`t`", [f"({i}, 'v{i}')" for i in range(1, 201)])
+    values = [ComparedValue(f"t.`{c.name}`", c.v2_type, c.charset) for c in columns]
+    names = [f"v_{c.name}" for c in CHECKSUM_COLUMNS]
+    declare = " ".join(f"DECLARE {n} {c.sql_type.replace(' NOT NULL', '')};" for n, c in zip(names, CHECKSUM_COLUMNS))
+    select = chunk_checksum_sql(values, f"{schema}.`t` AS t", "t.`id` > p_lo", into=names)
+    db.execute(f"CREATE PROCEDURE {schema}.`p`(IN p_lo INT) BEGIN {declare} {select}; "
+               f"SELECT {', '.join(names)}; END")
+    called = tuple(db.call_results(f"CALL {schema}.`p`(0)")[0][0].values())
+    direct = tuple(db.query(chunk_checksum_sql(values, f"{schema}.`t` AS t", "t.`id` > 0"))[0].values())
+    assert called == direct and called[0] == 200 and called[1] > 2**64
 
 
 # ---------------------------------------------------------------------------------------------

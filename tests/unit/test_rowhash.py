@@ -149,10 +149,10 @@ def test_every_token_is_null_safe_and_there_is_no_separator_function():
 
 def test_aggregate_sql():
     checksum = aggregate_sql("r.h")
-    assert checksum.rows == "COUNT(*)"
+    assert checksum.row_count == "COUNT(*)"
     assert checksum.hash_hi == "COALESCE(SUM(CAST(CONV(SUBSTRING(r.h, 1, 16), 16, 10) AS UNSIGNED)), 0)"
     assert checksum.hash_lo == "COALESCE(SUM(CAST(CONV(SUBSTRING(r.h, 17, 16), 16, 10) AS UNSIGNED)), 0)"
-    assert checksum.select_list == f"{checksum.rows}, {checksum.hash_hi}, {checksum.hash_lo}"
+    assert checksum.select_list == f"{checksum.row_count}, {checksum.hash_hi}, {checksum.hash_lo}"
 
 
 def test_chunk_checksum_sql_hashes_each_row_once():
@@ -168,7 +168,7 @@ def test_chunk_checksum_sql_hashes_each_row_once():
 
 def test_checksum_columns():
     assert [(c.name, c.sql_type) for c in CHECKSUM_COLUMNS] == [
-        ("rows", "BIGINT UNSIGNED NOT NULL"),
+        ("row_count", "BIGINT UNSIGNED NOT NULL"),
         ("hash_hi", "DECIMAL(42,0) NOT NULL"),
         ("hash_lo", "DECIMAL(42,0) NOT NULL"),
     ]
@@ -194,3 +194,15 @@ def test_a_wide_row_stays_far_below_max_allowed_packet():
     """The widest inline row InnoDB allows (65,535 bytes of non-LOB columns) plus many blobs: < 1 MiB."""
     values = [ComparedValue(X, "varchar(16383)", "utf8mb4")] + [ComparedValue(X, "longblob")] * 1000
     assert max_encoded_bytes(values) < 1 << 20
+
+
+def test_chunk_checksum_sql_into_variables_whole_table():
+    sql = chunk_checksum_sql([ComparedValue("t.id", "int")], "`s`.`t` AS t", into=("v_rows", "v_hi", "v_lo"))
+    assert sql.startswith("SELECT COUNT(*), ")
+    assert " AS UNSIGNED)), 0) INTO v_rows, v_hi, v_lo FROM (SELECT " in sql
+    assert sql.endswith(" FROM `s`.`t` AS t LIMIT 18446744073709551615) AS r")
+
+
+def test_chunk_checksum_sql_into_needs_three_variables():
+    with pytest.raises(ValueError, match="needs 3 variables"):
+        chunk_checksum_sql([ComparedValue("t.id", "int")], "t", into=("a", "b"))
