@@ -64,6 +64,7 @@ class Variant:
     group: str  # a, b, c, d
     sql: str
     before: str | None = None  # untimed statement run first (the copy's TRUNCATE)
+    after: str | None = None  # untimed statement run afterwards
     chunks: int = 1  # the statement is run once per key range, {lo} and {hi} filled in
 
 
@@ -111,7 +112,7 @@ def variants(schema: str, rows: int, mariadb: bool) -> list[Variant]:
     old_crc = Keyset._row_crc([f"src.`{name}`" for name, _, _ in COLUMNS])
     out = [
         Variant("(a) bulk INSERT ... SELECT copy", "a", f"INSERT INTO {copy} SELECT * FROM {src}",
-                before=f"TRUNCATE TABLE {copy}"),
+                before=f"TRUNCATE TABLE {copy}", after=f"TRUNCATE TABLE {copy}"),
         Variant("(b) old: BIT_XOR(CRC32(CONCAT_WS))", "b",
                 f"SELECT COUNT(*), COALESCE(BIT_XOR({old_crc}), 0) FROM {table}"),
         Variant("(c) new: SHA2 row, SHA2 blob, 2x64-bit SUM", "c", chunk_checksum_sql(values, table, "1")),
@@ -181,7 +182,10 @@ def run(db: Database, variant: Variant, rows: int) -> float:
         step = -(-rows // variant.chunks)
         for lo in range(0, rows, step):
             db.query(variant.sql.format(lo=lo, hi=lo + step))
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if variant.after:
+        db.execute(variant.after)
+    return elapsed
 
 
 def main() -> int:
@@ -207,9 +211,17 @@ def main() -> int:
         todo = variants(schema, args.rows, mariadb)
         times: dict[str, list[float]] = {v.label: [] for v in todo}
         results: dict[str, object] = {}
+        copy_variant, reads = todo[0], todo[1:]
+        db.query(f"SELECT COUNT(y) FROM `{schema}`.`t`")  # warm the buffer pool once, untimed
         for round_no in range(1, args.rounds + 1):
-            for v in todo:  # interleaved: every variant once per round, so drifting load hits all alike
+            # Interleaved: every variant once per round, so drifting load hits all alike; the reads in
+            # a rotated order (no variant always first), the copy last. The copy's table is emptied
+            # right after it (untimed): its dirty pages would otherwise fill the buffer pool, which
+            # this server flushes lazily, and every read after it would pay for writing them back.
+            shift = (round_no - 1) % len(reads)
+            for v in reads[shift:] + reads[:shift]:
                 times[v.label].append(run(db, v, args.rows))
+            times[copy_variant.label].append(run(db, copy_variant, args.rows))
             print(f"round {round_no} done, load average {os.getloadavg()}", file=sys.stderr)
         for v in todo:
             if v.group in "bc" and v.chunks == 1:
