@@ -8,23 +8,23 @@ the **v2** column (type, character set), so v1 and v2 are hashed in the form v2 
 Encoding (one token per value, concatenated; the type of each position is known, so it decodes
 unambiguously and no value can move into its neighbour):
 
-========================  ===========================================  ===============================
-v2 type                   token (value ``x``)                          NULL
-========================  ===========================================  ===============================
-int, decimal, year        ``<x as text>,``                             ``N``
-float, double             ``<e>:<M>,`` (x = M * 2^(e-53) exactly)     ``N``
-date, datetime, time      ``<x as text>,``                             ``N``
-timestamp                 ``<UNIX_TIMESTAMP(x)>,``                     ``N``
-char, varchar, enum,      ``<byte length>:<bytes>``                    ``N``
+========================  ======================================  ======
+v2 type                   token (value x)                         NULL
+========================  ======================================  ======
+int, decimal, year        ``<x as text>,``                        ``N``
+float, double             ``<e>:<M>,`` with x = M * 2^(e-53)      ``N``
+date, datetime, time      ``<x as text>,``                        ``N``
+timestamp                 ``<UNIX_TIMESTAMP(x)>,``                ``N``
+char, varchar, enum,      ``<byte length>:<bytes>``               ``N``
 binary, varbinary
-text, blob, json          ``<SHA2(x, 256) as 64 hex digits>``          ``N``
-========================  ===========================================  ===============================
+text, blob, json          ``<SHA2(x, 256), 64 hex digits>``       ``N``
+========================  ======================================  ======
 
 Number, float and temporal text never contains ``,`` nor starts with ``N``; a length prefix starts
 with a digit; a hex digest is 64 characters of ``0-9a-f``. So NULL, ``''`` and ``'NULL'`` differ,
-``('x#y', 'z')`` differs from ``('x', 'y#z')``, and a FLOAT or DOUBLE is compared bit for bit (not
-through CONCAT's 6 digits). Strings are compared as bytes (never
-through a collation), so ``'alpha'``/``'ALPHA'`` and ``'beta'``/``'beta '`` differ even under a
+``('x#y', 'z')`` differs from ``('x', 'y#z')`` and ``('ab', 'c')`` from ``('a', 'bc')``, and a FLOAT
+or DOUBLE is compared bit for bit (not through CONCAT's 6 digits). Strings are compared as bytes,
+never through a collation, so ``'alpha'``/``'ALPHA'`` and ``'beta'``/``'beta '`` differ even under a
 ``_ci`` PAD SPACE collation: they are different rows to DataJoint.
 
 Large values (TEXT, BLOB, JSON) are hashed on their own and only their 64-character digest enters
@@ -84,6 +84,7 @@ class ComparedValue:
 
     @property
     def kind(self) -> Kind:
+        """The encoding class, from the v2 type."""
         return value_kind(self.v2_type)
 
 
@@ -102,6 +103,7 @@ class ChunkChecksum:
 
     @property
     def select_list(self) -> str:
+        """The three expressions, comma-separated, in ``CHECKSUM_COLUMNS`` order."""
         return f"{self.row_count}, {self.hash_hi}, {self.hash_lo}"
 
 
@@ -116,7 +118,7 @@ class ControlColumn:
 # SUM over BIGINT UNSIGNED returns DECIMAL(42,0) on MariaDB 10.11 (measured) and an exact DECIMAL on
 # MySQL ("SUM() ... return a DECIMAL value for exact-value arguments", manual, Aggregate Function
 # Descriptions). 42 digits hold 2^64 x 2^75 rows, so no chunk can overflow it. Not `rows`: ROWS is a
-# reserved word in MySQL 8.0.2+ (window frames) and a keyword in MariaDB 10.2+.
+# reserved word in MySQL 8.0.2+ (window frames) and in MariaDB 10.11 (CREATE TABLE t (rows INT) fails, 1064).
 CHECKSUM_COLUMNS = (
     ControlColumn("row_count", "BIGINT UNSIGNED NOT NULL"),
     ControlColumn("hash_hi", "DECIMAL(42,0) NOT NULL"),
@@ -188,8 +190,8 @@ def as_stored(
 
     The v1 side hashes this, the v2 side hashes the stored column, so a value that v2 stores
     differently (rounded, padded, re-encoded, canonicalised) is compared in v2's form. Where the
-    conversion below differs from what storing does, the result is a reported difference, never a
-    missed one: it cannot make two different stored values hash equal.
+    conversion below differs from what storing does (noted at each case), correct data shows as a
+    difference; it can hide a difference only if the copy made that very same wrong conversion.
 
     Parameters
     ----------
