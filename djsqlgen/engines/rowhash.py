@@ -328,7 +328,8 @@ def value_token_sql(value: ComparedValue) -> str:
     # SHA2 hashes the bytes of its argument in the argument's own character set (measured: latin1 'ä'
     # and utf8mb4 'ä' differ), so the v1 side must convert first (as_stored). No CAST or CONVERT on
     # the column itself: a cast result over max_allowed_packet is NULL (1301). SHA2 rather than MD5:
-    # MD5 costs 4-6 times as much per call on MariaDB 10.11 (measured, bench/verify_hash_bench.py).
+    # on MariaDB 10.11 an MD5 call on a short string costs about 5 times a SHA2 call, and MD5 made the
+    # whole checksum about 45% slower (bench/verify_hash_bench.py); SHA1 costs the same as SHA2.
     # MySQL: SHA2 needs a server built with SSL support, which every MySQL 8 build is; a JSON column is
     # hashed as its canonical utf8mb4 text.
     return f"IFNULL(SHA2({x}, 256), 'N')"
