@@ -11,9 +11,9 @@ both sides are seen as of the same moment while writers go on.
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, row_hash_sql
 from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
 from djsqlgen.engines.values import stored_key
-from djsqlgen.engines.verify_hash import HashedValue, aggregate, row_hash
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_qualified
@@ -29,12 +29,21 @@ def _q(name: str) -> str:
     return quote_identifier(name)
 
 
-def _source_hash(target: Target) -> str:
-    return row_hash([HashedValue(c.expr.render(), c.decl, c.copied_from is None) for c in target.columns])
+def _source_hash(ctx: Context, target: Target) -> str:
+    """The row hash of transform(v1): each computed or converted value first made what v2 stores."""
+    values = []
+    for c in target.columns:
+        sql = c.expr.render()
+        if c.copied_from is None:
+            sql = as_stored(sql, c.decl.sql_type, c.decl.charset, v2_collation=c.decl.collation,
+                            native_json=ctx.dialect.native_json)
+        values.append(ComparedValue(sql, c.decl.sql_type, c.decl.charset))
+    return row_hash_sql(values)
 
 
 def _target_hash(target: Target) -> str:
-    return row_hash([HashedValue(f"dst.{_q(c.name)}", c.decl, False) for c in target.columns])
+    return row_hash_sql([ComparedValue(f"dst.{_q(c.name)}", c.decl.sql_type, c.decl.charset)
+                         for c in target.columns])
 
 
 def _mapped_keys(target: Target) -> str:
@@ -55,15 +64,15 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
     else:
         on = " AND ".join(f"dst.{_q(c.name)} = m.{_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
         dst_rows_from = f"FROM (\n  SELECT {_mapped_keys(target)}\n  {src_from}\n  {src_where}\n) AS m\nJOIN {dst} ON {on}"
-    count, sum1, sum2 = aggregate("h")
+    checksum = aggregate_sql("h")
     join = " AND ".join(f"s.{_q(f'k_{i}')} = d.{_q(f'k_{i}')}" for i in range(1, len(keys) + 1))
     key_json = lambda alias: "JSON_ARRAY(" + ", ".join(
         f"CAST({alias}.{_q(f'k_{i}')} AS CHAR)" for i in range(1, len(keys) + 1)) + ")"
     return {
         "walk_source": walk.source,
-        "src_rows": f"SELECT {_mapped_keys(target)}, {_source_hash(target)} AS h\n{src_from}\n{src_where}",
+        "src_rows": f"SELECT {_mapped_keys(target)}, {_source_hash(ctx, target)} AS h\n{src_from}\n{src_where}",
         "dst_rows": f"SELECT {dst_keys}, {_target_hash(target)} AS h\n{dst_rows_from}",
-        "aggregate": f"{count}, {sum1}, {sum2}",
+        "aggregate": f"{checksum.row_count}, {checksum.hash_hi}, {checksum.hash_lo}",
         "diff_join": join,
         "src_key_json": key_json("s"),
         "dst_key_json": key_json("d"),

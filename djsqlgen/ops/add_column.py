@@ -8,7 +8,7 @@ from djsqlgen.model.expr import Expr, ExprError, parse
 from djsqlgen.model.identity import parse_in
 from djsqlgen.model.target import ColumnDecl, Model, TargetColumn
 from djsqlgen.ops.base import Operation
-from djsqlgen.ops.naming_rules import identifier_problems
+from djsqlgen.ops.naming_rules import identifier_problems, text_charset
 
 
 def _no_columns(qualifier: str | None, name: str):
@@ -54,10 +54,11 @@ class AddColumn(Operation):
 
     def apply(self, model: Model) -> Model:
         target = model.target(self.target_id)
+        charset, collation = text_charset(self.type, self.charset, self.collation, target)
         decl = ColumnDecl(
             name=self.name, sql_type=self.type, nullable=self.nullable,
             default=self.default if self.default is not None else ("NULL" if self.nullable else None),
-            auto_increment=False, comment=self.comment, charset=self.charset, collation=self.collation,
+            auto_increment=False, comment=self.comment, charset=charset, collation=collation,
         )
         column = TargetColumn(decl, self._value(model, target))
         return model.replace_target(replace(target, columns=target.columns + (column,)))

@@ -18,7 +18,7 @@ from djsqlgen.model.expr import ExprError
 from djsqlgen.model.identity import parse_in
 from djsqlgen.model.target import KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
-from djsqlgen.ops.naming_rules import identifier_problems
+from djsqlgen.ops.naming_rules import identifier_problems, text_charset
 from djsqlgen.ops.rewrite import rename_column_everywhere
 from djsqlgen.ops.unique_key import key_unique_check
 
@@ -89,6 +89,7 @@ class AlterColumn(Operation):
         # unless the plan names new ones or the type leaves the string family.
         charset = self.charset or (decl.charset if same_family else None)
         collation = self.collation or (decl.collation if same_family and not self.charset else None)
+        charset, collation = text_charset(new_type, charset, collation, target)
         if self.charset or self.collation:
             copied_from = None
         default = decl.default if self.default is None else self.default

@@ -22,14 +22,14 @@ from support.scenario import PHASES
 EXPECTED = {  # v2 table -> an independent SELECT of its rows from v1 (the new key first), and its order
     ("common", "session"): ("SELECT s.subject_id, s.session_start, s.session_notes, s.operator FROM {c}.session AS s",
                             "1, 2"),
-    ("common", "session__tag"): ("SELECT t.subject_id, s.session_start, t.tag FROM {c}.session__tag AS t "
-                                 "JOIN {c}.session AS s USING (subject_id, session_id)", "1, 2, 3"),
-    ("ephys", "probe_insertion"): ("SELECT p.subject_id, s.session_start, p.insertion_number, p.probe_type "
-                                   "FROM {e}.probe_insertion AS p JOIN {c}.session AS s USING (subject_id, session_id)",
+    ("common", "session__tag"): (("SELECT t.subject_id, s.session_start, t.tag FROM {c}.session__tag AS t "
+                                 "JOIN {c}.session AS s USING (subject_id, session_id)"), "1, 2, 3"),
+    ("ephys", "probe_insertion"): (("SELECT p.subject_id, s.session_start, p.insertion_number, p.probe_type "
+                                   "FROM {e}.probe_insertion AS p JOIN {c}.session AS s USING (subject_id, session_id)"),
                                    "1, 2, 3"),
-    ("ephys", "__clustering__unit"): ("SELECT u.subject_id, s.session_start, u.insertion_number, u.unit_id, "
+    ("ephys", "__clustering__unit"): (("SELECT u.subject_id, s.session_start, u.insertion_number, u.unit_id, "
                                       "u.unit_uuid, u.firing_rate, u.waveform FROM {e}.__clustering__unit AS u "
-                                      "JOIN {c}.session AS s USING (subject_id, session_id)", "1, 2, 3, 4"),
+                                      "JOIN {c}.session AS s USING (subject_id, session_id)"), "1, 2, 3, 4"),
 }
 
 
@@ -50,7 +50,7 @@ def _writers(dj014_python, prefix, tmp_path, dj_env, first_worker, existing):
 
 def _wait(writers) -> None:
     for w in writers:
-        stdout, stderr = w.communicate(timeout=600)
+        _stdout, stderr = w.communicate(timeout=600)
         assert w.returncode == 0, stderr[-3000:]
 
 

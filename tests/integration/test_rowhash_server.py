@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 
 import pytest
+from djsqlgen.operations.keyset import Keyset
 
 from djsqlgen.engines.rowhash import (
     CHECKSUM_COLUMNS,
@@ -23,7 +24,6 @@ from djsqlgen.engines.rowhash import (
     row_hash_sql,
     value_token_sql,
 )
-from djsqlgen.operations.keyset import Keyset
 
 
 @dataclass(frozen=True)

@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`session` (
   `session_idx` smallint(5) unsigned NOT NULL COMMENT 'session number',
   `recorded_on` date NOT NULL COMMENT 'when',
   `rig` varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT 'rig1' COMMENT 'recording rig (as wired in 2024)',
-  `room` varchar(16) NOT NULL DEFAULT 'main' COMMENT 'where the rig stands',
+  `room` varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL DEFAULT 'main' COMMENT 'where the rig stands',
   PRIMARY KEY (`subject_id`, `session_idx`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci COMMENT='a recording session';
 

@@ -347,19 +347,22 @@ BEGIN
     END IF;
 
     SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.verify_hash)
+    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
     FROM (
-      SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+      SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
       FROM `lab_v1`.`#kind` AS `src`
       WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
+      LIMIT 18446744073709551615
     ) AS s;
     -- v2: the same key range
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
     FROM (
-      SELECT dst.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`description` USING utf8mb4)), ':', MD5(CONVERT(dst.`description` USING utf8mb4)))))) AS h
+      SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
       FROM `lab_v2`.`#kind` AS dst
       WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
+      LIMIT 18446744073709551615
     ) AS d;
 
     INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
@@ -376,12 +379,12 @@ BEGIN
         SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
                IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
         FROM (
-          SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+          SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`#kind` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
         ) AS s
         LEFT JOIN (
-          SELECT dst.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`description` USING utf8mb4)), ':', MD5(CONVERT(dst.`description` USING utf8mb4)))))) AS h
+          SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`#kind` AS dst
           WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
         ) AS d ON s.`k_1` = d.`k_1`
@@ -389,12 +392,12 @@ BEGIN
         UNION ALL
         SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
         FROM (
-          SELECT dst.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`description` USING utf8mb4)), ':', MD5(CONVERT(dst.`description` USING utf8mb4)))))) AS h
+          SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`#kind` AS dst
           WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
         ) AS d
         LEFT JOIN (
-          SELECT `src`.`kind` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(`src`.`description` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`description` USING utf8mb4)), ':', MD5(CONVERT(`src`.`description` USING utf8mb4)))))) AS h
+          SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`#kind` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
         ) AS s ON s.`k_1` = d.`k_1`
@@ -623,19 +626,22 @@ BEGIN
     END IF;
 
     SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.verify_hash)
+    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(LEFT(`src`.`nickname`, 8) IS NULL, 'N', CONCAT(LENGTH(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)), ':', MD5(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)))), IF(`src`.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)))), IF(`src`.`weight` / 1000 IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)))))) AS h
+      SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
       FROM `lab_v1`.`subject` AS `src`
       WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
+      LIMIT 18446744073709551615
     ) AS s;
     -- v2: the same key range
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
     FROM (
-      SELECT dst.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`name` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`name` USING utf8mb4)), ':', MD5(CONVERT(dst.`name` USING utf8mb4)))), IF(dst.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight` AS DOUBLE)), ':', MD5(CAST(dst.`weight` AS DOUBLE)))), IF(dst.`weight_kg` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight_kg` AS DOUBLE)), ':', MD5(CAST(dst.`weight_kg` AS DOUBLE)))))) AS h
+      SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
       FROM `lab_v2`.`animal` AS dst
       WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
+      LIMIT 18446744073709551615
     ) AS d;
 
     INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
@@ -652,12 +658,12 @@ BEGIN
         SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
                IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
         FROM (
-          SELECT `src`.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(LEFT(`src`.`nickname`, 8) IS NULL, 'N', CONCAT(LENGTH(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)), ':', MD5(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)))), IF(`src`.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)))), IF(`src`.`weight` / 1000 IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
           FROM `lab_v1`.`subject` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
         ) AS s
         LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`name` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`name` USING utf8mb4)), ':', MD5(CONVERT(dst.`name` USING utf8mb4)))), IF(dst.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight` AS DOUBLE)), ':', MD5(CAST(dst.`weight` AS DOUBLE)))), IF(dst.`weight_kg` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight_kg` AS DOUBLE)), ':', MD5(CAST(dst.`weight_kg` AS DOUBLE)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
           FROM `lab_v2`.`animal` AS dst
           WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
         ) AS d ON s.`k_1` = d.`k_1`
@@ -665,12 +671,12 @@ BEGIN
         UNION ALL
         SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
         FROM (
-          SELECT dst.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`kind` USING utf8mb4)), ':', MD5(CONVERT(dst.`kind` USING utf8mb4)))), IF(dst.`name` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`name` USING utf8mb4)), ':', MD5(CONVERT(dst.`name` USING utf8mb4)))), IF(dst.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight` AS DOUBLE)), ':', MD5(CAST(dst.`weight` AS DOUBLE)))), IF(dst.`weight_kg` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`weight_kg` AS DOUBLE)), ':', MD5(CAST(dst.`weight_kg` AS DOUBLE)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
           FROM `lab_v2`.`animal` AS dst
           WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
         ) AS d
         LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`kind` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`kind` USING utf8mb4)), ':', MD5(CONVERT(`src`.`kind` USING utf8mb4)))), IF(LEFT(`src`.`nickname`, 8) IS NULL, 'N', CONCAT(LENGTH(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)), ':', MD5(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4)))), IF(`src`.`weight` IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` AS DOUBLE) AS DOUBLE)))), IF(`src`.`weight` / 1000 IS NULL, 'N', CONCAT(LENGTH(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)), ':', MD5(CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) AS DOUBLE)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
           FROM `lab_v1`.`subject` AS `src`
           WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
         ) AS s ON s.`k_1` = d.`k_1`
@@ -958,19 +964,22 @@ BEGIN
     END IF;
 
     SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.verify_hash)
+    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`session_date` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_date` AS CHAR)), ':', MD5(CAST(`src`.`session_date` AS CHAR)))), IF(`src`.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`rig` USING utf8mb4)), ':', MD5(CONVERT(`src`.`rig` USING utf8mb4)))), IF('main' IS NULL, 'N', CONCAT(LENGTH(CONVERT('main' USING utf8mb4)), ':', MD5(CONVERT('main' USING utf8mb4)))))) AS h
+      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
       FROM `lab_v1`.`session` AS `src`
       WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
+      LIMIT 18446744073709551615
     ) AS s;
     -- v2: the same key range
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
     FROM (
-      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`recorded_on` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`recorded_on` AS CHAR)), ':', MD5(CAST(dst.`recorded_on` AS CHAR)))), IF(dst.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`rig` USING utf8mb4)), ':', MD5(CONVERT(dst.`rig` USING utf8mb4)))), IF(dst.`room` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`room` USING utf8mb4)), ':', MD5(CONVERT(dst.`room` USING utf8mb4)))))) AS h
+      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
       FROM `lab_v2`.`session` AS dst
       WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
+      LIMIT 18446744073709551615
     ) AS d;
 
     INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
@@ -987,12 +996,12 @@ BEGIN
         SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
                IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
         FROM (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`session_date` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_date` AS CHAR)), ':', MD5(CAST(`src`.`session_date` AS CHAR)))), IF(`src`.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`rig` USING utf8mb4)), ':', MD5(CONVERT(`src`.`rig` USING utf8mb4)))), IF('main' IS NULL, 'N', CONCAT(LENGTH(CONVERT('main' USING utf8mb4)), ':', MD5(CONVERT('main' USING utf8mb4)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`session` AS `src`
           WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
         ) AS s
         LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`recorded_on` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`recorded_on` AS CHAR)), ':', MD5(CAST(dst.`recorded_on` AS CHAR)))), IF(dst.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`rig` USING utf8mb4)), ':', MD5(CONVERT(dst.`rig` USING utf8mb4)))), IF(dst.`room` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`room` USING utf8mb4)), ':', MD5(CONVERT(dst.`room` USING utf8mb4)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`session` AS dst
           WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
         ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
@@ -1000,12 +1009,12 @@ BEGIN
         UNION ALL
         SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
         FROM (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`recorded_on` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`recorded_on` AS CHAR)), ':', MD5(CAST(dst.`recorded_on` AS CHAR)))), IF(dst.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`rig` USING utf8mb4)), ':', MD5(CONVERT(dst.`rig` USING utf8mb4)))), IF(dst.`room` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`room` USING utf8mb4)), ':', MD5(CONVERT(dst.`room` USING utf8mb4)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`session` AS dst
           WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
         ) AS d
         LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`session_date` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_date` AS CHAR)), ':', MD5(CAST(`src`.`session_date` AS CHAR)))), IF(`src`.`rig` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`rig` USING utf8mb4)), ':', MD5(CONVERT(`src`.`rig` USING utf8mb4)))), IF('main' IS NULL, 'N', CONCAT(LENGTH(CONVERT('main' USING utf8mb4)), ':', MD5(CONVERT('main' USING utf8mb4)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`session` AS `src`
           WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
         ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
@@ -1299,19 +1308,22 @@ BEGIN
     END IF;
 
     SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.verify_hash)
+    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`trial_idx` AS CHAR)), ':', MD5(CAST(`src`.`trial_idx` AS CHAR)))), IF(`src`.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`start_time` AS DOUBLE)), ':', MD5(CAST(`src`.`start_time` AS DOUBLE)))), IF(`src`.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`outcome` USING utf8mb4)), ':', MD5(CONVERT(`src`.`outcome` USING utf8mb4)))))) AS h
+      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
       FROM `lab_v1`.`session__trial` AS `src`
       WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
+      LIMIT 18446744073709551615
     ) AS s;
     -- v2: the same key range
     SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
     FROM (
-      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`trial_idx` AS CHAR)), ':', MD5(CAST(dst.`trial_idx` AS CHAR)))), IF(dst.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`start_time` AS DOUBLE)), ':', MD5(CAST(dst.`start_time` AS DOUBLE)))), IF(dst.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`outcome` USING utf8mb4)), ':', MD5(CONVERT(dst.`outcome` USING utf8mb4)))))) AS h
+      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
       FROM `lab_v2`.`session__trial` AS dst
       WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
+      LIMIT 18446744073709551615
     ) AS d;
 
     INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
@@ -1328,12 +1340,12 @@ BEGIN
         SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
                IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
         FROM (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`trial_idx` AS CHAR)), ':', MD5(CAST(`src`.`trial_idx` AS CHAR)))), IF(`src`.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`start_time` AS DOUBLE)), ':', MD5(CAST(`src`.`start_time` AS DOUBLE)))), IF(`src`.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`outcome` USING utf8mb4)), ':', MD5(CONVERT(`src`.`outcome` USING utf8mb4)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`session__trial` AS `src`
           WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
         ) AS s
         LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`trial_idx` AS CHAR)), ':', MD5(CAST(dst.`trial_idx` AS CHAR)))), IF(dst.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`start_time` AS DOUBLE)), ':', MD5(CAST(dst.`start_time` AS DOUBLE)))), IF(dst.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`outcome` USING utf8mb4)), ':', MD5(CONVERT(dst.`outcome` USING utf8mb4)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`session__trial` AS dst
           WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
         ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
@@ -1341,12 +1353,12 @@ BEGIN
         UNION ALL
         SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
         FROM (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(dst.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`subject_id` AS CHAR)), ':', MD5(CAST(dst.`subject_id` AS CHAR)))), IF(dst.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`session_idx` AS CHAR)), ':', MD5(CAST(dst.`session_idx` AS CHAR)))), IF(dst.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`trial_idx` AS CHAR)), ':', MD5(CAST(dst.`trial_idx` AS CHAR)))), IF(dst.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(dst.`start_time` AS DOUBLE)), ':', MD5(CAST(dst.`start_time` AS DOUBLE)))), IF(dst.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(dst.`outcome` USING utf8mb4)), ':', MD5(CONVERT(dst.`outcome` USING utf8mb4)))))) AS h
+          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
           FROM `lab_v2`.`session__trial` AS dst
           WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
         ) AS d
         LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, MD5(CONCAT_WS(',', IF(`src`.`subject_id` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`subject_id` AS CHAR)), ':', MD5(CAST(`src`.`subject_id` AS CHAR)))), IF(`src`.`session_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`session_idx` AS CHAR)), ':', MD5(CAST(`src`.`session_idx` AS CHAR)))), IF(`src`.`trial_idx` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`trial_idx` AS CHAR)), ':', MD5(CAST(`src`.`trial_idx` AS CHAR)))), IF(`src`.`start_time` IS NULL, 'N', CONCAT(LENGTH(CAST(`src`.`start_time` AS DOUBLE)), ':', MD5(CAST(`src`.`start_time` AS DOUBLE)))), IF(`src`.`outcome` IS NULL, 'N', CONCAT(LENGTH(CONVERT(`src`.`outcome` USING utf8mb4)), ':', MD5(CONVERT(`src`.`outcome` USING utf8mb4)))))) AS h
+          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
           FROM `lab_v1`.`session__trial` AS `src`
           WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
         ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
