@@ -117,3 +117,25 @@ def test_widened_binary_collation_key_keeps_its_collation(scenario):
     assert collation == "utf8mb4_bin"
     assert scenario.verify().returncode == 0
     assert [r[0] for r in scenario.rows(scenario.v2(), "t", "CAST(k AS BINARY)")] == ["A", "B", "a", "b"]
+
+
+def test_a_write_that_would_merge_two_rows_under_a_new_key_fails(scenario):
+    """session re-keyed by its day: two v1 sessions of one day would be one v2 row. The triggers refuse the
+    write that makes it so (a move onto a taken key, a new row on a taken key); 70 would refuse otherwise."""
+    scenario.create_v1("CREATE TABLE session (subject int NOT NULL, sid int NOT NULL, day date NOT NULL, "
+                       "PRIMARY KEY (subject, sid)) ENGINE=InnoDB;\n"
+                       "INSERT INTO session VALUES (1, 1, '2024-01-01'), (1, 2, '2024-01-02'), (2, 1, '2024-01-01')")
+
+    def rekey(plan):
+        scenario.tables(plan)["session"] = {"key": ["subject", "day"], "columns": {"subject": "keep", "sid": "drop",
+                                                                                   "day": "keep"}}
+    scenario.plan(rekey)
+    scenario.generate()
+    scenario.up_to("30_dualwrite")
+    scenario.backfill()
+    t = f"`{scenario.sources[0]}`.session"
+    with pytest.raises(Exception, match="would make two v1 rows one row"):
+        scenario.db.execute(f"UPDATE {t} SET day = '2024-01-01' WHERE subject = 1 AND sid = 2")
+    with pytest.raises(Exception, match="dual-write into"):
+        scenario.db.execute(f"INSERT INTO {t} VALUES (2, 2, '2024-01-01')")
+    assert scenario.verify().returncode == 0
