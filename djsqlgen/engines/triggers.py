@@ -165,8 +165,8 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
         if impact.key_reads_changed() and not t.source.distinct:
             # Checked first: MariaDB 10.11 does not let this trigger's handler catch a duplicate key raised by a
             # multi-table UPDATE (the v1 write would fail with a bare 1062 that names no v2 table).
-            statements.append((f"refuse to move a key onto one another row of {t.label} holds: that would merge two "
-                               "v1 rows into one v2 row", _taken_key_refusal(ctx, impact)))
+            statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would merge two "
+                               "v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
         statements.append((f"recompute the rows of {t.label} that read it (as {label})",

@@ -1,7 +1,7 @@
 """The new row checksum on the real server: every construction that fools today's formula is caught.
 
 Each test builds a "v1" and a "v2" table in the test's own schema, runs both checksums over the whole
-table as one chunk, and asserts what each reports. Today's formula (``Keyset._row_crc`` folded with
+table as one chunk, and asserts what each reports. The former formula (``_old_row_crc`` folded with
 ``BIT_XOR``, as sql_templates/verify_table_proc_create.sql.j2 runs it) is the baseline: where the test
 says it is fooled, it must be fooled, so the test shows the failure class and not just the new code.
 """
@@ -14,7 +14,6 @@ import struct
 from dataclasses import dataclass
 
 import pytest
-from djsqlgen.operations.keyset import Keyset
 
 from djsqlgen.engines.rowhash import (
     CHECKSUM_COLUMNS,
@@ -24,6 +23,13 @@ from djsqlgen.engines.rowhash import (
     row_hash_sql,
     value_token_sql,
 )
+
+
+def _old_row_crc(values: list[str]) -> str:
+    """The row checksum verify used before (CRC32 of CONCAT_WS('#', …) with a NULL bitmap): the baseline that
+    each construction below fools."""
+    nulls = ", ".join(f"ISNULL({v})" for v in values)
+    return f"CRC32(CONCAT_WS('#', {', '.join(values)}, CONCAT({nulls})))"
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ def new_checksum(db, table: str, columns: list[Column], through_as_stored: bool 
 
 def old_checksum(db, table: str, columns: list[Column]) -> tuple:
     """Today's verify: COUNT(*) and BIT_XOR of CRC32(CONCAT_WS('#', ..., CONCAT(ISNULL(...))))."""
-    crc = Keyset._row_crc([f"t.`{c.name}`" for c in columns])
+    crc = _old_row_crc([f"t.`{c.name}`" for c in columns])
     return tuple(db.query(f"SELECT COUNT(*), COALESCE(BIT_XOR({crc}), 0) FROM {table} AS t")[0].values())
 
 
