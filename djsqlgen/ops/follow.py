@@ -110,9 +110,7 @@ def follow_parents(model: Model, target: Target, plan_key: str) -> _Follow:
                 nullable = any(model.v1_table(target.source.driving).attribute(c).nullable for c in fk.v1_columns)
                 decl = replace(key_column.decl, nullable=nullable, default="NULL" if nullable else None,
                                auto_increment=False)
-                # inherited attributes stand where the foreign key's columns stood (DataJoint puts them first)
-                anchor = next((i for i, c in enumerate(columns) if c.name in fk.columns), len(columns))
-                columns.insert(anchor, TargetColumn(decl, expr, None, follows=fk.name))
+                columns.append(TargetColumn(decl, expr, None, follows=fk.name))
                 changed = True
             new_names.append(name)
             claimed.add(name)
@@ -129,6 +127,13 @@ def follow_parents(model: Model, target: Target, plan_key: str) -> _Follow:
         old_names = fk.columns
         if tuple(new_names) != tuple(old_names) or fk.ref_columns != parent.primary_key:
             changed = True
+            # The inherited attributes stand together, in the parent's key order, where the foreign key's
+            # first column stood (DataJoint declares them so).
+            at = next((i for i, c in enumerate(columns) if c.name in old_names or c.name in new_names), len(columns))
+            moving = {c.name: c for c in columns if c.name in new_names}
+            kept = [c for c in columns if c.name not in moving]
+            at = sum(1 for c in columns[:at] if c.name not in moving)
+            columns = kept[:at] + [moving[n] for n in new_names if n in moving] + kept[at:]
         if any(n in primary_key for n in old_names):
             first = min((primary_key.index(n) for n in old_names if n in primary_key), default=len(primary_key))
             rest = [k for k in primary_key if k not in old_names and k not in new_names]
