@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class DjsqlgenError(Exception):
     """Base of every error djsqlgen reports as one clear line instead of a traceback.
@@ -21,13 +23,38 @@ class HeadingError(DjsqlgenError):
 
 
 class PlanError(DjsqlgenError):
-    """The plan file is invalid; carries every problem found, each naming its plan key."""
+    """The plan file is invalid; carries every problem found, each naming its plan key.
+
+    Problems with one cause repeated over many tables (a leftover migration's triggers on 150 tables)
+    are shown as one line per cause, with the first few places and a count.
+    """
 
     def __init__(self, problems: list[str], source: str = "plan"):
         self.problems = list(problems)
         self.source = source
-        lines = "\n".join(f"  - {p}" for p in self.problems)
+        lines = "\n".join(f"  - {p}" for p in group_problems(self.problems))
         super().__init__(f"{source}: {len(self.problems)} problem(s):\n{lines}")
+
+
+_NAMES = re.compile(r"`[^`]*`(?:\.`[^`]*`)*|'[^']*'|\b[\w#~]+(?:\.[\w#~]+)+\b")
+
+
+def group_problems(problems: list[str], at_least: int = 4, shown: int = 3) -> list[str]:
+    """One line per cause: problems whose messages differ only in the names they quote are grouped."""
+    groups: dict[str, list[str]] = {}
+    for problem in problems:
+        key, sep, message = problem.partition(": ")
+        cause = _NAMES.sub("…", message if sep else problem)
+        groups.setdefault(cause, []).append(problem)
+    out = []
+    for members in groups.values():
+        if len(members) < at_least:
+            out += members
+            continue
+        places = ", ".join(m.partition(": ")[0] for m in members[1:shown + 1])
+        out.append(f"{members[0]} [the same for {len(members) - 1} more: {places}"
+                   + (f" and {len(members) - 1 - shown} others" if len(members) - 1 > shown else "") + "]")
+    return out
 
 
 class UnsupportedError(DjsqlgenError):

@@ -99,3 +99,14 @@ def test_key_change_that_may_merge_rows_is_checked_on_the_data(name: str):
     result = plan_check(PLANS / "valid" / f"{name}.yaml")
     assert result.returncode == 0, result.stderr
     assert "1 data check(s)" in result.stdout, result.stdout
+
+
+def test_problems_with_one_cause_are_grouped_into_one_line():
+    from djsqlgen.errors import PlanError
+
+    problems = [f"schemas.lab.tables.t{i}: `lab`.`t{i}` already has trigger 'old_{i}' (AFTER INSERT); drop it"
+                for i in range(459)] + ["schemas.lab.tables.x.columns.y: something else"]
+    text = str(PlanError(problems))
+    assert "460 problem(s)" in text
+    assert len(text.splitlines()) == 3, text
+    assert "the same for 458 more: schemas.lab.tables.t1, schemas.lab.tables.t2, schemas.lab.tables.t3" in text
