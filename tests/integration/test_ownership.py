@@ -9,7 +9,6 @@ byte for byte, and each rollback removed only objects djsqlgen recorded creating
 from __future__ import annotations
 
 import pytest
-
 from support.safety import (
     V1,
     V1_TABLES,

@@ -10,7 +10,6 @@ whole path, every file applied by the stock client as the DBA, the replica equal
 from __future__ import annotations
 
 import pytest
-
 from support.safety import V1, FastScenario, applied, env_for, refused, state_difference
 from support.servers import compare_servers, server_state
 

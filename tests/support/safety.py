@@ -15,11 +15,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from support.scenario import PHASES, Scenario
-from support.servers import like_prefix, server_state
-
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
+from support.scenario import PHASES, Scenario
+from support.servers import like_prefix, server_state
 
 REFUSED = "djsqlgen refused"
 
@@ -55,7 +54,11 @@ def state_difference(before: dict, after: dict) -> list[str]:
         elif key not in before:
             out.append(f"new: {key}")
         elif before[key] != after[key]:
-            out.append(f"changed: {key}: {before[key]!r} -> {after[key]!r}")
+            old, new = before[key], after[key]
+            if isinstance(old, dict) and isinstance(new, dict):
+                old = {k: v for k, v in old.items() if new.get(k) != v}
+                new = {k: new.get(k) for k in old}
+            out.append(f"changed: {key}: {str(old)[:300]} -> {str(new)[:300]}")
     return out
 
 
@@ -77,10 +80,10 @@ def client(settings: ConnectionSettings, path: Path, init_command: str | None = 
     return subprocess.run(command, input=text, capture_output=True, text=True, check=False)
 
 
-def applied(scenario: Scenario, *names: str, init_command: str | None = None) -> None:
+def applied(scenario: Scenario, *names: str, init_command: str | None = None, variables: str = "") -> None:
     """Apply phase files with the stock client; any failure fails the test with the client's message."""
     for name in names:
-        result = client(scenario.db.settings, scenario.out / f"{name}.sql", init_command)
+        result = client(scenario.db.settings, scenario.out / f"{name}.sql", init_command, variables)
         assert result.returncode == 0, f"{name}.sql failed with the stock client:\n{result.stderr}"
 
 
@@ -155,7 +158,8 @@ def errno_and_message(db: Database, sql: str, args=None) -> tuple[int, str]:
 class Writer(threading.Thread):
     """Inserts rows ``(id, note)`` into a table every ``every_ms`` on its own connection until stopped.
 
-    ``ok`` lists the ids whose INSERT reported success; ``failed`` lists (id, errno, message) of the others.
+    ``ok`` lists the ids whose INSERT reported success; ``failed`` lists (id, errno, message) of the others;
+    ``started`` maps each id to the moment (time.monotonic) its INSERT was sent.
     """
 
     def __init__(self, settings: ConnectionSettings, schema: str, table: str, first_id: int,
@@ -169,17 +173,19 @@ class Writer(threading.Thread):
         self.statement = statement or f"INSERT INTO `{schema}`.`{table}` (id, note) VALUES (%s, %s)"
         self.ok: list[int] = []
         self.failed: list[tuple[int, int, str]] = []
+        self.started: dict[int, float] = {}
         self.stop_at: float | None = None
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             with connect(self.settings) as db:
                 db.execute("SET SESSION innodb_lock_wait_timeout = 20")
-                while not self._stop.is_set():
+                while not self._halt.is_set():
                     i = self.next_id
                     self.next_id += 1
+                    self.started[i] = time.monotonic()
                     try:
                         db.execute(self.statement, [i, f"w{i}"])
                         self.ok.append(i)
@@ -190,13 +196,13 @@ class Writer(threading.Thread):
             self.error = exc
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(60)
         assert not self.is_alive(), "the writer did not stop"
         if self.error:
             raise self.error
 
-    def __enter__(self) -> Writer:
+    def __enter__(self):
         self.start()
         return self
 
