@@ -84,7 +84,7 @@ def applied(scenario: Scenario, *names: str, init_command: str | None = None, va
     """Apply phase files with the stock client; any failure fails the test with the client's message."""
     for name in names:
         result = client(scenario.db.settings, scenario.out / f"{name}.sql", init_command, variables)
-        assert result.returncode == 0, f"{name}.sql failed with the stock client:\n{result.stderr}"
+        assert result.returncode == 0, f"{name}.sql failed with the stock client:\n{result.stderr[-1500:]}"
 
 
 def refused(scenario: Scenario, name: str, *, stock: bool = True, init_command: str | None = None) -> str:
