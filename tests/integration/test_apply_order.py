@@ -67,7 +67,9 @@ def test_rollback_directory_runs_newest_first_and_restores_v1(reached, scenario,
     assert schemas(scenario.db, scenario.prefix) == [scenario.sources[0]]
 
 
-ROLLBACK_WHILE_LATER = [(PHASES[i], PHASES[i + 1]) for i in range(6)]
+# Each rollback with the phase right after it applied; and rollback/20 after cut-over, where dropping the
+# control tables would make every write to v2 (primary by then) fail in its tracking trigger.
+ROLLBACK_WHILE_LATER = [(PHASES[i], PHASES[i + 1]) for i in range(6)] + [("20_routines", "70_cutover")]
 
 
 @pytest.mark.parametrize("rollback, later", ROLLBACK_WHILE_LATER, ids=[f"{r} while {n}" for r, n in
@@ -133,3 +135,14 @@ def test_files_work_from_a_no_backslash_escapes_ansi_quotes_session(scenario, se
     assert rows == [(pid, name, DEFAULT, name + SUFFIX) for pid, name in sorted(names.items())]
     applied(scenario, *[f"rollback/{p}" for p in reversed(PHASES)], init_command=CLIENT_MODE)
     assert djsqlgen_leftovers(scenario.db, scenario.prefix) == []
+
+
+def test_every_file_pins_its_session_before_anything_else(scenario):
+    scenario.plan()
+    scenario.generate()
+    pinned = ["SET NAMES utf8mb4", "SET SESSION sql_mode = ", "SET SESSION lock_wait_timeout = "]
+    for path in sorted(scenario.out.glob("*.sql")) + sorted(scenario.out.glob("rollback/*.sql")):
+        code = [line for line in path.read_text().splitlines() if line.strip() and not line.startswith("--")]
+        first = [s.strip() for s in "\n".join(code).split(";\n")[:3]]
+        assert all(f.startswith(p) for f, p in zip(first, pinned)), f"{path.name} starts with {first}"
+        assert "NO_BACKSLASH_ESCAPES" not in first[1] and "ANSI_QUOTES" not in first[1] and "STRICT" in first[1]

@@ -149,3 +149,31 @@ def test_after_rollback_of_cutover_v1_writes_reach_v2_again(layout, v2_written, 
         scenario.same_rows(table)
     verify = client(scenario.db.settings, scenario.out / "50_verify.sql")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("when", ["before 00", "during the window"])
+def test_foreign_keys_from_outside_the_plan_refuse_a_cutover_that_archives_v1(when, scenario, server_settings):
+    """Such a key would follow v1 into the archive: the outside table would reference the retired rows."""
+    outside = f"{scenario.prefix}_other"
+
+    def reference_v1() -> None:
+        scenario.db.execute(f"CREATE DATABASE `{outside}`")
+        scenario.db.execute(f"CREATE TABLE `{outside}`.note (id int PRIMARY KEY, pid int NOT NULL, CONSTRAINT "
+                            f"note_parent FOREIGN KEY (pid) REFERENCES `{scenario.sources[0]}`.parent (pid))")
+        scenario.db.execute(f"INSERT INTO `{outside}`.note VALUES (1, 2)")
+
+    if when == "before 00":
+        reference_v1()
+    _plan(scenario, "v1 to an archive")
+    if when == "before 00":
+        before = state(server_settings, scenario.prefix)
+        refused(scenario, "00_preflight")
+    else:
+        scenario.forward("60_constraints")
+        reference_v1()
+        before = state(server_settings, scenario.prefix)
+        refused(scenario, "70_cutover")
+    assert state_difference(before, state(server_settings, scenario.prefix)) == []
+    check = scenario.run("plan", "check", str(scenario.plan_path), check=False)
+    assert check.returncode == 2 and outside in check.stdout + check.stderr, \
+        f"plan check (online) accepted a foreign key from {outside} into v1:\n{check.stdout}{check.stderr}"

@@ -138,3 +138,32 @@ def test_a_file_applied_out_of_order_is_refused_naming_the_missing_file(done, at
     applied(dba, *done)
     _refused_cleanly(primary, dba, attempted, f"apply {missing}" if attempted == "10_expand" else missing)
     assert compare_servers(primary, replica, dba.prefix) == []
+
+
+def test_a_missing_privilege_is_refused_naming_it(binlog_pair, binlog_prefix, tmp_path):
+    """A DBA without TRIGGER on v1 (everything else granted): 00 refuses naming the privilege and the fix."""
+    primary, replica = binlog_pair
+    user, password = f"{binlog_prefix}_nt", "secret-nt"
+    with primary.session() as root:
+        root.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'")
+    try:
+        with primary.session() as root:
+            root.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, INDEX, REFERENCES, "
+                         f"CREATE TEMPORARY TABLES ON `{binlog_prefix}\\_v1`.* TO '{user}'@'%'")
+            for schema in (f"{binlog_prefix}\\_v1\\_v2", f"{binlog_prefix}\\_ctl"):
+                root.execute(f"GRANT ALL PRIVILEGES ON `{schema}`.* TO '{user}'@'%'")
+        primary.set_global(TRUST, 1)
+        with primary.session() as root:  # v1 made by the lab, not by this DBA
+            s = FastScenario(root, binlog_prefix, env_for(primary.settings), tmp_path)
+            s.create_v1(V1)
+        settings = type(primary.settings)(primary.settings.host, primary.port, user, password)
+        with connect(settings) as db:
+            scenario = FastScenario(db, binlog_prefix, env_for(settings), tmp_path)
+            scenario.plan()
+            scenario.generate()
+            _refused_cleanly(primary, scenario, "00_preflight",
+                             f"the TRIGGER privilege on {scenario.sources[0]} is missing")
+        assert compare_servers(primary, replica, binlog_prefix) == []
+    finally:
+        with primary.session() as root:
+            root.execute(f"DROP USER IF EXISTS '{user}'@'%'")
