@@ -43,7 +43,7 @@ def group_problems(problems: list[str], at_least: int = 4, shown: int = 3) -> li
     """One line per cause: problems whose messages differ only in the names they quote are grouped."""
     groups: dict[str, list[str]] = {}
     for problem in problems:
-        key, sep, message = problem.partition(": ")
+        _key, sep, message = problem.partition(": ")
         cause = _NAMES.sub("…", message if sep else problem)
         groups.setdefault(cause, []).append(problem)
     out = []

@@ -30,7 +30,7 @@ def routines(ctx: Context, target: Target) -> list[Statement]:
     chunk = naming.target_routine("backfill_chunk", target.id)
     bodies = {
         "backfill_chunk": render("backfill_chunk_proc_create.sql.j2", proc=chunk, walk=driving_walk(ctx.model, target),
-                                 target_id=target.id, target_sql=table_sql(target.schema, target.name),
+                                 target_id=target.id, target_schema=target.schema, target_name=target.name,
                                  copy_first=_copy(ctx, target, False), copy_next=_copy(ctx, target, True), **common),
         "backfill": render("backfill_table_proc_create.sql.j2", proc=naming.target_routine("backfill", target.id),
                            chunk_proc=chunk, **common),
@@ -70,5 +70,7 @@ def undo(ctx: Context, target: Target) -> list[Statement]:
         Statement(f"progress_reset.{target.id}",
                   f"UPDATE {ctx.control_table('progress')} SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, "
                   f"started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = "
-                  f"{quote_literal(target.id)}", "start its backfill from the beginning next time"),
+                  f"{quote_literal(target.id)}", "start its backfill from the beginning next time",
+                  done_when=f"NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                            f"{quote_literal(ctx.control)} AND TABLE_NAME = 'progress')"),
     ]

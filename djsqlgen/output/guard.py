@@ -24,10 +24,13 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
     if dialect.anonymous_blocks:
         lines = ["BEGIN NOT ATOMIC"]
         for check in checks:
-            inner = [f"  -- Refuse: {check.why}",
-                     f"  IF {check.fails_when} THEN",
-                     f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(check.message[:MESSAGE_LIMIT])};",
-                     "  END IF;"]
+            inner = [f"  -- Refuse: {check.why}", f"  IF {check.fails_when} THEN"]
+            if check.message_sql:  # SIGNAL takes a literal or a variable, not an expression
+                inner += [f"    SET @djsqlgen_message = LEFT({check.message_sql}, {MESSAGE_LIMIT});",
+                          "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;"]
+            else:
+                inner.append(f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(check.message[:MESSAGE_LIMIT])};")
+            inner.append("  END IF;")
             if check.only_if:  # nested: the inner condition's tables are only opened when it runs
                 inner = [f"  IF {check.only_if} THEN"] + ["  " + line for line in inner] + ["  END IF;"]
             lines += inner
@@ -36,14 +39,12 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
                                                        "fails (each names what is missing and the fix)",
                           compound=True)]
     plain = [c for c in checks if not c.only_if]
-    cases = "\n".join(f"  -- {check.why}\n  WHEN {check.fails_when}\n    THEN {quote_literal(check.message[:MESSAGE_LIMIT])}"
-                      for check in plain)
+    cases = "\n".join(f"  -- {check.why}\n  WHEN {check.fails_when}\n    THEN {_message(check)}" for check in plain)
     out = []
     for i, check in enumerate(c for c in checks if c.only_if):
         # MySQL resolves every table of a statement before running it: a check on tables that may be missing
         # is prepared, and only when its precondition holds.
-        query = (f"SELECT CASE WHEN {check.fails_when} THEN {quote_literal(check.message[:MESSAGE_LIMIT])} END "
-                 "INTO @djsqlgen_refusal")
+        query = f"SELECT CASE WHEN {check.fails_when} THEN {_message(check)} END INTO @djsqlgen_refusal"
         out += [Statement(f"{block_id}.conditional_{i}",
                           f"SET @djsqlgen_check = IF({check.only_if}, {quote_literal(query)}, 'DO 0')",
                           f"{check.why} (only when it applies)"),
@@ -61,3 +62,8 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
                   "stop here with error 1231 quoting the refusal, if there is one (MySQL cannot SIGNAL outside "
                   "a stored program); otherwise this sets sql_mode to itself"),
     ]
+
+
+def _message(check: Check) -> str:
+    return f"LEFT({check.message_sql}, {MESSAGE_LIMIT})" if check.message_sql else \
+        quote_literal(check.message[:MESSAGE_LIMIT])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.engines import backfill, checks, constraints, expand, guards, triggers, verify
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import table_sql
@@ -27,6 +28,10 @@ from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
 # NO_AUTO_VALUE_ON_ZERO: a v1 row whose auto_increment key is 0 keeps 0 in v2.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
 LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing (and being re-run)
+
+# The start of a refusal that means "this rollback has nothing to do": `djsqlgen apply` skips such a file and goes
+# on, so that applying the whole rollback/ directory works from whichever phase was reached.
+NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -75,6 +80,13 @@ def schema_exists(schema: str) -> str:
 
 def trigger_exists(schema: str, name: str) -> str:
     return _exists("TRIGGERS", {"TRIGGER_SCHEMA": schema, "TRIGGER_NAME": name})
+
+
+def definition_md5(create_sql: str) -> str:
+    """What a v2 table is declared as: a re-run from another plan version that declares it alike keeps it."""
+    import hashlib
+
+    return hashlib.md5(create_sql.encode()).hexdigest()
 
 
 def object_exists(owned: Owned) -> str:
@@ -127,18 +139,21 @@ class FileBuilder:
     def _objects(self) -> str:
         return self.ctx.control_table("objects")
 
-    def register(self, owned: Owned, only_if_new: bool) -> Statement:
+    def register(self, owned: Owned, only_if_new: bool, definition: str = "") -> Statement:
         """Record ``owned`` before creating it. With ``only_if_new``, only when it does not exist yet, so
-        that djsqlgen never claims what it found."""
+        that djsqlgen never claims what it found; its creation time is then renewed (progress belongs to the
+        table it was made for). ``definition`` is the MD5 of a table's CREATE statement."""
         values = (f"SELECT {quote_literal(owned.kind)}, {quote_literal(owned.schema)}, {quote_literal(owned.name)}, "
                   f"{quote_literal(owned.on_table)}, {quote_literal(self.ctx.migration_hash)}, "
-                  f"{quote_literal(self.filename)}, NOW(6) FROM DUAL")
+                  f"{quote_literal(self.filename)}, NOW(6), {quote_literal(definition)} FROM DUAL")
         if only_if_new:
             values += f" WHERE NOT {object_exists(owned)}"
         return Statement(
             f"register.{owned.kind}.{owned.schema}.{owned.name}",
             f"INSERT INTO {self._objects()}\n  (kind, schema_name, object_name, on_table, plan_hash, created_by, "
-            f"created_at)\n{values}\nON DUPLICATE KEY UPDATE plan_hash = {quote_literal(self.ctx.migration_hash)}",
+            f"created_at, definition_md5)\n{values}\nON DUPLICATE KEY UPDATE plan_hash = "
+            f"{quote_literal(self.ctx.migration_hash)}"
+            + (", created_at = NOW(6), definition_md5 = VALUES(definition_md5)" if only_if_new else ""),
             f"record that djsqlgen creates this {owned.kind} (rollbacks drop only what is recorded)")
 
     def forget(self, owned: Owned) -> Statement:
@@ -154,7 +169,10 @@ class FileBuilder:
 
     def creating(self, statement: Statement, only_if_new: bool = True) -> list[Statement]:
         """``statement`` preceded by the record of what it creates."""
-        return [self.register(statement.creates, only_if_new), statement] if statement.creates else [statement]
+        if not statement.creates:
+            return [statement]
+        definition = definition_md5(statement.sql) if statement.creates.kind == "table" else ""
+        return [self.register(statement.creates, only_if_new, definition), statement]
 
     def dropping(self, owned: Owned, sql: str, why: str) -> list[Statement]:
         """Drop ``owned`` only when djsqlgen recorded creating it (as a guarded step), then forget it."""
@@ -245,12 +263,37 @@ class Phases:
 
     def _common_refusals(self, f: FileBuilder, needs: str | None, extra: list[Check] = ()) -> None:
         stage1 = [guards.control_exists(self.ctx, f.filename)]
+        if f.rollback:
+            stage1 = [Check(stage1[0].fails_when, f"{NOTHING_TO_UNDO} {f.filename}: control schema {self.ctx.control} "
+                                                  "is not there, so no phase of this migration is applied",
+                            "a rollback undoes what its phase did; without the control schema it did nothing")]
+            extra = self._later_phases(f) + list(extra)
         f.refuse(stage1, "refuse_setup")
         stage2 = []
         if needs:
             file = next(f"{num}_{n}.sql" for num, n, *_ in PHASE_FILES if num == needs)
             stage2.append(guards.needs_phase(self.ctx, needs, file, f.filename))
         f.refuse(stage2 + list(extra))
+
+    def _later_phases(self, f: FileBuilder) -> list[Check]:
+        """A rollback refuses while a later phase is still applied: rollbacks go newest first."""
+        out = []
+        for number, name, *_ in PHASE_FILES:
+            if number <= f.number:
+                continue
+            file = f"{number}_{name}.sql"
+            out.append(Check(guards.applied(self.ctx, number, same_plan=False),
+                             f"djsqlgen refused {f.filename}: {file} is still applied; apply rollback/{file} first "
+                             "(djsqlgen apply DIR/rollback runs them newest first)", "roll back newest first"))
+        # the backfill and verify leave traces even when run by the command line rather than their files
+        traces = {"40": ("progress", "rows_copied > 0 OR done = 1", "40_backfill.sql", "the backfill has copied rows"),
+                  "50": ("verify_run", "TRUE", "50_verify.sql", "verify results are kept")}
+        for number, (table, where, file, what) in traces.items():
+            if number > f.number:
+                out.append(Check(f"EXISTS (SELECT 1 FROM {self.ctx.control_table(table)} WHERE {where})",
+                                 f"djsqlgen refused {f.filename}: {what}; apply rollback/{file} first",
+                                 "roll back newest first", only_if=table_exists(self.ctx.control, table)))
+        return out
 
     def data_refusals(self, filename: str) -> list[Check]:
         return [checks.refusal(self.ctx, c, filename) for c in self.data_checks]
@@ -259,12 +302,12 @@ class Phases:
         """The control schema and v2 schemas may hold only what djsqlgen put there (ownership)."""
         out = []
         control = quote_literal(self.ctx.control)
-        ours = ", ".join(quote_literal(n) for n in ("phase_log", "objects", "progress", "verify_run", "verify_chunk",
-                                                    "verify_diff", "v2_writes"))
+        # djsqlgen's own tables and routines say so in their comments: a user's table named "progress" is not.
         out.append(Check(
-            f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {control} AND TABLE_NAME NOT IN "
-            f"({ours})) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {control} AND "
-            "ROUTINE_COMMENT NOT LIKE 'djsqlgen%')",
+            f"EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {control} AND TABLE_COMMENT NOT LIKE "
+            f"'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = {control} AND "
+            "ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE "
+            f"TABLE_SCHEMA = {control})",
             f"djsqlgen refused {filename}: control schema {self.ctx.control} holds tables or routines djsqlgen did not "
             "make; name another control_schema in the plan",
             "djsqlgen drops its control schema at the end: it must hold nothing else"))
@@ -279,10 +322,16 @@ class Phases:
         return out
 
     def _v2_tables_foreign(self, filename: str) -> list[Check]:
-        """Planned v2 tables that already exist but that djsqlgen did not create."""
+        """Planned v2 tables that already exist but that djsqlgen did not create (any, while there is no record)."""
         out = []
         objects = self.ctx.control_table("objects")
+        recorded = table_exists(self.ctx.control, "objects")
         for t in self.targets:
+            out.append(Check(
+                table_exists(t.schema, t.name),
+                f"djsqlgen refused {filename}: {t.label} exists and djsqlgen did not create it; drop it or choose "
+                "another target schema",
+                "djsqlgen never writes into a table it did not make", only_if=f"NOT {recorded}"))
             out.append(Check(
                 f"{table_exists(t.schema, t.name)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE kind = 'table' AND "
                 f"schema_name = {quote_literal(t.schema)} AND object_name = {quote_literal(t.name)})",
@@ -350,7 +399,8 @@ class Phases:
                 f"djsqlgen refused {fn}: a table of {s} has a trigger djsqlgen did not make; drop or merge it first "
                 "(SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)",
                 "djsqlgen never overwrites or stacks on someone else's trigger"))
-        return server + drift + foreign_triggers + self._foreign_objects(fn) + self._outside_references(fn), privileges
+        return (server + drift + foreign_triggers + self._foreign_objects(fn) + self._v2_tables_foreign(fn)
+                + self._outside_references(fn)), privileges
 
     def _control_schema(self) -> list[Statement]:
         """Create the control schema with its phase log and object record; record the schema as djsqlgen's only
@@ -384,23 +434,37 @@ class Phases:
                 f"{quote_identifier(c.name)} {c.decl.sql_type}"
                 + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
                    else "") + (" NULL" if c.decl.nullable else " NOT NULL") for c in computed)
-            from djsqlgen.engines.source import from_clause, where_clause
-
-            values = ",\n  ".join(c.expr.render() for c in computed)
             out += [
                 Statement(f"trial_drop_stale.{t.label}", f"DROP TEMPORARY TABLE IF EXISTS {temp}",
                           "left over in this session by an interrupted run"),
                 Statement(f"trial_create.{t.label}", f"CREATE TEMPORARY TABLE {temp} (\n  {columns}\n)",
                           f"the computed columns of {t.label}, typed as in v2 (temporary: gone with the session)"),
-                Statement(f"trial.{t.label}",
-                          f"INSERT INTO {temp}\n  ({', '.join(quote_identifier(c.name) for c in computed)})\n"
-                          f"SELECT /* djsqlgen {self.plan.name} transform trial */\n  {values}\n"
-                          f"{from_clause(t)}\n{where_clause(t)}".rstrip(),
-                          f"{t.plan_key}: compute them for every v1 row; an error here names the column that cannot "
-                          "hold its value (fix the expr or the type in the plan)"),
+                self._trial_insert(t, temp, computed),
                 Statement(f"trial_drop.{t.label}", f"DROP TEMPORARY TABLE {temp}", "done"),
             ]
         return out
+
+    def _trial_insert(self, t: Target, temp: str, computed) -> Statement:
+        """The computed columns of ``t`` for every v1 row, into the temporary table. On MariaDB an error is turned
+        into a refusal naming the plan key (in an anonymous block); MySQL shows the server's own error."""
+        from djsqlgen.engines.source import from_clause, where_clause
+
+        values = ",\n  ".join(c.expr.render() for c in computed)
+        insert = (f"INSERT INTO {temp}\n  ({', '.join(quote_identifier(c.name) for c in computed)})\n"
+                  f"SELECT /* djsqlgen {self.plan.name} transform trial */\n  {values}\n"
+                  f"{from_clause(t)}\n{where_clause(t)}").rstrip()
+        why = (f"{t.plan_key}: compute them for every v1 row; an error here names the column that cannot hold its "
+               "value (fix the expr or the type in the plan)")
+        if not self.ctx.dialect.anonymous_blocks:
+            return Statement(f"trial.{t.label}", insert, why)
+        prefix = quote_literal(f"djsqlgen refused 00_preflight.sql: {t.plan_key}: an expression of the plan fails on "
+                               "v1's data: ")
+        block = ("BEGIN NOT ATOMIC\n  DECLARE EXIT HANDLER FOR SQLEXCEPTION\n  BEGIN\n"
+                 "    DECLARE v_text TEXT DEFAULT '';\n    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;\n"
+                 f"    SET @djsqlgen_message = LEFT(CONCAT({prefix}, v_text), 400);\n"
+                 "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;\n  END;\n"
+                 f"  {insert.replace(chr(10), chr(10) + '  ')};\nEND")
+        return Statement(f"trial.{t.label}", block, why, compound=True)
 
     def _outside_references(self, filename: str) -> list[Check]:
         """When cut-over moves v1 away, a foreign key from outside the plan into v1 would follow it."""
@@ -435,10 +499,11 @@ class Phases:
         for t in self.targets:
             out.append(Check(
                 f"EXISTS (SELECT 1 FROM {objects} WHERE kind = 'table' AND schema_name = {quote_literal(t.schema)} AND "
-                f"object_name = {quote_literal(t.name)} AND plan_hash <> {quote_literal(self.ctx.migration_hash)}) AND "
+                f"object_name = {quote_literal(t.name)} AND definition_md5 <> "
+                f"{quote_literal(definition_md5(expand.create_table(self.ctx, t).sql))}) AND "
                 f"{table_exists(t.schema, t.name)}",
-                f"djsqlgen refused {filename}: {t.label} was created from another version of this plan and may be "
-                "declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file",
+                f"djsqlgen refused {filename}: {t.label} was created from another version of this plan and is declared "
+                "differently; apply rollback/10_expand.sql (after rolling back later phases), then this file",
                 "v2 tables must be declared as this plan says"))
         return out
 
@@ -591,7 +656,7 @@ class Phases:
             schema, name = self._v2_home(t)
             for event in EVENTS:
                 record = "OLD" if event == "DELETE" else "NEW"
-                key = "JSON_ARRAY(" + ", ".join(f"{record}.{quote_identifier(k)}" for k in t.primary_key) + ")"
+                key = self._written_key(t, record)
                 trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
                 create = "CREATE OR REPLACE" if self.ctx.dialect.create_or_replace_trigger else "CREATE"
                 exists = "" if self.ctx.dialect.create_or_replace_trigger else "IF NOT EXISTS "
@@ -603,6 +668,54 @@ class Phases:
                                      f"remember v2 rows written after cut-over ({event})", compound=True,
                                      creates=Owned("trigger", schema, trig, name)))
         return out
+
+    @staticmethod
+    def _written_key(t: Target, record: str) -> str:
+        """The v2 key of a trigger's row as JSON text; binary columns as hex (JSON holds text)."""
+        parts = []
+        for c in t.key_columns:
+            value = f"{record}.{quote_identifier(c.name)}"
+            parts.append(f"HEX({value})" if parse_sql_type(c.decl.sql_type).family == "binary" else value)
+        return f"JSON_ARRAY({', '.join(parts)})"
+
+    def _discard_v2_writes(self) -> list[Statement]:
+        """Give up the rows written to v2 after cut-over: each recorded key's v2 row is deleted and computed
+        again from v1 (where v1 has a row for it), so that v2 is transform(v1) once more. Runs with foreign key
+        checks off (deleted parents come back; v2's cascades must not touch children)."""
+        out = []
+        writes = self.ctx.control_table("v2_writes")
+        from djsqlgen.engines.source import from_clause, where_clause
+
+        for t in self.targets:
+            keys = t.key_columns
+            decoded = ", ".join(
+                ("UNHEX({v})" if parse_sql_type(c.decl.sql_type).family == "binary" else "{v}").format(
+                    v=f"JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[{i}]'))") + f" AS {quote_identifier(f'k_{i}')}"
+                for i, c in enumerate(keys))
+            written = f"SELECT {decoded} FROM {writes} WHERE target_id = {quote_literal(t.id)}"
+            on = " AND ".join(f"dst.{quote_identifier(c.name)} = w.{quote_identifier(f'k_{i}')}"
+                              for i, c in enumerate(keys))
+            mapped = ", ".join(c.expr.render() for c in keys)
+            labels = ", ".join(quote_identifier(f"k_{i}") for i in range(len(keys)))
+            values = ",\n  ".join(f"{c.expr.render()} AS {quote_identifier(c.name)}" for c in t.columns)
+            updates = ", ".join(f"{quote_identifier(c.name)} = dt.{quote_identifier(c.name)}" for c in t.columns
+                                if c.name not in t.primary_key) or \
+                f"{quote_identifier(t.primary_key[0])} = dt.{quote_identifier(t.primary_key[0])}"
+            target = table_sql(t.schema, t.name)
+            out += [
+                Statement(f"discard_delete.{t.label}",
+                          f"DELETE dst FROM {target} AS dst\nJOIN ({written}) AS w ON {on}",
+                          f"the v2 rows of {t.label} written after cut-over go"),
+                Statement(f"discard_recompute.{t.label}",
+                          f"INSERT INTO {target} ({', '.join(quote_identifier(c.name) for c in t.columns)})\n"
+                          f"SELECT * FROM (\n  SELECT\n  {values}\n  {from_clause(t)}\n  "
+                          f"{where_clause(t, f'({mapped}) IN (SELECT {labels} FROM ({written}) AS w)')}\n) AS dt\n"
+                          f"ON DUPLICATE KEY UPDATE {updates}",
+                          "and come back as v1 has them (parents first)"),
+            ]
+        # deletes children first, recomputes parents first
+        deletes = [s for s in reversed(out) if s.id.startswith("discard_delete")]
+        return deletes + [s for s in out if s.id.startswith("discard_recompute")]
 
     def _renames(self) -> tuple[list, list, list]:
         """(park v1 in its schema, parked v1 → archive, v2 → final) pairs of cut-over."""
@@ -770,11 +883,13 @@ class Phases:
     def rollback_contract(self) -> FileBuilder:
         f, fn = self._file("80", rollback=True), "rollback/80_contract.sql"
         homes = [spec.archive if self._moves_v1() and spec.archive else spec.source for spec in self.model.schemas]
-        f.refuse([guards.control_exists(self.ctx, fn)], "refuse_setup")
-        f.refuse([Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
-                                    for t in self.model.v1.schema(spec.source).tables) or "FALSE",
-                        f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
-                        "backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
+        self._common_refusals(f, None, [
+            Check(f"NOT {guards.applied(self.ctx, '80', same_plan=False)}",
+                  f"{NOTHING_TO_UNDO} {fn}: 80_contract.sql is not applied", "contract was not applied"),
+            Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
+                              for t in self.model.v1.schema(spec.source).tables) or "FALSE",
+                  f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
+                  "backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
         f.add(*self._routine_statements())
         f.log()
         return f
@@ -783,14 +898,20 @@ class Phases:
         f, fn = self._file("70", rollback=True), "rollback/70_cutover.sql"
         ctx = self.ctx
         writes = ctx.control_table("v2_writes")
+        objects = ctx.control_table("objects")
+        refused = (quote_literal(f"djsqlgen refused {fn}: v2 holds "), f"(SELECT COUNT(*) FROM {writes})",
+                   quote_literal(f" rows written after cut-over (SELECT target_id, COUNT(*) FROM {ctx.control}.v2_writes "
+                                 "GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them "
+                                 "up, run SET @djsqlgen_discard_v2_writes = 'yes'; first (or djsqlgen apply "
+                                 "--discard-v2-writes)"))
         self._common_refusals(f, None, [
+            Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE "
+                  "created_by = '70_cutover.sql')",
+                  f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run", "the cut-over left nothing to undo"),
             guards.binlog_trust(ctx, fn),
             Check(f"EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
-                  f"djsqlgen refused {fn}: v2 holds rows written after cut-over (SELECT target_id, COUNT(*) FROM "
-                  f"{ctx.control}.v2_writes GROUP BY target_id lists how many); v1 never saw them. To roll back "
-                  "anyway and give them up, run SET @djsqlgen_discard_v2_writes = 'yes'; first (or djsqlgen apply "
-                  "--discard-v2-writes)",
-                  "rolling back would silently discard writes users made to v2")])
+                  "djsqlgen refused: v2 holds rows written after cut-over", "rolling back would silently discard "
+                  "writes users made to v2", message_sql=f"CONCAT({', '.join(refused)})")])
         park, archive, final = self._renames()
         for spec in self.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
             if final and spec.final and spec.final != spec.target:
@@ -816,7 +937,9 @@ class Phases:
                                           "v1 takes writes again (its dual-write triggers are back)")
         if park:
             steps += guard_drops
-            back = [(b, a) for a, b in archive] + [(b, a) for a, b in final]
+            # v2 leaves the final names first: InnoDB foreign-key names are unique per schema, and parked v1 in the
+            # source schema carries the same names as v2 sitting there
+            back = [(b, a) for a, b in final] + [(b, a) for a, b in archive]
             steps.append(self._rename("back_to_parked", back, "in one atomic step: v2 back to its versioned names, "
                                                               "v1 out of the archive into its parking names"))
             f.steps(steps)
@@ -828,17 +951,26 @@ class Phases:
                                   only_if_new=False))
             f.steps([self._rename("unpark_v1", [(b, a) for a, b in park],
                                   "v1 back under its own names, its dual-write triggers already on it")])
+            self._discard(f)
         else:
             if final:
                 steps.append(self._rename("v2_back", [(b, a) for a, b in final], "v2 back to its versioned names"))
             f.steps(steps)
             for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
                 f.add(*f.creating(s, only_if_new=False))
+            self._discard(f)
             f.steps(guard_drops)
         f.steps(self._drop_empty_schemas(f, self._cutover_schemas(), "cut-over created it; it is empty again"))
         f.add(Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
         f.log()
         return f
+
+    def _discard(self, f: FileBuilder) -> None:
+        """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
+        f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
+                        "rows are deleted and computed again in v2: its foreign keys hold again once done"))
+        f.steps(self._discard_v2_writes())
+        f.add(Statement("session.foreign_key_checks_on.discard", "SET SESSION foreign_key_checks = 1", "back to normal"))
 
     def _cutover_schemas(self) -> list[str]:
         return [s for spec in self.model.schemas if self.plan.cutover.rename_to_final
@@ -879,8 +1011,7 @@ class Phases:
         self._common_refusals(f, None, [
             guards.not_after(self.ctx, "60", "60_constraints.sql", fn,
                              "emptying v2 tables under foreign keys fails; apply rollback/60_constraints.sql first")])
-        f.steps([s for t in reversed(self.targets) for s in backfill.undo(self.ctx, t) if s.done_when])
-        f.add(*[s for t in self.targets for s in backfill.undo(self.ctx, t) if not s.done_when])
+        f.steps([s for t in reversed(self.targets) for s in backfill.undo(self.ctx, t)])
         f.log()
         return f
 

@@ -39,6 +39,8 @@ class Check:
     # A condition without table references that must hold for the check to be evaluated at all (its
     # tables may not exist otherwise, e.g. the control schema on a second run of 80_contract.sql).
     only_if: str | None = None
+    # An SQL expression giving the message, when it must say more than a literal can (how many rows …).
+    message_sql: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +10,6 @@ from pathlib import Path
 from djsqlgen.errors import ApplyError, DjsqlgenError
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
-
-PHASE_FILE = re.compile(r"^\d\d_[a-z]+\.sql$")
 
 
 def _directory_files(path: Path) -> list[Path]:
@@ -30,10 +27,9 @@ def _directory_files(path: Path) -> list[Path]:
         if missing:
             raise DjsqlgenError(f"{missing[0]} is listed in {manifest} but missing; generate the files again")
         return sorted(files, reverse=True) if is_rollback else files
-    files = sorted((p for p in path.glob("*.sql") if PHASE_FILE.match(p.name)), reverse=is_rollback)
-    if not files:
-        raise DjsqlgenError(f"{path}: no phase files (NN_name.sql) and no manifest.json; name the files to apply")
-    return files
+    # Without the manifest, which files are djsqlgen's cannot be known (a copied directory may hold others).
+    raise DjsqlgenError(f"{manifest} is missing, so the files of {path} cannot be told from others; keep manifest.json "
+                        "with the files (generate writes it), or name the files to apply one by one")
 
 
 def files_in_order(paths: list[Path]) -> list[Path]:
@@ -70,15 +66,31 @@ def apply_files(
     if discard_v2_writes and db is not None:
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
     for path in files:
-        statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
-        echo(f"-- {path}: {len(statements)} statement(s)")
-        for statement in statements:
-            if dry_run:
-                echo(statement.sql + ";\n")
-                continue
-            _run(db, path, statement, echo)
-            count += 1
+        try:
+            count += _apply_file(db, path, dry_run, echo)
+        except NothingToUndo as skipped:
+            echo(f"-- {display_name(path)}: skipped, {skipped}")
     return count
+
+
+class NothingToUndo(Exception):
+    """A rollback file's refusal that means its phase left nothing to undo: the next file may go on."""
+
+
+def display_name(path: Path) -> str:
+    """A file as the runbook names it: rollback files with their directory."""
+    return f"rollback/{path.name}" if path.parent.name == "rollback" else path.name
+
+
+def _apply_file(db: Database | None, path: Path, dry_run: bool, echo: Callable[[str], None]) -> int:
+    statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
+    echo(f"-- {path}: {len(statements)} statement(s)")
+    for statement in statements:
+        if dry_run:
+            echo(statement.sql + ";\n")
+            continue
+        _run(db, path, statement, echo)
+    return 0 if dry_run else len(statements)
 
 
 def _check_privileges(db: Database, files: list[Path]) -> None:
@@ -98,10 +110,15 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
 
 
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
+    from djsqlgen.output.phases import NOTHING_TO_UNDO
+
     try:
         results = db.call_results(statement.sql)
     except ServerError as exc:
-        raise ApplyError(f"{path.name} line {statement.line}: {exc.message}", statement.statement_id, exc.errno) from None
+        if exc.errno in (1644, 1231) and NOTHING_TO_UNDO in exc.message:
+            raise NothingToUndo(exc.message[exc.message.index(NOTHING_TO_UNDO):]) from None
+        raise ApplyError(f"{display_name(path)} line {statement.line}: {exc.message}", statement.statement_id,
+                         exc.errno) from None
     for rows in results:
         if rows:
             echo(format_rows(rows))

@@ -34,8 +34,9 @@ def online_problems(db: Database, migration: Migration) -> list[str]:
         try:
             db.execute(statement.sql)
         except ServerError as exc:
-            problems.append(f"{statement.comment.split(':')[0]}: the expression fails on v1's data: server error "
-                            f"{exc.errno}: {exc.message}")
+            text = exc.message.removeprefix(PREFIX)
+            problems.append(text if text != exc.message else f"{statement.comment.split(':')[0]}: the expression "
+                            f"fails on v1's data: server error {exc.errno}: {exc.message}")
             drops = [s for s in trial if s.id.startswith("trial_drop_stale.")]
             for drop in drops:
                 db.execute(drop.sql)

@@ -91,12 +91,52 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: a table of lab_v1 has a trigger djsqlgen did not make; drop or merge it first (SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)';
   END IF;
   -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME NOT IN ('phase_log', 'objects', 'progress', 'verify_run', 'verify_chunk', 'verify_diff', 'v2_writes')) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: control schema djsqlgen_lab_identity holds tables or routines djsqlgen did not make; name another control_schema in the plan';
   END IF;
   -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'subject', 'session', 'session__trial')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
 END;;
 DELIMITER ;
@@ -124,7 +164,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 

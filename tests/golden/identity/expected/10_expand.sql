@@ -45,62 +45,86 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the SELECT privilege on lab_v2 is missing; GRANT SELECT ON `lab_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME NOT IN ('phase_log', 'objects', 'progress', 'verify_run', 'verify_chunk', 'verify_diff', 'v2_writes')) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_identity holds tables or routines djsqlgen did not make; name another control_schema in the plan';
   END IF;
   -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'subject', 'session', 'session__trial')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND plan_hash <> 'd1aed2f8b081') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND definition_md5 <> 'e5102c7b9526df9af202c1aa7c32b454') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject' AND plan_hash <> 'd1aed2f8b081') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject' AND definition_md5 <> 'ab5c8ddd6fe7dea00b2e85ff2b86b5eb') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND plan_hash <> 'd1aed2f8b081') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND definition_md5 <> 'cf421bc1cbb9efb7881405314c05b93a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND plan_hash <> 'd1aed2f8b081') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND definition_md5 <> '9f7b33db9252148306edae53a62d85b7') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
 END;;
 DELIMITER ;
 
 -- [register.schema.lab_v2.lab_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'lab_v2', 'lab_v2', '', 'd1aed2f8b081', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2')
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'schema', 'lab_v2', 'lab_v2', '', 'd1aed2f8b081', '10_expand.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2')
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [schema_create.lab_v2] v2 of lab_v1, with its character set
 CREATE DATABASE IF NOT EXISTS `lab_v2` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.table.lab_v2.#kind] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', '#kind', '', 'd1aed2f8b081', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', '#kind', '', 'd1aed2f8b081', '10_expand.sql', NOW(6), 'e5102c7b9526df9af202c1aa7c32b454' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.#kind] v2 table made from lab_v1.#kind: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`#kind` (
@@ -111,9 +135,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`#kind` (
 
 -- [register.table.lab_v2.subject] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'subject', '', 'd1aed2f8b081', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject')
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'subject', '', 'd1aed2f8b081', '10_expand.sql', NOW(6), 'ab5c8ddd6fe7dea00b2e85ff2b86b5eb' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject')
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.subject] v2 table made from lab_v1.subject: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`subject` (
@@ -128,9 +152,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`subject` (
 
 -- [register.table.lab_v2.session] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session', '', 'd1aed2f8b081', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session')
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'session', '', 'd1aed2f8b081', '10_expand.sql', NOW(6), 'cf421bc1cbb9efb7881405314c05b93a' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session')
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.session] v2 table made from lab_v1.session: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`session` (
@@ -143,9 +167,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`session` (
 
 -- [register.table.lab_v2.session__trial] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session__trial', '', 'd1aed2f8b081', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial')
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'session__trial', '', 'd1aed2f8b081', '10_expand.sql', NOW(6), '9f7b33db9252148306edae53a62d85b7' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial')
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.session__trial] v2 table made from lab_v1.session__trial: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`session__trial` (

@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`progress` (
   target_schema VARCHAR(64) NOT NULL COMMENT 'the v2 table',
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
+  target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
   checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
@@ -158,7 +160,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
@@ -174,16 +177,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.#kind'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.#kind';
   END IF;
   IF v_done = 1 THEN
@@ -431,7 +437,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -447,16 +454,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.subject'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.subject';
   END IF;
   IF v_done = 1 THEN
@@ -739,7 +749,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS p WHERE p.`kind` = dst.`kind`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.subject row ', v_orphan, ' has no parent in lab_v2.#kind (foreign key subject_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key subject_ibfk_1 of lab_v2.subject: row ', v_orphan, ' has no parent in lab_v2.#kind; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -765,7 +775,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -783,16 +794,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.session'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.session';
   END IF;
   IF v_done = 1 THEN
@@ -1077,7 +1091,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.session row ', v_orphan, ' has no parent in lab_v2.subject (foreign key session_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of lab_v2.session: row ', v_orphan, ' has no parent in lab_v2.subject; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1103,7 +1117,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -1123,16 +1138,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.session__trial'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.session__trial';
   END IF;
   IF v_done = 1 THEN
@@ -1423,7 +1441,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_idx` = dst.`session_idx`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.session__trial row ', v_orphan, ' has no parent in lab_v2.session (foreign key session__trial_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session__trial_ibfk_1 of lab_v2.session__trial: row ', v_orphan, ' has no parent in lab_v2.session; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 

@@ -57,8 +57,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_ins', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_ins', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on lab_v1.#kind into v2
@@ -67,7 +67,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -98,8 +99,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_upd', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_upd', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on lab_v1.#kind into v2
@@ -108,7 +109,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -187,8 +189,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_del', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_del', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on lab_v1.#kind into v2
@@ -197,7 +199,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -223,8 +226,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_ins', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_ins', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.insert] carry every INSERT on lab_v1.session into v2
@@ -233,7 +236,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_ins`
 AFTER INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -267,8 +271,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_upd', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_upd', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.update] carry every UPDATE on lab_v1.session into v2
@@ -277,7 +281,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_upd`
 AFTER UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -385,8 +390,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_del', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_del', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.delete] carry every DELETE on lab_v1.session into v2
@@ -395,7 +400,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_del`
 AFTER DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -422,8 +428,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_ins', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_ins', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.insert] carry every INSERT on lab_v1.session__trial into v2
@@ -432,7 +438,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_ins`
 AFTER INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -467,8 +474,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_upd', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_upd', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.update] carry every UPDATE on lab_v1.session__trial into v2
@@ -477,7 +484,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_upd`
 AFTER UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -541,8 +549,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_del', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_del', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.delete] carry every DELETE on lab_v1.session__trial into v2
@@ -551,7 +559,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_del`
 AFTER DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -579,8 +588,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_ins', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_ins', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.insert] carry every INSERT on lab_v1.subject into v2
@@ -589,7 +598,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_ins`
 AFTER INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -626,8 +636,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_upd', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_upd', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.update] carry every UPDATE on lab_v1.subject into v2
@@ -636,7 +646,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_upd`
 AFTER UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -789,8 +800,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_del', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_del', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.delete] carry every DELETE on lab_v1.subject into v2
@@ -799,7 +810,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_del`
 AFTER DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION

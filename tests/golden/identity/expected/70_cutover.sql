@@ -73,8 +73,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.#kind.insert] from now on a INSERT on v1's #kind fails, naming v2
@@ -87,8 +87,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.#kind.update] from now on a UPDATE on v1's #kind fails, naming v2
@@ -101,8 +101,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.#kind.delete] from now on a DELETE on v1's #kind fails, naming v2
@@ -115,8 +115,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session.insert] from now on a INSERT on v1's session fails, naming v2
@@ -129,8 +129,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session.update] from now on a UPDATE on v1's session fails, naming v2
@@ -143,8 +143,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session.delete] from now on a DELETE on v1's session fails, naming v2
@@ -157,8 +157,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session__trial.insert] from now on a INSERT on v1's session__trial fails, naming v2
@@ -171,8 +171,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session__trial.update] from now on a UPDATE on v1's session__trial fails, naming v2
@@ -185,8 +185,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.session__trial.delete] from now on a DELETE on v1's session__trial fails, naming v2
@@ -199,8 +199,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.subject.insert] from now on a INSERT on v1's subject fails, naming v2
@@ -213,8 +213,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.subject.update] from now on a UPDATE on v1's subject fails, naming v2
@@ -227,8 +227,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [guard_create.lab_v1.subject.delete] from now on a DELETE on v1's subject fails, naming v2
@@ -355,8 +355,8 @@ DROP PROCEDURE `djsqlgen_lab_identity`.`step_70_cutover`;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
@@ -370,8 +370,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
@@ -385,8 +385,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
@@ -400,8 +400,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
@@ -415,8 +415,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
@@ -430,8 +430,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
@@ -445,8 +445,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
@@ -460,8 +460,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
@@ -475,8 +475,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
@@ -490,8 +490,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session__trial.insert] remember v2 rows written after cut-over (INSERT)
@@ -505,8 +505,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
@@ -520,8 +520,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)

@@ -95,12 +95,52 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: a table of lab_v1 has a trigger djsqlgen did not make; drop or merge it first (SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)';
   END IF;
   -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME NOT IN ('phase_log', 'objects', 'progress', 'verify_run', 'verify_chunk', 'verify_diff', 'v2_writes')) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: control schema djsqlgen_lab_transform holds tables or routines djsqlgen did not make; name another control_schema in the plan';
   END IF;
   -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'animal', 'session', 'session__trial')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  -- Refuse: djsqlgen never writes into a table it did not make
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
 END;;
 DELIMITER ;
@@ -116,13 +156,24 @@ CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2` (
 );
 
 -- [trial.lab_v2.animal] schemas.lab_v1.tables.subject: compute them for every v1 row; an error here names the column that cannot hold its value (fix the expr or the type in the plan)
-INSERT INTO `lab_v1`.`djsqlgen_trial_2`
-  (`name`, `weight`, `weight_kg`)
-SELECT /* djsqlgen lab_transform transform trial */
-  LEFT(`src`.`nickname`, 8),
-  `src`.`weight`,
-  `src`.`weight` / 1000
-FROM `lab_v1`.`subject` AS `src`;
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.subject: an expression of the plan fails on v1''s data: ', v_text), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  INSERT INTO `lab_v1`.`djsqlgen_trial_2`
+    (`name`, `weight`, `weight_kg`)
+  SELECT /* djsqlgen lab_transform transform trial */
+    LEFT(`src`.`nickname`, 8),
+    `src`.`weight`,
+    `src`.`weight` / 1000
+  FROM `lab_v1`.`subject` AS `src`;
+END;;
+DELIMITER ;
 
 -- [trial_drop.lab_v2.animal] done
 DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2`;
@@ -136,11 +187,22 @@ CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4` (
 );
 
 -- [trial.lab_v2.session__trial] schemas.lab_v1.tables.session__trial: compute them for every v1 row; an error here names the column that cannot hold its value (fix the expr or the type in the plan)
-INSERT INTO `lab_v1`.`djsqlgen_trial_4`
-  (`outcome`)
-SELECT /* djsqlgen lab_transform transform trial */
-  `src`.`outcome`
-FROM `lab_v1`.`session__trial` AS `src`;
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.session__trial: an expression of the plan fails on v1''s data: ', v_text), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  INSERT INTO `lab_v1`.`djsqlgen_trial_4`
+    (`outcome`)
+  SELECT /* djsqlgen lab_transform transform trial */
+    `src`.`outcome`
+  FROM `lab_v1`.`session__trial` AS `src`;
+END;;
+DELIMITER ;
 
 -- [trial_drop.lab_v2.session__trial] done
 DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4`;
@@ -168,7 +230,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 

@@ -45,62 +45,86 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the SELECT privilege on lab_v2 is missing; GRANT SELECT ON `lab_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME NOT IN ('phase_log', 'objects', 'progress', 'verify_run', 'verify_chunk', 'verify_diff', 'v2_writes')) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_transform holds tables or routines djsqlgen did not make; name another control_schema in the plan';
   END IF;
   -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'animal', 'session', 'session__trial')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: djsqlgen never writes into a table it did not make
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND plan_hash <> '1784ec13859a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND definition_md5 <> 'e5102c7b9526df9af202c1aa7c32b454') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal' AND plan_hash <> '1784ec13859a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal' AND definition_md5 <> 'f8d4e24607a1d0cab81e8eb30faa1aac') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND plan_hash <> '1784ec13859a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND definition_md5 <> 'ae7ea23c58af24041d51f95a75758b53') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND plan_hash <> '1784ec13859a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND definition_md5 <> '321b42c282ea247187e3588f1910066d') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
 END;;
 DELIMITER ;
 
 -- [register.schema.lab_v2.lab_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'lab_v2', 'lab_v2', '', '1784ec13859a', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'schema', 'lab_v2', 'lab_v2', '', '1784ec13859a', '10_expand.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v2')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [schema_create.lab_v2] v2 of lab_v1, with its character set
 CREATE DATABASE IF NOT EXISTS `lab_v2` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.table.lab_v2.#kind] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', '#kind', '', '1784ec13859a', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', '#kind', '', '1784ec13859a', '10_expand.sql', NOW(6), 'e5102c7b9526df9af202c1aa7c32b454' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.#kind] v2 table made from lab_v1.#kind: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`#kind` (
@@ -111,9 +135,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`#kind` (
 
 -- [register.table.lab_v2.animal] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'animal', '', '1784ec13859a', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'animal', '', '1784ec13859a', '10_expand.sql', NOW(6), 'f8d4e24607a1d0cab81e8eb30faa1aac' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.animal] v2 table made from lab_v1.subject: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`animal` (
@@ -128,9 +152,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`animal` (
 
 -- [register.table.lab_v2.session] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session', '', '1784ec13859a', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'session', '', '1784ec13859a', '10_expand.sql', NOW(6), 'ae7ea23c58af24041d51f95a75758b53' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.session] v2 table made from lab_v1.session: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`session` (
@@ -144,9 +168,9 @@ CREATE TABLE IF NOT EXISTS `lab_v2`.`session` (
 
 -- [register.table.lab_v2.session__trial] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'lab_v2', 'session__trial', '', '1784ec13859a', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'lab_v2', 'session__trial', '', '1784ec13859a', '10_expand.sql', NOW(6), '321b42c282ea247187e3588f1910066d' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.lab_v2.session__trial] v2 table made from lab_v1.session__trial: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `lab_v2`.`session__trial` (

@@ -57,8 +57,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_ins', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_ins', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on lab_v1.#kind into v2
@@ -67,7 +67,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -98,8 +99,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_upd', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_upd', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on lab_v1.#kind into v2
@@ -108,7 +109,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -187,8 +189,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_del', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_del', '#kind', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on lab_v1.#kind into v2
@@ -197,7 +199,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -223,8 +226,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_ins', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_ins', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session.insert] carry every INSERT on lab_v1.session into v2
@@ -233,7 +236,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_ins`
 AFTER INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -269,8 +273,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_upd', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_upd', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session.update] carry every UPDATE on lab_v1.session into v2
@@ -279,7 +283,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_upd`
 AFTER UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -389,8 +394,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_del', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_del', 'session', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session.delete] carry every DELETE on lab_v1.session into v2
@@ -399,7 +404,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_del`
 AFTER DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -426,8 +432,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_ins', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_ins', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session__trial.insert] carry every INSERT on lab_v1.session__trial into v2
@@ -436,7 +442,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_ins`
 AFTER INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -471,8 +478,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_upd', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_upd', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session__trial.update] carry every UPDATE on lab_v1.session__trial into v2
@@ -481,7 +488,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_upd`
 AFTER UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -545,8 +553,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_del', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_del', 'session__trial', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.session__trial.delete] carry every DELETE on lab_v1.session__trial into v2
@@ -555,7 +563,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_del`
 AFTER DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -583,8 +592,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_ins', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_ins', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.subject.insert] carry every INSERT on lab_v1.subject into v2
@@ -593,7 +602,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_ins`
 AFTER INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -630,8 +640,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_upd', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_upd', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.subject.update] carry every UPDATE on lab_v1.subject into v2
@@ -640,7 +650,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_upd`
 AFTER UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -795,8 +806,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_del', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_del', 'subject', '1784ec13859a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [trigger_create.lab_v1.subject.delete] carry every DELETE on lab_v1.subject into v2
@@ -805,7 +816,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_del`
 AFTER DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_transform 1784ec13859a: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_transform 1784ec13859a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION

@@ -85,17 +85,17 @@ DELIMITER ;
 
 -- [register.schema.lab.lab] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'lab', 'lab', '', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab')
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'schema', 'lab', 'lab', '', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab')
+ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [schema_create.lab] where tables move to
 CREATE DATABASE IF NOT EXISTS `lab`;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_ins', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_ins', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.#kind.insert] from now on a INSERT on v1's #kind fails, naming v2
@@ -108,8 +108,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_upd', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_upd', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.#kind.update] from now on a UPDATE on v1's #kind fails, naming v2
@@ -122,8 +122,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_del', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_del', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.#kind.delete] from now on a DELETE on v1's #kind fails, naming v2
@@ -136,8 +136,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_ins', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_ins', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session.insert] from now on a INSERT on v1's session fails, naming v2
@@ -150,8 +150,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_upd', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_upd', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session.update] from now on a UPDATE on v1's session fails, naming v2
@@ -164,8 +164,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_del', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_del', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session.delete] from now on a DELETE on v1's session fails, naming v2
@@ -178,8 +178,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_ins', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_ins', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session__trial.insert] from now on a INSERT on v1's session__trial fails, naming v2
@@ -192,8 +192,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_upd', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_upd', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session__trial.update] from now on a UPDATE on v1's session__trial fails, naming v2
@@ -206,8 +206,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_del', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_del', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.session__trial.delete] from now on a DELETE on v1's session__trial fails, naming v2
@@ -220,8 +220,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_ins', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_ins', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.subject.insert] from now on a INSERT on v1's subject fails, naming v2
@@ -234,8 +234,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_upd', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_upd', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.subject.update] from now on a UPDATE on v1's subject fails, naming v2
@@ -248,8 +248,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_del', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_del', 'subject', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [guard_create.lab_v1.subject.delete] from now on a DELETE on v1's subject fails, naming v2
@@ -385,8 +385,8 @@ DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_ins', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_ins', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.#kind.insert] remember v2 rows written after cut-over (INSERT)
@@ -400,8 +400,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_upd', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_upd', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.#kind.update] remember v2 rows written after cut-over (UPDATE)
@@ -415,8 +415,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_del', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_del', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.#kind.delete] remember v2 rows written after cut-over (DELETE)
@@ -430,8 +430,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_ins', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_ins', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.animal.insert] remember v2 rows written after cut-over (INSERT)
@@ -445,8 +445,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_upd', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_upd', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.animal.update] remember v2 rows written after cut-over (UPDATE)
@@ -460,8 +460,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_del', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_del', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.animal.delete] remember v2 rows written after cut-over (DELETE)
@@ -475,8 +475,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_ins', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_ins', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session.insert] remember v2 rows written after cut-over (INSERT)
@@ -490,8 +490,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_upd', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_upd', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session.update] remember v2 rows written after cut-over (UPDATE)
@@ -505,8 +505,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_del', 'session', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_del', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session.delete] remember v2 rows written after cut-over (DELETE)
@@ -520,8 +520,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_ins', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_ins', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session__trial.insert] remember v2 rows written after cut-over (INSERT)
@@ -535,8 +535,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_upd', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_upd', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session__trial.update] remember v2 rows written after cut-over (UPDATE)
@@ -550,8 +550,8 @@ DELIMITER ;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_del', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_del', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
 -- [tracker_create.lab.session__trial.delete] remember v2 rows written after cut-over (DELETE)

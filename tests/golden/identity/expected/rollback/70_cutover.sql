@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -27,13 +27,22 @@ DELIMITER ;
 -- [refuse.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: the cut-over left nothing to undo
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
+  END IF;
   -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
   IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
   END IF;
   -- Refuse: rolling back would silently discard writes users made to v2
   IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: v2 holds rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_identity.v2_writes GROUP BY target_id lists how many); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)';
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_identity.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END IF;
 END;;
 DELIMITER ;
@@ -154,8 +163,8 @@ DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover`;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_ins', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_ins', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.insert] carry every INSERT on lab_v1.#kind into v2
@@ -164,7 +173,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`
 AFTER INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -195,8 +205,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_upd', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_upd', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.update] carry every UPDATE on lab_v1.#kind into v2
@@ -205,7 +215,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`
 AFTER UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -284,8 +295,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_del', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_del', '#kind', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.#kind.delete] carry every DELETE on lab_v1.#kind into v2
@@ -294,7 +305,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`
 AFTER DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -320,8 +332,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_ins', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_ins', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.insert] carry every INSERT on lab_v1.session into v2
@@ -330,7 +342,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_ins`
 AFTER INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -364,8 +377,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_upd', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_upd', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.update] carry every UPDATE on lab_v1.session into v2
@@ -374,7 +387,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_upd`
 AFTER UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -482,8 +496,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_del', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_del', 'session', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session.delete] carry every DELETE on lab_v1.session into v2
@@ -492,7 +506,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_del`
 AFTER DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -519,8 +534,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_ins', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_ins', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.insert] carry every INSERT on lab_v1.session__trial into v2
@@ -529,7 +544,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_ins`
 AFTER INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -564,8 +580,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_upd', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_upd', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.update] carry every UPDATE on lab_v1.session__trial into v2
@@ -574,7 +590,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_upd`
 AFTER UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -638,8 +655,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_del', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_del', 'session__trial', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.session__trial.delete] carry every DELETE on lab_v1.session__trial into v2
@@ -648,7 +665,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_del`
 AFTER DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -676,8 +694,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_ins', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_ins', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.insert] carry every INSERT on lab_v1.subject into v2
@@ -686,7 +704,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_ins`
 AFTER INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -723,8 +742,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_upd', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_upd', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.update] carry every UPDATE on lab_v1.subject into v2
@@ -733,7 +752,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_upd`
 AFTER UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -886,8 +906,8 @@ DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_del', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_del', 'subject', 'd1aed2f8b081', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
 
 -- [trigger_create.lab_v1.subject.delete] carry every DELETE on lab_v1.subject into v2
@@ -896,7 +916,8 @@ CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_del`
 AFTER DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen lab_identity d1aed2f8b081: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -920,12 +941,104 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
+SET SESSION foreign_key_checks = 0;
+
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`;
 
 -- [step_create.step_rollback_70_cutover_2] the guarded steps of this file; each skips what is already done
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
+BEGIN
+  -- the v2 rows of lab_v2.session__trial written after cut-over go
+  DELETE dst FROM `lab_v2`.`session__trial` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session__trial') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_idx` = w.`k_1` AND dst.`trial_idx` = w.`k_2`;
+
+  -- the v2 rows of lab_v2.session written after cut-over go
+  DELETE dst FROM `lab_v2`.`session` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_idx` = w.`k_1`;
+
+  -- the v2 rows of lab_v2.subject written after cut-over go
+  DELETE dst FROM `lab_v2`.`subject` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.subject') AS w ON dst.`subject_id` = w.`k_0`;
+
+  -- the v2 rows of lab_v2.#kind written after cut-over go
+  DELETE dst FROM `lab_v2`.`#kind` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.#kind') AS w ON dst.`kind` = w.`k_0`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `lab_v2`.`#kind` (`kind`, `description`)
+  SELECT * FROM (
+    SELECT
+    `src`.`kind` AS `kind`,
+    `src`.`description` AS `description`
+    FROM `lab_v1`.`#kind` AS `src`
+    WHERE (`src`.`kind`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.#kind') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `description` = dt.`description`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `lab_v2`.`subject` (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`kind` AS `kind`,
+    `src`.`nickname` AS `nickname`,
+    `src`.`weight` AS `weight`,
+    `src`.`notes` AS `notes`
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (`src`.`subject_id`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.subject') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `kind` = dt.`kind`, `nickname` = dt.`nickname`, `weight` = dt.`weight`, `notes` = dt.`notes`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `lab_v2`.`session` (`subject_id`, `session_idx`, `session_date`, `rig`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_idx` AS `session_idx`,
+    `src`.`session_date` AS `session_date`,
+    `src`.`rig` AS `rig`
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id`, `src`.`session_idx`) IN (SELECT `k_0`, `k_1` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `session_date` = dt.`session_date`, `rig` = dt.`rig`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `lab_v2`.`session__trial` (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_idx` AS `session_idx`,
+    `src`.`trial_idx` AS `trial_idx`,
+    `src`.`start_time` AS `start_time`,
+    `src`.`outcome` AS `outcome`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`) IN (SELECT `k_0`, `k_1`, `k_2` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session__trial') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `start_time` = dt.`start_time`, `outcome` = dt.`outcome`;
+END;;
+DELIMITER ;
+
+-- [step_call.step_rollback_70_cutover_2] run them
+CALL `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`();
+
+-- [step_drop.step_rollback_70_cutover_2] clean up
+DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`;
+
+-- [session.foreign_key_checks_on.discard] back to normal
+SET SESSION foreign_key_checks = 1;
+
+-- [step_drop_stale.step_rollback_70_cutover_3] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`;
+
+-- [step_create.step_rollback_70_cutover_3] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`()
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
@@ -1028,11 +1141,11 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [step_call.step_rollback_70_cutover_2] run them
-CALL `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`();
+-- [step_call.step_rollback_70_cutover_3] run them
+CALL `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`();
 
--- [step_drop.step_rollback_70_cutover_2] clean up
-DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_2`;
+-- [step_drop.step_rollback_70_cutover_3] clean up
+DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`;
 
 -- [v2_writes_clear] forget the writes given up (if any)
 DELETE FROM `djsqlgen_lab_identity`.`v2_writes`;

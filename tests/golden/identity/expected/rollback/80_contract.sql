@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/80_contract.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -27,6 +27,10 @@ DELIMITER ;
 -- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
+  -- Refuse: contract was not applied
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/80_contract.sql: 80_contract.sql is not applied';
+  END IF;
   -- Refuse: contract.drop_v1 removed v1's data
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: v1 was dropped by contract (contract.drop_v1); restore it from a backup: nothing can be rolled back';
@@ -51,7 +55,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 
@@ -63,6 +68,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`progress` (
   target_schema VARCHAR(64) NOT NULL COMMENT 'the v2 table',
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
+  target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
   checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
@@ -145,7 +151,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
@@ -161,16 +168,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.#kind'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.#kind';
   END IF;
   IF v_done = 1 THEN
@@ -418,7 +428,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -434,16 +445,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.subject'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.subject';
   END IF;
   IF v_done = 1 THEN
@@ -726,7 +740,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS p WHERE p.`kind` = dst.`kind`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.subject row ', v_orphan, ' has no parent in lab_v2.#kind (foreign key subject_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key subject_ibfk_1 of lab_v2.subject: row ', v_orphan, ' has no parent in lab_v2.#kind; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -752,7 +766,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -770,16 +785,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.session'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.session';
   END IF;
   IF v_done = 1 THEN
@@ -1064,7 +1082,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.session row ', v_orphan, ' has no parent in lab_v2.subject (foreign key session_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of lab_v2.session: row ', v_orphan, ' has no parent in lab_v2.subject; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1090,7 +1108,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
@@ -1110,16 +1129,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_lab_identity`.`progress`
   WHERE target_id = 'lab_v1.session__trial'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'lab_v1.session__trial';
   END IF;
   IF v_done = 1 THEN
@@ -1410,7 +1432,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_idx` = dst.`session_idx`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: lab_v2.session__trial row ', v_orphan, ' has no parent in lab_v2.session (foreign key session__trial_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session__trial_ibfk_1 of lab_v2.session__trial: row ', v_orphan, ' has no parent in lab_v2.session; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
