@@ -66,6 +66,7 @@ class TargetColumn:
     copied_from: ColumnRef | None = None
     # The foreign key through which this column takes its parent's (changed) key, when it does.
     follows: str | None = None
+    plan_key: str = ""  # where the plan computes this column (empty for a plain copy)
 
     @property
     def name(self) -> str:

@@ -60,7 +60,7 @@ class AddColumn(Operation):
             default=self.default if self.default is not None else ("NULL" if self.nullable else None),
             auto_increment=False, comment=self.comment, charset=charset, collation=collation,
         )
-        column = TargetColumn(decl, self._value(model, target))
+        column = TargetColumn(decl, self._value(model, target), plan_key=self.plan_key)
         return model.replace_target(replace(target, columns=target.columns + (column,)))
 
     def reverse(self) -> Operation | None:

@@ -101,7 +101,8 @@ class AlterColumn(Operation):
                            auto_increment=decl.auto_increment and not changed and self.expr is None,
                            comment=decl.comment if self.comment is None else self.comment,
                            charset=charset, collation=collation)
-        columns = tuple(replace(c, decl=new_decl, expr=expr, copied_from=copied_from) if c.name == self.column else c
+        columns = tuple(replace(c, decl=new_decl, expr=expr, copied_from=copied_from, plan_key=self.plan_key)
+                        if c.name == self.column else c
                         for c in target.columns)
         target = replace(target, columns=columns)
         if self.column in target.primary_key:

@@ -337,7 +337,7 @@ class Phases:
                 f"schema_name = {quote_literal(t.schema)} AND object_name = {quote_literal(t.name)})",
                 f"djsqlgen refused {filename}: {t.label} exists and djsqlgen did not create it; drop it or choose "
                 "another target schema",
-                "djsqlgen never writes into a table it did not make"))
+                "djsqlgen never writes into a table it did not make", only_if=recorded))
         return out
 
     # -- 00 -----------------------------------------------------------------------------------------
@@ -421,50 +421,48 @@ class Phases:
         ]
 
     def transform_trial(self) -> list[Statement]:
-        """Try every computed column of every target on all of v1, into temporary tables with v2's column
-        types, so that an expression that fails (a missing column, a value that does not fit, a NULL for a
-        NOT NULL column) fails here, before any trigger exists, and not in a user's write later."""
+        """Try every computed column of every target on all of v1, into a temporary table typed as in v2, so that
+        an expression that fails (a value that does not fit, a NULL for a NOT NULL column, a division by zero)
+        fails here, naming its plan key, before any trigger exists, and not in a user's write later. One column
+        at a time: the error then names the plan key that computes it."""
         out = []
         for i, t in enumerate(self.targets, 1):
-            computed = [c for c in t.columns if c.copied_from is None and c.expr.refs]
-            if not computed:
-                continue
-            temp = quote_qualified((t.source.driving.schema, f"djsqlgen_trial_{i}"))
-            columns = ",\n  ".join(
-                f"{quote_identifier(c.name)} {c.decl.sql_type}"
-                + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
-                   else "") + (" NULL" if c.decl.nullable else " NOT NULL") for c in computed)
-            out += [
-                Statement(f"trial_drop_stale.{t.label}", f"DROP TEMPORARY TABLE IF EXISTS {temp}",
-                          "left over in this session by an interrupted run"),
-                Statement(f"trial_create.{t.label}", f"CREATE TEMPORARY TABLE {temp} (\n  {columns}\n)",
-                          f"the computed columns of {t.label}, typed as in v2 (temporary: gone with the session)"),
-                self._trial_insert(t, temp, computed),
-                Statement(f"trial_drop.{t.label}", f"DROP TEMPORARY TABLE {temp}", "done"),
-            ]
+            for j, c in enumerate((c for c in t.columns if c.copied_from is None and c.expr.refs), 1):
+                temp = quote_qualified((t.source.driving.schema, f"djsqlgen_trial_{i}_{j}"))
+                decl = (f"{quote_identifier(c.name)} {c.decl.sql_type}"
+                        + (f" CHARACTER SET {c.decl.charset}" if c.decl.charset else "")
+                        + (f" COLLATE {c.decl.collation}" if c.decl.collation else "")
+                        + (" NULL" if c.decl.nullable else " NOT NULL"))
+                out += [
+                    Statement(f"trial_drop_stale.{t.label}.{c.name}", f"DROP TEMPORARY TABLE IF EXISTS {temp}",
+                              "left over in this session by an interrupted run"),
+                    Statement(f"trial_create.{t.label}.{c.name}", f"CREATE TEMPORARY TABLE {temp} ({decl})",
+                              f"{t.label}.{c.name} as v2 declares it (temporary: gone with the session)"),
+                    self._trial_insert(t, temp, c),
+                    Statement(f"trial_drop.{t.label}.{c.name}", f"DROP TEMPORARY TABLE {temp}", "done"),
+                ]
         return out
 
-    def _trial_insert(self, t: Target, temp: str, computed) -> Statement:
-        """The computed columns of ``t`` for every v1 row, into the temporary table. On MariaDB an error is turned
-        into a refusal naming the plan key (in an anonymous block); MySQL shows the server's own error."""
+    def _trial_insert(self, t: Target, temp: str, c) -> Statement:
+        """Column ``c`` of ``t`` for every v1 row, into the temporary table. On MariaDB an error is turned into a
+        refusal naming the plan key (in an anonymous block); MySQL shows the server's own error."""
         from djsqlgen.engines.source import from_clause, where_clause
 
-        values = ",\n  ".join(c.expr.render() for c in computed)
-        insert = (f"INSERT INTO {temp}\n  ({', '.join(quote_identifier(c.name) for c in computed)})\n"
-                  f"SELECT /* djsqlgen {self.plan.name} transform trial */\n  {values}\n"
+        key = c.plan_key or t.plan_key
+        insert = (f"INSERT INTO {temp} ({quote_identifier(c.name)})\n"
+                  f"SELECT /* djsqlgen {self.plan.name} transform trial */ {c.expr.render()}\n"
                   f"{from_clause(t)}\n{where_clause(t)}").rstrip()
-        why = (f"{t.plan_key}: compute them for every v1 row; an error here names the column that cannot hold its "
-               "value (fix the expr or the type in the plan)")
+        why = f"{key}: compute it for every v1 row (fix the expr or the type in the plan if this fails)"
         if not self.ctx.dialect.anonymous_blocks:
-            return Statement(f"trial.{t.label}", insert, why)
-        prefix = quote_literal(f"djsqlgen refused 00_preflight.sql: {t.plan_key}: an expression of the plan fails on "
-                               "v1's data: ")
+            return Statement(f"trial.{t.label}.{c.name}", insert, why)
+        prefix = quote_literal(f"djsqlgen refused 00_preflight.sql: {key}: the plan's value of {t.label}.{c.name} "
+                               "fails on v1's data: ")
         block = ("BEGIN NOT ATOMIC\n  DECLARE EXIT HANDLER FOR SQLEXCEPTION\n  BEGIN\n"
                  "    DECLARE v_text TEXT DEFAULT '';\n    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;\n"
                  f"    SET @djsqlgen_message = LEFT(CONCAT({prefix}, v_text), 400);\n"
                  "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;\n  END;\n"
                  f"  {insert.replace(chr(10), chr(10) + '  ')};\nEND")
-        return Statement(f"trial.{t.label}", block, why, compound=True)
+        return Statement(f"trial.{t.label}.{c.name}", block, why, compound=True)
 
     def _outside_references(self, filename: str) -> list[Check]:
         """When cut-over moves v1 away, a foreign key from outside the plan into v1 would follow it."""

@@ -104,9 +104,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -114,9 +116,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -124,9 +128,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -134,9 +140,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
 END;;
 DELIMITER ;

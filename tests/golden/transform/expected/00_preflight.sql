@@ -108,9 +108,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -118,9 +120,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -128,9 +132,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -138,74 +144,114 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
 END;;
 DELIMITER ;
 
--- [trial_drop_stale.lab_v2.animal] left over in this session by an interrupted run
-DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_2`;
+-- [trial_drop_stale.lab_v2.animal.name] left over in this session by an interrupted run
+DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_2_1`;
 
--- [trial_create.lab_v2.animal] the computed columns of lab_v2.animal, typed as in v2 (temporary: gone with the session)
-CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2` (
-  `name` varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
-  `weight` double NULL,
-  `weight_kg` double NULL
-);
+-- [trial_create.lab_v2.animal.name] lab_v2.animal.name as v2 declares it (temporary: gone with the session)
+CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_1` (`name` varchar(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL);
 
--- [trial.lab_v2.animal] schemas.lab_v1.tables.subject: compute them for every v1 row; an error here names the column that cannot hold its value (fix the expr or the type in the plan)
+-- [trial.lab_v2.animal.name] schemas.lab_v1.tables.subject.columns.nickname: compute it for every v1 row (fix the expr or the type in the plan if this fails)
 DELIMITER ;;
 BEGIN NOT ATOMIC
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_text TEXT DEFAULT '';
     GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.subject: an expression of the plan fails on v1''s data: ', v_text), 400);
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.subject.columns.nickname: the plan''s value of lab_v2.animal.name fails on v1''s data: ', v_text), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END;
-  INSERT INTO `lab_v1`.`djsqlgen_trial_2`
-    (`name`, `weight`, `weight_kg`)
-  SELECT /* djsqlgen lab_transform transform trial */
-    LEFT(`src`.`nickname`, 8),
-    `src`.`weight`,
-    `src`.`weight` / 1000
+  INSERT INTO `lab_v1`.`djsqlgen_trial_2_1` (`name`)
+  SELECT /* djsqlgen lab_transform transform trial */ LEFT(`src`.`nickname`, 8)
   FROM `lab_v1`.`subject` AS `src`;
 END;;
 DELIMITER ;
 
--- [trial_drop.lab_v2.animal] done
-DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2`;
+-- [trial_drop.lab_v2.animal.name] done
+DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_1`;
 
--- [trial_drop_stale.lab_v2.session__trial] left over in this session by an interrupted run
-DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_4`;
+-- [trial_drop_stale.lab_v2.animal.weight] left over in this session by an interrupted run
+DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_2_2`;
 
--- [trial_create.lab_v2.session__trial] the computed columns of lab_v2.session__trial, typed as in v2 (temporary: gone with the session)
-CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4` (
-  `outcome` enum('hit','miss','abort','late') CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL
-);
+-- [trial_create.lab_v2.animal.weight] lab_v2.animal.weight as v2 declares it (temporary: gone with the session)
+CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_2` (`weight` double NULL);
 
--- [trial.lab_v2.session__trial] schemas.lab_v1.tables.session__trial: compute them for every v1 row; an error here names the column that cannot hold its value (fix the expr or the type in the plan)
+-- [trial.lab_v2.animal.weight] schemas.lab_v1.tables.subject.columns.weight: compute it for every v1 row (fix the expr or the type in the plan if this fails)
 DELIMITER ;;
 BEGIN NOT ATOMIC
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_text TEXT DEFAULT '';
     GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.session__trial: an expression of the plan fails on v1''s data: ', v_text), 400);
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.subject.columns.weight: the plan''s value of lab_v2.animal.weight fails on v1''s data: ', v_text), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END;
-  INSERT INTO `lab_v1`.`djsqlgen_trial_4`
-    (`outcome`)
-  SELECT /* djsqlgen lab_transform transform trial */
-    `src`.`outcome`
+  INSERT INTO `lab_v1`.`djsqlgen_trial_2_2` (`weight`)
+  SELECT /* djsqlgen lab_transform transform trial */ `src`.`weight`
+  FROM `lab_v1`.`subject` AS `src`;
+END;;
+DELIMITER ;
+
+-- [trial_drop.lab_v2.animal.weight] done
+DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_2`;
+
+-- [trial_drop_stale.lab_v2.animal.weight_kg] left over in this session by an interrupted run
+DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_2_3`;
+
+-- [trial_create.lab_v2.animal.weight_kg] lab_v2.animal.weight_kg as v2 declares it (temporary: gone with the session)
+CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_3` (`weight_kg` double NULL);
+
+-- [trial.lab_v2.animal.weight_kg] schemas.lab_v1.tables.subject.add.weight_kg: compute it for every v1 row (fix the expr or the type in the plan if this fails)
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.subject.add.weight_kg: the plan''s value of lab_v2.animal.weight_kg fails on v1''s data: ', v_text), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  INSERT INTO `lab_v1`.`djsqlgen_trial_2_3` (`weight_kg`)
+  SELECT /* djsqlgen lab_transform transform trial */ `src`.`weight` / 1000
+  FROM `lab_v1`.`subject` AS `src`;
+END;;
+DELIMITER ;
+
+-- [trial_drop.lab_v2.animal.weight_kg] done
+DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_2_3`;
+
+-- [trial_drop_stale.lab_v2.session__trial.outcome] left over in this session by an interrupted run
+DROP TEMPORARY TABLE IF EXISTS `lab_v1`.`djsqlgen_trial_4_1`;
+
+-- [trial_create.lab_v2.session__trial.outcome] lab_v2.session__trial.outcome as v2 declares it (temporary: gone with the session)
+CREATE TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4_1` (`outcome` enum('hit','miss','abort','late') CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NULL);
+
+-- [trial.lab_v2.session__trial.outcome] schemas.lab_v1.tables.session__trial.columns.outcome: compute it for every v1 row (fix the expr or the type in the plan if this fails)
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.session__trial.columns.outcome: the plan''s value of lab_v2.session__trial.outcome fails on v1''s data: ', v_text), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  INSERT INTO `lab_v1`.`djsqlgen_trial_4_1` (`outcome`)
+  SELECT /* djsqlgen lab_transform transform trial */ `src`.`outcome`
   FROM `lab_v1`.`session__trial` AS `src`;
 END;;
 DELIMITER ;
 
--- [trial_drop.lab_v2.session__trial] done
-DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4`;
+-- [trial_drop.lab_v2.session__trial.outcome] done
+DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4_1`;
 
 -- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
 SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');

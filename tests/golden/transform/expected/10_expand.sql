@@ -58,9 +58,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -68,9 +70,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -78,9 +82,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
     -- Refuse: djsqlgen never writes into a table it did not make
@@ -88,9 +94,11 @@ BEGIN NOT ATOMIC
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
     END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
   IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND definition_md5 <> 'e5102c7b9526df9af202c1aa7c32b454') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
