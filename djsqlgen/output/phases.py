@@ -469,12 +469,16 @@ class Phases:
         if not self._moves_v1():
             return []
         sources = ", ".join(quote_literal(s) for s in self._v1_schemas())
+        where = (f"FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA IN ({sources}) "
+                 f"AND CONSTRAINT_SCHEMA NOT IN ({sources})")
         return [Check(
-            f"EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA IN "
-            f"({sources}) AND CONSTRAINT_SCHEMA NOT IN ({sources}))",
-            f"djsqlgen refused {filename}: a schema outside the plan has foreign keys into v1, which cut-over moves "
-            "to the archive (they would follow it); add that schema to the plan, or set cutover.rename_to_final: false",
-            "tables outside the plan must not be left referencing the archived v1")]
+            f"EXISTS (SELECT 1 {where})",
+            f"djsqlgen refused {filename}: a schema outside the plan has foreign keys into v1", "tables outside the "
+            "plan must not be left referencing the archived v1",
+            message_sql=f"CONCAT({quote_literal(f'djsqlgen refused {filename}: foreign keys from outside the plan into v1 (')}, "
+                        f"(SELECT GROUP_CONCAT(DISTINCT CONCAT(CONSTRAINT_SCHEMA, '.', TABLE_NAME, ' -> ', "
+                        f"UNIQUE_CONSTRAINT_SCHEMA, '.', REFERENCED_TABLE_NAME) SEPARATOR ', ') {where}), "
+                        f"{quote_literal('), which cut-over moves to the archive: they would follow it. Add those schemas to the plan, or set cutover.rename_to_final: false')})")]
 
     # -- 10 -----------------------------------------------------------------------------------------
     def expand(self) -> FileBuilder:
@@ -916,12 +920,20 @@ class Phases:
                 source = self.model.v1.schema(spec.source)
                 f.add(*f.creating(expand.create_schema(ctx, spec.target, source.charset, source.collation,
                                                        spec.source)))
-        steps = []
+        # First v2 is parked under other names where it stands: from here on no user writes to it, so none can slip
+        # in untracked between dropping its trackers (which a move to another schema needs) and its move back.
+        v2_park, v2_back = [], []
         for t in self.targets:
             schema, name = self._v2_home(t)
+            parked = naming.fit(f"{name}__djsqlgen_rollback")
+            v2_park.append(((schema, name), (schema, parked)))
+            v2_back.append(((schema, parked), (t.schema, t.name)))
+        steps = [self._rename("park_v2", v2_park, "park v2 in one atomic step: users' writes to it stop here (they "
+                                                  "fail: the table is not there), before its trackers go")]
+        for t, (_, (schema, _parked)) in zip(self.targets, v2_park):
             for event in EVENTS:
                 trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
-                steps += f.dropping(Owned("trigger", schema, trig, name),
+                steps += f.dropping(Owned("trigger", schema, trig, self._v2_home(t)[1]),
                                     f"DROP TRIGGER IF EXISTS {quote_qualified((schema, trig))}",
                                     "v2 is no longer primary (a table with triggers cannot move either)")
         by_source = {spec.source: spec for spec in self.model.schemas}
@@ -935,11 +947,11 @@ class Phases:
                                           "v1 takes writes again (its dual-write triggers are back)")
         if park:
             steps += guard_drops
-            # v2 leaves the final names first: InnoDB foreign-key names are unique per schema, and parked v1 in the
-            # source schema carries the same names as v2 sitting there
-            back = [(b, a) for a, b in final] + [(b, a) for a, b in archive]
-            steps.append(self._rename("back_to_parked", back, "in one atomic step: v2 back to its versioned names, "
-                                                              "v1 out of the archive into its parking names"))
+            # v2 leaves first: InnoDB foreign-key names are unique per schema, and v1 coming into its parking names
+            # in the source schema carries the same names as v2 parked there
+            steps.append(self._rename("back_to_parked", v2_back + [(b, a) for a, b in archive],
+                                      "in one atomic step: v2 back to its versioned names, v1 out of the archive "
+                                      "into its parking names"))
             f.steps(steps)
             for s in triggers.create_all(ctx):  # onto the parked tables: triggers follow a rename in the schema
                 parked_sql = s.sql
@@ -951,8 +963,7 @@ class Phases:
                                   "v1 back under its own names, its dual-write triggers already on it")])
             self._discard(f)
         else:
-            if final:
-                steps.append(self._rename("v2_back", [(b, a) for a, b in final], "v2 back to its versioned names"))
+            steps.append(self._rename("v2_back", v2_back, "v2 back to its versioned names"))
             f.steps(steps)
             for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
                 f.add(*f.creating(s, only_if_new=False))

@@ -16,15 +16,25 @@ from djsqlgen.run.privileges import missing
 PREFIX = "djsqlgen refused 00_preflight.sql: "
 
 
-def _failed(db: Database, condition: str) -> bool:
-    return bool(db.query(f"SELECT ({condition}) AS failed")[0]["failed"])
+def _failed(db: Database, check) -> bool:
+    """Whether ``check`` refuses; its condition is read only when its precondition holds (its tables exist)."""
+    if check.only_if and not db.query(f"SELECT ({check.only_if}) AS applies")[0]["applies"]:
+        return False
+    return bool(db.query(f"SELECT ({check.fails_when}) AS failed")[0]["failed"])
+
+
+def _message(db: Database, check) -> str:
+    """The refusal's words, computed on the server when it says more than a literal (names, counts)."""
+    if check.message_sql:
+        return str(db.query(f"SELECT {check.message_sql} AS m")[0]["m"])
+    return check.message
 
 
 def online_problems(db: Database, migration: Migration) -> list[str]:
     """Every problem 00_preflight.sql would stop at, as plan-check lines."""
     phases = Phases(migration.ctx, migration.built.data_checks)
     checks, privileges = phases.preflight_checks()
-    problems = [f"server: {c.message.removeprefix(PREFIX)}" for c in checks if _failed(db, c.fails_when)]
+    problems = [f"server: {_message(db, c).removeprefix(PREFIX)}" for c in checks if _failed(db, c)]
     needs = list(dict.fromkeys((p, s) for p, s, _ in privileges if s))
     problems += [f"privileges: {grant} is missing (SHOW GRANTS)" for grant in missing(db, needs)]
     if problems:
@@ -42,6 +52,6 @@ def online_problems(db: Database, migration: Migration) -> list[str]:
                 db.execute(drop.sql)
             break
     for check in phases.data_refusals("00_preflight.sql"):
-        if _failed(db, check.fails_when):
+        if _failed(db, check):
             problems.append(check.message.removeprefix(PREFIX))
     return problems

@@ -135,12 +135,20 @@ def test_after_rollback_of_cutover_v1_writes_reach_v2_again(layout, v2_written, 
     scenario.forward("70_cutover")
     if v2_written:  # given up on purpose: v2 must be transform(v1) again afterwards
         _v2_writes(scenario, _homes(scenario, layout)[1])
+    # With v1 archived, v2 holds the names the writer writes to: its inserts before the rollback are writes to
+    # v2 made after the cut-over, which the rollback refuses to drop silently; they are given up on purpose.
+    discard = v2_written or layout == "v1 to an archive"
     with Writer(server_settings, scenario.sources[0], "event", first_id=2000, every_ms=2) as writer:
         time.sleep(0.05)
         applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';"
-                if v2_written else "")
+                if discard else "")
         time.sleep(0.1)
-    lost = sorted(set(writer.ok) - set(_ids(scenario, scenario.v2())))
+    v1_ids, v2_ids = set(_ids(scenario, scenario.sources[0])), set(_ids(scenario, scenario.v2()))
+    if layout == "v1 to an archive":  # writes made to v2 before it was parked were given up on purpose: in neither
+        assert not (set(writer.ok) - v1_ids) & v2_ids, "a write given up is still in v2"
+    else:
+        assert set(writer.ok) <= v1_ids, "a write to v1 that reported success is not in v1"
+    lost = sorted((set(writer.ok) & v1_ids) - v2_ids)
     assert lost == [], f"inserts into v1 during rollback/70 reported success but are not in v2: {lost[:10]}"
     for i, errno, text in writer.failed:
         assert "write there" in text or "doesn't exist" in text, f"insert {i}: {errno} {text}"

@@ -57,6 +57,15 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- park v2 in one atomic step: users' writes to it stop here (they fail: the table is not there), before its trackers go
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')) THEN
+    RENAME TABLE
+      `lab_v2`.`#kind` TO `lab_v2`.`#kind__djsqlgen_rollback`,
+      `lab_v2`.`subject` TO `lab_v2`.`subject__djsqlgen_rollback`,
+      `lab_v2`.`session` TO `lab_v2`.`session__djsqlgen_rollback`,
+      `lab_v2`.`session__trial` TO `lab_v2`.`session__trial__djsqlgen_rollback`;
+  END IF;
+
   -- v2 is no longer primary (a table with triggers cannot move either)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`;
@@ -152,6 +161,15 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_del';
+
+  -- v2 back to its versioned names
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind__djsqlgen_rollback')) THEN
+    RENAME TABLE
+      `lab_v2`.`#kind__djsqlgen_rollback` TO `lab_v2`.`#kind`,
+      `lab_v2`.`subject__djsqlgen_rollback` TO `lab_v2`.`subject`,
+      `lab_v2`.`session__djsqlgen_rollback` TO `lab_v2`.`session`,
+      `lab_v2`.`session__trial__djsqlgen_rollback` TO `lab_v2`.`session__trial`;
+  END IF;
 END;;
 DELIMITER ;
 

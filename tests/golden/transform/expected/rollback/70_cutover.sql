@@ -66,6 +66,15 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- park v2 in one atomic step: users' writes to it stop here (they fail: the table is not there), before its trackers go
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind')) THEN
+    RENAME TABLE
+      `lab`.`#kind` TO `lab`.`#kind__djsqlgen_rollback`,
+      `lab`.`animal` TO `lab`.`animal__djsqlgen_rollback`,
+      `lab`.`session` TO `lab`.`session__djsqlgen_rollback`,
+      `lab`.`session__trial` TO `lab`.`session__trial__djsqlgen_rollback`;
+  END IF;
+
   -- v2 is no longer primary (a table with triggers cannot move either)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`;
@@ -163,12 +172,12 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_del';
 
   -- v2 back to its versioned names
-  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_rollback')) THEN
     RENAME TABLE
-      `lab`.`#kind` TO `lab_v2`.`#kind`,
-      `lab`.`animal` TO `lab_v2`.`animal`,
-      `lab`.`session` TO `lab_v2`.`session`,
-      `lab`.`session__trial` TO `lab_v2`.`session__trial`;
+      `lab`.`#kind__djsqlgen_rollback` TO `lab_v2`.`#kind`,
+      `lab`.`animal__djsqlgen_rollback` TO `lab_v2`.`animal`,
+      `lab`.`session__djsqlgen_rollback` TO `lab_v2`.`session`,
+      `lab`.`session__trial__djsqlgen_rollback` TO `lab_v2`.`session__trial`;
   END IF;
 END;;
 DELIMITER ;
