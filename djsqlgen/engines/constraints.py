@@ -84,6 +84,15 @@ def check_calls(ctx: Context, target: Target) -> list[Statement]:
                       f"every row of {target.label} finds its parents (the keys below are added unchecked)")]
 
 
+def _rules(ctx: Context, fk: ForeignKeyDecl) -> str:
+    """The ON UPDATE / ON DELETE clauses; RESTRICT left out where the server records it right only so."""
+    out = ""
+    for clause, rule in (("ON UPDATE", fk.on_update), ("ON DELETE", fk.on_delete)):
+        if not (rule.upper() == "RESTRICT" and ctx.dialect.restrict_clause_omitted):
+            out += f" {clause} {rule}"
+    return f"\n  {out.strip()}" if out else ""
+
+
 def add(ctx: Context, target: Target) -> list[Statement]:
     out = []
     for fk in target.foreign_keys:
@@ -92,8 +101,8 @@ def add(ctx: Context, target: Target) -> list[Statement]:
             f"foreign_key_add.{target.label}.{fk.name}",
             f"ALTER TABLE {table_sql(target.schema, target.name)}\n"
             f"  ADD CONSTRAINT {_q(fk.name)} FOREIGN KEY ({', '.join(map(_q, fk.columns))})\n"
-            f"  REFERENCES {table_sql(schema, name)} ({', '.join(map(_q, fk.ref_columns))})\n"
-            f"  ON UPDATE {fk.on_update} ON DELETE {fk.on_delete},\n  ALGORITHM=INPLACE, LOCK=NONE",
+            f"  REFERENCES {table_sql(schema, name)} ({', '.join(map(_q, fk.ref_columns))})"
+            f"{_rules(ctx, fk)},\n  ALGORITHM=INPLACE, LOCK=NONE",
             f"foreign key {fk.name} of {target.label}: metadata only (references checked above)",
             done_when=fk_exists(target, fk)))
     for index in target.unique_indexes:

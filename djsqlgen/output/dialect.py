@@ -24,6 +24,10 @@ class Dialect:
     # BEGIN NOT ATOMIC … END runs a compound statement outside a stored program (MariaDB 10.1.1+): refusals
     # use SIGNAL there. MySQL has none: a refusal sets sql_mode to its own text, which fails with error 1231.
     anonymous_blocks: bool = False
+    # MariaDB 10.11 records an explicit RESTRICT as NO ACTION when a foreign key is added with
+    # ALGORITHM=INPLACE (foreign_key_checks=0), but records RESTRICT when the clause is left out (its default).
+    # The rule then reads as v1's; InnoDB enforces both the same way.
+    restrict_clause_omitted: bool = False
 
     @property
     def is_mariadb(self) -> bool:
@@ -36,7 +40,7 @@ def dialect_for(server: Server) -> Dialect:
     if server.flavour == "mariadb":
         if version < (10, 6):
             raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
-        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False, True, True)
+        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False, True, True, True)
     if version < (8, 0):
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0, the oldest supported; upgrade")
     return Dialect("mysql", version, version >= (8, 0, 29), "FOR SHARE", True)

@@ -885,9 +885,9 @@ class Phases:
     def rollback_contract(self) -> FileBuilder:
         f, fn = self._file("80", rollback=True), "rollback/80_contract.sql"
         homes = [spec.archive if self._moves_v1() and spec.archive else spec.source for spec in self.model.schemas]
+        # Not refused when 80 did not run: restoring the routines and bookkeeping tables then replaces them with
+        # the same, and a newest-first run of rollback/ removes them again with rollback/20.
         self._common_refusals(f, None, [
-            Check(f"NOT {guards.applied(self.ctx, '80', same_plan=False)}",
-                  f"{NOTHING_TO_UNDO} {fn}: 80_contract.sql is not applied", "contract was not applied"),
             Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
                               for t in self.model.v1.schema(spec.source).tables) or "FALSE",
                   f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
@@ -1010,8 +1010,9 @@ class Phases:
     def rollback_verify(self) -> FileBuilder:
         f = self._file("50", rollback=True)
         self._common_refusals(f, None)
-        f.add(*[Statement(f"verify_{t}_clear", f"DELETE FROM {self.ctx.control_table(t)}", f"forget verify results ({t})")
-                for t in ("verify_diff", "verify_chunk", "verify_run")])
+        f.steps([Statement(f"verify_{t}_clear", f"DELETE FROM {self.ctx.control_table(t)}", f"forget verify results ({t})",
+                           done_when=f"NOT {table_exists(self.ctx.control, t)}")
+                 for t in ("verify_diff", "verify_chunk", "verify_run")])
         f.log()
         return f
 

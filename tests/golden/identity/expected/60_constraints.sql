@@ -78,7 +78,7 @@ BEGIN
     ALTER TABLE `lab_v2`.`subject`
       ADD CONSTRAINT `subject_ibfk_1` FOREIGN KEY (`kind`)
       REFERENCES `lab_v2`.`#kind` (`kind`)
-      ON UPDATE CASCADE ON DELETE RESTRICT,
+      ON UPDATE CASCADE,
       ALGORITHM=INPLACE, LOCK=NONE;
   END IF;
 
@@ -87,7 +87,7 @@ BEGIN
     ALTER TABLE `lab_v2`.`session`
       ADD CONSTRAINT `session_ibfk_1` FOREIGN KEY (`subject_id`)
       REFERENCES `lab_v2`.`subject` (`subject_id`)
-      ON UPDATE CASCADE ON DELETE RESTRICT,
+      ON UPDATE CASCADE,
       ALGORITHM=INPLACE, LOCK=NONE;
   END IF;
 
@@ -103,7 +103,7 @@ BEGIN
     ALTER TABLE `lab_v2`.`session__trial`
       ADD CONSTRAINT `session__trial_ibfk_1` FOREIGN KEY (`subject_id`, `session_idx`)
       REFERENCES `lab_v2`.`session` (`subject_id`, `session_idx`)
-      ON UPDATE CASCADE ON DELETE RESTRICT,
+      ON UPDATE CASCADE,
       ALGORITHM=INPLACE, LOCK=NONE;
   END IF;
 END;;

@@ -42,14 +42,38 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
--- [verify_verify_diff_clear] forget verify results (verify_diff)
-DELETE FROM `djsqlgen_lab_identity`.`verify_diff`;
+-- [step_drop_stale.step_rollback_50_verify] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_rollback_50_verify`;
 
--- [verify_verify_chunk_clear] forget verify results (verify_chunk)
-DELETE FROM `djsqlgen_lab_identity`.`verify_chunk`;
+-- [step_create.step_rollback_50_verify] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`step_rollback_50_verify`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity: guarded steps of rollback/50_verify.sql (created, called, dropped by it)'
+BEGIN
+  -- forget verify results (verify_diff)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'verify_diff')) THEN
+    DELETE FROM `djsqlgen_lab_identity`.`verify_diff`;
+  END IF;
 
--- [verify_verify_run_clear] forget verify results (verify_run)
-DELETE FROM `djsqlgen_lab_identity`.`verify_run`;
+  -- forget verify results (verify_chunk)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'verify_chunk')) THEN
+    DELETE FROM `djsqlgen_lab_identity`.`verify_chunk`;
+  END IF;
+
+  -- forget verify results (verify_run)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'verify_run')) THEN
+    DELETE FROM `djsqlgen_lab_identity`.`verify_run`;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [step_call.step_rollback_50_verify] run them
+CALL `djsqlgen_lab_identity`.`step_rollback_50_verify`();
+
+-- [step_drop.step_rollback_50_verify] clean up
+DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_50_verify`;
 
 -- [phase_unlog.50] record that this phase was rolled back
 DELETE FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '50';

@@ -27,10 +27,6 @@ DELIMITER ;
 -- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: contract was not applied
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/80_contract.sql: 80_contract.sql is not applied';
-  END IF;
   -- Refuse: contract.drop_v1 removed v1's data
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: v1 was dropped by contract (contract.drop_v1); restore it from a backup: nothing can be rolled back';
