@@ -30,8 +30,9 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, chunk_checksum_sql, row_hash_sql
 from djsqlgen.operations.keyset import Keyset
+
+from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, chunk_checksum_sql, row_hash_sql
 from djsqlgen.run.db import Database, connect
 from djsqlgen.run.settings import ConnectionSettings
 

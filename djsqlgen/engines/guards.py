@@ -46,8 +46,9 @@ def has_privilege(ctx: Context, privilege: str, schema: str, tables: list[str] |
     # MariaDB's information_schema shows a user none of the grants of its roles (seen on 10.11: a user
     # whose every privilege comes from its default role sees only USAGE). With a role enabled, SQL cannot
     # tell, so the file does not refuse; `djsqlgen apply` checks the file's Needs: line with SHOW GRANTS,
-    # which does list them, before running anything.
-    conditions.append("EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)")
+    # which does list them, before running anything. (With no role enabled, MariaDB's ENABLED_ROLES
+    # still holds one row, ROLE_NAME NULL.)
+    conditions.append("EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)")
     return "(" + " OR ".join(conditions) + ")"
 
 
