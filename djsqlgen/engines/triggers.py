@@ -96,11 +96,14 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     on = " AND ".join(f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs)
     was = " AND ".join(f"was.{_q(c.name)} = mv.{_q(f'o_{i}')}" for c, _, _, i in pairs)
     moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
+    # Under a case- or space-insensitive collation the row at the new key can be the moving row itself
+    # ('ALPHA' → 'alpha'): that is a move, not a merge.
+    itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
     message = quote_literal(f"djsqlgen: this write would make two v1 rows one row of {t.label} (key "
                             f"{', '.join(t.primary_key)}), which the plan requires to stay unique"[:128])
     return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
-            f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved})\n) THEN\n"
+            f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
 
 

@@ -133,7 +133,7 @@ BEGIN
       FROM `lab_v1`.`#kind` AS `src`
       WHERE (`src`.`kind` = NEW.`kind`)) AS mv ON dst.`kind` = mv.`n_1`
       JOIN `lab_v2`.`#kind` AS was ON was.`kind` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`kind` AS BINARY) <=> CAST(was.`kind` AS BINARY))
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.#kind (key kind), which the plan requires to stay unique';
     END IF;
@@ -305,7 +305,7 @@ BEGIN
       FROM `lab_v1`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2`
       JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session (key subject_id, session_idx), which the plan requires to ';
     END IF;
@@ -349,7 +349,7 @@ BEGIN
       FROM `lab_v1`.`session__trial` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
       JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
     END IF;
@@ -508,7 +508,7 @@ BEGIN
       FROM `lab_v1`.`session__trial` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
       JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
     END IF;
@@ -670,7 +670,7 @@ BEGIN
       FROM `lab_v1`.`subject` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
       JOIN `lab_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.subject (key subject_id), which the plan requires to stay unique';
     END IF;
@@ -715,7 +715,7 @@ BEGIN
       FROM `lab_v1`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2`
       JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session (key subject_id, session_idx), which the plan requires to ';
     END IF;
@@ -759,7 +759,7 @@ BEGIN
       FROM `lab_v1`.`session__trial` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
       JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
     END IF;
