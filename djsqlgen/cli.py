@@ -33,6 +33,18 @@ ASK = "\0ask"  # --password given without a value: ask for it
 class _FullHelpGroup(click.Group):
     """``--help`` lists every command with its whole first line, not cut at 45 characters."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # click would take the command after a bare --password as its value (`--password status PLAN`
+        # would try the password "status"): a bare --password before the command name asks instead.
+        # --password=VALUE is always the value.
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg in self.commands:
+                break
+            if arg == "--password" and (i + 1 == len(args) or args[i + 1] in self.commands):
+                args[i] = f"--password={ASK}"
+        return super().parse_args(ctx, args)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = []
         for name in self.list_commands(ctx):
