@@ -293,7 +293,9 @@ def status(obj: _Context, plan_path: Path) -> None:
     last = state["last_verify"]
     if last:
         verdict = "running or interrupted" if last["finished_at"] is None else (
-            "clean" if last["bad_chunks"] == 0 else f"{last['bad_chunks']} chunk(s) differ")
+            "clean" if last["bad_chunks"] == 0 else
+            "stale: a rolled-back cut-over gave up v2's later writes since; verify again" if last["bad_chunks"] < 0
+            else f"{last['bad_chunks']} chunk(s) differ")
         click.echo(f"last verify: run {last['run_id']} at {last['started_at']}: {verdict}")
     else:
         click.echo("last verify: none")

@@ -41,6 +41,9 @@ def dialect_for(server: Server) -> Dialect:
         if version < (10, 6):
             raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
         return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False, True, True, True)
-    if version < (8, 0):
-        raise UnsupportedError(f"MySQL {server.version} is older than 8.0, the oldest supported; upgrade")
+    if version < (8, 0, 29):
+        # Before 8.0.29 MySQL has no CREATE TRIGGER IF NOT EXISTS, and no other way to make the files that
+        # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
+        raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
+                               "IF NOT EXISTS); upgrade")
     return Dialect("mysql", version, version >= (8, 0, 29), "FOR SHARE", True)

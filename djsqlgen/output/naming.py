@@ -59,6 +59,12 @@ def cutover_parking_name(table: str) -> str:
     return fit(f"{table}__djsqlgen_cutover")
 
 
+def v2_parking_name(table: str, why: str) -> str:
+    """Where a v2 table waits under a name no user writes to: ``why`` is "cutover" (moved to its final schema,
+    its trackers not yet on it) or "rollback" (taken away from users before its trackers go)."""
+    return fit(f"{table}__djsqlgen_v2{why}")
+
+
 def target_routine(kind: str, target_id: str) -> str:
     """A per-target procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject``."""
     schema, _, table = target_id.partition(".")

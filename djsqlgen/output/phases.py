@@ -203,19 +203,21 @@ class FileBuilder:
         )
 
     def log(self) -> None:
+        self.add(self.log_statement())
+
+    def log_statement(self) -> Statement:
         phase_log = self.ctx.control_table("phase_log")
         if self.rollback:
-            self.add(Statement(f"phase_unlog.{self.number}",
-                               f"DELETE FROM {phase_log} WHERE phase = {quote_literal(self.number)}",
-                               "record that this phase was rolled back"))
-            return
-        self.add(Statement(
+            return Statement(f"phase_unlog.{self.number}",
+                             f"DELETE FROM {phase_log} WHERE phase = {quote_literal(self.number)}",
+                             "record that this phase was rolled back")
+        return Statement(
             f"phase_log.{self.number}",
             f"INSERT INTO {phase_log} (phase, file, plan_hash, applied_at)\n"
             f"VALUES ({quote_literal(self.number)}, {quote_literal(f'{self.number}_{self.name}.sql')}, "
             f"{quote_literal(self.ctx.migration_hash)}, NOW(6))\n"
             f"ON DUPLICATE KEY UPDATE plan_hash = {quote_literal(self.ctx.migration_hash)}, applied_at = NOW(6)",
-            "record that this phase was applied, and from which plan (djsqlgen status reads it)"))
+            "record that this phase was applied, and from which plan (djsqlgen status reads it)")
 
 
 class Phases:
@@ -640,9 +642,7 @@ class Phases:
                        f"djsqlgen: {ref.label} was retired by migration {self.plan.name}; v2 has no such table")
             for event in EVENTS:
                 name = naming.guard_trigger_name(self.plan.name, ref.name, event)
-                create = "CREATE OR REPLACE" if self.ctx.dialect.create_or_replace_trigger else "CREATE"
-                exists = "" if self.ctx.dialect.create_or_replace_trigger else "IF NOT EXISTS "
-                sql = (f"{create} TRIGGER {exists}{quote_qualified((schema, name))}\nBEFORE {event} ON "
+                sql = (f"{self._create_trigger()}{quote_qualified((schema, name))}\nBEFORE {event} ON "
                        f"{quote_qualified((schema, ref.name))}\nFOR EACH ROW\n"
                        f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message[:128])}")
                 out.append(Statement(f"guard_create.{schema}.{ref.name}.{event.lower()}", sql,
@@ -650,51 +650,120 @@ class Phases:
                                      creates=Owned("trigger", schema, name, ref.name)))
         return out
 
-    def _tracker_statements(self) -> list[Statement]:
+    def _tracker_statements(self, on: dict[str, tuple[str, str]]) -> list[Statement]:
         """AFTER triggers on v2 tables that record the key of each row written after cut-over (rollback/70
-        refuses while any is recorded). One INSERT IGNORE of a small row: writers do not queue on a counter."""
+        refuses while any is recorded). ``on``: where each target's table is while they are created. An UPDATE
+        records the old key too (the row left it). One INSERT IGNORE of small rows: writers do not queue on a
+        counter."""
         out = []
         for t in self.targets:
-            schema, name = self._v2_home(t)
+            schema, name = on[t.id]
+            home = self._v2_home(t)[1]
             for event in EVENTS:
-                record = "OLD" if event == "DELETE" else "NEW"
-                key = self._written_key(t, record)
+                images = {"INSERT": ["NEW"], "UPDATE": ["NEW", "OLD"], "DELETE": ["OLD"]}[event]
+                rows = ",\n  ".join(f"({quote_literal(t.id)}, MD5({k}), {k}, NOW(6))"
+                                    for k in (self._written_key(t, image) for image in images))
                 trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
-                create = "CREATE OR REPLACE" if self.ctx.dialect.create_or_replace_trigger else "CREATE"
-                exists = "" if self.ctx.dialect.create_or_replace_trigger else "IF NOT EXISTS "
-                sql = (f"{create} TRIGGER {exists}{quote_qualified((schema, trig))}\nAFTER {event} ON "
+                sql = (f"{self._create_trigger()}{quote_qualified((schema, trig))}\nAFTER {event} ON "
                        f"{quote_qualified((schema, name))}\nFOR EACH ROW\n"
                        f"INSERT IGNORE INTO {self.ctx.control_table('v2_writes')} (target_id, key_md5, row_key, "
-                       f"written_at)\nVALUES ({quote_literal(t.id)}, MD5({key}), {key}, NOW(6))")
-                out.append(Statement(f"tracker_create.{schema}.{name}.{event.lower()}", sql,
+                       f"written_at)\nVALUES {rows}")
+                out.append(Statement(f"tracker_create.{schema}.{home}.{event.lower()}", sql,
                                      f"remember v2 rows written after cut-over ({event})", compound=True,
-                                     creates=Owned("trigger", schema, trig, name)))
+                                     creates=Owned("trigger", schema, trig, home)))
         return out
+
+    def _on_parked_or_final(self, statement: Statement, parked: tuple[str, str],
+                            final: tuple[str, str]) -> list[Statement]:
+        """A tracker for the parked v2 table, or for the final one when a run of 70 before this one moved it
+        there already: on MariaDB a prepared statement chooses, so 70 runs twice without error. (MySQL cannot
+        prepare CREATE TRIGGER: there the trigger, already present under its name, is skipped by IF NOT EXISTS.)"""
+        if not self.ctx.dialect.is_mariadb:
+            return [statement]
+        on_final = statement.sql.replace(f" ON {quote_qualified(parked)}\n", f" ON {quote_qualified(final)}\n")
+        sid = statement.id
+        return [Statement(f"{sid}.choose", f"SET @djsqlgen_ddl = IF({table_exists(*parked)}, "
+                                           f"{quote_literal(statement.sql)}, {quote_literal(on_final)})",
+                          statement.comment + ": on the parked table, or on the final one once 70 has run",
+                          creates=statement.creates),
+                Statement(f"{sid}.prepare", "PREPARE djsqlgen_ddl FROM @djsqlgen_ddl", "—"),
+                Statement(f"{sid}.run", "EXECUTE djsqlgen_ddl", "—"),
+                Statement(f"{sid}.done", "DEALLOCATE PREPARE djsqlgen_ddl", "—")]
+
+    def _create_trigger(self) -> str:
+        """CREATE [OR REPLACE] TRIGGER [IF NOT EXISTS]: a re-run replaces (MariaDB) or keeps (MySQL 8.0.29+)."""
+        if self.ctx.dialect.create_or_replace_trigger:
+            return "CREATE OR REPLACE TRIGGER "
+        return "CREATE TRIGGER IF NOT EXISTS "
 
     @staticmethod
     def _written_key(t: Target, record: str) -> str:
         """The v2 key of a trigger's row as JSON text; binary columns as hex (JSON holds text)."""
-        parts = []
-        for c in t.key_columns:
-            value = f"{record}.{quote_identifier(c.name)}"
-            parts.append(f"HEX({value})" if parse_sql_type(c.decl.sql_type).family == "binary" else value)
+        return Phases._key_json(t, [f"{record}.{quote_identifier(c.name)}" for c in t.key_columns])
+
+    @staticmethod
+    def _key_json(t: Target, values: list[str]) -> str:
+        """JSON text of ``values`` (one per key column of ``t``), as the trackers record a key."""
+        parts = [f"HEX({v})" if parse_sql_type(c.decl.sql_type).family == "binary" else v
+                 for c, v in zip(t.key_columns, values)]
         return f"JSON_ARRAY({', '.join(parts)})"
+
+    def _recorded_keys(self, t: Target) -> str:
+        """SELECT of the keys of ``t`` recorded in v2_writes, one column ``k_i`` per key column."""
+        decoded = ", ".join(
+            ("UNHEX({v})" if parse_sql_type(c.decl.sql_type).family == "binary" else "{v}").format(
+                v=f"JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[{i}]'))") + f" AS {quote_identifier(f'k_{i}')}"
+            for i, c in enumerate(t.key_columns))
+        return (f"SELECT {decoded} FROM {self.ctx.control_table('v2_writes')} "
+                f"WHERE target_id = {quote_literal(t.id)}")
+
+    def _cascaded_keys(self, child: Target) -> list[Statement]:
+        """v2's ON UPDATE CASCADE moved children of written rows without firing a trigger: record, as written,
+        every row of ``child`` that references a recorded parent key, in v2 (where the cascade put it) and in
+        transform(v1) (where it comes back from). Parents first, so this reaches grandchildren too."""
+        from djsqlgen.engines.source import from_clause, where_clause
+
+        out = []
+        parents = {t.id: t for t in self.targets}
+        writes = self.ctx.control_table("v2_writes")
+        for fk in child.foreign_keys:
+            parent = parents.get(fk.parent)
+            if parent is None or not set(fk.ref_columns) <= set(parent.primary_key):
+                continue
+            index = {c.name: i for i, c in enumerate(parent.key_columns)}
+            recorded = self._recorded_keys(parent)
+            on = " AND ".join(f"c.{quote_identifier(col)} = w.{quote_identifier(f'k_{index[ref]}')}"
+                              for col, ref in zip(fk.columns, fk.ref_columns))
+            in_v2 = self._key_json(child, [f"c.{quote_identifier(c.name)}" for c in child.key_columns])
+            mapped = self._key_json(child, [c.expr.render() for c in child.key_columns])
+            refs = ", ".join(child.column(col).expr.render() for col in fk.columns)
+            labels = ", ".join(quote_identifier(f"k_{index[ref]}") for ref in fk.ref_columns)
+            insert = f"INSERT IGNORE INTO {writes} (target_id, key_md5, row_key, written_at)\n"
+            out += [
+                Statement(f"discard_cascaded_v2.{child.label}.{fk.name}",
+                          f"{insert}SELECT {quote_literal(child.id)}, MD5(k), k, NOW(6) FROM (\n  SELECT {in_v2} AS k\n"
+                          f"  FROM {table_sql(child.schema, child.name)} AS c\n  JOIN ({recorded}) AS w ON {on}\n) AS x",
+                          f"rows of {child.label} under a written {parent.label} (v2's cascade may have moved them)"),
+                Statement(f"discard_cascaded_v1.{child.label}.{fk.name}",
+                          f"{insert}SELECT {quote_literal(child.id)}, MD5(k), k, NOW(6) FROM (\n  SELECT {mapped} AS k\n"
+                          f"  {from_clause(child)}\n  {where_clause(child, f'({refs}) IN (SELECT {labels} FROM ({recorded}) AS w)')}"
+                          f"\n) AS x",
+                          f"and the rows of {child.label} that transform(v1) puts there"),
+            ]
+        return out
 
     def _discard_v2_writes(self) -> list[Statement]:
         """Give up the rows written to v2 after cut-over: each recorded key's v2 row is deleted and computed
-        again from v1 (where v1 has a row for it), so that v2 is transform(v1) once more. Runs with foreign key
-        checks off (deleted parents come back; v2's cascades must not touch children)."""
-        out = []
-        writes = self.ctx.control_table("v2_writes")
+        again from v1 (where v1 has a row for it), so that v2 is transform(v1) once more. The children v2's
+        cascades moved are recorded first. Runs with foreign key checks off (deleted parents come back; v2's
+        cascades must not touch children)."""
         from djsqlgen.engines.source import from_clause, where_clause
 
+        cascaded, out = [], []
         for t in self.targets:
+            cascaded += self._cascaded_keys(t)
             keys = t.key_columns
-            decoded = ", ".join(
-                ("UNHEX({v})" if parse_sql_type(c.decl.sql_type).family == "binary" else "{v}").format(
-                    v=f"JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[{i}]'))") + f" AS {quote_identifier(f'k_{i}')}"
-                for i, c in enumerate(keys))
-            written = f"SELECT {decoded} FROM {writes} WHERE target_id = {quote_literal(t.id)}"
+            written = self._recorded_keys(t)
             on = " AND ".join(f"dst.{quote_identifier(c.name)} = w.{quote_identifier(f'k_{i}')}"
                               for i, c in enumerate(keys))
             mapped = ", ".join(c.expr.render() for c in keys)
@@ -717,7 +786,7 @@ class Phases:
             ]
         # deletes children first, recomputes parents first
         deletes = [s for s in reversed(out) if s.id.startswith("discard_delete")]
-        return deletes + [s for s in out if s.id.startswith("discard_recompute")]
+        return cascaded + deletes + [s for s in out if s.id.startswith("discard_recompute")]
 
     def _renames(self) -> tuple[list, list, list]:
         """(park v1 in its schema, parked v1 → archive, v2 → final) pairs of cut-over."""
@@ -734,9 +803,12 @@ class Phases:
                         final.append(((t.schema, t.name), (spec.final, t.name)))
         return park, archive, final
 
-    def _rename(self, sid: str, pairs, why: str) -> Statement:
+    def _rename(self, sid: str, pairs, why: str, done_if: str | None = None) -> Statement:
+        """One atomic RENAME TABLE of ``pairs``, skipped once its first table has moved (or ``done_if`` holds:
+        after the cut-over v2 holds v1's names, so a name alone cannot tell whether v1 was parked)."""
         body = ",\n  ".join(f"{quote_qualified(a)} TO {quote_qualified(b)}" for a, b in pairs)
-        return Statement(sid, f"RENAME TABLE\n  {body}", why, done_when="NOT " + table_exists(*pairs[0][0]))
+        done = "NOT " + table_exists(*pairs[0][0])
+        return Statement(sid, f"RENAME TABLE\n  {body}", why, done_when=f"{done_if} OR {done}" if done_if else done)
 
     def _new_schemas(self, f: FileBuilder) -> list[Statement]:
         """Archive and final schemas cut-over moves tables into, recorded as ours when it creates them."""
@@ -744,12 +816,16 @@ class Phases:
         for spec in self.model.schemas:
             if not self.plan.cutover.rename_to_final:
                 continue
+            source = self.model.v1.schema(spec.source)
             for schema in (spec.archive, spec.final):
                 if schema and schema not in (spec.source, spec.target):
                     owned = Owned("schema", schema, schema)
                     out += [f.register(owned, only_if_new=True),
                             Statement(f"schema_create.{schema}", f"CREATE DATABASE IF NOT EXISTS "
-                                                                 f"{quote_qualified((schema,))}", "where tables move to")]
+                                                                 f"{quote_qualified((schema,))} DEFAULT CHARACTER SET "
+                                                                 f"{source.charset} COLLATE {source.collation}",
+                                      "where tables move to, with v1's character set (the default of tables "
+                                      "declared there later)")]
         return out
 
     def cutover(self) -> FileBuilder:
@@ -757,15 +833,17 @@ class Phases:
         ctx = self.ctx
         privileges = [(p, s, None) for s in self._v1_schemas() + self._v2_schemas() for p in ("ALTER", "DROP", "TRIGGER")]
         privileges += [(p, s, None) for spec in self.model.schemas for s in (spec.archive, spec.final)
-                       if s and self.plan.cutover.rename_to_final for p in ("CREATE", "INSERT", "TRIGGER")]
+                       if s and self.plan.cutover.rename_to_final
+                       for p in ("CREATE", "INSERT", "TRIGGER", "ALTER", "DROP")]  # ALTER, DROP: renames in it
         run = ctx.control_table("verify_run")
         self._common_refusals(f, "60", [
             guards.binlog_trust(ctx, fn), guards.backfill_done(ctx, fn),
             Check(f"{self._phase_pending('70')} AND NOT EXISTS (SELECT 1 FROM {run} WHERE finished_at IS NOT NULL "
                   f"AND bad_chunks = 0 AND plan_hash = {quote_literal(ctx.migration_hash)} AND run_id = "
-                  f"(SELECT MAX(run_id) FROM {run} WHERE finished_at IS NOT NULL))",
-                  f"djsqlgen refused {fn}: the last verify run did not find v2 equal to transform(v1); run "
-                  "`djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first",
+                  f"(SELECT MAX(run_id) FROM {run}))",
+                  f"djsqlgen refused {fn}: the last verify run did not find v2 equal to transform(v1), did not "
+                  "finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` "
+                  "(or 50_verify.sql) and fix every difference first",
                   "cut over only to a v2 proven equal to transform(v1)"),
             *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
               for c in self.data_refusals(fn)],
@@ -773,32 +851,53 @@ class Phases:
             *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}
         park, archive, final = self._renames()
+        cut_over = guards.applied(ctx, "70")  # logged by the same procedure as the last rename
         f.add(*self._new_schemas(f))
         dualwrite_drops = [s for r, _, n in self.triggers
                            for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n),
                                                "stop the v1→v2 sync: v1 is read-only from here on")]
+        # v2 reaches its final names only once its trackers are on it: it first moves to its final schema under
+        # parking names no user writes to (a table with triggers cannot move to another schema, error 1435;
+        # triggers do follow a rename inside a schema). So no write to v2 goes unrecorded.
+        to_parking = [(a, (b[0], naming.v2_parking_name(b[1], "cutover"))) for a, b in final]
+        from_parking = [(p, b) for (_, p), (_, b) in zip(to_parking, final)]
+        now = {t.id: (t.schema, t.name) for t in self.targets}
+        now.update({t.id: p for t in self.targets for (a, p) in to_parking if a == (t.schema, t.name)})
         if not park:
             # v1 stays where users write: guard it first, so no write slips through between the two triggers.
             for s in self._guard_statements(where):
                 f.add(*f.creating(s, only_if_new=False))
+            if not final:  # v2 keeps its names: track it before anything else changes
+                for s in self._tracker_statements(now):
+                    f.add(*f.creating(s, only_if_new=False))
             steps = list(dualwrite_drops)
             if final:
-                steps.append(self._rename("v2_to_final", final, "v2 to its final names, in one atomic step"))
+                steps.append(self._rename("v2_to_parking", to_parking, "v2 to its final schema under parking names, "
+                                                                       "in one atomic step", cut_over))
             f.steps(steps)
         else:
             steps = [self._rename("park_v1", park, "park v1 under other names in its schema, in one atomic step: "
                                                    "from here on writers to v1 fail (the table is not there) instead of "
-                                                   "writing rows v2 would miss")]
+                                                   "writing rows v2 would miss", cut_over)]
             steps += dualwrite_drops  # a table with triggers cannot move to another schema (error 1435)
-            steps.append(self._rename("final_names", archive + final,
-                                      "in one atomic step: v1 to its archive, v2 to its final names"))
+            steps.append(self._rename("final_names", archive + to_parking,
+                                      "in one atomic step: v1 to its archive, v2 to its final schema under parking "
+                                      "names", cut_over))
             f.steps(steps)
             archive_of = {spec.source: spec.archive for spec in self.model.schemas if spec.archive}
             for s in self._guard_statements({k: archive_of.get(k, k) for k in where}):
                 f.add(*f.creating(s, only_if_new=False))
-        for s in self._tracker_statements():
-            f.add(*f.creating(s, only_if_new=False))
-        f.log()
+        if final:
+            homes = {t.id: self._v2_home(t) for t in self.targets}
+            for t, s in zip([t for t in self.targets for _ in EVENTS], self._tracker_statements(now)):
+                first, *rest = self._on_parked_or_final(s, now[t.id], homes[t.id])
+                f.add(*f.creating(first, only_if_new=False), *rest)
+            # the log in the same procedure as the rename: once v2 has its names, 70 counts as applied
+            f.steps([self._rename("v2_to_final", from_parking, "v2 takes its final names, trackers on it, in one "
+                                                                 "atomic step: users' writes to v2 start here", cut_over),
+                     f.log_statement()])
+        else:
+            f.log()
         return f
 
     def _phase_pending(self, phase: str) -> str:
@@ -925,11 +1024,12 @@ class Phases:
         v2_park, v2_back = [], []
         for t in self.targets:
             schema, name = self._v2_home(t)
-            parked = naming.fit(f"{name}__djsqlgen_rollback")
+            parked = naming.v2_parking_name(name, "rollback")
             v2_park.append(((schema, name), (schema, parked)))
             v2_back.append(((schema, parked), (t.schema, t.name)))
         steps = [self._rename("park_v2", v2_park, "park v2 in one atomic step: users' writes to it stop here (they "
-                                                  "fail: the table is not there), before its trackers go")]
+                                                  "fail: the table is not there), before its trackers go"),
+                 self._writes_since_check(v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
         for t, (_, (schema, _parked)) in zip(self.targets, v2_park):
             for event in EVENTS:
                 trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
@@ -970,9 +1070,27 @@ class Phases:
             self._discard(f)
             f.steps(guard_drops)
         f.steps(self._drop_empty_schemas(f, self._cutover_schemas(), "cut-over created it; it is empty again"))
-        f.add(Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
+        run = ctx.control_table("verify_run")
+        f.add(Statement("verify_stale", f"INSERT INTO {run} (plan_hash, started_at, finished_at, bad_chunks)\n"
+                                        f"SELECT {quote_literal(ctx.migration_hash)}, NOW(6), NOW(6), -1 FROM DUAL "
+                                        f"WHERE EXISTS (SELECT 1 FROM {writes})",
+                        "v2 changed if writes were given up: the last verify no longer holds (70 wants a new one)"),
+                  Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
         f.log()
         return f
+
+    def _writes_since_check(self, v2_park, message_sql: str) -> Statement:
+        """Right after parking v2: writes recorded since the refusal at the top (made while this file ran) are
+        refused the same way, with v2 given back to its users first."""
+        writes = self.ctx.control_table("v2_writes")
+        back = ",\n    ".join(f"{quote_qualified(b)} TO {quote_qualified(a)}" for a, b in v2_park)
+        return Statement(
+            "refuse.v2_written_meanwhile",
+            f"IF EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN\n"
+            f"  RENAME TABLE\n    {back};\n"
+            f"  SET @djsqlgen_refusal = {message_sql};\n"
+            "  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;\nEND IF",
+            "users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)")
 
     def _discard(self, f: FileBuilder) -> None:
         """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""

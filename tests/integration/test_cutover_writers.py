@@ -185,3 +185,73 @@ def test_foreign_keys_from_outside_the_plan_refuse_a_cutover_that_archives_v1(wh
     check = scenario.run("plan", "check", str(scenario.plan_path), check=False)
     assert check.returncode == 2 and outside in check.stdout + check.stderr, \
         f"plan check (online) accepted a foreign key from {outside} into v1:\n{check.stdout}{check.stderr}"
+
+
+def _recorded(scenario: FastScenario, table: str) -> set[str]:
+    rows = scenario.db.query(f"SELECT row_key FROM `{scenario.control}`.v2_writes WHERE target_id LIKE %s",
+                             [f"%{table}"])
+    return {r["row_key"] for r in rows}
+
+
+@pytest.mark.parametrize("layout", ["v2 to final names", "v1 to an archive"])
+def test_every_write_to_v2_during_cutover_is_recorded(layout, scenario, server_settings):
+    """v2 reaches its final names only with its trackers on it: a writer aiming at them from the start either
+    fails (the table is not there yet) or is recorded, so rollback/70 cannot lose it silently."""
+    _plan(scenario, layout)
+    scenario.forward("60_constraints")
+    _, v2_home = _homes(scenario, layout)
+    if layout == "v2 to final names":
+        scenario.db.execute(f"CREATE DATABASE `{v2_home}`")  # users' code may create the schema ahead
+    writer = Writer(server_settings, v2_home, "event", first_id=3000, every_ms=0.5)
+    with writer:
+        time.sleep(0.05)
+        result = client(scenario.db.settings, scenario.out / "70_cutover.sql")
+        time.sleep(0.1)
+    assert result.returncode == 0, result.stderr
+    v1_home, _ = _homes(scenario, layout)
+    in_v1 = set(_ids(scenario, v1_home))  # with v1 archived, the writes before the cut-over were v1's
+    written = [i for i in writer.ok if i not in in_v1]
+    assert written, "no write to v2 succeeded after the cut-over: the writer did not run"
+    missed = [i for i in written if f"[{i}]" not in _recorded(scenario, "event")]
+    assert missed == [], f"{len(missed)} write(s) to v2 succeeded but were not recorded: {missed[:10]}"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_discarding_v2_key_changes_and_their_cascades_gives_back_transform_of_v1(layout, scenario):
+    """A key UPDATE in v2 after cut-over leaves its old key and moves the children through v2's ON UPDATE
+    CASCADE (no trigger fires for those): giving the writes up brings both back as v1 has them."""
+    _plan(scenario, layout)
+    scenario.forward("70_cutover")
+    _, v2_home = _homes(scenario, layout)
+    scenario.db.execute(f"UPDATE `{v2_home}`.parent SET pid = 40 WHERE pid = 1")  # cascades to 2 children
+    scenario.db.execute(f"UPDATE `{v2_home}`.event SET id = 50 WHERE id = 5")
+    scenario.db.execute(f"UPDATE `{v2_home}`.child SET cid = 8 WHERE pid = 3 AND cid = 7")
+    applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
+    for table in V1_TABLES:
+        scenario.same_rows(table)
+    verify = client(scenario.db.settings, scenario.out / "50_verify.sql")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_cutover_again_after_writes_were_given_up_needs_a_new_verify(scenario):
+    _plan(scenario, "v1 stays")
+    scenario.forward("70_cutover")
+    _v2_writes(scenario, scenario.v2())
+    applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
+    message = refused(scenario, "70_cutover")
+    assert "verify" in message, message
+    assert "stale" in scenario.run("status", str(scenario.plan_path)).stdout
+    applied(scenario, "50_verify", "70_cutover")
+
+
+def test_cutover_applied_twice_changes_nothing_the_second_time(scenario, server_settings):
+    """With v2 at its final names, a second run finds the trackers' parked tables gone and puts them (the same
+    triggers) on the final ones: no error, no change."""
+    _plan(scenario, "v1 to an archive")
+    scenario.forward("70_cutover")
+    before = state(server_settings, scenario.prefix)
+    applied(scenario, "70_cutover")
+    changed = state_difference(before, state(server_settings, scenario.prefix))
+    assert [c for c in changed if "'phase_log'" not in c] == []  # the phase log notes the second run's time
+    _v2_writes(scenario, _homes(scenario, "v1 to an archive")[1])
+    refused(scenario, "rollback/70_cutover")  # the trackers are still there and recorded them

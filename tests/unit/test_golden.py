@@ -66,3 +66,34 @@ def test_generate_twice_gives_the_same_bytes(case: Path, tmp_path: Path):
 
 def test_there_are_golden_cases():
     assert {c.name for c in CASES} >= {"identity", "transform"}
+
+
+def _mysql_heading(tmp_path: Path, version: str) -> Path:
+    import json
+
+    heading = json.loads(HEADING.read_text(encoding="utf-8"))
+    heading["server"].update(flavour="mysql", version=version)
+    path = tmp_path / "heading.json"
+    path.write_text(json.dumps(heading), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_mysql_files_create_every_trigger_safely_twice(case: Path, tmp_path: Path):
+    """MySQL has no CREATE OR REPLACE TRIGGER: every trigger a file creates says IF NOT EXISTS, or the file
+    could not be run again after stopping half-way (error 1359)."""
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", str(out), "--heading",
+                    str(_mysql_heading(tmp_path, "8.0.36"))], cwd=case, check=True, capture_output=True)
+    creates = [line for text in read_tree(out).values() for line in text.decode().splitlines()
+               if line.startswith("CREATE") and " TRIGGER " in line]
+    assert creates, "no trigger created at all"
+    assert [c for c in creates if "TRIGGER IF NOT EXISTS" not in c] == []
+
+
+def test_mysql_before_8_0_29_is_refused_by_name(tmp_path: Path):
+    case = CASES[0]
+    run = subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", str(tmp_path / "out"),
+                          "--heading", str(_mysql_heading(tmp_path, "8.0.25"))], cwd=case, capture_output=True, check=False,
+                         text=True)
+    assert run.returncode != 0 and "8.0.29" in run.stderr and "Traceback" not in run.stderr, run.stderr

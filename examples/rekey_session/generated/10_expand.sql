@@ -33,31 +33,31 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: 00_preflight.sql of this migration (plan da04c27e3e93) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
   END IF;
   -- Refuse: 10_expand.sql needs CREATE on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the CREATE privilege on rekey_common_v2 is missing; GRANT CREATE ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 10_expand.sql needs INSERT on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the INSERT privilege on rekey_common_v2 is missing; GRANT INSERT ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 10_expand.sql needs SELECT on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the SELECT privilege on rekey_common_v2 is missing; GRANT SELECT ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 10_expand.sql needs CREATE on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the CREATE privilege on rekey_ephys_v2 is missing; GRANT CREATE ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 10_expand.sql needs INSERT on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the INSERT privilege on rekey_ephys_v2 is missing; GRANT INSERT ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 10_expand.sql needs SELECT on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the SELECT privilege on rekey_ephys_v2 is missing; GRANT SELECT ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME NOT IN ('phase_log', 'objects', 'progress', 'verify_run', 'verify_chunk', 'verify_diff', 'v2_writes')) OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_rekey' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') THEN
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_rekey' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_rekey') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_rekey holds tables or routines djsqlgen did not make; name another control_schema in the plan';
   END IF;
   -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
@@ -68,80 +68,128 @@ BEGIN NOT ATOMIC
   IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME NOT IN ('#probe_type', 'probe_insertion', '__clustering', '__clustering__unit')) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: target schema rekey_ephys_v2 holds tables outside the plan; choose another target name';
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.#probe_type exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.#probe_type exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.probe_insertion exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.#probe_type exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
-  -- Refuse: djsqlgen never writes into a table it did not make
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering__unit exists and djsqlgen did not create it; drop it or choose another target schema';
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.probe_insertion exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.probe_insertion exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering__unit exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
+  END IF;
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'objects') THEN
+    -- Refuse: djsqlgen never writes into a table it did not make
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit') THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering__unit exists and djsqlgen did not create it; drop it or choose another target schema';
+    END IF;
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.subject was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject' AND definition_md5 <> '8c413c3a98da3cfb958854cc687ac6c1') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.subject was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.#probe_type was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type' AND definition_md5 <> '67f2347797b555f77f68cf36d3a6091d') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.#probe_type was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.session was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session' AND definition_md5 <> '5c12180711b1105957e203ab9e3a75c5') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_common_v2.session was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.probe_insertion was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion' AND definition_md5 <> 'd40d103de3856e86a35cc5491d8cd2d7') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.probe_insertion was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering' AND definition_md5 <> '22fbf80a9d547ca01badebd24ab8dca6') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
   -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit' AND plan_hash <> 'da04c27e3e93') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering__unit was created from another version of this plan and may be declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit' AND definition_md5 <> 'b9f4cfdd2f1bf06ab2caf3a0874087f2') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: rekey_ephys_v2.__clustering__unit was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
   END IF;
 END;;
 DELIMITER ;
 
 -- [register.schema.rekey_common_v2.rekey_common_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'rekey_common_v2', 'rekey_common_v2', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rekey_common_v2')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'schema', 'rekey_common_v2', 'rekey_common_v2', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rekey_common_v2')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [schema_create.rekey_common_v2] v2 of rekey_common, with its character set
 CREATE DATABASE IF NOT EXISTS `rekey_common_v2` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.schema.rekey_ephys_v2.rekey_ephys_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'schema', 'rekey_ephys_v2', 'rekey_ephys_v2', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rekey_ephys_v2')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'schema', 'rekey_ephys_v2', 'rekey_ephys_v2', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rekey_ephys_v2')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [schema_create.rekey_ephys_v2] v2 of rekey_ephys, with its character set
 CREATE DATABASE IF NOT EXISTS `rekey_ephys_v2` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.table.rekey_common_v2.subject] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_common_v2', 'subject', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_common_v2', 'subject', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '8c413c3a98da3cfb958854cc687ac6c1' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_common_v2.subject] v2 table made from rekey_common.subject: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_common_v2`.`subject` (
@@ -152,9 +200,9 @@ CREATE TABLE IF NOT EXISTS `rekey_common_v2`.`subject` (
 
 -- [register.table.rekey_ephys_v2.#probe_type] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_ephys_v2', '#probe_type', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_ephys_v2', '#probe_type', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '67f2347797b555f77f68cf36d3a6091d' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '#probe_type')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_ephys_v2.#probe_type] v2 table made from rekey_ephys.#probe_type: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`#probe_type` (
@@ -165,9 +213,9 @@ CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`#probe_type` (
 
 -- [register.table.rekey_common_v2.session] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_common_v2', 'session', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_common_v2', 'session', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '5c12180711b1105957e203ab9e3a75c5' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_common_v2.session] v2 table made from rekey_common.session: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_common_v2`.`session` (
@@ -179,9 +227,9 @@ CREATE TABLE IF NOT EXISTS `rekey_common_v2`.`session` (
 
 -- [register.table.rekey_ephys_v2.probe_insertion] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_ephys_v2', 'probe_insertion', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_ephys_v2', 'probe_insertion', '', 'da04c27e3e93', '10_expand.sql', NOW(6), 'd40d103de3856e86a35cc5491d8cd2d7' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_ephys_v2.probe_insertion] v2 table made from rekey_ephys.probe_insertion: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`probe_insertion` (
@@ -195,9 +243,9 @@ CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`probe_insertion` (
 
 -- [register.table.rekey_ephys_v2.__clustering] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_ephys_v2', '__clustering', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_ephys_v2', '__clustering', '', 'da04c27e3e93', '10_expand.sql', NOW(6), '22fbf80a9d547ca01badebd24ab8dca6' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_ephys_v2.__clustering] v2 table made from rekey_ephys.__clustering: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`__clustering` (
@@ -210,9 +258,9 @@ CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`__clustering` (
 
 -- [register.table.rekey_ephys_v2.__clustering__unit] record that djsqlgen creates this table (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'table', 'rekey_ephys_v2', '__clustering__unit', '', 'da04c27e3e93', '10_expand.sql', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit')
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'table', 'rekey_ephys_v2', '__clustering__unit', '', 'da04c27e3e93', '10_expand.sql', NOW(6), 'b9f4cfdd2f1bf06ab2caf3a0874087f2' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit')
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
 -- [table_create.rekey_ephys_v2.__clustering__unit] v2 table made from rekey_ephys.__clustering__unit: columns, primary key, indexes; foreign keys come in 60
 CREATE TABLE IF NOT EXISTS `rekey_ephys_v2`.`__clustering__unit` (

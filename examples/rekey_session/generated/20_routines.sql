@@ -33,15 +33,15 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 20_routines.sql: 10_expand.sql of this migration (plan da04c27e3e93) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
   END IF;
   -- Refuse: 20_routines.sql needs CREATE ROUTINE on djsqlgen_rekey
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 20_routines.sql: the CREATE ROUTINE privilege on djsqlgen_rekey is missing; GRANT CREATE ROUTINE ON `djsqlgen_rekey`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 20_routines.sql needs ALTER ROUTINE on djsqlgen_rekey
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 20_routines.sql: the ALTER ROUTINE privilege on djsqlgen_rekey is missing; GRANT ALTER ROUTINE ON `djsqlgen_rekey`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 20_routines.sql needs CREATE on djsqlgen_rekey
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'djsqlgen_rekey' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 20_routines.sql: the CREATE privilege on djsqlgen_rekey is missing; GRANT CREATE ON `djsqlgen_rekey`.* TO the user running this file (directly or through a role)';
   END IF;
 END;;
@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 
@@ -76,6 +77,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`progress` (
   target_schema VARCHAR(64) NOT NULL COMMENT 'the v2 table',
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
+  target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
   checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
@@ -160,7 +162,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -176,16 +179,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_common.subject'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_common.subject';
   END IF;
   IF v_done = 1 THEN
@@ -433,7 +439,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
@@ -449,16 +456,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.#probe_type'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.#probe_type';
   END IF;
   IF v_done = 1 THEN
@@ -706,7 +716,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -724,16 +735,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_common.session'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_common.session';
   END IF;
   IF v_done = 1 THEN
@@ -1041,7 +1055,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_common_v2.session row ', v_orphan, ' has no parent in rekey_common_v2.subject (foreign key session_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of rekey_common_v2.session: row ', v_orphan, ' has no parent in rekey_common_v2.subject; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1067,7 +1081,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1087,16 +1102,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.probe_insertion'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.probe_insertion';
   END IF;
   IF v_done = 1 THEN
@@ -1419,7 +1437,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.probe_insertion row ', v_orphan, ' has no parent in rekey_common_v2.session (foreign key probe_insertion_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_1 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_common_v2.session; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1432,7 +1450,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` AS p WHERE p.`probe_type` = dst.`probe_type`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.probe_insertion row ', v_orphan, ' has no parent in rekey_ephys_v2.#probe_type (foreign key probe_insertion_ibfk_2)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_2 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_ephys_v2.#probe_type; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1458,7 +1476,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1478,16 +1497,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.__clustering'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.__clustering';
   END IF;
   IF v_done = 1 THEN
@@ -1818,7 +1840,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.__clustering row ', v_orphan, ' has no parent in rekey_ephys_v2.probe_insertion (foreign key __clustering_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering_ibfk_1 of rekey_ephys_v2.__clustering: row ', v_orphan, ' has no parent in rekey_ephys_v2.probe_insertion; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1844,7 +1866,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1866,16 +1889,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.__clustering__unit'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.__clustering__unit';
   END IF;
   IF v_done = 1 THEN
@@ -2213,7 +2239,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.__clustering__unit row ', v_orphan, ' has no parent in rekey_ephys_v2.__clustering (foreign key __clustering__unit_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering__unit_ibfk_1 of rekey_ephys_v2.__clustering__unit: row ', v_orphan, ' has no parent in rekey_ephys_v2.__clustering; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 

@@ -33,7 +33,7 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: 20_routines.sql of this migration (plan da04c27e3e93) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
   END IF;
   -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
   END IF;
   -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
@@ -41,11 +41,11 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
   END IF;
   -- Refuse: 30_dualwrite.sql needs TRIGGER on rekey_common
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'rekey_common' AND TABLE_NAME IN ('session', 'subject')) = 2 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'rekey_common' AND TABLE_NAME IN ('session', 'subject')) = 2 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on rekey_common is missing; GRANT TRIGGER ON `rekey_common`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 30_dualwrite.sql needs TRIGGER on rekey_ephys
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'rekey_ephys' AND TABLE_NAME IN ('#probe_type', '__clustering', '__clustering__unit', 'probe_insertion')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'rekey_ephys' AND TABLE_NAME IN ('#probe_type', '__clustering', '__clustering__unit', 'probe_insertion')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on rekey_ephys is missing; GRANT TRIGGER ON `rekey_ephys`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -61,8 +61,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_ins', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_ins', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.insert] carry every INSERT on rekey_common.session into v2
@@ -71,7 +71,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_ins`
 AFTER INSERT ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -155,8 +156,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_upd', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_upd', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.update] carry every UPDATE on rekey_common.session into v2
@@ -165,7 +166,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_upd`
 AFTER UPDATE ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -188,7 +190,7 @@ BEGIN
       FROM `rekey_common`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
       JOIN `rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.session (key subject_id, session_start), which the plan r';
     END IF;
@@ -231,7 +233,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -292,7 +294,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -379,7 +381,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -449,8 +451,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_del', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_del', 'session', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.delete] carry every DELETE on rekey_common.session into v2
@@ -459,7 +461,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_del`
 AFTER DELETE ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -486,8 +489,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_ins', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_ins', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.insert] carry every INSERT on rekey_common.subject into v2
@@ -496,7 +499,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_ins`
 AFTER INSERT ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -527,8 +531,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_upd', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_upd', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.update] carry every UPDATE on rekey_common.subject into v2
@@ -537,7 +541,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_upd`
 AFTER UPDATE ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -560,7 +565,7 @@ BEGIN
       FROM `rekey_common`.`subject` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
       JOIN `rekey_common_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.subject (key subject_id), which the plan requires to stay';
     END IF;
@@ -599,7 +604,7 @@ BEGIN
       FROM `rekey_common`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
       JOIN `rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.session (key subject_id, session_start), which the plan r';
     END IF;
@@ -652,7 +657,7 @@ BEGIN
       JOIN `rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -739,7 +744,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -844,7 +849,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -926,8 +931,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_del', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_del', 'subject', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.delete] carry every DELETE on rekey_common.subject into v2
@@ -936,7 +941,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_del`
 AFTER DELETE ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -962,8 +968,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_ins', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_ins', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.insert] carry every INSERT on rekey_ephys.#probe_type into v2
@@ -972,7 +978,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_ins`
 AFTER INSERT ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1003,8 +1010,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_upd', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_upd', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.update] carry every UPDATE on rekey_ephys.#probe_type into v2
@@ -1013,7 +1020,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_upd`
 AFTER UPDATE ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1036,7 +1044,7 @@ BEGIN
       FROM `rekey_ephys`.`#probe_type` AS `src`
       WHERE (`src`.`probe_type` = NEW.`probe_type`)) AS mv ON dst.`probe_type` = mv.`n_1`
       JOIN `rekey_ephys_v2`.`#probe_type` AS was ON was.`probe_type` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`probe_type` AS BINARY) <=> CAST(was.`probe_type` AS BINARY))
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.#probe_type (key probe_type), which the plan requires to s';
     END IF;
@@ -1110,8 +1118,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_del', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_del', '#probe_type', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.delete] carry every DELETE on rekey_ephys.#probe_type into v2
@@ -1120,7 +1128,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_del`
 AFTER DELETE ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1146,8 +1155,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_ins', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_ins', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.insert] carry every INSERT on rekey_ephys.__clustering into v2
@@ -1156,7 +1165,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_ins`
 AFTER INSERT ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1210,8 +1220,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_upd', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_upd', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.update] carry every UPDATE on rekey_ephys.__clustering into v2
@@ -1220,7 +1230,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_upd`
 AFTER UPDATE ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1245,7 +1256,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -1296,7 +1307,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1342,8 +1353,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_del', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_del', '__clustering', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.delete] carry every DELETE on rekey_ephys.__clustering into v2
@@ -1352,7 +1363,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_del`
 AFTER DELETE ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1382,8 +1394,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_ins', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_ins', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.insert] carry every INSERT on rekey_ephys.__clustering__unit into v2
@@ -1392,7 +1404,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER INSERT ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1428,8 +1441,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_upd', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_upd', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.update] carry every UPDATE on rekey_ephys.__clustering__unit into v2
@@ -1438,7 +1451,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER UPDATE ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1463,7 +1477,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1509,8 +1523,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_del', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_del', '__clustering__unit', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.delete] carry every DELETE on rekey_ephys.__clustering__unit into v2
@@ -1519,7 +1533,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER DELETE ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1550,8 +1565,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_ins', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_ins', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.insert] carry every INSERT on rekey_ephys.probe_insertion into v2
@@ -1560,7 +1575,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_ins`
 AFTER INSERT ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1612,8 +1628,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_upd', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_upd', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.update] carry every UPDATE on rekey_ephys.probe_insertion into v2
@@ -1622,7 +1638,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_upd`
 AFTER UPDATE ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1646,7 +1663,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -1695,7 +1712,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -1758,7 +1775,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1828,8 +1845,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_del', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_del', 'probe_insertion', 'da04c27e3e93', '30_dualwrite.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.delete] carry every DELETE on rekey_ephys.probe_insertion into v2
@@ -1838,7 +1855,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_del`
 AFTER DELETE ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION

@@ -33,7 +33,7 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: 60_constraints.sql of this migration (plan da04c27e3e93) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
   END IF;
   -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
   END IF;
   -- Refuse: v2 is missing rows until the backfill finishes
@@ -41,59 +41,59 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
   END IF;
   -- Refuse: cut over only to a v2 proven equal to transform(v1)
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = 'da04c27e3e93' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_rekey`.`verify_run` WHERE finished_at IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = 'da04c27e3e93' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_rekey`.`verify_run`)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1), did not finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
   END IF;
   -- Refuse: the key (subject_id, session_start) of rekey_common_v2.session is unique over rekey_common.session: the key (subject_id, session_start) is computed from other columns than v1's
   IF NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') AND (EXISTS (SELECT 1 FROM `rekey_common`.`session` AS `src`  GROUP BY `src`.`subject_id`, `src`.`session_start` HAVING COUNT(*) > 1)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: schemas.rekey_common.tables.session.columns.session_id: not so in v1''s data: the key (subject_id, session_start) of rekey_common_v2.session is unique over rekey_common.session: the key (subject_id, session_start) is computed from other columns than v1''s. Fix: change the data in v1 so no two rows share the new key, or keep the key as it is';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on rekey_common
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on rekey_common is missing; GRANT ALTER ON `rekey_common`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs DROP on rekey_common
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the DROP privilege on rekey_common is missing; GRANT DROP ON `rekey_common`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs TRIGGER on rekey_common
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the TRIGGER privilege on rekey_common is missing; GRANT TRIGGER ON `rekey_common`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on rekey_ephys
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on rekey_ephys is missing; GRANT ALTER ON `rekey_ephys`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs DROP on rekey_ephys
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the DROP privilege on rekey_ephys is missing; GRANT DROP ON `rekey_ephys`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs TRIGGER on rekey_ephys
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the TRIGGER privilege on rekey_ephys is missing; GRANT TRIGGER ON `rekey_ephys`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on rekey_common_v2 is missing; GRANT ALTER ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs DROP on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the DROP privilege on rekey_common_v2 is missing; GRANT DROP ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs TRIGGER on rekey_common_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the TRIGGER privilege on rekey_common_v2 is missing; GRANT TRIGGER ON `rekey_common_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on rekey_ephys_v2 is missing; GRANT ALTER ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs DROP on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the DROP privilege on rekey_ephys_v2 is missing; GRANT DROP ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
   -- Refuse: 70_cutover.sql needs TRIGGER on rekey_ephys_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the TRIGGER privilege on rekey_ephys_v2 is missing; GRANT TRIGGER ON `rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
   END IF;
 END;;
@@ -101,8 +101,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_ins', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_ins', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.session.insert] from now on a INSERT on v1's session fails, naming v2
@@ -115,8 +115,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_upd', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_upd', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.session.update] from now on a UPDATE on v1's session fails, naming v2
@@ -129,8 +129,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_del', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_guard_del', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.session.delete] from now on a DELETE on v1's session fails, naming v2
@@ -143,8 +143,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_ins', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_ins', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.subject.insert] from now on a INSERT on v1's subject fails, naming v2
@@ -157,8 +157,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_upd', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_upd', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.subject.update] from now on a UPDATE on v1's subject fails, naming v2
@@ -171,8 +171,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_del', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_guard_del', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_common.subject.delete] from now on a DELETE on v1's subject fails, naming v2
@@ -185,8 +185,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.#probe_type.insert] from now on a INSERT on v1's #probe_type fails, naming v2
@@ -199,8 +199,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.#probe_type.update] from now on a UPDATE on v1's #probe_type fails, naming v2
@@ -213,8 +213,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_del', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_del', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.#probe_type.delete] from now on a DELETE on v1's #probe_type fails, naming v2
@@ -227,8 +227,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_ins', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_ins', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.probe_insertion.insert] from now on a INSERT on v1's probe_insertion fails, naming v2
@@ -241,8 +241,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_upd', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_upd', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.probe_insertion.update] from now on a UPDATE on v1's probe_insertion fails, naming v2
@@ -255,8 +255,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_del', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_del', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.probe_insertion.delete] from now on a DELETE on v1's probe_insertion fails, naming v2
@@ -269,8 +269,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_ins', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_ins', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering.insert] from now on a INSERT on v1's __clustering fails, naming v2
@@ -283,8 +283,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_upd', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_upd', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering.update] from now on a UPDATE on v1's __clustering fails, naming v2
@@ -297,8 +297,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_del', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_del', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering.delete] from now on a DELETE on v1's __clustering fails, naming v2
@@ -311,8 +311,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering__unit.insert] from now on a INSERT on v1's __clustering__unit fails, naming v2
@@ -325,8 +325,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering__unit.update] from now on a UPDATE on v1's __clustering__unit fails, naming v2
@@ -339,8 +339,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_del', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_del', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [guard_create.rekey_ephys.__clustering__unit.delete] from now on a DELETE on v1's __clustering__unit fails, naming v2
@@ -349,6 +349,282 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 BEFORE DELETE ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: rekey_ephys.__clustering__unit was cut over to rekey_ephys_v2.__clustering__unit; write there';;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
+AFTER INSERT ON `rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_upd', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`
+AFTER UPDATE ON `rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  ('rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_del', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_del`
+AFTER DELETE ON `rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
+AFTER INSERT ON `rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_upd', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.#probe_type.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`
+AFTER UPDATE ON `rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6)),
+  ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_del', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.#probe_type.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`
+AFTER DELETE ON `rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
+AFTER INSERT ON `rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_upd', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_upd`
+AFTER UPDATE ON `rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6)),
+  ('rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_del', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_del`
+AFTER DELETE ON `rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
+AFTER INSERT ON `rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_upd', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.probe_insertion.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`
+AFTER UPDATE ON `rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+  ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_del', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.probe_insertion.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`
+AFTER DELETE ON `rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
+AFTER INSERT ON `rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_upd', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`
+AFTER UPDATE ON `rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+  ('rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_del', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`
+AFTER DELETE ON `rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
+AFTER INSERT ON `rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_upd', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`
+AFTER UPDATE ON `rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6)),
+  ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_del', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
+
+-- [tracker_create.rekey_ephys_v2.__clustering__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`
+AFTER DELETE ON `rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));;
 DELIMITER ;
 
 -- [step_drop_stale.step_70_cutover] left over by an interrupted run
@@ -512,276 +788,6 @@ CALL `djsqlgen_rekey`.`step_70_cutover`();
 
 -- [step_drop.step_70_cutover] clean up
 DROP PROCEDURE `djsqlgen_rekey`.`step_70_cutover`;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
-AFTER INSERT ON `rekey_common_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_upd', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`
-AFTER UPDATE ON `rekey_common_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_subject_track_del', 'subject', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_subject_track_del`
-AFTER DELETE ON `rekey_common_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
-AFTER INSERT ON `rekey_ephys_v2`.`#probe_type`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_upd', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.#probe_type.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`
-AFTER UPDATE ON `rekey_ephys_v2`.`#probe_type`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_del', '#probe_type', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.#probe_type.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`
-AFTER DELETE ON `rekey_ephys_v2`.`#probe_type`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
-AFTER INSERT ON `rekey_common_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_upd', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_upd`
-AFTER UPDATE ON `rekey_common_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_common_v2.djsqlgen_rekey_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common_v2', 'djsqlgen_rekey_session_track_del', 'session', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_common_v2`.`djsqlgen_rekey_session_track_del`
-AFTER DELETE ON `rekey_common_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
-AFTER INSERT ON `rekey_ephys_v2`.`probe_insertion`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_upd', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.probe_insertion.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`
-AFTER UPDATE ON `rekey_ephys_v2`.`probe_insertion`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_del', 'probe_insertion', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.probe_insertion.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`
-AFTER DELETE ON `rekey_ephys_v2`.`probe_insertion`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
-AFTER INSERT ON `rekey_ephys_v2`.`__clustering`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_upd', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`
-AFTER UPDATE ON `rekey_ephys_v2`.`__clustering`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_del', '__clustering', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`
-AFTER DELETE ON `rekey_ephys_v2`.`__clustering`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
-AFTER INSERT ON `rekey_ephys_v2`.`__clustering__unit`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_upd', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering__unit.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`
-AFTER UPDATE ON `rekey_ephys_v2`.`__clustering__unit`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_del', '__clustering__unit', 'da04c27e3e93', '70_cutover.sql', NOW(6) FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
-
--- [tracker_create.rekey_ephys_v2.__clustering__unit.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`
-AFTER DELETE ON `rekey_ephys_v2`.`__clustering__unit`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));;
-DELIMITER ;
 
 -- [phase_log.70] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_rekey`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.40] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: control schema djsqlgen_rekey is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/40_backfill.sql: control schema djsqlgen_rekey is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -27,6 +27,28 @@ DELIMITER ;
 -- [refuse.40] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '50') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: 50_verify.sql is still applied; apply rollback/50_verify.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '60') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'verify_run') THEN
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`verify_run` WHERE TRUE) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: verify results are kept; apply rollback/50_verify.sql first';
+    END IF;
+  END IF;
   -- Refuse: roll back in order, newest first
   IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '60') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/40_backfill.sql: 60_constraints.sql is applied; emptying v2 tables under foreign keys fails; apply rollback/60_constraints.sql first';
@@ -49,9 +71,19 @@ BEGIN
     TRUNCATE TABLE `rekey_ephys_v2`.`__clustering__unit`;
   END IF;
 
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.__clustering__unit';
+  END IF;
+
   -- empty rekey_ephys_v2.__clustering (it only holds copies); the next backfill copies it again
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_ephys_v2' AND TABLE_NAME = '__clustering')) THEN
     TRUNCATE TABLE `rekey_ephys_v2`.`__clustering`;
+  END IF;
+
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.__clustering';
   END IF;
 
   -- empty rekey_ephys_v2.probe_insertion (it only holds copies); the next backfill copies it again
@@ -59,9 +91,19 @@ BEGIN
     TRUNCATE TABLE `rekey_ephys_v2`.`probe_insertion`;
   END IF;
 
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.probe_insertion';
+  END IF;
+
   -- empty rekey_common_v2.session (it only holds copies); the next backfill copies it again
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'session')) THEN
     TRUNCATE TABLE `rekey_common_v2`.`session`;
+  END IF;
+
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_common.session';
   END IF;
 
   -- empty rekey_ephys_v2.#probe_type (it only holds copies); the next backfill copies it again
@@ -69,9 +111,19 @@ BEGIN
     TRUNCATE TABLE `rekey_ephys_v2`.`#probe_type`;
   END IF;
 
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.#probe_type';
+  END IF;
+
   -- empty rekey_common_v2.subject (it only holds copies); the next backfill copies it again
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject')) THEN
     TRUNCATE TABLE `rekey_common_v2`.`subject`;
+  END IF;
+
+  -- start its backfill from the beginning next time
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'progress')) THEN
+    UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_common.subject';
   END IF;
 END;;
 DELIMITER ;
@@ -81,24 +133,6 @@ CALL `djsqlgen_rekey`.`step_rollback_40_backfill`();
 
 -- [step_drop.step_rollback_40_backfill] clean up
 DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_40_backfill`;
-
--- [progress_reset.rekey_common.subject] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_common.subject';
-
--- [progress_reset.rekey_ephys.#probe_type] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.#probe_type';
-
--- [progress_reset.rekey_common.session] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_common.session';
-
--- [progress_reset.rekey_ephys.probe_insertion] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.probe_insertion';
-
--- [progress_reset.rekey_ephys.__clustering] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.__clustering';
-
--- [progress_reset.rekey_ephys.__clustering__unit] start its backfill from the beginning next time
-UPDATE `djsqlgen_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'rekey_ephys.__clustering__unit';
 
 -- [phase_unlog.40] record that this phase was rolled back
 DELETE FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '40';

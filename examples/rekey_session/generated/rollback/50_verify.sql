@@ -17,21 +17,63 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.50] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/50_verify.sql: control schema djsqlgen_rekey is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/50_verify.sql: control schema djsqlgen_rekey is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
 
--- [verify_verify_diff_clear] forget verify results (verify_diff)
-DELETE FROM `djsqlgen_rekey`.`verify_diff`;
+-- [refuse.50] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '60') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/50_verify.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/50_verify.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/50_verify.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+END;;
+DELIMITER ;
 
--- [verify_verify_chunk_clear] forget verify results (verify_chunk)
-DELETE FROM `djsqlgen_rekey`.`verify_chunk`;
+-- [step_drop_stale.step_rollback_50_verify] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`step_rollback_50_verify`;
 
--- [verify_verify_run_clear] forget verify results (verify_run)
-DELETE FROM `djsqlgen_rekey`.`verify_run`;
+-- [step_create.step_rollback_50_verify] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_rekey`.`step_rollback_50_verify`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen rekey: guarded steps of rollback/50_verify.sql (created, called, dropped by it)'
+BEGIN
+  -- forget verify results (verify_diff)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'verify_diff')) THEN
+    DELETE FROM `djsqlgen_rekey`.`verify_diff`;
+  END IF;
+
+  -- forget verify results (verify_chunk)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'verify_chunk')) THEN
+    DELETE FROM `djsqlgen_rekey`.`verify_chunk`;
+  END IF;
+
+  -- forget verify results (verify_run)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'verify_run')) THEN
+    DELETE FROM `djsqlgen_rekey`.`verify_run`;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [step_call.step_rollback_50_verify] run them
+CALL `djsqlgen_rekey`.`step_rollback_50_verify`();
+
+-- [step_drop.step_rollback_50_verify] clean up
+DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_50_verify`;
 
 -- [phase_unlog.50] record that this phase was rolled back
 DELETE FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '50';

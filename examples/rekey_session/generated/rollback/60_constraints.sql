@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: control schema djsqlgen_rekey is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/60_constraints.sql: control schema djsqlgen_rekey is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -27,6 +27,14 @@ DELIMITER ;
 -- [refuse.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
   -- Refuse: roll back in order, newest first
   IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is applied; v2 is primary; apply rollback/70_cutover.sql first';

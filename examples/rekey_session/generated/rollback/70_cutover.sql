@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: control schema djsqlgen_rekey is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: control schema djsqlgen_rekey is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -27,13 +27,22 @@ DELIMITER ;
 -- [refuse.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
+  -- Refuse: roll back newest first
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '80') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+  END IF;
+  -- Refuse: the cut-over left nothing to undo
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
+  END IF;
   -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES)) THEN
+  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
   END IF;
   -- Refuse: rolling back would silently discard writes users made to v2
   IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: v2 holds rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_rekey.v2_writes GROUP BY target_id lists how many); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)';
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_rekey`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_rekey.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END IF;
 END;;
 DELIMITER ;
@@ -48,6 +57,30 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- park v2 in one atomic step: users' writes to it stop here (they fail: the table is not there), before its trackers go
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject')) THEN
+    RENAME TABLE
+      `rekey_common_v2`.`subject` TO `rekey_common_v2`.`subject__djsqlgen_v2rollback`,
+      `rekey_ephys_v2`.`#probe_type` TO `rekey_ephys_v2`.`#probe_type__djsqlgen_v2rollback`,
+      `rekey_common_v2`.`session` TO `rekey_common_v2`.`session__djsqlgen_v2rollback`,
+      `rekey_ephys_v2`.`probe_insertion` TO `rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback`,
+      `rekey_ephys_v2`.`__clustering` TO `rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback`,
+      `rekey_ephys_v2`.`__clustering__unit` TO `rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback`;
+  END IF;
+
+  -- users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)
+  IF EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+    RENAME TABLE
+      `rekey_common_v2`.`subject__djsqlgen_v2rollback` TO `rekey_common_v2`.`subject`,
+      `rekey_ephys_v2`.`#probe_type__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`#probe_type`,
+      `rekey_common_v2`.`session__djsqlgen_v2rollback` TO `rekey_common_v2`.`session`,
+      `rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`probe_insertion`,
+      `rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`__clustering`,
+      `rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`__clustering__unit`;
+    SET @djsqlgen_refusal = CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_rekey`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_rekey.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)');
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
+  END IF;
+
   -- v2 is no longer primary (a table with triggers cannot move either)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
     DROP TRIGGER IF EXISTS `rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
@@ -191,6 +224,17 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del';
+
+  -- v2 back to its versioned names
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'rekey_common_v2' AND TABLE_NAME = 'subject__djsqlgen_v2rollback')) THEN
+    RENAME TABLE
+      `rekey_common_v2`.`subject__djsqlgen_v2rollback` TO `rekey_common_v2`.`subject`,
+      `rekey_ephys_v2`.`#probe_type__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`#probe_type`,
+      `rekey_common_v2`.`session__djsqlgen_v2rollback` TO `rekey_common_v2`.`session`,
+      `rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`probe_insertion`,
+      `rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`__clustering`,
+      `rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback` TO `rekey_ephys_v2`.`__clustering__unit`;
+  END IF;
 END;;
 DELIMITER ;
 
@@ -202,8 +246,8 @@ DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover`;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_ins', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_ins', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.insert] carry every INSERT on rekey_common.session into v2
@@ -212,7 +256,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_ins`
 AFTER INSERT ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -296,8 +341,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_upd', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_upd', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.update] carry every UPDATE on rekey_common.session into v2
@@ -306,7 +351,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_upd`
 AFTER UPDATE ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -329,7 +375,7 @@ BEGIN
       FROM `rekey_common`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
       JOIN `rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.session (key subject_id, session_start), which the plan r';
     END IF;
@@ -372,7 +418,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -433,7 +479,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -520,7 +566,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -590,8 +636,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_session_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_del', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_session_del', 'session', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.session.delete] carry every DELETE on rekey_common.session into v2
@@ -600,7 +646,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_session_del`
 AFTER DELETE ON `rekey_common`.`session`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -627,8 +674,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_ins', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_ins', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.insert] carry every INSERT on rekey_common.subject into v2
@@ -637,7 +684,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_ins`
 AFTER INSERT ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -668,8 +716,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_upd', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_upd', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.update] carry every UPDATE on rekey_common.subject into v2
@@ -678,7 +726,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_upd`
 AFTER UPDATE ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -701,7 +750,7 @@ BEGIN
       FROM `rekey_common`.`subject` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
       JOIN `rekey_common_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.subject (key subject_id), which the plan requires to stay';
     END IF;
@@ -740,7 +789,7 @@ BEGIN
       FROM `rekey_common`.`session` AS `src`
       WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
       JOIN `rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.session (key subject_id, session_start), which the plan r';
     END IF;
@@ -793,7 +842,7 @@ BEGIN
       JOIN `rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -880,7 +929,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -985,7 +1034,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1067,8 +1116,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_common.djsqlgen_rekey_subject_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_del', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_common', 'djsqlgen_rekey_subject_del', 'subject', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_common.subject.delete] carry every DELETE on rekey_common.subject into v2
@@ -1077,7 +1126,8 @@ CREATE OR REPLACE TRIGGER `rekey_common`.`djsqlgen_rekey_subject_del`
 AFTER DELETE ON `rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1103,8 +1153,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_ins', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_ins', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.insert] carry every INSERT on rekey_ephys.#probe_type into v2
@@ -1113,7 +1163,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_ins`
 AFTER INSERT ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1144,8 +1195,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_upd', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_upd', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.update] carry every UPDATE on rekey_ephys.#probe_type into v2
@@ -1154,7 +1205,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_upd`
 AFTER UPDATE ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1177,7 +1229,7 @@ BEGIN
       FROM `rekey_ephys`.`#probe_type` AS `src`
       WHERE (`src`.`probe_type` = NEW.`probe_type`)) AS mv ON dst.`probe_type` = mv.`n_1`
       JOIN `rekey_ephys_v2`.`#probe_type` AS was ON was.`probe_type` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`probe_type` AS BINARY) <=> CAST(was.`probe_type` AS BINARY))
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.#probe_type (key probe_type), which the plan requires to s';
     END IF;
@@ -1251,8 +1303,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_del', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_del', '#probe_type', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.#probe_type.delete] carry every DELETE on rekey_ephys.#probe_type into v2
@@ -1261,7 +1313,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_del`
 AFTER DELETE ON `rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1287,8 +1340,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_ins', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_ins', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.insert] carry every INSERT on rekey_ephys.__clustering into v2
@@ -1297,7 +1350,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_ins`
 AFTER INSERT ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1351,8 +1405,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_upd', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_upd', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.update] carry every UPDATE on rekey_ephys.__clustering into v2
@@ -1361,7 +1415,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_upd`
 AFTER UPDATE ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1386,7 +1441,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -1437,7 +1492,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1483,8 +1538,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering_11445e_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_del', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering_11445e_del', '__clustering', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering.delete] carry every DELETE on rekey_ephys.__clustering into v2
@@ -1493,7 +1548,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering_11445e_del`
 AFTER DELETE ON `rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1523,8 +1579,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_ins', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_ins', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.insert] carry every INSERT on rekey_ephys.__clustering__unit into v2
@@ -1533,7 +1589,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER INSERT ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1569,8 +1626,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_upd', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_upd', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.update] carry every UPDATE on rekey_ephys.__clustering__unit into v2
@@ -1579,7 +1636,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER UPDATE ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1604,7 +1662,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1650,8 +1708,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_del', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_del', '__clustering__unit', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.__clustering__unit.delete] carry every DELETE on rekey_ephys.__clustering__unit into v2
@@ -1660,7 +1718,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_
 AFTER DELETE ON `rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1691,8 +1750,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_ins', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_ins', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.insert] carry every INSERT on rekey_ephys.probe_insertion into v2
@@ -1701,7 +1760,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_ins`
 AFTER INSERT ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1753,8 +1813,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_upd', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_upd', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.update] carry every UPDATE on rekey_ephys.probe_insertion into v2
@@ -1763,7 +1823,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_upd`
 AFTER UPDATE ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1787,7 +1848,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
     END IF;
@@ -1836,7 +1897,7 @@ BEGIN
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
       JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
     END IF;
@@ -1899,7 +1960,7 @@ BEGIN
       LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
       JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
     END IF;
@@ -1969,8 +2030,8 @@ DELIMITER ;
 
 -- [register.trigger.rekey_ephys.djsqlgen_rekey_probe_insertion_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at)
-SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_del', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6) FROM DUAL
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'rekey_ephys', 'djsqlgen_rekey_probe_insertion_del', 'probe_insertion', 'da04c27e3e93', 'rollback/70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = 'da04c27e3e93';
 
 -- [trigger_create.rekey_ephys.probe_insertion.delete] carry every DELETE on rekey_ephys.probe_insertion into v2
@@ -1979,7 +2040,8 @@ CREATE OR REPLACE TRIGGER `rekey_ephys`.`djsqlgen_rekey_probe_insertion_del`
 AFTER DELETE ON `rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
-  -- djsqlgen rekey da04c27e3e93: the migration this trigger belongs to.
+  -- The migration this trigger belongs to: a value, not a comment (the mysql client strips comments).
+  DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey da04c27e3e93';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -2006,12 +2068,225 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
+SET SESSION foreign_key_checks = 0;
+
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`step_rollback_70_cutover_2`;
 
 -- [step_create.step_rollback_70_cutover_2] the guarded steps of this file; each skips what is already done
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover_2`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen rekey: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
+BEGIN
+  -- rows of rekey_common_v2.session under a written rekey_common_v2.subject (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_common.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_start`) AS k
+    FROM `rekey_common_v2`.`session` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.subject') AS w ON c.`subject_id` = w.`k_0`
+  ) AS x;
+
+  -- and the rows of rekey_common_v2.session that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_common.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `src`.`session_start`) AS k
+    FROM `rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.subject') AS w)
+  ) AS x;
+
+  -- rows of rekey_ephys_v2.probe_insertion under a written rekey_common_v2.session (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.probe_insertion', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_start`, c.`insertion_number`) AS k
+    FROM `rekey_ephys_v2`.`probe_insertion` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.session') AS w ON c.`subject_id` = w.`k_0` AND c.`session_start` = w.`k_1`
+  ) AS x;
+
+  -- and the rows of rekey_ephys_v2.probe_insertion that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.probe_insertion', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `parent_1`.`session_start`, `src`.`insertion_number`) AS k
+    FROM `rekey_ephys`.`probe_insertion` AS `src`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1`.`session_start`) IN (SELECT `k_0`, `k_1` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.session') AS w)
+  ) AS x;
+
+  -- rows of rekey_ephys_v2.probe_insertion under a written rekey_ephys_v2.#probe_type (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.probe_insertion', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_start`, c.`insertion_number`) AS k
+    FROM `rekey_ephys_v2`.`probe_insertion` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.#probe_type') AS w ON c.`probe_type` = w.`k_0`
+  ) AS x;
+
+  -- and the rows of rekey_ephys_v2.probe_insertion that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.probe_insertion', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `parent_1`.`session_start`, `src`.`insertion_number`) AS k
+    FROM `rekey_ephys`.`probe_insertion` AS `src`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`probe_type`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.#probe_type') AS w)
+  ) AS x;
+
+  -- rows of rekey_ephys_v2.__clustering under a written rekey_ephys_v2.probe_insertion (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.__clustering', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_start`, c.`insertion_number`) AS k
+    FROM `rekey_ephys_v2`.`__clustering` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.probe_insertion') AS w ON c.`subject_id` = w.`k_0` AND c.`session_start` = w.`k_1` AND c.`insertion_number` = w.`k_2`
+  ) AS x;
+
+  -- and the rows of rekey_ephys_v2.__clustering that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.__clustering', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `parent_1_parent_1`.`session_start`, `src`.`insertion_number`) AS k
+    FROM `rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1_parent_1`.`session_start`, `src`.`insertion_number`) IN (SELECT `k_0`, `k_1`, `k_2` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.probe_insertion') AS w)
+  ) AS x;
+
+  -- rows of rekey_ephys_v2.__clustering__unit under a written rekey_ephys_v2.__clustering (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.__clustering__unit', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_start`, c.`insertion_number`, c.`unit_id`) AS k
+    FROM `rekey_ephys_v2`.`__clustering__unit` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering') AS w ON c.`subject_id` = w.`k_0` AND c.`session_start` = w.`k_1` AND c.`insertion_number` = w.`k_2`
+  ) AS x;
+
+  -- and the rows of rekey_ephys_v2.__clustering__unit that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'rekey_ephys.__clustering__unit', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `parent_1_parent_1_parent_1`.`session_start`, `src`.`insertion_number`, `src`.`unit_id`) AS k
+    FROM `rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1_parent_1_parent_1`.`session_start`, `src`.`insertion_number`) IN (SELECT `k_0`, `k_1`, `k_2` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering') AS w)
+  ) AS x;
+
+  -- the v2 rows of rekey_ephys_v2.__clustering__unit written after cut-over go
+  DELETE dst FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[3]')) AS `k_3` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering__unit') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_start` = w.`k_1` AND dst.`insertion_number` = w.`k_2` AND dst.`unit_id` = w.`k_3`;
+
+  -- the v2 rows of rekey_ephys_v2.__clustering written after cut-over go
+  DELETE dst FROM `rekey_ephys_v2`.`__clustering` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_start` = w.`k_1` AND dst.`insertion_number` = w.`k_2`;
+
+  -- the v2 rows of rekey_ephys_v2.probe_insertion written after cut-over go
+  DELETE dst FROM `rekey_ephys_v2`.`probe_insertion` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.probe_insertion') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_start` = w.`k_1` AND dst.`insertion_number` = w.`k_2`;
+
+  -- the v2 rows of rekey_common_v2.session written after cut-over go
+  DELETE dst FROM `rekey_common_v2`.`session` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.session') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_start` = w.`k_1`;
+
+  -- the v2 rows of rekey_ephys_v2.#probe_type written after cut-over go
+  DELETE dst FROM `rekey_ephys_v2`.`#probe_type` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.#probe_type') AS w ON dst.`probe_type` = w.`k_0`;
+
+  -- the v2 rows of rekey_common_v2.subject written after cut-over go
+  DELETE dst FROM `rekey_common_v2`.`subject` AS dst
+  JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.subject') AS w ON dst.`subject_id` = w.`k_0`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_common_v2`.`subject` (`subject_id`, `sex`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`sex` AS `sex`
+    FROM `rekey_common`.`subject` AS `src`
+    WHERE (`src`.`subject_id`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.subject') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `sex` = dt.`sex`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_ephys_v2`.`#probe_type` (`probe_type`, `channels`)
+  SELECT * FROM (
+    SELECT
+    `src`.`probe_type` AS `probe_type`,
+    `src`.`channels` AS `channels`
+    FROM `rekey_ephys`.`#probe_type` AS `src`
+    WHERE (`src`.`probe_type`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.#probe_type') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `channels` = dt.`channels`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_common_v2`.`session` (`subject_id`, `session_start`, `rig`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_start` AS `session_start`,
+    `src`.`rig` AS `rig`
+    FROM `rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id`, `src`.`session_start`) IN (SELECT `k_0`, `k_1` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_common.session') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `rig` = dt.`rig`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_ephys_v2`.`probe_insertion` (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`probe_type` AS `probe_type`
+    FROM `rekey_ephys`.`probe_insertion` AS `src`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1`.`session_start`, `src`.`insertion_number`) IN (SELECT `k_0`, `k_1`, `k_2` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.probe_insertion') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `probe_type` = dt.`probe_type`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_ephys_v2`.`__clustering` (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`n_units` AS `n_units`
+    FROM `rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1_parent_1`.`session_start`, `src`.`insertion_number`) IN (SELECT `k_0`, `k_1`, `k_2` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `n_units` = dt.`n_units`;
+
+  -- and come back as v1 has them (parents first)
+  INSERT INTO `rekey_ephys_v2`.`__clustering__unit` (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`unit_id` AS `unit_id`,
+    `src`.`firing_rate` AS `firing_rate`
+    FROM `rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id`, `parent_1_parent_1_parent_1`.`session_start`, `src`.`insertion_number`, `src`.`unit_id`) IN (SELECT `k_0`, `k_1`, `k_2`, `k_3` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[3]')) AS `k_3` FROM `djsqlgen_rekey`.`v2_writes` WHERE target_id = 'rekey_ephys.__clustering__unit') AS w)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE `firing_rate` = dt.`firing_rate`;
+END;;
+DELIMITER ;
+
+-- [step_call.step_rollback_70_cutover_2] run them
+CALL `djsqlgen_rekey`.`step_rollback_70_cutover_2`();
+
+-- [step_drop.step_rollback_70_cutover_2] clean up
+DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover_2`;
+
+-- [session.foreign_key_checks_on.discard] back to normal
+SET SESSION foreign_key_checks = 1;
+
+-- [step_drop_stale.step_rollback_70_cutover_3] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`step_rollback_70_cutover_3`;
+
+-- [step_create.step_rollback_70_cutover_3] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover_3`()
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
@@ -2162,11 +2437,15 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [step_call.step_rollback_70_cutover_2] run them
-CALL `djsqlgen_rekey`.`step_rollback_70_cutover_2`();
+-- [step_call.step_rollback_70_cutover_3] run them
+CALL `djsqlgen_rekey`.`step_rollback_70_cutover_3`();
 
--- [step_drop.step_rollback_70_cutover_2] clean up
-DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover_2`;
+-- [step_drop.step_rollback_70_cutover_3] clean up
+DROP PROCEDURE `djsqlgen_rekey`.`step_rollback_70_cutover_3`;
+
+-- [verify_stale] v2 changed if writes were given up: the last verify no longer holds (70 wants a new one)
+INSERT INTO `djsqlgen_rekey`.`verify_run` (plan_hash, started_at, finished_at, bad_chunks)
+SELECT 'da04c27e3e93', NOW(6), NOW(6), -1 FROM DUAL WHERE EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`v2_writes`);
 
 -- [v2_writes_clear] forget the writes given up (if any)
 DELETE FROM `djsqlgen_rekey`.`v2_writes`;

@@ -17,9 +17,9 @@ SET SESSION lock_wait_timeout = 10;
 -- [refuse_setup.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
+  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
   IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_rekey' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: control schema djsqlgen_rekey is not set up; apply 00_preflight.sql first';
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/80_contract.sql: control schema djsqlgen_rekey is not there, so no phase of this migration is applied';
   END IF;
 END;;
 DELIMITER ;
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`objects` (
   on_table VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the table of a trigger',
   plan_hash CHAR(12) NOT NULL,
   created_by VARCHAR(64) NOT NULL COMMENT 'the file that created it',
-  created_at DATETIME(6) NOT NULL,
+  created_at DATETIME(6) NOT NULL COMMENT 'renewed whenever djsqlgen creates it again',
+  definition_md5 CHAR(32) NOT NULL DEFAULT '' COMMENT 'a table: MD5 of its CREATE statement',
   PRIMARY KEY (kind, schema_name, object_name)
 ) ENGINE=InnoDB COMMENT='djsqlgen: every object djsqlgen created; rollbacks drop only these';
 
@@ -63,6 +64,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`progress` (
   target_schema VARCHAR(64) NOT NULL COMMENT 'the v2 table',
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
+  target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
   checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
@@ -147,7 +149,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -163,16 +166,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_common.subject'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'subject');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_common.subject';
   END IF;
   IF v_done = 1 THEN
@@ -420,7 +426,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
@@ -436,16 +443,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.#probe_type'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '#probe_type');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.#probe_type';
   END IF;
   IF v_done = 1 THEN
@@ -693,7 +703,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -711,16 +722,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_common.session'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_common_v2' AND object_name = 'session');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_common.session';
   END IF;
   IF v_done = 1 THEN
@@ -1028,7 +1042,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_common_v2.session row ', v_orphan, ' has no parent in rekey_common_v2.subject (foreign key session_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of rekey_common_v2.session: row ', v_orphan, ' has no parent in rekey_common_v2.subject; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1054,7 +1068,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1074,16 +1089,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.probe_insertion'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = 'probe_insertion');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.probe_insertion';
   END IF;
   IF v_done = 1 THEN
@@ -1406,7 +1424,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.probe_insertion row ', v_orphan, ' has no parent in rekey_common_v2.session (foreign key probe_insertion_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_1 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_common_v2.session; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1419,7 +1437,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` AS p WHERE p.`probe_type` = dst.`probe_type`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.probe_insertion row ', v_orphan, ' has no parent in rekey_ephys_v2.#probe_type (foreign key probe_insertion_ibfk_2)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_2 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_ephys_v2.#probe_type; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1445,7 +1463,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1465,16 +1484,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.__clustering'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.__clustering';
   END IF;
   IF v_done = 1 THEN
@@ -1805,7 +1827,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.__clustering row ', v_orphan, ' has no parent in rekey_ephys_v2.probe_insertion (foreign key __clustering_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering_ibfk_1 of rekey_ephys_v2.__clustering: row ', v_orphan, ' has no parent in rekey_ephys_v2.probe_insertion; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 
@@ -1831,7 +1853,8 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT;
-  DECLARE v_rows_copied BIGINT DEFAULT 0;
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_lo_1 int(10) unsigned;
   DECLARE v_hi_1 int(10) unsigned;
@@ -1853,16 +1876,19 @@ BEGIN
   SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, rows_copied INTO v_checkpoint, v_done, v_rows_copied
+  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
   FROM `djsqlgen_rekey`.`progress`
   WHERE target_id = 'rekey_ephys.__clustering__unit'
   FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: if that table was dropped and created again since
-  -- (it is empty though rows were copied), start over instead of skipping what it no longer holds.
-  IF v_rows_copied > 0 AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` LIMIT 1) THEN
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_rekey`.`objects`
+                   WHERE kind = 'table' AND schema_name = 'rekey_ephys_v2' AND object_name = '__clustering__unit');
+  IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_rekey`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, finished_at = NULL
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
     WHERE target_id = 'rekey_ephys.__clustering__unit';
   END IF;
   IF v_done = 1 THEN
@@ -2200,7 +2226,7 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
     LIMIT 1;
     IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen: rekey_ephys_v2.__clustering__unit row ', v_orphan, ' has no parent in rekey_ephys_v2.__clustering (foreign key __clustering__unit_ibfk_1)'), 128);
+      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering__unit_ibfk_1 of rekey_ephys_v2.__clustering__unit: row ', v_orphan, ' has no parent in rekey_ephys_v2.__clustering; fix v1 (or v2) and run the file again'), 400);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
     END IF;
 

@@ -41,8 +41,8 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
   END IF;
   -- Refuse: cut over only to a v2 proven equal to transform(v1)
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = 'd1aed2f8b081' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_lab_identity`.`verify_run` WHERE finished_at IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = 'd1aed2f8b081' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_lab_identity`.`verify_run`)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1), did not finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on lab_v1
   IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
@@ -239,6 +239,190 @@ FOR EACH ROW
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab_v2.subject; write there';;
 DELIMITER ;
 
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`
+AFTER INSERT ON `lab_v2`.`#kind`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab_v2`.`#kind`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+  ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`
+AFTER DELETE ON `lab_v2`.`#kind`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_ins`
+AFTER INSERT ON `lab_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`
+AFTER UPDATE ON `lab_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_del`
+AFTER DELETE ON `lab_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_ins`
+AFTER INSERT ON `lab_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_upd`
+AFTER UPDATE ON `lab_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+  ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_del`
+AFTER DELETE ON `lab_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_ins`
+AFTER INSERT ON `lab_v2`.`session__trial`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`
+AFTER UPDATE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+  ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`
+AFTER DELETE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
+DELIMITER ;
+
 -- [step_drop_stale.step_70_cutover] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_70_cutover`;
 
@@ -352,186 +536,6 @@ CALL `djsqlgen_lab_identity`.`step_70_cutover`();
 
 -- [step_drop.step_70_cutover] clean up
 DROP PROCEDURE `djsqlgen_lab_identity`.`step_70_cutover`;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`
-AFTER INSERT ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`
-AFTER UPDATE ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`
-AFTER DELETE ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_ins`
-AFTER INSERT ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`
-AFTER UPDATE ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_del`
-AFTER DELETE ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_ins`
-AFTER INSERT ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_upd`
-AFTER UPDATE ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_del`
-AFTER DELETE ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_ins`
-AFTER INSERT ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`
-AFTER UPDATE ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`
-AFTER DELETE ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
-DELIMITER ;
 
 -- [phase_log.70] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_lab_identity`.`phase_log` (phase, file, plan_hash, applied_at)

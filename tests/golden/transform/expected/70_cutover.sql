@@ -4,7 +4,7 @@
 -- Rollback: rollback/70_cutover.sql
 -- Re-run: Safe to run again: each step runs only when not done yet.
 -- Apply: mariadb < 70_cutover.sql   (or: djsqlgen apply 70_cutover.sql)
--- Needs: ALTER ON `lab_v1`.*; DROP ON `lab_v1`.*; TRIGGER ON `lab_v1`.*; ALTER ON `lab_v2`.*; DROP ON `lab_v2`.*; TRIGGER ON `lab_v2`.*; CREATE ON `lab`.*; INSERT ON `lab`.*; TRIGGER ON `lab`.*
+-- Needs: ALTER ON `lab_v1`.*; DROP ON `lab_v1`.*; TRIGGER ON `lab_v1`.*; ALTER ON `lab_v2`.*; DROP ON `lab_v2`.*; TRIGGER ON `lab_v2`.*; CREATE ON `lab`.*; INSERT ON `lab`.*; TRIGGER ON `lab`.*; ALTER ON `lab`.*; DROP ON `lab`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -41,8 +41,8 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
   END IF;
   -- Refuse: cut over only to a v2 proven equal to transform(v1)
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = '1784ec13859a' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_lab_transform`.`verify_run` WHERE finished_at IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
+  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = '1784ec13859a' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_lab_transform`.`verify_run`)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1), did not finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
   END IF;
   -- Refuse: 70_cutover.sql needs ALTER on lab_v1
   IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
@@ -80,6 +80,14 @@ BEGIN NOT ATOMIC
   IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the TRIGGER privilege on lab is missing; GRANT TRIGGER ON `lab`.* TO the user running this file (directly or through a role)';
   END IF;
+  -- Refuse: 70_cutover.sql needs ALTER on lab
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on lab is missing; GRANT ALTER ON `lab`.* TO the user running this file (directly or through a role)';
+  END IF;
+  -- Refuse: 70_cutover.sql needs DROP on lab
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'lab' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 70_cutover.sql: the DROP privilege on lab is missing; GRANT DROP ON `lab`.* TO the user running this file (directly or through a role)';
+  END IF;
 END;;
 DELIMITER ;
 
@@ -89,8 +97,8 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'schema', 'lab', 'lab', '', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab')
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
--- [schema_create.lab] where tables move to
-CREATE DATABASE IF NOT EXISTS `lab`;
+-- [schema_create.lab] where tables move to, with v1's character set (the default of tables declared there later)
+CREATE DATABASE IF NOT EXISTS `lab` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -366,13 +374,13 @@ BEGIN
   -- the trigger is gone
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_del';
 
-  -- v2 to its final names, in one atomic step
-  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')) THEN
+  -- v2 to its final schema under parking names, in one atomic step
+  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70' AND plan_hash = '1784ec13859a') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')) THEN
     RENAME TABLE
-      `lab_v2`.`#kind` TO `lab`.`#kind`,
-      `lab_v2`.`animal` TO `lab`.`animal`,
-      `lab_v2`.`session` TO `lab`.`session`,
-      `lab_v2`.`session__trial` TO `lab`.`session__trial`;
+      `lab_v2`.`#kind` TO `lab`.`#kind__djsqlgen_v2cutover`,
+      `lab_v2`.`animal` TO `lab`.`animal__djsqlgen_v2cutover`,
+      `lab_v2`.`session` TO `lab`.`session__djsqlgen_v2cutover`,
+      `lab_v2`.`session__trial` TO `lab`.`session__trial__djsqlgen_v2cutover`;
   END IF;
 END;;
 DELIMITER ;
@@ -389,14 +397,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_ins', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.#kind.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
+-- [tracker_create.lab.#kind.insert.choose] remember v2 rows written after cut-over (INSERT): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
+AFTER INSERT ON `lab`.`#kind__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
 AFTER INSERT ON `lab`.`#kind`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6))');
+
+-- [tracker_create.lab.#kind.insert.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.insert.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.insert.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -404,14 +423,27 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_upd', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.#kind.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
+-- [tracker_create.lab.#kind.update.choose] remember v2 rows written after cut-over (UPDATE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab`.`#kind__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+  (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
 AFTER UPDATE ON `lab`.`#kind`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+  (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))');
+
+-- [tracker_create.lab.#kind.update.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.update.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.update.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -419,14 +451,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_kind_9041cb_track_del', '#kind', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.#kind.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
+-- [tracker_create.lab.#kind.delete.choose] remember v2 rows written after cut-over (DELETE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
+AFTER DELETE ON `lab`.`#kind__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
 AFTER DELETE ON `lab`.`#kind`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))');
+
+-- [tracker_create.lab.#kind.delete.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.delete.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.#kind.delete.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -434,14 +477,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_ins', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.animal.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
+-- [tracker_create.lab.animal.insert.choose] remember v2 rows written after cut-over (INSERT): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
+AFTER INSERT ON `lab`.`animal__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
 AFTER INSERT ON `lab`.`animal`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6))');
+
+-- [tracker_create.lab.animal.insert.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.insert.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.insert.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -449,14 +503,27 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_upd', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.animal.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
+-- [tracker_create.lab.animal.update.choose] remember v2 rows written after cut-over (UPDATE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
+AFTER UPDATE ON `lab`.`animal__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
 AFTER UPDATE ON `lab`.`animal`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))');
+
+-- [tracker_create.lab.animal.update.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.update.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.update.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_animal_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -464,14 +531,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_animal_track_del', 'animal', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.animal.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
+-- [tracker_create.lab.animal.delete.choose] remember v2 rows written after cut-over (DELETE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
+AFTER DELETE ON `lab`.`animal__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
 AFTER DELETE ON `lab`.`animal`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))');
+
+-- [tracker_create.lab.animal.delete.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.delete.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.animal.delete.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -479,14 +557,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_ins', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
+-- [tracker_create.lab.session.insert.choose] remember v2 rows written after cut-over (INSERT): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
+AFTER INSERT ON `lab`.`session__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
 AFTER INSERT ON `lab`.`session`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6))');
+
+-- [tracker_create.lab.session.insert.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session.insert.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session.insert.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -494,14 +583,27 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_upd', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
+-- [tracker_create.lab.session.update.choose] remember v2 rows written after cut-over (UPDATE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
+AFTER UPDATE ON `lab`.`session__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+  (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
 AFTER UPDATE ON `lab`.`session`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+  (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))');
+
+-- [tracker_create.lab.session.update.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session.update.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session.update.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -509,14 +611,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session_track_del', 'session', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
+-- [tracker_create.lab.session.delete.choose] remember v2 rows written after cut-over (DELETE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
+AFTER DELETE ON `lab`.`session__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
 AFTER DELETE ON `lab`.`session`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))');
+
+-- [tracker_create.lab.session.delete.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session.delete.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session.delete.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -524,14 +637,25 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_ins', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session__trial.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
+-- [tracker_create.lab.session__trial.insert.choose] remember v2 rows written after cut-over (INSERT): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
+AFTER INSERT ON `lab`.`session__trial__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
 AFTER INSERT ON `lab`.`session__trial`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6))');
+
+-- [tracker_create.lab.session__trial.insert.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.insert.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.insert.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -539,14 +663,27 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_upd', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session__trial.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
+-- [tracker_create.lab.session__trial.update.choose] remember v2 rows written after cut-over (UPDATE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
+AFTER UPDATE ON `lab`.`session__trial__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+  (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
 AFTER UPDATE ON `lab`.`session__trial`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
-DELIMITER ;
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+  (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))');
+
+-- [tracker_create.lab.session__trial.update.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.update.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.update.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -554,16 +691,54 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab', 'djsqlgen_lab_transform_session__trial_track_del', 'session__trial', '1784ec13859a', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a';
 
--- [tracker_create.lab.session__trial.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
+-- [tracker_create.lab.session__trial.delete.choose] remember v2 rows written after cut-over (DELETE): on the parked table, or on the final one once 70 has run
+SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
+AFTER DELETE ON `lab`.`session__trial__djsqlgen_v2cutover`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
 AFTER DELETE ON `lab`.`session__trial`
 FOR EACH ROW
 INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
+VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))');
+
+-- [tracker_create.lab.session__trial.delete.prepare] —
+PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.delete.run] —
+EXECUTE djsqlgen_ddl;
+
+-- [tracker_create.lab.session__trial.delete.done] —
+DEALLOCATE PREPARE djsqlgen_ddl;
+
+-- [step_drop_stale.step_70_cutover_2] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover_2`;
+
+-- [step_create.step_70_cutover_2] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform: guarded steps of 70_cutover.sql (created, called, dropped by it)'
+BEGIN
+  -- v2 takes its final names, trackers on it, in one atomic step: users' writes to v2 start here
+  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70' AND plan_hash = '1784ec13859a') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover')) THEN
+    RENAME TABLE
+      `lab`.`#kind__djsqlgen_v2cutover` TO `lab`.`#kind`,
+      `lab`.`animal__djsqlgen_v2cutover` TO `lab`.`animal`,
+      `lab`.`session__djsqlgen_v2cutover` TO `lab`.`session`,
+      `lab`.`session__trial__djsqlgen_v2cutover` TO `lab`.`session__trial`;
+  END IF;
+
+  -- record that this phase was applied, and from which plan (djsqlgen status reads it)
+  INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at)
+  VALUES ('70', '70_cutover.sql', '1784ec13859a', NOW(6))
+  ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', applied_at = NOW(6);
+END;;
 DELIMITER ;
 
--- [phase_log.70] record that this phase was applied, and from which plan (djsqlgen status reads it)
-INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at)
-VALUES ('70', '70_cutover.sql', '1784ec13859a', NOW(6))
-ON DUPLICATE KEY UPDATE plan_hash = '1784ec13859a', applied_at = NOW(6);
+-- [step_call.step_70_cutover_2] run them
+CALL `djsqlgen_lab_transform`.`step_70_cutover_2`();
+
+-- [step_drop.step_70_cutover_2] clean up
+DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`;

@@ -60,10 +60,21 @@ BEGIN
   -- park v2 in one atomic step: users' writes to it stop here (they fail: the table is not there), before its trackers go
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind')) THEN
     RENAME TABLE
-      `lab_v2`.`#kind` TO `lab_v2`.`#kind__djsqlgen_rollback`,
-      `lab_v2`.`subject` TO `lab_v2`.`subject__djsqlgen_rollback`,
-      `lab_v2`.`session` TO `lab_v2`.`session__djsqlgen_rollback`,
-      `lab_v2`.`session__trial` TO `lab_v2`.`session__trial__djsqlgen_rollback`;
+      `lab_v2`.`#kind` TO `lab_v2`.`#kind__djsqlgen_v2rollback`,
+      `lab_v2`.`subject` TO `lab_v2`.`subject__djsqlgen_v2rollback`,
+      `lab_v2`.`session` TO `lab_v2`.`session__djsqlgen_v2rollback`,
+      `lab_v2`.`session__trial` TO `lab_v2`.`session__trial__djsqlgen_v2rollback`;
+  END IF;
+
+  -- users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+    RENAME TABLE
+      `lab_v2`.`#kind__djsqlgen_v2rollback` TO `lab_v2`.`#kind`,
+      `lab_v2`.`subject__djsqlgen_v2rollback` TO `lab_v2`.`subject`,
+      `lab_v2`.`session__djsqlgen_v2rollback` TO `lab_v2`.`session`,
+      `lab_v2`.`session__trial__djsqlgen_v2rollback` TO `lab_v2`.`session__trial`;
+    SET @djsqlgen_refusal = CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_identity.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)');
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
   -- v2 is no longer primary (a table with triggers cannot move either)
@@ -163,12 +174,12 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_del';
 
   -- v2 back to its versioned names
-  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind__djsqlgen_rollback')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind__djsqlgen_v2rollback')) THEN
     RENAME TABLE
-      `lab_v2`.`#kind__djsqlgen_rollback` TO `lab_v2`.`#kind`,
-      `lab_v2`.`subject__djsqlgen_rollback` TO `lab_v2`.`subject`,
-      `lab_v2`.`session__djsqlgen_rollback` TO `lab_v2`.`session`,
-      `lab_v2`.`session__trial__djsqlgen_rollback` TO `lab_v2`.`session__trial`;
+      `lab_v2`.`#kind__djsqlgen_v2rollback` TO `lab_v2`.`#kind`,
+      `lab_v2`.`subject__djsqlgen_v2rollback` TO `lab_v2`.`subject`,
+      `lab_v2`.`session__djsqlgen_v2rollback` TO `lab_v2`.`session`,
+      `lab_v2`.`session__trial__djsqlgen_v2rollback` TO `lab_v2`.`session__trial`;
   END IF;
 END;;
 DELIMITER ;
@@ -972,6 +983,54 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- rows of lab_v2.subject under a written lab_v2.#kind (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.subject', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`) AS k
+    FROM `lab_v2`.`subject` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.#kind') AS w ON c.`kind` = w.`k_0`
+  ) AS x;
+
+  -- and the rows of lab_v2.subject that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.subject', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`) AS k
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (`src`.`kind`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.#kind') AS w)
+  ) AS x;
+
+  -- rows of lab_v2.session under a written lab_v2.subject (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_idx`) AS k
+    FROM `lab_v2`.`session` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.subject') AS w ON c.`subject_id` = w.`k_0`
+  ) AS x;
+
+  -- and the rows of lab_v2.session that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `src`.`session_idx`) AS k
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id`) IN (SELECT `k_0` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.subject') AS w)
+  ) AS x;
+
+  -- rows of lab_v2.session__trial under a written lab_v2.session (v2's cascade may have moved them)
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session__trial', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(c.`subject_id`, c.`session_idx`, c.`trial_idx`) AS k
+    FROM `lab_v2`.`session__trial` AS c
+    JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session') AS w ON c.`subject_id` = w.`k_0` AND c.`session_idx` = w.`k_1`
+  ) AS x;
+
+  -- and the rows of lab_v2.session__trial that transform(v1) puts there
+  INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session__trial', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(`src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`) AS k
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id`, `src`.`session_idx`) IN (SELECT `k_0`, `k_1` FROM (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session') AS w)
+  ) AS x;
+
   -- the v2 rows of lab_v2.session__trial written after cut-over go
   DELETE dst FROM `lab_v2`.`session__trial` AS dst
   JOIN (SELECT JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[0]')) AS `k_0`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[1]')) AS `k_1`, JSON_UNQUOTE(JSON_EXTRACT(row_key, '$[2]')) AS `k_2` FROM `djsqlgen_lab_identity`.`v2_writes` WHERE target_id = 'lab_v1.session__trial') AS w ON dst.`subject_id` = w.`k_0` AND dst.`session_idx` = w.`k_1` AND dst.`trial_idx` = w.`k_2`;
@@ -1164,6 +1223,10 @@ CALL `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`();
 
 -- [step_drop.step_rollback_70_cutover_3] clean up
 DROP PROCEDURE `djsqlgen_lab_identity`.`step_rollback_70_cutover_3`;
+
+-- [verify_stale] v2 changed if writes were given up: the last verify no longer holds (70 wants a new one)
+INSERT INTO `djsqlgen_lab_identity`.`verify_run` (plan_hash, started_at, finished_at, bad_chunks)
+SELECT 'd1aed2f8b081', NOW(6), NOW(6), -1 FROM DUAL WHERE EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`v2_writes`);
 
 -- [v2_writes_clear] forget the writes given up (if any)
 DELETE FROM `djsqlgen_lab_identity`.`v2_writes`;
