@@ -377,18 +377,7 @@ class Phases:
                        ("EXECUTE", ctx.control, None)]
         if self.transform_trial():
             privileges += [("CREATE TEMPORARY TABLES", s, None) for s in self._v1_schemas()]
-        drift = []
-        for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
-            t = self.model.v1_table(ref)
-            names = ", ".join(quote_literal(a.name) for a in t.attributes)
-            drift.append(Check(
-                f"(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {quote_literal(t.schema)} AND "
-                f"TABLE_NAME = {quote_literal(t.name)} AND COLUMN_NAME IN ({names})) <> {len(t.attributes)} OR "
-                f"(SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {quote_literal(t.schema)} AND "
-                f"TABLE_NAME = {quote_literal(t.name)}) <> {len(t.attributes)}",
-                f"djsqlgen refused {fn}: {t.schema}.{t.name} differs from the heading the files were generated from; "
-                "run inspect and generate again",
-                f"{t.schema}.{t.name} must still have the columns the files were generated from"))
+        drift = self._v1_drift(fn)
         foreign_triggers = []
         ours = [n for _, _, n in self.triggers] + [naming.guard_trigger_name(self.plan.name, r.name, e)
                                                    for r in self._v1_tables() for e in EVENTS]
@@ -403,6 +392,28 @@ class Phases:
                 "djsqlgen never overwrites or stacks on someone else's trigger"))
         return (server + drift + foreign_triggers + self._foreign_objects(fn) + self._v2_tables_foreign(fn)
                 + self._outside_references(fn)), privileges
+
+    def _v1_drift(self, filename: str, parked_ok: bool = False) -> list[Check]:
+        """v1 tables still as the files were generated from them: the same columns with the same type,
+        nullability, collation and key membership (checked in 00, and again in 30 and 70: a v1 change in
+        between would make the triggers fail users' writes, or compare keys differently)."""
+        out = []
+        for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
+            t = self.model.v1_table(ref)
+            where = f"TABLE_SCHEMA = {quote_literal(t.schema)} AND TABLE_NAME = {quote_literal(t.name)}"
+            expected = ", ".join(
+                f"({quote_literal(a.name)}, {quote_literal(a.sql_type)}, {quote_literal('YES' if a.nullable else 'NO')}, "
+                f"{quote_literal(a.collation or '')}, {int(a.in_key)})" for a in t.attributes)
+            # parked_ok: an interrupted cut-over may have parked v1 already (then it was checked before)
+            out.append(Check(
+                (f"{table_exists(t.schema, t.name)} AND " if parked_ok else "") +
+                f"((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where} AND (COLUMN_NAME, COLUMN_TYPE, "
+                f"IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN ({expected})) <> {len(t.attributes)} "
+                f"OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where}) <> {len(t.attributes)})",
+                f"djsqlgen refused {filename}: {t.schema}.{t.name} differs from the heading the files were generated "
+                "from (columns, types, nullability, collations or primary key); run inspect and generate again",
+                f"{t.schema}.{t.name} must still be as the files were generated from"))
+        return out
 
     def _control_schema(self) -> list[Statement]:
         """Create the control schema with its phase log and object record; record the schema as djsqlgen's only
@@ -555,7 +566,7 @@ class Phases:
         ctx = self.ctx
         privileges = [("TRIGGER", s, [t.name for t in self.model.v1.schema(s).tables]) for s in self._v1_schemas()]
         refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
-        refusals += self._triggers_of_other_plan(fn)
+        refusals += self._triggers_of_other_plan(fn) + self._v1_drift(fn)
         refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
                                          "apply rollback/70_cutover.sql first"))
         self._common_refusals(f, "20", refusals)
@@ -846,7 +857,7 @@ class Phases:
                   "(or 50_verify.sql) and fix every difference first",
                   "cut over only to a v2 proven equal to transform(v1)"),
             *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
-              for c in self.data_refusals(fn)],
+              for c in self._v1_drift(fn, parked_ok=True) + self.data_refusals(fn)],
             *self._outside_references(fn),
             *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}
