@@ -228,8 +228,6 @@ def djsqlgen_cli(*args: str, cwd: Path) -> None:
 
 
 FORWARD = ("00_preflight.sql", "10_expand.sql", "20_routines.sql", "30_dualwrite.sql")
-ROLLBACK = ("rollback/30_dualwrite.sql", "rollback/20_routines.sql", "rollback/10_expand.sql",
-            "rollback/00_preflight.sql")
 
 
 def djsqlgen_setup(work: Path) -> Path:
@@ -244,8 +242,8 @@ def djsqlgen_setup(work: Path) -> Path:
 
 
 def djsqlgen_teardown(work: Path) -> None:
-    out = work / "out"
-    djsqlgen_cli("apply", *(str(out / f) for f in ROLLBACK), cwd=work)
+    """Every rollback file, newest first (rollback/30 refuses while v2 holds copied rows: rollback/40 empties it)."""
+    djsqlgen_cli("apply", str(work / "out" / "rollback"), cwd=work)
 
 
 WORKER = """
@@ -289,7 +287,7 @@ def measure_djsqlgen_call(conn, work: Path, chunk_rows: int) -> dict:
     """(a) the CALLs of 40_backfill.sql: one per table, the chunk loop runs on the server."""
     djsqlgen_setup(work)
     try:
-        procs = [r[0] for r in run(conn, "SELECT table_id FROM " + qt(CONTROL, "progress") + " ORDER BY ordinal")]
+        procs = [r[0] for r in run(conn, "SELECT target_id FROM " + qt(CONTROL, "progress") + " ORDER BY ordinal")]
         calls = [line.split("(")[0] for line in (work / "out" / "40_backfill.sql").read_text().splitlines()
                  if line.startswith("CALL") and "_step_" not in line and "backfill_" in line]
         assert len(calls) == len(procs), (calls, procs)
