@@ -240,6 +240,26 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, sleep_ms: i
     click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)
 
 
+def _backfill_request(what: str):
+    def command(obj: _Context, plan_path: Path) -> None:
+        from djsqlgen.run import driver as drive
+
+        loaded = _plan_only(plan_path)
+        with connected(obj.settings) as db:
+            said = drive.request(db, loaded, what)
+        click.echo(f"{what}: {said}", err=True)
+
+    command.__doc__ = {"pause": "Hold the running backfill between two chunks (its 40_backfill.sql loop too).",
+                       "resume": "Let a paused backfill go on.",
+                       "abort": "Stop the running backfill after its chunk in flight; run it again to resume."}[what]
+    return cli.command(name=what)(click.argument("plan_path", type=click.Path(exists=True, dir_okay=False,
+                                                                             path_type=Path))(pass_context(command)))
+
+
+for _what in ("pause", "resume", "abort"):
+    _backfill_request(_what)
+
+
 @cli.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--chunk-rows", type=click.IntRange(1, 10_000_000), help="Rows per checksum chunk.")
@@ -290,6 +310,22 @@ def status(obj: _Context, plan_path: Path) -> None:
             {"v2_table": p.label, "from_v1": f"{p.source_schema}.{p.source_table}", "rows_copied": p.rows_copied,
              "estimated_rows": p.estimated_rows, "backfill": "done" if p.done else "pending"}
             for p in state["progress"]]))
+    run = state.get("backfill")
+    if run and run["reported_at"]:
+        line = f"backfill: {run['state']}"
+        if run["state"] == "copying":
+            line += f" {run['why']}" if run["why"] else ""
+            if run["rows_per_s"]:
+                line += f", {run['rows_per_s']:,.0f} rows/s"
+            if run["eta_s"] is not None:
+                line += f", about {run['eta_s']:,.0f} s left"
+            if run["age_s"] is not None and run["age_s"] > 30:
+                line += f" (last report {run['age_s']} s ago: not running any more?)"
+        if run["requested"] != "run" and run["state"] not in ("paused", "aborted"):
+            line += f"; {run['requested']} requested, seen before the next chunk"
+        click.echo(line)
+    elif run and run["requested"] != "run":
+        click.echo(f"backfill: {run['requested']} requested")
     last = state["last_verify"]
     if last:
         verdict = "running or interrupted" if last["finished_at"] is None else (

@@ -32,6 +32,8 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # The start of a refusal that means "this rollback has nothing to do": `djsqlgen apply` skips such a file and goes
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
+# The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
+BOOKKEEPING = ("backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -240,7 +242,8 @@ class Phases:
 
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
-        names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes"]
+        names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
+                 "backfill_run"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 
@@ -957,7 +960,7 @@ class Phases:
         """Progress, verify results and every routine: what the window needed."""
         out = [Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {self.ctx.control_table(name)}",
                          "bookkeeping no longer needed")
-               for name in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")]
+               for name in BOOKKEEPING]
         return out + self._drop_routines()
 
     def _drop_control(self, f: FileBuilder) -> list[Statement]:
@@ -1170,7 +1173,7 @@ class Phases:
         self._common_refusals(f, None)
         f.add(*self._drop_routines())
         f.add(*[Statement(f"control_table_drop.{t}", f"DROP TABLE IF EXISTS {self.ctx.control_table(t)}", "bookkeeping")
-                for t in ("v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")])
+                for t in BOOKKEEPING])
         f.log()
         return f
 

@@ -73,16 +73,92 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> None:
                             "SET GLOBAL binlog_format = 'ROW' first")
 
 
+# -- pause, resume, abort ---------------------------------------------------------------------------
+# One row in the control schema: what the DBA asked (checked between chunks, by this command and by
+# 40_backfill.sql's loop alike) and what the copy last reported (read by `djsqlgen status`).
+REQUESTS = {"pause": "the backfill waits between two chunks until `djsqlgen resume`",
+            "resume": "the backfill goes on",
+            "abort": "the backfill stops after the chunk in flight; run it again to resume from its checkpoint"}
+
+
+class BackfillAborted(DjsqlgenError):
+    """`djsqlgen abort` asked the copy to stop: nothing is lost, the next run resumes."""
+
+
+def request(db: Database, plan: Plan, what: str) -> str:
+    """Record the DBA's request (pause, resume or abort); the running copy sees it before its next chunk."""
+    value = "run" if what == "resume" else what
+    _control_rows(db, plan, "SELECT 1 FROM {control}.backfill_run LIMIT 0")  # a clear error if 20 did not run
+    db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, requested, requested_at) "
+               "VALUES (1, %s, NOW(6)) ON DUPLICATE KEY UPDATE requested = VALUES(requested), "
+               "requested_at = VALUES(requested_at)", [value])
+    return REQUESTS[what]
+
+
+def _requested(db: Database, plan: Plan) -> str:
+    try:
+        rows = db.query(f"SELECT requested FROM {quote_qualified((plan.control, 'backfill_run'))} WHERE id = 1")
+    except ServerError as exc:
+        if exc.errno == 1146:  # routines applied by an older djsqlgen: no flag to read, the copy runs
+            return "run"
+        raise
+    return rows[0]["requested"] if rows else "run"
+
+
+def _report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
+            eta: float | None = None) -> None:
+    try:
+        db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, state, why, rows_per_s, "
+                   "eta_s, reported_at) VALUES (1, %s, %s, %s, %s, NOW(6)) ON DUPLICATE KEY UPDATE state = "
+                   "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
+                   "reported_at = VALUES(reported_at)", [state, why[:255], rate, eta])
+    except ServerError as exc:
+        if exc.errno != 1146:  # routines applied by an older djsqlgen: nowhere to report, the copy goes on
+            raise
+
+
+def _between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s: float = 1.0) -> None:
+    """Wait while paused (saying so once); stop cleanly when aborted."""
+    requested = _requested(db, plan)
+    if requested == "pause":
+        _report(db, plan, "paused", "djsqlgen pause")
+        say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")
+        while requested == "pause":
+            time.sleep(poll_s)
+            requested = _requested(db, plan)
+        if requested == "run":
+            say("resumed")
+    if requested == "abort":
+        _report(db, plan, "aborted", "djsqlgen abort")
+        raise BackfillAborted("backfill aborted by `djsqlgen abort` after the last chunk; nothing is lost: run the "
+                              "same command again to resume from the checkpoint")
+
+
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
              on_chunk: Callable[[str, int], None] | None = None) -> int:
     """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now."""
     check_ready_for_backfill(db, plan)
+    if _requested(db, plan) == "abort":  # running it again is the decision to go on after an abort
+        request(db, plan, "resume")
     tables = read_progress(db, plan)
     total = sum(max(t.estimated_rows, t.rows_copied) for t in tables)
     already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in tables)
     copied_now = 0
     started = time.monotonic()
-    state = {"label": ""}
+    state = {"label": "", "reported": 0.0}
+
+    def say(text: str) -> None:
+        if show_progress:
+            click.echo(f"\n{text}", err=True)
+
+    def report() -> None:
+        now = time.monotonic()
+        if now - state["reported"] < 1.0:  # at most once a second: a control-row write per chunk adds up
+            return
+        state["reported"] = now
+        rate = copied_now / max(now - started, 1e-6)
+        left = max(total - already - copied_now, 0)
+        _report(db, plan, "copying", state["label"], rate, left / rate if rate > 0 else None)
 
     def show(_item) -> str:
         elapsed = max(time.monotonic() - started, 1e-6)
@@ -99,14 +175,17 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
             state["label"] = table.label
             done = False
             while not done:
+                _between_chunks(db, plan, say)
                 result = _call_chunk(db, proc, chunk_rows, table.label)
                 rows, done = int(result["n"] or 0), bool(result["done"])
                 copied_now += rows
                 bar.update(rows, table.label)
                 if on_chunk:
                     on_chunk(table.label, rows)
+                report()
                 if not done and sleep_ms:
                     time.sleep(sleep_ms / 1000)
+    _report(db, plan, "finished", f"{copied_now:,} rows copied in this run", copied_now / max(time.monotonic() - started, 1e-6))
     return copied_now
 
 
@@ -171,9 +250,14 @@ def status(db: Database, plan: Plan) -> dict:
                                        "ON t.TRIGGER_SCHEMA = o.schema_name AND t.TRIGGER_NAME = o.object_name "
                                        "WHERE o.kind = 'trigger' ORDER BY o.schema_name, o.on_table, o.object_name")
     try:
+        run = _control_rows(db, plan, "SELECT requested, state, why, rows_per_s, eta_s, reported_at, "
+                                      "TIMESTAMPDIFF(SECOND, reported_at, NOW(6)) AS age_s FROM {control}.backfill_run")
+    except DjsqlgenError:
+        run = []
+    try:
         last_verify = _control_rows(db, plan, "SELECT run_id, started_at, finished_at, bad_chunks FROM "
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")
     except DjsqlgenError:
         last_verify = []
     return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
-            "last_verify": last_verify[0] if last_verify else None}
+            "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None}

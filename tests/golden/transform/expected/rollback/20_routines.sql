@@ -117,6 +117,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_report`;
 
+-- [control_table_drop.backfill_run] bookkeeping
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`backfill_run`;
+
 -- [control_table_drop.v2_writes] bookkeeping
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`v2_writes`;
 

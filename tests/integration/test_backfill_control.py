@@ -1,0 +1,113 @@
+"""Pause, resume and abort the backfill without killing anything (issue 14, item 3).
+
+A flag in the control schema is checked between chunks, by `djsqlgen backfill` and by 40_backfill.sql's loop
+alike; `djsqlgen status` says what the copy is doing. A writer inserts into v1 all along: after a pause, a
+resume, an abort and a second run, v2 equals v1 row for row and verify is clean.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from support.safety import FastScenario, Writer, applied
+
+ROWS = 600
+V1 = """
+CREATE TABLE event (id int NOT NULL, note varchar(16) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB
+"""
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.db.execute(f"INSERT INTO `{s.sources[0]}`.event SELECT seq, CONCAT('e', seq) FROM seq_1_to_{ROWS}")
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    return s
+
+
+def _copied(scenario: FastScenario) -> int:
+    return int(scenario.db.query(f"SELECT rows_copied FROM `{scenario.control}`.progress")[0]["rows_copied"])
+
+
+def _start_backfill(scenario: FastScenario) -> subprocess.Popen:
+    """The command as a DBA runs it: 10 rows a chunk, 20 ms apart (about 60 chunks)."""
+    return subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(scenario.plan_path), "--chunk-rows",
+                             "10", "--sleep-ms", "20"], env=scenario.env, cwd=scenario.tmp, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _status(scenario: FastScenario) -> str:
+    return scenario.run("status", str(scenario.plan_path)).stdout
+
+
+def test_pause_holds_the_copy_and_resume_finishes_it_under_a_writer(scenario, server_settings):
+    with Writer(server_settings, scenario.sources[0], "event", first_id=10_000, every_ms=5):
+        copy = _start_backfill(scenario)
+        _wait_for(lambda: _copied(scenario) >= 50)
+        scenario.run("pause", str(scenario.plan_path))
+        _wait_for(lambda: "backfill: paused" in _status(scenario))
+        held = _copied(scenario)
+        time.sleep(1.5)
+        assert _copied(scenario) == held, "the copy went on while paused"
+        assert copy.poll() is None, "a paused backfill must wait, not exit"
+        scenario.run("resume", str(scenario.plan_path))
+        _, err = copy.communicate(timeout=60)
+    assert copy.returncode == 0, err
+    assert "paused by `djsqlgen pause`" in err and "resumed" in err
+    assert "backfill: finished" in _status(scenario)
+    scenario.same_rows("event")
+    assert scenario.verify().returncode == 0
+
+
+def test_abort_stops_cleanly_and_the_next_run_resumes(scenario, server_settings):
+    with Writer(server_settings, scenario.sources[0], "event", first_id=20_000, every_ms=5):
+        copy = _start_backfill(scenario)
+        _wait_for(lambda: _copied(scenario) >= 50)
+        scenario.run("abort", str(scenario.plan_path))
+        _, err = copy.communicate(timeout=30)
+        assert copy.returncode != 0 and "aborted" in err and "Traceback" not in err, err
+        stopped = _copied(scenario)
+        assert 0 < stopped < ROWS
+        assert "backfill: aborted" in _status(scenario)
+        again = scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "50")
+        assert "backfill complete" in again.stderr
+    assert _copied(scenario) >= ROWS
+    scenario.same_rows("event")
+    assert scenario.verify().returncode == 0
+
+
+def _client(scenario: FastScenario) -> list[str]:
+    settings = scenario.db.settings
+    return ["mariadb", f"--host={settings.host}", f"--port={settings.port}", f"--user={settings.user}", "--batch"]
+
+
+def test_40_backfill_sql_waits_while_paused_and_refuses_when_aborted(scenario):
+    scenario.run("pause", str(scenario.plan_path))
+    with open(scenario.out / "40_backfill.sql", encoding="utf-8") as sql:
+        client = subprocess.Popen(_client(scenario), stdin=sql, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        time.sleep(1.5)
+        assert client.poll() is None and _copied(scenario) == 0, "40_backfill.sql copied while paused"
+        scenario.run("resume", str(scenario.plan_path))
+        _, err = client.communicate(timeout=60)
+    assert client.returncode == 0, err
+    scenario.same_rows("event")
+
+    scenario.run("abort", str(scenario.plan_path))
+    scenario.db.execute(f"UPDATE `{scenario.control}`.progress SET done = 0")  # as if not finished yet
+    with open(scenario.out / "40_backfill.sql", encoding="utf-8") as sql:
+        stopped = subprocess.run(_client(scenario), stdin=sql, capture_output=True, text=True, check=False)
+    assert stopped.returncode != 0 and "aborted (djsqlgen abort)" in stopped.stderr, stopped.stderr
