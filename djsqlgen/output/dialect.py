@@ -12,14 +12,13 @@ from djsqlgen.errors import UnsupportedError
 class Dialect:
     flavour: str
     version: tuple[int, ...]
-    # CREATE TRIGGER IF NOT EXISTS: MariaDB 10.1.4+, MySQL 8.0.29+. Needed to make 30_dualwrite re-runnable.
-    trigger_if_not_exists: bool
     # LOCK IN SHARE MODE is accepted by both; MySQL 8.0 prefers FOR SHARE (MariaDB lacks it before 10.?).
     share_lock_clause: str
     # MariaDB stores JSON as LONGTEXT with a json_valid CHECK; MySQL has a native JSON type.
     native_json: bool
     # CREATE OR REPLACE TRIGGER replaces a trigger in one step (MariaDB 10.1.4+); MySQL has no such form,
-    # so a trigger from another plan is dropped first (only while v2 is still empty: nothing is missed).
+    # so a trigger from another plan is dropped first (only while v2 is still empty: nothing is missed), and
+    # every trigger is created IF NOT EXISTS (MySQL 8.0.29+, the oldest supported).
     create_or_replace_trigger: bool = False
     # BEGIN NOT ATOMIC … END runs a compound statement outside a stored program (MariaDB 10.1.1+): refusals
     # use SIGNAL there. MySQL has none: a refusal sets sql_mode to its own text, which fails with error 1231.
@@ -40,10 +39,11 @@ def dialect_for(server: Server) -> Dialect:
     if server.flavour == "mariadb":
         if version < (10, 6):
             raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
-        return Dialect("mariadb", version, True, "LOCK IN SHARE MODE", False, True, True, True)
+        return Dialect("mariadb", version, "LOCK IN SHARE MODE", False, create_or_replace_trigger=True,
+                       anonymous_blocks=True, restrict_clause_omitted=True)
     if version < (8, 0, 29):
         # Before 8.0.29 MySQL has no CREATE TRIGGER IF NOT EXISTS, and no other way to make the files that
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
                                "IF NOT EXISTS); upgrade")
-    return Dialect("mysql", version, version >= (8, 0, 29), "FOR SHARE", True)
+    return Dialect("mysql", version, "FOR SHARE", True)

@@ -138,6 +138,8 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
              on_chunk: Callable[[str, int], None] | None = None) -> int:
     """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now."""
     check_ready_for_backfill(db, plan)
+    # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
+    db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
     if _requested(db, plan) == "abort":  # running it again is the decision to go on after an abort
         request(db, plan, "resume")
     tables = read_progress(db, plan)
@@ -192,6 +194,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
 # Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint
 # included, so trying the same chunk again is safe. Writers win; the copy waits and retries.
 RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock"}
+CHUNK_LOCK_WAIT_S = 3
 RETRIES = 8
 
 
