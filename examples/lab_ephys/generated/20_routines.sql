@@ -133,6 +133,19 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`v2_writes` (
   PRIMARY KEY (target_id, key_md5)
 ) ENGINE=InnoDB COMMENT='djsqlgen: v2 rows written after cut-over (rollback/70 refuses while any is here)';
 
+-- [control_table_create.backfill_run] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`backfill_run` (
+  id TINYINT NOT NULL DEFAULT 1 COMMENT 'one row',
+  requested VARCHAR(8) NOT NULL DEFAULT 'run' COMMENT 'what the DBA asked: run, pause or abort (checked between chunks)',
+  requested_at DATETIME(6) NULL,
+  state VARCHAR(16) NOT NULL DEFAULT 'not started' COMMENT 'what the copy reports: copying, paused, aborted, finished',
+  why VARCHAR(255) NOT NULL DEFAULT '',
+  rows_per_s DOUBLE NULL,
+  eta_s DOUBLE NULL,
+  reported_at DATETIME(6) NULL COMMENT 'the last report of a `djsqlgen backfill` run',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB COMMENT='djsqlgen: pause, resume and abort of the backfill, and what it last reported';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_example`.`progress` WHERE target_id NOT IN ('example_common.#species', 'example_common.subject', 'example_common.session', 'example_ephys._recording', 'example_ephys.__spikes', 'example_ephys.__spikes__unit');
 
@@ -297,6 +310,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_common_v2.#species aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -584,6 +605,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_common_v2.subject aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_common__subject`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -922,6 +951,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_common_v2.session aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_common__session`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -1264,6 +1301,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_ephys_v2._recording aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -1604,6 +1649,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_ephys_v2.__sorting aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -1948,6 +2001,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of example_ephys_v2.__sorting__unit aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);

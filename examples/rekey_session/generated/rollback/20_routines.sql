@@ -138,6 +138,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_report`;
 
+-- [control_table_drop.backfill_run] bookkeeping
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`backfill_run`;
+
 -- [control_table_drop.v2_writes] bookkeeping
 DROP TABLE IF EXISTS `djsqlgen_rekey`.`v2_writes`;
 

@@ -120,6 +120,19 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`v2_writes` (
   PRIMARY KEY (target_id, key_md5)
 ) ENGINE=InnoDB COMMENT='djsqlgen: v2 rows written after cut-over (rollback/70 refuses while any is here)';
 
+-- [control_table_create.backfill_run] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`backfill_run` (
+  id TINYINT NOT NULL DEFAULT 1 COMMENT 'one row',
+  requested VARCHAR(8) NOT NULL DEFAULT 'run' COMMENT 'what the DBA asked: run, pause or abort (checked between chunks)',
+  requested_at DATETIME(6) NULL,
+  state VARCHAR(16) NOT NULL DEFAULT 'not started' COMMENT 'what the copy reports: copying, paused, aborted, finished',
+  why VARCHAR(255) NOT NULL DEFAULT '',
+  rows_per_s DOUBLE NULL,
+  eta_s DOUBLE NULL,
+  reported_at DATETIME(6) NULL COMMENT 'the last report of a `djsqlgen backfill` run',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB COMMENT='djsqlgen: pause, resume and abort of the backfill, and what it last reported';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_rekey`.`progress` WHERE target_id NOT IN ('rekey_common.subject', 'rekey_ephys.#probe_type', 'rekey_common.session', 'rekey_ephys.probe_insertion', 'rekey_ephys.__clustering', 'rekey_ephys.__clustering__unit');
 
@@ -284,6 +297,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_common_v2.subject aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_common__subject`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -561,6 +582,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_ephys_v2.#probe_type aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_type_c7bf3c`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -842,6 +871,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_common_v2.session aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_common__session`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -1213,6 +1250,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_ephys_v2.probe_insertion aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_insertion`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -1610,6 +1655,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_ephys_v2.__clustering aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering_11445e`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
@@ -2004,6 +2057,14 @@ BEGIN
   DECLARE v_done TINYINT DEFAULT 0;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of rekey_ephys_v2.__clustering__unit aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
+    END IF;
     CALL `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering__unit_5eb163`(p_chunk_rows, v_rows, v_done);
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
