@@ -33,7 +33,7 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-BOOKKEEPING = ("backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
+BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -243,7 +243,7 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run"]
+                 "backfill_run", "heartbeat"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 

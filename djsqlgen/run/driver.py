@@ -18,6 +18,7 @@ from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.throttle import ReplicaThrottle
 
 
 def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
@@ -135,8 +136,9 @@ def _between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s
 
 
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
-             on_chunk: Callable[[str, int], None] | None = None) -> int:
-    """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now."""
+             on_chunk: Callable[[str, int], None] | None = None, throttle: ReplicaThrottle | None = None) -> int:
+    """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now. Between
+    chunks: pause and abort requests, then replica lag (``throttle``)."""
     check_ready_for_backfill(db, plan)
     # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
     db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
@@ -178,6 +180,8 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
             done = False
             while not done:
                 _between_chunks(db, plan, say)
+                if throttle:
+                    throttle.wait(db, lambda why: _report(db, plan, "throttled", why), say)
                 result = _call_chunk(db, proc, chunk_rows, table.label)
                 rows, done = int(result["n"] or 0), bool(result["done"])
                 copied_now += rows

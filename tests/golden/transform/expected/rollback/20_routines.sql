@@ -117,6 +117,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_report`;
 
+-- [control_table_drop.heartbeat] bookkeeping
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`backfill_run`;
 

@@ -1,0 +1,129 @@
+"""Replica lag without SUPER: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
+
+The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before every chunk and while it waits; the row
+reaches each replica through replication, so a replica's lag is its own clock minus the heartbeat it holds
+(pt-heartbeat's method: it assumes the servers' clocks agree, as NTP keeps them). Reading it is a plain
+SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
+(MariaDB 10.5+, MySQL 8.0.22+; ``SHOW SLAVE STATUS`` before, and the only form MySQL 8.4 dropped) also
+tells a stopped SQL thread at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlparse
+
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.render import quote_qualified
+from djsqlgen.run.db import Database, ServerError, connect
+from djsqlgen.run.settings import ConnectionSettings
+
+POLL_S = 0.25
+
+
+def parse_dsn(dsn: str) -> ConnectionSettings:
+    """``mysql://user:password@host:port`` (password and port optional) as connection settings."""
+    url = urlparse(dsn)
+    if url.scheme not in ("mysql", "mariadb") or not url.hostname:
+        raise DjsqlgenError(f"a replica is given as mysql://user:password@host:port, not {dsn!r}")
+    return ConnectionSettings(host=url.hostname, port=url.port or 3306, user=unquote(url.username or ""),
+                              password=unquote(url.password or ""))
+
+
+@dataclass
+class Replica:
+    settings: ConnectionSettings
+    db: Database | None = None
+    status_readable: bool = True  # until SHOW REPLICA STATUS is refused (no SUPER / SLAVE MONITOR)
+
+    @property
+    def label(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+
+@dataclass
+class ReplicaThrottle:
+    """Waits before a chunk while any replica is more than ``max_lag_s`` behind the heartbeat."""
+
+    control: str
+    replicas: list[Replica] = field(default_factory=list)
+    max_lag_s: float = 1.5
+
+    @classmethod
+    def from_dsns(cls, control: str, dsns: tuple[str, ...], max_lag_s: float) -> ReplicaThrottle:
+        return cls(control, [Replica(parse_dsn(d)) for d in dsns], max_lag_s)
+
+    @property
+    def _table(self) -> str:
+        return quote_qualified((self.control, "heartbeat"))
+
+    def beat(self, primary: Database) -> None:
+        primary.execute(f"INSERT INTO {self._table} (id, ts) VALUES (1, NOW(6)) ON DUPLICATE KEY UPDATE ts = NOW(6)")
+
+    def behind(self) -> str | None:
+        """Why the copy must wait (the first replica too far behind, and by how much), or None."""
+        for replica in self.replicas:
+            if replica.db is None:
+                replica.db = connect(replica.settings)
+            stopped = self._sql_thread_stopped(replica)
+            if stopped:
+                return f"replica {replica.label}: {stopped}"
+            try:
+                rows = replica.db.query(f"SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) / 1e6 AS lag FROM {self._table} "
+                                        "WHERE id = 1")
+            except ServerError as exc:
+                if exc.errno in (1049, 1146):  # the control schema has not reached it yet
+                    return f"replica {replica.label}: the heartbeat has not reached it yet"
+                raise
+            if not rows or rows[0]["lag"] is None:
+                return f"replica {replica.label}: the heartbeat has not reached it yet"
+            lag = float(rows[0]["lag"])
+            if lag > self.max_lag_s:
+                return f"replica {replica.label} is {lag:.1f} s behind (--max-lag {self.max_lag_s:g})"
+        return None
+
+    @staticmethod
+    def _sql_thread_stopped(replica: Replica) -> str | None:
+        if not replica.status_readable:
+            return None
+        for statement in ("SHOW REPLICA STATUS", "SHOW SLAVE STATUS"):
+            try:
+                rows = replica.db.query(statement)
+            except ServerError as exc:
+                if exc.errno == 1064:  # this server knows only the other spelling
+                    continue
+                replica.status_readable = False  # 1227: not allowed; the heartbeat alone tells the lag
+                return None
+            if not rows:
+                return None  # not a replica of anything: only the heartbeat can tell
+            row = rows[0]
+            sql = row.get("Replica_SQL_Running", row.get("Slave_SQL_Running"))
+            return "its SQL thread is stopped" if sql == "No" else None
+        replica.status_readable = False
+        return None
+
+    def wait(self, primary: Database, report: Callable[[str], None], say: Callable[[str], None]) -> None:
+        """Keep the heartbeat fresh and wait while a replica is behind, reporting why once per cause."""
+        if not self.replicas:
+            return
+        said = None
+        while True:
+            self.beat(primary)
+            why = self.behind()
+            if why is None:
+                if said:
+                    say("replicas caught up: copying again")
+                return
+            report(why)
+            if why != said:
+                say(f"throttled: {why}")
+                said = why
+            time.sleep(POLL_S)
+
+    def close(self) -> None:
+        for replica in self.replicas:
+            if replica.db is not None:
+                replica.db.close()
+                replica.db = None

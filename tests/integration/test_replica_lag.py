@@ -1,0 +1,90 @@
+"""The backfill waits while a replica is behind (issue 14, item 1), measured without SUPER.
+
+On a primary with binary logging and a replica, as the DBA without SUPER: the replica's SQL thread is
+stopped, `djsqlgen backfill --replica … --max-lag 1` copies nothing and `status` says it is throttled and
+why; once the thread runs again the copy finishes, the replica equals the primary and verify is clean.
+Read as root, SHOW REPLICA STATUS names the stopped thread; read as the DBA (no SLAVE MONITOR), the
+heartbeat alone tells.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+from support.safety import FastScenario, applied, env_for
+from support.servers import DBA_USER, compare_servers
+
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.run.db import connect
+from djsqlgen.run.throttle import parse_dsn
+
+ROWS = 400
+
+
+@pytest.fixture
+def dba(binlog_pair, binlog_prefix, tmp_path):
+    primary, _ = binlog_pair
+    primary.set_global("log_bin_trust_function_creators", 1)
+    s = FastScenario(connect(primary.dba_settings), binlog_prefix, env_for(primary.dba_settings), tmp_path)
+    s.create_v1("CREATE TABLE event (id int NOT NULL, note varchar(16) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB")
+    s.db.execute(f"INSERT INTO `{s.sources[0]}`.event SELECT seq, CONCAT('e', seq) FROM seq_1_to_{ROWS}")
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    yield s
+    s.db.close()
+
+
+def _copied(scenario: FastScenario) -> int:
+    return int(scenario.db.query(f"SELECT rows_copied FROM `{scenario.control}`.progress")[0]["rows_copied"])
+
+
+@pytest.mark.parametrize("reader", ["root", DBA_USER])
+def test_backfill_waits_while_the_replica_is_behind(reader, binlog_pair, dba):
+    primary, replica = binlog_pair
+    dba.db.execute(f"INSERT INTO `{dba.control}`.heartbeat VALUES (1, NOW(6))")  # the replica has a heartbeat,
+    replica.wait_caught_up()  # which then grows old: the lag is measured, not only "not there yet"
+    replica.stop_sql_thread()
+    time.sleep(1.2)  # the heartbeat it holds is now older than --max-lag
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(dba.plan_path), "--chunk-rows", "20",
+                             "--replica", replica.dsn_for(reader), "--max-lag", "1"],
+                            env=dba.env, cwd=dba.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while "backfill: throttled" not in (status := dba.run("status", str(dba.plan_path)).stdout):
+            assert time.monotonic() < deadline and copy.poll() is None, status + (copy.stderr.read() if copy.poll() else "")
+            time.sleep(0.1)
+        assert f"replica 127.0.0.1:{replica.port}" in status, status
+        if reader == "root":
+            assert "SQL thread is stopped" in status, status
+        else:  # no SLAVE MONITOR: the heartbeat tells
+            while "s behind (--max-lag 1)" not in status:
+                assert time.monotonic() < deadline, status
+                time.sleep(0.1)
+                status = dba.run("status", str(dba.plan_path)).stdout
+        time.sleep(1.5)
+        assert _copied(dba) == 0 and copy.poll() is None, "the copy went on while the replica was behind"
+    finally:
+        replica.start_sql_thread()
+    _, err = copy.communicate(timeout=60)
+    assert copy.returncode == 0, err
+    assert "throttled: replica" in err and "copying again" in err, err
+    assert _copied(dba) >= ROWS
+    replica.wait_caught_up()
+    assert compare_servers(primary, replica, dba.prefix) == []
+    dba.same_rows("event")
+    assert dba.verify().returncode == 0
+
+
+@pytest.mark.parametrize("dsn", ["127.0.0.1:3306", "http://u@h", "mysql://"])
+def test_a_replica_given_wrong_is_refused_clearly(dsn):
+    with pytest.raises(DjsqlgenError, match="mysql://user:password@host:port"):
+        parse_dsn(dsn)
+
+
+def test_a_replica_dsn_is_read_whole():
+    s = parse_dsn("mysql://dba:p%40ss@db2.lab:3307")
+    assert (s.user, s.password, s.host, s.port) == ("dba", "p@ss", "db2.lab", 3307)
