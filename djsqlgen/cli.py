@@ -226,26 +226,36 @@ def _plan_only(plan_path: Path):
 
 @cli.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000), help="Rows per chunk (default: the plan's).")
+@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000),
+              help="Rows per chunk, fixed (default: the plan's, as the starting size for --chunk-time).")
+@click.option("--chunk-time", type=click.FloatRange(0), help="Seconds a chunk should take: the chunk size adapts "
+              "(default 0.5 unless --chunk-rows is given; 0 turns it off).")
 @click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server.")
 @click.option("--replica", "replicas", multiple=True, metavar="mysql://USER:PASS@HOST:PORT",
               help="A replica to watch (repeatable): the copy waits while it is behind. Read with plain SELECTs "
                    "of a heartbeat row (no SUPER needed), and SHOW REPLICA STATUS where allowed.")
 @click.option("--max-lag", type=click.FloatRange(0, min_open=True), default=1.5, show_default=True,
               help="Seconds a replica may be behind before the copy waits.")
+@click.option("--max-load", metavar="VAR=N[,…]", help="Wait while a status counter is above N, e.g. "
+              "Threads_running=25 (as pt-online-schema-change).")
+@click.option("--critical-load", metavar="VAR=N[,…]", help="Stop cleanly (resumable) when a status counter reaches "
+              "N, e.g. Threads_running=50.")
 @pass_context
-def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, sleep_ms: int | None,
-             replicas: tuple[str, ...], max_lag: float) -> None:
+def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
+             replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None) -> None:
     """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
     from djsqlgen.run import driver as drive
-    from djsqlgen.run.throttle import ReplicaThrottle
+    from djsqlgen.run.throttle import Throttle
 
     loaded = _plan_only(plan_path)
-    throttle = ReplicaThrottle.from_dsns(loaded.control, replicas, max_lag)
+    throttle = Throttle.from_options(loaded.control, replicas, max_lag, max_load, critical_load)
     with connected(obj.settings) as db:
         try:
+            # As pt-online-schema-change: an explicit chunk size is kept, else it adapts to the chunk time.
+            adapt = chunk_time if chunk_time is not None else (0.0 if chunk_rows else 0.5)
             copied = drive.backfill(db, loaded, chunk_rows or loaded.chunk.rows,
-                                    loaded.chunk.sleep_ms if sleep_ms is None else sleep_ms, throttle=throttle)
+                                    loaded.chunk.sleep_ms if sleep_ms is None else sleep_ms, throttle=throttle,
+                                    chunk_time_s=adapt)
         finally:
             throttle.close()
     click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)
@@ -324,8 +334,8 @@ def status(obj: _Context, plan_path: Path) -> None:
     run = state.get("backfill")
     if run and run["reported_at"]:
         line = f"backfill: {run['state']}"
+        line += f": {run['why']}" if run["why"] else ""
         if run["state"] in ("copying", "throttled"):
-            line += f": {run['why']}" if run["why"] else ""
             if run["rows_per_s"]:
                 line += f", {run['rows_per_s']:,.0f} rows/s"
             if run["eta_s"] is not None:

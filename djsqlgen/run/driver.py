@@ -18,7 +18,7 @@ from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
-from djsqlgen.run.throttle import ReplicaThrottle
+from djsqlgen.run.throttle import LoadCritical, Throttle
 
 
 def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
@@ -135,10 +135,34 @@ def _between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s
                               "same command again to resume from the checkpoint")
 
 
+@dataclass
+class ChunkSizer:
+    """The chunk size that makes a chunk take about ``target_s`` (pt-online-schema-change's --chunk-time): the
+    rate of the chunks so far (keys walked per second, smoothed) times the target, between a tenth and twenty
+    times the starting size. ``target_s`` 0: always the starting size."""
+
+    start: int
+    target_s: float = 0.0
+    rate: float | None = None
+
+    def __post_init__(self) -> None:
+        self.size = self.start
+
+    def observe(self, size: int, seconds: float) -> None:
+        if self.target_s <= 0 or seconds <= 0:
+            return
+        rate = size / seconds
+        self.rate = rate if self.rate is None else 0.75 * self.rate + 0.25 * rate
+        low, high = max(1, self.start // 10), max(1, self.start * 20)
+        self.size = int(min(max(self.rate * self.target_s, low), high))
+
+
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
-             on_chunk: Callable[[str, int], None] | None = None, throttle: ReplicaThrottle | None = None) -> int:
+             on_chunk: Callable[[str, int], None] | None = None, throttle: Throttle | None = None,
+             chunk_time_s: float = 0.0) -> int:
     """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now. Between
-    chunks: pause and abort requests, then replica lag (``throttle``)."""
+    chunks: pause and abort requests, then replica lag and load (``throttle``). With ``chunk_time_s``, each
+    table's chunk size adapts so that a chunk takes about that long."""
     check_ready_for_backfill(db, plan)
     # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
     db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
@@ -177,12 +201,19 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
                 continue
             proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
             state["label"] = table.label
+            sizer = ChunkSizer(chunk_rows, chunk_time_s)  # per table: row sizes differ
             done = False
             while not done:
                 _between_chunks(db, plan, say)
                 if throttle:
-                    throttle.wait(db, lambda why: _report(db, plan, "throttled", why), say)
-                result = _call_chunk(db, proc, chunk_rows, table.label)
+                    try:
+                        throttle.wait(db, lambda why: _report(db, plan, "throttled", why), say)
+                    except LoadCritical as stop:
+                        _report(db, plan, "stopped", str(stop))
+                        raise
+                size, began = sizer.size, time.monotonic()
+                result = _call_chunk(db, proc, size, table.label)
+                sizer.observe(size, time.monotonic() - began)
                 rows, done = int(result["n"] or 0), bool(result["done"])
                 copied_now += rows
                 bar.update(rows, table.label)

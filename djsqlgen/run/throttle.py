@@ -1,4 +1,6 @@
-"""Replica lag without SUPER: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
+"""When the backfill waits: replicas behind (a heartbeat row, read without SUPER) or the server busy.
+
+Replica lag: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
 
 The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before every chunk and while it waits; the row
 reaches each replica through replication, so a replica's lag is its own clock minus the heartbeat it holds
@@ -6,6 +8,9 @@ reaches each replica through replication, so a replica's lag is its own clock mi
 SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
 (MariaDB 10.5+, MySQL 8.0.22+; ``SHOW SLAVE STATUS`` before, and the only form MySQL 8.4 dropped) also
 tells a stopped SQL thread at once.
+
+Load: status counters of the primary (``Threads_running`` as pt-online-schema-change reads it): above
+``--max-load`` the copy waits, at ``--critical-load`` it stops cleanly (resumable).
 """
 
 from __future__ import annotations
@@ -43,17 +48,59 @@ class Replica:
         return f"{self.settings.host}:{self.settings.port}"
 
 
+def parse_load(text: str | None, option: str) -> dict[str, int]:
+    """``Threads_running=25[,Threads_connected=400]`` (pt-online-schema-change's form) as {counter: limit}."""
+    limits = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, _, value = part.partition("=")
+        if not name.strip() or not value.strip().isdigit():
+            raise DjsqlgenError(f"{option} takes STATUS_VARIABLE=N[,…], e.g. Threads_running=25, not {text!r}")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+class LoadCritical(DjsqlgenError):
+    """The server crossed --critical-load: the copy stopped after its last chunk (resumable)."""
+
+
 @dataclass
-class ReplicaThrottle:
-    """Waits before a chunk while any replica is more than ``max_lag_s`` behind the heartbeat."""
+class Throttle:
+    """Waits before a chunk while any replica is more than ``max_lag_s`` behind the heartbeat or a status
+    counter is above ``max_load``; stops at ``critical_load``."""
 
     control: str
     replicas: list[Replica] = field(default_factory=list)
     max_lag_s: float = 1.5
+    max_load: dict[str, int] = field(default_factory=dict)
+    critical_load: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def from_dsns(cls, control: str, dsns: tuple[str, ...], max_lag_s: float) -> ReplicaThrottle:
-        return cls(control, [Replica(parse_dsn(d)) for d in dsns], max_lag_s)
+    def from_options(cls, control: str, dsns: tuple[str, ...] = (), max_lag_s: float = 1.5,
+                     max_load: str | None = None, critical_load: str | None = None) -> Throttle:
+        return cls(control, [Replica(parse_dsn(d)) for d in dsns], max_lag_s,
+                   parse_load(max_load, "--max-load"), parse_load(critical_load, "--critical-load"))
+
+    def _load(self, primary: Database) -> str | None:
+        """Why the server is too busy to copy now (or None); raises LoadCritical past a critical limit."""
+        names = sorted(set(self.max_load) | set(self.critical_load))
+        if not names:
+            return None
+        rows = primary.query("SHOW GLOBAL STATUS WHERE Variable_name IN (" + ", ".join(["%s"] * len(names)) + ")",
+                             names)
+        values = {r["Variable_name"].lower(): int(float(r["Value"])) for r in rows}
+        for name in names:
+            value = values.get(name.lower())
+            if value is None:
+                raise DjsqlgenError(f"the server has no status counter {name} (--max-load/--critical-load)")
+            if name in self.critical_load and value >= self.critical_load[name]:
+                raise LoadCritical(f"backfill stopped: {name}={value} reached --critical-load {name}="
+                                   f"{self.critical_load[name]}; nothing is lost: run the same command again to "
+                                   "resume once the server is quieter")
+            if name in self.max_load and value > self.max_load[name]:
+                return f"{name}={value} is above --max-load {name}={self.max_load[name]}"
+        return None
 
     @property
     def _table(self) -> str:
@@ -105,16 +152,18 @@ class ReplicaThrottle:
         return None
 
     def wait(self, primary: Database, report: Callable[[str], None], say: Callable[[str], None]) -> None:
-        """Keep the heartbeat fresh and wait while a replica is behind, reporting why once per cause."""
-        if not self.replicas:
+        """Keep the heartbeat fresh and wait while a replica is behind or the server busy, reporting why once
+        per cause."""
+        if not (self.replicas or self.max_load or self.critical_load):
             return
         said = None
         while True:
-            self.beat(primary)
-            why = self.behind()
+            if self.replicas:
+                self.beat(primary)
+            why = self._load(primary) or self.behind()
             if why is None:
                 if said:
-                    say("replicas caught up: copying again")
+                    say("no longer throttled: copying again")
                 return
             report(why)
             if why != said:

@@ -111,3 +111,76 @@ def test_40_backfill_sql_waits_while_paused_and_refuses_when_aborted(scenario):
     with open(scenario.out / "40_backfill.sql", encoding="utf-8") as sql:
         stopped = subprocess.run(_client(scenario), stdin=sql, capture_output=True, text=True, check=False)
     assert stopped.returncode != 0 and "aborted (djsqlgen abort)" in stopped.stderr, stopped.stderr
+
+
+def _threads_running(db) -> int:
+    return int(db.query("SHOW GLOBAL STATUS LIKE 'Threads_running'")[0]["Value"])
+
+
+def _busy(server_settings, sessions: int, seconds: float) -> list:
+    """``sessions`` connections each running SELECT SLEEP(seconds): each counts in Threads_running."""
+    import threading
+
+    from djsqlgen.run.db import connect
+
+    def sleep() -> None:
+        with connect(server_settings) as db:
+            db.query(f"SELECT SLEEP({seconds})")
+
+    threads = [threading.Thread(target=sleep, daemon=True) for _ in range(sessions)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def test_the_copy_waits_while_the_server_is_busy_and_goes_on_after(scenario, server_settings):
+    base = _threads_running(scenario.db)
+    busy = _busy(server_settings, 3, 3)
+    _wait_for(lambda: _threads_running(scenario.db) >= base + 3)
+    started = time.monotonic()
+    run = scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "50", "--max-load",
+                       f"Threads_running={base + 1}")
+    for t in busy:
+        t.join()
+    assert "throttled: Threads_running=" in run.stderr and "copying again" in run.stderr, run.stderr
+    assert time.monotonic() - started > 1.5, "the copy did not wait for the load to go"
+    scenario.same_rows("event")
+
+
+def test_critical_load_stops_the_copy_cleanly_and_it_resumes(scenario, server_settings):
+    base = _threads_running(scenario.db)
+    busy = _busy(server_settings, 4, 2)
+    _wait_for(lambda: _threads_running(scenario.db) >= base + 4)
+    stopped = scenario.run("backfill", str(scenario.plan_path), "--critical-load", f"Threads_running={base + 3}",
+                           check=False)
+    assert stopped.returncode != 0 and "reached --critical-load" in stopped.stderr, stopped.stderr
+    assert "Traceback" not in stopped.stderr and _copied(scenario) == 0
+    assert "backfill: stopped" in _status(scenario)
+    for t in busy:
+        t.join()
+    scenario.run("backfill", str(scenario.plan_path), "--critical-load", f"Threads_running={base + 3}")
+    scenario.same_rows("event")
+
+
+@pytest.mark.parametrize("value", ["Threads_running", "Threads_running=x", "=5"])
+def test_a_load_limit_given_wrong_is_refused_clearly(value, scenario):
+    run = scenario.run("backfill", str(scenario.plan_path), "--max-load", value, check=False)
+    assert run.returncode != 0 and "STATUS_VARIABLE=N" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def _chunks(scenario: FastScenario) -> int:
+    return int(scenario.db.query(f"SELECT chunks FROM `{scenario.control}`.progress")[0]["chunks"])
+
+
+def test_the_chunk_size_adapts_unless_given(scenario):
+    """The plan starts at 2 rows a chunk: adapting to --chunk-time takes far fewer chunks than 300."""
+    scenario.run("backfill", str(scenario.plan_path), "--chunk-time", "0.2")
+    adapted = _chunks(scenario)
+    assert adapted < ROWS // 2 // 4, adapted
+    scenario.same_rows("event")
+    scenario.db.execute(f"TRUNCATE TABLE `{scenario.v2()}`.event")
+    scenario.db.execute(f"UPDATE `{scenario.control}`.progress SET checkpoint = NULL, done = 0, chunks = 0, "
+                        "rows_copied = 0")
+    scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "2")
+    assert _chunks(scenario) >= ROWS // 2
+    scenario.same_rows("event")
