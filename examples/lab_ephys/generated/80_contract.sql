@@ -344,6 +344,9 @@ CALL `djsqlgen_example`.`step_80_contract`();
 -- [step_drop.step_80_contract] clean up
 DROP PROCEDURE `djsqlgen_example`.`step_80_contract`;
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`backfill_run`;
 

@@ -65,6 +65,9 @@ SELECT 'schema', 'djsqlgen_example', 'djsqlgen_example', '', '1902f269713e', 'co
 -- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
 SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_example`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_example' AND object_name = 'djsqlgen_example');
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`backfill_run`;
 

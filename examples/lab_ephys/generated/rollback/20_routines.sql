@@ -141,6 +141,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_report`;
 
+-- [control_table_drop.heartbeat] bookkeeping
+DROP TABLE IF EXISTS `djsqlgen_example`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping
 DROP TABLE IF EXISTS `djsqlgen_example`.`backfill_run`;
 

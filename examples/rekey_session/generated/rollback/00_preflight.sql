@@ -65,6 +65,9 @@ SELECT 'schema', 'djsqlgen_rekey', 'djsqlgen_rekey', '', 'da04c27e3e93', 'contro
 -- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
 SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_rekey`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_rekey' AND object_name = 'djsqlgen_rekey');
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_rekey`.`backfill_run`;
 

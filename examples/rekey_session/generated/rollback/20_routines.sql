@@ -138,6 +138,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_all`;
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_report`;
 
+-- [control_table_drop.heartbeat] bookkeeping
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`heartbeat`;
+
 -- [control_table_drop.backfill_run] bookkeeping
 DROP TABLE IF EXISTS `djsqlgen_rekey`.`backfill_run`;
 

@@ -133,6 +133,13 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`backfill_run` (
   PRIMARY KEY (id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: pause, resume and abort of the backfill, and what it last reported';
 
+-- [control_table_create.heartbeat] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`heartbeat` (
+  id TINYINT NOT NULL DEFAULT 1 COMMENT 'one row',
+  ts DATETIME(6) NOT NULL COMMENT 'written on the primary by the backfill; a replica behind by N s holds one N s old',
+  PRIMARY KEY (id)
+) ENGINE=InnoDB COMMENT='djsqlgen: heartbeat that measures replica lag with a plain SELECT (no SUPER needed)';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_rekey`.`progress` WHERE target_id NOT IN ('rekey_common.subject', 'rekey_ephys.#probe_type', 'rekey_common.session', 'rekey_ephys.probe_insertion', 'rekey_ephys.__clustering', 'rekey_ephys.__clustering__unit');
 
