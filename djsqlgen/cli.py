@@ -231,6 +231,8 @@ def _plan_only(plan_path: Path):
 @click.option("--chunk-time", type=click.FloatRange(0), help="Seconds a chunk should take: the chunk size adapts "
               "(default 0.5 unless --chunk-rows is given; 0 turns it off).")
 @click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Tables copied at once, each on its own connection (each still chunked and throttled).")
 @click.option("--replica", "replicas", multiple=True, metavar="mysql://USER:PASS@HOST:PORT",
               help="A replica to watch (repeatable): the copy waits while it is behind. Read with plain SELECTs "
                    "of a heartbeat row (no SUPER needed), and SHOW REPLICA STATUS where allowed.")
@@ -242,7 +244,8 @@ def _plan_only(plan_path: Path):
               "N, e.g. Threads_running=50.")
 @pass_context
 def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
-             replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None) -> None:
+             jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None,
+             critical_load: str | None) -> None:
     """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
     from djsqlgen.run import driver as drive
     from djsqlgen.run.throttle import Throttle
@@ -255,7 +258,7 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
             adapt = chunk_time if chunk_time is not None else (0.0 if chunk_rows else 0.5)
             copied = drive.backfill(db, loaded, chunk_rows or loaded.chunk.rows,
                                     loaded.chunk.sleep_ms if sleep_ms is None else sleep_ms, throttle=throttle,
-                                    chunk_time_s=adapt)
+                                    chunk_time_s=adapt, jobs=jobs)
         finally:
             throttle.close()
     click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)

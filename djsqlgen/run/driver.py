@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.throttle import LoadCritical, Throttle
 
 
@@ -159,71 +160,138 @@ class ChunkSizer:
 
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
              on_chunk: Callable[[str, int], None] | None = None, throttle: Throttle | None = None,
-             chunk_time_s: float = 0.0) -> int:
-    """Copy every unfinished table, chunk by chunk, in dependency order; returns rows copied now. Between
-    chunks: pause and abort requests, then replica lag and load (``throttle``). With ``chunk_time_s``, each
-    table's chunk size adapts so that a chunk takes about that long."""
+             chunk_time_s: float = 0.0, jobs: int = 1) -> int:
+    """Copy every unfinished table, chunk by chunk; returns rows copied now. Between chunks: pause and abort
+    requests, then replica lag and load (``throttle``). With ``chunk_time_s``, each table's chunk size adapts
+    so that a chunk takes about that long. With ``jobs`` > 1, that many tables are copied at once, each on its
+    own connection (v2 has no foreign keys before 60, so no order is needed; alone, tables go parents first)."""
     check_ready_for_backfill(db, plan)
-    # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
-    db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
     if _requested(db, plan) == "abort":  # running it again is the decision to go on after an abort
         request(db, plan, "resume")
-    tables = read_progress(db, plan)
-    total = sum(max(t.estimated_rows, t.rows_copied) for t in tables)
-    already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in tables)
-    copied_now = 0
+    everything = read_progress(db, plan)
+    tables = [t for t in everything if not t.done]
+    total = sum(max(t.estimated_rows, t.rows_copied) for t in everything)
+    already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in everything)
     started = time.monotonic()
-    state = {"label": "", "reported": 0.0}
+    state = {"labels": [], "reported": 0.0, "copied": 0}
+    lock = threading.Lock()  # the counters, the progress bar and the throttle's replica connections
 
     def say(text: str) -> None:
         if show_progress:
             click.echo(f"\n{text}", err=True)
 
-    def report() -> None:
-        now = time.monotonic()
-        if now - state["reported"] < 1.0:  # at most once a second: a control-row write per chunk adds up
-            return
-        state["reported"] = now
-        rate = copied_now / max(now - started, 1e-6)
-        left = max(total - already - copied_now, 0)
-        _report(db, plan, "copying", state["label"], rate, left / rate if rate > 0 else None)
-
     def show(_item) -> str:
         elapsed = max(time.monotonic() - started, 1e-6)
-        return f"{state['label']}  {copied_now:,} rows  {copied_now / elapsed:,.0f} rows/s"
+        return f"{', '.join(state['labels'])}  {state['copied']:,} rows  {state['copied'] / elapsed:,.0f} rows/s"
 
     bar = click.progressbar(length=max(total, 1), label="backfill", show_eta=True, show_percent=True,
                             item_show_func=show, file=sys.stderr if show_progress else io.StringIO())
+
+    def copied(conn: Database, table: TableProgress, rows: int) -> None:
+        with lock:
+            state["copied"] += rows
+            bar.update(rows, table.label)
+            if on_chunk:
+                on_chunk(table.label, rows)
+            now = time.monotonic()
+            if now - state["reported"] < 1.0:  # at most once a second: a control-row write per chunk adds up
+                return
+            state["reported"] = now
+            rate = state["copied"] / max(now - started, 1e-6)
+            left = max(total - already - state["copied"], 0)
+        _report(conn, plan, "copying", ", ".join(state["labels"]), rate, left / rate if rate > 0 else None)
+
+    def before_chunk(conn: Database) -> None:
+        _between_chunks(conn, plan, say)
+        if throttle:
+            try:
+                with lock:
+                    throttle.wait(conn, lambda why: _report(conn, plan, "throttled", why), say)
+            except LoadCritical as stop:
+                _report(conn, plan, "stopped", str(stop))
+                raise
+
+    def copy(conn: Database, table: TableProgress) -> None:
+        with lock:
+            state["labels"].append(table.label)
+        try:
+            _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms, before_chunk,
+                        lambda rows: copied(conn, table, rows), stop)
+        finally:
+            with lock:
+                state["labels"].remove(table.label)
+
+    stop = threading.Event()  # one job failed: the others end after their chunk in flight
     with bar:
         bar.update(already)
-        for table in tables:
-            if table.done:
-                continue
-            proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
-            state["label"] = table.label
-            sizer = ChunkSizer(chunk_rows, chunk_time_s)  # per table: row sizes differ
-            done = False
-            while not done:
-                _between_chunks(db, plan, say)
-                if throttle:
-                    try:
-                        throttle.wait(db, lambda why: _report(db, plan, "throttled", why), say)
-                    except LoadCritical as stop:
-                        _report(db, plan, "stopped", str(stop))
-                        raise
-                size, began = sizer.size, time.monotonic()
-                result = _call_chunk(db, proc, size, table.label)
-                sizer.observe(size, time.monotonic() - began)
-                rows, done = int(result["n"] or 0), bool(result["done"])
-                copied_now += rows
-                bar.update(rows, table.label)
-                if on_chunk:
-                    on_chunk(table.label, rows)
-                report()
-                if not done and sleep_ms:
-                    time.sleep(sleep_ms / 1000)
-    _report(db, plan, "finished", f"{copied_now:,} rows copied in this run", copied_now / max(time.monotonic() - started, 1e-6))
-    return copied_now
+        if jobs <= 1 or len(tables) <= 1:
+            _session(db)
+            for table in tables:
+                copy(db, table)
+        else:
+            _in_parallel(db, tables, jobs, copy, stop)
+    _report(db, plan, "finished", f"{state['copied']:,} rows copied in this run",
+            state["copied"] / max(time.monotonic() - started, 1e-6))
+    return state["copied"]
+
+
+def _session(db: Database) -> None:
+    # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
+    db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
+
+
+def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
+                before_chunk: Callable[[Database], None], copied: Callable[[int], None],
+                stop: threading.Event) -> None:
+    """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
+    proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
+    done = False
+    while not done and not stop.is_set():
+        before_chunk(db)
+        size, began = sizer.size, time.monotonic()
+        result = _call_chunk(db, proc, size, table.label)
+        sizer.observe(size, time.monotonic() - began)
+        rows, done = int(result["n"] or 0), bool(result["done"])
+        copied(rows)
+        if not done and sleep_ms:
+            time.sleep(sleep_ms / 1000)
+
+
+def _in_parallel(db: Database, tables: list[TableProgress], jobs: int,
+                 copy: Callable[[Database, TableProgress], None], stop: threading.Event) -> None:
+    """``jobs`` workers, each on its own connection, take the next table until none is left; the first
+    failure stops the others after their chunk in flight and is raised."""
+    queue = list(reversed(tables))  # pop() from the end: taken in dependency order, though any order is safe
+    taken = threading.Lock()
+    failures: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with connect(db.settings) as conn:
+                _session(conn)
+                while not stop.is_set():
+                    with taken:
+                        if not queue:
+                            return
+                        table = queue.pop()
+                    copy(conn, table)
+        except BaseException as exc:  # noqa: BLE001 - raised in the main thread below
+            failures.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=worker, name=f"djsqlgen-backfill-{i}", daemon=True)
+               for i in range(min(jobs, len(tables)))]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)
+    except KeyboardInterrupt:
+        stop.set()
+        raise
+    if failures:
+        raise failures[0]
 
 
 # Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint

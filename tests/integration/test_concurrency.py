@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 import subprocess
+import sys
 import threading
 import time
 
+import pytest
 from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, prepare_migration
 
 from djsqlgen.plan import load_plan
@@ -32,7 +34,8 @@ def _verify_clean(plan_path, dj_env) -> None:
     assert result.returncode == 0, f"verify found differences:\n{result.stdout}\n{result.stderr}"
 
 
-def test_backfill_while_datajoint_014_clients_write(tmp_path, prefix, dj014_python, dj_env, server_settings):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_backfill_while_datajoint_014_clients_write(jobs, tmp_path, prefix, dj014_python, dj_env, server_settings):
     subjects = 6000
     _common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects)
     writers = [
@@ -43,7 +46,8 @@ def test_backfill_while_datajoint_014_clients_write(tmp_path, prefix, dj014_pyth
             env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for w in range(3)
     ]
-    backfill = djsqlgen(["backfill", str(plan_path), "--chunk-rows", "300", "--sleep-ms", "20"], dj_env)
+    backfill = djsqlgen(["backfill", str(plan_path), "--chunk-rows", "300", "--sleep-ms", "20", "--jobs", str(jobs)],
+                        dj_env)
     backfill_ended = time.monotonic()
     results = [w.communicate(timeout=600) for w in writers]
     writers_ended = time.monotonic()
@@ -86,6 +90,31 @@ def test_backfill_killed_at_random_moments_resumes_exactly(tmp_path, prefix, dj0
     resumed = djsqlgen(["backfill", str(plan_path)], dj_env)
     assert resumed.returncode == 0, resumed.stderr
     # Nothing doubled: rows counted as copied equal the rows of v1 (a killed chunk is rolled back whole).
+    for row in db.query(f"SELECT source_schema, source_table, rows_copied FROM `{prefix}_ctl`.`progress`"):
+        count = db.query(f"SELECT COUNT(*) AS n FROM `{row['source_schema']}`.`{row['source_table']}`")[0]["n"]
+        assert row["rows_copied"] == count, row
+    _verify_clean(plan_path, dj_env)
+
+
+def test_parallel_backfill_killed_at_random_moments_resumes_exactly(tmp_path, prefix, dj014_python, dj_env,
+                                                                    server_settings, db):
+    """--jobs 2: the process (both connections) killed mid-copy again and again, then run to the end."""
+    _common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects=5000)
+    rng = random.Random(11)
+    kills = 0
+    for _ in range(8):
+        copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--jobs", "2",
+                                 "--chunk-rows", "50", "--sleep-ms", "2"], env=dj_env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.4, 1.2))  # past the command's start-up, into the copy
+        if copy.poll() is not None:
+            break  # finished before the kill: nothing left to interrupt
+        copy.kill()
+        copy.wait()
+        kills += 1
+    assert kills >= 3, f"only {kills} kills landed mid-backfill; make the table bigger"
+    resumed = djsqlgen(["backfill", str(plan_path), "--jobs", "2"], dj_env)
+    assert resumed.returncode == 0, resumed.stderr
     for row in db.query(f"SELECT source_schema, source_table, rows_copied FROM `{prefix}_ctl`.`progress`"):
         count = db.query(f"SELECT COUNT(*) AS n FROM `{row['source_schema']}`.`{row['source_table']}`")[0]["n"]
         assert row["rows_copied"] == count, row
