@@ -266,11 +266,11 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
 
 def _backfill_request(what: str):
     def command(obj: _Context, plan_path: Path) -> None:
-        from djsqlgen.run import driver as drive
+        from djsqlgen.run.backfill_control import request
 
         loaded = _plan_only(plan_path)
         with connected(obj.settings) as db:
-            said = drive.request(db, loaded, what)
+            said = request(db, loaded, what)
         click.echo(f"{what}: {said}", err=True)
 
     command.__doc__ = {"pause": "Hold the running backfill between two chunks (its 40_backfill.sql loop too).",

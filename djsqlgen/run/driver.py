@@ -18,8 +18,9 @@ from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
+from djsqlgen.run.backfill_control import between_chunks, report, request, requested_now
 from djsqlgen.run.db import Database, ServerError, connect
-from djsqlgen.run.throttle import LoadCritical, Throttle
+from djsqlgen.run.throttle import ChunkSizer, LoadCritical, Throttle
 
 
 def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
@@ -75,89 +76,6 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> None:
                             "SET GLOBAL binlog_format = 'ROW' first")
 
 
-# -- pause, resume, abort ---------------------------------------------------------------------------
-# One row in the control schema: what the DBA asked (checked between chunks, by this command and by
-# 40_backfill.sql's loop alike) and what the copy last reported (read by `djsqlgen status`).
-REQUESTS = {"pause": "the backfill waits between two chunks until `djsqlgen resume`",
-            "resume": "the backfill goes on",
-            "abort": "the backfill stops after the chunk in flight; run it again to resume from its checkpoint"}
-
-
-class BackfillAborted(DjsqlgenError):
-    """`djsqlgen abort` asked the copy to stop: nothing is lost, the next run resumes."""
-
-
-def request(db: Database, plan: Plan, what: str) -> str:
-    """Record the DBA's request (pause, resume or abort); the running copy sees it before its next chunk."""
-    value = "run" if what == "resume" else what
-    _control_rows(db, plan, "SELECT 1 FROM {control}.backfill_run LIMIT 0")  # a clear error if 20 did not run
-    db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, requested, requested_at) "
-               "VALUES (1, %s, NOW(6)) ON DUPLICATE KEY UPDATE requested = VALUES(requested), "
-               "requested_at = VALUES(requested_at)", [value])
-    return REQUESTS[what]
-
-
-def _requested(db: Database, plan: Plan) -> str:
-    try:
-        rows = db.query(f"SELECT requested FROM {quote_qualified((plan.control, 'backfill_run'))} WHERE id = 1")
-    except ServerError as exc:
-        if exc.errno == 1146:  # routines applied by an older djsqlgen: no flag to read, the copy runs
-            return "run"
-        raise
-    return rows[0]["requested"] if rows else "run"
-
-
-def _report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
-            eta: float | None = None) -> None:
-    try:
-        db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, state, why, rows_per_s, "
-                   "eta_s, reported_at) VALUES (1, %s, %s, %s, %s, NOW(6)) ON DUPLICATE KEY UPDATE state = "
-                   "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
-                   "reported_at = VALUES(reported_at)", [state, why[:255], rate, eta])
-    except ServerError as exc:
-        if exc.errno != 1146:  # routines applied by an older djsqlgen: nowhere to report, the copy goes on
-            raise
-
-
-def _between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s: float = 1.0) -> None:
-    """Wait while paused (saying so once); stop cleanly when aborted."""
-    requested = _requested(db, plan)
-    if requested == "pause":
-        _report(db, plan, "paused", "djsqlgen pause")
-        say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")
-        while requested == "pause":
-            time.sleep(poll_s)
-            requested = _requested(db, plan)
-        if requested == "run":
-            say("resumed")
-    if requested == "abort":
-        _report(db, plan, "aborted", "djsqlgen abort")
-        raise BackfillAborted("backfill aborted by `djsqlgen abort` after the last chunk; nothing is lost: run the "
-                              "same command again to resume from the checkpoint")
-
-
-@dataclass
-class ChunkSizer:
-    """The chunk size that makes a chunk take about ``target_s`` (pt-online-schema-change's --chunk-time): the
-    rate of the chunks so far (keys walked per second, smoothed) times the target, between a tenth and twenty
-    times the starting size. ``target_s`` 0: always the starting size."""
-
-    start: int
-    target_s: float = 0.0
-    rate: float | None = None
-
-    def __post_init__(self) -> None:
-        self.size = self.start
-
-    def observe(self, size: int, seconds: float) -> None:
-        if self.target_s <= 0 or seconds <= 0:
-            return
-        rate = size / seconds
-        self.rate = rate if self.rate is None else 0.75 * self.rate + 0.25 * rate
-        low, high = max(1, self.start // 10), max(1, self.start * 20)
-        self.size = int(min(max(self.rate * self.target_s, low), high))
-
-
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
              on_chunk: Callable[[str, int], None] | None = None, throttle: Throttle | None = None,
              chunk_time_s: float = 0.0, jobs: int = 1) -> int:
@@ -166,7 +84,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     so that a chunk takes about that long. With ``jobs`` > 1, that many tables are copied at once, each on its
     own connection (v2 has no foreign keys before 60, so no order is needed; alone, tables go parents first)."""
     check_ready_for_backfill(db, plan)
-    if _requested(db, plan) == "abort":  # running it again is the decision to go on after an abort
+    if requested_now(db, plan) == "abort":  # running it again is the decision to go on after an abort
         request(db, plan, "resume")
     everything = read_progress(db, plan)
     tables = [t for t in everything if not t.done]
@@ -199,16 +117,16 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
             state["reported"] = now
             rate = state["copied"] / max(now - started, 1e-6)
             left = max(total - already - state["copied"], 0)
-        _report(conn, plan, "copying", ", ".join(state["labels"]), rate, left / rate if rate > 0 else None)
+        report(conn, plan, "copying", ", ".join(state["labels"]), rate, left / rate if rate > 0 else None)
 
     def before_chunk(conn: Database) -> None:
-        _between_chunks(conn, plan, say)
+        between_chunks(conn, plan, say)
         if throttle:
             try:
                 with lock:
-                    throttle.wait(conn, lambda why: _report(conn, plan, "throttled", why), say)
+                    throttle.wait(conn, lambda why: report(conn, plan, "throttled", why), say)
             except LoadCritical as stop:
-                _report(conn, plan, "stopped", str(stop))
+                report(conn, plan, "stopped", str(stop))
                 raise
 
     def copy(conn: Database, table: TableProgress) -> None:
@@ -230,7 +148,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
                 copy(db, table)
         else:
             _in_parallel(db, tables, jobs, copy, stop)
-    _report(db, plan, "finished", f"{state['copied']:,} rows copied in this run",
+    report(db, plan, "finished", f"{state['copied']:,} rows copied in this run",
             state["copied"] / max(time.monotonic() - started, 1e-6))
     return state["copied"]
 

@@ -1,4 +1,4 @@
-"""When the backfill waits: replicas behind (a heartbeat row, read without SUPER) or the server busy.
+"""Pacing of the backfill: when it waits (replicas behind, the server busy) and how big its chunks are.
 
 Replica lag: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
 
@@ -6,11 +6,13 @@ The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before every chunk a
 reaches each replica through replication, so a replica's lag is its own clock minus the heartbeat it holds
 (pt-heartbeat's method: it assumes the servers' clocks agree, as NTP keeps them). Reading it is a plain
 SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
-(MariaDB 10.5+, MySQL 8.0.22+; ``SHOW SLAVE STATUS`` before, and the only form MySQL 8.4 dropped) also
+(MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4 dropped it), also
 tells a stopped SQL thread at once.
 
 Load: status counters of the primary (``Threads_running`` as pt-online-schema-change reads it): above
 ``--max-load`` the copy waits, at ``--critical-load`` it stops cleanly (resumable).
+
+Chunk size: adapted to a target chunk time, as pt-online-schema-change's --chunk-time.
 """
 
 from __future__ import annotations
@@ -176,3 +178,25 @@ class Throttle:
             if replica.db is not None:
                 replica.db.close()
                 replica.db = None
+
+
+@dataclass
+class ChunkSizer:
+    """The chunk size that makes a chunk take about ``target_s`` (pt-online-schema-change's --chunk-time): the
+    rate of the chunks so far (keys walked per second, smoothed) times the target, between a tenth and twenty
+    times the starting size. ``target_s`` 0: always the starting size."""
+
+    start: int
+    target_s: float = 0.0
+    rate: float | None = None
+
+    def __post_init__(self) -> None:
+        self.size = self.start
+
+    def observe(self, size: int, seconds: float) -> None:
+        if self.target_s <= 0 or seconds <= 0:
+            return
+        rate = size / seconds
+        self.rate = rate if self.rate is None else 0.75 * self.rate + 0.25 * rate
+        low, high = max(1, self.start // 10), max(1, self.start * 20)
+        self.size = int(min(max(self.rate * self.target_s, low), high))

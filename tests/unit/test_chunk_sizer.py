@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from djsqlgen.run.driver import ChunkSizer
+from djsqlgen.run.throttle import ChunkSizer
 
 
 def test_fast_chunks_grow_and_slow_ones_shrink_toward_the_target():

@@ -1,0 +1,78 @@
+"""The backfill's control row: pause, resume and abort asked by the DBA, and what the copy last reported.
+
+One row in ``<control>.backfill_run``: what the DBA asked (checked between chunks, by `djsqlgen backfill` and
+by 40_backfill.sql's loop alike) and what the copy last reported (read by `djsqlgen status`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.render import quote_qualified
+from djsqlgen.plan import Plan
+from djsqlgen.run.db import Database, ServerError
+
+REQUESTS = {"pause": "the backfill waits between two chunks until `djsqlgen resume`",
+            "resume": "the backfill goes on",
+            "abort": "the backfill stops after the chunk in flight; run it again to resume from its checkpoint"}
+
+
+class BackfillAborted(DjsqlgenError):
+    """`djsqlgen abort` asked the copy to stop: nothing is lost, the next run resumes."""
+
+
+def request(db: Database, plan: Plan, what: str) -> str:
+    """Record the DBA's request (pause, resume or abort); the running copy sees it before its next chunk."""
+    value = "run" if what == "resume" else what
+    try:
+        db.query(f"SELECT 1 FROM {quote_qualified((plan.control, 'backfill_run'))} LIMIT 0")
+    except ServerError as exc:
+        if exc.errno in (1049, 1146):
+            raise DjsqlgenError(f"control schema {plan.control} is not set up: apply 00_preflight.sql and "
+                                "20_routines.sql first") from None
+        raise
+    db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, requested, requested_at) "
+               "VALUES (1, %s, NOW(6)) ON DUPLICATE KEY UPDATE requested = VALUES(requested), "
+               "requested_at = VALUES(requested_at)", [value])
+    return REQUESTS[what]
+
+
+def requested_now(db: Database, plan: Plan) -> str:
+    try:
+        rows = db.query(f"SELECT requested FROM {quote_qualified((plan.control, 'backfill_run'))} WHERE id = 1")
+    except ServerError as exc:
+        if exc.errno == 1146:  # routines applied by an older djsqlgen: no flag to read, the copy runs
+            return "run"
+        raise
+    return rows[0]["requested"] if rows else "run"
+
+
+def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
+            eta: float | None = None) -> None:
+    try:
+        db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, state, why, rows_per_s, "
+                   "eta_s, reported_at) VALUES (1, %s, %s, %s, %s, NOW(6)) ON DUPLICATE KEY UPDATE state = "
+                   "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
+                   "reported_at = VALUES(reported_at)", [state, why[:255], rate, eta])
+    except ServerError as exc:
+        if exc.errno != 1146:  # routines applied by an older djsqlgen: nowhere to report, the copy goes on
+            raise
+
+
+def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s: float = 1.0) -> None:
+    """Wait while paused (saying so once); stop cleanly when aborted."""
+    requested = requested_now(db, plan)
+    if requested == "pause":
+        report(db, plan, "paused", "djsqlgen pause")
+        say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")
+        while requested == "pause":
+            time.sleep(poll_s)
+            requested = requested_now(db, plan)
+        if requested == "run":
+            say("resumed")
+    if requested == "abort":
+        report(db, plan, "aborted", "djsqlgen abort")
+        raise BackfillAborted("backfill aborted by `djsqlgen abort` after the last chunk; nothing is lost: run the "
+                              "same command again to resume from the checkpoint")
