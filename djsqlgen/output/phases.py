@@ -407,9 +407,15 @@ class Phases:
             expected = ", ".join(
                 f"({quote_literal(a.name)}, {quote_literal(a.sql_type)}, {quote_literal('YES' if a.nullable else 'NO')}, "
                 f"{quote_literal(a.collation or '')}, {int(a.in_key)})" for a in t.attributes)
-            # parked_ok: an interrupted cut-over may have parked v1 already (then it was checked before)
+            # parked_ok: an interrupted cut-over may have moved v1 already (then it was checked before): parked
+            # in its schema, or in its archive while v2 took its name
+            moved = ""
+            if parked_ok:
+                archive = self.model.schema_map(t.schema).archive if self._moves_v1() else None
+                moved = f"{table_exists(t.schema, t.name)} AND " + (
+                    f"NOT {table_exists(archive, t.name)} AND " if archive else "")
             out.append(Check(
-                (f"{table_exists(t.schema, t.name)} AND " if parked_ok else "") +
+                moved +
                 f"((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where} AND (COLUMN_NAME, COLUMN_TYPE, "
                 f"IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN ({expected})) <> {len(t.attributes)} "
                 f"OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where}) <> {len(t.attributes)})",
@@ -1024,6 +1030,7 @@ class Phases:
                   "created_by = '70_cutover.sql')",
                   f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run", "the cut-over left nothing to undo"),
             guards.binlog_trust(ctx, fn),
+            *self._cutover_half_done(fn),
             Check(f"EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
                   "djsqlgen refused: v2 holds rows written after cut-over", "rolling back would silently discard "
                   "writes users made to v2", message_sql=f"CONCAT({', '.join(refused)})")])
@@ -1092,6 +1099,18 @@ class Phases:
                   Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
         f.log()
         return f
+
+    def _cutover_half_done(self, filename: str) -> list[Check]:
+        """70 stopped between moving v2 to its final schema under parking names and giving it its final names:
+        finishing it is the way back (this file undoes a whole cut-over, not that state)."""
+        _, _, final = self._renames()
+        parked = [(b[0], naming.v2_parking_name(b[1], "cutover")) for _, b in final]
+        if not parked:
+            return []
+        return [Check(" OR ".join(table_exists(*p) for p in parked),
+                      f"djsqlgen refused {filename}: 70_cutover.sql stopped halfway (v2 waits under parking names in "
+                      f"{parked[0][0]}); apply 70_cutover.sql again to finish it, then this file",
+                      "rollback/70 undoes a finished cut-over")]
 
     def _writes_since_check(self, v2_park, message_sql: str) -> Statement:
         """Right after parking v2: writes recorded since the refusal at the top (made while this file ran) are

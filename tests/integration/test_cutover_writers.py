@@ -255,3 +255,23 @@ def test_cutover_applied_twice_changes_nothing_the_second_time(scenario, server_
     assert [c for c in changed if "'phase_log'" not in c] == []  # the phase log notes the second run's time
     _v2_writes(scenario, _homes(scenario, "v1 to an archive")[1])
     refused(scenario, "rollback/70_cutover")  # the trackers are still there and recorded them
+
+
+@pytest.mark.parametrize("layout", ["v2 to final names", "v1 to an archive"])
+def test_a_cutover_stopped_halfway_is_finished_not_half_undone(layout, scenario, server_settings):
+    """70 stopped after v2 reached its final schema under parking names (trackers on), before its final names:
+    rollback/70 refuses, naming the way out, and changes nothing; 70 again finishes; then the rollback works."""
+    _plan(scenario, layout)
+    scenario.forward("70_cutover")
+    _, v2_home = _homes(scenario, layout)
+    parked = ", ".join(f"`{v2_home}`.`{t}` TO `{v2_home}`.`{t}__djsqlgen_v2cutover`" for t in V1_TABLES)
+    scenario.db.execute(f"RENAME TABLE {parked}")  # the state between 70's two renames
+    scenario.db.execute(f"DELETE FROM `{scenario.control}`.phase_log WHERE phase = '70'")
+    before = state(server_settings, scenario.prefix)
+    message = refused(scenario, "rollback/70_cutover")
+    assert "apply 70_cutover.sql again" in message, message
+    assert state_difference(before, state(server_settings, scenario.prefix)) == []
+    applied(scenario, "70_cutover", "rollback/70_cutover")
+    _v1_writes(scenario)
+    for table in V1_TABLES:
+        scenario.same_rows(table)
