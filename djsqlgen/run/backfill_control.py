@@ -6,6 +6,7 @@ by 40_backfill.sql's loop alike) and what the copy last reported (read by `djsql
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -57,18 +58,25 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
                    "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
                    "reported_at = VALUES(reported_at)", [state, why[:255], rate, eta])
     except ServerError as exc:
-        if exc.errno != 1146:  # routines applied by an older djsqlgen: nowhere to report, the copy goes on
+        # 1146: routines applied by an older djsqlgen, nowhere to report; 2006/2013: a connection idle for the
+        # whole of a parallel run timed out. A report is a courtesy: the copy and its checkpoints go on.
+        if exc.errno not in (1146, 2006, 2013):
             raise
 
 
-def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], poll_s: float = 1.0) -> None:
-    """Wait while paused (saying so once); stop cleanly when aborted."""
+def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,
+                   poll_s: float = 1.0) -> None:
+    """Wait while paused (saying so once; ``stop``, another job's failure, ends the wait); stop cleanly when
+    aborted."""
     requested = requested_now(db, plan)
     if requested == "pause":
         report(db, plan, "paused", "djsqlgen pause")
         say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")
         while requested == "pause":
-            time.sleep(poll_s)
+            if stop is not None and stop.wait(poll_s):
+                return
+            if stop is None:
+                time.sleep(poll_s)
             requested = requested_now(db, plan)
         if requested == "run":
             say("resumed")

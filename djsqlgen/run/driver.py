@@ -92,7 +92,8 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in everything)
     started = time.monotonic()
     state = {"labels": [], "reported": 0.0, "copied": 0}
-    lock = threading.Lock()  # the counters, the progress bar and the throttle's replica connections
+    lock = threading.Lock()  # the counters and the progress bar
+    throttle_lock = threading.Lock()
 
     def say(text: str) -> None:
         if show_progress:
@@ -120,14 +121,21 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
         report(conn, plan, "copying", ", ".join(state["labels"]), rate, left / rate if rate > 0 else None)
 
     def before_chunk(conn: Database) -> None:
-        between_chunks(conn, plan, say)
-        if throttle:
+        """Pause and abort requests, then the throttle; a request or another job's failure while throttled
+        is seen within a poll."""
+        while True:
+            between_chunks(conn, plan, say, stop)
+            if stop.is_set() or not throttle:
+                return
             try:
-                with lock:
-                    throttle.wait(conn, lambda why: report(conn, plan, "throttled", why), say)
-            except LoadCritical as stop:
-                report(conn, plan, "stopped", str(stop))
+                with throttle_lock:  # its replica connections are shared by the jobs
+                    clear = throttle.wait(conn, lambda why: report(conn, plan, "throttled", why), say,
+                                          lambda: stop.is_set() or requested_now(conn, plan) != "run")
+            except LoadCritical as critical:
+                report(conn, plan, "stopped", str(critical))
                 raise
+            if clear:
+                return
 
     def copy(conn: Database, table: TableProgress) -> None:
         with lock:
@@ -166,6 +174,8 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
     done = False
     while not done and not stop.is_set():
         before_chunk(db)
+        if stop.is_set():
+            return
         size, began = sizer.size, time.monotonic()
         result = _call_chunk(db, proc, size, table.label)
         sizer.observe(size, time.monotonic() - began)

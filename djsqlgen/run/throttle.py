@@ -28,14 +28,22 @@ from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
 
 POLL_S = 0.25
+LOST = (2003, 2006, 2013)  # cannot connect, server gone, connection lost: a replica restarting
+NOT_ALLOWED = (1044, 1142, 1227)
 
 
 def parse_dsn(dsn: str) -> ConnectionSettings:
     """``mysql://user:password@host:port`` (password and port optional) as connection settings."""
     url = urlparse(dsn)
-    if url.scheme not in ("mysql", "mariadb") or not url.hostname:
-        raise DjsqlgenError(f"a replica is given as mysql://user:password@host:port, not {dsn!r}")
-    return ConnectionSettings(host=url.hostname, port=url.port or 3306, user=unquote(url.username or ""),
+    shown = f"{url.scheme}://{url.hostname or ''}"  # never the password
+    try:
+        port = url.port
+    except ValueError:  # e.g. a / # ? in the password, not percent-encoded
+        port = -1
+    if url.scheme not in ("mysql", "mariadb") or not url.hostname or port == -1:
+        raise DjsqlgenError(f"a replica is given as mysql://user:password@host:port (percent-encode / # ? @ in the "
+                            f"password), not {shown}…")
+    return ConnectionSettings(host=url.hostname, port=port or 3306, user=unquote(url.username or ""),
                               password=unquote(url.password or ""))
 
 
@@ -77,6 +85,7 @@ class Throttle:
     max_lag_s: float = 1.5
     max_load: dict[str, int] = field(default_factory=dict)
     critical_load: dict[str, int] = field(default_factory=dict)
+    _beats: list = field(default_factory=list)  # the heartbeats written in this run, oldest first
 
     @classmethod
     def from_options(cls, control: str, dsns: tuple[str, ...] = (), max_lag_s: float = 1.5,
@@ -91,7 +100,13 @@ class Throttle:
             return None
         rows = primary.query("SHOW GLOBAL STATUS WHERE Variable_name IN (" + ", ".join(["%s"] * len(names)) + ")",
                              names)
-        values = {r["Variable_name"].lower(): int(float(r["Value"])) for r in rows}
+        values = {}
+        for r in rows:
+            try:
+                values[r["Variable_name"].lower()] = int(float(r["Value"]))
+            except ValueError:
+                raise DjsqlgenError(f"status counter {r['Variable_name']} is {r['Value']!r}, not a number: it "
+                                    "cannot be a --max-load/--critical-load limit") from None
         for name in names:
             value = values.get(name.lower())
             if value is None:
@@ -109,26 +124,43 @@ class Throttle:
         return quote_qualified((self.control, "heartbeat"))
 
     def beat(self, primary: Database) -> None:
-        primary.execute(f"INSERT INTO {self._table} (id, ts) VALUES (1, NOW(6)) ON DUPLICATE KEY UPDATE ts = NOW(6)")
+        """A new heartbeat: the primary's UTC time, remembered here with the order it was written in."""
+        now = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
+        primary.execute(f"INSERT INTO {self._table} (id, ts) VALUES (1, %s) ON DUPLICATE KEY UPDATE ts = VALUES(ts)",
+                        [now])
+        self._beats.append(now)
+        del self._beats[:-1000]
 
-    def behind(self) -> str | None:
+    def _lag(self, held, primary_now) -> float:
+        """How far behind a replica holding the heartbeat ``held`` is, on the primary's clock alone: it has
+        not applied the first beat written after ``held``, so it is at least that beat's age behind (0 when it
+        holds the newest). No two servers' clocks or time zones are compared."""
+        later = [b for b in self._beats if held is None or b > held]
+        return 0.0 if not later else (primary_now - later[0]).total_seconds()
+
+    def behind(self, primary: Database) -> str | None:
         """Why the copy must wait (the first replica too far behind, and by how much), or None."""
+        primary_now = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
         for replica in self.replicas:
-            if replica.db is None:
-                replica.db = connect(replica.settings)
-            stopped = self._sql_thread_stopped(replica)
-            if stopped:
-                return f"replica {replica.label}: {stopped}"
             try:
-                rows = replica.db.query(f"SELECT TIMESTAMPDIFF(MICROSECOND, ts, NOW(6)) / 1e6 AS lag FROM {self._table} "
-                                        "WHERE id = 1")
+                if replica.db is None:
+                    replica.db = connect(replica.settings)
+                stopped = self._sql_thread_stopped(replica)
+                if stopped:
+                    return f"replica {replica.label}: {stopped}"
+                rows = replica.db.query(f"SELECT ts FROM {self._table} WHERE id = 1")
             except ServerError as exc:
                 if exc.errno in (1049, 1146):  # the control schema has not reached it yet
-                    return f"replica {replica.label}: the heartbeat has not reached it yet"
-                raise
-            if not rows or rows[0]["lag"] is None:
-                return f"replica {replica.label}: the heartbeat has not reached it yet"
-            lag = float(rows[0]["lag"])
+                    rows = []
+                elif exc.errno in LOST:
+                    replica.db = None
+                    return f"replica {replica.label} is unreachable ({exc.errno}); waiting for it"
+                else:
+                    raise
+            except DjsqlgenError as exc:  # connect() failed
+                replica.db = None
+                return f"replica {replica.label} is unreachable ({exc}); waiting for it"
+            lag = self._lag(rows[0]["ts"] if rows else None, primary_now)
             if lag > self.max_lag_s:
                 return f"replica {replica.label} is {lag:.1f} s behind (--max-lag {self.max_lag_s:g})"
         return None
@@ -143,8 +175,10 @@ class Throttle:
             except ServerError as exc:
                 if exc.errno == 1064:  # this server knows only the other spelling
                     continue
-                replica.status_readable = False  # 1227: not allowed; the heartbeat alone tells the lag
-                return None
+                if exc.errno in NOT_ALLOWED:  # no SLAVE MONITOR: the heartbeat alone tells the lag
+                    replica.status_readable = False
+                    return None
+                raise
             if not rows:
                 return None  # not a replica of anything: only the heartbeat can tell
             row = rows[0]
@@ -153,25 +187,28 @@ class Throttle:
         replica.status_readable = False
         return None
 
-    def wait(self, primary: Database, report: Callable[[str], None], say: Callable[[str], None]) -> None:
+    def wait(self, primary: Database, report: Callable[[str], None], say: Callable[[str], None],
+             interrupted: Callable[[], bool] = lambda: False) -> bool:
         """Keep the heartbeat fresh and wait while a replica is behind or the server busy, reporting why once
-        per cause."""
+        per cause. False when ``interrupted`` (a pause, an abort, another job's failure) ended the wait."""
         if not (self.replicas or self.max_load or self.critical_load):
-            return
+            return True
         said = None
         while True:
             if self.replicas:
                 self.beat(primary)
-            why = self._load(primary) or self.behind()
+            why = self._load(primary) or (self.behind(primary) if self.replicas else None)
             if why is None:
                 if said:
                     say("no longer throttled: copying again")
-                return
+                return True
             report(why)
             if why != said:
                 say(f"throttled: {why}")
                 said = why
             time.sleep(POLL_S)
+            if interrupted():
+                return False
 
     def close(self) -> None:
         for replica in self.replicas:

@@ -45,12 +45,12 @@ def _copied(scenario: FastScenario) -> int:
 @pytest.mark.parametrize("reader", ["root", DBA_USER])
 def test_backfill_waits_while_the_replica_is_behind(reader, binlog_pair, dba):
     primary, replica = binlog_pair
-    dba.db.execute(f"INSERT INTO `{dba.control}`.heartbeat VALUES (1, NOW(6))")  # the replica has a heartbeat,
-    replica.wait_caught_up()  # which then grows old: the lag is measured, not only "not there yet"
+    replica.wait_caught_up()
     replica.stop_sql_thread()
-    time.sleep(1.2)  # the heartbeat it holds is now older than --max-lag
+    # 20 chunks 0.1 s apart: as the DBA (heartbeat only) the copy goes on until the first heartbeat the replica
+    # did not apply is 1 s old, then waits; as root, SHOW REPLICA STATUS stops it at once
     copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(dba.plan_path), "--chunk-rows", "20",
-                             "--replica", replica.dsn_for(reader), "--max-lag", "1"],
+                             "--sleep-ms", "100", "--replica", replica.dsn_for(reader), "--max-lag", "1"],
                             env=dba.env, cwd=dba.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
@@ -65,8 +65,10 @@ def test_backfill_waits_while_the_replica_is_behind(reader, binlog_pair, dba):
                 assert time.monotonic() < deadline, status
                 time.sleep(0.1)
                 status = dba.run("status", str(dba.plan_path)).stdout
+        held = _copied(dba)
+        assert held < ROWS and (held == 0 or reader != "root"), held
         time.sleep(1.5)
-        assert _copied(dba) == 0 and copy.poll() is None, "the copy went on while the replica was behind"
+        assert _copied(dba) == held and copy.poll() is None, "the copy went on while the replica was behind"
     finally:
         replica.start_sql_thread()
     _, err = copy.communicate(timeout=60)
@@ -88,3 +90,23 @@ def test_a_replica_given_wrong_is_refused_clearly(dsn):
 def test_a_replica_dsn_is_read_whole():
     s = parse_dsn("mysql://dba:p%40ss@db2.lab:3307")
     assert (s.user, s.password, s.host, s.port) == ("dba", "p@ss", "db2.lab", 3307)
+
+
+def test_abort_ends_a_copy_waiting_for_a_replica(binlog_pair, dba):
+    _, replica = binlog_pair
+    replica.wait_caught_up()
+    replica.stop_sql_thread()
+    try:
+        copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(dba.plan_path), "--jobs", "2",
+                                 "--replica", replica.dsn, "--max-lag", "1"],
+                                env=dba.env, cwd=dba.tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while "backfill: throttled" not in dba.run("status", str(dba.plan_path)).stdout:
+            assert time.monotonic() < deadline and copy.poll() is None
+            time.sleep(0.1)
+        dba.run("abort", str(dba.plan_path))
+        _, err = copy.communicate(timeout=15)
+    finally:
+        replica.start_sql_thread()
+    assert copy.returncode != 0 and "aborted" in err and "Traceback" not in err, err
+    assert "backfill: aborted" in dba.run("status", str(dba.plan_path)).stdout
