@@ -264,24 +264,38 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
     click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)
 
 
-def _backfill_request(what: str):
-    def command(obj: _Context, plan_path: Path) -> None:
-        from djsqlgen.run.backfill_control import request
+def _request(obj: _Context, plan_path: Path, what: str) -> None:
+    """Record a pause, resume or abort for the running backfill, and say what it does."""
+    from djsqlgen.run.backfill_control import request
 
-        loaded = _plan_only(plan_path)
-        with connected(obj.settings) as db:
-            said = request(db, loaded, what)
-        click.echo(f"{what}: {said}", err=True)
-
-    command.__doc__ = {"pause": "Hold the running backfill between two chunks (its 40_backfill.sql loop too).",
-                       "resume": "Let a paused backfill go on.",
-                       "abort": "Stop the running backfill after its chunk in flight; run it again to resume."}[what]
-    return cli.command(name=what)(click.argument("plan_path", type=click.Path(exists=True, dir_okay=False,
-                                                                             path_type=Path))(pass_context(command)))
+    loaded = _plan_only(plan_path)
+    with connected(obj.settings) as db:
+        said = request(db, loaded, what)
+    click.echo(f"{what}: {said}", err=True)
 
 
-for _what in ("pause", "resume", "abort"):
-    _backfill_request(_what)
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def pause(obj: _Context, plan_path: Path) -> None:
+    """Hold the running backfill between two chunks (its 40_backfill.sql loop too)."""
+    _request(obj, plan_path, "pause")
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def resume(obj: _Context, plan_path: Path) -> None:
+    """Let a paused backfill go on."""
+    _request(obj, plan_path, "resume")
+
+
+@cli.command()
+@click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def abort(obj: _Context, plan_path: Path) -> None:
+    """Stop the running backfill after its chunk in flight; run it again to resume."""
+    _request(obj, plan_path, "abort")
 
 
 @cli.command()

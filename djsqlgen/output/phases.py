@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.engines import backfill, checks, constraints, expand, guards, triggers, verify
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.source import table_sql
+from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.output import naming
 from djsqlgen.output.guard import refusal_statements
@@ -468,8 +468,6 @@ class Phases:
     def _trial_insert(self, t: Target, temp: str, c) -> Statement:
         """Column ``c`` of ``t`` for every v1 row, into the temporary table. On MariaDB an error is turned into a
         refusal naming the plan key (in an anonymous block); MySQL shows the server's own error."""
-        from djsqlgen.engines.source import from_clause, where_clause
-
         key = c.plan_key or t.plan_key
         insert = (f"INSERT INTO {temp} ({quote_identifier(c.name)})\n"
                   f"SELECT /* djsqlgen {self.plan.name} transform trial */ {c.expr.render()}\n"
@@ -670,7 +668,7 @@ class Phases:
                                      creates=Owned("trigger", schema, name, ref.name)))
         return out
 
-    def _tracker_statements(self, on: dict[str, tuple[str, str]]) -> list[Statement]:
+    def _tracker_statements(self, on: dict[str, tuple[str, str]]) -> list[tuple[Target, Statement]]:
         """AFTER triggers on v2 tables that record the key of each row written after cut-over (rollback/70
         refuses while any is recorded). ``on``: where each target's table is while they are created. An UPDATE
         records the old key too (the row left it). One INSERT IGNORE of small rows: writers do not queue on a
@@ -688,9 +686,9 @@ class Phases:
                        f"{quote_qualified((schema, name))}\nFOR EACH ROW\n"
                        f"INSERT IGNORE INTO {self.ctx.control_table('v2_writes')} (target_id, key_md5, row_key, "
                        f"written_at)\nVALUES {rows}")
-                out.append(Statement(f"tracker_create.{schema}.{home}.{event.lower()}", sql,
-                                     f"remember v2 rows written after cut-over ({event})", compound=True,
-                                     creates=Owned("trigger", schema, trig, home)))
+                out.append((t, Statement(f"tracker_create.{schema}.{home}.{event.lower()}", sql,
+                                         f"remember v2 rows written after cut-over ({event})", compound=True,
+                                         creates=Owned("trigger", schema, trig, home))))
         return out
 
     def _on_parked_or_final(self, statement: Statement, parked: tuple[str, str],
@@ -741,8 +739,6 @@ class Phases:
         """v2's ON UPDATE CASCADE moved children of written rows without firing a trigger: record, as written,
         every row of ``child`` that references a recorded parent key, in v2 (where the cascade put it) and in
         transform(v1) (where it comes back from). Parents first, so this reaches grandchildren too."""
-        from djsqlgen.engines.source import from_clause, where_clause
-
         out = []
         parents = {t.id: t for t in self.targets}
         writes = self.ctx.control_table("v2_writes")
@@ -777,8 +773,6 @@ class Phases:
         again from v1 (where v1 has a row for it), so that v2 is transform(v1) once more. The children v2's
         cascades moved are recorded first. Runs with foreign key checks off (deleted parents come back; v2's
         cascades must not touch children)."""
-        from djsqlgen.engines.source import from_clause, where_clause
-
         cascaded, out = [], []
         for t in self.targets:
             cascaded += self._cascaded_keys(t)
@@ -822,6 +816,10 @@ class Phases:
                     if t.schema == spec.target:
                         final.append(((t.schema, t.name), (spec.final, t.name)))
         return park, archive, final
+
+    def _cutover_parking(self) -> list:
+        """(v2 table, its parking name in its final schema) pairs: where 70 holds v2 until its trackers are on."""
+        return [(a, (b[0], naming.v2_parking_name(b[1], "cutover"))) for a, b in self._renames()[2]]
 
     def _rename(self, sid: str, pairs, why: str, done_if: str | None = None) -> Statement:
         """One atomic RENAME TABLE of ``pairs``, skipped once its first table has moved (or ``done_if`` holds:
@@ -879,16 +877,16 @@ class Phases:
         # v2 reaches its final names only once its trackers are on it: it first moves to its final schema under
         # parking names no user writes to (a table with triggers cannot move to another schema, error 1435;
         # triggers do follow a rename inside a schema). So no write to v2 goes unrecorded.
-        to_parking = [(a, (b[0], naming.v2_parking_name(b[1], "cutover"))) for a, b in final]
+        to_parking = self._cutover_parking()
         from_parking = [(p, b) for (_, p), (_, b) in zip(to_parking, final)]
-        now = {t.id: (t.schema, t.name) for t in self.targets}
-        now.update({t.id: p for t in self.targets for (a, p) in to_parking if a == (t.schema, t.name)})
+        parked = dict(to_parking)
+        now = {t.id: parked.get((t.schema, t.name), (t.schema, t.name)) for t in self.targets}
         if not park:
             # v1 stays where users write: guard it first, so no write slips through between the two triggers.
             for s in self._guard_statements(where):
                 f.add(*f.creating(s, only_if_new=False))
             if not final:  # v2 keeps its names: track it before anything else changes
-                for s in self._tracker_statements(now):
+                for _, s in self._tracker_statements(now):
                     f.add(*f.creating(s, only_if_new=False))
             steps = list(dualwrite_drops)
             if final:
@@ -908,9 +906,8 @@ class Phases:
             for s in self._guard_statements({k: archive_of.get(k, k) for k in where}):
                 f.add(*f.creating(s, only_if_new=False))
         if final:
-            homes = {t.id: self._v2_home(t) for t in self.targets}
-            for t, s in zip([t for t in self.targets for _ in EVENTS], self._tracker_statements(now)):
-                first, *rest = self._on_parked_or_final(s, now[t.id], homes[t.id])
+            for t, s in self._tracker_statements(now):
+                first, *rest = self._on_parked_or_final(s, now[t.id], self._v2_home(t))
                 f.add(*f.creating(first, only_if_new=False), *rest)
             # the log in the same procedure as the rename: once v2 has its names, 70 counts as applied
             f.steps([self._rename("v2_to_final", from_parking, "v2 takes its final names, trackers on it, in one "
@@ -1103,8 +1100,7 @@ class Phases:
     def _cutover_half_done(self, filename: str) -> list[Check]:
         """70 stopped between moving v2 to its final schema under parking names and giving it its final names:
         finishing it is the way back (this file undoes a whole cut-over, not that state)."""
-        _, _, final = self._renames()
-        parked = [(b[0], naming.v2_parking_name(b[1], "cutover")) for _, b in final]
+        parked = [p for _, p in self._cutover_parking()]
         if not parked:
             return []
         return [Check(" OR ".join(table_exists(*p) for p in parked),
@@ -1190,9 +1186,7 @@ class Phases:
     def rollback_routines(self) -> FileBuilder:
         f = self._file("20", rollback=True)
         self._common_refusals(f, None)
-        f.add(*self._drop_routines())
-        f.add(*[Statement(f"control_table_drop.{t}", f"DROP TABLE IF EXISTS {self.ctx.control_table(t)}", "bookkeeping")
-                for t in BOOKKEEPING])
+        f.add(*self._drop_bookkeeping())
         f.log()
         return f
 

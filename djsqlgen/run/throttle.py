@@ -123,13 +123,14 @@ class Throttle:
     def _table(self) -> str:
         return quote_qualified((self.control, "heartbeat"))
 
-    def beat(self, primary: Database) -> None:
-        """A new heartbeat: the primary's UTC time, remembered here with the order it was written in."""
+    def beat(self, primary: Database):
+        """A new heartbeat: the primary's UTC time, remembered here with the order it was written in; returned."""
         now = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
         primary.execute(f"INSERT INTO {self._table} (id, ts) VALUES (1, %s) ON DUPLICATE KEY UPDATE ts = VALUES(ts)",
                         [now])
         self._beats.append(now)
         del self._beats[:-1000]
+        return now
 
     def _lag(self, held, primary_now) -> float:
         """How far behind a replica holding the heartbeat ``held`` is, on the primary's clock alone: it has
@@ -138,9 +139,9 @@ class Throttle:
         later = [b for b in self._beats if held is None or b > held]
         return 0.0 if not later else (primary_now - later[0]).total_seconds()
 
-    def behind(self, primary: Database) -> str | None:
-        """Why the copy must wait (the first replica too far behind, and by how much), or None."""
-        primary_now = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
+    def behind(self, primary_now) -> str | None:
+        """Why the copy must wait (the first replica too far behind, and by how much), or None; ``primary_now``:
+        the primary's UTC time, that of the beat just written."""
         for replica in self.replicas:
             try:
                 if replica.db is None:
@@ -195,9 +196,8 @@ class Throttle:
             return True
         said = None
         while True:
-            if self.replicas:
-                self.beat(primary)
-            why = self._load(primary) or (self.behind(primary) if self.replicas else None)
+            beat = self.beat(primary) if self.replicas else None
+            why = self._load(primary) or (self.behind(beat) if self.replicas else None)
             if why is None:
                 if said:
                     say("no longer throttled: copying again")

@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from support.safety import FastScenario, Writer, applied
+from support.safety import FastScenario, Writer, applied, client, rows_copied
 
 ROWS = 600
 V1 = """
@@ -29,10 +29,6 @@ def scenario(db, prefix, dj_env, tmp_path):
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     return s
-
-
-def _copied(scenario: FastScenario) -> int:
-    return int(scenario.db.query(f"SELECT rows_copied FROM `{scenario.control}`.progress")[0]["rows_copied"])
 
 
 def _start_backfill(scenario: FastScenario) -> subprocess.Popen:
@@ -56,12 +52,12 @@ def _status(scenario: FastScenario) -> str:
 def test_pause_holds_the_copy_and_resume_finishes_it_under_a_writer(scenario, server_settings):
     with Writer(server_settings, scenario.sources[0], "event", first_id=10_000, every_ms=5):
         copy = _start_backfill(scenario)
-        _wait_for(lambda: _copied(scenario) >= 50)
+        _wait_for(lambda: rows_copied(scenario) >= 50)
         scenario.run("pause", str(scenario.plan_path))
         _wait_for(lambda: "backfill: paused" in _status(scenario))
-        held = _copied(scenario)
+        held = rows_copied(scenario)
         time.sleep(1.5)
-        assert _copied(scenario) == held, "the copy went on while paused"
+        assert rows_copied(scenario) == held, "the copy went on while paused"
         assert copy.poll() is None, "a paused backfill must wait, not exit"
         scenario.run("resume", str(scenario.plan_path))
         _, err = copy.communicate(timeout=60)
@@ -75,16 +71,16 @@ def test_pause_holds_the_copy_and_resume_finishes_it_under_a_writer(scenario, se
 def test_abort_stops_cleanly_and_the_next_run_resumes(scenario, server_settings):
     with Writer(server_settings, scenario.sources[0], "event", first_id=20_000, every_ms=5):
         copy = _start_backfill(scenario)
-        _wait_for(lambda: _copied(scenario) >= 50)
+        _wait_for(lambda: rows_copied(scenario) >= 50)
         scenario.run("abort", str(scenario.plan_path))
         _, err = copy.communicate(timeout=30)
         assert copy.returncode != 0 and "aborted" in err and "Traceback" not in err, err
-        stopped = _copied(scenario)
+        stopped = rows_copied(scenario)
         assert 0 < stopped < ROWS
         assert "backfill: aborted" in _status(scenario)
         again = scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "50")
         assert "backfill complete" in again.stderr
-    assert _copied(scenario) >= ROWS
+    assert rows_copied(scenario) >= ROWS
     scenario.same_rows("event")
     assert scenario.verify().returncode == 0
 
@@ -97,19 +93,18 @@ def _client(scenario: FastScenario) -> list[str]:
 def test_40_backfill_sql_waits_while_paused_and_refuses_when_aborted(scenario):
     scenario.run("pause", str(scenario.plan_path))
     with open(scenario.out / "40_backfill.sql", encoding="utf-8") as sql:
-        client = subprocess.Popen(_client(scenario), stdin=sql, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
+        loop = subprocess.Popen(_client(scenario), stdin=sql, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
         time.sleep(1.5)
-        assert client.poll() is None and _copied(scenario) == 0, "40_backfill.sql copied while paused"
+        assert loop.poll() is None and rows_copied(scenario) == 0, "40_backfill.sql copied while paused"
         scenario.run("resume", str(scenario.plan_path))
-        _, err = client.communicate(timeout=60)
-    assert client.returncode == 0, err
+        _, err = loop.communicate(timeout=60)
+    assert loop.returncode == 0, err
     scenario.same_rows("event")
 
     scenario.run("abort", str(scenario.plan_path))
     scenario.db.execute(f"UPDATE `{scenario.control}`.progress SET done = 0")  # as if not finished yet
-    with open(scenario.out / "40_backfill.sql", encoding="utf-8") as sql:
-        stopped = subprocess.run(_client(scenario), stdin=sql, capture_output=True, text=True, check=False)
+    stopped = client(scenario.db.settings, scenario.out / "40_backfill.sql")
     assert stopped.returncode != 0 and "aborted (djsqlgen abort)" in stopped.stderr, stopped.stderr
 
 
@@ -154,7 +149,7 @@ def test_critical_load_stops_the_copy_cleanly_and_it_resumes(scenario, server_se
     stopped = scenario.run("backfill", str(scenario.plan_path), "--critical-load", f"Threads_running={base + 3}",
                            check=False)
     assert stopped.returncode != 0 and "reached --critical-load" in stopped.stderr, stopped.stderr
-    assert "Traceback" not in stopped.stderr and _copied(scenario) == 0
+    assert "Traceback" not in stopped.stderr and rows_copied(scenario) == 0
     assert "backfill: stopped" in _status(scenario)
     for t in busy:
         t.join()

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from support.safety import FastScenario, applied, env_for
+from support.safety import FastScenario, applied, env_for, rows_copied
 from support.servers import DBA_USER, compare_servers
 
 from djsqlgen.errors import DjsqlgenError
@@ -36,10 +36,6 @@ def dba(binlog_pair, binlog_prefix, tmp_path):
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     yield s
     s.db.close()
-
-
-def _copied(scenario: FastScenario) -> int:
-    return int(scenario.db.query(f"SELECT rows_copied FROM `{scenario.control}`.progress")[0]["rows_copied"])
 
 
 @pytest.mark.parametrize("reader", ["root", DBA_USER])
@@ -65,16 +61,16 @@ def test_backfill_waits_while_the_replica_is_behind(reader, binlog_pair, dba):
                 assert time.monotonic() < deadline, status
                 time.sleep(0.1)
                 status = dba.run("status", str(dba.plan_path)).stdout
-        held = _copied(dba)
+        held = rows_copied(dba)
         assert held < ROWS and (held == 0 or reader != "root"), held
         time.sleep(1.5)
-        assert _copied(dba) == held and copy.poll() is None, "the copy went on while the replica was behind"
+        assert rows_copied(dba) == held and copy.poll() is None, "the copy went on while the replica was behind"
     finally:
         replica.start_sql_thread()
     _, err = copy.communicate(timeout=60)
     assert copy.returncode == 0, err
     assert "throttled: replica" in err and "copying again" in err, err
-    assert _copied(dba) >= ROWS
+    assert rows_copied(dba) >= ROWS
     replica.wait_caught_up()
     assert compare_servers(primary, replica, dba.prefix) == []
     dba.same_rows("event")

@@ -285,3 +285,8 @@ class FastScenario(Scenario):
     def forward(self, last: str, first: str = "00_preflight", init_command: str | None = None) -> None:
         """Apply the forward files from ``first`` to ``last`` with the stock client (40 and 50 included)."""
         applied(self, *PHASES[PHASES.index(first): PHASES.index(last) + 1], init_command=init_command)
+
+
+def rows_copied(scenario: Scenario) -> int:
+    """Rows the backfill has recorded as copied, over every table of the plan."""
+    return int(scenario.db.query(f"SELECT COALESCE(SUM(rows_copied), 0) AS n FROM `{scenario.control}`.progress")[0]["n"])

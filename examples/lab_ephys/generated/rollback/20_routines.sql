@@ -66,6 +66,27 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`heartbeat`;
+
+-- [control_table_drop.backfill_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`backfill_run`;
+
+-- [control_table_drop.v2_writes] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`v2_writes`;
+
+-- [control_table_drop.verify_diff] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`verify_diff`;
+
+-- [control_table_drop.verify_chunk] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`verify_chunk`;
+
+-- [control_table_drop.verify_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`verify_run`;
+
+-- [control_table_drop.progress] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
+
 -- [procedure_drop.example_common.#species.backfill_chunk] backfill_chunk procedure of example_common_v2.#species
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
 
@@ -140,27 +161,6 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_all`;
 
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_report`;
-
--- [control_table_drop.heartbeat] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`heartbeat`;
-
--- [control_table_drop.backfill_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`backfill_run`;
-
--- [control_table_drop.v2_writes] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`v2_writes`;
-
--- [control_table_drop.verify_diff] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`verify_diff`;
-
--- [control_table_drop.verify_chunk] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`verify_chunk`;
-
--- [control_table_drop.verify_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`verify_run`;
-
--- [control_table_drop.progress] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
 
 -- [phase_unlog.20] record that this phase was rolled back
 DELETE FROM `djsqlgen_example`.`phase_log` WHERE phase = '20';

@@ -66,6 +66,27 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`heartbeat`;
+
+-- [control_table_drop.backfill_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`backfill_run`;
+
+-- [control_table_drop.v2_writes] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`v2_writes`;
+
+-- [control_table_drop.verify_diff] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_diff`;
+
+-- [control_table_drop.verify_chunk] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_chunk`;
+
+-- [control_table_drop.verify_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_run`;
+
+-- [control_table_drop.progress] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`progress`;
+
 -- [procedure_drop.rekey_common.subject.backfill_chunk] backfill_chunk procedure of rekey_common_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_common__subject`;
 
@@ -137,27 +158,6 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_all`;
 
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_report`;
-
--- [control_table_drop.heartbeat] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`heartbeat`;
-
--- [control_table_drop.backfill_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`backfill_run`;
-
--- [control_table_drop.v2_writes] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`v2_writes`;
-
--- [control_table_drop.verify_diff] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_diff`;
-
--- [control_table_drop.verify_chunk] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_chunk`;
-
--- [control_table_drop.verify_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_run`;
-
--- [control_table_drop.progress] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_rekey`.`progress`;
 
 -- [phase_unlog.20] record that this phase was rolled back
 DELETE FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '20';

@@ -66,6 +66,27 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
+-- [control_table_drop.heartbeat] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`heartbeat`;
+
+-- [control_table_drop.backfill_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`backfill_run`;
+
+-- [control_table_drop.v2_writes] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`v2_writes`;
+
+-- [control_table_drop.verify_diff] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_diff`;
+
+-- [control_table_drop.verify_chunk] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk`;
+
+-- [control_table_drop.verify_run] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_run`;
+
+-- [control_table_drop.progress] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`progress`;
+
 -- [procedure_drop.lab_v1.#kind.backfill_chunk] backfill_chunk procedure of lab_v2.#kind
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9041cb`;
 
@@ -116,27 +137,6 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_all`;
 
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_report`;
-
--- [control_table_drop.heartbeat] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`heartbeat`;
-
--- [control_table_drop.backfill_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`backfill_run`;
-
--- [control_table_drop.v2_writes] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`v2_writes`;
-
--- [control_table_drop.verify_diff] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_diff`;
-
--- [control_table_drop.verify_chunk] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk`;
-
--- [control_table_drop.verify_run] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`verify_run`;
-
--- [control_table_drop.progress] bookkeeping
-DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`progress`;
 
 -- [phase_unlog.20] record that this phase was rolled back
 DELETE FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20';
