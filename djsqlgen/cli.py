@@ -224,28 +224,42 @@ def _plan_only(plan_path: Path):
     return load_plan(plan_path)
 
 
+def _chunked_options(command):
+    """The options `backfill` and `verify` share: chunk size, parallel jobs, and the throttle."""
+    for option in reversed((
+        click.option("--chunk-rows", type=click.IntRange(1, 10_000_000),
+                     help="Rows per chunk, fixed (default: the plan's, as the starting size for --chunk-time)."),
+        click.option("--chunk-time", type=click.FloatRange(0), help="Seconds a chunk should take: the chunk size "
+                     "adapts (default 0.5 unless --chunk-rows is given; 0 turns it off)."),
+        click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
+                     help="Tables worked at once, each on its own connection (each still chunked and throttled)."),
+        click.option("--replica", "replicas", multiple=True, metavar="mysql://USER:PASS@HOST:PORT",
+                     help="A replica to watch (repeatable): the work waits while it is behind. Read with plain "
+                          "SELECTs of a heartbeat row (no SUPER needed), and SHOW REPLICA STATUS where allowed."),
+        click.option("--max-lag", type=click.FloatRange(0, min_open=True), default=1.5, show_default=True,
+                     help="Seconds a replica may be behind before the work waits."),
+        click.option("--max-load", metavar="VAR=N[,…]", help="Wait while a status counter is above N, e.g. "
+                     "Threads_running=25 (as pt-online-schema-change)."),
+        click.option("--critical-load", metavar="VAR=N[,…]", help="Stop cleanly (resumable) when a status counter "
+                     "reaches N, e.g. Threads_running=50."),
+    )):
+        command = option(command)
+    return command
+
+
+def _adapt(chunk_rows: int | None, chunk_time: float | None) -> float:
+    # As pt-online-schema-change: an explicit chunk size is kept, else it adapts to the chunk time.
+    return chunk_time if chunk_time is not None else (0.0 if chunk_rows else 0.5)
+
+
 @cli.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000),
-              help="Rows per chunk, fixed (default: the plan's, as the starting size for --chunk-time).")
-@click.option("--chunk-time", type=click.FloatRange(0), help="Seconds a chunk should take: the chunk size adapts "
-              "(default 0.5 unless --chunk-rows is given; 0 turns it off).")
+@_chunked_options
 @click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server.")
-@click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Tables copied at once, each on its own connection (each still chunked and throttled).")
-@click.option("--replica", "replicas", multiple=True, metavar="mysql://USER:PASS@HOST:PORT",
-              help="A replica to watch (repeatable): the copy waits while it is behind. Read with plain SELECTs "
-                   "of a heartbeat row (no SUPER needed), and SHOW REPLICA STATUS where allowed.")
-@click.option("--max-lag", type=click.FloatRange(0, min_open=True), default=1.5, show_default=True,
-              help="Seconds a replica may be behind before the copy waits.")
-@click.option("--max-load", metavar="VAR=N[,…]", help="Wait while a status counter is above N, e.g. "
-              "Threads_running=25 (as pt-online-schema-change).")
-@click.option("--critical-load", metavar="VAR=N[,…]", help="Stop cleanly (resumable) when a status counter reaches "
-              "N, e.g. Threads_running=50.")
 @pass_context
-def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
-             jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None,
-             critical_load: str | None) -> None:
+def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, jobs: int,
+             replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
+             sleep_ms: int | None) -> None:
     """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
     from djsqlgen.run import driver as drive
     from djsqlgen.run.throttle import Throttle
@@ -254,18 +268,16 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
     throttle = Throttle.from_options(loaded.control, replicas, max_lag, max_load, critical_load)
     with connected(obj.settings) as db:
         try:
-            # As pt-online-schema-change: an explicit chunk size is kept, else it adapts to the chunk time.
-            adapt = chunk_time if chunk_time is not None else (0.0 if chunk_rows else 0.5)
             copied = drive.backfill(db, loaded, chunk_rows or loaded.chunk.rows,
                                     loaded.chunk.sleep_ms if sleep_ms is None else sleep_ms, throttle=throttle,
-                                    chunk_time_s=adapt, jobs=jobs)
+                                    chunk_time_s=_adapt(chunk_rows, chunk_time), jobs=jobs)
         finally:
             throttle.close()
     click.echo(f"backfill complete: {copied:,} row(s) copied in this run", err=True)
 
 
 def _request(obj: _Context, plan_path: Path, what: str) -> None:
-    """Record a pause, resume or abort for the running backfill, and say what it does."""
+    """Record a pause, resume or abort for the running backfill or verify, and say what it does."""
     from djsqlgen.run.backfill_control import request
 
     loaded = _plan_only(plan_path)
@@ -278,7 +290,7 @@ def _request(obj: _Context, plan_path: Path, what: str) -> None:
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def pause(obj: _Context, plan_path: Path) -> None:
-    """Hold the running backfill between two chunks (its 40_backfill.sql loop too)."""
+    """Hold the running backfill or verify between two chunks (the loops of 40_backfill.sql and 50_verify.sql too)."""
     _request(obj, plan_path, "pause")
 
 
@@ -286,7 +298,7 @@ def pause(obj: _Context, plan_path: Path) -> None:
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def resume(obj: _Context, plan_path: Path) -> None:
-    """Let a paused backfill go on."""
+    """Let a paused backfill or verify go on."""
     _request(obj, plan_path, "resume")
 
 
@@ -294,23 +306,37 @@ def resume(obj: _Context, plan_path: Path) -> None:
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @pass_context
 def abort(obj: _Context, plan_path: Path) -> None:
-    """Stop the running backfill after its chunk in flight; run it again to resume."""
+    """Stop the running backfill or verify after its chunk in flight; run it again to resume."""
     _request(obj, plan_path, "abort")
 
 
 @cli.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--chunk-rows", type=click.IntRange(1, 10_000_000), help="Rows per checksum chunk.")
+@_chunked_options
+@click.option("--on-replica", metavar="mysql://USER:PASS@HOST:PORT",
+              help="Read the checksums on this replica, so the primary does no checksum work; results are kept "
+                   "on the primary.")
+@click.option("--resume", is_flag=True, help="Go on with the last verify run, stopped halfway, from its last chunk.")
 @pass_context
-def verify(obj: _Context, plan_path: Path, chunk_rows: int | None) -> None:
-    """Checksum v2 against transform(v1); print a table per table; exit 1 on any difference."""
+def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, jobs: int,
+           replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
+           on_replica: str | None, resume: bool) -> None:
+    """Checksum v2 against transform(v1) chunk by chunk; print a table per table; exit 1 on any difference."""
     from djsqlgen.errors import VerifyMismatch
-    from djsqlgen.run import driver as drive
+    from djsqlgen.run import verify as check
     from djsqlgen.run.apply import format_rows
+    from djsqlgen.run.throttle import Throttle, parse_dsn
 
     loaded = _plan_only(plan_path)
+    reader = parse_dsn(on_replica) if on_replica else None
+    throttle = Throttle.from_options(loaded.control, replicas, max_lag, max_load, critical_load)
     with connected(obj.settings) as db:
-        result = drive.verify(db, loaded, chunk_rows or loaded.chunk.verify_rows)
+        try:
+            result = check.verify(db, loaded, chunk_rows or loaded.chunk.verify_rows,
+                                  chunk_time_s=_adapt(chunk_rows, chunk_time), jobs=jobs, throttle=throttle,
+                                  on_replica=reader, resume=resume)
+        finally:
+            throttle.close()
     click.echo(format_rows(result.tables) if result.tables else "no tables")
     if result.diffs:
         click.echo("\nrows that differ (up to 20 per table):")
@@ -350,9 +376,10 @@ def status(obj: _Context, plan_path: Path) -> None:
             for p in state["progress"]]))
     run = state.get("backfill")
     if run and run["reported_at"]:
-        line = f"backfill: {run['state']}"
+        job = "verify" if run["state"].startswith("verif") else "backfill"
+        line = f"{job}: {run['state'].removeprefix('verify ')}"
         line += f": {run['why']}" if run["why"] else ""
-        if run["state"] in ("copying", "throttled"):
+        if run["state"] in ("copying", "throttled", "verifying", "verify throttled"):
             if run["rows_per_s"]:
                 line += f", {run['rows_per_s']:,.0f} rows/s"
             if run["eta_s"] is not None:
@@ -363,10 +390,10 @@ def status(obj: _Context, plan_path: Path) -> None:
             line += f"; {run['requested']} requested, seen before the next chunk"
         click.echo(line)
     elif run and run["requested"] != "run":
-        click.echo(f"backfill: {run['requested']} requested")
+        click.echo(f"backfill/verify: {run['requested']} requested")
     last = state["last_verify"]
     if last:
-        verdict = "running or interrupted" if last["finished_at"] is None else (
+        verdict = "running, or stopped halfway (`djsqlgen verify --resume` goes on)" if last["finished_at"] is None else (
             "clean" if last["bad_chunks"] == 0 else
             "stale: a rolled-back cut-over gave up v2's later writes since; verify again" if last["bad_chunks"] < 0
             else f"{last['bad_chunks']} chunk(s) differ")

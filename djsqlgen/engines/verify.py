@@ -76,7 +76,7 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "diff_join": join,
         "src_key_json": key_json("s"),
         "dst_key_json": key_json("d"),
-        "src_total": f"SELECT COUNT(*) INTO v_src_rows\n{src_from}\n{where_clause(target)}",
+        "src_total": f"SELECT COUNT(*) INTO p_src_rows\n{src_from}\n{where_clause(target)}",
         "mapped_keys_decl": ",\n".join(
             [f"{_q(f'k_{i}')} {c.decl.sql_type}"
              + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
@@ -86,25 +86,48 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "mapped_keys_match": " AND ".join(f"m.{_q(f'k_{i}')} = dst.{_q(c.name)}" for i, c in enumerate(keys, 1)),
         "dst_key_json_raw": "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c.name)} AS CHAR)" for c in keys) + ")",
         "dst_table": dst,
-        "dst_total": f"SELECT COUNT(*) INTO v_dst_rows FROM {dst}",
+        "dst_total": f"SELECT COUNT(*) INTO p_dst_rows FROM {dst}",
     }
 
 
+KINDS = ("verify", "verify_chunk", "verify_total")
+
+
+def _kinds(target: Target) -> tuple[str, ...]:
+    """The per-target procedures: a keyed comparison also needs whole-table counts."""
+    return KINDS if strategy(target) == "keyed" else KINDS[:2]
+
+
 def routines(ctx: Context, target: Target) -> list[Statement]:
-    proc = naming.target_routine("verify", target.id)
-    body = render("verify_table_proc_create.sql.j2", control=ctx.control, proc=proc, plan_name=ctx.plan.name,
-                  plan_hash=ctx.migration_hash, target_id=target.id, target_label=target.label,
-                  source_label=target.source.driving.label, walk=driving_walk(ctx.model, target),
-                  strategy=strategy(target), f=fragments(ctx, target))
-    q = quote_qualified((ctx.control, proc))
-    return [Statement(f"procedure_drop.{target.id}.verify", f"DROP PROCEDURE IF EXISTS {q}",
-                      "replace an earlier version of the procedure"),
-            Statement(f"procedure_create.{target.id}.verify", body,
-                      f"chunked checksums of {target.label} against transform({target.source.driving.label}), "
-                      f"{strategy(target)} strategy", compound=True)]
+    """The chunk procedure (reads only: a replica can run it), the keyed whole-table counts, and the loop
+    that 50_verify.sql runs (20_routines)."""
+    names = {kind: naming.target_routine(kind, target.id) for kind in KINDS}
+    common = {"control": ctx.control, "plan_name": ctx.plan.name, "plan_hash": ctx.migration_hash,
+              "target_id": target.id, "target_label": target.label, "source_label": target.source.driving.label,
+              "strategy": strategy(target), "f": fragments(ctx, target)}
+    keyed = strategy(target) == "keyed"
+    bodies = {
+        "verify_chunk": render("verify_chunk_proc_create.sql.j2", proc=names["verify_chunk"],
+                               walk=driving_walk(ctx.model, target), **common),
+        "verify_total": render("verify_total_proc_create.sql.j2", proc=names["verify_total"], **common),
+        "verify": render("verify_table_proc_create.sql.j2", proc=names["verify"], chunk_proc=names["verify_chunk"],
+                         total_proc=names["verify_total"] if keyed else None, **common),
+    }
+    why = {"verify_chunk": f"one chunk of {target.label}: checksums of both sides in one snapshot, reads only",
+           "verify_total": f"whole-table counts of {target.label} (keyed: finds v2 rows no v1 row maps to)",
+           "verify": f"all of {target.label}, chunk after chunk, recorded ({strategy(target)} strategy)"}
+    out = []
+    for kind in ("verify_chunk", "verify_total", "verify"):
+        if kind not in _kinds(target):
+            continue
+        q = quote_qualified((ctx.control, names[kind]))
+        out += [Statement(f"procedure_drop.{target.id}.{kind}", f"DROP PROCEDURE IF EXISTS {q}",
+                          "replace an earlier version of the procedure"),
+                Statement(f"procedure_create.{target.id}.{kind}", bodies[kind], why[kind], compound=True)]
+    return out
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
-    q = quote_qualified((ctx.control, naming.target_routine("verify", target.id)))
-    return [Statement(f"procedure_drop.{target.id}.verify", f"DROP PROCEDURE IF EXISTS {q}",
-                      f"verify procedure of {target.label}")]
+    return [Statement(f"procedure_drop.{target.id}.{kind}",
+                      f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
+                      f"{kind} procedure of {target.label}") for kind in KINDS]

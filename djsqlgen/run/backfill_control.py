@@ -1,7 +1,8 @@
-"""The backfill's control row: pause, resume and abort asked by the DBA, and what the copy last reported.
+"""The control row of the backfill and verify: pause, resume and abort asked by the DBA, and what they last reported.
 
-One row in ``<control>.backfill_run``: what the DBA asked (checked between chunks, by `djsqlgen backfill` and
-by 40_backfill.sql's loop alike) and what the copy last reported (read by `djsqlgen status`).
+One row in ``<control>.backfill_run``: what the DBA asked (checked between chunks, by `djsqlgen backfill`,
+`djsqlgen verify` and the loops of 40_backfill.sql and 50_verify.sql alike) and what the running job last
+reported (read by `djsqlgen status`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,22 @@ from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
 
-REQUESTS = {"pause": "the backfill waits between two chunks until `djsqlgen resume`",
-            "resume": "the backfill goes on",
-            "abort": "the backfill stops after the chunk in flight; run it again to resume from its checkpoint"}
+REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djsqlgen resume`",
+            "resume": "the backfill or verify goes on",
+            "abort": "the backfill or verify stops after the chunk in flight; run it again to resume "
+                     "(verify: with --resume)"}
 
 
 class BackfillAborted(DjsqlgenError):
-    """`djsqlgen abort` asked the copy to stop: nothing is lost, the next run resumes."""
+    """`djsqlgen abort` asked the backfill or verify to stop: nothing is lost, the next run resumes."""
+
+
+def job_state(job: str, state: str) -> str:
+    """The state the control row shows: the backfill's as it always was ("copying", "throttled" …), the
+    verify's named as such ("verifying", "verify throttled" …)."""
+    if job == "backfill":
+        return "copying" if state == "working" else state
+    return {"working": "verifying", "finished": "verified"}.get(state, f"verify {state}")
 
 
 def request(db: Database, plan: Plan, what: str) -> str:
@@ -65,12 +75,13 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
 
 
 def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,
-                   poll_s: float = 1.0) -> None:
+                   poll_s: float = 1.0, job: str = "backfill",
+                   resume_hint: str = "run the same command again to resume from the checkpoint") -> None:
     """Wait while paused (saying so once; ``stop``, another job's failure, ends the wait); stop cleanly when
     aborted."""
     requested = requested_now(db, plan)
     if requested == "pause":
-        report(db, plan, "paused", "djsqlgen pause")
+        report(db, plan, job_state(job, "paused"), "djsqlgen pause")
         say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")
         while requested == "pause":
             if stop is not None and stop.wait(poll_s):
@@ -81,6 +92,5 @@ def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: t
         if requested == "run":
             say("resumed")
     if requested == "abort":
-        report(db, plan, "aborted", "djsqlgen abort")
-        raise BackfillAborted("backfill aborted by `djsqlgen abort` after the last chunk; nothing is lost: run the "
-                              "same command again to resume from the checkpoint")
+        report(db, plan, job_state(job, "aborted"), "djsqlgen abort")
+        raise BackfillAborted(f"{job} aborted by `djsqlgen abort` after the last chunk; nothing is lost: {resume_hint}")

@@ -1,26 +1,22 @@
-"""Drive the server-side procedures from the command line: backfill with a progress bar, verify, status.
+"""Drive the server-side procedures from the command line: the backfill with a progress bar, and status.
 
 No row ever passes through here: each call moves one chunk on the server and returns two numbers.
 """
 
 from __future__ import annotations
 
-import io
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import click
 
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import between_chunks, report, request, requested_now
-from djsqlgen.run.db import Database, ServerError, connect
-from djsqlgen.run.throttle import ChunkSizer, LoadCritical, Throttle
+from djsqlgen.run.backfill_control import request, requested_now
+from djsqlgen.run.chunked import ChunkedRun
+from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.throttle import ChunkSizer, Throttle
 
 
 def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
@@ -90,75 +86,15 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     tables = [t for t in everything if not t.done]
     total = sum(max(t.estimated_rows, t.rows_copied) for t in everything)
     already = sum(t.rows_copied if not t.done else max(t.estimated_rows, t.rows_copied) for t in everything)
-    started = time.monotonic()
-    state = {"labels": [], "reported": 0.0, "copied": 0}
-    lock = threading.Lock()  # the counters and the progress bar
-    throttle_lock = threading.Lock()
-
-    def say(text: str) -> None:
-        if show_progress:
-            click.echo(f"\n{text}", err=True)
-
-    def show(_item) -> str:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        return f"{', '.join(state['labels'])}  {state['copied']:,} rows  {state['copied'] / elapsed:,.0f} rows/s"
-
-    bar = click.progressbar(length=max(total, 1), label="backfill", show_eta=True, show_percent=True,
-                            item_show_func=show, file=sys.stderr if show_progress else io.StringIO())
-
-    def copied(conn: Database, table: TableProgress, rows: int) -> None:
-        with lock:
-            state["copied"] += rows
-            bar.update(rows, table.label)
-            if on_chunk:
-                on_chunk(table.label, rows)
-            now = time.monotonic()
-            if now - state["reported"] < 1.0:  # at most once a second: a control-row write per chunk adds up
-                return
-            state["reported"] = now
-            rate = state["copied"] / max(now - started, 1e-6)
-            left = max(total - already - state["copied"], 0)
-        report(conn, plan, "copying", ", ".join(state["labels"]), rate, left / rate if rate > 0 else None)
-
-    def before_chunk(conn: Database) -> None:
-        """Pause and abort requests, then the throttle; a request or another job's failure while throttled
-        is seen within a poll."""
-        while True:
-            between_chunks(conn, plan, say, stop)
-            if stop.is_set() or not throttle:
-                return
-            try:
-                with throttle_lock:  # its replica connections are shared by the jobs
-                    clear = throttle.wait(conn, lambda why: report(conn, plan, "throttled", why), say,
-                                          lambda: stop.is_set() or requested_now(conn, plan) != "run")
-            except LoadCritical as critical:
-                report(conn, plan, "stopped", str(critical))
-                raise
-            if clear:
-                return
+    run = ChunkedRun(db, plan, "backfill", total, already, throttle=throttle, show_progress=show_progress,
+                     on_chunk=on_chunk, resume_hint="run the same command again to resume from the checkpoint")
 
     def copy(conn: Database, table: TableProgress) -> None:
-        with lock:
-            state["labels"].append(table.label)
-        try:
-            _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms, before_chunk,
-                        lambda rows: copied(conn, table, rows), stop)
-        finally:
-            with lock:
-                state["labels"].remove(table.label)
+        _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms, run)
 
-    stop = threading.Event()  # one job failed: the others end after their chunk in flight
-    with bar:
-        bar.update(already)
-        if jobs <= 1 or len(tables) <= 1:
-            _session(db)
-            for table in tables:
-                copy(db, table)
-        else:
-            _in_parallel(db, tables, jobs, copy, stop)
-    report(db, plan, "finished", f"{state['copied']:,} rows copied in this run",
-            state["copied"] / max(time.monotonic() - started, 1e-6))
-    return state["copied"]
+    run.run(tables, lambda t: t.label, jobs, copy, session=_session)
+    run.finish(f"{run.rows:,} rows copied in this run")
+    return run.rows
 
 
 def _session(db: Database) -> None:
@@ -167,59 +103,21 @@ def _session(db: Database) -> None:
 
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
-                before_chunk: Callable[[Database], None], copied: Callable[[int], None],
-                stop: threading.Event) -> None:
+                run: ChunkedRun) -> None:
     """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
     proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
     done = False
-    while not done and not stop.is_set():
-        before_chunk(db)
-        if stop.is_set():
+    while not done and not run.stop.is_set():
+        run.before_chunk(db)
+        if run.stop.is_set():
             return
         size, began = sizer.size, time.monotonic()
         result = _call_chunk(db, proc, size, table.label)
         sizer.observe(size, time.monotonic() - began)
         rows, done = int(result["n"] or 0), bool(result["done"])
-        copied(rows)
+        run.done(db, table.label, rows)
         if not done and sleep_ms:
             time.sleep(sleep_ms / 1000)
-
-
-def _in_parallel(db: Database, tables: list[TableProgress], jobs: int,
-                 copy: Callable[[Database, TableProgress], None], stop: threading.Event) -> None:
-    """``jobs`` workers, each on its own connection, take the next table until none is left; the first
-    failure stops the others after their chunk in flight and is raised."""
-    queue = list(reversed(tables))  # pop() from the end: taken in dependency order, though any order is safe
-    taken = threading.Lock()
-    failures: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            with connect(db.settings) as conn:
-                _session(conn)
-                while not stop.is_set():
-                    with taken:
-                        if not queue:
-                            return
-                        table = queue.pop()
-                    copy(conn, table)
-        except BaseException as exc:  # noqa: BLE001 - raised in the main thread below
-            failures.append(exc)
-            stop.set()
-
-    threads = [threading.Thread(target=worker, name=f"djsqlgen-backfill-{i}", daemon=True)
-               for i in range(min(jobs, len(tables)))]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        stop.set()
-        raise
-    if failures:
-        raise failures[0]
 
 
 # Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint
@@ -244,29 +142,6 @@ def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str) -> dict:
                 "Nothing is lost: fix the cause and run the same command again to resume."
             ) from None
     raise AssertionError("unreachable")
-
-
-@dataclass
-class VerifyResult:
-    tables: list[dict]
-    diffs: list[dict]
-
-    @property
-    def ok(self) -> bool:
-        return all(t["result"] == "OK" for t in self.tables) and not self.diffs
-
-
-def verify(db: Database, plan: Plan, chunk_rows: int) -> VerifyResult:
-    proc = quote_qualified((plan.control, "verify_all"))
-    try:
-        results = db.call_results(f"CALL {proc}({int(chunk_rows)}, 0)")
-    except ServerError as exc:
-        if exc.errno in (1049, 1305):
-            raise DjsqlgenError(f"verify procedures are missing in {plan.control}: apply 20_routines.sql first") from None
-        raise DjsqlgenError(f"verify failed: server error {exc.errno}: {exc.message}") from None
-    tables = results[0] if results else []
-    diffs = results[1] if len(results) > 1 else []
-    return VerifyResult(tables, diffs)
 
 
 def status(db: Database, plan: Plan) -> dict:

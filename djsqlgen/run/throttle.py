@@ -72,7 +72,7 @@ def parse_load(text: str | None, option: str) -> dict[str, int]:
 
 
 class LoadCritical(DjsqlgenError):
-    """The server crossed --critical-load: the copy stopped after its last chunk (resumable)."""
+    """The server crossed --critical-load: the job stopped after its last chunk (resumable)."""
 
 
 @dataclass
@@ -112,9 +112,7 @@ class Throttle:
             if value is None:
                 raise DjsqlgenError(f"the server has no status counter {name} (--max-load/--critical-load)")
             if name in self.critical_load and value >= self.critical_load[name]:
-                raise LoadCritical(f"backfill stopped: {name}={value} reached --critical-load {name}="
-                                   f"{self.critical_load[name]}; nothing is lost: run the same command again to "
-                                   "resume once the server is quieter")
+                raise LoadCritical(f"{name}={value} reached --critical-load {name}={self.critical_load[name]}")
             if name in self.max_load and value > self.max_load[name]:
                 return f"{name}={value} is above --max-load {name}={self.max_load[name]}"
         return None

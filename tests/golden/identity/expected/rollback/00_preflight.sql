@@ -95,6 +95,12 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`
 -- [procedure_drop.lab_v1.#kind.verify] verify procedure of lab_v2.#kind
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`;
 
+-- [procedure_drop.lab_v1.#kind.verify_chunk] verify_chunk procedure of lab_v2.#kind
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__kind_9041cb`;
+
+-- [procedure_drop.lab_v1.#kind.verify_total] verify_total procedure of lab_v2.#kind
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__kind_9041cb`;
+
 -- [procedure_drop.lab_v1.subject.backfill_chunk] backfill_chunk procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subject`;
 
@@ -103,6 +109,12 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__subject`;
 
 -- [procedure_drop.lab_v1.subject.verify] verify procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__subject`;
+
+-- [procedure_drop.lab_v1.subject.verify_chunk] verify_chunk procedure of lab_v2.subject
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__subject`;
+
+-- [procedure_drop.lab_v1.subject.verify_total] verify_total procedure of lab_v2.subject
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__subject`;
 
 -- [procedure_drop.lab_v1.subject.check_references] reference check of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__subject`;
@@ -116,6 +128,12 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session`;
 -- [procedure_drop.lab_v1.session.verify] verify procedure of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session`;
 
+-- [procedure_drop.lab_v1.session.verify_chunk] verify_chunk procedure of lab_v2.session
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session`;
+
+-- [procedure_drop.lab_v1.session.verify_total] verify_total procedure of lab_v2.session
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__session`;
+
 -- [procedure_drop.lab_v1.session.check_references] reference check of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session`;
 
@@ -128,14 +146,26 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session__tri
 -- [procedure_drop.lab_v1.session__trial.verify] verify procedure of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`;
 
+-- [procedure_drop.lab_v1.session__trial.verify_chunk] verify_chunk procedure of lab_v2.session__trial
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session__trial`;
+
+-- [procedure_drop.lab_v1.session__trial.verify_total] verify_total procedure of lab_v2.session__trial
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__session__trial`;
+
 -- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`;
 
 -- [procedure_drop.verify_all] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_all`;
 
+-- [procedure_drop.verify_finish] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_finish`;
+
 -- [procedure_drop.verify_report] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_report`;
+
+-- [procedure_drop.verify_record] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_record`;
 
 -- [control_table_drop.objects] the record of what djsqlgen made: nothing of it is left
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`objects`;

@@ -318,28 +318,27 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.#kind.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`;
+-- [procedure_drop.lab_v1.#kind.verify_chunk] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`;
 
--- [procedure_create.lab_v1.#kind.verify] chunked checksums of lab_v2.#kind against transform(lab_v1.#kind), aligned strategy
+-- [procedure_create.lab_v1.#kind.verify_chunk] one chunk of lab_v2.#kind: checksums of both sides in one snapshot, reads only
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.#kind against transform(lab_v1.#kind), aligned'
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum one chunk of lab_v2.#kind against transform(lab_v1.#kind), aligned; reads only'
 BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_has_lo TINYINT DEFAULT 0;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_diffs INT DEFAULT 0;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
+  DECLARE v_checkpoint TEXT;
   DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
@@ -349,91 +348,122 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- One consistent snapshot per chunk: each v1 write and its trigger's v2 write commit together,
-    -- so both sides are compared as of the same moment while writers go on, without locking them.
-    START TRANSACTION WITH CONSISTENT SNAPSHOT;
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `src`.`kind` INTO v_hi_1
-      FROM `lab_v1`.`#kind` AS `src` ORDER BY `src`.`kind` LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`kind` INTO v_hi_1
-      FROM `lab_v1`.`#kind` AS `src` WHERE `src`.`kind` > v_lo_1 ORDER BY `src`.`kind` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-      SET v_last_chunk = 1;
-    END IF;
+  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  IF v_has_lo = 0 THEN
+    SELECT `src`.`kind` INTO v_hi_1
+    FROM `lab_v1`.`#kind` AS `src` ORDER BY `src`.`kind` LIMIT v_offset, 1;
+  ELSE
+    SELECT `src`.`kind` INTO v_hi_1
+    FROM `lab_v1`.`#kind` AS `src` WHERE `src`.`kind` > v_lo_1 ORDER BY `src`.`kind` LIMIT v_offset, 1;
+  END IF;
+  IF v_found = 0 THEN
+    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
+    SET v_last_chunk = 1;
+  END IF;
 
-    SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
+  FROM (
+    SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v1`.`#kind` AS `src`
+    WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
+    LIMIT 18446744073709551615
+  ) AS s;
+  -- v2: the same key range
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
+  FROM (
+    SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v2`.`#kind` AS dst
+    WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
+    LIMIT 18446744073709551615
+  ) AS d;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
-      SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-      LIMIT 18446744073709551615
-    ) AS s;
-    -- v2: the same key range
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
-    FROM (
-      SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v2`.`#kind` AS dst
-      WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-      LIMIT 18446744073709551615
-    ) AS d;
-
-    INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
-      (run_id, target_id, chunk_no, src_rows, src_h1, src_h2, dst_rows, dst_h1, dst_h2, lo_key, hi_key)
-    VALUES (p_run_id, 'lab_v1.#kind', v_chunk_no, v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2,
-            IF(v_has_lo = 1, JSON_ARRAY(CAST(v_lo_1 AS CHAR)), NULL),
-            IF(v_last_chunk = 0, JSON_ARRAY(CAST(v_hi_1 AS CHAR)), NULL));
-
-    IF (v_src_rows <> v_dst_rows OR v_src_h1 <> v_dst_h1 OR v_src_h2 <> v_dst_h2) AND v_diffs < 20 THEN
-      -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
-      INSERT INTO `djsqlgen_lab_transform`.`verify_diff` (run_id, target_id, row_key, problem)
-      SELECT p_run_id, 'lab_v1.#kind', diff.row_key, diff.problem
+      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
+             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
-        SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-               IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-        FROM (
-          SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`#kind` AS `src`
-          WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-        ) AS s
-        LEFT JOIN (
-          SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`#kind` AS dst
-          WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-        ) AS d ON s.`k_1` = d.`k_1`
-        WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-        UNION ALL
-        SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-        FROM (
-          SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`#kind` AS dst
-          WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-        ) AS d
-        LEFT JOIN (
-          SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`#kind` AS `src`
-          WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-        ) AS s ON s.`k_1` = d.`k_1`
-        WHERE s.`k_1` IS NULL
-        LIMIT 20
-      ) AS diff
-      LIMIT 20;
-      SET v_diffs = v_diffs + ROW_COUNT();
-    END IF;
-    COMMIT;
+        SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
+      ) AS s
+      LEFT JOIN (
+        SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`#kind` AS dst
+        WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
+      ) AS d ON s.`k_1` = d.`k_1`
+      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
+      UNION ALL
+      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
+      FROM (
+        SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`#kind` AS dst
+        WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
+      ) AS d
+      LEFT JOIN (
+        SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
+      ) AS s ON s.`k_1` = d.`k_1`
+      WHERE s.`k_1` IS NULL
+      LIMIT 20
+    ) AS diff;
+  END IF;
+  COMMIT;
+  IF v_last_chunk = 0 THEN
+    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
+  END IF;
+END;;
+DELIMITER ;
 
-    IF v_last_chunk = 1 THEN
+-- [procedure_drop.lab_v1.#kind.verify] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`;
+
+-- [procedure_create.lab_v1.#kind.verify] all of lab_v2.#kind, chunk after chunk, recorded (aligned strategy)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`(IN p_run_id BIGINT, IN p_chunk_rows INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.#kind against transform(lab_v1.#kind), aligned, chunk after chunk'
+BEGIN
+  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
+  DECLARE v_chunk_no INT DEFAULT 0;
+  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_hi TEXT;
+  DECLARE v_diffs TEXT;
+  DECLARE v_src_rows BIGINT;
+  DECLARE v_dst_rows BIGINT;
+  DECLARE v_src_h1 DECIMAL(65, 0);
+  DECLARE v_src_h2 DECIMAL(65, 0);
+  DECLARE v_dst_h1 DECIMAL(65, 0);
+  DECLARE v_dst_h2 DECIMAL(65, 0);
+  chunks: LOOP
+    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.#kind aborted (djsqlgen abort); djsqlgen resume, then verify again';
+    END IF;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
+      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    CALL `djsqlgen_lab_transform`.`verify_record`(p_run_id, 'lab_v1.#kind', v_chunk_no, 0, v_lo, v_hi,
+      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    IF v_hi IS NULL THEN
       LEAVE chunks;
     END IF;
-    SET v_lo_1 = v_hi_1, v_has_lo = 1;
+    SET v_lo = v_hi;
   END LOOP;
 END;;
 DELIMITER ;
@@ -609,28 +639,27 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.subject.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__subject`;
+-- [procedure_drop.lab_v1.subject.verify_chunk] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`;
 
--- [procedure_create.lab_v1.subject.verify] chunked checksums of lab_v2.animal against transform(lab_v1.subject), aligned strategy
+-- [procedure_create.lab_v1.subject.verify_chunk] one chunk of lab_v2.animal: checksums of both sides in one snapshot, reads only
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__subject`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.animal against transform(lab_v1.subject), aligned'
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum one chunk of lab_v2.animal against transform(lab_v1.subject), aligned; reads only'
 BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_has_lo TINYINT DEFAULT 0;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_diffs INT DEFAULT 0;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
+  DECLARE v_checkpoint TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
@@ -640,91 +669,122 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- One consistent snapshot per chunk: each v1 write and its trigger's v2 write commit together,
-    -- so both sides are compared as of the same moment while writers go on, without locking them.
-    START TRANSACTION WITH CONSISTENT SNAPSHOT;
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `lab_v1`.`subject` AS `src` ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `lab_v1`.`subject` AS `src` WHERE `src`.`subject_id` > v_lo_1 ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-      SET v_last_chunk = 1;
-    END IF;
+  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  IF v_has_lo = 0 THEN
+    SELECT `src`.`subject_id` INTO v_hi_1
+    FROM `lab_v1`.`subject` AS `src` ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
+  ELSE
+    SELECT `src`.`subject_id` INTO v_hi_1
+    FROM `lab_v1`.`subject` AS `src` WHERE `src`.`subject_id` > v_lo_1 ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
+  END IF;
+  IF v_found = 0 THEN
+    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
+    SET v_last_chunk = 1;
+  END IF;
 
-    SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
+  FROM (
+    SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
+    LIMIT 18446744073709551615
+  ) AS s;
+  -- v2: the same key range
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
+  FROM (
+    SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+    FROM `lab_v2`.`animal` AS dst
+    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
+    LIMIT 18446744073709551615
+  ) AS d;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      LIMIT 18446744073709551615
-    ) AS s;
-    -- v2: the same key range
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
-    FROM (
-      SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-      FROM `lab_v2`.`animal` AS dst
-      WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      LIMIT 18446744073709551615
-    ) AS d;
-
-    INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
-      (run_id, target_id, chunk_no, src_rows, src_h1, src_h2, dst_rows, dst_h1, dst_h2, lo_key, hi_key)
-    VALUES (p_run_id, 'lab_v1.subject', v_chunk_no, v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2,
-            IF(v_has_lo = 1, JSON_ARRAY(CAST(v_lo_1 AS CHAR)), NULL),
-            IF(v_last_chunk = 0, JSON_ARRAY(CAST(v_hi_1 AS CHAR)), NULL));
-
-    IF (v_src_rows <> v_dst_rows OR v_src_h1 <> v_dst_h1 OR v_src_h2 <> v_dst_h2) AND v_diffs < 20 THEN
-      -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
-      INSERT INTO `djsqlgen_lab_transform`.`verify_diff` (run_id, target_id, row_key, problem)
-      SELECT p_run_id, 'lab_v1.subject', diff.row_key, diff.problem
+      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
+             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
-        SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-               IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-        FROM (
-          SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-          FROM `lab_v1`.`subject` AS `src`
-          WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-        ) AS s
-        LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-          FROM `lab_v2`.`animal` AS dst
-          WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-        ) AS d ON s.`k_1` = d.`k_1`
-        WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-        UNION ALL
-        SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-        FROM (
-          SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-          FROM `lab_v2`.`animal` AS dst
-          WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-        ) AS d
-        LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-          FROM `lab_v1`.`subject` AS `src`
-          WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-        ) AS s ON s.`k_1` = d.`k_1`
-        WHERE s.`k_1` IS NULL
-        LIMIT 20
-      ) AS diff
-      LIMIT 20;
-      SET v_diffs = v_diffs + ROW_COUNT();
-    END IF;
-    COMMIT;
+        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
+      ) AS s
+      LEFT JOIN (
+        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+        FROM `lab_v2`.`animal` AS dst
+        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
+      ) AS d ON s.`k_1` = d.`k_1`
+      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
+      UNION ALL
+      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
+      FROM (
+        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+        FROM `lab_v2`.`animal` AS dst
+        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
+      ) AS d
+      LEFT JOIN (
+        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
+      ) AS s ON s.`k_1` = d.`k_1`
+      WHERE s.`k_1` IS NULL
+      LIMIT 20
+    ) AS diff;
+  END IF;
+  COMMIT;
+  IF v_last_chunk = 0 THEN
+    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
+  END IF;
+END;;
+DELIMITER ;
 
-    IF v_last_chunk = 1 THEN
+-- [procedure_drop.lab_v1.subject.verify] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__subject`;
+
+-- [procedure_create.lab_v1.subject.verify] all of lab_v2.animal, chunk after chunk, recorded (aligned strategy)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__subject`(IN p_run_id BIGINT, IN p_chunk_rows INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.animal against transform(lab_v1.subject), aligned, chunk after chunk'
+BEGIN
+  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
+  DECLARE v_chunk_no INT DEFAULT 0;
+  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_hi TEXT;
+  DECLARE v_diffs TEXT;
+  DECLARE v_src_rows BIGINT;
+  DECLARE v_dst_rows BIGINT;
+  DECLARE v_src_h1 DECIMAL(65, 0);
+  DECLARE v_src_h2 DECIMAL(65, 0);
+  DECLARE v_dst_h1 DECIMAL(65, 0);
+  DECLARE v_dst_h2 DECIMAL(65, 0);
+  chunks: LOOP
+    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.animal aborted (djsqlgen abort); djsqlgen resume, then verify again';
+    END IF;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
+      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    CALL `djsqlgen_lab_transform`.`verify_record`(p_run_id, 'lab_v1.subject', v_chunk_no, 0, v_lo, v_hi,
+      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    IF v_hi IS NULL THEN
       LEAVE chunks;
     END IF;
-    SET v_lo_1 = v_hi_1, v_has_lo = 1;
+    SET v_lo = v_hi;
   END LOOP;
 END;;
 DELIMITER ;
@@ -957,28 +1017,27 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session`;
+-- [procedure_drop.lab_v1.session.verify_chunk] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`;
 
--- [procedure_create.lab_v1.session.verify] chunked checksums of lab_v2.session against transform(lab_v1.session), aligned strategy
+-- [procedure_create.lab_v1.session.verify_chunk] one chunk of lab_v2.session: checksums of both sides in one snapshot, reads only
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__session`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.session against transform(lab_v1.session), aligned'
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum one chunk of lab_v2.session against transform(lab_v1.session), aligned; reads only'
 BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_has_lo TINYINT DEFAULT 0;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_diffs INT DEFAULT 0;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
+  DECLARE v_checkpoint TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   DECLARE v_lo_2 smallint(5) unsigned;
@@ -990,91 +1049,122 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- One consistent snapshot per chunk: each v1 write and its trigger's v2 write commit together,
-    -- so both sides are compared as of the same moment while writers go on, without locking them.
-    START TRANSACTION WITH CONSISTENT SNAPSHOT;
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v1`.`session` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v1`.`session` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-      SET v_last_chunk = 1;
-    END IF;
+  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  IF v_has_lo = 0 THEN
+    SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
+    FROM `lab_v1`.`session` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
+  ELSE
+    SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
+    FROM `lab_v1`.`session` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
+  END IF;
+  IF v_found = 0 THEN
+    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
+    SET v_last_chunk = 1;
+  END IF;
 
-    SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
+  FROM (
+    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
+    LIMIT 18446744073709551615
+  ) AS s;
+  -- v2: the same key range
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
+  FROM (
+    SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v2`.`session` AS dst
+    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
+    LIMIT 18446744073709551615
+  ) AS d;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-      LIMIT 18446744073709551615
-    ) AS s;
-    -- v2: the same key range
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
-    FROM (
-      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v2`.`session` AS dst
-      WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-      LIMIT 18446744073709551615
-    ) AS d;
-
-    INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
-      (run_id, target_id, chunk_no, src_rows, src_h1, src_h2, dst_rows, dst_h1, dst_h2, lo_key, hi_key)
-    VALUES (p_run_id, 'lab_v1.session', v_chunk_no, v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2,
-            IF(v_has_lo = 1, JSON_ARRAY(CAST(v_lo_1 AS CHAR), CAST(v_lo_2 AS CHAR)), NULL),
-            IF(v_last_chunk = 0, JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)), NULL));
-
-    IF (v_src_rows <> v_dst_rows OR v_src_h1 <> v_dst_h1 OR v_src_h2 <> v_dst_h2) AND v_diffs < 20 THEN
-      -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
-      INSERT INTO `djsqlgen_lab_transform`.`verify_diff` (run_id, target_id, row_key, problem)
-      SELECT p_run_id, 'lab_v1.session', diff.row_key, diff.problem
+      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
+             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
-        SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-               IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-        FROM (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`session` AS `src`
-          WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-        ) AS s
-        LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`session` AS dst
-          WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-        ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-        WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-        UNION ALL
-        SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-        FROM (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`session` AS dst
-          WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-        ) AS d
-        LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`session` AS `src`
-          WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-        ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-        WHERE s.`k_1` IS NULL
-        LIMIT 20
-      ) AS diff
-      LIMIT 20;
-      SET v_diffs = v_diffs + ROW_COUNT();
-    END IF;
-    COMMIT;
+        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
+      ) AS s
+      LEFT JOIN (
+        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`session` AS dst
+        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
+      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
+      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
+      UNION ALL
+      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
+      FROM (
+        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`session` AS dst
+        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
+      ) AS d
+      LEFT JOIN (
+        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
+      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
+      WHERE s.`k_1` IS NULL
+      LIMIT 20
+    ) AS diff;
+  END IF;
+  COMMIT;
+  IF v_last_chunk = 0 THEN
+    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
+  END IF;
+END;;
+DELIMITER ;
 
-    IF v_last_chunk = 1 THEN
+-- [procedure_drop.lab_v1.session.verify] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session`;
+
+-- [procedure_create.lab_v1.session.verify] all of lab_v2.session, chunk after chunk, recorded (aligned strategy)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__session`(IN p_run_id BIGINT, IN p_chunk_rows INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.session against transform(lab_v1.session), aligned, chunk after chunk'
+BEGIN
+  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
+  DECLARE v_chunk_no INT DEFAULT 0;
+  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_hi TEXT;
+  DECLARE v_diffs TEXT;
+  DECLARE v_src_rows BIGINT;
+  DECLARE v_dst_rows BIGINT;
+  DECLARE v_src_h1 DECIMAL(65, 0);
+  DECLARE v_src_h2 DECIMAL(65, 0);
+  DECLARE v_dst_h1 DECIMAL(65, 0);
+  DECLARE v_dst_h2 DECIMAL(65, 0);
+  chunks: LOOP
+    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.session aborted (djsqlgen abort); djsqlgen resume, then verify again';
+    END IF;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
+      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    CALL `djsqlgen_lab_transform`.`verify_record`(p_run_id, 'lab_v1.session', v_chunk_no, 0, v_lo, v_hi,
+      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    IF v_hi IS NULL THEN
       LEAVE chunks;
     END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
+    SET v_lo = v_hi;
   END LOOP;
 END;;
 DELIMITER ;
@@ -1311,28 +1401,27 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session__trial.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`;
+-- [procedure_drop.lab_v1.session__trial.verify_chunk] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`;
 
--- [procedure_create.lab_v1.session__trial.verify] chunked checksums of lab_v2.session__trial against transform(lab_v1.session__trial), aligned strategy
+-- [procedure_create.lab_v1.session__trial.verify_chunk] one chunk of lab_v2.session__trial: checksums of both sides in one snapshot, reads only
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.session__trial against transform(lab_v1.session__trial), aligned'
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum one chunk of lab_v2.session__trial against transform(lab_v1.session__trial), aligned; reads only'
 BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_has_lo TINYINT DEFAULT 0;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_diffs INT DEFAULT 0;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
+  DECLARE v_checkpoint TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   DECLARE v_lo_2 smallint(5) unsigned;
@@ -1346,91 +1435,122 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- One consistent snapshot per chunk: each v1 write and its trigger's v2 write commit together,
-    -- so both sides are compared as of the same moment while writers go on, without locking them.
-    START TRANSACTION WITH CONSISTENT SNAPSHOT;
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v1`.`session__trial` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v1`.`session__trial` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3)))) ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-      SET v_last_chunk = 1;
-    END IF;
+  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  IF v_has_lo = 0 THEN
+    SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
+    FROM `lab_v1`.`session__trial` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
+  ELSE
+    SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
+    FROM `lab_v1`.`session__trial` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3)))) ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
+  END IF;
+  IF v_found = 0 THEN
+    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
+    SET v_last_chunk = 1;
+  END IF;
 
-    SET v_chunk_no = v_chunk_no + 1;
-    -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-    -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_src_rows, v_src_h1, v_src_h2
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
+  FROM (
+    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
+    LIMIT 18446744073709551615
+  ) AS s;
+  -- v2: the same key range
+  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
+  FROM (
+    SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
+    FROM `lab_v2`.`session__trial` AS dst
+    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
+    LIMIT 18446744073709551615
+  ) AS d;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
-      SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-      LIMIT 18446744073709551615
-    ) AS s;
-    -- v2: the same key range
-    SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO v_dst_rows, v_dst_h1, v_dst_h2
-    FROM (
-      SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-      FROM `lab_v2`.`session__trial` AS dst
-      WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-      LIMIT 18446744073709551615
-    ) AS d;
-
-    INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
-      (run_id, target_id, chunk_no, src_rows, src_h1, src_h2, dst_rows, dst_h1, dst_h2, lo_key, hi_key)
-    VALUES (p_run_id, 'lab_v1.session__trial', v_chunk_no, v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2,
-            IF(v_has_lo = 1, JSON_ARRAY(CAST(v_lo_1 AS CHAR), CAST(v_lo_2 AS CHAR), CAST(v_lo_3 AS CHAR)), NULL),
-            IF(v_last_chunk = 0, JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR)), NULL));
-
-    IF (v_src_rows <> v_dst_rows OR v_src_h1 <> v_dst_h1 OR v_src_h2 <> v_dst_h2) AND v_diffs < 20 THEN
-      -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
-      INSERT INTO `djsqlgen_lab_transform`.`verify_diff` (run_id, target_id, row_key, problem)
-      SELECT p_run_id, 'lab_v1.session__trial', diff.row_key, diff.problem
+      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
+             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
-        SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
-               IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-        FROM (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`session__trial` AS `src`
-          WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-        ) AS s
-        LEFT JOIN (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`session__trial` AS dst
-          WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-        ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-        WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-        UNION ALL
-        SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
-        FROM (
-          SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v2`.`session__trial` AS dst
-          WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-        ) AS d
-        LEFT JOIN (
-          SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-          FROM `lab_v1`.`session__trial` AS `src`
-          WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-        ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-        WHERE s.`k_1` IS NULL
-        LIMIT 20
-      ) AS diff
-      LIMIT 20;
-      SET v_diffs = v_diffs + ROW_COUNT();
-    END IF;
-    COMMIT;
+        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`session__trial` AS `src`
+        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
+      ) AS s
+      LEFT JOIN (
+        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`session__trial` AS dst
+        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
+      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
+      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
+      UNION ALL
+      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
+      FROM (
+        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v2`.`session__trial` AS dst
+        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
+      ) AS d
+      LEFT JOIN (
+        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
+        FROM `lab_v1`.`session__trial` AS `src`
+        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
+      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
+      WHERE s.`k_1` IS NULL
+      LIMIT 20
+    ) AS diff;
+  END IF;
+  COMMIT;
+  IF v_last_chunk = 0 THEN
+    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR));
+  END IF;
+END;;
+DELIMITER ;
 
-    IF v_last_chunk = 1 THEN
+-- [procedure_drop.lab_v1.session__trial.verify] replace an earlier version of the procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`;
+
+-- [procedure_create.lab_v1.session__trial.verify] all of lab_v2.session__trial, chunk after chunk, recorded (aligned strategy)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`(IN p_run_id BIGINT, IN p_chunk_rows INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum lab_v2.session__trial against transform(lab_v1.session__trial), aligned, chunk after chunk'
+BEGIN
+  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
+  DECLARE v_chunk_no INT DEFAULT 0;
+  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_hi TEXT;
+  DECLARE v_diffs TEXT;
+  DECLARE v_src_rows BIGINT;
+  DECLARE v_dst_rows BIGINT;
+  DECLARE v_src_h1 DECIMAL(65, 0);
+  DECLARE v_src_h2 DECIMAL(65, 0);
+  DECLARE v_dst_h1 DECIMAL(65, 0);
+  DECLARE v_dst_h2 DECIMAL(65, 0);
+  chunks: LOOP
+    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.session__trial aborted (djsqlgen abort); djsqlgen resume, then verify again';
+    END IF;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
+      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    CALL `djsqlgen_lab_transform`.`verify_record`(p_run_id, 'lab_v1.session__trial', v_chunk_no, 0, v_lo, v_hi,
+      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
+    IF v_hi IS NULL THEN
       LEAVE chunks;
     END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
+    SET v_lo = v_hi;
   END LOOP;
 END;;
 DELIMITER ;
@@ -1494,6 +1614,37 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.verify_record] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_record`;
+
+-- [procedure_create.verify_record] verify_record: keep one chunk's result
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_record`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
+  IN p_chunk_no INT, IN p_is_total TINYINT, IN p_lo TEXT, IN p_hi TEXT,
+  IN p_src_rows BIGINT, IN p_src_h1 DECIMAL(65, 0), IN p_src_h2 DECIMAL(65, 0),
+  IN p_dst_rows BIGINT, IN p_dst_h1 DECIMAL(65, 0), IN p_dst_h2 DECIMAL(65, 0), IN p_diffs TEXT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen: keep the result of one verify chunk (and the keys that differ, 20 per table) on the primary'
+BEGIN
+  DECLARE v_room INT;
+  INSERT INTO `djsqlgen_lab_transform`.`verify_chunk`
+    (run_id, target_id, chunk_no, is_total, src_rows, src_h1, src_h2, dst_rows, dst_h1, dst_h2, lo_key, hi_key)
+  VALUES (p_run_id, p_target_id, p_chunk_no, p_is_total, p_src_rows, p_src_h1, p_src_h2, p_dst_rows, p_dst_h1,
+          p_dst_h2, p_lo, p_hi);
+  IF p_diffs IS NOT NULL THEN
+    SET v_room = 20 - (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`verify_diff`
+                       WHERE run_id = p_run_id AND target_id = p_target_id);
+    IF v_room > 0 THEN
+      INSERT INTO `djsqlgen_lab_transform`.`verify_diff` (run_id, target_id, row_key, problem)
+      SELECT p_run_id, p_target_id, j.row_key, j.problem
+      FROM JSON_TABLE(p_diffs, '$[*]' COLUMNS (row_key JSON PATH '$[0]', problem VARCHAR(40) PATH '$[1]')) AS j
+      LIMIT v_room;
+    END IF;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_report] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_report`;
 
@@ -1525,6 +1676,37 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.verify_finish] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_finish`;
+
+-- [procedure_create.verify_finish] verify_finish: close a run (clean only if every table was checked to its end), then the report
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_finish`(IN p_run_id BIGINT, IN p_fail_on_difference TINYINT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 1784ec13859a: close a verify run (every table checked), then report'
+BEGIN
+  DECLARE v_bad INT;
+  SET v_bad = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`verify_chunk`
+               WHERE run_id = p_run_id AND (src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2));
+  -- A table not checked to its end (a verify stopped halfway and closed anyway) counts as a difference:
+  -- a run is clean only when it saw every row of every table.
+  SET v_bad = v_bad + (
+    SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`progress` AS p
+    WHERE NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_chunk` AS c
+                      WHERE c.run_id = p_run_id AND c.target_id = p.target_id AND c.is_total = 0 AND c.hi_key IS NULL)
+       OR (p.target_id IN ('')
+           AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_chunk` AS c
+                           WHERE c.run_id = p_run_id AND c.target_id = p.target_id AND c.is_total = 1)));
+  UPDATE `djsqlgen_lab_transform`.`verify_run` SET finished_at = NOW(6), bad_chunks = v_bad WHERE run_id = p_run_id;
+  CALL `djsqlgen_lab_transform`.`verify_report`(p_run_id);
+  IF v_bad > 0 AND p_fail_on_difference = 1 THEN
+    -- The stock client then exits non-zero: a script running 50_verify.sql cannot miss a difference.
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen verify: v2 differs from transform(v1); see the report above';
+  END IF;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_all] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_all`;
 
@@ -1536,21 +1718,13 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 1784ec13859a: checksum every v2 table against transform(v1), then report'
 BEGIN
   DECLARE v_run BIGINT;
-  DECLARE v_bad INT;
   INSERT INTO `djsqlgen_lab_transform`.`verify_run` (plan_hash, started_at) VALUES ('1784ec13859a', NOW(6));
   SET v_run = LAST_INSERT_ID();
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__subject`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__session`(v_run, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`(v_run, p_chunk_rows);
-  SET v_bad = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`verify_chunk`
-               WHERE run_id = v_run AND (src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2));
-  UPDATE `djsqlgen_lab_transform`.`verify_run` SET finished_at = NOW(6), bad_chunks = v_bad WHERE run_id = v_run;
-  CALL `djsqlgen_lab_transform`.`verify_report`(v_run);
-  IF v_bad > 0 AND p_fail_on_difference = 1 THEN
-    -- The stock client then exits non-zero: a script running 50_verify.sql cannot miss a difference.
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen verify: v2 differs from transform(v1); see the report above';
-  END IF;
+  CALL `djsqlgen_lab_transform`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;
 
