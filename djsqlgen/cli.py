@@ -231,6 +231,7 @@ def _chunked_options(command):
                      help="Rows per chunk, fixed (default: the plan's, as the starting size for --chunk-time)."),
         click.option("--chunk-time", type=click.FloatRange(0), help="Seconds a chunk should take: the chunk size "
                      "adapts (default 0.5 unless --chunk-rows is given; 0 turns it off)."),
+        click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server."),
         click.option("--jobs", type=click.IntRange(1, 64), default=1, show_default=True,
                      help="Tables worked at once, each on its own connection (each still chunked and throttled)."),
         click.option("--replica", "replicas", multiple=True, metavar="mysql://USER:PASS@HOST:PORT",
@@ -255,11 +256,10 @@ def _adapt(chunk_rows: int | None, chunk_time: float | None) -> float:
 @cli.command()
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_chunked_options
-@click.option("--sleep-ms", type=click.IntRange(0), help="Pause between chunks, to spare a busy server.")
 @pass_context
-def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, jobs: int,
-             replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
-             sleep_ms: int | None) -> None:
+def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
+             jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None,
+             critical_load: str | None) -> None:
     """Copy v1's history into v2 chunk by chunk with a progress bar; stop any time, run again to resume."""
     from djsqlgen.run import driver as drive
     from djsqlgen.run.throttle import Throttle
@@ -318,8 +318,8 @@ def abort(obj: _Context, plan_path: Path) -> None:
                    "on the primary.")
 @click.option("--resume", is_flag=True, help="Go on with the last verify run, stopped halfway, from its last chunk.")
 @pass_context
-def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, jobs: int,
-           replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
+def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
+           jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
            on_replica: str | None, resume: bool) -> None:
     """Checksum v2 against transform(v1) chunk by chunk; print a table per table; exit 1 on any difference."""
     from djsqlgen.errors import VerifyMismatch
@@ -333,8 +333,8 @@ def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: f
     with connected(obj.settings) as db:
         try:
             result = check.verify(db, loaded, chunk_rows or loaded.chunk.verify_rows,
-                                  chunk_time_s=_adapt(chunk_rows, chunk_time), jobs=jobs, throttle=throttle,
-                                  on_replica=reader, resume=resume)
+                                  chunk_time_s=_adapt(chunk_rows, chunk_time), sleep_ms=sleep_ms or 0, jobs=jobs,
+                                  throttle=throttle, on_replica=reader, resume=resume)
         finally:
             throttle.close()
     click.echo(format_rows(result.tables) if result.tables else "no tables")

@@ -164,7 +164,7 @@ def _check_replica(replica: ConnectionSettings, plan: Plan, plan_hash: str) -> N
                                 "catch up (is it replicating the control schema?) or verify without --on-replica")
 
 
-def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0.0, jobs: int = 1,
+def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0.0, sleep_ms: int = 0, jobs: int = 1,
            throttle: Throttle | None = None, on_replica: ConnectionSettings | None = None, resume: bool = False,
            show_progress: bool = True) -> VerifyResult:
     """Checksum every v2 table against transform(v1), chunk by chunk, and close the run with its report.
@@ -189,7 +189,8 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     readers = _Readers(on_replica)
 
     def check(conn: Database, table: TableToVerify) -> None:
-        _check_table(conn, readers.for_job(conn), plan, run_id, table, ChunkSizer(chunk_rows, chunk_time_s), run)
+        _check_table(conn, readers.for_job(conn), plan, run_id, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms,
+                     run)
 
     try:
         run.run([t for t in tables if not t.finished], lambda t: t.label, jobs, check)
@@ -204,7 +205,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
 
 
 def _check_table(primary: Database, reader: Database, plan: Plan, run_id: int, table: TableToVerify,
-                 sizer: ChunkSizer, run: ChunkedRun) -> None:
+                 sizer: ChunkSizer, sleep_ms: int, run: ChunkedRun) -> None:
     """One table, chunk after chunk: read (on ``reader``), then record (on ``primary``)."""
     chunk_proc = _q(plan, target_routine("verify_chunk", table.target_id))
     record = _q(plan, "verify_record")
@@ -222,6 +223,8 @@ def _check_table(primary: Database, reader: Database, plan: Plan, run_id: int, t
                          out["src_h2"], out["dst_rows"], out["dst_h1"], out["dst_h2"], out["diffs"]])
         table.lo, table.chunks_done = out["hi"], out["hi"] is None
         run.done(primary, table.label, int(out["src_rows"]))
+        if not table.chunks_done and sleep_ms:
+            time.sleep(sleep_ms / 1000)
     if table.chunks_done and table.keyed and not table.total_done and not run.stop.is_set():
         outs = ("src_rows", "dst_rows", "diffs")
         total_proc = _q(plan, target_routine("verify_total", table.target_id))

@@ -106,3 +106,53 @@ def test_abort_ends_a_copy_waiting_for_a_replica(binlog_pair, dba):
         replica.start_sql_thread()
     assert copy.returncode != 0 and "aborted" in err and "Traceback" not in err, err
     assert "backfill: aborted" in dba.run("status", str(dba.plan_path)).stdout
+
+
+def test_verify_on_a_replica_reads_there_and_keeps_the_results_on_the_primary(binlog_pair, dba):
+    """As the DBA without SUPER: `verify --on-replica` checks the replica's copy of v1 and v2 (shown by a v2 row
+    changed on the replica alone, which only that verify finds) and records on the primary, where `status` and
+    70 read it; the same verify on the primary is clean."""
+    primary, replica = binlog_pair
+    dba.run("backfill", str(dba.plan_path), "--chunk-rows", "100")
+    replica.wait_caught_up()
+    v2 = f"`{dba.sources[0]}_v2`.event"
+    with replica.session() as on_replica:  # root, not logged: the replica alone differs
+        on_replica.execute("SET SESSION sql_log_bin = 0")
+        on_replica.execute(f"UPDATE {v2} SET note = 'replica only' WHERE id = 123")
+    try:
+        found = dba.run("verify", str(dba.plan_path), "--on-replica", replica.dsn_for(DBA_USER), "--jobs", "2",
+                        check=False)
+        assert found.returncode != 0 and '["123"]' in found.stdout and "values differ" in found.stdout, \
+            found.stdout + found.stderr
+        recorded = dba.db.query(f"SELECT d.row_key FROM `{dba.control}`.verify_diff AS d JOIN "
+                                f"`{dba.control}`.verify_run AS r USING (run_id) WHERE r.bad_chunks > 0")
+        assert [r["row_key"] for r in recorded] == ['["123"]'], recorded
+        assert dba.verify().returncode == 0  # the primary's own data is equal
+    finally:
+        with replica.session() as on_replica:
+            on_replica.execute("SET SESSION sql_log_bin = 0")
+            on_replica.execute(f"UPDATE {v2} SET note = 'e123' WHERE id = 123")
+    clean = dba.run("verify", str(dba.plan_path), "--on-replica", replica.dsn_for(DBA_USER))
+    assert "every table equals transform(v1)" in clean.stderr
+    assert "clean" in dba.run("status", str(dba.plan_path)).stdout
+    replica.wait_caught_up()
+    assert compare_servers(primary, replica, dba.prefix) == []
+
+
+def test_verify_on_a_replica_without_the_routines_is_refused_clearly(binlog_pair, dba):
+    _, replica = binlog_pair
+    replica.wait_caught_up()
+    installed = dba.db.query(f"SELECT plan_hash FROM `{dba.control}`.phase_log WHERE phase = '20'")[0]["plan_hash"]
+    with replica.session() as on_replica:
+        on_replica.execute("SET SESSION sql_log_bin = 0")
+        on_replica.execute(f"UPDATE `{dba.control}`.phase_log SET plan_hash = 'other' WHERE phase = '20'")
+    try:
+        refused = dba.run("verify", str(dba.plan_path), "--on-replica", replica.dsn_for(DBA_USER), check=False)
+        assert refused.returncode != 0 and "another version of the verify procedures" in refused.stderr, \
+            refused.stderr
+        assert "Traceback" not in refused.stderr
+    finally:
+        replica.wait_caught_up()
+        with replica.session() as on_replica:
+            on_replica.execute("SET SESSION sql_log_bin = 0")
+            on_replica.execute(f"UPDATE `{dba.control}`.phase_log SET plan_hash = %s WHERE phase = '20'", [installed])
