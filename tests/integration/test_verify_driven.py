@@ -8,6 +8,7 @@ result agrees with an independent row-by-row comparison.
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def _assert_chunks_cover_every_key_once(scenario: FastScenario, run_id: int) -> 
         walk = [c for c in chunks if c["target_id"] == target and not c["is_total"]]
         assert [c["chunk_no"] for c in walk] == list(range(1, len(walk) + 1)), target
         assert walk[0]["lo_key"] is None and walk[-1]["hi_key"] is None, target
-        assert all(a["hi_key"] == b["lo_key"] for a, b in zip(walk, walk[1:])), target
+        assert all(a["hi_key"] == b["lo_key"] for a, b in itertools.pairwise(walk)), target
     totals = [c for c in chunks if c["is_total"]]
     assert [c["target_id"].split(".")[1] for c in totals] == ["visit"], totals
 
