@@ -143,7 +143,7 @@ def main() -> int:
                 times["pt"].append(pt)
             djsqlgen("apply", "out/rollback", work=work)
     m = {k: statistics.median(v) for k, v in times.items() if v}
-    rate = lambda s: f"{args.rows / s:>10,.0f} rows/s"  # noqa: E731
+    rate = lambda s: f"{args.rows / s:>10,.0f} rows/s"
     print(f"(a) bulk INSERT…SELECT:                  {m['bulk']:6.2f} s  {rate(m['bulk'])}")
     print(f"(b) djsqlgen backfill:                   {m['backfill']:6.2f} s  {rate(m['backfill'])}  "
           f"(a)/(b) = {m['bulk'] / m['backfill']:.2f}")

@@ -36,6 +36,7 @@ class ChunkedRun:
         self.show_progress, self.on_chunk = show_progress, on_chunk
         self.started = time.monotonic()
         self.labels: list[str] = []
+        self.warnings: list[str] = []
         self.rows = 0  # rows done in this run
         self._reported = 0.0
         self._lock = threading.Lock()  # the counters and the progress bar
@@ -48,6 +49,14 @@ class ChunkedRun:
     def say(self, text: str) -> None:
         if self.show_progress:
             click.echo(f"\n{text}", err=True)
+
+    def warn(self, text: str) -> None:
+        """A warning from the server: always shown (also without a progress bar), once per distinct text."""
+        with self._lock:
+            if text in self.warnings:
+                return
+            self.warnings.append(text)
+        click.echo(f"\nwarning: {text}", err=True)
 
     def _show(self, _item) -> str:
         elapsed = max(time.monotonic() - self.started, 1e-6)

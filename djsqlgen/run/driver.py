@@ -115,9 +115,15 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
         result = _call_chunk(db, proc, size, table.label)
         sizer.observe(size, time.monotonic() - began)
         rows, done = int(result["n"] or 0), bool(result["done"])
+        if result["warnings"]:
+            run.warn(f"backfill of {table.label}: {_text(result['warnings'])}")
         run.done(db, table.label, rows)
         if not done and sleep_ms:
             time.sleep(sleep_ms / 1000)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 # Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint
@@ -131,8 +137,8 @@ def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str) -> dict:
     """One chunk; retried with backoff on a lock-wait timeout or deadlock, else a clear error."""
     for attempt in range(RETRIES + 1):
         try:
-            db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done)", [chunk_rows])
-            return db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done")[0]
+            db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)", [chunk_rows])
+            return db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")[0]
         except ServerError as exc:
             if exc.errno in RETRYABLE and attempt < RETRIES:
                 time.sleep(min(0.05 * 2**attempt, 2.0))

@@ -179,3 +179,25 @@ def test_the_chunk_size_adapts_unless_given(scenario):
     scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "2")
     assert _chunks(scenario) >= ROWS // 2
     scenario.same_rows("event")
+
+
+def test_a_warning_from_the_server_during_the_copy_is_shown_not_swallowed(db, prefix, dj_env, tmp_path):
+    """v2's column narrowed by hand after 10 (decimal(6,3) → (5,2)): storing rounds, which the server reports
+    as note 1265 and strict mode does not refuse. Both the command and 40_backfill.sql show it; verify then
+    finds the rounded rows."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1("CREATE TABLE weight (id int NOT NULL, grams decimal(6,3) NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB")
+    s.db.execute(f"INSERT INTO `{s.sources[0]}`.weight SELECT seq, seq + 0.125 FROM seq_1_to_40")
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.db.execute(f"ALTER TABLE `{s.sources[0]}_v2`.weight MODIFY grams decimal(5,2) NOT NULL")
+    copy = s.run("backfill", str(s.plan_path), "--chunk-rows", "10")
+    assert "warning: backfill of" in copy.stderr and "1265 Data truncated for column 'grams'" in copy.stderr, \
+        copy.stderr
+    s.db.execute(f"TRUNCATE TABLE `{s.sources[0]}_v2`.weight")
+    s.db.execute(f"UPDATE `{s.control}`.progress SET checkpoint = NULL, rows_copied = 0, done = 0")
+    loop = client(s.db.settings, s.out / "40_backfill.sql")
+    assert loop.returncode == 0, loop.stderr
+    assert "1265 Data truncated for column 'grams'" in loop.stdout, loop.stdout
+    assert s.verify(check=False).returncode != 0

@@ -158,7 +158,8 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_
 
 -- [procedure_create.lab_v1.#kind.backfill_chunk] one chunk: one short transaction, checkpoint written in it
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
+  OUT p_warnings TEXT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 1784ec13859a: copy the next chunk of lab_v1.#kind into lab_v2.#kind'
@@ -170,6 +171,9 @@ BEGIN
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
   DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
@@ -181,7 +185,7 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
   SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
@@ -266,7 +270,14 @@ BEGIN
         LOCK IN SHARE MODE
         ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
       END IF;
-      SET p_rows_copied = ROW_COUNT();
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
       UPDATE `djsqlgen_lab_transform`.`progress`
       SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
           rows_copied = rows_copied + p_rows_copied,
@@ -300,6 +311,7 @@ COMMENT 'djsqlgen lab_transform 1784ec13859a: copy all of lab_v1.#kind into lab_
 BEGIN
   DECLARE v_rows BIGINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_warnings TEXT;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
@@ -310,7 +322,11 @@ BEGIN
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.#kind aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
     END IF;
-    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(p_chunk_rows, v_rows, v_done);
+    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`(p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
+      -- The client prints this result: a warning is shown, never swallowed.
+      SELECT CONCAT('djsqlgen backfill of lab_v2.#kind: ', v_warnings) AS warning;
+    END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
@@ -473,7 +489,8 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subje
 
 -- [procedure_create.lab_v1.subject.backfill_chunk] one chunk: one short transaction, checkpoint written in it
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
+  OUT p_warnings TEXT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 1784ec13859a: copy the next chunk of lab_v1.subject into lab_v2.animal'
@@ -485,6 +502,9 @@ BEGIN
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
@@ -496,7 +516,7 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
   SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
@@ -587,7 +607,14 @@ BEGIN
         LOCK IN SHARE MODE
         ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
       END IF;
-      SET p_rows_copied = ROW_COUNT();
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
       UPDATE `djsqlgen_lab_transform`.`progress`
       SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
           rows_copied = rows_copied + p_rows_copied,
@@ -621,6 +648,7 @@ COMMENT 'djsqlgen lab_transform 1784ec13859a: copy all of lab_v1.subject into la
 BEGIN
   DECLARE v_rows BIGINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_warnings TEXT;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
@@ -631,7 +659,11 @@ BEGIN
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.animal aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
     END IF;
-    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`(p_chunk_rows, v_rows, v_done);
+    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`(p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
+      -- The client prints this result: a warning is shown, never swallowed.
+      SELECT CONCAT('djsqlgen backfill of lab_v2.animal: ', v_warnings) AS warning;
+    END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
@@ -849,7 +881,8 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__sessi
 
 -- [procedure_create.lab_v1.session.backfill_chunk] one chunk: one short transaction, checkpoint written in it
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
+  OUT p_warnings TEXT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 1784ec13859a: copy the next chunk of lab_v1.session into lab_v2.session'
@@ -861,6 +894,9 @@ BEGIN
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   DECLARE v_lo_2 smallint(5) unsigned;
@@ -874,7 +910,7 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
   SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
@@ -965,7 +1001,14 @@ BEGIN
         LOCK IN SHARE MODE
         ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
       END IF;
-      SET p_rows_copied = ROW_COUNT();
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
       UPDATE `djsqlgen_lab_transform`.`progress`
       SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
           rows_copied = rows_copied + p_rows_copied,
@@ -999,6 +1042,7 @@ COMMENT 'djsqlgen lab_transform 1784ec13859a: copy all of lab_v1.session into la
 BEGIN
   DECLARE v_rows BIGINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_warnings TEXT;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
@@ -1009,7 +1053,11 @@ BEGIN
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.session aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
     END IF;
-    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`(p_chunk_rows, v_rows, v_done);
+    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`(p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
+      -- The client prints this result: a warning is shown, never swallowed.
+      SELECT CONCAT('djsqlgen backfill of lab_v2.session: ', v_warnings) AS warning;
+    END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
@@ -1231,7 +1279,8 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__sessi
 
 -- [procedure_create.lab_v1.session__trial.backfill_chunk] one chunk: one short transaction, checkpoint written in it
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT)
+CREATE PROCEDURE `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
+  OUT p_warnings TEXT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 1784ec13859a: copy the next chunk of lab_v1.session__trial into lab_v2.session__trial'
@@ -1243,6 +1292,9 @@ BEGIN
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
   DECLARE v_lo_1 int(11);
   DECLARE v_hi_1 int(11);
   DECLARE v_lo_2 smallint(5) unsigned;
@@ -1258,7 +1310,7 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET p_rows_copied = 0, p_done = 0, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
   SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
@@ -1349,7 +1401,14 @@ BEGIN
         LOCK IN SHARE MODE
         ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
       END IF;
-      SET p_rows_copied = ROW_COUNT();
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
       UPDATE `djsqlgen_lab_transform`.`progress`
       SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR)),
           rows_copied = rows_copied + p_rows_copied,
@@ -1383,6 +1442,7 @@ COMMENT 'djsqlgen lab_transform 1784ec13859a: copy all of lab_v1.session__trial 
 BEGIN
   DECLARE v_rows BIGINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_warnings TEXT;
   -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
@@ -1393,7 +1453,11 @@ BEGIN
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.session__trial aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
     END IF;
-    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`(p_chunk_rows, v_rows, v_done);
+    CALL `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`(p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
+      -- The client prints this result: a warning is shown, never swallowed.
+      SELECT CONCAT('djsqlgen backfill of lab_v2.session__trial: ', v_warnings) AS warning;
+    END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
