@@ -30,8 +30,6 @@ import uuid
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
-from djsqlgen.operations.keyset import Keyset
-
 from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, chunk_checksum_sql, row_hash_sql
 from djsqlgen.run.db import Database, connect
 from djsqlgen.run.settings import ConnectionSettings
@@ -105,12 +103,18 @@ def _materialised(row_hash: str, table: str, aggregate: str = "SUM") -> str:
             f"FROM {table} LIMIT 18446744073709551615) AS r")
 
 
+def _old_row_crc(columns: list[str]) -> str:
+    """The verify formula djsqlgen used before the SHA-256 row hash (kept here as the baseline it replaced)."""
+    nulls = ", ".join(f"ISNULL({c})" for c in columns)
+    return f"CRC32(CONCAT_WS('#', {', '.join(columns)}, CONCAT({nulls})))"
+
+
 def variants(schema: str, rows: int, mariadb: bool) -> list[Variant]:
     src, copy = f"`{schema}`.`t`", f"`{schema}`.`t_copy`"
     table = f"{src} AS src"
     values = _values("src")
     new_row = row_hash_sql(values)
-    old_crc = Keyset._row_crc([f"src.`{name}`" for name, _, _ in COLUMNS])
+    old_crc = _old_row_crc([f"src.`{name}`" for name, _, _ in COLUMNS])
     out = [
         Variant("(a) bulk INSERT ... SELECT copy", "a", f"INSERT INTO {copy} SELECT * FROM {src}",
                 before=f"TRUNCATE TABLE {copy}", after=f"TRUNCATE TABLE {copy}"),
