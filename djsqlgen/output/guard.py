@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from djsqlgen.output.dialect import Dialect
 from djsqlgen.output.quoting import quote_literal
-from djsqlgen.output.statements import Check, Statement
+from djsqlgen.output.statements import FOUND, Check, Statement
 
 # MariaDB keeps up to 512 characters of a SIGNAL message; MySQL's error text holds about as many.
 MESSAGE_LIMIT = 400
@@ -24,7 +26,10 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
     if dialect.anonymous_blocks:
         lines = ["BEGIN NOT ATOMIC"]
         for check in checks:
-            inner = [f"  -- Refuse: {check.why}", f"  IF {check.fails_when} THEN"]
+            inner = [f"  -- Refuse: {check.why}"]
+            if check.found:
+                inner.append(f"  SET {FOUND} = (\n{check.found}\n  );")
+            inner.append(f"  IF {check.fails_when} THEN")
             if check.message_sql:  # SIGNAL takes a literal or a variable, not an expression
                 inner += [f"    SET @djsqlgen_message = LEFT({check.message_sql}, {MESSAGE_LIMIT});",
                           "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;"]
@@ -38,10 +43,14 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
         return [Statement(block_id, "\n".join(lines), "refuse before changing anything if a condition below "
                                                        "fails (each names what is missing and the fix)",
                           compound=True)]
-    plain = [c for c in checks if not c.only_if]
+    # Each check's FOUND in a variable of its own, computed before the CASE that reads them all.
+    plain = [_own_found(c, i) for i, c in enumerate(c for c in checks if not c.only_if)]
     cases = "\n".join(f"  -- {check.why}\n  WHEN {check.fails_when}\n    THEN {_message(check)}" for check in plain)
-    out = []
+    out = [Statement(f"{block_id}.found_{i}", f"SET {_found_variable(i)} = (\n{c.found}\n)",
+                     f"for the check below: {c.why}") for i, c in enumerate(plain) if c.found]
     for i, check in enumerate(c for c in checks if c.only_if):
+        if check.found:
+            raise ValueError(f"refusal {check.why!r}: a conditional check cannot compute FOUND first on MySQL")
         # MySQL resolves every table of a statement before running it: a check on tables that may be missing
         # is prepared, and only when its precondition holds.
         query = f"SELECT CASE WHEN {check.fails_when} THEN {_message(check)} END INTO @djsqlgen_refusal"
@@ -62,6 +71,18 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
                   "stop here with error 1231 quoting the refusal, if there is one (MySQL cannot SIGNAL outside "
                   "a stored program); otherwise this sets sql_mode to itself"),
     ]
+
+
+def _found_variable(index: int) -> str:
+    return f"{FOUND}_{index}"
+
+
+def _own_found(check: Check, index: int) -> Check:
+    if not check.found:
+        return check
+    mine = _found_variable(index)
+    return replace(check, fails_when=check.fails_when.replace(FOUND, mine),
+                   message_sql=check.message_sql.replace(FOUND, mine) if check.message_sql else None)
 
 
 def _message(check: Check) -> str:

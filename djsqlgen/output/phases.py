@@ -16,7 +16,7 @@ from djsqlgen.engines import backfill, checks, constraints, expand, guards, trig
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
-from djsqlgen.output import naming
+from djsqlgen.output import expected, naming
 from djsqlgen.output.guard import refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
@@ -609,18 +609,13 @@ class Phases:
             "new triggers over rows written by the old ones would leave v2 mixed")]
 
     # -- 40 -----------------------------------------------------------------------------------------
-    def _triggers_missing(self) -> str:
-        pairs = " OR ".join(f"(TRIGGER_SCHEMA = {quote_literal(r.schema)} AND TRIGGER_NAME = {quote_literal(n)})"
-                            for r, _, n in self.triggers)
-        return f"(SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE {pairs or 'FALSE'}) <> {len(self.triggers)}"
-
     def backfill(self) -> FileBuilder:
         f, fn = self._file("40"), "40_backfill.sql"
         self._common_refusals(f, "30", [
             guards.binlog_row(fn),
-            Check(self._triggers_missing(), f"djsqlgen refused {fn}: dual-write triggers are missing; apply "
-                                            "30_dualwrite.sql before the backfill",
-                  "without the triggers, writes made during the copy would never reach v2"),
+            expected.missing("TRIGGERS", [(r.schema, n) for r, _, n in self.triggers],
+                             f"djsqlgen refused {fn}: dual-write triggers are missing; apply 30_dualwrite.sql before "
+                             "the backfill", "without the triggers, writes made during the copy would never reach v2"),
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 is primary; nothing to copy")])
         for t in self.targets:
             f.add(backfill.run(self.ctx, t))
@@ -1009,10 +1004,10 @@ class Phases:
         # Not refused when 80 did not run: restoring the routines and bookkeeping tables then replaces them with
         # the same, and a newest-first run of rollback/ removes them again with rollback/20.
         self._common_refusals(f, None, [
-            Check(" OR ".join(f"NOT {table_exists(home, t.name)}" for spec, home in zip(self.model.schemas, homes)
-                              for t in self.model.v1.schema(spec.source).tables) or "FALSE",
-                  f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from a "
-                  "backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
+            expected.missing("TABLES", [(home, t.name) for spec, home in zip(self.model.schemas, homes)
+                                        for t in self.model.v1.schema(spec.source).tables],
+                             f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from "
+                             "a backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
         f.add(*self._routine_statements())
         f.log()
         return f
@@ -1108,10 +1103,10 @@ class Phases:
         parked = [p for _, p in self._cutover_parking()]
         if not parked:
             return []
-        return [Check(" OR ".join(table_exists(*p) for p in parked),
-                      f"djsqlgen refused {filename}: 70_cutover.sql stopped halfway (v2 waits under parking names in "
-                      f"{parked[0][0]}); apply 70_cutover.sql again to finish it, then this file",
-                      "rollback/70 undoes a finished cut-over")]
+        return [expected.any_present("TABLES", parked,
+                                     f"djsqlgen refused {filename}: 70_cutover.sql stopped halfway (v2 waits under "
+                                     f"parking names in {parked[0][0]}); apply 70_cutover.sql again to finish it, then "
+                                     "this file", "rollback/70 undoes a finished cut-over")]
 
     def _writes_since_check(self, v2_park, message_sql: str) -> Statement:
         """Right after parking v2: writes recorded since the refusal at the top (made while this file ran) are

@@ -41,6 +41,12 @@ class Check:
     only_if: str | None = None
     # An SQL expression giving the message, when it must say more than a literal can (how many rows …).
     message_sql: str | None = None
+    # A scalar subquery computed once, before the condition, into the user variable FOUND, which
+    # ``fails_when`` and ``message_sql`` read (e.g. the names of the missing objects, NULL when none is).
+    found: str | None = None
+
+
+FOUND = "@djsqlgen_found"
 
 
 @dataclass(frozen=True)

@@ -150,3 +150,27 @@ def test_every_file_pins_its_session_before_anything_else(scenario):
         first = [s.strip() for s in "\n".join(code).split(";\n")[:3]]
         assert all(f.startswith(p) for f, p in zip(first, pinned)), f"{path.name} starts with {first}"
         assert "NO_BACKSLASH_ESCAPES" not in first[1] and "ANSI_QUOTES" not in first[1] and "STRICT" in first[1]
+
+
+def test_refusals_over_many_objects_name_the_missing_ones(scenario):
+    """Refusals that list every expected trigger or table (one set query each): 40 names the dual-write
+    trigger that is gone, rollback/80 the v1 table that is gone; with both back, both files run."""
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    src = scenario.sources[0]
+    trigger = scenario.db.query("SELECT TRIGGER_NAME AS name, ACTION_STATEMENT AS body, EVENT_MANIPULATION AS event, "
+                                "ACTION_TIMING AS timing FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
+                                "AND EVENT_OBJECT_TABLE = 'child' AND EVENT_MANIPULATION = 'UPDATE'", [src])[0]
+    scenario.db.execute(f"DROP TRIGGER `{src}`.`{trigger['name']}`")
+    message = refused(scenario, "40_backfill")
+    assert "dual-write triggers are missing" in message and f"(missing: {src}.{trigger['name']})" in message, message
+    applied(scenario, "30_dualwrite", "40_backfill")
+
+    scenario.db.execute(f"RENAME TABLE `{src}`.event TO `{src}`.event_elsewhere")
+    try:
+        message = refused(scenario, "rollback/80_contract")
+        assert f"(missing: {src}.event)" in message, message
+    finally:
+        scenario.db.execute(f"RENAME TABLE `{src}`.event_elsewhere TO `{src}`.event")
+    applied(scenario, "rollback/80_contract")

@@ -36,8 +36,32 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
   END IF;
   -- Refuse: without the triggers, writes made during the copy would never reach v2
-  IF (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_ins') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_upd') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_del') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_ins') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_upd') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_del') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_ins') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_upd') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_del') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_ins') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_upd') OR (TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_del')) <> 12 THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: dual-write triggers are missing; apply 30_dualwrite.sql before the backfill';
+  SET @djsqlgen_found = (
+  SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
+SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
+FROM JSON_TABLE('[["lab_v1", "djsqlgen_lab_transform_kind_9041cb_ins"],
+["lab_v1", "djsqlgen_lab_transform_kind_9041cb_upd"],
+["lab_v1", "djsqlgen_lab_transform_kind_9041cb_del"],
+["lab_v1", "djsqlgen_lab_transform_session_ins"],
+["lab_v1", "djsqlgen_lab_transform_session_upd"],
+["lab_v1", "djsqlgen_lab_transform_session_del"],
+["lab_v1", "djsqlgen_lab_transform_session__trial_ins"],
+["lab_v1", "djsqlgen_lab_transform_session__trial_upd"],
+["lab_v1", "djsqlgen_lab_transform_session__trial_del"],
+["lab_v1", "djsqlgen_lab_transform_subject_ins"],
+["lab_v1", "djsqlgen_lab_transform_subject_upd"],
+["lab_v1", "djsqlgen_lab_transform_subject_del"]]', '$[*]' COLUMNS (
+  schema_name VARCHAR(64) PATH '$[0]', object_name VARCHAR(64) PATH '$[1]')) AS expected
+LEFT JOIN (
+  SELECT TRIGGER_SCHEMA AS schema_name, TRIGGER_NAME AS object_name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1'
+) AS present
+  ON present.schema_name = expected.schema_name AND present.object_name = expected.object_name
+WHERE present.object_name IS NULL
+  LIMIT 5) AS m
+  );
+  IF @djsqlgen_found IS NOT NULL THEN
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 40_backfill.sql: dual-write triggers are missing; apply 30_dualwrite.sql before the backfill (missing: ', @djsqlgen_found, ')'), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END IF;
   -- Refuse: roll back in order, newest first
   IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN

@@ -28,8 +28,24 @@ DELIMITER ;
 DELIMITER ;;
 BEGIN NOT ATOMIC
   -- Refuse: contract.drop_v1 removed v1's data
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') OR NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: v1 was dropped by contract (contract.drop_v1); restore it from a backup: nothing can be rolled back';
+  SET @djsqlgen_found = (
+  SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
+SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
+FROM JSON_TABLE('[["lab_v1", "#kind"],
+["lab_v1", "session"],
+["lab_v1", "session__trial"],
+["lab_v1", "subject"]]', '$[*]' COLUMNS (
+  schema_name VARCHAR(64) PATH '$[0]', object_name VARCHAR(64) PATH '$[1]')) AS expected
+LEFT JOIN (
+  SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS object_name FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1'
+) AS present
+  ON present.schema_name = expected.schema_name AND present.object_name = expected.object_name
+WHERE present.object_name IS NULL
+  LIMIT 5) AS m
+  );
+  IF @djsqlgen_found IS NOT NULL THEN
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/80_contract.sql: v1 was dropped by contract (contract.drop_v1); restore it from a backup: nothing can be rolled back (missing: ', @djsqlgen_found, ')'), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END IF;
 END;;
 DELIMITER ;

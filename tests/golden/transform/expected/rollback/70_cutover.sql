@@ -40,8 +40,24 @@ BEGIN NOT ATOMIC
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
   END IF;
   -- Refuse: rollback/70 undoes a finished cut-over
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover') OR EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: 70_cutover.sql stopped halfway (v2 waits under parking names in lab); apply 70_cutover.sql again to finish it, then this file';
+  SET @djsqlgen_found = (
+  SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
+SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
+FROM JSON_TABLE('[["lab", "#kind__djsqlgen_v2cutover"],
+["lab", "animal__djsqlgen_v2cutover"],
+["lab", "session__djsqlgen_v2cutover"],
+["lab", "session__trial__djsqlgen_v2cutover"]]', '$[*]' COLUMNS (
+  schema_name VARCHAR(64) PATH '$[0]', object_name VARCHAR(64) PATH '$[1]')) AS expected
+LEFT JOIN (
+  SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS object_name FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab'
+) AS present
+  ON present.schema_name = expected.schema_name AND present.object_name = expected.object_name
+WHERE present.object_name IS NOT NULL
+  LIMIT 5) AS m
+  );
+  IF @djsqlgen_found IS NOT NULL THEN
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: 70_cutover.sql stopped halfway (v2 waits under parking names in lab); apply 70_cutover.sql again to finish it, then this file (found: ', @djsqlgen_found, ')'), 400);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
   END IF;
   -- Refuse: rolling back would silently discard writes users made to v2
   IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
