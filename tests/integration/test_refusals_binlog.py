@@ -10,8 +10,9 @@ whole path, every file applied by the stock client as the DBA, the replica equal
 from __future__ import annotations
 
 import pytest
-from support.safety import V1, FastScenario, applied, env_for, refused, state_difference
-from support.servers import compare_servers, server_state
+from support.safety import V1, FastScenario, Writer, applied, env_for, refused, state_difference
+from support.scenario import PHASES
+from support.servers import DBA_USER, compare_servers, server_state
 
 from djsqlgen.run.db import connect
 
@@ -167,3 +168,48 @@ def test_a_missing_privilege_is_refused_naming_it(binlog_pair, binlog_prefix, tm
     finally:
         with primary.session() as root:
             root.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+@pytest.mark.parametrize("layout", ["v1 stays", "v1 to an archive"])
+def test_the_replica_equals_the_primary_after_every_file(layout, binlog_pair, dba):
+    """As the DBA, with a writer on v1 all along: every forward file up to 70 and every rollback file back,
+    then the whole path again to 80 with the command line's backfill and verify (on the replica); after each
+    file the replica has applied it without error and equals the primary (checksums, definitions, triggers,
+    routines)."""
+    primary, replica = binlog_pair
+    primary.set_global(TRUST, 1)
+    dba.plan(_archive(dba) if layout == "v1 to an archive" else None)
+    dba.generate()
+
+    ids = iter(range(50_000, 10_000_000, 10_000))
+
+    def writing(name: str) -> Writer:
+        """A writer on v1 while ``name`` runs (stopped before the servers are compared)."""
+        return Writer(primary.settings, dba.sources[0], "event", first_id=next(ids), every_ms=20)
+
+    def same_after(name: str) -> None:
+        replica.wait_caught_up()
+        assert compare_servers(primary, replica, dba.prefix) == [], f"the replica differs after {name}"
+
+    for name in PHASES[:PHASES.index("50_verify") + 1]:
+        with writing(name):
+            applied(dba, name)
+        same_after(name)
+    for name in ("60_constraints", "70_cutover"):
+        applied(dba, name)
+        same_after(name)
+    for name in reversed(PHASES[:PHASES.index("70_cutover") + 1]):
+        applied(dba, f"rollback/{name}")
+        same_after(f"rollback/{name}")
+    with writing("00 to 30"):
+        applied(dba, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    with writing("backfill"):
+        dba.run("backfill", str(dba.plan_path), "--chunk-rows", "5", "--jobs", "2", "--replica",
+                replica.dsn_for(DBA_USER))
+    same_after("djsqlgen backfill")
+    with writing("verify"):
+        dba.run("verify", str(dba.plan_path), "--on-replica", replica.dsn_for(DBA_USER))
+    same_after("djsqlgen verify --on-replica")
+    for name in ("60_constraints", "70_cutover", "80_contract"):
+        applied(dba, name)
+        same_after(name)
