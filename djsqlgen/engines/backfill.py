@@ -1,4 +1,5 @@
-"""The backfill: per target, a chunk procedure that walks the driving table's key, and its undo."""
+"""The backfill: per target, a chunk procedure that walks the driving table's key (the loop over the chunks is
+the shared backfill_table), and its undo."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-KINDS = ("backfill_chunk", "backfill")
+KINDS = ("backfill_chunk",)
+EARLIER_KINDS = ("backfill",)  # per-table loops of earlier versions, now the shared backfill_table
 
 
 def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
@@ -24,38 +26,31 @@ def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
 
 
 def routines(ctx: Context, target: Target) -> list[Statement]:
-    """The chunk procedure and the whole-table loop of ``target`` (20_routines)."""
-    common = {"control": ctx.control, "plan_name": ctx.plan.name, "plan_hash": ctx.migration_hash,
-                  "source_label": target.source.driving.label, "target_label": target.label}
+    """The chunk procedure of ``target`` (20_routines); the loop over its chunks is the shared backfill_table."""
     chunk = naming.target_routine("backfill_chunk", target.id)
-    bodies = {
-        "backfill_chunk": render("backfill_chunk_proc_create.sql.j2", proc=chunk, walk=driving_walk(ctx.model, target),
-                                 target_id=target.id, target_schema=target.schema, target_name=target.name,
-                                 copy_first=_copy(ctx, target, False), copy_next=_copy(ctx, target, True), **common),
-        "backfill": render("backfill_table_proc_create.sql.j2", proc=naming.target_routine("backfill", target.id),
-                           chunk_proc=chunk, **common),
-    }
-    why = {"backfill_chunk": "one chunk: one short transaction, checkpoint written in it",
-           "backfill": "the whole table, chunk after chunk (what 40_backfill calls)"}
-    out = []
-    for kind in KINDS:
-        proc = quote_qualified((ctx.control, naming.target_routine(kind, target.id)))
-        out += [Statement(f"procedure_drop.{target.id}.{kind}", f"DROP PROCEDURE IF EXISTS {proc}",
-                          "replace an earlier version of the procedure"),
-                Statement(f"procedure_create.{target.id}.{kind}", bodies[kind], why[kind], compound=True)]
-    return out
+    body = render("backfill_chunk_proc_create.sql.j2", control=ctx.control, plan_name=ctx.plan.name,
+                  plan_hash=ctx.migration_hash, source_label=target.source.driving.label, target_label=target.label,
+                  proc=chunk, walk=driving_walk(ctx.model, target), target_id=target.id, target_schema=target.schema,
+                  target_name=target.name, copy_first=_copy(ctx, target, False), copy_next=_copy(ctx, target, True))
+    q = quote_qualified((ctx.control, chunk))
+    return [Statement(f"procedure_drop.{target.id}.backfill_chunk", f"DROP PROCEDURE IF EXISTS {q}",
+                      "replace an earlier version of the procedure"),
+            Statement(f"procedure_create.{target.id}.backfill_chunk", body,
+                      "one chunk: one short transaction, checkpoint written in it", compound=True)]
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in KINDS]
+                      f"{kind} procedure of {target.label}") for kind in KINDS + EARLIER_KINDS]
 
 
 def run(ctx: Context, target: Target) -> Statement:
     """40_backfill: copy the whole target, resuming where it stopped."""
-    proc = quote_qualified((ctx.control, naming.target_routine("backfill", target.id)))
-    return Statement(f"backfill.{target.id}", f"CALL {proc}({ctx.plan.chunk.rows}, {ctx.plan.chunk.sleep_ms})",
+    chunk = naming.target_routine("backfill_chunk", target.id)
+    return Statement(f"backfill.{target.id}",
+                     f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {quote_literal(chunk)}, "
+                     f"{ctx.plan.chunk.rows}, {ctx.plan.chunk.sleep_ms})",
                      f"copy {target.source.driving.label} into {target.label}; resumes where it stopped")
 
 

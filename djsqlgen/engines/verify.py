@@ -90,36 +90,31 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
     }
 
 
-KINDS = ("verify", "verify_chunk", "verify_total")
+KINDS = ("verify_chunk", "verify_total")
+EARLIER_KINDS = ("verify",)  # per-table loops of earlier versions, now the shared verify_table
 
 
 def _kinds(target: Target) -> tuple[str, ...]:
     """The per-target procedures: a keyed comparison also needs whole-table counts."""
-    return KINDS if strategy(target) == "keyed" else KINDS[:2]
+    return KINDS if strategy(target) == "keyed" else KINDS[:1]
 
 
 def routines(ctx: Context, target: Target) -> list[Statement]:
-    """The chunk procedure (reads only: a replica can run it), the keyed whole-table counts, and the loop
-    that 50_verify.sql runs (20_routines)."""
+    """The chunk procedure (reads only: a replica can run it) and, for a keyed comparison, the whole-table
+    counts (20_routines); the loop over the chunks is the shared verify_table."""
     names = {kind: naming.target_routine(kind, target.id) for kind in KINDS}
     common = {"control": ctx.control, "plan_name": ctx.plan.name, "plan_hash": ctx.migration_hash,
               "target_id": target.id, "target_label": target.label, "source_label": target.source.driving.label,
               "strategy": strategy(target), "f": fragments(ctx, target)}
-    keyed = strategy(target) == "keyed"
     bodies = {
         "verify_chunk": render("verify_chunk_proc_create.sql.j2", proc=names["verify_chunk"],
                                walk=driving_walk(ctx.model, target), **common),
         "verify_total": render("verify_total_proc_create.sql.j2", proc=names["verify_total"], **common),
-        "verify": render("verify_table_proc_create.sql.j2", proc=names["verify"], chunk_proc=names["verify_chunk"],
-                         total_proc=names["verify_total"] if keyed else None, **common),
     }
     why = {"verify_chunk": f"one chunk of {target.label}: checksums of both sides in one snapshot, reads only",
-           "verify_total": f"whole-table counts of {target.label} (keyed: finds v2 rows no v1 row maps to)",
-           "verify": f"all of {target.label}, chunk after chunk, recorded ({strategy(target)} strategy)"}
+           "verify_total": f"whole-table counts of {target.label} (keyed: finds v2 rows no v1 row maps to)"}
     out = []
-    for kind in ("verify_chunk", "verify_total", "verify"):
-        if kind not in _kinds(target):
-            continue
+    for kind in _kinds(target):
         q = quote_qualified((ctx.control, names[kind]))
         out += [Statement(f"procedure_drop.{target.id}.{kind}", f"DROP PROCEDURE IF EXISTS {q}",
                           "replace an earlier version of the procedure"),
@@ -127,7 +122,13 @@ def routines(ctx: Context, target: Target) -> list[Statement]:
     return out
 
 
+def verify_table_call(target: Target) -> tuple[str, str, str | None]:
+    """What verify_all passes to the shared verify_table for ``target``: its id, chunk and total procedures."""
+    total = naming.target_routine("verify_total", target.id) if strategy(target) == "keyed" else None
+    return target.id, naming.target_routine("verify_chunk", target.id), total
+
+
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in KINDS]
+                      f"{kind} procedure of {target.label}") for kind in KINDS + EARLIER_KINDS]

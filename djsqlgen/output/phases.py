@@ -33,7 +33,7 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_VERIFY_PROCEDURES = ("verify_all", "verify_finish", "verify_report", "verify_record")
+SHARED_PROCEDURES = ("backfill_table", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
 BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
 
 PHASE_FILES = (
@@ -556,14 +556,16 @@ class Phases:
                 "one progress row per v2 table; an existing row keeps its checkpoint"))
         for t in self.targets:
             out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
-        procs = [naming.target_routine("verify", t.id) for t in self.targets]
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
+            ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
+            ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
             ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),
             ("verify_finish", "verify_finish_proc_create.sql.j2", {"keyed_ids": keyed_ids},
              "close a run (clean only if every table was checked to its end), then the report"),
-            ("verify_all", "verify_all_proc_create.sql.j2", {"procs": procs}, "every table, then the report"),
+            ("verify_all", "verify_all_proc_create.sql.j2",
+             {"tables": [verify.verify_table_call(t) for t in self.targets]}, "every table, then the report"),
         ):
             q = quote_qualified((ctx.control, name))
             out += [Statement(f"procedure_drop.{name}", f"DROP PROCEDURE IF EXISTS {q}", "replace an earlier version"),
@@ -994,7 +996,7 @@ class Phases:
         for t in self.targets:
             out += backfill.drop_routines(ctx, t) + verify.drop_routines(ctx, t) + constraints.drop_references_check(ctx, t)
         out += [Statement(f"procedure_drop.{n}", f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, n))}",
-                          "shared procedure") for n in SHARED_VERIFY_PROCEDURES]
+                          "shared procedure") for n in SHARED_PROCEDURES]
         return out
 
     # -- rollbacks ----------------------------------------------------------------------------------

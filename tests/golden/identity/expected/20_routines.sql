@@ -312,41 +312,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.#kind.backfill] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`;
-
--- [procedure_create.lab_v1.#kind.backfill] the whole table, chunk after chunk (what 40_backfill calls)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`(IN p_chunk_rows INT, IN p_sleep_ms INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of lab_v1.#kind into lab_v2.#kind, chunk by chunk, resumable'
-BEGIN
-  DECLARE v_rows BIGINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_warnings TEXT;
-  -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
-  WHILE v_done = 0 DO
-    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
-    -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.#kind aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
-    END IF;
-    CALL `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9041cb`(p_chunk_rows, v_rows, v_done, v_warnings);
-    IF v_warnings IS NOT NULL THEN
-      -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of lab_v2.#kind: ', v_warnings) AS warning;
-    END IF;
-    IF v_done = 0 AND p_sleep_ms > 0 THEN
-      DO SLEEP(p_sleep_ms / 1000);
-    END IF;
-  END WHILE;
-END;;
-DELIMITER ;
-
 -- [procedure_drop.lab_v1.#kind.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__kind_9041cb`;
 
@@ -452,48 +417,6 @@ BEGIN
   IF v_last_chunk = 0 THEN
     SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
   END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.lab_v1.#kind.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`;
-
--- [procedure_create.lab_v1.#kind.verify] all of lab_v2.#kind, chunk after chunk, recorded (aligned strategy)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: checksum lab_v2.#kind against transform(lab_v1.#kind), aligned, chunk after chunk'
-BEGIN
-  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
-  DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
-  DECLARE v_hi TEXT;
-  DECLARE v_diffs TEXT;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
-  chunks: LOOP
-    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.#kind aborted (djsqlgen abort); djsqlgen resume, then verify again';
-    END IF;
-    SET v_chunk_no = v_chunk_no + 1;
-    CALL `djsqlgen_lab_identity`.`verify_chunk__lab_v1__kind_9041cb`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
-      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, 'lab_v1.#kind', v_chunk_no, 0, v_lo, v_hi,
-      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    IF v_hi IS NULL THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo = v_hi;
-  END LOOP;
 END;;
 DELIMITER ;
 
@@ -649,41 +572,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.subject.backfill] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__subject`;
-
--- [procedure_create.lab_v1.subject.backfill] the whole table, chunk after chunk (what 40_backfill calls)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill__lab_v1__subject`(IN p_chunk_rows INT, IN p_sleep_ms INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of lab_v1.subject into lab_v2.subject, chunk by chunk, resumable'
-BEGIN
-  DECLARE v_rows BIGINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_warnings TEXT;
-  -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
-  WHILE v_done = 0 DO
-    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
-    -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.subject aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
-    END IF;
-    CALL `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subject`(p_chunk_rows, v_rows, v_done, v_warnings);
-    IF v_warnings IS NOT NULL THEN
-      -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of lab_v2.subject: ', v_warnings) AS warning;
-    END IF;
-    IF v_done = 0 AND p_sleep_ms > 0 THEN
-      DO SLEEP(p_sleep_ms / 1000);
-    END IF;
-  END WHILE;
-END;;
-DELIMITER ;
-
 -- [procedure_drop.lab_v1.subject.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__subject`;
 
@@ -789,48 +677,6 @@ BEGIN
   IF v_last_chunk = 0 THEN
     SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
   END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.lab_v1.subject.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__subject`;
-
--- [procedure_create.lab_v1.subject.verify] all of lab_v2.subject, chunk after chunk, recorded (aligned strategy)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`verify__lab_v1__subject`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: checksum lab_v2.subject against transform(lab_v1.subject), aligned, chunk after chunk'
-BEGIN
-  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
-  DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
-  DECLARE v_hi TEXT;
-  DECLARE v_diffs TEXT;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
-  chunks: LOOP
-    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.subject aborted (djsqlgen abort); djsqlgen resume, then verify again';
-    END IF;
-    SET v_chunk_no = v_chunk_no + 1;
-    CALL `djsqlgen_lab_identity`.`verify_chunk__lab_v1__subject`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
-      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, 'lab_v1.subject', v_chunk_no, 0, v_lo, v_hi,
-      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    IF v_hi IS NULL THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo = v_hi;
-  END LOOP;
 END;;
 DELIMITER ;
 
@@ -1041,41 +887,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session.backfill] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session`;
-
--- [procedure_create.lab_v1.session.backfill] the whole table, chunk after chunk (what 40_backfill calls)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill__lab_v1__session`(IN p_chunk_rows INT, IN p_sleep_ms INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of lab_v1.session into lab_v2.session, chunk by chunk, resumable'
-BEGIN
-  DECLARE v_rows BIGINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_warnings TEXT;
-  -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
-  WHILE v_done = 0 DO
-    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
-    -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.session aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
-    END IF;
-    CALL `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session`(p_chunk_rows, v_rows, v_done, v_warnings);
-    IF v_warnings IS NOT NULL THEN
-      -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of lab_v2.session: ', v_warnings) AS warning;
-    END IF;
-    IF v_done = 0 AND p_sleep_ms > 0 THEN
-      DO SLEEP(p_sleep_ms / 1000);
-    END IF;
-  END WHILE;
-END;;
-DELIMITER ;
-
 -- [procedure_drop.lab_v1.session.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session`;
 
@@ -1183,48 +994,6 @@ BEGIN
   IF v_last_chunk = 0 THEN
     SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
   END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.lab_v1.session.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session`;
-
--- [procedure_create.lab_v1.session.verify] all of lab_v2.session, chunk after chunk, recorded (aligned strategy)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`verify__lab_v1__session`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: checksum lab_v2.session against transform(lab_v1.session), aligned, chunk after chunk'
-BEGIN
-  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
-  DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
-  DECLARE v_hi TEXT;
-  DECLARE v_diffs TEXT;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
-  chunks: LOOP
-    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.session aborted (djsqlgen abort); djsqlgen resume, then verify again';
-    END IF;
-    SET v_chunk_no = v_chunk_no + 1;
-    CALL `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
-      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, 'lab_v1.session', v_chunk_no, 0, v_lo, v_hi,
-      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    IF v_hi IS NULL THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo = v_hi;
-  END LOOP;
 END;;
 DELIMITER ;
 
@@ -1441,41 +1210,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session__trial.backfill] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session__trial`;
-
--- [procedure_create.lab_v1.session__trial.backfill] the whole table, chunk after chunk (what 40_backfill calls)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill__lab_v1__session__trial`(IN p_chunk_rows INT, IN p_sleep_ms INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of lab_v1.session__trial into lab_v2.session__trial, chunk by chunk, resumable'
-BEGIN
-  DECLARE v_rows BIGINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_warnings TEXT;
-  -- Each chunk is its own short transaction; a kill loses at most the chunk in flight.
-  WHILE v_done = 0 DO
-    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
-    -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: backfill of lab_v2.session__trial aborted (djsqlgen abort); nothing is lost: djsqlgen resume, then run it again to go on from its checkpoint';
-    END IF;
-    CALL `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session__trial`(p_chunk_rows, v_rows, v_done, v_warnings);
-    IF v_warnings IS NOT NULL THEN
-      -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of lab_v2.session__trial: ', v_warnings) AS warning;
-    END IF;
-    IF v_done = 0 AND p_sleep_ms > 0 THEN
-      DO SLEEP(p_sleep_ms / 1000);
-    END IF;
-  END WHILE;
-END;;
-DELIMITER ;
-
 -- [procedure_drop.lab_v1.session__trial.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session__trial`;
 
@@ -1588,48 +1322,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session__trial.verify] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`;
-
--- [procedure_create.lab_v1.session__trial.verify] all of lab_v2.session__trial, chunk after chunk, recorded (aligned strategy)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`(IN p_run_id BIGINT, IN p_chunk_rows INT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: checksum lab_v2.session__trial against transform(lab_v1.session__trial), aligned, chunk after chunk'
-BEGIN
-  -- What 50_verify.sql runs; `djsqlgen verify` calls the same chunk procedure itself, throttled.
-  DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
-  DECLARE v_hi TEXT;
-  DECLARE v_diffs TEXT;
-  DECLARE v_src_rows BIGINT;
-  DECLARE v_dst_rows BIGINT;
-  DECLARE v_src_h1 DECIMAL(65, 0);
-  DECLARE v_src_h2 DECIMAL(65, 0);
-  DECLARE v_dst_h1 DECIMAL(65, 0);
-  DECLARE v_dst_h2 DECIMAL(65, 0);
-  chunks: LOOP
-    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
-    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: verify of lab_v2.session__trial aborted (djsqlgen abort); djsqlgen resume, then verify again';
-    END IF;
-    SET v_chunk_no = v_chunk_no + 1;
-    CALL `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session__trial`(v_lo, p_chunk_rows, v_hi, v_src_rows, v_src_h1, v_src_h2,
-      v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, 'lab_v1.session__trial', v_chunk_no, 0, v_lo, v_hi,
-      v_src_rows, v_src_h1, v_src_h2, v_dst_rows, v_dst_h1, v_dst_h2, v_diffs);
-    IF v_hi IS NULL THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo = v_hi;
-  END LOOP;
-END;;
-DELIMITER ;
-
 -- [procedure_drop.lab_v1.session__trial.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`;
 
@@ -1689,6 +1381,51 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.backfill_table] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_table`;
+
+-- [procedure_create.backfill_table] backfill_table: one table's backfill, chunk after chunk
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_proc VARCHAR(64),
+  IN p_chunk_rows INT, IN p_sleep_ms INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of one v2 table, chunk by chunk, resumable (shared by every table)'
+BEGIN
+  -- One procedure for every table: it calls the table's own chunk procedure p_chunk_proc (a name in this
+  -- schema) again and again. Each chunk is its own short transaction; a kill loses at most the chunk in flight.
+  DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_message VARCHAR(255);
+  SET @djsqlgen_chunk_call = CONCAT('CALL ', '`djsqlgen_lab_identity`', '.`', REPLACE(p_chunk_proc, '`', '``'),
+                                    '`(?, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)');
+  PREPARE djsqlgen_chunk FROM @djsqlgen_chunk_call;
+  SET @djsqlgen_chunk_rows = p_chunk_rows;
+  WHILE v_done = 0 DO
+    -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
+    -- resume from the checkpoint).
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      DEALLOCATE PREPARE djsqlgen_chunk;
+      SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
+                                  'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+    END IF;
+    EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
+    SET v_done = @djsqlgen_done;
+    IF @djsqlgen_warnings IS NOT NULL THEN
+      -- The client prints this result: a warning is shown, never swallowed.
+      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
+    END IF;
+    IF v_done = 0 AND p_sleep_ms > 0 THEN
+      DO SLEEP(p_sleep_ms / 1000);
+    END IF;
+  END WHILE;
+  DEALLOCATE PREPARE djsqlgen_chunk;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_record] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_record`;
 
@@ -1716,6 +1453,62 @@ BEGIN
       FROM JSON_TABLE(p_diffs, '$[*]' COLUMNS (row_key JSON PATH '$[0]', problem VARCHAR(40) PATH '$[1]')) AS j
       LIMIT v_room;
     END IF;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.verify_table] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_table`;
+
+-- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
+  IN p_chunk_proc VARCHAR(64), IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity d1aed2f8b081: checksum one v2 table chunk after chunk, recorded (shared by every table)'
+BEGIN
+  -- What 50_verify.sql runs for each table: its chunk procedure p_chunk_proc again and again, then, for a keyed
+  -- comparison, its whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures
+  -- itself, throttled.
+  DECLARE v_chunk_no INT DEFAULT 0;
+  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_message VARCHAR(255);
+  SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_lab_identity`', '.`', REPLACE(p_chunk_proc, '`', '``'),
+    '`(?, ?, @djsqlgen_hi, @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, ',
+    '@djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs)');
+  PREPARE djsqlgen_verify_chunk FROM @djsqlgen_verify_call;
+  SET @djsqlgen_chunk_rows = p_chunk_rows;
+  chunks: LOOP
+    -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
+    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+      DO SLEEP(1);
+    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      DEALLOCATE PREPARE djsqlgen_verify_chunk;
+      SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
+                                  'then verify again'), 255);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+    END IF;
+    SET v_chunk_no = v_chunk_no + 1, @djsqlgen_lo = v_lo;
+    EXECUTE djsqlgen_verify_chunk USING @djsqlgen_lo, @djsqlgen_chunk_rows;
+    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, p_target_id, v_chunk_no, 0, v_lo, @djsqlgen_hi,
+      @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2,
+      @djsqlgen_diffs);
+    IF @djsqlgen_hi IS NULL THEN
+      LEAVE chunks;
+    END IF;
+    SET v_lo = @djsqlgen_hi;
+  END LOOP;
+  DEALLOCATE PREPARE djsqlgen_verify_chunk;
+  IF p_total_proc IS NOT NULL THEN
+    SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_lab_identity`', '.`', REPLACE(p_total_proc, '`', '``'),
+                                       '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
+    PREPARE djsqlgen_verify_total FROM @djsqlgen_verify_call;
+    EXECUTE djsqlgen_verify_total;
+    DEALLOCATE PREPARE djsqlgen_verify_total;
+    CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
+      @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
 END;;
 DELIMITER ;
@@ -1795,10 +1588,10 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_lab_identity`.`verify_run` (plan_hash, started_at) VALUES ('d1aed2f8b081', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`(v_run, p_chunk_rows);
-  CALL `djsqlgen_lab_identity`.`verify__lab_v1__subject`(v_run, p_chunk_rows);
-  CALL `djsqlgen_lab_identity`.`verify__lab_v1__session`(v_run, p_chunk_rows);
-  CALL `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`(v_run, p_chunk_rows);
+  CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.#kind', 'verify_chunk__lab_v1__kind_9041cb', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.subject', 'verify_chunk__lab_v1__subject', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.session', 'verify_chunk__lab_v1__session', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.session__trial', 'verify_chunk__lab_v1__session__trial', NULL, p_chunk_rows);
   CALL `djsqlgen_lab_identity`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

@@ -92,14 +92,14 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9
 -- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of lab_v2.#kind
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`;
 
--- [procedure_drop.lab_v1.#kind.verify] verify procedure of lab_v2.#kind
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`;
-
 -- [procedure_drop.lab_v1.#kind.verify_chunk] verify_chunk procedure of lab_v2.#kind
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__kind_9041cb`;
 
 -- [procedure_drop.lab_v1.#kind.verify_total] verify_total procedure of lab_v2.#kind
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__kind_9041cb`;
+
+-- [procedure_drop.lab_v1.#kind.verify] verify procedure of lab_v2.#kind
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__kind_9041cb`;
 
 -- [procedure_drop.lab_v1.subject.backfill_chunk] backfill_chunk procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subject`;
@@ -107,14 +107,14 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subjec
 -- [procedure_drop.lab_v1.subject.backfill] backfill procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__subject`;
 
--- [procedure_drop.lab_v1.subject.verify] verify procedure of lab_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__subject`;
-
 -- [procedure_drop.lab_v1.subject.verify_chunk] verify_chunk procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__subject`;
 
 -- [procedure_drop.lab_v1.subject.verify_total] verify_total procedure of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__subject`;
+
+-- [procedure_drop.lab_v1.subject.verify] verify procedure of lab_v2.subject
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__subject`;
 
 -- [procedure_drop.lab_v1.subject.check_references] reference check of lab_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__subject`;
@@ -125,14 +125,14 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__sessio
 -- [procedure_drop.lab_v1.session.backfill] backfill procedure of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session`;
 
--- [procedure_drop.lab_v1.session.verify] verify procedure of lab_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session`;
-
 -- [procedure_drop.lab_v1.session.verify_chunk] verify_chunk procedure of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session`;
 
 -- [procedure_drop.lab_v1.session.verify_total] verify_total procedure of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__session`;
+
+-- [procedure_drop.lab_v1.session.verify] verify procedure of lab_v2.session
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session`;
 
 -- [procedure_drop.lab_v1.session.check_references] reference check of lab_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session`;
@@ -143,17 +143,20 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__sessio
 -- [procedure_drop.lab_v1.session__trial.backfill] backfill procedure of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__session__trial`;
 
--- [procedure_drop.lab_v1.session__trial.verify] verify procedure of lab_v2.session__trial
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`;
-
 -- [procedure_drop.lab_v1.session__trial.verify_chunk] verify_chunk procedure of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session__trial`;
 
 -- [procedure_drop.lab_v1.session__trial.verify_total] verify_total procedure of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__session__trial`;
 
+-- [procedure_drop.lab_v1.session__trial.verify] verify procedure of lab_v2.session__trial
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify__lab_v1__session__trial`;
+
 -- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`;
+
+-- [procedure_drop.backfill_table] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_table`;
 
 -- [procedure_drop.verify_all] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_all`;
@@ -166,6 +169,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_report`;
 
 -- [procedure_drop.verify_record] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_record`;
+
+-- [procedure_drop.verify_table] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_table`;
 
 -- [control_table_drop.objects] the record of what djsqlgen made: nothing of it is left
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`objects`;
