@@ -1,4 +1,5 @@
-"""Benchmark of `djsqlgen verify` against pt-table-checksum and the copy it checks, on one 1 KB-blob table.
+"""Benchmark against percona-toolkit on one 1 KB-blob table: the backfill against pt-online-schema-change's copy,
+`djsqlgen verify` against pt-table-checksum, both against one bulk copy, printed side by side in one run.
 
 v1 (schema ``bench_vf_v1``): ``recording`` with an int key, two ints, a utf8mb4 varchar, a float, a double
 and a 1 KB random longblob, ``--rows`` rows (default 300,000). The plan is the identity (aligned
@@ -10,11 +11,13 @@ and noisy; compare ratios, not seconds):
 (c) ``djsqlgen verify`` on the primary: both sides hashed (target: at most 0.3 × (b));
 (d) ``pt-table-checksum`` (Debian's percona-toolkit) of v1 alone, ``--recursion-method none``: one side,
     CRC32 of the row text (skipped, and said so, when it is not installed);
-(e) the floor: one bare scan of each side (``SELECT COUNT(*)`` of a column no index covers, both tables).
+(e) the floor: one bare scan of each side (``SELECT COUNT(*)`` of a column no index covers, both tables);
+(f) ``pt-online-schema-change --alter ENGINE=InnoDB`` of a copy of the table (its own schema): pt-osc's chunked,
+    trigger-guarded copy into a new table, then its swap; the same work as (b) plus a rename.
 
 ``djsqlgen verify --on-replica`` moves (c) off the primary entirely; it is not timed here (no replica).
 
-Run: ``.venv/bin/python bench/verify_bench.py [--rows 300000] [--repeats 3] [--keep]`` (DJ_HOST, DJ_USER,
+Run: ``.venv/bin/python bench/percona_bench.py [--rows 300000] [--repeats 3] [--keep]`` (DJ_HOST, DJ_USER,
 DJ_PASS, else root on localhost). Every schema it makes starts with ``bench_vf_``.
 """
 
@@ -33,7 +36,7 @@ from pathlib import Path
 import pymysql
 import yaml
 
-V1, CTL, BULK = "bench_vf_v1", "bench_vf_ctl", "bench_vf_bulk"
+V1, CTL, BULK, PTOSC = "bench_vf_v1", "bench_vf_ctl", "bench_vf_bulk", "bench_vf_ptosc"
 V2 = f"{V1}_v2"
 
 
@@ -59,7 +62,7 @@ def djsqlgen(*args: str, work: Path, check: bool = True) -> float:
 
 
 def build_v1(db, rows: int) -> None:
-    for schema in (V1, V2, BULK, CTL, "percona"):
+    for schema in (V1, V2, BULK, CTL, PTOSC, "percona"):
         run(db, f"DROP DATABASE IF EXISTS `{schema}`")
     run(db, f"CREATE DATABASE `{V1}`")
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
@@ -99,15 +102,39 @@ def scans(db) -> float:
     return time.monotonic() - started
 
 
+def _pt_connection() -> list[str]:
+    out = [f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}", f"--user={os.environ.get('DJ_USER', 'root')}",
+           f"--port={os.environ.get('DJ_PORT', '3306')}"]
+    if os.environ.get("DJ_PASS"):
+        out.append(f"--password={os.environ['DJ_PASS']}")
+    return out
+
+
+def pt_online_schema_change(db) -> float | None:
+    tool = shutil.which("pt-online-schema-change")
+    if tool is None:
+        return None
+    run(db, f"DROP DATABASE IF EXISTS `{PTOSC}`")
+    run(db, f"CREATE DATABASE `{PTOSC}`")
+    run(db, f"CREATE TABLE `{PTOSC}`.recording LIKE `{V1}`.recording")
+    run(db, f"INSERT INTO `{PTOSC}`.recording SELECT * FROM `{V1}`.recording")
+    command = [tool, *_pt_connection(), "--alter=ENGINE=InnoDB", f"D={PTOSC},t=recording", "--execute",
+               "--recursion-method=none", "--no-check-replication-filters"]
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    run(db, f"DROP DATABASE `{PTOSC}`")
+    if result.returncode != 0:
+        raise SystemExit(f"pt-online-schema-change failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
 def pt_table_checksum() -> float | None:
     tool = shutil.which("pt-table-checksum")
     if tool is None:
         return None
-    command = [tool, f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}", f"--user={os.environ.get('DJ_USER', 'root')}",
-               f"--port={os.environ.get('DJ_PORT', '3306')}", "--recursion-method=none", "--no-check-binlog-format",
+    command = [tool, *_pt_connection(), "--recursion-method=none", "--no-check-binlog-format",
                "--no-check-replication-filters", f"--databases={V1}", "--tables=recording", "--replicate=percona.checksums"]
-    if os.environ.get("DJ_PASS"):
-        command.append(f"--password={os.environ['DJ_PASS']}")
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
@@ -127,7 +154,7 @@ def main() -> int:
     size = run(db, f"SELECT ROUND((DATA_LENGTH + INDEX_LENGTH) / 1048576) FROM information_schema.TABLES "
                    f"WHERE TABLE_SCHEMA = '{V1}' AND TABLE_NAME = 'recording'")[0][0]
     print(f"v1: {args.rows:,} rows of about 1.1 KB ({size} MiB)")
-    times: dict[str, list[float]] = {k: [] for k in ("bulk", "backfill", "verify", "pt", "scan")}
+    times: dict[str, list[float]] = {k: [] for k in ("bulk", "backfill", "verify", "pt", "scan", "ptosc")}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         write_plan(work)
@@ -138,15 +165,21 @@ def main() -> int:
             times["backfill"].append(djsqlgen("backfill", "plan.yaml", work=work))
             times["verify"].append(djsqlgen("verify", "plan.yaml", work=work))
             times["scan"].append(scans(db))
-            pt = pt_table_checksum()
-            if pt is not None:
-                times["pt"].append(pt)
+            for key, measure in (("pt", pt_table_checksum), ("ptosc", lambda: pt_online_schema_change(db))):
+                seconds = measure()
+                if seconds is not None:
+                    times[key].append(seconds)
             djsqlgen("apply", "out/rollback", work=work)
     m = {k: statistics.median(v) for k, v in times.items() if v}
     rate = lambda s: f"{args.rows / s:>10,.0f} rows/s"
     print(f"(a) bulk INSERT…SELECT:                  {m['bulk']:6.2f} s  {rate(m['bulk'])}")
     print(f"(b) djsqlgen backfill:                   {m['backfill']:6.2f} s  {rate(m['backfill'])}  "
           f"(a)/(b) = {m['bulk'] / m['backfill']:.2f}")
+    if "ptosc" in m:
+        print(f"(f) pt-online-schema-change copy+swap:   {m['ptosc']:6.2f} s  {rate(m['ptosc'])}  (a)/(f) = "
+              f"{m['bulk'] / m['ptosc']:.2f}; djsqlgen backfill / pt-osc throughput = {m['ptosc'] / m['backfill']:.2f}")
+    else:
+        print("(f) pt-online-schema-change: not installed (apt-get install percona-toolkit), not measured")
     print(f"(c) djsqlgen verify, both sides:         {m['verify']:6.2f} s  {rate(m['verify'])}  "
           f"verify/backfill = {m['verify'] / m['backfill']:.2f} (target <= 0.3), verify/bulk = "
           f"{m['verify'] / m['bulk']:.2f}")
@@ -160,7 +193,7 @@ def main() -> int:
           f"{m['scan'] / m['backfill']:.2f}")
     print(f"    medians of {args.repeats} interleaved rounds; machine load at the end: {os.getloadavg()[0]:.1f}")
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL, "percona"):
+        for schema in (V1, V2, BULK, CTL, PTOSC, "percona"):
             run(db, f"DROP DATABASE IF EXISTS `{schema}`")
     return 0
 
