@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.rowhash import ComparedValue, as_stored, row_hash_sql
 from djsqlgen.engines.source import from_clause, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.checks import DataCheck
@@ -30,6 +31,15 @@ def violated(ctx: Context, check: DataCheck) -> str:
             for c, r in zip(fk.columns, fk.ref_columns))
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target, complete)} AND NOT EXISTS "
                 f"(SELECT 1 {from_clause(parent_source).replace(chr(10), ' ')} WHERE {match}))")
+    if check.kind == "lookup_agrees":
+        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)
+        values = [c for c in target.columns if c.name not in target.primary_key]
+        # the values as v2 stores them, byte for byte (rowhash): 'IMEC' and 'imec' are two values
+        encoded = row_hash_sql([ComparedValue(c.expr.render() if c.copied_from else as_stored(
+            c.expr.render(), c.decl.sql_type, c.decl.charset, v2_collation=c.decl.collation,
+            native_json=ctx.dialect.native_json), c.decl.sql_type, c.decl.charset) for c in values])
+        return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
+                f"GROUP BY {keys} HAVING COUNT(DISTINCT {encoded}) > 1)")
     raise ValueError(f"unknown data check {check.kind!r}")
 
 

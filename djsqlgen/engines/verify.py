@@ -4,6 +4,8 @@
   on both sides (first chunk open below, last open above, so v2 rows outside v1's range are counted).
 - keyed: chunks of the driving key; the v2 rows compared are those found by the chunk's mapped keys;
   whole-table counts taken in one snapshot at the end find v2 rows that no v1 row maps to.
+- lookup (a distinct target): keyed chunks, so each v1 row's lookup row is compared with the row's own
+  values (many v1 rows, one lookup row); no whole-table counts: a lookup row no v1 row uses is kept.
 Each chunk runs in one consistent snapshot: a v1 write and its trigger's v2 write commit together, so
 both sides are seen as of the same moment while writers go on.
 """
@@ -22,6 +24,10 @@ from djsqlgen.output.statements import Statement
 
 
 def strategy(target: Target) -> str:
+    """aligned, keyed, or lookup: keyed chunks without whole-table counts, since a lookup keeps the rows that no
+    v1 row uses any more (the sync never deletes one)."""
+    if target.source.distinct:
+        return "lookup"
     return "aligned" if target.key_map.aligned else "keyed"
 
 

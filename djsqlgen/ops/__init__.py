@@ -23,6 +23,7 @@ from djsqlgen.ops.change_key import ChangeKey
 from djsqlgen.ops.drop_column import DropColumn
 from djsqlgen.ops.drop_reference import DropReference
 from djsqlgen.ops.drop_table import DropTable
+from djsqlgen.ops.extract_lookup import ExtractLookup
 from djsqlgen.ops.follow import FollowParents
 from djsqlgen.ops.invariants import model_problems
 from djsqlgen.ops.move_part import MovePart
@@ -41,6 +42,7 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.add_parents[]": AddParent,
     "tables.<t>.drop_references[]": DropReference,
     "tables.<t>.move_to": MovePart,
+    "tables.<t>.lookups[]": ExtractLookup,
     "(every kept table, first)": FollowParents,
 }
 
@@ -137,6 +139,9 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
             ops.append(AlterColumn(column_key, tid, attr.name, **change.model_dump(exclude_none=True)))
     for name, added in spec.add.items():
         ops.append(AddColumn(f"{plan_key}.add.{name}", tid, name, **added.model_dump(exclude_none=True)))
+    # after the columns took their v2 names and types, before a new key: a lookup is made of v2 columns
+    ops += [ExtractLookup(f"{plan_key}.lookups[{i}]", tid, lookup.table, tuple(lookup.key), tuple(lookup.columns),
+                          lookup.comment) for i, lookup in enumerate(spec.lookups)]
     if spec.key is not None:
         ops.append(ChangeKey(f"{plan_key}.key", tid, tuple(spec.key)))
     ops += [AddParent(f"{plan_key}.add_parents[{i}]", tid, p.parent, tuple(p.columns.items()), p.name, p.on_update,
@@ -204,7 +209,7 @@ def build_model(plan: Plan, catalog: Catalog) -> Built:
             if target is not None and (check.kind != "key_unique" or target.key_map.proof == "checked"):
                 checks.setdefault(check.id, check)
     for target in model.targets:  # a key that only became checked by following keeps its own check
-        if target.key_map.proof == "checked" and f"key_unique.{target.id}" not in checks:
+        if target.key_map.proof == "checked" and not target.source.distinct and f"key_unique.{target.id}" not in checks:
             from djsqlgen.ops.unique_key import key_unique_check
 
             checks[f"key_unique.{target.id}"] = key_unique_check(model, target, target.plan_key)

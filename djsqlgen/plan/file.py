@@ -75,6 +75,16 @@ class ParentSpec(_Strict):
     on_delete: Literal["CASCADE", "RESTRICT", "NO ACTION"] = "RESTRICT"
 
 
+class LookupSpec(_Strict):
+    """Columns of this table moved into a new lookup table, which this table then refers to."""
+
+    table: str = Field(description="the new v2 lookup table (DataJoint: a name starting with #)")
+    key: list[str] = Field(description="v2 columns of this table that make the lookup's key; they stay here and "
+                                       "refer to it")
+    columns: list[str] = Field(default_factory=list, description="v2 columns of this table moved into the lookup")
+    comment: str = ""
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -85,6 +95,8 @@ class TableSpec(_Strict):
     drop_references: list[str] = Field(default_factory=list,
                                        description="v1 parent tables whose foreign keys v2 leaves out")
     move_to: str | None = Field(None, description="for a part table: the v1 master table it moves to")
+    lookups: list[LookupSpec] = Field(default_factory=list,
+                                      description="columns moved into new lookup tables this table refers to")
 
 
 class SchemaSpec(_Strict):
