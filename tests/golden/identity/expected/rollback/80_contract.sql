@@ -384,9 +384,11 @@ BEGIN
   ) AS d;
 
   IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
     SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
+      SELECT DISTINCT found.row_key, found.problem FROM (
       SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
              IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
@@ -413,6 +415,7 @@ BEGIN
         WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
       ) AS s ON s.`k_1` = d.`k_1`
       WHERE s.`k_1` IS NULL
+      ) AS found
       LIMIT 20
     ) AS diff;
   END IF;
@@ -644,9 +647,11 @@ BEGIN
   ) AS d;
 
   IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
     SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
+      SELECT DISTINCT found.row_key, found.problem FROM (
       SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
              IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
@@ -673,6 +678,7 @@ BEGIN
         WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
       ) AS s ON s.`k_1` = d.`k_1`
       WHERE s.`k_1` IS NULL
+      ) AS found
       LIMIT 20
     ) AS diff;
   END IF;
@@ -961,9 +967,11 @@ BEGIN
   ) AS d;
 
   IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
     SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
+      SELECT DISTINCT found.row_key, found.problem FROM (
       SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
              IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
@@ -990,6 +998,7 @@ BEGIN
         WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
       ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
       WHERE s.`k_1` IS NULL
+      ) AS found
       LIMIT 20
     ) AS diff;
   END IF;
@@ -1286,9 +1295,11 @@ BEGIN
   ) AS d;
 
   IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most).
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
     SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
     FROM (
+      SELECT DISTINCT found.row_key, found.problem FROM (
       SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
              IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
       FROM (
@@ -1315,6 +1326,7 @@ BEGIN
         WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
       ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
       WHERE s.`k_1` IS NULL
+      ) AS found
       LIMIT 20
     ) AS diff;
   END IF;
