@@ -11,7 +11,13 @@ values that disagree for one probe (plan check, 00, 70), and plans that cannot w
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+import yaml
+from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, write_plan
 from support.safety import FastScenario, applied, client, refused, table_fingerprint
 
 V1 = """
@@ -167,3 +173,55 @@ def test_the_stock_client_runs_every_file_of_a_lookup_plan(scenario):
         result = client(scenario.db.settings, scenario.out / f"{name}.sql")
         assert result.returncode == 0, f"{name}: {result.stderr}"
     _agree(scenario, unused_allowed=False)
+
+
+def test_a_datajoint_014_column_moved_into_a_lookup_while_014_clients_write(tmp_path, prefix, dj014_python, dj_env,
+                                                                             db):
+    """The 0.14 pipeline's subject.sex (an enum, as a lookup key) moved into `#sex`, while 0.14 clients insert
+    subjects with sessions and tags, update them, renumber them (cascades) and delete them, during the
+    backfill and after 60. Verify is clean, the lookup holds every sex in use, and DataJoint 2.3 reads
+    subject as a child of `#sex`."""
+    common, ephys = build_v1(dj014_python, prefix, tmp_path / "store", dj_env)
+    bulk_fill(db, common, 1500)
+    plan_path = tmp_path / "plan.yaml"
+    assert djsqlgen(["plan", "init", "--schema", f"{common}={common}_v2", "--schema", f"{ephys}={ephys}_v2",
+                     "--name", prefix, "-o", str(plan_path)], dj_env).returncode == 0
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    subject = next(s for s in plan["schemas"] if s["source"] == common)["tables"]["subject"]
+    subject["lookups"] = [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    assert djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env).returncode == 0
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], dj_env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+    def writers(first: int, ranges: list[str]) -> None:
+        running = [subprocess.Popen(
+            [str(dj014_python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix, "--store-dir",
+             str(tmp_path / "store"), "--worker", str(w), "--iterations", "20", "--existing", ranges[i]],
+            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i, w in enumerate(range(first, first + len(ranges)))]
+        for w in running:
+            _, stderr = w.communicate(timeout=600)
+            assert w.returncode == 0, stderr[-3000:]
+
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "200"],
+                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers(0, ["1000-1700", "1701-2400"])
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    assert djsqlgen(["verify", str(plan_path)], dj_env).returncode == 0
+    assert djsqlgen(["apply", str(out / "60_constraints.sql")], dj_env).returncode == 0
+    writers(5, ["2401-2499"])
+    result = djsqlgen(["verify", str(plan_path)], dj_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    used = {r["sex"] for r in db.query(f"SELECT DISTINCT sex FROM `{common}`.subject")}
+    held = {r["sex"] for r in db.query(f"SELECT sex FROM `{common}_v2`.`#sex`")}
+    assert used <= held <= {"M", "F", "U"} and used
+    assert db.query(f"SELECT subject_id, sex FROM `{common}_v2`.subject ORDER BY subject_id") == \
+        db.query(f"SELECT subject_id, sex FROM `{common}`.subject ORDER BY subject_id")
+    graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
+                                      env=dj_env, capture_output=True, text=True, check=True).stdout)
+    assert graph[f"`{common}_v2`.`subject`"][f"`{common}_v2`.`#sex`"] == {"sex": "sex"}
