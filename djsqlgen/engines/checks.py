@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.rowhash import ComparedValue, as_stored, row_hash_sql
 from djsqlgen.engines.source import from_clause, where_clause
@@ -40,13 +42,20 @@ def violated(ctx: Context, check: DataCheck) -> str:
             native_json=ctx.dialect.native_json), c.decl.sql_type, c.decl.charset) for c in values])
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
                 f"GROUP BY {keys} HAVING COUNT(DISTINCT {encoded}) > 1)")
+    if check.kind == "split_partition":
+        sides = [target] + [ctx.model.target(i) for i in check.detail.split(",")]
+        whole = replace(target, source=replace(target.source, filter=None))
+        return f"EXISTS (SELECT 1 {from_clause(whole)} WHERE {split_matches(sides)} <> 1)"
     raise ValueError(f"unknown data check {check.kind!r}")
+
+
+def split_matches(sides, bind=None) -> str:
+    """SQL: how many sides of a split the row matches (a filter that is NULL does not match)."""
+    return "(" + " + ".join(f"(({s.source.filter.render(bind)}) IS TRUE)" for s in sides) + ")"
 
 
 def _renamed(target, aliases: dict[str, str]):
     """``target`` with its source's aliases renamed, to read it inside another target's query."""
-    from dataclasses import replace
-
     def rename(expr):
         for old, new in aliases.items():
             expr = expr.rename_alias(old, new)

@@ -126,6 +126,31 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
 
+def _leave(ctx: Context, impact: Impact) -> str:
+    """A split side's row whose v1 row no longer passes the side's filter: deleted here (by its old key), so that
+    the upsert of the side it enters holds it alone."""
+    passes = impact.target.source.filter.render(bound(DRIVING, "NEW"))
+    return f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\nEND IF"
+
+
+def _split_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
+    """A v1 row of a split table must match exactly one side: else it would be missing from v2, or in two
+    sides, and verify (which compares each side with its own filter) could not see it."""
+    from djsqlgen.engines.checks import split_matches
+
+    out = []
+    for group in ctx.model.splits:
+        sides = [ctx.model.target(i) for i in group]
+        if sides[0].source.driving != written:
+            continue
+        labels = ", ".join(s.label for s in sides)
+        message = quote_literal(f"row matches no side or two sides of the split of {written.name}"[:100])
+        refusal = (f"IF {split_matches(sides, bound(DRIVING, 'NEW'))} <> 1 THEN\n"
+                   f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+        out.append((sides[0].label, f"the row must go to exactly one of {labels}", refusal))
+    return out
+
+
 def _unchanged(columns: set[str], table) -> str:
     """SQL: none of ``columns`` of the written row changed, byte for byte."""
     parts = [same_bytes(f"OLD.{_q(c)}", f"NEW.{_q(c)}", _decl_of(table, c)) for c in sorted(columns)]
@@ -142,6 +167,8 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
+    if event in ("INSERT", "UPDATE"):
+        blocks += _split_refusals(ctx, written)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event in ("DELETE", "CASCADE_DELETE"):
         for impact in reversed(found):  # children first
@@ -165,6 +192,9 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             blocks.append((t.label, why, _upsert(t, _reached(ctx, impact, "NEW"), plain)))
             continue
         statements = []
+        if t.source.filter is not None and direct_driving:
+            statements.append((f"the row no longer belongs to {t.label} (its filter): it leaves it",
+                               _leave(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)))))
         if impact.key_reads_changed() and not t.source.distinct:
             # Checked first: MariaDB 10.11 does not let this trigger's handler catch a duplicate key raised by a
             # multi-table UPDATE (the v1 write would fail with a bare 1062 that names no v2 table).

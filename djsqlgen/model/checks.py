@@ -11,7 +11,8 @@ from typing import Literal
 # key_unique:   the target's key, as v2 compares it, is unique over the source rows (no two v1 rows merge)
 # parent_found: every row of the target finds its parent row through foreign key ``detail`` (a new parent)
 # lookup_agrees: the source rows with one key of a lookup target agree on its other columns (none is lost)
-Kind = Literal["key_unique", "parent_found", "lookup_agrees"]
+# split_partition: every source row matches exactly one side of a split (``detail``: the other sides' ids)
+Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition"]
 
 
 @dataclass(frozen=True)

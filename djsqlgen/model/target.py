@@ -202,6 +202,8 @@ class Model:
     targets: tuple[Target, ...]
     retired: tuple[TableRef, ...] = ()  # v1 tables with no v2 counterpart (kept in v1 until contract)
     notes: tuple[str, ...] = field(default=())  # irreversibility and other remarks for plan check
+    # groups of target ids made from one v1 table by row filters that must cover each row exactly once
+    splits: tuple[tuple[str, ...], ...] = ()
 
     def target(self, target_id: str) -> Target:
         for t in self.targets:

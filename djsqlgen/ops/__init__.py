@@ -28,6 +28,7 @@ from djsqlgen.ops.follow import FollowParents
 from djsqlgen.ops.invariants import model_problems
 from djsqlgen.ops.move_part import MovePart
 from djsqlgen.ops.rename_table import RenameTable
+from djsqlgen.ops.split_table import SplitTable
 from djsqlgen.plan import DROP, KEEP, ColumnChange, Plan, TableSpec
 
 # Plan key -> the operation it becomes. Unknown keys never get here: the plan file refuses them.
@@ -43,6 +44,7 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.drop_references[]": DropReference,
     "tables.<t>.move_to": MovePart,
     "tables.<t>.lookups[]": ExtractLookup,
+    "tables.<t>.split[]": SplitTable,
     "(every kept table, first)": FollowParents,
 }
 
@@ -148,6 +150,8 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
                       p.on_delete) for i, p in enumerate(spec.add_parents)]
     if spec.rename:
         ops.append(RenameTable(plan_key, tid, spec.rename))
+    if spec.split:  # last: each side takes the table as its other changes made it, under a name of its own
+        ops.append(SplitTable(f"{plan_key}.split", tid, tuple((side.table, side.where) for side in spec.split)))
     return ops, problems
 
 

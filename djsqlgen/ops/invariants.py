@@ -15,6 +15,13 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
     problems: list[str] = []
     kept = {t.id for t in model.targets}
     names = Counter((t.schema, t.name) for t in model.targets)
+    # InnoDB names foreign keys per schema: two with one name make 60_constraints fail (error 1823)
+    fk_names = Counter((t.schema, fk.name.lower()) for t in model.targets for fk in t.foreign_keys)
+    for t in model.targets:
+        for fk in t.foreign_keys:
+            if fk_names[(t.schema, fk.name.lower())] > 1:
+                problems.append(f"{t.plan_key}: foreign key name {fk.name!r} is used twice in {t.schema}; name one of "
+                                "them (add_parents name:)")
     first_of = {}
     for t in model.ordered():
         first_of.setdefault((t.schema, t.name), t)

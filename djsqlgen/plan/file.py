@@ -85,6 +85,13 @@ class LookupSpec(_Strict):
     comment: str = ""
 
 
+class SplitSpec(_Strict):
+    """One side of a table split by a row filter."""
+
+    table: str = Field(description="the v2 table of this side (the first side keeps the table's progress and id)")
+    where: str = Field(description="SQL condition over the v1 row: the rows of this side")
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -97,6 +104,8 @@ class TableSpec(_Strict):
     move_to: str | None = Field(None, description="for a part table: the v1 master table it moves to")
     lookups: list[LookupSpec] = Field(default_factory=list,
                                       description="columns moved into new lookup tables this table refers to")
+    split: list[SplitSpec] = Field(default_factory=list,
+                                   description="v2 tables this table's rows go to, each by a filter; every row to one")
 
 
 class SchemaSpec(_Strict):
