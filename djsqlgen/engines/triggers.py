@@ -126,6 +126,21 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
 
+def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, str]]:
+    """A deleted v1 row that targets read through a LEFT JOIN (a merged part, another table's columns): their
+    rows are recomputed without it (NULLs where it was). (An inner join's row needs v1's foreign key to keep
+    its joined row from going: the plan's joins by a parent's key have it.)"""
+    blocks = []
+    for impact in found:
+        t = impact.target
+        left = {j.alias for j in t.source.joins if j.kind == "left"}
+        paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
+        if paths and not t.source.distinct:
+            blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
+                           _upsert(t, _reached(ctx, Impact(t, paths), "OLD"), False)))
+    return blocks
+
+
 def _leave(ctx: Context, impact: Impact) -> str:
     """A split side's row whose v1 row no longer passes the side's filter: deleted here (by its old key), so that
     the upsert of the side it enters holds it alone."""
@@ -170,6 +185,8 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     if event in ("INSERT", "UPDATE"):
         blocks += _split_refusals(ctx, written)
     found = impacts(ctx.model, written, KINDS[event][0])
+    if event == "DELETE":
+        blocks += _joined_row_gone(ctx, found)
     if event in ("DELETE", "CASCADE_DELETE"):
         for impact in reversed(found):  # children first
             paths = tuple(p for p in impact.paths if p.alias == DRIVING and p.direct == (event == "DELETE"))

@@ -24,8 +24,10 @@ from djsqlgen.ops.drop_column import DropColumn
 from djsqlgen.ops.drop_reference import DropReference
 from djsqlgen.ops.drop_table import DropTable
 from djsqlgen.ops.extract_lookup import ExtractLookup
+from djsqlgen.ops.extract_part import ExtractPart
 from djsqlgen.ops.follow import FollowParents
 from djsqlgen.ops.invariants import model_problems
+from djsqlgen.ops.merge_part import MergePart
 from djsqlgen.ops.move_part import MovePart
 from djsqlgen.ops.rename_table import RenameTable
 from djsqlgen.ops.split_table import SplitTable
@@ -45,6 +47,8 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.move_to": MovePart,
     "tables.<t>.lookups[]": ExtractLookup,
     "tables.<t>.split[]": SplitTable,
+    "tables.<t>.parts[]": ExtractPart,
+    "tables.<t>.merge_into_master": MergePart,
     "(every kept table, first)": FollowParents,
 }
 
@@ -144,6 +148,8 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
     # after the columns took their v2 names and types, before a new key: a lookup is made of v2 columns
     ops += [ExtractLookup(f"{plan_key}.lookups[{i}]", tid, lookup.table, tuple(lookup.key), tuple(lookup.columns),
                           lookup.comment) for i, lookup in enumerate(spec.lookups)]
+    ops += [ExtractPart(f"{plan_key}.parts[{i}]", tid, part.name, tuple(part.columns))
+            for i, part in enumerate(spec.parts)]
     if spec.key is not None:
         ops.append(ChangeKey(f"{plan_key}.key", tid, tuple(spec.key)))
     ops += [AddParent(f"{plan_key}.add_parents[{i}]", tid, p.parent, tuple(p.columns.items()), p.name, p.on_update,
@@ -152,6 +158,8 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[lis
         ops.append(RenameTable(plan_key, tid, spec.rename))
     if spec.split:  # last: each side takes the table as its other changes made it, under a name of its own
         ops.append(SplitTable(f"{plan_key}.split", tid, tuple((side.table, side.where) for side in spec.split)))
+    if spec.merge_into_master:  # last: the master reads the part as its own changes made it
+        ops.append(MergePart(f"{plan_key}.merge_into_master", tid))
     return ops, problems
 
 

@@ -92,6 +92,14 @@ class SplitSpec(_Strict):
     where: str = Field(description="SQL condition over the v1 row: the rows of this side")
 
 
+class PartSpec(_Strict):
+    """Secondary attributes of this table moved into a new part table of it."""
+
+    name: str = Field(description="the part's own name: the table is <this table>__<name>")
+    columns: list[str] = Field(description="v2 columns of this table the part takes (one part row per row where any "
+                                           "is not NULL)")
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -104,6 +112,8 @@ class TableSpec(_Strict):
     move_to: str | None = Field(None, description="for a part table: the v1 master table it moves to")
     lookups: list[LookupSpec] = Field(default_factory=list,
                                       description="columns moved into new lookup tables this table refers to")
+    parts: list[PartSpec] = Field(default_factory=list, description="secondary attributes moved into new parts")
+    merge_into_master: bool = Field(False, description="for a 1:1 part table: its attributes become its master's")
     split: list[SplitSpec] = Field(default_factory=list,
                                    description="v2 tables this table's rows go to, each by a filter; every row to one")
 

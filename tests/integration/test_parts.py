@@ -1,0 +1,155 @@
+"""Secondary attributes moved into a new part, and a 1:1 part merged back into its master, while people write
+(issue 12, item 2).
+
+`session (…, notes, rating)` gives `notes` and `rating` to a new part `session__notes` (a row only where either
+is not NULL); `scan__quality`, 1:1 with `scan`, is merged into v2's `scan` (NULLs where a scan has none).
+Writers set the moved attributes to NULL and back, insert and delete part rows, update both v1 tables, and
+renumber a subject (v1's cascade through all of them); after each phase v2 is compared with hand-written
+queries over v1. Refusals name their plan key; the rollback leaves v1 byte-identical.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support.safety import FastScenario, applied, client, table_fingerprint
+
+V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
+  ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, start datetime NOT NULL,
+  notes varchar(64) NULL, rating tinyint NULL, PRIMARY KEY (subject_id, session_id),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE scan (subject_id int NOT NULL, scan_id int NOT NULL, depth float NOT NULL,
+  PRIMARY KEY (subject_id, scan_id),
+  CONSTRAINT scan_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE scan__quality (subject_id int NOT NULL, scan_id int NOT NULL, snr float NOT NULL, ok tinyint NULL,
+  PRIMARY KEY (subject_id, scan_id),
+  CONSTRAINT quality_scan FOREIGN KEY (subject_id, scan_id) REFERENCES scan (subject_id, scan_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_30;
+INSERT INTO session SELECT s.seq, k.seq, '2024-01-01' + INTERVAL s.seq * 3 + k.seq DAY,
+  IF(k.seq = 1, CONCAT('note ', s.seq), NULL), IF(k.seq = 3, NULL, s.seq % 5) FROM seq_1_to_30 AS s, seq_1_to_3 AS k;
+INSERT INTO scan SELECT s.seq, k.seq, s.seq + k.seq / 10 FROM seq_1_to_30 AS s, seq_1_to_2 AS k;
+INSERT INTO scan__quality SELECT subject_id, scan_id, depth * 3, IF(scan_id = 1, 1, NULL) FROM scan
+  WHERE subject_id % 4 <> 0
+"""
+
+
+def _plan(scenario: FastScenario, edits: dict | None = None):
+    def edit(plan):
+        tables = scenario.tables(plan)
+        tables["session"] = {"parts": [{"name": "notes", "columns": ["notes", "rating"]}]}
+        tables["scan__quality"] = {"merge_into_master": True}
+        tables.update(edits or {})
+    return edit
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    return s
+
+
+def _agree(scenario: FastScenario) -> None:
+    src, dst = f"`{scenario.sources[0]}`", f"`{scenario.v2()}`"
+    key = "ORDER BY subject_id, session_id"
+    assert scenario.db.query(f"SELECT subject_id, session_id, start FROM {dst}.session {key}") == \
+        scenario.db.query(f"SELECT subject_id, session_id, start FROM {src}.session {key}")
+    assert scenario.db.query(f"SELECT * FROM {dst}.session__notes {key}") == scenario.db.query(
+        f"SELECT subject_id, session_id, notes, rating FROM {src}.session "
+        f"WHERE notes IS NOT NULL OR rating IS NOT NULL {key}")
+    key = "ORDER BY subject_id, scan_id"
+    assert scenario.db.query(f"SELECT * FROM {dst}.scan {key}") == scenario.db.query(
+        f"SELECT s.subject_id, s.scan_id, s.depth, q.snr, q.ok FROM {src}.scan AS s "
+        f"LEFT JOIN {src}.scan__quality AS q USING (subject_id, scan_id) {key}")
+
+
+WITHOUT_QUALITY = {1: 4, 8: 12, 15: 16}  # subjects whose scans have no quality row yet, for each round
+
+
+def _write(scenario: FastScenario, n: int) -> None:
+    v1 = f"`{scenario.sources[0]}`"
+    for sql in (
+        f"UPDATE {v1}.session SET notes = NULL, rating = NULL WHERE subject_id = {n}",  # part rows go
+        f"UPDATE {v1}.session SET rating = 9 WHERE subject_id = {n + 1} AND session_id = 3",  # a part row comes
+        f"INSERT INTO {v1}.session VALUES ({n + 2}, {10 + n}, '2025-05-05', 'new', NULL)",
+        f"DELETE FROM {v1}.session WHERE subject_id = {n + 3} AND session_id = 2",
+        f"INSERT INTO {v1}.scan__quality VALUES ({WITHOUT_QUALITY[n]}, 1, 0.5, 0)",  # a scan gets its quality
+        f"DELETE FROM {v1}.scan__quality WHERE subject_id = {n + 1} AND scan_id = 2",  # NULLs in v2's scan
+        f"UPDATE {v1}.scan__quality SET snr = snr + 1 WHERE subject_id = {n + 2}",
+        f"UPDATE {v1}.scan SET depth = depth * 2 WHERE subject_id = {n + 2}",
+        f"UPDATE {v1}.subject SET subject_id = {700 + n} WHERE subject_id = {n + 5}",  # cascades through all four
+    ):
+        scenario.db.execute(sql)
+
+
+def test_a_part_made_and_a_part_merged_while_users_write(scenario):
+    scenario.plan(_plan(scenario))
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    _write(scenario, 1)
+    scenario.backfill(chunk_rows=7)
+    _write(scenario, 8)
+    assert scenario.verify().returncode == 0
+    _agree(scenario)
+    applied(scenario, "60_constraints")
+    tables = {r["TABLE_NAME"] for r in scenario.db.query(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [scenario.v2()])}
+    assert tables == {"subject", "session", "session__notes", "scan"}
+    parents = scenario.db.query("SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS"
+                                " WHERE CONSTRAINT_SCHEMA = %s ORDER BY TABLE_NAME", [scenario.v2()])
+    assert [(r["TABLE_NAME"], r["REFERENCED_TABLE_NAME"]) for r in parents] == \
+        [("scan", "subject"), ("session", "subject"), ("session__notes", "session")]
+    nullable = scenario.db.query("SELECT COLUMN_NAME, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                                 "AND TABLE_NAME = 'scan' AND COLUMN_NAME IN ('snr', 'ok') ORDER BY COLUMN_NAME",
+                                 [scenario.v2()])
+    assert [r["IS_NULLABLE"] for r in nullable] == ["YES", "YES"]
+    _write(scenario, 15)  # with v2's foreign keys: the part row goes before its master row
+    assert scenario.verify().returncode == 0
+    _agree(scenario)
+    applied(scenario, "70_cutover")
+    before = {t: table_fingerprint(scenario.db, scenario.sources[0], t) for t in ("session", "scan", "scan__quality")}
+    result = scenario.run("apply", str(scenario.out / "rollback"))
+    assert result.returncode == 0, result.stderr
+    assert {t: table_fingerprint(scenario.db, scenario.sources[0], t) for t in before} == before
+
+
+@pytest.mark.parametrize("edits, problem", [
+    ({"session": {"parts": [{"name": "notes", "columns": ["session_id"]}]}}, "secondary attributes only"),
+    ({"session": {"parts": [{"name": "notes", "columns": ["mood"]}]}}, "no column 'mood'"),
+    ({"session": {"parts": [{"name": "a__b", "columns": ["notes"]}]}}, "without '__'"),
+    ({"scan__quality": {"parts": [{"name": "x", "columns": ["ok"]}]}}, "no parts of parts"),
+    ({"subject": {"merge_into_master": True}}, "not a part table"),
+], ids=["key column", "unknown column", "name with __", "part of a part", "not a part"])
+def test_a_part_change_that_cannot_work_is_refused_naming_its_plan_key(scenario, edits, problem):
+    scenario.plan(_plan(scenario, edits))
+    check = scenario.run("plan", "check", str(scenario.plan_path), check=False)
+    assert check.returncode != 0 and problem in check.stderr, check.stderr
+    table = next(iter(edits))
+    assert f"tables.{table}." in check.stderr, check.stderr
+
+
+def test_a_part_that_is_not_1_to_1_is_not_merged(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1("""
+CREATE TABLE scan (scan_id int NOT NULL, PRIMARY KEY (scan_id)) ENGINE=InnoDB;
+CREATE TABLE scan__field (scan_id int NOT NULL, field int NOT NULL, depth float NOT NULL, PRIMARY KEY (scan_id, field),
+  CONSTRAINT field_scan FOREIGN KEY (scan_id) REFERENCES scan (scan_id) ON UPDATE CASCADE ON DELETE RESTRICT)
+  ENGINE=InnoDB""")
+    s.plan(lambda plan: s.tables(plan).update({"scan__field": {"merge_into_master": True}}))
+    check = s.run("plan", "check", str(s.plan_path), check=False)
+    assert check.returncode != 0 and "scan__field.merge_into_master" in check.stderr and "not 1:1" in check.stderr, \
+        check.stderr
+
+
+def test_the_stock_client_runs_every_file_of_a_parts_plan(scenario):
+    scenario.plan(_plan(scenario))
+    scenario.generate()
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill", "50_verify",
+                 "60_constraints", "70_cutover", "80_contract"):
+        result = client(scenario.db.settings, scenario.out / f"{name}.sql")
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    _agree(scenario)
