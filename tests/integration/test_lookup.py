@@ -17,7 +17,7 @@ import sys
 
 import pytest
 import yaml
-from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, write_plan
+from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, djsqlgen, write_plan
 from support.safety import FastScenario, applied, client, refused, table_fingerprint
 
 V1 = """
@@ -197,23 +197,13 @@ def test_a_datajoint_014_column_moved_into_a_lookup_while_014_clients_write(tmp_
         result = djsqlgen(["apply", str(out / f"{name}.sql")], dj_env)
         assert result.returncode == 0, f"{name}: {result.stderr}"
 
-    def writers(first: int, ranges: list[str]) -> None:
-        running = [subprocess.Popen(
-            [str(dj014_python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix, "--store-dir",
-             str(tmp_path / "store"), "--worker", str(w), "--iterations", "20", "--existing", ranges[i]],
-            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for i, w in enumerate(range(first, first + len(ranges)))]
-        for w in running:
-            _, stderr = w.communicate(timeout=600)
-            assert w.returncode == 0, stderr[-3000:]
-
     copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "200"],
                             env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    writers(0, ["1000-1700", "1701-2400"])
+    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 0, ["1000-1700", "1701-2400"])
     assert copy.wait(timeout=600) == 0, copy.stderr.read()
     assert djsqlgen(["verify", str(plan_path)], dj_env).returncode == 0
     assert djsqlgen(["apply", str(out / "60_constraints.sql")], dj_env).returncode == 0
-    writers(5, ["2401-2499"])
+    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 5, ["2401-2499"])
     result = djsqlgen(["verify", str(plan_path)], dj_env)
     assert result.returncode == 0, result.stdout + result.stderr
 

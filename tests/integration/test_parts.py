@@ -10,7 +10,13 @@ queries over v1. Refusals name their plan key; the rollback leaves v1 byte-ident
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
+import yaml
+from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, djsqlgen, write_plan
 from support.safety import FastScenario, applied, client, table_fingerprint
 
 V1 = """
@@ -153,3 +159,51 @@ def test_the_stock_client_runs_every_file_of_a_parts_plan(scenario):
         result = client(scenario.db.settings, scenario.out / f"{name}.sql")
         assert result.returncode == 0, f"{name}: {result.stderr}"
     _agree(scenario)
+
+
+def test_a_datajoint_014_pipeline_gets_a_part_and_a_split_while_014_clients_write(tmp_path, prefix, dj014_python,
+                                                                                 dj_env, db):
+    """On the 0.14 pipeline: subject's weight and notes move into a new part `subject__body`, and lab_note (an
+    auto_increment key) is split by the parity of its id, while 0.14 clients insert subjects with sessions and
+    tags, update1 weight and notes, renumber subjects (cascades), delete, and write lab notes, during the
+    backfill and after 60. Verify is clean, hand-written queries over v1 agree, and DataJoint 2.3 reads
+    subject__body as a part of subject."""
+    common, ephys = build_v1(dj014_python, prefix, tmp_path / "store", dj_env)
+    bulk_fill(db, common, 1500)
+    plan_path = tmp_path / "plan.yaml"
+    assert djsqlgen(["plan", "init", "--schema", f"{common}={common}_v2", "--schema", f"{ephys}={ephys}_v2",
+                     "--name", prefix, "-o", str(plan_path)], dj_env).returncode == 0
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    tables = next(s for s in plan["schemas"] if s["source"] == common)["tables"]
+    tables["subject"] = {"parts": [{"name": "body", "columns": ["weight", "notes"]}]}
+    tables["lab_note"] = {"split": [{"table": "lab_note_even", "where": "note_id % 2 = 0"},
+                                    {"table": "lab_note_odd", "where": "note_id % 2 = 1"}]}
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    generated = djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env)
+    assert generated.returncode == 0, generated.stderr
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], dj_env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "200"],
+                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 0, ["1000-1700", "1701-2400"])
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    assert djsqlgen(["verify", str(plan_path)], dj_env).returncode == 0
+    assert djsqlgen(["apply", str(out / "60_constraints.sql")], dj_env).returncode == 0
+    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 5, ["2401-2499"])
+    result = djsqlgen(["verify", str(plan_path)], dj_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    v1, v2 = f"`{common}`", f"`{common}_v2`"
+    assert db.query(f"SELECT * FROM {v2}.subject__body ORDER BY subject_id") == db.query(
+        f"SELECT subject_id, weight, notes FROM {v1}.subject WHERE weight IS NOT NULL OR notes IS NOT NULL "
+        "ORDER BY subject_id")
+    for side, parity in (("lab_note_even", 0), ("lab_note_odd", 1)):
+        assert db.query(f"SELECT * FROM {v2}.{side} ORDER BY note_id") == \
+            db.query(f"SELECT * FROM {v1}.lab_note WHERE note_id % 2 = {parity} ORDER BY note_id")
+    graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
+                                      env=dj_env, capture_output=True, text=True, check=True).stdout)
+    assert graph[f"`{common}_v2`.`subject__body`"][f"`{common}_v2`.`subject`"] == {"subject_id": "subject_id"}

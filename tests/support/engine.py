@@ -144,3 +144,17 @@ def prepare_migration(tmp_path: Path, prefix: str, common: str, ephys: str, env:
     generated = djsqlgen(["generate", str(plan_path), "-o", str(out)], env)
     assert generated.returncode == 0, generated.stderr
     return plan_path, out
+
+
+def dj014_writers(python: Path, prefix: str, store: Path, env: dict[str, str], first_worker: int,
+                  ranges: list[str], iterations: int = 20) -> None:
+    """DataJoint 0.14 clients (dj014_writers.py), one per range of bulk subject ids, run to the end; each must
+    succeed (inserts with parts, update1, key moves that cascade, deletes, raw writes)."""
+    running = [subprocess.Popen(
+        [str(python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix, "--store-dir", str(store),
+         "--worker", str(w), "--iterations", str(iterations), "--existing", ranges[i]],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i, w in enumerate(range(first_worker, first_worker + len(ranges)))]
+    for w in running:
+        _, stderr = w.communicate(timeout=600)
+        assert w.returncode == 0, stderr[-3000:]
