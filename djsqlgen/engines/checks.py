@@ -40,8 +40,14 @@ def violated(ctx: Context, check: DataCheck) -> str:
         encoded = row_hash_sql([ComparedValue(c.expr.render() if c.copied_from else as_stored(
             c.expr.render(), c.decl.sql_type, c.decl.charset, v2_collation=c.decl.collation,
             native_json=ctx.dialect.native_json), c.decl.sql_type, c.decl.charset) for c in values])
+        # and the key itself byte for byte: under a _ci or PAD SPACE collation 'np' and 'NP' are one lookup row,
+        # which could hold only one of them
+        key_bytes = row_hash_sql([ComparedValue(as_stored(c.expr.render(), c.decl.sql_type, c.decl.charset,
+                                                          v2_collation=c.decl.collation,
+                                                          native_json=ctx.dialect.native_json),
+                                                c.decl.sql_type, c.decl.charset) for c in target.key_columns])
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
-                f"GROUP BY {keys} HAVING COUNT(DISTINCT {encoded}) > 1)")
+                f"GROUP BY {keys} HAVING COUNT(DISTINCT {encoded}) > 1 OR COUNT(DISTINCT {key_bytes}) > 1)")
     if check.kind == "split_partition":
         sides = [target] + [ctx.model.target(i) for i in check.detail.split(",")]
         whole = replace(target, source=replace(target.source, filter=None))

@@ -86,6 +86,8 @@ class Impact:
         """Columns of the written table whose change can change this target's rows."""
         reads = {(r.alias, r.name) for c in self.target.columns for r in c.expr.refs}
         reads |= {(r.alias, r.name) for j in self.target.source.joins for _, e in j.on for r in e.refs}
+        # the joined table's own key columns too: moving a joined row to another key changes which rows read it
+        reads |= {(j.alias, column) for j in self.target.source.joins for column, _ in j.on}
         if self.target.source.filter is not None:
             reads |= {(r.alias, r.name) for r in self.target.source.filter.refs}
         out = set()

@@ -18,7 +18,7 @@ from __future__ import annotations
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_clause
-from djsqlgen.engines.values import as_stored_key
+from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
@@ -126,6 +126,46 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
 
+def _lookup_disagrees(t: Target) -> str:
+    """A refusal: the written row's values (its key byte for byte included) differ from its key's lookup row."""
+    values = [(c, as_stored_key(c.expr.render(bound(DRIVING, "NEW")), c.decl)) for c in t.columns]
+    key = " AND ".join(f"dst.{_q(c.name)} = {v}" for c, v in values if c.name in t.primary_key)
+    same = " AND ".join(same_bytes(f"dst.{_q(c.name)}", v, c.decl) for c, v in values)
+    message = quote_literal(f"row disagrees with {t.name} (plan: one value per key)"[:100])
+    return (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {key} AND NOT ({same})) THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+
+
+def _lookup_reference(ctx: Context, t: Target):
+    """The v2 table made from the same v1 rows that refers to lookup ``t`` by its key (indexed there), if any."""
+    return next(((child, fk) for child, fk in ctx.model.children(t.id)
+                 if child.source.driving == t.source.driving and not child.source.distinct
+                 and tuple(fk.ref_columns) == tuple(t.primary_key)), None)
+
+
+def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
+    """The lookup row of OLD's key, recomputed from a v1 row that still has that key, found through the referring
+    v2 table's index (no scan of v1): the row that set its values may be the one that went."""
+    child, fk = _lookup_reference(ctx, t)
+    old_key = {c.name: as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl) for c in t.key_columns}
+    by_index = " AND ".join(f"r.{_q(col)} = {old_key[ref]}" for col, ref in zip(fk.columns, fk.ref_columns))
+    still = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = {old_key[c.name]}" for c in t.key_columns)
+    same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in child.key_columns)
+    values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in t.columns)
+    non_key = [c.name for c in t.columns if c.name not in t.primary_key] or [t.primary_key[0]]
+    updates = ",\n  ".join(f"{_q(n)} = dt.{_q(n)}" for n in non_key)
+    driving, *joins = from_clause(t).split("\n")  # the v1 rows behind the referring rows, by their key
+    source = "\n  ".join([f"JOIN {driving.removeprefix('FROM ')} ON {same_row}", *joins])
+    moved = " AND ".join(same_bytes(c.expr.render(bound(DRIVING, "OLD")), c.expr.render(bound(DRIVING, "NEW")),
+                                    c.decl) for c in t.key_columns)
+    recompute = (f"INSERT INTO {table_sql(t.schema, t.name)}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
+                 f"SELECT * FROM (\n  SELECT\n    {values}\n  FROM {table_sql(child.schema, child.name)} AS r\n"
+                 f"  {source}\n  WHERE {by_index} AND {still}\n  LIMIT 1\n) AS dt\nON DUPLICATE KEY UPDATE\n"
+                 f"  {updates}")
+    # a DELETE has no NEW: there the row always left its key
+    return recompute if not update else f"IF NOT ({moved}) THEN\n  {_indent(recompute, 2)};\nEND IF"
+
+
 def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, str]]:
     """A deleted v1 row that targets read through a LEFT JOIN (a merged part, another table's columns): their
     rows are recomputed without it (NULLs where it was). (An inner join's row needs v1's foreign key to keep
@@ -144,8 +184,23 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
 def _leave(ctx: Context, impact: Impact) -> str:
     """A split side's row whose v1 row no longer passes the side's filter: deleted here (by its old key), so that
     the upsert of the side it enters holds it alone."""
-    passes = impact.target.source.filter.render(bound(DRIVING, "NEW"))
-    return f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\nEND IF"
+    t = impact.target
+    passes = t.source.filter.render(bound(DRIVING, "NEW"))
+    # By its old key, and by its new one: after 60, v2's ON UPDATE CASCADE may already have moved it there (its
+    # master's key moved first, parents first).
+    at_new = _delete_at(t, bound(DRIVING, "NEW"))
+    return (f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\n"
+            f"  {_indent(at_new, 2)};\nEND IF")
+
+
+def _delete_at(t: Target, bind) -> str:
+    """DELETE the v2 row whose key the driving row (``bind``: NEW or OLD) makes, whatever its filter says."""
+    keys = ",\n    ".join(f"{as_stored_key(c.expr.render(bind), c.decl)} AS {_q(f'k_{i}')}"
+                          for i, c in enumerate(t.key_columns, 1))
+    on = " AND ".join(f"dst.{_q(c.name)} = at_key.{_q(f'k_{i}')}" for i, c in enumerate(t.key_columns, 1))
+    frm = from_clause(t, bind=bind, driving_bound=True)
+    return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+            f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS at_key ON {on}")
 
 
 def _split_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
@@ -196,11 +251,19 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
                    f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
             blocks.append((impact.target.label, why, _delete(ctx, Impact(impact.target, paths),
                                                               gone=event == "DELETE")))
+        if event == "DELETE":  # after the referring rows went: the lookup row from a row still there
+            blocks += [(i.target.label, f"the row is gone: {i.target.label}'s row of its key now from a row still there",
+                        _lookup_recomputed(ctx, i.target)) for i in found
+                       if i.target.source.distinct and _lookup_reference(ctx, i.target)
+                       and any(p.alias == DRIVING and p.direct for p in i.paths)]
         return blocks
     for impact in found:  # parents first
         t = impact.target
         direct_driving = any(p.direct and p.alias == "src" for p in impact.paths)
         label = ", ".join(f"{p.alias}{'' if p.direct else ' (cascaded)'}" for p in impact.paths)
+        if event == "INSERT" and t.source.distinct and direct_driving:
+            why = f"the new row's values must agree with {t.label}'s row of its key (else one of them would be lost)"
+            blocks.append((t.label, why, _lookup_disagrees(t)))
         if event == "INSERT":
             plain = direct_driving and t.key_map.proof == "checked" and not t.source.distinct
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
@@ -219,6 +282,14 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
                                "v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
+        if t.source.distinct and direct_driving and _lookup_reference(ctx, t):
+            statements.append((f"the row left its old key: {t.label}'s row of that key now from a row still there",
+                               _lookup_recomputed(ctx, t, update=True)))
+        left = {j.alias for j in t.source.joins if j.kind == "left"}
+        joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
+        if joined and not t.source.distinct:
+            statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
+                               _upsert(t, _reached(ctx, Impact(t, joined), "OLD"), False)))
         statements.append((f"recompute the rows of {t.label} that read it (as {label})",
                            _upsert(t, _reached(ctx, impact, "NEW"), False)))
         guard = _unchanged(impact.written_columns(), table)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.catalog.heading import classify_table
+from djsqlgen.catalog.heading import Index, classify_table
 from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.target import ForeignKeyDecl, KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
@@ -90,19 +90,22 @@ class ExtractLookup(Operation):
             engine=target.engine, charset=target.charset, collation=target.collation)
         reference = ForeignKeyDecl(name=self.constraint_name(model), columns=self.key, ref_columns=self.key,
                                    on_update="CASCADE", on_delete="RESTRICT", parent=lookup.id)
+        # the reference indexed from the start (10, not 60): the triggers find a lookup key's rows through it
+        indexed = any(i.columns[:len(self.key)] == self.key for i in (*target.indexes, *target.unique_indexes)) \
+            or target.primary_key[:len(self.key)] == self.key
+        indexes = target.indexes if indexed else target.indexes + (Index(reference.name, self.key, False),)
         kept = replace(target, columns=tuple(c for c in target.columns if c.name not in self.columns),
-                       foreign_keys=target.foreign_keys + (reference,))
+                       foreign_keys=target.foreign_keys + (reference,), indexes=indexes)
         model = model.replace_target(kept)
         return replace(model, targets=model.targets + (lookup,))
 
     def data_checks(self, model: Model) -> list[DataCheck]:
-        if not self.columns:
-            return []
         lookup = model.target(self.lookup_id(model))
         return [DataCheck(
             kind="lookup_agrees", target_id=lookup.id, plan_key=self.plan_key,
             what=f"the rows of {lookup.source.driving.label} with one ({', '.join(self.key)}) agree on "
-                 f"{', '.join(self.columns)}, which {lookup.label} holds once per key",
+                 f"{', '.join(self.columns) + ' and ' if self.columns else ''}the key's bytes (case, trailing "
+                 f"spaces), which {lookup.label} holds once per key",
             fix="make the values agree in v1 (each key has one set of values), or move fewer columns")]
 
     @property

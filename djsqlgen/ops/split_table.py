@@ -59,6 +59,14 @@ class SplitTable(Operation):
             if expr.aliases - {DRIVING}:
                 problems.append(f"{key}.where: reads {', '.join(sorted(expr.aliases - {DRIVING}))}; a split filter "
                                 f"reads only the columns of {target.source.driving.label}")
+            # v1's ON UPDATE CASCADE changes these columns without firing this table's triggers: a row could move
+            # to another side (or none) unseen
+            for fk in model.v1_table(target.source.driving).foreign_keys:
+                read = sorted(set(expr.reads(DRIVING)) & set(fk.columns))
+                if read and fk.on_update.upper() == "CASCADE":
+                    problems.append(f"{key}.where: reads {', '.join(read)}, which v1's foreign key {fk.name!r} "
+                                    "changes by ON UPDATE CASCADE (no trigger of this table sees that); filter on "
+                                    "other columns")
         if target.source.filter is not None or target.source.distinct:
             problems.append(f"{self.plan_key}: {target.label} is already made from part of its rows; split the v1 "
                             "table once")

@@ -14,6 +14,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import click
+
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
@@ -78,6 +80,14 @@ def _installed_hash(db: Database, plan: Plan, where: str) -> str:
         raise DjsqlgenError(f"the verify procedures are missing on {where}: apply 00_preflight.sql and "
                             "20_routines.sql first")
     return rows[0]["plan_hash"]
+
+
+def _backfill_active(db: Database, plan: Plan) -> bool:
+    """A `djsqlgen backfill` reported copying, throttled or paused in the last minute (the control row is shared)."""
+    rows = db.query(f"SELECT state, TIMESTAMPDIFF(SECOND, reported_at, NOW(6)) AS age_s FROM "
+                    f"{_q(plan, 'backfill_run')} WHERE id = 1")
+    return bool(rows) and rows[0]["state"] in ("copying", "throttled", "paused") and rows[0]["age_s"] is not None \
+        and rows[0]["age_s"] < 60
 
 
 def _start_run(db: Database, plan: Plan, plan_hash: str) -> int:
@@ -156,12 +166,31 @@ class _Readers:
         self._by_thread.clear()
 
 
-def _check_replica(replica: ConnectionSettings, plan: Plan, plan_hash: str) -> None:
+def _check_replica(primary: Database, replica: ConnectionSettings, plan: Plan, plan_hash: str,
+                   say, timeout_s: float = 600.0) -> None:
+    """The replica runs this plan's procedures and has applied everything the primary had when verify started (a
+    heartbeat written now has reached it): its chunks then read data at least that new, as on the primary.
+    A replica that stopped applying (a backup, a stopped SQL thread) is waited for, then refused."""
     where = f"the replica {replica.host}:{replica.port}"
     with connect(replica) as conn:
         if _installed_hash(conn, plan, where) != plan_hash:
             raise DjsqlgenError(f"{where} holds another version of the verify procedures than the primary: let it "
                                 "catch up (is it replicating the control schema?) or verify without --on-replica")
+        beat = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
+        primary.execute(f"INSERT INTO {_q(plan, 'heartbeat')} (id, ts) VALUES (1, %s) ON DUPLICATE KEY UPDATE "
+                        "ts = VALUES(ts)", [beat])
+        deadline, said = time.monotonic() + timeout_s, False
+        while True:
+            rows = conn.query(f"SELECT ts FROM {_q(plan, 'heartbeat')} WHERE id = 1")
+            if rows and rows[0]["ts"] is not None and rows[0]["ts"] >= beat:
+                return
+            if time.monotonic() > deadline:
+                raise DjsqlgenError(f"{where} has not applied the primary's writes of {timeout_s:.0f} s ago: it is "
+                                    "stopped or far behind; verify on the primary, or once it has caught up")
+            if not said:
+                say(f"waiting for {where} to apply the primary's writes up to now (verify reads it)")
+                said = True
+            time.sleep(0.2)
 
 
 def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0.0, sleep_ms: int = 0, jobs: int = 1,
@@ -176,10 +205,14 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     if "verify_record" not in routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "
                             "20_routines.sql again")
+    if requested_now(db, plan) == "abort":
+        if _backfill_active(db, plan):
+            raise DjsqlgenError("`djsqlgen abort` is pending for a backfill that is still running; let it stop "
+                                "(or `djsqlgen resume PLAN`) before starting verify")
+        request(db, plan, "resume")  # running it again is the decision to go on after an abort
     if on_replica is not None:
-        _check_replica(on_replica, plan, plan_hash)
-    if requested_now(db, plan) == "abort":  # running it again is the decision to go on after an abort
-        request(db, plan, "resume")
+        _check_replica(db, on_replica, plan, plan_hash,
+                       lambda text: show_progress and click.echo(text, err=True))
     run_id = _run_to_resume(db, plan, plan_hash) if resume else _start_run(db, plan, plan_hash)
     tables = _tables(db, plan, run_id, routines)
     total = sum(max(t.estimated_rows, t.rows_done) for t in tables)

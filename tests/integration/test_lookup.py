@@ -215,3 +215,37 @@ def test_a_datajoint_014_column_moved_into_a_lookup_while_014_clients_write(tmp_
     graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
                                       env=dj_env, capture_output=True, text=True, check=True).stdout)
     assert graph[f"`{common}_v2`.`subject`"][f"`{common}_v2`.`#sex`"] == {"sex": "sex"}
+
+
+def test_a_lookup_row_never_keeps_values_no_v1_row_has(scenario):
+    """Found in review: a lookup row written from a row that then went kept that row's values. Now an INSERT that
+    disagrees with its key's lookup row is refused, and a delete or a move off a key recomputes the key's lookup
+    row from a v1 row still there (found through probe_insertion's index, not a scan of v1)."""
+    scenario.plan(_plan(scenario))
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    scenario.backfill(chunk_rows=50)
+    v1, v2 = f"`{scenario.sources[0]}`", f"`{scenario.v2()}`"
+    scenario.db.execute(f"INSERT INTO {v1}.subject (subject_id) VALUES (90), (91)")
+    with pytest.raises(Exception, match="row disagrees with #probe"):
+        scenario.db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (90, 1, 'np1', 'WRONG', 384, 1)")
+    with pytest.raises(Exception, match="row disagrees with #probe"):  # the key byte for byte: 'NP1' is not 'np1'
+        scenario.db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (90, 1, 'NP1', 'imec', 384, 1)")
+    # one row of a key changed (the lookup row takes its values), then that very row deleted or moved away
+    scenario.db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'other' WHERE subject_id = 1 AND probe = 'np1'")
+    scenario.db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 1 AND probe = 'np1'")
+    scenario.db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'moved', channels = 1 WHERE subject_id = 2 "
+                        "AND probe = 'np2'")
+    scenario.db.execute(f"UPDATE {v1}.probe_insertion SET probe = 'np-moved' WHERE subject_id = 2 AND probe = 'np2'")
+    assert scenario.db.query(f"SELECT vendor, channels FROM {v2}.`#probe` WHERE probe = 'np2'") == \
+        [{"vendor": "imec", "channels": None}]
+    assert scenario.verify().returncode == 0
+    _agree(scenario)
+
+
+def test_a_lookup_key_that_differs_only_in_case_is_refused(scenario):
+    v1 = f"`{scenario.sources[0]}`"
+    scenario.db.execute(f"UPDATE {v1}.probe_insertion SET probe = 'NP1' WHERE subject_id = 5 AND probe = 'np1'")
+    scenario.plan(_plan(scenario))
+    check = scenario.run("plan", "check", str(scenario.plan_path), check=False)
+    assert check.returncode != 0 and "lookups[0]" in check.stderr and "key's bytes" in check.stderr, check.stderr

@@ -207,3 +207,22 @@ def test_a_datajoint_014_pipeline_gets_a_part_and_a_split_while_014_clients_writ
     graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
                                       env=dj_env, capture_output=True, text=True, check=True).stdout)
     assert graph[f"`{common}_v2`.`subject__body`"][f"`{common}_v2`.`subject`"] == {"subject_id": "subject_id"}
+
+
+def test_a_merged_part_moved_to_another_master_and_a_part_emptied_with_a_key_change(scenario):
+    """Found in review: an UPDATE of a merged part's own key went unseen (its master rows kept or lacked it), and
+    after 60 a master key change that also empties the part left the part row at its new key."""
+    scenario.plan(_plan(scenario))
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    scenario.backfill(chunk_rows=50)
+    v1 = f"`{scenario.sources[0]}`"
+    scenario.db.execute(f"INSERT INTO {v1}.scan VALUES (1, 3, 0.25)")
+    scenario.db.execute(f"UPDATE {v1}.scan__quality SET scan_id = 3 WHERE subject_id = 1 AND scan_id = 1")
+    _agree(scenario)
+    applied(scenario, "60_constraints")
+    scenario.db.execute(f"UPDATE {v1}.scan__quality SET scan_id = 1 WHERE subject_id = 1 AND scan_id = 3")
+    scenario.db.execute(f"UPDATE {v1}.session SET session_id = 50, notes = NULL, rating = NULL "
+                        "WHERE subject_id = 2 AND session_id = 1")
+    _agree(scenario)
+    assert scenario.verify().returncode == 0

@@ -156,3 +156,22 @@ def test_verify_on_a_replica_without_the_routines_is_refused_clearly(binlog_pair
         with replica.session() as on_replica:
             on_replica.execute("SET SESSION sql_log_bin = 0")
             on_replica.execute(f"UPDATE `{dba.control}`.phase_log SET plan_hash = %s WHERE phase = '20'", [installed])
+
+
+def test_verify_on_a_replica_that_stopped_applying_waits_for_it(binlog_pair, dba):
+    """Found in review: a replica whose SQL thread was stopped gave a clean verify of old data. verify now writes a
+    heartbeat on the primary and reads the replica only once it holds it."""
+    primary, replica = binlog_pair
+    dba.run("backfill", str(dba.plan_path), "--chunk-rows", "100")
+    replica.wait_caught_up()
+    replica.stop_sql_thread()
+    try:
+        check = subprocess.Popen([sys.executable, "-m", "djsqlgen", "verify", str(dba.plan_path), "--on-replica",
+                                  replica.dsn_for(DBA_USER)], env=dba.env, cwd=dba.tmp, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+        time.sleep(2)
+        assert check.poll() is None, "verify read a replica that had stopped applying the primary's writes"
+    finally:
+        replica.start_sql_thread()
+    out, err = check.communicate(timeout=120)
+    assert check.returncode == 0 and "waiting for the replica" in err, out + err

@@ -145,7 +145,9 @@ def test_70_refuses_when_v1_stopped_matching_the_filters(scenario):
      "split[0].where"),
     ([{"table": "ephys_recording", "where": "modality = 'ephys'"}, {"table": "b", "where": "s.name = ''"}], True,
      "reads s"),
-], ids=["one side", "name taken", "same name twice", "unknown column", "reads a join"])
+    ([{"table": "low", "where": "subject_id < 100"}, {"table": "high", "where": "subject_id >= 100"}], False,
+     "changes by ON UPDATE CASCADE"),
+], ids=["one side", "name taken", "same name twice", "unknown column", "reads a join", "reads a cascaded column"])
 def test_a_split_that_cannot_work_is_refused_naming_its_plan_key(scenario, sides, joined, problem):
     def edit(plan):
         spec = {"split": sides}

@@ -217,3 +217,16 @@ def test_50_verify_sql_waits_while_paused_and_stops_when_aborted(scenario):
     assert loop.returncode != 0 and "aborted (djsqlgen abort)" in err, err
     scenario.run("resume", str(scenario.plan_path))
     assert client(settings, scenario.out / "50_verify.sql").returncode == 0
+
+
+def test_verify_does_not_clear_an_abort_meant_for_a_running_backfill(scenario):
+    """Found in review: the pause/abort row is shared, and starting verify cleared an abort a DBA had just given a
+    running backfill. With a backfill reporting itself active, verify refuses instead."""
+    control = f"`{scenario.control}`.backfill_run"
+    scenario.db.execute(f"INSERT INTO {control} (id, requested, state, reported_at) VALUES (1, 'abort', 'copying', "
+                        "NOW(6)) ON DUPLICATE KEY UPDATE requested = 'abort', state = 'copying', reported_at = NOW(6)")
+    refused = scenario.run("verify", str(scenario.plan_path), check=False)
+    assert refused.returncode != 0 and "abort` is pending for a backfill" in refused.stderr, refused.stderr
+    assert scenario.db.query(f"SELECT requested FROM {control}")[0]["requested"] == "abort"
+    scenario.db.execute(f"UPDATE {control} SET state = 'aborted'")  # the backfill stopped: verify may go on
+    assert scenario.verify().returncode == 0
