@@ -161,7 +161,7 @@ def test_verify_on_a_replica_without_the_routines_is_refused_clearly(binlog_pair
 def test_verify_on_a_replica_that_stopped_applying_waits_for_it(binlog_pair, dba):
     """Found in review: a replica whose SQL thread was stopped gave a clean verify of old data. verify now writes a
     heartbeat on the primary and reads the replica only once it holds it."""
-    primary, replica = binlog_pair
+    _, replica = binlog_pair
     dba.run("backfill", str(dba.plan_path), "--chunk-rows", "100")
     replica.wait_caught_up()
     replica.stop_sql_thread()
