@@ -22,6 +22,7 @@ def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
         from_clause=from_clause(target), where=where_clause(target, walk.chunk_predicate(with_lower)),
         share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
+        distinct=target.source.distinct,
     )
 
 

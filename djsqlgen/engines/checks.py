@@ -37,7 +37,7 @@ def violated(ctx: Context, check: DataCheck) -> str:
         keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)
         values = [c for c in target.columns if c.name not in target.primary_key]
         # the values as v2 stores them, byte for byte (rowhash): 'IMEC' and 'imec' are two values
-        encoded = row_hash_sql([ComparedValue(c.expr.render() if c.copied_from else as_stored(
+        encoded = values and row_hash_sql([ComparedValue(c.expr.render() if c.copied_from else as_stored(
             c.expr.render(), c.decl.sql_type, c.decl.charset, v2_collation=c.decl.collation,
             native_json=ctx.dialect.native_json), c.decl.sql_type, c.decl.charset) for c in values])
         # and the key itself byte for byte: under a _ci or PAD SPACE collation 'np' and 'NP' are one lookup row,
@@ -46,8 +46,9 @@ def violated(ctx: Context, check: DataCheck) -> str:
                                                           v2_collation=c.decl.collation,
                                                           native_json=ctx.dialect.native_json),
                                                 c.decl.sql_type, c.decl.charset) for c in target.key_columns])
+        disagree = [f"COUNT(DISTINCT {encoded}) > 1"] if values else []
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
-                f"GROUP BY {keys} HAVING COUNT(DISTINCT {encoded}) > 1 OR COUNT(DISTINCT {key_bytes}) > 1)")
+                f"GROUP BY {keys} HAVING {' OR '.join(disagree + [f'COUNT(DISTINCT {key_bytes}) > 1'])})")
     if check.kind == "split_partition":
         sides = [target] + [ctx.model.target(i) for i in check.detail.split(",")]
         whole = replace(target, source=replace(target.source, filter=None))
