@@ -16,7 +16,7 @@ import sys
 
 import pytest
 import yaml
-from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, djsqlgen, write_plan
+from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, djsqlgen, run_dj014, write_plan
 from support.safety import FastScenario, applied, client, table_fingerprint
 
 V1 = """
@@ -226,3 +226,53 @@ def test_a_merged_part_moved_to_another_master_and_a_part_emptied_with_a_key_cha
                         "WHERE subject_id = 2 AND session_id = 1")
     _agree(scenario)
     assert scenario.verify().returncode == 0
+
+
+def test_a_datajoint_014_part_merged_into_its_master_while_014_clients_write(tmp_path, prefix, dj014_python, dj_env,
+                                                                            db):
+    """A 0.14 pipeline whose Scan.Quality is 1:1 with Scan: the part is merged into v2's scan while 0.14 clients
+    insert scans with and without their part, update1 scans, delete part rows alone, renumber subjects (v1's
+    cascade) and delete subjects (DataJoint's cascading delete), during the backfill and after 60. Verify is
+    clean, a hand-written LEFT JOIN over v1 agrees, and DataJoint 2.3 reads v2's scan with no part."""
+    schema = f"{prefix}_scans"
+    run_dj014(dj014_python, "dj014_scans.py", ["build", "--schema", schema, "--subjects", "2000"], dj_env)
+    plan_path = tmp_path / "plan.yaml"
+    assert djsqlgen(["plan", "init", "--schema", f"{schema}={schema}_v2", "--name", prefix, "-o", str(plan_path)],
+                    dj_env).returncode == 0
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    plan["schemas"][0]["tables"]["scan__quality"] = {"merge_into_master": True}
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    generated = djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env)
+    assert generated.returncode == 0, generated.stderr
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], dj_env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+
+    def writers(first: int, count: int) -> None:  # 0.14 clients at once, each run to the end
+        running = [subprocess.Popen([str(dj014_python), str(SUPPORT / "dj014_scans.py"), "write", "--schema", schema,
+                                     "--worker", str(w), "--iterations", "25"], env=dj_env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True) for w in range(first, first + count)]
+        for w in running:
+            _, stderr = w.communicate(timeout=600)
+            assert w.returncode == 0, stderr[-3000:]
+
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "100"],
+                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writers(0, 2)
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    assert djsqlgen(["verify", str(plan_path)], dj_env).returncode == 0
+    assert djsqlgen(["apply", str(out / "60_constraints.sql")], dj_env).returncode == 0
+    writers(5, 1)
+    result = djsqlgen(["verify", str(plan_path)], dj_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    key = "ORDER BY subject_id, scan_id"
+    assert db.query(f"SELECT * FROM `{schema}_v2`.scan {key}") == db.query(
+        f"SELECT s.subject_id, s.scan_id, s.depth, q.snr, q.ok FROM `{schema}`.scan AS s "
+        f"LEFT JOIN `{schema}`.scan__quality AS q USING (subject_id, scan_id) {key}")
+    graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{schema}_v2"],
+                                      env=dj_env, capture_output=True, text=True, check=True).stdout)
+    assert {t for t in graph if "`~" not in t} == {f"`{schema}_v2`.`subject`", f"`{schema}_v2`.`scan`"}
+    assert graph[f"`{schema}_v2`.`scan`"] == {f"`{schema}_v2`.`subject`": {"subject_id": "subject_id"}}
