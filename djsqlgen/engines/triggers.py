@@ -8,6 +8,11 @@
 - BEFORE DELETE: delete the target rows made from the row, and from the rows v1's ON DELETE CASCADE is
   about to remove (children first); BEFORE, because those rows still exist to compute the keys from. The
   statement's rollback undoes these deletes if the v1 delete fails.
+Relationship changes add: a lookup (a distinct target) refuses an INSERT that disagrees with its key's row and,
+when the row that set a lookup row goes or moves away, takes that row's values from a v1 row still there; a
+filtered target (a split side, a new part) loses a row whose UPDATE no longer passes its filter, and a split
+refuses a row for no side or two; a row deleted from a LEFT-JOINed table (a merged part) recomputes the rows
+that read it.
 Upserts are INSERT … SELECT … ON DUPLICATE KEY UPDATE, never REPLACE (REPLACE deletes first, which v2's
 foreign keys would refuse or cascade). A target whose key is only one-to-one on the data (``checked``)
 gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write.
