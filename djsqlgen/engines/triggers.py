@@ -20,11 +20,13 @@ gets a plain INSERT for a new driving row, so a row that would merge with anothe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
-from djsqlgen.model.expr import bound
+from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
@@ -171,6 +173,19 @@ def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
     return recompute if not update else f"IF NOT ({moved}) THEN\n  {_indent(recompute, 2)};\nEND IF"
 
 
+def _without_child_joins(t: Target) -> Target:
+    """``t`` as an INSERT of its driving row computes it: a joined table whose rows refer to the driving row (a
+    merged part) has none yet, so its columns are NULL and it is not read. Reading it would take a shared lock
+    on the gap where the row is about to go, and two clients inserting a master and then its part (as DataJoint
+    does) would deadlock on each other's gap (measured: 1213 about once in six runs of two 0.14 writers)."""
+    children = {j.alias for j in t.source.joins if j.of_child}
+    if not children:
+        return t
+    columns = tuple(replace(c, expr=Expr.text("NULL")) if c.expr.aliases & children else c for c in t.columns)
+    joins = tuple(j for j in t.source.joins if j.alias not in children)
+    return replace(t, columns=columns, source=replace(t.source, joins=joins))
+
+
 def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, str]]:
     """A deleted v1 row that targets read through a LEFT JOIN (a merged part, another table's columns): their
     rows are recomputed without it (NULLs where it was). (An inner join's row needs v1's foreign key to keep
@@ -274,7 +289,9 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
                    "row fails this write)" if plain else "") if direct_driving
                    else f"rows of {t.label} read the new row (as {label})")
-            blocks.append((t.label, why, _upsert(t, _reached(ctx, impact, "NEW"), plain)))
+            inserted = _without_child_joins(t) if direct_driving else t
+            blocks.append((t.label, why, _upsert(inserted, _reached(ctx, Impact(inserted, impact.paths), "NEW"),
+                                                 plain)))
             continue
         statements = []
         if t.source.filter is not None and direct_driving:

@@ -85,6 +85,9 @@ class Join:
     table: TableRef
     on: tuple[tuple[str, Expr], ...]
     kind: Literal["inner", "left"] = "left"
+    # The joined rows refer to the driving row (a merged part): none can exist yet when the driving row is
+    # inserted, so an insert's trigger does not read that table (a probe there would lock its gap).
+    of_child: bool = False
 
 
 @dataclass(frozen=True)

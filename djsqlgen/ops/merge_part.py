@@ -62,7 +62,8 @@ class MergePart(Operation):
         master = self._master(model)
         alias = self.alias(model)
         key = model.v1_table(master.source.driving).primary_key
-        join = Join(alias, part.source.driving, tuple((k, Expr.column(DRIVING, k)) for k in key), kind="left")
+        join = Join(alias, part.source.driving, tuple((k, Expr.column(DRIVING, k)) for k in key), kind="left",
+                    of_child=True)
         merged = tuple(
             replace(c, expr=c.expr.rename_alias(DRIVING, alias), copied_from=None, follows=None,
                     decl=replace(c.decl, nullable=True, default="NULL" if not c.decl.nullable else c.decl.default))

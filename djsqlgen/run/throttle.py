@@ -217,15 +217,17 @@ class Throttle:
 
 # Measured here (300,000 rows of 1 KB, 1,000,000 rows of 16 bytes): chunks beyond about 20,000 wide rows copy 25%
 # slower (larger lock and undo sets: 0.5 s chunks of ~80,000 rows took 2.43 s, at most 20,000 rows 1.80-1.94 s), while
-# narrow rows gain nothing from chunks beyond that (1.74-1.85 s either way). So a chunk grows to 4 x the start at most.
+# narrow rows gain nothing from chunks beyond that (1.74-1.85 s either way). So a chunk grows to 4 x the start at most
+# (or to CEILING rows, when the start is smaller than a quarter of that: a tiny start may still grow).
 GROWTH = 4
+CEILING = 10_000
 
 
 @dataclass
 class ChunkSizer:
     """The chunk size that makes a chunk take about ``target_s`` (pt-online-schema-change's --chunk-time): the
     rate of the chunks so far (keys walked per second, smoothed) times the target, between a tenth and GROWTH
-    times the starting size. ``target_s`` 0: always the starting size."""
+    times the starting size (at least CEILING rows). ``target_s`` 0: always the starting size."""
 
     start: int
     target_s: float = 0.0
@@ -239,5 +241,5 @@ class ChunkSizer:
             return
         rate = size / seconds
         self.rate = rate if self.rate is None else 0.75 * self.rate + 0.25 * rate
-        low, high = max(1, self.start // 10), max(1, self.start * GROWTH)
+        low, high = max(1, self.start // 10), max(self.start * GROWTH, CEILING)
         self.size = int(min(max(self.rate * self.target_s, low), high))

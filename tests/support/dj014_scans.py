@@ -81,7 +81,7 @@ def write(db: str, worker: int, iterations: int) -> None:
             if i % 2:
                 Scan.insert1({"subject_id": sid, "scan_id": 2, "depth": 2.5})  # a scan without its part
         Scan.update1({"subject_id": sid, "scan_id": 1, "depth": 42.0})
-        existing = 1 + (worker * 97 + i * 7) % 400
+        existing = 1 + worker * 200 + (i * 7) % 200  # bulk subjects of this worker's own, never another's
         (Scan.Quality & {"subject_id": existing}).delete_quick()
         if i % 3 == 1:
             conn.query(f"UPDATE `{db}`.`subject` SET subject_id = subject_id + 500000 WHERE subject_id = %s",

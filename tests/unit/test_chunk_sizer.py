@@ -16,11 +16,18 @@ def test_fast_chunks_grow_and_slow_ones_shrink_toward_the_target():
 
 
 def test_the_size_stays_within_a_tenth_and_four_times_the_start():
-    fast, slow = ChunkSizer(1000, 0.5), ChunkSizer(1000, 0.5)
+    fast, slow = ChunkSizer(5000, 0.5), ChunkSizer(5000, 0.5)
     for _ in range(50):
         fast.observe(fast.size, 1e-6)
         slow.observe(slow.size, 100.0)
-    assert fast.size == 4_000 and slow.size == 100
+    assert fast.size == 20_000 and slow.size == 500
+
+
+def test_a_small_start_may_still_grow_to_the_ceiling():
+    tiny = ChunkSizer(2, 0.5)
+    for _ in range(50):
+        tiny.observe(tiny.size, 1e-6)
+    assert tiny.size == 10_000
 
 
 def test_no_target_keeps_the_size():
