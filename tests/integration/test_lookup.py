@@ -11,14 +11,16 @@ values that disagree for one probe (plan check, 00, 70), and plans that cannot w
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
-import yaml
-from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, djsqlgen, write_plan
-from support.safety import FastScenario, applied, client, refused, table_fingerprint
+from support.engine import (
+    build_v1,
+    bulk_fill,
+    dj014_writers,
+    dj2_graph,
+    migrate_while_writing,
+    migration_files,
+)
+from support.safety import FastScenario, applied, refused, table_fingerprint
 
 V1 = """
 CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
@@ -93,11 +95,7 @@ def test_columns_moved_into_a_lookup_while_users_write(scenario):
     # the insertion moved off np-new-1 left it unused: kept, and verify does not count it as a difference
     assert scenario.db.query(f"SELECT COUNT(*) AS n FROM `{scenario.v2()}`.`#probe` WHERE probe = 'np-new-2'")[0]["n"]
     applied(scenario, "60_constraints")
-    references = scenario.db.query(
-        "SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
-        "WHERE CONSTRAINT_SCHEMA = %s ORDER BY TABLE_NAME, REFERENCED_TABLE_NAME", [scenario.v2()])
-    assert [(r["TABLE_NAME"], r["REFERENCED_TABLE_NAME"]) for r in references] == \
-        [("probe_insertion", "#probe"), ("probe_insertion", "subject")]
+    assert scenario.references() == [("probe_insertion", "#probe"), ("probe_insertion", "subject")]
     _write(scenario, 3)  # with v2's foreign keys: the lookup row must be there before the row that refers to it
     assert scenario.verify().returncode == 0
     _agree(scenario)
@@ -168,10 +166,7 @@ def test_a_lookup_that_cannot_work_is_refused_naming_its_plan_key(scenario, look
 def test_the_stock_client_runs_every_file_of_a_lookup_plan(scenario):
     scenario.plan(_plan(scenario))
     scenario.generate()
-    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill", "50_verify",
-                 "60_constraints", "70_cutover", "80_contract"):
-        result = client(scenario.db.settings, scenario.out / f"{name}.sql")
-        assert result.returncode == 0, f"{name}: {result.stderr}"
+    scenario.forward("80_contract")
     _agree(scenario, unused_allowed=False)
 
 
@@ -183,37 +178,22 @@ def test_a_datajoint_014_column_moved_into_a_lookup_while_014_clients_write(tmp_
     subject as a child of `#sex`."""
     common, ephys = build_v1(dj014_python, prefix, tmp_path / "store", dj_env)
     bulk_fill(db, common, 1500)
-    plan_path = tmp_path / "plan.yaml"
-    assert djsqlgen(["plan", "init", "--schema", f"{common}={common}_v2", "--schema", f"{ephys}={ephys}_v2",
-                     "--name", prefix, "-o", str(plan_path)], dj_env).returncode == 0
-    plan = yaml.safe_load(plan_path.read_text())
-    plan["control_schema"] = f"{prefix}_ctl"
-    subject = next(s for s in plan["schemas"] if s["source"] == common)["tables"]["subject"]
-    subject["lookups"] = [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]
-    write_plan(plan_path, plan)
-    out = tmp_path / "out"
-    assert djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env).returncode == 0
-    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
-        result = djsqlgen(["apply", str(out / f"{name}.sql")], dj_env)
-        assert result.returncode == 0, f"{name}: {result.stderr}"
 
-    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "200"],
-                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 0, ["1000-1700", "1701-2400"])
-    assert copy.wait(timeout=600) == 0, copy.stderr.read()
-    assert djsqlgen(["verify", str(plan_path)], dj_env).returncode == 0
-    assert djsqlgen(["apply", str(out / "60_constraints.sql")], dj_env).returncode == 0
-    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 5, ["2401-2499"])
-    result = djsqlgen(["verify", str(plan_path)], dj_env)
-    assert result.returncode == 0, result.stdout + result.stderr
+    def lookup(plan):
+        subject = next(s for s in plan["schemas"] if s["source"] == common)["tables"]["subject"]
+        subject["lookups"] = [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]
+    plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, lookup)
+    store = tmp_path / "store"
+    migrate_while_writing(plan_path, out, dj_env,
+                          lambda: dj014_writers(dj014_python, prefix, store, dj_env, 0, ["1000-1700", "1701-2400"]),
+                          lambda: dj014_writers(dj014_python, prefix, store, dj_env, 5, ["2401-2499"]))
 
     used = {r["sex"] for r in db.query(f"SELECT DISTINCT sex FROM `{common}`.subject")}
     held = {r["sex"] for r in db.query(f"SELECT sex FROM `{common}_v2`.`#sex`")}
     assert used <= held <= {"M", "F", "U"} and used
     assert db.query(f"SELECT subject_id, sex FROM `{common}_v2`.subject ORDER BY subject_id") == \
         db.query(f"SELECT subject_id, sex FROM `{common}`.subject ORDER BY subject_id")
-    graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
-                                      env=dj_env, capture_output=True, text=True, check=True).stdout)
+    graph = dj2_graph([f"{common}_v2", f"{ephys}_v2"], dj_env)
     assert graph[f"`{common}_v2`.`subject`"][f"`{common}_v2`.`#sex`"] == {"sex": "sex"}
 
 

@@ -11,12 +11,10 @@ and DataJoint 2.3 reads v2's dependency graph with the new key.
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 
 import yaml
-from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, write_plan
+from support.engine import SUPPORT, build_v1, bulk_fill, dj2_graph, djsqlgen, write_plan
 from support.scenario import PHASES
 
 EXPECTED = {  # v2 table -> an independent SELECT of its rows from v1 (the new key first), and its order
@@ -91,8 +89,7 @@ def test_session_rekeyed_by_start_time_with_children_following(tmp_path, prefix,
                            f"ORDER BY {order}") if v1_rows else []
         assert [tuple(r.values()) for r in v2_rows] == [tuple(r.values()) for r in v1_rows], table
 
-    graph = json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), f"{common}_v2,{ephys}_v2"],
-                                      env=dj_env, capture_output=True, text=True, check=True).stdout)
+    graph = dj2_graph([f"{common}_v2", f"{ephys}_v2"], dj_env)
     session = f"`{common}_v2`.`session`"
     assert graph[f"`{common}_v2`.`session__tag`"][session] == {"subject_id": "subject_id",
                                                               "session_start": "session_start"}

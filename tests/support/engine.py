@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,17 +134,51 @@ def bulk_fill(db: Database, common: str, subjects: int, first_id: int = 1000) ->
 
 def prepare_migration(tmp_path: Path, prefix: str, common: str, ephys: str, env: dict[str, str]) -> tuple[Path, Path]:
     """Plan (transforming), generated files; returns (plan path, output directory)."""
+    return migration_files(tmp_path, prefix, [common, ephys], env, lambda plan: transform_plan(plan, common))
+
+
+def migration_files(tmp_path: Path, prefix: str, sources: list[str], env: dict[str, str],
+                    edit: Callable[[dict], object]) -> tuple[Path, Path]:
+    """The identity plan of ``sources`` (each to ``<source>_v2``, control schema ``<prefix>_ctl``) edited by
+    ``edit``, and its generated files; returns (plan path, output directory)."""
     plan_path = tmp_path / "plan.yaml"
-    init = djsqlgen(["plan", "init", "--schema", f"{common}={common}_v2", "--schema", f"{ephys}={ephys}_v2",
-                     "--name", prefix, "-o", str(plan_path)], env)
+    pairs = [a for s in sources for a in ("--schema", f"{s}={s}_v2")]
+    init = djsqlgen(["plan", "init", *pairs, "--name", prefix, "-o", str(plan_path)], env)
     assert init.returncode == 0, init.stderr
-    plan = transform_plan(yaml.safe_load(plan_path.read_text()), common)
+    plan = yaml.safe_load(plan_path.read_text())
     plan["control_schema"] = f"{prefix}_ctl"
+    edit(plan)
     write_plan(plan_path, plan)
     out = tmp_path / "out"
     generated = djsqlgen(["generate", str(plan_path), "-o", str(out)], env)
     assert generated.returncode == 0, generated.stderr
     return plan_path, out
+
+
+def migrate_while_writing(plan_path: Path, out: Path, env: dict[str, str], during: Callable[[], None],
+                          after: Callable[[], None], chunk_rows: int = 200) -> None:
+    """00 to 30 applied; the backfill (the command) while ``during`` writes, then verify; 60, ``after`` writes
+    again, then verify. Each step must succeed."""
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows",
+                             str(chunk_rows)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    during()
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    result = djsqlgen(["verify", str(plan_path)], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    result = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+    assert result.returncode == 0, result.stderr
+    after()
+    result = djsqlgen(["verify", str(plan_path)], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def dj2_graph(schemas: list[str], env: dict[str, str]) -> dict:
+    """DataJoint 2.3's dependency graph of ``schemas`` (dj2_graph.py)."""
+    return json.loads(subprocess.run([sys.executable, str(SUPPORT / "dj2_graph.py"), ",".join(schemas)], env=env,
+                                     capture_output=True, text=True, check=True).stdout)
 
 
 def dj014_writers(python: Path, prefix: str, store: Path, env: dict[str, str], first_worker: int,

@@ -121,6 +121,12 @@ class Scenario:
         order = order_by or ", ".join(f"`{c}`" for c in self.key(schema, table))
         return [tuple(r.values()) for r in self.db.query(f"SELECT * FROM `{schema}`.`{table}` ORDER BY {order}")]
 
+    def references(self, schema: str | None = None) -> list[tuple[str, str]]:
+        """(table, referenced table) of every foreign key in a schema (v2 by default), sorted."""
+        return sorted((r["TABLE_NAME"], r["REFERENCED_TABLE_NAME"]) for r in self.db.query(
+            "SELECT TABLE_NAME, REFERENCED_TABLE_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = %s", [schema or self.v2()]))
+
     def key(self, schema: str, table: str) -> list[str]:
         return [r["COLUMN_NAME"] for r in self.db.query(
             "SELECT COLUMN_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
