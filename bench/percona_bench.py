@@ -33,32 +33,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pymysql
 import yaml
+from common import connect, djsqlgen, run
 
 V1, CTL, BULK, PTOSC = "bench_vf_v1", "bench_vf_ctl", "bench_vf_bulk", "bench_vf_ptosc"
 V2 = f"{V1}_v2"
-
-
-def connect():
-    return pymysql.connect(host=os.environ.get("DJ_HOST", "127.0.0.1"), user=os.environ.get("DJ_USER", "root"),
-                           password=os.environ.get("DJ_PASS", ""), port=int(os.environ.get("DJ_PORT", "3306")),
-                           autocommit=True)
-
-
-def run(db, sql: str):
-    with db.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall()
-
-
-def djsqlgen(*args: str, work: Path, check: bool = True) -> float:
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "djsqlgen", *args], cwd=work, capture_output=True, text=True,
-                            check=False)
-    if check and result.returncode != 0:
-        raise SystemExit(f"djsqlgen {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.monotonic() - started
 
 
 def build_v1(db, rows: int) -> None:

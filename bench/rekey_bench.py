@@ -34,31 +34,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import pymysql
 import yaml
+from common import connect, djsqlgen, run
 
 V1, CTL = "bench_rk_v1", "bench_rk_ctl"
 V2, BULK = f"{V1}_v2", "bench_rk_bulk"
-
-
-def connect():
-    return pymysql.connect(host=os.environ.get("DJ_HOST", "127.0.0.1"), user=os.environ.get("DJ_USER", "root"),
-                           password=os.environ.get("DJ_PASS", ""), port=int(os.environ.get("DJ_PORT", "3306")),
-                           autocommit=True)
-
-
-def run(db, sql: str) -> None:
-    with db.cursor() as cur:
-        cur.execute(sql)
-
-
-def djsqlgen(*args: str, work: Path) -> float:
-    started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "djsqlgen", *args], cwd=work, capture_output=True, text=True,
-                            check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"djsqlgen {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return time.monotonic() - started
 
 
 def build_v1(db, rows: int) -> int:

@@ -19,6 +19,7 @@ from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.target import ForeignKeyDecl, KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
+from djsqlgen.ops.tables import moved_column_problems
 from djsqlgen.output.naming import fit
 
 
@@ -63,14 +64,7 @@ class ExtractLookup(Operation):
             elif column in target.primary_key:
                 problems.append(f"{self.plan_key}.columns: {column!r} is in {target.label}'s primary key; moving it "
                                 "out would change that key (change the key first with `key:`)")
-            for index in (*target.indexes, *target.unique_indexes):
-                if column in index.columns:
-                    problems.append(f"{self.plan_key}.columns: index {index.name!r} of {target.label} uses "
-                                    f"{column!r}; keep the column in the table")
-            for fk in target.foreign_keys:
-                if column in fk.columns:
-                    problems.append(f"{self.plan_key}.columns: foreign key {fk.name!r} of {target.label} uses "
-                                    f"{column!r}; drop that reference first (drop_references)")
+            problems += moved_column_problems(self.plan_key, target, column, "the table")
         problems += identifier_problems(self.constraint_name(model), f"{self.plan_key}.table")
         return problems
 

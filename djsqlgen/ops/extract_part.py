@@ -16,6 +16,7 @@ from djsqlgen.model.expr import Expr
 from djsqlgen.model.target import ForeignKeyDecl, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
+from djsqlgen.ops.tables import moved_column_problems
 from djsqlgen.output.naming import fit
 
 PART_SEPARATOR = "__"
@@ -67,14 +68,7 @@ class ExtractPart(Operation):
             elif column in target.primary_key:
                 problems.append(f"{self.plan_key}.columns: {column!r} is in {target.label}'s primary key; the part "
                                 "has the master's key and takes secondary attributes only")
-            for index in (*target.indexes, *target.unique_indexes):
-                if column in index.columns:
-                    problems.append(f"{self.plan_key}.columns: index {index.name!r} of {target.label} uses {column!r}; "
-                                    "keep the column in the master")
-            for fk in target.foreign_keys:
-                if column in fk.columns:
-                    problems.append(f"{self.plan_key}.columns: foreign key {fk.name!r} of {target.label} uses "
-                                    f"{column!r}; drop that reference first (drop_references)")
+            problems += moved_column_problems(self.plan_key, target, column, "the master")
         return problems
 
     def apply(self, model: Model) -> Model:

@@ -23,6 +23,7 @@ from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, connect
+from djsqlgen.run.driver import read_progress
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.run.throttle import ChunkSizer, Throttle
 
@@ -116,19 +117,15 @@ def _run_to_resume(db: Database, plan: Plan, plan_hash: str) -> int:
 
 def _tables(db: Database, plan: Plan, run_id: int, routines: set[str]) -> list[TableToVerify]:
     """Every v2 table in the plan's order, with what ``run_id`` has already checked of it."""
-    rows = db.query(f"SELECT p.target_id, CONCAT(p.target_schema, '.', p.target_table) AS label, "
-                    f"COALESCE(t.TABLE_ROWS, 0) AS estimated_rows FROM {_q(plan, 'progress')} AS p "
-                    "LEFT JOIN information_schema.TABLES AS t ON t.TABLE_SCHEMA = p.source_schema "
-                    "AND t.TABLE_NAME = p.source_table ORDER BY p.ordinal")
     done = db.query(f"SELECT target_id, chunk_no, is_total, hi_key, src_rows FROM {_q(plan, 'verify_chunk')} "
                     "WHERE run_id = %s ORDER BY target_id, is_total, chunk_no", [run_id])
     tables = []
-    for r in rows:
-        if target_routine("verify_chunk", r["target_id"]) not in routines:
-            raise DjsqlgenError(f"the verify procedures of {r['label']} are missing in {plan.control}: apply this "
+    for p in read_progress(db, plan):
+        if target_routine("verify_chunk", p.target_id) not in routines:
+            raise DjsqlgenError(f"the verify procedures of {p.label} are missing in {plan.control}: apply this "
                                 "plan's 20_routines.sql again")
-        table = TableToVerify(r["target_id"], r["label"], int(r["estimated_rows"]),
-                              target_routine("verify_total", r["target_id"]) in routines)
+        table = TableToVerify(p.target_id, p.label, p.estimated_rows,
+                              target_routine("verify_total", p.target_id) in routines)
         for c in (c for c in done if c["target_id"] == table.target_id):
             if c["is_total"]:
                 table.total_done = True
@@ -176,9 +173,7 @@ def _check_replica(primary: Database, replica: ConnectionSettings, plan: Plan, p
         if _installed_hash(conn, plan, where) != plan_hash:
             raise DjsqlgenError(f"{where} holds another version of the verify procedures than the primary: let it "
                                 "catch up (is it replicating the control schema?) or verify without --on-replica")
-        beat = primary.query("SELECT UTC_TIMESTAMP(6) AS now")[0]["now"]
-        primary.execute(f"INSERT INTO {_q(plan, 'heartbeat')} (id, ts) VALUES (1, %s) ON DUPLICATE KEY UPDATE "
-                        "ts = VALUES(ts)", [beat])
+        beat = Throttle(plan.control).beat(primary)
         deadline, said = time.monotonic() + timeout_s, False
         while True:
             rows = conn.query(f"SELECT ts FROM {_q(plan, 'heartbeat')} WHERE id = 1")
