@@ -139,7 +139,10 @@ def _lookup_disagrees(t: Target) -> str:
     key = " AND ".join(f"dst.{_q(c.name)} = {v}" for c, v in values if c.name in t.primary_key)
     same = " AND ".join(same_bytes(f"dst.{_q(c.name)}", v, c.decl) for c, v in values)
     message = quote_literal(f"row disagrees with {t.name} (plan: one value per key)"[:100])
-    return (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {key} AND NOT ({same})) THEN\n"
+    # FOR UPDATE: the upsert after this needs the row's exclusive lock anyway; a shared lock here first would let
+    # two inserts of one key each hold it and wait for the other's upgrade (1213, ~1 write in 10 under 6 writers)
+    return (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {key} AND NOT ({same}) "
+            "FOR UPDATE) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
 
 
@@ -169,6 +172,11 @@ def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
                  f"SELECT * FROM (\n  SELECT\n    {values}\n  FROM {table_sql(child.schema, child.name)} AS r\n"
                  f"  {source}\n  WHERE {by_index} AND {still}\n  LIMIT 1\n) AS dt\nON DUPLICATE KEY UPDATE\n"
                  f"  {updates}")
+    # The lookup row locked first, as every other write of it does (an upsert): the referring table's rows are
+    # read only then, so two writers of one key wait for each other in one order.
+    lock = " AND ".join(f"dst.{_q(c.name)} = {old_key[c.name]}" for c in t.key_columns)
+    recompute = (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {lock} FOR UPDATE) THEN\n"
+                 f"  {_indent(recompute, 2)};\nEND IF")
     # a DELETE has no NEW: there the row always left its key
     return recompute if not update else f"IF NOT ({moved}) THEN\n  {_indent(recompute, 2)};\nEND IF"
 

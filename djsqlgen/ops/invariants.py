@@ -55,6 +55,14 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
                                     "trigger and cannot be followed; this operation supports CASCADE, RESTRICT and "
                                     "NO ACTION")
                     break
+    for group in model.splits:  # after every operation: a child's drop_references comes after its parent's split
+        sides = [model.target(i) for i in group]
+        children = sorted({child.label for side in sides for child, _ in model.children(side.id)})
+        if children:
+            plan_key = sides[0].plan_key.rsplit("[", 1)[0]
+            problems.append(f"{plan_key}: {', '.join(children)} refer(s) to {sides[0].source.driving.label}; a child "
+                            "of a split table would have to choose a side (drop that reference first: "
+                            "drop_references)")
     for ref in {t.source.driving for t in model.targets}:
         table = model.v1_table(ref)
         key = next(t.plan_key for t in model.targets if t.source.driving == ref)

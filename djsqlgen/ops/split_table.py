@@ -70,10 +70,6 @@ class SplitTable(Operation):
         if target.source.filter is not None or target.source.distinct:
             problems.append(f"{self.plan_key}: {target.label} is already made from part of its rows; split the v1 "
                             "table once")
-        children = sorted({child.label for child, _ in model.children(self.target_id)})
-        if children:
-            problems.append(f"{self.plan_key}: {', '.join(children)} refer(s) to {target.label}; a child of a split "
-                            "table would have to choose a side (drop that reference first: drop_references)")
         return problems
 
     def apply(self, model: Model) -> Model:
