@@ -122,10 +122,13 @@ def plan() -> None:
 @click.option("--schema", "pairs", multiple=True, required=True, metavar="SRC=DST",
               help="A v1 schema and the name of its v2 (repeat for several schemas).")
 @click.option("--name", help="Plan name (names the control schema); default: the first DST.")
+@click.option("--preset", type=click.Choice(["dj014-to-dj2"]),
+              help="Start from a whole-plan conversion: dj014-to-dj2 makes v2 what DataJoint 2.x declares.")
 @heading_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @pass_context
-def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_path: Path | None, output: Path) -> None:
+def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, preset: str | None, heading_path: Path | None,
+              output: Path) -> None:
     """Write an identity plan listing every table and column of the SRC schemas, to edit."""
     from djsqlgen.plan.init import identity_plan
 
@@ -136,7 +139,7 @@ def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, heading_p
             raise DjsqlgenError(f"--schema {pair!r}: write it as SRC=DST, e.g. lab_ephys_v1=lab_ephys_v2")
         mapping.append((source, target))
     catalog = _catalog_for(obj, [s for s, _ in mapping], heading_path)
-    output.write_text(identity_plan(catalog, mapping, name))
+    output.write_text(identity_plan(catalog, mapping, name, preset))
     click.echo(f"wrote {output}: edit it, then run `djsqlgen plan check {output}`", err=True)
 
 

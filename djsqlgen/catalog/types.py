@@ -27,13 +27,18 @@ KIND_UNKNOWN = "unknown"  # between colons, but no type either DataJoint knows (
 
 
 @lru_cache(maxsize=1)
-def _datajoint_tables() -> tuple[dict[str, re.Pattern], frozenset[str]]:
-    """Core type patterns and built-in codec names of the installed DataJoint 2.x."""
+def _datajoint_tables() -> tuple[dict[str, re.Pattern], frozenset[str], dict[str, str | None]]:
+    """Core type patterns, built-in codec names and core type SQL of the installed DataJoint 2.x."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "No datajoint.json found": irrelevant here
         from datajoint.codecs import list_codecs
-        from datajoint.declare import CORE_TYPE_PATTERNS
-    return dict(CORE_TYPE_PATTERNS), frozenset(list_codecs())
+        from datajoint.declare import CORE_TYPE_PATTERNS, CORE_TYPE_SQL
+    return dict(CORE_TYPE_PATTERNS), frozenset(list_codecs()), dict(CORE_TYPE_SQL)
+
+
+def core_type_sql() -> dict[str, str | None]:
+    """2.x core type name → the SQL type 2.x declares for it (None: written as the type itself, e.g. date)."""
+    return _datajoint_tables()[2]
 
 
 def core_type_of(marker: str) -> str | None:

@@ -20,6 +20,7 @@ from djsqlgen.ops.add_parent import AddParent
 from djsqlgen.ops.alter_column import AlterColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.change_key import ChangeKey
+from djsqlgen.ops.convert_external import ConvertExternal
 from djsqlgen.ops.drop_column import DropColumn
 from djsqlgen.ops.drop_reference import DropReference
 from djsqlgen.ops.drop_table import DropTable
@@ -50,6 +51,7 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.parts[]": ExtractPart,
     "tables.<t>.merge_into_master": MergePart,
     "(every kept table, first)": FollowParents,
+    "preset: dj014-to-dj2 (every kept column, before its own entry)": ConvertExternal,
 }
 
 __all__ = ["REGISTRY", "Built", "Operation", "build_model"]
@@ -122,10 +124,16 @@ def _schema_problems(plan: Plan, catalog: Catalog) -> list[str]:
     return problems
 
 
-def _table_operations(plan_key: str, table: Table, spec: TableSpec) -> tuple[list[Operation], list[str]]:
+def _table_operations(plan_key: str, table: Table, spec: TableSpec, plan: Plan) -> tuple[list[Operation], list[str]]:
     """The operations of one kept table, in the order they apply; problems with its column list."""
     tid = target_id(table)
     ops: list[Operation] = [FollowParents(plan_key, tid)]
+    if plan.preset is not None:  # first: the plan's own entries start from the preset's columns
+        from djsqlgen.presets.dj2 import preset_operations
+
+        dropped = {name for name, change in spec.columns.items() if change == DROP}
+        ops += [op for op in preset_operations(plan_key, table, plan.preset)
+                if getattr(op, "column", None) not in dropped]
     ops += [DropReference(f"{plan_key}.drop_references", tid, parent) for parent in spec.drop_references]
     ops += [AddJoin(f"{plan_key}.joins.{alias}", tid, alias, join.table, tuple(join.by.items()), join.kind)
             for alias, join in spec.joins.items()]
@@ -184,7 +192,7 @@ def desugar(plan: Plan, catalog: Catalog) -> tuple[list[Operation], list[str]]:
         if spec == KEEP or "columns" not in spec.model_fields_set:  # no column list: every column kept
             columns = {a.name: KEEP for a in table.attributes}
             spec = TableSpec(columns=columns) if spec == KEEP else spec.model_copy(update={"columns": columns})
-        table_ops, table_problems = _table_operations(plan_key, table, spec)
+        table_ops, table_problems = _table_operations(plan_key, table, spec, plan)
         ops += table_ops
         problems += table_problems
         if spec.move_to:  # after every table's own changes: the new master has its final name and key

@@ -11,6 +11,7 @@ from djsqlgen.plan.file import (
     JoinSpec,
     ParentSpec,
     Plan,
+    PresetSpec,
     SchemaSpec,
     TableSpec,
     dump_plan,
@@ -19,5 +20,5 @@ from djsqlgen.plan.file import (
     plan_hash,
 )
 
-__all__ = ["DROP", "KEEP", "AddedColumn", "ChunkSpec", "ColumnChange", "ContractSpec", "CutoverSpec", "JoinSpec", "ParentSpec", "Plan",
+__all__ = ["DROP", "KEEP", "AddedColumn", "ChunkSpec", "ColumnChange", "ContractSpec", "CutoverSpec", "JoinSpec", "ParentSpec", "Plan", "PresetSpec",
            "SchemaSpec", "TableSpec", "dump_plan", "load_plan", "parse_plan", "plan_hash"]

@@ -140,10 +140,21 @@ class ContractSpec(_Strict):
     drop_v1: bool = False
 
 
+class PresetSpec(_Strict):
+    """A conversion of every table and column, applied before the plan's own entries (``djsqlgen.presets``)."""
+
+    name: Literal["dj014-to-dj2"] = Field(description="dj014-to-dj2: v2 as DataJoint 2.x declares it")
+    unsigned: Literal["widen", "keep-native"] = Field(
+        "widen", description="unsigned integers: the next wider signed 2.x core type, or kept native")
+    charset: str = Field("utf8mb4", description="character set of v2's text columns and tables")
+    collation: str = Field("utf8mb4_general_ci", description="collation of v2's text columns and tables")
+
+
 class Plan(_Strict):
     version: Literal[1] = PLAN_VERSION
     name: str
     control_schema: str | None = None
+    preset: PresetSpec | None = None
     chunk: ChunkSpec = Field(default_factory=ChunkSpec)
     cutover: CutoverSpec = Field(default_factory=CutoverSpec)
     contract: ContractSpec = Field(default_factory=ContractSpec)
@@ -169,7 +180,7 @@ class Plan(_Strict):
 # reading and writing
 # ---------------------------------------------------------------------------------------------
 _MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec",
-                "JoinSpec", "ParentSpec"}
+                "JoinSpec", "ParentSpec", "PresetSpec"}
 
 
 def _error_location(loc: tuple, data: dict) -> str:

@@ -345,9 +345,12 @@ def insert_rows(table, rows) -> None:
         table.insert1(row, skip_duplicates=True)
 
 
-def build(prefix: str, store_dir: str) -> None:
-    configure(store_dir)
+def build(prefix: str, store_dir: str, latin1: bool = False) -> None:
+    conn = configure(store_dir)
     common_db, ephys_db = schema_names(prefix)
+    if latin1:  # as most schemas of a lab server are: 0.14 declares its tables in the schema's character set
+        for db in (common_db, ephys_db):  # both: a foreign key cannot join two character sets
+            conn.query(f"CREATE DATABASE IF NOT EXISTS `{db}` CHARACTER SET latin1 COLLATE latin1_swedish_ci")
     common.activate(common_db)
     ephys.activate(ephys_db)
 
@@ -367,7 +370,9 @@ def build(prefix: str, store_dir: str) -> None:
                 "lab_name": None,  # nullable FK left NULL
             },
             {"experimenter": "carol", "full_name": "Carol Chen", "email": None, "lab_name": "svoboda"},
-        ],
+        ]
+        + ([{"experimenter": "dörte", "full_name": "Dörte Ørsted-Çelik", "email": "dö@example.org",
+             "lab_name": "carandini"}] if latin1 else []),
     )
     insert_rows(
         Subject,
@@ -623,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["build", "describe", "drop"])
     parser.add_argument("--schemas", required=True, metavar="PREFIX", help="schema name prefix")
     parser.add_argument("--store-dir", help="directory of the external file store (build only)")
+    parser.add_argument("--latin1", action="store_true",
+                        help="build: make both schemas latin1 and give them non-ASCII text (build only)")
     args = parser.parse_args(argv)
     if args.command == "build" and not args.store_dir:
         parser.error("build needs --store-dir")
@@ -635,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     with json_out:
         if args.command == "build":
-            build(args.schemas, args.store_dir)
+            build(args.schemas, args.store_dir, args.latin1)
         elif args.command == "describe":
             json.dump(describe(args.schemas), json_out, indent=1)
             json_out.write("\n")

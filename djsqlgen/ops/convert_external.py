@@ -1,0 +1,88 @@
+"""A DataJoint 0.14 external attribute becomes the DataJoint 2.x codec of the same name.
+
+0.14 keeps ``blob@store``, ``attach@store`` and ``filepath@store`` values as a binary(16) reference into
+``~external_<store>``; 2.x keeps JSON in the column itself (``<blob@store>`` …). The v2 column joins the
+external table by that reference and builds the JSON on the server (``djsqlgen.presets.dj2_sql``), so no
+row passes through Python and the triggers carry every 0.14 write over the same way. Blobs and
+filepaths point at the files 0.14 wrote, where they are; an attachment points at a copy that
+``djsqlgen files`` writes in 2.x's format (filename, NUL, contents).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from djsqlgen.model.expr import ColumnRef, Expr, parse
+from djsqlgen.model.target import DRIVING, Join, Model, TableRef
+from djsqlgen.ops.base import Operation
+from djsqlgen.output.quoting import quote_identifier, quote_literal
+from djsqlgen.presets import dj2_sql
+
+ATTACH_TARGET_PREFIX = "_hash"  # 2.x's default hash_prefix: attachments are rewritten under it
+
+
+def external_table(store: str) -> str:
+    return f"~external_{store}"
+
+
+def attach_target_path_sql(md5_sql: str, schema: str) -> str:
+    """Where ``djsqlgen files`` writes a 0.14 attachment for 2.x: ``_hash/<schema>/<base32 md5>``, 2.x's own
+    layout for a store without subfolding."""
+    return f"CONCAT('{ATTACH_TARGET_PREFIX}/', {quote_literal(schema)}, '/', {dj2_sql.base32_md5(md5_sql)})"
+
+
+@dataclass(frozen=True)
+class ConvertExternal(Operation):
+    target_id: str
+    column: str  # the v1 column, by its name when this operation runs
+    kind: str  # blob / attach / filepath
+    store: str
+
+    @property
+    def alias(self) -> str:
+        return f"ext_{self.column}"
+
+    def _external(self, model: Model) -> TableRef:
+        return TableRef(model.target(self.target_id).source.driving.schema, external_table(self.store))
+
+    def validate(self, model: Model) -> list[str]:
+        target = model.target(self.target_id)
+        external = self._external(model)
+        if model.v1.find_table(external.schema, external.name) is None:
+            return [f"{self.plan_key}: {self.column!r} is {self.kind}@{self.store} but {external.label} is not in the "
+                    "heading; inspect the schema again (the external table is created with the first value)"]
+        if any(j.alias == self.alias for j in target.source.joins):
+            return [f"{self.plan_key}: the join alias {self.alias!r} is taken; rename that join"]
+        return []
+
+    def _value_sql(self, model: Model) -> str:
+        src = f"{quote_identifier(DRIVING)}.{quote_identifier(self.column)}"
+        ext = quote_identifier(self.alias)
+        schema = self._external(model).schema
+        if self.kind == "filepath":
+            return dj2_sql.filepath_json(src, f"{ext}.`filepath`", self.store, f"{ext}.`size`", f"{ext}.`timestamp`")
+        if self.kind == "attach":  # 2.x stores filename\0contents: one byte more than the name and the contents
+            size = f"{ext}.`size` + LENGTH({ext}.`attachment_name`) + 1"
+            return dj2_sql.hash_json(src, attach_target_path_sql(src, schema), schema, self.store, size)
+        return dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema), schema, self.store, f"{ext}.`size`")
+
+    def apply(self, model: Model) -> Model:
+        target = model.target(self.target_id)
+        column = target.column(self.column)
+        join = Join(self.alias, self._external(model), (("hash", Expr.column(DRIVING, self.column)),), "left")
+        target = replace(target, source=replace(target.source, joins=target.source.joins + (join,)))
+        expr = parse(self._value_sql(model), lambda qualifier, name: ColumnRef(qualifier or DRIVING, name))
+        user_comment = column.decl.comment.split(":", 2)[2] if column.decl.comment.startswith(":") else \
+            column.decl.comment
+        decl = replace(column.decl, sql_type="json", default="NULL" if column.decl.nullable else None,
+                       comment=f":<{self.kind}@{self.store}>:{user_comment}", charset=None, collation=None)
+        columns = tuple(replace(c, decl=decl, expr=expr, copied_from=None, plan_key=self.plan_key)
+                        if c.name == self.column else c for c in target.columns)
+        # The index InnoDB made for the reference into ~external_<store> goes with it (JSON cannot be indexed).
+        indexes = tuple(i for i in target.indexes if self.column not in i.columns)
+        return model.replace_target(replace(target, columns=columns, indexes=indexes))
+
+    @property
+    def irreversible(self) -> str:
+        return (f"{self.column} becomes 2.x {self.kind}@{self.store} JSON; a value 2.x writes has no row in 0.14's "
+                f"{external_table(self.store)}")

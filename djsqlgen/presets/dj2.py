@@ -1,0 +1,128 @@
+"""Preset ``dj014-to-dj2``: v2 declared exactly as DataJoint 2.x declares the same definition.
+
+Each v1 column written by DataJoint 0.14 becomes the SQL type and ``:marker:`` comment 2.x gives the
+corresponding 2.x type (``int`` → ``int32``, a 0.14 blob → ``<blob>``, ``blob@store`` → ``<blob@store>``
+JSON, ...), with its default, nullability and user comment; text moves to the plan's character set;
+DataJoint 0.14's hidden tables stay in v1. The core type names and the SQL they declare come from the
+installed DataJoint 2.x (``datajoint.declare.CORE_TYPES``), so a release that changes them changes this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.catalog.heading import Attribute, Table
+from djsqlgen.catalog.sqltypes import parse_sql_type
+from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, builtin_codec_names, core_type_sql
+from djsqlgen.model.identity import target_id
+from djsqlgen.ops.alter_column import AlterColumn
+from djsqlgen.ops.base import Operation
+from djsqlgen.ops.convert_external import ConvertExternal
+from djsqlgen.ops.drop_reference import DropReference
+from djsqlgen.ops.table_charset import TableCharset
+
+DJ2_PRESET = "dj014-to-dj2"
+# 0.14's own bookkeeping tables: 2.x neither reads nor writes them (it keeps jobs in ``~~<table>`` tables
+# of its own and external files by path in the column), so they stay in v1 and are not copied.
+HIDDEN_KEPT_IN_V1 = ("~log", "~jobs")
+EXTERNAL_PREFIX = "~external_"
+
+# Native integer → (signed core type, core type wide enough for the unsigned range). 2.x has no
+# unsigned core types; ``bigint unsigned`` has no wider one and stays native.
+_INTEGERS = {"tinyint": ("int8", "int16"), "smallint": ("int16", "int32"), "mediumint": ("int32", "int32"),
+             "int": ("int32", "int64"), "integer": ("int32", "int64"), "bigint": ("int64", None)}
+_FLOATS = {"float": "float32", "double": "float64", "real": "float64"}
+_BLOBS = ("tinyblob", "blob", "mediumblob", "longblob")  # 0.14 serialised every one of them
+
+
+@dataclass(frozen=True)
+class Dj2Column:
+    """How 2.x declares one v1 column: SQL type, the marker before the comment, and what to tell the user."""
+
+    sql_type: str
+    marker: str | None  # between the colons; None for a native type 2.x keeps as it is
+    note: str = ""
+    external: str | None = None  # blob / attach / filepath: the value is rebuilt from ~external_<store>
+    store: str | None = None
+
+    @property
+    def dj2_type(self) -> str:
+        """The type as a 2.x definition writes it."""
+        return self.marker or self.sql_type
+
+
+def _core(name: str, spelled: str | None = None, note: str = "") -> Dj2Column:
+    sql = core_type_sql()[name]
+    return Dj2Column(sql or (spelled or name), spelled or name, note)
+
+
+def dj2_column(attr: Attribute, unsigned: str = "widen") -> Dj2Column:
+    """The 2.x declaration of a column DataJoint 0.14 declared (pure; ``unsigned`` is ``widen`` or
+    ``keep-native``)."""
+    dj = attr.dj_type
+    if dj is not None and dj.kind == KIND_LEGACY:
+        if dj.store is None:  # in-table attach: 2.x <attach> keeps the same bytes (filename\0contents)
+            return Dj2Column("longblob", "<attach>")
+        return Dj2Column("json", f"<{dj.name}@{dj.store}>", external=dj.name, store=dj.store)
+    if dj is not None:  # uuid, a 2.x core type already, an adapted type <name>, or unknown: kept
+        note = ""
+        if dj.kind == KIND_ANGLE and dj.name not in builtin_codec_names():
+            note = f"2.x code must register a codec named {dj.name!r} (it was a 0.14 AttributeAdapter)"
+        return Dj2Column(attr.sql_type, dj.marker, note)
+    t = parse_sql_type(attr.sql_type)
+    if t.base in _INTEGERS:
+        signed, wide = _INTEGERS[t.base]
+        if attr.auto_increment:  # 2.x writes `int auto_increment` as a native type: no marker
+            return Dj2Column(attr.sql_type, None, "auto_increment is declared as a native integer in 2.x")
+        if not t.unsigned:
+            return _core(signed, note="mediumint widens to int32" if t.base == "mediumint" else "")
+        if unsigned == "keep-native":
+            return Dj2Column(attr.sql_type, None, "unsigned kept native (unsigned: keep-native); 2.x warns on "
+                                                  "declaring it")
+        if wide is None:
+            return Dj2Column(attr.sql_type, None, "bigint unsigned has no wider signed core type: kept native")
+        return _core(wide, note=f"{t.base} unsigned widened to {wide}")
+    if t.base in _FLOATS and not t.params:
+        return _core(_FLOATS[t.base])  # an unsigned float's values all fit the signed one
+    if t.base in ("decimal", "numeric", "dec", "fixed") and len(t.params) == 2:
+        spelled = f"decimal({t.params[0]},{t.params[1]})"
+        return _core("decimal", spelled)
+    if t.base in ("char", "varchar") and t.params:
+        return _core(t.base, f"{t.base}({t.params[0]})")
+    if t.base == "enum":
+        return _core("enum", attr.sql_type)
+    if t.base == "date":
+        return _core("date")
+    if t.base == "datetime":
+        return _core("datetime", f"datetime({t.params[0]})" if t.params else "datetime")
+    if t.base == "json":
+        return _core("json")
+    if t.base in _BLOBS:  # a 0.14 blob: under 2.x a bare longblob is raw bytes
+        return Dj2Column("longblob", "<blob>")
+    return Dj2Column(attr.sql_type, None, f"{attr.sql_type} has no 2.x core type: kept native")
+
+
+def is_text(sql_type: str) -> bool:
+    return parse_sql_type(sql_type).family == "string"
+
+
+def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
+    """The preset's operations for one kept v1 table, in the order they apply (before the plan's own)."""
+    tid = target_id(table)
+    ops: list[Operation] = [TableCharset(plan_key, tid, settings.charset, settings.collation)]
+    for attr in table.attributes:
+        key = f"{plan_key}.columns.{attr.name} (preset {DJ2_PRESET})"
+        column = dj2_column(attr, settings.unsigned)
+        if column.external:
+            ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store))
+            continue
+        comment = f":{column.marker}:{attr.comment}" if column.marker else attr.comment
+        text = is_text(column.sql_type)
+        ops.append(AlterColumn(
+            key, tid, attr.name,
+            type=column.sql_type if column.sql_type != attr.sql_type else None,
+            comment=comment, default=attr.default if attr.default is not None else None,
+            charset=settings.charset if text else None, collation=settings.collation if text else None))
+    external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_PREFIX)}
+    ops += [DropReference(f"{plan_key} (preset {DJ2_PRESET})", tid, parent) for parent in sorted(external_parents)]
+    return ops
