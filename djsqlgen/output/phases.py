@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.engines import backfill, checks, constraints, expand, guards, triggers, verify
+from djsqlgen.engines import backfill, checks, constraints, expand, guards, lineage, triggers, verify
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
@@ -508,13 +508,40 @@ class Phases:
         self._common_refusals(f, "00", f.require(privileges) + self._foreign_objects(fn)
                               + self._v2_tables_foreign(fn) + self._v2_tables_other_plan(fn))
         for spec in self.model.schemas:
-            source = self.model.v1.schema(spec.source)
-            f.add(*f.creating(expand.create_schema(self.ctx, spec.target, source.charset, source.collation,
+            f.add(*f.creating(expand.create_schema(self.ctx, spec.target, *self._v2_charset(spec.source),
                                                    spec.source)))
         for t in self.targets:
             f.add(*f.creating(expand.create_table(self.ctx, t)))
+        for schema, rows in self._lineage().items():
+            f.add(*f.creating(lineage.create(self.ctx, schema)), lineage.fill(self.ctx, schema, rows))
         f.log()
         return f
+
+    def _v2_charset(self, source: str) -> tuple[str, str]:
+        """The default character set of a v2 (or final) schema: the preset's, else v1's. Tables users declare there
+        later take it."""
+        if self.plan.preset is not None:
+            return self.plan.preset.charset, self.plan.preset.collation
+        schema = self.model.v1.schema(source)
+        return schema.charset, schema.collation
+
+    def _lineage(self) -> dict[str, list[tuple[str, str, str]]]:
+        """DataJoint 2.x's ~lineage rows per v2 schema, when the plan makes v2 for DataJoint 2.x."""
+        if self.plan.preset is None:
+            return {}
+        from djsqlgen.presets.lineage import lineage_rows
+
+        return lineage_rows(self.model)
+
+    def _lineage_moves(self) -> tuple[list, list[tuple[str, str]]]:
+        """(~lineage table moves, (versioned, final) schema names) of a cut-over that renames the v2 schemas."""
+        from djsqlgen.presets.lineage import LINEAGE_TABLE
+
+        renamed = [(spec.target, spec.final) for spec in self.model.schemas
+                   if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target]
+        lineage_schemas = self._lineage()
+        moves = [((old, LINEAGE_TABLE), (new, LINEAGE_TABLE)) for old, new in renamed if old in lineage_schemas]
+        return moves, renamed
 
     def _v2_tables_other_plan(self, filename: str) -> list[Check]:
         objects = self.ctx.control_table("objects")
@@ -840,11 +867,13 @@ class Phases:
             for schema in (spec.archive, spec.final):
                 if schema and schema not in (spec.source, spec.target):
                     owned = Owned("schema", schema, schema)
+                    charset, collation = (self._v2_charset(spec.source) if schema == spec.final
+                                          else (source.charset, source.collation))
                     out += [f.register(owned, only_if_new=True),
                             Statement(f"schema_create.{schema}", f"CREATE DATABASE IF NOT EXISTS "
                                                                  f"{quote_qualified((schema,))} DEFAULT CHARACTER SET "
-                                                                 f"{source.charset} COLLATE {source.collation}",
-                                      "where tables move to, with v1's character set (the default of tables "
+                                                                 f"{charset} COLLATE {collation}",
+                                      "where tables move to, with its tables' character set (the default of tables "
                                       "declared there later)")]
         return out
 
@@ -912,9 +941,14 @@ class Phases:
                 first, *rest = self._on_parked_or_final(s, now[t.id], self._v2_home(t))
                 f.add(*f.creating(first, only_if_new=False), *rest)
             # the log in the same procedure as the rename: once v2 has its names, 70 counts as applied
-            f.steps([self._rename("v2_to_final", from_parking, "v2 takes its final names, trackers on it, in one "
-                                                                 "atomic step: users' writes to v2 start here", cut_over),
+            lineage_moves, renamed = self._lineage_moves()
+            f.steps([self._rename("v2_to_final", from_parking + lineage_moves,
+                                  "v2 takes its final names, trackers on it, in one atomic step: users' writes to v2 "
+                                  "start here", cut_over),
                      f.log_statement()])
+            for _, (schema, _) in lineage_moves:
+                f.add(*lineage.rename_origins(self.ctx, schema, renamed, "DataJoint 2.x's lineage names the schemas "
+                                                                         "by their final names"))
         else:
             f.log()
         return f
@@ -1036,8 +1070,7 @@ class Phases:
         park, archive, final = self._renames()
         for spec in self.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
             if final and spec.final and spec.final != spec.target:
-                source = self.model.v1.schema(spec.source)
-                f.add(*f.creating(expand.create_schema(ctx, spec.target, source.charset, source.collation,
+                f.add(*f.creating(expand.create_schema(ctx, spec.target, *self._v2_charset(spec.source),
                                                        spec.source)))
         # First v2 is parked under other names where it stands: from here on no user writes to it, so none can slip
         # in untracked between dropping its trackers (which a move to another schema needs) and its move back.
@@ -1047,6 +1080,8 @@ class Phases:
             parked = naming.v2_parking_name(name, "rollback")
             v2_park.append(((schema, name), (schema, parked)))
             v2_back.append(((schema, parked), (t.schema, t.name)))
+        lineage_moves, renamed = self._lineage_moves()
+        v2_back += [(b, a) for a, b in lineage_moves]
         steps = [self._rename("park_v2", v2_park, "park v2 in one atomic step: users' writes to it stop here (they "
                                                   "fail: the table is not there), before its trackers go"),
                  self._writes_since_check(v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
@@ -1089,6 +1124,9 @@ class Phases:
                 f.add(*f.creating(s, only_if_new=False))
             self._discard(f)
             f.steps(guard_drops)
+        for (schema, _), _ in lineage_moves:  # back in its versioned schema
+            f.add(*lineage.rename_origins(ctx, schema, [(new, old) for old, new in renamed],
+                                          "DataJoint 2.x's lineage names the schemas by their versioned names again"))
         f.steps(self._drop_empty_schemas(f, self._cutover_schemas(), "cut-over created it; it is empty again"))
         run = ctx.control_table("verify_run")
         f.add(Statement("verify_stale", f"INSERT INTO {run} (plan_hash, started_at, finished_at, bad_chunks)\n"
@@ -1199,6 +1237,9 @@ class Phases:
                              "rollback/30_dualwrite.sql first"),
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 holds live data; apply rollback/70 first")])
         steps = []
+        for schema in self._lineage():
+            steps += f.dropping(Owned("table", schema, "~lineage"), f"DROP TABLE IF EXISTS {table_sql(schema, '~lineage')}",
+                                "DataJoint 2.x's lineage of the v2 tables")
         for t in reversed(self.targets):
             steps += f.dropping(Owned("table", t.schema, t.name), f"DROP TABLE IF EXISTS {table_sql(t.schema, t.name)}",
                                 f"{t.label}: copies only, v1 is untouched")

@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from djsqlgen.catalog.heading import Catalog
-from djsqlgen.plan import DROP, ChunkSpec, ContractSpec, CutoverSpec, Plan, PresetSpec, SchemaSpec, TableSpec, dump_plan
+from djsqlgen.plan import (
+    DROP,
+    ChunkSpec,
+    ContractSpec,
+    CutoverSpec,
+    Plan,
+    PresetSpec,
+    SchemaSpec,
+    TableSpec,
+    dump_plan,
+)
 
 HEADER = """\
 # djsqlgen plan: how v2 differs from v1. Generated as an identity plan; edit it, then run

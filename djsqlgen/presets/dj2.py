@@ -110,13 +110,16 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
     """The preset's operations for one kept v1 table, in the order they apply (before the plan's own)."""
     tid = target_id(table)
     ops: list[Operation] = [TableCharset(plan_key, tid, settings.charset, settings.collation)]
+    # 2.x declares a column a foreign key brings with the parent's comment and no marker (uuid excepted)
+    inherited = {c for fk in table.foreign_keys if not fk.ref_table.startswith(EXTERNAL_PREFIX) for c in fk.columns}
     for attr in table.attributes:
         key = f"{plan_key}.columns.{attr.name} (preset {DJ2_PRESET})"
         column = dj2_column(attr, settings.unsigned)
         if column.external:
             ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store))
             continue
-        comment = f":{column.marker}:{attr.comment}" if column.marker else attr.comment
+        marker = column.marker if attr.name not in inherited or column.marker == "uuid" else None
+        comment = f":{marker}:{attr.comment}" if marker else attr.comment
         text = is_text(column.sql_type)
         ops.append(AlterColumn(
             key, tid, attr.name,
