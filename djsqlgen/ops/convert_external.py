@@ -49,8 +49,8 @@ class ConvertExternal(Operation):
         target = model.target(self.target_id)
         external = self._external(model)
         if model.v1.find_table(external.schema, external.name) is None:
-            return [f"{self.plan_key}: {self.column!r} is {self.kind}@{self.store} but {external.label} is not in the "
-                    "heading; inspect the schema again (the external table is created with the first value)"]
+            return [(f"{self.plan_key}: {self.column!r} is {self.kind}@{self.store} but {external.label} is not in "
+                     "the heading; inspect the schema again (the external table is created with the first value)")]
         if any(j.alias == self.alias for j in target.source.joins):
             return [f"{self.plan_key}: the join alias {self.alias!r} is taken; rename that join"]
         return []
