@@ -221,6 +221,30 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, discard_v2_writ
     click.echo(f"applied {count} statement(s)", err=True)
 
 
+@cli.command()
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--store", "stores", multiple=True, required=True, metavar="NAME=LOCATION",
+              help="Where a store's files are: a directory or file:// URL (repeat for several stores).")
+@click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
+@pass_context
+def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool) -> None:
+    """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it
+    again to resume, and once more after 70_cutover.sql."""
+    from djsqlgen.run.files import carry_out, manifest_rows, store_locations
+
+    locations = store_locations(stores)
+    with connected(obj.settings) as db:
+        rows = manifest_rows(db, manifest)
+    report = carry_out(rows, locations, dry_run=dry_run, echo=click.echo)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    click.echo(f"files: {len(rows):,} attachment(s) in the manifest: {verb} {report.written:,}, "
+               f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    if report.problems:
+        raise SystemExit(1)
+
+
 def _plan_only(plan_path: Path):
     from djsqlgen.plan import load_plan
 

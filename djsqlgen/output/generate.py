@@ -10,6 +10,7 @@ from pathlib import Path
 from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.ops import Built, build_model
 from djsqlgen.output.dialect import dialect_for
 from djsqlgen.output.phases import Phases
@@ -17,6 +18,8 @@ from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
 from djsqlgen.output.statements import PhaseFile
 from djsqlgen.plan import Plan, plan_hash
+
+MANIFEST_FILE = "files_manifest.sql"
 
 
 def definition_hash(catalog: Catalog) -> str:
@@ -77,10 +80,16 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
         path = out_dir / ("rollback/" + pf.filename if pf.rollback_of else pf.filename)
         path.write_text(render_file(pf, meta), encoding="utf-8")
         written.append(path)
+    sources = attachment_sources(migration.built.model, migration.built.operations)
+    if sources:  # 0.14 attachments in a store: 2.x reads them only rewritten (`djsqlgen files` does it)
+        path = out_dir / MANIFEST_FILE
+        path.write_text(manifest_sql(migration.plan.name, sources), encoding="utf-8")
+        written.append(path)
     written.append(write_runbook(out_dir, migration, files, meta, plan_path))
     manifest = {
         **meta,
-        "files": [p.relative_to(out_dir).as_posix() for p in written if p.suffix == ".sql" and "rollback" not in p.parts],
+        "files": [p.relative_to(out_dir).as_posix() for p in written
+                  if p.suffix == ".sql" and "rollback" not in p.parts and p.name != MANIFEST_FILE],
         # newest first: the order a full rollback applies them in
         "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
                                  reverse=True),

@@ -1,0 +1,46 @@
+"""The attachment manifest: which 0.14 ``attach@store`` files 2.x needs rewritten, and where (a read-only query).
+
+Blobs and filepaths are read by 2.x where 0.14 put them; an attachment is not, because 2.x stores
+filename, NUL, contents and 0.14 the contents alone. The query lists every attachment of every
+external table the plan converts, with the path the v2 JSON points at (``ops.convert_external``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.model.target import Model
+from djsqlgen.ops.convert_external import attach_target_path_sql, external_table
+from djsqlgen.output.render import render
+from djsqlgen.presets import dj2_sql
+
+
+@dataclass(frozen=True)
+class AttachmentSource:
+    schema: str
+    store: str
+
+    @property
+    def table(self) -> str:
+        return external_table(self.store)
+
+    @property
+    def source_path(self) -> str:
+        return dj2_sql.legacy_path("`hash`", self.schema, "CONCAT('.', `attachment_name`)")
+
+    @property
+    def target_path(self) -> str:
+        return attach_target_path_sql("`hash`", self.schema)
+
+
+def attachment_sources(model: Model, operations) -> list[AttachmentSource]:
+    """The (v1 schema, store) pairs whose attachments v2 reads in 2.x's format."""
+    from djsqlgen.ops.convert_external import ConvertExternal
+
+    found = {AttachmentSource(model.target(op.target_id).source.driving.schema, op.store)
+             for op in operations if isinstance(op, ConvertExternal) and op.kind == "attach"}
+    return sorted(found, key=lambda s: (s.store, s.schema))
+
+
+def manifest_sql(plan_name: str, sources: list[AttachmentSource]) -> str:
+    return render("attachment_manifest.sql.j2", plan_name=plan_name, sources=sources) + "\n"

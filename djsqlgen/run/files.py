@@ -1,0 +1,100 @@
+"""``djsqlgen files``: carry out the attachment manifest on file:// stores, resumable and checksummed.
+
+Each manifest row (``files_manifest.sql``) names a 0.14 attachment and where 2.x reads it. The file is
+written as 2.x stores it (filename, NUL, contents) next to its final name, its md5 checked against the
+manifest, then renamed into place; a target already holding the right bytes is left alone, so a run
+stopped anywhere is finished by running it again. Sources are never changed: 0.14 still reads them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.run.db import Database
+
+
+@dataclass
+class FilesReport:
+    written: int = 0
+    present: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def store_locations(specs: tuple[str, ...]) -> dict[str, Path]:
+    """``NAME=LOCATION`` options as store name → local directory; only file stores are supported."""
+    out = {}
+    for spec in specs:
+        name, sep, location = spec.partition("=")
+        if not sep or not name or not location:
+            raise DjsqlgenError(f"--store {spec!r}: write it as NAME=LOCATION, e.g. extstore=/data/dj-store")
+        url = urlparse(location)
+        if url.scheme not in ("", "file"):
+            raise DjsqlgenError(f"--store {name}: {url.scheme}:// stores are not supported yet; only file stores "
+                                "(a directory or file://). Carry out files_manifest.sql's rows with your own tool")
+        directory = Path(url.path if url.scheme == "file" else location)
+        if not directory.is_dir():
+            raise DjsqlgenError(f"--store {name}: {directory} is not a directory; give the store's location")
+        out[name] = directory
+    return out
+
+
+def manifest_rows(db: Database, manifest: Path) -> list[dict]:
+    try:
+        query = manifest.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DjsqlgenError(f"cannot read {manifest}: {exc.strerror}; generate writes it when the plan converts "
+                            "attach@store attributes") from None
+    return db.query(query.strip().rstrip(";"))
+
+
+def _md5(path: Path) -> str | None:
+    try:
+        return hashlib.md5(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = False, echo=print) -> FilesReport:
+    report = FilesReport()
+    for row in rows:
+        store = row["store"]
+        if store not in locations:
+            raise DjsqlgenError(f"the manifest has files of store {store!r}; give its location with --store "
+                                f"{store}=DIR")
+        root = locations[store]
+        source, target = root / row["source_path"], root / row["target_path"]
+        if _md5(target) == row["md5"]:
+            report.present += 1
+            continue
+        try:
+            contents = source.read_bytes()
+        except OSError as exc:
+            report.problems.append(f"{source}: cannot read it ({exc.strerror}); 2.x cannot read this attachment")
+            continue
+        data = row["attachment_name"].encode() + b"\0" + contents
+        if hashlib.md5(data).hexdigest() != row["md5"]:
+            report.problems.append(f"{source}: its contents do not match the md5 0.14 recorded ({row['md5']}); "
+                                   "the file changed since it was attached: left alone")
+            continue
+        if dry_run:
+            echo(f"would write {target} ({len(data):,} bytes) from {source}")
+            report.written += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".djsqlgen-partial")
+        with partial.open("wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        if _md5(partial) != row["md5"]:
+            partial.unlink()
+            report.problems.append(f"{target}: the written file does not read back with md5 {row['md5']}")
+            continue
+        os.replace(partial, target)  # atomic: 2.x never sees half a file
+        report.written += 1
+    return report
