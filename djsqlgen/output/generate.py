@@ -97,6 +97,10 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
                     "key_map": {"aligned": t.key_map.aligned, "proof": t.key_map.proof}} for t in migration.targets],
         "retired_v1_tables": migration.retired,
     }
+    if migration.plan.preset is not None:  # what the lab's DataJoint 2.x code declares for each v2 table
+        from djsqlgen.presets.definitions import dj2_definitions
+
+        manifest["dj2_definitions"] = [asdict(d) for d in dj2_definitions(migration.built.model)]
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     written.append(out_dir / "manifest.json")
     return written

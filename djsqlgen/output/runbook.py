@@ -7,11 +7,29 @@ from pathlib import Path
 from djsqlgen.output.render import environment
 
 
+def dj2_facts(migration) -> dict:
+    """What the DataJoint 2.x section of the runbook lists: stores, codecs, attachments, notes, definitions."""
+    from djsqlgen.catalog.types import KIND_ANGLE, builtin_codec_names, split_comment
+    from djsqlgen.ops.convert_external import ConvertExternal
+    from djsqlgen.presets.definitions import dj2_definitions
+    from djsqlgen.presets.dj2 import preset_notes
+
+    model, ops = migration.built.model, migration.built.operations
+    converted = [op for op in ops if isinstance(op, ConvertExternal)]
+    markers = [split_comment(c.decl.comment)[0] for t in model.targets for c in t.columns]
+    codecs = {m.name for m in markers if m is not None and m.kind == KIND_ANGLE and m.store is None}
+    return {"stores": sorted({op.store for op in converted}), "codecs": sorted(codecs - builtin_codec_names()),
+            "attachments": any(op.kind == "attach" for op in converted),
+            "notes": preset_notes(migration.catalog, [s.source for s in migration.plan.schemas], migration.plan.preset),
+            "definitions": dj2_definitions(model)}
+
+
 def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_path: str) -> Path:
     text = environment().get_template("runbook.md.j2").render(
         plan=migration.plan, meta=meta, plan_path=plan_path, targets=migration.targets, retired=migration.retired,
         notes=migration.built.notes, checks=migration.built.data_checks, forward=[f for f in files if not f.rollback_of],
         moves_v1=migration.plan.cutover.rename_to_final and any(s.archive for s in migration.plan.schemas),
+        dj2=dj2_facts(migration) if migration.plan.preset is not None else None,
     )
     path = out_dir / "RUNBOOK.md"
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from djsqlgen.plan import (
     TableSpec,
     dump_plan,
 )
+from djsqlgen.presets.dj2 import left_in_v1, preset_notes
 
 HEADER = """\
 # djsqlgen plan: how v2 differs from v1. Generated as an identity plan; edit it, then run
@@ -43,7 +44,7 @@ def identity_plan(catalog: Catalog, pairs: list[tuple[str, str]], name: str | No
         schema = catalog.schema(source)
         tables = {t.name: TableSpec(columns={a.name: "keep" for a in t.attributes}) for t in schema.tables}
         if preset:
-            tables = {name: DROP if _left_in_v1(name) else spec for name, spec in tables.items()}
+            tables = {name: DROP if left_in_v1(name) else spec for name, spec in tables.items()}
         schemas.append(SchemaSpec(source=source, target=target, tables=tables))
     plan_name = name or "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in pairs[0][1])[:40]
     preset_spec = None
@@ -53,26 +54,8 @@ def identity_plan(catalog: Catalog, pairs: list[tuple[str, str]], name: str | No
                 schemas=schemas)
     header = HEADER.format(path="plan.yaml")
     if preset_spec:
-        header += PRESET_HEADER + "".join(f"#   {line}\n" for line in _preset_notes(catalog, pairs, preset_spec))
+        header += PRESET_HEADER + "".join(f"#   {line}\n" for line in preset_notes(catalog, [s for s, _ in pairs],
+                                                                                    preset_spec))
     return header + dump_plan(plan)
 
 
-def _left_in_v1(table_name: str) -> bool:
-    from djsqlgen.presets.dj2 import EXTERNAL_PREFIX, HIDDEN_KEPT_IN_V1
-
-    return table_name in HIDDEN_KEPT_IN_V1 or table_name.startswith(EXTERNAL_PREFIX)
-
-
-def _preset_notes(catalog: Catalog, pairs: list[tuple[str, str]], preset: PresetSpec) -> list[str]:
-    from djsqlgen.presets.dj2 import dj2_column
-
-    notes = []
-    for source, _ in pairs:
-        for table in catalog.schema(source).tables:
-            if _left_in_v1(table.name):
-                continue
-            for attr in table.attributes:
-                note = dj2_column(attr, preset.unsigned).note
-                if note:
-                    notes.append(f"{source}.{table.name}.{attr.name}: {note}")
-    return notes or ["(nothing: every column has a 2.x core type or codec)"]

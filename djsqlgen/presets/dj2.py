@@ -102,6 +102,29 @@ def dj2_column(attr: Attribute, unsigned: str = "widen") -> Dj2Column:
     return Dj2Column(attr.sql_type, None, f"{attr.sql_type} has no 2.x core type: kept native")
 
 
+def left_in_v1(table_name: str) -> bool:
+    """DataJoint 0.14's own tables, which the preset leaves in v1."""
+    return table_name in HIDDEN_KEPT_IN_V1 or table_name.startswith(EXTERNAL_PREFIX)
+
+
+def preset_notes(catalog, sources: list[str], settings, examples: int = 3) -> list[str]:
+    """What the preset does not make a 2.x core type or codec, one line per kind, with a few columns as examples."""
+    found: dict[str, list[str]] = {}
+    for source in sources:
+        for table in catalog.schema(source).tables:
+            if left_in_v1(table.name):
+                continue
+            for attr in table.attributes:
+                note = dj2_column(attr, settings.unsigned).note
+                if note:
+                    found.setdefault(note, []).append(f"{source}.{table.name}.{attr.name}")
+    lines = []
+    for note, columns in found.items():
+        more = f" and {len(columns) - examples:,} more" if len(columns) > examples else ""
+        lines.append(f"{note}: {', '.join(columns[:examples])}{more}")
+    return lines
+
+
 def is_text(sql_type: str) -> bool:
     return parse_sql_type(sql_type).family == "string"
 

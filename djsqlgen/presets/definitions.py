@@ -1,0 +1,102 @@
+"""Each v2 table's DataJoint 2.x definition: what the lab's 2.x code declares for the table the preset made.
+
+RUNBOOK.md lists them and manifest.json carries them, so the 2.x code matches the tables it will find
+(a class whose definition differs from its table is what DataJoint warns about). A foreign key is written
+as ``-> Parent`` (``-> schema.Parent`` across schemas, ``.proj(new='old')`` when renamed, ``[nullable]``
+when its columns are); an attribute as ``name = default : type  # comment`` with the 2.x type its marker
+names; indexes InnoDB makes for a foreign key by itself are left out, as DataJoint leaves them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.catalog.heading import TIER_PART, classify_table
+from djsqlgen.catalog.types import split_comment
+from djsqlgen.model.target import ForeignKeyDecl, Model, Target, TargetColumn
+
+
+@dataclass(frozen=True)
+class Definition:
+    schema: str
+    table: str
+    tier: str
+    class_name: str  # Master.Part for a part table
+    master: str | None
+    definition: str
+
+
+def _default(column: TargetColumn) -> str:
+    decl = column.decl
+    if decl.nullable:
+        return " = null"
+    if decl.default is None:
+        return ""
+    text = decl.default
+    if text.lower() in ("current_timestamp()", "current_timestamp"):
+        return " = CURRENT_TIMESTAMP"
+    if text.startswith("'") and text.endswith("'"):
+        inner = text[1:-1].replace("''", "'")
+        return f' = "{inner}"' if '"' not in inner else f" = {text}"
+    return f" = {text}"
+
+
+def _attribute(column: TargetColumn) -> str:
+    marker, comment = split_comment(column.decl.comment)
+    dj_type = marker.marker if marker else column.decl.sql_type
+    if column.decl.auto_increment:
+        dj_type += " auto_increment"
+    line = f"{column.name}{_default(column)} : {dj_type}"
+    return line + (f"  # {comment}" if comment else "")
+
+
+def _reference(model: Model, target: Target, fk: ForeignKeyDecl, nullable: bool) -> str:
+    if fk.parent is not None:
+        parent = model.target(fk.parent)
+        schema, name = parent.schema, parent.name
+    else:
+        schema, name = fk.outside.schema, fk.outside.name
+    tier, class_name, master = classify_table(name)
+    if tier == TIER_PART and target.name == master and schema == target.schema:
+        pass  # a master never refers to its own part
+    if target.schema == schema and classify_table(target.name)[2] == name:
+        ref = "master"
+    else:
+        ref = class_name if schema == target.schema else f"{schema}.{class_name}"
+    renamed = [(c, r) for c, r in zip(fk.columns, fk.ref_columns) if c != r]
+    if renamed:
+        ref += ".proj(" + ", ".join(f"{c}='{r}'" for c, r in renamed) + ")"
+    return f"-> {'[nullable] ' if nullable else ''}{ref}"
+
+
+def dj2_definition(model: Model, target: Target) -> Definition:
+    tier, class_name, master = classify_table(target.name)
+    lines = [f"# {target.comment}"] if target.comment else []
+    owner = {c: fk for fk in target.foreign_keys for c in fk.columns}
+    emitted: set[str] = set()
+    key = [c for c in target.columns if c.name in target.primary_key]
+    rest = [c for c in target.columns if c.name not in target.primary_key]
+    for section in (key, rest):
+        if section is rest:
+            lines.append("---")
+        for column in section:
+            fk = owner.get(column.name)
+            if fk is None:
+                lines.append(_attribute(column))
+            elif fk.name not in emitted:
+                emitted.add(fk.name)
+                nullable = any(target.column(c).decl.nullable for c in fk.columns)
+                lines.append(_reference(model, target, fk, nullable))
+    fk_columns = {fk.columns for fk in target.foreign_keys}
+    for index in (*target.indexes, *target.unique_indexes):
+        if index.columns in fk_columns and not index.unique:
+            continue  # InnoDB's own index for a foreign key: DataJoint does not declare it
+        lines.append(f"{'unique ' if index.unique else ''}index ({', '.join(index.columns)})")
+    if lines and lines[-1] == "---":
+        lines.pop()
+    return Definition(target.schema, target.name, tier, class_name, master, "\n".join(lines))
+
+
+def dj2_definitions(model: Model) -> list[Definition]:
+    """Every v2 table's definition, parents first."""
+    return [dj2_definition(model, t) for t in model.ordered() if not t.name.startswith("~")]
