@@ -503,6 +503,31 @@ def build(prefix: str, store_dir: str, latin1: bool = False) -> None:
     )
 
 
+def more(prefix: str, store_dir: str, first: int) -> None:
+    """What 0.14 users write while a migration runs, external values included: new probe insertions (an
+    adapted graph each), their recordings (blob@, filepath@ and attach@ into the store, whose
+    ~external_extstore rows 0.14 writes before the row), clusterings and stats, a document with an
+    in-table attachment, an update1 of a recording's neighbour row, and a cascading delete."""
+    configure(store_dir)
+    common_db, ephys_db = schema_names(prefix)
+    common.activate(common_db, create_tables=False)
+    ephys.activate(ephys_db, create_tables=False)
+    for number in (first, first + 1):
+        ProbeInsertion.insert1({"subject_id": 1, "session_id": 2, "insertion_number": number,
+                                "probe_type": "tetrode", "depth": 10.0 * number, "channel_graph": nx.star_graph(number % 5 + 1)},
+                               skip_duplicates=True)
+    Recording.populate()
+    Clustering.populate()
+    UnitStats.populate()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"notes{first}.txt"
+        path.write_text(f"notes written during the migration, batch {first}: café\n")
+        Document.insert1({"doc_id": stable_uuid("doc", "more", first), "title": f"batch {first}", "content": str(path),
+                          "meta": {"batch": first}}, skip_duplicates=True)
+    Subject.update1({"subject_id": 1, "notes": f"touched by batch {first}"})
+    (ProbeInsertion & {"subject_id": 1, "session_id": 2, "insertion_number": first + 1}).delete()
+
+
 def tier_of(table_name: str) -> str:
     """DataJoint's tier, from the naming convention of the MySQL table name."""
     if table_name.startswith("~"):
@@ -625,14 +650,15 @@ def drop(prefix: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "describe", "drop"])
+    parser.add_argument("command", choices=["build", "more", "describe", "drop"])
     parser.add_argument("--schemas", required=True, metavar="PREFIX", help="schema name prefix")
     parser.add_argument("--store-dir", help="directory of the external file store (build only)")
+    parser.add_argument("--first", type=int, default=10, help="more: the first new insertion number")
     parser.add_argument("--latin1", action="store_true",
                         help="build: make both schemas latin1 and give them non-ASCII text (build only)")
     args = parser.parse_args(argv)
-    if args.command == "build" and not args.store_dir:
-        parser.error("build needs --store-dir")
+    if args.command in ("build", "more") and not args.store_dir:
+        parser.error(f"{args.command} needs --store-dir")
 
     # stdout carries describe's JSON and nothing else. DataJoint's log handler holds on to
     # sys.stdout (2.3 logs "connected to ..." there), so point file descriptor 1 itself at
@@ -643,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     with json_out:
         if args.command == "build":
             build(args.schemas, args.store_dir, args.latin1)
+        elif args.command == "more":
+            more(args.schemas, args.store_dir, args.first)
         elif args.command == "describe":
             json.dump(describe(args.schemas), json_out, indent=1)
             json_out.write("\n")

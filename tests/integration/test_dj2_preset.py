@@ -1,0 +1,166 @@
+"""Preset dj014-to-dj2 on a real DataJoint 0.14 pipeline (latin1, every 0.14 type, an external file store):
+migrated with the CLI while 0.14 clients write, then DataJoint 2.3 reads every v2 row as 0.14 reads v1,
+declares each table itself from the definitions djsqlgen gives and gets the same tables, and computes the
+same ~lineage, before and after a cut-over that renames the schemas."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from support.engine import SUPPORT, bulk_fill, dj014_writers, djsqlgen, load_manifest, run_dj014, write_plan
+
+SHAPE_COLUMNS = ("ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT, "
+                 "CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, COLUMN_KEY")
+
+
+def _ok(result: subprocess.CompletedProcess, what: str) -> str:
+    assert result.returncode == 0, f"{what}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def _dj2(script: str, args: list[str], env) -> str:
+    return _ok(subprocess.run([sys.executable, str(SUPPORT / script), *args], env=env, capture_output=True,
+                              text=True, check=False), script)
+
+
+def read_v1(python, schemas: list[str], store: Path, env) -> dict:
+    return json.loads(run_dj014(python, "dj014_read.py", ["--schemas", ",".join(schemas), "--store-dir", str(store)],
+                                env))
+
+
+def read_v2(schemas: list[str], store: Path, env) -> dict:
+    return json.loads(_dj2("dj2_read014.py", ["--schemas", ",".join(schemas), "--store-dir", str(store)], env))
+
+
+def table_shapes(db, schema: str, renamed: dict[str, str]) -> dict:
+    """Every table of ``schema`` as information_schema describes it: columns, options, foreign keys, indexes."""
+    shapes: dict = {}
+    for row in db.query(f"SELECT TABLE_NAME, {SHAPE_COLUMNS} FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                        "ORDER BY TABLE_NAME, ORDINAL_POSITION", [schema]):
+        shapes.setdefault(row.pop("TABLE_NAME"), {"columns": []})["columns"].append(row)
+    for row in db.query("SELECT TABLE_NAME, TABLE_COLLATION, TABLE_COMMENT, ENGINE FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = %s", [schema]):
+        shapes[row.pop("TABLE_NAME")]["table"] = row
+    for row in db.query(
+            "SELECT k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, "
+            "k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE FROM information_schema.KEY_COLUMN_USAGE k "
+            "JOIN information_schema.REFERENTIAL_CONSTRAINTS r ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA "
+            "AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME WHERE k.TABLE_SCHEMA = %s ORDER BY 1, 2", [schema]):
+        parent = renamed.get(row["REFERENCED_TABLE_SCHEMA"], row["REFERENCED_TABLE_SCHEMA"])
+        shapes[row["TABLE_NAME"]].setdefault("foreign_keys", []).append(
+            (row["COLUMN_NAME"], parent, row["REFERENCED_TABLE_NAME"], row["REFERENCED_COLUMN_NAME"],
+             row["UPDATE_RULE"], row["DELETE_RULE"]))
+    for row in db.query("SELECT TABLE_NAME, NON_UNIQUE, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols "
+                        "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s GROUP BY TABLE_NAME, INDEX_NAME, "
+                        "NON_UNIQUE ORDER BY 1, 3", [schema]):
+        shapes[row["TABLE_NAME"]].setdefault("indexes", []).append((row["NON_UNIQUE"], row["cols"]))
+    return shapes
+
+
+def lineage(db, schemas: list[str]) -> list[tuple]:
+    return sorted((s, *r.values()) for s in schemas for r in db.query(f"SELECT * FROM `{s}`.`~lineage`"))
+
+
+def lineage_by_dj2(db, schemas: list[str], env) -> list[tuple]:
+    """``schema.rebuild_lineage()`` of DataJoint 2.3 itself, upstream schema first; ours is put back after."""
+    ours = lineage(db, schemas)
+    code = ("import datajoint as dj, sys\n"
+            "for s in sys.argv[1:]:\n"
+            "    dj.Schema(s, create_schema=False, create_tables=False).rebuild_lineage()\n")
+    _ok(subprocess.run([sys.executable, "-c", code, *schemas], env=env, capture_output=True, text=True, check=False),
+        "rebuild_lineage")
+    theirs = lineage(db, schemas)
+    for schema in schemas:
+        db.execute(f"DELETE FROM `{schema}`.`~lineage`")
+    for schema, *row in ours:
+        db.execute(f"INSERT INTO `{schema}`.`~lineage` VALUES (%s, %s, %s)", row)
+    return theirs
+
+
+def _migration(tmp_path, prefix, env):
+    common, ephys = f"{prefix}_common", f"{prefix}_ephys"
+    plan_path = tmp_path / "plan.yaml"
+    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{common}={common}_v2", "--schema",
+                  f"{ephys}={ephys}_v2", "--name", prefix, "-o", str(plan_path)], env), "plan init")
+    text = plan_path.read_text()
+    assert "register a codec named 'graph'" in text and "int unsigned widened to int64" in text
+    plan = yaml.safe_load(text)
+    plan["control_schema"] = f"{prefix}_ctl"
+    plan["cutover"]["rename_to_final"] = True
+    for spec in plan["schemas"]:
+        spec["final"] = spec["source"] + "_2x"
+    write_plan(plan_path, plan)
+    _ok(djsqlgen(["plan", "check", str(plan_path)], env), "plan check")
+    out = tmp_path / "out"
+    _ok(djsqlgen(["generate", str(plan_path), "-o", str(out)], env), "generate")
+    return plan_path, out, [common, ephys]
+
+
+def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path, prefix, dj014_python, dj_env, db):
+    store = tmp_path / "store"
+    run_dj014(dj014_python, "dj014_pipeline.py", ["build", "--schemas", prefix, "--store-dir", str(store), "--latin1"],
+              dj_env)
+    bulk_fill(db, f"{prefix}_common", 1500)  # enough chunks for the writers to meet the backfill
+    plan_path, out, v1 = _migration(tmp_path, prefix, dj_env)
+    v2 = [f"{s}_v2" for s in v1]
+    final = [f"{s}_2x" for s in v1]
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        _ok(djsqlgen(["apply", str(out / f"{name}.sql")], dj_env), name)
+
+    # 0.14 clients at work during the backfill: subjects, sessions, parts, key moves, deletes, and recordings
+    # with external blobs, filepaths and attachments (0.14 writes ~external_extstore before the row)
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--chunk-rows", "100"],
+                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run_dj014(dj014_python, "dj014_pipeline.py", ["more", "--schemas", prefix, "--store-dir", str(store), "--first",
+                                                  "10"], dj_env)
+    dj014_writers(dj014_python, prefix, store, dj_env, 1, ["1000-1100", "1200-1300"], iterations=10)
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    manifest = out / "files_manifest.sql"
+    files = _ok(djsqlgen(["files", str(manifest), "--store", f"extstore={store}"], dj_env), "files")
+    _ok(djsqlgen(["verify", str(plan_path)], dj_env), "verify")
+    _ok(djsqlgen(["apply", str(out / "50_verify.sql"), str(out / "60_constraints.sql")], dj_env), "60")
+    run_dj014(dj014_python, "dj014_pipeline.py", ["more", "--schemas", prefix, "--store-dir", str(store), "--first",
+                                                  "20"], dj_env)
+    files = djsqlgen(["files", str(manifest), "--store", f"extstore={store}"], dj_env)
+    assert files.returncode == 0 and "wrote 2," in files.stderr, files.stderr  # the new attachments only
+    _ok(djsqlgen(["verify", str(plan_path)], dj_env), "verify after 60")
+
+    # Every row DataJoint 2.3 reads from v2 equals what 0.14 reads from v1: decoded blobs (in-table and in the
+    # store), attachments (in-table and in the store), filepaths, the adapted graph, latin1 text.
+    before = read_v1(dj014_python, v1, store, dj_env)
+    after = read_v2(v2, store, dj_env)
+    assert set(after["tables"]) == set(before) and len(before) == 15
+    for table in before:
+        assert after["tables"][table] == before[table], f"DataJoint 2.3 reads {table} differently from v2"
+    assert any(json.loads(row)["full_name"] == "Dörte Ørsted-Çelik" for row in before["experimenter"])
+    assert sum(len(rows) for rows in before.values()) > 1500
+    assert [w for w in after["warnings"] if "MariaDB is not officially supported" not in w] == []
+
+    # Declared by DataJoint 2.3 itself from the definitions djsqlgen gives, each table is the same as v2's.
+    scratch = [f"{prefix}_s{i}" for i in range(len(v2))]
+    _dj2("dj2_declare.py", ["--manifest", str(out / "manifest.json"), "--map",
+                            ",".join(f"{a}={b}" for a, b in zip(v2, scratch)), "--store-dir", str(store)], dj_env)
+    for ours, theirs in zip(v2, scratch):
+        shapes, declared = table_shapes(db, ours, {}), table_shapes(db, theirs, dict(zip(scratch, v2)))
+        assert set(shapes) == set(declared)
+        for table in shapes:
+            assert shapes[table] == declared[table], f"{ours}.{table} is not what DataJoint 2.3 declares"
+    subject = table_shapes(db, v2[0], {})["subject"]["columns"]
+    assert [c["COLUMN_COMMENT"] for c in subject if c["COLUMN_NAME"] == "subject_id"] == [":int64:"]
+    assert {c["CHARACTER_SET_NAME"] for c in subject} == {None, "utf8mb4"}
+
+    # ~lineage: the rows 2.x's own rebuild_lineage() computes, before and after the cut-over renames the schemas
+    assert lineage(db, v2) == lineage_by_dj2(db, v2, dj_env)
+    assert ("curation", "curator", f"{v2[0]}.experimenter.experimenter") in [r[1:] for r in lineage(db, v2)]
+    _ok(djsqlgen(["apply", str(out / "70_cutover.sql")], dj_env), "70")
+    assert lineage(db, final) == lineage_by_dj2(db, final, dj_env)
+    assert all(r[3].startswith(tuple(final)) for r in lineage(db, final))
+    after_cutover = read_v2(final, store, dj_env)
+    assert after_cutover["tables"] == after["tables"]
+    _ok(djsqlgen(["apply", str(out / "rollback" / "70_cutover.sql")], dj_env), "rollback 70")
+    assert lineage(db, v2) == lineage_by_dj2(db, v2, dj_env)
+    assert load_manifest(out)["dj2_definitions"][0]["definition"]
