@@ -156,3 +156,41 @@ def key_comparison(source: str, source_collation: str | None, target: str, targe
     if s.family in ("int", "decimal", "temporal") and t.family == "string":
         return INJECTIVE
     return MAY_MERGE
+
+
+# Longest character of a character set, in bytes (what a string column reserves per character).
+CHARSET_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "latin2": 1, "cp1250": 1, "cp1251": 1, "cp1252": 1,
+                  "utf8": 3, "utf8mb3": 3, "utf8mb4": 4, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4}
+_FIXED_BYTES = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 8, "float": 4,
+                "double": 8, "real": 8, "date": 3, "year": 1, "time": 3, "datetime": 5, "timestamp": 4}
+_POINTER_BYTES = {"tinyblob": 9, "tinytext": 9, "blob": 10, "text": 10, "mediumblob": 11, "mediumtext": 11,
+                  "longblob": 12, "longtext": 12, "json": 12}  # what a BLOB/TEXT counts in the row limit
+ROW_LIMIT, KEY_LIMIT = 65535, 3072  # the server's row size limit; InnoDB's index key limit (DYNAMIC rows)
+
+
+def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int | None:
+    """The most bytes a column of ``sql_type`` takes in the row (``in_key``: in an index key), None when unknown
+    (a character set not in CHARSET_MAXLEN)."""
+    t = parse_sql_type(sql_type)
+    if t.base in _FIXED_BYTES:
+        fsp = (t.params[0] + 1) // 2 if t.params and t.base in ("datetime", "time", "timestamp") else 0
+        return _FIXED_BYTES[t.base] + fsp
+    if t.base in ("decimal", "numeric", "dec", "fixed"):
+        precision, scale = (t.params + (10, 0))[:2]
+        return (precision - scale + 8) // 9 * 4 + (scale + 8) // 9 * 4
+    if t.base in _POINTER_BYTES:
+        return None if in_key else _POINTER_BYTES[t.base]
+    if t.base in ("enum", "set"):
+        return 2 if t.base == "enum" else 8
+    if t.base == "bit":
+        return ((t.params or (1,))[0] + 7) // 8
+    if t.base in ("binary", "varbinary"):
+        n = (t.params or (1,))[0]
+        return n + (0 if t.base == "binary" or in_key else (1 if n < 256 else 2))
+    if t.base in ("char", "varchar"):
+        mb = CHARSET_MAXLEN.get((charset or "").lower())
+        if mb is None:
+            return None
+        n = (t.params or (1,))[0] * mb
+        return n + (0 if t.base == "char" or in_key else (1 if n < 256 else 2))
+    return None

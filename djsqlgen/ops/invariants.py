@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from djsqlgen.model.target import Model
+from djsqlgen.catalog.sqltypes import KEY_LIMIT, ROW_LIMIT, max_bytes
+from djsqlgen.model.target import Model, Target
 from djsqlgen.output import naming
 from djsqlgen.plan import Plan
 
@@ -35,6 +36,7 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
         if not t.primary_key:
             problems.append(f"{t.plan_key}: {t.source.driving.label} has no primary key; DataJoint tables always "
                             "have one")
+        problems += size_problems(t)
         for k in t.primary_key:
             if t.has_column(k) and t.column(k).decl.nullable:
                 problems.append(f"{t.plan_key}: key column {k!r} allows NULL; a key column cannot")
@@ -78,6 +80,33 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
                 problems.append(f"schemas.{ref.schema}.tables.{ref.name}: its trigger name {name[1]!r} is also that "
                                 f"of {seen[name]!r}; rename the plan (name:)")
             seen[name] = ref.name
+    return problems
+
+
+def size_problems(t: Target) -> list[str]:
+    """A v2 table the server would refuse to create: its row, or one of its index keys, too long (a character set
+    with wider characters, latin1 → utf8mb4, multiplies what each string column reserves)."""
+    def size(name: str, in_key: bool) -> int:
+        decl = t.column(name).decl
+        return max_bytes(decl.sql_type, decl.charset or t.charset, in_key) or 0
+
+    problems = []
+    row = sum(size(c.name, False) for c in t.columns) + (sum(c.decl.nullable for c in t.columns) + 7) // 8
+    if row > ROW_LIMIT:
+        widest = ", ".join(f"{c.name} {c.decl.sql_type} {c.decl.charset or t.charset or ''}".rstrip()
+                           for c in sorted(t.columns, key=lambda c: -size(c.name, False))[:3])
+        problems.append(f"{t.plan_key}: {t.label}'s row would take up to {row:,} bytes, over the server's "
+                        f"{ROW_LIMIT:,} (widest: {widest}); make a long column text (type: text), or keep its character "
+                        "set (charset:)")
+    keys = [("primary key", t.primary_key)]
+    keys += [(f"index {i.name!r}", i.columns) for i in (*t.indexes, *t.unique_indexes)]
+    for label, columns in keys:
+        if all(t.has_column(c) for c in columns):
+            length = sum(size(c, True) for c in columns)
+            if length > KEY_LIMIT:
+                problems.append(f"{t.plan_key}: {t.label}'s {label} ({', '.join(columns)}) would take {length:,} "
+                                f"bytes, over InnoDB's {KEY_LIMIT:,}; shorten a column (type:) or keep its character "
+                                "set (charset:, collation:)")
     return problems
 
 

@@ -113,7 +113,7 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'schema', 'lab', 'lab', '', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab')
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926', created_at = NOW(6), definition_md5 = VALUES(definition_md5);
 
--- [schema_create.lab] where tables move to, with v1's character set (the default of tables declared there later)
+-- [schema_create.lab] where tables move to, with its tables' character set (the default of tables declared there later)
 CREATE DATABASE IF NOT EXISTS `lab` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
