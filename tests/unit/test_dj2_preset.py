@@ -1,0 +1,144 @@
+"""Preset dj014-to-dj2 without a server: each 0.14 column's 2.x declaration, the preset's plan, and the
+size limits a character-set change can break."""
+
+from __future__ import annotations
+
+import pytest
+
+from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Index, Schema, Server, Table
+from djsqlgen.catalog.types import split_comment
+from djsqlgen.ops import build_model
+from djsqlgen.ops.invariants import size_problems
+from djsqlgen.plan import PresetSpec, parse_plan
+from djsqlgen.plan.init import identity_plan
+from djsqlgen.presets.dj2 import dj2_column
+from djsqlgen.presets.lineage import lineage_rows
+
+
+def attr(name: str, sql_type: str, comment: str = "", nullable: bool = False, in_key: bool = False,
+         auto_increment: bool = False, default: str | None = None, charset: str | None = None) -> Attribute:
+    marker, text = split_comment(comment)
+    return Attribute(name, sql_type, nullable, default, auto_increment, text, marker, in_key, charset,
+                     f"{charset}_swedish_ci" if charset == "latin1" else None)
+
+
+# (v1 column type, comment) -> (v2 SQL type, marker) with unsigned: widen
+WIDEN = [
+    ("tinyint(4)", "", "tinyint", "int8"),
+    ("tinyint(3) unsigned", "", "smallint", "int16"),
+    ("smallint(6)", "", "smallint", "int16"),
+    ("smallint(5) unsigned", "", "int", "int32"),
+    ("mediumint(9)", "", "int", "int32"),
+    ("mediumint(8) unsigned", "", "int", "int32"),
+    ("int(11)", "", "int", "int32"),
+    ("int(10) unsigned", "", "bigint", "int64"),
+    ("bigint(20)", "", "bigint", "int64"),
+    ("bigint(20) unsigned", "", "bigint(20) unsigned", None),
+    ("float", "", "float", "float32"),
+    ("float unsigned", "", "float", "float32"),
+    ("double", "Hz", "double", "float64"),
+    ("float(7,3)", "", "float(7,3)", None),
+    ("decimal(6,2)", "", "decimal(6,2)", "decimal(6,2)"),
+    ("decimal(6,2) unsigned", "", "decimal(6,2)", "decimal(6,2)"),
+    ("varchar(32)", "", "varchar(32)", "varchar(32)"),
+    ("char(4)", "", "char(4)", "char(4)"),
+    ("enum('M','F','U')", "", "enum('M','F','U')", "enum('M','F','U')"),
+    ("date", "", "date", "date"),
+    ("datetime", "", "datetime", "datetime"),
+    ("datetime(3)", "", "datetime(3)", "datetime(3)"),
+    ("timestamp", "", "timestamp", None),
+    ("time", "", "time", None),
+    ("text", "", "text", None),
+    ("json", "", "json", "json"),
+    ("longblob", "", "longblob", "<blob>"),
+    ("mediumblob", "", "longblob", "<blob>"),
+    ("blob", "", "longblob", "<blob>"),
+    ("longblob", ":attach:a file", "longblob", "<attach>"),
+    ("binary(16)", ":uuid:an id", "binary(16)", "uuid"),
+    ("longblob", ":<graph>:adapted", "longblob", "<graph>"),
+    ("binary(16)", ":blob@raw:", "json", "<blob@raw>"),
+    ("binary(16)", ":attach@raw:", "json", "<attach@raw>"),
+    ("binary(16)", ":filepath@raw:", "json", "<filepath@raw>"),
+]
+
+
+@pytest.mark.parametrize(("sql_type", "comment", "v2_type", "marker"), WIDEN, ids=[f"{t} {c}" for t, c, *_ in WIDEN])
+def test_each_column_gets_the_type_and_marker_dj2_declares(sql_type, comment, v2_type, marker):
+    column = dj2_column(attr("x", sql_type, comment))
+    assert (column.sql_type, column.marker) == (v2_type, marker)
+
+
+def test_unsigned_keep_native_keeps_the_type_without_a_marker_and_says_so():
+    column = dj2_column(attr("x", "int(10) unsigned"), "keep-native")
+    assert (column.sql_type, column.marker) == ("int(10) unsigned", None) and "keep-native" in column.note
+    assert "no wider signed core type" in dj2_column(attr("x", "bigint(20) unsigned")).note
+
+
+def test_auto_increment_stays_a_native_integer():
+    column = dj2_column(attr("x", "int(11)", auto_increment=True))
+    assert (column.sql_type, column.marker) == ("int(11)", None)
+
+
+def _catalog(tables: list[Table], charset: str = "latin1") -> Catalog:
+    server = Server("mariadb", "10.11.19-MariaDB", "", False, "ROW", False)
+    return Catalog(server, (Schema("lab", charset, f"{charset}_swedish_ci", tuple(tables)),))
+
+
+def _table(name: str, attributes: list[Attribute], key: tuple[str, ...], **kw) -> Table:
+    return Table("lab", name, "manual", name.title(), None, "", 0, "InnoDB", "latin1", "latin1_swedish_ci",
+                 tuple(attributes), key, **kw)
+
+
+def _model(catalog: Catalog, edit=None):
+    text = identity_plan(catalog, [("lab", "lab_v2")], "lab", "dj014-to-dj2")
+    if edit:
+        text = edit(text)
+    return build_model(parse_plan(text), catalog).model
+
+
+def test_plan_init_writes_the_preset_and_leaves_0_14_tables_in_v1():
+    catalog = _catalog([_table("subject", [attr("subject_id", "int(10) unsigned", in_key=True)], ("subject_id",)),
+                        _table("~log", [attr("timestamp", "timestamp", in_key=True)], ("timestamp",))])
+    text = identity_plan(catalog, [("lab", "lab_v2")], "lab", "dj014-to-dj2")
+    plan = parse_plan(text)
+    assert plan.preset == PresetSpec(name="dj014-to-dj2", collation="utf8mb4_general_ci")
+    assert plan.schemas[0].tables["~log"] == "drop"
+    assert "int unsigned widened to int64: lab.subject.subject_id" in text
+
+
+def test_text_moves_to_utf8mb4_and_a_foreign_key_column_loses_its_marker():
+    parent = _table("#kind", [attr("kind", "varchar(16)", in_key=True, charset="latin1")], ("kind",))
+    child = _table("subject", [attr("subject_id", "int(11)", in_key=True),
+                               attr("kind", "varchar(16)", "what kind", charset="latin1")], ("subject_id",),
+                   foreign_keys=(ForeignKey("subject_ibfk_1", ("kind",), "lab", "#kind", ("kind",), "CASCADE",
+                                            "RESTRICT"),))
+    model = _model(_catalog([parent, child]))
+    subject = model.target("lab.subject")
+    kind = subject.column("kind").decl
+    assert (kind.sql_type, kind.comment, kind.charset, kind.collation) == ("varchar(16)", "what kind", "utf8mb4",
+                                                                            "utf8mb4_general_ci")
+    assert subject.column("subject_id").decl.comment == ":int32:"
+    assert (subject.charset, subject.collation) == ("utf8mb4", "utf8mb4_general_ci")
+    assert lineage_rows(model)["lab_v2"] == [("#kind", "kind", "lab_v2.#kind.kind"),
+                                             ("subject", "kind", "lab_v2.#kind.kind"),
+                                             ("subject", "subject_id", "lab_v2.subject.subject_id")]
+
+
+def test_a_row_or_key_that_utf8mb4_makes_too_long_is_refused_naming_the_fix():
+    wide = _table("note", [attr("note_id", "int(11)", in_key=True),
+                           attr("a", "varchar(9000)", charset="latin1"), attr("b", "varchar(9000)", charset="latin1"),
+                           attr("c", "varchar(1000)", charset="latin1")],
+                  ("note_id",), indexes=(Index("c_unique", ("c",), True),))
+    catalog = _catalog([wide])
+    assert size_problems(build_model(parse_plan(identity_plan(catalog, [("lab", "lab_v2")], "lab")),
+                                     catalog).model.target("lab.note")) == []  # latin1: fits
+    with pytest.raises(Exception) as refused:
+        _model(catalog)
+    message = "\n".join(refused.value.problems)
+    assert "row would take up to 76," in message and "type: text" in message
+    assert "index 'c_unique' (c) would take 4,000 bytes" in message
+    # keeping latin1 for both columns is the fix the message names, and it passes
+    model = _model(catalog, lambda t: t.replace("      a: keep", "      a: {charset: latin1, collation: "
+                                                                    "latin1_swedish_ci}")
+                   .replace("      c: keep", "      c: {charset: latin1, collation: latin1_swedish_ci}"))
+    assert size_problems(model.target("lab.note")) == []
