@@ -164,3 +164,72 @@ def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path,
     _ok(djsqlgen(["apply", str(out / "rollback" / "70_cutover.sql")], dj_env), "rollback 70")
     assert lineage(db, v2) == lineage_by_dj2(db, v2, dj_env)
     assert load_manifest(out)["dj2_definitions"][0]["definition"]
+
+
+LATIN1_V1 = """
+CREATE DATABASE `{s}` CHARACTER SET latin1 COLLATE latin1_swedish_ci;
+CREATE TABLE `{s}`.`#city` (
+  city varchar(32) NOT NULL COMMENT 'where',
+  country varchar(32) NOT NULL DEFAULT '' COMMENT 'in which country',
+  PRIMARY KEY (city)) ENGINE=InnoDB COMMENT 'cities';
+CREATE TABLE `{s}`.`visit` (
+  visit_id int unsigned NOT NULL,
+  city varchar(32) NOT NULL COMMENT 'where',
+  note varchar(200) NULL DEFAULT NULL,
+  PRIMARY KEY (visit_id),
+  CONSTRAINT visit_city FOREIGN KEY (city) REFERENCES `#city` (city) ON UPDATE CASCADE ON DELETE RESTRICT
+) ENGINE=InnoDB;
+INSERT INTO `{s}`.`#city` VALUES ('Malmo', 'SE'), ('Malmö', 'SE'), ('Zürich', 'CH'), ('Orléans', 'FR');
+INSERT INTO `{s}`.`visit` VALUES (1, 'Malmö', 'fika på stan'), (2, 'Malmo', NULL), (3, 'Zürich', 'Grüezi'),
+  (4, 'Orléans', 'crème brûlée');
+"""
+
+
+def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_how_to_keep_it(tmp_path, prefix, db,
+                                                                                               dj_env, server_settings):
+    """'Malmo' and 'Malmö' are two keys under latin1_swedish_ci and one under utf8mb4_general_ci: plan check refuses
+    the preset's plan naming the column; with the key's collation kept binary (utf8mb4_bin) it passes, and the stock
+    client runs every file: v2 holds v1's text converted, byte for byte."""
+    from support.engine import mariadb_client
+
+    schema = f"{prefix}_geo"
+    for statement in LATIN1_V1.format(s=schema).strip().split(";\n"):
+        db.execute(statement)
+    plan_path = tmp_path / "plan.yaml"
+    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{schema}={schema}_v2", "--name", prefix,
+                  "-o", str(plan_path)], dj_env), "plan init")
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    write_plan(plan_path, plan)
+    refused = djsqlgen(["plan", "check", str(plan_path)], dj_env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+    assert "tables.#city.columns.city" in refused.stderr and "can make two v1 keys equal" in refused.stderr
+    tables = plan["schemas"][0]["tables"]
+    for table in ("#city", "visit"):  # the key and the column referring to it keep one comparison
+        tables[table]["columns"]["city"] = {"collation": "utf8mb4_bin"}
+    write_plan(plan_path, plan)
+    _ok(djsqlgen(["plan", "check", str(plan_path)], dj_env), "plan check")
+    out = tmp_path / "out"
+    _ok(djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env), "generate")
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill"):
+        result = mariadb_client(server_settings, out / f"{name}.sql")
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    db.execute(f"INSERT INTO `{schema}`.`#city` VALUES ('Göteborg', 'SE')")  # a write carried over converted
+    db.execute(f"UPDATE `{schema}`.`visit` SET note = 'smörgåsbord', city = 'Göteborg' WHERE visit_id = 2")
+    for name in ("50_verify", "60_constraints"):
+        result = mariadb_client(server_settings, out / f"{name}.sql")
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    for table, key in (("#city", "city"), ("visit", "visit_id")):
+        v1 = db.query(f"SELECT * FROM `{schema}`.`{table}` ORDER BY `{key}`")
+        v2 = db.query(f"SELECT * FROM `{schema}_v2`.`{table}` ORDER BY `{key}`")
+        assert v1 == v2 and len(v1) >= 4  # the client decodes both to the same text
+    raw = db.query(f"SELECT HEX(city) AS h FROM `{schema}_v2`.`#city` WHERE city = 'Malmö'")
+    assert raw == [{"h": "4D616C6DC3B6"}]  # stored as utf8mb4
+    columns = db.query("SELECT COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT FROM "
+                       "information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'visit' ORDER BY 1",
+                       [f"{schema}_v2"])
+    assert columns == [
+        {"COLUMN_NAME": "city", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_bin", "COLUMN_COMMENT": "where"},
+        {"COLUMN_NAME": "note", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_general_ci",
+         "COLUMN_COMMENT": ":varchar(200):"},
+        {"COLUMN_NAME": "visit_id", "CHARACTER_SET_NAME": None, "COLLATION_NAME": None, "COLUMN_COMMENT": ":int64:"}]
