@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from djsqlgen.model.target import Model
 from djsqlgen.output.dialect import Dialect
@@ -16,6 +17,11 @@ class Context:
     plan: Plan
     dialect: Dialect
     migration_hash: str  # plan and v1 definitions together: what installed objects are tagged with
+
+    @cached_property
+    def memo(self) -> dict:
+        """Results the engines compute once per migration (each trigger's body is asked for by several phases)."""
+        return {}
 
     @property
     def control(self) -> str:

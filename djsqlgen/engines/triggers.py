@@ -263,6 +263,13 @@ def _decl_of(table, column: str):
 
 def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
+    cache = ctx.memo.setdefault("trigger_bodies", {})
+    if (written, event) not in cache:
+        cache[(written, event)] = _body_blocks(ctx, written, event)
+    return cache[(written, event)]
+
+
+def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
     if event in ("INSERT", "UPDATE"):

@@ -18,6 +18,7 @@ key map       : the target's primary-key columns as expressions of the source. `
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from graphlib import CycleError, TopologicalSorter
 from typing import Literal
 
@@ -232,6 +233,12 @@ class Model:
 
     def ordered(self) -> list[Target]:
         """Targets parents first (v2 foreign keys), ties in id order."""
+        return list(self._order)
+
+    @cached_property
+    def _order(self) -> tuple[Target, ...]:
+        # computed once per model (a model never changes; every rewrite makes a new one): the triggers ask for it
+        # once per v1 table and event, which made generate quadratic in the number of tables
         ids = {t.id for t in self.targets}
         graph = {t.id: {fk.parent for fk in t.foreign_keys if fk.parent in ids and fk.parent != t.id}
                  for t in self.targets}
@@ -246,7 +253,7 @@ class Model:
             order.extend(ready)
             sorter.done(*ready)
         by_id = {t.id: t for t in self.targets}
-        return [by_id[i] for i in order]
+        return tuple(by_id[i] for i in order)
 
     def readers(self, table: TableRef) -> list[Target]:
         """Targets that read the v1 ``table`` (as driving table or join), in dependency order."""

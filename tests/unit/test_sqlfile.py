@@ -127,8 +127,11 @@ def test_render_then_split_gives_the_statements_back(statements: list[Statement]
 
 
 def test_render_refuses_a_plain_statement_that_is_two():
-    with pytest.raises(DjsqlgenError, match="renders as 2 statements"):
+    with pytest.raises(DjsqlgenError, match="renders as more than one statement"):
         render_file(PhaseFile("10", "expand", "t", "p", "r", (Statement("x", "SELECT 1; SELECT 2", "c"),)), META)
+    # a ; inside quotes, names or comments is not a second statement
+    one = Statement("y", "SELECT ';', `a;b`, \"x;\" -- c;\nFROM t /* ; */ WHERE c = 'it''s;'", "c")
+    assert "SELECT ';'" in render_file(PhaseFile("10", "expand", "t", "p", "r", (one,)), META)
 
 
 def _generated_files() -> list[tuple[str, PhaseFile]]:
