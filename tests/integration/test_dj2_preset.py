@@ -100,7 +100,39 @@ def _migration(tmp_path, prefix, env):
     return plan_path, out, [common, ephys]
 
 
-def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path, prefix, dj014_python, dj_env, db):
+def compare_with_datajoint_migrate(db, v1, v2, scratch, read_by_014, store, env) -> str:
+    """A markdown table: per v1 table, whether DataJoint 2.3 reads the rows 0.14 reads, and whether the table is
+    what 2.3 declares from the same definition, for datajoint.migrate's copy and for djsqlgen's v2."""
+    copies = [f"{s}_dm" for s in v1]
+    steps = json.loads(_dj2("dj2_migrate014.py", ["--map", ",".join(f"{a}={b}" for a, b in zip(v1, copies)),
+                                                  "--store-dir", str(store)], env))
+    theirs = json.loads(_dj2("dj2_read014.py", ["--schemas", ",".join(copies), "--store-dir", str(store),
+                                                "--tolerant"], env))["tables"]
+    ours = read_v2(v2, store, env)["tables"]
+    declared = {}
+    for v2_schema, scratch_schema in zip(v2, scratch):
+        declared.update({t: shape for t, shape in table_shapes(db, scratch_schema, dict(zip(scratch, v2))).items()})
+    shapes_ours = {t: shape for s in v2 for t, shape in table_shapes(db, s, {}).items()}
+    shapes_theirs = {t: shape for c, s in zip(copies, v2) for t, shape in table_shapes(db, c, dict(zip(copies, v2))).items()}
+
+    def reads(rows, table):
+        found = rows.get(table)
+        return "yes" if found == read_by_014[table] else ("error" if isinstance(found, dict) else "no")
+
+    lines = ["| table | datajoint.migrate: rows | datajoint.migrate: declared as 2.x | djsqlgen: rows | "
+             "djsqlgen: declared as 2.x |", "|---|---|---|---|---|"]
+    for table in sorted(read_by_014):
+        lines.append(f"| {table} | {reads(theirs, table)} | "
+                     f"{'yes' if shapes_theirs.get(table) == declared.get(table) else 'no'} | {reads(ours, table)} | "
+                     f"{'yes' if shapes_ours.get(table) == declared.get(table) else 'no'} |")
+    lines.append("")
+    lines += [f"datajoint.migrate on {schema}: " + "; ".join(f"{step}: {outcome}" for step, outcome in done.items())
+              for schema, done in steps.items()]
+    return "\n".join(lines)
+
+
+def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path, prefix, dj014_python, dj_env, db,
+                                                                       record_property):
     store = tmp_path / "store"
     run_dj014(dj014_python, "dj014_pipeline.py", ["build", "--schemas", prefix, "--store-dir", str(store), "--latin1"],
               dj_env)
@@ -152,6 +184,12 @@ def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path,
     subject = table_shapes(db, v2[0], {})["subject"]["columns"]
     assert [c["COLUMN_COMMENT"] for c in subject if c["COLUMN_NAME"] == "subject_id"] == [":int64:"]
     assert {c["CHARACTER_SET_NAME"] for c in subject} == {None, "utf8mb4"}
+
+    # Side by side on the same pipeline: datajoint.migrate (2.3's own functions, on copies of v1) and djsqlgen
+    side_by_side = compare_with_datajoint_migrate(db, v1, v2, scratch, before, store, dj_env)
+    record_property("dj2_side_by_side", side_by_side)
+    print(side_by_side)
+    assert side_by_side.count("| yes | yes |") == len(before), side_by_side  # djsqlgen: every table, both ways
 
     # ~lineage: the rows 2.x's own rebuild_lineage() computes, before and after the cut-over renames the schemas
     assert lineage(db, v2) == lineage_by_dj2(db, v2, dj_env)

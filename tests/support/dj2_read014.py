@@ -81,16 +81,22 @@ def headings(conn, databases: list[str]) -> dict:
     return result
 
 
-def rows(conn, databases: list[str]) -> dict:
+def rows(conn, databases: list[str], tolerant: bool = False) -> dict:
+    """Every table's rows; ``tolerant``: a table 2.x cannot read gives {"error": why} instead of ending the run."""
     result = {}
     with tempfile.TemporaryDirectory() as download:
         os.chdir(download)  # attachments are extracted into the working directory
         dj.config["download_path"] = download
         for database in databases:
             for name in table_names(conn, database):
-                table = dj.FreeTable(conn, f"`{database}`.`{name}`")
-                result[name] = sorted(json.dumps({k: plain(v, _special) for k, v in row.items()}, sort_keys=True)
-                                      for row in table.to_dicts())
+                try:
+                    table = dj.FreeTable(conn, f"`{database}`.`{name}`")
+                    result[name] = sorted(json.dumps({k: plain(v, _special) for k, v in row.items()}, sort_keys=True)
+                                          for row in table.to_dicts())
+                except Exception as exc:
+                    if not tolerant:
+                        raise
+                    result[name] = {"error": f"{type(exc).__name__}: {str(exc)[:160]}"}
     return result
 
 
@@ -99,6 +105,7 @@ def main() -> int:
     parser.add_argument("--schemas", required=True)
     parser.add_argument("--store-dir", required=True)
     parser.add_argument("--headings", action="store_true")
+    parser.add_argument("--tolerant", action="store_true", help="report a table 2.x cannot read instead of failing")
     args = parser.parse_args()
     sys.stdout.flush()
     out = os.fdopen(os.dup(1), "w")
@@ -115,7 +122,7 @@ def main() -> int:
         warnings.simplefilter("always")
         conn = configure(args.store_dir)
         databases = args.schemas.split(",")
-        result = headings(conn, databases) if args.headings else rows(conn, databases)
+        result = headings(conn, databases) if args.headings else rows(conn, databases, args.tolerant)
     noise = ("No datajoint.json",)
     logged += [str(w.message) for w in caught if not str(w.message).startswith(noise)]
     json.dump({"tables": result, "warnings": logged}, out, sort_keys=True)
