@@ -119,8 +119,8 @@ def compare_with_datajoint_migrate(db, v1, v2, scratch, read_by_014, store, env)
         found = rows.get(table)
         return "yes" if found == read_by_014[table] else ("error" if isinstance(found, dict) else "no")
 
-    lines = ["| table | datajoint.migrate: rows | datajoint.migrate: declared as 2.x | djsqlgen: rows | "
-             "djsqlgen: declared as 2.x |", "|---|---|---|---|---|"]
+    lines = [("| table | datajoint.migrate: rows | datajoint.migrate: declared as 2.x | djsqlgen: rows | "
+             "djsqlgen: declared as 2.x |"), "|---|---|---|---|---|"]
     for table in sorted(read_by_014):
         lines.append(f"| {table} | {reads(theirs, table)} | "
                      f"{'yes' if shapes_theirs.get(table) == declared.get(table) else 'no'} | {reads(ours, table)} | "

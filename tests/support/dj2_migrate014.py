@@ -24,9 +24,9 @@ from datajoint import migrate
 from dj2_read014 import GraphCodec, configure  # noqa: F401  (registers the codec `graph`)
 
 
-def _step(outcome: dict, name: str, action) -> None:
+def _step(outcome: dict, name: str, action, *args, **kwargs) -> None:
     try:
-        action()
+        action(*args, **kwargs)
         outcome[name] = "ok"
     except Exception as exc:  # noqa: BLE001  (the report says what failed)
         outcome[name] = f"{type(exc).__name__}: {str(exc)[:160]}"
@@ -44,18 +44,18 @@ def main() -> int:
     for pair in args.map.split(","):
         source, copy = pair.split("=")
         outcome = report.setdefault(source, {})
-        _step(outcome, "create_parallel_schema", lambda: migrate.create_parallel_schema(source, copy, copy_data=True))
+        _step(outcome, "create_parallel_schema", migrate.create_parallel_schema, source, copy, copy_data=True)
         if outcome["create_parallel_schema"] != "ok":
             conn.query(f"DROP DATABASE IF EXISTS `{copy}`")
             conn.query("SET FOREIGN_KEY_CHECKS = 0")
             _step(outcome, "create_parallel_schema, foreign-key checks off",
-                  lambda: migrate.create_parallel_schema(source, copy, copy_data=True, connection=conn))
+                  migrate.create_parallel_schema, source, copy, copy_data=True, connection=conn)
             conn.query("SET FOREIGN_KEY_CHECKS = 1")
         schema = dj.Schema(copy, connection=conn, create_schema=False, create_tables=False)
-        _step(outcome, "migrate_columns", lambda: migrate.migrate_columns(schema, dry_run=False))
-        _step(outcome, "migrate_external", lambda: migrate.migrate_external(schema, dry_run=False, finalize=True))
-        _step(outcome, "migrate_filepath", lambda: migrate.migrate_filepath(schema, dry_run=False, finalize=True))
-        _step(outcome, "rebuild_lineage", lambda: schema.rebuild_lineage())
+        _step(outcome, "migrate_columns", migrate.migrate_columns, schema, dry_run=False)
+        _step(outcome, "migrate_external", migrate.migrate_external, schema, dry_run=False, finalize=True)
+        _step(outcome, "migrate_filepath", migrate.migrate_filepath, schema, dry_run=False, finalize=True)
+        _step(outcome, "rebuild_lineage", schema.rebuild_lineage)
     json.dump(report, out)
     out.write("\n")
     out.flush()
