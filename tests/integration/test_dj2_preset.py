@@ -11,7 +11,16 @@ import sys
 from pathlib import Path
 
 import yaml
-from support.engine import SUPPORT, bulk_fill, dj014_writers, djsqlgen, load_manifest, run_dj014, write_plan
+from support.engine import (
+    SUPPORT,
+    bulk_fill,
+    dj014_writers,
+    dj2_graph,
+    djsqlgen,
+    load_manifest,
+    run_dj014,
+    write_plan,
+)
 
 SHAPE_COLUMNS = ("ORDINAL_POSITION, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLUMN_COMMENT, "
                  "CHARACTER_SET_NAME, COLLATION_NAME, EXTRA, COLUMN_KEY")
@@ -171,6 +180,19 @@ def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path,
     assert any(json.loads(row)["full_name"] == "Dörte Ørsted-Çelik" for row in before["experimenter"])
     assert sum(len(rows) for rows in before.values()) > 1500
     assert [w for w in after["warnings"] if "MariaDB is not officially supported" not in w] == []
+
+    # The same dependency graph: DataJoint 2.3's of v2 is 0.14's of v1, schema names aside.
+    described = json.loads(run_dj014(dj014_python, "dj014_pipeline.py", ["describe", "--schemas", prefix], dj_env))
+
+    def to_v2(name: str) -> str:
+        for old, new in zip(v1, v2):
+            name = name.replace(f"`{old}`.", f"`{new}`.")
+        return name
+
+    graph_014 = {to_v2(t): {to_v2(p): d["attr_map"] for p, d in info["parents"].items()}
+                 for t, info in described["tables"].items() if "`~" not in t}
+    graph_2 = {t: parents for t, parents in dj2_graph(v2, dj_env).items() if "`~" not in t}
+    assert graph_2 == graph_014 and len(graph_2) == 15
 
     # Declared by DataJoint 2.3 itself from the definitions djsqlgen gives, each table is the same as v2's.
     scratch = [f"{prefix}_s{i}" for i in range(len(v2))]
