@@ -383,10 +383,13 @@ class Phases:
             privileges += [("CREATE TEMPORARY TABLES", s, None) for s in self._v1_schemas()]
         drift = self._v1_drift(fn)
         foreign_triggers = []
-        ours = [n for _, _, n in self.triggers] + [naming.guard_trigger_name(self.plan.name, r.name, e)
-                                                   for r in self._v1_tables() for e in EVENTS]
+        ours: dict[str, list[str]] = {}  # per v1 schema: its tables' triggers (listing all in each made 00 quadratic)
+        for ref, _, name in self.triggers:
+            ours.setdefault(ref.schema, []).append(name)
+        for r in self._v1_tables():
+            ours.setdefault(r.schema, []).extend(naming.guard_trigger_name(self.plan.name, r.name, e) for e in EVENTS)
         for s in self._v1_schemas():
-            listed = ", ".join(quote_literal(n) for n in ours) or "''"
+            listed = ", ".join(quote_literal(n) for n in ours.get(s, [])) or "''"
             foreign_triggers.append(Check(
                 f"EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {quote_literal(s)} AND "
                 f"TRIGGER_NAME NOT IN ({listed}) AND EVENT_OBJECT_TABLE IN "
