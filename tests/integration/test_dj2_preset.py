@@ -141,7 +141,9 @@ def compare_with_datajoint_migrate(db, v1, v2, scratch, read_by_014, store, env)
 
 
 def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path, prefix, dj014_python, dj_env, db,
-                                                                       record_property):
+                                                                       record_property, server_settings):
+    from support.engine import mariadb_client
+
     store = tmp_path / "store"
     run_dj014(dj014_python, "dj014_pipeline.py", ["build", "--schemas", prefix, "--store-dir", str(store), "--latin1"],
               dj_env)
@@ -149,8 +151,8 @@ def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path,
     plan_path, out, v1 = _migration(tmp_path, prefix, dj_env)
     v2 = [f"{s}_v2" for s in v1]
     final = [f"{s}_2x" for s in v1]
-    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
-        _ok(djsqlgen(["apply", str(out / f"{name}.sql")], dj_env), name)
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):  # as a DBA: the stock client
+        _ok(mariadb_client(server_settings, out / f"{name}.sql"), name)
 
     # 0.14 clients at work during the backfill: subjects, sessions, parts, key moves, deletes, and recordings
     # with external blobs, filepaths and attachments (0.14 writes ~external_extstore before the row)
@@ -223,6 +225,10 @@ def test_a_dj014_pipeline_becomes_what_dj2_declares_and_reads_the_same(tmp_path,
     assert after_cutover["tables"] == after["tables"]
     _ok(djsqlgen(["apply", str(out / "rollback" / "70_cutover.sql")], dj_env), "rollback 70")
     assert lineage(db, v2) == lineage_by_dj2(db, v2, dj_env)
+    _ok(djsqlgen(["apply", str(out / "rollback")], dj_env), "rollback")  # every phase back: v2 and ~lineage gone
+    left = db.query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (%s, %s, %s, %s)",
+                    [*v2, *final])
+    assert left == [] and read_v1(dj014_python, v1, store, dj_env) == before
     assert load_manifest(out)["dj2_definitions"][0]["definition"]
 
 
