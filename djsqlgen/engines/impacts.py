@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djsqlgen.catalog.heading import Catalog, Table
+from djsqlgen.catalog.heading import Table
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, Model, TableRef, Target
 from djsqlgen.output.quoting import quote_identifier
@@ -107,33 +107,57 @@ class Impact:
         return any(p.alias == DRIVING for p in self.paths)
 
 
-def _cascades(catalog: Catalog, tables: list[Table], root: Table, rule: str):
+def _children(tables: list[Table]) -> dict[tuple[str, str], list[tuple[Table, object]]]:
+    """v1 parent (schema, name) -> its (child table, foreign key) pairs, in ``tables`` order."""
+    out: dict[tuple[str, str], list[tuple[Table, object]]] = {}
+    for child in tables:
+        for fk in child.foreign_keys:
+            out.setdefault((fk.ref_schema, fk.ref_table), []).append((child, fk))
+    return out
+
+
+def _cascades(children: dict, root: Table, rule: str):
     """Every (descendant table, its columns -> root's columns) that v1 changes by cascading from ``root``,
     one entry per foreign-key path (two keys to the same parent are two paths)."""
     found = []
     frontier = [(root, {c: c for c in root.primary_key}, frozenset({(root.schema, root.name)}))]
     while frontier:
         parent, follows, seen = frontier.pop(0)
-        for child in tables:
-            for fk in child.foreign_keys:
-                if (fk.ref_schema, fk.ref_table) != (parent.schema, parent.name) or getattr(fk, rule).upper() != "CASCADE":
-                    continue
-                mapped = {col: follows[ref] for col, ref in zip(fk.columns, fk.ref_columns) if ref in follows}
-                if not mapped or (child.schema, child.name) in seen:
-                    continue
-                found.append((child, tuple(mapped.items())))
-                frontier.append((child, mapped, seen | {(child.schema, child.name)}))
+        for child, fk in children.get((parent.schema, parent.name), ()):
+            if getattr(fk, rule).upper() != "CASCADE":
+                continue
+            mapped = {col: follows[ref] for col, ref in zip(fk.columns, fk.ref_columns) if ref in follows}
+            if not mapped or (child.schema, child.name) in seen:
+                continue
+            found.append((child, tuple(mapped.items())))
+            frontier.append((child, mapped, seen | {(child.schema, child.name)}))
     return found
+
+
+def _index(model: Model) -> tuple[dict, dict]:
+    """(v1 foreign-key children, v1 table -> positions of the targets reading it) of ``model``, computed once per
+    model: asked per v1 table and event, a scan of every table and target each time made generate quadratic."""
+    if "impacts_index" not in model.memo:
+        tables = [t for s in model.v1.schemas for t in s.tables]
+        readers: dict[TableRef, list[int]] = {}
+        for position, target in enumerate(model.ordered()):
+            for ref in target.reads:
+                readers.setdefault(ref, []).append(position)
+        model.memo["impacts_index"] = (_children(tables), readers)
+    return model.memo["impacts_index"]
 
 
 def impacts(model: Model, written: TableRef, event: str) -> list[Impact]:
     """The targets a write (``INSERT``, ``UPDATE`` or ``DELETE``) to ``written`` changes, parents first."""
     table = model.v1_table(written)
-    tables = [t for s in model.v1.schemas for t in s.tables]
+    children, readers = _index(model)
     cascade_rule = {"UPDATE": "on_update", "DELETE": "on_delete"}.get(event)
-    cascades = _cascades(model.v1, tables, table, cascade_rule) if cascade_rule else []
+    cascades = _cascades(children, table, cascade_rule) if cascade_rule else []
+    ordered = model.ordered()
+    reached = {written, *(TableRef(d.schema, d.name) for d, _ in cascades)}
+    positions = sorted({p for ref in reached for p in readers.get(ref, ())})
     out = []
-    for target in model.ordered():
+    for target in (ordered[p] for p in positions):
         paths = [Path(alias, tuple((a.name, a.name) for a in table.attributes), True,
                       tuple((k, k) for k in table.primary_key))
                  for alias in target.source.alias_of(written)]

@@ -236,6 +236,11 @@ class Model:
         return list(self._order)
 
     @cached_property
+    def memo(self) -> dict:
+        """Indexes the engines derive from this model, computed once (a model never changes)."""
+        return {}
+
+    @cached_property
     def _order(self) -> tuple[Target, ...]:
         # computed once per model (a model never changes; every rewrite makes a new one): the triggers ask for it
         # once per v1 table and event, which made generate quadratic in the number of tables
