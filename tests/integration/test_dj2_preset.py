@@ -5,6 +5,8 @@ same ~lineage, before and after a cut-over that renames the schemas."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -238,16 +240,27 @@ CREATE TABLE `{s}`.`#city` (
   city varchar(32) NOT NULL COMMENT 'where',
   country varchar(32) NOT NULL DEFAULT '' COMMENT 'in which country',
   PRIMARY KEY (city)) ENGINE=InnoDB COMMENT 'cities';
+CREATE TABLE `{s}`.`~external_photos` (
+  `hash` binary(16) NOT NULL COMMENT ':uuid:hash of contents (blob), of filename + contents (attach), or relative filepath (filepath)',
+  `size` bigint unsigned NOT NULL COMMENT 'size of object in bytes',
+  `attachment_name` varchar(255) DEFAULT NULL COMMENT 'the filename of an attachment',
+  `filepath` varchar(1000) DEFAULT NULL COMMENT 'relative filepath or attachment filename',
+  `contents_hash` binary(16) DEFAULT NULL COMMENT ':uuid:used for the filepath datatype',
+  `timestamp` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP COMMENT 'automatic timestamp',
+  PRIMARY KEY (`hash`)) ENGINE=InnoDB COMMENT='external storage tracking';
 CREATE TABLE `{s}`.`visit` (
   visit_id int unsigned NOT NULL,
   city varchar(32) NOT NULL COMMENT 'where',
   note varchar(200) NULL DEFAULT NULL,
+  photo binary(16) NULL DEFAULT NULL COMMENT ':blob@photos:a picture, when one was taken',
   PRIMARY KEY (visit_id),
-  CONSTRAINT visit_city FOREIGN KEY (city) REFERENCES `#city` (city) ON UPDATE CASCADE ON DELETE RESTRICT
+  CONSTRAINT visit_city FOREIGN KEY (city) REFERENCES `#city` (city) ON UPDATE CASCADE ON DELETE RESTRICT,
+  CONSTRAINT visit_photo FOREIGN KEY (photo) REFERENCES `~external_photos` (hash) ON UPDATE RESTRICT ON DELETE RESTRICT
 ) ENGINE=InnoDB;
 INSERT INTO `{s}`.`#city` VALUES ('Malmo', 'SE'), ('Malmö', 'SE'), ('Zürich', 'CH'), ('Orléans', 'FR');
-INSERT INTO `{s}`.`visit` VALUES (1, 'Malmö', 'fika på stan'), (2, 'Malmo', NULL), (3, 'Zürich', 'Grüezi'),
-  (4, 'Orléans', 'crème brûlée');
+INSERT INTO `{s}`.`~external_photos` (hash, size) VALUES (UNHEX(MD5('photo one')), 1234);
+INSERT INTO `{s}`.`visit` VALUES (1, 'Malmö', 'fika på stan', UNHEX(MD5('photo one'))), (2, 'Malmo', NULL, NULL),
+  (3, 'Zürich', 'Grüezi', NULL), (4, 'Orléans', 'crème brûlée', NULL);
 """
 
 
@@ -285,10 +298,19 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
     for name in ("50_verify", "60_constraints"):
         result = mariadb_client(server_settings, out / f"{name}.sql")
         assert result.returncode == 0, f"{name}: {result.stderr}"
-    for table, key in (("#city", "city"), ("visit", "visit_id")):
-        v1 = db.query(f"SELECT * FROM `{schema}`.`{table}` ORDER BY `{key}`")
-        v2 = db.query(f"SELECT * FROM `{schema}_v2`.`{table}` ORDER BY `{key}`")
-        assert v1 == v2 and len(v1) >= 4  # the client decodes both to the same text
+    v1 = db.query(f"SELECT * FROM `{schema}`.`#city` ORDER BY city")
+    assert v1 == db.query(f"SELECT * FROM `{schema}_v2`.`#city` ORDER BY city") and len(v1) == 5  # same text
+    v1 = db.query(f"SELECT visit_id, city, note, photo FROM `{schema}`.visit ORDER BY visit_id")
+    v2 = db.query(f"SELECT visit_id, city, note, photo FROM `{schema}_v2`.visit ORDER BY visit_id")
+    md5 = hashlib.md5(b"photo one")
+    assert [r["photo"] for r in v1] == [md5.digest(), None, None, None]
+    assert [r["photo"] for r in v2][1:] == [None, None, None]  # a NULL reference stays NULL
+    assert json.loads(v2[0]["photo"]) == {  # what 2.x reads for <blob@photos>: 0.14's file, where it is
+        "hash": base64.b32encode(md5.digest()).decode().rstrip("=").lower(),
+        "path": f"{schema}/{md5.hexdigest()[:2]}/{md5.hexdigest()[2:4]}/{md5.hexdigest()}",
+        "schema": schema, "store": "photos", "size": 1234}
+    assert [{k: r[k] for k in ("visit_id", "city", "note")} for r in v1] == \
+        [{k: r[k] for k in ("visit_id", "city", "note")} for r in v2]
     raw = db.query(f"SELECT HEX(city) AS h FROM `{schema}_v2`.`#city` WHERE city = 'Malmö'")
     assert raw == [{"h": "4D616C6DC3B6"}]  # stored as utf8mb4
     columns = db.query("SELECT COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT FROM "
@@ -298,4 +320,6 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
         {"COLUMN_NAME": "city", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_bin", "COLUMN_COMMENT": "where"},
         {"COLUMN_NAME": "note", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_general_ci",
          "COLUMN_COMMENT": ":varchar(200):"},
+        {"COLUMN_NAME": "photo", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_bin",
+         "COLUMN_COMMENT": ":<blob@photos>:a picture, when one was taken"},
         {"COLUMN_NAME": "visit_id", "CHARACTER_SET_NAME": None, "COLLATION_NAME": None, "COLUMN_COMMENT": ":int64:"}]
