@@ -150,7 +150,13 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec, plan: Plan) 
         elif change == DROP:
             ops.append(DropColumn(column_key, tid, attr.name))
         elif isinstance(change, ColumnChange):
-            ops.append(AlterColumn(column_key, tid, attr.name, **change.model_dump(exclude_none=True)))
+            entry = change.model_dump(exclude_none=True)
+            if plan.preset is not None:  # type and comment in the preset's terms: the 2.x marker follows the type
+                from djsqlgen.presets.dj2 import plan_entry
+
+                entry, found = plan_entry(column_key, table, attr, entry, plan.preset)
+                problems += found
+            ops.append(AlterColumn(column_key, tid, attr.name, **entry))
     for name, added in spec.add.items():
         ops.append(AddColumn(f"{plan_key}.add.{name}", tid, name, **added.model_dump(exclude_none=True)))
     # after the columns took their v2 names and types, before a new key: a lookup is made of v2 columns

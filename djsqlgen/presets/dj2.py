@@ -129,26 +129,56 @@ def is_text(sql_type: str) -> bool:
     return parse_sql_type(sql_type).family == "string"
 
 
+def _inherited(table: Table) -> set[str]:
+    """Columns a foreign key brings (not the references into ~external_<store>, which the preset converts)."""
+    return {c for fk in table.foreign_keys if not fk.ref_table.startswith(EXTERNAL_PREFIX) for c in fk.columns}
+
+
 def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
     """The preset's operations for one kept v1 table, in the order they apply (before the plan's own)."""
     tid = target_id(table)
     ops: list[Operation] = [TableCharset(plan_key, tid, settings.charset, settings.collation)]
-    # 2.x declares a column a foreign key brings with the parent's comment and no marker (uuid excepted)
-    inherited = {c for fk in table.foreign_keys if not fk.ref_table.startswith(EXTERNAL_PREFIX) for c in fk.columns}
+    inherited = _inherited(table)
     for attr in table.attributes:
         key = f"{plan_key}.columns.{attr.name} (preset {DJ2_PRESET})"
         column = dj2_column(attr, settings.unsigned)
         if column.external:
             ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store))
             continue
-        marker = column.marker if attr.name not in inherited or column.marker == "uuid" else None
-        comment = f":{marker}:{attr.comment}" if marker else attr.comment
+        if attr.name in inherited:
+            # 2.x declares a column a foreign key brings as its parent's: the parent's SQL type, character set and
+            # collation (FollowParents carries them from the parent's v2 key, or keeps v1's for a parent outside the
+            # plan), the comment without a marker (uuid excepted)
+            marker = "uuid" if column.marker == "uuid" else None
+            ops.append(AlterColumn(key, tid, attr.name, comment=f":{marker}:{attr.comment}" if marker else attr.comment))
+            continue
+        comment = f":{column.marker}:{attr.comment}" if column.marker else attr.comment
         text = is_text(column.sql_type)
         ops.append(AlterColumn(
-            key, tid, attr.name,
-            type=column.sql_type if column.sql_type != attr.sql_type else None,
-            comment=comment, default=attr.default if attr.default is not None else None,
+            key, tid, attr.name, type=column.sql_type if column.sql_type != attr.sql_type else None,
+            comment=comment, default=attr.default,
             charset=settings.charset if text else None, collation=settings.collation if text else None))
     external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_PREFIX)}
     ops += [DropReference(f"{plan_key} (preset {DJ2_PRESET})", tid, parent) for parent in sorted(external_parents)]
     return ops
+
+
+def plan_entry(plan_key: str, table: Table, attr: Attribute, change: dict, settings) -> tuple[dict, list[str]]:
+    """The plan's own entry for a column, read in the preset's terms: ``type`` is an SQL type whose 2.x marker the
+    column takes, ``comment`` the text after the marker (which the preset keeps). A converted external column
+    cannot be retyped: it holds 2.x's JSON."""
+    column = dj2_column(attr, settings.unsigned)
+    if column.external and "type" in change:
+        return change, [(f"{plan_key}.type: the preset makes {attr.name!r} 2.x <{column.external}@{column.store}> "
+                        "JSON; it cannot take another type (keep or drop it)")]
+    if "type" not in change and "comment" not in change:
+        return change, []
+    marker = column.marker
+    if "type" in change:
+        retyped = dj2_column(Attribute(attr.name, change["type"], attr.nullable, None, False, "", None, attr.in_key),
+                             "keep-native")
+        marker = retyped.marker if retyped.sql_type == change["type"].strip().lower() else None
+    if attr.name in _inherited(table) and marker != "uuid":
+        marker = None
+    text = change.get("comment", attr.comment)
+    return {**change, "comment": f":{marker}:{text}" if marker else text}, []

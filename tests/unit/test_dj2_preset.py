@@ -142,3 +142,45 @@ def test_a_row_or_key_that_utf8mb4_makes_too_long_is_refused_naming_the_fix():
                                                                     "latin1_swedish_ci}")
                    .replace("      c: keep", "      c: {charset: latin1, collation: latin1_swedish_ci}"))
     assert size_problems(model.target("lab.note")) == []
+
+
+def _parent_child(parent_key: Attribute) -> Catalog:
+    parent = _table("subject", [parent_key, attr("weight", "float", "grams", nullable=True),
+                                attr("photo", "binary(16)", ":blob@raw:a photo", nullable=True)], ("subject_id",),
+                    foreign_keys=(ForeignKey("subject_photo", ("photo",), "lab", "~external_raw", ("hash",), "RESTRICT",
+                                             "RESTRICT"),))
+    external = _table("~external_raw", [attr("hash", "binary(16)", ":uuid:", in_key=True),
+                                        attr("size", "bigint(20) unsigned")], ("hash",))
+    child = _table("session", [attr("subject_id", parent_key.sql_type, in_key=True),
+                               attr("session_id", "smallint(5) unsigned", in_key=True)], ("subject_id", "session_id"),
+                   foreign_keys=(ForeignKey("session_ibfk_1", ("subject_id",), "lab", "subject", ("subject_id",),
+                                            "CASCADE", "RESTRICT"),))
+    return _catalog([external, parent, child])
+
+
+def test_a_column_a_foreign_key_brings_takes_its_parents_v2_type():
+    """Found in review: the child's column was mapped from its own v1 type, so an auto_increment parent (kept native)
+    and a child widened to bigint could not be joined by a foreign key at 60."""
+    model = _model(_parent_child(attr("subject_id", "int(10) unsigned", in_key=True, auto_increment=True)))
+    parent, child = model.target("lab.subject"), model.target("lab.session")
+    assert parent.column("subject_id").decl.sql_type == child.column("subject_id").decl.sql_type == "int(10) unsigned"
+    assert child.column("subject_id").decl.comment == ""
+    # a parent the plan retypes: the child follows, with no refusal
+    model = _model(_parent_child(attr("subject_id", "int(11)", in_key=True)),
+                   lambda t: t.replace("subject_id: keep\n        weight", "subject_id: {type: bigint}\n        weight", 1))
+    assert model.target("lab.subject").column("subject_id").decl.comment == ":int64:"
+    assert model.target("lab.session").column("subject_id").decl.sql_type == "bigint"
+
+
+def test_the_plans_own_type_and_comment_keep_the_2x_marker_right():
+    """Found in review: a plan's `type:` left the old marker, and its `comment:` dropped the marker (an external
+    column became plain json to 2.x)."""
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    model = _model(catalog, lambda t: t.replace("      weight: keep", "      weight: {type: double, comment: in g}")
+                   .replace("      photo: keep", "      photo: {comment: the best photo}"))
+    subject = model.target("lab.subject")
+    assert (subject.column("weight").decl.sql_type, subject.column("weight").decl.comment) == ("double", ":float64:in g")
+    assert subject.column("photo").decl.comment == ":<blob@raw>:the best photo"
+    with pytest.raises(Exception) as refused:
+        _model(catalog, lambda t: t.replace("      photo: keep", "      photo: {type: longblob}"))
+    assert "photo.type: the preset makes 'photo' 2.x <blob@raw> JSON" in "\n".join(refused.value.problems)
