@@ -76,3 +76,56 @@ def test_concurrent_writers_never_deadlock_on_the_triggers(shape, db, prefix, dj
         t.join()
     assert failures == [], failures[:5]
     assert s.verify().returncode == 0
+
+
+REKEY_V1 = """
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, start datetime NOT NULL,
+  PRIMARY KEY (subject_id, session_id)) ENGINE=InnoDB;
+CREATE TABLE session__tag (subject_id int NOT NULL, session_id int NOT NULL, tag varchar(8) NOT NULL,
+  PRIMARY KEY (subject_id, session_id, tag),
+  CONSTRAINT tag_session FOREIGN KEY (subject_id, session_id) REFERENCES session (subject_id, session_id)
+  ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO session SELECT seq, 1, '2024-01-01' + INTERVAL seq HOUR FROM seq_1_to_10;
+INSERT INTO session__tag SELECT seq, 1, 'x' FROM seq_1_to_10
+"""
+
+
+def test_two_clients_inserting_a_parent_then_its_parts_do_not_deadlock(db, prefix, dj_env, tmp_path, server_settings):
+    """Found by CI (1213 between two DataJoint 0.14 clients, about one run in four): with the child following its
+    parent's new key through a join, a parent's INSERT trigger looked for the children that read it, which took a
+    shared lock on the children's gap; two clients each inserting a session and then its tags both held it, and
+    each tag insert waited for the other. Interleaved here step by step, so it deadlocked every time."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(REKEY_V1)
+    s.plan(lambda plan: s.tables(plan)["session"].update({"key": ["subject_id", "start"],
+                                                          "columns": {"subject_id": "keep", "session_id": "drop",
+                                                                      "start": "keep"}}))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    schema = s.sources[0]
+    first, second = connect(server_settings), connect(server_settings)
+    try:
+        for i, c in enumerate((first, second)):  # each inserts a session, in its own open transaction
+            c.execute("BEGIN")
+            c.execute(f"INSERT INTO `{schema}`.session VALUES (%s, 1, '2025-01-01')", [100 + i])
+        failures: list = []
+
+        def tags(c, subject):
+            try:
+                c.execute(f"INSERT INTO `{schema}`.session__tag VALUES (%s, 1, 'a'), (%s, 1, 'b')", [subject, subject])
+                c.execute("COMMIT")
+            except ServerError as exc:
+                failures.append((exc.errno, exc.message))
+
+        waiting = threading.Thread(target=tags, args=(first, 100))
+        waiting.start()
+        waiting.join(timeout=1)  # before the fix it waits here for the second client's gap lock
+        tags(second, 101)
+        waiting.join()
+        assert failures == [], failures
+    finally:
+        first.close()
+        second.close()
+    assert s.verify().returncode == 0
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{schema}_v2`.session__tag WHERE subject_id >= 100") == [{"n": 4}]
