@@ -76,7 +76,8 @@ def build(db, schemas: list[str]) -> None:
 
 
 def drop(db) -> None:
-    for (name,) in run(db, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{PREFIX}%' "
+    like = PREFIX.replace("_", "\\_")
+    for (name,) in run(db, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{like}%' "
                            "ORDER BY SCHEMA_NAME DESC"):
         run(db, "SET FOREIGN_KEY_CHECKS = 0")
         run(db, f"DROP DATABASE `{name}`")

@@ -159,12 +159,17 @@ def key_comparison(source: str, source_collation: str | None, target: str, targe
 
 
 # Longest character of a character set, in bytes (what a string column reserves per character).
-CHARSET_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "latin2": 1, "cp1250": 1, "cp1251": 1, "cp1252": 1,
+CHARSET_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "latin2": 1, "latin5": 1, "latin7": 1, "cp1250": 1,
+                  "cp1251": 1, "cp1252": 1, "cp1256": 1, "cp1257": 1, "greek": 1, "hebrew": 1, "koi8r": 1, "koi8u": 1,
+                  "swe7": 1, "dec8": 1, "cp850": 1, "cp852": 1, "cp866": 1, "hp8": 1, "armscii8": 1, "geostd8": 1,
+                  "tis620": 1, "keybcs2": 1, "macce": 1, "macroman": 1, "big5": 2, "gbk": 2, "gb2312": 2, "sjis": 2,
+                  "cp932": 2, "euckr": 2, "ujis": 3, "eucjpms": 3, "gb18030": 4,
                   "utf8": 3, "utf8mb3": 3, "utf8mb4": 4, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4}
 _FIXED_BYTES = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 8, "float": 4,
                 "double": 8, "real": 8, "date": 3, "year": 1, "time": 3, "datetime": 5, "timestamp": 4}
 _POINTER_BYTES = {"tinyblob": 9, "tinytext": 9, "blob": 10, "text": 10, "mediumblob": 11, "mediumtext": 11,
                   "longblob": 12, "longtext": 12, "json": 12}  # what a BLOB/TEXT counts in the row limit
+_DECIMAL_LEFTOVER = (0, 1, 1, 2, 2, 3, 3, 4, 4)  # bytes for 0-8 digits past whole groups of nine (4 bytes each)
 ROW_LIMIT, KEY_LIMIT = 65535, 3072  # the server's row size limit; InnoDB's index key limit (DYNAMIC rows)
 
 
@@ -176,8 +181,8 @@ def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int |
         fsp = (t.params[0] + 1) // 2 if t.params and t.base in ("datetime", "time", "timestamp") else 0
         return _FIXED_BYTES[t.base] + fsp
     if t.base in ("decimal", "numeric", "dec", "fixed"):
-        precision, scale = (t.params + (10, 0))[:2]
-        return (precision - scale + 8) // 9 * 4 + (scale + 8) // 9 * 4
+        precision, scale = t.params + (10, 0)[len(t.params):]  # decimal = (10,0), decimal(M) = (M,0)
+        return sum(digits // 9 * 4 + _DECIMAL_LEFTOVER[digits % 9] for digits in (precision - scale, scale))
     if t.base in _POINTER_BYTES:
         return None if in_key else _POINTER_BYTES[t.base]
     if t.base in ("enum", "set"):

@@ -37,7 +37,8 @@ def attachment_sources(model: Model, operations) -> list[AttachmentSource]:
     """The (v1 schema, store) pairs whose attachments v2 reads in 2.x's format."""
     from djsqlgen.ops.convert_external import ConvertExternal
 
-    found = {AttachmentSource(model.target(op.target_id).source.driving.schema, op.store)
+    # a target id is its v1 table's schema.name, and stays so even when a later operation removes the target
+    found = {AttachmentSource(op.target_id.split(".", 1)[0], op.store)
              for op in operations if isinstance(op, ConvertExternal) and op.kind == "attach"}
     return sorted(found, key=lambda s: (s.store, s.schema))
 

@@ -41,6 +41,6 @@ def rename_origins(ctx: Context, schema: str, renamed: list[tuple[str, str]], wh
         prefix = quote_literal(old + ".")
         out.append(Statement(f"lineage_rename.{schema}.{old}",
                              f"UPDATE {table} SET `lineage` = CONCAT({quote_literal(new + '.')}, "
-                             f"SUBSTRING(`lineage`, {len(old) + 2})) WHERE LEFT(`lineage`, {len(old) + 1}) = {prefix}",
+                             f"SUBSTRING(`lineage`, {len(old) + 2})) WHERE LEFT(`lineage`, {len(old) + 1}) = BINARY {prefix}",
                              why))
     return out

@@ -51,7 +51,8 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.parts[]": ExtractPart,
     "tables.<t>.merge_into_master": MergePart,
     "(every kept table, first)": FollowParents,
-    "preset: dj014-to-dj2 (every kept column, before its own entry)": ConvertExternal,
+    # preset: dj014-to-dj2 also makes AlterColumn, TableCharset and DropReference operations (djsqlgen.presets.dj2)
+    "preset: dj014-to-dj2, an external attribute (before its own entry)": ConvertExternal,
 }
 
 __all__ = ["REGISTRY", "Built", "Operation", "build_model"]
@@ -118,6 +119,13 @@ def _schema_problems(plan: Plan, catalog: Catalog) -> list[str]:
             if table.name not in spec.tables:
                 problems.append(f"{key}.tables.{table.name}: table missing from the plan; add `{table.name}: keep` "
                                 "(or drop)")
+    if plan.preset is not None and plan.cutover.rename_to_final:  # one ~lineage per final schema, renamed once
+        finals = [s.final for s in plan.schemas if s.final]
+        for spec in plan.schemas:
+            if spec.final and (finals.count(spec.final) > 1 or spec.final in [t for t in targets if t != spec.target]):
+                problems.append(f"schemas.{spec.source}.final: {spec.final!r} is also another v2 schema's final or "
+                                f"versioned name; with preset {plan.preset.name} each v2 schema keeps a ~lineage of "
+                                "its own: give it a name of its own")
     if plan.control in sources:
         problems.append(f"control_schema: {plan.control!r} is a source schema of the plan; djsqlgen must own its "
                         "control schema: choose a new name")

@@ -66,7 +66,7 @@ class ConvertExternal(Operation):
             text = dj2_sql.filepath_json(src, path, self.store, size, stamp)
         elif self.kind == "attach":  # 2.x stores filename\0contents: one byte more than the name and the contents
             text = dj2_sql.hash_json(src, attach_target_path_sql(src, schema), schema, self.store,
-                                     f"{size} + LENGTH({name}) + 1")
+                                     f"{size} + LENGTH(CONVERT({name} USING utf8mb4)) + 1")
         else:
             text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema), schema, self.store, size)
         pieces = text.split("\0")  # text, index, text, index, ... text
@@ -86,7 +86,8 @@ class ConvertExternal(Operation):
                         if c.name == self.column else c for c in target.columns)
         # The index InnoDB made for the reference into ~external_<store> goes with it (JSON cannot be indexed).
         indexes = tuple(i for i in target.indexes if self.column not in i.columns)
-        return model.replace_target(replace(target, columns=columns, indexes=indexes))
+        unique = tuple(i for i in target.unique_indexes if self.column not in i.columns)
+        return model.replace_target(replace(target, columns=columns, indexes=indexes, unique_indexes=unique))
 
     @property
     def irreversible(self) -> str:

@@ -21,6 +21,7 @@ from djsqlgen.output.guard import refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
+from djsqlgen.presets.lineage import LINEAGE_TABLE
 
 # Every file runs in this mode, whatever the client's: triggers and procedures keep the mode they were
 # created in, and a non-strict session would make them truncate silently. No NO_BACKSLASH_ESCAPES
@@ -536,10 +537,25 @@ class Phases:
 
         return lineage_rows(self.model)
 
+    def _archive_charsets(self, to_v2: bool) -> list[Statement]:
+        """When v2 takes v1's schema (v1 to its archive) under a preset, that schema's default character set becomes
+        the preset's at cut-over (tables users declare there later take it), and v1's again on its rollback."""
+        if self.plan.preset is None or not self.plan.cutover.rename_to_final:
+            return []
+        out = []
+        for spec in self.model.schemas:
+            if spec.final == spec.source and spec.archive:
+                charset, collation = (self._v2_charset(spec.source) if to_v2 else
+                                      (self.model.v1.schema(spec.source).charset,
+                                       self.model.v1.schema(spec.source).collation))
+                out.append(Statement(f"schema_charset.{spec.source}", f"ALTER DATABASE {quote_qualified((spec.source,))} "
+                                     f"DEFAULT CHARACTER SET {charset} COLLATE {collation}",
+                                     "the schema v2 now holds takes v2's character set" if to_v2 else
+                                     "the schema v1 holds again takes v1's character set"))
+        return out
+
     def _lineage_moves(self) -> tuple[list, list[tuple[str, str]]]:
         """(~lineage table moves, (versioned, final) schema names) of a cut-over that renames the v2 schemas."""
-        from djsqlgen.presets.lineage import LINEAGE_TABLE
-
         renamed = [(spec.target, spec.final) for spec in self.model.schemas
                    if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target]
         lineage_schemas = self._lineage()
@@ -952,6 +968,7 @@ class Phases:
             for _, (schema, _) in lineage_moves:
                 f.add(*lineage.rename_origins(self.ctx, schema, renamed, "DataJoint 2.x's lineage names the schemas "
                                                                          "by their final names"))
+            f.add(*self._archive_charsets(to_v2=True))
         else:
             f.log()
         return f
@@ -1127,6 +1144,7 @@ class Phases:
                 f.add(*f.creating(s, only_if_new=False))
             self._discard(f)
             f.steps(guard_drops)
+        f.add(*self._archive_charsets(to_v2=False))
         for (schema, _), _ in lineage_moves:  # back in its versioned schema
             f.add(*lineage.rename_origins(ctx, schema, [(new, old) for old, new in renamed],
                                           "DataJoint 2.x's lineage names the schemas by their versioned names again"))
@@ -1241,7 +1259,8 @@ class Phases:
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 holds live data; apply rollback/70 first")])
         steps = []
         for schema in self._lineage():
-            steps += f.dropping(Owned("table", schema, "~lineage"), f"DROP TABLE IF EXISTS {table_sql(schema, '~lineage')}",
+            steps += f.dropping(Owned("table", schema, LINEAGE_TABLE),
+                                f"DROP TABLE IF EXISTS {table_sql(schema, LINEAGE_TABLE)}",
                                 "DataJoint 2.x's lineage of the v2 tables")
         for t in reversed(self.targets):
             steps += f.dropping(Owned("table", t.schema, t.name), f"DROP TABLE IF EXISTS {table_sql(t.schema, t.name)}",

@@ -21,7 +21,7 @@ def dj2_facts(migration) -> dict:
     return {"stores": sorted({op.store for op in converted}), "codecs": sorted(codecs - builtin_codec_names()),
             "attachments": any(op.kind == "attach" for op in converted),
             "notes": preset_notes(migration.catalog, [s.source for s in migration.plan.schemas], migration.plan.preset),
-            "definitions": dj2_definitions(model)}
+            "definitions": dj2_definitions(model), "mariadb": migration.catalog.server.flavour == "mariadb"}
 
 
 def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_path: str) -> Path:

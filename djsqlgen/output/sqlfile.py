@@ -13,7 +13,7 @@ _ID_COMMENT = re.compile(r"^-- \[(?P<id>[^\]]+)\]")
 
 
 # What the client does not split on: quoted text and names, and comments.
-_QUOTED_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|--[^\n]*|#[^\n]*"
+_QUOTED_OR_COMMENT = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|--(?=[ \t\r\n]|$)[^\n]*|#[^\n]*"
                                 r"|/\*.*?\*/", re.DOTALL)
 
 

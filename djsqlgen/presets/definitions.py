@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djsqlgen.catalog.heading import TIER_PART, classify_table
+from djsqlgen.catalog.heading import classify_table
 from djsqlgen.catalog.types import split_comment
 from djsqlgen.model.target import ForeignKeyDecl, Model, Target, TargetColumn
 
@@ -56,9 +56,7 @@ def _reference(model: Model, target: Target, fk: ForeignKeyDecl, nullable: bool)
         schema, name = parent.schema, parent.name
     else:
         schema, name = fk.outside.schema, fk.outside.name
-    tier, class_name, master = classify_table(name)
-    if tier == TIER_PART and target.name == master and schema == target.schema:
-        pass  # a master never refers to its own part
+    _, class_name, _ = classify_table(name)
     if target.schema == schema and classify_table(target.name)[2] == name:
         ref = "master"
     else:

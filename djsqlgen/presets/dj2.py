@@ -45,11 +45,6 @@ class Dj2Column:
     external: str | None = None  # blob / attach / filepath: the value is rebuilt from ~external_<store>
     store: str | None = None
 
-    @property
-    def dj2_type(self) -> str:
-        """The type as a 2.x definition writes it."""
-        return self.marker or self.sql_type
-
 
 def _core(name: str, spelled: str | None = None, note: str = "") -> Dj2Column:
     sql = core_type_sql()[name]

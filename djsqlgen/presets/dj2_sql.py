@@ -56,4 +56,12 @@ def filepath_json(md5_sql: str, path_sql: str, store: str, size_sql: str, timest
             f"  'store', {quote_literal(store)},\n"
             f"  'size', {size_sql},\n"
             f"  'is_dir', JSON_EXTRACT('false', '$'),\n"
-            f"  'timestamp', DATE_FORMAT({timestamp_sql}, '%Y-%m-%dT%H:%i:%s')) END")
+            f"  'timestamp', {utc_iso(timestamp_sql)}) END")
+
+
+def utc_iso(timestamp_sql: str) -> str:
+    """A TIMESTAMP as ISO 8601 in UTC (what 2.x writes), the same in every session: a TIMESTAMP reads in the
+    session's time zone, so the backfill, a 0.14 client's trigger and verify would each print it differently;
+    UNIX_TIMESTAMP gives the stored instant."""
+    return (f"DATE_FORMAT('1970-01-01 00:00:00' + INTERVAL UNIX_TIMESTAMP({timestamp_sql}) SECOND, "
+            "'%Y-%m-%dT%H:%i:%s+00:00')")

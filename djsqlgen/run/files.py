@@ -52,11 +52,31 @@ def manifest_rows(db: Database, manifest: Path) -> list[dict]:
     return db.query(query.strip().rstrip(";"))
 
 
+CHUNK = 1 << 20  # files are read and written a megabyte at a time: an attachment can be larger than memory
+
+
 def _md5(path: Path) -> str | None:
+    digest = hashlib.md5()
     try:
-        return hashlib.md5(path.read_bytes()).hexdigest()
+        with path.open("rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
     except FileNotFoundError:
         return None
+    return digest.hexdigest()
+
+
+def _write(source: Path, header: bytes, partial: Path) -> str:
+    """``header`` then ``source``'s bytes into ``partial``, flushed to disk; the md5 of what was written."""
+    digest = hashlib.md5(header)
+    with source.open("rb") as src, partial.open("wb") as out:
+        out.write(header)
+        while block := src.read(CHUNK):
+            digest.update(block)
+            out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = False, echo=print) -> FilesReport:
@@ -71,29 +91,25 @@ def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fals
         if _md5(target) == row["md5"]:
             report.present += 1
             continue
-        try:
-            contents = source.read_bytes()
-        except OSError as exc:
-            report.problems.append(f"{source}: cannot read it ({exc.strerror}); 2.x cannot read this attachment")
-            continue
-        data = row["attachment_name"].encode() + b"\0" + contents
-        if hashlib.md5(data).hexdigest() != row["md5"]:
-            report.problems.append(f"{source}: its contents do not match the md5 0.14 recorded ({row['md5']}); "
-                                   "the file changed since it was attached: left alone")
+        header = row["attachment_name"].encode() + b"\0"  # 2.x: the file name in UTF-8, a NUL, the contents
+        if not source.is_file():
+            report.problems.append(f"{source}: not there; 2.x cannot read this attachment")
             continue
         if dry_run:
-            echo(f"would write {target} ({len(data):,} bytes) from {source}")
+            echo(f"would write {target} ({len(header) + source.stat().st_size:,} bytes) from {source}")
             report.written += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".djsqlgen-partial")
-        with partial.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if _md5(partial) != row["md5"]:
+        try:
+            written = _write(source, header, partial)
+        except OSError as exc:
+            report.problems.append(f"{source}: cannot copy it ({exc.strerror})")
+            continue
+        if written != row["md5"] or _md5(partial) != row["md5"]:
             partial.unlink()
-            report.problems.append(f"{target}: the written file does not read back with md5 {row['md5']}")
+            report.problems.append(f"{source}: its contents do not match the md5 0.14 recorded ({row['md5']}); "
+                                   "the file changed since it was attached: left alone")
             continue
         os.replace(partial, target)  # atomic: 2.x never sees half a file
         report.written += 1

@@ -323,3 +323,39 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
         {"COLUMN_NAME": "photo", "CHARACTER_SET_NAME": "utf8mb4", "COLLATION_NAME": "utf8mb4_bin",
          "COLUMN_COMMENT": ":<blob@photos>:a picture, when one was taken"},
         {"COLUMN_NAME": "visit_id", "CHARACTER_SET_NAME": None, "COLLATION_NAME": None, "COLUMN_COMMENT": ":int64:"}]
+
+
+def test_when_v2_takes_v1s_schema_its_charset_and_lineage_follow_and_come_back(tmp_path, prefix, db, dj_env):
+    """Found in review: with the cut-over giving v2 v1's own schema name (v1 to an archive), the schema kept
+    latin1 as its default, so tables 2.x declared there later were latin1."""
+    schema = f"{prefix}_geo"
+    for statement in LATIN1_V1.format(s=schema).strip().split(";\n"):
+        db.execute(statement)
+    plan_path = tmp_path / "plan.yaml"
+    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{schema}={schema}_v2", "--name", prefix,
+                  "-o", str(plan_path)], dj_env), "plan init")
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    plan["cutover"]["rename_to_final"] = True
+    plan["schemas"][0].update(final=schema, archive=f"{schema}_014")
+    for table in ("#city", "visit"):
+        plan["schemas"][0]["tables"][table]["columns"]["city"] = {"collation": "utf8mb4_bin"}
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    _ok(djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env), "generate")
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill", "50_verify",
+                 "60_constraints", "70_cutover"):
+        _ok(djsqlgen(["apply", str(out / f"{name}.sql")], dj_env), name)
+
+    def charset(name):
+        return db.query("SELECT DEFAULT_CHARACTER_SET_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                        [name])
+
+    assert charset(schema) == [{"c": "utf8mb4"}] and charset(f"{schema}_014") == [{"c": "latin1"}]
+    assert lineage(db, [schema]) == [(schema, "#city", "city", f"{schema}.#city.city"),
+                                     (schema, "visit", "city", f"{schema}.#city.city"),
+                                     (schema, "visit", "visit_id", f"{schema}.visit.visit_id")]
+    _ok(djsqlgen(["apply", str(out / "70_cutover.sql")], dj_env), "70 again")  # safe to run twice
+    _ok(djsqlgen(["apply", str(out / "rollback" / "70_cutover.sql")], dj_env), "rollback 70")
+    assert charset(schema) == [{"c": "latin1"}]
+    assert lineage(db, [f"{schema}_v2"])[0] == (f"{schema}_v2", "#city", "city", f"{schema}_v2.#city.city")

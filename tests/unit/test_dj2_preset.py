@@ -184,3 +184,55 @@ def test_the_plans_own_type_and_comment_keep_the_2x_marker_right():
     with pytest.raises(Exception) as refused:
         _model(catalog, lambda t: t.replace("      photo: keep", "      photo: {type: longblob}"))
     assert "photo.type: the preset makes 'photo' 2.x <blob@raw> JSON" in "\n".join(refused.value.problems)
+
+
+def test_review_findings_on_sizes_statements_and_final_names():
+    from djsqlgen.catalog.sqltypes import max_bytes
+    from djsqlgen.errors import DjsqlgenError
+    from djsqlgen.output.sqlfile import _check
+
+    # the server's sizes: 9 digits in 4 bytes, the rest by its table (decimal(6,2): 2 + 1)
+    assert [max_bytes(t, None) for t in ("decimal(6)", "decimal", "decimal(6,2)", "decimal(20,10)")] == [3, 5, 3, 10]
+    assert max_bytes("varchar(10)", "gbk") == 21
+    with pytest.raises(DjsqlgenError):
+        _check("SELECT 1--1; SELECT 2", False, "x")  # `--1` is not a comment: two statements
+    _check("SELECT 1 -- a comment; not a statement\nFROM DUAL", False, "y")
+    catalog = _catalog([_table("subject", [attr("subject_id", "int(11)", in_key=True)], ("subject_id",))])
+    text = identity_plan(catalog, [("lab", "lab_v2")], "lab", "dj014-to-dj2")
+    plan = parse_plan(text.replace("rename_to_final: false", "rename_to_final: true")
+                      .replace("target: lab_v2", "target: lab_v2\n  final: lab_2x"))
+    assert build_model(plan, catalog).model  # one schema with a final of its own: fine
+    two = _catalog([_table("subject", [attr("subject_id", "int(11)", in_key=True)], ("subject_id",))])
+    two = Catalog(two.server, (*two.schemas, Schema("lab2", "latin1", "latin1_swedish_ci", ())))
+    text = identity_plan(two, [("lab", "lab_v2"), ("lab2", "lab2_v2")], "lab", "dj014-to-dj2")
+    plan = parse_plan(text.replace("rename_to_final: false", "rename_to_final: true")
+                      .replace("target: lab_v2", "target: lab_v2\n  final: merged")
+                      .replace("target: lab2_v2", "target: lab2_v2\n  final: merged"))
+    with pytest.raises(Exception) as refused:
+        build_model(plan, two)
+    assert "schemas.lab.final: 'merged' is also another v2 schema's final" in "\n".join(refused.value.problems)
+
+
+def test_files_writes_2x_attachments_checksummed_resumable_and_leaves_a_changed_source_alone(tmp_path):
+    import hashlib
+
+    from djsqlgen.run.files import carry_out
+
+    (tmp_path / "lab/ab/cd").mkdir(parents=True)
+    good, changed = tmp_path / "lab/ab/cd/h1.report.txt", tmp_path / "lab/ab/cd/h2.notes.txt"
+    good.write_bytes(b"contents " * 300_000)  # larger than a chunk
+    changed.write_bytes(b"edited after attaching")
+
+    def row(path, name, original):
+        return {"store": "s", "source_path": str(path.relative_to(tmp_path)), "target_path": f"_hash/lab/{name}",
+                "md5": hashlib.md5(name.encode() + b"\0" + original).hexdigest(), "attachment_name": name}
+
+    rows = [row(good, "report.txt", good.read_bytes()), row(changed, "notés.txt", b"as attached"),
+            row(tmp_path / "lab/gone.bin", "gone.bin", b"")]
+    report = carry_out(rows, {"s": tmp_path})
+    assert (report.written, report.present, len(report.problems)) == (1, 0, 2)
+    assert (tmp_path / "_hash/lab/report.txt").read_bytes() == b"report.txt\0" + good.read_bytes()
+    assert not (tmp_path / "_hash/lab/notés.txt").exists() and not list(tmp_path.rglob("*.djsqlgen-partial"))
+    assert "do not match the md5" in report.problems[0] and "not there" in report.problems[1]
+    again = carry_out(rows[:1], {"s": tmp_path})  # a second run finds it in place
+    assert (again.written, again.present) == (0, 1)
