@@ -19,6 +19,7 @@ from djsqlgen.presets import dj2_sql
 class AttachmentSource:
     schema: str
     store: str
+    subfolding: tuple[int, ...]
 
     @property
     def table(self) -> str:
@@ -26,7 +27,7 @@ class AttachmentSource:
 
     @property
     def source_path(self) -> str:
-        return dj2_sql.legacy_path("`hash`", self.schema, "CONCAT('.', `attachment_name`)")
+        return dj2_sql.legacy_path("`hash`", self.schema, "CONCAT('.', `attachment_name`)", self.subfolding)
 
     @property
     def target_path(self) -> str:
@@ -38,7 +39,7 @@ def attachment_sources(model: Model, operations) -> list[AttachmentSource]:
     from djsqlgen.ops.convert_external import ConvertExternal
 
     # a target id is its v1 table's schema.name, and stays so even when a later operation removes the target
-    found = {AttachmentSource(op.target_id.split(".", 1)[0], op.store)
+    found = {AttachmentSource(op.target_id.split(".", 1)[0], op.store, op.subfolding)
              for op in operations if isinstance(op, ConvertExternal) and op.kind == "attach"}
     return sorted(found, key=lambda s: (s.store, s.schema))
 

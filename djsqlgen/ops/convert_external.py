@@ -37,6 +37,7 @@ class ConvertExternal(Operation):
     column: str  # the v1 column, by its name when this operation runs
     kind: str  # blob / attach / filepath
     store: str
+    subfolding: tuple[int, ...] = dj2_sql.DEFAULT_SUBFOLDING  # the 0.14 store's, where its blob files are
 
     @property
     def alias(self) -> str:
@@ -68,7 +69,8 @@ class ConvertExternal(Operation):
             text = dj2_sql.hash_json(src, attach_target_path_sql(src, schema), schema, self.store,
                                      f"{size} + LENGTH(CONVERT({name} USING utf8mb4)) + 1")
         else:
-            text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema), schema, self.store, size)
+            text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema, subfolding=self.subfolding), schema,
+                                     self.store, size)
         pieces = text.split("\0")  # text, index, text, index, ... text
         return Expr(tuple(pieces[0::2]), tuple(refs[int(i)] for i in pieces[1::2]))
 

@@ -148,6 +148,8 @@ class PresetSpec(_Strict):
         "widen", description="unsigned integers: the next wider signed 2.x core type, or kept native")
     charset: str = Field("utf8mb4", description="character set of v2's text columns and tables")
     collation: str = Field("utf8mb4_general_ci", description="collation of v2's text columns and tables")
+    subfolding: dict[str, list[int]] = Field(
+        default_factory=dict, description="0.14 store name -> its `subfolding` setting, when not [2, 2] (0.14's default)")
 
 
 class Plan(_Strict):

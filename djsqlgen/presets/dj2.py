@@ -20,6 +20,7 @@ from djsqlgen.ops.base import Operation
 from djsqlgen.ops.convert_external import ConvertExternal
 from djsqlgen.ops.drop_reference import DropReference
 from djsqlgen.ops.table_charset import TableCharset
+from djsqlgen.presets.dj2_sql import DEFAULT_SUBFOLDING
 
 DJ2_PRESET = "dj014-to-dj2"
 # 0.14's own bookkeeping tables: 2.x neither reads nor writes them (it keeps jobs in ``~~<table>`` tables
@@ -138,7 +139,8 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
         key = f"{plan_key}.columns.{attr.name} (preset {DJ2_PRESET})"
         column = dj2_column(attr, settings.unsigned)
         if column.external:
-            ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store))
+            folds = tuple(settings.subfolding.get(column.store, DEFAULT_SUBFOLDING))
+            ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store, folds))
             continue
         if attr.name in inherited:
             # 2.x declares a column a foreign key brings as its parent's: the parent's SQL type, character set and

@@ -29,11 +29,20 @@ def base32_md5(md5_sql: str) -> str:
     return "CONCAT(" + ",\n    ".join(digits) + ")"
 
 
-def legacy_path(md5_sql: str, schema: str, suffix_sql: str | None = None) -> str:
-    """Where 0.14 put an external blob or attachment: ``<schema>/<h[0:2]>/<h[2:4]>/<h>[suffix]``."""
+DEFAULT_SUBFOLDING = (2, 2)  # 0.14's, for a store whose spec names none
+
+
+def legacy_path(md5_sql: str, schema: str, suffix_sql: str | None = None,
+                subfolding: tuple[int, ...] = DEFAULT_SUBFOLDING) -> str:
+    """Where 0.14 put an external blob or attachment: ``<schema>/<h[0:2]>/<h[2:4]>/<h>[suffix]`` with the default
+    subfolding (2, 2); one folder per entry of ``subfolding``, of that many hex digits."""
     hexed = f"LOWER(HEX({md5_sql}))"
-    parts = [quote_literal(schema + "/"), f"SUBSTRING({hexed}, 1, 2)", "'/'", f"SUBSTRING({hexed}, 3, 2)", "'/'",
-             hexed]
+    parts = [quote_literal(schema + "/")]
+    start = 1
+    for width in subfolding:
+        parts += [f"SUBSTRING({hexed}, {start}, {width})", "'/'"]
+        start += width
+    parts.append(hexed)
     if suffix_sql:
         parts.append(suffix_sql)
     return "CONCAT(" + ", ".join(parts) + ")"

@@ -236,3 +236,13 @@ def test_files_writes_2x_attachments_checksummed_resumable_and_leaves_a_changed_
     assert "do not match the md5" in report.problems[0] and "not there" in report.problems[1]
     again = carry_out(rows[:1], {"s": tmp_path})  # a second run finds it in place
     assert (again.written, again.present) == (0, 1)
+
+
+def test_a_store_with_other_0_14_subfolding_points_at_its_files():
+    """0.14's `subfolding` is a store setting ((2, 2) unless the lab set another): the JSON's path must follow it."""
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    default = _model(catalog).target("lab.subject").column("photo").expr.render()
+    assert "SUBSTRING(LOWER(HEX(`src`.`photo`)), 3, 2)" in default
+    model = _model(catalog, lambda t: t.replace("  subfolding: {}\n", "  subfolding: {raw: [1]}\n", 1))
+    folded = model.target("lab.subject").column("photo").expr.render()
+    assert "SUBSTRING(LOWER(HEX(`src`.`photo`)), 1, 1), '/', LOWER(HEX(" in folded and ", 3, 2)" not in folded
