@@ -233,6 +233,10 @@ def build_model(plan: Plan, catalog: Catalog) -> Built:
             continue
         model = op.apply(model)
         applied.append(op)
+    if plan.preset is not None and not problems:  # after every operation: which columns a foreign key brings
+        from djsqlgen.presets.dj2 import mark_references
+
+        model = mark_references(model)
     problems += model_problems(model, plan)
     if problems:
         raise PlanError(list(dict.fromkeys(problems)))

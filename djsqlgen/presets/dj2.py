@@ -9,12 +9,13 @@ installed DataJoint 2.x (``datajoint.declare.CORE_TYPES``), so a release that ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import Attribute, Table
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, builtin_codec_names, core_type_sql
+from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, builtin_codec_names, core_type_sql, split_comment
 from djsqlgen.model.identity import target_id
+from djsqlgen.model.target import Model
 from djsqlgen.ops.alter_column import AlterColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.convert_external import ConvertExternal
@@ -158,6 +159,28 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
     external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_PREFIX)}
     ops += [DropReference(f"{plan_key} (preset {DJ2_PRESET})", tid, parent) for parent in sorted(external_parents)]
     return ops
+
+
+def mark_references(model: Model) -> Model:
+    """The markers of the finished model's columns as 2.x declares them: none on a column one of its foreign keys
+    brings (uuid excepted), and the core type's on a column no foreign key brings any more (a lookup's reference
+    gains a foreign key, ``drop_references`` loses one: the preset's own pass saw v1's)."""
+    targets = []
+    for target in model.targets:
+        referring = {c for fk in target.foreign_keys for c in fk.columns}
+        columns = []
+        for column in target.columns:
+            marker, text = split_comment(column.decl.comment)
+            if column.name in referring and marker is not None and marker.marker != "uuid":
+                column = replace(column, decl=replace(column.decl, comment=text))
+            elif column.name not in referring and marker is None:
+                core = dj2_column(Attribute(column.name, column.decl.sql_type, column.decl.nullable, None, False, "",
+                                            None, False), "keep-native")
+                if core.marker and core.sql_type == column.decl.sql_type.lower() and not column.decl.auto_increment:
+                    column = replace(column, decl=replace(column.decl, comment=f":{core.marker}:{text}"))
+            columns.append(column)
+        targets.append(replace(target, columns=tuple(columns)))
+    return replace(model, targets=tuple(targets))
 
 
 def plan_entry(plan_key: str, table: Table, attr: Attribute, change: dict, settings) -> tuple[dict, list[str]]:

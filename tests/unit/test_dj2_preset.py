@@ -246,3 +246,23 @@ def test_a_store_with_other_0_14_subfolding_points_at_its_files():
     model = _model(catalog, lambda t: t.replace("  subfolding: {}\n", "  subfolding: {raw: [1]}\n", 1))
     folded = model.target("lab.subject").column("photo").expr.render()
     assert "SUBSTRING(LOWER(HEX(`src`.`photo`)), 1, 1), '/', LOWER(HEX(" in folded and ", 3, 2)" not in folded
+
+
+def test_markers_follow_the_finished_models_foreign_keys():
+    """Found in review: the preset decided markers from v1's foreign keys, so a lookup's reference kept its marker
+    (2.x declares `-> Lookup` without one) and a column whose reference the plan drops stayed unmarked."""
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    subject = _table("subject", [attr("subject_id", "int(11)", in_key=True), attr("kind", "varchar(16)")],
+                     ("subject_id",))
+    model = _model(_catalog([subject]), lambda t: t.replace("      lookups: []", "      lookups: [{table: '#kind', "
+                                                                               "key: [kind]}]", 1))
+    assert model.target("lab.subject").column("kind").decl.comment == ""
+    assert model.target("lab.#kind").column("kind").decl.comment == ":varchar(16):"
+    model = _model(catalog, lambda t: t.replace("      drop_references: []\n      lookups: []\n      parts: []\n"
+                                                "      merge_into_master: false\n      split: []\n    session:",
+                                                "      drop_references: []\n      lookups: []\n      parts: []\n"
+                                                "      merge_into_master: false\n      split: []\n    session:", 1)
+                   .replace("        session_id: keep\n      add: {}\n      joins: {}\n      add_parents: []\n"
+                            "      drop_references: []", "        session_id: keep\n      add: {}\n      joins: {}\n"
+                            "      add_parents: []\n      drop_references: [subject]", 1))
+    assert model.target("lab.session").column("subject_id").decl.comment == ":int32:"
