@@ -10,6 +10,7 @@ import json
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from djsqlgen.catalog.types import DataJointType, split_comment
@@ -183,7 +184,15 @@ class Catalog:
         raise KeyError(f"the heading has no schema {name!r}")
 
     def table(self, schema: str, name: str) -> Table:
-        return self.schema(schema).table(name)
+        found = self._tables.get((schema, name))
+        if found is None:
+            return self.schema(schema).table(name)  # raises, naming what is missing
+        return found
+
+    @cached_property
+    def _tables(self) -> dict[tuple[str, str], Table]:
+        # built once (a catalog never changes): looked up by every operation, a scan made thousands of tables slow
+        return {(t.schema, t.name): t for s in self.schemas for t in s.tables}
 
     def find_table(self, schema: str, name: str) -> Table | None:
         try:

@@ -209,17 +209,32 @@ class Model:
     # groups of target ids made from one v1 table by row filters that must cover each row exactly once
     splits: tuple[tuple[str, ...], ...] = ()
 
+    def _positions(self) -> dict[str, int]:
+        """Target id -> its position in ``targets``, built once per model and handed on by ``replace_target``
+        (which keeps every position): every operation looks targets up, and a scan each time made building
+        the model of a few thousand tables quadratic."""
+        if "positions" not in self.memo:
+            self.memo["positions"] = {t.id: i for i, t in enumerate(self.targets)}
+        return self.memo["positions"]
+
     def target(self, target_id: str) -> Target:
-        for t in self.targets:
-            if t.id == target_id:
-                return t
-        raise KeyError(f"no target {target_id!r}")
+        position = self._positions().get(target_id)
+        if position is None:
+            raise KeyError(f"no target {target_id!r}")
+        return self.targets[position]
 
     def find(self, target_id: str) -> Target | None:
-        return next((t for t in self.targets if t.id == target_id), None)
+        position = self._positions().get(target_id)
+        return None if position is None else self.targets[position]
 
     def replace_target(self, target: Target) -> Model:
-        return replace(self, targets=tuple(target if t.id == target.id else t for t in self.targets))
+        positions = self._positions()
+        at = positions.get(target.id)
+        if at is None:
+            return self
+        model = replace(self, targets=self.targets[:at] + (target,) + self.targets[at + 1:])
+        model.memo["positions"] = positions  # same ids at the same places
+        return model
 
     def v1_table(self, ref: TableRef) -> Table:
         return self.v1.table(ref.schema, ref.name)
