@@ -264,6 +264,19 @@ INSERT INTO `{s}`.`visit` VALUES (1, 'Malmö', 'fika på stan', UNHEX(MD5('photo
 """
 
 
+def _latin1_plan(db, prefix: str, tmp_path, env) -> tuple[str, object, dict]:
+    """LATIN1_V1 on the server and the preset's plan of it (control schema set): (schema, plan path, plan)."""
+    schema = f"{prefix}_geo"
+    for statement in LATIN1_V1.format(s=schema).strip().split(";\n"):
+        db.execute(statement)
+    plan_path = tmp_path / "plan.yaml"
+    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{schema}={schema}_v2", "--name", prefix,
+                  "-o", str(plan_path)], env), "plan init")
+    plan = yaml.safe_load(plan_path.read_text())
+    plan["control_schema"] = f"{prefix}_ctl"
+    return schema, plan_path, plan
+
+
 def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_how_to_keep_it(tmp_path, prefix, db,
                                                                                                dj_env, server_settings):
     """'Malmo' and 'Malmö' are two keys under latin1_swedish_ci and one under utf8mb4_general_ci: plan check refuses
@@ -271,14 +284,7 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
     client runs every file: v2 holds v1's text converted, byte for byte."""
     from support.engine import mariadb_client
 
-    schema = f"{prefix}_geo"
-    for statement in LATIN1_V1.format(s=schema).strip().split(";\n"):
-        db.execute(statement)
-    plan_path = tmp_path / "plan.yaml"
-    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{schema}={schema}_v2", "--name", prefix,
-                  "-o", str(plan_path)], dj_env), "plan init")
-    plan = yaml.safe_load(plan_path.read_text())
-    plan["control_schema"] = f"{prefix}_ctl"
+    schema, plan_path, plan = _latin1_plan(db, prefix, tmp_path, dj_env)
     write_plan(plan_path, plan)
     refused = djsqlgen(["plan", "check", str(plan_path)], dj_env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
@@ -328,14 +334,7 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
 def test_when_v2_takes_v1s_schema_its_charset_and_lineage_follow_and_come_back(tmp_path, prefix, db, dj_env):
     """Found in review: with the cut-over giving v2 v1's own schema name (v1 to an archive), the schema kept
     latin1 as its default, so tables 2.x declared there later were latin1."""
-    schema = f"{prefix}_geo"
-    for statement in LATIN1_V1.format(s=schema).strip().split(";\n"):
-        db.execute(statement)
-    plan_path = tmp_path / "plan.yaml"
-    _ok(djsqlgen(["plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{schema}={schema}_v2", "--name", prefix,
-                  "-o", str(plan_path)], dj_env), "plan init")
-    plan = yaml.safe_load(plan_path.read_text())
-    plan["control_schema"] = f"{prefix}_ctl"
+    schema, plan_path, plan = _latin1_plan(db, prefix, tmp_path, dj_env)
     plan["cutover"]["rename_to_final"] = True
     plan["schemas"][0].update(final=schema, archive=f"{schema}_014")
     for table in ("#city", "visit"):
