@@ -289,6 +289,7 @@ def test_a_latin1_key_that_utf8mb4_would_merge_is_refused_until_the_plan_says_ho
     refused = djsqlgen(["plan", "check", str(plan_path)], dj_env)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
     assert "tables.#city.columns.city" in refused.stderr and "can make two v1 keys equal" in refused.stderr
+    assert "collation: utf8mb4_bin" in refused.stderr  # the way through, named
     tables = plan["schemas"][0]["tables"]
     for table in ("#city", "visit"):  # the key and the column referring to it keep one comparison
         tables[table]["columns"]["city"] = {"collation": "utf8mb4_bin"}
