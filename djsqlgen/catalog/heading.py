@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
-from djsqlgen.catalog.types import DataJointType, split_comment
+from djsqlgen.catalog.types import EXTERNAL_TABLE_PREFIX, DataJointType, split_comment
 from djsqlgen.errors import HeadingError
 from djsqlgen.run.db import Database
 
@@ -161,7 +161,7 @@ class Schema:
         names = {t.name for t in self.tables}
         if "~lineage" in names:
             return "2.x"
-        if "~log" in names or any(n.startswith("~external_") for n in names):
+        if "~log" in names or any(n.startswith(EXTERNAL_TABLE_PREFIX) for n in names):
             return "0.14"
         seen = {a.dj_type.generation for t in self.tables for a in t.attributes if a.dj_type}
         seen.discard(None)

@@ -15,6 +15,15 @@ from functools import lru_cache
 # DataJoint's own split of a comment into marker and free text (heading.py in both 0.14 and 2.x).
 MARKER = re.compile(r":(?P<marker>[^:]+):(?P<comment>.*)", re.DOTALL)
 
+# DataJoint 0.14 keeps an external store's index in a table of this prefix, ``~external_<store>``.
+EXTERNAL_TABLE_PREFIX = "~external_"
+
+
+def external_table(store: str) -> str:
+    """DataJoint 0.14's table of a store's external values."""
+    return EXTERNAL_TABLE_PREFIX + store
+
+
 # DataJoint 0.14 wrote these types into comments; 2.x has codecs for them instead.
 LEGACY_STORE_TYPES = ("blob", "attach", "filepath")
 _LEGACY_WITH_STORE = re.compile(r"(?P<name>blob|attach|filepath)@(?P<store>[a-z][\-\w]*)$", re.IGNORECASE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from djsqlgen.catalog.types import external_table, split_comment
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, Join, Model, TableRef
 from djsqlgen.ops.base import Operation
@@ -19,10 +20,6 @@ from djsqlgen.output.quoting import quote_literal
 from djsqlgen.presets import dj2_sql
 
 ATTACH_TARGET_PREFIX = "_hash"  # 2.x's default hash_prefix: attachments are rewritten under it
-
-
-def external_table(store: str) -> str:
-    return f"~external_{store}"
 
 
 def attach_target_path_sql(md5_sql: str, schema: str) -> str:
@@ -80,8 +77,7 @@ class ConvertExternal(Operation):
         join = Join(self.alias, self._external(model), (("hash", Expr.column(DRIVING, self.column)),), "left")
         target = replace(target, source=replace(target.source, joins=target.source.joins + (join,)))
         expr = self._value(model)
-        user_comment = column.decl.comment.split(":", 2)[2] if column.decl.comment.startswith(":") else \
-            column.decl.comment
+        _, user_comment = split_comment(column.decl.comment)
         decl = replace(column.decl, sql_type="json", default="NULL" if column.decl.nullable else None,
                        comment=f":<{self.kind}@{self.store}>:{user_comment}", charset=None, collation=None)
         columns = tuple(replace(c, decl=decl, expr=expr, copied_from=None, plan_key=self.plan_key)

@@ -21,7 +21,7 @@ from djsqlgen.output.guard import refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
-from djsqlgen.presets.lineage import LINEAGE_TABLE
+from djsqlgen.presets.lineage import LINEAGE_TABLE, lineage_rows
 
 # Every file runs in this mode, whatever the client's: triggers and procedures keep the mode they were
 # created in, and a non-strict session would make them truncate silently. No NO_BACKSLASH_ESCAPES
@@ -234,6 +234,9 @@ class Phases:
         self.plan = ctx.plan
         self.targets = self.model.ordered()
         self.triggers = triggers.trigger_names(ctx)
+        # DataJoint 2.x's ~lineage rows per v2 schema, when the plan makes v2 for DataJoint 2.x (10, 70 and their
+        # rollbacks all need them)
+        self.lineage = lineage_rows(self.model) if self.plan.preset is not None else {}
 
     # -- shared pieces ----------------------------------------------------------------------------
     def _file(self, number: str, rollback: bool = False, ddl: bool = True) -> FileBuilder:
@@ -516,7 +519,7 @@ class Phases:
                                                    spec.source)))
         for t in self.targets:
             f.add(*f.creating(expand.create_table(self.ctx, t)))
-        for schema, rows in self._lineage().items():
+        for schema, rows in self.lineage.items():
             f.add(*f.creating(lineage.create(self.ctx, schema)), lineage.fill(self.ctx, schema, rows))
         f.log()
         return f
@@ -528,14 +531,6 @@ class Phases:
             return self.plan.preset.charset, self.plan.preset.collation
         schema = self.model.v1.schema(source)
         return schema.charset, schema.collation
-
-    def _lineage(self) -> dict[str, list[tuple[str, str, str]]]:
-        """DataJoint 2.x's ~lineage rows per v2 schema, when the plan makes v2 for DataJoint 2.x."""
-        if self.plan.preset is None:
-            return {}
-        from djsqlgen.presets.lineage import lineage_rows
-
-        return lineage_rows(self.model)
 
     def _archive_charsets(self, to_v2: bool) -> list[Statement]:
         """When v2 takes v1's schema (v1 to its archive) under a preset, that schema's default character set becomes
@@ -558,7 +553,7 @@ class Phases:
         """(~lineage table moves, (versioned, final) schema names) of a cut-over that renames the v2 schemas."""
         renamed = [(spec.target, spec.final) for spec in self.model.schemas
                    if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target]
-        lineage_schemas = self._lineage()
+        lineage_schemas = self.lineage
         moves = [((old, LINEAGE_TABLE), (new, LINEAGE_TABLE)) for old, new in renamed if old in lineage_schemas]
         return moves, renamed
 
@@ -1258,7 +1253,7 @@ class Phases:
                              "rollback/30_dualwrite.sql first"),
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 holds live data; apply rollback/70 first")])
         steps = []
-        for schema in self._lineage():
+        for schema in self.lineage:
             steps += f.dropping(Owned("table", schema, LINEAGE_TABLE),
                                 f"DROP TABLE IF EXISTS {table_sql(schema, LINEAGE_TABLE)}",
                                 "DataJoint 2.x's lineage of the v2 tables")

@@ -96,5 +96,7 @@ def dj2_definition(model: Model, target: Target) -> Definition:
 
 
 def dj2_definitions(model: Model) -> list[Definition]:
-    """Every v2 table's definition, parents first."""
-    return [dj2_definition(model, t) for t in model.ordered() if not t.name.startswith("~")]
+    """Every v2 table's definition, parents first (computed once per model: RUNBOOK.md and manifest.json list them)."""
+    if "dj2_definitions" not in model.memo:
+        model.memo["dj2_definitions"] = [dj2_definition(model, t) for t in model.ordered() if not t.name.startswith("~")]
+    return model.memo["dj2_definitions"]

@@ -13,7 +13,14 @@ from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import Attribute, Table
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, builtin_codec_names, core_type_sql, split_comment
+from djsqlgen.catalog.types import (
+    EXTERNAL_TABLE_PREFIX,
+    KIND_ANGLE,
+    KIND_LEGACY,
+    builtin_codec_names,
+    core_type_sql,
+    split_comment,
+)
 from djsqlgen.model.identity import target_id
 from djsqlgen.model.target import Model
 from djsqlgen.ops.alter_column import AlterColumn
@@ -27,7 +34,6 @@ DJ2_PRESET = "dj014-to-dj2"
 # 0.14's own bookkeeping tables: 2.x neither reads nor writes them (it keeps jobs in ``~~<table>`` tables
 # of its own and external files by path in the column), so they stay in v1 and are not copied.
 HIDDEN_KEPT_IN_V1 = ("~log", "~jobs")
-EXTERNAL_PREFIX = "~external_"
 
 # Native integer → (signed core type, core type wide enough for the unsigned range). 2.x has no
 # unsigned core types; ``bigint unsigned`` has no wider one and stays native.
@@ -101,7 +107,7 @@ def dj2_column(attr: Attribute, unsigned: str = "widen") -> Dj2Column:
 
 def left_in_v1(table_name: str) -> bool:
     """DataJoint 0.14's own tables, which the preset leaves in v1."""
-    return table_name in HIDDEN_KEPT_IN_V1 or table_name.startswith(EXTERNAL_PREFIX)
+    return table_name in HIDDEN_KEPT_IN_V1 or table_name.startswith(EXTERNAL_TABLE_PREFIX)
 
 
 def preset_notes(catalog, sources: list[str], settings, examples: int = 3) -> list[str]:
@@ -128,7 +134,7 @@ def is_text(sql_type: str) -> bool:
 
 def _inherited(table: Table) -> set[str]:
     """Columns a foreign key brings (not the references into ~external_<store>, which the preset converts)."""
-    return {c for fk in table.foreign_keys if not fk.ref_table.startswith(EXTERNAL_PREFIX) for c in fk.columns}
+    return {c for fk in table.foreign_keys if not fk.ref_table.startswith(EXTERNAL_TABLE_PREFIX) for c in fk.columns}
 
 
 def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
@@ -146,9 +152,7 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
         if attr.name in inherited:
             # 2.x declares a column a foreign key brings as its parent's: the parent's SQL type, character set and
             # collation (FollowParents carries them from the parent's v2 key, or keeps v1's for a parent outside the
-            # plan), the comment without a marker (uuid excepted)
-            marker = "uuid" if column.marker == "uuid" else None
-            ops.append(AlterColumn(key, tid, attr.name, comment=f":{marker}:{attr.comment}" if marker else attr.comment))
+            # plan); its marker is settled with the others on the finished model (mark_references)
             continue
         comment = f":{column.marker}:{attr.comment}" if column.marker else attr.comment
         text = is_text(column.sql_type)
@@ -156,9 +160,16 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
             key, tid, attr.name, type=column.sql_type if column.sql_type != attr.sql_type else None,
             comment=comment, default=attr.default,
             charset=settings.charset if text else None, collation=settings.collation if text else None))
-    external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_PREFIX)}
+    external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_TABLE_PREFIX)}
     ops += [DropReference(f"{plan_key} (preset {DJ2_PRESET})", tid, parent) for parent in sorted(external_parents)]
     return ops
+
+
+def core_marker(sql_type: str) -> str | None:
+    """The 2.x core type an SQL type is exactly (``bigint`` → ``int64``, ``varchar(8)`` → ``varchar(8)``), else None
+    (``int unsigned``, ``text``: native types, declared without a marker)."""
+    core = dj2_column(Attribute("", sql_type, False, None, False, "", None, False), "keep-native")
+    return core.marker if core.sql_type == sql_type.strip().lower() else None
 
 
 def mark_references(model: Model) -> Model:
@@ -173,17 +184,16 @@ def mark_references(model: Model) -> Model:
             marker, text = split_comment(column.decl.comment)
             if column.name in referring and marker is not None and marker.marker != "uuid":
                 column = replace(column, decl=replace(column.decl, comment=text))
-            elif column.name not in referring and marker is None:
-                core = dj2_column(Attribute(column.name, column.decl.sql_type, column.decl.nullable, None, False, "",
-                                            None, False), "keep-native")
-                if core.marker and core.sql_type == column.decl.sql_type.lower() and not column.decl.auto_increment:
-                    column = replace(column, decl=replace(column.decl, comment=f":{core.marker}:{text}"))
+            elif column.name not in referring and marker is None and not column.decl.auto_increment:
+                core = core_marker(column.decl.sql_type)
+                if core:
+                    column = replace(column, decl=replace(column.decl, comment=f":{core}:{text}"))
             columns.append(column)
         targets.append(replace(target, columns=tuple(columns)))
     return replace(model, targets=tuple(targets))
 
 
-def plan_entry(plan_key: str, table: Table, attr: Attribute, change: dict, settings) -> tuple[dict, list[str]]:
+def plan_entry(plan_key: str, attr: Attribute, change: dict, settings) -> tuple[dict, list[str]]:
     """The plan's own entry for a column, read in the preset's terms: ``type`` is an SQL type whose 2.x marker the
     column takes, ``comment`` the text after the marker (which the preset keeps). A converted external column
     cannot be retyped: it holds 2.x's JSON."""
@@ -193,12 +203,7 @@ def plan_entry(plan_key: str, table: Table, attr: Attribute, change: dict, setti
                         "JSON; it cannot take another type (keep or drop it)")]
     if "type" not in change and "comment" not in change:
         return change, []
-    marker = column.marker
-    if "type" in change:
-        retyped = dj2_column(Attribute(attr.name, change["type"], attr.nullable, None, False, "", None, attr.in_key),
-                             "keep-native")
-        marker = retyped.marker if retyped.sql_type == change["type"].strip().lower() else None
-    if attr.name in _inherited(table) and marker != "uuid":
-        marker = None
+    # (a column a foreign key brings loses the marker again in mark_references, as 2.x declares it)
+    marker = core_marker(change["type"]) if "type" in change else column.marker
     text = change.get("comment", attr.comment)
     return {**change, "comment": f":{marker}:{text}" if marker else text}, []
