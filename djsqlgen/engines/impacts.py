@@ -147,8 +147,28 @@ def _index(model: Model) -> tuple[dict, dict]:
     return model.memo["impacts_index"]
 
 
+def _parent_joins(model: Model, t: Target) -> set[str]:
+    """Aliases of ``t``'s joins to a table its driving table refers to by a v1 foreign key, on exactly that key (a
+    parent whose new key a child follows, an ~external_<store> row): no driving row can refer to a parent row
+    being inserted, so an INSERT there reaches none of ``t``'s rows. Looking would take a shared lock on the gap
+    of the driving table where the child rows are about to go: two DataJoint clients inserting a session and then
+    its parts deadlocked on it (1213, seen in CI; InnoDB status: both held S on session__tag's supremum)."""
+    driving = model.v1_table(t.source.driving)
+    keys = {(fk.ref_schema, fk.ref_table, tuple(sorted(zip(fk.ref_columns, fk.columns))))
+            for fk in driving.foreign_keys}
+    out = set()
+    for j in t.source.joins:
+        on = dict(j.on)
+        if all(e.is_column and e.refs[0].alias == DRIVING for e in on.values()):
+            pairs = tuple(sorted((k, e.refs[0].name) for k, e in on.items()))
+            if (j.table.schema, j.table.name, pairs) in keys:
+                out.add(j.alias)
+    return out
+
+
 def impacts(model: Model, written: TableRef, event: str) -> list[Impact]:
-    """The targets a write (``INSERT``, ``UPDATE`` or ``DELETE``) to ``written`` changes, parents first."""
+    """The targets a write (``INSERT``, ``UPDATE`` or ``DELETE``) to ``written`` changes, parents first. A new row
+    reaches no target through a join as a parent (``_parent_joins``): nothing refers to it yet."""
     table = model.v1_table(written)
     children, readers = _index(model)
     cascade_rule = {"UPDATE": "on_update", "DELETE": "on_delete"}.get(event)
@@ -158,9 +178,10 @@ def impacts(model: Model, written: TableRef, event: str) -> list[Impact]:
     positions = sorted({p for ref in reached for p in readers.get(ref, ())})
     out = []
     for target in (ordered[p] for p in positions):
+        parents = _parent_joins(model, target) if event == "INSERT" else set()
         paths = [Path(alias, tuple((a.name, a.name) for a in table.attributes), True,
                       tuple((k, k) for k in table.primary_key))
-                 for alias in target.source.alias_of(written)]
+                 for alias in target.source.alias_of(written) if alias not in parents]
         for descendant, columns in cascades:
             for alias in target.source.alias_of(TableRef(descendant.schema, descendant.name)):
                 paths.append(Path(alias, columns, False))

@@ -194,25 +194,6 @@ def _without_child_joins(t: Target) -> Target:
     return replace(t, columns=columns, source=replace(t.source, joins=joins))
 
 
-def _parent_joins(ctx: Context, t: Target) -> set[str]:
-    """Aliases of ``t``'s joins to a table its driving table refers to by a v1 foreign key, on exactly that key (a
-    parent whose new key a child follows, an ~external_<store> row): no driving row can refer to a parent row
-    being inserted, so an INSERT there reaches none of ``t``'s rows. Looking would take a shared lock on the gap
-    of the driving table where the child rows are about to go: two DataJoint clients inserting a session and then
-    its parts deadlocked on it (1213, seen in CI; InnoDB status: both held S on session__tag's supremum)."""
-    driving = ctx.model.v1_table(t.source.driving)
-    keys = {(fk.ref_schema, fk.ref_table, tuple(sorted(zip(fk.ref_columns, fk.columns))))
-            for fk in driving.foreign_keys}
-    out = set()
-    for j in t.source.joins:
-        on = dict(j.on)
-        if all(e.is_column and e.refs[0].alias == DRIVING for e in on.values()):
-            pairs = tuple(sorted((k, e.refs[0].name) for k, e in on.items()))
-            if (j.table.schema, j.table.name, pairs) in keys:
-                out.add(j.alias)
-    return out
-
-
 def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, str]]:
     """A deleted v1 row that targets read through a LEFT JOIN (a merged part, another table's columns): their
     rows are recomputed without it (NULLs where it was). (An inner join's row needs v1's foreign key to keep
@@ -313,11 +294,6 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         return blocks
     for impact in found:  # parents first
         t = impact.target
-        if event == "INSERT":  # a new parent row has no children yet: its joins reach nothing
-            parents = _parent_joins(ctx, t)
-            impact = Impact(t, tuple(p for p in impact.paths if not (p.direct and p.alias in parents)))
-            if not impact.paths:
-                continue
         direct_driving = any(p.direct and p.alias == "src" for p in impact.paths)
         label = ", ".join(f"{p.alias}{'' if p.direct else ' (cascaded)'}" for p in impact.paths)
         if event == "INSERT" and t.source.distinct and direct_driving:
