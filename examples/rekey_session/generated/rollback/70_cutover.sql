@@ -283,23 +283,6 @@ BEGIN
     WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
   ) AS dt;
 
-  -- rows of rekey_ephys_v2.probe_insertion read the new row (as parent_1)
-  SET v_target = 'rekey_ephys_v2.probe_insertion';
-  INSERT INTO `rekey_ephys_v2`.`probe_insertion`
-    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`probe_type` AS `probe_type`
-    FROM `rekey_ephys`.`probe_insertion` AS `src`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `probe_type` = dt.`probe_type`;
-
   -- rows of rekey_ephys_v2.__clustering read the new row (as parent_1_parent_1)
   SET v_target = 'rekey_ephys_v2.__clustering';
   INSERT INTO `rekey_ephys_v2`.`__clustering`
@@ -1483,25 +1466,6 @@ BEGIN
   ) AS dt
   ON DUPLICATE KEY UPDATE
     `n_units` = dt.`n_units`;
-
-  -- rows of rekey_ephys_v2.__clustering__unit read the new row (as parent_1)
-  SET v_target = 'rekey_ephys_v2.__clustering__unit';
-  INSERT INTO `rekey_ephys_v2`.`__clustering__unit`
-    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `rekey_ephys`.`__clustering__unit` AS `src`
-    LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`;
 END;;
 DELIMITER ;
 
@@ -1928,24 +1892,6 @@ BEGIN
   ) AS dt
   ON DUPLICATE KEY UPDATE
     `probe_type` = dt.`probe_type`;
-
-  -- rows of rekey_ephys_v2.__clustering read the new row (as parent_1)
-  SET v_target = 'rekey_ephys_v2.__clustering';
-  INSERT INTO `rekey_ephys_v2`.`__clustering`
-    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`n_units` AS `n_units`
-    FROM `rekey_ephys`.`__clustering` AS `src`
-    LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`;
 END;;
 DELIMITER ;
 
