@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, ForeignKeyDecl, Join, Model, Target, TargetColumn
 from djsqlgen.ops.base import Operation
@@ -90,8 +91,12 @@ def follow_parents(model: Model, target: Target, plan_key: str) -> _Follow:
                 name = existing.name
                 decl = replace(existing.decl, sql_type=key_column.decl.sql_type, charset=key_column.decl.charset,
                                collation=key_column.decl.collation)
+                # a plain copy only while it is stored as v1 stores it: a new type or character set converts it
+                # (verify must then compare the value as v2 stores it, not v1's bytes)
+                stored_alike = (normalise_type(decl.sql_type), decl.charset, decl.collation) == (
+                    normalise_type(existing.decl.sql_type), existing.decl.charset, existing.decl.collation)
                 new = replace(existing, decl=decl, expr=expr,
-                              copied_from=existing.copied_from if expr.is_column else None,
+                              copied_from=existing.copied_from if expr.is_column and stored_alike else None,
                               follows=None if expr.is_column and decl == existing.decl else fk.name)
                 if new != existing:
                     changed = True

@@ -359,3 +359,94 @@ def test_when_v2_takes_v1s_schema_its_charset_and_lineage_follow_and_come_back(t
     _ok(djsqlgen(["apply", str(out / "rollback" / "70_cutover.sql")], dj_env), "rollback 70")
     assert charset(schema) == [{"c": "latin1"}]
     assert lineage(db, [f"{schema}_v2"])[0] == (f"{schema}_v2", "#city", "city", f"{schema}_v2.#city.city")
+
+
+KEY_SHAPES = {
+    "a": """
+ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci;
+CREATE TABLE `#kind` (kind varchar(16) NOT NULL, PRIMARY KEY (kind)) ENGINE=InnoDB;
+CREATE TABLE subject (subject_id int unsigned NOT NULL, kind varchar(16) NULL DEFAULT NULL, born date NULL,
+  PRIMARY KEY (subject_id), FOREIGN KEY (kind) REFERENCES `#kind` (kind) ON UPDATE CASCADE ON DELETE RESTRICT
+) ENGINE=InnoDB;
+CREATE TABLE session (subject_id int unsigned NOT NULL, started datetime(3) NOT NULL, rig char(4) NOT NULL,
+  PRIMARY KEY (subject_id, started),
+  FOREIGN KEY (subject_id) REFERENCES subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE probe (serial bigint unsigned NOT NULL, vendor char(4) NOT NULL, PRIMARY KEY (serial)) ENGINE=InnoDB;
+CREATE TABLE probe__gain (serial bigint unsigned NOT NULL, gain decimal(6,2) NOT NULL, grade enum('a','b') NOT NULL,
+  step tinyint unsigned NOT NULL, PRIMARY KEY (serial, gain, grade, step),
+  FOREIGN KEY (serial) REFERENCES probe (serial) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE insertion (subject_id int unsigned NOT NULL, started datetime(3) NOT NULL, serial bigint unsigned NOT NULL,
+  depth smallint unsigned NOT NULL, spare bigint unsigned NULL DEFAULT NULL, insertion_uuid binary(16) NOT NULL
+  COMMENT ':uuid:', PRIMARY KEY (subject_id, started, serial), UNIQUE KEY (insertion_uuid),
+  FOREIGN KEY (subject_id, started) REFERENCES session (subject_id, started) ON UPDATE CASCADE ON DELETE RESTRICT,
+  FOREIGN KEY (serial) REFERENCES probe (serial) ON UPDATE CASCADE ON DELETE RESTRICT,
+  FOREIGN KEY (spare) REFERENCES probe (serial) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO `#kind` VALUES ('mäuse'), ('ratten');
+INSERT INTO subject VALUES (1, 'mäuse', '2024-01-02'), (2, NULL, NULL), (3, 'ratten', '2023-12-31');
+INSERT INTO session VALUES (1, '2024-03-01 09:30:00.125', 'rïg1'), (1, '2024-03-01 09:30:00.126', 'rig2'),
+  (2, '2024-03-02 10:00:00.000', 'rig1');
+INSERT INTO probe VALUES (18446744073709551615, 'imec'), (1, 'nrx');
+INSERT INTO probe__gain VALUES (1, -12.50, 'a', 255), (1, 12.50, 'b', 0), (18446744073709551615, 0.01, 'a', 1);
+INSERT INTO insertion VALUES (1, '2024-03-01 09:30:00.125', 1, 65535, 18446744073709551615, UNHEX(MD5('i1'))),
+  (1, '2024-03-01 09:30:00.126', 18446744073709551615, 0, NULL, UNHEX(MD5('i2')))
+""",
+    "b": """
+ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci;
+CREATE TABLE note (note_id int unsigned NOT NULL AUTO_INCREMENT, subject_id int unsigned NOT NULL,
+  body varchar(200) NOT NULL DEFAULT '', PRIMARY KEY (note_id),
+  FOREIGN KEY (subject_id) REFERENCES `{a}`.subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO note (subject_id, body) VALUES (1, 'première'), (3, 'zweite')
+""",
+}
+
+
+def test_every_key_type_and_reference_shape_under_the_preset_while_v1_is_written(db, prefix, dj_env, tmp_path):
+    """The preset on latin1 keys of every kind it converts (int/tinyint/smallint/bigint unsigned, datetime(3),
+    decimal, enum, char, varchar, uuid) and every foreign-key shape (composite, nullable, two to one parent, across
+    schemas, a part), with writes after 30, after the backfill and after 60 (inserts parents first, key moves that
+    v1 cascades, deletes): v1 and v2 hold the same values, compared row by row in Python, and 60 adds every key."""
+    from support.safety import FastScenario, applied
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("a", "b"))
+    a, b = s.sources
+    s.create_v1({a: KEY_SHAPES["a"], b: KEY_SHAPES["b"].replace("{a}", a)})
+    pairs = [x for src in s.sources for x in ("--schema", f"{src}={src}_v2")]
+    s.run("plan", "init", "--preset", "dj014-to-dj2", *pairs, "--name", prefix, "-o", str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan["control_schema"], plan["chunk"] = s.control, {"rows": 2, "sleep_ms": 0, "verify_rows": 3}
+    write_plan(s.plan_path, plan)
+    s.generate()
+
+    def write(base: int) -> None:
+        db.execute(f"INSERT INTO `{a}`.subject VALUES ({base}, 'mäuse', '2025-05-05')")
+        db.execute(f"INSERT INTO `{a}`.session VALUES ({base}, '2025-05-05 08:00:00.999', 'rïg9')")
+        db.execute(f"INSERT INTO `{a}`.insertion VALUES ({base}, '2025-05-05 08:00:00.999', 1, 7, 1, UNHEX(MD5('w{base}')))")
+        db.execute(f"INSERT INTO `{b}`.note (subject_id, body) VALUES ({base}, 'über {base}')")
+        db.execute(f"UPDATE `{a}`.subject SET subject_id = {base + 1} WHERE subject_id = {base}")  # cascades 3 tables
+        db.execute(f"UPDATE `{a}`.probe__gain SET step = step + 1 WHERE serial = 1 AND grade = 'b'")
+        db.execute(f"DELETE FROM `{a}`.insertion WHERE subject_id = 1 AND started = '2024-03-01 09:30:00.125' "
+                   "AND serial = 1")
+        db.execute(f"INSERT INTO `{a}`.insertion VALUES (1, '2024-03-01 09:30:00.125', 1, {base % 60000}, NULL, "
+                   f"UNHEX(MD5('r{base}')))")
+
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    write(100)
+    s.backfill(chunk_rows=2)
+    write(200)
+    applied(s, "50_verify", "60_constraints")
+    write(300)
+    assert s.verify().returncode == 0
+    for schema, tables in ((a, ("#kind", "subject", "session", "probe", "probe__gain", "insertion")), (b, ("note",))):
+        for table in tables:
+            v1 = sorted(map(repr, s.rows(schema, table)))
+            v2 = sorted(map(repr, s.rows(f"{schema}_v2", table)))
+            assert v2 == v1 and v1, f"{schema}.{table}"
+    assert len(s.references(f"{a}_v2")) == 6 and s.references(f"{b}_v2") == [("note", "subject")]
+    types = {(r["TABLE_NAME"], r["COLUMN_NAME"]): (r["COLUMN_TYPE"], r["COLUMN_COMMENT"]) for r in db.query(
+        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, COLUMN_COMMENT FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = %s", [f"{a}_v2"])}
+    assert types[("subject", "subject_id")] == ("bigint(20)", ":int64:")
+    assert types[("insertion", "subject_id")] == ("bigint(20)", "")  # brought by a foreign key: no marker
+    assert types[("probe", "serial")] == ("bigint(20) unsigned", "")  # no wider core type: kept native
+    assert types[("probe__gain", "step")] == ("smallint(6)", ":int16:")
+    assert types[("session", "started")] == ("datetime(3)", ":datetime(3):")
