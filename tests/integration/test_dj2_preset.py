@@ -450,3 +450,57 @@ def test_every_key_type_and_reference_shape_under_the_preset_while_v1_is_written
     assert types[("probe", "serial")] == ("bigint(20) unsigned", "")  # no wider core type: kept native
     assert types[("probe__gain", "step")] == ("smallint(6)", ":int16:")
     assert types[("session", "started")] == ("datetime(3)", ":datetime(3):")
+
+
+def test_two_0_14_clients_writing_external_values_do_not_deadlock(tmp_path, prefix, db, dj_env, server_settings):
+    """0.14 writes a store's ~external row, then the row that refers to it, in one transaction. The ~external
+    INSERT reaches no v2 row (nothing refers to it yet); looking for one would lock the gap where the referring rows
+    go, and two clients interleaved as here would deadlock, as the session and tags of the rekey test did."""
+    import threading
+
+    from support.safety import applied
+
+    from djsqlgen.run.db import ServerError, connect
+
+    schema, plan_path, plan = _latin1_plan(db, prefix, tmp_path, dj_env)
+    for table in ("#city", "visit"):
+        plan["schemas"][0]["tables"][table]["columns"]["city"] = {"collation": "utf8mb4_bin"}
+    write_plan(plan_path, plan)
+    out = tmp_path / "out"
+    _ok(djsqlgen(["generate", str(plan_path), "-o", str(out)], dj_env), "generate")
+
+    class Paths:  # what `applied` needs of a scenario
+        pass
+
+    s = Paths()
+    s.db, s.out = db, out
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite", "40_backfill")
+    first, second = connect(server_settings), connect(server_settings)
+    failures: list = []
+    names = ("p20", "p25")  # md5s above every photo already referred to: both go in the same gap of visit's index
+    try:
+        for name, c in zip(names, (first, second)):
+            c.execute("BEGIN")
+            c.execute(f"INSERT INTO `{schema}`.`~external_photos` (hash, size) VALUES (UNHEX(MD5(%s)), 10)", [name])
+
+        def refer(c, i):
+            try:
+                c.execute(f"INSERT INTO `{schema}`.visit VALUES (%s, 'Zürich', NULL, UNHEX(MD5(%s)))",
+                          [50 + i, names[i]])
+                c.execute("COMMIT")
+            except ServerError as exc:
+                failures.append((exc.errno, exc.message))
+
+        waiting = threading.Thread(target=refer, args=(first, 0))
+        waiting.start()
+        waiting.join(timeout=1)
+        refer(second, 1)
+        waiting.join()
+    finally:
+        first.close()
+        second.close()
+    assert failures == []
+    photos = db.query(f"SELECT visit_id, JSON_VALUE(photo, '$.size') AS size FROM `{schema}_v2`.visit "
+                      "WHERE visit_id >= 50 ORDER BY visit_id")
+    assert photos == [{"visit_id": 50, "size": "10"}, {"visit_id": 51, "size": "10"}]
+    _ok(djsqlgen(["verify", str(plan_path)], dj_env), "verify")
