@@ -313,10 +313,14 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             statements.append((f"the row no longer belongs to {t.label} (its filter): it leaves it",
                                _leave(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)))))
         if impact.key_reads_changed() and not t.source.distinct:
-            # Checked first: MariaDB 10.11 does not let this trigger's handler catch a duplicate key raised by a
-            # multi-table UPDATE (the v1 write would fail with a bare 1062 that names no v2 table).
-            statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would merge two "
-                               "v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
+            if t.key_map.proof == "checked":
+                # Only a key that is one to one on the data alone can merge two rows; a structural one cannot, and
+                # is not looked up: the lookup locks the gap at the new key, where another client moving a key
+                # to the end of the index then deadlocks with this one. Checked first: MariaDB 10.11 does not let
+                # this trigger's handler catch a duplicate key raised by a multi-table UPDATE (the v1 write would
+                # fail with a bare 1062 that names no v2 table).
+                statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
+                                    "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
         if t.source.distinct and direct_driving and _lookup_reference(ctx, t):

@@ -129,3 +129,63 @@ def test_two_clients_inserting_a_parent_then_its_parts_do_not_deadlock(db, prefi
         second.close()
     assert s.verify().returncode == 0
     assert db.query(f"SELECT COUNT(*) AS n FROM `{schema}_v2`.session__tag WHERE subject_id >= 100") == [{"n": 4}]
+
+
+MOVES_V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, PRIMARY KEY (subject_id, session_id),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+  ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq, CONCAT('s', seq) FROM seq_1_to_10;
+INSERT INTO session SELECT seq, 1 FROM seq_1_to_5
+"""
+
+
+@pytest.mark.parametrize("after", ["backfill", "60_constraints"])
+def test_two_clients_moving_keys_to_the_end_of_the_index_do_not_deadlock(after, db, prefix, dj_env, tmp_path,
+                                                                           server_settings):
+    """Found by CI (1213 between two DataJoint 0.14 clients renumbering subjects past the last one, about one run in
+    six): before moving a v2 key, each trigger looked for a v2 row already at the new key, which took a shared lock
+    on the gap where the key was about to go; two clients both held it and each insert waited for the other. A key
+    that maps v1 rows one to one by its structure cannot merge, so nothing is looked up there any more. Interleaved
+    here step by step, so it deadlocked every time before."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(MOVES_V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    if after == "60_constraints":  # v2's own ON UPDATE CASCADE then moves v2's sessions
+        applied(s, "60_constraints")
+    schema = s.sources[0]
+    first, second = connect(server_settings), connect(server_settings)
+    move = f"UPDATE `{schema}`.subject SET subject_id = %s WHERE subject_id = %s"
+    failures: list = []
+
+    def moving(c, pairs):
+        try:
+            for new, old in pairs:
+                c.execute(move, [new, old])
+        except ServerError as exc:
+            failures.append((exc.errno, exc.message))
+
+    try:
+        for c in (first, second):
+            c.execute("BEGIN")
+        moving(first, [(1001, 1)])  # a subject with a session, then subjects without (no v1 cascade to wait on)
+        waiting = threading.Thread(target=moving, args=(second, [(1006, 6)]))
+        waiting.start()
+        waiting.join(timeout=1)  # before the fix it waits here for the first client's gap lock
+        moving(first, [(1007, 7)])
+        for c in (first, second):
+            if not failures:
+                c.execute("COMMIT")
+        waiting.join()
+        assert failures == [], failures
+    finally:
+        first.close()
+        second.close()
+    assert s.verify().returncode == 0
+    assert db.query(f"SELECT subject_id FROM `{schema}_v2`.subject WHERE subject_id > 1000 ORDER BY 1") == [
+        {"subject_id": 1001}, {"subject_id": 1006}, {"subject_id": 1007}]
+    assert db.query(f"SELECT subject_id FROM `{schema}_v2`.session WHERE subject_id > 1000") == [{"subject_id": 1001}]

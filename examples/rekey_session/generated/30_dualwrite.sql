@@ -232,18 +232,6 @@ BEGIN
   -- rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.probe_insertion holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM `rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
@@ -295,31 +283,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
@@ -398,31 +361,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`unit_id` AS `o_4`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`, `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
-      JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
@@ -667,17 +605,6 @@ BEGIN
   -- rekey_common_v2.subject: only when a column it depends on changed
   SET v_target = 'rekey_common_v2.subject';
   IF NOT (CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_common_v2.subject holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_common_v2`.`subject` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`subject_id` AS `n_1`
-      FROM `rekey_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
-      JOIN `rekey_common_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_common_v2.subject (key subject_id), which the plan requires to stay';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_common_v2`.`subject` AS dst
     JOIN (
@@ -748,28 +675,6 @@ BEGIN
   -- rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.probe_insertion holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, `parent_1`.`session_start` AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
@@ -826,37 +731,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, `parent_1_parent_1`.`session_start` AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
@@ -931,37 +805,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, `parent_1_parent_1_parent_1`.`session_start` AS `o_2`, `src`.`insertion_number` AS `o_3`, `src`.`unit_id` AS `o_4`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`, `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
-      JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
@@ -1146,17 +989,6 @@ BEGIN
   -- rekey_ephys_v2.#probe_type: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.#probe_type';
   IF NOT (OLD.`channels` <=> NEW.`channels` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.#probe_type holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` AS dst
-      JOIN (SELECT CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`, CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `rekey_ephys`.`#probe_type` AS `src`
-      WHERE (`src`.`probe_type` = NEW.`probe_type`)) AS mv ON dst.`probe_type` = mv.`n_1`
-      JOIN `rekey_ephys_v2`.`#probe_type` AS was ON was.`probe_type` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`probe_type` AS BINARY) <=> CAST(was.`probe_type` AS BINARY))
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.#probe_type (key probe_type), which the plan requires to s';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`#probe_type` AS dst
     JOIN (
@@ -1337,19 +1169,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `parent_1_parent_1`.`session_start` AS `o_2`, (OLD.`insertion_number`) AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM `rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
@@ -1388,19 +1207,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `parent_1_parent_1_parent_1`.`session_start` AS `o_2`, (OLD.`insertion_number`) AS `o_3`, `src`.`unit_id` AS `o_4`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`, `src`.`unit_id` AS `n_4`
-      FROM `rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
-      JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
@@ -1594,19 +1400,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `parent_1_parent_1_parent_1`.`session_start` AS `o_2`, (OLD.`insertion_number`) AS `o_3`, (OLD.`unit_id`) AS `o_4`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`, `src`.`unit_id` AS `n_4`
-      FROM `rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
-      JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
@@ -1763,18 +1556,6 @@ BEGIN
   -- rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY) AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.probe_insertion holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `parent_1`.`session_start` AS `o_2`, (OLD.`insertion_number`) AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM `rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`probe_insertion` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.probe_insertion (key subject_id, session_start, insertion_';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
@@ -1811,19 +1592,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `parent_1_parent_1`.`session_start` AS `o_2`, (OLD.`insertion_number`) AS `o_3`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`
-      FROM `rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3`
-      JOIN `rekey_ephys_v2`.`__clustering` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering (key subject_id, session_start, insertion_num';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
@@ -1878,31 +1646,6 @@ BEGIN
   -- rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of rekey_ephys_v2.__clustering__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      JOIN (SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`, `parent_1_parent_1_parent_1`.`session_start` AS `o_2`, (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `o_3`, `src`.`unit_id` AS `o_4`, `src`.`subject_id` AS `n_1`, `parent_1_parent_1_parent_1`.`session_start` AS `n_2`, `src`.`insertion_number` AS `n_3`, `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-      ) AS hit
-      JOIN `rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2` AND dst.`insertion_number` = mv.`n_3` AND dst.`unit_id` = mv.`n_4`
-      JOIN `rekey_ephys_v2`.`__clustering__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2` AND was.`insertion_number` = mv.`o_3` AND was.`unit_id` = mv.`o_4`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start` AND dst.`insertion_number` <=> was.`insertion_number` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of rekey_ephys_v2.__clustering__unit (key subject_id, session_start, inserti';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (

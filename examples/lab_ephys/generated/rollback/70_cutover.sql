@@ -315,17 +315,6 @@ BEGIN
   -- example_common_v2.#species: only when a column it depends on changed
   SET v_target = 'example_common_v2.#species';
   IF NOT (CAST(OLD.`common_name` AS BINARY) <=> CAST(NEW.`common_name` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
-    -- refuse to move a key onto one another row of example_common_v2.#species holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_common_v2`.`#species` AS dst
-      JOIN (SELECT CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`, CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `example_common`.`#species` AS `src`
-      WHERE (`src`.`species` = NEW.`species`)) AS mv ON dst.`species` = mv.`n_1`
-      JOIN `example_common_v2`.`#species` AS was ON was.`species` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`species` AS BINARY) <=> CAST(was.`species` AS BINARY))
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_common_v2.#species (key species), which the plan requires to stay';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_common_v2`.`#species` AS dst
     JOIN (
@@ -491,17 +480,6 @@ BEGIN
   -- example_common_v2.session: only when a column it depends on changed
   SET v_target = 'example_common_v2.session';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_common_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_common_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_common_v2.session (key subject_id, session_id), which the plan re';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_common_v2`.`session` AS dst
     JOIN (
@@ -535,17 +513,6 @@ BEGIN
   -- example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2._recording holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`_recording` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`_recording` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2._recording (key subject_id, session_id), which the plan ';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`_recording` AS dst
     JOIN (
@@ -579,17 +546,6 @@ BEGIN
   -- example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`__sorting` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting (key subject_id, session_id), which the plan r';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting` AS dst
     JOIN (
@@ -621,17 +577,6 @@ BEGIN
   -- example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`unit_id` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`, `src`.`unit_id` AS `n_3`
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2` AND dst.`unit_id` = mv.`n_3`
-      JOIN `example_ephys_v2`.`__sorting__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2` AND was.`unit_id` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting__unit (key subject_id, session_id, unit_id), w';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
@@ -784,17 +729,6 @@ BEGIN
   -- example_common_v2.subject: only when a column it depends on changed
   SET v_target = 'example_common_v2.subject';
   IF NOT (CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`subject_uuid` <=> NEW.`subject_uuid` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- refuse to move a key onto one another row of example_common_v2.subject holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_common_v2`.`subject` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`subject_id` AS `n_1`
-      FROM `example_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
-      JOIN `example_common_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_common_v2.subject (key subject_id), which the plan requires to st';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_common_v2`.`subject` AS dst
     JOIN (
@@ -833,17 +767,6 @@ BEGIN
   -- example_common_v2.session: only when a column it depends on changed
   SET v_target = 'example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_common_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_common_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_id` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_common_v2.session (key subject_id, session_id), which the plan re';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_common_v2`.`session` AS dst
     JOIN (
@@ -877,17 +800,6 @@ BEGIN
   -- example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2._recording holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`_recording` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_id` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`_recording` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2._recording (key subject_id, session_id), which the plan ';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`_recording` AS dst
     JOIN (
@@ -921,17 +833,6 @@ BEGIN
   -- example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_id` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`__sorting` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting (key subject_id, session_id), which the plan r';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting` AS dst
     JOIN (
@@ -963,17 +864,6 @@ BEGIN
   -- example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_id` AS `o_2`, `src`.`unit_id` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`, `src`.`unit_id` AS `n_3`
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2` AND dst.`unit_id` = mv.`n_3`
-      JOIN `example_ephys_v2`.`__sorting__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2` AND was.`unit_id` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting__unit (key subject_id, session_id, unit_id), w';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
@@ -1116,17 +1006,6 @@ BEGIN
   -- example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting';
   IF NOT (OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`__sorting` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting (key subject_id, session_id), which the plan r';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting` AS dst
     JOIN (
@@ -1158,17 +1037,6 @@ BEGIN
   -- example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`unit_id` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`, `src`.`unit_id` AS `n_3`
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2` AND dst.`unit_id` = mv.`n_3`
-      JOIN `example_ephys_v2`.`__sorting__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2` AND was.`unit_id` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting__unit (key subject_id, session_id, unit_id), w';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
@@ -1313,17 +1181,6 @@ BEGIN
   -- example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, (OLD.`unit_id`) AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`, `src`.`unit_id` AS `n_3`
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2` AND dst.`unit_id` = mv.`n_3`
-      JOIN `example_ephys_v2`.`__sorting__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2` AND was.`unit_id` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting__unit (key subject_id, session_id, unit_id), w';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
@@ -1470,17 +1327,6 @@ BEGIN
   -- example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'example_ephys_v2._recording';
   IF NOT (OLD.`duration` <=> NEW.`duration` AND OLD.`raw` <=> NEW.`raw` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2._recording holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`_recording` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`_recording` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2._recording (key subject_id, session_id), which the plan ';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`_recording` AS dst
     JOIN (
@@ -1514,17 +1360,6 @@ BEGIN
   -- example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2`
-      JOIN `example_ephys_v2`.`__sorting` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting (key subject_id, session_id), which the plan r';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting` AS dst
     JOIN (
@@ -1556,17 +1391,6 @@ BEGIN
   -- example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of example_ephys_v2.__sorting__unit holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `example_ephys_v2`.`__sorting__unit` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_id`) AS `o_2`, `src`.`unit_id` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_id` AS `n_2`, `src`.`unit_id` AS `n_3`
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_id` = mv.`n_2` AND dst.`unit_id` = mv.`n_3`
-      JOIN `example_ephys_v2`.`__sorting__unit` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_id` = mv.`o_2` AND was.`unit_id` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_id` <=> was.`session_id` AND dst.`unit_id` <=> was.`unit_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of example_ephys_v2.__sorting__unit (key subject_id, session_id, unit_id), w';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (

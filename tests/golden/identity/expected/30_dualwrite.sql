@@ -142,17 +142,6 @@ BEGIN
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- refuse to move a key onto one another row of lab_v2.#kind holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`#kind` AS dst
-      JOIN (SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`, CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE (`src`.`kind` = NEW.`kind`)) AS mv ON dst.`kind` = mv.`n_1`
-      JOIN `lab_v2`.`#kind` AS was ON was.`kind` = mv.`o_1`
-      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY)) AND NOT (CAST(dst.`kind` AS BINARY) <=> CAST(was.`kind` AS BINARY))
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.#kind (key kind), which the plan requires to stay unique';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`#kind` AS dst
     JOIN (
@@ -314,17 +303,6 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_idx`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_idx` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2`
-      JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session (key subject_id, session_idx), which the plan requires to ';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
@@ -358,17 +336,6 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session__trial holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session__trial` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_idx`) AS `o_2`, `src`.`trial_idx` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_idx` AS `n_2`, `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
-      JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
@@ -517,17 +484,6 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session__trial holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session__trial` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_idx`) AS `o_2`, (OLD.`trial_idx`) AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_idx` AS `n_2`, `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
-      JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
@@ -679,17 +635,6 @@ BEGIN
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- refuse to move a key onto one another row of lab_v2.subject holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`subject` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`subject_id` AS `n_1`
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1`
-      JOIN `lab_v2`.`subject` AS was ON was.`subject_id` = mv.`o_1`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1`) AND NOT (dst.`subject_id` <=> was.`subject_id`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.subject (key subject_id), which the plan requires to stay unique';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`subject` AS dst
     JOIN (
@@ -724,17 +669,6 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_idx` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_idx` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2`
-      JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session (key subject_id, session_idx), which the plan requires to ';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
@@ -768,17 +702,6 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session__trial holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session__trial` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_idx` AS `o_2`, `src`.`trial_idx` AS `o_3`, `src`.`subject_id` AS `n_1`, `src`.`session_idx` AS `n_2`, `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_idx` = mv.`n_2` AND dst.`trial_idx` = mv.`n_3`
-      JOIN `lab_v2`.`session__trial` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_idx` = mv.`o_2` AND was.`trial_idx` = mv.`o_3`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_idx` <=> was.`session_idx` AND dst.`trial_idx` <=> was.`trial_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of lab_v2.session__trial (key subject_id, session_idx, trial_idx), which the';
-    END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
