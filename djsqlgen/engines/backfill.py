@@ -1,7 +1,11 @@
-"""The backfill: per target, a chunk procedure that walks the driving table's key (the loop over the chunks is
-the shared backfill_table), and its undo."""
+"""The backfill: per target, the statements that walk the driving table's key and copy one chunk, kept as the
+target's row of the control table chunk_sql; the shared procedures backfill_chunk (one chunk) and backfill_table
+(the loop) run them as dynamic SQL. A DBA reviews one table's copy as one statement, and the files stay small
+however many tables there are. And its undo."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
@@ -11,47 +15,63 @@ from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-KINDS = ("backfill_chunk",)
-EARLIER_KINDS = ("backfill",)  # per-table loops of earlier versions, now the shared backfill_table
+# Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
+EARLIER_KINDS = ("backfill", "backfill_chunk")
 
 
-def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
-    walk = driving_walk(ctx.model, target)
+CHUNK_RANGE = "{chunk range}"  # where backfill_chunk puts the chunk's key range into the copy
+
+
+def _copy(ctx: Context, target: Target) -> str:
     return render(
         "backfill_copy.sql.j2", target_sql=table_sql(target.schema, target.name),
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
-        from_clause=from_clause(target), where=where_clause(target, walk.chunk_predicate(with_lower)),
+        from_clause=from_clause(target), where=where_clause(target, CHUNK_RANGE),
         share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
         distinct=target.source.distinct,
     )
 
 
+def chunk_sql(ctx: Context, target: Target) -> dict[str, str]:
+    """The statements of ``target``'s walk and copy, as its row of chunk_sql holds them."""
+    walk = replace(driving_walk(ctx.model, target), session=True)
+    variables = walk.variables
+    return {
+        "walk_from": walk.source,
+        "key_select": f"SELECT {walk.select_list}, 1 INTO {walk.hi_list}, @djsqlgen_found",
+        "key_order": walk.key_list,
+        "key_order_desc": walk.key_desc,
+        "after_lo": walk.after_lo,
+        "upto_hi": walk.upto_hi,
+        "lo_from_checkpoint": ", ".join(f"{v.lo} = {v.decode}" for v in variables),
+        "hi_checkpoint": walk.encode_hi,
+        "copy_chunk": _copy(ctx, target),
+    }
+
+
 def routines(ctx: Context, target: Target) -> list[Statement]:
-    """The chunk procedure of ``target`` (20_routines); the loop over its chunks is the shared backfill_table."""
-    chunk = naming.target_routine("backfill_chunk", target.id)
-    body = render("backfill_chunk_proc_create.sql.j2", control=ctx.control, plan_name=ctx.plan.name,
-                  plan_hash=ctx.migration_hash, source_label=target.source.driving.label, target_label=target.label,
-                  proc=chunk, walk=driving_walk(ctx.model, target), target_id=target.id, target_schema=target.schema,
-                  target_name=target.name, copy_first=_copy(ctx, target, False), copy_next=_copy(ctx, target, True))
-    q = quote_qualified((ctx.control, chunk))
-    return [Statement(f"procedure_drop.{target.id}.backfill_chunk", f"DROP PROCEDURE IF EXISTS {q}",
-                      "replace an earlier version of the procedure"),
-            Statement(f"procedure_create.{target.id}.backfill_chunk", body,
-                      "one chunk: one short transaction, checkpoint written in it", compound=True)]
+    """``target``'s row of chunk_sql (20_routines): the shared backfill_chunk copies it with these statements."""
+    row = {"target_id": target.id, "plan_hash": ctx.migration_hash, **chunk_sql(ctx, target)}
+    columns = ", ".join(row)
+    values = ",\n  ".join(quote_literal(v) for v in row.values())
+    return [Statement(f"chunk_sql.{target.id}",
+                      f"REPLACE INTO {ctx.control_table('chunk_sql')}\n  ({columns})\nVALUES (\n  {values})",
+                      f"how {target.source.driving.label} is walked and copied into {target.label}, chunk by chunk "
+                      f"(the copy's {CHUNK_RANGE}: the chunk's key range)")]
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
+    """Per-target procedures of earlier versions (the statements are now rows of chunk_sql)."""
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in KINDS + EARLIER_KINDS]
+                      f"{kind} procedure of {target.label} (earlier versions)") for kind in EARLIER_KINDS]
 
 
 def run(ctx: Context, target: Target) -> Statement:
     """40_backfill: copy the whole target, resuming where it stopped."""
-    chunk = naming.target_routine("backfill_chunk", target.id)
     return Statement(f"backfill.{target.id}",
-                     f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {quote_literal(chunk)}, "
-                     f"{ctx.plan.chunk.rows}, {ctx.plan.chunk.sleep_ms})",
+                     f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {ctx.plan.chunk.rows}, "
+                     f"{ctx.plan.chunk.sleep_ms})",
                      f"copy {target.source.driving.label} into {target.label}; resumes where it stopped")
 
 

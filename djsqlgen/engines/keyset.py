@@ -8,6 +8,11 @@ The walk orders and bounds each key column with the same comparison. Two types n
   (``k + 0``) in its variables and compares ``k`` with a number, which compares indexes.
 - FLOAT prints 6 significant digits: its bound is kept as the exact DOUBLE of the stored value.
 Binary keys (uuid) travel in the checkpoint as hex; everything else as text, which round-trips.
+
+A walk's bounds live in declared procedure variables (``v_lo_1``), or, for the shared chunk procedures that run
+each table's statements as dynamic SQL, in session variables (``@djsqlgen_lo_1``). A session variable takes
+the type, character set and collation of what is assigned to it, so its decoding from the checkpoint casts to
+exactly the column's (a latin1 key compared with a utf8mb4 bound would be compared, and ordered, as utf8mb4).
 """
 
 from __future__ import annotations
@@ -47,6 +52,23 @@ def keyset_predicate(columns: list[str], values: list[str], strict: str, last: s
     return f"({column} {strict} {value} OR ({column} = {value} AND {rest}))"
 
 
+def _typed(extract: str, t, k: KeyColumn) -> str:
+    """A checkpoint's text as a session variable of the key column's own type (enum: its index, float: DOUBLE).
+    Temporal keys stay text: compared with their column, text is read as a date or time."""
+    if t.base == "enum":
+        return f"CAST({extract} AS UNSIGNED)"
+    if t.family == "float":
+        return f"CAST({extract} AS DOUBLE)"
+    if t.family == "int":
+        return f"CAST({extract} AS {'UNSIGNED' if t.unsigned else 'SIGNED'})"
+    if t.family == "decimal":
+        precision, scale = (*t.params, 0)[:2] if t.params else (10, 0)
+        return f"CAST({extract} AS DECIMAL({precision}, {scale}))"
+    if k.charset and k.collation:
+        return f"CONVERT({extract} USING {k.charset}) COLLATE {k.collation}"
+    return extract
+
+
 @dataclass(frozen=True)
 class Walk:
     """The key of one table (``table_sql`` AS ``alias``) as a chunked walk sees it."""
@@ -54,6 +76,7 @@ class Walk:
     table_sql: str  # `schema`.`table`
     alias: str
     key: tuple[KeyColumn, ...]
+    session: bool = False  # bounds in session variables (dynamic SQL), not declared ones
 
     @property
     def source(self) -> str:
@@ -65,11 +88,12 @@ class Walk:
     @property
     def variables(self) -> list[KeyVariable]:
         out = []
+        prefix, checkpoint = ("@djsqlgen_", "@djsqlgen_checkpoint") if self.session else ("v_", "v_checkpoint")
         for i, k in enumerate(self.key, start=1):
             t = parse_sql_type(k.sql_type)
-            extract = f"JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[{i - 1}]'))"
+            extract = f"JSON_UNQUOTE(JSON_EXTRACT({checkpoint}, '$[{i - 1}]'))"
             column = self._col(k)
-            lo, hi = f"v_lo_{i}", f"v_hi_{i}"
+            lo, hi = f"{prefix}lo_{i}", f"{prefix}hi_{i}"
             if t.base == "enum":
                 declared, select, decode = "SMALLINT UNSIGNED", f"{column} + 0", extract
             elif t.base == "float":
@@ -82,9 +106,12 @@ class Walk:
             else:
                 declared, select, decode = k.sql_type, column, extract
             binary = decode.startswith("UNHEX")
+            if self.session and not binary:
+                decode = _typed(extract, t, k)
+            text = "CAST({} AS CHAR CHARACTER SET utf8mb4)" if self.session else "CAST({} AS CHAR)"
             out.append(KeyVariable(lo, hi, declared, select, column, decode,
-                                   f"HEX({lo})" if binary else f"CAST({lo} AS CHAR)",
-                                   f"HEX({hi})" if binary else f"CAST({hi} AS CHAR)"))
+                                   f"HEX({lo})" if binary else text.format(lo),
+                                   f"HEX({hi})" if binary else text.format(hi)))
         return out
 
     @property
@@ -141,4 +168,4 @@ class Walk:
 
     def on(self, other: Walk) -> Walk:
         """The same bounds over another table's key columns (aligned verify: v2 keys compare like v1's)."""
-        return Walk(other.table_sql, other.alias, other.key)
+        return Walk(other.table_sql, other.alias, other.key, self.session)

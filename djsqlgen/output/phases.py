@@ -34,8 +34,9 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("backfill_table", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
-BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
+SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
+BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
+               "chunk_sql")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -248,7 +249,7 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat"]
+                 "backfill_run", "heartbeat", "chunk_sql"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 
@@ -599,6 +600,7 @@ class Phases:
             out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
+            ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {}, "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
             ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),

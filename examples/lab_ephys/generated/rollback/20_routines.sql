@@ -87,11 +87,14 @@ DROP TABLE IF EXISTS `djsqlgen_example`.`verify_run`;
 -- [control_table_drop.progress] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
 
--- [procedure_drop.example_common.#species.backfill_chunk] backfill_chunk procedure of example_common_v2.#species
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
+-- [control_table_drop.chunk_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`chunk_sql`;
 
--- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species
+-- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__species_f35c05`;
+
+-- [procedure_drop.example_common.#species.backfill_chunk] backfill_chunk procedure of example_common_v2.#species (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
 
 -- [procedure_drop.example_common.#species.verify_chunk] verify_chunk procedure of example_common_v2.#species
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
@@ -102,11 +105,11 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__speci
 -- [procedure_drop.example_common.#species.verify] verify procedure of example_common_v2.#species
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__species_f35c05`;
 
--- [procedure_drop.example_common.subject.backfill_chunk] backfill_chunk procedure of example_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
-
--- [procedure_drop.example_common.subject.backfill] backfill procedure of example_common_v2.subject
+-- [procedure_drop.example_common.subject.backfill] backfill procedure of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__subject`;
+
+-- [procedure_drop.example_common.subject.backfill_chunk] backfill_chunk procedure of example_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
 
 -- [procedure_drop.example_common.subject.verify_chunk] verify_chunk procedure of example_common_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
@@ -120,11 +123,11 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__subject`;
 -- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
 
--- [procedure_drop.example_common.session.backfill_chunk] backfill_chunk procedure of example_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
-
--- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session
+-- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__session`;
+
+-- [procedure_drop.example_common.session.backfill_chunk] backfill_chunk procedure of example_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
 
 -- [procedure_drop.example_common.session.verify_chunk] verify_chunk procedure of example_common_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
@@ -138,11 +141,11 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__session`;
 -- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
 
--- [procedure_drop.example_ephys._recording.backfill_chunk] backfill_chunk procedure of example_ephys_v2._recording
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
-
--- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__recording_244717`;
+
+-- [procedure_drop.example_ephys._recording.backfill_chunk] backfill_chunk procedure of example_ephys_v2._recording (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
 
 -- [procedure_drop.example_ephys._recording.verify_chunk] verify_chunk procedure of example_ephys_v2._recording
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
@@ -156,11 +159,11 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__recording_24
 -- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys.__spikes.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__spikes_26e978`;
+
+-- [procedure_drop.example_ephys.__spikes.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
 
 -- [procedure_drop.example_ephys.__spikes.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
@@ -174,11 +177,11 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__spikes_26e97
 -- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__spikes__unit_105524`;
+
+-- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
 
 -- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting__unit
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
@@ -191,6 +194,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__spikes__unit
 
 -- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
+
+-- [procedure_drop.backfill_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
 
 -- [procedure_drop.backfill_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_table`;

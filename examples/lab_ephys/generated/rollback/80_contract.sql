@@ -159,6 +159,23 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`heartbeat` (
   PRIMARY KEY (id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: heartbeat that measures replica lag with a plain SELECT (no SUPER needed)';
 
+-- [control_table_create.chunk_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`chunk_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration these statements come from',
+  walk_from TEXT NOT NULL COMMENT 'the driving v1 table, aliased',
+  key_select TEXT NOT NULL COMMENT 'its key as the walk bounds it, selected INTO @djsqlgen_hi_1, …',
+  key_order TEXT NOT NULL COMMENT 'the walk order',
+  key_order_desc TEXT NOT NULL,
+  after_lo TEXT NOT NULL COMMENT 'keys after the lower bound @djsqlgen_lo_1, …',
+  upto_hi TEXT NOT NULL COMMENT 'keys up to the upper bound @djsqlgen_hi_1, …',
+  lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
+  hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
+  copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
+  PRIMARY KEY (target_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_example`.`progress` WHERE target_id NOT IN ('example_common.#species', 'example_common.subject', 'example_common.session', 'example_ephys._recording', 'example_ephys.__spikes', 'example_ephys.__spikes__unit');
 
@@ -174,151 +191,29 @@ VALUES
 ('example_ephys.__spikes__unit', 'example_ephys', '__spikes__unit', 'example_ephys_v2', '__sorting__unit', 6)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
--- [procedure_drop.example_common.#species.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
-
--- [procedure_create.example_common.#species.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.#species into example_common_v2.#species'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.#species'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = '#species');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_common.#species';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`species` INTO v_hi_1
-      FROM `example_common`.`#species` AS `src`
-      ORDER BY `src`.`species`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`species` INTO v_hi_1
-      FROM `example_common`.`#species` AS `src`
-      WHERE `src`.`species` > v_lo_1
-      ORDER BY `src`.`species`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`species` INTO v_hi_1
-        FROM `example_common`.`#species` AS `src`
-        ORDER BY `src`.`species` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`species` INTO v_hi_1
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` > v_lo_1
-        ORDER BY `src`.`species` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`#species`
-          (`species`, `common_name`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`species`,
-          `src`.`common_name`
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`;
-      ELSE
-        INSERT INTO `example_common_v2`.`#species`
-          (`species`, `common_name`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`species`,
-          `src`.`common_name`
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` > v_lo_1
-          AND `src`.`species` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.#species';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.#species';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_common.#species] how example_common.#species is walked and copied into example_common_v2.#species, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_common.#species',
+  '236693bd4dd8',
+  '`example_common`.`#species` AS `src`',
+  'SELECT `src`.`species`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`species`',
+  '`src`.`species` DESC',
+  '`src`.`species` > @djsqlgen_lo_1',
+  '`src`.`species` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CONVERT(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) USING utf8mb4) COLLATE utf8mb4_general_ci',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`#species`
+  (`species`, `common_name`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`species`,
+  `src`.`common_name`
+FROM `example_common`.`#species` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`');
 
 -- [procedure_drop.example_common.#species.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
@@ -431,161 +326,34 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.example_common.subject.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
-
--- [procedure_create.example_common.subject.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__subject`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.subject into example_common_v2.subject'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.subject'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = 'subject');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_common.subject';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `example_common`.`subject` AS `src`
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `example_common`.`subject` AS `src`
-      WHERE `src`.`subject_id` > v_lo_1
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `example_common`.`subject` AS `src`
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`subject`
-          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`species`,
-          `src`.`subject_uuid`,
-          `src`.`sex`,
-          `src`.`weight`,
-          `src`.`notes`,
-          SUBSTRING_INDEX(`src`.`notes`, ' ', -1)
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`;
-      ELSE
-        INSERT INTO `example_common_v2`.`subject`
-          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`species`,
-          `src`.`subject_uuid`,
-          `src`.`sex`,
-          `src`.`weight`,
-          `src`.`notes`,
-          SUBSTRING_INDEX(`src`.`notes`, ' ', -1)
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-          AND `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.subject';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.subject';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_common.subject] how example_common.subject is walked and copied into example_common_v2.subject, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_common.subject',
+  '236693bd4dd8',
+  '`example_common`.`subject` AS `src`',
+  'SELECT `src`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`subject_id`',
+  '`src`.`subject_id` DESC',
+  '`src`.`subject_id` > @djsqlgen_lo_1',
+  '`src`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`subject`
+  (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`species`,
+  `src`.`subject_uuid`,
+  `src`.`sex`,
+  `src`.`weight`,
+  `src`.`notes`,
+  SUBSTRING_INDEX(`src`.`notes`, '' '', -1)
+FROM `example_common`.`subject` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`');
 
 -- [procedure_drop.example_common.subject.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
@@ -753,157 +521,31 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.example_common.session.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
-
--- [procedure_create.example_common.session.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__session`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.session into example_common_v2.session'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.session'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = 'session');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_common.session';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common`.`session` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_common`.`session` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`session`
-          (`subject_id`, `session_id`, `session_start`, `session_date`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`session_start`,
-          DATE(`src`.`session_start`)
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`;
-      ELSE
-        INSERT INTO `example_common_v2`.`session`
-          (`subject_id`, `session_id`, `session_start`, `session_date`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`session_start`,
-          DATE(`src`.`session_start`)
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.session';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.session';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_common.session] how example_common.session is walked and copied into example_common_v2.session, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_common.session',
+  '236693bd4dd8',
+  '`example_common`.`session` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`session`
+  (`subject_id`, `session_id`, `session_start`, `session_date`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`session_start`,
+  DATE(`src`.`session_start`)
+FROM `example_common`.`session` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`');
 
 -- [procedure_drop.example_common.session.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
@@ -1075,157 +717,31 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.example_ephys._recording.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys._recording into example_ephys_v2._recording'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys._recording'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '_recording');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys._recording';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`_recording` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`_recording` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`_recording`
-          (`subject_id`, `session_id`, `duration`, `raw`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`duration`,
-          `src`.`raw`
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`_recording`
-          (`subject_id`, `session_id`, `duration`, `raw`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`duration`,
-          `src`.`raw`
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys._recording';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys._recording';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked and copied into example_ephys_v2._recording, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_ephys._recording',
+  '236693bd4dd8',
+  '`example_ephys`.`_recording` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`_recording`
+  (`subject_id`, `session_id`, `duration`, `raw`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`duration`,
+  `src`.`raw`
+FROM `example_ephys`.`_recording` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`');
 
 -- [procedure_drop.example_ephys._recording.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
@@ -1397,155 +913,30 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.example_ephys.__spikes.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys.__spikes into example_ephys_v2.__sorting'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys.__spikes'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '__sorting');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys.__spikes';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`__spikes` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`__spikes` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`__sorting`
-          (`subject_id`, `session_id`, `n_units`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`n_units`
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`__sorting`
-          (`subject_id`, `session_id`, `n_units`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`n_units`
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys.__spikes';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys.__spikes';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked and copied into example_ephys_v2.__sorting, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_ephys.__spikes',
+  '236693bd4dd8',
+  '`example_ephys`.`__spikes` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`__sorting`
+  (`subject_id`, `session_id`, `n_units`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`n_units`
+FROM `example_ephys`.`__spikes` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`');
 
 -- [procedure_drop.example_ephys.__spikes.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
@@ -1717,159 +1108,31 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys.__spikes__unit into example_ephys_v2.__sorting__unit'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys.__spikes__unit'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '__sorting__unit');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys.__spikes__unit';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`__sorting__unit`
-          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`unit_id`,
-          `src`.`firing_rate`
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`__sorting__unit`
-          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`unit_id`,
-          `src`.`firing_rate`
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys.__spikes__unit';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys.__spikes__unit';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked and copied into example_ephys_v2.__sorting__unit, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'example_ephys.__spikes__unit',
+  '236693bd4dd8',
+  '`example_ephys`.`__spikes__unit` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND (`src`.`session_id` > @djsqlgen_lo_2 OR (`src`.`session_id` = @djsqlgen_lo_2 AND `src`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND `src`.`unit_id` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`__sorting__unit`
+  (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`unit_id`,
+  `src`.`firing_rate`
+FROM `example_ephys`.`__spikes__unit` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`');
 
 -- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
@@ -2045,25 +1308,172 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.backfill_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
+
+-- [procedure_create.backfill_chunk] backfill_chunk: one chunk of one table's backfill
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  OUT p_rows_copied BIGINT, OUT p_done TINYINT, OUT p_warnings TEXT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of one v2 table (shared by every table; each table''s statements are its row of chunk_sql)'
+BEGIN
+  -- The walk of one table's driving key, chunk by chunk, from its checkpoint. What differs from table to table
+  -- (the key, its bounds, the copy) is that table's row of chunk_sql, run here as dynamic SQL; the bounds are
+  -- the session variables @djsqlgen_lo_1, … and @djsqlgen_hi_1, …, each of its key column's own type.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_last_chunk TINYINT DEFAULT 0;
+  DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_checkpoint TEXT;
+  DECLARE v_target_schema VARCHAR(64);
+  DECLARE v_target_table VARCHAR(64);
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
+  DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_key_order_desc TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_checkpoint TEXT;
+  DECLARE v_hi_checkpoint TEXT;
+  DECLARE v_copy_chunk MEDIUMTEXT;
+  DECLARE v_message VARCHAR(255);
+  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
+         copy_chunk
+  INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
+       v_hi_checkpoint, v_copy_chunk
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to copy ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+
+  START TRANSACTION;
+  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
+  SELECT checkpoint, done, target_created, target_schema, target_table
+  INTO v_checkpoint, v_done, v_target_created, v_target_schema, v_target_table
+  FROM `djsqlgen_example`.`progress`
+  WHERE target_id = p_target_id
+  FOR UPDATE;
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
+                   WHERE kind = 'table' AND schema_name = v_target_schema AND object_name = v_target_table);
+  IF NOT (v_target_created <=> v_created) THEN
+    SET v_checkpoint = NULL, v_done = 0;
+    UPDATE `djsqlgen_example`.`progress`
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
+    WHERE target_id = p_target_id;
+  END IF;
+  IF v_done = 1 THEN
+    SET p_done = 1;
+    COMMIT;
+  ELSE
+    IF v_checkpoint IS NOT NULL THEN
+      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
+      SET @djsqlgen_checkpoint = v_checkpoint, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+    END IF;
+
+    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
+    -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                               IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                               ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
+    PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_walk;
+    IF @djsqlgen_found = 0 THEN
+      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
+      -- Rows inserted after this point reach v2 through the dual-write triggers.
+      SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+    END IF;
+    DEALLOCATE PREPARE djsqlgen_walk;
+
+    IF @djsqlgen_found = 1 THEN
+      -- Copy the chunk: the table's copy statement over the key range after the checkpoint, up to the bound.
+      -- The shared locks on the v1 rows read make concurrent writers to them wait for this commit; their
+      -- triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try of
+      -- this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
+      -- effect of turning conversion errors into warnings.
+      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
+                                  IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
+      PREPARE djsqlgen_copy FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_copy;
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
+      DEALLOCATE PREPARE djsqlgen_copy;
+      SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+      DEALLOCATE PREPARE djsqlgen_walk;
+      UPDATE `djsqlgen_example`.`progress`
+      SET checkpoint = @djsqlgen_checkpoint,
+          rows_copied = rows_copied + p_rows_copied,
+          chunks = chunks + 1,
+          done = v_last_chunk,
+          started_at = COALESCE(started_at, NOW(6)),
+          updated_at = NOW(6),
+          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
+      WHERE target_id = p_target_id;
+    ELSE
+      -- Nothing left after the checkpoint (or the table is empty).
+      UPDATE `djsqlgen_example`.`progress`
+      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
+      WHERE target_id = p_target_id;
+    END IF;
+    SET p_done = v_last_chunk OR @djsqlgen_found = 0;
+    COMMIT;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.backfill_table] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_table`;
 
 -- [procedure_create.backfill_table] backfill_table: one table's backfill, chunk after chunk
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_proc VARCHAR(64),
-  IN p_chunk_rows INT, IN p_sleep_ms INT)
+CREATE PROCEDURE `djsqlgen_example`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  IN p_sleep_ms INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: copy all of one v2 table, chunk by chunk, resumable (shared by every table)'
 BEGIN
-  -- One procedure for every table: it calls the table's own chunk procedure p_chunk_proc (a name in this
-  -- schema) again and again. Each chunk is its own short transaction; a kill loses at most the chunk in flight.
+  -- One procedure for every table: it calls backfill_chunk for the table again and again. Each chunk is its own
+  -- short transaction; a kill loses at most the chunk in flight.
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_rows BIGINT;
+  DECLARE v_warnings TEXT;
   DECLARE v_message VARCHAR(255);
-  SET @djsqlgen_chunk_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-                                    '`(?, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)');
-  PREPARE djsqlgen_chunk FROM @djsqlgen_chunk_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
@@ -2071,22 +1481,19 @@ BEGIN
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
                                   'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
-    SET v_done = @djsqlgen_done;
-    IF @djsqlgen_warnings IS NOT NULL THEN
+    CALL `djsqlgen_example`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
       -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
+      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
     END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
   END WHILE;
-  DEALLOCATE PREPARE djsqlgen_chunk;
 END;;
 DELIMITER ;
 

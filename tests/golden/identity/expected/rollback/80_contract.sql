@@ -156,6 +156,23 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`heartbeat` (
   PRIMARY KEY (id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: heartbeat that measures replica lag with a plain SELECT (no SUPER needed)';
 
+-- [control_table_create.chunk_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`chunk_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration these statements come from',
+  walk_from TEXT NOT NULL COMMENT 'the driving v1 table, aliased',
+  key_select TEXT NOT NULL COMMENT 'its key as the walk bounds it, selected INTO @djsqlgen_hi_1, …',
+  key_order TEXT NOT NULL COMMENT 'the walk order',
+  key_order_desc TEXT NOT NULL,
+  after_lo TEXT NOT NULL COMMENT 'keys after the lower bound @djsqlgen_lo_1, …',
+  upto_hi TEXT NOT NULL COMMENT 'keys up to the upper bound @djsqlgen_hi_1, …',
+  lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
+  hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
+  copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
+  PRIMARY KEY (target_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_lab_identity`.`progress` WHERE target_id NOT IN ('lab_v1.#kind', 'lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial');
 
@@ -169,151 +186,29 @@ VALUES
 ('lab_v1.session__trial', 'lab_v1', 'session__trial', 'lab_v2', 'session__trial', 4)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
--- [procedure_drop.lab_v1.#kind.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9041cb`;
-
--- [procedure_create.lab_v1.#kind.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__kind_9041cb`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy the next chunk of lab_v1.#kind into lab_v2.#kind'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_lab_identity`.`progress`
-  WHERE target_id = 'lab_v1.#kind'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'lab_v1.#kind';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`kind` INTO v_hi_1
-      FROM `lab_v1`.`#kind` AS `src`
-      ORDER BY `src`.`kind`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`kind` INTO v_hi_1
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE `src`.`kind` > v_lo_1
-      ORDER BY `src`.`kind`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`kind` INTO v_hi_1
-        FROM `lab_v1`.`#kind` AS `src`
-        ORDER BY `src`.`kind` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`kind` INTO v_hi_1
-        FROM `lab_v1`.`#kind` AS `src`
-        WHERE `src`.`kind` > v_lo_1
-        ORDER BY `src`.`kind` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `lab_v2`.`#kind`
-          (`kind`, `description`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`kind`,
-          `src`.`description`
-        FROM `lab_v1`.`#kind` AS `src`
-        WHERE `src`.`kind` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-      ELSE
-        INSERT INTO `lab_v2`.`#kind`
-          (`kind`, `description`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`kind`,
-          `src`.`description`
-        FROM `lab_v1`.`#kind` AS `src`
-        WHERE `src`.`kind` > v_lo_1
-          AND `src`.`kind` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'lab_v1.#kind';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'lab_v1.#kind';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked and copied into lab_v2.#kind, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'lab_v1.#kind',
+  'd1aed2f8b081',
+  '`lab_v1`.`#kind` AS `src`',
+  'SELECT `src`.`kind`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`kind`',
+  '`src`.`kind` DESC',
+  '`src`.`kind` > @djsqlgen_lo_1',
+  '`src`.`kind` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CONVERT(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) USING utf8mb4) COLLATE utf8mb4_general_ci',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `lab_v2`.`#kind`
+  (`kind`, `description`)
+SELECT /* djsqlgen lab_identity backfill chunk */
+  `src`.`kind`,
+  `src`.`description`
+FROM `lab_v1`.`#kind` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`');
 
 -- [procedure_drop.lab_v1.#kind.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__kind_9041cb`;
@@ -426,157 +321,32 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.subject.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subject`;
-
--- [procedure_create.lab_v1.subject.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__subject`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy the next chunk of lab_v1.subject into lab_v2.subject'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_lab_identity`.`progress`
-  WHERE target_id = 'lab_v1.subject'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'lab_v1.subject';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `lab_v1`.`subject` AS `src`
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE `src`.`subject_id` > v_lo_1
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `lab_v1`.`subject` AS `src`
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `lab_v1`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `lab_v2`.`subject`
-          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`kind`,
-          `src`.`nickname`,
-          `src`.`weight`,
-          `src`.`notes`
-        FROM `lab_v1`.`subject` AS `src`
-        WHERE `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-      ELSE
-        INSERT INTO `lab_v2`.`subject`
-          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`kind`,
-          `src`.`nickname`,
-          `src`.`weight`,
-          `src`.`notes`
-        FROM `lab_v1`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-          AND `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'lab_v1.subject';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'lab_v1.subject';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.lab_v1.subject] how lab_v1.subject is walked and copied into lab_v2.subject, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'lab_v1.subject',
+  'd1aed2f8b081',
+  '`lab_v1`.`subject` AS `src`',
+  'SELECT `src`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`subject_id`',
+  '`src`.`subject_id` DESC',
+  '`src`.`subject_id` > @djsqlgen_lo_1',
+  '`src`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS SIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `lab_v2`.`subject`
+  (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+SELECT /* djsqlgen lab_identity backfill chunk */
+  `src`.`subject_id`,
+  `src`.`kind`,
+  `src`.`nickname`,
+  `src`.`weight`,
+  `src`.`notes`
+FROM `lab_v1`.`subject` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`');
 
 -- [procedure_drop.lab_v1.subject.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__subject`;
@@ -744,157 +514,31 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session`;
-
--- [procedure_create.lab_v1.session.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy the next chunk of lab_v1.session into lab_v2.session'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_lab_identity`.`progress`
-  WHERE target_id = 'lab_v1.session'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'lab_v1.session';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v1`.`session` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_idx`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_idx`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-        FROM `lab_v1`.`session` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_idx` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_idx` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `lab_v2`.`session`
-          (`subject_id`, `session_idx`, `session_date`, `rig`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_idx`,
-          `src`.`session_date`,
-          `src`.`rig`
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-      ELSE
-        INSERT INTO `lab_v2`.`session`
-          (`subject_id`, `session_idx`, `session_date`, `rig`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_idx`,
-          `src`.`session_date`,
-          `src`.`rig`
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'lab_v1.session';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'lab_v1.session';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.lab_v1.session] how lab_v1.session is walked and copied into lab_v2.session, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'lab_v1.session',
+  'd1aed2f8b081',
+  '`lab_v1`.`session` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_idx`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_idx`',
+  '`src`.`subject_id` DESC, `src`.`session_idx` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_idx` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_idx` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS SIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `lab_v2`.`session`
+  (`subject_id`, `session_idx`, `session_date`, `rig`)
+SELECT /* djsqlgen lab_identity backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_idx`,
+  `src`.`session_date`,
+  `src`.`rig`
+FROM `lab_v1`.`session` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`');
 
 -- [procedure_drop.lab_v1.session.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session`;
@@ -1066,161 +710,32 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [procedure_drop.lab_v1.session__trial.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session__trial`;
-
--- [procedure_create.lab_v1.session__trial.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_chunk__lab_v1__session__trial`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy the next chunk of lab_v1.session__trial into lab_v2.session__trial'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 int(10) unsigned;
-  DECLARE v_hi_3 int(10) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_lab_identity`.`progress`
-  WHERE target_id = 'lab_v1.session__trial'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_lab_identity`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'lab_v1.session__trial';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v1`.`session__trial` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))
-      ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `lab_v1`.`session__trial` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_idx` DESC, `src`.`trial_idx` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `lab_v1`.`session__trial` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_idx` DESC, `src`.`trial_idx` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `lab_v2`.`session__trial`
-          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_idx`,
-          `src`.`trial_idx`,
-          `src`.`start_time`,
-          `src`.`outcome`
-        FROM `lab_v1`.`session__trial` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-      ELSE
-        INSERT INTO `lab_v2`.`session__trial`
-          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-        SELECT /* djsqlgen lab_identity backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_idx`,
-          `src`.`trial_idx`,
-          `src`.`start_time`,
-          `src`.`outcome`
-        FROM `lab_v1`.`session__trial` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'lab_v1.session__trial';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_lab_identity`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'lab_v1.session__trial';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
+-- [chunk_sql.lab_v1.session__trial] how lab_v1.session__trial is walked and copied into lab_v2.session__trial, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+VALUES (
+  'lab_v1.session__trial',
+  'd1aed2f8b081',
+  '`lab_v1`.`session__trial` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`',
+  '`src`.`subject_id` DESC, `src`.`session_idx` DESC, `src`.`trial_idx` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND (`src`.`session_idx` > @djsqlgen_lo_2 OR (`src`.`session_idx` = @djsqlgen_lo_2 AND `src`.`trial_idx` > @djsqlgen_lo_3))))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_idx` < @djsqlgen_hi_2 OR (`src`.`session_idx` = @djsqlgen_hi_2 AND `src`.`trial_idx` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS SIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `lab_v2`.`session__trial`
+  (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+SELECT /* djsqlgen lab_identity backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_idx`,
+  `src`.`trial_idx`,
+  `src`.`start_time`,
+  `src`.`outcome`
+FROM `lab_v1`.`session__trial` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`');
 
 -- [procedure_drop.lab_v1.session__trial.verify_chunk] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_chunk__lab_v1__session__trial`;
@@ -1396,25 +911,172 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.backfill_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk`;
+
+-- [procedure_create.backfill_chunk] backfill_chunk: one chunk of one table's backfill
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_chunk`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  OUT p_rows_copied BIGINT, OUT p_done TINYINT, OUT p_warnings TEXT)
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy the next chunk of one v2 table (shared by every table; each table''s statements are its row of chunk_sql)'
+BEGIN
+  -- The walk of one table's driving key, chunk by chunk, from its checkpoint. What differs from table to table
+  -- (the key, its bounds, the copy) is that table's row of chunk_sql, run here as dynamic SQL; the bounds are
+  -- the session variables @djsqlgen_lo_1, … and @djsqlgen_hi_1, …, each of its key column's own type.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_last_chunk TINYINT DEFAULT 0;
+  DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_checkpoint TEXT;
+  DECLARE v_target_schema VARCHAR(64);
+  DECLARE v_target_table VARCHAR(64);
+  DECLARE v_target_created DATETIME(6);
+  DECLARE v_created DATETIME(6);
+  DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_warnings INT DEFAULT 0;
+  DECLARE v_warning_code INT;
+  DECLARE v_warning_text TEXT;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_key_order_desc TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_checkpoint TEXT;
+  DECLARE v_hi_checkpoint TEXT;
+  DECLARE v_copy_chunk MEDIUMTEXT;
+  DECLARE v_message VARCHAR(255);
+  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
+         copy_chunk
+  INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
+       v_hi_checkpoint, v_copy_chunk
+  FROM `djsqlgen_lab_identity`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = 'd1aed2f8b081';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to copy ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+
+  START TRANSACTION;
+  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
+  SELECT checkpoint, done, target_created, target_schema, target_table
+  INTO v_checkpoint, v_done, v_target_created, v_target_schema, v_target_table
+  FROM `djsqlgen_lab_identity`.`progress`
+  WHERE target_id = p_target_id
+  FOR UPDATE;
+  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
+  -- was created again since this progress began, start over instead of skipping what it no longer holds.
+  SET v_created = (SELECT created_at FROM `djsqlgen_lab_identity`.`objects`
+                   WHERE kind = 'table' AND schema_name = v_target_schema AND object_name = v_target_table);
+  IF NOT (v_target_created <=> v_created) THEN
+    SET v_checkpoint = NULL, v_done = 0;
+    UPDATE `djsqlgen_lab_identity`.`progress`
+    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+        target_created = v_created
+    WHERE target_id = p_target_id;
+  END IF;
+  IF v_done = 1 THEN
+    SET p_done = 1;
+    COMMIT;
+  ELSE
+    IF v_checkpoint IS NOT NULL THEN
+      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
+      SET @djsqlgen_checkpoint = v_checkpoint, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+    END IF;
+
+    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
+    -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                               IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                               ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
+    PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_walk;
+    IF @djsqlgen_found = 0 THEN
+      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
+      -- Rows inserted after this point reach v2 through the dual-write triggers.
+      SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+    END IF;
+    DEALLOCATE PREPARE djsqlgen_walk;
+
+    IF @djsqlgen_found = 1 THEN
+      -- Copy the chunk: the table's copy statement over the key range after the checkpoint, up to the bound.
+      -- The shared locks on the v1 rows read make concurrent writers to them wait for this commit; their
+      -- triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try of
+      -- this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
+      -- effect of turning conversion errors into warnings.
+      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
+                                  IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
+      PREPARE djsqlgen_copy FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_copy;
+      -- Read at once, before another statement clears them: the rows copied and the server's warnings
+      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
+      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
+      IF v_warnings > 0 THEN
+        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
+        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
+                                v_warning_text);
+      END IF;
+      DEALLOCATE PREPARE djsqlgen_copy;
+      SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+      DEALLOCATE PREPARE djsqlgen_walk;
+      UPDATE `djsqlgen_lab_identity`.`progress`
+      SET checkpoint = @djsqlgen_checkpoint,
+          rows_copied = rows_copied + p_rows_copied,
+          chunks = chunks + 1,
+          done = v_last_chunk,
+          started_at = COALESCE(started_at, NOW(6)),
+          updated_at = NOW(6),
+          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
+      WHERE target_id = p_target_id;
+    ELSE
+      -- Nothing left after the checkpoint (or the table is empty).
+      UPDATE `djsqlgen_lab_identity`.`progress`
+      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
+      WHERE target_id = p_target_id;
+    END IF;
+    SET p_done = v_last_chunk OR @djsqlgen_found = 0;
+    COMMIT;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.backfill_table] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_table`;
 
 -- [procedure_create.backfill_table] backfill_table: one table's backfill, chunk after chunk
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_proc VARCHAR(64),
-  IN p_chunk_rows INT, IN p_sleep_ms INT)
+CREATE PROCEDURE `djsqlgen_lab_identity`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  IN p_sleep_ms INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity d1aed2f8b081: copy all of one v2 table, chunk by chunk, resumable (shared by every table)'
 BEGIN
-  -- One procedure for every table: it calls the table's own chunk procedure p_chunk_proc (a name in this
-  -- schema) again and again. Each chunk is its own short transaction; a kill loses at most the chunk in flight.
+  -- One procedure for every table: it calls backfill_chunk for the table again and again. Each chunk is its own
+  -- short transaction; a kill loses at most the chunk in flight.
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_rows BIGINT;
+  DECLARE v_warnings TEXT;
   DECLARE v_message VARCHAR(255);
-  SET @djsqlgen_chunk_call = CONCAT('CALL ', '`djsqlgen_lab_identity`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-                                    '`(?, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)');
-  PREPARE djsqlgen_chunk FROM @djsqlgen_chunk_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
@@ -1422,22 +1084,19 @@ BEGIN
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
                                   'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
-    SET v_done = @djsqlgen_done;
-    IF @djsqlgen_warnings IS NOT NULL THEN
+    CALL `djsqlgen_lab_identity`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
+    IF v_warnings IS NOT NULL THEN
       -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
+      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
     END IF;
     IF v_done = 0 AND p_sleep_ms > 0 THEN
       DO SLEEP(p_sleep_ms / 1000);
     END IF;
   END WHILE;
-  DEALLOCATE PREPARE djsqlgen_chunk;
 END;;
 DELIMITER ;
 
