@@ -1,14 +1,11 @@
-"""The backfill: per target, the statements that walk the driving table's key and copy one chunk, kept as the
-target's row of the control table chunk_sql; the shared procedures backfill_chunk (one chunk) and backfill_table
-(the loop) run them as dynamic SQL. A DBA reviews one table's copy as one statement, and the files stay small
-however many tables there are. And its undo."""
+"""The backfill: per target, the copy of one chunk (kept in the target's row of chunk_sql, which the shared
+backfill_chunk runs, chunk after chunk, under the shared loop backfill_table), 40's call, and its undo."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.keyset import CHUNK_RANGE
+from djsqlgen.engines.source import from_clause, select_values, table_sql, where_clause
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_literal, quote_qualified
@@ -19,10 +16,8 @@ from djsqlgen.output.statements import Statement
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 
 
-CHUNK_RANGE = "{chunk range}"  # where backfill_chunk puts the chunk's key range into the copy
-
-
-def _copy(ctx: Context, target: Target) -> str:
+def copy_chunk(ctx: Context, target: Target) -> str:
+    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``."""
     return render(
         "backfill_copy.sql.j2", target_sql=table_sql(target.schema, target.name),
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
@@ -30,34 +25,6 @@ def _copy(ctx: Context, target: Target) -> str:
         share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
         distinct=target.source.distinct,
     )
-
-
-def chunk_sql(ctx: Context, target: Target) -> dict[str, str]:
-    """The statements of ``target``'s walk and copy, as its row of chunk_sql holds them."""
-    walk = replace(driving_walk(ctx.model, target), session=True)
-    variables = walk.variables
-    return {
-        "walk_from": walk.source,
-        "key_select": f"SELECT {walk.select_list}, 1 INTO {walk.hi_list}, @djsqlgen_found",
-        "key_order": walk.key_list,
-        "key_order_desc": walk.key_desc,
-        "after_lo": walk.after_lo,
-        "upto_hi": walk.upto_hi,
-        "lo_from_checkpoint": ", ".join(f"{v.lo} = {v.decode}" for v in variables),
-        "hi_checkpoint": walk.encode_hi,
-        "copy_chunk": _copy(ctx, target),
-    }
-
-
-def routines(ctx: Context, target: Target) -> list[Statement]:
-    """``target``'s row of chunk_sql (20_routines): the shared backfill_chunk copies it with these statements."""
-    row = {"target_id": target.id, "plan_hash": ctx.migration_hash, **chunk_sql(ctx, target)}
-    columns = ", ".join(row)
-    values = ",\n  ".join(quote_literal(v) for v in row.values())
-    return [Statement(f"chunk_sql.{target.id}",
-                      f"REPLACE INTO {ctx.control_table('chunk_sql')}\n  ({columns})\nVALUES (\n  {values})",
-                      f"how {target.source.driving.label} is walked and copied into {target.label}, chunk by chunk "
-                      f"(the copy's {CHUNK_RANGE}: the chunk's key range)")]
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:

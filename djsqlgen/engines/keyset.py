@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.output.quoting import quote_identifier
 
+# In a table's statements kept in chunk_sql: where the shared chunk procedures put the chunk's key range, over
+# the driving v1 table and over v2 (an aligned verify).
+CHUNK_RANGE = "{chunk range}"
+V2_CHUNK_RANGE = "{v2 chunk range}"
+
 
 @dataclass(frozen=True)
 class KeyColumn:

@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.engines import backfill, checks, constraints, expand, guards, lineage, triggers, verify
+from djsqlgen.engines import (
+    backfill,
+    checks,
+    chunk_sql,
+    constraints,
+    expand,
+    guards,
+    lineage,
+    triggers,
+    verify,
+)
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
@@ -34,7 +44,7 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
+SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
 BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
                "chunk_sql")
 
@@ -597,11 +607,13 @@ class Phases:
                 f"target_schema, target_table, ordinal)\nVALUES\n{rows}\nON DUPLICATE KEY UPDATE ordinal = ordinal",
                 "one progress row per v2 table; an existing row keeps its checkpoint"))
         for t in self.targets:
-            out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
+            out += [chunk_sql.row_statement(ctx, t)] + verify.routines(ctx, t) + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
             ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {}, "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
+            ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate()},
+             "checksums of one chunk of one table, both sides"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
             ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
             ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),

@@ -121,9 +121,6 @@ def _tables(db: Database, plan: Plan, run_id: int, routines: set[str]) -> list[T
                     "WHERE run_id = %s ORDER BY target_id, is_total, chunk_no", [run_id])
     tables = []
     for p in read_progress(db, plan):
-        if target_routine("verify_chunk", p.target_id) not in routines:
-            raise DjsqlgenError(f"the verify procedures of {p.label} are missing in {plan.control}: apply this "
-                                "plan's 20_routines.sql again")
         table = TableToVerify(p.target_id, p.label, p.estimated_rows,
                               target_routine("verify_total", p.target_id) in routines)
         for c in (c for c in done if c["target_id"] == table.target_id):
@@ -197,7 +194,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     newest unfinished run goes on where it stopped."""
     routines = _routines(db, plan)
     plan_hash = _installed_hash(db, plan, "the server")
-    if "verify_record" not in routines:
+    if not {"verify_record", "checksum_chunk"} <= routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "
                             "20_routines.sql again")
     if requested_now(db, plan) == "abort":
@@ -235,15 +232,15 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
 def _check_table(primary: Database, reader: Database, plan: Plan, run_id: int, table: TableToVerify,
                  sizer: ChunkSizer, sleep_ms: int, run: ChunkedRun) -> None:
     """One table, chunk after chunk: read (on ``reader``), then record (on ``primary``)."""
-    chunk_proc = _q(plan, target_routine("verify_chunk", table.target_id))
+    chunk_proc = _q(plan, "checksum_chunk")
     record = _q(plan, "verify_record")
     while not table.chunks_done and not run.stop.is_set():
         run.before_chunk(primary)
         if run.stop.is_set():
             return
         size, began = sizer.size, time.monotonic()
-        out = _read(reader, f"CALL {chunk_proc}(%s, %s, {', '.join('@djsqlgen_' + o for o in _OUTS)})",
-                    [table.lo, size], _OUTS, table.label)
+        out = _read(reader, f"CALL {chunk_proc}(%s, %s, %s, {', '.join('@djsqlgen_' + o for o in _OUTS)})",
+                    [table.target_id, table.lo, size], _OUTS, table.label)
         sizer.observe(size, time.monotonic() - began)
         table.chunk_no += 1
         primary.execute(f"CALL {record}(%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s)",

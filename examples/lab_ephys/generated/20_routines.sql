@@ -166,6 +166,14 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`chunk_sql` (
   lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
   hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
   copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
+  verify_strategy VARCHAR(8) NOT NULL COMMENT 'aligned, keyed or lookup (djsqlgen.engines.verify)',
+  verify_src_rows MEDIUMTEXT NOT NULL COMMENT 'transform(v1) of one chunk, each row with its hash h',
+  verify_dst_rows MEDIUMTEXT NOT NULL COMMENT 'the v2 rows of the same chunk, each with its hash h',
+  verify_dst_after_lo TEXT NOT NULL COMMENT 'aligned: v2 keys after the lower bound ({v2 chunk range})',
+  verify_dst_upto_hi TEXT NOT NULL,
+  verify_diff_join TEXT NOT NULL COMMENT 'the two sides matched key by key',
+  verify_src_key_json TEXT NOT NULL COMMENT 'a differing row''s key, as verify_diff shows it',
+  verify_dst_key_json TEXT NOT NULL,
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
@@ -185,9 +193,9 @@ VALUES
 ('example_ephys.__spikes__unit', 'example_ephys', '__spikes__unit', 'example_ephys_v2', '__sorting__unit', 6)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
--- [chunk_sql.example_common.#species] how example_common.#species is walked and copied into example_common_v2.#species, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_common.#species] how example_common.#species is walked, copied into example_common_v2.#species and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_common.#species',
   '236693bd4dd8',
@@ -207,122 +215,23 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_common`.`#species` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`');
+ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`',
+  'aligned',
+  'SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), '':'', CAST(`src`.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), '':'', CAST(`src`.`common_name` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common`.`#species` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), '':'', CAST(dst.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), '':'', CAST(dst.`common_name` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common_v2`.`#species` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`species` > @djsqlgen_lo_1',
+  '`dst`.`species` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
 
--- [procedure_drop.example_common.#species.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
-
--- [procedure_create.example_common.#species.verify_chunk] one chunk of example_common_v2.#species: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.#species against transform(example_common.#species), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`species` INTO v_hi_1
-    FROM `example_common`.`#species` AS `src` ORDER BY `src`.`species` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`species` INTO v_hi_1
-    FROM `example_common`.`#species` AS `src` WHERE `src`.`species` > v_lo_1 ORDER BY `src`.`species` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common`.`#species` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common_v2`.`#species` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`#species` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`#species` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`#species` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`#species` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [chunk_sql.example_common.subject] how example_common.subject is walked and copied into example_common_v2.subject, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_common.subject] how example_common.subject is walked, copied into example_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_common.subject',
   '236693bd4dd8',
@@ -347,118 +256,19 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_common`.`subject` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`');
-
--- [procedure_drop.example_common.subject.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
-
--- [procedure_create.example_common.subject.verify_chunk] one chunk of example_common_v2.subject: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__subject`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.subject against transform(example_common.subject), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `example_common`.`subject` AS `src` ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `example_common`.`subject` AS `src` WHERE `src`.`subject_id` > v_lo_1 ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-    FROM `example_common`.`subject` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common_v2`.`subject` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`subject` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`subject` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), '':'', CAST(`src`.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), '':'', CAST(`src`.`subject_uuid` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), '':'', CAST(`src`.`sex` AS BINARY)), ''N''), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), '':'', CAST(`src`.`notes` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, '' '', -1) USING utf8mb4) AS BINARY)), '':'', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, '' '', -1) USING utf8mb4) AS BINARY)), ''N'')), 256) AS h
+FROM `example_common`.`subject` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), '':'', CAST(dst.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), '':'', CAST(dst.`subject_uuid` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), '':'', CAST(dst.`sex` AS BINARY)), ''N''), IFNULL(CONCAT(dst.`weight`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), '':'', CAST(dst.`remarks` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), '':'', CAST(dst.`cohort` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common_v2`.`subject` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
 
 -- [procedure_drop.example_common.subject.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
@@ -515,9 +325,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.example_common.session] how example_common.session is walked and copied into example_common_v2.session, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_common.session] how example_common.session is walked, copied into example_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_common.session',
   '236693bd4dd8',
@@ -539,120 +349,19 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_common`.`session` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`');
-
--- [procedure_drop.example_common.session.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
-
--- [procedure_create.example_common.session.verify_chunk] one chunk of example_common_v2.session: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__session`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.session against transform(example_common.session), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_common`.`session` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_common`.`session` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-    FROM `example_common`.`session` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-    FROM `example_common_v2`.`session` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-        FROM `example_common`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-        FROM `example_common_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-        FROM `example_common_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-        FROM `example_common`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_start`, '',''), ''N''), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), '',''), ''N'')), 256) AS h
+FROM `example_common`.`session` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_start`, '',''), ''N''), IFNULL(CONCAT(dst.`session_date`, '',''), ''N'')), 256) AS h
+FROM `example_common_v2`.`session` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
 
 -- [procedure_drop.example_common.session.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
@@ -711,9 +420,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked and copied into example_ephys_v2._recording, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked, copied into example_ephys_v2._recording and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_ephys._recording',
   '236693bd4dd8',
@@ -735,120 +444,19 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_ephys`.`_recording` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`');
-
--- [procedure_drop.example_ephys._recording.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.verify_chunk] one chunk of example_ephys_v2._recording: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2._recording against transform(example_ephys._recording), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`_recording` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`_recording` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-    FROM `example_ephys`.`_recording` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`_recording` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`_recording` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`_recording` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(SHA2(`src`.`raw`, 256), ''N'')), 256) AS h
+FROM `example_ephys`.`_recording` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(IF(dst.`duration` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), '':'', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(SHA2(dst.`raw`, 256), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`_recording` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
 
 -- [procedure_drop.example_ephys._recording.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
@@ -907,9 +515,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked and copied into example_ephys_v2.__sorting, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked, copied into example_ephys_v2.__sorting and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_ephys.__spikes',
   '236693bd4dd8',
@@ -930,120 +538,19 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_ephys`.`__spikes` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`');
-
--- [procedure_drop.example_ephys.__spikes.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.verify_chunk] one chunk of example_ephys_v2.__sorting: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2.__sorting against transform(example_ephys.__spikes), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`__spikes` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`__spikes` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-    FROM `example_ephys`.`__spikes` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`__sorting` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`n_units`, '',''), ''N'')), 256) AS h
+FROM `example_ephys`.`__spikes` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`n_units`, '',''), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`__sorting` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
 
 -- [procedure_drop.example_ephys.__spikes.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
@@ -1102,9 +609,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked and copied into example_ephys_v2.__sorting__unit, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked, copied into example_ephys_v2.__sorting__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'example_ephys.__spikes__unit',
   '236693bd4dd8',
@@ -1126,122 +633,19 @@ SELECT /* djsqlgen example backfill chunk */
 FROM `example_ephys`.`__spikes__unit` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`');
-
--- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.verify_chunk] one chunk of example_ephys_v2.__sorting__unit: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2.__sorting__unit against transform(example_ephys.__spikes__unit), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `example_ephys`.`__spikes__unit` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `example_ephys`.`__spikes__unit` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3)))) ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `example_ephys`.`__spikes__unit` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`__sorting__unit` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting__unit` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting__unit` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`unit_id`, '',''), ''N''), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `example_ephys`.`__spikes__unit` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`unit_id`, '',''), ''N''), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), '':'', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`__sorting__unit` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_id` > @djsqlgen_lo_2 OR (`dst`.`session_id` = @djsqlgen_lo_2 AND `dst`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_id` < @djsqlgen_hi_2 OR (`dst`.`session_id` = @djsqlgen_hi_2 AND `dst`.`unit_id` <= @djsqlgen_hi_3))))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))');
 
 -- [procedure_drop.example_ephys.__spikes__unit.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
@@ -1491,6 +895,130 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.checksum_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_chunk`;
+
+-- [procedure_create.checksum_chunk] checksum_chunk: checksums of one chunk of one table, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`checksum_chunk`(IN p_target_id VARCHAR(200), IN p_lo TEXT,
+  IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of one v2 table against transform(v1) (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
+  -- The table's own statements (its walk, its two sides' row hashes) are its row of chunk_sql, run here as
+  -- dynamic SQL; {chunk range} in them becomes the chunk's key range over v1, {v2 chunk range} over v2.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_checkpoint TEXT;
+  DECLARE v_hi_checkpoint TEXT;
+  DECLARE v_strategy VARCHAR(8);
+  DECLARE v_src_rows MEDIUMTEXT;
+  DECLARE v_dst_rows MEDIUMTEXT;
+  DECLARE v_dst_after_lo TEXT;
+  DECLARE v_dst_upto_hi TEXT;
+  DECLARE v_diff_join TEXT;
+  DECLARE v_src_key_json TEXT;
+  DECLARE v_dst_key_json TEXT;
+  DECLARE v_src_range TEXT;
+  DECLARE v_dst_range TEXT;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+
+  SET p_hi = NULL, p_diffs = NULL;
+  SELECT walk_from, key_select, key_order, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, verify_strategy,
+         verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join,
+         verify_src_key_json, verify_dst_key_json
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_checkpoint, v_hi_checkpoint, v_strategy,
+       v_src_rows, v_dst_rows, v_dst_after_lo, v_dst_upto_hi, v_diff_join, v_src_key_json, v_dst_key_json
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to verify ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET @djsqlgen_checkpoint = p_lo, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(p_lo IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1, ', 1');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- The key range: open below on the first chunk; open above on the last (no bound found), so that rows v2
+  -- has beyond v1's last key are counted (aligned).
+  SET v_src_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE'),
+      v_dst_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_dst_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_dst_upto_hi)), ''), 'TRUE'),
+      v_src_rows = REPLACE(v_src_rows, '{chunk range}', v_src_range),
+      v_dst_rows = REPLACE(REPLACE(v_dst_rows, '{chunk range}', v_src_range), '{v2 chunk range}', v_dst_range);
+
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2 ',
+                             'FROM (\n', v_src_rows, '\nLIMIT 18446744073709551615) AS s');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- v2: the same key range (aligned), or the rows found by the chunk's mapped keys.
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2 ',
+                             'FROM (\n', v_dst_rows, '\nLIMIT 18446744073709551615) AS d');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  SET p_src_rows = @djsqlgen_src_rows, p_src_h1 = @djsqlgen_src_h1, p_src_h2 = @djsqlgen_src_h2,
+      p_dst_rows = @djsqlgen_dst_rows, p_dst_h1 = @djsqlgen_dst_h1, p_dst_h2 = @djsqlgen_dst_h2;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT DISTINCT found.row_key, found.problem FROM (\n',
+      'SELECT ', v_src_key_json, ' AS row_key, IF(d.`k_1` IS NULL, ''missing in v2'', ''values differ'') AS problem\n',
+      'FROM (\n', v_src_rows, '\n) AS s\nLEFT JOIN (\n', v_dst_rows, '\n) AS d ON ', v_diff_join, '\n',
+      'WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)\n',
+      IF(v_strategy = 'aligned', CONCAT(
+        'UNION ALL\nSELECT ', v_dst_key_json, ', ''not in transform(v1)''\n',
+        'FROM (\n', v_dst_rows, '\n) AS d\nLEFT JOIN (\n', v_src_rows, '\n) AS s ON ', v_diff_join, '\n',
+        'WHERE s.`k_1` IS NULL\n'), ''),
+      ') AS found\nLIMIT 20\n) AS diff');
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_diffs = @djsqlgen_diffs;
+  END IF;
+  COMMIT;
+  IF @djsqlgen_found = 1 THEN
+    SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_hi = @djsqlgen_checkpoint;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_record] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 
@@ -1528,35 +1056,29 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
 -- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_chunk_proc VARCHAR(64), IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+  IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: checksum one v2 table chunk after chunk, recorded (shared by every table)'
 BEGIN
-  -- What 50_verify.sql runs for each table: its chunk procedure p_chunk_proc again and again, then, for a keyed
-  -- comparison, its whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures
-  -- itself, throttled.
+  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison, its
+  -- whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
-  SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-    '`(?, ?, @djsqlgen_hi, @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, ',
-    '@djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs)');
-  PREPARE djsqlgen_verify_chunk FROM @djsqlgen_verify_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
     WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_verify_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
                                   'then verify again'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    SET v_chunk_no = v_chunk_no + 1, @djsqlgen_lo = v_lo;
-    EXECUTE djsqlgen_verify_chunk USING @djsqlgen_lo, @djsqlgen_chunk_rows;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_example`.`checksum_chunk`(p_target_id, v_lo, p_chunk_rows, @djsqlgen_hi, @djsqlgen_src_rows,
+      @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs);
     CALL `djsqlgen_example`.`verify_record`(p_run_id, p_target_id, v_chunk_no, 0, v_lo, @djsqlgen_hi,
       @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2,
       @djsqlgen_diffs);
@@ -1565,7 +1087,6 @@ BEGIN
     END IF;
     SET v_lo = @djsqlgen_hi;
   END LOOP;
-  DEALLOCATE PREPARE djsqlgen_verify_chunk;
   IF p_total_proc IS NOT NULL THEN
     SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_total_proc, '`', '``'),
                                        '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
@@ -1653,12 +1174,12 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_example`.`verify_run` (plan_hash, started_at) VALUES ('236693bd4dd8', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', 'verify_chunk__example_common__species_f35c05', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', 'verify_chunk__example_common__subject', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', 'verify_chunk__example_common__session', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', 'verify_chunk__example_ephys__recording_244717', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', 'verify_chunk__example_ephys__spikes_26e978', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', 'verify_chunk__example_ephys__spikes__unit_105524', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', NULL, p_chunk_rows);
   CALL `djsqlgen_example`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

@@ -166,6 +166,14 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`chunk_sql` (
   lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
   hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
   copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
+  verify_strategy VARCHAR(8) NOT NULL COMMENT 'aligned, keyed or lookup (djsqlgen.engines.verify)',
+  verify_src_rows MEDIUMTEXT NOT NULL COMMENT 'transform(v1) of one chunk, each row with its hash h',
+  verify_dst_rows MEDIUMTEXT NOT NULL COMMENT 'the v2 rows of the same chunk, each with its hash h',
+  verify_dst_after_lo TEXT NOT NULL COMMENT 'aligned: v2 keys after the lower bound ({v2 chunk range})',
+  verify_dst_upto_hi TEXT NOT NULL,
+  verify_diff_join TEXT NOT NULL COMMENT 'the two sides matched key by key',
+  verify_src_key_json TEXT NOT NULL COMMENT 'a differing row''s key, as verify_diff shows it',
+  verify_dst_key_json TEXT NOT NULL,
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
@@ -183,9 +191,9 @@ VALUES
 ('lab_v1.session__trial', 'lab_v1', 'session__trial', 'lab_v2', 'session__trial', 4)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
--- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked and copied into lab_v2.#kind, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked, copied into lab_v2.#kind and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_transform`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'lab_v1.#kind',
   '73587b252926',
@@ -205,122 +213,23 @@ SELECT /* djsqlgen lab_transform backfill chunk */
 FROM `lab_v1`.`#kind` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`');
+ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`',
+  'aligned',
+  'SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), '':'', CAST(`src`.`kind` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), '':'', CAST(`src`.`description` AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v1`.`#kind` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), '':'', CAST(dst.`kind` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), '':'', CAST(dst.`description` AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v2`.`#kind` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`kind` > @djsqlgen_lo_1',
+  '`dst`.`kind` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
 
--- [procedure_drop.lab_v1.#kind.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`;
-
--- [procedure_create.lab_v1.#kind.verify_chunk] one chunk of lab_v2.#kind: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 73587b252926: checksum one chunk of lab_v2.#kind against transform(lab_v1.#kind), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`kind` INTO v_hi_1
-    FROM `lab_v1`.`#kind` AS `src` ORDER BY `src`.`kind` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`kind` INTO v_hi_1
-    FROM `lab_v1`.`#kind` AS `src` WHERE `src`.`kind` > v_lo_1 ORDER BY `src`.`kind` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v1`.`#kind` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v2`.`#kind` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`#kind` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`#kind` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`description` AS BINARY)), ':', CAST(dst.`description` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`#kind` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`kind` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`kind` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`description` AS BINARY)), ':', CAST(`src`.`description` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`#kind` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`kind` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`kind` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [chunk_sql.lab_v1.subject] how lab_v1.subject is walked and copied into lab_v2.animal, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.lab_v1.subject] how lab_v1.subject is walked, copied into lab_v2.animal and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_transform`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'lab_v1.subject',
   '73587b252926',
@@ -343,118 +252,19 @@ SELECT /* djsqlgen lab_transform backfill chunk */
 FROM `lab_v1`.`subject` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`');
-
--- [procedure_drop.lab_v1.subject.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`;
-
--- [procedure_create.lab_v1.subject.verify_chunk] one chunk of lab_v2.animal: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 73587b252926: checksum one chunk of lab_v2.animal against transform(lab_v1.subject), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `lab_v1`.`subject` AS `src` ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `lab_v1`.`subject` AS `src` WHERE `src`.`subject_id` > v_lo_1 ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `lab_v1`.`subject` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `lab_v2`.`animal` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `lab_v1`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `lab_v2`.`animal` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), ':', CAST(dst.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), ':', CAST(dst.`name` AS BINARY)), 'N'), IFNULL(IF(dst.`weight` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), ':', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(dst.`weight_kg` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), ':', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `lab_v2`.`animal` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), ':', CAST(`src`.`kind` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), 'N'), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `lab_v1`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`kind` AS BINARY)), '':'', CAST(`src`.`kind` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), '':'', CAST(CONVERT(LEFT(`src`.`nickname`, 8) USING utf8mb4) AS BINARY)), ''N''), IFNULL(IF(CAST(`src`.`weight` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`weight` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(IF(CAST(`src`.`weight` / 1000 AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`weight` / 1000 AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`weight` / 1000 AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `lab_v1`.`subject` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`kind` AS BINARY)), '':'', CAST(dst.`kind` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`name` AS BINARY)), '':'', CAST(dst.`name` AS BINARY)), ''N''), IFNULL(IF(dst.`weight` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023), '':'', CAST(dst.`weight` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(IF(dst.`weight_kg` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023), '':'', CAST(dst.`weight_kg` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`weight_kg`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `lab_v2`.`animal` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
 
 -- [procedure_drop.lab_v1.subject.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__subject`;
@@ -511,9 +321,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.lab_v1.session] how lab_v1.session is walked and copied into lab_v2.session, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.lab_v1.session] how lab_v1.session is walked, copied into lab_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_transform`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'lab_v1.session',
   '73587b252926',
@@ -536,120 +346,19 @@ SELECT /* djsqlgen lab_transform backfill chunk */
 FROM `lab_v1`.`session` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`');
-
--- [procedure_drop.lab_v1.session.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`;
-
--- [procedure_create.lab_v1.session.verify_chunk] one chunk of lab_v2.session: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 73587b252926: checksum one chunk of lab_v2.session against transform(lab_v1.session), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-    FROM `lab_v1`.`session` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_idx` INTO v_hi_1, v_hi_2
-    FROM `lab_v1`.`session` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_idx` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v1`.`session` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v2`.`session` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`recorded_on`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), ':', CAST(dst.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), ':', CAST(dst.`room` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`session_date`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), ':', CAST(`src`.`rig` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT('main' USING utf8mb4) AS BINARY)), ':', CAST(CONVERT('main' USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_idx` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_idx`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_date`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), '':'', CAST(`src`.`rig` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(CONVERT(''main'' USING utf8mb4) AS BINARY)), '':'', CAST(CONVERT(''main'' USING utf8mb4) AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v1`.`session` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_idx`, '',''), ''N''), IFNULL(CONCAT(dst.`recorded_on`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`rig` AS BINARY)), '':'', CAST(dst.`rig` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`room` AS BINARY)), '':'', CAST(dst.`room` AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v2`.`session` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_idx` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_idx` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
 
 -- [procedure_drop.lab_v1.session.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session`;
@@ -708,9 +417,9 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [chunk_sql.lab_v1.session__trial] how lab_v1.session__trial is walked and copied into lab_v2.session__trial, chunk by chunk (the copy's {chunk range}: the chunk's key range)
+-- [chunk_sql.lab_v1.session__trial] how lab_v1.session__trial is walked, copied into lab_v2.session__trial and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_transform`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
 VALUES (
   'lab_v1.session__trial',
   '73587b252926',
@@ -733,122 +442,19 @@ SELECT /* djsqlgen lab_transform backfill chunk */
 FROM `lab_v1`.`session__trial` AS `src`
 WHERE {chunk range}
 LOCK IN SHARE MODE
-ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`');
-
--- [procedure_drop.lab_v1.session__trial.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`;
-
--- [procedure_create.lab_v1.session__trial.verify_chunk] one chunk of lab_v2.session__trial: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_transform 73587b252926: checksum one chunk of lab_v2.session__trial against transform(lab_v1.session__trial), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 int(10) unsigned;
-  DECLARE v_hi_3 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `lab_v1`.`session__trial` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `lab_v1`.`session__trial` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3)))) ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v1`.`session__trial` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-    FROM `lab_v2`.`session__trial` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`session__trial` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`session__trial` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_idx`, ','), 'N'), IFNULL(CONCAT(dst.`trial_idx`, ','), 'N'), IFNULL(IF(dst.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), ':', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), ':', CAST(dst.`outcome` AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v2`.`session__trial` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_idx`, ','), 'N'), IFNULL(CONCAT(`src`.`trial_idx`, ','), 'N'), IFNULL(IF(`src`.`start_time` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), ':', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, 'hit', 'miss', 'abort', 'late'), 'hit', 'miss', 'abort', 'late') USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `lab_v1`.`session__trial` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_idx` > v_lo_2 OR (`src`.`session_idx` = v_lo_2 AND `src`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_idx` < v_hi_2 OR (`src`.`session_idx` = v_hi_2 AND `src`.`trial_idx` <= v_hi_3)))))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
+ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_idx` AS `k_2`, `src`.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_idx`, '',''), ''N''), IFNULL(CONCAT(`src`.`trial_idx`, '',''), ''N''), IFNULL(IF(`src`.`start_time` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023), '':'', CAST(`src`.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(`src`.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(CONCAT(LENGTH(CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, ''hit'', ''miss'', ''abort'', ''late''), ''hit'', ''miss'', ''abort'', ''late'') USING utf8mb4) AS BINARY)), '':'', CAST(CONVERT(ELT(FIELD(CONVERT(`src`.`outcome` USING utf8mb4) COLLATE utf8mb4_general_ci, ''hit'', ''miss'', ''abort'', ''late''), ''hit'', ''miss'', ''abort'', ''late'') USING utf8mb4) AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v1`.`session__trial` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_idx` AS `k_2`, dst.`trial_idx` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_idx`, '',''), ''N''), IFNULL(CONCAT(dst.`trial_idx`, '',''), ''N''), IFNULL(IF(dst.`start_time` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023), '':'', CAST(dst.`start_time` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`start_time`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`outcome` AS BINARY)), '':'', CAST(dst.`outcome` AS BINARY)), ''N'')), 256) AS h
+FROM `lab_v2`.`session__trial` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_idx` > @djsqlgen_lo_2 OR (`dst`.`session_idx` = @djsqlgen_lo_2 AND `dst`.`trial_idx` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_idx` < @djsqlgen_hi_2 OR (`dst`.`session_idx` = @djsqlgen_hi_2 AND `dst`.`trial_idx` <= @djsqlgen_hi_3))))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))');
 
 -- [procedure_drop.lab_v1.session__trial.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session__trial`;
@@ -1098,6 +704,130 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.checksum_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`checksum_chunk`;
+
+-- [procedure_create.checksum_chunk] checksum_chunk: checksums of one chunk of one table, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`checksum_chunk`(IN p_target_id VARCHAR(200), IN p_lo TEXT,
+  IN p_chunk_rows INT, OUT p_hi TEXT,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform 73587b252926: checksum one chunk of one v2 table against transform(v1) (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
+  -- The table's own statements (its walk, its two sides' row hashes) are its row of chunk_sql, run here as
+  -- dynamic SQL; {chunk range} in them becomes the chunk's key range over v1, {v2 chunk range} over v2.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_checkpoint TEXT;
+  DECLARE v_hi_checkpoint TEXT;
+  DECLARE v_strategy VARCHAR(8);
+  DECLARE v_src_rows MEDIUMTEXT;
+  DECLARE v_dst_rows MEDIUMTEXT;
+  DECLARE v_dst_after_lo TEXT;
+  DECLARE v_dst_upto_hi TEXT;
+  DECLARE v_diff_join TEXT;
+  DECLARE v_src_key_json TEXT;
+  DECLARE v_dst_key_json TEXT;
+  DECLARE v_src_range TEXT;
+  DECLARE v_dst_range TEXT;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+
+  SET p_hi = NULL, p_diffs = NULL;
+  SELECT walk_from, key_select, key_order, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, verify_strategy,
+         verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join,
+         verify_src_key_json, verify_dst_key_json
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_checkpoint, v_hi_checkpoint, v_strategy,
+       v_src_rows, v_dst_rows, v_dst_after_lo, v_dst_upto_hi, v_diff_join, v_src_key_json, v_dst_key_json
+  FROM `djsqlgen_lab_transform`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '73587b252926';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to verify ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET @djsqlgen_checkpoint = p_lo, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(p_lo IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1, ', 1');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- The key range: open below on the first chunk; open above on the last (no bound found), so that rows v2
+  -- has beyond v1's last key are counted (aligned).
+  SET v_src_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE'),
+      v_dst_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_dst_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_dst_upto_hi)), ''), 'TRUE'),
+      v_src_rows = REPLACE(v_src_rows, '{chunk range}', v_src_range),
+      v_dst_rows = REPLACE(REPLACE(v_dst_rows, '{chunk range}', v_src_range), '{v2 chunk range}', v_dst_range);
+
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2 ',
+                             'FROM (\n', v_src_rows, '\nLIMIT 18446744073709551615) AS s');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- v2: the same key range (aligned), or the rows found by the chunk's mapped keys.
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2 ',
+                             'FROM (\n', v_dst_rows, '\nLIMIT 18446744073709551615) AS d');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  SET p_src_rows = @djsqlgen_src_rows, p_src_h1 = @djsqlgen_src_h1, p_src_h2 = @djsqlgen_src_h2,
+      p_dst_rows = @djsqlgen_dst_rows, p_dst_h1 = @djsqlgen_dst_h1, p_dst_h2 = @djsqlgen_dst_h2;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT DISTINCT found.row_key, found.problem FROM (\n',
+      'SELECT ', v_src_key_json, ' AS row_key, IF(d.`k_1` IS NULL, ''missing in v2'', ''values differ'') AS problem\n',
+      'FROM (\n', v_src_rows, '\n) AS s\nLEFT JOIN (\n', v_dst_rows, '\n) AS d ON ', v_diff_join, '\n',
+      'WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)\n',
+      IF(v_strategy = 'aligned', CONCAT(
+        'UNION ALL\nSELECT ', v_dst_key_json, ', ''not in transform(v1)''\n',
+        'FROM (\n', v_dst_rows, '\n) AS d\nLEFT JOIN (\n', v_src_rows, '\n) AS s ON ', v_diff_join, '\n',
+        'WHERE s.`k_1` IS NULL\n'), ''),
+      ') AS found\nLIMIT 20\n) AS diff');
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_diffs = @djsqlgen_diffs;
+  END IF;
+  COMMIT;
+  IF @djsqlgen_found = 1 THEN
+    SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_hi = @djsqlgen_checkpoint;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_record] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_record`;
 
@@ -1135,35 +865,29 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_table`;
 -- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_lab_transform`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_chunk_proc VARCHAR(64), IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+  IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform 73587b252926: checksum one v2 table chunk after chunk, recorded (shared by every table)'
 BEGIN
-  -- What 50_verify.sql runs for each table: its chunk procedure p_chunk_proc again and again, then, for a keyed
-  -- comparison, its whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures
-  -- itself, throttled.
+  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison, its
+  -- whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
-  SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_lab_transform`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-    '`(?, ?, @djsqlgen_hi, @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, ',
-    '@djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs)');
-  PREPARE djsqlgen_verify_chunk FROM @djsqlgen_verify_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
     WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_verify_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
                                   'then verify again'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    SET v_chunk_no = v_chunk_no + 1, @djsqlgen_lo = v_lo;
-    EXECUTE djsqlgen_verify_chunk USING @djsqlgen_lo, @djsqlgen_chunk_rows;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_lab_transform`.`checksum_chunk`(p_target_id, v_lo, p_chunk_rows, @djsqlgen_hi, @djsqlgen_src_rows,
+      @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs);
     CALL `djsqlgen_lab_transform`.`verify_record`(p_run_id, p_target_id, v_chunk_no, 0, v_lo, @djsqlgen_hi,
       @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2,
       @djsqlgen_diffs);
@@ -1172,7 +896,6 @@ BEGIN
     END IF;
     SET v_lo = @djsqlgen_hi;
   END LOOP;
-  DEALLOCATE PREPARE djsqlgen_verify_chunk;
   IF p_total_proc IS NOT NULL THEN
     SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_lab_transform`', '.`', REPLACE(p_total_proc, '`', '``'),
                                        '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
@@ -1260,10 +983,10 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_lab_transform`.`verify_run` (plan_hash, started_at) VALUES ('73587b252926', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.#kind', 'verify_chunk__lab_v1__kind_9041cb', NULL, p_chunk_rows);
-  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.subject', 'verify_chunk__lab_v1__subject', NULL, p_chunk_rows);
-  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.session', 'verify_chunk__lab_v1__session', NULL, p_chunk_rows);
-  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.session__trial', 'verify_chunk__lab_v1__session__trial', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.#kind', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.subject', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.session', NULL, p_chunk_rows);
+  CALL `djsqlgen_lab_transform`.`verify_table`(v_run, 'lab_v1.session__trial', NULL, p_chunk_rows);
   CALL `djsqlgen_lab_transform`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

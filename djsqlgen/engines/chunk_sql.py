@@ -1,0 +1,50 @@
+"""A target's row of the control table chunk_sql: its own statements, which the shared chunk procedures run as
+dynamic SQL (backfill_chunk copies with them, checksum_chunk verifies with them).
+
+The row holds the walk of the driving table's key (its bounds are session variables ``@djsqlgen_lo_1``, … and
+``@djsqlgen_hi_1``, …, each cast to its key column's own type), the backfill's copy of one chunk and verify's
+row hashes of both sides. ``{chunk range}`` in a statement stands for the chunk's key range over v1 and
+``{v2 chunk range}`` for the same range over v2; the procedures put the range in. A DBA reviews a table's
+migration as these few statements, and 20_routines stays small however many tables the plan has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from djsqlgen.engines import backfill, verify
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.source import driving_walk
+from djsqlgen.model.target import Target
+from djsqlgen.output.quoting import quote_literal
+from djsqlgen.output.statements import Statement
+
+
+def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
+    """The walk of ``target``'s driving key in session variables."""
+    walk = replace(driving_walk(ctx.model, target), session=True)
+    return {
+        "walk_from": walk.source,
+        "key_select": f"SELECT {walk.select_list}, 1 INTO {walk.hi_list}, @djsqlgen_found",
+        "key_order": walk.key_list,
+        "key_order_desc": walk.key_desc,
+        "after_lo": walk.after_lo,
+        "upto_hi": walk.upto_hi,
+        "lo_from_checkpoint": ", ".join(f"{v.lo} = {v.decode}" for v in walk.variables),
+        "hi_checkpoint": walk.encode_hi,
+    }
+
+
+def row(ctx: Context, target: Target) -> dict[str, str]:
+    return {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
+            "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target)}
+
+
+def row_statement(ctx: Context, target: Target) -> Statement:
+    """20_routines: ``target``'s row (REPLACE: a newer generate's statements replace the older ones)."""
+    values = row(ctx, target)
+    literals = ",\n  ".join(quote_literal(v) for v in values.values())
+    return Statement(f"chunk_sql.{target.id}",
+                     f"REPLACE INTO {ctx.control_table('chunk_sql')}\n  ({', '.join(values)})\nVALUES (\n  {literals})",
+                     f"how {target.source.driving.label} is walked, copied into {target.label} and checked, chunk by "
+                     f"chunk ({{chunk range}}: the chunk's key range)")
