@@ -22,7 +22,6 @@ from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_qualified
-from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
 
@@ -84,7 +83,7 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "diff_join": join,
         "src_key_json": key_json("s"),
         "dst_key_json": key_json("d"),
-        "src_total": f"SELECT COUNT(*) INTO p_src_rows\n{src_from}\n{where_clause(target)}",
+        "src_total": f"SELECT COUNT(*) INTO @djsqlgen_src_rows\n{src_from}\n{where_clause(target)}".rstrip(),
         "mapped_keys_decl": ",\n".join(
             [f"{_q(f'k_{i}')} {c.decl.sql_type}"
              + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
@@ -94,7 +93,6 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "mapped_keys_match": " AND ".join(f"m.{_q(f'k_{i}')} = dst.{_q(c.name)}" for i, c in enumerate(keys, 1)),
         "dst_key_json_raw": "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c.name)} AS CHAR)" for c in keys) + ")",
         "dst_table": dst,
-        "dst_total": f"SELECT COUNT(*) INTO p_dst_rows FROM {dst}",
     }
 
 
@@ -105,40 +103,31 @@ def aggregate() -> str:
 
 
 def chunk_columns(ctx: Context, target: Target) -> dict[str, str]:
-    """What checksum_chunk reads of ``target`` in its row of chunk_sql (the walk is the backfill's)."""
+    """What checksum_chunk (and, for a keyed comparison, checksum_totals) reads of ``target`` in its row of
+    chunk_sql; the walk is the backfill's."""
     f = fragments(ctx, target)
+    keyed = strategy(target) == "keyed"
     return {"verify_strategy": strategy(target), "verify_src_rows": f["src_rows"], "verify_dst_rows": f["dst_rows"],
             "verify_dst_after_lo": f["dst_after_lo"], "verify_dst_upto_hi": f["dst_upto_hi"],
             "verify_diff_join": f["diff_join"], "verify_src_key_json": f["src_key_json"],
-            "verify_dst_key_json": f["dst_key_json"]}
+            "verify_dst_key_json": f["dst_key_json"],
+            **{f"verify_{k}": f[k] if keyed else "" for k in ("src_total", "dst_table", "mapped_keys_decl",
+                                                              "mapped_keys_all", "mapped_keys_match",
+                                                              "dst_key_json_raw")}}
 
 
-# Per-table procedures of earlier versions: the loop (now verify_table) and the chunk (now checksum_chunk).
-EARLIER_KINDS = ("verify", "verify_chunk")
+# Per-table procedures of earlier versions: the loop (now verify_table), a chunk (now checksum_chunk) and the
+# whole-table counts (now checksum_totals).
+EARLIER_KINDS = ("verify", "verify_chunk", "verify_total")
 
 
-def routines(ctx: Context, target: Target) -> list[Statement]:
-    """A keyed comparison's whole-table counts (20_routines); each chunk is the shared checksum_chunk's, the loop
-    over them the shared verify_table's."""
-    if strategy(target) != "keyed":
-        return []
-    name = naming.target_routine("verify_total", target.id)
-    body = render("verify_total_proc_create.sql.j2", proc=name, control=ctx.control, plan_name=ctx.plan.name,
-                  plan_hash=ctx.migration_hash, target_label=target.label, source_label=target.source.driving.label,
-                  f=fragments(ctx, target))
-    q = quote_qualified((ctx.control, name))
-    return [Statement(f"procedure_drop.{target.id}.verify_total", f"DROP PROCEDURE IF EXISTS {q}",
-                      "replace an earlier version of the procedure"),
-            Statement(f"procedure_create.{target.id}.verify_total", body,
-                      f"whole-table counts of {target.label} (keyed: finds v2 rows no v1 row maps to)", compound=True)]
-
-
-def verify_table_call(target: Target) -> tuple[str, str | None]:
-    """What verify_all passes to the shared verify_table for ``target``: its id and whole-table counts procedure."""
-    return target.id, naming.target_routine("verify_total", target.id) if strategy(target) == "keyed" else None
+def verify_table_call(target: Target) -> tuple[str, bool]:
+    """What verify_all passes to the shared verify_table for ``target``: its id, and whether whole-table counts
+    follow its chunks (a keyed comparison)."""
+    return target.id, strategy(target) == "keyed"
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in ("verify_total", *EARLIER_KINDS)]
+                      f"{kind} procedure of {target.label} (earlier versions)") for kind in EARLIER_KINDS]

@@ -44,7 +44,8 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
+SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals", "verify_all",
+                     "verify_finish", "verify_report", "verify_record", "verify_table")
 BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
                "chunk_sql")
 
@@ -607,13 +608,15 @@ class Phases:
                 f"target_schema, target_table, ordinal)\nVALUES\n{rows}\nON DUPLICATE KEY UPDATE ordinal = ordinal",
                 "one progress row per v2 table; an existing row keeps its checkpoint"))
         for t in self.targets:
-            out += [chunk_sql.row_statement(ctx, t)] + verify.routines(ctx, t) + constraints.references_check(ctx, t)
+            out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
             ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {}, "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
             ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate()},
              "checksums of one chunk of one table, both sides"),
+            ("checksum_totals", "checksum_totals_proc_create.sql.j2", {},
+             "whole-table counts of one keyed comparison, both sides"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
             ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
             ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),

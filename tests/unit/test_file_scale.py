@@ -36,7 +36,7 @@ def _generate(tmp: Path, copies: int) -> Path:
 
 
 def _statements(path: Path) -> dict[str, str]:
-    parts = re.split(r"^-- \[([^\]]+)\]", path.read_text(), flags=re.M)
+    parts = re.split(r"^-- \[([^\]]+)\]", path.read_text(), flags=re.MULTILINE)
     return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
 
 

@@ -174,6 +174,12 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`chunk_sql` (
   verify_diff_join TEXT NOT NULL COMMENT 'the two sides matched key by key',
   verify_src_key_json TEXT NOT NULL COMMENT 'a differing row''s key, as verify_diff shows it',
   verify_dst_key_json TEXT NOT NULL,
+  verify_src_total TEXT NOT NULL COMMENT 'keyed: the whole-table count of transform(v1)',
+  verify_dst_table TEXT NOT NULL COMMENT 'keyed: the v2 table, aliased dst',
+  verify_mapped_keys_decl TEXT NOT NULL COMMENT 'keyed: the v2 key columns, as a temporary table declares them',
+  verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
+  verify_mapped_keys_match TEXT NOT NULL,
+  verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
@@ -195,7 +201,7 @@ ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
 -- [chunk_sql.example_common.#species] how example_common.#species is walked, copied into example_common_v2.#species and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_common.#species',
   '236693bd4dd8',
@@ -227,11 +233,17 @@ WHERE {v2 chunk range}',
   '`dst`.`species` <= @djsqlgen_hi_1',
   's.`k_1` = d.`k_1`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [chunk_sql.example_common.subject] how example_common.subject is walked, copied into example_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_common.subject',
   '236693bd4dd8',
@@ -268,7 +280,13 @@ WHERE {v2 chunk range}',
   '`dst`.`subject_id` <= @djsqlgen_hi_1',
   's.`k_1` = d.`k_1`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [procedure_drop.example_common.subject.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
@@ -327,7 +345,7 @@ DELIMITER ;
 
 -- [chunk_sql.example_common.session] how example_common.session is walked, copied into example_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_common.session',
   '236693bd4dd8',
@@ -361,7 +379,13 @@ WHERE {v2 chunk range}',
   '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [procedure_drop.example_common.session.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
@@ -422,7 +446,7 @@ DELIMITER ;
 
 -- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked, copied into example_ephys_v2._recording and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_ephys._recording',
   '236693bd4dd8',
@@ -456,7 +480,13 @@ WHERE {v2 chunk range}',
   '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [procedure_drop.example_ephys._recording.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
@@ -517,7 +547,7 @@ DELIMITER ;
 
 -- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked, copied into example_ephys_v2.__sorting and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_ephys.__spikes',
   '236693bd4dd8',
@@ -550,7 +580,13 @@ WHERE {v2 chunk range}',
   '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [procedure_drop.example_ephys.__spikes.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
@@ -611,7 +647,7 @@ DELIMITER ;
 
 -- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked, copied into example_ephys_v2.__sorting__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'example_ephys.__spikes__unit',
   '236693bd4dd8',
@@ -645,7 +681,13 @@ WHERE {v2 chunk range}',
   '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_id` < @djsqlgen_hi_2 OR (`dst`.`session_id` = @djsqlgen_hi_2 AND `dst`.`unit_id` <= @djsqlgen_hi_3))))',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [procedure_drop.example_ephys.__spikes__unit.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
@@ -1019,6 +1061,78 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.checksum_totals] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_totals`;
+
+-- [procedure_create.checksum_totals] checksum_totals: whole-table counts of one keyed comparison, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`checksum_totals`(IN p_target_id VARCHAR(200), OUT p_src_rows BIGINT,
+  OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: whole-table counts of a keyed comparison, both sides (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
+  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as checksum_chunk's.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_src_total TEXT;
+  DECLARE v_dst_table TEXT;
+  DECLARE v_mapped_keys_decl TEXT;
+  DECLARE v_mapped_keys_all MEDIUMTEXT;
+  DECLARE v_mapped_keys_match TEXT;
+  DECLARE v_dst_key_json TEXT;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    RESIGNAL;
+  END;
+  SET p_diffs = NULL;
+  SELECT verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match,
+         verify_dst_key_json_raw
+  INTO v_src_total, v_dst_table, v_mapped_keys_decl, v_mapped_keys_all, v_mapped_keys_match, v_dst_key_json
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8' AND verify_strategy = 'keyed';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no whole-table counts of this migration for ', p_target_id,
+                                ' (not a keyed comparison, or 20_routines.sql of another generate)'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_sql = v_src_total;
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*) INTO @djsqlgen_dst_rows FROM ', v_dst_table);
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  COMMIT;
+  SET p_src_rows = @djsqlgen_src_rows, p_dst_rows = @djsqlgen_dst_rows;
+  IF p_dst_rows > p_src_rows THEN
+    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
+    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    SET @djsqlgen_sql = CONCAT('CREATE TEMPORARY TABLE djsqlgen_mapped_keys (\n', v_mapped_keys_decl, '\n) ENGINE=InnoDB');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT('INSERT IGNORE INTO djsqlgen_mapped_keys\n', v_mapped_keys_all);
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, ''not in transform(v1)'')) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT ', v_dst_key_json, ' AS row_key FROM ', v_dst_table, '\n',
+      'WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE ', v_mapped_keys_match, ')\n',
+      'LIMIT 20\n) AS extra');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET p_diffs = @djsqlgen_diffs;
+    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_totals;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_record] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 
@@ -1056,13 +1170,13 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
 -- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+  IN p_keyed TINYINT, IN p_chunk_rows INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: checksum one v2 table chunk after chunk, recorded (shared by every table)'
 BEGIN
-  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison, its
-  -- whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures itself, throttled.
+  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison
+  -- (p_keyed), checksum_totals. `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
@@ -1087,12 +1201,8 @@ BEGIN
     END IF;
     SET v_lo = @djsqlgen_hi;
   END LOOP;
-  IF p_total_proc IS NOT NULL THEN
-    SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_total_proc, '`', '``'),
-                                       '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
-    PREPARE djsqlgen_verify_total FROM @djsqlgen_verify_call;
-    EXECUTE djsqlgen_verify_total;
-    DEALLOCATE PREPARE djsqlgen_verify_total;
+  IF p_keyed = 1 THEN
+    CALL `djsqlgen_example`.`checksum_totals`(p_target_id, @djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs);
     CALL `djsqlgen_example`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
       @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
@@ -1174,12 +1284,12 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_example`.`verify_run` (plan_hash, started_at) VALUES ('236693bd4dd8', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', 0, p_chunk_rows);
   CALL `djsqlgen_example`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

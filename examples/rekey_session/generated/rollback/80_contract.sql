@@ -180,6 +180,12 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`chunk_sql` (
   verify_diff_join TEXT NOT NULL COMMENT 'the two sides matched key by key',
   verify_src_key_json TEXT NOT NULL COMMENT 'a differing row''s key, as verify_diff shows it',
   verify_dst_key_json TEXT NOT NULL,
+  verify_src_total TEXT NOT NULL COMMENT 'keyed: the whole-table count of transform(v1)',
+  verify_dst_table TEXT NOT NULL COMMENT 'keyed: the v2 table, aliased dst',
+  verify_mapped_keys_decl TEXT NOT NULL COMMENT 'keyed: the v2 key columns, as a temporary table declares them',
+  verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
+  verify_mapped_keys_match TEXT NOT NULL,
+  verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
@@ -201,7 +207,7 @@ ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
 -- [chunk_sql.rekey_common.subject] how rekey_common.subject is walked, copied into rekey_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_common.subject',
   '40e3fe3162d7',
@@ -233,11 +239,17 @@ WHERE {v2 chunk range}',
   '`dst`.`subject_id` <= @djsqlgen_hi_1',
   's.`k_1` = d.`k_1`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [chunk_sql.rekey_ephys.#probe_type] how rekey_ephys.#probe_type is walked, copied into rekey_ephys_v2.#probe_type and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_ephys.#probe_type',
   '40e3fe3162d7',
@@ -269,11 +281,17 @@ WHERE {v2 chunk range}',
   '`dst`.`probe_type` <= @djsqlgen_hi_1',
   's.`k_1` = d.`k_1`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))');
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
 -- [chunk_sql.rekey_common.session] how rekey_common.session is walked, copied into rekey_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_common.session',
   '40e3fe3162d7',
@@ -310,56 +328,17 @@ JOIN `rekey_common_v2`.`session` AS dst ON dst.`subject_id` = m.`k_1` AND dst.`s
   '',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))');
-
--- [procedure_drop.rekey_common.session.verify_total] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__session`;
-
--- [procedure_create.rekey_common.session.verify_total] whole-table counts of rekey_common_v2.session (keyed: finds v2 rows no v1 row maps to)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`verify_total__rekey_common__session`(OUT p_src_rows BIGINT, OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: whole-table counts of rekey_common_v2.session and transform(rekey_common.session); reads only'
-BEGIN
-  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
-  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as verify_chunk's.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    RESIGNAL;
-  END;
-  SET p_diffs = NULL;
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  SELECT COUNT(*) INTO p_src_rows
-  FROM `rekey_common`.`session` AS `src`
-;
-  SELECT COUNT(*) INTO p_dst_rows FROM `rekey_common_v2`.`session` AS dst;
-  COMMIT;
-  IF p_dst_rows > p_src_rows THEN
-    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
-    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    CREATE TEMPORARY TABLE djsqlgen_mapped_keys (
-      `k_1` int(10) unsigned NOT NULL,
-      `k_2` datetime(3) NOT NULL,
-      PRIMARY KEY (`k_1`, `k_2`)
-    ) ENGINE=InnoDB;
-    INSERT IGNORE INTO djsqlgen_mapped_keys
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_start` AS `k_2`
-    FROM `rekey_common`.`session` AS `src`;
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, 'not in transform(v1)')) INTO p_diffs
-    FROM (
-      SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR)) AS row_key
-      FROM `rekey_common_v2`.`session` AS dst
-      WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE m.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start`)
-      LIMIT 20
-    ) AS extra;
-    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
-  END IF;
-END;;
-DELIMITER ;
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  'SELECT COUNT(*) INTO @djsqlgen_src_rows
+FROM `rekey_common`.`session` AS `src`',
+  '`rekey_common_v2`.`session` AS dst',
+  '`k_1` int(10) unsigned NOT NULL,
+`k_2` datetime(3) NOT NULL,
+PRIMARY KEY (`k_1`, `k_2`)',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_start` AS `k_2`
+FROM `rekey_common`.`session` AS `src`',
+  'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start`',
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR))');
 
 -- [procedure_drop.rekey_common.session.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_common__session`;
@@ -420,7 +399,7 @@ DELIMITER ;
 
 -- [chunk_sql.rekey_ephys.probe_insertion] how rekey_ephys.probe_insertion is walked, copied into rekey_ephys_v2.probe_insertion and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_ephys.probe_insertion',
   '40e3fe3162d7',
@@ -461,59 +440,20 @@ JOIN `rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = m.`k_1` AND
   '',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))');
-
--- [procedure_drop.rekey_ephys.probe_insertion.verify_total] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_insertion`;
-
--- [procedure_create.rekey_ephys.probe_insertion.verify_total] whole-table counts of rekey_ephys_v2.probe_insertion (keyed: finds v2 rows no v1 row maps to)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_insertion`(OUT p_src_rows BIGINT, OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: whole-table counts of rekey_ephys_v2.probe_insertion and transform(rekey_ephys.probe_insertion); reads only'
-BEGIN
-  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
-  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as verify_chunk's.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    RESIGNAL;
-  END;
-  SET p_diffs = NULL;
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  SELECT COUNT(*) INTO p_src_rows
-  FROM `rekey_ephys`.`probe_insertion` AS `src`
-  LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-;
-  SELECT COUNT(*) INTO p_dst_rows FROM `rekey_ephys_v2`.`probe_insertion` AS dst;
-  COMMIT;
-  IF p_dst_rows > p_src_rows THEN
-    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
-    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    CREATE TEMPORARY TABLE djsqlgen_mapped_keys (
-      `k_1` int(10) unsigned NOT NULL,
-      `k_2` datetime(3) NOT NULL,
-      `k_3` tinyint(3) unsigned NOT NULL,
-      PRIMARY KEY (`k_1`, `k_2`, `k_3`)
-    ) ENGINE=InnoDB;
-    INSERT IGNORE INTO djsqlgen_mapped_keys
-    SELECT `src`.`subject_id` AS `k_1`, `parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`
-    FROM `rekey_ephys`.`probe_insertion` AS `src`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`;
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, 'not in transform(v1)')) INTO p_diffs
-    FROM (
-      SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) AS row_key
-      FROM `rekey_ephys_v2`.`probe_insertion` AS dst
-      WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE m.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`)
-      LIMIT 20
-    ) AS extra;
-    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
-  END IF;
-END;;
-DELIMITER ;
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))',
+  'SELECT COUNT(*) INTO @djsqlgen_src_rows
+FROM `rekey_ephys`.`probe_insertion` AS `src`
+LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`',
+  '`rekey_ephys_v2`.`probe_insertion` AS dst',
+  '`k_1` int(10) unsigned NOT NULL,
+`k_2` datetime(3) NOT NULL,
+`k_3` tinyint(3) unsigned NOT NULL,
+PRIMARY KEY (`k_1`, `k_2`, `k_3`)',
+  'SELECT `src`.`subject_id` AS `k_1`, `parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`
+FROM `rekey_ephys`.`probe_insertion` AS `src`
+LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`',
+  'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`',
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))');
 
 -- [procedure_drop.rekey_ephys.probe_insertion.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`;
@@ -589,7 +529,7 @@ DELIMITER ;
 
 -- [chunk_sql.rekey_ephys.__clustering] how rekey_ephys.__clustering is walked, copied into rekey_ephys_v2.__clustering and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_ephys.__clustering',
   '40e3fe3162d7',
@@ -633,61 +573,22 @@ JOIN `rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = m.`k_1` AND ds
   '',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))');
-
--- [procedure_drop.rekey_ephys.__clustering.verify_total] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering_11445e`;
-
--- [procedure_create.rekey_ephys.__clustering.verify_total] whole-table counts of rekey_ephys_v2.__clustering (keyed: finds v2 rows no v1 row maps to)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering_11445e`(OUT p_src_rows BIGINT, OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: whole-table counts of rekey_ephys_v2.__clustering and transform(rekey_ephys.__clustering); reads only'
-BEGIN
-  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
-  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as verify_chunk's.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    RESIGNAL;
-  END;
-  SET p_diffs = NULL;
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  SELECT COUNT(*) INTO p_src_rows
-  FROM `rekey_ephys`.`__clustering` AS `src`
-  LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-;
-  SELECT COUNT(*) INTO p_dst_rows FROM `rekey_ephys_v2`.`__clustering` AS dst;
-  COMMIT;
-  IF p_dst_rows > p_src_rows THEN
-    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
-    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    CREATE TEMPORARY TABLE djsqlgen_mapped_keys (
-      `k_1` int(10) unsigned NOT NULL,
-      `k_2` datetime(3) NOT NULL,
-      `k_3` tinyint(3) unsigned NOT NULL,
-      PRIMARY KEY (`k_1`, `k_2`, `k_3`)
-    ) ENGINE=InnoDB;
-    INSERT IGNORE INTO djsqlgen_mapped_keys
-    SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`
-    FROM `rekey_ephys`.`__clustering` AS `src`
-    LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`;
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, 'not in transform(v1)')) INTO p_diffs
-    FROM (
-      SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) AS row_key
-      FROM `rekey_ephys_v2`.`__clustering` AS dst
-      WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE m.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`)
-      LIMIT 20
-    ) AS extra;
-    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
-  END IF;
-END;;
-DELIMITER ;
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))',
+  'SELECT COUNT(*) INTO @djsqlgen_src_rows
+FROM `rekey_ephys`.`__clustering` AS `src`
+LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`',
+  '`rekey_ephys_v2`.`__clustering` AS dst',
+  '`k_1` int(10) unsigned NOT NULL,
+`k_2` datetime(3) NOT NULL,
+`k_3` tinyint(3) unsigned NOT NULL,
+PRIMARY KEY (`k_1`, `k_2`, `k_3`)',
+  'SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`
+FROM `rekey_ephys`.`__clustering` AS `src`
+LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`',
+  'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`',
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))');
 
 -- [procedure_drop.rekey_ephys.__clustering.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`;
@@ -750,7 +651,7 @@ DELIMITER ;
 
 -- [chunk_sql.rekey_ephys.__clustering__unit] how rekey_ephys.__clustering__unit is walked, copied into rekey_ephys_v2.__clustering__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
 VALUES (
   'rekey_ephys.__clustering__unit',
   '40e3fe3162d7',
@@ -795,62 +696,23 @@ JOIN `rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = m.`k_1` 
   '',
   's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3` AND s.`k_4` = d.`k_4`',
   'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR), CAST(s.`k_4` AS CHAR))',
-  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR), CAST(d.`k_4` AS CHAR))');
-
--- [procedure_drop.rekey_ephys.__clustering__unit.verify_total] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering__unit_5eb163`;
-
--- [procedure_create.rekey_ephys.__clustering__unit.verify_total] whole-table counts of rekey_ephys_v2.__clustering__unit (keyed: finds v2 rows no v1 row maps to)
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering__unit_5eb163`(OUT p_src_rows BIGINT, OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: whole-table counts of rekey_ephys_v2.__clustering__unit and transform(rekey_ephys.__clustering__unit); reads only'
-BEGIN
-  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
-  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as verify_chunk's.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    RESIGNAL;
-  END;
-  SET p_diffs = NULL;
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  SELECT COUNT(*) INTO p_src_rows
-  FROM `rekey_ephys`.`__clustering__unit` AS `src`
-  LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-  LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-;
-  SELECT COUNT(*) INTO p_dst_rows FROM `rekey_ephys_v2`.`__clustering__unit` AS dst;
-  COMMIT;
-  IF p_dst_rows > p_src_rows THEN
-    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
-    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
-    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
-    CREATE TEMPORARY TABLE djsqlgen_mapped_keys (
-      `k_1` int(10) unsigned NOT NULL,
-      `k_2` datetime(3) NOT NULL,
-      `k_3` tinyint(3) unsigned NOT NULL,
-      `k_4` smallint(5) unsigned NOT NULL,
-      PRIMARY KEY (`k_1`, `k_2`, `k_3`, `k_4`)
-    ) ENGINE=InnoDB;
-    INSERT IGNORE INTO djsqlgen_mapped_keys
-    SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`, `src`.`unit_id` AS `k_4`
-    FROM `rekey_ephys`.`__clustering__unit` AS `src`
-    LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`;
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, 'not in transform(v1)')) INTO p_diffs
-    FROM (
-      SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR), CAST(dst.`unit_id` AS CHAR)) AS row_key
-      FROM `rekey_ephys_v2`.`__clustering__unit` AS dst
-      WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE m.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number` AND m.`k_4` = dst.`unit_id`)
-      LIMIT 20
-    ) AS extra;
-    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
-  END IF;
-END;;
-DELIMITER ;
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR), CAST(d.`k_4` AS CHAR))',
+  'SELECT COUNT(*) INTO @djsqlgen_src_rows
+FROM `rekey_ephys`.`__clustering__unit` AS `src`
+LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`',
+  '`rekey_ephys_v2`.`__clustering__unit` AS dst',
+  '`k_1` int(10) unsigned NOT NULL,
+`k_2` datetime(3) NOT NULL,
+`k_3` tinyint(3) unsigned NOT NULL,
+`k_4` smallint(5) unsigned NOT NULL,
+PRIMARY KEY (`k_1`, `k_2`, `k_3`, `k_4`)',
+  'SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`, `src`.`unit_id` AS `k_4`
+FROM `rekey_ephys`.`__clustering__unit` AS `src`
+LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`',
+  'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number` AND m.`k_4` = dst.`unit_id`',
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR), CAST(dst.`unit_id` AS CHAR))');
 
 -- [procedure_drop.rekey_ephys.__clustering__unit.check_references] replace an earlier version of the procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`;
@@ -1226,6 +1088,78 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [procedure_drop.checksum_totals] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`checksum_totals`;
+
+-- [procedure_create.checksum_totals] checksum_totals: whole-table counts of one keyed comparison, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_rekey`.`checksum_totals`(IN p_target_id VARCHAR(200), OUT p_src_rows BIGINT,
+  OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen rekey 40e3fe3162d7: whole-table counts of a keyed comparison, both sides (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
+  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as checksum_chunk's.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_src_total TEXT;
+  DECLARE v_dst_table TEXT;
+  DECLARE v_mapped_keys_decl TEXT;
+  DECLARE v_mapped_keys_all MEDIUMTEXT;
+  DECLARE v_mapped_keys_match TEXT;
+  DECLARE v_dst_key_json TEXT;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    RESIGNAL;
+  END;
+  SET p_diffs = NULL;
+  SELECT verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match,
+         verify_dst_key_json_raw
+  INTO v_src_total, v_dst_table, v_mapped_keys_decl, v_mapped_keys_all, v_mapped_keys_match, v_dst_key_json
+  FROM `djsqlgen_rekey`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '40e3fe3162d7' AND verify_strategy = 'keyed';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no whole-table counts of this migration for ', p_target_id,
+                                ' (not a keyed comparison, or 20_routines.sql of another generate)'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_sql = v_src_total;
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*) INTO @djsqlgen_dst_rows FROM ', v_dst_table);
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  COMMIT;
+  SET p_src_rows = @djsqlgen_src_rows, p_dst_rows = @djsqlgen_dst_rows;
+  IF p_dst_rows > p_src_rows THEN
+    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
+    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    SET @djsqlgen_sql = CONCAT('CREATE TEMPORARY TABLE djsqlgen_mapped_keys (\n', v_mapped_keys_decl, '\n) ENGINE=InnoDB');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT('INSERT IGNORE INTO djsqlgen_mapped_keys\n', v_mapped_keys_all);
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, ''not in transform(v1)'')) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT ', v_dst_key_json, ' AS row_key FROM ', v_dst_table, '\n',
+      'WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE ', v_mapped_keys_match, ')\n',
+      'LIMIT 20\n) AS extra');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET p_diffs = @djsqlgen_diffs;
+    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_totals;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.verify_record] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_record`;
 
@@ -1263,13 +1197,13 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_table`;
 -- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_rekey`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+  IN p_keyed TINYINT, IN p_chunk_rows INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey 40e3fe3162d7: checksum one v2 table chunk after chunk, recorded (shared by every table)'
 BEGIN
-  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison, its
-  -- whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures itself, throttled.
+  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison
+  -- (p_keyed), checksum_totals. `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
@@ -1294,12 +1228,8 @@ BEGIN
     END IF;
     SET v_lo = @djsqlgen_hi;
   END LOOP;
-  IF p_total_proc IS NOT NULL THEN
-    SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_rekey`', '.`', REPLACE(p_total_proc, '`', '``'),
-                                       '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
-    PREPARE djsqlgen_verify_total FROM @djsqlgen_verify_call;
-    EXECUTE djsqlgen_verify_total;
-    DEALLOCATE PREPARE djsqlgen_verify_total;
+  IF p_keyed = 1 THEN
+    CALL `djsqlgen_rekey`.`checksum_totals`(p_target_id, @djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs);
     CALL `djsqlgen_rekey`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
       @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
@@ -1381,12 +1311,12 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_rekey`.`verify_run` (plan_hash, started_at) VALUES ('40e3fe3162d7', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_common.subject', NULL, p_chunk_rows);
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.#probe_type', NULL, p_chunk_rows);
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_common.session', 'verify_total__rekey_common__session', p_chunk_rows);
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.probe_insertion', 'verify_total__rekey_ephys__probe_insertion', p_chunk_rows);
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.__clustering', 'verify_total__rekey_ephys__clustering_11445e', p_chunk_rows);
-  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.__clustering__unit', 'verify_total__rekey_ephys__clustering__unit_5eb163', p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_common.subject', 0, p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.#probe_type', 0, p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_common.session', 1, p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.probe_insertion', 1, p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.__clustering', 1, p_chunk_rows);
+  CALL `djsqlgen_rekey`.`verify_table`(v_run, 'rekey_ephys.__clustering__unit', 1, p_chunk_rows);
   CALL `djsqlgen_rekey`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;
