@@ -1,5 +1,6 @@
 """A target's row of the control table chunk_sql: its own statements, which the shared chunk procedures run as
-dynamic SQL (backfill_chunk copies with them, checksum_chunk verifies with them).
+dynamic SQL (backfill_chunk copies with them, checksum_chunk and checksum_totals verify with them,
+check_references walks v2 with them; each foreign key's orphan query is a row of reference_sql).
 
 The row holds the walk of the driving table's key (its bounds are session variables ``@djsqlgen_lo_1``, … and
 ``@djsqlgen_hi_1``, …, each cast to its key column's own type), the backfill's copy of one chunk and verify's
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import backfill, verify
+from djsqlgen.engines import backfill, constraints, verify
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import driving_walk
 from djsqlgen.model.target import Target
@@ -37,7 +38,8 @@ def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
 
 def row(ctx: Context, target: Target) -> dict[str, str]:
     return {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
-            "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target)}
+            "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
+            **constraints.walk_columns(ctx, target)}
 
 
 def row_statement(ctx: Context, target: Target) -> Statement:

@@ -45,9 +45,9 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
 SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals", "verify_all",
-                     "verify_finish", "verify_report", "verify_record", "verify_table")
+                     "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
 BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
-               "chunk_sql")
+               "chunk_sql", "reference_sql")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -260,7 +260,7 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat", "chunk_sql"]
+                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 
@@ -615,6 +615,8 @@ class Phases:
             ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
             ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate()},
              "checksums of one chunk of one table, both sides"),
+            ("check_references", "references_check_proc_create.sql.j2", {},
+             "every row of one v2 table finds its parents (60, before adding its foreign keys)"),
             ("checksum_totals", "checksum_totals_proc_create.sql.j2", {},
              "whole-table counts of one keyed comparison, both sides"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),

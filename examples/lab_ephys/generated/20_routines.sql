@@ -180,9 +180,27 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`chunk_sql` (
   verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
   verify_mapped_keys_match TEXT NOT NULL,
   verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
+  v2_walk_from TEXT NOT NULL COMMENT 'the v2 table, aliased dst, as check_references walks it (when it has references)',
+  v2_key_select TEXT NOT NULL,
+  v2_key_order TEXT NOT NULL,
+  v2_after_lo TEXT NOT NULL,
+  v2_upto_hi TEXT NOT NULL,
+  v2_lo_from_hi TEXT NOT NULL COMMENT 'SET list: the next chunk starts after this one',
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
+-- [control_table_create.reference_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`reference_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  fk_name VARCHAR(64) NOT NULL COMMENT 'the v2 foreign key',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration this query comes from',
+  child_label VARCHAR(200) NOT NULL,
+  parent_label VARCHAR(200) NOT NULL,
+  orphan_select MEDIUMTEXT NOT NULL COMMENT 'a row of one chunk ({v2 chunk range}) whose reference finds no parent',
+  PRIMARY KEY (target_id, fk_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_example`.`progress` WHERE target_id NOT IN ('example_common.#species', 'example_common.subject', 'example_common.session', 'example_ephys._recording', 'example_ephys.__spikes', 'example_ephys.__spikes__unit');
@@ -201,7 +219,7 @@ ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
 -- [chunk_sql.example_common.#species] how example_common.#species is walked, copied into example_common_v2.#species and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_common.#species',
   '236693bd4dd8',
@@ -239,11 +257,17 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
   '');
 
 -- [chunk_sql.example_common.subject] how example_common.subject is walked, copied into example_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_common.subject',
   '236693bd4dd8',
@@ -286,66 +310,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`example_common_v2`.`subject` AS `dst`',
+  'SELECT `dst`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`dst`.`subject_id`',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1');
 
--- [procedure_drop.example_common.subject.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
-
--- [procedure_create.example_common.subject.check_references] chunked anti-join: every row of example_common_v2.subject finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_common__subject`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_common_v2.subject finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `example_common_v2`.`subject` AS `dst` ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `example_common_v2`.`subject` AS `dst` WHERE `dst`.`subject_id` > v_lo_1 ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key subject_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`species` AS CHAR)) INTO v_orphan
-    FROM `example_common_v2`.`subject` AS `dst`
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      AND dst.`species` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`#species` AS p WHERE p.`species` = dst.`species`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key subject_ibfk_1 of example_common_v2.subject: row ', v_orphan, ' has no parent in example_common_v2.#species; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.example_common.subject] how each foreign key of example_common_v2.subject finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_common.subject',
+  'subject_ibfk_1',
+  '236693bd4dd8',
+  'example_common_v2.subject',
+  'example_common_v2.#species',
+  'SELECT JSON_ARRAY(CAST(dst.`species` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_common_v2`.`subject` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`species` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`#species` AS p WHERE p.`species` = dst.`species`)
+LIMIT 1');
 
 -- [chunk_sql.example_common.session] how example_common.session is walked, copied into example_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_common.session',
   '236693bd4dd8',
@@ -385,68 +376,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`example_common_v2`.`session` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
 
--- [procedure_drop.example_common.session.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
-
--- [procedure_create.example_common.session.check_references] chunked anti-join: every row of example_common_v2.session finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_common__session`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_common_v2.session finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common_v2`.`session` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common_v2`.`session` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key session_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO v_orphan
-    FROM `example_common_v2`.`session` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of example_common_v2.session: row ', v_orphan, ' has no parent in example_common_v2.subject; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.example_common.session] how each foreign key of example_common_v2.session finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_common.session',
+  'session_ibfk_1',
+  '236693bd4dd8',
+  'example_common_v2.session',
+  'example_common_v2.subject',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_common_v2`.`session` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
+LIMIT 1');
 
 -- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked, copied into example_ephys_v2._recording and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_ephys._recording',
   '236693bd4dd8',
@@ -486,68 +442,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`example_ephys_v2`.`_recording` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
 
--- [procedure_drop.example_ephys._recording.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.check_references] chunked anti-join: every row of example_ephys_v2._recording finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__recording_244717`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2._recording finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`_recording` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`_recording` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key _recording_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`_recording` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key _recording_ibfk_1 of example_ephys_v2._recording: row ', v_orphan, ' has no parent in example_common_v2.session; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.example_ephys._recording] how each foreign key of example_ephys_v2._recording finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys._recording',
+  '_recording_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2._recording',
+  'example_common_v2.session',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`_recording` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
 
 -- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked, copied into example_ephys_v2.__sorting and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_ephys.__spikes',
   '236693bd4dd8',
@@ -586,68 +507,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`example_ephys_v2`.`__sorting` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
 
--- [procedure_drop.example_ephys.__spikes.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.check_references] chunked anti-join: every row of example_ephys_v2.__sorting finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2.__sorting finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`__sorting` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`__sorting` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __spikes_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`__sorting` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`_recording` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __spikes_ibfk_1 of example_ephys_v2.__sorting: row ', v_orphan, ' has no parent in example_ephys_v2._recording; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.example_ephys.__spikes] how each foreign key of example_ephys_v2.__sorting finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys.__spikes',
+  '__spikes_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2.__sorting',
+  'example_ephys_v2._recording',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`__sorting` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`_recording` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
 
 -- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked, copied into example_ephys_v2.__sorting__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'example_ephys.__spikes__unit',
   '236693bd4dd8',
@@ -687,66 +573,29 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`example_ephys_v2`.`__sorting__unit` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_id` > @djsqlgen_lo_2 OR (`dst`.`session_id` = @djsqlgen_lo_2 AND `dst`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_id` < @djsqlgen_hi_2 OR (`dst`.`session_id` = @djsqlgen_hi_2 AND `dst`.`unit_id` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3');
 
--- [procedure_drop.example_ephys.__spikes__unit.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.check_references] chunked anti-join: every row of example_ephys_v2.__sorting__unit finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2.__sorting__unit finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys_v2`.`__sorting__unit` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys_v2`.`__sorting__unit` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3)))) ORDER BY `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __spikes__unit_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`__sorting__unit` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`__sorting` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __spikes__unit_ibfk_1 of example_ephys_v2.__sorting__unit: row ', v_orphan, ' has no parent in example_ephys_v2.__sorting; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.example_ephys.__spikes__unit] how each foreign key of example_ephys_v2.__sorting__unit finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys.__spikes__unit',
+  '__spikes__unit_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2.__sorting__unit',
+  'example_ephys_v2.__sorting',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`__sorting__unit` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`__sorting` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
 
 -- [procedure_drop.backfill_chunk] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
@@ -1058,6 +907,88 @@ BEGIN
     SET p_hi = @djsqlgen_checkpoint;
   END IF;
   DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.check_references] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references`;
+
+-- [procedure_create.check_references] check_references: every row of one v2 table finds its parents (60, before adding its foreign keys)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`check_references`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: every row of one v2 table finds its parents, before 60 adds the foreign keys without a check (shared by every table; each foreign key''s query is its row of reference_sql)'
+BEGIN
+  -- The v2 table's key is walked chunk by chunk (its row of chunk_sql); in each chunk, each of its foreign keys'
+  -- orphan queries (reference_sql) looks for a row whose complete reference finds no parent. Short reads, one
+  -- chunk each: no long-running snapshot, no locks.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_first TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_hi TEXT;
+  DECLARE v_range TEXT;
+  DECLARE v_fk_name VARCHAR(64);
+  DECLARE v_orphan_select MEDIUMTEXT;
+  DECLARE v_child_label VARCHAR(200);
+  DECLARE v_parent_label VARCHAR(200);
+  DECLARE v_message VARCHAR(400);
+  DECLARE references_of_target CURSOR FOR
+    SELECT fk_name, orphan_select, child_label, parent_label FROM `djsqlgen_example`.`reference_sql`
+    WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8' ORDER BY fk_name;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+
+  SELECT v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_hi
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to check the references of ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  chunks: LOOP
+    -- The chunk's upper bound, p_chunk_rows keys on (none found: the last chunk, open above).
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_first = 1, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1,
+                                                    ', 1');
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+    SET v_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(v_first = 1, NULL, v_after_lo),
+                                            IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE');
+    OPEN references_of_target;
+    foreign_keys: LOOP
+      SET v_found = 1;  -- (an orphan query that finds nothing sets it to 0 too)
+      FETCH references_of_target INTO v_fk_name, v_orphan_select, v_child_label, v_parent_label;
+      IF v_found = 0 THEN
+        LEAVE foreign_keys;
+      END IF;
+      -- A row whose reference is complete (no NULL) must find its parent row.
+      SET @djsqlgen_orphan = NULL, @djsqlgen_sql = REPLACE(v_orphan_select, '{v2 chunk range}', v_range);
+      PREPARE djsqlgen_references FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_references;
+      IF @djsqlgen_orphan IS NOT NULL THEN
+        CLOSE references_of_target;
+        SET v_message = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key ', v_fk_name, ' of ', v_child_label,
+                                    ': row ', @djsqlgen_orphan, ' has no parent in ', v_parent_label,
+                                    '; fix v1 (or v2) and run the file again'), 400);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+    END LOOP;
+    CLOSE references_of_target;
+    IF @djsqlgen_found = 0 THEN
+      LEAVE chunks;
+    END IF;
+    SET @djsqlgen_sql = CONCAT('SET ', v_lo_from_hi), v_first = 0;
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+  END LOOP;
+  DEALLOCATE PREPARE djsqlgen_references;
 END;;
 DELIMITER ;
 

@@ -368,6 +368,9 @@ DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
 -- [control_table_drop.chunk_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`chunk_sql`;
 
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`reference_sql`;
+
 -- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__species_f35c05`;
 
@@ -398,7 +401,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subje
 -- [procedure_drop.example_common.subject.verify_total] verify_total procedure of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__subject`;
 
--- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject
+-- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
 
 -- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session (earlier versions)
@@ -416,7 +419,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__sessi
 -- [procedure_drop.example_common.session.verify_total] verify_total procedure of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__session`;
 
--- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session
+-- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
 
 -- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording (earlier versions)
@@ -434,7 +437,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__record
 -- [procedure_drop.example_ephys._recording.verify_total] verify_total procedure of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
 
 -- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting (earlier versions)
@@ -452,7 +455,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes
 -- [procedure_drop.example_ephys.__spikes.verify_total] verify_total procedure of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
 
 -- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit (earlier versions)
@@ -470,7 +473,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes
 -- [procedure_drop.example_ephys.__spikes__unit.verify_total] verify_total procedure of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes__unit_105524`;
 
--- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
@@ -499,6 +502,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references`;
 
 -- [phase_log.80] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_example`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -180,9 +180,27 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`chunk_sql` (
   verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
   verify_mapped_keys_match TEXT NOT NULL,
   verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
+  v2_walk_from TEXT NOT NULL COMMENT 'the v2 table, aliased dst, as check_references walks it (when it has references)',
+  v2_key_select TEXT NOT NULL,
+  v2_key_order TEXT NOT NULL,
+  v2_after_lo TEXT NOT NULL,
+  v2_upto_hi TEXT NOT NULL,
+  v2_lo_from_hi TEXT NOT NULL COMMENT 'SET list: the next chunk starts after this one',
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
+-- [control_table_create.reference_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`reference_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  fk_name VARCHAR(64) NOT NULL COMMENT 'the v2 foreign key',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration this query comes from',
+  child_label VARCHAR(200) NOT NULL,
+  parent_label VARCHAR(200) NOT NULL,
+  orphan_select MEDIUMTEXT NOT NULL COMMENT 'a row of one chunk ({v2 chunk range}) whose reference finds no parent',
+  PRIMARY KEY (target_id, fk_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_rekey`.`progress` WHERE target_id NOT IN ('rekey_common.subject', 'rekey_ephys.#probe_type', 'rekey_common.session', 'rekey_ephys.probe_insertion', 'rekey_ephys.__clustering', 'rekey_ephys.__clustering__unit');
@@ -201,7 +219,7 @@ ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
 -- [chunk_sql.rekey_common.subject] how rekey_common.subject is walked, copied into rekey_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_common.subject',
   '40e3fe3162d7',
@@ -239,11 +257,17 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
   '');
 
 -- [chunk_sql.rekey_ephys.#probe_type] how rekey_ephys.#probe_type is walked, copied into rekey_ephys_v2.#probe_type and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_ephys.#probe_type',
   '40e3fe3162d7',
@@ -281,11 +305,17 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
   '');
 
 -- [chunk_sql.rekey_common.session] how rekey_common.session is walked, copied into rekey_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_common.session',
   '40e3fe3162d7',
@@ -332,68 +362,33 @@ PRIMARY KEY (`k_1`, `k_2`)',
   'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_start` AS `k_2`
 FROM `rekey_common`.`session` AS `src`',
   'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start`',
-  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR))');
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR))',
+  '`rekey_common_v2`.`session` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_start`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_start`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_start` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_start` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
 
--- [procedure_drop.rekey_common.session.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_common__session`;
-
--- [procedure_create.rekey_common.session.check_references] chunked anti-join: every row of rekey_common_v2.session finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`check_references__rekey_common__session`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: every row of rekey_common_v2.session finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 datetime(3);
-  DECLARE v_hi_2 datetime(3);
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_start` INTO v_hi_1, v_hi_2
-      FROM `rekey_common_v2`.`session` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_start` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_start` INTO v_hi_1, v_hi_2
-      FROM `rekey_common_v2`.`session` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_start` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_start` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key session_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO v_orphan
-    FROM `rekey_common_v2`.`session` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_start` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_start` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of rekey_common_v2.session: row ', v_orphan, ' has no parent in rekey_common_v2.subject; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.rekey_common.session] how each foreign key of rekey_common_v2.session finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_rekey`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('rekey_common.session',
+  'session_ibfk_1',
+  '40e3fe3162d7',
+  'rekey_common_v2.session',
+  'rekey_common_v2.subject',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `rekey_common_v2`.`session` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
+LIMIT 1');
 
 -- [chunk_sql.rekey_ephys.probe_insertion] how rekey_ephys.probe_insertion is walked, copied into rekey_ephys_v2.probe_insertion and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_ephys.probe_insertion',
   '40e3fe3162d7',
@@ -447,83 +442,44 @@ PRIMARY KEY (`k_1`, `k_2`, `k_3`)',
 FROM `rekey_ephys`.`probe_insertion` AS `src`
 LEFT JOIN `rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`',
   'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`',
-  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))');
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))',
+  '`rekey_ephys_v2`.`probe_insertion` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_start` > @djsqlgen_lo_2 OR (`dst`.`session_start` = @djsqlgen_lo_2 AND `dst`.`insertion_number` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_start` < @djsqlgen_hi_2 OR (`dst`.`session_start` = @djsqlgen_hi_2 AND `dst`.`insertion_number` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3');
 
--- [procedure_drop.rekey_ephys.probe_insertion.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`;
-
--- [procedure_create.rekey_ephys.probe_insertion.check_references] chunked anti-join: every row of rekey_ephys_v2.probe_insertion finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: every row of rekey_ephys_v2.probe_insertion finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 datetime(3);
-  DECLARE v_hi_2 datetime(3);
-  DECLARE v_lo_3 tinyint(3) unsigned;
-  DECLARE v_hi_3 tinyint(3) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `rekey_ephys_v2`.`probe_insertion` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `rekey_ephys_v2`.`probe_insertion` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND `dst`.`insertion_number` > v_lo_3)))) ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key probe_insertion_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR)) INTO v_orphan
-    FROM `rekey_ephys_v2`.`probe_insertion` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND `dst`.`insertion_number` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_start` < v_hi_2 OR (`dst`.`session_start` = v_hi_2 AND `dst`.`insertion_number` <= v_hi_3)))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_1 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_common_v2.session; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    -- foreign key probe_insertion_ibfk_2: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`probe_type` AS CHAR)) INTO v_orphan
-    FROM `rekey_ephys_v2`.`probe_insertion` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND `dst`.`insertion_number` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_start` < v_hi_2 OR (`dst`.`session_start` = v_hi_2 AND `dst`.`insertion_number` <= v_hi_3)))))
-      AND dst.`probe_type` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` AS p WHERE p.`probe_type` = dst.`probe_type`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key probe_insertion_ibfk_2 of rekey_ephys_v2.probe_insertion: row ', v_orphan, ' has no parent in rekey_ephys_v2.#probe_type; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.rekey_ephys.probe_insertion] how each foreign key of rekey_ephys_v2.probe_insertion finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_rekey`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('rekey_ephys.probe_insertion',
+  'probe_insertion_ibfk_1',
+  '40e3fe3162d7',
+  'rekey_ephys_v2.probe_insertion',
+  'rekey_common_v2.session',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR)) INTO @djsqlgen_orphan
+FROM `rekey_ephys_v2`.`probe_insertion` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `rekey_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start`)
+LIMIT 1'),
+('rekey_ephys.probe_insertion',
+  'probe_insertion_ibfk_2',
+  '40e3fe3162d7',
+  'rekey_ephys_v2.probe_insertion',
+  'rekey_ephys_v2.#probe_type',
+  'SELECT JSON_ARRAY(CAST(dst.`probe_type` AS CHAR)) INTO @djsqlgen_orphan
+FROM `rekey_ephys_v2`.`probe_insertion` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`probe_type` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`#probe_type` AS p WHERE p.`probe_type` = dst.`probe_type`)
+LIMIT 1');
 
 -- [chunk_sql.rekey_ephys.__clustering] how rekey_ephys.__clustering is walked, copied into rekey_ephys_v2.__clustering and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_ephys.__clustering',
   '40e3fe3162d7',
@@ -582,70 +538,33 @@ FROM `rekey_ephys`.`__clustering` AS `src`
 LEFT JOIN `rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
 LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`',
   'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number`',
-  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))');
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR))',
+  '`rekey_ephys_v2`.`__clustering` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_start` > @djsqlgen_lo_2 OR (`dst`.`session_start` = @djsqlgen_lo_2 AND `dst`.`insertion_number` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_start` < @djsqlgen_hi_2 OR (`dst`.`session_start` = @djsqlgen_hi_2 AND `dst`.`insertion_number` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3');
 
--- [procedure_drop.rekey_ephys.__clustering.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`;
-
--- [procedure_create.rekey_ephys.__clustering.check_references] chunked anti-join: every row of rekey_ephys_v2.__clustering finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: every row of rekey_ephys_v2.__clustering finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 datetime(3);
-  DECLARE v_hi_2 datetime(3);
-  DECLARE v_lo_3 tinyint(3) unsigned;
-  DECLARE v_hi_3 tinyint(3) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `rekey_ephys_v2`.`__clustering` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `rekey_ephys_v2`.`__clustering` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND `dst`.`insertion_number` > v_lo_3)))) ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __clustering_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) INTO v_orphan
-    FROM `rekey_ephys_v2`.`__clustering` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND `dst`.`insertion_number` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_start` < v_hi_2 OR (`dst`.`session_start` = v_hi_2 AND `dst`.`insertion_number` <= v_hi_3)))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL AND dst.`insertion_number` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering_ibfk_1 of rekey_ephys_v2.__clustering: row ', v_orphan, ' has no parent in rekey_ephys_v2.probe_insertion; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.rekey_ephys.__clustering] how each foreign key of rekey_ephys_v2.__clustering finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_rekey`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('rekey_ephys.__clustering',
+  '__clustering_ibfk_1',
+  '40e3fe3162d7',
+  'rekey_ephys_v2.__clustering',
+  'rekey_ephys_v2.probe_insertion',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) INTO @djsqlgen_orphan
+FROM `rekey_ephys_v2`.`__clustering` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL AND dst.`insertion_number` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`probe_insertion` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
+LIMIT 1');
 
 -- [chunk_sql.rekey_ephys.__clustering__unit] how rekey_ephys.__clustering__unit is walked, copied into rekey_ephys_v2.__clustering__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'rekey_ephys.__clustering__unit',
   '40e3fe3162d7',
@@ -706,68 +625,29 @@ FROM `rekey_ephys`.`__clustering__unit` AS `src`
 LEFT JOIN `rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
 LEFT JOIN `rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`',
   'm.`k_1` = dst.`subject_id` AND m.`k_2` = dst.`session_start` AND m.`k_3` = dst.`insertion_number` AND m.`k_4` = dst.`unit_id`',
-  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR), CAST(dst.`unit_id` AS CHAR))');
+  'JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR), CAST(dst.`unit_id` AS CHAR))',
+  '`rekey_ephys_v2`.`__clustering__unit` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_hi_4, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_start` > @djsqlgen_lo_2 OR (`dst`.`session_start` = @djsqlgen_lo_2 AND (`dst`.`insertion_number` > @djsqlgen_lo_3 OR (`dst`.`insertion_number` = @djsqlgen_lo_3 AND `dst`.`unit_id` > @djsqlgen_lo_4))))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_start` < @djsqlgen_hi_2 OR (`dst`.`session_start` = @djsqlgen_hi_2 AND (`dst`.`insertion_number` < @djsqlgen_hi_3 OR (`dst`.`insertion_number` = @djsqlgen_hi_3 AND `dst`.`unit_id` <= @djsqlgen_hi_4))))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3, @djsqlgen_lo_4 = @djsqlgen_hi_4');
 
--- [procedure_drop.rekey_ephys.__clustering__unit.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`;
-
--- [procedure_create.rekey_ephys.__clustering__unit.check_references] chunked anti-join: every row of rekey_ephys_v2.__clustering__unit finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen rekey 40e3fe3162d7: every row of rekey_ephys_v2.__clustering__unit finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 datetime(3);
-  DECLARE v_hi_2 datetime(3);
-  DECLARE v_lo_3 tinyint(3) unsigned;
-  DECLARE v_hi_3 tinyint(3) unsigned;
-  DECLARE v_lo_4 smallint(5) unsigned;
-  DECLARE v_hi_4 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3, v_hi_4
-      FROM `rekey_ephys_v2`.`__clustering__unit` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3, v_hi_4
-      FROM `rekey_ephys_v2`.`__clustering__unit` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND (`dst`.`insertion_number` > v_lo_3 OR (`dst`.`insertion_number` = v_lo_3 AND `dst`.`unit_id` > v_lo_4)))))) ORDER BY `dst`.`subject_id`, `dst`.`session_start`, `dst`.`insertion_number`, `dst`.`unit_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __clustering__unit_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) INTO v_orphan
-    FROM `rekey_ephys_v2`.`__clustering__unit` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_start` > v_lo_2 OR (`dst`.`session_start` = v_lo_2 AND (`dst`.`insertion_number` > v_lo_3 OR (`dst`.`insertion_number` = v_lo_3 AND `dst`.`unit_id` > v_lo_4))))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_start` < v_hi_2 OR (`dst`.`session_start` = v_hi_2 AND (`dst`.`insertion_number` < v_hi_3 OR (`dst`.`insertion_number` = v_hi_3 AND `dst`.`unit_id` <= v_hi_4)))))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL AND dst.`insertion_number` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __clustering__unit_ibfk_1 of rekey_ephys_v2.__clustering__unit: row ', v_orphan, ' has no parent in rekey_ephys_v2.__clustering; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_lo_4 = v_hi_4, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.rekey_ephys.__clustering__unit] how each foreign key of rekey_ephys_v2.__clustering__unit finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_rekey`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('rekey_ephys.__clustering__unit',
+  '__clustering__unit_ibfk_1',
+  '40e3fe3162d7',
+  'rekey_ephys_v2.__clustering__unit',
+  'rekey_ephys_v2.__clustering',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_start` AS CHAR), CAST(dst.`insertion_number` AS CHAR)) INTO @djsqlgen_orphan
+FROM `rekey_ephys_v2`.`__clustering__unit` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL AND dst.`insertion_number` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `rekey_ephys_v2`.`__clustering` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
+LIMIT 1');
 
 -- [procedure_drop.backfill_chunk] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk`;
@@ -1079,6 +959,88 @@ BEGIN
     SET p_hi = @djsqlgen_checkpoint;
   END IF;
   DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.check_references] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references`;
+
+-- [procedure_create.check_references] check_references: every row of one v2 table finds its parents (60, before adding its foreign keys)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_rekey`.`check_references`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen rekey 40e3fe3162d7: every row of one v2 table finds its parents, before 60 adds the foreign keys without a check (shared by every table; each foreign key''s query is its row of reference_sql)'
+BEGIN
+  -- The v2 table's key is walked chunk by chunk (its row of chunk_sql); in each chunk, each of its foreign keys'
+  -- orphan queries (reference_sql) looks for a row whose complete reference finds no parent. Short reads, one
+  -- chunk each: no long-running snapshot, no locks.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_first TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_hi TEXT;
+  DECLARE v_range TEXT;
+  DECLARE v_fk_name VARCHAR(64);
+  DECLARE v_orphan_select MEDIUMTEXT;
+  DECLARE v_child_label VARCHAR(200);
+  DECLARE v_parent_label VARCHAR(200);
+  DECLARE v_message VARCHAR(400);
+  DECLARE references_of_target CURSOR FOR
+    SELECT fk_name, orphan_select, child_label, parent_label FROM `djsqlgen_rekey`.`reference_sql`
+    WHERE target_id = p_target_id AND plan_hash = '40e3fe3162d7' ORDER BY fk_name;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+
+  SELECT v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_hi
+  FROM `djsqlgen_rekey`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '40e3fe3162d7';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to check the references of ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  chunks: LOOP
+    -- The chunk's upper bound, p_chunk_rows keys on (none found: the last chunk, open above).
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_first = 1, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1,
+                                                    ', 1');
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+    SET v_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(v_first = 1, NULL, v_after_lo),
+                                            IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE');
+    OPEN references_of_target;
+    foreign_keys: LOOP
+      SET v_found = 1;  -- (an orphan query that finds nothing sets it to 0 too)
+      FETCH references_of_target INTO v_fk_name, v_orphan_select, v_child_label, v_parent_label;
+      IF v_found = 0 THEN
+        LEAVE foreign_keys;
+      END IF;
+      -- A row whose reference is complete (no NULL) must find its parent row.
+      SET @djsqlgen_orphan = NULL, @djsqlgen_sql = REPLACE(v_orphan_select, '{v2 chunk range}', v_range);
+      PREPARE djsqlgen_references FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_references;
+      IF @djsqlgen_orphan IS NOT NULL THEN
+        CLOSE references_of_target;
+        SET v_message = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key ', v_fk_name, ' of ', v_child_label,
+                                    ': row ', @djsqlgen_orphan, ' has no parent in ', v_parent_label,
+                                    '; fix v1 (or v2) and run the file again'), 400);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+    END LOOP;
+    CLOSE references_of_target;
+    IF @djsqlgen_found = 0 THEN
+      LEAVE chunks;
+    END IF;
+    SET @djsqlgen_sql = CONCAT('SET ', v_lo_from_hi), v_first = 0;
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+  END LOOP;
+  DEALLOCATE PREPARE djsqlgen_references;
 END;;
 DELIMITER ;
 

@@ -89,6 +89,9 @@ DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
 -- [control_table_drop.chunk_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`chunk_sql`;
 
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`reference_sql`;
+
 -- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__species_f35c05`;
 
@@ -119,7 +122,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subje
 -- [procedure_drop.example_common.subject.verify_total] verify_total procedure of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__subject`;
 
--- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject
+-- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
 
 -- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session (earlier versions)
@@ -137,7 +140,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__sessi
 -- [procedure_drop.example_common.session.verify_total] verify_total procedure of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__session`;
 
--- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session
+-- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
 
 -- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording (earlier versions)
@@ -155,7 +158,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__record
 -- [procedure_drop.example_ephys._recording.verify_total] verify_total procedure of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
 
 -- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting (earlier versions)
@@ -173,7 +176,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes
 -- [procedure_drop.example_ephys.__spikes.verify_total] verify_total procedure of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
 
 -- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit (earlier versions)
@@ -191,7 +194,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes
 -- [procedure_drop.example_ephys.__spikes__unit.verify_total] verify_total procedure of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes__unit_105524`;
 
--- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
@@ -220,6 +223,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references`;
 
 -- [control_table_drop.objects] the record of what djsqlgen made: nothing of it is left
 DROP TABLE IF EXISTS `djsqlgen_example`.`objects`;

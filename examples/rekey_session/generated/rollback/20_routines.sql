@@ -90,6 +90,9 @@ DROP TABLE IF EXISTS `djsqlgen_rekey`.`progress`;
 -- [control_table_drop.chunk_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_rekey`.`chunk_sql`;
 
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`reference_sql`;
+
 -- [procedure_drop.rekey_common.subject.backfill] backfill procedure of rekey_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_common__subject`;
 
@@ -135,7 +138,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_common__session`;
 -- [procedure_drop.rekey_common.session.verify_total] verify_total procedure of rekey_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__session`;
 
--- [procedure_drop.rekey_common.session.check_references] reference check of rekey_common_v2.session
+-- [procedure_drop.rekey_common.session.check_references] reference check of rekey_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_common__session`;
 
 -- [procedure_drop.rekey_ephys.probe_insertion.backfill] backfill procedure of rekey_ephys_v2.probe_insertion (earlier versions)
@@ -153,7 +156,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__probe_inse
 -- [procedure_drop.rekey_ephys.probe_insertion.verify_total] verify_total procedure of rekey_ephys_v2.probe_insertion (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_insertion`;
 
--- [procedure_drop.rekey_ephys.probe_insertion.check_references] reference check of rekey_ephys_v2.probe_insertion
+-- [procedure_drop.rekey_ephys.probe_insertion.check_references] reference check of rekey_ephys_v2.probe_insertion (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`;
 
 -- [procedure_drop.rekey_ephys.__clustering.backfill] backfill procedure of rekey_ephys_v2.__clustering (earlier versions)
@@ -171,7 +174,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering
 -- [procedure_drop.rekey_ephys.__clustering.verify_total] verify_total procedure of rekey_ephys_v2.__clustering (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering_11445e`;
 
--- [procedure_drop.rekey_ephys.__clustering.check_references] reference check of rekey_ephys_v2.__clustering
+-- [procedure_drop.rekey_ephys.__clustering.check_references] reference check of rekey_ephys_v2.__clustering (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`;
 
 -- [procedure_drop.rekey_ephys.__clustering__unit.backfill] backfill procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
@@ -189,7 +192,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering
 -- [procedure_drop.rekey_ephys.__clustering__unit.verify_total] verify_total procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering__unit_5eb163`;
 
--- [procedure_drop.rekey_ephys.__clustering__unit.check_references] reference check of rekey_ephys_v2.__clustering__unit
+-- [procedure_drop.rekey_ephys.__clustering__unit.check_references] reference check of rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
@@ -218,6 +221,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references`;
 
 -- [phase_unlog.20] record that this phase was rolled back
 DELETE FROM `djsqlgen_rekey`.`phase_log` WHERE phase = '20';

@@ -180,9 +180,27 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`chunk_sql` (
   verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
   verify_mapped_keys_match TEXT NOT NULL,
   verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
+  v2_walk_from TEXT NOT NULL COMMENT 'the v2 table, aliased dst, as check_references walks it (when it has references)',
+  v2_key_select TEXT NOT NULL,
+  v2_key_order TEXT NOT NULL,
+  v2_after_lo TEXT NOT NULL,
+  v2_upto_hi TEXT NOT NULL,
+  v2_lo_from_hi TEXT NOT NULL COMMENT 'SET list: the next chunk starts after this one',
   PRIMARY KEY (target_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
+-- [control_table_create.reference_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`reference_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  fk_name VARCHAR(64) NOT NULL COMMENT 'the v2 foreign key',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration this query comes from',
+  child_label VARCHAR(200) NOT NULL,
+  parent_label VARCHAR(200) NOT NULL,
+  orphan_select MEDIUMTEXT NOT NULL COMMENT 'a row of one chunk ({v2 chunk range}) whose reference finds no parent',
+  PRIMARY KEY (target_id, fk_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_lab_identity`.`progress` WHERE target_id NOT IN ('lab_v1.#kind', 'lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial');
@@ -199,7 +217,7 @@ ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
 -- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked, copied into lab_v2.#kind and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'lab_v1.#kind',
   'd1aed2f8b081',
@@ -237,11 +255,17 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
   '');
 
 -- [chunk_sql.lab_v1.subject] how lab_v1.subject is walked, copied into lab_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'lab_v1.subject',
   'd1aed2f8b081',
@@ -282,66 +306,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`lab_v2`.`subject` AS `dst`',
+  'SELECT `dst`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`dst`.`subject_id`',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1');
 
--- [procedure_drop.lab_v1.subject.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__subject`;
-
--- [procedure_create.lab_v1.subject.check_references] chunked anti-join: every row of lab_v2.subject finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`check_references__lab_v1__subject`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: every row of lab_v2.subject finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `lab_v2`.`subject` AS `dst` ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `lab_v2`.`subject` AS `dst` WHERE `dst`.`subject_id` > v_lo_1 ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key subject_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`kind` AS CHAR)) INTO v_orphan
-    FROM `lab_v2`.`subject` AS `dst`
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      AND dst.`kind` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS p WHERE p.`kind` = dst.`kind`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key subject_ibfk_1 of lab_v2.subject: row ', v_orphan, ' has no parent in lab_v2.#kind; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.lab_v1.subject] how each foreign key of lab_v2.subject finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('lab_v1.subject',
+  'subject_ibfk_1',
+  'd1aed2f8b081',
+  'lab_v2.subject',
+  'lab_v2.#kind',
+  'SELECT JSON_ARRAY(CAST(dst.`kind` AS CHAR)) INTO @djsqlgen_orphan
+FROM `lab_v2`.`subject` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`kind` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS p WHERE p.`kind` = dst.`kind`)
+LIMIT 1');
 
 -- [chunk_sql.lab_v1.session] how lab_v1.session is walked, copied into lab_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'lab_v1.session',
   'd1aed2f8b081',
@@ -381,68 +372,33 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`lab_v2`.`session` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_idx`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_idx`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_idx` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_idx` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
 
--- [procedure_drop.lab_v1.session.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session`;
-
--- [procedure_create.lab_v1.session.check_references] chunked anti-join: every row of lab_v2.session finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`check_references__lab_v1__session`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: every row of lab_v2.session finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v2`.`session` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_idx` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_idx` INTO v_hi_1, v_hi_2
-      FROM `lab_v2`.`session` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_idx` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key session_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO v_orphan
-    FROM `lab_v2`.`session` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_idx` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_idx` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of lab_v2.session: row ', v_orphan, ' has no parent in lab_v2.subject; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.lab_v1.session] how each foreign key of lab_v2.session finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('lab_v1.session',
+  'session_ibfk_1',
+  'd1aed2f8b081',
+  'lab_v2.session',
+  'lab_v2.subject',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `lab_v2`.`session` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
+LIMIT 1');
 
 -- [chunk_sql.lab_v1.session__trial] how lab_v1.session__trial is walked, copied into lab_v2.session__trial and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'lab_v1.session__trial',
   'd1aed2f8b081',
@@ -483,66 +439,29 @@ WHERE {v2 chunk range}',
   '',
   '',
   '',
-  '');
+  '',
+  '`lab_v2`.`session__trial` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_idx` > @djsqlgen_lo_2 OR (`dst`.`session_idx` = @djsqlgen_lo_2 AND `dst`.`trial_idx` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_idx` < @djsqlgen_hi_2 OR (`dst`.`session_idx` = @djsqlgen_hi_2 AND `dst`.`trial_idx` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3');
 
--- [procedure_drop.lab_v1.session__trial.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`;
-
--- [procedure_create.lab_v1.session__trial.check_references] chunked anti-join: every row of lab_v2.session__trial finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen lab_identity d1aed2f8b081: every row of lab_v2.session__trial finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(11);
-  DECLARE v_hi_1 int(11);
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 int(10) unsigned;
-  DECLARE v_hi_3 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v2`.`session__trial` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `lab_v2`.`session__trial` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3)))) ORDER BY `dst`.`subject_id`, `dst`.`session_idx`, `dst`.`trial_idx` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key session__trial_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_idx` AS CHAR)) INTO v_orphan
-    FROM `lab_v2`.`session__trial` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_idx` > v_lo_2 OR (`dst`.`session_idx` = v_lo_2 AND `dst`.`trial_idx` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_idx` < v_hi_2 OR (`dst`.`session_idx` = v_hi_2 AND `dst`.`trial_idx` <= v_hi_3)))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_idx` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_idx` = dst.`session_idx`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session__trial_ibfk_1 of lab_v2.session__trial: row ', v_orphan, ' has no parent in lab_v2.session; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
+-- [reference_sql.lab_v1.session__trial] how each foreign key of lab_v2.session__trial finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_lab_identity`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('lab_v1.session__trial',
+  'session__trial_ibfk_1',
+  'd1aed2f8b081',
+  'lab_v2.session__trial',
+  'lab_v2.session',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_idx` AS CHAR)) INTO @djsqlgen_orphan
+FROM `lab_v2`.`session__trial` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_idx` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_idx` = dst.`session_idx`)
+LIMIT 1');
 
 -- [procedure_drop.backfill_chunk] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk`;
@@ -854,6 +773,88 @@ BEGIN
     SET p_hi = @djsqlgen_checkpoint;
   END IF;
   DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.check_references] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references`;
+
+-- [procedure_create.check_references] check_references: every row of one v2 table finds its parents (60, before adding its foreign keys)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`check_references`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity d1aed2f8b081: every row of one v2 table finds its parents, before 60 adds the foreign keys without a check (shared by every table; each foreign key''s query is its row of reference_sql)'
+BEGIN
+  -- The v2 table's key is walked chunk by chunk (its row of chunk_sql); in each chunk, each of its foreign keys'
+  -- orphan queries (reference_sql) looks for a row whose complete reference finds no parent. Short reads, one
+  -- chunk each: no long-running snapshot, no locks.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_first TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT;
+  DECLARE v_key_select TEXT;
+  DECLARE v_key_order TEXT;
+  DECLARE v_after_lo TEXT;
+  DECLARE v_upto_hi TEXT;
+  DECLARE v_lo_from_hi TEXT;
+  DECLARE v_range TEXT;
+  DECLARE v_fk_name VARCHAR(64);
+  DECLARE v_orphan_select MEDIUMTEXT;
+  DECLARE v_child_label VARCHAR(200);
+  DECLARE v_parent_label VARCHAR(200);
+  DECLARE v_message VARCHAR(400);
+  DECLARE references_of_target CURSOR FOR
+    SELECT fk_name, orphan_select, child_label, parent_label FROM `djsqlgen_lab_identity`.`reference_sql`
+    WHERE target_id = p_target_id AND plan_hash = 'd1aed2f8b081' ORDER BY fk_name;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+
+  SELECT v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_hi
+  FROM `djsqlgen_lab_identity`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = 'd1aed2f8b081';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to check the references of ', p_target_id,
+                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  chunks: LOOP
+    -- The chunk's upper bound, p_chunk_rows keys on (none found: the last chunk, open above).
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_first = 1, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1,
+                                                    ', 1');
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+    SET v_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(v_first = 1, NULL, v_after_lo),
+                                            IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE');
+    OPEN references_of_target;
+    foreign_keys: LOOP
+      SET v_found = 1;  -- (an orphan query that finds nothing sets it to 0 too)
+      FETCH references_of_target INTO v_fk_name, v_orphan_select, v_child_label, v_parent_label;
+      IF v_found = 0 THEN
+        LEAVE foreign_keys;
+      END IF;
+      -- A row whose reference is complete (no NULL) must find its parent row.
+      SET @djsqlgen_orphan = NULL, @djsqlgen_sql = REPLACE(v_orphan_select, '{v2 chunk range}', v_range);
+      PREPARE djsqlgen_references FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_references;
+      IF @djsqlgen_orphan IS NOT NULL THEN
+        CLOSE references_of_target;
+        SET v_message = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key ', v_fk_name, ' of ', v_child_label,
+                                    ': row ', @djsqlgen_orphan, ' has no parent in ', v_parent_label,
+                                    '; fix v1 (or v2) and run the file again'), 400);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+    END LOOP;
+    CLOSE references_of_target;
+    IF @djsqlgen_found = 0 THEN
+      LEAVE chunks;
+    END IF;
+    SET @djsqlgen_sql = CONCAT('SET ', v_lo_from_hi), v_first = 0;
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+  END LOOP;
+  DEALLOCATE PREPARE djsqlgen_references;
 END;;
 DELIMITER ;
 
