@@ -11,11 +11,11 @@ migration as these few statements, and 20_routines stays small however many tabl
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from djsqlgen.engines import backfill, constraints, verify
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
 from djsqlgen.engines.source import driving_walk
+from djsqlgen.errors import UnsupportedError
 from djsqlgen.model.target import Target
 from djsqlgen.output.quoting import quote_literal
 from djsqlgen.output.statements import Statement
@@ -23,23 +23,39 @@ from djsqlgen.output.statements import Statement
 
 def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
     """The walk of ``target``'s driving key in session variables."""
-    walk = replace(driving_walk(ctx.model, target), session=True)
+    walk = driving_walk(ctx.model, target)
     return {
         "walk_from": walk.source,
-        "key_select": f"SELECT {walk.select_list}, 1 INTO {walk.hi_list}, @djsqlgen_found",
+        "key_select": walk.bound_select,
         "key_order": walk.key_list,
         "key_order_desc": walk.key_desc,
         "after_lo": walk.after_lo,
         "upto_hi": walk.upto_hi,
-        "lo_from_checkpoint": ", ".join(f"{v.lo} = {v.decode}" for v in walk.variables),
+        "lo_from_checkpoint": walk.decode_lo,
         "hi_checkpoint": walk.encode_hi,
     }
 
 
 def row(ctx: Context, target: Target) -> dict[str, str]:
-    return {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
-            "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
-            **constraints.walk_columns(ctx, target)}
+    values = {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
+              "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
+              **constraints.walk_columns(ctx, target)}
+    aligned = values["verify_strategy"] == "aligned"
+    _check_markers(target, values, {"copy_chunk": (1, 0), "verify_src_rows": (1, 0),
+                                    "verify_dst_rows": (0, 1) if aligned else (1, 0)})
+    return values
+
+
+def _check_markers(target: Target, values: dict[str, str], expected: dict[str, tuple[int, int]]) -> None:
+    """The procedures put the key range where the markers are, so the plan's own SQL (a filter, an expression)
+    must not contain one: it would be replaced too."""
+    for column, counts in expected.items():
+        found = (values[column].count(CHUNK_RANGE), values[column].count(V2_CHUNK_RANGE))
+        if found != counts:
+            marker = CHUNK_RANGE if found[0] != counts[0] else V2_CHUNK_RANGE
+            raise UnsupportedError(f"{target.label}: the plan's SQL contains the text {marker}, which djsqlgen uses to "
+                                   "mark where a chunk's key range goes; write it another way (e.g. CONCAT('{', "
+                                   f"'{marker[1:]}'))")
 
 
 def row_statement(ctx: Context, target: Target) -> Statement:

@@ -2,14 +2,12 @@
 
 With foreign_key_checks=1, ADD FOREIGN KEY copies the table under a shared lock on MariaDB (a v1 insert
 waited 2.7 s behind an 800k-row v2 table, its trigger blocked). So the references are checked first by a
-chunked anti-join (the shared check_references, over each key's query in reference_sql), then each key is added with foreign_key_checks=0, which
-makes ALGORITHM=INPLACE, LOCK=NONE a metadata-only change on both servers. Unique indexes are built
+chunked anti-join (the shared check_references runs each key's query, its row of reference_sql), then each key is
+added with foreign_key_checks=0, which makes ALGORITHM=INPLACE, LOCK=NONE a metadata-only change on both servers. Unique indexes are built
 online (INPLACE, LOCK=NONE); a duplicate stops the file with the server's error, and a re-run resumes.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import V2_CHUNK_RANGE
@@ -52,9 +50,9 @@ def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
     if not target.foreign_keys:
         return dict.fromkeys(("v2_walk_from", "v2_key_select", "v2_key_order", "v2_after_lo", "v2_upto_hi",
                               "v2_lo_from_hi"), "")
-    walk = replace(target_walk(target), session=True)
+    walk = target_walk(target)
     return {"v2_walk_from": walk.source,
-            "v2_key_select": f"SELECT {walk.select_list}, 1 INTO {walk.hi_list}, @djsqlgen_found",
+            "v2_key_select": walk.bound_select,
             "v2_key_order": walk.key_list, "v2_after_lo": walk.after_lo, "v2_upto_hi": walk.upto_hi,
             "v2_lo_from_hi": walk.lo_from_hi}
 

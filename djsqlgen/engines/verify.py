@@ -12,8 +12,6 @@ both sides are seen as of the same moment while writers go on.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
 from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, row_hash_sql
@@ -60,7 +58,7 @@ def _mapped_keys(target: Target) -> str:
 
 def fragments(ctx: Context, target: Target) -> dict[str, str]:
     """The SQL pieces of the verify of ``target``: a chunk's (over ``{chunk range}``) and the whole table's."""
-    walk = replace(driving_walk(ctx.model, target), session=True)
+    walk = driving_walk(ctx.model, target)
     src_from = from_clause(target)
     src_where = where_clause(target, CHUNK_RANGE)
     dst = f"{table_sql(target.schema, target.name)} AS dst"

@@ -451,8 +451,10 @@ class Phases:
         return [
             Statement("control_schema_seen", f"SET @djsqlgen_control_is_new = NOT {schema_exists(ctx.control)}",
                       "whether this run creates the control schema (then djsqlgen may drop it later)"),
-            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
-                      "the control schema: progress, checkpoints, verify results and djsqlgen's procedures"),
+            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))} "
+                                               "DEFAULT CHARACTER SET utf8mb4",
+                      "the control schema: progress, checkpoints, verify results and djsqlgen's procedures (utf8mb4: "
+                      "it holds keys and statements of every character set)"),
             *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))],
             Statement("register.schema.control",
                       f"INSERT IGNORE INTO {ctx.control_table('objects')}\n  (kind, schema_name, object_name, "

@@ -103,7 +103,7 @@ def _session(db: Database) -> None:
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
                 run: ChunkedRun) -> None:
-    """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
+    """One table, chunk by chunk, on ``db``, until backfill_chunk says done (or another job failed)."""
     proc = quote_qualified((plan.control, "backfill_chunk"))
     done = False
     while not done and not run.stop.is_set():

@@ -1,7 +1,7 @@
 """`djsqlgen verify`: the verify procedures driven chunk by chunk from the command line.
 
-Each chunk is one call of the table's chunk procedure (two checksums in one snapshot, reads only); the
-result is recorded on the primary by ``verify_record``, where `status`, 70's refusal and a later
+Each chunk is one call of the shared checksum_chunk for the table (two checksums in one snapshot, reads
+only); the result is recorded on the primary by ``verify_record``, where `status`, 70's refusal and a later
 ``--resume`` read it. Between chunks, as for the backfill: pause and abort, then the throttle; the chunk
 size adapts to ``--chunk-time``; ``--jobs`` tables at once. With ``--on-replica`` the chunks are read on a
 replica, so the primary only records results: a replica applies each v1 write and its trigger's v2 write

@@ -66,3 +66,16 @@ def test_a_tables_row_holds_its_walk_copy_and_row_hashes_with_the_range_marked(t
     assert row.count("{chunk range}") == 3  # the copy, transform(v1)'s rows and (aligned) nothing more
     assert "{v2 chunk range}" in row  # aligned: v2's rows over the same key range
     assert "@djsqlgen_lo_1 = " in row and "INTO @djsqlgen_hi_1" in row
+
+
+def test_the_plans_own_sql_cannot_hold_the_chunk_range_marker(tmp_path):
+    """The shared procedures put each chunk's key range where `{chunk range}` stands: a user expression holding
+    that text would be rewritten, so generate refuses it and says how to write it."""
+    plan = (TESTS / "golden" / "transform" / "plan.yaml").read_text()
+    edited = plan.replace("expr: weight / 1000", "expr: \"IF(kind = '{chunk range}', 0, weight / 1000)\"")
+    assert edited != plan
+    (tmp_path / "plan.yaml").write_text(edited)
+    result = subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "--heading", str(HEADING),
+                             "-o", "out"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "contains the text {chunk range}" in result.stderr and "Traceback" not in result.stderr, result.stderr

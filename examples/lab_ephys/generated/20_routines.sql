@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`progress` (
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
   target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
-  checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
+  checkpoint TEXT CHARACTER SET utf8mb4 NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
   done TINYINT NOT NULL DEFAULT 0,
@@ -104,8 +104,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_chunk` (
   target_id VARCHAR(200) NOT NULL,
   chunk_no INT NOT NULL COMMENT '0: the whole-table counts of a keyed comparison',
   is_total TINYINT NOT NULL DEFAULT 0,
-  lo_key TEXT NULL COMMENT 'exclusive lower bound of the driving key (NULL: from the start)',
-  hi_key TEXT NULL COMMENT 'inclusive upper bound (NULL: to the end)',
+  lo_key TEXT CHARACTER SET utf8mb4 NULL COMMENT 'exclusive lower bound of the driving key (NULL: from the start)',
+  hi_key TEXT CHARACTER SET utf8mb4 NULL COMMENT 'inclusive upper bound (NULL: to the end)',
   src_rows BIGINT NOT NULL,
   src_h1 DECIMAL(65, 0) NOT NULL COMMENT 'sum of the first 64 bits of the row hashes of transform(v1)',
   src_h2 DECIMAL(65, 0) NOT NULL COMMENT 'sum of the second 64 bits',
@@ -119,7 +119,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_chunk` (
 CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_diff` (
   run_id BIGINT NOT NULL,
   target_id VARCHAR(200) NOT NULL,
-  row_key TEXT NOT NULL COMMENT 'the v2 key of the row, JSON array',
+  row_key TEXT CHARACTER SET utf8mb4 NOT NULL COMMENT 'the v2 key of the row, JSON array',
   problem VARCHAR(40) NOT NULL,
   KEY (run_id, target_id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: keys of rows that differ, found by narrowing mismatched chunks';
@@ -128,7 +128,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_diff` (
 CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`v2_writes` (
   target_id VARCHAR(200) NOT NULL,
   key_md5 CHAR(32) CHARACTER SET ascii NOT NULL COMMENT 'MD5 of row_key: one row per v2 row however often written',
-  row_key TEXT NOT NULL COMMENT 'the v2 key written, JSON array',
+  row_key TEXT CHARACTER SET utf8mb4 NOT NULL COMMENT 'the v2 key written, JSON array',
   written_at DATETIME(6) NOT NULL,
   PRIMARY KEY (target_id, key_md5)
 ) ENGINE=InnoDB COMMENT='djsqlgen: v2 rows written after cut-over (rollback/70 refuses while any is here)';
@@ -603,7 +603,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
 -- [procedure_create.backfill_chunk] backfill_chunk: one chunk of one table's backfill
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
-  OUT p_rows_copied BIGINT, OUT p_done TINYINT, OUT p_warnings TEXT)
+  OUT p_rows_copied BIGINT, OUT p_done TINYINT, OUT p_warnings TEXT CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of one v2 table (shared by every table; each table''s statements are its row of chunk_sql)'
@@ -614,7 +614,7 @@ BEGIN
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
+  DECLARE v_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_target_schema VARCHAR(64);
   DECLARE v_target_table VARCHAR(64);
   DECLARE v_target_created DATETIME(6);
@@ -622,16 +622,16 @@ BEGIN
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_warnings INT DEFAULT 0;
   DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_walk_from TEXT;
-  DECLARE v_key_select TEXT;
-  DECLARE v_key_order TEXT;
-  DECLARE v_key_order_desc TEXT;
-  DECLARE v_after_lo TEXT;
-  DECLARE v_upto_hi TEXT;
-  DECLARE v_lo_from_checkpoint TEXT;
-  DECLARE v_hi_checkpoint TEXT;
-  DECLARE v_copy_chunk MEDIUMTEXT;
+  DECLARE v_warning_text TEXT CHARACTER SET utf8mb4;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order_desc TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_copy_chunk MEDIUMTEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
@@ -650,8 +650,9 @@ BEGIN
   FROM `djsqlgen_example`.`chunk_sql`
   WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
   IF v_found = 0 THEN
-    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to copy ', p_target_id,
-                                ' with; apply 20_routines.sql of the same generate'), 255);
+    -- (Messages stay within 128 characters, MySQL's limit.)
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
 
@@ -662,6 +663,12 @@ BEGIN
   FROM `djsqlgen_example`.`progress`
   WHERE target_id = p_target_id
   FOR UPDATE;
+  IF v_found = 0 THEN
+    -- Without its progress row the checkpoint could not move: the same chunk would be copied forever.
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no progress row for ', p_target_id),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
   -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
   -- was created again since this progress began, start over instead of skipping what it no longer holds.
   SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
@@ -761,7 +768,7 @@ BEGIN
   -- short transaction; a kill loses at most the chunk in flight.
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_rows BIGINT;
-  DECLARE v_warnings TEXT;
+  DECLARE v_warnings TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
@@ -791,10 +798,10 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_chunk`;
 
 -- [procedure_create.checksum_chunk] checksum_chunk: checksums of one chunk of one table, both sides
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`checksum_chunk`(IN p_target_id VARCHAR(200), IN p_lo TEXT,
-  IN p_chunk_rows INT, OUT p_hi TEXT,
+CREATE PROCEDURE `djsqlgen_example`.`checksum_chunk`(IN p_target_id VARCHAR(200), IN p_lo TEXT CHARACTER SET utf8mb4,
+  IN p_chunk_rows INT, OUT p_hi TEXT CHARACTER SET utf8mb4,
   OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT CHARACTER SET utf8mb4)
 READS SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of one v2 table against transform(v1) (shared by every table; each table''s statements are its row of chunk_sql); reads only'
@@ -806,23 +813,23 @@ BEGIN
   -- The table's own statements (its walk, its two sides' row hashes) are its row of chunk_sql, run here as
   -- dynamic SQL; {chunk range} in them becomes the chunk's key range over v1, {v2 chunk range} over v2.
   DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_walk_from TEXT;
-  DECLARE v_key_select TEXT;
-  DECLARE v_key_order TEXT;
-  DECLARE v_after_lo TEXT;
-  DECLARE v_upto_hi TEXT;
-  DECLARE v_lo_from_checkpoint TEXT;
-  DECLARE v_hi_checkpoint TEXT;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_strategy VARCHAR(8);
-  DECLARE v_src_rows MEDIUMTEXT;
-  DECLARE v_dst_rows MEDIUMTEXT;
-  DECLARE v_dst_after_lo TEXT;
-  DECLARE v_dst_upto_hi TEXT;
-  DECLARE v_diff_join TEXT;
-  DECLARE v_src_key_json TEXT;
-  DECLARE v_dst_key_json TEXT;
-  DECLARE v_src_range TEXT;
-  DECLARE v_dst_range TEXT;
+  DECLARE v_src_rows MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_rows MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_diff_join TEXT CHARACTER SET utf8mb4;
+  DECLARE v_src_key_json TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_key_json TEXT CHARACTER SET utf8mb4;
+  DECLARE v_src_range TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_range TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -840,8 +847,8 @@ BEGIN
   FROM `djsqlgen_example`.`chunk_sql`
   WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
   IF v_found = 0 THEN
-    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to verify ', p_target_id,
-                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
   IF p_lo IS NOT NULL THEN
@@ -869,12 +876,12 @@ BEGIN
 
   -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
   -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2 ',
+  SET @djsqlgen_sql = CONCAT('SELECT ', 'COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0)', ' INTO @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2 ',
                              'FROM (\n', v_src_rows, '\nLIMIT 18446744073709551615) AS s');
   PREPARE djsqlgen_verify FROM @djsqlgen_sql;
   EXECUTE djsqlgen_verify;
   -- v2: the same key range (aligned), or the rows found by the chunk's mapped keys.
-  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2 ',
+  SET @djsqlgen_sql = CONCAT('SELECT ', 'COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0)', ' INTO @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2 ',
                              'FROM (\n', v_dst_rows, '\nLIMIT 18446744073709551615) AS d');
   PREPARE djsqlgen_verify FROM @djsqlgen_sql;
   EXECUTE djsqlgen_verify;
@@ -925,15 +932,15 @@ BEGIN
   -- chunk each: no long-running snapshot, no locks.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_first TINYINT DEFAULT 1;
-  DECLARE v_walk_from TEXT;
-  DECLARE v_key_select TEXT;
-  DECLARE v_key_order TEXT;
-  DECLARE v_after_lo TEXT;
-  DECLARE v_upto_hi TEXT;
-  DECLARE v_lo_from_hi TEXT;
-  DECLARE v_range TEXT;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_range TEXT CHARACTER SET utf8mb4;
   DECLARE v_fk_name VARCHAR(64);
-  DECLARE v_orphan_select MEDIUMTEXT;
+  DECLARE v_orphan_select MEDIUMTEXT CHARACTER SET utf8mb4;
   DECLARE v_child_label VARCHAR(200);
   DECLARE v_parent_label VARCHAR(200);
   DECLARE v_message VARCHAR(400);
@@ -947,8 +954,8 @@ BEGIN
   FROM `djsqlgen_example`.`chunk_sql`
   WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
   IF v_found = 0 THEN
-    SET v_message = LEFT(CONCAT('djsqlgen: no statements of this migration to check the references of ', p_target_id,
-                                ' with; apply 20_routines.sql of the same generate'), 255);
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
   chunks: LOOP
@@ -998,7 +1005,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_totals`;
 -- [procedure_create.checksum_totals] checksum_totals: whole-table counts of one keyed comparison, both sides
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`checksum_totals`(IN p_target_id VARCHAR(200), OUT p_src_rows BIGINT,
-  OUT p_dst_rows BIGINT, OUT p_diffs TEXT)
+  OUT p_dst_rows BIGINT, OUT p_diffs TEXT CHARACTER SET utf8mb4)
 READS SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: whole-table counts of a keyed comparison, both sides (shared by every table; each table''s statements are its row of chunk_sql); reads only'
@@ -1006,12 +1013,12 @@ BEGIN
   -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
   -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as checksum_chunk's.
   DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_src_total TEXT;
-  DECLARE v_dst_table TEXT;
-  DECLARE v_mapped_keys_decl TEXT;
-  DECLARE v_mapped_keys_all MEDIUMTEXT;
-  DECLARE v_mapped_keys_match TEXT;
-  DECLARE v_dst_key_json TEXT;
+  DECLARE v_src_total TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_table TEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_decl TEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_all MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_match TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_key_json TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
@@ -1027,8 +1034,7 @@ BEGIN
   FROM `djsqlgen_example`.`chunk_sql`
   WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8' AND verify_strategy = 'keyed';
   IF v_found = 0 THEN
-    SET v_message = LEFT(CONCAT('djsqlgen: no whole-table counts of this migration for ', p_target_id,
-                                ' (not a keyed comparison, or 20_routines.sql of another generate)'), 255);
+    SET v_message = LEFT(CONCAT('djsqlgen: no keyed chunk_sql row of this generate for ', p_target_id), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
   START TRANSACTION WITH CONSISTENT SNAPSHOT;
@@ -1070,9 +1076,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 -- [procedure_create.verify_record] verify_record: keep one chunk's result
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`verify_record`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_chunk_no INT, IN p_is_total TINYINT, IN p_lo TEXT, IN p_hi TEXT,
+  IN p_chunk_no INT, IN p_is_total TINYINT, IN p_lo TEXT CHARACTER SET utf8mb4, IN p_hi TEXT CHARACTER SET utf8mb4,
   IN p_src_rows BIGINT, IN p_src_h1 DECIMAL(65, 0), IN p_src_h2 DECIMAL(65, 0),
-  IN p_dst_rows BIGINT, IN p_dst_h1 DECIMAL(65, 0), IN p_dst_h2 DECIMAL(65, 0), IN p_diffs TEXT)
+  IN p_dst_rows BIGINT, IN p_dst_h1 DECIMAL(65, 0), IN p_dst_h2 DECIMAL(65, 0), IN p_diffs TEXT CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen: keep the result of one verify chunk (and the keys that differ, 20 per table) on the primary'
@@ -1109,7 +1115,7 @@ BEGIN
   -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison
   -- (p_keyed), checksum_totals. `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_lo TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
