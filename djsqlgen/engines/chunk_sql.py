@@ -37,6 +37,7 @@ def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
 
 
 def row(ctx: Context, target: Target) -> dict[str, str]:
+    """``target``'s row of chunk_sql, column by column; refused if the plan's SQL holds a range marker."""
     values = {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
               "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
               **constraints.walk_columns(ctx, target)}
