@@ -177,11 +177,11 @@ def test_two_clients_moving_keys_to_the_end_of_the_index_do_not_deadlock(after, 
         waiting.start()
         waiting.join(timeout=1)  # before the fix it waits here for the first client's gap lock
         moving(first, [(1007, 7)])
-        for c in (first, second):
-            if not failures:
-                c.execute("COMMIT")
-        waiting.join()
+        if not failures:
+            first.execute("COMMIT")
+        waiting.join()  # (the second connection is the thread's until its statement returns)
         assert failures == [], failures
+        second.execute("COMMIT")
     finally:
         first.close()
         second.close()
