@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import request, requested_now
@@ -103,15 +104,15 @@ def _session(db: Database) -> None:
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
                 run: ChunkedRun) -> None:
-    """One table, chunk by chunk, on ``db``, until backfill_chunk says done (or another job failed)."""
-    proc = quote_qualified((plan.control, "backfill_chunk"))
+    """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
+    proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
     done = False
     while not done and not run.stop.is_set():
         run.before_chunk(db)
         if run.stop.is_set():
             return
         size, began = sizer.size, time.monotonic()
-        result = _call_chunk(db, proc, table.target_id, size, table.label)
+        result = _call_chunk(db, proc, size, table.label)
         sizer.observe(size, time.monotonic() - began)
         rows, done = int(result["n"] or 0), bool(result["done"])
         if result["warnings"]:
@@ -132,12 +133,11 @@ CHUNK_LOCK_WAIT_S = 3
 RETRIES = 8
 
 
-def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label: str) -> dict:
+def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str) -> dict:
     """One chunk; retried with backoff on a lock-wait timeout or deadlock, else a clear error."""
     for attempt in range(RETRIES + 1):
         try:
-            db.execute(f"CALL {proc}(%s, %s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)",
-                       [target_id, chunk_rows])
+            db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)", [chunk_rows])
             return db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")[0]
         except ServerError as exc:
             if exc.errno in RETRYABLE and attempt < RETRIES:
