@@ -78,6 +78,16 @@ def test_concurrent_writers_never_deadlock_on_the_triggers(shape, db, prefix, dj
     assert s.verify().returncode == 0
 
 
+def _steps(conn, statements: list, failures: list) -> None:
+    """Run (sql, args) pairs on ``conn`` (one client's steps of an interleaving); a server error ends them and is
+    kept in ``failures``."""
+    try:
+        for sql, args in statements:
+            conn.execute(sql, args)
+    except ServerError as exc:
+        failures.append((exc.errno, exc.message))
+
+
 REKEY_V1 = """
 CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, start datetime NOT NULL,
   PRIMARY KEY (subject_id, session_id)) ENGINE=InnoDB;
@@ -110,18 +120,11 @@ def test_two_clients_inserting_a_parent_then_its_parts_do_not_deadlock(db, prefi
             c.execute("BEGIN")
             c.execute(f"INSERT INTO `{schema}`.session VALUES (%s, 1, '2025-01-01')", [100 + i])
         failures: list = []
-
-        def tags(c, subject):
-            try:
-                c.execute(f"INSERT INTO `{schema}`.session__tag VALUES (%s, 1, 'a'), (%s, 1, 'b')", [subject, subject])
-                c.execute("COMMIT")
-            except ServerError as exc:
-                failures.append((exc.errno, exc.message))
-
-        waiting = threading.Thread(target=tags, args=(first, 100))
+        tags = f"INSERT INTO `{schema}`.session__tag VALUES (%s, 1, 'a'), (%s, 1, 'b')"
+        waiting = threading.Thread(target=_steps, args=(first, [(tags, [100, 100]), ("COMMIT", None)], failures))
         waiting.start()
         waiting.join(timeout=1)  # before the fix it waits here for the second client's gap lock
-        tags(second, 101)
+        _steps(second, [(tags, [101, 101]), ("COMMIT", None)], failures)
         waiting.join()
         assert failures == [], failures
     finally:
@@ -161,22 +164,14 @@ def test_two_clients_moving_keys_to_the_end_of_the_index_do_not_deadlock(after, 
     first, second = connect(server_settings), connect(server_settings)
     move = f"UPDATE `{schema}`.subject SET subject_id = %s WHERE subject_id = %s"
     failures: list = []
-
-    def moving(c, pairs):
-        try:
-            for new, old in pairs:
-                c.execute(move, [new, old])
-        except ServerError as exc:
-            failures.append((exc.errno, exc.message))
-
     try:
         for c in (first, second):
             c.execute("BEGIN")
-        moving(first, [(1001, 1)])  # a subject with a session, then subjects without (no v1 cascade to wait on)
-        waiting = threading.Thread(target=moving, args=(second, [(1006, 6)]))
+        _steps(first, [(move, [1001, 1])], failures)  # a subject with a session, then ones without (no v1 cascade)
+        waiting = threading.Thread(target=_steps, args=(second, [(move, [1006, 6])], failures))
         waiting.start()
         waiting.join(timeout=1)  # before the fix it waits here for the first client's gap lock
-        moving(first, [(1007, 7)])
+        _steps(first, [(move, [1007, 7])], failures)
         if not failures:
             first.execute("COMMIT")
         waiting.join()  # (the second connection is the thread's until its statement returns)
@@ -189,3 +184,5 @@ def test_two_clients_moving_keys_to_the_end_of_the_index_do_not_deadlock(after, 
     assert db.query(f"SELECT subject_id FROM `{schema}_v2`.subject WHERE subject_id > 1000 ORDER BY 1") == [
         {"subject_id": 1001}, {"subject_id": 1006}, {"subject_id": 1007}]
     assert db.query(f"SELECT subject_id FROM `{schema}_v2`.session WHERE subject_id > 1000") == [{"subject_id": 1001}]
+    for table in ("subject", "session"):  # and every row, compared independently of verify
+        assert s.rows(s.v2(), table) == s.rows(schema, table)
