@@ -12,6 +12,11 @@ from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
 KINDS = ("backfill_chunk",)
+# Writers win: a chunk never waits for a row lock, it gives up and is tried again after a pause, by the command
+# line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by writers for
+# longer than this stop the backfill (resumable); after QUIET_RETRIES tries in a row (about 1.5 s) the wait is said.
+LOCKED_FOR_S = 300
+QUIET_RETRIES = 5
 EARLIER_KINDS = ("backfill",)  # per-table loops of earlier versions, now the shared backfill_table
 
 

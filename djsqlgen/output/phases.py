@@ -599,7 +599,9 @@ class Phases:
             out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
-            ("backfill_table", "backfill_table_proc_create.sql.j2", {}, "one table's backfill, chunk after chunk"),
+            ("backfill_table", "backfill_table_proc_create.sql.j2",
+             {"locked_for_s": backfill.LOCKED_FOR_S, "quiet_retries": backfill.QUIET_RETRIES},
+             "one table's backfill, chunk after chunk"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
             ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
             ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from djsqlgen.engines.backfill import LOCKED_FOR_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
@@ -98,7 +99,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
 
 
 def _session(db: Database) -> None:
-    # A chunk that waits on a writer's row lock gives up soon and is retried (RETRYABLE): writers win.
+    # A chunk never waits for a row lock (CHUNK_LOCK_WAIT_S): it gives up and is tried again (_call_chunk).
     db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
 
 
@@ -111,8 +112,11 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
         run.before_chunk(db)
         if run.stop.is_set():
             return
-        size, began = sizer.size, time.monotonic()
-        result = _call_chunk(db, proc, size, table.label)
+        began = time.monotonic()
+        copied = _call_chunk(db, proc, sizer.size, table.label, run)
+        if copied is None:  # paused and then aborted, or another job failed, while rows were locked
+            return
+        result, size = copied
         sizer.observe(size, time.monotonic() - began)
         rows, done = int(result["n"] or 0), bool(result["done"])
         if result["warnings"]:
@@ -126,28 +130,47 @@ def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-# Lock-wait timeout and deadlock: the chunk procedure rolled back its whole transaction, checkpoint
-# included, so trying the same chunk again is safe. Writers win; the copy waits and retries.
+# Writers win. A chunk reads v1 with shared locks; if it waited for a writer's row lock while holding locks that
+# writer needs next, InnoDB would break the deadlock by rolling back the lighter transaction, which is the
+# writer's once the chunk has copied rows (a DataJoint 0.14 cascading delete: the parent's failed DELETE keeps its
+# locks, then it deletes the children a chunk holds). So a chunk never waits: MariaDB gives up at once with 0
+# (MySQL's least is 1 s: it sets 1, with a warning). The chunk procedure then rolled back its whole transaction,
+# checkpoint included, and the same chunk, smaller, is tried again after a pause. A deadlock (1213) is retried
+# the same way.
 RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock"}
-CHUNK_LOCK_WAIT_S = 3
-RETRIES = 8
+CHUNK_LOCK_WAIT_S = 0
 
 
-def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str) -> dict:
-    """One chunk; retried with backoff on a lock-wait timeout or deadlock, else a clear error."""
-    for attempt in range(RETRIES + 1):
+def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str,
+                run: ChunkedRun) -> tuple[dict, int] | None:
+    """One chunk and the size it was copied at: retried with backoff, halving, while a writer holds rows of it;
+    None when pause-then-abort or another job's failure ends the wait; any other error stops with a clear one."""
+    attempt, locked_since = 0, None
+    while True:
         try:
             db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)", [chunk_rows])
-            return db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")[0]
+            result = db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")
+            return result[0], chunk_rows
         except ServerError as exc:
-            if exc.errno in RETRYABLE and attempt < RETRIES:
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-                continue
-            raise DjsqlgenError(
-                f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
-                "Nothing is lost: fix the cause and run the same command again to resume."
-            ) from None
-    raise AssertionError("unreachable")
+            if exc.errno not in RETRYABLE:
+                raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
+                                    "Nothing is lost: fix the cause and run the same command again to resume.") from None
+            locked_since = locked_since or time.monotonic()
+            if time.monotonic() - locked_since > LOCKED_FOR_S:
+                raise DjsqlgenError(
+                    f"backfill of {label} stopped: writers kept rows of its next chunk locked for over "
+                    f"{LOCKED_FOR_S} s (last: {RETRYABLE[exc.errno]}, {exc.errno}). Nothing is lost: run the same "
+                    "command again to resume once the long transaction has ended (see SHOW ENGINE INNODB STATUS)."
+                ) from None
+        if attempt == QUIET_RETRIES:
+            why = f"rows of {label} are locked by a writer: the copy yields, and retries"
+            run.say(f"waiting: {why}")
+            run.report(db, "throttled", why)
+        time.sleep(min(0.05 * 2**attempt, 2.0))
+        attempt, chunk_rows = attempt + 1, max(chunk_rows // 2, 1)
+        run.before_chunk(db)  # a pause or abort is honoured while waiting too
+        if run.stop.is_set():
+            return None
 
 
 def status(db: Database, plan: Plan) -> dict:

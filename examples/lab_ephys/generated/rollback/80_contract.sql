@@ -2058,8 +2058,23 @@ COMMENT 'djsqlgen example 236693bd4dd8: copy all of one v2 table, chunk by chunk
 BEGIN
   -- One procedure for every table: it calls the table's own chunk procedure p_chunk_proc (a name in this
   -- schema) again and again. Each chunk is its own short transaction; a kill loses at most the chunk in flight.
+  --
+  -- Writers win: a chunk never waits for a row lock (innodb_lock_wait_timeout 0 while it runs; MySQL's least is
+  -- 1 s). Had it waited for a writer's lock while holding rows that writer needs next, InnoDB would roll back
+  -- the lighter of the two, the writer's, once the chunk has copied rows. Given up, the chunk has rolled back its
+  -- transaction, checkpoint included; it is tried again after a pause, for up to 300 s.
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_message VARCHAR(255);
+  DECLARE v_saved_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+  DECLARE v_locked TINYINT DEFAULT 0;
+  DECLARE v_retries INT DEFAULT 0;
+  DECLARE v_locked_since DATETIME(6);
+  -- Whatever ends the loop, the caller's session keeps its own lock wait.
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    SET SESSION innodb_lock_wait_timeout = v_saved_wait;
+    RESIGNAL;
+  END;
   SET @djsqlgen_chunk_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_chunk_proc, '`', '``'),
                                     '`(?, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)');
   PREPARE djsqlgen_chunk FROM @djsqlgen_chunk_call;
@@ -2076,14 +2091,36 @@ BEGIN
                                   'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
-    SET v_done = @djsqlgen_done;
-    IF @djsqlgen_warnings IS NOT NULL THEN
-      -- The client prints this result: a warning is shown, never swallowed.
-      SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
-    END IF;
-    IF v_done = 0 AND p_sleep_ms > 0 THEN
-      DO SLEEP(p_sleep_ms / 1000);
+    SET v_locked = 0;
+    BEGIN
+      -- 1205: a row of the chunk is locked by a writer; 1213: a deadlock all the same.
+      DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_locked = 1;
+      SET SESSION innodb_lock_wait_timeout = 0;
+      EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
+    END;
+    SET SESSION innodb_lock_wait_timeout = v_saved_wait;
+    IF v_locked = 1 THEN
+      SET v_locked_since = COALESCE(v_locked_since, SYSDATE(6)), v_retries = v_retries + 1;
+      IF TIMESTAMPDIFF(SECOND, v_locked_since, SYSDATE(6)) > 300 THEN
+        -- (Messages stay within 128 characters, MySQL's limit.)
+        SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped: rows locked by writers for ',
+                                    '300 s; nothing is lost, run it again later'), 128);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+      IF v_retries = 5 THEN
+        SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': rows are locked by a writer; the copy yields, and retries')
+               AS waiting;
+      END IF;
+      DO SLEEP(LEAST(0.05 * POW(2, v_retries - 1), 2));
+    ELSE
+      SET v_done = @djsqlgen_done, v_retries = 0, v_locked_since = NULL;
+      IF @djsqlgen_warnings IS NOT NULL THEN
+        -- The client prints this result: a warning is shown, never swallowed.
+        SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
+      END IF;
+      IF v_done = 0 AND p_sleep_ms > 0 THEN
+        DO SLEEP(p_sleep_ms / 1000);
+      END IF;
     END IF;
   END WHILE;
   DEALLOCATE PREPARE djsqlgen_chunk;

@@ -1,0 +1,126 @@
+"""The backfill yields to the lab's writers: a chunk never makes a writer's transaction fail.
+
+A chunk reads v1 with shared locks (so that a writer to those rows waits for its commit and its trigger then writes
+the newer values). InnoDB breaks a deadlock by rolling back the lighter transaction, and a chunk that has copied
+rows is the heavier one: if a chunk ever waited for a writer's lock while holding locks the writer needs next, the
+writer lost. Found by CI (1213 in a DataJoint 0.14 client, about one run in ten of test_rekey_datajoint): 0.14's
+cascading delete first tries the parent's DELETE, which fails on the foreign key but keeps its lock on the parent
+row and a shared one on its children; a chunk of the children then held a child and waited for the parent, and
+the client's DELETE of the children closed the cycle. A chunk now never waits for a row lock: it gives up at once,
+its transaction rolled back, and is tried again after a pause.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from support.safety import FastScenario, applied
+
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.plan.file import load_plan
+from djsqlgen.run import driver
+from djsqlgen.run.backfill_control import BackfillAborted, request
+from djsqlgen.run.db import ServerError, connect
+
+V1 = """
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, start datetime NOT NULL,
+  PRIMARY KEY (subject_id, session_id)) ENGINE=InnoDB;
+CREATE TABLE session__tag (subject_id int NOT NULL, session_id int NOT NULL, tag varchar(8) NOT NULL,
+  PRIMARY KEY (subject_id, session_id, tag),
+  CONSTRAINT tag_session FOREIGN KEY (subject_id, session_id) REFERENCES session (subject_id, session_id)
+  ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO session SELECT seq, 1, '2024-01-01' + INTERVAL seq HOUR FROM seq_1_to_10;
+INSERT INTO session__tag SELECT seq, 1, 'x' FROM seq_1_to_10
+"""
+
+
+def _rekeyed(s: FastScenario) -> None:
+    """Sessions re-keyed by their start time; their tags follow through a join to v1's session."""
+    s.create_v1(V1)
+    s.plan(lambda plan: s.tables(plan)["session"].update({"key": ["subject_id", "start"],
+                                                          "columns": {"subject_id": "keep", "session_id": "drop",
+                                                                      "start": "keep"}}))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+
+
+def _steps(conn, statements: list, failures: list) -> None:
+    try:
+        for sql in statements:
+            conn.execute(sql)
+    except ServerError as exc:
+        failures.append((exc.errno, exc.message))
+
+
+def _sessions_only(s: FastScenario, server_settings) -> None:
+    """Copy v2's sessions and stop there (an abort after their chunk), so that the tags' chunk is the next."""
+    plan = load_plan(s.plan_path)
+
+    def abort_after_sessions(label: str, _rows: int) -> None:
+        if label.endswith(".session"):
+            request(s.db, plan, "abort")
+
+    with connect(server_settings) as conn, pytest.raises(BackfillAborted):
+        driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False, on_chunk=abort_after_sessions)
+    request(s.db, plan, "resume")
+
+
+@pytest.mark.parametrize("copy", ["djsqlgen backfill", "40_backfill.sql"])
+def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fail(copy, db, prefix, dj_env,
+                                                                                    tmp_path, server_settings):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    _rekeyed(s)
+    _sessions_only(s, server_settings)
+    schema = s.sources[0]
+    writer = connect(server_settings)
+    failures: list = []
+    # The client deletes a session as 0.14 does: the parent first, which fails on the foreign key (1451) and keeps
+    # its locks. The tags' chunk comes next and meets them; half a second later the client deletes the tags, then
+    # the session.
+    writer.execute("BEGIN")
+    with pytest.raises(ServerError, match="foreign key constraint fails"):
+        writer.execute(f"DELETE FROM `{schema}`.session WHERE subject_id = 5")
+    second_step = threading.Timer(0.5, _steps, args=(writer, [
+        f"DELETE FROM `{schema}`.session__tag WHERE subject_id = 5",
+        f"DELETE FROM `{schema}`.session WHERE subject_id = 5",
+        "COMMIT"], failures))
+    second_step.start()
+    try:
+        if copy == "40_backfill.sql":
+            s.apply("40_backfill", client=True)
+        else:
+            with connect(server_settings) as conn:
+                driver.backfill(conn, load_plan(s.plan_path), chunk_rows=100, sleep_ms=0, show_progress=False)
+        second_step.join()
+        assert failures == [], failures  # before: [(1213, 'Deadlock found when trying to get lock; …')]
+    finally:
+        second_step.cancel()
+        writer.close()
+    assert s.verify().returncode == 0
+    v1 = db.query(f"SELECT s.subject_id, s.start, t.tag FROM `{schema}`.session__tag AS t JOIN `{schema}`.session "
+                  "AS s USING (subject_id, session_id) ORDER BY 1, 2, 3")
+    assert db.query(f"SELECT subject_id, start, tag FROM `{s.v2()}`.session__tag ORDER BY 1, 2, 3") == v1
+    assert len(v1) == 9
+
+
+def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefix, dj_env, tmp_path,
+                                                                        server_settings, monkeypatch):
+    """A writer's transaction left open on rows the copy needs (a populate's long make()): the copy says it
+    waits, then stops with a clear error instead of waiting forever; run again after, it finishes."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    _rekeyed(s)
+    monkeypatch.setattr(driver, "LOCKED_FOR_S", 2)
+    plan = load_plan(s.plan_path)
+    with connect(server_settings) as writer:
+        writer.execute("BEGIN")
+        writer.execute(f"UPDATE `{s.sources[0]}`.session__tag SET tag = 'y' WHERE subject_id = 7")
+        with connect(server_settings) as conn, pytest.raises(DjsqlgenError, match="kept rows of its next chunk locked"):
+            driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False)
+        state = db.query(f"SELECT state, why FROM `{s.control}`.backfill_run")[0]
+        assert state["state"] == "throttled" and "locked by a writer" in state["why"], state
+        writer.execute("COMMIT")
+    with connect(server_settings) as conn:
+        driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False)
+    assert s.verify().returncode == 0
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{s.v2()}`.session__tag WHERE tag = 'y'") == [{"n": 1}]
