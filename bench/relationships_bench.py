@@ -35,8 +35,6 @@ from pathlib import Path
 import yaml
 from common import connect, djsqlgen, run
 
-from djsqlgen.output.naming import target_routine
-
 V1, CTL, BULK = "bench_rel_v1", "bench_rel_ctl", "bench_rel_bulk"
 V2 = f"{V1}_v2"
 
@@ -100,8 +98,8 @@ def bulk(db) -> tuple[float, float]:
 
 
 def backfill_parts(db, work: Path, chunk: int) -> tuple[float, float]:
-    """The backfill of the lookup + insertion targets, then of the merged scan (each table's chunk procedures,
-    as `djsqlgen backfill` calls them, timed per group)."""
+    """The backfill of the lookup + insertion targets, then of the merged scan (the shared chunk procedure, as
+    `djsqlgen backfill` calls it, timed per group)."""
     times = []
     for group in (("#probe_model", "insertion"), ("scan",)):
         started = time.monotonic()
@@ -109,8 +107,7 @@ def backfill_parts(db, work: Path, chunk: int) -> tuple[float, float]:
             with db.cursor() as cur:
                 cur.execute(f"SELECT target_id FROM `{CTL}`.progress WHERE target_table = %s", (table,))
                 (target_id,) = cur.fetchone()
-                cur.execute(f"CALL `{CTL}`.backfill_table(%s, %s, %s, 0)",
-                            (target_id, target_routine("backfill_chunk", target_id), chunk))
+                cur.execute(f"CALL `{CTL}`.backfill_table(%s, %s, 0)", (target_id, chunk))
         times.append(time.monotonic() - started)
     return times[0], times[1]
 

@@ -1,62 +1,49 @@
-"""The backfill: per target, a chunk procedure that walks the driving table's key (the loop over the chunks is
-the shared backfill_table), and its undo."""
+"""The backfill: per target, the copy of one chunk (kept in the target's row of chunk_sql, which the shared
+backfill_chunk runs, chunk after chunk, under the shared loop backfill_table), 40's call, and its undo."""
 
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.keyset import CHUNK_RANGE
+from djsqlgen.engines.source import from_clause, select_values, table_sql, where_clause
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-KINDS = ("backfill_chunk",)
 # Writers win: a chunk never waits for a row lock, it gives up and is tried again after a pause, by the command
 # line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by writers for
 # longer than this stop the backfill (resumable); after QUIET_RETRIES tries in a row (about 1.5 s) the wait is said.
 LOCKED_FOR_S = 300
 QUIET_RETRIES = 5
-EARLIER_KINDS = ("backfill",)  # per-table loops of earlier versions, now the shared backfill_table
+# Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
+EARLIER_KINDS = ("backfill", "backfill_chunk")
 
 
-def _copy(ctx: Context, target: Target, with_lower: bool) -> str:
-    walk = driving_walk(ctx.model, target)
+def copy_chunk(ctx: Context, target: Target) -> str:
+    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``."""
     return render(
         "backfill_copy.sql.j2", target_sql=table_sql(target.schema, target.name),
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
-        from_clause=from_clause(target), where=where_clause(target, walk.chunk_predicate(with_lower)),
+        from_clause=from_clause(target), where=where_clause(target, CHUNK_RANGE),
         share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
         distinct=target.source.distinct,
     )
 
 
-def routines(ctx: Context, target: Target) -> list[Statement]:
-    """The chunk procedure of ``target`` (20_routines); the loop over its chunks is the shared backfill_table."""
-    chunk = naming.target_routine("backfill_chunk", target.id)
-    body = render("backfill_chunk_proc_create.sql.j2", control=ctx.control, plan_name=ctx.plan.name,
-                  plan_hash=ctx.migration_hash, source_label=target.source.driving.label, target_label=target.label,
-                  proc=chunk, walk=driving_walk(ctx.model, target), target_id=target.id, target_schema=target.schema,
-                  target_name=target.name, copy_first=_copy(ctx, target, False), copy_next=_copy(ctx, target, True))
-    q = quote_qualified((ctx.control, chunk))
-    return [Statement(f"procedure_drop.{target.id}.backfill_chunk", f"DROP PROCEDURE IF EXISTS {q}",
-                      "replace an earlier version of the procedure"),
-            Statement(f"procedure_create.{target.id}.backfill_chunk", body,
-                      "one chunk: one short transaction, checkpoint written in it", compound=True)]
-
-
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
+    """Per-target procedures of earlier versions (the statements are now rows of chunk_sql)."""
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in KINDS + EARLIER_KINDS]
+                      f"{kind} procedure of {target.label} (earlier versions)") for kind in EARLIER_KINDS]
 
 
 def run(ctx: Context, target: Target) -> Statement:
     """40_backfill: copy the whole target, resuming where it stopped."""
-    chunk = naming.target_routine("backfill_chunk", target.id)
     return Statement(f"backfill.{target.id}",
-                     f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {quote_literal(chunk)}, "
-                     f"{ctx.plan.chunk.rows}, {ctx.plan.chunk.sleep_ms})",
+                     f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {ctx.plan.chunk.rows}, "
+                     f"{ctx.plan.chunk.sleep_ms})",
                      f"copy {target.source.driving.label} into {target.label}; resumes where it stopped")
 
 

@@ -2,19 +2,19 @@
 
 With foreign_key_checks=1, ADD FOREIGN KEY copies the table under a shared lock on MariaDB (a v1 insert
 waited 2.7 s behind an 800k-row v2 table, its trigger blocked). So the references are checked first by a
-chunked anti-join (a procedure of 20_routines), then each key is added with foreign_key_checks=0, which
-makes ALGORITHM=INPLACE, LOCK=NONE a metadata-only change on both servers. Unique indexes are built
+chunked anti-join (the shared check_references runs each key's query, its row of reference_sql), then each key is
+added with foreign_key_checks=0, which makes ALGORITHM=INPLACE, LOCK=NONE a metadata-only change on both servers. Unique indexes are built
 online (INPLACE, LOCK=NONE); a duplicate stops the file with the server's error, and a re-run resumes.
 """
 
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.keyset import V2_CHUNK_RANGE
 from djsqlgen.engines.source import table_sql, target_walk
 from djsqlgen.model.target import ForeignKeyDecl, Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
-from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
 
@@ -44,43 +44,59 @@ def index_exists(target: Target, name: str) -> str:
     return _exists("STATISTICS", {"TABLE_SCHEMA": target.schema, "TABLE_NAME": target.name, "INDEX_NAME": name})
 
 
+def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
+    """The walk of ``target``'s own v2 key that check_references takes, chunk by chunk, in its row of chunk_sql
+    (empty when it has no foreign key to check)."""
+    if not target.foreign_keys:
+        return dict.fromkeys(("v2_walk_from", "v2_key_select", "v2_key_order", "v2_after_lo", "v2_upto_hi",
+                              "v2_lo_from_hi"), "")
+    walk = target_walk(target)
+    return {"v2_walk_from": walk.source,
+            "v2_key_select": walk.bound_select,
+            "v2_key_order": walk.key_list, "v2_after_lo": walk.after_lo, "v2_upto_hi": walk.upto_hi,
+            "v2_lo_from_hi": walk.lo_from_hi}
+
+
 def references_check(ctx: Context, target: Target) -> list[Statement]:
-    """The chunked anti-join procedure of ``target`` (20_routines), when it has foreign keys."""
+    """20_routines: one row of reference_sql per foreign key of ``target``, its orphan query over one chunk of v2
+    (``{v2 chunk range}``), which the shared check_references runs."""
     if not target.foreign_keys:
         return []
-    walk = target_walk(target)
-    fks = []
+    rows = []
     for fk in target.foreign_keys:
         schema, name = parent_ref(ctx, fk)
-        fks.append({
-            "name": fk.name, "parent": table_sql(schema, name), "parent_label": f"{schema}.{name}",
-            "complete": " AND ".join(f"dst.{_q(c)} IS NOT NULL" for c in fk.columns),
-            "join": " AND ".join(f"p.{_q(r)} = dst.{_q(c)}" for c, r in zip(fk.columns, fk.ref_columns)),
-            "key_json": "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c)} AS CHAR)" for c in fk.columns) + ")",
-        })
-    proc = naming.target_routine("check_references", target.id)
-    body = render("references_check_proc_create.sql.j2", control=ctx.control, proc=proc, plan_name=ctx.plan.name,
-                  plan_hash=ctx.migration_hash, target_label=target.label, walk=walk, fks=fks)
-    q = quote_qualified((ctx.control, proc))
-    return [Statement(f"procedure_drop.{target.id}.check_references", f"DROP PROCEDURE IF EXISTS {q}",
-                      "replace an earlier version of the procedure"),
-            Statement(f"procedure_create.{target.id}.check_references", body,
-                      f"chunked anti-join: every row of {target.label} finds its parents", compound=True)]
+        complete = " AND ".join(f"dst.{_q(c)} IS NOT NULL" for c in fk.columns)
+        join = " AND ".join(f"p.{_q(r)} = dst.{_q(c)}" for c, r in zip(fk.columns, fk.ref_columns))
+        key_json = "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c)} AS CHAR)" for c in fk.columns) + ")"
+        orphan = (f"SELECT {key_json} INTO @djsqlgen_orphan\nFROM {table_sql(target.schema, target.name)} AS `dst`\n"
+                  f"WHERE {V2_CHUNK_RANGE}\n  AND {complete}\n"
+                  f"  AND NOT EXISTS (SELECT 1 FROM {table_sql(schema, name)} AS p WHERE {join})\nLIMIT 1")
+        rows.append("(" + ",\n  ".join(quote_literal(v) for v in (
+            target.id, fk.name, ctx.migration_hash, target.label, f"{schema}.{name}", orphan)) + ")")
+    # REPLACE: a newer generate's rows replace the older ones (and check_references reads only its own plan's).
+    return [
+        Statement(f"reference_sql.{target.id}",
+                  f"REPLACE INTO {ctx.control_table('reference_sql')}\n  (target_id, fk_name, plan_hash, child_label, "
+                  f"parent_label, orphan_select)\nVALUES\n" + ",\n".join(rows),
+                  f"how each foreign key of {target.label} finds a row without its parent, one chunk of v2 at a time "
+                  f"({V2_CHUNK_RANGE}: the chunk's key range)")]
 
 
 def drop_references_check(ctx: Context, target: Target) -> list[Statement]:
+    """The per-table procedure of earlier versions (the queries are now rows of reference_sql)."""
     if not target.foreign_keys:
         return []
     q = quote_qualified((ctx.control, naming.target_routine("check_references", target.id)))
     return [Statement(f"procedure_drop.{target.id}.check_references", f"DROP PROCEDURE IF EXISTS {q}",
-                      f"reference check of {target.label}")]
+                      f"reference check of {target.label} (earlier versions)")]
 
 
 def check_calls(ctx: Context, target: Target) -> list[Statement]:
     if not target.foreign_keys:
         return []
-    q = quote_qualified((ctx.control, naming.target_routine("check_references", target.id)))
-    return [Statement(f"references_check.{target.label}", f"CALL {q}({ctx.plan.chunk.verify_rows})",
+    return [Statement(f"references_check.{target.label}",
+                      f"CALL {ctx.control_table('check_references')}({quote_literal(target.id)}, "
+                      f"{ctx.plan.chunk.verify_rows})",
                       f"every row of {target.label} finds its parents (the keys below are added unchecked)")]
 
 

@@ -13,13 +13,13 @@ both sides are seen as of the same moment while writers go on.
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
 from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, row_hash_sql
 from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
 from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_identifier, quote_qualified
-from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
 
@@ -57,32 +57,31 @@ def _mapped_keys(target: Target) -> str:
 
 
 def fragments(ctx: Context, target: Target) -> dict[str, str]:
-    """The SQL pieces of the verify procedure of ``target``."""
+    """The SQL pieces of the verify of ``target``: a chunk's (over ``{chunk range}``) and the whole table's."""
     walk = driving_walk(ctx.model, target)
     src_from = from_clause(target)
-    src_where = where_clause(target, walk.verify_range)
+    src_where = where_clause(target, CHUNK_RANGE)
     dst = f"{table_sql(target.schema, target.name)} AS dst"
     keys = target.key_columns
     dst_keys = ", ".join(f"dst.{_q(c.name)} AS {_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
     if strategy(target) == "aligned":
-        dst_walk = walk.on(target_walk(target))
-        dst_rows_from = f"FROM {dst}\nWHERE {dst_walk.verify_range}"
+        dst_rows_from = f"FROM {dst}\nWHERE {V2_CHUNK_RANGE}"
     else:
         on = " AND ".join(f"dst.{_q(c.name)} = m.{_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
         dst_rows_from = f"FROM (\n  SELECT {_mapped_keys(target)}\n  {src_from}\n  {src_where}\n) AS m\nJOIN {dst} ON {on}"
-    checksum = aggregate_sql("h")
     join = " AND ".join(f"s.{_q(f'k_{i}')} = d.{_q(f'k_{i}')}" for i in range(1, len(keys) + 1))
     key_json = lambda alias: "JSON_ARRAY(" + ", ".join(
         f"CAST({alias}.{_q(f'k_{i}')} AS CHAR)" for i in range(1, len(keys) + 1)) + ")"
+    dst_walk = walk.on(target_walk(target))
     return {
-        "walk_source": walk.source,
+        "dst_after_lo": dst_walk.after_lo if strategy(target) == "aligned" else "",
+        "dst_upto_hi": dst_walk.upto_hi if strategy(target) == "aligned" else "",
         "src_rows": f"SELECT {_mapped_keys(target)}, {_source_hash(ctx, target)} AS h\n{src_from}\n{src_where}",
         "dst_rows": f"SELECT {dst_keys}, {_target_hash(target)} AS h\n{dst_rows_from}",
-        "aggregate": f"{checksum.row_count}, {checksum.hash_hi}, {checksum.hash_lo}",
         "diff_join": join,
         "src_key_json": key_json("s"),
         "dst_key_json": key_json("d"),
-        "src_total": f"SELECT COUNT(*) INTO p_src_rows\n{src_from}\n{where_clause(target)}",
+        "src_total": f"SELECT COUNT(*) INTO @djsqlgen_src_rows\n{src_from}\n{where_clause(target)}".rstrip(),
         "mapped_keys_decl": ",\n".join(
             [f"{_q(f'k_{i}')} {c.decl.sql_type}"
              + (f" CHARACTER SET {c.decl.charset} COLLATE {c.decl.collation}" if c.decl.charset and c.decl.collation
@@ -92,49 +91,41 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
         "mapped_keys_match": " AND ".join(f"m.{_q(f'k_{i}')} = dst.{_q(c.name)}" for i, c in enumerate(keys, 1)),
         "dst_key_json_raw": "JSON_ARRAY(" + ", ".join(f"CAST(dst.{_q(c.name)} AS CHAR)" for c in keys) + ")",
         "dst_table": dst,
-        "dst_total": f"SELECT COUNT(*) INTO p_dst_rows FROM {dst}",
     }
 
 
-KINDS = ("verify_chunk", "verify_total")
-EARLIER_KINDS = ("verify",)  # per-table loops of earlier versions, now the shared verify_table
+def aggregate() -> str:
+    """Row count and checksums of a chunk's rows (a derived table with each row's hash ``h``)."""
+    checksum = aggregate_sql("h")
+    return f"{checksum.row_count}, {checksum.hash_hi}, {checksum.hash_lo}"
 
 
-def _kinds(target: Target) -> tuple[str, ...]:
-    """The per-target procedures: a keyed comparison also needs whole-table counts."""
-    return KINDS if strategy(target) == "keyed" else KINDS[:1]
+def chunk_columns(ctx: Context, target: Target) -> dict[str, str]:
+    """What checksum_chunk (and, for a keyed comparison, checksum_totals) reads of ``target`` in its row of
+    chunk_sql; the walk is the backfill's."""
+    f = fragments(ctx, target)
+    keyed = strategy(target) == "keyed"
+    return {"verify_strategy": strategy(target), "verify_src_rows": f["src_rows"], "verify_dst_rows": f["dst_rows"],
+            "verify_dst_after_lo": f["dst_after_lo"], "verify_dst_upto_hi": f["dst_upto_hi"],
+            "verify_diff_join": f["diff_join"], "verify_src_key_json": f["src_key_json"],
+            "verify_dst_key_json": f["dst_key_json"],
+            **{f"verify_{k}": f[k] if keyed else "" for k in ("src_total", "dst_table", "mapped_keys_decl",
+                                                              "mapped_keys_all", "mapped_keys_match",
+                                                              "dst_key_json_raw")}}
 
 
-def routines(ctx: Context, target: Target) -> list[Statement]:
-    """The chunk procedure (reads only: a replica can run it) and, for a keyed comparison, the whole-table
-    counts (20_routines); the loop over the chunks is the shared verify_table."""
-    names = {kind: naming.target_routine(kind, target.id) for kind in KINDS}
-    common = {"control": ctx.control, "plan_name": ctx.plan.name, "plan_hash": ctx.migration_hash,
-              "target_id": target.id, "target_label": target.label, "source_label": target.source.driving.label,
-              "strategy": strategy(target), "f": fragments(ctx, target)}
-    bodies = {
-        "verify_chunk": render("verify_chunk_proc_create.sql.j2", proc=names["verify_chunk"],
-                               walk=driving_walk(ctx.model, target), **common),
-        "verify_total": render("verify_total_proc_create.sql.j2", proc=names["verify_total"], **common),
-    }
-    why = {"verify_chunk": f"one chunk of {target.label}: checksums of both sides in one snapshot, reads only",
-           "verify_total": f"whole-table counts of {target.label} (keyed: finds v2 rows no v1 row maps to)"}
-    out = []
-    for kind in _kinds(target):
-        q = quote_qualified((ctx.control, names[kind]))
-        out += [Statement(f"procedure_drop.{target.id}.{kind}", f"DROP PROCEDURE IF EXISTS {q}",
-                          "replace an earlier version of the procedure"),
-                Statement(f"procedure_create.{target.id}.{kind}", bodies[kind], why[kind], compound=True)]
-    return out
+# Per-table procedures of earlier versions: the loop (now verify_table), a chunk (now checksum_chunk) and the
+# whole-table counts (now checksum_totals).
+EARLIER_KINDS = ("verify", "verify_chunk", "verify_total")
 
 
-def verify_table_call(target: Target) -> tuple[str, str, str | None]:
-    """What verify_all passes to the shared verify_table for ``target``: its id, chunk and total procedures."""
-    total = naming.target_routine("verify_total", target.id) if strategy(target) == "keyed" else None
-    return target.id, naming.target_routine("verify_chunk", target.id), total
+def verify_table_call(target: Target) -> tuple[str, bool]:
+    """What verify_all passes to the shared verify_table for ``target``: its id, and whether whole-table counts
+    follow its chunks (a keyed comparison)."""
+    return target.id, strategy(target) == "keyed"
 
 
 def drop_routines(ctx: Context, target: Target) -> list[Statement]:
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
-                      f"{kind} procedure of {target.label}") for kind in KINDS + EARLIER_KINDS]
+                      f"{kind} procedure of {target.label} (earlier versions)") for kind in EARLIER_KINDS]

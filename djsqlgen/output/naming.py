@@ -45,7 +45,8 @@ def trigger_name(plan_name: str, table: str, event: str) -> str:
 
 
 def routine_name(kind: str, schema: str, table: str) -> str:
-    """A per-table procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject``."""
+    """A per-table procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject`` (earlier
+    versions had them; generate names them only to drop them)."""
     return fit(f"{kind}__{_slug(schema)}__{_slug(table)}")
 
 
@@ -66,7 +67,7 @@ def v2_parking_name(table: str, why: str) -> str:
 
 
 def target_routine(kind: str, target_id: str) -> str:
-    """A per-target procedure in the control schema, e.g. ``backfill_chunk__lab_common__subject``."""
+    """A per-target procedure in the control schema of earlier versions, e.g. ``backfill_chunk__lab_common__subject``."""
     schema, _, table = target_id.partition(".")
     return routine_name(kind, schema, table)
 

@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.engines import backfill, checks, constraints, expand, guards, lineage, triggers, verify
+from djsqlgen.engines import (
+    backfill,
+    checks,
+    chunk_sql,
+    constraints,
+    expand,
+    guards,
+    lineage,
+    triggers,
+    verify,
+)
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
@@ -34,14 +44,17 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("backfill_table", "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table")
-BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress")
+SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals", "verify_all",
+                     "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
+BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
+               "chunk_sql", "reference_sql")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
      "Check the server, privileges, settings, v1 and the transform; create the control schema."),
     ("10", "expand", "Expand", "Create the v2 schemas and tables (keys and indexes; foreign keys come in 60)."),
-    ("20", "routines", "Routines", "Progress and verify tables, and the backfill, verify and check procedures."),
+    ("20", "routines", "Routines",
+     "Progress and verify tables, each v2 table's statements (chunk_sql), and the shared procedures that run them."),
     ("30", "dualwrite", "Dual write", "Triggers that carry every v1 insert, update and delete into v2."),
     ("40", "backfill", "Backfill", "Copy v1's history into v2 in chunks, in dependency order; resumable."),
     ("50", "verify", "Verify",
@@ -248,7 +261,7 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat"]
+                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 
@@ -439,8 +452,10 @@ class Phases:
         return [
             Statement("control_schema_seen", f"SET @djsqlgen_control_is_new = NOT {schema_exists(ctx.control)}",
                       "whether this run creates the control schema (then djsqlgen may drop it later)"),
-            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))}",
-                      "the control schema: progress, checkpoints, verify results and djsqlgen's procedures"),
+            Statement("control_schema_create", f"CREATE DATABASE IF NOT EXISTS {quote_qualified((ctx.control,))} "
+                                               "DEFAULT CHARACTER SET utf8mb4",
+                      "the control schema: progress, checkpoints, verify results and djsqlgen's procedures (utf8mb4: "
+                      "it holds keys and statements of every character set)"),
             *[s for s in self._control_tables() if s.id.endswith(("phase_log", "objects"))],
             Statement("register.schema.control",
                       f"INSERT IGNORE INTO {ctx.control_table('objects')}\n  (kind, schema_name, object_name, "
@@ -596,12 +611,19 @@ class Phases:
                 f"target_schema, target_table, ordinal)\nVALUES\n{rows}\nON DUPLICATE KEY UPDATE ordinal = ordinal",
                 "one progress row per v2 table; an existing row keeps its checkpoint"))
         for t in self.targets:
-            out += backfill.routines(ctx, t) + verify.routines(ctx, t) + constraints.references_check(ctx, t)
+            out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
+            ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {}, "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2",
              {"locked_for_s": backfill.LOCKED_FOR_S, "quiet_retries": backfill.QUIET_RETRIES},
              "one table's backfill, chunk after chunk"),
+            ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate()},
+             "checksums of one chunk of one table, both sides"),
+            ("check_references", "references_check_proc_create.sql.j2", {},
+             "every row of one v2 table finds its parents (60, before adding its foreign keys)"),
+            ("checksum_totals", "checksum_totals_proc_create.sql.j2", {},
+             "whole-table counts of one keyed comparison, both sides"),
             ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
             ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
             ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),

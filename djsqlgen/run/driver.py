@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.backfill import LOCKED_FOR_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import request, requested_now
@@ -106,14 +105,14 @@ def _session(db: Database) -> None:
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
                 run: ChunkedRun) -> None:
     """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
-    proc = quote_qualified((plan.control, target_routine("backfill_chunk", table.target_id)))
+    proc = quote_qualified((plan.control, "backfill_chunk"))
     done = False
     while not done and not run.stop.is_set():
         run.before_chunk(db)
         if run.stop.is_set():
             return
         began = time.monotonic()
-        copied = _call_chunk(db, proc, sizer.size, table.label, run)
+        copied = _call_chunk(db, proc, table.target_id, sizer.size, table.label, run)
         if copied is None:  # paused and then aborted, or another job failed, while rows were locked
             return
         result, size = copied
@@ -141,14 +140,15 @@ RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock"}
 CHUNK_LOCK_WAIT_S = 0
 
 
-def _call_chunk(db: Database, proc: str, chunk_rows: int, label: str,
+def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label: str,
                 run: ChunkedRun) -> tuple[dict, int] | None:
     """One chunk and the size it was copied at: retried with backoff, halving, while a writer holds rows of it;
     None when pause-then-abort or another job's failure ends the wait; any other error stops with a clear one."""
     attempt, locked_since = 0, None
     while True:
         try:
-            db.execute(f"CALL {proc}(%s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)", [chunk_rows])
+            db.execute(f"CALL {proc}(%s, %s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)",
+                       [target_id, chunk_rows])
             result = db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")
             return result[0], chunk_rows
         except ServerError as exc:

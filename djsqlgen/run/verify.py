@@ -1,7 +1,7 @@
 """`djsqlgen verify`: the verify procedures driven chunk by chunk from the command line.
 
-Each chunk is one call of the table's chunk procedure (two checksums in one snapshot, reads only); the
-result is recorded on the primary by ``verify_record``, where `status`, 70's refusal and a later
+Each chunk is one call of the shared checksum_chunk for the table (two checksums in one snapshot, reads
+only); the result is recorded on the primary by ``verify_record``, where `status`, 70's refusal and a later
 ``--resume`` read it. Between chunks, as for the backfill: pause and abort, then the throttle; the chunk
 size adapts to ``--chunk-time``; ``--jobs`` tables at once. With ``--on-replica`` the chunks are read on a
 replica, so the primary only records results: a replica applies each v1 write and its trigger's v2 write
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import target_routine
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import request, requested_now
@@ -115,17 +114,18 @@ def _run_to_resume(db: Database, plan: Plan, plan_hash: str) -> int:
     return int(run["run_id"])
 
 
-def _tables(db: Database, plan: Plan, run_id: int, routines: set[str]) -> list[TableToVerify]:
+def _tables(db: Database, plan: Plan, plan_hash: str, run_id: int) -> list[TableToVerify]:
     """Every v2 table in the plan's order, with what ``run_id`` has already checked of it."""
     done = db.query(f"SELECT target_id, chunk_no, is_total, hi_key, src_rows FROM {_q(plan, 'verify_chunk')} "
                     "WHERE run_id = %s ORDER BY target_id, is_total, chunk_no", [run_id])
+    strategies = {r["target_id"]: r["verify_strategy"] for r in db.query(
+        f"SELECT target_id, verify_strategy FROM {_q(plan, 'chunk_sql')} WHERE plan_hash = %s", [plan_hash])}
     tables = []
     for p in read_progress(db, plan):
-        if target_routine("verify_chunk", p.target_id) not in routines:
-            raise DjsqlgenError(f"the verify procedures of {p.label} are missing in {plan.control}: apply this "
-                                "plan's 20_routines.sql again")
-        table = TableToVerify(p.target_id, p.label, p.estimated_rows,
-                              target_routine("verify_total", p.target_id) in routines)
+        if p.target_id not in strategies:
+            raise DjsqlgenError(f"the statements that verify {p.label} are missing in {plan.control}.chunk_sql: "
+                                "apply this plan's 20_routines.sql again")
+        table = TableToVerify(p.target_id, p.label, p.estimated_rows, strategies[p.target_id] == "keyed")
         for c in (c for c in done if c["target_id"] == table.target_id):
             if c["is_total"]:
                 table.total_done = True
@@ -197,7 +197,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     newest unfinished run goes on where it stopped."""
     routines = _routines(db, plan)
     plan_hash = _installed_hash(db, plan, "the server")
-    if "verify_record" not in routines:
+    if not {"verify_record", "checksum_chunk", "checksum_totals"} <= routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "
                             "20_routines.sql again")
     if requested_now(db, plan) == "abort":
@@ -209,7 +209,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
         _check_replica(db, on_replica, plan, plan_hash,
                        lambda text: show_progress and click.echo(text, err=True))
     run_id = _run_to_resume(db, plan, plan_hash) if resume else _start_run(db, plan, plan_hash)
-    tables = _tables(db, plan, run_id, routines)
+    tables = _tables(db, plan, plan_hash, run_id)
     total = sum(max(t.estimated_rows, t.rows_done) for t in tables)
     already = sum(t.rows_done if not t.finished else max(t.estimated_rows, t.rows_done) for t in tables)
     run = ChunkedRun(db, plan, "verify", total, already, throttle=throttle, show_progress=show_progress,
@@ -235,15 +235,15 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
 def _check_table(primary: Database, reader: Database, plan: Plan, run_id: int, table: TableToVerify,
                  sizer: ChunkSizer, sleep_ms: int, run: ChunkedRun) -> None:
     """One table, chunk after chunk: read (on ``reader``), then record (on ``primary``)."""
-    chunk_proc = _q(plan, target_routine("verify_chunk", table.target_id))
+    chunk_proc = _q(plan, "checksum_chunk")
     record = _q(plan, "verify_record")
     while not table.chunks_done and not run.stop.is_set():
         run.before_chunk(primary)
         if run.stop.is_set():
             return
         size, began = sizer.size, time.monotonic()
-        out = _read(reader, f"CALL {chunk_proc}(%s, %s, {', '.join('@djsqlgen_' + o for o in _OUTS)})",
-                    [table.lo, size], _OUTS, table.label)
+        out = _read(reader, f"CALL {chunk_proc}(%s, %s, %s, {', '.join('@djsqlgen_' + o for o in _OUTS)})",
+                    [table.target_id, table.lo, size], _OUTS, table.label)
         sizer.observe(size, time.monotonic() - began)
         table.chunk_no += 1
         primary.execute(f"CALL {record}(%s, %s, %s, 0, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -255,8 +255,8 @@ def _check_table(primary: Database, reader: Database, plan: Plan, run_id: int, t
             time.sleep(sleep_ms / 1000)
     if table.chunks_done and table.keyed and not table.total_done and not run.stop.is_set():
         outs = ("src_rows", "dst_rows", "diffs")
-        total_proc = _q(plan, target_routine("verify_total", table.target_id))
-        out = _read(reader, f"CALL {total_proc}({', '.join('@djsqlgen_' + o for o in outs)})", [], outs, table.label)
+        out = _read(reader, f"CALL {_q(plan, 'checksum_totals')}(%s, {', '.join('@djsqlgen_' + o for o in outs)})",
+                    [table.target_id], outs, table.label)
         primary.execute(f"CALL {record}(%s, %s, 0, 1, NULL, NULL, %s, 0, 0, %s, 0, 0, %s)",
                         [run_id, table.target_id, out["src_rows"], out["dst_rows"], out["diffs"]])
         table.total_done = True

@@ -201,3 +201,36 @@ def test_a_warning_from_the_server_during_the_copy_is_shown_not_swallowed(db, pr
     assert loop.returncode == 0, loop.stderr
     assert "1265 Data truncated for column 'grams'" in loop.stdout, loop.stdout
     assert s.verify(check=False).returncode != 0
+
+
+LABELS_V1 = """
+CREATE TABLE label (k varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  body varchar(32) CHARACTER SET utf8mb4 NOT NULL, PRIMARY KEY (k)) ENGINE=InnoDB;
+INSERT INTO label SELECT CONCAT('k', seq, CHAR(0xF09F9982 USING utf8mb4)), CONCAT('Malmö → μ ', seq)
+FROM seq_1_to_9
+"""
+
+
+def test_a_control_schema_in_latin1_still_carries_keys_and_statements_of_any_character(db, prefix, dj_env,
+                                                                                       tmp_path):
+    """The shared chunk procedures read each table's statements (a literal '→ μ' in an added column) and
+    checkpoints (keys with emoji) through the control schema. A DBA who made that schema with a latin1 server
+    default had every such character turned into '?' or refused (1366), so the backfill stopped or copied wrong.
+    Walked 2 rows a chunk, so every chunk resumes from a checkpoint holding an emoji; then 40 through the stock
+    client and verify, and the rows compared in Python."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(LABELS_V1)
+    s.db.execute(f"CREATE DATABASE `{s.control}` CHARACTER SET latin1")
+    s.plan(lambda plan: s.tables(plan)["label"].update(
+        {"columns": {"k": "keep", "body": "keep"},
+         "add": {"tagged": {"type": "varchar(48)", "expr": "CONCAT(body, ' → μ')"}}}))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=2)
+    expected = [(f"k{i}🙂", f"Malmö → μ {i}", f"Malmö → μ {i} → μ") for i in range(1, 10)]
+    assert sorted(s.rows(s.v2(), "label")) == sorted(expected)
+    assert s.verify().returncode == 0
+    s.db.execute(f"TRUNCATE `{s.v2()}`.label")
+    s.db.execute(f"UPDATE `{s.control}`.progress SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0")
+    applied(s, "40_backfill")
+    assert sorted(s.rows(s.v2(), "label")) == sorted(expected)

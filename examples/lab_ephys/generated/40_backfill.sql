@@ -78,22 +78,22 @@ END;;
 DELIMITER ;
 
 -- [backfill.example_common.#species] copy example_common.#species into example_common_v2.#species; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_common.#species', 'backfill_chunk__example_common__species_f35c05', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_common.#species', 5000, 0);
 
 -- [backfill.example_common.subject] copy example_common.subject into example_common_v2.subject; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_common.subject', 'backfill_chunk__example_common__subject', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_common.subject', 5000, 0);
 
 -- [backfill.example_common.session] copy example_common.session into example_common_v2.session; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_common.session', 'backfill_chunk__example_common__session', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_common.session', 5000, 0);
 
 -- [backfill.example_ephys._recording] copy example_ephys._recording into example_ephys_v2._recording; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_ephys._recording', 'backfill_chunk__example_ephys__recording_244717', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_ephys._recording', 5000, 0);
 
 -- [backfill.example_ephys.__spikes] copy example_ephys.__spikes into example_ephys_v2.__sorting; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_ephys.__spikes', 'backfill_chunk__example_ephys__spikes_26e978', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_ephys.__spikes', 5000, 0);
 
 -- [backfill.example_ephys.__spikes__unit] copy example_ephys.__spikes__unit into example_ephys_v2.__sorting__unit; resumes where it stopped
-CALL `djsqlgen_example`.`backfill_table`('example_ephys.__spikes__unit', 'backfill_chunk__example_ephys__spikes__unit_105524', 5000, 0);
+CALL `djsqlgen_example`.`backfill_table`('example_ephys.__spikes__unit', 5000, 0);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_example`.`phase_log` (phase, file, plan_hash, applied_at)

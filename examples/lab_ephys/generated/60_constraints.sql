@@ -64,19 +64,19 @@ END;;
 DELIMITER ;
 
 -- [references_check.example_common_v2.subject] every row of example_common_v2.subject finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_example`.`check_references__example_common__subject`(10000);
+CALL `djsqlgen_example`.`check_references`('example_common.subject', 10000);
 
 -- [references_check.example_common_v2.session] every row of example_common_v2.session finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_example`.`check_references__example_common__session`(10000);
+CALL `djsqlgen_example`.`check_references`('example_common.session', 10000);
 
 -- [references_check.example_ephys_v2._recording] every row of example_ephys_v2._recording finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_example`.`check_references__example_ephys__recording_244717`(10000);
+CALL `djsqlgen_example`.`check_references`('example_ephys._recording', 10000);
 
 -- [references_check.example_ephys_v2.__sorting] every row of example_ephys_v2.__sorting finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`(10000);
+CALL `djsqlgen_example`.`check_references`('example_ephys.__spikes', 10000);
 
 -- [references_check.example_ephys_v2.__sorting__unit] every row of example_ephys_v2.__sorting__unit finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`(10000);
+CALL `djsqlgen_example`.`check_references`('example_ephys.__spikes__unit', 10000);
 
 -- [session.foreign_key_checks_off] with the references checked above, ADD FOREIGN KEY becomes a metadata-only change (ALGORITHM=INPLACE, LOCK=NONE) instead of a table copy under a shared lock
 SET SESSION foreign_key_checks = 0;

@@ -365,113 +365,128 @@ DROP TABLE IF EXISTS `djsqlgen_example`.`verify_run`;
 -- [control_table_drop.progress] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_example`.`progress`;
 
--- [procedure_drop.example_common.#species.backfill_chunk] backfill_chunk procedure of example_common_v2.#species
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
+-- [control_table_drop.chunk_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`chunk_sql`;
 
--- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_example`.`reference_sql`;
+
+-- [procedure_drop.example_common.#species.backfill] backfill procedure of example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__species_f35c05`;
 
--- [procedure_drop.example_common.#species.verify_chunk] verify_chunk procedure of example_common_v2.#species
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
+-- [procedure_drop.example_common.#species.backfill_chunk] backfill_chunk procedure of example_common_v2.#species (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
 
--- [procedure_drop.example_common.#species.verify_total] verify_total procedure of example_common_v2.#species
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__species_f35c05`;
-
--- [procedure_drop.example_common.#species.verify] verify procedure of example_common_v2.#species
+-- [procedure_drop.example_common.#species.verify] verify procedure of example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__species_f35c05`;
 
--- [procedure_drop.example_common.subject.backfill_chunk] backfill_chunk procedure of example_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
+-- [procedure_drop.example_common.#species.verify_chunk] verify_chunk procedure of example_common_v2.#species (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
 
--- [procedure_drop.example_common.subject.backfill] backfill procedure of example_common_v2.subject
+-- [procedure_drop.example_common.#species.verify_total] verify_total procedure of example_common_v2.#species (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__species_f35c05`;
+
+-- [procedure_drop.example_common.subject.backfill] backfill procedure of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__subject`;
 
--- [procedure_drop.example_common.subject.verify_chunk] verify_chunk procedure of example_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
+-- [procedure_drop.example_common.subject.backfill_chunk] backfill_chunk procedure of example_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
 
--- [procedure_drop.example_common.subject.verify_total] verify_total procedure of example_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__subject`;
-
--- [procedure_drop.example_common.subject.verify] verify procedure of example_common_v2.subject
+-- [procedure_drop.example_common.subject.verify] verify procedure of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__subject`;
 
--- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject
+-- [procedure_drop.example_common.subject.verify_chunk] verify_chunk procedure of example_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
+
+-- [procedure_drop.example_common.subject.verify_total] verify_total procedure of example_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__subject`;
+
+-- [procedure_drop.example_common.subject.check_references] reference check of example_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
 
--- [procedure_drop.example_common.session.backfill_chunk] backfill_chunk procedure of example_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
-
--- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session
+-- [procedure_drop.example_common.session.backfill] backfill procedure of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_common__session`;
 
--- [procedure_drop.example_common.session.verify_chunk] verify_chunk procedure of example_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
+-- [procedure_drop.example_common.session.backfill_chunk] backfill_chunk procedure of example_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
 
--- [procedure_drop.example_common.session.verify_total] verify_total procedure of example_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__session`;
-
--- [procedure_drop.example_common.session.verify] verify procedure of example_common_v2.session
+-- [procedure_drop.example_common.session.verify] verify procedure of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_common__session`;
 
--- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session
+-- [procedure_drop.example_common.session.verify_chunk] verify_chunk procedure of example_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
+
+-- [procedure_drop.example_common.session.verify_total] verify_total procedure of example_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_common__session`;
+
+-- [procedure_drop.example_common.session.check_references] reference check of example_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
 
--- [procedure_drop.example_ephys._recording.backfill_chunk] backfill_chunk procedure of example_ephys_v2._recording
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
-
--- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.backfill] backfill procedure of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys._recording.verify_chunk] verify_chunk procedure of example_ephys_v2._recording
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
+-- [procedure_drop.example_ephys._recording.backfill_chunk] backfill_chunk procedure of example_ephys_v2._recording (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys._recording.verify_total] verify_total procedure of example_ephys_v2._recording
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__recording_244717`;
-
--- [procedure_drop.example_ephys._recording.verify] verify procedure of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.verify] verify procedure of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording
+-- [procedure_drop.example_ephys._recording.verify_chunk] verify_chunk procedure of example_ephys_v2._recording (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
+
+-- [procedure_drop.example_ephys._recording.verify_total] verify_total procedure of example_ephys_v2._recording (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__recording_244717`;
+
+-- [procedure_drop.example_ephys._recording.check_references] reference check of example_ephys_v2._recording (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
 
--- [procedure_drop.example_ephys.__spikes.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.backfill] backfill procedure of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
+-- [procedure_drop.example_ephys.__spikes.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes.verify_total] verify_total procedure of example_ephys_v2.__sorting
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes_26e978`;
-
--- [procedure_drop.example_ephys.__spikes.verify] verify procedure of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.verify] verify procedure of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting
+-- [procedure_drop.example_ephys.__spikes.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
+
+-- [procedure_drop.example_ephys.__spikes.verify_total] verify_total procedure of example_ephys_v2.__sorting (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes_26e978`;
+
+-- [procedure_drop.example_ephys.__spikes.check_references] reference check of example_ephys_v2.__sorting (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
 
--- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.backfill] backfill procedure of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill__example_ephys__spikes__unit_105524`;
 
--- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
+-- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] backfill_chunk procedure of example_ephys_v2.__sorting__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
 
--- [procedure_drop.example_ephys.__spikes__unit.verify_total] verify_total procedure of example_ephys_v2.__sorting__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes__unit_105524`;
-
--- [procedure_drop.example_ephys.__spikes__unit.verify] verify procedure of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.verify] verify procedure of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify__example_ephys__spikes__unit_105524`;
 
--- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit
+-- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] verify_chunk procedure of example_ephys_v2.__sorting__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
+
+-- [procedure_drop.example_ephys.__spikes__unit.verify_total] verify_total procedure of example_ephys_v2.__sorting__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_total__example_ephys__spikes__unit_105524`;
+
+-- [procedure_drop.example_ephys.__spikes__unit.check_references] reference check of example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
+
+-- [procedure_drop.backfill_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
 
 -- [procedure_drop.backfill_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_table`;
+
+-- [procedure_drop.checksum_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_chunk`;
+
+-- [procedure_drop.checksum_totals] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_totals`;
 
 -- [procedure_drop.verify_all] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_all`;
@@ -487,6 +502,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references`;
 
 -- [phase_log.80] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_example`.`phase_log` (phase, file, plan_hash, applied_at)

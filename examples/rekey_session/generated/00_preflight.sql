@@ -310,8 +310,8 @@ DELIMITER ;
 -- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
 SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_rekey');
 
--- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
-CREATE DATABASE IF NOT EXISTS `djsqlgen_rekey`;
+-- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures (utf8mb4: it holds keys and statements of every character set)
+CREATE DATABASE IF NOT EXISTS `djsqlgen_rekey` DEFAULT CHARACTER SET utf8mb4;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
 CREATE TABLE IF NOT EXISTS `djsqlgen_rekey`.`phase_log` (

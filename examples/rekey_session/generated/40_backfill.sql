@@ -78,22 +78,22 @@ END;;
 DELIMITER ;
 
 -- [backfill.rekey_common.subject] copy rekey_common.subject into rekey_common_v2.subject; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_common.subject', 'backfill_chunk__rekey_common__subject', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_common.subject', 5000, 0);
 
 -- [backfill.rekey_ephys.#probe_type] copy rekey_ephys.#probe_type into rekey_ephys_v2.#probe_type; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.#probe_type', 'backfill_chunk__rekey_ephys__probe_type_c7bf3c', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.#probe_type', 5000, 0);
 
 -- [backfill.rekey_common.session] copy rekey_common.session into rekey_common_v2.session; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_common.session', 'backfill_chunk__rekey_common__session', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_common.session', 5000, 0);
 
 -- [backfill.rekey_ephys.probe_insertion] copy rekey_ephys.probe_insertion into rekey_ephys_v2.probe_insertion; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.probe_insertion', 'backfill_chunk__rekey_ephys__probe_insertion', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.probe_insertion', 5000, 0);
 
 -- [backfill.rekey_ephys.__clustering] copy rekey_ephys.__clustering into rekey_ephys_v2.__clustering; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.__clustering', 'backfill_chunk__rekey_ephys__clustering_11445e', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.__clustering', 5000, 0);
 
 -- [backfill.rekey_ephys.__clustering__unit] copy rekey_ephys.__clustering__unit into rekey_ephys_v2.__clustering__unit; resumes where it stopped
-CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.__clustering__unit', 'backfill_chunk__rekey_ephys__clustering__unit_5eb163', 5000, 0);
+CALL `djsqlgen_rekey`.`backfill_table`('rekey_ephys.__clustering__unit', 5000, 0);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_rekey`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -64,16 +64,16 @@ END;;
 DELIMITER ;
 
 -- [references_check.rekey_common_v2.session] every row of rekey_common_v2.session finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_rekey`.`check_references__rekey_common__session`(10000);
+CALL `djsqlgen_rekey`.`check_references`('rekey_common.session', 10000);
 
 -- [references_check.rekey_ephys_v2.probe_insertion] every row of rekey_ephys_v2.probe_insertion finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`(10000);
+CALL `djsqlgen_rekey`.`check_references`('rekey_ephys.probe_insertion', 10000);
 
 -- [references_check.rekey_ephys_v2.__clustering] every row of rekey_ephys_v2.__clustering finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`(10000);
+CALL `djsqlgen_rekey`.`check_references`('rekey_ephys.__clustering', 10000);
 
 -- [references_check.rekey_ephys_v2.__clustering__unit] every row of rekey_ephys_v2.__clustering__unit finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`(10000);
+CALL `djsqlgen_rekey`.`check_references`('rekey_ephys.__clustering__unit', 10000);
 
 -- [session.foreign_key_checks_off] with the references checked above, ADD FOREIGN KEY becomes a metadata-only change (ALGORITHM=INPLACE, LOCK=NONE) instead of a table copy under a shared lock
 SET SESSION foreign_key_checks = 0;

@@ -365,110 +365,125 @@ DROP TABLE IF EXISTS `djsqlgen_rekey`.`verify_run`;
 -- [control_table_drop.progress] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_rekey`.`progress`;
 
--- [procedure_drop.rekey_common.subject.backfill_chunk] backfill_chunk procedure of rekey_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_common__subject`;
+-- [control_table_drop.chunk_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`chunk_sql`;
 
--- [procedure_drop.rekey_common.subject.backfill] backfill procedure of rekey_common_v2.subject
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_rekey`.`reference_sql`;
+
+-- [procedure_drop.rekey_common.subject.backfill] backfill procedure of rekey_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_common__subject`;
 
--- [procedure_drop.rekey_common.subject.verify_chunk] verify_chunk procedure of rekey_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_common__subject`;
+-- [procedure_drop.rekey_common.subject.backfill_chunk] backfill_chunk procedure of rekey_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_common__subject`;
 
--- [procedure_drop.rekey_common.subject.verify_total] verify_total procedure of rekey_common_v2.subject
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__subject`;
-
--- [procedure_drop.rekey_common.subject.verify] verify procedure of rekey_common_v2.subject
+-- [procedure_drop.rekey_common.subject.verify] verify procedure of rekey_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_common__subject`;
 
--- [procedure_drop.rekey_ephys.#probe_type.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.#probe_type
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_type_c7bf3c`;
+-- [procedure_drop.rekey_common.subject.verify_chunk] verify_chunk procedure of rekey_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_common__subject`;
 
--- [procedure_drop.rekey_ephys.#probe_type.backfill] backfill procedure of rekey_ephys_v2.#probe_type
+-- [procedure_drop.rekey_common.subject.verify_total] verify_total procedure of rekey_common_v2.subject (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__subject`;
+
+-- [procedure_drop.rekey_ephys.#probe_type.backfill] backfill procedure of rekey_ephys_v2.#probe_type (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_ephys__probe_type_c7bf3c`;
 
--- [procedure_drop.rekey_ephys.#probe_type.verify_chunk] verify_chunk procedure of rekey_ephys_v2.#probe_type
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__probe_type_c7bf3c`;
+-- [procedure_drop.rekey_ephys.#probe_type.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.#probe_type (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_type_c7bf3c`;
 
--- [procedure_drop.rekey_ephys.#probe_type.verify_total] verify_total procedure of rekey_ephys_v2.#probe_type
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_type_c7bf3c`;
-
--- [procedure_drop.rekey_ephys.#probe_type.verify] verify procedure of rekey_ephys_v2.#probe_type
+-- [procedure_drop.rekey_ephys.#probe_type.verify] verify procedure of rekey_ephys_v2.#probe_type (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_ephys__probe_type_c7bf3c`;
 
--- [procedure_drop.rekey_common.session.backfill_chunk] backfill_chunk procedure of rekey_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_common__session`;
+-- [procedure_drop.rekey_ephys.#probe_type.verify_chunk] verify_chunk procedure of rekey_ephys_v2.#probe_type (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__probe_type_c7bf3c`;
 
--- [procedure_drop.rekey_common.session.backfill] backfill procedure of rekey_common_v2.session
+-- [procedure_drop.rekey_ephys.#probe_type.verify_total] verify_total procedure of rekey_ephys_v2.#probe_type (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_type_c7bf3c`;
+
+-- [procedure_drop.rekey_common.session.backfill] backfill procedure of rekey_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_common__session`;
 
--- [procedure_drop.rekey_common.session.verify_chunk] verify_chunk procedure of rekey_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_common__session`;
+-- [procedure_drop.rekey_common.session.backfill_chunk] backfill_chunk procedure of rekey_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_common__session`;
 
--- [procedure_drop.rekey_common.session.verify_total] verify_total procedure of rekey_common_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__session`;
-
--- [procedure_drop.rekey_common.session.verify] verify procedure of rekey_common_v2.session
+-- [procedure_drop.rekey_common.session.verify] verify procedure of rekey_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_common__session`;
 
--- [procedure_drop.rekey_common.session.check_references] reference check of rekey_common_v2.session
+-- [procedure_drop.rekey_common.session.verify_chunk] verify_chunk procedure of rekey_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_common__session`;
+
+-- [procedure_drop.rekey_common.session.verify_total] verify_total procedure of rekey_common_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_common__session`;
+
+-- [procedure_drop.rekey_common.session.check_references] reference check of rekey_common_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_common__session`;
 
--- [procedure_drop.rekey_ephys.probe_insertion.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.probe_insertion
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_insertion`;
-
--- [procedure_drop.rekey_ephys.probe_insertion.backfill] backfill procedure of rekey_ephys_v2.probe_insertion
+-- [procedure_drop.rekey_ephys.probe_insertion.backfill] backfill procedure of rekey_ephys_v2.probe_insertion (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_ephys__probe_insertion`;
 
--- [procedure_drop.rekey_ephys.probe_insertion.verify_chunk] verify_chunk procedure of rekey_ephys_v2.probe_insertion
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__probe_insertion`;
+-- [procedure_drop.rekey_ephys.probe_insertion.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.probe_insertion (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__probe_insertion`;
 
--- [procedure_drop.rekey_ephys.probe_insertion.verify_total] verify_total procedure of rekey_ephys_v2.probe_insertion
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_insertion`;
-
--- [procedure_drop.rekey_ephys.probe_insertion.verify] verify procedure of rekey_ephys_v2.probe_insertion
+-- [procedure_drop.rekey_ephys.probe_insertion.verify] verify procedure of rekey_ephys_v2.probe_insertion (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_ephys__probe_insertion`;
 
--- [procedure_drop.rekey_ephys.probe_insertion.check_references] reference check of rekey_ephys_v2.probe_insertion
+-- [procedure_drop.rekey_ephys.probe_insertion.verify_chunk] verify_chunk procedure of rekey_ephys_v2.probe_insertion (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__probe_insertion`;
+
+-- [procedure_drop.rekey_ephys.probe_insertion.verify_total] verify_total procedure of rekey_ephys_v2.probe_insertion (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__probe_insertion`;
+
+-- [procedure_drop.rekey_ephys.probe_insertion.check_references] reference check of rekey_ephys_v2.probe_insertion (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__probe_insertion`;
 
--- [procedure_drop.rekey_ephys.__clustering.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.__clustering
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering_11445e`;
-
--- [procedure_drop.rekey_ephys.__clustering.backfill] backfill procedure of rekey_ephys_v2.__clustering
+-- [procedure_drop.rekey_ephys.__clustering.backfill] backfill procedure of rekey_ephys_v2.__clustering (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_ephys__clustering_11445e`;
 
--- [procedure_drop.rekey_ephys.__clustering.verify_chunk] verify_chunk procedure of rekey_ephys_v2.__clustering
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering_11445e`;
+-- [procedure_drop.rekey_ephys.__clustering.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.__clustering (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering_11445e`;
 
--- [procedure_drop.rekey_ephys.__clustering.verify_total] verify_total procedure of rekey_ephys_v2.__clustering
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering_11445e`;
-
--- [procedure_drop.rekey_ephys.__clustering.verify] verify procedure of rekey_ephys_v2.__clustering
+-- [procedure_drop.rekey_ephys.__clustering.verify] verify procedure of rekey_ephys_v2.__clustering (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_ephys__clustering_11445e`;
 
--- [procedure_drop.rekey_ephys.__clustering.check_references] reference check of rekey_ephys_v2.__clustering
+-- [procedure_drop.rekey_ephys.__clustering.verify_chunk] verify_chunk procedure of rekey_ephys_v2.__clustering (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering_11445e`;
+
+-- [procedure_drop.rekey_ephys.__clustering.verify_total] verify_total procedure of rekey_ephys_v2.__clustering (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering_11445e`;
+
+-- [procedure_drop.rekey_ephys.__clustering.check_references] reference check of rekey_ephys_v2.__clustering (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering_11445e`;
 
--- [procedure_drop.rekey_ephys.__clustering__unit.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.__clustering__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering__unit_5eb163`;
-
--- [procedure_drop.rekey_ephys.__clustering__unit.backfill] backfill procedure of rekey_ephys_v2.__clustering__unit
+-- [procedure_drop.rekey_ephys.__clustering__unit.backfill] backfill procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill__rekey_ephys__clustering__unit_5eb163`;
 
--- [procedure_drop.rekey_ephys.__clustering__unit.verify_chunk] verify_chunk procedure of rekey_ephys_v2.__clustering__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering__unit_5eb163`;
+-- [procedure_drop.rekey_ephys.__clustering__unit.backfill_chunk] backfill_chunk procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk__rekey_ephys__clustering__unit_5eb163`;
 
--- [procedure_drop.rekey_ephys.__clustering__unit.verify_total] verify_total procedure of rekey_ephys_v2.__clustering__unit
-DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering__unit_5eb163`;
-
--- [procedure_drop.rekey_ephys.__clustering__unit.verify] verify procedure of rekey_ephys_v2.__clustering__unit
+-- [procedure_drop.rekey_ephys.__clustering__unit.verify] verify procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify__rekey_ephys__clustering__unit_5eb163`;
 
--- [procedure_drop.rekey_ephys.__clustering__unit.check_references] reference check of rekey_ephys_v2.__clustering__unit
+-- [procedure_drop.rekey_ephys.__clustering__unit.verify_chunk] verify_chunk procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_chunk__rekey_ephys__clustering__unit_5eb163`;
+
+-- [procedure_drop.rekey_ephys.__clustering__unit.verify_total] verify_total procedure of rekey_ephys_v2.__clustering__unit (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_total__rekey_ephys__clustering__unit_5eb163`;
+
+-- [procedure_drop.rekey_ephys.__clustering__unit.check_references] reference check of rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references__rekey_ephys__clustering__unit_5eb163`;
+
+-- [procedure_drop.backfill_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_chunk`;
 
 -- [procedure_drop.backfill_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`backfill_table`;
+
+-- [procedure_drop.checksum_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`checksum_chunk`;
+
+-- [procedure_drop.checksum_totals] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`checksum_totals`;
 
 -- [procedure_drop.verify_all] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_all`;
@@ -484,6 +499,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_rekey`.`check_references`;
 
 -- [phase_log.80] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_rekey`.`phase_log` (phase, file, plan_hash, applied_at)

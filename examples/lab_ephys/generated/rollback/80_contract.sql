@@ -84,7 +84,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`progress` (
   target_table VARCHAR(64) NOT NULL,
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
   target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
-  checkpoint TEXT NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
+  checkpoint TEXT CHARACTER SET utf8mb4 NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
   done TINYINT NOT NULL DEFAULT 0,
@@ -110,8 +110,8 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_chunk` (
   target_id VARCHAR(200) NOT NULL,
   chunk_no INT NOT NULL COMMENT '0: the whole-table counts of a keyed comparison',
   is_total TINYINT NOT NULL DEFAULT 0,
-  lo_key TEXT NULL COMMENT 'exclusive lower bound of the driving key (NULL: from the start)',
-  hi_key TEXT NULL COMMENT 'inclusive upper bound (NULL: to the end)',
+  lo_key TEXT CHARACTER SET utf8mb4 NULL COMMENT 'exclusive lower bound of the driving key (NULL: from the start)',
+  hi_key TEXT CHARACTER SET utf8mb4 NULL COMMENT 'inclusive upper bound (NULL: to the end)',
   src_rows BIGINT NOT NULL,
   src_h1 DECIMAL(65, 0) NOT NULL COMMENT 'sum of the first 64 bits of the row hashes of transform(v1)',
   src_h2 DECIMAL(65, 0) NOT NULL COMMENT 'sum of the second 64 bits',
@@ -125,7 +125,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_chunk` (
 CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_diff` (
   run_id BIGINT NOT NULL,
   target_id VARCHAR(200) NOT NULL,
-  row_key TEXT NOT NULL COMMENT 'the v2 key of the row, JSON array',
+  row_key TEXT CHARACTER SET utf8mb4 NOT NULL COMMENT 'the v2 key of the row, JSON array',
   problem VARCHAR(40) NOT NULL,
   KEY (run_id, target_id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: keys of rows that differ, found by narrowing mismatched chunks';
@@ -134,7 +134,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`verify_diff` (
 CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`v2_writes` (
   target_id VARCHAR(200) NOT NULL,
   key_md5 CHAR(32) CHARACTER SET ascii NOT NULL COMMENT 'MD5 of row_key: one row per v2 row however often written',
-  row_key TEXT NOT NULL COMMENT 'the v2 key written, JSON array',
+  row_key TEXT CHARACTER SET utf8mb4 NOT NULL COMMENT 'the v2 key written, JSON array',
   written_at DATETIME(6) NOT NULL,
   PRIMARY KEY (target_id, key_md5)
 ) ENGINE=InnoDB COMMENT='djsqlgen: v2 rows written after cut-over (rollback/70 refuses while any is here)';
@@ -159,6 +159,55 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`heartbeat` (
   PRIMARY KEY (id)
 ) ENGINE=InnoDB COMMENT='djsqlgen: heartbeat that measures replica lag with a plain SELECT (no SUPER needed)';
 
+-- [control_table_create.chunk_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`chunk_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration these statements come from',
+  walk_from TEXT NOT NULL COMMENT 'the driving v1 table, aliased',
+  key_select TEXT NOT NULL COMMENT 'its key as the walk bounds it, selected INTO @djsqlgen_hi_1, …',
+  key_order TEXT NOT NULL COMMENT 'the walk order',
+  key_order_desc TEXT NOT NULL,
+  after_lo TEXT NOT NULL COMMENT 'keys after the lower bound @djsqlgen_lo_1, …',
+  upto_hi TEXT NOT NULL COMMENT 'keys up to the upper bound @djsqlgen_hi_1, …',
+  lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
+  hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
+  copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
+  verify_strategy VARCHAR(8) NOT NULL COMMENT 'aligned, keyed or lookup (djsqlgen.engines.verify)',
+  verify_src_rows MEDIUMTEXT NOT NULL COMMENT 'transform(v1) of one chunk, each row with its hash h',
+  verify_dst_rows MEDIUMTEXT NOT NULL COMMENT 'the v2 rows of the same chunk, each with its hash h',
+  verify_dst_after_lo TEXT NOT NULL COMMENT 'aligned: v2 keys after the lower bound ({v2 chunk range})',
+  verify_dst_upto_hi TEXT NOT NULL,
+  verify_diff_join TEXT NOT NULL COMMENT 'the two sides matched key by key',
+  verify_src_key_json TEXT NOT NULL COMMENT 'a differing row''s key, as verify_diff shows it',
+  verify_dst_key_json TEXT NOT NULL,
+  verify_src_total TEXT NOT NULL COMMENT 'keyed: the whole-table count of transform(v1)',
+  verify_dst_table TEXT NOT NULL COMMENT 'keyed: the v2 table, aliased dst',
+  verify_mapped_keys_decl TEXT NOT NULL COMMENT 'keyed: the v2 key columns, as a temporary table declares them',
+  verify_mapped_keys_all MEDIUMTEXT NOT NULL COMMENT 'keyed: every v2 key that v1 rows map to',
+  verify_mapped_keys_match TEXT NOT NULL,
+  verify_dst_key_json_raw TEXT NOT NULL COMMENT 'keyed: a v2 row''s key, as verify_diff shows it',
+  v2_walk_from TEXT NOT NULL COMMENT 'the v2 table, aliased dst, as check_references walks it (when it has references)',
+  v2_key_select TEXT NOT NULL,
+  v2_key_order TEXT NOT NULL,
+  v2_after_lo TEXT NOT NULL,
+  v2_upto_hi TEXT NOT NULL,
+  v2_lo_from_hi TEXT NOT NULL COMMENT 'SET list: the next chunk starts after this one',
+  PRIMARY KEY (target_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 table''s own statements, run by the shared chunk procedures';
+
+-- [control_table_create.reference_sql] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_example`.`reference_sql` (
+  target_id VARCHAR(200) NOT NULL COMMENT 'the target (its v1 origin, schema.table)',
+  fk_name VARCHAR(64) NOT NULL COMMENT 'the v2 foreign key',
+  plan_hash CHAR(12) NOT NULL COMMENT 'the migration this query comes from',
+  child_label VARCHAR(200) NOT NULL,
+  parent_label VARCHAR(200) NOT NULL,
+  orphan_select MEDIUMTEXT NOT NULL COMMENT 'a row of one chunk ({v2 chunk range}) whose reference finds no parent',
+  PRIMARY KEY (target_id, fk_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_example`.`progress` WHERE target_id NOT IN ('example_common.#species', 'example_common.subject', 'example_common.session', 'example_ephys._recording', 'example_ephys.__spikes', 'example_ephys.__spikes__unit');
 
@@ -174,29 +223,422 @@ VALUES
 ('example_ephys.__spikes__unit', 'example_ephys', '__spikes__unit', 'example_ephys_v2', '__sorting__unit', 6)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
 
--- [procedure_drop.example_common.#species.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`;
+-- [chunk_sql.example_common.#species] how example_common.#species is walked, copied into example_common_v2.#species and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_common.#species',
+  '236693bd4dd8',
+  '`example_common`.`#species` AS `src`',
+  'SELECT `src`.`species`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`species`',
+  '`src`.`species` DESC',
+  '`src`.`species` > @djsqlgen_lo_1',
+  '`src`.`species` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CONVERT(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) USING utf8mb4) COLLATE utf8mb4_general_ci',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`#species`
+  (`species`, `common_name`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`species`,
+  `src`.`common_name`
+FROM `example_common`.`#species` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`',
+  'aligned',
+  'SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), '':'', CAST(`src`.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), '':'', CAST(`src`.`common_name` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common`.`#species` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), '':'', CAST(dst.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), '':'', CAST(dst.`common_name` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common_v2`.`#species` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`species` > @djsqlgen_lo_1',
+  '`dst`.`species` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '');
 
--- [procedure_create.example_common.#species.backfill_chunk] one chunk: one short transaction, checkpoint written in it
+-- [chunk_sql.example_common.subject] how example_common.subject is walked, copied into example_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_common.subject',
+  '236693bd4dd8',
+  '`example_common`.`subject` AS `src`',
+  'SELECT `src`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`src`.`subject_id`',
+  '`src`.`subject_id` DESC',
+  '`src`.`subject_id` > @djsqlgen_lo_1',
+  '`src`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`subject`
+  (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`species`,
+  `src`.`subject_uuid`,
+  `src`.`sex`,
+  `src`.`weight`,
+  `src`.`notes`,
+  SUBSTRING_INDEX(`src`.`notes`, '' '', -1)
+FROM `example_common`.`subject` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), '':'', CAST(`src`.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), '':'', CAST(`src`.`subject_uuid` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), '':'', CAST(`src`.`sex` AS BINARY)), ''N''), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), '':'', CAST(`src`.`notes` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, '' '', -1) USING utf8mb4) AS BINARY)), '':'', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, '' '', -1) USING utf8mb4) AS BINARY)), ''N'')), 256) AS h
+FROM `example_common`.`subject` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), '':'', CAST(dst.`species` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), '':'', CAST(dst.`subject_uuid` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), '':'', CAST(dst.`sex` AS BINARY)), ''N''), IFNULL(CONCAT(dst.`weight`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), '':'', CAST(dst.`remarks` AS BINARY)), ''N''), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), '':'', CAST(dst.`cohort` AS BINARY)), ''N'')), 256) AS h
+FROM `example_common_v2`.`subject` AS dst
+WHERE {v2 chunk range}',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  's.`k_1` = d.`k_1`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '`example_common_v2`.`subject` AS `dst`',
+  'SELECT `dst`.`subject_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_found',
+  '`dst`.`subject_id`',
+  '`dst`.`subject_id` > @djsqlgen_lo_1',
+  '`dst`.`subject_id` <= @djsqlgen_hi_1',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1');
+
+-- [reference_sql.example_common.subject] how each foreign key of example_common_v2.subject finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_common.subject',
+  'subject_ibfk_1',
+  '236693bd4dd8',
+  'example_common_v2.subject',
+  'example_common_v2.#species',
+  'SELECT JSON_ARRAY(CAST(dst.`species` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_common_v2`.`subject` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`species` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`#species` AS p WHERE p.`species` = dst.`species`)
+LIMIT 1');
+
+-- [chunk_sql.example_common.session] how example_common.session is walked, copied into example_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_common.session',
+  '236693bd4dd8',
+  '`example_common`.`session` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_common_v2`.`session`
+  (`subject_id`, `session_id`, `session_start`, `session_date`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`session_start`,
+  DATE(`src`.`session_start`)
+FROM `example_common`.`session` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_start`, '',''), ''N''), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), '',''), ''N'')), 256) AS h
+FROM `example_common`.`session` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_start`, '',''), ''N''), IFNULL(CONCAT(dst.`session_date`, '',''), ''N'')), 256) AS h
+FROM `example_common_v2`.`session` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '`example_common_v2`.`session` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
+
+-- [reference_sql.example_common.session] how each foreign key of example_common_v2.session finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_common.session',
+  'session_ibfk_1',
+  '236693bd4dd8',
+  'example_common_v2.session',
+  'example_common_v2.subject',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_common_v2`.`session` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
+LIMIT 1');
+
+-- [chunk_sql.example_ephys._recording] how example_ephys._recording is walked, copied into example_ephys_v2._recording and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_ephys._recording',
+  '236693bd4dd8',
+  '`example_ephys`.`_recording` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`_recording`
+  (`subject_id`, `session_id`, `duration`, `raw`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`duration`,
+  `src`.`raw`
+FROM `example_ephys`.`_recording` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(SHA2(`src`.`raw`, 256), ''N'')), 256) AS h
+FROM `example_ephys`.`_recording` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(IF(dst.`duration` = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), '':'', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N''), IFNULL(SHA2(dst.`raw`, 256), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`_recording` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '`example_ephys_v2`.`_recording` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
+
+-- [reference_sql.example_ephys._recording] how each foreign key of example_ephys_v2._recording finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys._recording',
+  '_recording_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2._recording',
+  'example_common_v2.session',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`_recording` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
+
+-- [chunk_sql.example_ephys.__spikes] how example_ephys.__spikes is walked, copied into example_ephys_v2.__sorting and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_ephys.__spikes',
+  '236693bd4dd8',
+  '`example_ephys`.`__spikes` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`__sorting`
+  (`subject_id`, `session_id`, `n_units`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`n_units`
+FROM `example_ephys`.`__spikes` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`n_units`, '',''), ''N'')), 256) AS h
+FROM `example_ephys`.`__spikes` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`n_units`, '',''), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`__sorting` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '`example_ephys_v2`.`__sorting` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND `dst`.`session_id` > @djsqlgen_lo_2))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND `dst`.`session_id` <= @djsqlgen_hi_2))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2');
+
+-- [reference_sql.example_ephys.__spikes] how each foreign key of example_ephys_v2.__sorting finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys.__spikes',
+  '__spikes_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2.__sorting',
+  'example_ephys_v2._recording',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`__sorting` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`_recording` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
+
+-- [chunk_sql.example_ephys.__spikes__unit] how example_ephys.__spikes__unit is walked, copied into example_ephys_v2.__sorting__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`chunk_sql`
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+VALUES (
+  'example_ephys.__spikes__unit',
+  '236693bd4dd8',
+  '`example_ephys`.`__spikes__unit` AS `src`',
+  'SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`',
+  '`src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC',
+  '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND (`src`.`session_id` > @djsqlgen_lo_2 OR (`src`.`session_id` = @djsqlgen_lo_2 AND `src`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND `src`.`unit_id` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
+  'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
+  'INSERT INTO `example_ephys_v2`.`__sorting__unit`
+  (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+SELECT /* djsqlgen example backfill chunk */
+  `src`.`subject_id`,
+  `src`.`session_id`,
+  `src`.`unit_id`,
+  `src`.`firing_rate`
+FROM `example_ephys`.`__spikes__unit` AS `src`
+WHERE {chunk range}
+LOCK IN SHARE MODE
+ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`',
+  'aligned',
+  'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`unit_id`, '',''), ''N''), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `example_ephys`.`__spikes__unit` AS `src`
+WHERE {chunk range}',
+  'SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, '',''), ''N''), IFNULL(CONCAT(dst.`session_id`, '',''), ''N''), IFNULL(CONCAT(dst.`unit_id`, '',''), ''N''), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), '':'', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
+FROM `example_ephys_v2`.`__sorting__unit` AS dst
+WHERE {v2 chunk range}',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_id` > @djsqlgen_lo_2 OR (`dst`.`session_id` = @djsqlgen_lo_2 AND `dst`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_id` < @djsqlgen_hi_2 OR (`dst`.`session_id` = @djsqlgen_hi_2 AND `dst`.`unit_id` <= @djsqlgen_hi_3))))',
+  's.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`',
+  'JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR))',
+  'JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR))',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '`example_ephys_v2`.`__sorting__unit` AS `dst`',
+  'SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id`, 1 INTO @djsqlgen_hi_1, @djsqlgen_hi_2, @djsqlgen_hi_3, @djsqlgen_found',
+  '`dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id`',
+  '(`dst`.`subject_id` > @djsqlgen_lo_1 OR (`dst`.`subject_id` = @djsqlgen_lo_1 AND (`dst`.`session_id` > @djsqlgen_lo_2 OR (`dst`.`session_id` = @djsqlgen_lo_2 AND `dst`.`unit_id` > @djsqlgen_lo_3))))',
+  '(`dst`.`subject_id` < @djsqlgen_hi_1 OR (`dst`.`subject_id` = @djsqlgen_hi_1 AND (`dst`.`session_id` < @djsqlgen_hi_2 OR (`dst`.`session_id` = @djsqlgen_hi_2 AND `dst`.`unit_id` <= @djsqlgen_hi_3))))',
+  '@djsqlgen_lo_1 = @djsqlgen_hi_1, @djsqlgen_lo_2 = @djsqlgen_hi_2, @djsqlgen_lo_3 = @djsqlgen_hi_3');
+
+-- [reference_sql.example_ephys.__spikes__unit] how each foreign key of example_ephys_v2.__sorting__unit finds a row without its parent, one chunk of v2 at a time ({v2 chunk range}: the chunk's key range)
+REPLACE INTO `djsqlgen_example`.`reference_sql`
+  (target_id, fk_name, plan_hash, child_label, parent_label, orphan_select)
+VALUES
+('example_ephys.__spikes__unit',
+  '__spikes__unit_ibfk_1',
+  '236693bd4dd8',
+  'example_ephys_v2.__sorting__unit',
+  'example_ephys_v2.__sorting',
+  'SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO @djsqlgen_orphan
+FROM `example_ephys_v2`.`__sorting__unit` AS `dst`
+WHERE {v2 chunk range}
+  AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`__sorting` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
+LIMIT 1');
+
+-- [procedure_drop.backfill_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk`;
+
+-- [procedure_create.backfill_chunk] backfill_chunk: one chunk of one table's backfill
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__species_f35c05`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
+CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  OUT p_rows_copied BIGINT, OUT p_done TINYINT, OUT p_warnings TEXT CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.#species into example_common_v2.#species'
+COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of one v2 table (shared by every table; each table''s statements are its row of chunk_sql)'
 BEGIN
+  -- The walk of one table's driving key, chunk by chunk, from its checkpoint. What differs from table to table
+  -- (the key, its bounds, the copy) is that table's row of chunk_sql, run here as dynamic SQL; the bounds are
+  -- the session variables @djsqlgen_lo_1, … and @djsqlgen_hi_1, …, each of its key column's own type.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
+  DECLARE v_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_target_schema VARCHAR(64);
+  DECLARE v_target_table VARCHAR(64);
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
   DECLARE v_offset INT DEFAULT 0;
   DECLARE v_warnings INT DEFAULT 0;
   DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
+  DECLARE v_warning_text TEXT CHARACTER SET utf8mb4;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order_desc TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_copy_chunk MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_message VARCHAR(255);
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
   -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
@@ -207,22 +649,42 @@ BEGIN
   END;
 
   SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
+  SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
+         copy_chunk
+  INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
+       v_hi_checkpoint, v_copy_chunk
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    -- (Messages stay within 128 characters, MySQL's limit.)
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
+  SELECT checkpoint, done, target_created, target_schema, target_table
+  INTO v_checkpoint, v_done, v_target_created, v_target_schema, v_target_table
   FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.#species'
+  WHERE target_id = p_target_id
   FOR UPDATE;
+  IF v_found = 0 THEN
+    -- Without its progress row the checkpoint could not move: the same chunk would be copied forever.
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no progress row for ', p_target_id),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
   -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
   -- was created again since this progress began, start over instead of skipping what it no longer holds.
   SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = '#species');
+                   WHERE kind = 'table' AND schema_name = v_target_schema AND object_name = v_target_table);
   IF NOT (v_target_created <=> v_created) THEN
     SET v_checkpoint = NULL, v_done = 0;
     UPDATE `djsqlgen_example`.`progress`
     SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
         target_created = v_created
-    WHERE target_id = 'example_common.#species';
+    WHERE target_id = p_target_id;
   END IF;
   IF v_done = 1 THEN
     SET p_done = 1;
@@ -230,67 +692,39 @@ BEGIN
   ELSE
     IF v_checkpoint IS NOT NULL THEN
       -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
+      SET @djsqlgen_checkpoint = v_checkpoint, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
     END IF;
 
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`species` INTO v_hi_1
-      FROM `example_common`.`#species` AS `src`
-      ORDER BY `src`.`species`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`species` INTO v_hi_1
-      FROM `example_common`.`#species` AS `src`
-      WHERE `src`.`species` > v_lo_1
-      ORDER BY `src`.`species`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
+    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
+    -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                               IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                               ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
+    PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_walk;
+    IF @djsqlgen_found = 0 THEN
       -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
       -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`species` INTO v_hi_1
-        FROM `example_common`.`#species` AS `src`
-        ORDER BY `src`.`species` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`species` INTO v_hi_1
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` > v_lo_1
-        ORDER BY `src`.`species` DESC
-        LIMIT 1;
-      END IF;
+      SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
     END IF;
+    DEALLOCATE PREPARE djsqlgen_walk;
 
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`#species`
-          (`species`, `common_name`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`species`,
-          `src`.`common_name`
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`;
-      ELSE
-        INSERT INTO `example_common_v2`.`#species`
-          (`species`, `common_name`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`species`,
-          `src`.`common_name`
-        FROM `example_common`.`#species` AS `src`
-        WHERE `src`.`species` > v_lo_1
-          AND `src`.`species` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`#species`.`species` = `example_common_v2`.`#species`.`species`;
-      END IF;
+    IF @djsqlgen_found = 1 THEN
+      -- Copy the chunk: the table's copy statement over the key range after the checkpoint, up to the bound.
+      -- The shared locks on the v1 rows read make concurrent writers to them wait for this commit; their
+      -- triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try of
+      -- this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
+      -- effect of turning conversion errors into warnings.
+      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
+                                  IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
+      PREPARE djsqlgen_copy FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_copy;
       -- Read at once, before another statement clears them: the rows copied and the server's warnings
       -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
       GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
@@ -299,1749 +733,29 @@ BEGIN
         SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
                                 v_warning_text);
       END IF;
+      DEALLOCATE PREPARE djsqlgen_copy;
+      SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_walk;
+      DEALLOCATE PREPARE djsqlgen_walk;
       UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
+      SET checkpoint = @djsqlgen_checkpoint,
           rows_copied = rows_copied + p_rows_copied,
           chunks = chunks + 1,
           done = v_last_chunk,
           started_at = COALESCE(started_at, NOW(6)),
           updated_at = NOW(6),
           finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.#species';
+      WHERE target_id = p_target_id;
     ELSE
       -- Nothing left after the checkpoint (or the table is empty).
       UPDATE `djsqlgen_example`.`progress`
       SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.#species';
+      WHERE target_id = p_target_id;
     END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
+    SET p_done = v_last_chunk OR @djsqlgen_found = 0;
     COMMIT;
   END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.#species.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`;
-
--- [procedure_create.example_common.#species.verify_chunk] one chunk of example_common_v2.#species: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__species_f35c05`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.#species against transform(example_common.#species), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE v_hi_1 varchar(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`species` INTO v_hi_1
-    FROM `example_common`.`#species` AS `src` ORDER BY `src`.`species` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`species` INTO v_hi_1
-    FROM `example_common`.`#species` AS `src` WHERE `src`.`species` > v_lo_1 ORDER BY `src`.`species` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common`.`#species` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common_v2`.`#species` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`#species` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`#species` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`common_name` AS BINARY)), ':', CAST(dst.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`#species` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`species` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`species` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`common_name` AS BINARY)), ':', CAST(`src`.`common_name` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`#species` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`species` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`species` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.subject.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__subject`;
-
--- [procedure_create.example_common.subject.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__subject`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.subject into example_common_v2.subject'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.subject'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = 'subject');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_common.subject';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `example_common`.`subject` AS `src`
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id` INTO v_hi_1
-      FROM `example_common`.`subject` AS `src`
-      WHERE `src`.`subject_id` > v_lo_1
-      ORDER BY `src`.`subject_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `example_common`.`subject` AS `src`
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id` INTO v_hi_1
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-        ORDER BY `src`.`subject_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`subject`
-          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`species`,
-          `src`.`subject_uuid`,
-          `src`.`sex`,
-          `src`.`weight`,
-          `src`.`notes`,
-          SUBSTRING_INDEX(`src`.`notes`, ' ', -1)
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`;
-      ELSE
-        INSERT INTO `example_common_v2`.`subject`
-          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`species`,
-          `src`.`subject_uuid`,
-          `src`.`sex`,
-          `src`.`weight`,
-          `src`.`notes`,
-          SUBSTRING_INDEX(`src`.`notes`, ' ', -1)
-        FROM `example_common`.`subject` AS `src`
-        WHERE `src`.`subject_id` > v_lo_1
-          AND `src`.`subject_id` <= v_hi_1
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`subject`.`subject_id` = `example_common_v2`.`subject`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.subject';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.subject';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.subject.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__subject`;
-
--- [procedure_create.example_common.subject.verify_chunk] one chunk of example_common_v2.subject: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__subject`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.subject against transform(example_common.subject), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `example_common`.`subject` AS `src` ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id` INTO v_hi_1
-    FROM `example_common`.`subject` AS `src` WHERE `src`.`subject_id` > v_lo_1 ORDER BY `src`.`subject_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-    FROM `example_common`.`subject` AS `src`
-    WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-    FROM `example_common_v2`.`subject` AS dst
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`subject` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d ON s.`k_1` = d.`k_1`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`species` AS BINARY)), ':', CAST(dst.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`subject_uuid` AS BINARY)), ':', CAST(dst.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`sex` AS BINARY)), ':', CAST(dst.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(dst.`weight`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`remarks` AS BINARY)), ':', CAST(dst.`remarks` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(dst.`cohort` AS BINARY)), ':', CAST(dst.`cohort` AS BINARY)), 'N')), 256) AS h
-        FROM `example_common_v2`.`subject` AS dst
-        WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`species` AS BINARY)), ':', CAST(`src`.`species` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`subject_uuid` AS BINARY)), ':', CAST(`src`.`subject_uuid` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), ':', CAST(`src`.`sex` AS BINARY)), 'N'), IFNULL(CONCAT(CAST(`src`.`weight` AS DECIMAL(8,3)), ','), 'N'), IFNULL(CONCAT(LENGTH(CAST(`src`.`notes` AS BINARY)), ':', CAST(`src`.`notes` AS BINARY)), 'N'), IFNULL(CONCAT(LENGTH(CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), ':', CAST(CONVERT(SUBSTRING_INDEX(`src`.`notes`, ' ', -1) USING utf8mb4) AS BINARY)), 'N')), 256) AS h
-        FROM `example_common`.`subject` AS `src`
-        WHERE (v_has_lo = 0 OR `src`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `src`.`subject_id` <= v_hi_1)
-      ) AS s ON s.`k_1` = d.`k_1`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.subject.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__subject`;
-
--- [procedure_create.example_common.subject.check_references] chunked anti-join: every row of example_common_v2.subject finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_common__subject`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_common_v2.subject finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `example_common_v2`.`subject` AS `dst` ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id` INTO v_hi_1
-      FROM `example_common_v2`.`subject` AS `dst` WHERE `dst`.`subject_id` > v_lo_1 ORDER BY `dst`.`subject_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key subject_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`species` AS CHAR)) INTO v_orphan
-    FROM `example_common_v2`.`subject` AS `dst`
-    WHERE (v_has_lo = 0 OR `dst`.`subject_id` > v_lo_1) AND (v_last_chunk = 1 OR `dst`.`subject_id` <= v_hi_1)
-      AND dst.`species` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`#species` AS p WHERE p.`species` = dst.`species`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key subject_ibfk_1 of example_common_v2.subject: row ', v_orphan, ' has no parent in example_common_v2.#species; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.session.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_common__session`;
-
--- [procedure_create.example_common.session.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_common__session`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_common.session into example_common_v2.session'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_common.session'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_common_v2' AND object_name = 'session');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_common.session';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common`.`session` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_common`.`session` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_common_v2`.`session`
-          (`subject_id`, `session_id`, `session_start`, `session_date`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`session_start`,
-          DATE(`src`.`session_start`)
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`;
-      ELSE
-        INSERT INTO `example_common_v2`.`session`
-          (`subject_id`, `session_id`, `session_start`, `session_date`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`session_start`,
-          DATE(`src`.`session_start`)
-        FROM `example_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_common_v2`.`session`.`subject_id` = `example_common_v2`.`session`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_common.session';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_common.session';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.session.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_common__session`;
-
--- [procedure_create.example_common.session.verify_chunk] one chunk of example_common_v2.session: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_common__session`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_common_v2.session against transform(example_common.session), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_common`.`session` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_common`.`session` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-    FROM `example_common`.`session` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-    FROM `example_common_v2`.`session` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-        FROM `example_common`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-        FROM `example_common_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_start`, ','), 'N'), IFNULL(CONCAT(dst.`session_date`, ','), 'N')), 256) AS h
-        FROM `example_common_v2`.`session` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_start`, ','), 'N'), IFNULL(CONCAT(CAST(DATE(`src`.`session_start`) AS DATE), ','), 'N')), 256) AS h
-        FROM `example_common`.`session` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_common.session.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_common__session`;
-
--- [procedure_create.example_common.session.check_references] chunked anti-join: every row of example_common_v2.session finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_common__session`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_common_v2.session finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common_v2`.`session` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_common_v2`.`session` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key session_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR)) INTO v_orphan
-    FROM `example_common_v2`.`session` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`subject` AS p WHERE p.`subject_id` = dst.`subject_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key session_ibfk_1 of example_common_v2.session: row ', v_orphan, ' has no parent in example_common_v2.subject; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys._recording.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__recording_244717`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys._recording into example_ephys_v2._recording'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys._recording'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '_recording');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys._recording';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`_recording` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`_recording` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`_recording`
-          (`subject_id`, `session_id`, `duration`, `raw`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`duration`,
-          `src`.`raw`
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`_recording`
-          (`subject_id`, `session_id`, `duration`, `raw`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`duration`,
-          `src`.`raw`
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`_recording`.`subject_id` = `example_ephys_v2`.`_recording`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys._recording';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys._recording';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys._recording.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.verify_chunk] one chunk of example_ephys_v2._recording: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__recording_244717`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2._recording against transform(example_ephys._recording), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`_recording` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`_recording` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-    FROM `example_ephys`.`_recording` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`_recording` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`_recording` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(IF(dst.`duration` = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023), ':', CAST(dst.`duration` / POW(2, LEAST(FLOOR(LOG2(ABS(dst.`duration`))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(dst.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`_recording` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`duration` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`duration` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`duration` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N'), IFNULL(SHA2(`src`.`raw`, 256), 'N')), 256) AS h
-        FROM `example_ephys`.`_recording` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys._recording.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__recording_244717`;
-
--- [procedure_create.example_ephys._recording.check_references] chunked anti-join: every row of example_ephys_v2._recording finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__recording_244717`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2._recording finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`_recording` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`_recording` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key _recording_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`_recording` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_common_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key _recording_ibfk_1 of example_ephys_v2._recording: row ', v_orphan, ' has no parent in example_common_v2.session; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__spikes_26e978`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys.__spikes into example_ephys_v2.__sorting'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys.__spikes'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '__sorting');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys.__spikes';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`__spikes` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`__spikes` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`__sorting`
-          (`subject_id`, `session_id`, `n_units`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`n_units`
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`__sorting`
-          (`subject_id`, `session_id`, `n_units`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`n_units`
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting`.`subject_id` = `example_ephys_v2`.`__sorting`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys.__spikes';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys.__spikes';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.verify_chunk] one chunk of example_ephys_v2.__sorting: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__spikes_26e978`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2.__sorting against transform(example_ephys.__spikes), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`__spikes` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id` INTO v_hi_1, v_hi_2
-    FROM `example_ephys`.`__spikes` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2)) ORDER BY `src`.`subject_id`, `src`.`session_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-    FROM `example_ephys`.`__spikes` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`__sorting` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`n_units`, ','), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND `src`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND `src`.`session_id` <= v_hi_2)))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`;
-
--- [procedure_create.example_ephys.__spikes.check_references] chunked anti-join: every row of example_ephys_v2.__sorting finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__spikes_26e978`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2.__sorting finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`__sorting` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id` INTO v_hi_1, v_hi_2
-      FROM `example_ephys_v2`.`__sorting` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2)) ORDER BY `dst`.`subject_id`, `dst`.`session_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __spikes_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`__sorting` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND `dst`.`session_id` > v_lo_2))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND `dst`.`session_id` <= v_hi_2)))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`_recording` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __spikes_ibfk_1 of example_ephys_v2.__sorting: row ', v_orphan, ' has no parent in example_ephys_v2._recording; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_has_lo = 1;
-  END LOOP;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes__unit.backfill_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.backfill_chunk] one chunk: one short transaction, checkpoint written in it
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_chunk__example_ephys__spikes__unit_105524`(IN p_chunk_rows INT, OUT p_rows_copied BIGINT, OUT p_done TINYINT,
-  OUT p_warnings TEXT)
-MODIFIES SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: copy the next chunk of example_ephys.__spikes__unit into example_ephys_v2.__sorting__unit'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_done TINYINT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_target_created DATETIME(6);
-  DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_warnings INT DEFAULT 0;
-  DECLARE v_warning_code INT;
-  DECLARE v_warning_text TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  START TRANSACTION;
-  -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created INTO v_checkpoint, v_done, v_target_created
-  FROM `djsqlgen_example`.`progress`
-  WHERE target_id = 'example_ephys.__spikes__unit'
-  FOR UPDATE;
-  -- Progress belongs to the v2 table it describes: 10_expand records when it creates the table. If the table
-  -- was created again since this progress began, start over instead of skipping what it no longer holds.
-  SET v_created = (SELECT created_at FROM `djsqlgen_example`.`objects`
-                   WHERE kind = 'table' AND schema_name = 'example_ephys_v2' AND object_name = '__sorting__unit');
-  IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
-    UPDATE `djsqlgen_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
-        target_created = v_created
-    WHERE target_id = 'example_ephys.__spikes__unit';
-  END IF;
-  IF v_done = 1 THEN
-    SET p_done = 1;
-    COMMIT;
-  ELSE
-    IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-    END IF;
-
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index.
-    IF v_checkpoint IS NULL THEN
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`
-      LIMIT v_offset, 1;
-    ELSE
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-      ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id`
-      LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_found = 1, v_last_chunk = 1;
-      IF v_checkpoint IS NULL THEN
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC
-        LIMIT 1;
-      ELSE
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-        ORDER BY `src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC
-        LIMIT 1;
-      END IF;
-    END IF;
-
-    IF v_found = 1 THEN
-      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for
-      -- this commit; their triggers then write the newer values. Rows already in v2 (written by a
-      -- trigger, or by an earlier try of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE
-      -- skips them without INSERT IGNORE's side effect of turning conversion errors into warnings.
-      IF v_checkpoint IS NULL THEN
-        INSERT INTO `example_ephys_v2`.`__sorting__unit`
-          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`unit_id`,
-          `src`.`firing_rate`
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`;
-      ELSE
-        INSERT INTO `example_ephys_v2`.`__sorting__unit`
-          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-        SELECT /* djsqlgen example backfill chunk */
-          `src`.`subject_id`,
-          `src`.`session_id`,
-          `src`.`unit_id`,
-          `src`.`firing_rate`
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))
-          AND (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3))))
-        LOCK IN SHARE MODE
-        ON DUPLICATE KEY UPDATE `example_ephys_v2`.`__sorting__unit`.`subject_id` = `example_ephys_v2`.`__sorting__unit`.`subject_id`;
-      END IF;
-      -- Read at once, before another statement clears them: the rows copied and the server's warnings
-      -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
-      GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
-      IF v_warnings > 0 THEN
-        GET DIAGNOSTICS CONDITION 1 v_warning_code = MYSQL_ERRNO, v_warning_text = MESSAGE_TEXT;
-        SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
-                                v_warning_text);
-      END IF;
-      UPDATE `djsqlgen_example`.`progress`
-      SET checkpoint = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR)),
-          rows_copied = rows_copied + p_rows_copied,
-          chunks = chunks + 1,
-          done = v_last_chunk,
-          started_at = COALESCE(started_at, NOW(6)),
-          updated_at = NOW(6),
-          finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
-      WHERE target_id = 'example_ephys.__spikes__unit';
-    ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
-      UPDATE `djsqlgen_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
-      WHERE target_id = 'example_ephys.__spikes__unit';
-    END IF;
-    SET p_done = v_last_chunk OR NOT v_found;
-    COMMIT;
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes__unit.verify_chunk] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.verify_chunk] one chunk of example_ephys_v2.__sorting__unit: checksums of both sides in one snapshot, reads only
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`verify_chunk__example_ephys__spikes__unit_105524`(IN p_lo TEXT, IN p_chunk_rows INT, OUT p_hi TEXT,
-  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
-  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of example_ephys_v2.__sorting__unit against transform(example_ephys.__spikes__unit), aligned; reads only'
-BEGIN
-  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
-  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
-  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
-  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_checkpoint TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    ROLLBACK;
-    RESIGNAL;
-  END;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1, v_checkpoint = p_lo, p_hi = NULL, p_diffs = NULL;
-  IF p_lo IS NOT NULL THEN
-    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
-    SET v_has_lo = 1, v_lo_1 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[0]')), v_lo_2 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[1]')), v_lo_3 = JSON_UNQUOTE(JSON_EXTRACT(v_checkpoint, '$[2]'));
-  END IF;
-  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
-  -- are compared as of the same moment while writers go on, without locking them.
-  START TRANSACTION WITH CONSISTENT SNAPSHOT;
-  IF v_has_lo = 0 THEN
-    SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `example_ephys`.`__spikes__unit` AS `src` ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` LIMIT v_offset, 1;
-  ELSE
-    SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-    FROM `example_ephys`.`__spikes__unit` AS `src` WHERE (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3)))) ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`unit_id` LIMIT v_offset, 1;
-  END IF;
-  IF v_found = 0 THEN
-    -- The last chunk is open-ended on both sides, so rows v2 has beyond v1's last key are counted.
-    SET v_last_chunk = 1;
-  END IF;
-
-  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
-  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_src_rows, p_src_h1, p_src_h2
-  FROM (
-    SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `example_ephys`.`__spikes__unit` AS `src`
-    WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS s;
-  -- v2: the same key range
-  SELECT COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0) INTO p_dst_rows, p_dst_h1, p_dst_h2
-  FROM (
-    SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-    FROM `example_ephys_v2`.`__sorting__unit` AS dst
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-    LIMIT 18446744073709551615
-  ) AS d;
-
-  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
-    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
-    -- that several v1 rows disagree with is named once).
-    SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO p_diffs
-    FROM (
-      SELECT DISTINCT found.row_key, found.problem FROM (
-      SELECT JSON_ARRAY(CAST(s.`k_1` AS CHAR), CAST(s.`k_2` AS CHAR), CAST(s.`k_3` AS CHAR)) AS row_key,
-             IF(d.`k_1` IS NULL, 'missing in v2', 'values differ') AS problem
-      FROM (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-      ) AS s
-      LEFT JOIN (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting__unit` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      ) AS d ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)
-      UNION ALL
-      SELECT JSON_ARRAY(CAST(d.`k_1` AS CHAR), CAST(d.`k_2` AS CHAR), CAST(d.`k_3` AS CHAR)), 'not in transform(v1)'
-      FROM (
-        SELECT dst.`subject_id` AS `k_1`, dst.`session_id` AS `k_2`, dst.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(dst.`subject_id`, ','), 'N'), IFNULL(CONCAT(dst.`session_id`, ','), 'N'), IFNULL(CONCAT(dst.`unit_id`, ','), 'N'), IFNULL(IF(CAST(dst.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(dst.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(dst.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys_v2`.`__sorting__unit` AS dst
-        WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      ) AS d
-      LEFT JOIN (
-        SELECT `src`.`subject_id` AS `k_1`, `src`.`session_id` AS `k_2`, `src`.`unit_id` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, ','), 'N'), IFNULL(CONCAT(`src`.`session_id`, ','), 'N'), IFNULL(CONCAT(`src`.`unit_id`, ','), 'N'), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, '0,', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), ':', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), ',')), 'N')), 256) AS h
-        FROM `example_ephys`.`__spikes__unit` AS `src`
-        WHERE (v_has_lo = 0 OR (`src`.`subject_id` > v_lo_1 OR (`src`.`subject_id` = v_lo_1 AND (`src`.`session_id` > v_lo_2 OR (`src`.`session_id` = v_lo_2 AND `src`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`src`.`subject_id` < v_hi_1 OR (`src`.`subject_id` = v_hi_1 AND (`src`.`session_id` < v_hi_2 OR (`src`.`session_id` = v_hi_2 AND `src`.`unit_id` <= v_hi_3)))))
-      ) AS s ON s.`k_1` = d.`k_1` AND s.`k_2` = d.`k_2` AND s.`k_3` = d.`k_3`
-      WHERE s.`k_1` IS NULL
-      ) AS found
-      LIMIT 20
-    ) AS diff;
-  END IF;
-  COMMIT;
-  IF v_last_chunk = 0 THEN
-    SET p_hi = JSON_ARRAY(CAST(v_hi_1 AS CHAR), CAST(v_hi_2 AS CHAR), CAST(v_hi_3 AS CHAR));
-  END IF;
-END;;
-DELIMITER ;
-
--- [procedure_drop.example_ephys.__spikes__unit.check_references] replace an earlier version of the procedure
-DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`;
-
--- [procedure_create.example_ephys.__spikes__unit.check_references] chunked anti-join: every row of example_ephys_v2.__sorting__unit finds its parents
-DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`check_references__example_ephys__spikes__unit_105524`(IN p_chunk_rows INT)
-READS SQL DATA
-SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 236693bd4dd8: every row of example_ephys_v2.__sorting__unit finds its parents (before 60 adds the foreign keys without a check)'
-BEGIN
-  DECLARE v_found TINYINT DEFAULT 1;
-  DECLARE v_has_lo TINYINT DEFAULT 0;
-  DECLARE v_last_chunk TINYINT DEFAULT 0;
-  DECLARE v_offset INT DEFAULT 0;
-  DECLARE v_orphan TEXT;
-  DECLARE v_lo_1 int(10) unsigned;
-  DECLARE v_hi_1 int(10) unsigned;
-  DECLARE v_lo_2 smallint(5) unsigned;
-  DECLARE v_hi_2 smallint(5) unsigned;
-  DECLARE v_lo_3 smallint(5) unsigned;
-  DECLARE v_hi_3 smallint(5) unsigned;
-  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-
-  SET v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  chunks: LOOP
-    -- Short reads, one chunk of the child's key each: no long-running snapshot, no locks.
-    SET v_found = 1;
-    IF v_has_lo = 0 THEN
-      SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys_v2`.`__sorting__unit` AS `dst` ORDER BY `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` LIMIT v_offset, 1;
-    ELSE
-      SELECT `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` INTO v_hi_1, v_hi_2, v_hi_3
-      FROM `example_ephys_v2`.`__sorting__unit` AS `dst` WHERE (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3)))) ORDER BY `dst`.`subject_id`, `dst`.`session_id`, `dst`.`unit_id` LIMIT v_offset, 1;
-    END IF;
-    IF v_found = 0 THEN
-      SET v_last_chunk = 1;
-    END IF;
-
-    -- foreign key __spikes__unit_ibfk_1: a row whose reference is complete (no NULL) must find its parent row.
-    SET v_orphan = NULL, v_found = 1;
-    SELECT JSON_ARRAY(CAST(dst.`subject_id` AS CHAR), CAST(dst.`session_id` AS CHAR)) INTO v_orphan
-    FROM `example_ephys_v2`.`__sorting__unit` AS `dst`
-    WHERE (v_has_lo = 0 OR (`dst`.`subject_id` > v_lo_1 OR (`dst`.`subject_id` = v_lo_1 AND (`dst`.`session_id` > v_lo_2 OR (`dst`.`session_id` = v_lo_2 AND `dst`.`unit_id` > v_lo_3))))) AND (v_last_chunk = 1 OR (`dst`.`subject_id` < v_hi_1 OR (`dst`.`subject_id` = v_hi_1 AND (`dst`.`session_id` < v_hi_2 OR (`dst`.`session_id` = v_hi_2 AND `dst`.`unit_id` <= v_hi_3)))))
-      AND dst.`subject_id` IS NOT NULL AND dst.`session_id` IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM `example_ephys_v2`.`__sorting` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_id` = dst.`session_id`)
-    LIMIT 1;
-    IF v_orphan IS NOT NULL THEN
-      SET v_orphan = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key __spikes__unit_ibfk_1 of example_ephys_v2.__sorting__unit: row ', v_orphan, ' has no parent in example_ephys_v2.__sorting; fix v1 (or v2) and run the file again'), 400);
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_orphan;
-    END IF;
-
-    IF v_last_chunk = 1 THEN
-      LEAVE chunks;
-    END IF;
-    SET v_lo_1 = v_hi_1, v_lo_2 = v_hi_2, v_lo_3 = v_hi_3, v_has_lo = 1;
-  END LOOP;
 END;;
 DELIMITER ;
 
@@ -2050,20 +764,22 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`backfill_table`;
 
 -- [procedure_create.backfill_table] backfill_table: one table's backfill, chunk after chunk
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_example`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_proc VARCHAR(64),
-  IN p_chunk_rows INT, IN p_sleep_ms INT)
+CREATE PROCEDURE `djsqlgen_example`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
+  IN p_sleep_ms INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: copy all of one v2 table, chunk by chunk, resumable (shared by every table)'
 BEGIN
-  -- One procedure for every table: it calls the table's own chunk procedure p_chunk_proc (a name in this
-  -- schema) again and again. Each chunk is its own short transaction; a kill loses at most the chunk in flight.
+  -- One procedure for every table: it calls backfill_chunk for the table again and again. Each chunk is its own
+  -- short transaction; a kill loses at most the chunk in flight.
   --
   -- Writers win: a chunk never waits for a row lock (innodb_lock_wait_timeout 0 while it runs; MySQL's least is
   -- 1 s). Had it waited for a writer's lock while holding rows that writer needs next, InnoDB would roll back
   -- the lighter of the two, the writer's, once the chunk has copied rows. Given up, the chunk has rolled back its
   -- transaction, checkpoint included; it is tried again after a pause, for up to 300 s.
   DECLARE v_done TINYINT DEFAULT 0;
+  DECLARE v_rows BIGINT;
+  DECLARE v_warnings TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
   DECLARE v_saved_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
   DECLARE v_locked TINYINT DEFAULT 0;
@@ -2075,10 +791,6 @@ BEGIN
     SET SESSION innodb_lock_wait_timeout = v_saved_wait;
     RESIGNAL;
   END;
-  SET @djsqlgen_chunk_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-                                    '`(?, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)');
-  PREPARE djsqlgen_chunk FROM @djsqlgen_chunk_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
@@ -2086,7 +798,6 @@ BEGIN
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
                                   'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
@@ -2096,11 +807,11 @@ BEGIN
       -- 1205: a row of the chunk is locked by a writer; 1213: a deadlock all the same.
       DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_locked = 1;
       SET SESSION innodb_lock_wait_timeout = 0;
-      EXECUTE djsqlgen_chunk USING @djsqlgen_chunk_rows;
+      CALL `djsqlgen_example`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
     END;
     SET SESSION innodb_lock_wait_timeout = v_saved_wait;
     IF v_locked = 1 THEN
-      SET v_locked_since = COALESCE(v_locked_since, SYSDATE(6)), v_retries = v_retries + 1;
+      SET v_done = 0, v_locked_since = COALESCE(v_locked_since, SYSDATE(6)), v_retries = v_retries + 1;
       IF TIMESTAMPDIFF(SECOND, v_locked_since, SYSDATE(6)) > 300 THEN
         -- (Messages stay within 128 characters, MySQL's limit.)
         SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped: rows locked by writers for ',
@@ -2113,17 +824,293 @@ BEGIN
       END IF;
       DO SLEEP(LEAST(0.05 * POW(2, v_retries - 1), 2));
     ELSE
-      SET v_done = @djsqlgen_done, v_retries = 0, v_locked_since = NULL;
-      IF @djsqlgen_warnings IS NOT NULL THEN
+      SET v_retries = 0, v_locked_since = NULL;
+      IF v_warnings IS NOT NULL THEN
         -- The client prints this result: a warning is shown, never swallowed.
-        SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', @djsqlgen_warnings) AS warning;
+        SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
       END IF;
       IF v_done = 0 AND p_sleep_ms > 0 THEN
         DO SLEEP(p_sleep_ms / 1000);
       END IF;
     END IF;
   END WHILE;
-  DEALLOCATE PREPARE djsqlgen_chunk;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.checksum_chunk] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_chunk`;
+
+-- [procedure_create.checksum_chunk] checksum_chunk: checksums of one chunk of one table, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`checksum_chunk`(IN p_target_id VARCHAR(200), IN p_lo TEXT CHARACTER SET utf8mb4,
+  IN p_chunk_rows INT, OUT p_hi TEXT CHARACTER SET utf8mb4,
+  OUT p_src_rows BIGINT, OUT p_src_h1 DECIMAL(65, 0), OUT p_src_h2 DECIMAL(65, 0),
+  OUT p_dst_rows BIGINT, OUT p_dst_h1 DECIMAL(65, 0), OUT p_dst_h2 DECIMAL(65, 0), OUT p_diffs TEXT CHARACTER SET utf8mb4)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: checksum one chunk of one v2 table against transform(v1) (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- One chunk after the key p_lo (NULL: from the start), p_chunk_rows keys of the driving table long.
+  -- p_hi: where the next chunk starts (NULL: this was the last chunk, open-ended). p_diffs: when the
+  -- chunk differs, up to 20 keys as a JSON array of [key, problem]. It writes nothing, so `djsqlgen verify
+  -- --on-replica` can run it on a replica; the caller records the result (verify_record) on the primary.
+  -- The table's own statements (its walk, its two sides' row hashes) are its row of chunk_sql, run here as
+  -- dynamic SQL; {chunk range} in them becomes the chunk's key range over v1, {v2 chunk range} over v2.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_strategy VARCHAR(8);
+  DECLARE v_src_rows MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_rows MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_diff_join TEXT CHARACTER SET utf8mb4;
+  DECLARE v_src_key_json TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_key_json TEXT CHARACTER SET utf8mb4;
+  DECLARE v_src_range TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_range TEXT CHARACTER SET utf8mb4;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    RESIGNAL;
+  END;
+
+  SET p_hi = NULL, p_diffs = NULL;
+  SELECT walk_from, key_select, key_order, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, verify_strategy,
+         verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join,
+         verify_src_key_json, verify_dst_key_json
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_checkpoint, v_hi_checkpoint, v_strategy,
+       v_src_rows, v_dst_rows, v_dst_after_lo, v_dst_upto_hi, v_diff_join, v_src_key_json, v_dst_key_json
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  IF p_lo IS NOT NULL THEN
+    -- The previous chunk's upper bound (a JSON array of text; binary keys in hex).
+    SET @djsqlgen_checkpoint = p_lo, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+  END IF;
+  -- One consistent snapshot: each v1 write and its trigger's v2 write commit together, so both sides
+  -- are compared as of the same moment while writers go on, without locking them.
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                  IF(p_lo IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                  ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1, ', 1');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- The key range: open below on the first chunk; open above on the last (no bound found), so that rows v2
+  -- has beyond v1's last key are counted (aligned).
+  SET v_src_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE'),
+      v_dst_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(p_lo IS NULL, NULL, v_dst_after_lo),
+                                              IF(@djsqlgen_found = 0, NULL, v_dst_upto_hi)), ''), 'TRUE'),
+      v_src_rows = REPLACE(v_src_rows, '{chunk range}', v_src_range),
+      v_dst_rows = REPLACE(REPLACE(v_dst_rows, '{chunk range}', v_src_range), '{v2 chunk range}', v_dst_range);
+
+  -- transform(v1): the chunk's rows as v2 would hold them, each hashed (see djsqlgen.engines.rowhash).
+  -- The LIMIT keeps the derived table from being merged: the hash is computed once per row, not per word.
+  SET @djsqlgen_sql = CONCAT('SELECT ', 'COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0)', ' INTO @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2 ',
+                             'FROM (\n', v_src_rows, '\nLIMIT 18446744073709551615) AS s');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  -- v2: the same key range (aligned), or the rows found by the chunk's mapped keys.
+  SET @djsqlgen_sql = CONCAT('SELECT ', 'COUNT(*), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 1, 16), 16, 10) AS UNSIGNED)), 0), COALESCE(SUM(CAST(CONV(SUBSTRING(h, 17, 16), 16, 10) AS UNSIGNED)), 0)', ' INTO @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2 ',
+                             'FROM (\n', v_dst_rows, '\nLIMIT 18446744073709551615) AS d');
+  PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_verify;
+  SET p_src_rows = @djsqlgen_src_rows, p_src_h1 = @djsqlgen_src_h1, p_src_h2 = @djsqlgen_src_h2,
+      p_dst_rows = @djsqlgen_dst_rows, p_dst_h1 = @djsqlgen_dst_h1, p_dst_h2 = @djsqlgen_dst_h2;
+
+  IF p_src_rows <> p_dst_rows OR p_src_h1 <> p_dst_h1 OR p_src_h2 <> p_dst_h2 THEN
+    -- Narrow the mismatched chunk to its rows: compare row hashes key by key (20 keys at most; a lookup row
+    -- that several v1 rows disagree with is named once).
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT DISTINCT found.row_key, found.problem FROM (\n',
+      'SELECT ', v_src_key_json, ' AS row_key, IF(d.`k_1` IS NULL, ''missing in v2'', ''values differ'') AS problem\n',
+      'FROM (\n', v_src_rows, '\n) AS s\nLEFT JOIN (\n', v_dst_rows, '\n) AS d ON ', v_diff_join, '\n',
+      'WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)\n',
+      IF(v_strategy = 'aligned', CONCAT(
+        'UNION ALL\nSELECT ', v_dst_key_json, ', ''not in transform(v1)''\n',
+        'FROM (\n', v_dst_rows, '\n) AS d\nLEFT JOIN (\n', v_src_rows, '\n) AS s ON ', v_diff_join, '\n',
+        'WHERE s.`k_1` IS NULL\n'), ''),
+      ') AS found\nLIMIT 20\n) AS diff');
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_diffs = @djsqlgen_diffs;
+  END IF;
+  COMMIT;
+  IF @djsqlgen_found = 1 THEN
+    SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+    PREPARE djsqlgen_verify FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_verify;
+    SET p_hi = @djsqlgen_checkpoint;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_verify;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.check_references] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`check_references`;
+
+-- [procedure_create.check_references] check_references: every row of one v2 table finds its parents (60, before adding its foreign keys)
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`check_references`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: every row of one v2 table finds its parents, before 60 adds the foreign keys without a check (shared by every table; each foreign key''s query is its row of reference_sql)'
+BEGIN
+  -- The v2 table's key is walked chunk by chunk (its row of chunk_sql); in each chunk, each of its foreign keys'
+  -- orphan queries (reference_sql) looks for a row whose complete reference finds no parent. Short reads, one
+  -- chunk each: no long-running snapshot, no locks.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_first TINYINT DEFAULT 1;
+  DECLARE v_walk_from TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_select TEXT CHARACTER SET utf8mb4;
+  DECLARE v_key_order TEXT CHARACTER SET utf8mb4;
+  DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_lo_from_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_range TEXT CHARACTER SET utf8mb4;
+  DECLARE v_fk_name VARCHAR(64);
+  DECLARE v_orphan_select MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_child_label VARCHAR(200);
+  DECLARE v_parent_label VARCHAR(200);
+  DECLARE v_message VARCHAR(400);
+  DECLARE references_of_target CURSOR FOR
+    SELECT fk_name, orphan_select, child_label, parent_label FROM `djsqlgen_example`.`reference_sql`
+    WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8' ORDER BY fk_name;
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+
+  SELECT v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi
+  INTO v_walk_from, v_key_select, v_key_order, v_after_lo, v_upto_hi, v_lo_from_hi
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  chunks: LOOP
+    -- The chunk's upper bound, p_chunk_rows keys on (none found: the last chunk, open above).
+    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_first = 1, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order, ' LIMIT ', GREATEST(p_chunk_rows, 1) - 1,
+                                                    ', 1');
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+    SET v_range = COALESCE(NULLIF(CONCAT_WS(' AND ', IF(v_first = 1, NULL, v_after_lo),
+                                            IF(@djsqlgen_found = 0, NULL, v_upto_hi)), ''), 'TRUE');
+    OPEN references_of_target;
+    foreign_keys: LOOP
+      SET v_found = 1;  -- (an orphan query that finds nothing sets it to 0 too)
+      FETCH references_of_target INTO v_fk_name, v_orphan_select, v_child_label, v_parent_label;
+      IF v_found = 0 THEN
+        LEAVE foreign_keys;
+      END IF;
+      -- A row whose reference is complete (no NULL) must find its parent row.
+      SET @djsqlgen_orphan = NULL, @djsqlgen_sql = REPLACE(v_orphan_select, '{v2 chunk range}', v_range);
+      PREPARE djsqlgen_references FROM @djsqlgen_sql;
+      EXECUTE djsqlgen_references;
+      IF @djsqlgen_orphan IS NOT NULL THEN
+        CLOSE references_of_target;
+        SET v_message = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: foreign key ', v_fk_name, ' of ', v_child_label,
+                                    ': row ', @djsqlgen_orphan, ' has no parent in ', v_parent_label,
+                                    '; fix v1 (or v2) and run the file again'), 400);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+    END LOOP;
+    CLOSE references_of_target;
+    IF @djsqlgen_found = 0 THEN
+      LEAVE chunks;
+    END IF;
+    SET @djsqlgen_sql = CONCAT('SET ', v_lo_from_hi), v_first = 0;
+    PREPARE djsqlgen_references FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_references;
+  END LOOP;
+  DEALLOCATE PREPARE djsqlgen_references;
+END;;
+DELIMITER ;
+
+-- [procedure_drop.checksum_totals] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_example`.`checksum_totals`;
+
+-- [procedure_create.checksum_totals] checksum_totals: whole-table counts of one keyed comparison, both sides
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_example`.`checksum_totals`(IN p_target_id VARCHAR(200), OUT p_src_rows BIGINT,
+  OUT p_dst_rows BIGINT, OUT p_diffs TEXT CHARACTER SET utf8mb4)
+READS SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen example 236693bd4dd8: whole-table counts of a keyed comparison, both sides (shared by every table; each table''s statements are its row of chunk_sql); reads only'
+BEGIN
+  -- The chunks compare the v2 rows that v1 rows map to; a v2 row that no v1 row maps to is only seen
+  -- here, in whole-table counts taken in one snapshot. p_diffs: such rows (20 at most), as checksum_chunk's.
+  DECLARE v_found TINYINT DEFAULT 1;
+  DECLARE v_src_total TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_table TEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_decl TEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_all MEDIUMTEXT CHARACTER SET utf8mb4;
+  DECLARE v_mapped_keys_match TEXT CHARACTER SET utf8mb4;
+  DECLARE v_dst_key_json TEXT CHARACTER SET utf8mb4;
+  DECLARE v_message VARCHAR(255);
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    ROLLBACK;
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    RESIGNAL;
+  END;
+  SET p_diffs = NULL;
+  SELECT verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match,
+         verify_dst_key_json_raw
+  INTO v_src_total, v_dst_table, v_mapped_keys_decl, v_mapped_keys_all, v_mapped_keys_match, v_dst_key_json
+  FROM `djsqlgen_example`.`chunk_sql`
+  WHERE target_id = p_target_id AND plan_hash = '236693bd4dd8' AND verify_strategy = 'keyed';
+  IF v_found = 0 THEN
+    SET v_message = LEFT(CONCAT('djsqlgen: no keyed chunk_sql row of this generate for ', p_target_id), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+  END IF;
+  START TRANSACTION WITH CONSISTENT SNAPSHOT;
+  SET @djsqlgen_sql = v_src_total;
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  SET @djsqlgen_sql = CONCAT('SELECT COUNT(*) INTO @djsqlgen_dst_rows FROM ', v_dst_table);
+  PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+  EXECUTE djsqlgen_totals;
+  COMMIT;
+  SET p_src_rows = @djsqlgen_src_rows, p_dst_rows = @djsqlgen_dst_rows;
+  IF p_dst_rows > p_src_rows THEN
+    -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
+    -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
+    DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
+    SET @djsqlgen_sql = CONCAT('CREATE TEMPORARY TABLE djsqlgen_mapped_keys (\n', v_mapped_keys_decl, '\n) ENGINE=InnoDB');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT('INSERT IGNORE INTO djsqlgen_mapped_keys\n', v_mapped_keys_all);
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET @djsqlgen_sql = CONCAT(
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, ''not in transform(v1)'')) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT ', v_dst_key_json, ' AS row_key FROM ', v_dst_table, '\n',
+      'WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE ', v_mapped_keys_match, ')\n',
+      'LIMIT 20\n) AS extra');
+    PREPARE djsqlgen_totals FROM @djsqlgen_sql;
+    EXECUTE djsqlgen_totals;
+    SET p_diffs = @djsqlgen_diffs;
+    DROP TEMPORARY TABLE djsqlgen_mapped_keys;
+  END IF;
+  DEALLOCATE PREPARE djsqlgen_totals;
 END;;
 DELIMITER ;
 
@@ -2133,9 +1120,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_record`;
 -- [procedure_create.verify_record] verify_record: keep one chunk's result
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`verify_record`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_chunk_no INT, IN p_is_total TINYINT, IN p_lo TEXT, IN p_hi TEXT,
+  IN p_chunk_no INT, IN p_is_total TINYINT, IN p_lo TEXT CHARACTER SET utf8mb4, IN p_hi TEXT CHARACTER SET utf8mb4,
   IN p_src_rows BIGINT, IN p_src_h1 DECIMAL(65, 0), IN p_src_h2 DECIMAL(65, 0),
-  IN p_dst_rows BIGINT, IN p_dst_h1 DECIMAL(65, 0), IN p_dst_h2 DECIMAL(65, 0), IN p_diffs TEXT)
+  IN p_dst_rows BIGINT, IN p_dst_h1 DECIMAL(65, 0), IN p_dst_h2 DECIMAL(65, 0), IN p_diffs TEXT CHARACTER SET utf8mb4)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen: keep the result of one verify chunk (and the keys that differ, 20 per table) on the primary'
@@ -2164,35 +1151,29 @@ DROP PROCEDURE IF EXISTS `djsqlgen_example`.`verify_table`;
 -- [procedure_create.verify_table] verify_table: one table's verify, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_example`.`verify_table`(IN p_run_id BIGINT, IN p_target_id VARCHAR(200),
-  IN p_chunk_proc VARCHAR(64), IN p_total_proc VARCHAR(64), IN p_chunk_rows INT)
+  IN p_keyed TINYINT, IN p_chunk_rows INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 236693bd4dd8: checksum one v2 table chunk after chunk, recorded (shared by every table)'
 BEGIN
-  -- What 50_verify.sql runs for each table: its chunk procedure p_chunk_proc again and again, then, for a keyed
-  -- comparison, its whole-table counts p_total_proc (NULL: none). `djsqlgen verify` calls the same procedures
-  -- itself, throttled.
+  -- What 50_verify.sql runs for each table: checksum_chunk again and again, then, for a keyed comparison
+  -- (p_keyed), checksum_totals. `djsqlgen verify` calls the same procedures itself, throttled.
   DECLARE v_chunk_no INT DEFAULT 0;
-  DECLARE v_lo TEXT DEFAULT NULL;
+  DECLARE v_lo TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
-  SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_chunk_proc, '`', '``'),
-    '`(?, ?, @djsqlgen_hi, @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, ',
-    '@djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs)');
-  PREPARE djsqlgen_verify_chunk FROM @djsqlgen_verify_call;
-  SET @djsqlgen_chunk_rows = p_chunk_rows;
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
     WHILE COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_example`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
-      DEALLOCATE PREPARE djsqlgen_verify_chunk;
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
                                   'then verify again'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
-    SET v_chunk_no = v_chunk_no + 1, @djsqlgen_lo = v_lo;
-    EXECUTE djsqlgen_verify_chunk USING @djsqlgen_lo, @djsqlgen_chunk_rows;
+    SET v_chunk_no = v_chunk_no + 1;
+    CALL `djsqlgen_example`.`checksum_chunk`(p_target_id, v_lo, p_chunk_rows, @djsqlgen_hi, @djsqlgen_src_rows,
+      @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2, @djsqlgen_diffs);
     CALL `djsqlgen_example`.`verify_record`(p_run_id, p_target_id, v_chunk_no, 0, v_lo, @djsqlgen_hi,
       @djsqlgen_src_rows, @djsqlgen_src_h1, @djsqlgen_src_h2, @djsqlgen_dst_rows, @djsqlgen_dst_h1, @djsqlgen_dst_h2,
       @djsqlgen_diffs);
@@ -2201,13 +1182,8 @@ BEGIN
     END IF;
     SET v_lo = @djsqlgen_hi;
   END LOOP;
-  DEALLOCATE PREPARE djsqlgen_verify_chunk;
-  IF p_total_proc IS NOT NULL THEN
-    SET @djsqlgen_verify_call = CONCAT('CALL ', '`djsqlgen_example`', '.`', REPLACE(p_total_proc, '`', '``'),
-                                       '`(@djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs)');
-    PREPARE djsqlgen_verify_total FROM @djsqlgen_verify_call;
-    EXECUTE djsqlgen_verify_total;
-    DEALLOCATE PREPARE djsqlgen_verify_total;
+  IF p_keyed = 1 THEN
+    CALL `djsqlgen_example`.`checksum_totals`(p_target_id, @djsqlgen_src_rows, @djsqlgen_dst_rows, @djsqlgen_diffs);
     CALL `djsqlgen_example`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
       @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
@@ -2289,12 +1265,12 @@ BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_example`.`verify_run` (plan_hash, started_at) VALUES ('236693bd4dd8', NOW(6));
   SET v_run = LAST_INSERT_ID();
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', 'verify_chunk__example_common__species_f35c05', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', 'verify_chunk__example_common__subject', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', 'verify_chunk__example_common__session', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', 'verify_chunk__example_ephys__recording_244717', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', 'verify_chunk__example_ephys__spikes_26e978', NULL, p_chunk_rows);
-  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', 'verify_chunk__example_ephys__spikes__unit_105524', NULL, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.#species', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.subject', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_common.session', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys._recording', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes', 0, p_chunk_rows);
+  CALL `djsqlgen_example`.`verify_table`(v_run, 'example_ephys.__spikes__unit', 0, p_chunk_rows);
   CALL `djsqlgen_example`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

@@ -71,16 +71,16 @@ END;;
 DELIMITER ;
 
 -- [backfill.lab_v1.#kind] copy lab_v1.#kind into lab_v2.#kind; resumes where it stopped
-CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.#kind', 'backfill_chunk__lab_v1__kind_9041cb', 5000, 0);
+CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.#kind', 5000, 0);
 
 -- [backfill.lab_v1.subject] copy lab_v1.subject into lab_v2.subject; resumes where it stopped
-CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.subject', 'backfill_chunk__lab_v1__subject', 5000, 0);
+CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.subject', 5000, 0);
 
 -- [backfill.lab_v1.session] copy lab_v1.session into lab_v2.session; resumes where it stopped
-CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.session', 'backfill_chunk__lab_v1__session', 5000, 0);
+CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.session', 5000, 0);
 
 -- [backfill.lab_v1.session__trial] copy lab_v1.session__trial into lab_v2.session__trial; resumes where it stopped
-CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.session__trial', 'backfill_chunk__lab_v1__session__trial', 5000, 0);
+CALL `djsqlgen_lab_identity`.`backfill_table`('lab_v1.session__trial', 5000, 0);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_lab_identity`.`phase_log` (phase, file, plan_hash, applied_at)

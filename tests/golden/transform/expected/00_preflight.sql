@@ -256,8 +256,8 @@ DROP TEMPORARY TABLE `lab_v1`.`djsqlgen_trial_4_1`;
 -- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
 SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
 
--- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
-CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
+-- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures (utf8mb4: it holds keys and statements of every character set)
+CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform` DEFAULT CHARACTER SET utf8mb4;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
 CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`phase_log` (

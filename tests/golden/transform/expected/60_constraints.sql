@@ -52,13 +52,13 @@ END;;
 DELIMITER ;
 
 -- [references_check.lab_v2.animal] every row of lab_v2.animal finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_lab_transform`.`check_references__lab_v1__subject`(4000);
+CALL `djsqlgen_lab_transform`.`check_references`('lab_v1.subject', 4000);
 
 -- [references_check.lab_v2.session] every row of lab_v2.session finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_lab_transform`.`check_references__lab_v1__session`(4000);
+CALL `djsqlgen_lab_transform`.`check_references`('lab_v1.session', 4000);
 
 -- [references_check.lab_v2.session__trial] every row of lab_v2.session__trial finds its parents (the keys below are added unchecked)
-CALL `djsqlgen_lab_transform`.`check_references__lab_v1__session__trial`(4000);
+CALL `djsqlgen_lab_transform`.`check_references`('lab_v1.session__trial', 4000);
 
 -- [session.foreign_key_checks_off] with the references checked above, ADD FOREIGN KEY becomes a metadata-only change (ALGORITHM=INPLACE, LOCK=NONE) instead of a table copy under a shared lock
 SET SESSION foreign_key_checks = 0;

@@ -32,8 +32,8 @@ DELIMITER ;
 -- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)
 SET @djsqlgen_control_is_new = NOT EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
 
--- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures
-CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform`;
+-- [control_schema_create] the control schema: progress, checkpoints, verify results and djsqlgen's procedures (utf8mb4: it holds keys and statements of every character set)
+CREATE DATABASE IF NOT EXISTS `djsqlgen_lab_transform` DEFAULT CHARACTER SET utf8mb4;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
 CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`phase_log` (
@@ -86,77 +86,92 @@ DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`verify_run`;
 -- [control_table_drop.progress] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`progress`;
 
--- [procedure_drop.lab_v1.#kind.backfill_chunk] backfill_chunk procedure of lab_v2.#kind
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`;
+-- [control_table_drop.chunk_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`chunk_sql`;
 
--- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of lab_v2.#kind
+-- [control_table_drop.reference_sql] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`reference_sql`;
+
+-- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of lab_v2.#kind (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__kind_9041cb`;
 
--- [procedure_drop.lab_v1.#kind.verify_chunk] verify_chunk procedure of lab_v2.#kind
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`;
+-- [procedure_drop.lab_v1.#kind.backfill_chunk] backfill_chunk procedure of lab_v2.#kind (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__kind_9041cb`;
 
--- [procedure_drop.lab_v1.#kind.verify_total] verify_total procedure of lab_v2.#kind
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__kind_9041cb`;
-
--- [procedure_drop.lab_v1.#kind.verify] verify procedure of lab_v2.#kind
+-- [procedure_drop.lab_v1.#kind.verify] verify procedure of lab_v2.#kind (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__kind_9041cb`;
 
--- [procedure_drop.lab_v1.subject.backfill_chunk] backfill_chunk procedure of lab_v2.animal
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`;
+-- [procedure_drop.lab_v1.#kind.verify_chunk] verify_chunk procedure of lab_v2.#kind (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__kind_9041cb`;
 
--- [procedure_drop.lab_v1.subject.backfill] backfill procedure of lab_v2.animal
+-- [procedure_drop.lab_v1.#kind.verify_total] verify_total procedure of lab_v2.#kind (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__kind_9041cb`;
+
+-- [procedure_drop.lab_v1.subject.backfill] backfill procedure of lab_v2.animal (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__subject`;
 
--- [procedure_drop.lab_v1.subject.verify_chunk] verify_chunk procedure of lab_v2.animal
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`;
+-- [procedure_drop.lab_v1.subject.backfill_chunk] backfill_chunk procedure of lab_v2.animal (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__subject`;
 
--- [procedure_drop.lab_v1.subject.verify_total] verify_total procedure of lab_v2.animal
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__subject`;
-
--- [procedure_drop.lab_v1.subject.verify] verify procedure of lab_v2.animal
+-- [procedure_drop.lab_v1.subject.verify] verify procedure of lab_v2.animal (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__subject`;
 
--- [procedure_drop.lab_v1.subject.check_references] reference check of lab_v2.animal
+-- [procedure_drop.lab_v1.subject.verify_chunk] verify_chunk procedure of lab_v2.animal (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__subject`;
+
+-- [procedure_drop.lab_v1.subject.verify_total] verify_total procedure of lab_v2.animal (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__subject`;
+
+-- [procedure_drop.lab_v1.subject.check_references] reference check of lab_v2.animal (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__subject`;
 
--- [procedure_drop.lab_v1.session.backfill_chunk] backfill_chunk procedure of lab_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`;
-
--- [procedure_drop.lab_v1.session.backfill] backfill procedure of lab_v2.session
+-- [procedure_drop.lab_v1.session.backfill] backfill procedure of lab_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__session`;
 
--- [procedure_drop.lab_v1.session.verify_chunk] verify_chunk procedure of lab_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`;
+-- [procedure_drop.lab_v1.session.backfill_chunk] backfill_chunk procedure of lab_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session`;
 
--- [procedure_drop.lab_v1.session.verify_total] verify_total procedure of lab_v2.session
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session`;
-
--- [procedure_drop.lab_v1.session.verify] verify procedure of lab_v2.session
+-- [procedure_drop.lab_v1.session.verify] verify procedure of lab_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session`;
 
--- [procedure_drop.lab_v1.session.check_references] reference check of lab_v2.session
+-- [procedure_drop.lab_v1.session.verify_chunk] verify_chunk procedure of lab_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session`;
+
+-- [procedure_drop.lab_v1.session.verify_total] verify_total procedure of lab_v2.session (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session`;
+
+-- [procedure_drop.lab_v1.session.check_references] reference check of lab_v2.session (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session`;
 
--- [procedure_drop.lab_v1.session__trial.backfill_chunk] backfill_chunk procedure of lab_v2.session__trial
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`;
-
--- [procedure_drop.lab_v1.session__trial.backfill] backfill procedure of lab_v2.session__trial
+-- [procedure_drop.lab_v1.session__trial.backfill] backfill procedure of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__session__trial`;
 
--- [procedure_drop.lab_v1.session__trial.verify_chunk] verify_chunk procedure of lab_v2.session__trial
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`;
+-- [procedure_drop.lab_v1.session__trial.backfill_chunk] backfill_chunk procedure of lab_v2.session__trial (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk__lab_v1__session__trial`;
 
--- [procedure_drop.lab_v1.session__trial.verify_total] verify_total procedure of lab_v2.session__trial
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session__trial`;
-
--- [procedure_drop.lab_v1.session__trial.verify] verify procedure of lab_v2.session__trial
+-- [procedure_drop.lab_v1.session__trial.verify] verify procedure of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify__lab_v1__session__trial`;
 
--- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial
+-- [procedure_drop.lab_v1.session__trial.verify_chunk] verify_chunk procedure of lab_v2.session__trial (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_chunk__lab_v1__session__trial`;
+
+-- [procedure_drop.lab_v1.session__trial.verify_total] verify_total procedure of lab_v2.session__trial (earlier versions)
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session__trial`;
+
+-- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session__trial`;
+
+-- [procedure_drop.backfill_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk`;
 
 -- [procedure_drop.backfill_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_table`;
+
+-- [procedure_drop.checksum_chunk] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`checksum_chunk`;
+
+-- [procedure_drop.checksum_totals] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`checksum_totals`;
 
 -- [procedure_drop.verify_all] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_all`;
@@ -172,6 +187,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_record`;
 
 -- [procedure_drop.verify_table] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_table`;
+
+-- [procedure_drop.check_references] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references`;
 
 -- [control_table_drop.objects] the record of what djsqlgen made: nothing of it is left
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`objects`;

@@ -1,0 +1,69 @@
+"""A target's row of the control table chunk_sql: its own statements, which the shared chunk procedures run as
+dynamic SQL (backfill_chunk copies with them, checksum_chunk and checksum_totals verify with them,
+check_references walks v2 with them; each foreign key's orphan query is a row of reference_sql).
+
+The row holds the walk of the driving table's key (its bounds are session variables ``@djsqlgen_lo_1``, … and
+``@djsqlgen_hi_1``, …, each cast to its key column's own type), the backfill's copy of one chunk and verify's
+row hashes of both sides. ``{chunk range}`` in a statement stands for the chunk's key range over v1 and
+``{v2 chunk range}`` for the same range over v2; the procedures put the range in. A DBA reviews a table's
+migration as these few statements, and 20_routines stays small however many tables the plan has.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines import backfill, constraints, verify
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
+from djsqlgen.engines.source import driving_walk
+from djsqlgen.errors import UnsupportedError
+from djsqlgen.model.target import Target
+from djsqlgen.output.quoting import quote_literal
+from djsqlgen.output.statements import Statement
+
+
+def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
+    """The walk of ``target``'s driving key in session variables."""
+    walk = driving_walk(ctx.model, target)
+    return {
+        "walk_from": walk.source,
+        "key_select": walk.bound_select,
+        "key_order": walk.key_list,
+        "key_order_desc": walk.key_desc,
+        "after_lo": walk.after_lo,
+        "upto_hi": walk.upto_hi,
+        "lo_from_checkpoint": walk.decode_lo,
+        "hi_checkpoint": walk.encode_hi,
+    }
+
+
+def row(ctx: Context, target: Target) -> dict[str, str]:
+    """``target``'s row of chunk_sql, column by column; refused if the plan's SQL holds a range marker."""
+    values = {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
+              "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
+              **constraints.walk_columns(ctx, target)}
+    aligned = values["verify_strategy"] == "aligned"
+    _check_markers(target, values, {"copy_chunk": (1, 0), "verify_src_rows": (1, 0),
+                                    "verify_dst_rows": (0, 1) if aligned else (1, 0)})
+    return values
+
+
+def _check_markers(target: Target, values: dict[str, str], expected: dict[str, tuple[int, int]]) -> None:
+    """The procedures put the key range where the markers are, so the plan's own SQL (a filter, an expression)
+    must not contain one: it would be replaced too."""
+    for column, counts in expected.items():
+        found = (values[column].count(CHUNK_RANGE), values[column].count(V2_CHUNK_RANGE))
+        if found != counts:
+            marker = CHUNK_RANGE if found[0] != counts[0] else V2_CHUNK_RANGE
+            raise UnsupportedError(f"{target.label}: the plan's SQL contains the text {marker}, which djsqlgen uses to "
+                                   "mark where a chunk's key range goes; write it another way (e.g. CONCAT('{', "
+                                   f"'{marker[1:]}'))")
+
+
+def row_statement(ctx: Context, target: Target) -> Statement:
+    """20_routines: ``target``'s row (REPLACE: a newer generate's statements replace the older ones)."""
+    values = row(ctx, target)
+    literals = ",\n  ".join(quote_literal(v) for v in values.values())
+    return Statement(f"chunk_sql.{target.id}",
+                     f"REPLACE INTO {ctx.control_table('chunk_sql')}\n  ({', '.join(values)})\nVALUES (\n  {literals})",
+                     f"how {target.source.driving.label} is walked, copied into {target.label} and checked, chunk by "
+                     f"chunk ({{chunk range}}: the chunk's key range)")
