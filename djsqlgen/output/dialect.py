@@ -12,7 +12,9 @@ from djsqlgen.errors import UnsupportedError
 class Dialect:
     flavour: str
     version: tuple[int, ...]
-    # LOCK IN SHARE MODE is accepted by both; MySQL 8.0 prefers FOR SHARE (MariaDB lacks it before 10.?).
+    # The backfill copy's locking read, which never waits for a writer's row lock (see run/driver.py). MariaDB
+    # gives up at once with the chunk's innodb_lock_wait_timeout 0; MySQL's least is 1 s, so its copy reads
+    # FOR SHARE NOWAIT (8.0.1+; a locked row fails with 3572). MariaDB has no FOR SHARE before 10.?.
     share_lock_clause: str
     # MariaDB stores JSON as LONGTEXT with a json_valid CHECK; MySQL has a native JSON type.
     native_json: bool
@@ -46,4 +48,4 @@ def dialect_for(server: Server) -> Dialect:
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
                                "IF NOT EXISTS); upgrade")
-    return Dialect("mysql", version, "FOR SHARE", True)
+    return Dialect("mysql", version, "FOR SHARE NOWAIT", True)

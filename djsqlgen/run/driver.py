@@ -133,10 +133,10 @@ def _text(value: str | bytes) -> str:
 # writer needs next, InnoDB would break the deadlock by rolling back the lighter transaction, which is the
 # writer's once the chunk has copied rows (a DataJoint 0.14 cascading delete: the parent's failed DELETE keeps its
 # locks, then it deletes the children a chunk holds). So a chunk never waits: MariaDB gives up at once with 0
-# (MySQL's least is 1 s: it sets 1, with a warning). The chunk procedure then rolled back its whole transaction,
-# checkpoint included, and the same chunk, smaller, is tried again after a pause. A deadlock (1213) is retried
-# the same way.
-RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock"}
+# (MySQL's least is 1 s: it sets 1, with a warning, and its copy reads FOR SHARE NOWAIT, which fails with 3572).
+# The chunk procedure then rolled back its whole transaction, checkpoint included, and the same chunk, smaller,
+# is tried again after a pause. A deadlock (1213) is retried the same way.
+RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock", 3572: "row locked, NOWAIT"}
 CHUNK_LOCK_WAIT_S = 0
 
 

@@ -97,3 +97,14 @@ def test_mysql_before_8_0_29_is_refused_by_name(tmp_path: Path):
                           "--heading", str(_mysql_heading(tmp_path, "8.0.25"))], cwd=case, capture_output=True, check=False,
                          text=True)
     assert run.returncode != 0 and "8.0.29" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_mysql_copies_never_wait_for_a_row_lock(tmp_path: Path):
+    """MySQL's least innodb_lock_wait_timeout is 1 s, and a chunk that waits can make a writer lose a deadlock:
+    its copies read FOR SHARE NOWAIT, and 40's loop retries the error that gives (3572) like a lock wait."""
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", str(out), "--heading",
+                    str(_mysql_heading(tmp_path, "8.0.36"))], cwd=CASES[0], check=True, capture_output=True)
+    routines = (out / "20_routines.sql").read_text(encoding="utf-8")
+    assert "FOR SHARE NOWAIT" in routines and "LOCK IN SHARE MODE" not in routines
+    assert "HANDLER FOR 1205, 1213, 3572" in routines

@@ -820,7 +820,7 @@ BEGIN
   -- short transaction; a kill loses at most the chunk in flight.
   --
   -- Writers win: a chunk never waits for a row lock (innodb_lock_wait_timeout 0 while it runs; MySQL's least is
-  -- 1 s). Had it waited for a writer's lock while holding rows that writer needs next, InnoDB would roll back
+  -- 1 s, so there the copy reads FOR SHARE NOWAIT). Had it waited for a writer's lock while holding rows that writer needs next, InnoDB would roll back
   -- the lighter of the two, the writer's, once the chunk has copied rows. Given up, the chunk has rolled back its
   -- transaction, checkpoint included; it is tried again after a pause, for up to 300 s.
   DECLARE v_done TINYINT DEFAULT 0;
@@ -850,8 +850,8 @@ BEGIN
     END IF;
     SET v_locked = 0;
     BEGIN
-      -- 1205: a row of the chunk is locked by a writer; 1213: a deadlock all the same.
-      DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_locked = 1;
+      -- 1205: a row of the chunk is locked by a writer (3572 on MySQL, FOR SHARE NOWAIT); 1213: a deadlock.
+      DECLARE CONTINUE HANDLER FOR 1205, 1213, 3572 SET v_locked = 1;
       SET SESSION innodb_lock_wait_timeout = 0;
       CALL `djsqlgen_rekey`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
     END;
