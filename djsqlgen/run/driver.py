@@ -111,12 +111,11 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
         run.before_chunk(db)
         if run.stop.is_set():
             return
-        began = time.monotonic()
         copied = _call_chunk(db, proc, table.target_id, sizer.size, table.label, run)
         if copied is None:  # paused and then aborted, or another job failed, while rows were locked
             return
-        result, size = copied
-        sizer.observe(size, time.monotonic() - began)
+        result, size, seconds = copied
+        sizer.observe(size, seconds)
         rows, done = int(result["n"] or 0), bool(result["done"])
         if result["warnings"]:
             run.warn(f"backfill of {table.label}: {_text(result['warnings'])}")
@@ -141,16 +140,18 @@ CHUNK_LOCK_WAIT_S = 0
 
 
 def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label: str,
-                run: ChunkedRun) -> tuple[dict, int] | None:
-    """One chunk and the size it was copied at: retried with backoff, halving, while a writer holds rows of it;
-    None when pause-then-abort or another job's failure ends the wait; any other error stops with a clear one."""
+                run: ChunkedRun) -> tuple[dict, int, float] | None:
+    """One chunk, the size it was copied at and the seconds its copy took (the waits left out, so the chunk size
+    adapts to the copy alone): retried with backoff, halving, while a writer holds rows of it; None when
+    pause-then-abort or another job's failure ends the wait; any other error stops with a clear one."""
     attempt, locked_since = 0, None
     while True:
+        began = time.monotonic()
         try:
             db.execute(f"CALL {proc}(%s, %s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)",
                        [target_id, chunk_rows])
             result = db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")
-            return result[0], chunk_rows
+            return result[0], chunk_rows, time.monotonic() - began
         except ServerError as exc:
             if exc.errno not in RETRYABLE:
                 raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
