@@ -12,9 +12,10 @@ from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-# Writers win: a chunk never waits for a row lock, it gives up and is tried again after a pause, by the command
-# line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by writers for
-# longer than this stop the backfill (resumable); after QUIET_RETRIES tries in a row (about 1.5 s) the wait is said.
+# Writers win: a chunk never waits for a row lock (backfill_chunk), it fails and is tried again after a pause,
+# by the command line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by
+# writers for this many seconds of retries stop the backfill (resumable); the wait is said at the QUIET_RETRIES-th
+# retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line, which also halves the chunk).
 LOCKED_FOR_S = 300
 QUIET_RETRIES = 5
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).

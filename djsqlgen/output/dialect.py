@@ -12,9 +12,9 @@ from djsqlgen.errors import UnsupportedError
 class Dialect:
     flavour: str
     version: tuple[int, ...]
-    # The backfill copy's locking read, which never waits for a writer's row lock (see run/driver.py). MariaDB
-    # gives up at once with the chunk's innodb_lock_wait_timeout 0; MySQL's least is 1 s, so its copy reads
-    # FOR SHARE NOWAIT (8.0.1+; a locked row fails with 3572). MariaDB has no FOR SHARE before 10.?.
+    # The backfill copy's locking read, which never waits for a writer's row lock (backfill_chunk). MariaDB
+    # gives up at once with innodb_lock_wait_timeout 0; MySQL's least is 1 s (0 is an error under the files'
+    # strict sql_mode), so there the copy reads FOR SHARE NOWAIT (8.0.1+; a locked row fails with 3572).
     share_lock_clause: str
     # MariaDB stores JSON as LONGTEXT with a json_valid CHECK; MySQL has a native JSON type.
     native_json: bool
@@ -29,6 +29,8 @@ class Dialect:
     # ALGORITHM=INPLACE (foreign_key_checks=0), but records RESTRICT when the clause is left out (its default).
     # The rule then reads as v1's; InnoDB enforces both the same way.
     restrict_clause_omitted: bool = False
+    # innodb_lock_wait_timeout of a backfill chunk: no wait at all where the server allows it.
+    chunk_lock_wait_s: int = 0
 
     @property
     def is_mariadb(self) -> bool:
@@ -48,4 +50,4 @@ def dialect_for(server: Server) -> Dialect:
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
                                "IF NOT EXISTS); upgrade")
-    return Dialect("mysql", version, "FOR SHARE NOWAIT", True)
+    return Dialect("mysql", version, "FOR SHARE NOWAIT", True, chunk_lock_wait_s=1)

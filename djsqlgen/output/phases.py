@@ -614,7 +614,8 @@ class Phases:
             out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
-            ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {}, "one chunk of one table's backfill"),
+            ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {"no_wait_s": ctx.dialect.chunk_lock_wait_s},
+             "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2",
              {"locked_for_s": backfill.LOCKED_FOR_S, "quiet_retries": backfill.QUIET_RETRIES},
              "one table's backfill, chunk after chunk"),

@@ -92,14 +92,9 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     def copy(conn: Database, table: TableProgress) -> None:
         _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms, run)
 
-    run.run(tables, lambda t: t.label, jobs, copy, session=_session)
+    run.run(tables, lambda t: t.label, jobs, copy)
     run.finish(f"{run.rows:,} rows copied in this run")
     return run.rows
-
-
-def _session(db: Database) -> None:
-    # A chunk never waits for a row lock (CHUNK_LOCK_WAIT_S): it gives up and is tried again (_call_chunk).
-    db.execute(f"SET SESSION innodb_lock_wait_timeout = {CHUNK_LOCK_WAIT_S}")
 
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
@@ -112,7 +107,7 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
         if run.stop.is_set():
             return
         copied = _call_chunk(db, proc, table.target_id, sizer.size, table.label, run)
-        if copied is None:  # paused and then aborted, or another job failed, while rows were locked
+        if copied is None:  # another job failed while rows were locked
             return
         result, size, seconds = copied
         sizer.observe(size, seconds)
@@ -128,23 +123,20 @@ def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-# Writers win. A chunk reads v1 with shared locks; if it waited for a writer's row lock while holding locks that
-# writer needs next, InnoDB would break the deadlock by rolling back the lighter transaction, which is the
-# writer's once the chunk has copied rows (a DataJoint 0.14 cascading delete: the parent's failed DELETE keeps its
-# locks, then it deletes the children a chunk holds). So a chunk never waits: MariaDB gives up at once with 0
-# (MySQL's least is 1 s: it sets 1, with a warning, and its copy reads FOR SHARE NOWAIT, which fails with 3572).
-# The chunk procedure then rolled back its whole transaction, checkpoint included, and the same chunk, smaller,
-# is tried again after a pause. A deadlock (1213) is retried the same way.
+# Writers win: backfill_chunk never waits for a row lock (InnoDB would break a deadlock by rolling back the
+# lighter transaction, the writer's once the chunk has copied rows). A chunk that meets a writer's row fails at
+# once, its whole transaction rolled back, checkpoint included; it is tried again after a pause, smaller. A deadlock
+# (1213) is retried the same way; 3572 is MySQL's FOR SHARE NOWAIT.
 RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock", 3572: "row locked, NOWAIT"}
-CHUNK_LOCK_WAIT_S = 0
 
 
 def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label: str,
                 run: ChunkedRun) -> tuple[dict, int, float] | None:
     """One chunk, the size it was copied at and the seconds its copy took (the waits left out, so the chunk size
-    adapts to the copy alone): retried with backoff, halving, while a writer holds rows of it; None when
-    pause-then-abort or another job's failure ends the wait; any other error stops with a clear one."""
-    attempt, locked_since = 0, None
+    adapts to the copy alone): retried with backoff, halving, while writers hold rows of it, for up to
+    LOCKED_FOR_S seconds of retries (a `djsqlgen pause` in between does not count); None when another job's
+    failure ends the wait; an abort raises; any other error stops with a clear one."""
+    attempt, locked_s = 0, 0.0
     while True:
         began = time.monotonic()
         try:
@@ -156,18 +148,21 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
             if exc.errno not in RETRYABLE:
                 raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
                                     "Nothing is lost: fix the cause and run the same command again to resume.") from None
-            locked_since = locked_since or time.monotonic()
-            if time.monotonic() - locked_since > LOCKED_FOR_S:
+            pause = min(0.05 * 2**attempt, 2.0)
+            if locked_s + pause > LOCKED_FOR_S:
+                why = f"rows of {label} locked by writers for {LOCKED_FOR_S} s of retries"
+                run.report(db, "stopped", why)
                 raise DjsqlgenError(
-                    f"backfill of {label} stopped: writers kept rows of its next chunk locked for over "
-                    f"{LOCKED_FOR_S} s (last: {RETRYABLE[exc.errno]}, {exc.errno}). Nothing is lost: run the same "
-                    "command again to resume once the long transaction has ended (see SHOW ENGINE INNODB STATUS)."
+                    f"backfill of {label} stopped: writers kept rows of its next chunk locked for {LOCKED_FOR_S} s "
+                    f"of retries (last: {RETRYABLE[exc.errno]}, {exc.errno}). Nothing is lost: run the same command "
+                    "again to resume once the long transaction has ended (see SHOW ENGINE INNODB STATUS)."
                 ) from None
         if attempt == QUIET_RETRIES:
             why = f"rows of {label} are locked by a writer: the copy yields, and retries"
             run.say(f"waiting: {why}")
             run.report(db, "throttled", why)
-        time.sleep(min(0.05 * 2**attempt, 2.0))
+        time.sleep(pause)
+        locked_s += pause
         attempt, chunk_rows = attempt + 1, max(chunk_rows // 2, 1)
         run.before_chunk(db)  # a pause or abort is honoured while waiting too
         if run.stop.is_set():

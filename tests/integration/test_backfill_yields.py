@@ -13,6 +13,8 @@ its transaction rolled back, and is tried again after a pause.
 from __future__ import annotations
 
 import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 from support.safety import FastScenario, applied
@@ -66,25 +68,48 @@ def _sessions_only(s: FastScenario, server_settings) -> None:
     request(s.db, plan, "resume")
 
 
+def _when_the_copy_met_the_lock(server_settings, schema: str, gave_up: threading.Event, then) -> None:
+    """Run ``then`` once the copy has met the writer's lock: waiting for it (as chunks did before), or given up
+    and pausing before its retry (the command line's pause is ``gave_up``; 40_backfill.sql's loop sleeps on the
+    server). Never before: a writer that finished before the chunk came would prove nothing."""
+    with connect(server_settings) as probe:
+        for _ in range(1000):
+            if gave_up.is_set() or probe.query(
+                    "SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE %s "
+                    "UNION ALL SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' "
+                    "AND INFO LIKE '%%v_pause_s%%'", [f"%{schema}%"]):
+                return then()
+            gave_up.wait(0.02)
+    raise AssertionError("the copy never met the writer's lock")
+
+
 @pytest.mark.parametrize("copy", ["djsqlgen backfill", "40_backfill.sql"])
 def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fail(copy, db, prefix, dj_env,
-                                                                                    tmp_path, server_settings):
+                                                                                    tmp_path, server_settings,
+                                                                                    monkeypatch):
     s = FastScenario(db, prefix, dj_env, tmp_path)
     _rekeyed(s)
     _sessions_only(s, server_settings)
     schema = s.sources[0]
+    gave_up = threading.Event()
+
+    def pause(seconds: float) -> None:  # the command line's pause before it tries a chunk again
+        gave_up.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(driver, "time", SimpleNamespace(monotonic=time.monotonic, sleep=pause))
     writer = connect(server_settings)
     failures: list = []
     # The client deletes a session as 0.14 does: the parent first, which fails on the foreign key (1451) and keeps
-    # its locks. The tags' chunk comes next and meets them; half a second later the client deletes the tags, then
-    # the session.
+    # its locks. The tags' chunk comes next and meets them; then the client deletes the tags, and the session.
     writer.execute("BEGIN")
     with pytest.raises(ServerError, match="foreign key constraint fails"):
         writer.execute(f"DELETE FROM `{schema}`.session WHERE subject_id = 5")
-    second_step = threading.Timer(0.5, _steps, args=(writer, [
-        f"DELETE FROM `{schema}`.session__tag WHERE subject_id = 5",
-        f"DELETE FROM `{schema}`.session WHERE subject_id = 5",
-        "COMMIT"], failures))
+    second_step = threading.Thread(target=_when_the_copy_met_the_lock, args=(
+        server_settings, schema, gave_up, lambda: _steps(writer, [
+            f"DELETE FROM `{schema}`.session__tag WHERE subject_id = 5",
+            f"DELETE FROM `{schema}`.session WHERE subject_id = 5",
+            "COMMIT"], failures)))
     second_step.start()
     try:
         if copy == "40_backfill.sql":
@@ -95,7 +120,6 @@ def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fa
         second_step.join()
         assert failures == [], failures  # before: [(1213, 'Deadlock found when trying to get lock; …')]
     finally:
-        second_step.cancel()
         writer.close()
     assert s.verify().returncode == 0
     v1 = db.query(f"SELECT s.subject_id, s.start, t.tag FROM `{schema}`.session__tag AS t JOIN `{schema}`.session "
@@ -110,7 +134,7 @@ def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefi
     waits, then stops with a clear error instead of waiting forever; run again after, it finishes."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     _rekeyed(s)
-    monkeypatch.setattr(driver, "LOCKED_FOR_S", 2)
+    monkeypatch.setattr(driver, "LOCKED_FOR_S", 5)
     plan = load_plan(s.plan_path)
     with connect(server_settings) as writer:
         writer.execute("BEGIN")
@@ -118,7 +142,7 @@ def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefi
         with connect(server_settings) as conn, pytest.raises(DjsqlgenError, match="kept rows of its next chunk locked"):
             driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False)
         state = db.query(f"SELECT state, why FROM `{s.control}`.backfill_run")[0]
-        assert state["state"] == "throttled" and "locked by a writer" in state["why"], state
+        assert state["state"] == "stopped" and "locked by writers" in state["why"], state
         writer.execute("COMMIT")
     with connect(server_settings) as conn:
         driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False)

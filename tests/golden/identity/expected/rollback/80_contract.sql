@@ -502,12 +502,15 @@ BEGIN
   DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_copy_chunk MEDIUMTEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
+  DECLARE v_saved_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
-  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller.
+  -- Any error undoes the whole chunk, checkpoint included, and is reported to the caller (whose session keeps
+  -- its own lock wait).
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     ROLLBACK;
+    SET SESSION innodb_lock_wait_timeout = v_saved_wait;
     RESIGNAL;
   END;
 
@@ -525,6 +528,10 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
 
+  -- Writers win: the chunk never waits for a row lock. Had it waited for a writer's lock while holding rows that writer needs next,
+  -- InnoDB would break the deadlock by rolling back the lighter transaction: the writer's, once the chunk has
+  -- copied rows. It fails instead (1205), rolled back, and the caller tries it again after a pause.
+  SET SESSION innodb_lock_wait_timeout = 0;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
   SELECT checkpoint, done, target_created, target_schema, target_table
@@ -619,6 +626,7 @@ BEGIN
     SET p_done = v_last_chunk OR @djsqlgen_found = 0;
     COMMIT;
   END IF;
+  SET SESSION innodb_lock_wait_timeout = v_saved_wait;
 END;;
 DELIMITER ;
 
@@ -636,24 +644,16 @@ BEGIN
   -- One procedure for every table: it calls backfill_chunk for the table again and again. Each chunk is its own
   -- short transaction; a kill loses at most the chunk in flight.
   --
-  -- Writers win: a chunk never waits for a row lock (innodb_lock_wait_timeout 0 while it runs; MySQL's least is
-  -- 1 s, so there the copy reads FOR SHARE NOWAIT). Had it waited for a writer's lock while holding rows that writer needs next, InnoDB would roll back
-  -- the lighter of the two, the writer's, once the chunk has copied rows. Given up, the chunk has rolled back its
-  -- transaction, checkpoint included; it is tried again after a pause, for up to 300 s.
+  -- A chunk that meets a row a writer holds gives up at once (backfill_chunk never waits for a row lock): it is
+  -- tried again after a pause, for up to 300 s of retries.
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_rows BIGINT;
   DECLARE v_warnings TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
-  DECLARE v_saved_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
   DECLARE v_locked TINYINT DEFAULT 0;
   DECLARE v_retries INT DEFAULT 0;
-  DECLARE v_locked_since DATETIME(6);
-  -- Whatever ends the loop, the caller's session keeps its own lock wait.
-  DECLARE EXIT HANDLER FOR SQLEXCEPTION
-  BEGIN
-    SET SESSION innodb_lock_wait_timeout = v_saved_wait;
-    RESIGNAL;
-  END;
+  DECLARE v_locked_s DOUBLE DEFAULT 0;
+  DECLARE v_pause_s DOUBLE DEFAULT 0;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
@@ -661,21 +661,21 @@ BEGIN
       DO SLEEP(1);
     END WHILE;
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      -- (Messages stay within 128 characters, MySQL's limit.)
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
-                                  'djsqlgen resume, then run it again to go on from its checkpoint'), 255);
+                                  'djsqlgen resume, then run it again'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
     SET v_locked = 0;
     BEGIN
       -- 1205: a row of the chunk is locked by a writer (3572 on MySQL, FOR SHARE NOWAIT); 1213: a deadlock.
       DECLARE CONTINUE HANDLER FOR 1205, 1213, 3572 SET v_locked = 1;
-      SET SESSION innodb_lock_wait_timeout = 0;
       CALL `djsqlgen_lab_identity`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
     END;
-    SET SESSION innodb_lock_wait_timeout = v_saved_wait;
     IF v_locked = 1 THEN
-      SET v_done = 0, v_locked_since = COALESCE(v_locked_since, SYSDATE(6)), v_retries = v_retries + 1;
-      IF TIMESTAMPDIFF(SECOND, v_locked_since, SYSDATE(6)) > 300 THEN
+      -- Only the retries' pauses count toward the limit (not a `djsqlgen pause` in between).
+      SET v_done = 0, v_retries = v_retries + 1, v_pause_s = LEAST(0.05 * POW(2, v_retries - 1), 2);
+      IF v_locked_s + v_pause_s > 300 THEN
         -- (Messages stay within 128 characters, MySQL's limit.)
         SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped: rows locked by writers for ',
                                     '300 s; nothing is lost, run it again later'), 128);
@@ -685,9 +685,10 @@ BEGIN
         SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': rows are locked by a writer; the copy yields, and retries')
                AS waiting;
       END IF;
-      DO SLEEP(LEAST(0.05 * POW(2, v_retries - 1), 2));
+      DO SLEEP(v_pause_s);
+      SET v_locked_s = v_locked_s + v_pause_s;
     ELSE
-      SET v_retries = 0, v_locked_since = NULL;
+      SET v_retries = 0, v_locked_s = 0;
       IF v_warnings IS NOT NULL THEN
         -- The client prints this result: a warning is shown, never swallowed.
         SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
