@@ -33,16 +33,21 @@ CREATE TABLE session__tag (subject_id int NOT NULL, session_id int NOT NULL, tag
   CONSTRAINT tag_session FOREIGN KEY (subject_id, session_id) REFERENCES session (subject_id, session_id)
   ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
 INSERT INTO session SELECT seq, 1, '2024-01-01' + INTERVAL seq HOUR FROM seq_1_to_10;
-INSERT INTO session__tag SELECT seq, 1, 'x' FROM seq_1_to_10
+INSERT INTO session__tag SELECT s.seq, 1, CONCAT('t', t.seq) FROM seq_1_to_10 AS s, seq_1_to_20 AS t
 """
 
 
 def _rekeyed(s: FastScenario) -> None:
-    """Sessions re-keyed by their start time; their tags follow through a join to v1's session."""
+    """Sessions re-keyed by their start time; their tags follow through a join to v1's session. One chunk holds
+    every tag, so a chunk that meets session 5 has copied 80 tags before: it is the heavier transaction."""
+
+    def edit(plan: dict) -> None:
+        plan["chunk"]["rows"] = 1000
+        s.tables(plan)["session"].update({"key": ["subject_id", "start"],
+                                          "columns": {"subject_id": "keep", "session_id": "drop", "start": "keep"}})
+
     s.create_v1(V1)
-    s.plan(lambda plan: s.tables(plan)["session"].update({"key": ["subject_id", "start"],
-                                                          "columns": {"subject_id": "keep", "session_id": "drop",
-                                                                      "start": "keep"}}))
+    s.plan(edit)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
 
@@ -64,7 +69,7 @@ def _sessions_only(s: FastScenario, server_settings) -> None:
             request(s.db, plan, "abort")
 
     with connect(server_settings) as conn, pytest.raises(BackfillAborted):
-        driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False, on_chunk=abort_after_sessions)
+        driver.backfill(conn, plan, chunk_rows=1000, sleep_ms=0, show_progress=False, on_chunk=abort_after_sessions)
     request(s.db, plan, "resume")
 
 
@@ -116,7 +121,7 @@ def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fa
             s.apply("40_backfill", client=True)
         else:
             with connect(server_settings) as conn:
-                driver.backfill(conn, load_plan(s.plan_path), chunk_rows=100, sleep_ms=0, show_progress=False)
+                driver.backfill(conn, load_plan(s.plan_path), chunk_rows=1000, sleep_ms=0, show_progress=False)
         second_step.join()
         assert failures == [], failures  # before: [(1213, 'Deadlock found when trying to get lock; …')]
     finally:
@@ -125,7 +130,7 @@ def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fa
     v1 = db.query(f"SELECT s.subject_id, s.start, t.tag FROM `{schema}`.session__tag AS t JOIN `{schema}`.session "
                   "AS s USING (subject_id, session_id) ORDER BY 1, 2, 3")
     assert db.query(f"SELECT subject_id, start, tag FROM `{s.v2()}`.session__tag ORDER BY 1, 2, 3") == v1
-    assert len(v1) == 9
+    assert len(v1) == 180
 
 
 def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefix, dj_env, tmp_path,
@@ -138,7 +143,7 @@ def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefi
     plan = load_plan(s.plan_path)
     with connect(server_settings) as writer:
         writer.execute("BEGIN")
-        writer.execute(f"UPDATE `{s.sources[0]}`.session__tag SET tag = 'y' WHERE subject_id = 7")
+        writer.execute(f"UPDATE `{s.sources[0]}`.session__tag SET tag = 'y' WHERE subject_id = 7 AND tag = 't1'")
         with connect(server_settings) as conn, pytest.raises(DjsqlgenError, match="kept rows of its next chunk locked"):
             driver.backfill(conn, plan, chunk_rows=100, sleep_ms=0, show_progress=False)
         state = db.query(f"SELECT state, why FROM `{s.control}`.backfill_run")[0]
