@@ -18,6 +18,8 @@ from djsqlgen.output.statements import Statement
 # retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line, which also halves the chunk).
 LOCKED_FOR_S = 300
 QUIET_RETRIES = 5
+# The pause before the n-th retry in a row: FIRST_PAUSE_S × 2^(n-1), at most MAX_PAUSE_S.
+FIRST_PAUSE_S, MAX_PAUSE_S = 0.05, 2
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 

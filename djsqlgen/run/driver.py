@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from djsqlgen.engines.backfill import LOCKED_FOR_S, QUIET_RETRIES
+from djsqlgen.engines.backfill import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
@@ -148,7 +148,7 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
             if exc.errno not in RETRYABLE:
                 raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
                                     "Nothing is lost: fix the cause and run the same command again to resume.") from None
-            pause = min(0.05 * 2**attempt, 2.0)
+            pause = min(FIRST_PAUSE_S * 2**attempt, MAX_PAUSE_S)
             if locked_s + pause > LOCKED_FOR_S:
                 why = f"rows of {label} locked by writers for {LOCKED_FOR_S} s of retries"
                 run.report(db, "stopped", why)

@@ -17,7 +17,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, steps
 
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.plan.file import load_plan
@@ -50,14 +50,6 @@ def _rekeyed(s: FastScenario) -> None:
     s.plan(edit)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-
-
-def _steps(conn, statements: list, failures: list) -> None:
-    try:
-        for sql in statements:
-            conn.execute(sql)
-    except ServerError as exc:
-        failures.append((exc.errno, exc.message))
 
 
 def _sessions_only(s: FastScenario, server_settings) -> None:
@@ -111,10 +103,10 @@ def test_a_datajoint_cascading_delete_during_a_chunk_of_the_children_does_not_fa
     with pytest.raises(ServerError, match="foreign key constraint fails"):
         writer.execute(f"DELETE FROM `{schema}`.session WHERE subject_id = 5")
     second_step = threading.Thread(target=_when_the_copy_met_the_lock, args=(
-        server_settings, schema, gave_up, lambda: _steps(writer, [
-            f"DELETE FROM `{schema}`.session__tag WHERE subject_id = 5",
-            f"DELETE FROM `{schema}`.session WHERE subject_id = 5",
-            "COMMIT"], failures)))
+        server_settings, schema, gave_up, lambda: steps(writer, [
+            (f"DELETE FROM `{schema}`.session__tag WHERE subject_id = 5", None),
+            (f"DELETE FROM `{schema}`.session WHERE subject_id = 5", None),
+            ("COMMIT", None)], failures)))
     second_step.start()
     try:
         if copy == "40_backfill.sql":
@@ -175,12 +167,13 @@ def test_a_transaction_that_does_not_wait_gives_up_even_where_it_would_close_a_d
             chunk.execute("SELECT * FROM djsqlgen_nowait_probe.child WHERE id = 1 LOCK IN SHARE MODE")
             writer.execute("BEGIN")  # a writer that holds the parent, then waits for the child
             writer.execute("UPDATE djsqlgen_nowait_probe.parent SET v = 1 WHERE id = 1")
-            waiting = threading.Thread(target=_steps, args=(writer, [
-                "UPDATE djsqlgen_nowait_probe.child SET v = 1 WHERE id = 1"], failures))
+            waiting = threading.Thread(target=steps, args=(writer, [
+                ("UPDATE djsqlgen_nowait_probe.child SET v = 1 WHERE id = 1", None)], failures))
             waiting.start()
             waiting.join(timeout=0.5)
             chunk.execute(f"SET SESSION innodb_lock_wait_timeout = {wait}")
-            _steps(chunk, ["SELECT * FROM djsqlgen_nowait_probe.parent WHERE id = 1 LOCK IN SHARE MODE"], failures)
+            steps(chunk, [("SELECT * FROM djsqlgen_nowait_probe.parent WHERE id = 1 LOCK IN SHARE MODE", None)],
+                  failures)
             chunk.execute("ROLLBACK")
             waiting.join()
             writer.execute("ROLLBACK")

@@ -14,7 +14,7 @@ import random
 import threading
 
 import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, steps
 
 from djsqlgen.run.db import ServerError, connect
 
@@ -78,16 +78,6 @@ def test_concurrent_writers_never_deadlock_on_the_triggers(shape, db, prefix, dj
     assert s.verify().returncode == 0
 
 
-def _steps(conn, statements: list, failures: list) -> None:
-    """Run (sql, args) pairs on ``conn`` (one client's steps of an interleaving); a server error ends them and is
-    kept in ``failures``."""
-    try:
-        for sql, args in statements:
-            conn.execute(sql, args)
-    except ServerError as exc:
-        failures.append((exc.errno, exc.message))
-
-
 REKEY_V1 = """
 CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, start datetime NOT NULL,
   PRIMARY KEY (subject_id, session_id)) ENGINE=InnoDB;
@@ -121,10 +111,10 @@ def test_two_clients_inserting_a_parent_then_its_parts_do_not_deadlock(db, prefi
             c.execute(f"INSERT INTO `{schema}`.session VALUES (%s, 1, '2025-01-01')", [100 + i])
         failures: list = []
         tags = f"INSERT INTO `{schema}`.session__tag VALUES (%s, 1, 'a'), (%s, 1, 'b')"
-        waiting = threading.Thread(target=_steps, args=(first, [(tags, [100, 100]), ("COMMIT", None)], failures))
+        waiting = threading.Thread(target=steps, args=(first, [(tags, [100, 100]), ("COMMIT", None)], failures))
         waiting.start()
         waiting.join(timeout=1)  # before the fix it waits here for the second client's gap lock
-        _steps(second, [(tags, [101, 101]), ("COMMIT", None)], failures)
+        steps(second, [(tags, [101, 101]), ("COMMIT", None)], failures)
         waiting.join()
         assert failures == [], failures
     finally:
@@ -167,11 +157,11 @@ def test_two_clients_moving_keys_to_the_end_of_the_index_do_not_deadlock(after, 
     try:
         for c in (first, second):
             c.execute("BEGIN")
-        _steps(first, [(move, [1001, 1])], failures)  # a subject with a session, then ones without (no v1 cascade)
-        waiting = threading.Thread(target=_steps, args=(second, [(move, [1006, 6])], failures))
+        steps(first, [(move, [1001, 1])], failures)  # a subject with a session, then ones without (no v1 cascade)
+        waiting = threading.Thread(target=steps, args=(second, [(move, [1006, 6])], failures))
         waiting.start()
         waiting.join(timeout=1)  # before the fix it waits here for the first client's gap lock
-        _steps(first, [(move, [1007, 7])], failures)
+        steps(first, [(move, [1007, 7])], failures)
         if not failures:
             first.execute("COMMIT")
         waiting.join()  # (the second connection is the thread's until its statement returns)

@@ -155,6 +155,16 @@ def errno_and_message(db: Database, sql: str, args=None) -> tuple[int, str]:
     return 0, ""
 
 
+def steps(conn: Database, statements: list[tuple[str, Any]], failures: list) -> None:
+    """Run (sql, args) pairs on ``conn``: one client's steps of an interleaving (often in a thread of its own). A
+    server error ends them and is kept in ``failures`` as (errno, message)."""
+    try:
+        for sql, args in statements:
+            conn.execute(sql, args)
+    except ServerError as exc:
+        failures.append((exc.errno, exc.message))
+
+
 class Writer(threading.Thread):
     """Inserts rows ``(id, note)`` into a table every ``every_ms`` on its own connection until stopped.
 
