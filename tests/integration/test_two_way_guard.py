@@ -162,3 +162,27 @@ def test_without_a_guard_the_echo_fails_with_1442(server_settings, prefix):
         with pytest.raises(ServerError) as failed:
             db.execute(f"INSERT INTO `{name}`.v1 (id, v) VALUES (5, 5)")
     assert failed.value.errno == 1442
+
+
+# A closed side (issue 24, item 5) takes only what the open side already holds: stateless like the guard above.
+CLOSED_GUARD = """
+CREATE TRIGGER `{db}`.`{me}_bi_closed` BEFORE INSERT ON `{db}`.`{me}` FOR EACH ROW
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM `{db}`.`{other}` WHERE id = NEW.id AND v <=> NEW.v) THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{me} is closed for writes: write to {other}';
+    END IF;
+END"""
+
+
+def test_a_closed_side_refuses_its_own_clients_and_takes_what_the_other_side_carries(server_settings, prefix):
+    """No session state tells a carried write from a client's: the closed side's check asks the open side."""
+    name = f"{prefix}_closed"
+    with connect(server_settings) as db:
+        _setup(db, name, COMPARE_GUARD)
+        db.execute(CLOSED_GUARD.format(db=name, me="v1", other="v2"))
+        with pytest.raises(ServerError) as refused:
+            db.execute(f"INSERT INTO `{name}`.v1 (id, v) VALUES (5, 5)")
+        db.execute(f"INSERT INTO `{name}`.v2 (id, v) VALUES (6, 6)")
+        rows = {t: db.query(f"SELECT id, v FROM `{name}`.`{t}` ORDER BY id") for t in ("v1", "v2")}
+    assert refused.value.errno == 1644 and "v1 is closed" in refused.value.message
+    assert rows["v1"] == rows["v2"] == [{"id": 1, "v": 1}, {"id": 3, "v": 3}, {"id": 6, "v": 6}], rows
