@@ -37,9 +37,18 @@ cleanup() {
     fi
     if [ -f "$out/manifest.json" ]; then
         # Named one by one, newest first: each undoes its phase where it was applied and does nothing elsewhere.
-        djsqlgen apply "$out"/rollback/{70_cutover,60_constraints,50_verify,40_backfill,30_dualwrite,20_routines,10_expand,00_preflight}.sql >/dev/null
+        quietly djsqlgen apply "$out"/rollback/{70_cutover,60_constraints,50_verify,40_backfill,30_dualwrite,20_routines,10_expand,00_preflight}.sql
     fi
-    djsqlgen apply "$inputs/cleanup.sql" >/dev/null
+    quietly djsqlgen apply "$inputs/cleanup.sql"
+}
+
+# A command's output only when it fails.
+quietly() {
+    local log
+    if ! log=$("$@" 2>&1); then
+        printf '%s\n' "$log" >&2
+        return 1
+    fi
 }
 
 if [ "${1:-}" = cleanup ]; then
