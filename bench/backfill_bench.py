@@ -58,6 +58,7 @@ import warnings
 from pathlib import Path
 
 import pymysql
+from common import create_own, drop_own
 
 V1 = "bench_bf_v1"
 V2 = "bench_bf_v2"  # djsqlgen's target
@@ -110,8 +111,7 @@ def run(conn, sql: str, args=None) -> list[tuple]:
 
 
 def drop_schemas(conn, names=ALL_SCHEMAS) -> None:
-    for name in names:
-        run(conn, f"DROP DATABASE IF EXISTS {q(name)}")
+    drop_own(conn, *names)  # only what a bench made; someone else's database of one of these names stops it
 
 
 def count_rows(conn, schema: str) -> dict[str, int]:
@@ -186,7 +186,7 @@ def blob_header(payload: int) -> bytes:
 def build_v1(conn, rows: int) -> dict[str, int]:
     """Declare and fill v1; returns the row count per table."""
     drop_schemas(conn)
-    run(conn, f"CREATE DATABASE {q(V1)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    create_own(conn, V1, "DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
     for table in TABLES:
         body = ",\n  ".join(DDL[table])
         run(conn, f"CREATE TABLE {qt(V1, table)} (\n  {body}\n) ENGINE=InnoDB COMMENT='{TABLE_COMMENTS[table]}'")
@@ -213,8 +213,7 @@ def build_v1(conn, rows: int) -> dict[str, int]:
 
 def like_copies(conn, schema: str) -> None:
     """Empty copies of the v1 tables (CREATE TABLE … LIKE: keys and indexes, no foreign keys)."""
-    run(conn, f"DROP DATABASE IF EXISTS {q(schema)}")
-    run(conn, f"CREATE DATABASE {q(schema)} DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    create_own(conn, schema, "DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
     for table in TABLES:
         run(conn, f"CREATE TABLE {qt(schema, table)} LIKE {qt(V1, table)}")
 
@@ -312,7 +311,7 @@ def measure_bulk(conn) -> dict:
         with conn.cursor() as cur:
             rows += cur.execute(f"INSERT INTO {qt(BULK, table)} SELECT * FROM {qt(V1, table)}")
     seconds = time.perf_counter() - t0
-    run(conn, f"DROP DATABASE {q(BULK)}")
+    drop_own(conn, BULK)
     return {"rows": rows, "seconds": seconds}
 
 
@@ -350,7 +349,7 @@ def measure_migrate(conn) -> dict:
     for table in TABLES:
         rows += copy_table_data(V1, BULK, table, connection=dj_conn)["rows_copied"]
     seconds = time.perf_counter() - t0
-    run(conn, f"DROP DATABASE {q(BULK)}")
+    drop_own(conn, BULK)
     return {"rows": rows, "seconds": seconds}
 
 
@@ -377,7 +376,7 @@ def measure_client(conn, rows_per_table: int, full_counts: dict[str, int], batch
                 dst.insert(rows)
                 copied += len(rows)
             per_table[table] = {"rows": copied, "seconds": time.perf_counter() - t0}
-    run(conn, f"DROP DATABASE {q(CLIENT)}")
+    drop_own(conn, CLIENT)
     measured_rows = sum(t["rows"] for t in per_table.values())
     measured_s = sum(t["seconds"] for t in per_table.values())
     # All rows at each table's own measured rate (tables differ: 1 KB blobs vs small rows).

@@ -34,3 +34,69 @@ def djsqlgen(*args: str, work: Path) -> float:
     if result.returncode != 0:
         raise SystemExit(f"djsqlgen {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return time.monotonic() - started
+
+
+# -- the databases a bench uses: its own, never someone else's ------------------------------------------------
+MARKER = "djsqlgen_bench_owner"  # a procedure in every database a bench creates
+
+
+def _rows(db, sql: str, args=None) -> list[tuple]:
+    """Rows as tuples, from a pymysql connection or djsqlgen's Database."""
+    if not isinstance(db, pymysql.connections.Connection):  # djsqlgen's Database
+        return [tuple(r.values()) for r in db.query(sql, args)]
+    with db.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _exec(db, sql: str) -> None:
+    if not isinstance(db, pymysql.connections.Connection):
+        db.execute(sql)
+    else:
+        run(db, sql)
+
+
+def _owned(db, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` exist, each made by a bench: it holds the marker, or djsqlgen made it for a bench's plan
+    (a control schema among ``names``, or a schema recorded as created in one). Stops the bench, having dropped
+    nothing, when one of them exists and is someone else's."""
+    present = [n for n in names if _rows(db, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [n])]
+    controls = [n for n in present if len(_rows(db, "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                                               "AND TABLE_NAME IN ('objects', 'phase_log')", [n])) == 2]
+    recorded = {r[0] for c in controls for r in _rows(
+        db, f"SELECT schema_name FROM `{c}`.`objects` WHERE kind = 'schema'")}
+    for name in present:
+        marked = _rows(db, "SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s AND ROUTINE_NAME = %s",
+                       [name, MARKER])
+        if not (marked or name in controls or name in recorded):
+            raise SystemExit(f"bench: database {name} exists and no bench made it (no {MARKER} procedure, not "
+                             "recorded by a bench's migration); it is left alone: drop it yourself if it is yours")
+    return present
+
+
+def drop_own(db, *names: str) -> None:
+    """Drop those of ``names`` that exist, after checking that a bench made every one of them."""
+    owned = _owned(db, names)
+    _exec(db, "SET SESSION foreign_key_checks = 0")
+    for name in owned:
+        _exec(db, f"DROP DATABASE `{name}`")
+    _exec(db, "SET SESSION foreign_key_checks = 1")
+
+
+def create_own(db, name: str, options: str = "") -> None:
+    """CREATE DATABASE ``name`` (``options``: its character set) marked as a bench's; an earlier bench run's copy is
+    dropped first, someone else's database of that name stops the bench."""
+    drop_own(db, name)
+    _exec(db, f"CREATE DATABASE `{name}` {options}".rstrip())
+    _exec(db, f"CREATE PROCEDURE `{name}`.`{MARKER}`() COMMENT 'made by a djsqlgen bench; it drops this database' "
+              "DO 0")
+
+
+def mark_own(db, name: str) -> None:
+    """Mark ``name``, which this run has just had another tool create (it was checked absent or a bench's before),
+    as a bench's, so that ``drop_own`` drops it."""
+    if _rows(db, "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s", [name]) and not _rows(
+            db, "SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s AND ROUTINE_NAME = %s",
+            [name, MARKER]):
+        _exec(db, f"CREATE PROCEDURE `{name}`.`{MARKER}`() COMMENT 'made by a djsqlgen bench; it drops this "
+                  "database' DO 0")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import connect, djsqlgen, run
+from common import connect, create_own, djsqlgen, drop_own, mark_own, run
 
 from djsqlgen.presets import dj2_sql
 
@@ -38,8 +38,8 @@ STORE = "store"
 
 
 def build_v1(db, rows: int) -> None:
-    run(db, f"DROP DATABASE IF EXISTS `{V1}`")
-    run(db, f"CREATE DATABASE `{V1}` CHARACTER SET latin1 COLLATE latin1_swedish_ci")
+    drop_own(db, V1, V2, BULK, CTL, MIG)  # only what a bench made; someone else's database of these names stops it
+    create_own(db, V1, "CHARACTER SET latin1 COLLATE latin1_swedish_ci")
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
     run(db, f"""CREATE TABLE `{V1}`.`~external_{STORE}` (
   `hash` binary(16) NOT NULL COMMENT ':uuid:hash of contents (blob), of filename + contents (attach), or relative filepath (filepath)',
@@ -80,8 +80,7 @@ def write_plan(work: Path) -> None:
 
 def bulk(db) -> float:
     """The preset's transform of both tables, one INSERT … SELECT each (the JSON from the same dj2_sql)."""
-    run(db, f"DROP DATABASE IF EXISTS `{BULK}`")
-    run(db, f"CREATE DATABASE `{BULK}` CHARACTER SET utf8mb4")
+    create_own(db, BULK, "CHARACTER SET utf8mb4")
     for table in ("session", "__trace"):
         run(db, f"CREATE TABLE `{BULK}`.`{table}` LIKE `{V2}`.`{table}`")
     raw = dj2_sql.hash_json("src.raw", dj2_sql.legacy_path("src.raw", V1), V1, STORE, "ext.size")
@@ -90,7 +89,7 @@ def bulk(db) -> float:
     run(db, f"INSERT INTO `{BULK}`.`__trace` SELECT src.session_id, src.trace_id, src.gain, src.note, src.waveform, "
             f"{raw} FROM `{V1}`.`__trace` AS src LEFT JOIN `{V1}`.`~external_{STORE}` AS ext ON ext.hash = src.raw")
     elapsed = time.monotonic() - started
-    run(db, f"DROP DATABASE `{BULK}`")
+    drop_own(db, BULK)
     return elapsed
 
 
@@ -105,13 +104,14 @@ def datajoint_migrate(db) -> dict:
     dj.config["database.password"] = os.environ.get("DJ_PASS", "")
     dj.config["safemode"] = False
     out: dict = {}
-    run(db, f"DROP DATABASE IF EXISTS `{MIG}`")
+    drop_own(db, MIG)
     try:
         migrate.create_parallel_schema(V1, MIG, copy_data=True)
         out["copy as shipped"] = "ok"
     except Exception as exc:  # noqa: BLE001  (the bench reports what it does)
         out["copy as shipped"] = f"fails: {str(exc)[:90]}"
-    run(db, f"DROP DATABASE IF EXISTS `{MIG}`")
+    mark_own(db, MIG)  # made just now by datajoint.migrate
+    drop_own(db, MIG)
     conn = dj.conn(reset=True)
     conn.query("SET FOREIGN_KEY_CHECKS = 0")
     started = time.monotonic()
@@ -133,7 +133,8 @@ def datajoint_migrate(db) -> dict:
     out["columns"] = columns
     sample = run(db, f"SELECT raw_v2 FROM `{MIG}`.`__trace` LIMIT 1") if "raw_v2" in columns else [("-",)]
     out["sample"] = sample[0][0]
-    run(db, f"DROP DATABASE IF EXISTS `{MIG}`")
+    mark_own(db, MIG)
+    drop_own(db, MIG)
     return out
 
 
@@ -175,8 +176,7 @@ def main() -> int:
     print(f"      its raw_v2 (2.x reads {{hash: base32, path, schema, store, size}}): {mig['sample']}")
     print(f"    medians of {args.repeats} interleaved rounds; machine load at the end: {os.getloadavg()[0]:.1f}")
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL, MIG):
-            run(db, f"DROP DATABASE IF EXISTS `{schema}`")
+        drop_own(db, V1, V2, BULK, CTL, MIG)
     return 0
 
 

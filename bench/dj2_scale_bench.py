@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import itertools
 
-from common import connect, djsqlgen, run
+from common import MARKER, connect, djsqlgen, drop_own, run
 
 PREFIX = "bench_dj2s_"
 TABLES_PER_SCHEMA = 10
@@ -35,6 +35,7 @@ def schema_ddl(schema: str, previous: str | None) -> list[str]:
              f"(`kind`) {fk}") if previous else ""
     return [
         f"CREATE DATABASE {s} CHARACTER SET latin1 COLLATE latin1_swedish_ci",
+        f"CREATE PROCEDURE {s}.`{MARKER}`() COMMENT 'made by a djsqlgen bench; it drops this database' DO 0",
         (f"CREATE TABLE {s}.`~log` (`timestamp` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP, `version` varchar(12) "
         f"NOT NULL COMMENT 'datajoint version', `user` varchar(255) NOT NULL, `host` varchar(255) NOT NULL DEFAULT '', "
         f"`event` varchar(255) NOT NULL DEFAULT '', PRIMARY KEY (`timestamp`)) ENGINE=InnoDB COMMENT='event logging table'"),
@@ -76,11 +77,10 @@ def build(db, schemas: list[str]) -> None:
 
 
 def drop(db) -> None:
+    """Every schema of the bench's prefix, each only if the bench made it (else nothing is dropped)."""
     like = PREFIX.replace("_", "\\_")
-    for (name,) in run(db, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{like}%' "
-                           "ORDER BY SCHEMA_NAME DESC"):
-        run(db, "SET FOREIGN_KEY_CHECKS = 0")
-        run(db, f"DROP DATABASE `{name}`")
+    drop_own(db, *(name for (name,) in run(db, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME "
+                                               f"LIKE '{like}%' ORDER BY SCHEMA_NAME DESC")))
 
 
 def measure(tables: int, work: Path, db) -> dict[str, float]:

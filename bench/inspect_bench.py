@@ -16,6 +16,8 @@ import statistics
 import sys
 import time
 
+from common import create_own, drop_own
+
 from djsqlgen.catalog.heading import inspect_schemas
 from djsqlgen.run.db import Database, connect
 from djsqlgen.run.settings import resolve_settings
@@ -141,7 +143,7 @@ def declare(db: Database, schemas: list[str], tables_per_schema: int) -> int:
     count = 0
     previous = None
     for schema in schemas:
-        db.execute(f"CREATE DATABASE {q(schema)} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        create_own(db, schema, "CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
         specs: list[tuple[str, str]] = []
         block = 0
         while len(specs) < tables_per_schema:
@@ -155,14 +157,12 @@ def declare(db: Database, schemas: list[str], tables_per_schema: int) -> int:
 
 
 def drop_bench_schemas(db: Database) -> None:
+    """Every schema of the bench's prefix, each only if a bench made it (else nothing is dropped)."""
     rows = db.query(
         "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
         [PREFIX.replace("_", "\\_") + "%"],
     )
-    db.execute("SET SESSION foreign_key_checks = 0")
-    for row in rows:
-        db.execute(f"DROP DATABASE IF EXISTS {q(row['SCHEMA_NAME'])}")
-    db.execute("SET SESSION foreign_key_checks = 1")
+    drop_own(db, *(row["SCHEMA_NAME"] for row in rows))
 
 
 def measure(db: Database, schemas: list[str], expected_tables: int) -> tuple[float, int]:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import connect, create_own, djsqlgen, drop_own, run
 
 V1, CTL, BULK = "bench_jobs_v1", "bench_jobs_ctl", "bench_jobs_bulk"
 V2 = f"{V1}_v2"
@@ -34,9 +34,8 @@ TABLES = [f"t{i}" for i in range(1, 6)]
 
 
 def build_v1(db, rows: int) -> None:
-    for schema in (V1, V2, BULK, CTL):
-        run(db, f"DROP DATABASE IF EXISTS `{schema}`")
-    run(db, f"CREATE DATABASE `{V1}`")
+    drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
+    create_own(db, V1)
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
     for t in TABLES:
         run(db, f"CREATE TABLE `{V1}`.`{t}` (id int NOT NULL, x double NOT NULL, payload blob NOT NULL, "
@@ -46,15 +45,14 @@ def build_v1(db, rows: int) -> None:
 
 
 def bulk(db) -> float:
-    run(db, f"DROP DATABASE IF EXISTS `{BULK}`")
-    run(db, f"CREATE DATABASE `{BULK}`")
+    create_own(db, BULK)
     for t in TABLES:
         run(db, f"CREATE TABLE `{BULK}`.`{t}` LIKE `{V2}`.`{t}`")
     started = time.monotonic()
     for t in TABLES:
         run(db, f"INSERT INTO `{BULK}`.`{t}` SELECT * FROM `{V1}`.`{t}`")
     elapsed = time.monotonic() - started
-    run(db, f"DROP DATABASE `{BULK}`")
+    drop_own(db, BULK)
     return elapsed
 
 
@@ -96,8 +94,7 @@ def main() -> int:
         print(f"    medians of {args.repeats} interleaved rounds, chunk {args.chunk}; machine load at the end: "
               f"{os.getloadavg()[0]:.1f}")
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL):
-            run(db, f"DROP DATABASE IF EXISTS `{schema}`")
+        drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
     return 0
 
 

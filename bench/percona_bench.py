@@ -34,16 +34,16 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import connect, create_own, djsqlgen, drop_own, mark_own, run
 
 V1, CTL, BULK, PTOSC = "bench_vf_v1", "bench_vf_ctl", "bench_vf_bulk", "bench_vf_ptosc"
+PERCONA = "bench_vf_percona"  # pt-table-checksum's --replicate database (its default, `percona`, may be a lab's)
 V2 = f"{V1}_v2"
 
 
 def build_v1(db, rows: int) -> None:
-    for schema in (V1, V2, BULK, CTL, PTOSC, "percona"):
-        run(db, f"DROP DATABASE IF EXISTS `{schema}`")
-    run(db, f"CREATE DATABASE `{V1}`")
+    drop_own(db, V1, V2, BULK, CTL, PTOSC, PERCONA)  # only what a bench made; someone else's stops it
+    create_own(db, V1)
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
     run(db, f"CREATE TABLE `{V1}`.recording (id int NOT NULL, subject int NOT NULL, session smallint NOT NULL, "
             "name varchar(64) CHARACTER SET utf8mb4 NOT NULL, x float NOT NULL, y double NULL, data longblob NOT NULL, "
@@ -64,13 +64,12 @@ def write_plan(work: Path) -> None:
 
 
 def bulk(db) -> float:
-    run(db, f"DROP DATABASE IF EXISTS `{BULK}`")
-    run(db, f"CREATE DATABASE `{BULK}`")
+    create_own(db, BULK)
     run(db, f"CREATE TABLE `{BULK}`.recording LIKE `{V1}`.recording")
     started = time.monotonic()
     run(db, f"INSERT INTO `{BULK}`.recording SELECT * FROM `{V1}`.recording")
     elapsed = time.monotonic() - started
-    run(db, f"DROP DATABASE `{BULK}`")
+    drop_own(db, BULK)
     return elapsed
 
 
@@ -93,8 +92,7 @@ def pt_online_schema_change(db) -> float | None:
     tool = shutil.which("pt-online-schema-change")
     if tool is None:
         return None
-    run(db, f"DROP DATABASE IF EXISTS `{PTOSC}`")
-    run(db, f"CREATE DATABASE `{PTOSC}`")
+    create_own(db, PTOSC)
     run(db, f"CREATE TABLE `{PTOSC}`.recording LIKE `{V1}`.recording")
     run(db, f"INSERT INTO `{PTOSC}`.recording SELECT * FROM `{V1}`.recording")
     command = [tool, *_pt_connection(), "--alter=ENGINE=InnoDB", f"D={PTOSC},t=recording", "--execute",
@@ -102,7 +100,7 @@ def pt_online_schema_change(db) -> float | None:
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
-    run(db, f"DROP DATABASE `{PTOSC}`")
+    drop_own(db, PTOSC)
     if result.returncode != 0:
         raise SystemExit(f"pt-online-schema-change failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return elapsed
@@ -113,7 +111,7 @@ def pt_table_checksum() -> float | None:
     if tool is None:
         return None
     command = [tool, *_pt_connection(), "--recursion-method=none", "--no-check-binlog-format",
-               "--no-check-replication-filters", f"--databases={V1}", "--tables=recording", "--replicate=percona.checksums"]
+               "--no-check-replication-filters", f"--databases={V1}", "--tables=recording", f"--replicate={PERCONA}.checksums"]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.monotonic() - started
@@ -172,9 +170,10 @@ def main() -> int:
     print(f"(e) bare scan of both sides (the floor): {m['scan']:6.2f} s  scan/backfill = "
           f"{m['scan'] / m['backfill']:.2f}")
     print(f"    medians of {args.repeats} interleaved rounds; machine load at the end: {os.getloadavg()[0]:.1f}")
+    if "pt" in m:
+        mark_own(db, PERCONA)  # made by pt-table-checksum in this run
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL, PTOSC, "percona"):
-            run(db, f"DROP DATABASE IF EXISTS `{schema}`")
+        drop_own(db, V1, V2, BULK, CTL, PTOSC, PERCONA)  # only what a bench made; someone else's stops it
     return 0
 
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import connect, create_own, djsqlgen, drop_own, run
 
 V1, CTL = "bench_rk_v1", "bench_rk_ctl"
 V2, BULK = f"{V1}_v2", "bench_rk_bulk"
@@ -43,9 +43,8 @@ V2, BULK = f"{V1}_v2", "bench_rk_bulk"
 
 def build_v1(db, rows: int) -> int:
     subjects = max(rows // 1000, 1)
-    for schema in (V1, V2, BULK, CTL):
-        run(db, f"DROP DATABASE IF EXISTS `{schema}`")
-    run(db, f"CREATE DATABASE `{V1}`")
+    drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
+    create_own(db, V1)
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
     run(db, f"CREATE TABLE `{V1}`.subject (subject_id int NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB")
     run(db, f"CREATE TABLE `{V1}`.session (subject_id int NOT NULL, session_id smallint NOT NULL, "
@@ -85,8 +84,7 @@ def teardown(work: Path) -> None:
 
 
 def bulk(db) -> float:
-    run(db, f"DROP DATABASE IF EXISTS `{BULK}`")
-    run(db, f"CREATE DATABASE `{BULK}`")
+    create_own(db, BULK)
     for table in ("subject", "session", "session__trial"):
         run(db, f"CREATE TABLE `{BULK}`.`{table}` LIKE `{V2}`.`{table}`")
     started = time.monotonic()
@@ -97,7 +95,7 @@ def bulk(db) -> float:
             f"s.session_start, t.trial, t.t, t.payload FROM `{V1}`.session__trial AS t JOIN `{V1}`.session AS s "
             "ON s.subject_id = t.subject_id AND s.session_id = t.session_id")
     elapsed = time.monotonic() - started
-    run(db, f"DROP DATABASE `{BULK}`")
+    drop_own(db, BULK)
     return elapsed
 
 
@@ -152,8 +150,7 @@ def main() -> int:
               f"{wo / w:.2f}  (target >= 0.5)")
         print(f"    medians of {args.repeats} interleaved rounds; machine load at the end: {os.getloadavg()[0]:.1f}")
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL):
-            run(db, f"DROP DATABASE IF EXISTS `{schema}`")
+        drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
     return 0
 
 

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import connect, create_own, djsqlgen, drop_own, run
 
 V1, CTL, BULK = "bench_rel_v1", "bench_rel_ctl", "bench_rel_bulk"
 V2 = f"{V1}_v2"
@@ -41,9 +41,8 @@ V2 = f"{V1}_v2"
 
 def build_v1(db, rows: int) -> None:
     subjects = max(rows // 100, 1)
-    for schema in (V1, V2, BULK, CTL):
-        run(db, f"DROP DATABASE IF EXISTS `{schema}`")
-    run(db, f"CREATE DATABASE `{V1}`")
+    drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
+    create_own(db, V1)
     run(db, f"USE `{V1}`")  # MariaDB's seq_1_to_N tables need a current database
     run(db, f"CREATE TABLE `{V1}`.subject (subject_id int NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB")
     run(db, f"CREATE TABLE `{V1}`.insertion (subject_id int NOT NULL, insertion int NOT NULL, "
@@ -80,8 +79,7 @@ def write_plan(work: Path) -> None:
 
 def bulk(db) -> tuple[float, float]:
     """(lookup extraction, part merge): the same transforms by one INSERT … SELECT per table."""
-    run(db, f"DROP DATABASE IF EXISTS `{BULK}`")
-    run(db, f"CREATE DATABASE `{BULK}`")
+    create_own(db, BULK)
     for table in ("#probe_model", "insertion", "scan"):
         run(db, f"CREATE TABLE `{BULK}`.`{table}` LIKE `{V2}`.`{table}`")
     started = time.monotonic()
@@ -93,7 +91,7 @@ def bulk(db) -> tuple[float, float]:
     run(db, f"INSERT INTO `{BULK}`.scan SELECT s.subject_id, s.scan_id, s.depth, q.snr, q.ok FROM `{V1}`.scan AS s "
             f"LEFT JOIN `{V1}`.scan__quality AS q ON q.subject_id = s.subject_id AND q.scan_id = s.scan_id")
     merge = time.monotonic() - started
-    run(db, f"DROP DATABASE `{BULK}`")
+    drop_own(db, BULK)
     return lookup, merge
 
 
@@ -166,8 +164,7 @@ def main() -> int:
           f"with/without = {med['without'] / med['with']:.2f}  (target >= 0.5)")
     print(f"    medians of {args.repeats} interleaved rounds; machine load at the end: {os.getloadavg()[0]:.1f}")
     if not args.keep:
-        for schema in (V1, V2, BULK, CTL):
-            run(db, f"DROP DATABASE IF EXISTS `{schema}`")
+        drop_own(db, V1, V2, BULK, CTL)  # only what a bench made; someone else's stops it
     return 0
 
 

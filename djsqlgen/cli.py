@@ -23,6 +23,7 @@ class _Context:
     def settings(self) -> ConnectionSettings:
         if self._settings is None:
             self._settings = resolve_settings(**self._settings_args)
+            click.echo(self._settings.announce(), err=True)  # once, before the first connection
         return self._settings
 
 
@@ -30,14 +31,42 @@ pass_context = click.make_pass_decorator(_Context)
 ASK = "\0ask"  # --password given without a value: ask for it
 
 
+CONNECTION_OPTIONS = ("--host", "--port", "--user", "--password")
+
+
+def _connection_options_first(args: list[str], commands) -> list[str]:
+    """Connection options written after the command (`djsqlgen status plan.yaml --host h`) moved before it,
+    where click reads them; a bare --password there asks for it. Nothing after `--` is touched."""
+    start = next((i for i, arg in enumerate(args) if arg in commands), None)
+    if start is None:
+        return args
+    moved, rest, i = [], args[:start + 1], start + 1
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            rest += args[i:]
+            break
+        if arg.partition("=")[0] in CONNECTION_OPTIONS and "=" in arg:
+            moved.append(arg)
+        elif arg == "--password" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            moved.append(f"--password={ASK}")
+        elif arg in CONNECTION_OPTIONS and i + 1 < len(args):
+            moved += [arg, args[i + 1]]
+            i += 1
+        else:
+            rest.append(arg)
+        i += 1
+    return args[:start] + moved + rest[start:]
+
+
 class _FullHelpGroup(click.Group):
     """``--help`` lists every command with its whole first line, not cut at 45 characters."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = _connection_options_first(list(args), self.commands)
         # click would take the command after a bare --password as its value (`--password status PLAN`
         # would try the password "status"): a bare --password before the command name asks instead.
         # --password=VALUE is always the value.
-        args = list(args)
         for i, arg in enumerate(args):
             if arg in self.commands:
                 break
@@ -62,7 +91,8 @@ class _FullHelpGroup(click.Group):
 
 
 @click.group(cls=_FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@click.option("--host", help="MySQL host (else DJ_HOST, else dj_local_conf.json / datajoint.json).")
+@click.option("--host", help="MySQL host (else DJ_HOST, else a DataJoint config file). Connection options go "
+              "before or after the command.")
 @click.option("--port", type=int, help="MySQL port (else DJ_PORT, else 3306).")
 @click.option("--user", help="MySQL user (else DJ_USER).")
 @click.option("--password", is_flag=False, flag_value=ASK, default=None,

@@ -8,6 +8,10 @@ from djsqlgen.output.dialect import Dialect
 from djsqlgen.output.quoting import quote_literal
 from djsqlgen.output.statements import FOUND, Check, Statement
 
+# MariaDB: the one short statement that stops a file with the refusal the checks found.
+REFUSE_STATEMENT = ("BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN "
+                    "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END")
+
 # MariaDB keeps up to 512 characters of a SIGNAL message; MySQL's error text holds about as many.
 MESSAGE_LIMIT = 400
 
@@ -15,7 +19,8 @@ MESSAGE_LIMIT = 400
 def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> list[Statement]:
     """Statements that stop the file at the first failing check, having changed nothing.
 
-    MariaDB runs them as an anonymous compound statement (BEGIN NOT ATOMIC) with SIGNAL. MySQL has no
+    MariaDB runs the checks as an anonymous compound statement (BEGIN NOT ATOMIC) that keeps the first
+    refusal in a user variable, then a one-line compound statement that SIGNALs it. MySQL has no
     SIGNAL outside a stored program and no anonymous blocks, and a procedure would need a schema this
     file may not have created yet: there the refusal is computed into a user variable, then set as the
     session's sql_mode, which fails with error 1231 quoting the refusal (and, with no refusal, sets the
@@ -24,25 +29,23 @@ def refusal_statements(checks: list[Check], dialect: Dialect, block_id: str) -> 
     if not checks:
         return []
     if dialect.anonymous_blocks:
-        lines = ["BEGIN NOT ATOMIC"]
+        # The checks only find the refusal; a one-line statement after them signals it. The stock client prints
+        # the statement that failed before its error, so that is all it prints before the reason.
+        lines = ["BEGIN NOT ATOMIC", "  SET @djsqlgen_refusal = NULL;", "  checks: BEGIN"]
         for check in checks:
             inner = [f"  -- Refuse: {check.why}"]
             if check.found:
                 inner.append(f"  SET {FOUND} = (\n{check.found}\n  );")
-            inner.append(f"  IF {check.fails_when} THEN")
-            if check.message_sql:  # SIGNAL takes a literal or a variable, not an expression
-                inner += [f"    SET @djsqlgen_message = LEFT({check.message_sql}, {MESSAGE_LIMIT});",
-                          "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;"]
-            else:
-                inner.append(f"    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(check.message[:MESSAGE_LIMIT])};")
-            inner.append("  END IF;")
+            inner += [f"  IF {check.fails_when} THEN", f"    SET @djsqlgen_refusal = {_message(check)};",
+                      "    LEAVE checks;", "  END IF;"]
             if check.only_if:  # nested: the inner condition's tables are only opened when it runs
                 inner = [f"  IF {check.only_if} THEN"] + ["  " + line for line in inner] + ["  END IF;"]
-            lines += inner
-        lines.append("END")
-        return [Statement(block_id, "\n".join(lines), "refuse before changing anything if a condition below "
-                                                       "fails (each names what is missing and the fix)",
-                          compound=True)]
+            lines += ["  " + line for line in inner]
+        lines += ["  END;", "END"]
+        return [Statement(f"{block_id}.find", "\n".join(lines), "find the first condition below that fails (each "
+                          "names what is missing and the fix), changing nothing", compound=True),
+                Statement(block_id, REFUSE_STATEMENT, "refuse here, before the first change, if a condition above "
+                          "failed: a client that prints the failing statement prints only this line", compound=True)]
     # Each check's FOUND in a variable of its own, computed before the CASE that reads them all.
     plain = [_own_found(c, i) for i, c in enumerate(c for c in checks if not c.only_if)]
     cases = "\n".join(f"  -- {check.why}\n  WHEN {check.fails_when}\n    THEN {_message(check)}" for check in plain)

@@ -147,32 +147,32 @@ def test_rows_locked_for_too_long_stop_the_copy_clearly_and_it_resumes(db, prefi
     assert db.query(f"SELECT COUNT(*) AS n FROM `{s.v2()}`.session__tag WHERE tag = 'y'") == [{"n": 1}]
 
 
-def test_a_transaction_that_does_not_wait_gives_up_even_where_it_would_close_a_deadlock(db, server_settings):
+def test_a_transaction_that_does_not_wait_gives_up_even_where_it_would_close_a_deadlock(db, server_settings, prefix):
     """The server fact the above relies on (MariaDB 10.11): with innodb_lock_wait_timeout 0 a lock request that
     would close a cycle fails at once with 1205, without the deadlock check that would roll back the lighter
     transaction; with any wait at all, the lighter one, here the writer, is rolled back (1213)."""
     outcomes = {}
+    probe = f"{prefix}_nowait_probe"  # the test's own name; the prefix fixture drops what is left
     for wait in (0, 1):
-        db.execute("DROP DATABASE IF EXISTS djsqlgen_nowait_probe")
-        db.execute("CREATE DATABASE djsqlgen_nowait_probe")
+        db.execute(f"CREATE DATABASE {probe}")
         for t in ("parent", "child"):
-            db.execute(f"CREATE TABLE djsqlgen_nowait_probe.{t} (id int PRIMARY KEY, v int) ENGINE=InnoDB")
-            db.execute(f"INSERT INTO djsqlgen_nowait_probe.{t} VALUES (1, 0)")
-        db.execute("CREATE TABLE djsqlgen_nowait_probe.copied (id int PRIMARY KEY) ENGINE=InnoDB")
+            db.execute(f"CREATE TABLE {probe}.{t} (id int PRIMARY KEY, v int) ENGINE=InnoDB")
+            db.execute(f"INSERT INTO {probe}.{t} VALUES (1, 0)")
+        db.execute(f"CREATE TABLE {probe}.copied (id int PRIMARY KEY) ENGINE=InnoDB")
         chunk, writer = connect(server_settings), connect(server_settings)
         failures: list = []
         try:
             chunk.execute("BEGIN")  # a chunk that has copied rows, and holds a child
-            chunk.execute("INSERT INTO djsqlgen_nowait_probe.copied SELECT seq FROM djsqlgen_nowait_probe.seq_1_to_1000")
-            chunk.execute("SELECT * FROM djsqlgen_nowait_probe.child WHERE id = 1 LOCK IN SHARE MODE")
+            chunk.execute(f"INSERT INTO {probe}.copied SELECT seq FROM {probe}.seq_1_to_1000")
+            chunk.execute(f"SELECT * FROM {probe}.child WHERE id = 1 LOCK IN SHARE MODE")
             writer.execute("BEGIN")  # a writer that holds the parent, then waits for the child
-            writer.execute("UPDATE djsqlgen_nowait_probe.parent SET v = 1 WHERE id = 1")
+            writer.execute(f"UPDATE {probe}.parent SET v = 1 WHERE id = 1")
             waiting = threading.Thread(target=steps, args=(writer, [
-                ("UPDATE djsqlgen_nowait_probe.child SET v = 1 WHERE id = 1", None)], failures))
+                (f"UPDATE {probe}.child SET v = 1 WHERE id = 1", None)], failures))
             waiting.start()
             waiting.join(timeout=0.5)
             chunk.execute(f"SET SESSION innodb_lock_wait_timeout = {wait}")
-            steps(chunk, [("SELECT * FROM djsqlgen_nowait_probe.parent WHERE id = 1 LOCK IN SHARE MODE", None)],
+            steps(chunk, [(f"SELECT * FROM {probe}.parent WHERE id = 1 LOCK IN SHARE MODE", None)],
                   failures)
             chunk.execute("ROLLBACK")
             waiting.join()
@@ -181,5 +181,5 @@ def test_a_transaction_that_does_not_wait_gives_up_even_where_it_would_close_a_d
             chunk.close()
             writer.close()
         outcomes[wait] = [errno for errno, _ in failures]
-    db.execute("DROP DATABASE djsqlgen_nowait_probe")
+        db.execute(f"DROP DATABASE {probe}")
     assert outcomes == {0: [1205], 1: [1213]}, outcomes

@@ -1,7 +1,10 @@
 -- The schema behind tests/plans/heading.json (DataJoint-shaped: lookup, manual with FK, composite key
 -- with a unique index, part table). To refresh: mariadb < tests/plans/heading.sql, then
 --   djsqlgen inspect lab_v1 -o tests/plans/heading.json   (and DJSQLGEN_UPDATE_GOLDEN=1 for the golden tests)
-DROP DATABASE IF EXISTS lab_v1;
+-- and DROP DATABASE lab_v1 (the name the plans in tests/plans/ and the golden files read). Nothing is changed
+-- when a lab_v1 exists already: it may be someone else's on a shared server.
+SET SESSION sql_mode = IF(EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'lab_v1'),
+  'refused: lab_v1 exists already: drop it yourself if it is your own earlier copy', @@SESSION.sql_mode);
 CREATE DATABASE lab_v1 CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 USE lab_v1;
 CREATE TABLE `#kind` (

@@ -99,6 +99,10 @@ def refused(scenario: Scenario, name: str, *, stock: bool = True, init_command: 
         f"{name}.sql failed, but not with a djsqlgen refusal naming {file}:\n{result.stderr}")
     if stock:
         assert "ERROR 1644" in result.stderr, result.stderr  # the SIGNAL of an anonymous block
+        # The client prints the statement that failed before the reason: the one-line SIGNAL, not the checks.
+        before = [line for line in result.stderr.split("ERROR 1644")[0].splitlines() if line.strip("- ")]
+        assert len(before) == 1 and "SIGNAL" in before[0] and "SELECT" not in before[0], (
+            f"the client printed more than the refusal's one line:\n{result.stderr[:3000]}")
     return result.stderr
 
 

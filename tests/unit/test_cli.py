@@ -54,3 +54,61 @@ def test_password_alone_is_asked_for_without_echo(argv, prompted, monkeypatch):
     assert "typed" not in result.output  # hidden input is not echoed
     expected = "typed" if prompted else ("given" if argv else "from-env")
     assert seen["password"] == expected
+
+
+def _connect_args(monkeypatch, argv: list[str]) -> tuple[dict, str]:
+    """The connection settings a hidden command sees for ARGV (its name is _show), and what was printed."""
+    seen = {}
+
+    @cli.group("_grp", hidden=True)
+    def grp():
+        pass
+
+    @grp.command("_show")
+    @click.argument("path", required=False)
+    @click.option("--flag", is_flag=True)
+    @cli_module.pass_context
+    def show(obj, path, flag):
+        s = obj.settings
+        seen.update(host=s.host, port=s.port, user=s.user, password=s.password, path=path, flag=flag)
+
+    for name in ("DJ_HOST", "DJ_PORT", "DJ_USER", "DJ_PASS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DJ_IGNORE_CONFIG_FILE", "true")
+    try:
+        result = CliRunner().invoke(cli, argv, input="typed\n")
+    finally:
+        del cli.commands["_grp"]
+    assert result.exit_code == 0, result.output
+    return seen, result.output
+
+
+@pytest.mark.parametrize("argv", [
+    ["_grp", "_show", "plan.yaml", "--host", "h1", "--port", "3307", "--user", "u1", "--password", "p1", "--flag"],
+    ["_grp", "_show", "--host=h1", "plan.yaml", "--port=3307", "--flag", "--user=u1", "--password=p1"],
+    ["--host", "h1", "--port", "3307", "_grp", "_show", "plan.yaml", "--user", "u1", "--flag", "--password=p1"],
+])
+def test_connection_options_are_taken_after_the_command_too(argv, monkeypatch):
+    seen, output = _connect_args(monkeypatch, argv)
+    assert seen == {"host": "h1", "port": 3307, "user": "u1", "password": "p1", "path": "plan.yaml", "flag": True}
+    assert "connecting to u1@h1:3307 (user, host, port from the command line)" in output
+
+
+def test_a_bare_password_after_the_command_is_asked_for(monkeypatch):
+    seen, output = _connect_args(monkeypatch, ["_grp", "_show", "plan.yaml", "--password", "--flag"])
+    assert seen["password"] == "typed" and seen["flag"] and seen["path"] == "plan.yaml"
+    assert "typed" not in output
+
+
+def test_nothing_after_a_double_dash_is_moved(monkeypatch):
+    seen, _ = _connect_args(monkeypatch, ["_grp", "_show", "--host", "h1", "--", "--host"])
+    assert (seen["host"], seen["path"]) == ("h1", "--host")
+
+
+def test_the_connection_used_is_printed_once_and_says_when_it_falls_back_to_the_os_user(monkeypatch):
+    import getpass
+
+    seen, output = _connect_args(monkeypatch, ["_grp", "_show"])
+    assert output.count("connecting to") == 1
+    assert f"connecting to {getpass.getuser()}@localhost:3306 (no host given: localhost; no user given" in output
+    assert f"the operating-system user {getpass.getuser()}" in output

@@ -1,4 +1,5 @@
-"""Connection settings: flag > DJ_* variable > dj_local_conf.json / datajoint.json, each setting on its own."""
+"""Connection settings: flag > DJ_* variable > one DataJoint config file, each setting on its own; the config file
+found as DataJoint 0.14 and 2.x find theirs."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ ENV = ("DJ_HOST", "DJ_PORT", "DJ_USER", "DJ_PASS")
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
-    """No DJ_* variables from the developer's shell, and a working directory without config files."""
-    for name in ENV:
+    """No DJ_* variables from the developer's shell, a working directory without config files, and a home
+    directory of the test's own."""
+    for name in (*ENV, "DJ_IGNORE_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -142,3 +146,65 @@ def test_an_empty_password_flag_beats_the_environment(tmp_path, monkeypatch):
 def test_a_port_in_the_host_flag_beats_dj_port(tmp_path, monkeypatch):
     monkeypatch.setenv("DJ_PORT", "3999")
     assert resolve_settings(host="db:3310", directory=tmp_path).port == 3310
+
+
+def test_datajoint_json_of_a_parent_directory_is_read_as_datajoint_2_reads_it(tmp_path):
+    write(tmp_path / "datajoint.json", NESTED_2X)
+    deep = tmp_path / "analysis" / "notebooks"
+    deep.mkdir(parents=True)
+    settings = resolve_settings(directory=deep)
+    assert settings == ConnectionSettings("file2x", 3311, "u2x", "p2x")
+    assert f"from {tmp_path / 'datajoint.json'}" in settings.origin
+
+
+def test_the_parent_search_stops_at_the_repository_root(tmp_path):
+    write(tmp_path / "datajoint.json", NESTED_2X)
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src").mkdir()
+    assert resolve_settings(directory=repo / "src").host == "localhost"
+
+
+def test_dj_local_conf_of_a_parent_directory_is_not_read_as_datajoint_014_does_not(tmp_path):
+    write(tmp_path / "dj_local_conf.json", FLAT_014)
+    (tmp_path / "sub").mkdir()
+    assert resolve_settings(directory=tmp_path / "sub").host == "localhost"
+
+
+def test_home_datajoint_config_is_read_when_there_is_no_other_file(tmp_path):
+    write(tmp_path / "home" / ".datajoint_config.json", {"database.host": "homehost", "database.user": "homeuser"})
+    (tmp_path / "work").mkdir()
+    settings = resolve_settings(directory=tmp_path / "work")
+    assert (settings.host, settings.user) == ("homehost", "homeuser")
+    assert f"user, host from {tmp_path / 'home' / '.datajoint_config.json'}" in settings.origin
+
+
+@pytest.mark.parametrize("nearer", ["dj_local_conf.json", "datajoint.json"])
+def test_a_file_of_the_working_directory_or_its_parents_beats_the_home_file(tmp_path, nearer):
+    write(tmp_path / "home" / ".datajoint_config.json", {"database.host": "homehost", "database.user": "homeuser"})
+    write(tmp_path / nearer, {"database.host": "near"})
+    settings = resolve_settings(directory=tmp_path)
+    assert (settings.host, settings.user) == ("near", getpass.getuser())  # one file only, as DataJoint reads
+
+
+def test_secrets_beside_datajoint_json_fill_what_it_leaves_out(tmp_path):
+    write(tmp_path / "datajoint.json", {"database": {"host": "file2x", "user": "fileuser"}})
+    (tmp_path / ".secrets").mkdir()
+    (tmp_path / ".secrets" / "database.user").write_text("secretuser\n")
+    (tmp_path / ".secrets" / "database.password").write_text("secretpass\n")
+    settings = resolve_settings(directory=tmp_path)
+    assert (settings.host, settings.user, settings.password) == ("file2x", "fileuser", "secretpass")
+
+
+def test_dj_ignore_config_file_reads_none(tmp_path, monkeypatch):
+    write(tmp_path / "datajoint.json", NESTED_2X)
+    monkeypatch.setenv("DJ_IGNORE_CONFIG_FILE", "true")
+    assert resolve_settings(directory=tmp_path).host == "localhost"
+
+
+def test_the_origin_names_each_source_and_the_os_user_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("DJ_HOST", "envhost:3400")
+    settings = resolve_settings(directory=tmp_path)
+    assert settings.announce() == (f"connecting to {getpass.getuser()}@envhost:3400 (host, port from DJ_HOST; no user "
+                                   "given (--user, DJ_USER or a DataJoint config file): the operating-system user "
+                                   f"{getpass.getuser()})")

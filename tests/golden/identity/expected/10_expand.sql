@@ -15,108 +15,143 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.10] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.10.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: every later file records its progress there
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.10] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.10] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.10.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: 10_expand.sql builds on 00_preflight.sql
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '00' AND plan_hash = 'd1aed2f8b081') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: 00_preflight.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
-  END IF;
-  -- Refuse: 10_expand.sql needs CREATE on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the CREATE privilege on lab_v2 is missing; GRANT CREATE ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 10_expand.sql needs INSERT on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the INSERT privilege on lab_v2 is missing; GRANT INSERT ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 10_expand.sql needs SELECT on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: the SELECT privilege on lab_v2 is missing; GRANT SELECT ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_identity holds tables or routines djsqlgen did not make; name another control_schema in the plan';
-  END IF;
-  -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'subject', 'session', 'session__trial')) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: 10_expand.sql builds on 00_preflight.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '00' AND plan_hash = 'd1aed2f8b081') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: 00_preflight.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 10_expand.sql needs CREATE on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: the CREATE privilege on lab_v2 is missing; GRANT CREATE ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 10_expand.sql needs INSERT on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: the INSERT privilege on lab_v2 is missing; GRANT INSERT ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 10_expand.sql needs SELECT on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: the SELECT privilege on lab_v2 is missing; GRANT SELECT ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_identity' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: control schema djsqlgen_lab_identity holds tables or routines djsqlgen did not make; name another control_schema in the plan';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'subject', 'session', 'session__trial')) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
     END IF;
-  END IF;
-  -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND definition_md5 <> 'e5102c7b9526df9af202c1aa7c32b454') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
-  END IF;
-  -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject' AND definition_md5 <> 'ab5c8ddd6fe7dea00b2e85ff2b86b5eb') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.subject was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
-  END IF;
-  -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND definition_md5 <> 'cf421bc1cbb9efb7881405314c05b93a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
-  END IF;
-  -- Refuse: v2 tables must be declared as this plan says
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND definition_md5 <> '9f7b33db9252148306edae53a62d85b7') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
-  END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.subject exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    -- Refuse: v2 tables must be declared as this plan says
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind' AND definition_md5 <> 'e5102c7b9526df9af202c1aa7c32b454') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.#kind was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+      LEAVE checks;
+    END IF;
+    -- Refuse: v2 tables must be declared as this plan says
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'subject' AND definition_md5 <> 'ab5c8ddd6fe7dea00b2e85ff2b86b5eb') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.subject was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+      LEAVE checks;
+    END IF;
+    -- Refuse: v2 tables must be declared as this plan says
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session' AND definition_md5 <> 'cf421bc1cbb9efb7881405314c05b93a') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+      LEAVE checks;
+    END IF;
+    -- Refuse: v2 tables must be declared as this plan says
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial' AND definition_md5 <> '9f7b33db9252148306edae53a62d85b7') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: lab_v2.session__trial was created from another version of this plan and is declared differently; apply rollback/10_expand.sql (after rolling back later phases), then this file';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.10] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [register.schema.lab_v2.lab_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)

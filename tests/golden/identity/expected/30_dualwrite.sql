@@ -15,60 +15,87 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.30] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.30.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: every later file records its progress there
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: control schema djsqlgen_lab_identity is not set up; apply 00_preflight.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.30] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.30] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.30.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: 30_dualwrite.sql builds on 20_routines.sql
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20' AND plan_hash = 'd1aed2f8b081') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: 20_routines.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
-  END IF;
-  -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
-  END IF;
-  -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
-  IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
-  END IF;
-  -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND plan_hash <> 'd1aed2f8b081') AND (EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`progress` WHERE rows_copied > 0) OR EXISTS (SELECT 1 FROM `lab_v2`.`#kind` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`subject` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`session` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` LIMIT 1)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: the dual-write triggers installed come from another version of this plan and v2 already holds rows they or the backfill wrote; apply rollback/40_backfill.sql, then this file';
-  END IF;
-  -- Refuse: lab_v1.#kind must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: lab_v1.#kind differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.session must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('session_date', 'date', 'NO', '', 0), ('rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') <> 4) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: lab_v1.session differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.session__trial must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('trial_idx', 'int(10) unsigned', 'NO', '', 1), ('start_time', 'double', 'NO', '', 0), ('outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') <> 5) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: lab_v1.session__trial differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.subject must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0), ('nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'float', 'YES', '', 0), ('notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') <> 5) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: lab_v1.subject differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 30_dualwrite.sql: 70_cutover.sql is applied; after cut-over v2 is primary; apply rollback/70_cutover.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: 30_dualwrite.sql builds on 20_routines.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20' AND plan_hash = 'd1aed2f8b081') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: 20_routines.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
+    IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
+    IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND plan_hash <> 'd1aed2f8b081') AND (EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`progress` WHERE rows_copied > 0) OR EXISTS (SELECT 1 FROM `lab_v2`.`#kind` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`subject` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`session` LIMIT 1) OR EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` LIMIT 1)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the dual-write triggers installed come from another version of this plan and v2 already holds rows they or the backfill wrote; apply rollback/40_backfill.sql, then this file';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.#kind must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: lab_v1.#kind differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('session_date', 'date', 'NO', '', 0), ('rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') <> 4) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: lab_v1.session differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session__trial must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('trial_idx', 'int(10) unsigned', 'NO', '', 1), ('start_time', 'double', 'NO', '', 0), ('outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') <> 5) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: lab_v1.session__trial differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.subject must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0), ('nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'float', 'YES', '', 0), ('notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') <> 5) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: lab_v1.subject differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: 70_cutover.sql is applied; after cut-over v2 is primary; apply rollback/70_cutover.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.30] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)

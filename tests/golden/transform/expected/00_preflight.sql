@@ -15,142 +15,179 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_server.00] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_server.00.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
-  END IF;
-  -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
-  IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
-  END IF;
-  -- Refuse: 00_preflight.sql needs SELECT on lab_v1
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the SELECT privilege on lab_v1 is missing; GRANT SELECT ON `lab_v1`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs TRIGGER on lab_v1
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs CREATE on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the CREATE privilege on lab_v2 is missing; GRANT CREATE ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs DROP on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the DROP privilege on lab_v2 is missing; GRANT DROP ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs INSERT on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the INSERT privilege on lab_v2 is missing; GRANT INSERT ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs CREATE on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the CREATE privilege on djsqlgen_lab_transform is missing; GRANT CREATE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs DROP on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the DROP privilege on djsqlgen_lab_transform is missing; GRANT DROP ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs INSERT on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the INSERT privilege on djsqlgen_lab_transform is missing; GRANT INSERT ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs CREATE ROUTINE on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the CREATE ROUTINE privilege on djsqlgen_lab_transform is missing; GRANT CREATE ROUTINE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs ALTER ROUTINE on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the ALTER ROUTINE privilege on djsqlgen_lab_transform is missing; GRANT ALTER ROUTINE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs EXECUTE on djsqlgen_lab_transform
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'EXECUTE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'EXECUTE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the EXECUTE privilege on djsqlgen_lab_transform is missing; GRANT EXECUTE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 00_preflight.sql needs CREATE TEMPORARY TABLES on lab_v1
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE TEMPORARY TABLES') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE TEMPORARY TABLES' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: the CREATE TEMPORARY TABLES privilege on lab_v1 is missing; GRANT CREATE TEMPORARY TABLES ON `lab_v1`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: lab_v1.#kind must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v1.#kind differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.session must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('session_date', 'date', 'NO', '', 0), ('rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') <> 4) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v1.session differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.session__trial must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('trial_idx', 'int(10) unsigned', 'NO', '', 1), ('start_time', 'double', 'NO', '', 0), ('outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') <> 5) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v1.session__trial differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: lab_v1.subject must still be as the files were generated from
-  IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0), ('nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'float', 'YES', '', 0), ('notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') <> 5) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v1.subject differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
-  END IF;
-  -- Refuse: djsqlgen never overwrites or stacks on someone else's trigger
-  IF EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME NOT IN ('djsqlgen_lab_transform_kind_9041cb_ins', 'djsqlgen_lab_transform_kind_9041cb_upd', 'djsqlgen_lab_transform_kind_9041cb_del', 'djsqlgen_lab_transform_session_ins', 'djsqlgen_lab_transform_session_upd', 'djsqlgen_lab_transform_session_del', 'djsqlgen_lab_transform_session__trial_ins', 'djsqlgen_lab_transform_session__trial_upd', 'djsqlgen_lab_transform_session__trial_del', 'djsqlgen_lab_transform_subject_ins', 'djsqlgen_lab_transform_subject_upd', 'djsqlgen_lab_transform_subject_del', 'djsqlgen_lab_transform_kind_9041cb_guard_ins', 'djsqlgen_lab_transform_kind_9041cb_guard_upd', 'djsqlgen_lab_transform_kind_9041cb_guard_del', 'djsqlgen_lab_transform_session_guard_ins', 'djsqlgen_lab_transform_session_guard_upd', 'djsqlgen_lab_transform_session_guard_del', 'djsqlgen_lab_transform_session__trial_guard_ins', 'djsqlgen_lab_transform_session__trial_guard_upd', 'djsqlgen_lab_transform_session__trial_guard_del', 'djsqlgen_lab_transform_subject_guard_ins', 'djsqlgen_lab_transform_subject_guard_upd', 'djsqlgen_lab_transform_subject_guard_del') AND EVENT_OBJECT_TABLE IN ('#kind', 'session', 'session__trial', 'subject')) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: a table of lab_v1 has a trigger djsqlgen did not make; drop or merge it first (SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)';
-  END IF;
-  -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: control schema djsqlgen_lab_transform holds tables or routines djsqlgen did not make; name another control_schema in the plan';
-  END IF;
-  -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'animal', 'session', 'session__trial')) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
+    IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
+    IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs SELECT on lab_v1
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SELECT' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the SELECT privilege on lab_v1 is missing; GRANT SELECT ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs TRIGGER on lab_v1
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs CREATE on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the CREATE privilege on lab_v2 is missing; GRANT CREATE ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs DROP on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the DROP privilege on lab_v2 is missing; GRANT DROP ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs INSERT on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the INSERT privilege on lab_v2 is missing; GRANT INSERT ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
-    -- Refuse: djsqlgen never writes into a table it did not make
-    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+    -- Refuse: 00_preflight.sql needs CREATE on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the CREATE privilege on djsqlgen_lab_transform is missing; GRANT CREATE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
     END IF;
-  END IF;
+    -- Refuse: 00_preflight.sql needs DROP on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'DROP' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the DROP privilege on djsqlgen_lab_transform is missing; GRANT DROP ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 00_preflight.sql needs INSERT on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INSERT' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the INSERT privilege on djsqlgen_lab_transform is missing; GRANT INSERT ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 00_preflight.sql needs CREATE ROUTINE on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE ROUTINE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the CREATE ROUTINE privilege on djsqlgen_lab_transform is missing; GRANT CREATE ROUTINE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 00_preflight.sql needs ALTER ROUTINE on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER ROUTINE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the ALTER ROUTINE privilege on djsqlgen_lab_transform is missing; GRANT ALTER ROUTINE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 00_preflight.sql needs EXECUTE on djsqlgen_lab_transform
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'EXECUTE') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'EXECUTE' AND 'djsqlgen_lab_transform' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the EXECUTE privilege on djsqlgen_lab_transform is missing; GRANT EXECUTE ON `djsqlgen_lab_transform`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 00_preflight.sql needs CREATE TEMPORARY TABLES on lab_v1
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE TEMPORARY TABLES') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'CREATE TEMPORARY TABLES' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: the CREATE TEMPORARY TABLES privilege on lab_v1 is missing; GRANT CREATE TEMPORARY TABLES ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.#kind must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v1.#kind differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('session_date', 'date', 'NO', '', 0), ('rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') <> 4) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v1.session differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session__trial must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('trial_idx', 'int(10) unsigned', 'NO', '', 1), ('start_time', 'double', 'NO', '', 0), ('outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') <> 5) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v1.session__trial differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.subject must still be as the files were generated from
+    IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0), ('nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'float', 'YES', '', 0), ('notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') <> 5) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v1.subject differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen never overwrites or stacks on someone else's trigger
+    IF EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_NAME NOT IN ('djsqlgen_lab_transform_kind_9041cb_ins', 'djsqlgen_lab_transform_kind_9041cb_upd', 'djsqlgen_lab_transform_kind_9041cb_del', 'djsqlgen_lab_transform_session_ins', 'djsqlgen_lab_transform_session_upd', 'djsqlgen_lab_transform_session_del', 'djsqlgen_lab_transform_session__trial_ins', 'djsqlgen_lab_transform_session__trial_upd', 'djsqlgen_lab_transform_session__trial_del', 'djsqlgen_lab_transform_subject_ins', 'djsqlgen_lab_transform_subject_upd', 'djsqlgen_lab_transform_subject_del', 'djsqlgen_lab_transform_kind_9041cb_guard_ins', 'djsqlgen_lab_transform_kind_9041cb_guard_upd', 'djsqlgen_lab_transform_kind_9041cb_guard_del', 'djsqlgen_lab_transform_session_guard_ins', 'djsqlgen_lab_transform_session_guard_upd', 'djsqlgen_lab_transform_session_guard_del', 'djsqlgen_lab_transform_session__trial_guard_ins', 'djsqlgen_lab_transform_session__trial_guard_upd', 'djsqlgen_lab_transform_session__trial_guard_del', 'djsqlgen_lab_transform_subject_guard_ins', 'djsqlgen_lab_transform_subject_guard_upd', 'djsqlgen_lab_transform_subject_guard_del') AND EVENT_OBJECT_TABLE IN ('#kind', 'session', 'session__trial', 'subject')) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: a table of lab_v1 has a trigger djsqlgen did not make; drop or merge it first (SELECT TRIGGER_NAME FROM information_schema.TRIGGERS shows which)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen drops its control schema at the end: it must hold nothing else
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_COMMENT NOT LIKE 'djsqlgen:%') OR EXISTS (SELECT 1 FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = 'djsqlgen_lab_transform' AND ROUTINE_COMMENT NOT LIKE 'djsqlgen%') OR EXISTS (SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: control schema djsqlgen_lab_transform holds tables or routines djsqlgen did not make; name another control_schema in the plan';
+      LEAVE checks;
+    END IF;
+    -- Refuse: v2 schemas hold only the plan's tables (rollback drops what djsqlgen made there)
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME NOT IN ('#kind', 'animal', 'session', 'session__trial')) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: target schema lab_v2 holds tables outside the plan; choose another target name';
+      LEAVE checks;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = '#kind') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.#kind exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'animal') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'animal') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.animal exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.session exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'objects') THEN
+      -- Refuse: djsqlgen never writes into a table it did not make
+      IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'table' AND schema_name = 'lab_v2' AND object_name = 'session__trial') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: lab_v2.session__trial exists and djsqlgen did not create it; drop it or choose another target schema';
+        LEAVE checks;
+      END IF;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse_server.00] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [trial_drop_stale.lab_v2.animal.name] left over in this session by an interrupted run

@@ -14,29 +14,42 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.40] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.40.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: every later file records its progress there
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.40] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.40] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.40.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: 40_backfill.sql builds on 30_dualwrite.sql
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30' AND plan_hash = '73587b252926') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: 30_dualwrite.sql of this migration (plan 73587b252926) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
-  END IF;
-  -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
-  IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
-  END IF;
-  -- Refuse: without the triggers, writes made during the copy would never reach v2
-  SET @djsqlgen_found = (
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: 40_backfill.sql builds on 30_dualwrite.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30' AND plan_hash = '73587b252926') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: 30_dualwrite.sql of this migration (plan 73587b252926) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge
+    IF @@log_bin = 1 AND (@@GLOBAL.binlog_format <> 'ROW' OR @@SESSION.binlog_format <> 'ROW') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: binlog_format is not ROW; SET GLOBAL binlog_format = ''ROW'' (and in my.cnf) so replicas apply the copies and trigger writes exactly';
+      LEAVE checks;
+    END IF;
+    -- Refuse: without the triggers, writes made during the copy would never reach v2
+    SET @djsqlgen_found = (
   SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
 SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
 FROM JSON_TABLE('[["lab_v1", "djsqlgen_lab_transform_kind_9041cb_ins"],
@@ -59,15 +72,22 @@ LEFT JOIN (
 WHERE present.object_name IS NULL
   LIMIT 5) AS m
   );
-  IF @djsqlgen_found IS NOT NULL THEN
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 40_backfill.sql: dual-write triggers are missing; apply 30_dualwrite.sql before the backfill (missing: ', @djsqlgen_found, ')'), 400);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 40_backfill.sql: 70_cutover.sql is applied; v2 is primary; nothing to copy';
-  END IF;
+    IF @djsqlgen_found IS NOT NULL THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 40_backfill.sql: dual-write triggers are missing; apply 30_dualwrite.sql before the backfill (missing: ', @djsqlgen_found, ')'), 400);
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: 70_cutover.sql is applied; v2 is primary; nothing to copy';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.40] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [backfill.lab_v1.#kind] copy lab_v1.#kind into lab_v2.#kind; resumes where it stopped

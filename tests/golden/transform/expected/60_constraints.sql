@@ -15,40 +15,62 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: every later file records its progress there
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: every later file records its progress there
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: control schema djsqlgen_lab_transform is not set up; apply 00_preflight.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.60] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: 60_constraints.sql builds on 30_dualwrite.sql
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30' AND plan_hash = '73587b252926') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: 30_dualwrite.sql of this migration (plan 73587b252926) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
-  END IF;
-  -- Refuse: v2 is missing rows until the backfill finishes
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress`) OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress` WHERE done = 0) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
-  END IF;
-  -- Refuse: 60_constraints.sql needs ALTER on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: the ALTER privilege on lab_v2 is missing; GRANT ALTER ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 60_constraints.sql needs REFERENCES on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'REFERENCES') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'REFERENCES' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: the REFERENCES privilege on lab_v2 is missing; GRANT REFERENCES ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
-  -- Refuse: 60_constraints.sql needs INDEX on lab_v2
-  IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INDEX') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INDEX' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused 60_constraints.sql: the INDEX privilege on lab_v2 is missing; GRANT INDEX ON `lab_v2`.* TO the user running this file (directly or through a role)';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: 60_constraints.sql builds on 30_dualwrite.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30' AND plan_hash = '73587b252926') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: 30_dualwrite.sql of this migration (plan 73587b252926) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: v2 is missing rows until the backfill finishes
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress`) OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress` WHERE done = 0) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 60_constraints.sql needs ALTER on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the ALTER privilege on lab_v2 is missing; GRANT ALTER ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 60_constraints.sql needs REFERENCES on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'REFERENCES') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'REFERENCES' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the REFERENCES privilege on lab_v2 is missing; GRANT REFERENCES ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 60_constraints.sql needs INDEX on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INDEX') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'INDEX' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the INDEX privilege on lab_v2 is missing; GRANT INDEX ON `lab_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.60] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [references_check.lab_v2.animal] every row of lab_v2.animal finds its parents (the keys below are added unchecked)

@@ -14,60 +14,86 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.30] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.30.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/30_dualwrite.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/30_dualwrite.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.30] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.30] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.30.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '40') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 40_backfill.sql is still applied; apply rollback/40_backfill.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '50') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 50_verify.sql is still applied; apply rollback/50_verify.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress') THEN
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
     -- Refuse: roll back newest first
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`progress` WHERE rows_copied > 0 OR done = 1) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: the backfill has copied rows; apply rollback/40_backfill.sql first';
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '40') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 40_backfill.sql is still applied; apply rollback/40_backfill.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'verify_run') THEN
     -- Refuse: roll back newest first
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`verify_run` WHERE TRUE) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: verify results are kept; apply rollback/50_verify.sql first';
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '50') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 50_verify.sql is still applied; apply rollback/50_verify.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
     END IF;
-  END IF;
-  -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/30_dualwrite.sql: 70_cutover.sql is applied; apply rollback/70_cutover.sql first';
-  END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress') THEN
+      -- Refuse: roll back newest first
+      IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`progress` WHERE rows_copied > 0 OR done = 1) THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: the backfill has copied rows; apply rollback/40_backfill.sql first';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'verify_run') THEN
+      -- Refuse: roll back newest first
+      IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`verify_run` WHERE TRUE) THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: verify results are kept; apply rollback/50_verify.sql first';
+        LEAVE checks;
+      END IF;
+    END IF;
+    -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
+    IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/30_dualwrite.sql: 70_cutover.sql is applied; apply rollback/70_cutover.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.30] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [step_drop_stale.step_rollback_30_dualwrite] left over by an interrupted run

@@ -14,32 +14,52 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/60_constraints.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/60_constraints.sql: control schema djsqlgen_lab_identity is not there, so no phase of this migration is applied';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.60] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.60] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is applied; v2 is primary; apply rollback/70_cutover.sql first';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/60_constraints.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/60_constraints.sql: 70_cutover.sql is applied; v2 is primary; apply rollback/70_cutover.sql first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.60] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [step_drop_stale.step_rollback_60_constraints] left over by an interrupted run

@@ -17,16 +17,25 @@ SET SESSION lock_wait_timeout = 10;
 -- [control_schema_was_there] a second run finds nothing to do
 SET @djsqlgen_control_was_there = EXISTS (SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'djsqlgen_lab_transform');
 
--- [refuse.00] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse.00.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  IF @djsqlgen_control_was_there THEN
-    -- Refuse: the control schema records what they created
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '10') OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20') THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/00_preflight.sql: later phases are still applied; roll them back first, newest first (djsqlgen apply rollback/)';
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    IF @djsqlgen_control_was_there THEN
+      -- Refuse: the control schema records what they created
+      IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '10') OR EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20') THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/00_preflight.sql: later phases are still applied; roll them back first, newest first (djsqlgen apply rollback/)';
+        LEAVE checks;
+      END IF;
     END IF;
-  END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.00] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [control_schema_seen] whether this run creates the control schema (then djsqlgen may drop it later)

@@ -14,68 +14,96 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.10] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.10.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/10_expand.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/10_expand.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.10] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.10] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.10.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 20_routines.sql is still applied; apply rollback/20_routines.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 30_dualwrite.sql is still applied; apply rollback/30_dualwrite.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '40') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 40_backfill.sql is still applied; apply rollback/40_backfill.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '50') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 50_verify.sql is still applied; apply rollback/50_verify.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'progress') THEN
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
     -- Refuse: roll back newest first
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress` WHERE rows_copied > 0 OR done = 1) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: the backfill has copied rows; apply rollback/40_backfill.sql first';
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '20') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 20_routines.sql is still applied; apply rollback/20_routines.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
     END IF;
-  END IF;
-  IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'verify_run') THEN
     -- Refuse: roll back newest first
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_run` WHERE TRUE) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: verify results are kept; apply rollback/50_verify.sql first';
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 30_dualwrite.sql is still applied; apply rollback/30_dualwrite.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
     END IF;
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 30_dualwrite.sql is applied; its triggers write into v2; apply rollback/30_dualwrite.sql first';
-  END IF;
-  -- Refuse: roll back in order, newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/10_expand.sql: 70_cutover.sql is applied; v2 holds live data; apply rollback/70 first';
-  END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '40') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 40_backfill.sql is still applied; apply rollback/40_backfill.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '50') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 50_verify.sql is still applied; apply rollback/50_verify.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 60_constraints.sql is still applied; apply rollback/60_constraints.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 70_cutover.sql is still applied; apply rollback/70_cutover.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'progress') THEN
+      -- Refuse: roll back newest first
+      IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`progress` WHERE rows_copied > 0 OR done = 1) THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: the backfill has copied rows; apply rollback/40_backfill.sql first';
+        LEAVE checks;
+      END IF;
+    END IF;
+    IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'verify_run') THEN
+      -- Refuse: roll back newest first
+      IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`verify_run` WHERE TRUE) THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: verify results are kept; apply rollback/50_verify.sql first';
+        LEAVE checks;
+      END IF;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '30') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 30_dualwrite.sql is applied; its triggers write into v2; apply rollback/30_dualwrite.sql first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: roll back in order, newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/10_expand.sql: 70_cutover.sql is applied; v2 holds live data; apply rollback/70 first';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.10] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [step_drop_stale.step_rollback_10_expand] left over by an interrupted run

@@ -14,33 +14,47 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.70.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.70] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.70] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.70.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: roll back newest first
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
-  END IF;
-  -- Refuse: the cut-over left nothing to undo
-  IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE created_by = '70_cutover.sql') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
-  END IF;
-  -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
-  IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
-  END IF;
-  -- Refuse: rollback/70 undoes a finished cut-over
-  SET @djsqlgen_found = (
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: roll back newest first
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/70_cutover.sql: 80_contract.sql is still applied; apply rollback/80_contract.sql first (djsqlgen apply DIR/rollback runs them newest first)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: the cut-over left nothing to undo
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE created_by = '70_cutover.sql') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
+      LEAVE checks;
+    END IF;
+    -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
+    IF @@log_bin = 1 AND @@log_bin_trust_function_creators = 0 AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'SUPER' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/70_cutover.sql: binary logging is on and log_bin_trust_function_creators is 0, so creating or dropping triggers fails (1419); ask a DBA with SUPER for SET GLOBAL log_bin_trust_function_creators = 1 (and in my.cnf: a restart resets it)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: rollback/70 undoes a finished cut-over
+    SET @djsqlgen_found = (
   SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
 SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
 FROM JSON_TABLE('[["lab", "#kind__djsqlgen_v2cutover"],
@@ -55,16 +69,22 @@ LEFT JOIN (
 WHERE present.object_name IS NOT NULL
   LIMIT 5) AS m
   );
-  IF @djsqlgen_found IS NOT NULL THEN
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: 70_cutover.sql stopped halfway (v2 waits under parking names in lab); apply 70_cutover.sql again to finish it, then this file (found: ', @djsqlgen_found, ')'), 400);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
-  END IF;
-  -- Refuse: rolling back would silently discard writes users made to v2
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
-  END IF;
+    IF @djsqlgen_found IS NOT NULL THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: 70_cutover.sql stopped halfway (v2 waits under parking names in lab); apply 70_cutover.sql again to finish it, then this file (found: ', @djsqlgen_found, ')'), 400);
+      LEAVE checks;
+    END IF;
+    -- Refuse: rolling back would silently discard writes users made to v2
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.70] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [register.schema.lab_v2.lab_v2] record that djsqlgen creates this schema (rollbacks drop only what is recorded)
