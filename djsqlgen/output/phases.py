@@ -875,7 +875,8 @@ class Phases:
                        done_when: str | None = None) -> Statement:
         """Set ``into``'s AUTO_INCREMENT above every id that it and the tables ``issued_by`` ever handed out: their
         counters, not their largest ids (a row inserted then deleted at the top keeps its id issued). GREATEST with
-        its own counter: safe to run twice, never lowers it. The ALTER takes a literal, so a prepared statement."""
+        its own counter: safe to run twice, never lowers it. The ALTER takes a literal, so a prepared statement; it
+        changes metadata only (INPLACE, LOCK=NONE: refused rather than copying the table, on both servers)."""
         counter = "COALESCE((SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND " \
                   "TABLE_NAME = {}), 1)"
         counters = ",\n    ".join(counter.format(quote_literal(a), quote_literal(b)) for a, b in [into, *issued_by])
@@ -884,7 +885,7 @@ class Phases:
         # seconds (a day by default): read it fresh. MariaDB has no such cache (nor the variable).
         fresh = "" if self.ctx.dialect.is_mariadb else "SET SESSION information_schema_stats_expiry = 0;\n"
         sql = (f"{fresh}SET @djsqlgen_next_id = GREATEST(\n    {counters});\n"
-               f"SET @djsqlgen_ddl = CONCAT({alter}, @djsqlgen_next_id);\n"
+               f"SET @djsqlgen_ddl = CONCAT({alter}, @djsqlgen_next_id, ', ALGORITHM=INPLACE, LOCK=NONE');\n"
                "PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;\nEXECUTE djsqlgen_ddl;\nDEALLOCATE PREPARE djsqlgen_ddl")
         skip = f"NOT {table_exists(*into)}" + (f" OR {done_when}" if done_when else "")
         return Statement(f"counter.{into[0]}.{into[1]}", sql, why, done_when=skip)

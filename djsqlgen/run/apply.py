@@ -37,7 +37,7 @@ class Selection:
 
     files: list[Path] = field(default_factory=list)
     stops: list[str] = field(default_factory=list)  # printed after the run: where it stopped, what comes next
-    held: list[tuple[Path, str, str]] = field(default_factory=list)  # (rollback dir, phase, control schema)
+    held: list[tuple[Path, str]] = field(default_factory=list)  # (rollback file held back, control schema)
 
 
 def _number(path: Path) -> str:
@@ -83,7 +83,7 @@ def select_files(paths: list[Path], through: str | None = None) -> Selection:
             later = [f for f in files if _number(f) > limit]
             if path.name == "rollback":
                 control = _manifest(path)[1].get("control_schema", "")
-                out.held += [(path, _number(f), control) for f in later]
+                out.held += [(f, control) for f in later]
             elif later:
                 n = _number(later[0])
                 out.stops.append(f"-- stopped after phase {limit}: next is {NEXT.get(n, later[0].name)}. "
@@ -115,11 +115,12 @@ def _applied(db: Database, control: str) -> set[str]:
 
 def _refuse_held(db: Database, selection: Selection) -> None:
     """A rollback directory stops before undoing 80 or 70 when that phase is applied (nothing run)."""
-    for directory, phase, control in selection.held:
+    for path, control in selection.held:
+        phase = _number(path)
         if phase in _applied(db, control):
             raise DjsqlgenError(
-                f"stopped before {directory}/{phase}_*.sql: phase {phase} is applied, and undoing it {UNDO[phase]}. "
-                f"When the lab is ready: djsqlgen apply {directory} --through {phase} (RUNBOOK.md, \"Stops\"). "
+                f"stopped before {display_name(path)}: phase {phase} is applied, and undoing it {UNDO[phase]}. "
+                f"When the lab is ready: djsqlgen apply {path.parent} --through {phase} (RUNBOOK.md, \"Stops\"). "
                 "Nothing was run.")
 
 
@@ -179,9 +180,9 @@ def apply_files(
             count += _apply_file(db, path, dry_run, echo)
         except NothingToUndo as skipped:
             echo(f"-- {display_name(path)}: skipped, {skipped}")
-    for directory, phase, _ in selection.held:
+    for path, _ in selection.held:
         if dry_run:
-            echo(f"-- held back: {directory}/{phase}_*.sql (named with --through {phase})")
+            echo(f"-- held back: {display_name(path)} (undone only when named: --through {_number(path)})")
     for line in selection.stops:
         echo(line)
     return count
