@@ -1206,8 +1206,9 @@ class Phases:
                     parked_sql = parked_sql.replace(f"ON {quote_qualified(a)}\n", f"ON {quote_qualified(b)}\n")
                 f.add(*f.creating(Statement(s.id, parked_sql, s.comment, compound=True, creates=s.creates),
                                   only_if_new=False))
-            f.steps(self._counters_to_v1({TableRef(*a): b for a, b in park}) + [self._rename("unpark_v1", [(b, a) for a, b in park],
-                                  "v1 back under its own names, its dual-write triggers already on it")])
+            counters = self._counters_to_v1({TableRef(*a): b for a, b in park})  # v1 parked, v2 back: no writers
+            f.steps(counters + [self._rename("unpark_v1", [(b, a) for a, b in park],
+                                             "v1 back under its own names, its dual-write triggers already on it")])
             self._discard(f)
         else:
             steps.append(self._rename("v2_back", v2_back, "v2 back to its versioned names"))
