@@ -8,6 +8,8 @@ v1 never issued; after rollback/70, a row inserted into v1 gets an id neither v1
 from __future__ import annotations
 
 import pytest
+from integration.test_cutover_writers import LAYOUTS, _homes
+from integration.test_cutover_writers import _plan as layout_plan
 from support.safety import FastScenario, applied
 
 V1 = """
@@ -16,16 +18,6 @@ INSERT INTO note (txt) VALUES ('a'), ('b'), ('c');
 INSERT INTO note VALUES (10, 'top');
 DELETE FROM note WHERE id = 10
 """
-
-LAYOUTS = ["v1 stays", "v2 to final names", "v1 to an archive"]
-
-
-def _homes(scenario: FastScenario, layout: str) -> tuple[str, str]:
-    """(where v1's table is, where v2's is) after the cut-over."""
-    source = scenario.sources[0]
-    return {"v1 stays": (source, scenario.v2()), "v2 to final names": (source, f"{scenario.prefix}_final"),
-            "v1 to an archive": (f"{scenario.prefix}_archive", source)}[layout]
-
 
 def _insert(scenario: FastScenario, schema: str) -> int:
     scenario.db.execute(f"INSERT INTO `{schema}`.note (txt) VALUES ('new')")
@@ -36,20 +28,10 @@ def _insert(scenario: FastScenario, schema: str) -> int:
 def test_ids_handed_out_after_cutover_and_its_rollback_were_never_issued_before(layout, db, prefix, dj_env, tmp_path):
     scenario = FastScenario(db, prefix, dj_env, tmp_path)
     scenario.create_v1(V1)
-
-    def edit(plan):
-        spec = plan["schemas"][0]
-        if layout == "v2 to final names":
-            spec["final"] = f"{scenario.prefix}_final"
-        elif layout == "v1 to an archive":
-            spec["final"] = spec["source"]
-            spec["archive"] = f"{scenario.prefix}_archive"
-        plan["cutover"] = {"rename_to_final": layout != "v1 stays"}
-    scenario.plan(edit)
-    scenario.generate()
+    layout_plan(scenario, layout)
     scenario.forward("70_cutover")
     applied(scenario, "70_cutover")  # twice: still above v1's ids
-    v1_home, v2_home = _homes(scenario, layout)
+    v2_home = _homes(scenario, layout)[1]
     new_in_v2 = _insert(scenario, v2_home)
     assert new_in_v2 > 10, f"v2 handed out id {new_in_v2}, which v1 had issued (v1's counter was 11)"
     scenario.db.execute(f"DELETE FROM `{v2_home}`.note WHERE id = {new_in_v2}")
