@@ -18,7 +18,6 @@ from djsqlgen.run.db import Database, ServerError
 # (`--through`, or the file itself), since the lab acts before each (RUNBOOK.md, "Stops"). Its rollback/ directory
 # likewise does not undo 80 or 70 unless named.
 DEFAULT_THROUGH = "60"
-THROUGH = ("60", "70", "80")
 NEXT = {
     "70": "the cut-over (70_cutover.sql): v2 becomes primary and writes to v1 fail from then on; switch the lab's "
           "code to v2 first",
@@ -94,11 +93,6 @@ def select_files(paths: list[Path], through: str | None = None) -> Selection:
         else:
             raise DjsqlgenError(f"{path}: no such file or directory")
     return out
-
-
-def files_in_order(paths: list[Path], through: str | None = None) -> list[Path]:
-    """The files ``apply_files`` runs for ``paths`` (see ``select_files``)."""
-    return select_files(paths, through).files
 
 
 def _applied(db: Database, control: str) -> set[str]:
