@@ -235,19 +235,25 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
+@click.option("--through", type=click.Choice(["60", "70", "80"]), default=None,
+              help="The last phase a directory runs (or, for DIR/rollback, undoes): 60 unless named; 70 is the cut-over, "
+                   "80 the contract.")
+@click.option("--yes", is_flag=True, help="Run a file that drops v1 (contract.drop_v1) without typing its schema name.")
 @click.option("--discard-v2-writes", is_flag=True,
               help="Let rollback/70_cutover.sql give up rows written to v2 after the cut-over (it refuses otherwise).")
 @pass_context
-def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, discard_v2_writes: bool) -> None:
-    """Run SQL files, DELIMITER-aware: a directory runs its phase files in order, its rollback/ newest first; - reads stdin."""
+def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | None, yes: bool,
+          discard_v2_writes: bool) -> None:
+    """Run SQL files, DELIMITER-aware: a directory up to 60 (--through 70/80 goes on), rollback/ newest first; - is stdin."""
     from djsqlgen.run.apply import apply_files
 
     if dry_run:
-        apply_files(None, list(paths), dry_run=True, echo=click.echo)
+        apply_files(None, list(paths), dry_run=True, echo=click.echo, through=through)
         return
+    ask = (lambda text: click.prompt(text, err=True)) if sys.stdin.isatty() else None
     with connected(obj.settings) as db:
         count = apply_files(db, list(paths), echo=lambda text: click.echo(text, err=text.startswith("-- ")),
-                            discard_v2_writes=discard_v2_writes)
+                            discard_v2_writes=discard_v2_writes, through=through, yes=yes, ask=ask)
     click.echo(f"applied {count} statement(s)", err=True)
 
 

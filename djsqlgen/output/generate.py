@@ -93,6 +93,8 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
         # newest first: the order a full rollback applies them in
         "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
                                  reverse=True),
+        # `djsqlgen apply DIR/rollback` reads its phase log to stop before undoing a cut-over or a contract
+        "control_schema": migration.ctx.control,
         "tables": [{"v2": t.label, "from_v1": t.source.driving.label, "id": t.id,
                     "key_map": {"aligned": t.key_map.aligned, "proof": t.key_map.proof}} for t in migration.targets],
         "retired_v1_tables": migration.retired,

@@ -871,6 +871,42 @@ class Phases:
         deletes = [s for s in reversed(out) if s.id.startswith("discard_delete")]
         return cascaded + deletes + [s for s in out if s.id.startswith("discard_recompute")]
 
+    def _carry_counter(self, into: tuple[str, str], issued_by: list[tuple[str, str]], why: str,
+                       done_when: str | None = None) -> Statement:
+        """Set ``into``'s AUTO_INCREMENT above every id that it and the tables ``issued_by`` ever handed out: their
+        counters, not their largest ids (a row inserted then deleted at the top keeps its id issued). GREATEST with
+        its own counter: safe to run twice, never lowers it. The ALTER takes a literal, so a prepared statement; it
+        changes metadata only (INPLACE, LOCK=NONE: refused rather than copying the table, on both servers)."""
+        counter = "COALESCE((SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND " \
+                  "TABLE_NAME = {}), 1)"
+        counters = ",\n    ".join(counter.format(quote_literal(a), quote_literal(b)) for a, b in [into, *issued_by])
+        alter = quote_literal(f"ALTER TABLE {quote_qualified(into)} AUTO_INCREMENT = ")
+        # MySQL 8 serves information_schema.TABLES.AUTO_INCREMENT from a cache for information_schema_stats_expiry
+        # seconds (a day by default): read it fresh. MariaDB has no such cache (nor the variable).
+        fresh = "" if self.ctx.dialect.is_mariadb else "SET SESSION information_schema_stats_expiry = 0;\n"
+        sql = (f"{fresh}SET @djsqlgen_next_id = GREATEST(\n    {counters});\n"
+               f"SET @djsqlgen_ddl = CONCAT({alter}, @djsqlgen_next_id, ', ALGORITHM=INPLACE, LOCK=NONE');\n"
+               "PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;\nEXECUTE djsqlgen_ddl;\nDEALLOCATE PREPARE djsqlgen_ddl")
+        skip = f"NOT {table_exists(*into)}" + (f" OR {done_when}" if done_when else "")
+        return Statement(f"counter.{into[0]}.{into[1]}", sql, why, done_when=skip)
+
+    def _counters_to_v2(self, v1_home: dict[str, str], v2_at: dict[str, tuple[str, str]], done_when: str) -> list:
+        """70: each v2 table with an AUTO_INCREMENT column counts on above every id its v1 table issued."""
+        return [self._carry_counter(v2_at[t.id], [(v1_home[t.source.driving.schema], t.source.driving.name)],
+                                    f"new rows in {t.label} get ids v1 never issued (v1's counter, not its largest id)",
+                                    done_when)
+                for t in self.targets if any(c.decl.auto_increment for c in t.columns)]
+
+    def _counters_to_v1(self, v1_at: dict[TableRef, tuple[str, str]]) -> list:
+        """rollback/70: each v1 table counts on above every id its v2 tables issued after the cut-over."""
+        by_v1: dict[TableRef, list[Target]] = {}
+        for t in self.targets:
+            if any(c.decl.auto_increment for c in t.columns):
+                by_v1.setdefault(t.source.driving, []).append(t)
+        return [self._carry_counter(v1_at.get(ref, (ref.schema, ref.name)), [(t.schema, t.name) for t in targets],
+                                    f"new rows in v1's {ref.name} get ids v2 never issued")
+                for ref, targets in by_v1.items()]
+
     def _renames(self) -> tuple[list, list, list]:
         """(park v1 in its schema, parked v1 → archive, v2 → final) pairs of cut-over."""
         park, archive, final = [], [], []
@@ -963,6 +999,8 @@ class Phases:
             if final:
                 steps.append(self._rename("v2_to_parking", to_parking, "v2 to its final schema under parking names, "
                                                                        "in one atomic step", cut_over))
+            else:  # v1 takes no writes any more (guarded): its counter is final
+                steps += self._counters_to_v2({s: s for s in where}, now, cut_over)
             f.steps(steps)
         else:
             steps = [self._rename("park_v1", park, "park v1 under other names in its schema, in one atomic step: "
@@ -972,8 +1010,10 @@ class Phases:
             steps.append(self._rename("final_names", archive + to_parking,
                                       "in one atomic step: v1 to its archive, v2 to its final schema under parking "
                                       "names", cut_over))
-            f.steps(steps)
             archive_of = {spec.source: spec.archive for spec in self.model.schemas if spec.archive}
+            if not final:  # else just before v2 takes its final names, below
+                steps += self._counters_to_v2({k: archive_of.get(k, k) for k in where}, now, cut_over)
+            f.steps(steps)
             for s in self._guard_statements({k: archive_of.get(k, k) for k in where}):
                 f.add(*f.creating(s, only_if_new=False))
         if final:
@@ -982,7 +1022,9 @@ class Phases:
                 f.add(*f.creating(first, only_if_new=False), *rest)
             # the log in the same procedure as the rename: once v2 has its names, 70 counts as applied
             lineage_moves, renamed = self._lineage_moves()
-            f.steps([self._rename("v2_to_final", from_parking + lineage_moves,
+            archive_of = {spec.source: spec.archive for spec in self.model.schemas if park and spec.archive}
+            counters = self._counters_to_v2({s: archive_of.get(s, s) for s in where}, now, cut_over)
+            f.steps(counters + [self._rename("v2_to_final", from_parking + lineage_moves,
                                   "v2 takes its final names, trackers on it, in one atomic step: users' writes to v2 "
                                   "start here", cut_over),
                      f.log_statement()])
@@ -1002,13 +1044,17 @@ class Phases:
         f, fn = self._file("80"), "80_contract.sql"
         ctx = self.ctx
         self._common_refusals(f, "70", [guards.binlog_trust(ctx, fn)])
-        steps = []
+        drop_v1 = self.plan.contract.drop_v1
+        # v2's write trackers and their records stay while v1 does (rollback/70 reads them: a write to v2 is never
+        # given up silently); with drop_v1 they go, after v1 (a file stopped before v1 is gone still has them).
+        trackers = []
         for t in self.targets:
             schema, name = self._v2_home(t)
             for event in EVENTS:
                 trig = naming.tracker_trigger_name(self.plan.name, t.name, event)
-                steps += f.dropping(Owned("trigger", schema, trig, name), f"DROP TRIGGER IF EXISTS "
-                                    f"{quote_qualified((schema, trig))}", "v2 is on its own now")
+                trackers += f.dropping(Owned("trigger", schema, trig, name), f"DROP TRIGGER IF EXISTS "
+                                       f"{quote_qualified((schema, trig))}", "v1 is gone: nothing to roll back to")
+        steps = []
         for r, _, n in self.triggers:
             steps += f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n), "no sync is left")
         for spec in self.model.schemas:
@@ -1029,18 +1075,19 @@ class Phases:
                     steps += self._drop_empty_schemas(f, [v1_home], "the archive is empty")
             if self.plan.cutover.rename_to_final and spec.final and spec.final != spec.target:
                 steps += self._drop_empty_schemas(f, [spec.target], f"empty: its tables now live in {spec.final}")
-        f.steps(steps)
-        # The control schema keeps its phase log and its record of what djsqlgen left (v1's guard triggers,
-        # the schemas cut-over made): status reads them, and the rollbacks still drop only what is recorded.
-        f.add(*self._drop_bookkeeping())
+        f.steps(steps + (trackers if drop_v1 else []))
+        # The control schema keeps its phase log and its record of what djsqlgen left (v1's guard triggers, v2's
+        # write trackers and their records while v1 stays, the schemas cut-over made): status reads them, and the
+        # rollbacks still drop only what is recorded.
+        f.add(*self._drop_bookkeeping(keep=() if drop_v1 else ("v2_writes",)))
         f.log()
         return f
 
-    def _drop_bookkeeping(self) -> list[Statement]:
-        """Progress, verify results and every routine: what the window needed."""
+    def _drop_bookkeeping(self, keep: tuple[str, ...] = ()) -> list[Statement]:
+        """Progress, verify results and every routine: what the window needed (but the tables in ``keep``)."""
         out = [Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {self.ctx.control_table(name)}",
                          "bookkeeping no longer needed")
-               for name in BOOKKEEPING]
+               for name in BOOKKEEPING if name not in keep]
         return out + self._drop_routines()
 
     def _drop_control(self, f: FileBuilder) -> list[Statement]:
@@ -1080,11 +1127,15 @@ class Phases:
         homes = [spec.archive if self._moves_v1() and spec.archive else spec.source for spec in self.model.schemas]
         # Not refused when 80 did not run: restoring the routines and bookkeeping tables then replaces them with
         # the same, and a newest-first run of rollback/ removes them again with rollback/20.
+        gone = f"djsqlgen refused {fn}: contract.drop_v1 dropped v1; restore it from a backup"  # within 128 characters
+        dropped = [Check(guards.applied(self.ctx, "80", same_plan=False), f"{gone}, nothing can be rolled back",
+                         "contract.drop_v1 removed v1 and the record of v2's later writes")
+                   ] if self.plan.contract.drop_v1 else []
         self._common_refusals(f, None, [
+            *dropped,
             expected.missing("TABLES", [(home, t.name) for spec, home in zip(self.model.schemas, homes)
                                         for t in self.model.v1.schema(spec.source).tables],
-                             f"djsqlgen refused {fn}: v1 was dropped by contract (contract.drop_v1); restore it from "
-                             "a backup: nothing can be rolled back", "contract.drop_v1 removed v1's data")])
+                             f"{gone}, nothing can be rolled back", "contract.drop_v1 removed v1's data")])
         f.add(*self._routine_statements())
         f.log()
         return f
@@ -1155,8 +1206,9 @@ class Phases:
                     parked_sql = parked_sql.replace(f"ON {quote_qualified(a)}\n", f"ON {quote_qualified(b)}\n")
                 f.add(*f.creating(Statement(s.id, parked_sql, s.comment, compound=True, creates=s.creates),
                                   only_if_new=False))
-            f.steps([self._rename("unpark_v1", [(b, a) for a, b in park],
-                                  "v1 back under its own names, its dual-write triggers already on it")])
+            counters = self._counters_to_v1({TableRef(*a): b for a, b in park})  # v1 parked, v2 back: no writers
+            f.steps(counters + [self._rename("unpark_v1", [(b, a) for a, b in park],
+                                             "v1 back under its own names, its dual-write triggers already on it")])
             self._discard(f)
         else:
             steps.append(self._rename("v2_back", v2_back, "v2 back to its versioned names"))
@@ -1164,14 +1216,17 @@ class Phases:
             for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
                 f.add(*f.creating(s, only_if_new=False))
             self._discard(f)
-            f.steps(guard_drops)
+            f.steps(self._counters_to_v1({ref: (ref.schema, ref.name) for ref in self._v1_tables()}) + guard_drops)
         f.add(*self._archive_charsets(to_v2=False))
         for (schema, _), _ in lineage_moves:  # back in its versioned schema
             f.add(*lineage.rename_origins(ctx, schema, [(new, old) for old, new in renamed],
                                           "DataJoint 2.x's lineage names the schemas by their versioned names again"))
         f.steps(self._drop_empty_schemas(f, self._cutover_schemas(), "cut-over created it; it is empty again"))
         run = ctx.control_table("verify_run")
-        f.add(Statement("verify_stale", f"INSERT INTO {run} (plan_hash, started_at, finished_at, bad_chunks)\n"
+        f.add(Statement("v2_writes_given_up", f"SELECT target_id AS v2_table, row_key AS given_up_key FROM {writes}\n"
+                                              "ORDER BY target_id, written_at",
+                        "the keys of the v2 rows written after cut-over that were given up (none: no output)"),
+              Statement("verify_stale", f"INSERT INTO {run} (plan_hash, started_at, finished_at, bad_chunks)\n"
                                         f"SELECT {quote_literal(ctx.migration_hash)}, NOW(6), NOW(6), -1 FROM DUAL "
                                         f"WHERE EXISTS (SELECT 1 FROM {writes})",
                         "v2 changed if writes were given up: the last verify no longer holds (70 wants a new one)"),
@@ -1306,6 +1361,29 @@ class Phases:
         return f
 
     # -- output -------------------------------------------------------------------------------------
+    def _removes(self, number: str) -> str:
+        """What each rollback file removes, for the first lines of the file (the DBA reads it before running it)."""
+        v1, v2, control = ", ".join(self._v1_schemas()), ", ".join(self._v2_schemas()), self.ctx.control
+        if self.plan.contract.drop_v1:
+            undo80 = ("nothing: once 80 has dropped v1 (contract.drop_v1) this file refuses, restore v1 from a backup; "
+                      f"before that it only puts back djsqlgen's routines in {self.ctx.control}")
+        else:
+            undo80 = (f"nothing of v1 or v2; it puts back djsqlgen's routines and bookkeeping tables in {control} "
+                      "(v2's write records were kept)")
+        return {
+            "80": undo80,
+            "70": (f"the cut-over: v1 ({v1}) takes writes again and v2 ({v2}) is no longer primary (v2's write trackers "
+                   "and v1's guards go, names as before 70). It refuses while v2 holds rows written after the cut-over; "
+                   "told to give them up, it lists their keys and computes those rows again from v1"),
+            "60": f"the foreign keys and unique indexes 60 added to the v2 tables ({v2})",
+            "50": f"the verify results in {control}",
+            "40": f"every row of the v2 tables ({v2}; copies of v1) and the backfill's progress",
+            "30": f"the dual-write triggers on v1 ({v1}); v1's rows are untouched",
+            "20": f"djsqlgen's routines and bookkeeping tables in {control}",
+            "10": f"the v2 tables ({v2}) and the v2 schemas djsqlgen created, when nothing else is in them",
+            "00": f"the control schema {control} when djsqlgen created it (else only djsqlgen's tables in it)",
+        }[number]
+
     def files(self) -> list[PhaseFile]:
         forward = [self.preflight(), self.expand(), self.routines(), self.dualwrite(), self.backfill(), self.verify(),
                    self.constraints(), self.cutover(), self.contract()]
@@ -1314,12 +1392,14 @@ class Phases:
                      self.rollback_routines(), self.rollback_expand(), self.rollback_preflight()]
         out = []
         for b, (number, name, title, purpose) in zip(forward, PHASE_FILES):
+            drops_v1 = tuple(self._v1_schemas()) if number == "80" and self.plan.contract.drop_v1 else ()
             out.append(PhaseFile(number, name, title, purpose, RERUN[number], tuple(b.statements),
-                                 needs=tuple(b.needs)))
+                                 needs=tuple(b.needs), drops_v1=drops_v1))
         titles = {n: t for n, _, t, _ in PHASE_FILES}
         for b in rollbacks:
             out.append(PhaseFile(b.number, b.name, f"Rollback of {titles[b.number].lower()}",
                                  f"Undo {b.number}_{b.name}.sql; drops only what djsqlgen recorded creating.",
                                  "Safe to run again: each undo step checks first.", tuple(b.statements),
-                                 rollback_of=f"{b.number}_{b.name}.sql", needs=tuple(b.needs)))
+                                 rollback_of=f"{b.number}_{b.name}.sql", needs=tuple(b.needs),
+                                 removes=self._removes(b.number)))
         return out

@@ -61,6 +61,8 @@ class PhaseFile:
     statements: tuple[Statement, ...]
     rollback_of: str | None = None  # for rollback files: the forward file they undo
     needs: tuple[tuple[str, str], ...] = ()  # (privilege, schema) the file needs, for its Needs: header
+    removes: str = ""  # for rollback files: what it removes, its Removes: header line
+    drops_v1: tuple[str, ...] = ()  # the v1 schemas the file drops (80 with contract.drop_v1): its Drops v1: line
 
     @property
     def filename(self) -> str:

@@ -5,46 +5,143 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from djsqlgen.errors import ApplyError, DjsqlgenError
+from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
 
 
-def _directory_files(path: Path) -> list[Path]:
-    """The files a generated directory runs: the forward files in phase order; for its rollback/ directory the
-    rollback files newest first. Only files the manifest lists (or, without one, named like phase files):
-    a stray .sql file someone left there never runs."""
+# A directory runs its files up to 60 and stops: the cut-over (70) and the contract (80) run only when named
+# (`--through`, or the file itself), since the lab acts before each (RUNBOOK.md, "Stops"). Its rollback/ directory
+# likewise does not undo 80 or 70 unless named.
+DEFAULT_THROUGH = "60"
+NEXT = {
+    "70": "the cut-over (70_cutover.sql): v2 becomes primary and writes to v1 fail from then on; switch the lab's "
+          "code to v2 first",
+    "80": "the contract (80_contract.sql): djsqlgen's sync and routines go (and v1 too, with contract.drop_v1); "
+          "once no code reads or writes v1",
+}
+UNDO = {
+    "80": "puts djsqlgen's routines back after the contract",
+    "70": "makes v1 primary again: writes to v2 stop, and the lab's code must go back to v1",
+}
+
+
+@dataclass
+class Selection:
+    """The files to run, in order; what a directory held back (the stops) and where the lab goes on."""
+
+    files: list[Path] = field(default_factory=list)
+    stops: list[str] = field(default_factory=list)  # printed after the run: where it stopped, what comes next
+    held: list[tuple[Path, str]] = field(default_factory=list)  # (rollback file held back, control schema)
+
+
+def _number(path: Path) -> str:
+    return path.name[:2]
+
+
+def _manifest(path: Path) -> tuple[Path, dict]:
+    """The files a generated directory lists in its manifest.json (see ``_directory_files``)."""
     is_rollback = path.name == "rollback"
     manifest = (path.parent if is_rollback else path) / "manifest.json"
-    if manifest.is_file():
-        listed = json.loads(manifest.read_text(encoding="utf-8"))
-        names = listed["rollback_files"] if is_rollback else listed["files"]
-        base = path.parent if is_rollback else path
-        files = [base / n for n in names]
-        missing = [f for f in files if not f.is_file()]
-        if missing:
-            raise DjsqlgenError(f"{missing[0]} is listed in {manifest} but missing; generate the files again")
-        return sorted(files, reverse=True) if is_rollback else files
-    # Without the manifest, which files are djsqlgen's cannot be known (a copied directory may hold others).
-    raise DjsqlgenError(f"{manifest} is missing, so the files of {path} cannot be told from others; keep manifest.json "
-                        "with the files (generate writes it), or name the files to apply one by one")
+    if not manifest.is_file():
+        # Without the manifest, which files are djsqlgen's cannot be known (a copied directory may hold others).
+        raise DjsqlgenError(f"{manifest} is missing, so the files of {path} cannot be told from others; keep "
+                            "manifest.json with the files (generate writes it), or name the files to apply one by one")
+    return manifest, json.loads(manifest.read_text(encoding="utf-8"))
 
 
-def files_in_order(paths: list[Path]) -> list[Path]:
-    """Expand directories (see ``_directory_files``); files and - (standard input) as given."""
-    out: list[Path] = []
+def _directory_files(path: Path) -> list[Path]:
+    """The files a generated directory runs: the forward files in phase order; for its rollback/ directory the
+    rollback files newest first. Only files the manifest lists: a stray .sql file someone left there never runs."""
+    is_rollback = path.name == "rollback"
+    manifest, listed = _manifest(path)
+    names = listed["rollback_files"] if is_rollback else listed["files"]
+    base = path.parent if is_rollback else path
+    files = [base / n for n in names]
+    missing = [f for f in files if not f.is_file()]
+    if missing:
+        raise DjsqlgenError(f"{missing[0]} is listed in {manifest} but missing; generate the files again")
+    return sorted(files, reverse=True) if is_rollback else files
+
+
+def select_files(paths: list[Path], through: str | None = None) -> Selection:
+    """Expand directories (up to ``through``, 60 unless told, see ``DEFAULT_THROUGH``); files and - (standard
+    input) as given: a file named is a file meant."""
+    limit = through or DEFAULT_THROUGH
+    out = Selection()
     for path in paths:
         if str(path) == "-":
-            out.append(path)  # standard input
+            out.files.append(path)  # standard input
         elif path.is_dir():
-            out.extend(_directory_files(path))
+            files = _directory_files(path)
+            out.files += [f for f in files if _number(f) <= limit]
+            later = [f for f in files if _number(f) > limit]
+            if path.name == "rollback":
+                control = _manifest(path)[1].get("control_schema", "")
+                out.held += [(f, control) for f in later]
+            elif later:
+                n = _number(later[0])
+                out.stops.append(f"-- stopped after phase {limit}: next is {NEXT.get(n, later[0].name)}. "
+                                 f"When the lab is ready: djsqlgen apply {path} --through {n} "
+                                 "(RUNBOOK.md, \"Stops\")")
         elif path.is_file():
-            out.append(path)
+            out.files.append(path)
         else:
             raise DjsqlgenError(f"{path}: no such file or directory")
     return out
+
+
+def _applied(db: Database, control: str) -> set[str]:
+    """The phases the control schema's log shows applied (70 also when it stopped halfway: objects it made)."""
+    if not control or not db.query("SELECT 1 AS x FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
+                                   "TABLE_NAME IN ('phase_log', 'objects') HAVING COUNT(*) = 2", [control]):
+        return set()
+    phases = {r["phase"] for r in db.query(f"SELECT phase FROM {quote_qualified((control, 'phase_log'))}")}
+    if db.query(f"SELECT 1 AS x FROM {quote_qualified((control, 'objects'))} WHERE created_by = '70_cutover.sql' "
+                "LIMIT 1"):
+        phases.add("70")
+    return phases
+
+
+def _refuse_held(db: Database, selection: Selection) -> None:
+    """A rollback directory stops before undoing 80 or 70 when that phase is applied (nothing run)."""
+    for path, control in selection.held:
+        phase = _number(path)
+        if phase in _applied(db, control):
+            raise DjsqlgenError(
+                f"stopped before {display_name(path)}: phase {phase} is applied, and undoing it {UNDO[phase]}. "
+                f"When the lab is ready: djsqlgen apply {path.parent} --through {phase} (RUNBOOK.md, \"Stops\"). "
+                "Nothing was run.")
+
+
+def header_line(path: Path, key: str) -> str:
+    """The value of a ``-- key:`` line among the first lines of a generated file ('' when it has none)."""
+    if str(path) == "-":
+        return ""
+    with path.open(encoding="utf-8") as text:
+        for _ in range(16):
+            line = next(text, "")
+            if line.startswith(f"-- {key}:"):
+                return line[len(f"-- {key}:"):].strip()
+    return ""
+
+
+def _confirm_drops(files: list[Path], yes: bool, ask: Callable[[str], str] | None) -> None:
+    """A file that drops v1 (80 with contract.drop_v1) runs only when the v1 schema names are typed, or ``yes``."""
+    for path in files:
+        schemas = [s.strip() for s in header_line(path, "Drops v1").split(",") if s.strip()]
+        if not schemas or yes:
+            continue
+        what = f"{display_name(path)} drops v1 ({', '.join(schemas)}) for good (contract.drop_v1)"
+        if ask is None:
+            raise DjsqlgenError(f"{what}; with no terminal to confirm at, run it with --yes. Nothing was run.")
+        typed = ask(f"{what}; take a backup first. Type {' '.join(schemas)} to go on")
+        if typed.replace(",", " ").split() != schemas:
+            raise DjsqlgenError(f"{what}: not confirmed (typed {typed!r}). Nothing was run.")
 
 
 def apply_files(
@@ -53,15 +150,22 @@ def apply_files(
     dry_run: bool = False,
     echo: Callable[[str], None] = print,
     discard_v2_writes: bool = False,
+    through: str | None = None,
+    yes: bool = False,
+    ask: Callable[[str], str] | None = None,
 ) -> int:
     """Execute (or, with ``dry_run``, print) every statement of ``paths``; returns how many ran.
 
     ``discard_v2_writes`` tells rollback/70_cutover.sql that giving up the rows written to v2 after the
-    cut-over is intended (the session variable it reads).
+    cut-over is intended (the session variable it reads). ``through``: the last phase a directory runs (60 unless
+    named). A file that drops v1 asks ``ask`` for the v1 schema names (refused without it), unless ``yes``.
     """
     count = 0
-    files = files_in_order(paths)
+    selection = select_files(paths, through)
+    files = selection.files
     if db is not None:
+        _refuse_held(db, selection)
+        _confirm_drops(files, yes, ask)
         _check_privileges(db, files)
     if discard_v2_writes and db is not None:
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
@@ -70,6 +174,11 @@ def apply_files(
             count += _apply_file(db, path, dry_run, echo)
         except NothingToUndo as skipped:
             echo(f"-- {display_name(path)}: skipped, {skipped}")
+    for path, _ in selection.held:
+        if dry_run:
+            echo(f"-- held back: {display_name(path)} (undone only when named: --through {_number(path)})")
+    for line in selection.stops:
+        echo(line)
     return count
 
 
@@ -98,11 +207,7 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
     from djsqlgen.run.privileges import missing, parse_needs
 
     for path in files:
-        if str(path) == "-":
-            continue
-        with path.open(encoding="utf-8") as text:
-            header = next((line[len("-- Needs:"):] for line in (next(text, "") for _ in range(12))
-                           if line.startswith("-- Needs:")), "")
+        header = header_line(path, "Needs")
         lacking = missing(db, parse_needs(header)) if header else []
         if lacking:
             raise DjsqlgenError(f"{path.name} needs privileges this user does not hold (SHOW GRANTS, roles included): "

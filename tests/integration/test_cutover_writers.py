@@ -116,7 +116,7 @@ def test_rollback_of_cutover_refuses_while_v2_holds_later_writes(layout, scenari
     _plan(scenario, layout)
     scenario.forward("70_cutover")
     _v2_writes(scenario, _homes(scenario, layout)[1])
-    directory = scenario.run("apply", str(scenario.out / "rollback"), check=False)
+    directory = scenario.run("apply", "--through", "70", str(scenario.out / "rollback"), check=False)
     assert directory.returncode != 0 and "v2_writes" in directory.stderr, directory.stderr
     before = state(server_settings, scenario.prefix)
     message = refused(scenario, "rollback/70_cutover")

@@ -55,12 +55,14 @@ def test_every_file_applies_and_is_a_no_op_the_second_time(how, migration, db, p
             result = djsqlgen(["verify", str(migration["plan"])], dj_env)
             assert result.returncode == 0, result.stdout + result.stderr
     final = snapshot(db, prefix, migration["control"])
-    # contract keeps v1 (drop_v1 is off) frozen: only the cut-over guards remain, no sync, no routine
-    assert final.triggers and all("_guard_" in name for _, name, _ in final.triggers), final.triggers
+    # contract keeps v1 (drop_v1 is off) frozen: only the cut-over guards remain, and v2's write trackers (a rollback
+    # must not lose v2's writes while v1 stays), no sync, no routine
+    assert final.triggers and all("_guard_" in name or "_track_" in name for _, name, _ in final.triggers), \
+        final.triggers
     assert not final.routines
-    # the control schema keeps its phase log and its record of what djsqlgen left (the guards), nothing else
+    # the control schema keeps its phase log, its record of what djsqlgen left and of v2's writes, nothing else
     assert {r["TABLE_NAME"] for r in db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
-                                              [migration["control"]])} == {"phase_log", "objects"}
+                                              [migration["control"]])} == {"phase_log", "objects", "v2_writes"}
     assert "migration finished" in djsqlgen(["status", str(migration["plan"])], dj_env).stdout
     assert {t: c for t, c in final.checksums.items() if t in v1_tables} == migration["v1"].checksums
 
