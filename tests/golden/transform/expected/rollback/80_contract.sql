@@ -15,25 +15,37 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
--- [refuse_setup.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.80.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
-  IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: nothing to undo in rollback/80_contract.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
-  END IF;
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: a rollback undoes what its phase did; without the control schema it did nothing
+    IF NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_transform' AND TABLE_NAME = 'phase_log') THEN
+      SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/80_contract.sql: control schema djsqlgen_lab_transform is not there, so no phase of this migration is applied';
+      LEAVE checks;
+    END IF;
+  END;
 END;;
 DELIMITER ;
 
--- [refuse.80] refuse before changing anything if a condition below fails (each names what is missing and the fix)
+-- [refuse_setup.80] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [refuse.80.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
-  -- Refuse: contract.drop_v1 removed v1 and the record of v2's later writes
-  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen refused rollback/80_contract.sql: contract.drop_v1 dropped v1; restore it from a backup, nothing can be rolled back';
-  END IF;
-  -- Refuse: contract.drop_v1 removed v1's data
-  SET @djsqlgen_found = (
+  SET @djsqlgen_refusal = NULL;
+  checks: BEGIN
+    -- Refuse: contract.drop_v1 removed v1 and the record of v2's later writes
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused rollback/80_contract.sql: contract.drop_v1 dropped v1; restore it from a backup, nothing can be rolled back';
+      LEAVE checks;
+    END IF;
+    -- Refuse: contract.drop_v1 removed v1's data
+    SET @djsqlgen_found = (
   SELECT GROUP_CONCAT(m.name ORDER BY m.name SEPARATOR ', ') FROM (
 SELECT CONCAT(expected.schema_name, '.', expected.object_name) AS name
 FROM JSON_TABLE('[["lab_v1", "#kind"],
@@ -48,11 +60,17 @@ LEFT JOIN (
 WHERE present.object_name IS NULL
   LIMIT 5) AS m
   );
-  IF @djsqlgen_found IS NOT NULL THEN
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused rollback/80_contract.sql: contract.drop_v1 dropped v1; restore it from a backup, nothing can be rolled back (missing: ', @djsqlgen_found, ')'), 400);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
-  END IF;
+    IF @djsqlgen_found IS NOT NULL THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/80_contract.sql: contract.drop_v1 dropped v1; restore it from a backup, nothing can be rolled back (missing: ', @djsqlgen_found, ')'), 400);
+      LEAVE checks;
+    END IF;
+  END;
 END;;
+DELIMITER ;
+
+-- [refuse.80] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [control_table_create.phase_log] bookkeeping of the control schema
