@@ -82,3 +82,9 @@ def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A trigger on a v2 table after cut-over: records the key of each row written, for rollback/70."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_track_{suffix}")
+
+
+def run_lock(control: str) -> str:
+    """The named lock (GET_LOCK) a running backfill or verify holds: free while its control row says it runs,
+    the process or connection that ran it is gone (`djsqlgen status` then says stopped)."""
+    return fit(f"djsqlgen {control} run")

@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from djsqlgen.engines.backfill import ACTIVE_STATES
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
@@ -20,6 +22,10 @@ REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djs
             "resume": "the backfill or verify goes on",
             "abort": "the backfill or verify stops after the chunk in flight; run it again to resume "
                      "(verify: with --resume)"}
+
+
+# While a job reports one of these, its session holds the named lock run_lock(control) (engines/backfill.py).
+ACTIVE = ACTIVE_STATES
 
 
 class BackfillAborted(DjsqlgenError):
@@ -62,7 +68,14 @@ def requested_now(db: Database, plan: Plan) -> str:
 
 def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
             eta: float | None = None) -> None:
+    """What the job is doing, for `djsqlgen status`; while it works, its session holds the run lock (taken
+    here when another session of the run does not have it), released once it has finished or stopped."""
+    lock = run_lock(plan.control)
     try:
+        if state in ACTIVE:
+            db.query("SELECT IF(IS_USED_LOCK(%s) IS NULL, GET_LOCK(%s, 0), 0) AS taken", [lock, lock])
+        else:
+            db.query("SELECT IF(IS_USED_LOCK(%s) <=> CONNECTION_ID(), RELEASE_LOCK(%s), 0) AS released", [lock, lock])
         db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, state, why, rows_per_s, "
                    "eta_s, reported_at) VALUES (1, %s, %s, %s, %s, NOW(6)) ON DUPLICATE KEY UPDATE state = "
                    "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
@@ -72,6 +85,16 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
         # whole of a parallel run timed out. A report is a courtesy: the copy and its checkpoints go on.
         if exc.errno not in (1146, 2006, 2013):
             raise
+
+
+def log_phase(db: Database, plan: Plan, phase: str, file: str) -> None:
+    """Record ``phase`` as applied, as its file does at its end (`djsqlgen status` and the later files read it):
+    the command line's backfill once every table is copied, its verify once a run is closed. From the same
+    migration as the triggers it worked under (30's plan hash)."""
+    phase_log = quote_qualified((plan.control, "phase_log"))
+    db.execute(f"INSERT INTO {phase_log} (phase, file, plan_hash, applied_at) SELECT %s, %s, plan_hash, NOW(6) "
+               f"FROM {phase_log} WHERE phase = '30' ON DUPLICATE KEY UPDATE plan_hash = VALUES(plan_hash), "
+               "applied_at = VALUES(applied_at)", [phase, file])
 
 
 def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.backfill import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import request, requested_now
+from djsqlgen.run.backfill_control import log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError
 from djsqlgen.run.throttle import ChunkSizer, Throttle
@@ -94,6 +95,8 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
 
     run.run(tables, lambda t: t.label, jobs, copy)
     run.finish(f"{run.rows:,} rows copied in this run")
+    if not run.stop.is_set() and all(t.done for t in read_progress(db, plan)):
+        log_phase(db, plan, "40", "40_backfill.sql")  # as 40_backfill.sql does at its end
     return run.rows
 
 
@@ -169,13 +172,65 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
             return None
 
 
+@dataclass
+class TableStatus:
+    """One v2 table as `djsqlgen status` shows it: where it and its driving v1 table are now (after a renaming
+    cut-over, under their final and archive names), the rows each holds, and its backfill."""
+
+    v2_table: str
+    from_v1: str
+    v1_rows: int | None  # None: the table is not there
+    v2_rows: int | None
+    rows_copied: int
+    done: bool
+
+
+# Below this many rows (InnoDB's estimate) a table is counted exactly: the estimate of a small or young table is often
+# 0 or far off (a lookup of three rows), and counting it costs little.
+EXACT_BELOW = 100_000
+
+
+def _rows(db: Database, schema: str, table: str) -> int | None:
+    found = db.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
+                     "TABLE_NAME = %s", [schema, table])
+    if not found:
+        return None
+    estimate = int(found[0]["n"] or 0)
+    if estimate >= EXACT_BELOW:
+        return estimate
+    return int(db.query(f"SELECT COUNT(*) AS n FROM {quote_qualified((schema, table))}")[0]["n"])
+
+
+def table_status(db: Database, plan: Plan, cut_over: bool) -> list[TableStatus]:
+    """Each v2 table with its own rows (a lookup's are its own, not its source's) and its driving v1 table's,
+    both found where they are: once a renaming cut-over has run, v2 under its final schema, v1 in its archive."""
+    rows = _control_rows(db, plan, "SELECT target_schema, target_table, source_schema, source_table, rows_copied, "
+                                   "done FROM {control}.progress ORDER BY ordinal")
+    v2_now, v1_now = {}, {}
+    if cut_over and plan.cutover.rename_to_final:
+        moves_v1 = any(spec.archive for spec in plan.schemas)
+        for spec in plan.schemas:
+            if spec.final:
+                v2_now[spec.target] = spec.final
+            if moves_v1 and spec.archive:
+                v1_now[spec.source] = spec.archive
+    out = []
+    for r in rows:
+        v2 = (v2_now.get(r["target_schema"], r["target_schema"]), r["target_table"])
+        v1 = (v1_now.get(r["source_schema"], r["source_schema"]), r["source_table"])
+        out.append(TableStatus(".".join(v2), ".".join(v1), _rows(db, *v1), _rows(db, *v2), int(r["rows_copied"]),
+                               bool(r["done"])))
+    return out
+
+
 def status(db: Database, plan: Plan) -> dict:
-    """Phase reached, triggers, progress and last verify; after contract: finished."""
+    """Phase reached, triggers, each v2 table, the running job (and whether its session is still there) and the
+    last verify; after contract: finished."""
     phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     if any(p["phase"] == "80" for p in phases):
         return {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
     try:
-        progress = read_progress(db, plan)
+        progress = table_status(db, plan, cut_over=any(p["phase"] == "70" for p in phases))
     except DjsqlgenError:
         progress = []
     triggers = _control_rows(db, plan, "SELECT o.schema_name AS trigger_schema, o.on_table AS on_table, "
@@ -188,6 +243,10 @@ def status(db: Database, plan: Plan) -> dict:
                                       "TIMESTAMPDIFF(SECOND, reported_at, NOW(6)) AS age_s FROM {control}.backfill_run")
     except DjsqlgenError:
         run = []
+    if run:
+        # A job at work holds this lock for as long as its session lasts: free, the process or connection is gone.
+        holder = db.query("SELECT IS_USED_LOCK(%s) AS holder", [run_lock(plan.control)])[0]["holder"]
+        run[0]["alive"] = holder is not None
     try:
         last_verify = _control_rows(db, plan, "SELECT run_id, started_at, finished_at, bad_chunks FROM "
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")

@@ -19,7 +19,7 @@ import click
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import request, requested_now
+from djsqlgen.run.backfill_control import log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
@@ -229,6 +229,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
         results = db.call_results(f"CALL {_q(plan, 'verify_finish')}({run_id}, 0)")
     except ServerError as exc:
         raise DjsqlgenError(f"verify run {run_id} could not be closed: server error {exc.errno}: {exc.message}") from None
+    log_phase(db, plan, "50", "50_verify.sql")  # as 50_verify.sql does
     return VerifyResult(run_id, results[0] if results else [], results[1] if len(results) > 1 else [])
 
 

@@ -468,6 +468,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session
 -- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session__trial`;
 
+-- [procedure_drop.run_report] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`run_report`;
+
 -- [procedure_drop.backfill_chunk] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk`;
 
