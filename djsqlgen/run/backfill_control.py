@@ -97,6 +97,47 @@ def log_phase(db: Database, plan: Plan, phase: str, file: str) -> None:
                "applied_at = VALUES(applied_at)", [phase, file])
 
 
+def check_v1_unchanged(db: Database, plan: Plan, command: str) -> None:
+    """Refuse (nothing done) when a v1 table the files read differs from the heading they were generated from, as
+    20_routines.sql recorded it (``v1_columns``): columns, types, NULL, collations, primary key. What 40 and 50
+    check as files, checked once at start-up (two queries). Not after the cut-over, which moves or guards v1."""
+    control = quote_qualified((plan.control,))
+    try:
+        if db.query(f"SELECT 1 FROM {control}.phase_log WHERE phase = '70'"):
+            return
+        expected = db.query(f"SELECT schema_name, table_name, column_name, column_type, is_nullable, collation_name, "
+                            f"in_key FROM {control}.v1_columns")
+    except ServerError as exc:
+        if exc.errno in (1049, 1146):  # no control schema (refused later, clearly), or routines of an older djsqlgen
+            return
+        raise
+    if not expected:
+        return
+    schemas = sorted({r["schema_name"] for r in expected})
+    # information_schema read for constant schemas only: never a scan of every schema on a shared server
+    found = db.query("SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name, "
+                     "COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable, COALESCE(COLLATION_NAME, '') AS "
+                     "collation_name, COLUMN_KEY = 'PRI' AS in_key FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+                     f"IN ({', '.join(['%s'] * len(schemas))})", schemas)
+
+    def by_table(rows: list[dict]) -> dict[tuple[str, str], set[tuple]]:
+        out: dict[tuple[str, str], set[tuple]] = {}
+        for r in rows:
+            out.setdefault((r["schema_name"], r["table_name"]), set()).add(
+                (r["column_name"], r["column_type"], r["is_nullable"], r["collation_name"], int(r["in_key"])))
+        return out
+
+    now = by_table(found)
+    changed = [f"{s}.{t}" for (s, t), columns in sorted(by_table(expected).items()) if now.get((s, t)) != columns]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise DjsqlgenError(
+            f"{command} refused: v1 table {changed[0]}{more} differs from the heading the files came from "
+            "(columns, types, NULL, collations or primary key): it was altered after generate. Nothing was done. "
+            "Undo that ALTER, or roll back to before 30 (djsqlgen apply DIR/rollback), run inspect and generate "
+            "again: the triggers and the copy were written for the old definition")
+
+
 def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,
                    poll_s: float = 1.0, job: str = "backfill",
                    resume_hint: str = "run the same command again to resume from the checkpoint") -> None:

@@ -14,7 +14,7 @@ from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import log_phase, request, requested_now
+from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError
 from djsqlgen.run.throttle import ChunkSizer, Throttle
@@ -67,6 +67,7 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> None:
     if missing:
         names = ", ".join(f"{r['schema_name']}.{r['object_name']}" for r in missing[:5])
         raise DjsqlgenError(f"dual-write triggers are missing ({names}); apply 30_dualwrite.sql again before the backfill")
+    check_v1_unchanged(db, plan, "backfill")
     server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt")[0]
     if int(server["log_bin"]) and server["fmt"] != "ROW":
         raise DjsqlgenError(f"binlog_format is {server['fmt']}, not ROW: replicas would replay the copies differently; "

@@ -248,6 +248,9 @@ CALL `djsqlgen_lab_identity`.`step_80_contract`();
 -- [step_drop.step_80_contract] clean up
 DROP PROCEDURE `djsqlgen_lab_identity`.`step_80_contract`;
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`heartbeat`;
 

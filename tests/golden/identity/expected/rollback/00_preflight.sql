@@ -65,6 +65,9 @@ SELECT 'schema', 'djsqlgen_lab_identity', 'djsqlgen_lab_identity', '', 'd1aed2f8
 -- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
 SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_lab_identity' AND object_name = 'djsqlgen_lab_identity');
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`heartbeat`;
 

@@ -66,6 +66,9 @@ BEGIN NOT ATOMIC
 END;;
 DELIMITER ;
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`heartbeat`;
 

@@ -205,6 +205,19 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`reference_sql` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
+-- [control_table_create.v1_columns] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_lab_transform`.`v1_columns` (
+  schema_name VARCHAR(64) NOT NULL COMMENT 'a v1 table the files read',
+  table_name VARCHAR(64) NOT NULL,
+  column_name VARCHAR(64) NOT NULL,
+  column_type TEXT NOT NULL COMMENT 'as information_schema.COLUMNS shows it',
+  is_nullable VARCHAR(3) NOT NULL,
+  collation_name VARCHAR(64) NOT NULL COMMENT 'empty when none',
+  in_key TINYINT NOT NULL COMMENT '1: part of the primary key',
+  PRIMARY KEY (schema_name, table_name, column_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: v1 as the files were generated from it; djsqlgen backfill and verify refuse when it differs';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_lab_transform`.`progress` WHERE target_id NOT IN ('lab_v1.#kind', 'lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial');
 
@@ -217,6 +230,30 @@ VALUES
 ('lab_v1.session', 'lab_v1', 'session', 'lab_v2', 'session', 3),
 ('lab_v1.session__trial', 'lab_v1', 'session__trial', 'lab_v2', 'session__trial', 4)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
+
+-- [v1_columns_clear] v1 as an earlier generate saw it
+DELETE FROM `djsqlgen_lab_transform`.`v1_columns`;
+
+-- [v1_columns_rows] v1 as these files were generated from it: `djsqlgen backfill` and `verify` check it at start-up
+INSERT INTO `djsqlgen_lab_transform`.`v1_columns`
+  (schema_name, table_name, column_name, column_type, is_nullable, collation_name, in_key)
+VALUES
+('lab_v1', '#kind', 'kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1),
+('lab_v1', '#kind', 'description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'session', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'session', 'session_idx', 'smallint(5) unsigned', 'NO', '', 1),
+('lab_v1', 'session', 'session_date', 'date', 'NO', '', 0),
+('lab_v1', 'session', 'rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'session__trial', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'session__trial', 'session_idx', 'smallint(5) unsigned', 'NO', '', 1),
+('lab_v1', 'session__trial', 'trial_idx', 'int(10) unsigned', 'NO', '', 1),
+('lab_v1', 'session__trial', 'start_time', 'double', 'NO', '', 0),
+('lab_v1', 'session__trial', 'outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'subject', 'kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'weight', 'float', 'YES', '', 0),
+('lab_v1', 'subject', 'notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0);
 
 -- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked, copied into lab_v2.#kind and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_transform`.`chunk_sql`
