@@ -44,10 +44,10 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("run_report", "backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals", "verify_all",
-                     "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
-BOOKKEEPING = ("v1_columns", "heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
-               "chunk_sql", "reference_sql")
+SHARED_PROCEDURES = ("run_report", "backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals",
+                     "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
+BOOKKEEPING = ("v1_columns", "heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run",
+               "progress", "chunk_sql", "reference_sql")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -645,7 +645,8 @@ class Phases:
             out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
-            ("run_report", "run_report_proc_create.sql.j2", {"lock": naming.run_lock(ctx.control), "active": backfill.ACTIVE_STATES},
+            ("run_report", "run_report_proc_create.sql.j2",
+             {"lock": naming.run_lock(ctx.control), "active": backfill.ACTIVE_STATES},
              "what the loops of 40 and 50 are doing, for djsqlgen status"),
             ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {"no_wait_s": ctx.dialect.chunk_lock_wait_s},
              "one chunk of one table's backfill"),

@@ -733,7 +733,7 @@ BEGIN
                           WHERE TABLE_SCHEMA = p.source_schema AND TABLE_NAME = p.source_table), 0),
                 ' rows in v1', IF(p.rows_copied > 0, CONCAT(', resumed after ', p.rows_copied, ' copied'), ''), ')')
          AS progress
-  FROM `djsqlgen_lab_identity`.`progress` AS p WHERE p.target_id = p_target_id;
+  FROM `djsqlgen_lab_identity`.`progress` AS p WHERE p.target_id = p_target_id AND p.done = 0;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
