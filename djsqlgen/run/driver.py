@@ -188,18 +188,7 @@ class TableStatus:
 
 # Below this many rows (InnoDB's estimate) a table is counted exactly: the estimate of a small or young table is often
 # 0 or far off (a lookup of three rows), and counting it costs little.
-EXACT_BELOW = 100_000
-
-
-def _rows(db: Database, schema: str, table: str) -> int | None:
-    found = db.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
-                     "TABLE_NAME = %s", [schema, table])
-    if not found:
-        return None
-    estimate = int(found[0]["n"] or 0)
-    if estimate >= EXACT_BELOW:
-        return estimate
-    return int(db.query(f"SELECT COUNT(*) AS n FROM {quote_qualified((schema, table))}")[0]["n"])
+EXACT_BELOW = 10_000
 
 
 def table_status(db: Database, plan: Plan, cut_over: bool) -> list[TableStatus]:
@@ -215,13 +204,22 @@ def table_status(db: Database, plan: Plan, cut_over: bool) -> list[TableStatus]:
                 v2_now[spec.target] = spec.final
             if moves_v1 and spec.archive:
                 v1_now[spec.source] = spec.archive
-    out = []
-    for r in rows:
-        v2 = (v2_now.get(r["target_schema"], r["target_schema"]), r["target_table"])
-        v1 = (v1_now.get(r["source_schema"], r["source_schema"]), r["source_table"])
-        out.append(TableStatus(".".join(v2), ".".join(v1), _rows(db, *v1), _rows(db, *v2), int(r["rows_copied"]),
-                               bool(r["done"])))
-    return out
+    homes = [((v2_now.get(r["target_schema"], r["target_schema"]), r["target_table"]),
+              (v1_now.get(r["source_schema"], r["source_schema"]), r["source_table"])) for r in rows]
+    schemas = sorted({schema for pair in homes for schema, _ in pair})
+    estimates = {} if not schemas else {
+        (e["s"], e["t"]): int(e["n"] or 0) for e in db.query(
+            "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE "
+            f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})", schemas)}
+
+    def count(home: tuple[str, str]) -> int | None:
+        estimate = estimates.get(home)
+        if estimate is None or estimate >= EXACT_BELOW:
+            return estimate
+        return int(db.query(f"SELECT COUNT(*) AS n FROM {quote_qualified(home)}")[0]["n"])
+
+    return [TableStatus(".".join(v2), ".".join(v1), count(v1), count(v2), int(r["rows_copied"]), bool(r["done"]))
+            for r, (v2, v1) in zip(rows, homes)]
 
 
 def status(db: Database, plan: Plan) -> dict:
