@@ -134,10 +134,11 @@ def _read_until(fd: int, text: str, process: subprocess.Popen, seconds: float = 
     return seen.decode(errors="replace")
 
 
+@pytest.mark.parametrize("runner", ["mariadb", "djsqlgen apply"])
 @pytest.mark.parametrize("file", ["40_backfill", "50_verify"])
-def test_the_sql_loops_print_a_line_per_table_as_they_go(file, scenario):
-    """Run as a DBA runs it, `mariadb < FILE` on a terminal: a line per table appears while the file still
-    runs (held by a pause before the first table's first chunk)."""
+def test_the_sql_loops_print_a_line_per_table_as_they_go(file, runner, scenario):
+    """Run as a DBA runs it, `mariadb < FILE` (or `djsqlgen apply FILE`) on a terminal: a line per table appears
+    while the file still runs (held by a pause before the first table's first chunk)."""
     if file == "50_verify":
         applied(scenario, "40_backfill")
     first, second = (f"{scenario.v2()}.event", f"{scenario.v2()}.tag")
@@ -145,16 +146,20 @@ def test_the_sql_loops_print_a_line_per_table_as_they_go(file, scenario):
     master, slave = pty.openpty()
     with open(scenario.out / f"{file}.sql", encoding="utf-8") as sql:
         scenario.run("pause", str(scenario.plan_path))
-        loop = subprocess.Popen(_client_command(scenario), stdin=sql, stdout=slave, stderr=subprocess.STDOUT)
+        if runner == "mariadb":
+            loop = subprocess.Popen(_client_command(scenario), stdin=sql, stdout=slave, stderr=subprocess.STDOUT)
+        else:
+            loop = subprocess.Popen([sys.executable, "-m", "djsqlgen", "apply", str(scenario.out / f"{file}.sql")],
+                                    env=scenario.env, cwd=scenario.tmp, stdout=slave, stderr=subprocess.STDOUT)
     os.close(slave)
     try:
         try:
-            shown = _read_until(master, f"{verb} {first}", loop, 15)
+            shown = _read_until(master, f"{verb} {first}", loop, 30)
         finally:
             scenario.run("resume", str(scenario.plan_path))
         loop.wait(60)
         try:
-            while chunk := os.read(master, 4096):
+            while select.select([master], [], [], 0.5)[0] and (chunk := os.read(master, 4096)):
                 shown += chunk.decode(errors="replace")
         except OSError:
             pass
