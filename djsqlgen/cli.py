@@ -423,10 +423,10 @@ def _count(rows: int | None) -> str:
 
 def _job_line(run: dict) -> str:
     """What the backfill or verify is doing; a job that says it works but whose session is gone is stopped."""
-    from djsqlgen.run.backfill_control import ACTIVE
+    from djsqlgen.engines.backfill import ACTIVE_STATES
 
     job = "verify" if run["state"].startswith("verif") else "backfill"
-    if run["state"] in ACTIVE and not run["alive"]:
+    if run["state"] in ACTIVE_STATES and not run["alive"]:
         again = ("`djsqlgen verify PLAN --resume` (or 50_verify.sql) goes on" if job == "verify"
                  else "run `djsqlgen backfill PLAN` (or 40_backfill.sql) again to resume from the checkpoint")
         return (f"{job}: stopped: the process or connection that ran it is gone (it last said "

@@ -24,10 +24,6 @@ REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djs
                      "(verify: with --resume)"}
 
 
-# While a job reports one of these, its session holds the named lock run_lock(control) (engines/backfill.py).
-ACTIVE = ACTIVE_STATES
-
-
 class BackfillAborted(DjsqlgenError):
     """`djsqlgen abort` asked the backfill or verify to stop: nothing is lost, the next run resumes."""
 
@@ -72,7 +68,7 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
     here when another session of the run does not have it), released once it has finished or stopped."""
     lock = run_lock(plan.control)
     try:
-        if state in ACTIVE:
+        if state in ACTIVE_STATES:  # a job at work holds the run lock (engines/backfill.py)
             db.query("SELECT IF(IS_USED_LOCK(%s) IS NULL, GET_LOCK(%s, 0), 0) AS taken", [lock, lock])
         else:
             db.query("SELECT IF(IS_USED_LOCK(%s) <=> CONNECTION_ID(), RELEASE_LOCK(%s), 0) AS released", [lock, lock])
