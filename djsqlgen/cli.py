@@ -427,7 +427,8 @@ def _job_line(run: dict) -> str:
 
     job = "verify" if run["state"].startswith("verif") else "backfill"
     if run["state"] in ACTIVE_STATES and not run["alive"]:
-        again = ("`djsqlgen verify PLAN --resume` (or 50_verify.sql) goes on" if job == "verify"
+        again = ("`djsqlgen verify PLAN --resume` goes on from its last chunk (50_verify.sql starts a new run)"
+                 if job == "verify"
                  else "run `djsqlgen backfill PLAN` (or 40_backfill.sql) again to resume from the checkpoint")
         return (f"{job}: stopped: the process or connection that ran it is gone (it last said "
                 f"{run['state']}{': ' + run['why'] if run['why'] else ''}, {run['age_s']} s ago); nothing is lost: "

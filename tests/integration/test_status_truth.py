@@ -83,6 +83,23 @@ def test_a_killed_backfill_shows_as_stopped_with_how_to_resume(scenario):
     scenario.same_rows("event")
 
 
+def test_a_killed_verify_shows_as_stopped_with_how_to_go_on(scenario):
+    scenario.run("backfill", str(scenario.plan_path))
+    check = subprocess.Popen([sys.executable, "-m", "djsqlgen", "verify", str(scenario.plan_path), "--chunk-rows",
+                              "5", "--sleep-ms", "50"], env=scenario.env, cwd=scenario.tmp,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: "verify: verifying" in _status(scenario))
+    finally:
+        check.send_signal(signal.SIGKILL)
+        check.wait()
+    _wait_for(lambda: "stopped" in _job_line(_status(scenario)), 10)
+    line = _job_line(_status(scenario))
+    assert line.startswith("verify: stopped") and "left" not in line and "--resume" in line, line
+    scenario.run("verify", str(scenario.plan_path), "--resume")
+    assert _job_line(_status(scenario)).startswith("verify: verified")
+
+
 def test_40_backfill_sql_shows_as_at_work_while_it_runs_and_stopped_once_its_connection_is_killed(scenario):
     """The loop of 40_backfill.sql, held by a pause: paused (its session holds the lock); its connection killed
     (the DBA's KILL, a dropped network): stopped; run again: finished."""
