@@ -20,10 +20,6 @@ LOCKED_FOR_S = 300
 QUIET_RETRIES = 5
 # The pause before the n-th retry in a row: FIRST_PAUSE_S × 2^(n-1), at most MAX_PAUSE_S.
 FIRST_PAUSE_S, MAX_PAUSE_S = 0.05, 2
-# The states of a backfill or verify at work, as it reports them in the control row (the command line, and the loops
-# of 40 and 50 through run_report): in these, the job's session holds the named lock naming.run_lock(control), so
-# that `djsqlgen status` tells a job at work from one whose process or connection is gone.
-ACTIVE_STATES = ("copying", "throttled", "paused", "verifying", "verify throttled", "verify paused")
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 

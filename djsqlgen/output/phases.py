@@ -646,7 +646,7 @@ class Phases:
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
             ("run_report", "run_report_proc_create.sql.j2",
-             {"lock": naming.run_lock(ctx.control), "active": backfill.ACTIVE_STATES},
+             {"lock": naming.run_lock(ctx.control), "active": naming.ACTIVE_STATES},
              "what the loops of 40 and 50 are doing, for djsqlgen status"),
             ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {"no_wait_s": ctx.dialect.chunk_lock_wait_s},
              "one chunk of one table's backfill"),

@@ -11,9 +11,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from djsqlgen.engines.backfill import ACTIVE_STATES
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import run_lock
+from djsqlgen.output.naming import ACTIVE_STATES, run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
@@ -68,7 +67,7 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
     here when another session of the run does not have it), released once it has finished or stopped."""
     lock = run_lock(plan.control)
     try:
-        if state in ACTIVE_STATES:  # a job at work holds the run lock (engines/backfill.py)
+        if state in ACTIVE_STATES:  # a job at work holds the run lock
             db.query("SELECT IF(IS_USED_LOCK(%s) IS NULL, GET_LOCK(%s, 0), 0) AS taken", [lock, lock])
         else:
             db.query("SELECT IF(IS_USED_LOCK(%s) <=> CONNECTION_ID(), RELEASE_LOCK(%s), 0) AS released", [lock, lock])
