@@ -434,24 +434,12 @@ def status(obj: _Context, plan_path: Path) -> None:
     click.echo(f"dual-write triggers present: {len(dual)}" + (f"; cut-over guards: {len(guards)}" if guards else ""))
     if state["progress"]:
         click.echo(format_rows([
-            {"v2_table": p.label, "from_v1": f"{p.source_schema}.{p.source_table}", "rows_copied": p.rows_copied,
-             "estimated_rows": p.estimated_rows, "backfill": "done" if p.done else "pending"}
+            {"v2_table": p.v2_table, "from_v1": p.from_v1, "v1_rows": _count(p.v1_rows), "v2_rows": _count(p.v2_rows),
+             "rows_copied": p.rows_copied, "backfill": "done" if p.done else "pending"}
             for p in state["progress"]]))
     run = state.get("backfill")
     if run and run["reported_at"]:
-        job = "verify" if run["state"].startswith("verif") else "backfill"
-        line = f"{job}: {run['state'].removeprefix('verify ')}"
-        line += f": {run['why']}" if run["why"] else ""
-        if run["state"] in ("copying", "throttled", "verifying", "verify throttled"):
-            if run["rows_per_s"]:
-                line += f", {run['rows_per_s']:,.0f} rows/s"
-            if run["eta_s"] is not None:
-                line += f", about {run['eta_s']:,.0f} s left"
-            if run["age_s"] is not None and run["age_s"] > 30:
-                line += f" (last report {run['age_s']} s ago: not running any more?)"
-        if run["requested"] != "run" and run["state"] not in ("paused", "aborted"):
-            line += f"; {run['requested']} requested, seen before the next chunk"
-        click.echo(line)
+        click.echo(_job_line(run))
     elif run and run["requested"] != "run":
         click.echo(f"backfill/verify: {run['requested']} requested")
     last = state["last_verify"]
@@ -463,6 +451,36 @@ def status(obj: _Context, plan_path: Path) -> None:
         click.echo(f"last verify: run {last['run_id']} at {last['started_at']}: {verdict}")
     else:
         click.echo("last verify: none")
+
+
+def _count(rows: int | None) -> str:
+    return "(not there)" if rows is None else str(rows)
+
+
+def _job_line(run: dict) -> str:
+    """What the backfill or verify is doing; a job that says it works but whose session is gone is stopped."""
+    from djsqlgen.output.naming import ACTIVE_STATES
+
+    job = "verify" if run["state"].startswith("verif") else "backfill"
+    if run["state"] in ACTIVE_STATES and not run["alive"]:
+        again = ("`djsqlgen verify PLAN --resume` goes on from its last chunk (50_verify.sql starts a new run)"
+                 if job == "verify"
+                 else "run `djsqlgen backfill PLAN` (or 40_backfill.sql) again to resume from the checkpoint")
+        return (f"{job}: stopped: the process or connection that ran it is gone (it last said "
+                f"{run['state']}{': ' + run['why'] if run['why'] else ''}, {run['age_s']} s ago); nothing is lost: "
+                f"{again}")
+    line = f"{job}: {run['state'].removeprefix('verify ')}"
+    line += f": {run['why']}" if run["why"] else ""
+    if run["state"] in ("copying", "throttled", "verifying", "verify throttled"):
+        if run["rows_per_s"]:
+            line += f", {run['rows_per_s']:,.0f} rows/s"
+        if run["eta_s"] is not None:
+            line += f", about {run['eta_s']:,.0f} s left"
+        if run["age_s"] is not None and run["age_s"] > 30:
+            line += f" (last report {run['age_s']} s ago)"
+    if run["requested"] != "run" and run["state"] not in ("paused", "aborted", "verify paused", "verify aborted"):
+        line += f"; {run['requested']} requested, seen before the next chunk"
+    return line
 
 
 def load_heading(path: Path) -> Catalog:

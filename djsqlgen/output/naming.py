@@ -82,3 +82,15 @@ def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A trigger on a v2 table after cut-over: records the key of each row written, for rollback/70."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_track_{suffix}")
+
+
+# The states of a backfill or verify at work, as it reports them in the control row (the command line, and the loops
+# of 40 and 50 through run_report): in these, the job's session holds the named lock run_lock(control), so that
+# `djsqlgen status` tells a job at work from one whose process or connection is gone.
+ACTIVE_STATES = ("copying", "throttled", "paused", "verifying", "verify throttled", "verify paused")
+
+
+def run_lock(control: str) -> str:
+    """The named lock (GET_LOCK) a running backfill or verify holds: free while its control row says it runs,
+    the process or connection that ran it is gone (`djsqlgen status` then says stopped)."""
+    return fit(f"djsqlgen {control} run")

@@ -44,10 +44,10 @@ LOCK_WAIT_TIMEOUT = 10  # seconds a DDL waits for a metadata lock before failing
 # on, so that applying the whole rollback/ directory works from whichever phase was reached.
 NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 # The control tables the window needs (20 creates them, rollback/20 and 80 drop them); phase_log and objects outlive it.
-SHARED_PROCEDURES = ("backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals", "verify_all",
-                     "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
-BOOKKEEPING = ("heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run", "progress",
-               "chunk_sql", "reference_sql")
+SHARED_PROCEDURES = ("run_report", "backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals",
+                     "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
+BOOKKEEPING = ("v1_columns", "heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run",
+               "progress", "chunk_sql", "reference_sql")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -261,7 +261,7 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql"]
+                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql", "v1_columns"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls)]
 
@@ -419,15 +419,20 @@ class Phases:
 
     def _v1_drift(self, filename: str, parked_ok: bool = False) -> list[Check]:
         """v1 tables still as the files were generated from them: the same columns with the same type,
-        nullability, collation and key membership (checked in 00, and again in 30 and 70: a v1 change in
-        between would make the triggers fail users' writes, or compare keys differently)."""
+        nullability, collation and key membership (checked in 00, and again by every file from 30 on until the
+        cut-over: a v1 change in between would make the triggers fail users' writes, copy or compare wrongly, or
+        compare keys differently). The refusal names the table and the way out: before the triggers exist,
+        generate again; once they do, undo the ALTER or roll back to before 30 first."""
+        if filename < "30":
+            way = "run inspect and generate again"
+        elif filename.startswith("30"):
+            way = "run inspect and generate again, then apply from 00"
+        else:
+            way = "roll back to before 30 (DIR/rollback), run inspect and generate again"
         out = []
-        for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
-            t = self.model.v1_table(ref)
+        for t, columns in self.v1_columns():
             where = f"TABLE_SCHEMA = {quote_literal(t.schema)} AND TABLE_NAME = {quote_literal(t.name)}"
-            expected = ", ".join(
-                f"({quote_literal(a.name)}, {quote_literal(a.sql_type)}, {quote_literal('YES' if a.nullable else 'NO')}, "
-                f"{quote_literal(a.collation or '')}, {int(a.in_key)})" for a in t.attributes)
+            expected = ", ".join(f"({', '.join(quote_literal(v) for v in c[:4])}, {c[4]})" for c in columns)
             # parked_ok: an interrupted cut-over may have moved v1 already (then it was checked before): parked
             # in its schema, or in its archive while v2 took its name
             moved = ""
@@ -440,10 +445,25 @@ class Phases:
                 f"((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where} AND (COLUMN_NAME, COLUMN_TYPE, "
                 f"IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN ({expected})) <> {len(t.attributes)} "
                 f"OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE {where}) <> {len(t.attributes)})",
-                f"djsqlgen refused {filename}: {t.schema}.{t.name} differs from the heading the files were generated "
-                "from (columns, types, nullability, collations or primary key); run inspect and generate again",
+                f"djsqlgen refused {filename}: {t.schema}.{t.name} differs from the heading the files came from; undo "
+                f"that ALTER, or {way} (compared: columns, types, NULL, collations, primary key)",
                 f"{t.schema}.{t.name} must still be as the files were generated from"))
         return out
+
+    def v1_columns(self) -> list[tuple]:
+        """Each v1 table the files read, with its columns as the files expect them: (name, type, nullable as
+        YES/NO, collation or '', 1 if in the primary key), as information_schema.COLUMNS shows them."""
+        out = []
+        for ref in sorted({r for t in self.targets for r in t.reads} | set(self._v1_tables())):
+            t = self.model.v1_table(ref)
+            out.append((t, [(a.name, a.sql_type, "YES" if a.nullable else "NO", a.collation or "", int(a.in_key))
+                            for a in t.attributes]))
+        return out
+
+    def _v1_drift_until_cutover(self, filename: str) -> list[Check]:
+        """The v1 drift refusals of a file of the window (40, 50, 60): until the cut-over, which moves or guards v1."""
+        return [Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
+                for c in self._v1_drift(filename)]
 
     def _control_schema(self) -> list[Statement]:
         """Create the control schema with its phase log and object record; record the schema as djsqlgen's only
@@ -610,10 +630,24 @@ class Phases:
                 f"INSERT INTO {ctx.control_table('progress')}\n  (target_id, source_schema, source_table, "
                 f"target_schema, target_table, ordinal)\nVALUES\n{rows}\nON DUPLICATE KEY UPDATE ordinal = ordinal",
                 "one progress row per v2 table; an existing row keeps its checkpoint"))
+        v1_rows = ",\n".join(f"({quote_literal(t.schema)}, {quote_literal(t.name)}, "
+                              f"{', '.join(quote_literal(v) for v in c[:4])}, {c[4]})"
+                              for t, columns in self.v1_columns() for c in columns)
+        out.append(Statement("v1_columns_clear", f"DELETE FROM {ctx.control_table('v1_columns')}",
+                             "v1 as an earlier generate saw it"))
+        if v1_rows:
+            out.append(Statement("v1_columns_rows", f"INSERT INTO {ctx.control_table('v1_columns')}\n  (schema_name, "
+                                                    "table_name, column_name, column_type, is_nullable, "
+                                                    f"collation_name, in_key)\nVALUES\n{v1_rows}",
+                                 "v1 as these files were generated from it: `djsqlgen backfill` and `verify` check it "
+                                 "at start-up"))
         for t in self.targets:
             out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
         keyed_ids = [t.id for t in self.targets if verify.strategy(t) == "keyed"]
         for name, template, extra, why in (
+            ("run_report", "run_report_proc_create.sql.j2",
+             {"lock": naming.run_lock(ctx.control), "active": naming.ACTIVE_STATES},
+             "what the loops of 40 and 50 are doing, for djsqlgen status"),
             ("backfill_chunk", "backfill_chunk_proc_create.sql.j2", {"no_wait_s": ctx.dialect.chunk_lock_wait_s},
              "one chunk of one table's backfill"),
             ("backfill_table", "backfill_table_proc_create.sql.j2",
@@ -681,7 +715,7 @@ class Phases:
     def backfill(self) -> FileBuilder:
         f, fn = self._file("40"), "40_backfill.sql"
         self._common_refusals(f, "30", [
-            guards.binlog_row(fn),
+            guards.binlog_row(fn), *self._v1_drift_until_cutover(fn),
             expected.missing("TRIGGERS", [(r.schema, n) for r, _, n in self.triggers],
                              f"djsqlgen refused {fn}: dual-write triggers are missing; apply 30_dualwrite.sql before "
                              "the backfill", "without the triggers, writes made during the copy would never reach v2"),
@@ -694,7 +728,7 @@ class Phases:
     # -- 50 -----------------------------------------------------------------------------------------
     def verify(self) -> FileBuilder:
         f = self._file("50")
-        self._common_refusals(f, "30")
+        self._common_refusals(f, "30", self._v1_drift_until_cutover("50_verify.sql"))
         f.log()
         f.add(Statement("verify_all", f"CALL {self.ctx.control_table('verify_all')}({self.plan.chunk.verify_rows}, 1)",
                         "checksums of every table (one consistent snapshot per chunk), the report, and an error "
@@ -705,7 +739,8 @@ class Phases:
     def constraints(self) -> FileBuilder:
         f, fn = self._file("60"), "60_constraints.sql"
         privileges = [(p, s, None) for s in self._v2_schemas() for p in ("ALTER", "REFERENCES", "INDEX")]
-        self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn)] + f.require(privileges))
+        self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn), *self._v1_drift_until_cutover(fn)]
+                              + f.require(privileges))
         for t in self.targets:
             f.add(*constraints.check_calls(self.ctx, t))
         f.add(Statement("session.foreign_key_checks_off", "SET SESSION foreign_key_checks = 0",

@@ -217,16 +217,17 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
     from djsqlgen.output.phases import NOTHING_TO_UNDO
 
+    def show(rows: list[dict]) -> None:  # as each result arrives: the loops of 40 and 50 print a line per table
+        if rows:
+            echo(format_rows(rows))
+
     try:
-        results = db.call_results(statement.sql)
+        db.call_results(statement.sql, each=show)
     except ServerError as exc:
         if exc.errno in (1644, 1231) and NOTHING_TO_UNDO in exc.message:
             raise NothingToUndo(exc.message[exc.message.index(NOTHING_TO_UNDO):]) from None
         raise ApplyError(f"{display_name(path)} line {statement.line}: {exc.message}", statement.statement_id,
                          exc.errno) from None
-    for rows in results:
-        if rows:
-            echo(format_rows(rows))
 
 
 def format_rows(rows: list[dict]) -> str:

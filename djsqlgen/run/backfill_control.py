@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import ACTIVE_STATES, run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
@@ -62,7 +63,14 @@ def requested_now(db: Database, plan: Plan) -> str:
 
 def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
             eta: float | None = None) -> None:
+    """What the job is doing, for `djsqlgen status`; while it works, its session holds the run lock (taken
+    here when another session of the run does not have it), released once it has finished or stopped."""
+    lock = run_lock(plan.control)
     try:
+        if state in ACTIVE_STATES:  # a job at work holds the run lock
+            db.query("SELECT IF(IS_USED_LOCK(%s) IS NULL, GET_LOCK(%s, 0), 0) AS taken", [lock, lock])
+        else:
+            db.query("SELECT IF(IS_USED_LOCK(%s) <=> CONNECTION_ID(), RELEASE_LOCK(%s), 0) AS released", [lock, lock])
         db.execute(f"INSERT INTO {quote_qualified((plan.control, 'backfill_run'))} (id, state, why, rows_per_s, "
                    "eta_s, reported_at) VALUES (1, %s, %s, %s, %s, NOW(6)) ON DUPLICATE KEY UPDATE state = "
                    "VALUES(state), why = VALUES(why), rows_per_s = VALUES(rows_per_s), eta_s = VALUES(eta_s), "
@@ -72,6 +80,57 @@ def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | No
         # whole of a parallel run timed out. A report is a courtesy: the copy and its checkpoints go on.
         if exc.errno not in (1146, 2006, 2013):
             raise
+
+
+def log_phase(db: Database, plan: Plan, phase: str, file: str) -> None:
+    """Record ``phase`` as applied, as its file does at its end (`djsqlgen status` and the later files read it):
+    the command line's backfill once every table is copied, its verify once a run is closed. From the same
+    migration as the triggers it worked under (30's plan hash)."""
+    phase_log = quote_qualified((plan.control, "phase_log"))
+    db.execute(f"INSERT INTO {phase_log} (phase, file, plan_hash, applied_at) SELECT %s, %s, plan_hash, NOW(6) "
+               f"FROM {phase_log} WHERE phase = '30' ON DUPLICATE KEY UPDATE plan_hash = VALUES(plan_hash), "
+               "applied_at = VALUES(applied_at)", [phase, file])
+
+
+def check_v1_unchanged(db: Database, plan: Plan, command: str) -> None:
+    """Refuse (nothing done) when a v1 table the files read differs from the heading they were generated from, as
+    20_routines.sql recorded it (``v1_columns``): columns, types, NULL, collations, primary key. What 40 and 50
+    check as files, checked once at start-up (two queries). Not after the cut-over, which moves or guards v1."""
+    control = quote_qualified((plan.control,))
+    try:
+        if db.query(f"SELECT 1 FROM {control}.phase_log WHERE phase = '70'"):
+            return
+        expected = db.query(f"SELECT schema_name, table_name, column_name, column_type, is_nullable, collation_name, "
+                            f"in_key FROM {control}.v1_columns")
+    except ServerError as exc:
+        if exc.errno in (1049, 1146):  # no control schema (refused later, clearly), or routines of an older djsqlgen
+            return
+        raise
+    if not expected:
+        return
+    schemas = sorted({r["schema_name"] for r in expected})
+    # information_schema read for constant schemas only: never a scan of every schema on a shared server
+    found = db.query("SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name, "
+                     "COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable, COALESCE(COLLATION_NAME, '') AS "
+                     "collation_name, COLUMN_KEY = 'PRI' AS in_key FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
+                     f"IN ({', '.join(['%s'] * len(schemas))})", schemas)
+
+    def by_table(rows: list[dict]) -> dict[tuple[str, str], set[tuple]]:
+        out: dict[tuple[str, str], set[tuple]] = {}
+        for r in rows:
+            out.setdefault((r["schema_name"], r["table_name"]), set()).add(
+                (r["column_name"], r["column_type"], r["is_nullable"], r["collation_name"], int(r["in_key"])))
+        return out
+
+    now = by_table(found)
+    changed = [f"{s}.{t}" for (s, t), columns in sorted(by_table(expected).items()) if now.get((s, t)) != columns]
+    if changed:
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        raise DjsqlgenError(
+            f"{command} refused: v1 table {changed[0]}{more} differs from the heading the files came from "
+            "(columns, types, NULL, collations or primary key): it was altered after generate. Nothing was done. "
+            "Undo that ALTER, or roll back to before 30 (djsqlgen apply DIR/rollback), run inspect and generate "
+            "again: the triggers and the copy were written for the old definition")
 
 
 def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,

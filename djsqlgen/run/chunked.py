@@ -112,6 +112,7 @@ class ChunkedRun:
                 with self._lock:
                     self.labels.remove(label(table))
 
+        self.report(self.db, "working")  # at once: status shows the run (and its lock) before the first chunk ends
         with self._bar:
             self._bar.update(self.already)
             if jobs <= 1 or len(tables) <= 1:

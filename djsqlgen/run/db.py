@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,8 +63,10 @@ class Database:
         except pymysql.MySQLError as exc:
             raise ServerError(_errno_of(exc), str(exc.args[1] if len(exc.args) > 1 else exc)) from exc
 
-    def call_results(self, sql: str) -> list[list[dict[str, Any]]]:
-        """Run a CALL and return every result set it produced, as lists of dict rows."""
+    def call_results(self, sql: str, each: Callable[[list[dict[str, Any]]], None] | None = None
+                     ) -> list[list[dict[str, Any]]]:
+        """Run a CALL and return every result set it produced, as lists of dict rows; ``each`` sees each set as
+        it arrives (a procedure's progress lines, while it still runs)."""
         self.round_trips += 1
         results: list[list[dict[str, Any]]] = []
         try:
@@ -73,6 +75,8 @@ class Database:
                 while True:
                     if cursor.description:
                         results.append(list(cursor.fetchall()))
+                        if each is not None:
+                            each(results[-1])
                     if not cursor.nextset():
                         break
         except pymysql.MySQLError as exc:

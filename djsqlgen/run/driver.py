@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.backfill import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.output.naming import run_lock
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import request, requested_now
+from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError
 from djsqlgen.run.throttle import ChunkSizer, Throttle
@@ -66,6 +67,7 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> None:
     if missing:
         names = ", ".join(f"{r['schema_name']}.{r['object_name']}" for r in missing[:5])
         raise DjsqlgenError(f"dual-write triggers are missing ({names}); apply 30_dualwrite.sql again before the backfill")
+    check_v1_unchanged(db, plan, "backfill")
     server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt")[0]
     if int(server["log_bin"]) and server["fmt"] != "ROW":
         raise DjsqlgenError(f"binlog_format is {server['fmt']}, not ROW: replicas would replay the copies differently; "
@@ -94,6 +96,8 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
 
     run.run(tables, lambda t: t.label, jobs, copy)
     run.finish(f"{run.rows:,} rows copied in this run")
+    if not run.stop.is_set() and all(t.done for t in read_progress(db, plan)):
+        log_phase(db, plan, "40", "40_backfill.sql")  # as 40_backfill.sql does at its end
     return run.rows
 
 
@@ -169,13 +173,63 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
             return None
 
 
+@dataclass
+class TableStatus:
+    """One v2 table as `djsqlgen status` shows it: where it and its driving v1 table are now (after a renaming
+    cut-over, under their final and archive names), the rows each holds, and its backfill."""
+
+    v2_table: str
+    from_v1: str
+    v1_rows: int | None  # None: the table is not there
+    v2_rows: int | None
+    rows_copied: int
+    done: bool
+
+
+# Below this many rows (InnoDB's estimate) a table is counted exactly: the estimate of a small or young table is often
+# 0 or far off (a lookup of three rows), and counting it costs little.
+EXACT_BELOW = 10_000
+
+
+def table_status(db: Database, plan: Plan, cut_over: bool) -> list[TableStatus]:
+    """Each v2 table with its own rows (a lookup's are its own, not its source's) and its driving v1 table's,
+    both found where they are: once a renaming cut-over has run, v2 under its final schema, v1 in its archive."""
+    rows = _control_rows(db, plan, "SELECT target_schema, target_table, source_schema, source_table, rows_copied, "
+                                   "done FROM {control}.progress ORDER BY ordinal")
+    v2_now, v1_now = {}, {}
+    if cut_over and plan.cutover.rename_to_final:
+        moves_v1 = any(spec.archive for spec in plan.schemas)
+        for spec in plan.schemas:
+            if spec.final:
+                v2_now[spec.target] = spec.final
+            if moves_v1 and spec.archive:
+                v1_now[spec.source] = spec.archive
+    homes = [((v2_now.get(r["target_schema"], r["target_schema"]), r["target_table"]),
+              (v1_now.get(r["source_schema"], r["source_schema"]), r["source_table"])) for r in rows]
+    schemas = sorted({schema for pair in homes for schema, _ in pair})
+    estimates = {} if not schemas else {
+        (e["s"], e["t"]): int(e["n"] or 0) for e in db.query(
+            "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE "
+            f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})", schemas)}
+
+    def count(home: tuple[str, str]) -> int | None:
+        estimate = estimates.get(home)
+        if estimate is None or estimate >= EXACT_BELOW:
+            return estimate
+        return int(db.query(f"SELECT COUNT(*) AS n FROM {quote_qualified(home)}")[0]["n"])
+
+    return [TableStatus(".".join(v2), ".".join(v1), count(v1), count(v2), int(r["rows_copied"]), bool(r["done"]))
+            for r, (v2, v1) in zip(rows, homes)]
+
+
 def status(db: Database, plan: Plan) -> dict:
-    """Phase reached, triggers, progress and last verify; after contract: finished."""
+    """Phase reached, triggers, each v2 table, the running job (and whether its session is still there) and the
+    last verify; after contract: finished."""
     phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     if any(p["phase"] == "80" for p in phases):
         return {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
     try:
-        progress = read_progress(db, plan)
+        progress = table_status(db, plan, cut_over=any(p["phase"] == "70" for p in phases))
     except DjsqlgenError:
         progress = []
     triggers = _control_rows(db, plan, "SELECT o.schema_name AS trigger_schema, o.on_table AS on_table, "
@@ -188,6 +242,10 @@ def status(db: Database, plan: Plan) -> dict:
                                       "TIMESTAMPDIFF(SECOND, reported_at, NOW(6)) AS age_s FROM {control}.backfill_run")
     except DjsqlgenError:
         run = []
+    if run:
+        # A job at work holds this lock for as long as its session lasts: free, the process or connection is gone.
+        holder = db.query("SELECT IS_USED_LOCK(%s) AS holder", [run_lock(plan.control)])[0]["holder"]
+        run[0]["alive"] = holder is not None
     try:
         last_verify = _control_rows(db, plan, "SELECT run_id, started_at, finished_at, bad_chunks FROM "
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")

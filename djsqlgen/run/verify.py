@@ -19,7 +19,7 @@ import click
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.render import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import request, requested_now
+from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
@@ -197,6 +197,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     newest unfinished run goes on where it stopped."""
     routines = _routines(db, plan)
     plan_hash = _installed_hash(db, plan, "the server")
+    check_v1_unchanged(db, plan, "verify")
     if not {"verify_record", "checksum_chunk", "checksum_totals"} <= routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "
                             "20_routines.sql again")
@@ -229,6 +230,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
         results = db.call_results(f"CALL {_q(plan, 'verify_finish')}({run_id}, 0)")
     except ServerError as exc:
         raise DjsqlgenError(f"verify run {run_id} could not be closed: server error {exc.errno}: {exc.message}") from None
+    log_phase(db, plan, "50", "50_verify.sql")  # as 50_verify.sql does
     return VerifyResult(run_id, results[0] if results else [], results[1] if len(results) > 1 else [])
 
 

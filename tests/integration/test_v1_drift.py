@@ -28,16 +28,38 @@ def scenario(db, prefix, dj_env, tmp_path):
     return s
 
 
+FILES = ("20_routines", "30_dualwrite", "40_backfill", "50_verify", "60_constraints", "70_cutover")
+
+
 @pytest.mark.parametrize("change", CHANGES)
-@pytest.mark.parametrize("before", ["30_dualwrite", "70_cutover"])
+@pytest.mark.parametrize("before", FILES[1:])
 def test_a_v1_table_altered_after_preflight_is_refused_by_the_next_file(before, change, scenario, server_settings):
-    done = "20_routines" if before == "30_dualwrite" else "60_constraints"
-    scenario.forward(done)
+    """Every file from 30 on, each naming the table and what to do: generate again before the triggers exist,
+    undo the ALTER or roll back to before 30 once they do."""
+    scenario.forward(FILES[FILES.index(before) - 1])
     scenario.db.execute(f"ALTER TABLE `{scenario.sources[0]}`.event {CHANGES[change]}")
     snapshot = state(server_settings, scenario.prefix)
     message = refused(scenario, before)
     assert f"{scenario.sources[0]}.event differs from the heading" in message, message
+    assert "undo that ALTER" in message, message
+    way = "generate again, then apply from 00" if before == "30_dualwrite" else "roll back to before 30"
+    assert way in message, message
     assert state_difference(snapshot, state(server_settings, scenario.prefix)) == []
+
+
+@pytest.mark.parametrize("command", ["backfill", "verify"])
+def test_the_command_line_backfill_and_verify_refuse_a_v1_altered_since_at_start_up(command, scenario,
+                                                                                   server_settings):
+    scenario.forward("40_backfill" if command == "verify" else "30_dualwrite")
+    scenario.db.execute(f"ALTER TABLE `{scenario.sources[0]}`.event {CHANGES['type']}")
+    snapshot = state(server_settings, scenario.prefix)
+    run = scenario.run(command, str(scenario.plan_path), check=False)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert f"{command} refused: v1 table {scenario.sources[0]}.event differs" in run.stderr, run.stderr
+    assert "Undo that ALTER, or roll back to before 30" in run.stderr, run.stderr
+    assert state_difference(snapshot, state(server_settings, scenario.prefix)) == []
+    scenario.db.execute(f"ALTER TABLE `{scenario.sources[0]}`.event MODIFY note varchar(16) NOT NULL")  # undone
+    scenario.run(command, str(scenario.plan_path))
 
 
 def test_an_unchanged_v1_passes_every_check(scenario):

@@ -223,6 +223,19 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`reference_sql` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
+-- [control_table_create.v1_columns] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_lab_identity`.`v1_columns` (
+  schema_name VARCHAR(64) NOT NULL COMMENT 'a v1 table the files read',
+  table_name VARCHAR(64) NOT NULL,
+  column_name VARCHAR(64) NOT NULL,
+  column_type TEXT NOT NULL COMMENT 'as information_schema.COLUMNS shows it',
+  is_nullable VARCHAR(3) NOT NULL,
+  collation_name VARCHAR(64) NOT NULL COMMENT 'empty when none',
+  in_key TINYINT NOT NULL COMMENT '1: part of the primary key',
+  PRIMARY KEY (schema_name, table_name, column_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: v1 as the files were generated from it; djsqlgen backfill and verify refuse when it differs';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_lab_identity`.`progress` WHERE target_id NOT IN ('lab_v1.#kind', 'lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial');
 
@@ -235,6 +248,30 @@ VALUES
 ('lab_v1.session', 'lab_v1', 'session', 'lab_v2', 'session', 3),
 ('lab_v1.session__trial', 'lab_v1', 'session__trial', 'lab_v2', 'session__trial', 4)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
+
+-- [v1_columns_clear] v1 as an earlier generate saw it
+DELETE FROM `djsqlgen_lab_identity`.`v1_columns`;
+
+-- [v1_columns_rows] v1 as these files were generated from it: `djsqlgen backfill` and `verify` check it at start-up
+INSERT INTO `djsqlgen_lab_identity`.`v1_columns`
+  (schema_name, table_name, column_name, column_type, is_nullable, collation_name, in_key)
+VALUES
+('lab_v1', '#kind', 'kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1),
+('lab_v1', '#kind', 'description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'session', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'session', 'session_idx', 'smallint(5) unsigned', 'NO', '', 1),
+('lab_v1', 'session', 'session_date', 'date', 'NO', '', 0),
+('lab_v1', 'session', 'rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'session__trial', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'session__trial', 'session_idx', 'smallint(5) unsigned', 'NO', '', 1),
+('lab_v1', 'session__trial', 'trial_idx', 'int(10) unsigned', 'NO', '', 1),
+('lab_v1', 'session__trial', 'start_time', 'double', 'NO', '', 0),
+('lab_v1', 'session__trial', 'outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'subject_id', 'int(11)', 'NO', '', 1),
+('lab_v1', 'subject', 'kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0),
+('lab_v1', 'subject', 'weight', 'float', 'YES', '', 0),
+('lab_v1', 'subject', 'notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0);
 
 -- [chunk_sql.lab_v1.#kind] how lab_v1.#kind is walked, copied into lab_v2.#kind and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_lab_identity`.`chunk_sql`
@@ -484,6 +521,34 @@ WHERE {v2 chunk range}
   AND NOT EXISTS (SELECT 1 FROM `lab_v2`.`session` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_idx` = dst.`session_idx`)
 LIMIT 1');
 
+-- [procedure_drop.run_report] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`run_report`;
+
+-- [procedure_create.run_report] run_report: what the loops of 40 and 50 are doing, for djsqlgen status
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_identity`.`run_report`(IN p_state VARCHAR(16), IN p_why VARCHAR(255))
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_identity d1aed2f8b081: what the loops of 40 and 50 are doing, for djsqlgen status'
+BEGIN
+  -- While the loop works, its session holds the named lock below, as `djsqlgen backfill` and `verify` do: a
+  -- client killed, or a connection killed or dropped, frees it, and `djsqlgen status` then says the loop stopped
+  -- instead of showing it at work for ever. GET_LOCK(…, 0) never waits; the lock is taken once per session.
+  IF p_state IN ('copying', 'throttled', 'paused', 'verifying', 'verify throttled', 'verify paused') THEN
+    IF IS_USED_LOCK('djsqlgen djsqlgen_lab_identity run') IS NULL THEN
+      DO GET_LOCK('djsqlgen djsqlgen_lab_identity run', 0);
+    END IF;
+  ELSEIF IS_USED_LOCK('djsqlgen djsqlgen_lab_identity run') <=> CONNECTION_ID() THEN
+    DO RELEASE_LOCK('djsqlgen djsqlgen_lab_identity run');
+  END IF;
+  INSERT INTO `djsqlgen_lab_identity`.`backfill_run` (id)
+  SELECT 1 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1);
+  UPDATE `djsqlgen_lab_identity`.`backfill_run`
+  SET state = p_state, why = p_why, rows_per_s = NULL, eta_s = NULL, reported_at = NOW(6)
+  WHERE id = 1;
+END;;
+DELIMITER ;
+
 -- [procedure_drop.backfill_chunk] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk`;
 
@@ -672,13 +737,33 @@ BEGIN
   DECLARE v_retries INT DEFAULT 0;
   DECLARE v_locked_s DOUBLE DEFAULT 0;
   DECLARE v_pause_s DOUBLE DEFAULT 0;
+  DECLARE v_label VARCHAR(200);
+  DECLARE v_said DATETIME(6);
+  -- A line per table for whoever runs 40_backfill.sql (the client prints each as it comes), and the state for
+  -- `djsqlgen status`.
+  SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_lab_identity`.`progress`
+                          WHERE target_id = p_target_id), p_target_id), v_said = NOW(6);
+  CALL `djsqlgen_lab_identity`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+  SELECT CONCAT('djsqlgen backfill: copying ', v_label, ' (table ',
+                (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress` WHERE ordinal <= p.ordinal), ' of ',
+                (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress`), ', about ',
+                COALESCE((SELECT TABLE_ROWS FROM information_schema.TABLES
+                          WHERE TABLE_SCHEMA = p.source_schema AND TABLE_NAME = p.source_table), 0),
+                ' rows in v1', IF(p.rows_copied > 0, CONCAT(', resumed after ', p.rows_copied, ' copied'), ''), ')')
+         AS progress
+  FROM `djsqlgen_lab_identity`.`progress` AS p WHERE p.target_id = p_target_id AND p.done = 0;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' THEN
+      CALL `djsqlgen_lab_identity`.`run_report`('paused', CONCAT(v_label, ' (40_backfill.sql): djsqlgen pause'));
+      WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+        DO SLEEP(1);
+      END WHILE;
+      CALL `djsqlgen_lab_identity`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+    END IF;
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      CALL `djsqlgen_lab_identity`.`run_report`('aborted', CONCAT(v_label, ' (40_backfill.sql): djsqlgen abort'));
       -- (Messages stay within 128 characters, MySQL's limit.)
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
                                   'djsqlgen resume, then run it again'), 128);
@@ -694,6 +779,7 @@ BEGIN
       -- Only the retries' pauses count toward the limit (not a `djsqlgen pause` in between).
       SET v_done = 0, v_retries = v_retries + 1, v_pause_s = LEAST(0.05 * POW(2, v_retries - 1), 2);
       IF v_locked_s + v_pause_s > 300 THEN
+        CALL `djsqlgen_lab_identity`.`run_report`('stopped', CONCAT(v_label, ' (40_backfill.sql): rows locked by writers'));
         -- (Messages stay within 128 characters, MySQL's limit.)
         SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped: rows locked by writers for ',
                                     '300 s; nothing is lost, run it again later'), 128);
@@ -711,11 +797,27 @@ BEGIN
         -- The client prints this result: a warning is shown, never swallowed.
         SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
       END IF;
+      IF v_done = 0 AND v_said < NOW(6) - INTERVAL 10 SECOND THEN
+        -- A long table: a line every 10 s, and the state kept fresh.
+        SET v_said = NOW(6);
+        SELECT CONCAT('djsqlgen backfill: ', v_label, ': ', rows_copied, ' rows copied so far') AS progress
+        FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = p_target_id;
+        CALL `djsqlgen_lab_identity`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+      END IF;
       IF v_done = 0 AND p_sleep_ms > 0 THEN
         DO SLEEP(p_sleep_ms / 1000);
       END IF;
     END IF;
   END WHILE;
+  SELECT CONCAT('djsqlgen backfill: ', v_label, ' done: ', p.rows_copied, ' rows copied; ',
+                (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress` WHERE done = 1), ' of ', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress`),
+                ' tables done') AS progress
+  FROM `djsqlgen_lab_identity`.`progress` AS p WHERE p.target_id = p_target_id;
+  IF EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`progress` WHERE done = 0) THEN
+    CALL `djsqlgen_lab_identity`.`run_report`('copying', CONCAT(v_label, ' done (40_backfill.sql)'));
+  ELSE
+    CALL `djsqlgen_lab_identity`.`run_report`('finished', '40_backfill.sql: every table copied');
+  END IF;
 END;;
 DELIMITER ;
 
@@ -1043,12 +1145,27 @@ BEGIN
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
+  DECLARE v_label VARCHAR(200);
+  -- A line per table for whoever runs 50_verify.sql (the client prints each as it comes), and the state for
+  -- `djsqlgen status`.
+  SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_lab_identity`.`progress`
+                          WHERE target_id = p_target_id), p_target_id);
+  CALL `djsqlgen_lab_identity`.`run_report`('verifying', CONCAT(v_label, ' (50_verify.sql)'));
+  SELECT CONCAT('djsqlgen verify: verifying ', v_label, ' (table ',
+                (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress` WHERE ordinal <= p.ordinal), ' of ',
+                (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`progress`), ')') AS progress
+  FROM `djsqlgen_lab_identity`.`progress` AS p WHERE p.target_id = p_target_id;
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' THEN
+      CALL `djsqlgen_lab_identity`.`run_report`('verify paused', CONCAT(v_label, ' (50_verify.sql): djsqlgen pause'));
+      WHILE COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+        DO SLEEP(1);
+      END WHILE;
+      CALL `djsqlgen_lab_identity`.`run_report`('verifying', CONCAT(v_label, ' (50_verify.sql)'));
+    END IF;
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_identity`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      CALL `djsqlgen_lab_identity`.`run_report`('verify aborted', CONCAT(v_label, ' (50_verify.sql): djsqlgen abort'));
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
                                   'then verify again'), 255);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
@@ -1069,6 +1186,10 @@ BEGIN
     CALL `djsqlgen_lab_identity`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
       @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
+  SELECT CONCAT('djsqlgen verify: ', v_label, ' done: ', COUNT(*), ' chunk(s), ',
+                IF(SUM(src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2) > 0, 'DIFFERENT (see the report)',
+                   'equal')) AS progress
+  FROM `djsqlgen_lab_identity`.`verify_chunk` WHERE run_id = p_run_id AND target_id = p_target_id AND is_total = 0;
 END;;
 DELIMITER ;
 
@@ -1151,6 +1272,7 @@ BEGIN
   CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.subject', 0, p_chunk_rows);
   CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.session', 0, p_chunk_rows);
   CALL `djsqlgen_lab_identity`.`verify_table`(v_run, 'lab_v1.session__trial', 0, p_chunk_rows);
+  CALL `djsqlgen_lab_identity`.`run_report`('verified', CONCAT('50_verify.sql: run ', v_run));
   CALL `djsqlgen_lab_identity`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

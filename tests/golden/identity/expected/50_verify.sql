@@ -43,6 +43,26 @@ BEGIN NOT ATOMIC
       SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: 30_dualwrite.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
       LEAVE checks;
     END IF;
+    -- Refuse: lab_v1.#kind must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: lab_v1.#kind differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('session_date', 'date', 'NO', '', 0), ('rig', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: lab_v1.session differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.session__trial must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('session_idx', 'smallint(5) unsigned', 'NO', '', 1), ('trial_idx', 'int(10) unsigned', 'NO', '', 1), ('start_time', 'double', 'NO', '', 0), ('outcome', 'enum(''hit'',''miss'',''abort'')', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial') <> 5)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: lab_v1.session__trial differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: lab_v1.subject must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(11)', 'NO', '', 1), ('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0), ('nickname', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'float', 'YES', '', 0), ('notes', 'varchar(255)', 'YES', 'utf8mb4_general_ci', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject') <> 5)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: lab_v1.subject differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
   END;
 END;;
 DELIMITER ;

@@ -92,6 +92,9 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`heartbeat`;
 
@@ -187,6 +190,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`verify_total__lab_v1__session_
 
 -- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`check_references__lab_v1__session__trial`;
+
+-- [procedure_drop.run_report] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`run_report`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill_chunk`;

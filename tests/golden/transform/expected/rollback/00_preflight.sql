@@ -75,6 +75,9 @@ SELECT 'schema', 'djsqlgen_lab_transform', 'djsqlgen_lab_transform', '', '73587b
 -- [control_schema_ours] whether djsqlgen created the control schema (else it keeps the schema itself)
 SET @djsqlgen_control_ours = EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'djsqlgen_lab_transform' AND object_name = 'djsqlgen_lab_transform');
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`heartbeat`;
 
@@ -170,6 +173,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`verify_total__lab_v1__session
 
 -- [procedure_drop.lab_v1.session__trial.check_references] reference check of lab_v2.session__trial (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`check_references__lab_v1__session__trial`;
+
+-- [procedure_drop.run_report] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`run_report`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill_chunk`;
