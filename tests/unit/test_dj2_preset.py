@@ -281,3 +281,41 @@ def test_a_record_that_utf8mb4_makes_too_big_for_an_innodb_page_is_refused():
     assert "record would take up to 8,37" in "\n".join(refused.value.problems)
     assert size_problems(build_model(parse_plan(identity_plan(_catalog([table(33)]), [("lab", "lab_v2")], "lab")),
                                      _catalog([table(33)])).model.target("lab.wide")) == []  # latin1 fits
+
+
+def _two_parents(first: str, second: str) -> Catalog:
+    """An event keyed through two foreign keys, declared `-> <first>` then `-> <second>` (0.14 and 2.x put the
+    first parent's key, then the second's new attributes)."""
+    ints = {"subject_id": "int(10) unsigned", "session_id": "smallint(5) unsigned", "block_id": "tinyint(3) unsigned",
+            "trial_id": "int(11)"}
+    own = {"block": "block_id", "trial": "trial_id"}
+
+    def keyed(name, *key, fks=()):
+        return _table(name, [attr(k, ints[k], in_key=True) for k in key], key, foreign_keys=fks)
+
+    def fk(child, n, parent, columns):
+        return ForeignKey(f"{child}_ibfk_{n}", columns, "lab", parent, columns, "CASCADE", "RESTRICT")
+
+    session = keyed("session", "subject_id", "session_id")
+    parents = [keyed(p, "subject_id", "session_id", own[p], fks=(fk(p, 1, "session", ("subject_id", "session_id")),))
+               for p in ("block", "trial")]
+    key = ("subject_id", "session_id", own[first], own[second])
+    event = keyed("event", *key, fks=(fk("event", 1, first, key[:3]), fk("event", 2, second, key[:2] + key[3:])))
+    return _catalog([session, *parents, event])
+
+
+@pytest.mark.parametrize(("first", "second"), [("block", "trial"), ("trial", "block")])
+def test_a_key_through_two_foreign_keys_keeps_v1s_order_and_its_definition_declares_it(first, second):
+    """Issue 23: the preset's reworking of inherited columns put the second foreign key's attributes first
+    (`... trial_id, block_id` where v1 and 2.x have `... block_id, trial_id`); the definition written for 2.x must
+    declare the same order (the foreign key whose attributes come first, first)."""
+    from djsqlgen.presets.definitions import dj2_definition
+
+    catalog = _two_parents(first, second)
+    model = _model(catalog)
+    event = model.target("lab.event")
+    v1_key = catalog.schemas[0].tables[-1].primary_key
+    assert event.primary_key == v1_key
+    assert [c.name for c in event.columns] == list(v1_key)
+    lines = dj2_definition(model, event).definition.splitlines()
+    assert lines == [f"-> {first.title()}", f"-> {second.title()}"]
