@@ -3,6 +3,8 @@ size limits a character-set change can break."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Index, Schema, Server, Table
@@ -25,6 +27,8 @@ def attr(name: str, sql_type: str, comment: str = "", nullable: bool = False, in
 # (v1 column type, comment) -> (v2 SQL type, marker) with unsigned: widen
 WIDEN = [
     ("tinyint(4)", "", "tinyint", "int8"),
+    ("tinyint(1)", "", "tinyint", "bool"),  # 0.14 `bool` (MySQL's alias); 2.x declares `bool` as tinyint
+    ("tinyint(1) unsigned", "", "smallint", "int16"),
     ("tinyint(3) unsigned", "", "smallint", "int16"),
     ("smallint(6)", "", "smallint", "int16"),
     ("smallint(5) unsigned", "", "int", "int32"),
@@ -319,3 +323,26 @@ def test_a_key_through_two_foreign_keys_keeps_v1s_order_and_its_definition_decla
     assert [c.name for c in event.columns] == list(v1_key)
     lines = dj2_definition(model, event).definition.splitlines()
     assert lines == [f"-> {first.title()}", f"-> {second.title()}"]
+
+
+def test_a_mariadb_json_column_is_2x_json_with_its_check_and_binary_collation():
+    """Issue 23: on MariaDB 0.14's `json` is a longtext with a json_valid check; v2 declared plain longtext in the
+    plan's collation where 2.x declares `json` (longtext utf8mb4_bin with the same check, marker :json:)."""
+    from djsqlgen.catalog.heading import Check
+
+    table = _table("trial", [attr("trial_id", "int(11)", in_key=True),
+                             attr("params", "longtext", "settings", charset="utf8mb4"),
+                             attr("raw", "longtext", charset="latin1")], ("trial_id",),
+                   checks=(Check("params", "json_valid(`params`)"),))
+    table = replace(table, attributes=tuple(replace(a, collation="utf8mb4_bin") if a.name == "params" else a
+                                            for a in table.attributes))
+    model = _model(_catalog([table]))
+    trial = model.target("lab.trial")
+    params, raw = trial.column("params").decl, trial.column("raw").decl
+    assert (params.sql_type, params.comment, params.charset, params.collation) == (
+        "longtext", ":json:settings", "utf8mb4", "utf8mb4_bin")
+    assert (raw.sql_type, raw.comment, raw.collation) == ("longtext", "", "utf8mb4_general_ci")  # no check: text
+    assert trial.checks == (("params", "json_valid(`params`)"),)
+    # a plan's own comment keeps the marker
+    model = _model(_catalog([table]), lambda t: t.replace("      params: keep", "      params: {comment: knobs}"))
+    assert model.target("lab.trial").column("params").decl.comment == ":json:knobs"
