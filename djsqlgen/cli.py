@@ -230,9 +230,10 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, discard_v2_writ
 def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool) -> None:
     """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it
     again to resume, and once more after 70_cutover.sql."""
-    from djsqlgen.run.files import carry_out, manifest_rows, store_locations
+    from djsqlgen.run.files import carry_out, control_schema_of, manifest_rows, record, store_locations
 
     locations = store_locations(stores)
+    control = control_schema_of(manifest)
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
     report = carry_out(rows, locations, dry_run=dry_run, echo=click.echo)
@@ -241,6 +242,12 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool)
     verb = "would write" if dry_run else "wrote"
     click.echo(f"files: {len(rows):,} attachment(s) in the manifest: {verb} {report.written:,}, "
                f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    if not dry_run:
+        with connected(obj.settings) as db:
+            kept = record(db, control, report.in_place)
+        click.echo(f"files: {len(report.in_place):,} recorded in {control}.files_written (70_cutover.sql reads it)"
+                   if kept else f"files: {control} has no files_written table (before 20 or after 80): nothing "
+                   "recorded", err=True)
     if report.problems:
         raise SystemExit(1)
 
