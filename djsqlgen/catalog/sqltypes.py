@@ -165,6 +165,17 @@ CHARSET_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "latin2": 1, "latin5": 1
                   "tis620": 1, "keybcs2": 1, "macce": 1, "macroman": 1, "big5": 2, "gbk": 2, "gb2312": 2, "sjis": 2,
                   "cp932": 2, "euckr": 2, "ujis": 3, "eucjpms": 3, "gb18030": 4,
                   "utf8": 3, "utf8mb3": 3, "utf8mb4": 4, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4}
+# A character set not in the table above is counted at 4 bytes a character, the most any character set of MariaDB
+# or MySQL takes (utf8mb4, utf16, utf32, gb18030): the size checks then refuse too much rather than let a table the
+# server refuses through (counting it as 0 bytes did).
+UNKNOWN_CHARSET_MAXLEN = 4
+
+
+def charset_maxlen(charset: str | None) -> int:
+    """Bytes of the longest character of ``charset`` (4 for a character set djsqlgen does not know)."""
+    return CHARSET_MAXLEN.get((charset or "").lower(), UNKNOWN_CHARSET_MAXLEN)
+
+
 _FIXED_BYTES = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 8, "float": 4,
                 "double": 8, "real": 8, "date": 3, "year": 1, "time": 3, "datetime": 5, "timestamp": 4}
 _POINTER_BYTES = {"tinyblob": 9, "tinytext": 9, "blob": 10, "text": 10, "mediumblob": 11, "mediumtext": 11,
@@ -187,7 +198,7 @@ def in_page_bytes(sql_type: str, charset: str | None) -> int:
     size = max_bytes(sql_type, charset, in_key=True)
     if size is None:
         return 0
-    variable = t.base in ("varchar", "varbinary") or (t.base == "char" and CHARSET_MAXLEN.get((charset or "").lower(), 1) > 1)
+    variable = t.base in ("varchar", "varbinary") or (t.base == "char" and charset_maxlen(charset) > 1)
     if variable and size > 255:
         return OFF_PAGE_POINTER + 2
     return size + (1 if variable else 0)
@@ -195,7 +206,7 @@ def in_page_bytes(sql_type: str, charset: str | None) -> int:
 
 def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int | None:
     """The most bytes a column of ``sql_type`` takes in the row (``in_key``: in an index key), None when unknown
-    (a character set not in CHARSET_MAXLEN)."""
+    (a TEXT or BLOB in a key; a character set not in CHARSET_MAXLEN counts 4 bytes a character)."""
     t = parse_sql_type(sql_type)
     if t.base in _FIXED_BYTES:
         fsp = (t.params[0] + 1) // 2 if t.params and t.base in ("datetime", "time", "timestamp") else 0
@@ -213,10 +224,7 @@ def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int |
         n = (t.params or (1,))[0]
         return n + (0 if t.base == "binary" or in_key else (1 if n < 256 else 2))
     if t.base in ("char", "varchar"):
-        mb = CHARSET_MAXLEN.get((charset or "").lower())
-        if mb is None:
-            return None
-        n = (t.params or (1,))[0] * mb
+        n = (t.params or (1,))[0] * charset_maxlen(charset)
         return n + (0 if t.base == "char" or in_key else (1 if n < 256 else 2))
     return None
 

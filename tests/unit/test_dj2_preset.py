@@ -346,3 +346,17 @@ def test_a_mariadb_json_column_is_2x_json_with_its_check_and_binary_collation():
     # a plan's own comment keeps the marker
     model = _model(_catalog([table]), lambda t: t.replace("      params: keep", "      params: {comment: knobs}"))
     assert model.target("lab.trial").column("params").decl.comment == ":json:knobs"
+
+
+def test_a_character_set_djsqlgen_does_not_know_counts_four_bytes_a_character():
+    """Issue 23: an unknown character set counted as 0 bytes, so the row-size check let through a table the server
+    refuses. It is now counted at 4 bytes a character, the most any character set takes."""
+    from djsqlgen.catalog.sqltypes import max_bytes
+
+    assert max_bytes("varchar(10)", "newcs") == 41 and max_bytes("char(10)", "newcs", in_key=True) == 40
+    wide = _table("note", [attr("note_id", "int(11)", in_key=True),
+                           *(attr(c, "varchar(9000)", charset="newcs") for c in "ab")], ("note_id",))
+    catalog = _catalog([wide])
+    with pytest.raises(Exception) as refused:
+        build_model(parse_plan(identity_plan(catalog, [("lab", "lab_v2")], "lab")), catalog)
+    assert "row would take up to 72,008 bytes" in "\n".join(refused.value.problems)
