@@ -176,12 +176,22 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 @plan.command("check")
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @heading_option
+@click.option("--definitions", is_flag=True, help="Also print, per v2 table, the definition DataJoint 2.x declares "
+              "it from (plans with preset dj014-to-dj2).")
 @pass_context
-def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> None:
+def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, definitions: bool) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
-    _, _, migration = _load_checked(obj, plan_path, heading_path)
+    loaded, _, migration = _load_checked(obj, plan_path, heading_path)
     for note in migration.built.notes:
         click.echo(f"note: {note}", err=True)
+    if definitions:
+        from djsqlgen.errors import PlanError
+        from djsqlgen.presets.definitions import dj2_definitions, definitions_text
+
+        if loaded.preset is None:
+            raise PlanError(["preset: --definitions prints what DataJoint 2.x declares for a plan with preset "
+                             "dj014-to-dj2; this plan has none"], str(plan_path))
+        click.echo(definitions_text(dj2_definitions(migration.built.model)), nl=False)
     click.echo(f"{plan_path}: OK ({len(migration.targets)} v2 table(s), {len(migration.retired)} v1 table(s) left "
                f"out, {len(migration.built.data_checks)} data check(s))")
 

@@ -121,3 +121,13 @@ def dj2_definitions(model: Model) -> list[Definition]:
     if "dj2_definitions" not in model.memo:
         model.memo["dj2_definitions"] = [dj2_definition(model, t) for t in model.ordered() if not t.name.startswith("~")]
     return model.memo["dj2_definitions"]
+
+
+def definitions_text(definitions: list[Definition]) -> str:
+    """The definitions as ``plan check --definitions`` prints them: per table its name, class and tier, then the
+    definition as the lab's 2.x code writes it (``definition = \"\"\" ... \"\"\"``)."""
+    blocks = []
+    for d in definitions:
+        body = "\n".join(f"    {line}" if line else "" for line in d.definition.splitlines())
+        blocks.append(f"# `{d.schema}`.`{d.table}`: {d.class_name} ({d.tier})\n{body}")
+    return "\n\n".join(blocks) + "\n"
