@@ -14,8 +14,9 @@ import yaml
 from support.engine import SUPPORT, write_plan
 from support.safety import FastScenario, applied, refused
 
-V1 = """
-CREATE TABLE `~external_docs` (
+# DataJoint 0.14's table of a store's external values, as 0.14 declares it
+EXTERNAL = """
+CREATE TABLE `~external_{store}` (
   `hash` binary(16) NOT NULL COMMENT ':uuid:hash of contents (blob), of filename + contents (attach), or relative filepath (filepath)',
   `size` bigint unsigned NOT NULL COMMENT 'size of object in bytes',
   `attachment_name` varchar(255) DEFAULT NULL COMMENT 'the filename of an attachment',
@@ -23,6 +24,8 @@ CREATE TABLE `~external_docs` (
   `contents_hash` binary(16) DEFAULT NULL COMMENT ':uuid:used for the filepath datatype',
   `timestamp` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP COMMENT 'automatic timestamp',
   PRIMARY KEY (`hash`)) ENGINE=InnoDB COMMENT='external storage tracking';
+"""
+V1 = EXTERNAL.format(store="docs") + """
 CREATE TABLE report (
   report_id int NOT NULL,
   doc binary(16) NOT NULL COMMENT ':attach@docs:the report',
@@ -76,15 +79,7 @@ def test_the_cutover_refuses_until_djsqlgen_files_has_put_every_attachment_in_pl
     applied(s, "70_cutover")  # safe to run twice: the check is for a cut-over still to come
 
 
-MERGED_V1 = """
-CREATE TABLE `~external_extstore` (
-  `hash` binary(16) NOT NULL COMMENT ':uuid:hash of contents (blob), of filename + contents (attach), or relative filepath (filepath)',
-  `size` bigint unsigned NOT NULL COMMENT 'size of object in bytes',
-  `attachment_name` varchar(255) DEFAULT NULL COMMENT 'the filename of an attachment',
-  `filepath` varchar(1000) DEFAULT NULL COMMENT 'relative filepath or attachment filename',
-  `contents_hash` binary(16) DEFAULT NULL COMMENT ':uuid:used for the filepath datatype',
-  `timestamp` timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP COMMENT 'automatic timestamp',
-  PRIMARY KEY (`hash`)) ENGINE=InnoDB COMMENT='external storage tracking';
+MERGED_V1 = EXTERNAL.format(store="extstore") + """
 CREATE TABLE `#protocol` (
   protocol_id smallint unsigned NOT NULL,
   protocol_name varchar(64) NOT NULL,
