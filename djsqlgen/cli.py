@@ -206,12 +206,22 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 @plan.command("check")
 @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @heading_option
+@click.option("--definitions", is_flag=True, help="Also print, per v2 table, the definition DataJoint 2.x declares "
+              "it from (plans with preset dj014-to-dj2).")
 @pass_context
-def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None) -> None:
+def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, definitions: bool) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
-    _, _, migration = _load_checked(obj, plan_path, heading_path)
+    loaded, _, migration = _load_checked(obj, plan_path, heading_path)
     for note in migration.built.notes:
         click.echo(f"note: {note}", err=True)
+    if definitions:
+        from djsqlgen.errors import PlanError
+        from djsqlgen.presets.definitions import dj2_definitions, definitions_text
+
+        if loaded.preset is None:
+            raise PlanError(["preset: --definitions prints what DataJoint 2.x declares for a plan with preset "
+                             "dj014-to-dj2; this plan has none"], str(plan_path))
+        click.echo(definitions_text(dj2_definitions(migration.built.model)), nl=False)
     click.echo(f"{plan_path}: OK ({len(migration.targets)} v2 table(s), {len(migration.retired)} v1 table(s) left "
                f"out, {len(migration.built.data_checks)} data check(s))")
 
@@ -266,9 +276,10 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | 
 def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool) -> None:
     """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it
     again to resume, and once more after 70_cutover.sql."""
-    from djsqlgen.run.files import carry_out, manifest_rows, store_locations
+    from djsqlgen.run.files import carry_out, control_schema_of, manifest_rows, record, store_locations
 
     locations = store_locations(stores)
+    control = control_schema_of(manifest)
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
     report = carry_out(rows, locations, dry_run=dry_run, echo=click.echo)
@@ -277,6 +288,12 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool)
     verb = "would write" if dry_run else "wrote"
     click.echo(f"files: {len(rows):,} attachment(s) in the manifest: {verb} {report.written:,}, "
                f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    if not dry_run:
+        with connected(obj.settings) as db:
+            kept = record(db, control, report.in_place)
+        click.echo(f"files: {len(report.in_place):,} recorded in {control}.files_written (70_cutover.sql reads it)"
+                   if kept else f"files: {control} has no files_written table (before 20 or after 80): nothing "
+                   "recorded", err=True)
     if report.problems:
         raise SystemExit(1)
 

@@ -165,6 +165,17 @@ CHARSET_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "latin2": 1, "latin5": 1
                   "tis620": 1, "keybcs2": 1, "macce": 1, "macroman": 1, "big5": 2, "gbk": 2, "gb2312": 2, "sjis": 2,
                   "cp932": 2, "euckr": 2, "ujis": 3, "eucjpms": 3, "gb18030": 4,
                   "utf8": 3, "utf8mb3": 3, "utf8mb4": 4, "ucs2": 2, "utf16": 4, "utf16le": 4, "utf32": 4}
+# A character set not in the table above is counted at 4 bytes a character, the most any character set of MariaDB
+# or MySQL takes (utf8mb4, utf16, utf32, gb18030): the size checks then refuse too much rather than let a table the
+# server refuses through (counting it as 0 bytes did).
+UNKNOWN_CHARSET_MAXLEN = 4
+
+
+def charset_maxlen(charset: str | None) -> int:
+    """Bytes of the longest character of ``charset`` (4 for a character set djsqlgen does not know)."""
+    return CHARSET_MAXLEN.get((charset or "").lower(), UNKNOWN_CHARSET_MAXLEN)
+
+
 _FIXED_BYTES = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "integer": 4, "bigint": 8, "float": 4,
                 "double": 8, "real": 8, "date": 3, "year": 1, "time": 3, "datetime": 5, "timestamp": 4}
 _POINTER_BYTES = {"tinyblob": 9, "tinytext": 9, "blob": 10, "text": 10, "mediumblob": 11, "mediumtext": 11,
@@ -187,7 +198,7 @@ def in_page_bytes(sql_type: str, charset: str | None) -> int:
     size = max_bytes(sql_type, charset, in_key=True)
     if size is None:
         return 0
-    variable = t.base in ("varchar", "varbinary") or (t.base == "char" and CHARSET_MAXLEN.get((charset or "").lower(), 1) > 1)
+    variable = t.base in ("varchar", "varbinary") or (t.base == "char" and charset_maxlen(charset) > 1)
     if variable and size > 255:
         return OFF_PAGE_POINTER + 2
     return size + (1 if variable else 0)
@@ -195,7 +206,7 @@ def in_page_bytes(sql_type: str, charset: str | None) -> int:
 
 def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int | None:
     """The most bytes a column of ``sql_type`` takes in the row (``in_key``: in an index key), None when unknown
-    (a character set not in CHARSET_MAXLEN)."""
+    (a TEXT or BLOB in a key; a character set not in CHARSET_MAXLEN counts 4 bytes a character)."""
     t = parse_sql_type(sql_type)
     if t.base in _FIXED_BYTES:
         fsp = (t.params[0] + 1) // 2 if t.params and t.base in ("datetime", "time", "timestamp") else 0
@@ -213,9 +224,98 @@ def max_bytes(sql_type: str, charset: str | None, in_key: bool = False) -> int |
         n = (t.params or (1,))[0]
         return n + (0 if t.base == "binary" or in_key else (1 if n < 256 else 2))
     if t.base in ("char", "varchar"):
-        mb = CHARSET_MAXLEN.get((charset or "").lower())
-        if mb is None:
-            return None
-        n = (t.params or (1,))[0] * mb
+        n = (t.params or (1,))[0] * charset_maxlen(charset)
         return n + (0 if t.base == "char" or in_key else (1 if n < 256 else 2))
     return None
+
+
+_NOW = re.compile(r"(current_timestamp|now)\s*(\(\s*\d*\s*\))?$", re.IGNORECASE)
+_NUMBER = re.compile(r"[+-]?(\d+)(?:\.(\d*))?(?:e[+-]?\d+)?$", re.IGNORECASE)
+_TEMPORAL_TEXT = {  # the literal forms a strict server accepts without changing them (fraction: digits kept)
+    "date": re.compile(r"\d{4}-\d{2}-\d{2}$"),
+    "datetime": re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?)?$"),
+    "timestamp": re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?)?$"),
+    "time": re.compile(r"-?\d{1,3}:\d{2}:\d{2}(?:\.(?P<fraction>\d+))?$"),
+    "year": re.compile(r"\d{4}$"),
+}
+
+
+def _unquoted(default: str) -> str | None:
+    """The value of a quoted literal default (as heading reads it: ``'it''s'``), None when it is not one."""
+    if len(default) >= 2 and default[0] == default[-1] == "'":
+        return default[1:-1].replace("''", "'").replace("\\\\", "\\")
+    return None
+
+
+def _number_fits(text: str, t: SqlType) -> str | None:
+    """Why the number ``text`` is no value of the numeric type ``t`` (None: it is one, unchanged)."""
+    number = _NUMBER.match(text.strip())
+    if not number:
+        return f"{text} is not a number"
+    if t.family == "float":
+        return None
+    if "e" in text.lower():
+        return f"{text} is not written as {t.text} stores it"
+    whole, fraction = number.group(1).lstrip("0"), (number.group(2) or "").rstrip("0")
+    if t.family == "int":
+        if fraction:
+            return f"{text} is not a whole number"
+        low, high = _int_range(t)
+        return None if low <= int(float(text)) <= high else f"{text} is out of {t.text}'s range"
+    precision, scale = (t.params + (10, 0))[:2]
+    if t.unsigned and text.strip().startswith("-"):
+        return f"{text} is below {t.text}'s range"
+    if len(fraction) > scale:
+        return f"{text} has more than {scale} decimals"
+    return None if len(whole) <= precision - scale else f"{text} is out of {t.text}'s range"
+
+
+def kept_default(default: str, sql_type: str) -> tuple[str | None, str | None]:
+    """A column's default after a retype to ``sql_type``: ``(default, None)`` when it keeps its meaning in the new type
+    (rewritten only where the type asks another spelling), else ``(None, why)``.
+
+    Kept: NULL; a number or string that is a value of the new type unchanged (no rounding, no cut, a member of an
+    enum, a date that is a date); CURRENT_TIMESTAMP into a DATETIME or TIMESTAMP, with the new type's fractional
+    digits (MySQL requires the same precision in type and default: error 1067). A literal into a TEXT or BLOB is
+    written as an expression, ``('…')``: MySQL 8.0.13+ refuses a literal default there (1101), MariaDB takes both.
+    An expression default ``(…)`` cannot be judged without running it.
+    """
+    t = parse_sql_type(sql_type)
+    text = default.strip()
+    if text.upper() == "NULL":
+        return default, None
+    if _NOW.match(text):
+        if t.base in ("datetime", "timestamp"):
+            fsp = t.params[0] if t.params else 0
+            return (f"CURRENT_TIMESTAMP({fsp})" if fsp else "CURRENT_TIMESTAMP"), None
+        return None, f"CURRENT_TIMESTAMP is no value of {sql_type}"
+    if text.startswith("("):
+        return None, "an expression default cannot be checked against the new type"
+    value = _unquoted(text)
+    literal = value if value is not None else text
+    if t.family in ("int", "decimal", "float"):
+        why = _number_fits(literal, t)
+        return (None, why) if why else (default, None)
+    if value is None and not _NUMBER.match(text):
+        return None, f"{text} is no literal of {sql_type}"
+    if t.base in ("enum", "set"):
+        members = enum_values(sql_type)
+        found = literal.split(",") if t.base == "set" and literal else [literal]
+        if all(m in members for m in found):
+            return (default if value is not None else "'" + literal + "'"), None
+        return None, f"{literal!r} is not one of {sql_type}'s values"
+    if t.family in ("string", "binary"):
+        size = len(literal.encode()) if t.family == "binary" else len(literal)
+        if size > _length(t):
+            return None, f"{literal!r} is longer than {sql_type} holds"
+        quoted = default if value is not None else "'" + literal + "'"
+        return (f"({quoted})" if t.base in _TEXT_BYTES or t.base in _BLOB_BYTES else quoted), None
+    if t.family == "temporal" and t.base in _TEMPORAL_TEXT:
+        found = _TEMPORAL_TEXT[t.base].match(literal)
+        if not found or literal.startswith("0000"):
+            return None, f"{literal!r} is not a {t.base} a strict server takes as it is"
+        fraction = (found.groupdict().get("fraction") or "").rstrip("0")
+        if len(fraction) > (t.params[0] if t.params else 0):
+            return None, f"{literal!r} has more fractional seconds than {sql_type} keeps"
+        return (default if value is not None else "'" + literal + "'"), None
+    return None, f"a default cannot be carried into {sql_type}"

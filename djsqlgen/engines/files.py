@@ -47,3 +47,19 @@ def attachment_sources(model: Model, operations) -> list[AttachmentSource]:
 
 def manifest_sql(plan_name: str, sources: list[AttachmentSource]) -> str:
     return render("attachment_manifest.sql.j2", plan_name=plan_name, sources=sources) + "\n"
+
+
+def pending_sql(control: str, sources: list[AttachmentSource]) -> str:
+    """A condition: the manifest holds an attachment that ``djsqlgen files`` has not recorded in place."""
+    return render("attachments_pending.sql.j2", control=control, sources=sources)
+
+
+def recorded_table_sql() -> str:
+    """Whether a control schema (the one parameter) has the table ``djsqlgen files`` records in."""
+    return ("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+            "AND TABLE_NAME = 'files_written'")
+
+
+def record_sql(control: str) -> str:
+    """What ``djsqlgen files`` runs for each attachment it found in place (store, target path, md5 as parameters)."""
+    return render("files_written_record.sql.j2", control=control)

@@ -153,15 +153,20 @@ def _parent_joins(model: Model, t: Target) -> set[str]:
     being inserted, so an INSERT there reaches none of ``t``'s rows. Looking would take a shared lock on the gap
     of the driving table where the child rows are about to go: two DataJoint clients inserting a session and then
     its parts deadlocked on it (1213, seen in CI; InnoDB status: both held S on session__tag's supremum)."""
-    driving = model.v1_table(t.source.driving)
-    keys = {(fk.ref_schema, fk.ref_table, tuple(sorted(zip(fk.ref_columns, fk.columns))))
-            for fk in driving.foreign_keys}
+    def keys(alias: str) -> set:
+        table = model.v1_table(t.source.table_of(alias))
+        return {(fk.ref_schema, fk.ref_table, tuple(sorted(zip(fk.ref_columns, fk.columns)))) for fk in table.foreign_keys}
+
     out = set()
     for j in t.source.joins:
         on = dict(j.on)
-        if all(e.is_column and e.refs[0].alias == DRIVING for e in on.values()):
+        # on exactly a foreign key of one alias's table: the driving table's, or a joined one's (a merged part's
+        # reference into ~external_<store>, read through the part's row)
+        readers = {e.refs[0].alias for e in on.values() if e.is_column}
+        if all(e.is_column for e in on.values()) and len(readers) == 1:
+            (reader,) = readers
             pairs = tuple(sorted((k, e.refs[0].name) for k, e in on.items()))
-            if (j.table.schema, j.table.name, pairs) in keys:
+            if (j.table.schema, j.table.name, pairs) in keys(reader):
                 out.add(j.alias)
     return out
 

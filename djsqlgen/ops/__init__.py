@@ -160,9 +160,9 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec, plan: Plan) 
         elif isinstance(change, ColumnChange):
             entry = change.model_dump(exclude_none=True)
             if plan.preset is not None:  # type and comment in the preset's terms: the 2.x marker follows the type
-                from djsqlgen.presets.dj2 import plan_entry
+                from djsqlgen.presets.dj2 import json_columns, plan_entry
 
-                entry, found = plan_entry(column_key, attr, entry, plan.preset)
+                entry, found = plan_entry(column_key, attr, entry, plan.preset, attr.name in json_columns(table))
                 problems += found
             ops.append(AlterColumn(column_key, tid, attr.name, **entry))
     for name, added in spec.add.items():

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from djsqlgen.catalog.sqltypes import (
     MAY_MERGE,
     SAME,
+    kept_default,
     key_comparison,
     lossy_reason,
     normalise_type,
@@ -62,6 +63,11 @@ class AlterColumn(Operation):
                 narrowed = explicit_narrowing(column.expr, decl.sql_type, new_type, self._nullable(decl))
                 if isinstance(narrowed, str):
                     problems.append(f"{self.plan_key}.allow_lossy: {narrowed}")
+        if changed and self.default is None and decl.default is not None:
+            why = kept_default(decl.default, new_type)[1]
+            if why:
+                problems.append(f"{self.plan_key}.default: v1's default {decl.default} cannot be kept in {new_type} "
+                                f"({why}); give default: a value of {new_type}, or default: NULL for none")
         if decl.nullable and not self._nullable(decl) and self.expr is None:
             problems.append(f"{self.plan_key}.nullable: v1 allows NULL here but v2 would not; give an expr such as "
                             f"COALESCE({self.column}, <value>), or keep nullable")
@@ -94,7 +100,11 @@ class AlterColumn(Operation):
             copied_from = None
         default = decl.default if self.default is None else self.default
         if changed and self.default is None:
-            default = "NULL" if nullable else None  # the old default may not suit the new type
+            # v1's default, as the new type spells it (validate refused one that cannot be kept): an INSERT that
+            # leaves the column out must work on v2 as it does on v1
+            default = kept_default(default, new_type)[0] if default is not None else None
+            if default is None and nullable:
+                default = "NULL"
         if not nullable and default == "NULL":
             default = None
         new_decl = replace(decl, name=self.rename or decl.name, sql_type=new_type, nullable=nullable, default=default,
@@ -125,7 +135,9 @@ class AlterColumn(Operation):
         return KeyMap(False, target.key_map.proof, target.key_map.why)
 
     def data_checks(self, model: Model) -> list[DataCheck]:
-        target = model.target(self.target_id)
+        target = model.find(self.target_id)
+        if target is None:  # merged into its master (merge_into_master), whose own key keeps its checks
+            return []
         name = self.rename or self.column
         if name in target.primary_key and target.key_map.proof == "checked":
             return [key_unique_check(model, target, self.plan_key)]

@@ -139,7 +139,10 @@ def follow_parents(model: Model, target: Target, plan_key: str) -> _Follow:
             kept = [c for c in columns if c.name not in moving]
             at = sum(1 for c in columns[:at] if c.name not in moving)
             columns = kept[:at] + [moving[n] for n in new_names if n in moving] + kept[at:]
-        if any(n in primary_key for n in old_names):
+        # The key moves only when this foreign key's attributes change: one that keeps them (a retype) leaves the
+        # key in v1's order, which is DataJoint's declaration order; re-placing the attributes it shares with
+        # another foreign key would put them after that key's own (`... trial_id, block_id`).
+        if tuple(new_names) != tuple(old_names) and any(n in primary_key for n in old_names):
             first = min((primary_key.index(n) for n in old_names if n in primary_key), default=len(primary_key))
             rest = [k for k in primary_key if k not in old_names and k not in new_names]
             primary_key = rest[:first] + new_names + rest[first:] if first <= len(rest) else rest + new_names

@@ -5,7 +5,8 @@ session through a LEFT JOIN on the part by the master's key, and leaves the part
 1:1 (its primary key is its master's, no more): otherwise several part rows would make one master row.
 The merged attributes allow NULL in v2, since a master row may have no part row. A write to either v1 table
 recomputes the merged row: the master's through the driving row, the part's through the join (a deleted
-part row leaves NULLs).
+part row leaves NULLs). The part's own joins come along, read through the part's row (LEFT, under names of their
+own): the ``~external_<store>`` row a 0.14 external attribute of the part is rebuilt from, for one.
 """
 
 from __future__ import annotations
@@ -44,9 +45,13 @@ class MergePart(Operation):
             problems.append(f"{self.plan_key}: {part.source.driving.label} is not 1:1 with {master.source.driving.label}"
                             f" (its key ({', '.join(part_key)}) is not its master's ({', '.join(master_key)})): several "
                             "part rows would make one master row")
-        if part.source.joins or part.source.filter is not None:
-            problems.append(f"{self.plan_key}: {part.label} reads other tables or a part of its rows; merge it as "
-                            "v1 has it")
+        if part.source.filter is not None or part.source.distinct:
+            problems.append(f"{self.plan_key}: {part.label} reads a part of its rows; merge it as v1 has it")
+        taken = {j.alias for j in master.source.joins}
+        carried = set(self._carried(model).values())
+        if carried & taken or self.alias(model) in taken:
+            problems.append(f"{self.plan_key}: {master.label} already reads a table under the alias "
+                            f"{sorted((carried | {self.alias(model)}) & taken)[0]!r}; rename that join")
         children = sorted({child.label for child, _ in model.children(self.target_id)})
         if children:
             problems.append(f"{self.plan_key}: {', '.join(children)} refer(s) to {part.label}; drop those references "
@@ -57,6 +62,11 @@ class MergePart(Operation):
                                 "part's column first")
         return problems
 
+    def _carried(self, model: Model) -> dict[str, str]:
+        """The part's aliases → the master's: its driving row under ``alias``, each of its joins under its own."""
+        part, alias = model.target(self.target_id), self.alias(model)
+        return {DRIVING: alias, **{j.alias: fit(f"{alias}_{j.alias}", 60) for j in part.source.joins}}
+
     def apply(self, model: Model) -> Model:
         part = model.target(self.target_id)
         master = self._master(model)
@@ -64,11 +74,24 @@ class MergePart(Operation):
         key = model.v1_table(master.source.driving).primary_key
         join = Join(alias, part.source.driving, tuple((k, Expr.column(DRIVING, k)) for k in key), kind="left",
                     of_child=True)
+        names = self._carried(model)
+
+        def moved(expr: Expr) -> Expr:
+            for old, new in names.items():
+                expr = expr.rename_alias(old, f"\0{new}")  # in two steps: a new name may be an old one
+            for new in names.values():
+                expr = expr.rename_alias(f"\0{new}", new)
+            return expr
+
+        # the part's joins, read through the part's row: LEFT (a master row may have none), and like the part itself
+        # not read when the master's row is inserted (no part row refers to it yet)
+        joins = tuple(replace(j, alias=names[j.alias], kind="left", of_child=True,
+                              on=tuple((c, moved(e)) for c, e in j.on)) for j in part.source.joins)
         merged = tuple(
-            replace(c, expr=c.expr.rename_alias(DRIVING, alias), copied_from=None, follows=None,
+            replace(c, expr=moved(c.expr), copied_from=None, follows=None,
                     decl=replace(c.decl, nullable=True, default="NULL" if not c.decl.nullable else c.decl.default))
             for c in part.columns if c.name not in part.primary_key)
-        master = replace(master, source=replace(master.source, joins=master.source.joins + (join,)),
+        master = replace(master, source=replace(master.source, joins=master.source.joins + (join, *joins)),
                          columns=master.columns + merged)
         model = model.replace_target(master)
         return replace(model, targets=tuple(t for t in model.targets if t.id != part.id))

@@ -61,7 +61,12 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return Phases(self.ctx, self.built.data_checks).files()
+        return Phases(self.ctx, self.built.data_checks, tuple(self.attachments)).files()
+
+    @property
+    def attachments(self) -> list:
+        """The 0.14 attach@store sources whose files 2.x reads only rewritten (files_manifest.sql lists them)."""
+        return attachment_sources(self.built.model, self.built.operations)
 
     def meta(self) -> dict[str, str]:
         return {"plan": self.plan.name, "plan_hash": plan_hash(self.plan), "heading_hash": definition_hash(self.catalog),
@@ -80,7 +85,7 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
         path = out_dir / ("rollback/" + pf.filename if pf.rollback_of else pf.filename)
         path.write_text(render_file(pf, meta), encoding="utf-8")
         written.append(path)
-    sources = attachment_sources(migration.built.model, migration.built.operations)
+    sources = migration.attachments
     if sources:  # 0.14 attachments in a store: 2.x reads them only rewritten (`djsqlgen files` does it)
         path = out_dir / MANIFEST_FILE
         path.write_text(manifest_sql(migration.plan.name, sources), encoding="utf-8")
@@ -99,6 +104,8 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
                     "key_map": {"aligned": t.key_map.aligned, "proof": t.key_map.proof}} for t in migration.targets],
         "retired_v1_tables": migration.retired,
     }
+    if sources:  # where `djsqlgen files` records the attachments it put in place (70 reads the record)
+        manifest["control_schema"] = migration.plan.control
     if migration.plan.preset is not None:  # what the lab's DataJoint 2.x code declares for each v2 table
         from djsqlgen.presets.definitions import dj2_definitions
 

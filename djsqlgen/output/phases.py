@@ -18,6 +18,7 @@ from djsqlgen.engines import (
     chunk_sql,
     constraints,
     expand,
+    files,
     guards,
     lineage,
     triggers,
@@ -47,7 +48,7 @@ NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 SHARED_PROCEDURES = ("run_report", "backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals",
                      "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
 BOOKKEEPING = ("v1_columns", "heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run",
-               "progress", "chunk_sql", "reference_sql")
+               "progress", "chunk_sql", "reference_sql", "files_written")
 
 PHASE_FILES = (
     ("00", "preflight", "Preflight",
@@ -240,9 +241,10 @@ class FileBuilder:
 class Phases:
     """Every forward and rollback file of one migration."""
 
-    def __init__(self, ctx: Context, data_checks: tuple = ()):
+    def __init__(self, ctx: Context, data_checks: tuple = (), attachments: tuple = ()):
         self.ctx = ctx
         self.data_checks = data_checks
+        self.attachments = attachments  # 0.14 attach@store sources whose files 2.x reads rewritten (engines.files)
         self.model = ctx.model
         self.plan = ctx.plan
         self.targets = self.model.ordered()
@@ -261,9 +263,14 @@ class Phases:
     def _control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql", "v1_columns"]
+                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql", "v1_columns", "files_written"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
-                for n, s in zip(names, sqls)]
+                for n, s in zip(names, sqls) if n in self._bookkeeping or n in ("phase_log", "objects")]
+
+    @property
+    def _bookkeeping(self) -> tuple[str, ...]:
+        """The control tables of the window: files_written only where the plan converts 0.14 attachments."""
+        return tuple(n for n in BOOKKEEPING if n != "files_written" or self.attachments)
 
     def _v1_schemas(self) -> list[str]:
         return [s.source for s in self.model.schemas]
@@ -988,6 +995,16 @@ class Phases:
                                       "declared there later)")]
         return out
 
+    def _attachments_pending(self, filename: str) -> list[Check]:
+        """70 refuses while an attachment of the manifest is not recorded in place by `djsqlgen files`: 2.x could
+        not read it from v2 once v2 is primary."""
+        if not self.attachments:
+            return []
+        return [Check(f"{self._phase_pending('70')} AND {files.pending_sql(self.ctx.control, list(self.attachments))}",
+                      f"djsqlgen refused {filename}: run `djsqlgen files` first: files_manifest.sql lists 0.14 "
+                      "attachments not yet in 2.x's form",
+                      "2.x reads an attach@store value only from the file `djsqlgen files` writes")]
+
     def cutover(self) -> FileBuilder:
         f, fn = self._file("70"), "70_cutover.sql"
         ctx = self.ctx
@@ -1008,6 +1025,7 @@ class Phases:
             *[Check(f"{self._phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
               for c in self._v1_drift(fn, parked_ok=True) + self.data_refusals(fn)],
             *self._outside_references(fn),
+            *self._attachments_pending(fn),
             *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}
         park, archive, final = self._renames()
@@ -1122,7 +1140,7 @@ class Phases:
         """Progress, verify results and every routine: what the window needed (but the tables in ``keep``)."""
         out = [Statement(f"control_table_drop.{name}", f"DROP TABLE IF EXISTS {self.ctx.control_table(name)}",
                          "bookkeeping no longer needed")
-               for name in BOOKKEEPING if name not in keep]
+               for name in self._bookkeeping if name not in keep]
         return out + self._drop_routines()
 
     def _drop_control(self, f: FileBuilder) -> list[Statement]:

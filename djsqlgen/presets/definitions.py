@@ -67,24 +67,45 @@ def _reference(model: Model, target: Target, fk: ForeignKeyDecl, nullable: bool)
     return f"-> {'[nullable] ' if nullable else ''}{ref}"
 
 
+def _next_reference(fks: list[ForeignKeyDecl], names: list[str], at: int, declared: set[str]) -> ForeignKeyDecl | None:
+    """The foreign key that declares ``names[at]`` where it stands: 2.x adds a reference's attributes not declared
+    yet, in its parent's key order, so the reference whose new attributes are exactly the next ones; else the first
+    that brings the attribute (its order then differs, which the heading test would show)."""
+    bringing = [fk for fk in fks if names[at] in fk.columns]
+    for fk in bringing:
+        new = [c for c in fk.columns if c not in declared]
+        if names[at:at + len(new)] == new:
+            return fk
+    return bringing[0] if bringing else None
+
+
 def dj2_definition(model: Model, target: Target) -> Definition:
     tier, class_name, master = classify_table(target.name)
     lines = [f"# {target.comment}"] if target.comment else []
-    owner = {c: fk for fk in target.foreign_keys for c in fk.columns}
-    emitted: set[str] = set()
-    key = [c for c in target.columns if c.name in target.primary_key]
-    rest = [c for c in target.columns if c.name not in target.primary_key]
-    for section in (key, rest):
-        if section is rest:
+    pending = list(target.foreign_keys)
+    declared: set[str] = set()
+    names = [c.name for c in target.columns if c.name in target.primary_key]
+    names += [c.name for c in target.columns if c.name not in target.primary_key]
+
+    def reference(fk: ForeignKeyDecl) -> None:
+        pending.remove(fk)
+        declared.update(fk.columns)
+        nullable = any(target.column(c).decl.nullable for c in fk.columns)
+        lines.append(_reference(model, target, fk, nullable))
+
+    for at, name in enumerate(names):
+        if at == len(target.primary_key):
             lines.append("---")
-        for column in section:
-            fk = owner.get(column.name)
+        if name not in declared:
+            fk = _next_reference(pending, names, at, declared)
             if fk is None:
-                lines.append(_attribute(column))
-            elif fk.name not in emitted:
-                emitted.add(fk.name)
-                nullable = any(target.column(c).decl.nullable for c in fk.columns)
-                lines.append(_reference(model, target, fk, nullable))
+                lines.append(_attribute(target.column(name)))
+                declared.add(name)
+            else:
+                reference(fk)
+        # a reference whose attributes are all declared by now adds only its foreign key: written where it is complete
+        for fk in [fk for fk in pending if set(fk.columns) <= declared]:
+            reference(fk)
     fk_columns = {fk.columns for fk in target.foreign_keys}
     for index in (*target.indexes, *target.unique_indexes):
         if index.columns in fk_columns and not index.unique:
@@ -100,3 +121,13 @@ def dj2_definitions(model: Model) -> list[Definition]:
     if "dj2_definitions" not in model.memo:
         model.memo["dj2_definitions"] = [dj2_definition(model, t) for t in model.ordered() if not t.name.startswith("~")]
     return model.memo["dj2_definitions"]
+
+
+def definitions_text(definitions: list[Definition]) -> str:
+    """The definitions as ``plan check --definitions`` prints them: per table its name, class and tier, then the
+    definition as the lab's 2.x code writes it (``definition = \"\"\" ... \"\"\"``)."""
+    blocks = []
+    for d in definitions:
+        body = "\n".join(f"    {line}" if line else "" for line in d.definition.splitlines())
+        blocks.append(f"# `{d.schema}`.`{d.table}`: {d.class_name} ({d.tier})\n{body}")
+    return "\n\n".join(blocks) + "\n"

@@ -9,6 +9,7 @@ installed DataJoint 2.x (``datajoint.declare.CORE_TYPES``), so a release that ch
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import Attribute, Table
@@ -59,10 +60,25 @@ def _core(name: str, spelled: str | None = None, note: str = "") -> Dj2Column:
     return Dj2Column(sql or (spelled or name), spelled or name, note)
 
 
-def dj2_column(attr: Attribute, unsigned: str = "widen") -> Dj2Column:
+# MariaDB declares `json` as longtext (utf8mb4_bin) with a CHECK named after the column: 0.14's json attributes
+# look so in information_schema, and so do the ones 2.x declares (MySQL reports `json` itself).
+_JSON_VALID = re.compile(r"json_valid\(`(?P<name>(?:[^`]|``)+)`\)$", re.IGNORECASE)
+JSON_TEXT = ("longtext", "utf8mb4", "utf8mb4_bin")
+
+
+def json_columns(table: Table) -> frozenset[str]:
+    """The longtext columns of ``table`` that a ``json_valid`` check makes MariaDB's ``json``."""
+    checked = {m["name"].replace("``", "`") for c in table.checks if (m := _JSON_VALID.match(c.clause.strip()))}
+    return frozenset(a.name for a in table.attributes if a.name in checked and parse_sql_type(a.sql_type).base
+                     == "longtext")
+
+
+def dj2_column(attr: Attribute, unsigned: str = "widen", json: bool = False) -> Dj2Column:
     """The 2.x declaration of a column DataJoint 0.14 declared (pure; ``unsigned`` is ``widen`` or
-    ``keep-native``)."""
+    ``keep-native``; ``json`` when the column is MariaDB's json, a longtext with a ``json_valid`` check)."""
     dj = attr.dj_type
+    if json and dj is None:  # 2.x declares `json`, which MariaDB makes the same longtext and check
+        return Dj2Column(JSON_TEXT[0], "json")
     if dj is not None and dj.kind == KIND_LEGACY:
         if dj.store is None:  # in-table attach: 2.x <attach> keeps the same bytes (filename\0contents)
             return Dj2Column("longblob", "<attach>")
@@ -77,6 +93,8 @@ def dj2_column(attr: Attribute, unsigned: str = "widen") -> Dj2Column:
         signed, wide = _INTEGERS[t.base]
         if attr.auto_increment:  # 2.x writes `int auto_increment` as a native type: no marker
             return Dj2Column(attr.sql_type, None, "auto_increment is declared as a native integer in 2.x")
+        if t.base == "tinyint" and t.params == (1,) and not t.unsigned:  # 0.14's `bool` (MySQL's alias): 2.x `bool`
+            return _core("bool")
         if not t.unsigned:
             return _core(signed, note="mediumint widens to int32" if t.base == "mediumint" else "")
         if unsigned == "keep-native":
@@ -117,8 +135,9 @@ def preset_notes(catalog, sources: list[str], settings, examples: int = 3) -> li
         for table in catalog.schema(source).tables:
             if left_in_v1(table.name):
                 continue
+            json = json_columns(table)
             for attr in table.attributes:
-                note = dj2_column(attr, settings.unsigned).note
+                note = dj2_column(attr, settings.unsigned, attr.name in json).note
                 if note:
                     found.setdefault(note, []).append(f"{source}.{table.name}.{attr.name}")
     lines = []
@@ -142,9 +161,10 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
     tid = target_id(table)
     ops: list[Operation] = [TableCharset(plan_key, tid, settings.charset, settings.collation)]
     inherited = _inherited(table)
+    json = json_columns(table)
     for attr in table.attributes:
         key = f"{plan_key}.columns.{attr.name} (preset {DJ2_PRESET})"
-        column = dj2_column(attr, settings.unsigned)
+        column = dj2_column(attr, settings.unsigned, attr.name in json)
         if column.external:
             folds = tuple(settings.subfolding.get(column.store, DEFAULT_SUBFOLDING))
             ops.append(ConvertExternal(key, tid, attr.name, column.external, column.store, folds))
@@ -156,10 +176,12 @@ def preset_operations(plan_key: str, table: Table, settings) -> list[Operation]:
             continue
         comment = f":{column.marker}:{attr.comment}" if column.marker else attr.comment
         text = is_text(column.sql_type)
+        charset, collation = (settings.charset, settings.collation) if text else (None, None)
+        if attr.name in json:  # MariaDB's json is utf8mb4_bin whatever the table's character set
+            charset, collation = JSON_TEXT[1:]
         ops.append(AlterColumn(
             key, tid, attr.name, type=column.sql_type if column.sql_type != attr.sql_type else None,
-            comment=comment, default=attr.default,
-            charset=settings.charset if text else None, collation=settings.collation if text else None))
+            comment=comment, default=attr.default, charset=charset, collation=collation))
     external_parents = {fk.ref_table for fk in table.foreign_keys if fk.ref_table.startswith(EXTERNAL_TABLE_PREFIX)}
     ops += [DropReference(f"{plan_key} (preset {DJ2_PRESET})", tid, parent) for parent in sorted(external_parents)]
     return ops
@@ -193,11 +215,11 @@ def mark_references(model: Model) -> Model:
     return replace(model, targets=tuple(targets))
 
 
-def plan_entry(plan_key: str, attr: Attribute, change: dict, settings) -> tuple[dict, list[str]]:
+def plan_entry(plan_key: str, attr: Attribute, change: dict, settings, json: bool = False) -> tuple[dict, list[str]]:
     """The plan's own entry for a column, read in the preset's terms: ``type`` is an SQL type whose 2.x marker the
     column takes, ``comment`` the text after the marker (which the preset keeps). A converted external column
     cannot be retyped: it holds 2.x's JSON."""
-    column = dj2_column(attr, settings.unsigned)
+    column = dj2_column(attr, settings.unsigned, json)
     if column.external and "type" in change:
         return change, [(f"{plan_key}.type: the preset makes {attr.name!r} 2.x <{column.external}@{column.store}> "
                         "JSON; it cannot take another type (keep or drop it)")]

@@ -4,16 +4,20 @@ Each manifest row (``files_manifest.sql``) names a 0.14 attachment and where 2.x
 written as 2.x stores it (filename, NUL, contents) next to its final name, its md5 checked against the
 manifest, then renamed into place; a target already holding the right bytes is left alone, so a run
 stopped anywhere is finished by running it again. Sources are never changed: 0.14 still reads them.
+Each file found in place is recorded in the control schema (``files_written``), which 70_cutover.sql reads:
+it refuses while the manifest lists an attachment not recorded there.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from djsqlgen.engines.files import record_sql, recorded_table_sql
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.run.db import Database
 
@@ -23,6 +27,7 @@ class FilesReport:
     written: int = 0
     present: int = 0
     problems: list[str] = field(default_factory=list)
+    in_place: list[dict] = field(default_factory=list)  # manifest rows whose file now holds the right bytes
 
 
 def store_locations(specs: tuple[str, ...]) -> dict[str, Path]:
@@ -90,6 +95,7 @@ def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fals
         source, target = root / row["source_path"], root / row["target_path"]
         if _md5(target) == row["md5"]:
             report.present += 1
+            report.in_place.append(row)
             continue
         header = row["attachment_name"].encode() + b"\0"  # 2.x: the file name in UTF-8, a NUL, the contents
         if not source.is_file():
@@ -113,4 +119,35 @@ def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fals
             continue
         os.replace(partial, target)  # atomic: 2.x never sees half a file
         report.written += 1
+        report.in_place.append(row)
     return report
+
+
+def control_schema_of(manifest: Path) -> str:
+    """The control schema of the migration whose files_manifest.sql this is (from manifest.json beside it)."""
+    beside = manifest.parent / "manifest.json"
+    try:
+        control = json.loads(beside.read_text(encoding="utf-8")).get("control_schema")
+    except (OSError, ValueError):
+        control = None
+    if not control:
+        raise DjsqlgenError(f"{beside}: not there or names no control schema; run djsqlgen files on the "
+                            "files_manifest.sql of a generated directory (generate writes both)")
+    return control
+
+
+def record(db: Database, control: str, rows: list[dict]) -> bool:
+    """Record ``rows`` (files in place) in ``control``'s files_written, in one transaction; False when the control
+    schema has no such table (before 20_routines, or after 80_contract dropped it): nothing to record then."""
+    if not db.query(recorded_table_sql(), [control])[0]["n"]:
+        return False
+    statement = record_sql(control)
+    db.execute("START TRANSACTION")
+    try:
+        for row in rows:
+            db.execute(statement, [row["store"], row["target_path"], row["md5"]])
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return True

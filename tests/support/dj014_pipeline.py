@@ -206,6 +206,38 @@ class ProbeInsertion(dj.Manual):
 
 
 @ephys
+class Block(dj.Manual):
+    definition = """
+    -> Session
+    block_id : tinyint unsigned
+    ---
+    rewarded = 1 : bool                   # bool: 0.14 declares tinyint(1)
+    block_settings = null : json          # json: on MariaDB a longtext with a json_valid check
+    """
+
+
+@ephys
+class Trial(dj.Manual):
+    definition = """
+    -> Session
+    trial_id : smallint unsigned
+    ---
+    outcome = "miss" : enum('hit', 'miss')
+    """
+
+
+@ephys
+class BlockTrial(dj.Manual):
+    definition = """
+    # a key through two foreign keys, Trial's first: (subject_id, session_id, trial_id, block_id)
+    -> Trial
+    -> Block
+    ---
+    correct = null : bool
+    """
+
+
+@ephys
 class Recording(dj.Imported):
     definition = """
     -> ProbeInsertion
@@ -475,6 +507,18 @@ def build(prefix: str, store_dir: str, latin1: bool = False) -> None:
             },
         ],
     )
+    insert_rows(Block, [{"subject_id": 1, "session_id": 1, "block_id": 1, "rewarded": True,
+                         # 0.14 on MariaDB sees a longtext: it takes the JSON text, not a dict
+                         "block_settings": json.dumps({"contrast": [0.25, 1.0], "label": "première", "go": True})},
+                        {"subject_id": 1, "session_id": 1, "block_id": 2, "rewarded": False},
+                        {"subject_id": 1, "session_id": 2, "block_id": 1}])
+    insert_rows(Trial, [{"subject_id": 1, "session_id": 1, "trial_id": t, "outcome": o}
+                        for t, o in ((1, "hit"), (2, "miss"), (3, "hit"))] + [
+                       {"subject_id": 1, "session_id": 2, "trial_id": 1}])
+    insert_rows(BlockTrial, [{"subject_id": 1, "session_id": 1, "trial_id": 1, "block_id": 2, "correct": True},
+                             {"subject_id": 1, "session_id": 1, "trial_id": 2, "block_id": 1, "correct": False},
+                             {"subject_id": 1, "session_id": 1, "trial_id": 3, "block_id": 1},
+                             {"subject_id": 1, "session_id": 2, "trial_id": 1, "block_id": 1, "correct": True}])
     Recording.populate()
     Clustering.populate(reserve_jobs=True)  # reserve_jobs creates the schema's ~jobs table
     UnitStats.populate()

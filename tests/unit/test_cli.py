@@ -112,3 +112,33 @@ def test_the_connection_used_is_printed_once_and_says_when_it_falls_back_to_the_
     assert output.count("connecting to") == 1
     assert f"connecting to {getpass.getuser()}@localhost:3306 (no host given: localhost; no user given" in output
     assert f"the operating-system user {getpass.getuser()}" in output
+
+
+def test_plan_check_prints_each_v2_tables_2x_definition(tmp_path):
+    """Issue 23: `plan check --definitions` prints, per v2 table, the definition DataJoint 2.x declares it from (the
+    same text RUNBOOK.md and manifest.json carry); a plan without the preset is refused with exit 2."""
+    from pathlib import Path
+
+    from djsqlgen.catalog.heading import Catalog
+    from djsqlgen.ops import build_model
+    from djsqlgen.plan import parse_plan
+    from djsqlgen.presets.definitions import dj2_definitions
+
+    heading = Path(__file__).parents[1] / "plans" / "heading.json"
+    plan = tmp_path / "plan.yaml"
+    runner = CliRunner()
+    made = runner.invoke(cli, ["plan", "init", "--heading", str(heading), "--preset", "dj014-to-dj2", "--schema",
+                               "lab_v1=lab_v2", "-o", str(plan)])
+    assert made.exit_code == 0, made.output
+    checked = runner.invoke(cli, ["plan", "check", str(plan), "--heading", str(heading), "--definitions"])
+    assert checked.exit_code == 0, checked.output
+    model = build_model(parse_plan(plan.read_text()), Catalog.from_json(heading.read_text())).model
+    for d in dj2_definitions(model):
+        assert f"# `lab_v2`.`{d.table}`: {d.class_name} ({d.tier})" in checked.stdout
+        assert "\n".join(f"    {line}" for line in d.definition.splitlines()) in checked.stdout
+    assert "    -> master" in checked.stdout and "---" in checked.stdout
+    identity = tmp_path / "identity.yaml"
+    runner.invoke(cli, ["plan", "init", "--heading", str(heading), "--schema", "lab_v1=lab_v2", "-o", str(identity)])
+    with pytest.raises(SystemExit) as refused:  # through main(), as the installed command runs
+        cli_module.main(["plan", "check", str(identity), "--heading", str(heading), "--definitions"])
+    assert refused.value.code == 2

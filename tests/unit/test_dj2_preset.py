@@ -3,6 +3,8 @@ size limits a character-set change can break."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Index, Schema, Server, Table
@@ -25,6 +27,8 @@ def attr(name: str, sql_type: str, comment: str = "", nullable: bool = False, in
 # (v1 column type, comment) -> (v2 SQL type, marker) with unsigned: widen
 WIDEN = [
     ("tinyint(4)", "", "tinyint", "int8"),
+    ("tinyint(1)", "", "tinyint", "bool"),  # 0.14 `bool` (MySQL's alias); 2.x declares `bool` as tinyint
+    ("tinyint(1) unsigned", "", "smallint", "int16"),
     ("tinyint(3) unsigned", "", "smallint", "int16"),
     ("smallint(6)", "", "smallint", "int16"),
     ("smallint(5) unsigned", "", "int", "int32"),
@@ -281,3 +285,78 @@ def test_a_record_that_utf8mb4_makes_too_big_for_an_innodb_page_is_refused():
     assert "record would take up to 8,37" in "\n".join(refused.value.problems)
     assert size_problems(build_model(parse_plan(identity_plan(_catalog([table(33)]), [("lab", "lab_v2")], "lab")),
                                      _catalog([table(33)])).model.target("lab.wide")) == []  # latin1 fits
+
+
+def _two_parents(first: str, second: str) -> Catalog:
+    """An event keyed through two foreign keys, declared `-> <first>` then `-> <second>` (0.14 and 2.x put the
+    first parent's key, then the second's new attributes)."""
+    ints = {"subject_id": "int(10) unsigned", "session_id": "smallint(5) unsigned", "block_id": "tinyint(3) unsigned",
+            "trial_id": "int(11)"}
+    own = {"block": "block_id", "trial": "trial_id"}
+
+    def keyed(name, *key, fks=()):
+        return _table(name, [attr(k, ints[k], in_key=True) for k in key], key, foreign_keys=fks)
+
+    def fk(child, n, parent, columns):
+        return ForeignKey(f"{child}_ibfk_{n}", columns, "lab", parent, columns, "CASCADE", "RESTRICT")
+
+    session = keyed("session", "subject_id", "session_id")
+    parents = [keyed(p, "subject_id", "session_id", own[p], fks=(fk(p, 1, "session", ("subject_id", "session_id")),))
+               for p in ("block", "trial")]
+    key = ("subject_id", "session_id", own[first], own[second])
+    event = keyed("event", *key, fks=(fk("event", 1, first, key[:3]), fk("event", 2, second, key[:2] + key[3:])))
+    return _catalog([session, *parents, event])
+
+
+@pytest.mark.parametrize(("first", "second"), [("block", "trial"), ("trial", "block")])
+def test_a_key_through_two_foreign_keys_keeps_v1s_order_and_its_definition_declares_it(first, second):
+    """Issue 23: the preset's reworking of inherited columns put the second foreign key's attributes first
+    (`... trial_id, block_id` where v1 and 2.x have `... block_id, trial_id`); the definition written for 2.x must
+    declare the same order (the foreign key whose attributes come first, first)."""
+    from djsqlgen.presets.definitions import dj2_definition
+
+    catalog = _two_parents(first, second)
+    model = _model(catalog)
+    event = model.target("lab.event")
+    v1_key = catalog.schemas[0].tables[-1].primary_key
+    assert event.primary_key == v1_key
+    assert [c.name for c in event.columns] == list(v1_key)
+    lines = dj2_definition(model, event).definition.splitlines()
+    assert lines == [f"-> {first.title()}", f"-> {second.title()}"]
+
+
+def test_a_mariadb_json_column_is_2x_json_with_its_check_and_binary_collation():
+    """Issue 23: on MariaDB 0.14's `json` is a longtext with a json_valid check; v2 declared plain longtext in the
+    plan's collation where 2.x declares `json` (longtext utf8mb4_bin with the same check, marker :json:)."""
+    from djsqlgen.catalog.heading import Check
+
+    table = _table("trial", [attr("trial_id", "int(11)", in_key=True),
+                             attr("params", "longtext", "settings", charset="utf8mb4"),
+                             attr("raw", "longtext", charset="latin1")], ("trial_id",),
+                   checks=(Check("params", "json_valid(`params`)"),))
+    table = replace(table, attributes=tuple(replace(a, collation="utf8mb4_bin") if a.name == "params" else a
+                                            for a in table.attributes))
+    model = _model(_catalog([table]))
+    trial = model.target("lab.trial")
+    params, raw = trial.column("params").decl, trial.column("raw").decl
+    assert (params.sql_type, params.comment, params.charset, params.collation) == (
+        "longtext", ":json:settings", "utf8mb4", "utf8mb4_bin")
+    assert (raw.sql_type, raw.comment, raw.collation) == ("longtext", "", "utf8mb4_general_ci")  # no check: text
+    assert trial.checks == (("params", "json_valid(`params`)"),)
+    # a plan's own comment keeps the marker
+    model = _model(_catalog([table]), lambda t: t.replace("      params: keep", "      params: {comment: knobs}"))
+    assert model.target("lab.trial").column("params").decl.comment == ":json:knobs"
+
+
+def test_a_character_set_djsqlgen_does_not_know_counts_four_bytes_a_character():
+    """Issue 23: an unknown character set counted as 0 bytes, so the row-size check let through a table the server
+    refuses. It is now counted at 4 bytes a character, the most any character set takes."""
+    from djsqlgen.catalog.sqltypes import max_bytes
+
+    assert max_bytes("varchar(10)", "newcs") == 41 and max_bytes("char(10)", "newcs", in_key=True) == 40
+    wide = _table("note", [attr("note_id", "int(11)", in_key=True),
+                           *(attr(c, "varchar(9000)", charset="newcs") for c in "ab")], ("note_id",))
+    catalog = _catalog([wide])
+    with pytest.raises(Exception) as refused:
+        build_model(parse_plan(identity_plan(catalog, [("lab", "lab_v2")], "lab")), catalog)
+    assert "row would take up to 72,008 bytes" in "\n".join(refused.value.problems)

@@ -87,3 +87,35 @@ def test_lossy_names_both_types(source, target):
 def test_parse_sql_type(text, base, params, unsigned, family):
     t = parse_sql_type(text)
     assert (t.base, t.params, t.unsigned, t.family) == (base, params, unsigned, family)
+
+
+KEPT_DEFAULTS = [  # (v1 default, new type) -> the default v2 declares, or None when it cannot be kept
+    ("0", "bigint", "0"),
+    ("300", "tinyint", None),
+    ("-1", "int unsigned", None),
+    ("1.25", "decimal(4,2)", "1.25"),
+    ("1.25", "decimal(4,1)", None),
+    ("30000", "double", "30000"),
+    ("'U'", "enum('M','F','U')", "'U'"),
+    ("'X'", "enum('M','F')", None),
+    ("current_timestamp()", "datetime(3)", "CURRENT_TIMESTAMP(3)"),
+    ("current_timestamp()", "timestamp", "CURRENT_TIMESTAMP"),
+    ("current_timestamp()", "date", None),
+    ("'abc'", "varchar(2)", None),
+    ("'abc'", "text", "('abc')"),  # MySQL 8 refuses a literal default on TEXT (1101)
+    ("5", "varchar(8)", "'5'"),
+    ("''", "varchar(3)", "''"),
+    ("'2024-01-01'", "datetime", "'2024-01-01'"),
+    ("'2024-01-01 00:00:00.5'", "datetime", None),
+    ("'0000-00-00'", "date", None),
+    ("(rand())", "int", None),
+    ("NULL", "int", "NULL"),
+]
+
+
+@pytest.mark.parametrize(("default", "sql_type", "kept"), KEPT_DEFAULTS, ids=[f"{d} {t}" for d, t, _ in KEPT_DEFAULTS])
+def test_a_default_is_kept_through_a_retype_only_as_a_value_of_the_new_type(default, sql_type, kept):
+    from djsqlgen.catalog.sqltypes import kept_default
+
+    value, why = kept_default(default, sql_type)
+    assert value == kept and (why is None) == (kept is not None)
