@@ -160,7 +160,13 @@ def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
     old_key = {c.name: as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl) for c in t.key_columns}
     by_index = " AND ".join(f"r.{_q(col)} = {old_key[ref]}" for col, ref in zip(fk.columns, fk.ref_columns))
     still = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = {old_key[c.name]}" for c in t.key_columns)
-    same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in child.key_columns)
+    # The referring row's key columns that read only the driving row find it (ON); those computed through a join
+    # (a key that follows a re-keyed parent) can be compared only once that join is in scope (WHERE): in the ON
+    # they failed every DELETE and UPDATE of the table with 1054.
+    on_driving = [c for c in child.key_columns if c.expr.aliases <= {DRIVING}]
+    same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in on_driving) or "TRUE"
+    by_index = " AND ".join([by_index] + [f"r.{_q(c.name)} = {stored_key(c)}"
+                                          for c in child.key_columns if c not in on_driving])
     values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in t.columns)
     non_key = [c.name for c in t.columns if c.name not in t.primary_key] or [t.primary_key[0]]
     updates = ",\n  ".join(f"{_q(n)} = dt.{_q(n)}" for n in non_key)
