@@ -20,6 +20,7 @@ from djsqlgen.engines import (
     expand,
     guards,
     lineage,
+    trial,
     triggers,
     verify,
 )
@@ -651,6 +652,7 @@ class Phases:
         refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
                                          "apply rollback/70_cutover.sql first"))
         self._common_refusals(f, "20", refusals)
+        f.add(*trial.trial_statements(ctx, fn))
         if not ctx.dialect.create_or_replace_trigger:
             # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
             # the refusal above made sure v2 is still empty, so a write in between is copied by the backfill.

@@ -10,7 +10,7 @@ SELECT.
 from __future__ import annotations
 
 import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, refused
 
 COMMON = """
 CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, session_start datetime NOT NULL,
@@ -88,3 +88,17 @@ def test_rekey_lookup_and_renames_across_schemas_fire_every_trigger(scenario):
         scenario.db.execute(write)
         _agree(scenario)
     assert scenario.verify().returncode == 0
+
+
+def test_30_refuses_a_trigger_that_cannot_run_and_installs_nothing(scenario):
+    """Every trigger statement is prepared before the first trigger exists: one that names a column v2 does not
+    have (here dropped by hand after 10) stops 30 with the trigger's name and the server's error."""
+    common, ephys = scenario.sources
+    scenario.plan(_edit(scenario))
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines")
+    scenario.db.execute(f"ALTER TABLE `{scenario.v2(ephys)}`.take DROP COLUMN depth_um")
+    message = refused(scenario, "30_dualwrite")
+    assert "_recording_" in message and "Unknown column 'depth_um'" in message, message
+    assert not scenario.sql("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA IN "
+                            "(%s, %s)", [common, ephys])
