@@ -14,7 +14,7 @@ from djsqlgen.catalog.sqltypes import (
 )
 from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.convert import explicit_narrowing
-from djsqlgen.model.expr import ExprError
+from djsqlgen.model.expr import ExprError, parse_constant
 from djsqlgen.model.identity import parse_in
 from djsqlgen.model.target import KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
@@ -52,6 +52,11 @@ class AlterColumn(Operation):
                 parse_in(model, target, self.expr)
             except ExprError as exc:
                 problems.append(f"{self.plan_key}.expr: {exc}")
+        if self.default is not None:
+            try:
+                parse_constant(self.default, volatile_ok=True)
+            except ExprError as exc:
+                problems.append(f"{self.plan_key}.default: {exc}")
         new_type = self.type or decl.sql_type
         changed = self.type is not None and normalise_type(self.type) != normalise_type(decl.sql_type)
         if changed and self.expr is None:
@@ -92,7 +97,7 @@ class AlterColumn(Operation):
         charset, collation = text_charset(new_type, charset, collation, target)
         if self.charset or self.collation:
             copied_from = None
-        default = decl.default if self.default is None else self.default
+        default = decl.default if self.default is None else parse_constant(self.default, volatile_ok=True)
         if changed and self.default is None:
             default = "NULL" if nullable else None  # the old default may not suit the new type
         if not nullable and default == "NULL":
