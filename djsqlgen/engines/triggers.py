@@ -29,6 +29,7 @@ from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
+from djsqlgen.output.messages import writer_message
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Owned, Statement
@@ -106,8 +107,8 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     # Under a case- or space-insensitive collation the row at the new key can be the moving row itself
     # ('ALPHA' → 'alpha'): that is a move, not a merge.
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
-    message = quote_literal(f"djsqlgen: this write would make two v1 rows one row of {t.label} (key "
-                            f"{', '.join(t.primary_key)}), which the plan requires to stay unique"[:128])
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
+                                           "key taken, would merge two v1 rows; write another key"))
     return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
             f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
@@ -248,7 +249,8 @@ def _split_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str
         if sides[0].source.driving != written:
             continue
         labels = ", ".join(s.label for s in sides)
-        message = quote_literal(f"row matches no side or two sides of the split of {written.name}"[:100])
+        message = quote_literal(writer_message("W2", written.label, "", "row fits no side or two sides of the "
+                                               "split; change the row or the plan's where"))
         refusal = (f"IF {split_matches(sides, bound(DRIVING, 'NEW'))} <> 1 THEN\n"
                    f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
         out.append((sides[0].label, f"the row must go to exactly one of {labels}", refusal))

@@ -28,7 +28,7 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.output import expected, naming
-from djsqlgen.output.guard import refusal_statements
+from djsqlgen.output.guard import MESSAGE_LIMIT, refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
@@ -1201,7 +1201,7 @@ class Phases:
             "refuse.v2_written_meanwhile",
             f"IF EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN\n"
             f"  RENAME TABLE\n    {back};\n"
-            f"  SET @djsqlgen_refusal = {message_sql};\n"
+            f"  SET @djsqlgen_refusal = LEFT({message_sql}, {MESSAGE_LIMIT});\n"
             "  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;\nEND IF",
             "users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)")
 

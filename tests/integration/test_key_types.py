@@ -136,7 +136,7 @@ def test_a_write_that_would_merge_two_rows_under_a_new_key_fails(scenario):
     scenario.up_to("30_dualwrite")
     scenario.backfill()
     t = f"`{scenario.sources[0]}`.session"
-    with pytest.raises(Exception, match="would make two v1 rows one row"):
+    with pytest.raises(Exception, match="would merge two v1 rows"):
         scenario.db.execute(f"UPDATE {t} SET day = '2024-01-01' WHERE subject = 1 AND sid = 2")
     with pytest.raises(Exception, match="dual-write into"):
         scenario.db.execute(f"INSERT INTO {t} VALUES (2, 2, '2024-01-01')")

@@ -462,7 +462,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -504,7 +510,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -583,7 +595,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -620,7 +638,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -665,7 +689,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -762,7 +792,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -800,7 +836,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -846,7 +888,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -910,7 +958,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -949,7 +1003,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -997,7 +1057,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1128,7 +1194,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 

@@ -102,7 +102,7 @@ BEGIN
       `lab`.`animal__djsqlgen_v2rollback` TO `lab`.`animal`,
       `lab`.`session__djsqlgen_v2rollback` TO `lab`.`session`,
       `lab`.`session__trial__djsqlgen_v2rollback` TO `lab`.`session__trial`;
-    SET @djsqlgen_refusal = CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)');
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
@@ -241,7 +241,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -283,7 +289,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -362,7 +374,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -399,7 +417,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -446,7 +470,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -545,7 +575,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -583,7 +619,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -629,7 +671,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -693,7 +741,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -732,7 +786,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -780,7 +840,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -913,7 +979,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
