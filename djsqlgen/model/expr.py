@@ -135,13 +135,17 @@ _VOLATILE_NAMES = {"NOW", "SYSDATE", "UUID", "UUID_SHORT", "RAND", "CURTIME", "C
 
 class _Server(MySQL):
     """sqlglot's MySQL dialect, rendering what MariaDB 10.6+ and MySQL 8 both read: ``a REGEXP b`` (MariaDB has
-    no REGEXP_LIKE, which sqlglot's MySQL generator writes)."""
+    no REGEXP_LIKE, which sqlglot's MySQL generator writes), JSON_EXTRACT for ``->`` and ``->>``."""
 
     class Generator(MySQL.Generator):
         TRANSFORMS = {
             **MySQL.Generator.TRANSFORMS,
             exp.RegexpLike: lambda self, e: (f"{self.sql(e, 'this')} REGEXP {self.sql(e, 'expression')}"
                                              if not e.args.get("flag") else self.function_fallback_sql(e)),
+            # MariaDB has no -> / ->> operators: the functions they stand for (MySQL manual, "JSON Functions")
+            exp.JSONExtract: lambda self, e: f"JSON_EXTRACT({self.sql(e, 'this')}, {self.sql(e, 'expression')})",
+            exp.JSONExtractScalar: lambda self, e: (f"JSON_UNQUOTE(JSON_EXTRACT({self.sql(e, 'this')}, "
+                                                    f"{self.sql(e, 'expression')}))"),
         }
 
 
@@ -183,15 +187,23 @@ def render_tree(tree: exp.Expression) -> str:
     return tree.sql(dialect=_Server, comments=False)
 
 
-def parse(text: str, resolve: Callable[[str | None, str], ColumnRef]) -> Expr:
+def parse(text: str, resolve: Callable[[str | None, str], ColumnRef],
+          type_of: Callable[[str | None, str], str | None] | None = None) -> Expr:
     """Parse a user expression and resolve each column reference with ``resolve(qualifier, name)``.
 
     ``resolve`` raises ExprError for an unknown or ambiguous column. Raises ExprError when the text is
-    not one expression, or contains a subquery, an aggregate, a variable or a volatile function. The SQL of
+    not one expression, or contains a subquery, an aggregate, a variable or a volatile function, or (with
+    ``type_of``, the v1 type of a column) an operation that fails on some value (``model.hazards``). The SQL of
     the result is written from the syntax tree, each column reference cut out.
     """
     tree = _one_expression(text)
     _checked(tree)
+    if type_of is not None:
+        from djsqlgen.model.hazards import failure
+
+        reason = failure(tree, type_of)
+        if reason:
+            raise ExprError(reason)
     marker = "djsqlgen_ref_"
     while marker in text.lower():
         marker = "x" + marker
