@@ -15,7 +15,8 @@ refuses a row for no side or two; a row deleted from a LEFT-JOINed table (a merg
 that read it.
 Upserts are INSERT … SELECT … ON DUPLICATE KEY UPDATE, never REPLACE (REPLACE deletes first, which v2's
 foreign keys would refuse or cascade). A target whose key is only one-to-one on the data (``checked``)
-gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write.
+gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write; a new or
+moved key is also looked up in v1 (another v1 row mapping to it, copied by the backfill or not yet) and refused (W1).
 """
 
 from __future__ import annotations
@@ -112,6 +113,26 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
             f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+
+
+def _v1_taken_refusal(ctx: Context, t: Target) -> str:
+    """A written row whose v2 key (computed from NEW) another v1 row also maps to would merge with it, whether or
+    not the backfill has copied that row yet: looked up in v1 (through the driving table's index where the key reads
+    its columns), as v2 compares keys. A plain read: it takes no lock, so it waits for no one."""
+    key = t.key_columns
+    mine = ",\n    ".join(f"{as_stored_key(c.expr.render(bound(DRIVING, 'NEW')), c.decl)} AS {_q(f'k_{i}')}"
+                          for i, c in enumerate(key, 1))
+    mine_from = from_clause(t, bind=bound(DRIVING, "NEW"), driving_bound=True)
+    others = from_clause(t).removeprefix("FROM ")
+    same = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = mine.{_q(f'k_{i}')}"
+                        for i, c in enumerate(key, 1))
+    itself = " AND ".join(f"{_q(DRIVING)}.{_q(k)} = NEW.{_q(k)}"
+                          for k in ctx.model.v1_table(t.source.driving).primary_key)
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
+                                           "key taken, would merge two v1 rows; write another key"))
+    return (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
+            f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
 
 
@@ -307,6 +328,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         if event == "INSERT" and t.source.distinct and direct_driving:
             why = f"the new row's values must agree with {t.label}'s row of its key (else one of them would be lost)"
             blocks.append((t.label, why, _lookup_disagrees(t)))
+        if event == "INSERT" and direct_driving and t.key_map.proof == "checked" and not t.source.distinct:
+            blocks.append((t.label, f"refuse a row whose key of {t.label} another v1 row maps to (copied to v2 or not "
+                                    "yet): the two would merge", _v1_taken_refusal(ctx, t)))
         if event == "INSERT":
             plain = direct_driving and t.key_map.proof == "checked" and not t.source.distinct
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
@@ -329,6 +353,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 # fail with a bare 1062 that names no v2 table).
                 statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
                                     "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
+                if direct_driving:
+                    statements.append((f"and onto one another v1 row maps to, copied to v2 or not yet",
+                                       _v1_taken_refusal(ctx, t)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
         if t.source.distinct and direct_driving and _lookup_reference(ctx, t):

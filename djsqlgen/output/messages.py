@@ -17,7 +17,13 @@ WRITER_CODES = {
            "diverged. Fix what the error names (a value v2's type cannot hold, a missing lookup row) and write again."),
     "W1": ("the write would make two v1 rows one v2 row",
            "the plan's new key is unique on v1's data and must stay so: another v1 row already has, or maps to, "
-           "the key this write gives. Write another key (or delete the other row first)."),
+           "the key this write gives (looked up in v1 too, so whether the backfill has copied that row does not "
+           "matter). Write another key (or delete the other row first). A statement that shifts many keys at "
+           "once (`UPDATE … SET k = k + 1 WHERE …`) moves one row at a time, and v2 follows in the same order: "
+           "write it in the order that moves each row to a free key (`ORDER BY k DESC` for a later value, `ASC` "
+           "for an earlier one). An unordered shift cannot be carried: the row that still holds the key moves, or "
+           "not, only later in the same statement, neither server has a trigger that runs after its last row, and "
+           "a v2 row held back until then would be lost if that row never moved."),
     "W2": ("the row fits no side of a split, or two",
            "every v1 row of a split table must pass exactly one side's `where`. Change the row, or the plan's "
            "filters (then generate again)."),

@@ -171,6 +171,19 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `rig` FROM `lab_v2`.`#rig`';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+  SELECT 1
+  FROM (
+    SELECT
+    NULL AS `k_1`,
+    NULL AS `k_2`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS mine
+  CROSS JOIN `lab_v1`.`session` AS `src`
+  WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+    AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `session_date`, `rig`)
 SELECT * FROM (
@@ -228,6 +241,19 @@ SELECT * FROM (
     WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
     JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+  )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+    SELECT 1
+    FROM (
+      SELECT
+      NULL AS `k_1`,
+      NULL AS `k_2`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS mine
+    CROSS JOIN `lab_v1`.`session` AS `src`
+    WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+      AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
   )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
@@ -1097,6 +1123,23 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `rig` = dt.`rig`;
 
+  -- refuse a row whose key of lab_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
+  SET v_target = 'lab_v2.session';
+  IF EXISTS (
+    SELECT 1
+    FROM (
+      SELECT
+      NEW.`subject_id` AS `k_1`,
+      NEW.`session_date` AS `k_2`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS mine
+    CROSS JOIN `lab_v1`.`session` AS `src`
+    WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+      AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+  ) THEN
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+  END IF;
+
   -- the new row makes a row of lab_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'lab_v2.session';
   INSERT INTO `lab_v2`.`session`
@@ -1189,6 +1232,21 @@ BEGIN
       WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
       JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
       WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+    ) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+    END IF;
+    -- and onto one another v1 row maps to, copied to v2 or not yet
+    IF EXISTS (
+      SELECT 1
+      FROM (
+        SELECT
+        NEW.`subject_id` AS `k_1`,
+        NEW.`session_date` AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      CROSS JOIN `lab_v1`.`session` AS `src`
+      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+        AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
     ) THEN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
     END IF;
