@@ -131,6 +131,9 @@ def _v1_taken_refusal(ctx: Context, t: Target) -> str:
                           for k in ctx.model.v1_table(t.source.driving).primary_key)
     message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
                                            "key taken, would merge two v1 rows; write another key"))
+    if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
+        mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
+        same += f"\n    AND ({t.source.filter.render()})"
     return (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
             f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
