@@ -15,7 +15,7 @@ from djsqlgen.catalog.sqltypes import (
 from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.convert import explicit_narrowing
 from djsqlgen.model.expr import ExprError, parse_constant
-from djsqlgen.model.identity import parse_in
+from djsqlgen.model.identity import column_decl, parse_in
 from djsqlgen.model.target import KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems, text_charset
@@ -132,9 +132,31 @@ class AlterColumn(Operation):
     def data_checks(self, model: Model) -> list[DataCheck]:
         target = model.target(self.target_id)
         name = self.rename or self.column
+        checks = []
         if name in target.primary_key and target.key_map.proof == "checked":
-            return [key_unique_check(model, target, self.plan_key)]
-        return []
+            checks.append(key_unique_check(model, target, self.plan_key))
+        why = self._may_merge(model, target, name)
+        for index in (i for i in target.unique_indexes if name in i.columns and why):
+            checks.append(DataCheck(
+                kind="index_unique", target_id=target.id, plan_key=self.plan_key, detail=index.name,
+                what=f"the unique index {index.name} ({', '.join(index.columns)}) of {target.label} stays unique over "
+                     f"{target.source.driving.label}: {why}",
+                fix="change the data in v1 so no two rows share the index's values, or keep the column as it is "
+                    "(a collation such as utf8mb4_bin keeps 'a' and 'A' apart)"))
+        return checks
+
+    def _may_merge(self, model: Model, target: Target, name: str) -> str:
+        """Why two v1 values of this column can be one in v2 ('' when they cannot), as for a key column."""
+        if self.expr is not None:
+            return f"column {name!r} is computed by an expression"
+        v1 = model.v1_table(target.source.driving)
+        if self.column not in v1.attribute_names:
+            return ""
+        old, new = column_decl(v1.attribute(self.column)), target.column(name).decl
+        if key_comparison(old.sql_type, old.collation, new.sql_type, new.collation) == MAY_MERGE:
+            return (f"column {name!r} changes from {old.sql_type} {old.collation or ''} to {new.sql_type} "
+                    f"{new.collation or ''}, which can make two v1 values equal")
+        return ""
 
     def reverse(self) -> Operation | None:
         if self.expr is not None or self.allow_lossy:

@@ -14,7 +14,7 @@ has copied the other row too (the triggers look in v1 by the mapped key, not onl
 from __future__ import annotations
 
 import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, refused
 
 V1 = """
 CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, session_start datetime NOT NULL,
@@ -69,3 +69,23 @@ def test_a_merge_is_refused_before_the_backfill_has_copied_the_other_row(scenari
     scenario.backfill(chunk_rows=4)
     _same(scenario)
     assert scenario.verify().returncode == 0
+
+
+def test_a_unique_index_whose_collation_merges_values_is_checked_like_a_key(db, prefix, dj_env, tmp_path):
+    """`code` is unique under utf8mb4_bin ('a' and 'A' both there); under utf8mb4_general_ci they are one value.
+    plan check (on the live server) and 00 refuse with the plan key, as for a key: not 60 with a bare 1062."""
+    scenario = FastScenario(db, prefix, dj_env, tmp_path)
+    scenario.create_v1("CREATE TABLE item (item_id int NOT NULL, code varchar(8) CHARACTER SET utf8mb4 COLLATE "
+                       "utf8mb4_bin NOT NULL, PRIMARY KEY (item_id), UNIQUE KEY code (code)) ENGINE=InnoDB;\n"
+                       "INSERT INTO item VALUES (1, 'a'), (2, 'A'), (3, 'b')")
+    scenario.plan(lambda plan: scenario.tables(plan)["item"]["columns"].update(
+        code={"collation": "utf8mb4_general_ci"}))
+    key = f"schemas.{scenario.sources[0]}.tables.item.columns.code"
+    check = scenario.run("plan", "check", str(scenario.plan_path), check=False)
+    assert check.returncode == 2 and f"{key}: not so in v1's data" in check.stderr, check.stdout + check.stderr
+    assert "unique index code" in check.stderr
+    scenario.generate()
+    message = refused(scenario, "00_preflight")
+    assert key in message and "unique index code" in message, message
+    scenario.db.execute(f"DELETE FROM `{scenario.sources[0]}`.item WHERE item_id = 2")
+    applied(scenario, "00_preflight")
