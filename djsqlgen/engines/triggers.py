@@ -116,7 +116,7 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
 
 
-def _v1_taken_refusal(ctx: Context, t: Target) -> str:
+def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
     """A written row whose v2 key (computed from NEW) another v1 row also maps to would merge with it, whether or
     not the backfill has copied that row yet: looked up in v1 (through the driving table's index where the key reads
     its columns), as v2 compares keys. A plain read: it takes no lock, so it waits for no one."""
@@ -134,9 +134,21 @@ def _v1_taken_refusal(ctx: Context, t: Target) -> str:
     if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
         mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
         same += f"\n    AND ({t.source.filter.render()})"
-    return (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
-            f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
-            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    refusal = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
+               f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
+               f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    # Once the backfill has copied the whole table, v2 holds every v1 row's key and its own unique key finds the
+    # collision: the look-up in v1 (a scan where no index of v1 has the mapped key) is needed only until then.
+    copied = (f"SELECT done FROM {ctx.control_table('progress')} WHERE target_id = {quote_literal(t.id)}")
+    if not insert:  # a move: the v2 side is _taken_key_refusal's
+        return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nEND IF"
+    # A new row: v2 holds no row of it yet, so a row at its key is another's (read without a lock, by v2's key;
+    # the plain INSERT after this still fails on one committed meanwhile)
+    on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
+    in_v2 = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
+             f"  JOIN {table_sql(t.schema, t.name)} AS dst ON {on}\n) THEN\n"
+             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nELSE\n  {_indent(in_v2, 2)};\nEND IF"
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
@@ -333,7 +345,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             blocks.append((t.label, why, _lookup_disagrees(t)))
         if event == "INSERT" and direct_driving and t.key_map.proof == "checked" and not t.source.distinct:
             blocks.append((t.label, f"refuse a row whose key of {t.label} another v1 row maps to (copied to v2 or not "
-                                    "yet): the two would merge", _v1_taken_refusal(ctx, t)))
+                                    "yet): the two would merge", _v1_taken_refusal(ctx, t, insert=True)))
         if event == "INSERT":
             plain = direct_driving and t.key_map.proof == "checked" and not t.source.distinct
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "

@@ -171,18 +171,31 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `rig` FROM `lab_v2`.`#rig`';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''), 0) = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-  SELECT 1
-  FROM (
-    SELECT
-    NULL AS `k_1`,
-    NULL AS `k_2`
-    FROM (SELECT 1) AS djsqlgen_row
-  ) AS mine
-  CROSS JOIN `lab_v1`.`session` AS `src`
-  WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-    AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-)';
+    SELECT 1
+    FROM (
+      SELECT
+      NULL AS `k_1`,
+      NULL AS `k_2`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS mine
+    CROSS JOIN `lab_v1`.`session` AS `src`
+    WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+      AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+  )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+    SELECT 1
+    FROM (
+      SELECT
+      NULL AS `k_1`,
+      NULL AS `k_2`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS mine
+    JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+  )';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -243,18 +256,20 @@ SELECT * FROM (
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
   )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''), 0) = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-    SELECT 1
-    FROM (
-      SELECT
-      NULL AS `k_1`,
-      NULL AS `k_2`
-      FROM (SELECT 1) AS djsqlgen_row
-    ) AS mine
-    CROSS JOIN `lab_v1`.`session` AS `src`
-    WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-      AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-  )';
+      SELECT 1
+      FROM (
+        SELECT
+        NULL AS `k_1`,
+        NULL AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      CROSS JOIN `lab_v1`.`session` AS `src`
+      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+        AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+    )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
   JOIN (
@@ -1125,19 +1140,34 @@ BEGIN
 
   -- refuse a row whose key of lab_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
   SET v_target = 'lab_v2.session';
-  IF EXISTS (
-    SELECT 1
-    FROM (
-      SELECT
-      NEW.`subject_id` AS `k_1`,
-      NEW.`session_date` AS `k_2`
-      FROM (SELECT 1) AS djsqlgen_row
-    ) AS mine
-    CROSS JOIN `lab_v1`.`session` AS `src`
-    WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-      AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-  ) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+  IF COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session'), 0) = 0 THEN
+    IF EXISTS (
+      SELECT 1
+      FROM (
+        SELECT
+        NEW.`subject_id` AS `k_1`,
+        NEW.`session_date` AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      CROSS JOIN `lab_v1`.`session` AS `src`
+      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+        AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+    ) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+    END IF;
+  ELSE
+    IF EXISTS (
+      SELECT 1
+      FROM (
+        SELECT
+        NEW.`subject_id` AS `k_1`,
+        NEW.`session_date` AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+    ) THEN
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+    END IF;
   END IF;
 
   -- the new row makes a row of lab_v2.session (plain INSERT: a key that would merge with another row fails this write)
@@ -1236,19 +1266,21 @@ BEGIN
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
     END IF;
     -- and onto one another v1 row maps to, copied to v2 or not yet
-    IF EXISTS (
-      SELECT 1
-      FROM (
-        SELECT
-        NEW.`subject_id` AS `k_1`,
-        NEW.`session_date` AS `k_2`
-        FROM (SELECT 1) AS djsqlgen_row
-      ) AS mine
-      CROSS JOIN `lab_v1`.`session` AS `src`
-      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-        AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+    IF COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session'), 0) = 0 THEN
+      IF EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+          NEW.`session_date` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `lab_v1`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
     END IF;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session` AS dst
