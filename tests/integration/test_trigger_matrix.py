@@ -8,13 +8,14 @@ v1's cascades (a subject renumbered, a subject deleted). Then, independently of 
 the triggers left it is compared, row by row (ordered SELECTs), with v2 rebuilt from scratch by the backfill
 (rollback/40, then the backfill again): the same transform applied in one set-based copy.
 
-Pairs are those whose operations touch different tables or compose on one (a renamed table re-keyed, …). The
-preset (dj014-to-dj2) is covered with the DataJoint pipeline in test_dj2_preset.
+Pairs: see CI_PAIRS (all of them with DJSQLGEN_FULL_MATRIX=1). The preset (dj014-to-dj2) is covered with the
+DataJoint pipeline in test_dj2_preset, not here.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 from support.safety import FastScenario, applied
@@ -65,7 +66,21 @@ OPERATIONS = {
     "split": lambda t: _table(t, "trial").update(split=[{"table": "trial_hit", "where": "outcome = 'hit'"},
                                                       {"table": "trial_other", "where": "outcome <> 'hit'"}]),
 }
-CASES = [(name,) for name in OPERATIONS] + list(itertools.combinations(OPERATIONS, 2))
+ALL_PAIRS = list(itertools.combinations(OPERATIONS, 2))
+# CI runs every operation alone and these pairs (each operation in at least two, the same table and parent/child
+# combinations first); DJSQLGEN_FULL_MATRIX=1 runs all 45 pairs (about 25 minutes on a busy 2-core machine, 53 of
+# them passing and the two below refused by the plan, when this was written).
+CI_PAIRS = [("rename_table", "rekey"), ("rename_table", "split"), ("rename_column", "add_column"),
+            ("rename_column", "lookup"), ("retype", "lookup"), ("add_column", "merge_part"), ("drop_column", "part"),
+            ("rekey", "lookup"), ("rekey", "split"), ("lookup", "part"), ("part", "merge_part"),
+            ("merge_part", "split"), ("retype", "drop_column")]
+CASES = [(name,) for name in OPERATIONS] + (ALL_PAIRS if os.environ.get("DJSQLGEN_FULL_MATRIX") == "1" else CI_PAIRS)
+# Pairs the plan refuses (with the plan key and the way out), instead of generating files: limits of composing
+# these operations on one table today, kept here so that lifting one shows up.
+REFUSED = {
+    ("rekey", "part"): "whose key is (subject_id, session_start) in v2; map its columns to the new key",
+    ("rekey", "merge_part"): "reads other tables or a part of its rows; merge it as v1 has it",
+}
 
 
 def _writes(v1: str) -> list[str]:
@@ -112,6 +127,10 @@ def test_every_trigger_runs_and_agrees_with_the_backfill(case, db, prefix, dj_en
             OPERATIONS[name](tables)
 
     scenario.plan(edit)
+    if case in REFUSED:
+        result = scenario.generate(check=False)
+        assert result.returncode != 0 and REFUSED[case] in result.stderr, result.stdout + result.stderr
+        return
     scenario.generate()
     applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     scenario.backfill(chunk_rows=5)
