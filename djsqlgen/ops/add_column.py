@@ -41,6 +41,11 @@ class AddColumn(Operation):
                 parse_constant(self.default)
             except ExprError as exc:
                 problems.append(f"{self.plan_key}.default: {exc}; rows copied from v1 need one value: give `expr`")
+        if self.expr is not None and self.default is not None:  # the column's DDL default only
+            try:
+                parse_constant(self.default, volatile_ok=True)
+            except ExprError as exc:
+                problems.append(f"{self.plan_key}.default: {exc}")
         return problems
 
     def _value(self, model: Model, target) -> Expr:
@@ -53,7 +58,8 @@ class AddColumn(Operation):
         charset, collation = text_charset(self.type, self.charset, self.collation, target)
         decl = ColumnDecl(
             name=self.name, sql_type=self.type, nullable=self.nullable,
-            default=parse_constant(self.default) if self.default is not None else ("NULL" if self.nullable else None),
+            default=parse_constant(self.default, volatile_ok=self.expr is not None) if self.default is not None
+            else ("NULL" if self.nullable else None),
             auto_increment=False, comment=self.comment, charset=charset, collation=collation,
         )
         column = TargetColumn(decl, self._value(model, target), plan_key=self.plan_key)
