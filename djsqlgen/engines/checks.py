@@ -19,6 +19,13 @@ def violated(ctx: Context, check: DataCheck) -> str:
         keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)  # v2's equality
         return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
                 f"GROUP BY {keys} HAVING COUNT(*) > 1)")
+    if check.kind == "index_unique":
+        index = next(i for i in target.unique_indexes if i.name == check.detail)
+        columns = [target.column(c) for c in index.columns]
+        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in columns)  # v2's equality
+        complete = " AND ".join(f"({c.expr.render()}) IS NOT NULL" for c in columns)  # NULLs never collide
+        return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target, complete)} "
+                f"GROUP BY {keys} HAVING COUNT(*) > 1)")
     if check.kind == "parent_found":
         fk = next(fk for fk in target.foreign_keys if fk.name == check.detail)
         parent = ctx.model.target(fk.parent)

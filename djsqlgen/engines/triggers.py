@@ -15,7 +15,8 @@ refuses a row for no side or two; a row deleted from a LEFT-JOINed table (a merg
 that read it.
 Upserts are INSERT … SELECT … ON DUPLICATE KEY UPDATE, never REPLACE (REPLACE deletes first, which v2's
 foreign keys would refuse or cascade). A target whose key is only one-to-one on the data (``checked``)
-gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write.
+gets a plain INSERT for a new driving row, so a row that would merge with another fails the v1 write; a new or
+moved key is also looked up in v1 (another v1 row mapping to it, copied by the backfill or not yet) and refused (W1).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
+from djsqlgen.output.messages import writer_message
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Owned, Statement
@@ -106,12 +108,47 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     # Under a case- or space-insensitive collation the row at the new key can be the moving row itself
     # ('ALPHA' → 'alpha'): that is a move, not a merge.
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
-    message = quote_literal(f"djsqlgen: this write would make two v1 rows one row of {t.label} (key "
-                            f"{', '.join(t.primary_key)}), which the plan requires to stay unique"[:128])
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
+                                           "key taken, would merge two v1 rows; write another key"))
     return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
             f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+
+
+def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
+    """A written row whose v2 key (computed from NEW) another v1 row also maps to would merge with it, whether or
+    not the backfill has copied that row yet: looked up in v1 (through the driving table's index where the key reads
+    its columns), as v2 compares keys. A plain read: it takes no lock, so it waits for no one."""
+    key = t.key_columns
+    mine = ",\n    ".join(f"{as_stored_key(c.expr.render(bound(DRIVING, 'NEW')), c.decl)} AS {_q(f'k_{i}')}"
+                          for i, c in enumerate(key, 1))
+    mine_from = from_clause(t, bind=bound(DRIVING, "NEW"), driving_bound=True)
+    others = from_clause(t).removeprefix("FROM ")
+    same = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = mine.{_q(f'k_{i}')}"
+                        for i, c in enumerate(key, 1))
+    itself = " AND ".join(f"{_q(DRIVING)}.{_q(k)} = NEW.{_q(k)}"
+                          for k in ctx.model.v1_table(t.source.driving).primary_key)
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
+                                           "key taken, would merge two v1 rows; write another key"))
+    if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
+        mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
+        same += f"\n    AND ({t.source.filter.render()})"
+    refusal = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
+               f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
+               f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    # Once the backfill has copied the whole table, v2 holds every v1 row's key and its own unique key finds the
+    # collision: the look-up in v1 (a scan where no index of v1 has the mapped key) is needed only until then.
+    copied = (f"SELECT done FROM {ctx.control_table('progress')} WHERE target_id = {quote_literal(t.id)}")
+    if not insert:  # a move: the v2 side is _taken_key_refusal's
+        return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nEND IF"
+    # A new row: v2 holds no row of it yet, so a row at its key is another's (read without a lock, by v2's key;
+    # the plain INSERT after this still fails on one committed meanwhile)
+    on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
+    in_v2 = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
+             f"  JOIN {table_sql(t.schema, t.name)} AS dst ON {on}\n) THEN\n"
+             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nELSE\n  {_indent(in_v2, 2)};\nEND IF"
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
@@ -160,7 +197,13 @@ def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
     old_key = {c.name: as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl) for c in t.key_columns}
     by_index = " AND ".join(f"r.{_q(col)} = {old_key[ref]}" for col, ref in zip(fk.columns, fk.ref_columns))
     still = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = {old_key[c.name]}" for c in t.key_columns)
-    same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in child.key_columns)
+    # The referring row's key columns that read only the driving row find it (ON); those computed through a join
+    # (a key that follows a re-keyed parent) can be compared only once that join is in scope (WHERE): in the ON
+    # they failed every DELETE and UPDATE of the table with 1054.
+    on_driving = [c for c in child.key_columns if c.expr.aliases <= {DRIVING}]
+    same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in on_driving) or "TRUE"
+    by_index = " AND ".join([by_index] + [f"r.{_q(c.name)} = {stored_key(c)}"
+                                          for c in child.key_columns if c not in on_driving])
     values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in t.columns)
     non_key = [c.name for c in t.columns if c.name not in t.primary_key] or [t.primary_key[0]]
     updates = ",\n  ".join(f"{_q(n)} = dt.{_q(n)}" for n in non_key)
@@ -242,7 +285,8 @@ def _split_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str
         if sides[0].source.driving != written:
             continue
         labels = ", ".join(s.label for s in sides)
-        message = quote_literal(f"row matches no side or two sides of the split of {written.name}"[:100])
+        message = quote_literal(writer_message("W2", written.label, "", "row fits no side or two sides of the "
+                                               "split; change the row or the plan's where"))
         refusal = (f"IF {split_matches(sides, bound(DRIVING, 'NEW'))} <> 1 THEN\n"
                    f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
         out.append((sides[0].label, f"the row must go to exactly one of {labels}", refusal))
@@ -299,6 +343,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         if event == "INSERT" and t.source.distinct and direct_driving:
             why = f"the new row's values must agree with {t.label}'s row of its key (else one of them would be lost)"
             blocks.append((t.label, why, _lookup_disagrees(t)))
+        if event == "INSERT" and direct_driving and t.key_map.proof == "checked" and not t.source.distinct:
+            blocks.append((t.label, f"refuse a row whose key of {t.label} another v1 row maps to (copied to v2 or not "
+                                    "yet): the two would merge", _v1_taken_refusal(ctx, t, insert=True)))
         if event == "INSERT":
             plain = direct_driving and t.key_map.proof == "checked" and not t.source.distinct
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
@@ -321,6 +368,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 # fail with a bare 1062 that names no v2 table).
                 statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
                                     "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
+                if direct_driving:
+                    statements.append((f"and onto one another v1 row maps to, copied to v2 or not yet",
+                                       _v1_taken_refusal(ctx, t)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
         if t.source.distinct and direct_driving and _lookup_reference(ctx, t):

@@ -12,7 +12,9 @@ from typing import Literal
 # parent_found: every row of the target finds its parent row through foreign key ``detail`` (a new parent)
 # lookup_agrees: the source rows with one key of a lookup target agree on its other columns (none is lost)
 # split_partition: every source row matches exactly one side of a split (``detail``: the other sides' ids)
-Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition"]
+# index_unique: a unique index of the target (``detail``: its name), as v2 compares it, is unique over the source
+#               rows whose index columns are all set (a column of it retyped, or given another charset/collation)
+Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition", "index_unique"]
 
 
 @dataclass(frozen=True)

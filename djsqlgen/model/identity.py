@@ -109,5 +109,16 @@ def resolver(model: Model, target: Target):
 
 
 def parse_in(model: Model, target: Target, text: str) -> Expr:
-    """A user expression of ``target``, its columns resolved in the target's source (raises ExprError)."""
-    return parse(text, resolver(model, target))
+    """A user expression of ``target``, its columns resolved in the target's source (raises ExprError, also for an
+    expression that can fail on some row: ``model.hazards``)."""
+    resolve = resolver(model, target)
+
+    def type_of(qualifier: str | None, name: str) -> str | None:
+        try:
+            ref = resolve(qualifier, name)
+        except ExprError:
+            return None
+        table = model.v1_table(target.source.table_of(ref.alias))
+        return table.attribute(ref.name).sql_type
+
+    return parse(text, resolve, type_of)

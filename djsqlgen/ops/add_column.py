@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.model.expr import Expr, ExprError, parse
+from djsqlgen.model.expr import Expr, ExprError, parse_constant
 from djsqlgen.model.identity import parse_in
 from djsqlgen.model.target import ColumnDecl, Model, TargetColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems, text_charset
-
-
-def _no_columns(qualifier: str | None, name: str):
-    raise ExprError(f"a default cannot name a column ({name!r}); give an expr instead")
 
 
 @dataclass(frozen=True)
@@ -42,22 +38,28 @@ class AddColumn(Operation):
                 problems.append(f"{self.plan_key}.expr: {exc}")
         elif self.default is not None:
             try:
-                parse(self.default, _no_columns)
+                parse_constant(self.default)
             except ExprError as exc:
                 problems.append(f"{self.plan_key}.default: {exc}; rows copied from v1 need one value: give `expr`")
+        if self.expr is not None and self.default is not None:  # the column's DDL default only
+            try:
+                parse_constant(self.default, volatile_ok=True)
+            except ExprError as exc:
+                problems.append(f"{self.plan_key}.default: {exc}")
         return problems
 
     def _value(self, model: Model, target) -> Expr:
         if self.expr is not None:
             return parse_in(model, target, self.expr)
-        return Expr.text(self.default if self.default is not None else "NULL")
+        return Expr.text(parse_constant(self.default) if self.default is not None else "NULL")
 
     def apply(self, model: Model) -> Model:
         target = model.target(self.target_id)
         charset, collation = text_charset(self.type, self.charset, self.collation, target)
         decl = ColumnDecl(
             name=self.name, sql_type=self.type, nullable=self.nullable,
-            default=self.default if self.default is not None else ("NULL" if self.nullable else None),
+            default=parse_constant(self.default, volatile_ok=self.expr is not None) if self.default is not None
+            else ("NULL" if self.nullable else None),
             auto_increment=False, comment=self.comment, charset=charset, collation=collation,
         )
         column = TargetColumn(decl, self._value(model, target), plan_key=self.plan_key)

@@ -15,8 +15,8 @@ from djsqlgen.catalog.sqltypes import (
 )
 from djsqlgen.model.checks import DataCheck
 from djsqlgen.model.convert import explicit_narrowing
-from djsqlgen.model.expr import ExprError
-from djsqlgen.model.identity import parse_in
+from djsqlgen.model.expr import ExprError, parse_constant
+from djsqlgen.model.identity import column_decl, parse_in
 from djsqlgen.model.target import KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems, text_charset
@@ -53,6 +53,11 @@ class AlterColumn(Operation):
                 parse_in(model, target, self.expr)
             except ExprError as exc:
                 problems.append(f"{self.plan_key}.expr: {exc}")
+        if self.default is not None:
+            try:
+                parse_constant(self.default, volatile_ok=True)
+            except ExprError as exc:
+                problems.append(f"{self.plan_key}.default: {exc}")
         new_type = self.type or decl.sql_type
         changed = self.type is not None and normalise_type(self.type) != normalise_type(decl.sql_type)
         if changed and self.expr is None:
@@ -98,7 +103,7 @@ class AlterColumn(Operation):
         charset, collation = text_charset(new_type, charset, collation, target)
         if self.charset or self.collation:
             copied_from = None
-        default = decl.default if self.default is None else self.default
+        default = decl.default if self.default is None else parse_constant(self.default, volatile_ok=True)
         if changed and self.default is None:
             # v1's default, as the new type spells it (validate refused one that cannot be kept): an INSERT that
             # leaves the column out must work on v2 as it does on v1
@@ -139,9 +144,31 @@ class AlterColumn(Operation):
         if target is None:  # merged into its master (merge_into_master), whose own key keeps its checks
             return []
         name = self.rename or self.column
+        checks = []
         if name in target.primary_key and target.key_map.proof == "checked":
-            return [key_unique_check(model, target, self.plan_key)]
-        return []
+            checks.append(key_unique_check(model, target, self.plan_key))
+        why = self._may_merge(model, target, name)
+        for index in (i for i in target.unique_indexes if name in i.columns and why):
+            checks.append(DataCheck(
+                kind="index_unique", target_id=target.id, plan_key=self.plan_key, detail=index.name,
+                what=f"the unique index {index.name} ({', '.join(index.columns)}) of {target.label} stays unique over "
+                     f"{target.source.driving.label}: {why}",
+                fix="change the data in v1 so no two rows share the index's values, or keep the column as it is "
+                    "(a collation such as utf8mb4_bin keeps 'a' and 'A' apart)"))
+        return checks
+
+    def _may_merge(self, model: Model, target: Target, name: str) -> str:
+        """Why two v1 values of this column can be one in v2 ('' when they cannot), as for a key column."""
+        if self.expr is not None:
+            return f"column {name!r} is computed by an expression"
+        v1 = model.v1_table(target.source.driving)
+        if self.column not in v1.attribute_names:
+            return ""
+        old, new = column_decl(v1.attribute(self.column)), target.column(name).decl
+        if key_comparison(old.sql_type, old.collation, new.sql_type, new.collation) == MAY_MERGE:
+            return (f"column {name!r} changes from {old.sql_type} {old.collation or ''} to {new.sql_type} "
+                    f"{new.collation or ''}, which can make two v1 values equal")
+        return ""
 
     def reverse(self) -> Operation | None:
         if self.expr is not None or self.allow_lossy:

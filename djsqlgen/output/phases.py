@@ -21,6 +21,7 @@ from djsqlgen.engines import (
     files,
     guards,
     lineage,
+    trial,
     triggers,
     verify,
 )
@@ -28,7 +29,7 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.output import expected, naming
-from djsqlgen.output.guard import refusal_statements
+from djsqlgen.output.guard import MESSAGE_LIMIT, refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
@@ -692,6 +693,7 @@ class Phases:
         refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
                                          "apply rollback/70_cutover.sql first"))
         self._common_refusals(f, "20", refusals)
+        f.add(*trial.trial_statements(ctx, fn))
         if not ctx.dialect.create_or_replace_trigger:
             # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
             # the refusal above made sure v2 is still empty, so a write in between is copied by the backfill.
@@ -1307,7 +1309,7 @@ class Phases:
             "refuse.v2_written_meanwhile",
             f"IF EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN\n"
             f"  RENAME TABLE\n    {back};\n"
-            f"  SET @djsqlgen_refusal = {message_sql};\n"
+            f"  SET @djsqlgen_refusal = LEFT({message_sql}, {MESSAGE_LIMIT});\n"
             "  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;\nEND IF",
             "users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)")
 

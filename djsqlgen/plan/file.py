@@ -26,6 +26,28 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# What goes into CREATE TABLE as written: a column type (a name, its parameters: numbers or quoted enum/set
+# values, then attributes) and character set or collation names. Anything else (a ';', a comment, a clause)
+# is refused here, with its plan key, so that no plan text reaches a file unparsed.
+_QUOTED = r"'(?:[^'\\]|''|\\.)*'"
+_SQL_TYPE = re.compile(rf"[A-Za-z][A-Za-z0-9]*(?:\s+precision)?\s*(?:\(\s*(?:\d+\s*(?:,\s*\d+\s*)?|{_QUOTED}"
+                       rf"(?:\s*,\s*{_QUOTED})*\s*)\))?(?:\s+(?:unsigned|signed|zerofill))*", re.IGNORECASE)
+_CHARSET_NAME = re.compile(r"[A-Za-z0-9_]{1,64}")
+
+
+def _sql_type(value: str | None) -> str | None:
+    if value is not None and not _SQL_TYPE.fullmatch(value.strip()):
+        raise ValueError(f"{value!r} is not an SQL column type (such as int unsigned, varchar(16), decimal(8,3), "
+                         "enum('a','b'))")
+    return value
+
+
+def _charset_name(value: str | None) -> str | None:
+    if value is not None and not _CHARSET_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a character set or collation name (letters, digits, underscores)")
+    return value
+
+
 class ColumnChange(_Strict):
     """A v1 column that changes on its way to v2 (rename and/or retype)."""
 
@@ -39,6 +61,16 @@ class ColumnChange(_Strict):
     collation: str | None = Field(None, description="collation of the v2 column (text)")
     allow_lossy: bool = False
 
+    @field_validator("type")
+    @classmethod
+    def _type_is_a_type(cls, value: str | None) -> str | None:
+        return _sql_type(value)
+
+    @field_validator("charset", "collation")
+    @classmethod
+    def _names_are_names(cls, value: str | None) -> str | None:
+        return _charset_name(value)
+
 
 class AddedColumn(_Strict):
     """A column that exists only in v2: filled with ``default`` or computed by ``expr``."""
@@ -50,6 +82,16 @@ class AddedColumn(_Strict):
     comment: str = ""
     charset: str | None = None
     collation: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _type_is_a_type(cls, value: str | None) -> str | None:
+        return _sql_type(value)
+
+    @field_validator("charset", "collation")
+    @classmethod
+    def _names_are_names(cls, value: str | None) -> str | None:
+        return _charset_name(value)
 
 
 ColumnSpec = Literal["keep", "drop"] | ColumnChange
@@ -150,6 +192,11 @@ class PresetSpec(_Strict):
     collation: str = Field("utf8mb4_general_ci", description="collation of v2's text columns and tables")
     subfolding: dict[str, list[int]] = Field(
         default_factory=dict, description="0.14 store name -> its `subfolding` setting, when not [2, 2] (0.14's default)")
+
+    @field_validator("charset", "collation")
+    @classmethod
+    def _names_are_names(cls, value: str | None) -> str | None:
+        return _charset_name(value)
 
 
 class Plan(_Strict):

@@ -13,7 +13,7 @@ from support.safety import V1, FastScenario, client, state, state_difference
 BAD = {
     "value too long": ({"type": "varchar(4)", "expr": "CONCAT(name, '-long')"}, "00"),
     "NULL for NOT NULL": ({"type": "int", "expr": "NULLIF(pid, 2)", "nullable": False}, "00"),
-    "division by zero": ({"type": "int", "expr": "10 DIV (pid - 3)", "nullable": True}, "00"),
+    "division by zero": ({"type": "int", "expr": "10 DIV (pid - 3)", "nullable": True}, "plan check"),
     "unknown column": ({"type": "int", "expr": "no_such_column + 1", "nullable": True}, "plan check"),
 }
 

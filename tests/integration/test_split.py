@@ -89,9 +89,9 @@ def test_a_write_whose_row_would_go_to_no_side_fails(scenario):
     scenario.generate()
     applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     v1 = f"`{scenario.sources[0]}`"
-    with pytest.raises(Exception, match="no side or two sides of the split of recording"):
+    with pytest.raises(Exception, match="W2 .*recording: row fits no side or two sides of the split"):
         scenario.db.execute(f"INSERT INTO {v1}.recording VALUES (2, 50, 'widefield', 1)")
-    with pytest.raises(Exception, match="no side or two sides of the split of recording"):
+    with pytest.raises(Exception, match="W2 .*recording: row fits no side or two sides of the split"):
         scenario.db.execute(f"UPDATE {v1}.recording SET modality = 'widefield' WHERE subject_id = 2 AND rec = 1")
     scenario.backfill(chunk_rows=50)
     assert scenario.verify().returncode == 0

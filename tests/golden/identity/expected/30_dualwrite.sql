@@ -98,6 +98,375 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [trigger_trial.use] a default schema for the trial below, as a trigger has its table's
+USE `djsqlgen_lab_identity`;
+
+-- [trigger_trial] every trigger statement prepared (names resolved, nothing run, no row read) before any trigger is installed: a trigger that cannot run is refused here
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE v_trigger VARCHAR(200) DEFAULT '';
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: trigger ', v_trigger, ' cannot run: ', v_text), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+  (`kind`, `description`)
+SELECT * FROM (
+  SELECT
+    `src`.`kind` AS `kind`,
+    `src`.`description` AS `description`
+  FROM `lab_v1`.`#kind` AS `src`
+  WHERE (`src`.`kind` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `description` = dt.`description`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`#kind` AS dst
+  JOIN (
+    SELECT
+      CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+      CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+    FROM `lab_v1`.`#kind` AS `src`
+    WHERE (`src`.`kind` = NULL)
+  ) AS mv ON dst.`kind` = mv.`o_1`
+  SET dst.`kind` = mv.`n_1`
+  WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+    (`kind`, `description`)
+  SELECT * FROM (
+    SELECT
+      `src`.`kind` AS `kind`,
+      `src`.`description` AS `description`
+    FROM `lab_v1`.`#kind` AS `src`
+    WHERE (`src`.`kind` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `description` = dt.`description`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
+    (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`kind` AS `kind`,
+      `src`.`nickname` AS `nickname`,
+      `src`.`weight` AS `weight`,
+      `src`.`notes` AS `notes`
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (`src`.`kind` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `kind` = dt.`kind`,
+    `nickname` = dt.`nickname`,
+    `weight` = dt.`weight`,
+    `notes` = dt.`notes`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`#kind` AS dst
+JOIN (
+  SELECT
+    CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`kind` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+  (`subject_id`, `session_idx`, `session_date`, `rig`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_idx` AS `session_idx`,
+    `src`.`session_date` AS `session_date`,
+    `src`.`rig` AS `rig`
+  FROM `lab_v1`.`session` AS `src`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `session_date` = dt.`session_date`,
+  `rig` = dt.`rig`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      (NULL) AS `o_2`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_idx` AS `n_2`
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+    (`subject_id`, `session_idx`, `session_date`, `rig`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_idx` AS `session_idx`,
+      `src`.`session_date` AS `session_date`,
+      `src`.`rig` AS `rig`
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `session_date` = dt.`session_date`,
+    `rig` = dt.`rig`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      (NULL) AS `o_2`,
+      `src`.`trial_idx` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_idx` AS `n_2`,
+      `src`.`trial_idx` AS `n_3`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+    (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_idx` AS `session_idx`,
+      `src`.`trial_idx` AS `trial_idx`,
+      `src`.`start_time` AS `start_time`,
+      `src`.`outcome` AS `outcome`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `start_time` = dt.`start_time`,
+    `outcome` = dt.`outcome`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`session` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    NULL AS `k_2`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+  (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_idx` AS `session_idx`,
+    `src`.`trial_idx` AS `trial_idx`,
+    `src`.`start_time` AS `start_time`,
+    `src`.`outcome` AS `outcome`
+  FROM `lab_v1`.`session__trial` AS `src`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `start_time` = dt.`start_time`,
+  `outcome` = dt.`outcome`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      (NULL) AS `o_2`,
+      (NULL) AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_idx` AS `n_2`,
+      `src`.`trial_idx` AS `n_3`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+    (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_idx` AS `session_idx`,
+      `src`.`trial_idx` AS `trial_idx`,
+      `src`.`start_time` AS `start_time`,
+      `src`.`outcome` AS `outcome`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `start_time` = dt.`start_time`,
+    `outcome` = dt.`outcome`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`session__trial` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    NULL AS `k_2`,
+    NULL AS `k_3`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
+  (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`kind` AS `kind`,
+    `src`.`nickname` AS `nickname`,
+    `src`.`weight` AS `weight`,
+    `src`.`notes` AS `notes`
+  FROM `lab_v1`.`subject` AS `src`
+  WHERE (`src`.`subject_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `kind` = dt.`kind`,
+  `nickname` = dt.`nickname`,
+  `weight` = dt.`weight`,
+  `notes` = dt.`notes`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`subject` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `src`.`subject_id` AS `n_1`
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1`
+  SET dst.`subject_id` = mv.`n_1`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
+    (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`kind` AS `kind`,
+      `src`.`nickname` AS `nickname`,
+      `src`.`weight` AS `weight`,
+      `src`.`notes` AS `notes`
+    FROM `lab_v1`.`subject` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `kind` = dt.`kind`,
+    `nickname` = dt.`nickname`,
+    `weight` = dt.`weight`,
+    `notes` = dt.`notes`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `src`.`session_idx` AS `o_2`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_idx` AS `n_2`
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+    (`subject_id`, `session_idx`, `session_date`, `rig`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_idx` AS `session_idx`,
+      `src`.`session_date` AS `session_date`,
+      `src`.`rig` AS `rig`
+    FROM `lab_v1`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `session_date` = dt.`session_date`,
+    `rig` = dt.`rig`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `src`.`session_idx` AS `o_2`,
+      `src`.`trial_idx` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_idx` AS `n_2`,
+      `src`.`trial_idx` AS `n_3`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+    (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_idx` AS `session_idx`,
+      `src`.`trial_idx` AS `trial_idx`,
+      `src`.`start_time` AS `start_time`,
+      `src`.`outcome` AS `outcome`
+    FROM `lab_v1`.`session__trial` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `start_time` = dt.`start_time`,
+    `outcome` = dt.`outcome`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`subject` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`subject_id` = gone.`k_1`';
+  DEALLOCATE PREPARE djsqlgen_trial;
+END;;
+DELIMITER ;
+
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -120,7 +489,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -162,7 +537,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -241,7 +622,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -278,7 +665,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -323,7 +716,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -420,7 +819,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -458,7 +863,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -504,7 +915,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -568,7 +985,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -607,7 +1030,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -655,7 +1084,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -786,7 +1221,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 

@@ -1168,7 +1168,7 @@ BEGIN
     IF COALESCE((SELECT requested FROM `djsqlgen_lab_transform`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
       CALL `djsqlgen_lab_transform`.`run_report`('verify aborted', CONCAT(v_label, ' (50_verify.sql): djsqlgen abort'));
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
-                                  'then verify again'), 255);
+                                  'then verify again'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
     SET v_chunk_no = v_chunk_no + 1;

@@ -94,7 +94,7 @@ BEGIN
       `lab_v2`.`subject__djsqlgen_v2rollback` TO `lab_v2`.`subject`,
       `lab_v2`.`session__djsqlgen_v2rollback` TO `lab_v2`.`session`,
       `lab_v2`.`session__trial__djsqlgen_v2rollback` TO `lab_v2`.`session__trial`;
-    SET @djsqlgen_refusal = CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_identity.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)');
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_identity.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
@@ -233,7 +233,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -275,7 +281,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -354,7 +366,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -391,7 +409,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -436,7 +460,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -533,7 +563,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -571,7 +607,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -617,7 +659,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -681,7 +729,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -720,7 +774,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -768,7 +828,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -899,7 +965,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 

@@ -123,7 +123,7 @@ BEGIN
       `lab`.`animal__djsqlgen_v2rollback` TO `lab`.`animal`,
       `lab`.`session__djsqlgen_v2rollback` TO `lab`.`session`,
       `lab`.`session__trial__djsqlgen_v2rollback` TO `lab`.`session__trial`;
-    SET @djsqlgen_refusal = CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)');
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_transform.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
@@ -262,7 +262,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -304,7 +310,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -383,7 +395,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -420,7 +438,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -467,7 +491,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -566,7 +596,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -604,7 +640,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -650,7 +692,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -714,7 +762,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -753,7 +807,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -801,7 +861,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -934,7 +1000,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 

@@ -1,0 +1,45 @@
+"""Messages a v1 writer's client receives from a dual-write trigger: within the 128 characters of a SIGNAL.
+
+MySQL keeps MESSAGE_TEXT as VARCHAR(128) (a longer text under the files' strict sql_mode is an error of its own)
+and the triggers' handler passes on at most 128 characters. So each message leads with a code that names its
+RUNBOOK section ("Writes refused during the migration"), then the table and key, then what to do; a long table
+or key name is shortened (its end kept: the table's own name) so that the way out always fits.
+"""
+
+from __future__ import annotations
+
+SIGNAL_LIMIT = 128
+
+# code -> (RUNBOOK title, what it means and the way out): the RUNBOOK section lists them all
+WRITER_CODES = {
+    "W0": ("a write failed inside a dual-write trigger",
+           "the server's error follows the v2 table it happened in. The v1 write was rolled back with it; nothing "
+           "diverged. Fix what the error names (a value v2's type cannot hold, a missing lookup row) and write again."),
+    "W1": ("the write would make two v1 rows one v2 row",
+           "the plan's new key is unique on v1's data and must stay so: another v1 row already has, or maps to, "
+           "the key this write gives (looked up in v1 too, so whether the backfill has copied that row does not "
+           "matter). Write another key (or delete the other row first). A statement that shifts many keys at "
+           "once (`UPDATE … SET k = k + 1 WHERE …`) moves one row at a time, and v2 follows in the same order: "
+           "write it in the order that moves each row to a free key (`ORDER BY k DESC` for a later value, `ASC` "
+           "for an earlier one). An unordered shift cannot be carried: the row that still holds the key moves, or "
+           "not, only later in the same statement, neither server has a trigger that runs after its last row, and "
+           "a v2 row held back until then would be lost if that row never moved."),
+    "W2": ("the row fits no side of a split, or two",
+           "every v1 row of a split table must pass exactly one side's `where`. Change the row, or the plan's "
+           "filters (then generate again)."),
+}
+
+
+def _shorten(text: str, room: int) -> str:
+    return text if len(text) <= room else "…" + text[-max(room - 1, 1):]
+
+
+def writer_message(code: str, table: str, key: str, what: str) -> str:
+    """``djsqlgen W1 table (key): what`` within 128 characters, the table and key shortened first."""
+    fixed = len(f"djsqlgen {code}  (): {what}")
+    room = max(SIGNAL_LIMIT - fixed, 8)
+    table_room = min(len(table), max(room // 2, room - len(key)))
+    short_table = _shorten(table, table_room)
+    short_key = _shorten(key, max(room - len(short_table), 1)) if key else ""
+    message = f"djsqlgen {code} {short_table}" + (f" ({short_key})" if key else "") + f": {what}"
+    return message[:SIGNAL_LIMIT]
