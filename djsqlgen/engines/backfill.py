@@ -4,8 +4,8 @@ backfill_chunk runs, chunk after chunk, under the shared loop backfill_table), 4
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.keyset import CHUNK_RANGE
-from djsqlgen.engines.source import from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
+from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_literal, quote_qualified
@@ -24,14 +24,27 @@ FIRST_PAUSE_S, MAX_PAUSE_S = 0.05, 2
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 
 
+def finds_chunk_end(ctx: Context, target: Target) -> bool:
+    """Whether ``target``'s copy finds its chunk's end itself (one read per row), rather than after a walk.
+    Not for a lookup (DISTINCT): its LIMIT would count values, not driving rows. Every join is by the joined
+    table's whole primary key, so a driving row makes at most one row and the LIMIT counts driving rows."""
+    return ctx.dialect.copy_finds_chunk_end and not target.source.distinct
+
+
 def copy_chunk(ctx: Context, target: Target) -> str:
-    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``."""
+    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``; when it
+    finds its chunk's end itself, the next ``{chunk rows}`` driving rows after the lower bound (``{chunk range}``
+    then stands for the keys after the lower bound alone), their last key left in the walk's hi variables."""
+    one_pass = finds_chunk_end(ctx, target)
+    walk = driving_walk(ctx.model, target)
+    where = where_clause(target, CHUNK_RANGE)
     return render(
         "backfill_copy.sql.j2", target_sql=table_sql(target.schema, target.name),
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
-        from_clause=from_clause(target), where=where_clause(target, CHUNK_RANGE),
-        share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
-        distinct=target.source.distinct,
+        from_clause=from_clause(target, driving_hint="FORCE INDEX (PRIMARY)" if one_pass else ""),
+        where=where, share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
+        distinct=target.source.distinct, one_pass=one_pass, joins=bool(target.source.joins),
+        capture=walk.capture_hi, key_order=walk.key_list, chunk_rows=CHUNK_ROWS,
     )
 
 
