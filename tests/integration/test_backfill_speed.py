@@ -1,0 +1,98 @@
+"""The backfill reads each v1 row once (issue 25, item 1).
+
+Each chunk copies the next rows in key order and takes its end from the rows it copied, instead of first walking
+the same rows to find where the chunk ends. Counted with the server's own handler counters; and the copy reads
+in key order (no filesort, no temporary table, no join buffer) whatever indexes tempt the optimizer, which is what
+makes the last key it reads the chunk's end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support.safety import FastScenario, applied
+
+from djsqlgen.run.db import connect
+
+ROWS = 3000
+READS = ("Handler_read_first", "Handler_read_key", "Handler_read_next", "Handler_read_prev", "Handler_read_rnd_next",
+         "Handler_read_rnd")
+V1 = f"""
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL, PRIMARY KEY (subject_id),
+  KEY by_name (name)) ENGINE=InnoDB;
+CREATE TABLE recording (subject_id int NOT NULL, rec int NOT NULL, modality varchar(16) NOT NULL,
+  note varchar(200) NOT NULL, PRIMARY KEY (subject_id, rec), KEY by_modality (modality),
+  CONSTRAINT recording_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq, CONCAT('s', seq) FROM seq_1_to_{ROWS // 10};
+INSERT INTO recording SELECT s.seq, k.seq, IF(k.seq % 5 = 0, 'imaging', 'ephys'), REPEAT('x', 200)
+  FROM seq_1_to_{ROWS // 10} AS s, seq_1_to_10 AS k
+"""
+
+
+def _reads(conn) -> int:
+    rows = conn.query("SHOW SESSION STATUS WHERE Variable_name IN (" + ", ".join(["%s"] * len(READS)) + ")",
+                      list(READS))
+    return sum(int(r["Value"]) for r in rows)
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    return s
+
+
+def test_each_chunk_reads_its_rows_once(scenario, server_settings):
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    proc = f"`{scenario.control}`.`backfill_chunk`"
+    target = next(r["target_id"] for r in scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")
+                  if r["target_id"].endswith(".recording"))
+    with connect(server_settings) as conn:
+        idle = _reads(conn)
+        overhead = _reads(conn) - idle  # what reading the counters reads
+        before, chunks, done = _reads(conn), 0, 0
+        while not done:
+            conn.execute(f"CALL {proc}(%s, 500, @rows, @done, @warnings)", [target])
+            done = int(conn.query("SELECT @done AS d")[0]["d"])
+            chunks += 1
+        read = _reads(conn) - before - overhead * (chunks + 1)
+    assert chunks in (ROWS // 500, ROWS // 500 + 1)
+    # Every row once, plus a few bookkeeping reads a chunk (its chunk_sql, progress and objects rows); walking
+    # ahead to each chunk's end read every row twice (about 6,300 here).
+    assert read <= ROWS + 20 * chunks, f"{read} rows read to copy {ROWS}"
+    scenario.same_rows("recording")
+
+
+def test_the_copy_reads_in_key_order_however_the_table_is_indexed(scenario):
+    """A filter on an indexed column, a join to a parent: the copy still reads the driving table's primary key in
+    order and joins row by row, so its last key read is the chunk's end; and the result equals v1's rows."""
+    def edit(plan):
+        scenario.tables(plan)["recording"] = {
+            "joins": {"s": {"table": "subject", "by": {"subject_id": "subject_id"}, "kind": "inner"}},
+            "add": {"subject_name": {"type": "varchar(16)", "expr": "s.name"}},
+            "split": [{"table": "ephys_recording", "where": "modality = 'ephys'"},
+                      {"table": "imaging_recording", "where": "modality = 'imaging'"}]}
+    scenario.plan(edit)
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    copies = scenario.db.query(f"SELECT target_id, copy_chunk, after_lo FROM `{scenario.control}`.chunk_sql")
+    assert copies and all("{chunk rows}" in r["copy_chunk"] for r in copies)
+    for r in copies:
+        select = r["copy_chunk"][r["copy_chunk"].index("SELECT"):r["copy_chunk"].index("LOCK IN SHARE MODE")]
+        for lo in ("TRUE", r["after_lo"]):
+            scenario.db.execute("SET @djsqlgen_read = 0, @djsqlgen_lo_1 = 100, @djsqlgen_lo_2 = 3")
+            plan = scenario.db.query("EXPLAIN " + select.replace("{chunk range}", lo).replace("{chunk rows}", "50"))
+            assert plan[0]["table"] == "src" and plan[0]["key"] == "PRIMARY", (r["target_id"], plan)
+            extras = " ".join(p["Extra"] or "" for p in plan)
+            for bad in ("filesort", "temporary", "join buffer"):
+                assert bad not in extras, (r["target_id"], plan)
+    assert scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "7").returncode == 0
+    v1, v2 = f"`{scenario.sources[0]}`", f"`{scenario.v2()}`"
+    for modality in ("ephys", "imaging"):
+        assert scenario.db.query(f"SELECT subject_id, rec, modality, note, subject_name FROM {v2}.{modality}_recording "
+                                 "ORDER BY subject_id, rec") == scenario.db.query(
+            f"SELECT r.subject_id, r.rec, r.modality, r.note, s.name AS subject_name FROM {v1}.recording AS r "
+            f"JOIN {v1}.subject AS s USING (subject_id) WHERE modality = '{modality}' ORDER BY subject_id, rec")
+    assert scenario.verify().returncode == 0
