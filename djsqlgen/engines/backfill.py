@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
+from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
 from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
@@ -12,14 +13,7 @@ from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-# Writers win: a chunk never waits for a row lock (backfill_chunk), it fails and is tried again after a pause,
-# by the command line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by
-# writers for this many seconds of retries stop the backfill (resumable); the wait is said at the QUIET_RETRIES-th
-# retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line, which also halves the chunk).
-LOCKED_FOR_S = 300
-QUIET_RETRIES = 5
-# The pause before the n-th retry in a row: FIRST_PAUSE_S × 2^(n-1), at most MAX_PAUSE_S.
-FIRST_PAUSE_S, MAX_PAUSE_S = 0.05, 2
+# (The retry pauses and limits, shared with the command line: engines/yielding.py.)
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 
