@@ -96,3 +96,38 @@ def test_the_copy_reads_in_key_order_however_the_table_is_indexed(scenario):
             f"SELECT r.subject_id, r.rec, r.modality, r.note, s.name AS subject_name FROM {v1}.recording AS r "
             f"JOIN {v1}.subject AS s USING (subject_id) WHERE modality = '{modality}' ORDER BY subject_id, rec")
     assert scenario.verify().returncode == 0
+
+
+def test_the_command_line_makes_two_round_trips_a_chunk(scenario, server_settings):
+    """The chunk's CALL, then its results read together with the DBA's pause/abort request (issue 25, item 4);
+    the checks before the first chunk are a handful of queries, not one per trigger or table."""
+    from djsqlgen.plan import load_plan
+    from djsqlgen.run import driver
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    chunks = []
+    with connect(server_settings) as conn:
+        copied = driver.backfill(conn, load_plan(scenario.plan_path), 100, 0, show_progress=False,
+                                 on_chunk=lambda label, rows: chunks.append(rows))
+        trips = conn.round_trips
+    assert copied == ROWS + ROWS // 10
+    # at most one progress report a second on top; three round trips a chunk before
+    assert trips <= 2 * len(chunks) + 20, f"{trips} round trips for {len(chunks)} chunks"
+    scenario.same_rows("recording")
+
+
+def test_a_missing_trigger_is_named_before_anything_is_copied(scenario):
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    name = scenario.db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
+                             "AND EVENT_OBJECT_TABLE = 'recording' AND EVENT_MANIPULATION = 'DELETE'", [v1])[0]["n"]
+    scenario.db.execute(f"DROP TRIGGER `{v1}`.`{name}`")
+    refused = scenario.run("backfill", str(scenario.plan_path), check=False)
+    assert refused.returncode != 0 and f"dual-write triggers are missing ({v1}.{name})" in refused.stderr, \
+        refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert scenario.db.query(f"SELECT COUNT(*) AS n FROM `{scenario.v2()}`.recording")[0]["n"] == 0
