@@ -23,7 +23,7 @@ KEEP, DROP = "keep", "drop"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use: a quicker start
 
 
 class ColumnChange(_Strict):
