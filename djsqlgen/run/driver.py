@@ -55,10 +55,12 @@ def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
     sizes = {(r["s"], r["t"]): r for r in _by_schema(
         db, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COALESCE(TABLE_ROWS, 0) AS n, COALESCE(AVG_ROW_LENGTH, 0) AS b "
             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", {r["source_schema"] for r in rows})}
-    none = {"n": 0, "b": 0}
-    return [TableProgress(r["target_id"], r["label"], r["source_schema"], r["source_table"], int(r["rows_copied"]),
-                          bool(r["done"]), int(sizes.get((r["source_schema"], r["source_table"]), none)["n"]),
-                          int(sizes.get((r["source_schema"], r["source_table"]), none)["b"])) for r in rows]
+    out = []
+    for r in rows:
+        size = sizes.get((r["source_schema"], r["source_table"]), {"n": 0, "b": 0})
+        out.append(TableProgress(r["target_id"], r["label"], r["source_schema"], r["source_table"],
+                                 int(r["rows_copied"]), bool(r["done"]), int(size["n"]), int(size["b"])))
+    return out
 
 
 @dataclass(frozen=True)
