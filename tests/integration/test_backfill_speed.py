@@ -131,3 +131,35 @@ def test_a_missing_trigger_is_named_before_anything_is_copied(scenario):
         refused.stderr
     assert "Traceback" not in refused.stderr
     assert scenario.db.query(f"SELECT COUNT(*) AS n FROM `{scenario.v2()}`.recording")[0]["n"] == 0
+
+
+def test_chunks_are_tried_again_only_when_a_writer_holds_their_rows_and_the_run_says_how_many(scenario,
+                                                                                             server_settings):
+    import re
+    import subprocess
+    import sys
+    import time
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    quiet = scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "500")
+    assert "tried again" not in quiet.stderr, quiet.stderr  # no writer: no chunk copied twice
+    applied(scenario, "rollback/40_backfill")
+    with connect(server_settings) as writer:
+        writer.execute("START TRANSACTION")
+        writer.query(f"SELECT * FROM `{scenario.sources[0]}`.recording WHERE subject_id = 150 AND rec = 5 FOR UPDATE")
+        copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(scenario.plan_path), "--chunk-rows",
+                                 "500"], env=scenario.env, cwd=scenario.tmp, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while scenario.db.query(f"SELECT rows_copied AS n FROM `{scenario.control}`.progress WHERE target_table = "
+                                "'recording'")[0]["n"] < 1000:  # the next chunk holds the locked row (the 1,495th)
+            assert time.monotonic() < deadline and copy.poll() is None, "the copy never reached the locked row"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        writer.execute("COMMIT")
+    _, err = copy.communicate(timeout=120)
+    assert copy.returncode == 0, err
+    assert re.search(r"\b[1-9]\d* chunk\(s\) tried again: a writer held rows of them", err), err
+    scenario.same_rows("recording")
