@@ -163,3 +163,35 @@ def test_chunks_are_tried_again_only_when_a_writer_holds_their_rows_and_the_run_
     assert copy.returncode == 0, err
     assert re.search(r"\b[1-9]\d* chunk\(s\) tried again: a writer held rows of them", err), err
     scenario.same_rows("recording")
+
+
+def test_the_heartbeat_is_written_at_most_every_half_second_while_replicas_keep_up(scenario, server_settings):
+    """--replica: the copy still waits for a lagging replica (tests/integration/test_replica_lag.py), but a replica
+    that keeps up is asked at most every 0.5 s, not before every chunk (here the server stands in for its own
+    replica: never behind)."""
+    import time
+    from urllib.parse import quote
+
+    from djsqlgen.plan import load_plan
+    from djsqlgen.run import driver
+    from djsqlgen.run.throttle import Throttle
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s = server_settings
+    dsn = f"mysql://{quote(s.user, safe='')}:{quote(s.password or '', safe='')}@{s.host}:{s.port}"
+    plan = load_plan(scenario.plan_path)
+    throttle = Throttle.from_options(plan.control, (dsn,))
+    chunks = []
+    with connect(server_settings) as conn:
+        started = time.monotonic()
+        try:
+            driver.backfill(conn, plan, 100, 0, show_progress=False, throttle=throttle,
+                            on_chunk=lambda label, rows: chunks.append(rows))
+        finally:
+            throttle.close()
+        seconds = time.monotonic() - started
+    beats = len(throttle._beats)
+    assert 1 <= beats <= seconds / 0.5 + 2 and beats < len(chunks), (beats, len(chunks), seconds)
+    scenario.same_rows("recording")
