@@ -39,8 +39,8 @@ from common import connect, djsqlgen, run
 PREFIX = "bench_bs_"
 BLOB = "CONCAT(" + ", ".join(f"UNHEX(SHA2(CONCAT(seq, '-{i}'), 512))" for i in range(16)) + ")"  # 1 KB per row
 SHAPES = {
-    "wide": ("id int NOT NULL, subject int NOT NULL, name varchar(64) CHARACTER SET utf8mb4 NOT NULL, x float NOT NULL, "
-             "data longblob NOT NULL, PRIMARY KEY (id)", f"seq, seq DIV 100, CONCAT('rec-', seq), seq / 7, {BLOB}"),
+    "wide": ("id int NOT NULL, subject int NOT NULL, name varchar(64) CHARACTER SET utf8mb4 NOT NULL, "
+             "x float NOT NULL, data longblob NOT NULL, PRIMARY KEY (id)", f"seq, seq DIV 100, CONCAT('rec-', seq), seq / 7, {BLOB}"),
     "narrow": ("id int NOT NULL, a int NOT NULL, b smallint NOT NULL, PRIMARY KEY (id)", "seq, seq DIV 3, seq % 1000"),
 }
 
@@ -98,7 +98,8 @@ def rows_read(db) -> int:
 
 
 def client(path: Path) -> float:
-    command = ["mariadb", f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}", f"--user={os.environ.get('DJ_USER', 'root')}",
+    command = ["mariadb", f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}",
+               f"--user={os.environ.get('DJ_USER', 'root')}",
                f"--port={os.environ.get('DJ_PORT', '3306')}"] + ([f"--password={os.environ['DJ_PASS']}"]
                                                                  if os.environ.get("DJ_PASS") else [])
     started = time.monotonic()

@@ -3,9 +3,9 @@
 Replica lag: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
 
 The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before a chunk (at most every 0.5 s while the
-replicas keep up) and while it waits; the row reaches each replica through replication, so a replica's lag is its own clock minus the heartbeat it holds
-(pt-heartbeat's method: it assumes the servers' clocks agree, as NTP keeps them). Reading it is a plain
-SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
+replicas keep up) and while it waits; the row reaches each replica through replication, so a replica's lag is
+its own clock minus the heartbeat it holds (pt-heartbeat's method: it assumes the servers' clocks agree, as NTP
+keeps them). Reading it is a plain SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
 (MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4 dropped it), also
 tells a stopped SQL thread at once.
 
@@ -240,7 +240,8 @@ CEILING = 10_000
 def backfill_ceiling(start: int, row_bytes: int, buffer_pool_bytes: int) -> int:
     """The largest chunk the backfill grows to, in rows: MAX_CHUNK_ROWS, fewer for wide rows (by bytes); never
     below ``start`` (a size the user chose)."""
-    by_bytes = buffer_pool_bytes // POOL_SHARE // row_bytes if row_bytes > 0 and buffer_pool_bytes > 0 else MAX_CHUNK_ROWS
+    known = row_bytes > 0 and buffer_pool_bytes > 0
+    by_bytes = buffer_pool_bytes // POOL_SHARE // row_bytes if known else MAX_CHUNK_ROWS
     return max(start, min(MAX_CHUNK_ROWS, by_bytes))
 
 
