@@ -5,9 +5,9 @@ Replica lag: a heartbeat row the backfill keeps fresh on the primary, read on ea
 The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before a chunk (at most every 0.5 s while the
 replicas keep up) and while it waits; the row reaches each replica through replication, so a replica's lag is
 its own clock minus the heartbeat it holds (pt-heartbeat's method: it assumes the servers' clocks agree, as NTP
-keeps them). Reading it is a plain SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
-(MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4 dropped it), also
-tells a stopped SQL thread at once.
+keeps them). Reading it is a plain SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user
+may, ``SHOW REPLICA STATUS`` (MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4
+dropped it), also tells a stopped SQL thread at once.
 
 Load: status counters of the primary (``Threads_running`` as pt-online-schema-change reads it): above
 ``--max-load`` the copy waits, at ``--critical-load`` it stops cleanly (resumable).
