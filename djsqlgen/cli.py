@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from djsqlgen import __version__
-from djsqlgen.catalog.heading import Catalog, inspect_schemas
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.run.db import ServerError, connected
 from djsqlgen.run.settings import ConnectionSettings, resolve_settings
+
+if TYPE_CHECKING:  # the heading reader (and what it imports) is loaded by the commands that read headings
+    from djsqlgen.catalog.heading import Catalog
 
 
 class _Context:
@@ -112,6 +115,8 @@ def cli(ctx: click.Context, host, port, user, password) -> None:
 @pass_context
 def inspect(obj: _Context, schemas: tuple[str, ...], output: Path | None) -> None:
     """Read the heading metadata of SCHEMAS (tables, attributes, keys, DataJoint types) as JSON."""
+    from djsqlgen.catalog.heading import inspect_schemas
+
     with connected(obj.settings) as db:
         catalog = inspect_schemas(db, list(schemas), tool_version=__version__)
     text = catalog.to_json()
@@ -133,6 +138,8 @@ heading_option = click.option(
 
 
 def _catalog_for(obj: _Context, schemas: list[str], heading_path: Path | None) -> Catalog:
+    from djsqlgen.catalog.heading import inspect_schemas
+
     if heading_path:
         catalog = load_heading(heading_path)
         missing = [s for s in schemas if s not in {x.name for x in catalog.schemas}]
@@ -502,6 +509,8 @@ def _job_line(run: dict) -> str:
 
 def load_heading(path: Path) -> Catalog:
     """Read a heading file written by ``inspect``."""
+    from djsqlgen.catalog.heading import Catalog
+
     try:
         return Catalog.from_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError) as exc:

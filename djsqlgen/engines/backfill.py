@@ -4,34 +4,41 @@ backfill_chunk runs, chunk after chunk, under the shared loop backfill_table), 4
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.keyset import CHUNK_RANGE
-from djsqlgen.engines.source import from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
+from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
+from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
 from djsqlgen.model.target import Target
 from djsqlgen.output import naming
 from djsqlgen.output.quoting import quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Statement
 
-# Writers win: a chunk never waits for a row lock (backfill_chunk), it fails and is tried again after a pause,
-# by the command line (run/driver.py) and by 40_backfill.sql's backfill_table alike. Rows of one chunk locked by
-# writers for this many seconds of retries stop the backfill (resumable); the wait is said at the QUIET_RETRIES-th
-# retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line, which also halves the chunk).
-LOCKED_FOR_S = 300
-QUIET_RETRIES = 5
-# The pause before the n-th retry in a row: FIRST_PAUSE_S × 2^(n-1), at most MAX_PAUSE_S.
-FIRST_PAUSE_S, MAX_PAUSE_S = 0.05, 2
+# (The retry pauses and limits, shared with the command line: engines/yielding.py.)
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).
 EARLIER_KINDS = ("backfill", "backfill_chunk")
 
 
+def finds_chunk_end(ctx: Context, target: Target) -> bool:
+    """Whether ``target``'s copy finds its chunk's end itself (one read per row), rather than after a walk.
+    Not for a lookup (DISTINCT): its LIMIT would count values, not driving rows. Every join is by the joined
+    table's whole primary key, so a driving row makes at most one row and the LIMIT counts driving rows."""
+    return ctx.dialect.copy_finds_chunk_end and not target.source.distinct
+
+
 def copy_chunk(ctx: Context, target: Target) -> str:
-    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``."""
+    """The copy of one chunk of ``target``: INSERT … SELECT of transform(v1) over ``{chunk range}``; when it
+    finds its chunk's end itself, the next ``{chunk rows}`` driving rows after the lower bound (``{chunk range}``
+    then stands for the keys after the lower bound alone), their last key left in the walk's hi variables."""
+    one_pass = finds_chunk_end(ctx, target)
+    walk = driving_walk(ctx.model, target)
+    where = where_clause(target, CHUNK_RANGE)
     return render(
         "backfill_copy.sql.j2", target_sql=table_sql(target.schema, target.name),
         columns=[c.name for c in target.columns], values=select_values(target), plan_name=ctx.plan.name,
-        from_clause=from_clause(target), where=where_clause(target, CHUNK_RANGE),
-        share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
-        distinct=target.source.distinct,
+        from_clause=from_clause(target, driving_hint="FORCE INDEX (PRIMARY)" if one_pass else ""),
+        where=where, share_lock=ctx.dialect.share_lock_clause, key_column=target.primary_key[0],
+        distinct=target.source.distinct, one_pass=one_pass, joins=bool(target.source.joins),
+        capture=walk.capture_hi, key_order=walk.key_list, chunk_rows=CHUNK_ROWS,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import backfill, constraints, verify
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
+from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS, V2_CHUNK_RANGE
 from djsqlgen.engines.source import driving_walk
 from djsqlgen.errors import UnsupportedError
 from djsqlgen.model.target import Target
@@ -44,16 +44,18 @@ def row(ctx: Context, target: Target) -> dict[str, str]:
     aligned = values["verify_strategy"] == "aligned"
     _check_markers(target, values, {"copy_chunk": (1, 0), "verify_src_rows": (1, 0),
                                     "verify_dst_rows": (0, 1) if aligned else (1, 0)})
+    _check_markers(target, values, {"copy_chunk": (int(backfill.finds_chunk_end(ctx, target)), 0)}, CHUNK_ROWS)
     return values
 
 
-def _check_markers(target: Target, values: dict[str, str], expected: dict[str, tuple[int, int]]) -> None:
-    """The procedures put the key range where the markers are, so the plan's own SQL (a filter, an expression)
-    must not contain one: it would be replaced too."""
+def _check_markers(target: Target, values: dict[str, str], expected: dict[str, tuple[int, int]],
+                   first: str = CHUNK_RANGE, second: str = V2_CHUNK_RANGE) -> None:
+    """The procedures put the key range (and a copy's chunk rows) where the markers are, so the plan's own SQL
+    (a filter, an expression) must not contain one: it would be replaced too."""
     for column, counts in expected.items():
-        found = (values[column].count(CHUNK_RANGE), values[column].count(V2_CHUNK_RANGE))
+        found = (values[column].count(first), values[column].count(second))
         if found != counts:
-            marker = CHUNK_RANGE if found[0] != counts[0] else V2_CHUNK_RANGE
+            marker = first if found[0] != counts[0] else second
             raise UnsupportedError(f"{target.label}: the plan's SQL contains the text {marker}, which djsqlgen uses to "
                                    "mark where a chunk's key range goes; write it another way (e.g. CONCAT('{', "
                                    f"'{marker[1:]}'))")

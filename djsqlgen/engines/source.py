@@ -18,12 +18,15 @@ def table_sql(schema: str, name: str) -> str:
 
 
 def from_clause(target: Target, bind: Bind | None = None, hits: str | None = None, model: Model | None = None,
-                driving_bound: bool = False) -> str:
+                driving_bound: bool = False, driving_hint: str = "") -> str:
     """``FROM v1 driving table AS src [LEFT] JOIN …``. With ``hits`` (a query of driving keys) the driving
     table is read only at those keys; with ``driving_bound`` the driving row is a trigger's OLD (``bind``
-    writes its columns) and the joins hang off a one-row derived table."""
+    writes its columns) and the joins hang off a one-row derived table. ``driving_hint``: an index hint on the
+    driving table."""
     s = target.source
     driving = f"{table_sql(s.driving.schema, s.driving.name)} AS {quote_identifier(s.driving_alias)}"
+    if driving_hint:
+        driving = f"{driving} {driving_hint}"
     if driving_bound:
         lines = ["FROM (SELECT 1) AS djsqlgen_row"]
     elif hits is None:

@@ -31,6 +31,11 @@ class Dialect:
     restrict_clause_omitted: bool = False
     # innodb_lock_wait_timeout of a backfill chunk: no wait at all where the server allows it.
     chunk_lock_wait_s: int = 0
+    # The backfill copy finds its own chunk's end: it copies the next rows in key order (ORDER BY … LIMIT n) and
+    # keeps the key of each row it reads in session variables (an assignment in its WHERE), so every row is read
+    # once. MySQL deprecates assignments inside expressions (8.0.13+, "User-Defined Variables" in the manual: a
+    # warning each time): there the chunk's end is found first by a read of the keys ahead (the walk).
+    copy_finds_chunk_end: bool = False
 
     @property
     def is_mariadb(self) -> bool:
@@ -44,7 +49,7 @@ def dialect_for(server: Server) -> Dialect:
         if version < (10, 6):
             raise UnsupportedError(f"MariaDB {server.version} is older than 10.6, the oldest supported; upgrade")
         return Dialect("mariadb", version, "LOCK IN SHARE MODE", False, create_or_replace_trigger=True,
-                       anonymous_blocks=True, restrict_clause_omitted=True)
+                       anonymous_blocks=True, restrict_clause_omitted=True, copy_finds_chunk_end=True)
     if version < (8, 0, 29):
         # Before 8.0.29 MySQL has no CREATE TRIGGER IF NOT EXISTS, and no other way to make the files that
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).

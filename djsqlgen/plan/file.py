@@ -23,7 +23,7 @@ KEEP, DROP = "keep", "drop"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use: a quicker start
 
 
 # What goes into CREATE TABLE as written: a column type (a name, its parameters: numbers or quoted enum/set

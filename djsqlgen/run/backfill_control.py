@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import ACTIVE_STATES, run_lock
-from djsqlgen.output.render import quote_qualified
+from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError
 
@@ -51,14 +51,19 @@ def request(db: Database, plan: Plan, what: str) -> str:
     return REQUESTS[what]
 
 
+def requested_expression(plan: Plan) -> str:
+    """The DBA's request as an expression, to read it in the same query as something else."""
+    return f"COALESCE((SELECT requested FROM {quote_qualified((plan.control, 'backfill_run'))} WHERE id = 1), 'run')"
+
+
 def requested_now(db: Database, plan: Plan) -> str:
     try:
-        rows = db.query(f"SELECT requested FROM {quote_qualified((plan.control, 'backfill_run'))} WHERE id = 1")
+        rows = db.query(f"SELECT {requested_expression(plan)} AS requested")
     except ServerError as exc:
         if exc.errno == 1146:  # routines applied by an older djsqlgen: no flag to read, the copy runs
             return "run"
         raise
-    return rows[0]["requested"] if rows else "run"
+    return rows[0]["requested"]
 
 
 def report(db: Database, plan: Plan, state: str, why: str = "", rate: float | None = None,
@@ -135,10 +140,11 @@ def check_v1_unchanged(db: Database, plan: Plan, command: str) -> None:
 
 def between_chunks(db: Database, plan: Plan, say: Callable[[str], None], stop: threading.Event | None = None,
                    poll_s: float = 1.0, job: str = "backfill",
-                   resume_hint: str = "run the same command again to resume from the checkpoint") -> None:
+                   resume_hint: str = "run the same command again to resume from the checkpoint",
+                   requested: str | None = None) -> None:
     """Wait while paused (saying so once; ``stop``, another job's failure, ends the wait); stop cleanly when
-    aborted."""
-    requested = requested_now(db, plan)
+    aborted. ``requested``: the request just read with the last chunk's results (else it is read here)."""
+    requested = requested_now(db, plan) if requested is None else requested
     if requested == "pause":
         report(db, plan, job_state(job, "paused"), "djsqlgen pause")
         say("paused by `djsqlgen pause`: waiting for `djsqlgen resume` (or `djsqlgen abort`)")

@@ -38,6 +38,7 @@ class ChunkedRun:
         self.labels: list[str] = []
         self.warnings: list[str] = []
         self.rows = 0  # rows done in this run
+        self.redone = 0  # chunks tried again because a writer held rows of them
         self._reported = 0.0
         self._lock = threading.Lock()  # the counters and the progress bar
         self._throttle_lock = threading.Lock()  # the throttle's replica connections are shared by the jobs
@@ -66,11 +67,17 @@ class ChunkedRun:
                eta: float | None = None) -> None:
         report(conn, self.plan, job_state(self.job, state), why, rate, eta)
 
-    def before_chunk(self, conn: Database) -> None:
-        """Pause and abort requests, then the throttle; a request or another job's failure while throttled is
-        seen within a poll."""
+    def redo(self) -> None:
+        with self._lock:
+            self.redone += 1
+
+    def before_chunk(self, conn: Database, requested: str | None = None) -> None:
+        """Pause and abort requests (``requested``: as just read with the last chunk's results), then the throttle;
+        a request or another job's failure while throttled is seen within a poll."""
         while True:
-            between_chunks(conn, self.plan, self.say, self.stop, job=self.job, resume_hint=self.resume_hint)
+            between_chunks(conn, self.plan, self.say, self.stop, job=self.job, resume_hint=self.resume_hint,
+                           requested=requested)
+            requested = None
             if self.stop.is_set() or not self.throttle:
                 return
             try:

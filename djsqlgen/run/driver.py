@@ -9,20 +9,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from djsqlgen.engines.backfill import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
+from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import run_lock
-from djsqlgen.output.render import quote_qualified
+from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
+from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_expression, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError
-from djsqlgen.run.throttle import ChunkSizer, Throttle
+from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
 
 
-def _control_rows(db: Database, plan: Plan, sql: str) -> list[dict]:
+def _control_rows(db: Database, plan: Plan, sql: str, args: list | None = None) -> list[dict]:
     try:
-        return db.query(sql.format(control=quote_qualified((plan.control,))))
+        return db.query(sql.format(control=quote_qualified((plan.control,))), args)
     except ServerError as exc:
         if exc.errno in (1049, 1146):  # unknown database / table
             raise DjsqlgenError(
@@ -40,38 +40,61 @@ class TableProgress:
     rows_copied: int
     done: bool
     estimated_rows: int
+    row_bytes: int = 0  # the v1 table's average row length (information_schema; 0 when unknown)
+
+
+def _by_schema(db: Database, sql: str, schemas: set[str]) -> list[dict]:
+    """``sql`` (one ``%s``: a schema name) for each schema: information_schema answers a query naming its schema in
+    a few milliseconds, where one that matches schemas row by row opens every table of the server."""
+    return [r for schema in sorted(schemas) for r in db.query(sql, [schema])]
 
 
 def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
     rows = _control_rows(db, plan,
-                         "SELECT p.target_id, CONCAT(p.target_schema, '.', p.target_table) AS label, p.source_schema, "
-                         "p.source_table, p.rows_copied, p.done, COALESCE(t.TABLE_ROWS, 0) AS estimated_rows "
-                         "FROM {control}.progress AS p LEFT JOIN information_schema.TABLES AS t "
-                         "ON t.TABLE_SCHEMA = p.source_schema AND t.TABLE_NAME = p.source_table ORDER BY p.ordinal")
-    return [TableProgress(r["target_id"], r["label"], r["source_schema"], r["source_table"], int(r["rows_copied"]),
-                          bool(r["done"]), int(r["estimated_rows"])) for r in rows]
+                         "SELECT target_id, CONCAT(target_schema, '.', target_table) AS label, source_schema, "
+                         "source_table, rows_copied, done FROM {control}.progress ORDER BY ordinal")
+    sizes = {(r["s"], r["t"]): r for r in _by_schema(
+        db, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COALESCE(TABLE_ROWS, 0) AS n, COALESCE(AVG_ROW_LENGTH, 0) AS b "
+            "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", {r["source_schema"] for r in rows})}
+    out = []
+    for r in rows:
+        size = sizes.get((r["source_schema"], r["source_table"]), {"n": 0, "b": 0})
+        out.append(TableProgress(r["target_id"], r["label"], r["source_schema"], r["source_table"],
+                                 int(r["rows_copied"]), bool(r["done"]), int(size["n"]), int(size["b"])))
+    return out
 
 
-def check_ready_for_backfill(db: Database, plan: Plan) -> None:
-    """What 40_backfill.sql refuses on, refused here too: no copy without the dual-write triggers."""
+@dataclass(frozen=True)
+class ServerFacts:
+    buffer_pool_bytes: int
+
+
+def check_ready_for_backfill(db: Database, plan: Plan) -> ServerFacts:
+    """What 40_backfill.sql refuses on, refused here too: no copy without the dual-write triggers. Each thing is
+    read once: the phases, the names of this plan's triggers, then each of their schemas' triggers by name."""
     phases = {r["phase"]: r["plan_hash"] for r in _control_rows(db, plan, "SELECT phase, plan_hash FROM {control}.phase_log")}
     if "30" not in phases:
         raise DjsqlgenError("the dual-write triggers are not installed: apply 30_dualwrite.sql before the backfill "
                             "(writes made during the copy would never reach v2)")
     if "70" in phases:
         raise DjsqlgenError("the migration is cut over: v2 is primary, there is nothing to copy")
-    missing = _control_rows(db, plan, "SELECT o.schema_name, o.object_name FROM {control}.objects AS o "
-                                      "WHERE o.kind = 'trigger' AND o.plan_hash = '" + phases["30"] + "' AND NOT EXISTS "
-                                      "(SELECT 1 FROM information_schema.TRIGGERS AS t WHERE t.TRIGGER_SCHEMA = o.schema_name "
-                                      "AND t.TRIGGER_NAME = o.object_name)")
+    recorded = {(r["schema_name"], r["object_name"]) for r in _control_rows(
+        db, plan, "SELECT schema_name, object_name FROM {control}.objects WHERE kind = 'trigger' AND plan_hash = %s",
+        [phases["30"]])}
+    present = {(r["s"], r["n"]) for r in _by_schema(
+        db, "SELECT TRIGGER_SCHEMA AS s, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+        {s for s, _ in recorded})}
+    missing = sorted(recorded - present)
     if missing:
-        names = ", ".join(f"{r['schema_name']}.{r['object_name']}" for r in missing[:5])
+        names = ", ".join(f"{s}.{n}" for s, n in missing[:5])
         raise DjsqlgenError(f"dual-write triggers are missing ({names}); apply 30_dualwrite.sql again before the backfill")
     check_v1_unchanged(db, plan, "backfill")
-    server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt")[0]
+    server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt, "
+                      "@@GLOBAL.innodb_buffer_pool_size AS pool")[0]
     if int(server["log_bin"]) and server["fmt"] != "ROW":
         raise DjsqlgenError(f"binlog_format is {server['fmt']}, not ROW: replicas would replay the copies differently; "
                             "SET GLOBAL binlog_format = 'ROW' first")
+    return ServerFacts(int(server["pool"]))
 
 
 def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_progress: bool = True,
@@ -81,7 +104,7 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     requests, then replica lag and load (``throttle``). With ``chunk_time_s``, each table's chunk size adapts
     so that a chunk takes about that long. With ``jobs`` > 1, that many tables are copied at once, each on its
     own connection (v2 has no foreign keys before 60, so no order is needed; alone, tables go parents first)."""
-    check_ready_for_backfill(db, plan)
+    facts = check_ready_for_backfill(db, plan)
     if requested_now(db, plan) == "abort":  # running it again is the decision to go on after an abort
         request(db, plan, "resume")
     everything = read_progress(db, plan)
@@ -92,10 +115,14 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
                      on_chunk=on_chunk, resume_hint="run the same command again to resume from the checkpoint")
 
     def copy(conn: Database, table: TableProgress) -> None:
-        _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s), sleep_ms, run)
+        ceiling = backfill_ceiling(chunk_rows, table.row_bytes, facts.buffer_pool_bytes)
+        _copy_table(conn, plan, table, ChunkSizer(chunk_rows, chunk_time_s, ceiling=ceiling), sleep_ms, run)
 
     run.run(tables, lambda t: t.label, jobs, copy)
-    run.finish(f"{run.rows:,} rows copied in this run")
+    redone = f"; {run.redone} chunk(s) tried again: a writer held rows of them" if run.redone else ""
+    if redone:
+        run.say(redone[2:])
+    run.finish(f"{run.rows:,} rows copied in this run{redone}")
     if not run.stop.is_set() and all(t.done for t in read_progress(db, plan)):
         log_phase(db, plan, "40", "40_backfill.sql")  # as 40_backfill.sql does at its end
     return run.rows
@@ -105,15 +132,16 @@ def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSize
                 run: ChunkedRun) -> None:
     """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
     proc = quote_qualified((plan.control, "backfill_chunk"))
-    done = False
+    done, requested = False, None
     while not done and not run.stop.is_set():
-        run.before_chunk(db)
+        run.before_chunk(db, requested)
         if run.stop.is_set():
             return
-        copied = _call_chunk(db, proc, table.target_id, sizer.size, table.label, run)
+        copied = _call_chunk(db, plan, proc, table.target_id, sizer.size, table.label, run)
         if copied is None:  # another job failed while rows were locked
             return
         result, size, seconds = copied
+        requested = result["requested"]  # read with the chunk's results: the next check between chunks
         sizer.observe(size, seconds)
         rows, done = int(result["n"] or 0), bool(result["done"])
         if result["warnings"]:
@@ -134,20 +162,20 @@ def _text(value: str | bytes) -> str:
 RETRYABLE = {1205: "lock wait timeout", 1213: "deadlock", 3572: "row locked, NOWAIT"}
 
 
-def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label: str,
+def _call_chunk(db: Database, plan: Plan, proc: str, target_id: str, chunk_rows: int, label: str,
                 run: ChunkedRun) -> tuple[dict, int, float] | None:
     """One chunk, the size it was copied at and the seconds its copy took (the waits left out, so the chunk size
     adapts to the copy alone): retried with backoff, halving, while writers hold rows of it, for up to
     LOCKED_FOR_S seconds of retries (a `djsqlgen pause` in between does not count); None when another job's
-    failure ends the wait; an abort raises; any other error stops with a clear one."""
+    failure ends the wait; an abort raises; any other error stops with a clear one. The chunk's results come
+    back with the DBA's request (run, pause or abort) in one round trip."""
     attempt, locked_s = 0, 0.0
     while True:
         began = time.monotonic()
         try:
             db.execute(f"CALL {proc}(%s, %s, @djsqlgen_rows, @djsqlgen_done, @djsqlgen_warnings)",
                        [target_id, chunk_rows])
-            result = db.query("SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings")
-            return result[0], chunk_rows, time.monotonic() - began
+            return _chunk_results(db, plan), chunk_rows, time.monotonic() - began
         except ServerError as exc:
             if exc.errno not in RETRYABLE:
                 raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
@@ -161,6 +189,8 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
                     f"of retries (last: {RETRYABLE[exc.errno]}, {exc.errno}). Nothing is lost: run the same command "
                     "again to resume once the long transaction has ended (see SHOW ENGINE INNODB STATUS)."
                 ) from None
+        if attempt == 0:
+            run.redo()
         if attempt == QUIET_RETRIES:
             why = f"rows of {label} are locked by a writer: the copy yields, and retries"
             run.say(f"waiting: {why}")
@@ -171,6 +201,17 @@ def _call_chunk(db: Database, proc: str, target_id: str, chunk_rows: int, label:
         run.before_chunk(db)  # a pause or abort is honoured while waiting too
         if run.stop.is_set():
             return None
+
+
+def _chunk_results(db: Database, plan: Plan) -> dict:
+    """The chunk's OUT parameters, and the DBA's request read in the same query."""
+    results = "SELECT @djsqlgen_rows AS n, @djsqlgen_done AS done, @djsqlgen_warnings AS warnings"
+    try:
+        return db.query(f"{results}, {requested_expression(plan)} AS requested")[0]
+    except ServerError as exc:
+        if exc.errno != 1146:  # routines applied by an older djsqlgen: no request to read, the copy runs
+            raise
+    return {**db.query(results)[0], "requested": "run"}
 
 
 @dataclass

@@ -2,12 +2,12 @@
 
 Replica lag: a heartbeat row the backfill keeps fresh on the primary, read on each replica.
 
-The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before every chunk and while it waits; the row
-reaches each replica through replication, so a replica's lag is its own clock minus the heartbeat it holds
-(pt-heartbeat's method: it assumes the servers' clocks agree, as NTP keeps them). Reading it is a plain
-SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user may, ``SHOW REPLICA STATUS``
-(MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4 dropped it), also
-tells a stopped SQL thread at once.
+The backfill writes ``NOW(6)`` into ``<control>.heartbeat`` before a chunk (at most every 0.5 s while the
+replicas keep up) and while it waits; the row reaches each replica through replication, so a replica's lag is
+its own clock minus the heartbeat it holds (pt-heartbeat's method: it assumes the servers' clocks agree, as NTP
+keeps them). Reading it is a plain SELECT, which a DBA without SUPER or SLAVE MONITOR may run. Where the user
+may, ``SHOW REPLICA STATUS`` (MariaDB 10.5+, MySQL 8.0.22+), else ``SHOW SLAVE STATUS`` (older servers; MySQL 8.4
+dropped it), also tells a stopped SQL thread at once.
 
 Load: status counters of the primary (``Threads_running`` as pt-online-schema-change reads it): above
 ``--max-load`` the copy waits, at ``--critical-load`` it stops cleanly (resumable).
@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.render import quote_qualified
+from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
 
 POLL_S = 0.25
+BEAT_EVERY_S = 0.5  # while replicas keep up, the heartbeat is written and read at most this often
 LOST = (2003, 2006, 2013)  # cannot connect, server gone, connection lost: a replica restarting
 NOT_ALLOWED = (1044, 1142, 1227)
 
@@ -86,6 +87,7 @@ class Throttle:
     max_load: dict[str, int] = field(default_factory=dict)
     critical_load: dict[str, int] = field(default_factory=dict)
     _beats: list = field(default_factory=list)  # the heartbeats written in this run, oldest first
+    _replicas_clear_until: float = 0.0  # replicas were found keeping up: not asked again before this (monotonic)
 
     @classmethod
     def from_options(cls, control: str, dsns: tuple[str, ...] = (), max_lag_s: float = 1.5,
@@ -194,9 +196,13 @@ class Throttle:
             return True
         said = None
         while True:
-            beat = self.beat(primary) if self.replicas else None
-            why = self._load(primary) or (self.behind(beat) if self.replicas else None)
+            now = time.monotonic()
+            replicas = bool(self.replicas) and (said is not None or now >= self._replicas_clear_until)
+            beat = self.beat(primary) if replicas else None
+            why = self._load(primary) or (self.behind(beat) if replicas else None)
             if why is None:
+                if replicas:
+                    self._replicas_clear_until = now + BEAT_EVERY_S
                 if said:
                     say("no longer throttled: copying again")
                 return True
@@ -215,31 +221,50 @@ class Throttle:
                 replica.db = None
 
 
-# Measured here (300,000 rows of 1 KB, 1,000,000 rows of 16 bytes): chunks beyond about 20,000 wide rows copy 25%
-# slower (larger lock and undo sets: 0.5 s chunks of ~80,000 rows took 2.43 s, at most 20,000 rows 1.80-1.94 s), while
-# narrow rows gain nothing from chunks beyond that (1.74-1.85 s either way). So a chunk grows to 4 x the start at most
-# (or to CEILING rows, when the start is smaller than a quarter of that: a tiny start may still grow).
+# How large a chunk may grow, measured on this machine (issue 25: 300,000 rows of 1 KB and 1,000,000 narrow rows,
+# a 128 MB buffer pool, medians of 5 rounds against one bulk INSERT…SELECT). While each chunk was found by a walk
+# ahead over its rows, chunks of 50,000-100,000 wide rows ran at 0.64-0.73 × bulk where 20,000 ran at 0.84-0.96:
+# the walk read a chunk's pages and the buffer pool evicted them before the copy read them again (33-38k pages read
+# against 21.7k for bulk). It was not the chunks' lock or undo sets: without the walk the same sizes read no extra
+# pages and ran at 0.92-0.94, and narrow rows ran fastest at 50,000-100,000 rows (0.87-0.92). Now that the copy
+# reads each row once (MariaDB), a backfill chunk grows to what the chunk time allows, up to MAX_CHUNK_ROWS rows and
+# POOL_SHARE of the buffer pool in bytes: its rows are read, locked and written in one transaction, and the server
+# keeps serving everyone else from the same pool.
+MAX_CHUNK_ROWS = 100_000
+POOL_SHARE = 4  # a chunk's bytes at most 1/POOL_SHARE of innodb_buffer_pool_size
+# verify's chunks (both sides read and hashed) keep their earlier bounds: 4 × the start, at least 10,000 rows.
 GROWTH = 4
 CEILING = 10_000
+
+
+def backfill_ceiling(start: int, row_bytes: int, buffer_pool_bytes: int) -> int:
+    """The largest chunk the backfill grows to, in rows: MAX_CHUNK_ROWS, fewer for wide rows (by bytes); never
+    below ``start`` (a size the user chose)."""
+    known = row_bytes > 0 and buffer_pool_bytes > 0
+    by_bytes = buffer_pool_bytes // POOL_SHARE // row_bytes if known else MAX_CHUNK_ROWS
+    return max(start, min(MAX_CHUNK_ROWS, by_bytes))
 
 
 @dataclass
 class ChunkSizer:
     """The chunk size that makes a chunk take about ``target_s`` (pt-online-schema-change's --chunk-time): the
-    rate of the chunks so far (keys walked per second, smoothed) times the target, between a tenth and GROWTH
-    times the starting size (at least CEILING rows). ``target_s`` 0: always the starting size."""
+    rate of the chunks so far (rows per second, smoothed) times the target, between a tenth of the starting size
+    and ``ceiling`` rows (default: GROWTH times the start, at least CEILING). ``target_s`` 0: always the starting
+    size."""
 
     start: int
     target_s: float = 0.0
     rate: float | None = None
+    ceiling: int = 0
 
     def __post_init__(self) -> None:
         self.size = self.start
+        self.ceiling = self.ceiling or max(self.start * GROWTH, CEILING)
 
     def observe(self, size: int, seconds: float) -> None:
         if self.target_s <= 0 or seconds <= 0:
             return
         rate = size / seconds
         self.rate = rate if self.rate is None else 0.75 * self.rate + 0.25 * rate
-        low, high = max(1, self.start // 10), max(self.start * GROWTH, CEILING)
-        self.size = int(min(max(self.rate * self.target_s, low), high))
+        low = max(1, self.start // 10)
+        self.size = int(min(max(self.rate * self.target_s, low), self.ceiling))

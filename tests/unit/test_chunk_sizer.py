@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from djsqlgen.run.throttle import ChunkSizer
+from djsqlgen.run.throttle import MAX_CHUNK_ROWS, ChunkSizer, backfill_ceiling
 
 
 def test_fast_chunks_grow_and_slow_ones_shrink_toward_the_target():
@@ -34,3 +34,15 @@ def test_no_target_keeps_the_size():
     sizer = ChunkSizer(7, 0.0)
     sizer.observe(7, 5.0)
     assert sizer.size == 7
+
+
+def test_the_backfill_grows_narrow_chunks_to_100k_rows_and_wide_ones_to_a_share_of_the_buffer_pool():
+    pool = 128 << 20
+    assert backfill_ceiling(5000, 40, pool) == MAX_CHUNK_ROWS == 100_000
+    assert backfill_ceiling(5000, 1100, pool) == pool // 4 // 1100  # 30,504 rows of 1 KB: 32 MB
+    assert backfill_ceiling(5000, 0, pool) == 100_000  # no statistics yet
+    assert backfill_ceiling(200_000, 1100, pool) == 200_000  # never below the start
+    sizer = ChunkSizer(5000, 0.5, ceiling=backfill_ceiling(5000, 40, pool))
+    for _ in range(50):  # 400,000 narrow rows a second: 0.5 s is 200,000 rows
+        sizer.observe(sizer.size, sizer.size / 400_000)
+    assert sizer.size == 100_000

@@ -291,11 +291,16 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
-SELECT /* djsqlgen lab_relations backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen lab_relations backfill chunk */
   `src`.`kind`,
   `src`.`description`
-FROM `lab_v1`.`#kind` AS `src`
+FROM `lab_v1`.`#kind` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`kind`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`kind`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`',
   'aligned',
@@ -390,14 +395,19 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `lab_v2`.`subject`
   (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-SELECT /* djsqlgen lab_relations backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen lab_relations backfill chunk */
   `src`.`subject_id`,
   `src`.`kind`,
   `src`.`nickname`,
   `src`.`weight`,
   `src`.`notes`
-FROM `lab_v1`.`subject` AS `src`
+FROM `lab_v1`.`subject` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`',
   'aligned',
@@ -457,13 +467,19 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `session_date`, `rig`)
-SELECT /* djsqlgen lab_relations backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen lab_relations backfill chunk */
   `src`.`subject_id`,
   `src`.`session_idx`,
   `src`.`session_date`,
   `src`.`rig`
-FROM `lab_v1`.`session` AS `src`
+FROM `lab_v1`.`session` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_idx`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_idx`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`',
   'keyed',
@@ -540,18 +556,27 @@ VALUES (
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_idx` < @djsqlgen_hi_2 OR (`src`.`session_idx` = @djsqlgen_hi_2 AND `src`.`trial_idx` <= @djsqlgen_hi_3))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS SIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
-  'INSERT INTO `lab_v2`.`trial_hit`
+  '/* no join buffer: each driving row is joined as it is read, in key order */
+SET STATEMENT join_cache_level = 0 FOR
+INSERT INTO `lab_v2`.`trial_hit`
   (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-SELECT /* djsqlgen lab_relations backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen lab_relations backfill chunk */
   `src`.`subject_id`,
   `parent_1`.`session_date`,
   `src`.`trial_idx`,
   `src`.`start_time`,
   `src`.`outcome`
-FROM `lab_v1`.`session__trial` AS `src`
+FROM `lab_v1`.`session__trial` AS `src` FORCE INDEX (PRIMARY)
 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
 WHERE {chunk range}
   AND (`src`.`outcome` = ''hit'')
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_idx`) IS NOT NULL
+  AND (@djsqlgen_hi_3 := `src`.`trial_idx`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`',
   'keyed',
@@ -626,18 +651,27 @@ VALUES (
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_idx` < @djsqlgen_hi_2 OR (`src`.`session_idx` = @djsqlgen_hi_2 AND `src`.`trial_idx` <= @djsqlgen_hi_3))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS SIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
-  'INSERT INTO `lab_v2`.`trial_other`
+  '/* no join buffer: each driving row is joined as it is read, in key order */
+SET STATEMENT join_cache_level = 0 FOR
+INSERT INTO `lab_v2`.`trial_other`
   (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-SELECT /* djsqlgen lab_relations backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen lab_relations backfill chunk */
   `src`.`subject_id`,
   `parent_1`.`session_date`,
   `src`.`trial_idx`,
   `src`.`start_time`,
   `src`.`outcome`
-FROM `lab_v1`.`session__trial` AS `src`
+FROM `lab_v1`.`session__trial` AS `src` FORCE INDEX (PRIMARY)
 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
 WHERE {chunk range}
   AND (`src`.`outcome` <> ''hit'')
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_idx`) IS NOT NULL
+  AND (@djsqlgen_hi_3 := `src`.`trial_idx`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`',
   'keyed',
@@ -827,32 +861,41 @@ BEGIN
       EXECUTE djsqlgen_walk;
     END IF;
 
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
-    -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
-    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                               IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                               ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
-    PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-    EXECUTE djsqlgen_walk;
-    IF @djsqlgen_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                                                  IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                                                  ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+    IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
+      -- One read per row: the copy takes the next p_chunk_rows driving rows in key order (ORDER BY … LIMIT) and
+      -- keeps the key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key
+      -- read is this chunk's end, and fewer rows than asked mean the table's end.
+      SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL,
+          @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', IF(v_checkpoint IS NULL, 'TRUE', v_after_lo)),
+                                  '{chunk rows}', v_offset + 1);
+    ELSE
+      -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
+      -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
+      SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                 IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                 ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
       PREPARE djsqlgen_walk FROM @djsqlgen_sql;
       EXECUTE djsqlgen_walk;
-    END IF;
-    DEALLOCATE PREPARE djsqlgen_walk;
-
-    IF @djsqlgen_found = 1 THEN
-      -- Copy the chunk: the table's copy statement over the key range after the checkpoint, up to the bound.
-      -- The shared locks on the v1 rows read make concurrent writers to them wait for this commit; their
-      -- triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try of
-      -- this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
-      -- effect of turning conversion errors into warnings.
+      IF @djsqlgen_found = 0 THEN
+        -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
+        -- Rows inserted after this point reach v2 through the dual-write triggers.
+        SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+        PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+        EXECUTE djsqlgen_walk;
+      END IF;
+      DEALLOCATE PREPARE djsqlgen_walk;
+      -- The copy: the key range after the checkpoint, up to the bound.
       SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
                                   IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
+    END IF;
+
+    IF @djsqlgen_found = 1 THEN
+      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for this commit;
+      -- their triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try
+      -- of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
+      -- effect of turning conversion errors into warnings.
       PREPARE djsqlgen_copy FROM @djsqlgen_sql;
       EXECUTE djsqlgen_copy;
       -- Read at once, before another statement clears them: the rows copied and the server's warnings
@@ -864,6 +907,19 @@ BEGIN
                                 v_warning_text);
       END IF;
       DEALLOCATE PREPARE djsqlgen_copy;
+      IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
+        IF (@djsqlgen_read > 0 AND @djsqlgen_hi_1 IS NULL) OR (@djsqlgen_read = 0 AND p_rows_copied > 0) THEN
+          -- The copy's key assignments did not run: stop, rolled back, rather than lose the place.
+          SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped, rolled back: the server skipped ',
+                                      'the copy''s key assignments; report it'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        SET @djsqlgen_found = @djsqlgen_read > 0, v_last_chunk = @djsqlgen_read < v_offset + 1;
+      END IF;
+    END IF;
+
+    IF @djsqlgen_found = 1 THEN
+      -- The next chunk starts after this one's last key.
       SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
       PREPARE djsqlgen_walk FROM @djsqlgen_sql;
       EXECUTE djsqlgen_walk;

@@ -1,0 +1,196 @@
+"""The backfill against one bulk INSERT…SELECT of the same rows, side by side (issue 25).
+
+Three v1 tables, each in its own schema with its own identity plan (schemas ``bench_bs_*``):
+
+- ``wide``: ``--wide-rows`` rows (default 300,000) of an int key, a few small columns and a 1 KB blob;
+- ``narrow``: ``--narrow-rows`` rows (default 1,000,000) of an int key and two small numbers;
+- ``start``: ``--start-rows`` rows (default 200,000) shaped like ``wide``: the command's start-up counts.
+
+In each round, for each table: one bulk ``INSERT … SELECT`` into an empty ``LIKE`` copy (the server's copy
+limit), then, after 00-30 are applied (triggers in place), ``djsqlgen backfill plan.yaml`` (the command, default
+options), then the rollback, 00-30 again and ``40_backfill.sql`` with the stock ``mariadb`` client; on ``wide``
+also ``pt-online-schema-change --alter ENGINE=InnoDB`` of a copy (pt-osc's chunked, trigger-guarded copy, then its
+swap), for reference, when installed. The command's start-up is measured in the same round as a second
+``djsqlgen backfill`` with nothing left to copy (Python, imports, connection, checks), and left out of the wide and
+narrow figures; on ``start`` it is included. Printed: medians over ``--rounds`` interleaved rounds of each
+method's throughput against that round's bulk copy (bulk seconds / method seconds; 1.0 is as fast as bulk), and
+the rows the server read per row copied during the command's backfill (``Handler_read_*``, server-wide, so
+others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads).
+
+Run: ``.venv/bin/python bench/backfill_speed_bench.py [--rounds 5] [--keep]`` (DJ_HOST, DJ_USER, DJ_PASS, else
+root on localhost). The machine may be shared: compare ratios of the same round, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from common import connect, djsqlgen, run
+
+PREFIX = "bench_bs_"
+BLOB = "CONCAT(" + ", ".join(f"UNHEX(SHA2(CONCAT(seq, '-{i}'), 512))" for i in range(16)) + ")"  # 1 KB per row
+SHAPES = {
+    "wide": ("id int NOT NULL, subject int NOT NULL, name varchar(64) CHARACTER SET utf8mb4 NOT NULL, "
+             "x float NOT NULL, data longblob NOT NULL, PRIMARY KEY (id)", f"seq, seq DIV 100, CONCAT('rec-', seq), seq / 7, {BLOB}"),
+    "narrow": ("id int NOT NULL, a int NOT NULL, b smallint NOT NULL, PRIMARY KEY (id)", "seq, seq DIV 3, seq % 1000"),
+}
+
+
+def schema(case: str, side: str) -> str:
+    return f"{PREFIX}{case}_{side}"
+
+
+def drop_all(db) -> None:
+    for (name,) in run(db, f"SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE '{PREFIX}%'"):
+        run(db, f"DROP DATABASE `{name}`")
+
+
+def build(db, case: str, shape: str, rows: int, work: Path) -> Path:
+    columns, values = SHAPES[shape]
+    v1 = schema(case, "v1")
+    run(db, f"CREATE DATABASE `{v1}`")
+    run(db, f"USE `{v1}`")  # seq_1_to_N needs a current database
+    run(db, f"CREATE TABLE `{v1}`.t ({columns}) ENGINE=InnoDB")
+    for start in range(0, rows, 100_000):  # in pieces: one huge transaction would stall a shared server
+        run(db, f"INSERT INTO `{v1}`.t SELECT {values} FROM seq_{start + 1}_to_{min(start + 100_000, rows)}")
+    run(db, f"ANALYZE TABLE `{v1}`.t")
+    home = work / case
+    home.mkdir()
+    subprocess.run([sys.executable, "-m", "djsqlgen", "plan", "init", "--schema", f"{v1}={schema(case, 'v2')}",
+                    "--name", f"bs_{case}", "-o", "plan.yaml"], cwd=home, check=True, capture_output=True)
+    plan = yaml.safe_load((home / "plan.yaml").read_text())
+    plan["control_schema"] = schema(case, "ctl")
+    (home / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+    djsqlgen("generate", "plan.yaml", "-o", "out", work=home)
+    return home
+
+
+def bulk(db, case: str) -> float:
+    copy = schema(case, "bulk")
+    run(db, f"DROP DATABASE IF EXISTS `{copy}`")
+    run(db, f"CREATE DATABASE `{copy}`")
+    run(db, f"CREATE TABLE `{copy}`.t LIKE `{schema(case, 'v1')}`.t")
+    started = time.monotonic()
+    run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
+    elapsed = time.monotonic() - started
+    run(db, f"DROP DATABASE `{copy}`")
+    return elapsed
+
+
+def setup(home: Path) -> None:
+    djsqlgen("apply", "out/00_preflight.sql", "out/10_expand.sql", "out/20_routines.sql", "out/30_dualwrite.sql",
+              work=home)
+
+
+def rows_read(db) -> int:
+    """Rows the server's handlers returned, server-wide (MariaDB 10.11 has no Innodb_rows_read)."""
+    return sum(int(v) for _, v in run(db, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_read_first', "
+                                          "'Handler_read_key', 'Handler_read_next', 'Handler_read_rnd_next')"))
+
+
+def client(path: Path) -> float:
+    command = ["mariadb", f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}",
+               f"--user={os.environ.get('DJ_USER', 'root')}",
+               f"--port={os.environ.get('DJ_PORT', '3306')}"] + ([f"--password={os.environ['DJ_PASS']}"]
+                                                                 if os.environ.get("DJ_PASS") else [])
+    started = time.monotonic()
+    with path.open() as sql:
+        result = subprocess.run(command, stdin=sql, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"{path} failed:\n{result.stderr}")
+    return time.monotonic() - started
+
+
+def pt_osc(db, case: str) -> float | None:
+    tool = shutil.which("pt-online-schema-change")
+    if tool is None:
+        return None
+    copy = schema(case, "ptosc")
+    run(db, f"DROP DATABASE IF EXISTS `{copy}`")
+    run(db, f"CREATE DATABASE `{copy}`")
+    run(db, f"CREATE TABLE `{copy}`.t LIKE `{schema(case, 'v1')}`.t")
+    run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
+    command = [tool, f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}", f"--user={os.environ.get('DJ_USER', 'root')}",
+               f"--port={os.environ.get('DJ_PORT', '3306')}", "--alter=ENGINE=InnoDB", f"D={copy},t=t", "--execute",
+               "--recursion-method=none", "--no-check-replication-filters"]
+    if os.environ.get("DJ_PASS"):
+        command.append(f"--password={os.environ['DJ_PASS']}")
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    elapsed = time.monotonic() - started
+    run(db, f"DROP DATABASE `{copy}`")
+    if result.returncode != 0:
+        raise SystemExit(f"pt-online-schema-change failed:\n{result.stdout}\n{result.stderr}")
+    return elapsed
+
+
+def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict) -> None:
+    b = bulk(db, case)
+    setup(home)
+    before = rows_read(db)
+    command = djsqlgen("backfill", "plan.yaml", work=home)
+    read = rows_read(db) - before
+    startup = djsqlgen("backfill", "plan.yaml", work=home)  # nothing left to copy: start-up and checks alone
+    djsqlgen("apply", "out/rollback", work=home)
+    setup(home)
+    server = client(home / "out" / "40_backfill.sql")
+    djsqlgen("apply", "out/rollback", work=home)
+    cli = command if with_startup else max(command - startup, 1e-6)
+    out.setdefault(case, {}).setdefault("cli", []).append(b / cli)
+    out[case].setdefault("40", []).append(b / server)
+    out[case].setdefault("startup", []).append(startup)
+    out[case].setdefault("reads", []).append(read / rows)
+    out[case].setdefault("bulk", []).append(b)
+    if case == "wide":
+        seconds = pt_osc(db, case)
+        if seconds is not None:
+            out[case].setdefault("ptosc", []).append(b / seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--wide-rows", type=int, default=300_000)
+    parser.add_argument("--narrow-rows", type=int, default=1_000_000)
+    parser.add_argument("--start-rows", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    db = connect()
+    drop_all(db)
+    cases = {"wide": ("wide", args.wide_rows, False), "narrow": ("narrow", args.narrow_rows, False),
+             "start": ("wide", args.start_rows, True)}
+    out: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        homes = {case: build(db, case, shape, rows, Path(tmp)) for case, (shape, rows, _) in cases.items()}
+        for i in range(args.rounds):
+            for case, (_, rows, with_startup) in cases.items():
+                one_round(db, case, homes[case], rows, with_startup, out)
+            print(f"round {i + 1}: " + "  ".join(f"{c} cli {out[c]['cli'][-1]:.2f} 40 {out[c]['40'][-1]:.2f}"
+                                                  for c in cases), flush=True)
+    med = lambda case, key: statistics.median(out[case][key])  # noqa: E731
+    for case, (shape, rows, with_startup) in cases.items():
+        print(f"{case}: {rows:,} {shape} rows, bulk {med(case, 'bulk'):.2f} s; throughput against bulk: "
+              f"djsqlgen backfill {med(case, 'cli'):.2f} (start-up {'included' if with_startup else 'left out'}: "
+              f"{med(case, 'startup'):.2f} s), 40_backfill.sql {med(case, '40'):.2f}"
+              + (f", pt-online-schema-change {med(case, 'ptosc'):.2f}" if "ptosc" in out[case] else "")
+              + f"; rows read per row copied {med(case, 'reads'):.2f} (the walk's share of the reads: "
+              f"{max(med(case, 'reads') - 1, 0) / med(case, 'reads'):.0%})")
+    if "ptosc" not in out["wide"]:
+        print("pt-online-schema-change: not installed (apt-get install percona-toolkit), not measured")
+    print(f"medians of {args.rounds} interleaved rounds; load average at the end {os.getloadavg()[0]:.1f}")
+    if not args.keep:
+        drop_all(db)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""The backfill reads each v1 row once (issue 25, item 1).
+
+Each chunk copies the next rows in key order and takes its end from the rows it copied, instead of first walking
+the same rows to find where the chunk ends. Counted with the server's own handler counters; and the copy reads
+in key order (no filesort, no temporary table, no join buffer) whatever indexes tempt the optimizer, which is what
+makes the last key it reads the chunk's end.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support.safety import FastScenario, applied
+
+from djsqlgen.run.db import connect
+
+ROWS = 3000
+READS = ("Handler_read_first", "Handler_read_key", "Handler_read_next", "Handler_read_prev", "Handler_read_rnd_next",
+         "Handler_read_rnd")
+V1 = f"""
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL, PRIMARY KEY (subject_id),
+  KEY by_name (name)) ENGINE=InnoDB;
+CREATE TABLE recording (subject_id int NOT NULL, rec int NOT NULL, modality varchar(16) NOT NULL,
+  note varchar(200) NOT NULL, PRIMARY KEY (subject_id, rec), KEY by_modality (modality),
+  CONSTRAINT recording_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq, CONCAT('s', seq) FROM seq_1_to_{ROWS // 10};
+INSERT INTO recording SELECT s.seq, k.seq, IF(k.seq % 5 = 0, 'imaging', 'ephys'), REPEAT('x', 200)
+  FROM seq_1_to_{ROWS // 10} AS s, seq_1_to_10 AS k
+"""
+
+
+def _reads(conn) -> int:
+    rows = conn.query("SHOW SESSION STATUS WHERE Variable_name IN (" + ", ".join(["%s"] * len(READS)) + ")",
+                      list(READS))
+    return sum(int(r["Value"]) for r in rows)
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    return s
+
+
+def test_each_chunk_reads_its_rows_once(scenario, server_settings):
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    proc = f"`{scenario.control}`.`backfill_chunk`"
+    target = next(r["target_id"] for r in scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")
+                  if r["target_id"].endswith(".recording"))
+    with connect(server_settings) as conn:
+        idle = _reads(conn)
+        overhead = _reads(conn) - idle  # what reading the counters reads
+        before, chunks, done = _reads(conn), 0, 0
+        while not done:
+            conn.execute(f"CALL {proc}(%s, 500, @rows, @done, @warnings)", [target])
+            done = int(conn.query("SELECT @done AS d")[0]["d"])
+            chunks += 1
+        read = _reads(conn) - before - overhead * (chunks + 1)
+    assert chunks in (ROWS // 500, ROWS // 500 + 1)
+    # Every row once, plus a few bookkeeping reads a chunk (its chunk_sql, progress and objects rows); walking
+    # ahead to each chunk's end read every row twice (about 6,300 here).
+    assert read <= ROWS + 20 * chunks, f"{read} rows read to copy {ROWS}"
+    scenario.same_rows("recording")
+
+
+def test_the_copy_reads_in_key_order_however_the_table_is_indexed(scenario):
+    """A filter on an indexed column, a join to a parent: the copy still reads the driving table's primary key in
+    order and joins row by row, so its last key read is the chunk's end; and the result equals v1's rows."""
+    def edit(plan):
+        scenario.tables(plan)["recording"] = {
+            "joins": {"s": {"table": "subject", "by": {"subject_id": "subject_id"}, "kind": "inner"}},
+            "add": {"subject_name": {"type": "varchar(16)", "expr": "s.name"}},
+            "split": [{"table": "ephys_recording", "where": "modality = 'ephys'"},
+                      {"table": "imaging_recording", "where": "modality = 'imaging'"}]}
+    scenario.plan(edit)
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    copies = scenario.db.query(f"SELECT target_id, copy_chunk, after_lo FROM `{scenario.control}`.chunk_sql")
+    assert copies and all("{chunk rows}" in r["copy_chunk"] for r in copies)
+    for r in copies:
+        select = r["copy_chunk"][r["copy_chunk"].index("SELECT"):r["copy_chunk"].index("LOCK IN SHARE MODE")]
+        for lo in ("TRUE", r["after_lo"]):
+            scenario.db.execute("SET @djsqlgen_read = 0, @djsqlgen_lo_1 = 100, @djsqlgen_lo_2 = 3")
+            plan = scenario.db.query("EXPLAIN " + select.replace("{chunk range}", lo).replace("{chunk rows}", "50"))
+            assert plan[0]["table"] == "src" and plan[0]["key"] == "PRIMARY", (r["target_id"], plan)
+            extras = " ".join(p["Extra"] or "" for p in plan)
+            for bad in ("filesort", "temporary", "join buffer"):
+                assert bad not in extras, (r["target_id"], plan)
+    assert scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "7").returncode == 0
+    v1, v2 = f"`{scenario.sources[0]}`", f"`{scenario.v2()}`"
+    for modality in ("ephys", "imaging"):
+        assert scenario.db.query(f"SELECT subject_id, rec, modality, note, subject_name FROM {v2}.{modality}_recording "
+                                 "ORDER BY subject_id, rec") == scenario.db.query(
+            f"SELECT r.subject_id, r.rec, r.modality, r.note, s.name AS subject_name FROM {v1}.recording AS r "
+            f"JOIN {v1}.subject AS s USING (subject_id) WHERE modality = '{modality}' ORDER BY subject_id, rec")
+    assert scenario.verify().returncode == 0
+
+
+def test_the_command_line_makes_two_round_trips_a_chunk(scenario, server_settings):
+    """The chunk's CALL, then its results read together with the DBA's pause/abort request (issue 25, item 4);
+    the checks before the first chunk are a handful of queries, not one per trigger or table."""
+    from djsqlgen.plan import load_plan
+    from djsqlgen.run import driver
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    chunks = []
+    with connect(server_settings) as conn:
+        copied = driver.backfill(conn, load_plan(scenario.plan_path), 100, 0, show_progress=False,
+                                 on_chunk=lambda label, rows: chunks.append(rows))
+        trips = conn.round_trips
+    assert copied == ROWS + ROWS // 10
+    # at most one progress report a second on top; three round trips a chunk before
+    assert trips <= 2 * len(chunks) + 20, f"{trips} round trips for {len(chunks)} chunks"
+    scenario.same_rows("recording")
+
+
+def test_a_missing_trigger_is_named_before_anything_is_copied(scenario):
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    name = scenario.db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
+                             "AND EVENT_OBJECT_TABLE = 'recording' AND EVENT_MANIPULATION = 'DELETE'", [v1])[0]["n"]
+    scenario.db.execute(f"DROP TRIGGER `{v1}`.`{name}`")
+    refused = scenario.run("backfill", str(scenario.plan_path), check=False)
+    assert refused.returncode != 0 and f"dual-write triggers are missing ({v1}.{name})" in refused.stderr, \
+        refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert scenario.db.query(f"SELECT COUNT(*) AS n FROM `{scenario.v2()}`.recording")[0]["n"] == 0
+
+
+def test_chunks_are_tried_again_only_when_a_writer_holds_their_rows_and_the_run_says_how_many(scenario,
+                                                                                             server_settings):
+    import re
+    import subprocess
+    import sys
+    import time
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    quiet = scenario.run("backfill", str(scenario.plan_path), "--chunk-rows", "500")
+    assert "tried again" not in quiet.stderr, quiet.stderr  # no writer: no chunk copied twice
+    applied(scenario, "rollback/40_backfill")
+    with connect(server_settings) as writer:
+        writer.execute("START TRANSACTION")
+        writer.query(f"SELECT * FROM `{scenario.sources[0]}`.recording WHERE subject_id = 150 AND rec = 5 FOR UPDATE")
+        copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(scenario.plan_path), "--chunk-rows",
+                                 "500"], env=scenario.env, cwd=scenario.tmp, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while scenario.db.query(f"SELECT rows_copied AS n FROM `{scenario.control}`.progress WHERE target_table = "
+                                "'recording'")[0]["n"] < 1000:  # the next chunk holds the locked row (the 1,495th)
+            assert time.monotonic() < deadline and copy.poll() is None, "the copy never reached the locked row"
+            time.sleep(0.05)
+        time.sleep(1.0)
+        writer.execute("COMMIT")
+    _, err = copy.communicate(timeout=120)
+    assert copy.returncode == 0, err
+    assert re.search(r"\b[1-9]\d* chunk\(s\) tried again: a writer held rows of them", err), err
+    scenario.same_rows("recording")
+
+
+def test_the_heartbeat_is_written_at_most_every_half_second_while_replicas_keep_up(scenario, server_settings):
+    """--replica: the copy still waits for a lagging replica (tests/integration/test_replica_lag.py), but a replica
+    that keeps up is asked at most every 0.5 s, not before every chunk (here the server stands in for its own
+    replica: never behind)."""
+    import time
+    from urllib.parse import quote
+
+    from djsqlgen.plan import load_plan
+    from djsqlgen.run import driver
+    from djsqlgen.run.throttle import Throttle
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s = server_settings
+    dsn = f"mysql://{quote(s.user, safe='')}:{quote(s.password or '', safe='')}@{s.host}:{s.port}"
+    plan = load_plan(scenario.plan_path)
+    throttle = Throttle.from_options(plan.control, (dsn,))
+    chunks = []
+    with connect(server_settings) as conn:
+        started = time.monotonic()
+        try:
+            driver.backfill(conn, plan, 100, 0, show_progress=False, throttle=throttle,
+                            on_chunk=lambda label, rows: chunks.append(rows))
+        finally:
+            throttle.close()
+        seconds = time.monotonic() - started
+    beats = len(throttle._beats)
+    assert 1 <= beats <= seconds / 0.5 + 2 and beats < len(chunks), (beats, len(chunks), seconds)
+    scenario.same_rows("recording")
