@@ -111,10 +111,21 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
     message = quote_literal(f"djsqlgen: this write would make two v1 rows one row of {t.label} (key "
                             f"{', '.join(t.primary_key)}), which the plan requires to stay unique"[:128])
-    return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
-            f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
-            f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
-            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    return _unlocked_exists(
+        f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
+        f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
+        f"JOIN {table_sql(t.schema, t.name)} AS was ON {was}\nWHERE NOT ({moved}) AND NOT ({itself})",
+        f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}")
+
+
+def _unlocked_exists(query: str, then: str) -> str:
+    """``IF EXISTS (query) THEN then``, read without a lock. In a trigger, ``IF EXISTS`` is a locking read, and of a
+    table the trigger also writes an exclusive one (InnoDB opens it for writing); on a key that is not there it locks
+    the gap where another writer's row is about to go, which v1 never does. A plain ``SELECT … INTO`` is a consistent
+    read: no lock. What it may miss (a row committed after this transaction's snapshot) the write that follows meets
+    anyway, as a duplicate key or a wait on that row's lock."""
+    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  SELECT EXISTS (\n    {_indent(query, 4)}\n  ) INTO v_found;\n"
+            f"  IF v_found THEN\n    {_indent(then, 4)};\n  END IF;\nEND")
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
