@@ -31,6 +31,10 @@ class Dialect:
     restrict_clause_omitted: bool = False
     # innodb_lock_wait_timeout of a backfill chunk: no wait at all where the server allows it.
     chunk_lock_wait_s: int = 0
+    # lock_wait_timeout of 70's DDL (metadata locks): no wait at all where the server allows it (MySQL's least is 1).
+    # A DDL that waits for a writer's transaction makes that writer the victim of any metadata-lock deadlock (the
+    # server always chooses the DML); one that gives up at once never does, and `djsqlgen apply` retries it.
+    ddl_lock_wait_s: int = 0
 
     @property
     def is_mariadb(self) -> bool:
@@ -50,4 +54,4 @@ def dialect_for(server: Server) -> Dialect:
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
                                "IF NOT EXISTS); upgrade")
-    return Dialect("mysql", version, "FOR SHARE NOWAIT", True, chunk_lock_wait_s=1)
+    return Dialect("mysql", version, "FOR SHARE NOWAIT", True, chunk_lock_wait_s=1, ddl_lock_wait_s=1)

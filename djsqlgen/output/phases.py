@@ -920,6 +920,11 @@ class Phases:
     def cutover(self) -> FileBuilder:
         f, fn = self._file("70"), "70_cutover.sql"
         ctx = self.ctx
+        f.statements.append(Statement(
+            "session.ddl_no_wait", f"SET SESSION lock_wait_timeout = {ctx.dialect.ddl_lock_wait_s}",
+            "this file's CREATE/DROP TRIGGER and RENAME never wait for a writer's transaction: a DDL that waits makes "
+            "that writer the victim of any metadata-lock deadlock (1213). A busy table fails it with 1205 instead, "
+            "before any change: `djsqlgen apply` retries it; with another client, run the file again"))
         privileges = [(p, s, None) for s in self._v1_schemas() + self._v2_schemas() for p in ("ALTER", "DROP", "TRIGGER")]
         privileges += [(p, s, None) for spec in self.model.schemas for s in (spec.archive, spec.final)
                        if s and self.plan.cutover.rename_to_final

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,11 +110,39 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
                                 f"{'; '.join(lacking)}; ask a DBA for them. Nothing was run.")
 
 
+# A statement of a file that does not wait for metadata locks (70: lock_wait_timeout 0, MySQL 1) fails with 1205 when a
+# writer's transaction holds its table, before it changes anything; it is run again after a pause (50 ms doubling,
+# at most 1 s), for at most this long in all (the files are safe to run twice: a step skips what is done).
+DDL_RETRY_LIMIT_S = 300.0
+DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 1.0
+
+
+def _no_wait_ddl(db: Database) -> bool:
+    return int(db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"]) <= 1
+
+
+def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]):
+    waited, pause, told = 0.0, DDL_RETRY_FIRST_S, False
+    while True:
+        try:
+            return db.call_results(statement.sql)
+        except ServerError as exc:
+            if exc.errno != 1205 or waited >= DDL_RETRY_LIMIT_S or not _no_wait_ddl(db):
+                raise
+            if not told:
+                echo(f"-- {display_name(path)} line {statement.line}: waiting for writers' transactions on its table "
+                     "(this file's DDL never makes them wait); retrying")
+                told = True
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, DDL_RETRY_MOST_S)
+
+
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
     from djsqlgen.output.phases import NOTHING_TO_UNDO
 
     try:
-        results = db.call_results(statement.sql)
+        results = _call_retrying(db, path, statement, echo)
     except ServerError as exc:
         if exc.errno in (1644, 1231) and NOTHING_TO_UNDO in exc.message:
             raise NothingToUndo(exc.message[exc.message.index(NOTHING_TO_UNDO):]) from None
