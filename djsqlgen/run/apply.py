@@ -64,6 +64,8 @@ def apply_files(
     files = files_in_order(paths)
     if db is not None:
         _check_privileges(db, files)
+    if db is not None:  # 60 and 70 then never wait for a metadata lock: their 1205 is retried here (_call_retrying)
+        db.execute("SET @djsqlgen_ddl_retries = 'yes'")
     if discard_v2_writes and db is not None:
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
     for path in files:
@@ -110,11 +112,11 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
                                 f"{'; '.join(lacking)}; ask a DBA for them. Nothing was run.")
 
 
-# A statement of a file that does not wait for metadata locks (70: lock_wait_timeout 0, MySQL 1) fails with 1205 when a
-# writer's transaction holds its table, before it changes anything; it is run again after a pause (50 ms doubling,
-# at most 1 s), for at most this long in all (the files are safe to run twice: a step skips what is done).
+# A statement of a file that does not wait for metadata locks (60 and 70: lock_wait_timeout 0, MySQL 1) fails with
+# 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a pause (50 ms doubling,
+# at most 0.2 s: a busy table is free only between its writers' transactions), for at most this long in all (the files are safe to run twice: a step skips what is done).
 DDL_RETRY_LIMIT_S = 300.0
-DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 1.0
+DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 0.2
 
 
 def _no_wait_ddl(db: Database) -> bool:
