@@ -112,10 +112,13 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
                                 f"{'; '.join(lacking)}; ask a DBA for them. Nothing was run.")
 
 
-# A statement of a file that does not wait for metadata locks (60 and 70: lock_wait_timeout 0, MySQL 1) fails with
-# 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a pause (50 ms doubling,
-# at most 0.2 s: a busy table is free only between its writers' transactions), for at most this long in all (the files are safe to run twice: a step skips what is done).
-DDL_RETRY_LIMIT_S = 300.0
+# A statement of a file that does not wait for metadata locks (60 and 70 under apply: lock_wait_timeout 0, MySQL 1)
+# fails with 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a
+# pause (50 ms doubling, at most 0.2 s: a busy table is free only between its writers' transactions). Under writers
+# that never leave it free (measured: six DataJoint clients kept 60 retrying for 300 s), it then waits once, up to
+# the file's usual timeout, the way every other client runs it: a writer can then lose a metadata-lock deadlock, but
+# the file does not starve. The files are safe to run twice: a retried statement skips what is done.
+DDL_NO_WAIT_S = 5.0
 DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 0.2
 
 
@@ -124,17 +127,28 @@ def _no_wait_ddl(db: Database) -> bool:
 
 
 def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]):
+    from djsqlgen.output.phases import LOCK_WAIT_TIMEOUT
+
     waited, pause, told = 0.0, DDL_RETRY_FIRST_S, False
     while True:
         try:
             return db.call_results(statement.sql)
         except ServerError as exc:
-            if exc.errno != 1205 or waited >= DDL_RETRY_LIMIT_S or not _no_wait_ddl(db):
+            if exc.errno != 1205 or not _no_wait_ddl(db):
                 raise
             if not told:
                 echo(f"-- {display_name(path)} line {statement.line}: waiting for writers' transactions on its table "
-                     "(this file's DDL never makes them wait); retrying")
+                     "(this file's DDL does not make them wait); retrying")
                 told = True
+            if waited >= DDL_NO_WAIT_S:
+                no_wait = db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"]
+                echo(f"-- {display_name(path)} line {statement.line}: its table was never free for "
+                     f"{DDL_NO_WAIT_S:.0f} s; waiting for it (up to {LOCK_WAIT_TIMEOUT} s)")
+                db.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
+                try:
+                    return db.call_results(statement.sql)
+                finally:
+                    db.execute(f"SET SESSION lock_wait_timeout = {int(no_wait)}")
             time.sleep(pause)
             waited += pause
             pause = min(pause * 2, DDL_RETRY_MOST_S)
