@@ -115,9 +115,9 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
 # A statement of a file that does not wait for metadata locks (60 and 70 under apply: lock_wait_timeout 0, MySQL 1)
 # fails with 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a
 # pause (50 ms doubling, at most 0.2 s: a busy table is free only between its writers' transactions). Under writers
-# that never leave it free for 30 s (measured: six DataJoint clients kept 60 retrying for 300 s), it then waits once, up to
-# the file's usual timeout, the way every other client runs it: a writer can then lose a metadata-lock deadlock, but
-# the file does not starve. The files are safe to run twice: a retried statement skips what is done.
+# that never leave it free for 30 s (measured: six DataJoint clients kept 60 retrying for 300 s), it then waits once,
+# up to the file's usual timeout, the way every other client runs it: a writer can then lose a metadata-lock
+# deadlock, but the file does not starve. The files are safe to run twice: a retried statement skips what is done.
 DDL_NO_WAIT_S = 30.0
 DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 0.2
 
