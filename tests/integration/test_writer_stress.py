@@ -28,9 +28,10 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
     for phase in PHASES[:-1]:
         w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
         assert sum(w.values()) <= sum(wo.values()), (phase, table(shape, result), result["failures"][:10])
-    # 70: from the cut-over on v1 refuses writes by design, so only what locks cost counts. Not met yet: 70's
-    # CREATE/DROP TRIGGER and RENAME meet cascading deletes in metadata-lock deadlocks, and the server always
-    # chooses the writer as the victim (RUNBOOK, Lock discipline: known to remain).
+    # 70: from the cut-over on v1 refuses writes by design, so only what locks cost counts. Not always met: 70's DDL
+    # does not wait for writers' transactions, but six clients that never leave a table free for 30 s make it wait
+    # once, and a writer then loses a metadata-lock deadlock (the server always chooses the DML): 3 of about 3,600
+    # iterations (identity, re-key) in the last runs, 0 (lookup); 11 before (RUNBOOK, Lock discipline).
     w, wo = ({c: n for c, n in result["errors"]["70"][side].items() if c in LOCKS} for side in ("with", "without"))
     if sum(w.values()) > sum(wo.values()):
-        pytest.xfail(f"70's DDL against writers: {w} with, {wo} without (issue 21 item 1, not fixed)")
+        pytest.xfail(f"70's DDL against writers: {w} with, {wo} without (issue 21 item 1: reduced, not gone)")
