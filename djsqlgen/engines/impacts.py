@@ -93,7 +93,9 @@ class Impact:
         out = set()
         for p in self.paths:
             for column, t_column in p.columns:
-                if (p.alias, column) in reads or not p.direct:
+                # a cascade moves the rows of a target keyed by the driving rows, whatever it reads; a distinct
+                # target (a lookup) is keyed by what it reads, so a cascade through other columns leaves it alone
+                if (p.alias, column) in reads or (not p.direct and not self.target.source.distinct):
                     out.add(t_column)
         return out
 

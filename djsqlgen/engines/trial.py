@@ -15,12 +15,17 @@ from djsqlgen.engines import triggers
 from djsqlgen.engines.context import Context
 from djsqlgen.model.target import TableRef
 from djsqlgen.output import naming
+from djsqlgen.output.guard import REFUSE_STATEMENT
 from djsqlgen.output.quoting import quote_identifier, quote_literal
 from djsqlgen.output.statements import Statement
 
 # INSERT INTO `s`.`t` (`a`, `b`) SELECT …: the table and its column list (names in backticks, no parentheses)
 _INSERT_COLUMNS = re.compile(r"INSERT INTO ((?:`(?:[^`]|``)*`\.?)+)\s*\(((?:\s*`(?:[^`]|``)*`\s*,?)+)\)\s*SELECT\b")
 _RECORD = re.compile(r"(?<![\w`.])(?:NEW|OLD)\.`(?:[^`]|``)*`")
+# A body's own local variables (DECLAREd in its blocks, always named v_…, never backquoted): a prepared statement
+# has none, so they are read as NULL, and a SELECT … INTO them is tried without its INTO.
+_LOCAL = re.compile(r"(?<![\w`.@])v_\w+\b")
+_INTO_LOCALS = re.compile(r"\s+INTO\s+v_\w+(?:\s*,\s*v_\w+)*\b")
 
 
 def _outside_quotes(text: str):
@@ -88,15 +93,25 @@ def _then(text: str) -> int:
 
 
 def statements_of(body: str) -> list[str]:
-    """The statements a trigger body block runs, each one preparable: an ``IF cond THEN`` is ``SELECT cond``,
-    SIGNALs and control words are left out (they resolve no names)."""
+    """The statements a trigger body block runs, each one preparable: an ``IF cond THEN`` is ``SELECT cond``, a
+    ``SET v_x = expr`` of a local variable ``SELECT expr``; SIGNALs, DECLAREs (a handler's statement too) and
+    control words are left out (they resolve no names)."""
     out = []
     # the blocks' own comment lines (a why, which may hold an apostrophe); user text is re-rendered, no comments
     body = "\n".join(line for line in body.split("\n") if not line.lstrip().startswith("-- "))
     for piece in _split(body):
         while piece:
-            if piece.startswith("END IF"):
+            if re.match(r"BEGIN\b", piece):
+                piece = piece[len("BEGIN"):].strip()
+            elif piece.startswith("END IF"):
                 piece = piece[len("END IF"):].strip()
+            elif re.fullmatch(r"END\b.*", piece, flags=re.DOTALL):
+                piece = piece[len("END"):].strip()
+            elif piece.startswith("DECLARE "):
+                piece = ""
+            elif re.match(r"SET v_\w+\s*=", piece):
+                out.append(f"SELECT {piece.split('=', 1)[1].strip()}")
+                piece = ""
             elif piece.startswith("ELSE"):
                 piece = piece[len("ELSE"):].strip()
             elif piece.startswith("IF "):
@@ -111,7 +126,17 @@ def statements_of(body: str) -> list[str]:
                 if into:  # MariaDB defers an INSERT … SELECT's column list to its first run: read them here
                     out.append(f"SELECT {into.group(2)} FROM {into.group(1)}")
                 piece = ""
-    return out
+    return [_without_locals(s) for s in out]
+
+
+def _without_locals(sql: str) -> str:
+    """``sql`` with its INTO of local variables dropped and every other mention of one read as NULL (outside
+    quotes)."""
+    out = []
+    for start, end, quoted in _outside_quotes(sql):
+        run = sql[start:end]
+        out.append(run if quoted else _LOCAL.sub("NULL", _INTO_LOCALS.sub("", run)))
+    return "".join(out)
 
 
 def unbound(sql: str) -> str:
@@ -158,17 +183,21 @@ def trial_statements(ctx: Context, filename: str) -> list[Statement]:
                           f"a statement of trigger {ref.schema}.{name}, prepared (names resolved, nothing run)")
                 for i, (ref, name, sql) in enumerate(found, 1)] + [
             Statement("trigger_trial.done", "DEALLOCATE PREPARE djsqlgen_trial", "the trial is over")]
-    lines = []
+    lines = ["SET @djsqlgen_refusal = NULL;"]
     for ref, name, sql in found:
         lines += [f"SET v_trigger = {quote_literal(name)};",
                   f"PREPARE djsqlgen_trial FROM {quote_literal(sql)};"]
     lines.append("DEALLOCATE PREPARE djsqlgen_trial;")
+    # The trial only finds the refusal (kept in @djsqlgen_refusal, as a file's checks do); the one-line statement
+    # after it signals it, so the stock client prints that line and the reason, not the whole trial.
     handler = ("DECLARE EXIT HANDLER FOR SQLEXCEPTION\n  BEGIN\n    DECLARE v_text TEXT DEFAULT '';\n"
                "    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;\n"
-               f"    SET @djsqlgen_message = LEFT(CONCAT({quote_literal(f'djsqlgen refused {filename}: trigger ')}, "
-               "v_trigger, ' cannot run: ', v_text), 128);\n"
-               "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;\n  END;")
+               f"    SET @djsqlgen_refusal = LEFT(CONCAT({quote_literal(f'djsqlgen refused {filename}: trigger ')}, "
+               "v_trigger, ' cannot run: ', v_text), 400);\n  END;")
     body = "\n  ".join(["DECLARE v_trigger VARCHAR(200) DEFAULT '';", handler, *lines])
-    return [use, Statement("trigger_trial", f"BEGIN NOT ATOMIC\n  {body}\nEND",
-                      "every trigger statement prepared (names resolved, nothing run, no row read) before any "
-                      "trigger is installed: a trigger that cannot run is refused here", compound=True)]
+    return [use, Statement("trigger_trial.find", f"BEGIN NOT ATOMIC\n  {body}\nEND",
+                           "every trigger statement prepared (names resolved, nothing run, no row read) before any "
+                           "trigger is installed, changing nothing: a trigger that cannot run is found here",
+                           compound=True),
+            Statement("trigger_trial", REFUSE_STATEMENT, "refuse here, before the first trigger, if one above cannot "
+                      "run: a client that prints the failing statement prints only this line", compound=True)]

@@ -8,8 +8,9 @@
 - BEFORE DELETE: delete the target rows made from the row, and from the rows v1's ON DELETE CASCADE is
   about to remove (children first); BEFORE, because those rows still exist to compute the keys from. The
   statement's rollback undoes these deletes if the v1 delete fails.
-Relationship changes add: a lookup (a distinct target) refuses an INSERT that disagrees with its key's row and,
-when the row that set a lookup row goes or moves away, takes that row's values from a v1 row still there; a
+Relationship changes add: a lookup (a distinct target) is written without a lock on its shared row where that row
+already agrees (_lookup_write); a row of it that no v1 row uses any more takes the next row's values; an INSERT
+that breaks the lookup's assumption is refused, naming the key and the values; a
 filtered target (a split side, a new part) loses a row whose UPDATE no longer passes its filter, and a split
 refuses a row for no side or two; a row deleted from a LEFT-JOINed table (a merged part) recomputes the rows
 that read it.
@@ -30,7 +31,7 @@ from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.output import naming
-from djsqlgen.output.messages import writer_message
+from djsqlgen.output.messages import SIGNAL_LIMIT, short_label, writer_message
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
 from djsqlgen.output.statements import Owned, Statement
@@ -59,9 +60,11 @@ def _reached(ctx: Context, impact: Impact, record: str) -> tuple[str, str]:
     return (f"{frm}\n{where}" if where else frm), ""
 
 
-def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool) -> str:
+def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool, key_too: bool = False) -> str:
+    """INSERT … SELECT the reached rows; unless ``plain_insert``, a row already at the key takes their values (its
+    key's bytes too with ``key_too``: under a _ci collation 'r2' and 'R2' are one key)."""
     values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
-    non_key = [c.name for c in target.columns if c.name not in target.primary_key] or [target.primary_key[0]]
+    non_key = [c.name for c in target.columns if key_too or c.name not in target.primary_key] or [target.primary_key[0]]
     body = (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
             f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
             f"SELECT * FROM (\n  SELECT\n    {values}\n  {_indent(reached[0], 2)}\n) AS dt")
@@ -110,10 +113,21 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
     message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
                                            "key taken, would merge two v1 rows; write another key"))
-    return (f"IF EXISTS (\n  SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
-            f"  JOIN (SELECT {selected}\n  {_indent(frm, 2)}) AS mv ON {on}\n"
-            f"  JOIN {table_sql(t.schema, t.name)} AS was ON {was}\n  WHERE NOT ({moved}) AND NOT ({itself})\n) THEN\n"
-            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    return _unlocked_exists(
+        f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
+        f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
+        f"JOIN {table_sql(t.schema, t.name)} AS was ON {was}\nWHERE NOT ({moved}) AND NOT ({itself})",
+        f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}")
+
+
+def _unlocked_exists(query: str, then: str) -> str:
+    """``IF EXISTS (query) THEN then``, read without a lock. In a trigger, ``IF EXISTS`` is a locking read, and of a
+    table the trigger also writes an exclusive one (InnoDB opens it for writing); on a key that is not there it locks
+    the gap where another writer's row is about to go, which v1 never does. A plain ``SELECT … INTO`` is a consistent
+    read: no lock. What it may miss (a row committed after this transaction's snapshot) the write that follows meets
+    anyway, as a duplicate key or a wait on that row's lock."""
+    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  SELECT EXISTS (\n    {_indent(query, 4)}\n  ) INTO v_found;\n"
+            f"  IF v_found THEN\n    {_indent(then, 4)};\n  END IF;\nEND")
 
 
 def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
@@ -134,21 +148,26 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
     if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
         mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
         same += f"\n    AND ({t.source.filter.render()})"
-    refusal = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
-               f"  CROSS JOIN {_indent(others, 2)}\n  WHERE {same}\n    AND NOT ({itself})\n) THEN\n"
-               f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
+    signal = f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}"
+    in_v1 = (f"SELECT 1\nFROM (\n  SELECT\n  {mine}\n  {_indent(mine_from, 2)}\n) AS mine\n"
+             f"CROSS JOIN {others}\nWHERE {same}\n  AND NOT ({itself})")
+    # Consistent reads only (SELECT … INTO, see _unlocked_exists): the progress row is locked by every backfill
+    # chunk's checkpoint, and a locking read of it would make each writer wait for the chunk in progress.
+    copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
+              f"WHERE target_id = {quote_literal(t.id)}")
     # Once the backfill has copied the whole table, v2 holds every v1 row's key and its own unique key finds the
     # collision: the look-up in v1 (a scan where no index of v1 has the mapped key) is needed only until then.
-    copied = (f"SELECT done FROM {ctx.control_table('progress')} WHERE target_id = {quote_literal(t.id)}")
     if not insert:  # a move: the v2 side is _taken_key_refusal's
-        return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nEND IF"
-    # A new row: v2 holds no row of it yet, so a row at its key is another's (read without a lock, by v2's key;
-    # the plain INSERT after this still fails on one committed meanwhile)
+        return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
+                f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  END IF;\nEND")
+    # A new row: v2 holds no row of it yet, so a row at its key is another's (the plain INSERT after this still
+    # fails on one committed meanwhile)
     on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
-    in_v2 = (f"IF EXISTS (\n  SELECT 1\n  FROM (\n    SELECT\n    {mine}\n    {_indent(mine_from, 4)}\n  ) AS mine\n"
-             f"  JOIN {table_sql(t.schema, t.name)} AS dst ON {on}\n) THEN\n"
-             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
-    return f"IF COALESCE(({copied}), 0) = 0 THEN\n  {_indent(refusal, 2)};\nELSE\n  {_indent(in_v2, 2)};\nEND IF"
+    in_v2 = (f"SELECT 1\nFROM (\n  SELECT\n  {mine}\n  {_indent(mine_from, 2)}\n) AS mine\n"
+             f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}")
+    return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
+            f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  ELSE\n"
+            f"    {_indent(_unlocked_exists(in_v2, signal), 4)};\n  END IF;\nEND")
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
@@ -170,19 +189,6 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
 
-def _lookup_disagrees(t: Target) -> str:
-    """A refusal: the written row's values (its key byte for byte included) differ from its key's lookup row."""
-    values = [(c, as_stored_key(c.expr.render(bound(DRIVING, "NEW")), c.decl)) for c in t.columns]
-    key = " AND ".join(f"dst.{_q(c.name)} = {v}" for c, v in values if c.name in t.primary_key)
-    same = " AND ".join(same_bytes(f"dst.{_q(c.name)}", v, c.decl) for c, v in values)
-    message = quote_literal(f"row disagrees with {t.name} (plan: one value per key)"[:100])
-    # FOR UPDATE: the upsert after this needs the row's exclusive lock anyway; a shared lock here first would let
-    # two inserts of one key each hold it and wait for the other's upgrade (1213, ~1 write in 10 under 6 writers)
-    return (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {key} AND NOT ({same}) "
-            "FOR UPDATE) THEN\n"
-            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message};\nEND IF")
-
-
 def _lookup_reference(ctx: Context, t: Target):
     """The v2 table made from the same v1 rows that refers to lookup ``t`` by its key (indexed there), if any."""
     return next(((child, fk) for child, fk in ctx.model.children(t.id)
@@ -190,38 +196,76 @@ def _lookup_reference(ctx: Context, t: Target):
                  and tuple(fk.ref_columns) == tuple(t.primary_key)), None)
 
 
-def _lookup_recomputed(ctx: Context, t: Target, update: bool = False) -> str:
-    """The lookup row of OLD's key, recomputed from a v1 row that still has that key, found through the referring
-    v2 table's index (no scan of v1): the row that set its values may be the one that went."""
-    child, fk = _lookup_reference(ctx, t)
-    old_key = {c.name: as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl) for c in t.key_columns}
-    by_index = " AND ".join(f"r.{_q(col)} = {old_key[ref]}" for col, ref in zip(fk.columns, fk.ref_columns))
-    still = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = {old_key[c.name]}" for c in t.key_columns)
+def _lookup_others_differ(ctx: Context, t: Target) -> str:
+    """SQL setting ``v_differ``: another v1 row with NEW's lookup key holds other values (its key's bytes included),
+    found through the referring v2 table's index (no scan of v1), by a consistent read (a plain SELECT … INTO in a
+    trigger locks nothing). Rows the backfill has not copied yet are not seen. Without a referring table: 1."""
+    found = _lookup_reference(ctx, t)
+    if found is None:
+        return "SET v_differ = 1"
+    child, fk = found
+    new = bound(DRIVING, "NEW")
+    new_key = {c.name: as_stored_key(c.expr.render(new), c.decl) for c in t.key_columns}
+    by_index = " AND ".join(f"r.{_q(col)} = {new_key[ref]}" for col, ref in zip(fk.columns, fk.ref_columns))
+    still = " AND ".join(f"{as_stored_key(c.expr.render(), c.decl)} = {new_key[c.name]}" for c in t.key_columns)
     # The referring row's key columns that read only the driving row find it (ON); those computed through a join
     # (a key that follows a re-keyed parent) can be compared only once that join is in scope (WHERE): in the ON
-    # they failed every DELETE and UPDATE of the table with 1054.
+    # they fail with 1054.
     on_driving = [c for c in child.key_columns if c.expr.aliases <= {DRIVING}]
     same_row = " AND ".join(f"r.{_q(c.name)} = {stored_key(c)}" for c in on_driving) or "TRUE"
     by_index = " AND ".join([by_index] + [f"r.{_q(c.name)} = {stored_key(c)}"
                                           for c in child.key_columns if c not in on_driving])
-    values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in t.columns)
-    non_key = [c.name for c in t.columns if c.name not in t.primary_key] or [t.primary_key[0]]
-    updates = ",\n  ".join(f"{_q(n)} = dt.{_q(n)}" for n in non_key)
+    same = " AND ".join(same_bytes(c.expr.render(), c.expr.render(new), c.decl) for c in t.columns)
     driving, *joins = from_clause(t).split("\n")  # the v1 rows behind the referring rows, by their key
-    source = "\n  ".join([f"JOIN {driving.removeprefix('FROM ')} ON {same_row}", *joins])
-    moved = " AND ".join(same_bytes(c.expr.render(bound(DRIVING, "OLD")), c.expr.render(bound(DRIVING, "NEW")),
-                                    c.decl) for c in t.key_columns)
-    recompute = (f"INSERT INTO {table_sql(t.schema, t.name)}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
-                 f"SELECT * FROM (\n  SELECT\n    {values}\n  FROM {table_sql(child.schema, child.name)} AS r\n"
-                 f"  {source}\n  WHERE {by_index} AND {still}\n  LIMIT 1\n) AS dt\nON DUPLICATE KEY UPDATE\n"
-                 f"  {updates}")
-    # The lookup row locked first, as every other write of it does (an upsert): the referring table's rows are
-    # read only then, so two writers of one key wait for each other in one order.
-    lock = " AND ".join(f"dst.{_q(c.name)} = {old_key[c.name]}" for c in t.key_columns)
-    recompute = (f"IF EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst WHERE {lock} FOR UPDATE) THEN\n"
-                 f"  {_indent(recompute, 2)};\nEND IF")
-    # a DELETE has no NEW: there the row always left its key
-    return recompute if not update else f"IF NOT ({moved}) THEN\n  {_indent(recompute, 2)};\nEND IF"
+    source = "\n    ".join([f"JOIN {driving.removeprefix('FROM ')} ON {same_row}", *joins])
+    return (f"SELECT EXISTS (\n  SELECT 1 FROM {table_sql(child.schema, child.name)} AS r\n    {source}\n"
+            f"  WHERE {by_index} AND {still}\n    AND NOT ({same})\n) INTO v_differ")
+
+
+def _lookup_write(ctx: Context, impact: Impact, insert: bool) -> str:
+    """The lookup row of NEW's key, written without locking it when it already agrees (the common case: many v1 rows
+    share one lookup row, and a lock on it would make all their writers wait for each other until commit).
+
+    1. A plain INSERT of the row: a new key takes its own new row (a second writer of the same new key waits for
+       the first to commit, as a unique key in v1 would make it); a key already there fails with 1062, caught, and
+       the duplicate check leaves a shared lock on that one row (record only, no gap; shared locks do not conflict).
+    2. Whether that row agrees, byte for byte, by a consistent read (no lock). A locking read of a table this
+       trigger also writes is exclusive (InnoDB opens it for writing), which is why the check is not one.
+    3. Only when it does not: is the key used by other v1 rows with other values (a consistent read through the
+       referring table's index)? If not (a row no v1 row uses any more, or the last row of an UPDATE that changes
+       every row of the key, a rename by case only included), the row takes NEW's values, key bytes too (an
+       exclusive lock, where the lookup row really changes). If so: an INSERT is refused, naming the key and the
+       values; an UPDATE leaves the shared row alone (row by row it cannot be told from the first row of an UPDATE
+       of every row of the key; 70's data check refuses the v1 that results)."""
+    t = impact.target
+    new = bound(DRIVING, "NEW")
+    values = [(c, as_stored_key(c.expr.render(new), c.decl)) for c in t.columns]
+    key = " AND ".join(f"dst.{_q(c.name)} = {v}" for c, v in values if c.name in t.primary_key)
+    same = " AND ".join(same_bytes(f"dst.{_q(c.name)}", v, c.decl) for c, v in values)
+    reached = _reached(ctx, impact, "NEW")
+    add = _upsert(t, reached, True)
+    take = _upsert(t, reached, False, key_too=True)
+    if insert:
+        # code, lookup and key first, then why, then the values (cut at 128 characters from their end)
+        def said(columns) -> str:
+            return ", ' ', ".join(f"{quote_literal(c.name + '=')}, QUOTE({c.expr.render(new)})" for c in columns)
+        key_said = said([c for c in t.columns if c.name in t.primary_key])
+        rest = [c for c in t.columns if c.name not in t.primary_key]
+        message = (f"LEFT(CONCAT({quote_literal(f'djsqlgen W3 {short_label(t.label)} (')}, {key_said}, "
+                   f"{quote_literal('): other v1 rows of this key hold other values' + (': ' if rest else ''))}"
+                   + (f", {said(rest)}" if rest else "") + f"), {SIGNAL_LIMIT})")
+        otherwise = f"SET v_message = {message};\n      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message"
+        decide = (f"IF v_differ THEN\n      {otherwise};\n    END IF;\n    {_indent(take, 4)};")
+    else:
+        decide = f"IF NOT v_differ THEN\n      {_indent(take, 6)};\n    END IF;"
+    return (f"BEGIN\n  DECLARE v_dup, v_agrees, v_differ INT DEFAULT 0;\n  DECLARE v_message VARCHAR(128);\n"
+            f"  BEGIN\n    DECLARE CONTINUE HANDLER FOR 1062 SET v_dup = 1;\n    {_indent(add, 4)};\n  END;\n"
+            f"  IF v_dup THEN\n"
+            f"    SELECT COUNT(*) INTO v_agrees FROM {table_sql(t.schema, t.name)} AS dst\n"
+            f"    WHERE {key} AND {same};\n"
+            f"  END IF;\n"
+            f"  IF v_dup AND NOT v_agrees THEN\n    {_indent(_lookup_others_differ(ctx, t), 4)};\n    {decide}\n"
+            f"  END IF;\nEND")
 
 
 def _without_child_joins(t: Target) -> Target:
@@ -330,19 +374,20 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                    f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
             blocks.append((impact.target.label, why, _delete(ctx, Impact(impact.target, paths),
                                                               gone=event == "DELETE")))
-        if event == "DELETE":  # after the referring rows went: the lookup row from a row still there
-            blocks += [(i.target.label, f"the row is gone: {i.target.label}'s row of its key now from a row still there",
-                        _lookup_recomputed(ctx, i.target)) for i in found
-                       if i.target.source.distinct and _lookup_reference(ctx, i.target)
-                       and any(p.alias == DRIVING and p.direct for p in i.paths)]
+        # A lookup row is never deleted nor recomputed here: the v1 rows still using its key agree with it (the
+        # plan's assumption), and one that no v1 row uses any more is harmless and takes the values of the next row
+        # that uses it (_lookup_write). Touching it would lock the row every writer of that key shares.
         return blocks
     for impact in found:  # parents first
         t = impact.target
         direct_driving = any(p.direct and p.alias == "src" for p in impact.paths)
         label = ", ".join(f"{p.alias}{'' if p.direct else ' (cascaded)'}" for p in impact.paths)
-        if event == "INSERT" and t.source.distinct and direct_driving:
-            why = f"the new row's values must agree with {t.label}'s row of its key (else one of them would be lost)"
-            blocks.append((t.label, why, _lookup_disagrees(t)))
+        lookup_write = t.source.distinct and direct_driving and all(p.alias == DRIVING for p in impact.paths)
+        if event == "INSERT" and lookup_write:
+            why = (f"the new row's values must agree with {t.label}'s row of its key (else one of them would be lost); "
+                   "that row is locked only where it changes")
+            blocks.append((t.label, why, _lookup_write(ctx, impact, insert=True)))
+            continue
         if event == "INSERT" and direct_driving and t.key_map.proof == "checked" and not t.source.distinct:
             blocks.append((t.label, f"refuse a row whose key of {t.label} another v1 row maps to (copied to v2 or not "
                                     "yet): the two would merge", _v1_taken_refusal(ctx, t, insert=True)))
@@ -373,17 +418,21 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                                        _v1_taken_refusal(ctx, t)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))
-        if t.source.distinct and direct_driving and _lookup_reference(ctx, t):
-            statements.append((f"the row left its old key: {t.label}'s row of that key now from a row still there",
-                               _lookup_recomputed(ctx, t, update=True)))
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
             statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
                                _upsert(t, _reached(ctx, Impact(t, joined), "OLD"), False)))
-        statements.append((f"recompute the rows of {t.label} that read it (as {label})",
-                           _upsert(t, _reached(ctx, impact, "NEW"), False)))
-        guard = _unchanged(impact.written_columns(), table)
+        if lookup_write:
+            statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
+                               "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
+        else:
+            statements.append((f"recompute the rows of {t.label} that read it (as {label})",
+                               _upsert(t, _reached(ctx, impact, "NEW"), False)))
+        written = impact.written_columns()
+        if not written:  # a lookup reached by a cascade through columns it does not read
+            continue
+        guard = _unchanged(written, table)
         inner = "\n".join(f"-- {why}\n{sql};" for why, sql in statements)
         blocks.append((t.label, f"{t.label}: only when a column it depends on changed",
                        f"IF NOT ({guard}) THEN\n  {_indent(inner, 2)}\nEND IF"))

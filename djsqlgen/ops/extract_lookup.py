@@ -3,8 +3,9 @@
 ``probe_insertion (…, probe, vendor, channels)`` with ``lookups: [{table: '#probe', key: [probe],
 columns: [vendor, channels]}]`` becomes ``#probe (probe) → vendor, channels`` and ``probe_insertion (…,
 probe)`` with a foreign key to it. The lookup is a target of its own whose source is the same v1 table,
-read ``distinct``: the backfill fills it with the distinct values, a v1 write upserts the lookup row of the
-value it writes (before the referring row: parents first), and no sync ever deletes a lookup row (another v1
+read ``distinct``: the backfill fills it with the distinct values, a v1 write adds the lookup row of the
+value it writes, or updates it where it changes (before the referring row: parents first; engines/triggers.py
+``_lookup_write`` locks the shared row only then), and no sync ever deletes a lookup row (another v1
 row may still use it, and a value nobody uses any more is harmless). Verify compares, for every v1 row,
 its lookup row's values with its own. That the moved values agree for each key is a data check (plan
 check, 00 and 70): two v1 rows with one key and different values would lose one of them.

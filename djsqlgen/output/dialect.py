@@ -36,6 +36,10 @@ class Dialect:
     # once. MySQL deprecates assignments inside expressions (8.0.13+, "User-Defined Variables" in the manual: a
     # warning each time): there the chunk's end is found first by a read of the keys ahead (the walk).
     copy_finds_chunk_end: bool = False
+    # lock_wait_timeout of 70's DDL (metadata locks): no wait at all where the server allows it (MySQL's least is 1).
+    # A DDL that waits for a writer's transaction makes that writer the victim of any metadata-lock deadlock (the
+    # server always chooses the DML); one that gives up at once never does, and `djsqlgen apply` retries it.
+    ddl_lock_wait_s: int = 0
 
     @property
     def is_mariadb(self) -> bool:
@@ -55,4 +59,4 @@ def dialect_for(server: Server) -> Dialect:
         # create triggers safe to run twice (CREATE TRIGGER cannot run in a procedure or a prepared statement).
         raise UnsupportedError(f"MySQL {server.version} is older than 8.0.29, the oldest supported (CREATE TRIGGER "
                                "IF NOT EXISTS); upgrade")
-    return Dialect("mysql", version, "FOR SHARE NOWAIT", True, chunk_lock_wait_s=1)
+    return Dialect("mysql", version, "FOR SHARE NOWAIT", True, chunk_lock_wait_s=1, ddl_lock_wait_s=1)

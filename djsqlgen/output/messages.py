@@ -24,10 +24,21 @@ WRITER_CODES = {
            "for an earlier one). An unordered shift cannot be carried: the row that still holds the key moves, or "
            "not, only later in the same statement, neither server has a trigger that runs after its last row, and "
            "a v2 row held back until then would be lost if that row never moved."),
+    "W3": ("the row disagrees with the lookup row of its key",
+           "a lookup (`lookups:` in the plan) holds one row per key, so every v1 row of one key must carry the same "
+           "values of the moved columns: other v1 rows of this key hold other values. Write their values (or "
+           "change every row of the key in one UPDATE). An UPDATE of one row of a shared key is not refused: "
+           "row by row it looks like the first row of an UPDATE of every row of the key; the shared lookup row is "
+           "left as it is, and verify and 70 report the v1 rows that disagree until they agree again."),
     "W2": ("the row fits no side of a split, or two",
            "every v1 row of a split table must pass exactly one side's `where`. Change the row, or the plan's "
            "filters (then generate again)."),
 }
+
+
+def short_label(table: str, room: int = 40) -> str:
+    """``table`` within ``room`` characters, its end (the table's own name) kept."""
+    return _shorten(table, room)
 
 
 def _shorten(text: str, room: int) -> str:

@@ -144,6 +144,18 @@ class FileBuilder:
                       "later query on the table behind it; run the file again then"),
         ]
 
+    def no_wait_ddl(self, what: str) -> None:
+        """Run by `djsqlgen apply`, this file's DDL never waits for a writer's transaction (a metadata lock): one that
+        waits makes that writer the victim of any metadata-lock deadlock (the server always chooses the DML). A busy
+        table fails the statement with 1205 before it changes anything, and apply runs it again (run/apply.py sets
+        @djsqlgen_ddl_retries). Another client cannot retry, so there the DDL waits, as in every file."""
+        self.statements.append(Statement(
+            "session.ddl_no_wait", f"SET SESSION lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', "
+            f"{self.ctx.dialect.ddl_lock_wait_s}, {LOCK_WAIT_TIMEOUT})",
+            f"under `djsqlgen apply`, this file's {what} never wait for a writer's transaction: a DDL that waits makes "
+            "that writer the victim of any metadata-lock deadlock (1213); apply retries a busy table's 1205 instead. "
+            f"With another client they wait up to {LOCK_WAIT_TIMEOUT} s"))
+
     def require(self, privileges: list[tuple[str, str, list[str] | None]]) -> list[Check]:
         """Refusals for missing ``privileges``, also listed in the file's Needs: header for `djsqlgen apply`."""
         for privilege, schema, _ in privileges:
@@ -747,6 +759,7 @@ class Phases:
     # -- 60 -----------------------------------------------------------------------------------------
     def constraints(self) -> FileBuilder:
         f, fn = self._file("60"), "60_constraints.sql"
+        f.no_wait_ddl("ADD FOREIGN KEY and ADD UNIQUE")
         privileges = [(p, s, None) for s in self._v2_schemas() for p in ("ALTER", "REFERENCES", "INDEX")]
         self._common_refusals(f, "30", [guards.backfill_done(self.ctx, fn), *self._v1_drift_until_cutover(fn)]
                               + f.require(privileges))
@@ -1010,6 +1023,7 @@ class Phases:
     def cutover(self) -> FileBuilder:
         f, fn = self._file("70"), "70_cutover.sql"
         ctx = self.ctx
+        f.no_wait_ddl("CREATE/DROP TRIGGER and RENAME")
         privileges = [(p, s, None) for s in self._v1_schemas() + self._v2_schemas() for p in ("ALTER", "DROP", "TRIGGER")]
         privileges += [(p, s, None) for spec in self.model.schemas for s in (spec.archive, spec.final)
                        if s and self.plan.cutover.rename_to_final

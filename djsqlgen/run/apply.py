@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -167,6 +168,8 @@ def apply_files(
         _refuse_held(db, selection)
         _confirm_drops(files, yes, ask)
         _check_privileges(db, files)
+    if db is not None:  # 60 and 70 then never wait for a metadata lock: their 1205 is retried here (_call_retrying)
+        db.execute("SET @djsqlgen_ddl_retries = 'yes'")
     if discard_v2_writes and db is not None:
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
     for path in files:
@@ -214,6 +217,49 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
                                 f"{'; '.join(lacking)}; ask a DBA for them. Nothing was run.")
 
 
+# A statement of a file that does not wait for metadata locks (60 and 70 under apply: lock_wait_timeout 0, MySQL 1)
+# fails with 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a
+# pause (50 ms doubling, at most 0.2 s: a busy table is free only between its writers' transactions). Under writers
+# that never leave it free for 30 s (measured: six DataJoint clients kept 60 retrying for 300 s), it then waits once,
+# up to the file's usual timeout, the way every other client runs it: a writer can then lose a metadata-lock
+# deadlock, but the file does not starve. The files are safe to run twice: a retried statement skips what is done.
+DDL_NO_WAIT_S = 30.0
+DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 0.2
+
+
+def _no_wait_ddl(db: Database) -> bool:
+    return int(db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"]) <= 1
+
+
+def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None],
+                   each: Callable[[list[dict]], None] | None = None):
+    from djsqlgen.output.phases import LOCK_WAIT_TIMEOUT
+
+    waited, pause, told = 0.0, DDL_RETRY_FIRST_S, False
+    while True:
+        try:
+            return db.call_results(statement.sql, each=each)
+        except ServerError as exc:
+            if exc.errno != 1205 or not _no_wait_ddl(db):
+                raise
+            if not told:
+                echo(f"-- {display_name(path)} line {statement.line}: waiting for writers' transactions on its table "
+                     "(this file's DDL does not make them wait); retrying")
+                told = True
+            if waited >= DDL_NO_WAIT_S:
+                no_wait = db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"]
+                echo(f"-- {display_name(path)} line {statement.line}: its table was never free for "
+                     f"{DDL_NO_WAIT_S:.0f} s; waiting for it (up to {LOCK_WAIT_TIMEOUT} s)")
+                db.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
+                try:
+                    return db.call_results(statement.sql, each=each)
+                finally:
+                    db.execute(f"SET SESSION lock_wait_timeout = {int(no_wait)}")
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, DDL_RETRY_MOST_S)
+
+
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
     from djsqlgen.output.phases import NOTHING_TO_UNDO
 
@@ -222,7 +268,7 @@ def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[s
             echo(format_rows(rows))
 
     try:
-        db.call_results(statement.sql, each=show)
+        _call_retrying(db, path, statement, echo, each=show)
     except ServerError as exc:
         if exc.errno in (1644, 1231) and NOTHING_TO_UNDO in exc.message:
             raise NothingToUndo(exc.message[exc.message.index(NOTHING_TO_UNDO):]) from None

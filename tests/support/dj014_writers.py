@@ -9,6 +9,10 @@ sessions and tags without firing their triggers), delete with DataJoint's cascad
 raw-SQL writes to an auto_increment table. ``--existing A-B`` makes the worker also move and
 delete rows among subject ids A..B (the bulk rows the backfill is copying at that moment).
 Prints one JSON line of counts on stdout.
+
+``--keep-going`` (the writer-stress test and bench): a failed iteration is counted, not fatal, the way a lab sees
+it (DataJoint 0.14 does not retry): each failure is one line ``{"error": errno, "at": unix time, "what": step}``
+on stdout before the counts, and the worker loops until ``--until-file`` exists (at most ``--iterations``).
 """
 
 
@@ -20,6 +24,7 @@ import json
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -34,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete")
+    parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
+    parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
     args = parser.parse_args(argv)
 
     sys.stdout.flush()
@@ -52,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0, "raw": 0, "bulk_moves": 0, "bulk_deletes": 0}
     common = f"`{common_db}`"
 
-    for i in range(args.iterations):
+    step = {"what": ""}
+
+    def iteration(i: int) -> None:
         sid = base + i
+        step["what"] = "insert with parts"
         with conn.transaction:  # a master and its parts, together, as DataJoint users insert them
             p.Subject.insert1({"subject_id": sid, "species": "Mus musculus", "subject_uuid": p.stable_uuid("w", sid),
                                    "sex": rng.choice("MFU"), "notes": f"worker {args.worker}"})
@@ -61,29 +71,63 @@ def main(argv: list[str] | None = None) -> int:
                                    "operator": rng.choice(["alice", "bob", "carol"])})
             p.Session.Tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("a", "b", "c")])
         counts["inserted"] += 1
+        step["what"] = "update1"
         p.Subject.update1({"subject_id": sid, "notes": f"updated {i}", "weight": round(rng.uniform(10, 40), 2)})
         counts["updated"] += 1
         if i % 3 == 1:
+            step["what"] = "key move"
             # Primary-key change: cascades to session and session__tag inside the server.
             conn.query(f"UPDATE {common}.`subject` SET subject_id = subject_id + 50000 WHERE subject_id = %s",
                        args=(sid - 1,))
             counts["key_moves"] += 1
         if i % 4 == 3:
+            step["what"] = "cascading delete"
             (p.Subject & {"subject_id": sid}).delete()  # DataJoint deletes the parts and session first
             counts["deleted"] += 1
+        step["what"] = "raw writes"
         conn.query(f"INSERT INTO {common}.`lab_note` (note) VALUES (%s)", args=(f"w{args.worker} note {i}",))
         conn.query(f"UPDATE {common}.`lab_note` SET note = CONCAT(note, '!') ORDER BY note_id DESC LIMIT 1")
         counts["raw"] += 2
         if existing:
+            step["what"] = "bulk move"
             moved = existing.pop()
             conn.query(f"UPDATE {common}.`subject` SET subject_id = subject_id + 20000000, notes = 'moved' "
                        "WHERE subject_id = %s", args=(moved,))
             counts["bulk_moves"] += 1
         if existing and i % 2 == 0:
+            step["what"] = "bulk delete"
             (p.Subject & {"subject_id": existing.pop()}).delete()
             counts["bulk_deletes"] += 1
+    counts["errors"] = 0
+    for i in range(args.iterations):
+        if args.until_file and os.path.exists(args.until_file):
+            break
+        if not args.keep_going:
+            iteration(i)
+            continue
+        try:
+            iteration(i)
+        except Exception as exc:  # noqa: BLE001 - counted by error code, as the lab would see it
+            counts["errors"] += 1
+            out.write(json.dumps({"error": _errno(exc), "at": time.time(), "what": step["what"],
+                                  "message": str(exc)[:200]}) + "\n")
+            try:
+                conn.cancel_transaction()
+            except Exception:  # noqa: BLE001
+                pass
     out.write(json.dumps(counts) + "\n")
     out.flush()
+    return 0
+
+
+def _errno(exc: BaseException) -> int:
+    """The server's error number behind a DataJoint exception (it wraps pymysql's), 0 when there is none."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.args and isinstance(exc.args[0], int):
+            return exc.args[0]
+        exc = exc.__cause__ or exc.__context__
     return 0
 
 

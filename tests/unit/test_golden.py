@@ -110,3 +110,16 @@ def test_mysql_copies_never_wait_for_a_row_lock(tmp_path: Path):
     assert "HANDLER FOR 1205, 1213, 3572" in routines
     # MySQL deprecates assignments inside expressions (8.0.13+): its copies take the chunk's end from the walk
     assert ":=" not in routines and "LIMIT {chunk rows}" not in routines and "{chunk range}" in routines
+
+
+def test_the_constraints_and_cutover_ddl_never_wait_for_a_writer(tmp_path: Path):
+    """Under `djsqlgen apply` (which retries it), 60's and 70's DDL gives up at once on a busy table: one that waits
+    makes the writer the victim of any metadata-lock deadlock. MySQL's least lock_wait_timeout is 1 s; MariaDB takes
+    0; another client keeps the usual wait (it cannot retry)."""
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", str(out), "--heading",
+                    str(_mysql_heading(tmp_path, "8.0.36"))], cwd=CASES[0], check=True, capture_output=True)
+    for name in ("60_constraints.sql", "70_cutover.sql"):
+        assert "lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', 1, 10);" in (out / name).read_text(encoding="utf-8")
+        assert "lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', 0, 10);" in \
+            (CASES[0] / "expected" / name).read_text(encoding="utf-8")

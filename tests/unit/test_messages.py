@@ -77,4 +77,4 @@ def test_every_signal_message_fits(path: Path):
 def test_the_files_checked_have_trigger_refusals():
     """The cases include triggers that refuse writes (a checked key, a lookup, a split), so their messages count."""
     text = "".join(p.read_text() for p in FILES if p.name == "30_dualwrite.sql")
-    assert all(f"djsqlgen {code} " in text for code in ("W1", "W2")) and "disagrees with #rig" in text
+    assert all(f"djsqlgen {code} " in text for code in ("W1", "W2", "W3")) and "djsqlgen W3 lab_v2.#rig (" in text

@@ -15,6 +15,9 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
+-- [session.ddl_no_wait] under `djsqlgen apply`, this file's ADD FOREIGN KEY and ADD UNIQUE never wait for a writer's transaction: a DDL that waits makes that writer the victim of any metadata-lock deadlock (1213); apply retries a busy table's 1205 instead. With another client they wait up to 10 s
+SET SESSION lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', 0, 10);
+
 -- [refuse_setup.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
@@ -47,6 +50,36 @@ BEGIN NOT ATOMIC
     -- Refuse: v2 is missing rows until the backfill finishes
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`progress`) OR EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`progress` WHERE done = 0) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_common.#species must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = '#species' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('species', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 1), ('common_name', 'varchar(64)', 'YES', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = '#species') <> 2)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_common.#species differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_common.session must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('session_start', 'datetime', 'NO', '', 0), ('session_notes', 'varchar(1024)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = 'session') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_common.session differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_common.subject must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('species', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0), ('subject_uuid', 'binary(16)', 'NO', '', 0), ('sex', 'enum(''M'',''F'',''U'')', 'NO', 'utf8mb4_general_ci', 0), ('weight', 'decimal(6,2)', 'YES', '', 0), ('notes', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 6 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common' AND TABLE_NAME = 'subject') <> 6)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_common.subject differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_ephys.__spikes must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '__spikes' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('n_units', 'int(11)', 'NO', '', 0))) <> 3 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '__spikes') <> 3)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_ephys.__spikes differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_ephys.__spikes__unit must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '__spikes__unit' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('unit_id', 'smallint(5) unsigned', 'NO', '', 1), ('firing_rate', 'float', 'NO', '', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '__spikes__unit') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_ephys.__spikes__unit differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_example_ephys._recording must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '_recording' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('duration', 'float', 'NO', '', 0), ('raw', 'longblob', 'NO', '', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME = '_recording') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_example_ephys._recording differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: 60_constraints.sql needs ALTER on djsqlgen_demo_example_common_v2

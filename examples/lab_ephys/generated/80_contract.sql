@@ -67,150 +67,6 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example: guarded steps of 80_contract.sql (created, called, dropped by it)'
 BEGIN
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del';
-
   -- no sync is left
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_ins`;
@@ -363,14 +219,14 @@ CALL `djsqlgen_demo_example`.`step_80_contract`();
 -- [step_drop.step_80_contract] clean up
 DROP PROCEDURE `djsqlgen_demo_example`.`step_80_contract`;
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_demo_example`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_example`.`heartbeat`;
 
 -- [control_table_drop.backfill_run] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_example`.`backfill_run`;
-
--- [control_table_drop.v2_writes] bookkeeping no longer needed
-DROP TABLE IF EXISTS `djsqlgen_demo_example`.`v2_writes`;
 
 -- [control_table_drop.verify_diff] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_example`.`verify_diff`;
@@ -494,6 +350,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`verify_total__djsqlgen_demo_ex
 
 -- [procedure_drop.djsqlgen_demo_example_ephys.__spikes__unit.check_references] reference check of djsqlgen_demo_example_ephys_v2.__sorting__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`check_references__djsqlgen_demo_example_ephys__spikes___ef58d53c`;
+
+-- [procedure_drop.run_report] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`run_report`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`backfill_chunk`;

@@ -223,6 +223,19 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_rekey`.`reference_sql` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: each v2 foreign key''s orphan query, run by the shared check_references before 60 adds it';
 
+-- [control_table_create.v1_columns] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_demo_rekey`.`v1_columns` (
+  schema_name VARCHAR(64) NOT NULL COMMENT 'a v1 table the files read',
+  table_name VARCHAR(64) NOT NULL,
+  column_name VARCHAR(64) NOT NULL,
+  column_type TEXT NOT NULL COMMENT 'as information_schema.COLUMNS shows it',
+  is_nullable VARCHAR(3) NOT NULL,
+  collation_name VARCHAR(64) NOT NULL COMMENT 'empty when none',
+  in_key TINYINT NOT NULL COMMENT '1: part of the primary key',
+  PRIMARY KEY (schema_name, table_name, column_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: v1 as the files were generated from it; djsqlgen backfill and verify refuse when it differs';
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id NOT IN ('djsqlgen_demo_rekey_common.subject', 'djsqlgen_demo_rekey_ephys.#probe_type', 'djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
 
@@ -237,6 +250,35 @@ VALUES
 ('djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys', '__clustering', 'djsqlgen_demo_rekey_ephys_v2', '__clustering', 5),
 ('djsqlgen_demo_rekey_ephys.__clustering__unit', 'djsqlgen_demo_rekey_ephys', '__clustering__unit', 'djsqlgen_demo_rekey_ephys_v2', '__clustering__unit', 6)
 ON DUPLICATE KEY UPDATE ordinal = ordinal;
+
+-- [v1_columns_clear] v1 as an earlier generate saw it
+DELETE FROM `djsqlgen_demo_rekey`.`v1_columns`;
+
+-- [v1_columns_rows] v1 as these files were generated from it: `djsqlgen backfill` and `verify` check it at start-up
+INSERT INTO `djsqlgen_demo_rekey`.`v1_columns`
+  (schema_name, table_name, column_name, column_type, is_nullable, collation_name, in_key)
+VALUES
+('djsqlgen_demo_rekey_common', 'session', 'subject_id', 'int(10) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_common', 'session', 'session_id', 'smallint(5) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_common', 'session', 'session_start', 'datetime(3)', 'NO', '', 0),
+('djsqlgen_demo_rekey_common', 'session', 'rig', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0),
+('djsqlgen_demo_rekey_common', 'subject', 'subject_id', 'int(10) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_common', 'subject', 'sex', 'enum(''M'',''F'',''U'')', 'NO', 'utf8mb4_general_ci', 0),
+('djsqlgen_demo_rekey_ephys', '#probe_type', 'probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 1),
+('djsqlgen_demo_rekey_ephys', '#probe_type', 'channels', 'smallint(5) unsigned', 'NO', '', 0),
+('djsqlgen_demo_rekey_ephys', '__clustering', 'subject_id', 'int(10) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering', 'session_id', 'smallint(5) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering', 'insertion_number', 'tinyint(3) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering', 'n_units', 'int(11)', 'NO', '', 0),
+('djsqlgen_demo_rekey_ephys', '__clustering__unit', 'subject_id', 'int(10) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering__unit', 'session_id', 'smallint(5) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering__unit', 'insertion_number', 'tinyint(3) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering__unit', 'unit_id', 'smallint(5) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', '__clustering__unit', 'firing_rate', 'float', 'NO', '', 0),
+('djsqlgen_demo_rekey_ephys', 'probe_insertion', 'subject_id', 'int(10) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', 'probe_insertion', 'session_id', 'smallint(5) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', 'probe_insertion', 'insertion_number', 'tinyint(3) unsigned', 'NO', '', 1),
+('djsqlgen_demo_rekey_ephys', 'probe_insertion', 'probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0);
 
 -- [chunk_sql.djsqlgen_demo_rekey_common.subject] how djsqlgen_demo_rekey_common.subject is walked, copied into djsqlgen_demo_rekey_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
@@ -254,11 +296,16 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
   (`subject_id`, `sex`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`subject_id`,
   `src`.`sex`
-FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+FROM `djsqlgen_demo_rekey_common`.`subject` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`',
   'aligned',
@@ -302,11 +349,16 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
   (`probe_type`, `channels`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`probe_type`,
   `src`.`channels`
-FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`probe_type`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`probe_type`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`',
   'aligned',
@@ -350,12 +402,18 @@ VALUES (
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
   'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
   (`subject_id`, `session_start`, `rig`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`subject_id`,
   `src`.`session_start`,
   `src`.`rig`
-FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+FROM `djsqlgen_demo_rekey_common`.`session` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_id`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`',
   'keyed',
@@ -421,16 +479,25 @@ VALUES (
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND `src`.`insertion_number` <= @djsqlgen_hi_3))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
-  'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+  '/* no join buffer: each driving row is joined as it is read, in key order */
+SET STATEMENT join_cache_level = 0 FOR
+INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
   (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`subject_id`,
   `parent_1`.`session_start`,
   `src`.`insertion_number`,
   `src`.`probe_type`
-FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` FORCE INDEX (PRIMARY)
 LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
+  AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`',
   'keyed',
@@ -512,17 +579,26 @@ VALUES (
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND `src`.`insertion_number` <= @djsqlgen_hi_3))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
-  'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+  '/* no join buffer: each driving row is joined as it is read, in key order */
+SET STATEMENT join_cache_level = 0 FOR
+INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
   (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`subject_id`,
   `parent_1_parent_1`.`session_start`,
   `src`.`insertion_number`,
   `src`.`n_units`
-FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` FORCE INDEX (PRIMARY)
 LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
 LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
+  AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`',
   'keyed',
@@ -597,18 +673,28 @@ VALUES (
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND (`src`.`insertion_number` < @djsqlgen_hi_3 OR (`src`.`insertion_number` = @djsqlgen_hi_3 AND `src`.`unit_id` <= @djsqlgen_hi_4))))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED), @djsqlgen_lo_4 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[3]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_4 AS CHAR CHARACTER SET utf8mb4))',
-  'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+  '/* no join buffer: each driving row is joined as it is read, in key order */
+SET STATEMENT join_cache_level = 0 FOR
+INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
   (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-SELECT /* djsqlgen rekey backfill chunk */
+SELECT STRAIGHT_JOIN /* djsqlgen rekey backfill chunk */
   `src`.`subject_id`,
   `parent_1_parent_1_parent_1`.`session_start`,
   `src`.`insertion_number`,
   `src`.`unit_id`,
   `src`.`firing_rate`
-FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` FORCE INDEX (PRIMARY)
 LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
 LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
 WHERE {chunk range}
+  /* the key of each driving row read, and their count: the last one read is this chunk''s end */
+  AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
+  AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
+  AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
+  AND (@djsqlgen_hi_4 := `src`.`unit_id`) IS NOT NULL
+  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
+ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`',
   'keyed',
@@ -669,6 +755,34 @@ WHERE {v2 chunk range}
   AND dst.`subject_id` IS NOT NULL AND dst.`session_start` IS NOT NULL AND dst.`insertion_number` IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS p WHERE p.`subject_id` = dst.`subject_id` AND p.`session_start` = dst.`session_start` AND p.`insertion_number` = dst.`insertion_number`)
 LIMIT 1');
+
+-- [procedure_drop.run_report] replace an earlier version
+DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`run_report`;
+
+-- [procedure_create.run_report] run_report: what the loops of 40 and 50 are doing, for djsqlgen status
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_demo_rekey`.`run_report`(IN p_state VARCHAR(16), IN p_why VARCHAR(255))
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen rekey 023c20580528: what the loops of 40 and 50 are doing, for djsqlgen status'
+BEGIN
+  -- While the loop works, its session holds the named lock below, as `djsqlgen backfill` and `verify` do: a
+  -- client killed, or a connection killed or dropped, frees it, and `djsqlgen status` then says the loop stopped
+  -- instead of showing it at work for ever. GET_LOCK(…, 0) never waits; the lock is taken once per session.
+  IF p_state IN ('copying', 'throttled', 'paused', 'verifying', 'verify throttled', 'verify paused') THEN
+    IF IS_USED_LOCK('djsqlgen djsqlgen_demo_rekey run') IS NULL THEN
+      DO GET_LOCK('djsqlgen djsqlgen_demo_rekey run', 0);
+    END IF;
+  ELSEIF IS_USED_LOCK('djsqlgen djsqlgen_demo_rekey run') <=> CONNECTION_ID() THEN
+    DO RELEASE_LOCK('djsqlgen djsqlgen_demo_rekey run');
+  END IF;
+  INSERT INTO `djsqlgen_demo_rekey`.`backfill_run` (id)
+  SELECT 1 FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1);
+  UPDATE `djsqlgen_demo_rekey`.`backfill_run`
+  SET state = p_state, why = p_why, rows_per_s = NULL, eta_s = NULL, reported_at = NOW(6)
+  WHERE id = 1;
+END;;
+DELIMITER ;
 
 -- [procedure_drop.backfill_chunk] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`backfill_chunk`;
@@ -771,32 +885,41 @@ BEGIN
       EXECUTE djsqlgen_walk;
     END IF;
 
-    -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
-    -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
-    SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                               IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                               ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
-    PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-    EXECUTE djsqlgen_walk;
-    IF @djsqlgen_found = 0 THEN
-      -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-      -- Rows inserted after this point reach v2 through the dual-write triggers.
-      SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                                                  IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                                                  ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+    IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
+      -- One read per row: the copy takes the next p_chunk_rows driving rows in key order (ORDER BY … LIMIT) and
+      -- keeps the key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key
+      -- read is this chunk's end, and fewer rows than asked mean the table's end.
+      SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL,
+          @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', IF(v_checkpoint IS NULL, 'TRUE', v_after_lo)),
+                                  '{chunk rows}', v_offset + 1);
+    ELSE
+      -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
+      -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
+      SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                 IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                 ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
       PREPARE djsqlgen_walk FROM @djsqlgen_sql;
       EXECUTE djsqlgen_walk;
-    END IF;
-    DEALLOCATE PREPARE djsqlgen_walk;
-
-    IF @djsqlgen_found = 1 THEN
-      -- Copy the chunk: the table's copy statement over the key range after the checkpoint, up to the bound.
-      -- The shared locks on the v1 rows read make concurrent writers to them wait for this commit; their
-      -- triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try of
-      -- this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
-      -- effect of turning conversion errors into warnings.
+      IF @djsqlgen_found = 0 THEN
+        -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
+        -- Rows inserted after this point reach v2 through the dual-write triggers.
+        SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
+                                                    IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
+                                                    ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+        PREPARE djsqlgen_walk FROM @djsqlgen_sql;
+        EXECUTE djsqlgen_walk;
+      END IF;
+      DEALLOCATE PREPARE djsqlgen_walk;
+      -- The copy: the key range after the checkpoint, up to the bound.
       SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
                                   IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
+    END IF;
+
+    IF @djsqlgen_found = 1 THEN
+      -- Copy the chunk. The shared locks on the v1 rows read make concurrent writers to them wait for this commit;
+      -- their triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try
+      -- of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
+      -- effect of turning conversion errors into warnings.
       PREPARE djsqlgen_copy FROM @djsqlgen_sql;
       EXECUTE djsqlgen_copy;
       -- Read at once, before another statement clears them: the rows copied and the server's warnings
@@ -808,6 +931,19 @@ BEGIN
                                 v_warning_text);
       END IF;
       DEALLOCATE PREPARE djsqlgen_copy;
+      IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
+        IF (@djsqlgen_read > 0 AND @djsqlgen_hi_1 IS NULL) OR (@djsqlgen_read = 0 AND p_rows_copied > 0) THEN
+          -- The copy's key assignments did not run: stop, rolled back, rather than lose the place.
+          SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped, rolled back: the server skipped ',
+                                      'the copy''s key assignments; report it'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        SET @djsqlgen_found = @djsqlgen_read > 0, v_last_chunk = @djsqlgen_read < v_offset + 1;
+      END IF;
+    END IF;
+
+    IF @djsqlgen_found = 1 THEN
+      -- The next chunk starts after this one's last key.
       SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
       PREPARE djsqlgen_walk FROM @djsqlgen_sql;
       EXECUTE djsqlgen_walk;
@@ -858,13 +994,33 @@ BEGIN
   DECLARE v_retries INT DEFAULT 0;
   DECLARE v_locked_s DOUBLE DEFAULT 0;
   DECLARE v_pause_s DOUBLE DEFAULT 0;
+  DECLARE v_label VARCHAR(200);
+  DECLARE v_said DATETIME(6);
+  -- A line per table for whoever runs 40_backfill.sql (the client prints each as it comes), and the state for
+  -- `djsqlgen status`.
+  SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_demo_rekey`.`progress`
+                          WHERE target_id = p_target_id), p_target_id), v_said = NOW(6);
+  CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+  SELECT CONCAT('djsqlgen backfill: copying ', v_label, ' (table ',
+                (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress` WHERE ordinal <= p.ordinal), ' of ',
+                (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress`), ', about ',
+                COALESCE((SELECT TABLE_ROWS FROM information_schema.TABLES
+                          WHERE TABLE_SCHEMA = p.source_schema AND TABLE_NAME = p.source_table), 0),
+                ' rows in v1', IF(p.rows_copied > 0, CONCAT(', resumed after ', p.rows_copied, ' copied'), ''), ')')
+         AS progress
+  FROM `djsqlgen_demo_rekey`.`progress` AS p WHERE p.target_id = p_target_id AND p.done = 0;
   WHILE v_done = 0 DO
     -- Between chunks: `djsqlgen pause PLAN` holds the copy here, `djsqlgen abort PLAN` ends it (run it again to
     -- resume from the checkpoint).
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' THEN
+      CALL `djsqlgen_demo_rekey`.`run_report`('paused', CONCAT(v_label, ' (40_backfill.sql): djsqlgen pause'));
+      WHILE COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+        DO SLEEP(1);
+      END WHILE;
+      CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+    END IF;
     IF COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      CALL `djsqlgen_demo_rekey`.`run_report`('aborted', CONCAT(v_label, ' (40_backfill.sql): djsqlgen abort'));
       -- (Messages stay within 128 characters, MySQL's limit.)
       SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' aborted (djsqlgen abort); nothing is lost: ',
                                   'djsqlgen resume, then run it again'), 128);
@@ -880,6 +1036,7 @@ BEGIN
       -- Only the retries' pauses count toward the limit (not a `djsqlgen pause` in between).
       SET v_done = 0, v_retries = v_retries + 1, v_pause_s = LEAST(0.05 * POW(2, v_retries - 1), 2);
       IF v_locked_s + v_pause_s > 300 THEN
+        CALL `djsqlgen_demo_rekey`.`run_report`('stopped', CONCAT(v_label, ' (40_backfill.sql): rows locked by writers'));
         -- (Messages stay within 128 characters, MySQL's limit.)
         SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped: rows locked by writers for ',
                                     '300 s; nothing is lost, run it again later'), 128);
@@ -897,11 +1054,27 @@ BEGIN
         -- The client prints this result: a warning is shown, never swallowed.
         SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
       END IF;
+      IF v_done = 0 AND v_said < NOW(6) - INTERVAL 10 SECOND THEN
+        -- A long table: a line every 10 s, and the state kept fresh.
+        SET v_said = NOW(6);
+        SELECT CONCAT('djsqlgen backfill: ', v_label, ': ', rows_copied, ' rows copied so far') AS progress
+        FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = p_target_id;
+        CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
+      END IF;
       IF v_done = 0 AND p_sleep_ms > 0 THEN
         DO SLEEP(p_sleep_ms / 1000);
       END IF;
     END IF;
   END WHILE;
+  SELECT CONCAT('djsqlgen backfill: ', v_label, ' done: ', p.rows_copied, ' rows copied; ',
+                (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress` WHERE done = 1), ' of ', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress`),
+                ' tables done') AS progress
+  FROM `djsqlgen_demo_rekey`.`progress` AS p WHERE p.target_id = p_target_id;
+  IF EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`progress` WHERE done = 0) THEN
+    CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' done (40_backfill.sql)'));
+  ELSE
+    CALL `djsqlgen_demo_rekey`.`run_report`('finished', '40_backfill.sql: every table copied');
+  END IF;
 END;;
 DELIMITER ;
 
@@ -1229,14 +1402,29 @@ BEGIN
   DECLARE v_chunk_no INT DEFAULT 0;
   DECLARE v_lo TEXT CHARACTER SET utf8mb4 DEFAULT NULL;
   DECLARE v_message VARCHAR(255);
+  DECLARE v_label VARCHAR(200);
+  -- A line per table for whoever runs 50_verify.sql (the client prints each as it comes), and the state for
+  -- `djsqlgen status`.
+  SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_demo_rekey`.`progress`
+                          WHERE target_id = p_target_id), p_target_id);
+  CALL `djsqlgen_demo_rekey`.`run_report`('verifying', CONCAT(v_label, ' (50_verify.sql)'));
+  SELECT CONCAT('djsqlgen verify: verifying ', v_label, ' (table ',
+                (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress` WHERE ordinal <= p.ordinal), ' of ',
+                (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress`), ')') AS progress
+  FROM `djsqlgen_demo_rekey`.`progress` AS p WHERE p.target_id = p_target_id;
   chunks: LOOP
     -- Between chunks: `djsqlgen pause PLAN` holds it here, `djsqlgen abort PLAN` ends it.
-    WHILE COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
-      DO SLEEP(1);
-    END WHILE;
+    IF COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' THEN
+      CALL `djsqlgen_demo_rekey`.`run_report`('verify paused', CONCAT(v_label, ' (50_verify.sql): djsqlgen pause'));
+      WHILE COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'pause' DO
+        DO SLEEP(1);
+      END WHILE;
+      CALL `djsqlgen_demo_rekey`.`run_report`('verifying', CONCAT(v_label, ' (50_verify.sql)'));
+    END IF;
     IF COALESCE((SELECT requested FROM `djsqlgen_demo_rekey`.`backfill_run` WHERE id = 1), 'run') = 'abort' THEN
+      CALL `djsqlgen_demo_rekey`.`run_report`('verify aborted', CONCAT(v_label, ' (50_verify.sql): djsqlgen abort'));
       SET v_message = LEFT(CONCAT('djsqlgen: verify of ', p_target_id, ' aborted (djsqlgen abort); djsqlgen resume, ',
-                                  'then verify again'), 255);
+                                  'then verify again'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
     SET v_chunk_no = v_chunk_no + 1;
@@ -1255,6 +1443,10 @@ BEGIN
     CALL `djsqlgen_demo_rekey`.`verify_record`(p_run_id, p_target_id, 0, 1, NULL, NULL,
       @djsqlgen_src_rows, 0, 0, @djsqlgen_dst_rows, 0, 0, @djsqlgen_diffs);
   END IF;
+  SELECT CONCAT('djsqlgen verify: ', v_label, ' done: ', COUNT(*), ' chunk(s), ',
+                IF(SUM(src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2) > 0, 'DIFFERENT (see the report)',
+                   'equal')) AS progress
+  FROM `djsqlgen_demo_rekey`.`verify_chunk` WHERE run_id = p_run_id AND target_id = p_target_id AND is_total = 0;
 END;;
 DELIMITER ;
 
@@ -1339,6 +1531,7 @@ BEGIN
   CALL `djsqlgen_demo_rekey`.`verify_table`(v_run, 'djsqlgen_demo_rekey_ephys.probe_insertion', 1, p_chunk_rows);
   CALL `djsqlgen_demo_rekey`.`verify_table`(v_run, 'djsqlgen_demo_rekey_ephys.__clustering', 1, p_chunk_rows);
   CALL `djsqlgen_demo_rekey`.`verify_table`(v_run, 'djsqlgen_demo_rekey_ephys.__clustering__unit', 1, p_chunk_rows);
+  CALL `djsqlgen_demo_rekey`.`run_report`('verified', CONCAT('50_verify.sql: run ', v_run));
   CALL `djsqlgen_demo_rekey`.`verify_finish`(v_run, p_fail_on_difference);
 END;;
 DELIMITER ;

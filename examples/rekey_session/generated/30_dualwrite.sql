@@ -71,32 +71,32 @@ BEGIN NOT ATOMIC
     END IF;
     -- Refuse: djsqlgen_demo_rekey_common.session must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('session_start', 'datetime(3)', 'NO', '', 0), ('rig', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'session') <> 4) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_common.session differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_common.session differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_common.subject must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('sex', 'enum(''M'',''F'',''U'')', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'subject') <> 2) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_common.subject differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_common.subject differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_ephys.#probe_type must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '#probe_type' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 1), ('channels', 'smallint(5) unsigned', 'NO', '', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '#probe_type') <> 2) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.#probe_type differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.#probe_type differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_ephys.__clustering must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('n_units', 'int(11)', 'NO', '', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering') <> 4) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.__clustering differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.__clustering differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_ephys.__clustering__unit must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering__unit' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('unit_id', 'smallint(5) unsigned', 'NO', '', 1), ('firing_rate', 'float', 'NO', '', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering__unit') <> 5) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.__clustering__unit differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.__clustering__unit differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_ephys.probe_insertion must still be as the files were generated from
     IF ((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = 'probe_insertion' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = 'probe_insertion') <> 4) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.probe_insertion differs from the heading the files were generated from (columns, types, nullability, collations or primary key); run inspect and generate again';
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: djsqlgen_demo_rekey_ephys.probe_insertion differs from the heading the files came from; undo that ALTER, or run inspect and generate again, then apply from 00 (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: roll back in order, newest first
@@ -111,6 +111,1236 @@ DELIMITER ;
 -- [refuse.30] refuse here, before the first change, if a condition above failed: a client that prints the failing statement prints only this line
 DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [trigger_trial.use] a default schema for the trial below, as a trigger has its table's
+USE `djsqlgen_demo_rekey`;
+
+-- [trigger_trial] every trigger statement prepared (names resolved, nothing run, no row read) before any trigger is installed: a trigger that cannot run is refused here
+DELIMITER ;;
+BEGIN NOT ATOMIC
+  DECLARE v_trigger VARCHAR(200) DEFAULT '';
+  DECLARE EXIT HANDLER FOR SQLEXCEPTION
+  BEGIN
+    DECLARE v_text TEXT DEFAULT '';
+    GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
+    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: trigger ', v_trigger, ' cannot run: ', v_text), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+  END;
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NULL AS `k_1`,
+            NULL AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      )';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NULL AS `k_1`,
+            NULL AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
+      )';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+  (`subject_id`, `session_start`, `rig`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`session_start` AS `session_start`,
+    `src`.`rig` AS `rig`
+  FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+  (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`n_units` AS `n_units`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+  (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`unit_id` AS `unit_id`,
+    `src`.`firing_rate` AS `firing_rate`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+      SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (SELECT (NULL) AS `o_1`, (NULL) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+    )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1
+          FROM (
+            SELECT
+            NULL AS `k_1`,
+              NULL AS `k_2`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS mine
+          CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+            AND NOT (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+        )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      (NULL) AS `o_2`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_start` AS `n_2`
+    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+    (`subject_id`, `session_start`, `rig`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_start` AS `session_start`,
+      `src`.`rig` AS `rig`
+    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `rig` = dt.`rig`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      (NULL) AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`probe_type` AS `probe_type`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`probe_type` AS `probe_type`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`unit_id` AS `o_4`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`,
+      `src`.`unit_id` AS `n_4`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+  (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`probe_type` AS `probe_type`
+  FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+  (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`n_units` AS `n_units`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+  (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`unit_id` AS `unit_id`,
+    `src`.`firing_rate` AS `firing_rate`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    NULL AS `k_2`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2`';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+  (`subject_id`, `sex`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `src`.`sex` AS `sex`
+  FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+  WHERE (`src`.`subject_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `sex` = dt.`sex`';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `src`.`subject_id` AS `n_1`
+    FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1`
+  SET dst.`subject_id` = mv.`n_1`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+    (`subject_id`, `sex`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`sex` AS `sex`
+    FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `sex` = dt.`sex`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+      SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (SELECT (NULL) AS `o_1`, `src`.`session_start` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+    )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `src`.`session_start` AS `o_2`,
+      `src`.`subject_id` AS `n_1`,
+      `src`.`session_start` AS `n_2`
+    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+    (`subject_id`, `session_start`, `rig`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `src`.`session_start` AS `session_start`,
+      `src`.`rig` AS `rig`
+    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+    WHERE (`src`.`subject_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `rig` = dt.`rig`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      `parent_1`.`session_start` AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`probe_type` AS `probe_type`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      `parent_1_parent_1`.`session_start` AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1_parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1_parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+      `src`.`insertion_number` AS `o_3`,
+      `src`.`unit_id` AS `o_4`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`,
+      `src`.`unit_id` AS `n_4`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`subject_id` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+  (`probe_type`, `channels`)
+SELECT * FROM (
+  SELECT
+    `src`.`probe_type` AS `probe_type`,
+    `src`.`channels` AS `channels`
+  FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+  WHERE (`src`.`probe_type` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `channels` = dt.`channels`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
+  JOIN (
+    SELECT
+      CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+      CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+    FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+    WHERE (`src`.`probe_type` = NULL)
+  ) AS mv ON dst.`probe_type` = mv.`o_1`
+  SET dst.`probe_type` = mv.`n_1`
+  WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+    (`probe_type`, `channels`)
+  SELECT * FROM (
+    SELECT
+      `src`.`probe_type` AS `probe_type`,
+      `src`.`channels` AS `channels`
+    FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+    WHERE (`src`.`probe_type` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `channels` = dt.`channels`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`probe_type` AS `probe_type`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`probe_type` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`parent_1`.`probe_type` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
+JOIN (
+  SELECT
+    CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
+  FROM (SELECT 1) AS djsqlgen_row
+) AS gone ON dst.`probe_type` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+  (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`n_units` AS `n_units`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `parent_1_parent_1`.`session_start` AS `o_2`,
+      (NULL) AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+      (NULL) AS `o_3`,
+      `src`.`unit_id` AS `o_4`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`,
+      `src`.`unit_id` AS `n_4`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+  (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`unit_id` AS `unit_id`,
+    `src`.`firing_rate` AS `firing_rate`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    `parent_1_parent_1`.`session_start` AS `k_2`,
+    NULL AS `k_3`
+  FROM (SELECT 1) AS djsqlgen_row
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+  (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`unit_id` AS `unit_id`,
+    `src`.`firing_rate` AS `firing_rate`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+      (NULL) AS `o_3`,
+      (NULL) AS `o_4`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`,
+      `src`.`unit_id` AS `n_4`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    `parent_1_parent_1_parent_1`.`session_start` AS `k_2`,
+    NULL AS `k_3`,
+    NULL AS `k_4`
+  FROM (SELECT 1) AS djsqlgen_row
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3` AND dst.`unit_id` = gone.`k_4`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+  (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`probe_type` AS `probe_type`
+  FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `parent_1`.`session_start` AS `o_2`,
+      (NULL) AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`probe_type` AS `probe_type`
+    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `probe_type` = dt.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+  JOIN (
+    SELECT
+      (NULL) AS `o_1`,
+      `parent_1_parent_1`.`session_start` AS `o_2`,
+      (NULL) AS `o_3`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`n_units` AS `n_units`
+    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+  JOIN (
+    SELECT
+      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `o_3`,
+      `src`.`unit_id` AS `o_4`,
+      `src`.`subject_id` AS `n_1`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+      `src`.`insertion_number` AS `n_3`,
+      `src`.`unit_id` AS `n_4`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      `src`.`subject_id` AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      `src`.`insertion_number` AS `insertion_number`,
+      `src`.`unit_id` AS `unit_id`,
+      `src`.`firing_rate` AS `firing_rate`
+    FROM (
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+      UNION
+      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+    ) AS hit
+    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+  ) AS dt
+  ON DUPLICATE KEY UPDATE
+    `firing_rate` = dt.`firing_rate`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+  (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+SELECT * FROM (
+  SELECT
+    `src`.`subject_id` AS `subject_id`,
+    `parent_1_parent_1`.`session_start` AS `session_start`,
+    `src`.`insertion_number` AS `insertion_number`,
+    `src`.`n_units` AS `n_units`
+  FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+  LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+  WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+) AS dt
+ON DUPLICATE KEY UPDATE
+  `n_units` = dt.`n_units`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+JOIN (
+  SELECT
+    NULL AS `k_1`,
+    `parent_1`.`session_start` AS `k_2`,
+    NULL AS `k_3`
+  FROM (SELECT 1) AS djsqlgen_row
+  LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3`';
+  DEALLOCATE PREPARE djsqlgen_trial;
+END;;
 DELIMITER ;
 
 -- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -135,8 +1365,58 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- refuse a row whose key of djsqlgen_demo_rekey_common_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
+  SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1
+          FROM (
+            SELECT
+            NEW.`subject_id` AS `k_1`,
+              NEW.`session_start` AS `k_2`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS mine
+          CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+    ELSE
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1
+          FROM (
+            SELECT
+            NEW.`subject_id` AS `k_1`,
+              NEW.`session_start` AS `k_2`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS mine
+          JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+    END IF;
   END;
 
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.session (plain INSERT: a key that would merge with another row fails this write)
@@ -213,7 +1493,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -221,16 +1507,45 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
-      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of djsqlgen_demo_rekey_common_v2.session (key subject_id, session_start), wh';
-    END IF;
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+    -- and onto one another v1 row maps to, copied to v2 or not yet
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1
+            FROM (
+              SELECT
+              NEW.`subject_id` AS `k_1`,
+                NEW.`session_start` AS `k_2`
+              FROM (SELECT 1) AS djsqlgen_row
+            ) AS mine
+            CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+            WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+              AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+          ) INTO v_found;
+          IF v_found THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+          END IF;
+        END;
+      END IF;
+    END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
@@ -494,7 +1809,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -586,7 +1907,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -628,7 +1955,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -664,16 +1997,20 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_start` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
-      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: this write would make two v1 rows one row of djsqlgen_demo_rekey_common_v2.session (key subject_id, session_start), wh';
-    END IF;
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_start` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
@@ -933,7 +2270,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -970,7 +2313,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1012,7 +2361,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1109,7 +2464,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1146,7 +2507,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1192,7 +2559,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1316,7 +2689,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1376,7 +2755,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1423,7 +2808,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1492,7 +2883,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1534,7 +2931,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1579,7 +2982,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
@@ -1762,7 +3171,13 @@ BEGIN
     DECLARE v_text TEXT DEFAULT '';
     DECLARE v_message VARCHAR(128);
     GET DIAGNOSTICS CONDITION 1 v_errno = MYSQL_ERRNO, v_text = MESSAGE_TEXT;
-    SET v_message = LEFT(CONCAT('djsqlgen dual-write into ', v_target, ' failed: ', v_text), 128);
+    -- A refusal of this body (djsqlgen W…) is passed on as it is, within 128 characters; any other error
+    -- follows the v2 table it happened in (RUNBOOK: writes refused during the migration).
+    IF v_errno = 1644 AND v_text LIKE 'djsqlgen W%' THEN
+      SET v_message = LEFT(v_text, 128);
+    ELSE
+      SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
+    END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 

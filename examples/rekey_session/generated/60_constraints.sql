@@ -15,6 +15,9 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
+-- [session.ddl_no_wait] under `djsqlgen apply`, this file's ADD FOREIGN KEY and ADD UNIQUE never wait for a writer's transaction: a DDL that waits makes that writer the victim of any metadata-lock deadlock (1213); apply retries a busy table's 1205 instead. With another client they wait up to 10 s
+SET SESSION lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', 0, 10);
+
 -- [refuse_setup.60.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC
@@ -47,6 +50,36 @@ BEGIN NOT ATOMIC
     -- Refuse: v2 is missing rows until the backfill finishes
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`progress`) OR EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`progress` WHERE done = 0) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: the backfill has not finished; run `djsqlgen backfill PLAN` or 40_backfill.sql';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_common.session must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'session' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('session_start', 'datetime(3)', 'NO', '', 0), ('rig', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'session') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_common.session differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_common.subject must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'subject' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('sex', 'enum(''M'',''F'',''U'')', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common' AND TABLE_NAME = 'subject') <> 2)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_common.subject differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_ephys.#probe_type must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '#probe_type' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 1), ('channels', 'smallint(5) unsigned', 'NO', '', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '#probe_type') <> 2)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_ephys.#probe_type differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_ephys.__clustering must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('n_units', 'int(11)', 'NO', '', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_ephys.__clustering differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_ephys.__clustering__unit must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering__unit' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('unit_id', 'smallint(5) unsigned', 'NO', '', 1), ('firing_rate', 'float', 'NO', '', 0))) <> 5 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = '__clustering__unit') <> 5)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_ephys.__clustering__unit differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: djsqlgen_demo_rekey_ephys.probe_insertion must still be as the files were generated from
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = 'probe_insertion' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('subject_id', 'int(10) unsigned', 'NO', '', 1), ('session_id', 'smallint(5) unsigned', 'NO', '', 1), ('insertion_number', 'tinyint(3) unsigned', 'NO', '', 1), ('probe_type', 'varchar(32)', 'NO', 'utf8mb4_general_ci', 0))) <> 4 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME = 'probe_insertion') <> 4)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: djsqlgen_demo_rekey_ephys.probe_insertion differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
     -- Refuse: 60_constraints.sql needs ALTER on djsqlgen_demo_rekey_common_v2

@@ -67,150 +67,6 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of 80_contract.sql (created, called, dropped by it)'
 BEGIN
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd';
-
-  -- v2 is on its own now
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del';
-
   -- no sync is left
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_ins`;
@@ -363,14 +219,14 @@ CALL `djsqlgen_demo_rekey`.`step_80_contract`();
 -- [step_drop.step_80_contract] clean up
 DROP PROCEDURE `djsqlgen_demo_rekey`.`step_80_contract`;
 
+-- [control_table_drop.v1_columns] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`v1_columns`;
+
 -- [control_table_drop.heartbeat] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`heartbeat`;
 
 -- [control_table_drop.backfill_run] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`backfill_run`;
-
--- [control_table_drop.v2_writes] bookkeeping no longer needed
-DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`v2_writes`;
 
 -- [control_table_drop.verify_diff] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`verify_diff`;
@@ -491,6 +347,9 @@ DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`verify_total__djsqlgen_demo_reke
 
 -- [procedure_drop.djsqlgen_demo_rekey_ephys.__clustering__unit.check_references] reference check of djsqlgen_demo_rekey_ephys_v2.__clustering__unit (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`check_references__djsqlgen_demo_rekey_ephys__clustering_c7403006`;
+
+-- [procedure_drop.run_report] shared procedure
+DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`run_report`;
 
 -- [procedure_drop.backfill_chunk] shared procedure
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`backfill_chunk`;

@@ -15,6 +15,9 @@ SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_S
 -- [session.lock_wait_timeout] a DDL stuck behind a long query fails after this many seconds instead of queueing every later query on the table behind it; run the file again then
 SET SESSION lock_wait_timeout = 10;
 
+-- [session.ddl_no_wait] under `djsqlgen apply`, this file's CREATE/DROP TRIGGER and RENAME never wait for a writer's transaction: a DDL that waits makes that writer the victim of any metadata-lock deadlock (1213); apply retries a busy table's 1205 instead. With another client they wait up to 10 s
+SET SESSION lock_wait_timeout = IF(@djsqlgen_ddl_retries = 'yes', 0, 10);
+
 -- [refuse_setup.70.find] find the first condition below that fails (each names what is missing and the fix), changing nothing
 DELIMITER ;;
 BEGIN NOT ATOMIC

@@ -473,56 +473,93 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the new row's values must agree with lab_v2.#rig's row of its key (else one of them would be lost)
+  -- the new row's values must agree with lab_v2.#rig's row of its key (else one of them would be lost); that row is locked only where it changes
   SET v_target = 'lab_v2.#rig';
-  IF EXISTS (SELECT 1 FROM `lab_v2`.`#rig` AS dst WHERE dst.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND NOT (CAST(dst.`rig` AS BINARY) <=> CAST(CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AS BINARY)) FOR UPDATE) THEN
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'row disagrees with #rig (plan: one value per key)';
-  END IF;
-
-  -- the new row makes a row of lab_v2.#rig
-  SET v_target = 'lab_v2.#rig';
-  INSERT INTO `lab_v2`.`#rig`
-    (`rig`)
-  SELECT * FROM (
-    SELECT
-      `src`.`rig` AS `rig`
-    FROM `lab_v1`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `rig` = dt.`rig`;
+  BEGIN
+    DECLARE v_dup, v_agrees, v_differ INT DEFAULT 0;
+    DECLARE v_message VARCHAR(128);
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR 1062 SET v_dup = 1;
+      INSERT INTO `lab_v2`.`#rig`
+        (`rig`)
+      SELECT * FROM (
+        SELECT
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS dt;
+    END;
+    IF v_dup THEN
+      SELECT COUNT(*) INTO v_agrees FROM `lab_v2`.`#rig` AS dst
+      WHERE dst.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CAST(dst.`rig` AS BINARY) <=> CAST(CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AS BINARY);
+    END IF;
+    IF v_dup AND NOT v_agrees THEN
+      SELECT EXISTS (
+        SELECT 1 FROM `lab_v2`.`session` AS r
+          JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
+        WHERE r.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
+          AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY))
+      ) INTO v_differ;
+      IF v_differ THEN
+        SET v_message = LEFT(CONCAT('djsqlgen W3 lab_v2.#rig (', 'rig=', QUOTE(NEW.`rig`), '): other v1 rows of this key hold other values'), 128);
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+      END IF;
+      INSERT INTO `lab_v2`.`#rig`
+        (`rig`)
+      SELECT * FROM (
+        SELECT
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS dt
+      ON DUPLICATE KEY UPDATE
+        `rig` = dt.`rig`;
+    END IF;
+  END;
 
   -- refuse a row whose key of lab_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
   SET v_target = 'lab_v2.session';
-  IF COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session'), 0) = 0 THEN
-    IF EXISTS (
-      SELECT 1
-      FROM (
-        SELECT
-        NEW.`subject_id` AS `k_1`,
-        NEW.`session_date` AS `k_2`
-        FROM (SELECT 1) AS djsqlgen_row
-      ) AS mine
-      CROSS JOIN `lab_v1`.`session` AS `src`
-      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-        AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1
+          FROM (
+            SELECT
+            NEW.`subject_id` AS `k_1`,
+              NEW.`session_date` AS `k_2`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS mine
+          CROSS JOIN `lab_v1`.`session` AS `src`
+          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+    ELSE
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1
+          FROM (
+            SELECT
+            NEW.`subject_id` AS `k_1`,
+              NEW.`session_date` AS `k_2`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS mine
+          JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
     END IF;
-  ELSE
-    IF EXISTS (
-      SELECT 1
-      FROM (
-        SELECT
-        NEW.`subject_id` AS `k_1`,
-        NEW.`session_date` AS `k_2`
-        FROM (SELECT 1) AS djsqlgen_row
-      ) AS mine
-      JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-    END IF;
-  END IF;
+  END;
 
   -- the new row makes a row of lab_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'lab_v2.session';
@@ -575,67 +612,91 @@ BEGIN
   -- lab_v2.#rig: only when a column it depends on changed
   SET v_target = 'lab_v2.#rig';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY)) THEN
-    -- the row left its old key: lab_v2.#rig's row of that key now from a row still there
-    IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY)) THEN
-      IF EXISTS (SELECT 1 FROM `lab_v2`.`#rig` AS dst WHERE dst.`rig` = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci FOR UPDATE) THEN
+    -- lab_v2.#rig's row of the new key: locked only where it changes, never rewritten while other v1 rows use it with other values
+    BEGIN
+      DECLARE v_dup, v_agrees, v_differ INT DEFAULT 0;
+      DECLARE v_message VARCHAR(128);
+      BEGIN
+        DECLARE CONTINUE HANDLER FOR 1062 SET v_dup = 1;
         INSERT INTO `lab_v2`.`#rig`
           (`rig`)
         SELECT * FROM (
           SELECT
             `src`.`rig` AS `rig`
-          FROM `lab_v2`.`session` AS r
-          JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
-          WHERE r.`rig` = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
-          LIMIT 1
-        ) AS dt
-        ON DUPLICATE KEY UPDATE
-          `rig` = dt.`rig`;
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) AS dt;
+      END;
+      IF v_dup THEN
+        SELECT COUNT(*) INTO v_agrees FROM `lab_v2`.`#rig` AS dst
+        WHERE dst.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CAST(dst.`rig` AS BINARY) <=> CAST(CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AS BINARY);
       END IF;
-    END IF;
-    -- recompute the rows of lab_v2.#rig that read it (as src)
-    INSERT INTO `lab_v2`.`#rig`
-      (`rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`rig` AS `rig`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `rig` = dt.`rig`;
+      IF v_dup AND NOT v_agrees THEN
+        SELECT EXISTS (
+          SELECT 1 FROM `lab_v2`.`session` AS r
+            JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
+          WHERE r.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
+            AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY))
+        ) INTO v_differ;
+        IF NOT v_differ THEN
+          INSERT INTO `lab_v2`.`#rig`
+            (`rig`)
+          SELECT * FROM (
+            SELECT
+              `src`.`rig` AS `rig`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          ) AS dt
+          ON DUPLICATE KEY UPDATE
+            `rig` = dt.`rig`;
+        END IF;
+      END IF;
+    END;
   END IF;
 
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
-      JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-    END IF;
-    -- and onto one another v1 row maps to, copied to v2 or not yet
-    IF COALESCE((SELECT done FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session'), 0) = 0 THEN
-      IF EXISTS (
-        SELECT 1
-        FROM (
-          SELECT
-          NEW.`subject_id` AS `k_1`,
-          NEW.`session_date` AS `k_2`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS mine
-        CROSS JOIN `lab_v1`.`session` AS `src`
-        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-      ) THEN
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1 FROM `lab_v2`.`session` AS dst
+        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
+        JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+      ) INTO v_found;
+      IF v_found THEN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
       END IF;
-    END IF;
+    END;
+    -- and onto one another v1 row maps to, copied to v2 or not yet
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1
+            FROM (
+              SELECT
+              NEW.`subject_id` AS `k_1`,
+                NEW.`session_date` AS `k_2`
+              FROM (SELECT 1) AS djsqlgen_row
+            ) AS mine
+            CROSS JOIN `lab_v1`.`session` AS `src`
+            WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+              AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          ) INTO v_found;
+          IF v_found THEN
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+          END IF;
+        END;
+      END IF;
+    END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
@@ -865,23 +926,6 @@ BEGIN
       OLD.`session_date` AS `k_2`
     FROM (SELECT 1) AS djsqlgen_row
   ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2`;
-
-  -- the row is gone: lab_v2.#rig's row of its key now from a row still there
-  SET v_target = 'lab_v2.#rig';
-  IF EXISTS (SELECT 1 FROM `lab_v2`.`#rig` AS dst WHERE dst.`rig` = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci FOR UPDATE) THEN
-    INSERT INTO `lab_v2`.`#rig`
-      (`rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`rig` AS `rig`
-      FROM `lab_v2`.`session` AS r
-      JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
-      WHERE r.`rig` = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(OLD.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
-      LIMIT 1
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `rig` = dt.`rig`;
-  END IF;
 END;;
 DELIMITER ;
 
@@ -1275,22 +1319,6 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- lab_v2.#rig: only when a column it depends on changed
-  SET v_target = 'lab_v2.#rig';
-  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- recompute the rows of lab_v2.#rig that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`#rig`
-      (`rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`rig` AS `rig`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `rig` = dt.`rig`;
-  END IF;
-
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
@@ -1329,16 +1357,20 @@ BEGIN
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    IF EXISTS (
-      SELECT 1 FROM `lab_v2`.`session` AS dst
-      JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_date` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
-      JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
-    ) THEN
-      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-    END IF;
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1 FROM `lab_v2`.`session` AS dst
+        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, `src`.`session_date` AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
+        JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
     UPDATE `lab_v2`.`session` AS dst
     JOIN (

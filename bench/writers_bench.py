@@ -1,0 +1,75 @@
+"""Writers' bench (issue 21, DESIGN invariant 10): what DataJoint 0.14 clients at work on v1 notice of a migration.
+
+For each operation shape (identity, re-key with children, lookup), two copies of the 0.14 test pipeline, bulk-filled
+alike; the migration runs on one (30, backfill --jobs 2, verify, 60, 70) while ``--workers`` clients write to both
+(tests/support/writer_stress.py). Printed side by side, per phase: the failures the clients got, by error code, with
+the migration and without it; and v1 write throughput with the triggers over without (completed iterations in the
+same window; target >= 0.5). Targets: failures with <= failures without, in every phase.
+
+Run: ``.venv/bin/python bench/writers_bench.py [--workers 6] [--subjects 3000] [--shapes lookup,identity]``
+(DJ_HOST, DJ_USER, DJ_PASS, else root on localhost). Every schema it makes starts with ``djbw``; they are dropped
+at the end unless ``--keep``. The short version of this is tests/integration/test_writer_stress.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.dj014_venv import ensure_dj014_python  # noqa: E402
+from support.writer_stress import LOCKS, SHAPES, stress, table  # noqa: E402
+
+from djsqlgen.run.db import connect  # noqa: E402
+from djsqlgen.run.settings import ConnectionSettings  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=6)
+    parser.add_argument("--subjects", type=int, default=3000)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--shapes", default=",".join(SHAPES))
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"), port=int(os.environ.get("DJ_PORT", "3306")),
+                                  user=os.environ.get("DJ_USER", "root"), password=os.environ.get("DJ_PASS", ""))
+    env = dict(os.environ, DJ_HOST=settings.host, DJ_PORT=str(settings.port), DJ_USER=settings.user,
+               DJ_PASS=settings.password)
+    python = ensure_dj014_python()
+    met = True
+    for shape in args.shapes.split(","):
+        prefix = f"djbw{uuid.uuid4().hex[:6]}"
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                result = stress(shape, python, prefix, Path(tmp), env, settings, workers=args.workers,
+                                subjects=args.subjects, jobs=args.jobs, chunk_rows=200, settle_s=5.0)
+                print(table(shape, result), flush=True)
+                for name, step in result["steps"].items():
+                    if step.returncode != 0:
+                        print(f"  {name} failed: {step.stderr[-500:]}")
+                        met = False
+                for phase, sides in result["errors"].items():
+                    w, wo = sides["with"], sides["without"]
+                    if phase == "70":
+                        w, wo = ({c: n for c, n in s.items() if c in LOCKS} for s in (w, wo))
+                    met &= sum(w.values()) <= sum(wo.values())
+                met &= result["iterations"]["with"] >= 0.5 * result["iterations"]["without"]
+            finally:
+                if not args.keep:
+                    with connect(settings) as db:
+                        for row in db.query("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA "
+                                            "WHERE SCHEMA_NAME LIKE %s", [prefix + "%"]):
+                            db.execute(f"DROP DATABASE `{row['s']}`")
+    print("targets met" if met else "targets NOT met")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

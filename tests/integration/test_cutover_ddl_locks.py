@@ -1,0 +1,63 @@
+"""70's DDL never makes a writer the victim of a metadata-lock deadlock (issue 21, item 1).
+
+A DataJoint transaction reads a table, then writes it (a cascading delete reads, then deletes; populate reads, then
+inserts). If 70's CREATE/DROP TRIGGER on that table waits for the transaction's metadata lock in between, the
+writer's write waits behind the DDL: a metadata-lock deadlock, and the server always chooses the DML as its victim
+(1213, the whole transaction rolled back; DataJoint 0.14 does not retry). 70's DDL does not wait (lock_wait_timeout
+0 on MariaDB, MySQL's least 1 s): it fails with 1205 before changing anything, and `djsqlgen apply` runs it again
+until the writer's transaction is over.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from support.safety import FastScenario, applied
+
+from djsqlgen.run.db import connect
+
+V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, notes varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
+  ENGINE=InnoDB;
+INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_10
+"""
+
+
+def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_triggers(db, prefix, dj_env, tmp_path,
+                                                                                      server_settings):
+    """Before: the writer's UPDATE got 1213 every time (70 waited 10 s for the writer's lock, the writer then
+    waited for 70's)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    v1 = f"`{s.sources[0]}`"
+    writer = connect(server_settings)
+    try:
+        writer.execute("BEGIN")
+        writer.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
+        cutover = subprocess.Popen([sys.executable, "-u", "-m", "djsqlgen", "apply", str(s.out / "70_cutover.sql")],
+                                   env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        said: list[str] = []
+        reader = threading.Thread(target=lambda: said.extend(iter(cutover.stderr.readline, "")), daemon=True)
+        reader.start()
+        deadline = time.monotonic() + 60  # until 70 has met the writer's lock: waiting for it (before), or retrying
+        while time.monotonic() < deadline and not any("waiting for writers" in line for line in said) and not db.query(
+                "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' "
+                "AND INFO LIKE %s", [f"%{s.sources[0]}%"]):
+            assert cutover.poll() is None, said
+            time.sleep(0.1)
+        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    assert cutover.wait(timeout=120) == 0, said
+    reader.join()
+    assert any("waiting for writers' transactions" in line for line in said), said
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]

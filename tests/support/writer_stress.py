@@ -1,0 +1,136 @@
+"""DataJoint 0.14 clients at work on v1 while a migration runs, and the same clients on a copy without it, side by side.
+
+Two copies of the dj014_pipeline (``PREFIX`` and ``PREFIXn``), each bulk-filled the same way. The plan of one shape is
+generated for the first and applied through 30; then ``workers`` DataJoint 0.14 clients per copy (dj014_writers.py
+--keep-going: inserts with parts, update1, key moves that cascade, cascading deletes, raw writes, moves and deletes
+of bulk rows) write to both copies at once while the first copy goes through the backfill (``--jobs``), verify, 60
+and 70. Every failure a client gets is one line with its error code and time, counted by the phase it fell in.
+Used by tests/integration/test_writer_stress.py (short) and bench/writers_bench.py (long).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import time
+from pathlib import Path
+
+from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, migration_files
+
+from djsqlgen.run.db import connect
+
+
+def _common(plan: dict, common: str) -> dict:
+    return next(s for s in plan["schemas"] if s["source"] == common)["tables"]
+
+
+def _rekey(plan: dict, common: str) -> None:
+    """session keyed by its start time; its Tag part (and ephys children) follow the new key."""
+    tables = _common(plan, common)
+    tables["session"]["key"] = ["subject_id", "session_start"]
+    tables["session"]["columns"]["session_id"] = "drop"
+
+
+def _lookup(plan: dict, common: str) -> None:
+    """Lookups every writer shares: one species row for every subject, three operators for every session."""
+    tables = _common(plan, common)
+    tables["subject"]["lookups"] = [{"table": "#species_used", "key": ["species"]}]
+    tables["session"]["lookups"] = [{"table": "#operator_used", "key": ["operator"]}]
+
+
+SHAPES = {"identity": lambda plan, common: None, "re-key with children": _rekey, "lookup": _lookup}
+PHASES = ("30", "backfill", "verify", "60", "70")
+LOCKS = {1205, 1213}  # what a lock costs a writer
+
+
+def _writers(python: Path, prefix: str, store: Path, env: dict, workers: int, until: Path, first: int,
+             per_worker: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen(
+        [str(python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix, "--store-dir", str(store),
+         "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until),
+         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
+
+
+def _started(db, common: str, workers: int) -> bool:
+    n = db.query(f"SELECT COUNT(DISTINCT subject_id DIV 100000) AS n FROM `{common}`.subject "
+                 "WHERE subject_id >= 10000000 AND subject_id < 20000000")[0]["n"]
+    return int(n) >= workers
+
+
+def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
+           subjects: int = 600, jobs: int = 2, chunk_rows: int = 50, settle_s: float = 2.0) -> dict:
+    """Run one shape; returns {"errors": {phase: {"with"/"without": {code: n}}}, "iterations": {...}, "steps": {...},
+    "failures": [...], "phase_s": {...}}. Raises when a step of the migration itself fails."""
+    sides = {"with": prefix, "without": f"{prefix}n"}
+    commons = {}
+    with connect(settings) as db:
+        for side, pre in sides.items():
+            common, _ephys = build_v1(python, pre, tmp / f"store_{side}", env)
+            bulk_fill(db, common, subjects)
+            commons[side] = common
+    with_common = commons["with"]
+    (tmp / "plan_dir").mkdir(exist_ok=True)
+    plan_path, out = migration_files(tmp / "plan_dir", prefix, [with_common, f"{prefix}_ephys"], env,
+                                     lambda plan: SHAPES[shape](plan, with_common))
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    until = tmp / "stop_writers"
+    per_worker = max(1, subjects // workers)
+    running = {side: _writers(python, pre, tmp / f"store_{side}", env, workers, until, 1000, per_worker)
+               for side, pre in sides.items()}
+    marks = []
+    steps: dict[str, subprocess.CompletedProcess] = {}
+    try:
+        with connect(settings) as db:  # every client at work on both copies before the first phase
+            deadline = time.monotonic() + 120
+            while not all(_started(db, c, workers) for c in commons.values()):
+                assert time.monotonic() < deadline, "the writers did not start"
+                time.sleep(0.2)
+        marks.append(("30", time.time()))
+        time.sleep(settle_s)
+        marks.append(("backfill", time.time()))
+        steps["backfill"] = djsqlgen(["backfill", str(plan_path), "--chunk-rows", str(chunk_rows), "--jobs", str(jobs)],
+                                     env)
+        marks.append(("verify", time.time()))
+        steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
+        marks.append(("60", time.time()))
+        steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+        time.sleep(settle_s)
+        marks.append(("70", time.time()))
+        steps["70"] = djsqlgen(["apply", str(out / "70_cutover.sql")], env)
+        ended = time.time()
+    finally:
+        until.write_text("stop")
+        outputs = {side: [w.communicate(timeout=300) for w in procs] for side, procs in running.items()}
+    errors = {phase: {side: collections.Counter() for side in sides} for phase in PHASES}
+    iterations, failures = {}, []
+    for side, results in outputs.items():
+        iterations[side] = 0
+        for stdout, stderr in results:
+            lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+            assert lines and "inserted" in lines[-1], stderr[-3000:]
+            iterations[side] += lines[-1]["inserted"]
+            for e in lines[:-1]:
+                if e["at"] < marks[0][1]:
+                    continue
+                phase = [p for p, t in marks if t <= e["at"]][-1]
+                if phase == "70" and e["at"] > ended:
+                    continue  # after the cut-over v1 refuses writes by design
+                errors[phase][side][e["error"]] += 1
+                failures.append((side, phase, e["error"], e["what"], e["message"]))
+    phase_s = {p: round((marks[i + 1][1] if i + 1 < len(marks) else ended) - t, 1) for i, (p, t) in enumerate(marks)}
+    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s}
+
+
+def table(shape: str, result: dict) -> str:
+    """The side-by-side lines of one shape: failures by phase and code, with and without the migration."""
+    lines = [f"{shape}: iterations with/without {result['iterations']['with']}/{result['iterations']['without']} "
+             f"(throughput ratio {result['iterations']['with'] / max(1, result['iterations']['without']):.2f})"]
+    for phase in PHASES:
+        w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
+        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   with: {dict(w) or '-'}   "
+                     f"without: {dict(wo) or '-'}")
+    return "\n".join(lines)
