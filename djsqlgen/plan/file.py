@@ -48,7 +48,21 @@ def _charset_name(value: str | None) -> str | None:
     return value
 
 
-class ColumnChange(_Strict):
+class _TypedColumn(_Strict):
+    """A column spec's type, character set and collation, checked for their shape (each is written into the files)."""
+
+    @field_validator("type", check_fields=False)
+    @classmethod
+    def _type_is_a_type(cls, value: str | None) -> str | None:
+        return _sql_type(value)
+
+    @field_validator("charset", "collation", check_fields=False)
+    @classmethod
+    def _names_are_names(cls, value: str | None) -> str | None:
+        return _charset_name(value)
+
+
+class ColumnChange(_TypedColumn):
     """A v1 column that changes on its way to v2 (rename and/or retype)."""
 
     rename: str | None = None
@@ -61,18 +75,8 @@ class ColumnChange(_Strict):
     collation: str | None = Field(None, description="collation of the v2 column (text)")
     allow_lossy: bool = False
 
-    @field_validator("type")
-    @classmethod
-    def _type_is_a_type(cls, value: str | None) -> str | None:
-        return _sql_type(value)
 
-    @field_validator("charset", "collation")
-    @classmethod
-    def _names_are_names(cls, value: str | None) -> str | None:
-        return _charset_name(value)
-
-
-class AddedColumn(_Strict):
+class AddedColumn(_TypedColumn):
     """A column that exists only in v2: filled with ``default`` or computed by ``expr``."""
 
     type: str
@@ -82,16 +86,6 @@ class AddedColumn(_Strict):
     comment: str = ""
     charset: str | None = None
     collation: str | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _type_is_a_type(cls, value: str | None) -> str | None:
-        return _sql_type(value)
-
-    @field_validator("charset", "collation")
-    @classmethod
-    def _names_are_names(cls, value: str | None) -> str | None:
-        return _charset_name(value)
 
 
 ColumnSpec = Literal["keep", "drop"] | ColumnChange
