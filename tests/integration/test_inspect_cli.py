@@ -12,10 +12,13 @@ from djsqlgen.catalog.heading import Catalog, inspect_schemas
 
 
 def assert_one_line_refusal(result, *names: str) -> str:
-    """Exit 2, nothing on stdout, exactly one line on stderr naming every one of ``names``."""
+    """Exit 2, nothing on stdout, exactly one line on stderr naming every one of ``names`` (after the one line that
+    says which connection is used, where the command got that far)."""
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
+    if len(lines) == 2 and lines[0].startswith("connecting to "):
+        lines = lines[1:]
     assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
     for name in names:
