@@ -116,7 +116,7 @@ DELIMITER ;
 -- [trigger_trial.use] a default schema for the trial below, as a trigger has its table's
 USE `djsqlgen_demo_example`;
 
--- [trigger_trial] every trigger statement prepared (names resolved, nothing run, no row read) before any trigger is installed: a trigger that cannot run is refused here
+-- [trigger_trial.find] every trigger statement prepared (names resolved, nothing run, no row read) before any trigger is installed, changing nothing: a trigger that cannot run is found here
 DELIMITER ;;
 BEGIN NOT ATOMIC
   DECLARE v_trigger VARCHAR(200) DEFAULT '';
@@ -124,9 +124,9 @@ BEGIN NOT ATOMIC
   BEGIN
     DECLARE v_text TEXT DEFAULT '';
     GET DIAGNOSTICS CONDITION 1 v_text = MESSAGE_TEXT;
-    SET @djsqlgen_message = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: trigger ', v_trigger, ' cannot run: ', v_text), 128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_message;
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: trigger ', v_trigger, ' cannot run: ', v_text), 400);
   END;
+  SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
   (`species`, `common_name`)
@@ -814,6 +814,11 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2`';
   DEALLOCATE PREPARE djsqlgen_trial;
 END;;
+DELIMITER ;
+
+-- [trigger_trial] refuse here, before the first trigger, if one above cannot run: a client that prints the failing statement prints only this line
+DELIMITER ;;
+BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
 -- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
