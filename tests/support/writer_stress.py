@@ -30,6 +30,11 @@ def _rekey(plan: dict, common: str) -> None:
     tables = _common(plan, common)
     tables["session"]["key"] = ["subject_id", "session_start"]
     tables["session"]["columns"]["session_id"] = "drop"
+    # block_trial's key comes through two parents that both follow session (a diamond): not followed yet (plan
+    # check refuses), so left out, as in test_rekey_datajoint
+    for spec in plan["schemas"]:
+        if spec["source"] != common and "block_trial" in spec.get("tables", {}):
+            spec["tables"]["block_trial"] = "drop"
 
 
 def _lookup(plan: dict, common: str) -> None:
