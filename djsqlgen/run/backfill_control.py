@@ -15,7 +15,7 @@ from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.naming import ACTIVE_STATES, run_lock
 from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
-from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.db import Database, ServerError, query_each_schema
 
 REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djsqlgen resume`",
             "resume": "the backfill or verify goes on",
@@ -115,10 +115,10 @@ def check_v1_unchanged(db: Database, plan: Plan, command: str) -> None:
         return
     schemas = sorted({r["schema_name"] for r in expected})
     # information_schema read for constant schemas only: never a scan of every schema on a shared server
-    found = db.query("SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name, "
-                     "COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable, COALESCE(COLLATION_NAME, '') AS "
-                     "collation_name, COLUMN_KEY = 'PRI' AS in_key FROM information_schema.COLUMNS WHERE TABLE_SCHEMA "
-                     f"IN ({', '.join(['%s'] * len(schemas))})", schemas)
+    found = query_each_schema(
+        db, "SELECT TABLE_SCHEMA AS schema_name, TABLE_NAME AS table_name, COLUMN_NAME AS column_name, "
+            "COLUMN_TYPE AS column_type, IS_NULLABLE AS is_nullable, COALESCE(COLLATION_NAME, '') AS collation_name, "
+            "COLUMN_KEY = 'PRI' AS in_key FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s", schemas)
 
     def by_table(rows: list[dict]) -> dict[tuple[str, str], set[tuple]]:
         out: dict[tuple[str, str], set[tuple]] = {}

@@ -101,6 +101,12 @@ class Database:
         self.close()
 
 
+def query_each_schema(db: Database, sql: str, schemas) -> list[dict[str, Any]]:
+    """``sql`` (one ``%s``: a schema name) run once for each schema: information_schema answers a query naming its
+    schema in a few milliseconds, where one that matches schemas row by row (a join, or an IN list) opens every
+    table of the server."""
+    return [r for schema in sorted(set(schemas)) for r in db.query(sql, [schema])]
+
 def connect(settings: ConnectionSettings, database: str | None = None) -> Database:
     """Open a connection in autocommit mode, or raise ConnectionFailed naming host and user."""
     try:

@@ -16,7 +16,7 @@ from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_expression, requested_now
 from djsqlgen.run.chunked import ChunkedRun
-from djsqlgen.run.db import Database, ServerError
+from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
 
 
@@ -43,17 +43,11 @@ class TableProgress:
     row_bytes: int = 0  # the v1 table's average row length (information_schema; 0 when unknown)
 
 
-def _by_schema(db: Database, sql: str, schemas: set[str]) -> list[dict]:
-    """``sql`` (one ``%s``: a schema name) for each schema: information_schema answers a query naming its schema in
-    a few milliseconds, where one that matches schemas row by row opens every table of the server."""
-    return [r for schema in sorted(schemas) for r in db.query(sql, [schema])]
-
-
 def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
     rows = _control_rows(db, plan,
                          "SELECT target_id, CONCAT(target_schema, '.', target_table) AS label, source_schema, "
                          "source_table, rows_copied, done FROM {control}.progress ORDER BY ordinal")
-    sizes = {(r["s"], r["t"]): r for r in _by_schema(
+    sizes = {(r["s"], r["t"]): r for r in query_each_schema(
         db, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COALESCE(TABLE_ROWS, 0) AS n, COALESCE(AVG_ROW_LENGTH, 0) AS b "
             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", {r["source_schema"] for r in rows})}
     out = []
@@ -81,7 +75,7 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> ServerFacts:
     recorded = {(r["schema_name"], r["object_name"]) for r in _control_rows(
         db, plan, "SELECT schema_name, object_name FROM {control}.objects WHERE kind = 'trigger' AND plan_hash = %s",
         [phases["30"]])}
-    present = {(r["s"], r["n"]) for r in _by_schema(
+    present = {(r["s"], r["n"]) for r in query_each_schema(
         db, "SELECT TRIGGER_SCHEMA AS s, TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
         {s for s, _ in recorded})}
     missing = sorted(recorded - present)
@@ -248,10 +242,9 @@ def table_status(db: Database, plan: Plan, cut_over: bool) -> list[TableStatus]:
     homes = [((v2_now.get(r["target_schema"], r["target_schema"]), r["target_table"]),
               (v1_now.get(r["source_schema"], r["source_schema"]), r["source_table"])) for r in rows]
     schemas = sorted({schema for pair in homes for schema, _ in pair})
-    estimates = {} if not schemas else {
-        (e["s"], e["t"]): int(e["n"] or 0) for e in db.query(
-            "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES WHERE "
-            f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))})", schemas)}
+    estimates = {(e["s"], e["t"]): int(e["n"] or 0) for e in query_each_schema(
+        db, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s", schemas)}
 
     def count(home: tuple[str, str]) -> int | None:
         estimate = estimates.get(home)
