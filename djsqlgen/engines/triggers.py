@@ -414,7 +414,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
                                     "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
                 if direct_driving:
-                    statements.append((f"and onto one another v1 row maps to, copied to v2 or not yet",
+                    statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                                _move(ctx, impact)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from support.writer_stress import LOCKS, PHASES, SHAPES, stress, table
+from support.writer_stress import LOCKS, SHAPES, stress, table
 
 WORKERS = 6
 SUBJECTS = int(os.environ.get("DJSQLGEN_STRESS_SUBJECTS", "300"))
