@@ -13,7 +13,7 @@ from djsqlgen.catalog.sqltypes import (
     max_bytes,
 )
 from djsqlgen.model.target import Model, Target
-from djsqlgen.output import naming
+from djsqlgen.sqltext import naming
 from djsqlgen.plan import Plan
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")

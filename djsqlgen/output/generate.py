@@ -12,11 +12,11 @@ from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.ops import Built, build_model
-from djsqlgen.output.dialect import dialect_for
+from djsqlgen.sqltext.dialect import dialect_for
 from djsqlgen.output.phases import Phases
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
-from djsqlgen.output.statements import PhaseFile
+from djsqlgen.sqltext.statements import PhaseFile
 from djsqlgen.plan import Plan, plan_hash
 
 MANIFEST_FILE = "files_manifest.sql"

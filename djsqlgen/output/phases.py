@@ -28,11 +28,11 @@ from djsqlgen.engines import (
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
-from djsqlgen.output import expected, naming
-from djsqlgen.output.guard import MESSAGE_LIMIT, refusal_statements
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
-from djsqlgen.output.render import render
-from djsqlgen.output.statements import Check, Owned, PhaseFile, Statement
+from djsqlgen.sqltext import expected, naming
+from djsqlgen.sqltext.guard import MESSAGE_LIMIT, refusal_statements
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Check, Owned, PhaseFile, Statement
 from djsqlgen.presets.lineage import LINEAGE_TABLE, lineage_rows
 
 # Every file runs in this mode, whatever the client's: triggers and procedures keep the mode they were

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djsqlgen.errors import ApplyError, DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
+from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import ACTIVE_STATES, run_lock
-from djsqlgen.output.quoting import quote_qualified
+from djsqlgen.sqltext.naming import ACTIVE_STATES, run_lock
+from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 

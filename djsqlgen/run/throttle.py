@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
+from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
+from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun

@@ -26,7 +26,7 @@ from support.servers import (
     start_or_fail,
 )
 
-from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.sqltext.quoting import quote_identifier
 from djsqlgen.run.db import ServerError
 
 NEED_SUPER = 1419  # ER_BINLOG_CREATE_ROUTINE_NEED_SUPER

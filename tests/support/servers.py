@@ -33,7 +33,7 @@ import pymysql
 import pytest
 
 from djsqlgen.errors import ConnectionFailed
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
 

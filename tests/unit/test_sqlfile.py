@@ -10,7 +10,7 @@ from djsqlgen.cli import load_heading
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.generate import Migration as Generator
 from djsqlgen.output.sqlfile import render_file, split_sql
-from djsqlgen.output.statements import PhaseFile, Statement
+from djsqlgen.sqltext.statements import PhaseFile, Statement
 from djsqlgen.plan import load_plan
 
 TESTS = Path(__file__).resolve().parents[1]
