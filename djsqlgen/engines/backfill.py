@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
-from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
 from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
 from djsqlgen.model.target import Target
 from djsqlgen.sqltext import naming
 from djsqlgen.sqltext.quoting import quote_literal, quote_qualified

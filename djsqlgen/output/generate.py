@@ -12,12 +12,12 @@ from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.ops import Built, build_model
-from djsqlgen.sqltext.dialect import dialect_for
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
 from djsqlgen.phases import phase_files
-from djsqlgen.sqltext.statements import PhaseFile
 from djsqlgen.plan import Plan, plan_hash
+from djsqlgen.sqltext.dialect import dialect_for
+from djsqlgen.sqltext.statements import PhaseFile
 
 MANIFEST_FILE = "files_manifest.sql"
 

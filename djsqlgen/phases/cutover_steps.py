@@ -62,7 +62,7 @@ def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]]) -> list[t
 
 
 def on_parked_or_final(phases: Phases, statement: Statement, parked: tuple[str, str],
-                        final: tuple[str, str]) -> list[Statement]:
+                       final: tuple[str, str]) -> list[Statement]:
     """A tracker for the parked v2 table, or for the final one when a run of 70 before this one moved it
     there already: on MariaDB a prepared statement chooses, so 70 runs twice without error. (MySQL cannot
     prepare CREATE TRIGGER: there the trigger, already present under its name, is skipped by IF NOT EXISTS.)"""
@@ -178,7 +178,7 @@ def discard_v2_writes(phases: Phases) -> list[Statement]:
 
 
 def carry_counter(phases: Phases, into: tuple[str, str], issued_by: list[tuple[str, str]], why: str,
-                   done_when: str | None = None) -> Statement:
+                  done_when: str | None = None) -> Statement:
     """Set ``into``'s AUTO_INCREMENT above every id that it and the tables ``issued_by`` ever handed out: their
     counters, not their largest ids (a row inserted then deleted at the top keeps its id issued). GREATEST with
     its own counter: safe to run twice, never lowers it. The ALTER takes a literal, so a prepared statement; it

@@ -22,7 +22,7 @@ def removes(phases: Phases) -> str:
 
 
 def forward(phases: Phases) -> FileBuilder:
-    f, _fn = phases.file("20"), "20_routines.sql"
+    f = phases.file("20")
     privileges = [(p, phases.ctx.control, None) for p in ("CREATE ROUTINE", "ALTER ROUTINE", "CREATE")]
     phases.common_refusals(f, "10", f.require(privileges))
     f.add(*routine_statements(phases))

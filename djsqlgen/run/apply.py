@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djsqlgen.errors import ApplyError, DjsqlgenError
-from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 # A directory runs its files up to 60 and stops: the cut-over (70) and the contract (80) run only when named

@@ -15,6 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[2] / "djsqlgen"
 
 # layer -> the packages it must not import
 FORBIDDEN = {
+    "model": ("engines", "phases", "output", "run", "cli"),
+    "ops": ("engines", "phases", "output", "run", "cli"),
     "sqltext": ("engines", "phases", "output", "run", "cli"),
     "engines": ("phases", "output", "run", "cli"),
     "phases": ("output", "run", "cli"),
