@@ -493,7 +493,7 @@ def _count(rows: int | None) -> str:
 
 def _job_line(run: dict) -> str:
     """What the backfill or verify is doing; a job that says it works but whose session is gone is stopped."""
-    from djsqlgen.output.naming import ACTIVE_STATES
+    from djsqlgen.sqltext.naming import ACTIVE_STATES
 
     job = "verify" if run["state"].startswith("verif") else "backfill"
     if run["state"] in ACTIVE_STATES and not run["alive"]:
