@@ -197,6 +197,8 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     newest unfinished run goes on where it stopped."""
     routines = _routines(db, plan)
     plan_hash = _installed_hash(db, plan, "the server")
+    if plan.contract.drop_v1 and db.query(f"SELECT 1 FROM {_q(plan, 'phase_log')} WHERE phase = '80'"):
+        raise DjsqlgenError("80_contract.sql dropped v1 (contract.drop_v1): there is nothing left to verify v2 against")
     check_v1_unchanged(db, plan, "verify")
     if not {"verify_record", "checksum_chunk", "checksum_totals"} <= routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "
