@@ -11,7 +11,9 @@ from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
+from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
+from djsqlgen.ops.directions import TWO_WAY, directions
 from djsqlgen.output.dialect import dialect_for
 from djsqlgen.output.phases import Phases
 from djsqlgen.output.runbook import write_runbook
@@ -47,7 +49,15 @@ class Migration:
         self.dialect = dialect_for(catalog.server)
         self.built: Built = build_model(plan, catalog)
         self.hash = migration_hash(plan, catalog)
-        self.ctx = Context(self.built.model, plan, self.dialect, self.hash)
+        # two-way sync (issue 24): each table's direction; the two-way ones written only where they differ, and
+        # their v1 tables as targets of v2 for the reverse triggers (None for a one-way plan)
+        self.directions = directions(plan, self.built.model, self.built.operations)
+        two_way = {d.target_id for d in self.directions if d.two_way}
+        model = forward_two_way(self.built.model, two_way)
+        self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way))
+        self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
+                                    compare_before_write=frozenset(two_way), reverse=True)
+                            if plan.sync == TWO_WAY else None)
 
     @property
     def targets(self):
@@ -61,7 +71,7 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return Phases(self.ctx, self.built.data_checks, tuple(self.attachments)).files()
+        return Phases(self.ctx, self.built.data_checks, tuple(self.attachments), self.reverse_ctx).files()
 
     @property
     def attachments(self) -> list:

@@ -28,7 +28,7 @@ from djsqlgen.engines import (
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.model.target import TableRef, Target
-from djsqlgen.output import expected, naming
+from djsqlgen.output import expected, naming, two_way
 from djsqlgen.output.guard import MESSAGE_LIMIT, refusal_statements
 from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.output.render import render
@@ -254,8 +254,9 @@ class FileBuilder:
 class Phases:
     """Every forward and rollback file of one migration."""
 
-    def __init__(self, ctx: Context, data_checks: tuple = (), attachments: tuple = ()):
+    def __init__(self, ctx: Context, data_checks: tuple = (), attachments: tuple = (), reverse: Context | None = None):
         self.ctx = ctx
+        self.reverse = reverse  # two-way sync: the reverse model's context (djsqlgen.output.two_way), else None
         self.data_checks = data_checks
         self.attachments = attachments  # 0.14 attach@store sources whose files 2.x reads rewritten (engines.files)
         self.model = ctx.model
@@ -700,6 +701,8 @@ class Phases:
         f, fn = self._file("30"), "30_dualwrite.sql"
         ctx = self.ctx
         privileges = [("TRIGGER", s, [t.name for t in self.model.v1.schema(s).tables]) for s in self._v1_schemas()]
+        if self.reverse is not None:  # two-way: triggers on v2 too
+            privileges += [("TRIGGER", s, None) for s in self._v2_schemas()]
         refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
         refusals += self._triggers_of_other_plan(fn) + self._v1_drift(fn)
         refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
@@ -715,7 +718,7 @@ class Phases:
                                          f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
                                          f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
                      for ref, e, n in self.triggers])
-        for statement in triggers.create_all(ctx):
+        for statement in triggers.create_all(ctx) + two_way.reverse_trigger_statements(self.reverse):
             f.add(*f.creating(statement, only_if_new=False))
         f.log()
         return f
@@ -1042,6 +1045,7 @@ class Phases:
               for c in self._v1_drift(fn, parked_ok=True) + self.data_refusals(fn)],
             *self._outside_references(fn),
             *self._attachments_pending(fn),
+            *([two_way.cutover_refusal(ctx, self._phase_pending("70"), fn)] if self.reverse is not None else []),
             *f.require(privileges)])
         where = {s: s for s in self._v1_schemas()}
         park, archive, final = self._renames()
@@ -1374,7 +1378,11 @@ class Phases:
         self._common_refusals(f, None, [
             guards.not_after(self.ctx, "60", "60_constraints.sql", fn,
                              "emptying v2 tables under foreign keys fails; apply rollback/60_constraints.sql first")])
+        if self.reverse is not None:
+            f.add(two_way.engine_session(True))
         f.steps([s for t in reversed(self.targets) for s in backfill.undo(self.ctx, t)])
+        if self.reverse is not None:
+            f.add(two_way.engine_session(False))
         f.log()
         return f
 
@@ -1385,7 +1393,9 @@ class Phases:
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "apply rollback/70_cutover.sql first")])
         f.steps([s for r, _, n in self.triggers
                  for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(self.ctx, r, n),
-                                     f"stop carrying writes to {r.label} into v2")])
+                                     f"stop carrying writes to {r.label} into v2")]
+                + [s for owned, sql, why in two_way.reverse_trigger_owned(self.reverse)
+                   for s in f.dropping(owned, sql, why)])
         f.log()
         return f
 

@@ -1,0 +1,44 @@
+"""The phase files' part of two-way sync (issue 24): what 30, 70 and the rollbacks of 30 and 40 add for it.
+
+- 30 installs the reverse triggers (v2 → v1) next to the forward ones; until 60 they refuse every v2 write that
+  would change v1 (W6), from 60 on they carry it.
+- rollback/30 drops them with the forward ones; rollback/40 empties v2 as an engine session (nothing carried back).
+- 70 refuses a two-way plan for now: the cut-over of a plan whose v2 already takes writes (close, reopen, keep v1
+  synced) is the follow-up of issue 24. RUNBOOK: "Two-way sync".
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines import triggers
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.two_way import ENGINE_SESSION
+from djsqlgen.output.statements import Check, Owned, Statement
+
+
+def reverse_trigger_statements(reverse: Context | None) -> list[Statement]:
+    """CREATE TRIGGER of every reverse trigger (none for a one-way plan)."""
+    return triggers.create_all(reverse) if reverse is not None else []
+
+
+def reverse_trigger_owned(reverse: Context | None) -> list[tuple[Owned, str, str]]:
+    """(object, DROP statement, why) of every reverse trigger, for rollback/30."""
+    if reverse is None:
+        return []
+    return [(Owned("trigger", ref.schema, name, ref.name), triggers.drop(reverse, ref, name),
+             f"stop carrying writes to {ref.label} back into v1")
+            for ref, _, name in triggers.trigger_names(reverse)]
+
+
+def engine_session(on: bool) -> Statement:
+    """This session's own writes to v2 are not carried back to v1 (set at the start of the file, unset at its end)."""
+    return Statement(f"session.engine_{'on' if on else 'off'}", f"SET {ENGINE_SESSION} = {'1' if on else 'NULL'}",
+                     "this file's own writes to v2 are not carried back to v1 (two-way sync)" if on else
+                     "writes on this session are carried both ways again")
+
+
+def cutover_refusal(ctx: Context, pending: str, filename: str) -> Check:
+    """70 refuses a two-way plan: its v2 already takes writes, and that cut-over is not built yet."""
+    return Check(pending,
+                 f"djsqlgen refused {filename}: this plan syncs two-way, whose cut-over is not built yet (issue 24); "
+                 "keep both sides in use, or roll back to 20, set sync: one-way, generate and apply again",
+                 "a cut-over must not silently drop the sync that carries v2's writes to v1")
