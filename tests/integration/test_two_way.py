@@ -1,0 +1,211 @@
+"""Two-way sync, the first slice of issue 24: v1 and v2 both writable from 60 on, kept equal by the server.
+
+A DataJoint-shaped v1 (a lookup, a latin1 manual table, a composite-key child with a part) and a plan that renames,
+retypes (wider numbers, latin1 → utf8mb4), drops a column with a default and adds one: every table syncs both
+ways. The files run with the stock client; writers on both sides at once; then every table compared row by row,
+independently of verify, in both directions (v2 against forward(v1) and v1 against reverse(v2)), and verify clean.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from djsqlgen.run.db import ServerError, connect
+from support.safety import FastScenario, applied, refused
+
+V1 = """
+CREATE TABLE `#kind` (
+  kind varchar(16) NOT NULL,
+  description varchar(255) NOT NULL DEFAULT '',
+  PRIMARY KEY (kind)) ENGINE=InnoDB;
+CREATE TABLE subject (
+  subject_id int NOT NULL,
+  kind varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL,
+  nickname varchar(32) NOT NULL,
+  weight float NULL,
+  notes varchar(255) NULL DEFAULT NULL,
+  PRIMARY KEY (subject_id),
+  CONSTRAINT subject_kind FOREIGN KEY (kind) REFERENCES `#kind` (kind) ON UPDATE CASCADE ON DELETE RESTRICT
+) ENGINE=InnoDB DEFAULT CHARSET=latin1;
+CREATE TABLE session (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  session_date date NOT NULL,
+  rig varchar(32) NOT NULL DEFAULT 'rig1',
+  PRIMARY KEY (subject_id, session_idx),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE session__trial (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  trial_idx int unsigned NOT NULL,
+  start_time double NOT NULL,
+  outcome enum('hit','miss') NULL,
+  PRIMARY KEY (subject_id, session_idx, trial_idx),
+  CONSTRAINT trial_session FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO `#kind` VALUES ('mouse', 'Mus musculus'), ('rat', 'Rattus');
+INSERT INTO subject VALUES (1, 'mouse', 'Ana', 21.5, 'first'), (2, 'rat', 'Bé', NULL, NULL);
+INSERT INTO session VALUES (1, 1, '2024-01-02', 'rig1'), (2, 1, '2024-01-03', 'rig2');
+INSERT INTO session__trial VALUES (1, 1, 1, 0.5, 'hit'), (1, 1, 2, 1.25, NULL)
+"""
+
+# v2 as projected from v1 (forward), and v1 as projected from v2 (reverse): full ordered SELECTs, no verify
+FORWARD = {
+    "#kind": ("SELECT kind, description FROM {v1}.`#kind` ORDER BY kind",
+              "SELECT kind, description FROM {v2}.`#kind` ORDER BY kind"),
+    "subject": ("SELECT subject_id, kind, CONVERT(nickname USING utf8mb4) AS name, CAST(weight AS DOUBLE) AS weight "
+                "FROM {v1}.subject ORDER BY subject_id",
+                "SELECT subject_id, kind, name, weight FROM {v2}.animal ORDER BY subject_id"),
+    "session": ("SELECT subject_id, session_idx, session_date, rig FROM {v1}.session ORDER BY 1, 2",
+                "SELECT subject_id, session_idx, recorded_on, rig FROM {v2}.session ORDER BY 1, 2"),
+    "session__trial": ("SELECT * FROM {v1}.session__trial ORDER BY 1, 2, 3",
+                       "SELECT * FROM {v2}.session__trial ORDER BY 1, 2, 3"),
+}
+REVERSE = {
+    "subject": ("SELECT subject_id, kind, nickname, weight FROM {v1}.subject ORDER BY subject_id",
+                "SELECT subject_id, kind, CONVERT(name USING latin1) AS nickname, CAST(weight AS FLOAT) AS weight "
+                "FROM {v2}.animal ORDER BY subject_id"),
+    "session": ("SELECT subject_id, session_idx, session_date, rig FROM {v1}.session ORDER BY 1, 2",
+                "SELECT subject_id, CAST(session_idx AS UNSIGNED), recorded_on, rig FROM {v2}.session ORDER BY 1, 2"),
+}
+
+
+def _two_way(s: FastScenario):
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        tables = s.tables(plan)
+        tables["subject"] = {
+            "rename": "animal",
+            "columns": {"subject_id": "keep", "kind": "keep", "notes": "drop",
+                        "nickname": {"rename": "name", "type": "varchar(64)", "charset": "utf8mb4",
+                                     "collation": "utf8mb4_general_ci"},
+                        "weight": {"type": "double"}},
+            "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
+        tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
+                                         "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
+    return edit
+
+
+def _same_both_ways(s: FastScenario) -> None:
+    names = {"v1": f"`{s.sources[0]}`", "v2": f"`{s.v2()}`"}
+    for checks in (FORWARD, REVERSE):
+        for table, (v1_sql, v2_sql) in checks.items():
+            v1_rows = [tuple(r.values()) for r in s.db.query(v1_sql.format(**names))]
+            v2_rows = [tuple(r.values()) for r in s.db.query(v2_sql.format(**names))]
+            assert v1_rows == v2_rows, (table, v1_rows, v2_rows)
+
+
+def _error(db, sql: str) -> ServerError:
+    with pytest.raises(ServerError) as failed:
+        db.execute(sql)
+    return failed.value
+
+
+def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    checked = s.run("plan", "check", str(s.plan_path))
+    assert f"sync: {s.v2()}.animal <-> {s.sources[0]}.subject: two-way" in checked.stderr, checked.stderr
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+
+    # before 60: v1 writes carried (no echo, no 1442); a v2 write that would change v1 refused (W6)
+    db.execute(f"INSERT INTO {v1}.subject VALUES (3, 'mouse', 'Cy', 19.25, 'kept in v1')")
+    refusal = _error(db, f"UPDATE {v2}.animal SET name = 'Cyrus' WHERE subject_id = 3")
+    assert refusal.errno == 1644 and "W6" in refusal.message and "animal" in refusal.message, refusal
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    _same_both_ways(s)
+
+    # from 60: writers on both sides at once, each on subjects of its own
+    errors: list[str] = []
+
+    def writer(side: str, first: int) -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(first, first + 15):
+                if side == "v1":
+                    conn.execute(f"INSERT INTO {v1}.subject VALUES ({i}, 'rat', 'w{i}', {i}.5, 'n{i}')")
+                    conn.execute(f"INSERT INTO {v1}.session VALUES ({i}, 1, '2024-02-01', 'rig3')")
+                    conn.execute(f"INSERT INTO {v1}.session__trial VALUES ({i}, 1, 1, 0.25, 'miss')")
+                    conn.execute(f"UPDATE {v1}.subject SET nickname = 'é{i}', weight = NULL WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"DELETE FROM {v1}.session__trial WHERE subject_id = {i}")
+                else:
+                    conn.execute("BEGIN")
+                    conn.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name, weight, tag) "
+                                 f"VALUES ({i}, 'mouse', 'ü{i}', {i}.25, 'v2')")
+                    conn.execute(f"INSERT INTO {v2}.session VALUES ({i}, 7, '2024-03-01', 'rig9')")
+                    conn.execute(f"INSERT INTO {v2}.session__trial VALUES ({i}, 7, 1, 2.5, 'hit'), "
+                                 f"({i}, 7, 2, 3.5, NULL)")
+                    conn.execute("COMMIT")
+                    conn.execute(f"UPDATE {v2}.session SET rig = 'rig8', recorded_on = '2024-03-02' "
+                                 f"WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = {i} AND trial_idx = 2")
+                    if i % 5 == 0:  # a key move: v2's ON UPDATE CASCADE moves its children, v1's its own
+                        conn.execute(f"UPDATE {v2}.animal SET subject_id = {i + 500} WHERE subject_id = {i}")
+        except ServerError as exc:
+            errors.append(f"{side}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=("v1", 100)), threading.Thread(target=writer, args=("v2", 200))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _same_both_ways(s)
+    # what only one side has: v1's notes kept by v2 writes, v2's tag kept by v1 writes
+    assert db.query(f"SELECT notes FROM {v1}.subject WHERE subject_id IN (1, 3, 105, 201) ORDER BY subject_id") == [
+        {"notes": "first"}, {"notes": "kept in v1"}, {"notes": "n105"}, {"notes": None}]
+    assert db.query(f"SELECT tag FROM {v2}.animal WHERE subject_id IN (105, 201, 710) ORDER BY 1") == [
+        {"tag": "none"}, {"tag": "v2"}, {"tag": "v2"}]
+    s.verify()
+
+    # values v1 cannot hold: refused naming the column, nothing written on either side
+    for sql, column in ((f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (900, 'rat', 'x😀')", "name"),
+                        (f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 1", "weight"),
+                        (f"INSERT INTO {v2}.session VALUES (1, 70000, '2024-01-01', 'rig1')", "session_idx")):
+        refusal = _error(db, sql)
+        assert refusal.errno == 1644 and "W5" in refusal.message and f"({column})" in refusal.message, refusal
+        assert len(refusal.message) <= 128
+    _same_both_ways(s)
+
+    # a failure forced inside a reverse trigger (a lock-wait timeout on v1) fails the v2 statement; the next write
+    # on the same connection still syncs
+    holder, writer_db = connect(server_settings), connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"SELECT * FROM {v1}.subject WHERE subject_id = 1 FOR UPDATE")
+        writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        timeout = _error(writer_db, f"UPDATE {v2}.animal SET name = 'Anna' WHERE subject_id = 1")
+        assert timeout.errno == 1205, timeout
+        holder.execute("ROLLBACK")
+        writer_db.execute(f"UPDATE {v2}.animal SET name = 'Anne' WHERE subject_id = 1")
+        writer_db.execute(f"INSERT INTO {v2}.`#kind` VALUES ('vole', 'Microtus')")
+    finally:
+        holder.close()
+        writer_db.close()
+    assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id = 1") == [{"nickname": "Anne"}]
+    _same_both_ways(s)
+    s.verify()
+
+    # 70 refuses a two-way plan (its cut-over is the follow-up); the rollbacks leave v1 whole
+    assert "syncs two-way" in refused(s, "70_cutover")
+    before = {t: [tuple(r.values()) for r in db.query(FORWARD[t][0].format(v1=v1, v2=v2))] for t in FORWARD}
+    applied(s, "rollback/60_constraints", "rollback/50_verify", "rollback/40_backfill", "rollback/30_dualwrite")
+    after = {t: [tuple(r.values()) for r in db.query(FORWARD[t][0].format(v1=v1, v2=v2))] for t in FORWARD}
+    assert after == before
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v2}.animal") == [{"n": 0}]
+    assert db.query("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (%s, %s)",
+                    [s.sources[0], s.v2()]) == [{"n": 0}]
+    time.sleep(0)
