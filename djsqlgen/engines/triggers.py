@@ -385,7 +385,12 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
     cache = ctx.memo.setdefault("trigger_bodies", {})
     if (written, event) not in cache:
-        cache[(written, event)] = _body_blocks(ctx, written, event)
+        blocks = _body_blocks(ctx, written, event)
+        if blocks and ctx.one_way and not ctx.reverse:
+            from djsqlgen.engines import two_way
+
+            blocks = [two_way.carrying_token(written)] + blocks
+        cache[(written, event)] = blocks
     return cache[(written, event)]
 
 

@@ -18,14 +18,45 @@ from djsqlgen.engines.guards import applied
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import ColumnDecl, TableRef, Target
 from djsqlgen.output.messages import writer_message
+from djsqlgen.output.naming import one_way_trigger_name
 from djsqlgen.output.quoting import quote_identifier, quote_literal
+from djsqlgen.output.render import render
+from djsqlgen.output.statements import Owned, Statement
 
-# Set by a generated file whose own writes to v2 must not reach v1 (and unset at its end).
+# Set by a generated file whose own writes to v2 must not reach v1 (and unset at its end), and by the backfill.
 ENGINE_SESSION = "@djsqlgen_engine_session"
+# Set by a forward trigger to the start time of the statement that fired it (two-way plans with one-way tables).
+CARRYING = "@djsqlgen_carrying"
 
 
 def _indent(text: str, spaces: int) -> str:
     return text.replace("\n", "\n" + " " * spaces)
+
+
+def carrying_token(written: TableRef) -> tuple[str, str, str]:
+    """The first block of a forward trigger in a plan with one-way tables: the writes it carries are this
+    statement's (a one-way v2 table lets them through, and refuses its own clients'). Tied to the statement's start
+    time, so it never outlives the statement, however that ends."""
+    return (written.label, "the v2 writes below are carried from v1 (the one-way v2 tables let them through)",
+            f"SET {CARRYING} = NOW(6)")
+
+
+def one_way_refusals(ctx: Context) -> list[Statement]:
+    """BEFORE INSERT/UPDATE/DELETE triggers on each one-way v2 table: a client's write is refused with the reason."""
+    out = []
+    for target_id, why in ctx.one_way:
+        t = ctx.model.target(target_id)
+        message = writer_message("W7", t.label, "", f"syncs one way ({why}); write to v1")
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            name = one_way_trigger_name(ctx.plan.name, t.name, event)
+            sql = render("trigger_one_way_create.sql.j2", trigger=(t.schema, name), table=(t.schema, t.name),
+                         event=event, plan_name=ctx.plan.name, plan_hash=ctx.migration_hash, dialect=ctx.dialect,
+                         why=" ".join(why.split()), token=CARRYING, engine_session=ENGINE_SESSION,
+                         message=message)
+            out.append(Statement(f"trigger_create.{t.label}.one_way_{event.lower()}", sql,
+                                 f"{t.label} syncs one way: its clients' {event}s are refused", compound=True,
+                                 creates=Owned("trigger", t.schema, name, t.name)))
+    return out
 
 
 def outside_engine_sessions(ctx: Context, sql: str) -> str:

@@ -79,6 +79,12 @@ def guard_trigger_name(plan_name: str, table: str, event: str) -> str:
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_guard_{suffix}")
 
 
+def one_way_trigger_name(plan_name: str, table: str, event: str) -> str:
+    """Two-way sync: a trigger on a v2 table that syncs one way, refusing its clients' writes."""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_one_way_{suffix}")
+
+
 def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A trigger on a v2 table after cut-over: records the key of each row written, for rollback/70."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]

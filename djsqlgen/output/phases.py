@@ -718,7 +718,7 @@ class Phases:
                                          f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
                                          f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
                      for ref, e, n in self.triggers])
-        for statement in triggers.create_all(ctx) + two_way.reverse_trigger_statements(self.reverse):
+        for statement in triggers.create_all(ctx) + two_way.v2_trigger_statements(ctx, self.reverse):
             f.add(*f.creating(statement, only_if_new=False))
         f.log()
         return f
@@ -744,8 +744,12 @@ class Phases:
                              f"djsqlgen refused {fn}: dual-write triggers are missing; apply 30_dualwrite.sql before "
                              "the backfill", "without the triggers, writes made during the copy would never reach v2"),
             guards.not_after(self.ctx, "70", "70_cutover.sql", fn, "v2 is primary; nothing to copy")])
+        if self.reverse is not None:
+            f.add(two_way.engine_session(True))
         for t in self.targets:
             f.add(backfill.run(self.ctx, t))
+        if self.reverse is not None:
+            f.add(two_way.engine_session(False))
         f.log()
         return f
 
@@ -1394,7 +1398,7 @@ class Phases:
         f.steps([s for r, _, n in self.triggers
                  for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(self.ctx, r, n),
                                      f"stop carrying writes to {r.label} into v2")]
-                + [s for owned, sql, why in two_way.reverse_trigger_owned(self.reverse)
+                + [s for owned, sql, why in two_way.v2_trigger_owned(self.ctx, self.reverse)
                    for s in f.dropping(owned, sql, why)])
         f.log()
         return f

@@ -11,22 +11,31 @@ from __future__ import annotations
 
 from djsqlgen.engines import triggers
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.two_way import ENGINE_SESSION
+from djsqlgen.engines.two_way import ENGINE_SESSION, one_way_refusals
+from djsqlgen.model.target import TableRef
 from djsqlgen.output.statements import Check, Owned, Statement
 
 
-def reverse_trigger_statements(reverse: Context | None) -> list[Statement]:
-    """CREATE TRIGGER of every reverse trigger (none for a one-way plan)."""
-    return triggers.create_all(reverse) if reverse is not None else []
-
-
-def reverse_trigger_owned(reverse: Context | None) -> list[tuple[Owned, str, str]]:
-    """(object, DROP statement, why) of every reverse trigger, for rollback/30."""
+def v2_trigger_statements(ctx: Context, reverse: Context | None) -> list[Statement]:
+    """CREATE TRIGGER of every trigger two-way sync puts on v2: the reverse ones, the one-way refusals (none for a
+    one-way plan)."""
     if reverse is None:
         return []
-    return [(Owned("trigger", ref.schema, name, ref.name), triggers.drop(reverse, ref, name),
-             f"stop carrying writes to {ref.label} back into v1")
-            for ref, _, name in triggers.trigger_names(reverse)]
+    return triggers.create_all(reverse) + one_way_refusals(ctx)
+
+
+def v2_trigger_owned(ctx: Context, reverse: Context | None) -> list[tuple[Owned, str, str]]:
+    """(object, DROP statement, why) of every trigger two-way sync puts on v2, for rollback/30."""
+    if reverse is None:
+        return []
+    out = [(Owned("trigger", ref.schema, name, ref.name), triggers.drop(reverse, ref, name),
+            f"stop carrying writes to {ref.label} back into v1")
+           for ref, _, name in triggers.trigger_names(reverse)]
+    for statement in one_way_refusals(ctx):
+        owned = statement.creates
+        out.append((owned, triggers.drop(ctx, TableRef(owned.schema, owned.on_table), owned.name),
+                    f"{owned.schema}.{owned.on_table} takes its clients' writes again (v2 has no sync any more)"))
+    return out
 
 
 def engine_session(on: bool) -> Statement:

@@ -78,6 +78,7 @@ def _two_way(s: FastScenario):
     def edit(plan: dict) -> None:
         plan["sync"] = "two-way"
         tables = s.tables(plan)
+        tables["#kind"] = {"sync": "one-way"}  # v2 refuses its clients' writes to it (W7)
         tables["subject"] = {
             "rename": "animal",
             "columns": {"subject_id": "keep", "kind": "keep", "notes": "drop",
@@ -111,6 +112,8 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
     s.plan(_two_way(s))
     checked = s.run("plan", "check", str(s.plan_path))
     assert f"sync: {s.v2()}.animal <-> {s.sources[0]}.subject: two-way" in checked.stderr, checked.stderr
+    assert (f"sync: {s.v2()}.#kind <- {s.sources[0]}.#kind: one-way (schemas.{s.sources[0]}.tables.#kind.sync is "
+            "one-way)") in checked.stderr, checked.stderr
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
@@ -191,7 +194,12 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
         assert timeout.errno == 1205, timeout
         holder.execute("ROLLBACK")
         writer_db.execute(f"UPDATE {v2}.animal SET name = 'Anne' WHERE subject_id = 1")
-        writer_db.execute(f"INSERT INTO {v2}.`#kind` VALUES ('vole', 'Microtus')")
+        # a one-way table: its v2 clients refused with the reason, v1's writes carried, on the same connection
+        refusal = _error(writer_db, f"INSERT INTO {v2}.`#kind` VALUES ('vole', 'Microtus')")
+        assert refusal.errno == 1644 and "W7" in refusal.message and "sync is one-way" in refusal.message, refusal
+        writer_db.execute(f"INSERT INTO {v1}.`#kind` VALUES ('vole', 'Microtus')")
+        writer_db.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (901, 'vole', 'Val')")
+        assert _error(writer_db, f"DELETE FROM {v2}.`#kind` WHERE kind = 'rat'").errno == 1644
     finally:
         holder.close()
         writer_db.close()
