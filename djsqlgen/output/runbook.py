@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from djsqlgen.output.messages import WRITER_CODES
+from djsqlgen.output.messages import TWO_WAY_CODES, WRITER_CODES
 from djsqlgen.output.render import environment
 
 
@@ -32,6 +32,7 @@ def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_pa
         moves_v1=migration.plan.cutover.rename_to_final and any(s.archive for s in migration.plan.schemas),
         v1_schemas=[s.source for s in migration.plan.schemas],
         dj2=dj2_facts(migration) if migration.plan.preset is not None else None, writer_codes=WRITER_CODES,
+        directions=migration.directions, two_way_codes=TWO_WAY_CODES,
     )
     path = out_dir / "RUNBOOK.md"
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
