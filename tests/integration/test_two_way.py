@@ -216,4 +216,86 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
     assert db.query(f"SELECT COUNT(*) AS n FROM {v2}.animal") == [{"n": 0}]
     assert db.query("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (%s, %s)",
                     [s.sources[0], s.v2()]) == [{"n": 0}]
-    time.sleep(0)
+
+
+# How a write a reverse trigger carries into v1 is ended, and the error the v2 client gets (as in
+# test_two_way_guard.py, now inside the generated triggers)
+ENDINGS = {"lock wait timeout": 1205, "deadlock": 1213, "kill query": 1317, "max_statement_time": 1969}
+
+
+def _waiting(watcher, thread_id: int) -> bool:
+    return bool(watcher.query("SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s "
+                              "AND trx_state = 'LOCK WAIT'", [thread_id]))
+
+
+def _end_carried_write(server_settings, client, ending: str, v1: str, v2: str, subject: int) -> int:
+    """The client updates v2's animal row ``subject``; the reverse trigger's write of v1's row waits for another
+    transaction's lock and is ended by ``ending``. Returns the client's error number."""
+    holder, watcher = connect(server_settings), connect(server_settings)
+    errors: list[int] = []
+
+    def write() -> None:
+        try:
+            client.execute(f"UPDATE {v2}.animal SET name = 'ended' WHERE subject_id = {subject}")
+        except ServerError as exc:
+            errors.append(exc.errno)
+
+    try:
+        holder.execute("BEGIN")
+        if ending == "deadlock":  # the heavier transaction, so InnoDB rolls back the client's
+            holder.execute(f"INSERT INTO {v1}.`#kind` SELECT CONCAT('ballast', seq), '' FROM mysql.seq_1_to_300")
+        holder.execute(f"SELECT * FROM {v1}.subject WHERE subject_id = {subject} FOR UPDATE")
+        client.execute(f"SET SESSION innodb_lock_wait_timeout = {1 if ending == 'lock wait timeout' else 30}")
+        if ending == "max_statement_time":
+            client.execute("SET SESSION max_statement_time = 0.5")
+        thread = threading.Thread(target=write)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not _waiting(watcher, client.thread_id) and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if ending == "deadlock":  # the holder now wants the client's v2 row: a cycle
+            holder.execute(f"SELECT * FROM {v2}.animal WHERE subject_id = {subject} FOR UPDATE")
+        elif ending == "kill query":
+            watcher.execute(f"KILL QUERY {client.thread_id}")
+        thread.join(timeout=40)
+        assert not thread.is_alive()
+        holder.execute("ROLLBACK")
+        client.execute("SET SESSION max_statement_time = 0")
+    finally:
+        holder.close()
+        watcher.close()
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "explicit transaction"])
+def test_a_carried_write_ended_early_leaves_the_next_write_synced(db, prefix, dj_env, tmp_path, server_settings,
+                                                                   in_transaction):
+    """Each way a statement can end early, forced inside a reverse trigger: the v2 statement fails with it, nothing
+    of it is left on either side, and the next write on the same connection is carried (no guard went stale)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    client = connect(server_settings)
+    try:
+        for n, (ending, errno) in enumerate(ENDINGS.items()):
+            if in_transaction:
+                client.execute("BEGIN")
+                client.execute(f"UPDATE {v2}.session SET rig = 'rig{n}' WHERE subject_id = 2")
+            assert _end_carried_write(server_settings, client, ending, v1, v2, 1) == errno, ending
+            if in_transaction:
+                client.execute("ROLLBACK")  # whatever the ending left of the transaction
+            client.execute(f"UPDATE {v2}.animal SET name = 'next{n}' WHERE subject_id = 2")
+            client.execute(f"INSERT INTO {v1}.subject (subject_id, kind, nickname) VALUES ({10 + n}, 'rat', 'v{n}')")
+            assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id IN (1, 2) ORDER BY 1") == [
+                {"nickname": "Ana"}, {"nickname": f"next{n}"}], ending
+            assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = {10 + n}") == [{"name": f"v{n}"}]
+            _same_both_ways(s)
+    finally:
+        client.close()
+    s.verify()
