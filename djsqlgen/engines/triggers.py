@@ -109,10 +109,16 @@ def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
     for i, c in enumerate(t.key_columns, 1):
         before = c.expr.substitute({r: e for r, e in old.items() if r in c.expr.refs})
         pairs.append((c, as_stored_key(before.render(), c.decl), as_stored_key(c.expr.render(), c.decl), i))
+    # Two-way: the row moves with its new values in one UPDATE. Moved first and changed after, it would show the
+    # other side's trigger a row that is neither the old nor the new one, which it would carry back (error 1442).
+    values = [c for c in t.columns if c.name not in t.primary_key and not c.insert_only] \
+        if t.id in ctx.compare_before_write else []
     selected = ",\n    ".join([f"{o} AS {_q(f'o_{i}')}" for _, o, _, i in pairs] +
-                              [f"{n} AS {_q(f'n_{i}')}" for _, _, n, i in pairs])
+                              [f"{n} AS {_q(f'n_{i}')}" for _, _, n, i in pairs] +
+                              [f"{c.expr.render()} AS {_q(f'v_{i}')}" for i, c in enumerate(values, 1)])
     on = " AND ".join(f"dst.{_q(c.name)} = mv.{_q(f'o_{i}')}" for c, _, _, i in pairs)
-    sets = ", ".join(f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs)
+    sets = ", ".join([f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs] +
+                     [f"dst.{_q(c.name)} = mv.{_q(f'v_{i}')}" for i, c in enumerate(values, 1)])
     moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
     frm, _ = _reached(ctx, impact, "NEW")
     if probe:  # the rows it would move (compare before write)

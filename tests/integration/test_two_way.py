@@ -141,6 +141,9 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
                     conn.execute(f"UPDATE {v1}.subject SET nickname = 'é{i}', weight = NULL WHERE subject_id = {i}")
                     if i % 3 == 0:
                         conn.execute(f"DELETE FROM {v1}.session__trial WHERE subject_id = {i}")
+                    if i % 4 == 0:  # a key move with a new value in one statement: v1's cascade moves the children
+                        conn.execute(f"UPDATE {v1}.subject SET subject_id = {i + 300}, nickname = 'moved' "
+                                     f"WHERE subject_id = {i}")
                 else:
                     conn.execute("BEGIN")
                     conn.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name, weight, tag) "
@@ -154,7 +157,8 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
                     if i % 3 == 0:
                         conn.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = {i} AND trial_idx = 2")
                     if i % 5 == 0:  # a key move: v2's ON UPDATE CASCADE moves its children, v1's its own
-                        conn.execute(f"UPDATE {v2}.animal SET subject_id = {i + 500} WHERE subject_id = {i}")
+                        conn.execute(f"UPDATE {v2}.animal SET subject_id = {i + 500}, name = 'moved' "
+                                     f"WHERE subject_id = {i}")
         except ServerError as exc:
             errors.append(f"{side}: {exc}")
         finally:
@@ -298,4 +302,86 @@ def test_a_carried_write_ended_early_leaves_the_next_write_synced(db, prefix, dj
             _same_both_ways(s)
     finally:
         client.close()
+    s.verify()
+
+
+def test_two_way_with_datajoint_014_clients_on_v1_and_sql_clients_on_v2(tmp_path, prefix, dj014_python, dj_env,
+                                                                       server_settings, db):
+    """DataJoint 0.14 users keep working on v1 (inserts with parts, update1, key moves that cascade, cascading
+    deletes, auto_increment notes) while 2.x-era SQL clients write v2's subjects, sessions and tags, after 60 on a
+    rename/retype plan: every table compared row by row in both directions, and verify clean."""
+    from support.engine import build_v1, bulk_fill, dj014_writers, migration_files
+
+    common, ephys = build_v1(dj014_python, prefix, tmp_path / "store", dj_env)
+    bulk_fill(db, common, 200)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        tables = next(s for s in plan["schemas"] if s["source"] == common)["tables"]
+        subject = tables["subject"]
+        subject["columns"]["notes"] = {"rename": "remarks"}
+        subject["columns"]["weight"] = {"type": "decimal(8,3)"}
+        subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
+        tables["lab_note"]["rename"] = "notebook"  # AUTO_INCREMENT: syncs one way
+
+    plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.out, s.plan_path = out, plan_path
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=97)
+    applied(s, "60_constraints")
+    v2c = f"`{common}_v2`"
+    errors: list[str] = []
+
+    def v2_client() -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(40):
+                sid = 30_000_000 + i
+                conn.execute("BEGIN")
+                conn.execute(f"INSERT INTO {v2c}.subject (subject_id, species, subject_uuid, remarks, weight, cohort) "
+                             f"VALUES ({sid}, 'Mus musculus', UNHEX(MD5('v2 {sid}')), 'from v2', 12.25, 'v2')")
+                conn.execute(f"INSERT INTO {v2c}.session (subject_id, session_id, session_start, operator) "
+                             f"VALUES ({sid}, 1, '2025-02-01 10:00:00', 'alice')")
+                conn.execute(f"INSERT INTO {v2c}.session__tag VALUES ({sid}, 1, 'v2a'), ({sid}, 1, 'v2b')")
+                conn.execute("COMMIT")
+                conn.execute(f"UPDATE {v2c}.subject SET remarks = 'edited in v2', weight = 13.5 WHERE subject_id = {sid}")
+                if i % 4 == 1:  # a key move: each side's ON UPDATE CASCADE moves its sessions and tags
+                    conn.execute(f"UPDATE {v2c}.subject SET subject_id = subject_id + 100 WHERE subject_id = {sid}")
+                if i % 4 == 2:  # a delete as DataJoint does it: children first
+                    conn.execute(f"DELETE FROM {v2c}.session__tag WHERE subject_id = {sid}")
+                    conn.execute(f"DELETE FROM {v2c}.session WHERE subject_id = {sid}")
+                    conn.execute(f"DELETE FROM {v2c}.subject WHERE subject_id = {sid}")
+                if i % 5 == 0:  # a bulk row the v1 writers do not touch
+                    conn.execute(f"UPDATE {v2c}.subject SET remarks = 'bulk edited in v2' WHERE subject_id = {1150 + i}")
+        except ServerError as exc:
+            errors.append(str(exc))
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=v2_client)
+    thread.start()
+    dj014_writers(dj014_python, prefix, tmp_path / "store", dj_env, 1, ["1000-1049", "1050-1099"], iterations=20)
+    thread.join()
+    assert errors == []
+
+    for source in (common, ephys):
+        for table in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                              "AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
+            name = table["t"]
+            if (source, name) in ((common, "subject"), (common, "lab_note")):
+                continue
+            s.same_rows(name, source=source)
+    forward = ("SELECT subject_id, species, subject_uuid, sex, date_of_birth, CAST(weight AS DECIMAL(8,3)), notes, "
+               f"entered FROM `{common}`.subject ORDER BY subject_id")
+    v2_rows = ("SELECT subject_id, species, subject_uuid, sex, date_of_birth, weight, remarks, entered "
+               f"FROM {v2c}.subject ORDER BY subject_id")
+    back = ("SELECT subject_id, species, subject_uuid, sex, date_of_birth, CAST(weight AS DECIMAL(6,2)), remarks, "
+            f"entered FROM {v2c}.subject ORDER BY subject_id")
+    v1_rows = ("SELECT subject_id, species, subject_uuid, sex, date_of_birth, weight, notes, entered "
+               f"FROM `{common}`.subject ORDER BY subject_id")
+    for left, right in ((forward, v2_rows), (v1_rows, back)):
+        assert [tuple(r.values()) for r in db.query(left)] == [tuple(r.values()) for r in db.query(right)]
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.subject WHERE notes = 'edited in v2'") == [{"n": 30}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.session__tag WHERE tag LIKE 'v2_'") == [{"n": 60}]
     s.verify()
