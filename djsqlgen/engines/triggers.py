@@ -98,6 +98,11 @@ def _carried(ctx: Context, target: Target, event: str, changes: str, write: str)
     from djsqlgen.engines import two_way
 
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
+    if event != "INSERT":
+        # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
+        # latest committed version tells: a snapshot older than another client's carried change would find the row
+        # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
+        changes += "\nLOCK IN SHARE MODE"
     return two_way.outside_engine_sessions(ctx, _unlocked_exists(changes, then))
 
 

@@ -385,3 +385,28 @@ def test_two_way_with_datajoint_014_clients_on_v1_and_sql_clients_on_v2(tmp_path
     assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.subject WHERE notes = 'edited in v2'") == [{"n": 30}]
     assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.session__tag WHERE tag LIKE 'v2_'") == [{"n": 60}]
     s.verify()
+
+
+def test_a_write_from_an_older_snapshot_is_still_carried(db, prefix, dj_env, tmp_path, server_settings):
+    """A v1 client in a transaction whose snapshot predates a v2 client's committed change writes the row back to
+    its old value: the forward trigger must see the v2 row as it is now (B), not as its snapshot shows it (the old
+    value, "already equal"), or v1 and v2 would differ with no error."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    old_snapshot, v2_client = connect(server_settings), connect(server_settings)
+    try:
+        old_snapshot.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        v2_client.execute(f"UPDATE {v2}.animal SET name = 'Bea' WHERE subject_id = 1")  # carried to v1, committed
+        old_snapshot.execute(f"UPDATE {v1}.subject SET nickname = 'Ana' WHERE subject_id = 1")  # back to the old value
+        old_snapshot.execute("COMMIT")
+    finally:
+        old_snapshot.close()
+        v2_client.close()
+    assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = 1") == [{"name": "Ana"}]
+    _same_both_ways(s)
