@@ -12,9 +12,9 @@ import threading
 import time
 
 import pytest
+from support.safety import FastScenario, applied, refused
 
 from djsqlgen.run.db import ServerError, connect
-from support.safety import FastScenario, applied, refused
 
 V1 = """
 CREATE TABLE `#kind` (
