@@ -140,7 +140,7 @@ def same_row(settings, v1: str, v2: str, tries: int) -> tuple[int, int]:
         barrier = threading.Barrier(2)
         errors: list[int] = []
 
-        def write(sql: str) -> None:
+        def write(sql: str, barrier=barrier, errors=errors) -> None:
             conn = connect(settings)
             try:
                 conn.execute("BEGIN")
@@ -152,10 +152,9 @@ def same_row(settings, v1: str, v2: str, tries: int) -> tuple[int, int]:
             finally:
                 conn.close()
 
-        threads = [threading.Thread(target=write, args=(f"UPDATE `{v1}`.subject SET nickname = 'one' "
-                                                        f"WHERE subject_id = {sid}",)),
-                   threading.Thread(target=write, args=(f"UPDATE `{v2}`.animal SET name = 'two' "
-                                                        f"WHERE subject_id = {sid}",))]
+        one = f"UPDATE `{v1}`.subject SET nickname = 'one' WHERE subject_id = {sid}"
+        two = f"UPDATE `{v2}`.animal SET name = 'two' WHERE subject_id = {sid}"
+        threads = [threading.Thread(target=write, args=(one,)), threading.Thread(target=write, args=(two,))]
         for t in threads:
             t.start()
         for t in threads:

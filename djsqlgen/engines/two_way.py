@@ -119,8 +119,8 @@ def value_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]
             conditions = fits(value, column_decl(v2_table.attribute(v2_name)), c.decl)
             if not conditions:
                 continue
-            message = writer_message("W5", written.label, v2_name, f"v1's {c.name} ({c.decl.sql_type}) cannot hold "
-                                                                   "this value")
+            what = f"v1's {c.name} ({c.decl.sql_type}) cannot hold this value"
+            message = writer_message("W5", written.label, v2_name, what)
             test = " AND ".join(conditions)
             blocks.append((target.label, f"v1's {c.name} is {c.decl.sql_type}: a value it cannot hold is refused here",
                            f"IF NOT ({value} IS NULL OR ({test})) THEN\n"
