@@ -122,7 +122,8 @@ def value_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]
             what = f"v1's {c.name} ({c.decl.sql_type}) cannot hold this value"
             message = writer_message("W5", written.label, v2_name, what)
             test = " AND ".join(conditions)
+            refusal = (f"IF NOT ({value} IS NULL OR ({test})) THEN\n"
+                       f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF")
             blocks.append((target.label, f"v1's {c.name} is {c.decl.sql_type}: a value it cannot hold is refused here",
-                           f"IF NOT ({value} IS NULL OR ({test})) THEN\n"
-                           f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF"))
+                           refusal))
     return blocks
