@@ -181,6 +181,7 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
     # values v1 cannot hold: refused naming the column, nothing written on either side
     for sql, column in ((f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (900, 'rat', 'x😀')", "name"),
                         (f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 1", "weight"),
+                        (f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 1", "name"),
                         (f"INSERT INTO {v2}.session VALUES (1, 70000, '2024-01-01', 'rig1')", "session_idx")):
         refusal = _error(db, sql)
         assert refusal.errno == 1644 and "W5" in refusal.message and f"({column})" in refusal.message, refusal
