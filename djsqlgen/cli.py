@@ -219,7 +219,7 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, definitions: bool) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
     loaded, _, migration = _load_checked(obj, plan_path, heading_path)
-    for note in migration.built.notes:
+    for note in migration.notes:
         click.echo(f"note: {note}", err=True)
     for direction in migration.directions:
         click.echo(f"sync: {direction.line}", err=True)

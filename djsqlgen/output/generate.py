@@ -61,6 +61,14 @@ class Migration:
                             if plan.sync == TWO_WAY else None)
 
     @property
+    def notes(self) -> list[str]:
+        """What cannot be carried back from v2 to v1, for plan check and the runbook: not the changes of a table that
+        syncs both ways (two-way undoes them: a dropped column takes its v1 default)."""
+        two_way = self.ctx.compare_before_write
+        return [f"{op.plan_key}: cannot be reversed: {op.irreversible}" for op in self.built.operations
+                if op.irreversible and getattr(op, "target_id", None) not in two_way]
+
+    @property
     def targets(self):
         return self.built.model.ordered()
 

@@ -65,3 +65,16 @@ def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
         text = _file(one_way, name)
         assert "_to_v1" not in text and "@djsqlgen_engine_session" not in text and "@djsqlgen_carrying" not in text
+
+
+def test_a_change_two_way_undoes_is_no_note(tmp_path):
+    """A column v2 drops is no 'cannot be reversed' note on a table that syncs both ways: a v2 row gives it v1's
+    default. On a one-way table it still is."""
+    text = (PLANS / "valid" / "two_way.yaml").read_text().replace("nickname: {rename: name, type: varchar(8), "
+                                                                  "allow_lossy: true}", "nickname: {rename: name}")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    catalog = Catalog.from_json((PLANS / "heading.json").read_text())
+    migration = Migration(load_plan(path), catalog)
+    assert [n.split(":")[0] for n in migration.notes] == ["schemas.lab_v1.tables.session__trial.columns.start_time"]
+    assert any("columns.notes" in n for n in migration.built.notes)
