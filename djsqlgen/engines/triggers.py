@@ -76,14 +76,22 @@ def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool, key_to
     return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
 
 
-def _upsert_changes(target: Target, reached: tuple[str, str]) -> str:
+def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | None = None) -> str:
     """SQL: a row the upsert would write that the target does not hold yet as it would store it (two-way: the echo
-    of a carried write finds its row in place). Insert-only columns are the other side's own, not compared."""
-    values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
+    of a carried write finds its row in place). Insert-only columns are the other side's own, not compared. When
+    the only row reached is the written one itself (``impact`` of a one-table target, by the driving row), its
+    values are computed from NEW: every echo asks this, and reading that row again by its key is work for nothing."""
+    if impact is not None and not target.source.joins and target.source.filter is None \
+            and all(p.alias == DRIVING and p.direct for p in impact.paths):
+        reached = ("", "")
+        values = ",\n    ".join(f"{c.expr.render(bound(DRIVING, 'NEW'))} AS {_q(c.name)}" for c in target.columns)
+    else:
+        values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
     on = " AND ".join(f"dst.{_q(k)} = dt.{_q(k)}" for k in target.primary_key)
     same = "\n    AND ".join(stored_same(f"dst.{_q(c.name)}", f"dt.{_q(c.name)}", c.decl)
                             for c in target.columns if not c.insert_only)
-    return (f"SELECT 1 FROM (\n  SELECT\n    {values}\n  {_indent(reached[0], 2)}\n) AS dt\n"
+    source = f"\n  {_indent(reached[0], 2)}" if reached[0] else ""
+    return (f"SELECT 1 FROM (\n  SELECT\n    {values}{source}\n) AS dt\n"
             f"LEFT JOIN {table_sql(target.schema, target.name)} AS dst ON {on}\n"
             f"WHERE dst.{_q(target.primary_key[0])} IS NULL\n  OR NOT ({same})")
 
@@ -452,7 +460,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                    else f"rows of {t.label} read the new row (as {label})")
             inserted = _without_child_joins(t) if direct_driving else t
             reached = _reached(ctx, Impact(inserted, impact.paths), "NEW")
-            blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(inserted, reached),
+            blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(inserted, reached, impact),
                                                   _upsert(inserted, reached, plain))))
             continue
         statements = []
@@ -484,7 +492,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         else:
             reached = _reached(ctx, impact, "NEW")
             statements.append((f"recompute the rows of {t.label} that read it (as {label})",
-                               _carried(ctx, t, event, _upsert_changes(t, reached), _upsert(t, reached, False))))
+                               _carried(ctx, t, event, _upsert_changes(t, reached, impact), _upsert(t, reached, False))))
         written = impact.written_columns()
         if not written:  # a lookup reached by a cascade through columns it does not read
             continue
