@@ -17,11 +17,11 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import applied
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import ColumnDecl, TableRef, Target
-from djsqlgen.output.messages import writer_message
-from djsqlgen.output.naming import one_way_trigger_name
-from djsqlgen.output.quoting import quote_identifier, quote_literal
-from djsqlgen.output.render import render
-from djsqlgen.output.statements import Owned, Statement
+from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.naming import one_way_trigger_name
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Owned, Statement
 
 # Set by a generated file whose own writes to v2 must not reach v1 (and unset at its end), and by the backfill.
 ENGINE_SESSION = "@djsqlgen_engine_session"

@@ -14,12 +14,12 @@ from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
 from djsqlgen.ops.directions import TWO_WAY, directions
-from djsqlgen.output.dialect import dialect_for
-from djsqlgen.output.phases import Phases
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
-from djsqlgen.output.statements import PhaseFile
+from djsqlgen.phases import phase_files
 from djsqlgen.plan import Plan, plan_hash
+from djsqlgen.sqltext.dialect import dialect_for
+from djsqlgen.sqltext.statements import PhaseFile
 
 MANIFEST_FILE = "files_manifest.sql"
 
@@ -80,7 +80,7 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return Phases(self.ctx, self.built.data_checks, tuple(self.attachments), self.reverse_ctx).files()
+        return phase_files(self.ctx, self.built.data_checks, tuple(self.attachments), self.reverse_ctx)
 
     @property
     def attachments(self) -> list:

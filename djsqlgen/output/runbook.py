@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from djsqlgen.output.messages import TWO_WAY_CODES, WRITER_CODES
-from djsqlgen.output.render import environment
+from djsqlgen.sqltext.messages import TWO_WAY_CODES, WRITER_CODES
+from djsqlgen.sqltext.render import environment
 
 
 def dj2_facts(migration) -> dict:

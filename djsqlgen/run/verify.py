@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
@@ -25,6 +24,7 @@ from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.run.throttle import ChunkSizer, Throttle
+from djsqlgen.sqltext.quoting import quote_qualified
 
 RESUME_HINT = "`djsqlgen verify --resume PLAN` goes on from the last chunk checked"
 _OUTS = ("hi", "src_rows", "src_h1", "src_h2", "dst_rows", "dst_h1", "dst_h2", "diffs")

@@ -1,8 +1,8 @@
-"""The phase files' part of two-way sync (issue 24): what 30, 70 and the rollbacks of 30 and 40 add for it.
+"""What two-way sync (issue 24) adds to the phase files: a helper of the phases that change for it, no phase.
 
-- 30 installs the reverse triggers (v2 → v1) next to the forward ones; until 60 they refuse every v2 write that
-  would change v1 (W6), from 60 on they carry it.
-- rollback/30 drops them with the forward ones; rollback/40 empties v2 as an engine session (nothing carried back).
+- 30 installs the reverse triggers (v2 → v1) next to the forward ones (until 60 they refuse every v2 write that
+  would change v1, W6; from 60 on they carry it), and on each one-way v2 table the triggers refusing its clients (W7).
+- 40 and rollback/40 write v2 as an engine session (nothing carried back); rollback/30 drops what 30 added.
 - 70 refuses a two-way plan for now: the cut-over of a plan whose v2 already takes writes (close, reopen, keep v1
   synced) is the follow-up of issue 24. RUNBOOK: "Two-way sync".
 """
@@ -13,7 +13,7 @@ from djsqlgen.engines import triggers
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.two_way import ENGINE_SESSION, one_way_refusals
 from djsqlgen.model.target import TableRef
-from djsqlgen.output.statements import Check, Owned, Statement
+from djsqlgen.sqltext.statements import Check, Owned, Statement
 
 
 def v2_trigger_statements(ctx: Context, reverse: Context | None) -> list[Statement]:
