@@ -17,6 +17,7 @@ class Context:
     plan: Plan
     dialect: Dialect
     migration_hash: str  # plan and v1 definitions together: what installed objects are tagged with
+    data_checks: tuple = ()  # the plan's DataChecks (model.checks): 00 and 70 refuse on them, the backfill stops
 
     @cached_property
     def memo(self) -> dict:

@@ -47,7 +47,7 @@ class Migration:
         self.dialect = dialect_for(catalog.server)
         self.built: Built = build_model(plan, catalog)
         self.hash = migration_hash(plan, catalog)
-        self.ctx = Context(self.built.model, plan, self.dialect, self.hash)
+        self.ctx = Context(self.built.model, plan, self.dialect, self.hash, self.built.data_checks)
 
     @property
     def targets(self):
