@@ -88,9 +88,14 @@ def _move(ctx: Context, impact: Impact) -> str:
     sets = ", ".join(f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs)
     moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
     frm, _ = _reached(ctx, impact, "NEW")
-    return (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
+    move = (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
             f"SET {sets}\nWHERE NOT ({moved})")
+    # At the old key: the old key, the other columns NEW's (the upsert after the move writes NEW's values anyway;
+    # a row whose key does not move is made at its key, where the upsert writes it too).
+    old_keys = {c.name: o for c, o, _, _ in pairs}
+    values = [old_keys.get(c.name, c.expr.render()) for c in t.columns]
+    return f"{_present_first(ctx, t, values, frm)};\n{move}"
 
 
 def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
@@ -118,6 +123,38 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
         f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
         f"JOIN {table_sql(t.schema, t.name)} AS was ON {was}\nWHERE NOT ({moved}) AND NOT ({itself})",
         f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}")
+
+
+def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
+    """Before a DELETE or a key move of v2 rows found by their key: the rows (``values`` over ``frm``) written where
+    v2 has none at that key, a row that is there kept as it is.
+
+    A locking read by key that finds no row locks the gap where it would be. v2 is sparser than v1 (empty before the
+    backfill; parts, lookups and split sides always): two writers deleting or moving rows not copied yet would hold
+    that gap together, and each one's next insert into it would wait for the other (1213), though in v1 they never
+    meet. A consistent read cannot decide to skip the DELETE: the backfill may have copied the row after this
+    transaction's snapshot. So the row is made certain to be there: an INSERT of a new row takes no gap lock (an
+    insert intention, which waits only for a gap lock, and no writer holds one any more), one already there is found
+    by its whole primary key (a record lock, ON DUPLICATE KEY UPDATE that changes nothing); then the DELETE or move
+    finds a row. The INSERT runs only where a consistent read misses a row, and only until the backfill has copied
+    the table (as this transaction's snapshot shows the progress row): then v1's rows are all in v2, a filtered
+    target's other rows are not looked for at all, and a row missing at its old key is one v2's own ON UPDATE
+    CASCADE moved already (after 60), where a row written back would break its foreign key. Before 60 v2 has neither
+    foreign keys nor unique indexes besides the key, so the short-lived row meets no constraint."""
+    table = table_sql(t.schema, t.name)
+    key = t.key_columns
+    selected = ",\n    ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values))
+    insert = (f"INSERT INTO {table}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
+              f"SELECT * FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS dt\n"
+              f"ON DUPLICATE KEY UPDATE {table}.{_q(key[0].name)} = {table}.{_q(key[0].name)}")
+    on = " AND ".join(f"dst.{_q(c.name)} = dt.{_q(c.name)}" for c in key)
+    key_values = ", ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values) if c.name in t.primary_key)
+    missing = (f"SELECT 1 FROM (\n  SELECT {key_values}\n"
+               f"  {_indent(frm, 2)}\n) AS dt\nLEFT JOIN {table} AS dst ON {on}\nWHERE dst.{_q(key[0].name)} IS NULL")
+    copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
+              f"WHERE target_id = {quote_literal(t.id)}")
+    return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
+            f"    {_indent(_unlocked_exists(missing, insert), 4)};\n  END IF;\nEND")
 
 
 def _unlocked_exists(query: str, then: str) -> str:
@@ -185,8 +222,11 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
         frm = f"{frm}\n{where}" if where else frm
     else:
         frm, _ = _reached(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)), "OLD")
-    return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
-            f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
+    delete = (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+              f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
+    values = [as_stored_key(c.expr.render(bind), c.decl) if c.name in t.primary_key else c.expr.render(bind)
+              for c in t.columns]
+    return f"{_present_first(ctx, t, values, frm)};\n{delete}"
 
 
 def _lookup_reference(ctx: Context, t: Target):
