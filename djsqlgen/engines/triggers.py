@@ -344,6 +344,13 @@ def _leave(ctx: Context, impact: Impact) -> str:
     # By its old key, and by its new one: after 60, v2's ON UPDATE CASCADE may already have moved it there (its
     # master's key moved first, parents first).
     at_new = _delete_at(t, bound(DRIVING, "NEW"))
+    if all(c.expr.aliases <= {DRIVING} for c in t.key_columns):
+        # Only where the key moved: at an unchanged key the row is the one just deleted, and a locking read of a
+        # deleted row locks the gap before it, where another writer's row of this (sparse) side may be going.
+        same_key = " AND ".join(same_bytes(as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl),
+                                           as_stored_key(c.expr.render(bound(DRIVING, "NEW")), c.decl), c.decl)
+                                for c in t.key_columns)
+        at_new = f"IF NOT ({same_key}) THEN\n  {_indent(at_new, 2)};\nEND IF"
     return (f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\n"
             f"  {_indent(at_new, 2)};\nEND IF")
 
@@ -412,6 +419,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 continue
             why = (f"the v1 row is gone: its row of {impact.target.label} goes too" if event == "DELETE" else
                    f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
+            why += " (a row not copied yet is written first: the delete then finds it and locks no gap)"
             blocks.append((impact.target.label, why, _delete(ctx, Impact(impact.target, paths),
                                                               gone=event == "DELETE")))
         # A lookup row is never deleted nor recomputed here: the v1 rows still using its key agree with it (the
@@ -456,7 +464,8 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 if direct_driving:
                     statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
-            statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
+            statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row "
+                               "not copied yet is written first at its old key, so the move locks no gap)",
                                _move(ctx, impact)))
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)

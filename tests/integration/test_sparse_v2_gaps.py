@@ -85,3 +85,20 @@ def test_writers_on_rows_not_copied_yet_do_not_meet_in_v2s_gaps(scenario, server
     db.execute(INSERT.format(t=table), [3, 99])
     assert scenario.backfill(chunk_rows=7).returncode == 0
     assert scenario.verify().returncode == 0
+
+
+@pytest.mark.parametrize("first", [DELETE, MOVE], ids=["delete", "key move"])
+def test_a_row_the_backfill_copies_after_the_writers_snapshot_is_still_deleted_or_moved(scenario, server_settings,
+                                                                                       first):
+    """Why a consistent read cannot just skip the v2 write: the writer's snapshot (taken by an earlier read of its
+    transaction) predates the chunk that copies the row; its trigger must still find and remove (move) that row."""
+    table = f"`{scenario.sources[0]}`.trial"
+    target = scenario.sql(f"SELECT target_id FROM `{scenario.control}`.progress")[0]["target_id"]
+    with connect(server_settings) as writer:
+        writer.execute("START TRANSACTION")
+        writer.query(f"SELECT COUNT(*) FROM `{scenario.v2()}`.trial")  # the snapshot: v2 empty
+        scenario.db.execute(f"CALL `{scenario.control}`.backfill_chunk(%s, 5, @rows, @done, @warnings)", [target])
+        writer.execute(first.format(t=table), [1, 2])  # copied by that chunk, after the snapshot
+        writer.execute("COMMIT")
+    assert scenario.backfill(chunk_rows=7).returncode == 0
+    assert scenario.verify().returncode == 0
