@@ -344,13 +344,6 @@ def _leave(ctx: Context, impact: Impact) -> str:
     # By its old key, and by its new one: after 60, v2's ON UPDATE CASCADE may already have moved it there (its
     # master's key moved first, parents first).
     at_new = _delete_at(t, bound(DRIVING, "NEW"))
-    if all(c.expr.aliases <= {DRIVING} for c in t.key_columns):
-        # Only where the key moved: at an unchanged key the row is the one just deleted, and a locking read of a
-        # deleted row locks the gap before it, where another writer's row of this (sparse) side may be going.
-        same_key = " AND ".join(same_bytes(as_stored_key(c.expr.render(bound(DRIVING, "OLD")), c.decl),
-                                           as_stored_key(c.expr.render(bound(DRIVING, "NEW")), c.decl), c.decl)
-                                for c in t.key_columns)
-        at_new = f"IF NOT ({same_key}) THEN\n  {_indent(at_new, 2)};\nEND IF"
     return (f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\n"
             f"  {_indent(at_new, 2)};\nEND IF")
 
