@@ -486,10 +486,13 @@ ORDER BY `src`.`subject_id`, `src`.`session_idx`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`',
-  'SET @djsqlgen_merge = COALESCE(
-  (SELECT LEFT(CONCAT(''djsqlgen B1 lab_v2.session: v1 rows '', LEFT(CONVERT(MIN(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' and '', LEFT(CONVERT(MAX(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' merge (key); fix v1, backfill again''), 128)
-    FROM `lab_v1`.`session` AS `src`
-    GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1 LIMIT 1),
+  'SET @djsqlgen_merge = IF(
+  EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1),
+  COALESCE(
+    (SELECT LEFT(CONCAT(''djsqlgen B1 lab_v2.session: v1 rows '', LEFT(CONVERT(MIN(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' and '', LEFT(CONVERT(MAX(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' merge (key); fix v1, backfill again''), 128)
+      FROM `lab_v1`.`session` AS `src`
+      GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1 LIMIT 1),
+    NULL),
   NULL)',
   'keyed',
   'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_date` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_idx`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_date`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), '':'', CAST(`src`.`rig` AS BINARY)), ''N'')), 256) AS h
