@@ -144,13 +144,16 @@ def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
     table = table_sql(t.schema, t.name)
     key = t.key_columns
     selected = ",\n    ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values))
+    # a key that comes out NULL (read through a join that finds no row) has no v2 row, and the DELETE finds none
+    whole = " AND ".join(f"dt.{_q(c.name)} IS NOT NULL" for c in key)
     insert = (f"INSERT INTO {table}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
-              f"SELECT * FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS dt\n"
+              f"SELECT * FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS dt\nWHERE {whole}\n"
               f"ON DUPLICATE KEY UPDATE {table}.{_q(key[0].name)} = {table}.{_q(key[0].name)}")
     on = " AND ".join(f"dst.{_q(c.name)} = dt.{_q(c.name)}" for c in key)
     key_values = ", ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values) if c.name in t.primary_key)
     missing = (f"SELECT 1 FROM (\n  SELECT {key_values}\n"
-               f"  {_indent(frm, 2)}\n) AS dt\nLEFT JOIN {table} AS dst ON {on}\nWHERE dst.{_q(key[0].name)} IS NULL")
+               f"  {_indent(frm, 2)}\n) AS dt\nLEFT JOIN {table} AS dst ON {on}\n"
+               f"WHERE {whole} AND dst.{_q(key[0].name)} IS NULL")
     copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
               f"WHERE target_id = {quote_literal(t.id)}")
     return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"

@@ -140,7 +140,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`kind` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -154,6 +154,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`#kind` AS `src`
             WHERE (`src`.`kind` = NULL)
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -215,7 +216,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-        WHERE dst.`kind` IS NULL
+        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -228,6 +229,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `description`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`kind` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -269,7 +271,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -285,6 +287,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -332,7 +335,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -349,6 +352,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -396,7 +400,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -411,6 +415,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `rig`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -454,7 +459,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -471,6 +476,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -518,7 +524,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -534,6 +540,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `outcome`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -580,7 +587,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -597,6 +604,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`subject` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
@@ -645,7 +653,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -661,6 +669,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -708,7 +717,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -725,6 +734,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -772,7 +782,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -788,6 +798,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `notes`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
@@ -904,7 +915,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -916,6 +927,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -1016,7 +1028,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -1027,6 +1039,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -1141,7 +1154,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1155,6 +1168,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1206,7 +1220,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1221,6 +1235,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1306,7 +1321,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -1319,6 +1334,7 @@ BEGIN
               OLD.`rig` AS `rig`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -1435,7 +1451,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1450,6 +1466,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1535,7 +1552,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session__trial`
@@ -1549,6 +1566,7 @@ BEGIN
               OLD.`outcome` AS `outcome`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
         END IF;
       END;
@@ -1668,7 +1686,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`subject`
@@ -1683,6 +1701,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
           END IF;
         END;
@@ -1735,7 +1754,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1749,6 +1768,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1800,7 +1820,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1815,6 +1835,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1900,7 +1921,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`subject`
@@ -1914,6 +1935,7 @@ BEGIN
               OLD.`notes` AS `notes`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
         END IF;
       END;

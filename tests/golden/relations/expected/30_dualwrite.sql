@@ -140,7 +140,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`kind` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -154,6 +154,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`#kind` AS `src`
             WHERE (`src`.`kind` = NULL)
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -215,7 +216,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-        WHERE dst.`kind` IS NULL
+        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -228,6 +229,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `description`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`kind` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -412,7 +414,7 @@ SELECT * FROM (
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -428,6 +430,7 @@ SELECT * FROM (
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -477,7 +480,7 @@ SELECT * FROM (
               AND (`src`.`outcome` = ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -496,6 +499,7 @@ SELECT * FROM (
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
               AND (`src`.`outcome` = ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
@@ -572,7 +576,7 @@ SELECT * FROM (
               AND (`src`.`outcome` <> ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -591,6 +595,7 @@ SELECT * FROM (
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
               AND (`src`.`outcome` <> ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
@@ -702,7 +707,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -717,6 +722,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `rig`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -789,7 +795,7 @@ ON DUPLICATE KEY UPDATE
               WHERE (NULL = ''hit'')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -807,6 +813,7 @@ ON DUPLICATE KEY UPDATE
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
               WHERE (NULL = ''hit'')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
@@ -845,7 +852,7 @@ ON DUPLICATE KEY UPDATE
               AND (`src`.`outcome` = ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -864,6 +871,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
               AND (`src`.`outcome` = ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
@@ -921,7 +929,7 @@ ON DUPLICATE KEY UPDATE
               WHERE (NULL <> ''hit'')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -939,6 +947,7 @@ ON DUPLICATE KEY UPDATE
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
               WHERE (NULL <> ''hit'')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
@@ -977,7 +986,7 @@ ON DUPLICATE KEY UPDATE
               AND (`src`.`outcome` <> ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -996,6 +1005,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
               AND (`src`.`outcome` <> ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
@@ -1049,7 +1059,7 @@ ON DUPLICATE KEY UPDATE
           WHERE (NULL <> ''hit'')
         ) AS dt
         LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1067,6 +1077,7 @@ ON DUPLICATE KEY UPDATE
           LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
           WHERE (NULL <> ''hit'')
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
@@ -1094,7 +1105,7 @@ JOIN (
           WHERE (NULL = ''hit'')
         ) AS dt
         LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1112,6 +1123,7 @@ JOIN (
           LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
           WHERE (NULL = ''hit'')
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
@@ -1160,7 +1172,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1177,6 +1189,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`subject` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
@@ -1236,7 +1249,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1252,6 +1265,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
@@ -1311,7 +1325,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`outcome` = ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1340,6 +1354,7 @@ ON DUPLICATE KEY UPDATE
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
             WHERE (`src`.`outcome` = ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
@@ -1426,7 +1441,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`outcome` <> ''hit'')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1455,6 +1470,7 @@ ON DUPLICATE KEY UPDATE
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
             WHERE (`src`.`outcome` <> ''hit'')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
@@ -1526,7 +1542,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -1542,6 +1558,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `notes`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
@@ -1658,7 +1675,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -1670,6 +1687,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -1770,7 +1788,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -1781,6 +1799,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -2065,7 +2084,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -2079,6 +2098,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -2132,7 +2152,7 @@ BEGIN
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -2149,6 +2169,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -2227,7 +2248,7 @@ BEGIN
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -2244,6 +2265,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -2391,7 +2413,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -2404,6 +2426,7 @@ BEGIN
               OLD.`rig` AS `rig`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -2556,7 +2579,7 @@ BEGIN
                 WHERE (OLD.`outcome` = 'hit')
               ) AS dt
               LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dst.`subject_id` IS NULL
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
             ) INTO v_found;
             IF v_found THEN
               INSERT INTO `lab_v2`.`trial_hit`
@@ -2572,6 +2595,7 @@ BEGIN
                 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
                 WHERE (OLD.`outcome` = 'hit')
               ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
               ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
             END IF;
           END;
@@ -2613,7 +2637,7 @@ BEGIN
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -2630,6 +2654,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -2690,7 +2715,7 @@ BEGIN
                 WHERE (OLD.`outcome` <> 'hit')
               ) AS dt
               LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dst.`subject_id` IS NULL
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
             ) INTO v_found;
             IF v_found THEN
               INSERT INTO `lab_v2`.`trial_other`
@@ -2706,6 +2731,7 @@ BEGIN
                 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
                 WHERE (OLD.`outcome` <> 'hit')
               ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
               ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
             END IF;
           END;
@@ -2747,7 +2773,7 @@ BEGIN
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -2764,6 +2790,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -2855,7 +2882,7 @@ BEGIN
             WHERE (OLD.`outcome` <> 'hit')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`trial_other`
@@ -2871,6 +2898,7 @@ BEGIN
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
             WHERE (OLD.`outcome` <> 'hit')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
         END IF;
       END;
@@ -2903,7 +2931,7 @@ BEGIN
             WHERE (OLD.`outcome` = 'hit')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`trial_hit`
@@ -2919,6 +2947,7 @@ BEGIN
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
             WHERE (OLD.`outcome` = 'hit')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
         END IF;
       END;
@@ -3040,7 +3069,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`subject`
@@ -3055,6 +3084,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
           END IF;
         END;
@@ -3122,7 +3152,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -3136,6 +3166,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -3199,7 +3230,7 @@ BEGIN
               WHERE (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -3226,6 +3257,7 @@ BEGIN
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
               WHERE (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -3316,7 +3348,7 @@ BEGIN
               WHERE (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -3343,6 +3375,7 @@ BEGIN
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
               WHERE (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -3452,7 +3485,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`subject`
@@ -3466,6 +3499,7 @@ BEGIN
               OLD.`notes` AS `notes`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
         END IF;
       END;

@@ -140,7 +140,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`kind` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -154,6 +154,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`#kind` AS `src`
             WHERE (`src`.`kind` = NULL)
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -215,7 +216,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-        WHERE dst.`kind` IS NULL
+        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -228,6 +229,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `description`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`kind` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
@@ -271,7 +273,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -288,6 +290,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
@@ -337,7 +340,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -354,6 +357,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -401,7 +405,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -417,6 +421,7 @@ ON DUPLICATE KEY UPDATE
             ''main'' AS `room`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
@@ -460,7 +465,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -477,6 +482,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -524,7 +530,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -540,6 +546,7 @@ ON DUPLICATE KEY UPDATE
             NULL AS `outcome`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -586,7 +593,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -603,6 +610,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`subject` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
@@ -651,7 +659,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -668,6 +676,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
@@ -717,7 +726,7 @@ ON DUPLICATE KEY UPDATE
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         )';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -734,6 +743,7 @@ ON DUPLICATE KEY UPDATE
             FROM `lab_v1`.`session__trial` AS `src`
             WHERE (`src`.`subject_id` = NULL)
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
@@ -781,7 +791,7 @@ ON DUPLICATE KEY UPDATE
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
         LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dst.`subject_id` IS NULL
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
       )';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
@@ -797,6 +807,7 @@ ON DUPLICATE KEY UPDATE
             NULL / 1000 AS `weight_kg`
           FROM (SELECT 1) AS djsqlgen_row
         ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
         ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
@@ -913,7 +924,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -925,6 +936,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -1025,7 +1037,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -1036,6 +1048,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -1152,7 +1165,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1167,6 +1180,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1220,7 +1234,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1235,6 +1249,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1320,7 +1335,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -1334,6 +1349,7 @@ BEGIN
               'main' AS `room`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -1450,7 +1466,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1465,6 +1481,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1550,7 +1567,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session__trial`
@@ -1564,6 +1581,7 @@ BEGIN
               OLD.`outcome` AS `outcome`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
         END IF;
       END;
@@ -1683,7 +1701,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`animal`
@@ -1698,6 +1716,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
           END IF;
         END;
@@ -1750,7 +1769,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1765,6 +1784,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1818,7 +1838,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1833,6 +1853,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1918,7 +1939,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`animal`
@@ -1932,6 +1953,7 @@ BEGIN
               OLD.`weight` / 1000 AS `weight_kg`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
         END IF;
       END;

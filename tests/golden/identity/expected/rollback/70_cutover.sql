@@ -308,7 +308,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -320,6 +320,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -420,7 +421,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -431,6 +432,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -545,7 +547,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -559,6 +561,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -610,7 +613,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -625,6 +628,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -710,7 +714,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -723,6 +727,7 @@ BEGIN
               OLD.`rig` AS `rig`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -839,7 +844,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -854,6 +859,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -939,7 +945,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session__trial`
@@ -953,6 +959,7 @@ BEGIN
               OLD.`outcome` AS `outcome`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
         END IF;
       END;
@@ -1072,7 +1079,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`subject`
@@ -1087,6 +1094,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
           END IF;
         END;
@@ -1139,7 +1147,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1153,6 +1161,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1204,7 +1213,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1219,6 +1228,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1304,7 +1314,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`subject`
@@ -1318,6 +1328,7 @@ BEGIN
               OLD.`notes` AS `notes`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
         END IF;
       END;

@@ -362,7 +362,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -374,6 +374,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -474,7 +475,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -485,6 +486,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -769,7 +771,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -783,6 +785,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -836,7 +839,7 @@ BEGIN
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -853,6 +856,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -931,7 +935,7 @@ BEGIN
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -948,6 +952,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -1095,7 +1100,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -1108,6 +1113,7 @@ BEGIN
               OLD.`rig` AS `rig`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -1260,7 +1266,7 @@ BEGIN
                 WHERE (OLD.`outcome` = 'hit')
               ) AS dt
               LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dst.`subject_id` IS NULL
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
             ) INTO v_found;
             IF v_found THEN
               INSERT INTO `lab_v2`.`trial_hit`
@@ -1276,6 +1282,7 @@ BEGIN
                 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
                 WHERE (OLD.`outcome` = 'hit')
               ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
               ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
             END IF;
           END;
@@ -1317,7 +1324,7 @@ BEGIN
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -1334,6 +1341,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
                 AND (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -1394,7 +1402,7 @@ BEGIN
                 WHERE (OLD.`outcome` <> 'hit')
               ) AS dt
               LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dst.`subject_id` IS NULL
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
             ) INTO v_found;
             IF v_found THEN
               INSERT INTO `lab_v2`.`trial_other`
@@ -1410,6 +1418,7 @@ BEGIN
                 LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
                 WHERE (OLD.`outcome` <> 'hit')
               ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
               ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
             END IF;
           END;
@@ -1451,7 +1460,7 @@ BEGIN
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -1468,6 +1477,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
                 AND (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -1559,7 +1569,7 @@ BEGIN
             WHERE (OLD.`outcome` <> 'hit')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`trial_other`
@@ -1575,6 +1585,7 @@ BEGIN
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
             WHERE (OLD.`outcome` <> 'hit')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
         END IF;
       END;
@@ -1607,7 +1618,7 @@ BEGIN
             WHERE (OLD.`outcome` = 'hit')
           ) AS dt
           LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`trial_hit`
@@ -1623,6 +1634,7 @@ BEGIN
             LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
             WHERE (OLD.`outcome` = 'hit')
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
         END IF;
       END;
@@ -1744,7 +1756,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`subject`
@@ -1759,6 +1771,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
           END IF;
         END;
@@ -1826,7 +1839,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1840,6 +1853,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1903,7 +1917,7 @@ BEGIN
               WHERE (`src`.`outcome` = 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_hit`
@@ -1930,6 +1944,7 @@ BEGIN
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
               WHERE (`src`.`outcome` = 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
           END IF;
         END;
@@ -2020,7 +2035,7 @@ BEGIN
               WHERE (`src`.`outcome` <> 'hit')
             ) AS dt
             LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`trial_other`
@@ -2047,6 +2062,7 @@ BEGIN
               LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
               WHERE (`src`.`outcome` <> 'hit')
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
           END IF;
         END;
@@ -2156,7 +2172,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`subject`
@@ -2170,6 +2186,7 @@ BEGIN
               OLD.`notes` AS `notes`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
         END IF;
       END;

@@ -337,7 +337,7 @@ BEGIN
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
             LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dst.`kind` IS NULL
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`#kind`
@@ -349,6 +349,7 @@ BEGIN
               FROM `lab_v1`.`#kind` AS `src`
               WHERE (`src`.`kind` = NEW.`kind`)
             ) AS dt
+            WHERE dt.`kind` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
           END IF;
         END;
@@ -449,7 +450,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dst.`kind` IS NULL
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`#kind`
@@ -460,6 +461,7 @@ BEGIN
               OLD.`description` AS `description`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`kind` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
         END IF;
       END;
@@ -576,7 +578,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -591,6 +593,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -644,7 +647,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -659,6 +662,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -744,7 +748,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session`
@@ -758,6 +762,7 @@ BEGIN
               'main' AS `room`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
         END IF;
       END;
@@ -874,7 +879,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -889,6 +894,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -974,7 +980,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`session__trial`
@@ -988,6 +994,7 @@ BEGIN
               OLD.`outcome` AS `outcome`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
         END IF;
       END;
@@ -1107,7 +1114,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`animal`
@@ -1122,6 +1129,7 @@ BEGIN
               FROM `lab_v1`.`subject` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
           END IF;
         END;
@@ -1174,7 +1182,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session`
@@ -1189,6 +1197,7 @@ BEGIN
               FROM `lab_v1`.`session` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
           END IF;
         END;
@@ -1242,7 +1251,7 @@ BEGIN
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
             LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dst.`subject_id` IS NULL
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
           ) INTO v_found;
           IF v_found THEN
             INSERT INTO `lab_v2`.`session__trial`
@@ -1257,6 +1266,7 @@ BEGIN
               FROM `lab_v1`.`session__trial` AS `src`
               WHERE (`src`.`subject_id` = NEW.`subject_id`)
             ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
             ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
           END IF;
         END;
@@ -1342,7 +1352,7 @@ BEGIN
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
           LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dst.`subject_id` IS NULL
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
         ) INTO v_found;
         IF v_found THEN
           INSERT INTO `lab_v2`.`animal`
@@ -1356,6 +1366,7 @@ BEGIN
               OLD.`weight` / 1000 AS `weight_kg`
             FROM (SELECT 1) AS djsqlgen_row
           ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
           ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
         END IF;
       END;
