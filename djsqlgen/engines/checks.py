@@ -12,20 +12,30 @@ from djsqlgen.model.checks import DataCheck
 from djsqlgen.sqltext.statements import Check
 
 
+# The checks whose violation would merge two v1 rows into one v2 row (the backfill looks for them too).
+MERGE_KINDS = ("key_unique", "index_unique")
+
+
+def merge_groups(ctx: Context, check: DataCheck) -> tuple[str, str]:
+    """A merge check's v1 rows (FROM … WHERE …) and what groups them as v2 compares its key or unique index:
+    a group of two rows or more is a merge."""
+    target = ctx.model.target(check.target_id)
+    if check.kind == "key_unique":
+        columns, complete = list(target.key_columns), ""
+    else:
+        index = next(i for i in target.unique_indexes if i.name == check.detail)
+        columns = [target.column(c) for c in index.columns]
+        complete = " AND ".join(f"({c.expr.render()}) IS NOT NULL" for c in columns)  # NULLs never collide
+    groups = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in columns)  # v2's equality
+    return f"{from_clause(target)} {where_clause(target, complete)}".rstrip(), groups
+
+
 def violated(ctx: Context, check: DataCheck) -> str:
     """SQL that is true when v1's data breaks ``check``."""
     target = ctx.model.target(check.target_id)
-    if check.kind == "key_unique":
-        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in target.key_columns)  # v2's equality
-        return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target)} "
-                f"GROUP BY {keys} HAVING COUNT(*) > 1)")
-    if check.kind == "index_unique":
-        index = next(i for i in target.unique_indexes if i.name == check.detail)
-        columns = [target.column(c) for c in index.columns]
-        keys = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in columns)  # v2's equality
-        complete = " AND ".join(f"({c.expr.render()}) IS NOT NULL" for c in columns)  # NULLs never collide
-        return (f"EXISTS (SELECT 1 {from_clause(target)} {where_clause(target, complete)} "
-                f"GROUP BY {keys} HAVING COUNT(*) > 1)")
+    if check.kind in MERGE_KINDS:
+        rows, groups = merge_groups(ctx, check)
+        return f"EXISTS (SELECT 1 {rows} GROUP BY {groups} HAVING COUNT(*) > 1)"
     if check.kind == "parent_found":
         fk = next(fk for fk in target.foreign_keys if fk.name == check.detail)
         parent = ctx.model.target(fk.parent)

@@ -11,7 +11,7 @@ migration as these few statements, and 20_routines stays small however many tabl
 
 from __future__ import annotations
 
-from djsqlgen.engines import backfill, constraints, verify
+from djsqlgen.engines import backfill, collisions, constraints, verify
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS, V2_CHUNK_RANGE
 from djsqlgen.engines.source import driving_walk
@@ -39,7 +39,8 @@ def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
 def row(ctx: Context, target: Target) -> dict[str, str]:
     """``target``'s row of chunk_sql, column by column; refused if the plan's SQL holds a range marker."""
     values = {"target_id": target.id, "plan_hash": ctx.migration_hash, **walk_columns(ctx, target),
-              "copy_chunk": backfill.copy_chunk(ctx, target), **verify.chunk_columns(ctx, target),
+              "copy_chunk": backfill.copy_chunk(ctx, target),
+              "merge_check": collisions.first_merge(ctx, target), **verify.chunk_columns(ctx, target),
               **constraints.walk_columns(ctx, target)}
     aligned = values["verify_strategy"] == "aligned"
     _check_markers(target, values, {"copy_chunk": (1, 0), "verify_src_rows": (1, 0),

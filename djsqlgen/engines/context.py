@@ -23,6 +23,7 @@ class Context:
     reverse: bool = False
     # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
     one_way: tuple[tuple[str, str], ...] = ()
+    data_checks: tuple = ()  # the plan's DataChecks (model.checks): 00 and 70 refuse on them, the backfill stops
 
     @cached_property
     def memo(self) -> dict:

@@ -138,9 +138,16 @@ def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
         return (f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
                 f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
                 f"WHERE NOT ({moved})")
-    return (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
+    move = (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
             f"SET {sets}\nWHERE NOT ({moved})")
+    # At the old key: the old key, the other columns NEW's (the upsert after the move writes NEW's values anyway;
+    # a row whose key does not move is made at its key, where the upsert writes it too).
+    if not _fills_gaps(ctx, t):
+        return move
+    old_keys = {c.name: o for c, o, _, _ in pairs}
+    row = [old_keys.get(c.name, c.expr.render()) for c in t.columns]
+    return f"{_present_first(ctx, t, row, frm)};\n{move}"
 
 
 def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
@@ -168,6 +175,48 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
         f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
         f"JOIN {table_sql(t.schema, t.name)} AS was ON {was}\nWHERE NOT ({moved}) AND NOT ({itself})",
         f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}")
+
+
+def _fills_gaps(ctx: Context, t: Target) -> bool:
+    """Whether a DELETE or key move of ``t`` writes a missing row first (``_present_first``). Not for two-way
+    targets: their compare before write finds no row to change where v2 has none and skips the write, and the way
+    back writes v1, which is whole."""
+    return t.id not in ctx.compare_before_write and not ctx.reverse
+
+
+def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
+    """Before a DELETE or a key move of v2 rows found by their key: the rows (``values`` over ``frm``) written where
+    v2 has none at that key, a row that is there kept as it is.
+
+    A locking read by key that finds no row locks the gap where it would be. v2 is sparser than v1 (empty before the
+    backfill; parts, lookups and split sides always): two writers deleting or moving rows not copied yet would hold
+    that gap together, and each one's next insert into it would wait for the other (1213), though in v1 they never
+    meet. A consistent read cannot decide to skip the DELETE: the backfill may have copied the row after this
+    transaction's snapshot. So the row is made certain to be there: an INSERT of a new row takes no gap lock (an
+    insert intention, which waits only for a gap lock, and no writer holds one any more), one already there is found
+    by its whole primary key (a record lock, ON DUPLICATE KEY UPDATE that changes nothing); then the DELETE or move
+    finds a row. The INSERT runs only where a consistent read misses a row, and only until the backfill has copied
+    the table (as this transaction's snapshot shows the progress row): then v1's rows are all in v2, a filtered
+    target's other rows are not looked for at all, and a row missing at its old key is one v2's own ON UPDATE
+    CASCADE moved already (after 60), where a row written back would break its foreign key. Before 60 v2 has neither
+    foreign keys nor unique indexes besides the key, so the short-lived row meets no constraint."""
+    table = table_sql(t.schema, t.name)
+    key = t.key_columns
+    selected = ",\n    ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values))
+    # a key that comes out NULL (read through a join that finds no row) has no v2 row, and the DELETE finds none
+    whole = " AND ".join(f"dt.{_q(c.name)} IS NOT NULL" for c in key)
+    insert = (f"INSERT INTO {table}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
+              f"SELECT * FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS dt\nWHERE {whole}\n"
+              f"ON DUPLICATE KEY UPDATE {table}.{_q(key[0].name)} = {table}.{_q(key[0].name)}")
+    on = " AND ".join(f"dst.{_q(c.name)} = dt.{_q(c.name)}" for c in key)
+    key_values = ", ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values) if c.name in t.primary_key)
+    missing = (f"SELECT 1 FROM (\n  SELECT {key_values}\n"
+               f"  {_indent(frm, 2)}\n) AS dt\nLEFT JOIN {table} AS dst ON {on}\n"
+               f"WHERE {whole} AND dst.{_q(key[0].name)} IS NULL")
+    copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
+              f"WHERE target_id = {quote_literal(t.id)}")
+    return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
+            f"    {_indent(_unlocked_exists(missing, insert), 4)};\n  END IF;\nEND")
 
 
 def _unlocked_exists(query: str, then: str) -> str:
@@ -236,8 +285,13 @@ def _delete(ctx: Context, impact: Impact, gone: bool, probe: bool = False) -> st
     else:
         frm, _ = _reached(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)), "OLD")
     # with ``probe``, the rows it would delete (compare before write)
-    return (f"{'SELECT 1' if probe else 'DELETE dst'} FROM {table_sql(t.schema, t.name)} AS dst\n"
-            f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
+    delete = (f"{'SELECT 1' if probe else 'DELETE dst'} FROM {table_sql(t.schema, t.name)} AS dst\n"
+              f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
+    if probe or not _fills_gaps(ctx, t):
+        return delete
+    values = [as_stored_key(c.expr.render(bind), c.decl) if c.name in t.primary_key else c.expr.render(bind)
+              for c in t.columns]
+    return f"{_present_first(ctx, t, values, frm)};\n{delete}"
 
 
 def _lookup_reference(ctx: Context, t: Target):
@@ -432,6 +486,8 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 continue
             why = (f"the v1 row is gone: its row of {impact.target.label} goes too" if event == "DELETE" else
                    f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
+            if _fills_gaps(ctx, impact.target):
+                why += " (a row not copied yet is written first: the delete then finds it and locks no gap)"
             gone = Impact(impact.target, paths)
             blocks.append((impact.target.label, why, _carried(
                 ctx, impact.target, event, _delete(ctx, gone, event == "DELETE", probe=True),
@@ -479,7 +535,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 if direct_driving:
                     statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
-            statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
+            gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"
+                       if _fills_gaps(ctx, t) else "")
+            statements.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
+                               f"children{gapless})",
                                _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)

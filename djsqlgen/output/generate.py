@@ -55,7 +55,8 @@ class Migration:
         two_way = {d.target_id for d in self.directions if d.two_way}
         model = forward_two_way(self.built.model, two_way)
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
-                           one_way=tuple((d.target_id, d.why) for d in self.directions if not d.two_way))
+                           one_way=tuple((d.target_id, d.why) for d in self.directions if not d.two_way),
+                           data_checks=self.built.data_checks)
         self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
                                     compare_before_write=frozenset(two_way), reverse=True)
                             if plan.sync == TWO_WAY else None)

@@ -242,6 +242,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_start`
+            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+            (`subject_id`, `session_start`, `rig`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_start`,
+              `src`.`rig` AS `rig`
+            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -271,6 +302,40 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`probe_type` AS `probe_type`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
@@ -323,6 +388,66 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`n_units` AS `n_units`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
@@ -402,6 +527,67 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`unit_id` AS `unit_id`,
+              `src`.`firing_rate` AS `firing_rate`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
@@ -538,6 +724,35 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, NULL AS `session_start`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+          (`subject_id`, `session_start`, `rig`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `session_start`,
+            NULL AS `rig`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
 JOIN (
   SELECT
@@ -561,6 +776,36 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.subject''';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`
+            FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+            (`subject_id`, `sex`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`sex` AS `sex`
+            FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
   JOIN (
@@ -600,6 +845,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `src`.`session_start` AS `session_start`
+            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+            (`subject_id`, `session_start`, `rig`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`session_start` AS `session_start`,
+              `src`.`rig` AS `rig`
+            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -629,6 +905,60 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1`.`session_start` AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`probe_type` AS `probe_type`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
@@ -684,6 +1014,78 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1_parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1_parent_1`.`session_start` AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`n_units` AS `n_units`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1_parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
@@ -757,6 +1159,79 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              `src`.`insertion_number` AS `insertion_number`,
+              `src`.`unit_id` AS `unit_id`,
+              `src`.`firing_rate` AS `firing_rate`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
@@ -832,6 +1307,34 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.subject''';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+          (`subject_id`, `sex`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `sex`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
 JOIN (
   SELECT
@@ -854,6 +1357,36 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.#probe_type''';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+            FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+            WHERE (`src`.`probe_type` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+            (`probe_type`, `channels`)
+          SELECT * FROM (
+            SELECT
+              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+              `src`.`channels` AS `channels`
+            FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+            WHERE (`src`.`probe_type` = NULL)
+          ) AS dt
+          WHERE dt.`probe_type` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
   JOIN (
@@ -919,6 +1452,34 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.#probe_type''';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+        WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+          (`probe_type`, `channels`)
+        SELECT * FROM (
+          SELECT
+            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+            NULL AS `channels`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`probe_type` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
 JOIN (
   SELECT
@@ -945,6 +1506,42 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1_parent_1`.`session_start` AS `session_start`,
+              (NULL) AS `insertion_number`,
+              `src`.`n_units` AS `n_units`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
@@ -982,6 +1579,43 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              (NULL) AS `insertion_number`,
+              `src`.`unit_id` AS `unit_id`,
+              `src`.`firing_rate` AS `firing_rate`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
@@ -1059,6 +1693,40 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            `parent_1_parent_1`.`session_start` AS `session_start`,
+            NULL AS `insertion_number`,
+            NULL AS `n_units`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
 JOIN (
   SELECT
@@ -1090,6 +1758,43 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`, (NULL) AS `unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              (NULL) AS `insertion_number`,
+              (NULL) AS `unit_id`,
+              `src`.`firing_rate` AS `firing_rate`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
@@ -1129,6 +1834,41 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`, NULL AS `unit_id`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            NULL AS `insertion_number`,
+            NULL AS `unit_id`,
+            NULL AS `firing_rate`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
 JOIN (
   SELECT
@@ -1159,6 +1899,40 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1`.`session_start` AS `session_start`,
+              (NULL) AS `insertion_number`,
+              `src`.`probe_type` AS `probe_type`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
@@ -1194,6 +1968,42 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1_parent_1`.`session_start` AS `session_start`,
+              (NULL) AS `insertion_number`,
+              `src`.`n_units` AS `n_units`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
@@ -1249,6 +2059,67 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`,
+              `src`.`unit_id` AS `unit_id`,
+              `src`.`firing_rate` AS `firing_rate`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+            ) AS hit
+            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
@@ -1329,6 +2200,38 @@ ON DUPLICATE KEY UPDATE
   `n_units` = dt.`n_units`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, `parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+        ) AS dt
+        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            `parent_1`.`session_start` AS `session_start`,
+            NULL AS `insertion_number`,
+            NULL AS `probe_type`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
 JOIN (
@@ -1551,7 +2454,39 @@ BEGIN
         END;
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+              (`subject_id`, `session_start`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_start`) AS `session_start`,
+                `src`.`rig` AS `rig`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1582,7 +2517,42 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_start`) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -1633,7 +2603,68 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -1711,7 +2742,69 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -1878,8 +2971,38 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_start` AS `session_start`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+            (`subject_id`, `session_start`, `rig`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_start` AS `session_start`,
+              OLD.`rig` AS `rig`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -1973,7 +3096,38 @@ BEGIN
   -- djsqlgen_demo_rekey_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   IF NOT (CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+              (`subject_id`, `sex`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`sex` AS `sex`
+              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -2016,7 +3170,39 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_start` AS `session_start`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+              (`subject_id`, `session_start`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_start` AS `session_start`,
+                `src`.`rig` AS `rig`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -2047,7 +3233,62 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -2103,7 +3344,80 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -2177,7 +3491,81 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2285,8 +3673,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+            (`subject_id`, `sex`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`sex` AS `sex`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -2379,7 +3796,38 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.#probe_type: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   IF NOT (OLD.`channels` <=> NEW.`channels` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+              WHERE (`src`.`probe_type` = NEW.`probe_type`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+            WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+              (`probe_type`, `channels`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+                `src`.`channels` AS `channels`
+              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+              WHERE (`src`.`probe_type` = NEW.`probe_type`)
+            ) AS dt
+            WHERE dt.`probe_type` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
     JOIN (
       SELECT
@@ -2479,8 +3927,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+            (`probe_type`, `channels`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+              OLD.`channels` AS `channels`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`probe_type` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
   JOIN (
     SELECT
@@ -2577,7 +4054,44 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -2615,7 +4129,45 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2723,8 +4275,43 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1_parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`n_units` AS `n_units`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
     SELECT
@@ -2826,7 +4413,45 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, (OLD.`unit_id`) AS `unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                (OLD.`unit_id`) AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2898,8 +4523,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`, OLD.`unit_id` AS `unit_id`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`unit_id` AS `unit_id`,
+              OLD.`firing_rate` AS `firing_rate`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
     SELECT
@@ -3000,7 +4661,42 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY) AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -3036,7 +4732,44 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -3090,7 +4823,69 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -3204,8 +4999,41 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `n_units` = dt.`n_units`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`probe_type` AS `probe_type`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
     SELECT

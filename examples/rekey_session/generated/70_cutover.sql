@@ -93,7 +93,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the key (subject_id, session_start) of djsqlgen_demo_rekey_common_v2.session is unique over djsqlgen_demo_rekey_common.session: the key (subject_id, session_start) is computed from other columns than v1's
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common`.`session` AS `src`  GROUP BY `src`.`subject_id`, `src`.`session_start` HAVING COUNT(*) > 1)) THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_start` HAVING COUNT(*) > 1)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: schemas.djsqlgen_demo_rekey_common.tables.session.columns.session_id: not so in v1''s data: the key (subject_id, session_start) of djsqlgen_demo_rekey_common_v2.session is unique over djsqlgen_demo_rekey_common.session: the key (subject_id, session_start) is computed from other columns than v1''s. Fix: change the data in v1 so no two rows share the new key, or keep t';
       LEAVE checks;
     END IF;

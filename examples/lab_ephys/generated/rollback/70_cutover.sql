@@ -348,7 +348,38 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.#species: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   IF NOT (CAST(OLD.`common_name` AS BINARY) <=> CAST(NEW.`common_name` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
+              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+              WHERE (`src`.`species` = NEW.`species`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
+            WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+              (`species`, `common_name`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+                `src`.`common_name` AS `common_name`
+              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+              WHERE (`src`.`species` = NEW.`species`)
+            ) AS dt
+            WHERE dt.`species` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
     JOIN (
       SELECT
@@ -434,8 +465,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
+          WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+            (`species`, `common_name`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+              OLD.`common_name` AS `common_name`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`species` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst
   JOIN (
     SELECT
@@ -531,7 +591,40 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+              (`subject_id`, `session_id`, `session_start`, `session_date`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`session_start` AS `session_start`,
+                DATE(`src`.`session_start`) AS `session_date`
+              FROM `djsqlgen_demo_example_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -564,7 +657,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+              (`subject_id`, `session_id`, `duration`, `raw`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`duration` AS `duration`,
+                `src`.`raw` AS `raw`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -597,7 +723,39 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+              (`subject_id`, `session_id`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -628,7 +786,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -693,8 +884,39 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+            (`subject_id`, `session_id`, `session_start`, `session_date`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_id` AS `session_id`,
+              OLD.`session_start` AS `session_start`,
+              DATE(OLD.`session_start`) AS `session_date`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -798,7 +1020,43 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
   IF NOT (CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`subject_uuid` <=> NEW.`subject_uuid` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+              (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`species` AS `species`,
+                `src`.`subject_uuid` AS `subject_uuid`,
+                `src`.`sex` AS `sex`,
+                `src`.`weight` AS `weight`,
+                `src`.`notes` AS `remarks`,
+                SUBSTRING_INDEX(`src`.`notes`, ' ', -1) AS `cohort`
+              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -836,7 +1094,40 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
+              FROM `djsqlgen_demo_example_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+              (`subject_id`, `session_id`, `session_start`, `session_date`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_id` AS `session_id`,
+                `src`.`session_start` AS `session_start`,
+                DATE(`src`.`session_start`) AS `session_date`
+              FROM `djsqlgen_demo_example_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -869,7 +1160,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+              (`subject_id`, `session_id`, `duration`, `raw`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_id` AS `session_id`,
+                `src`.`duration` AS `duration`,
+                `src`.`raw` AS `raw`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -902,7 +1226,39 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+              (`subject_id`, `session_id`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_id` AS `session_id`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -933,7 +1289,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_id` AS `session_id`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -998,8 +1387,42 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+            (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`species` AS `species`,
+              OLD.`subject_uuid` AS `subject_uuid`,
+              OLD.`sex` AS `sex`,
+              OLD.`weight` AS `weight`,
+              OLD.`notes` AS `remarks`,
+              SUBSTRING_INDEX(OLD.`notes`, ' ', -1) AS `cohort`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -1093,7 +1516,39 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+              (`subject_id`, `session_id`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -1124,7 +1579,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -1189,8 +1677,38 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+            (`subject_id`, `session_id`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_id` AS `session_id`,
+              OLD.`n_units` AS `n_units`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
   JOIN (
     SELECT
@@ -1286,7 +1804,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, (OLD.`unit_id`) AS `unit_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                (OLD.`unit_id`) AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -1351,8 +1902,39 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`, OLD.`unit_id` AS `unit_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_id` AS `session_id`,
+              OLD.`unit_id` AS `unit_id`,
+              OLD.`firing_rate` AS `firing_rate`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
   JOIN (
     SELECT
@@ -1450,7 +2032,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`duration` <=> NEW.`duration` AND OLD.`raw` <=> NEW.`raw` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+              (`subject_id`, `session_id`, `duration`, `raw`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`duration` AS `duration`,
+                `src`.`raw` AS `raw`
+              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -1483,7 +2098,39 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+              (`subject_id`, `session_id`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -1514,7 +2161,40 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_id`) AS `session_id`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -1579,8 +2259,39 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+            (`subject_id`, `session_id`, `duration`, `raw`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_id` AS `session_id`,
+              OLD.`duration` AS `duration`,
+              OLD.`raw` AS `raw`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
   JOIN (
     SELECT

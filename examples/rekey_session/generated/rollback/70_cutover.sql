@@ -468,7 +468,39 @@ BEGIN
         END;
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+              (`subject_id`, `session_start`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_start`) AS `session_start`,
+                `src`.`rig` AS `rig`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -499,7 +531,42 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_start`) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -550,7 +617,68 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -628,7 +756,69 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -795,8 +985,38 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_start` AS `session_start`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+            (`subject_id`, `session_start`, `rig`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_start` AS `session_start`,
+              OLD.`rig` AS `rig`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -890,7 +1110,38 @@ BEGIN
   -- djsqlgen_demo_rekey_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   IF NOT (CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+              (`subject_id`, `sex`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`sex` AS `sex`
+              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -933,7 +1184,39 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_start` AS `session_start`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+              (`subject_id`, `session_start`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_start` AS `session_start`,
+                `src`.`rig` AS `rig`
+              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -964,7 +1247,62 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -1020,7 +1358,80 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -1094,7 +1505,81 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                `src`.`insertion_number` AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -1202,8 +1687,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+            (`subject_id`, `sex`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`sex` AS `sex`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -1296,7 +1810,38 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.#probe_type: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   IF NOT (OLD.`channels` <=> NEW.`channels` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+              WHERE (`src`.`probe_type` = NEW.`probe_type`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+            WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+              (`probe_type`, `channels`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+                `src`.`channels` AS `channels`
+              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+              WHERE (`src`.`probe_type` = NEW.`probe_type`)
+            ) AS dt
+            WHERE dt.`probe_type` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
     JOIN (
       SELECT
@@ -1396,8 +1941,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
+          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+            (`probe_type`, `channels`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+              OLD.`channels` AS `channels`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`probe_type` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
   JOIN (
     SELECT
@@ -1494,7 +2068,44 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -1532,7 +2143,45 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -1640,8 +2289,43 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1_parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`n_units` AS `n_units`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
     SELECT
@@ -1743,7 +2427,45 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, (OLD.`unit_id`) AS `unit_id`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                (OLD.`unit_id`) AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -1815,8 +2537,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`, OLD.`unit_id` AS `unit_id`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`unit_id` AS `unit_id`,
+              OLD.`firing_rate` AS `firing_rate`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
     SELECT
@@ -1917,7 +2675,42 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY) AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`probe_type` AS `probe_type`
+              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -1953,7 +2746,44 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1_parent_1`.`session_start` AS `session_start`,
+                (OLD.`insertion_number`) AS `insertion_number`,
+                `src`.`n_units` AS `n_units`
+              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -2007,7 +2837,69 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+                `src`.`unit_id` AS `unit_id`,
+                `src`.`firing_rate` AS `firing_rate`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+              ) AS hit
+              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2121,8 +3013,41 @@ BEGIN
   ON DUPLICATE KEY UPDATE
     `n_units` = dt.`n_units`;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_start` AS `session_start`,
+              OLD.`insertion_number` AS `insertion_number`,
+              OLD.`probe_type` AS `probe_type`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
     SELECT

@@ -283,7 +283,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the key (subject_id, session_date) of lab_v2.session is unique over lab_v1.session: the key drops session_idx
-    IF EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src`  GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1) THEN
+    IF EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 00_preflight.sql: schemas.lab_v1.tables.session.key: not so in v1''s data: the key (subject_id, session_date) of lab_v2.session is unique over lab_v1.session: the key drops session_idx. Fix: change the data in v1 so no two rows share the new key, or keep the key as it is';
       LEAVE checks;
     END IF;

@@ -129,6 +129,36 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM `lab_v1`.`#kind` AS `src`
+            WHERE (`src`.`kind` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              `src`.`description` AS `description`
+            FROM `lab_v1`.`#kind` AS `src`
+            WHERE (`src`.`kind` = NULL)
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -175,6 +205,34 @@ ON DUPLICATE KEY UPDATE
     `notes` = dt.`notes`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+          (`kind`, `description`)
+        SELECT * FROM (
+          SELECT
+            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+            NULL AS `description`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`kind` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`#kind` AS dst
 JOIN (
@@ -345,6 +403,38 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `session_date`, `rig`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`session_idx` AS `session_idx`,
+              (NULL) AS `session_date`,
+              `src`.`rig` AS `rig`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -376,6 +466,43 @@ SELECT * FROM (
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+              AND (`src`.`outcome` = ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_date`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+              AND (`src`.`outcome` = ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_hit` AS dst
   JOIN (
@@ -435,6 +562,43 @@ SELECT * FROM (
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+              AND (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_date`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+              AND (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_other` AS dst
   JOIN (
@@ -532,6 +696,36 @@ ON DUPLICATE KEY UPDATE
   `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, NULL AS `session_date`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `session_date`, `rig`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `session_idx`,
+            NULL AS `session_date`,
+            NULL AS `rig`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`session` AS dst
 JOIN (
@@ -589,6 +783,41 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT COALESCE(NULL = ''hit'', FALSE)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
+              FROM (SELECT 1) AS djsqlgen_row
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+              WHERE (NULL = ''hit'')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                NULL AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                NULL AS `trial_idx`,
+                NULL AS `start_time`,
+                NULL AS `outcome`
+              FROM (SELECT 1) AS djsqlgen_row
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+              WHERE (NULL = ''hit'')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -609,6 +838,43 @@ ON DUPLICATE KEY UPDATE
       FROM (SELECT 1) AS djsqlgen_row
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
     ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (NULL) AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+              AND (`src`.`outcome` = ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              (NULL) AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+              AND (`src`.`outcome` = ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_hit` AS dst
   JOIN (
@@ -651,6 +917,41 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT COALESCE(NULL <> ''hit'', FALSE)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
+              FROM (SELECT 1) AS djsqlgen_row
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+              WHERE (NULL <> ''hit'')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                NULL AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                NULL AS `trial_idx`,
+                NULL AS `start_time`,
+                NULL AS `outcome`
+              FROM (SELECT 1) AS djsqlgen_row
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+              WHERE (NULL <> ''hit'')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -671,6 +972,43 @@ ON DUPLICATE KEY UPDATE
       FROM (SELECT 1) AS djsqlgen_row
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
     ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (NULL) AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+              AND (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              (NULL) AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+              AND (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_other` AS dst
   JOIN (
@@ -709,6 +1047,41 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+          WHERE (NULL <> ''hit'')
+        ) AS dt
+        LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            NULL AS `trial_idx`,
+            NULL AS `start_time`,
+            NULL AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+          WHERE (NULL <> ''hit'')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`trial_other` AS dst
 JOIN (
   SELECT
@@ -719,6 +1092,41 @@ JOIN (
   LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
   WHERE (NULL <> ''hit'')
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+          WHERE (NULL = ''hit'')
+        ) AS dt
+        LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            NULL AS `trial_idx`,
+            NULL AS `start_time`,
+            NULL AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+          WHERE (NULL = ''hit'')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`trial_hit` AS dst
 JOIN (
@@ -752,6 +1160,39 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.subject''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`
+            FROM `lab_v1`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
+            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`kind` AS `kind`,
+              `src`.`nickname` AS `nickname`,
+              `src`.`weight` AS `weight`,
+              `src`.`notes` AS `notes`
+            FROM `lab_v1`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`subject` AS dst
   JOIN (
@@ -797,6 +1238,38 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `src`.`session_date` AS `session_date`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `session_date`, `rig`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`session_idx` AS `session_idx`,
+              `src`.`session_date` AS `session_date`,
+              `src`.`rig` AS `rig`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -828,6 +1301,63 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`outcome` = ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`outcome` = ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_hit` AS dst
   JOIN (
@@ -888,6 +1418,63 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM (
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `parent_1`.`subject_id` = NULL
+              UNION
+              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE `src`.`subject_id` = NULL
+            ) AS hit
+            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+            WHERE (`src`.`outcome` <> ''hit'')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_other` AS dst
   JOIN (
     SELECT
@@ -944,6 +1531,37 @@ ON DUPLICATE KEY UPDATE
     `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.subject''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
+          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `kind`,
+            NULL AS `nickname`,
+            NULL AS `weight`,
+            NULL AS `notes`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`subject` AS dst
 JOIN (
@@ -1043,7 +1661,38 @@ BEGIN
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`#kind`
+              (`kind`, `description`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+                `src`.`description` AS `description`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            WHERE dt.`kind` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`#kind` AS dst
     JOIN (
       SELECT
@@ -1125,8 +1774,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.#kind goes too
+  -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              OLD.`description` AS `description`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -1392,7 +2070,40 @@ BEGIN
         END;
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1425,7 +2136,45 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -1483,7 +2232,45 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -1612,8 +2399,39 @@ BEGIN
     `start_time` = dt.`start_time`,
     `outcome` = dt.`outcome`;
 
-  -- the v1 row is gone: its row of lab_v2.session goes too
+  -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_date` AS `session_date`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `session_date`, `rig`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`session_date` AS `session_date`,
+              OLD.`rig` AS `rig`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -1747,6 +2565,42 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_hit (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` = 'hit', FALSE) THEN
+      BEGIN
+        DECLARE v_copied INT DEFAULT 0;
+        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+        IF v_copied = 0 THEN
+          BEGIN
+            DECLARE v_found INT DEFAULT 0;
+            SELECT EXISTS (
+              SELECT 1 FROM (
+                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` = 'hit')
+              ) AS dt
+              LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+            ) INTO v_found;
+            IF v_found THEN
+              INSERT INTO `lab_v2`.`trial_hit`
+                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+              SELECT * FROM (
+                SELECT
+                  OLD.`subject_id` AS `subject_id`,
+                  `parent_1`.`session_date` AS `session_date`,
+                  OLD.`trial_idx` AS `trial_idx`,
+                  OLD.`start_time` AS `start_time`,
+                  OLD.`outcome` AS `outcome`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` = 'hit')
+              ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+            END IF;
+          END;
+        END IF;
+      END;
       DELETE dst FROM `lab_v2`.`trial_hit` AS dst
       JOIN (
         SELECT
@@ -1767,7 +2621,45 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -1809,6 +2701,42 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_other (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` <> 'hit', FALSE) THEN
+      BEGIN
+        DECLARE v_copied INT DEFAULT 0;
+        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+        IF v_copied = 0 THEN
+          BEGIN
+            DECLARE v_found INT DEFAULT 0;
+            SELECT EXISTS (
+              SELECT 1 FROM (
+                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` <> 'hit')
+              ) AS dt
+              LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+            ) INTO v_found;
+            IF v_found THEN
+              INSERT INTO `lab_v2`.`trial_other`
+                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+              SELECT * FROM (
+                SELECT
+                  OLD.`subject_id` AS `subject_id`,
+                  `parent_1`.`session_date` AS `session_date`,
+                  OLD.`trial_idx` AS `trial_idx`,
+                  OLD.`start_time` AS `start_time`,
+                  OLD.`outcome` AS `outcome`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` <> 'hit')
+              ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+            END IF;
+          END;
+        END IF;
+      END;
       DELETE dst FROM `lab_v2`.`trial_other` AS dst
       JOIN (
         SELECT
@@ -1829,7 +2757,45 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -1900,8 +2866,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.trial_other goes too
+  -- the v1 row is gone: its row of lab_v2.trial_other goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_other';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` <> 'hit')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`trial_other`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` <> 'hit')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`trial_other` AS dst
   JOIN (
     SELECT
@@ -1913,8 +2915,44 @@ BEGIN
     WHERE (OLD.`outcome` <> 'hit')
   ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`;
 
-  -- the v1 row is gone: its row of lab_v2.trial_hit goes too
+  -- the v1 row is gone: its row of lab_v2.trial_hit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_hit';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` = 'hit')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`trial_hit`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` = 'hit')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`trial_hit` AS dst
   JOIN (
     SELECT
@@ -2017,7 +3055,41 @@ BEGIN
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`subject`
+              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`kind` AS `kind`,
+                `src`.`nickname` AS `nickname`,
+                `src`.`weight` AS `weight`,
+                `src`.`notes` AS `notes`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -2066,7 +3138,40 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_date` AS `session_date`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`session_date` AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -2099,7 +3204,65 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -2159,7 +3322,65 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -2250,8 +3471,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.subject goes too
+  -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`subject`
+            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`kind` AS `kind`,
+              OLD.`nickname` AS `nickname`,
+              OLD.`weight` AS `weight`,
+              OLD.`notes` AS `notes`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT

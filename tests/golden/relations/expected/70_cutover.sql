@@ -88,7 +88,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the key (subject_id, session_date) of lab_v2.session is unique over lab_v1.session: the key drops session_idx
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70') AND (EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src`  GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1)) THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70') AND (EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: schemas.lab_v1.tables.session.key: not so in v1''s data: the key (subject_id, session_date) of lab_v2.session is unique over lab_v1.session: the key drops session_idx. Fix: change the data in v1 so no two rows share the new key, or keep the key as it is';
       LEAVE checks;
     END IF;

@@ -129,6 +129,36 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM `lab_v1`.`#kind` AS `src`
+            WHERE (`src`.`kind` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              `src`.`description` AS `description`
+            FROM `lab_v1`.`#kind` AS `src`
+            WHERE (`src`.`kind` = NULL)
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -176,6 +206,34 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
+          (`kind`, `description`)
+        SELECT * FROM (
+          SELECT
+            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+            NULL AS `description`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`kind` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`#kind` AS dst
 JOIN (
   SELECT
@@ -203,6 +261,39 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_idx`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_idx`,
+              `src`.`session_date` AS `recorded_on`,
+              `src`.`rig` AS `rig`,
+              ''main'' AS `room`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
   JOIN (
@@ -238,6 +329,39 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_idx`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
@@ -271,6 +395,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, NULL AS `session_idx`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `session_idx`,
+            NULL AS `recorded_on`,
+            NULL AS `rig`,
+            ''main'' AS `room`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`session` AS dst
 JOIN (
   SELECT
@@ -298,6 +453,39 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, (NULL) AS `session_idx`, (NULL) AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              (NULL) AS `session_idx`,
+              (NULL) AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
   JOIN (
@@ -332,6 +520,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`, NULL AS `session_idx`, NULL AS `trial_idx`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `session_idx`,
+            NULL AS `trial_idx`,
+            NULL AS `start_time`,
+            NULL AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`session__trial` AS dst
 JOIN (
   SELECT
@@ -362,6 +581,39 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.subject''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`
+            FROM `lab_v1`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`animal`
+            (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`kind` AS `kind`,
+              LEFT(`src`.`nickname`, 8) AS `name`,
+              `src`.`weight` AS `weight`,
+              `src`.`weight` / 1000 AS `weight_kg`
+            FROM `lab_v1`.`subject` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`animal` AS dst
   JOIN (
@@ -395,6 +647,39 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `src`.`session_idx` AS `session_idx`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`session_idx` AS `session_idx`,
+              `src`.`session_date` AS `recorded_on`,
+              `src`.`rig` AS `rig`,
+              ''main'' AS `room`
+            FROM `lab_v1`.`session` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
   JOIN (
@@ -430,6 +715,39 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT (NULL) AS `subject_id`, `src`.`session_idx` AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        )';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
+            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              (NULL) AS `subject_id`,
+              `src`.`session_idx` AS `session_idx`,
+              `src`.`trial_idx` AS `trial_idx`,
+              `src`.`start_time` AS `start_time`,
+              `src`.`outcome` AS `outcome`
+            FROM `lab_v1`.`session__trial` AS `src`
+            WHERE (`src`.`subject_id` = NULL)
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
@@ -462,6 +780,37 @@ ON DUPLICATE KEY UPDATE
     `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.subject''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+        SELECT 1 FROM (
+          SELECT NULL AS `subject_id`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
+        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+      )';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`animal`
+          (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
+        SELECT * FROM (
+          SELECT
+            NULL AS `subject_id`,
+            NULL AS `kind`,
+            LEFT(NULL, 8) AS `name`,
+            NULL AS `weight`,
+            NULL / 1000 AS `weight_kg`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'DELETE dst FROM `lab_v2`.`animal` AS dst
 JOIN (
@@ -561,7 +910,38 @@ BEGIN
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.#kind';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`#kind`
+              (`kind`, `description`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+                `src`.`description` AS `description`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            WHERE dt.`kind` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`#kind` AS dst
     JOIN (
       SELECT
@@ -643,8 +1023,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.#kind goes too
+  -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.#kind';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              OLD.`description` AS `description`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -742,7 +1151,41 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                `src`.`session_date` AS `recorded_on`,
+                `src`.`rig` AS `rig`,
+                'main' AS `room`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -777,7 +1220,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -844,8 +1321,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.session goes too
+  -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`session_date` AS `recorded_on`,
+              OLD.`rig` AS `rig`,
+              'main' AS `room`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -943,7 +1452,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -1010,8 +1553,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.session__trial goes too
+  -- the v1 row is gone: its row of lab_v2.session__trial goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session__trial';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session__trial';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session__trial`
+            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
@@ -1112,7 +1687,41 @@ BEGIN
   -- lab_v2.animal: only when a column it depends on changed
   SET v_target = 'lab_v2.animal';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`animal`
+              (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`kind` AS `kind`,
+                LEFT(`src`.`nickname`, 8) AS `name`,
+                `src`.`weight` AS `weight`,
+                `src`.`weight` / 1000 AS `weight_kg`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`animal` AS dst
     JOIN (
       SELECT
@@ -1146,7 +1755,41 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`session_date` AS `recorded_on`,
+                `src`.`rig` AS `rig`,
+                'main' AS `room`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1181,7 +1824,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -1248,8 +1925,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.animal goes too
+  -- the v1 row is gone: its row of lab_v2.animal goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.animal';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = 'lab_v1.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`animal` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`animal`
+            (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`kind` AS `kind`,
+              LEFT(OLD.`nickname`, 8) AS `name`,
+              OLD.`weight` AS `weight`,
+              OLD.`weight` / 1000 AS `weight_kg`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`animal`.`subject_id` = `lab_v2`.`animal`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`animal` AS dst
   JOIN (
     SELECT

@@ -294,7 +294,38 @@ BEGIN
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.#kind';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`#kind`
+              (`kind`, `description`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+                `src`.`description` AS `description`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            WHERE dt.`kind` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`#kind` AS dst
     JOIN (
       SELECT
@@ -376,8 +407,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.#kind goes too
+  -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.#kind';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              OLD.`description` AS `description`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -473,7 +533,40 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                `src`.`session_date` AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -506,7 +599,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -573,8 +700,39 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.session goes too
+  -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `session_date`, `rig`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`session_date` AS `session_date`,
+              OLD.`rig` AS `rig`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -672,7 +830,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_idx`) AS `session_idx`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -739,8 +931,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.session__trial goes too
+  -- the v1 row is gone: its row of lab_v2.session__trial goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session__trial';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session__trial`
+            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
@@ -841,7 +1065,41 @@ BEGIN
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`subject`
+              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`kind` AS `kind`,
+                `src`.`nickname` AS `nickname`,
+                `src`.`weight` AS `weight`,
+                `src`.`notes` AS `notes`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -875,7 +1133,40 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`session_date` AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -908,7 +1199,41 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session__trial`
+              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -975,8 +1300,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.subject goes too
+  -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`subject`
+            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`kind` AS `kind`,
+              OLD.`nickname` AS `nickname`,
+              OLD.`weight` AS `weight`,
+              OLD.`notes` AS `notes`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT

@@ -348,7 +348,38 @@ BEGIN
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`#kind`
+              (`kind`, `description`)
+            SELECT * FROM (
+              SELECT
+                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+                `src`.`description` AS `description`
+              FROM `lab_v1`.`#kind` AS `src`
+              WHERE (`src`.`kind` = NEW.`kind`)
+            ) AS dt
+            WHERE dt.`kind` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`#kind` AS dst
     JOIN (
       SELECT
@@ -430,8 +461,37 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.#kind goes too
+  -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
+          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`#kind`
+            (`kind`, `description`)
+          SELECT * FROM (
+            SELECT
+              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+              OLD.`description` AS `description`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`kind` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -697,7 +757,40 @@ BEGIN
         END;
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -730,7 +823,45 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -788,7 +919,45 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                (OLD.`session_date`) AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -917,8 +1086,39 @@ BEGIN
     `start_time` = dt.`start_time`,
     `outcome` = dt.`outcome`;
 
-  -- the v1 row is gone: its row of lab_v2.session goes too
+  -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_date` AS `session_date`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`session`
+            (`subject_id`, `session_idx`, `session_date`, `rig`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`session_idx` AS `session_idx`,
+              OLD.`session_date` AS `session_date`,
+              OLD.`rig` AS `rig`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -1052,6 +1252,42 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_hit (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` = 'hit', FALSE) THEN
+      BEGIN
+        DECLARE v_copied INT DEFAULT 0;
+        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+        IF v_copied = 0 THEN
+          BEGIN
+            DECLARE v_found INT DEFAULT 0;
+            SELECT EXISTS (
+              SELECT 1 FROM (
+                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` = 'hit')
+              ) AS dt
+              LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+            ) INTO v_found;
+            IF v_found THEN
+              INSERT INTO `lab_v2`.`trial_hit`
+                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+              SELECT * FROM (
+                SELECT
+                  OLD.`subject_id` AS `subject_id`,
+                  `parent_1`.`session_date` AS `session_date`,
+                  OLD.`trial_idx` AS `trial_idx`,
+                  OLD.`start_time` AS `start_time`,
+                  OLD.`outcome` AS `outcome`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` = 'hit')
+              ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+            END IF;
+          END;
+        END IF;
+      END;
       DELETE dst FROM `lab_v2`.`trial_hit` AS dst
       JOIN (
         SELECT
@@ -1072,7 +1308,45 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -1114,6 +1388,42 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_other (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` <> 'hit', FALSE) THEN
+      BEGIN
+        DECLARE v_copied INT DEFAULT 0;
+        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+        IF v_copied = 0 THEN
+          BEGIN
+            DECLARE v_found INT DEFAULT 0;
+            SELECT EXISTS (
+              SELECT 1 FROM (
+                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` <> 'hit')
+              ) AS dt
+              LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+            ) INTO v_found;
+            IF v_found THEN
+              INSERT INTO `lab_v2`.`trial_other`
+                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+              SELECT * FROM (
+                SELECT
+                  OLD.`subject_id` AS `subject_id`,
+                  `parent_1`.`session_date` AS `session_date`,
+                  OLD.`trial_idx` AS `trial_idx`,
+                  OLD.`start_time` AS `start_time`,
+                  OLD.`outcome` AS `outcome`
+                FROM (SELECT 1) AS djsqlgen_row
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+                WHERE (OLD.`outcome` <> 'hit')
+              ) AS dt
+              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+            END IF;
+          END;
+        END IF;
+      END;
       DELETE dst FROM `lab_v2`.`trial_other` AS dst
       JOIN (
         SELECT
@@ -1134,7 +1444,45 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                (OLD.`trial_idx`) AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM `lab_v1`.`session__trial` AS `src`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+                AND (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -1205,8 +1553,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.trial_other goes too
+  -- the v1 row is gone: its row of lab_v2.trial_other goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_other';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` <> 'hit')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`trial_other`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` <> 'hit')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`trial_other` AS dst
   JOIN (
     SELECT
@@ -1218,8 +1602,44 @@ BEGIN
     WHERE (OLD.`outcome` <> 'hit')
   ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`;
 
-  -- the v1 row is gone: its row of lab_v2.trial_hit goes too
+  -- the v1 row is gone: its row of lab_v2.trial_hit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_hit';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` = 'hit')
+          ) AS dt
+          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`trial_hit`
+            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              `parent_1`.`session_date` AS `session_date`,
+              OLD.`trial_idx` AS `trial_idx`,
+              OLD.`start_time` AS `start_time`,
+              OLD.`outcome` AS `outcome`
+            FROM (SELECT 1) AS djsqlgen_row
+            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+            WHERE (OLD.`outcome` = 'hit')
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`trial_hit` AS dst
   JOIN (
     SELECT
@@ -1322,7 +1742,41 @@ BEGIN
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`subject`
+              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`kind` AS `kind`,
+                `src`.`nickname` AS `nickname`,
+                `src`.`weight` AS `weight`,
+                `src`.`notes` AS `notes`
+              FROM `lab_v1`.`subject` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`subject` AS dst
     JOIN (
       SELECT
@@ -1371,7 +1825,40 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_date` AS `session_date`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`session`
+              (`subject_id`, `session_idx`, `session_date`, `rig`)
+            SELECT * FROM (
+              SELECT
+                (OLD.`subject_id`) AS `subject_id`,
+                `src`.`session_idx` AS `session_idx`,
+                `src`.`session_date` AS `session_date`,
+                `src`.`rig` AS `rig`
+              FROM `lab_v1`.`session` AS `src`
+              WHERE (`src`.`subject_id` = NEW.`subject_id`)
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1404,7 +1891,65 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` = 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_hit`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` = 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -1464,7 +2009,65 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)
+    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+    BEGIN
+      DECLARE v_copied INT DEFAULT 0;
+      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
+      IF v_copied = 0 THEN
+        BEGIN
+          DECLARE v_found INT DEFAULT 0;
+          SELECT EXISTS (
+            SELECT 1 FROM (
+              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` <> 'hit')
+            ) AS dt
+            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
+          ) INTO v_found;
+          IF v_found THEN
+            INSERT INTO `lab_v2`.`trial_other`
+              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+            SELECT * FROM (
+              SELECT
+                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+                `parent_1`.`session_date` AS `session_date`,
+                `src`.`trial_idx` AS `trial_idx`,
+                `src`.`start_time` AS `start_time`,
+                `src`.`outcome` AS `outcome`
+              FROM (
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+                UNION
+                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+                FROM `lab_v1`.`session__trial` AS `src`
+                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+                WHERE `src`.`subject_id` = NEW.`subject_id`
+              ) AS hit
+              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+              WHERE (`src`.`outcome` <> 'hit')
+            ) AS dt
+            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+          END IF;
+        END;
+      END IF;
+    END;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -1555,8 +2158,40 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of lab_v2.subject goes too
+  -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
+  BEGIN
+    DECLARE v_copied INT DEFAULT 0;
+    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
+    IF v_copied = 0 THEN
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM (
+            SELECT OLD.`subject_id` AS `subject_id`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
+          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
+        ) INTO v_found;
+        IF v_found THEN
+          INSERT INTO `lab_v2`.`subject`
+            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+          SELECT * FROM (
+            SELECT
+              OLD.`subject_id` AS `subject_id`,
+              OLD.`kind` AS `kind`,
+              OLD.`nickname` AS `nickname`,
+              OLD.`weight` AS `weight`,
+              OLD.`notes` AS `notes`
+            FROM (SELECT 1) AS djsqlgen_row
+          ) AS dt
+          WHERE dt.`subject_id` IS NOT NULL
+          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+        END IF;
+      END;
+    END IF;
+  END;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT
