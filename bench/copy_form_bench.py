@@ -10,7 +10,9 @@ interleaved rounds, medians printed as bulk seconds / form seconds (1.0 is as fa
 - ``chunks``: ``--chunk`` rows a transaction, ``ORDER BY key LIMIT n`` after the last key, shared locks,
   ON DUPLICATE KEY: the backfill's copy without its key capture;
 - ``chunks_capture``: the same, each row's key kept in a session variable (the backfill's copy as generated);
-- ``chunks_prepared``: chunks_capture prepared once, the limit a parameter.
+- ``chunks_prepared``: chunks_capture prepared once, the limit a parameter;
+- ``no_upsert``, ``no_share_lock``: chunks_prepared without ON DUPLICATE KEY, without the shared locks (what each
+  costs; the backfill needs both).
 
 Run: ``.venv/bin/python bench/copy_form_bench.py [--rows 1000000] [--chunk 100000] [--rounds 5]``.
 """
@@ -43,10 +45,11 @@ def timed(db, statements) -> float:
     return time.monotonic() - started
 
 
-def chunked(db, chunk: int, capture: bool, prepared: bool) -> float:
+def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, share: bool = True) -> float:
     keep = "AND (@hi := id) IS NOT NULL AND (@n := @n + 1) > 0" if capture else ""
     copy = (f"INSERT INTO {COPY}.t SELECT STRAIGHT_JOIN * FROM {V1}.t FORCE INDEX (PRIMARY) WHERE id > @lo {keep} "
-            f"ORDER BY id LIMIT {{limit}} LOCK IN SHARE MODE ON DUPLICATE KEY UPDATE {COPY}.t.id = {COPY}.t.id")
+            f"ORDER BY id LIMIT {{limit}}" + (" LOCK IN SHARE MODE" if share else "")
+            + (f" ON DUPLICATE KEY UPDATE {COPY}.t.id = {COPY}.t.id" if upsert else ""))
     started = time.monotonic()
     run(db, "SET @lo = -1, @limit = %d" % chunk)
     if prepared:
@@ -92,6 +95,8 @@ def main() -> int:
         "chunks": lambda: chunked(db, args.chunk, False, False),
         "chunks_capture": lambda: chunked(db, args.chunk, True, False),
         "chunks_prepared": lambda: chunked(db, args.chunk, True, True),
+        "no_upsert": lambda: chunked(db, args.chunk, True, True, upsert=False),
+        "no_share_lock": lambda: chunked(db, args.chunk, True, True, share=False),
     }
     ratios: dict[str, list[float]] = {name: [] for name in forms}
     bulks = []
