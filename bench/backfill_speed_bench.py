@@ -15,7 +15,9 @@ swap), for reference, when installed. The command's start-up is measured in the 
 narrow figures; on ``start`` it is included. Printed: medians over ``--rounds`` interleaved rounds of each
 method's throughput against that round's bulk copy (bulk seconds / method seconds; 1.0 is as fast as bulk), and
 the rows the server read per row copied during the command's backfill (``Handler_read_*``, server-wide, so
-others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads).
+others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads). When the
+server runs on this machine, also the CPU time of the server thread that did the copy (common.ServerCpu), bulk's
+against each method's: steadier than wall time when others load the machine.
 
 Run: ``.venv/bin/python bench/backfill_speed_bench.py [--rounds 5] [--keep]`` (DJ_HOST, DJ_USER, DJ_PASS, else
 root on localhost). The machine may be shared: compare ratios of the same round, not seconds.
@@ -34,7 +36,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import ServerCpu, connect, djsqlgen, run
 
 PREFIX = "bench_bs_"
 BLOB = "CONCAT(" + ", ".join(f"UNHEX(SHA2(CONCAT(seq, '-{i}'), 512))" for i in range(16)) + ")"  # 1 KB per row
@@ -74,16 +76,18 @@ def build(db, case: str, shape: str, rows: int, work: Path) -> Path:
     return home
 
 
-def bulk(db, case: str) -> float:
+def bulk(db, case: str) -> tuple[float, float | None]:
+    """Seconds of one bulk copy, and the server's CPU seconds for it."""
     copy = schema(case, "bulk")
     run(db, f"DROP DATABASE IF EXISTS `{copy}`")
     run(db, f"CREATE DATABASE `{copy}`")
     run(db, f"CREATE TABLE `{copy}`.t LIKE `{schema(case, 'v1')}`.t")
     started = time.monotonic()
-    run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
+    with ServerCpu() as cpu:
+        run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
     elapsed = time.monotonic() - started
     run(db, f"DROP DATABASE `{copy}`")
-    return elapsed
+    return elapsed, cpu.seconds
 
 
 def setup(home: Path) -> None:
@@ -134,16 +138,21 @@ def pt_osc(db, case: str) -> float | None:
 
 
 def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict) -> None:
-    b = bulk(db, case)
+    b, b_cpu = bulk(db, case)
     setup(home)
     before = rows_read(db)
-    command = djsqlgen("backfill", "plan.yaml", work=home)
+    with ServerCpu() as cli_cpu:
+        command = djsqlgen("backfill", "plan.yaml", work=home)
     read = rows_read(db) - before
     startup = djsqlgen("backfill", "plan.yaml", work=home)  # nothing left to copy: start-up and checks alone
     djsqlgen("apply", "out/rollback", work=home)
     setup(home)
-    server = client(home / "out" / "40_backfill.sql")
+    with ServerCpu() as server_cpu:
+        server = client(home / "out" / "40_backfill.sql")
     djsqlgen("apply", "out/rollback", work=home)
+    if b_cpu and cli_cpu.seconds and server_cpu.seconds:  # the server's CPU for the same rows, against bulk's
+        out.setdefault(case, {}).setdefault("cli_cpu", []).append(b_cpu / cli_cpu.seconds)
+        out[case].setdefault("40_cpu", []).append(b_cpu / server_cpu.seconds)
     cli = command if with_startup else max(command - startup, 1e-6)
     out.setdefault(case, {}).setdefault("cli", []).append(b / cli)
     out[case].setdefault("40", []).append(b / server)
@@ -184,6 +193,9 @@ def main() -> int:
               + (f", pt-online-schema-change {med(case, 'ptosc'):.2f}" if "ptosc" in out[case] else "")
               + f"; rows read per row copied {med(case, 'reads'):.2f} (the walk's share of the reads: "
               f"{max(med(case, 'reads') - 1, 0) / med(case, 'reads'):.0%})")
+        if "cli_cpu" in out[case]:
+            print(f"  the server's CPU time for the copy, bulk's against each (1.0: as little as bulk): djsqlgen "
+                  f"backfill {med(case, 'cli_cpu'):.2f}, 40_backfill.sql {med(case, '40_cpu'):.2f}")
     if "ptosc" not in out["wide"]:
         print("pt-online-schema-change: not installed (apt-get install percona-toolkit), not measured")
     print(f"medians of {args.rounds} interleaved rounds; load average at the end {os.getloadavg()[0]:.1f}")

@@ -100,3 +100,43 @@ def mark_own(db, name: str) -> None:
             [name, MARKER]):
         _exec(db, f"CREATE PROCEDURE `{name}`.`{MARKER}`() COMMENT 'made by a djsqlgen bench; it drops this "
                   "database' DO 0")
+
+
+# -- the server's own CPU time for one piece of work: steadier than wall time on a shared machine ------------------
+def _server_threads() -> dict[str, int] | None:
+    """CPU ticks of each thread of a mariadbd/mysqld on this machine (None when there is none to read)."""
+    import glob
+
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            name = Path(comm).read_text().strip()
+        except OSError:
+            continue
+        if name in ("mariadbd", "mysqld"):
+            ticks = {}
+            for stat in glob.glob(str(Path(comm).parent / "task" / "*" / "stat")):
+                try:
+                    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                ticks[stat] = int(fields[11]) + int(fields[12])  # utime + stime
+            return ticks
+    return None
+
+
+class ServerCpu:
+    """``with ServerCpu() as cpu: …``; then ``cpu.seconds``: the CPU time of the server thread that worked most
+    meanwhile (one connection's statements run on one thread: the work measured, when it is the busiest), or
+    None when the server is not on this machine. Others' queries on other threads do not count."""
+
+    def __enter__(self):
+        self._before = _server_threads()
+        self.seconds = None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        after = _server_threads()
+        if self._before is None or after is None:
+            return
+        busiest = max((ticks - self._before.get(t, 0) for t, ticks in after.items()), default=0)
+        self.seconds = busiest / os.sysconf("SC_CLK_TCK")

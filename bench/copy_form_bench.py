@@ -24,7 +24,7 @@ import statistics
 import sys
 import time
 
-from common import connect, run
+from common import ServerCpu, connect, run
 
 V1, COPY = "bench_cf_v1", "bench_cf_copy"
 NARROW = ("id int NOT NULL, a int NOT NULL, b smallint NOT NULL, PRIMARY KEY (id)", "seq, seq DIV 3, seq % 1000")
@@ -99,18 +99,26 @@ def main() -> int:
         "no_share_lock": lambda: chunked(db, args.chunk, True, True, share=False),
     }
     ratios: dict[str, list[float]] = {name: [] for name in forms}
+    cpu_ratios: dict[str, list[float]] = {name: [] for name in forms}
     bulks = []
     for i in range(args.rounds):
         for name, form in forms.items():
             fresh(db)
-            bulk = timed(db, [f"INSERT INTO {COPY}.t SELECT * FROM {V1}.t"])
+            with ServerCpu() as bulk_cpu:
+                bulk = timed(db, [f"INSERT INTO {COPY}.t SELECT * FROM {V1}.t"])
             bulks.append(bulk)
             fresh(db)
-            ratios[name].append(bulk / form())
+            with ServerCpu() as form_cpu:
+                ratios[name].append(bulk / form())
+            if bulk_cpu.seconds and form_cpu.seconds:
+                cpu_ratios[name].append(bulk_cpu.seconds / form_cpu.seconds)
         print(f"round {i + 1}: " + "  ".join(f"{n} {r[-1]:.2f}" for n, r in ratios.items()), flush=True)
     print(f"{args.rows:,} {'wide' if args.wide else 'narrow'} rows, chunks of {args.chunk:,}, bulk "
           f"{statistics.median(bulks):.2f} s; against bulk: "
           + ", ".join(f"{n} {statistics.median(r):.2f}" for n, r in ratios.items()))
+    if all(cpu_ratios.values()):
+        print("the server's CPU time, bulk's against each: "
+              + ", ".join(f"{n} {statistics.median(r):.2f}" for n, r in cpu_ratios.items()))
     run(db, f"DROP DATABASE IF EXISTS {COPY}")
     run(db, f"DROP DATABASE IF EXISTS {V1}")
     return 0
