@@ -17,7 +17,8 @@ method's throughput against that round's bulk copy (bulk seconds / method second
 the rows the server read per row copied during the command's backfill (``Handler_read_*``, server-wide, so
 others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads). When the
 server runs on this machine, also the CPU time of the server thread that did the copy (common.ServerCpu), bulk's
-against each method's: steadier than wall time when others load the machine.
+against each method's: steadier than wall time when others load the machine. And the fixed cost of a chunk
+(a hundred one-row chunks through backfill_chunk) times the chunks the command took, as a share of its copy.
 
 Run: ``.venv/bin/python bench/backfill_speed_bench.py [--rounds 5] [--keep]`` (DJ_HOST, DJ_USER, DJ_PASS, else
 root on localhost). The machine may be shared: compare ratios of the same round, not seconds.
@@ -137,6 +138,20 @@ def pt_osc(db, case: str) -> float | None:
     return elapsed
 
 
+def chunks_and_overhead(db, case: str, home: Path, calls: int = 100) -> tuple[int, float]:
+    """The chunks the last backfill took, and the fixed cost of one chunk in seconds: ``calls`` chunks of one row
+    each through backfill_chunk on one connection (its bookkeeping, lock, checkpoint and commit; the copy of one
+    row). Leaves the table partly copied: roll back after."""
+    ctl = f"`{schema(case, 'ctl')}`"
+    (chunks, target), = run(db, f"SELECT chunks, target_id FROM {ctl}.progress")
+    djsqlgen("apply", "out/rollback", work=home)
+    setup(home)
+    started = time.monotonic()
+    for _ in range(calls):
+        run(db, f"CALL {ctl}.backfill_chunk('{target}', 1, @rows, @done, @warnings)")
+    return int(chunks), (time.monotonic() - started) / calls
+
+
 def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict) -> None:
     b, b_cpu = bulk(db, case)
     setup(home)
@@ -145,6 +160,7 @@ def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dic
         command = djsqlgen("backfill", "plan.yaml", work=home)
     read = rows_read(db) - before
     startup = djsqlgen("backfill", "plan.yaml", work=home)  # nothing left to copy: start-up and checks alone
+    chunks, per_chunk = chunks_and_overhead(db, case, home)
     djsqlgen("apply", "out/rollback", work=home)
     setup(home)
     with ServerCpu() as server_cpu:
@@ -159,6 +175,9 @@ def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dic
     out[case].setdefault("startup", []).append(startup)
     out[case].setdefault("reads", []).append(read / rows)
     out[case].setdefault("bulk", []).append(b)
+    out[case].setdefault("chunks", []).append(chunks)
+    out[case].setdefault("overhead", []).append(chunks * per_chunk / max(command - startup, 1e-6))
+    out[case].setdefault("per_chunk", []).append(per_chunk)
     if case == "wide":
         seconds = pt_osc(db, case)
         if seconds is not None:
@@ -193,6 +212,8 @@ def main() -> int:
               + (f", pt-online-schema-change {med(case, 'ptosc'):.2f}" if "ptosc" in out[case] else "")
               + f"; rows read per row copied {med(case, 'reads'):.2f} (the walk's share of the reads: "
               f"{max(med(case, 'reads') - 1, 0) / med(case, 'reads'):.0%})")
+        print(f"  {med(case, 'chunks'):.0f} chunks, each with a fixed cost of {med(case, 'per_chunk') * 1000:.1f} ms "
+              f"(a one-row chunk): {med(case, 'overhead'):.1%} of the command's copy")
         if "cli_cpu" in out[case]:
             print(f"  the server's CPU time for the copy, bulk's against each (1.0: as little as bulk): djsqlgen "
                   f"backfill {med(case, 'cli_cpu'):.2f}, 40_backfill.sql {med(case, '40_cpu'):.2f}")

@@ -29,8 +29,11 @@ def run(db, sql: str):
 def djsqlgen(*args: str, work: Path) -> float:
     """``djsqlgen ARGS`` in ``work``; its wall time in seconds. A failure ends the bench with its output."""
     started = time.monotonic()
+    # Python's byte code cached as an installed djsqlgen has it (a shell may say not to write it: each start would
+    # then compile every module again)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     result = subprocess.run([sys.executable, "-m", "djsqlgen", *args], cwd=work, capture_output=True, text=True,
-                            check=False)
+                            check=False, env=env)
     if result.returncode != 0:
         raise SystemExit(f"djsqlgen {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return time.monotonic() - started
