@@ -11,6 +11,8 @@ interleaved rounds, medians printed as bulk seconds / form seconds (1.0 is as fa
   ON DUPLICATE KEY: the backfill's copy without its key capture;
 - ``chunks_capture``: the same, each row's key kept in a session variable (the backfill's copy as generated);
 - ``chunks_prepared``: chunks_capture prepared once, the limit a parameter;
+- ``key_only``: chunks_prepared keeping each row's key but not counting the rows (the table's end is a chunk that
+  reads none);
 - ``no_upsert``, ``no_share_lock``: chunks_prepared without ON DUPLICATE KEY, without the shared locks (what each
   costs; the backfill needs both).
 
@@ -45,8 +47,9 @@ def timed(db, statements) -> float:
     return time.monotonic() - started
 
 
-def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, share: bool = True) -> float:
-    keep = "AND (@hi := id) IS NOT NULL AND (@n := @n + 1) > 0" if capture else ""
+def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, share: bool = True,
+            count: bool = True) -> float:
+    keep = ("AND (@hi := id) IS NOT NULL" + (" AND (@n := @n + 1) > 0" if count else "")) if capture else ""
     copy = (f"INSERT INTO {COPY}.t SELECT STRAIGHT_JOIN * FROM {V1}.t FORCE INDEX (PRIMARY) WHERE id > @lo {keep} "
             f"ORDER BY id LIMIT {{limit}}" + (" LOCK IN SHARE MODE" if share else "")
             + (f" ON DUPLICATE KEY UPDATE {COPY}.t.id = {COPY}.t.id" if upsert else ""))
@@ -62,13 +65,16 @@ def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, 
             run(db, "EXECUTE copy_chunk USING @limit")
         else:
             run(db, copy.format(limit=chunk))
-        if capture:
+        if capture and not count:  # the end: a chunk that reads no row
+            hi = run(db, "SELECT @hi")[0][0]
+            n = 0 if hi is None else chunk
+        elif capture:
             n, hi = run(db, "SELECT @n, @hi")[0]
         else:
             n, hi = run(db, f"SELECT COUNT(*), MAX(id) FROM (SELECT id FROM {COPY}.t WHERE id > @lo ORDER BY id "
                             f"LIMIT {chunk}) AS c")[0]
         run(db, "COMMIT")
-        if not n or n < chunk:
+        if not n or (n < chunk and count):
             break
         run(db, f"SET @lo = {int(hi)}")
     return time.monotonic() - started
@@ -80,6 +86,7 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--wide", action="store_true")
+    parser.add_argument("--forms", help="comma-separated: only these forms")
     args = parser.parse_args()
     db = connect()
     columns, values = WIDE if args.wide else NARROW
@@ -95,9 +102,12 @@ def main() -> int:
         "chunks": lambda: chunked(db, args.chunk, False, False),
         "chunks_capture": lambda: chunked(db, args.chunk, True, False),
         "chunks_prepared": lambda: chunked(db, args.chunk, True, True),
+        "key_only": lambda: chunked(db, args.chunk, True, True, count=False),
         "no_upsert": lambda: chunked(db, args.chunk, True, True, upsert=False),
         "no_share_lock": lambda: chunked(db, args.chunk, True, True, share=False),
     }
+    if args.forms:
+        forms = {name: forms[name] for name in args.forms.split(",")}
     ratios: dict[str, list[float]] = {name: [] for name in forms}
     cpu_ratios: dict[str, list[float]] = {name: [] for name in forms}
     bulks = []
