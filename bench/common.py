@@ -26,12 +26,15 @@ def run(db, sql: str):
         return cur.fetchall()
 
 
-def djsqlgen(*args: str, work: Path) -> float:
-    """``djsqlgen ARGS`` in ``work``; its wall time in seconds. A failure ends the bench with its output."""
+def djsqlgen(*args: str, work: Path, code: str | None = None) -> float:
+    """``djsqlgen ARGS`` in ``work`` (``code``: another copy of djsqlgen's source to run instead, e.g. a baseline
+    commit unpacked by ``git archive``); its wall time in seconds. A failure ends the bench with its output."""
     started = time.monotonic()
     # Python's byte code cached as an installed djsqlgen has it (a shell may say not to write it: each start would
     # then compile every module again)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if code:
+        env["PYTHONPATH"] = code
     result = subprocess.run([sys.executable, "-m", "djsqlgen", *args], cwd=work, capture_output=True, text=True,
                             check=False, env=env)
     if result.returncode != 0:
