@@ -1043,6 +1043,8 @@ BEGIN
   DECLARE v_said DATETIME(6);
   DECLARE v_size INT DEFAULT GREATEST(p_chunk_rows, 1);
   DECLARE v_ceiling INT;
+  DECLARE v_source_schema VARCHAR(64) CHARACTER SET utf8mb4;
+  DECLARE v_source_table VARCHAR(64) CHARACTER SET utf8mb4;
   DECLARE v_rate DOUBLE;
   DECLARE v_began DECIMAL(20, 6);
   DECLARE v_took DECIMAL(20, 6);
@@ -1051,11 +1053,15 @@ BEGIN
   SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_demo_rekey`.`progress`
                           WHERE target_id = p_target_id), p_target_id), v_said = SYSDATE(6);
   -- (SYSDATE, not NOW: within a procedure NOW() stays the time its CALL began.)
+  -- v1's schema and table as constants: information_schema then reads that one table, not every table to match.
+  SET v_source_schema = (SELECT source_schema FROM `djsqlgen_demo_rekey`.`progress`
+                         WHERE target_id = p_target_id),
+      v_source_table = (SELECT source_table FROM `djsqlgen_demo_rekey`.`progress`
+                        WHERE target_id = p_target_id);
   SET v_ceiling = GREATEST(v_size, LEAST(p_max_rows, COALESCE(
-        (SELECT @@GLOBAL.innodb_buffer_pool_size DIV GREATEST(p_pool_share, 1) DIV NULLIF(t.AVG_ROW_LENGTH, 0)
-         FROM `djsqlgen_demo_rekey`.`progress` AS p
-         JOIN information_schema.TABLES AS t ON t.TABLE_SCHEMA = p.source_schema AND t.TABLE_NAME = p.source_table
-         WHERE p.target_id = p_target_id), p_max_rows)));
+        (SELECT @@GLOBAL.innodb_buffer_pool_size DIV GREATEST(p_pool_share, 1) DIV NULLIF(AVG_ROW_LENGTH, 0)
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = v_source_schema AND TABLE_NAME = v_source_table),
+        p_max_rows)));
   CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
   SELECT CONCAT('djsqlgen backfill: copying ', v_label, ' (table ',
                 (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress` WHERE ordinal <= p.ordinal), ' of ',
