@@ -164,8 +164,11 @@ def chunks_and_overhead(db, case: str, home: Path, calls: int = 100) -> tuple[in
     return int(chunks), (time.monotonic() - started) / calls
 
 
-def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict) -> None:
+def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict, baseline_first: bool = False
+              ) -> None:
     b, b_cpu = bulk(db, case)
+    if BASELINE and baseline_first:  # every other round: neither version always runs right after the bulk copy
+        baseline_round(db, case, home, with_startup, b, b_cpu, out)
     setup(home)
     before = rows_read(db)
     with ServerCpu() as cli_cpu:
@@ -190,7 +193,7 @@ def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dic
     out[case].setdefault("chunks", []).append(chunks)
     out[case].setdefault("overhead", []).append(chunks * per_chunk / max(command - startup, 1e-6))
     out[case].setdefault("per_chunk", []).append(per_chunk)
-    if BASELINE:
+    if BASELINE and not baseline_first:
         baseline_round(db, case, home, with_startup, b, b_cpu, out)
     if case == "wide":
         seconds = pt_osc(db, case)
@@ -226,6 +229,7 @@ def main() -> int:
     parser.add_argument("--start-rows", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--cases", help="comma-separated: only these of wide, narrow, start")
     parser.add_argument("--baseline", help="a directory holding another djsqlgen's source (git archive COMMIT | tar -x "
                                            "-C DIR; DIR/djsqlgen/sql_templates a link to DIR/sql_templates): its command and 40 in the same rounds, against the same bulk")
     args = parser.parse_args()
@@ -235,12 +239,14 @@ def main() -> int:
     drop_all(db)
     cases = {"wide": ("wide", args.wide_rows, False), "narrow": ("narrow", args.narrow_rows, False),
              "start": ("wide", args.start_rows, True)}
+    if args.cases:
+        cases = {case: cases[case] for case in args.cases.split(",")}
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         homes = {case: build(db, case, shape, rows, Path(tmp)) for case, (shape, rows, _) in cases.items()}
         for i in range(args.rounds):
             for case, (_, rows, with_startup) in cases.items():
-                one_round(db, case, homes[case], rows, with_startup, out)
+                one_round(db, case, homes[case], rows, with_startup, out, baseline_first=i % 2 == 1)
             print(f"round {i + 1}: " + "  ".join(
                 f"{c} cli {out[c]['cli'][-1]:.2f} 40 {out[c]['40'][-1]:.2f}"
                 + (f" (baseline: cli {out[c]['cli@base'][-1]:.2f} 40 {out[c]['40@base'][-1]:.2f})" if BASELINE else "")
@@ -263,7 +269,7 @@ def main() -> int:
         if "cli_cpu" in out[case]:
             print(f"  the server's CPU time for the copy, bulk's against each (1.0: as little as bulk): djsqlgen "
                   f"backfill {med(case, 'cli_cpu'):.2f}, 40_backfill.sql {med(case, '40_cpu'):.2f}")
-    if "ptosc" not in out["wide"]:
+    if "wide" in out and "ptosc" not in out["wide"]:
         print("pt-online-schema-change: not installed (apt-get install percona-toolkit), not measured")
     print(f"medians of {args.rounds} interleaved rounds; load average at the end {os.getloadavg()[0]:.1f}")
     if not args.keep:
