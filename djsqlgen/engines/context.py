@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from djsqlgen.model.target import Model
-from djsqlgen.output.dialect import Dialect
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
+from djsqlgen.sqltext.dialect import Dialect
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,12 @@ class Context:
     plan: Plan
     dialect: Dialect
     migration_hash: str  # plan and v1 definitions together: what installed objects are tagged with
+    # Two-way sync (issue 24): the targets written only where they differ (compare before write: the echo of a
+    # carried write finds its row in place and stops), and whether ``model`` is the reverse one (v2 → v1).
+    compare_before_write: frozenset[str] = frozenset()
+    reverse: bool = False
+    # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
+    one_way: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def memo(self) -> dict:

@@ -8,7 +8,7 @@ from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.engines.keyset import KeyColumn, Walk
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, ColumnDecl, Model, Target, TargetColumn
-from djsqlgen.output.quoting import quote_identifier, quote_qualified
+from djsqlgen.sqltext.quoting import quote_identifier, quote_qualified
 
 Bind = Callable[[ColumnRef], str]
 
@@ -77,6 +77,14 @@ def same_bytes(a: str, b: str, decl: ColumnDecl) -> str:
     if is_text(decl):
         return f"CAST({a} AS BINARY) <=> CAST({b} AS BINARY)"
     return f"{a} <=> {b}"
+
+
+def stored_same(stored: str, value: str, decl: ColumnDecl) -> str:
+    """``value`` is what the column ``stored`` (declared ``decl``) already holds, byte for byte once converted to
+    the column's character set (a latin1 'é' and its utf8mb4 copy are the same value in other bytes)."""
+    if is_text(decl) and decl.charset:
+        return f"CAST({stored} AS BINARY) <=> CAST(CONVERT({value} USING {decl.charset}) AS BINARY)"
+    return same_bytes(stored, value, decl)
 
 
 def key_exprs(target: Target) -> list[tuple[TargetColumn, Expr]]:

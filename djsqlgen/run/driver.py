@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import run_lock
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_expression, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
+from djsqlgen.sqltext.naming import run_lock
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 def _control_rows(db: Database, plan: Plan, sql: str, args: list | None = None) -> list[dict]:
@@ -122,10 +122,20 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     return run.rows
 
 
+def _engine_session(db: Database, plan: Plan) -> None:
+    """Two-way sync: the backfill's copies are not v2 clients' writes (a one-way v2 table lets them in, nothing is
+    carried back to v1). See djsqlgen.engines.two_way."""
+    if plan.sync == "two-way":
+        from djsqlgen.engines.two_way import ENGINE_SESSION
+
+        db.execute(f"SET {ENGINE_SESSION} = 1")
+
+
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
                 run: ChunkedRun) -> None:
     """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
     proc = quote_qualified((plan.control, "backfill_chunk"))
+    _engine_session(db, plan)
     done, requested = False, None
     while not done and not run.stop.is_set():
         run.before_chunk(db, requested)
