@@ -15,9 +15,16 @@ swap), for reference, when installed. The command's start-up is measured in the 
 narrow figures; on ``start`` it is included. Printed: medians over ``--rounds`` interleaved rounds of each
 method's throughput against that round's bulk copy (bulk seconds / method seconds; 1.0 is as fast as bulk), and
 the rows the server read per row copied during the command's backfill (``Handler_read_*``, server-wide, so
-others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads).
+others' queries add to it): 1.0 is one read per row, 2.0 was the walk ahead (its share of the reads). When the
+server runs on this machine, also the CPU time of the server thread that did the copy (common.ServerCpu), bulk's
+against each method's: steadier than wall time when others load the machine. And the fixed cost of a chunk
+(a hundred one-row chunks through backfill_chunk) times the chunks the command took, as a share of its copy.
 
-Run: ``.venv/bin/python bench/backfill_speed_bench.py [--rounds 5] [--keep]`` (DJ_HOST, DJ_USER, DJ_PASS, else
+With ``--baseline DIR`` (another djsqlgen's source: ``git archive COMMIT | tar -x -C DIR`` and ``ln -s
+../sql_templates DIR/djsqlgen/sql_templates``, where the wheel has its templates), that version's
+command and 40_backfill.sql run in the same rounds against the same bulk copies: before and after, side by side.
+
+Run: ``.venv/bin/python bench/backfill_speed_bench.py [--rounds 5] [--keep] [--baseline DIR]`` (DJ_HOST, DJ_USER, DJ_PASS, else
 root on localhost). The machine may be shared: compare ratios of the same round, not seconds.
 """
 
@@ -34,7 +41,7 @@ import time
 from pathlib import Path
 
 import yaml
-from common import connect, djsqlgen, run
+from common import ServerCpu, connect, djsqlgen, run
 
 PREFIX = "bench_bs_"
 BLOB = "CONCAT(" + ", ".join(f"UNHEX(SHA2(CONCAT(seq, '-{i}'), 512))" for i in range(16)) + ")"  # 1 KB per row
@@ -71,24 +78,34 @@ def build(db, case: str, shape: str, rows: int, work: Path) -> Path:
     plan["control_schema"] = schema(case, "ctl")
     (home / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
     djsqlgen("generate", "plan.yaml", "-o", "out", work=home)
+    if BASELINE:
+        djsqlgen("generate", "plan.yaml", "-o", "out_base", work=home, code=BASELINE)
     return home
 
 
-def bulk(db, case: str) -> float:
+def bulk(db, case: str) -> tuple[float, float | None]:
+    """Seconds of one bulk copy, and the server's CPU seconds for it."""
     copy = schema(case, "bulk")
     run(db, f"DROP DATABASE IF EXISTS `{copy}`")
     run(db, f"CREATE DATABASE `{copy}`")
     run(db, f"CREATE TABLE `{copy}`.t LIKE `{schema(case, 'v1')}`.t")
     started = time.monotonic()
-    run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
+    with ServerCpu() as cpu:
+        run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
     elapsed = time.monotonic() - started
     run(db, f"DROP DATABASE `{copy}`")
-    return elapsed
+    return elapsed, cpu.seconds
 
 
-def setup(home: Path) -> None:
-    djsqlgen("apply", "out/00_preflight.sql", "out/10_expand.sql", "out/20_routines.sql", "out/30_dualwrite.sql",
-              work=home)
+def setup(home: Path, out: str = "out", code: str | None = None) -> None:
+    """00-30 applied from scratch: the control schema and v2 dropped first, so that one version's routines never
+    stand in for another's (20 skips a routine its plan already has)."""
+    db = connect()
+    for side in ("ctl", "v2"):
+        run(db, f"DROP DATABASE IF EXISTS `{schema(home.name, side)}`")
+    db.close()
+    djsqlgen("apply", *(f"{out}/{name}.sql" for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite")),
+             work=home, code=code)
 
 
 def rows_read(db) -> int:
@@ -133,27 +150,76 @@ def pt_osc(db, case: str) -> float | None:
     return elapsed
 
 
-def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict) -> None:
-    b = bulk(db, case)
+def chunks_and_overhead(db, case: str, home: Path, calls: int = 100) -> tuple[int, float]:
+    """The chunks the last backfill took, and the fixed cost of one chunk in seconds: ``calls`` chunks of one row
+    each through backfill_chunk on one connection (its bookkeeping, lock, checkpoint and commit; the copy of one
+    row). Leaves the table partly copied: roll back after."""
+    ctl = f"`{schema(case, 'ctl')}`"
+    (chunks, target), = run(db, f"SELECT chunks, target_id FROM {ctl}.progress")
+    djsqlgen("apply", "out/rollback", work=home)
+    setup(home)
+    started = time.monotonic()
+    for _ in range(calls):
+        run(db, f"CALL {ctl}.backfill_chunk('{target}', 1, @rows, @done, @warnings)")
+    return int(chunks), (time.monotonic() - started) / calls
+
+
+def one_round(db, case: str, home: Path, rows: int, with_startup: bool, out: dict, baseline_first: bool = False
+              ) -> None:
+    b, b_cpu = bulk(db, case)
+    if BASELINE and baseline_first:  # every other round: neither version always runs right after the bulk copy
+        baseline_round(db, case, home, with_startup, b, b_cpu, out)
     setup(home)
     before = rows_read(db)
-    command = djsqlgen("backfill", "plan.yaml", work=home)
+    with ServerCpu() as cli_cpu:
+        command = djsqlgen("backfill", "plan.yaml", work=home)
     read = rows_read(db) - before
     startup = djsqlgen("backfill", "plan.yaml", work=home)  # nothing left to copy: start-up and checks alone
+    chunks, per_chunk = chunks_and_overhead(db, case, home)
     djsqlgen("apply", "out/rollback", work=home)
     setup(home)
-    server = client(home / "out" / "40_backfill.sql")
+    with ServerCpu() as server_cpu:
+        server = client(home / "out" / "40_backfill.sql")
     djsqlgen("apply", "out/rollback", work=home)
+    if b_cpu and cli_cpu.seconds and server_cpu.seconds:  # the server's CPU for the same rows, against bulk's
+        out.setdefault(case, {}).setdefault("cli_cpu", []).append(b_cpu / cli_cpu.seconds)
+        out[case].setdefault("40_cpu", []).append(b_cpu / server_cpu.seconds)
     cli = command if with_startup else max(command - startup, 1e-6)
     out.setdefault(case, {}).setdefault("cli", []).append(b / cli)
     out[case].setdefault("40", []).append(b / server)
     out[case].setdefault("startup", []).append(startup)
     out[case].setdefault("reads", []).append(read / rows)
     out[case].setdefault("bulk", []).append(b)
+    out[case].setdefault("chunks", []).append(chunks)
+    out[case].setdefault("overhead", []).append(chunks * per_chunk / max(command - startup, 1e-6))
+    out[case].setdefault("per_chunk", []).append(per_chunk)
+    if BASELINE and not baseline_first:
+        baseline_round(db, case, home, with_startup, b, b_cpu, out)
     if case == "wide":
         seconds = pt_osc(db, case)
         if seconds is not None:
             out[case].setdefault("ptosc", []).append(b / seconds)
+
+
+def baseline_round(db, case: str, home: Path, with_startup: bool, b: float, b_cpu: float | None, out: dict) -> None:
+    """The same command and 40_backfill.sql with the baseline's code and files, against the same bulk copy."""
+    setup(home, "out_base", BASELINE)
+    with ServerCpu() as cli_cpu:
+        command = djsqlgen("backfill", "plan.yaml", work=home, code=BASELINE)
+    startup = djsqlgen("backfill", "plan.yaml", work=home, code=BASELINE)
+    djsqlgen("apply", "out_base/rollback", work=home, code=BASELINE)
+    setup(home, "out_base", BASELINE)
+    with ServerCpu() as server_cpu:
+        server = client(home / "out_base" / "40_backfill.sql")
+    djsqlgen("apply", "out_base/rollback", work=home, code=BASELINE)
+    out[case].setdefault("cli@base", []).append(b / (command if with_startup else max(command - startup, 1e-6)))
+    out[case].setdefault("40@base", []).append(b / server)
+    if b_cpu and cli_cpu.seconds and server_cpu.seconds:
+        out[case].setdefault("cli_cpu@base", []).append(b_cpu / cli_cpu.seconds)
+        out[case].setdefault("40_cpu@base", []).append(b_cpu / server_cpu.seconds)
+
+
+BASELINE: str | None = None  # --baseline: another djsqlgen's source, run in the same rounds
 
 
 def main() -> int:
@@ -163,19 +229,28 @@ def main() -> int:
     parser.add_argument("--start-rows", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--cases", help="comma-separated: only these of wide, narrow, start")
+    parser.add_argument("--baseline", help="a directory holding another djsqlgen's source (git archive COMMIT | tar -x "
+                                           "-C DIR; DIR/djsqlgen/sql_templates a link to DIR/sql_templates): its command and 40 in the same rounds, against the same bulk")
     args = parser.parse_args()
+    global BASELINE
+    BASELINE = str(Path(args.baseline).resolve()) if args.baseline else None
     db = connect()
     drop_all(db)
     cases = {"wide": ("wide", args.wide_rows, False), "narrow": ("narrow", args.narrow_rows, False),
              "start": ("wide", args.start_rows, True)}
+    if args.cases:
+        cases = {case: cases[case] for case in args.cases.split(",")}
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         homes = {case: build(db, case, shape, rows, Path(tmp)) for case, (shape, rows, _) in cases.items()}
         for i in range(args.rounds):
             for case, (_, rows, with_startup) in cases.items():
-                one_round(db, case, homes[case], rows, with_startup, out)
-            print(f"round {i + 1}: " + "  ".join(f"{c} cli {out[c]['cli'][-1]:.2f} 40 {out[c]['40'][-1]:.2f}"
-                                                  for c in cases), flush=True)
+                one_round(db, case, homes[case], rows, with_startup, out, baseline_first=i % 2 == 1)
+            print(f"round {i + 1}: " + "  ".join(
+                f"{c} cli {out[c]['cli'][-1]:.2f} 40 {out[c]['40'][-1]:.2f}"
+                + (f" (baseline: cli {out[c]['cli@base'][-1]:.2f} 40 {out[c]['40@base'][-1]:.2f})" if BASELINE else "")
+                for c in cases), flush=True)
     med = lambda case, key: statistics.median(out[case][key])  # noqa: E731
     for case, (shape, rows, with_startup) in cases.items():
         print(f"{case}: {rows:,} {shape} rows, bulk {med(case, 'bulk'):.2f} s; throughput against bulk: "
@@ -184,7 +259,17 @@ def main() -> int:
               + (f", pt-online-schema-change {med(case, 'ptosc'):.2f}" if "ptosc" in out[case] else "")
               + f"; rows read per row copied {med(case, 'reads'):.2f} (the walk's share of the reads: "
               f"{max(med(case, 'reads') - 1, 0) / med(case, 'reads'):.0%})")
-    if "ptosc" not in out["wide"]:
+        print(f"  {med(case, 'chunks'):.0f} chunks, each with a fixed cost of {med(case, 'per_chunk') * 1000:.1f} ms "
+              f"(a one-row chunk): {med(case, 'overhead'):.1%} of the command's copy")
+        if BASELINE:
+            print(f"  baseline ({BASELINE}), same rounds: djsqlgen backfill {med(case, 'cli@base'):.2f}, "
+                  f"40_backfill.sql {med(case, '40@base'):.2f}"
+                  + (f"; server CPU against bulk's: {med(case, 'cli_cpu@base'):.2f}, {med(case, '40_cpu@base'):.2f}"
+                     if "cli_cpu@base" in out[case] else ""))
+        if "cli_cpu" in out[case]:
+            print(f"  the server's CPU time for the copy, bulk's against each (1.0: as little as bulk): djsqlgen "
+                  f"backfill {med(case, 'cli_cpu'):.2f}, 40_backfill.sql {med(case, '40_cpu'):.2f}")
+    if "wide" in out and "ptosc" not in out["wide"]:
         print("pt-online-schema-change: not installed (apt-get install percona-toolkit), not measured")
     print(f"medians of {args.rounds} interleaved rounds; load average at the end {os.getloadavg()[0]:.1f}")
     if not args.keep:

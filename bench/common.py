@@ -26,11 +26,17 @@ def run(db, sql: str):
         return cur.fetchall()
 
 
-def djsqlgen(*args: str, work: Path) -> float:
-    """``djsqlgen ARGS`` in ``work``; its wall time in seconds. A failure ends the bench with its output."""
+def djsqlgen(*args: str, work: Path, code: str | None = None) -> float:
+    """``djsqlgen ARGS`` in ``work`` (``code``: another copy of djsqlgen's source to run instead, e.g. a baseline
+    commit unpacked by ``git archive``); its wall time in seconds. A failure ends the bench with its output."""
     started = time.monotonic()
+    # Python's byte code cached as an installed djsqlgen has it (a shell may say not to write it: each start would
+    # then compile every module again)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    if code:
+        env["PYTHONPATH"] = code
     result = subprocess.run([sys.executable, "-m", "djsqlgen", *args], cwd=work, capture_output=True, text=True,
-                            check=False)
+                            check=False, env=env)
     if result.returncode != 0:
         raise SystemExit(f"djsqlgen {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return time.monotonic() - started
@@ -100,3 +106,43 @@ def mark_own(db, name: str) -> None:
             [name, MARKER]):
         _exec(db, f"CREATE PROCEDURE `{name}`.`{MARKER}`() COMMENT 'made by a djsqlgen bench; it drops this "
                   "database' DO 0")
+
+
+# -- the server's own CPU time for one piece of work: steadier than wall time on a shared machine ------------------
+def _server_threads() -> dict[str, int] | None:
+    """CPU ticks of each thread of a mariadbd/mysqld on this machine (None when there is none to read)."""
+    import glob
+
+    for comm in glob.glob("/proc/[0-9]*/comm"):
+        try:
+            name = Path(comm).read_text().strip()
+        except OSError:
+            continue
+        if name in ("mariadbd", "mysqld"):
+            ticks = {}
+            for stat in glob.glob(str(Path(comm).parent / "task" / "*" / "stat")):
+                try:
+                    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+                except (OSError, IndexError):
+                    continue
+                ticks[stat] = int(fields[11]) + int(fields[12])  # utime + stime
+            return ticks
+    return None
+
+
+class ServerCpu:
+    """``with ServerCpu() as cpu: …``; then ``cpu.seconds``: the CPU time of the server thread that worked most
+    meanwhile (one connection's statements run on one thread: the work measured, when it is the busiest), or
+    None when the server is not on this machine. Others' queries on other threads do not count."""
+
+    def __enter__(self):
+        self._before = _server_threads()
+        self.seconds = None
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        after = _server_threads()
+        if self._before is None or after is None:
+            return
+        busiest = max((ticks - self._before.get(t, 0) for t, ticks in after.items()), default=0)
+        self.seconds = busiest / os.sysconf("SC_CLK_TCK")

@@ -105,7 +105,7 @@ def backfill_parts(db, work: Path, chunk: int) -> tuple[float, float]:
             with db.cursor() as cur:
                 cur.execute(f"SELECT target_id FROM `{CTL}`.progress WHERE target_table = %s", (table,))
                 (target_id,) = cur.fetchone()
-                cur.execute(f"CALL `{CTL}`.backfill_table(%s, %s, 0)", (target_id, chunk))
+                cur.execute(f"CALL `{CTL}`.backfill_table(%s, %s, 0, 0, %s, 4)", (target_id, chunk, chunk))
         times.append(time.monotonic() - started)
     return times[0], times[1]
 

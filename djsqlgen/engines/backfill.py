@@ -3,6 +3,7 @@ backfill_chunk runs, chunk after chunk, under the shared loop backfill_table), 4
 
 from __future__ import annotations
 
+from djsqlgen.engines.chunk_sizing import CHUNK_TIME_S, MAX_CHUNK_ROWS, POOL_SHARE
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
 from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
@@ -50,11 +51,13 @@ def drop_routines(ctx: Context, target: Target) -> list[Statement]:
 
 
 def run(ctx: Context, target: Target) -> Statement:
-    """40_backfill: copy the whole target, resuming where it stopped."""
+    """40_backfill: copy the whole target, resuming where it stopped, its chunks sized as the command line's."""
     return Statement(f"backfill.{target.id}",
                      f"CALL {ctx.control_table('backfill_table')}({quote_literal(target.id)}, {ctx.plan.chunk.rows}, "
-                     f"{ctx.plan.chunk.sleep_ms})",
-                     f"copy {target.source.driving.label} into {target.label}; resumes where it stopped")
+                     f"{ctx.plan.chunk.sleep_ms}, {CHUNK_TIME_S}, {MAX_CHUNK_ROWS}, {POOL_SHARE})",
+                     f"copy {target.source.driving.label} into {target.label}; resumes where it stopped (chunks of "
+                     f"{ctx.plan.chunk.rows} rows first, then of about {CHUNK_TIME_S} s each, at most {MAX_CHUNK_ROWS} "
+                     f"rows or 1/{POOL_SHARE} of the buffer pool)")
 
 
 def undo(ctx: Context, target: Target) -> list[Statement]:

@@ -4,8 +4,8 @@ without importing the generator).
 
 Writers win: a chunk never waits for a row lock (backfill_chunk), it fails and is tried again after a pause. Rows
 of one chunk locked by writers for LOCKED_FOR_S seconds of retries stop the backfill (resumable); the wait is said
-at the QUIET_RETRIES-th retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line,
-which also halves the chunk).
+at the QUIET_RETRIES-th retry in a row (after about 0.75 s of pauses in 40's loop, 1.5 s on the command line);
+each retry halves the chunk.
 """
 
 LOCKED_FOR_S = 300

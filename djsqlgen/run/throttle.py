@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from djsqlgen.errors import DjsqlgenError
+from djsqlgen.engines.chunk_sizing import MAX_CHUNK_ROWS, POOL_SHARE
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.sqltext.quoting import quote_qualified
@@ -221,17 +222,8 @@ class Throttle:
                 replica.db = None
 
 
-# How large a chunk may grow, measured on this machine (issue 25: 300,000 rows of 1 KB and 1,000,000 narrow rows,
-# a 128 MB buffer pool, medians of 5 rounds against one bulk INSERT…SELECT). While each chunk was found by a walk
-# ahead over its rows, chunks of 50,000-100,000 wide rows ran at 0.64-0.73 × bulk where 20,000 ran at 0.84-0.96:
-# the walk read a chunk's pages and the buffer pool evicted them before the copy read them again (33-38k pages read
-# against 21.7k for bulk). It was not the chunks' lock or undo sets: without the walk the same sizes read no extra
-# pages and ran at 0.92-0.94, and narrow rows ran fastest at 50,000-100,000 rows (0.87-0.92). Now that the copy
-# reads each row once (MariaDB), a backfill chunk grows to what the chunk time allows, up to MAX_CHUNK_ROWS rows and
-# POOL_SHARE of the buffer pool in bytes: its rows are read, locked and written in one transaction, and the server
-# keeps serving everyone else from the same pool.
-MAX_CHUNK_ROWS = 100_000
-POOL_SHARE = 4  # a chunk's bytes at most 1/POOL_SHARE of innodb_buffer_pool_size
+# How large a backfill chunk may grow (MAX_CHUNK_ROWS, POOL_SHARE), and why: engines/chunk_sizing.py, which
+# 40_backfill.sql's loop follows too.
 # verify's chunks (both sides read and hashed) keep their earlier bounds: 4 × the start, at least 10,000 rows.
 GROWTH = 4
 CEILING = 10_000

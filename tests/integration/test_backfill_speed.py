@@ -196,3 +196,69 @@ def test_the_heartbeat_is_written_at_most_every_half_second_while_replicas_keep_
     beats = len(throttle._beats)
     assert 1 <= beats <= seconds / 0.5 + 2 and beats < len(chunks), (beats, len(chunks), seconds)
     scenario.same_rows("recording")
+
+
+def test_a_tables_statements_are_prepared_once_not_per_chunk(scenario, server_settings):
+    """Issue 25, item 4: the chunk procedure prepares a table's statements on its first chunk in a session (the
+    copy from the start and after a bound, the checkpoint's decoding and encoding) and only executes them after;
+    a resumed session prepares them again. Three PREPAREs a chunk before."""
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    proc = f"`{scenario.control}`.`backfill_chunk`"
+    target = next(r["target_id"] for r in scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")
+                  if r["target_id"].endswith(".recording"))
+
+    def prepares(conn) -> int:
+        return int(conn.query("SHOW SESSION STATUS LIKE 'Com_prepare_sql'")[0]["Value"])
+
+    def chunks(conn, n: int) -> None:
+        for _ in range(n):
+            conn.execute(f"CALL {proc}(%s, 200, @rows, @done, @warnings)", [target])
+
+    with connect(server_settings) as conn:
+        before = prepares(conn)
+        chunks(conn, 6)
+        assert prepares(conn) - before == 4
+    with connect(server_settings) as conn:  # a new session (a resumed run): prepared again, once
+        before = prepares(conn)
+        done = 0
+        while not done:
+            chunks(conn, 1)
+            done = int(conn.query("SELECT @done AS d")[0]["d"])
+        assert prepares(conn) - before == 4
+    scenario.same_rows("recording")
+
+
+def test_40_sizes_its_chunks_by_time_as_the_command_line(scenario):
+    """Issue 25: 40_backfill.sql's loop starts at the plan's chunk rows (2 here) and then sizes each chunk to about
+    0.5 s at the rate of the chunks before, as `djsqlgen backfill` does: far fewer chunks than 3,000 / 2."""
+    scenario.plan()
+    scenario.generate()
+    scenario.forward("40_backfill")
+    chunks = int(scenario.db.query(f"SELECT SUM(chunks) AS n FROM `{scenario.control}`.progress")[0]["n"])
+    assert chunks <= 20, f"{chunks} chunks for {ROWS + ROWS // 10} rows"  # 1,650 chunks of 2 rows before
+    scenario.same_rows("recording")
+    scenario.same_rows("subject")
+
+
+def test_40s_chunks_stay_within_their_share_of_the_buffer_pool(scenario):
+    """However fast the copy, a chunk of 40's loop holds at most 1/p_pool_share of the buffer pool in v1's bytes
+    (its average row length): with a share of the pool so small that it is a few rows, the chunks stay that
+    small, and the copy is whole."""
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    scenario.db.execute(f"ANALYZE TABLE `{v1}`.recording")
+    facts = scenario.db.query("SELECT @@GLOBAL.innodb_buffer_pool_size AS pool, AVG_ROW_LENGTH AS b FROM "
+                              "information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'recording'", [v1])[0]
+    share = int(facts["pool"]) // (int(facts["b"]) * 50)  # a pool share of about 50 rows
+    target = next(r["target_id"] for r in scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")
+                  if r["target_id"].endswith(".recording"))
+    # the stock client's CALL as 40 writes it: 2 rows first, then about 0.5 s a chunk, at most 100,000 rows or 1/share
+    scenario.db.call_results(f"CALL `{scenario.control}`.backfill_table('{target}', 2, 0, 0.5, 100000, {share})")
+    chunks = int(scenario.db.query(f"SELECT chunks FROM `{scenario.control}`.progress WHERE target_id = %s",
+                                   [target])[0]["chunks"])
+    assert chunks >= ROWS // 60, f"{chunks} chunks for {ROWS} rows"  # 2 chunks with the whole pool's share
+    scenario.same_rows("recording")

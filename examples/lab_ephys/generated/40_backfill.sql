@@ -127,23 +127,23 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
--- [backfill.djsqlgen_demo_example_common.#species] copy djsqlgen_demo_example_common.#species into djsqlgen_demo_example_common_v2.#species; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.#species', 5000, 0);
+-- [backfill.djsqlgen_demo_example_common.#species] copy djsqlgen_demo_example_common.#species into djsqlgen_demo_example_common_v2.#species; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.#species', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_example_common.subject] copy djsqlgen_demo_example_common.subject into djsqlgen_demo_example_common_v2.subject; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.subject', 5000, 0);
+-- [backfill.djsqlgen_demo_example_common.subject] copy djsqlgen_demo_example_common.subject into djsqlgen_demo_example_common_v2.subject; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.subject', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_example_common.session] copy djsqlgen_demo_example_common.session into djsqlgen_demo_example_common_v2.session; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.session', 5000, 0);
+-- [backfill.djsqlgen_demo_example_common.session] copy djsqlgen_demo_example_common.session into djsqlgen_demo_example_common_v2.session; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_common.session', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_example_ephys._recording] copy djsqlgen_demo_example_ephys._recording into djsqlgen_demo_example_ephys_v2._recording; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys._recording', 5000, 0);
+-- [backfill.djsqlgen_demo_example_ephys._recording] copy djsqlgen_demo_example_ephys._recording into djsqlgen_demo_example_ephys_v2._recording; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys._recording', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_example_ephys.__spikes] copy djsqlgen_demo_example_ephys.__spikes into djsqlgen_demo_example_ephys_v2.__sorting; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys.__spikes', 5000, 0);
+-- [backfill.djsqlgen_demo_example_ephys.__spikes] copy djsqlgen_demo_example_ephys.__spikes into djsqlgen_demo_example_ephys_v2.__sorting; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys.__spikes', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_example_ephys.__spikes__unit] copy djsqlgen_demo_example_ephys.__spikes__unit into djsqlgen_demo_example_ephys_v2.__sorting__unit; resumes where it stopped
-CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys.__spikes__unit', 5000, 0);
+-- [backfill.djsqlgen_demo_example_ephys.__spikes__unit] copy djsqlgen_demo_example_ephys.__spikes__unit into djsqlgen_demo_example_ephys_v2.__sorting__unit; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_example`.`backfill_table`('djsqlgen_demo_example_ephys.__spikes__unit', 5000, 0, 0.5, 100000, 4);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_demo_example`.`phase_log` (phase, file, plan_hash, applied_at)

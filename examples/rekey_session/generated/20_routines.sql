@@ -187,7 +187,6 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_rekey`.`chunk_sql` (
   lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
   hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
   copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
-  merge_check MEDIUMTEXT NOT NULL COMMENT 'sets @djsqlgen_merge to a stop naming two v1 rows one v2 row would hold (empty: none can)',
   verify_strategy VARCHAR(8) NOT NULL COMMENT 'aligned, keyed or lookup (djsqlgen.engines.verify)',
   verify_src_rows MEDIUMTEXT NOT NULL COMMENT 'transform(v1) of one chunk, each row with its hash h',
   verify_dst_rows MEDIUMTEXT NOT NULL COMMENT 'the v2 rows of the same chunk, each with its hash h',
@@ -283,7 +282,7 @@ VALUES
 
 -- [chunk_sql.djsqlgen_demo_rekey_common.subject] how djsqlgen_demo_rekey_common.subject is walked, copied into djsqlgen_demo_rekey_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_common.subject',
   '023c20580528',
@@ -309,7 +308,6 @@ ORDER BY `src`.`subject_id`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`',
-  '',
   'aligned',
   'SELECT `src`.`subject_id` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`sex` AS BINARY)), '':'', CAST(`src`.`sex` AS BINARY)), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
@@ -337,7 +335,7 @@ WHERE {v2 chunk range}',
 
 -- [chunk_sql.djsqlgen_demo_rekey_ephys.#probe_type] how djsqlgen_demo_rekey_ephys.#probe_type is walked, copied into djsqlgen_demo_rekey_ephys_v2.#probe_type and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_ephys.#probe_type',
   '023c20580528',
@@ -363,7 +361,6 @@ ORDER BY `src`.`probe_type`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`',
-  '',
   'aligned',
   'SELECT `src`.`probe_type` AS `k_1`, SHA2(CONCAT(IFNULL(CONCAT(LENGTH(CAST(`src`.`probe_type` AS BINARY)), '':'', CAST(`src`.`probe_type` AS BINARY)), ''N''), IFNULL(CONCAT(`src`.`channels`, '',''), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
@@ -391,7 +388,7 @@ WHERE {v2 chunk range}',
 
 -- [chunk_sql.djsqlgen_demo_rekey_common.session] how djsqlgen_demo_rekey_common.session is walked, copied into djsqlgen_demo_rekey_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_common.session',
   '023c20580528',
@@ -419,14 +416,6 @@ ORDER BY `src`.`subject_id`, `src`.`session_id`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`',
-  'SET @djsqlgen_merge = IF(
-  EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_start` HAVING COUNT(*) > 1),
-  COALESCE(
-    (SELECT LEFT(CONCAT(''djsqlgen B1 …sqlgen_demo_rekey_common_v2.session: v1 rows '', LEFT(CONVERT(MIN(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_id` AS CHAR)) AS BINARY)) USING utf8mb4), 14), '' and '', LEFT(CONVERT(MAX(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_id` AS CHAR)) AS BINARY)) USING utf8mb4), 14), '' merge (key); fix v1, backfill again''), 128)
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      GROUP BY `src`.`subject_id`, `src`.`session_start` HAVING COUNT(*) > 1 LIMIT 1),
-    NULL),
-  NULL)',
   'keyed',
   'SELECT `src`.`subject_id` AS `k_1`, `src`.`session_start` AS `k_2`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(`src`.`session_start`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`rig` AS BINARY)), '':'', CAST(`src`.`rig` AS BINARY)), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
@@ -478,7 +467,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_rekey_ephys.probe_insertion] how djsqlgen_demo_rekey_ephys.probe_insertion is walked, copied into djsqlgen_demo_rekey_ephys_v2.probe_insertion and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_ephys.probe_insertion',
   '023c20580528',
@@ -511,7 +500,6 @@ ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`',
-  '',
   'keyed',
   'SELECT `src`.`subject_id` AS `k_1`, `parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(CAST(`parent_1`.`session_start` AS DATETIME(3)), '',''), ''N''), IFNULL(CONCAT(`src`.`insertion_number`, '',''), ''N''), IFNULL(CONCAT(LENGTH(CAST(`src`.`probe_type` AS BINARY)), '':'', CAST(`src`.`probe_type` AS BINARY)), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
@@ -579,7 +567,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_rekey_ephys.__clustering] how djsqlgen_demo_rekey_ephys.__clustering is walked, copied into djsqlgen_demo_rekey_ephys_v2.__clustering and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_ephys.__clustering',
   '023c20580528',
@@ -613,7 +601,6 @@ ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`',
-  '',
   'keyed',
   'SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(CAST(`parent_1_parent_1`.`session_start` AS DATETIME(3)), '',''), ''N''), IFNULL(CONCAT(`src`.`insertion_number`, '',''), ''N''), IFNULL(CONCAT(`src`.`n_units`, '',''), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
@@ -674,7 +661,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_rekey_ephys.__clustering__unit] how djsqlgen_demo_rekey_ephys.__clustering__unit is walked, copied into djsqlgen_demo_rekey_ephys_v2.__clustering__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_rekey`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_rekey_ephys.__clustering__unit',
   '023c20580528',
@@ -710,7 +697,6 @@ ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`',
-  '',
   'keyed',
   'SELECT `src`.`subject_id` AS `k_1`, `parent_1_parent_1_parent_1`.`session_start` AS `k_2`, `src`.`insertion_number` AS `k_3`, `src`.`unit_id` AS `k_4`, SHA2(CONCAT(IFNULL(CONCAT(`src`.`subject_id`, '',''), ''N''), IFNULL(CONCAT(CAST(`parent_1_parent_1_parent_1`.`session_start` AS DATETIME(3)), '',''), ''N''), IFNULL(CONCAT(`src`.`insertion_number`, '',''), ''N''), IFNULL(CONCAT(`src`.`unit_id`, '',''), ''N''), IFNULL(IF(CAST(`src`.`firing_rate` AS DOUBLE) = 0, ''0,'', CONCAT(LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023), '':'', CAST(CAST(`src`.`firing_rate` AS DOUBLE) / POW(2, LEAST(FLOOR(LOG2(ABS(CAST(`src`.`firing_rate` AS DOUBLE)))), 1023)) * 9007199254740992 AS SIGNED), '','')), ''N'')), 256) AS h
 FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -811,7 +797,9 @@ COMMENT 'djsqlgen rekey 023c20580528: copy the next chunk of one v2 table (share
 BEGIN
   -- The walk of one table's driving key, chunk by chunk, from its checkpoint. What differs from table to table
   -- (the key, its bounds, the copy) is that table's row of chunk_sql, run here as dynamic SQL; the bounds are
-  -- the session variables @djsqlgen_lo_1, … and @djsqlgen_hi_1, …, each of its key column's own type.
+  -- the session variables @djsqlgen_lo_1, … and @djsqlgen_hi_1, …, each of its key column's own type. Its
+  -- statements are prepared once per session and table (@djsqlgen_bf_prepared says for which), not per chunk: a
+  -- chunk only executes them, its size a parameter.
   DECLARE v_found TINYINT DEFAULT 1;
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
@@ -820,7 +808,7 @@ BEGIN
   DECLARE v_target_table VARCHAR(64);
   DECLARE v_target_created DATETIME(6);
   DECLARE v_created DATETIME(6);
-  DECLARE v_offset INT DEFAULT 0;
+  DECLARE v_prepared VARCHAR(400);
   DECLARE v_warnings INT DEFAULT 0;
   DECLARE v_warning_code INT;
   DECLARE v_warning_text TEXT CHARACTER SET utf8mb4;
@@ -833,8 +821,6 @@ BEGIN
   DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_copy_chunk MEDIUMTEXT CHARACTER SET utf8mb4;
-  DECLARE v_merge_check MEDIUMTEXT CHARACTER SET utf8mb4;
-  DECLARE v_first_chunk TINYINT DEFAULT 0;
   DECLARE v_message VARCHAR(255);
   DECLARE v_saved_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
   -- SELECT … INTO that finds no row sets v_found = 0 instead of failing.
@@ -848,38 +834,58 @@ BEGIN
     RESIGNAL;
   END;
 
-  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, v_offset = GREATEST(p_chunk_rows, 1) - 1;
-  SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
-         copy_chunk, merge_check
-  INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
-       v_hi_checkpoint, v_copy_chunk, v_merge_check
-  FROM `djsqlgen_demo_rekey`.`chunk_sql`
-  WHERE target_id = p_target_id AND plan_hash = '023c20580528';
-  IF v_found = 0 THEN
-    -- (Messages stay within 128 characters, MySQL's limit.)
-    SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
-                         128);
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
-  END IF;
-
-  -- No merge, ever. The copy skips a row already at its v2 key (a trigger wrote it), so it cannot tell a merge of
-  -- two v1 rows from a row it meets again: a table whose v2 key (or a unique index) is unique only on the data
-  -- looks for two v1 rows that one v2 row would hold before its first chunk, in a snapshot of its own, and stops,
-  -- naming both keys, with nothing copied. (Again after its last chunk, below.)
-  IF v_merge_check <> '' THEN
-    SELECT checkpoint IS NULL AND done = 0 INTO v_first_chunk
-    FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = p_target_id;
-    SET v_found = 1;
-    IF v_first_chunk THEN
-      SET @djsqlgen_merge = NULL, @djsqlgen_sql = v_merge_check;
-      PREPARE djsqlgen_merge FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_merge;
-      DEALLOCATE PREPARE djsqlgen_merge;
-      IF @djsqlgen_merge IS NOT NULL THEN
-        SET v_message = LEFT(@djsqlgen_merge, 128);
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
-      END IF;
+  SET p_rows_copied = 0, p_done = 0, p_warnings = NULL, @djsqlgen_limit = GREATEST(p_chunk_rows, 1),
+      @djsqlgen_offset = @djsqlgen_limit - 1,
+      v_prepared = CONCAT('djsqlgen_demo_rekey', ' ', '023c20580528', ' ', p_target_id);
+  IF NOT (@djsqlgen_bf_prepared <=> v_prepared) THEN
+    -- First chunk of this table in this session: read its row of chunk_sql and prepare its statements.
+    SET @djsqlgen_bf_prepared = NULL;
+    SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
+           copy_chunk
+    INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
+         v_hi_checkpoint, v_copy_chunk
+    FROM `djsqlgen_demo_rekey`.`chunk_sql`
+    WHERE target_id = p_target_id AND plan_hash = '023c20580528';
+    IF v_found = 0 THEN
+      -- (Messages stay within 128 characters, MySQL's limit.)
+      SET v_message = LEFT(CONCAT('djsqlgen: apply 20_routines.sql of this generate: no chunk_sql row for ', p_target_id),
+                           128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
     END IF;
+    -- Resume after a checkpoint (a JSON array of text; binary keys in hex), and the checkpoint of a chunk's end.
+    SET @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
+    PREPARE djsqlgen_bf_lo FROM @djsqlgen_sql;
+    SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
+    PREPARE djsqlgen_bf_hi FROM @djsqlgen_sql;
+    SET @djsqlgen_bf_one_pass = LOCATE('{chunk rows}', v_copy_chunk) > 0;
+    IF @djsqlgen_bf_one_pass THEN
+      -- One read per row: the copy takes the next ? driving rows in key order (ORDER BY … LIMIT) and keeps the
+      -- key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key read is the
+      -- chunk's end, and fewer rows than asked mean the table's end. From the start, or after the lower bound.
+      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', 'TRUE'), '{chunk rows}', '?');
+      PREPARE djsqlgen_bf_copy_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', v_after_lo), '{chunk rows}', '?');
+      PREPARE djsqlgen_bf_copy_next FROM @djsqlgen_sql;
+    ELSE
+      -- The walk: the chunk's upper bound is the key ? rows further on, found through the primary key index; its
+      -- SELECT sets @djsqlgen_found to 1 with the bound. Without such a row, the last key is the bound.
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' ORDER BY ', v_key_order, ' LIMIT ?, 1');
+      PREPARE djsqlgen_bf_walk_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, ' ORDER BY ',
+                                 v_key_order, ' LIMIT ?, 1');
+      PREPARE djsqlgen_bf_walk_next FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_bf_last_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, ' ORDER BY ',
+                                 v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_bf_last_next FROM @djsqlgen_sql;
+      -- The copy: the key range up to the bound, from the start or after the lower bound.
+      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}', v_upto_hi);
+      PREPARE djsqlgen_bf_copy_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}', CONCAT(v_after_lo, '\n  AND ', v_upto_hi));
+      PREPARE djsqlgen_bf_copy_next FROM @djsqlgen_sql;
+    END IF;
+    SET @djsqlgen_bf_prepared = v_prepared;
   END IF;
 
   -- Writers win: the chunk never waits for a row lock. Had it waited for a writer's lock while holding rows that writer needs next,
@@ -915,40 +921,29 @@ BEGIN
     COMMIT;
   ELSE
     IF v_checkpoint IS NOT NULL THEN
-      -- Resume after the last key copied (a JSON array of text; binary keys in hex).
-      SET @djsqlgen_checkpoint = v_checkpoint, @djsqlgen_sql = CONCAT('SET ', v_lo_from_checkpoint);
-      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_walk;
+      -- Resume after the last key copied.
+      SET @djsqlgen_checkpoint = v_checkpoint;
+      EXECUTE djsqlgen_bf_lo;
     END IF;
-
-    IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
-      -- One read per row: the copy takes the next p_chunk_rows driving rows in key order (ORDER BY … LIMIT) and
-      -- keeps the key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key
-      -- read is this chunk's end, and fewer rows than asked mean the table's end.
-      SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL,
-          @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', IF(v_checkpoint IS NULL, 'TRUE', v_after_lo)),
-                                  '{chunk rows}', v_offset + 1);
+    IF @djsqlgen_bf_one_pass THEN
+      SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL;
     ELSE
-      -- Upper bound: the key p_chunk_rows rows further on, found through the primary key index. The walk's
-      -- SELECT sets @djsqlgen_found to 1 with the bound: left 0, there is no such row.
-      SET @djsqlgen_found = 0, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                                 IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                                 ' ORDER BY ', v_key_order, ' LIMIT ', v_offset, ', 1');
-      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_walk;
+      SET @djsqlgen_found = 0;
+      IF v_checkpoint IS NULL THEN
+        EXECUTE djsqlgen_bf_walk_first USING @djsqlgen_offset;
+      ELSE
+        EXECUTE djsqlgen_bf_walk_next USING @djsqlgen_offset;
+      END IF;
       IF @djsqlgen_found = 0 THEN
         -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
         -- Rows inserted after this point reach v2 through the dual-write triggers.
-        SET v_last_chunk = 1, @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from,
-                                                    IF(v_checkpoint IS NULL, '', CONCAT(' WHERE ', v_after_lo)),
-                                                    ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
-        PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-        EXECUTE djsqlgen_walk;
+        SET v_last_chunk = 1;
+        IF v_checkpoint IS NULL THEN
+          EXECUTE djsqlgen_bf_last_first;
+        ELSE
+          EXECUTE djsqlgen_bf_last_next;
+        END IF;
       END IF;
-      DEALLOCATE PREPARE djsqlgen_walk;
-      -- The copy: the key range after the checkpoint, up to the bound.
-      SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}',
-                                  IF(v_checkpoint IS NULL, v_upto_hi, CONCAT(v_after_lo, '\n  AND ', v_upto_hi)));
     END IF;
 
     IF @djsqlgen_found = 1 THEN
@@ -956,8 +951,17 @@ BEGIN
       -- their triggers then write the newer values. Rows already in v2 (written by a trigger, or by an earlier try
       -- of this chunk) are left alone: the no-op ON DUPLICATE KEY UPDATE skips them without INSERT IGNORE's side
       -- effect of turning conversion errors into warnings.
-      PREPARE djsqlgen_copy FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_copy;
+      IF NOT @djsqlgen_bf_one_pass THEN
+        IF v_checkpoint IS NULL THEN
+          EXECUTE djsqlgen_bf_copy_first;
+        ELSE
+          EXECUTE djsqlgen_bf_copy_next;
+        END IF;
+      ELSEIF v_checkpoint IS NULL THEN
+        EXECUTE djsqlgen_bf_copy_first USING @djsqlgen_limit;
+      ELSE
+        EXECUTE djsqlgen_bf_copy_next USING @djsqlgen_limit;
+      END IF;
       -- Read at once, before another statement clears them: the rows copied and the server's warnings
       -- (a truncation, a note), which the caller shows: nothing the server says about a copy is swallowed.
       GET DIAGNOSTICS v_warnings = NUMBER, p_rows_copied = ROW_COUNT;
@@ -966,24 +970,20 @@ BEGIN
         SET p_warnings = CONCAT(v_warnings, ' warning(s) from the server, the first: ', v_warning_code, ' ',
                                 v_warning_text);
       END IF;
-      DEALLOCATE PREPARE djsqlgen_copy;
-      IF LOCATE('{chunk rows}', v_copy_chunk) > 0 THEN
+      IF @djsqlgen_bf_one_pass THEN
         IF (@djsqlgen_read > 0 AND @djsqlgen_hi_1 IS NULL) OR (@djsqlgen_read = 0 AND p_rows_copied > 0) THEN
           -- The copy's key assignments did not run: stop, rolled back, rather than lose the place.
           SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped, rolled back: the server skipped ',
                                       'the copy''s key assignments; report it'), 128);
           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
         END IF;
-        SET @djsqlgen_found = @djsqlgen_read > 0, v_last_chunk = @djsqlgen_read < v_offset + 1;
+        SET @djsqlgen_found = @djsqlgen_read > 0, v_last_chunk = @djsqlgen_read < @djsqlgen_limit;
       END IF;
     END IF;
 
     IF @djsqlgen_found = 1 THEN
       -- The next chunk starts after this one's last key.
-      SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
-      PREPARE djsqlgen_walk FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_walk;
-      DEALLOCATE PREPARE djsqlgen_walk;
+      EXECUTE djsqlgen_bf_hi;
       UPDATE `djsqlgen_demo_rekey`.`progress`
       SET checkpoint = @djsqlgen_checkpoint,
           rows_copied = rows_copied + p_rows_copied,
@@ -1001,26 +1001,6 @@ BEGIN
     END IF;
     SET p_done = v_last_chunk OR @djsqlgen_found = 0;
     COMMIT;
-    IF p_done = 1 AND v_merge_check <> '' THEN
-      -- The table is copied. Two writers moving rows that were not copied yet onto one key see neither the other's
-      -- uncommitted row: their triggers can merge them in v2, and the copy then skips both. Looked for again, in a
-      -- fresh snapshot (from here on every v1 row is in v2, whose unique keys refuse a merge at the write): if found,
-      -- the table's copy starts over (rows already in v2 stay; the next run, after v1 is fixed, fills what the fix
-      -- removed from v2) and the backfill stops, naming both keys.
-      SET @djsqlgen_merge = NULL, @djsqlgen_sql = v_merge_check;
-      PREPARE djsqlgen_merge FROM @djsqlgen_sql;
-      EXECUTE djsqlgen_merge;
-      DEALLOCATE PREPARE djsqlgen_merge;
-      IF @djsqlgen_merge IS NOT NULL THEN
-        START TRANSACTION;
-        UPDATE `djsqlgen_demo_rekey`.`progress`
-        SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL
-        WHERE target_id = p_target_id;
-        COMMIT;
-        SET p_done = 0, v_message = LEFT(@djsqlgen_merge, 128);
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
-      END IF;
-    END IF;
   END IF;
   SET SESSION innodb_lock_wait_timeout = v_saved_wait;
 END;;
@@ -1032,7 +1012,7 @@ DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`backfill_table`;
 -- [procedure_create.backfill_table] backfill_table: one table's backfill, chunk after chunk
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_demo_rekey`.`backfill_table`(IN p_target_id VARCHAR(200), IN p_chunk_rows INT,
-  IN p_sleep_ms INT)
+  IN p_sleep_ms INT, IN p_chunk_s DOUBLE, IN p_max_rows INT, IN p_pool_share INT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey 023c20580528: copy all of one v2 table, chunk by chunk, resumable (shared by every table)'
@@ -1041,7 +1021,13 @@ BEGIN
   -- short transaction; a kill loses at most the chunk in flight.
   --
   -- A chunk that meets a row a writer holds gives up at once (backfill_chunk never waits for a row lock): it is
-  -- tried again after a pause, for up to 300 s of retries.
+  -- tried again after a pause, halved, for up to 300 s of retries.
+  --
+  -- Chunk size, as the command line's: the first chunk has p_chunk_rows rows; then each takes about p_chunk_s
+  -- seconds at the rate of the chunks so far (0: always p_chunk_rows), between a tenth of p_chunk_rows and at most
+  -- p_max_rows rows or 1/p_pool_share of the buffer pool in bytes (v1's average row length), never below
+  -- p_chunk_rows: a chunk's rows are read, locked and written in one transaction while the server keeps serving
+  -- everyone else from the same pool.
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_rows BIGINT;
   DECLARE v_warnings TEXT CHARACTER SET utf8mb4;
@@ -1052,10 +1038,27 @@ BEGIN
   DECLARE v_pause_s DOUBLE DEFAULT 0;
   DECLARE v_label VARCHAR(200);
   DECLARE v_said DATETIME(6);
+  DECLARE v_size INT DEFAULT GREATEST(p_chunk_rows, 1);
+  DECLARE v_ceiling INT;
+  DECLARE v_source_schema VARCHAR(64) CHARACTER SET utf8mb4;
+  DECLARE v_source_table VARCHAR(64) CHARACTER SET utf8mb4;
+  DECLARE v_rate DOUBLE;
+  DECLARE v_began DECIMAL(20, 6);
+  DECLARE v_took DECIMAL(20, 6);
   -- A line per table for whoever runs 40_backfill.sql (the client prints each as it comes), and the state for
   -- `djsqlgen status`.
   SET v_label = COALESCE((SELECT CONCAT(target_schema, '.', target_table) FROM `djsqlgen_demo_rekey`.`progress`
-                          WHERE target_id = p_target_id), p_target_id), v_said = NOW(6);
+                          WHERE target_id = p_target_id), p_target_id), v_said = SYSDATE(6);
+  -- (SYSDATE, not NOW: within a procedure NOW() stays the time its CALL began.)
+  -- v1's schema and table as constants: information_schema then reads that one table, not every table to match.
+  SET v_source_schema = (SELECT source_schema FROM `djsqlgen_demo_rekey`.`progress`
+                         WHERE target_id = p_target_id),
+      v_source_table = (SELECT source_table FROM `djsqlgen_demo_rekey`.`progress`
+                        WHERE target_id = p_target_id);
+  SET v_ceiling = GREATEST(v_size, LEAST(p_max_rows, COALESCE(
+        (SELECT @@GLOBAL.innodb_buffer_pool_size DIV GREATEST(p_pool_share, 1) DIV NULLIF(AVG_ROW_LENGTH, 0)
+         FROM information_schema.TABLES WHERE TABLE_SCHEMA = v_source_schema AND TABLE_NAME = v_source_table),
+        p_max_rows)));
   CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));
   SELECT CONCAT('djsqlgen backfill: copying ', v_label, ' (table ',
                 (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`progress` WHERE ordinal <= p.ordinal), ' of ',
@@ -1086,11 +1089,13 @@ BEGIN
     BEGIN
       -- 1205: a row of the chunk is locked by a writer (3572 on MySQL, FOR SHARE NOWAIT); 1213: a deadlock.
       DECLARE CONTINUE HANDLER FOR 1205, 1213, 3572 SET v_locked = 1;
-      CALL `djsqlgen_demo_rekey`.`backfill_chunk`(p_target_id, p_chunk_rows, v_rows, v_done, v_warnings);
+      SET v_began = UNIX_TIMESTAMP(SYSDATE(6));
+      CALL `djsqlgen_demo_rekey`.`backfill_chunk`(p_target_id, v_size, v_rows, v_done, v_warnings);
+      SET v_took = UNIX_TIMESTAMP(SYSDATE(6)) - v_began;
     END;
     IF v_locked = 1 THEN
       -- Only the retries' pauses count toward the limit (not a `djsqlgen pause` in between).
-      SET v_done = 0, v_retries = v_retries + 1, v_pause_s = LEAST(0.05 * POW(2, v_retries - 1), 2);
+      SET v_done = 0, v_retries = v_retries + 1, v_size = GREATEST(v_size DIV 2, 1), v_pause_s = LEAST(0.05 * POW(2, v_retries - 1), 2);
       IF v_locked_s + v_pause_s > 300 THEN
         CALL `djsqlgen_demo_rekey`.`run_report`('stopped', CONCAT(v_label, ' (40_backfill.sql): rows locked by writers'));
         -- (Messages stay within 128 characters, MySQL's limit.)
@@ -1106,13 +1111,19 @@ BEGIN
       SET v_locked_s = v_locked_s + v_pause_s;
     ELSE
       SET v_retries = 0, v_locked_s = 0;
+      IF p_chunk_s > 0 AND v_took > 0 THEN
+        -- The next chunk's size: the copy's rate (rows a second, smoothed; retries' pauses left out) times the
+        -- chunk time, within the bounds above.
+        SET v_rate = IF(v_rate IS NULL, v_size / v_took, 0.75 * v_rate + 0.25 * v_size / v_took),
+            v_size = LEAST(GREATEST(v_rate * p_chunk_s, p_chunk_rows DIV 10, 1), v_ceiling);
+      END IF;
       IF v_warnings IS NOT NULL THEN
         -- The client prints this result: a warning is shown, never swallowed.
         SELECT CONCAT('djsqlgen backfill of ', p_target_id, ': ', v_warnings) AS warning;
       END IF;
-      IF v_done = 0 AND v_said < NOW(6) - INTERVAL 10 SECOND THEN
+      IF v_done = 0 AND v_said < SYSDATE(6) - INTERVAL 10 SECOND THEN
         -- A long table: a line every 10 s, and the state kept fresh.
-        SET v_said = NOW(6);
+        SET v_said = SYSDATE(6);
         SELECT CONCAT('djsqlgen backfill: ', v_label, ': ', rows_copied, ' rows copied so far') AS progress
         FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = p_target_id;
         CALL `djsqlgen_demo_rekey`.`run_report`('copying', CONCAT(v_label, ' (40_backfill.sql)'));

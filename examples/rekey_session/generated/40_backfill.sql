@@ -127,23 +127,23 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
--- [backfill.djsqlgen_demo_rekey_common.subject] copy djsqlgen_demo_rekey_common.subject into djsqlgen_demo_rekey_common_v2.subject; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_common.subject', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_common.subject] copy djsqlgen_demo_rekey_common.subject into djsqlgen_demo_rekey_common_v2.subject; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_common.subject', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_rekey_ephys.#probe_type] copy djsqlgen_demo_rekey_ephys.#probe_type into djsqlgen_demo_rekey_ephys_v2.#probe_type; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.#probe_type', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_ephys.#probe_type] copy djsqlgen_demo_rekey_ephys.#probe_type into djsqlgen_demo_rekey_ephys_v2.#probe_type; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.#probe_type', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_rekey_common.session] copy djsqlgen_demo_rekey_common.session into djsqlgen_demo_rekey_common_v2.session; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_common.session', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_common.session] copy djsqlgen_demo_rekey_common.session into djsqlgen_demo_rekey_common_v2.session; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_common.session', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_rekey_ephys.probe_insertion] copy djsqlgen_demo_rekey_ephys.probe_insertion into djsqlgen_demo_rekey_ephys_v2.probe_insertion; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.probe_insertion', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_ephys.probe_insertion] copy djsqlgen_demo_rekey_ephys.probe_insertion into djsqlgen_demo_rekey_ephys_v2.probe_insertion; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.probe_insertion', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_rekey_ephys.__clustering] copy djsqlgen_demo_rekey_ephys.__clustering into djsqlgen_demo_rekey_ephys_v2.__clustering; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__clustering', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_ephys.__clustering] copy djsqlgen_demo_rekey_ephys.__clustering into djsqlgen_demo_rekey_ephys_v2.__clustering; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__clustering', 5000, 0, 0.5, 100000, 4);
 
--- [backfill.djsqlgen_demo_rekey_ephys.__clustering__unit] copy djsqlgen_demo_rekey_ephys.__clustering__unit into djsqlgen_demo_rekey_ephys_v2.__clustering__unit; resumes where it stopped
-CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__clustering__unit', 5000, 0);
+-- [backfill.djsqlgen_demo_rekey_ephys.__clustering__unit] copy djsqlgen_demo_rekey_ephys.__clustering__unit into djsqlgen_demo_rekey_ephys_v2.__clustering__unit; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__clustering__unit', 5000, 0, 0.5, 100000, 4);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_demo_rekey`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -110,17 +110,17 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
--- [backfill.lab_v1.#kind] copy lab_v1.#kind into lab_v2.#kind; resumes where it stopped
-CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.#kind', 2000, 5);
+-- [backfill.lab_v1.#kind] copy lab_v1.#kind into lab_v2.#kind; resumes where it stopped (chunks of 2000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.#kind', 2000, 5, 0.5, 100000, 4);
 
--- [backfill.lab_v1.subject] copy lab_v1.subject into lab_v2.animal; resumes where it stopped
-CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.subject', 2000, 5);
+-- [backfill.lab_v1.subject] copy lab_v1.subject into lab_v2.animal; resumes where it stopped (chunks of 2000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.subject', 2000, 5, 0.5, 100000, 4);
 
--- [backfill.lab_v1.session] copy lab_v1.session into lab_v2.session; resumes where it stopped
-CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.session', 2000, 5);
+-- [backfill.lab_v1.session] copy lab_v1.session into lab_v2.session; resumes where it stopped (chunks of 2000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.session', 2000, 5, 0.5, 100000, 4);
 
--- [backfill.lab_v1.session__trial] copy lab_v1.session__trial into lab_v2.session__trial; resumes where it stopped
-CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.session__trial', 2000, 5);
+-- [backfill.lab_v1.session__trial] copy lab_v1.session__trial into lab_v2.session__trial; resumes where it stopped (chunks of 2000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
+CALL `djsqlgen_lab_transform`.`backfill_table`('lab_v1.session__trial', 2000, 5, 0.5, 100000, 4);
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_lab_transform`.`phase_log` (phase, file, plan_hash, applied_at)
