@@ -125,3 +125,41 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     assert "error" not in outcome, (outcome, said)
     assert held_s < 3, f"a writer was held {held_s:.1f} s behind 70's wait"
     assert db.query(f"SELECT n FROM {side}.counter") == [{"n": 2}]
+
+
+def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, prefix, dj_env, tmp_path,
+                                                                           server_settings):
+    """RUNBOOK, Lock discipline: with the stock client, `--init-command="SET @djsqlgen_ddl_retries = 'yes'"` makes the
+    file's DDL give up at once on a busy table (1205), and the shell loop runs the file again until it goes through; a
+    writer that reads, then writes its table meanwhile is never made to wait or to fail."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    v1 = f"`{s.sources[0]}`"
+    settings = server_settings
+    mariadb = (f"mariadb --host={settings.host} --port={settings.port} --user={settings.user}"
+               + (f" --password={settings.password}" if settings.password else ""))
+    loop = (f"until {mariadb} --init-command=\"SET @djsqlgen_ddl_retries = 'yes'\" < {s.out / '70_cutover.sql'} "
+            f"2> {tmp_path / 'err.txt'}; do grep -q 'ERROR 1205' {tmp_path / 'err.txt'} || "
+            f"{{ cat {tmp_path / 'err.txt'}; exit 1; }}; sleep 0.05; done")
+    writer = connect(server_settings)
+    try:
+        writer.execute("BEGIN")
+        writer.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
+        by_hand = subprocess.Popen(["bash", "-c", loop], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(2)  # the loop meets the writer's table busy, again and again
+        assert by_hand.poll() is None, by_hand.communicate()[0]
+        started = time.monotonic()
+        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert time.monotonic() - started < 0.5
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    output, _ = by_hand.communicate(timeout=120)
+    assert by_hand.returncode == 0, output
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '70'") == [{"n": 1}]
