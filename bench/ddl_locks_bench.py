@@ -13,8 +13,8 @@ dual-write triggers, as DROP TRIGGER would need; guards and keys go again for th
 - ``wait1``: lock_wait_timeout 1, retried;
 - ``wait10``: lock_wait_timeout 10, as the stock client runs the files.
 
-Printed per way: DDL statements, attempts, seconds per round (median, max), and the writers' errors by code during
-the DDL, beside the same writers' errors over a window of the same length without DDL (the baseline of the run).
+Printed per way: DDL statements, attempts, seconds per round (median, max), and the writers' errors by code a minute
+while the DDL runs, beside the same writers' rate in a window without DDL after each round (the run's baseline).
 
 Run: ``.venv/bin/python bench/ddl_locks_bench.py [--rounds 5] [--writers 6] [--think-ms 2]`` (root on 127.0.0.1).
 Its database is ``djbddl_<hex>``, dropped at the end.
@@ -201,6 +201,10 @@ WAYS = {"nowait": (0, True, (0.05, 0.2)), "nowait-fast": (0, True, (0.005, 0.02)
         "wait10": (10, False, (0, 0))}
 
 
+def _per_minute(errors: collections.Counter, seconds: float) -> str:
+    return ", ".join(f"{code}: {n * 60 / seconds:.0f}" for code, n in sorted(errors.items())) or "-"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -229,6 +233,7 @@ def main() -> int:
                 wait_s, retry, pauses = WAYS[way]
                 times, during, quiet = [], collections.Counter(), collections.Counter()
                 statements = attempts = failures = 0
+                quiet_s = 0.0
                 for _ in range(args.rounds):
                     t0 = time.time()
                     s, a, f = ddl_round(cur, v1, v2, wait_s, retry, pauses)
@@ -236,11 +241,14 @@ def main() -> int:
                     statements, attempts, failures = statements + s, attempts + a, failures + f
                     times.append(t1 - t0)
                     during += writers.between(t0, t1)
-                    time.sleep(min(t1 - t0, 10) + 0.5)  # a window of the same length without DDL
+                    time.sleep(min(t1 - t0, 20) + 0.5)  # a window without DDL (the put-back settles first)
                     quiet += writers.between(t1 + 0.5, time.time())
-                print(f"  {way:11} {statements} DDL, {attempts} attempts, {failures} failed (1205 after {GIVE_UP_S:.0f} s of retries, or the wait); round median "
-                      f"{statistics.median(times):.2f} s, max {max(times):.2f} s; writers' errors during DDL "
-                      f"{dict(during) or '-'}, without DDL {dict(quiet) or '-'}")
+                    quiet_s += time.time() - t1 - 0.5
+                ddl_s = sum(times)
+                print(f"  {way:11} {statements} DDL, {attempts} attempts, {failures} not through (1205 after "
+                      f"{GIVE_UP_S:.0f} s of tries, or the wait); round median {statistics.median(times):.1f} s, max "
+                      f"{max(times):.1f} s; writers' lock errors a minute: {_per_minute(during, ddl_s)} during DDL "
+                      f"({ddl_s:.0f} s), {_per_minute(quiet, quiet_s)} without ({quiet_s:.0f} s)")
             print(f"  writer iterations: {writers.iterations}")
     finally:
         for schema in (v1, v2):
