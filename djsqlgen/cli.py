@@ -121,7 +121,7 @@ def inspect(obj: _Context, schemas: tuple[str, ...], output: Path | None) -> Non
         catalog = inspect_schemas(db, list(schemas), tool_version=__version__)
     text = catalog.to_json()
     if output:
-        output.write_text(text, encoding="utf-8")
+        _write_file(output, text)
         tables = sum(len(s.tables) for s in catalog.schemas)
         click.echo(f"wrote {output}: {len(catalog.schemas)} schema(s), {tables} table(s)", err=True)
     else:
@@ -176,8 +176,18 @@ def plan_init(obj: _Context, pairs: tuple[str, ...], name: str | None, preset: s
             raise DjsqlgenError(f"--schema {pair!r}: write it as SRC=DST, e.g. lab_ephys_v1=lab_ephys_v2")
         mapping.append((source, target))
     catalog = _catalog_for(obj, [s for s, _ in mapping], heading_path)
-    output.write_text(identity_plan(catalog, mapping, name, preset))
+    _write_file(output, identity_plan(catalog, mapping, name, preset))
     click.echo(f"wrote {output}: edit it, then run `djsqlgen plan check {output}`", err=True)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write a file the user named, its folder made if missing; a path that cannot be written is an error, not a
+    traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise DjsqlgenError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def _load_checked(obj: _Context, plan_path: Path, heading_path: Path | None):
@@ -483,7 +493,7 @@ def _count(rows: int | None) -> str:
 
 def _job_line(run: dict) -> str:
     """What the backfill or verify is doing; a job that says it works but whose session is gone is stopped."""
-    from djsqlgen.output.naming import ACTIVE_STATES
+    from djsqlgen.sqltext.naming import ACTIVE_STATES
 
     job = "verify" if run["state"].startswith("verif") else "backfill"
     if run["state"] in ACTIVE_STATES and not run["alive"]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS
-from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
 from djsqlgen.engines.source import driving_walk, from_clause, select_values, table_sql, where_clause
+from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES  # noqa: F401
 from djsqlgen.model.target import Target
-from djsqlgen.output import naming
-from djsqlgen.output.quoting import quote_literal, quote_qualified
-from djsqlgen.output.render import render
-from djsqlgen.output.statements import Statement
+from djsqlgen.sqltext import naming
+from djsqlgen.sqltext.quoting import quote_literal, quote_qualified
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Statement
 
 # (The retry pauses and limits, shared with the command line: engines/yielding.py.)
 # Per-table procedures of earlier versions: the loop (now backfill_table) and the chunk (now backfill_chunk).

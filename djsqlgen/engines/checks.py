@@ -9,7 +9,7 @@ from djsqlgen.engines.rowhash import ComparedValue, as_stored, row_hash_sql
 from djsqlgen.engines.source import from_clause, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.checks import DataCheck
-from djsqlgen.output.statements import Check
+from djsqlgen.sqltext.statements import Check
 
 
 def violated(ctx: Context, check: DataCheck) -> str:

@@ -17,8 +17,8 @@ from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS, V2_CHUNK_RANGE
 from djsqlgen.engines.source import driving_walk
 from djsqlgen.errors import UnsupportedError
 from djsqlgen.model.target import Target
-from djsqlgen.output.quoting import quote_literal
-from djsqlgen.output.statements import Statement
+from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.statements import Statement
 
 
 def walk_columns(ctx: Context, target: Target) -> dict[str, str]:

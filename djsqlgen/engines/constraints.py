@@ -13,9 +13,9 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import V2_CHUNK_RANGE
 from djsqlgen.engines.source import table_sql, target_walk
 from djsqlgen.model.target import ForeignKeyDecl, Target
-from djsqlgen.output import naming
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
-from djsqlgen.output.statements import Statement
+from djsqlgen.sqltext import naming
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.statements import Statement
 
 
 def _q(name: str) -> str:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from djsqlgen.model.target import Model
-from djsqlgen.output.dialect import Dialect
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
+from djsqlgen.sqltext.dialect import Dialect
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 @dataclass(frozen=True)

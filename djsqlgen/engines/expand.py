@@ -5,9 +5,9 @@ from __future__ import annotations
 from djsqlgen.catalog.heading import Index
 from djsqlgen.engines.context import Context
 from djsqlgen.model.target import Target
-from djsqlgen.output.quoting import quote_qualified
-from djsqlgen.output.render import render
-from djsqlgen.output.statements import Owned, Statement
+from djsqlgen.sqltext.quoting import quote_qualified
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Owned, Statement
 
 
 def _key_indexes(target: Target) -> tuple[Index, ...]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from djsqlgen.catalog.types import external_table
 from djsqlgen.model.target import Model
 from djsqlgen.ops.convert_external import attach_target_path_sql
-from djsqlgen.output.render import render
 from djsqlgen.presets import dj2_sql
+from djsqlgen.sqltext.render import render
 
 
 @dataclass(frozen=True)

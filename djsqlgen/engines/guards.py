@@ -9,8 +9,8 @@ not only in 00: a restart resets SET GLOBAL between two files.
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
-from djsqlgen.output.quoting import quote_literal
-from djsqlgen.output.statements import Check
+from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.statements import Check
 
 # The current account and every role enabled in this session, as information_schema writes grantees
 # ('user'@'host'; a MariaDB role as 'role', a MySQL role as 'role'@'%').

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from djsqlgen.catalog.heading import Table
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, Model, TableRef, Target
-from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.sqltext.quoting import quote_identifier
 
 
 @dataclass(frozen=True)

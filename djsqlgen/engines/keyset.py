@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djsqlgen.catalog.sqltypes import SqlType, parse_sql_type
-from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.sqltext.quoting import quote_identifier
 
 # In a table's statements kept in chunk_sql: where the shared chunk procedures put the chunk's key range, over
 # the driving v1 table and over v2 (an aligned verify).

@@ -8,9 +8,9 @@ schemas, the rows are renamed with them, and back on its rollback.
 from __future__ import annotations
 
 from djsqlgen.engines.context import Context
-from djsqlgen.output.quoting import quote_literal, quote_qualified
-from djsqlgen.output.statements import Owned, Statement
 from djsqlgen.presets.lineage import LINEAGE_TABLE
+from djsqlgen.sqltext.quoting import quote_literal, quote_qualified
+from djsqlgen.sqltext.statements import Owned, Statement
 
 
 def create(ctx: Context, schema: str) -> Statement:

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from djsqlgen.catalog.sqltypes import enum_values, parse_sql_type
-from djsqlgen.output.quoting import quote_literal
+from djsqlgen.sqltext.quoting import quote_literal
 
 
 class Kind(Enum):

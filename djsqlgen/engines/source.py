@@ -8,7 +8,7 @@ from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.engines.keyset import KeyColumn, Walk
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, ColumnDecl, Model, Target, TargetColumn
-from djsqlgen.output.quoting import quote_identifier, quote_qualified
+from djsqlgen.sqltext.quoting import quote_identifier, quote_qualified
 
 Bind = Callable[[ColumnRef], str]
 

@@ -14,10 +14,10 @@ import re
 from djsqlgen.engines import triggers
 from djsqlgen.engines.context import Context
 from djsqlgen.model.target import TableRef
-from djsqlgen.output import naming
-from djsqlgen.output.guard import REFUSE_STATEMENT
-from djsqlgen.output.quoting import quote_identifier, quote_literal
-from djsqlgen.output.statements import Statement
+from djsqlgen.sqltext import naming
+from djsqlgen.sqltext.guard import REFUSE_STATEMENT
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
+from djsqlgen.sqltext.statements import Statement
 
 # INSERT INTO `s`.`t` (`a`, `b`) SELECT …: the table and its column list (names in backticks, no parentheses)
 _INSERT_COLUMNS = re.compile(r"INSERT INTO ((?:`(?:[^`]|``)*`\.?)+)\s*\(((?:\s*`(?:[^`]|``)*`\s*,?)+)\)\s*SELECT\b")

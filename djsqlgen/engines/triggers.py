@@ -30,11 +30,11 @@ from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_cl
 from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
-from djsqlgen.output import naming
-from djsqlgen.output.messages import SIGNAL_LIMIT, short_label, writer_message
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
-from djsqlgen.output.render import render
-from djsqlgen.output.statements import Owned, Statement
+from djsqlgen.sqltext import naming
+from djsqlgen.sqltext.messages import SIGNAL_LIMIT, short_label, writer_message
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Owned, Statement
 
 # A trigger kind: (the statement it fires on, when). CASCADE_DELETE fires BEFORE the row goes, for the rows
 # v1's ON DELETE CASCADE is about to remove: they can only be read then. Everything else fires AFTER, so

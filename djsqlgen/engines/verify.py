@@ -18,9 +18,9 @@ from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, ro
 from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
 from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import Target
-from djsqlgen.output import naming
-from djsqlgen.output.quoting import quote_identifier, quote_qualified
-from djsqlgen.output.statements import Statement
+from djsqlgen.sqltext import naming
+from djsqlgen.sqltext.quoting import quote_identifier, quote_qualified
+from djsqlgen.sqltext.statements import Statement
 
 
 def strategy(target: Target) -> str:

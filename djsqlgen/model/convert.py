@@ -18,7 +18,7 @@ from djsqlgen.catalog.sqltypes import (
     parse_sql_type,
 )
 from djsqlgen.model.expr import Expr
-from djsqlgen.output.quoting import quote_literal
+from djsqlgen.sqltext.quoting import quote_literal
 
 FLOAT_MAX = "3.402823466E+38"
 

@@ -22,7 +22,7 @@ from sqlglot import exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import ParseError, TokenError
 
-from djsqlgen.output.quoting import quote_identifier
+from djsqlgen.sqltext.quoting import quote_identifier
 
 
 @dataclass(frozen=True, order=True)

@@ -10,7 +10,7 @@ from djsqlgen.model.target import ForeignKeyDecl, Model
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
 from djsqlgen.ops.tables import resolve_table, target_of
-from djsqlgen.output.naming import fit
+from djsqlgen.sqltext.naming import fit
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from djsqlgen.catalog.types import external_table, split_comment
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, Join, Model, TableRef
 from djsqlgen.ops.base import Operation
-from djsqlgen.output.quoting import quote_literal
 from djsqlgen.presets import dj2_sql
+from djsqlgen.sqltext.quoting import quote_literal
 
 ATTACH_TARGET_PREFIX = "_hash"  # 2.x's default hash_prefix: attachments are rewritten under it
 

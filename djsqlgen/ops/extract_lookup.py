@@ -21,7 +21,7 @@ from djsqlgen.model.target import ForeignKeyDecl, KeyMap, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
 from djsqlgen.ops.tables import moved_column_problems
-from djsqlgen.output.naming import fit
+from djsqlgen.sqltext.naming import fit
 
 
 @dataclass(frozen=True)

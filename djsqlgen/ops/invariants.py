@@ -13,8 +13,8 @@ from djsqlgen.catalog.sqltypes import (
     max_bytes,
 )
 from djsqlgen.model.target import Model, Target
-from djsqlgen.output import naming
 from djsqlgen.plan import Plan
+from djsqlgen.sqltext import naming
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 

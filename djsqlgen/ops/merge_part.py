@@ -17,7 +17,7 @@ from djsqlgen.catalog.heading import classify_table
 from djsqlgen.model.expr import Expr
 from djsqlgen.model.target import DRIVING, Join, Model
 from djsqlgen.ops.base import Operation
-from djsqlgen.output.naming import fit
+from djsqlgen.sqltext.naming import fit
 
 
 @dataclass(frozen=True)

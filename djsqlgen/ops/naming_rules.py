@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from djsqlgen.catalog.sqltypes import parse_sql_type
-from djsqlgen.output.naming import MAX_IDENTIFIER
+from djsqlgen.sqltext.naming import MAX_IDENTIFIER
 
 
 def identifier_problems(name: str, plan_key: str) -> list[str]:

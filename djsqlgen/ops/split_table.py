@@ -20,7 +20,7 @@ from djsqlgen.model.identity import parse_in
 from djsqlgen.model.target import DRIVING, Model
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
-from djsqlgen.output.naming import fit
+from djsqlgen.sqltext.naming import fit
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Everything that turns statements into files a DBA reads: names, quoting, templates, phase files, runbook."""
+"""Everything that turns the phases' statements into what a DBA reads: the files, RUNBOOK.md, manifest.json."""

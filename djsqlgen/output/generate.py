@@ -12,12 +12,12 @@ from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.ops import Built, build_model
-from djsqlgen.output.dialect import dialect_for
-from djsqlgen.output.phases import Phases
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
-from djsqlgen.output.statements import PhaseFile
+from djsqlgen.phases import phase_files
 from djsqlgen.plan import Plan, plan_hash
+from djsqlgen.sqltext.dialect import dialect_for
+from djsqlgen.sqltext.statements import PhaseFile
 
 MANIFEST_FILE = "files_manifest.sql"
 
@@ -61,7 +61,7 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return Phases(self.ctx, self.built.data_checks, tuple(self.attachments)).files()
+        return phase_files(self.ctx, self.built.data_checks, tuple(self.attachments))
 
     @property
     def attachments(self) -> list:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from djsqlgen.output.messages import WRITER_CODES
-from djsqlgen.output.render import environment
+from djsqlgen.sqltext.messages import WRITER_CODES
+from djsqlgen.sqltext.render import environment
 
 
 def dj2_facts(migration) -> dict:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.statements import PhaseFile
+from djsqlgen.sqltext.statements import PhaseFile
 
 COMPOUND_DELIMITER = ";;"
 _ID_COMMENT = re.compile(r"^-- \[(?P<id>[^\]]+)\]")

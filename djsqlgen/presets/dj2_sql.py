@@ -10,7 +10,7 @@ JSON can point at 0.14's files where they are. Each function returns SQL text ov
 
 from __future__ import annotations
 
-from djsqlgen.output.quoting import quote_literal
+from djsqlgen.sqltext.quoting import quote_literal
 
 BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
 

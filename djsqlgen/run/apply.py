@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from djsqlgen.errors import ApplyError, DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.output.sqlfile import ParsedStatement, split_sql
 from djsqlgen.run.db import Database, ServerError
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 # A directory runs its files up to 60 and stops: the cut-over (70) and the contract (80) run only when named
@@ -288,7 +288,7 @@ def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: C
 
 
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
-    from djsqlgen.output.phases import NOTHING_TO_UNDO
+    from djsqlgen.phases.shared import NOTHING_TO_UNDO
 
     def show(rows: list[dict]) -> None:  # as each result arrives: the loops of 40 and 50 print a line per table
         if rows:

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import ACTIVE_STATES, run_lock
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError, query_each_schema
+from djsqlgen.sqltext.naming import ACTIVE_STATES, run_lock
+from djsqlgen.sqltext.quoting import quote_qualified
 
 REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djsqlgen resume`",
             "resume": "the backfill or verify goes on",

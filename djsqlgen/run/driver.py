@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.naming import run_lock
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_expression, requested_now
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
+from djsqlgen.sqltext.naming import run_lock
+from djsqlgen.sqltext.quoting import quote_qualified
 
 
 def _control_rows(db: Database, plan: Plan, sql: str, args: list | None = None) -> list[dict]:

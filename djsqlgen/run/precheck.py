@@ -9,7 +9,8 @@ trial writes only temporary tables of this session, dropped at once.
 from __future__ import annotations
 
 from djsqlgen.output.generate import Migration
-from djsqlgen.output.phases import Phases
+from djsqlgen.phases import Phases
+from djsqlgen.phases.preflight import preflight_checks, transform_trial
 from djsqlgen.run.db import Database, ServerError
 from djsqlgen.run.privileges import missing
 
@@ -33,13 +34,13 @@ def _message(db: Database, check) -> str:
 def online_problems(db: Database, migration: Migration) -> list[str]:
     """Every problem 00_preflight.sql would stop at, as plan-check lines."""
     phases = Phases(migration.ctx, migration.built.data_checks)
-    checks, privileges = phases.preflight_checks()
+    checks, privileges = preflight_checks(phases)
     problems = [f"server: {_message(db, c).removeprefix(PREFIX)}" for c in checks if _failed(db, c)]
     needs = list(dict.fromkeys((p, s) for p, s, _ in privileges if s))
     problems += [f"privileges: {grant} is missing (SHOW GRANTS)" for grant in missing(db, needs)]
     if problems:
         return problems  # the trial and data checks read all of v1: only once the rest is in order
-    trial = phases.transform_trial()
+    trial = transform_trial(phases)
     for statement in trial:
         try:
             db.execute(statement.sql)

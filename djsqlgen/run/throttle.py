@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
+from djsqlgen.sqltext.quoting import quote_qualified
 
 POLL_S = 0.25
 BEAT_EVERY_S = 0.5  # while replicas keep up, the heartbeat is written and read at most this often

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.output.quoting import quote_qualified
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
@@ -25,6 +24,7 @@ from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.run.throttle import ChunkSizer, Throttle
+from djsqlgen.sqltext.quoting import quote_qualified
 
 RESUME_HINT = "`djsqlgen verify --resume PLAN` goes on from the last chunk checked"
 _OUTS = ("hi", "src_rows", "src_h1", "src_h2", "dst_rows", "dst_h1", "dst_h2", "diffs")
@@ -197,6 +197,8 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     newest unfinished run goes on where it stopped."""
     routines = _routines(db, plan)
     plan_hash = _installed_hash(db, plan, "the server")
+    if plan.contract.drop_v1 and db.query(f"SELECT 1 FROM {_q(plan, 'phase_log')} WHERE phase = '80'"):
+        raise DjsqlgenError("80_contract.sql dropped v1 (contract.drop_v1): there is nothing left to verify v2 against")
     check_v1_unchanged(db, plan, "verify")
     if not {"verify_record", "checksum_chunk", "checksum_totals"} <= routines:
         raise DjsqlgenError(f"the verify procedures in {plan.control} come from an older djsqlgen: apply this plan's "

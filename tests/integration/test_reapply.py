@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 from support.safety import (
+    PHASES,
+    REFUSED,
     V1,
     V1_TABLES,
     FastScenario,
@@ -140,3 +142,25 @@ def test_backfill_copies_again_into_a_recreated_v2(write_first, scenario):
         scenario.same_rows(table)
     verify = client(scenario.db.settings, scenario.out / "50_verify.sql")
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("contract", ["keep v1", "drop v1"])
+def test_every_file_applied_again_after_the_contract_is_a_no_op_or_a_refusal(contract, scenario):
+    """A DBA who runs an old file again after 80 (a wrong tab, a script re-run) gets nothing done or a djsqlgen
+    refusal that names the file, never a server error such as 1146 for a control table 80 dropped."""
+    def edit(plan):
+        if contract == "drop v1":
+            plan["contract"] = {"drop_v1": True}
+    scenario.plan(edit)
+    scenario.generate()
+    scenario.forward("80_contract")
+    failed = {}
+    for name in PHASES[:-1]:
+        result = client(scenario.db.settings, scenario.out / f"{name}.sql")
+        if result.returncode != 0 and not (f"{REFUSED} " in result.stderr and f"{name}.sql" in result.stderr):
+            failed[name] = result.stderr[-600:]
+    assert not failed, f"applied again after 80, failed without a djsqlgen refusal: {failed}"
+    for command in ("backfill", "verify"):  # the command line's own runs of 40 and 50
+        result = scenario.run(command, str(scenario.plan_path), check=False)
+        assert result.returncode == 0 or "djsqlgen: error" in result.stderr and "server error" not in result.stderr, (
+            f"djsqlgen {command} after 80: {result.stderr[-800:]}")

@@ -26,8 +26,8 @@ from support.servers import (
     start_or_fail,
 )
 
-from djsqlgen.output.quoting import quote_identifier
 from djsqlgen.run.db import ServerError
+from djsqlgen.sqltext.quoting import quote_identifier
 
 NEED_SUPER = 1419  # ER_BINLOG_CREATE_ROUTINE_NEED_SUPER
 NOT_DECLARED = 1418  # ER_BINLOG_UNSAFE_ROUTINE: no DETERMINISTIC / NO SQL / READS SQL DATA

@@ -21,7 +21,7 @@ import time
 import pytest
 from support.safety import FastScenario, applied, rows_copied
 
-from djsqlgen.output.naming import run_lock
+from djsqlgen.sqltext.naming import run_lock
 
 ROWS = 600
 V1 = """

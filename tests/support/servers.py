@@ -33,9 +33,9 @@ import pymysql
 import pytest
 
 from djsqlgen.errors import ConnectionFailed
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
 
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/usr/bin", "/usr/local/sbin"])
 HOST = "127.0.0.1"

@@ -142,3 +142,22 @@ def test_plan_check_prints_each_v2_tables_2x_definition(tmp_path):
     with pytest.raises(SystemExit) as refused:  # through main(), as the installed command runs
         cli_module.main(["plan", "check", str(identity), "--heading", str(heading), "--definitions"])
     assert refused.value.code == 2
+
+
+def test_an_output_file_in_a_missing_folder_is_written_and_an_unwritable_one_is_an_error(tmp_path, capsys):
+    """`plan init -o new/dir/plan.yaml` made a traceback (FileNotFoundError): the folder is made; a path that cannot
+    be written is one line and exit 2, through main() as the installed command runs."""
+    from pathlib import Path
+
+    heading = Path(__file__).parents[1] / "plans" / "heading.json"
+    nested = tmp_path / "new" / "dir" / "plan.yaml"
+    cli_module.main(["plan", "init", "--heading", str(heading), "--schema", "lab_v1=lab_v2", "-o", str(nested)])
+    assert "lab_v2" in nested.read_text(encoding="utf-8")
+    blocked = tmp_path / "a_file"
+    blocked.write_text("")
+    with pytest.raises(SystemExit) as refused:
+        cli_module.main(["plan", "init", "--heading", str(heading), "--schema", "lab_v1=lab_v2",
+                         "-o", str(blocked / "plan.yaml")])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "Traceback" not in err

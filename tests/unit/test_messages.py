@@ -37,7 +37,7 @@ def unquote(literal: str) -> str:
 
 def problems(sql: str, file_text: str = "") -> list[str]:
     """What in ``sql`` can signal a message too long; a variable set in no statement of its own is looked for in
-    ``file_text`` (a file's refusal is found by one statement and signalled by the next, see output/guard.py)."""
+    ``file_text`` (a file's refusal is found by one statement and signalled by the next, see sqltext/guard.py)."""
     out = []
     for match in SIGNAL.finditer(sql):
         value = match.group(1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from djsqlgen.output import naming
+from djsqlgen.sqltext import naming
 
 LONG = "session__" + "very_long_part_table_name_" * 4  # 113 characters
 

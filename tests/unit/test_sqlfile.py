@@ -10,8 +10,8 @@ from djsqlgen.cli import load_heading
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.output.generate import Migration as Generator
 from djsqlgen.output.sqlfile import render_file, split_sql
-from djsqlgen.output.statements import PhaseFile, Statement
 from djsqlgen.plan import load_plan
+from djsqlgen.sqltext.statements import PhaseFile, Statement
 
 TESTS = Path(__file__).resolve().parents[1]
 HEADING = TESTS / "plans" / "heading.json"

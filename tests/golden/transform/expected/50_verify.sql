@@ -43,6 +43,11 @@ BEGIN NOT ATOMIC
       SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: 30_dualwrite.sql of this migration (plan 73587b252926) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
       LEAVE checks;
     END IF;
+    -- Refuse: contract.drop_v1 removed v1
+    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '80') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: 80_contract.sql dropped v1 (contract.drop_v1); nothing to verify v2 against';
+      LEAVE checks;
+    END IF;
     -- Refuse: lab_v1.#kind must still be as the files were generated from
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND (((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind' AND (COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(COLLATION_NAME, ''), COLUMN_KEY = 'PRI') IN (('kind', 'varchar(16)', 'NO', 'utf8mb4_general_ci', 1), ('description', 'varchar(255)', 'NO', 'utf8mb4_general_ci', 0))) <> 2 OR (SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind') <> 2)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 50_verify.sql: lab_v1.#kind differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.output.dialect import Dialect
-from djsqlgen.output.quoting import quote_literal
-from djsqlgen.output.statements import FOUND, Check, Statement
+from djsqlgen.sqltext.dialect import Dialect
+from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.statements import FOUND, Check, Statement
 
 # MariaDB: the one short statement that stops a file with the refusal the checks found.
 REFUSE_STATEMENT = ("BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN "

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from djsqlgen.output.quoting import quote_literal
-from djsqlgen.output.statements import FOUND, Check
+from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.statements import FOUND, Check
 
 # information_schema view -> its schema and name columns
 _VIEWS = {"TABLES": ("TABLE_SCHEMA", "TABLE_NAME"), "TRIGGERS": ("TRIGGER_SCHEMA", "TRIGGER_NAME")}

@@ -7,7 +7,7 @@ from functools import lru_cache
 
 import jinja2
 
-from djsqlgen.output.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
 
 __all__ = ["environment", "quote_identifier", "quote_literal", "quote_qualified", "render"]
 

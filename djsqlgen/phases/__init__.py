@@ -1,0 +1,48 @@
+"""The phase files of DESIGN.md, one module per phase: its forward file and its rollback side by side.
+
+Each module says its NUMBER, NAME, TITLE, PURPOSE and RERUN note and builds ``forward(phases)``,
+``rollback(phases)`` and ``removes(phases)`` (what its rollback removes, for the file's first lines) from
+the engines; shared.py holds what several phases use, builder.py one file as it is built. A new phase is a
+new module, listed here in its place.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines.context import Context
+from djsqlgen.phases import (
+    backfill,
+    constraints,
+    contract,
+    cutover,
+    dualwrite,
+    expand,
+    preflight,
+    routines,
+    verify,
+)
+from djsqlgen.phases.shared import Phases
+from djsqlgen.sqltext.statements import PhaseFile
+
+# in the order they are applied; rollbacks go the other way
+PHASES = (preflight, expand, routines, dualwrite, backfill, verify, constraints, cutover, contract)
+
+__all__ = ["PHASES", "Phases", "phase_files"]
+
+
+def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = ()) -> list[PhaseFile]:
+    """Every forward file of the migration in order, then every rollback, newest first."""
+    phases = Phases(ctx, data_checks, attachments)
+    forward = [(p, p.forward(phases)) for p in PHASES]
+    rollbacks = [(p, p.rollback(phases)) for p in reversed(PHASES)]
+    out = []
+    for p, b in forward:
+        drops_v1 = p.drops_v1(phases) if hasattr(p, "drops_v1") else ()  # only 80 may drop v1
+        out.append(PhaseFile(p.NUMBER, p.NAME, p.TITLE, p.PURPOSE, p.RERUN, tuple(b.statements),
+                             needs=tuple(b.needs), drops_v1=drops_v1))
+    for p, b in rollbacks:
+        out.append(PhaseFile(b.number, b.name, f"Rollback of {p.TITLE.lower()}",
+                             f"Undo {b.number}_{b.name}.sql; drops only what djsqlgen recorded creating.",
+                             "Safe to run again: each undo step checks first.", tuple(b.statements),
+                             rollback_of=f"{b.number}_{b.name}.sql", needs=tuple(b.needs),
+                             removes=p.removes(phases)))
+    return out

@@ -1,0 +1,69 @@
+"""30 dual write: the triggers that carry every v1 write into v2; its rollback drops them."""
+
+from __future__ import annotations
+
+from djsqlgen.engines import guards, trial, triggers
+from djsqlgen.engines.source import table_sql
+from djsqlgen.phases.builder import FileBuilder
+from djsqlgen.phases.shared import Phases
+from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.statements import Check, Owned, Statement
+
+NUMBER, NAME, TITLE = "30", "dualwrite", "Dual write"
+PURPOSE = "Triggers that carry every v1 insert, update and delete into v2."
+RERUN = "Safe to run again: the triggers are replaced in one step each."
+
+
+def removes(phases: Phases) -> str:
+    v1 = ", ".join(phases.v1_schemas())
+    return f"the dual-write triggers on v1 ({v1}); v1's rows are untouched"
+
+
+def forward(phases: Phases) -> FileBuilder:
+    f, fn = phases.file("30"), "30_dualwrite.sql"
+    ctx = phases.ctx
+    privileges = [("TRIGGER", s, [t.name for t in phases.model.v1.schema(s).tables]) for s in phases.v1_schemas()]
+    refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
+    refusals += _triggers_of_other_plan(phases, fn) + phases.v1_drift(fn)
+    refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
+                                     "apply rollback/70_cutover.sql first"))
+    phases.common_refusals(f, "20", refusals)
+    f.add(*trial.trial_statements(ctx, fn))
+    if not ctx.dialect.create_or_replace_trigger:
+        # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
+        # the refusal above made sure v2 is still empty, so a write in between is copied by the backfill.
+        f.steps([Statement(f"trigger_drop_other_plan.{ref.label}.{e.lower()}", triggers.drop(ctx, ref, n),
+                           "a trigger of another version of this plan",
+                           done_when=f"NOT EXISTS (SELECT 1 FROM {ctx.control_table('objects')} WHERE kind = "
+                                     f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
+                                     f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
+                 for ref, e, n in phases.triggers])
+    for statement in triggers.create_all(ctx):
+        f.add(*f.creating(statement, only_if_new=False))
+    f.log()
+    return f
+
+
+def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:
+    """Triggers from another version of the plan may be replaced only while v2 holds nothing they wrote."""
+    objects, progress = phases.ctx.control_table("objects"), phases.ctx.control_table("progress")
+    v2_has_rows = " OR ".join(f"EXISTS (SELECT 1 FROM {table_sql(t.schema, t.name)} LIMIT 1)" for t in phases.targets)
+    return [Check(
+        f"EXISTS (SELECT 1 FROM {objects} WHERE kind = 'trigger' AND plan_hash <> "
+        f"{quote_literal(phases.ctx.migration_hash)}) AND (EXISTS (SELECT 1 FROM {progress} WHERE rows_copied > 0) "
+        f"OR {v2_has_rows or 'FALSE'})",
+        f"djsqlgen refused {filename}: the dual-write triggers installed come from another version of this plan "
+        "and v2 already holds rows they or the backfill wrote; apply rollback/40_backfill.sql, then this file",
+        "new triggers over rows written by the old ones would leave v2 mixed")]
+
+
+def rollback(phases: Phases) -> FileBuilder:
+    f, fn = phases.file("30", rollback=True), "rollback/30_dualwrite.sql"
+    phases.common_refusals(f, None, [
+        guards.binlog_trust(phases.ctx, fn),
+        guards.not_after(phases.ctx, "70", "70_cutover.sql", fn, "apply rollback/70_cutover.sql first")])
+    f.steps([s for r, _, n in phases.triggers
+             for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(phases.ctx, r, n),
+                                 f"stop carrying writes to {r.label} into v2")])
+    f.log()
+    return f
