@@ -229,8 +229,10 @@ def _generator(loaded, catalog: Catalog, plan_path: Path):
 def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, definitions: bool) -> None:
     """Validate PLAN against the headings; every problem names its plan key and the fix."""
     loaded, _, migration = _load_checked(obj, plan_path, heading_path)
-    for note in migration.built.notes:
+    for note in migration.notes:
         click.echo(f"note: {note}", err=True)
+    for direction in migration.directions:
+        click.echo(f"sync: {direction.line}", err=True)
     if definitions:
         from djsqlgen.errors import PlanError
         from djsqlgen.presets.definitions import dj2_definitions, definitions_text
@@ -255,7 +257,10 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 
     loaded = load_plan(plan_path)
     catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
-    written = write_files(_generator(loaded, catalog, plan_path), out_dir, plan_path=str(plan_path))
+    migration = _generator(loaded, catalog, plan_path)
+    written = write_files(migration, out_dir, plan_path=str(plan_path))
+    for direction in migration.directions:
+        click.echo(f"sync: {direction.line}", err=True)
     click.echo(f"wrote {len(written)} files to {out_dir}; start with {out_dir}/RUNBOOK.md", err=True)
 
 

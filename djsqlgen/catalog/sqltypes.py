@@ -74,6 +74,12 @@ def _int_range(t: SqlType) -> tuple[int, int]:
     return (0, 2**bits - 1) if t.unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
+def int_range(sql_type: str) -> tuple[int, int] | None:
+    """The values an integer type holds, None for another type."""
+    t = parse_sql_type(sql_type)
+    return _int_range(t) if t.family == "int" else None
+
+
 def _length(t: SqlType) -> int:
     if t.base in _TEXT_BYTES:
         return _TEXT_BYTES[t.base]

@@ -17,6 +17,12 @@ class Context:
     plan: Plan
     dialect: Dialect
     migration_hash: str  # plan and v1 definitions together: what installed objects are tagged with
+    # Two-way sync (issue 24): the targets written only where they differ (compare before write: the echo of a
+    # carried write finds its row in place and stops), and whether ``model`` is the reverse one (v2 → v1).
+    compare_before_write: frozenset[str] = frozenset()
+    reverse: bool = False
+    # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
+    one_way: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def memo(self) -> dict:

@@ -79,6 +79,14 @@ def same_bytes(a: str, b: str, decl: ColumnDecl) -> str:
     return f"{a} <=> {b}"
 
 
+def stored_same(stored: str, value: str, decl: ColumnDecl) -> str:
+    """``value`` is what the column ``stored`` (declared ``decl``) already holds, byte for byte once converted to
+    the column's character set (a latin1 'é' and its utf8mb4 copy are the same value in other bytes)."""
+    if is_text(decl) and decl.charset:
+        return f"CAST({stored} AS BINARY) <=> CAST(CONVERT({value} USING {decl.charset}) AS BINARY)"
+    return same_bytes(stored, value, decl)
+
+
 def key_exprs(target: Target) -> list[tuple[TargetColumn, Expr]]:
     return [(c, c.expr) for c in target.key_columns]
 

@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
-from djsqlgen.engines.source import from_clause, same_bytes, table_sql, where_clause
+from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
 from djsqlgen.model.target import DRIVING, TableRef, Target
@@ -64,7 +64,9 @@ def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool, key_to
     """INSERT … SELECT the reached rows; unless ``plain_insert``, a row already at the key takes their values (its
     key's bytes too with ``key_too``: under a _ci collation 'r2' and 'R2' are one key)."""
     values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
-    non_key = [c.name for c in target.columns if key_too or c.name not in target.primary_key] or [target.primary_key[0]]
+    # an insert-only column (two-way: one the other side does not have) keeps the row's own value
+    non_key = [c.name for c in target.columns if (key_too or c.name not in target.primary_key) and not c.insert_only] \
+        or [target.primary_key[0]]
     body = (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
             f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
             f"SELECT * FROM (\n  SELECT\n    {values}\n  {_indent(reached[0], 2)}\n) AS dt")
@@ -74,7 +76,45 @@ def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool, key_to
     return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
 
 
-def _move(ctx: Context, impact: Impact) -> str:
+def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | None = None) -> str:
+    """SQL: a row the upsert would write that the target does not hold yet as it would store it (two-way: the echo
+    of a carried write finds its row in place). Insert-only columns are the other side's own, not compared. When
+    the only row reached is the written one itself (``impact`` of a one-table target, by the driving row), its
+    values are computed from NEW: every echo asks this, and reading that row again by its key is work for nothing."""
+    if impact is not None and not target.source.joins and target.source.filter is None \
+            and all(p.alias == DRIVING and p.direct for p in impact.paths):
+        reached = ("", "")
+        values = ",\n    ".join(f"{c.expr.render(bound(DRIVING, 'NEW'))} AS {_q(c.name)}" for c in target.columns)
+    else:
+        values = ",\n    ".join(f"{c.expr.render()} AS {_q(c.name)}" for c in target.columns)
+    on = " AND ".join(f"dst.{_q(k)} = dt.{_q(k)}" for k in target.primary_key)
+    same = "\n    AND ".join(stored_same(f"dst.{_q(c.name)}", f"dt.{_q(c.name)}", c.decl)
+                            for c in target.columns if not c.insert_only)
+    source = f"\n  {_indent(reached[0], 2)}" if reached[0] else ""
+    return (f"SELECT 1 FROM (\n  SELECT\n    {values}{source}\n) AS dt\n"
+            f"LEFT JOIN {table_sql(target.schema, target.name)} AS dst ON {on}\n"
+            f"WHERE dst.{_q(target.primary_key[0])} IS NULL\n  OR NOT ({same})")
+
+
+def _carried(ctx: Context, target: Target, event: str, changes: str, write: str) -> str:
+    """``write``, or on a two-way target, ``write`` only where ``changes`` finds a row it would change: compare before
+    write. The echo of a carried write finds the other side already equal and stops, so it neither comes back nor
+    meets error 1442; a guard that holds no state cannot go stale when a write ends by 1205, 1213, KILL QUERY or
+    max_statement_time (tests/integration/test_two_way_guard.py)."""
+    if target.id not in ctx.compare_before_write:
+        return write
+    from djsqlgen.engines import two_way
+
+    then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
+    if event != "INSERT":
+        # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
+        # latest committed version tells: a snapshot older than another client's carried change would find the row
+        # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
+        changes += "\nLOCK IN SHARE MODE"
+    return two_way.outside_engine_sessions(ctx, _unlocked_exists(changes, then))
+
+
+def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
     """UPDATE the v2 keys of the reached rows from their old to their new value, where they differ."""
     t = impact.target
     old = impact.old_values()
@@ -82,12 +122,22 @@ def _move(ctx: Context, impact: Impact) -> str:
     for i, c in enumerate(t.key_columns, 1):
         before = c.expr.substitute({r: e for r, e in old.items() if r in c.expr.refs})
         pairs.append((c, as_stored_key(before.render(), c.decl), as_stored_key(c.expr.render(), c.decl), i))
+    # Two-way: the row moves with its new values in one UPDATE. Moved first and changed after, it would show the
+    # other side's trigger a row that is neither the old nor the new one, which it would carry back (error 1442).
+    values = [c for c in t.columns if c.name not in t.primary_key and not c.insert_only] \
+        if t.id in ctx.compare_before_write else []
     selected = ",\n    ".join([f"{o} AS {_q(f'o_{i}')}" for _, o, _, i in pairs] +
-                              [f"{n} AS {_q(f'n_{i}')}" for _, _, n, i in pairs])
+                              [f"{n} AS {_q(f'n_{i}')}" for _, _, n, i in pairs] +
+                              [f"{c.expr.render()} AS {_q(f'v_{i}')}" for i, c in enumerate(values, 1)])
     on = " AND ".join(f"dst.{_q(c.name)} = mv.{_q(f'o_{i}')}" for c, _, _, i in pairs)
-    sets = ", ".join(f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs)
+    sets = ", ".join([f"dst.{_q(c.name)} = mv.{_q(f'n_{i}')}" for c, _, _, i in pairs] +
+                     [f"dst.{_q(c.name)} = mv.{_q(f'v_{i}')}" for i, c in enumerate(values, 1)])
     moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
     frm, _ = _reached(ctx, impact, "NEW")
+    if probe:  # the rows it would move (compare before write)
+        return (f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
+                f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
+                f"WHERE NOT ({moved})")
     return (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
             f"SET {sets}\nWHERE NOT ({moved})")
@@ -170,7 +220,7 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
             f"    {_indent(_unlocked_exists(in_v2, signal), 4)};\n  END IF;\nEND")
 
 
-def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
+def _delete(ctx: Context, impact: Impact, gone: bool, probe: bool = False) -> str:
     """DELETE the v2 rows made from driving rows that go. ``gone``: the driving row is the trigger's OLD
     (AFTER DELETE), its key computed from OLD and the rows it joins; else the rows are still there to read
     (BEFORE DELETE, v1's cascade about to remove them)."""
@@ -185,7 +235,8 @@ def _delete(ctx: Context, impact: Impact, gone: bool) -> str:
         frm = f"{frm}\n{where}" if where else frm
     else:
         frm, _ = _reached(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)), "OLD")
-    return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+    # with ``probe``, the rows it would delete (compare before write)
+    return (f"{'SELECT 1' if probe else 'DELETE dst'} FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
 
 
@@ -353,7 +404,12 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
     cache = ctx.memo.setdefault("trigger_bodies", {})
     if (written, event) not in cache:
-        cache[(written, event)] = _body_blocks(ctx, written, event)
+        blocks = _body_blocks(ctx, written, event)
+        if blocks and ctx.one_way and not ctx.reverse:
+            from djsqlgen.engines import two_way
+
+            blocks = [two_way.carrying_token(written)] + blocks
+        cache[(written, event)] = blocks
     return cache[(written, event)]
 
 
@@ -362,6 +418,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
     blocks: list[tuple[str, str, str]] = []
     if event in ("INSERT", "UPDATE"):
         blocks += _split_refusals(ctx, written)
+    if ctx.reverse and event in ("INSERT", "UPDATE"):  # before anything reaches v1
+        from djsqlgen.engines import two_way
+
+        blocks += two_way.value_refusals(ctx, written)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)
@@ -372,8 +432,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 continue
             why = (f"the v1 row is gone: its row of {impact.target.label} goes too" if event == "DELETE" else
                    f"v1's ON DELETE CASCADE is about to remove rows of {impact.target.source.driving.label}")
-            blocks.append((impact.target.label, why, _delete(ctx, Impact(impact.target, paths),
-                                                              gone=event == "DELETE")))
+            gone = Impact(impact.target, paths)
+            blocks.append((impact.target.label, why, _carried(
+                ctx, impact.target, event, _delete(ctx, gone, event == "DELETE", probe=True),
+                _delete(ctx, gone, gone=event == "DELETE"))))
         # A lookup row is never deleted nor recomputed here: the v1 rows still using its key agree with it (the
         # plan's assumption), and one that no v1 row uses any more is harmless and takes the values of the next row
         # that uses it (_lookup_write). Touching it would lock the row every writer of that key shares.
@@ -397,8 +459,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                    "row fails this write)" if plain else "") if direct_driving
                    else f"rows of {t.label} read the new row (as {label})")
             inserted = _without_child_joins(t) if direct_driving else t
-            blocks.append((t.label, why, _upsert(inserted, _reached(ctx, Impact(inserted, impact.paths), "NEW"),
-                                                 plain)))
+            reached = _reached(ctx, Impact(inserted, impact.paths), "NEW")
+            blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(inserted, reached, impact),
+                                                  _upsert(inserted, reached, plain))))
             continue
         statements = []
         if t.source.filter is not None and direct_driving:
@@ -417,7 +480,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                     statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
             statements.append(("move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
-                               _move(ctx, impact)))
+                               _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
@@ -427,8 +490,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
         else:
+            reached = _reached(ctx, impact, "NEW")
             statements.append((f"recompute the rows of {t.label} that read it (as {label})",
-                               _upsert(t, _reached(ctx, impact, "NEW"), False)))
+                               _carried(ctx, t, event, _upsert_changes(t, reached, impact), _upsert(t, reached, False))))
         written = impact.written_columns()
         if not written:  # a lookup reached by a cascade through columns it does not read
             continue
@@ -443,13 +507,13 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     blocks = body_blocks(ctx, written, event)
     if not blocks:
         return None
-    name = naming.trigger_name(ctx.plan.name, written.name, event)
+    name = naming.trigger_name(ctx.plan.name, written.name, event, back=ctx.reverse)
     statement_event, timing = KINDS[event]
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
                  timing=timing, event=statement_event, blocks=blocks, plan_name=ctx.plan.name,
                  plan_hash=ctx.migration_hash, dialect=ctx.dialect)
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
-                     f"carry every {statement_event} on {written.label} into v2"
+                     f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
                      + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,
                      creates=Owned("trigger", written.schema, name, written.name))
 
@@ -474,7 +538,7 @@ def create_all(ctx: Context) -> list[Statement]:
 
 def trigger_names(ctx: Context) -> list[tuple[TableRef, str, str]]:
     """(v1 table, event, trigger name) of every dual-write trigger this plan installs."""
-    return [(ref, e, naming.trigger_name(ctx.plan.name, ref.name, e))
+    return [(ref, e, naming.trigger_name(ctx.plan.name, ref.name, e, back=ctx.reverse))
             for ref in written_tables(ctx) for e in EVENTS if body_blocks(ctx, ref, e)]
 
 

@@ -38,7 +38,7 @@ def _q(name: str) -> str:
 def _source_hash(ctx: Context, target: Target) -> str:
     """The row hash of transform(v1): each computed or converted value first made what v2 stores."""
     values = []
-    for c in target.columns:
+    for c in _compared(target):
         sql = c.expr.render()
         if c.copied_from is None:
             sql = as_stored(sql, c.decl.sql_type, c.decl.charset, v2_collation=c.decl.collation,
@@ -47,9 +47,15 @@ def _source_hash(ctx: Context, target: Target) -> str:
     return row_hash_sql(values)
 
 
+def _compared(target: Target):
+    """The columns verify compares: not an insert-only one (two-way: v2's own column, which v2 clients write and v1
+    does not have, so transform(v1) knows only its default)."""
+    return [c for c in target.columns if not c.insert_only]
+
+
 def _target_hash(target: Target) -> str:
     return row_hash_sql([ComparedValue(f"dst.{_q(c.name)}", c.decl.sql_type, c.decl.charset)
-                         for c in target.columns])
+                         for c in _compared(target)])
 
 
 def _mapped_keys(target: Target) -> str:

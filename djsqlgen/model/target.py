@@ -68,6 +68,9 @@ class TargetColumn:
     # The foreign key through which this column takes its parent's (changed) key, when it does.
     follows: str | None = None
     plan_key: str = ""  # where the plan computes this column (empty for a plain copy)
+    # Two-way sync: a column the other side does not have (an added v2 column; a v1 column v2 dropped). A new row
+    # takes this value; a write carried from the other side leaves a row's own value as it is.
+    insert_only: bool = False
 
     @property
     def name(self) -> str:

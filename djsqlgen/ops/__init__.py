@@ -216,7 +216,9 @@ def desugar(plan: Plan, catalog: Catalog) -> tuple[list[Operation], list[str]]:
 
 def build_model(plan: Plan, catalog: Catalog) -> Built:
     """The model of ``plan``; raises PlanError listing every problem found."""
-    problems = _schema_problems(plan, catalog)
+    from djsqlgen.ops.directions import sync_problems
+
+    problems = _schema_problems(plan, catalog) + sync_problems(plan)
     if problems:
         raise PlanError(problems)
     model = identity_model(catalog, [SchemaMap(s.source, s.target, s.final, s.archive) for s in plan.schemas])

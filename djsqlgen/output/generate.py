@@ -11,7 +11,9 @@ from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
+from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
+from djsqlgen.ops.directions import TWO_WAY, directions
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
 from djsqlgen.phases import phase_files
@@ -47,7 +49,24 @@ class Migration:
         self.dialect = dialect_for(catalog.server)
         self.built: Built = build_model(plan, catalog)
         self.hash = migration_hash(plan, catalog)
-        self.ctx = Context(self.built.model, plan, self.dialect, self.hash)
+        # two-way sync (issue 24): each table's direction; the two-way ones written only where they differ, and
+        # their v1 tables as targets of v2 for the reverse triggers (None for a one-way plan)
+        self.directions = directions(plan, self.built.model, self.built.operations)
+        two_way = {d.target_id for d in self.directions if d.two_way}
+        model = forward_two_way(self.built.model, two_way)
+        self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
+                           one_way=tuple((d.target_id, d.why) for d in self.directions if not d.two_way))
+        self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
+                                    compare_before_write=frozenset(two_way), reverse=True)
+                            if plan.sync == TWO_WAY else None)
+
+    @property
+    def notes(self) -> list[str]:
+        """What cannot be carried back from v2 to v1, for plan check and the runbook: not the changes of a table that
+        syncs both ways (two-way undoes them: a dropped column takes its v1 default)."""
+        two_way = self.ctx.compare_before_write
+        return [f"{op.plan_key}: cannot be reversed: {op.irreversible}" for op in self.built.operations
+                if op.irreversible and getattr(op, "target_id", None) not in two_way]
 
     @property
     def targets(self):
@@ -61,7 +80,7 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return phase_files(self.ctx, self.built.data_checks, tuple(self.attachments))
+        return phase_files(self.ctx, self.built.data_checks, tuple(self.attachments), self.reverse_ctx)
 
     @property
     def attachments(self) -> list:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from djsqlgen.sqltext.messages import WRITER_CODES
+from djsqlgen.sqltext.messages import TWO_WAY_CODES, WRITER_CODES
 from djsqlgen.sqltext.render import environment
 
 
@@ -28,10 +28,11 @@ def dj2_facts(migration) -> dict:
 def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_path: str) -> Path:
     text = environment().get_template("runbook.md.j2").render(
         plan=migration.plan, meta=meta, plan_path=plan_path, targets=migration.targets, retired=migration.retired,
-        notes=migration.built.notes, checks=migration.built.data_checks, forward=[f for f in files if not f.rollback_of],
+        notes=migration.notes, checks=migration.built.data_checks, forward=[f for f in files if not f.rollback_of],
         moves_v1=migration.plan.cutover.rename_to_final and any(s.archive for s in migration.plan.schemas),
         v1_schemas=[s.source for s in migration.plan.schemas],
         dj2=dj2_facts(migration) if migration.plan.preset is not None else None, writer_codes=WRITER_CODES,
+        directions=migration.directions, two_way_codes=TWO_WAY_CODES,
     )
     path = out_dir / "RUNBOOK.md"
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

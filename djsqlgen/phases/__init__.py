@@ -29,9 +29,11 @@ PHASES = (preflight, expand, routines, dualwrite, backfill, verify, constraints,
 __all__ = ["PHASES", "Phases", "phase_files"]
 
 
-def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = ()) -> list[PhaseFile]:
-    """Every forward file of the migration in order, then every rollback, newest first."""
-    phases = Phases(ctx, data_checks, attachments)
+def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = (),
+                reverse: Context | None = None) -> list[PhaseFile]:
+    """Every forward file of the migration in order, then every rollback, newest first (``reverse``: the context of
+    a two-way plan's reverse model, whose triggers 30 adds)."""
+    phases = Phases(ctx, data_checks, attachments, reverse)
     forward = [(p, p.forward(phases)) for p in PHASES]
     rollbacks = [(p, p.rollback(phases)) for p in reversed(PHASES)]
     out = []

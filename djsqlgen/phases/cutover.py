@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import expand, files, guards, lineage, triggers
 from djsqlgen.model.target import TableRef
+from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
 from djsqlgen.phases.cutover_steps import (
     archive_charsets,
@@ -60,6 +61,7 @@ def forward(phases: Phases) -> FileBuilder:
           for c in phases.v1_drift(fn, parked_ok=True) + phases.data_refusals(fn)],
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),
+        *([two_way.cutover_refusal(ctx, phases.phase_pending("70"), fn)] if phases.reverse is not None else []),
         *f.require(privileges)])
     where = {s: s for s in phases.v1_schemas()}
     park, archive, final = renames(phases)

@@ -14,8 +14,6 @@ from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qual
 from djsqlgen.sqltext.statements import Owned, Statement
 
 
-
-
 def guard_statements(phases: Phases, where: dict[str, str]) -> list[Statement]:
     """BEFORE triggers on the v1 tables (in schema ``where[source]``) that fail every write, naming v2."""
     out = []

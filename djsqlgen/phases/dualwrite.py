@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import guards, trial, triggers
 from djsqlgen.engines.source import table_sql
+from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.quoting import quote_literal
@@ -23,6 +24,8 @@ def forward(phases: Phases) -> FileBuilder:
     f, fn = phases.file("30"), "30_dualwrite.sql"
     ctx = phases.ctx
     privileges = [("TRIGGER", s, [t.name for t in phases.model.v1.schema(s).tables]) for s in phases.v1_schemas()]
+    if phases.reverse is not None:  # two-way: triggers on v2 too
+        privileges += [("TRIGGER", s, None) for s in phases.v2_schemas()]
     refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
     refusals += _triggers_of_other_plan(phases, fn) + phases.v1_drift(fn)
     refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
@@ -38,7 +41,7 @@ def forward(phases: Phases) -> FileBuilder:
                                      f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
                                      f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
                  for ref, e, n in phases.triggers])
-    for statement in triggers.create_all(ctx):
+    for statement in triggers.create_all(ctx) + two_way.v2_trigger_statements(ctx, phases.reverse):
         f.add(*f.creating(statement, only_if_new=False))
     f.log()
     return f
@@ -64,6 +67,8 @@ def rollback(phases: Phases) -> FileBuilder:
         guards.not_after(phases.ctx, "70", "70_cutover.sql", fn, "apply rollback/70_cutover.sql first")])
     f.steps([s for r, _, n in phases.triggers
              for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(phases.ctx, r, n),
-                                 f"stop carrying writes to {r.label} into v2")])
+                                 f"stop carrying writes to {r.label} into v2")]
+            + [s for owned, sql, why in two_way.v2_trigger_owned(phases.ctx, phases.reverse)
+               for s in f.dropping(owned, sql, why)])
     f.log()
     return f

@@ -152,6 +152,8 @@ class TableSpec(_Strict):
     merge_into_master: bool = Field(False, description="for a 1:1 part table: its attributes become its master's")
     split: list[SplitSpec] = Field(default_factory=list,
                                    description="v2 tables this table's rows go to, each by a filter; every row to one")
+    sync: Literal["one-way", "two-way"] | None = Field(
+        None, description="overrides the plan's sync for this table (one-way: v2 refuses writes during the window)")
 
 
 class SchemaSpec(_Strict):
@@ -201,6 +203,8 @@ class Plan(_Strict):
     chunk: ChunkSpec = Field(default_factory=ChunkSpec)
     cutover: CutoverSpec = Field(default_factory=CutoverSpec)
     contract: ContractSpec = Field(default_factory=ContractSpec)
+    sync: Literal["one-way", "two-way"] = Field(
+        "one-way", description="two-way: v2 takes writes from 60 on and triggers carry them back to v1")
     schemas: list[SchemaSpec]
 
     @field_validator("name")
@@ -279,8 +283,16 @@ def load_plan(path: Path) -> Plan:
 def plan_hash(plan: Plan) -> str:
     """A short, stable hash of the plan's meaning (not its formatting)."""
     # a plan without a preset hashes as before presets existed: migrations under way keep their hash
-    exclude = {"preset"} if plan.preset is None else None
-    return hashlib.sha256(plan.model_dump_json(exclude=exclude).encode()).hexdigest()[:12]
+    exclude: dict = {"preset": True} if plan.preset is None else {}
+    # nor without two-way sync: a plan that does not name it hashes as before it existed
+    if plan.sync == "one-way":
+        exclude["sync"] = True
+    for i, spec in enumerate(plan.schemas):
+        unnamed = {name: {"sync": True} for name, table in spec.tables.items()
+                   if isinstance(table, TableSpec) and table.sync is None}
+        if unnamed:
+            exclude.setdefault("schemas", {})[i] = {"tables": unnamed}
+    return hashlib.sha256(plan.model_dump_json(exclude=exclude or None).encode()).hexdigest()[:12]
 
 
 def dump_plan(plan: Plan) -> str:

@@ -122,10 +122,20 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
     return run.rows
 
 
+def _engine_session(db: Database, plan: Plan) -> None:
+    """Two-way sync: the backfill's copies are not v2 clients' writes (a one-way v2 table lets them in, nothing is
+    carried back to v1). See djsqlgen.engines.two_way."""
+    if plan.sync == "two-way":
+        from djsqlgen.engines.two_way import ENGINE_SESSION
+
+        db.execute(f"SET {ENGINE_SESSION} = 1")
+
+
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
                 run: ChunkedRun) -> None:
     """One table, chunk by chunk, on ``db``, until its procedure says done (or another job failed)."""
     proc = quote_qualified((plan.control, "backfill_chunk"))
+    _engine_session(db, plan)
     done, requested = False, None
     while not done and not run.stop.is_set():
         run.before_chunk(db, requested)

@@ -36,6 +36,21 @@ WRITER_CODES = {
 }
 
 
+# Two-way sync only (listed in the RUNBOOK's "Two-way sync" section): a v2 client's write that cannot reach v1.
+TWO_WAY_CODES = {
+    "W5": ("a v2 value that v1's column cannot hold",
+           "v1 keeps its own type (latin1 text, a narrower number): a value it cannot store exactly (an emoji, an int "
+           "out of range, more digits) would be cut or replaced by `?` there, so the v2 write is refused, naming the "
+           "column. Write a value both sides hold, or wait until v1 is retired."),
+    "W6": ("v2 takes writes only from 60 on",
+           "until 60_constraints.sql has added v2's foreign keys, its cascades and checks are not v1's: write to v1, "
+           "which the triggers carry into v2."),
+    "W7": ("this v2 table syncs one way",
+           "its plan change cannot be undone value by value (the message and RUNBOOK give the reason): write this "
+           "table through v1 until the cut-over."),
+}
+
+
 def short_label(table: str, room: int = 40) -> str:
     """``table`` within ``room`` characters, its end (the table's own name) kept."""
     return _shorten(table, room)

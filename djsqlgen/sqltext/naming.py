@@ -38,10 +38,11 @@ def table_id(schema: str, table: str) -> str:
     return f"{schema}.{table}"
 
 
-def trigger_name(plan_name: str, table: str, event: str) -> str:
-    """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern)."""
+def trigger_name(plan_name: str, table: str, event: str, back: bool = False) -> str:
+    """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern); with ``back``, the
+    two-way trigger on a v2 table that carries its writes to v1 (``…_ins_to_v1``)."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "CASCADE_DELETE": "cdel"}[event]
-    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}")
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}" + ("_to_v1" if back else ""))
 
 
 def routine_name(kind: str, schema: str, table: str) -> str:
@@ -76,6 +77,12 @@ def guard_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A cut-over guard on a v1 table: fails every write with a message naming v2."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_guard_{suffix}")
+
+
+def one_way_trigger_name(plan_name: str, table: str, event: str) -> str:
+    """Two-way sync: a trigger on a v2 table that syncs one way, refusing its clients' writes."""
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
+    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_one_way_{suffix}")
 
 
 def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:

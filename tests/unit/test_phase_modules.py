@@ -8,7 +8,7 @@ from pathlib import Path
 import djsqlgen.phases as phases_package
 from djsqlgen.phases import PHASES
 
-HELPERS = {"__init__", "builder", "shared", "cutover_steps"}  # modules that are no phase of their own
+HELPERS = {"__init__", "builder", "shared", "cutover_steps", "two_way"}  # modules that are no phase of their own
 INTERFACE = ("NUMBER", "NAME", "TITLE", "PURPOSE", "RERUN", "forward", "rollback", "removes")
 
 

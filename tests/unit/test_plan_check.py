@@ -110,3 +110,25 @@ def test_problems_with_one_cause_are_grouped_into_one_line():
     assert "460 problem(s)" in text
     assert len(text.splitlines()) == 3, text
     assert "the same for 458 more: schemas.lab.tables.t1, schemas.lab.tables.t2, schemas.lab.tables.t3" in text
+
+
+def test_two_way_plan_says_table_by_table_which_way_each_syncs_and_why():
+    """Renames, a wider retype, an added column and a dropped column with a v1 default go both ways; a narrowing
+    accepted as lossy, a dropped column without a default and the plan's own one-way do not, each with its reason."""
+    result = plan_check(PLANS / "valid" / "two_way.yaml")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("sync: ")]
+    assert lines == [
+        "sync: lab_v2.#kind <- lab_v1.#kind: one-way (schemas.lab_v1.tables.#kind.sync is one-way)",
+        "sync: lab_v2.animal <- lab_v1.subject: one-way (schemas.lab_v1.tables.subject.columns.nickname: nickname is "
+        "narrowed; v2 values cannot restore the v1 values cut off)",
+        "sync: lab_v2.session <-> lab_v1.session: two-way",
+        "sync: lab_v2.session__trial <- lab_v1.session__trial: one-way (schemas.lab_v1.tables.session__trial.columns."
+        "start_time: v1 column 'start_time' is not in v2 and has no default: a row written to v2 cannot give v1 its "
+        "value (give it a default in v1, or keep the column))",
+    ]
+
+
+def test_a_one_way_plan_says_nothing_about_sync():
+    result = plan_check(PLANS / "valid" / "renames_retype.yaml")
+    assert result.returncode == 0 and "sync:" not in result.stderr, result.stderr

@@ -1,0 +1,248 @@
+"""Two-way sync bench (issue 24): what writers on v1 and on v2 notice of the triggers that keep both sides equal.
+
+Two copies of one DataJoint-shaped schema pair, filled alike (``--subjects`` subjects with a session and trials
+each): on the first, a two-way plan (rename, retypes, a dropped and an added column) applied through 60, so every
+write on either side is carried to the other; the second is the same v1 and v2 tables, foreign keys included,
+with no trigger at all. In interleaved rounds of ``--seconds`` each, ``--writers`` clients per side write at once,
+each on subjects of its own (insert with a session and trials in one transaction, an update, a delete, the way
+people on v1 code and on v2 code work): completed iterations per side with the triggers over without (target
+>= 0.5 each), and the deadlocks (1213) and lock-wait timeouts (1205) each got (target: no more with the triggers).
+Then the same row written on both sides at the same instant, which takes its two locks in opposite orders and can
+deadlock whatever the triggers do: how often, and whether both sides are still equal after each loser's rollback.
+
+Run: ``.venv/bin/python bench/two_way_bench.py [--subjects 20000] [--writers 2] [--seconds 5] [--rounds 3]``
+(DJ_HOST, DJ_USER, DJ_PASS, else root on localhost). Its schemas start with ``djbtw``; dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import djsqlgen  # noqa: E402
+
+from djsqlgen.run.db import ServerError, connect  # noqa: E402
+from djsqlgen.run.settings import ConnectionSettings  # noqa: E402
+
+V1 = """
+CREATE TABLE `#kind` (kind varchar(16) NOT NULL, description varchar(255) NOT NULL DEFAULT '', PRIMARY KEY (kind));
+CREATE TABLE subject (subject_id int NOT NULL, kind varchar(16) NOT NULL, nickname varchar(32) NOT NULL,
+  weight float NULL, notes varchar(255) NULL DEFAULT NULL, PRIMARY KEY (subject_id),
+  FOREIGN KEY (kind) REFERENCES `#kind` (kind) ON UPDATE CASCADE ON DELETE RESTRICT);
+CREATE TABLE session (subject_id int NOT NULL, session_idx smallint unsigned NOT NULL, session_date date NOT NULL,
+  rig varchar(32) NOT NULL DEFAULT 'rig1', PRIMARY KEY (subject_id, session_idx),
+  FOREIGN KEY (subject_id) REFERENCES subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT);
+CREATE TABLE session__trial (subject_id int NOT NULL, session_idx smallint unsigned NOT NULL,
+  trial_idx int unsigned NOT NULL, start_time double NOT NULL, PRIMARY KEY (subject_id, session_idx, trial_idx),
+  FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
+  ON UPDATE CASCADE ON DELETE RESTRICT);
+INSERT INTO `#kind` VALUES ('mouse', ''), ('rat', '')
+"""
+
+# each side's statements, in its own column names (v2: subject is animal, nickname is name, session_date recorded_on)
+SIDES = {
+    "v1": {"subject": "subject", "name": "nickname", "date": "session_date", "extra": ""},
+    "v2": {"subject": "animal", "name": "name", "date": "recorded_on", "extra": ""},
+}
+
+
+def fill(db, schema: str, subjects: int) -> None:
+    db.execute(f"INSERT INTO `{schema}`.subject SELECT seq, 'mouse', CONCAT('s', seq), 20.5, NULL "
+               f"FROM seq_1_to_{subjects}")
+    db.execute(f"INSERT INTO `{schema}`.session SELECT seq, 1, '2024-01-01', 'rig1' FROM seq_1_to_{subjects}")
+    db.execute(f"INSERT INTO `{schema}`.session__trial SELECT s.seq, 1, t.seq, 0.5 FROM seq_1_to_{subjects} AS s, "
+               "seq_1_to_3 AS t")
+
+
+def copy_schema(db, source: str, target: str) -> None:
+    """``target``: the tables of ``source`` (foreign keys included, triggers not) and their rows."""
+    db.execute(f"CREATE DATABASE `{target}`")
+    tables = [r["t"] for r in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                                       [source])]
+    db.execute("SET SESSION foreign_key_checks = 0")
+    for t in tables:
+        create = db.query(f"SHOW CREATE TABLE `{source}`.`{t}`")[0]["Create Table"]
+        db.execute(f"USE `{target}`")
+        db.execute(create)
+        db.execute(f"INSERT INTO `{target}`.`{t}` SELECT * FROM `{source}`.`{t}`")
+    db.execute("SET SESSION foreign_key_checks = 1")
+
+
+def writer(settings, schema: str, side: str, first: int, stop: threading.Event, out: dict) -> None:
+    names = SIDES[side]
+    conn = connect(settings)
+    i = 0
+    try:
+        while not stop.is_set():
+            sid = first + i
+            try:
+                conn.execute("BEGIN")
+                conn.execute(f"INSERT INTO `{schema}`.`{names['subject']}` (subject_id, kind, {names['name']}, weight) "
+                             f"VALUES ({sid}, 'rat', 'w{sid}', 21.5)")
+                conn.execute(f"INSERT INTO `{schema}`.session (subject_id, session_idx, {names['date']}, rig) "
+                             f"VALUES ({sid}, 1, '2024-02-01', 'rig2')")
+                conn.execute(f"INSERT INTO `{schema}`.session__trial (subject_id, session_idx, trial_idx, start_time) "
+                             f"VALUES ({sid}, 1, 1, 0.25), ({sid}, 1, 2, 0.75)")
+                conn.execute("COMMIT")
+                conn.execute(f"UPDATE `{schema}`.`{names['subject']}` SET {names['name']} = 'u{sid}' "
+                             f"WHERE subject_id = {sid}")
+                if i % 2:
+                    conn.execute(f"DELETE FROM `{schema}`.session__trial WHERE subject_id = {sid}")
+                out["done"] += 1
+            except ServerError as exc:
+                out[exc.errno] = out.get(exc.errno, 0) + 1
+                conn.execute("ROLLBACK")
+            i += 1
+    finally:
+        conn.close()
+
+
+def round_of(settings, schemas: dict[str, str], writers: int, seconds: float, first: int) -> dict:
+    stop = threading.Event()
+    results = {side: [{"done": 0} for _ in range(writers)] for side in schemas}
+    threads = [threading.Thread(target=writer, args=(settings, schemas[side], side, first + (k + 1) * 1_000_000
+                                                     + (0 if side == "v1" else 500_000), stop, results[side][n]))
+               for k, (side, n) in enumerate((s, n) for s in schemas for n in range(writers))]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    out = {}
+    for side, parts in results.items():
+        total: dict = {}
+        for part in parts:
+            for key, value in part.items():
+                total[key] = total.get(key, 0) + value
+        out[side] = total
+    return out
+
+
+def same_row(settings, v1: str, v2: str, tries: int) -> tuple[int, int]:
+    """Both sides update the same subject at the same instant, ``tries`` times: (deadlocks, rounds left unequal)."""
+    deadlocks = unequal = 0
+    check = connect(settings)
+    for n in range(tries):
+        sid = 1 + n
+        barrier = threading.Barrier(2)
+        errors: list[int] = []
+
+        def write(sql: str, barrier=barrier, errors=errors) -> None:
+            conn = connect(settings)
+            try:
+                conn.execute("BEGIN")
+                barrier.wait()
+                conn.execute(sql)
+                conn.execute("COMMIT")
+            except ServerError as exc:
+                errors.append(exc.errno)
+            finally:
+                conn.close()
+
+        one = f"UPDATE `{v1}`.subject SET nickname = 'one' WHERE subject_id = {sid}"
+        two = f"UPDATE `{v2}`.animal SET name = 'two' WHERE subject_id = {sid}"
+        threads = [threading.Thread(target=write, args=(one,)), threading.Thread(target=write, args=(two,))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        deadlocks += errors.count(1213)
+        a = check.query(f"SELECT nickname FROM `{v1}`.subject WHERE subject_id = {sid}")
+        b = check.query(f"SELECT name FROM `{v2}`.animal WHERE subject_id = {sid}")
+        unequal += a[0]["nickname"] != b[0]["name"]
+    check.close()
+    return deadlocks, unequal
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=20000)
+    parser.add_argument("--writers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--same-row", type=int, default=200)
+    parser.add_argument("--sync", choices=("two-way", "one-way"), default="two-way",
+                        help="one-way: the same plan without the way back, for what the forward triggers alone cost")
+    args = parser.parse_args()
+    settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"), port=int(os.environ.get("DJ_PORT", "3306")),
+                                  user=os.environ.get("DJ_USER", "root"), password=os.environ.get("DJ_PASS", ""))
+    os.environ.update(DJ_HOST=settings.host, DJ_PORT=str(settings.port), DJ_USER=settings.user,
+                      DJ_PASS=settings.password)
+    prefix = f"djbtw{uuid.uuid4().hex[:6]}"
+    v1, v2, ctl = f"{prefix}_v1", f"{prefix}_v1_v2", f"{prefix}_ctl"
+    bare1, bare2 = f"{prefix}_bare_v1", f"{prefix}_bare_v2"
+    db = connect(settings)
+    try:
+        db.execute(f"CREATE DATABASE `{v1}` CHARACTER SET utf8mb4")
+        db.execute(f"USE `{v1}`")
+        for statement in (s.strip() for s in V1.split(";\n")):
+            if statement:
+                db.execute(statement)
+        fill(db, v1, args.subjects)
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            djsqlgen("plan", "init", "--schema", f"{v1}={v2}", "--name", prefix, "-o", "plan.yaml", work=work)
+            plan = yaml.safe_load((work / "plan.yaml").read_text())
+            plan["control_schema"], plan["sync"] = ctl, args.sync
+            tables = plan["schemas"][0]["tables"]
+            tables["subject"] = {"rename": "animal", "columns": {
+                "subject_id": "keep", "kind": "keep", "notes": "drop", "nickname": {"rename": "name",
+                                                                                  "type": "varchar(64)"},
+                "weight": {"type": "double"}}, "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
+            tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
+                                             "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
+            (work / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+            djsqlgen("generate", "plan.yaml", "-o", "out", work=work)
+            djsqlgen("apply", "out", work=work)  # 00 to 60, the backfill and verify included
+        copy_schema(db, v1, bare1)
+        copy_schema(db, v2, bare2)
+        with_triggers = {"v1": {"done": 0}, "v2": {"done": 0}}
+        without = {"v1": {"done": 0}, "v2": {"done": 0}}
+        for r in range(args.rounds):  # interleaved: the server's state drifts alike for both
+            for schemas, total in (({"v1": v1, "v2": v2}, with_triggers), ({"v1": bare1, "v2": bare2}, without)):
+                got = round_of(settings, schemas, args.writers, args.seconds, first=10_000_000 * (r + 1))
+                for side, counts in got.items():
+                    for key, value in counts.items():
+                        total[side][key] = total[side].get(key, 0) + value
+        print(f"{args.writers} writer(s) per side, {args.rounds} rounds of {args.seconds:g} s, "
+              f"{args.subjects:,} subjects on each side")
+        met = True
+        for side in ("v1", "v2"):
+            ratio = with_triggers[side]["done"] / max(without[side]["done"], 1)
+            errors_with = {k: v for k, v in with_triggers[side].items() if k != "done"}
+            errors_without = {k: v for k, v in without[side].items() if k != "done"}
+            print(f"  {side} writes: {with_triggers[side]['done']} iterations with the {args.sync} triggers, "
+                  f"{without[side]['done']} without: ratio {ratio:.2f} (target >= 0.5); errors with {errors_with or 0}, "
+                  f"without {errors_without or 0}")
+            met &= ratio >= 0.5 and sum(errors_with.values()) <= sum(errors_without.values())
+        if args.sync == "one-way":  # v2's writes stay in v2: nothing to compare
+            print("targets met" if met else "targets NOT met")
+            return 0 if met else 1
+        deadlocks, unequal = same_row(settings, v1, v2, args.same_row)
+        print(f"  the same row on both sides at once: {deadlocks} deadlock(s) in {args.same_row} tries "
+              f"({100 * deadlocks / args.same_row:.0f} %), {unequal} left unequal (target 0)")
+        met &= unequal == 0
+    finally:
+        for row in db.query("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+                            [prefix + "%"]):
+            db.execute(f"DROP DATABASE `{row['s']}`")
+        db.close()
+    print("targets met" if met else "targets NOT met")
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""What the trigger engine adds for two-way sync (issue 24), on the reverse model (v2 → v1) only.
+
+The reverse triggers are the engine's own (engines/triggers.py, over ``djsqlgen.model.reverse``): this module gives
+them what only that direction needs.
+- A value v1's column cannot hold exactly (an emoji in latin1, an int out of range, a double into a float) fails
+  the v2 write, naming the column, before anything reaches v1: never a silent `?` or a cut value. The files'
+  strict sql_mode (kept by the triggers) stops what these checks do not know, with the server's own error.
+- v2 takes writes only from 60 on: before, a write that would change v1 is refused (W6). A write v1 already holds
+  (the backfill's copy, a write the forward triggers carried) changes nothing there and passes.
+- The engine's own sessions (rollback/40 empties v2) set ``ENGINE_SESSION``: their writes are not carried back.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
+from djsqlgen.engines.context import Context
+from djsqlgen.engines.guards import applied
+from djsqlgen.model.identity import column_decl
+from djsqlgen.model.target import ColumnDecl, TableRef, Target
+from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.naming import one_way_trigger_name
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
+from djsqlgen.sqltext.render import render
+from djsqlgen.sqltext.statements import Owned, Statement
+
+# Set by a generated file whose own writes to v2 must not reach v1 (and unset at its end), and by the backfill.
+ENGINE_SESSION = "@djsqlgen_engine_session"
+# Set by a forward trigger to the start time of the statement that fired it (two-way plans with one-way tables).
+CARRYING = "@djsqlgen_carrying"
+
+
+def _indent(text: str, spaces: int) -> str:
+    return text.replace("\n", "\n" + " " * spaces)
+
+
+def carrying_token(written: TableRef) -> tuple[str, str, str]:
+    """The first block of a forward trigger in a plan with one-way tables: the writes it carries are this
+    statement's (a one-way v2 table lets them through, and refuses its own clients'). Tied to the statement's start
+    time, so it never outlives the statement, however that ends."""
+    return (written.label, "the v2 writes below are carried from v1 (the one-way v2 tables let them through)",
+            f"SET {CARRYING} = NOW(6)")
+
+
+def one_way_refusals(ctx: Context) -> list[Statement]:
+    """BEFORE INSERT/UPDATE/DELETE triggers on each one-way v2 table: a client's write is refused with the reason."""
+    out = []
+    for target_id, why in ctx.one_way:
+        t = ctx.model.target(target_id)
+        message = writer_message("W7", t.label, "", f"syncs one way ({why}); write to v1")
+        for event in ("INSERT", "UPDATE", "DELETE"):
+            name = one_way_trigger_name(ctx.plan.name, t.name, event)
+            sql = render("trigger_one_way_create.sql.j2", trigger=(t.schema, name), table=(t.schema, t.name),
+                         event=event, plan_name=ctx.plan.name, plan_hash=ctx.migration_hash, dialect=ctx.dialect,
+                         why=" ".join(why.split()), token=CARRYING, engine_session=ENGINE_SESSION,
+                         message=message)
+            out.append(Statement(f"trigger_create.{t.label}.one_way_{event.lower()}", sql,
+                                 f"{t.label} syncs one way: its clients' {event}s are refused", compound=True,
+                                 creates=Owned("trigger", t.schema, name, t.name)))
+    return out
+
+
+def outside_engine_sessions(ctx: Context, sql: str) -> str:
+    if not ctx.reverse:
+        return sql
+    return f"IF {ENGINE_SESSION} IS NULL THEN\n  {_indent(sql, 2)};\nEND IF"
+
+
+def before_carrying(ctx: Context, target: Target, event: str) -> str:
+    """SQL run just before a v2 write is carried into v1: the refusal until 60 (W6). A v1 table that v1's own ON
+    DELETE CASCADE empties is exempt for deletes: the forward trigger deletes its v2 rows while their v1 rows are
+    still there (BEFORE DELETE of the parent), and deleting those v1 rows first is what the cascade does anyway."""
+    if not ctx.reverse:
+        return ""
+    if event in ("DELETE", "CASCADE_DELETE") and any(fk.on_delete.upper() == "CASCADE" for fk in target.foreign_keys):
+        return ""
+    message = writer_message("W6", target.source.driving.label, "", "v2 takes writes from 60 on; write to v1 "
+                                                                    "until then")
+    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  SELECT {applied(ctx, '60')} INTO v_open;\n"
+            f"  IF NOT v_open THEN\n    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
+            f"  END IF;\nEND")
+
+
+def fits(value: str, v2: ColumnDecl, v1: ColumnDecl) -> list[str]:
+    """SQL conditions that v1's column holds ``value`` (of v2's column) exactly; [] when every value fits."""
+    t1, t2 = parse_sql_type(v1.sql_type), parse_sql_type(v2.sql_type)
+    narrower = lossy_reason(v2.sql_type, v1.sql_type) is not None
+    out = []
+    if t1.family == "int" and narrower:
+        low, high = int_range(v1.sql_type)
+        out.append(f"{value} BETWEEN {low} AND {high}")
+        if t2.family != "int":
+            out.append(f"{value} = ROUND({value})")
+    elif t1.family == "float" and narrower:
+        out.append(f"CAST({value} AS {'FLOAT' if t1.base == 'float' else 'DOUBLE'}) = {value}")
+    elif t1.family == "decimal" and narrower:
+        precision, scale = (t1.params + (10, 0))[:2]
+        out.append(f"CAST({value} AS DECIMAL({precision}, {scale})) = {value}")
+    elif t1.family == "string" and t1.base not in ("enum", "set"):
+        if narrower and t1.base in ("char", "varchar") and t1.params:
+            out.append(f"CHAR_LENGTH({value}) <= {t1.params[0]}")
+        if v1.charset and v2.charset and v1.charset != v2.charset:
+            out.append(f"CAST(CONVERT(CONVERT({value} USING {v1.charset}) USING {v2.charset}) AS BINARY) = "
+                       f"CAST({value} AS BINARY)")
+    return out
+
+
+def value_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
+    """(v1 table, why, SQL) blocks refusing a v2 row whose values the v1 table it syncs into cannot hold."""
+    blocks = []
+    v2_table = ctx.model.v1_table(written)
+    for target in ctx.model.targets:
+        if target.source.driving != written:
+            continue
+        for c in target.columns:
+            if c.copied_from is not None or not c.expr.is_column:
+                continue
+            v2_name = c.expr.refs[0].name
+            value = f"NEW.{quote_identifier(v2_name)}"
+            conditions = fits(value, column_decl(v2_table.attribute(v2_name)), c.decl)
+            if not conditions:
+                continue
+            what = f"v1's {c.name} ({c.decl.sql_type}) cannot hold this value"
+            message = writer_message("W5", written.label, v2_name, what)
+            test = " AND ".join(conditions)
+            refusal = (f"IF NOT ({value} IS NULL OR ({test})) THEN\n"
+                       f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF")
+            blocks.append((target.label, f"v1's {c.name} is {c.decl.sql_type}: a value it cannot hold is refused here",
+                           refusal))
+    return blocks

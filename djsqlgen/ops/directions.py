@@ -1,0 +1,117 @@
+"""Two-way sync (issue 24): which way each v2 table syncs, and why a table cannot go back.
+
+A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
+(the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
+dropped v1 columns that have a v1 default (a row inserted into v2 takes it). Every other change keeps the table
+one-way, with the reason its operation gives (``Operation.irreversible``) or the shape that stops it (a join, a
+filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from djsqlgen.model.target import DRIVING, Model, Target
+from djsqlgen.ops.add_column import AddColumn
+from djsqlgen.ops.base import Operation
+from djsqlgen.ops.drop_column import DropColumn
+from djsqlgen.plan import Plan, TableSpec
+
+TWO_WAY, ONE_WAY = "two-way", "one-way"
+
+
+@dataclass(frozen=True)
+class Direction:
+    """How one v2 table syncs: ``why`` says what stops the way back ('' when it syncs both ways)."""
+
+    target_id: str
+    v2: str  # the v2 table, schema.name
+    v1: str  # its driving v1 table
+    two_way: bool
+    why: str = ""
+
+    @property
+    def line(self) -> str:
+        """One line for plan check, generate and the RUNBOOK."""
+        if self.two_way:
+            return f"{self.v2} <-> {self.v1}: two-way"
+        return f"{self.v2} <- {self.v1}: one-way ({self.why})"
+
+
+def table_sync(plan: Plan, target: Target) -> str:
+    """The sync the plan asks for ``target``'s driving table: its own entry, else the plan's."""
+    spec = plan.schema_for_source(target.source.driving.schema)
+    entry = spec.tables.get(target.source.driving.name) if spec is not None else None
+    own = entry.sync if isinstance(entry, TableSpec) else None
+    return own or plan.sync
+
+
+def sync_problems(plan: Plan) -> list[str]:
+    """A table may go back to one-way in a two-way plan, not the other way round (v2 opens as a whole at 60)."""
+    if plan.sync == TWO_WAY:
+        return []
+    return [f"schemas.{s.source}.tables.{name}.sync: two-way needs `sync: two-way` at the plan's top level (v2 "
+            "opens for writes as a whole); write it there and `sync: one-way` on the tables that stay one-way"
+            for s in plan.schemas for name, entry in s.tables.items()
+            if isinstance(entry, TableSpec) and entry.sync == TWO_WAY]
+
+
+def _shape_reasons(model: Model, target: Target) -> list[str]:
+    """What in the target's shape stops a v2 row from naming exactly one v1 row."""
+    source = target.source
+    reasons = []
+    if source.distinct:
+        reasons.append("one v2 row is shared by several v1 rows (a lookup)")
+    if source.joins:
+        reasons.append("its rows read other v1 tables (joins)")
+    if source.filter is not None:
+        reasons.append("it holds only the v1 rows its filter passes")
+    if sum(1 for t in model.targets if t.source.driving == source.driving) > 1:
+        reasons.append(f"{source.driving.label} makes rows of several v2 tables")
+    v1 = model.v1_table(source.driving)
+    copied = {c.expr.refs[0].name for c in target.columns if c.expr.is_column and c.expr.refs[0].alias == DRIVING}
+    if not set(v1.primary_key) <= copied or len(target.primary_key) != len(v1.primary_key) or any(
+            not target.column(k).expr.is_column for k in target.primary_key):
+        reasons.append("its primary key is not v1's")
+    for attr in v1.attributes:
+        if attr.auto_increment:
+            reasons.append(f"AUTO_INCREMENT {attr.name!r} written on both sides could hand out one id twice")
+        if attr.generated:
+            reasons.append(f"v1 column {attr.name!r} is generated")
+    return reasons
+
+
+def _operation_reason(model: Model, op: Operation) -> str:
+    """Why ``op`` stops the way back ('' when two-way can undo it)."""
+    if isinstance(op, DropColumn):
+        target = model.find(op.target_id)
+        if target is None:
+            return ""
+        attr = model.v1_table(target.source.driving).attribute(op.column)
+        if attr.default is not None or attr.nullable:
+            return ""  # a row inserted into v2 gives v1 the column's default
+        return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
+                "value (give it a default in v1, or keep the column)")
+    if isinstance(op, AddColumn) and op.expr is not None:
+        return f"v2 column {op.name!r} is computed from v1: a value written to it in v2 could not be kept"
+    return op.irreversible
+
+
+def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> list[Direction]:
+    """Every v2 table's direction, parents first. Empty for a one-way plan."""
+    if plan.sync != TWO_WAY:
+        return []
+    by_target: dict[str, list[Operation]] = {}
+    for op in operations:
+        by_target.setdefault(getattr(op, "target_id", ""), []).append(op)
+    out = []
+    for target in model.ordered():
+        if table_sync(plan, target) == ONE_WAY:
+            reasons = [f"{target.plan_key}.sync is one-way"]
+        else:
+            reasons = _shape_reasons(model, target)
+            reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
+                        if (why := _operation_reason(model, op))]
+        out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
+                             "; ".join(dict.fromkeys(reasons))))
+    return out
