@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -218,13 +219,22 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
 
 
 # A statement of a file that does not wait for metadata locks (60 and 70 under apply: lock_wait_timeout 0, MySQL 1)
-# fails with 1205 when a writer's transaction holds its table, before it changes anything; it is run again after a
-# pause (50 ms doubling, at most 0.2 s: a busy table is free only between its writers' transactions). Under writers
-# that never leave it free for 30 s (measured: six DataJoint clients kept 60 retrying for 300 s), it then waits once,
-# up to the file's usual timeout, the way every other client runs it: a writer can then lose a metadata-lock
-# deadlock, but the file does not starve. The files are safe to run twice: a retried statement skips what is done.
+# fails with 1205 when a writer's transaction holds its table, before it changes anything, and is run again. A DDL
+# that waits instead queues an exclusive lock that every writer's next request on that table waits behind: a writer
+# whose open transaction already holds a weaker lock there (DataJoint: a master's insert holds its parts' tables for
+# read, its cascading delete reads a child before deleting from it) then loses a metadata-lock deadlock (1213, the
+# server always chooses the DML). Measured with six writers that never leave a table free (bench/ddl_locks_bench.py):
+# about four such writers per waiting statement (383 deadlocks a minute, 18 without DDL); tried without waiting,
+# their rate stayed near their own (19, 15), and 17 of 20 statements found a free moment within 10 s at 5-20 ms
+# between tries (10 of 20 at 50-200 ms). So apply tries without waiting, often and jittered, for DDL_NO_WAIT_S; only
+# a statement whose table was never free that long then waits, DDL_SHORT_WAIT_S at a time with a try without
+# waiting between (a wait can be stuck in a chain through a row lock that no deadlock check sees, holding the
+# writers behind it as long as it lasts), until DDL_GIVE_UP_S in all, then stops with 1205 and what to do. The files
+# are safe to run twice: a retried statement skips what is done.
 DDL_NO_WAIT_S = 30.0
-DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.05, 0.2
+DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.005, 0.02
+DDL_SHORT_WAIT_S = 1
+DDL_GIVE_UP_S = 120.0
 
 
 def _no_wait_ddl(db: Database) -> bool:
@@ -233,31 +243,48 @@ def _no_wait_ddl(db: Database) -> bool:
 
 def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None],
                    each: Callable[[list[dict]], None] | None = None):
-    from djsqlgen.phases.builder import LOCK_WAIT_TIMEOUT
-
-    waited, pause, told = 0.0, DDL_RETRY_FIRST_S, False
-    while True:
-        try:
-            return db.call_results(statement.sql, each=each)
-        except ServerError as exc:
-            if exc.errno != 1205 or not _no_wait_ddl(db):
-                raise
-            if not told:
-                echo(f"-- {display_name(path)} line {statement.line}: waiting for writers' transactions on its table "
-                     "(this file's DDL does not make them wait); retrying")
-                told = True
-            if waited >= DDL_NO_WAIT_S:
-                no_wait = db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"]
-                echo(f"-- {display_name(path)} line {statement.line}: its table was never free for "
-                     f"{DDL_NO_WAIT_S:.0f} s; waiting for it (up to {LOCK_WAIT_TIMEOUT} s)")
-                db.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
-                try:
-                    return db.call_results(statement.sql, each=each)
-                finally:
-                    db.execute(f"SET SESSION lock_wait_timeout = {int(no_wait)}")
-            time.sleep(pause)
-            waited += pause
-            pause = min(pause * 2, DDL_RETRY_MOST_S)
+    where = f"{display_name(path)} line {statement.line}"
+    start, pause, tries = time.monotonic(), DDL_RETRY_FIRST_S, 0
+    no_wait: int | None = None  # the file's own lock_wait_timeout, once a try has met a busy table
+    waiting = False  # this try waits DDL_SHORT_WAIT_S
+    told_wait = False
+    try:
+        while True:
+            tries += 1
+            try:
+                result = db.call_results(statement.sql, each=each)
+            except ServerError as exc:
+                if exc.errno != 1205 or not (waiting or _no_wait_ddl(db)):
+                    raise
+                spent = time.monotonic() - start
+                if no_wait is None:
+                    no_wait = int(db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"])
+                    echo(f"-- {where}: waiting for writers' transactions on its table (this file's DDL does not make "
+                         "them wait); retrying")
+                if spent >= DDL_GIVE_UP_S:
+                    raise ServerError(1205, f"its table was never free in {DDL_GIVE_UP_S:.0f} s of tries and short "
+                                            "waits; the file is safe to run again, at a quieter moment (RUNBOOK.md, "
+                                            f"\"Lock discipline\"): {exc.message}") from None
+                if waiting:  # a short wait timed out: the next try does not wait
+                    db.execute(f"SET SESSION lock_wait_timeout = {no_wait}")
+                    waiting = False
+                elif spent >= DDL_NO_WAIT_S:
+                    if not told_wait:
+                        echo(f"-- {where}: its table was never free for {DDL_NO_WAIT_S:.0f} s; waiting for it, "
+                             f"{DDL_SHORT_WAIT_S} s at a time (a writer can lose a 1213 while it waits)")
+                        told_wait = True
+                    db.execute(f"SET SESSION lock_wait_timeout = {DDL_SHORT_WAIT_S}")
+                    waiting = True
+                    continue
+                time.sleep(random.uniform(pause / 2, pause))  # jittered: not in step with the writers
+                pause = min(pause * 2, DDL_RETRY_MOST_S)
+                continue
+            if no_wait is not None:
+                echo(f"-- {where}: done after {tries} tries in {time.monotonic() - start:.1f} s")
+            return result
+    finally:
+        if waiting:
+            db.execute(f"SET SESSION lock_wait_timeout = {no_wait}")
 
 
 def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:

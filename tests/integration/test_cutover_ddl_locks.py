@@ -61,3 +61,105 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
     reader.join()
     assert any("waiting for writers' transactions" in line for line in said), said
     assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+
+
+def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix, dj_env, tmp_path, server_settings,
+                                                                     monkeypatch):
+    """Writers that never leave 70's table free make apply wait for it at last; a waiting DDL holds every writer's next
+    request on the table behind it, and when one of those held writers holds a row another writer of the table waits
+    for, the three wait on each other in two lock systems, which no deadlock check sees: the DDL's wait times out.
+    Before: one wait of lock_wait_timeout (10 s), the writers held all that time, then 70 failed with 1205. Now: waits
+    of 1 s with tries without waiting between, and 70 goes through once the writers' transactions are over."""
+    import djsqlgen.run.apply as apply_module
+
+    monkeypatch.setattr(apply_module, "DDL_NO_WAIT_S", 1.0)  # the no-wait window is not what this is about
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    v1, side = f"`{s.sources[0]}`", f"`{prefix}_side`"
+    db.execute(f"CREATE DATABASE {side}")
+    db.execute(f"CREATE TABLE {side}.counter (id int PRIMARY KEY, n int) ENGINE=InnoDB")
+    db.execute(f"INSERT INTO {side}.counter VALUES (1, 0)")
+    reader, locker = connect(server_settings), connect(server_settings)
+    said: list[str] = []
+    outcome: dict = {}
+
+    def cutover() -> None:
+        with connect(server_settings) as session:
+            try:
+                outcome["statements"] = apply_module.apply_files(session, [s.out / "70_cutover.sql"], echo=said.append)
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                outcome["error"] = exc
+
+    def held_reader() -> None:  # holds subject (read), then waits for the locker's row
+        reader.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 1")
+        reader.execute("COMMIT")
+
+    try:
+        reader.execute("BEGIN")
+        reader.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
+        locker.execute("BEGIN")
+        locker.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 1")
+        cut = threading.Thread(target=cutover)
+        cut.start()
+        waiter = threading.Thread(target=held_reader)
+        waiter.start()
+        deadline = time.monotonic() + 30  # until apply waits for the table (after its tries without waiting)
+        while not db.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata "
+                           "lock' AND INFO LIKE %s AND INFO NOT LIKE 'SELECT%%'", [f"%{s.sources[0]}%"]):
+            assert time.monotonic() < deadline and cut.is_alive(), (said, outcome)
+            time.sleep(0.02)
+        started = time.monotonic()
+        locker.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 4")  # behind the waiting DDL
+        held_s = time.monotonic() - started
+        locker.execute("COMMIT")
+        waiter.join(timeout=60)
+        cut.join(timeout=120)
+    finally:
+        reader.close()
+        locker.close()
+    assert "error" not in outcome, (outcome, said)
+    assert held_s < 3, f"a writer was held {held_s:.1f} s behind 70's wait"
+    assert db.query(f"SELECT n FROM {side}.counter") == [{"n": 2}]
+
+
+def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, prefix, dj_env, tmp_path,
+                                                                           server_settings):
+    """RUNBOOK, Lock discipline: with the stock client, `--init-command="SET @djsqlgen_ddl_retries = 'yes'"` makes the
+    file's DDL give up at once on a busy table (1205), and the shell loop runs the file again until it goes through; a
+    writer that reads, then writes its table meanwhile is never made to wait or to fail."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    v1 = f"`{s.sources[0]}`"
+    settings = server_settings
+    mariadb = (f"mariadb --host={settings.host} --port={settings.port} --user={settings.user}"
+               + (f" --password={settings.password}" if settings.password else ""))
+    loop = (f"until {mariadb} --init-command=\"SET @djsqlgen_ddl_retries = 'yes'\" < {s.out / '70_cutover.sql'} "
+            f"2> {tmp_path / 'err.txt'}; do grep -q 'ERROR 1205' {tmp_path / 'err.txt'} || "
+            f"{{ cat {tmp_path / 'err.txt'}; exit 1; }}; sleep 0.05; done")
+    writer = connect(server_settings)
+    try:
+        writer.execute("BEGIN")
+        writer.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
+        by_hand = subprocess.Popen(["bash", "-c", loop], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(2)  # the loop meets the writer's table busy, again and again
+        assert by_hand.poll() is None, by_hand.communicate()[0]
+        started = time.monotonic()
+        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert time.monotonic() - started < 0.5
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    output, _ = by_hand.communicate(timeout=120)
+    assert by_hand.returncode == 0, output
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '70'") == [{"n": 1}]
