@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete")
     parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
     parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
+    parser.add_argument("--merged-part", action="store_true",
+                        help="also write session__quality (a 1:1 part made with SQL, see writer_stress.py) with raw SQL")
     args = parser.parse_args(argv)
 
     sys.stdout.flush()
@@ -70,10 +72,22 @@ def main(argv: list[str] | None = None) -> int:
             p.Session.insert1({"subject_id": sid, "session_id": 1, "session_start": datetime.datetime(2025, 1, 1, 9, i % 60),
                                    "operator": rng.choice(["alice", "bob", "carol"])})
             p.Session.Tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("a", "b", "c")])
+            if args.merged_part and i % 5:  # most sessions have their part, some not
+                conn.query(f"INSERT INTO {common}.`session__quality` VALUES (%s, 1, %s, 1)", args=(sid, i / 7))
         counts["inserted"] += 1
         step["what"] = "update1"
         p.Subject.update1({"subject_id": sid, "notes": f"updated {i}", "weight": round(rng.uniform(10, 40), 2)})
         counts["updated"] += 1
+        if args.merged_part:
+            step["what"] = "part writes"
+            # the part changed alone, added to a session that had none, deleted alone (as a script fixing data does)
+            conn.query(f"UPDATE {common}.`session__quality` SET snr = snr + 1, ok = NULL WHERE subject_id = %s",
+                       args=(sid - 1,))
+            if i % 5 == 0:
+                conn.query(f"INSERT IGNORE INTO {common}.`session__quality` VALUES (%s, 1, 0.5, 0)", args=(sid,))
+            if i % 7 == 3:
+                conn.query(f"DELETE FROM {common}.`session__quality` WHERE subject_id = %s", args=(sid,))
+            counts["raw"] += 1
         if i % 3 == 1:
             step["what"] = "key move"
             # Primary-key change: cascades to session and session__tag inside the server.
