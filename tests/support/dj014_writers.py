@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
     parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
     parser.add_argument("--merged-part", action="store_true",
-                        help="also write session__quality (a 1:1 part made with SQL, see writer_stress.py) with raw SQL")
+                        help="also write session__quality (a 1:1 part made with SQL: writer_stress.py) with raw SQL")
     args = parser.parse_args(argv)
 
     sys.stdout.flush()
