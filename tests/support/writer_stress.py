@@ -58,8 +58,9 @@ def _lookup(plan: dict, common: str) -> None:
 
 
 def _part(plan: dict, common: str) -> None:
-    """subject's weight and notes (what update1 and the bulk moves write) go to a new part subject__body."""
-    _common(plan, common)["subject"] = {"parts": [{"name": "body", "columns": ["weight", "notes"]}]}
+    """subject's weight and date of birth go to a new part subject__body, a row only where either is not NULL: a
+    writer's new subject has none until its update1 sets the weight (an insert into a sparse v2 table)."""
+    _common(plan, common)["subject"] = {"parts": [{"name": "body", "columns": ["weight", "date_of_birth"]}]}
 
 
 def _merge(plan: dict, common: str) -> None:
