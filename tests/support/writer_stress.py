@@ -102,7 +102,8 @@ CREATE TABLE `{db}`.`session__quality` (subject_id int unsigned NOT NULL, sessio
 def _merged_part(db, common: str) -> None:
     db.execute(MERGED_PART.format(db=common))
     db.execute(f"INSERT INTO `{common}`.`session__quality` SELECT subject_id, session_id, "
-               f"subject_id / 10 + session_id, IF(session_id = 1, 1, NULL) FROM `{common}`.`session` WHERE subject_id % 5 <> 0")
+               f"subject_id / 10 + session_id, IF(session_id = 1, 1, NULL) FROM `{common}`.`session` "
+               "WHERE subject_id % 5 <> 0")  # most sessions have their part, some not
 
 
 @dataclass(frozen=True)
