@@ -66,6 +66,8 @@ def main() -> int:
             finally:
                 if not args.keep:
                     with connect(settings) as db:
+                        # the copies' schemas reference each other (ephys → common, and v2's after 70)
+                        db.execute("SET SESSION foreign_key_checks = 0")
                         for row in db.query("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA "
                                             "WHERE SCHEMA_NAME LIKE %s", [prefix + "%"]):
                             db.execute(f"DROP DATABASE `{row['s']}`")
