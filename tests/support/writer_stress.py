@@ -58,9 +58,9 @@ def _lookup(plan: dict, common: str) -> None:
 
 
 def _part(plan: dict, common: str) -> None:
-    """subject's weight and date of birth go to a new part subject__body, a row only where either is not NULL: a
-    writer's new subject has none until its update1 sets the weight (an insert into a sparse v2 table)."""
-    _common(plan, common)["subject"] = {"parts": [{"name": "body", "columns": ["weight", "date_of_birth"]}]}
+    """subject's weight goes to a new part subject__body, a row only where it is not NULL: a writer's new subject
+    has none until its update1 sets the weight (an insert into a sparse v2 table)."""
+    _common(plan, common)["subject"] = {"parts": [{"name": "body", "columns": ["weight"]}]}
 
 
 def _merge(plan: dict, common: str) -> None:
