@@ -1,10 +1,12 @@
 """Writers' bench (issue 21, DESIGN invariant 10): what DataJoint 0.14 clients at work on v1 notice of a migration.
 
-For each operation shape (identity, re-key with children, lookup), two copies of the 0.14 test pipeline, bulk-filled
+For each operation shape (identity, re-key with children, lookup, part extraction, part merge, split, the
+dj014-to-dj2 preset, and issue 21's combined plan: SHAPES), two copies of the 0.14 test pipeline, bulk-filled
 alike; the migration runs on one (30, backfill --jobs 2, verify, 60, 70) while ``--workers`` clients write to both
 (tests/support/writer_stress.py). Printed side by side, per phase: the failures the clients got, by error code, with
-the migration and without it; and v1 write throughput with the triggers over without (completed iterations in the
-same window; target >= 0.5). Targets: failures with <= failures without, in every phase.
+the migration and without it; and v1 write throughput with the triggers over without
+(iterations completed from 30 until 70 starts, in the same window; target >= 0.5). Targets: failures with <=
+failures without, in every phase.
 
 Run: ``.venv/bin/python bench/writers_bench.py [--workers 6] [--subjects 3000] [--shapes lookup,identity]``
 (DJ_HOST, DJ_USER, DJ_PASS, else root on localhost). Every schema it makes starts with ``djbw``; they are dropped
@@ -64,6 +66,8 @@ def main() -> int:
             finally:
                 if not args.keep:
                     with connect(settings) as db:
+                        # the copies' schemas reference each other (ephys → common, and v2's after 70)
+                        db.execute("SET SESSION foreign_key_checks = 0")
                         for row in db.query("SELECT SCHEMA_NAME AS s FROM information_schema.SCHEMATA "
                                             "WHERE SCHEMA_NAME LIKE %s", [prefix + "%"]):
                             db.execute(f"DROP DATABASE `{row['s']}`")

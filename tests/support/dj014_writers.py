@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete")
     parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
     parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
+    parser.add_argument("--merged-part", action="store_true",
+                        help="also write session__quality (a 1:1 part made with SQL: writer_stress.py) with raw SQL")
     args = parser.parse_args(argv)
 
     sys.stdout.flush()
@@ -70,10 +72,22 @@ def main(argv: list[str] | None = None) -> int:
             p.Session.insert1({"subject_id": sid, "session_id": 1, "session_start": datetime.datetime(2025, 1, 1, 9, i % 60),
                                    "operator": rng.choice(["alice", "bob", "carol"])})
             p.Session.Tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("a", "b", "c")])
+            if args.merged_part and i % 5:  # most sessions have their part, some not
+                conn.query(f"INSERT INTO {common}.`session__quality` VALUES (%s, 1, %s, 1)", args=(sid, i / 7))
         counts["inserted"] += 1
         step["what"] = "update1"
         p.Subject.update1({"subject_id": sid, "notes": f"updated {i}", "weight": round(rng.uniform(10, 40), 2)})
         counts["updated"] += 1
+        if args.merged_part:
+            step["what"] = "part writes"
+            # the part changed alone, added to a session that had none, deleted alone (as a script fixing data does)
+            conn.query(f"UPDATE {common}.`session__quality` SET snr = snr + 1, ok = NULL WHERE subject_id = %s",
+                       args=(sid - 1,))
+            if i % 5 == 0:
+                conn.query(f"INSERT IGNORE INTO {common}.`session__quality` VALUES (%s, 1, 0.5, 0)", args=(sid,))
+            if i % 7 == 3:
+                conn.query(f"DELETE FROM {common}.`session__quality` WHERE subject_id = %s", args=(sid,))
+            counts["raw"] += 1
         if i % 3 == 1:
             step["what"] = "key move"
             # Primary-key change: cascades to session and session__tag inside the server.
@@ -99,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             (p.Subject & {"subject_id": existing.pop()}).delete()
             counts["bulk_deletes"] += 1
     counts["errors"] = 0
+    done_at = []  # when each iteration completed (--keep-going): throughput in a window of the caller's choosing
     for i in range(args.iterations):
         if args.until_file and os.path.exists(args.until_file):
             break
@@ -107,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         try:
             iteration(i)
+            done_at.append(round(time.time(), 2))
         except Exception as exc:  # noqa: BLE001 - counted by error code, as the lab would see it
             counts["errors"] += 1
             out.write(json.dumps({"error": _errno(exc), "at": time.time(), "what": step["what"],
@@ -115,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
                 conn.cancel_transaction()
             except Exception:  # noqa: BLE001
                 pass
+    if args.keep_going:
+        counts["done_at"] = done_at
     out.write(json.dumps(counts) + "\n")
     out.flush()
     return 0

@@ -138,12 +138,13 @@ def prepare_migration(tmp_path: Path, prefix: str, common: str, ephys: str, env:
 
 
 def migration_files(tmp_path: Path, prefix: str, sources: list[str], env: dict[str, str],
-                    edit: Callable[[dict], object]) -> tuple[Path, Path]:
-    """The identity plan of ``sources`` (each to ``<source>_v2``, control schema ``<prefix>_ctl``) edited by
-    ``edit``, and its generated files; returns (plan path, output directory)."""
+                    edit: Callable[[dict], object], preset: str | None = None) -> tuple[Path, Path]:
+    """The identity plan of ``sources`` (each to ``<source>_v2``, control schema ``<prefix>_ctl``; ``preset``
+    given to plan init) edited by ``edit``, and its generated files; returns (plan path, output directory)."""
     plan_path = tmp_path / "plan.yaml"
     pairs = [a for s in sources for a in ("--schema", f"{s}={s}_v2")]
-    init = djsqlgen(["plan", "init", *pairs, "--name", prefix, "-o", str(plan_path)], env)
+    presets = ["--preset", preset] if preset else []
+    init = djsqlgen(["plan", "init", *presets, *pairs, "--name", prefix, "-o", str(plan_path)], env)
     assert init.returncode == 0, init.stderr
     plan = yaml.safe_load(plan_path.read_text())
     plan["control_schema"] = f"{prefix}_ctl"
