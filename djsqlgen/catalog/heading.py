@@ -11,11 +11,13 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from djsqlgen.catalog.types import EXTERNAL_TABLE_PREFIX, DataJointType, split_comment
 from djsqlgen.errors import HeadingError
-from djsqlgen.run.db import Database
+
+if TYPE_CHECKING:  # only the type: reading a heading file needs no driver, and run/ sits above the catalog
+    from djsqlgen.run.db import Database
 
 HEADING_FORMAT = 1
 
