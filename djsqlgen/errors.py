@@ -61,6 +61,13 @@ class UnsupportedError(DjsqlgenError):
     """The server or the heading lacks a feature the requested migration needs."""
 
 
+class JobStopped(DjsqlgenError):
+    """A backfill or verify stopped partway (a server error in a chunk, writers' locks, the load limit): work was
+    done, and the same command resumes it, so not bad input."""
+
+    exit_status = 1
+
+
 class ApplyError(DjsqlgenError):
     """A generated statement failed on the server."""
 

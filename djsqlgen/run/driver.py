@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from djsqlgen.engines.yielding import FIRST_PAUSE_S, LOCKED_FOR_S, MAX_PAUSE_S, QUIET_RETRIES
-from djsqlgen.errors import DjsqlgenError
+from djsqlgen.errors import DjsqlgenError, JobStopped
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_expression, requested_now
 from djsqlgen.run.chunked import ChunkedRun
@@ -182,13 +182,13 @@ def _call_chunk(db: Database, plan: Plan, proc: str, target_id: str, chunk_rows:
             return _chunk_results(db, plan), chunk_rows, time.monotonic() - began
         except ServerError as exc:
             if exc.errno not in RETRYABLE:
-                raise DjsqlgenError(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
+                raise JobStopped(f"backfill of {label} stopped: server error {exc.errno}: {exc.message}. "
                                     "Nothing is lost: fix the cause and run the same command again to resume.") from None
             pause = min(FIRST_PAUSE_S * 2**attempt, MAX_PAUSE_S)
             if locked_s + pause > LOCKED_FOR_S:
                 why = f"rows of {label} locked by writers for {LOCKED_FOR_S} s of retries"
                 run.report(db, "stopped", why)
-                raise DjsqlgenError(
+                raise JobStopped(
                     f"backfill of {label} stopped: writers kept rows of its next chunk locked for {LOCKED_FOR_S} s "
                     f"of retries (last: {RETRYABLE[exc.errno]}, {exc.errno}). Nothing is lost: run the same command "
                     "again to resume once the long transaction has ended (see SHOW ENGINE INNODB STATUS)."

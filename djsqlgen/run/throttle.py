@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
-from djsqlgen.errors import DjsqlgenError
+from djsqlgen.errors import DjsqlgenError, JobStopped
 from djsqlgen.engines.chunk_sizing import MAX_CHUNK_ROWS, POOL_SHARE
 from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.settings import ConnectionSettings
@@ -73,7 +73,7 @@ def parse_load(text: str | None, option: str) -> dict[str, int]:
     return limits
 
 
-class LoadCritical(DjsqlgenError):
+class LoadCritical(JobStopped):
     """The server crossed --critical-load: the job stopped after its last chunk (resumable)."""
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import click
 
-from djsqlgen.errors import DjsqlgenError
+from djsqlgen.errors import DjsqlgenError, JobStopped
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
@@ -231,7 +231,7 @@ def verify(db: Database, plan: Plan, chunk_rows: int, *, chunk_time_s: float = 0
     try:
         results = db.call_results(f"CALL {_q(plan, 'verify_finish')}({run_id}, 0)")
     except ServerError as exc:
-        raise DjsqlgenError(f"verify run {run_id} could not be closed: server error {exc.errno}: {exc.message}") from None
+        raise JobStopped(f"verify run {run_id} could not be closed: server error {exc.errno}: {exc.message}") from None
     log_phase(db, plan, "50", "50_verify.sql")  # as 50_verify.sql does
     return VerifyResult(run_id, results[0] if results else [], results[1] if len(results) > 1 else [])
 
@@ -272,6 +272,6 @@ def _read(reader: Database, call: str, args: list, outs: tuple[str, ...], label:
         reader.execute(call, args)
         row = reader.query("SELECT " + ", ".join(f"@djsqlgen_{o} AS {o}" for o in outs))[0]
     except ServerError as exc:
-        raise DjsqlgenError(f"verify of {label} stopped: server error {exc.errno}: {exc.message}. Nothing is lost: "
+        raise JobStopped(f"verify of {label} stopped: server error {exc.errno}: {exc.message}. Nothing is lost: "
                             f"{RESUME_HINT}") from None
     return {k: (v.decode() if isinstance(v, bytes) else v) for k, v in row.items()}

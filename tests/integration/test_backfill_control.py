@@ -148,7 +148,7 @@ def test_critical_load_stops_the_copy_cleanly_and_it_resumes(scenario, server_se
     _wait_for(lambda: _threads_running(scenario.db) >= base + 4)
     stopped = scenario.run("backfill", str(scenario.plan_path), "--critical-load", f"Threads_running={base + 3}",
                            check=False)
-    assert stopped.returncode != 0 and "reached --critical-load" in stopped.stderr, stopped.stderr
+    assert stopped.returncode == 1 and "reached --critical-load" in stopped.stderr, stopped.stderr
     assert "Traceback" not in stopped.stderr and rows_copied(scenario) == 0
     assert "backfill: stopped" in _status(scenario)
     for t in busy:

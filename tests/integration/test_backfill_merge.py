@@ -57,7 +57,8 @@ def test_the_command_stops_before_copying_and_names_both_keys(db, prefix, dj_env
     s = _scenario(db, prefix, dj_env, tmp_path)
     _unseen(s, COLLIDE)
     result = s.backfill(chunk_rows=4, check=False)
-    assert result.returncode != 0, result.stdout + result.stderr
+    # a stop of the running job (DESIGN: 1 a database failure; 2 only for bad input, nothing executed)
+    assert result.returncode == 1, result.stdout + result.stderr
     _names_both(result.stderr)
     assert _visits(s) == 0  # nothing copied
     s.db.execute(f"DELETE FROM `{s.sources[0]}`.session WHERE subject_id = 3 AND session_id = 9")
