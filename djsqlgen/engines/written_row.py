@@ -1,0 +1,92 @@
+"""A two-way target whose row is the written row itself (no join, no filter, reached directly by the driving row):
+its carried writes and their compare-before-write probes, from the trigger's NEW or OLD alone.
+
+The general forms (engines/triggers.py) find the reached rows through the source (``INSERT … SELECT * FROM (SELECT
+… FROM v1 WHERE key = NEW.key) AS dt``, the probe a LEFT JOIN from a derived table): right for joins, cascades and
+filters, but each derived table is a temporary table built per row. Here the row is NEW (OLD for a delete), so
+every value is an expression of it and every statement finds its one v2 row by primary key: measured with
+bench/two_way_bench.py, the way two-way sync's cost per write goes down by half (a write is carried once and its
+echo stopped by one primary-key read, both without a temporary table).
+
+Same semantics as the general forms: the probe compares what the write would store with what the row holds, byte
+for byte (``stored_same``), its own lock (LOCK IN SHARE MODE) added by the caller for UPDATE and DELETE.
+"""
+
+from __future__ import annotations
+
+from djsqlgen.engines.impacts import Impact
+from djsqlgen.engines.source import same_bytes, stored_same, table_sql
+from djsqlgen.engines.values import as_stored_key
+from djsqlgen.model.expr import bound
+from djsqlgen.model.target import DRIVING, Target
+from djsqlgen.sqltext.quoting import quote_identifier
+
+
+def _q(name: str) -> str:
+    return quote_identifier(name)
+
+
+def is_written_row(target: Target, impact: Impact) -> bool:
+    """Whether the only row ``impact`` reaches in ``target`` is made from the written row alone."""
+    s = target.source
+    return (not s.joins and s.filter is None and not s.distinct
+            and bool(impact.paths) and all(p.alias == DRIVING and p.direct for p in impact.paths))
+
+
+def _at_key(target: Target, record: str) -> str:
+    """WHERE condition: ``dst`` is the row whose key ``record``'s row makes (compared as v2 compares its keys)."""
+    bind = bound(DRIVING, record)
+    return " AND ".join(f"dst.{_q(c.name)} = {as_stored_key(c.expr.render(bind), c.decl)}" for c in target.key_columns)
+
+
+def upsert(target: Target, plain_insert: bool) -> str:
+    """INSERT NEW's row; unless ``plain_insert``, a row already at its key takes its values (insert-only columns,
+    the other side's own, keep theirs)."""
+    bind = bound(DRIVING, "NEW")
+    values = {c.name: c.expr.render(bind) for c in target.columns}
+    body = (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
+            f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
+            f"VALUES\n  ({', '.join(values.values())})")
+    if plain_insert:
+        return body
+    updated = [c.name for c in target.columns if c.name not in target.primary_key and not c.insert_only] \
+        or [target.primary_key[0]]
+    updates = ",\n  ".join(f"{_q(n)} = {values[n]}" for n in updated)
+    return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
+
+
+def row_as_written(target: Target) -> str:
+    """SQL query finding the row at NEW's key already holding what ``upsert`` would write (the write is needed
+    where it finds none)."""
+    bind = bound(DRIVING, "NEW")
+    same = "\n  AND ".join(stored_same(f"dst.{_q(c.name)}", c.expr.render(bind), c.decl)
+                           for c in target.columns if not c.insert_only)
+    return f"SELECT 1 FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'NEW')}\n  AND {same}"
+
+
+def key_moved(target: Target) -> str:
+    """SQL: the written row's v2 key changed, byte for byte."""
+    parts = []
+    for c in target.key_columns:
+        old, new = (as_stored_key(c.expr.render(bound(DRIVING, r)), c.decl) for r in ("OLD", "NEW"))
+        parts.append(same_bytes(old, new, c.decl))
+    return f"NOT ({' AND '.join(parts)})"
+
+
+def at_old_key(target: Target) -> str:
+    """SQL query finding the row at OLD's key (a move or a delete has a row to write)."""
+    return f"SELECT 1 FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}"
+
+
+def move(target: Target) -> str:
+    """UPDATE the row at OLD's key to NEW's key and values in one statement (moved first and changed after, it would
+    show the other side's trigger a row that is neither the old nor the new one, which it would carry back)."""
+    bind = bound(DRIVING, "NEW")
+    sets = ",\n  ".join(f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns if not c.insert_only)
+    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst\nSET {sets}\n"
+            f"WHERE {_at_key(target, 'OLD')}")
+
+
+def delete(target: Target) -> str:
+    """DELETE the row at OLD's key."""
+    return f"DELETE dst FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}"
