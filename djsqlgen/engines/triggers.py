@@ -97,7 +97,8 @@ def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | N
             f"WHERE dst.{_q(target.primary_key[0])} IS NULL\n  OR NOT ({same})")
 
 
-def _carried(ctx: Context, target: Target, event: str, changes: str, write: str, absent: bool = False) -> str:
+def _carried(ctx: Context, target: Target, event: str, changes: str | written_row.Lookup, write: str,
+             absent: bool = False) -> str:
     """``write``, or on a two-way target, ``write`` only where ``changes`` finds a row it would change: compare before
     write. The echo of a carried write finds the other side already equal and stops, so it neither comes back nor
     meets error 1442; a guard that holds no state cannot go stale when a write ends by 1205, 1213, KILL QUERY or
@@ -108,12 +109,14 @@ def _carried(ctx: Context, target: Target, event: str, changes: str, write: str,
     from djsqlgen.engines import two_way
 
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
-    if event != "INSERT":
-        # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
-        # latest committed version tells: a snapshot older than another client's carried change would find the row
-        # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
-        changes += "\nLOCK IN SHARE MODE"
-    compared = _unlocked_exists(changes, then, absent)
+    # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
+    # latest committed version tells: a snapshot older than another client's carried change would find the row
+    # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
+    lock = event != "INSERT"
+    if isinstance(changes, written_row.Lookup):
+        compared = _if_found(changes.found("v_found", lock), then)
+    else:
+        compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
     carried = two_way.open_before_carrying(ctx, target, event, write, compared)
     return two_way.outside_engine_sessions(ctx, two_way.unless_in_carry(ctx, compared, carried))
@@ -228,6 +231,12 @@ def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
               f"WHERE target_id = {quote_literal(t.id)}")
     return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
             f"    {_indent(_unlocked_exists(missing, insert), 4)};\n  END IF;\nEND")
+
+
+def _if_found(select_into: str, then: str) -> str:
+    """``then`` where ``select_into`` (a SELECT … INTO v_found) sets v_found."""
+    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  {_indent(select_into, 2)};\n"
+            f"  IF v_found THEN\n    {_indent(then, 4)};\n  END IF;\nEND")
 
 
 def _unlocked_exists(query: str, then: str, absent: bool = False) -> str:
@@ -530,8 +539,11 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                    "row fails this write)" if plain else "") if direct_driving
                    else f"rows of {t.label} read the new row (as {label})")
             if _two_way_row(ctx, impact):
-                blocks.append((t.label, why, _carried(ctx, t, event, written_row.row_as_written(t),
-                                                      written_row.upsert(t, plain), absent=True)))
+                # A plain INSERT: the other side holds no row at a new row's key while both sides are equal, and an
+                # upsert would make every INSERT statement open and lock the tables the UPDATE triggers of the other
+                # side write (MariaDB prelocks what a statement's triggers may write, transitively).
+                blocks.append((t.label, why + " (a plain INSERT: one at the key already fails the write)", _carried(
+                    ctx, t, event, written_row.row_as_written(t), written_row.upsert(t, True))))
                 continue
             inserted = _without_child_joins(t) if direct_driving else t
             reached = _reached(ctx, Impact(inserted, impact.paths), "NEW")
@@ -573,9 +585,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
         elif _two_way_row(ctx, impact):
-            statements.append((f"recompute the row of {t.label} made from it",
-                               _carried(ctx, t, event, written_row.row_as_written(t), written_row.upsert(t, False),
-                                        absent=True)))
+            if written_row.update(t):
+                statements.append((f"the row of {t.label} made from it takes its values",
+                                   _carried(ctx, t, event, written_row.row_as_written(t), written_row.update(t))))
         else:
             reached = _reached(ctx, impact, "NEW")
             statements.append((f"recompute the rows of {t.label} that read it (as {label})",

@@ -14,6 +14,8 @@ for byte (``stored_same``), its own lock (LOCK IN SHARE MODE) added by the calle
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from djsqlgen.engines.impacts import Impact
 from djsqlgen.engines.source import same_bytes, stored_same, table_sql
 from djsqlgen.engines.values import as_stored_key
@@ -24,6 +26,21 @@ from djsqlgen.sqltext.quoting import quote_identifier
 
 def _q(name: str) -> str:
     return quote_identifier(name)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """The rows of one v2 table a compare-before-write looks for, by primary key: ``FROM … WHERE …``. Counted
+    (``SELECT COUNT(*) … INTO``), not asked with EXISTS (…): a subquery in a trigger is prepared again on every
+    execution, on memory the server keeps until the table leaves its cache (measured: the general forms' derived
+    tables and EXISTS grew the server by about 10 MB per bench iteration, until it was killed for memory)."""
+    rows: str
+    write_where_none: bool  # the write is needed where no such row is found (else where one is)
+
+    def found(self, variable: str, lock: bool) -> str:
+        """SELECT … INTO ``variable``: 1 where the write is needed, a consistent read unless ``lock``."""
+        test = "= 0" if self.write_where_none else "> 0"
+        return f"SELECT COUNT(*) {test} INTO {variable}\n{self.rows}" + ("\nLOCK IN SHARE MODE" if lock else "")
 
 
 def is_written_row(target: Target, impact: Impact) -> bool:
@@ -55,13 +72,29 @@ def upsert(target: Target, plain_insert: bool) -> str:
     return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
 
 
-def row_as_written(target: Target) -> str:
-    """SQL query finding the row at NEW's key already holding what ``upsert`` would write (the write is needed
-    where it finds none)."""
+def update(target: Target) -> str:
+    """UPDATE the row at NEW's key to NEW's values (insert-only columns keep theirs). No row there, nothing is
+    written: while both sides are equal the other side holds every row, and before the backfill has copied this
+    one it copies it later as this write leaves it (its chunk reads v1 under shared locks). An upsert would make
+    every UPDATE statement open and lock the tables the other side's INSERT triggers write (MariaDB prelocks what
+    a statement's triggers may write, transitively)."""
+    bind = bound(DRIVING, "NEW")
+    sets = ",\n  ".join(f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns
+                        if c.name not in target.primary_key and not c.insert_only)
+    if not sets:  # every column is the key: the row at the key is the row
+        return ""
+    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst\nSET {sets}\n"
+            f"WHERE {_at_key(target, 'NEW')}")
+
+
+def row_as_written(target: Target) -> Lookup:
+    """The row at NEW's key already holding what the write would leave there (the write is needed where there is
+    none)."""
     bind = bound(DRIVING, "NEW")
     same = "\n  AND ".join(stored_same(f"dst.{_q(c.name)}", c.expr.render(bind), c.decl)
-                           for c in target.columns if not c.insert_only)
-    return f"SELECT 1 FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'NEW')}\n  AND {same}"
+                           for c in target.columns if not c.insert_only and c.name not in target.primary_key)
+    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'NEW')}"
+                  + (f"\n  AND {same}" if same else ""), True)
 
 
 def key_moved(target: Target) -> str:
@@ -73,9 +106,9 @@ def key_moved(target: Target) -> str:
     return f"NOT ({' AND '.join(parts)})"
 
 
-def at_old_key(target: Target) -> str:
-    """SQL query finding the row at OLD's key (a move or a delete has a row to write)."""
-    return f"SELECT 1 FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}"
+def at_old_key(target: Target) -> Lookup:
+    """The row at OLD's key (a move or a delete has a row to write)."""
+    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}", False)
 
 
 def move(target: Target) -> str:
