@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.guards import applied
+from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import writer_message
@@ -94,12 +94,19 @@ def outside_engine_sessions(ctx: Context, sql: str) -> str:
     return f"IF {ENGINE_SESSION} IS NULL THEN\n  {_indent(sql, 2)};\nEND IF"
 
 
+def _sixty_applied(ctx: Context) -> str:
+    """SELECT … INTO v_open: whether 60 of this migration is applied, counted by primary key (as written_row.Lookup:
+    it runs on every write a v2 client makes)."""
+    return (f"SELECT COUNT(*) INTO v_open FROM {phase_log(ctx)} "
+            f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)}")
+
+
 def open_before_carrying(ctx: Context, target: Target, event: str, write: str, compared: str) -> str:
     """A client's own write carried without comparing first: on the way back, ``write`` once 60 is applied, and
     until then ``compared`` (which refuses only a write that would change v1, W6)."""
     if not before_carrying(ctx, target, event):
         return write
-    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  SELECT {applied(ctx, '60')} INTO v_open;\n"
+    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
             f"  IF v_open THEN\n    {_indent(write, 4)};\n  ELSE\n    {_indent(compared, 4)};\n  END IF;\nEND")
 
 
@@ -113,7 +120,7 @@ def before_carrying(ctx: Context, target: Target, event: str) -> str:
         return ""
     message = writer_message("W6", target.source.driving.label, "", "v2 takes writes from 60 on; write to v1 "
                                                                     "until then")
-    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  SELECT {applied(ctx, '60')} INTO v_open;\n"
+    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
             f"  IF NOT v_open THEN\n    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
             f"  END IF;\nEND")
 
