@@ -49,10 +49,11 @@ def is_written_row(target: Target, impact: Impact) -> bool:
             and bool(impact.paths) and all(p.alias == DRIVING and p.direct for p in impact.paths))
 
 
-def _at_key(target: Target, record: str) -> str:
+def _at_key(target: Target, record: str, alias: str = "dst.") -> str:
     """WHERE condition: ``dst`` is the row whose key ``record``'s row makes (compared as v2 compares its keys)."""
     bind = bound(DRIVING, record)
-    return " AND ".join(f"dst.{_q(c.name)} = {as_stored_key(c.expr.render(bind), c.decl)}" for c in target.key_columns)
+    return " AND ".join(f"{alias}{_q(c.name)} = {as_stored_key(c.expr.render(bind), c.decl)}"
+                        for c in target.key_columns)
 
 
 def upsert(target: Target, plain_insert: bool) -> str:
@@ -120,5 +121,5 @@ def move(target: Target) -> str:
 
 
 def delete(target: Target) -> str:
-    """DELETE the row at OLD's key."""
-    return f"DELETE dst FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}"
+    """DELETE the row at OLD's key (the single-table form: no join to plan)."""
+    return f"DELETE FROM {table_sql(target.schema, target.name)}\nWHERE {_at_key(target, 'OLD', alias='')}"
