@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from djsqlgen.engines import written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -96,22 +97,35 @@ def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | N
             f"WHERE dst.{_q(target.primary_key[0])} IS NULL\n  OR NOT ({same})")
 
 
-def _carried(ctx: Context, target: Target, event: str, changes: str, write: str) -> str:
+def _carried(ctx: Context, target: Target, event: str, changes: str | written_row.Lookup, write: str,
+             absent: bool = False) -> str:
     """``write``, or on a two-way target, ``write`` only where ``changes`` finds a row it would change: compare before
     write. The echo of a carried write finds the other side already equal and stops, so it neither comes back nor
     meets error 1442; a guard that holds no state cannot go stale when a write ends by 1205, 1213, KILL QUERY or
-    max_statement_time (tests/integration/test_two_way_guard.py)."""
+    max_statement_time (tests/integration/test_two_way_guard.py). ``absent``: ``changes`` finds the row already as
+    the write would leave it, so the write is needed where it finds none."""
     if target.id not in ctx.compare_before_write:
         return write
     from djsqlgen.engines import two_way
 
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
-    if event != "INSERT":
-        # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
-        # latest committed version tells: a snapshot older than another client's carried change would find the row
-        # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
-        changes += "\nLOCK IN SHARE MODE"
-    return two_way.outside_engine_sessions(ctx, _unlocked_exists(changes, then))
+    # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
+    # latest committed version tells: a snapshot older than another client's carried change would find the row
+    # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
+    lock = event != "INSERT"
+    if isinstance(changes, written_row.Lookup):
+        compared = _if_found(changes.found("v_found", lock), then)
+    else:
+        compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
+    # a client's own write is no echo: carried without the comparison (two_way.carry_token)
+    carried = two_way.open_before_carrying(ctx, target, event, write, compared)
+    return two_way.outside_engine_sessions(ctx, two_way.unless_in_carry(ctx, compared, carried))
+
+
+def _two_way_row(ctx: Context, impact: Impact) -> bool:
+    """A two-way target whose reached row is the written row itself: carried from NEW/OLD (engines/written_row.py),
+    without the derived tables the general forms read the source through."""
+    return impact.target.id in ctx.compare_before_write and written_row.is_written_row(impact.target, impact)
 
 
 def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
@@ -219,13 +233,19 @@ def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
             f"    {_indent(_unlocked_exists(missing, insert), 4)};\n  END IF;\nEND")
 
 
-def _unlocked_exists(query: str, then: str) -> str:
+def _if_found(select_into: str, then: str) -> str:
+    """``then`` where ``select_into`` (a SELECT … INTO v_found) sets v_found."""
+    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  {_indent(select_into, 2)};\n"
+            f"  IF v_found THEN\n    {_indent(then, 4)};\n  END IF;\nEND")
+
+
+def _unlocked_exists(query: str, then: str, absent: bool = False) -> str:
     """``IF EXISTS (query) THEN then``, read without a lock. In a trigger, ``IF EXISTS`` is a locking read, and of a
     table the trigger also writes an exclusive one (InnoDB opens it for writing); on a key that is not there it locks
     the gap where another writer's row is about to go, which v1 never does. A plain ``SELECT … INTO`` is a consistent
     read: no lock. What it may miss (a row committed after this transaction's snapshot) the write that follows meets
-    anyway, as a duplicate key or a wait on that row's lock."""
-    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  SELECT EXISTS (\n    {_indent(query, 4)}\n  ) INTO v_found;\n"
+    anyway, as a duplicate key or a wait on that row's lock. With ``absent``: IF NOT EXISTS."""
+    return (f"BEGIN\n  DECLARE v_found INT DEFAULT 0;\n  SELECT {'NOT ' if absent else ''}EXISTS (\n    {_indent(query, 4)}\n  ) INTO v_found;\n"
             f"  IF v_found THEN\n    {_indent(then, 4)};\n  END IF;\nEND")
 
 
@@ -489,6 +509,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             if _fills_gaps(ctx, impact.target):
                 why += " (a row not copied yet is written first: the delete then finds it and locks no gap)"
             gone = Impact(impact.target, paths)
+            if event == "DELETE" and _two_way_row(ctx, gone):
+                blocks.append((impact.target.label, why, _carried(
+                    ctx, impact.target, event, written_row.at_old_key(gone.target), written_row.delete(gone.target))))
+                continue
             blocks.append((impact.target.label, why, _carried(
                 ctx, impact.target, event, _delete(ctx, gone, event == "DELETE", probe=True),
                 _delete(ctx, gone, gone=event == "DELETE"))))
@@ -514,6 +538,13 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             why = (f"the new row makes a row of {t.label}" + (" (plain INSERT: a key that would merge with another "
                    "row fails this write)" if plain else "") if direct_driving
                    else f"rows of {t.label} read the new row (as {label})")
+            if _two_way_row(ctx, impact):
+                # A plain INSERT: the other side holds no row at a new row's key while both sides are equal, and an
+                # upsert would make every INSERT statement open and lock the tables the UPDATE triggers of the other
+                # side write (MariaDB prelocks what a statement's triggers may write, transitively).
+                blocks.append((t.label, why + " (a plain INSERT: one at the key already fails the write)", _carried(
+                    ctx, t, event, written_row.row_as_written(t), written_row.upsert(t, True))))
+                continue
             inserted = _without_child_joins(t) if direct_driving else t
             reached = _reached(ctx, Impact(inserted, impact.paths), "NEW")
             blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(inserted, reached, impact),
@@ -537,9 +568,14 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                                        _v1_taken_refusal(ctx, t)))
             gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"
                        if _fills_gaps(ctx, t) else "")
-            statements.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
-                               f"children{gapless})",
-                               _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
+            if _two_way_row(ctx, impact):  # looked for only when the key did change
+                moved = _carried(ctx, t, event, written_row.at_old_key(t), written_row.move(t))
+                statements.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries "
+                                   "children)", f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
+            else:
+                statements.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
+                                   f"children{gapless})",
+                                   _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
@@ -548,6 +584,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         if lookup_write:
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
+        elif _two_way_row(ctx, impact):
+            if written_row.update(t):
+                statements.append((f"the row of {t.label} made from it takes its values",
+                                   _carried(ctx, t, event, written_row.row_as_written(t), written_row.update(t))))
         else:
             reached = _reached(ctx, impact, "NEW")
             statements.append((f"recompute the rows of {t.label} that read it (as {label})",
@@ -568,9 +608,11 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
         return None
     name = naming.trigger_name(ctx.plan.name, written.name, event, back=ctx.reverse)
     statement_event, timing = KINDS[event]
+    from djsqlgen.engines import two_way
+
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
                  timing=timing, event=statement_event, blocks=blocks, plan_name=ctx.plan.name,
-                 plan_hash=ctx.migration_hash, dialect=ctx.dialect)
+                 plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=two_way.carry_token(ctx))
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
                      f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
                      + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.guards import applied
+from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import writer_message
@@ -27,6 +27,11 @@ from djsqlgen.sqltext.statements import Owned, Statement
 ENGINE_SESSION = "@djsqlgen_engine_session"
 # Set by a forward trigger to the start time of the statement that fired it (two-way plans with one-way tables).
 CARRYING = "@djsqlgen_carrying"
+# Two-way: the start time of the statement whose trigger is carrying a write to the other side, while it does (see
+# carry_token). Its own variable: W7's token above is never cleared.
+CARRY = "@djsqlgen_carry"
+# A trigger's local: whether it runs inside a write another trigger of its statement carries (an echo is possible).
+IN_CARRY = "v_in_carry"
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -59,10 +64,50 @@ def one_way_refusals(ctx: Context) -> list[Statement]:
     return out
 
 
+def carry_token(ctx: Context) -> tuple[str, str, str] | None:
+    """(declaration, first statement, last statement) of every trigger of a two-way plan: the token that tells a
+    trigger whether it runs inside a write its statement is carrying to the other side (None for a one-way plan).
+
+    A trigger fired by a client's own write (the token is not this statement's: NOW(6) is the start of the statement,
+    in a trigger the triggering one's) sets it for as long as it runs and carries without comparing first; a trigger
+    fired by a carried write finds it set and compares before writing (_carried). The token only chooses between
+    writing and comparing first, and it is never trusted to skip a write: left set by a statement ended early (1205,
+    1213, KILL QUERY, max_statement_time, where no handler runs), it belongs to a statement that is over, and a
+    later statement of the same session has another start time; within the same start time (a handler in a stored
+    function, a session's fixed @@timestamp) writes only compare first, which is right in every case."""
+    if not ctx.compare_before_write:
+        return None
+    return (f"DECLARE {IN_CARRY} BOOLEAN DEFAULT {CARRY} <=> NOW(6)",
+            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NOW(6);\nEND IF",
+            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NULL;\nEND IF")
+
+
+def unless_in_carry(ctx: Context, compared: str, carry: str) -> str:
+    """``carry`` (the write) in a trigger fired by a client's own write, ``compared`` (compare before write) in one
+    fired by a carried write: only there can the write be an echo, and the other side already hold it."""
+    return f"IF {IN_CARRY} THEN\n  {_indent(compared, 2)};\nELSE\n  {_indent(carry, 2)};\nEND IF"
+
+
 def outside_engine_sessions(ctx: Context, sql: str) -> str:
     if not ctx.reverse:
         return sql
     return f"IF {ENGINE_SESSION} IS NULL THEN\n  {_indent(sql, 2)};\nEND IF"
+
+
+def _sixty_applied(ctx: Context) -> str:
+    """SELECT … INTO v_open: whether 60 of this migration is applied, counted by primary key (as written_row.Lookup:
+    it runs on every write a v2 client makes)."""
+    return (f"SELECT COUNT(*) INTO v_open FROM {phase_log(ctx)} "
+            f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)}")
+
+
+def open_before_carrying(ctx: Context, target: Target, event: str, write: str, compared: str) -> str:
+    """A client's own write carried without comparing first: on the way back, ``write`` once 60 is applied, and
+    until then ``compared`` (which refuses only a write that would change v1, W6)."""
+    if not before_carrying(ctx, target, event):
+        return write
+    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
+            f"  IF v_open THEN\n    {_indent(write, 4)};\n  ELSE\n    {_indent(compared, 4)};\n  END IF;\nEND")
 
 
 def before_carrying(ctx: Context, target: Target, event: str) -> str:
@@ -75,7 +120,7 @@ def before_carrying(ctx: Context, target: Target, event: str) -> str:
         return ""
     message = writer_message("W6", target.source.driving.label, "", "v2 takes writes from 60 on; write to v1 "
                                                                     "until then")
-    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  SELECT {applied(ctx, '60')} INTO v_open;\n"
+    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
             f"  IF NOT v_open THEN\n    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
             f"  END IF;\nEND")
 

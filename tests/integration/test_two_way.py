@@ -411,3 +411,93 @@ def test_a_write_from_an_older_snapshot_is_still_carried(db, prefix, dj_env, tmp
         v2_client.close()
     assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = 1") == [{"name": "Ana"}]
     _same_both_ways(s)
+
+
+def test_a_fixed_clock_and_a_carried_write_ended_early_leave_the_next_write_synced(db, prefix, dj_env, tmp_path,
+                                                                                   server_settings):
+    """A client's own write is carried without comparing first; only a trigger inside a carried write compares, told
+    by a token holding the statement's start time (NOW(6)). A session that fixes its clock (SET TIMESTAMP) gives every
+    statement that time, so a token left by a carried write ended early (1205 here) still looks like this statement's:
+    the next writes must then compare before writing, never skip. Each is checked on the other side."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    client = connect(server_settings)
+    try:
+        client.execute("SET timestamp = 1700000000.123456")
+        assert _end_carried_write(server_settings, client, "lock wait timeout", v1, v2, 1) == 1205
+        assert client.query("SELECT @djsqlgen_carry IS NOT NULL AS stale") == [{"stale": 1}]  # left by the ended write
+        client.execute(f"UPDATE {v2}.animal SET name = 'fixed' WHERE subject_id = 1")
+        client.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (40, 'rat', 'clock')")
+        client.execute(f"UPDATE {v1}.subject SET nickname = 'back' WHERE subject_id = 2")
+        client.execute(f"INSERT INTO {v1}.session VALUES (40, 3, '2024-05-01', 'rig4')")
+        client.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = 1 AND trial_idx = 2")
+    finally:
+        client.close()
+    assert db.query(f"SELECT subject_id, nickname FROM {v1}.subject WHERE subject_id IN (1, 2, 40) ORDER BY 1") == [
+        {"subject_id": 1, "nickname": "fixed"}, {"subject_id": 2, "nickname": "back"},
+        {"subject_id": 40, "nickname": "clock"}]
+    assert db.query(f"SELECT rig FROM {v2}.session WHERE subject_id = 40") == [{"rig": "rig4"}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session__trial WHERE subject_id = 1") == [{"n": 1}]
+    _same_both_ways(s)
+    s.verify()
+
+
+def test_the_same_row_on_both_sides_at_once_rolls_the_loser_back_whole_on_both_sides(db, prefix, dj_env, tmp_path,
+                                                                                    server_settings):
+    """Two transactions, one on each side, each writing a row of its own first (carried to the other side) and then
+    the same shared row, at the same instant: they take the shared row's two locks in opposite orders and can
+    deadlock. The loser (1213) must leave nothing on either side, its own row included; the winner everything."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    sides = {"v1": (f"INSERT INTO {v1}.subject (subject_id, kind, nickname) VALUES ({{own}}, 'rat', 'own')",
+                    f"UPDATE {v1}.subject SET nickname = 'one{{n}}' WHERE subject_id = 1"),
+             "v2": (f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES ({{own}}, 'rat', 'own')",
+                    f"UPDATE {v2}.animal SET name = 'two{{n}}' WHERE subject_id = 1")}
+    outcomes: list[tuple[int, str, int | None]] = []  # (own subject, side, errno or None)
+    n = 0
+    while sum(1 for *_, e in outcomes if e == 1213) < 2 and n < 200:
+        n += 1
+        barrier = threading.Barrier(2)
+
+        def write(side: str, own: int, n: int = n, barrier: threading.Barrier = barrier) -> None:
+            conn = connect(server_settings)
+            try:
+                conn.execute("BEGIN")
+                conn.execute(sides[side][0].format(own=own))
+                barrier.wait()
+                conn.execute(sides[side][1].format(n=n))
+                conn.execute("COMMIT")
+                outcomes.append((own, side, None))
+            except ServerError as exc:
+                outcomes.append((own, side, exc.errno))
+            finally:
+                conn.close()
+
+        threads = [threading.Thread(target=write, args=(side, 1000 * n + k)) for k, side in enumerate(sides, 1)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    losers = [own for own, _, errno in outcomes if errno == 1213]
+    assert len(losers) >= 2, f"no deadlock in {n} tries: {outcomes}"
+    assert all(errno in (None, 1213) for *_, errno in outcomes), outcomes
+    winners = [own for own, _, errno in outcomes if errno is None]
+    for own in losers + winners:
+        expected = [] if own in losers else [{"n": 1}]
+        for sql in (f"SELECT 1 AS n FROM {v1}.subject WHERE subject_id = {own}",
+                    f"SELECT 1 AS n FROM {v2}.animal WHERE subject_id = {own}"):
+            assert db.query(sql) == expected, (own, sql)
+    _same_both_ways(s)
+    s.verify()

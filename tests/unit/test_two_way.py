@@ -78,3 +78,30 @@ def test_a_change_two_way_undoes_is_no_note(tmp_path):
     migration = Migration(load_plan(path), catalog)
     assert [n.split(":")[0] for n in migration.notes] == ["schemas.lab_v1.tables.session__trial.columns.start_time"]
     assert any("columns.notes" in n for n in migration.built.notes)
+
+
+def _trigger(text: str, name: str) -> str:
+    """The body of the trigger ``name`` in a generated file, from its CREATE line to its END."""
+    start = re.search(rf"CREATE [^\n]*TRIGGER [^\n]*`{name}`", text)
+    assert start, name
+    return text[start.start():text.index("\nEND", start.start())]
+
+
+def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_inside_a_carried_write():
+    """A target whose row is the written row itself is written from NEW/OLD by primary key: no derived table (a
+    temporary table per row), no EXISTS subquery; an INSERT stays an INSERT and an UPDATE an UPDATE (an upsert
+    makes each statement prelock the other side's triggers of the other event too). A client's own write is carried
+    at once; only a trigger inside a carried write compares first."""
+    text = _file(_migration("two_way"), "30_dualwrite.sql")
+    for name in ("djsqlgen_lab_two_way_session_ins_to_v1", "djsqlgen_lab_two_way_session_ins",
+                 "djsqlgen_lab_two_way_session_upd_to_v1", "djsqlgen_lab_two_way_session_del_to_v1"):
+        body = _trigger(text, name)
+        assert "DECLARE v_in_carry BOOLEAN DEFAULT @djsqlgen_carry <=> NOW(6);" in body, name
+        assert "IF v_in_carry THEN" in body, name
+        if name.endswith("_ins") or name.endswith("_ins_to_v1"):
+            assert "SELECT * FROM (" not in body and "EXISTS (" not in body, name
+            assert "ON DUPLICATE KEY UPDATE" not in body, name
+            assert "SELECT COUNT(*) = 0 INTO v_found" in body, name
+    back_update = _trigger(text, "djsqlgen_lab_two_way_session_upd_to_v1")
+    assert "UPDATE `lab_v1`.`session` AS dst\n" in back_update
+    assert "LOCK IN SHARE MODE" in back_update  # compared under a lock: an older snapshot would skip a real change
