@@ -168,8 +168,7 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     # Under a case- or space-insensitive collation the row at the new key can be the moving row itself
     # ('ALPHA' → 'alpha'): that is a move, not a merge.
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
-    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
-                                           "key taken, would merge two v1 rows; write another key"))
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key), _merge_what(ctx)))
     return _unlocked_exists(
         f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
         f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
@@ -242,8 +241,7 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
                         for i, c in enumerate(key, 1))
     itself = " AND ".join(f"{_q(DRIVING)}.{_q(k)} = NEW.{_q(k)}"
                           for k in ctx.model.v1_table(t.source.driving).primary_key)
-    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
-                                           "key taken, would merge two v1 rows; write another key"))
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key), _merge_what(ctx)))
     if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
         mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
         same += f"\n    AND ({t.source.filter.render()})"
@@ -260,13 +258,36 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
         return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
                 f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  END IF;\nEND")
     # A new row: v2 holds no row of it yet, so a row at its key is another's (the plain INSERT after this still
-    # fails on one committed meanwhile)
+    # fails on one committed meanwhile). Two-way: unless that row is this one's own, carried the other way already.
     on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
+    own = _own_row(ctx, t)
     in_v2 = (f"SELECT 1\nFROM (\n  SELECT\n  {mine}\n  {_indent(mine_from, 2)}\n) AS mine\n"
-             f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}")
+             f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}" + (f"\nWHERE NOT ({own})" if own else ""))
+    if ctx.reverse:  # the way back writes v1, which is whole: its row at the key is all there is to look at
+        return _unlocked_exists(in_v2, signal)
     return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
             f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  ELSE\n"
             f"    {_indent(_unlocked_exists(in_v2, signal), 4)};\n  END IF;\nEND")
+
+
+def _merge_what(ctx: Context) -> str:
+    """What a W1 refusal says: forward, two v1 rows would become one v2 row; back, two v2 rows one v1 row."""
+    if ctx.reverse:
+        return "v1 key taken by another v2 row, would merge the two; write another"
+    return "key taken, would merge two v1 rows; write another key"
+
+
+def _own_row(ctx: Context, t: Target) -> str:
+    """SQL (over ``dst``, the target's row at NEW's mapped key): that row is NEW's own, as it holds NEW's driving key
+    (two-way: the write carried the other way arrived first, and this is its echo). '' when ``t`` syncs one way or
+    does not keep the driving key."""
+    if t.id not in ctx.compare_before_write:
+        return ""
+    kept = {c.expr.refs[0].name: c.name for c in t.columns if c.expr.is_column and c.expr.refs[0].alias == DRIVING}
+    driving_key = ctx.model.v1_table(t.source.driving).primary_key
+    if not all(k in kept for k in driving_key):
+        return ""
+    return " AND ".join(f"dst.{_q(kept[k])} = NEW.{_q(k)}" for k in driving_key)
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool, probe: bool = False) -> str:
@@ -396,8 +417,9 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if paths and not t.source.distinct:
+            reached = _reached(ctx, Impact(t, paths), "OLD")
             blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
-                           _upsert(t, _reached(ctx, Impact(t, paths), "OLD"), False)))
+                           _carried(ctx, t, "UPDATE", _upsert_changes(t, reached), _upsert(t, reached, False))))
     return blocks
 
 
@@ -532,7 +554,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 # fail with a bare 1062 that names no v2 table).
                 statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
                                     "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
-                if direct_driving:
+                if direct_driving and not ctx.reverse:  # (v1 is whole: the refusal above found any there)
                     statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
             gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"
@@ -543,8 +565,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
+            reached = _reached(ctx, Impact(t, joined), "OLD")
             statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
-                               _upsert(t, _reached(ctx, Impact(t, joined), "OLD"), False)))
+                               _carried(ctx, t, event, _upsert_changes(t, reached), _upsert(t, reached, False))))
         if lookup_write:
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))

@@ -16,7 +16,7 @@ from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import applied
 from djsqlgen.model.identity import column_decl
-from djsqlgen.model.target import ColumnDecl, TableRef, Target
+from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
@@ -112,8 +112,8 @@ def value_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]
         if target.source.driving != written:
             continue
         for c in target.columns:
-            if c.copied_from is not None or not c.expr.is_column:
-                continue
+            if c.copied_from is not None or not c.expr.is_column or c.expr.refs[0].alias != DRIVING:
+                continue  # (a column read from a v2 parent is that parent's value, checked by its own trigger)
             v2_name = c.expr.refs[0].name
             value = f"NEW.{quote_identifier(v2_name)}"
             conditions = fits(value, column_decl(v2_table.attribute(v2_name)), c.decl)
