@@ -111,7 +111,10 @@ def _carried(ctx: Context, target: Target, event: str, changes: str, write: str)
         # latest committed version tells: a snapshot older than another client's carried change would find the row
         # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
         changes += "\nLOCK IN SHARE MODE"
-    return two_way.outside_engine_sessions(ctx, _unlocked_exists(changes, then))
+    carried = _unlocked_exists(changes, then)
+    if event == "DELETE":
+        carried = two_way.unless_cascading(ctx, carried)
+    return two_way.outside_engine_sessions(ctx, carried)
 
 
 def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
@@ -485,6 +488,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             from djsqlgen.engines import two_way
 
             blocks = [two_way.carrying_token(written)] + blocks
+        if blocks and event == "CASCADE_DELETE" and ctx.compare_before_write:
+            from djsqlgen.engines import two_way
+
+            blocks = [two_way.cascading_token(ctx, written)] + blocks
         cache[(written, event)] = blocks
     return cache[(written, event)]
 

@@ -27,6 +27,9 @@ from djsqlgen.sqltext.statements import Owned, Statement
 ENGINE_SESSION = "@djsqlgen_engine_session"
 # Set by a forward trigger to the start time of the statement that fired it (two-way plans with one-way tables).
 CARRYING = "@djsqlgen_carrying"
+# Set by a BEFORE DELETE trigger about to delete the other side's images of the rows its own side's ON DELETE CASCADE
+# removes: the side ('v1 ' or 'v2 ') and the statement's start time.
+CASCADING = "@djsqlgen_cascading"
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -39,6 +42,26 @@ def carrying_token(written: TableRef) -> tuple[str, str, str]:
     time, so it never outlives the statement, however that ends."""
     return (written.label, "the v2 writes below are carried from v1 (the one-way v2 tables let them through)",
             f"SET {CARRYING} = NOW(6)")
+
+
+def _side(ctx: Context, written: bool) -> str:
+    """'v1' or 'v2': the side a trigger of ``ctx`` is on, or (``written``) the side it writes."""
+    return "v2" if ctx.reverse != written else "v1"
+
+
+def cascading_token(ctx: Context, written: TableRef) -> tuple[str, str, str]:
+    """The first block of a two-way BEFORE DELETE trigger that deletes the other side's images of the rows its own
+    side's ON DELETE CASCADE is about to remove: their echo must not delete those rows here first (this statement's
+    cascade does, a moment later), since a trigger cannot write a table its statement's cascade writes (error 1442).
+    Tied to the statement's start time, so it never outlives the statement, however that ends."""
+    return (written.label, "the deletes below are of rows this side's own ON DELETE CASCADE removes next: their echo "
+                           "leaves them to it", f"SET {CASCADING} = CONCAT('{_side(ctx, False)} ', NOW(6))")
+
+
+def unless_cascading(ctx: Context, sql: str) -> str:
+    """``sql`` (carrying a DELETE to the side this trigger writes), skipped when that side's own cascade removes the
+    rows in this statement (``cascading_token``)."""
+    return f"IF NOT ({CASCADING} <=> CONCAT('{_side(ctx, True)} ', NOW(6))) THEN\n  {_indent(sql, 2)};\nEND IF"
 
 
 def one_way_refusals(ctx: Context) -> list[Statement]:

@@ -36,7 +36,7 @@ CREATE TABLE session__trial (
   outcome enum('hit','miss') NULL,
   PRIMARY KEY (subject_id, session_idx, trial_idx),
   CONSTRAINT trial_session FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
-    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+    ON UPDATE CASCADE ON DELETE CASCADE) ENGINE=InnoDB;
 INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo'), (3, 'Cy');
 INSERT INTO session VALUES (1, 1, '2024-01-01 10:00:00', 'a'), (1, 2, '2024-01-02 10:00:00', 'b'),
   (2, 1, '2024-01-01 11:00:00', ''), (3, 1, '2024-01-05 09:00:00', 'c');
@@ -94,6 +94,8 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     db.execute(f"INSERT INTO {v1}.session VALUES (2, 2, '2024-01-03 11:00:00', 'before backfill')")
+    db.execute(f"INSERT INTO {v1}.session__trial VALUES (2, 2, 1, 'hit')")
+    db.execute(f"DELETE FROM {v1}.session WHERE subject_id = 2 AND session_idx = 2")  # v1's cascade, before 60
     s.backfill()
     s.verify()
     applied(s, "60_constraints")
@@ -124,8 +126,11 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = 3")
     db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 3")
     _same_both_ways(s)
-    # v2's RESTRICT (as v1's): a session with trials is not deleted on either side
-    assert _error(db, f"DELETE FROM {v2}.session WHERE subject_id = 2 AND session_idx = 1").errno == 1451
+    # a session with trials: each side's ON DELETE CASCADE removes its own trials
+    db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2 AND session_idx = 1")
+    _same_both_ways(s)
+    # v2's RESTRICT (as v1's): a subject with sessions is not deleted on either side
+    assert _error(db, f"DELETE FROM {v2}.subject WHERE subject_id = 1").errno == 1451
     _same_both_ways(s)
 
     # v1 writes as before, carried into v2 (and not back)
@@ -136,7 +141,9 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"UPDATE {v1}.session__trial SET outcome = 'miss' WHERE subject_id = 3 AND trial_idx = 2")
     db.execute(f"UPDATE {v1}.subject SET subject_id = 30 WHERE subject_id = 3")  # cascades through both tables
     db.execute(f"DELETE FROM {v1}.session__trial WHERE subject_id = 30 AND trial_idx = 1")
+    db.execute(f"DELETE FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1")  # cascades to its trials
     _same_both_ways(s)
+    assert db.query(COUNTS.format(v=v1)) == [{"sessions": 3, "trials": 4}]
 
     assert s.verify().returncode == 0
 
