@@ -112,7 +112,7 @@ def _carried(ctx: Context, target: Target, event: str, changes: str, write: str)
         # "already equal" to a value it no longer holds, and skip. An INSERT's new row is in no older snapshot.
         changes += "\nLOCK IN SHARE MODE"
     carried = _unlocked_exists(changes, then)
-    if event == "DELETE":
+    if event in ("DELETE", "CASCADE_DELETE"):
         carried = two_way.unless_cascading(ctx, carried)
     return two_way.outside_engine_sessions(ctx, carried)
 

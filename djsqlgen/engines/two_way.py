@@ -53,15 +53,21 @@ def cascading_token(ctx: Context, written: TableRef) -> tuple[str, str, str]:
     """The first block of a two-way BEFORE DELETE trigger that deletes the other side's images of the rows its own
     side's ON DELETE CASCADE is about to remove: their echo must not delete those rows here first (this statement's
     cascade does, a moment later), since a trigger cannot write a table its statement's cascade writes (error 1442).
-    Tied to the statement's start time, so it never outlives the statement, however that ends."""
+    The side whose statement it is wins: a nested trigger of the other side does not take the mark over (every delete
+    carried back to the statement's own side is an echo). Tied to the statement's start time, so it never outlives
+    the statement, however that ends."""
+    now = "CAST(NOW(6) AS CHAR)"
     return (written.label, "the deletes below are of rows this side's own ON DELETE CASCADE removes next: their echo "
-                           "leaves them to it", f"SET {CASCADING} = CONCAT('{_side(ctx, False)} ', NOW(6))")
+                           "leaves them to it",
+            f"SET {CASCADING} = IF(SUBSTRING({CASCADING}, 4) <=> {now}, {CASCADING}, "
+            f"CONCAT('{_side(ctx, False)} ', {now}))")
 
 
 def unless_cascading(ctx: Context, sql: str) -> str:
     """``sql`` (carrying a DELETE to the side this trigger writes), skipped when that side's own cascade removes the
     rows in this statement (``cascading_token``)."""
-    return f"IF NOT ({CASCADING} <=> CONCAT('{_side(ctx, True)} ', NOW(6))) THEN\n  {_indent(sql, 2)};\nEND IF"
+    return (f"IF NOT ({CASCADING} <=> CONCAT('{_side(ctx, True)} ', CAST(NOW(6) AS CHAR))) THEN\n"
+            f"  {_indent(sql, 2)};\nEND IF")
 
 
 def one_way_refusals(ctx: Context) -> list[Statement]:

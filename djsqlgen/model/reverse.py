@@ -110,8 +110,11 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
             continue
         followed = _followed_parent(target, attr.name, two_way)
         parent = model.target(followed[0].parent) if followed else None
-        held = carried_back(parent).get(followed[1]) if parent else None
-        if parent is None or held is None or set(followed[0].ref_columns) != set(parent.primary_key):
+        held = None
+        if parent is not None and set(followed[0].ref_columns) == set(parent.primary_key):
+            alias = next((a for a, j in joins.items() if j.table == parent.ref), f"parent_{len(joins) + 1}")
+            held = _parent_value(model, parent, followed[1], two_way, alias)
+        if held is None:
             if attr.name in v1.primary_key:
                 reasons.append(f"v1 key column {attr.name!r} is not in v2, so a v2 row cannot name its v1 row (keep "
                                "it as a column of v2; `inverse:` expressions to compute it are not supported yet)")
@@ -121,13 +124,15 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
                                "sync back")
             continue
         fk = followed[0]
-        alias = next((a for a, j in joins.items() if j.table == parent.ref), f"parent_{len(joins) + 1}")
         # the parent's v2 row, by its whole v2 key: the child's columns of the foreign key that follows it. Inner: a
         # v2 row without its parent has no v1 row (v1's foreign key), and before 60 (no v2 foreign keys, no cascades)
         # a child row whose parent's key moved a moment ago is found at its new key when the move reaches it
         joins[alias] = Join(alias, parent.ref, tuple((ref, Expr.column(DRIVING, col))
                                                      for col, ref in zip(fk.columns, fk.ref_columns)), "inner")
-        columns[attr.name] = Expr.column(alias, held)
+        value, grandparents = held
+        for j in grandparents:  # after the parent's join: their ON reads it
+            joins.setdefault(j.alias, j)
+        columns[attr.name] = value
     for k in target.primary_key:
         c = target.column(k)
         plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
@@ -137,6 +142,26 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         elif not plain and not follows:
             reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
     return WayBack(columns, tuple(joins.values()), tuple(reasons))
+
+
+def _parent_value(model: Model, parent: Target, v1_column: str, two_way: set[str],
+                  alias: str) -> tuple[Expr, list[Join]] | None:
+    """The parent's v1 column ``v1_column`` over its v2 row joined as ``alias``, and the joins that needs beyond it: a
+    column of that row, or, when the parent gave it up to follow its own parent's new key (a grandchild of a re-keyed
+    table), read from that parent in turn, through the parent's joins renamed under ``alias``."""
+    found = way_back(model, parent, two_way)
+    expr = found.columns.get(v1_column)
+    if expr is None or found.reasons:
+        return None
+    ref = expr.refs[0]
+    if ref.alias == DRIVING:
+        return Expr.column(alias, ref.name), []
+    names = {DRIVING: alias, **{j.alias: f"{alias}_{j.alias}" for j in found.joins}}
+    # in the parent's order: each ON reads the parent's row or a join before it
+    joins = [Join(names[j.alias], j.table, tuple((c, e.substitute({r: Expr.column(names[r.alias], r.name)
+                                                                     for r in e.refs})) for c, e in j.on), "inner")
+             for j in found.joins]
+    return Expr.column(names[ref.alias], ref.name), joins
 
 
 def _reverse_key_map(v1: Table, target: Target, back: dict[str, str]) -> KeyMap:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djsqlgen.model.reverse import way_back
-from djsqlgen.model.target import DRIVING, Join, Model, Target
+from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.drop_column import DropColumn
@@ -58,10 +58,12 @@ def sync_problems(plan: Plan) -> list[str]:
             if isinstance(entry, TableSpec) and entry.sync == TWO_WAY]
 
 
-def _follows_parents_only(target: Target, join: Join) -> bool:
-    """Whether ``join`` only reads a parent's v1 row for the new key the target follows (ops/follow.py)."""
-    readers = [c for c in target.columns if join.alias in c.expr.aliases]
-    return bool(readers) and all(c.follows for c in readers) and all(e.aliases <= {DRIVING} for _, e in join.on)
+def _joins_only_follow(target: Target) -> bool:
+    """Whether the target's joins only read its parents' (and their parents') v1 rows for the new key it follows
+    (ops/follow.py)."""
+    aliases = {j.alias for j in target.source.joins}
+    return all(c.follows for c in target.columns if c.expr.aliases & aliases) and all(
+        e.aliases <= aliases | {DRIVING} for j in target.source.joins for _, e in j.on)
 
 
 def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]:
@@ -71,7 +73,7 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
     reasons = []
     if source.distinct:
         reasons.append("one v2 row is shared by several v1 rows (a lookup)")
-    if any(not _follows_parents_only(target, j) for j in source.joins):
+    if source.joins and not _joins_only_follow(target):
         reasons.append("its rows read other v1 tables (joins)")
     if source.filter is not None:
         reasons.append("it holds only the v1 rows its filter passes")

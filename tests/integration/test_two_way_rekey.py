@@ -37,11 +37,21 @@ CREATE TABLE session__trial (
   PRIMARY KEY (subject_id, session_idx, trial_idx),
   CONSTRAINT trial_session FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
     ON UPDATE CASCADE ON DELETE CASCADE) ENGINE=InnoDB;
+CREATE TABLE trial_event (
+  subject_id int NOT NULL,
+  session_idx smallint NOT NULL,
+  trial_idx int NOT NULL,
+  event_idx int NOT NULL,
+  t double NOT NULL,
+  PRIMARY KEY (subject_id, session_idx, trial_idx, event_idx),
+  CONSTRAINT event_trial FOREIGN KEY (subject_id, session_idx, trial_idx)
+    REFERENCES session__trial (subject_id, session_idx, trial_idx) ON UPDATE CASCADE ON DELETE CASCADE) ENGINE=InnoDB;
 INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo'), (3, 'Cy');
 INSERT INTO session VALUES (1, 1, '2024-01-01 10:00:00', 'a'), (1, 2, '2024-01-02 10:00:00', 'b'),
   (2, 1, '2024-01-01 11:00:00', ''), (3, 1, '2024-01-05 09:00:00', 'c');
 INSERT INTO session__trial VALUES (1, 1, 1, 'hit'), (1, 1, 2, NULL), (1, 2, 1, 'miss'), (2, 1, 1, 'hit'),
-  (3, 1, 1, NULL)
+  (3, 1, 1, NULL);
+INSERT INTO trial_event VALUES (1, 1, 1, 1, 0.5), (1, 2, 1, 1, 0.25), (1, 2, 1, 2, 0.75), (2, 1, 1, 1, 1.5)
 """
 
 # Each table as v1 holds it and as v2 holds it, in the same columns and order (v2's trial reads session_idx from its
@@ -56,8 +66,14 @@ SAME = {
         "JOIN {v1}.session AS s USING (subject_id, session_idx) ORDER BY 1, 2, 4",
         "SELECT t.subject_id, s.session_idx, t.session_start, t.trial_idx, t.outcome FROM {v2}.session__trial AS t "
         "JOIN {v2}.session AS s USING (subject_id, session_start) ORDER BY 1, 2, 4"),
+    "trial_event": (
+        "SELECT e.subject_id, e.session_idx, s.session_start, e.trial_idx, e.event_idx, e.t FROM {v1}.trial_event AS e "
+        "JOIN {v1}.session AS s USING (subject_id, session_idx) ORDER BY 1, 2, 4, 5",
+        "SELECT e.subject_id, s.session_idx, e.session_start, e.trial_idx, e.event_idx, e.t FROM {v2}.trial_event AS e "
+        "JOIN {v2}.session AS s USING (subject_id, session_start) ORDER BY 1, 2, 4, 5"),
 }
-COUNTS = "SELECT (SELECT COUNT(*) FROM {v}.session) AS sessions, (SELECT COUNT(*) FROM {v}.session__trial) AS trials"
+COUNTS = ("SELECT (SELECT COUNT(*) FROM {v}.session) AS sessions, (SELECT COUNT(*) FROM {v}.session__trial) AS trials, "
+          "(SELECT COUNT(*) FROM {v}.trial_event) AS events")
 
 
 def _rekey(s: FastScenario):
@@ -89,7 +105,7 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     s.plan(_rekey(s))
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     checked = s.run("plan", "check", str(s.plan_path))
-    for table in ("session", "session__trial"):
+    for table in ("session", "session__trial", "trial_event"):
         assert f"sync: {s.v2()}.{table} <-> {s.sources[0]}.{table}: two-way" in checked.stderr, checked.stderr
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
@@ -107,11 +123,14 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"INSERT INTO {v2}.session__trial (subject_id, session_start, trial_idx, outcome) "
                "VALUES (1, '2024-02-01 08:00:00', 1, 'hit'), "
                "(1, '2024-02-01 08:00:00', 2, 'miss')")
+    db.execute(f"INSERT INTO {v2}.trial_event (subject_id, session_start, trial_idx, event_idx, t) "
+               "VALUES (1, '2024-02-01 08:00:00', 1, 1, 9.5), (1, '2024-02-01 08:00:00', 2, 1, 9.75)")
     _same_both_ways(s)
-    # a non-key column, on a v2 row and on a v2 trial
+    # a non-key column, on a v2 row and on a v2 trial and event
     db.execute(f"UPDATE {v2}.session SET note = 'edited in v2' WHERE subject_id = 1 AND session_idx = 1")
     db.execute(f"UPDATE {v2}.session__trial SET outcome = 'miss' WHERE subject_id = 1 AND trial_idx = 2 "
                "AND session_start = '2024-01-01 10:00:00'")
+    db.execute(f"UPDATE {v2}.trial_event SET t = t + 100 WHERE subject_id = 1 AND event_idx = 1")
     # v2's key (v1's plain column): v2's ON UPDATE CASCADE moves its trials; v1's session and trials keep their key
     db.execute(f"UPDATE {v2}.session SET session_start = '2024-01-09 10:00:00' WHERE subject_id = 1 AND session_idx = 2")
     _same_both_ways(s)
@@ -123,6 +142,8 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     _same_both_ways(s)
     # a trial's own key, then deletes as DataJoint does them: the parts first
     db.execute(f"UPDATE {v2}.session__trial SET trial_idx = 5 WHERE subject_id = 2 AND trial_idx = 1")
+    db.execute(f"UPDATE {v2}.trial_event SET event_idx = 3 WHERE subject_id = 1 AND event_idx = 2")
+    db.execute(f"DELETE FROM {v2}.trial_event WHERE subject_id = 1 AND t > 100 AND trial_idx = 2")
     db.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = 3")
     db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 3")
     _same_both_ways(s)
@@ -136,6 +157,7 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     # v1 writes as before, carried into v2 (and not back)
     db.execute(f"INSERT INTO {v1}.session VALUES (3, 4, '2024-03-01 09:00:00', 'from v1')")
     db.execute(f"INSERT INTO {v1}.session__trial VALUES (3, 4, 1, 'hit'), (3, 4, 2, NULL)")
+    db.execute(f"INSERT INTO {v1}.trial_event VALUES (3, 4, 1, 1, 2.5), (3, 4, 2, 1, 3.5)")
     db.execute(f"UPDATE {v1}.session SET session_idx = 5 WHERE subject_id = 3 AND session_idx = 4")  # v1's key
     db.execute(f"UPDATE {v1}.session SET session_start = '2024-03-02 09:00:00' WHERE subject_id = 3")  # v2's key
     db.execute(f"UPDATE {v1}.session__trial SET outcome = 'miss' WHERE subject_id = 3 AND trial_idx = 2")
@@ -143,7 +165,7 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"DELETE FROM {v1}.session__trial WHERE subject_id = 30 AND trial_idx = 1")
     db.execute(f"DELETE FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1")  # cascades to its trials
     _same_both_ways(s)
-    assert db.query(COUNTS.format(v=v1)) == [{"sessions": 3, "trials": 4}]
+    assert db.query(COUNTS.format(v=v1)) == [{"sessions": 3, "trials": 4, "events": 4}]
 
     assert s.verify().returncode == 0
 
