@@ -215,3 +215,68 @@ def test_a_rekeyed_table_without_v1s_key_stays_one_way_naming_inverse(db, prefix
     checked = s.run("plan", "check", str(s.plan_path))
     line = next(x for x in checked.stderr.splitlines() if f"{s.v2()}.session <-" in x)
     assert "one-way (v1 key column 'session_idx' is not in v2" in line and "`inverse:`" in line, line
+
+
+def test_writers_on_both_sides_at_once_on_a_rekeyed_table(db, prefix, dj_env, tmp_path, server_settings):
+    """From 60 on, a v1 client and a v2 client at once, each on subjects of its own: sessions with trials and events,
+    updates of either side's key, deletes that cascade. No write fails; then both sides agree row for row."""
+    import threading
+
+    from djsqlgen.run.db import connect
+
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_rekey(s))
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    errors: list[str] = []
+
+    def writer(side: str, first: int) -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(first, first + 12):
+                start = f"'2024-04-{1 + i % 28:02d} 10:00:00'"
+                conn.execute("BEGIN")
+                if side == "v1":
+                    conn.execute(f"INSERT INTO {v1}.subject VALUES ({i}, 'w{i}')")
+                    conn.execute(f"INSERT INTO {v1}.session VALUES ({i}, 1, {start}, 'v1')")
+                    conn.execute(f"INSERT INTO {v1}.session__trial VALUES ({i}, 1, 1, 'hit'), ({i}, 1, 2, NULL)")
+                    conn.execute(f"INSERT INTO {v1}.trial_event VALUES ({i}, 1, 1, 1, 0.5)")
+                    conn.execute("COMMIT")
+                    conn.execute(f"UPDATE {v1}.session SET session_idx = 2, note = 'moved' WHERE subject_id = {i}")
+                    conn.execute(f"UPDATE {v1}.session SET session_start = session_start + INTERVAL 1 HOUR "
+                                 f"WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"DELETE FROM {v1}.session WHERE subject_id = {i}")
+                else:
+                    conn.execute(f"INSERT INTO {v2}.subject VALUES ({i}, 'w{i}')")
+                    conn.execute(f"INSERT INTO {v2}.session (subject_id, session_start, session_idx, note) "
+                                 f"VALUES ({i}, {start}, 1, 'v2')")
+                    conn.execute(f"INSERT INTO {v2}.session__trial (subject_id, session_start, trial_idx, outcome) "
+                                 f"VALUES ({i}, {start}, 1, 'miss'), ({i}, {start}, 2, 'hit')")
+                    conn.execute(f"INSERT INTO {v2}.trial_event (subject_id, session_start, trial_idx, event_idx, t) "
+                                 f"VALUES ({i}, {start}, 2, 1, 1.5)")
+                    conn.execute("COMMIT")
+                    conn.execute(f"UPDATE {v2}.session SET session_start = session_start + INTERVAL 1 HOUR "
+                                 f"WHERE subject_id = {i}")
+                    conn.execute(f"UPDATE {v2}.session SET session_idx = 3, note = 'moved' WHERE subject_id = {i}")
+                    conn.execute(f"UPDATE {v2}.trial_event SET t = 2.5 WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"DELETE FROM {v2}.session WHERE subject_id = {i}")
+        except ServerError as exc:
+            errors.append(f"{side}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=("v1", 100)), threading.Thread(target=writer, args=("v2", 200))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _same_both_ways(s)
+    assert db.query(COUNTS.format(v=v1)) == [{"sessions": 4 + 16, "trials": 5 + 32, "events": 4 + 16}]
+    assert s.verify().returncode == 0
