@@ -280,3 +280,4 @@ def test_writers_on_both_sides_at_once_on_a_rekeyed_table(db, prefix, dj_env, tm
     _same_both_ways(s)
     assert db.query(COUNTS.format(v=v1)) == [{"sessions": 4 + 16, "trials": 5 + 32, "events": 4 + 16}]
     assert s.verify().returncode == 0
+
