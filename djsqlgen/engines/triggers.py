@@ -138,11 +138,8 @@ def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
     moved = " AND ".join(same_bytes(f"mv.{_q(f'o_{i}')}", f"mv.{_q(f'n_{i}')}", c.decl) for c, _, _, i in pairs)
     frm, _ = _reached(ctx, impact, "NEW")
     if probe:  # the rows it would move (compare before write)
-        # STRAIGHT_JOIN: the reached rows first, then each one's row by its key. A locking read that started from
-        # a small v2 table would scan it and lock every row, other writers' too (a deadlock between two writers of
-        # different subjects, seen with DataJoint clients on a re-keyed plan's curation table)
-        return (f"SELECT STRAIGHT_JOIN 1 FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv\n"
-                f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}\n"
+        return (f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
+                f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
                 f"WHERE NOT ({moved})")
     move = (f"UPDATE {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS mv ON {on}\n"
@@ -311,12 +308,10 @@ def _delete(ctx: Context, impact: Impact, gone: bool, probe: bool = False) -> st
         frm = f"{frm}\n{where}" if where else frm
     else:
         frm, _ = _reached(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)), "OLD")
-    if probe:  # the rows it would delete (compare before write), found from the deleted rows (as in _move)
-        return (f"SELECT STRAIGHT_JOIN 1 FROM (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone\n"
-                f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}")
-    delete = (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+    # with ``probe``, the rows it would delete (compare before write)
+    delete = (f"{'SELECT 1' if probe else 'DELETE dst'} FROM {table_sql(t.schema, t.name)} AS dst\n"
               f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS gone ON {on}")
-    if not _fills_gaps(ctx, t):
+    if probe or not _fills_gaps(ctx, t):
         return delete
     values = [as_stored_key(c.expr.render(bind), c.decl) if c.name in t.primary_key else c.expr.render(bind)
               for c in t.columns]
