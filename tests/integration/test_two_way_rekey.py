@@ -112,6 +112,8 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"INSERT INTO {v1}.session VALUES (2, 2, '2024-01-03 11:00:00', 'before backfill')")
     db.execute(f"INSERT INTO {v1}.session__trial VALUES (2, 2, 1, 'hit')")
     db.execute(f"DELETE FROM {v1}.session WHERE subject_id = 2 AND session_idx = 2")  # v1's cascade, before 60
+    refusal = _error(db, f"INSERT INTO {v2}.session (subject_id, session_start, session_idx) VALUES (1, '2024-09-01', 8)")
+    assert refusal.errno == 1644 and refusal.message.startswith("djsqlgen W6 "), refusal  # v2 writes from 60 on
     s.backfill()
     s.verify()
     applied(s, "60_constraints")
