@@ -420,9 +420,8 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if paths and not t.source.distinct:
-            reached = _reached(ctx, Impact(t, paths), "OLD")
             blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
-                           _carried(ctx, t, "UPDATE", _upsert_changes(t, reached), _upsert(t, reached, False))))
+                           _upsert(t, _reached(ctx, Impact(t, paths), "OLD"), False)))
     return blocks
 
 
@@ -572,9 +571,8 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
-            reached = _reached(ctx, Impact(t, joined), "OLD")
             statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
-                               _carried(ctx, t, event, _upsert_changes(t, reached), _upsert(t, reached, False))))
+                               _upsert(t, _reached(ctx, Impact(t, joined), "OLD"), False)))
         if lookup_write:
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
