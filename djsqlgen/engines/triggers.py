@@ -118,8 +118,10 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
-    carried = two_way.open_before_carrying(ctx, target, event, write, compared)
-    return two_way.outside_engine_sessions(ctx, two_way.unless_in_carry(ctx, compared, carried))
+    carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared))
+    if event in ("DELETE", "CASCADE_DELETE"):
+        carried = two_way.unless_cascading(ctx, carried)
+    return two_way.outside_engine_sessions(ctx, carried)
 
 
 def _two_way_row(ctx: Context, impact: Impact) -> bool:
@@ -182,8 +184,7 @@ def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
     # Under a case- or space-insensitive collation the row at the new key can be the moving row itself
     # ('ALPHA' → 'alpha'): that is a move, not a merge.
     itself = " AND ".join(same_bytes(f"dst.{_q(c.name)}", f"was.{_q(c.name)}", c.decl) for c, _, _, i in pairs)
-    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
-                                           "key taken, would merge two v1 rows; write another key"))
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key), _merge_what(ctx)))
     return _unlocked_exists(
         f"SELECT 1 FROM {table_sql(t.schema, t.name)} AS dst\n"
         f"JOIN (SELECT {selected}\n{frm}) AS mv ON {on}\n"
@@ -262,8 +263,7 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
                         for i, c in enumerate(key, 1))
     itself = " AND ".join(f"{_q(DRIVING)}.{_q(k)} = NEW.{_q(k)}"
                           for k in ctx.model.v1_table(t.source.driving).primary_key)
-    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key),
-                                           "key taken, would merge two v1 rows; write another key"))
+    message = quote_literal(writer_message("W1", t.label, ", ".join(t.primary_key), _merge_what(ctx)))
     if t.source.filter is not None:  # a split side or a new part: only rows of this table can meet here
         mine_from += f"\nWHERE ({t.source.filter.render(bound(DRIVING, 'NEW'))})"
         same += f"\n    AND ({t.source.filter.render()})"
@@ -280,13 +280,36 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
         return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
                 f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  END IF;\nEND")
     # A new row: v2 holds no row of it yet, so a row at its key is another's (the plain INSERT after this still
-    # fails on one committed meanwhile)
+    # fails on one committed meanwhile). Two-way: unless that row is this one's own, carried the other way already.
     on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
+    own = _own_row(ctx, t)
     in_v2 = (f"SELECT 1\nFROM (\n  SELECT\n  {mine}\n  {_indent(mine_from, 2)}\n) AS mine\n"
-             f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}")
+             f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}" + (f"\nWHERE NOT ({own})" if own else ""))
+    if ctx.reverse:  # the way back writes v1, which is whole: its row at the key is all there is to look at
+        return _unlocked_exists(in_v2, signal)
     return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
             f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  ELSE\n"
             f"    {_indent(_unlocked_exists(in_v2, signal), 4)};\n  END IF;\nEND")
+
+
+def _merge_what(ctx: Context) -> str:
+    """What a W1 refusal says: forward, two v1 rows would become one v2 row; back, two v2 rows one v1 row."""
+    if ctx.reverse:
+        return "v1 key taken by another v2 row, would merge the two; write another"
+    return "key taken, would merge two v1 rows; write another key"
+
+
+def _own_row(ctx: Context, t: Target) -> str:
+    """SQL (over ``dst``, the target's row at NEW's mapped key): that row is NEW's own, as it holds NEW's driving key
+    (two-way: the write carried the other way arrived first, and this is its echo). '' when ``t`` syncs one way or
+    does not keep the driving key."""
+    if t.id not in ctx.compare_before_write:
+        return ""
+    kept = {c.expr.refs[0].name: c.name for c in t.columns if c.expr.is_column and c.expr.refs[0].alias == DRIVING}
+    driving_key = ctx.model.v1_table(t.source.driving).primary_key
+    if not all(k in kept for k in driving_key):
+        return ""
+    return " AND ".join(f"dst.{_q(kept[k])} = NEW.{_q(k)}" for k in driving_key)
 
 
 def _delete(ctx: Context, impact: Impact, gone: bool, probe: bool = False) -> str:
@@ -483,6 +506,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             from djsqlgen.engines import two_way
 
             blocks = [two_way.carrying_token(written)] + blocks
+        if blocks and event == "CASCADE_DELETE" and ctx.compare_before_write:
+            from djsqlgen.engines import two_way
+
+            blocks = [two_way.cascading_token(ctx, written)] + blocks
         cache[(written, event)] = blocks
     return cache[(written, event)]
 
@@ -563,7 +590,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 # fail with a bare 1062 that names no v2 table).
                 statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
                                     "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
-                if direct_driving:
+                if direct_driving and not ctx.reverse:  # (v1 is whole: the refusal above found any there)
                     statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
                                        _v1_taken_refusal(ctx, t)))
             gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"

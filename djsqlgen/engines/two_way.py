@@ -16,7 +16,7 @@ from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
-from djsqlgen.model.target import ColumnDecl, TableRef, Target
+from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
@@ -32,6 +32,9 @@ CARRYING = "@djsqlgen_carrying"
 CARRY = "@djsqlgen_carry"
 # A trigger's local: whether it runs inside a write another trigger of its statement carries (an echo is possible).
 IN_CARRY = "v_in_carry"
+# Set by a BEFORE DELETE trigger about to delete the other side's images of the rows its own side's ON DELETE CASCADE
+# removes: the side ('v1 ' or 'v2 ') and the statement's start time.
+CASCADING = "@djsqlgen_cascading"
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -44,6 +47,32 @@ def carrying_token(written: TableRef) -> tuple[str, str, str]:
     time, so it never outlives the statement, however that ends."""
     return (written.label, "the v2 writes below are carried from v1 (the one-way v2 tables let them through)",
             f"SET {CARRYING} = NOW(6)")
+
+
+def _side(ctx: Context, written: bool) -> str:
+    """'v1' or 'v2': the side a trigger of ``ctx`` is on, or (``written``) the side it writes."""
+    return "v2" if ctx.reverse != written else "v1"
+
+
+def cascading_token(ctx: Context, written: TableRef) -> tuple[str, str, str]:
+    """The first block of a two-way BEFORE DELETE trigger that deletes the other side's images of the rows its own
+    side's ON DELETE CASCADE is about to remove: their echo must not delete those rows here first (this statement's
+    cascade does, a moment later), since a trigger cannot write a table its statement's cascade writes (error 1442).
+    The side whose statement it is wins: a nested trigger of the other side does not take the mark over (every delete
+    carried back to the statement's own side is an echo). Tied to the statement's start time, so it never outlives
+    the statement, however that ends."""
+    now = "CAST(NOW(6) AS CHAR)"
+    return (written.label, "the deletes below are of rows this side's own ON DELETE CASCADE removes next: their echo "
+                           "leaves them to it",
+            f"SET {CASCADING} = IF(SUBSTRING({CASCADING}, 4) <=> {now}, {CASCADING}, "
+            f"CONCAT('{_side(ctx, False)} ', {now}))")
+
+
+def unless_cascading(ctx: Context, sql: str) -> str:
+    """``sql`` (carrying a DELETE to the side this trigger writes), skipped when that side's own cascade removes the
+    rows in this statement (``cascading_token``)."""
+    return (f"IF NOT ({CASCADING} <=> CONCAT('{_side(ctx, True)} ', CAST(NOW(6) AS CHAR))) THEN\n"
+            f"  {_indent(sql, 2)};\nEND IF")
 
 
 def one_way_refusals(ctx: Context) -> list[Statement]:
@@ -157,8 +186,8 @@ def value_refusals(ctx: Context, written: TableRef) -> list[tuple[str, str, str]
         if target.source.driving != written:
             continue
         for c in target.columns:
-            if c.copied_from is not None or not c.expr.is_column:
-                continue
+            if c.copied_from is not None or not c.expr.is_column or c.expr.refs[0].alias != DRIVING:
+                continue  # (a column read from a v2 parent is that parent's value, checked by its own trigger)
             v2_name = c.expr.refs[0].name
             value = f"NEW.{quote_identifier(v2_name)}"
             conditions = fits(value, column_decl(v2_table.attribute(v2_name)), c.decl)

@@ -3,12 +3,19 @@
 The same types as the forward model, the other way round: the "v1" catalog the engines read is v2 as the plan
 declares it, and each target is a v1 table whose driving table is its v2 table. So the trigger engine that writes
 v1 → v2 writes v2 → v1 from this model, with no second engine. Only tables ``directions`` found two-way are here;
-each is one v2 row per v1 row under the same key (renames, retypes, character sets, added and dropped columns).
+each is one v2 row per v1 row (renames, retypes, character sets, added and dropped columns, a new primary key).
+
+A primary-key change goes back when v2 keeps every v1 key column, as a key or a plain column: the v1 row is found
+by v1's key read from the v2 row (a key map that is not aligned). A child that follows a re-keyed parent's new key
+no longer holds the parent's v1 key columns: it reads them from its v2 parent row, by a join on the parent's v2 key.
+Where v2's key is not v1's, v1's key must be unique among v2 rows: ``checked``, and the reverse triggers refuse the
+v2 write that would make two v2 rows one v1 row (W1). (No ``inverse:`` expressions yet: a v1 key column v2 does not
+keep makes the table one-way, ``way_back`` says so.)
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Table, classify_table
 from djsqlgen.catalog.sqltypes import normalise_type
@@ -18,6 +25,7 @@ from djsqlgen.model.target import (
     DRIVING,
     ColumnDecl,
     ForeignKeyDecl,
+    Join,
     KeyMap,
     Model,
     SchemaMap,
@@ -70,19 +78,123 @@ def _same_type(a: ColumnDecl, b: ColumnDecl) -> bool:
     return (normalise_type(a.sql_type), a.charset, a.collation) == (normalise_type(b.sql_type), b.charset, b.collation)
 
 
+@dataclass(frozen=True)
+class WayBack:
+    """How a target's v1 row is read from its v2 row: ``reasons`` say what stops it (empty when it goes back)."""
+
+    columns: dict[str, Expr]  # v1 column -> its value over the v2 row and ``joins`` (v1 columns v2 keeps)
+    joins: tuple[Join, ...]  # v2 parents read for the v1 columns a child gave up to follow their new key
+    reasons: tuple[str, ...]
+
+
+def _followed_parent(target: Target, v1_column: str, two_way: set[str]) -> tuple[ForeignKeyDecl, str] | None:
+    """(the foreign key, the parent's v1 key column) through which ``v1_column`` of a child reached a parent that
+    syncs both ways, when v2 gave it up to follow the parent's new key."""
+    for fk in target.foreign_keys:
+        if fk.parent in two_way and v1_column in fk.v1_columns and set(fk.ref_columns) and \
+                any(c.follows == fk.name for c in target.columns):
+            return fk, fk.v1_ref_columns[fk.v1_columns.index(v1_column)]
+    return None
+
+
+def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
+    """How ``target``'s v1 row comes back from its v2 row, or why it cannot (``two_way``: the targets already known to
+    sync both ways, parents first)."""
+    v1 = model.v1_table(target.source.driving)
+    back = carried_back(target)
+    columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
+    joins: dict[str, Join] = {}
+    reasons = []
+    for attr in v1.attributes:
+        if attr.name in back:
+            continue
+        followed = _followed_parent(target, attr.name, two_way)
+        parent = model.target(followed[0].parent) if followed else None
+        held = None
+        if parent is not None and set(followed[0].ref_columns) == set(parent.primary_key):
+            alias = next((a for a, j in joins.items() if j.table == parent.ref), f"parent_{len(joins) + 1}")
+            held = _parent_value(model, parent, followed[1], two_way, alias)
+        if held is None:
+            if attr.name in v1.primary_key:
+                reasons.append(f"v1 key column {attr.name!r} is not in v2, so a v2 row cannot name its v1 row (keep "
+                               "it as a column of v2; `inverse:` expressions to compute it are not supported yet)")
+            elif any(attr.name in fk.v1_columns and any(c.follows == fk.name for c in target.columns)
+                     for fk in target.foreign_keys):
+                reasons.append(f"v1 column {attr.name!r} gave way to a parent's new key, and that parent does not "
+                               "sync back")
+            continue
+        fk = followed[0]
+        # the parent's v2 row, by its whole v2 key: the child's columns of the foreign key that follows it. Inner: a
+        # v2 row without its parent has no v1 row (v1's foreign key), and before 60 (no v2 foreign keys, no cascades)
+        # a child row whose parent's key moved a moment ago is found at its new key when the move reaches it
+        joins[alias] = Join(alias, parent.ref, tuple((ref, Expr.column(DRIVING, col))
+                                                     for col, ref in zip(fk.columns, fk.ref_columns)), "inner")
+        value, grandparents = held
+        for j in grandparents:  # after the parent's join: their ON reads it
+            joins.setdefault(j.alias, j)
+        columns[attr.name] = value
+    for k in target.primary_key:
+        c = target.column(k)
+        plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
+        follows = c.follows and any(fk.name == c.follows and fk.parent in two_way for fk in target.foreign_keys)
+        if c.follows and not follows:
+            reasons.append(f"v2 key column {k!r} follows a parent's new key, and that parent does not sync back")
+        elif not plain and not follows:
+            reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
+    return WayBack(columns, tuple(joins.values()), tuple(reasons))
+
+
+def _parent_value(model: Model, parent: Target, v1_column: str, two_way: set[str],
+                  alias: str) -> tuple[Expr, list[Join]] | None:
+    """The parent's v1 column ``v1_column`` over its v2 row joined as ``alias``, and the joins that needs beyond it: a
+    column of that row, or, when the parent gave it up to follow its own parent's new key (a grandchild of a re-keyed
+    table), read from that parent in turn, through the parent's joins renamed under ``alias``."""
+    found = way_back(model, parent, two_way)
+    expr = found.columns.get(v1_column)
+    if expr is None or found.reasons:
+        return None
+    ref = expr.refs[0]
+    if ref.alias == DRIVING:
+        return Expr.column(alias, ref.name), []
+    names = {DRIVING: alias, **{j.alias: f"{alias}_{j.alias}" for j in found.joins}}
+    # in the parent's order: each ON reads the parent's row or a join before it
+    joins = [Join(names[j.alias], j.table, tuple((c, e.substitute({r: Expr.column(names[r.alias], r.name)
+                                                                     for r in e.refs})) for c, e in j.on), "inner")
+             for j in found.joins]
+    return Expr.column(names[ref.alias], ref.name), joins
+
+
+def _reverse_key_map(v1: Table, target: Target, back: dict[str, str]) -> KeyMap:
+    """v1's key read from v2's rows: aligned when v2's key is v1's (same columns, order and comparison); one to one by
+    structure when every v2 key column is a v1 key column or follows a parent by v1 key columns (so v1's key decides
+    the v2 row); else only the data can tell (W1 at the write)."""
+    aligned = [back.get(k) for k in v1.primary_key] == list(target.primary_key) and all(
+        _same_type(column_decl(v1.attribute(k)), target.column(back[k]).decl) for k in v1.primary_key)
+    v1_key_of = {v2_name: v1_name for v1_name, v2_name in back.items()}
+    follow_keys = {fk.name for fk in target.foreign_keys if set(fk.v1_columns) <= set(v1.primary_key)}
+    covered = all(v1_key_of.get(k) in v1.primary_key or target.column(k).follows in follow_keys
+                  for k in target.primary_key)
+    if covered:
+        return KeyMap(aligned, "structure")
+    return KeyMap(False, "checked", f"v1's key ({', '.join(v1.primary_key)}) must name one v2 row of {target.label}")
+
+
 def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
     """The v1 table of ``target`` computed from its v2 table."""
     v1 = model.v1_table(target.source.driving)
     back = carried_back(target)
+    found = way_back(model, target, two_way)
     columns = []
     for attr in v1.attributes:
         decl = column_decl(attr)
-        if attr.name in back:
-            v2_column = target.column(back[attr.name])
+        expr = found.columns.get(attr.name)
+        if expr is not None:
+            ref = expr.refs[0]
+            holder = target if ref.alias == DRIVING else next(  # the v2 table holding it: this one or a parent
+                t for t in model.targets if t.ref == found.joins[[j.alias for j in found.joins].index(ref.alias)].table)
+            v2_column = holder.column(ref.name)
             same = _same_type(decl, v2_column.decl)
-            columns.append(TargetColumn(decl, Expr.column(DRIVING, v2_column.name),
-                                        ColumnRef(DRIVING, v2_column.name) if same else None,
-                                        plan_key=v2_column.plan_key))
+            columns.append(TargetColumn(decl, expr, ref if same else None, plan_key=v2_column.plan_key))
         else:  # v2 dropped it: a row inserted into v2 takes v1's default, an update keeps v1's value
             columns.append(TargetColumn(decl, Expr.text(attr.default if attr.default is not None else "NULL"),
                                         insert_only=True))
@@ -92,11 +204,10 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
         if parent_id in two_way:
             keys.append(ForeignKeyDecl(fk.name, fk.columns, fk.ref_columns, fk.on_update, fk.on_delete,
                                        parent=parent_id))
-    aligned = all(_same_type(column_decl(v1.attribute(k)), target.column(back[k]).decl) for k in v1.primary_key)
     return Target(id=target.id, schema=v1.schema, name=v1.name, columns=tuple(columns), primary_key=v1.primary_key,
-                  source=Source(TableRef(target.schema, target.name)), key_map=KeyMap(aligned, "structure"),
-                  plan_key=target.plan_key, foreign_keys=tuple(keys), comment=v1.comment, engine=v1.engine or "InnoDB",
-                  charset=v1.charset, collation=v1.collation)
+                  source=Source(TableRef(target.schema, target.name), joins=found.joins),
+                  key_map=_reverse_key_map(v1, target, back), plan_key=target.plan_key, foreign_keys=tuple(keys),
+                  comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation)
 
 
 def reverse_model(model: Model, two_way: set[str]) -> Model:

@@ -2,7 +2,8 @@
 
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
-dropped v1 columns that have a v1 default (a row inserted into v2 takes it). Every other change keeps the table
+dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
+still be read from (model/reverse.py ``way_back``), and a child following such a key. Every other change keeps the table
 one-way, with the reason its operation gives (``Operation.irreversible``) or the shape that stops it (a join, a
 filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the window.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from djsqlgen.model.reverse import way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
@@ -56,23 +58,30 @@ def sync_problems(plan: Plan) -> list[str]:
             if isinstance(entry, TableSpec) and entry.sync == TWO_WAY]
 
 
-def _shape_reasons(model: Model, target: Target) -> list[str]:
-    """What in the target's shape stops a v2 row from naming exactly one v1 row."""
+def _joins_only_follow(target: Target) -> bool:
+    """Whether the target's joins only read its parents' (and their parents') v1 rows for the new key it follows
+    (ops/follow.py)."""
+    aliases = {j.alias for j in target.source.joins}
+    return all(c.follows for c in target.columns if c.expr.aliases & aliases) and all(
+        e.aliases <= aliases | {DRIVING} for j in target.source.joins for _, e in j.on)
+
+
+def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]:
+    """What in the target's shape stops a v2 row from naming exactly one v1 row (``two_way``: the parents known to
+    sync both ways)."""
     source = target.source
     reasons = []
     if source.distinct:
         reasons.append("one v2 row is shared by several v1 rows (a lookup)")
-    if source.joins:
+    if source.joins and not _joins_only_follow(target):
         reasons.append("its rows read other v1 tables (joins)")
     if source.filter is not None:
         reasons.append("it holds only the v1 rows its filter passes")
     if sum(1 for t in model.targets if t.source.driving == source.driving) > 1:
         reasons.append(f"{source.driving.label} makes rows of several v2 tables")
+    # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
+    reasons += way_back(model, target, two_way).reasons
     v1 = model.v1_table(source.driving)
-    copied = {c.expr.refs[0].name for c in target.columns if c.expr.is_column and c.expr.refs[0].alias == DRIVING}
-    if not set(v1.primary_key) <= copied or len(target.primary_key) != len(v1.primary_key) or any(
-            not target.column(k).expr.is_column for k in target.primary_key):
-        reasons.append("its primary key is not v1's")
     for attr in v1.attributes:
         if attr.auto_increment:
             reasons.append(f"AUTO_INCREMENT {attr.name!r} written on both sides could hand out one id twice")
@@ -105,13 +114,16 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
     for op in operations:
         by_target.setdefault(getattr(op, "target_id", ""), []).append(op)
     out = []
+    two_way: set[str] = set()
     for target in model.ordered():
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
         else:
-            reasons = _shape_reasons(model, target)
+            reasons = _shape_reasons(model, target, two_way)
             reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
                         if (why := _operation_reason(model, op))]
+        if not reasons:
+            two_way.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons))))
     return out

@@ -105,3 +105,40 @@ def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_insi
     back_update = _trigger(text, "djsqlgen_lab_two_way_session_upd_to_v1")
     assert "UPDATE `lab_v1`.`session` AS dst\n" in back_update
     assert "LOCK IN SHARE MODE" in back_update  # compared under a lock: an older snapshot would skip a real change
+
+
+def test_a_new_key_goes_back_by_v1s_key_kept_in_v2_and_a_child_reads_it_from_its_v2_parent():
+    """session re-keyed by its date, session_idx kept: v1's row is found by v1's key read from the v2 row (not aligned,
+    checked: W1 on the way back); session__trial follows the new key and reads session_idx from its v2 session."""
+    migration = _migration("two_way_rekey")
+    assert [d.line for d in migration.directions if not d.two_way] == []
+    back = reverse_model(migration.built.model, {d.target_id for d in migration.directions})
+    session, trial = back.target("lab_v1.session"), back.target("lab_v1.session__trial")
+    assert session.primary_key == ("subject_id", "session_idx") and session.source.joins == ()
+    assert (session.key_map.aligned, session.key_map.proof) == (False, "checked")
+    (parent,) = trial.source.joins
+    assert (parent.table.label, parent.kind) == ("lab_v2.session", "inner")
+    assert {k: e.render() for k, e in parent.on} == {"subject_id": "`src`.`subject_id`",
+                                                     "session_date": "`src`.`session_date`"}
+    assert trial.column("session_idx").expr.render() == f"`{parent.alias}`.`session_idx`"
+    assert (trial.key_map.aligned, trial.key_map.proof) == (False, "structure")  # the parent's W1 makes it one to one
+    text = _file(migration, "30_dualwrite.sql")
+    assert "W1 lab_v1.session (subject_id, session_idx): v1 key taken by another v2 row" in text
+    # the echo of a carried insert finds its own row at the key, in both directions: no W1 for it
+    assert "WHERE NOT (dst.`subject_id` = NEW.`subject_id` AND dst.`session_date` = NEW.`session_date`)" in text
+    assert "WHERE NOT (dst.`subject_id` = NEW.`subject_id` AND dst.`session_idx` = NEW.`session_idx`)" in text
+
+
+def test_a_new_key_v1s_key_cannot_be_read_from_stays_one_way_naming_inverse(tmp_path):
+    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text().replace(
+        "      key: [subject_id, session_date]\n", "      key: [subject_id, session_date]\n      columns: {subject_id: "
+        "keep, session_idx: drop, session_date: keep, rig: keep}\n")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    migration = Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert set(why) == {"lab_v2.session", "lab_v2.session__trial"}
+    assert why["lab_v2.session"].startswith("v1 key column 'session_idx' is not in v2, so a v2 row cannot name its v1 "
+                                            "row (keep it as a column of v2; `inverse:` expressions")
+    assert "v2 key column 'session_date' follows a parent's new key, and that parent does not sync back" in \
+        why["lab_v2.session__trial"]
