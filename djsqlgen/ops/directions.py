@@ -20,6 +20,12 @@ from djsqlgen.ops.drop_column import DropColumn
 from djsqlgen.plan import Plan, TableSpec
 
 TWO_WAY, ONE_WAY = "two-way", "one-way"
+# At most this many tables of a plan sync back through a re-keyed parent's join (a child or grandchild following
+# the new key). Each one's triggers read its parents on both sides, and a statement opens every table the triggers
+# it may fire can reach: a re-key followed two-way by its parts, insertions, recordings and units (a two-schema
+# DataJoint pipeline) opened 957 tables in one write and ran the server out of memory under three clients. Two
+# followers are what the tests prove (tests/integration/test_two_way_rekey.py); beyond the cap a table stays one-way.
+MAX_FOLLOWERS = 3
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         by_target.setdefault(getattr(op, "target_id", ""), []).append(op)
     out = []
     two_way: set[str] = set()
+    followers = 0
     for target in model.ordered():
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
@@ -122,6 +129,11 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             reasons = _shape_reasons(model, target, two_way)
             reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
                         if (why := _operation_reason(model, op))]
+            if not reasons and way_back(model, target, two_way).joins:
+                followers += 1
+                if followers > MAX_FOLLOWERS:
+                    reasons.append(f"it follows a re-keyed parent, and {MAX_FOLLOWERS} tables already sync back that "
+                                   "way: more would make each write open hundreds of tables (RUNBOOK, Two-way sync)")
         if not reasons:
             two_way.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,

@@ -142,3 +142,31 @@ def test_a_new_key_v1s_key_cannot_be_read_from_stays_one_way_naming_inverse(tmp_
                                             "row (keep it as a column of v2; `inverse:` expressions")
     assert "v2 key column 'session_date' follows a parent's new key, and that parent does not sync back" in \
         why["lab_v2.session__trial"]
+
+
+def test_a_re_key_syncs_back_through_at_most_max_followers_tables(tmp_path):
+    """A deep re-key followed two-way made each write open 957 tables and ran the server out of memory: beyond
+    MAX_FOLLOWERS tables following a re-keyed parent, a table stays one-way, saying why."""
+    import json
+
+    from djsqlgen.ops.directions import MAX_FOLLOWERS
+
+    heading = json.loads((PLANS / "heading.json").read_text())
+    (schema,) = [s for s in heading["schemas"] if s["name"] == "lab_v1"]
+    trial = next(t for t in schema["tables"] if t["name"] == "session__trial")
+    parts = [f"session__part{i}" for i in range(MAX_FOLLOWERS)]  # with session__trial: one more than the cap
+    for name in parts:
+        copy = json.loads(json.dumps(trial))
+        copy["name"] = name
+        copy["class_name"] = f"Session.{name.title()}"
+        for fk in copy.get("foreign_keys", []):
+            fk["name"] = f"{fk['name']}_{name}"[:64]
+        schema["tables"].append(copy)
+    plan = (PLANS / "valid" / "two_way_rekey.yaml").read_text() + "".join(f"    {n}: keep\n" for n in parts)
+    path = tmp_path / "plan.yaml"
+    path.write_text(plan)
+    migration = Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
+    followers = [d for d in migration.directions if "__" in d.v2]
+    assert sum(d.two_way for d in followers) == MAX_FOLLOWERS
+    (last,) = [d for d in followers if not d.two_way]
+    assert "open hundreds of tables" in last.why
