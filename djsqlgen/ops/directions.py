@@ -122,11 +122,18 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
     out = []
     two_way: set[str] = set()
     followers = 0
+    # Targets whose key a v2 write can move: two-way ones and, through v2's ON UPDATE CASCADE, their descendants.
+    movable: set[str] = set()
     for target in model.ordered():
+        parents = {fk.parent for fk in target.foreign_keys if fk.parent}
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
         else:
             reasons = _shape_reasons(model, target, two_way)
+            # The carried move would reach this table's v1 rows before v1's cascade has moved their one-way parent's
+            # (error 1452): below a one-way table whose key still moves from v2, a table stays one-way too.
+            reasons += [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
+                        "ancestor's" for p in sorted(parents & movable - two_way)]
             reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
                         if (why := _operation_reason(model, op))]
             if not reasons and way_back(model, target, two_way).joins:
@@ -136,6 +143,8 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
                                    "way: more would make each write open hundreds of tables (RUNBOOK, Two-way sync)")
         if not reasons:
             two_way.add(target.id)
+        if not reasons or parents & movable:
+            movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons))))
     return out

@@ -283,3 +283,31 @@ def test_writers_on_both_sides_at_once_on_a_rekeyed_table(db, prefix, dj_env, tm
     assert db.query(COUNTS.format(v=v1)) == [{"sessions": 4 + 16, "trials": 5 + 32, "events": 4 + 16}]
     assert s.verify().returncode == 0
 
+
+
+def test_a_child_of_a_one_way_table_whose_key_moves_from_v2_stays_one_way(db, prefix, dj_env, tmp_path):
+    """session two-way, session__trial one-way by the plan, trial_event below it: a v2 key move on session reaches
+    v1's trial_event (through v2's cascade and the carried move) before v1's session__trial has moved, and failed
+    with 1452 while trial_event synced back. It stays one-way, saying why, and the move is carried whole."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["session__trial"] = {"sync": "one-way"}
+    s.plan(edit)
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    checked = s.run("plan", "check", str(s.plan_path))
+    assert f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way" in checked.stderr, checked.stderr
+    assert f"sync: {s.v2()}.trial_event <- {s.sources[0]}.trial_event: one-way (" in checked.stderr, checked.stderr
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    db.execute(f"UPDATE {v2}.session SET session_idx = 7 WHERE subject_id = 1 AND session_idx = 2")
+    for table, key in (("session", "subject_id, session_idx"), ("session__trial", "subject_id, session_idx, trial_idx"),
+                       ("trial_event", "subject_id, session_idx, trial_idx, event_idx")):
+        assert db.query(f"SELECT * FROM {v1}.{table} ORDER BY {key}") == \
+            db.query(f"SELECT * FROM {v2}.{table} ORDER BY {key}"), table
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.trial_event WHERE session_idx = 7") == [{"n": 2}]
+    assert s.verify().returncode == 0
