@@ -1,0 +1,82 @@
+"""Two-way sync, issue 24 item 4: verify checks both directions, and the round trip is proven on v1's data.
+
+Verify compares v2 against forward(v1) (as for every plan) and, for each table that syncs both ways, v1 against
+reverse(v2), keyed by v1's own key, through the same procedures; the report says which direction differs and
+names the keys on that side. A v1 row changed behind the triggers' back (here: the triggers dropped, as TRUNCATE or
+a trigger-less path would leave it) makes verify fail in both ways, each naming its own key.
+"""
+
+from __future__ import annotations
+
+import json
+
+from integration.test_two_way import V1, _same_both_ways, _two_way
+from support.safety import FastScenario, applied, client
+
+FORWARD, BACK = "v2 from v1", "v1 from v2"
+
+
+def _report(s: FastScenario) -> tuple[int, list[dict], list[dict]]:
+    """`djsqlgen verify`'s exit status, and its two tables (per table and direction; the keys that differ) as the
+    verify_report procedure returns them for that run."""
+    done = s.run("verify", str(s.plan_path), check=False)
+    run_id = s.db.query(f"SELECT MAX(run_id) AS r FROM `{s.control}`.verify_run")[0]["r"]
+    results = s.db.call_results(f"CALL `{s.control}`.verify_report({int(run_id)})")
+    return done.returncode, results[0], results[1] if len(results) > 1 else []
+
+
+def test_verify_checks_v1_against_reverse_v2_and_names_the_direction(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    _same_both_ways(s)
+
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [], (tables, diffs)
+    by_way = {(t["v2_table"].split(".")[1], t["direction"]): t for t in tables}
+    # every v2 table forward; the two-way ones back too (#kind syncs one way: forward only)
+    assert set(by_way) == {("#kind", FORWARD), ("animal", FORWARD), ("session", FORWARD), ("session__trial", FORWARD),
+                           ("animal", BACK), ("session", BACK), ("session__trial", BACK)}, sorted(by_way)
+    assert all(t["result"] == "OK" for t in tables), tables
+    assert by_way[("animal", BACK)]["v1_rows"] == by_way[("animal", BACK)]["v2_rows"] == 2
+
+    # behind the triggers' back: v1.subject's name changed, a v1 session added, a v1 trial gone (a TRUNCATE, a
+    # restore, a trigger-less path); the triggers of those v1 tables dropped first, so nothing reaches v2
+    for table in ("subject", "session", "session__trial"):
+        for t in db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = %s "
+                          "AND EVENT_OBJECT_TABLE = %s", [s.sources[0], table]):
+            db.execute(f"DROP TRIGGER {v1}.`{t['n']}`")
+    db.execute(f"UPDATE {v1}.subject SET nickname = 'Behind' WHERE subject_id = 2")
+    db.execute(f"INSERT INTO {v1}.session VALUES (1, 9, '2024-05-05', 'rig1')")
+    db.execute(f"DELETE FROM {v1}.session__trial WHERE trial_idx = 2")
+    assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = 2") == [{"name": "Bé"}]
+
+    code, tables, diffs = _report(s)
+    assert code == 1
+    result = {(t["v2_table"].split(".")[1], t["direction"]): t["result"] for t in tables}
+    for table in ("animal", "session", "session__trial"):
+        assert result[(table, BACK)] == "DIFFERENT" and result[(table, FORWARD)] == "DIFFERENT", result
+    assert result[("#kind", FORWARD)] == "OK"
+    found = {(d["v2_table"].split(".")[1], d["direction"], tuple(str(k) for k in json.loads(d["row_key"])), d["problem"])
+             for d in diffs}
+    # each direction names the row by its own side's key, in its own words
+    assert (("animal", BACK, ("2",), "values differ") in found and ("animal", FORWARD, ("2",), "values differ") in found
+            ), found
+    assert ("session", BACK, ("1", "9"), "not in reverse(v2)") in found, found  # v1's own row: keyed by v1's key
+    assert ("session", FORWARD, ("1", "9"), "missing in v2") in found, found
+    assert ("session__trial", BACK, ("1", "1", "2"), "missing in v1") in found, found
+    assert ("session__trial", FORWARD, ("1", "1", "2"), "not in transform(v1)") in found, found
+
+    # the command line names the direction and the keys; status says which ways differ; 50 fails the same way
+    out = s.run("verify", str(s.plan_path), check=False)
+    assert out.returncode == 1 and BACK in out.stdout and "not in reverse(v2)" in out.stdout, out.stdout
+    status = s.run("status", str(s.plan_path)).stdout
+    assert f'{BACK}: {s.sources[0]}.subject differs at ["2"] (values differ)' in status, status
+    assert f'{FORWARD}: {s.v2()}.animal differs at ["2"] (values differ)' in status, status
+    fifty = client(db.settings, s.out / "50_verify.sql")
+    assert fifty.returncode != 0 and "v1 differs from reverse(v2)" in fifty.stderr, fifty.stderr
