@@ -242,7 +242,7 @@ def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, defini
                              "dj014-to-dj2; this plan has none"], str(plan_path))
         click.echo(definitions_text(dj2_definitions(migration.built.model)), nl=False)
     click.echo(f"{plan_path}: OK ({len(migration.targets)} v2 table(s), {len(migration.retired)} v1 table(s) left "
-               f"out, {len(migration.built.data_checks)} data check(s))")
+               f"out, {len(migration.data_checks)} data check(s))")
 
 
 @cli.command()

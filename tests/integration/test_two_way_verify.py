@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from integration.test_two_way import V1, _same_both_ways, _two_way
-from support.safety import FastScenario, applied, client
+from support.safety import FastScenario, applied, client, refused
 
 FORWARD, BACK = "v2 from v1", "v1 from v2"
 
@@ -80,3 +80,58 @@ def test_verify_checks_v1_against_reverse_v2_and_names_the_direction(db, prefix,
     assert f'{FORWARD}: {s.v2()}.animal differs at ["2"] (values differ)' in status, status
     fifty = client(db.settings, s.out / "50_verify.sql")
     assert fifty.returncode != 0 and "v1 differs from reverse(v2)" in fifty.stderr, fifty.stderr
+
+
+PROBE = """
+CREATE TABLE probe (
+  probe_id int NOT NULL,
+  code varchar(8) NOT NULL,
+  raw varbinary(4) NULL,
+  label varchar(16) NULL,
+  weight float NULL,
+  PRIMARY KEY (probe_id)) ENGINE=InnoDB DEFAULT CHARSET=latin1;
+INSERT INTO probe VALUES (1, 'ab', 'xyzw', 'Açaí', 0.1), (2, 'ab  ', 'xyzw', 'é', 1.23456), (3, 'cd', 'x', NULL, NULL)
+"""
+
+
+def _probe_plan(s: FastScenario, one_way: bool = False):
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        # widening retypes and a charset change: two-way, but a CHAR drops trailing spaces and a BINARY pads with
+        # zero bytes, so v1's 'ab  ' and 'x' would not come back from v2
+        s.tables(plan)["probe"] = {"columns": {
+            "probe_id": "keep", "code": {"type": "char(8)"}, "raw": {"type": "binary(4)"},
+            "label": {"type": "varchar(16)", "charset": "utf8mb4", "collation": "utf8mb4_bin"},
+            "weight": {"type": "double"}}, **({"sync": "one-way"} if one_way else {})}
+    return edit
+
+
+def test_a_value_that_does_not_come_back_refuses_two_way_naming_table_column_and_key(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(PROBE)
+    v1 = f"`{s.sources[0]}`"
+    s.plan(_probe_plan(s))
+    checked = s.run("plan", "check", str(s.plan_path), check=False)
+    plan_key = f"schemas.{s.sources[0]}.tables.probe"
+    expected = f"{plan_key}: {s.sources[0]}.probe.code at key [\"2\"] does not come back from v2 byte for byte"
+    assert checked.returncode != 0 and expected in checked.stdout + checked.stderr, checked
+    assert f"write `sync: one-way` under {plan_key}" in checked.stdout + checked.stderr
+    s.generate()
+    message = refused(s, "00_preflight")
+    assert expected in message and "sync: one-way" in message, message
+
+    # the zero bytes of a BINARY next: named by its own column and key
+    db.execute(f"UPDATE {v1}.probe SET code = 'ab' WHERE probe_id = 2")
+    message = refused(s, "00_preflight")
+    assert f"{s.sources[0]}.probe.raw at key [\"3\"]" in message, message
+    # every value comes back (floats bit for bit, latin1 through utf8mb4): 00 goes on, the checks in its RUNBOOK
+    db.execute(f"UPDATE {v1}.probe SET raw = 'xyzw' WHERE probe_id = 3")
+    assert s.run("plan", "check", str(s.plan_path)).returncode == 0
+    applied(s, "00_preflight")
+    assert "comes back from" in (s.out / "RUNBOOK.md").read_text()
+
+    # the way out the message names: that table one-way, whatever its data
+    db.execute(f"UPDATE {v1}.probe SET code = 'ab  ', raw = 'x' WHERE probe_id = 2")
+    s.plan(_probe_plan(s, one_way=True))
+    s.generate()
+    applied(s, "00_preflight")
