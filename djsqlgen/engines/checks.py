@@ -114,10 +114,11 @@ def round_trip_first(ctx: Context, check: DataCheck) -> str:
         tokens = [value_token_sql(ComparedValue(sql, back.sql_type, back.charset))
                   for sql in (again, f"{alias}.{quote_identifier(name)}")]
         bad.append((name, f"NOT (CAST({tokens[0]} AS BINARY) <=> CAST({tokens[1]} AS BINARY))"))
-    columns = ", ".join(f"IF({test}, {quote_literal(name)}, NULL)" for name, test in bad)
+    columns = ",\n    ".join(f"IF({test}, {quote_literal(name)}, NULL)" for name, test in bad)
     key = ", ".join(f"CAST({alias}.{quote_identifier(k)} AS CHAR)" for k in v1.primary_key)
-    return (f"SELECT CONCAT(CONCAT_WS(', ', {columns}), ' at key ', JSON_ARRAY({key})) "
-            f"{from_clause(target)} WHERE {' OR '.join(test for _, test in bad)} LIMIT 1")
+    any_bad = "\n   OR ".join(test for _, test in bad)
+    return (f"SELECT CONCAT(CONCAT_WS(', ',\n    {columns}),\n  ' at key ', JSON_ARRAY({key}))\n"
+            f"{from_clause(target)}\nWHERE {any_bad}\nLIMIT 1")
 
 
 def refusal(ctx: Context, check: DataCheck, filename: str) -> Check:

@@ -124,7 +124,7 @@ def test_a_value_that_does_not_come_back_refuses_two_way_naming_table_column_and
     db.execute(f"UPDATE {v1}.probe SET code = 'ab' WHERE probe_id = 2")
     message = refused(s, "00_preflight")
     assert f"{s.sources[0]}.probe.raw at key [\"3\"]" in message, message
-    # every value comes back (floats bit for bit, latin1 through utf8mb4): 00 goes on, the checks in its RUNBOOK
+    # every value comes back (latin1 through utf8mb4 too): 00 goes on, the check listed in its RUNBOOK
     db.execute(f"UPDATE {v1}.probe SET raw = 'xyzw' WHERE probe_id = 3")
     assert s.run("plan", "check", str(s.plan_path)).returncode == 0
     applied(s, "00_preflight")
