@@ -135,3 +135,67 @@ def test_a_value_that_does_not_come_back_refuses_two_way_naming_table_column_and
     s.plan(_probe_plan(s, one_way=True))
     s.generate()
     applied(s, "00_preflight")
+
+
+def test_datajoint_2_on_v2_and_datajoint_014_on_v1_at_once_equal_both_ways(tmp_path, prefix, dj014_python, dj_env, db):
+    """DataJoint 2.3 users write v2 (inserts with parts, update1, key moves, cascading deletes) while DataJoint 0.14
+    users write v1 (the same, plus bulk rows moved and deleted), after 60 on a rename/retype plan: every table
+    compared row by row in both directions, independently of verify, then verify clean in both directions."""
+    import subprocess
+    import sys
+
+    from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, migration_files
+
+    store = tmp_path / "store"
+    common, ephys = build_v1(dj014_python, prefix, store, dj_env)
+    bulk_fill(db, common, 200)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        tables = next(s for s in plan["schemas"] if s["source"] == common)["tables"]
+        subject = tables["subject"]
+        subject["columns"]["notes"] = {"rename": "remarks"}
+        subject["columns"]["weight"] = {"type": "decimal(8,3)"}
+        subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
+
+    plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.out, s.plan_path = out, plan_path
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=97)
+    applied(s, "60_constraints")
+    v2_writers = [subprocess.Popen([sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{common}_v2",
+                                    "--store-dir", str(store), "--worker", str(w), "--iterations", "16"],
+                                   env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for w in (1, 2)]
+    dj014_writers(dj014_python, prefix, store, dj_env, 1, ["1000-1049", "1050-1099"], iterations=16)
+    for w in v2_writers:
+        stdout, stderr = w.communicate(timeout=600)
+        assert w.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout.splitlines()[-1]) == {"inserted": 16, "updated": 16, "key_moves": 5, "deleted": 4}, \
+            stdout
+
+    for source in (common, ephys):
+        for table in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                              "AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
+            if (source, table["t"]) != (common, "subject"):
+                s.same_rows(table["t"], source=source)
+    v2c = f"`{common}_v2`"
+    columns = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
+    forward = (f"SELECT {columns.format(weight='CAST(weight AS DECIMAL(8,3))', notes='notes')} FROM `{common}`.subject",
+               f"SELECT {columns.format(weight='weight', notes='remarks')} FROM {v2c}.subject")
+    back = (f"SELECT {columns.format(weight='weight', notes='notes')} FROM `{common}`.subject",
+            f"SELECT {columns.format(weight='CAST(weight AS DECIMAL(6,2))', notes='remarks')} FROM {v2c}.subject")
+    for left, right in (forward, back):
+        assert ([tuple(r.values()) for r in db.query(left + " ORDER BY subject_id")]
+                == [tuple(r.values()) for r in db.query(right + " ORDER BY subject_id")])
+    # both sides' writes are in both: 2.x's updates in v1, 0.14's in v2; v2's own cohort kept
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.subject WHERE notes LIKE 'updated in 2.x %%'") == [{"n": 24}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v2c}.subject WHERE remarks LIKE 'updated %%' AND cohort = 'v1'"
+                    ) == [{"n": 24}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v2c}.subject WHERE cohort = '2x'") == [{"n": 24}]
+
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [] and all(t["result"] == "OK" for t in tables), (tables, diffs)
+    assert {t["v2_table"] for t in tables if t["direction"] == BACK} >= {f"{common}_v2.subject",
+                                                                        f"{common}_v2.session"}
