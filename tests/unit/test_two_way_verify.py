@@ -3,9 +3,13 @@ its own id, and each two-way table whose carried columns change gets a round-tri
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from unit.test_two_way import PLANS, _file, _migration
 
 from djsqlgen.catalog.heading import Catalog
+from djsqlgen.errors import UnsupportedError
 from djsqlgen.output.generate import Migration
 from djsqlgen.plan import load_plan
 
@@ -35,3 +39,21 @@ def test_a_round_trip_check_per_two_way_table_whose_carried_values_may_not_come_
         assert "lab_v1.session." in text and "does not come back from v2 byte for byte" in text, name
         assert "SET @djsqlgen_found = (\nSELECT CONCAT(CONCAT_WS(', ',\n" in text, name
     assert not [c for c in _migration("renames_retype").data_checks if c.kind == "round_trip"]
+
+
+def test_a_type_verify_cannot_hash_on_the_way_back_is_refused_with_the_way_out(tmp_path):
+    """A v1 FLOAT(M,D) (the row hash does not reproduce its rounding) widened to DOUBLE on a two-way table: generate
+    refuses, naming the table and `sync: one-way`, rather than a traceback."""
+    heading = json.loads((PLANS / "heading.json").read_text())
+    for schema in heading["schemas"]:
+        for table in (t for t in schema["tables"] if t["name"] == "subject"):
+            for a in (a for a in table["attributes"] if a["name"] == "weight"):
+                a["sql_type"] = "float(7,2)"
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace(
+        "nickname: {rename: name, type: varchar(8), allow_lossy: true}", "nickname: {rename: name}"))
+    migration = Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
+    assert "lab_v1.subject" in {d.target_id for d in migration.directions if d.two_way}
+    with pytest.raises(UnsupportedError, match=r"lab_v1\.subject: verify cannot check it against reverse\(v2\).*"
+                                               r"`sync: one-way` under schemas\.lab_v1\.tables\.subject"):
+        migration.files()
