@@ -423,7 +423,8 @@ def abort(obj: _Context, plan_path: Path) -> None:
 def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
            jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
            on_replica: str | None, resume: bool) -> None:
-    """Checksum v2 against transform(v1) chunk by chunk; print a table per table; exit 1 on any difference."""
+    """Checksum v2 against transform(v1) (two-way: and v1 against reverse(v2)) chunk by chunk; print a line per table
+    and direction; exit 1 on any difference."""
     from djsqlgen.sqltext.naming import BACK_DIRECTION
     from djsqlgen.errors import VerifyMismatch
     from djsqlgen.run import verify as check
