@@ -242,7 +242,7 @@ def plan_check(obj: _Context, plan_path: Path, heading_path: Path | None, defini
                              "dj014-to-dj2; this plan has none"], str(plan_path))
         click.echo(definitions_text(dj2_definitions(migration.built.model)), nl=False)
     click.echo(f"{plan_path}: OK ({len(migration.targets)} v2 table(s), {len(migration.retired)} v1 table(s) left "
-               f"out, {len(migration.built.data_checks)} data check(s))")
+               f"out, {len(migration.data_checks)} data check(s))")
 
 
 @cli.command()
@@ -423,7 +423,9 @@ def abort(obj: _Context, plan_path: Path) -> None:
 def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: float | None, sleep_ms: int | None,
            jobs: int, replicas: tuple[str, ...], max_lag: float, max_load: str | None, critical_load: str | None,
            on_replica: str | None, resume: bool) -> None:
-    """Checksum v2 against transform(v1) chunk by chunk; print a table per table; exit 1 on any difference."""
+    """Checksum v2 against transform(v1) (two-way: and v1 against reverse(v2)) chunk by chunk; print a line per table
+    and direction; exit 1 on any difference."""
+    from djsqlgen.sqltext.naming import BACK_DIRECTION
     from djsqlgen.errors import VerifyMismatch
     from djsqlgen.run import verify as check
     from djsqlgen.run.apply import format_rows
@@ -444,9 +446,12 @@ def verify(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time: f
         click.echo("\nrows that differ (up to 20 per table):")
         click.echo(format_rows(result.diffs))
     if not result.ok:
-        bad = sum(1 for t in result.tables if t["result"] != "OK")
-        raise VerifyMismatch(f"{bad} table(s) differ from transform(v1); see the keys above")
-    click.echo("verify: every table equals transform(v1)", err=True)
+        bad = [t for t in result.tables if t["result"] != "OK"]
+        ways = sorted({t["direction"] for t in bad})
+        raise VerifyMismatch(f"{len(bad)} table(s) differ ({', '.join(ways)}); see the direction and keys above")
+    two_way = any(t["direction"] == BACK_DIRECTION for t in result.tables)
+    click.echo("verify: every table equals transform(v1)" + (", and every two-way v1 table reverse(v2)" if two_way
+                                                              else ""), err=True)
 
 
 @cli.command()
@@ -488,6 +493,9 @@ def status(obj: _Context, plan_path: Path) -> None:
             "stale: a rolled-back cut-over gave up v2's later writes since; verify again" if last["bad_chunks"] < 0
             else f"{last['bad_chunks']} chunk(s) differ")
         click.echo(f"last verify: run {last['run_id']} at {last['started_at']}: {verdict}")
+        for d in last.get("differences", []):  # which way differs (two-way sync checks both), and where
+            where = f"differs at {', '.join(d['keys'])}" if d["keys"] else d["result"].lower()
+            click.echo(f"  {d['direction']}: {d['table']} {where}")
     else:
         click.echo("last verify: none")
 

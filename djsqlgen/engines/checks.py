@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.rowhash import ComparedValue, as_stored, row_hash_sql
+from djsqlgen.engines.rowhash import ComparedValue, as_stored, row_hash_sql, value_token_sql
 from djsqlgen.engines.source import from_clause, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
+from djsqlgen.errors import UnsupportedError
 from djsqlgen.model.checks import DataCheck
-from djsqlgen.sqltext.statements import Check
+from djsqlgen.model.identity import column_decl
+from djsqlgen.model.reverse import carried_back
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
+from djsqlgen.sqltext.statements import FOUND, Check
 
 
 # The checks whose violation would merge two v1 rows into one v2 row (the backfill looks for them too).
@@ -91,6 +95,44 @@ def _renamed(target, aliases: dict[str, str]):
                    source=replace(target.source, joins=joins, driving_alias=aliases["src"]))
 
 
+def round_trip_first(ctx: Context, check: DataCheck) -> str:
+    """A round trip check's first v1 row that does not come back: its columns that change and its key, as text
+    (NULL when every row comes back). Each carried column's value is made what v2 stores, then what v1 would store
+    of that (rowhash.as_stored, as verify reads both sides), and compared with v1's value as verify compares two
+    values: byte for byte (a float bit for bit), NULL only equal to NULL."""
+    target = ctx.model.target(check.target_id)
+    v1 = ctx.model.v1_table(target.source.driving)
+    by_v1 = carried_back(target)
+    alias = quote_identifier(target.source.driving_alias)
+    bad = []
+    for name in check.detail.split(","):
+        forward = target.column(by_v1[name])
+        back = column_decl(v1.attribute(name))
+        try:
+            in_v2 = as_stored(forward.expr.render(), forward.decl.sql_type, forward.decl.charset,
+                              v2_collation=forward.decl.collation, native_json=ctx.dialect.native_json)
+            again = as_stored(in_v2, back.sql_type, back.charset, v2_collation=back.collation,
+                              native_json=ctx.dialect.native_json)
+        except ValueError as exc:  # a type whose storing the row hash does not reproduce
+            raise UnsupportedError(f"{check.plan_key}: the round trip of {v1.schema}.{v1.name}.{name} cannot be "
+                                   f"checked: {exc}; write `sync: one-way` under {check.plan_key}") from None
+        tokens = [value_token_sql(ComparedValue(sql, back.sql_type, back.charset))
+                  for sql in (again, f"{alias}.{quote_identifier(name)}")]
+        bad.append((name, f"NOT (CAST({tokens[0]} AS BINARY) <=> CAST({tokens[1]} AS BINARY))"))
+    columns = ",\n    ".join(f"IF({test}, {quote_literal(name)}, NULL)" for name, test in bad)
+    key = ", ".join(f"CAST({alias}.{quote_identifier(k)} AS CHAR)" for k in v1.primary_key)
+    any_bad = "\n   OR ".join(test for _, test in bad)
+    return (f"SELECT CONCAT(CONCAT_WS(', ',\n    {columns}),\n  ' at key ', JSON_ARRAY({key}))\n"
+            f"{from_clause(target)}\nWHERE {any_bad}\nLIMIT 1")
+
+
 def refusal(ctx: Context, check: DataCheck, filename: str) -> Check:
+    if check.kind == "round_trip":  # names the column and the first key, computed on the server
+        v1 = ctx.model.target(check.target_id).source.driving.label
+        prefix = f"djsqlgen refused {filename}: {check.plan_key}: "
+        rest = f" does not come back from v2 byte for byte (two-way sync). Fix: {check.fix}"
+        return Check(f"{FOUND} IS NOT NULL", f"{prefix}a value of {v1}{rest}", check.what,
+                     message_sql=f"CONCAT({quote_literal(prefix + v1 + '.')}, {FOUND}, {quote_literal(rest)})",
+                     found=round_trip_first(ctx, check))
     return Check(violated(ctx, check), f"djsqlgen refused {filename}: {check.plan_key}: not so in v1's data: "
                                       f"{check.what}. Fix: {check.fix}", check.what)

@@ -17,6 +17,7 @@ from djsqlgen.engines.keyset import CHUNK_RANGE, CHUNK_ROWS, V2_CHUNK_RANGE
 from djsqlgen.engines.source import driving_walk
 from djsqlgen.errors import UnsupportedError
 from djsqlgen.model.target import Target
+from djsqlgen.sqltext import naming
 from djsqlgen.sqltext.quoting import quote_literal
 from djsqlgen.sqltext.statements import Statement
 
@@ -62,11 +63,40 @@ def _check_markers(target: Target, values: dict[str, str], expected: dict[str, t
                                    f"'{marker[1:]}'))")
 
 
+def way_back_row(reverse: Context, target: Target) -> dict[str, str]:
+    """The chunk_sql row of the way back of a two-way table: ``target`` is its v1 table in the reverse model (driven
+    by its v2 table), checked by the same verify statements under ``naming.way_back_id``; nothing is copied or
+    walked for references with it, so those columns are empty."""
+    try:
+        checked = verify.chunk_columns(reverse, target)
+    except ValueError as exc:  # a v1 type whose storing the row hash does not reproduce (rowhash.as_stored)
+        raise UnsupportedError(f"{target.label}: verify cannot check it against reverse(v2): {exc}; write `sync: "
+                               f"one-way` under {target.plan_key}") from None
+    values = {"target_id": naming.way_back_id(target.id), "plan_hash": reverse.migration_hash,
+              **walk_columns(reverse, target), "copy_chunk": "", "merge_check": "", **checked,
+              **{c: "" for c in ("v2_walk_from", "v2_key_select", "v2_key_order", "v2_after_lo", "v2_upto_hi",
+                                 "v2_lo_from_hi")}}
+    aligned = values["verify_strategy"] == "aligned"
+    _check_markers(target, values, {"verify_src_rows": (1, 0), "verify_dst_rows": (0, 1) if aligned else (1, 0)})
+    return values
+
+
 def row_statement(ctx: Context, target: Target) -> Statement:
     """20_routines: ``target``'s row (REPLACE: a newer generate's statements replace the older ones)."""
-    values = row(ctx, target)
+    return _replace(ctx, row(ctx, target), f"chunk_sql.{target.id}",
+                    f"how {target.source.driving.label} is walked, copied into {target.label} and checked, chunk by "
+                    f"chunk ({{chunk range}}: the chunk's key range)")
+
+
+def way_back_row_statement(reverse: Context, target: Target) -> Statement:
+    """20_routines: the way back's row (two-way sync: ``target`` from the reverse model)."""
+    return _replace(reverse, way_back_row(reverse, target), f"chunk_sql.{naming.way_back_id(target.id)}",
+                    f"how {target.label} is checked against reverse({target.source.driving.label}), chunk by chunk of "
+                    f"{target.source.driving.label}'s key (two-way sync)")
+
+
+def _replace(ctx: Context, values: dict[str, str], statement_id: str, comment: str) -> Statement:
     literals = ",\n  ".join(quote_literal(v) for v in values.values())
-    return Statement(f"chunk_sql.{target.id}",
+    return Statement(statement_id,
                      f"REPLACE INTO {ctx.control_table('chunk_sql')}\n  ({', '.join(values)})\nVALUES (\n  {literals})",
-                     f"how {target.source.driving.label} is walked, copied into {target.label} and checked, chunk by "
-                     f"chunk ({{chunk range}}: the chunk's key range)")
+                     comment)

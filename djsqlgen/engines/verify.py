@@ -8,6 +8,10 @@
   values (many v1 rows, one lookup row); no whole-table counts: a lookup row no v1 row uses is kept.
 Each chunk runs in one consistent snapshot: a v1 write and its trigger's v2 write commit together, so
 both sides are seen as of the same moment while writers go on.
+
+Two-way sync (issue 24): each v1 table that syncs both ways is also checked against reverse(v2), with the same
+fragments over the reverse model (its target is the v1 table, its driving table the v2 one), so keyed by v1's own
+key. That way back is verified under its own id (``way_back_id``): its row of chunk_sql, its results.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target
 from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import Target
 from djsqlgen.sqltext import naming
-from djsqlgen.sqltext.quoting import quote_identifier, quote_qualified
+from djsqlgen.sqltext.naming import WAY_BACK, way_back_id
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
 from djsqlgen.sqltext.statements import Statement
 
 
@@ -120,6 +125,11 @@ def chunk_columns(ctx: Context, target: Target) -> dict[str, str]:
                                                               "dst_key_json_raw")}}
 
 
+def way_back_call(target: Target) -> tuple[str, bool]:
+    """verify_table_call of the way back of a two-way table (``target``: its v1 table in the reverse model)."""
+    return way_back_id(target.id), strategy(target) == "keyed"
+
+
 # Per-table procedures of earlier versions: the loop (now verify_table), a chunk (now checksum_chunk) and the
 # whole-table counts (now checksum_totals).
 EARLIER_KINDS = ("verify", "verify_chunk", "verify_total")
@@ -135,3 +145,15 @@ def drop_routines(ctx: Context, target: Target) -> list[Statement]:
     return [Statement(f"procedure_drop.{target.id}.{kind}",
                       f"DROP PROCEDURE IF EXISTS {quote_qualified((ctx.control, naming.target_routine(kind, target.id)))}",
                       f"{kind} procedure of {target.label} (earlier versions)") for kind in EARLIER_KINDS]
+
+
+def checked_tables(ctx: Context, way_back: list[str]) -> str:
+    """SQL of a derived table: every (table, direction) a verify run checks, with its labels and order: each progress
+    row forward (way_back 0), and the way back (1) of the targets in ``way_back`` (ids), named by ``way_back_id``."""
+    columns = "target_schema, target_table, source_schema, source_table, ordinal"
+    sql = f"SELECT target_id, {columns}, 0 AS way_back FROM {ctx.control_table('progress')}"
+    if way_back:
+        ids = ", ".join(quote_literal(i) for i in way_back)
+        sql += (f"\n    UNION ALL\n    SELECT CONCAT(target_id, {quote_literal(WAY_BACK)}), {columns}, 1 "
+                f"FROM {ctx.control_table('progress')} WHERE target_id IN ({ids})")
+    return sql

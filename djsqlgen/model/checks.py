@@ -8,13 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from djsqlgen.catalog.sqltypes import lossy_reason, parse_sql_type
+from djsqlgen.model.reverse import carried_back
+from djsqlgen.model.target import Model
+
 # key_unique:   the target's key, as v2 compares it, is unique over the source rows (no two v1 rows merge)
 # parent_found: every row of the target finds its parent row through foreign key ``detail`` (a new parent)
 # lookup_agrees: the source rows with one key of a lookup target agree on its other columns (none is lost)
 # split_partition: every source row matches exactly one side of a split (``detail``: the other sides' ids)
 # index_unique: a unique index of the target (``detail``: its name), as v2 compares it, is unique over the source
 #               rows whose index columns are all set (a column of it retyped, or given another charset/collation)
-Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition", "index_unique"]
+# round_trip:   two-way sync: every value of a column carried both ways (retyped, another charset or collation) comes
+#               back from v2's column into v1's byte for byte (``detail``: the v1 columns, comma-separated)
+Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition", "index_unique", "round_trip"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +35,32 @@ class DataCheck:
     @property
     def id(self) -> str:
         return f"{self.kind}.{self.target_id}" + (f".{self.detail}" if self.detail else "")
+
+
+def _comes_back(v1_type: str, v2_type: str) -> bool:
+    """Whether every value of ``v1_type`` comes back from ``v2_type`` by type alone: a number widened within its
+    family (a wider int, float to double, a decimal with more digits on both sides). Strings, binaries, dates and
+    changes of family are checked on the data: a CHAR drops trailing spaces, a BINARY pads with zero bytes."""
+    a, b = parse_sql_type(v1_type), parse_sql_type(v2_type)
+    return a.family == b.family and a.family in ("int", "float", "decimal") and lossy_reason(v1_type, v2_type) is None
+
+
+def round_trip_checks(model: Model, two_way: set[str]) -> list[DataCheck]:
+    """The round trip of each two-way table (``two_way``: target ids) whose carried columns change on the way to v2:
+    reverse(forward(v1)) must give v1 back exactly, or a v2 write of an unchanged row would change v1."""
+    out = []
+    for target in model.ordered():
+        if target.id not in two_way:
+            continue
+        v1_table = model.v1_table(target.source.driving)
+        changed = [v1 for v1, v2 in carried_back(target).items() if target.column(v2).copied_from is None
+                   and not _comes_back(v1_table.attribute(v1).sql_type, target.column(v2).decl.sql_type)]
+        if changed:
+            v1 = target.source.driving.label
+            out.append(DataCheck(
+                kind="round_trip", target_id=target.id, plan_key=target.plan_key, detail=",".join(changed),
+                what=f"every value of {v1}'s {', '.join(changed)} comes back from {target.label} unchanged, byte "
+                     "for byte (two-way sync)",
+                fix=f"write `sync: one-way` under {target.plan_key} (v2 then refuses its clients' writes to "
+                    f"{target.label}), or change the rows or the plan's types so the values come back"))
+    return out

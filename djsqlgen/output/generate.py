@@ -11,6 +11,7 @@ from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
+from djsqlgen.model.checks import round_trip_checks
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
 from djsqlgen.ops.directions import TWO_WAY, directions
@@ -54,9 +55,11 @@ class Migration:
         self.directions = directions(plan, self.built.model, self.built.operations)
         two_way = {d.target_id for d in self.directions if d.two_way}
         model = forward_two_way(self.built.model, two_way)
+        # the plan's data checks, and the round trip of each two-way table (reverse(forward(v1)) is v1)
+        self.data_checks = self.built.data_checks + tuple(round_trip_checks(model, two_way))
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
                            one_way=tuple((d.target_id, d.why) for d in self.directions if not d.two_way),
-                           data_checks=self.built.data_checks)
+                           data_checks=self.data_checks)
         self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
                                     compare_before_write=frozenset(two_way), reverse=True)
                             if plan.sync == TWO_WAY else None)
@@ -81,7 +84,7 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return phase_files(self.ctx, self.built.data_checks, tuple(self.attachments), self.reverse_ctx)
+        return phase_files(self.ctx, self.data_checks, tuple(self.attachments), self.reverse_ctx)
 
     @property
     def attachments(self) -> list:

@@ -28,7 +28,7 @@ def dj2_facts(migration) -> dict:
 def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_path: str) -> Path:
     text = environment().get_template("runbook.md.j2").render(
         plan=migration.plan, meta=meta, plan_path=plan_path, targets=migration.targets, retired=migration.retired,
-        notes=migration.notes, checks=migration.built.data_checks, forward=[f for f in files if not f.rollback_of],
+        notes=migration.notes, checks=migration.data_checks, forward=[f for f in files if not f.rollback_of],
         moves_v1=migration.plan.cutover.rename_to_final and any(s.archive for s in migration.plan.schemas),
         v1_schemas=[s.source for s in migration.plan.schemas],
         dj2=dj2_facts(migration) if migration.plan.preset is not None else None, writer_codes=WRITER_CODES,

@@ -4,6 +4,8 @@ and counters both use are in cutover_steps.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from djsqlgen.engines import expand, files, guards, lineage, triggers
 from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
@@ -57,7 +59,8 @@ def forward(phases: Phases) -> FileBuilder:
               "finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` "
               "(or 50_verify.sql) and fix every difference first",
               "cut over only to a v2 proven equal to transform(v1)"),
-        *[Check(f"{phases.phase_pending('70')} AND ({c.fails_when})", c.message, c.why)
+        # replace: a check that computes what it names first (FOUND, message_sql) keeps doing so
+        *[replace(c, fails_when=f"{phases.phase_pending('70')} AND ({c.fails_when})")
           for c in phases.v1_drift(fn, parked_ok=True) + phases.data_refusals(fn)],
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),

@@ -58,7 +58,13 @@ def routine_statements(phases: Phases) -> list[Statement]:
                              "at start-up"))
     for t in phases.targets:
         out += [chunk_sql.row_statement(ctx, t)] + constraints.references_check(ctx, t)
-    keyed_ids = [t.id for t in phases.targets if verify.strategy(t) == "keyed"]
+    # two-way sync: each v1 table that syncs both ways is also verified against reverse(v2) (its way back)
+    ways_back = list(phases.reverse.model.targets) if phases.reverse is not None else []
+    out += [chunk_sql.way_back_row_statement(phases.reverse, t) for t in ways_back]
+    calls = [verify.verify_table_call(t) for t in phases.targets] + [verify.way_back_call(t) for t in ways_back]
+    keyed_ids = [target_id for target_id, keyed in calls if keyed]
+    words = {"way_back": naming.WAY_BACK, "checked": verify.checked_tables(ctx, [t.id for t in ways_back]),
+             "forward_direction": naming.FORWARD_DIRECTION, "back_direction": naming.BACK_DIRECTION}
     for name, template, extra, why in (
         ("run_report", "run_report_proc_create.sql.j2",
          {"lock": naming.run_lock(ctx.control), "active": naming.ACTIVE_STATES},
@@ -69,19 +75,19 @@ def routine_statements(phases: Phases) -> list[Statement]:
          {"locked_for_s": backfill.LOCKED_FOR_S, "quiet_retries": backfill.QUIET_RETRIES,
           "first_pause_s": backfill.FIRST_PAUSE_S, "max_pause_s": backfill.MAX_PAUSE_S},
          "one table's backfill, chunk after chunk"),
-        ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate()},
+        ("checksum_chunk", "checksum_chunk_proc_create.sql.j2", {"aggregate": verify.aggregate(), **words},
          "checksums of one chunk of one table, both sides"),
         ("check_references", "references_check_proc_create.sql.j2", {},
          "every row of one v2 table finds its parents (60, before adding its foreign keys)"),
-        ("checksum_totals", "checksum_totals_proc_create.sql.j2", {},
+        ("checksum_totals", "checksum_totals_proc_create.sql.j2", words,
          "whole-table counts of one keyed comparison, both sides"),
         ("verify_record", "verify_record_proc_create.sql.j2", {}, "keep one chunk's result"),
         ("verify_table", "verify_table_proc_create.sql.j2", {}, "one table's verify, chunk after chunk"),
-        ("verify_report", "verify_report_proc_create.sql.j2", {}, "the result of a verify run"),
-        ("verify_finish", "verify_finish_proc_create.sql.j2", {"keyed_ids": keyed_ids},
+        ("verify_report", "verify_report_proc_create.sql.j2", words, "the result of a verify run, per direction"),
+        ("verify_finish", "verify_finish_proc_create.sql.j2", {"keyed_ids": keyed_ids, **words},
          "close a run (clean only if every table was checked to its end), then the report"),
-        ("verify_all", "verify_all_proc_create.sql.j2",
-         {"tables": [verify.verify_table_call(t) for t in phases.targets]}, "every table, then the report"),
+        ("verify_all", "verify_all_proc_create.sql.j2", {"tables": calls},
+         "every table (and each two-way table's way back), then the report"),
     ):
         q = quote_qualified((ctx.control, name))
         out += [Statement(f"procedure_drop.{name}", f"DROP PROCEDURE IF EXISTS {q}", "replace an earlier version"),

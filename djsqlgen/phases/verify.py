@@ -1,4 +1,5 @@
-"""50 verify: every v2 table checksummed against transform(v1); its rollback forgets the results."""
+"""50 verify: every v2 table checksummed against transform(v1), and each two-way v1 table against reverse(v2); its
+rollback forgets the results."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.statements import Check, Statement
 
 NUMBER, NAME, TITLE = "50", "verify", "Verify"
-PURPOSE = "Checksum every v2 table against transform(v1), chunk by chunk; report; fail on any difference."
+PURPOSE = ("Checksum every v2 table against transform(v1), and each two-way v1 table against reverse(v2), chunk by "
+           "chunk; report per direction; fail on any difference.")
 RERUN = "Safe to run again: each run is recorded separately."
 
 

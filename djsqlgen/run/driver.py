@@ -16,7 +16,7 @@ from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
-from djsqlgen.sqltext.naming import run_lock
+from djsqlgen.sqltext.naming import BACK_DIRECTION, FORWARD_DIRECTION, run_lock
 from djsqlgen.sqltext.quoting import quote_qualified
 
 
@@ -295,5 +295,26 @@ def status(db: Database, plan: Plan) -> dict:
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")
     except DjsqlgenError:
         last_verify = []
+    if last_verify and last_verify[0]["finished_at"] is not None and (last_verify[0]["bad_chunks"] or 0) > 0:
+        last_verify[0]["differences"] = verify_differences(db, plan, int(last_verify[0]["run_id"]))
     return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
             "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None}
+
+
+def verify_differences(db: Database, plan: Plan, run_id: int) -> list[dict]:
+    """Each table and direction that differed in verify run ``run_id``: the table on the side compared (v2 going
+    forward, v1 on the way back of a two-way table), and the keys verify_report names there ([] when the report
+    procedure is gone)."""
+    try:
+        results = db.call_results(f"CALL {quote_qualified((plan.control, 'verify_report'))}({run_id})")
+    except ServerError:
+        return []
+    tables, diffs = results[0], results[1] if len(results) > 1 else []
+    out = []
+    for t in (t for t in tables if t["result"] != "OK"):
+        back = t.get("direction") == BACK_DIRECTION
+        keys = [f"{d['row_key']} ({d['problem']})" for d in diffs
+                if d["v2_table"] == t["v2_table"] and d.get("direction") == t.get("direction")]
+        out.append({"direction": t.get("direction", FORWARD_DIRECTION), "table": t["from_v1"] if back else t["v2_table"],
+                    "result": t["result"], "keys": keys})
+    return out

@@ -13,6 +13,7 @@ from djsqlgen.phases import Phases
 from djsqlgen.phases.preflight import preflight_checks, transform_trial
 from djsqlgen.run.db import Database, ServerError
 from djsqlgen.run.privileges import missing
+from djsqlgen.sqltext.statements import FOUND
 
 PREFIX = "djsqlgen refused 00_preflight.sql: "
 
@@ -21,6 +22,8 @@ def _failed(db: Database, check) -> bool:
     """Whether ``check`` refuses; its condition is read only when its precondition holds (its tables exist)."""
     if check.only_if and not db.query(f"SELECT ({check.only_if}) AS applies")[0]["applies"]:
         return False
+    if check.found:  # what the condition and the message read, computed first (as the files do)
+        db.execute(f"SET {FOUND} = ({check.found})")
     return bool(db.query(f"SELECT ({check.fails_when}) AS failed")[0]["failed"])
 
 
@@ -33,7 +36,7 @@ def _message(db: Database, check) -> str:
 
 def online_problems(db: Database, migration: Migration) -> list[str]:
     """Every problem 00_preflight.sql would stop at, as plan-check lines."""
-    phases = Phases(migration.ctx, migration.built.data_checks)
+    phases = Phases(migration.ctx, migration.data_checks)
     checks, privileges = preflight_checks(phases)
     problems = [f"server: {_message(db, c).removeprefix(PREFIX)}" for c in checks if _failed(db, c)]
     needs = list(dict.fromkeys((p, s) for p, s, _ in privileges if s))
@@ -54,5 +57,5 @@ def online_problems(db: Database, migration: Migration) -> list[str]:
             break
     for check in phases.data_refusals("00_preflight.sql"):
         if _failed(db, check):
-            problems.append(check.message.removeprefix(PREFIX))
+            problems.append(_message(db, check).removeprefix(PREFIX))
     return problems

@@ -24,6 +24,7 @@ from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.run.throttle import ChunkSizer, Throttle
+from djsqlgen.sqltext.naming import way_back_id
 from djsqlgen.sqltext.quoting import quote_qualified
 
 RESUME_HINT = "`djsqlgen verify --resume PLAN` goes on from the last chunk checked"
@@ -115,7 +116,8 @@ def _run_to_resume(db: Database, plan: Plan, plan_hash: str) -> int:
 
 
 def _tables(db: Database, plan: Plan, plan_hash: str, run_id: int) -> list[TableToVerify]:
-    """Every v2 table in the plan's order, with what ``run_id`` has already checked of it."""
+    """Every v2 table in the plan's order (each two-way table's way back right after it, the id ``WAY_BACK`` ends
+    in: v1 against reverse(v2)), with what ``run_id`` has already checked of it."""
     done = db.query(f"SELECT target_id, chunk_no, is_total, hi_key, src_rows FROM {_q(plan, 'verify_chunk')} "
                     "WHERE run_id = %s ORDER BY target_id, is_total, chunk_no", [run_id])
     strategies = {r["target_id"]: r["verify_strategy"] for r in db.query(
@@ -125,15 +127,19 @@ def _tables(db: Database, plan: Plan, plan_hash: str, run_id: int) -> list[Table
         if p.target_id not in strategies:
             raise DjsqlgenError(f"the statements that verify {p.label} are missing in {plan.control}.chunk_sql: "
                                 "apply this plan's 20_routines.sql again")
-        table = TableToVerify(p.target_id, p.label, p.estimated_rows, strategies[p.target_id] == "keyed")
-        for c in (c for c in done if c["target_id"] == table.target_id):
-            if c["is_total"]:
-                table.total_done = True
-                continue
-            table.chunk_no, table.lo = int(c["chunk_no"]), c["hi_key"]
-            table.chunks_done = c["hi_key"] is None
-            table.rows_done += int(c["src_rows"])
-        tables.append(table)
+        back = way_back_id(p.target_id)
+        ways = [(p.target_id, p.label)] + ([(back, f"{p.source_schema}.{p.source_table} <- {p.label}")]
+                                           if back in strategies else [])
+        for target_id, label in ways:
+            table = TableToVerify(target_id, label, p.estimated_rows, strategies[target_id] == "keyed")
+            for c in (c for c in done if c["target_id"] == table.target_id):
+                if c["is_total"]:
+                    table.total_done = True
+                    continue
+                table.chunk_no, table.lo = int(c["chunk_no"]), c["hi_key"]
+                table.chunks_done = c["hi_key"] is None
+                table.rows_done += int(c["src_rows"])
+            tables.append(table)
     return tables
 
 

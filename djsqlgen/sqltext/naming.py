@@ -101,3 +101,13 @@ def run_lock(control: str) -> str:
     """The named lock (GET_LOCK) a running backfill or verify holds: free while its control row says it runs,
     the process or connection that ran it is gone (`djsqlgen status` then says stopped)."""
     return fit(f"djsqlgen {control} run")
+
+
+# Two-way sync: the way back of a two-way table (v1 against reverse(v2)) is verified under the forward target's id
+# with this suffix (its row of chunk_sql, its verify results); the report names the two directions so.
+WAY_BACK = " <- v2"
+FORWARD_DIRECTION, BACK_DIRECTION = "v2 from v1", "v1 from v2"
+
+
+def way_back_id(target_id: str) -> str:
+    return target_id + WAY_BACK

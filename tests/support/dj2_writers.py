@@ -1,0 +1,80 @@
+"""Lab users at work on v2 with DataJoint 2.3 while v1's users keep DataJoint 0.14 (two-way sync; run by the tool's
+python, which has DataJoint 2.x).
+
+    python dj2_writers.py --schema DB --store-dir DIR --worker N --iterations K
+
+DB is the v2 schema of dj014_pipeline.py's common schema under the plan of test_two_way_verify.py (subject with
+``notes`` renamed ``remarks``, ``weight`` a wider decimal and a v2-only ``cohort``). Each iteration, through
+DataJoint 2.3 where DataJoint can: insert a subject with a session and its Tag parts in one transaction, update1 the
+subject, move a key with raw SQL (DataJoint cannot; v2's ON UPDATE CASCADE moves the sessions and tags, v1's its
+own), and delete with DataJoint's cascading delete. The tables are read from the server (``dj.FreeTable``), as a
+2.x user's code that declares them would find them. Prints one JSON line of counts on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import decimal
+import json
+import os
+import random
+import sys
+import uuid
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+warnings.filterwarnings("ignore", category=UserWarning, module=r"datajoint(\.|$)")
+
+import datajoint as dj
+from dj2_read014 import configure
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--store-dir", required=True)
+    parser.add_argument("--worker", type=int, required=True)
+    parser.add_argument("--iterations", type=int, default=20)
+    args = parser.parse_args(argv)
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # DataJoint logs to stdout; keep stdout for the JSON line
+
+    conn = configure(args.store_dir)
+    # activated, as a 2.x user's schema module does: the cascading delete follows the foreign keys of its schemas
+    dj.Schema(args.schema, connection=conn, create_schema=False, create_tables=False)
+    db = f"`{args.schema}`"
+    subject, session, tag = (dj.FreeTable(conn, f"{db}.`{name}`") for name in ("subject", "session", "session__tag"))
+    rng = random.Random(args.worker)
+    base = 40_000_000 + args.worker * 100_000
+    counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0}
+    for i in range(args.iterations):
+        sid = base + i
+        with conn.transaction:  # a master and its parts, together
+            subject.insert1({"subject_id": sid, "species": "Mus musculus", "subject_uuid": uuid.uuid5(uuid.NAMESPACE_OID,
+                                                                                                      f"2x {sid}"),
+                             "sex": rng.choice("MFU"), "remarks": f"2.x worker {args.worker}", "cohort": "2x"})
+            session.insert1({"subject_id": sid, "session_id": 1,
+                             "session_start": datetime.datetime(2025, 3, 1, 9, i % 60), "operator": "alice"})
+            tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("2x-a", "2x-b")])
+        counts["inserted"] += 1
+        # a weight v1's decimal(6,2) holds (a third decimal would be refused at the write, W5)
+        subject.update1({"subject_id": sid, "remarks": f"updated in 2.x {i}",
+                         "weight": decimal.Decimal(rng.randrange(1000, 4000)) / 100})
+        counts["updated"] += 1
+        if i % 3 == 1:
+            conn.query(f"UPDATE {db}.`subject` SET subject_id = subject_id + 50000 WHERE subject_id = %s",
+                       args=(sid - 1,))
+            counts["key_moves"] += 1
+        if i % 4 == 3:
+            (subject & {"subject_id": sid}).delete()  # DataJoint deletes the tags and the session first
+            counts["deleted"] += 1
+    out.write(json.dumps(counts) + "\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
