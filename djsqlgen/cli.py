@@ -326,6 +326,13 @@ def _plan_only(plan_path: Path):
     return load_plan(plan_path)
 
 
+def _job_plan(plan_path: Path):
+    """The plan as a running job reads it: its own fields validated, without loading the full plan model."""
+    from djsqlgen.plan.job import load_job_plan
+
+    return load_job_plan(plan_path)
+
+
 def _chunked_options(command):
     """The options `backfill` and `verify` share: chunk size, parallel jobs, and the throttle."""
     for option in reversed((
@@ -366,7 +373,7 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
     from djsqlgen.run import driver as drive
     from djsqlgen.run.throttle import Throttle
 
-    loaded = _plan_only(plan_path)
+    loaded = _job_plan(plan_path)
     throttle = Throttle.from_options(loaded.control, replicas, max_lag, max_load, critical_load)
     with connected(obj.settings) as db:
         try:
@@ -382,7 +389,7 @@ def _request(obj: _Context, plan_path: Path, what: str) -> None:
     """Record a pause, resume or abort for the running backfill or verify, and say what it does."""
     from djsqlgen.run.backfill_control import request
 
-    loaded = _plan_only(plan_path)
+    loaded = _job_plan(plan_path)
     with connected(obj.settings) as db:
         said = request(db, loaded, what)
     click.echo(f"{what}: {said}", err=True)
