@@ -280,3 +280,18 @@ def test_the_trigger_check_at_start_up_reads_one_schema_not_the_whole_server(sce
     expected = {r["n"] for r in scenario.db.query(
         "SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s", [v1])}
     assert found == expected and len(found) >= 6
+
+
+@pytest.mark.parametrize("view", ["TRIGGERS", "TABLES"])
+def test_the_files_read_information_schema_one_schema_at_a_time(scenario, view):
+    """The refusals of 40 (its triggers) and of later files (their tables) read one schema's directory, not every
+    database on the server: the same trigger check as the command line's, in SQL (sqltext/expected.py)."""
+    from djsqlgen.sqltext.expected import present_objects
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    plan = scenario.db.query("EXPLAIN " + present_objects(view, [v1]))
+    assert all("Scanned 1 database" in p["Extra"] for p in plan), plan
+    assert len(scenario.db.query(present_objects(view, [v1]))) >= 2
