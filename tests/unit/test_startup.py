@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("pydantic", "jinja2", "sqlglot", "djsqlgen.plan.file", "djsqlgen.catalog.heading", "djsqlgen.engines.context",
-         "djsqlgen.model.target")
+HEAVY = ("pydantic", "importlib.metadata", "jinja2", "sqlglot", "djsqlgen.plan.file", "djsqlgen.catalog.heading",
+         "djsqlgen.engines.context", "djsqlgen.model.target")
 PLAN = Path(__file__).resolve().parents[2] / "examples" / "lab_ephys" / "plan.yaml"
 
 
