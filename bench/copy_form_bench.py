@@ -13,7 +13,10 @@ interleaved rounds, medians printed as bulk seconds / form seconds (1.0 is as fa
 - ``chunks_prepared``: chunks_capture prepared once, the limit a parameter;
 - ``key_only``: chunks_prepared keeping each row's key but not counting the rows (the table's end is a chunk that
   reads none);
-- ``last_key``: chunks_prepared counting the rows but keeping the key of the chunk's last row alone;
+- ``last_key``: chunks_prepared counting the rows but keeping the key of the chunk's last row alone (measured with
+  5 rounds on a loaded machine: the server's CPU against bulk 0.91, as chunks_prepared's 0.91; on a 200,000-row
+  composite key, read only, the per-row capture of both key columns cost 0.024 s against 0.017 s for last_key:
+  about 0.5 % of the copy, so the backfill keeps each row's key);
 - ``no_upsert``, ``no_share_lock``: chunks_prepared without ON DUPLICATE KEY, without the shared locks (what each
   costs; the backfill needs both).
 
@@ -52,7 +55,7 @@ def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, 
             count: bool = True, last_only: bool = False) -> float:
     keep = ("AND (@hi := id) IS NOT NULL" + (" AND (@n := @n + 1) > 0" if count else "")) if capture else ""
     if last_only:  # the rows counted, the key kept of the chunk's last row alone
-        keep = "AND (@n := @n + 1) > 0 AND (@n < @limit OR (@hi := id) IS NOT NULL)"
+        keep = "AND IF((@n := @n + 1) < @limit, TRUE, (@hi := id) IS NOT NULL)"  # (@n read again: stale)
     copy = (f"INSERT INTO {COPY}.t SELECT STRAIGHT_JOIN * FROM {V1}.t FORCE INDEX (PRIMARY) WHERE id > @lo {keep} "
             f"ORDER BY id LIMIT {{limit}}" + (" LOCK IN SHARE MODE" if share else "")
             + (f" ON DUPLICATE KEY UPDATE {COPY}.t.id = {COPY}.t.id" if upsert else ""))

@@ -296,3 +296,4 @@ def test_the_files_read_information_schema_one_schema_at_a_time(scenario, view):
     assert all("Scanned 1 database" in p["Extra"] for p in plan), plan
     assert len(scenario.db.query(present_objects(view, [v1]))) >= 2
 
+
