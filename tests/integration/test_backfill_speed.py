@@ -297,3 +297,21 @@ def test_the_files_read_information_schema_one_schema_at_a_time(scenario, view):
     assert len(scenario.db.query(present_objects(view, [v1]))) >= 2
 
 
+def test_each_trigger_existence_check_reads_one_schema(scenario):
+    """The files' checks that one trigger exists (70, 80 and the rollbacks: one per trigger) read its schema alone,
+    not every database on the server."""
+    from djsqlgen.phases.builder import trigger_exists
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    name = scenario.db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "
+                             "%s LIMIT 1", [v1])[0]["n"]
+    plan = scenario.db.query(f"EXPLAIN SELECT {trigger_exists(v1, name)}")
+    extras = [p["Extra"] for p in plan if p["table"] == "TRIGGERS"]
+    assert extras and all("Scanned 1 database" in e for e in extras), plan
+    assert list(scenario.db.query(f"SELECT {trigger_exists(v1, name)} AS e")[0].values()) == [1]
+    assert list(scenario.db.query(f"SELECT {trigger_exists(v1, name + 'x')} AS e")[0].values()) == [0]
+
+
