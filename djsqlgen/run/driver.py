@@ -66,6 +66,8 @@ def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
 # ("Scanned all databases": 0.13-0.37 s on a shared test server, and it waits behind any DDL anywhere).
 TRIGGERS_OF_SCHEMA = ("SELECT TRIGGER_SCHEMA AS s, TRIGGER_NAME AS n FROM information_schema.TRIGGERS "
                       "WHERE EVENT_OBJECT_SCHEMA = %s")
+TRIGGER_EVENTS_OF_SCHEMA = ("SELECT TRIGGER_SCHEMA AS s, TRIGGER_NAME AS n, ACTION_TIMING AS timing, "
+                            "EVENT_MANIPULATION AS event FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = %s")
 
 
 @dataclass(frozen=True)
@@ -284,11 +286,14 @@ def status(db: Database, plan: Plan) -> dict:
         progress = table_status(db, plan, cut_over=any(p["phase"] == "70" for p in phases))
     except DjsqlgenError:
         progress = []
-    triggers = _control_rows(db, plan, "SELECT o.schema_name AS trigger_schema, o.on_table AS on_table, "
-                                       "o.object_name AS name_, t.ACTION_TIMING AS timing, t.EVENT_MANIPULATION AS event "
-                                       "FROM {control}.objects AS o JOIN information_schema.TRIGGERS AS t "
-                                       "ON t.TRIGGER_SCHEMA = o.schema_name AND t.TRIGGER_NAME = o.object_name "
-                                       "WHERE o.kind = 'trigger' ORDER BY o.schema_name, o.on_table, o.object_name")
+    recorded = _control_rows(db, plan, "SELECT schema_name AS trigger_schema, on_table, object_name AS name_ "
+                                       "FROM {control}.objects WHERE kind = 'trigger' "
+                                       "ORDER BY schema_name, on_table, object_name")
+    # information_schema read one schema at a time (a join to it would open every database on the server)
+    present = {(r["s"], r["n"]): r for r in query_each_schema(db, TRIGGER_EVENTS_OF_SCHEMA,
+                                                              {r["trigger_schema"] for r in recorded})}
+    triggers = [{**r, "timing": present[key]["timing"], "event": present[key]["event"]}
+                for r in recorded if (key := (r["trigger_schema"], r["name_"])) in present]
     try:
         run = _control_rows(db, plan, "SELECT requested, state, why, rows_per_s, eta_s, reported_at, "
                                       "TIMESTAMPDIFF(SECOND, reported_at, NOW(6)) AS age_s FROM {control}.backfill_run")
