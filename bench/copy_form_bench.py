@@ -13,6 +13,10 @@ interleaved rounds, medians printed as bulk seconds / form seconds (1.0 is as fa
 - ``chunks_prepared``: chunks_capture prepared once, the limit a parameter;
 - ``key_only``: chunks_prepared keeping each row's key but not counting the rows (the table's end is a chunk that
   reads none);
+- ``last_key``: chunks_prepared counting the rows but keeping the key of the chunk's last row alone (measured with
+  5 rounds on a loaded machine: the server's CPU against bulk 0.91, as chunks_prepared's 0.91; on a 200,000-row
+  composite key, read only, the per-row capture of both key columns cost 0.024 s against 0.017 s for last_key:
+  about 0.5 % of the copy, so the backfill keeps each row's key);
 - ``no_upsert``, ``no_share_lock``: chunks_prepared without ON DUPLICATE KEY, without the shared locks (what each
   costs; the backfill needs both).
 
@@ -48,8 +52,10 @@ def timed(db, statements) -> float:
 
 
 def chunked(db, chunk: int, capture: bool, prepared: bool, upsert: bool = True, share: bool = True,
-            count: bool = True) -> float:
+            count: bool = True, last_only: bool = False) -> float:
     keep = ("AND (@hi := id) IS NOT NULL" + (" AND (@n := @n + 1) > 0" if count else "")) if capture else ""
+    if last_only:  # the rows counted, the key kept of the chunk's last row alone
+        keep = "AND IF((@n := @n + 1) < @limit, TRUE, (@hi := id) IS NOT NULL)"  # (@n read again: stale)
     copy = (f"INSERT INTO {COPY}.t SELECT STRAIGHT_JOIN * FROM {V1}.t FORCE INDEX (PRIMARY) WHERE id > @lo {keep} "
             f"ORDER BY id LIMIT {{limit}}" + (" LOCK IN SHARE MODE" if share else "")
             + (f" ON DUPLICATE KEY UPDATE {COPY}.t.id = {COPY}.t.id" if upsert else ""))
@@ -103,6 +109,7 @@ def main() -> int:
         "chunks_capture": lambda: chunked(db, args.chunk, True, False),
         "chunks_prepared": lambda: chunked(db, args.chunk, True, True),
         "key_only": lambda: chunked(db, args.chunk, True, True, count=False),
+        "last_key": lambda: chunked(db, args.chunk, True, True, last_only=True),
         "no_upsert": lambda: chunked(db, args.chunk, True, True, upsert=False),
         "no_share_lock": lambda: chunked(db, args.chunk, True, True, share=False),
     }

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from djsqlgen import __version__
+import djsqlgen
 from djsqlgen.errors import DjsqlgenError
 from djsqlgen.run.db import ServerError, connected
 from djsqlgen.run.settings import ConnectionSettings, resolve_settings
@@ -93,6 +93,12 @@ class _FullHelpGroup(click.Group):
             formatter.write_dl(rows, col_max=20)
 
 
+def _show_version(ctx: click.Context) -> None:
+    """--version, as click's version_option prints it; the version is read only when asked for."""
+    click.echo(f"djsqlgen, version {djsqlgen.__version__}")
+    ctx.exit()
+
+
 @click.group(cls=_FullHelpGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
 @click.option("--host", help="MySQL host (else DJ_HOST, else a DataJoint config file). Connection options go "
               "before or after the command.")
@@ -100,7 +106,8 @@ class _FullHelpGroup(click.Group):
 @click.option("--user", help="MySQL user (else DJ_USER).")
 @click.option("--password", is_flag=False, flag_value=ASK, default=None,
               help="MySQL password (else DJ_PASS); --password alone asks for it without echo.")
-@click.version_option(__version__, prog_name="djsqlgen")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, help="Show the version and exit.",
+              callback=lambda ctx, _param, wanted: _show_version(ctx) if wanted else None)
 @click.pass_context
 def cli(ctx: click.Context, host, port, user, password) -> None:
     """Expand-and-contract migrations for live DataJoint pipelines, as plain SQL files."""
@@ -118,7 +125,7 @@ def inspect(obj: _Context, schemas: tuple[str, ...], output: Path | None) -> Non
     from djsqlgen.catalog.heading import inspect_schemas
 
     with connected(obj.settings) as db:
-        catalog = inspect_schemas(db, list(schemas), tool_version=__version__)
+        catalog = inspect_schemas(db, list(schemas), tool_version=djsqlgen.__version__)
     text = catalog.to_json()
     if output:
         _write_file(output, text)
@@ -147,7 +154,7 @@ def _catalog_for(obj: _Context, schemas: list[str], heading_path: Path | None) -
             raise DjsqlgenError(f"{heading_path} has no schema {missing[0]!r}; inspect it together with the others")
         return catalog
     with connected(obj.settings) as db:
-        return inspect_schemas(db, schemas, tool_version=__version__)
+        return inspect_schemas(db, schemas, tool_version=djsqlgen.__version__)
 
 
 @cli.group()
@@ -326,6 +333,13 @@ def _plan_only(plan_path: Path):
     return load_plan(plan_path)
 
 
+def _job_plan(plan_path: Path):
+    """The plan as a running job reads it: its own fields validated, without loading the full plan model."""
+    from djsqlgen.plan.job import load_job_plan
+
+    return load_job_plan(plan_path)
+
+
 def _chunked_options(command):
     """The options `backfill` and `verify` share: chunk size, parallel jobs, and the throttle."""
     for option in reversed((
@@ -366,7 +380,7 @@ def backfill(obj: _Context, plan_path: Path, chunk_rows: int | None, chunk_time:
     from djsqlgen.run import driver as drive
     from djsqlgen.run.throttle import Throttle
 
-    loaded = _plan_only(plan_path)
+    loaded = _job_plan(plan_path)
     throttle = Throttle.from_options(loaded.control, replicas, max_lag, max_load, critical_load)
     with connected(obj.settings) as db:
         try:
@@ -382,7 +396,7 @@ def _request(obj: _Context, plan_path: Path, what: str) -> None:
     """Record a pause, resume or abort for the running backfill or verify, and say what it does."""
     from djsqlgen.run.backfill_control import request
 
-    loaded = _plan_only(plan_path)
+    loaded = _job_plan(plan_path)
     with connected(obj.settings) as db:
         said = request(db, loaded, what)
     click.echo(f"{what}: {said}", err=True)

@@ -23,6 +23,12 @@ MERGE_KINDS = ("key_unique", "index_unique")
 def merge_groups(ctx: Context, check: DataCheck) -> tuple[str, str]:
     """A merge check's v1 rows (FROM … WHERE …) and what groups them as v2 compares its key or unique index:
     a group of two rows or more is a merge."""
+    rows, groups = merge_group_list(ctx, check)
+    return rows, ", ".join(groups)
+
+
+def merge_group_list(ctx: Context, check: DataCheck) -> tuple[str, list[str]]:
+    """merge_groups, with each grouping expression apart."""
     target = ctx.model.target(check.target_id)
     if check.kind == "key_unique":
         columns, complete = list(target.key_columns), ""
@@ -30,7 +36,7 @@ def merge_groups(ctx: Context, check: DataCheck) -> tuple[str, str]:
         index = next(i for i in target.unique_indexes if i.name == check.detail)
         columns = [target.column(c) for c in index.columns]
         complete = " AND ".join(f"({c.expr.render()}) IS NOT NULL" for c in columns)  # NULLs never collide
-    groups = ", ".join(as_stored_key(c.expr.render(), c.decl) for c in columns)  # v2's equality
+    groups = [as_stored_key(c.expr.render(), c.decl) for c in columns]  # v2's equality
     return f"{from_clause(target)} {where_clause(target, complete)}".rstrip(), groups
 
 

@@ -35,7 +35,10 @@ def schema_exists(schema: str) -> str:
 
 
 def trigger_exists(schema: str, name: str) -> str:
-    return _exists("TRIGGERS", {"TRIGGER_SCHEMA": schema, "TRIGGER_NAME": name})
+    # EVENT_OBJECT_SCHEMA (a trigger lives in its table's schema) is the column the server looks TRIGGERS up by:
+    # it then reads that schema alone ("Scanned 1 database"); by TRIGGER_SCHEMA alone it opens every database on the
+    # server, each check 0.13-0.37 s on a shared server and waiting behind any DDL anywhere.
+    return _exists("TRIGGERS", {"EVENT_OBJECT_SCHEMA": schema, "TRIGGER_SCHEMA": schema, "TRIGGER_NAME": name})
 
 
 def definition_md5(create_sql: str) -> str:

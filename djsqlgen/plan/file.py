@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djsqlgen.errors import PlanError
+from djsqlgen.plan.job import CHUNK_LIMITS, NAME_PATTERN, NAME_RULE, PLAN_VERSION
 
-PLAN_VERSION = 1
 MAX_IDENTIFIER = 64
 KEEP, DROP = "keep", "drop"
 
@@ -164,10 +164,15 @@ class SchemaSpec(_Strict):
     tables: dict[str, Literal["keep", "drop"] | TableSpec]
 
 
+def _chunk_field(key: str):
+    default, least, most = CHUNK_LIMITS[key]  # the rules a job's reader (plan/job.py) checks too
+    return Field(default, ge=least, le=most)
+
+
 class ChunkSpec(_Strict):
-    rows: int = Field(5000, gt=0, le=10_000_000)
-    sleep_ms: int = Field(0, ge=0)
-    verify_rows: int = Field(10000, gt=0, le=10_000_000)
+    rows: int = _chunk_field("rows")
+    sleep_ms: int = _chunk_field("sleep_ms")
+    verify_rows: int = _chunk_field("verify_rows")
 
 
 class CutoverSpec(_Strict):
@@ -210,8 +215,8 @@ class Plan(_Strict):
     @field_validator("name")
     @classmethod
     def _name_is_identifier_part(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9_]{1,40}", value):
-            raise ValueError("use 1-40 letters, digits or underscores (it names the control schema)")
+        if not NAME_PATTERN.fullmatch(value):
+            raise ValueError(NAME_RULE)
         return value
 
     @property

@@ -10,12 +10,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from djsqlgen.errors import DjsqlgenError
-from djsqlgen.plan import Plan
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.sqltext.naming import ACTIVE_STATES, run_lock
 from djsqlgen.sqltext.quoting import quote_qualified
+
+if TYPE_CHECKING:  # annotations only: a job reads the plan as plan.job.JobPlan (pydantic stays unloaded)
+    from djsqlgen.plan import JobPlan, Plan
 
 REQUESTS = {"pause": "the backfill or verify waits between two chunks until `djsqlgen resume`",
             "resume": "the backfill or verify goes on",

@@ -13,14 +13,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import between_chunks, job_state, report, requested_now
 from djsqlgen.run.db import Database, connect
 from djsqlgen.run.throttle import LoadCritical, Throttle
+
+if TYPE_CHECKING:  # annotations only: a job reads the plan as plan.job.JobPlan (pydantic stays unloaded)
+    from djsqlgen.plan import JobPlan, Plan
 
 Table = TypeVar("Table")
 

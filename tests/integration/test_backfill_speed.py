@@ -262,3 +262,57 @@ def test_40s_chunks_stay_within_their_share_of_the_buffer_pool(scenario):
                                    [target])[0]["chunks"])
     assert chunks >= ROWS // 60, f"{chunks} chunks for {ROWS} rows"  # 2 chunks with the whole pool's share
     scenario.same_rows("recording")
+
+
+def test_the_trigger_check_at_start_up_reads_one_schema_not_the_whole_server(scenario):
+    """The check that the dual-write triggers exist reads information_schema.TRIGGERS for each v1 schema by the
+    column the server can look up (EVENT_OBJECT_SCHEMA): by TRIGGER_SCHEMA it opened every database on the server
+    ("Scanned all databases"), 0.13-0.37 s on a shared server and stuck behind any DDL anywhere (issue 25)."""
+    from djsqlgen.run.driver import TRIGGER_EVENTS_OF_SCHEMA, TRIGGERS_OF_SCHEMA
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    for query in (TRIGGERS_OF_SCHEMA, TRIGGER_EVENTS_OF_SCHEMA):  # the backfill's check; `djsqlgen status`
+        extra = scenario.db.query("EXPLAIN " + query, [v1])[0]["Extra"]
+        assert "Scanned 1 database" in extra, (query, extra)
+    found = {r["n"] for r in scenario.db.query(TRIGGERS_OF_SCHEMA, [v1])}
+    expected = {r["n"] for r in scenario.db.query(
+        "SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s", [v1])}
+    assert found == expected and len(found) >= 6
+
+
+@pytest.mark.parametrize("view", ["TRIGGERS", "TABLES"])
+def test_the_files_read_information_schema_one_schema_at_a_time(scenario, view):
+    """The refusals of 40 (its triggers) and of later files (their tables) read one schema's directory, not every
+    database on the server: the same trigger check as the command line's, in SQL (sqltext/expected.py)."""
+    from djsqlgen.sqltext.expected import present_objects
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    plan = scenario.db.query("EXPLAIN " + present_objects(view, [v1]))
+    assert all("Scanned 1 database" in p["Extra"] for p in plan), plan
+    assert len(scenario.db.query(present_objects(view, [v1]))) >= 2
+
+
+def test_each_trigger_existence_check_reads_one_schema(scenario):
+    """The files' checks that one trigger exists (70, 80 and the rollbacks: one per trigger) read its schema alone,
+    not every database on the server."""
+    from djsqlgen.phases.builder import trigger_exists
+
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    v1 = scenario.sources[0]
+    name = scenario.db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = "
+                             "%s LIMIT 1", [v1])[0]["n"]
+    plan = scenario.db.query(f"EXPLAIN SELECT {trigger_exists(v1, name)}")
+    extras = [p["Extra"] for p in plan if p["table"] == "TRIGGERS"]
+    assert extras and all("Scanned 1 database" in e for e in extras), plan
+    assert list(scenario.db.query(f"SELECT {trigger_exists(v1, name)} AS e")[0].values()) == [1]
+    assert list(scenario.db.query(f"SELECT {trigger_exists(v1, name + 'x')} AS e")[0].values()) == [0]
+
+

@@ -86,7 +86,7 @@ FROM JSON_TABLE('[["lab_v1", "djsqlgen_lab_identity_kind_9041cb_ins"],
 ["lab_v1", "djsqlgen_lab_identity_subject_del"]]', '$[*]' COLUMNS (
   schema_name VARCHAR(64) PATH '$[0]', object_name VARCHAR(64) PATH '$[1]')) AS expected
 LEFT JOIN (
-  SELECT TRIGGER_SCHEMA AS schema_name, TRIGGER_NAME AS object_name FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1'
+  SELECT TRIGGER_SCHEMA AS schema_name, TRIGGER_NAME AS object_name FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1'
 ) AS present
   ON present.schema_name = expected.schema_name AND present.object_name = expected.object_name
 WHERE present.object_name IS NULL

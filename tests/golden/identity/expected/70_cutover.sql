@@ -484,7 +484,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`;
   END IF;
 
@@ -492,7 +492,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_ins';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`;
   END IF;
 
@@ -500,7 +500,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_upd';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`;
   END IF;
 
@@ -508,7 +508,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_del';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_ins`;
   END IF;
 
@@ -516,7 +516,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_ins';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_upd`;
   END IF;
 
@@ -524,7 +524,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_upd';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_del`;
   END IF;
 
@@ -532,7 +532,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_del';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_ins`;
   END IF;
 
@@ -540,7 +540,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_ins';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_upd`;
   END IF;
 
@@ -548,7 +548,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_upd';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_del`;
   END IF;
 
@@ -556,7 +556,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_del';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_ins`;
   END IF;
 
@@ -564,7 +564,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_ins';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_upd`;
   END IF;
 
@@ -572,7 +572,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_upd';
 
   -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_del`;
   END IF;
 

@@ -69,7 +69,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of 80_contract.sql (created, called, dropped by it)'
 BEGIN
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_ins`;
   END IF;
 
@@ -77,7 +77,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_ins';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_upd`;
   END IF;
 
@@ -85,7 +85,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_upd';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_del`;
   END IF;
 
@@ -93,7 +93,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_del';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_ins`;
   END IF;
 
@@ -101,7 +101,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_ins';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_upd`;
   END IF;
 
@@ -109,7 +109,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_upd';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_del`;
   END IF;
 
@@ -117,7 +117,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_del';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_ins`;
   END IF;
 
@@ -125,7 +125,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_ins';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_upd`;
   END IF;
 
@@ -133,7 +133,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_upd';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_del`;
   END IF;
 
@@ -141,7 +141,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_del';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_ins`;
   END IF;
 
@@ -149,7 +149,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_ins';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_upd`;
   END IF;
 
@@ -157,7 +157,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_upd';
 
   -- no sync is left
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_del`;
   END IF;
 
@@ -165,7 +165,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_del';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`;
   END IF;
 
@@ -173,7 +173,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_upd`;
   END IF;
 
@@ -181,7 +181,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_del`;
   END IF;
 
@@ -194,7 +194,7 @@ BEGIN
   END IF;
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_ins`;
   END IF;
 
@@ -202,7 +202,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_upd`;
   END IF;
 
@@ -210,7 +210,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_del`;
   END IF;
 
@@ -223,7 +223,7 @@ BEGIN
   END IF;
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_ins`;
   END IF;
 
@@ -231,7 +231,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_upd`;
   END IF;
 
@@ -239,7 +239,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_del`;
   END IF;
 
@@ -252,7 +252,7 @@ BEGIN
   END IF;
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_ins`;
   END IF;
 
@@ -260,7 +260,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_upd`;
   END IF;
 
@@ -268,7 +268,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_del`;
   END IF;
 
@@ -289,7 +289,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'schema' AND schema_name = 'lab_v2' AND object_name = 'lab_v2';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`;
   END IF;
 
@@ -297,7 +297,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`;
   END IF;
 
@@ -305,7 +305,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`;
   END IF;
 
@@ -313,7 +313,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_ins`;
   END IF;
 
@@ -321,7 +321,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_upd`;
   END IF;
 
@@ -329,7 +329,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_del`;
   END IF;
 
@@ -337,7 +337,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_ins`;
   END IF;
 
@@ -345,7 +345,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_upd`;
   END IF;
 
@@ -353,7 +353,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_del`;
   END IF;
 
@@ -361,7 +361,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_ins`;
   END IF;
 
@@ -369,7 +369,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_upd`;
   END IF;
 
@@ -377,7 +377,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd';
 
   -- v1 is gone: nothing to roll back to
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_del`;
   END IF;
 

@@ -99,7 +99,7 @@ BEGIN
   END IF;
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`;
   END IF;
 
@@ -107,7 +107,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`;
   END IF;
 
@@ -115,7 +115,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`;
   END IF;
 
@@ -123,7 +123,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_subject_track_ins`;
   END IF;
 
@@ -131,7 +131,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`;
   END IF;
 
@@ -139,7 +139,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_subject_track_del`;
   END IF;
 
@@ -147,7 +147,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_subject_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session_track_ins`;
   END IF;
 
@@ -155,7 +155,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session_track_upd`;
   END IF;
 
@@ -163,7 +163,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session_track_del`;
   END IF;
 
@@ -171,7 +171,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session__trial_track_ins`;
   END IF;
 
@@ -179,7 +179,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`;
   END IF;
 
@@ -187,7 +187,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_identity_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`;
   END IF;
 
@@ -1494,7 +1494,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_ins`;
   END IF;
 
@@ -1502,7 +1502,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_upd`;
   END IF;
 
@@ -1510,7 +1510,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_del`;
   END IF;
 
@@ -1518,7 +1518,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_guard_ins`;
   END IF;
 
@@ -1526,7 +1526,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_guard_upd`;
   END IF;
 
@@ -1534,7 +1534,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_guard_del`;
   END IF;
 
@@ -1542,7 +1542,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_ins`;
   END IF;
 
@@ -1550,7 +1550,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_upd`;
   END IF;
 
@@ -1558,7 +1558,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_del`;
   END IF;
 
@@ -1566,7 +1566,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_guard_ins`;
   END IF;
 
@@ -1574,7 +1574,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_guard_upd`;
   END IF;
 
@@ -1582,7 +1582,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_guard_del`;
   END IF;
 

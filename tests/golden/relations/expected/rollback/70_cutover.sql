@@ -103,7 +103,7 @@ BEGIN
   END IF;
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_ins`;
   END IF;
 
@@ -111,7 +111,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_upd`;
   END IF;
 
@@ -119,7 +119,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_del`;
   END IF;
 
@@ -127,7 +127,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_ins`;
   END IF;
 
@@ -135,7 +135,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_upd`;
   END IF;
 
@@ -143,7 +143,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_del`;
   END IF;
 
@@ -151,7 +151,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_subject_track_ins`;
   END IF;
 
@@ -159,7 +159,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_subject_track_upd`;
   END IF;
 
@@ -167,7 +167,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_subject_track_del`;
   END IF;
 
@@ -175,7 +175,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_session_track_ins`;
   END IF;
 
@@ -183,7 +183,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_session_track_upd`;
   END IF;
 
@@ -191,7 +191,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_session_track_del`;
   END IF;
 
@@ -199,7 +199,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_ins`;
   END IF;
 
@@ -207,7 +207,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_upd`;
   END IF;
 
@@ -215,7 +215,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_del`;
   END IF;
 
@@ -223,7 +223,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_other_track_ins`;
   END IF;
 
@@ -231,7 +231,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_other_track_upd`;
   END IF;
 
@@ -239,7 +239,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_other_track_del`;
   END IF;
 
@@ -2424,7 +2424,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_relations: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_kind_9041cb_guard_ins`;
   END IF;
 
@@ -2432,7 +2432,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_kind_9041cb_guard_upd`;
   END IF;
 
@@ -2440,7 +2440,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_kind_9041cb_guard_del`;
   END IF;
 
@@ -2448,7 +2448,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session_guard_ins`;
   END IF;
 
@@ -2456,7 +2456,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session_guard_upd`;
   END IF;
 
@@ -2464,7 +2464,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session_guard_del`;
   END IF;
 
@@ -2472,7 +2472,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session__trial_guard_ins`;
   END IF;
 
@@ -2480,7 +2480,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session__trial_guard_upd`;
   END IF;
 
@@ -2488,7 +2488,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session__trial_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_session__trial_guard_del`;
   END IF;
 
@@ -2496,7 +2496,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_session__trial_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_subject_guard_ins`;
   END IF;
 
@@ -2504,7 +2504,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_subject_guard_upd`;
   END IF;
 
@@ -2512,7 +2512,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_relations_subject_guard_del`;
   END IF;
 

@@ -487,7 +487,7 @@ LIMIT {chunk rows}
 LOCK IN SHARE MODE
 ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`',
   'SET @djsqlgen_merge = IF(
-  EXISTS (SELECT 1 FROM `lab_v1`.`session` AS `src` GROUP BY `src`.`subject_id`, `src`.`session_date` HAVING COUNT(*) > 1),
+  (SELECT COUNT(DISTINCT `src`.`subject_id`, `src`.`session_date`) < SUM((`src`.`subject_id`) IS NOT NULL AND (`src`.`session_date`) IS NOT NULL) FROM `lab_v1`.`session` AS `src`),
   COALESCE(
     (SELECT LEFT(CONCAT(''djsqlgen B1 lab_v2.session: v1 rows '', LEFT(CONVERT(MIN(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' and '', LEFT(CONVERT(MAX(CAST(JSON_ARRAY(CAST(`src`.`subject_id` AS CHAR), CAST(`src`.`session_idx` AS CHAR)) AS BINARY)) USING utf8mb4), 25), '' merge (key); fix v1, backfill again''), 128)
       FROM `lab_v1`.`session` AS `src`

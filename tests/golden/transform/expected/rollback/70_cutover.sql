@@ -128,7 +128,7 @@ BEGIN
   END IF;
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`;
   END IF;
 
@@ -136,7 +136,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`;
   END IF;
 
@@ -144,7 +144,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`;
   END IF;
 
@@ -152,7 +152,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_ins`;
   END IF;
 
@@ -160,7 +160,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_upd`;
   END IF;
 
@@ -168,7 +168,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_animal_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_animal_track_del`;
   END IF;
 
@@ -176,7 +176,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_animal_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_ins`;
   END IF;
 
@@ -184,7 +184,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_upd`;
   END IF;
 
@@ -192,7 +192,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session_track_del`;
   END IF;
 
@@ -200,7 +200,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session_track_del';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_ins')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_ins`;
   END IF;
 
@@ -208,7 +208,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_ins';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_upd`;
   END IF;
 
@@ -216,7 +216,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_upd';
 
   -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab' AND object_name = 'djsqlgen_lab_transform_session__trial_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab' AND TRIGGER_SCHEMA = 'lab' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_track_del')) THEN
     DROP TRIGGER IF EXISTS `lab`.`djsqlgen_lab_transform_session__trial_track_del`;
   END IF;
 
@@ -1533,7 +1533,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`;
   END IF;
 
@@ -1541,7 +1541,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_upd`;
   END IF;
 
@@ -1549,7 +1549,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_del`;
   END IF;
 
@@ -1557,7 +1557,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_ins`;
   END IF;
 
@@ -1565,7 +1565,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_upd`;
   END IF;
 
@@ -1573,7 +1573,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session_guard_del`;
   END IF;
 
@@ -1581,7 +1581,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_ins`;
   END IF;
 
@@ -1589,7 +1589,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_upd`;
   END IF;
 
@@ -1597,7 +1597,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_del`;
   END IF;
 
@@ -1605,7 +1605,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_ins`;
   END IF;
 
@@ -1613,7 +1613,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_upd`;
   END IF;
 
@@ -1621,7 +1621,7 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_del`;
   END IF;
 
