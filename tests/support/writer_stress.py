@@ -146,7 +146,7 @@ def _started(db, common: str, workers: int) -> bool:
 def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
            subjects: int = 600, jobs: int = 2, chunk_rows: int = 50, settle_s: float = 2.0) -> dict:
     """Run one shape; returns {"errors": {phase: {"with"/"without": {code: n}}}, "iterations": {...}, "steps": {...},
-    "failures": [...], "phase_s": {...}}. Raises when a step of the migration itself fails."""
+    "failures": [...], "phase_s": {...}, "per_phase": {phase: {"with"/"without": iterations completed}}}. Raises when a step of the migration itself fails."""
     sides = {"with": prefix, "without": f"{prefix}n"}
     spec = SHAPES[shape]
     commons = {}
@@ -198,6 +198,7 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
         outputs = {side: [w.communicate(timeout=300) for w in procs] for side, procs in running.items()}
     errors = {phase: {side: collections.Counter() for side in sides} for phase in PHASES}
     iterations, failures = {}, []
+    per_phase = {phase: {side: 0 for side in sides} for phase in PHASES}  # iterations completed in each phase
     # Throughput from the first phase until 70 starts: from then on v1 refuses writes by design (1644), so the
     # clients with the migration stop completing iterations while those without go on.
     window = (marks[0][1], dict(marks)["70"])
@@ -207,6 +208,9 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
             lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
             assert lines and "done_at" in lines[-1], stderr[-3000:]
             iterations[side] += sum(1 for t in lines[-1]["done_at"] if window[0] <= t < window[1])
+            for t in lines[-1]["done_at"]:
+                if marks[0][1] <= t < ended:
+                    per_phase[[p for p, m in marks if m <= t][-1]][side] += 1
             for e in lines[:-1]:
                 if e["at"] < marks[0][1]:
                     continue
@@ -216,7 +220,8 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
                 errors[phase][side][e["error"]] += 1
                 failures.append((side, phase, e["error"], e["what"], e["message"]))
     phase_s = {p: round((marks[i + 1][1] if i + 1 < len(marks) else ended) - t, 1) for i, (p, t) in enumerate(marks)}
-    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s}
+    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
+            "per_phase": per_phase}
 
 
 def table(shape: str, result: dict) -> str:
@@ -226,6 +231,9 @@ def table(shape: str, result: dict) -> str:
              f"(throughput ratio {result['iterations']['with'] / max(1, result['iterations']['without']):.2f})"]
     for phase in PHASES:
         w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
-        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   with: {dict(w) or '-'}   "
-                     f"without: {dict(wo) or '-'}")
+        done = result["per_phase"][phase]
+        # iterations completed in the phase, with/without (70: v1 refuses writes by design once it cuts over)
+        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   iterations {done['with']:5d}/"
+                     f"{done['without']:5d} ({done['with'] / max(1, done['without']):.2f})   "
+                     f"with: {dict(w) or '-'}   without: {dict(wo) or '-'}")
     return "\n".join(lines)
