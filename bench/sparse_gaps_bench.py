@@ -9,8 +9,9 @@ results). In v1 the writers never touch each other's rows or gaps. The same work
 stays as sparse), and the ratio of their throughputs is printed per round and as the median (a shared machine's load
 changes between runs by more than the triggers cost: one pair alone is noise).
 
-Run: ``.venv/bin/python bench/sparse_gaps_bench.py [--transactions N] [--rounds R]`` (the ``djsqlgen`` of the interpreter that
-runs it generates the triggers: run it with another checkout's interpreter to measure that one). Connection:
+Run: ``.venv/bin/python bench/sparse_gaps_bench.py [--transactions N] [--rounds R]`` (the ``djsqlgen`` of the
+interpreter that runs it generates the triggers: run it with another checkout's interpreter, or with PYTHONPATH set to
+another checkout's source (``git archive``), to measure that one). Connection:
 DJ_HOST, DJ_PORT, DJ_USER, DJ_PASS, else root on localhost. Its schemas start with ``bench_sg_`` and are dropped at
 the end.
 """

@@ -510,16 +510,17 @@ def _changed_inputs(impact: Impact, depends: set[tuple[str, str]]) -> set[str]:
 
 
 def _values_follow_key_only(impact: Impact) -> bool:
-    """Whether a write that reaches ``impact``'s target only through v1's ON UPDATE CASCADE changes nothing of its
-    rows but their key: then the key move has written them whole, and recomputing them would read and rewrite every
-    row again for nothing (a subject's key move reaches ten tables of a pipeline that way). Not so when a path is
-    direct, or a value, the filter or a join read a column the cascade changed."""
+    """Whether the write changes nothing of ``impact``'s target rows but their key: then the key move has written
+    them whole, and recomputing them would read and rewrite every row again for nothing (a subject's key move reaches
+    ten tables of a pipeline through v1's ON UPDATE CASCADE; a session's new start time re-keys its children, which
+    read nothing else of it). Not so when a value, the filter or which rows an inner join finds reads a column
+    the write may change (a direct path: any column of the written row; a cascade: the columns it followed)."""
     t = impact.target
-    if any(p.direct for p in impact.paths):
-        return False
     values = [c.expr for c in t.columns if c.name not in t.primary_key]
     if t.source.filter is not None:
         values.append(t.source.filter)
+    inner = [j for j in t.source.joins if j.kind != "left"]  # which rows exist at all
+    values += [e for j in inner for _, e in j.on] + [Expr.column(j.alias, column) for j in inner for column, _ in j.on]
     changed = {(p.alias, column) for p in impact.paths for column, _ in p.columns}
     return not (_depends(t, values) & changed)
 
