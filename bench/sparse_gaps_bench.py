@@ -1,14 +1,17 @@
 """Writers on a v2 table not copied yet (issue 21, item 1): errors per transaction with the dual-write triggers, and
 on a copy of v1 without them, in the same run.
 
-v1 ``bench_sg_v1.trial (subject_id, trial_id, score)``: 6 subjects x 1000 trials; an identity plan, 00-30 applied,
+v1 ``bench_sg_v1.trial (subject_id, trial_id, score)``: 6 subjects x 3000 trials; an identity plan, 00-30 applied,
 no backfill (v2 empty: the sparsest it gets). Each of ``--writers`` clients works on its own subject only; each
 transaction deletes one of its old trials, inserts a new one and updates another (a populate that replaces
-results). In v1 the writers never touch each other's rows or gaps. The same workload runs first on
-``bench_sg_plain.trial`` (a copy without triggers), then on v1.
+results). In v1 the writers never touch each other's rows or gaps. The same workload runs on ``bench_sg_plain.trial``
+(a copy without triggers) and on v1, in ``--rounds`` interleaved rounds (each on rows no earlier round touched: v2
+stays as sparse), and the ratio of their throughputs is printed per round and as the median (a shared machine's load
+changes between runs by more than the triggers cost: one pair alone is noise).
 
-Run: ``.venv/bin/python bench/sparse_gaps_bench.py [--transactions N]`` (the ``djsqlgen`` of the interpreter that
-runs it generates the triggers: run it with another checkout's interpreter to measure that one). Connection:
+Run: ``.venv/bin/python bench/sparse_gaps_bench.py [--transactions N] [--rounds R]`` (the ``djsqlgen`` of the
+interpreter that runs it generates the triggers: run it with another checkout's interpreter, or with PYTHONPATH set to
+another checkout's source (``git archive``), to measure that one). Connection:
 DJ_HOST, DJ_PORT, DJ_USER, DJ_PASS, else root on localhost. Its schemas start with ``bench_sg_`` and are dropped at
 the end.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import collections
 import random
+import statistics
 import sys
 import tempfile
 import threading
@@ -34,21 +38,25 @@ V1, PLAIN, V2, CONTROL = "bench_sg_v1", "bench_sg_plain", "bench_sg_v1_v2", "ben
 TABLE = "(subject_id int NOT NULL, trial_id int NOT NULL, score int NOT NULL, PRIMARY KEY (subject_id, trial_id))"
 
 
-def workload(schema: str, writers: int, transactions: int) -> tuple[collections.Counter, float]:
+ROWS = 3000  # trials per subject: every round deletes and updates rows of its own
+
+
+def workload(schema: str, writers: int, transactions: int, round_: int = 0) -> tuple[collections.Counter, float]:
     errors: collections.Counter = collections.Counter()
     lock = threading.Lock()
 
     def writer(w: int) -> None:
         rng = random.Random(w)
-        old = list(range(1, 1001))
+        old = list(range(1, ROWS + 1))
         rng.shuffle(old)
+        old = old[2 * transactions * round_:]
         db = connect()
         run(db, "SET SESSION innodb_lock_wait_timeout = 5")
         for i in range(transactions):
             try:
                 run(db, "START TRANSACTION")
                 run(db, f"DELETE FROM `{schema}`.trial WHERE subject_id = {w} AND trial_id = {old[2 * i]}")
-                run(db, f"INSERT INTO `{schema}`.trial VALUES ({w}, {10000 + i}, {i})")
+                run(db, f"INSERT INTO `{schema}`.trial VALUES ({w}, {10000 + 1000 * round_ + i}, {i})")
                 run(db, f"UPDATE `{schema}`.trial SET score = score + 1 WHERE subject_id = {w} AND trial_id = "
                         f"{old[2 * i + 1]}")
                 run(db, "COMMIT")
@@ -70,15 +78,18 @@ def workload(schema: str, writers: int, transactions: int) -> tuple[collections.
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writers", type=int, default=6)
-    parser.add_argument("--transactions", type=int, default=300, help="per writer (at most 500)")
+    parser.add_argument("--transactions", type=int, default=300, help="per writer and round")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if 2 * args.transactions * args.rounds > ROWS or args.transactions > 1000:
+        parser.error(f"2 x transactions x rounds must be at most {ROWS}, transactions at most 1000")
     db = connect()
     drop_own(db, V2, CONTROL)
     for schema in (V1, PLAIN):
         create_own(db, schema, "CHARACTER SET utf8mb4")
         run(db, f"USE `{schema}`")
         run(db, f"CREATE TABLE trial {TABLE} ENGINE=InnoDB")
-        run(db, f"INSERT INTO trial SELECT s.seq, t.seq, 0 FROM seq_1_to_{args.writers} AS s, seq_1_to_1000 AS t")
+        run(db, f"INSERT INTO trial SELECT s.seq, t.seq, 0 FROM seq_1_to_{args.writers} AS s, seq_1_to_{ROWS} AS t")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -92,11 +103,18 @@ def main() -> None:
                                                                 "30_dualwrite")), work=work)
             mark_own(db, V2)
             total = args.writers * args.transactions
-            for label, schema in (("without triggers", PLAIN), ("with triggers, v2 not copied", V1)):
-                errors, seconds = workload(schema, args.writers, args.transactions)
-                failed = sum(errors.values())
-                print(f"{label:30s} {failed:5d} of {total} transactions failed ({100 * failed / total:.1f} %) "
-                      f"{dict(errors)}  {total / seconds:,.0f} transactions/s")
+            ratios = []
+            for round_ in range(args.rounds):
+                rates = []
+                for label, schema in (("without triggers", PLAIN), ("with triggers, v2 not copied", V1)):
+                    errors, seconds = workload(schema, args.writers, args.transactions, round_)
+                    failed = sum(errors.values())
+                    rates.append(total / seconds)
+                    print(f"round {round_ + 1} {label:30s} {failed:5d} of {total} transactions failed "
+                          f"({100 * failed / total:.1f} %) {dict(errors)}  {total / seconds:,.0f} transactions/s")
+                ratios.append(rates[1] / rates[0])
+                print(f"round {round_ + 1} throughput with / without: {ratios[-1]:.2f}", flush=True)
+            print(f"median throughput with / without over {args.rounds} rounds: {statistics.median(ratios):.2f}")
     finally:
         drop_own(db, V1, PLAIN, V2, CONTROL)
 

@@ -210,8 +210,11 @@ def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
     transaction's snapshot. So the row is made certain to be there: an INSERT of a new row takes no gap lock (an
     insert intention, which waits only for a gap lock, and no writer holds one any more), one already there is found
     by its whole primary key (a record lock, ON DUPLICATE KEY UPDATE that changes nothing); then the DELETE or move
-    finds a row. The INSERT runs only where a consistent read misses a row, and only until the backfill has copied
-    the table (as this transaction's snapshot shows the progress row): then v1's rows are all in v2, a filtered
+    finds a row. The upsert is not preceded by a consistent read asking whether the row is there: the locks it takes
+    are the ones the DELETE or move takes next anyway (the row's record lock; the same reads of v1), and the look
+    was one statement more in every write (and lines that every open of the v1 table parses again). It runs only
+    until the backfill has copied the table (as this transaction's snapshot shows the progress row): then v1's rows
+    are all in v2, a filtered
     target's other rows are not looked for at all, and a row missing at its old key is one v2's own ON UPDATE
     CASCADE moved already (after 60), where a row written back would break its foreign key. Before 60 v2 has neither
     foreign keys nor unique indexes besides the key, so the short-lived row meets no constraint."""
@@ -223,15 +226,47 @@ def _present_first(ctx: Context, t: Target, values: list[str], frm: str) -> str:
     insert = (f"INSERT INTO {table}\n  ({', '.join(_q(c.name) for c in t.columns)})\n"
               f"SELECT * FROM (\n  SELECT\n    {selected}\n  {_indent(frm, 2)}\n) AS dt\nWHERE {whole}\n"
               f"ON DUPLICATE KEY UPDATE {table}.{_q(key[0].name)} = {table}.{_q(key[0].name)}")
-    on = " AND ".join(f"dst.{_q(c.name)} = dt.{_q(c.name)}" for c in key)
-    key_values = ", ".join(f"{v} AS {_q(c.name)}" for c, v in zip(t.columns, values) if c.name in t.primary_key)
-    missing = (f"SELECT 1 FROM (\n  SELECT {key_values}\n"
-               f"  {_indent(frm, 2)}\n) AS dt\nLEFT JOIN {table} AS dst ON {on}\n"
-               f"WHERE {whole} AND dst.{_q(key[0].name)} IS NULL")
-    copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
-              f"WHERE target_id = {quote_literal(t.id)}")
-    return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
-            f"    {_indent(_unlocked_exists(missing, insert), 4)};\n  END IF;\nEND")
+    return f"IF NOT {_copied(ctx, t)} THEN\n  {_indent(insert, 2)};\nEND IF"
+
+
+# ctx.memo key: while one trigger body is built, the targets whose progress it asks for, each with the written table's
+# columns one of which must have changed for the question to be asked (None: asked on every row)
+_COPIED = "copied_asked"
+
+
+def _copied(ctx: Context, t: Target) -> str:
+    """The local variable saying whether the backfill has copied ``t`` (its progress row's ``done``, as this
+    transaction's snapshot shows it). Every target a body asks about is read in one statement at its top
+    (``_copied_read``), not each where it is asked: a key move of a pipeline's subject asked ten times."""
+    asked = ctx.memo[_COPIED]
+    ids = [i for i, _ in asked]
+    if t.id not in ids:
+        asked.append((t.id, ctx.memo.get(_COPIED + "_when")))
+        ids.append(t.id)
+    else:
+        position = ids.index(t.id)
+        when, now = asked[position][1], ctx.memo.get(_COPIED + "_when")
+        asked[position] = (t.id, None if when is None or now is None else when | now)
+    return f"v_copied_{ids.index(t.id) + 1}"
+
+
+def _copied_read(ctx: Context, table, asked: list) -> tuple[list[str], tuple[str, str, str] | None]:
+    """(declarations, block) reading every flag ``asked`` for, where the body asks for one: a consistent read (a
+    plain SELECT … INTO locks nothing; the progress row is locked by every backfill chunk's checkpoint, and a locking
+    read would make each writer wait for the chunk in progress). Only when a column whose change makes a block ask has
+    changed (an UPDATE of no key column asks nothing)."""
+    if not asked:
+        return [], None
+    names = [f"v_copied_{i}" for i in range(1, len(asked) + 1)]
+    flags = ",\n  ".join(f"COALESCE(MAX(target_id = {quote_literal(i)} AND done <> 0), 0)" for i, _ in asked)
+    read = (f"SELECT\n  {flags}\nINTO {', '.join(names)}\nFROM {ctx.control_table('progress')}\n"
+            f"WHERE target_id IN ({', '.join(quote_literal(i) for i, _ in asked)})")
+    whens = [w for _, w in asked]
+    if all(w is not None for w in whens):
+        read = f"IF NOT ({_unchanged(set().union(*whens), table)}) THEN\n  {_indent(read, 2)};\nEND IF"
+    why = ("which of the tables below the backfill has copied (their progress rows, read once): until then a row "
+           "not copied yet is written first, and a new key is looked for in v1")
+    return [f"{n} INT DEFAULT 0" for n in names], (f"{ctx.control}.progress", why, read)
 
 
 def _if_found(select_into: str, then: str) -> str:
@@ -270,15 +305,10 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
     signal = f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {message}"
     in_v1 = (f"SELECT 1\nFROM (\n  SELECT\n  {mine}\n  {_indent(mine_from, 2)}\n) AS mine\n"
              f"CROSS JOIN {others}\nWHERE {same}\n  AND NOT ({itself})")
-    # Consistent reads only (SELECT … INTO, see _unlocked_exists): the progress row is locked by every backfill
-    # chunk's checkpoint, and a locking read of it would make each writer wait for the chunk in progress.
-    copied = (f"SELECT COALESCE(MAX(done), 0) INTO v_copied FROM {ctx.control_table('progress')} "
-              f"WHERE target_id = {quote_literal(t.id)}")
     # Once the backfill has copied the whole table, v2 holds every v1 row's key and its own unique key finds the
     # collision: the look-up in v1 (a scan where no index of v1 has the mapped key) is needed only until then.
     if not insert:  # a move: the v2 side is _taken_key_refusal's
-        return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
-                f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  END IF;\nEND")
+        return f"IF NOT {_copied(ctx, t)} THEN\n  {_indent(_unlocked_exists(in_v1, signal), 2)};\nEND IF"
     # A new row: v2 holds no row of it yet, so a row at its key is another's (the plain INSERT after this still
     # fails on one committed meanwhile). Two-way: unless that row is this one's own, carried the other way already.
     on = " AND ".join(f"dst.{_q(c.name)} = mine.{_q(f'k_{i}')}" for i, c in enumerate(key, 1))
@@ -287,9 +317,8 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
              f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}" + (f"\nWHERE NOT ({own})" if own else ""))
     if ctx.reverse:  # the way back writes v1, which is whole: its row at the key is all there is to look at
         return _unlocked_exists(in_v2, signal)
-    return (f"BEGIN\n  DECLARE v_copied INT DEFAULT 0;\n  {_indent(copied, 2)};\n  IF v_copied = 0 THEN\n"
-            f"    {_indent(_unlocked_exists(in_v1, signal), 4)};\n  ELSE\n"
-            f"    {_indent(_unlocked_exists(in_v2, signal), 4)};\n  END IF;\nEND")
+    return (f"IF NOT {_copied(ctx, t)} THEN\n  {_indent(_unlocked_exists(in_v1, signal), 2)};\nELSE\n"
+            f"  {_indent(_unlocked_exists(in_v2, signal), 2)};\nEND IF")
 
 
 def _merge_what(ctx: Context) -> str:
@@ -497,11 +526,60 @@ def _decl_of(table, column: str):
     return column_decl(table.attribute(column))
 
 
+def _depends(t: Target, exprs) -> set[tuple[str, str]]:
+    """The (alias, column) pairs of ``t``'s source that the values of ``exprs`` depend on: the columns they read, and
+    for each joined alias they read, what finds its row (its join's expressions and its own key columns, the way
+    ``Impact.written_columns`` counts them), transitively."""
+    joins = {j.alias: j for j in t.source.joins}
+    out: set[tuple[str, str]] = set()
+    pending = [r for e in exprs for r in e.refs]
+    while pending:
+        ref = pending.pop()
+        if (ref.alias, ref.name) in out:
+            continue
+        out.add((ref.alias, ref.name))
+        join = joins.get(ref.alias)
+        if join is not None:
+            out |= {(join.alias, column) for column, _ in join.on}
+            pending += [r for _, e in join.on for r in e.refs]
+    return out
+
+
+def _changed_inputs(impact: Impact, depends: set[tuple[str, str]]) -> set[str]:
+    """Columns of the written table whose change can reach ``depends`` (a cascade path moves rows keyed by the
+    driving rows, whatever they read: its columns always count)."""
+    return {w for p in impact.paths for column, w in p.columns if (p.alias, column) in depends or not p.direct}
+
+
+def _values_follow_key_only(impact: Impact) -> bool:
+    """Whether the write changes nothing of ``impact``'s target rows but their key: then the key move has written
+    them whole, and recomputing them would read and rewrite every row again for nothing (a subject's key move reaches
+    ten tables of a pipeline through v1's ON UPDATE CASCADE; a session's new start time re-keys its children, which
+    read nothing else of it). Not so when a value, the filter or which rows an inner join finds reads a column
+    the write may change (a direct path: any column of the written row; a cascade: the columns it followed)."""
+    t = impact.target
+    values = [c.expr for c in t.columns if c.name not in t.primary_key]
+    if t.source.filter is not None:
+        values.append(t.source.filter)
+    inner = [j for j in t.source.joins if j.kind != "left"]  # which rows exist at all
+    values += [e for j in inner for _, e in j.on] + [Expr.column(j.alias, column) for j in inner for column, _ in j.on]
+    changed = {(p.alias, column) for p in impact.paths for column, _ in p.columns}
+    return not (_depends(t, values) & changed)
+
+
 def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     """(v2 table, comment, SQL) blocks of one trigger body, in the order they run."""
     cache = ctx.memo.setdefault("trigger_bodies", {})
     if (written, event) not in cache:
-        blocks = _body_blocks(ctx, written, event)
+        outer = ctx.memo.get(_COPIED), ctx.memo.get(_COPIED + "_when")
+        ctx.memo[_COPIED], ctx.memo[_COPIED + "_when"] = [], None
+        try:
+            blocks = _body_blocks(ctx, written, event)
+            declarations, read = _copied_read(ctx, ctx.model.v1_table(written), ctx.memo[_COPIED])
+        finally:
+            ctx.memo[_COPIED], ctx.memo[_COPIED + "_when"] = outer
+        if read:
+            blocks = [read] + blocks
         if blocks and ctx.one_way and not ctx.reverse:
             from djsqlgen.engines import two_way
 
@@ -511,7 +589,14 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         cache[(written, event)] = blocks
+        ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
+
+
+def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
+    """The local variables one trigger body declares besides the template's own (``name TYPE DEFAULT …``)."""
+    body_blocks(ctx, written, event)
+    return ctx.memo["trigger_declarations"][(written, event)]
 
 
 def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
@@ -578,9 +663,14 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                                                   _upsert(inserted, reached, plain))))
             continue
         statements = []
+        written = impact.written_columns()
+        ctx.memo[_COPIED + "_when"] = frozenset(written)  # what the block's guard below asks
         if t.source.filter is not None and direct_driving:
             statements.append((f"the row no longer belongs to {t.label} (its filter): it leaves it",
                                _leave(ctx, Impact(t, tuple(p for p in impact.paths if p.alias == DRIVING)))))
+        moves = []  # what a change of the target's key needs: run only when a column its key depends on changed
+        key_inputs = _changed_inputs(impact, _depends(t, [c.expr for c in t.key_columns]))
+        ctx.memo[_COPIED + "_when"] = frozenset(key_inputs)
         if impact.key_reads_changed() and not t.source.distinct:
             if t.key_map.proof == "checked":
                 # Only a key that is one to one on the data alone can merge two rows; a structural one cannot, and
@@ -588,21 +678,28 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 # to the end of the index then deadlocks with this one. Checked first: MariaDB 10.11 does not let
                 # this trigger's handler catch a duplicate key raised by a multi-table UPDATE (the v1 write would
                 # fail with a bare 1062 that names no v2 table).
-                statements.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
-                                    "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
+                moves.append(((f"refuse to move a key onto one another row of {t.label} holds: that would "
+                               "merge two v1 rows into one v2 row"), _taken_key_refusal(ctx, impact)))
                 if direct_driving and not ctx.reverse:  # (v1 is whole: the refusal above found any there)
-                    statements.append(("and onto one another v1 row maps to, copied to v2 or not yet",
-                                       _v1_taken_refusal(ctx, t)))
+                    moves.append(("and onto one another v1 row maps to, copied to v2 or not yet",
+                                  _v1_taken_refusal(ctx, t)))
             gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"
                        if _fills_gaps(ctx, t) else "")
             if _two_way_row(ctx, impact):  # looked for only when the key did change
                 moved = _carried(ctx, t, event, written_row.at_old_key(t), written_row.move(t))
-                statements.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries "
-                                   "children)", f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
+                moves.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
+                              f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
             else:
-                statements.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
-                                   f"children{gapless})",
-                                   _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
+                moves.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
+                              f"children{gapless})",
+                              _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))))
+            if key_inputs < written:
+                # most UPDATEs change no key (DataJoint's update1 cannot): they skip the checks and the move
+                inner = "\n".join(f"-- {why}\n{sql};" for why, sql in moves)
+                moves = [("only when a column the key depends on changed",
+                          f"IF NOT ({_unchanged(key_inputs, table)}) THEN\n  {_indent(inner, 2)}\nEND IF")]
+        statements += moves
+        ctx.memo[_COPIED + "_when"] = frozenset(written)
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
@@ -615,11 +712,13 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             if written_row.update(t):
                 statements.append((f"the row of {t.label} made from it takes its values",
                                    _carried(ctx, t, event, written_row.row_as_written(t), written_row.update(t))))
+        elif moves and t.id not in ctx.compare_before_write and _values_follow_key_only(impact):
+            pass  # the move above wrote the rows whole
         else:
             reached = _reached(ctx, impact, "NEW")
             statements.append((f"recompute the rows of {t.label} that read it (as {label})",
                                _carried(ctx, t, event, _upsert_changes(t, reached, impact), _upsert(t, reached, False))))
-        written = impact.written_columns()
+        ctx.memo[_COPIED + "_when"] = None
         if not written:  # a lookup reached by a cascade through columns it does not read
             continue
         guard = _unchanged(written, table)
@@ -638,7 +737,8 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     from djsqlgen.engines import two_way
 
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
-                 timing=timing, event=statement_event, blocks=blocks, plan_name=ctx.plan.name,
+                 timing=timing, event=statement_event, blocks=blocks,
+                 declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,
                  plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=two_way.carry_token(ctx))
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
                      f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"

@@ -125,6 +125,8 @@ SHAPES = {
     "combined": Shape(_combined),
 }
 PHASES = ("30", "backfill", "verify", "60", "70")
+# throughput is also counted apart after 60's DDL is done (its foreign keys in place, nothing waiting for a table)
+WINDOWS = ("30", "backfill", "verify", "60", "after 60", "70")
 LOCKS = {1205, 1213}  # what a lock costs a writer
 
 
@@ -146,7 +148,8 @@ def _started(db, common: str, workers: int) -> bool:
 def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
            subjects: int = 600, jobs: int = 2, chunk_rows: int = 50, settle_s: float = 2.0) -> dict:
     """Run one shape; returns {"errors": {phase: {"with"/"without": {code: n}}}, "iterations": {...}, "steps": {...},
-    "failures": [...], "phase_s": {...}}. Raises when a step of the migration itself fails."""
+    "failures": [...], "phase_s": {window: s}, "per_phase": {window: {"with"/"without": iterations completed}}}
+    (WINDOWS: the phases, and the time after 60's DDL apart). Raises when a step of the migration itself fails."""
     sides = {"with": prefix, "without": f"{prefix}n"}
     spec = SHAPES[shape]
     commons = {}
@@ -186,6 +189,7 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
         steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
         marks.append(("60", time.time()))
         steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+        after_60 = time.time()
         if (out / "files_manifest.sql").exists():  # the preset: 0.14's attachments put in 2.x's form before 70
             steps["files"] = djsqlgen(["files", str(out / "files_manifest.sql"), "--store",
                                        f"extstore={tmp / 'store_with'}"], env)
@@ -198,6 +202,8 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
         outputs = {side: [w.communicate(timeout=300) for w in procs] for side, procs in running.items()}
     errors = {phase: {side: collections.Counter() for side in sides} for phase in PHASES}
     iterations, failures = {}, []
+    per_phase = {phase: {side: 0 for side in sides} for phase in WINDOWS}  # iterations completed in each window
+    windows = sorted(marks + [("after 60", after_60)], key=lambda m: m[1])
     # Throughput from the first phase until 70 starts: from then on v1 refuses writes by design (1644), so the
     # clients with the migration stop completing iterations while those without go on.
     window = (marks[0][1], dict(marks)["70"])
@@ -207,6 +213,9 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
             lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
             assert lines and "done_at" in lines[-1], stderr[-3000:]
             iterations[side] += sum(1 for t in lines[-1]["done_at"] if window[0] <= t < window[1])
+            for t in lines[-1]["done_at"]:
+                if marks[0][1] <= t < ended:
+                    per_phase[[p for p, m in windows if m <= t][-1]][side] += 1
             for e in lines[:-1]:
                 if e["at"] < marks[0][1]:
                     continue
@@ -215,8 +224,10 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
                     continue  # after the cut-over v1 refuses writes by design
                 errors[phase][side][e["error"]] += 1
                 failures.append((side, phase, e["error"], e["what"], e["message"]))
-    phase_s = {p: round((marks[i + 1][1] if i + 1 < len(marks) else ended) - t, 1) for i, (p, t) in enumerate(marks)}
-    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s}
+    phase_s = {p: round((windows[i + 1][1] if i + 1 < len(windows) else ended) - t, 1)
+               for i, (p, t) in enumerate(windows)}
+    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
+            "per_phase": per_phase}
 
 
 def table(shape: str, result: dict) -> str:
@@ -224,8 +235,12 @@ def table(shape: str, result: dict) -> str:
     lines = [f"{shape}: iterations from 30 to 70 with/without {result['iterations']['with']}/"
              f"{result['iterations']['without']} "
              f"(throughput ratio {result['iterations']['with'] / max(1, result['iterations']['without']):.2f})"]
-    for phase in PHASES:
-        w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
-        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   with: {dict(w) or '-'}   "
-                     f"without: {dict(wo) or '-'}")
+    for phase in WINDOWS:
+        errors = result["errors"].get(phase, {"with": {}, "without": {}})  # "after 60": counted in 60
+        w, wo = errors["with"], errors["without"]
+        done = result["per_phase"][phase]
+        # iterations completed in the phase, with/without (70: v1 refuses writes by design once it cuts over)
+        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   iterations {done['with']:5d}/"
+                     f"{done['without']:5d} ({done['with'] / max(1, done['without']):.2f})   "
+                     f"with: {dict(w) or '-'}   without: {dict(wo) or '-'}")
     return "\n".join(lines)

@@ -127,48 +127,43 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN (''lab_v1.#kind'')';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-            FROM `lab_v1`.`#kind` AS `src`
-            WHERE (`src`.`kind` = NULL)
-          ) AS dt
-          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
-            (`kind`, `description`)
-          SELECT * FROM (
-            SELECT
-              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-              `src`.`description` AS `description`
-            FROM `lab_v1`.`#kind` AS `src`
-            WHERE (`src`.`kind` = NULL)
-          ) AS dt
-          WHERE dt.`kind` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+        (`kind`, `description`)
+      SELECT * FROM (
+        SELECT
+          CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+          `src`.`description` AS `description`
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (`src`.`kind` = NULL)
+      ) AS dt
+      WHERE dt.`kind` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`#kind` AS dst
-  JOIN (
-    SELECT
-      CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-      CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-    FROM `lab_v1`.`#kind` AS `src`
-    WHERE (`src`.`kind` = NULL)
-  ) AS mv ON dst.`kind` = mv.`o_1`
-  SET dst.`kind` = mv.`n_1`
-  WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
+    JOIN (
+      SELECT
+        CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+        CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+      FROM `lab_v1`.`#kind` AS `src`
+      WHERE (`src`.`kind` = NULL)
+    ) AS mv ON dst.`kind` = mv.`o_1`
+    SET dst.`kind` = mv.`n_1`
+    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
     (`kind`, `description`)
@@ -206,31 +201,23 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.#kind''';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
+FROM `djsqlgen_lab_relations`.`progress`
+WHERE target_id IN (''lab_v1.#kind'')';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-        WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
-          (`kind`, `description`)
-        SELECT * FROM (
-          SELECT
-            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-            NULL AS `description`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`kind` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
+    (`kind`, `description`)
+  SELECT * FROM (
+    SELECT
+      CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+      NULL AS `description`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`kind` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
@@ -240,6 +227,11 @@ JOIN (
     CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
+FROM `djsqlgen_lab_relations`.`progress`
+WHERE target_id IN (''lab_v1.session'')';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#rig`
       (`rig`)
@@ -283,35 +275,33 @@ JOIN (
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `rig` FROM `lab_v2`.`#rig`';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1
-        FROM (
-          SELECT
-          NULL AS `k_1`,
-            NULL AS `k_2`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS mine
-        CROSS JOIN `lab_v1`.`session` AS `src`
-        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-          AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-      )';
+      SELECT 1
+      FROM (
+        SELECT
+        NULL AS `k_1`,
+          NULL AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      CROSS JOIN `lab_v1`.`session` AS `src`
+      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+        AND NOT (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+    )';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1
-        FROM (
-          SELECT
-          NULL AS `k_1`,
-            NULL AS `k_2`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS mine
-        JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
-      )';
+      SELECT 1
+      FROM (
+        SELECT
+        NULL AS `k_1`,
+          NULL AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+    )';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
@@ -328,6 +318,15 @@ SELECT * FROM (
 ) AS dt';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0)
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN (''lab_v1.session'', ''lab_v1.session__trial'', ''lab_v1.trial_other'')';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -373,20 +372,20 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-      SELECT 1 FROM `lab_v2`.`session` AS dst
-      JOIN (SELECT (NULL) AS `o_1`, (NULL) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
-      JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
-    )';
+        SELECT 1 FROM `lab_v2`.`session` AS dst
+        JOIN (SELECT (NULL) AS `o_1`, (NULL) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
+        JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+      )';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
           SELECT 1
@@ -403,50 +402,36 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`
-            FROM `lab_v1`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
-            (`subject_id`, `session_idx`, `session_date`, `rig`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_idx` AS `session_idx`,
-              (NULL) AS `session_date`,
-              `src`.`rig` AS `rig`
-            FROM `lab_v1`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+        (`subject_id`, `session_idx`, `session_date`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_idx` AS `session_idx`,
+          (NULL) AS `session_date`,
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`session` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_date` AS `n_2`
-    FROM `lab_v1`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_date` AS `n_2`
+      FROM `lab_v1`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
     (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -467,40 +452,24 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-              AND (`src`.`outcome` = ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_date`,
-              `src`.`trial_idx` AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-              AND (`src`.`outcome` = ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_date`,
+        `src`.`trial_idx` AS `trial_idx`,
+        `src`.`start_time` AS `start_time`,
+        `src`.`outcome` AS `outcome`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+        AND (`src`.`outcome` = ''hit'')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -541,62 +510,26 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_date` AS `session_date`,
-      `src`.`trial_idx` AS `trial_idx`,
-      `src`.`start_time` AS `start_time`,
-      `src`.`outcome` AS `outcome`
-    FROM `lab_v1`.`session__trial` AS `src`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-      AND (`src`.`outcome` = ''hit'')
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `start_time` = dt.`start_time`,
-    `outcome` = dt.`outcome`';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-              AND (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_date`,
-              `src`.`trial_idx` AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-              AND (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_date`,
+        `src`.`trial_idx` AS `trial_idx`,
+        `src`.`start_time` AS `start_time`,
+        `src`.`outcome` AS `outcome`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
+        AND (`src`.`outcome` <> ''hit'')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -636,26 +569,11 @@ SELECT * FROM (
     `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_date` AS `session_date`,
-      `src`.`trial_idx` AS `trial_idx`,
-      `src`.`start_time` AS `start_time`,
-      `src`.`outcome` AS `outcome`
-    FROM `lab_v1`.`session__trial` AS `src`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL)
-      AND (`src`.`outcome` <> ''hit'')
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `start_time` = dt.`start_time`,
-    `outcome` = dt.`outcome`';
-  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
+FROM `djsqlgen_lab_relations`.`progress`
+WHERE target_id IN (''lab_v1.session'')';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
   (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -697,33 +615,20 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
-  SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_date`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
-          (`subject_id`, `session_idx`, `session_date`, `rig`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_idx`,
-            NULL AS `session_date`,
-            NULL AS `rig`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+    (`subject_id`, `session_idx`, `session_date`, `rig`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_idx`,
+      NULL AS `session_date`,
+      NULL AS `rig`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
@@ -777,44 +682,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0)
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN (''lab_v1.session__trial'', ''lab_v1.trial_other'')';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT (((NULL = ''hit'') IS TRUE) + ((NULL <> ''hit'') IS TRUE)) <> 1';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT COALESCE(NULL = ''hit'', FALSE)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
-              FROM (SELECT 1) AS djsqlgen_row
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-              WHERE (NULL = ''hit'')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                NULL AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                NULL AS `trial_idx`,
-                NULL AS `start_time`,
-                NULL AS `outcome`
-              FROM (SELECT 1) AS djsqlgen_row
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-              WHERE (NULL = ''hit'')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          NULL AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          NULL AS `trial_idx`,
+          NULL AS `start_time`,
+          NULL AS `outcome`
+        FROM (SELECT 1) AS djsqlgen_row
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+        WHERE (NULL = ''hit'')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
@@ -839,59 +737,45 @@ ON DUPLICATE KEY UPDATE
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
     ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (NULL) AS `trial_idx`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-              AND (`src`.`outcome` = ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              (NULL) AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-              AND (`src`.`outcome` = ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          (NULL) AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+          AND (`src`.`outcome` = ''hit'')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_hit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `parent_1`.`session_date` AS `o_2`,
-      (NULL) AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1`.`session_date` AS `n_2`,
-      `src`.`trial_idx` AS `n_3`
-    FROM `lab_v1`.`session__trial` AS `src`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-      AND (`src`.`outcome` = ''hit'')
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `parent_1`.`session_date` AS `o_2`,
+        (NULL) AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1`.`session_date` AS `n_2`,
+        `src`.`trial_idx` AS `n_3`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+        AND (`src`.`outcome` = ''hit'')
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
     (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -917,38 +801,23 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT COALESCE(NULL <> ''hit'', FALSE)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
-              FROM (SELECT 1) AS djsqlgen_row
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-              WHERE (NULL <> ''hit'')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                NULL AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                NULL AS `trial_idx`,
-                NULL AS `start_time`,
-                NULL AS `outcome`
-              FROM (SELECT 1) AS djsqlgen_row
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-              WHERE (NULL <> ''hit'')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          NULL AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          NULL AS `trial_idx`,
+          NULL AS `start_time`,
+          NULL AS `outcome`
+        FROM (SELECT 1) AS djsqlgen_row
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+        WHERE (NULL <> ''hit'')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
@@ -973,59 +842,45 @@ ON DUPLICATE KEY UPDATE
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
     ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (NULL) AS `trial_idx`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-              AND (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              (NULL) AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM `lab_v1`.`session__trial` AS `src`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-              AND (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          (NULL) AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+          AND (`src`.`outcome` <> ''hit'')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`trial_other` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `parent_1`.`session_date` AS `o_2`,
-      (NULL) AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1`.`session_date` AS `n_2`,
-      `src`.`trial_idx` AS `n_3`
-    FROM `lab_v1`.`session__trial` AS `src`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
-      AND (`src`.`outcome` <> ''hit'')
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `parent_1`.`session_date` AS `o_2`,
+        (NULL) AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1`.`session_date` AS `n_2`,
+        `src`.`trial_idx` AS `n_3`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_idx` = NULL AND `src`.`trial_idx` = NULL)
+        AND (`src`.`outcome` <> ''hit'')
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
     (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -1047,38 +902,29 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0),
+  COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
+FROM `djsqlgen_lab_relations`.`progress`
+WHERE target_id IN (''lab_v1.trial_other'', ''lab_v1.session__trial'')';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-          WHERE (NULL <> ''hit'')
-        ) AS dt
-        LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            `parent_1`.`session_date` AS `session_date`,
-            NULL AS `trial_idx`,
-            NULL AS `start_time`,
-            NULL AS `outcome`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-          WHERE (NULL <> ''hit'')
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      `parent_1`.`session_date` AS `session_date`,
+      NULL AS `trial_idx`,
+      NULL AS `start_time`,
+      NULL AS `outcome`
+    FROM (SELECT 1) AS djsqlgen_row
+    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+    WHERE (NULL <> ''hit'')
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
@@ -1093,38 +939,23 @@ JOIN (
   WHERE (NULL <> ''hit'')
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, `parent_1`.`session_date` AS `session_date`, NULL AS `trial_idx`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-          WHERE (NULL = ''hit'')
-        ) AS dt
-        LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            `parent_1`.`session_date` AS `session_date`,
-            NULL AS `trial_idx`,
-            NULL AS `start_time`,
-            NULL AS `outcome`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
-          WHERE (NULL = ''hit'')
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      `parent_1`.`session_date` AS `session_date`,
+      NULL AS `trial_idx`,
+      NULL AS `start_time`,
+      NULL AS `outcome`
+    FROM (SELECT 1) AS djsqlgen_row
+    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_idx` = NULL
+    WHERE (NULL = ''hit'')
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
@@ -1159,51 +990,49 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0)
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN (''lab_v1.subject'', ''lab_v1.session'', ''lab_v1.session__trial'', ''lab_v1.trial_other'')';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`
-            FROM `lab_v1`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
-            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`kind` AS `kind`,
-              `src`.`nickname` AS `nickname`,
-              `src`.`weight` AS `weight`,
-              `src`.`notes` AS `notes`
-            FROM `lab_v1`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
+        (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`kind` AS `kind`,
+          `src`.`nickname` AS `nickname`,
+          `src`.`weight` AS `weight`,
+          `src`.`notes` AS `notes`
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `lab_v2`.`subject` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`subject_id` AS `n_1`
-    FROM `lab_v1`.`subject` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1`
-  SET dst.`subject_id` = mv.`n_1`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`subject_id` AS `n_1`
+      FROM `lab_v1`.`subject` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1`
+    SET dst.`subject_id` = mv.`n_1`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
     (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -1238,35 +1067,21 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session''';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_date` AS `session_date`
-            FROM `lab_v1`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
-            (`subject_id`, `session_idx`, `session_date`, `rig`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_idx` AS `session_idx`,
-              `src`.`session_date` AS `session_date`,
-              `src`.`rig` AS `rig`
-            FROM `lab_v1`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
+      (`subject_id`, `session_idx`, `session_date`, `rig`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_idx` AS `session_idx`,
+        `src`.`session_date` AS `session_date`,
+        `src`.`rig` AS `rig`
+      FROM `lab_v1`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1283,79 +1098,36 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
-    (`subject_id`, `session_idx`, `session_date`, `rig`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_idx` AS `session_idx`,
-      `src`.`session_date` AS `session_date`,
-      `src`.`rig` AS `rig`
-    FROM `lab_v1`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `session_idx` = dt.`session_idx`,
-    `rig` = dt.`rig`';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.session__trial''';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`outcome` = ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              `src`.`trial_idx` AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`outcome` = ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        `src`.`trial_idx` AS `trial_idx`,
+        `src`.`start_time` AS `start_time`,
+        `src`.`outcome` AS `outcome`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE `parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE `src`.`subject_id` = NULL
+      ) AS hit
+      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`outcome` = ''hit'')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1386,92 +1158,36 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
-    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_date` AS `session_date`,
-      `src`.`trial_idx` AS `trial_idx`,
-      `src`.`start_time` AS `start_time`,
-      `src`.`outcome` AS `outcome`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`outcome` = ''hit'')
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `start_time` = dt.`start_time`,
-    `outcome` = dt.`outcome`';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_hit`';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.trial_other''';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              `src`.`trial_idx` AS `trial_idx`,
-              `src`.`start_time` AS `start_time`,
-              `src`.`outcome` AS `outcome`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-            WHERE (`src`.`outcome` <> ''hit'')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        `src`.`trial_idx` AS `trial_idx`,
+        `src`.`start_time` AS `start_time`,
+        `src`.`outcome` AS `outcome`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE `parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE `src`.`subject_id` = NULL
+      ) AS hit
+      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`outcome` <> ''hit'')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1501,65 +1217,27 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_other`
-    (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_date` AS `session_date`,
-      `src`.`trial_idx` AS `trial_idx`,
-      `src`.`start_time` AS `start_time`,
-      `src`.`outcome` AS `outcome`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-    LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-    WHERE (`src`.`outcome` <> ''hit'')
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `start_time` = dt.`start_time`,
-    `outcome` = dt.`outcome`';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = ''lab_v1.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
+FROM `djsqlgen_lab_relations`.`progress`
+WHERE target_id IN (''lab_v1.subject'')';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
-          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `kind`,
-            NULL AS `nickname`,
-            NULL AS `weight`,
-            NULL AS `notes`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
+    (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `kind`,
+      NULL AS `nickname`,
+      NULL AS `weight`,
+      NULL AS `notes`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
@@ -1642,6 +1320,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1658,51 +1337,46 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.#kind');
+  END IF;
+
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`#kind`
-              (`kind`, `description`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-                `src`.`description` AS `description`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            WHERE dt.`kind` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`#kind`
+          (`kind`, `description`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+            `src`.`description` AS `description`
+          FROM `lab_v1`.`#kind` AS `src`
+          WHERE (`src`.`kind` = NEW.`kind`)
+        ) AS dt
+        WHERE dt.`kind` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`#kind` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE (`src`.`kind` = NEW.`kind`)
-    ) AS mv ON dst.`kind` = mv.`o_1`
-    SET dst.`kind` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `lab_v2`.`#kind` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (`src`.`kind` = NEW.`kind`)
+      ) AS mv ON dst.`kind` = mv.`o_1`
+      SET dst.`kind` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of lab_v2.#kind that read it (as src)
     INSERT INTO `lab_v2`.`#kind`
       (`kind`, `description`)
@@ -1758,6 +1432,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1774,37 +1449,28 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.#kind');
+
   -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`#kind`
-            (`kind`, `description`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-              OLD.`description` AS `description`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`kind` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`#kind`
+      (`kind`, `description`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+        OLD.`description` AS `description`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`kind` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+  END IF;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -1830,6 +1496,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1845,6 +1512,14 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.session');
 
   -- the new row's values must agree with lab_v2.#rig's row of its key (else one of them would be lost); that row is locked only where it changes
   SET v_target = 'lab_v2.#rig';
@@ -1892,47 +1567,43 @@ BEGIN
 
   -- refuse a row whose key of lab_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
   SET v_target = 'lab_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_date` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          CROSS JOIN `lab_v1`.`session` AS `src`
-          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    ELSE
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_date` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_date` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `lab_v1`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  ELSE
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_date` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  END IF;
 
   -- the new row makes a row of lab_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'lab_v2.session';
@@ -1966,6 +1637,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1981,6 +1655,18 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.session', 'lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
 
   -- lab_v2.#rig: only when a column it depends on changed
   SET v_target = 'lab_v2.#rig';
@@ -2030,26 +1716,25 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    BEGIN
-      DECLARE v_found INT DEFAULT 0;
-      SELECT EXISTS (
-        SELECT 1 FROM `lab_v2`.`session` AS dst
-        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
-        JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
-        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
-      ) INTO v_found;
-      IF v_found THEN
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-      END IF;
-    END;
-    -- and onto one another v1 row maps to, copied to v2 or not yet
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM `lab_v2`.`session` AS dst
+          JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
+          JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
+          WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+      -- and onto one another v1 row maps to, copied to v2 or not yet
+      IF NOT v_copied_1 THEN
         BEGIN
           DECLARE v_found INT DEFAULT 0;
           SELECT EXISTS (
@@ -2069,53 +1754,35 @@ BEGIN
           END IF;
         END;
       END IF;
-    END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `session_date`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_idx` AS `session_idx`,
+            (OLD.`session_date`) AS `session_date`,
+            `src`.`rig` AS `rig`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_date`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_date` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `lab_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_date`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_date` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of lab_v2.session that read it (as src)
     INSERT INTO `lab_v2`.`session`
       (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -2137,44 +1804,24 @@ BEGIN
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`trial_hit`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_date`) AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          AND (`src`.`outcome` = 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -2209,68 +1856,30 @@ BEGIN
     ON DUPLICATE KEY UPDATE
       `start_time` = dt.`start_time`,
       `outcome` = dt.`outcome`;
-    -- recompute the rows of lab_v2.trial_hit that read it (as parent_1, src (cascaded))
-    INSERT INTO `lab_v2`.`trial_hit`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        AND (`src`.`outcome` = 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `lab_v2`.`trial_other`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_date`) AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          AND (`src`.`outcome` <> 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -2305,24 +1914,6 @@ BEGIN
     ON DUPLICATE KEY UPDATE
       `start_time` = dt.`start_time`,
       `outcome` = dt.`outcome`;
-    -- recompute the rows of lab_v2.trial_other that read it (as parent_1, src (cascaded))
-    INSERT INTO `lab_v2`.`trial_other`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        AND (`src`.`outcome` <> 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -2343,6 +1934,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2358,6 +1950,14 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.session');
 
   -- rows of lab_v2.trial_hit read the deleted row through a join: recomputed without it
   SET v_target = 'lab_v2.trial_hit';
@@ -2401,37 +2001,20 @@ BEGIN
 
   -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_date` AS `session_date`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`session`
-            (`subject_id`, `session_idx`, `session_date`, `rig`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_idx` AS `session_idx`,
-              OLD.`session_date` AS `session_date`,
-              OLD.`rig` AS `rig`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`session`
+      (`subject_id`, `session_idx`, `session_date`, `rig`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_idx` AS `session_idx`,
+        OLD.`session_date` AS `session_date`,
+        OLD.`rig` AS `rig`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -2538,6 +2121,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2554,6 +2139,17 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
+
   -- the row must go to exactly one of lab_v2.trial_hit, lab_v2.trial_other
   SET v_target = 'lab_v2.trial_hit';
   IF (((NEW.`outcome` = 'hit') IS TRUE) + ((NEW.`outcome` <> 'hit') IS TRUE)) <> 1 THEN
@@ -2565,42 +2161,23 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_hit (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` = 'hit', FALSE) THEN
-      BEGIN
-        DECLARE v_copied INT DEFAULT 0;
-        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-        IF v_copied = 0 THEN
-          BEGIN
-            DECLARE v_found INT DEFAULT 0;
-            SELECT EXISTS (
-              SELECT 1 FROM (
-                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` = 'hit')
-              ) AS dt
-              LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-            ) INTO v_found;
-            IF v_found THEN
-              INSERT INTO `lab_v2`.`trial_hit`
-                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-              SELECT * FROM (
-                SELECT
-                  OLD.`subject_id` AS `subject_id`,
-                  `parent_1`.`session_date` AS `session_date`,
-                  OLD.`trial_idx` AS `trial_idx`,
-                  OLD.`start_time` AS `start_time`,
-                  OLD.`outcome` AS `outcome`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` = 'hit')
-              ) AS dt
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-            END IF;
-          END;
-        END IF;
-      END;
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`trial_hit`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            OLD.`subject_id` AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            OLD.`trial_idx` AS `trial_idx`,
+            OLD.`start_time` AS `start_time`,
+            OLD.`outcome` AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+          WHERE (OLD.`outcome` = 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+      END IF;
       DELETE dst FROM `lab_v2`.`trial_hit` AS dst
       JOIN (
         SELECT
@@ -2621,61 +2198,44 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                (OLD.`trial_idx`) AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`trial_hit`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            (OLD.`trial_idx`) AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            AND (`src`.`outcome` = 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`trial_hit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_date` AS `o_2`,
-        (OLD.`trial_idx`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_date` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-        AND (`src`.`outcome` = 'hit')
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `lab_v2`.`trial_hit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_date` AS `o_2`,
+          (OLD.`trial_idx`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_date` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+          AND (`src`.`outcome` = 'hit')
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of lab_v2.trial_hit that read it (as src)
     INSERT INTO `lab_v2`.`trial_hit`
       (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -2701,42 +2261,23 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_other (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` <> 'hit', FALSE) THEN
-      BEGIN
-        DECLARE v_copied INT DEFAULT 0;
-        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-        IF v_copied = 0 THEN
-          BEGIN
-            DECLARE v_found INT DEFAULT 0;
-            SELECT EXISTS (
-              SELECT 1 FROM (
-                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` <> 'hit')
-              ) AS dt
-              LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-            ) INTO v_found;
-            IF v_found THEN
-              INSERT INTO `lab_v2`.`trial_other`
-                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-              SELECT * FROM (
-                SELECT
-                  OLD.`subject_id` AS `subject_id`,
-                  `parent_1`.`session_date` AS `session_date`,
-                  OLD.`trial_idx` AS `trial_idx`,
-                  OLD.`start_time` AS `start_time`,
-                  OLD.`outcome` AS `outcome`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` <> 'hit')
-              ) AS dt
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-            END IF;
-          END;
-        END IF;
-      END;
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`trial_other`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            OLD.`subject_id` AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            OLD.`trial_idx` AS `trial_idx`,
+            OLD.`start_time` AS `start_time`,
+            OLD.`outcome` AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+          WHERE (OLD.`outcome` <> 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+      END IF;
       DELETE dst FROM `lab_v2`.`trial_other` AS dst
       JOIN (
         SELECT
@@ -2757,61 +2298,44 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                (OLD.`trial_idx`) AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`trial_other`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            (OLD.`trial_idx`) AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            AND (`src`.`outcome` <> 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`trial_other` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_date` AS `o_2`,
-        (OLD.`trial_idx`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_date` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-        AND (`src`.`outcome` <> 'hit')
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `lab_v2`.`trial_other` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_date` AS `o_2`,
+          (OLD.`trial_idx`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_date` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+          AND (`src`.`outcome` <> 'hit')
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of lab_v2.trial_other that read it (as src)
     INSERT INTO `lab_v2`.`trial_other`
       (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -2850,6 +2374,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2866,44 +2392,34 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0),
+    COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+  INTO v_copied_1, v_copied_2
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.trial_other', 'lab_v1.session__trial');
+
   -- the v1 row is gone: its row of lab_v2.trial_other goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_other';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` <> 'hit')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`trial_other`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              OLD.`trial_idx` AS `trial_idx`,
-              OLD.`start_time` AS `start_time`,
-              OLD.`outcome` AS `outcome`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` <> 'hit')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`trial_other`
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        OLD.`trial_idx` AS `trial_idx`,
+        OLD.`start_time` AS `start_time`,
+        OLD.`outcome` AS `outcome`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+      WHERE (OLD.`outcome` <> 'hit')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`trial_other` AS dst
   JOIN (
     SELECT
@@ -2917,42 +2433,23 @@ BEGIN
 
   -- the v1 row is gone: its row of lab_v2.trial_hit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_hit';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` = 'hit')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`trial_hit`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              OLD.`trial_idx` AS `trial_idx`,
-              OLD.`start_time` AS `start_time`,
-              OLD.`outcome` AS `outcome`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` = 'hit')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_2 THEN
+    INSERT INTO `lab_v2`.`trial_hit`
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        OLD.`trial_idx` AS `trial_idx`,
+        OLD.`start_time` AS `start_time`,
+        OLD.`outcome` AS `outcome`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+      WHERE (OLD.`outcome` = 'hit')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`trial_hit` AS dst
   JOIN (
     SELECT
@@ -3036,6 +2533,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3052,54 +2553,52 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
+
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`subject`
-              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`kind` AS `kind`,
-                `src`.`nickname` AS `nickname`,
-                `src`.`weight` AS `weight`,
-                `src`.`notes` AS `notes`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`subject`
+          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`kind` AS `kind`,
+            `src`.`nickname` AS `nickname`,
+            `src`.`weight` AS `weight`,
+            `src`.`notes` AS `notes`
+          FROM `lab_v1`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `lab_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of lab_v2.subject that read it (as src)
     INSERT INTO `lab_v2`.`subject`
       (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -3139,39 +2638,21 @@ BEGIN
       END IF;
     END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_date` AS `session_date`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                `src`.`session_date` AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`session`
+        (`subject_id`, `session_idx`, `session_date`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_idx` AS `session_idx`,
+          `src`.`session_date` AS `session_date`,
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -3184,85 +2665,40 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of lab_v2.session that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`session`
-      (`subject_id`, `session_idx`, `session_date`, `rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_idx` AS `session_idx`,
-        `src`.`session_date` AS `session_date`,
-        `src`.`rig` AS `rig`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `session_idx` = dt.`session_idx`,
-      `rig` = dt.`rig`;
   END IF;
 
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `lab_v2`.`trial_hit`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`outcome` = 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -3289,98 +2725,40 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.trial_hit that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `lab_v2`.`trial_hit`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`outcome` = 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `lab_v2`.`trial_other`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`outcome` <> 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -3407,34 +2785,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.trial_other that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `lab_v2`.`trial_other`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`outcome` <> 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -3455,6 +2805,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3471,40 +2822,31 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.subject');
+
   -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`subject`
-            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`kind` AS `kind`,
-              OLD.`nickname` AS `nickname`,
-              OLD.`weight` AS `weight`,
-              OLD.`notes` AS `notes`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`subject`
+      (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`kind` AS `kind`,
+        OLD.`nickname` AS `nickname`,
+        OLD.`weight` AS `weight`,
+        OLD.`notes` AS `notes`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT

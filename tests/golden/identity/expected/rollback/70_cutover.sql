@@ -275,6 +275,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -291,51 +292,46 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_lab_identity`.`progress`
+    WHERE target_id IN ('lab_v1.#kind');
+  END IF;
+
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.#kind';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`#kind`
-              (`kind`, `description`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-                `src`.`description` AS `description`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            WHERE dt.`kind` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`#kind`
+          (`kind`, `description`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+            `src`.`description` AS `description`
+          FROM `lab_v1`.`#kind` AS `src`
+          WHERE (`src`.`kind` = NEW.`kind`)
+        ) AS dt
+        WHERE dt.`kind` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`#kind` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE (`src`.`kind` = NEW.`kind`)
-    ) AS mv ON dst.`kind` = mv.`o_1`
-    SET dst.`kind` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `lab_v2`.`#kind` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (`src`.`kind` = NEW.`kind`)
+      ) AS mv ON dst.`kind` = mv.`o_1`
+      SET dst.`kind` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of lab_v2.#kind that read it (as src)
     INSERT INTO `lab_v2`.`#kind`
       (`kind`, `description`)
@@ -391,6 +387,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -407,37 +404,28 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_identity`.`progress`
+  WHERE target_id IN ('lab_v1.#kind');
+
   -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.#kind';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`#kind`
-            (`kind`, `description`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-              OLD.`description` AS `description`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`kind` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`#kind`
+      (`kind`, `description`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+        OLD.`description` AS `description`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`kind` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+  END IF;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -514,6 +502,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -530,55 +520,51 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_lab_identity`.`progress`
+    WHERE target_id IN ('lab_v1.session', 'lab_v1.session__trial');
+  END IF;
+
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_idx`) AS `session_idx`,
-                `src`.`session_date` AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `session_date`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_idx`) AS `session_idx`,
+            `src`.`session_date` AS `session_date`,
+            `src`.`rig` AS `rig`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_idx`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_idx` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `lab_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_idx`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_idx` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of lab_v2.session that read it (as src)
     INSERT INTO `lab_v2`.`session`
       (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -600,40 +586,22 @@ BEGIN
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session__trial`
-              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_idx`) AS `session_idx`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`session__trial`
+        (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_idx`) AS `session_idx`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -648,22 +616,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.session__trial that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`session__trial`
-      (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_idx` AS `session_idx`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -684,6 +636,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -700,39 +653,30 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_identity`.`progress`
+  WHERE target_id IN ('lab_v1.session');
+
   -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`session`
-            (`subject_id`, `session_idx`, `session_date`, `rig`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_idx` AS `session_idx`,
-              OLD.`session_date` AS `session_date`,
-              OLD.`rig` AS `rig`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`session`
+      (`subject_id`, `session_idx`, `session_date`, `rig`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_idx` AS `session_idx`,
+        OLD.`session_date` AS `session_date`,
+        OLD.`rig` AS `rig`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -811,6 +755,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -827,58 +772,53 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_lab_identity`.`progress`
+    WHERE target_id IN ('lab_v1.session__trial');
+  END IF;
+
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_idx`) AS `session_idx`, (OLD.`trial_idx`) AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session__trial`
-              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_idx`) AS `session_idx`,
-                (OLD.`trial_idx`) AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`session__trial`
+          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_idx`) AS `session_idx`,
+            (OLD.`trial_idx`) AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`session__trial` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_idx`) AS `o_2`,
-        (OLD.`trial_idx`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_idx` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `lab_v2`.`session__trial` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_idx`) AS `o_2`,
+          (OLD.`trial_idx`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_idx` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
+        FROM `lab_v1`.`session__trial` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of lab_v2.session__trial that read it (as src)
     INSERT INTO `lab_v2`.`session__trial`
       (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
@@ -915,6 +855,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -931,40 +872,31 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_identity`.`progress`
+  WHERE target_id IN ('lab_v1.session__trial');
+
   -- the v1 row is gone: its row of lab_v2.session__trial goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session__trial';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_idx` AS `session_idx`, OLD.`trial_idx` AS `trial_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`session__trial`
-            (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_idx` AS `session_idx`,
-              OLD.`trial_idx` AS `trial_idx`,
-              OLD.`start_time` AS `start_time`,
-              OLD.`outcome` AS `outcome`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`session__trial`
+      (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_idx` AS `session_idx`,
+        OLD.`trial_idx` AS `trial_idx`,
+        OLD.`start_time` AS `start_time`,
+        OLD.`outcome` AS `outcome`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`session__trial` AS dst
   JOIN (
     SELECT
@@ -1046,6 +978,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1062,54 +997,51 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_lab_identity`.`progress`
+    WHERE target_id IN ('lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial');
+  END IF;
+
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`subject`
-              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`kind` AS `kind`,
-                `src`.`nickname` AS `nickname`,
-                `src`.`weight` AS `weight`,
-                `src`.`notes` AS `notes`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`subject`
+          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`kind` AS `kind`,
+            `src`.`nickname` AS `nickname`,
+            `src`.`weight` AS `weight`,
+            `src`.`notes` AS `notes`
+          FROM `lab_v1`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `lab_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of lab_v2.subject that read it (as src)
     INSERT INTO `lab_v2`.`subject`
       (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -1134,39 +1066,21 @@ BEGIN
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                `src`.`session_date` AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`session`
+        (`subject_id`, `session_idx`, `session_date`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_idx` AS `session_idx`,
+          `src`.`session_date` AS `session_date`,
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1179,61 +1093,28 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of lab_v2.session that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`session`
-      (`subject_id`, `session_idx`, `session_date`, `rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_idx` AS `session_idx`,
-        `src`.`session_date` AS `session_date`,
-        `src`.`rig` AS `rig`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `session_date` = dt.`session_date`,
-      `rig` = dt.`rig`;
   END IF;
 
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_idx` AS `session_idx`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session__trial` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_idx` = dt.`session_idx` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session__trial`
-              (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `lab_v2`.`session__trial`
+        (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_idx` AS `session_idx`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`session__trial` AS dst
     JOIN (
       SELECT
@@ -1248,22 +1129,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.session__trial that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`session__trial`
-      (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_idx` AS `session_idx`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -1284,6 +1149,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_identity d1aed2f8b081';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1300,40 +1166,31 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_identity.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_identity`.`progress`
+  WHERE target_id IN ('lab_v1.subject');
+
   -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_identity`.`progress` WHERE target_id = 'lab_v1.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`subject`
-            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`kind` AS `kind`,
-              OLD.`nickname` AS `nickname`,
-              OLD.`weight` AS `weight`,
-              OLD.`notes` AS `notes`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`subject`
+      (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`kind` AS `kind`,
+        OLD.`nickname` AS `nickname`,
+        OLD.`weight` AS `weight`,
+        OLD.`notes` AS `notes`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT

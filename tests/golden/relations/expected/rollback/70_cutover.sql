@@ -329,6 +329,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -345,51 +346,46 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.#kind');
+  END IF;
+
   -- lab_v2.#kind: only when a column it depends on changed
   SET v_target = 'lab_v2.#kind';
   IF NOT (CAST(OLD.`description` AS BINARY) <=> CAST(NEW.`description` AS BINARY) AND CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-            WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`#kind`
-              (`kind`, `description`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-                `src`.`description` AS `description`
-              FROM `lab_v1`.`#kind` AS `src`
-              WHERE (`src`.`kind` = NEW.`kind`)
-            ) AS dt
-            WHERE dt.`kind` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`#kind`
+          (`kind`, `description`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+            `src`.`description` AS `description`
+          FROM `lab_v1`.`#kind` AS `src`
+          WHERE (`src`.`kind` = NEW.`kind`)
+        ) AS dt
+        WHERE dt.`kind` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`#kind` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `lab_v1`.`#kind` AS `src`
-      WHERE (`src`.`kind` = NEW.`kind`)
-    ) AS mv ON dst.`kind` = mv.`o_1`
-    SET dst.`kind` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `lab_v2`.`#kind` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`kind`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `lab_v1`.`#kind` AS `src`
+        WHERE (`src`.`kind` = NEW.`kind`)
+      ) AS mv ON dst.`kind` = mv.`o_1`
+      SET dst.`kind` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of lab_v2.#kind that read it (as src)
     INSERT INTO `lab_v2`.`#kind`
       (`kind`, `description`)
@@ -445,6 +441,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -461,37 +458,28 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.#kind' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.#kind');
+
   -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.#kind';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`#kind` AS dst ON dst.`kind` = dt.`kind`
-          WHERE dt.`kind` IS NOT NULL AND dst.`kind` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`#kind`
-            (`kind`, `description`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
-              OLD.`description` AS `description`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`kind` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`#kind`
+      (`kind`, `description`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`kind` USING utf8mb4) COLLATE utf8mb4_general_ci AS `kind`,
+        OLD.`description` AS `description`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`kind` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`#kind`.`kind` = `lab_v2`.`#kind`.`kind`;
+  END IF;
   DELETE dst FROM `lab_v2`.`#kind` AS dst
   JOIN (
     SELECT
@@ -517,6 +505,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -532,6 +521,14 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.session');
 
   -- the new row's values must agree with lab_v2.#rig's row of its key (else one of them would be lost); that row is locked only where it changes
   SET v_target = 'lab_v2.#rig';
@@ -579,47 +576,43 @@ BEGIN
 
   -- refuse a row whose key of lab_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
   SET v_target = 'lab_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_date` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          CROSS JOIN `lab_v1`.`session` AS `src`
-          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
-            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    ELSE
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_date` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_date` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `lab_v1`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_date` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  ELSE
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_date` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_date` = mine.`k_2`
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  END IF;
 
   -- the new row makes a row of lab_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'lab_v2.session';
@@ -653,6 +646,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -668,6 +664,18 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.session', 'lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
 
   -- lab_v2.#rig: only when a column it depends on changed
   SET v_target = 'lab_v2.#rig';
@@ -717,26 +725,25 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
-    BEGIN
-      DECLARE v_found INT DEFAULT 0;
-      SELECT EXISTS (
-        SELECT 1 FROM `lab_v2`.`session` AS dst
-        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
-        FROM `lab_v1`.`session` AS `src`
-        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
-        JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
-        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
-      ) INTO v_found;
-      IF v_found THEN
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
-      END IF;
-    END;
-    -- and onto one another v1 row maps to, copied to v2 or not yet
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- refuse to move a key onto one another row of lab_v2.session holds: that would merge two v1 rows into one v2 row
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM `lab_v2`.`session` AS dst
+          JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_date`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_date` AS `n_2`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_date` = mv.`n_2`
+          JOIN `lab_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_date` = mv.`o_2`
+          WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_date` <=> was.`session_date`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+      -- and onto one another v1 row maps to, copied to v2 or not yet
+      IF NOT v_copied_1 THEN
         BEGIN
           DECLARE v_found INT DEFAULT 0;
           SELECT EXISTS (
@@ -756,53 +763,35 @@ BEGIN
           END IF;
         END;
       END IF;
-    END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `session_date`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_idx` AS `session_idx`,
+            (OLD.`session_date`) AS `session_date`,
+            `src`.`rig` AS `rig`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_date`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_date` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `lab_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_date`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_date` AS `n_2`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of lab_v2.session that read it (as src)
     INSERT INTO `lab_v2`.`session`
       (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -824,44 +813,24 @@ BEGIN
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`trial_hit`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_date`) AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          AND (`src`.`outcome` = 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -896,68 +865,30 @@ BEGIN
     ON DUPLICATE KEY UPDATE
       `start_time` = dt.`start_time`,
       `outcome` = dt.`outcome`;
-    -- recompute the rows of lab_v2.trial_hit that read it (as parent_1, src (cascaded))
-    INSERT INTO `lab_v2`.`trial_hit`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        AND (`src`.`outcome` = 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`session_date` <=> NEW.`session_date` AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_date`) AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_date`) AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `lab_v2`.`trial_other`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_date`) AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+          AND (`src`.`outcome` <> 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -992,24 +923,6 @@ BEGIN
     ON DUPLICATE KEY UPDATE
       `start_time` = dt.`start_time`,
       `outcome` = dt.`outcome`;
-    -- recompute the rows of lab_v2.trial_other that read it (as parent_1, src (cascaded))
-    INSERT INTO `lab_v2`.`trial_other`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-        AND (`src`.`outcome` <> 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -1030,6 +943,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1045,6 +959,14 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.session');
 
   -- rows of lab_v2.trial_hit read the deleted row through a join: recomputed without it
   SET v_target = 'lab_v2.trial_hit';
@@ -1088,37 +1010,20 @@ BEGIN
 
   -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_date` AS `session_date`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`session`
-            (`subject_id`, `session_idx`, `session_date`, `rig`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_idx` AS `session_idx`,
-              OLD.`session_date` AS `session_date`,
-              OLD.`rig` AS `rig`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`session`
+      (`subject_id`, `session_idx`, `session_date`, `rig`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_idx` AS `session_idx`,
+        OLD.`session_date` AS `session_date`,
+        OLD.`rig` AS `rig`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -1225,6 +1130,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1241,6 +1148,17 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
+
   -- the row must go to exactly one of lab_v2.trial_hit, lab_v2.trial_other
   SET v_target = 'lab_v2.trial_hit';
   IF (((NEW.`outcome` = 'hit') IS TRUE) + ((NEW.`outcome` <> 'hit') IS TRUE)) <> 1 THEN
@@ -1252,42 +1170,23 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_hit (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` = 'hit', FALSE) THEN
-      BEGIN
-        DECLARE v_copied INT DEFAULT 0;
-        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-        IF v_copied = 0 THEN
-          BEGIN
-            DECLARE v_found INT DEFAULT 0;
-            SELECT EXISTS (
-              SELECT 1 FROM (
-                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` = 'hit')
-              ) AS dt
-              LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-            ) INTO v_found;
-            IF v_found THEN
-              INSERT INTO `lab_v2`.`trial_hit`
-                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-              SELECT * FROM (
-                SELECT
-                  OLD.`subject_id` AS `subject_id`,
-                  `parent_1`.`session_date` AS `session_date`,
-                  OLD.`trial_idx` AS `trial_idx`,
-                  OLD.`start_time` AS `start_time`,
-                  OLD.`outcome` AS `outcome`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` = 'hit')
-              ) AS dt
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-            END IF;
-          END;
-        END IF;
-      END;
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`trial_hit`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            OLD.`subject_id` AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            OLD.`trial_idx` AS `trial_idx`,
+            OLD.`start_time` AS `start_time`,
+            OLD.`outcome` AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+          WHERE (OLD.`outcome` = 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+      END IF;
       DELETE dst FROM `lab_v2`.`trial_hit` AS dst
       JOIN (
         SELECT
@@ -1308,61 +1207,44 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                (OLD.`trial_idx`) AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`trial_hit`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            (OLD.`trial_idx`) AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            AND (`src`.`outcome` = 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`trial_hit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_date` AS `o_2`,
-        (OLD.`trial_idx`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_date` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-        AND (`src`.`outcome` = 'hit')
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `lab_v2`.`trial_hit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_date` AS `o_2`,
+          (OLD.`trial_idx`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_date` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+          AND (`src`.`outcome` = 'hit')
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of lab_v2.trial_hit that read it (as src)
     INSERT INTO `lab_v2`.`trial_hit`
       (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -1388,42 +1270,23 @@ BEGIN
   IF NOT (CAST(OLD.`outcome` AS BINARY) <=> CAST(NEW.`outcome` AS BINARY) AND OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`start_time` <=> NEW.`start_time` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
     -- the row no longer belongs to lab_v2.trial_other (its filter): it leaves it
     IF NOT COALESCE(NEW.`outcome` <> 'hit', FALSE) THEN
-      BEGIN
-        DECLARE v_copied INT DEFAULT 0;
-        SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-        IF v_copied = 0 THEN
-          BEGIN
-            DECLARE v_found INT DEFAULT 0;
-            SELECT EXISTS (
-              SELECT 1 FROM (
-                SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` <> 'hit')
-              ) AS dt
-              LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-            ) INTO v_found;
-            IF v_found THEN
-              INSERT INTO `lab_v2`.`trial_other`
-                (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-              SELECT * FROM (
-                SELECT
-                  OLD.`subject_id` AS `subject_id`,
-                  `parent_1`.`session_date` AS `session_date`,
-                  OLD.`trial_idx` AS `trial_idx`,
-                  OLD.`start_time` AS `start_time`,
-                  OLD.`outcome` AS `outcome`
-                FROM (SELECT 1) AS djsqlgen_row
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-                WHERE (OLD.`outcome` <> 'hit')
-              ) AS dt
-              WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-              ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-            END IF;
-          END;
-        END IF;
-      END;
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`trial_other`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            OLD.`subject_id` AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            OLD.`trial_idx` AS `trial_idx`,
+            OLD.`start_time` AS `start_time`,
+            OLD.`outcome` AS `outcome`
+          FROM (SELECT 1) AS djsqlgen_row
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+          WHERE (OLD.`outcome` <> 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+      END IF;
       DELETE dst FROM `lab_v2`.`trial_other` AS dst
       JOIN (
         SELECT
@@ -1444,61 +1307,44 @@ BEGIN
         LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_idx` = NEW.`session_idx`
       ) AS at_key ON dst.`subject_id` = at_key.`k_1` AND dst.`session_date` = at_key.`k_2` AND dst.`trial_idx` = at_key.`k_3`;
     END IF;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, (OLD.`trial_idx`) AS `trial_idx`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                (OLD.`trial_idx`) AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM `lab_v1`.`session__trial` AS `src`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-                AND (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`trial_idx` <=> NEW.`trial_idx`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`trial_other`
+          (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_date` AS `session_date`,
+            (OLD.`trial_idx`) AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+            AND (`src`.`outcome` <> 'hit')
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`trial_other` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_date` AS `o_2`,
-        (OLD.`trial_idx`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_date` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
-        AND (`src`.`outcome` <> 'hit')
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `lab_v2`.`trial_other` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_date` AS `o_2`,
+          (OLD.`trial_idx`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_date` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
+        FROM `lab_v1`.`session__trial` AS `src`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx` AND `src`.`trial_idx` = NEW.`trial_idx`)
+          AND (`src`.`outcome` <> 'hit')
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of lab_v2.trial_other that read it (as src)
     INSERT INTO `lab_v2`.`trial_other`
       (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
@@ -1537,6 +1383,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1553,44 +1401,34 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0),
+    COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0)
+  INTO v_copied_1, v_copied_2
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.trial_other', 'lab_v1.session__trial');
+
   -- the v1 row is gone: its row of lab_v2.trial_other goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_other';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` <> 'hit')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`trial_other`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              OLD.`trial_idx` AS `trial_idx`,
-              OLD.`start_time` AS `start_time`,
-              OLD.`outcome` AS `outcome`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` <> 'hit')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`trial_other`
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        OLD.`trial_idx` AS `trial_idx`,
+        OLD.`start_time` AS `start_time`,
+        OLD.`outcome` AS `outcome`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+      WHERE (OLD.`outcome` <> 'hit')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`trial_other` AS dst
   JOIN (
     SELECT
@@ -1604,42 +1442,23 @@ BEGIN
 
   -- the v1 row is gone: its row of lab_v2.trial_hit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.trial_hit';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_date` AS `session_date`, OLD.`trial_idx` AS `trial_idx`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` = 'hit')
-          ) AS dt
-          LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`trial_hit`
-            (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_date` AS `session_date`,
-              OLD.`trial_idx` AS `trial_idx`,
-              OLD.`start_time` AS `start_time`,
-              OLD.`outcome` AS `outcome`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
-            WHERE (OLD.`outcome` = 'hit')
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_2 THEN
+    INSERT INTO `lab_v2`.`trial_hit`
+      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_date` AS `session_date`,
+        OLD.`trial_idx` AS `trial_idx`,
+        OLD.`start_time` AS `start_time`,
+        OLD.`outcome` AS `outcome`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_idx` = OLD.`session_idx`
+      WHERE (OLD.`outcome` = 'hit')
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`trial_hit` AS dst
   JOIN (
     SELECT
@@ -1723,6 +1542,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1739,54 +1562,52 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.session__trial' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'lab_v1.trial_other' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_lab_relations`.`progress`
+    WHERE target_id IN ('lab_v1.subject', 'lab_v1.session', 'lab_v1.session__trial', 'lab_v1.trial_other');
+  END IF;
+
   -- lab_v2.subject: only when a column it depends on changed
   SET v_target = 'lab_v2.subject';
   IF NOT (CAST(OLD.`kind` AS BINARY) <=> CAST(NEW.`kind` AS BINARY) AND CAST(OLD.`nickname` AS BINARY) <=> CAST(NEW.`nickname` AS BINARY) AND CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`subject`
-              (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`kind` AS `kind`,
-                `src`.`nickname` AS `nickname`,
-                `src`.`weight` AS `weight`,
-                `src`.`notes` AS `notes`
-              FROM `lab_v1`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `lab_v2`.`subject`
+          (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`kind` AS `kind`,
+            `src`.`nickname` AS `nickname`,
+            `src`.`weight` AS `weight`,
+            `src`.`notes` AS `notes`
+          FROM `lab_v1`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `lab_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `lab_v1`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `lab_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `lab_v1`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of lab_v2.subject that read it (as src)
     INSERT INTO `lab_v2`.`subject`
       (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -1826,39 +1647,21 @@ BEGIN
       END IF;
     END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_date` AS `session_date`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `lab_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`session`
-              (`subject_id`, `session_idx`, `session_date`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_idx` AS `session_idx`,
-                `src`.`session_date` AS `session_date`,
-                `src`.`rig` AS `rig`
-              FROM `lab_v1`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `lab_v2`.`session`
+        (`subject_id`, `session_idx`, `session_date`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_idx` AS `session_idx`,
+          `src`.`session_date` AS `session_date`,
+          `src`.`rig` AS `rig`
+        FROM `lab_v1`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1871,85 +1674,40 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of lab_v2.session that read it (as src (cascaded))
-    INSERT INTO `lab_v2`.`session`
-      (`subject_id`, `session_idx`, `session_date`, `rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_idx` AS `session_idx`,
-        `src`.`session_date` AS `session_date`,
-        `src`.`rig` AS `rig`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `session_idx` = dt.`session_idx`,
-      `rig` = dt.`rig`;
   END IF;
 
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.session__trial';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` = 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_hit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_hit`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` = 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `lab_v2`.`trial_hit`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`outcome` = 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_hit`.`subject_id` = `lab_v2`.`trial_hit`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_hit` AS dst
     JOIN (
       SELECT
@@ -1976,98 +1734,40 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.trial_hit that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `lab_v2`.`trial_hit`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`outcome` = 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.trial_other';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_date` AS `session_date`, `src`.`trial_idx` AS `trial_idx`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` <> 'hit')
-            ) AS dt
-            LEFT JOIN `lab_v2`.`trial_other` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_date` = dt.`session_date` AND dst.`trial_idx` = dt.`trial_idx`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `lab_v2`.`trial_other`
-              (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_date` AS `session_date`,
-                `src`.`trial_idx` AS `trial_idx`,
-                `src`.`start_time` AS `start_time`,
-                `src`.`outcome` AS `outcome`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-                FROM `lab_v1`.`session__trial` AS `src`
-                LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-              LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-              WHERE (`src`.`outcome` <> 'hit')
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `lab_v2`.`trial_other`
+        (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_date` AS `session_date`,
+          `src`.`trial_idx` AS `trial_idx`,
+          `src`.`start_time` AS `start_time`,
+          `src`.`outcome` AS `outcome`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
+          FROM `lab_v1`.`session__trial` AS `src`
+          LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
+        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+        WHERE (`src`.`outcome` <> 'hit')
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_date` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `lab_v2`.`trial_other`.`subject_id` = `lab_v2`.`trial_other`.`subject_id`;
+    END IF;
     UPDATE `lab_v2`.`trial_other` AS dst
     JOIN (
       SELECT
@@ -2094,34 +1794,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_date` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of lab_v2.trial_other that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `lab_v2`.`trial_other`
-      (`subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_date` AS `session_date`,
-        `src`.`trial_idx` AS `trial_idx`,
-        `src`.`start_time` AS `start_time`,
-        `src`.`outcome` AS `outcome`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_idx`, `src`.`trial_idx`
-        FROM `lab_v1`.`session__trial` AS `src`
-        LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `lab_v1`.`session__trial` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_idx` = hit.`session_idx` AND `src`.`trial_idx` = hit.`trial_idx`
-      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
-      WHERE (`src`.`outcome` <> 'hit')
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `start_time` = dt.`start_time`,
-      `outcome` = dt.`outcome`;
   END IF;
 END;;
 DELIMITER ;
@@ -2142,6 +1814,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen lab_relations b299ae7fb6bd';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2158,40 +1831,31 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_lab_relations.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'lab_v1.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_lab_relations`.`progress`
+  WHERE target_id IN ('lab_v1.subject');
+
   -- the v1 row is gone: its row of lab_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.subject';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_lab_relations`.`progress` WHERE target_id = 'lab_v1.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `lab_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `lab_v2`.`subject`
-            (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`kind` AS `kind`,
-              OLD.`nickname` AS `nickname`,
-              OLD.`weight` AS `weight`,
-              OLD.`notes` AS `notes`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `lab_v2`.`subject`
+      (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`kind` AS `kind`,
+        OLD.`nickname` AS `nickname`,
+        OLD.`weight` AS `weight`,
+        OLD.`notes` AS `notes`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `lab_v2`.`subject`.`subject_id` = `lab_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `lab_v2`.`subject` AS dst
   JOIN (
     SELECT
