@@ -295,5 +295,10 @@ def status(db: Database, plan: Plan) -> dict:
                                               "{control}.verify_run ORDER BY run_id DESC LIMIT 1")
     except DjsqlgenError:
         last_verify = []
+    try:  # which side takes writes (the cut-over closes v1 by this row)
+        sides = _control_rows(db, plan, "SELECT side, is_open, closed_at, closed_by FROM {control}.sides ORDER BY side")
+    except DjsqlgenError:
+        sides = []
     return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
-            "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None}
+            "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None,
+            "sides": sides}
