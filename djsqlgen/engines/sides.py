@@ -61,12 +61,18 @@ def v2_home(ctx: Context, v1_table: TableRef) -> str | None:
 
 
 def refusal_message_sql(ctx: Context, v1_table: TableRef) -> str:
-    """SQL of the W8 message (within 128 characters): the v1 table, since when, where to write instead."""
+    """SQL of the W8 message (within 128 characters): the v1 table, since when, where to write instead; long names
+    are shortened, their ends (the tables' own names) kept."""
     home = v2_home(ctx, v1_table)
-    tail = f"; write to {short_label(home, 44)}" if home else "; retired, v2 has no such table"
-    head = f"djsqlgen {REFUSAL_CODE} {short_label(v1_table.label, 44)} is read-only since "
-    assert len(head) + len("YYYY-MM-DD HH:MM") + len(tail) <= SIGNAL_LIMIT, (head, tail)
-    return f"LEFT(CONCAT({quote_literal(head)}, v_since, {quote_literal(tail)}), {SIGNAL_LIMIT})"
+    since = "YYYY-MM-DD HH:MM"  # what DATE_FORMAT gives (read_side)
+    head, middle = f"djsqlgen {REFUSAL_CODE} ", " is read-only since "
+    tail = "; write to " if home else "; retired, v2 has no such table"
+    room = SIGNAL_LIMIT - len(head + middle + since + tail)
+    other = len(home) if home else 0
+    v1_label = short_label(v1_table.label, min(len(v1_table.label), max(room // 2, room - other)))
+    tail += short_label(home, room - len(v1_label)) if home else ""
+    assert len(head + v1_label + middle + since + tail) <= SIGNAL_LIMIT, (head, v1_label, tail)
+    return f"LEFT(CONCAT({quote_literal(head + v1_label + middle)}, v_since, {quote_literal(tail)}), {SIGNAL_LIMIT})"
 
 
 def refusal_block(ctx: Context, v1_table: TableRef) -> str:
