@@ -117,13 +117,16 @@ def reopen(ctx: Context, side: str, by: str) -> Statement:
 def wait_for_older_transactions(ctx: Context, filename: str, done_when: str | None = None) -> Statement:
     """Wait until every transaction that began before the close (which has committed: a step of its own) has ended:
     its snapshot may still read "open". INNODB_TRX (PROCESS privilege) lists them with their start, to the second:
-    one that began in the same second after the close is waited for too, harmlessly. Bounded: it stops with a
-    message naming the oldest one's connection (@djsqlgen_close_wait_s, default CLOSE_WAIT_S)."""
+    one that began in the same second after the close is waited for too, harmlessly. It cannot tell which of them
+    will write v1, so it waits for every one on the server. Bounded by the clock (SYSDATE: NOW() may stand still
+    within a routine): it stops with a message naming the oldest one's connection (@djsqlgen_close_wait_s, default
+    CLOSE_WAIT_S); v1 stays closed, and the file applied again waits again. A poll every 0.25 s: each is a read of
+    INNODB_TRX, which the server builds for the query."""
     limit = f"COALESCE(@djsqlgen_close_wait_s, {CLOSE_WAIT_S})"
     stopped = f"djsqlgen stopped {filename}: "
     sql = (
         "BEGIN\n"
-        "  DECLARE v_since DATETIME(6) DEFAULT NOW(6);\n"
+        "  DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);\n"
         "  DECLARE v_left INT DEFAULT 0;\n"
         "  DECLARE v_oldest BIGINT DEFAULT 0;\n"
         "  DECLARE v_waited DOUBLE DEFAULT 0;\n"
@@ -133,12 +136,13 @@ def wait_for_older_transactions(ctx: Context, filename: str, done_when: str | No
         "      FROM information_schema.INNODB_TRX\n"
         "      WHERE trx_started <= v_since AND trx_mysql_thread_id <> CONNECTION_ID();\n"
         "    IF v_left = 0 THEN\n      LEAVE older;\n    END IF;\n"
+        "    SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;\n"
         f"    IF v_waited >= {limit} THEN\n"
-        f"      SET v_message = LEFT(CONCAT({quote_literal(stopped)}, v_left, ' transaction(s) begun before v1 closed "
-        "still open after ', ROUND(v_waited), ' s (connection ', v_oldest, '); v1 stays closed; apply again'), "
+        f"      SET v_message = LEFT(CONCAT({quote_literal(stopped)}, v_left, ' transaction(s) older than v1''s close "
+        "still open at ', ROUND(v_waited), ' s (thread ', v_oldest, '); v1 stays closed'), "
         f"{SIGNAL_LIMIT});\n"
         "      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;\n    END IF;\n"
-        "    DO SLEEP(0.05);\n    SET v_waited = v_waited + 0.05;\n  END LOOP older;\nEND")
+        "    DO SLEEP(0.25);\n  END LOOP older;\nEND")
     return Statement("sides_wait.v1", sql, "wait for the transactions that began while v1 was open: their writes "
                                           "still reach v1 and, carried by the dual-write triggers, v2",
                      done_when=done_when)

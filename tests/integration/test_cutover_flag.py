@@ -9,12 +9,13 @@ than the close) still writes v1 and, carried, v2; 70 waits for it to end, then c
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import threading
 import time
 
-from support.safety import FastScenario, applied, errno_and_message
+from support.safety import FastScenario, applied, client, errno_and_message
 
 from djsqlgen.run.db import connect
 
@@ -117,3 +118,28 @@ def test_rollback_of_70_opens_v1_by_its_row_and_v1_writes_reach_v2_again(db, pre
     assert db.query(f"SELECT COUNT(*) AS n FROM {control}.v2_writes") == [{"n": 0}]
     applied(s, "70_cutover")  # and cut over again: closed again
     assert errno_and_message(db, f"DELETE FROM {v1}.subject WHERE subject_id = 30")[0] == 1644
+
+
+def test_70_stops_after_its_bounded_wait_leaving_v1_closed_and_goes_through_when_applied_again(db, prefix, dj_env,
+                                                                                             tmp_path, server_settings):
+    s = _through_60(db, prefix, dj_env, tmp_path)
+    v1, control = f"`{s.sources[0]}`", f"`{s.control}`"
+    writer = connect(server_settings)
+    try:
+        writer.execute("BEGIN")
+        writer.execute(f"UPDATE {v1}.subject SET notes = 'slow' WHERE subject_id = 4")
+        started = time.monotonic()
+        stopped = client(s.db.settings, s.out / "70_cutover.sql", init_command="SET @djsqlgen_close_wait_s = 1")
+        assert time.monotonic() - started < 30
+        said = stopped.stdout + stopped.stderr  # (other clients of a shared server may be counted too)
+        assert stopped.returncode != 0 and re.search(r"djsqlgen stopped 70_cutover.sql: \d+ transaction\(s\) older than "
+                                                     r"v1's close still open at 1 s \(thread \d+\); v1 stays closed\n",
+                                                     said), said
+        assert db.query(f"SELECT is_open FROM {control}.sides WHERE side = 'v1'") == [{"is_open": 0}]
+        assert db.query(f"SELECT COUNT(*) AS n FROM {control}.phase_log WHERE phase = '70'") == [{"n": 0}]
+        writer.execute("COMMIT")
+    finally:
+        writer.close()
+    applied(s, "70_cutover")
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 4") == [{"notes": "slow"}]
+    assert errno_and_message(db, f"UPDATE {v1}.subject SET notes = 'x' WHERE subject_id = 4")[0] == 1644
