@@ -94,7 +94,7 @@ def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, nam
     sql = (f"{create_trigger_prefix(ctx)}{quote_qualified((schema, name))}\nBEFORE {event} ON "
            f"{quote_qualified((schema, v1_table.name))}\nFOR EACH ROW\n{refusal_block(ctx, v1_table)}")
     return Statement(f"guard_create.{schema}.{v1_table.name}.{event.lower()}", sql,
-                     f"a {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2", compound=True,
+                     f"every {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2", compound=True,
                      creates=Owned("trigger", schema, name, v1_table.name))
 
 

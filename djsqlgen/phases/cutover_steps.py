@@ -7,6 +7,7 @@ from djsqlgen.catalog.sqltypes import parse_sql_type
 from djsqlgen.engines import sides
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.engines.triggers import KINDS
+from djsqlgen.engines.two_way import ENGINE_SESSION
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.phases.builder import table_exists
 from djsqlgen.phases.shared import EVENTS, Phases
@@ -59,9 +60,12 @@ def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]]) -> list[t
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             # Only while v1 is closed, read without a lock (a carried v1 write of a transaction older than the close
             # reads "open": v1 has that row, so it is no write v1 never saw)
+            # The backfill's session (ENGINE_SESSION) skips it before reading anything: a read per copied row
+            # would cost the copy more than the copy itself.
             sql = (f"{create_trigger(phases)}{quote_qualified((schema, trig))}\nAFTER {event} ON "
                    f"{quote_qualified((schema, name))}\nFOR EACH ROW\nBEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n"
-                   f"  DECLARE v_since VARCHAR(20) DEFAULT '';\n  {sides.read_side(phases.ctx, 'v1')};\n"
+                   f"  DECLARE v_since VARCHAR(20) DEFAULT '';\n  IF {ENGINE_SESSION} IS NULL THEN\n"
+                   f"    {sides.read_side(phases.ctx, 'v1').replace(chr(10), chr(10) + '  ')};\n  END IF;\n"
                    f"  IF v_open = 0 THEN\n    INSERT IGNORE INTO {phases.ctx.control_table('v2_writes')} "
                    f"(target_id, key_md5, row_key, written_at)\n    VALUES {rows.replace(chr(10), chr(10) + '  ')};\n"
                    "  END IF;\nEND")

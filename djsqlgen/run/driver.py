@@ -123,12 +123,12 @@ def backfill(db: Database, plan: Plan, chunk_rows: int, sleep_ms: int, show_prog
 
 
 def _engine_session(db: Database, plan: Plan) -> None:
-    """Two-way sync: the backfill's copies are not v2 clients' writes (a one-way v2 table lets them in, nothing is
-    carried back to v1). See djsqlgen.engines.two_way."""
-    if plan.sync == "two-way":
-        from djsqlgen.engines.two_way import ENGINE_SESSION
+    """The backfill's copies are not v2 clients' writes: two-way sync carries none back to v1 (a one-way v2 table lets
+    them in; djsqlgen.engines.two_way), and v2's write trackers (on from 30 when the cut-over renames nothing) skip
+    them without reading anything."""
+    from djsqlgen.engines.two_way import ENGINE_SESSION
 
-        db.execute(f"SET {ENGINE_SESSION} = 1")
+    db.execute(f"SET {ENGINE_SESSION} = 1")
 
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
