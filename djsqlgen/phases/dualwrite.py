@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import guards, trial, triggers
 from djsqlgen.engines.source import table_sql
+from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
 from djsqlgen.phases.cutover_steps import dualwrite_events, guard_statements, in_place, tracker_statements
@@ -41,7 +42,8 @@ def forward(phases: Phases) -> FileBuilder:
                            done_when=f"NOT EXISTS (SELECT 1 FROM {ctx.control_table('objects')} WHERE kind = "
                                      f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
                                      f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
-                 for ref, e, n in phases.triggers])
+                 for ref, e, n in phases.triggers + [(TableRef(m.creates.schema, m.creates.on_table), m.creates.name, m.creates.name)
+                                                     for m in _cutover_ready(phases)]])
     for statement in _cutover_ready(phases) + triggers.create_all(ctx) + two_way.v2_trigger_statements(ctx, phases.reverse):
         f.add(*f.creating(statement, only_if_new=False))
     f.log()
