@@ -115,7 +115,7 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
         while db.query(f"SELECT is_open FROM `{s.control}`.sides WHERE side = 'v1'") != [{"is_open": 0}]:
             assert time.monotonic() < deadline and cut.is_alive(), (said, outcome)
             time.sleep(0.02)
-        time.sleep(0.1)
+        time.sleep(1.1)  # INNODB_TRX tells starts to the second: begun in the close's second, 70 would wait for them
         reader.execute("BEGIN")
         reader.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
         locker.execute("BEGIN")
