@@ -113,6 +113,13 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
 SELECT * FROM (
@@ -126,6 +133,13 @@ ON DUPLICATE KEY UPDATE
   `description` = dt.`description`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
@@ -206,6 +220,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.#kind''';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
@@ -241,6 +262,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
 SELECT * FROM (
@@ -259,6 +287,13 @@ ON DUPLICATE KEY UPDATE
   `room` = dt.`room`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -395,6 +430,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session''';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
@@ -434,6 +476,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
   (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
 SELECT * FROM (
@@ -451,6 +500,13 @@ ON DUPLICATE KEY UPDATE
   `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
@@ -520,6 +576,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.session__trial''';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
@@ -560,6 +623,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`animal`
   (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
 SELECT * FROM (
@@ -579,6 +649,13 @@ ON DUPLICATE KEY UPDATE
   `weight_kg` = dt.`weight_kg`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -781,6 +858,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_lab_transform`.`progress` WHERE target_id = ''lab_v1.subject''';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
@@ -859,6 +943,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.#kind
   SET v_target = 'lab_v2.#kind';
   INSERT INTO `lab_v2`.`#kind`
@@ -905,6 +1004,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- lab_v2.#kind: only when a column it depends on changed
@@ -1023,6 +1137,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the v1 row is gone: its row of lab_v2.#kind goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.#kind';
   BEGIN
@@ -1095,6 +1224,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session
   SET v_target = 'lab_v2.session';
   INSERT INTO `lab_v2`.`session`
@@ -1146,6 +1290,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- lab_v2.session: only when a column it depends on changed
@@ -1321,6 +1480,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the v1 row is gone: its row of lab_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session';
   BEGIN
@@ -1397,6 +1571,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session__trial
   SET v_target = 'lab_v2.session__trial';
   INSERT INTO `lab_v2`.`session__trial`
@@ -1447,6 +1636,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- lab_v2.session__trial: only when a column it depends on changed
@@ -1553,6 +1757,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the v1 row is gone: its row of lab_v2.session__trial goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'lab_v2.session__trial';
   BEGIN
@@ -1630,6 +1849,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.animal
   SET v_target = 'lab_v2.animal';
   INSERT INTO `lab_v2`.`animal`
@@ -1682,6 +1916,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- lab_v2.animal: only when a column it depends on changed
@@ -1923,6 +2172,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the v1 row is gone: its row of lab_v2.animal goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
