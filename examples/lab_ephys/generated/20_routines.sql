@@ -237,6 +237,20 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_example`.`v1_columns` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: v1 as the files were generated from it; djsqlgen backfill and verify refuse when it differs';
 
+-- [control_table_create.sides] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_demo_example`.`sides` (
+  side CHAR(2) CHARACTER SET ascii NOT NULL COMMENT 'v1 or v2',
+  is_open TINYINT NOT NULL DEFAULT 1 COMMENT '0: its triggers refuse writes (they read this row without a lock)',
+  closed_at DATETIME(6) NULL COMMENT 'since when it refuses writes (the refusal says so)',
+  closed_by VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the file that closed or reopened it last',
+  PRIMARY KEY (side)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: which side takes writes; the cut-over closes v1 by this row, not by DDL';
+
+-- [sides_rows] both sides take writes until the cut-over closes v1
+INSERT IGNORE INTO `djsqlgen_demo_example`.`sides` (side, is_open)
+VALUES ('v1', 1), ('v2', 1);
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_demo_example`.`progress` WHERE target_id NOT IN ('djsqlgen_demo_example_common.#species', 'djsqlgen_demo_example_common.subject', 'djsqlgen_demo_example_common.session', 'djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
 
@@ -1174,6 +1188,8 @@ BEGIN
   DECLARE v_src_range TEXT CHARACTER SET utf8mb4;
   DECLARE v_dst_range TEXT CHARACTER SET utf8mb4;
   DECLARE v_message VARCHAR(255);
+  DECLARE v_missing VARCHAR(40);
+  DECLARE v_extra VARCHAR(40);
   DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_found = 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
@@ -1182,6 +1198,13 @@ BEGIN
   END;
 
   SET p_hi = NULL, p_diffs = NULL;
+  -- The words for a row on one side only: the way back of a two-way table (its id ends in  <- v2) compares
+  -- v1 against reverse(v2).
+  IF RIGHT(p_target_id, 6) = ' <- v2' THEN
+    SET v_missing = 'missing in v1', v_extra = 'not in reverse(v2)';
+  ELSE
+    SET v_missing = 'missing in v2', v_extra = 'not in transform(v1)';
+  END IF;
   SELECT walk_from, key_select, key_order, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, verify_strategy,
          verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join,
          verify_src_key_json, verify_dst_key_json
@@ -1237,11 +1260,11 @@ BEGIN
     SET @djsqlgen_sql = CONCAT(
       'SELECT JSON_ARRAYAGG(JSON_ARRAY(diff.row_key, diff.problem)) INTO @djsqlgen_diffs FROM (\n',
       'SELECT DISTINCT found.row_key, found.problem FROM (\n',
-      'SELECT ', v_src_key_json, ' AS row_key, IF(d.`k_1` IS NULL, ''missing in v2'', ''values differ'') AS problem\n',
+      'SELECT ', v_src_key_json, ' AS row_key, IF(d.`k_1` IS NULL, ', QUOTE(v_missing), ', ''values differ'') AS problem\n',
       'FROM (\n', v_src_rows, '\n) AS s\nLEFT JOIN (\n', v_dst_rows, '\n) AS d ON ', v_diff_join, '\n',
       'WHERE d.`k_1` IS NULL OR NOT (s.h <=> d.h)\n',
       IF(v_strategy = 'aligned', CONCAT(
-        'UNION ALL\nSELECT ', v_dst_key_json, ', ''not in transform(v1)''\n',
+        'UNION ALL\nSELECT ', v_dst_key_json, ', ', QUOTE(v_extra), '\n',
         'FROM (\n', v_dst_rows, '\n) AS d\nLEFT JOIN (\n', v_src_rows, '\n) AS s ON ', v_diff_join, '\n',
         'WHERE s.`k_1` IS NULL\n'), ''),
       ') AS found\nLIMIT 20\n) AS diff');
@@ -1392,6 +1415,7 @@ BEGIN
   IF p_dst_rows > p_src_rows THEN
     -- Name them: the mapped keys go into a temporary table keyed (and compared) as v2 keys them; only
     -- done when the counts say there is something to find. A temporary table is allowed on a read-only replica.
+    -- The way back of a two-way table (its id ends in  <- v2) compares v1 against reverse(v2).
     DROP TEMPORARY TABLE IF EXISTS djsqlgen_mapped_keys;
     SET @djsqlgen_sql = CONCAT('CREATE TEMPORARY TABLE djsqlgen_mapped_keys (\n', v_mapped_keys_decl, '\n) ENGINE=InnoDB');
     PREPARE djsqlgen_totals FROM @djsqlgen_sql;
@@ -1400,7 +1424,9 @@ BEGIN
     PREPARE djsqlgen_totals FROM @djsqlgen_sql;
     EXECUTE djsqlgen_totals;
     SET @djsqlgen_sql = CONCAT(
-      'SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, ''not in transform(v1)'')) INTO @djsqlgen_diffs FROM (\n',
+      'SELECT JSON_ARRAYAGG(JSON_ARRAY(extra.row_key, ',
+      QUOTE(IF(RIGHT(p_target_id, 6) = ' <- v2', 'not in reverse(v2)',
+               'not in transform(v1)')), ')) INTO @djsqlgen_diffs FROM (\n',
       'SELECT ', v_dst_key_json, ' AS row_key FROM ', v_dst_table, '\n',
       'WHERE NOT EXISTS (SELECT 1 FROM djsqlgen_mapped_keys AS m WHERE ', v_mapped_keys_match, ')\n',
       'LIMIT 20\n) AS extra');
@@ -1511,31 +1537,42 @@ DELIMITER ;
 -- [procedure_drop.verify_report] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`verify_report`;
 
--- [procedure_create.verify_report] verify_report: the result of a verify run
+-- [procedure_create.verify_report] verify_report: the result of a verify run, per direction
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_demo_example`.`verify_report`(IN p_run_id BIGINT)
 READS SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen: per-table result of a verify run, then the keys that differ'
 BEGIN
+  -- One line per table and direction: v2 from v1 (v2 against transform(v1)) for every table, and v1 from v2
+  -- (v1 against reverse(v2), keyed by v1's key) for each table that syncs both ways. v1_rows and v2_rows are
+  -- the rows of each side, whichever is the one computed.
   SELECT CONCAT(p.target_schema, '.', p.target_table) AS v2_table,
          CONCAT(p.source_schema, '.', p.source_table) AS from_v1,
+         IF(p.way_back = 1, 'v1 from v2', 'v2 from v1') AS direction,
          SUM(c.is_total = 0) AS chunks,
-         COALESCE(SUM(IF(c.is_total = 0, c.src_rows, 0)), 0) AS v1_rows,
-         COALESCE(SUM(IF(c.is_total = 0, c.dst_rows, 0)), 0) AS v2_rows,
+         COALESCE(SUM(IF(c.is_total = 0, IF(p.way_back = 1, c.dst_rows, c.src_rows), 0)), 0) AS v1_rows,
+         COALESCE(SUM(IF(c.is_total = 0, IF(p.way_back = 1, c.src_rows, c.dst_rows), 0)), 0) AS v2_rows,
          COALESCE(SUM(c.src_rows <> c.dst_rows OR c.src_h1 <> c.dst_h1 OR c.src_h2 <> c.dst_h2), 0) AS bad_chunks,
          IF(COUNT(c.chunk_no) = 0, 'NOT CHECKED',
             IF(COALESCE(SUM(c.src_rows <> c.dst_rows OR c.src_h1 <> c.dst_h1 OR c.src_h2 <> c.dst_h2), 0) = 0,
                'OK', 'DIFFERENT')) AS result
-  FROM `djsqlgen_demo_example`.`progress` AS p
+  FROM (
+    SELECT target_id, target_schema, target_table, source_schema, source_table, ordinal, 0 AS way_back FROM `djsqlgen_demo_example`.`progress`
+  ) AS p
   LEFT JOIN `djsqlgen_demo_example`.`verify_chunk` AS c ON c.target_id = p.target_id AND c.run_id = p_run_id
-  GROUP BY p.target_id, p.target_schema, p.target_table, p.source_schema, p.source_table, p.ordinal
-  ORDER BY p.ordinal;
-  SELECT CONCAT(p.target_schema, '.', p.target_table) AS v2_table, d.row_key, d.problem
+  GROUP BY p.target_id, p.target_schema, p.target_table, p.source_schema, p.source_table, p.ordinal, p.way_back
+  ORDER BY p.ordinal, p.way_back;
+  -- row_key: the key on the side compared (v2's going forward, v1's on the way back)
+  SELECT CONCAT(p.target_schema, '.', p.target_table) AS v2_table,
+         IF(p.way_back = 1, 'v1 from v2', 'v2 from v1') AS direction,
+         d.row_key, d.problem
   FROM `djsqlgen_demo_example`.`verify_diff` AS d
-  JOIN `djsqlgen_demo_example`.`progress` AS p ON p.target_id = d.target_id
+  JOIN (
+    SELECT target_id, target_schema, target_table, source_schema, source_table, ordinal, 0 AS way_back FROM `djsqlgen_demo_example`.`progress`
+  ) AS p ON p.target_id = d.target_id
   WHERE d.run_id = p_run_id
-  ORDER BY p.ordinal, d.row_key;
+  ORDER BY p.ordinal, p.way_back, d.row_key;
 END;;
 DELIMITER ;
 
@@ -1550,22 +1587,34 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen example 9e918080d07a: close a verify run (every table checked), then report'
 BEGIN
   DECLARE v_bad INT;
+  DECLARE v_bad_back INT;
+  DECLARE v_message VARCHAR(255);
   SET v_bad = (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`verify_chunk`
                WHERE run_id = p_run_id AND (src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2));
   -- A table not checked to its end (a verify stopped halfway and closed anyway) counts as a difference:
-  -- a run is clean only when it saw every row of every table.
+  -- a run is clean only when it saw every row of every table, in each direction it syncs.
   SET v_bad = v_bad + (
-    SELECT COUNT(*) FROM `djsqlgen_demo_example`.`progress` AS p
+    SELECT COUNT(*) FROM (
+      SELECT target_id, target_schema, target_table, source_schema, source_table, ordinal, 0 AS way_back FROM `djsqlgen_demo_example`.`progress`
+    ) AS p
     WHERE NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`verify_chunk` AS c
                       WHERE c.run_id = p_run_id AND c.target_id = p.target_id AND c.is_total = 0 AND c.hi_key IS NULL)
        OR (p.target_id IN ('')
            AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`verify_chunk` AS c
                            WHERE c.run_id = p_run_id AND c.target_id = p.target_id AND c.is_total = 1)));
+  -- which way differs: the chunks of the ways back (v1 against reverse(v2)) end in  <- v2
+  SET v_bad_back = (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`verify_chunk`
+                    WHERE run_id = p_run_id AND RIGHT(target_id, 6) = ' <- v2'
+                      AND (src_rows <> dst_rows OR src_h1 <> dst_h1 OR src_h2 <> dst_h2));
   UPDATE `djsqlgen_demo_example`.`verify_run` SET finished_at = NOW(6), bad_chunks = v_bad WHERE run_id = p_run_id;
   CALL `djsqlgen_demo_example`.`verify_report`(p_run_id);
   IF v_bad > 0 AND p_fail_on_difference = 1 THEN
     -- The stock client then exits non-zero: a script running 50_verify.sql cannot miss a difference.
-    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen verify: v2 differs from transform(v1); see the report above';
+    SET v_message = LEFT(CONCAT('djsqlgen verify: ', CONCAT_WS(' and ',
+                                  IF(v_bad > v_bad_back, 'v2 differs from transform(v1)', NULL),
+                                  IF(v_bad_back > 0, 'v1 differs from reverse(v2)', NULL)), '; see the report above'),
+                         128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
   END IF;
 END;;
 DELIMITER ;
@@ -1573,12 +1622,12 @@ DELIMITER ;
 -- [procedure_drop.verify_all] replace an earlier version
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`verify_all`;
 
--- [procedure_create.verify_all] verify_all: every table, then the report
+-- [procedure_create.verify_all] verify_all: every table (and each two-way table's way back), then the report
 DELIMITER ;;
 CREATE PROCEDURE `djsqlgen_demo_example`.`verify_all`(IN p_chunk_rows INT, IN p_fail_on_difference TINYINT)
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
-COMMENT 'djsqlgen example 9e918080d07a: checksum every v2 table against transform(v1), then report'
+COMMENT 'djsqlgen example 9e918080d07a: checksum every v2 table against transform(v1) (two-way: and v1 against reverse(v2)), then report'
 BEGIN
   DECLARE v_run BIGINT;
   INSERT INTO `djsqlgen_demo_example`.`verify_run` (plan_hash, started_at) VALUES ('9e918080d07a', NOW(6));

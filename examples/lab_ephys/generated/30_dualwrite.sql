@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `djsqlgen_demo_example_common`.*; TRIGGER ON `djsqlgen_demo_example_ephys`.*
+-- Needs: TRIGGER ON `djsqlgen_demo_example_common`.*; TRIGGER ON `djsqlgen_demo_example_ephys`.*; TRIGGER ON `djsqlgen_demo_example_common_v2`.*; TRIGGER ON `djsqlgen_demo_example_ephys_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -62,6 +62,16 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_ephys
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME IN ('__spikes', '__spikes__unit', '_recording')) = 3 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_ephys is missing; GRANT TRIGGER ON `djsqlgen_demo_example_ephys`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_common_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_common_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_example_common_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_ephys_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_ephys_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_example_ephys_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -128,6 +138,13 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
   (`species`, `common_name`)
 SELECT * FROM (
@@ -142,48 +159,50 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `species`, `common_name` FROM `djsqlgen_demo_example_common_v2`.`#species`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
-  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.#species''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-            FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-            WHERE (`src`.`species` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-          WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.#species'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_common.#species'')';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-            (`species`, `common_name`)
-          SELECT * FROM (
-            SELECT
-              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-              `src`.`common_name` AS `common_name`
-            FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-            WHERE (`src`.`species` = NULL)
-          ) AS dt
-          WHERE dt.`species` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`';
+        (`species`, `common_name`)
+      SELECT * FROM (
+        SELECT
+          CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+          `src`.`common_name` AS `common_name`
+        FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+        WHERE (`src`.`species` = NULL)
+      ) AS dt
+      WHERE dt.`species` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `species`, `common_name` FROM `djsqlgen_demo_example_common_v2`.`#species`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
-  JOIN (
-    SELECT
-      CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-      CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-    FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-    WHERE (`src`.`species` = NULL)
-  ) AS mv ON dst.`species` = mv.`o_1`
-  SET dst.`species` = mv.`n_1`
-  WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
+    JOIN (
+      SELECT
+        CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+        CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+      FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+      WHERE (`src`.`species` = NULL)
+    ) AS mv ON dst.`species` = mv.`o_1`
+    SET dst.`species` = mv.`n_1`
+    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
     (`species`, `common_name`)
@@ -225,31 +244,30 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.#species''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-        WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.#species'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_common.#species'')';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-          (`species`, `common_name`)
-        SELECT * FROM (
-          SELECT
-            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-            NULL AS `common_name`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`species` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`';
+    (`species`, `common_name`)
+  SELECT * FROM (
+    SELECT
+      CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+      NULL AS `common_name`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`species` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
   PREPARE djsqlgen_trial FROM 'SELECT `species`, `common_name` FROM `djsqlgen_demo_example_common_v2`.`#species`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
@@ -259,6 +277,13 @@ JOIN (
     CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`species` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_example_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
   (`subject_id`, `session_id`, `session_start`, `session_date`)
@@ -277,52 +302,57 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.session''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys._recording'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_common.session'', ''djsqlgen_demo_example_ephys._recording'', ''djsqlgen_demo_example_ephys.__spikes'', ''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-            (`subject_id`, `session_id`, `session_start`, `session_date`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`session_start` AS `session_start`,
-              DATE(`src`.`session_start`) AS `session_date`
-            FROM `djsqlgen_demo_example_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
+        (`subject_id`, `session_id`, `session_start`, `session_date`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`session_start` AS `session_start`,
+          DATE(`src`.`session_start`) AS `session_date`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
     (`subject_id`, `session_id`, `session_start`, `session_date`)
@@ -343,35 +373,21 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys._recording''';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-            (`subject_id`, `session_id`, `duration`, `raw`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`duration` AS `duration`,
-              `src`.`raw` AS `raw`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+      (`subject_id`, `session_id`, `duration`, `raw`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`duration` AS `duration`,
+        `src`.`raw` AS `raw`
+      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_session_upd';
@@ -388,53 +404,22 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-    (`subject_id`, `session_id`, `duration`, `raw`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`duration` AS `duration`,
-      `src`.`raw` AS `raw`
-    FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `duration` = dt.`duration`,
-    `raw` = dt.`raw`';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
-  SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes''';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+      (`subject_id`, `session_id`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`n_units` AS `n_units`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_session_upd';
@@ -451,52 +436,23 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-    (`subject_id`, `session_id`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`n_units` AS `n_units`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
-  SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`, `src`.`unit_id` AS `unit_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_session_upd';
@@ -514,50 +470,33 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-    (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.session''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_example_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.session'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_common.session'')';
+  SET v_trigger = 'djsqlgen_example_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-          (`subject_id`, `session_id`, `session_start`, `session_date`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_id`,
-            NULL AS `session_start`,
-            DATE(NULL) AS `session_date`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
+    (`subject_id`, `session_id`, `session_start`, `session_date`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_id`,
+      NULL AS `session_start`,
+      DATE(NULL) AS `session_date`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_session_del';
@@ -568,6 +507,13 @@ JOIN (
     NULL AS `k_2`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2`';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_example_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
   (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
@@ -593,53 +539,59 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`
-            FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.subject'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys._recording'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_common.subject'', ''djsqlgen_demo_example_common.session'', ''djsqlgen_demo_example_ephys._recording'', ''djsqlgen_demo_example_ephys.__spikes'', ''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-            (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`species` AS `species`,
-              `src`.`subject_uuid` AS `subject_uuid`,
-              `src`.`sex` AS `sex`,
-              `src`.`weight` AS `weight`,
-              `src`.`notes` AS `remarks`,
-              SUBSTRING_INDEX(`src`.`notes`, '' '', -1) AS `cohort`
-            FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`';
+        (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`species` AS `species`,
+          `src`.`subject_uuid` AS `subject_uuid`,
+          `src`.`sex` AS `sex`,
+          `src`.`weight` AS `weight`,
+          `src`.`notes` AS `remarks`,
+          SUBSTRING_INDEX(`src`.`notes`, '' '', -1) AS `cohort`
+        FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`subject_id` AS `n_1`
-    FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1`
-  SET dst.`subject_id` = mv.`n_1`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`subject_id` AS `n_1`
+      FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1`
+    SET dst.`subject_id` = mv.`n_1`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
     (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
@@ -667,35 +619,21 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.session''';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_id` AS `session_id`
-            FROM `djsqlgen_demo_example_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-            (`subject_id`, `session_id`, `session_start`, `session_date`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_id` AS `session_id`,
-              `src`.`session_start` AS `session_start`,
-              DATE(`src`.`session_start`) AS `session_date`
-            FROM `djsqlgen_demo_example_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
+      (`subject_id`, `session_id`, `session_start`, `session_date`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_id` AS `session_id`,
+        `src`.`session_start` AS `session_start`,
+        DATE(`src`.`session_start`) AS `session_date`
+      FROM `djsqlgen_demo_example_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -712,54 +650,23 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-    (`subject_id`, `session_id`, `session_start`, `session_date`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`session_start` AS `session_start`,
-      DATE(`src`.`session_start`) AS `session_date`
-    FROM `djsqlgen_demo_example_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `session_start` = dt.`session_start`,
-    `session_date` = dt.`session_date`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys._recording''';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_id` AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-            (`subject_id`, `session_id`, `duration`, `raw`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_id` AS `session_id`,
-              `src`.`duration` AS `duration`,
-              `src`.`raw` AS `raw`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+      (`subject_id`, `session_id`, `duration`, `raw`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_id` AS `session_id`,
+        `src`.`duration` AS `duration`,
+        `src`.`raw` AS `raw`
+      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -776,53 +683,22 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-    (`subject_id`, `session_id`, `duration`, `raw`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`duration` AS `duration`,
-      `src`.`raw` AS `raw`
-    FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `duration` = dt.`duration`,
-    `raw` = dt.`raw`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes''';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_id` AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_id` AS `session_id`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+      (`subject_id`, `session_id`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_id` AS `session_id`,
+        `src`.`n_units` AS `n_units`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -839,52 +715,23 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-    (`subject_id`, `session_id`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`n_units` AS `n_units`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_id` AS `session_id`, `src`.`unit_id` AS `unit_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_id` AS `session_id`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_id` AS `session_id`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -902,53 +749,36 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-    (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_common.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_example_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.subject'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_common.subject'')';
+  SET v_trigger = 'djsqlgen_example_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `species`,
-            NULL AS `subject_uuid`,
-            NULL AS `sex`,
-            NULL AS `weight`,
-            NULL AS `remarks`,
-            SUBSTRING_INDEX(NULL, '' '', -1) AS `cohort`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`';
+    (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `species`,
+      NULL AS `subject_uuid`,
+      NULL AS `sex`,
+      NULL AS `weight`,
+      NULL AS `remarks`,
+      SUBSTRING_INDEX(NULL, '' '', -1) AS `cohort`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_subject_del';
@@ -958,6 +788,13 @@ JOIN (
     NULL AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
   (`subject_id`, `session_id`, `n_units`)
@@ -974,51 +811,54 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_ephys.__spikes'', ''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
     (`subject_id`, `session_id`, `n_units`)
@@ -1037,35 +877,21 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`, `src`.`unit_id` AS `unit_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
@@ -1083,49 +909,32 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-    (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_ephys.__spikes'')';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-          (`subject_id`, `session_id`, `n_units`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_id`,
-            NULL AS `n_units`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+    (`subject_id`, `session_id`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_id`,
+      NULL AS `n_units`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
@@ -1136,6 +945,13 @@ JOIN (
     NULL AS `k_2`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2`';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
   (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
@@ -1153,54 +969,56 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`, (NULL) AS `unit_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`unit_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              (NULL) AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`unit_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          (NULL) AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`unit_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      (NULL) AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`,
-      `src`.`unit_id` AS `n_3`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`unit_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        (NULL) AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`,
+        `src`.`unit_id` AS `n_3`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`unit_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
     (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
@@ -1218,33 +1036,32 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_id`, NULL AS `unit_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_id`,
-            NULL AS `unit_id`,
-            NULL AS `firing_rate`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+    (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_id`,
+      NULL AS `unit_id`,
+      NULL AS `firing_rate`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
@@ -1256,6 +1073,13 @@ JOIN (
     NULL AS `k_3`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2` AND dst.`unit_id` = gone.`k_3`';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
   SET v_trigger = 'djsqlgen_example_recording_244717_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
   (`subject_id`, `session_id`, `duration`, `raw`)
@@ -1274,52 +1098,56 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_recording_244717_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys._recording''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys._recording'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_example_ephys._recording'', ''djsqlgen_demo_example_ephys.__spikes'', ''djsqlgen_demo_example_ephys.__spikes__unit'')';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-            (`subject_id`, `session_id`, `duration`, `raw`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`duration` AS `duration`,
-              `src`.`raw` AS `raw`
-            FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
     (`subject_id`, `session_id`, `duration`, `raw`)
@@ -1340,34 +1168,20 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes''';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+      (`subject_id`, `session_id`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`n_units` AS `n_units`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
@@ -1384,52 +1198,23 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-    (`subject_id`, `session_id`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`n_units` AS `n_units`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys.__spikes__unit''';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_id`, `src`.`unit_id` AS `unit_id`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_id`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_id`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
@@ -1447,50 +1232,33 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-    (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_id` AS `session_id`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_example`.`progress` WHERE target_id = ''djsqlgen_demo_example_ephys._recording''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys._recording'' AND done <> 0), 0)
+FROM `djsqlgen_demo_example`.`progress`
+WHERE target_id IN (''djsqlgen_demo_example_ephys._recording'')';
+  SET v_trigger = 'djsqlgen_example_recording_244717_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-          (`subject_id`, `session_id`, `duration`, `raw`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_id`,
-            NULL AS `duration`,
-            NULL AS `raw`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+    (`subject_id`, `session_id`, `duration`, `raw`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_id`,
+      NULL AS `duration`,
+      NULL AS `raw`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
@@ -1508,6 +1276,480 @@ DELIMITER ;
 -- [trigger_trial] refuse here, before the first trigger, if one above cannot run: a client that prints the failing statement prints only this line
 DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_ins', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_upd', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6)),
+    ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_del', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_ins', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_upd', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_del', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_ins', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_upd', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_del', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_ins', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_upd', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_del', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_ins', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_upd', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_del', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_ins', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_upd', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_del', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -1542,6 +1784,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.#species
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
@@ -1574,6 +1831,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1590,51 +1848,61 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.#species' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.#species');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.#species: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   IF NOT (CAST(OLD.`common_name` AS BINARY) <=> CAST(NEW.`common_name` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-              WHERE (`src`.`species` = NEW.`species`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-            WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-              (`species`, `common_name`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-                `src`.`common_name` AS `common_name`
-              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-              WHERE (`src`.`species` = NEW.`species`)
-            ) AS dt
-            WHERE dt.`species` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+          (`species`, `common_name`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+            `src`.`common_name` AS `common_name`
+          FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+          WHERE (`src`.`species` = NEW.`species`)
+        ) AS dt
+        WHERE dt.`species` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-      WHERE (`src`.`species` = NEW.`species`)
-    ) AS mv ON dst.`species` = mv.`o_1`
-    SET dst.`species` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+        WHERE (`src`.`species` = NEW.`species`)
+      ) AS mv ON dst.`species` = mv.`o_1`
+      SET dst.`species` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.#species that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
       (`species`, `common_name`)
@@ -1694,6 +1962,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1710,37 +1979,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.#species';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-          WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-            (`species`, `common_name`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-              OLD.`common_name` AS `common_name`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`species` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.#species' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.#species');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.#species';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+      (`species`, `common_name`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+        OLD.`common_name` AS `common_name`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`species` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst
   JOIN (
     SELECT
@@ -1782,6 +2057,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.session
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
@@ -1817,6 +2107,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1833,55 +2127,68 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.session', 'djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-              (`subject_id`, `session_id`, `session_start`, `session_date`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`session_start` AS `session_start`,
-                DATE(`src`.`session_start`) AS `session_date`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+          (`subject_id`, `session_id`, `session_start`, `session_date`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`session_start` AS `session_start`,
+            DATE(`src`.`session_start`) AS `session_date`
+          FROM `djsqlgen_demo_example_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.session that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
       (`subject_id`, `session_id`, `session_start`, `session_date`)
@@ -1903,39 +2210,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -1948,59 +2237,26 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `duration` = dt.`duration`,
-      `raw` = dt.`raw`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -2013,58 +2269,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -2079,20 +2304,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2113,6 +2324,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2129,39 +2341,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.session';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-            (`subject_id`, `session_id`, `session_start`, `session_date`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`session_start` AS `session_start`,
-              DATE(OLD.`session_start`) AS `session_date`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.session');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.session';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+      (`subject_id`, `session_id`, `session_start`, `session_date`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`session_start` AS `session_start`,
+        DATE(OLD.`session_start`) AS `session_date`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -2202,6 +2420,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the new row makes a row of djsqlgen_demo_example_common_v2.subject
@@ -2246,6 +2479,11 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_copied_5 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2262,56 +2500,70 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4, v_copied_5
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.subject', 'djsqlgen_demo_example_common.session', 'djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
   IF NOT (CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`subject_uuid` <=> NEW.`subject_uuid` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-              (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`species` AS `species`,
-                `src`.`subject_uuid` AS `subject_uuid`,
-                `src`.`sex` AS `sex`,
-                `src`.`weight` AS `weight`,
-                `src`.`notes` AS `remarks`,
-                SUBSTRING_INDEX(`src`.`notes`, ' ', -1) AS `cohort`
-              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`species` AS `species`,
+            `src`.`subject_uuid` AS `subject_uuid`,
+            `src`.`sex` AS `sex`,
+            `src`.`weight` AS `weight`,
+            `src`.`notes` AS `remarks`,
+            SUBSTRING_INDEX(`src`.`notes`, ' ', -1) AS `cohort`
+          FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.subject that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
       (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
@@ -2340,39 +2592,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-              (`subject_id`, `session_id`, `session_start`, `session_date`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`session_start` AS `session_start`,
-                DATE(`src`.`session_start`) AS `session_date`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+        (`subject_id`, `session_id`, `session_start`, `session_date`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`session_start` AS `session_start`,
+          DATE(`src`.`session_start`) AS `session_date`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -2385,60 +2619,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_common_v2.session that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-      (`subject_id`, `session_id`, `session_start`, `session_date`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`session_start` AS `session_start`,
-        DATE(`src`.`session_start`) AS `session_date`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `session_start` = dt.`session_start`,
-      `session_date` = dt.`session_date`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -2451,59 +2652,26 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `duration` = dt.`duration`,
-      `raw` = dt.`raw`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -2516,58 +2684,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_5 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -2582,20 +2719,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2616,6 +2739,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2632,42 +2756,48 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.subject';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-            (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`species` AS `species`,
-              OLD.`subject_uuid` AS `subject_uuid`,
-              OLD.`sex` AS `sex`,
-              OLD.`weight` AS `weight`,
-              OLD.`notes` AS `remarks`,
-              SUBSTRING_INDEX(OLD.`notes`, ' ', -1) AS `cohort`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.subject');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.subject';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+      (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`species` AS `species`,
+        OLD.`subject_uuid` AS `subject_uuid`,
+        OLD.`sex` AS `sex`,
+        OLD.`weight` AS `weight`,
+        OLD.`notes` AS `remarks`,
+        SUBSTRING_INDEX(OLD.`notes`, ' ', -1) AS `cohort`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -2709,6 +2839,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
@@ -2742,6 +2887,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2758,54 +2905,65 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
       (`subject_id`, `session_id`, `n_units`)
@@ -2825,39 +2983,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -2872,20 +3012,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2906,6 +3032,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2922,38 +3049,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`n_units` AS `n_units`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+      (`subject_id`, `session_id`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`n_units` AS `n_units`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
   JOIN (
     SELECT
@@ -2996,6 +3129,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting__unit
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
@@ -3030,6 +3178,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3046,57 +3195,67 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, (OLD.`unit_id`) AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                (OLD.`unit_id`) AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            (OLD.`unit_id`) AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        (OLD.`unit_id`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          (OLD.`unit_id`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
       (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
@@ -3131,6 +3290,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3147,39 +3307,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`, OLD.`unit_id` AS `unit_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`unit_id` AS `unit_id`,
-              OLD.`firing_rate` AS `firing_rate`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes__unit');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`unit_id` AS `unit_id`,
+        OLD.`firing_rate` AS `firing_rate`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
   JOIN (
     SELECT
@@ -3223,6 +3389,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2._recording
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
@@ -3258,6 +3439,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3274,55 +3458,67 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`duration` <=> NEW.`duration` AND OLD.`raw` <=> NEW.`raw` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
       (`subject_id`, `session_id`, `duration`, `raw`)
@@ -3344,38 +3540,20 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -3388,58 +3566,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -3454,20 +3601,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -3488,6 +3621,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3504,39 +3638,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-            (`subject_id`, `session_id`, `duration`, `raw`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`duration` AS `duration`,
-              OLD.`raw` AS `raw`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys._recording');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+      (`subject_id`, `session_id`, `duration`, `raw`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`duration` AS `duration`,
+        OLD.`raw` AS `raw`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
   JOIN (
     SELECT

@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `djsqlgen_demo_rekey_common`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys`.*
+-- Needs: TRIGGER ON `djsqlgen_demo_rekey_common`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys`.*; TRIGGER ON `djsqlgen_demo_rekey_common_v2`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -62,6 +62,16 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_ephys
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME IN ('#probe_type', '__clustering', '__clustering__unit', 'probe_insertion')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_ephys is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_ephys`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_common_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_common_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_common_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_ephys_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_ephys_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -128,35 +138,45 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_rekey_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_common.session'')';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1
-        FROM (
-          SELECT
-          NULL AS `k_1`,
-            NULL AS `k_2`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS mine
-        CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
-        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
-          AND NOT (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-      )';
+      SELECT 1
+      FROM (
+        SELECT
+        NULL AS `k_1`,
+          NULL AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+        AND NOT (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    )';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1
-        FROM (
-          SELECT
-          NULL AS `k_1`,
-            NULL AS `k_2`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS mine
-        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
-      )';
+      SELECT 1
+      FROM (
+        SELECT
+        NULL AS `k_1`,
+          NULL AS `k_2`
+        FROM (SELECT 1) AS djsqlgen_row
+      ) AS mine
+      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
+    )';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
@@ -210,22 +230,39 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_common.session'', ''djsqlgen_demo_rekey_ephys.probe_insertion'', ''djsqlgen_demo_rekey_ephys.__clustering'', ''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-      SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-      JOIN (SELECT (NULL) AS `o_1`, (NULL) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
-      JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
-    )';
+        SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+        JOIN (SELECT (NULL) AS `o_1`, (NULL) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+      )';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
           SELECT 1
@@ -242,49 +279,35 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_start`
-            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-            (`subject_id`, `session_start`, `rig`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_start`,
-              `src`.`rig` AS `rig`
-            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+        (`subject_id`, `session_start`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_start`,
+          `src`.`rig` AS `rig`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_start` AS `n_2`
-    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_start` AS `n_2`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
     (`subject_id`, `session_start`, `rig`)
@@ -303,37 +326,22 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, (NULL) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              (NULL) AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`probe_type` AS `probe_type`
-            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        (NULL) AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`probe_type` AS `probe_type`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
@@ -370,82 +378,37 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`probe_type` AS `probe_type`
-    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `probe_type` = dt.`probe_type`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`n_units` AS `n_units`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        (IF(`parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`n_units` AS `n_units`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
@@ -496,96 +459,38 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`n_units` AS `n_units`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        (IF(`parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL, NULL, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
@@ -638,37 +543,18 @@ ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_rekey_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_common.session'')';
   SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
   (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
@@ -724,32 +610,19 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
-  SET v_trigger = 'djsqlgen_rekey_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, NULL AS `session_start`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_rekey_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-          (`subject_id`, `session_start`, `rig`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `session_start`,
-            NULL AS `rig`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+    (`subject_id`, `session_start`, `rig`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `session_start`,
+      NULL AS `rig`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_session_del';
@@ -760,6 +633,13 @@ JOIN (
     NULL AS `k_2`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2`';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_rekey_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
   (`subject_id`, `sex`)
@@ -775,48 +655,54 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`
-            FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.subject'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_common.subject'', ''djsqlgen_demo_rekey_common.session'', ''djsqlgen_demo_rekey_ephys.probe_insertion'', ''djsqlgen_demo_rekey_ephys.__clustering'', ''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-            (`subject_id`, `sex`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`sex` AS `sex`
-            FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
+        (`subject_id`, `sex`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`sex` AS `sex`
+        FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`subject_id` AS `n_1`
-    FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1`
-  SET dst.`subject_id` = mv.`n_1`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`subject_id` AS `n_1`
+      FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1`
+    SET dst.`subject_id` = mv.`n_1`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
     (`subject_id`, `sex`)
@@ -845,34 +731,20 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.session''';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `src`.`session_start` AS `session_start`
-            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-            (`subject_id`, `session_start`, `rig`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `src`.`session_start` AS `session_start`,
-              `src`.`rig` AS `rig`
-            FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-            WHERE (`src`.`subject_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+      (`subject_id`, `session_start`, `rig`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `src`.`session_start` AS `session_start`,
+        `src`.`rig` AS `rig`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -889,74 +761,34 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-    (`subject_id`, `session_start`, `rig`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `src`.`session_start` AS `session_start`,
-      `src`.`rig` AS `rig`
-    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `rig` = dt.`rig`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1`.`session_start` AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`probe_type` AS `probe_type`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1`.`session_start` AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`probe_type` AS `probe_type`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -986,104 +818,43 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`probe_type` AS `probe_type`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `probe_type` = dt.`probe_type`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1_parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1_parent_1`.`session_start` AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`n_units` AS `n_units`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1_parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1_parent_1`.`session_start` AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`n_units` AS `n_units`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1_parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -1122,114 +893,44 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`n_units` AS `n_units`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1_parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              `src`.`insertion_number` AS `insertion_number`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+        `src`.`insertion_number` AS `insertion_number`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -1269,69 +970,31 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_common.subject''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.subject'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_common.subject'')';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-          (`subject_id`, `sex`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            NULL AS `sex`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
+    (`subject_id`, `sex`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      NULL AS `sex`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
@@ -1341,6 +1004,13 @@ JOIN (
     NULL AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
   (`probe_type`, `channels`)
@@ -1356,48 +1026,50 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
-  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.#probe_type''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-            FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-            WHERE (`src`.`probe_type` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.#probe_type'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_ephys.#probe_type'')';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-            (`probe_type`, `channels`)
-          SELECT * FROM (
-            SELECT
-              CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-              `src`.`channels` AS `channels`
-            FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-            WHERE (`src`.`probe_type` = NULL)
-          ) AS dt
-          WHERE dt.`probe_type` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
+        (`probe_type`, `channels`)
+      SELECT * FROM (
+        SELECT
+          CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+          `src`.`channels` AS `channels`
+        FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+        WHERE (`src`.`probe_type` = NULL)
+      ) AS dt
+      WHERE dt.`probe_type` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
-  JOIN (
-    SELECT
-      CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-      CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-    FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-    WHERE (`src`.`probe_type` = NULL)
-  ) AS mv ON dst.`probe_type` = mv.`o_1`
-  SET dst.`probe_type` = mv.`n_1`
-  WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
+    JOIN (
+      SELECT
+        CONVERT((NULL) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+        CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+      FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+      WHERE (`src`.`probe_type` = NULL)
+    ) AS mv ON dst.`probe_type` = mv.`o_1`
+    SET dst.`probe_type` = mv.`n_1`
+    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY))';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
     (`probe_type`, `channels`)
@@ -1452,31 +1124,30 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.#probe_type''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-        WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.#probe_type'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_ephys.#probe_type'')';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-          (`probe_type`, `channels`)
-        SELECT * FROM (
-          SELECT
-            CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-            NULL AS `channels`
-          FROM (SELECT 1) AS djsqlgen_row
-        ) AS dt
-        WHERE dt.`probe_type` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
+    (`probe_type`, `channels`)
+  SELECT * FROM (
+    SELECT
+      CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+      NULL AS `channels`
+    FROM (SELECT 1) AS djsqlgen_row
+  ) AS dt
+  WHERE dt.`probe_type` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
   PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
@@ -1486,6 +1157,13 @@ JOIN (
     CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`probe_type` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
   (`subject_id`, `session_start`, `insertion_number`, `n_units`)
@@ -1505,60 +1183,61 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_ephys.__clustering'', ''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1_parent_1`.`session_start` AS `session_start`,
-              (NULL) AS `insertion_number`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          (NULL) AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `parent_1_parent_1`.`session_start` AS `o_2`,
-      (NULL) AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1_parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`
-    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `parent_1_parent_1`.`session_start` AS `o_2`,
+        (NULL) AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1_parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
     (`subject_id`, `session_start`, `insertion_number`, `n_units`)
@@ -1580,40 +1259,24 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              (NULL) AS `insertion_number`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+        (NULL) AS `insertion_number`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
@@ -1654,25 +1317,18 @@ ON DUPLICATE KEY UPDATE
     `firing_rate` = dt.`firing_rate`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_ephys.__clustering'')';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
   (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
@@ -1693,37 +1349,22 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            `parent_1_parent_1`.`session_start` AS `session_start`,
-            NULL AS `insertion_number`,
-            NULL AS `n_units`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      `parent_1_parent_1`.`session_start` AS `session_start`,
+      NULL AS `insertion_number`,
+      NULL AS `n_units`
+    FROM (SELECT 1) AS djsqlgen_row
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
@@ -1737,6 +1378,13 @@ JOIN (
   LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
   LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
   (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
@@ -1757,63 +1405,63 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`, (NULL) AS `unit_id`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              (NULL) AS `insertion_number`,
-              (NULL) AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (NULL) AS `insertion_number`,
+          (NULL) AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-      (NULL) AS `o_3`,
-      (NULL) AS `o_4`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`,
-      `src`.`unit_id` AS `n_4`
-    FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+        (NULL) AS `o_3`,
+        (NULL) AS `o_4`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`,
+        `src`.`unit_id` AS `n_4`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL AND `src`.`unit_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
     (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
@@ -1834,38 +1482,35 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`, NULL AS `unit_id`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-            NULL AS `insertion_number`,
-            NULL AS `unit_id`,
-            NULL AS `firing_rate`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+      NULL AS `insertion_number`,
+      NULL AS `unit_id`,
+      NULL AS `firing_rate`
+    FROM (SELECT 1) AS djsqlgen_row
+    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
@@ -1880,6 +1525,13 @@ JOIN (
   LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
   LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3` AND dst.`unit_id` = gone.`k_4`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
   (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
@@ -1898,57 +1550,60 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
-            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0),
+    COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN (''djsqlgen_demo_rekey_ephys.probe_insertion'', ''djsqlgen_demo_rekey_ephys.__clustering'', ''djsqlgen_demo_rekey_ephys.__clustering__unit'')';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1`.`session_start` AS `session_start`,
-              (NULL) AS `insertion_number`,
-              `src`.`probe_type` AS `probe_type`
-            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `parent_1`.`session_start` AS `session_start`,
+          (NULL) AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `parent_1`.`session_start` AS `o_2`,
-      (NULL) AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`
-    FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `parent_1`.`session_start` AS `o_2`,
+        (NULL) AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
     (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
@@ -1969,39 +1624,23 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering''';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (NULL) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (NULL) AS `insertion_number`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              (NULL) AS `subject_id`,
-              `parent_1_parent_1`.`session_start` AS `session_start`,
-              (NULL) AS `insertion_number`,
-              `src`.`n_units` AS `n_units`
-            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        (NULL) AS `subject_id`,
+        `parent_1_parent_1`.`session_start` AS `session_start`,
+        (NULL) AS `insertion_number`,
+        `src`.`n_units` AS `n_units`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
@@ -2040,84 +1679,38 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-    (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`n_units` AS `n_units`
-    FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL)
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `n_units` = dt.`n_units`';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit''';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        )';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`,
-              `src`.`unit_id` AS `unit_id`,
-              `src`.`firing_rate` AS `firing_rate`
-            FROM (
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-              UNION
-              SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
-            ) AS hit
-            JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`,
+        `src`.`unit_id` AS `unit_id`,
+        `src`.`firing_rate` AS `firing_rate`
+      FROM (
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+        UNION
+        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+      ) AS hit
+      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
@@ -2151,37 +1744,18 @@ ON DUPLICATE KEY UPDATE
   ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-    (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-  SELECT * FROM (
-    SELECT
-      `src`.`subject_id` AS `subject_id`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-      `src`.`insertion_number` AS `insertion_number`,
-      `src`.`unit_id` AS `unit_id`,
-      `src`.`firing_rate` AS `firing_rate`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS dt
-  ON DUPLICATE KEY UPDATE
-    `firing_rate` = dt.`firing_rate`';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT
+  COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion'' AND done <> 0), 0)
+FROM `djsqlgen_demo_rekey`.`progress`
+WHERE target_id IN (''djsqlgen_demo_rekey_ephys.probe_insertion'')';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
   (`subject_id`, `session_start`, `insertion_number`, `n_units`)
@@ -2201,35 +1775,21 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MAX(done), 0) FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion''';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
-        SELECT 1 FROM (
-          SELECT NULL AS `subject_id`, `parent_1`.`session_start` AS `session_start`, NULL AS `insertion_number`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-        ) AS dt
-        LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-      )';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
-  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-        SELECT * FROM (
-          SELECT
-            NULL AS `subject_id`,
-            `parent_1`.`session_start` AS `session_start`,
-            NULL AS `insertion_number`,
-            NULL AS `probe_type`
-          FROM (SELECT 1) AS djsqlgen_row
-          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
-        ) AS dt
-        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+    (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+  SELECT * FROM (
+    SELECT
+      NULL AS `subject_id`,
+      `parent_1`.`session_start` AS `session_start`,
+      NULL AS `insertion_number`,
+      NULL AS `probe_type`
+    FROM (SELECT 1) AS djsqlgen_row
+    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL
+  ) AS dt
+  WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+  ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
@@ -2251,6 +1811,480 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_upd', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_del', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_upd', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_del', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_upd', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6)),
+    ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_del', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_upd', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_del', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_upd', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_del', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_upd', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_del', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_rekey`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -2267,6 +2301,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2283,49 +2318,68 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- refuse a row whose key of djsqlgen_demo_rekey_common_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
-  SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_start` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
-          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
-            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    ELSE
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_start` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.session');
+
+  -- refuse a row whose key of djsqlgen_demo_rekey_common_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
+  SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  IF NOT v_copied_1 THEN
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_start` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  ELSE
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_start` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  END IF;
 
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
@@ -2395,6 +2449,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2411,29 +2469,56 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
-    BEGIN
-      DECLARE v_found INT DEFAULT 0;
-      SELECT EXISTS (
-        SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
-        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
-        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
-      ) INTO v_found;
-      IF v_found THEN
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-      END IF;
-    END;
-    -- and onto one another v1 row maps to, copied to v2 or not yet
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+          JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+          JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+          WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+      -- and onto one another v1 row maps to, copied to v2 or not yet
+      IF NOT v_copied_1 THEN
         BEGIN
           DECLARE v_found INT DEFAULT 0;
           SELECT EXISTS (
@@ -2453,52 +2538,34 @@ BEGIN
           END IF;
         END;
       END IF;
-    END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-              (`subject_id`, `session_start`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_start`) AS `session_start`,
-                `src`.`rig` AS `rig`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+          (`subject_id`, `session_start`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_start`) AS `session_start`,
+            `src`.`rig` AS `rig`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_start`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_start`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_start` AS `n_2`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_common_v2.session that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
       (`subject_id`, `session_start`, `rig`)
@@ -2518,41 +2585,22 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_start`) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_start`) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -2583,88 +2631,41 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `probe_type` = dt.`probe_type`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`probe_type` AS `probe_type`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `probe_type` = dt.`probe_type`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -2709,102 +2710,42 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `n_units` = dt.`n_units`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1_parent_1, parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2852,35 +2793,6 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `firing_rate` = dt.`firing_rate`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1_parent_1_parent_1, parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2901,6 +2813,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2916,6 +2829,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.session');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
@@ -2973,36 +2909,19 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_start` AS `session_start`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-            (`subject_id`, `session_start`, `rig`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_start` AS `session_start`,
-              OLD.`rig` AS `rig`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+      (`subject_id`, `session_start`, `rig`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_start` AS `session_start`,
+        OLD.`rig` AS `rig`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -3045,6 +2964,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.subject
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
@@ -3077,6 +3011,11 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_copied_5 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3093,51 +3032,65 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4, v_copied_5
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_common.subject', 'djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   IF NOT (CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-              (`subject_id`, `sex`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`sex` AS `sex`
-              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+          (`subject_id`, `sex`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`sex` AS `sex`
+          FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_common_v2.subject that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
       (`subject_id`, `sex`)
@@ -3171,38 +3124,20 @@ BEGIN
       END IF;
     END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_start` AS `session_start`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-              (`subject_id`, `session_start`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_start` AS `session_start`,
-                `src`.`rig` AS `rig`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+        (`subject_id`, `session_start`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_start` AS `session_start`,
+          `src`.`rig` AS `rig`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -3215,80 +3150,38 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_rekey_common_v2.session that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-      (`subject_id`, `session_start`, `rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_start` AS `session_start`,
-        `src`.`rig` AS `rig`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `rig` = dt.`rig`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -3314,110 +3207,47 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`probe_type` AS `probe_type`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `probe_type` = dt.`probe_type`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -3452,120 +3282,48 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1_parent_1 (cascaded), parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_5 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -3602,41 +3360,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1_parent_1_parent_1 (cascaded), parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -3657,6 +3380,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3673,37 +3397,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-            (`subject_id`, `sex`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`sex` AS `sex`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.subject');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+      (`subject_id`, `sex`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`sex` AS `sex`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -3745,6 +3475,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.#probe_type
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
@@ -3777,6 +3522,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3793,51 +3539,61 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.#probe_type' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.#probe_type');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.#probe_type: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   IF NOT (OLD.`channels` <=> NEW.`channels` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-              WHERE (`src`.`probe_type` = NEW.`probe_type`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-            WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-              (`probe_type`, `channels`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-                `src`.`channels` AS `channels`
-              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-              WHERE (`src`.`probe_type` = NEW.`probe_type`)
-            ) AS dt
-            WHERE dt.`probe_type` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+          (`probe_type`, `channels`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+            `src`.`channels` AS `channels`
+          FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+          WHERE (`src`.`probe_type` = NEW.`probe_type`)
+        ) AS dt
+        WHERE dt.`probe_type` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-      WHERE (`src`.`probe_type` = NEW.`probe_type`)
-    ) AS mv ON dst.`probe_type` = mv.`o_1`
-    SET dst.`probe_type` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+        WHERE (`src`.`probe_type` = NEW.`probe_type`)
+      ) AS mv ON dst.`probe_type` = mv.`o_1`
+      SET dst.`probe_type` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.#probe_type that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
       (`probe_type`, `channels`)
@@ -3911,6 +3667,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3927,37 +3684,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-            (`probe_type`, `channels`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-              OLD.`channels` AS `channels`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`probe_type` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.#probe_type' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.#probe_type');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+      (`probe_type`, `channels`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+        OLD.`channels` AS `channels`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`probe_type` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
   JOIN (
     SELECT
@@ -3999,6 +3762,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
@@ -4035,6 +3813,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4051,63 +3831,72 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1_parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1_parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1_parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
       (`subject_id`, `session_start`, `insertion_number`, `n_units`)
@@ -4130,44 +3919,24 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (OLD.`insertion_number`) AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -4203,23 +3972,6 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `firing_rate` = dt.`firing_rate`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -4240,6 +3992,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4255,6 +4008,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
@@ -4277,41 +4053,22 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1_parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`n_units` AS `n_units`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1_parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`n_units` AS `n_units`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
     SELECT
@@ -4357,6 +4114,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
@@ -4394,6 +4166,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4410,66 +4183,74 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, (OLD.`unit_id`) AS `unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                (OLD.`unit_id`) AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            (OLD.`unit_id`) AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        (OLD.`unit_id`) AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          (OLD.`unit_id`) AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
       (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
@@ -4507,6 +4288,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4523,44 +4305,48 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`, OLD.`unit_id` AS `unit_id`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`unit_id` AS `unit_id`,
-              OLD.`firing_rate` AS `firing_rate`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering__unit');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`unit_id` AS `unit_id`,
+        OLD.`firing_rate` AS `firing_rate`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
     SELECT
@@ -4607,6 +4393,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.probe_insertion
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
@@ -4642,6 +4443,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4658,60 +4462,71 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY) AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            `src`.`probe_type` AS `probe_type`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
       (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
@@ -4733,43 +4548,23 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          (OLD.`insertion_number`) AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -4802,90 +4597,42 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `n_units` = dt.`n_units`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -4916,35 +4663,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -4965,6 +4683,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4980,6 +4699,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.probe_insertion');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.__clustering read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
@@ -5001,39 +4743,21 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`probe_type` AS `probe_type`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`probe_type` AS `probe_type`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
     SELECT

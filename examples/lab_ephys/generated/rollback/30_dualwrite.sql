@@ -108,7 +108,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen example: guarded steps of rollback/30_dualwrite.sql (created, called, dropped by it)'
 BEGIN
   -- stop carrying writes to djsqlgen_demo_example_common.#species into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_ins`;
   END IF;
 
@@ -116,7 +116,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_common.#species into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_upd`;
   END IF;
 
@@ -124,7 +124,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_common.#species into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_del`;
   END IF;
 
@@ -132,7 +132,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_del';
 
   -- stop carrying writes to djsqlgen_demo_example_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_ins`;
   END IF;
 
@@ -140,7 +140,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_upd`;
   END IF;
 
@@ -148,7 +148,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_del`;
   END IF;
 
@@ -156,7 +156,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_del';
 
   -- stop carrying writes to djsqlgen_demo_example_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_ins`;
   END IF;
 
@@ -164,7 +164,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_upd`;
   END IF;
 
@@ -172,7 +172,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_del`;
   END IF;
 
@@ -180,7 +180,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_del';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_ins`;
   END IF;
 
@@ -188,7 +188,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_upd`;
   END IF;
 
@@ -196,7 +196,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_del`;
   END IF;
 
@@ -204,7 +204,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_del';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_ins`;
   END IF;
 
@@ -212,7 +212,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_upd`;
   END IF;
 
@@ -220,7 +220,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys.__spikes__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_del`;
   END IF;
 
@@ -228,7 +228,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_del';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys._recording into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_ins`;
   END IF;
 
@@ -236,7 +236,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_ins';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys._recording into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_upd`;
   END IF;
 
@@ -244,12 +244,156 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_upd';
 
   -- stop carrying writes to djsqlgen_demo_example_ephys._recording into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_del`;
   END IF;
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del';
 END;;
 DELIMITER ;
 

@@ -45,7 +45,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the cut-over left nothing to undo
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE created_by = '70_cutover.sql') AND COALESCE((SELECT is_open FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'), 1) = 1 THEN
       SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
       LEAVE checks;
     END IF;
@@ -102,150 +102,6 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del';
-
   -- v2 back to its versioned names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TABLE_NAME = '#species__djsqlgen_v2rollback')) THEN
     RENAME TABLE
@@ -297,6 +153,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.#species
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
@@ -329,6 +200,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -345,51 +217,61 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.#species' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.#species');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.#species: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   IF NOT (CAST(OLD.`common_name` AS BINARY) <=> CAST(NEW.`common_name` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-              WHERE (`src`.`species` = NEW.`species`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-            WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-              (`species`, `common_name`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-                `src`.`common_name` AS `common_name`
-              FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-              WHERE (`src`.`species` = NEW.`species`)
-            ) AS dt
-            WHERE dt.`species` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+          (`species`, `common_name`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+            `src`.`common_name` AS `common_name`
+          FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+          WHERE (`src`.`species` = NEW.`species`)
+        ) AS dt
+        WHERE dt.`species` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `djsqlgen_demo_example_common`.`#species` AS `src`
-      WHERE (`src`.`species` = NEW.`species`)
-    ) AS mv ON dst.`species` = mv.`o_1`
-    SET dst.`species` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `djsqlgen_demo_example_common_v2`.`#species` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`species`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `djsqlgen_demo_example_common`.`#species` AS `src`
+        WHERE (`src`.`species` = NEW.`species`)
+      ) AS mv ON dst.`species` = mv.`o_1`
+      SET dst.`species` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.#species that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
       (`species`, `common_name`)
@@ -449,6 +331,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -465,37 +348,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.#species';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.#species';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.#species';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`#species` AS dst ON dst.`species` = dt.`species`
-          WHERE dt.`species` IS NOT NULL AND dst.`species` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
-            (`species`, `common_name`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
-              OLD.`common_name` AS `common_name`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`species` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.#species' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.#species');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.#species goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.#species';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
+      (`species`, `common_name`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`species` USING utf8mb4) COLLATE utf8mb4_general_ci AS `species`,
+        OLD.`common_name` AS `common_name`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`species` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`#species`.`species` = `djsqlgen_demo_example_common_v2`.`#species`.`species`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst
   JOIN (
     SELECT
@@ -537,6 +426,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.session
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
@@ -572,6 +476,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -588,55 +496,68 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.session', 'djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-              (`subject_id`, `session_id`, `session_start`, `session_date`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`session_start` AS `session_start`,
-                DATE(`src`.`session_start`) AS `session_date`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+          (`subject_id`, `session_id`, `session_start`, `session_date`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`session_start` AS `session_start`,
+            DATE(`src`.`session_start`) AS `session_date`
+          FROM `djsqlgen_demo_example_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.session that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
       (`subject_id`, `session_id`, `session_start`, `session_date`)
@@ -658,39 +579,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -703,59 +606,26 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `duration` = dt.`duration`,
-      `raw` = dt.`raw`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -768,58 +638,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -834,20 +673,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -868,6 +693,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -884,39 +710,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.session';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.session';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-            (`subject_id`, `session_id`, `session_start`, `session_date`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`session_start` AS `session_start`,
-              DATE(OLD.`session_start`) AS `session_date`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.session');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.session';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+      (`subject_id`, `session_id`, `session_start`, `session_date`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`session_start` AS `session_start`,
+        DATE(OLD.`session_start`) AS `session_date`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -957,6 +789,21 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the new row makes a row of djsqlgen_demo_example_common_v2.subject
@@ -1001,6 +848,11 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_copied_5 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1017,56 +869,70 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4, v_copied_5
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_common.subject', 'djsqlgen_demo_example_common.session', 'djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
   IF NOT (CAST(OLD.`notes` AS BINARY) <=> CAST(NEW.`notes` AS BINARY) AND CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND CAST(OLD.`species` AS BINARY) <=> CAST(NEW.`species` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`subject_uuid` <=> NEW.`subject_uuid` AND OLD.`weight` <=> NEW.`weight`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-              (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`species` AS `species`,
-                `src`.`subject_uuid` AS `subject_uuid`,
-                `src`.`sex` AS `sex`,
-                `src`.`weight` AS `weight`,
-                `src`.`notes` AS `remarks`,
-                SUBSTRING_INDEX(`src`.`notes`, ' ', -1) AS `cohort`
-              FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+          (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`species` AS `species`,
+            `src`.`subject_uuid` AS `subject_uuid`,
+            `src`.`sex` AS `sex`,
+            `src`.`weight` AS `weight`,
+            `src`.`notes` AS `remarks`,
+            SUBSTRING_INDEX(`src`.`notes`, ' ', -1) AS `cohort`
+          FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `djsqlgen_demo_example_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `djsqlgen_demo_example_common_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `djsqlgen_demo_example_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_common_v2.subject that read it (as src)
     INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
       (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
@@ -1095,39 +961,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-              (`subject_id`, `session_id`, `session_start`, `session_date`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`session_start` AS `session_start`,
-                DATE(`src`.`session_start`) AS `session_date`
-              FROM `djsqlgen_demo_example_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+        (`subject_id`, `session_id`, `session_start`, `session_date`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`session_start` AS `session_start`,
+          DATE(`src`.`session_start`) AS `session_date`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1140,60 +988,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_common_v2.session that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-      (`subject_id`, `session_id`, `session_start`, `session_date`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`session_start` AS `session_start`,
-        DATE(`src`.`session_start`) AS `session_date`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `session_start` = dt.`session_start`,
-      `session_date` = dt.`session_date`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     JOIN (
       SELECT
@@ -1206,59 +1021,26 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `duration` = dt.`duration`,
-      `raw` = dt.`raw`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -1271,58 +1053,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_id` AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_id` AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_5 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -1337,20 +1088,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -1371,6 +1108,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1387,42 +1125,48 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_common_v2.subject';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_common.subject';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_common.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
-            (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`species` AS `species`,
-              OLD.`subject_uuid` AS `subject_uuid`,
-              OLD.`sex` AS `sex`,
-              OLD.`weight` AS `weight`,
-              OLD.`notes` AS `remarks`,
-              SUBSTRING_INDEX(OLD.`notes`, ' ', -1) AS `cohort`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_common.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_common.subject');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_common_v2.subject';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
+      (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`species` AS `species`,
+        OLD.`subject_uuid` AS `subject_uuid`,
+        OLD.`sex` AS `sex`,
+        OLD.`weight` AS `weight`,
+        OLD.`notes` AS `remarks`,
+        SUBSTRING_INDEX(OLD.`notes`, ' ', -1) AS `cohort`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_example_common_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -1464,6 +1208,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
@@ -1497,6 +1256,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1513,54 +1274,65 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
       (`subject_id`, `session_id`, `n_units`)
@@ -1580,39 +1352,21 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -1627,20 +1381,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -1661,6 +1401,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1677,38 +1418,44 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-            (`subject_id`, `session_id`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`n_units` AS `n_units`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+      (`subject_id`, `session_id`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`n_units` AS `n_units`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
   JOIN (
     SELECT
@@ -1751,6 +1498,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting__unit
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
@@ -1785,6 +1547,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1801,57 +1564,67 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, (OLD.`unit_id`) AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                (OLD.`unit_id`) AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            (OLD.`unit_id`) AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        (OLD.`unit_id`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          (OLD.`unit_id`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`unit_id` = NEW.`unit_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
       (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
@@ -1886,6 +1659,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1902,39 +1676,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`, OLD.`unit_id` AS `unit_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-            (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`unit_id` AS `unit_id`,
-              OLD.`firing_rate` AS `firing_rate`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys.__spikes__unit');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2.__sorting__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`unit_id` AS `unit_id`,
+        OLD.`firing_rate` AS `firing_rate`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
   JOIN (
     SELECT
@@ -1978,6 +1758,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2._recording
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
@@ -2013,6 +1808,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2029,55 +1827,67 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys.__spikes__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_demo_example`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_example_ephys._recording', 'djsqlgen_demo_example_ephys.__spikes', 'djsqlgen_demo_example_ephys.__spikes__unit');
+  END IF;
+
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`duration` <=> NEW.`duration` AND OLD.`raw` <=> NEW.`raw` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-              (`subject_id`, `session_id`, `duration`, `raw`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`duration` AS `duration`,
-                `src`.`raw` AS `raw`
-              FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_example_ephys_v2._recording that read it (as src)
     INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
       (`subject_id`, `session_id`, `duration`, `raw`)
@@ -2099,38 +1909,20 @@ BEGIN
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-              (`subject_id`, `session_id`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     JOIN (
       SELECT
@@ -2143,58 +1935,27 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_id`) AS `session_id`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-              (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_id`) AS `session_id`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_id`) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     JOIN (
       SELECT
@@ -2209,20 +1970,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_example_ephys_v2.__sorting__unit that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2243,6 +1990,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen example 9e918080d07a';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2259,39 +2007,45 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_example`.`progress` WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_id` AS `session_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_id` = dt.`session_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-            (`subject_id`, `session_id`, `duration`, `raw`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_id` AS `session_id`,
-              OLD.`duration` AS `duration`,
-              OLD.`raw` AS `raw`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_example.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_example_ephys._recording' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_example`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_example_ephys._recording');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_example_ephys_v2._recording goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+      (`subject_id`, `session_id`, `duration`, `raw`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_id` AS `session_id`,
+        OLD.`duration` AS `duration`,
+        OLD.`raw` AS `raw`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
   JOIN (
     SELECT
@@ -2304,6 +2058,9 @@ DELIMITER ;
 
 -- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
 SET SESSION foreign_key_checks = 0;
+
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
 
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`step_rollback_70_cutover_2`;
@@ -2505,6 +2262,9 @@ CALL `djsqlgen_demo_example`.`step_rollback_70_cutover_2`();
 -- [step_drop.step_rollback_70_cutover_2] clean up
 DROP PROCEDURE `djsqlgen_demo_example`.`step_rollback_70_cutover_2`;
 
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
+
 -- [session.foreign_key_checks_on.discard] back to normal
 SET SESSION foreign_key_checks = 1;
 
@@ -2518,8 +2278,12 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- v1 takes writes again
+  UPDATE `djsqlgen_demo_example`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+  WHERE side = 'v1';
+
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_ins`;
   END IF;
 
@@ -2527,7 +2291,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_upd`;
   END IF;
 
@@ -2535,7 +2299,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_del`;
   END IF;
 
@@ -2543,7 +2307,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_ins`;
   END IF;
 
@@ -2551,7 +2315,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_upd`;
   END IF;
 
@@ -2559,7 +2323,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_del`;
   END IF;
 
@@ -2567,7 +2331,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_ins`;
   END IF;
 
@@ -2575,7 +2339,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_upd`;
   END IF;
 
@@ -2583,7 +2347,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_del`;
   END IF;
 
@@ -2591,7 +2355,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_ins`;
   END IF;
 
@@ -2599,7 +2363,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_upd`;
   END IF;
 
@@ -2607,7 +2371,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_del`;
   END IF;
 
@@ -2615,7 +2379,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_ins`;
   END IF;
 
@@ -2623,7 +2387,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_upd`;
   END IF;
 
@@ -2631,7 +2395,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_del`;
   END IF;
 
@@ -2639,7 +2403,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_ins`;
   END IF;
 
@@ -2647,7 +2411,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_upd`;
   END IF;
 
@@ -2655,7 +2419,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_del`;
   END IF;
 

@@ -108,7 +108,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of rollback/30_dualwrite.sql (created, called, dropped by it)'
 BEGIN
   -- stop carrying writes to djsqlgen_demo_rekey_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_ins`;
   END IF;
 
@@ -116,7 +116,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_upd`;
   END IF;
 
@@ -124,7 +124,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_common.session into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_del`;
   END IF;
 
@@ -132,7 +132,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_del';
 
   -- stop carrying writes to djsqlgen_demo_rekey_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_ins`;
   END IF;
 
@@ -140,7 +140,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_upd`;
   END IF;
 
@@ -148,7 +148,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_common.subject into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_del`;
   END IF;
 
@@ -156,7 +156,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_del';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.#probe_type into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_ins`;
   END IF;
 
@@ -164,7 +164,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.#probe_type into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_upd`;
   END IF;
 
@@ -172,7 +172,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.#probe_type into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_del`;
   END IF;
 
@@ -180,7 +180,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_del';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_ins`;
   END IF;
 
@@ -188,7 +188,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_upd`;
   END IF;
 
@@ -196,7 +196,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_del`;
   END IF;
 
@@ -204,7 +204,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_del';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_ins`;
   END IF;
 
@@ -212,7 +212,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_upd`;
   END IF;
 
@@ -220,7 +220,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.__clustering__unit into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_del`;
   END IF;
 
@@ -228,7 +228,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_del';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.probe_insertion into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_ins`;
   END IF;
 
@@ -236,7 +236,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_ins';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.probe_insertion into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_upd`;
   END IF;
 
@@ -244,12 +244,156 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_upd';
 
   -- stop carrying writes to djsqlgen_demo_rekey_ephys.probe_insertion into v2
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_del`;
   END IF;
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del';
 END;;
 DELIMITER ;
 

@@ -45,7 +45,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the cut-over left nothing to undo
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE created_by = '70_cutover.sql') AND COALESCE((SELECT is_open FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'), 1) = 1 THEN
       SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
       LEAVE checks;
     END IF;
@@ -102,150 +102,6 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del';
-
   -- v2 back to its versioned names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TABLE_NAME = 'subject__djsqlgen_v2rollback')) THEN
     RENAME TABLE
@@ -281,6 +137,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -297,49 +154,68 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- refuse a row whose key of djsqlgen_demo_rekey_common_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
-  SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_start` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
-          WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
-            AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
-    ELSE
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1
-          FROM (
-            SELECT
-            NEW.`subject_id` AS `k_1`,
-              NEW.`session_start` AS `k_2`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS mine
-          JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
-        ) INTO v_found;
-        IF v_found THEN
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.session');
+
+  -- refuse a row whose key of djsqlgen_demo_rekey_common_v2.session another v1 row maps to (copied to v2 or not yet): the two would merge
+  SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
+  IF NOT v_copied_1 THEN
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_start` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        CROSS JOIN `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE `src`.`subject_id` = mine.`k_1` AND `src`.`session_start` = mine.`k_2`
+          AND NOT (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  ELSE
+    BEGIN
+      DECLARE v_found INT DEFAULT 0;
+      SELECT EXISTS (
+        SELECT 1
+        FROM (
+          SELECT
+          NEW.`subject_id` AS `k_1`,
+            NEW.`session_start` AS `k_2`
+          FROM (SELECT 1) AS djsqlgen_row
+        ) AS mine
+        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = mine.`k_1` AND dst.`session_start` = mine.`k_2`
+      ) INTO v_found;
+      IF v_found THEN
+        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+      END IF;
+    END;
+  END IF;
 
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.session (plain INSERT: a key that would merge with another row fails this write)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
@@ -409,6 +285,10 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -425,29 +305,56 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
   IF NOT (CAST(OLD.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY) AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
-    BEGIN
-      DECLARE v_found INT DEFAULT 0;
-      SELECT EXISTS (
-        SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-        JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
-        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
-        JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
-        WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
-      ) INTO v_found;
-      IF v_found THEN
-        SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
-      END IF;
-    END;
-    -- and onto one another v1 row maps to, copied to v2 or not yet
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- refuse to move a key onto one another row of djsqlgen_demo_rekey_common_v2.session holds: that would merge two v1 rows into one v2 row
+      BEGIN
+        DECLARE v_found INT DEFAULT 0;
+        SELECT EXISTS (
+          SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+          JOIN (SELECT (OLD.`subject_id`) AS `o_1`, (OLD.`session_start`) AS `o_2`, `src`.`subject_id` AS `n_1`, `src`.`session_start` AS `n_2`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)) AS mv ON dst.`subject_id` = mv.`n_1` AND dst.`session_start` = mv.`n_2`
+          JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS was ON was.`subject_id` = mv.`o_1` AND was.`session_start` = mv.`o_2`
+          WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`) AND NOT (dst.`subject_id` <=> was.`subject_id` AND dst.`session_start` <=> was.`session_start`)
+        ) INTO v_found;
+        IF v_found THEN
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
+        END IF;
+      END;
+      -- and onto one another v1 row maps to, copied to v2 or not yet
+      IF NOT v_copied_1 THEN
         BEGIN
           DECLARE v_found INT DEFAULT 0;
           SELECT EXISTS (
@@ -467,52 +374,34 @@ BEGIN
           END IF;
         END;
       END IF;
-    END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-              (`subject_id`, `session_start`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_start`) AS `session_start`,
-                `src`.`rig` AS `rig`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+          (`subject_id`, `session_start`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_start`) AS `session_start`,
+            `src`.`rig` AS `rig`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_start`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_start`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_start` AS `n_2`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_common_v2.session that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
       (`subject_id`, `session_start`, `rig`)
@@ -532,41 +421,22 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, (OLD.`session_start`) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                (OLD.`session_start`) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          (OLD.`session_start`) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -597,88 +467,41 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `probe_type` = dt.`probe_type`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`probe_type` AS `probe_type`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `probe_type` = dt.`probe_type`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          (IF(`parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1`.`session_start`)) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -723,102 +546,42 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `n_units` = dt.`n_units`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1_parent_1, parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`session_start` <=> NEW.`session_start` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          (IF(`parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = NEW.`session_id`, OLD.`session_start`, `parent_1_parent_1_parent_1`.`session_start`)) AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -866,35 +629,6 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `firing_rate` = dt.`firing_rate`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1_parent_1_parent_1, parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -915,6 +649,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -930,6 +665,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.session');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
@@ -987,36 +745,19 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.session goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_common_v2.session';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, OLD.`session_start` AS `session_start`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-            (`subject_id`, `session_start`, `rig`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`session_start` AS `session_start`,
-              OLD.`rig` AS `rig`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+      (`subject_id`, `session_start`, `rig`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`session_start` AS `session_start`,
+        OLD.`rig` AS `rig`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
   JOIN (
     SELECT
@@ -1059,6 +800,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.subject
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
@@ -1091,6 +847,11 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_copied_5 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1107,51 +868,65 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.subject' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.session' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3, v_copied_4, v_copied_5
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_common.subject', 'djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_common_v2.subject: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   IF NOT (CAST(OLD.`sex` AS BINARY) <=> CAST(NEW.`sex` AS BINARY) AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`
-              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-              (`subject_id`, `sex`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`sex` AS `sex`
-              FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+          (`subject_id`, `sex`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`sex` AS `sex`
+          FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`subject_id` AS `n_1`
-      FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1`
-    SET dst.`subject_id` = mv.`n_1`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`subject_id` AS `n_1`
+        FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1`
+      SET dst.`subject_id` = mv.`n_1`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_common_v2.subject that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
       (`subject_id`, `sex`)
@@ -1185,38 +960,20 @@ BEGIN
       END IF;
     END;
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.session';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `src`.`session_start` AS `session_start`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`session` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-              (`subject_id`, `session_start`, `rig`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `src`.`session_start` AS `session_start`,
-                `src`.`rig` AS `rig`
-              FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-              WHERE (`src`.`subject_id` = NEW.`subject_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+        (`subject_id`, `session_start`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `src`.`session_start` AS `session_start`,
+          `src`.`rig` AS `rig`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NEW.`subject_id`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     JOIN (
       SELECT
@@ -1229,80 +986,38 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
-    -- recompute the rows of djsqlgen_demo_rekey_common_v2.session that read it (as src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-      (`subject_id`, `session_start`, `rig`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `src`.`session_start` AS `session_start`,
-        `src`.`rig` AS `rig`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `rig` = dt.`rig`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     JOIN (
       SELECT
@@ -1328,110 +1043,47 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`probe_type` AS `probe_type`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `probe_type` = dt.`probe_type`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_4 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -1466,120 +1118,48 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1_parent_1 (cascaded), parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, `src`.`insertion_number` AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                `src`.`insertion_number` AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_5 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -1616,41 +1196,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1_parent_1_parent_1 (cascaded), parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -1671,6 +1216,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1687,37 +1233,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_common_v2`.`subject` AS dst ON dst.`subject_id` = dt.`subject_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
-            (`subject_id`, `sex`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              OLD.`sex` AS `sex`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_common.subject' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_common.subject');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_common_v2.subject goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
+      (`subject_id`, `sex`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        OLD.`sex` AS `sex`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`subject`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
   JOIN (
     SELECT
@@ -1759,6 +1311,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.#probe_type
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
@@ -1791,6 +1358,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1807,51 +1375,61 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.#probe_type' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.#probe_type');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.#probe_type: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   IF NOT (OLD.`channels` <=> NEW.`channels` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-              WHERE (`src`.`probe_type` = NEW.`probe_type`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-            WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-              (`probe_type`, `channels`)
-            SELECT * FROM (
-              SELECT
-                CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-                `src`.`channels` AS `channels`
-              FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-              WHERE (`src`.`probe_type` = NEW.`probe_type`)
-            ) AS dt
-            WHERE dt.`probe_type` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY)) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+          (`probe_type`, `channels`)
+        SELECT * FROM (
+          SELECT
+            CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+            `src`.`channels` AS `channels`
+          FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+          WHERE (`src`.`probe_type` = NEW.`probe_type`)
+        ) AS dt
+        WHERE dt.`probe_type` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
-    JOIN (
-      SELECT
-        CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
-        CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
-      FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
-      WHERE (`src`.`probe_type` = NEW.`probe_type`)
-    ) AS mv ON dst.`probe_type` = mv.`o_1`
-    SET dst.`probe_type` = mv.`n_1`
-    WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
+      JOIN (
+        SELECT
+          CONVERT((OLD.`probe_type`) USING utf8mb4) COLLATE utf8mb4_general_ci AS `o_1`,
+          CONVERT(`src`.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `n_1`
+        FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+        WHERE (`src`.`probe_type` = NEW.`probe_type`)
+      ) AS mv ON dst.`probe_type` = mv.`o_1`
+      SET dst.`probe_type` = mv.`n_1`
+      WHERE NOT (CAST(mv.`o_1` AS BINARY) <=> CAST(mv.`n_1` AS BINARY));
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.#probe_type that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
       (`probe_type`, `channels`)
@@ -1925,6 +1503,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1941,37 +1520,43 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst ON dst.`probe_type` = dt.`probe_type`
-          WHERE dt.`probe_type` IS NOT NULL AND dst.`probe_type` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-            (`probe_type`, `channels`)
-          SELECT * FROM (
-            SELECT
-              CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
-              OLD.`channels` AS `channels`
-            FROM (SELECT 1) AS djsqlgen_row
-          ) AS dt
-          WHERE dt.`probe_type` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.#probe_type' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.#probe_type');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.#probe_type goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+      (`probe_type`, `channels`)
+    SELECT * FROM (
+      SELECT
+        CONVERT(OLD.`probe_type` USING utf8mb4) COLLATE utf8mb4_general_ci AS `probe_type`,
+        OLD.`channels` AS `channels`
+      FROM (SELECT 1) AS djsqlgen_row
+    ) AS dt
+    WHERE dt.`probe_type` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type` = `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`.`probe_type`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
   JOIN (
     SELECT
@@ -2013,6 +1598,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
@@ -2049,6 +1649,8 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2065,63 +1667,72 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`n_units` <=> NEW.`n_units` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1_parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1_parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1_parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
       (`subject_id`, `session_start`, `insertion_number`, `n_units`)
@@ -2144,44 +1755,24 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (OLD.`insertion_number`) AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2217,23 +1808,6 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `firing_rate` = dt.`firing_rate`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2254,6 +1828,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2269,6 +1844,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
@@ -2291,41 +1889,22 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-            (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1_parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`n_units` AS `n_units`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1_parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`n_units` AS `n_units`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
   JOIN (
     SELECT
@@ -2371,6 +1950,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
@@ -2408,6 +2002,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2424,66 +2019,74 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`firing_rate` <=> NEW.`firing_rate` AND OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`, (OLD.`unit_id`) AS `unit_id`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                (OLD.`unit_id`) AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id` AND OLD.`unit_id` <=> NEW.`unit_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            (OLD.`unit_id`) AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        (OLD.`unit_id`) AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          (OLD.`unit_id`) AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number` AND `src`.`unit_id` = NEW.`unit_id`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
       (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
@@ -2521,6 +2124,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2537,44 +2141,48 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
-  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
   BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`, OLD.`unit_id` AS `unit_id`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-            (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`unit_id` AS `unit_id`,
-              OLD.`firing_rate` AS `firing_rate`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-        END IF;
-      END;
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.__clustering__unit');
+
+  -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
+  SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`unit_id` AS `unit_id`,
+        OLD.`firing_rate` AS `firing_rate`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id` AND `parent_1`.`insertion_number` = OLD.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
   JOIN (
     SELECT
@@ -2621,6 +2229,21 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.probe_insertion
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
@@ -2656,6 +2279,9 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
+  DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2672,60 +2298,71 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    SELECT
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering' AND done <> 0), 0),
+      COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit' AND done <> 0), 0)
+    INTO v_copied_1, v_copied_2, v_copied_3
+    FROM `djsqlgen_demo_rekey`.`progress`
+    WHERE target_id IN ('djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
+  END IF;
+
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND CAST(OLD.`probe_type` AS BINARY) <=> CAST(NEW.`probe_type` AS BINARY) AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-              (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`probe_type` AS `probe_type`
-              FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-          END IF;
-        END;
+    -- only when a column the key depends on changed
+    IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+      -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
+      IF NOT v_copied_1 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `parent_1`.`session_start` AS `session_start`,
+            (OLD.`insertion_number`) AS `insertion_number`,
+            `src`.`probe_type` AS `probe_type`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
       END IF;
-    END;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `parent_1`.`session_start` AS `o_2`,
-        (OLD.`insertion_number`) AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+      JOIN (
+        SELECT
+          (OLD.`subject_id`) AS `o_1`,
+          `parent_1`.`session_start` AS `o_2`,
+          (OLD.`insertion_number`) AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
+        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
+    END IF;
     -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that read it (as src)
     INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
       (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
@@ -2747,43 +2384,23 @@ BEGIN
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (OLD.`subject_id`) AS `subject_id`, `parent_1_parent_1`.`session_start` AS `session_start`, (OLD.`insertion_number`) AS `insertion_number`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-              (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-            SELECT * FROM (
-              SELECT
-                (OLD.`subject_id`) AS `subject_id`,
-                `parent_1_parent_1`.`session_start` AS `session_start`,
-                (OLD.`insertion_number`) AS `insertion_number`,
-                `src`.`n_units` AS `n_units`
-              FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-              WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_2 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (OLD.`subject_id`) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          (OLD.`insertion_number`) AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     JOIN (
       SELECT
@@ -2816,90 +2433,42 @@ BEGIN
     ) AS dt
     ON DUPLICATE KEY UPDATE
       `n_units` = dt.`n_units`;
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that read it (as parent_1, src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`)
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `n_units` = dt.`n_units`;
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
     -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    BEGIN
-      DECLARE v_copied INT DEFAULT 0;
-      SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
-      IF v_copied = 0 THEN
-        BEGIN
-          DECLARE v_found INT DEFAULT 0;
-          SELECT EXISTS (
-            SELECT 1 FROM (
-              SELECT (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`, `parent_1_parent_1_parent_1`.`session_start` AS `session_start`, (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`, `src`.`unit_id` AS `unit_id`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number` AND dst.`unit_id` = dt.`unit_id`
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL AND dst.`subject_id` IS NULL
-          ) INTO v_found;
-          IF v_found THEN
-            INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-              (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-            SELECT * FROM (
-              SELECT
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-                `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-                (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
-                `src`.`unit_id` AS `unit_id`,
-                `src`.`firing_rate` AS `firing_rate`
-              FROM (
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-                UNION
-                SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-                FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-                LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-                LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-                WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-              ) AS hit
-              JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-              LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-              LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-            ) AS dt
-            WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-            ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
-          END IF;
-        END;
-      END IF;
-    END;
+    IF NOT v_copied_3 THEN
+      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+    END IF;
     UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     JOIN (
       SELECT
@@ -2930,35 +2499,6 @@ BEGIN
     ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
     SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
-    -- recompute the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that read it (as parent_1 (cascaded), src (cascaded))
-    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        `src`.`subject_id` AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    ON DUPLICATE KEY UPDATE
-      `firing_rate` = dt.`firing_rate`;
   END IF;
 END;;
 DELIMITER ;
@@ -2979,6 +2519,7 @@ BEGIN
   DECLARE v_migration VARCHAR(100) DEFAULT 'djsqlgen rekey 023c20580528';
   -- Any failure below fails the v1 statement too, naming the v2 table: never a silent divergence.
   DECLARE v_target VARCHAR(200) DEFAULT '';
+  DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2994,6 +2535,29 @@ BEGIN
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1';
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
+  -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
+  SET v_target = 'djsqlgen_demo_rekey.progress';
+  SELECT
+    COALESCE(MAX(target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion' AND done <> 0), 0)
+  INTO v_copied_1
+  FROM `djsqlgen_demo_rekey`.`progress`
+  WHERE target_id IN ('djsqlgen_demo_rekey_ephys.probe_insertion');
 
   -- rows of djsqlgen_demo_rekey_ephys_v2.__clustering read the deleted row through a join: recomputed without it
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
@@ -3015,39 +2579,21 @@ BEGIN
 
   -- the v1 row is gone: its row of djsqlgen_demo_rekey_ephys_v2.probe_insertion goes too (a row not copied yet is written first: the delete then finds it and locks no gap)
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
-  BEGIN
-    DECLARE v_copied INT DEFAULT 0;
-    SELECT COALESCE(MAX(done), 0) INTO v_copied FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
-    IF v_copied = 0 THEN
-      BEGIN
-        DECLARE v_found INT DEFAULT 0;
-        SELECT EXISTS (
-          SELECT 1 FROM (
-            SELECT OLD.`subject_id` AS `subject_id`, `parent_1`.`session_start` AS `session_start`, OLD.`insertion_number` AS `insertion_number`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          LEFT JOIN `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst ON dst.`subject_id` = dt.`subject_id` AND dst.`session_start` = dt.`session_start` AND dst.`insertion_number` = dt.`insertion_number`
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dst.`subject_id` IS NULL
-        ) INTO v_found;
-        IF v_found THEN
-          INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-            (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-          SELECT * FROM (
-            SELECT
-              OLD.`subject_id` AS `subject_id`,
-              `parent_1`.`session_start` AS `session_start`,
-              OLD.`insertion_number` AS `insertion_number`,
-              OLD.`probe_type` AS `probe_type`
-            FROM (SELECT 1) AS djsqlgen_row
-            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
-          ) AS dt
-          WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-          ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
-        END IF;
-      END;
-    END IF;
-  END;
+  IF NOT v_copied_1 THEN
+    INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+    SELECT * FROM (
+      SELECT
+        OLD.`subject_id` AS `subject_id`,
+        `parent_1`.`session_start` AS `session_start`,
+        OLD.`insertion_number` AS `insertion_number`,
+        OLD.`probe_type` AS `probe_type`
+      FROM (SELECT 1) AS djsqlgen_row
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = OLD.`subject_id` AND `parent_1`.`session_id` = OLD.`session_id`
+    ) AS dt
+    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+  END IF;
   DELETE dst FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
   JOIN (
     SELECT
@@ -3062,6 +2608,9 @@ DELIMITER ;
 
 -- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
 SET SESSION foreign_key_checks = 0;
+
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
 
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`;
@@ -3270,6 +2819,9 @@ CALL `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`();
 -- [step_drop.step_rollback_70_cutover_2] clean up
 DROP PROCEDURE `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`;
 
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
+
 -- [session.foreign_key_checks_on.discard] back to normal
 SET SESSION foreign_key_checks = 1;
 
@@ -3283,8 +2835,12 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- v1 takes writes again
+  UPDATE `djsqlgen_demo_rekey`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+  WHERE side = 'v1';
+
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_ins`;
   END IF;
 
@@ -3292,7 +2848,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_upd`;
   END IF;
 
@@ -3300,7 +2856,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_del`;
   END IF;
 
@@ -3308,7 +2864,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_ins`;
   END IF;
 
@@ -3316,7 +2872,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_upd`;
   END IF;
 
@@ -3324,7 +2880,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_del`;
   END IF;
 
@@ -3332,7 +2888,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_ins`;
   END IF;
 
@@ -3340,7 +2896,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_upd`;
   END IF;
 
@@ -3348,7 +2904,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_del`;
   END IF;
 
@@ -3356,7 +2912,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_ins`;
   END IF;
 
@@ -3364,7 +2920,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_upd`;
   END IF;
 
@@ -3372,7 +2928,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_del`;
   END IF;
 
@@ -3380,7 +2936,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_ins`;
   END IF;
 
@@ -3388,7 +2944,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_upd`;
   END IF;
 
@@ -3396,7 +2952,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_del`;
   END IF;
 
@@ -3404,7 +2960,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_guard_del';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_ins`;
   END IF;
 
@@ -3412,7 +2968,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_upd`;
   END IF;
 
@@ -3420,7 +2976,7 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd';
 
   -- v1 takes writes again (its dual-write triggers are back)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_del')) THEN
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_guard_del')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_del`;
   END IF;
 
