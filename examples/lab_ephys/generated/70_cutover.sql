@@ -92,11 +92,6 @@ BEGIN NOT ATOMIC
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: djsqlgen_demo_example_ephys._recording differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
-    -- Refuse: v1 closes by a row; 70 then waits for the transactions that began before, which only PROCESS shows
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: it needs PROCESS (it waits for older transactions, seen in INNODB_TRX); GRANT PROCESS ON *.* TO this user';
-      LEAVE checks;
-    END IF;
     -- Refuse: 70_cutover.sql needs ALTER on djsqlgen_demo_example_common
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'djsqlgen_demo_example_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on djsqlgen_demo_example_common is missing; GRANT ALTER ON `djsqlgen_demo_example_common`.* TO the user running this file (directly or through a role)';
@@ -166,6 +161,534 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_ins', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.insert] from now on a INSERT on v1's #species fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.#species was cut over to djsqlgen_demo_example_common_v2.#species; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_upd', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.update] from now on a UPDATE on v1's #species fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.#species was cut over to djsqlgen_demo_example_common_v2.#species; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_del', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.delete] from now on a DELETE on v1's #species fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.#species was cut over to djsqlgen_demo_example_common_v2.#species; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_ins', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.insert] from now on a INSERT on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.session was cut over to djsqlgen_demo_example_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_upd', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.update] from now on a UPDATE on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.session was cut over to djsqlgen_demo_example_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_del', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.delete] from now on a DELETE on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.session was cut over to djsqlgen_demo_example_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_ins', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.insert] from now on a INSERT on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.subject was cut over to djsqlgen_demo_example_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_upd', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.update] from now on a UPDATE on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.subject was cut over to djsqlgen_demo_example_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_del', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.delete] from now on a DELETE on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_common.subject was cut over to djsqlgen_demo_example_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_ins', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.insert] from now on a INSERT on v1's _recording fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys._recording was cut over to djsqlgen_demo_example_ephys_v2._recording; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_upd', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.update] from now on a UPDATE on v1's _recording fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys._recording was cut over to djsqlgen_demo_example_ephys_v2._recording; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_del', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.delete] from now on a DELETE on v1's _recording fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys._recording was cut over to djsqlgen_demo_example_ephys_v2._recording; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_ins', '__spikes', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.insert] from now on a INSERT on v1's __spikes fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes was cut over to djsqlgen_demo_example_ephys_v2.__sorting; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_upd', '__spikes', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.update] from now on a UPDATE on v1's __spikes fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes was cut over to djsqlgen_demo_example_ephys_v2.__sorting; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_del', '__spikes', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.delete] from now on a DELETE on v1's __spikes fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes was cut over to djsqlgen_demo_example_ephys_v2.__sorting; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_ins', '__spikes__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.insert] from now on a INSERT on v1's __spikes__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes__unit was cut over to djsqlgen_demo_example_ephys_v2.__sorting__unit; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_upd', '__spikes__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.update] from now on a UPDATE on v1's __spikes__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes__unit was cut over to djsqlgen_demo_example_ephys_v2.__sorting__unit; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_del', '__spikes__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.delete] from now on a DELETE on v1's __spikes__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_example_ephys.__spikes__unit was cut over to djsqlgen_demo_example_ephys_v2.__sorting__unit; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_ins', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_upd', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6)),
+  ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_del', '#species', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_ins', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_upd', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_del', 'subject', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_ins', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_upd', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+  ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_del', 'session', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_ins', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_upd', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+  ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_del', '_recording', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_ins', '__sorting', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_upd', '__sorting', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+  ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_del', '__sorting', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_ins', '__sorting__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_upd', '__sorting__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6)),
+  ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_del', '__sorting__unit', '9e918080d07a', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));;
+DELIMITER ;
+
 -- [step_drop_stale.step_70_cutover] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`step_70_cutover`;
 
@@ -176,34 +699,149 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
-  -- v1 refuses writes from the next transaction on (a row, not DDL: no writer waits for it)
-  UPDATE `djsqlgen_demo_example`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
-  WHERE side = 'v1' AND is_open = 1;
-
-  -- wait for the transactions that began while v1 was open: their writes still reach v1 and, carried by the dual-write triggers, v2
-  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70' AND plan_hash = '9e918080d07a')) THEN
-    BEGIN
-      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
-      DECLARE v_left INT DEFAULT 0;
-      DECLARE v_oldest BIGINT DEFAULT 0;
-      DECLARE v_waited DOUBLE DEFAULT 0;
-      DECLARE v_message VARCHAR(128) DEFAULT '';
-      older: LOOP
-        SELECT COUNT(*), COALESCE(MIN(trx_mysql_thread_id), 0) INTO v_left, v_oldest
-          FROM information_schema.INNODB_TRX
-          WHERE trx_started <= v_since AND trx_mysql_thread_id <> CONNECTION_ID();
-        IF v_left = 0 THEN
-          LEAVE older;
-        END IF;
-        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
-        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
-          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql: ', v_left, ' transaction(s) older than v1''s close still open at ', ROUND(v_waited), ' s (thread ', v_oldest, '); v1 stays closed'), 128);
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
-        END IF;
-        DO SLEEP(0.25);
-      END LOOP older;
-    END;
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_ins`;
   END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_session_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_session_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_session_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_subject_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_subject_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_subject_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes_26e978_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes_26e978_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_spikes__unit_105524_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_spikes__unit_105524_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys' AND object_name = 'djsqlgen_example_recording_244717_del';
 END;;
 DELIMITER ;
 

@@ -97,11 +97,6 @@ BEGIN NOT ATOMIC
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: schemas.djsqlgen_demo_rekey_common.tables.session.columns.session_id: not so in v1''s data: the key (subject_id, session_start) of djsqlgen_demo_rekey_common_v2.session is unique over djsqlgen_demo_rekey_common.session: the key (subject_id, session_start) is computed from other columns than v1''s. Fix: change the data in v1 so no two rows share the new key, or keep t';
       LEAVE checks;
     END IF;
-    -- Refuse: v1 closes by a row; 70 then waits for the transactions that began before, which only PROCESS shows
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: it needs PROCESS (it waits for older transactions, seen in INNODB_TRX); GRANT PROCESS ON *.* TO this user';
-      LEAVE checks;
-    END IF;
     -- Refuse: 70_cutover.sql needs ALTER on djsqlgen_demo_rekey_common
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'djsqlgen_demo_rekey_common' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on djsqlgen_demo_rekey_common is missing; GRANT ALTER ON `djsqlgen_demo_rekey_common`.* TO the user running this file (directly or through a role)';
@@ -171,6 +166,534 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_ins', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.insert] from now on a INSERT on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.session was cut over to djsqlgen_demo_rekey_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_upd', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.update] from now on a UPDATE on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.session was cut over to djsqlgen_demo_rekey_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_del', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.delete] from now on a DELETE on v1's session fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.session was cut over to djsqlgen_demo_rekey_common_v2.session; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_ins', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.insert] from now on a INSERT on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.subject was cut over to djsqlgen_demo_rekey_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_upd', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.update] from now on a UPDATE on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.subject was cut over to djsqlgen_demo_rekey_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_del', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.delete] from now on a DELETE on v1's subject fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_common.subject was cut over to djsqlgen_demo_rekey_common_v2.subject; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.insert] from now on a INSERT on v1's #probe_type fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.#probe_type was cut over to djsqlgen_demo_rekey_ephys_v2.#probe_type; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.update] from now on a UPDATE on v1's #probe_type fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.#probe_type was cut over to djsqlgen_demo_rekey_ephys_v2.#probe_type; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_del', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.delete] from now on a DELETE on v1's #probe_type fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.#probe_type was cut over to djsqlgen_demo_rekey_ephys_v2.#probe_type; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_ins', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.insert] from now on a INSERT on v1's probe_insertion fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.probe_insertion was cut over to djsqlgen_demo_rekey_ephys_v2.probe_insertion; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_upd', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.update] from now on a UPDATE on v1's probe_insertion fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.probe_insertion was cut over to djsqlgen_demo_rekey_ephys_v2.probe_insertion; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_del', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.delete] from now on a DELETE on v1's probe_insertion fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.probe_insertion was cut over to djsqlgen_demo_rekey_ephys_v2.probe_insertion; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_ins', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.insert] from now on a INSERT on v1's __clustering fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_upd', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.update] from now on a UPDATE on v1's __clustering fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_del', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.delete] from now on a DELETE on v1's __clustering fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering; write there';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.insert] from now on a INSERT on v1's __clustering__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering__unit was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering__unit; write th';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.update] from now on a UPDATE on v1's __clustering__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering__unit was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering__unit; write th';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_del', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.delete] from now on a DELETE on v1's __clustering__unit fails, naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: djsqlgen_demo_rekey_ephys.__clustering__unit was cut over to djsqlgen_demo_rekey_ephys_v2.__clustering__unit; write th';;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_upd', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+  ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_del', 'subject', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_upd', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6)),
+  ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_del', '#probe_type', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_upd', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6)),
+  ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_del', 'session', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_upd', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+  ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_del', 'probe_insertion', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_upd', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+  ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_del', '__clustering', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_upd', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6)),
+  ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_del', '__clustering__unit', '023c20580528', '70_cutover.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));;
+DELIMITER ;
+
 -- [step_drop_stale.step_70_cutover] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`step_70_cutover`;
 
@@ -181,34 +704,149 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
-  -- v1 refuses writes from the next transaction on (a row, not DDL: no writer waits for it)
-  UPDATE `djsqlgen_demo_rekey`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
-  WHERE side = 'v1' AND is_open = 1;
-
-  -- wait for the transactions that began while v1 was open: their writes still reach v1 and, carried by the dual-write triggers, v2
-  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70' AND plan_hash = '023c20580528')) THEN
-    BEGIN
-      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
-      DECLARE v_left INT DEFAULT 0;
-      DECLARE v_oldest BIGINT DEFAULT 0;
-      DECLARE v_waited DOUBLE DEFAULT 0;
-      DECLARE v_message VARCHAR(128) DEFAULT '';
-      older: LOOP
-        SELECT COUNT(*), COALESCE(MIN(trx_mysql_thread_id), 0) INTO v_left, v_oldest
-          FROM information_schema.INNODB_TRX
-          WHERE trx_started <= v_since AND trx_mysql_thread_id <> CONNECTION_ID();
-        IF v_left = 0 THEN
-          LEAVE older;
-        END IF;
-        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
-        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
-          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql: ', v_left, ' transaction(s) older than v1''s close still open at ', ROUND(v_waited), ' s (thread ', v_oldest, '); v1 stays closed'), 128);
-          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
-        END IF;
-        DO SLEEP(0.25);
-      END LOOP older;
-    END;
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_ins`;
   END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_subject_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering_11445e_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_ins')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_ins';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_upd')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_upd';
+
+  -- stop the v1→v2 sync: v1 is read-only from here on
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_del')) THEN
+    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del';
 END;;
 DELIMITER ;
 
