@@ -102,11 +102,16 @@ def test_parallel_backfill_killed_at_random_moments_resumes_exactly(tmp_path, pr
     _common, plan_path = _setup(tmp_path, prefix, dj014_python, dj_env, server_settings, subjects=5000)
     rng = random.Random(11)
     kills = 0
+    copied = f"SELECT COALESCE(SUM(rows_copied), 0) AS n FROM `{prefix}_ctl`.`progress`"
     for _ in range(8):
+        before = db.query(copied)[0]["n"]
         copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(plan_path), "--jobs", "2",
                                  "--chunk-rows", "50", "--sleep-ms", "2"], env=dj_env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4, 1.2))  # past the command's start-up, into the copy
+        # past the command's start-up, into the copy (its first chunk committed), however fast it starts
+        while copy.poll() is None and db.query(copied)[0]["n"] == before:
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.25))
         if copy.poll() is not None:
             break  # finished before the kill: nothing left to interrupt
         copy.kill()
