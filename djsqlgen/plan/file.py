@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from djsqlgen.errors import PlanError
-from djsqlgen.plan.job import CHUNK_LIMITS, NAME_PATTERN, NAME_RULE, PLAN_VERSION
+from djsqlgen.plan.job import CHUNK_LIMITS, NAME_PATTERN, NAME_RULE, PLAN_VERSION, read_plan_text
 
 MAX_IDENTIFIER = 64
 KEEP, DROP = "keep", "drop"
@@ -278,11 +278,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
 
 
 def load_plan(path: Path) -> Plan:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise PlanError([f"cannot read the plan: {exc.strerror}"], str(path)) from None
-    return parse_plan(text, str(path))
+    return parse_plan(read_plan_text(path), str(path))
 
 
 def plan_hash(plan: Plan) -> str:

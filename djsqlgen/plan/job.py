@@ -101,9 +101,13 @@ def parse_job_plan(text: str, source: str = "plan") -> JobPlan:
     return JobPlan(name, control, sync, JobChunk(**values))
 
 
-def load_job_plan(path: Path) -> JobPlan:
+def read_plan_text(path: Path) -> str:
+    """The plan file's text, or a PlanError naming it (both readers: this one and ``file``)."""
     try:
-        text = path.read_text()
+        return path.read_text()
     except OSError as exc:
         raise PlanError([f"cannot read the plan: {exc.strerror}"], str(path)) from None
-    return parse_job_plan(text, str(path))
+
+
+def load_job_plan(path: Path) -> JobPlan:
+    return parse_job_plan(read_plan_text(path), str(path))
