@@ -17,7 +17,7 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
-from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.messages import one_way_message, writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 from djsqlgen.sqltext.render import render
@@ -78,9 +78,9 @@ def unless_cascading(ctx: Context, sql: str) -> str:
 def one_way_refusals(ctx: Context) -> list[Statement]:
     """BEFORE INSERT/UPDATE/DELETE triggers on each one-way v2 table: a client's write is refused with the reason."""
     out = []
-    for target_id, why in ctx.one_way:
+    for target_id, why, brief in ctx.one_way:
         t = ctx.model.target(target_id)
-        message = writer_message("W7", t.label, "", f"syncs one way ({why}); write to v1")
+        message = one_way_message(t.label, brief or why)
         for event in ("INSERT", "UPDATE", "DELETE"):
             name = one_way_trigger_name(ctx.plan.name, t.name, event)
             sql = render("trigger_one_way_create.sql.j2", trigger=(t.schema, name), table=(t.schema, t.name),

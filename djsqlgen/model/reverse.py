@@ -138,7 +138,7 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
         follows = c.follows and any(fk.name == c.follows and fk.parent in two_way for fk in target.foreign_keys)
         if c.follows and not follows:
-            reasons.append(f"v2 key column {k!r} follows a parent's new key, and that parent does not sync back")
+            reasons.append(f"v2 key column {k!r} follows its parent's key, and that parent does not sync back")
         elif not plain and not follows:
             reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
     return WayBack(columns, tuple(joins.values()), tuple(reasons))
