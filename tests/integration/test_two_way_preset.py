@@ -166,3 +166,91 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
 
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
+
+def _error(db, sql: str) -> tuple[int, str]:
+    from djsqlgen.run.db import ServerError
+
+    try:
+        db.execute(sql)
+    except ServerError as exc:
+        return exc.errno, exc.message
+    raise AssertionError(f"not refused: {sql}")
+
+
+def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, tmp_path):
+    """The preset's key shapes (test_dj2_preset.KEY_SHAPES: int/tinyint/smallint/bigint unsigned, datetime(3),
+    decimal, enum, char, varchar latin1, uuid; composite, nullable, two references to one parent, across schemas, a
+    part) with sync: two-way, written from v2 with raw SQL after 60 while v1 is written too: inserts, key moves that
+    cascade on both sides, deletes; the values v1's types cannot hold refused naming the column. Then both sides
+    compared row by row, and verify clean."""
+    from integration.test_dj2_preset import KEY_SHAPES
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("a", "b"))
+    a, b = s.sources
+    s.create_v1({a: KEY_SHAPES["a"], b: KEY_SHAPES["b"].replace("{a}", a)})
+    pairs = [x for src in s.sources for x in ("--schema", f"{src}={src}_v2")]
+    s.run("plan", "init", "--preset", "dj014-to-dj2", *pairs, "--name", prefix, "-o", str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan.update(control_schema=s.control, sync="two-way", chunk={"rows": 2, "sleep_ms": 0, "verify_rows": 3})
+    s.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    lines = [line for line in s.run("plan", "check", str(s.plan_path)).stderr.splitlines() if line.startswith("sync: ")]
+    assert sorted(lines) == sorted(
+        [f"sync: {src}_v2.{t} <-> {src}.{t}: two-way" for src, t in ((a, "#kind"), (a, "subject"), (a, "session"),
+                                                                       (a, "probe"), (a, "probe__gain"),
+                                                                       (a, "insertion"))]
+        + [f"sync: {b}_v2.note <- {b}.note: one-way (AUTO_INCREMENT 'note_id' written on both sides could hand out "
+           "one id twice)"]), lines
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=2)
+    applied(s, "50_verify", "60_constraints")
+
+    a2, b2 = f"`{a}_v2`", f"`{b}_v2`"
+    for sql in (  # a 2.x user's writes, each key type, parents first
+            f"INSERT INTO {a2}.`#kind` VALUES ('hämster')",
+            f"INSERT INTO {a2}.subject VALUES (4000000000, 'hämster', '2025-06-01')",  # above int's, within unsigned
+            f"INSERT INTO {a2}.session VALUES (4000000000, '2025-06-01 10:00:00.250', 'räg1')",
+            f"INSERT INTO {a2}.probe VALUES (18446744073709551614, 'ïmec')",
+            f"INSERT INTO {a2}.probe__gain VALUES (18446744073709551614, -0.75, 'b', 255)",
+            f"INSERT INTO {a2}.insertion VALUES (4000000000, '2025-06-01 10:00:00.250', 18446744073709551614, 65535, "
+            "1, UNHEX(MD5('v2 one')))",
+            f"UPDATE {a2}.subject SET subject_id = 4000000001 WHERE subject_id = 4000000000",  # cascades on both sides
+            f"UPDATE {a2}.session SET started = '2025-06-01 10:00:00.251' WHERE subject_id = 4000000001",
+            f"UPDATE {a2}.probe__gain SET grade = 'a', gain = 99.99 WHERE serial = 18446744073709551614",
+            f"UPDATE {a2}.`#kind` SET kind = 'ratten2' WHERE kind = 'ratten'",  # v1's subject 3 follows
+            f"DELETE FROM {a2}.insertion WHERE subject_id = 1 AND serial = 18446744073709551615",
+            f"DELETE FROM {a2}.probe__gain WHERE serial = 1 AND grade = 'a'"):
+        db.execute(sql)
+    db.execute(f"INSERT INTO `{a}`.subject VALUES (500, 'mäuse', '2025-05-05')")  # and 0.14's, carried to v2
+    db.execute(f"INSERT INTO `{b}`.note (subject_id, body) VALUES (4000000001, 'über')")
+    db.execute(f"UPDATE `{a}`.subject SET subject_id = 501 WHERE subject_id = 500")
+
+    # what v1's types cannot hold: refused at the v2 write, naming the column; the one-way table: W7
+    for sql, column in ((f"UPDATE {a2}.probe__gain SET step = 256 WHERE serial = 1", "step"),
+                        (f"UPDATE {a2}.probe__gain SET step = -1 WHERE serial = 1", "step"),
+                        (f"INSERT INTO {a2}.subject VALUES (-5, NULL, NULL)", "subject_id"),
+                        (f"INSERT INTO {a2}.subject VALUES (4294967296, NULL, NULL)", "subject_id"),
+                        (f"UPDATE {a2}.session SET rig = 'r😀' WHERE subject_id = 2", "rig"),
+                        (f"INSERT INTO {a2}.`#kind` VALUES ('łoś')", "kind")):
+        errno, message = _error(db, sql)
+        assert errno == 1644 and "W5" in message and f"({column})" in message, (sql, message)
+        assert len(message) <= SIGNAL_LIMIT
+    errno, message = _error(db, f"UPDATE {b2}.note SET body = 'x'")
+    assert errno == 1644 and message.startswith(f"djsqlgen W7 {b}_v2.note: write to v1; syncs one way: AUTO_INC"), \
+        message
+    errno, _ = _error(db, f"INSERT INTO {a2}.`#kind` VALUES ('HÄMSTER')")  # one key in utf8mb4_general_ci
+    assert errno == 1062
+    # two keys in v1's latin1_swedish_ci, one in v2's utf8mb4_general_ci: the v1 write fails whole, nothing diverges
+    errno, message = _error(db, f"INSERT INTO `{a}`.`#kind` VALUES ('hamster')")
+    assert errno == 1062 and f"W0 dual-write into {a}_v2.#kind: Duplicate entry 'hamster'" in message, message
+
+    for schema, tables in ((a, ("#kind", "subject", "session", "probe", "probe__gain", "insertion")), (b, ("note",))):
+        for table in tables:
+            v1, v2 = _rows(s, schema, table), _rows(s, f"{schema}_v2", table)
+            assert v1 == v2 and v1, (f"{schema}.{table}", v1, v2)
+    assert db.query(f"SELECT subject_id, kind FROM `{a}`.subject WHERE subject_id IN (3, 4000000001) ORDER BY 1") == [
+        {"subject_id": 3, "kind": "ratten2"}, {"subject_id": 4000000001, "kind": "hämster"}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{a}`.insertion WHERE serial = 18446744073709551615") == [{"n": 0}]
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
