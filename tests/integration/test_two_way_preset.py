@@ -178,6 +178,14 @@ def _error(db, sql: str) -> tuple[int, str]:
     raise AssertionError(f"not refused: {sql}")
 
 
+# 0.14 declares `decimal(5,2) unsigned`, `float unsigned` and `mediumblob` as such; 2.x as decimal(5,2), float32, <blob>
+READING = """;
+CREATE TABLE reading (reading_id int unsigned NOT NULL, level decimal(5,2) unsigned NULL, gain float unsigned NULL,
+  raw mediumblob NULL, PRIMARY KEY (reading_id)) ENGINE=InnoDB;
+INSERT INTO reading VALUES (1, 1.25, 2.5, 'abc'), (2, NULL, NULL, NULL)
+"""
+
+
 def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, tmp_path):
     """The preset's key shapes (test_dj2_preset.KEY_SHAPES: int/tinyint/smallint/bigint unsigned, datetime(3),
     decimal, enum, char, varchar latin1, uuid; composite, nullable, two references to one parent, across schemas, a
@@ -188,7 +196,7 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
 
     s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("a", "b"))
     a, b = s.sources
-    s.create_v1({a: KEY_SHAPES["a"], b: KEY_SHAPES["b"].replace("{a}", a)})
+    s.create_v1({a: KEY_SHAPES["a"] + READING, b: KEY_SHAPES["b"].replace("{a}", a)})
     pairs = [x for src in s.sources for x in ("--schema", f"{src}={src}_v2")]
     s.run("plan", "init", "--preset", "dj014-to-dj2", *pairs, "--name", prefix, "-o", str(s.plan_path))
     plan = yaml.safe_load(s.plan_path.read_text())
@@ -198,7 +206,7 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
     assert sorted(lines) == sorted(
         [f"sync: {src}_v2.{t} <-> {src}.{t}: two-way" for src, t in ((a, "#kind"), (a, "subject"), (a, "session"),
                                                                        (a, "probe"), (a, "probe__gain"),
-                                                                       (a, "insertion"))]
+                                                                       (a, "insertion"), (a, "reading"))]
         + [f"sync: {b}_v2.note <- {b}.note: one-way (AUTO_INCREMENT 'note_id' written on both sides could hand out "
            "one id twice)"]), lines
     s.generate()
@@ -232,7 +240,10 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
                         (f"INSERT INTO {a2}.subject VALUES (-5, NULL, NULL)", "subject_id"),
                         (f"INSERT INTO {a2}.subject VALUES (4294967296, NULL, NULL)", "subject_id"),
                         (f"UPDATE {a2}.session SET rig = 'r😀' WHERE subject_id = 2", "rig"),
-                        (f"INSERT INTO {a2}.`#kind` VALUES ('łoś')", "kind")):
+                        (f"INSERT INTO {a2}.`#kind` VALUES ('łoś')", "kind"),
+                        # unsigned decimal and float: 2.x's core types are signed
+                        (f"UPDATE {a2}.reading SET level = -0.01 WHERE reading_id = 1", "level"),
+                        (f"UPDATE {a2}.reading SET gain = -1.5 WHERE reading_id = 1", "gain")):
         errno, message = _error(db, sql)
         assert errno == 1644 and "W5" in message and f"({column})" in message, (sql, message)
         assert len(message) <= SIGNAL_LIMIT
@@ -245,7 +256,9 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
     errno, message = _error(db, f"INSERT INTO `{a}`.`#kind` VALUES ('hamster')")
     assert errno == 1062 and f"W0 dual-write into {a}_v2.#kind: Duplicate entry 'hamster'" in message, message
 
-    for schema, tables in ((a, ("#kind", "subject", "session", "probe", "probe__gain", "insertion")), (b, ("note",))):
+    db.execute(f"UPDATE {a2}.reading SET level = 999.99, gain = 0.5, raw = REPEAT('x', 70000) WHERE reading_id = 1")
+    for schema, tables in ((a, ("#kind", "subject", "session", "probe", "probe__gain", "insertion", "reading")),
+                           (b, ("note",))):
         for table in tables:
             v1, v2 = _rows(s, schema, table), _rows(s, f"{schema}_v2", table)
             assert v1 == v2 and v1, (f"{schema}.{table}", v1, v2)
