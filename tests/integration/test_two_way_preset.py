@@ -18,7 +18,7 @@ import sys
 
 import yaml
 from integration.test_dj2_preset import read_v1, read_v2
-from support.engine import SUPPORT, dj014_writers, run_dj014
+from support.engine import SUPPORT, bulk_fill, dj014_writers, run_dj014
 from support.safety import FastScenario, applied
 
 from djsqlgen.sqltext.messages import SIGNAL_LIMIT
@@ -91,6 +91,7 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     store = tmp_path / "store"
     run_dj014(dj014_python, "dj014_pipeline.py", ["build", "--schemas", prefix, "--store-dir", str(store), "--latin1"],
               dj_env)
+    bulk_fill(db, common, 400)  # chunks enough for the 0.14 writers to meet the backfill
 
     # plan check: which way each table syncs, and why not
     checked = _migrated(s, common, ephys)
@@ -103,8 +104,18 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         else:
             assert line.endswith(": two-way") and " <-> " in line, line
 
+    clustering = next(line for line in lines if "__clustering <-" in line)
+    assert ("v2 key columns 'subject_id', 'session_id', 'insertion_number' follow its parent's key, and that parent "
+            "does not sync back") in clustering and clustering.count("follow") == 1, clustering
+
+    # 0.14 users at work during the backfill (moving and deleting bulk rows it is copying); v2 refuses 2.x's writes
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=50)
+    copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(s.plan_path), "--chunk-rows", "50"],
+                            env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    dj014_writers(dj014_python, prefix, store, dj_env, 3, ["1000-1059", "1060-1119"], iterations=8)
+    assert copy.wait(timeout=600) == 0, copy.stderr.read()
+    errno, message = _error(db, f"UPDATE `{common}_v2`.subject SET notes = 'too early' WHERE subject_id = 1")
+    assert errno == 1644 and "W6" in message and "subject" in message, message
     applied(s, "50_verify", "60_constraints")
 
     # from 60: 2.3 users on v2 and 0.14 users on v1 at once (inserts with parts, update1, key moves, deletes)
