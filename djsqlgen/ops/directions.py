@@ -130,7 +130,7 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         parents = {fk.parent for fk in target.foreign_keys if fk.parent}
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
-            brief = ["the plan says sync: one-way"]
+            brief = ["the plan's sync is one-way for this table"]
         else:
             shape = _shape_reasons(model, target, two_way)
             # The carried move would reach this table's v1 rows before v1's cascade has moved their one-way parent's
