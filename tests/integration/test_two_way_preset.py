@@ -189,11 +189,12 @@ def _error(db, sql: str) -> tuple[int, str]:
     raise AssertionError(f"not refused: {sql}")
 
 
-# 0.14 declares `decimal(5,2) unsigned`, `float unsigned` and `mediumblob` as such; 2.x as decimal(5,2), float32, <blob>
+# a date in a key; 0.14 declares `decimal(5,2) unsigned`, `float unsigned` and `mediumblob` as such, 2.x as
+# decimal(5,2), float32 and <blob>
 READING = """;
-CREATE TABLE reading (reading_id int unsigned NOT NULL, level decimal(5,2) unsigned NULL, gain float unsigned NULL,
-  raw mediumblob NULL, PRIMARY KEY (reading_id)) ENGINE=InnoDB;
-INSERT INTO reading VALUES (1, 1.25, 2.5, 'abc'), (2, NULL, NULL, NULL)
+CREATE TABLE reading (reading_id int unsigned NOT NULL, day date NOT NULL, level decimal(5,2) unsigned NULL,
+  gain float unsigned NULL, raw mediumblob NULL, PRIMARY KEY (reading_id, day)) ENGINE=InnoDB;
+INSERT INTO reading VALUES (1, '2024-02-29', 1.25, 2.5, 'abc'), (2, '2024-03-01', NULL, NULL, NULL)
 """
 
 
@@ -239,7 +240,9 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
             f"UPDATE {a2}.probe__gain SET grade = 'a', gain = 99.99 WHERE serial = 18446744073709551614",
             f"UPDATE {a2}.`#kind` SET kind = 'ratten2' WHERE kind = 'ratten'",  # v1's subject 3 follows
             f"DELETE FROM {a2}.insertion WHERE subject_id = 1 AND serial = 18446744073709551615",
-            f"DELETE FROM {a2}.probe__gain WHERE serial = 1 AND grade = 'a'"):
+            f"DELETE FROM {a2}.probe__gain WHERE serial = 1 AND grade = 'a'",
+            f"INSERT INTO {a2}.reading VALUES (3, '2025-12-31', 0, 0, NULL)",
+            f"UPDATE {a2}.reading SET day = '2024-03-02' WHERE reading_id = 2"):
         db.execute(sql)
     db.execute(f"INSERT INTO `{a}`.subject VALUES (500, 'mäuse', '2025-05-05')")  # and 0.14's, carried to v2
     db.execute(f"INSERT INTO `{b}`.note (subject_id, body) VALUES (4000000001, 'über')")
@@ -276,5 +279,7 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
     assert db.query(f"SELECT subject_id, kind FROM `{a}`.subject WHERE subject_id IN (3, 4000000001) ORDER BY 1") == [
         {"subject_id": 3, "kind": "ratten2"}, {"subject_id": 4000000001, "kind": "hämster"}]
     assert db.query(f"SELECT COUNT(*) AS n FROM `{a}`.insertion WHERE serial = 18446744073709551615") == [{"n": 0}]
+    assert [(r["reading_id"], str(r["day"])) for r in db.query(f"SELECT * FROM `{a}`.reading ORDER BY 1")] == [
+        (1, "2024-02-29"), (2, "2024-03-02"), (3, "2025-12-31")]
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
