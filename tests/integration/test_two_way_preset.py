@@ -17,11 +17,11 @@ import subprocess
 import sys
 
 import yaml
-from integration.test_dj2_preset import read_v1, read_v2
 from support.engine import SUPPORT, bulk_fill, dj014_writers, run_dj014
 from support.safety import FastScenario, applied
 
 from djsqlgen.sqltext.messages import SIGNAL_LIMIT
+from integration.test_dj2_preset import read_v1, read_v2
 
 SUBJECT = 30_000_000  # the 2.3 user's own subjects (the 2.3 writers use 40_100_000 on, the 0.14 writers 10_100_000 on)
 # (v2 table, why it cannot sync back) for the tables that stay one-way; every other one syncs both ways
@@ -219,8 +219,8 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
         [f"sync: {src}_v2.{t} <-> {src}.{t}: two-way" for src, t in ((a, "#kind"), (a, "subject"), (a, "session"),
                                                                        (a, "probe"), (a, "probe__gain"),
                                                                        (a, "insertion"), (a, "reading"))]
-        + [f"sync: {b}_v2.note <- {b}.note: one-way (AUTO_INCREMENT 'note_id' written on both sides could hand out "
-           "one id twice)"]), lines
+        + [(f"sync: {b}_v2.note <- {b}.note: one-way (AUTO_INCREMENT 'note_id' written on both sides could hand out "
+            "one id twice)")]), lines
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=2)
@@ -233,8 +233,8 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
             f"INSERT INTO {a2}.session VALUES (4000000000, '2025-06-01 10:00:00.250', 'räg1')",
             f"INSERT INTO {a2}.probe VALUES (18446744073709551614, 'ïmec')",
             f"INSERT INTO {a2}.probe__gain VALUES (18446744073709551614, -0.75, 'b', 255)",
-            f"INSERT INTO {a2}.insertion VALUES (4000000000, '2025-06-01 10:00:00.250', 18446744073709551614, 65535, "
-            "1, UNHEX(MD5('v2 one')))",
+            (f"INSERT INTO {a2}.insertion VALUES (4000000000, '2025-06-01 10:00:00.250', 18446744073709551614, 65535, "
+             "1, UNHEX(MD5('v2 one')))"),
             f"UPDATE {a2}.subject SET subject_id = 4000000001 WHERE subject_id = 4000000000",  # cascades on both sides
             f"UPDATE {a2}.session SET started = '2025-06-01 10:00:00.251' WHERE subject_id = 4000000001",
             f"UPDATE {a2}.probe__gain SET grade = 'a', gain = 99.99 WHERE serial = 18446744073709551614",

@@ -385,8 +385,8 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        "djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, with no "
-        "way back to 0.14…",
-        "djsqlgen W7 a_long_lab_schema_name_v2.session: write to v1; syncs one way: v2 key column ''subject_id'' follows "
-        "its parent''s key,…"}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, with no "
+         "way back to 0.14…"),
+        ("djsqlgen W7 a_long_lab_schema_name_v2.session: write to v1; syncs one way: v2 key column ''subject_id'' follows "
+         "its parent''s key,…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
