@@ -141,6 +141,12 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert len(message) <= SIGNAL_LIMIT and "write to v1; syncs one way: raw_data is 2.x blob@extstore" in message, \
             message
 
+    over = done["cascading_delete_over_one_way"]
+    assert over["errno"] == 1644 and "W7" in over["message"] and "syncs one way" in over["message"], over
+    for schema in (common, f"{common}_v2"):  # rolled back whole: subject 1 and its sessions on both sides
+        assert db.query(f"SELECT COUNT(*) AS n FROM `{schema}`.session WHERE subject_id = 1") == [{"n": 2}], schema
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{ephys}`._recording WHERE subject_id = 1")[0]["n"] > 0
+
     # every table, row by row, both ways; the 2.3 user's rows reached v1, the deleted subject left it
     assert _same_both_ways(s, common, ephys) > 200
     v1c, v1e = f"`{common}`", f"`{ephys}`"

@@ -7,7 +7,8 @@ One write of each shape the preset converts, through DataJoint 2.3 where it can 
 in-table ``<attach>`` and a ``<blob>``; a varchar key in utf8mb4; an int64 key, a session and its parts, a block
 (bool, json), a trial, a block trial and a probe insertion with the adapted ``<graph>``; update1 of each; and the
 writes v1 cannot take (an emoji, an int64 above v1's int unsigned, a write to a table that syncs one way), each
-expected to fail. Last, DataJoint's cascading delete of a second subject with all of the above below it. Prints one
+expected to fail. Last, DataJoint's cascading delete of a second subject with all of the above below it, and of a
+subject with recordings (refused: they sync one way). Prints one
 JSON object on stdout: step -> "ok" or {"errno": …, "message": …}.
 """
 
@@ -123,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     step("one_way_delete", lambda: conn.query(f"DELETE FROM `{ephys}`.`_recording` ORDER BY subject_id LIMIT 1"))
     # DataJoint's cascading delete: block_trial, block, trial, insertion, tags, session, subject, from v2
     step("cascading_delete", lambda: (subject & {"subject_id": args.subject + 1}).delete())
+    # ... and one that reaches tables syncing one way (subject 1's recordings and what was computed from them): their
+    # refusal fails the whole delete, on both sides
+    step("cascading_delete_over_one_way", lambda: (subject & {"subject_id": 1}).delete())
     out.write(json.dumps(done) + "\n")
     out.flush()
     return 0
