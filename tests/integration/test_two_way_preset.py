@@ -128,7 +128,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert _result(w) == {"inserted": 12, "updated": 12, "key_moves": 4, "deleted": 3}
     done = _result(shapes)
 
-    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "cascading_delete")
+    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "skip_duplicates", "replace",
+               "cascading_delete")
     assert {k: done[k] for k in written} == dict.fromkeys(written, "ok"), done
     # what v1 cannot hold fails the v2 write, naming the column; a one-way table names itself and the reason
     for step, column in (("emoji", "full_name"), ("emoji_key", "experimenter"), ("int64_above_v1", "subject_id")):
@@ -150,6 +151,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     # every table, row by row, both ways; the 2.3 user's rows reached v1, the deleted subject left it
     assert _same_both_ways(s, common, ephys) > 200
     v1c, v1e = f"`{common}`", f"`{ephys}`"
+    assert db.query(f"SELECT tag FROM {v1c}.session__tag WHERE subject_id = {SUBJECT} ORDER BY tag") == [
+        {"tag": "2x"}, {"tag": "ça"}, {"tag": "neu"}]
     assert db.query(f"SELECT full_name FROM {v1c}.experimenter WHERE experimenter = 'émile'") == [
         {"full_name": "Émile Ä. Durkheim"}]
     assert db.query(f"SELECT HEX(experimenter) AS h FROM {v1c}.experimenter WHERE full_name LIKE 'Émile%%'") == [
@@ -163,7 +166,7 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert db.query(f"SELECT COUNT(*) AS n FROM `{common}_v2`.subject WHERE subject_id = %s", [sid]) == [
             {"n": expected}]
     # the in-table <attach> and <blob>: the same bytes on both sides
-    same = db.query(f"SELECT COUNT(*) AS n, SUM(a.title LIKE '%%2.x') AS by_2 FROM {v1c}.document a "
+    same = db.query(f"SELECT COUNT(*) AS n, SUM(a.title = 'Ersetzt') AS by_2 FROM {v1c}.document a "
                     f"JOIN `{common}_v2`.document b USING (doc_id) WHERE a.content = b.content AND a.meta <=> b.meta")
     assert same == [{"n": 3, "by_2": 1}] == db.query(f"SELECT COUNT(*) AS n, 1 AS by_2 FROM {v1c}.document"), same
 

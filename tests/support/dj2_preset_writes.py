@@ -111,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                        "block_settings": {"odour": "ü"}}),
         trial.update1({"subject_id": args.subject, "session_id": 1, "trial_id": 1, "outcome": "miss"}),
         document.update1({"doc_id": DOC_ID, "meta": [1, "zwei", 3.0]})))
+    # insert's other forms: skip_duplicates (INSERT … ON DUPLICATE KEY UPDATE, a no-op update) and replace (REPLACE: a
+    # delete and an insert where the key exists)
+    step("skip_duplicates", lambda: tag.insert([{"subject_id": args.subject, "session_id": 1, "tag": t}
+                                                for t in ("ça", "neu")], skip_duplicates=True))
+    step("replace", lambda: document.insert1({**(document & {"doc_id": DOC_ID}).fetch1(), "title": "Ersetzt"},
+                                             replace=True))
     # what v1 cannot hold: refused at the v2 write, naming the column (W5)
     step("emoji", lambda: experimenter.update1({"experimenter": "émile", "full_name": "Émile 🙂"}))
     step("emoji_key", lambda: experimenter.insert1({"experimenter": "🙂", "full_name": "smiley"}))
