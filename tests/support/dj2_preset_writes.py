@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
 
     conn = configure(args.store_dir)
     common, ephys = args.schemas.split(",")
+    work = tempfile.TemporaryDirectory()
+    os.chdir(work.name)  # where DataJoint 2.3's fetch of an <attach> writes the file (not the caller's directory)
     for schema in (common, ephys):  # activated, so the cascading delete follows every foreign key
         dj.Schema(schema, connection=conn, create_schema=False, create_tables=False)
 
