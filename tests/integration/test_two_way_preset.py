@@ -93,6 +93,11 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
               dj_env)
     bulk_fill(db, common, 400)  # chunks enough for the 0.14 writers to meet the backfill
 
+
+    def more(first: int) -> None:
+        run_dj014(dj014_python, "dj014_pipeline.py", ["more", "--schemas", prefix, "--store-dir", str(store), "--first",
+                                                      str(first)], dj_env)
+
     # plan check: which way each table syncs, and why not
     checked = _migrated(s, common, ephys)
     lines = [line for line in checked.splitlines() if line.startswith("sync: ")]
@@ -113,6 +118,7 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     copy = subprocess.Popen([sys.executable, "-m", "djsqlgen", "backfill", str(s.plan_path), "--chunk-rows", "50"],
                             env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     dj014_writers(dj014_python, prefix, store, dj_env, 3, ["1000-1059", "1060-1119"], iterations=8)
+    more(10)  # recordings with external values, populate, a cascading delete: carried into the one-way tables
     assert copy.wait(timeout=600) == 0, copy.stderr.read()
     errno, message = _error(db, f"UPDATE `{common}_v2`.subject SET notes = 'too early' WHERE subject_id = 1")
     assert errno == 1644 and "W6" in message and "subject" in message, message
@@ -124,6 +130,7 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     shapes = _dj2("dj2_preset_writes.py", ["--schemas", f"{common}_v2,{ephys}_v2", "--store-dir", str(store),
                                            "--subject", str(SUBJECT)], dj_env)
     dj014_writers(dj014_python, prefix, store, dj_env, 1, ["", ""], iterations=12)
+    more(20)
     for w in v2_writers:
         assert _result(w) == {"inserted": 12, "updated": 12, "key_moves": 4, "deleted": 3}
     done = _result(shapes)
@@ -146,7 +153,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     assert over["errno"] == 1644 and "W7" in over["message"] and "syncs one way" in over["message"], over
     for schema in (common, f"{common}_v2"):  # rolled back whole: subject 1 and its sessions on both sides
         assert db.query(f"SELECT COUNT(*) AS n FROM `{schema}`.session WHERE subject_id = 1") == [{"n": 2}], schema
-    assert db.query(f"SELECT COUNT(*) AS n FROM `{ephys}`._recording WHERE subject_id = 1")[0]["n"] > 0
+    recordings = db.query(f"SELECT COUNT(*) AS n FROM `{ephys}`._recording WHERE subject_id = 1")
+    assert recordings == [{"n": 4}], recordings  # build's 2, one of each pair `more` added
 
     # every table, row by row, both ways; the 2.3 user's rows reached v1, the deleted subject left it
     assert _same_both_ways(s, common, ephys) > 200
@@ -168,7 +176,7 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     # the in-table <attach> and <blob>: the same bytes on both sides
     same = db.query(f"SELECT COUNT(*) AS n, SUM(a.title = 'Ersetzt') AS by_2 FROM {v1c}.document a "
                     f"JOIN `{common}_v2`.document b USING (doc_id) WHERE a.content = b.content AND a.meta <=> b.meta")
-    assert same == [{"n": 3, "by_2": 1}] == db.query(f"SELECT COUNT(*) AS n, 1 AS by_2 FROM {v1c}.document"), same
+    assert same == [{"n": 5, "by_2": 1}] == db.query(f"SELECT COUNT(*) AS n, 1 AS by_2 FROM {v1c}.document"), same
 
     # _recording, one-way: its external columns hold 0.14's hash in v1 and 2.x's JSON of the same file in v2
     for row in db.query(f"SELECT HEX(a.raw_data) AS h, b.raw_data AS j FROM {v1e}._recording a JOIN "
