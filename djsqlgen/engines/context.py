@@ -22,7 +22,7 @@ class Context:
     compare_before_write: frozenset[str] = frozenset()
     reverse: bool = False
     # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
-    one_way: tuple[tuple[str, str], ...] = ()
+    one_way: tuple[tuple[str, str, str], ...] = ()  # (target id, why, the brief reason W7 gives)
     data_checks: tuple = ()  # the plan's DataChecks (model.checks): 00 and 70 refuse on them, the backfill stops
 
     @cached_property

@@ -37,6 +37,8 @@ class Direction:
     v1: str  # its driving v1 table
     two_way: bool
     why: str = ""
+    brief: str = ""  # the one reason a refused v2 client reads (W7, 128 characters): the plan's own words first
+
 
     @property
     def line(self) -> str:
@@ -128,17 +130,21 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         parents = {fk.parent for fk in target.foreign_keys if fk.parent}
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
+            brief = ["the plan's sync is one-way for this table"]
         else:
-            reasons = _shape_reasons(model, target, two_way)
+            shape = _shape_reasons(model, target, two_way)
             # The carried move would reach this table's v1 rows before v1's cascade has moved their one-way parent's
             # (error 1452): below a one-way table whose key still moves from v2, a table stays one-way too.
-            reasons += [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
-                        "ancestor's" for p in sorted(parents & movable - two_way)]
-            reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
-                        if (why := _operation_reason(model, op))]
+            below = [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
+                     "ancestor's" for p in sorted(parents & movable - two_way)]
+            ops = [(op.plan_key, why) for op in by_target.get(target.id, ()) if (why := _operation_reason(model, op))]
+            reasons = shape + below + [f"{key}: {why}" for key, why in ops]
+            # an operation names the cause (a join or a key column that follows is often only its consequence)
+            brief = [why for _, why in ops] + below + shape
             if not reasons and way_back(model, target, two_way).joins:
                 followers += 1
                 if followers > MAX_FOLLOWERS:
+                    brief = [f"{MAX_FOLLOWERS} tables already sync back through a re-keyed parent"]
                     reasons.append(f"it follows a re-keyed parent, and {MAX_FOLLOWERS} tables already sync back that "
                                    "way: more would make each write open hundreds of tables (RUNBOOK, Two-way sync)")
         if not reasons:
@@ -146,5 +152,5 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         if not reasons or parents & movable:
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
-                             "; ".join(dict.fromkeys(reasons))))
+                             "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else ""))
     return out

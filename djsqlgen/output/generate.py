@@ -58,7 +58,7 @@ class Migration:
         # the plan's data checks, and the round trip of each two-way table (reverse(forward(v1)) is v1)
         self.data_checks = self.built.data_checks + tuple(round_trip_checks(model, two_way))
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
-                           one_way=tuple((d.target_id, d.why) for d in self.directions if not d.two_way),
+                           one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions if not d.two_way),
                            data_checks=self.data_checks)
         self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
                                     compare_before_write=frozenset(two_way), reverse=True)
