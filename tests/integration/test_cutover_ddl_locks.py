@@ -29,7 +29,9 @@ INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_10
 def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_triggers(db, prefix, dj_env, tmp_path,
                                                                                       server_settings):
     """Before: the writer's UPDATE got 1213 every time (70 waited 10 s for the writer's lock, the writer then
-    waited for 70's)."""
+    waited for 70's). Then 70 retried its DDL without waiting until the writer's transaction was over. Now 70 (in
+    place) changes no trigger: it closes v1 by its sides row and waits for the writer's transaction, whose snapshot
+    still reads v1 open, so its write lands in v1 and, carried, in v2."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
     s.plan()
@@ -48,9 +50,8 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
         reader = threading.Thread(target=lambda: said.extend(iter(cutover.stderr.readline, "")), daemon=True)
         reader.start()
         deadline = time.monotonic() + 60  # until 70 has met the writer's lock: waiting for it (before), or retrying
-        while time.monotonic() < deadline and not any("waiting for writers" in line for line in said) and not db.query(
-                "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' "
-                "AND INFO LIKE %s", [f"%{s.sources[0]}%"]):
+        while time.monotonic() < deadline and db.query(f"SELECT is_open FROM `{s.control}`.sides WHERE side = 'v1'") \
+                != [{"is_open": 0}]:
             assert cutover.poll() is None, said
             time.sleep(0.1)
         writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
@@ -59,7 +60,7 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
         writer.close()
     assert cutover.wait(timeout=120) == 0, said
     reader.join()
-    assert any("waiting for writers' transactions" in line for line in said), said
+    assert not any("waiting for writers' transactions" in line for line in said), said
     assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
 
 
@@ -75,7 +76,11 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     monkeypatch.setattr(apply_module, "DDL_NO_WAIT_S", 1.0)  # the no-wait window is not what this is about
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
-    s.plan()
+
+    def to_final_names(plan):  # a renaming cut-over still changes v1's triggers (70 in place closes v1 by a row)
+        plan["schemas"][0]["final"] = f"{prefix}_final"
+        plan["cutover"] = {"rename_to_final": True}
+    s.plan(to_final_names)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=5)
@@ -83,8 +88,8 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     v1, side = f"`{s.sources[0]}`", f"`{prefix}_side`"
     db.execute(f"CREATE DATABASE {side}")
     db.execute(f"CREATE TABLE {side}.counter (id int PRIMARY KEY, n int) ENGINE=InnoDB")
-    db.execute(f"INSERT INTO {side}.counter VALUES (1, 0)")
-    reader, locker = connect(server_settings), connect(server_settings)
+    db.execute(f"INSERT INTO {side}.counter VALUES (1, 0), (2, 0)")
+    reader, locker, holder = connect(server_settings), connect(server_settings), connect(server_settings)
     said: list[str] = []
     outcome: dict = {}
 
@@ -100,12 +105,22 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
         reader.execute("COMMIT")
 
     try:
+        # 70 first closes v1 and waits for the transactions older than that: the holder keeps it there until the
+        # reader and the locker, begun after the close, hold their locks; then its DDL meets them
+        holder.execute("BEGIN")
+        holder.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 2")
+        cut = threading.Thread(target=cutover)
+        cut.start()
+        deadline = time.monotonic() + 30
+        while db.query(f"SELECT is_open FROM `{s.control}`.sides WHERE side = 'v1'") != [{"is_open": 0}]:
+            assert time.monotonic() < deadline and cut.is_alive(), (said, outcome)
+            time.sleep(0.02)
+        time.sleep(1.1)  # INNODB_TRX tells starts to the second: begun in the close's second, 70 would wait for them
         reader.execute("BEGIN")
         reader.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
         locker.execute("BEGIN")
         locker.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 1")
-        cut = threading.Thread(target=cutover)
-        cut.start()
+        holder.execute("COMMIT")
         waiter = threading.Thread(target=held_reader)
         waiter.start()
         deadline = time.monotonic() + 30  # until apply waits for the table (after its tries without waiting)
@@ -122,9 +137,10 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     finally:
         reader.close()
         locker.close()
+        holder.close()
     assert "error" not in outcome, (outcome, said)
     assert held_s < 3, f"a writer was held {held_s:.1f} s behind 70's wait"
-    assert db.query(f"SELECT n FROM {side}.counter") == [{"n": 2}]
+    assert db.query(f"SELECT n FROM {side}.counter ORDER BY id") == [{"n": 2}, {"n": 1}]
 
 
 def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, prefix, dj_env, tmp_path,

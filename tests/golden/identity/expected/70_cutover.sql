@@ -82,6 +82,11 @@ BEGIN NOT ATOMIC
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: lab_v1.subject differs from the heading the files came from; undo that ALTER, or roll back to before 30 (DIR/rollback), run inspect and generate again (compared: columns, types, NULL, collations, primary key)';
       LEAVE checks;
     END IF;
+    -- Refuse: v1 closes by a row; 70 then waits for the transactions that began before, which only PROCESS shows
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70') AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: it needs PROCESS (it waits for older transactions, seen in INNODB_TRX); GRANT PROCESS ON *.* TO this user';
+      LEAVE checks;
+    END IF;
     -- Refuse: 70_cutover.sql needs ALTER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on lab_v1 is missing; GRANT ALTER ON `lab_v1`.* TO the user running this file (directly or through a role)';
@@ -121,358 +126,6 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
--- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.#kind.insert] from now on a INSERT on v1's #kind fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_ins`
-BEFORE INSERT ON `lab_v1`.`#kind`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab_v2.#kind; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.#kind.update] from now on a UPDATE on v1's #kind fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_upd`
-BEFORE UPDATE ON `lab_v1`.`#kind`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab_v2.#kind; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.#kind.delete] from now on a DELETE on v1's #kind fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_del`
-BEFORE DELETE ON `lab_v1`.`#kind`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab_v2.#kind; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session.insert] from now on a INSERT on v1's session fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_ins`
-BEFORE INSERT ON `lab_v1`.`session`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab_v2.session; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session.update] from now on a UPDATE on v1's session fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_upd`
-BEFORE UPDATE ON `lab_v1`.`session`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab_v2.session; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session.delete] from now on a DELETE on v1's session fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_del`
-BEFORE DELETE ON `lab_v1`.`session`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab_v2.session; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session__trial.insert] from now on a INSERT on v1's session__trial fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_ins`
-BEFORE INSERT ON `lab_v1`.`session__trial`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab_v2.session__trial; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session__trial.update] from now on a UPDATE on v1's session__trial fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_upd`
-BEFORE UPDATE ON `lab_v1`.`session__trial`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab_v2.session__trial; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.session__trial.delete] from now on a DELETE on v1's session__trial fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_del`
-BEFORE DELETE ON `lab_v1`.`session__trial`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab_v2.session__trial; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.subject.insert] from now on a INSERT on v1's subject fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_ins`
-BEFORE INSERT ON `lab_v1`.`subject`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab_v2.subject; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.subject.update] from now on a UPDATE on v1's subject fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_upd`
-BEFORE UPDATE ON `lab_v1`.`subject`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab_v2.subject; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [guard_create.lab_v1.subject.delete] from now on a DELETE on v1's subject fails, naming v2
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_del`
-BEFORE DELETE ON `lab_v1`.`subject`
-FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab_v2.subject; write there';;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`
-AFTER INSERT ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`
-AFTER UPDATE ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
-  ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`
-AFTER DELETE ON `lab_v2`.`#kind`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_ins`
-AFTER INSERT ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`
-AFTER UPDATE ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
-  ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_del`
-AFTER DELETE ON `lab_v2`.`subject`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_ins`
-AFTER INSERT ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_upd`
-AFTER UPDATE ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
-  ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_del`
-AFTER DELETE ON `lab_v2`.`session`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_ins`
-AFTER INSERT ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`
-AFTER UPDATE ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
-  ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
-DELIMITER ;
-
--- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_lab_identity`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '70_cutover.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
-
--- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`
-AFTER DELETE ON `lab_v2`.`session__trial`
-FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));;
-DELIMITER ;
-
 -- [step_drop_stale.step_70_cutover] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_70_cutover`;
 
@@ -483,101 +136,34 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_ins`;
+  -- v1 refuses writes from the next transaction on (a row, not DDL: no writer waits for it)
+  UPDATE `djsqlgen_lab_identity`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
+  WHERE side = 'v1' AND is_open = 1;
+
+  -- wait for the transactions that began while v1 was open: their writes still reach v1 and, carried by the dual-write triggers, v2
+  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '70' AND plan_hash = 'd1aed2f8b081')) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_left INT DEFAULT 0;
+      DECLARE v_oldest BIGINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      older: LOOP
+        SELECT COUNT(*), COALESCE(MIN(trx_mysql_thread_id), 0) INTO v_left, v_oldest
+          FROM information_schema.INNODB_TRX
+          WHERE trx_started <= v_since AND trx_mysql_thread_id <> CONNECTION_ID();
+        IF v_left = 0 THEN
+          LEAVE older;
+        END IF;
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql: ', v_left, ' transaction(s) older than v1''s close still open at ', ROUND(v_waited), ' s (thread ', v_oldest, '); v1 stays closed'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(0.25);
+      END LOOP older;
+    END;
   END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_ins';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_upd';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_del';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_ins';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_upd';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session_del';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_ins';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_upd';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_session__trial_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_session__trial_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_session__trial_del';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_ins';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_upd';
-
-  -- stop the v1→v2 sync: v1 is read-only from here on
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_subject_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_identity_subject_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_subject_del';
 END;;
 DELIMITER ;
 

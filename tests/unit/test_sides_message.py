@@ -1,0 +1,36 @@
+"""The W8 refusal of a closed v1 (engines/sides.py) fits 128 characters with long schema and table names, and keeps
+the way out: the v2 table's own name at its end. Before: an assertion failed in generate on the stress pipeline's
+`<prefix>_ephys.__clustering__unit` (the message was 147 characters)."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from djsqlgen.engines import sides
+from djsqlgen.model.target import TableRef
+
+
+def _ctx(v1: TableRef, v2_schema: str | None) -> SimpleNamespace:
+    targets = [SimpleNamespace(source=SimpleNamespace(driving=v1), name=v1.name)] if v2_schema else []
+    spec = SimpleNamespace(source=v1.schema, target=v2_schema, final=None)
+    return SimpleNamespace(model=SimpleNamespace(targets=targets, schema_map=lambda s: spec),
+                           plan=SimpleNamespace(cutover=SimpleNamespace(rename_to_final=False)))
+
+
+@pytest.mark.parametrize("schema, table, v2_schema", [
+    ("djtfb55e65e_ephys", "__clustering__unit", "djtfb55e65e_ephys_v2"),
+    ("a" * 64, "b" * 64, "c" * 64),
+    ("lab_v1", "subject", "lab_v2"),
+    ("lab_v1", "x" * 64, None),
+])
+def test_the_w8_message_fits_and_ends_with_where_to_write(schema, table, v2_schema):
+    v1 = TableRef(schema, table)
+    sql = sides.refusal_message_sql(_ctx(v1, v2_schema), v1)
+    literals = re.findall(r"'((?:[^'\\]|\\.)*)'", sql)
+    message = literals[0] + "2026-12-07 09:30" + literals[1]
+    assert len(message) <= 128, message
+    assert message.startswith("djsqlgen W8 ") and " is read-only since 2026-12-07 09:30" in message
+    assert message.endswith(f"; write to {v2_schema}.{table}"[-20:] if v2_schema else "; retired, v2 has no such table")
