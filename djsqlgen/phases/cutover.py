@@ -67,19 +67,14 @@ def forward(phases: Phases) -> FileBuilder:
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),
         *([two_way.cutover_refusal(ctx, phases.phase_pending("70"), fn)] if phases.reverse is not None else []),
-        Check(f"{phases.phase_pending('70')} AND NOT {guards.has_privilege(ctx, 'PROCESS', '')}",
-              f"djsqlgen refused {fn}: it needs PROCESS (it waits for older transactions, seen in INNODB_TRX); "
-              "GRANT PROCESS ON *.* TO this user",
-              "v1 closes by a row; 70 then waits for the transactions that began before, which only PROCESS shows"),
         *f.require(privileges)])
     where = {s: s for s in phases.v1_schemas()}
     park, archive, final = renames(phases)
     cut_over = guards.applied(ctx, "70")  # logged by the same procedure as the last rename
     f.add(*_new_schemas(phases, f))
-    # v1 closes by its sides row first, whatever the layout: a row update that waits for no writer (the triggers read
-    # it without a lock). Transactions older than it may still write v1 (their snapshot reads "open"; the dual-write
-    # triggers carry those writes into v2): they end before anything else happens.
-    f.steps([sides.close(ctx, "v1", fn), sides.wait_for_older_transactions(ctx, fn, done_when=cut_over)])
+    # v1 closes by its sides row first, whatever the layout: a row update that waits only for the transactions that
+    # wrote v1 (each holds the row shared to its end: engines/sides.py), 1 s at a time; every later one reads "closed".
+    f.steps([sides.close(ctx, "v1", fn)])
     dualwrite_drops = [s for r, _, n in phases.triggers
                        for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n),
                                            "stop the v1→v2 sync: v1 is read-only from here on")]

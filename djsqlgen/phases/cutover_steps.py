@@ -58,8 +58,9 @@ def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]]) -> list[t
             rows = ",\n  ".join(f"({quote_literal(t.id)}, MD5({k}), {k}, NOW(6))"
                                 for k in (written_key(t, image) for image in images))
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
-            # Only while v1 is closed, read without a lock (a carried v1 write of a transaction older than the close
-            # reads "open": v1 has that row, so it is no write v1 never saw)
+            # Only while v1 is closed, read with a shared lock like the dual-write triggers (engines/sides.py): a v2
+            # write either ends before the close commits (v1 was open: no cut-over yet) or reads "closed" and is
+            # recorded. A carried v1 write reads "open" (its transaction holds the row): v1 has that row anyway.
             # The backfill's session (ENGINE_SESSION) skips it before reading anything: a read per copied row
             # would cost the copy more than the copy itself.
             sql = (f"{create_trigger(phases)}{quote_qualified((schema, trig))}\nAFTER {event} ON "

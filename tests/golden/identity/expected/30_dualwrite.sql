@@ -119,7 +119,8 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
@@ -140,7 +141,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
@@ -221,7 +223,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
@@ -255,7 +258,8 @@ JOIN (
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
@@ -279,7 +283,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
@@ -382,7 +387,8 @@ ON DUPLICATE KEY UPDATE
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
@@ -419,7 +425,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
@@ -444,7 +451,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
@@ -514,7 +522,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
@@ -553,7 +562,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
@@ -580,7 +590,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
@@ -719,7 +730,8 @@ ON DUPLICATE KEY UPDATE
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
@@ -780,7 +792,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -806,7 +819,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -833,7 +847,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -859,7 +874,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -885,7 +901,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -912,7 +929,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -938,7 +956,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -964,7 +983,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -991,7 +1011,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1017,7 +1038,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1043,7 +1065,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1070,7 +1093,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1111,7 +1135,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1119,7 +1143,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1175,7 +1200,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1183,7 +1208,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1302,7 +1328,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1310,7 +1336,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1380,7 +1407,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1388,7 +1415,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1448,7 +1476,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1456,7 +1484,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1596,7 +1625,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1604,7 +1633,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1677,7 +1707,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1685,7 +1715,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1745,7 +1776,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1753,7 +1784,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1860,7 +1892,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1868,7 +1900,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1943,7 +1976,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1951,7 +1984,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2015,7 +2049,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2023,7 +2057,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2199,7 +2234,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2207,7 +2242,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;

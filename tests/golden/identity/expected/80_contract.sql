@@ -74,7 +74,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -99,7 +100,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -124,7 +126,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -149,7 +152,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -174,7 +178,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -199,7 +204,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -224,7 +230,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -249,7 +256,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -274,7 +282,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -299,7 +308,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -324,7 +334,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -349,7 +360,8 @@ BEGIN
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
   SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
   INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
   IF v_open = 0 THEN
     SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;

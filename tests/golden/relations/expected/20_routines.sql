@@ -240,7 +240,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_lab_relations`.`v1_columns` (
 -- [control_table_create.sides] bookkeeping of the control schema
 CREATE TABLE IF NOT EXISTS `djsqlgen_lab_relations`.`sides` (
   side CHAR(2) CHARACTER SET ascii NOT NULL COMMENT 'v1 or v2',
-  is_open TINYINT NOT NULL DEFAULT 1 COMMENT '0: its triggers refuse writes (they read this row without a lock)',
+  is_open TINYINT NOT NULL DEFAULT 1 COMMENT '0: its triggers refuse writes (they read this row with a shared lock)',
   closed_at DATETIME(6) NULL COMMENT 'since when it refuses writes (the refusal says so)',
   closed_by VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the file that closed or reopened it last',
   PRIMARY KEY (side)

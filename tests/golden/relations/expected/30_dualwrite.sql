@@ -119,7 +119,8 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
@@ -140,7 +141,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
@@ -221,7 +223,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
@@ -255,7 +258,8 @@ JOIN (
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
@@ -353,7 +357,8 @@ SELECT * FROM (
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -611,7 +616,8 @@ SELECT * FROM (
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
@@ -688,7 +694,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
@@ -737,7 +744,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
@@ -964,7 +972,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
@@ -1039,7 +1048,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
@@ -1066,7 +1076,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1301,7 +1312,8 @@ ON DUPLICATE KEY UPDATE
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
@@ -1362,7 +1374,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1388,7 +1401,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1415,7 +1429,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1441,7 +1456,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1467,7 +1483,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1494,7 +1511,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1520,7 +1538,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1546,7 +1565,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1573,7 +1593,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1599,7 +1620,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1625,7 +1647,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1652,7 +1675,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1678,7 +1702,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1704,7 +1729,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1731,7 +1757,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1757,7 +1784,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1783,7 +1811,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1810,7 +1839,8 @@ BEGIN
   IF @djsqlgen_engine_session IS NULL THEN
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1851,7 +1881,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1859,7 +1889,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1915,7 +1946,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1923,7 +1954,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2042,7 +2074,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2050,7 +2082,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2121,7 +2154,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2129,7 +2162,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2279,7 +2313,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2287,7 +2321,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2589,7 +2624,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2597,7 +2632,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2710,7 +2746,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2718,7 +2754,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -2807,7 +2844,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -2815,7 +2852,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -3075,7 +3113,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -3083,7 +3121,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -3193,7 +3232,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -3201,7 +3240,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -3266,7 +3306,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -3274,7 +3314,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -3550,7 +3591,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -3558,7 +3599,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;

@@ -98,11 +98,6 @@ LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`s
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: schemas.lab_v1.tables.session__trial.split: not so in v1''s data: every row of lab_v1.session__trial matches exactly one of the filters of lab_v2.trial_hit, lab_v2.trial_other. Fix: make the filters cover every row once (no row left out, none in two sides), or change the data';
       LEAVE checks;
     END IF;
-    -- Refuse: v1 closes by a row; 70 then waits for the transactions that began before, which only PROCESS shows
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70') AND NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'PROCESS' AND '' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: it needs PROCESS (it waits for older transactions, seen in INNODB_TRX); GRANT PROCESS ON *.* TO this user';
-      LEAVE checks;
-    END IF;
     -- Refuse: 70_cutover.sql needs ALTER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'ALTER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the ALTER privilege on lab_v1 is missing; GRANT ALTER ON `lab_v1`.* TO the user running this file (directly or through a role)';
@@ -152,32 +147,39 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_relations: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
-  -- v1 refuses writes from the next transaction on (a row, not DDL: no writer waits for it)
-  UPDATE `djsqlgen_lab_relations`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
-  WHERE side = 'v1' AND is_open = 1;
-
-  -- wait for the transactions that began while v1 was open: their writes still reach v1 and, carried by the dual-write triggers, v2
-  IF NOT (EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70' AND plan_hash = 'b299ae7fb6bd')) THEN
+  -- v1 refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) only for the transactions that wrote v1
+  IF NOT (NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'), 1) = 1)) THEN
     BEGIN
       DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
-      DECLARE v_left INT DEFAULT 0;
-      DECLARE v_oldest BIGINT DEFAULT 0;
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_holder BIGINT DEFAULT 0;
       DECLARE v_waited DOUBLE DEFAULT 0;
       DECLARE v_message VARCHAR(128) DEFAULT '';
-      older: LOOP
-        SELECT COUNT(*), COALESCE(MIN(trx_mysql_thread_id), 0) INTO v_left, v_oldest
-          FROM information_schema.INNODB_TRX
-          WHERE trx_started <= v_since AND trx_mysql_thread_id <> CONNECTION_ID();
-        IF v_left = 0 THEN
-          LEAVE older;
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_lab_relations`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
+          WHERE side = 'v1' AND is_open = 1;
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
         END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
         SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
         IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
-          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql: ', v_left, ' transaction(s) older than v1''s close still open at ', ROUND(v_waited), ' s (thread ', v_oldest, '); v1 stays closed'), 128);
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction wrote v1', '; v1 still open, safe to rerun'), 128);
           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
         END IF;
-        DO SLEEP(0.25);
-      END LOOP older;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
     END;
   END IF;
 END;;

@@ -114,7 +114,8 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
@@ -135,7 +136,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
@@ -216,7 +218,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
@@ -250,7 +253,8 @@ JOIN (
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
@@ -276,7 +280,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -382,7 +387,8 @@ ON DUPLICATE KEY UPDATE
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
@@ -420,7 +426,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
@@ -445,7 +452,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
@@ -515,7 +523,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
@@ -554,7 +563,8 @@ JOIN (
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
@@ -581,7 +591,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -721,7 +732,8 @@ ON DUPLICATE KEY UPDATE
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''';
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
@@ -797,7 +809,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -805,7 +817,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -861,7 +874,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -869,7 +882,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -988,7 +1002,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -996,7 +1010,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1066,7 +1081,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1074,7 +1089,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1136,7 +1152,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1144,7 +1160,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1287,7 +1304,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1295,7 +1312,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1369,7 +1387,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1377,7 +1395,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1437,7 +1456,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1445,7 +1464,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1552,7 +1572,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1560,7 +1580,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1635,7 +1656,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1643,7 +1664,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1707,7 +1729,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1715,7 +1737,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1892,7 +1915,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1900,7 +1923,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;

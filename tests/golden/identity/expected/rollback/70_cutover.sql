@@ -147,7 +147,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -155,7 +155,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -211,7 +212,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -219,7 +220,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -338,7 +340,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -346,7 +348,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -416,7 +419,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -424,7 +427,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -484,7 +488,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -492,7 +496,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -632,7 +637,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -640,7 +645,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -713,7 +719,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -721,7 +727,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -781,7 +788,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -789,7 +796,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -896,7 +904,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -904,7 +912,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -979,7 +988,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -987,7 +996,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1051,7 +1061,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1059,7 +1069,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1235,7 +1246,7 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; read without a lock, so closing waits for no writer
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
@@ -1243,7 +1254,8 @@ BEGIN
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
     INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1';
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
     IF v_open = 0 THEN
       SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
@@ -1440,9 +1452,41 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_identity: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
-  -- v1 takes writes again
-  UPDATE `djsqlgen_lab_identity`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
-  WHERE side = 'v1';
+  -- v1 takes writes again (once the transactions that read it closed have ended)
+  IF NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'), 1) = 1) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_holder BIGINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_lab_identity`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+          WHERE side = 'v1';
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
+        END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped rollback/70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction read v1', '; v1 still closed, safe to rerun'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+    END;
+  END IF;
 
   -- v1 takes writes again (its dual-write triggers are back)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_identity_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_identity_kind_9041cb_guard_ins')) THEN
