@@ -133,11 +133,13 @@ def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, nam
 def close(ctx: Context, side: str, filename: str) -> Statement:
     """Close ``side`` once every transaction that read it open has ended (bounded retry: ``_change``). Closed
     already, nothing is done (its first closing time stays)."""
-    sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {quote_literal(filename)}\n"
+    by = quote_literal(filename)
+    sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {by}\n"
            f"WHERE side = {quote_literal(side)} AND is_open = 1")
     return Statement(f"sides_close.{side}", _change(ctx, side, sql, filename, "wrote", "open"),
-                     f"{side} refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) only "
-                     f"for the transactions that wrote {side}", compound=True, done_when=f"NOT ({is_open_sql(ctx, side)})")
+                     f"{side} refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) "
+                     f"only for the transactions that wrote {side}", compound=True,
+                     done_when=f"NOT ({is_open_sql(ctx, side)})")
 
 
 def reopen(ctx: Context, side: str, filename: str) -> Statement:

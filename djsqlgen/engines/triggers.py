@@ -589,8 +589,9 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         if blocks and not ctx.reverse:  # the cut-over closes v1 by its sides row: checked before anything is carried
-            blocks = [(written.label, "v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's "
-                                      "row to the end of the transaction, so the close waits for it", sides.refusal_block(ctx, written))] + blocks
+            why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
+                   "transaction, so the close waits for it")
+            blocks = [(written.label, why, sides.refusal_block(ctx, written))] + blocks
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]

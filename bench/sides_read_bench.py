@@ -1,0 +1,81 @@
+"""What the cut-over flag's read costs a v1 write: v1's row of the control table ``sides`` read by every v1 trigger
+with a shared lock (engines/sides.py, ``LOCK IN SHARE MODE``) against the consistent read of the first design.
+
+A scratch schema holds a copy of ``sides`` and a table with an AFTER UPDATE trigger whose body is the refusal block
+alone (the read, then IF closed SIGNAL), in the two forms, and a copy without a trigger. One connection runs single-
+row UPDATEs: autocommit (each write a transaction: the lock is taken once per write), and transactions of 10
+(taken once, then asked again by a transaction that holds it). Rounds alternate the forms; the medians of each
+round's mean are printed, in microseconds per write.
+
+    python bench/sides_read_bench.py [--writes 2000] [--rounds 5]
+
+Measured on MariaDB 10.11 (the shared test server, 2 cores): see the report of the flag2 branch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from common import connect, create_own, drop_own, run
+
+SCHEMA = "djsqlgen_bench_sides"
+READ = ("SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '') "
+        "INTO v_open, v_since FROM `{s}`.sides WHERE side = 'v1'{lock}")
+
+
+def _trigger(db, table: str, lock: str) -> None:
+    run(db, f"DROP TRIGGER IF EXISTS `{SCHEMA}`.`{table}_upd`")
+    run(db, f"CREATE TRIGGER `{SCHEMA}`.`{table}_upd` AFTER UPDATE ON `{SCHEMA}`.`{table}` FOR EACH ROW BEGIN "
+            "DECLARE v_open TINYINT DEFAULT 1; DECLARE v_since VARCHAR(20) DEFAULT ''; "
+            f"{READ.format(s=SCHEMA, lock=lock)}; "
+            "IF v_open = 0 THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'closed'; END IF; END")
+
+
+def _round(db, table: str, writes: int, per_transaction: int) -> float:
+    """Mean microseconds per single-row UPDATE of ``table``."""
+    started = time.perf_counter()
+    with db.cursor() as cur:
+        for i in range(writes):
+            if per_transaction > 1 and i % per_transaction == 0:
+                cur.execute("BEGIN")
+            cur.execute(f"UPDATE `{SCHEMA}`.`{table}` SET n = n + 1 WHERE id = {i % 100}")
+            if per_transaction > 1 and i % per_transaction == per_transaction - 1:
+                cur.execute("COMMIT")
+    return (time.perf_counter() - started) / writes * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writes", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    db = connect()
+    create_own(db, SCHEMA)
+    try:
+        run(db, f"CREATE TABLE `{SCHEMA}`.sides (side CHAR(2) CHARACTER SET ascii NOT NULL, is_open TINYINT NOT NULL "
+                "DEFAULT 1, closed_at DATETIME(6) NULL, PRIMARY KEY (side)) ENGINE=InnoDB")
+        run(db, f"INSERT INTO `{SCHEMA}`.sides (side) VALUES ('v1'), ('v2')")
+        forms = {"no trigger": None, "consistent read": "", "locking read": " LOCK IN SHARE MODE"}
+        for name, lock in forms.items():
+            table = name.replace(" ", "_")
+            run(db, f"CREATE TABLE `{SCHEMA}`.`{table}` (id INT PRIMARY KEY, n INT NOT NULL) ENGINE=InnoDB")
+            run(db, f"INSERT INTO `{SCHEMA}`.`{table}` SELECT seq, 0 FROM seq_0_to_99")
+            if lock is not None:
+                _trigger(db, table, lock)
+        for per_transaction in (1, 10):
+            means: dict[str, list[float]] = {name: [] for name in forms}
+            for _ in range(args.rounds):
+                for name in forms:
+                    means[name].append(_round(db, name.replace(" ", "_"), args.writes, per_transaction))
+            label = "autocommit" if per_transaction == 1 else f"{per_transaction} writes a transaction"
+            print(f"{label}: " + "; ".join(f"{name} {statistics.median(m):.0f} us" for name, m in means.items()))
+            extra = statistics.median(means["locking read"]) - statistics.median(means["consistent read"])
+            print(f"  locking read minus consistent read: {extra:+.0f} us a write")
+    finally:
+        drop_own(db, SCHEMA)
+
+
+if __name__ == "__main__":
+    main()
