@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, errno_and_message
 
 from djsqlgen.run.db import connect
 
@@ -30,8 +30,9 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
                                                                                       server_settings):
     """Before: the writer's UPDATE got 1213 every time (70 waited 10 s for the writer's lock, the writer then
     waited for 70's). Then 70 retried its DDL without waiting until the writer's transaction was over. Now 70 (in
-    place) changes no trigger: it closes v1 by its sides row and waits for the writer's transaction, whose snapshot
-    still reads v1 open, so its write lands in v1 and, carried, in v2."""
+    place) changes no trigger: it closes v1 by its sides row, waiting only for transactions that wrote v1; this one
+    has only read it, so 70 goes through at once, and its write afterwards is refused like any v1 write after the
+    close (W8, the statement only: no deadlock, no wait, the transaction goes on)."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
     s.plan()
@@ -49,19 +50,17 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
         said: list[str] = []
         reader = threading.Thread(target=lambda: said.extend(iter(cutover.stderr.readline, "")), daemon=True)
         reader.start()
-        deadline = time.monotonic() + 60  # until 70 has met the writer's lock: waiting for it (before), or retrying
-        while time.monotonic() < deadline and db.query(f"SELECT is_open FROM `{s.control}`.sides WHERE side = 'v1'") \
-                != [{"is_open": 0}]:
-            assert cutover.poll() is None, said
-            time.sleep(0.1)
-        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert cutover.wait(timeout=30) == 0, said  # while the writer's transaction is open
+        started = time.monotonic()
+        errno, message = errno_and_message(writer, f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert time.monotonic() - started < 0.5
+        assert errno == 1644 and message.startswith("djsqlgen W8 "), (errno, message)
         writer.execute("COMMIT")
     finally:
         writer.close()
-    assert cutover.wait(timeout=120) == 0, said
     reader.join()
     assert not any("waiting for writers' transactions" in line for line in said), said
-    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": ""}]
 
 
 def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix, dj_env, tmp_path, server_settings,
@@ -105,17 +104,17 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
         reader.execute("COMMIT")
 
     try:
-        # 70 first closes v1 and waits for the transactions older than that: the holder keeps it there until the
-        # reader and the locker, begun after the close, hold their locks; then its DDL meets them
+        # 70 first closes v1, waiting for the transactions that wrote v1: the holder (it wrote v1) keeps it there
+        # until the reader and the locker hold their locks; then its DDL meets them
         holder.execute("BEGIN")
-        holder.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 2")
+        holder.execute(f"UPDATE {v1}.subject SET notes = 'holder' WHERE subject_id = 2")
         cut = threading.Thread(target=cutover)
         cut.start()
         deadline = time.monotonic() + 30
-        while db.query(f"SELECT is_open FROM `{s.control}`.sides WHERE side = 'v1'") != [{"is_open": 0}]:
+        while not db.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
+                           [f"UPDATE `{s.control}`.`sides` SET is_open = 0%"]):
             assert time.monotonic() < deadline and cut.is_alive(), (said, outcome)
             time.sleep(0.02)
-        time.sleep(1.1)  # INNODB_TRX tells starts to the second: begun in the close's second, 70 would wait for them
         reader.execute("BEGIN")
         reader.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
         locker.execute("BEGIN")
@@ -140,17 +139,22 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
         holder.close()
     assert "error" not in outcome, (outcome, said)
     assert held_s < 3, f"a writer was held {held_s:.1f} s behind 70's wait"
-    assert db.query(f"SELECT n FROM {side}.counter ORDER BY id") == [{"n": 2}, {"n": 1}]
+    assert db.query(f"SELECT n FROM {side}.counter ORDER BY id") == [{"n": 2}, {"n": 0}]
 
 
 def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, prefix, dj_env, tmp_path,
                                                                            server_settings):
     """RUNBOOK, Lock discipline: with the stock client, `--init-command="SET @djsqlgen_ddl_retries = 'yes'"` makes the
     file's DDL give up at once on a busy table (1205), and the shell loop runs the file again until it goes through; a
-    writer that reads, then writes its table meanwhile is never made to wait or to fail."""
+    writer that reads, then writes its table meanwhile is never made to wait (a renaming 70: one in place runs no DDL
+    on v1). v1 is closed by then (the writer had not written it): its write is refused (W8), not held or deadlocked."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
-    s.plan()
+
+    def to_final_names(plan):
+        plan["schemas"][0]["final"] = f"{prefix}_final"
+        plan["cutover"] = {"rename_to_final": True}
+    s.plan(to_final_names)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=5)
@@ -170,12 +174,13 @@ def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, p
         time.sleep(2)  # the loop meets the writer's table busy, again and again
         assert by_hand.poll() is None, by_hand.communicate()[0]
         started = time.monotonic()
-        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        errno, message = errno_and_message(writer, f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
         assert time.monotonic() - started < 0.5
+        assert errno == 1644 and message.startswith("djsqlgen W8 "), (errno, message)
         writer.execute("COMMIT")
     finally:
         writer.close()
     output, _ = by_hand.communicate(timeout=120)
     assert by_hand.returncode == 0, output
-    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert db.query(f"SELECT notes FROM `{prefix}_final`.subject WHERE subject_id = 3") == [{"notes": ""}]
     assert db.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '70'") == [{"n": 1}]
