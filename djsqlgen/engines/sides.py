@@ -19,11 +19,12 @@ Lock discipline (the RUNBOOK's "Lock discipline" says the same to the DBA):
   bound the update never committed: v1 is still open, and the file is safe to apply again.
 - While the close's exclusive request waits, new shared requests queue behind it (InnoDB grants in order): a
   writer's first v1 write stalls up to the close's wait, 1 s, per attempt; between attempts (1 s) writers go on.
-- Deadlock: writer T2 has locked a v1 row (an UPDATE or DELETE locks it before its BEFORE trigger runs), its
-  trigger's shared request queues behind the close; writer T1, holding the shared lock, waits for T2's row; the
-  close waits for T1. InnoDB rolls back the lightest transaction (fewest undo records and locks): the close, which
-  has changed nothing and holds one lock. It retries; no writer sees 1213 (tests/integration/test_cutover_flag.py
-  forces that cycle).
+- Deadlock: writer T2's statement has locked its v1 row before its trigger reads the sides row (the dual-write
+  triggers run AFTER the write; an UPDATE or DELETE locks its row before a BEFORE guard runs too), and that shared
+  request queues behind the close; writer T1, holding the shared lock, waits for T2's row; the close waits for T1.
+  InnoDB rolls back the lightest transaction (undo records plus locks; trx_weight 2 for the close against 5 for
+  such a writer, probed on MariaDB 10.11): the close, which has changed nothing. It retries; no writer sees 1213
+  (tests/integration/test_cutover_flag.py forces that cycle: the close was the victim 10 times of 10).
 - A consistent read (the first design) let a transaction whose snapshot predates the close read "open", so 70
   had to wait for every transaction on the server (INNODB_TRX cannot tell which will write v1), and an idle one
   anywhere stopped it with v1 closed. v2's trackers read with a lock for the same reason: a v2 write of a
@@ -182,7 +183,8 @@ def _change(ctx: Context, side: str, update: str, filename: str, verb: str, stat
     row: a transaction holding it shared (it read the row) makes the attempt give up (1205), or lose a deadlock
     (1213: the lightest transaction is rolled back, and this one has changed nothing); the next attempt follows
     RETRY_PAUSE_S later, until the bound (SYSDATE: NOW() stands still within a routine). At the bound it stops
-    with ``side`` unchanged. The session's own lock wait is put back either way."""
+    with ``side`` unchanged. The session's own lock wait is put back when it ends, either way (another error stops
+    the file, and its session, with it)."""
     head, middle, tail = stop_message_parts(filename, side, verb, state)
     limit = f"COALESCE(@djsqlgen_close_wait_s, {CLOSE_WAIT_S})"
     holder = "" if ctx.dialect.is_mariadb else ", IF(v_holder > 0, CONCAT(' (id ', v_holder, ')'), '')"
@@ -192,7 +194,7 @@ def _change(ctx: Context, side: str, update: str, filename: str, verb: str, stat
         "  DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);\n"
         "  DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;\n"
         "  DECLARE v_busy TINYINT DEFAULT 0;\n"
-        "  DECLARE v_holder BIGINT DEFAULT 0;\n"
+        + ("" if ctx.dialect.is_mariadb else "  DECLARE v_holder BIGINT DEFAULT 0;\n") +
         "  DECLARE v_waited DOUBLE DEFAULT 0;\n"
         f"  DECLARE v_message VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n"
         f"  SET SESSION innodb_lock_wait_timeout = {ATTEMPT_WAIT_S};\n"

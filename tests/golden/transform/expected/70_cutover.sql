@@ -171,7 +171,6 @@ BEGIN
       DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
       DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
       DECLARE v_busy TINYINT DEFAULT 0;
-      DECLARE v_holder BIGINT DEFAULT 0;
       DECLARE v_waited DOUBLE DEFAULT 0;
       DECLARE v_message VARCHAR(128) DEFAULT '';
       SET SESSION innodb_lock_wait_timeout = 1;
