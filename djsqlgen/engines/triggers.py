@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import written_row
+from djsqlgen.engines import sides, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -588,6 +588,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             from djsqlgen.engines import two_way
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
+        if blocks and not ctx.reverse:  # the cut-over closes v1 by its sides row: checked before anything is carried
+            why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
+                   "transaction, so the close waits for it")
+            blocks = [(written.label, why, sides.refusal_block(ctx, written))] + blocks
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
