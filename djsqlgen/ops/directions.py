@@ -10,13 +10,14 @@ filter, a shared row). A one-way table of a two-way plan refuses v2 writes durin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import way_back
+from djsqlgen.model.reverse import lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.drop_column import DropColumn
+from djsqlgen.ops.extract_lookup import ExtractLookup
 from djsqlgen.plan import Plan, TableSpec
 
 TWO_WAY, ONE_WAY = "two-way", "one-way"
@@ -37,10 +38,16 @@ class Direction:
     v1: str  # its driving v1 table
     two_way: bool
     why: str = ""
+    # A lookup of a two-way table: it has no v1 table of its own; its values go back in the rows of that table
+    # (the v2 table, schema.name) that refer to it
+    through: str = ""
 
     @property
     def line(self) -> str:
         """One line for plan check, generate and the RUNBOOK."""
+        if self.through:
+            return (f"{self.v2} <-> {self.v1}: two-way through {self.through} (its values go back in the v1 rows "
+                    "that use them)")
         if self.two_way:
             return f"{self.v2} <-> {self.v1}: two-way"
         return f"{self.v2} <- {self.v1}: one-way ({self.why})"
@@ -83,7 +90,8 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
         reasons.append("its rows read other v1 tables (joins)")
     if source.filter is not None:
         reasons.append("it holds only the v1 rows its filter passes")
-    if sum(1 for t in model.targets if t.source.driving == source.driving) > 1:
+    lookups = {lookup.id for lookup, _ in lookups_of(model, target)}  # they come back through this table's rows
+    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups) > 1:
         reasons.append(f"{source.driving.label} makes rows of several v2 tables")
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
@@ -107,6 +115,15 @@ def _operation_reason(model: Model, op: Operation) -> str:
             return ""  # a row inserted into v2 gives v1 the column's default
         return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
                 "value (give it a default in v1, or keep the column)")
+    if isinstance(op, ExtractLookup):
+        lookup = model.find(op.lookup_id(model))
+        if lookup is None:
+            return op.irreversible
+        changed = [c.name for c in lookup.columns if c.copied_from is None]
+        if changed:  # a value written to the lookup would need v1's type checked in every row it reaches
+            return (f"{op.table}'s {', '.join(changed)} {'is' if len(changed) == 1 else 'are'} not v1's type: a "
+                    "lookup goes back only with the columns it moves unchanged")
+        return ""  # its v1 rows read their lookup row back (model/reverse.py)
     if isinstance(op, AddColumn) and op.expr is not None:
         return f"v2 column {op.name!r} is computed from v1: a value written to it in v2 could not be kept"
     return op.irreversible
@@ -147,4 +164,12 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons))))
-    return out
+    # a lookup of a table that syncs both ways goes back through that table's rows
+    through = {lookup.id: target.label for target in model.targets if target.id in two_way
+               for lookup, _ in lookups_of(model, target)}
+    return [replace(d, why="", through=through[d.target_id]) if d.target_id in through else d for d in out]
+
+
+def lookups_back(found: list[Direction]) -> set[str]:
+    """The lookups whose values go back through a two-way table's rows."""
+    return {d.target_id for d in found if d.through}

@@ -1,0 +1,126 @@
+"""Two-way sync of a lookup extraction (issue 24): v1 and v2 both take writes, kept equal by the server.
+
+`probe_insertion (…, probe, vendor, channels, depth)` becomes `#probe (probe) → vendor, channels` and
+`probe_insertion (…, probe, depth)` referring to it. From 60 on: a v2 row written to probe_insertion reaches v1 with
+its lookup row's values joined back; an UPDATE of a v2 lookup row's values rewrites every v1 row of its key; v1
+writes keep working as before (the forward triggers add or update the lookup row). v2 writes that have no v1 form
+are refused at the write: a lookup key changed in place (its ON UPDATE CASCADE would move v2's rows behind v1's
+back), and any v2 write of the lookup before 60. A v2 lookup row that no v2 row uses is held by v2 alone (v1 has
+no row to hold it; a lookup row no v1 row uses any more is already allowed by the forward sync). Every table is
+compared both ways by full ordered SELECTs, independently of verify, and verify is clean.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from support.safety import FastScenario, applied
+
+from djsqlgen.run.db import ServerError, connect
+
+V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
+  ENGINE=InnoDB;
+CREATE TABLE probe_insertion (subject_id int NOT NULL, insertion_number tinyint NOT NULL,
+  probe varchar(32) NOT NULL, vendor varchar(32) NOT NULL, channels smallint NULL, depth float NOT NULL,
+  PRIMARY KEY (subject_id, insertion_number),
+  CONSTRAINT insertion_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_12;
+INSERT INTO probe_insertion SELECT s.seq, k.seq, ELT(1 + (s.seq + k.seq) % 3, 'np1', 'np2', 'Tetrode'),
+  ELT(1 + (s.seq + k.seq) % 3, 'imec', 'imec', 'neuralynx'), ELT(1 + (s.seq + k.seq) % 3, 384, NULL, 4), k.seq / 4
+  FROM seq_1_to_12 AS s, seq_1_to_3 AS k
+"""
+LOOKUP = {"table": "#probe", "key": ["probe"], "columns": ["vendor", "channels"], "comment": "probes in use"}
+
+
+def _two_way(s: FastScenario):
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["probe_insertion"] = {"lookups": [LOOKUP]}
+    return edit
+
+
+def _same_both_ways(s: FastScenario) -> None:
+    """Independently of verify, by full ordered SELECTs: v2 is forward(v1) (the lookup holds every v1 row's values by
+    its key, plus rows no v1 row uses), and v1 is reverse(v2) (each v2 row with its lookup row's values)."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    key = "ORDER BY subject_id, insertion_number"
+    v1_rows = s.db.query(f"SELECT subject_id, insertion_number, probe, vendor, channels, depth "
+                         f"FROM {v1}.probe_insertion {key}")
+    joined = s.db.query(f"SELECT i.subject_id, i.insertion_number, i.probe, p.vendor, p.channels, i.depth "
+                        f"FROM {v2}.probe_insertion AS i JOIN {v2}.`#probe` AS p ON p.probe = i.probe {key}")
+    assert v1_rows == joined, (v1_rows, joined)
+    assert s.db.query(f"SELECT COUNT(*) AS n FROM {v2}.probe_insertion") == [{"n": len(v1_rows)}]  # none unjoined
+    used = s.db.query(f"SELECT DISTINCT CAST(probe AS BINARY) AS probe, vendor, channels FROM {v1}.probe_insertion "
+                      "ORDER BY 1, 2, 3")
+    held = s.db.query(f"SELECT CAST(probe AS BINARY) AS probe, vendor, channels FROM {v2}.`#probe` ORDER BY 1")
+    assert [r for r in held if r["probe"] in {u["probe"] for u in used}] == used, (used, held)
+    order = "ORDER BY subject_id"
+    assert s.db.query(f"SELECT * FROM {v1}.subject {order}") == s.db.query(f"SELECT * FROM {v2}.subject {order}")
+
+
+def _error(db, sql: str) -> ServerError:
+    with pytest.raises(ServerError) as failed:
+        db.execute(sql)
+    return failed.value
+
+
+def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    checked = s.run("plan", "check", str(s.plan_path))
+    src, dst = s.sources[0], s.v2()
+    assert f"sync: {dst}.probe_insertion <-> {src}.probe_insertion: two-way" in checked.stderr, checked.stderr
+    assert f"sync: {dst}.#probe <-> {src}.probe_insertion: two-way through {dst}.probe_insertion" in checked.stderr
+    s.generate()
+    v1, v2 = f"`{src}`", f"`{dst}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+
+    # before 60: v1 writes carried as before; every v2 write of the lookup refused (W6), naming it
+    db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 9, 'np9', 'imec', 960, 0.5)")
+    for sql in (f"INSERT INTO {v2}.`#probe` VALUES ('np10', 'imec', 12)",
+                f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np9'",
+                f"DELETE FROM {v2}.`#probe` WHERE probe = 'np9'"):
+        refusal = _error(db, sql)
+        assert refusal.errno == 1644 and "W6" in refusal.message and "#probe" in refusal.message, (sql, refusal)
+        assert len(refusal.message) <= 128
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    _same_both_ways(s)
+
+    # from 60: a v2 client adds a probe and an insertion using it, in one transaction: v1 gets the row with the
+    # probe's values
+    db.execute("BEGIN")
+    db.execute(f"INSERT INTO {v2}.`#probe` VALUES ('np2.0', 'imec', 1280)")
+    db.execute(f"INSERT INTO {v2}.probe_insertion VALUES (2, 7, 'np2.0', 1.5)")
+    db.execute("COMMIT")
+    assert db.query(f"SELECT probe, vendor, channels FROM {v1}.probe_insertion WHERE subject_id = 2 AND "
+                    "insertion_number = 7") == [{"probe": "np2.0", "vendor": "imec", "channels": 1280}]
+    # an update of the lookup's values rewrites every v1 row of its key (and no echo comes back)
+    rows_np1 = db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE probe = 'np1'")[0]["n"]
+    assert rows_np1 > 3
+    db.execute(f"UPDATE {v2}.`#probe` SET vendor = 'IMEC', channels = NULL WHERE probe = 'np1'")
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE probe = 'np1' AND vendor = 'IMEC' "
+                    "AND channels IS NULL") == [{"n": rows_np1}]
+    # a v2 row moved to another probe, its depth changed, one deleted
+    db.execute(f"UPDATE {v2}.probe_insertion SET probe = 'Tetrode', depth = 2.5 WHERE subject_id = 3 AND "
+               "insertion_number = 1")
+    db.execute(f"DELETE FROM {v2}.probe_insertion WHERE subject_id = 4 AND insertion_number = 2")
+    # a lookup row no v2 row uses: held by v2 alone (it has no v1 form), and it can go again
+    db.execute(f"INSERT INTO {v2}.`#probe` VALUES ('unused', 'nobody', 1)")
+    db.execute(f"DELETE FROM {v2}.`#probe` WHERE probe = 'unused'")
+    _same_both_ways(s)
+    # a lookup row still in use: v2's foreign key refuses its delete
+    refusal = _error(db, f"DELETE FROM {v2}.`#probe` WHERE probe = 'np2'")
+    assert refusal.errno == 1451, refusal
+
+    # v1 writes keep working: a new probe, every row of a probe changed at once, a delete
+    db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (5, 8, 'np-v1', 'cambridge', 64, 1)")
+    db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'Neuralynx' WHERE probe = 'Tetrode'")
+    db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 6 AND insertion_number = 1")
+    _same_both_ways(s)
+    s.verify()
