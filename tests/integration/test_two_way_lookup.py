@@ -94,10 +94,14 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
 
     # from 60: a v2 client adds a probe and an insertion using it, in one transaction: v1 gets the row with the
     # probe's values
-    db.execute("BEGIN")
-    db.execute(f"INSERT INTO {v2}.`#probe` VALUES ('np2.0', 'imec', 1280)")
-    db.execute(f"INSERT INTO {v2}.probe_insertion VALUES (2, 7, 'np2.0', 1.5)")
-    db.execute("COMMIT")
+    v2_client = connect(server_settings)
+    try:  # (its own connection: a failure leaves no transaction open on the fixture's)
+        v2_client.execute("BEGIN")
+        v2_client.execute(f"INSERT INTO {v2}.`#probe` VALUES ('np2.0', 'imec', 1280)")
+        v2_client.execute(f"INSERT INTO {v2}.probe_insertion VALUES (2, 7, 'np2.0', 1.5)")
+        v2_client.execute("COMMIT")
+    finally:
+        v2_client.close()
     assert db.query(f"SELECT probe, vendor, channels FROM {v1}.probe_insertion WHERE subject_id = 2 AND "
                     "insertion_number = 7") == [{"probe": "np2.0", "vendor": "imec", "channels": 1280}]
     # an update of the lookup's values rewrites every v1 row of its key (and no echo comes back)
@@ -113,6 +117,13 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     # a lookup row no v2 row uses: held by v2 alone (it has no v1 form), and it can go again
     db.execute(f"INSERT INTO {v2}.`#probe` VALUES ('unused', 'nobody', 1)")
     db.execute(f"DELETE FROM {v2}.`#probe` WHERE probe = 'unused'")
+    _same_both_ways(s)
+    # a lookup key renamed in v2: its ON UPDATE CASCADE moves v2's rows, and the v1 rows of the key follow
+    rows_np1 = db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE probe = 'np1'")[0]["n"]
+    db.execute(f"UPDATE {v2}.`#probe` SET probe = 'Neuropixels 1' WHERE probe = 'np1'")
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE probe = 'Neuropixels 1'") == \
+        [{"n": rows_np1}]
+    db.execute(f"UPDATE {v2}.`#probe` SET probe = 'TETRODE' WHERE probe = 'Tetrode'")  # by case only (_ci)
     _same_both_ways(s)
     # a lookup row still in use: v2's foreign key refuses its delete
     refusal = _error(db, f"DELETE FROM {v2}.`#probe` WHERE probe = 'np2'")
