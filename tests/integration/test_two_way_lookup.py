@@ -12,9 +12,11 @@ compared both ways by full ordered SELECTs, independently of verify, and verify 
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
+from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
 
 from djsqlgen.run.db import ServerError, connect
@@ -135,3 +137,35 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 6 AND insertion_number = 1")
     _same_both_ways(s)
     s.verify()
+
+
+def test_verify_checks_the_lookup_both_ways(db, prefix, dj_env, tmp_path):
+    """v1 against reverse(v2): each v1 row against its v2 row joined to its lookup row, keyed by v1's key; a moved
+    value changed in v1 behind the triggers' back is found in both directions."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1 = f"`{s.sources[0]}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    _same_both_ways(s)
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [], (tables, diffs)
+    by_way = {(t["v2_table"].split(".")[1], t["direction"]): t for t in tables}
+    assert set(by_way) == {("#probe", FORWARD), ("probe_insertion", FORWARD), ("subject", FORWARD),
+                           ("probe_insertion", BACK), ("subject", BACK)}, sorted(by_way)
+    assert by_way[("probe_insertion", BACK)]["v1_rows"] == 36 and by_way[("probe_insertion", BACK)]["result"] == "OK"
+
+    # behind the triggers' back (dropped first): one v1 row's vendor changed
+    for t in db.query("SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = %s "
+                      "AND EVENT_OBJECT_TABLE = 'probe_insertion'", [s.sources[0]]):
+        db.execute(f"DROP TRIGGER {v1}.`{t['n']}`")
+    db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'behind' WHERE subject_id = 2 AND insertion_number = 2")
+    code, tables, diffs = _report(s)
+    assert code == 1
+    found = {(d["v2_table"].split(".")[1], d["direction"], tuple(str(k) for k in json.loads(d["row_key"])))
+             for d in diffs}
+    assert ("probe_insertion", BACK, ("2", "2")) in found, found
+    assert any(d[1] == FORWARD for d in found), found
