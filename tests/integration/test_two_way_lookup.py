@@ -135,7 +135,77 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (5, 8, 'np-v1', 'cambridge', 64, 1)")
     db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'Neuralynx' WHERE probe = 'Tetrode'")
     db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 6 AND insertion_number = 1")
+    db.execute(f"UPDATE {v1}.probe_insertion SET probe = 'NP2' WHERE probe = 'np2'")  # every row, by case only
     _same_both_ways(s)
+    # and a v1 row that disagrees with its key's values is still refused at once, naming the lookup and the key (W3)
+    refusal = _error(db, f"INSERT INTO {v1}.probe_insertion VALUES (5, 9, 'np-v1', 'other', 64, 1)")
+    assert refusal.errno == 1644 and "W3" in refusal.message and "#probe" in refusal.message, refusal
+    assert "'np-v1'" in refusal.message and len(refusal.message) <= 128, refusal
+    _same_both_ways(s)
+    s.verify()
+
+
+def test_writers_on_both_sides_at_once(db, prefix, dj_env, tmp_path, server_settings):
+    """A v1 client and a v2 client, each on subjects and probes of its own, both also using the shared probes: no
+    write fails, and both sides end equal."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    errors: list[str] = []
+
+    def writer(side: str, first: int) -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(first, first + 12):
+                own = f"{side}-probe-{i}"
+                if side == "v1":
+                    conn.execute(f"INSERT INTO {v1}.subject VALUES ({i}, 'v1 {i}')")
+                    conn.execute(f"INSERT INTO {v1}.probe_insertion VALUES ({i}, 1, '{own}', 'cambridge', 32, 1), "
+                                 f"({i}, 2, '{own}', 'cambridge', 32, 2), ({i}, 3, 'np2', 'imec', NULL, 3)")
+                    conn.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'Cambridge NT', channels = 64 "
+                                 f"WHERE probe = '{own}'")
+                    conn.execute(f"UPDATE {v1}.probe_insertion SET depth = depth + 0.5 WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = {i} AND "
+                                     "insertion_number = 2")
+                    if i % 4 == 0:  # a subject renumbered: v1's cascade moves its insertions
+                        conn.execute(f"UPDATE {v1}.subject SET subject_id = {i + 300} WHERE subject_id = {i}")
+                else:
+                    conn.execute("BEGIN")
+                    conn.execute(f"INSERT INTO {v2}.subject VALUES ({i}, 'v2 {i}')")
+                    conn.execute(f"INSERT INTO {v2}.`#probe` VALUES ('{own}', 'atlas', 16)")
+                    conn.execute(f"INSERT INTO {v2}.probe_insertion VALUES ({i}, 1, '{own}', 1), ({i}, 2, '{own}', 2), "
+                                 f"({i}, 3, 'np2', 3)")
+                    conn.execute("COMMIT")
+                    conn.execute(f"UPDATE {v2}.`#probe` SET vendor = 'Atlas Neuro', channels = NULL "
+                                 f"WHERE probe = '{own}'")
+                    conn.execute(f"UPDATE {v2}.probe_insertion SET depth = depth + 0.25 WHERE subject_id = {i}")
+                    if i % 3 == 0:
+                        conn.execute(f"UPDATE {v2}.probe_insertion SET probe = 'Tetrode' WHERE subject_id = {i} "
+                                     "AND insertion_number = 2")
+                    if i % 4 == 0:  # a lookup key renamed: v2's cascade and the v1 rows of the key follow
+                        conn.execute(f"UPDATE {v2}.`#probe` SET probe = '{own}-renamed' WHERE probe = '{own}'")
+                    if i % 5 == 0:
+                        conn.execute(f"DELETE FROM {v2}.probe_insertion WHERE subject_id = {i}")
+                        conn.execute(f"DELETE FROM {v2}.`#probe` WHERE probe LIKE '{own}%'")
+        except ServerError as exc:
+            errors.append(f"{side}: {exc}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=("v1", 100)), threading.Thread(target=writer, args=("v2", 200))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    _same_both_ways(s)
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE vendor = 'Atlas Neuro'") == [{"n": 15}]
     s.verify()
 
 
