@@ -153,7 +153,8 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
                         "ancestor's" for p in sorted(parents & movable - two_way)]
             reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
                         if (why := _operation_reason(model, op))]
-            if not reasons and way_back(model, target, two_way).joins:
+            lookups = {lookup.ref for lookup, _ in lookups_of(model, target)}  # (a lookup's join is no follower's)
+            if not reasons and any(j.table not in lookups for j in way_back(model, target, two_way).joins):
                 followers += 1
                 if followers > MAX_FOLLOWERS:
                     reasons.append(f"it follows a re-keyed parent, and {MAX_FOLLOWERS} tables already sync back that "
@@ -164,10 +165,13 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons))))
-    # a lookup of a table that syncs both ways goes back through that table's rows
-    through = {lookup.id: target.label for target in model.targets if target.id in two_way
-               for lookup, _ in lookups_of(model, target)}
-    return [replace(d, why="", through=through[d.target_id]) if d.target_id in through else d for d in out]
+    # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
+    # rows, no v1 key) is no reason
+    referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}
+    return [d if d.target_id not in referring else
+            replace(d, why="", through=referring[d.target_id].label) if referring[d.target_id].id in two_way else
+            replace(d, why=f"a lookup goes back through the rows of {referring[d.target_id].label}, which syncs one way")
+            for d in out]
 
 
 def lookups_back(found: list[Direction]) -> set[str]:
