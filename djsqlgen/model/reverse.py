@@ -9,7 +9,11 @@ A primary-key change goes back when v2 keeps every v1 key column, as a key or a 
 by v1's key read from the v2 row (a key map that is not aligned). A child that follows a re-keyed parent's new key
 no longer holds the parent's v1 key columns: it reads them from its v2 parent row, by a join on the parent's v2 key.
 Where v2's key is not v1's, v1's key must be unique among v2 rows: ``checked``, and the reverse triggers refuse the
-v2 write that would make two v2 rows one v1 row (W1). (No ``inverse:`` expressions yet: a v1 key column v2 does not
+v2 write that would make two v2 rows one v1 row (W1).
+
+A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
+v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
+The lookup itself is no target here (it has no v1 table). (No ``inverse:`` expressions yet: a v1 key column v2 does not
 keep makes the table one-way, ``way_back`` says so.)
 """
 

@@ -3,9 +3,11 @@
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
-still be read from (model/reverse.py ``way_back``), and a child following such a key. Every other change keeps the table
-one-way, with the reason its operation gives (``Operation.irreversible``) or the shape that stops it (a join, a
-filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the window.
+still be read from (model/reverse.py ``way_back``), a child following such a key, and a lookup that moves columns
+unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
+other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
+that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
+window.
 """
 
 from __future__ import annotations
@@ -168,10 +170,16 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
     # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
     # rows, no v1 key) is no reason
     referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}
-    return [d if d.target_id not in referring else
-            replace(d, why="", through=referring[d.target_id].label) if referring[d.target_id].id in two_way else
-            replace(d, why=f"a lookup goes back through the rows of {referring[d.target_id].label}, which syncs one way")
-            for d in out]
+
+    def of_lookup(d: Direction) -> Direction:
+        table = referring.get(d.target_id)
+        if table is None:
+            return d
+        if table.id in two_way:
+            return replace(d, why="", through=table.label)
+        return replace(d, why=f"a lookup goes back through the rows of {table.label}, which syncs one way")
+
+    return [of_lookup(d) for d in out]
 
 
 def lookups_back(found: list[Direction]) -> set[str]:

@@ -179,11 +179,13 @@ def _lookup_migration(tmp_path, retype: bool = False) -> Migration:
     text = (PLANS / "valid" / "two_way.yaml").read_text().replace(
         "        session_date: {rename: recorded_on}\n",
         "        session_date: {rename: recorded_on" + (", type: datetime" if retype else "") + "}\n").replace(
-        "        rig: keep\n", "        rig: keep\n      lookups:\n      - {table: '#rig', key: [rig], columns: [recorded_on]}\n")
+        "        rig: keep\n",
+        "        rig: keep\n      lookups:\n      - {table: '#rig', key: [rig], columns: [recorded_on]}\n")
     path = tmp_path / "plan.yaml"
     path.write_text(text)
     heading = json.loads((PLANS / "heading.json").read_text())
-    session = next(t for s in heading["schemas"] for t in s["tables"] if s["name"] == "lab_v1" and t["name"] == "session")
+    session = next(t for s in heading["schemas"] for t in s["tables"]
+                   if s["name"] == "lab_v1" and t["name"] == "session")
     session["indexes"] = []  # (its index on the date would keep the column in session)
     return Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
 
