@@ -239,3 +239,66 @@ def test_verify_checks_the_lookup_both_ways(db, prefix, dj_env, tmp_path):
              for d in diffs}
     assert ("probe_insertion", BACK, ("2", "2")) in found, found
     assert any(d[1] == FORWARD for d in found), found
+
+
+def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_lookup(tmp_path, prefix, dj014_python, dj_env, db):
+    """The 0.14 pipeline's subject.sex moved into `#sex` on test_two_way_verify.py's two-way plan: DataJoint 2.3 users
+    write v2 (subjects with sessions and tags, update1, key moves, cascading deletes) while DataJoint 0.14 users
+    write v1; every table compared row by row both ways, independently of verify, then verify clean both ways."""
+    import subprocess
+    import sys
+
+    from support.engine import SUPPORT, build_v1, bulk_fill, dj014_writers, migration_files
+
+    store = tmp_path / "store"
+    common, ephys = build_v1(dj014_python, prefix, store, dj_env)
+    bulk_fill(db, common, 200)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        subject = next(s for s in plan["schemas"] if s["source"] == common)["tables"]["subject"]
+        subject["columns"]["notes"] = {"rename": "remarks"}
+        subject["columns"]["weight"] = {"type": "decimal(8,3)"}
+        subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
+        subject["lookups"] = [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]
+
+    plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.out, s.plan_path = out, plan_path
+    lines = s.run("plan", "check", str(plan_path)).stderr
+    assert f"sync: {common}_v2.#sex <-> {common}.subject: two-way through {common}_v2.subject" in lines, lines
+    assert f"sync: {common}_v2.subject <-> {common}.subject: two-way" in lines, lines
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=97)
+    applied(s, "60_constraints")
+    v2_writers = [subprocess.Popen([sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{common}_v2",
+                                    "--store-dir", str(store), "--worker", str(w), "--iterations", "12"],
+                                   env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                   for w in (1, 2)]
+    dj014_writers(dj014_python, prefix, store, dj_env, 1, ["1000-1049", "1050-1099"], iterations=12)
+    for w in v2_writers:
+        stdout, stderr = w.communicate(timeout=600)
+        assert w.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout.splitlines()[-1])["inserted"] == 12, stdout
+
+    for source in (common, ephys):
+        for table in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                              "AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
+            if (source, table["t"]) != (common, "subject"):
+                s.same_rows(table["t"], source=source)
+    v2c = f"`{common}_v2`"
+    columns = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
+    forward = (f"SELECT {columns.format(weight='CAST(weight AS DECIMAL(8,3))', notes='notes')} FROM `{common}`.subject",
+               f"SELECT {columns.format(weight='weight', notes='remarks')} FROM {v2c}.subject")
+    back = (f"SELECT {columns.format(weight='weight', notes='notes')} FROM `{common}`.subject",
+            f"SELECT {columns.format(weight='CAST(weight AS DECIMAL(6,2))', notes='remarks')} FROM {v2c}.subject")
+    for left, right in (forward, back):
+        assert ([tuple(r.values()) for r in db.query(left + " ORDER BY subject_id")]
+                == [tuple(r.values()) for r in db.query(right + " ORDER BY subject_id")])
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{common}`.subject WHERE notes LIKE 'updated in 2.x %%'") == [{"n": 18}]
+    held = {r["sex"] for r in db.query(f"SELECT sex FROM {v2c}.`#sex`")}
+    assert {r["sex"] for r in db.query(f"SELECT DISTINCT sex FROM `{common}`.subject")} <= held
+
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [] and all(t["result"] == "OK" for t in tables), (tables, diffs)
+    assert {t["v2_table"] for t in tables if t["direction"] == BACK} >= {f"{common}_v2.subject"}
