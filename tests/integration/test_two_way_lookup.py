@@ -208,6 +208,31 @@ def test_writers_on_both_sides_at_once(db, prefix, dj_env, tmp_path, server_sett
     assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.probe_insertion WHERE vendor = 'Atlas Neuro'") == [{"n": 15}]
     s.verify()
 
+    # a lookup row's update whose rewrite of v1 ends by a lock-wait timeout fails whole (v2's row too); the next
+    # write on the same connection still syncs
+    holder, writer_db = connect(server_settings), connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"SELECT * FROM {v1}.probe_insertion WHERE probe = 'np2' LIMIT 1 FOR UPDATE")
+        writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        assert _error(writer_db, f"UPDATE {v2}.`#probe` SET vendor = 'locked' WHERE probe = 'np2'").errno == 1205
+        holder.execute("ROLLBACK")
+        assert db.query(f"SELECT COUNT(*) AS n FROM {v2}.`#probe` WHERE vendor = 'locked'") == [{"n": 0}]
+        writer_db.execute(f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np2'")
+    finally:
+        holder.close()
+        writer_db.close()
+    assert db.query(f"SELECT DISTINCT vendor FROM {v1}.probe_insertion WHERE probe = 'np2'") == [{"vendor": "IMEC"}]
+    _same_both_ways(s)
+
+    # the rollbacks leave v1 with every row written through v2, and no trigger behind
+    before = db.query(f"SELECT * FROM {v1}.probe_insertion ORDER BY subject_id, insertion_number")
+    applied(s, "rollback/60_constraints", "rollback/50_verify", "rollback/40_backfill", "rollback/30_dualwrite")
+    assert db.query(f"SELECT * FROM {v1}.probe_insertion ORDER BY subject_id, insertion_number") == before
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v2}.`#probe`") == [{"n": 0}]
+    assert db.query("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA IN (%s, %s)",
+                    [s.sources[0], s.v2()]) == [{"n": 0}]
+
 
 def test_verify_checks_the_lookup_both_ways(db, prefix, dj_env, tmp_path):
     """v1 against reverse(v2): each v1 row against its v2 row joined to its lookup row, keyed by v1's key; a moved
