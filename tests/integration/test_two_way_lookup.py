@@ -327,3 +327,55 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_lookup(tmp_path, prefi
     code, tables, diffs = _report(s)
     assert code == 0 and diffs == [] and all(t["result"] == "OK" for t in tables), (tables, diffs)
     assert {t["v2_table"] for t in tables if t["direction"] == BACK} >= {f"{common}_v2.subject"}
+
+
+V1_TWO = """
+CREATE TABLE recording (recording_id int NOT NULL, probe varchar(32) NOT NULL, vendor varchar(32) NOT NULL,
+  rig varchar(16) NOT NULL, room varchar(16) NULL, duration double NOT NULL, PRIMARY KEY (recording_id))
+  ENGINE=InnoDB;
+INSERT INTO recording SELECT seq, ELT(1 + seq % 2, 'np1', 'np2'), ELT(1 + seq % 2, 'imec', 'IMEC'),
+  ELT(1 + seq % 3, 'rig1', 'rig2', 'rig3'), ELT(1 + seq % 3, 'A', NULL, 'C'), seq / 8 FROM seq_1_to_30
+"""
+
+
+def test_two_lookups_of_one_table_with_renamed_columns(db, prefix, dj_env, tmp_path):
+    """Two lookups taken from one table, a moved column renamed and the table's own column renamed: each v1 row reads
+    each moved column back from its own lookup row; an update of either lookup reaches v1."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1_TWO)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["recording"] = {
+            "columns": {"recording_id": "keep", "probe": "keep", "vendor": {"rename": "maker"}, "rig": "keep",
+                        "room": "keep", "duration": {"rename": "seconds"}},
+            "lookups": [{"table": "#probe", "key": ["probe"], "columns": ["maker"]},
+                        {"table": "#rig", "key": ["rig"], "columns": ["room"]}]}
+    s.plan(edit)
+    lines = s.run("plan", "check", str(s.plan_path)).stderr
+    dst = s.v2()
+    for lookup in ("#probe", "#rig"):
+        assert f"sync: {dst}.{lookup} <-> {s.sources[0]}.recording: two-way through {dst}.recording" in lines, lines
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{dst}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+
+    def same() -> None:
+        assert db.query(f"SELECT * FROM {v1}.recording ORDER BY recording_id") == db.query(
+            f"SELECT r.recording_id, r.probe, p.maker AS vendor, r.rig, g.room, r.seconds AS duration "
+            f"FROM {v2}.recording AS r JOIN {v2}.`#probe` AS p ON p.probe = r.probe "
+            f"JOIN {v2}.`#rig` AS g ON g.rig = r.rig ORDER BY recording_id")
+
+    same()
+    db.execute(f"INSERT INTO {v2}.`#rig` VALUES ('rig9', 'Z')")
+    db.execute(f"INSERT INTO {v2}.recording VALUES (100, 'np2', 'rig9', 1.5)")
+    db.execute(f"UPDATE {v2}.`#probe` SET maker = 'Imec' WHERE probe = 'np2'")
+    db.execute(f"UPDATE {v2}.`#rig` SET room = NULL WHERE rig = 'rig1'")
+    db.execute(f"UPDATE {v2}.recording SET rig = 'rig2', seconds = 9 WHERE recording_id = 3")
+    db.execute(f"INSERT INTO {v1}.recording VALUES (200, 'np3', 'cambridge', 'rig9', 'Z', 2)")
+    same()
+    assert db.query(f"SELECT vendor, room FROM {v1}.recording WHERE recording_id = 100") == [
+        {"vendor": "Imec", "room": "Z"}]
+    s.verify()
