@@ -12,12 +12,14 @@ in the lookup row, which rewrites the v1 rows of that key). Completed iterations
 Run: ``.venv/bin/python bench/two_way_lookup_bench.py [--subjects 5000] [--writers 2] [--seconds 3] [--rounds 2]``
 (DJ_HOST, DJ_PORT, DJ_USER, DJ_PASS, else root on localhost). Its schemas start with ``djbtl``; dropped at the end.
 
-Last measured (2 cores shared with other helpers' tests, the shared MariaDB 10.11; defaults): v1 0.50, v2 0.34 with
-two writers per side; 0.46 and 0.48 with one (``--subjects 2000 --writers 1 --seconds 3 --rounds 1``); no deadlock
-or lock-wait timeout with or without the triggers; both sides equal after. Per statement with one writer (with /
-without): v2 INSERT of a lookup row 0.52 / 0.26 ms, of an insertion 1.03 / 0.30, UPDATE of a lookup row's vendor (one
-v1 row rewritten) 1.51 / 0.65, of a depth 1.32 / 0.63; v1 INSERT of an insertion 1.21 / 0.22 (the forward lookup write,
-then the echo's compares on v2). two_way_bench.py's plan (no lookup) measured 0.40 / 0.39 on its own shape.
+Last measured (2 cores shared with other helpers' tests, the shared MariaDB 10.11; defaults; three runs): v1 0.58,
+0.58, 0.58; v2 0.37, 0.41, 0.36; no deadlock or lock-wait timeout with or without the triggers; both sides equal after.
+(Before the written-row forms with lookup rows, commit 7d47249: v1 0.50, v2 0.34.) Per statement with one writer
+per side (with / without the triggers): v2 INSERT of a lookup row 0.53 / 0.32 ms, of an insertion 0.85 / 0.27, UPDATE
+of a lookup row's vendor (a v1 row rewritten) 1.65 / 0.69, of a depth 1.35 / 0.60; v1 INSERT of an insertion 1.04 /
+0.22 (the forward lookup write, then the echo's compares on v2). The v2 side misses 0.5: its trigger-free iteration is
+cheap (every statement by key), and each v2 write costs about two statements' work more (the carried write, the
+echo's compare by key); two_way_bench.py's plan without a lookup measured 0.40 / 0.39 on its own shape.
 """
 
 from __future__ import annotations

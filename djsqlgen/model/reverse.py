@@ -122,7 +122,8 @@ def _lookup_values(model: Model, target: Target) -> tuple[dict[str, Expr], dict[
     for i, (lookup, fk) in enumerate(lookups_of(model, target), 1):
         alias = f"lookup_{i}"
         joins[alias] = Join(alias, lookup.ref, tuple((ref, Expr.column(DRIVING, col))
-                                                     for col, ref in zip(fk.columns, fk.ref_columns)), "inner")
+                                                     for col, ref in zip(fk.columns, fk.ref_columns)), "inner",
+                            lookup=True)
         for v1_name, v2_name in carried_back(lookup).items():
             if v2_name not in lookup.primary_key:
                 columns.setdefault(v1_name, Expr.column(alias, v2_name))

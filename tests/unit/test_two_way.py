@@ -208,6 +208,12 @@ def test_a_lookup_goes_back_through_the_rows_that_refer_to_it(tmp_path):
     assert "djsqlgen_lab_two_way_rig" not in " ".join(re.findall(r"TRIGGER `lab_v2`\.`(\w+one_way\w+)`", text))
     assert "W6 lab_v2.#rig: v2 takes writes from 60 on; write to v1 until then" in text
     assert re.search(r"AFTER UPDATE ON `lab_v2`\.`#rig`", text)  # a lookup row's new values rewrite v1's rows
+    # a v2 row is carried with its lookup row's values read by its own columns: no derived table per row
+    back = text.split("TRIGGER `lab_v2`.`djsqlgen_lab_two_way_session_ins_to_v1`")[1].split("END;;")[0]
+    assert re.search(r"INSERT INTO `lab_v1`\.`session`\n +\([^)]*\)\n +SELECT\n +NEW\.`subject_id`, [^\n]*"
+                     r"`lookup_1`\.`recorded_on`[^\n]*\n +FROM `lab_v2`\.`#rig` AS `lookup_1`\n"
+                     r" +WHERE `lookup_1`\.`rig` = NEW\.`rig`;", back), back
+    assert "AS dt" not in back
     # the forward lookup write compares first inside a carried write (a v2 UPDATE of the lookup row is its source)
     forward = text.split("TRIGGER `lab_v1`.`djsqlgen_lab_two_way_session_ins`")[1].split("END;;")[0]
     assert re.search(r"IF v_in_carry THEN\n +SELECT COUNT\(\*\) INTO v_agrees FROM `lab_v2`\.`#rig`[^;]*;\n +END IF;\n"
