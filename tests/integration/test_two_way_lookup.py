@@ -116,6 +116,11 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     db.execute(f"UPDATE {v2}.probe_insertion SET probe = 'Tetrode', depth = 2.5 WHERE subject_id = 3 AND "
                "insertion_number = 1")
     db.execute(f"DELETE FROM {v2}.probe_insertion WHERE subject_id = 4 AND insertion_number = 2")
+    # key moves: an insertion renumbered with a new probe in one statement; a subject renumbered (each side's own
+    # ON UPDATE CASCADE moves its insertions)
+    db.execute(f"UPDATE {v2}.probe_insertion SET insertion_number = 9, probe = 'np2.0' WHERE subject_id = 5 "
+               "AND insertion_number = 1")
+    db.execute(f"UPDATE {v2}.subject SET subject_id = 50 WHERE subject_id = 6")
     # a lookup row no v2 row uses: held by v2 alone (it has no v1 form), and it can go again
     db.execute(f"INSERT INTO {v2}.`#probe` VALUES ('unused', 'nobody', 1)")
     db.execute(f"DELETE FROM {v2}.`#probe` WHERE probe = 'unused'")
@@ -134,11 +139,11 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     # v1 writes keep working: a new probe, every row of a probe changed at once, a delete
     db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (5, 8, 'np-v1', 'cambridge', 64, 1)")
     db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'Neuralynx' WHERE probe = 'Tetrode'")
-    db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 6 AND insertion_number = 1")
+    db.execute(f"DELETE FROM {v1}.probe_insertion WHERE subject_id = 50 AND insertion_number = 1")
     db.execute(f"UPDATE {v1}.probe_insertion SET probe = 'NP2' WHERE probe = 'np2'")  # every row, by case only
     _same_both_ways(s)
     # and a v1 row that disagrees with its key's values is still refused at once, naming the lookup and the key (W3)
-    refusal = _error(db, f"INSERT INTO {v1}.probe_insertion VALUES (5, 9, 'np-v1', 'other', 64, 1)")
+    refusal = _error(db, f"INSERT INTO {v1}.probe_insertion VALUES (5, 10, 'np-v1', 'other', 64, 1)")
     assert refusal.errno == 1644 and "W3" in refusal.message and "#probe" in refusal.message, refusal
     assert "'np-v1'" in refusal.message and len(refusal.message) <= 128, refusal
     _same_both_ways(s)
