@@ -17,7 +17,7 @@ from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
-from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.messages import SIGNAL_LIMIT, short_label, writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 from djsqlgen.sqltext.render import render
@@ -75,12 +75,20 @@ def unless_cascading(ctx: Context, sql: str) -> str:
             f"  {_indent(sql, 2)};\nEND IF")
 
 
+def _within(why: str, table: str) -> str:
+    """``why`` cut (its end marked …) so that a W7 message keeps the table's name and the way out: a long reason (a
+    plan key and a sentence) left in whole took the message's room from the table, cut to its last 8 characters."""
+    reason = " ".join(why.split())
+    room = SIGNAL_LIMIT - len("djsqlgen W7  (): syncs one way (); write to v1") - len(short_label(table))
+    return reason if len(reason) <= room else reason[:max(room - 1, 0)].rstrip() + "…"
+
+
 def one_way_refusals(ctx: Context) -> list[Statement]:
     """BEFORE INSERT/UPDATE/DELETE triggers on each one-way v2 table: a client's write is refused with the reason."""
     out = []
     for target_id, why in ctx.one_way:
         t = ctx.model.target(target_id)
-        message = writer_message("W7", t.label, "", f"syncs one way ({why}); write to v1")
+        message = writer_message("W7", t.label, "", f"syncs one way ({_within(why, t.label)}); write to v1")
         for event in ("INSERT", "UPDATE", "DELETE"):
             name = one_way_trigger_name(ctx.plan.name, t.name, event)
             sql = render("trigger_one_way_create.sql.j2", trigger=(t.schema, name), table=(t.schema, t.name),

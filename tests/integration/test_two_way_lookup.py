@@ -384,3 +384,40 @@ def test_two_lookups_of_one_table_with_renamed_columns(db, prefix, dj_env, tmp_p
     assert db.query(f"SELECT vendor, room FROM {v1}.recording WHERE recording_id = 100") == [
         {"vendor": "Imec", "room": "Z"}]
     s.verify()
+
+
+def test_a_lookup_of_a_retyped_column_stays_one_way_and_v2_refuses_its_writes(db, prefix, dj_env, tmp_path):
+    """A moved column retyped (vendor wider in v2): the table and its lookup sync one way, `plan check` says why, and
+    from 60 on v2 refuses its clients' writes to both with that reason (W7), within 128 characters."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        columns = {c: "keep" for c in ("subject_id", "insertion_number", "probe", "channels", "depth")}
+        s.tables(plan)["probe_insertion"] = {"columns": {**columns, "vendor": {"type": "varchar(64)"}},
+                                             "lookups": [LOOKUP]}
+    s.plan(edit)
+    src, dst = s.sources[0], s.v2()
+    lines = s.run("plan", "check", str(s.plan_path)).stderr
+    why = "#probe's vendor is not v1's type: a lookup goes back only with the columns it moves unchanged"
+    assert f"sync: {dst}.probe_insertion <- {src}.probe_insertion: one-way (" in lines and why in lines, lines
+    assert (f"sync: {dst}.#probe <- {src}.probe_insertion: one-way (a lookup goes back through the rows of "
+            f"{dst}.probe_insertion, which syncs one way)") in lines, lines
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    v1, v2 = f"`{src}`", f"`{dst}`"
+    for sql, table in ((f"INSERT INTO {v2}.`#probe` VALUES ('np10', 'imec', 12)", "#probe"),
+                       (f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np1'", "#probe"),
+                       (f"UPDATE {v2}.probe_insertion SET depth = 9 WHERE subject_id = 1", "probe_insertion")):
+        refusal = _error(db, sql)
+        # the table whole, the way out, and as much of the reason as fits
+        assert refusal.errno == 1644 and refusal.message.startswith(f"djsqlgen W7 {dst}.{table}: syncs one way ("), \
+            refusal
+        assert refusal.message.endswith("; write to v1") and len(refusal.message) <= 128, refusal
+    # v1 writes still reach v2
+    db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 9, 'np9', 'imec', 960, 0.5)")
+    assert db.query(f"SELECT vendor FROM {v2}.`#probe` WHERE probe = 'np9'") == [{"vendor": "imec"}]
+    s.verify()
