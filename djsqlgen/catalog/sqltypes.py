@@ -88,6 +88,11 @@ def _length(t: SqlType) -> int:
     return t.params[0] if t.params else 1
 
 
+def byte_length(sql_type: str) -> int:
+    """The most bytes a binary or blob column holds (``varbinary(8)``: 8, ``mediumblob``: 16 MiB - 1)."""
+    return _length(parse_sql_type(sql_type))
+
+
 def lossy_reason(source: str, target: str) -> str | None:
     """Why converting ``source`` values to ``target`` can truncate or round, or None when it cannot."""
     s, t = parse_sql_type(source), parse_sql_type(target)

@@ -22,7 +22,7 @@ class Context:
     compare_before_write: frozenset[str] = frozenset()
     reverse: bool = False
     # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
-    one_way: tuple[tuple[str, str], ...] = ()
+    one_way: tuple[tuple[str, str, str], ...] = ()  # (target id, why, the brief reason W7 gives)
     # Lookups whose values go back through a two-way table's rows (ops/directions.py): their forward writes compare
     # first inside a carried write (ids), and their v2 tables (``reverse`` only) refuse clients' writes before 60
     lookups_back: frozenset[str] = frozenset()

@@ -12,12 +12,12 @@ them what only that direction needs.
 
 from __future__ import annotations
 
-from djsqlgen.catalog.sqltypes import int_range, lossy_reason, parse_sql_type
+from djsqlgen.catalog.sqltypes import byte_length, int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
-from djsqlgen.sqltext.messages import SIGNAL_LIMIT, short_label, writer_message
+from djsqlgen.sqltext.messages import one_way_message, writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 from djsqlgen.sqltext.render import render
@@ -75,20 +75,12 @@ def unless_cascading(ctx: Context, sql: str) -> str:
             f"  {_indent(sql, 2)};\nEND IF")
 
 
-def _within(why: str, table: str) -> str:
-    """``why`` cut (its end marked …) so that a W7 message keeps the table's name and the way out: a long reason (a
-    plan key and a sentence) left in whole took the message's room from the table, cut to its last 8 characters."""
-    reason = " ".join(why.split())
-    room = SIGNAL_LIMIT - len("djsqlgen W7  (): syncs one way (); write to v1") - len(short_label(table))
-    return reason if len(reason) <= room else reason[:max(room - 1, 0)].rstrip() + "…"
-
-
 def one_way_refusals(ctx: Context) -> list[Statement]:
     """BEFORE INSERT/UPDATE/DELETE triggers on each one-way v2 table: a client's write is refused with the reason."""
     out = []
-    for target_id, why in ctx.one_way:
+    for target_id, why, brief in ctx.one_way:
         t = ctx.model.target(target_id)
-        message = writer_message("W7", t.label, "", f"syncs one way ({_within(why, t.label)}); write to v1")
+        message = one_way_message(t.label, brief or why)
         for event in ("INSERT", "UPDATE", "DELETE"):
             name = one_way_trigger_name(ctx.plan.name, t.name, event)
             sql = render("trigger_one_way_create.sql.j2", trigger=(t.schema, name), table=(t.schema, t.name),
@@ -193,12 +185,18 @@ def fits(value: str, v2: ColumnDecl, v1: ColumnDecl) -> list[str]:
     elif t1.family == "decimal" and narrower:
         precision, scale = (t1.params + (10, 0))[:2]
         out.append(f"CAST({value} AS DECIMAL({precision}, {scale})) = {value}")
+    elif t1.family == "binary" and narrower:  # a 2.x <blob> (longblob) back into 0.14's mediumblob, say
+        out.append(f"LENGTH({value}) <= {byte_length(v1.sql_type)}")
     elif t1.family == "string" and t1.base not in ("enum", "set"):
         if narrower and t1.base in ("char", "varchar") and t1.params:
             out.append(f"CHAR_LENGTH({value}) <= {t1.params[0]}")
         if v1.charset and v2.charset and v1.charset != v2.charset:
             out.append(f"CAST(CONVERT(CONVERT({value} USING {v1.charset}) USING {v2.charset}) AS BINARY) = "
                        f"CAST({value} AS BINARY)")
+    if t1.family in ("decimal", "float") and t1.unsigned and not t2.unsigned:
+        # 2.x's decimal and float core types are signed (the preset drops 0.14's unsigned): a negative value v1's
+        # unsigned column would refuse with its own error, or clip to 0 outside strict mode
+        out.append(f"{value} >= 0")
     return out
 
 

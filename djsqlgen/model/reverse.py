@@ -170,14 +170,18 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         for j in grandparents:  # after the parent's join: their ON reads it
             joins.setdefault(j.alias, j)
         columns[attr.name] = value
+    stuck = []  # key columns following a parent that does not sync back: one reason for them all
     for k in target.primary_key:
         c = target.column(k)
         plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
         follows = c.follows and any(fk.name == c.follows and fk.parent in two_way for fk in target.foreign_keys)
         if c.follows and not follows:
-            reasons.append(f"v2 key column {k!r} follows a parent's new key, and that parent does not sync back")
+            stuck.append(k)
         elif not plain and not follows:
             reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
+    if stuck:
+        reasons.append(f"v2 key column{'s' if len(stuck) > 1 else ''} {', '.join(map(repr, stuck))} follow"
+                       f"{'' if len(stuck) > 1 else 's'} its parent's key, and that parent does not sync back")
     return WayBack(columns, tuple(joins.values()), tuple(reasons))
 
 

@@ -89,5 +89,6 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        return (f"{self.column} becomes 2.x {self.kind}@{self.store} JSON; a value 2.x writes has no row in 0.14's "
-                f"{external_table(self.store)}")
+        # short enough for W7's message, which leads with it (sqltext/messages.py one_way_message)
+        return (f"{self.column} is 2.x {self.kind}@{self.store} JSON, with no way back to 0.14's "
+                f"{external_table(self.store)} yet")

@@ -40,6 +40,7 @@ class Direction:
     v1: str  # its driving v1 table
     two_way: bool
     why: str = ""
+    brief: str = ""  # the one reason a refused v2 client reads (W7, 128 characters): the plan's own words first
     # A lookup of a two-way table: it has no v1 table of its own; its values go back in the rows of that table
     # (the v2 table, schema.name) that refer to it
     through: str = ""
@@ -147,18 +148,22 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         parents = {fk.parent for fk in target.foreign_keys if fk.parent}
         if table_sync(plan, target) == ONE_WAY:
             reasons = [f"{target.plan_key}.sync is one-way"]
+            brief = ["the plan's sync is one-way for this table"]
         else:
-            reasons = _shape_reasons(model, target, two_way)
+            shape = _shape_reasons(model, target, two_way)
             # The carried move would reach this table's v1 rows before v1's cascade has moved their one-way parent's
             # (error 1452): below a one-way table whose key still moves from v2, a table stays one-way too.
-            reasons += [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
-                        "ancestor's" for p in sorted(parents & movable - two_way)]
-            reasons += [f"{op.plan_key}: {why}" for op in by_target.get(target.id, ())
-                        if (why := _operation_reason(model, op))]
+            below = [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
+                     "ancestor's" for p in sorted(parents & movable - two_way)]
+            ops = [(op.plan_key, why) for op in by_target.get(target.id, ()) if (why := _operation_reason(model, op))]
+            reasons = shape + below + [f"{key}: {why}" for key, why in ops]
+            # an operation names the cause (a join or a key column that follows is often only its consequence)
+            brief = [why for _, why in ops] + below + shape
             lookups = {lookup.ref for lookup, _ in lookups_of(model, target)}  # (a lookup's join is no follower's)
             if not reasons and any(j.table not in lookups for j in way_back(model, target, two_way).joins):
                 followers += 1
                 if followers > MAX_FOLLOWERS:
+                    brief = [f"{MAX_FOLLOWERS} tables already sync back through a re-keyed parent"]
                     reasons.append(f"it follows a re-keyed parent, and {MAX_FOLLOWERS} tables already sync back that "
                                    "way: more would make each write open hundreds of tables (RUNBOOK, Two-way sync)")
         if not reasons:
@@ -166,7 +171,7 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         if not reasons or parents & movable:
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
-                             "; ".join(dict.fromkeys(reasons))))
+                             "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else ""))
     # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
     # rows, no v1 key) is no reason
     referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}
@@ -176,8 +181,9 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         if table is None:
             return d
         if table.id in two_way:
-            return replace(d, why="", through=table.label)
-        return replace(d, why=f"a lookup goes back through the rows of {table.label}, which syncs one way")
+            return replace(d, why="", brief="", through=table.label)
+        why = f"a lookup goes back through the rows of {table.label}, which syncs one way"
+        return replace(d, why=why, brief=why)
 
     return [of_lookup(d) for d in out]
 

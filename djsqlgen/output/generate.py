@@ -60,7 +60,7 @@ class Migration:
         # a lookup of a two-way table goes back through that table's rows: neither one-way nor a v1 table's target
         lookups = lookups_back(self.directions)
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
-                           one_way=tuple((d.target_id, d.why) for d in self.directions
+                           one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions
                                          if not d.two_way and d.target_id not in lookups),
                            data_checks=self.data_checks, lookups_back=frozenset(lookups))
         self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,

@@ -69,3 +69,14 @@ def writer_message(code: str, table: str, key: str, what: str) -> str:
     short_key = _shorten(key, max(room - len(short_table), 1)) if key else ""
     message = f"djsqlgen {code} {short_table}" + (f" ({short_key})" if key else "") + f": {what}"
     return message[:SIGNAL_LIMIT]
+
+
+def one_way_message(table: str, why: str) -> str:
+    """W7: ``djsqlgen W7 table: write to v1; syncs one way: why`` within 128 characters. The table (its end kept) and
+    the way out come first; the reason takes the room left, cut with an ellipsis."""
+    head = f"djsqlgen W7 {short_label(table)}: write to v1; syncs one way: "
+    return head + _cut(why, SIGNAL_LIMIT - len(head))
+
+
+def _cut(text: str, room: int) -> str:
+    return text if len(text) <= room else text[:max(room - 1, 0)] + "…"

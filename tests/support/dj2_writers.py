@@ -4,7 +4,8 @@ python, which has DataJoint 2.x).
     python dj2_writers.py --schema DB --store-dir DIR --worker N --iterations K
 
 DB is the v2 schema of dj014_pipeline.py's common schema under the plan of test_two_way_verify.py (subject with
-``notes`` renamed ``remarks``, ``weight`` a wider decimal and a v2-only ``cohort``). Each iteration, through
+``notes`` renamed ``remarks``, ``weight`` a wider decimal and a v2-only ``cohort``), or with ``--preset`` under the
+dj014-to-dj2 preset (v1's column names, 2.x's types: test_two_way_preset.py). Each iteration, through
 DataJoint 2.3 where DataJoint can: insert a subject with a session and its Tag parts in one transaction, update1 the
 subject, move a key with raw SQL (DataJoint cannot; v2's ON UPDATE CASCADE moves the sessions and tags, v1's its
 own), and delete with DataJoint's cascading delete. The tables are read from the server (``dj.FreeTable``), as a
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-dir", required=True)
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--preset", action="store_true", help="v2 made by the dj014-to-dj2 preset (v1's columns)")
     args = parser.parse_args(argv)
     sys.stdout.flush()
     out = os.fdopen(os.dup(1), "w")
@@ -50,18 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.worker)
     base = 40_000_000 + args.worker * 100_000
     counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0}
+    notes = "notes" if args.preset else "remarks"  # the preset keeps v1's names and adds no column
+    own = {} if args.preset else {"cohort": "2x"}
     for i in range(args.iterations):
         sid = base + i
         with conn.transaction:  # a master and its parts, together
             subject.insert1({"subject_id": sid, "species": "Mus musculus", "subject_uuid": uuid.uuid5(uuid.NAMESPACE_OID,
                                                                                                       f"2x {sid}"),
-                             "sex": rng.choice("MFU"), "remarks": f"2.x worker {args.worker}", "cohort": "2x"})
+                             "sex": rng.choice("MFU"), notes: f"2.x worker {args.worker}", **own})
             session.insert1({"subject_id": sid, "session_id": 1,
                              "session_start": datetime.datetime(2025, 3, 1, 9, i % 60), "operator": "alice"})
             tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("2x-a", "2x-b")])
         counts["inserted"] += 1
         # a weight v1's decimal(6,2) holds (a third decimal would be refused at the write, W5)
-        subject.update1({"subject_id": sid, "remarks": f"updated in 2.x {i}",
+        subject.update1({"subject_id": sid, notes: f"updated in 2.x {i}",
                          "weight": decimal.Decimal(rng.randrange(1000, 4000)) / 100})
         counts["updated"] += 1
         if i % 3 == 1:

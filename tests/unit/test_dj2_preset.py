@@ -360,3 +360,33 @@ def test_a_character_set_djsqlgen_does_not_know_counts_four_bytes_a_character():
     with pytest.raises(Exception) as refused:
         build_model(parse_plan(identity_plan(catalog, [("lab", "lab_v2")], "lab")), catalog)
     assert "row would take up to 72,008 bytes" in "\n".join(refused.value.problems)
+
+
+def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and_reason():
+    """Found by tests/integration/test_two_way_preset.py: W7 ran the plan keys of every reason together, so a 2.x
+    user writing a table with an external blob read '…ubject: syncs one way (its rows read other v1 tables (joins);
+    schemas.lab.tables.subject.columns.' and neither the table's name nor why."""
+    import re
+
+    from djsqlgen.output.generate import Migration
+    from djsqlgen.output.sqlfile import render_file
+    from djsqlgen.sqltext.messages import SIGNAL_LIMIT
+
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    text = identity_plan(catalog, [("lab", "a_long_lab_schema_name_v2")], "a_long_plan_name", "dj014-to-dj2")
+    migration = Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
+    ways = {d.v2.split(".")[1]: d for d in migration.directions}
+    assert not ways["subject"].two_way and ways["session"].two_way is False
+    assert "columns.photo (preset dj014-to-dj2): photo is 2.x blob@raw JSON" in ways["subject"].why  # plan check's
+    assert ways["subject"].brief == "photo is 2.x blob@raw JSON, with no way back to 0.14's ~external_raw yet"
+    # (its key column comes from subject, which does not sync back)
+    assert ways["session"].brief == "v2 key column 'subject_id' follows its parent's key, and that parent does not " \
+                                    "sync back"
+    dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
+    messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
+    assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, with no "
+         "way back to 0.14…"),
+        ("djsqlgen W7 a_long_lab_schema_name_v2.session: write to v1; syncs one way: v2 key column ''subject_id'' follows "
+         "its parent''s key,…")}, messages
+    assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)

@@ -141,7 +141,7 @@ def test_a_new_key_v1s_key_cannot_be_read_from_stays_one_way_naming_inverse(tmp_
     assert set(why) == {"lab_v2.session", "lab_v2.session__trial"}
     assert why["lab_v2.session"].startswith("v1 key column 'session_idx' is not in v2, so a v2 row cannot name its v1 "
                                             "row (keep it as a column of v2; `inverse:` expressions")
-    assert "v2 key column 'session_date' follows a parent's new key, and that parent does not sync back" in \
+    assert "v2 key column 'session_date' follows its parent's key, and that parent does not sync back" in \
         why["lab_v2.session__trial"]
 
 
@@ -171,6 +171,23 @@ def test_a_re_key_syncs_back_through_at_most_max_followers_tables(tmp_path):
     assert sum(d.two_way for d in followers) == MAX_FOLLOWERS
     (last,) = [d for d in followers if not d.two_way]
     assert "open hundreds of tables" in last.why
+
+
+def test_the_way_back_refuses_what_the_presets_signed_and_wider_types_hold_and_v1s_do_not():
+    """Found with the dj014-to-dj2 preset (tests/integration/test_two_way_preset.py): 2.x's decimal and float are
+    signed, so 0.14's `decimal(5,2) unsigned` became `decimal(5,2)` and a negative v2 value reached v1 as the server's
+    own 1264 (W0), not W5; and a 2.x <blob> (longblob) back into 0.14's mediumblob was not checked at all."""
+    from djsqlgen.engines.two_way import fits
+    from djsqlgen.model.target import ColumnDecl
+
+    def decl(sql_type: str) -> ColumnDecl:
+        return ColumnDecl("x", sql_type, True, None, False, "")
+
+    assert fits("NEW.x", decl("decimal(5,2)"), decl("decimal(5,2) unsigned")) == ["NEW.x >= 0"]
+    assert fits("NEW.x", decl("float"), decl("float unsigned")) == ["NEW.x >= 0"]
+    assert fits("NEW.x", decl("longblob"), decl("mediumblob")) == ["LENGTH(NEW.x) <= 16777215"]
+    assert fits("NEW.x", decl("decimal(5,2)"), decl("decimal(5,2)")) == []
+    assert fits("NEW.x", decl("longblob"), decl("longblob")) == []
 
 
 def _lookup_migration(tmp_path, retype: bool = False) -> Migration:
@@ -228,5 +245,6 @@ def test_a_lookup_of_a_retyped_column_stays_one_way_saying_why(tmp_path):
         why["lab_v2.session"]
     text = _file(migration, "30_dualwrite.sql")
     assert why["lab_v2.#rig"] == "a lookup goes back through the rows of lab_v2.session, which syncs one way"
-    assert "W7 lab_v2.#rig: syncs one way (a lookup goes back through the rows of lab_v2.session" in text
+    assert ("W7 lab_v2.#rig: write to v1; syncs one way: a lookup goes back through the rows of lab_v2.session, "
+            "which syncs one way") in text
     assert "W6 lab_v2.#rig" not in text
