@@ -77,8 +77,8 @@ def writer(settings, schema: str, side: str, first: int, stop: threading.Event, 
                 conn.execute("BEGIN")
                 conn.execute(f"INSERT INTO `{schema}`.subject (subject_id) VALUES ({sid})")
                 if side == "v1":
-                    conn.execute(f"INSERT INTO `{schema}`.probe_insertion VALUES ({sid}, 1, '{probe}', 'atlas', 32, 1), "
-                                 f"({sid}, 2, 'shared', 'neuralynx', 384, 2)")
+                    conn.execute(f"INSERT INTO `{schema}`.probe_insertion VALUES "
+                                 f"({sid}, 1, '{probe}', 'atlas', 32, 1), ({sid}, 2, 'shared', 'neuralynx', 384, 2)")
                     conn.execute("COMMIT")
                     conn.execute(f"UPDATE `{schema}`.probe_insertion SET vendor = 'Atlas' WHERE probe = '{probe}'")
                 else:
@@ -172,8 +172,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--same-rows", type=int, default=50)
     args = parser.parse_args()
-    settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"), port=int(os.environ.get("DJ_PORT", "3306")),
-                                  user=os.environ.get("DJ_USER", "root"), password=os.environ.get("DJ_PASS", ""))
+    settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"),
+                                  port=int(os.environ.get("DJ_PORT", "3306")), user=os.environ.get("DJ_USER", "root"),
+                                  password=os.environ.get("DJ_PASS", ""))
     os.environ.update(DJ_HOST=settings.host, DJ_PORT=str(settings.port), DJ_USER=settings.user,
                       DJ_PASS=settings.password)
     prefix = f"djbtl{uuid.uuid4().hex[:6]}"
@@ -216,8 +217,8 @@ def main() -> int:
             errors_with = {k: v for k, v in with_triggers[side].items() if k != "done"}
             errors_without = {k: v for k, v in without[side].items() if k != "done"}
             print(f"  {side} writes: {with_triggers[side]['done']} iterations with the two-way triggers, "
-                  f"{without[side]['done']} without: ratio {ratio:.2f} (target >= 0.5); errors with {errors_with or 0}, "
-                  f"without {errors_without or 0}")
+                  f"{without[side]['done']} without: ratio {ratio:.2f} (target >= 0.5); "
+                  f"errors with {errors_with or 0}, without {errors_without or 0}")
             met &= ratio >= 0.5 and sum(errors_with.values()) <= sum(errors_without.values())
         key = "ORDER BY subject_id, insertion_number"
         same = db.query(f"SELECT subject_id, insertion_number, probe, vendor, channels, depth "

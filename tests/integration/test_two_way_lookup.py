@@ -2,12 +2,14 @@
 
 `probe_insertion (…, probe, vendor, channels, depth)` becomes `#probe (probe) → vendor, channels` and
 `probe_insertion (…, probe, depth)` referring to it. From 60 on: a v2 row written to probe_insertion reaches v1 with
-its lookup row's values joined back; an UPDATE of a v2 lookup row's values rewrites every v1 row of its key; v1
-writes keep working as before (the forward triggers add or update the lookup row). v2 writes that have no v1 form
-are refused at the write: a lookup key changed in place (its ON UPDATE CASCADE would move v2's rows behind v1's
-back), and any v2 write of the lookup before 60. A v2 lookup row that no v2 row uses is held by v2 alone (v1 has
-no row to hold it; a lookup row no v1 row uses any more is already allowed by the forward sync). Every table is
-compared both ways by full ordered SELECTs, independently of verify, and verify is clean.
+its lookup row's values joined back; an UPDATE of a v2 lookup row's values rewrites every v1 row of its key, and a
+new key for it (v2's ON UPDATE CASCADE moves v2's rows) moves the v1 rows of the key; v1 writes keep working as
+before (the forward triggers add or update the lookup row, W3 still refuses a disagreeing row), with no echo and no
+1442. Every v2 write of the lookup is refused before 60 (W6). A v2 lookup row that no v2 row uses has no v1 form and
+is held by v2 alone (a lookup row no v1 row uses any more is already allowed by the forward sync); v2's foreign key
+refuses the delete of one still in use. A lookup of a retyped column stays one-way, and v2 refuses writes to both
+tables (W7). Every table is compared both ways by full ordered SELECTs, independently of verify, and verify is clean
+in both directions.
 """
 
 from __future__ import annotations
