@@ -517,6 +517,55 @@ def status(obj: _Context, plan_path: Path) -> None:
         click.echo("last verify: none")
 
 
+def _side_command(action: str):
+    """`djsqlgen close|reopen v1|v2 PLAN`: the statements of sides/<action>_<side>.sql, run as `apply` runs a file."""
+
+    @cli.command(action, help=(
+        f"{'Close' if action == 'close' else 'Reopen'} one side of a two-way plan: "
+        + ("its clients' writes refused (W8), the other side's still synced into it (sides/close_SIDE.sql)."
+           if action == "close" else "it takes its clients' writes again (sides/reopen_SIDE.sql).")))
+    @click.argument("side", type=click.Choice(["v1", "v2"]))
+    @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @heading_option
+    @click.option("--wait", "wait_s", type=click.IntRange(1, 99999), default=None,
+                  help="Seconds to wait for the transactions that hold the side (default 300); then it stops, the "
+                       "side unchanged.")
+    @pass_context
+    def command(obj: _Context, side: str, plan_path: Path, heading_path: Path | None, wait_s: int | None) -> None:
+        import tempfile
+
+        from djsqlgen.errors import PlanError
+        from djsqlgen.output.sqlfile import render_file
+        from djsqlgen.phases.sides import FOLDER
+        from djsqlgen.plan import load_plan
+        from djsqlgen.run.apply import apply_files
+
+        loaded = load_plan(plan_path)
+        if loaded.sync != "two-way":
+            raise PlanError([f"sync: `djsqlgen {action}` is for plans with sync: two-way; this plan syncs one way, "
+                             "so v1 closes only by 70_cutover.sql and reopens by rollback/70_cutover.sql (a bare "
+                             "close would skip their AUTO_INCREMENT carry and v2 write tracking)"], str(plan_path))
+        catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
+        migration = _generator(loaded, catalog, plan_path)
+        found = next(f for f in migration.side_files() if (f.number, f.name) == (action, side))
+        with tempfile.TemporaryDirectory() as tmp, connected(obj.settings) as db:
+            path = Path(tmp) / FOLDER / found.filename
+            path.parent.mkdir()
+            path.write_text(render_file(found, migration.meta()), encoding="utf-8")
+            if wait_s is not None:
+                db.execute(f"SET @djsqlgen_close_wait_s = {int(wait_s)}")
+            apply_files(db, [path], echo=lambda text: click.echo(text, err=True))
+            rows = db.query(f"SELECT side, is_open, closed_at FROM {migration.ctx.control_table('sides')} ORDER BY side")
+        click.echo("; ".join(f"{r['side']}: writable" if r["is_open"] else f"{r['side']}: read-only since "
+                             f"{r['closed_at']}" for r in rows))
+
+    return command
+
+
+close = _side_command("close")
+reopen = _side_command("reopen")
+
+
 def _count(rows: int | None) -> str:
     return "(not there)" if rows is None else str(rows)
 
