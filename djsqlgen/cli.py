@@ -532,13 +532,9 @@ def _side_command(action: str):
                        "side unchanged.")
     @pass_context
     def command(obj: _Context, side: str, plan_path: Path, heading_path: Path | None, wait_s: int | None) -> None:
-        import tempfile
-
         from djsqlgen.errors import PlanError
-        from djsqlgen.output.sqlfile import render_file
-        from djsqlgen.phases.sides import FOLDER
         from djsqlgen.plan import load_plan
-        from djsqlgen.run.apply import apply_files
+        from djsqlgen.run.sides import installed, run_side_file
 
         loaded = load_plan(plan_path)
         if loaded.sync != "two-way":
@@ -546,16 +542,9 @@ def _side_command(action: str):
                              "so v1 closes only by 70_cutover.sql and reopens by rollback/70_cutover.sql (a bare "
                              "close would skip their AUTO_INCREMENT carry and v2 write tracking)"], str(plan_path))
         catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
-        migration = _generator(loaded, catalog, plan_path)
-        found = next(f for f in migration.side_files() if (f.number, f.name) == (action, side))
-        with tempfile.TemporaryDirectory() as tmp, connected(obj.settings) as db:
-            path = Path(tmp) / FOLDER / found.filename
-            path.parent.mkdir()
-            path.write_text(render_file(found, migration.meta()), encoding="utf-8")
-            if wait_s is not None:
-                db.execute(f"SET @djsqlgen_close_wait_s = {int(wait_s)}")
-            apply_files(db, [path], echo=lambda text: click.echo(text, err=True))
-            rows = db.query(f"SELECT side, is_open, closed_at FROM {migration.ctx.control_table('sides')} ORDER BY side")
+        with connected(obj.settings) as db:
+            migration = installed(db, loaded, catalog, lambda c: _generator(loaded, c, plan_path))
+            rows = run_side_file(db, migration, action, side, wait_s, lambda text: click.echo(text, err=True))
         click.echo("; ".join(f"{r['side']}: writable" if r["is_open"] else f"{r['side']}: read-only since "
                              f"{r['closed_at']}" for r in rows))
 
