@@ -166,6 +166,9 @@ def test_close_waits_only_for_its_own_clients(db, prefix, dj_env, tmp_path, serv
     _same_both_ways(s)
     # the closed side's own engine sessions (the backfill, verify) are never refused
     s.verify()
+    # undoing 60 would leave no side to write to (v2 takes writes from 60 on): refused until v1 reopens
+    assert "v1 is closed (sides/close_v1.sql)" in refused(s, "rollback/60_constraints")
+    applied(s, "sides/reopen_v1", "rollback/60_constraints")
 
 
 def test_one_way_plan_has_no_side_files_and_refuses(db, prefix, dj_env, tmp_path):
