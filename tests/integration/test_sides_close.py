@@ -181,3 +181,34 @@ def test_one_way_plan_has_no_side_files_and_refuses(db, prefix, dj_env, tmp_path
         result = s.run(action, "v1", str(s.plan_path), check=False)
         assert result.returncode == 2, result
         assert "sync: two-way" in result.stderr and "70_cutover.sql" in result.stderr, result.stderr
+
+
+def test_close_v1_refuses_writes_no_dual_write_trigger_sees(db, prefix, dj_env, tmp_path):
+    """A v1 table no v2 table is made from (dropped by the plan) has no dual-write trigger: 30's guards refuse its
+    writes once v1 is closed, and rollback/30 removes them."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1 + ";\nCREATE TABLE note (note_id int NOT NULL, body varchar(20) NOT NULL, PRIMARY KEY (note_id)) "
+                     "ENGINE=InnoDB")
+    edit = _two_way(s)
+
+    def with_note_dropped(plan: dict) -> None:
+        edit(plan)
+        s.tables(plan)["note"] = "drop"
+
+    s.plan(with_note_dropped)
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    s.forward("60_constraints")
+    db.execute(f"INSERT INTO {v1}.note VALUES (1, 'open')")
+    applied(s, "sides/close_v1")
+    refusal = _error(db, f"INSERT INTO {v1}.note VALUES (2, 'closed')")
+    assert refusal.errno == 1644 and re.match(rf"djsqlgen W8 {s.sources[0]}\.note is {SINCE}; retired, v2 has no such "
+                                              "table$", refusal.message), refusal.message
+    _v2_writes(db, v2, 300)
+    _same_both_ways(s)
+    applied(s, "sides/reopen_v1")
+    db.execute(f"INSERT INTO {v1}.note VALUES (2, 'reopened')")
+    applied(s, "rollback/60_constraints", "rollback/50_verify", "rollback/40_backfill", "rollback/30_dualwrite")
+    assert db.query("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
+                    [s.sources[0]]) == [{"n": 0}]
+    assert db.query(f"SELECT body FROM {v1}.note ORDER BY note_id") == [{"body": "open"}, {"body": "reopened"}]
