@@ -489,7 +489,7 @@ def status(obj: _Context, plan_path: Path) -> None:
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))
     dual = [t for t in state["triggers"] if "_guard_" not in t["name_"] and "_track_" not in t["name_"]]
     guards = [t for t in state["triggers"] if "_guard_" in t["name_"]]
-    click.echo(f"dual-write triggers present: {len(dual)}" + (f"; cut-over guards: {len(guards)}" if guards else ""))
+    click.echo(f"dual-write triggers present: {len(dual)}" + (f"; v1 guards (refuse once v1 is closed): {len(guards)}" if guards else ""))
     if state.get("sides"):  # which side takes writes: a closed one's triggers refuse them, naming v2
         click.echo("; ".join(f"{s['side']}: writable" if s["is_open"] else
                              f"{s['side']}: read-only since {s['closed_at']} ({s['closed_by']})" for s in state["sides"]))
