@@ -60,7 +60,9 @@ def test_two_way_triggers_compare_before_write_and_refuse_what_v1_cannot_hold():
 
 
 def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
-    assert "this plan syncs two-way, whose cut-over is not built yet" in _file(_migration("two_way"), "70_cutover.sql")
+    seventy = _file(_migration("two_way"), "70_cutover.sql")
+    assert "this plan syncs two-way, whose cut-over is not built yet" in seventy
+    assert "to stop v1''s writes while v2 keeps syncing into it: djsqlgen close v1 PLAN (sides/close_v1.sql)" in seventy
     one_way = _migration("renames_retype")
     assert one_way.reverse_ctx is None and one_way.directions == []
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
