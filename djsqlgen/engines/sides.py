@@ -144,15 +144,31 @@ def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, nam
                      creates=Owned("trigger", schema, name, v1_table.name))
 
 
-def close(ctx: Context, side: str, filename: str) -> Statement:
+def close(ctx: Context, side: str, filename: str, other_open: str | None = None) -> Statement:
     """Close ``side`` once every transaction that read it open has ended (bounded retry: ``_change``). Closed
-    already, nothing is done (its first closing time stays)."""
+    already, nothing is done (its first closing time stays). ``other_open``: only while that side is open, checked
+    in the same statement (a multi-table UPDATE reads it with a shared lock), so two closes at once cannot both
+    succeed (two-way plans: ``still_open_refusal`` then says so)."""
     by = quote_literal(filename)
-    sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {by}\n"
-           f"WHERE side = {quote_literal(side)} AND is_open = 1")
+    if other_open is None:
+        sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {by}\n"
+               f"WHERE side = {quote_literal(side)} AND is_open = 1")
+    else:
+        sql = (f"UPDATE {sides_table(ctx)} AS s\nJOIN {sides_table(ctx)} AS o ON o.side = {quote_literal(other_open)} "
+               f"AND o.is_open = 1\nSET s.is_open = 0, s.closed_at = NOW(6), s.closed_by = {by}\n"
+               f"WHERE s.side = {quote_literal(side)} AND s.is_open = 1")
     return Statement(f"sides_close.{side}", _change(ctx, side, sql, filename, "wrote", "open"),
                      f"{side} refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) "
                      f"only for the transactions that wrote {side}", compound=True,
+                     done_when=f"NOT ({is_open_sql(ctx, side)})")
+
+
+def still_open_refusal(ctx: Context, side: str, other: str, filename: str) -> Statement:
+    """After a close conditional on ``other`` being open: ``side`` still open means ``other`` closed meanwhile."""
+    message = f"djsqlgen stopped {filename}: {other} was closed meanwhile; {side} stays open (one side takes writes)"
+    assert len(message) <= SIGNAL_LIMIT, message
+    return Statement(f"sides_still_open.{side}", f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)}",
+                     f"{other} was closed by another session while this one waited: {side} stays open",
                      done_when=f"NOT ({is_open_sql(ctx, side)})")
 
 

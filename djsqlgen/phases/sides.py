@@ -45,8 +45,10 @@ def build(phases: Phases, action: str, side: str) -> FileBuilder:
     # close: from 60 on, when v2 takes writes (before, closing v1 leaves no side writable; v2 takes none to close).
     # reopen: whenever the sides table is there (20).
     phases.common_refusals(f, "60" if action == "close" else "20", refusals)
-    change = sides.close if action == "close" else sides.reopen
-    f.steps([change(ctx, side, fn)])
+    if action == "close":
+        f.steps([sides.close(ctx, side, fn, other_open=other), sides.still_open_refusal(ctx, side, other, fn)])
+    else:
+        f.steps([sides.reopen(ctx, side, fn)])
     return f
 
 

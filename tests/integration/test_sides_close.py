@@ -9,6 +9,8 @@ The plan is test_two_way's: subject → animal and session sync both ways, #kind
 from __future__ import annotations
 
 import re
+import subprocess
+import threading
 import time
 
 import pytest
@@ -212,3 +214,42 @@ def test_close_v1_refuses_writes_no_dual_write_trigger_sees(db, prefix, dj_env, 
     assert db.query("SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s",
                     [s.sources[0]]) == [{"n": 0}]
     assert db.query(f"SELECT body FROM {v1}.note ORDER BY note_id") == [{"body": "open"}, {"body": "reopened"}]
+
+
+def test_two_closes_at_once_close_one_side(db, prefix, dj_env, tmp_path, server_settings):
+    """close v1 waits for a transaction that wrote v1; close v2 starts meanwhile (v1 still open, so its refusal does
+    not stop it). When the transaction ends, one close wins; the other finds its condition (the other side open)
+    false in the same statement and stops, its side open."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, control = f"`{s.sources[0]}`", s.control
+    s.forward("60_constraints")
+    results: dict[str, subprocess.CompletedProcess] = {}
+
+    def close(side: str) -> None:
+        results[side] = client(db.settings, s.out / "sides" / f"close_{side}.sql",
+                               init_command="SET @djsqlgen_close_wait_s = 20")
+
+    holder = connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"INSERT INTO {v1}.subject VALUES (80, 'rat', 'held', NULL, NULL)")
+        threads = [threading.Thread(target=close, args=(side,)) for side in ("v1", "v2")]
+        threads[0].start()
+        time.sleep(1.5)
+        threads[1].start()
+        time.sleep(2.5)
+        holder.execute("COMMIT")
+        for t in threads:
+            t.join(60)
+    finally:
+        holder.close()
+    state = {side: row[0] for side, row in _sides(db, control).items()}
+    assert sorted(state.values()) == [0, 1], (state, {k: r.stderr for k, r in results.items()})
+    closed, still = ("v1", "v2") if state["v1"] == 0 else ("v2", "v1")
+    assert results[closed].returncode == 0, results[closed].stderr
+    assert results[still].returncode != 0
+    assert (f"{closed} was closed meanwhile; {still} stays open" in results[still].stderr
+            or f"{closed} is closed already" in results[still].stderr), results[still].stderr

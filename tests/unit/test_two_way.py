@@ -265,7 +265,10 @@ def test_side_files_of_a_two_way_plan_only(tmp_path):
     assert "-- Rollback: sides/reopen_v2.sql" in close_v2
     assert "sides/close_v2.sql builds on 60_constraints.sql" in close_v2  # before 60 v2 takes no writes to refuse
     assert "v1 is closed already, and one side must take writes" in close_v2
-    assert "WHERE side = 'v2' AND is_open = 1" in close_v2  # a closed side keeps its first closing time
+    assert "WHERE s.side = 'v2' AND s.is_open = 1" in close_v2  # a closed side keeps its first closing time
+    # and only while v1 is open, in the same statement: two closes at once cannot both succeed
+    assert "AS o ON o.side = 'v1' AND o.is_open = 1" in close_v2
+    assert "djsqlgen stopped sides/close_v2.sql: v1 was closed meanwhile; v2 stays open" in close_v2
     assert "60_constraints" not in files["sides/reopen_v2.sql"] and "closed already" not in files["sides/reopen_v2.sql"]
     # the reverse triggers read v2's row with a shared lock, and let a carried write through without reading it
     dualwrite = _file(migration, "30_dualwrite.sql")
