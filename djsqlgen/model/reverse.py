@@ -139,7 +139,9 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         c = target.column(k)
         plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
         follows = c.follows and any(fk.name == c.follows and fk.parent in two_way for fk in target.foreign_keys)
-        if c.follows and not follows:
+        if c.follows and not follows and not plain:
+            # (a plain copy of the child's own v1 column, retyped as its parent's key was, goes back as any retyped
+            # column does; below a one-way parent, v1's own ON UPDATE CASCADE moves it: cascade_repeats)
             stuck.append(k)
         elif not plain and not follows:
             reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
