@@ -3,7 +3,8 @@
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
-still be read from (model/reverse.py ``way_back``), and a child following such a key. Every other change keeps the table
+still be read from (model/reverse.py ``way_back``), and a child following such a key, or below a one-way table whose
+key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``). Every other change keeps the table
 one-way, with the reason its operation gives (``Operation.irreversible``) or the shape that stops it (a join, a
 filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the window.
 """

@@ -188,3 +188,26 @@ def test_the_way_back_refuses_what_the_presets_signed_and_wider_types_hold_and_v
     assert fits("NEW.x", decl("longblob"), decl("mediumblob")) == ["LENGTH(NEW.x) <= 16777215"]
     assert fits("NEW.x", decl("decimal(5,2)"), decl("decimal(5,2)")) == []
     assert fits("NEW.x", decl("longblob"), decl("longblob")) == []
+
+
+def test_the_way_back_leaves_to_v1_the_cascades_v1_repeats():
+    """Every ON UPDATE CASCADE of v2 here is one v1's own foreign keys repeat (the same columns, renamed or not):
+    the reverse model marks them, and a reverse UPDATE trigger carries no move along them (v1's cascade does)."""
+    from djsqlgen.engines.impacts import impacts
+    from djsqlgen.model.reverse import cascade_repeats
+    from djsqlgen.model.target import TableRef
+
+    migration = _migration("two_way")
+    repeats = {(w.label, d.label, columns): r for (w, d, columns), r in cascade_repeats(migration.built.model).items()}
+    assert repeats == {
+        ("lab_v2.#kind", "lab_v2.animal", (("kind", "kind"),)): True,
+        ("lab_v2.animal", "lab_v2.session", (("subject_id", "subject_id"),)): True,
+        ("lab_v2.animal", "lab_v2.session__trial", (("subject_id", "subject_id"),)): True,
+        ("lab_v2.session", "lab_v2.session__trial", (("subject_id", "subject_id"), ("session_idx", "session_idx"))):
+            True}
+    back = migration.reverse_ctx.model
+    assert len(back.repeated_cascades) == 4
+    # the one-way animal's key moves reach v1's session through v1's cascade alone: no reverse trigger for it
+    assert impacts(back, TableRef("lab_v2", "animal"), "UPDATE") == []
+    (moved,) = impacts(back, TableRef("lab_v2", "session"), "UPDATE")
+    assert [p.direct for p in moved.paths] == [True]
