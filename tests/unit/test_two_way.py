@@ -211,3 +211,18 @@ def test_the_way_back_leaves_to_v1_the_cascades_v1_repeats():
     assert impacts(back, TableRef("lab_v2", "animal"), "UPDATE") == []
     (moved,) = impacts(back, TableRef("lab_v2", "session"), "UPDATE")
     assert [p.direct for p in moved.paths] == [True]
+
+
+def test_below_a_one_way_table_a_cascade_v1_does_not_repeat_keeps_the_table_one_way(tmp_path):
+    """session re-keyed by its date and one-way by the plan: v2's cascade of a session's new date into its trials
+    moves a column v1 does not have (v1's trials hold session_idx), so v1's own cascade cannot repeat it, and
+    session__trial stays one-way, saying so (besides the key it cannot give back)."""
+    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace("      key: [subject_id, session_date]\n",
+                                 "      key: [subject_id, session_date]\n      sync: one-way\n"))
+    migration = Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+    ways = {d.v2: d for d in migration.directions}
+    assert ways["lab_v2.subject"].two_way and not ways["lab_v2.session"].two_way
+    assert ("its parent lab_v2.session syncs one way, and v1's own ON UPDATE CASCADE would not move its rows with it"
+            in ways["lab_v2.session__trial"].why), ways["lab_v2.session__trial"].why
