@@ -43,7 +43,8 @@ CREATE TABLE _recording (
   rec_idx int NOT NULL,
   probe varchar(16) NOT NULL,
   PRIMARY KEY (subject_id, session_idx, rec_idx),
-  CONSTRAINT recording_session FOREIGN KEY (subject_id, session_idx) REFERENCES `{lab}`.session (subject_id, session_idx)
+  CONSTRAINT recording_session FOREIGN KEY (subject_id, session_idx)
+    REFERENCES `{lab}`.session (subject_id, session_idx)
     ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
 CREATE TABLE curation (
   subject_id int NOT NULL,
@@ -66,7 +67,8 @@ CREATE TABLE curation__label (
   CONSTRAINT label_curation FOREIGN KEY (subject_id, session_idx, rec_idx, curation_idx)
     REFERENCES curation (subject_id, session_idx, rec_idx, curation_idx) ON UPDATE CASCADE ON DELETE RESTRICT
 ) ENGINE=InnoDB;
-INSERT INTO _recording VALUES (1, 1, 1, 'np1'), (1, 1, 2, 'np2'), (1, 2, 1, 'np1'), (2, 1, 1, 'tet'), (3, 1, 1, 'np1');
+INSERT INTO _recording VALUES (1, 1, 1, 'np1'), (1, 1, 2, 'np2'), (1, 2, 1, 'np1'), (2, 1, 1, 'tet'),
+  (3, 1, 1, 'np1');
 INSERT INTO curation VALUES (1, 1, 1, 1, 'ana', 'first pass'), (1, 1, 1, 2, 'bo', NULL), (1, 1, 2, 1, 'ana', 'x'),
   (1, 2, 1, 1, 'cy', NULL), (2, 1, 1, 1, 'bo', 'tetrode');
 INSERT INTO curation__label VALUES (1, 1, 1, 1, 1, 'good'), (1, 1, 1, 1, 2, 'mua'), (1, 1, 1, 2, 1, 'noise'),
@@ -157,7 +159,8 @@ def test_tables_below_a_one_way_table_sync_both_ways(scenario):
     s.db.execute(f"DELETE FROM {v2_ephys}.curation__label WHERE subject_id = 11 AND session_idx = 1 AND rec_idx = 2")
     s.db.execute(f"DELETE FROM {v2_ephys}.curation WHERE subject_id = 11 AND session_idx = 1 AND rec_idx = 2")
     _same_both_ways(s)
-    assert _rows(s, "curation", "v1")[:2] == [(2, 1, 1, 1, "bo", "revised on v2"), (3, 1, 1, 1, "dee", "written on v2, ü")]
+    assert _rows(s, "curation", "v1")[:2] == [(2, 1, 1, 1, "bo", "revised on v2"),
+                                              (3, 1, 1, 1, "dee", "written on v2, ü")]
     assert (11, 1, 1, 7, 1, "noise") in _rows(s, "curation__label", "v1")
     assert not [r for r in _rows(s, "curation", "v1") if r[:3] == (11, 1, 2)]
 

@@ -163,7 +163,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     assert len(curations) >= 2, curations
     first, second = curations[0], curations[1]
     key = "subject_id = %s AND session_id = %s AND insertion_number = %s AND curation_id = %s"
-    values = lambda row: [row["subject_id"], row["session_id"], row["insertion_number"], row["curation_id"]]  # noqa: E731
+    def values(row: dict) -> list:
+        return [row["subject_id"], row["session_id"], row["insertion_number"], row["curation_id"]]
     db.execute(f"UPDATE {v2e}.curation SET verdict = 'noise' WHERE {key}", values(first))
     db.execute(f"DELETE FROM {v2e}.curation WHERE {key}", values(second))
     db.execute(f"INSERT INTO {v2e}.curation ({', '.join(second)}) VALUES ({', '.join(['%s'] * len(second))})",
