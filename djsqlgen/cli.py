@@ -490,6 +490,9 @@ def status(obj: _Context, plan_path: Path) -> None:
     dual = [t for t in state["triggers"] if "_guard_" not in t["name_"] and "_track_" not in t["name_"]]
     guards = [t for t in state["triggers"] if "_guard_" in t["name_"]]
     click.echo(f"dual-write triggers present: {len(dual)}" + (f"; cut-over guards: {len(guards)}" if guards else ""))
+    if state.get("sides"):  # which side takes writes: a closed one's triggers refuse them, naming v2
+        click.echo("; ".join(f"{s['side']}: writable" if s["is_open"] else
+                             f"{s['side']}: read-only since {s['closed_at']} ({s['closed_by']})" for s in state["sides"]))
     if state["progress"]:
         click.echo(format_rows([
             {"v2_table": p.v2_table, "from_v1": p.from_v1, "v1_rows": _count(p.v1_rows), "v2_rows": _count(p.v2_rows),

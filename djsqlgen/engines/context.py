@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from djsqlgen.model.target import Model
+from djsqlgen.model.target import Model, TableRef
 from djsqlgen.plan import Plan
 from djsqlgen.sqltext.dialect import Dialect
 from djsqlgen.sqltext.quoting import quote_qualified
@@ -23,6 +23,10 @@ class Context:
     reverse: bool = False
     # and the targets of a two-way plan that sync one way, with why (their v2 tables refuse clients' writes)
     one_way: tuple[tuple[str, str, str], ...] = ()  # (target id, why, the brief reason W7 gives)
+    # Lookups whose values go back through a two-way table's rows (ops/directions.py): their forward writes compare
+    # first inside a carried write (ids), and their v2 tables (``reverse`` only) refuse clients' writes before 60
+    lookups_back: frozenset[str] = frozenset()
+    lookup_tables: tuple[TableRef, ...] = ()
     data_checks: tuple = ()  # the plan's DataChecks (model.checks): 00 and 70 refuse on them, the backfill stops
 
     @cached_property

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import written_row
+from djsqlgen.engines import sides, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -431,18 +431,25 @@ def _lookup_write(ctx: Context, impact: Impact, insert: bool) -> str:
         message = (f"LEFT(CONCAT({quote_literal(f'djsqlgen W3 {short_label(t.label)} (')}, {key_said}, "
                    f"{quote_literal('): other v1 rows of this key hold other values' + (': ' if rest else ''))}"
                    + (f", {said(rest)}" if rest else "") + f"), {SIGNAL_LIMIT})")
-        otherwise = f"SET v_message = {message};\n      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message"
-        decide = (f"IF v_differ THEN\n      {otherwise};\n    END IF;\n    {_indent(take, 4)};")
+        otherwise = f"SET v_message = {message};\n  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message"
+        decide = f"IF v_differ THEN\n  {otherwise};\nEND IF;\n{take};"
     else:
-        decide = f"IF NOT v_differ THEN\n      {_indent(take, 6)};\n    END IF;"
+        decide = f"IF NOT v_differ THEN\n  {_indent(take, 2)};\nEND IF;"
+    agrees = f"SELECT COUNT(*) INTO v_agrees FROM {table_sql(t.schema, t.name)} AS dst\nWHERE {key} AND {same}"
+    body = (f"BEGIN\n  DECLARE CONTINUE HANDLER FOR 1062 SET v_dup = 1;\n  {_indent(add, 2)};\nEND;\n"
+            f"IF v_dup THEN\n  {_indent(agrees, 2)};\nEND IF;\n"
+            f"IF v_dup AND NOT v_agrees THEN\n  {_indent(_lookup_others_differ(ctx, t), 2)};\n  {_indent(decide, 2)}\n"
+            f"END IF")
+    if t.id in ctx.lookups_back:
+        from djsqlgen.engines import two_way
+
+        # Two-way: inside a write carried from v2 the lookup row already holds these values (a v2 client wrote it, or
+        # its row refers to it); looked at first, so the echo writes nothing (a write of the lookup a v2 statement is
+        # updating would fail with 1442)
+        body = (f"IF {two_way.IN_CARRY} THEN\n  {_indent(agrees, 2)};\nEND IF;\n"
+                f"IF NOT v_agrees THEN\n  {_indent(body, 2)};\nEND IF")
     return (f"BEGIN\n  DECLARE v_dup, v_agrees, v_differ INT DEFAULT 0;\n  DECLARE v_message VARCHAR(128);\n"
-            f"  BEGIN\n    DECLARE CONTINUE HANDLER FOR 1062 SET v_dup = 1;\n    {_indent(add, 4)};\n  END;\n"
-            f"  IF v_dup THEN\n"
-            f"    SELECT COUNT(*) INTO v_agrees FROM {table_sql(t.schema, t.name)} AS dst\n"
-            f"    WHERE {key} AND {same};\n"
-            f"  END IF;\n"
-            f"  IF v_dup AND NOT v_agrees THEN\n    {_indent(_lookup_others_differ(ctx, t), 4)};\n    {decide}\n"
-            f"  END IF;\nEND")
+            f"  {_indent(body, 2)};\nEND")
 
 
 def _without_child_joins(t: Target) -> Target:
@@ -588,6 +595,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             from djsqlgen.engines import two_way
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
+        if blocks and not ctx.reverse:  # the cut-over closes v1 by its sides row: checked before anything is carried
+            why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
+                   "transaction, so the close waits for it")
+            blocks = [(written.label, why, sides.refusal_block(ctx, written))] + blocks
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
@@ -602,6 +613,10 @@ def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
 def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
+    if ctx.lookup_tables:
+        from djsqlgen.engines import two_way
+
+        blocks += [b for b in (two_way.lookup_refusal(ctx, written, event),) if b]
     if event in ("INSERT", "UPDATE"):
         blocks += _split_refusals(ctx, written)
     if ctx.reverse and event in ("INSERT", "UPDATE"):  # before anything reaches v1

@@ -154,6 +154,22 @@ def before_carrying(ctx: Context, target: Target, event: str) -> str:
             f"  END IF;\nEND")
 
 
+def lookup_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, str, str] | None:
+    """A v2 lookup whose values go back through its referring table's rows: its clients' writes refused until 60
+    (W6), like every v2 write. Only there can one be told apart: an insert or a delete of a lookup row changes no v1
+    row (a row no v2 row uses has no v1 form: v2 alone holds it), so the refusal of a carried write that would change
+    v1 (before_carrying) never meets it. Carried writes (the forward triggers fill the lookup) and the engine's own
+    sessions pass."""
+    if not ctx.reverse or written not in ctx.lookup_tables or event == "CASCADE_DELETE":
+        return None
+    message = writer_message("W6", written.label, "", "v2 takes writes from 60 on; write to v1 until then")
+    return (written.label, "a client's write of the lookup: refused until 60 (its own rows have no v1 table)",
+            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL THEN\n"
+            f"  BEGIN\n    DECLARE v_open INT DEFAULT 0;\n    {_sixty_applied(ctx)};\n"
+            f"    IF NOT v_open THEN\n      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
+            f"    END IF;\n  END;\nEND IF")
+
+
 def fits(value: str, v2: ColumnDecl, v1: ColumnDecl) -> list[str]:
     """SQL conditions that v1's column holds ``value`` (of v2's column) exactly; [] when every value fits."""
     t1, t2 = parse_sql_type(v1.sql_type), parse_sql_type(v2.sql_type)

@@ -43,10 +43,19 @@ class Lookup:
 
 
 def is_written_row(target: Target, impact: Impact) -> bool:
-    """Whether the only row ``impact`` reaches in ``target`` is made from the written row alone."""
+    """Whether the only row ``impact`` reaches in ``target`` is made from the written row alone (and the lookup rows
+    it refers to, read by its own columns: a v1 row that reads back a lookup's columns)."""
     s = target.source
-    return (not s.joins and s.filter is None and not s.distinct
+    return (all(j.lookup for j in s.joins) and s.filter is None and not s.distinct
             and bool(impact.paths) and all(p.alias == DRIVING and p.direct for p in impact.paths))
+
+
+def _lookups(target: Target) -> tuple[str, list[str]]:
+    """(``, table AS alias`` for each lookup row the written row refers to, the conditions that find them by NEW's
+    columns): an inner join, as the general forms read them (a row whose lookup row is missing is not written)."""
+    bind = bound(DRIVING, "NEW")
+    tables = "".join(f", {table_sql(j.table.schema, j.table.name)} AS {_q(j.alias)}" for j in target.source.joins)
+    return tables, [f"{_q(j.alias)}.{_q(c)} = {e.render(bind)}" for j in target.source.joins for c, e in j.on]
 
 
 def _at_key(target: Target, record: str, alias: str = "dst.") -> str:
@@ -61,6 +70,13 @@ def upsert(target: Target, plain_insert: bool) -> str:
     the other side's own, keep theirs)."""
     bind = bound(DRIVING, "NEW")
     values = {c.name: c.expr.render(bind) for c in target.columns}
+    if target.source.joins:  # with the values of the lookup rows it refers to (a plain INSERT only)
+        assert plain_insert, "an upsert of a row that reads lookup rows has no written-row form"
+        tables, found = _lookups(target)
+        return (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
+                f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
+                f"SELECT\n  {', '.join(values.values())}\nFROM {tables.removeprefix(', ')}\n"
+                f"WHERE {' AND '.join(found)}")
     body = (f"INSERT INTO {table_sql(target.schema, target.name)}\n"
             f"  ({', '.join(_q(c.name) for c in target.columns)})\n"
             f"VALUES\n  ({', '.join(values.values())})")
@@ -83,8 +99,9 @@ def update(target: Target) -> str:
                         if c.name not in target.primary_key and not c.insert_only)
     if not sets:  # every column is the key: the row at the key is the row
         return ""
-    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst\nSET {sets}\n"
-            f"WHERE {_at_key(target, 'NEW')}")
+    tables, found = _lookups(target)
+    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst{tables}\nSET {sets}\n"
+            f"WHERE {' AND '.join([_at_key(target, 'NEW'), *found])}")
 
 
 def row_as_written(target: Target) -> Lookup:
@@ -93,7 +110,9 @@ def row_as_written(target: Target) -> Lookup:
     bind = bound(DRIVING, "NEW")
     same = "\n  AND ".join(stored_same(f"dst.{_q(c.name)}", c.expr.render(bind), c.decl)
                            for c in target.columns if not c.insert_only and c.name not in target.primary_key)
-    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'NEW')}"
+    tables, found = _lookups(target)
+    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst{tables}\n"
+                  f"WHERE {' AND '.join([_at_key(target, 'NEW'), *found])}"
                   + (f"\n  AND {same}" if same else ""), True)
 
 
@@ -116,8 +135,9 @@ def move(target: Target) -> str:
     show the other side's trigger a row that is neither the old nor the new one, which it would carry back)."""
     bind = bound(DRIVING, "NEW")
     sets = ",\n  ".join(f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns if not c.insert_only)
-    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst\nSET {sets}\n"
-            f"WHERE {_at_key(target, 'OLD')}")
+    tables, found = _lookups(target)
+    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst{tables}\nSET {sets}\n"
+            f"WHERE {' AND '.join([_at_key(target, 'OLD'), *found])}")
 
 
 def delete(target: Target) -> str:

@@ -9,7 +9,11 @@ A primary-key change goes back when v2 keeps every v1 key column, as a key or a 
 by v1's key read from the v2 row (a key map that is not aligned). A child that follows a re-keyed parent's new key
 no longer holds the parent's v1 key columns: it reads them from its v2 parent row, by a join on the parent's v2 key.
 Where v2's key is not v1's, v1's key must be unique among v2 rows: ``checked``, and the reverse triggers refuse the
-v2 write that would make two v2 rows one v1 row (W1). (No ``inverse:`` expressions yet: a v1 key column v2 does not
+v2 write that would make two v2 rows one v1 row (W1).
+
+A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
+v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
+The lookup itself is no target here (it has no v1 table). (No ``inverse:`` expressions yet: a v1 key column v2 does not
 keep makes the table one-way, ``way_back`` says so.)
 """
 
@@ -98,16 +102,49 @@ def _followed_parent(target: Target, v1_column: str, two_way: set[str]) -> tuple
     return None
 
 
+def lookups_of(model: Model, target: Target) -> list[tuple[Target, ForeignKeyDecl]]:
+    """The lookups extracted from ``target`` (ops/extract_lookup.py), each with the foreign key that refers to it: a
+    distinct target made from the same v1 rows, referred to by its whole key."""
+    out = []
+    for fk in target.foreign_keys:
+        parent = model.find(fk.parent) if fk.parent else None
+        if parent is not None and parent.source.distinct and parent.source.driving == target.source.driving \
+                and not parent.source.joins and parent.source.filter is None \
+                and tuple(fk.ref_columns) == tuple(parent.primary_key):
+            out.append((parent, fk))
+    return out
+
+
+def _lookup_values(model: Model, target: Target) -> tuple[dict[str, Expr], dict[str, Join]]:
+    """The v1 columns a lookup took out of ``target``, read back from its v2 lookup row (joined by the reference,
+    inner: v2's foreign key makes every referring row find its lookup row)."""
+    columns: dict[str, Expr] = {}
+    joins: dict[str, Join] = {}
+    for i, (lookup, fk) in enumerate(lookups_of(model, target), 1):
+        alias = f"lookup_{i}"
+        joins[alias] = Join(alias, lookup.ref, tuple((ref, Expr.column(DRIVING, col))
+                                                     for col, ref in zip(fk.columns, fk.ref_columns)), "inner",
+                            lookup=True)
+        for v1_name, v2_name in carried_back(lookup).items():
+            if v2_name not in lookup.primary_key:
+                columns.setdefault(v1_name, Expr.column(alias, v2_name))
+    return columns, joins
+
+
 def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     """How ``target``'s v1 row comes back from its v2 row, or why it cannot (``two_way``: the targets already known to
     sync both ways, parents first)."""
     v1 = model.v1_table(target.source.driving)
     back = carried_back(target)
     columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
-    joins: dict[str, Join] = {}
+    # a lookup's columns: from the lookup row the v2 row refers to (the reverse of the extraction is a join)
+    from_lookups, joins = _lookup_values(model, target)
     reasons = []
     for attr in v1.attributes:
         if attr.name in back:
+            continue
+        if attr.name in from_lookups:
+            columns[attr.name] = from_lookups[attr.name]
             continue
         followed = _followed_parent(target, attr.name, two_way)
         parent = model.target(followed[0].parent) if followed else None

@@ -92,6 +92,9 @@ class Join:
     # The joined rows refer to the driving row (a merged part): none can exist yet when the driving row is
     # inserted, so an insert's trigger does not read that table (a probe there would lock its gap).
     of_child: bool = False
+    # Two-way: the lookup row the driving row refers to (model/reverse.py), found by the driving row's columns alone:
+    # its values are read beside the driving row's, so the written-row forms apply (engines/written_row.py).
+    lookup: bool = False
 
 
 @dataclass(frozen=True)

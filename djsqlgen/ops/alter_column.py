@@ -147,8 +147,10 @@ class AlterColumn(Operation):
         checks = []
         if name in target.primary_key and target.key_map.proof == "checked":
             checks.append(key_unique_check(model, target, self.plan_key))
-        why = self._may_merge(model, target, name)
-        for index in (i for i in target.unique_indexes if name in i.columns and why):
+        # (asked only where an index uses it: a column moved into a lookup is no longer in the target)
+        indexes = [i for i in target.unique_indexes if name in i.columns]
+        why = self._may_merge(model, target, name) if indexes else ""
+        for index in (i for i in indexes if why):
             checks.append(DataCheck(
                 kind="index_unique", target_id=target.id, plan_key=self.plan_key, detail=index.name,
                 what=f"the unique index {index.name} ({', '.join(index.columns)}) of {target.label} stays unique over "

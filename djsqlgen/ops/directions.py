@@ -3,21 +3,24 @@
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
-still be read from (model/reverse.py ``way_back``), and a child following such a key, or below a one-way table whose
-key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``). Every other change keeps the table
-one-way, with the reason its operation gives (``Operation.irreversible``) or the shape that stops it (a join, a
-filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the window.
+still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
+whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), and a lookup that moves columns
+unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
+other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
+that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
+window.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import cascade_repeats, way_back
+from djsqlgen.model.reverse import cascade_repeats, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.drop_column import DropColumn
+from djsqlgen.ops.extract_lookup import ExtractLookup
 from djsqlgen.plan import Plan, TableSpec
 
 TWO_WAY, ONE_WAY = "two-way", "one-way"
@@ -39,11 +42,16 @@ class Direction:
     two_way: bool
     why: str = ""
     brief: str = ""  # the one reason a refused v2 client reads (W7, 128 characters): the plan's own words first
-
+    # A lookup of a two-way table: it has no v1 table of its own; its values go back in the rows of that table
+    # (the v2 table, schema.name) that refer to it
+    through: str = ""
 
     @property
     def line(self) -> str:
         """One line for plan check, generate and the RUNBOOK."""
+        if self.through:
+            return (f"{self.v2} <-> {self.v1}: two-way through {self.through} (its values go back in the v1 rows "
+                    "that use them)")
         if self.two_way:
             return f"{self.v2} <-> {self.v1}: two-way"
         return f"{self.v2} <- {self.v1}: one-way ({self.why})"
@@ -86,7 +94,8 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
         reasons.append("its rows read other v1 tables (joins)")
     if source.filter is not None:
         reasons.append("it holds only the v1 rows its filter passes")
-    if sum(1 for t in model.targets if t.source.driving == source.driving) > 1:
+    lookups = {lookup.id for lookup, _ in lookups_of(model, target)}  # they come back through this table's rows
+    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups) > 1:
         reasons.append(f"{source.driving.label} makes rows of several v2 tables")
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
@@ -110,6 +119,15 @@ def _operation_reason(model: Model, op: Operation) -> str:
             return ""  # a row inserted into v2 gives v1 the column's default
         return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
                 "value (give it a default in v1, or keep the column)")
+    if isinstance(op, ExtractLookup):
+        lookup = model.find(op.lookup_id(model))
+        if lookup is None:
+            return op.irreversible
+        changed = [c.name for c in lookup.columns if c.copied_from is None]
+        if changed:  # a value written to the lookup would need v1's type checked in every row it reaches
+            return (f"{op.table}'s {', '.join(changed)} {'is' if len(changed) == 1 else 'are'} not v1's type: a "
+                    "lookup goes back only with the columns it moves unchanged")
+        return ""  # its v1 rows read their lookup row back (model/reverse.py)
     if isinstance(op, AddColumn) and op.expr is not None:
         return f"v2 column {op.name!r} is computed from v1: a value written to it in v2 could not be kept"
     return op.irreversible
@@ -147,7 +165,8 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             reasons = shape + below + [f"{key}: {why}" for key, why in ops]
             # an operation names the cause (a join or a key column that follows is often only its consequence)
             brief = [why for _, why in ops] + below + shape
-            if not reasons and way_back(model, target, two_way).joins:
+            lookups = {lookup.ref for lookup, _ in lookups_of(model, target)}  # (a lookup's join is no follower's)
+            if not reasons and any(j.table not in lookups for j in way_back(model, target, two_way).joins):
                 followers += 1
                 if followers > MAX_FOLLOWERS:
                     brief = [f"{MAX_FOLLOWERS} tables already sync back through a re-keyed parent"]
@@ -159,4 +178,22 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else ""))
-    return out
+    # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
+    # rows, no v1 key) is no reason
+    referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}
+
+    def of_lookup(d: Direction) -> Direction:
+        table = referring.get(d.target_id)
+        if table is None:
+            return d
+        if table.id in two_way:
+            return replace(d, why="", brief="", through=table.label)
+        why = f"a lookup goes back through the rows of {table.label}, which syncs one way"
+        return replace(d, why=why, brief=why)
+
+    return [of_lookup(d) for d in out]
+
+
+def lookups_back(found: list[Direction]) -> set[str]:
+    """The lookups whose values go back through a two-way table's rows."""
+    return {d.target_id for d in found if d.through}

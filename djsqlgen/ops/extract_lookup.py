@@ -9,6 +9,11 @@ value it writes, or updates it where it changes (before the referring row: paren
 row may still use it, and a value nobody uses any more is harmless). Verify compares, for every v1 row,
 its lookup row's values with its own. That the moved values agree for each key is a data check (plan
 check, 00 and 70): two v1 rows with one key and different values would lose one of them.
+
+Two-way (ops/directions.py, model/reverse.py): the reverse is a join. The table's v1 rows read the moved columns back
+from the v2 lookup row their v2 row refers to, so an UPDATE of a v2 lookup row rewrites every v1 row of its key (the
+reverse triggers of a joined table). A v2 lookup row no v2 row uses has no v1 form and stays in v2 alone. Only when
+the moved columns keep v1's type: else the table stays one-way with that reason.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.model.checks import round_trip_checks
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
-from djsqlgen.ops.directions import TWO_WAY, directions
+from djsqlgen.ops.directions import TWO_WAY, directions, lookups_back
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
 from djsqlgen.phases import phase_files
@@ -57,11 +57,15 @@ class Migration:
         model = forward_two_way(self.built.model, two_way)
         # the plan's data checks, and the round trip of each two-way table (reverse(forward(v1)) is v1)
         self.data_checks = self.built.data_checks + tuple(round_trip_checks(model, two_way))
+        # a lookup of a two-way table goes back through that table's rows: neither one-way nor a v1 table's target
+        lookups = lookups_back(self.directions)
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
-                           one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions if not d.two_way),
-                           data_checks=self.data_checks)
+                           one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions
+                                         if not d.two_way and d.target_id not in lookups),
+                           data_checks=self.data_checks, lookups_back=frozenset(lookups))
         self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
-                                    compare_before_write=frozenset(two_way), reverse=True)
+                                    compare_before_write=frozenset(two_way), reverse=True,
+                                    lookup_tables=tuple(sorted(model.target(i).ref for i in lookups)))
                             if plan.sync == TWO_WAY else None)
 
     @property

@@ -30,6 +30,9 @@ def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_pa
         plan=migration.plan, meta=meta, plan_path=plan_path, targets=migration.targets, retired=migration.retired,
         notes=migration.notes, checks=migration.data_checks, forward=[f for f in files if not f.rollback_of],
         moves_v1=migration.plan.cutover.rename_to_final and any(s.archive for s in migration.plan.schemas),
+        # 70 renames nothing: it closes v1 by its sides row, no DDL (as phases.cutover_steps.in_place decides)
+        closes_by_row=not (migration.plan.cutover.rename_to_final
+                           and any(s.archive or (s.final and s.final != s.target) for s in migration.plan.schemas)),
         v1_schemas=[s.source for s in migration.plan.schemas],
         dj2=dj2_facts(migration) if migration.plan.preset is not None else None, writer_codes=WRITER_CODES,
         directions=migration.directions, two_way_codes=TWO_WAY_CODES,

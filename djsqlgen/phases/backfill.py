@@ -6,6 +6,7 @@ from __future__ import annotations
 from djsqlgen.engines import backfill, guards
 from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
+from djsqlgen.phases.cutover_steps import in_place
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext import expected
 
@@ -27,11 +28,12 @@ def forward(phases: Phases) -> FileBuilder:
                          f"djsqlgen refused {fn}: dual-write triggers are missing; apply 30_dualwrite.sql before "
                          "the backfill", "without the triggers, writes made during the copy would never reach v2"),
         guards.not_after(phases.ctx, "70", "70_cutover.sql", fn, "v2 is primary; nothing to copy")])
-    if phases.reverse is not None:
+    engine = phases.reverse is not None or in_place(phases)  # its copies are neither carried back nor tracked
+    if engine:
         f.add(two_way.engine_session(True))
     for t in phases.targets:
         f.add(backfill.run(phases.ctx, t))
-    if phases.reverse is not None:
+    if engine:
         f.add(two_way.engine_session(False))
     f.log()
     return f
@@ -42,10 +44,11 @@ def rollback(phases: Phases) -> FileBuilder:
     phases.common_refusals(f, None, [
         guards.not_after(phases.ctx, "60", "60_constraints.sql", fn,
                          "emptying v2 tables under foreign keys fails; apply rollback/60_constraints.sql first")])
-    if phases.reverse is not None:
+    engine = phases.reverse is not None or in_place(phases)
+    if engine:
         f.add(two_way.engine_session(True))
     f.steps([s for t in reversed(phases.targets) for s in backfill.undo(phases.ctx, t)])
-    if phases.reverse is not None:
+    if engine:
         f.add(two_way.engine_session(False))
     f.log()
     return f

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import guards, triggers
 from djsqlgen.phases.builder import FileBuilder, table_exists
+from djsqlgen.phases.cutover_steps import dualwrite_events, guard_statements, in_place
 from djsqlgen.phases.routines import routine_statements
 from djsqlgen.phases.shared import EVENTS, Phases
 from djsqlgen.sqltext import expected, naming
@@ -44,6 +45,13 @@ def forward(phases: Phases) -> FileBuilder:
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             trackers += f.dropping(Owned("trigger", schema, trig, name), f"DROP TRIGGER IF EXISTS "
                                    f"{quote_qualified((schema, trig))}", "v1 is gone: nothing to roll back to")
+    if in_place(phases) and not drop_v1:
+        # v1 stays, closed by its row: the writes its dual-write triggers refused until now get guards of their own
+        # first (the same check of the same row), so none slips through once those triggers go
+        carried = dualwrite_events(phases)
+        where = {schema: schema for schema in phases.v1_schemas()}
+        for guard in guard_statements(phases, where, only=lambda pair: pair in carried):
+            f.add(*f.creating(guard, only_if_new=False))
     steps = []
     for r, _, n in phases.triggers:
         steps += f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n), "no sync is left")
@@ -69,7 +77,7 @@ def forward(phases: Phases) -> FileBuilder:
     # The control schema keeps its phase log and its record of what djsqlgen left (v1's guard triggers, v2's
     # write trackers and their records while v1 stays, the schemas cut-over made): status reads them, and the
     # rollbacks still drop only what is recorded.
-    f.add(*phases.drop_bookkeeping(keep=() if drop_v1 else ("v2_writes",)))
+    f.add(*phases.drop_bookkeeping(keep=() if drop_v1 else ("v2_writes", "sides")))
     f.log()
     return f
 

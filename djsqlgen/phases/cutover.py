@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import expand, files, guards, lineage, triggers
+from djsqlgen.engines import expand, files, guards, lineage, sides, triggers
 from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
@@ -16,7 +16,9 @@ from djsqlgen.phases.cutover_steps import (
     counters_to_v2,
     cutover_parking,
     discard_v2_writes,
+    dualwrite_events,
     guard_statements,
+    in_place,
     lineage_renames,
     on_parked_or_final,
     rename,
@@ -70,6 +72,9 @@ def forward(phases: Phases) -> FileBuilder:
     park, archive, final = renames(phases)
     cut_over = guards.applied(ctx, "70")  # logged by the same procedure as the last rename
     f.add(*_new_schemas(phases, f))
+    # v1 closes by its sides row first, whatever the layout: a row update that waits only for the transactions that
+    # wrote v1 (each holds the row shared to its end: engines/sides.py), 1 s at a time; every later one reads "closed".
+    f.steps([sides.close(ctx, "v1", fn)])
     dualwrite_drops = [s for r, _, n in phases.triggers
                        for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(ctx, r, n),
                                            "stop the v1→v2 sync: v1 is read-only from here on")]
@@ -80,6 +85,12 @@ def forward(phases: Phases) -> FileBuilder:
     from_parking = [(p, b) for (_, p), (_, b) in zip(to_parking, final)]
     parked = dict(to_parking)
     now = {t.id: parked.get((t.schema, t.name), (t.schema, t.name)) for t in phases.targets}
+    if in_place(phases):
+        # Nothing moves: v1 stays closed by its row (its dual-write triggers and 30's guards refuse every write), v2's
+        # trackers have been on it since 30 and record from the close on. No DDL on a table writers hold.
+        f.steps(counters_to_v2(phases, {s: s for s in where}, now, cut_over))
+        f.log()
+        return f
     if not park:
         # v1 stays where users write: guard it first, so no write slips through between the two triggers.
         for s in guard_statements(phases, where):
@@ -141,7 +152,7 @@ def rollback(phases: Phases) -> FileBuilder:
                              "--discard-v2-writes)"))
     phases.common_refusals(f, None, [
         Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE "
-              "created_by = '70_cutover.sql')",
+              f"created_by = '70_cutover.sql') AND {sides.is_open_sql(ctx, 'v1')}",
               f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run", "the cut-over left nothing to undo"),
         guards.binlog_trust(ctx, fn),
         *_cutover_half_done(phases, fn),
@@ -167,6 +178,8 @@ def rollback(phases: Phases) -> FileBuilder:
                                               "fail: the table is not there), before its trackers go"),
              _writes_since_check(phases, v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
     for t, (_, (schema, _parked)) in zip(phases.targets, v2_park):
+        if in_place(phases):
+            break  # v2's trackers are 30's, and record nothing once v1 is open again
         for event in EVENTS:
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             steps += f.dropping(Owned("trigger", schema, trig, phases.v2_home(t)[1]),
@@ -174,9 +187,12 @@ def rollback(phases: Phases) -> FileBuilder:
                                 "v2 is no longer primary (a table with triggers cannot move either)")
     by_source = {spec.source: spec for spec in phases.model.schemas}
     guard_drops = []
+    carried = dualwrite_events(phases)
     for ref in phases.v1_tables():
         home = by_source[ref.schema].archive if park and by_source[ref.schema].archive else ref.schema
         for event in EVENTS:
+            if in_place(phases) and (ref, event) not in carried:
+                continue  # 30's guard of a write no dual-write trigger sees: it stays, idle while v1 is open
             g = naming.guard_trigger_name(phases.plan.name, ref.name, event)
             guard_drops += f.dropping(Owned("trigger", home, g, ref.name),
                                       f"DROP TRIGGER IF EXISTS {quote_qualified((home, g))}",
@@ -196,7 +212,7 @@ def rollback(phases: Phases) -> FileBuilder:
             f.add(*f.creating(Statement(s.id, parked_sql, s.comment, compound=True, creates=s.creates),
                               only_if_new=False))
         counters = counters_to_v1(phases, {TableRef(*a): b for a, b in park})  # v1 parked, v2 back: no writers
-        f.steps(counters + [rename(phases, "unpark_v1", [(b, a) for a, b in park],
+        f.steps(counters + [sides.reopen(ctx, "v1", fn), rename(phases, "unpark_v1", [(b, a) for a, b in park],
                                          "v1 back under its own names, its dual-write triggers already on it")])
         _discard(phases, f)
     else:
@@ -205,7 +221,9 @@ def rollback(phases: Phases) -> FileBuilder:
         for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
             f.add(*f.creating(s, only_if_new=False))
         _discard(phases, f)
-        f.steps(counters_to_v1(phases, {ref: (ref.schema, ref.name) for ref in phases.v1_tables()}) + guard_drops)
+        # v1 opens by its row once its dual-write triggers are on it (80 dropped them; they are back above)
+        f.steps(counters_to_v1(phases, {ref: (ref.schema, ref.name) for ref in phases.v1_tables()})
+                + [sides.reopen(ctx, "v1", fn)] + guard_drops)
     f.add(*archive_charsets(phases, to_v2=False))
     for (schema, _), _ in lineage_moves:  # back in its versioned schema
         f.add(*lineage.rename_origins(ctx, schema, [(new, old) for old, new in renamed],
@@ -265,7 +283,11 @@ def _discard(phases: Phases, f: FileBuilder) -> None:
     """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
     f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
                     "rows are deleted and computed again in v2: its foreign keys hold again once done"))
+    if in_place(phases):  # v2's trackers stay on (30's): the repair is no user's write (and reads v2_writes: 1442)
+        f.add(two_way.engine_session(True))
     f.steps(discard_v2_writes(phases))
+    if in_place(phases):
+        f.add(two_way.engine_session(False))
     f.add(Statement("session.foreign_key_checks_on.discard", "SET SESSION foreign_key_checks = 1", "back to normal"))
 
 

@@ -4,7 +4,10 @@ trackers, the AUTO_INCREMENT counters carried across, and the repair of v2 when 
 from __future__ import annotations
 
 from djsqlgen.catalog.sqltypes import parse_sql_type
+from djsqlgen.engines import sides
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
+from djsqlgen.engines.triggers import KINDS
+from djsqlgen.engines.two_way import ENGINE_SESSION
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.phases.builder import table_exists
 from djsqlgen.phases.shared import EVENTS, Phases
@@ -14,24 +17,30 @@ from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qual
 from djsqlgen.sqltext.statements import Owned, Statement
 
 
-def guard_statements(phases: Phases, where: dict[str, str]) -> list[Statement]:
-    """BEFORE triggers on the v1 tables (in schema ``where[source]``) that fail every write, naming v2."""
+def in_place(phases: Phases) -> bool:
+    """Whether the cut-over leaves every table where it is (no renames): then it closes v1 by its sides row alone,
+    without DDL, and 30 installs v2's write trackers (a renaming cut-over moves tables, which triggers cannot
+    follow across schemas, error 1435, so it keeps creating and dropping them)."""
+    park, _, final = renames(phases)
+    return not park and not final and phases.reverse is None
+
+
+def dualwrite_events(phases: Phases) -> set[tuple[TableRef, str]]:
+    """(v1 table, INSERT/UPDATE/DELETE) pairs a dual-write trigger sees: its first block refuses them once v1 is
+    closed."""
+    return {(ref, KINDS[kind][0]) for ref, kind, _ in phases.triggers}
+
+
+def guard_statements(phases: Phases, where: dict[str, str], only=None) -> list[Statement]:
+    """BEFORE triggers on the v1 tables (in schema ``where[source]``) that fail every write once v1 is closed (its
+    sides row), naming v2. ``only``: a test on (v1 table, event) that picks the pairs wanted."""
     out = []
-    by_driving = {t.source.driving: t for t in phases.targets}
     for ref in phases.v1_tables():
-        schema = where[ref.schema]
-        target = by_driving.get(ref)
-        home = ".".join(phases.v2_home(target)) if target else None
-        message = (f"djsqlgen: {ref.label} was cut over to {home}; write there" if home else
-                   f"djsqlgen: {ref.label} was retired by migration {phases.plan.name}; v2 has no such table")
         for event in EVENTS:
+            if only is not None and not only((ref, event)):
+                continue
             name = naming.guard_trigger_name(phases.plan.name, ref.name, event)
-            sql = (f"{create_trigger(phases)}{quote_qualified((schema, name))}\nBEFORE {event} ON "
-                   f"{quote_qualified((schema, ref.name))}\nFOR EACH ROW\n"
-                   f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message[:128])}")
-            out.append(Statement(f"guard_create.{schema}.{ref.name}.{event.lower()}", sql,
-                                 f"from now on a {event} on v1's {ref.name} fails, naming v2", compound=True,
-                                 creates=Owned("trigger", schema, name, ref.name)))
+            out.append(sides.guard_trigger(phases.ctx, ref, where[ref.schema], event, name))
     return out
 
 
@@ -49,10 +58,18 @@ def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]]) -> list[t
             rows = ",\n  ".join(f"({quote_literal(t.id)}, MD5({k}), {k}, NOW(6))"
                                 for k in (written_key(t, image) for image in images))
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
+            # Only while v1 is closed, read with a shared lock like the dual-write triggers (engines/sides.py): a v2
+            # write either ends before the close commits (v1 was open: no cut-over yet) or reads "closed" and is
+            # recorded. A carried v1 write reads "open" (its transaction holds the row): v1 has that row anyway.
+            # The backfill's session (ENGINE_SESSION) skips it before reading anything: a read per copied row
+            # would cost the copy more than the copy itself.
             sql = (f"{create_trigger(phases)}{quote_qualified((schema, trig))}\nAFTER {event} ON "
-                   f"{quote_qualified((schema, name))}\nFOR EACH ROW\n"
-                   f"INSERT IGNORE INTO {phases.ctx.control_table('v2_writes')} (target_id, key_md5, row_key, "
-                   f"written_at)\nVALUES {rows}")
+                   f"{quote_qualified((schema, name))}\nFOR EACH ROW\nBEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n"
+                   f"  DECLARE v_since VARCHAR(20) DEFAULT '';\n  IF {ENGINE_SESSION} IS NULL THEN\n"
+                   f"    {sides.read_side(phases.ctx, 'v1').replace(chr(10), chr(10) + '  ')};\n  END IF;\n"
+                   f"  IF v_open = 0 THEN\n    INSERT IGNORE INTO {phases.ctx.control_table('v2_writes')} "
+                   f"(target_id, key_md5, row_key, written_at)\n    VALUES {rows.replace(chr(10), chr(10) + '  ')};\n"
+                   "  END IF;\nEND")
             out.append((t, Statement(f"tracker_create.{schema}.{home}.{event.lower()}", sql,
                                      f"remember v2 rows written after cut-over ({event})", compound=True,
                                      creates=Owned("trigger", schema, trig, home))))

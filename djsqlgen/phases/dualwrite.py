@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from djsqlgen.engines import guards, trial, triggers
 from djsqlgen.engines.source import table_sql
+from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
+from djsqlgen.phases.cutover_steps import dualwrite_events, guard_statements, in_place, tracker_statements
 from djsqlgen.phases.shared import Phases
-from djsqlgen.sqltext.quoting import quote_literal
+from djsqlgen.sqltext.quoting import quote_literal, quote_qualified
 from djsqlgen.sqltext.statements import Check, Owned, Statement
 
 NUMBER, NAME, TITLE = "30", "dualwrite", "Dual write"
@@ -24,7 +26,7 @@ def forward(phases: Phases) -> FileBuilder:
     f, fn = phases.file("30"), "30_dualwrite.sql"
     ctx = phases.ctx
     privileges = [("TRIGGER", s, [t.name for t in phases.model.v1.schema(s).tables]) for s in phases.v1_schemas()]
-    if phases.reverse is not None:  # two-way: triggers on v2 too
+    if phases.reverse is not None or in_place(phases):  # two-way, or v2's write trackers: triggers on v2 too
         privileges += [("TRIGGER", s, None) for s in phases.v2_schemas()]
     refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
     refusals += _triggers_of_other_plan(phases, fn) + phases.v1_drift(fn)
@@ -40,11 +42,24 @@ def forward(phases: Phases) -> FileBuilder:
                            done_when=f"NOT EXISTS (SELECT 1 FROM {ctx.control_table('objects')} WHERE kind = "
                                      f"'trigger' AND schema_name = {quote_literal(ref.schema)} AND object_name = "
                                      f"{quote_literal(n)} AND plan_hash <> {quote_literal(ctx.migration_hash)})")
-                 for ref, e, n in phases.triggers])
-    for statement in triggers.create_all(ctx) + two_way.v2_trigger_statements(ctx, phases.reverse):
+                 for ref, e, n in phases.triggers + [(TableRef(m.creates.schema, m.creates.on_table), m.creates.name, m.creates.name)
+                                                     for m in _cutover_ready(phases)]])
+    for statement in _cutover_ready(phases) + triggers.create_all(ctx) + two_way.v2_trigger_statements(ctx, phases.reverse):
         f.add(*f.creating(statement, only_if_new=False))
     f.log()
     return f
+
+
+def _cutover_ready(phases: Phases) -> list[Statement]:
+    """A cut-over that renames nothing closes v1 by its sides row alone (no DDL under writers): its triggers are
+    installed here, while v2 is not in use yet. v2's write trackers (they record nothing until v1 closes), then
+    guards for the v1 writes no dual-write trigger sees (a table no v2 table reads, an event with nothing to
+    carry), idle until v1 closes. The dual-write triggers check the same row first."""
+    if not in_place(phases):
+        return []
+    seen = dualwrite_events(phases)
+    return ([s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets})]
+            + guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen))
 
 
 def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:
@@ -69,6 +84,10 @@ def rollback(phases: Phases) -> FileBuilder:
              for s in f.dropping(Owned("trigger", r.schema, n, r.name), triggers.drop(phases.ctx, r, n),
                                  f"stop carrying writes to {r.label} into v2")]
             + [s for owned, sql, why in two_way.v2_trigger_owned(phases.ctx, phases.reverse)
-               for s in f.dropping(owned, sql, why)])
+               for s in f.dropping(owned, sql, why)]
+            + [s for made in _cutover_ready(phases)
+               for s in f.dropping(made.creates, f"DROP TRIGGER IF EXISTS "
+                                                 f"{quote_qualified((made.creates.schema, made.creates.name))}",
+                                   "installed by 30 for the cut-over")])
     f.log()
     return f

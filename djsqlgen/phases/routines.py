@@ -3,7 +3,7 @@ them (rollback/80 puts them back, with routine_statements)."""
 
 from __future__ import annotations
 
-from djsqlgen.engines import backfill, chunk_sql, constraints, verify
+from djsqlgen.engines import backfill, chunk_sql, constraints, sides, verify
 from djsqlgen.phases.builder import FileBuilder
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext import naming
@@ -33,6 +33,7 @@ def forward(phases: Phases) -> FileBuilder:
 def routine_statements(phases: Phases) -> list[Statement]:
     ctx = phases.ctx
     out = list(phases.control_tables())
+    out.append(sides.seed(ctx))
     ids = ", ".join(quote_literal(t.id) for t in phases.targets) or "''"
     out.append(Statement("progress_obsolete", f"DELETE FROM {ctx.control_table('progress')} WHERE target_id NOT "
                                               f"IN ({ids})", "targets that an earlier version of the plan had"))

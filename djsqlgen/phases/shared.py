@@ -30,7 +30,7 @@ NOTHING_TO_UNDO = "djsqlgen: nothing to undo in"
 SHARED_PROCEDURES = ("run_report", "backfill_chunk", "backfill_table", "checksum_chunk", "checksum_totals",
                      "verify_all", "verify_finish", "verify_report", "verify_record", "verify_table", "check_references")
 BOOKKEEPING = ("v1_columns", "heartbeat", "backfill_run", "v2_writes", "verify_diff", "verify_chunk", "verify_run",
-               "progress", "chunk_sql", "reference_sql", "files_written")
+               "progress", "chunk_sql", "reference_sql", "files_written", "sides")
 EVENTS = ("INSERT", "UPDATE", "DELETE")
 
 
@@ -69,7 +69,7 @@ class Phases:
     def control_tables(self) -> list[Statement]:
         sqls = render("control_tables_create.sql.j2", control=self.ctx.control).split("-- statement --")
         names = ["phase_log", "objects", "progress", "verify_run", "verify_chunk", "verify_diff", "v2_writes",
-                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql", "v1_columns", "files_written"]
+                 "backfill_run", "heartbeat", "chunk_sql", "reference_sql", "v1_columns", "files_written", "sides"]
         return [Statement(f"control_table_create.{n}", s.strip(), "bookkeeping of the control schema")
                 for n, s in zip(names, sqls) if n in self.bookkeeping or n in ("phase_log", "objects")]
 

@@ -41,7 +41,8 @@ def v2_trigger_owned(ctx: Context, reverse: Context | None) -> list[tuple[Owned,
 def engine_session(on: bool) -> Statement:
     """This session's own writes to v2 are not carried back to v1 (set at the start of the file, unset at its end)."""
     return Statement(f"session.engine_{'on' if on else 'off'}", f"SET {ENGINE_SESSION} = {'1' if on else 'NULL'}",
-                     "this file's own writes to v2 are not carried back to v1 (two-way sync)" if on else
+                     "this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 "
+                     "writes (its trackers)" if on else
                      "writes on this session are carried both ways again")
 
 

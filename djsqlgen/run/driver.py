@@ -133,12 +133,12 @@ def backfill(db: Database, plan: Plan | JobPlan, chunk_rows: int, sleep_ms: int,
 
 
 def _engine_session(db: Database, plan: Plan) -> None:
-    """Two-way sync: the backfill's copies are not v2 clients' writes (a one-way v2 table lets them in, nothing is
-    carried back to v1). See djsqlgen.engines.two_way."""
-    if plan.sync == "two-way":
-        from djsqlgen.engines.two_way import ENGINE_SESSION
+    """The backfill's copies are not v2 clients' writes: two-way sync carries none back to v1 (a one-way v2 table lets
+    them in; djsqlgen.engines.two_way), and v2's write trackers (on from 30 when the cut-over renames nothing) skip
+    them without reading anything."""
+    from djsqlgen.engines.two_way import ENGINE_SESSION
 
-        db.execute(f"SET {ENGINE_SESSION} = 1")
+    db.execute(f"SET {ENGINE_SESSION} = 1")
 
 
 def _copy_table(db: Database, plan: Plan, table: TableProgress, sizer: ChunkSizer, sleep_ms: int,
@@ -310,8 +310,13 @@ def status(db: Database, plan: Plan) -> dict:
         last_verify = []
     if last_verify and last_verify[0]["finished_at"] is not None and (last_verify[0]["bad_chunks"] or 0) > 0:
         last_verify[0]["differences"] = verify_differences(db, plan, int(last_verify[0]["run_id"]))
+    try:  # which side takes writes (the cut-over closes v1 by this row)
+        sides = _control_rows(db, plan, "SELECT side, is_open, closed_at, closed_by FROM {control}.sides ORDER BY side")
+    except DjsqlgenError:
+        sides = []
     return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
-            "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None}
+            "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None,
+            "sides": sides}
 
 
 def verify_differences(db: Database, plan: Plan, run_id: int) -> list[dict]:

@@ -30,6 +30,10 @@ WRITER_CODES = {
            "change every row of the key in one UPDATE). An UPDATE of one row of a shared key is not refused: "
            "row by row it looks like the first row of an UPDATE of every row of the key; the shared lookup row is "
            "left as it is, and verify and 70 report the v1 rows that disagree until they agree again."),
+    "W8": ("v1 is read-only: the cut-over closed it",
+           "70_cutover.sql made v2 primary and closed v1 by a row of the control schema (`sides`): every write to v1 "
+           "fails with this code, saying since when and which v2 table takes the write instead. Write there, with code "
+           "for v2. rollback/70_cutover.sql opens v1 again (and refuses while v2 holds rows written since)."),
     "W2": ("the row fits no side of a split, or two",
            "every v1 row of a split table must pass exactly one side's `where`. Change the row, or the plan's "
            "filters (then generate again)."),

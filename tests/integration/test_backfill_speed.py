@@ -50,6 +50,9 @@ def test_each_chunk_reads_its_rows_once(scenario, server_settings):
     target = next(r["target_id"] for r in scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")
                   if r["target_id"].endswith(".recording"))
     with connect(server_settings) as conn:
+        # as the command line and 40_backfill.sql do: v2's write trackers (from 30) skip the engine's own copies
+        # without reading anything (else each copied row reads the sides row)
+        conn.execute("SET @djsqlgen_engine_session = 1")
         idle = _reads(conn)
         overhead = _reads(conn) - idle  # what reading the counters reads
         before, chunks, done = _reads(conn), 0, 0

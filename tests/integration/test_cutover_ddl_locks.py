@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, errno_and_message
 
 from djsqlgen.run.db import connect
 
@@ -29,7 +29,10 @@ INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_10
 def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_triggers(db, prefix, dj_env, tmp_path,
                                                                                       server_settings):
     """Before: the writer's UPDATE got 1213 every time (70 waited 10 s for the writer's lock, the writer then
-    waited for 70's)."""
+    waited for 70's). Then 70 retried its DDL without waiting until the writer's transaction was over. Now 70 (in
+    place) changes no trigger: it closes v1 by its sides row, waiting only for transactions that wrote v1; this one
+    has only read it, so 70 goes through at once, and its write afterwards is refused like any v1 write after the
+    close (W8, the statement only: no deadlock, no wait, the transaction goes on)."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
     s.plan()
@@ -47,20 +50,17 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
         said: list[str] = []
         reader = threading.Thread(target=lambda: said.extend(iter(cutover.stderr.readline, "")), daemon=True)
         reader.start()
-        deadline = time.monotonic() + 60  # until 70 has met the writer's lock: waiting for it (before), or retrying
-        while time.monotonic() < deadline and not any("waiting for writers" in line for line in said) and not db.query(
-                "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' "
-                "AND INFO LIKE %s", [f"%{s.sources[0]}%"]):
-            assert cutover.poll() is None, said
-            time.sleep(0.1)
-        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert cutover.wait(timeout=30) == 0, said  # while the writer's transaction is open
+        started = time.monotonic()
+        errno, message = errno_and_message(writer, f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        assert time.monotonic() - started < 0.5
+        assert errno == 1644 and message.startswith("djsqlgen W8 "), (errno, message)
         writer.execute("COMMIT")
     finally:
         writer.close()
-    assert cutover.wait(timeout=120) == 0, said
     reader.join()
-    assert any("waiting for writers' transactions" in line for line in said), said
-    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert not any("waiting for writers' transactions" in line for line in said), said
+    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": ""}]
 
 
 def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix, dj_env, tmp_path, server_settings,
@@ -75,7 +75,11 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     monkeypatch.setattr(apply_module, "DDL_NO_WAIT_S", 1.0)  # the no-wait window is not what this is about
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
-    s.plan()
+
+    def to_final_names(plan):  # a renaming cut-over still changes v1's triggers (70 in place closes v1 by a row)
+        plan["schemas"][0]["final"] = f"{prefix}_final"
+        plan["cutover"] = {"rename_to_final": True}
+    s.plan(to_final_names)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=5)
@@ -83,8 +87,8 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     v1, side = f"`{s.sources[0]}`", f"`{prefix}_side`"
     db.execute(f"CREATE DATABASE {side}")
     db.execute(f"CREATE TABLE {side}.counter (id int PRIMARY KEY, n int) ENGINE=InnoDB")
-    db.execute(f"INSERT INTO {side}.counter VALUES (1, 0)")
-    reader, locker = connect(server_settings), connect(server_settings)
+    db.execute(f"INSERT INTO {side}.counter VALUES (1, 0), (2, 0)")
+    reader, locker, holder = connect(server_settings), connect(server_settings), connect(server_settings)
     said: list[str] = []
     outcome: dict = {}
 
@@ -100,12 +104,22 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
         reader.execute("COMMIT")
 
     try:
+        # 70 first closes v1, waiting for the transactions that wrote v1: the holder (it wrote v1) keeps it there
+        # until the reader and the locker hold their locks; then its DDL meets them
+        holder.execute("BEGIN")
+        holder.execute(f"UPDATE {v1}.subject SET notes = 'holder' WHERE subject_id = 2")
+        cut = threading.Thread(target=cutover)
+        cut.start()
+        deadline = time.monotonic() + 30
+        while not db.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
+                           [f"UPDATE `{s.control}`.`sides` SET is_open = 0%"]):
+            assert time.monotonic() < deadline and cut.is_alive(), (said, outcome)
+            time.sleep(0.02)
         reader.execute("BEGIN")
         reader.query(f"SELECT * FROM {v1}.subject WHERE subject_id = 3")
         locker.execute("BEGIN")
         locker.execute(f"UPDATE {side}.counter SET n = n + 1 WHERE id = 1")
-        cut = threading.Thread(target=cutover)
-        cut.start()
+        holder.execute("COMMIT")
         waiter = threading.Thread(target=held_reader)
         waiter.start()
         deadline = time.monotonic() + 30  # until apply waits for the table (after its tries without waiting)
@@ -122,19 +136,25 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     finally:
         reader.close()
         locker.close()
+        holder.close()
     assert "error" not in outcome, (outcome, said)
     assert held_s < 3, f"a writer was held {held_s:.1f} s behind 70's wait"
-    assert db.query(f"SELECT n FROM {side}.counter") == [{"n": 2}]
+    assert db.query(f"SELECT n FROM {side}.counter ORDER BY id") == [{"n": 2}, {"n": 0}]
 
 
 def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, prefix, dj_env, tmp_path,
                                                                            server_settings):
     """RUNBOOK, Lock discipline: with the stock client, `--init-command="SET @djsqlgen_ddl_retries = 'yes'"` makes the
     file's DDL give up at once on a busy table (1205), and the shell loop runs the file again until it goes through; a
-    writer that reads, then writes its table meanwhile is never made to wait or to fail."""
+    writer that reads, then writes its table meanwhile is never made to wait (a renaming 70: one in place runs no DDL
+    on v1). v1 is closed by then (the writer had not written it): its write is refused (W8), not held or deadlocked."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
-    s.plan()
+
+    def to_final_names(plan):
+        plan["schemas"][0]["final"] = f"{prefix}_final"
+        plan["cutover"] = {"rename_to_final": True}
+    s.plan(to_final_names)
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=5)
@@ -154,12 +174,13 @@ def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, p
         time.sleep(2)  # the loop meets the writer's table busy, again and again
         assert by_hand.poll() is None, by_hand.communicate()[0]
         started = time.monotonic()
-        writer.execute(f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
+        errno, message = errno_and_message(writer, f"UPDATE {v1}.subject SET notes = 'edited' WHERE subject_id = 3")
         assert time.monotonic() - started < 0.5
+        assert errno == 1644 and message.startswith("djsqlgen W8 "), (errno, message)
         writer.execute("COMMIT")
     finally:
         writer.close()
     output, _ = by_hand.communicate(timeout=120)
     assert by_hand.returncode == 0, output
-    assert db.query(f"SELECT notes FROM `{s.v2()}`.subject WHERE subject_id = 3") == [{"notes": "edited"}]
+    assert db.query(f"SELECT notes FROM `{prefix}_final`.subject WHERE subject_id = 3") == [{"notes": ""}]
     assert db.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '70'") == [{"n": 1}]

@@ -60,9 +60,10 @@ def test_every_file_applies_and_is_a_no_op_the_second_time(how, migration, db, p
     assert final.triggers and all("_guard_" in name or "_track_" in name for _, name, _ in final.triggers), \
         final.triggers
     assert not final.routines
-    # the control schema keeps its phase log, its record of what djsqlgen left and of v2's writes, nothing else
+    # the control schema keeps its phase log, its record of what djsqlgen left and of v2's writes, and the sides row
+    # v1's guards and v2's trackers read (v1 closed), nothing else
     assert {r["TABLE_NAME"] for r in db.query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
-                                              [migration["control"]])} == {"phase_log", "objects", "v2_writes"}
+                                              [migration["control"]])} == {"phase_log", "objects", "v2_writes", "sides"}
     assert "migration finished" in djsqlgen(["status", str(migration["plan"])], dj_env).stdout
     assert {t: c for t, c in final.checksums.items() if t in v1_tables} == migration["v1"].checksums
 

@@ -115,8 +115,9 @@ def test_whole_path_and_every_rollback_drop_only_what_djsqlgen_made(layout, scen
     status = scenario.run("status", str(scenario.plan_path))
     assert "migration finished" in status.stdout
     # 80 keeps the record of what djsqlgen left behind: v1's guard triggers and, while v1 stays, v2's write
-    # trackers and their records (a rollback must not lose v2's writes), and nothing else of its own
-    assert tables(db, scenario.control) == ["objects", "phase_log", "v2_writes"]
+    # trackers and their records (a rollback must not lose v2's writes), the sides row v1's guards read (v1 closed),
+    # and nothing else of its own
+    assert tables(db, scenario.control) == ["objects", "phase_log", "sides", "v2_writes"]
     left_behind = {(k, s, o) for k, s, o in inventory(db, prefix) if k == "trigger"}
     assert left_behind == {r for r in recorded(db, scenario.control) if r[0] == "trigger"}
     assert left_behind and all("_guard_" in name or "_track_" in name for _, _, name in left_behind)

@@ -33,17 +33,17 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
     # 60 and 70 under six clients that never leave a table free: apply tries their DDL without waiting for 30 s, then
     # waits 1 s at a time (run/apply.py), so they complete; before, one 10 s wait timed out (1205) and 70 then refused.
     for name, step in result["steps"].items():
-        if name in ("60", "70") and step.returncode != 0 and "never free in 120 s" in step.stderr:
-            # issue 21's open end, measured in this stop's CI runs (60 of the lookup shape once, 70 of part merge
-            # once): six clients that never leave a table free for 2 minutes starve a DDL; apply stops it, safe to
-            # run again, and says so. Any other failure of a step fails the test.
+        if name == "60" and step.returncode != 0 and "never free in 120 s" in step.stderr:
+            # issue 21's open end, measured in this stop's CI runs (60 of the lookup shape once): six clients that
+            # never leave a table free for 2 minutes starve a DDL; apply stops it, safe to run again, and says so.
+            # Any other failure of a step fails the test, 70's included: it closes v1 by a row, no DDL on v1.
             pytest.xfail(f"{name}: its DDL found its table never free in 120 s under never-idle writers "
                          "(issue 21 item 1; RUNBOOK Lock discipline)")
         assert step.returncode == 0, f"{name}: {step.stdout[-2000:]}{step.stderr[-2000:]}"
     for phase in ("30", "backfill", "verify"):  # no DDL here: the triggers and the copy alone
         w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
         assert sum(w.values()) <= sum(wo.values()), (phase, table(shape, result), result["failures"][:10])
-    # 60 and 70 run DDL (ALTER TABLE ADD FOREIGN KEY, CREATE/DROP TRIGGER, RENAME). A statement that finds its table
+    # 60 runs DDL (ALTER TABLE ADD FOREIGN KEY, ADD UNIQUE). A statement that finds its table
     # free never costs a writer anything; one that has to wait (apply says so: "waiting for it") queues an exclusive
     # metadata lock, and a writer whose open transaction already holds that table for read and asks for it again to
     # write (a master's insert then its part's; a cascading delete) loses the deadlock (1213: the server always
@@ -52,12 +52,18 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
     # Measured before apply's 5-20 ms no-wait retries, on the shapes added later (1,300-3,000 iterations each): part
     # extraction 1 (70), part merge 1 (60), split 3 (70), the preset 5 (60) in one run and 0 in the next, the
     # combined plan 2 + 1 and 1 + 3 (60 + 70); none in 30, the backfill or verify.
+    # 70 (in place, as every shape here) closes v1 by its sides row, waiting only for the transactions that wrote v1
+    # (each holds the row shared to its end; the close waits 1 s at a time, and a deadlock rolls the close back); its
+    # only DDL is the AUTO_INCREMENT counter carried to v2 (lab_note), on a table refused writers hold only for a
+    # moment. It is held strictly: no lock error beyond the trigger-free copy's.
+    w, wo = result["errors"]["70"]["with"], result["errors"]["70"]["without"]
+    locks_w, locks_wo = (sum(n for c, n in side.items() if c in LOCKS) for side in (w, wo))
+    assert locks_w <= locks_wo, ("70", table(shape, result), result["failures"][:10])
     excess = {}
-    for phase in ("60", "70"):
+    for phase in ("60",):
         w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
         other_w, other_wo = (sum(n for c, n in side.items() if c not in LOCKS) for side in (w, wo))
-        if phase == "60":  # from 70 on v1 refuses writes by design (1644), so only what locks cost counts there
-            assert other_w <= other_wo, (phase, table(shape, result), result["failures"][:10])
+        assert other_w <= other_wo, (phase, table(shape, result), result["failures"][:10])
         locks_w, locks_wo = (sum(n for c, n in side.items() if c in LOCKS) for side in (w, wo))
         waited = result["steps"][phase].stderr.count("waiting for it, ")
         assert locks_w <= locks_wo or waited, (phase, "lock errors although no DDL waited", table(shape, result),

@@ -3,6 +3,7 @@ over the reverse model, both directions compare before they write, and a one-way
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -65,7 +66,9 @@ def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
     assert one_way.reverse_ctx is None and one_way.directions == []
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
         text = _file(one_way, name)
-        assert "_to_v1" not in text and "@djsqlgen_engine_session" not in text and "@djsqlgen_carrying" not in text
+        # (@djsqlgen_engine_session is no longer two-way's alone: v2's write trackers, on from 30 in a cut-over in
+        # place, skip the backfill's session by it)
+        assert "_to_v1" not in text and "@djsqlgen_carrying" not in text
 
 
 def test_a_change_two_way_undoes_is_no_note(tmp_path):
@@ -226,3 +229,63 @@ def test_below_a_one_way_table_a_cascade_v1_does_not_repeat_keeps_the_table_one_
     assert ways["lab_v2.subject"].two_way and not ways["lab_v2.session"].two_way
     assert ("its parent lab_v2.session syncs one way, and v1's own ON UPDATE CASCADE would not move its rows with it"
             in ways["lab_v2.session__trial"].why), ways["lab_v2.session__trial"].why
+
+
+def _lookup_migration(tmp_path, retype: bool = False) -> Migration:
+    """The two-way plan with session's rig and date moved into a lookup `#rig` (a date retyped to datetime when
+    ``retype``)."""
+    text = (PLANS / "valid" / "two_way.yaml").read_text().replace(
+        "        session_date: {rename: recorded_on}\n",
+        "        session_date: {rename: recorded_on" + (", type: datetime" if retype else "") + "}\n").replace(
+        "        rig: keep\n",
+        "        rig: keep\n      lookups:\n      - {table: '#rig', key: [rig], columns: [recorded_on]}\n")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    heading = json.loads((PLANS / "heading.json").read_text())
+    session = next(t for s in heading["schemas"] for t in s["tables"]
+                   if s["name"] == "lab_v1" and t["name"] == "session")
+    session["indexes"] = []  # (its index on the date would keep the column in session)
+    return Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
+
+
+def test_a_lookup_goes_back_through_the_rows_that_refer_to_it(tmp_path):
+    migration = _lookup_migration(tmp_path)
+    lines = {d.v2: d.line for d in migration.directions}
+    assert lines["lab_v2.session"] == "lab_v2.session <-> lab_v1.session: two-way"
+    assert lines["lab_v2.#rig"] == ("lab_v2.#rig <-> lab_v1.session: two-way through lab_v2.session (its values go "
+                                    "back in the v1 rows that use them)")
+    assert not [n for n in migration.notes if "lookups" in n], migration.notes  # the way back undoes the extraction
+    (session,) = [t for t in migration.reverse_ctx.model.targets if t.name == "session"]
+    (join,) = session.source.joins
+    assert (join.table.label, join.kind, [(c, e.render()) for c, e in join.on]) == \
+        ("lab_v2.#rig", "inner", [("rig", "`src`.`rig`")])
+    assert session.column("session_date").expr.render() == f"`{join.alias}`.`recorded_on`"
+    assert session.column("session_date").copied_from is not None  # the same type: verify compares it as is
+    text = _file(migration, "30_dualwrite.sql")
+    # no W7 on the lookup: its clients' writes wait only for 60 (W6), then go back through session's rows
+    assert "djsqlgen_lab_two_way_rig" not in " ".join(re.findall(r"TRIGGER `lab_v2`\.`(\w+one_way\w+)`", text))
+    assert "W6 lab_v2.#rig: v2 takes writes from 60 on; write to v1 until then" in text
+    assert re.search(r"AFTER UPDATE ON `lab_v2`\.`#rig`", text)  # a lookup row's new values rewrite v1's rows
+    # a v2 row is carried with its lookup row's values read by its own columns: no derived table per row
+    back = text.split("TRIGGER `lab_v2`.`djsqlgen_lab_two_way_session_ins_to_v1`")[1].split("END;;")[0]
+    assert re.search(r"INSERT INTO `lab_v1`\.`session`\n +\([^)]*\)\n +SELECT\n +NEW\.`subject_id`, [^\n]*"
+                     r"`lookup_1`\.`recorded_on`[^\n]*\n +FROM `lab_v2`\.`#rig` AS `lookup_1`\n"
+                     r" +WHERE `lookup_1`\.`rig` = NEW\.`rig`;", back), back
+    assert "AS dt" not in back
+    # the forward lookup write compares first inside a carried write (a v2 UPDATE of the lookup row is its source)
+    forward = text.split("TRIGGER `lab_v1`.`djsqlgen_lab_two_way_session_ins`")[1].split("END;;")[0]
+    assert re.search(r"IF v_in_carry THEN\n +SELECT COUNT\(\*\) INTO v_agrees FROM `lab_v2`\.`#rig`[^;]*;\n +END IF;\n"
+                     r" +IF NOT v_agrees THEN\n", forward), forward
+
+
+def test_a_lookup_of_a_retyped_column_stays_one_way_saying_why(tmp_path):
+    migration = _lookup_migration(tmp_path, retype=True)
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert set(why) >= {"lab_v2.session", "lab_v2.#rig"}, why
+    assert "#rig's recorded_on is not v1's type: a lookup goes back only with the columns it moves unchanged" in \
+        why["lab_v2.session"]
+    text = _file(migration, "30_dualwrite.sql")
+    assert why["lab_v2.#rig"] == "a lookup goes back through the rows of lab_v2.session, which syncs one way"
+    assert ("W7 lab_v2.#rig: write to v1; syncs one way: a lookup goes back through the rows of lab_v2.session, "
+            "which syncs one way") in text
+    assert "W6 lab_v2.#rig" not in text

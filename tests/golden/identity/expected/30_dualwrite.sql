@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `lab_v1`.*
+-- Needs: TRIGGER ON `lab_v1`.*; TRIGGER ON `lab_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -57,6 +57,11 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v2 is missing; GRANT TRIGGER ON `lab_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -113,6 +118,14 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
 SELECT * FROM (
@@ -126,6 +139,14 @@ ON DUPLICATE KEY UPDATE
   `description` = dt.`description`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
@@ -201,6 +222,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
 FROM `djsqlgen_lab_identity`.`progress`
@@ -228,6 +257,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `session_date`, `rig`)
 SELECT * FROM (
@@ -244,6 +281,14 @@ ON DUPLICATE KEY UPDATE
   `rig` = dt.`rig`';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
@@ -341,6 +386,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
 FROM `djsqlgen_lab_identity`.`progress`
@@ -371,6 +424,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
   (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
 SELECT * FROM (
@@ -388,6 +449,14 @@ ON DUPLICATE KEY UPDATE
   `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
@@ -452,6 +521,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
 FROM `djsqlgen_lab_identity`.`progress`
@@ -484,6 +561,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
   (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
 SELECT * FROM (
@@ -503,6 +588,14 @@ ON DUPLICATE KEY UPDATE
   `notes` = dt.`notes`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
@@ -636,6 +729,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
 FROM `djsqlgen_lab_identity`.`progress`
@@ -674,6 +775,334 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_ins', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_ins`
+AFTER INSERT ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`
+AFTER DELETE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_ins', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_ins`
+AFTER INSERT ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`
+AFTER UPDATE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_del`
+AFTER DELETE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_ins', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_ins`
+AFTER INSERT ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_upd`
+AFTER UPDATE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+    ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_del`
+AFTER DELETE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_ins', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_ins`
+AFTER INSERT ON `lab_v2`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`
+AFTER UPDATE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`
+AFTER DELETE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_identity`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -704,6 +1133,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the new row makes a row of lab_v2.#kind
@@ -753,6 +1198,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -867,6 +1328,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_identity.progress';
   SELECT
@@ -930,6 +1407,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session
   SET v_target = 'lab_v2.session';
   INSERT INTO `lab_v2`.`session`
@@ -981,6 +1474,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1116,6 +1625,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_identity.progress';
   SELECT
@@ -1182,6 +1707,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session__trial
   SET v_target = 'lab_v2.session__trial';
   INSERT INTO `lab_v2`.`session__trial`
@@ -1233,6 +1774,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1335,6 +1892,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_identity.progress';
   SELECT
@@ -1403,6 +1976,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.subject
   SET v_target = 'lab_v2.subject';
   INSERT INTO `lab_v2`.`subject`
@@ -1458,6 +2047,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1627,6 +2232,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1

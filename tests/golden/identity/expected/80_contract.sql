@@ -57,6 +57,318 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_ins', '#kind', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.#kind.insert] every INSERT on v1's #kind fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_ins`
+BEFORE INSERT ON `lab_v1`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_upd', '#kind', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.#kind.update] every UPDATE on v1's #kind fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_upd`
+BEFORE UPDATE ON `lab_v1`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_kind_9041cb_guard_del', '#kind', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.#kind.delete] every DELETE on v1's #kind fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_kind_9041cb_guard_del`
+BEFORE DELETE ON `lab_v1`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_ins', 'session', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session.insert] every INSERT on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_ins`
+BEFORE INSERT ON `lab_v1`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_upd', 'session', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session.update] every UPDATE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_upd`
+BEFORE UPDATE ON `lab_v1`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session_guard_del', 'session', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session.delete] every DELETE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session_guard_del`
+BEFORE DELETE ON `lab_v1`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_ins', 'session__trial', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session__trial.insert] every INSERT on v1's session__trial fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_ins`
+BEFORE INSERT ON `lab_v1`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_upd', 'session__trial', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session__trial.update] every UPDATE on v1's session__trial fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_upd`
+BEFORE UPDATE ON `lab_v1`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_session__trial_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_session__trial_guard_del', 'session__trial', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.session__trial.delete] every DELETE on v1's session__trial fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_session__trial_guard_del`
+BEFORE DELETE ON `lab_v1`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_ins', 'subject', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.subject.insert] every INSERT on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_ins`
+BEFORE INSERT ON `lab_v1`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_upd', 'subject', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.subject.update] every UPDATE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_upd`
+BEFORE UPDATE ON `lab_v1`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v1.djsqlgen_lab_identity_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_identity_subject_guard_del', 'subject', 'd1aed2f8b081', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [guard_create.lab_v1.subject.delete] every DELETE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_identity_subject_guard_del`
+BEFORE DELETE ON `lab_v1`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`step_80_contract`;
 

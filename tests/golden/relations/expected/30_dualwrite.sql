@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `lab_v1`.*
+-- Needs: TRIGGER ON `lab_v1`.*; TRIGGER ON `lab_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -57,6 +57,11 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v2 is missing; GRANT TRIGGER ON `lab_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -113,6 +118,14 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
 SELECT * FROM (
@@ -126,6 +139,14 @@ ON DUPLICATE KEY UPDATE
   `description` = dt.`description`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
@@ -201,6 +222,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
 FROM `djsqlgen_lab_relations`.`progress`
@@ -227,6 +256,14 @@ JOIN (
     CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AS `k_1`
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
@@ -318,6 +355,14 @@ SELECT * FROM (
 ) AS dt';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -570,6 +615,14 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
 FROM `djsqlgen_lab_relations`.`progress`
@@ -640,6 +693,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT (((NULL = ''hit'') IS TRUE) + ((NULL <> ''hit'') IS TRUE)) <> 1';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`trial_hit`
@@ -681,6 +742,14 @@ ON DUPLICATE KEY UPDATE
   `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
@@ -902,6 +971,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0),
   COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
@@ -970,6 +1047,14 @@ JOIN (
   WHERE (NULL = ''hit'')
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
   (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
 SELECT * FROM (
@@ -989,6 +1074,14 @@ ON DUPLICATE KEY UPDATE
   `notes` = dt.`notes`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1218,6 +1311,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
 FROM `djsqlgen_lab_relations`.`progress`
@@ -1256,6 +1357,498 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_kind_9041cb_track_ins', '#kind', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#kind.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_ins`
+AFTER INSERT ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_kind_9041cb_track_upd', '#kind', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_kind_9041cb_track_del', '#kind', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_del`
+AFTER DELETE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_ins', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_ins`
+AFTER INSERT ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(NEW.`rig`)), JSON_ARRAY(NEW.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_upd', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_upd`
+AFTER UPDATE ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(NEW.`rig`)), JSON_ARRAY(NEW.`rig`), NOW(6)),
+    ('lab_v1.#rig', MD5(JSON_ARRAY(OLD.`rig`)), JSON_ARRAY(OLD.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_del', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_del`
+AFTER DELETE ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(OLD.`rig`)), JSON_ARRAY(OLD.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_subject_track_ins', 'subject', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_subject_track_ins`
+AFTER INSERT ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_subject_track_upd', 'subject', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_subject_track_upd`
+AFTER UPDATE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_subject_track_del', 'subject', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_subject_track_del`
+AFTER DELETE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_session_track_ins', 'session', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_session_track_ins`
+AFTER INSERT ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_session_track_upd', 'session', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_session_track_upd`
+AFTER UPDATE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`), NOW(6)),
+    ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_session_track_del', 'session', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_session_track_del`
+AFTER DELETE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_hit_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_hit_track_ins', 'trial_hit', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_hit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_ins`
+AFTER INSERT ON `lab_v2`.`trial_hit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_hit_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_hit_track_upd', 'trial_hit', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_hit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_upd`
+AFTER UPDATE ON `lab_v2`.`trial_hit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_hit_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_hit_track_del', 'trial_hit', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_hit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_del`
+AFTER DELETE ON `lab_v2`.`trial_hit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_other_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_other_track_ins', 'trial_other', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_other.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_other_track_ins`
+AFTER INSERT ON `lab_v2`.`trial_other`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.trial_other', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_other_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_other_track_upd', 'trial_other', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_other.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_other_track_upd`
+AFTER UPDATE ON `lab_v2`.`trial_other`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.trial_other', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.trial_other', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_other_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_other_track_del', 'trial_other', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_other.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_other_track_del`
+AFTER DELETE ON `lab_v2`.`trial_other`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.trial_other', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.lab_v1.djsqlgen_lab_relations_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_relations`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1286,6 +1879,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the new row makes a row of lab_v2.#kind
@@ -1335,6 +1944,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1449,6 +2074,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_relations.progress';
   SELECT
@@ -1511,6 +2152,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1654,6 +2311,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1951,6 +2624,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_relations.progress';
   SELECT
@@ -2057,6 +2746,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the row must go to exactly one of lab_v2.trial_hit, lab_v2.trial_other
   SET v_target = 'lab_v2.trial_hit';
   IF (((NEW.`outcome` = 'hit') IS TRUE) + ((NEW.`outcome` <> 'hit') IS TRUE)) <> 1 THEN
@@ -2137,6 +2842,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2392,6 +3113,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_relations.progress';
   SELECT
@@ -2495,6 +3232,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.subject
   SET v_target = 'lab_v2.subject';
   INSERT INTO `lab_v2`.`subject`
@@ -2551,6 +3304,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2820,6 +3589,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1

@@ -110,6 +110,9 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
+
 -- [backfill.lab_v1.#kind] copy lab_v1.#kind into lab_v2.#kind; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
 CALL `djsqlgen_lab_relations`.`backfill_table`('lab_v1.#kind', 5000, 0, 0.5, 100000, 4);
 
@@ -127,6 +130,9 @@ CALL `djsqlgen_lab_relations`.`backfill_table`('lab_v1.session__trial', 5000, 0,
 
 -- [backfill.lab_v1.trial_other] copy lab_v1.session__trial into lab_v2.trial_other; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
 CALL `djsqlgen_lab_relations`.`backfill_table`('lab_v1.trial_other', 5000, 0, 0.5, 100000, 4);
+
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_lab_relations`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -113,6 +113,14 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
 SELECT * FROM (
@@ -126,6 +134,14 @@ ON DUPLICATE KEY UPDATE
   `description` = dt.`description`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
@@ -201,6 +217,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
 FROM `djsqlgen_lab_transform`.`progress`
@@ -228,6 +252,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
 SELECT * FROM (
@@ -246,6 +278,14 @@ ON DUPLICATE KEY UPDATE
   `room` = dt.`room`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -346,6 +386,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
 FROM `djsqlgen_lab_transform`.`progress`
@@ -377,6 +425,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
   (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
 SELECT * FROM (
@@ -394,6 +450,14 @@ ON DUPLICATE KEY UPDATE
   `outcome` = dt.`outcome`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
@@ -458,6 +522,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
 FROM `djsqlgen_lab_transform`.`progress`
@@ -490,6 +562,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`animal`
   (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
 SELECT * FROM (
@@ -509,6 +589,14 @@ ON DUPLICATE KEY UPDATE
   `weight_kg` = dt.`weight_kg`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -643,6 +731,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
 FROM `djsqlgen_lab_transform`.`progress`
@@ -713,6 +809,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.#kind
   SET v_target = 'lab_v2.#kind';
   INSERT INTO `lab_v2`.`#kind`
@@ -760,6 +872,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -874,6 +1002,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -937,6 +1081,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session
   SET v_target = 'lab_v2.session';
   INSERT INTO `lab_v2`.`session`
@@ -990,6 +1150,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1128,6 +1304,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -1195,6 +1387,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session__trial
   SET v_target = 'lab_v2.session__trial';
   INSERT INTO `lab_v2`.`session__trial`
@@ -1246,6 +1454,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1348,6 +1572,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -1416,6 +1656,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.animal
   SET v_target = 'lab_v2.animal';
   INSERT INTO `lab_v2`.`animal`
@@ -1471,6 +1727,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1641,6 +1913,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1

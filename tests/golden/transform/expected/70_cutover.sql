@@ -155,18 +155,83 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926', created_at = NOW(6), definit
 -- [schema_create.lab] where tables move to, with its tables' character set (the default of tables declared there later)
 CREATE DATABASE IF NOT EXISTS `lab` DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci;
 
+-- [step_drop_stale.step_70_cutover] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover`;
+
+-- [step_create.step_70_cutover] the guarded steps of this file; each skips what is already done
+DELIMITER ;;
+CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`()
+MODIFIES SQL DATA
+SQL SECURITY INVOKER
+COMMENT 'djsqlgen lab_transform: guarded steps of 70_cutover.sql (created, called, dropped by it)'
+BEGIN
+  -- v1 refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) only for the transactions that wrote v1
+  IF NOT (NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'), 1) = 1)) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_lab_transform`.`sides` SET is_open = 0, closed_at = NOW(6), closed_by = '70_cutover.sql'
+          WHERE side = 'v1' AND is_open = 1;
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
+        END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped 70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction wrote v1', '; v1 still open, safe to rerun'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+    END;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [step_call.step_70_cutover] run them
+CALL `djsqlgen_lab_transform`.`step_70_cutover`();
+
+-- [step_drop.step_70_cutover] clean up
+DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`;
+
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_ins', '#kind', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.#kind.insert] from now on a INSERT on v1's #kind fails, naming v2
+-- [guard_create.lab_v1.#kind.insert] every INSERT on v1's #kind fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`
 BEFORE INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab.#kind; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -175,12 +240,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_upd', '#kind', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.#kind.update] from now on a UPDATE on v1's #kind fails, naming v2
+-- [guard_create.lab_v1.#kind.update] every UPDATE on v1's #kind fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_upd`
 BEFORE UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab.#kind; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_kind_9041cb_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -189,12 +266,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_kind_9041cb_guard_del', '#kind', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.#kind.delete] from now on a DELETE on v1's #kind fails, naming v2
+-- [guard_create.lab_v1.#kind.delete] every DELETE on v1's #kind fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_del`
 BEFORE DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.#kind was cut over to lab.#kind; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -203,12 +292,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_ins', 'session', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session.insert] from now on a INSERT on v1's session fails, naming v2
+-- [guard_create.lab_v1.session.insert] every INSERT on v1's session fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_guard_ins`
 BEFORE INSERT ON `lab_v1`.`session`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab.session; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -217,12 +318,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_upd', 'session', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session.update] from now on a UPDATE on v1's session fails, naming v2
+-- [guard_create.lab_v1.session.update] every UPDATE on v1's session fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_guard_upd`
 BEFORE UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab.session; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -231,12 +344,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session_guard_del', 'session', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session.delete] from now on a DELETE on v1's session fails, naming v2
+-- [guard_create.lab_v1.session.delete] every DELETE on v1's session fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session_guard_del`
 BEFORE DELETE ON `lab_v1`.`session`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session was cut over to lab.session; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -245,12 +370,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_ins', 'session__trial', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session__trial.insert] from now on a INSERT on v1's session__trial fails, naming v2
+-- [guard_create.lab_v1.session__trial.insert] every INSERT on v1's session__trial fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_ins`
 BEFORE INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab.session__trial; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -259,12 +396,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_upd', 'session__trial', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session__trial.update] from now on a UPDATE on v1's session__trial fails, naming v2
+-- [guard_create.lab_v1.session__trial.update] every UPDATE on v1's session__trial fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_upd`
 BEFORE UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab.session__trial; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_session__trial_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -273,12 +422,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_session__trial_guard_del', 'session__trial', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.session__trial.delete] from now on a DELETE on v1's session__trial fails, naming v2
+-- [guard_create.lab_v1.session__trial.delete] every DELETE on v1's session__trial fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_del`
 BEFORE DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.session__trial was cut over to lab.session__trial; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -287,12 +448,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_ins', 'subject', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.subject.insert] from now on a INSERT on v1's subject fails, naming v2
+-- [guard_create.lab_v1.subject.insert] every INSERT on v1's subject fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_guard_ins`
 BEFORE INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab.animal; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -301,12 +474,24 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_upd', 'subject', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.subject.update] from now on a UPDATE on v1's subject fails, naming v2
+-- [guard_create.lab_v1.subject.update] every UPDATE on v1's subject fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_guard_upd`
 BEFORE UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab.animal; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_transform_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -315,20 +500,32 @@ INSERT INTO `djsqlgen_lab_transform`.`objects`
 SELECT 'trigger', 'lab_v1', 'djsqlgen_lab_transform_subject_guard_del', 'subject', '73587b252926', '70_cutover.sql', NOW(6), '' FROM DUAL
 ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 
--- [guard_create.lab_v1.subject.delete] from now on a DELETE on v1's subject fails, naming v2
+-- [guard_create.lab_v1.subject.delete] every DELETE on v1's subject fails once v1 is closed (sides row), naming v2
 DELIMITER ;;
 CREATE OR REPLACE TRIGGER `lab_v1`.`djsqlgen_lab_transform_subject_guard_del`
 BEFORE DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
-SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen: lab_v1.subject was cut over to lab.animal; write there';;
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
 DELIMITER ;
 
--- [step_drop_stale.step_70_cutover] left over by an interrupted run
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover`;
+-- [step_drop_stale.step_70_cutover_2] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover_2`;
 
--- [step_create.step_70_cutover] the guarded steps of this file; each skips what is already done
+-- [step_create.step_70_cutover_2] the guarded steps of this file; each skips what is already done
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`()
+CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`()
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of 70_cutover.sql (created, called, dropped by it)'
@@ -440,11 +637,11 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [step_call.step_70_cutover] run them
-CALL `djsqlgen_lab_transform`.`step_70_cutover`();
+-- [step_call.step_70_cutover_2] run them
+CALL `djsqlgen_lab_transform`.`step_70_cutover_2`();
 
--- [step_drop.step_70_cutover] clean up
-DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover`;
+-- [step_drop.step_70_cutover_2] clean up
+DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`;
 
 -- [register.trigger.lab.djsqlgen_lab_transform_kind_9041cb_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_transform`.`objects`
@@ -456,12 +653,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
 AFTER INSERT ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_ins`
 AFTER INSERT ON `lab`.`#kind`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.#kind.insert.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -482,14 +703,38 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
 AFTER UPDATE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
-  (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_upd`
 AFTER UPDATE ON `lab`.`#kind`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
-  (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.#kind.update.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -510,12 +755,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = '#kind__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
 AFTER DELETE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_kind_9041cb_track_del`
 AFTER DELETE ON `lab`.`#kind`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.#kind'', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.#kind.delete.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -536,12 +805,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
 AFTER INSERT ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_ins`
 AFTER INSERT ON `lab`.`animal`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.animal.insert.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -562,14 +855,38 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
 AFTER UPDATE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
-  (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_upd`
 AFTER UPDATE ON `lab`.`animal`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
-  (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.animal.update.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -590,12 +907,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'animal__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
 AFTER DELETE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_animal_track_del`
 AFTER DELETE ON `lab`.`animal`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.subject'', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.animal.delete.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -616,12 +957,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
 AFTER INSERT ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_ins`
 AFTER INSERT ON `lab`.`session`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session.insert.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -642,14 +1007,38 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
 AFTER UPDATE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
-  (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+    (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_upd`
 AFTER UPDATE ON `lab`.`session`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
-  (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+    (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session.update.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -670,12 +1059,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
 AFTER DELETE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session_track_del`
 AFTER DELETE ON `lab`.`session`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session.delete.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -696,12 +1109,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
 AFTER INSERT ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_ins`
 AFTER INSERT ON `lab`.`session__trial`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session__trial.insert.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -722,14 +1159,38 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
 AFTER UPDATE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
-  (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+    (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_upd`
 AFTER UPDATE ON `lab`.`session__trial`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
-  (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+    (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session__trial.update.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -750,12 +1211,36 @@ ON DUPLICATE KEY UPDATE plan_hash = '73587b252926';
 SET @djsqlgen_ddl = IF(EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab' AND TABLE_NAME = 'session__trial__djsqlgen_v2cutover'), 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
 AFTER DELETE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END', 'CREATE OR REPLACE TRIGGER `lab`.`djsqlgen_lab_transform_session__trial_track_del`
 AFTER DELETE ON `lab`.`session__trial`
 FOR EACH ROW
-INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
-VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6))');
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES (''lab_v1.session__trial'', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END');
 
 -- [tracker_create.lab.session__trial.delete.prepare] —
 PREPARE djsqlgen_ddl FROM @djsqlgen_ddl;
@@ -766,12 +1251,12 @@ EXECUTE djsqlgen_ddl;
 -- [tracker_create.lab.session__trial.delete.done] —
 DEALLOCATE PREPARE djsqlgen_ddl;
 
--- [step_drop_stale.step_70_cutover_2] left over by an interrupted run
-DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover_2`;
+-- [step_drop_stale.step_70_cutover_3] left over by an interrupted run
+DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_70_cutover_3`;
 
--- [step_create.step_70_cutover_2] the guarded steps of this file; each skips what is already done
+-- [step_create.step_70_cutover_3] the guarded steps of this file; each skips what is already done
 DELIMITER ;;
-CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`()
+CREATE PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_3`()
 MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of 70_cutover.sql (created, called, dropped by it)'
@@ -792,8 +1277,8 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [step_call.step_70_cutover_2] run them
-CALL `djsqlgen_lab_transform`.`step_70_cutover_2`();
+-- [step_call.step_70_cutover_3] run them
+CALL `djsqlgen_lab_transform`.`step_70_cutover_3`();
 
--- [step_drop.step_70_cutover_2] clean up
-DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_2`;
+-- [step_drop.step_70_cutover_3] clean up
+DROP PROCEDURE `djsqlgen_lab_transform`.`step_70_cutover_3`;

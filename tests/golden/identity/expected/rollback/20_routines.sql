@@ -122,6 +122,9 @@ DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`chunk_sql`;
 -- [control_table_drop.reference_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`reference_sql`;
 
+-- [control_table_drop.sides] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_identity`.`sides`;
+
 -- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of lab_v2.#kind (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_identity`.`backfill__lab_v1__kind_9041cb`;
 

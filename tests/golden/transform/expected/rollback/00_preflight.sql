@@ -105,6 +105,9 @@ DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`chunk_sql`;
 -- [control_table_drop.reference_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`reference_sql`;
 
+-- [control_table_drop.sides] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_lab_transform`.`sides`;
+
 -- [procedure_drop.lab_v1.#kind.backfill] backfill procedure of lab_v2.#kind (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`backfill__lab_v1__kind_9041cb`;
 

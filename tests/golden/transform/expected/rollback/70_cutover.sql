@@ -45,7 +45,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the cut-over left nothing to undo
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE created_by = '70_cutover.sql') AND COALESCE((SELECT is_open FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'), 1) = 1 THEN
       SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
       LEAVE checks;
     END IF;
@@ -272,6 +272,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.#kind
   SET v_target = 'lab_v2.#kind';
   INSERT INTO `lab_v2`.`#kind`
@@ -319,6 +335,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -433,6 +465,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.#kind';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -496,6 +544,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session
   SET v_target = 'lab_v2.session';
   INSERT INTO `lab_v2`.`session`
@@ -549,6 +613,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -687,6 +767,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -754,6 +850,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.session__trial
   SET v_target = 'lab_v2.session__trial';
   INSERT INTO `lab_v2`.`session__trial`
@@ -805,6 +917,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -907,6 +1035,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.session__trial';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_lab_transform.progress';
   SELECT
@@ -975,6 +1119,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of lab_v2.animal
   SET v_target = 'lab_v2.animal';
   INSERT INTO `lab_v2`.`animal`
@@ -1030,6 +1190,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1200,6 +1376,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'lab_v1.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1387,6 +1579,41 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_transform: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- v1 takes writes again (once the transactions that read it closed have ended)
+  IF NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'), 1) = 1) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_lab_transform`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+          WHERE side = 'v1';
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
+        END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped rollback/70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction read v1', '; v1 still closed, safe to rerun'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+    END;
+  END IF;
+
   -- v1 takes writes again (its dual-write triggers are back)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`;
