@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from djsqlgen.catalog.heading import Table
+from djsqlgen.catalog.cascades import cascades as _cascades
+from djsqlgen.catalog.cascades import children as _children
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.target import DRIVING, Model, TableRef, Target
 from djsqlgen.sqltext.quoting import quote_identifier
@@ -109,33 +110,6 @@ class Impact:
         return any(p.alias == DRIVING for p in self.paths)
 
 
-def _children(tables: list[Table]) -> dict[tuple[str, str], list[tuple[Table, object]]]:
-    """v1 parent (schema, name) -> its (child table, foreign key) pairs, in ``tables`` order."""
-    out: dict[tuple[str, str], list[tuple[Table, object]]] = {}
-    for child in tables:
-        for fk in child.foreign_keys:
-            out.setdefault((fk.ref_schema, fk.ref_table), []).append((child, fk))
-    return out
-
-
-def _cascades(children: dict, root: Table, rule: str):
-    """Every (descendant table, its columns -> root's columns) that v1 changes by cascading from ``root``,
-    one entry per foreign-key path (two keys to the same parent are two paths)."""
-    found = []
-    frontier = [(root, {c: c for c in root.primary_key}, frozenset({(root.schema, root.name)}))]
-    while frontier:
-        parent, follows, seen = frontier.pop(0)
-        for child, fk in children.get((parent.schema, parent.name), ()):
-            if getattr(fk, rule).upper() != "CASCADE":
-                continue
-            mapped = {col: follows[ref] for col, ref in zip(fk.columns, fk.ref_columns) if ref in follows}
-            if not mapped or (child.schema, child.name) in seen:
-                continue
-            found.append((child, tuple(mapped.items())))
-            frontier.append((child, mapped, seen | {(child.schema, child.name)}))
-    return found
-
-
 def _index(model: Model) -> tuple[dict, dict]:
     """(v1 foreign-key children, v1 table -> positions of the targets reading it) of ``model``, computed once per
     model: asked per v1 table and event, a scan of every table and target each time made generate quadratic."""
@@ -180,6 +154,11 @@ def impacts(model: Model, written: TableRef, event: str) -> list[Impact]:
     children, readers = _index(model)
     cascade_rule = {"UPDATE": "on_update", "DELETE": "on_delete"}.get(event)
     cascades = _cascades(children, table, cascade_rule) if cascade_rule else []
+    if event == "UPDATE" and model.repeated_cascades:
+        # the other side's own ON UPDATE CASCADE moves these rows when the written row's image moves (parents
+        # first): carried here as well, a move could reach a row before its parent there had moved (1452)
+        cascades = [(d, columns) for d, columns in cascades
+                    if (written, TableRef(d.schema, d.name), columns) not in model.repeated_cascades]
     ordered = model.ordered()
     reached = {written, *(TableRef(d.schema, d.name) for d, _ in cascades)}
     positions = sorted({p for ref in reached for p in readers.get(ref, ())})

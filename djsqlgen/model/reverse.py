@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from djsqlgen.catalog.cascades import cascades, children
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Table, classify_table
 from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model.expr import ColumnRef, Expr
@@ -175,7 +176,9 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         c = target.column(k)
         plain = c.expr.is_column and c.expr.refs[0].alias == DRIVING
         follows = c.follows and any(fk.name == c.follows and fk.parent in two_way for fk in target.foreign_keys)
-        if c.follows and not follows:
+        if c.follows and not follows and not plain:
+            # (a plain copy of the child's own v1 column, retyped as its parent's key was, goes back as any retyped
+            # column does; below a one-way parent, v1's own ON UPDATE CASCADE moves it: cascade_repeats)
             stuck.append(k)
         elif not plain and not follows:
             reasons.append(f"v2 key column {k!r} is computed ({c.expr.render()}): a v2 row cannot give it back")
@@ -251,11 +254,43 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
                   comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation)
 
 
+def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[str, str], ...]], bool]:
+    """Every path of v2's ON UPDATE CASCADE (written v2 table, descendant, the descendant's columns -> the written
+    table's), and whether v1's own ON UPDATE CASCADE repeats it: from the written table's v1 table to the
+    descendant's, moving the v1 columns v2's copy exactly (the written table's key columns kept as plain copies, and
+    the descendant's). Where it does, a v1 row moved by the reverse triggers takes its v1 descendants along itself,
+    parents first, even through a table that syncs one way (model.repeated_cascades)."""
+    if "cascade_repeats" in model.memo:
+        return model.memo["cascade_repeats"]
+    v2 = v2_catalog(model)
+    v2_children = children([t for s in v2.schemas for t in s.tables])
+    v1_children = children([t for s in model.v1.schemas for t in s.tables])
+    by_ref = {t.ref: t for t in model.targets}
+    out = {}
+    for written in model.ordered():
+        w_back = {v2_name: v1_name for v1_name, v2_name in carried_back(written).items()}
+        v1_moves: dict[TableRef, set[frozenset]] = {}
+        for d1, columns in cascades(v1_children, model.v1_table(written.source.driving), "on_update"):
+            v1_moves.setdefault(TableRef(d1.schema, d1.name), set()).add(frozenset(columns))
+        for d2, columns in cascades(v2_children, v2.table(written.schema, written.name), "on_update"):
+            descendant = by_ref.get(TableRef(d2.schema, d2.name))
+            if descendant is None:
+                continue
+            d_back = {v2_name: v1_name for v1_name, v2_name in carried_back(descendant).items()}
+            mapped = frozenset((d_back.get(c), w_back.get(r)) for c, r in columns)
+            repeated = all(None not in pair for pair in mapped) and \
+                mapped in v1_moves.get(descendant.source.driving, ())
+            out[(written.ref, descendant.ref, columns)] = repeated
+    model.memo["cascade_repeats"] = out
+    return out
+
+
 def reverse_model(model: Model, two_way: set[str]) -> Model:
     """The v1 tables of the ``two_way`` targets, computed from v2."""
     targets = tuple(reverse_target(model, t, two_way) for t in model.ordered() if t.id in two_way)
     schemas = tuple(SchemaMap(source=s.target, target=s.source) for s in model.schemas)
-    return Model(v1=v2_catalog(model), schemas=schemas, targets=targets)
+    repeated = frozenset(path for path, repeated in cascade_repeats(model).items() if repeated)
+    return Model(v1=v2_catalog(model), schemas=schemas, targets=targets, repeated_cascades=repeated)
 
 
 def forward_two_way(model: Model, two_way: set[str]) -> Model:

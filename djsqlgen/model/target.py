@@ -214,6 +214,10 @@ class Model:
     notes: tuple[str, ...] = field(default=())  # irreversibility and other remarks for plan check
     # groups of target ids made from one v1 table by row filters that must cover each row exactly once
     splits: tuple[tuple[str, ...], ...] = ()
+    # The reverse model only: the cascades of its catalog (v2's ON UPDATE CASCADE, as (written table, descendant,
+    # descendant's columns -> written table's)) that v1's own ON UPDATE CASCADE repeats when the written table's v1
+    # row moves. The reverse triggers leave those v1 rows to it (model/reverse.py ``cascade_repeats``).
+    repeated_cascades: frozenset = frozenset()
 
     def _positions(self) -> dict[str, int]:
         """Target id -> its position in ``targets``, built once per model and handed on by ``replace_target``

@@ -3,7 +3,8 @@
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
-still be read from (model/reverse.py ``way_back``), a child following such a key, and a lookup that moves columns
+still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
+whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import lookups_of, way_back
+from djsqlgen.model.reverse import cascade_repeats, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
@@ -151,10 +152,15 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             brief = ["the plan's sync is one-way for this table"]
         else:
             shape = _shape_reasons(model, target, two_way)
-            # The carried move would reach this table's v1 rows before v1's cascade has moved their one-way parent's
-            # (error 1452): below a one-way table whose key still moves from v2, a table stays one-way too.
-            below = [f"its parent {model.target(p).label} syncs one way, yet its key moves with a two-way "
-                     "ancestor's" for p in sorted(parents & movable - two_way)]
+            # Below a one-way table whose key still moves from v2, a carried move would reach this table's v1 rows
+            # before v1's cascade had moved their one-way parent's (error 1452): the reverse triggers leave such rows
+            # to v1's own ON UPDATE CASCADE (model/reverse.py cascade_repeats). Where v1 does not repeat each of v2's
+            # cascades into this table, it stays one-way.
+            unrepeated = parents & movable - two_way and not all(
+                repeated for (_, descendant, _), repeated in cascade_repeats(model).items()
+                if descendant == target.ref)
+            below = [f"its parent {model.target(p).label} syncs one way, and v1's own ON UPDATE CASCADE would not "
+                     "move its rows with it" for p in sorted(parents & movable - two_way)] if unrepeated else []
             ops = [(op.plan_key, why) for op in by_target.get(target.id, ()) if (why := _operation_reason(model, op))]
             reasons = shape + below + [f"{key}: {why}" for key, why in ops]
             # an operation names the cause (a join or a key column that follows is often only its consequence)

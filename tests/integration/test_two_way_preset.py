@@ -28,11 +28,9 @@ SUBJECT = 30_000_000  # the 2.3 user's own subjects (the 2.3 writers use 40_100_
 ONE_WAY = {
     "lab_note": "AUTO_INCREMENT 'note_id' written on both sides could hand out one id twice",
     "_recording": "raw_data is 2.x blob@extstore JSON, with no way back to 0.14's ~external_extstore yet",
-    "__clustering": "its parent {ephys}_v2._recording syncs one way",
-    "__clustering__unit": "its parent {ephys}_v2.__clustering syncs one way",
-    "curation": "its parent {ephys}_v2.__clustering syncs one way",
-    "__unit_stats": "its parent {ephys}_v2.__clustering__unit syncs one way",
 }
+# below _recording, synced both ways: a v2 key move above it reaches them in v1 through v1's own ON UPDATE CASCADE
+BELOW_ONE_WAY = ("__clustering", "__clustering__unit", "curation", "__unit_stats")
 EXTERNAL = ("raw_data", "raw_file", "report")  # _recording's columns in the store: 0.14's hash, 2.x's JSON
 
 
@@ -109,9 +107,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         else:
             assert line.endswith(": two-way") and " <-> " in line, line
 
-    clustering = next(line for line in lines if "__clustering <-" in line)
-    assert ("v2 key columns 'subject_id', 'session_id', 'insertion_number' follow its parent's key, and that parent "
-            "does not sync back") in clustering and clustering.count("follow") == 1, clustering
+    for table in BELOW_ONE_WAY:
+        assert f"sync: {ephys}_v2.{table} <-> {ephys}.{table}: two-way" in lines, checked
 
     # 0.14 users at work during the backfill (moving and deleting bulk rows it is copying); v2 refuses 2.x's writes
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
@@ -153,12 +150,41 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     assert over["errno"] == 1644 and "W7" in over["message"] and "syncs one way" in over["message"], over
     for schema in (common, f"{common}_v2"):  # rolled back whole: subject 1 and its sessions on both sides
         assert db.query(f"SELECT COUNT(*) AS n FROM `{schema}`.session WHERE subject_id = 1") == [{"n": 2}], schema
+    v1c, v1e = f"`{common}`", f"`{ephys}`"
     recordings = db.query(f"SELECT COUNT(*) AS n FROM `{ephys}`._recording WHERE subject_id = 1")
     assert recordings == [{"n": 4}], recordings  # build's 2, one of each pair `more` added
 
+    # below the one-way _recording, 2.x users' writes reach v1: a curation moved to another verdict, one deleted and
+    # written again, a computed stat changed; then subject 1's probe insertions moved to other keys on v2, with rows
+    # at every level below them
+    v2e = f"`{ephys}_v2`"
+    curations = db.query(f"SELECT * FROM {v2e}.curation ORDER BY subject_id, session_id, insertion_number, "
+                         "curation_id")
+    assert len(curations) >= 2, curations
+    first, second = curations[0], curations[1]
+    key = "subject_id = %s AND session_id = %s AND insertion_number = %s AND curation_id = %s"
+    def values(row: dict) -> list:
+        return [row["subject_id"], row["session_id"], row["insertion_number"], row["curation_id"]]
+    db.execute(f"UPDATE {v2e}.curation SET verdict = 'noise' WHERE {key}", values(first))
+    db.execute(f"DELETE FROM {v2e}.curation WHERE {key}", values(second))
+    db.execute(f"INSERT INTO {v2e}.curation ({', '.join(second)}) VALUES ({', '.join(['%s'] * len(second))})",
+               [*({**second, "verdict": "mua"}).values()])
+    db.execute(f"UPDATE {v2e}.__unit_stats SET spike_count = spike_count + 1 WHERE subject_id = %s",
+               [first["subject_id"]])
+    for row, verdict in ((first, "noise"), (second, "mua")):
+        assert db.query(f"SELECT verdict FROM {v1e}.curation WHERE {key}", values(row)) == [{"verdict": verdict}]
+    # (the probe insertions', not the subject's: MariaDB's own cascade of subject 1's key fails with 1452 on either
+    # side, triggers or not, in the diamond block_trial -> trial, block -> session)
+    below = {t: db.query(f"SELECT COUNT(*) AS n FROM {v1e}.`{t}` WHERE subject_id = 1")[0]["n"]
+             for t in ("_recording", *BELOW_ONE_WAY)}
+    assert all(below.values()), below
+    db.execute(f"UPDATE {v2e}.probe_insertion SET insertion_number = insertion_number + 100 WHERE subject_id = 1")
+    for schema in (v1e, v2e):
+        assert {t: db.query(f"SELECT COUNT(*) AS n FROM {schema}.`{t}` WHERE subject_id = 1 AND "
+                            "insertion_number >= 100")[0]["n"] for t in below} == below, schema
+
     # every table, row by row, both ways; the 2.3 user's rows reached v1, the deleted subject left it
     assert _same_both_ways(s, common, ephys) > 200
-    v1c, v1e = f"`{common}`", f"`{ephys}`"
     assert db.query(f"SELECT tag FROM {v1c}.session__tag WHERE subject_id = {SUBJECT} ORDER BY tag") == [
         {"tag": "2x"}, {"tag": "ça"}, {"tag": "neu"}]
     assert db.query(f"SELECT full_name FROM {v1c}.experimenter WHERE experimenter = 'émile'") == [

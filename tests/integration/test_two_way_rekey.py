@@ -285,10 +285,11 @@ def test_writers_on_both_sides_at_once_on_a_rekeyed_table(db, prefix, dj_env, tm
 
 
 
-def test_a_child_of_a_one_way_table_whose_key_moves_from_v2_stays_one_way(db, prefix, dj_env, tmp_path):
-    """session two-way, session__trial one-way by the plan, trial_event below it: a v2 key move on session reaches
-    v1's trial_event (through v2's cascade and the carried move) before v1's session__trial has moved, and failed
-    with 1452 while trial_event synced back. It stays one-way, saying why, and the move is carried whole."""
+def test_a_child_of_a_one_way_table_whose_key_moves_from_v2_syncs_both_ways(db, prefix, dj_env, tmp_path):
+    """session two-way, session__trial one-way by the plan, trial_event below it: a v2 key move on session reached
+    v1's trial_event (through v2's cascade and the carried move) before v1's session__trial had moved, and failed
+    with 1452 while trial_event synced back (so it was kept one-way). The reverse trigger now leaves trial_event's v1
+    rows to v1's own ON UPDATE CASCADE: it syncs both ways, and the move is carried whole."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
 
@@ -299,15 +300,28 @@ def test_a_child_of_a_one_way_table_whose_key_moves_from_v2_stays_one_way(db, pr
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     checked = s.run("plan", "check", str(s.plan_path))
     assert f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way" in checked.stderr, checked.stderr
-    assert f"sync: {s.v2()}.trial_event <- {s.sources[0]}.trial_event: one-way (" in checked.stderr, checked.stderr
+    assert f"sync: {s.v2()}.trial_event <-> {s.sources[0]}.trial_event: two-way" in checked.stderr, checked.stderr
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill()
     applied(s, "60_constraints")
+    tables = (("session", "subject_id, session_idx"), ("session__trial", "subject_id, session_idx, trial_idx"),
+              ("trial_event", "subject_id, session_idx, trial_idx, event_idx"))
+
+    def same() -> None:
+        for table, key in tables:
+            assert db.query(f"SELECT * FROM {v1}.{table} ORDER BY {key}") == \
+                db.query(f"SELECT * FROM {v2}.{table} ORDER BY {key}"), table
+
     db.execute(f"UPDATE {v2}.session SET session_idx = 7 WHERE subject_id = 1 AND session_idx = 2")
-    for table, key in (("session", "subject_id, session_idx"), ("session__trial", "subject_id, session_idx, trial_idx"),
-                       ("trial_event", "subject_id, session_idx, trial_idx, event_idx")):
-        assert db.query(f"SELECT * FROM {v1}.{table} ORDER BY {key}") == \
-            db.query(f"SELECT * FROM {v2}.{table} ORDER BY {key}"), table
+    same()
     assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.trial_event WHERE session_idx = 7") == [{"n": 2}]
+    # and v2 clients' own writes to it reach v1
+    db.execute(f"INSERT INTO {v2}.trial_event VALUES (1, 7, 1, 3, 1.25), (3, 1, 1, 1, 2.5)")
+    db.execute(f"UPDATE {v2}.trial_event SET t = 0.5 WHERE subject_id = 1 AND session_idx = 7 AND event_idx = 2")
+    db.execute(f"UPDATE {v2}.trial_event SET event_idx = 9 WHERE subject_id = 3")
+    db.execute(f"DELETE FROM {v2}.trial_event WHERE subject_id = 2")
+    same()
+    assert db.query(f"SELECT subject_id, event_idx, t FROM {v1}.trial_event WHERE subject_id IN (2, 3) "
+                    "ORDER BY 1, 2") == [{"subject_id": 3, "event_idx": 9, "t": 2.5}]
     assert s.verify().returncode == 0

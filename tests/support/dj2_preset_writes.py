@@ -135,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
     # ... and one that reaches tables syncing one way (subject 1's recordings and what was computed from them): their
     # refusal fails the whole delete, on both sides
     step("cascading_delete_over_one_way", lambda: (subject & {"subject_id": 1}).delete())
+    for _ in range(3):
+        # Subject 1's rows are the ones DataJoint 0.14's `more` writes meanwhile on v1 (its recordings, populate): the
+        # delete, which now reaches subject 1's curations and clusterings (two-way) before the refusal of its
+        # recordings, can lose a deadlock to it (1213, rolled back whole); as a user would, try again
+        if not isinstance(done["cascading_delete_over_one_way"], dict) or \
+                done["cascading_delete_over_one_way"]["errno"] != 1213:
+            break
+        step("cascading_delete_over_one_way", lambda: (subject & {"subject_id": 1}).delete())
     out.write(json.dumps(done) + "\n")
     out.flush()
     return 0

@@ -48,9 +48,10 @@ def test_reverse_model_is_v1_computed_from_v2():
 def test_two_way_triggers_compare_before_write_and_refuse_what_v1_cannot_hold():
     text = _file(_migration("two_way"), "30_dualwrite.sql")
     reverse = re.findall(r"TRIGGER `lab_v2`\.`(djsqlgen_lab_two_way_\w+_to_v1)`", text)
-    # and on animal (one-way) for its key's cascade into v2's session, which the way back follows
-    assert sorted(set(reverse)) == ["djsqlgen_lab_two_way_animal_upd_to_v1", "djsqlgen_lab_two_way_session_del_to_v1",
-                                    "djsqlgen_lab_two_way_session_ins_to_v1", "djsqlgen_lab_two_way_session_upd_to_v1"]
+    # none on animal (one-way): its key's cascade into v2's session is one v1's own cascade from subject repeats, so
+    # the way back leaves v1's sessions to it (a v2 client cannot move animal's key anyway)
+    assert sorted(set(reverse)) == ["djsqlgen_lab_two_way_session_del_to_v1", "djsqlgen_lab_two_way_session_ins_to_v1",
+                                    "djsqlgen_lab_two_way_session_upd_to_v1"]
     one_way = set(re.findall(r"TRIGGER `lab_v2`\.`(djsqlgen_\w+_one_way_\w+)`", text))
     assert len(one_way) == 9  # #kind, animal, session__trial: INSERT, UPDATE, DELETE each
     assert "W5 lab_v2.session (session_idx): v1''s session_idx (smallint(5) unsigned) cannot hold this value" in text
@@ -192,6 +193,44 @@ def test_the_way_back_refuses_what_the_presets_signed_and_wider_types_hold_and_v
     assert fits("NEW.x", decl("longblob"), decl("mediumblob")) == ["LENGTH(NEW.x) <= 16777215"]
     assert fits("NEW.x", decl("decimal(5,2)"), decl("decimal(5,2)")) == []
     assert fits("NEW.x", decl("longblob"), decl("longblob")) == []
+
+
+def test_the_way_back_leaves_to_v1_the_cascades_v1_repeats():
+    """Every ON UPDATE CASCADE of v2 here is one v1's own foreign keys repeat (the same columns, renamed or not):
+    the reverse model marks them, and a reverse UPDATE trigger carries no move along them (v1's cascade does)."""
+    from djsqlgen.engines.impacts import impacts
+    from djsqlgen.model.reverse import cascade_repeats
+    from djsqlgen.model.target import TableRef
+
+    migration = _migration("two_way")
+    repeats = {(w.label, d.label, columns): r for (w, d, columns), r in cascade_repeats(migration.built.model).items()}
+    assert repeats == {
+        ("lab_v2.#kind", "lab_v2.animal", (("kind", "kind"),)): True,
+        ("lab_v2.animal", "lab_v2.session", (("subject_id", "subject_id"),)): True,
+        ("lab_v2.animal", "lab_v2.session__trial", (("subject_id", "subject_id"),)): True,
+        ("lab_v2.session", "lab_v2.session__trial", (("subject_id", "subject_id"), ("session_idx", "session_idx"))):
+            True}
+    back = migration.reverse_ctx.model
+    assert len(back.repeated_cascades) == 4
+    # the one-way animal's key moves reach v1's session through v1's cascade alone: no reverse trigger for it
+    assert impacts(back, TableRef("lab_v2", "animal"), "UPDATE") == []
+    (moved,) = impacts(back, TableRef("lab_v2", "session"), "UPDATE")
+    assert [p.direct for p in moved.paths] == [True]
+
+
+def test_below_a_one_way_table_a_cascade_v1_does_not_repeat_keeps_the_table_one_way(tmp_path):
+    """session re-keyed by its date and one-way by the plan: v2's cascade of a session's new date into its trials
+    moves a column v1 does not have (v1's trials hold session_idx), so v1's own cascade cannot repeat it, and
+    session__trial stays one-way, saying so (besides the key it cannot give back)."""
+    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text()
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace("      key: [subject_id, session_date]\n",
+                                 "      key: [subject_id, session_date]\n      sync: one-way\n"))
+    migration = Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+    ways = {d.v2: d for d in migration.directions}
+    assert ways["lab_v2.subject"].two_way and not ways["lab_v2.session"].two_way
+    assert ("its parent lab_v2.session syncs one way, and v1's own ON UPDATE CASCADE would not move its rows with it"
+            in ways["lab_v2.session__trial"].why), ways["lab_v2.session__trial"].why
 
 
 def _lookup_migration(tmp_path, retype: bool = False) -> Migration:

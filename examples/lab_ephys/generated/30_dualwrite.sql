@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `djsqlgen_demo_example_common`.*; TRIGGER ON `djsqlgen_demo_example_ephys`.*
+-- Needs: TRIGGER ON `djsqlgen_demo_example_common`.*; TRIGGER ON `djsqlgen_demo_example_ephys`.*; TRIGGER ON `djsqlgen_demo_example_common_v2`.*; TRIGGER ON `djsqlgen_demo_example_ephys_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -62,6 +62,16 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_ephys
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'djsqlgen_demo_example_ephys' AND TABLE_NAME IN ('__spikes', '__spikes__unit', '_recording')) = 3 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_ephys is missing; GRANT TRIGGER ON `djsqlgen_demo_example_ephys`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_common_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_common_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_example_common_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_example_ephys_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_example_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_example_ephys_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_example_ephys_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -128,6 +138,14 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
   (`species`, `common_name`)
 SELECT * FROM (
@@ -141,6 +159,14 @@ ON DUPLICATE KEY UPDATE
   `common_name` = dt.`common_name`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `species`, `common_name` FROM `djsqlgen_demo_example_common_v2`.`#species`';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
@@ -220,6 +246,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_species_f35c05_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_species_f35c05_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_example_common.#species is read-only since '', NULL, ''; write to …en_demo_example_common_v2.#species''), 128)';
+  SET v_trigger = 'djsqlgen_example_species_f35c05_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.#species'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -247,6 +281,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`species` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_example_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
   (`subject_id`, `session_id`, `session_start`, `session_date`)
 SELECT * FROM (
@@ -263,6 +305,14 @@ ON DUPLICATE KEY UPDATE
   `session_date` = dt.`session_date`';
   SET v_trigger = 'djsqlgen_example_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_session_upd';
@@ -426,6 +476,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.session is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_example_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.session'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -456,6 +514,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_example_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
   (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
 SELECT * FROM (
@@ -479,6 +545,14 @@ ON DUPLICATE KEY UPDATE
   `cohort` = dt.`cohort`';
   SET v_trigger = 'djsqlgen_example_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -684,6 +758,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_common.subject is read-only since '', NULL, ''; write to …gen_demo_example_common_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_example_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_common.subject'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -716,6 +798,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
   (`subject_id`, `session_id`, `n_units`)
 SELECT * FROM (
@@ -730,6 +820,14 @@ ON DUPLICATE KEY UPDATE
   `n_units` = dt.`n_units`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
@@ -823,6 +921,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since '', NULL, ''; write to …en_demo_example_ephys_v2.__sorting''), 128)';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -852,6 +958,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
   (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
 SELECT * FROM (
@@ -867,6 +981,14 @@ ON DUPLICATE KEY UPDATE
   `firing_rate` = dt.`firing_rate`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
@@ -928,6 +1050,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since '', NULL, ''; write to …o_example_ephys_v2.__sorting__unit''), 128)';
+  SET v_trigger = 'djsqlgen_example_spikes__unit_105524_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys.__spikes__unit'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -959,6 +1089,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_id` = gone.`k_2` AND dst.`unit_id` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
   (`subject_id`, `session_id`, `duration`, `raw`)
 SELECT * FROM (
@@ -975,6 +1113,14 @@ ON DUPLICATE KEY UPDATE
   `raw` = dt.`raw`';
   SET v_trigger = 'djsqlgen_example_recording_244717_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
@@ -1104,6 +1250,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_recording_244717_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_example_recording_244717_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_example_ephys._recording is read-only since '', NULL, ''; write to …n_demo_example_ephys_v2._recording''), 128)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_example_ephys._recording'' AND done <> 0), 0)
 FROM `djsqlgen_demo_example`.`progress`
@@ -1142,6 +1296,498 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_ins', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_upd', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6)),
+    ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_del', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.#species.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_ins', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_upd', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_del', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_ins', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_upd', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_del', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_ins', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_upd', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_del', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_ins', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_upd', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_del', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_ins', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`
+AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_upd', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6)),
+    ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_del', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`
+AFTER DELETE ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_example`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1172,6 +1818,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- the new row makes a row of djsqlgen_demo_example_common_v2.#species
@@ -1221,6 +1883,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1339,6 +2017,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1402,6 +2096,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.session
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
@@ -1455,6 +2165,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1656,6 +2382,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1722,6 +2464,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.subject
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
@@ -1783,6 +2541,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2026,6 +2800,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -2094,6 +2884,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
@@ -2143,6 +2949,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2274,6 +3096,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -2339,6 +3177,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting__unit
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
@@ -2388,6 +3242,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2487,6 +3357,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -2554,6 +3440,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2._recording
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
@@ -2606,6 +3508,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2771,6 +3689,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1

@@ -57,6 +57,474 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_ins', '#species', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.insert] every INSERT on v1's #species fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_upd', '#species', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.update] every UPDATE on v1's #species fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_species_f35c05_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_species_f35c05_guard_del', '#species', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.#species.delete] every DELETE on v1's #species fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`#species`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_ins', 'session', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.insert] every INSERT on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_upd', 'session', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.update] every UPDATE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_session_guard_del', 'session', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.session.delete] every DELETE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_session_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_ins', 'subject', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.insert] every INSERT on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_upd', 'subject', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.update] every UPDATE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_common.djsqlgen_example_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_common', 'djsqlgen_example_subject_guard_del', 'subject', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_common.subject.delete] every DELETE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common`.`djsqlgen_example_subject_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_ins', '_recording', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.insert] every INSERT on v1's _recording fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_upd', '_recording', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.update] every UPDATE on v1's _recording fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_recording_244717_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_recording_244717_guard_del', '_recording', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys._recording.delete] every DELETE on v1's _recording fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_recording_244717_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`_recording`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_ins', '__spikes', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.insert] every INSERT on v1's __spikes fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_upd', '__spikes', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.update] every UPDATE on v1's __spikes fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes_26e978_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes_26e978_guard_del', '__spikes', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes.delete] every DELETE on v1's __spikes fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes_26e978_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`__spikes`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_ins', '__spikes__unit', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.insert] every INSERT on v1's __spikes__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_upd', '__spikes__unit', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.update] every UPDATE on v1's __spikes__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_example_ephys.djsqlgen_example_spikes__unit_105524_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_example`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_example_ephys', 'djsqlgen_example_spikes__unit_105524_guard_del', '__spikes__unit', '9e918080d07a', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
+
+-- [guard_create.djsqlgen_demo_example_ephys.__spikes__unit.delete] every DELETE on v1's __spikes__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys`.`djsqlgen_example_spikes__unit_105524_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_example_ephys`.`__spikes__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`step_80_contract`;
 

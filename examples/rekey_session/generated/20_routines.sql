@@ -237,6 +237,20 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_rekey`.`v1_columns` (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
   COMMENT='djsqlgen: v1 as the files were generated from it; djsqlgen backfill and verify refuse when it differs';
 
+-- [control_table_create.sides] bookkeeping of the control schema
+CREATE TABLE IF NOT EXISTS `djsqlgen_demo_rekey`.`sides` (
+  side CHAR(2) CHARACTER SET ascii NOT NULL COMMENT 'v1 or v2',
+  is_open TINYINT NOT NULL DEFAULT 1 COMMENT '0: its triggers refuse writes (they read this row with a shared lock)',
+  closed_at DATETIME(6) NULL COMMENT 'since when it refuses writes (the refusal says so)',
+  closed_by VARCHAR(64) NOT NULL DEFAULT '' COMMENT 'the file that closed or reopened it last',
+  PRIMARY KEY (side)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+  COMMENT='djsqlgen: which side takes writes; the cut-over closes v1 by this row, not by DDL';
+
+-- [sides_rows] both sides take writes until the cut-over closes v1
+INSERT IGNORE INTO `djsqlgen_demo_rekey`.`sides` (side, is_open)
+VALUES ('v1', 1), ('v2', 1);
+
 -- [progress_obsolete] targets that an earlier version of the plan had
 DELETE FROM `djsqlgen_demo_rekey`.`progress` WHERE target_id NOT IN ('djsqlgen_demo_rekey_common.subject', 'djsqlgen_demo_rekey_ephys.#probe_type', 'djsqlgen_demo_rekey_common.session', 'djsqlgen_demo_rekey_ephys.probe_insertion', 'djsqlgen_demo_rekey_ephys.__clustering', 'djsqlgen_demo_rekey_ephys.__clustering__unit');
 

@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `djsqlgen_demo_rekey_common`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys`.*
+-- Needs: TRIGGER ON `djsqlgen_demo_rekey_common`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys`.*; TRIGGER ON `djsqlgen_demo_rekey_common_v2`.*; TRIGGER ON `djsqlgen_demo_rekey_ephys_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -62,6 +62,16 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_ephys
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_ephys' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys' AND TABLE_NAME IN ('#probe_type', '__clustering', '__clustering__unit', 'probe_insertion')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_ephys is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_ephys`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_common_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_common_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_common_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_common_v2`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on djsqlgen_demo_rekey_ephys_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'djsqlgen_demo_rekey_ephys_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on djsqlgen_demo_rekey_ephys_v2 is missing; GRANT TRIGGER ON `djsqlgen_demo_rekey_ephys_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -127,6 +137,14 @@ BEGIN NOT ATOMIC
     SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: trigger ', v_trigger, ' cannot run: ', v_text), 400);
   END;
   SET @djsqlgen_refusal = NULL;
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0)
@@ -212,6 +230,14 @@ ON DUPLICATE KEY UPDATE
   `firing_rate` = dt.`firing_rate`';
   SET v_trigger = 'djsqlgen_rekey_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_session_upd';
@@ -520,6 +546,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.session''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.session'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -603,6 +637,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
   (`subject_id`, `sex`)
 SELECT * FROM (
@@ -616,6 +658,14 @@ ON DUPLICATE KEY UPDATE
   `sex` = dt.`sex`';
   SET v_trigger = 'djsqlgen_rekey_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -926,6 +976,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since '', NULL, ''; write to …qlgen_demo_rekey_common_v2.subject''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_common.subject'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -953,6 +1011,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
   (`probe_type`, `channels`)
 SELECT * FROM (
@@ -966,6 +1032,14 @@ ON DUPLICATE KEY UPDATE
   `channels` = dt.`channels`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `probe_type`, `channels` FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
@@ -1058,6 +1132,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
   SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since '', NULL, ''; write to …en_demo_rekey_ephys_v2.#probe_type''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_probe_type_c7bf3c_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.#probe_type'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -1085,6 +1167,14 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`probe_type` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
   (`subject_id`, `session_start`, `insertion_number`, `n_units`)
 SELECT * FROM (
@@ -1102,6 +1192,14 @@ ON DUPLICATE KEY UPDATE
   `n_units` = dt.`n_units`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
@@ -1231,6 +1329,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since '', NULL, ''; write to …n_demo_rekey_ephys_v2.__clustering''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_clustering_11445e_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -1285,6 +1391,14 @@ JOIN (
   LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1`.`session_id` = NULL
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
   (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
 SELECT * FROM (
@@ -1303,6 +1417,14 @@ ON DUPLICATE KEY UPDATE
   `firing_rate` = dt.`firing_rate`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
@@ -1374,6 +1496,14 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
   SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since '', NULL, ''; write to …_rekey_ephys_v2.__clustering__unit''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_clustering__unit_5eb163_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.__clustering__unit'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -1411,6 +1541,14 @@ JOIN (
   LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = NULL AND `parent_1_parent_1_parent_1`.`session_id` = NULL
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_start` = gone.`k_2` AND dst.`insertion_number` = gone.`k_3` AND dst.`unit_id` = gone.`k_4`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
   (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
 SELECT * FROM (
@@ -1427,6 +1565,14 @@ ON DUPLICATE KEY UPDATE
   `probe_type` = dt.`probe_type`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
@@ -1616,6 +1762,14 @@ ON DUPLICATE KEY UPDATE
   SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
   WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
+  LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since '', NULL, ''; write to …emo_rekey_ephys_v2.probe_insertion''), 128)';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''djsqlgen_demo_rekey_ephys.probe_insertion'' AND done <> 0), 0)
 FROM `djsqlgen_demo_rekey`.`progress`
@@ -1675,6 +1829,498 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_upd', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_del', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_upd', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_del', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(OLD.`probe_type`)), JSON_ARRAY(OLD.`probe_type`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_upd', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6)),
+    ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_del', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_common_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_common_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_upd', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_del', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_upd', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_del', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
+AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_upd', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`
+AFTER UPDATE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6)),
+    ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_del', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`
+AFTER DELETE ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`, OLD.`unit_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_rekey`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1706,6 +2352,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1842,6 +2504,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2190,6 +2868,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -2309,6 +3003,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.subject
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
@@ -2360,6 +3070,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2712,6 +3438,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -2775,6 +3517,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.#probe_type
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
@@ -2822,6 +3580,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2954,6 +3728,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -3017,6 +3807,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
@@ -3069,6 +3875,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -3234,6 +4056,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -3324,6 +4162,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
@@ -3376,6 +4230,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -3485,6 +4355,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -3558,6 +4444,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.probe_insertion
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
@@ -3610,6 +4512,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -3833,6 +4751,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1

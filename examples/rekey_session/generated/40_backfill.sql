@@ -127,6 +127,9 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
+
 -- [backfill.djsqlgen_demo_rekey_common.subject] copy djsqlgen_demo_rekey_common.subject into djsqlgen_demo_rekey_common_v2.subject; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
 CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_common.subject', 5000, 0, 0.5, 100000, 4);
 
@@ -144,6 +147,9 @@ CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__cluster
 
 -- [backfill.djsqlgen_demo_rekey_ephys.__clustering__unit] copy djsqlgen_demo_rekey_ephys.__clustering__unit into djsqlgen_demo_rekey_ephys_v2.__clustering__unit; resumes where it stopped (chunks of 5000 rows first, then of about 0.5 s each, at most 100000 rows or 1/4 of the buffer pool)
 CALL `djsqlgen_demo_rekey`.`backfill_table`('djsqlgen_demo_rekey_ephys.__clustering__unit', 5000, 0, 0.5, 100000, 4);
+
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
 
 -- [phase_log.40] record that this phase was applied, and from which plan (djsqlgen status reads it)
 INSERT INTO `djsqlgen_demo_rekey`.`phase_log` (phase, file, plan_hash, applied_at)

@@ -57,6 +57,474 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_ins', 'session', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.insert] every INSERT on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_upd', 'session', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.update] every UPDATE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_session_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_session_guard_del', 'session', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.session.delete] every DELETE on v1's session fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_ins', 'subject', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.insert] every INSERT on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_upd', 'subject', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.update] every UPDATE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_common.djsqlgen_rekey_subject_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_common', 'djsqlgen_rekey_subject_guard_del', 'subject', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_common.subject.delete] every DELETE on v1's subject fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_subject_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_ins', '#probe_type', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.insert] every INSERT on v1's #probe_type fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_upd', '#probe_type', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.update] every UPDATE on v1's #probe_type fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_type_c7bf3c_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_type_c7bf3c_guard_del', '#probe_type', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.#probe_type.delete] every DELETE on v1's #probe_type fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_type_c7bf3c_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_ins', 'probe_insertion', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.insert] every INSERT on v1's probe_insertion fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_upd', 'probe_insertion', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.update] every UPDATE on v1's probe_insertion fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_probe_insertion_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_probe_insertion_guard_del', 'probe_insertion', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.probe_insertion.delete] every DELETE on v1's probe_insertion fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_probe_insertion_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_ins', '__clustering', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.insert] every INSERT on v1's __clustering fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_upd', '__clustering', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.update] every UPDATE on v1's __clustering fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering_11445e_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering_11445e_guard_del', '__clustering', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering.delete] every DELETE on v1's __clustering fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering_11445e_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_ins', '__clustering__unit', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.insert] every INSERT on v1's __clustering__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_ins`
+BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_upd', '__clustering__unit', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.update] every UPDATE on v1's __clustering__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_upd`
+BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.djsqlgen_demo_rekey_ephys.djsqlgen_rekey_clustering__unit_5eb163_guard_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_demo_rekey`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'djsqlgen_demo_rekey_ephys', 'djsqlgen_rekey_clustering__unit_5eb163_guard_del', '__clustering__unit', '023c20580528', '80_contract.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
+
+-- [guard_create.djsqlgen_demo_rekey_ephys.__clustering__unit.delete] every DELETE on v1's __clustering__unit fails once v1 is closed (sides row), naming v2
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys`.`djsqlgen_rekey_clustering__unit_5eb163_guard_del`
+BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_refusal VARCHAR(128) DEFAULT '';
+  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+  INTO v_open, v_since
+  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+  LOCK IN SHARE MODE;
+  IF v_open = 0 THEN
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+  END IF;
+END;;
+DELIMITER ;
+
 -- [step_drop_stale.step_80_contract] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`step_80_contract`;
 

@@ -105,6 +105,9 @@ DROP TABLE IF EXISTS `djsqlgen_demo_example`.`chunk_sql`;
 -- [control_table_drop.reference_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_example`.`reference_sql`;
 
+-- [control_table_drop.sides] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_demo_example`.`sides`;
+
 -- [procedure_drop.djsqlgen_demo_example_common.#species.backfill] backfill procedure of djsqlgen_demo_example_common_v2.#species (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`backfill__djsqlgen_demo_example_common__species_f35c05`;
 

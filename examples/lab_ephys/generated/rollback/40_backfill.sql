@@ -80,6 +80,9 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
+
 -- [step_drop_stale.step_rollback_40_backfill] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`step_rollback_40_backfill`;
 
@@ -157,6 +160,9 @@ CALL `djsqlgen_demo_example`.`step_rollback_40_backfill`();
 
 -- [step_drop.step_rollback_40_backfill] clean up
 DROP PROCEDURE `djsqlgen_demo_example`.`step_rollback_40_backfill`;
+
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
 
 -- [phase_unlog.40] record that this phase was rolled back
 DELETE FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '40';

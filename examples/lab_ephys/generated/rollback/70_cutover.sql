@@ -45,7 +45,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the cut-over left nothing to undo
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE created_by = '70_cutover.sql') AND COALESCE((SELECT is_open FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'), 1) = 1 THEN
       SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
       LEAVE checks;
     END IF;
@@ -102,150 +102,6 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_species_f35c05_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_subject_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TRIGGER_NAME = 'djsqlgen_example_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common_v2' AND object_name = 'djsqlgen_example_session_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_recording_244717_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_recording_244717_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting_616c25_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting_616c25_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_example_sorting__unit_c4619a_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_ephys_v2' AND object_name = 'djsqlgen_example_sorting__unit_c4619a_track_del';
-
   -- v2 back to its versioned names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TABLE_NAME = '#species__djsqlgen_v2rollback')) THEN
     RENAME TABLE
@@ -297,6 +153,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.#species
   SET v_target = 'djsqlgen_demo_example_common_v2.#species';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
@@ -344,6 +216,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -462,6 +350,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.#species';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_example_common.#species is read-only since ', v_since, '; write to …en_demo_example_common_v2.#species'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -525,6 +429,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.session
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
@@ -578,6 +498,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -779,6 +715,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.session is read-only since ', v_since, '; write to …gen_demo_example_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -845,6 +797,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_common_v2.subject
   SET v_target = 'djsqlgen_demo_example_common_v2.subject';
   INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
@@ -906,6 +874,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1149,6 +1133,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_common.subject is read-only since ', v_since, '; write to …gen_demo_example_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1217,6 +1217,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
@@ -1266,6 +1282,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1397,6 +1429,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …qlgen_demo_example_ephys.__spikes is read-only since ', v_since, '; write to …en_demo_example_ephys_v2.__sorting'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1462,6 +1510,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2.__sorting__unit
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
@@ -1511,6 +1575,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1610,6 +1690,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys.__spikes__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …demo_example_ephys.__spikes__unit is read-only since ', v_since, '; write to …o_example_ephys_v2.__sorting__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1677,6 +1773,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_example_ephys_v2._recording
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
@@ -1729,6 +1841,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1896,6 +2024,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_example_ephys._recording';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_example_ephys._recording is read-only since ', v_since, '; write to …n_demo_example_ephys_v2._recording'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_example.progress';
   SELECT
@@ -1932,6 +2076,9 @@ DELIMITER ;
 
 -- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
 SET SESSION foreign_key_checks = 0;
+
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
 
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_example`.`step_rollback_70_cutover_2`;
@@ -2133,6 +2280,9 @@ CALL `djsqlgen_demo_example`.`step_rollback_70_cutover_2`();
 -- [step_drop.step_rollback_70_cutover_2] clean up
 DROP PROCEDURE `djsqlgen_demo_example`.`step_rollback_70_cutover_2`;
 
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
+
 -- [session.foreign_key_checks_on.discard] back to normal
 SET SESSION foreign_key_checks = 1;
 
@@ -2146,6 +2296,41 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen example: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- v1 takes writes again (once the transactions that read it closed have ended)
+  IF NOT (COALESCE((SELECT is_open FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'), 1) = 1) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_demo_example`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+          WHERE side = 'v1';
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
+        END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped rollback/70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction read v1', '; v1 still closed, safe to rerun'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+    END;
+  END IF;
+
   -- v1 takes writes again (its dual-write triggers are back)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_example_common' AND object_name = 'djsqlgen_example_species_f35c05_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_example_common' AND TRIGGER_NAME = 'djsqlgen_example_species_f35c05_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_example_common`.`djsqlgen_example_species_f35c05_guard_ins`;

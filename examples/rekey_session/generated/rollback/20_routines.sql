@@ -122,6 +122,9 @@ DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`chunk_sql`;
 -- [control_table_drop.reference_sql] bookkeeping no longer needed
 DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`reference_sql`;
 
+-- [control_table_drop.sides] bookkeeping no longer needed
+DROP TABLE IF EXISTS `djsqlgen_demo_rekey`.`sides`;
+
 -- [procedure_drop.djsqlgen_demo_rekey_common.subject.backfill] backfill procedure of djsqlgen_demo_rekey_common_v2.subject (earlier versions)
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`backfill__djsqlgen_demo_rekey_common__subject`;
 

@@ -45,7 +45,7 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: the cut-over left nothing to undo
-    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE created_by = '70_cutover.sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE created_by = '70_cutover.sql') AND COALESCE((SELECT is_open FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'), 1) = 1 THEN
       SET @djsqlgen_refusal = 'djsqlgen: nothing to undo in rollback/70_cutover.sql: 70_cutover.sql did not run';
       LEAVE checks;
     END IF;
@@ -102,150 +102,6 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd';
-
-  -- v2 is no longer primary (a table with triggers cannot move either)
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_del')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_del';
-
   -- v2 back to its versioned names
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TABLE_NAME = 'subject__djsqlgen_v2rollback')) THEN
     RENAME TABLE
@@ -296,6 +152,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -432,6 +304,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -780,6 +668,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.session';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -899,6 +803,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_common_v2.subject
   SET v_target = 'djsqlgen_demo_rekey_common_v2.subject';
   INSERT INTO `djsqlgen_demo_rekey_common_v2`.`subject`
@@ -950,6 +870,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1302,6 +1238,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_common.subject';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -1365,6 +1317,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.#probe_type
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.#probe_type';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
@@ -1412,6 +1380,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1544,6 +1528,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.#probe_type';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -1607,6 +1607,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
@@ -1659,6 +1675,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -1824,6 +1856,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -1914,6 +1962,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.__clustering__unit
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
@@ -1966,6 +2030,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2075,6 +2155,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -2148,6 +2244,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- the new row makes a row of djsqlgen_demo_rekey_ephys_v2.probe_insertion
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
@@ -2200,6 +2312,22 @@ BEGIN
       SET v_message = LEFT(CONCAT('djsqlgen W0 dual-write into ', LEFT(v_target, 48), ': ', v_text), 128);
     END IF;
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
+  END;
+
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
   END;
 
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
@@ -2425,6 +2553,22 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+  BEGIN
+    DECLARE v_open TINYINT DEFAULT 1;
+    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_refusal VARCHAR(128) DEFAULT '';
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+    IF v_open = 0 THEN
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
+    END IF;
+  END;
+
   -- which of the tables below the backfill has copied (their progress rows, read once): until then a row not copied yet is written first, and a new key is looked for in v1
   SET v_target = 'djsqlgen_demo_rekey.progress';
   SELECT
@@ -2482,6 +2626,9 @@ DELIMITER ;
 
 -- [session.foreign_key_checks_off.discard] rows are deleted and computed again in v2: its foreign keys hold again once done
 SET SESSION foreign_key_checks = 0;
+
+-- [session.engine_on] this file's own writes to v2 are not carried back to v1 (two-way sync) nor recorded as v2 writes (its trackers)
+SET @djsqlgen_engine_session = 1;
 
 -- [step_drop_stale.step_rollback_70_cutover_2] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`;
@@ -2690,6 +2837,9 @@ CALL `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`();
 -- [step_drop.step_rollback_70_cutover_2] clean up
 DROP PROCEDURE `djsqlgen_demo_rekey`.`step_rollback_70_cutover_2`;
 
+-- [session.engine_off] writes on this session are carried both ways again
+SET @djsqlgen_engine_session = NULL;
+
 -- [session.foreign_key_checks_on.discard] back to normal
 SET SESSION foreign_key_checks = 1;
 
@@ -2703,6 +2853,41 @@ MODIFIES SQL DATA
 SQL SECURITY INVOKER
 COMMENT 'djsqlgen rekey: guarded steps of rollback/70_cutover.sql (created, called, dropped by it)'
 BEGIN
+  -- v1 takes writes again (once the transactions that read it closed have ended)
+  IF NOT (COALESCE((SELECT is_open FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'), 1) = 1) THEN
+    BEGIN
+      DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
+      DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
+      DECLARE v_busy TINYINT DEFAULT 0;
+      DECLARE v_waited DOUBLE DEFAULT 0;
+      DECLARE v_message VARCHAR(128) DEFAULT '';
+      SET SESSION innodb_lock_wait_timeout = 1;
+      attempts: LOOP
+        SET v_busy = 0;
+        BEGIN
+          -- a transaction holds the row shared (lock wait timeout), or this one is the deadlock's victim
+          DECLARE CONTINUE HANDLER FOR 1205, 1213 SET v_busy = 1;
+          START TRANSACTION;
+          UPDATE `djsqlgen_demo_rekey`.`sides` SET is_open = 1, closed_at = NULL, closed_by = 'rollback/70_cutover.sql'
+          WHERE side = 'v1';
+        END;
+        IF v_busy = 0 THEN
+          COMMIT;
+          LEAVE attempts;
+        END IF;
+        ROLLBACK;  -- a timeout rolls back the statement only; this attempt had nothing else
+        SET v_waited = TIMESTAMPDIFF(MICROSECOND, v_since, SYSDATE(6)) / 1e6;
+        IF v_waited >= COALESCE(@djsqlgen_close_wait_s, 300) THEN
+          SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+          SET v_message = LEFT(CONCAT('djsqlgen stopped rollback/70_cutover.sql at ', ROUND(v_waited), ' s: an open transaction read v1', '; v1 still closed, safe to rerun'), 128);
+          SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
+        END IF;
+        DO SLEEP(1);  -- the writers queued behind this attempt go on meanwhile
+      END LOOP attempts;
+      SET SESSION innodb_lock_wait_timeout = v_lock_wait;
+    END;
+  END IF;
+
   -- v1 takes writes again (its dual-write triggers are back)
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common' AND object_name = 'djsqlgen_rekey_session_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common' AND TRIGGER_NAME = 'djsqlgen_rekey_session_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common`.`djsqlgen_rekey_session_guard_ins`;
