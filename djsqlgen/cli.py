@@ -489,7 +489,7 @@ def status(obj: _Context, plan_path: Path) -> None:
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))
     dual = [t for t in state["triggers"] if "_guard_" not in t["name_"] and "_track_" not in t["name_"]]
     guards = [t for t in state["triggers"] if "_guard_" in t["name_"]]
-    click.echo(f"dual-write triggers present: {len(dual)}" + (f"; cut-over guards: {len(guards)}" if guards else ""))
+    click.echo(f"dual-write triggers present: {len(dual)}" + (f"; v1 guards (refuse once v1 is closed): {len(guards)}" if guards else ""))
     if state.get("sides"):  # which side takes writes: a closed one's triggers refuse them, naming v2
         click.echo("; ".join(f"{s['side']}: writable" if s["is_open"] else
                              f"{s['side']}: read-only since {s['closed_at']} ({s['closed_by']})" for s in state["sides"]))
@@ -515,6 +515,44 @@ def status(obj: _Context, plan_path: Path) -> None:
             click.echo(f"  {d['direction']}: {d['table']} {where}")
     else:
         click.echo("last verify: none")
+
+
+def _side_command(action: str):
+    """`djsqlgen close|reopen v1|v2 PLAN`: the statements of sides/<action>_<side>.sql, run as `apply` runs a file."""
+
+    @cli.command(action, help=(
+        f"{'Close' if action == 'close' else 'Reopen'} one side of a two-way plan: "
+        + ("its clients' writes refused (W8), the other side's still synced into it (sides/close_SIDE.sql)."
+           if action == "close" else "it takes its clients' writes again (sides/reopen_SIDE.sql).")))
+    @click.argument("side", type=click.Choice(["v1", "v2"]))
+    @click.argument("plan_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @heading_option
+    @click.option("--wait", "wait_s", type=click.IntRange(1, 99999), default=None,
+                  help="Seconds to wait for the transactions that hold the side (default 300); then it stops, the "
+                       "side unchanged.")
+    @pass_context
+    def command(obj: _Context, side: str, plan_path: Path, heading_path: Path | None, wait_s: int | None) -> None:
+        from djsqlgen.errors import PlanError
+        from djsqlgen.plan import load_plan
+        from djsqlgen.run.sides import installed, run_side_file
+
+        loaded = load_plan(plan_path)
+        if loaded.sync != "two-way":
+            raise PlanError([f"sync: `djsqlgen {action}` is for plans with sync: two-way; this plan syncs one way, "
+                             "so v1 closes only by 70_cutover.sql and reopens by rollback/70_cutover.sql (a bare "
+                             "close would skip their AUTO_INCREMENT carry and v2 write tracking)"], str(plan_path))
+        catalog = _catalog_for(obj, [s.source for s in loaded.schemas], heading_path)
+        with connected(obj.settings) as db:
+            migration = installed(db, loaded, catalog, lambda c: _generator(loaded, c, plan_path))
+            rows = run_side_file(db, migration, action, side, wait_s, lambda text: click.echo(text, err=True))
+        click.echo("; ".join(f"{r['side']}: writable" if r["is_open"] else f"{r['side']}: read-only since "
+                             f"{r['closed_at']}" for r in rows))
+
+    return command
+
+
+close = _side_command("close")
+reopen = _side_command("reopen")
 
 
 def _count(rows: int | None) -> str:

@@ -30,7 +30,10 @@ Lock discipline (the RUNBOOK's "Lock discipline" says the same to the DBA):
   anywhere stopped it with v1 closed. v2's trackers read with a lock for the same reason: a v2 write of a
   transaction older than the close would read "open" and go untracked, and rollback/70 would lose it.
 
-The v2 row is the same mechanism's other half, for closing v2 (issue 24); only v1's row is read today.
+The v2 row is the same mechanism's other half (issue 24): in a two-way plan v2's reverse triggers read it the same
+way, and `djsqlgen close|reopen v1|v2 PLAN` (sides/close_v1.sql …) closes either side while the other keeps syncing
+into it. There a closed side's triggers refuse only their own clients' writes: a write the other side's trigger
+carries into it, and the engine's own sessions, pass without reading the row (``refusal_block``).
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def read_side(ctx: Context, side: str) -> str:
 
 def v2_home(ctx: Context, v1_table: TableRef) -> str | None:
     """Where a v1 table's writes go after the cut-over: the v2 table it drives, by its final name; None when no
-    v2 table is made from it (it is retired)."""
+    v2 table is made from it (it is retired). On the reverse model (``ctx.reverse``): where a v2 table's writes go
+    while v2 is closed, the v1 table it drives."""
     for t in ctx.model.targets:
         if t.source.driving == v1_table:
             spec = ctx.model.schema_map(v1_table.schema)
@@ -108,12 +112,21 @@ def refusal_message_sql(ctx: Context, v1_table: TableRef) -> str:
     return f"LEFT(CONCAT({quote_literal(head + v1_label + middle)}, v_since, {quote_literal(tail)}), {SIGNAL_LIMIT})"
 
 
-def refusal_block(ctx: Context, v1_table: TableRef) -> str:
-    """A trigger body block: fail the write with W8 once v1 is closed. Runs first in every v1 trigger."""
-    return (f"BEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n  DECLARE v_since VARCHAR(20) DEFAULT '';\n"
-            f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, 'v1')};\n"
-            f"  IF v_open = 0 THEN\n    SET v_refusal = {refusal_message_sql(ctx, v1_table)};\n"
-            "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;\n  END IF;\nEND")
+def refusal_block(ctx: Context, table: TableRef, side: str = "v1", clients_only: bool = False) -> str:
+    """A trigger body block: fail the write with W8 once ``side`` is closed. Runs first in every trigger of the side.
+    ``clients_only`` (two-way plans): a write the other side's trigger carries into this one (the trigger's carry
+    token, engines/two_way.carry_token) and the engine's own sessions pass without reading the row, so a closed side
+    still receives the other's writes, and closing it waits only for its own clients."""
+    check = (f"BEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n  DECLARE v_since VARCHAR(20) DEFAULT '';\n"
+             f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, side)};\n"
+             f"  IF v_open = 0 THEN\n    SET v_refusal = {refusal_message_sql(ctx, table)};\n"
+             "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;\n  END IF;\nEND")
+    if not clients_only:
+        return check
+    from djsqlgen.engines.two_way import ENGINE_SESSION, IN_CARRY
+
+    return (f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL THEN\n  " + check.replace("\n", "\n  ")
+            + ";\nEND IF")
 
 
 def create_trigger_prefix(ctx: Context) -> str:
@@ -131,15 +144,31 @@ def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, nam
                      creates=Owned("trigger", schema, name, v1_table.name))
 
 
-def close(ctx: Context, side: str, filename: str) -> Statement:
+def close(ctx: Context, side: str, filename: str, other_open: str | None = None) -> Statement:
     """Close ``side`` once every transaction that read it open has ended (bounded retry: ``_change``). Closed
-    already, nothing is done (its first closing time stays)."""
+    already, nothing is done (its first closing time stays). ``other_open``: only while that side is open, checked
+    in the same statement (a multi-table UPDATE reads it with a shared lock), so two closes at once cannot both
+    succeed (two-way plans: ``still_open_refusal`` then says so)."""
     by = quote_literal(filename)
-    sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {by}\n"
-           f"WHERE side = {quote_literal(side)} AND is_open = 1")
+    if other_open is None:
+        sql = (f"UPDATE {sides_table(ctx)} SET is_open = 0, closed_at = NOW(6), closed_by = {by}\n"
+               f"WHERE side = {quote_literal(side)} AND is_open = 1")
+    else:
+        sql = (f"UPDATE {sides_table(ctx)} AS s\nJOIN {sides_table(ctx)} AS o ON o.side = {quote_literal(other_open)} "
+               f"AND o.is_open = 1\nSET s.is_open = 0, s.closed_at = NOW(6), s.closed_by = {by}\n"
+               f"WHERE s.side = {quote_literal(side)} AND s.is_open = 1")
     return Statement(f"sides_close.{side}", _change(ctx, side, sql, filename, "wrote", "open"),
                      f"{side} refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) "
                      f"only for the transactions that wrote {side}", compound=True,
+                     done_when=f"NOT ({is_open_sql(ctx, side)})")
+
+
+def still_open_refusal(ctx: Context, side: str, other: str, filename: str) -> Statement:
+    """After a close conditional on ``other`` being open: ``side`` still open means ``other`` closed meanwhile."""
+    message = f"djsqlgen stopped {filename}: {other} was closed meanwhile; {side} stays open (one side takes writes)"
+    assert len(message) <= SIGNAL_LIMIT, message
+    return Statement(f"sides_still_open.{side}", f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)}",
+                     f"{other} was closed by another session while this one waited: {side} stays open",
                      done_when=f"NOT ({is_open_sql(ctx, side)})")
 
 

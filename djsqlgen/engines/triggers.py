@@ -595,13 +595,25 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             from djsqlgen.engines import two_way
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
-        if blocks and not ctx.reverse:  # the cut-over closes v1 by its sides row: checked before anything is carried
-            why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
-                   "transaction, so the close waits for it")
-            blocks = [(written.label, why, sides.refusal_block(ctx, written))] + blocks
+        if blocks:  # a closed side refuses by its sides row: checked before anything is carried
+            blocks = [_side_refusal(ctx, written)] + blocks
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
+
+
+def _side_refusal(ctx: Context, written: TableRef) -> tuple[str, str, str]:
+    """The first block of every trigger: W8 once the trigger's side is closed (v1 by the cut-over or `close v1`; v2,
+    two-way only, by `close v2`). In a two-way plan a write carried from the other side passes (engines/sides.py)."""
+    if not ctx.reverse and not ctx.compare_before_write:
+        why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
+               "transaction, so the close waits for it")
+        return written.label, why, sides.refusal_block(ctx, written)
+    side, other = ("v2", "v1") if ctx.reverse else ("v1", "v2")
+    why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
+           f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
+           f"for it. Writes carried from {other} pass")
+    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write))
 
 
 def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
@@ -751,10 +763,13 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     statement_event, timing = KINDS[event]
     from djsqlgen.engines import two_way
 
+    carry = two_way.carry_token(ctx)
+    # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
+    first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written) else ([], blocks)
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
-                 timing=timing, event=statement_event, blocks=blocks,
+                 timing=timing, event=statement_event, first=first, blocks=blocks,
                  declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,
-                 plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=two_way.carry_token(ctx))
+                 plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=carry)
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
                      f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
                      + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,

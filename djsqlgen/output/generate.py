@@ -17,7 +17,7 @@ from djsqlgen.ops import Built, build_model
 from djsqlgen.ops.directions import TWO_WAY, directions, lookups_back
 from djsqlgen.output.runbook import write_runbook
 from djsqlgen.output.sqlfile import render_file
-from djsqlgen.phases import phase_files
+from djsqlgen.phases import phase_files, side_files
 from djsqlgen.plan import Plan, plan_hash
 from djsqlgen.sqltext.dialect import dialect_for
 from djsqlgen.sqltext.statements import PhaseFile
@@ -90,6 +90,10 @@ class Migration:
     def files(self) -> list[PhaseFile]:
         return phase_files(self.ctx, self.data_checks, tuple(self.attachments), self.reverse_ctx)
 
+    def side_files(self) -> list[PhaseFile]:
+        """Two-way plans: sides/close_v1.sql … (phases/sides.py), outside the phase sequence."""
+        return side_files(self.ctx, self.reverse_ctx)
+
     @property
     def attachments(self) -> list:
         """The 0.14 attach@store sources whose files 2.x reads only rewritten (files_manifest.sql lists them)."""
@@ -108,8 +112,9 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "rollback").mkdir(exist_ok=True)
     written = []
-    for pf in files:
-        path = out_dir / ("rollback/" + pf.filename if pf.rollback_of else pf.filename)
+    for pf in files + migration.side_files():
+        path = out_dir / pf.path
+        path.parent.mkdir(exist_ok=True)
         path.write_text(render_file(pf, meta), encoding="utf-8")
         written.append(path)
     sources = migration.attachments
@@ -121,10 +126,14 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
     manifest = {
         **meta,
         "files": [p.relative_to(out_dir).as_posix() for p in written
-                  if p.suffix == ".sql" and "rollback" not in p.parts and p.name != MANIFEST_FILE],
+                  if p.suffix == ".sql" and not {"rollback", "sides"} & set(p.relative_to(out_dir).parts)
+                  and p.name != MANIFEST_FILE],
         # newest first: the order a full rollback applies them in
         "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
                                  reverse=True),
+        # two-way plans: close or reopen one side, applied one by one when the lab chooses (never by `apply DIR`)
+        **({"side_files": [p.relative_to(out_dir).as_posix() for p in written if "sides" in p.relative_to(out_dir).parts]}
+           if migration.reverse_ctx is not None else {}),
         # `djsqlgen apply DIR/rollback` reads its phase log to stop before undoing a cut-over or a contract
         "control_schema": migration.ctx.control,
         "tables": [{"v2": t.label, "from_v1": t.source.driving.label, "id": t.id,

@@ -32,9 +32,10 @@ def _check(statement_sql: str, compound: bool, statement_id: str) -> None:
 
 def render_file(pf: PhaseFile, meta: dict[str, str]) -> str:
     """A phase file: header, then each statement after a ``-- [id] why`` line."""
-    rollback = f"rollback/{pf.filename}" if not pf.rollback_of else "none (this is a rollback)"
+    rollback = pf.undo or (f"rollback/{pf.filename}" if not pf.rollback_of else "none (this is a rollback)")
+    name = pf.path if pf.folder else pf.filename
     lines = [
-        f"-- {pf.filename}: {pf.title}" + (f" (undoes {pf.rollback_of})" if pf.rollback_of else ""),
+        f"-- {name}: {pf.title}" + (f" (undoes {pf.rollback_of})" if pf.rollback_of else ""),
         f"-- {pf.purpose}",
         *([f"-- Removes: {pf.removes}"] if pf.removes else []),
         # Read by `djsqlgen apply`, which asks for a typed confirmation (the v1 schema's name) or --yes first.
@@ -43,7 +44,7 @@ def render_file(pf: PhaseFile, meta: dict[str, str]) -> str:
          f"heading {meta['heading_hash']}, {meta['server']})."),
         f"-- Rollback: {rollback}",
         f"-- Re-run: {pf.rerun}",
-        f"-- Apply: mariadb < {pf.filename}   (or: djsqlgen apply {pf.filename})",
+        f"-- Apply: mariadb < {name}   (or: djsqlgen apply {name})",
     ]
     if pf.needs:
         # Read by `djsqlgen apply`, which checks them with SHOW GRANTS (roles included) before running anything.

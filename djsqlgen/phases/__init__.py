@@ -26,7 +26,7 @@ from djsqlgen.sqltext.statements import PhaseFile
 # in the order they are applied; rollbacks go the other way
 PHASES = (preflight, expand, routines, dualwrite, backfill, verify, constraints, cutover, contract)
 
-__all__ = ["PHASES", "Phases", "phase_files"]
+__all__ = ["PHASES", "Phases", "phase_files", "side_files"]
 
 
 def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = (),
@@ -48,3 +48,10 @@ def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = (),
                              rollback_of=f"{b.number}_{b.name}.sql", needs=tuple(b.needs),
                              removes=p.removes(phases)))
     return out
+
+
+def side_files(ctx: Context, reverse: Context | None = None) -> list[PhaseFile]:
+    """A two-way plan's sides/ files (close or reopen one side: phases/sides.py); none for a one-way plan."""
+    from djsqlgen.phases import sides
+
+    return sides.side_files(Phases(ctx, reverse=reverse))

@@ -68,9 +68,12 @@ class FileBuilder:
     statements: list[Statement] = field(default_factory=list)
     step_blocks: int = 0
     needs: list[tuple[str, str]] = field(default_factory=list)
+    folder: str = ""  # a file outside the phase sequence (sides/close_v1.sql)
 
     @property
     def filename(self) -> str:
+        if self.folder:
+            return f"{self.folder}/{self.number}_{self.name}.sql"
         return ("rollback/" if self.rollback else "") + f"{self.number}_{self.name}.sql"
 
     # -- the start of every file ------------------------------------------------------------------

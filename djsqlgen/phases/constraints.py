@@ -3,10 +3,10 @@ them."""
 
 from __future__ import annotations
 
-from djsqlgen.engines import constraints, guards
-from djsqlgen.phases.builder import FileBuilder
+from djsqlgen.engines import constraints, guards, sides
+from djsqlgen.phases.builder import FileBuilder, table_exists
 from djsqlgen.phases.shared import Phases
-from djsqlgen.sqltext.statements import Statement
+from djsqlgen.sqltext.statements import Check, Statement
 
 NUMBER, NAME, TITLE = "60", "constraints", "Constraints"
 PURPOSE = "Check v2's references, then add its foreign keys and unique indexes without a table copy."
@@ -38,7 +38,20 @@ def forward(phases: Phases) -> FileBuilder:
 def rollback(phases: Phases) -> FileBuilder:
     f, fn = phases.file("60", rollback=True), "rollback/60_constraints.sql"
     phases.common_refusals(f, None, [guards.not_after(phases.ctx, "70", "70_cutover.sql", fn,
-                                                     "v2 is primary; apply rollback/70_cutover.sql first")])
+                                                     "v2 is primary; apply rollback/70_cutover.sql first"),
+                                     *_v1_closed(phases, fn)])
     f.steps([s for t in reversed(phases.targets) for s in constraints.remove(phases.ctx, t)])
     f.log()
     return f
+
+
+def _v1_closed(phases: Phases, filename: str) -> list[Check]:
+    """Two-way: v2 takes no writes before 60 (W6), so undoing 60 while v1 is closed (sides/close_v1.sql) would leave
+    the lab no side to write to."""
+    if phases.reverse is None:
+        return []
+    ctx = phases.ctx
+    return [Check(f"NOT {sides.is_open_sql(ctx, 'v1')}",
+                  f"djsqlgen refused {filename}: v1 is closed (sides/close_v1.sql) and v2 takes no writes before 60; "
+                  "reopen v1 first (djsqlgen reopen v1 PLAN, or sides/reopen_v1.sql)",
+                  "one side always takes writes", only_if=table_exists(ctx.control, "sides"))]

@@ -52,14 +52,18 @@ def forward(phases: Phases) -> FileBuilder:
 
 def _cutover_ready(phases: Phases) -> list[Statement]:
     """A cut-over that renames nothing closes v1 by its sides row alone (no DDL under writers): its triggers are
-    installed here, while v2 is not in use yet. v2's write trackers (they record nothing until v1 closes), then
+    installed here, while v2 is not in use yet (a two-way plan, whose v1 `djsqlgen close v1` closes, gets the guards). v2's write trackers (they record nothing until v1 closes), then
     guards for the v1 writes no dual-write trigger sees (a table no v2 table reads, an event with nothing to
     carry), idle until v1 closes. The dual-write triggers check the same row first."""
+    seen = dualwrite_events(phases)
+    guards_ = guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen)
+    if phases.reverse is not None:
+        # two-way: v1 may be closed from 60 on (sides/close_v1.sql); no write the other side carries reaches these
+        # pairs (no v2 table is made from them), so the guards refuse every write once v1 is closed
+        return guards_
     if not in_place(phases):
         return []
-    seen = dualwrite_events(phases)
-    return ([s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets})]
-            + guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen))
+    return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets})] + guards_
 
 
 def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:

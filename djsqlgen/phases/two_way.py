@@ -3,8 +3,9 @@
 - 30 installs the reverse triggers (v2 → v1) next to the forward ones (until 60 they refuse every v2 write that
   would change v1, W6; from 60 on they carry it), and on each one-way v2 table the triggers refusing its clients (W7).
 - 40 and rollback/40 write v2 as an engine session (nothing carried back); rollback/30 drops what 30 added.
-- 70 refuses a two-way plan for now: the cut-over of a plan whose v2 already takes writes (close, reopen, keep v1
-  synced) is the follow-up of issue 24. RUNBOOK: "Two-way sync".
+- 70 refuses a two-way plan for now: the cut-over of a plan whose v2 already takes writes is the follow-up of issue
+  24; meanwhile sides/close_v1.sql (`djsqlgen close v1 PLAN`, phases/sides.py) makes v1 read-only while v2 keeps
+  syncing into it. RUNBOOK: "Two-way sync".
 """
 
 from __future__ import annotations
@@ -50,5 +51,6 @@ def cutover_refusal(ctx: Context, pending: str, filename: str) -> Check:
     """70 refuses a two-way plan: its v2 already takes writes, and that cut-over is not built yet."""
     return Check(pending,
                  f"djsqlgen refused {filename}: this plan syncs two-way, whose cut-over is not built yet (issue 24); "
-                 "keep both sides in use, or roll back to 20, set sync: one-way, generate and apply again",
+                 "to stop v1's writes while v2 keeps syncing into it: djsqlgen close v1 PLAN (sides/close_v1.sql); "
+                 "else roll back to 20, set sync: one-way, generate and apply again",
                  "a cut-over must not silently drop the sync that carries v2's writes to v1")

@@ -63,7 +63,16 @@ class PhaseFile:
     needs: tuple[tuple[str, str], ...] = ()  # (privilege, schema) the file needs, for its Needs: header
     removes: str = ""  # for rollback files: what it removes, its Removes: header line
     drops_v1: tuple[str, ...] = ()  # the v1 schemas the file drops (80 with contract.drop_v1): its Drops v1: line
+    folder: str = ""  # a file outside the phase sequence lives in its own folder (sides/close_v1.sql)
+    undo: str = ""  # such a file's undo, for its Rollback: line (sides/reopen_v1.sql)
 
     @property
     def filename(self) -> str:
         return f"{self.number}_{self.name}.sql"
+
+    @property
+    def path(self) -> str:
+        """Where the file is in the generated directory (rollback files: inside rollback/, as generate writes)."""
+        if self.folder:
+            return f"{self.folder}/{self.filename}"
+        return ("rollback/" if self.rollback_of else "") + self.filename

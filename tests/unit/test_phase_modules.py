@@ -8,7 +8,8 @@ from pathlib import Path
 import djsqlgen.phases as phases_package
 from djsqlgen.phases import PHASES
 
-HELPERS = {"__init__", "builder", "shared", "cutover_steps", "two_way"}  # modules that are no phase of their own
+HELPERS = {"__init__", "builder", "shared", "cutover_steps", "two_way", "sides"}  # modules that are no phase of their own
+# (sides: the files that close or reopen one side of a two-way plan, outside the sequence)
 INTERFACE = ("NUMBER", "NAME", "TITLE", "PURPOSE", "RERUN", "forward", "rollback", "removes")
 
 

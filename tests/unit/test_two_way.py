@@ -61,7 +61,9 @@ def test_two_way_triggers_compare_before_write_and_refuse_what_v1_cannot_hold():
 
 
 def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
-    assert "this plan syncs two-way, whose cut-over is not built yet" in _file(_migration("two_way"), "70_cutover.sql")
+    seventy = _file(_migration("two_way"), "70_cutover.sql")
+    assert "this plan syncs two-way, whose cut-over is not built yet" in seventy
+    assert "to stop v1''s writes while v2 keeps syncing into it: djsqlgen close v1 PLAN (sides/close_v1.sql)" in seventy
     one_way = _migration("renames_retype")
     assert one_way.reverse_ctx is None and one_way.directions == []
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
@@ -289,3 +291,38 @@ def test_a_lookup_of_a_retyped_column_stays_one_way_saying_why(tmp_path):
     assert ("W7 lab_v2.#rig: write to v1; syncs one way: a lookup goes back through the rows of lab_v2.session, "
             "which syncs one way") in text
     assert "W6 lab_v2.#rig" not in text
+
+
+def test_side_files_of_a_two_way_plan_only(tmp_path):
+    from djsqlgen.output.generate import generate
+    from djsqlgen.output.sqlfile import render_file
+
+    migration = _migration("two_way")
+    files = {f.path: render_file(f, migration.meta()) for f in migration.side_files()}
+    assert sorted(files) == ["sides/close_v1.sql", "sides/close_v2.sql", "sides/reopen_v1.sql", "sides/reopen_v2.sql"]
+    close_v2 = files["sides/close_v2.sql"]
+    assert "-- Rollback: sides/reopen_v2.sql" in close_v2
+    assert "sides/close_v2.sql builds on 60_constraints.sql" in close_v2  # before 60 v2 takes no writes to refuse
+    assert "v1 is closed already, and one side must take writes" in close_v2
+    assert "WHERE s.side = 'v2' AND s.is_open = 1" in close_v2  # a closed side keeps its first closing time
+    # and only while v1 is open, in the same statement: two closes at once cannot both succeed
+    assert "AS o ON o.side = 'v1' AND o.is_open = 1" in close_v2
+    assert "djsqlgen stopped sides/close_v2.sql: v1 was closed meanwhile; v2 stays open" in close_v2
+    assert "60_constraints" not in files["sides/reopen_v2.sql"] and "closed already" not in files["sides/reopen_v2.sql"]
+    # the reverse triggers read v2's row with a shared lock, and let a carried write through without reading it
+    dualwrite = _file(migration, "30_dualwrite.sql")
+    assert "W8 lab_v2.session is read-only since ', v_since, '; write to lab_v1.session'" in dualwrite
+    assert "WHERE side = 'v2'\n      LOCK IN SHARE MODE" in dualwrite
+    assert dualwrite.count("IF NOT v_in_carry AND @djsqlgen_engine_session IS NULL THEN\n    BEGIN\n      DECLARE v_open") \
+        == dualwrite.count("LOCK IN SHARE MODE;\n      IF v_open = 0")
+    # `apply DIR` never runs them: listed apart in the manifest
+    generate(migration, tmp_path)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert not [f for f in manifest["files"] if f.startswith("sides/")]
+    assert manifest["side_files"] == ["sides/close_v1.sql", "sides/reopen_v1.sql", "sides/close_v2.sql",
+                                      "sides/reopen_v2.sql"]
+    one_way = _migration("renames_retype")
+    assert one_way.side_files() == []
+    generate(one_way, tmp_path / "one_way")
+    assert not (tmp_path / "one_way" / "sides").exists()
+    assert "side_files" not in json.loads((tmp_path / "one_way" / "manifest.json").read_text())
