@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import sides, written_row
+from djsqlgen.engines import issued_ids, sides, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -40,8 +40,10 @@ from djsqlgen.sqltext.statements import Owned, Statement
 # A trigger kind: (the statement it fires on, when). CASCADE_DELETE fires BEFORE the row goes, for the rows
 # v1's ON DELETE CASCADE is about to remove: they can only be read then. Everything else fires AFTER, so
 # that v1's own checks (a RESTRICT foreign key, DataJoint reads its 1451 message) fail a write first.
+# ISSUE (two-way, an AUTO_INCREMENT key): BEFORE INSERT on a v2 table, a row without an id takes v1's
+# (engines/issued_ids.py).
 KINDS = {"INSERT": ("INSERT", "AFTER"), "UPDATE": ("UPDATE", "AFTER"), "DELETE": ("DELETE", "AFTER"),
-         "CASCADE_DELETE": ("DELETE", "BEFORE")}
+         "CASCADE_DELETE": ("DELETE", "BEFORE"), issued_ids.ISSUE: ("INSERT", "BEFORE")}
 EVENTS = tuple(KINDS)
 
 
@@ -118,7 +120,11 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
-    carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared))
+    # (a v2 row whose id v1 issued is in v1 already: compared too)
+    carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
+                                      issued_ids.issued_here(ctx, target, event))
+    if issuing := issued_ids.issuing_now(ctx, target, event):  # v2's statement is inserting this row itself
+        carried = f"IF NOT ({issuing}) THEN\n  {_indent(carried, 2)};\nEND IF"
     if event in ("DELETE", "CASCADE_DELETE"):
         carried = two_way.unless_cascading(ctx, carried)
     return two_way.outside_engine_sessions(ctx, carried)
@@ -613,6 +619,13 @@ def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
 def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
+    if event == issued_ids.ISSUE:
+        issue = issued_ids.issue_block(ctx, written)
+        if issue is None:
+            return []
+        from djsqlgen.engines import two_way
+
+        return two_way.value_refusals(ctx, written) + [issue]  # (a value v1 cannot hold: refused before v1's insert)
     if ctx.lookup_tables:
         from djsqlgen.engines import two_way
 
