@@ -114,7 +114,8 @@ def test_two_way_auto_increment(db, prefix, dj_env, tmp_path, server_settings):
     db.execute(f"INSERT INTO {v2}.note (note_id, title) VALUES (5000, 'explicit')")
     db.execute(f"INSERT INTO {v1}.note (title) VALUES ('after explicit')")
     db.execute(f"INSERT INTO {v2}.note (title) VALUES ('after explicit v2')")
-    assert _rows(db, f"SELECT note_id FROM {v2}.note WHERE title LIKE 'after explicit%' ORDER BY 1") == [(5001,), (5002,)]
+    after = _rows(db, f"SELECT note_id FROM {v2}.note WHERE title LIKE 'after explicit%' ORDER BY 1")
+    assert after == [(5001,), (5002,)], after
 
     # a v2 insert failing on the unique title, after a row v1 already took an id for: nothing in v1 either
     before = _rows(db, f"SELECT * FROM {v1}.note ORDER BY note_id")

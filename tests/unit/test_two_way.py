@@ -289,3 +289,45 @@ def test_a_lookup_of_a_retyped_column_stays_one_way_saying_why(tmp_path):
     assert ("W7 lab_v2.#rig: write to v1; syncs one way: a lookup goes back through the rows of lab_v2.session, "
             "which syncs one way") in text
     assert "W6 lab_v2.#rig" not in text
+
+
+def _auto_increment_migration(tmp_path, table: str, column: str) -> Migration:
+    """The two-way plan (session__trial's start_time kept: it syncs both ways) over a v1 whose ``table``.``column``
+    is AUTO_INCREMENT."""
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace("start_time: drop", "start_time: keep"))
+    heading = json.loads((PLANS / "heading.json").read_text())
+    found = next(a for s in heading["schemas"] for t in s["tables"] for a in t["attributes"]
+                 if s["name"] == "lab_v1" and t["name"] == table and a["name"] == column)
+    found["auto_increment"] = True
+    return Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
+
+
+def test_an_auto_increment_key_v2_keeps_syncs_both_ways_with_v1s_counter_issuing_v2s_ids(tmp_path):
+    """v2's BEFORE INSERT trigger inserts a row without an id into v1 (NULL: the trigger's NO_AUTO_VALUE_ON_ZERO
+    would keep a 0) and takes v1's id; v1's forward trigger does not carry that insert back (error 1442), and v2's
+    AFTER INSERT trigger compares first (the row is in v1 already) instead of inserting it again."""
+    migration = _auto_increment_migration(tmp_path, "session__trial", "trial_idx")
+    sync = {d.v2: d.two_way for d in migration.directions}
+    assert sync["lab_v2.session__trial"], [d.line for d in migration.directions]
+    text = _file(migration, "30_dualwrite.sql")
+    issue = _trigger(text, "djsqlgen_lab_two_way_session__trial_iid_to_v1")
+    assert "BEFORE INSERT ON `lab_v2`.`session__trial`" in issue
+    assert "IF (NEW.`trial_idx` IS NULL OR NEW.`trial_idx` = 0) AND NOT v_in_carry" in issue
+    assert "(NEW.`subject_id`, NEW.`session_idx`, NULL, " in issue
+    assert "SET NEW.`trial_idx` = LAST_INSERT_ID();" in issue
+    assert "W6" in issue  # refused before 60, as every v2 write
+    assert "IF NOT (@djsqlgen_issuing <=> NOW(6)) THEN" in _trigger(text, "djsqlgen_lab_two_way_session__trial_ins")
+    back = _trigger(text, "djsqlgen_lab_two_way_session__trial_ins_to_v1")
+    assert "IF v_in_carry OR @djsqlgen_issued <=> CONCAT(NOW(6), ' ', NEW.`trial_idx`) THEN" in back
+    # a table without one has no such trigger
+    assert "djsqlgen_lab_two_way_session_iid_to_v1" not in text
+    assert "@djsqlgen_issuing" not in _trigger(text, "djsqlgen_lab_two_way_session_ins")
+
+
+def test_an_auto_increment_key_v2_retypes_stays_one_way_saying_why(tmp_path):
+    """A retyped AUTO_INCREMENT column is no AUTO_INCREMENT in v2: its ids cannot all come from v1's counter."""
+    migration = _auto_increment_migration(tmp_path, "session", "session_idx")
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
+    assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
