@@ -5,9 +5,9 @@ A latin1 DataJoint 0.14 pipeline (every 0.14 type, parts, an external store) mig
 ``sync: two-way``: plan check says table by table which way each syncs and why not; the files run with the stock
 client; then DataJoint 2.3 clients on v2 and 0.14 clients on v1 at once, and one 2.3 user writing each shape the
 preset converts (uuid key with in-table <attach> and <blob>, utf8mb4 text, int64, bool, json, the adapted <graph>,
-update1, a cascading delete) and the writes v1 cannot take (refused naming the column or the table). Every table is
-compared row by row in both directions, independently of verify; DataJoint 0.14 reads from v1 what 2.3 reads from
-v2; and verify is clean both ways.
+update1, lab notes without their auto_increment ids, a cascading delete) and the writes v1 cannot take (refused
+naming the column or the table). Every table is compared row by row in both directions, independently of verify;
+DataJoint 0.14 reads from v1 what 2.3 reads from v2; and verify is clean both ways.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from integration.test_dj2_preset import read_v1, read_v2
 SUBJECT = 30_000_000  # the 2.3 user's own subjects (the 2.3 writers use 40_100_000 on, the 0.14 writers 10_100_000 on)
 # (v2 table, why it cannot sync back) for the tables that stay one-way; every other one syncs both ways
 ONE_WAY = {
-    "lab_note": "AUTO_INCREMENT 'note_id' written on both sides could hand out one id twice",
     "_recording": "raw_data is 2.x blob@extstore JSON, with no way back to 0.14's ~external_extstore yet",
 }
 # below _recording, synced both ways: a v2 key move above it reaches them in v1 through v1's own ON UPDATE CASCADE
@@ -132,8 +131,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert _result(w) == {"inserted": 12, "updated": 12, "key_moves": 4, "deleted": 3}
     done = _result(shapes)
 
-    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "skip_duplicates", "replace",
-               "cascading_delete")
+    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "lab_note", "skip_duplicates",
+               "replace", "cascading_delete")
     assert {k: done[k] for k in written} == dict.fromkeys(written, "ok"), done
     # what v1 cannot hold fails the v2 write, naming the column; a one-way table names itself and the reason
     for step, column in (("emoji", "full_name"), ("emoji_key", "experimenter"), ("int64_above_v1", "subject_id")):
@@ -199,6 +198,10 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert db.query(f"SELECT COUNT(*) AS n FROM {v1c}.subject WHERE subject_id = %s", [sid]) == [{"n": expected}]
         assert db.query(f"SELECT COUNT(*) AS n FROM `{common}_v2`.subject WHERE subject_id = %s", [sid]) == [
             {"n": expected}]
+    # the 2.3 user's lab notes (no ids given) reached v1 with the ids v2 holds, among the 0.14 writers' (the
+    # comparison above: every row both ways)
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1c}.lab_note WHERE note IN ('notée en 2.x', 'second 2.x note')") == [
+        {"n": 2}]
     # the in-table <attach> and <blob>: the same bytes on both sides
     same = db.query(f"SELECT COUNT(*) AS n, SUM(a.title = 'Ersetzt') AS by_2 FROM {v1c}.document a "
                     f"JOIN `{common}_v2`.document b USING (doc_id) WHERE a.content = b.content AND a.meta <=> b.meta")
