@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+import pymysql
 import pytest
 from support.safety import FastScenario, applied
 
@@ -138,5 +139,25 @@ def test_two_way_auto_increment(db, prefix, dj_env, tmp_path, server_settings):
                "ON DUPLICATE KEY UPDATE text = VALUES(text)")
     assert _rows(db, f"SELECT body FROM {v1}.note WHERE title IN ('second', 'ignored new') ORDER BY title") == [
         ("",), ("updated",)]
+    # REPLACE (DataJoint 2.3's insert(replace=True)) of a row without an id whose title is taken: v2 deletes the row
+    # and inserts it again with an id of its own counter, both carried to v1
+    db.execute(f"REPLACE INTO {v2}.note (title, text) VALUES ('third', 'replaced')")
+    assert _rows(db, f"SELECT body FROM {v1}.note WHERE title = 'third'") == [("replaced",)]
+    _same_both_ways(s)
+
+    # the id a client is told: the OK packet's (pymysql's lastrowid) is v1's; LAST_INSERT_ID() is not changed by a
+    # v2 insert (the id is given by its trigger, and a trigger's LAST_INSERT_ID() ends with it)
+    client = pymysql.connect(host=server_settings.host, port=server_settings.port, user=server_settings.user,
+                             password=server_settings.password, autocommit=True)
+    try:
+        with client.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {v1}.note (title) VALUES ('told by v1')")
+            cursor.execute(f"INSERT INTO {v2}.note (title) VALUES ('told')")
+            told = cursor.lastrowid
+            cursor.execute("SELECT LAST_INSERT_ID()")
+            last = cursor.fetchone()[0]
+    finally:
+        client.close()
+    assert _rows(db, f"SELECT note_id FROM {v1}.note WHERE title LIKE 'told%' ORDER BY 1") == [(last,), (told,)]
     _same_both_ways(s)
     s.verify()
