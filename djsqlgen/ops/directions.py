@@ -102,8 +102,10 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
     v1 = model.v1_table(source.driving)
+    # v1's counter can issue v2's ids where v1's row is v2's row alone, both ways (no lookup, no parent read back)
+    issued = issued_column(target) if not way_back(model, target, two_way).joins else None
     for attr in v1.attributes:
-        if attr.auto_increment and (issued_column(target) or ("",))[0] != attr.name:
+        if attr.auto_increment and (issued or ("",))[0] != attr.name:
             # one counter, v1's, hands out the ids of both sides (engines/issued_ids.py): only for a key v2 copies
             # into its own AUTO_INCREMENT key, from the written row alone
             reasons.append(f"AUTO_INCREMENT {attr.name!r} is not v2's own AUTO_INCREMENT key: written on both sides, "

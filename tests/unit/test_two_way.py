@@ -331,3 +331,21 @@ def test_an_auto_increment_key_v2_retypes_stays_one_way_saying_why(tmp_path):
     why = {d.v2: d.why for d in migration.directions if not d.two_way}
     assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
     assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
+
+
+def test_an_auto_increment_key_of_a_table_that_reads_a_lookup_back_stays_one_way(tmp_path):
+    """v1's row of a v2 row that refers to a lookup is made with the lookup row's values: v2's BEFORE INSERT could not
+    insert it into v1 from NEW alone, so v1's counter cannot issue its ids (nor v2's, which would hand out one twice)."""
+    migration = _lookup_migration(tmp_path)
+    assert {d.v2: d.two_way for d in migration.directions}["lab_v2.session"]  # (without an AUTO_INCREMENT: two-way)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan.read_text().replace("session_idx: {type: int}", "session_idx: keep"))
+    heading = json.loads((PLANS / "heading.json").read_text())
+    session = next(t for s in heading["schemas"] for t in s["tables"]
+                   if s["name"] == "lab_v1" and t["name"] == "session")
+    session["indexes"] = []
+    next(a for a in session["attributes"] if a["name"] == "session_idx")["auto_increment"] = True
+    migration = Migration(load_plan(plan), Catalog.from_json(json.dumps(heading)))
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
+    assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
