@@ -19,6 +19,7 @@ from __future__ import annotations
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.source import table_sql
 from djsqlgen.model.expr import bound
+from djsqlgen.model.reverse import issued_column
 from djsqlgen.model.target import DRIVING, TableRef, Target
 from djsqlgen.sqltext.quoting import quote_identifier
 
@@ -31,20 +32,6 @@ ISSUED = "@djsqlgen_issued"
 
 def _q(name: str) -> str:
     return quote_identifier(name)
-
-
-def issued_column(target: Target) -> tuple[str, str] | None:
-    """(the target's AUTO_INCREMENT key column, the driving column it copies) when the other side's counter can
-    issue its ids: a copy of an AUTO_INCREMENT key into an AUTO_INCREMENT key, the row read from the written row
-    alone (no join, no filter). None when the target has no such column."""
-    s = target.source
-    if s.joins or s.filter is not None or s.distinct:
-        return None
-    for c in target.columns:
-        if c.decl.auto_increment and c.name in target.primary_key and c.expr.is_column \
-                and c.expr.refs[0].alias == DRIVING:
-            return c.name, c.expr.refs[0].name
-    return None
 
 
 def issuing_target(ctx: Context, written: TableRef) -> Target | None:

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.engines.issued_ids import issued_column
-from djsqlgen.model.reverse import cascade_repeats, lookups_of, way_back
+from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
