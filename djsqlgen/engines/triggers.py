@@ -123,8 +123,7 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     # (a v2 row whose id v1 issued is in v1 already: compared too)
     carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
                                       issued_ids.issued_here(ctx, target, event))
-    if issuing := issued_ids.issuing_now(ctx, target, event):  # v2's statement is inserting this row itself
-        carried = f"IF NOT ({issuing}) THEN\n  {_indent(carried, 2)};\nEND IF"
+    carried = issued_ids.unless_issuing(ctx, target, event, carried)  # (v2's statement inserting this row itself)
     if event in ("DELETE", "CASCADE_DELETE"):
         carried = two_way.unless_cascading(ctx, carried)
     return two_way.outside_engine_sessions(ctx, carried)

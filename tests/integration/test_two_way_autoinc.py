@@ -133,6 +133,26 @@ def test_two_way_auto_increment(db, prefix, dj_env, tmp_path, server_settings):
     assert _rows(db, f"SELECT * FROM {v1}.note ORDER BY note_id") == before
     _same_both_ways(s)
 
+    # a v2 insert that fails inside v1's insert (a lock-wait timeout on the title another transaction holds), in a
+    # session whose clock stands still (NOW(6) the same for every statement): the next v1 insert of that session is
+    # still carried into v2 (no token of the failed statement is left to skip it)
+    holder, writer_db = connect(server_settings), connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"INSERT INTO {v1}.note (title) VALUES ('held')")
+        writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        writer_db.execute("SET SESSION timestamp = UNIX_TIMESTAMP(NOW(6))")
+        with pytest.raises(ServerError) as timeout:
+            writer_db.execute(f"INSERT INTO {v2}.note (title) VALUES ('held')")
+        assert timeout.value.errno == 1205, timeout.value
+        holder.execute("ROLLBACK")
+        writer_db.execute(f"INSERT INTO {v1}.note (title) VALUES ('same clock')")
+    finally:
+        holder.close()
+        writer_db.close()
+    assert _rows(db, f"SELECT COUNT(*) FROM {v2}.note WHERE title IN ('same clock', 'held')") == [(1,)]
+    _same_both_ways(s)
+
     # a duplicate the client asked to skip or update (DataJoint's skip_duplicates, ON DUPLICATE KEY UPDATE)
     db.execute(f"INSERT IGNORE INTO {v2}.note (title) VALUES ('first'), ('ignored new')")
     db.execute(f"INSERT INTO {v2}.note (title, text) VALUES ('second', 'updated') "
