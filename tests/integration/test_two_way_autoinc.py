@@ -118,6 +118,16 @@ def test_two_way_auto_increment(db, prefix, dj_env, tmp_path, server_settings):
     after = _rows(db, f"SELECT note_id FROM {v2}.note WHERE title LIKE 'after explicit%' ORDER BY 1")
     assert after == [(5001,), (5002,)], after
 
+    # a v1 row whose id is 0 (a client with NO_AUTO_VALUE_ON_ZERO): carried as it is, not given an id in v2
+    zero = connect(server_settings)
+    try:
+        zero.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')")
+        zero.execute(f"INSERT INTO {v1}.note (note_id, title) VALUES (0, 'zero')")
+    finally:
+        zero.close()
+    assert _rows(db, f"SELECT note_id FROM {v2}.note WHERE title = 'zero'") == [(0,)]
+    _same_both_ways(s)
+
     # a v2 insert failing on the unique title, after a row v1 already took an id for: nothing in v1 either
     before = _rows(db, f"SELECT * FROM {v1}.note ORDER BY note_id")
     with pytest.raises(ServerError) as duplicate:
