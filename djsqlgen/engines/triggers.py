@@ -767,9 +767,11 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
                  timing=timing, event=statement_event, blocks=blocks,
                  declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,
                  plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=two_way.carry_token(ctx))
-    return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
-                     f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
-                     + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,
+    what = (f"a row inserted into {written.label} without an id takes v1's, inserted into v1 first"
+            if event == issued_ids.ISSUE else
+            f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
+            + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""))
+    return Statement(f"trigger_create.{written.label}.{event.lower()}", sql, what, compound=True,
                      creates=Owned("trigger", written.schema, name, written.name))
 
 
