@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import sides, written_row
+from djsqlgen.engines import issued_ids, sides, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -40,8 +40,10 @@ from djsqlgen.sqltext.statements import Owned, Statement
 # A trigger kind: (the statement it fires on, when). CASCADE_DELETE fires BEFORE the row goes, for the rows
 # v1's ON DELETE CASCADE is about to remove: they can only be read then. Everything else fires AFTER, so
 # that v1's own checks (a RESTRICT foreign key, DataJoint reads its 1451 message) fail a write first.
+# ISSUE (two-way, an AUTO_INCREMENT key): BEFORE INSERT on a v2 table, a row without an id takes v1's
+# (engines/issued_ids.py).
 KINDS = {"INSERT": ("INSERT", "AFTER"), "UPDATE": ("UPDATE", "AFTER"), "DELETE": ("DELETE", "AFTER"),
-         "CASCADE_DELETE": ("DELETE", "BEFORE")}
+         "CASCADE_DELETE": ("DELETE", "BEFORE"), issued_ids.ISSUE: ("INSERT", "BEFORE")}
 EVENTS = tuple(KINDS)
 
 
@@ -118,7 +120,10 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
-    carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared))
+    # (a v2 row whose id v1 issued is in v1 already: compared too)
+    carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
+                                      issued_ids.issued_here(ctx, target, event))
+    carried = issued_ids.unless_issuing(ctx, target, event, carried)  # (v2's statement inserting this row itself)
     if event in ("DELETE", "CASCADE_DELETE"):
         carried = two_way.unless_cascading(ctx, carried)
     return two_way.outside_engine_sessions(ctx, carried)
@@ -625,6 +630,13 @@ def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
 def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
     table = ctx.model.v1_table(written)
     blocks: list[tuple[str, str, str]] = []
+    if event == issued_ids.ISSUE:
+        issue = issued_ids.issue_block(ctx, written)
+        if issue is None:
+            return []
+        from djsqlgen.engines import two_way
+
+        return two_way.value_refusals(ctx, written) + [issue]  # (a value v1 cannot hold: refused before v1's insert)
     if ctx.lookup_tables:
         from djsqlgen.engines import two_way
 
@@ -770,9 +782,11 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
                  timing=timing, event=statement_event, first=first, blocks=blocks,
                  declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,
                  plan_hash=ctx.migration_hash, dialect=ctx.dialect, carry=carry)
-    return Statement(f"trigger_create.{written.label}.{event.lower()}", sql,
-                     f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
-                     + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""), compound=True,
+    what = (f"a row inserted into {written.label} without an id takes v1's, inserted into v1 first"
+            if event == issued_ids.ISSUE else
+            f"carry every {statement_event} on {written.label} into {'v1' if ctx.reverse else 'v2'}"
+            + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""))
+    return Statement(f"trigger_create.{written.label}.{event.lower()}", sql, what, compound=True,
                      creates=Owned("trigger", written.schema, name, written.name))
 
 

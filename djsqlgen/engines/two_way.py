@@ -111,10 +111,12 @@ def carry_token(ctx: Context) -> tuple[str, str, str] | None:
             f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NULL;\nEND IF")
 
 
-def unless_in_carry(ctx: Context, compared: str, carry: str) -> str:
+def unless_in_carry(ctx: Context, compared: str, carry: str, or_also: str = "") -> str:
     """``carry`` (the write) in a trigger fired by a client's own write, ``compared`` (compare before write) in one
-    fired by a carried write: only there can the write be an echo, and the other side already hold it."""
-    return f"IF {IN_CARRY} THEN\n  {_indent(compared, 2)};\nELSE\n  {_indent(carry, 2)};\nEND IF"
+    fired by a carried write: only there can the write be an echo, and the other side already hold it. ``or_also``:
+    another condition under which the other side may hold it already."""
+    condition = f"{IN_CARRY} OR {or_also}" if or_also else IN_CARRY
+    return f"IF {condition} THEN\n  {_indent(compared, 2)};\nELSE\n  {_indent(carry, 2)};\nEND IF"
 
 
 def outside_engine_sessions(ctx: Context, sql: str) -> str:

@@ -13,8 +13,9 @@ v2 write that would make two v2 rows one v1 row (W1).
 
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
-The lookup itself is no target here (it has no v1 table). (No ``inverse:`` expressions yet: a v1 key column v2 does not
-keep makes the table one-way, ``way_back`` says so.)
+The lookup itself is no target here (it has no v1 table). An AUTO_INCREMENT key v2 keeps as its own
+(``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
+v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
 """
 
 from __future__ import annotations
@@ -129,6 +130,20 @@ def _lookup_values(model: Model, target: Target) -> tuple[dict[str, Expr], dict[
             if v2_name not in lookup.primary_key:
                 columns.setdefault(v1_name, Expr.column(alias, v2_name))
     return columns, joins
+
+
+def issued_column(target: Target) -> tuple[str, str] | None:
+    """(the target's AUTO_INCREMENT key column, the driving column it copies) when the other side's counter can
+    issue its ids: a copy of an AUTO_INCREMENT key into an AUTO_INCREMENT key, the row read from the written row
+    alone (no join, no filter). None when the target has no such column."""
+    s = target.source
+    if s.joins or s.filter is not None or s.distinct:
+        return None
+    for c in target.columns:
+        if c.decl.auto_increment and c.name in target.primary_key and c.expr.is_column \
+                and c.expr.refs[0].alias == DRIVING:
+            return c.name, c.expr.refs[0].name
+    return None
 
 
 def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:

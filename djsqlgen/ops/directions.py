@@ -4,7 +4,8 @@ A table syncs both ways when every operation on it can be undone value by value 
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
-whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), and a lookup that moves columns
+whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
+own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import cascade_repeats, lookups_of, way_back
+from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
@@ -100,9 +101,14 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
     v1 = model.v1_table(source.driving)
+    # v1's counter can issue v2's ids where v1's row is v2's row alone, both ways (no lookup, no parent read back)
+    issued = issued_column(target) if not way_back(model, target, two_way).joins else None
     for attr in v1.attributes:
-        if attr.auto_increment:
-            reasons.append(f"AUTO_INCREMENT {attr.name!r} written on both sides could hand out one id twice")
+        if attr.auto_increment and (issued or ("",))[0] != attr.name:
+            # one counter, v1's, hands out the ids of both sides (engines/issued_ids.py): only for a key v2 copies
+            # into its own AUTO_INCREMENT key, from the written row alone
+            reasons.append(f"AUTO_INCREMENT {attr.name!r} is not v2's own AUTO_INCREMENT key: written on both sides, "
+                           "one id could be handed out twice")
         if attr.generated:
             reasons.append(f"v1 column {attr.name!r} is generated")
     return reasons

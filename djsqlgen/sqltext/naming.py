@@ -41,7 +41,7 @@ def table_id(schema: str, table: str) -> str:
 def trigger_name(plan_name: str, table: str, event: str, back: bool = False) -> str:
     """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern); with ``back``, the
     two-way trigger on a v2 table that carries its writes to v1 (``…_ins_to_v1``)."""
-    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "CASCADE_DELETE": "cdel"}[event]
+    suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "CASCADE_DELETE": "cdel", "ISSUE": "iid"}[event]
     return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}" + ("_to_v1" if back else ""))
 
 

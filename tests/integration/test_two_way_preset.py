@@ -5,9 +5,9 @@ A latin1 DataJoint 0.14 pipeline (every 0.14 type, parts, an external store) mig
 ``sync: two-way``: plan check says table by table which way each syncs and why not; the files run with the stock
 client; then DataJoint 2.3 clients on v2 and 0.14 clients on v1 at once, and one 2.3 user writing each shape the
 preset converts (uuid key with in-table <attach> and <blob>, utf8mb4 text, int64, bool, json, the adapted <graph>,
-update1, a cascading delete) and the writes v1 cannot take (refused naming the column or the table). Every table is
-compared row by row in both directions, independently of verify; DataJoint 0.14 reads from v1 what 2.3 reads from
-v2; and verify is clean both ways.
+update1, lab notes without their auto_increment ids, a cascading delete) and the writes v1 cannot take (refused
+naming the column or the table). Every table is compared row by row in both directions, independently of verify;
+DataJoint 0.14 reads from v1 what 2.3 reads from v2; and verify is clean both ways.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from integration.test_dj2_preset import read_v1, read_v2
 SUBJECT = 30_000_000  # the 2.3 user's own subjects (the 2.3 writers use 40_100_000 on, the 0.14 writers 10_100_000 on)
 # (v2 table, why it cannot sync back) for the tables that stay one-way; every other one syncs both ways
 ONE_WAY = {
-    "lab_note": "AUTO_INCREMENT 'note_id' written on both sides could hand out one id twice",
     "_recording": "raw_data is 2.x blob@extstore JSON, with no way back to 0.14's ~external_extstore yet",
 }
 # below _recording, synced both ways: a v2 key move above it reaches them in v1 through v1's own ON UPDATE CASCADE
@@ -132,8 +131,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert _result(w) == {"inserted": 12, "updated": 12, "key_moves": 4, "deleted": 3}
     done = _result(shapes)
 
-    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "skip_duplicates", "replace",
-               "cascading_delete")
+    written = ("document", "experimenter", "pipeline", "pipeline_to_delete", "update1", "lab_note", "skip_duplicates",
+               "replace", "cascading_delete")
     assert {k: done[k] for k in written} == dict.fromkeys(written, "ok"), done
     # what v1 cannot hold fails the v2 write, naming the column; a one-way table names itself and the reason
     for step, column in (("emoji", "full_name"), ("emoji_key", "experimenter"), ("int64_above_v1", "subject_id")):
@@ -199,6 +198,10 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
         assert db.query(f"SELECT COUNT(*) AS n FROM {v1c}.subject WHERE subject_id = %s", [sid]) == [{"n": expected}]
         assert db.query(f"SELECT COUNT(*) AS n FROM `{common}_v2`.subject WHERE subject_id = %s", [sid]) == [
             {"n": expected}]
+    # the 2.3 user's lab notes (no ids given) reached v1 with the ids v2 holds, among the 0.14 writers' (the
+    # comparison above: every row both ways)
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1c}.lab_note WHERE note IN ('notée en 2.x', 'second 2.x note')") == [
+        {"n": 2}]
     # the in-table <attach> and <blob>: the same bytes on both sides
     same = db.query(f"SELECT COUNT(*) AS n, SUM(a.title = 'Ersetzt') AS by_2 FROM {v1c}.document a "
                     f"JOIN `{common}_v2`.document b USING (doc_id) WHERE a.content = b.content AND a.meta <=> b.meta")
@@ -261,9 +264,8 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
     assert sorted(lines) == sorted(
         [f"sync: {src}_v2.{t} <-> {src}.{t}: two-way" for src, t in ((a, "#kind"), (a, "subject"), (a, "session"),
                                                                        (a, "probe"), (a, "probe__gain"),
-                                                                       (a, "insertion"), (a, "reading"))]
-        + [(f"sync: {b}_v2.note <- {b}.note: one-way (AUTO_INCREMENT 'note_id' written on both sides could hand out "
-            "one id twice)")]), lines
+                                                                       (a, "insertion"), (a, "reading"),
+                                                                       (b, "note"))]), lines
     s.generate()
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     s.backfill(chunk_rows=2)
@@ -304,9 +306,12 @@ def test_every_key_type_the_preset_converts_written_from_v2(db, prefix, dj_env, 
         errno, message = _error(db, sql)
         assert errno == 1644 and "W5" in message and f"({column})" in message, (sql, message)
         assert len(message) <= SIGNAL_LIMIT
-    errno, message = _error(db, f"UPDATE {b2}.note SET body = 'x'")
-    assert errno == 1644 and message.startswith(f"djsqlgen W7 {b}_v2.note: write to v1; syncs one way: AUTO_INC"), \
-        message
+    # the AUTO_INCREMENT table (its parent in the other schema): v1's counter issues the ids of both sides
+    db.execute(f"INSERT INTO {b2}.note (subject_id, body) VALUES (4000000001, 'from v2'), (3, 'from v2 too')")
+    db.execute(f"INSERT INTO `{b}`.note (subject_id, body) VALUES (3, 'from v1')")
+    db.execute(f"UPDATE {b2}.note SET body = 'x' WHERE body = 'première'")
+    assert [(r["note_id"], r["body"]) for r in db.query(f"SELECT note_id, body FROM `{b}`.note ORDER BY 1")] == [
+        (1, "x"), (2, "zweite"), (3, "über"), (4, "from v2"), (5, "from v2 too"), (6, "from v1")]
     errno, _ = _error(db, f"INSERT INTO {a2}.`#kind` VALUES ('HÄMSTER')")  # one key in utf8mb4_general_ci
     assert errno == 1062
     # two keys in v1's latin1_swedish_ci, one in v2's utf8mb4_general_ci: the v1 write fails whole, nothing diverges

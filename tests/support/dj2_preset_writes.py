@@ -5,11 +5,11 @@
 
 One write of each shape the preset converts, through DataJoint 2.3 where it can write it: a uuid key with an
 in-table ``<attach>`` and a ``<blob>``; a varchar key in utf8mb4; an int64 key, a session and its parts, a block
-(bool, json), a trial, a block trial and a probe insertion with the adapted ``<graph>``; update1 of each; and the
-writes v1 cannot take (an emoji, an int64 above v1's int unsigned, a write to a table that syncs one way), each
-expected to fail. Last, DataJoint's cascading delete of a second subject with all of the above below it, and of a
-subject with recordings (refused: they sync one way). Prints one
-JSON object on stdout: step -> "ok" or {"errno": …, "message": …}.
+(bool, json), a trial, a block trial and a probe insertion with the adapted ``<graph>``; update1 of each; lab notes
+without their auto_increment ids; and the writes v1 cannot take (an emoji, an int64 above v1's int unsigned, a
+write to a table that syncs one way), each expected to fail. Last, DataJoint's cascading delete of a second subject
+with all of the above below it, and of a subject with recordings (refused: they sync one way). Prints one JSON object
+on stdout: step -> "ok" or {"errno": …, "message": …}.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     subject, session, tag = (table(common, n) for n in ("subject", "session", "session__tag"))
     experimenter, document = table(common, "experimenter"), table(common, "document")
+    lab_note = table(common, "lab_note")
     insertion, block, trial, block_trial = (table(ephys, n) for n in ("probe_insertion", "block", "trial",
                                                                       "block_trial"))
     done: dict = {}
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
                        "block_settings": {"odour": "ü"}}),
         trial.update1({"subject_id": args.subject, "session_id": 1, "trial_id": 1, "outcome": "miss"}),
         document.update1({"doc_id": DOC_ID, "meta": [1, "zwei", 3.0]})))
+    # an auto_increment key: rows inserted without one take their ids from v1's counter (0.14's writers insert there)
+    step("lab_note", lambda: lab_note.insert([{"note": "notée en 2.x"}, {"note": "second 2.x note"}]))
     # insert's other forms: skip_duplicates (INSERT … ON DUPLICATE KEY UPDATE, a no-op update) and replace (REPLACE: a
     # delete and an insert where the key exists)
     step("skip_duplicates", lambda: tag.insert([{"subject_id": args.subject, "session_id": 1, "tag": t}

@@ -326,3 +326,67 @@ def test_side_files_of_a_two_way_plan_only(tmp_path):
     generate(one_way, tmp_path / "one_way")
     assert not (tmp_path / "one_way" / "sides").exists()
     assert "side_files" not in json.loads((tmp_path / "one_way" / "manifest.json").read_text())
+
+
+def _auto_increment_migration(tmp_path, table: str, column: str) -> Migration:
+    """The two-way plan (session__trial's start_time kept: it syncs both ways) over a v1 whose ``table``.``column``
+    is AUTO_INCREMENT."""
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace("start_time: drop", "start_time: keep"))
+    heading = json.loads((PLANS / "heading.json").read_text())
+    found = next(a for s in heading["schemas"] for t in s["tables"] for a in t["attributes"]
+                 if s["name"] == "lab_v1" and t["name"] == table and a["name"] == column)
+    found["auto_increment"] = True
+    return Migration(load_plan(path), Catalog.from_json(json.dumps(heading)))
+
+
+def test_an_auto_increment_key_v2_keeps_syncs_both_ways_with_v1s_counter_issuing_v2s_ids(tmp_path):
+    """v2's BEFORE INSERT trigger inserts a row without an id into v1 (NULL: the trigger's NO_AUTO_VALUE_ON_ZERO
+    would keep a 0) and takes v1's id; v1's forward trigger lets pass the error 1442 its carry of that insert meets
+    (v2's row is being inserted), and v2's AFTER INSERT trigger compares first (the row is in v1 already) instead of
+    inserting it again."""
+    migration = _auto_increment_migration(tmp_path, "session__trial", "trial_idx")
+    sync = {d.v2: d.two_way for d in migration.directions}
+    assert sync["lab_v2.session__trial"], [d.line for d in migration.directions]
+    text = _file(migration, "30_dualwrite.sql")
+    issue = _trigger(text, "djsqlgen_lab_two_way_session__trial_iid_to_v1")
+    assert "BEFORE INSERT ON `lab_v2`.`session__trial`" in issue
+    assert "IF (NEW.`trial_idx` IS NULL OR NEW.`trial_idx` = 0) AND NOT v_in_carry" in issue
+    assert "(NEW.`subject_id`, NEW.`session_idx`, NULL, " in issue
+    assert "SET NEW.`trial_idx` = LAST_INSERT_ID();" in issue
+    assert "W6" in issue  # refused before 60, as every v2 write
+    # the forward carry of that insert fails with 1442 (v2's table is in use by the statement): let pass only then
+    forward = _trigger(text, "djsqlgen_lab_two_way_session__trial_ins")
+    assert ("DECLARE CONTINUE HANDLER FOR 1442 BEGIN IF NOT (@djsqlgen_issuing <=> NOW(6)) THEN RESIGNAL; END IF; "
+            "END;") in " ".join(forward.split()), forward
+    back = _trigger(text, "djsqlgen_lab_two_way_session__trial_ins_to_v1")
+    assert "IF v_in_carry OR @djsqlgen_issued <=> CONCAT(NOW(6), ' ', NEW.`trial_idx`) THEN" in back
+    # a table without one has no such trigger
+    assert "djsqlgen_lab_two_way_session_iid_to_v1" not in text
+    assert "@djsqlgen_issuing" not in _trigger(text, "djsqlgen_lab_two_way_session_ins")
+
+
+def test_an_auto_increment_key_v2_retypes_stays_one_way_saying_why(tmp_path):
+    """A retyped AUTO_INCREMENT column is no AUTO_INCREMENT in v2: its ids cannot all come from v1's counter."""
+    migration = _auto_increment_migration(tmp_path, "session", "session_idx")
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
+    assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
+
+
+def test_an_auto_increment_key_of_a_table_that_reads_a_lookup_back_stays_one_way(tmp_path):
+    """v1's row of a v2 row that refers to a lookup is made with the lookup row's values: v2's BEFORE INSERT could not
+    insert it into v1 from NEW alone, so v1's counter cannot issue its ids (nor v2's, which would hand out one twice)."""
+    migration = _lookup_migration(tmp_path)
+    assert {d.v2: d.two_way for d in migration.directions}["lab_v2.session"]  # (without an AUTO_INCREMENT: two-way)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(plan.read_text().replace("session_idx: {type: int}", "session_idx: keep"))
+    heading = json.loads((PLANS / "heading.json").read_text())
+    session = next(t for s in heading["schemas"] for t in s["tables"]
+                   if s["name"] == "lab_v1" and t["name"] == "session")
+    session["indexes"] = []
+    next(a for a in session["attributes"] if a["name"] == "session_idx")["auto_increment"] = True
+    migration = Migration(load_plan(plan), Catalog.from_json(json.dumps(heading)))
+    why = {d.v2: d.why for d in migration.directions if not d.two_way}
+    assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
+    assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
