@@ -123,12 +123,18 @@ def _lookup_values(model: Model, target: Target) -> tuple[dict[str, Expr], dict[
     joins: dict[str, Join] = {}
     for i, (lookup, fk) in enumerate(lookups_of(model, target), 1):
         alias = f"lookup_{i}"
+        held = {v1_name: Expr.column(alias, v2_name) for v1_name, v2_name in carried_back(lookup).items()
+                if v2_name not in lookup.primary_key}
+        if not held:
+            # a lookup of its key alone gives v1 nothing the v2 row lacks: no join. Joined, a trigger's locking read
+            # of it is an X lock on the row every writer of that key shares (a statement whose triggers also write
+            # the lookup prelocks it for writing), and two writers of different rows deadlock on it
+            continue
         joins[alias] = Join(alias, lookup.ref, tuple((ref, Expr.column(DRIVING, col))
                                                      for col, ref in zip(fk.columns, fk.ref_columns)), "inner",
                             lookup=True)
-        for v1_name, v2_name in carried_back(lookup).items():
-            if v2_name not in lookup.primary_key:
-                columns.setdefault(v1_name, Expr.column(alias, v2_name))
+        for v1_name, expr in held.items():
+            columns.setdefault(v1_name, expr)
     return columns, joins
 
 

@@ -424,3 +424,53 @@ def test_a_lookup_of_a_retyped_column_stays_one_way_and_v2_refuses_its_writes(db
     db.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 9, 'np9', 'imec', 960, 0.5)")
     assert db.query(f"SELECT vendor FROM {v2}.`#probe` WHERE probe = 'np9'") == [{"vendor": "imec"}]
     s.verify()
+
+
+V1_SEX = """
+CREATE TABLE animal (animal_id int NOT NULL, sex char(1) NOT NULL, name varchar(16) NOT NULL DEFAULT '',
+  PRIMARY KEY (animal_id)) ENGINE=InnoDB;
+INSERT INTO animal SELECT seq, ELT(1 + seq % 2, 'F', 'M'), CONCAT('a', seq) FROM seq_1_to_12
+"""
+
+
+def test_writers_of_different_rows_share_a_key_only_lookup_row_without_waiting(db, prefix, dj_env, tmp_path,
+                                                                               server_settings):
+    """A lookup of its key alone (`#sex`): every writer of an 'M' animal shares its lookup row, which no write without
+    the triggers locks exclusively. A v1 key move left open must not make a write of another 'M' animal wait, on
+    either side (the reverse triggers once joined `#sex` in a locking read, an X lock under the prelocking of a
+    statement whose triggers also write `#sex`: two v1 key moves of different animals deadlocked on it)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1_SEX)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["animal"] = {"lookups": [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]}
+
+    s.plan(edit)
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+    holder, writer_db = connect(server_settings), connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"UPDATE {v1}.animal SET animal_id = 101 WHERE animal_id = 1")  # 'M', left open
+        writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        for sql in (f"UPDATE {v1}.animal SET animal_id = 103 WHERE animal_id = 3",  # 'M' too: a key move
+                    f"UPDATE {v1}.animal SET name = 'renamed' WHERE animal_id = 5",
+                    f"UPDATE {v2}.animal SET name = 'from v2' WHERE animal_id = 7",
+                    f"UPDATE {v2}.animal SET animal_id = 109 WHERE animal_id = 9",
+                    f"INSERT INTO {v1}.animal VALUES (21, 'M', 'new in v1')",
+                    f"INSERT INTO {v2}.animal VALUES (23, 'M', 'new in v2')"):
+            writer_db.execute(sql)
+        holder.execute("COMMIT")
+    finally:
+        holder.close()
+        writer_db.close()
+    order = "ORDER BY animal_id"
+    rows = db.query(f"SELECT animal_id, sex, name FROM {v1}.animal {order}")
+    assert rows == db.query(f"SELECT animal_id, sex, name FROM {v2}.animal {order}")
+    assert [r["animal_id"] for r in rows] == [2, 4, 5, 6, 7, 8, 10, 11, 12, 21, 23, 101, 103, 109], rows
+    assert {r["sex"] for r in db.query(f"SELECT sex FROM {v2}.`#sex`")} == {"F", "M"}
+    s.verify()
