@@ -66,9 +66,11 @@ def seed(ctx: Context) -> Statement:
                      "both sides take writes until the cut-over closes v1")
 
 
-def is_open_sql(ctx: Context, side: str) -> str:
-    """SQL: ``side`` takes writes (a locking read where it stands in a condition: for files and status only)."""
-    return (f"COALESCE((SELECT is_open FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}), 1) = 1")
+def is_open_sql(ctx: Context, side: str, is_open: bool = True) -> str:
+    """SQL: ``side`` takes writes (``is_open`` False: refuses them; a missing row reads as open). A locking read
+    where it stands in a condition: for files and status only."""
+    return (f"COALESCE((SELECT is_open FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}), 1) = "
+            f"{int(is_open)}")
 
 
 def share_lock_clause(ctx: Context) -> str:
@@ -160,7 +162,7 @@ def close(ctx: Context, side: str, filename: str, other_open: str | None = None)
     return Statement(f"sides_close.{side}", _change(ctx, side, sql, filename, "wrote", "open"),
                      f"{side} refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) "
                      f"only for the transactions that wrote {side}", compound=True,
-                     done_when=f"NOT ({is_open_sql(ctx, side)})")
+                     done_when=is_open_sql(ctx, side, is_open=False))
 
 
 def still_open_refusal(ctx: Context, side: str, other: str, filename: str) -> Statement:
@@ -169,7 +171,7 @@ def still_open_refusal(ctx: Context, side: str, other: str, filename: str) -> St
     assert len(message) <= SIGNAL_LIMIT, message
     return Statement(f"sides_still_open.{side}", f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)}",
                      f"{other} was closed by another session while this one waited: {side} stays open",
-                     done_when=f"NOT ({is_open_sql(ctx, side)})")
+                     done_when=is_open_sql(ctx, side, is_open=False))
 
 
 def reopen(ctx: Context, side: str, filename: str) -> Statement:

@@ -51,7 +51,7 @@ def _v1_closed(phases: Phases, filename: str) -> list[Check]:
     if phases.reverse is None:
         return []
     ctx = phases.ctx
-    return [Check(f"NOT {sides.is_open_sql(ctx, 'v1')}",
+    return [Check(sides.is_open_sql(ctx, 'v1', is_open=False),
                   f"djsqlgen refused {filename}: v1 is closed (sides/close_v1.sql) and v2 takes no writes before 60; "
                   "reopen v1 first (djsqlgen reopen v1 PLAN, or sides/reopen_v1.sql)",
                   "one side always takes writes", only_if=table_exists(ctx.control, "sides"))]

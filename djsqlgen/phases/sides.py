@@ -37,7 +37,7 @@ def build(phases: Phases, action: str, side: str) -> FileBuilder:
     if action == "close":
         # one side always takes writes: closing the second would leave the lab nowhere to write
         refusals.append(Check(
-            f"{sides.is_open_sql(ctx, side)} AND NOT ({sides.is_open_sql(ctx, other)})",
+            f"{sides.is_open_sql(ctx, side)} AND {sides.is_open_sql(ctx, other, is_open=False)}",
             f"djsqlgen refused {fn}: {other} is closed already, and one side must take writes; reopen {other} first "
             f"(djsqlgen reopen {other} PLAN, or sides/reopen_{other}.sql)",
             "never both sides read-only"))

@@ -148,7 +148,7 @@ SQL SECURITY INVOKER
 COMMENT 'djsqlgen lab_relations: guarded steps of 70_cutover.sql (created, called, dropped by it)'
 BEGIN
   -- v1 refuses writes from the next transaction on: a row, no DDL; it waits (1 s at a time) only for the transactions that wrote v1
-  IF NOT (NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'), 1) = 1)) THEN
+  IF NOT (COALESCE((SELECT is_open FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'), 1) = 0) THEN
     BEGIN
       DECLARE v_since DATETIME(6) DEFAULT SYSDATE(6);
       DECLARE v_lock_wait BIGINT DEFAULT @@SESSION.innodb_lock_wait_timeout;
