@@ -110,6 +110,9 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         return write
     from djsqlgen.engines import two_way
 
+    if ctx.reverse and event == "INSERT":
+        write = two_way.with_inverse_locks(target, write)
+
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
     # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
     # latest committed version tells: a snapshot older than another client's carried change would find the row

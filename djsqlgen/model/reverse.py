@@ -14,8 +14,10 @@ v2 write that would make two v2 rows one v1 row (W1).
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
 The lookup itself is no target here (it has no v1 table). An AUTO_INCREMENT key v2 keeps as its own
-(``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
-v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
+(``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). A v1 column v2 dropped takes, in a row
+inserted into v2, its v1 default or the plan's ``inverse:`` (ops/inverse.py: an expression over the v2 row, or the
+next number for a parent, ``next_number``). (An ``inverse:`` for a v1 key column v2 does not keep is not supported
+yet: such a table is one-way, ``way_back`` says so.)
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from djsqlgen.model.target import (
     DRIVING,
     ColumnDecl,
     ForeignKeyDecl,
+    Inverse,
     Join,
     KeyMap,
     Model,
@@ -40,6 +43,7 @@ from djsqlgen.model.target import (
     Target,
     TargetColumn,
 )
+from djsqlgen.sqltext.quoting import quote_identifier
 
 
 def _attribute(decl: ColumnDecl, in_key: bool) -> Attribute:
@@ -176,7 +180,7 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
         if held is None:
             if attr.name in v1.primary_key:
                 reasons.append(f"v1 key column {attr.name!r} is not in v2, so a v2 row cannot name its v1 row (keep "
-                               "it as a column of v2; `inverse:` expressions to compute it are not supported yet)")
+                               "it as a column of v2; an `inverse:` for a key column is not supported yet)")
             elif any(attr.name in fk.v1_columns and any(c.follows == fk.name for c in target.columns)
                      for fk in target.foreign_keys):
                 reasons.append(f"v1 column {attr.name!r} gave way to a parent's new key, and that parent does not "
@@ -260,6 +264,10 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
             v2_column = holder.column(ref.name)
             same = _same_type(decl, v2_column.decl)
             columns.append(TargetColumn(decl, expr, ref if same else None, plan_key=v2_column.plan_key))
+        elif target.inverse(attr.name) is not None:  # v2 dropped it: a row inserted into v2 takes the plan's inverse
+            inverse = target.inverse(attr.name)
+            columns.append(TargetColumn(decl, inverse.expr or next_number(v1, inverse, back), insert_only=True,
+                                        plan_key=inverse.plan_key))
         else:  # v2 dropped it: a row inserted into v2 takes v1's default, an update keeps v1's value
             columns.append(TargetColumn(decl, Expr.text(attr.default if attr.default is not None else "NULL"),
                                         insert_only=True))
@@ -272,7 +280,23 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
     return Target(id=target.id, schema=v1.schema, name=v1.name, columns=tuple(columns), primary_key=v1.primary_key,
                   source=Source(TableRef(target.schema, target.name), joins=found.joins),
                   key_map=_reverse_key_map(v1, target, back), plan_key=target.plan_key, foreign_keys=tuple(keys),
-                  comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation)
+                  comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation,
+                  inverses=tuple(i for i in target.inverses if i.next_for))
+
+
+def next_number(v1: Table, inverse: Inverse, back: dict[str, str]) -> Expr:
+    """One more than the largest ``inverse.column`` among v1's rows with the v2 row's values of ``next_for`` (0 + 1
+    for the first). Read in the INSERT that writes the row, after the parent's lock (``inverse_lock``): a subquery
+    of an INSERT is a locking read under REPEATABLE READ, so it sees the rows other writers committed, not the
+    transaction's snapshot."""
+    v1_of = {v2_name: v1_name for v1_name, v2_name in back.items()}
+    q = quote_identifier
+    parts = [f"(SELECT COALESCE(MAX(`n`.{q(inverse.column)}), 0) + 1 FROM {q(v1.schema)}.{q(v1.name)} AS `n` WHERE "]
+    for i, column in enumerate(inverse.next_for):
+        parts[-1] += f"{' AND ' if i else ''}`n`.{q(v1_of[column])} = "
+        parts.append("")
+    parts[-1] += ")"
+    return Expr(tuple(parts), tuple(ColumnRef(DRIVING, c) for c in inverse.next_for))
 
 
 def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[str, str], ...]], bool]:

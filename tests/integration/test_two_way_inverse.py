@@ -1,0 +1,149 @@
+"""Two-way sync with the plan's ``inverse:`` (issue 24): v1 columns v2 dropped, without a default, given back to a
+row inserted into v2: by an expression over the v2 row (``rig``), and as the next number per subject
+(``implant_no``, ``next_for``) under a lock on the subject's v1 row, so two clients numbering one subject's rows at
+once take turns. Through 60 with the stock client; v2 inserts (two clients on one subject at once), updates and
+deletes carried to v1; every table compared row by row with full ordered SELECTs; verify clean.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from support.safety import FastScenario, applied, refused
+
+from djsqlgen.run.db import ServerError, connect
+
+V1 = """
+CREATE TABLE subject (
+  subject_id int NOT NULL,
+  nickname varchar(32) NOT NULL,
+  PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE session (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  session_date date NOT NULL,
+  rig varchar(40) NOT NULL,
+  PRIMARY KEY (subject_id, session_idx),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE implant (
+  subject_id int NOT NULL,
+  implanted_at datetime NOT NULL,
+  implant_no int unsigned NOT NULL,
+  site varchar(16) NOT NULL,
+  PRIMARY KEY (subject_id, implanted_at),
+  CONSTRAINT implant_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo');
+INSERT INTO session VALUES (1, 1, '2024-01-02', 'rig-1'), (2, 1, '2024-01-03', 'rig-2');
+INSERT INTO implant VALUES (1, '2024-01-01 10:00:00', 1, 'CA1'), (1, '2024-01-05 10:00:00', 2, 'V1')
+"""
+
+# v2 as forward(v1) and v1 as reverse(v2) (the columns each side has), full ordered SELECTs, no verify
+SAME = {
+    "subject": ("SELECT subject_id, nickname FROM {v1}.subject ORDER BY 1",
+                "SELECT subject_id, nickname FROM {v2}.subject ORDER BY 1"),
+    "session": ("SELECT subject_id, session_idx, session_date FROM {v1}.session ORDER BY 1, 2",
+                "SELECT subject_id, session_idx, session_date FROM {v2}.session ORDER BY 1, 2"),
+    "implant": ("SELECT subject_id, implanted_at, site FROM {v1}.implant ORDER BY 1, 2",
+                "SELECT subject_id, implanted_at, site FROM {v2}.implant ORDER BY 1, 2"),
+}
+
+
+def _inverse_plan(s: FastScenario, rig: str = "CONCAT('rig-', subject_id)"):
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        tables = s.tables(plan)
+        tables["session"] = {"columns": {"subject_id": "keep", "session_idx": "keep", "session_date": "keep",
+                                         "rig": "drop"},
+                             "inverse": {"rig": rig}}
+        tables["implant"] = {"columns": {"subject_id": "keep", "implanted_at": "keep", "implant_no": "drop",
+                                         "site": "keep"},
+                             "inverse": {"implant_no": {"next_for": ["subject_id"]}}}
+    return edit
+
+
+def _same(s: FastScenario) -> None:
+    names = {"v1": f"`{s.sources[0]}`", "v2": f"`{s.v2()}`"}
+    for table, (v1_sql, v2_sql) in SAME.items():
+        v1_rows = [tuple(r.values()) for r in s.db.query(v1_sql.format(**names))]
+        v2_rows = [tuple(r.values()) for r in s.db.query(v2_sql.format(**names))]
+        assert v1_rows == v2_rows, (table, v1_rows, v2_rows)
+
+
+def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path, server_settings):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_inverse_plan(s))
+    checked = s.run("plan", "check", str(s.plan_path))
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    assert (f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way (`inverse:` gives rig to a row inserted "
+            "into v2)") in checked.stderr, checked.stderr
+    assert f"sync: {s.v2()}.implant <-> {s.sources[0]}.implant: two-way (`inverse:` gives implant_no" in \
+        checked.stderr, checked.stderr
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    _same(s)
+
+    # two clients numbering implants of one subject at once, each in its own transactions: distinct numbers
+    errors: list[str] = []
+
+    def writer(first_minute: int) -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(12):
+                conn.execute("BEGIN")
+                conn.execute(f"SELECT COUNT(*) FROM {v1}.implant")  # an older snapshot: numbering must not read it
+                conn.execute(f"INSERT INTO {v2}.implant VALUES (2, '2024-02-01 00:{first_minute + i:02d}:00', 'M1')")
+                conn.execute("COMMIT")
+        except ServerError as exc:
+            errors.append(str(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(m,)) for m in (0, 30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    numbers = [r["implant_no"] for r in db.query(f"SELECT implant_no FROM {v1}.implant WHERE subject_id = 2 "
+                                                  "ORDER BY implant_no")]
+    assert numbers == list(range(1, 25)), numbers
+    # the first implant of a subject with none: 1; after subject 1's 1 and 2: 3
+    db.execute(f"INSERT INTO {v2}.subject VALUES (3, 'Cy')")
+    db.execute(f"INSERT INTO {v2}.implant VALUES (3, '2024-03-01 09:00:00', 'CA3'), (1, '2024-03-01 09:00:00', 'S1')")
+    assert db.query(f"SELECT subject_id, implant_no FROM {v1}.implant WHERE implanted_at = '2024-03-01 09:00:00' "
+                    "ORDER BY 1") == [{"subject_id": 1, "implant_no": 3}, {"subject_id": 3, "implant_no": 1}]
+
+    # the expression: a v2 insert gives v1 its value; a v2 update keeps v1's own; a v1 write is carried
+    db.execute(f"INSERT INTO {v2}.session VALUES (3, 1, '2024-03-02'), (3, 2, '2024-03-03')")
+    db.execute(f"UPDATE {v1}.session SET rig = 'rig-special' WHERE subject_id = 3 AND session_idx = 2")
+    db.execute(f"UPDATE {v2}.session SET session_date = '2024-03-04' WHERE subject_id = 3")
+    db.execute(f"UPDATE {v2}.implant SET site = 'CA2' WHERE subject_id = 1 AND implanted_at = '2024-01-01 10:00:00'")
+    db.execute(f"INSERT INTO {v1}.implant VALUES (3, '2024-04-01 00:00:00', 7, 'PFC')")
+    db.execute(f"DELETE FROM {v2}.implant WHERE subject_id = 2 AND implanted_at < '2024-02-01 00:05:00'")
+    db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2")
+    assert db.query(f"SELECT subject_id, session_idx, session_date, rig FROM {v1}.session ORDER BY 1, 2") == [
+        {"subject_id": 1, "session_idx": 1, "session_date": __import__("datetime").date(2024, 1, 2), "rig": "rig-1"},
+        {"subject_id": 3, "session_idx": 1, "session_date": __import__("datetime").date(2024, 3, 4), "rig": "rig-3"},
+        {"subject_id": 3, "session_idx": 2, "session_date": __import__("datetime").date(2024, 3, 4),
+         "rig": "rig-special"}]
+    assert db.query(f"SELECT implant_no, site FROM {v1}.implant WHERE subject_id = 1 ORDER BY implanted_at") == [
+        {"implant_no": 1, "site": "CA2"}, {"implant_no": 2, "site": "V1"}, {"implant_no": 3, "site": "S1"}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.implant WHERE subject_id = 2") == [{"n": 19}]
+    _same(s)
+    s.verify()
+
+
+def test_an_inverse_that_does_not_give_v1_its_rows_back_is_refused_by_00_with_the_row(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.db.execute(f"UPDATE `{s.sources[0]}`.session SET rig = 'rig-x' WHERE subject_id = 2")
+    s.plan(_inverse_plan(s))
+    s.generate()
+    message = refused(s, "00_preflight")
+    assert ".tables.session.inverse.rig: not so in v1's data" in message and '["2", "1"]' in message, message
