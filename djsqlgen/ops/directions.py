@@ -128,8 +128,7 @@ def _operation_reason(model: Model, op: Operation) -> str:
         if attr.default is not None or attr.nullable or target.inverse(op.column) is not None:
             return ""  # a row inserted into v2 gives v1 the column's default, or the plan's inverse (ops/inverse.py)
         return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
-                f"value (write `inverse: {{{op.column}: …}}` under {target.plan_key}, give it a default in v1, or "
-                "keep the column)")
+                "value (give it an `inverse:` in the plan or a default in v1, or keep the column)")
     if isinstance(op, ExtractLookup):
         lookup = model.find(op.lookup_id(model))
         if lookup is None:

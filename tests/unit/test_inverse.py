@@ -1,0 +1,83 @@
+"""The plan's ``inverse:`` (issue 24): parsed like every plan expression, refused with its plan key where it cannot
+give v1 a value, and a dropped v1 column it computes makes the table two-way (said by plan check and generate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from djsqlgen.catalog.heading import Catalog
+from djsqlgen.errors import PlanError
+from djsqlgen.model.reverse import reverse_model
+from djsqlgen.output.generate import Migration
+from djsqlgen.plan import load_plan, parse_plan
+
+PLANS = Path(__file__).resolve().parents[1] / "plans"
+TRIAL = "    session__trial:\n      columns: {subject_id: keep, session_idx: keep, trial_idx: keep, start_time: drop, " \
+        "outcome: keep}\n"
+
+
+def _migration(tmp_path, inverse: str, plan: str = "two_way") -> Migration:
+    text = (PLANS / "valid" / f"{plan}.yaml").read_text()
+    assert TRIAL in text
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace(TRIAL, TRIAL + f"      inverse: {inverse}\n"))
+    return Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+
+
+def _problems(tmp_path, inverse: str, plan: str = "two_way") -> list[str]:
+    with pytest.raises(PlanError) as failed:
+        _migration(tmp_path, inverse, plan)
+    return failed.value.problems
+
+
+def test_an_inverse_makes_a_dropped_column_without_default_two_way(tmp_path):
+    migration = _migration(tmp_path, "{start_time: 'trial_idx * 0.5'}")
+    (trial,) = [d for d in migration.directions if d.v2 == "lab_v2.session__trial"]
+    assert trial.two_way and trial.line == ("lab_v2.session__trial <-> lab_v1.session__trial: two-way (`inverse:` "
+                                            "gives start_time to a row inserted into v2)")
+    back = reverse_model(migration.built.model, {d.target_id for d in migration.directions if d.two_way})
+    column = back.target("lab_v1.session__trial").column("start_time")
+    # insert-only: a v2 insert computes it, a v2 update leaves v1's value
+    assert column.insert_only and column.expr.render() == "`src`.`trial_idx` * 0.5"
+    assert column.plan_key == "schemas.lab_v1.tables.session__trial.inverse.start_time"
+    # checked on v1's rows in 00 and 70
+    assert "inverse_agrees.lab_v1.session__trial.start_time" in {c.id for c in migration.data_checks}
+
+
+def test_without_an_inverse_the_reason_names_the_way_out(tmp_path):
+    migration = _migration(tmp_path, "{}")
+    (trial,) = [d for d in migration.directions if d.v2 == "lab_v2.session__trial"]
+    assert not trial.two_way and "give it an `inverse:` in the plan or a default in v1" in trial.why
+
+
+@pytest.mark.parametrize("inverse, problem", [
+    ("{start_time: '1; DROP TABLE x'}", "inverse.start_time: write one SQL expression"),
+    ("{start_time: 'nope + 1'}", "inverse.start_time: lab_v2.session__trial has no column 'nope'"),
+    ("{start_time: 'src.trial_idx'}", "inverse.start_time: write trial_idx without src."),
+    ("{start_time: '(SELECT 1)'}", "inverse.start_time: a subquery cannot be a transform"),
+    ("{start_time: 'RAND()'}", "inverse.start_time: RAND() gives another value"),
+    ("{ghost: '0'}", "inverse.ghost: lab_v1.session__trial has no column 'ghost'"),
+    ("{outcome: \"'hit'\"}", "inverse.outcome: v2 keeps 'outcome' as 'outcome'"),
+    ("{start_time: {next_for: [subject_id]}}", "inverse.start_time.next_for: 'start_time' is double; numbering"),
+])
+def test_a_wrong_inverse_is_refused_with_its_plan_key(tmp_path, inverse, problem):
+    problems = _problems(tmp_path, inverse)
+    assert any(p.startswith("schemas.lab_v1.tables.session__trial." + problem) for p in problems), problems
+
+
+def test_an_inverse_in_a_one_way_plan_is_refused(tmp_path):
+    text = (PLANS / "valid" / "two_way.yaml").read_text().replace("sync: two-way\n", "")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text.replace(TRIAL, TRIAL + "      inverse: {start_time: '0'}\n"))
+    with pytest.raises(PlanError) as failed:
+        Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+    assert any(p.startswith("schemas.lab_v1.tables.session__trial.inverse.start_time: the table syncs one way")
+               for p in failed.value.problems), failed.value.problems
+
+
+def test_the_plan_file_refuses_an_inverse_of_another_shape():
+    with pytest.raises(PlanError) as failed:
+        parse_plan("name: p\nschemas: [{source: a, target: b, tables: {t: {inverse: {c: {next: [x]}}}}}]\n")
+    assert any(p.startswith("schemas.a.tables.t.inverse.c") for p in failed.value.problems), failed.value.problems
