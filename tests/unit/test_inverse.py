@@ -81,3 +81,41 @@ def test_the_plan_file_refuses_an_inverse_of_another_shape():
     with pytest.raises(PlanError) as failed:
         parse_plan("name: p\nschemas: [{source: a, target: b, tables: {t: {inverse: {c: {next: [x]}}}}}]\n")
     assert any(p.startswith("schemas.a.tables.t.inverse.c") for p in failed.value.problems), failed.value.problems
+
+
+def _rekey(tmp_path) -> Migration:
+    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text().replace(
+        "      key: [subject_id, session_date]\n", "      key: [subject_id, session_date]\n      columns: {subject_id: "
+        "keep, session_idx: drop, session_date: keep, rig: keep}\n      inverse: {session_idx: {next_for: [subject_id]}}\n")
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+
+
+def test_a_re_key_dropping_a_v1_key_column_goes_back_by_the_mapped_key_with_next_for(tmp_path):
+    """v1 session keyed by (subject_id, session_idx), v2 by (subject_id, session_date) without session_idx: a v2 insert
+    numbers the v1 row per subject under a lock on v1's subject row; updates and deletes find the v1 row by the
+    mapped key (proven unique on v1's rows by 00 and 70: key_unique); the part following the new key stays one-way,
+    saying why."""
+    migration = _rekey(tmp_path)
+    lines = {d.v2: d for d in migration.directions}
+    assert lines["lab_v2.session"].two_way and "`inverse:` gives session_idx" in lines["lab_v2.session"].line
+    assert not lines["lab_v2.session__trial"].two_way
+    assert "'session_idx' comes from lab_v2.session's `inverse:`" in lines["lab_v2.session__trial"].why
+    assert "key_unique.lab_v1.session" in {c.id for c in migration.data_checks}
+    back = reverse_model(migration.built.model, {d.target_id for d in migration.directions if d.two_way})
+    session = back.target("lab_v1.session")
+    assert session.primary_key == ("subject_id", "session_date")
+    assert (session.key_map.aligned, session.key_map.proof) == (False, "structure")
+    assert session.column("session_idx").insert_only
+    from tests.unit.test_two_way import _file, _trigger
+
+    text = _file(migration, "30_dualwrite.sql")
+    insert = _trigger(text, "djsqlgen_lab_two_way_rekey_session_ins_to_v1")
+    assert ("SELECT COUNT(*) INTO v_parent FROM `lab_v1`.`subject` WHERE `subject_id` = NEW.`subject_id` FOR UPDATE;"
+            in insert)
+    assert ("(SELECT COALESCE(MAX(`n`.`session_idx`), 0) + 1 FROM `lab_v1`.`session` AS `n` WHERE `n`.`subject_id` = "
+            "NEW.`subject_id`)") in insert
+    assert insert.index("FOR UPDATE") < insert.index("INSERT INTO `lab_v1`.`session`")
+    delete = _trigger(text, "djsqlgen_lab_two_way_rekey_session_del_to_v1")
+    assert "WHERE `subject_id` = OLD.`subject_id` AND `session_date` = OLD.`session_date`" in delete
