@@ -147,3 +147,98 @@ def test_an_inverse_that_does_not_give_v1_its_rows_back_is_refused_by_00_with_th
     s.generate()
     message = refused(s, "00_preflight")
     assert ".tables.session.inverse.rig: not so in v1's data" in message and '["2", "1"]' in message, message
+
+
+REKEY_V1 = """
+CREATE TABLE subject (
+  subject_id int NOT NULL,
+  nickname varchar(32) NOT NULL,
+  PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE session (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  session_datetime datetime NOT NULL,
+  rig varchar(16) NOT NULL DEFAULT 'rig1',
+  PRIMARY KEY (subject_id, session_idx),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo');
+INSERT INTO session VALUES (1, 1, '2024-01-02 10:00:00', 'rig1'), (1, 2, '2024-01-03 10:00:00', 'rig2'),
+  (2, 5, '2024-01-03 11:00:00', 'rig1')
+"""
+
+
+def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_path, server_settings):
+    """session keyed by (subject_id, session_idx) in v1 and by (subject_id, session_datetime) in v2, which has no
+    session_idx: a v2 insert numbers the v1 session per subject (two clients on one subject at once); updates, key
+    moves and deletes reach the v1 row through the mapped key; v1 writes still carried; verify clean."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(REKEY_V1)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["session"] = {
+            "columns": {"subject_id": "keep", "session_idx": "drop", "session_datetime": "keep", "rig": "keep"},
+            "key": ["subject_id", "session_datetime"], "inverse": {"session_idx": {"next_for": ["subject_id"]}}}
+
+    s.plan(edit)
+    checked = s.run("plan", "check", str(s.plan_path))
+    assert (f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way (`inverse:` gives session_idx to a row "
+            "inserted into v2)") in checked.stderr, checked.stderr
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+
+    def same() -> None:
+        assert [tuple(r.values()) for r in db.query(
+            f"SELECT subject_id, session_datetime, rig FROM {v1}.session ORDER BY 1, 2")] == \
+            [tuple(r.values()) for r in db.query(
+                f"SELECT subject_id, session_datetime, rig FROM {v2}.session ORDER BY 1, 2")]
+
+    same()
+    errors: list[str] = []
+
+    def writer(hour: int) -> None:
+        conn = connect(server_settings)
+        try:
+            for i in range(6):
+                conn.execute("BEGIN")
+                conn.execute(f"SELECT COUNT(*) FROM {v1}.session")  # an older snapshot
+                conn.execute(f"INSERT INTO {v2}.session VALUES (2, '2024-02-01 {hour:02d}:{i:02d}:00', 'rig3')")
+                conn.execute("COMMIT")
+        except ServerError as exc:
+            errors.append(str(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(h,)) for h in (8, 9, 10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert [r["session_idx"] for r in db.query(f"SELECT session_idx FROM {v1}.session WHERE subject_id = 2 "
+                                               "ORDER BY session_idx")] == list(range(5, 24))
+    # a subject's first session from v2: 1
+    db.execute(f"INSERT INTO {v2}.subject VALUES (3, 'Cy')")
+    db.execute(f"INSERT INTO {v2}.session VALUES (3, '2024-03-01 09:00:00', 'rig1')")
+    # v2 updates (a value, a key move) and deletes reach the v1 row by the mapped key; session_idx is v1's own
+    db.execute(f"UPDATE {v2}.session SET rig = 'rigX' WHERE subject_id = 1 AND session_datetime = '2024-01-03 10:00:00'")
+    db.execute(f"UPDATE {v2}.session SET session_datetime = '2024-01-04 10:00:00', rig = 'rigY' "
+               "WHERE subject_id = 1 AND session_datetime = '2024-01-02 10:00:00'")
+    db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2 AND session_datetime < '2024-02-01 09:00:00'")
+    # v1 writes still carried forward
+    db.execute(f"INSERT INTO {v1}.session VALUES (3, 9, '2024-03-02 09:00:00', 'rig2')")
+    db.execute(f"UPDATE {v1}.session SET rig = 'rigZ' WHERE subject_id = 3 AND session_idx = 1")
+    assert db.query(f"SELECT subject_id, session_idx, rig FROM {v1}.session WHERE subject_id IN (1, 3) "
+                    "ORDER BY 1, 2") == [
+        {"subject_id": 1, "session_idx": 1, "rig": "rigY"}, {"subject_id": 1, "session_idx": 2, "rig": "rigX"},
+        {"subject_id": 3, "session_idx": 1, "rig": "rigZ"}, {"subject_id": 3, "session_idx": 9, "rig": "rig2"}]
+    assert db.query(f"SELECT session_datetime FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1") == [
+        {"session_datetime": __import__("datetime").datetime(2024, 1, 4, 10)}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session WHERE subject_id = 2") == [{"n": 12}]
+    same()
+    s.verify()
