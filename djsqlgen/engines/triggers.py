@@ -111,7 +111,7 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     from djsqlgen.engines import two_way
 
     if ctx.reverse and event == "INSERT":
-        write = two_way.with_inverse_locks(target, write)
+        write = written_row.numbered_under_lock(target, write)
 
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
     # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the

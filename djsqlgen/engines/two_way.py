@@ -19,7 +19,7 @@ from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import one_way_message, writer_message
 from djsqlgen.sqltext.naming import one_way_trigger_name
-from djsqlgen.sqltext.quoting import quote_identifier, quote_literal, quote_qualified
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 from djsqlgen.sqltext.render import render
 from djsqlgen.sqltext.statements import Owned, Statement
 
@@ -154,24 +154,6 @@ def before_carrying(ctx: Context, target: Target, event: str) -> str:
     return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
             f"  IF NOT v_open THEN\n    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
             f"  END IF;\nEND")
-
-
-def with_inverse_locks(target: Target, write: str) -> str:
-    """``write`` (a v2 insert carried into v1) after an exclusive lock on each v1 parent row whose children an
-    ``inverse: {next_for: …}`` numbers (ops/inverse.py): two writers numbering children of one parent take turns,
-    the second reading the largest number after the first committed. A record lock on the parent, not the children's
-    range: two first children of one parent would each hold a gap lock there and deadlock inserting into it."""
-    locks = []
-    for inverse in target.inverses:
-        if inverse.lock is None:
-            continue
-        on = " AND ".join(f"{quote_identifier(c)} = NEW.{quote_identifier(v2)}" for c, v2 in inverse.lock_on)
-        locks.append(f"SELECT COUNT(*) INTO v_parent FROM {quote_qualified((inverse.lock.schema, inverse.lock.name))} "
-                     f"WHERE {on} FOR UPDATE")
-    if not locks:
-        return write
-    return (f"BEGIN\n  DECLARE v_parent INT DEFAULT 0;\n  -- the parent's v1 row: numbering its children takes turns\n  "
-            + ";\n  ".join(locks) + f";\n  {_indent(write, 2)};\nEND")
 
 
 def lookup_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, str, str] | None:

@@ -240,5 +240,10 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     assert db.query(f"SELECT session_datetime FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1") == [
         {"session_datetime": __import__("datetime").datetime(2024, 1, 4, 10)}]
     assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session WHERE subject_id = 2") == [{"n": 12}]
+    # a v2 session moved to another subject takes that subject's next number (its own, 9, is free there but 1 is not)
+    db.execute(f"UPDATE {v2}.session SET subject_id = 1 WHERE subject_id = 3")
+    assert db.query(f"SELECT session_idx, session_datetime FROM {v1}.session WHERE subject_id = 1 ORDER BY 1") == [
+        {"session_idx": i, "session_datetime": __import__("datetime").datetime(*d)} for i, d in (
+            (1, (2024, 1, 4, 10)), (2, (2024, 1, 3, 10)), (3, (2024, 3, 1, 9)), (4, (2024, 3, 2, 9)))]
     same()
     s.verify()
