@@ -144,6 +144,9 @@ def test_an_inverse_that_does_not_give_v1_its_rows_back_is_refused_by_00_with_th
     s.create_v1(V1)
     s.db.execute(f"UPDATE `{s.sources[0]}`.session SET rig = 'rig-x' WHERE subject_id = 2")
     s.plan(_inverse_plan(s))
+    checked = s.run("plan", "check", str(s.plan_path), check=False)
+    assert checked.returncode != 0 and 'tables.session.inverse.rig: not so in v1\'s data' in checked.stderr and \
+        'not at key ["2", "1"]' in checked.stderr, checked.stderr
     s.generate()
     message = refused(s, "00_preflight")
     assert ".tables.session.inverse.rig: not so in v1's data" in message and '["2", "1"]' in message, message

@@ -58,6 +58,7 @@ def test_without_an_inverse_the_reason_names_the_way_out(tmp_path):
     ("{start_time: 'src.trial_idx'}", "inverse.start_time: write trial_idx without src."),
     ("{start_time: '(SELECT 1)'}", "inverse.start_time: a subquery cannot be a transform"),
     ("{start_time: 'RAND()'}", "inverse.start_time: RAND() gives another value"),
+    ("{start_time: '1 / trial_idx'}", "inverse.start_time: 1 / trial_idx fails every write where trial_idx is 0"),
     ("{ghost: '0'}", "inverse.ghost: lab_v1.session__trial has no column 'ghost'"),
     ("{outcome: \"'hit'\"}", "inverse.outcome: v2 keeps 'outcome' as 'outcome'"),
     ("{start_time: {next_for: [subject_id]}}", "inverse.start_time.next_for: 'start_time' is double; numbering"),
@@ -114,8 +115,8 @@ def test_a_re_key_dropping_a_v1_key_column_goes_back_by_the_mapped_key_with_next
     insert = _trigger(text, "djsqlgen_lab_two_way_rekey_session_ins_to_v1")
     assert ("SELECT COUNT(*) INTO v_parent FROM `lab_v1`.`subject` WHERE `subject_id` = NEW.`subject_id` FOR UPDATE;"
             in insert)
-    assert ("(SELECT COALESCE(MAX(`n`.`session_idx`), 0) + 1 FROM `lab_v1`.`session` AS `n` WHERE `n`.`subject_id` = "
-            "NEW.`subject_id`)") in insert
+    assert ("(SELECT `next` FROM (SELECT COALESCE(MAX(`n`.`session_idx`), 0) + 1 AS `next` FROM `lab_v1`.`session` "
+            "AS `n` WHERE `n`.`subject_id` = NEW.`subject_id`) AS `numbered`)") in insert
     assert insert.index("FOR UPDATE") < insert.index("INSERT INTO `lab_v1`.`session`")
     delete = _trigger(text, "djsqlgen_lab_two_way_rekey_session_del_to_v1")
     assert "WHERE `subject_id` = OLD.`subject_id` AND `session_date` = OLD.`session_date`" in delete
