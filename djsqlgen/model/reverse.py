@@ -311,10 +311,11 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
 
 def next_number(v1: Table, inverse: Inverse, back: dict[str, str]) -> Expr:
     """One more than the largest ``inverse.column`` among v1's rows with the v2 row's values of ``next_for`` (0 + 1
-    for the first). Read in the INSERT that writes the row, after the parent's lock (``inverse_lock``): a subquery
-    of an INSERT is a locking read under REPEATABLE READ, so it sees the rows other writers committed, not the
-    transaction's snapshot. Read through a derived table: MySQL 8 refuses a subquery of the table an INSERT or UPDATE
-    writes (error 1093) unless it is materialized first (MySQL manual, "UPDATE Statement"); MariaDB reads both."""
+    for the first). Read in the write itself, after the parent's lock (engines/written_row.py ``numbered_under_lock``):
+    a subquery of an INSERT or UPDATE is a locking read under REPEATABLE READ, so it sees the rows other writers
+    committed, not the transaction's snapshot. Read through a derived table: MySQL 8 refuses a subquery of the table
+    an INSERT or UPDATE writes (error 1093) unless it is materialized first (MySQL manual, "UPDATE Statement");
+    MariaDB reads both."""
     v1_of = {v2_name: v1_name for v1_name, v2_name in back.items()}
     q = quote_identifier
     parts = [f"(SELECT `next` FROM (SELECT COALESCE(MAX(`n`.{q(inverse.column)}), 0) + 1 AS `next` "

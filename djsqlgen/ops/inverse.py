@@ -55,8 +55,9 @@ class SetInverse(Operation):
         v1_of = {v2: v1_name for v1_name, v2 in carried_back(target).items()}
         missing = [c for c in self.next_for if c not in v1_of]
         if missing:
-            return (f"{', '.join(map(repr, missing))} {'is not a v2 column' if len(missing) == 1 else 'are not v2 columns'}"
-                    f" copied from v1; name the v2 columns of the foreign key to the parent the numbers are per")
+            what = "is not a v2 column" if len(missing) == 1 else "are not v2 columns"
+            return (f"{', '.join(map(repr, missing))} {what} copied from v1; name the v2 columns of the foreign key "
+                    "to the parent the numbers are per")
         wanted = {v1_of[c] for c in self.next_for}
         for fk in v1.foreign_keys:
             if set(fk.columns) == wanted:
@@ -81,10 +82,10 @@ class SetInverse(Operation):
         if kept is not None:
             return [f"{key}: v2 keeps {self.v1_column!r} as {kept!r}, which gives v1 its value; `inverse:` is for a "
                     "column v2 dropped: remove this entry"]
-        computed = [c.name for c in target.columns if (DRIVING, self.v1_column) in {(r.alias, r.name) for r in c.expr.refs}]
+        computed = [c.name for c in target.columns if ColumnRef(DRIVING, self.v1_column) in c.expr.refs]
         if computed:
-            return [f"{key}: v2 computes {', '.join(computed)} from {self.v1_column!r}; `inverse:` gives a value only to "
-                    "a column v2 dropped (sync this table one-way)"]
+            return [f"{key}: v2 computes {', '.join(computed)} from {self.v1_column!r}; `inverse:` gives a value "
+                    "only to a column v2 dropped (sync this table one-way)"]
         if self.next_for:
             attr = v1.attribute(self.v1_column)
             if parse_sql_type(attr.sql_type).family != "int":

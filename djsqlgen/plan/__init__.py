@@ -19,8 +19,8 @@ __all__ = [*_FROM_FILE, *_FROM_JOB]
 
 if TYPE_CHECKING:
     from djsqlgen.plan.file import (DROP, KEEP, AddedColumn, ChunkSpec, ColumnChange, ContractSpec,  # noqa: F401
-                                    CutoverSpec, JoinSpec, NextFor, ParentSpec, Plan, PresetSpec, SchemaSpec, TableSpec,
-                                    dump_plan, load_plan, parse_plan, plan_hash)
+                                    CutoverSpec, JoinSpec, NextFor, ParentSpec, Plan, PresetSpec, SchemaSpec,
+                                    TableSpec, dump_plan, load_plan, parse_plan, plan_hash)
     from djsqlgen.plan.job import JobPlan, load_job_plan, parse_job_plan  # noqa: F401
 
 

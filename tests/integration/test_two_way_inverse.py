@@ -229,7 +229,8 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     db.execute(f"INSERT INTO {v2}.subject VALUES (3, 'Cy')")
     db.execute(f"INSERT INTO {v2}.session VALUES (3, '2024-03-01 09:00:00', 'rig1')")
     # v2 updates (a value, a key move) and deletes reach the v1 row by the mapped key; session_idx is v1's own
-    db.execute(f"UPDATE {v2}.session SET rig = 'rigX' WHERE subject_id = 1 AND session_datetime = '2024-01-03 10:00:00'")
+    db.execute(f"UPDATE {v2}.session SET rig = 'rigX' "
+               "WHERE subject_id = 1 AND session_datetime = '2024-01-03 10:00:00'")
     db.execute(f"UPDATE {v2}.session SET session_datetime = '2024-01-04 10:00:00', rig = 'rigY' "
                "WHERE subject_id = 1 AND session_datetime = '2024-01-02 10:00:00'")
     db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2 AND session_datetime < '2024-02-01 09:00:00'")

@@ -14,8 +14,8 @@ from djsqlgen.output.generate import Migration
 from djsqlgen.plan import load_plan, parse_plan
 
 PLANS = Path(__file__).resolve().parents[1] / "plans"
-TRIAL = "    session__trial:\n      columns: {subject_id: keep, session_idx: keep, trial_idx: keep, start_time: drop, " \
-        "outcome: keep}\n"
+TRIAL = ("    session__trial:\n      columns: {subject_id: keep, session_idx: keep, trial_idx: keep, "
+         "start_time: drop, outcome: keep}\n")
 
 
 def _migration(tmp_path, inverse: str, plan: str = "two_way") -> Migration:
@@ -85,17 +85,18 @@ def test_the_plan_file_refuses_an_inverse_of_another_shape():
 
 
 def _rekey(tmp_path) -> Migration:
-    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text().replace(
-        "      key: [subject_id, session_date]\n", "      key: [subject_id, session_date]\n      columns: {subject_id: "
-        "keep, session_idx: drop, session_date: keep, rig: keep}\n      inverse: {session_idx: {next_for: [subject_id]}}\n")
+    key = "      key: [subject_id, session_date]\n"
+    text = (PLANS / "valid" / "two_way_rekey.yaml").read_text().replace(key, key + (
+        "      columns: {subject_id: keep, session_idx: drop, session_date: keep, rig: keep}\n"
+        "      inverse: {session_idx: {next_for: [subject_id]}}\n"))
     path = tmp_path / "plan.yaml"
     path.write_text(text)
     return Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
 
 
 def test_a_re_key_dropping_a_v1_key_column_goes_back_by_the_mapped_key_with_next_for(tmp_path):
-    """v1 session keyed by (subject_id, session_idx), v2 by (subject_id, session_date) without session_idx: a v2 insert
-    numbers the v1 row per subject under a lock on v1's subject row; updates and deletes find the v1 row by the
+    """v1 session keyed by (subject_id, session_idx), v2 by (subject_id, session_date) without session_idx: a v2
+    insert numbers the v1 row per subject under a lock on v1's subject row; updates and deletes find the v1 row by the
     mapped key (proven unique on v1's rows by 00 and 70: key_unique); the part following the new key stays one-way,
     saying why."""
     migration = _rekey(tmp_path)
