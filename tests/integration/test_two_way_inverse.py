@@ -13,11 +13,15 @@ from support.safety import FastScenario, applied, refused
 
 from djsqlgen.run.db import ServerError, connect
 
-V1 = """
+SUBJECT = """
 CREATE TABLE subject (
   subject_id int NOT NULL,
   nickname varchar(32) NOT NULL,
   PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo');
+"""
+
+V1 = SUBJECT + """
 CREATE TABLE session (
   subject_id int NOT NULL,
   session_idx smallint unsigned NOT NULL,
@@ -34,7 +38,6 @@ CREATE TABLE implant (
   PRIMARY KEY (subject_id, implanted_at),
   CONSTRAINT implant_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
     ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
-INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo');
 INSERT INTO session VALUES (1, 1, '2024-01-02', 'rig-1'), (2, 1, '2024-01-03', 'rig-2');
 INSERT INTO implant VALUES (1, '2024-01-01 10:00:00', 1, 'CA1'), (1, '2024-01-05 10:00:00', 2, 'V1')
 """
@@ -63,12 +66,38 @@ def _inverse_plan(s: FastScenario, rig: str = "CONCAT('rig-', subject_id)"):
     return edit
 
 
-def _same(s: FastScenario) -> None:
+def _same(s: FastScenario, pairs: dict[str, tuple[str, str]] = SAME) -> None:
     names = {"v1": f"`{s.sources[0]}`", "v2": f"`{s.v2()}`"}
-    for table, (v1_sql, v2_sql) in SAME.items():
+    for table, (v1_sql, v2_sql) in pairs.items():
         v1_rows = [tuple(r.values()) for r in s.db.query(v1_sql.format(**names))]
         v2_rows = [tuple(r.values()) for r in s.db.query(v2_sql.format(**names))]
         assert v1_rows == v2_rows, (table, v1_rows, v2_rows)
+
+
+def _numbering_at_once(server_settings, snapshot: str, inserts: list[list[str]]) -> list[str]:
+    """Each list of ``inserts`` run by a client of its own, all at once, one transaction per insert that first reads
+    ``snapshot`` (an older snapshot: the numbering must not read it); the errors they met."""
+    errors: list[str] = []
+
+    def writer(statements: list[str]) -> None:
+        conn = connect(server_settings)
+        try:
+            for sql in statements:
+                conn.execute("BEGIN")
+                conn.execute(snapshot)
+                conn.execute(sql)
+                conn.execute("COMMIT")
+        except ServerError as exc:
+            errors.append(str(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=writer, args=(statements,)) for statements in inserts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path, server_settings):
@@ -88,27 +117,10 @@ def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path,
     applied(s, "60_constraints")
     _same(s)
 
-    # two clients numbering implants of one subject at once, each in its own transactions: distinct numbers
-    errors: list[str] = []
-
-    def writer(first_minute: int) -> None:
-        conn = connect(server_settings)
-        try:
-            for i in range(6):
-                conn.execute("BEGIN")
-                conn.execute(f"SELECT COUNT(*) FROM {v1}.implant")  # an older snapshot: numbering must not read it
-                conn.execute(f"INSERT INTO {v2}.implant VALUES (2, '2024-02-01 00:{first_minute + i:02d}:00', 'M1')")
-                conn.execute("COMMIT")
-        except ServerError as exc:
-            errors.append(str(exc))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=writer, args=(m,)) for m in (0, 10, 20, 30)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # four clients numbering implants of one subject at once, each in its own transactions: distinct numbers
+    errors = _numbering_at_once(server_settings, f"SELECT COUNT(*) FROM {v1}.implant", [
+        [f"INSERT INTO {v2}.implant VALUES (2, '2024-02-01 00:{m + i:02d}:00', 'M1')" for i in range(6)]
+        for m in (0, 10, 20, 30)])
     assert errors == []
     numbers = [r["implant_no"] for r in db.query(f"SELECT implant_no FROM {v1}.implant WHERE subject_id = 2 "
                                                   "ORDER BY implant_no")]
@@ -152,11 +164,7 @@ def test_an_inverse_that_does_not_give_v1_its_rows_back_is_refused_by_00_with_th
     assert ".tables.session.inverse.rig: not so in v1's data" in message and '["2", "1"]' in message, message
 
 
-REKEY_V1 = """
-CREATE TABLE subject (
-  subject_id int NOT NULL,
-  nickname varchar(32) NOT NULL,
-  PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+REKEY_V1 = SUBJECT + """
 CREATE TABLE session (
   subject_id int NOT NULL,
   session_idx smallint unsigned NOT NULL,
@@ -165,7 +173,6 @@ CREATE TABLE session (
   PRIMARY KEY (subject_id, session_idx),
   CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
     ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
-INSERT INTO subject VALUES (1, 'Ana'), (2, 'Bo');
 INSERT INTO session VALUES (1, 1, '2024-01-02 10:00:00', 'rig1'), (1, 2, '2024-01-03 10:00:00', 'rig2'),
   (2, 5, '2024-01-03 11:00:00', 'rig1')
 """
@@ -195,33 +202,18 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     s.verify()
     applied(s, "60_constraints")
 
+    pairs = {table: (f"SELECT {columns} FROM {{v1}}.{table} ORDER BY 1, 2",
+                     f"SELECT {columns} FROM {{v2}}.{table} ORDER BY 1, 2")
+             for table, columns in (("subject", "subject_id, nickname"),
+                                    ("session", "subject_id, session_datetime, rig"))}
+
     def same() -> None:
-        assert [tuple(r.values()) for r in db.query(
-            f"SELECT subject_id, session_datetime, rig FROM {v1}.session ORDER BY 1, 2")] == \
-            [tuple(r.values()) for r in db.query(
-                f"SELECT subject_id, session_datetime, rig FROM {v2}.session ORDER BY 1, 2")]
+        _same(s, pairs)
 
     same()
-    errors: list[str] = []
-
-    def writer(hour: int) -> None:
-        conn = connect(server_settings)
-        try:
-            for i in range(6):
-                conn.execute("BEGIN")
-                conn.execute(f"SELECT COUNT(*) FROM {v1}.session")  # an older snapshot
-                conn.execute(f"INSERT INTO {v2}.session VALUES (2, '2024-02-01 {hour:02d}:{i:02d}:00', 'rig3')")
-                conn.execute("COMMIT")
-        except ServerError as exc:
-            errors.append(str(exc))
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=writer, args=(h,)) for h in (8, 9, 10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = _numbering_at_once(server_settings, f"SELECT COUNT(*) FROM {v1}.session", [
+        [f"INSERT INTO {v2}.session VALUES (2, '2024-02-01 {h:02d}:{i:02d}:00', 'rig3')" for i in range(6)]
+        for h in (8, 9, 10)])
     assert errors == []
     assert [r["session_idx"] for r in db.query(f"SELECT session_idx FROM {v1}.session WHERE subject_id = 2 "
                                                "ORDER BY session_idx")] == list(range(5, 24))
