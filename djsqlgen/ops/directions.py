@@ -2,7 +2,8 @@
 
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
-dropped v1 columns that have a v1 default or an ``inverse:`` in the plan (a row inserted into v2 takes it), a new primary key that v1's key can
+dropped v1 columns that have a v1 default or an ``inverse:`` in the plan (a row inserted into v2 takes it; a
+dropped key column's v1 row is then found by the columns v2's key copies), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
 own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
