@@ -139,6 +139,13 @@ def _same_parent(next_for: tuple[str, ...]) -> str:
     return " AND ".join(f"NEW.{_q(c)} <=> OLD.{_q(c)}" for c in next_for)
 
 
+def _numbered(target: Target) -> list:
+    """The ``inverse: {next_for: …}`` columns ``target`` computes: on a v1 table of the way back, the column the
+    inverse made (a forward target's ``inverses`` name v1 columns it does not compute)."""
+    return [i for i in target.inverses if i.next_for and target.has_column(i.column)
+            and target.column(i.column).plan_key == i.plan_key]
+
+
 def numbered_under_lock(target: Target, write: str, moved: bool = False) -> str:
     """``write`` (a v2 row carried into v1) after an exclusive lock on each v1 parent row whose children an
     ``inverse: {next_for: …}`` numbers (ops/inverse.py), NEW's parent: two writers numbering children of one parent
@@ -147,9 +154,7 @@ def numbered_under_lock(target: Target, write: str, moved: bool = False) -> str:
     would each hold a gap lock there, and each one's insert would wait for the other's (1213). With ``moved`` (a key
     move), only where the row changes parent."""
     locks = []
-    for inverse in target.inverses:
-        if inverse.lock is None or not target.has_column(inverse.column):
-            continue
+    for inverse in _numbered(target):
         on = " AND ".join(f"{_q(c)} = NEW.{_q(v2)}" for c, v2 in inverse.lock_on)
         lock = (f"SELECT COUNT(*) INTO v_parent FROM {quote_qualified((inverse.lock.schema, inverse.lock.name))} "
                 f"WHERE {on} FOR UPDATE")
@@ -167,8 +172,7 @@ def move(target: Target) -> str:
     old number may be taken there); else v1's value stays."""
     bind = bound(DRIVING, "NEW")
     sets = [f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns if not c.insert_only]
-    # (a v1 table of the way back holds the numbered column; a forward target's ``inverses`` name v1 columns it lacks)
-    numbered = [i for i in target.inverses if i.next_for and target.has_column(i.column)]
+    numbered = _numbered(target)
     sets += [f"dst.{_q(i.column)} = IF({_same_parent(i.next_for)}, dst.{_q(i.column)}, "
              f"{target.column(i.column).expr.render(bind)})" for i in numbered]
     tables, found = _lookups(target)
