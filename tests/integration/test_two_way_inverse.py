@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from support.safety import FastScenario, applied, refused
 
 from djsqlgen.run.db import ServerError, connect
@@ -173,8 +174,17 @@ CREATE TABLE session (
   PRIMARY KEY (subject_id, session_idx),
   CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
     ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE session__trial (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  trial_idx int NOT NULL,
+  outcome varchar(8) NOT NULL,
+  PRIMARY KEY (subject_id, session_idx, trial_idx),
+  CONSTRAINT trial_session FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
 INSERT INTO session VALUES (1, 1, '2024-01-02 10:00:00', 'rig1'), (1, 2, '2024-01-03 10:00:00', 'rig2'),
-  (2, 5, '2024-01-03 11:00:00', 'rig1')
+  (2, 5, '2024-01-03 11:00:00', 'rig1');
+INSERT INTO session__trial VALUES (1, 1, 1, 'hit'), (1, 1, 2, 'miss')
 """
 
 
@@ -195,6 +205,9 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     checked = s.run("plan", "check", str(s.plan_path))
     assert (f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way (`inverse:` gives session_idx to a row "
             "inserted into v2)") in checked.stderr, checked.stderr
+    # the part follows the new key: v2 has no session_idx for it to name its v1 row by
+    assert (f"sync: {s.v2()}.session__trial <- {s.sources[0]}.session__trial: one-way (v1 key column 'session_idx' "
+            f"comes from {s.v2()}.session's `inverse:`") in checked.stderr, checked.stderr
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
@@ -206,6 +219,11 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
                      f"SELECT {columns} FROM {{v2}}.{table} ORDER BY 1, 2")
              for table, columns in (("subject", "subject_id, nickname"),
                                     ("session", "subject_id, session_datetime, rig"))}
+    # the part, by its v2 key: its v1 rows read their session's datetime
+    pairs["session__trial"] = (
+        "SELECT t.subject_id, s.session_datetime, t.trial_idx, t.outcome FROM {v1}.session__trial AS t "
+        "JOIN {v1}.session AS s USING (subject_id, session_idx) ORDER BY 1, 2, 3",
+        "SELECT subject_id, session_datetime, trial_idx, outcome FROM {v2}.session__trial ORDER BY 1, 2, 3")
 
     def same() -> None:
         _same(s, pairs)
@@ -236,10 +254,21 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     assert db.query(f"SELECT session_datetime FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1") == [
         {"session_datetime": __import__("datetime").datetime(2024, 1, 4, 10)}]
     assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session WHERE subject_id = 2") == [{"n": 12}]
+    # a session with trials: its v2 key move reaches v1 (v2's cascade moves the v2 trials; v1's trials keep their
+    # session_idx); v1 writes of trials carried forward; v2's trials refuse their clients (one-way)
+    db.execute(f"UPDATE {v2}.session SET session_datetime = '2024-01-02 12:00:00' "
+               "WHERE subject_id = 1 AND session_datetime = '2024-01-04 10:00:00'")
+    db.execute(f"INSERT INTO {v1}.session__trial VALUES (1, 1, 3, 'hit'), (1, 2, 1, 'miss')")
+    db.execute(f"UPDATE {v1}.session SET session_datetime = '2024-01-02 13:00:00' WHERE subject_id = 1 "
+               "AND session_idx = 1")
+    with pytest.raises(ServerError) as refused_write:
+        db.execute(f"INSERT INTO {v2}.session__trial VALUES (1, '2024-01-02 13:00:00', 9, 'hit')")
+    assert refused_write.value.errno == 1644 and "W7" in refused_write.value.message, refused_write.value
+    same()
     # a v2 session moved to another subject takes that subject's next number (its own, 9, is free there but 1 is not)
     db.execute(f"UPDATE {v2}.session SET subject_id = 1 WHERE subject_id = 3")
     assert db.query(f"SELECT session_idx, session_datetime FROM {v1}.session WHERE subject_id = 1 ORDER BY 1") == [
         {"session_idx": i, "session_datetime": __import__("datetime").datetime(*d)} for i, d in (
-            (1, (2024, 1, 4, 10)), (2, (2024, 1, 3, 10)), (3, (2024, 3, 1, 9)), (4, (2024, 3, 2, 9)))]
+            (1, (2024, 1, 2, 13)), (2, (2024, 1, 3, 10)), (3, (2024, 3, 1, 9)), (4, (2024, 3, 2, 9)))]
     same()
     s.verify()
