@@ -121,3 +121,21 @@ def test_a_re_key_dropping_a_v1_key_column_goes_back_by_the_mapped_key_with_next
     assert insert.index("FOR UPDATE") < insert.index("INSERT INTO `lab_v1`.`session`")
     delete = _trigger(text, "djsqlgen_lab_two_way_rekey_session_del_to_v1")
     assert "WHERE `subject_id` = OLD.`subject_id` AND `session_date` = OLD.`session_date`" in delete
+
+
+def test_generate_says_it_and_the_runbook_names_the_parent_lock(tmp_path):
+    """`generate` (from a heading, as a user runs it) prints the direction with the inverse, and RUNBOOK.md's Lock
+    discipline names the v1 parent row a numbering locks."""
+    import subprocess
+    import sys
+
+    _rekey(tmp_path)  # writes tmp_path/plan.yaml
+    done = subprocess.run([sys.executable, "-m", "djsqlgen", "generate", "plan.yaml", "-o", "out", "--heading",
+                           str(PLANS / "heading.json")], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert ("lab_v2.session <-> lab_v1.session: two-way (`inverse:` gives session_idx to a row inserted into v2)"
+            in done.stderr + done.stdout), done.stderr
+    runbook = (tmp_path / "out" / "RUNBOOK.md").read_text()
+    lock = runbook[runbook.index("## Lock discipline"):]
+    assert "numbered** (`inverse: {next_for: …}`, `lab_v1.session`) first\n  locks the v1 parent row " \
+           "(`lab_v1.subject`) exclusively" in lock
