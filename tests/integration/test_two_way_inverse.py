@@ -126,6 +126,22 @@ def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path,
     numbers = [r["implant_no"] for r in db.query(f"SELECT implant_no FROM {v1}.implant WHERE subject_id = 2 "
                                                   "ORDER BY implant_no")]
     assert numbers == list(range(1, 25)), numbers
+    # the numbering takes turns on the parent's v1 row: while another transaction holds subject 2's row, a v2 insert
+    # of subject 2's implant waits (1205 here), and one of subject 1's does not
+    holder, other = connect(server_settings), connect(server_settings)
+    try:
+        holder.execute("BEGIN")
+        holder.execute(f"SELECT * FROM {v1}.subject WHERE subject_id = 2 LOCK IN SHARE MODE")
+        other.execute("SET SESSION innodb_lock_wait_timeout = 1")
+        with pytest.raises(ServerError) as waited:
+            other.execute(f"INSERT INTO {v2}.implant VALUES (2, '2024-02-02 00:00:00', 'M2')")
+        assert waited.value.errno == 1205, waited.value
+        other.execute(f"INSERT INTO {v2}.implant VALUES (1, '2024-02-02 00:00:00', 'M2')")
+        other.execute(f"DELETE FROM {v2}.implant WHERE implanted_at = '2024-02-02 00:00:00'")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        other.close()
     # the first implant of a subject with none: 1; after subject 1's 1 and 2: 3
     db.execute(f"INSERT INTO {v2}.subject VALUES (3, 'Cy')")
     db.execute(f"INSERT INTO {v2}.implant VALUES (3, '2024-03-01 09:00:00', 'CA3'), (1, '2024-03-01 09:00:00', 'S1')")
