@@ -39,7 +39,17 @@ CREATE TABLE implant (
   PRIMARY KEY (subject_id, implanted_at),
   CONSTRAINT implant_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
     ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE session__note (
+  subject_id int NOT NULL,
+  session_idx smallint unsigned NOT NULL,
+  noted_at datetime NOT NULL,
+  note_no smallint NOT NULL,
+  note varchar(64) NOT NULL,
+  PRIMARY KEY (subject_id, session_idx, noted_at),
+  CONSTRAINT note_session FOREIGN KEY (subject_id, session_idx) REFERENCES session (subject_id, session_idx)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
 INSERT INTO session VALUES (1, 1, '2024-01-02', 'rig-1'), (2, 1, '2024-01-03', 'rig-2');
+INSERT INTO session__note VALUES (1, 1, '2024-01-02 10:00:00', 4, 'first');
 INSERT INTO implant VALUES (1, '2024-01-01 10:00:00', 1, 'CA1'), (1, '2024-01-05 10:00:00', 2, 'V1')
 """
 
@@ -51,6 +61,8 @@ SAME = {
                 "SELECT subject_id, session_idx, session_date FROM {v2}.session ORDER BY 1, 2"),
     "implant": ("SELECT subject_id, implanted_at, site FROM {v1}.implant ORDER BY 1, 2",
                 "SELECT subject_id, implanted_at, site FROM {v2}.implant ORDER BY 1, 2"),
+    "session__note": ("SELECT subject_id, session_idx, noted_at, note FROM {v1}.session__note ORDER BY 1, 2, 3",
+                      "SELECT subject_id, session_idx, noted_at, note FROM {v2}.session__note ORDER BY 1, 2, 3"),
 }
 
 
@@ -64,6 +76,10 @@ def _inverse_plan(s: FastScenario, rig: str = "CONCAT('rig-', subject_id)"):
         tables["implant"] = {"columns": {"subject_id": "keep", "implanted_at": "keep", "implant_no": "drop",
                                          "site": "keep"},
                              "inverse": {"implant_no": {"next_for": ["subject_id"]}}}
+        # numbered per session: a composite parent key, locked by both columns
+        tables["session__note"] = {"columns": {"subject_id": "keep", "session_idx": "keep", "noted_at": "keep",
+                                               "note_no": "drop", "note": "keep"},
+                                   "inverse": {"note_no": {"next_for": ["subject_id", "session_idx"]}}}
     return edit
 
 
@@ -148,6 +164,14 @@ def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path,
     assert db.query(f"SELECT subject_id, implant_no FROM {v1}.implant WHERE implanted_at = '2024-03-01 09:00:00' "
                     "ORDER BY 1") == [{"subject_id": 1, "implant_no": 3}, {"subject_id": 3, "implant_no": 1}]
 
+    # per session (a composite parent key): two clients on one session at once, and one on another session
+    errors = _numbering_at_once(server_settings, f"SELECT COUNT(*) FROM {v1}.session__note", [
+        [f"INSERT INTO {v2}.session__note VALUES ({subject}, 1, '2024-02-01 00:{m + i:02d}:00', 'n')" for i in range(5)]
+        for subject, m in ((1, 0), (1, 10), (2, 20))])
+    assert errors == []
+    assert db.query(f"SELECT subject_id, GROUP_CONCAT(note_no ORDER BY note_no) AS n FROM {v1}.session__note "
+                    "GROUP BY subject_id ORDER BY 1") == [{"subject_id": 1, "n": "4,5,6,7,8,9,10,11,12,13,14"},
+                                                         {"subject_id": 2, "n": "1,2,3,4,5"}]
     # the expression: a v2 insert gives v1 its value; a v2 update keeps v1's own; a v1 write is carried
     db.execute(f"INSERT INTO {v2}.session VALUES (3, 1, '2024-03-02'), (3, 2, '2024-03-03')")
     db.execute(f"UPDATE {v1}.session SET rig = 'rig-special' WHERE subject_id = 3 AND session_idx = 2")
@@ -155,6 +179,7 @@ def test_inverse_columns_sync_both_ways_through_60(db, prefix, dj_env, tmp_path,
     db.execute(f"UPDATE {v2}.implant SET site = 'CA2' WHERE subject_id = 1 AND implanted_at = '2024-01-01 10:00:00'")
     db.execute(f"INSERT INTO {v1}.implant VALUES (3, '2024-04-01 00:00:00', 7, 'PFC')")
     db.execute(f"DELETE FROM {v2}.implant WHERE subject_id = 2 AND implanted_at < '2024-02-01 00:05:00'")
+    db.execute(f"DELETE FROM {v2}.session__note WHERE subject_id = 2")  # children first, as DataJoint deletes
     db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2")
     assert db.query(f"SELECT subject_id, session_idx, session_date, rig FROM {v1}.session ORDER BY 1, 2") == [
         {"subject_id": 1, "session_idx": 1, "session_date": __import__("datetime").date(2024, 1, 2), "rig": "rig-1"},
