@@ -7,12 +7,17 @@ deletes carried to v1; every table compared row by row with full ordered SELECTs
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from support.safety import FastScenario, applied, refused
 
 from djsqlgen.run.db import ServerError, connect
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
 SUBJECT = """
 CREATE TABLE subject (
@@ -231,8 +236,9 @@ INSERT INTO session__trial VALUES (1, 1, 1, 'hit'), (1, 1, 2, 'miss')
 
 def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_path, server_settings):
     """session keyed by (subject_id, session_idx) in v1 and by (subject_id, session_datetime) in v2, which has no
-    session_idx: a v2 insert numbers the v1 session per subject (two clients on one subject at once); updates, key
-    moves and deletes reach the v1 row through the mapped key; v1 writes still carried; verify clean."""
+    session_idx: a v2 insert numbers the v1 session per subject (three clients on one subject at once, and a
+    DataJoint 2.3 user's insert1/update1/delete); updates, key moves and deletes reach the v1 row through the mapped
+    key; v1 writes still carried; verify clean."""
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(REKEY_V1)
 
@@ -276,6 +282,25 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
     assert errors == []
     assert [r["session_idx"] for r in db.query(f"SELECT session_idx FROM {v1}.session WHERE subject_id = 2 "
                                                "ORDER BY session_idx")] == list(range(5, 24))
+    # a DataJoint 2.3 user on v2: insert (two sessions in one transaction), update1, delete, as 2.x code does it
+    script = f"""
+import sys, datetime
+sys.path.insert(0, {str(SUPPORT)!r})
+import datajoint as dj
+from dj2_read014 import configure
+conn = configure({str(tmp_path / "store")!r})
+dj.Schema({s.v2()!r}, connection=conn, create_schema=False, create_tables=False)
+session = dj.FreeTable(conn, "`{s.v2()}`.`session`")
+with conn.transaction:
+    session.insert1(dict(subject_id=2, session_datetime=datetime.datetime(2024, 5, 1, 9), rig="dj2"))
+    session.insert1(dict(subject_id=2, session_datetime=datetime.datetime(2024, 5, 2, 9), rig="dj2"))
+session.update1(dict(subject_id=2, session_datetime=datetime.datetime(2024, 5, 1, 9), rig="dj2-edited"))
+(session & dict(subject_id=2, session_datetime=datetime.datetime(2024, 5, 2, 9))).delete()
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=dj_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert db.query(f"SELECT session_idx, rig FROM {v1}.session WHERE subject_id = 2 AND session_datetime >= "
+                    "'2024-05-01'") == [{"session_idx": 24, "rig": "dj2-edited"}]
     # a subject's first session from v2: 1
     db.execute(f"INSERT INTO {v2}.subject VALUES (3, 'Cy')")
     db.execute(f"INSERT INTO {v2}.session VALUES (3, '2024-03-01 09:00:00', 'rig1')")
@@ -294,7 +319,7 @@ def test_a_re_key_without_v1s_key_in_v2_syncs_both_ways(db, prefix, dj_env, tmp_
         {"subject_id": 3, "session_idx": 1, "rig": "rigZ"}, {"subject_id": 3, "session_idx": 9, "rig": "rig2"}]
     assert db.query(f"SELECT session_datetime FROM {v1}.session WHERE subject_id = 1 AND session_idx = 1") == [
         {"session_datetime": __import__("datetime").datetime(2024, 1, 4, 10)}]
-    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session WHERE subject_id = 2") == [{"n": 12}]
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.session WHERE subject_id = 2") == [{"n": 13}]
     # a session with trials: its v2 key move reaches v1 (v2's cascade moves the v2 trials; v1's trials keep their
     # session_idx); v1 writes of trials carried forward; v2's trials refuse their clients (one-way)
     db.execute(f"UPDATE {v2}.session SET session_datetime = '2024-01-02 12:00:00' "
