@@ -139,3 +139,28 @@ def test_generate_says_it_and_the_runbook_names_the_parent_lock(tmp_path):
     lock = runbook[runbook.index("## Lock discipline"):]
     assert "numbered** (`inverse: {next_for: …}`, `lab_v1.session`) first\n  locks the v1 parent row " \
            "(`lab_v1.subject`) exclusively" in lock
+
+
+@pytest.mark.parametrize("next_for, problem", [
+    ("[subject_id]", "inverse.trial_idx.next_for: subject_id is not a foreign key of lab_v1.session__trial to a "
+                     "parent"),
+    ("[subject_id, nope]", "inverse.trial_idx.next_for: 'nope' is not a v2 column copied from v1"),
+    ("[subject_id, session_idx]", ""),
+])
+def test_next_for_names_the_foreign_key_to_the_parent_it_numbers_for(tmp_path, next_for, problem):
+    """trials re-keyed by their start time, trial_idx numbered per session: the columns must be one foreign key."""
+    trial = TRIAL.replace("trial_idx: keep, start_time: drop", "trial_idx: drop, start_time: keep") + (
+        f"      key: [subject_id, session_idx, start_time]\n      inverse: {{trial_idx: {{next_for: {next_for}}}}}\n")
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace(TRIAL, trial))
+    catalog = Catalog.from_json((PLANS / "heading.json").read_text())
+    if problem:
+        with pytest.raises(PlanError) as failed:
+            Migration(load_plan(path), catalog)
+        assert any(p.startswith("schemas.lab_v1.tables.session__trial." + problem) for p in failed.value.problems), \
+            failed.value.problems
+        return
+    migration = Migration(load_plan(path), catalog)
+    (inverse,) = migration.built.model.target("lab_v1.session__trial").inverses
+    assert (inverse.lock.label, inverse.lock_on) == ("lab_v1.session", (("subject_id", "subject_id"),
+                                                                         ("session_idx", "session_idx")))
