@@ -110,6 +110,9 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         return write
     from djsqlgen.engines import two_way
 
+    if ctx.reverse and event == "INSERT":
+        write = written_row.numbered_under_lock(target, write)
+
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
     # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
     # latest committed version tells: a snapshot older than another client's carried change would find the row
@@ -322,8 +325,15 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
              f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}" + (f"\nWHERE NOT ({own})" if own else ""))
     if ctx.reverse:  # the way back writes v1, which is whole: its row at the key is all there is to look at
         return _unlocked_exists(in_v2, signal)
+    in_v2 = _unlocked_exists(in_v2, signal)
+    if not own and t.id in ctx.compare_before_write:
+        from djsqlgen.engines.two_way import IN_CARRY
+
+        # v2 does not keep v1's key (an `inverse:` gives it, model/reverse.py located_by): a v1 row a reverse
+        # trigger inserts is carried from the v2 row at its key, the one row v2's own key lets be there
+        in_v2 = f"IF NOT {IN_CARRY} THEN\n  {_indent(in_v2, 2)};\nEND IF"
     return (f"IF NOT {_copied(ctx, t)} THEN\n  {_indent(_unlocked_exists(in_v1, signal), 2)};\nELSE\n"
-            f"  {_indent(_unlocked_exists(in_v2, signal), 2)};\nEND IF")
+            f"  {_indent(in_v2, 2)};\nEND IF")
 
 
 def _merge_what(ctx: Context) -> str:

@@ -2,7 +2,8 @@
 
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
-dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
+dropped v1 columns that have a v1 default or an ``inverse:`` in the plan (a row inserted into v2 takes it; a
+dropped key column's v1 row is then found by the columns v2's key copies), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
 own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
@@ -46,6 +47,7 @@ class Direction:
     # A lookup of a two-way table: it has no v1 table of its own; its values go back in the rows of that table
     # (the v2 table, schema.name) that refer to it
     through: str = ""
+    inverted: tuple[str, ...] = ()  # the v1 columns the plan's ``inverse:`` computes for a row inserted into v2
 
     @property
     def line(self) -> str:
@@ -53,6 +55,9 @@ class Direction:
         if self.through:
             return (f"{self.v2} <-> {self.v1}: two-way through {self.through} (its values go back in the v1 rows "
                     "that use them)")
+        if self.two_way and self.inverted:
+            return (f"{self.v2} <-> {self.v1}: two-way (`inverse:` gives {', '.join(self.inverted)} to a row "
+                    "inserted into v2)")
         if self.two_way:
             return f"{self.v2} <-> {self.v1}: two-way"
         return f"{self.v2} <- {self.v1}: one-way ({self.why})"
@@ -121,10 +126,10 @@ def _operation_reason(model: Model, op: Operation) -> str:
         if target is None:
             return ""
         attr = model.v1_table(target.source.driving).attribute(op.column)
-        if attr.default is not None or attr.nullable:
-            return ""  # a row inserted into v2 gives v1 the column's default
+        if attr.default is not None or attr.nullable or target.inverse(op.column) is not None:
+            return ""  # a row inserted into v2 gives v1 the column's default, or the plan's inverse (ops/inverse.py)
         return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
-                "value (give it a default in v1, or keep the column)")
+                "value (give it an `inverse:` in the plan or a default in v1, or keep the column)")
     if isinstance(op, ExtractLookup):
         lookup = model.find(op.lookup_id(model))
         if lookup is None:
@@ -183,7 +188,8 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
         if not reasons or parents & movable:
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
-                             "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else ""))
+                             "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else "",
+                             inverted=tuple(i.column for i in target.inverses)))
     # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
     # rows, no v1 key) is no reason
     referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}

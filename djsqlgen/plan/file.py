@@ -136,6 +136,14 @@ class PartSpec(_Strict):
                                            "is not NULL)")
 
 
+class NextFor(_Strict):
+    """An ``inverse:`` that numbers a v2 insert's v1 row: one more than the largest value v1 holds among the rows
+    with the same values of ``next_for`` (a DataJoint ``session_idx`` per subject). Taken under a lock on the
+    parent's v1 row those columns refer to (RUNBOOK, lock discipline)."""
+
+    next_for: list[str] = Field(min_length=1, description="v2 columns (a foreign key to the parent, in v2 names)")
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -154,6 +162,9 @@ class TableSpec(_Strict):
                                    description="v2 tables this table's rows go to, each by a filter; every row to one")
     sync: Literal["one-way", "two-way"] | None = Field(
         None, description="overrides the plan's sync for this table (one-way: v2 refuses writes during the window)")
+    inverse: dict[str, str | NextFor] = Field(
+        default_factory=dict, description="two-way: a v1 column v2 dropped -> its value for a row inserted into v2 "
+                                          "(an SQL expression over the v2 row, or {next_for: [columns]})")
 
 
 class SchemaSpec(_Strict):
@@ -232,7 +243,7 @@ class Plan(_Strict):
 # reading and writing
 # ---------------------------------------------------------------------------------------------
 _MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec",
-                "JoinSpec", "ParentSpec", "PresetSpec"}
+                "JoinSpec", "ParentSpec", "PresetSpec", "NextFor", "str"}
 
 
 def _error_location(loc: tuple, data: dict) -> str:
@@ -289,8 +300,10 @@ def plan_hash(plan: Plan) -> str:
     if plan.sync == "one-way":
         exclude["sync"] = True
     for i, spec in enumerate(plan.schemas):
-        unnamed = {name: {"sync": True} for name, table in spec.tables.items()
-                   if isinstance(table, TableSpec) and table.sync is None}
+        # (nor without ``inverse:``)
+        unnamed = {name: {k: True for k, unset in (("sync", table.sync is None), ("inverse", not table.inverse))
+                          if unset}
+                   for name, table in spec.tables.items() if isinstance(table, TableSpec)}
         if unnamed:
             exclude.setdefault("schemas", {})[i] = {"tables": unnamed}
     return hashlib.sha256(plan.model_dump_json(exclude=exclude or None).encode()).hexdigest()[:12]

@@ -145,7 +145,7 @@ def test_a_new_key_v1s_key_cannot_be_read_from_stays_one_way_naming_inverse(tmp_
     why = {d.v2: d.why for d in migration.directions if not d.two_way}
     assert set(why) == {"lab_v2.session", "lab_v2.session__trial"}
     assert why["lab_v2.session"].startswith("v1 key column 'session_idx' is not in v2, so a v2 row cannot name its v1 "
-                                            "row (keep it as a column of v2; `inverse:` expressions")
+                                            "row (keep it as a column of v2, or give it an `inverse:`)")
     assert "v2 key column 'session_date' follows its parent's key, and that parent does not sync back" in \
         why["lab_v2.session__trial"]
 
