@@ -89,6 +89,16 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        # short enough for W7's message, which leads with it (sqltext/messages.py one_way_message)
-        return (f"{self.column} is 2.x {self.kind}@{self.store} JSON, with no way back to 0.14's "
-                f"{external_table(self.store)} yet")
+        """What 2.x's JSON lacks for 0.14's ``~external_<store>`` row. The reference itself is derivable for every kind
+        (blob and attach: the JSON's base32 hash is the md5 0.14 keys by; filepath: the md5 of the path), but two-way
+        sync carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync), and each kind
+        misses that for its own reason. Each starts with the column and kind: W7's message leads with it."""
+        ext = external_table(self.store)
+        head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
+        if self.kind == "attach":
+            return head + f"holds no file name for 0.14's {ext} row (attachment_name: only 2.x's file has it)"
+        if self.kind == "filepath":
+            return head + (f"holds no md5 of the file for 0.14's {ext} row (contents_hash), and a timestamp with "
+                           "microseconds its TIMESTAMP cannot keep")
+        return head + (f"0.14's {ext} cannot give back as written (one row per content, with no room for the path and "
+                       "schema of 2.x's own copy)")

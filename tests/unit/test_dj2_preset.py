@@ -378,7 +378,9 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     ways = {d.v2.split(".")[1]: d for d in migration.directions}
     assert not ways["subject"].two_way
     assert "columns.photo (preset dj014-to-dj2): photo is 2.x blob@raw JSON" in ways["subject"].why  # plan check's
-    assert ways["subject"].brief == "photo is 2.x blob@raw JSON, with no way back to 0.14's ~external_raw yet"
+    assert ways["subject"].brief == ("photo is 2.x blob@raw JSON, which 0.14's ~external_raw cannot give back as "
+                                     "written (one row per content, with no room for the path and schema of 2.x's own "
+                                     "copy)")
     # below it, session syncs both ways: its key column follows subject's retyped key as a plain copy of its own v1
     # column, and v1's own ON UPDATE CASCADE moves it with subject's (it said "v2 key column 'subject_id' follows its
     # parent's key, and that parent does not sync back" before)
@@ -386,6 +388,6 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, with no "
-         "way back to 0.14…")}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, which "
+         "0.14''s ~external_r…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
