@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from djsqlgen.catalog.cascades import cascades, children
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Table, classify_table
 from djsqlgen.catalog.sqltypes import normalise_type
+from djsqlgen.model import external_back
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import (
@@ -160,9 +161,10 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
     # a lookup's columns: from the lookup row the v2 row refers to (the reverse of the extraction is a join)
     from_lookups, joins = _lookup_values(model, target)
+    columns.update(external_back.way_back_values(target))  # a 2.x external blob: 0.14's reference from its JSON
     reasons = []
     for attr in v1.attributes:
-        if attr.name in back:
+        if attr.name in columns:
             continue
         if attr.name in from_lookups:
             columns[attr.name] = from_lookups[attr.name]
@@ -319,6 +321,7 @@ def forward_two_way(model: Model, two_way: set[str]) -> Model:
     carried from v1 must not reset what a v2 client wrote there."""
     for target_id in sorted(two_way):
         target = model.target(target_id)
-        columns = tuple(c if c.expr.is_column else replace(c, insert_only=True) for c in target.columns)
+        columns = tuple(c if c.expr.is_column or external_back.goes_back(c, target) else replace(c, insert_only=True)
+                        for c in target.columns)
         model = model.replace_target(replace(target, columns=columns))
     return model

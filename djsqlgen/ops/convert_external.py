@@ -68,6 +68,12 @@ class ConvertExternal(Operation):
         else:
             text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema, subfolding=self.subfolding), schema,
                                      self.store, size)
+            # a value 2.x wrote, carried back into a row of its own (model/external_back.py): its JSON as 2.x wrote it
+            v2_schema = model.target(self.target_id).schema
+            native = (f"JSON_OBJECT('hash', SUBSTRING_INDEX({path}, '/', -1), 'path', {path}, "
+                      f"'schema', {quote_literal(v2_schema)}, 'store', {quote_literal(self.store)}, 'size', {size})")
+            text = (f"CASE WHEN {path} IS NOT NULL AND {src} = {dj2_sql.path_md5(path)} THEN {native}\n"
+                    f"  ELSE {text} END")
         pieces = text.split("\0")  # text, index, text, index, ... text
         return Expr(tuple(pieces[0::2]), tuple(refs[int(i)] for i in pieces[1::2]))
 
@@ -93,6 +99,8 @@ class ConvertExternal(Operation):
         (blob and attach: the JSON's base32 hash is the md5 0.14 keys by; filepath: the md5 of the path), but two-way
         sync carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync), and each kind
         misses that for its own reason. Each starts with the column and kind: W7's message leads with it."""
+        if self.kind == "blob":
+            return ""  # model/external_back.py
         ext = external_table(self.store)
         head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
         if self.kind == "attach":

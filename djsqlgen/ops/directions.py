@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from djsqlgen.model.external_back import external_aliases
 from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
@@ -79,7 +80,7 @@ def sync_problems(plan: Plan) -> list[str]:
 def _joins_only_follow(target: Target) -> bool:
     """Whether the target's joins only read its parents' (and their parents') v1 rows for the new key it follows
     (ops/follow.py)."""
-    aliases = {j.alias for j in target.source.joins}
+    aliases = {j.alias for j in target.source.joins} - external_aliases(target)  # (an external blob's goes back)
     return all(c.follows for c in target.columns if c.expr.aliases & aliases) and all(
         e.aliases <= aliases | {DRIVING} for j in target.source.joins for _, e in j.on)
 

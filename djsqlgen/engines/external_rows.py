@@ -1,0 +1,33 @@
+"""Two-way sync of 2.x external blobs: the ``~external_<store>`` row v1's reference needs, inserted by the reverse
+triggers before v1's row (model/external_back.py says which values need one and why)."""
+
+from __future__ import annotations
+
+from djsqlgen.catalog.types import KIND_LEGACY, split_comment
+from djsqlgen.engines.context import Context
+from djsqlgen.model import external_back
+from djsqlgen.model.target import DRIVING, TableRef
+from djsqlgen.sqltext.quoting import quote_identifier
+
+
+def row_blocks(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
+    """(v1 table, why, SQL) blocks of a reverse INSERT or UPDATE trigger on ``written`` (a v2 table)."""
+    if not ctx.reverse:
+        return []
+    from djsqlgen.engines import two_way
+
+    blocks = []
+    for target in ctx.model.targets:  # v1 tables, computed from v2
+        if target.source.driving != written:
+            continue
+        for c in target.columns:
+            marker, _ = split_comment(c.decl.comment)
+            if marker is None or marker.kind != KIND_LEGACY or marker.name != "blob" or not marker.store \
+                    or not c.expr.refs or {r.alias for r in c.expr.refs} != {DRIVING}:
+                continue
+            value = f"NEW.{quote_identifier(c.expr.refs[0].name)}"
+            sql = external_back.row_insert(target.schema, marker.store, value, written.schema)
+            blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "
+                                         f"refers to it ({c.name}); never deleted here",
+                           two_way.outside_engine_sessions(ctx, sql)))
+    return blocks
