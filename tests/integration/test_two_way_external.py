@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 
 import yaml
 from support.engine import run_dj014
-from support.safety import FastScenario
+from support.safety import FastScenario, steps
+
+from djsqlgen.run.db import connect
 
 STORE = "extstore"
 
@@ -58,7 +61,8 @@ def _plain(v):  # as dj014_blobs.py's
     return v.item() if isinstance(v, np.generic) else v
 
 
-def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db):
+def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db,
+                                                                   server_settings):
     import numpy as np
 
     s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("scans",))
@@ -135,6 +139,31 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
     db.execute(f"DELETE FROM `{v2}`.scan WHERE scan_id IN (11, 14)")
     assert db.query(f"SELECT COUNT(*) AS n FROM `{v1}`.scan WHERE scan_id IN (11, 14)") == [{"n": 0}]
     assert set(rows) <= {r["h"] for r in db.query(f"SELECT HEX(hash) AS h FROM `{v1}`.`~external_{STORE}`")}
+
+    # two 2.x clients writing the same new value at once: the second waits for the first's ~external row, then uses
+    # it (no deadlock, no duplicate)
+    same = _dj2_json(np.full(3, 2.25), v2)
+    insert = f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (%s, %s)"
+    first, second = connect(server_settings), connect(server_settings)
+    failures: list = []
+    try:
+        for c in (first, second):
+            c.execute("SET SESSION innodb_lock_wait_timeout = 20")
+            c.execute("BEGIN")
+        steps(first, [(insert, [30, same])], failures)
+        waiting = threading.Thread(target=steps, args=(second, [(insert, [31, same]), ("COMMIT", None)], failures))
+        waiting.start()
+        waiting.join(timeout=1)
+        assert waiting.is_alive()  # it waits for the first's uncommitted row
+        steps(first, [("COMMIT", None)], failures)
+        waiting.join()
+    finally:
+        first.close()
+        second.close()
+    assert failures == [], failures
+    ref = hashlib.md5(json.loads(same)["path"].encode()).hexdigest().upper()
+    assert db.query(f"SELECT HEX(data) AS h FROM `{v1}`.scan WHERE scan_id IN (30, 31)") == [{"h": ref}] * 2
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{v1}`.`~external_{STORE}` WHERE HEX(hash) = %s", [ref]) == [{"n": 1}]
 
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout

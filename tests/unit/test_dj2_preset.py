@@ -390,3 +390,26 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
         ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x attach@raw JSON, which "
          "holds no file na…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
+
+
+def test_two_way_preset_carries_an_external_blob_back_and_attach_and_filepath_say_why_not():
+    """Issue 24: a 2.x <blob@store> goes back to 0.14 (its reference from the JSON; 2.x's own copy gets an ~external row
+    inserted by the reverse trigger before v1's row); attach and filepath stay one-way, saying what their JSON lacks."""
+    from djsqlgen.output.generate import Migration
+    from djsqlgen.output.sqlfile import render_file
+
+    def migration(kind: str) -> Migration:
+        catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo=kind)
+        text = identity_plan(catalog, [("lab", "lab_v2")], "p", "dj014-to-dj2")
+        return Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
+
+    blob = migration("blob")
+    assert [d.line for d in blob.directions] == ["lab_v2.subject <-> lab.subject: two-way",
+                                                 "lab_v2.session <-> lab.session: two-way"]
+    dualwrite = render_file(next(f for f in blob.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of),
+                            blob.meta())
+    assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
+    assert "ON DUPLICATE KEY UPDATE `hash` = `hash`" in dualwrite and "DELETE FROM `lab`.`~external_raw`" not in dualwrite
+    for kind, lacks in (("attach", "holds no file name"), ("filepath", "holds no md5 of the file")):
+        (subject, _) = migration(kind).directions
+        assert not subject.two_way and f"photo is 2.x {kind}@raw JSON, which {lacks}" in subject.line, subject.line
