@@ -10,8 +10,9 @@ from djsqlgen.model.target import DRIVING, TableRef
 from djsqlgen.sqltext.quoting import quote_identifier
 
 
-def row_blocks(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
-    """(v1 table, why, SQL) blocks of a reverse INSERT or UPDATE trigger on ``written`` (a v2 table)."""
+def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
+    """(v1 table, why, SQL) blocks of a reverse INSERT or UPDATE trigger on ``written`` (a v2 table); an UPDATE
+    looks only at the values it changed."""
     if not ctx.reverse:
         return []
     from djsqlgen.engines import two_way
@@ -25,8 +26,10 @@ def row_blocks(ctx: Context, written: TableRef) -> list[tuple[str, str, str]]:
             if marker is None or marker.kind != KIND_LEGACY or marker.name != "blob" or not marker.store \
                     or not c.expr.refs or {r.alias for r in c.expr.refs} != {DRIVING}:
                 continue
-            value = f"NEW.{quote_identifier(c.expr.refs[0].name)}"
-            sql = external_back.row_insert(target.schema, marker.store, value, written.schema)
+            column = quote_identifier(c.expr.refs[0].name)
+            sql = external_back.row_insert(target.schema, marker.store, f"NEW.{column}", written.schema)
+            if event == "UPDATE":
+                sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
             blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "
                                          f"refers to it ({c.name}); never deleted here",
                            two_way.outside_engine_sessions(ctx, sql)))

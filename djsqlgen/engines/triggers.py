@@ -647,7 +647,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         from djsqlgen.engines import two_way
 
         blocks += two_way.value_refusals(ctx, written)
-        blocks += external_rows.row_blocks(ctx, written)
+        blocks += external_rows.row_blocks(ctx, written, event)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)

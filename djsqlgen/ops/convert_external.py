@@ -5,7 +5,8 @@
 external table by that reference and builds the JSON on the server (``djsqlgen.presets.dj2_sql``), so no
 row passes through Python and the triggers carry every 0.14 write over the same way. Blobs and
 filepaths point at the files 0.14 wrote, where they are; an attachment points at a copy that
-``djsqlgen files`` writes in 2.x's format (filename, NUL, contents).
+``djsqlgen files`` writes in 2.x's format (filename, NUL, contents). A blob a 2.x client wrote (two-way sync)
+comes forward from the ``~external_<store>`` row its way back made (model/external_back.py) as the JSON 2.x wrote.
 """
 
 from __future__ import annotations
@@ -95,10 +96,11 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        """What 2.x's JSON lacks for 0.14's ``~external_<store>`` row. The reference itself is derivable for every kind
-        (blob and attach: the JSON's base32 hash is the md5 0.14 keys by; filepath: the md5 of the path), but two-way
-        sync carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync), and each kind
-        misses that for its own reason. Each starts with the column and kind: W7's message leads with it."""
+        """Why a 2.x value of this kind cannot go back to 0.14 ('' for a blob: model/external_back.py). Two-way sync
+        carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync); the reference is
+        derivable for every kind (attach: the base32 hash is 0.14's md5 of name, NUL, contents; filepath: the md5 of
+        the path), but 0.14's ~external_<store> row needs more than the JSON holds. Each reason starts with the
+        column and kind: W7's message leads with it."""
         if self.kind == "blob":
             return ""  # model/external_back.py
         ext = external_table(self.store)
