@@ -85,15 +85,17 @@ def goes_back(column: TargetColumn, target: Target) -> bool:
 
 def row_insert(v1_schema: str, store: str, json_sql: str, v2_schema: str) -> str:
     """The ``~external_<store>`` row a 2.x-written blob needs in v1, inserted unless there (run before v1's row, which
-    refers to it). A plain read first: most values are there already, and reading them locks nothing (the foreign
-    key check of v1's row takes its shared lock). Two writers of the same new value both insert: ON DUPLICATE KEY takes
-    an exclusive lock on the row the other inserted, so the second waits for the first to end and then changes nothing
-    (no shared lock to upgrade, so no deadlock between the two; INSERT IGNORE would also hide a bad value)."""
+    refers to it), as 0.14 inserts its own: INSERT … ON DUPLICATE KEY UPDATE, which changes nothing on a row already
+    there and locks it (exclusive) to the end of the transaction, as 0.14's does. No read first: ``IF EXISTS`` in a
+    trigger that also writes the table is an exclusive locking read, gap included, on which two writers of different
+    new values wait for each other; ``SELECT … INTO`` would fix the transaction's snapshot before the row another
+    writer of the same value is inserting commits, and the forward triggers' compare would then not see that row.
+    Two writers of the same new value: the second waits for the first to end, then changes nothing (no shared lock
+    to upgrade, so no deadlock between the two; INSERT IGNORE would also hide a bad value)."""
     table = f"{quote_identifier(v1_schema)}.{quote_identifier(external_table(store))}"
     path = dj2_sql.json_text(json_sql, "path")
     ref = dj2_sql.path_md5(path)
-    return (f"IF {json_sql} IS NOT NULL AND {is_native(json_sql, v2_schema)} AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} WHERE `hash` = {ref}) THEN\n"
+    return (f"IF {json_sql} IS NOT NULL AND {is_native(json_sql, v2_schema)} THEN\n"
             f"  INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
             f"  VALUES ({ref}, {dj2_sql.json_text(json_sql, 'size')}, {path})\n"
             f"  ON DUPLICATE KEY UPDATE `hash` = `hash`;\n"

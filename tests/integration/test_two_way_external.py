@@ -161,6 +161,39 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
         first.close()
         second.close()
     assert failures == [], failures
+    # and different new values at once: neither waits for the other (the existence check locks nothing)
+    news = [_dj2_json(np.full(4, float(k)), v2) for k in range(40, 46)]
+    first, second = connect(server_settings), connect(server_settings)
+    try:
+        for c in (first, second):
+            c.execute("SET SESSION innodb_lock_wait_timeout = 3")
+            c.execute("BEGIN")
+        for k, value in enumerate(news):  # interleaved, each client's rows in its own transaction
+            steps((first, second)[k % 2], [(insert, [40 + k, value])], failures)
+        for c in (first, second):
+            steps(c, [("COMMIT", None)], failures)
+    finally:
+        first.close()
+        second.close()
+    assert failures == [], failures
+    # the limit (RUNBOOK): a transaction whose snapshot is older than another's insert of the same new value does not
+    # see that ~external row, and its write fails (W0, 1442) rather than carry a value v2 would not read back; again
+    # in a new transaction, it passes
+    late = _dj2_json(np.full(2, -1.0), v2)
+    first, second = connect(server_settings), connect(server_settings)
+    try:
+        second.execute("BEGIN")
+        second.query(f"SELECT COUNT(*) AS n FROM `{v2}`.scan")  # its snapshot
+        steps(first, [(insert, [50, late])], failures)
+        steps(second, [(insert, [51, late])], failures)
+        assert [errno for errno, _ in failures] == [1442], failures
+        second.execute("ROLLBACK")
+        failures.clear()
+        steps(second, [(insert, [51, late])], failures)
+    finally:
+        first.close()
+        second.close()
+    assert failures == [], failures
     ref = hashlib.md5(json.loads(same)["path"].encode()).hexdigest().upper()
     assert db.query(f"SELECT HEX(data) AS h FROM `{v1}`.scan WHERE scan_id IN (30, 31)") == [{"h": ref}] * 2
     assert db.query(f"SELECT COUNT(*) AS n FROM `{v1}`.`~external_{STORE}` WHERE HEX(hash) = %s", [ref]) == [{"n": 1}]
