@@ -7,7 +7,9 @@ from djsqlgen.catalog.types import KIND_LEGACY, split_comment
 from djsqlgen.engines.context import Context
 from djsqlgen.model import external_back
 from djsqlgen.model.target import DRIVING, TableRef
-from djsqlgen.sqltext.quoting import quote_identifier
+from djsqlgen.presets import dj2_sql
+from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 
 
 def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
@@ -27,7 +29,14 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
                     or not c.expr.refs or {r.alias for r in c.expr.refs} != {DRIVING}:
                 continue
             column = quote_identifier(c.expr.refs[0].name)
-            sql = external_back.row_insert(target.schema, marker.store, f"NEW.{column}", written.schema)
+            value = f"NEW.{column}"
+            # neither 2.x's own copy nor a value as carried from v1 (a JSON written by hand): it would not come back
+            what = f"not a <blob@{marker.store}> value v1 can refer to (2.x's own copy, or as carried from v1)"
+            message = writer_message("W5", written.label, c.expr.refs[0].name, what)
+            sql = (f"IF {value} IS NOT NULL AND NOT {external_back.is_native(value, written.schema)} AND NOT "
+                   f"({dj2_sql.json_text(value, 'schema')} <=> {quote_literal(target.schema)}) THEN\n"
+                   f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF;\n"
+                   + external_back.row_insert(target.schema, marker.store, value, written.schema))
             if event == "UPDATE":
                 sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
             blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "

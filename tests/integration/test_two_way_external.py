@@ -15,7 +15,7 @@ import yaml
 from support.engine import run_dj014
 from support.safety import FastScenario, steps
 
-from djsqlgen.run.db import connect
+from djsqlgen.run.db import ServerError, connect
 
 STORE = "extstore"
 
@@ -49,6 +49,14 @@ def _value(n: int):  # as dj014_blobs.py's
 
 def _extra(n: int):
     return None if n % 2 else {"n": n % 3, "tag": "x"}
+
+
+def _error(db, sql: str, args) -> tuple[int, str]:
+    try:
+        db.execute(sql, args)
+    except ServerError as exc:
+        return exc.errno, exc.message
+    return 0, ""
 
 
 def _plain(v):  # as dj014_blobs.py's
@@ -96,6 +104,11 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
     updated = _dj2_json(_value(1) * 9, v2)
     db.execute(f"UPDATE `{v2}`.scan SET data = %s WHERE scan_id = 1", [updated])
     db.execute(f"UPDATE `{v2}`.scan SET extra = NULL WHERE scan_id = 2")
+
+    # a JSON written by hand that is neither 2.x's own copy nor a value carried from v1 is refused, naming the column
+    alien = json.dumps({**json.loads(written[11][0]), "schema": "elsewhere"})
+    errno, message = _error(db, f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (60, %s)", [alien])
+    assert errno == 1644 and "W5" in message and "(data)" in message and len(message) <= 128, message
 
     # v2 holds the JSON 2.x wrote, byte for byte (the forward triggers' echo left it)
     v2_rows = {r["scan_id"]: (r["data"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.scan")}
