@@ -89,11 +89,19 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
     for table in ("scan", "scan__frame"):  # both blob tables sync both ways
         assert f"sync: {v2}.{table} <-> {v1}.{table}: two-way" in checked, checked
     s.generate()
-    s.forward("60_constraints")
+    s.forward("50_verify")
+    # before 60 a 2.x write is refused (W6), its ~external row with it
+    _dj2_store(store)
+    early = _dj2_json(np.full(2, 3.0), v2)
+    count = f"SELECT COUNT(*) AS n FROM `{v1}`.`~external_{STORE}`"
+    rows_before = db.query(count)
+    errno, message = _error(db, f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (9, %s)", [early])
+    assert errno == 1644 and "W6" in message, message
+    assert db.query(count) == rows_before
+    s.forward("60_constraints", first="60_constraints")
 
     # a 2.x user on v2: a content v1 already holds (scan 10, n % 3 == 1), a new one written twice (scans 11 and 14:
     # one file, one ~external row), a part row, an update of a blob, a NULL
-    _dj2_store(store)
     before = {r["h"] for r in db.query(f"SELECT HEX(hash) AS h FROM `{v1}`.`~external_{STORE}`")}
     written = {}
     for n, data in ((10, _value(10)), (11, np.full((2, 2), 7.5)), (14, np.full((2, 2), 7.5))):
@@ -143,6 +151,14 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
     assert by_014 == expected, by_014
     for n, (data, extra) in ((11, (np.full((2, 2), 7.5), None)), (1, (_value(1) * 9, _extra(1)))):
         assert _plain(_dj2_read(v2_rows[n][0])) == _plain(data)
+
+    # a key move on v2 with a part row below (v2's ON UPDATE CASCADE, v1's moves its own): the values go along
+    db.execute(f"UPDATE `{v2}`.scan SET scan_id = 12 WHERE scan_id = 10")
+    moved = db.query(f"SELECT s.scan_id, HEX(s.data) AS d, HEX(f.image) AS i FROM `{v1}`.scan s "
+                     f"JOIN `{v1}`.scan__frame f USING (scan_id) WHERE s.scan_id IN (10, 12)")
+    assert moved == [{"scan_id": 12, "d": refs[10], "i": hashlib.md5(json.loads(frame)["path"].encode()).hexdigest()
+                      .upper()}], moved
+    db.execute(f"UPDATE `{v2}`.scan SET scan_id = 10 WHERE scan_id = 12")
 
     # a 0.14 user's write after them reaches v2 in 0.14's form; a v2 delete leaves v1's ~external rows to 0.14
     run_dj014(dj014_python, "dj014_blobs.py", ["insert", *blobs, "--scan", "20"], dj_env)
