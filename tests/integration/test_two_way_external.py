@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from contextlib import contextmanager
 
 import yaml
 from support.engine import run_dj014
@@ -49,6 +50,20 @@ def _value(n: int):  # as dj014_blobs.py's
 
 def _extra(n: int):
     return None if n % 2 else {"n": n % 3, "tag": "x"}
+
+
+@contextmanager
+def _two_clients(server_settings, lock_wait: int):
+    """Two connections, each in a transaction begun, closed after."""
+    clients = connect(server_settings), connect(server_settings)
+    try:
+        for c in clients:
+            c.execute(f"SET SESSION innodb_lock_wait_timeout = {lock_wait}")
+            c.execute("BEGIN")
+        yield clients
+    finally:
+        for c in clients:
+            c.close()
 
 
 def _error(db, sql: str, args) -> tuple[int, str]:
@@ -173,12 +188,8 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
     # it (no deadlock, no duplicate)
     same = _dj2_json(np.full(3, 2.25), v2)
     insert = f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (%s, %s)"
-    first, second = connect(server_settings), connect(server_settings)
     failures: list = []
-    try:
-        for c in (first, second):
-            c.execute("SET SESSION innodb_lock_wait_timeout = 20")
-            c.execute("BEGIN")
+    with _two_clients(server_settings, lock_wait=20) as (first, second):
         steps(first, [(insert, [30, same])], failures)
         waiting = threading.Thread(target=steps, args=(second, [(insert, [31, same]), ("COMMIT", None)], failures))
         waiting.start()
@@ -186,42 +197,27 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
         assert waiting.is_alive()  # it waits for the first's uncommitted row
         steps(first, [("COMMIT", None)], failures)
         waiting.join()
-    finally:
-        first.close()
-        second.close()
     assert failures == [], failures
-    # and different new values at once: neither waits for the other (the existence check locks nothing)
+    # and different new values at once: neither waits for the other (the insert reads nothing first)
     news = [_dj2_json(np.full(4, float(k)), v2) for k in range(40, 46)]
-    first, second = connect(server_settings), connect(server_settings)
-    try:
-        for c in (first, second):
-            c.execute("SET SESSION innodb_lock_wait_timeout = 3")
-            c.execute("BEGIN")
+    with _two_clients(server_settings, lock_wait=3) as clients:
         for k, value in enumerate(news):  # interleaved, each client's rows in its own transaction
-            steps((first, second)[k % 2], [(insert, [40 + k, value])], failures)
-        for c in (first, second):
+            steps(clients[k % 2], [(insert, [40 + k, value])], failures)
+        for c in clients:
             steps(c, [("COMMIT", None)], failures)
-    finally:
-        first.close()
-        second.close()
     assert failures == [], failures
     # the limit (RUNBOOK): a transaction whose snapshot is older than another's insert of the same new value does not
     # see that ~external row, and its write fails (W0, 1442) rather than carry a value v2 would not read back; again
     # in a new transaction, it passes
     late = _dj2_json(np.full(2, -1.0), v2)
-    first, second = connect(server_settings), connect(server_settings)
-    try:
-        second.execute("BEGIN")
+    with _two_clients(server_settings, lock_wait=3) as (first, second):
         second.query(f"SELECT COUNT(*) AS n FROM `{v2}`.scan")  # its snapshot
-        steps(first, [(insert, [50, late])], failures)
+        steps(first, [(insert, [50, late]), ("COMMIT", None)], failures)
         steps(second, [(insert, [51, late])], failures)
         assert [errno for errno, _ in failures] == [1442], failures
         second.execute("ROLLBACK")
         failures.clear()
         steps(second, [(insert, [51, late])], failures)
-    finally:
-        first.close()
-        second.close()
     assert failures == [], failures
     ref = hashlib.md5(json.loads(same)["path"].encode()).hexdigest().upper()
     assert db.query(f"SELECT HEX(data) AS h FROM `{v1}`.scan WHERE scan_id IN (30, 31)") == [{"h": ref}] * 2

@@ -143,8 +143,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     for step in ("one_way_update", "one_way_delete"):
         message = done[step]["message"]
         assert done[step]["errno"] == 1644 and "W7" in message and "_recording" in message, (step, message)
-        assert len(message) <= SIGNAL_LIMIT and "write to v1; syncs one way: raw_file is 2.x filepath@extstore" in message, \
-            message
+        assert len(message) <= SIGNAL_LIMIT, message
+        assert "write to v1; syncs one way: raw_file is 2.x filepath@extstore" in message, message
 
     over = done["cascading_delete_over_one_way"]
     assert over["errno"] == 1644 and "W7" in over["message"] and "syncs one way" in over["message"], over

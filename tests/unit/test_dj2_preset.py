@@ -387,8 +387,8 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x attach@raw JSON, which "
-         "holds no file na…")}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x attach@raw JSON, "
+         "which holds no file na…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
 
 
@@ -409,7 +409,8 @@ def test_two_way_preset_carries_an_external_blob_back_and_attach_and_filepath_sa
     dualwrite = render_file(next(f for f in blob.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of),
                             blob.meta())
     assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
-    assert "ON DUPLICATE KEY UPDATE `hash` = `hash`" in dualwrite and "DELETE FROM `lab`.`~external_raw`" not in dualwrite
+    assert "ON DUPLICATE KEY UPDATE `hash` = `hash`" in dualwrite
+    assert "DELETE FROM `lab`.`~external_raw`" not in dualwrite
     for kind, lacks in (("attach", "holds no file name"), ("filepath", "holds no md5 of the file")):
         (subject, _) = migration(kind).directions
         assert not subject.two_way and f"photo is 2.x {kind}@raw JSON, which {lacks}" in subject.line, subject.line
