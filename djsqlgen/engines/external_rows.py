@@ -3,7 +3,7 @@ triggers before v1's row (model/external_back.py says which values need one and 
 
 from __future__ import annotations
 
-from djsqlgen.catalog.types import KIND_LEGACY, split_comment
+from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, split_comment
 from djsqlgen.engines.context import Context
 from djsqlgen.model import external_back
 from djsqlgen.model.target import DRIVING, TableRef
@@ -20,13 +20,18 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
     from djsqlgen.engines import two_way
 
     blocks = []
+    v2 = ctx.model.v1_table(written)  # (the reverse model's "v1" is v2)
     for target in ctx.model.targets:  # v1 tables, computed from v2
         if target.source.driving != written:
             continue
         for c in target.columns:
+            # v1's 0.14 blob@store made from v2's 2.x <blob@store> (not a plain copy: a plan may keep the reference)
             marker, _ = split_comment(c.decl.comment)
             if marker is None or marker.kind != KIND_LEGACY or marker.name != "blob" or not marker.store \
-                    or not c.expr.refs or {r.alias for r in c.expr.refs} != {DRIVING}:
+                    or c.expr.is_column or {r.alias for r in c.expr.refs} != {DRIVING}:
+                continue
+            v2_marker, _ = split_comment(v2.attribute(c.expr.refs[0].name).comment)
+            if v2_marker is None or v2_marker.kind != KIND_ANGLE or v2_marker.name != "blob":
                 continue
             column = quote_identifier(c.expr.refs[0].name)
             value = f"NEW.{column}"

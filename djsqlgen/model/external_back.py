@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from djsqlgen.catalog.types import KIND_ANGLE, external_table, split_comment
 from djsqlgen.model.expr import ColumnRef, Expr
-from djsqlgen.model.target import DRIVING, Target, TargetColumn
+from djsqlgen.model.target import DRIVING, Target
 from djsqlgen.presets import dj2_sql
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 
@@ -51,8 +51,8 @@ def external_blobs(target: Target) -> list[ExternalBlob]:
 def external_aliases(target: Target) -> frozenset[str]:
     """The joins into ``~external_<store>`` read only for blobs that go back (no reason to stay one-way)."""
     blobs = external_blobs(target)
-    mine = {b.alias for b in blobs}
-    others = {a for c in target.columns if c.name not in {b.v2_column for b in blobs} for a in c.expr.aliases}
+    mine, columns = {b.alias for b in blobs}, {b.v2_column for b in blobs}
+    others = {a for c in target.columns if c.name not in columns for a in c.expr.aliases}
     return frozenset(mine - others)
 
 
@@ -79,8 +79,9 @@ def way_back_values(target: Target) -> dict[str, Expr]:
     return out
 
 
-def goes_back(column: TargetColumn, target: Target) -> bool:
-    return column.name in {b.v2_column for b in external_blobs(target)}
+def blob_columns(target: Target) -> frozenset[str]:
+    """The target's v2 columns that go back this way."""
+    return frozenset(b.v2_column for b in external_blobs(target))
 
 
 def row_insert(v1_schema: str, store: str, json_sql: str, v2_schema: str) -> str:

@@ -13,7 +13,8 @@ v2 write that would make two v2 rows one v1 row (W1).
 
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
-The lookup itself is no target here (it has no v1 table). An AUTO_INCREMENT key v2 keeps as its own
+The lookup itself is no target here (it has no v1 table). A 2.x external blob (preset dj014-to-dj2) goes back to
+0.14's reference computed from its JSON (model/external_back.py). An AUTO_INCREMENT key v2 keeps as its own
 (``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
 v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
 """
@@ -321,7 +322,8 @@ def forward_two_way(model: Model, two_way: set[str]) -> Model:
     carried from v1 must not reset what a v2 client wrote there."""
     for target_id in sorted(two_way):
         target = model.target(target_id)
-        columns = tuple(c if c.expr.is_column or external_back.goes_back(c, target) else replace(c, insert_only=True)
+        blobs = external_back.blob_columns(target)  # a 2.x external blob is v1's column, as JSON: carried both ways
+        columns = tuple(c if c.expr.is_column or c.name in blobs else replace(c, insert_only=True)
                         for c in target.columns)
         model = model.replace_target(replace(target, columns=columns))
     return model

@@ -101,8 +101,6 @@ class ConvertExternal(Operation):
         derivable for every kind (attach: the base32 hash is 0.14's md5 of name, NUL, contents; filepath: the md5 of
         the path), but 0.14's ~external_<store> row needs more than the JSON holds. Each reason starts with the
         column and kind: W7's message leads with it."""
-        if self.kind == "blob":
-            return ""  # model/external_back.py
         ext = external_table(self.store)
         head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
         if self.kind == "attach":
@@ -110,5 +108,4 @@ class ConvertExternal(Operation):
         if self.kind == "filepath":
             return head + (f"holds no md5 of the file for 0.14's {ext} row (contents_hash), and a timestamp with "
                            "microseconds its TIMESTAMP cannot keep")
-        return head + (f"0.14's {ext} cannot give back as written (one row per content, with no room for the path and "
-                       "schema of 2.x's own copy)")
+        return ""  # a blob goes back: model/external_back.py

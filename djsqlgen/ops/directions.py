@@ -5,7 +5,8 @@ A table syncs both ways when every operation on it can be undone value by value 
 dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
-own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
+own (v1's counter issues the ids of both sides: engines/issued_ids.py), a 2.x external blob of the dj014-to-dj2
+preset (model/external_back.py), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the

@@ -225,3 +225,21 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
 
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
+
+def test_md5_from_base32_inverts_base32_md5_on_the_server(db):
+    """The way back reads 0.14's md5 out of 2.x's hash with SQL of its own: every byte value at every place."""
+    import base64
+    import random
+
+    from djsqlgen.presets import dj2_sql
+
+    rng = random.Random(24)
+    digests = [bytes(16), b"\xff" * 16, *(bytes((i + k) % 256 for k in range(16)) for i in range(0, 256, 16)),
+               *(rng.randbytes(16) for _ in range(200))]
+    for raw in digests:
+        b32 = base64.b32encode(raw).decode().lower().rstrip("=")  # as DataJoint 2.x writes it
+        db.execute("SET @b32 = %s, @md5 = %s", [b32, raw])
+        (row,) = db.query(f"SELECT {dj2_sql.md5_from_base32('@b32')} AS back, {dj2_sql.base32_md5('@md5')} AS forth")
+        assert (row["back"], row["forth"]) == (raw, b32), b32
+    assert db.query(f"SELECT {dj2_sql.md5_from_base32('NULL')} AS back") == [{"back": None}]
