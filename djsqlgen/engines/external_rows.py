@@ -35,16 +35,21 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
                 continue
             column = quote_identifier(c.expr.refs[0].name)
             value = f"NEW.{column}"
-            # neither 2.x's own copy nor a value as carried from v1 (a JSON written by hand): it would not come back
+            # a value carried from v1 refers to 0.14's own row; one neither so nor 2.x's own copy (a JSON written by
+            # hand) would not come back as written
             what = f"not a <blob@{marker.store}> value v1 can refer to (2.x's own copy, or as carried from v1)"
             message = writer_message("W5", written.label, c.expr.refs[0].name, what)
-            sql = (f"IF {value} IS NOT NULL AND NOT {external_back.is_native(value, written.schema)} AND NOT "
-                   f"({dj2_sql.json_text(value, 'schema')} <=> {quote_literal(target.schema)}) THEN\n"
-                   f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF;\n"
-                   + external_back.row_insert(target.schema, marker.store, value, written.schema))
+            insert = external_back.row_insert(target.schema, marker.store, value).replace("\n", "\n  ")
+            sql = (f"IF {value} IS NOT NULL AND {external_back.is_native(value, written.schema)} THEN\n"
+                   f"  {insert};\n"
+                   f"ELSEIF {value} IS NOT NULL AND NOT ({dj2_sql.json_text(value, 'schema')} <=> "
+                   f"{quote_literal(target.schema)}) THEN\n"
+                   f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
+                   "END IF")
             if event == "UPDATE":
                 sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
             blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "
-                                         f"refers to it ({c.name}); never deleted here",
+                                         f"refers to it ({c.name}; never deleted here); a JSON v1 cannot refer to is "
+                                         "refused",
                            two_way.outside_engine_sessions(ctx, sql)))
     return blocks

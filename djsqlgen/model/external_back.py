@@ -84,8 +84,8 @@ def blob_columns(target: Target) -> frozenset[str]:
     return frozenset(b.v2_column for b in external_blobs(target))
 
 
-def row_insert(v1_schema: str, store: str, json_sql: str, v2_schema: str) -> str:
-    """The ``~external_<store>`` row a 2.x-written blob needs in v1, inserted unless there (run before v1's row, which
+def row_insert(v1_schema: str, store: str, json_sql: str) -> str:
+    """The ``~external_<store>`` row a 2.x-written blob (``is_native``) needs in v1, inserted unless there (run before v1's row, which
     refers to it), as 0.14 inserts its own: INSERT … ON DUPLICATE KEY UPDATE, which changes nothing on a row already
     there and locks it (exclusive) to the end of the transaction, as 0.14's does. No read first: ``IF EXISTS`` in a
     trigger that also writes the table is an exclusive locking read, gap included, on which two writers of different
@@ -96,8 +96,6 @@ def row_insert(v1_schema: str, store: str, json_sql: str, v2_schema: str) -> str
     table = f"{quote_identifier(v1_schema)}.{quote_identifier(external_table(store))}"
     path = dj2_sql.json_text(json_sql, "path")
     ref = dj2_sql.path_md5(path)
-    return (f"IF {json_sql} IS NOT NULL AND {is_native(json_sql, v2_schema)} THEN\n"
-            f"  INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
-            f"  VALUES ({ref}, {dj2_sql.json_text(json_sql, 'size')}, {path})\n"
-            f"  ON DUPLICATE KEY UPDATE `hash` = `hash`;\n"
-            f"END IF")
+    return (f"INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
+            f"VALUES ({ref}, {dj2_sql.json_text(json_sql, 'size')}, {path})\n"
+            "ON DUPLICATE KEY UPDATE `hash` = `hash`")
