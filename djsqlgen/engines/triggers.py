@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import issued_ids, sides, written_row
+from djsqlgen.engines import external_rows, issued_ids, sides, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -657,6 +657,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         from djsqlgen.engines import two_way
 
         blocks += two_way.value_refusals(ctx, written)
+        blocks += external_rows.row_blocks(ctx, written, event)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)

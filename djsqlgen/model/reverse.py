@@ -13,7 +13,8 @@ v2 write that would make two v2 rows one v1 row (W1).
 
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
-The lookup itself is no target here (it has no v1 table). An AUTO_INCREMENT key v2 keeps as its own
+The lookup itself is no target here (it has no v1 table). A 2.x external blob (preset dj014-to-dj2) goes back to
+0.14's reference computed from its JSON (model/external_back.py). An AUTO_INCREMENT key v2 keeps as its own
 (``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). A v1 column v2 dropped takes, in a row
 inserted into v2, its v1 default or the plan's ``inverse:`` (ops/inverse.py: an expression over the v2 row, or the
 next number for a parent, ``next_number``). Where the dropped column is a v1 key column, v1's row is
@@ -27,6 +28,7 @@ from dataclasses import dataclass, replace
 from djsqlgen.catalog.cascades import cascades, children
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Table, classify_table
 from djsqlgen.catalog.sqltypes import normalise_type
+from djsqlgen.model import external_back
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import (
@@ -164,9 +166,10 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
     # a lookup's columns: from the lookup row the v2 row refers to (the reverse of the extraction is a join)
     from_lookups, joins = _lookup_values(model, target)
+    columns.update(external_back.way_back_values(target))  # a 2.x external blob: 0.14's reference from its JSON
     reasons = []
     for attr in v1.attributes:
-        if attr.name in back:
+        if attr.name in columns:
             continue
         if attr.name in from_lookups:
             columns[attr.name] = from_lookups[attr.name]
@@ -371,6 +374,8 @@ def forward_two_way(model: Model, two_way: set[str]) -> Model:
     carried from v1 must not reset what a v2 client wrote there."""
     for target_id in sorted(two_way):
         target = model.target(target_id)
-        columns = tuple(c if c.expr.is_column else replace(c, insert_only=True) for c in target.columns)
+        blobs = external_back.blob_columns(target)  # a 2.x external blob is v1's column, as JSON: carried both ways
+        columns = tuple(c if c.expr.is_column or c.name in blobs else replace(c, insert_only=True)
+                        for c in target.columns)
         model = model.replace_target(replace(target, columns=columns))
     return model

@@ -6,7 +6,8 @@ dropped v1 columns that have a v1 default or an ``inverse:`` in the plan (a row 
 dropped key column's v1 row is then found by the columns v2's key copies), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
-own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
+own (v1's counter issues the ids of both sides: engines/issued_ids.py), a 2.x external blob of the dj014-to-dj2
+preset (model/external_back.py), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from djsqlgen.model.external_back import external_aliases
 from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
@@ -84,7 +86,7 @@ def sync_problems(plan: Plan) -> list[str]:
 def _joins_only_follow(target: Target) -> bool:
     """Whether the target's joins only read its parents' (and their parents') v1 rows for the new key it follows
     (ops/follow.py)."""
-    aliases = {j.alias for j in target.source.joins}
+    aliases = {j.alias for j in target.source.joins} - external_aliases(target)  # (an external blob's goes back)
     return all(c.follows for c in target.columns if c.expr.aliases & aliases) and all(
         e.aliases <= aliases | {DRIVING} for j in target.source.joins for _, e in j.on)
 
