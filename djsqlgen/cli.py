@@ -274,9 +274,9 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
-@click.option("--through", type=click.Choice(["60", "70", "80"]), default=None,
+@click.option("--through", type=click.Choice(["60", "70", "80", "90"]), default=None,
               help="The last phase a directory runs (or, for DIR/rollback, undoes): 60 unless named; 70 is the cut-over, "
-                   "80 the contract.")
+                   "80 the contract, 90 the retirement of a v1 kept synced (contract.v1: keep-synced).")
 @click.option("--yes", is_flag=True, help="Run a file that drops v1 (contract.drop_v1) without typing its schema name.")
 @click.option("--discard-v2-writes", is_flag=True,
               help="Let rollback/70_cutover.sql give up rows written to v2 after the cut-over (it refuses otherwise).")
