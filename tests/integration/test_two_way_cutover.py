@@ -1,0 +1,129 @@
+"""The cut-over (70) and the contract (80) of a two-way plan (issue 24 item 5), from either state of v1 (open, or
+closed by `close v1` before 70): after 70 v1 refuses its clients' writes (W8) while v2's writes still reach it;
+rollback/70 after v2 writes gives v1 its writes back with nothing lost; 80 with contract.v1: keep-synced keeps v1
+read-only and filled by v2 until 90_retire_v1.sql; rollback/80 and rollback/90 put back what they removed. Every
+file applied twice with the stock client; v1 and v2 compared row by row both ways (full ordered SELECTs) after each
+step, independently of verify.
+
+The plan is test_two_way's (subject → animal and session sync both ways, #kind one way), with the contract's
+keep-synced.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from integration.test_sides_close import _refused_w8, _sides, _v1_writes, _v2_writes
+from integration.test_two_way import V1, _error, _same_both_ways, _two_way
+from support.safety import FastScenario, applied, client, refused, triggers
+
+
+def _keep_synced(s: FastScenario):
+    two_way = _two_way(s)
+
+    def edit(plan: dict) -> None:
+        two_way(plan)
+        plan["contract"] = {"v1": "keep-synced"}
+    return edit
+
+
+def _refuses_v1_clients(s: FastScenario) -> None:
+    v1 = f"`{s.sources[0]}`"
+    before = [tuple(r.values()) for r in s.db.query(f"SELECT * FROM {v1}.subject ORDER BY subject_id")]
+    for sql in (f"INSERT INTO {v1}.subject VALUES (90, 'rat', 'no', NULL, NULL)",
+                f"UPDATE {v1}.subject SET nickname = 'no' WHERE subject_id = 1",
+                f"DELETE FROM {v1}.session__trial"):
+        home = f"{s.v2()}.{'session__trial' if 'trial' in sql else 'animal'}"
+        _refused_w8(s.db, sql, home)
+    assert [tuple(r.values()) for r in s.db.query(f"SELECT * FROM {v1}.subject ORDER BY subject_id")] == before
+
+
+def _forward_triggers(s: FastScenario) -> set[str]:
+    return {n for n in triggers(s.db, s.sources[0]) if "_guard_" not in n}
+
+
+@pytest.mark.parametrize("closed_first", [False, True], ids=["v1_open", "v1_closed_by_close_v1"])
+def test_two_way_cutover_and_a_v1_kept_synced(db, prefix, dj_env, tmp_path, server_settings, closed_first):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_keep_synced(s))
+    s.generate()
+    v1, v2, control = f"`{s.sources[0]}`", f"`{s.v2()}`", s.control
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    _v1_writes(db, v1, 100)  # before the backfill: carried to v2
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    _v1_writes(db, v1, 120)  # writers on both sides before 70
+    _v2_writes(db, v2, 200)
+    _same_both_ways(s)
+    s.verify()
+    # 70 never leaves both sides read-only: refused while v2 is closed
+    applied(s, "sides/close_v2")
+    assert "v2 is closed (djsqlgen close v2)" in refused(s, "70_cutover")
+    applied(s, "sides/reopen_v2")
+    if closed_first:
+        applied(s, "sides/close_v1")
+    forward = _forward_triggers(s)
+    assert forward
+
+    applied(s, "70_cutover", "70_cutover")
+    assert _sides(db, control)["v1"][0] == 0
+    assert _sides(db, control)["v1"][2] == ("sides/close_v1.sql" if closed_first else "70_cutover.sql")
+    assert _forward_triggers(s) == forward  # no DDL: the sync is untouched
+    _refuses_v1_clients(s)
+    _v2_writes(db, v2, 300)  # v1's readers see it
+    _same_both_ways(s)
+    assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id = 301") == [{"nickname": "moved"}]
+    assert "only rollback/70_cutover.sql reopens v1" in refused(s, "sides/reopen_v1")  # after 70 only rollback/70 reopens v1
+
+    # rollback/70 after v2 writes: nothing refused, nothing lost, v1 writable and syncing again
+    v1_rows = [tuple(r.values()) for r in db.query(f"SELECT * FROM {v1}.session ORDER BY 1, 2")]
+    applied(s, "rollback/70_cutover")  # a second run: nothing to undo (below)
+    assert _sides(db, control)["v1"][0] == 1
+    assert [tuple(r.values()) for r in db.query(f"SELECT * FROM {v1}.session ORDER BY 1, 2")] == v1_rows
+    _same_both_ways(s)
+    _v1_writes(db, v1, 140)
+    _v2_writes(db, v2, 310)
+    _same_both_ways(s)
+    again = client(db.settings, s.out / "rollback/70_cutover.sql")  # a second run: nothing left to undo
+    assert again.returncode != 0 and "nothing to undo in rollback/70_cutover.sql" in again.stderr, again.stderr
+
+    # 70 again, then 80 keeping v1 synced: v1's forward triggers go, its clients still refused, v2 still fills it
+    applied(s, "70_cutover", "80_contract", "80_contract")
+    assert _forward_triggers(s) == set()
+    assert any(re.search(r"_to_v1$", n) for n in triggers(db, s.v2()))
+    _refuses_v1_clients(s)
+    _v2_writes(db, v2, 400)
+    _same_both_ways(s)
+    status = s.run("status", str(s.plan_path)).stdout
+    assert re.search(r"v1 read-only since \S+ \S+ \(\S+\), kept in sync by v2 since \S+ \S+; .*90_retire_v1\.sql",
+                     status), status
+    one_way = _error(db, f"INSERT INTO {v2}.`#kind` VALUES ('newt', '')")  # #kind cannot sync back: still W7
+    assert "W7" in one_way.message, one_way
+
+    # rollback/80 puts the forward triggers back (v1 stays closed); 80 again
+    applied(s, "rollback/80_contract", "rollback/80_contract")
+    assert _forward_triggers(s) == forward
+    _refuses_v1_clients(s)
+    _v2_writes(db, v2, 410)
+    _same_both_ways(s)
+    applied(s, "80_contract")
+
+    # 90: v2 stops filling v1; v1 stays, read-only (drop_v1 is off); v2 takes every write
+    assert "80_contract.sql is still applied" in refused(s, "rollback/70_cutover")  # newest first
+    applied(s, "90_retire_v1", "90_retire_v1")
+    assert not any(re.search(r"_to_v1$|_one_way_", n) for n in triggers(db, s.v2()))
+    _v2_writes(db, v2, 500)
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.subject WHERE subject_id IN (500, 501)") == [{"n": 0}]
+    _refuses_v1_clients(s)
+    db.execute(f"INSERT INTO {v2}.`#kind` VALUES ('newt', '')")
+    assert "migration finished: 90_retire_v1.sql" in s.run("status", str(s.plan_path)).stdout
+    assert "90_retire_v1.sql is still applied" in refused(s, "rollback/80_contract")
+
+    # rollback/90: v2's writes reach v1 again (those made in between do not: RUNBOOK)
+    applied(s, "rollback/90_retire_v1", "rollback/90_retire_v1")
+    _v2_writes(db, v2, 600)
+    assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id = 601") == [{"nickname": "moved"}]
+    _refuses_v1_clients(s)
