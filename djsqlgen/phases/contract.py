@@ -105,7 +105,7 @@ def retire_v1(phases: Phases, f: FileBuilder, spec) -> list[Statement]:
     """Steps dropping one v1 schema's tables and guards (contract.drop_v1), and the archive once empty."""
     steps = []
     v1_home = spec.archive if phases.moves_v1() and spec.archive else spec.source
-    for table in phases.model.v1.schema(spec.source).tables:
+    for table in _children_first(spec.source, phases.model.v1.schema(spec.source).tables):
         for event in EVENTS:
             g = naming.guard_trigger_name(phases.plan.name, table.name, event)
             steps += f.dropping(Owned("trigger", v1_home, g, table.name),
@@ -119,6 +119,19 @@ def retire_v1(phases: Phases, f: FileBuilder, spec) -> list[Statement]:
     if v1_home != spec.source:
         steps += phases.drop_empty_schemas(f, [v1_home], "the archive is empty")
     return steps
+
+
+def _children_first(schema: str, tables) -> list:
+    """``tables`` (of v1 ``schema``) ordered so that each comes before the tables it references: a DROP TABLE of a
+    parent whose child is still there fails (1451). A cycle keeps its tables' order."""
+    left, out = list(tables), []
+    while left:
+        referenced = {fk.ref_table for t in left for fk in t.foreign_keys
+                      if fk.ref_schema == schema and fk.ref_table != t.name}
+        ready = [t for t in left if t.name not in referenced] or left
+        out += ready
+        left = [t for t in left if t not in ready]
+    return out
 
 
 def refuse_once_v1_dropped(phases: Phases, f: FileBuilder, fn: str, number: str) -> list[Check]:

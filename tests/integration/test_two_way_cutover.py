@@ -16,7 +16,7 @@ import re
 import pytest
 from integration.test_sides_close import _refused_w8, _sides, _v1_writes, _v2_writes
 from integration.test_two_way import V1, _error, _same_both_ways, _two_way
-from support.safety import FastScenario, applied, client, refused, triggers
+from support.safety import FastScenario, Writer, applied, client, refused, triggers
 
 
 def _keep_synced(s: FastScenario):
@@ -127,3 +127,59 @@ def test_two_way_cutover_and_a_v1_kept_synced(db, prefix, dj_env, tmp_path, serv
     _v2_writes(db, v2, 600)
     assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id = 601") == [{"nickname": "moved"}]
     _refuses_v1_clients(s)
+
+
+@pytest.mark.parametrize("contract", ["default", "keep_synced_drop_v1"])
+def test_the_contract_ends_the_sync(db, prefix, dj_env, tmp_path, server_settings, contract):
+    """A v2 writer through 70 (and a keep-synced 80) loses no write and each reaches v1; then the file that ends the
+    sync (80 by default, 90 when kept synced) removes every trigger from v2 and leaves v1 read-only (or drops it)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    kept = contract != "default"
+
+    def edit(plan: dict) -> None:
+        _two_way(s)(plan)
+        if kept:
+            plan["contract"] = {"v1": "keep-synced", "drop_v1": True}
+    s.plan(edit)
+    s.generate()
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    insert = f"INSERT INTO {v2}.session VALUES (1, %s, '2024-05-01', %s)"
+    with Writer(db.settings, s.v2(), "session", 1000, every_ms=5, statement=insert) as writer:
+        applied(s, "70_cutover")
+        if kept:
+            applied(s, "80_contract")
+    assert writer.ok and not writer.failed, writer.failed[:3]
+    assert [r["session_idx"] for r in db.query(f"SELECT session_idx FROM {v1}.session WHERE session_idx >= 1000 "
+                                               "ORDER BY 1")] == writer.ok
+    _same_both_ways(s)
+    ending = "90_retire_v1" if kept else "80_contract"
+    applied(s, ending, ending)
+    assert not [n for n in triggers(db, s.v2()) if n.startswith("djsqlgen")]
+    db.execute(f"INSERT INTO {v2}.`#kind` VALUES ('newt', '')")  # one-way tables take v2's writes now
+    db.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (700, 'newt', 'v2 only')")
+    if kept:  # contract.drop_v1 ran with 90: v1 is gone, and nothing can roll back
+        assert db.query(f"SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s",
+                        [s.sources[0]]) == [{"n": 0}]
+        assert "contract.drop_v1 dropped v1" in refused(s, "rollback/90_retire_v1")
+        assert "90_retire_v1.sql is still applied" in refused(s, "rollback/80_contract")
+        return
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.subject WHERE subject_id = 700") == [{"n": 0}]
+    assert _forward_triggers(s) == set()
+    _refuses_v1_clients(s)
+
+    # rollback/80 puts the sync back both ways (v2's rows written meanwhile removed first: v1 never saw them)
+    db.execute(f"DELETE FROM {v2}.animal WHERE subject_id = 700")
+    db.execute(f"DELETE FROM {v2}.`#kind` WHERE kind = 'newt'")
+    applied(s, "rollback/80_contract", "rollback/80_contract")
+    assert _forward_triggers(s) and any(re.search(r"_to_v1$", n) for n in triggers(db, s.v2()))
+    _refuses_v1_clients(s)
+    _v2_writes(db, v2, 800)
+    _same_both_ways(s)
+    applied(s, "rollback/70_cutover")
+    _v1_writes(db, v1, 900)
+    _same_both_ways(s)
