@@ -55,6 +55,8 @@ def forward(phases: Phases) -> FileBuilder:
     privileges += [(p, s, None) for spec in phases.model.schemas for s in (spec.archive, spec.final)
                    if s and phases.plan.cutover.rename_to_final
                    for p in ("CREATE", "INSERT", "TRIGGER", "ALTER", "DROP")]  # ALTER, DROP: renames in it
+    if phases.reverse is not None:  # two-way: its sides row alone
+        privileges = [("UPDATE", ctx.control, None)]
     run = ctx.control_table("verify_run")
     phases.common_refusals(f, "60", [
         guards.binlog_trust(ctx, fn), guards.backfill_done(ctx, fn),

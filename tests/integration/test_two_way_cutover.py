@@ -16,6 +16,8 @@ import re
 import pytest
 from integration.test_sides_close import _refused_w8, _sides, _v1_writes, _v2_writes
 from integration.test_two_way import V1, _error, _same_both_ways, _two_way
+from integration.test_two_way_autoinc import V1 as AUTOINC_V1
+from integration.test_two_way_autoinc import _edit as autoinc_edit
 from support.safety import FastScenario, Writer, applied, client, refused, triggers
 
 
@@ -183,3 +185,31 @@ def test_the_contract_ends_the_sync(db, prefix, dj_env, tmp_path, server_setting
     applied(s, "rollback/70_cutover")
     _v1_writes(db, v1, 900)
     _same_both_ways(s)
+
+
+@pytest.mark.parametrize("ending", ["80_contract", "90_retire_v1"])
+def test_v2_ids_after_the_sync_ends_are_ones_v1_never_issued(db, prefix, dj_env, tmp_path, server_settings, ending):
+    """While synced, v2's inserts take their ids from v1's counter; once the file that ends the sync has run, v2's own
+    counter must be above every id v1 issued: here id 3, inserted in v1 and deleted before the migration (v2 never
+    saw it, so v2's counter alone would hand it out again)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(AUTOINC_V1)
+    db.execute(f"INSERT INTO `{s.sources[0]}`.note (title) VALUES ('gone before')")
+    db.execute(f"DELETE FROM `{s.sources[0]}`.note WHERE title = 'gone before'")
+
+    def edit(plan: dict) -> None:
+        autoinc_edit(s)(plan)
+        if ending == "90_retire_v1":
+            plan["contract"] = {"v1": "keep-synced"}
+    s.plan(edit)
+    s.generate()
+    v2 = f"`{s.v2()}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints", "70_cutover", "80_contract")
+    if ending == "90_retire_v1":
+        applied(s, "90_retire_v1")
+    assert not [n for n in triggers(db, s.v2()) if n.startswith("djsqlgen")]
+    db.execute(f"INSERT INTO {v2}.note (title) VALUES ('v2 alone')")
+    assert db.query(f"SELECT note_id FROM {v2}.note WHERE title = 'v2 alone'") == [{"note_id": 4}]
