@@ -12,6 +12,7 @@ keep-synced.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from integration.test_sides_close import _refused_w8, _sides, _v1_writes, _v2_writes
@@ -21,13 +22,26 @@ from integration.test_two_way_autoinc import _edit as autoinc_edit
 from support.safety import FastScenario, Writer, applied, client, refused, triggers
 
 
-def _keep_synced(s: FastScenario):
-    two_way = _two_way(s)
+def _through_60(db, prefix, dj_env, tmp_path, v1_sql: str, sync_edit, contract: dict | None = None,
+                before_backfill=None) -> FastScenario:
+    """A two-way plan (``sync_edit``, and ``contract``) generated and applied through 60 with the stock client, the
+    backfill and verify run; ``before_backfill(s)`` runs once 30 is on."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(v1_sql)
 
     def edit(plan: dict) -> None:
-        two_way(plan)
-        plan["contract"] = {"v1": "keep-synced"}
-    return edit
+        sync_edit(s)(plan)
+        if contract:
+            plan["contract"] = contract
+    s.plan(edit)
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    if before_backfill:
+        before_backfill(s)
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    return s
 
 
 def _refuses_v1_clients(s: FastScenario) -> None:
@@ -45,18 +59,18 @@ def _forward_triggers(s: FastScenario) -> set[str]:
     return {n for n in triggers(s.db, s.sources[0]) if "_guard_" not in n}
 
 
+def _writes_on(writer: Writer, more: int = 3) -> None:
+    """Wait until ``writer`` has written ``more`` rows since now (or failed)."""
+    wanted, deadline = len(writer.ok) + more, time.monotonic() + 30
+    while len(writer.ok) < wanted and not writer.failed and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("closed_first", [False, True], ids=["v1_open", "v1_closed_by_close_v1"])
 def test_two_way_cutover_and_a_v1_kept_synced(db, prefix, dj_env, tmp_path, server_settings, closed_first):
-    s = FastScenario(db, prefix, dj_env, tmp_path)
-    s.create_v1(V1)
-    s.plan(_keep_synced(s))
-    s.generate()
+    s = _through_60(db, prefix, dj_env, tmp_path, V1, _two_way, {"v1": "keep-synced"},
+                    before_backfill=lambda s: _v1_writes(db, f"`{s.sources[0]}`", 100))  # carried to v2
     v1, v2, control = f"`{s.sources[0]}`", f"`{s.v2()}`", s.control
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    _v1_writes(db, v1, 100)  # before the backfill: carried to v2
-    s.backfill()
-    s.verify()
-    applied(s, "60_constraints")
     _v1_writes(db, v1, 120)  # writers on both sides before 70
     _v2_writes(db, v2, 200)
     _same_both_ways(s)
@@ -135,26 +149,16 @@ def test_two_way_cutover_and_a_v1_kept_synced(db, prefix, dj_env, tmp_path, serv
 def test_the_contract_ends_the_sync(db, prefix, dj_env, tmp_path, server_settings, contract):
     """A v2 writer through 70 (and a keep-synced 80) loses no write and each reaches v1; then the file that ends the
     sync (80 by default, 90 when kept synced) removes every trigger from v2 and leaves v1 read-only (or drops it)."""
-    s = FastScenario(db, prefix, dj_env, tmp_path)
-    s.create_v1(V1)
     kept = contract != "default"
-
-    def edit(plan: dict) -> None:
-        _two_way(s)(plan)
-        if kept:
-            plan["contract"] = {"v1": "keep-synced", "drop_v1": True}
-    s.plan(edit)
-    s.generate()
+    s = _through_60(db, prefix, dj_env, tmp_path, V1, _two_way, {"v1": "keep-synced", "drop_v1": True} if kept else None)
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    s.verify()
-    applied(s, "60_constraints")
     insert = f"INSERT INTO {v2}.session VALUES (1, %s, '2024-05-01', %s)"
     with Writer(db.settings, s.v2(), "session", 1000, every_ms=5, statement=insert) as writer:
+        _writes_on(writer)
         applied(s, "70_cutover")
         if kept:
             applied(s, "80_contract")
+        _writes_on(writer)
     assert writer.ok and not writer.failed, writer.failed[:3]
     assert [r["session_idx"] for r in db.query(f"SELECT session_idx FROM {v1}.session WHERE session_idx >= 1000 "
                                                "ORDER BY 1")] == writer.ok
@@ -192,22 +196,11 @@ def test_v2_ids_after_the_sync_ends_are_ones_v1_never_issued(db, prefix, dj_env,
     """While synced, v2's inserts take their ids from v1's counter; once the file that ends the sync has run, v2's own
     counter must be above every id v1 issued: here id 3, inserted in v1 and deleted before the migration (v2 never
     saw it, so v2's counter alone would hand it out again)."""
-    s = FastScenario(db, prefix, dj_env, tmp_path)
-    s.create_v1(AUTOINC_V1)
-    db.execute(f"INSERT INTO `{s.sources[0]}`.note (title) VALUES ('gone before')")
-    db.execute(f"DELETE FROM `{s.sources[0]}`.note WHERE title = 'gone before'")
-
-    def edit(plan: dict) -> None:
-        autoinc_edit(s)(plan)
-        if ending == "90_retire_v1":
-            plan["contract"] = {"v1": "keep-synced"}
-    s.plan(edit)
-    s.generate()
+    v1 = AUTOINC_V1 + ";\nINSERT INTO note (title) VALUES ('gone before');\nDELETE FROM note WHERE title = 'gone before'"
+    s = _through_60(db, prefix, dj_env, tmp_path, v1, autoinc_edit,
+                    {"v1": "keep-synced"} if ending == "90_retire_v1" else None)
     v2 = f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    s.verify()
-    applied(s, "60_constraints", "70_cutover", "80_contract")
+    applied(s, "70_cutover", "80_contract")
     if ending == "90_retire_v1":
         applied(s, "90_retire_v1")
     assert not [n for n in triggers(db, s.v2()) if n.startswith("djsqlgen")]
