@@ -59,7 +59,8 @@ def forward(phases: Phases) -> FileBuilder:
         privileges = [("UPDATE", ctx.control, None)]
     run = ctx.control_table("verify_run")
     phases.common_refusals(f, "60", [
-        guards.binlog_trust(ctx, fn), guards.backfill_done(ctx, fn),
+        *([guards.binlog_trust(ctx, fn)] if phases.reverse is None else []),  # two-way: no trigger DDL
+        guards.backfill_done(ctx, fn),
         Check(f"{phases.phase_pending('70')} AND NOT EXISTS (SELECT 1 FROM {run} WHERE finished_at IS NOT NULL "
               f"AND bad_chunks = 0 AND plan_hash = {quote_literal(ctx.migration_hash)} AND run_id = "
               f"(SELECT MAX(run_id) FROM {run}))",
@@ -264,8 +265,7 @@ def _two_way_rollback(phases: Phases, f: FileBuilder, fn: str) -> FileBuilder:
     phases.common_refusals(f, None, [
         Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT {closed_by_70}",
               f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run (a v1 closed by `djsqlgen close v1` reopens by "
-              "`djsqlgen reopen v1`)", "the cut-over left nothing to undo"),
-        guards.binlog_trust(ctx, fn)])
+              "`djsqlgen reopen v1`)", "the cut-over left nothing to undo")])
     f.steps([sides.reopen(ctx, "v1", fn)])
     f.log()
     return f
