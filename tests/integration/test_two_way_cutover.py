@@ -206,3 +206,50 @@ def test_v2_ids_after_the_sync_ends_are_ones_v1_never_issued(db, prefix, dj_env,
     assert not [n for n in triggers(db, s.v2()) if n.startswith("djsqlgen")]
     db.execute(f"INSERT INTO {v2}.note (title) VALUES ('v2 alone')")
     assert db.query(f"SELECT note_id FROM {v2}.note WHERE title = 'v2 alone'") == [{"note_id": 4}]
+
+
+def test_datajoint_014_code_keeps_reading_current_data_after_a_keep_synced_contract(tmp_path, prefix, dj014_python,
+                                                                                     dj_env, server_settings, db):
+    """DataJoint 0.14 users write v1 up to the cut-over, SQL clients write v2 throughout; after 80 with keep-synced a
+    0.14 client reading v1 sees every row v2 took since, table by table the same as it reads v2."""
+    from integration.test_datajoint_reads_v2 import _read
+    from support.engine import build_v1, bulk_fill, dj014_writers, migration_files
+
+    store = tmp_path / "store"
+    common, ephys = build_v1(dj014_python, prefix, store, dj_env)
+    bulk_fill(db, common, 60)
+
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        plan["contract"] = {"v1": "keep-synced"}
+
+    plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.out, s.plan_path = out, plan_path
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=97)
+    applied(s, "60_constraints")
+    v2c = f"`{common}_v2`"
+
+    def v2_subject(sid: int) -> None:
+        db.execute(f"INSERT INTO {v2c}.subject (subject_id, species, subject_uuid, notes, weight) "
+                   f"VALUES ({sid}, 'Mus musculus', UNHEX(MD5('v2 {sid}')), 'from v2', 12.25)")
+        db.execute(f"INSERT INTO {v2c}.session (subject_id, session_id, session_start, operator) "
+                   f"VALUES ({sid}, 1, '2025-02-01 10:00:00', 'alice')")
+        db.execute(f"INSERT INTO {v2c}.session__tag VALUES ({sid}, 1, 'v2a'), ({sid}, 1, 'v2b')")
+        db.execute(f"UPDATE {v2c}.subject SET notes = 'edited in v2' WHERE subject_id = {sid}")
+
+    dj014_writers(dj014_python, prefix, store, dj_env, 1, ["1000-1029"], iterations=5)
+    v2_subject(30_000_001)
+    s.verify()
+    applied(s, "70_cutover", "80_contract")
+    v2_subject(30_000_002)  # after the contract: v1 still receives it
+    # 0.14 files external objects under {location}/{schema}/: the v2 schemas see the same objects
+    for source in (common, ephys):
+        (store / f"{source}_v2").symlink_to(store / source, target_is_directory=True)
+    v1_read = _read(dj014_python, "dj014_read.py", [common, ephys], store, dj_env)
+    v2_read = _read(dj014_python, "dj014_read.py", [f"{common}_v2", f"{ephys}_v2"], store, dj_env)
+    assert set(v1_read) == set(v2_read) and len(v1_read) >= 10
+    for table in v1_read:
+        assert v1_read[table] == v2_read[table], f"DataJoint 0.14 reads {table} differently in v1 and v2"
+    assert db.query(f"SELECT notes FROM `{common}`.subject WHERE subject_id = 30000002") == [{"notes": "edited in v2"}]
