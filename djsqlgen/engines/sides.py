@@ -136,13 +136,23 @@ def create_trigger_prefix(ctx: Context) -> str:
     return "CREATE OR REPLACE TRIGGER " if ctx.dialect.create_or_replace_trigger else "CREATE TRIGGER IF NOT EXISTS "
 
 
-def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, name: str) -> Statement:
+def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, name: str,
+                  carried_pass: bool = False) -> Statement:
     """A BEFORE trigger on a v1 table (standing in ``schema``) that refuses ``event`` while v1 is closed: for the
-    writes no dual-write trigger sees, and for v1 kept read-only once those are gone (80)."""
+    writes no dual-write trigger sees, and for v1 kept read-only once those are gone (80). ``carried_pass`` (80 with
+    contract.v1: keep-synced): the writes v2's reverse triggers carry into v1 pass (their statement's carry token),
+    so v1 stays read-only for its clients and current for its readers."""
+    body = refusal_block(ctx, v1_table, clients_only=carried_pass)
+    if carried_pass:
+        from djsqlgen.engines.two_way import CARRY, IN_CARRY
+
+        body = (f"BEGIN\n  DECLARE {IN_CARRY} BOOLEAN DEFAULT {CARRY} <=> NOW(6);  -- set by a v2 trigger carrying "
+                f"this write\n  {body.replace(chr(10), chr(10) + '  ')};\nEND")
     sql = (f"{create_trigger_prefix(ctx)}{quote_qualified((schema, name))}\nBEFORE {event} ON "
-           f"{quote_qualified((schema, v1_table.name))}\nFOR EACH ROW\n{refusal_block(ctx, v1_table)}")
+           f"{quote_qualified((schema, v1_table.name))}\nFOR EACH ROW\n{body}")
+    why = f"every {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2"
     return Statement(f"guard_create.{schema}.{v1_table.name}.{event.lower()}", sql,
-                     f"every {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2", compound=True,
+                     why + (" (but those v2's triggers carry)" if carried_pass else ""), compound=True,
                      creates=Owned("trigger", schema, name, v1_table.name))
 
 

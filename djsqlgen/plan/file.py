@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from djsqlgen.errors import PlanError
 from djsqlgen.plan.job import CHUNK_LIMITS, NAME_PATTERN, NAME_RULE, PLAN_VERSION, read_plan_text
@@ -192,6 +192,9 @@ class CutoverSpec(_Strict):
 
 class ContractSpec(_Strict):
     drop_v1: bool = False
+    v1: Literal["keep-synced"] | None = Field(
+        None, description="keep-synced (two-way plans): 80 keeps the closed v1 as read-only tables v2 keeps filling, "
+                          "until 90_retire_v1.sql retires it (as drop_v1 says)")
 
 
 class PresetSpec(_Strict):
@@ -237,6 +240,14 @@ class Plan(_Strict):
 
     def schema_for_source(self, source: str) -> SchemaSpec | None:
         return next((s for s in self.schemas if s.source == source), None)
+
+    @model_validator(mode="after")
+    def _keep_synced_needs_two_way(self) -> Plan:
+        # only v2's reverse triggers can fill a closed v1; a renaming cut-over is refused for two-way plans (70)
+        if self.contract.v1 == "keep-synced" and (self.sync != "two-way" or self.cutover.rename_to_final):
+            raise ValueError("contract.v1: keep-synced keeps v1 filled by two-way sync's reverse triggers; "
+                             "it needs sync: two-way and cutover.rename_to_final: false")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,6 +310,8 @@ def plan_hash(plan: Plan) -> str:
     # nor without two-way sync: a plan that does not name it hashes as before it existed
     if plan.sync == "one-way":
         exclude["sync"] = True
+    if plan.contract.v1 is None:  # likewise without contract.v1
+        exclude["contract"] = {"v1": True}
     for i, spec in enumerate(plan.schemas):
         # (nor without ``inverse:``)
         unnamed = {name: {k: True for k, unset in (("sync", table.sync is None), ("inverse", not table.inverse))

@@ -60,10 +60,31 @@ def test_two_way_triggers_compare_before_write_and_refuse_what_v1_cannot_hold():
     assert "SET @djsqlgen_carrying = NOW(6)" in text  # the forward triggers mark what they carry
 
 
-def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
-    seventy = _file(_migration("two_way"), "70_cutover.sql")
-    assert "this plan syncs two-way, whose cut-over is not built yet" in seventy
-    assert "to stop v1''s writes while v2 keeps syncing into it: djsqlgen close v1 PLAN (sides/close_v1.sql)" in seventy
+def _variant(tmp_path: Path, extra: str, schema_extra: str = "") -> Migration:
+    """two_way.yaml with ``extra`` top-level keys (and ``schema_extra`` in its schema entry)."""
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace("sync: two-way\n", f"sync: two-way\n{extra}")
+                    .replace("  target: lab_v2\n", f"  target: lab_v2\n{schema_extra}"))
+    return Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+
+
+def _statements(text: str) -> str:
+    """The file without its comment lines (what the server runs)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def test_seventy_of_a_two_way_plan_closes_v1_by_its_row_and_one_way_plans_have_none_of_it(tmp_path):
+    migration = _migration("two_way")
+    seventy = _statements(_file(migration, "70_cutover.sql"))
+    # v1 closes by its sides row, only while v2 is open; no DDL: the sync stays as it is
+    assert "JOIN `djsqlgen_lab_two_way`.`sides` AS o ON o.side = 'v2' AND o.is_open = 1" in seventy
+    assert not re.search(r"(CREATE|DROP)[^;]* TRIGGER|RENAME TABLE|ALTER TABLE", seventy)
+    assert "v2 is closed (djsqlgen close v2)" in seventy and "djsqlgen reopen v2 PLAN" in seventy
+    back = _statements(_file(migration, "rollback/70_cutover.sql"))
+    assert "SET is_open = 1" in back and "v2_writes" not in back and "discard" not in back
+    assert not re.search(r"(CREATE|DROP)[^;]* TRIGGER|RENAME TABLE", back)
+    renaming = _statements(_file(_variant(tmp_path, "cutover: {rename_to_final: true}\n", "  final: lab\n"), "70_cutover.sql"))
+    assert "a two-way plan cannot rename at cut-over" in renaming and "(error 1435)" in renaming
     one_way = _migration("renames_retype")
     assert one_way.reverse_ctx is None and one_way.directions == []
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
@@ -71,6 +92,26 @@ def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
         # (@djsqlgen_engine_session is no longer two-way's alone: v2's write trackers, on from 30 in a cut-over in
         # place, skip the backfill's session by it)
         assert "_to_v1" not in text and "@djsqlgen_carrying" not in text
+    assert not any(f.filename.startswith("90_") for f in one_way.files() + migration.files())
+
+
+def test_contract_keeps_v1_synced_until_ninety(tmp_path):
+    """80 by default ends the sync; with contract.v1: keep-synced it drops only the forward triggers (carry-aware
+    guards take their place) and 90_retire_v1.sql ends the rest."""
+    default = _statements(_file(_migration("two_way"), "80_contract.sql"))
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v2`\.`djsqlgen_\w+_to_v1", default)
+    kept = _variant(tmp_path, "contract: {v1: keep-synced, drop_v1: true}\n")
+    eighty = _statements(_file(kept, "80_contract.sql"))
+    assert not re.search(r"DROP TRIGGER IF EXISTS `lab_v2`", eighty) and "DROP TABLE IF EXISTS `lab_v1`" not in eighty
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v1`", eighty)
+    assert "DECLARE v_in_carry BOOLEAN DEFAULT @djsqlgen_carry <=> NOW(6)" in eighty
+    ninety = _statements(_file(kept, "90_retire_v1.sql"))
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v2`\.`djsqlgen_\w+_to_v1", ninety)
+    assert "DROP TABLE IF EXISTS `lab_v1`.`subject`" in ninety and "AUTO_INCREMENT" not in ninety
+    back = _statements(_file(kept, "rollback/90_retire_v1.sql"))
+    assert "contract.drop_v1 dropped v1" in back and re.search(r"TRIGGER `lab_v2`\.`djsqlgen_\w+_to_v1", back)
+    eighty_back = _statements(_file(kept, "rollback/80_contract.sql"))
+    assert "90_retire_v1.sql is still applied" in eighty_back
 
 
 def test_a_change_two_way_undoes_is_no_note(tmp_path):
