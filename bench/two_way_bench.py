@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -174,6 +175,37 @@ def same_row(settings, v1: str, v2: str, tries: int) -> tuple[int, int]:
     return deadlocks, unequal
 
 
+def two_way_pair(db, prefix: str, subjects: int, sync: str, code: str | None = None, keep: Path | None = None
+                 ) -> tuple[str, str]:
+    """v1 ``{prefix}_v1`` filled, and its v2 ``{prefix}_v1_v2`` through 60 of the bench's plan (``code``: another
+    djsqlgen's source generates and applies it, for a baseline in the same run)."""
+    v1, v2 = f"{prefix}_v1", f"{prefix}_v1_v2"
+    db.execute(f"CREATE DATABASE `{v1}` CHARACTER SET utf8mb4")
+    db.execute(f"USE `{v1}`")
+    for statement in (s.strip() for s in V1.split(";\n")):
+        if statement:
+            db.execute(statement)
+    fill(db, v1, subjects)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        djsqlgen("plan", "init", "--schema", f"{v1}={v2}", "--name", prefix, "-o", "plan.yaml", work=work, code=code)
+        plan = yaml.safe_load((work / "plan.yaml").read_text())
+        plan["control_schema"], plan["sync"] = f"{prefix}_ctl", sync
+        tables = plan["schemas"][0]["tables"]
+        tables["subject"] = {"rename": "animal", "columns": {
+            "subject_id": "keep", "kind": "keep", "notes": "drop", "nickname": {"rename": "name",
+                                                                              "type": "varchar(64)"},
+            "weight": {"type": "double"}}, "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
+        tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
+                                         "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
+        (work / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+        djsqlgen("generate", "plan.yaml", "-o", "out", work=work, code=code)
+        djsqlgen("apply", "out", work=work, code=code)  # 00 to 60, the backfill and verify included
+        if keep:
+            shutil.copytree(work / "out", keep, dirs_exist_ok=True)
+    return v1, v2
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=20000)
@@ -183,58 +215,50 @@ def main() -> int:
     parser.add_argument("--same-row", type=int, default=200)
     parser.add_argument("--sync", choices=("two-way", "one-way"), default="two-way",
                         help="one-way: the same plan without the way back, for what the forward triggers alone cost")
+    parser.add_argument("--baseline", help="a directory holding another djsqlgen's source (git archive COMMIT | tar -x "
+                                           "-C DIR; ln -s ../sql_templates DIR/djsqlgen/sql_templates): its triggers "
+                                           "on a third pair of schemas, in the same rounds")
+    parser.add_argument("--keep", type=Path, help="copy the generated directory here (to read the triggers)")
     args = parser.parse_args()
     settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"), port=int(os.environ.get("DJ_PORT", "3306")),
                                   user=os.environ.get("DJ_USER", "root"), password=os.environ.get("DJ_PASS", ""))
     os.environ.update(DJ_HOST=settings.host, DJ_PORT=str(settings.port), DJ_USER=settings.user,
                       DJ_PASS=settings.password)
     prefix = f"djbtw{uuid.uuid4().hex[:6]}"
-    v1, v2, ctl = f"{prefix}_v1", f"{prefix}_v1_v2", f"{prefix}_ctl"
     bare1, bare2 = f"{prefix}_bare_v1", f"{prefix}_bare_v2"
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     db = connect(settings)
     try:
-        db.execute(f"CREATE DATABASE `{v1}` CHARACTER SET utf8mb4")
-        db.execute(f"USE `{v1}`")
-        for statement in (s.strip() for s in V1.split(";\n")):
-            if statement:
-                db.execute(statement)
-        fill(db, v1, args.subjects)
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            djsqlgen("plan", "init", "--schema", f"{v1}={v2}", "--name", prefix, "-o", "plan.yaml", work=work)
-            plan = yaml.safe_load((work / "plan.yaml").read_text())
-            plan["control_schema"], plan["sync"] = ctl, args.sync
-            tables = plan["schemas"][0]["tables"]
-            tables["subject"] = {"rename": "animal", "columns": {
-                "subject_id": "keep", "kind": "keep", "notes": "drop", "nickname": {"rename": "name",
-                                                                                  "type": "varchar(64)"},
-                "weight": {"type": "double"}}, "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
-            tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
-                                             "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
-            (work / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
-            djsqlgen("generate", "plan.yaml", "-o", "out", work=work)
-            djsqlgen("apply", "out", work=work)  # 00 to 60, the backfill and verify included
+        v1, v2 = two_way_pair(db, prefix, args.subjects, args.sync, keep=args.keep)
+        configs = {"with the triggers": {"v1": v1, "v2": v2}}
+        if baseline:
+            b1, b2 = two_way_pair(db, f"{prefix}b", args.subjects, args.sync, code=baseline)
+            configs["with the baseline's triggers"] = {"v1": b1, "v2": b2}
         copy_schema(db, v1, bare1)
         copy_schema(db, v2, bare2)
-        with_triggers = {"v1": {"done": 0}, "v2": {"done": 0}}
-        without = {"v1": {"done": 0}, "v2": {"done": 0}}
-        for r in range(args.rounds):  # interleaved: the server's state drifts alike for both
-            for schemas, total in (({"v1": v1, "v2": v2}, with_triggers), ({"v1": bare1, "v2": bare2}, without)):
-                got = round_of(settings, schemas, args.writers, args.seconds, first=10_000_000 * (r + 1))
+        configs["without"] = {"v1": bare1, "v2": bare2}
+        totals = {name: {"v1": {"done": 0}, "v2": {"done": 0}} for name in configs}
+        for r in range(args.rounds):  # interleaved: the server's state drifts alike for all
+            order = list(configs) if r % 2 == 0 else list(reversed(configs))
+            for name in order:
+                got = round_of(settings, configs[name], args.writers, args.seconds, first=10_000_000 * (r + 1))
                 for side, counts in got.items():
                     for key, value in counts.items():
-                        total[side][key] = total[side].get(key, 0) + value
+                        totals[name][side][key] = totals[name][side].get(key, 0) + value
         print(f"{args.writers} writer(s) per side, {args.rounds} rounds of {args.seconds:g} s, "
-              f"{args.subjects:,} subjects on each side")
+              f"{args.subjects:,} subjects on each side, {args.sync} plan")
         met = True
+        without = totals["without"]
         for side in ("v1", "v2"):
-            ratio = with_triggers[side]["done"] / max(without[side]["done"], 1)
-            errors_with = {k: v for k, v in with_triggers[side].items() if k != "done"}
-            errors_without = {k: v for k, v in without[side].items() if k != "done"}
-            print(f"  {side} writes: {with_triggers[side]['done']} iterations with the {args.sync} triggers, "
-                  f"{without[side]['done']} without: ratio {ratio:.2f} (target >= 0.5); errors with {errors_with or 0}, "
-                  f"without {errors_without or 0}")
-            met &= ratio >= 0.5 and sum(errors_with.values()) <= sum(errors_without.values())
+            errors_without = sum(v for k, v in without[side].items() if k != "done")
+            for name, total in totals.items():
+                errors = {k: v for k, v in total[side].items() if k != "done"}
+                ratio = total[side]["done"] / max(without[side]["done"], 1)
+                print(f"  {side} writes {name}: {total[side]['done']} iterations, ratio {ratio:.2f}"
+                      f"{' (target >= 0.5)' if name == 'with the triggers' else ''}; errors {errors or 0}")
+            ratio = totals["with the triggers"][side]["done"] / max(without[side]["done"], 1)
+            errors_with = sum(v for k, v in totals["with the triggers"][side].items() if k != "done")
+            met &= ratio >= 0.5 and errors_with <= errors_without
         if args.sync == "one-way":  # v2's writes stay in v2: nothing to compare
             print("targets met" if met else "targets NOT met")
             return 0 if met else 1

@@ -119,6 +119,8 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         compared = _if_found(changes.found("v_found", lock), then)
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
+    # the echo of a write into the table the statement itself writes: nothing to compare (two_way.statement_mark)
+    compared = two_way.unless_statement_writes(ctx, target, compared)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
     # (a v2 row whose id v1 issued is in v1 already: compared too)
     carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
@@ -775,7 +777,7 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     statement_event, timing = KINDS[event]
     from djsqlgen.engines import two_way
 
-    carry = two_way.carry_token(ctx)
+    carry = two_way.carry_token(ctx, written)
     # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
     first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written) else ([], blocks)
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
