@@ -604,6 +604,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         if blocks:  # a closed side refuses by its sides row: checked before anything is carried
             blocks = [_side_refusal(ctx, written)] + blocks
+            from djsqlgen.engines import two_way
+
+            sixty = two_way.sixty_read(ctx)
+            declarations = declarations + [sixty[0]] if sixty else declarations
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
@@ -620,7 +624,13 @@ def _side_refusal(ctx: Context, written: TableRef) -> tuple[str, str, str]:
     why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
            f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
            f"for it. Writes carried from {other} pass")
-    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write))
+    from djsqlgen.engines import two_way
+
+    sixty = two_way.sixty_read(ctx)
+    if sixty:
+        why += "; and whether 60 is applied (v2 takes writes from 60 on), in the same read"
+    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write),
+                                                   also=(two_way.SIXTY, sixty[1]) if sixty else None)
 
 
 def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:

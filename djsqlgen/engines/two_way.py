@@ -34,6 +34,8 @@ CARRYING = "@djsqlgen_carrying"
 CARRY = "@djsqlgen_carry"
 # A trigger's local: whether it runs inside a write another trigger of its statement carries (an echo is possible).
 IN_CARRY = "v_in_carry"
+# A reverse trigger's local: whether 60 is applied (sixty_read), read with the sides row.
+SIXTY = "v_sixty"
 # Set by a BEFORE DELETE trigger about to delete the other side's images of the rows its own side's ON DELETE CASCADE
 # removes: the side ('v1 ' or 'v2 ') and the statement's start time.
 CASCADING = "@djsqlgen_cascading"
@@ -161,13 +163,23 @@ def _sixty_applied(ctx: Context) -> str:
             f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)}")
 
 
+def sixty_read(ctx: Context) -> tuple[str, str] | None:
+    """(declaration, SQL expression) of ``SIXTY`` on the way back: whether 60 of this migration is applied, counted
+    by primary key. Read once per v2 client's row, in the same statement as the sides row (the trigger's first
+    block, sides.refusal_block, which runs under the same conditions as every use of it: a client's own write,
+    outside the engine's sessions); None on the forward triggers."""
+    if not ctx.reverse or not ctx.compare_before_write:
+        return None
+    return (f"{SIXTY} INT DEFAULT 0", f"(SELECT COUNT(*) FROM {phase_log(ctx)} "
+                                      f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)})")
+
+
 def open_before_carrying(ctx: Context, target: Target, event: str, write: str, compared: str) -> str:
     """A client's own write carried without comparing first: on the way back, ``write`` once 60 is applied, and
     until then ``compared`` (which refuses only a write that would change v1, W6)."""
     if not before_carrying(ctx, target, event):
         return write
-    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
-            f"  IF v_open THEN\n    {_indent(write, 4)};\n  ELSE\n    {_indent(compared, 4)};\n  END IF;\nEND")
+    return f"IF {SIXTY} THEN\n  {_indent(write, 2)};\nELSE\n  {_indent(compared, 2)};\nEND IF"
 
 
 def before_carrying(ctx: Context, target: Target, event: str) -> str:
@@ -195,10 +207,8 @@ def lookup_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, st
         return None
     message = writer_message("W6", written.label, "", "v2 takes writes from 60 on; write to v1 until then")
     return (written.label, "a client's write of the lookup: refused until 60 (its own rows have no v1 table)",
-            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL THEN\n"
-            f"  BEGIN\n    DECLARE v_open INT DEFAULT 0;\n    {_sixty_applied(ctx)};\n"
-            f"    IF NOT v_open THEN\n      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
-            f"    END IF;\n  END;\nEND IF")
+            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL AND NOT {SIXTY} THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF")
 
 
 def fits(value: str, v2: ColumnDecl, v1: ColumnDecl) -> list[str]:
