@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -88,10 +89,21 @@ def copy_schema(db, source: str, target: str) -> None:
     db.execute("SET SESSION foreign_key_checks = 1")
 
 
+def _server_cpu_ns(conn) -> int | None:
+    """CPU time the server has spent on ``conn`` so far (its thread's, from /proc: a server on this machine only)."""
+    try:
+        tid = conn.query("SELECT TID FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")[0]["TID"]
+        pid = subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True).stdout.split()[0]
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    except (ServerError, IndexError, KeyError, OSError, ValueError):
+        return None
+
+
 def writer(settings, schema: str, side: str, first: int, stop: threading.Event, out: dict) -> None:
     names = SIDES[side]
     conn = connect(settings)
     i = 0
+    started = _server_cpu_ns(conn)
     try:
         while not stop.is_set():
             sid = first + i
@@ -113,6 +125,9 @@ def writer(settings, schema: str, side: str, first: int, stop: threading.Event, 
                 out[exc.errno] = out.get(exc.errno, 0) + 1
                 conn.execute("ROLLBACK")
             i += 1
+        ended = _server_cpu_ns(conn)
+        if started is not None and ended is not None:
+            out["cpu_ns"] = ended - started
     finally:
         conn.close()
 
@@ -250,14 +265,16 @@ def main() -> int:
         met = True
         without = totals["without"]
         for side in ("v1", "v2"):
-            errors_without = sum(v for k, v in without[side].items() if k != "done")
+            errors_without = sum(v for k, v in without[side].items() if k not in ("done", "cpu_ns"))
             for name, total in totals.items():
-                errors = {k: v for k, v in total[side].items() if k != "done"}
+                errors = {k: v for k, v in total[side].items() if k not in ("done", "cpu_ns")}
                 ratio = total[side]["done"] / max(without[side]["done"], 1)
+                cpu = (f", server CPU {total[side]['cpu_ns'] / 1e6 / max(total[side]['done'], 1):.2f} ms an iteration"
+                       if "cpu_ns" in total[side] else "")
                 print(f"  {side} writes {name}: {total[side]['done']} iterations, ratio {ratio:.2f}"
-                      f"{' (target >= 0.5)' if name == 'with the triggers' else ''}; errors {errors or 0}")
+                      f"{' (target >= 0.5)' if name == 'with the triggers' else ''}{cpu}; errors {errors or 0}")
             ratio = totals["with the triggers"][side]["done"] / max(without[side]["done"], 1)
-            errors_with = sum(v for k, v in totals["with the triggers"][side].items() if k != "done")
+            errors_with = sum(v for k, v in totals["with the triggers"][side].items() if k not in ("done", "cpu_ns"))
             met &= ratio >= 0.5 and errors_with <= errors_without
         if args.sync == "one-way":  # v2's writes stay in v2: nothing to compare
             print("targets met" if met else "targets NOT met")
