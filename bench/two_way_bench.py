@@ -19,7 +19,18 @@ they carry, one row per connection (add_counter_probe), for what such a count co
 each configuration's server CPU time per iteration too (the writers' own server threads, from /proc: what other
 work on the server does not touch).
 
-MEASURED
+Last measured (2 cores shared with three other engineers' test runs, the shared MariaDB 10.11,
+innodb_flush_log_at_trx_commit=1, no binary log; ``--subjects 20000 --seconds 5 --rounds 4 --same-row 100 --baseline
+<commit 3506c88> --counter-probe``, ratios of one run): v1 0.25, v2 0.24 (the triggers of 3506c88 in the same rounds:
+0.21, 0.21; with the counter probe 0.20, 0.19), so the target of 0.5 is not met. Server CPU per writer iteration:
+0.54 ms without triggers, 2.59 / 2.78 ms (v1 / v2) with them, 2.98 / 3.13 ms with 3506c88's, 2.98 / 3.25 ms with the
+counter probe. No deadlock or lock-wait timeout on different rows in any configuration; the same row on both sides
+at once 17 % deadlocks, none left unequal. (The previous measurement, on a MariaDB of its own: 0.40 / 0.39; the
+ratios depend on the load: compare configurations of one run.) Where the time still goes in a one-row insert
+(perf, v1 side): the sides row's locking read about a sixth of the statement's server time, opening and locking
+the tables the triggers of both sides may write (MariaDB prelocks them for every statement) an eighth, the carried
+write and the other side's trigger invocation most of the rest; the echo's compare by primary key is gone where the
+echo would write the statement's own table (two_way.statement_mark).
 """
 
 from __future__ import annotations
