@@ -78,12 +78,14 @@ def share_lock_clause(ctx: Context) -> str:
     return "LOCK IN SHARE MODE" if ctx.dialect.is_mariadb else "FOR SHARE"
 
 
-def read_side(ctx: Context, side: str) -> str:
+def read_side(ctx: Context, side: str, also: tuple[str, str] | None = None) -> str:
     """Trigger body lines: v_open, v_since from ``side``'s row by a locking read (a shared lock on that row to the end
     of the writer's transaction: see the module). An aggregate always returns one row, so a missing row reads as
-    open without a 'no data' warning."""
-    return (f"SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')\n"
-            f"  INTO v_open, v_since\n  FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}\n"
+    open without a 'no data' warning. ``also``: (variable, scalar subquery) read in the same statement: one
+    statement less on every row a client writes."""
+    extra, into = (f",\n  {also[1]}", f", {also[0]}") if also else ("", "")
+    return (f"SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''){extra}\n"
+            f"  INTO v_open, v_since{into}\n  FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}\n"
             f"  {share_lock_clause(ctx)}")
 
 
@@ -114,13 +116,14 @@ def refusal_message_sql(ctx: Context, v1_table: TableRef) -> str:
     return f"LEFT(CONCAT({quote_literal(head + v1_label + middle)}, v_since, {quote_literal(tail)}), {SIGNAL_LIMIT})"
 
 
-def refusal_block(ctx: Context, table: TableRef, side: str = "v1", clients_only: bool = False) -> str:
+def refusal_block(ctx: Context, table: TableRef, side: str = "v1", clients_only: bool = False,
+                  also: tuple[str, str] | None = None) -> str:
     """A trigger body block: fail the write with W8 once ``side`` is closed. Runs first in every trigger of the side.
     ``clients_only`` (two-way plans): a write the other side's trigger carries into this one (the trigger's carry
     token, engines/two_way.carry_token) and the engine's own sessions pass without reading the row, so a closed side
-    still receives the other's writes, and closing it waits only for its own clients."""
+    still receives the other's writes, and closing it waits only for its own clients. ``also``: see read_side."""
     check = (f"BEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n  DECLARE v_since VARCHAR(20) DEFAULT '';\n"
-             f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, side)};\n"
+             f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, side, also)};\n"
              f"  IF v_open = 0 THEN\n    SET v_refusal = {refusal_message_sql(ctx, table)};\n"
              "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;\n  END IF;\nEND")
     if not clients_only:

@@ -122,6 +122,8 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         compared = _if_found(changes.found("v_found", lock), then)
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
+    # the echo of a write into the table the statement itself writes: nothing to compare (two_way.statement_mark)
+    compared = two_way.unless_statement_writes(ctx, target, compared)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
     # (a v2 row whose id v1 issued is in v1 already: compared too)
     carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
@@ -612,6 +614,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         if blocks:  # a closed side refuses by its sides row: checked before anything is carried
             blocks = [_side_refusal(ctx, written)] + blocks
+            from djsqlgen.engines import two_way
+
+            sixty = two_way.sixty_read(ctx)
+            declarations = declarations + [sixty[0]] if sixty else declarations
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
@@ -628,7 +634,13 @@ def _side_refusal(ctx: Context, written: TableRef) -> tuple[str, str, str]:
     why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
            f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
            f"for it. Writes carried from {other} pass")
-    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write))
+    from djsqlgen.engines import two_way
+
+    sixty = two_way.sixty_read(ctx)
+    if sixty:
+        why += "; and whether 60 is applied (v2 takes writes from 60 on), in the same read"
+    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write),
+                                                   also=(two_way.SIXTY, sixty[1]) if sixty else None)
 
 
 def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
@@ -786,7 +798,7 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     statement_event, timing = KINDS[event]
     from djsqlgen.engines import two_way
 
-    carry = two_way.carry_token(ctx)
+    carry = two_way.carry_token(ctx, written)
     # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
     first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written) else ([], blocks)
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),

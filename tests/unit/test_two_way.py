@@ -154,6 +154,31 @@ def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_insi
     assert "LOCK IN SHARE MODE" in back_update  # compared under a lock: an older snapshot would skip a real change
 
 
+def test_an_echo_into_the_statements_own_table_stops_on_its_mark_and_v2_reads_sixty_once_a_row():
+    """A client's trigger marks its table in LAST_INSERT_ID() (the server restores it when the trigger ends); the
+    other side's trigger, inside that carried write, finds the mark of the table it would write and stops before its
+    compare (that write could only meet 1442). v2's triggers read whether 60 is applied with the sides row, once."""
+    text = _file(_migration("two_way"), "30_dualwrite.sql")
+    marks = {}
+    for side, table in (("v1", "djsqlgen_lab_two_way_session_ins"), ("v2", "djsqlgen_lab_two_way_session_ins_to_v1")):
+        found = re.search(r"DO LAST_INSERT_ID\((\d+)\);", _trigger(text, table))
+        assert found, table
+        marks[side] = int(found.group(1))
+    assert marks["v1"] != marks["v2"] and min(marks.values()) >= 1 << 63
+    forward = _trigger(text, "djsqlgen_lab_two_way_session_ins")
+    back = _trigger(text, "djsqlgen_lab_two_way_session_ins_to_v1")
+    # each side's echo of the other's write stops on the other's mark, before its compare
+    assert f"IF NOT (LAST_INSERT_ID() <=> {marks['v2']}) THEN\n" in forward
+    assert f"IF NOT (LAST_INSERT_ID() <=> {marks['v1']}) THEN\n" in back
+    assert forward.index(f"<=> {marks['v2']}") < forward.index("SELECT COUNT(*) = 0 INTO v_found")
+    # the mark is set only by a client's own write (after the refusal of a closed side, with the carry token)
+    assert re.search(r"IF NOT v_in_carry THEN\n\s+SET @djsqlgen_carry = NOW\(6\);\n\s+DO LAST_INSERT_ID", back)
+    # 60 read with the sides row, and a client's write carried on it (W6's own read is left to the compare that
+    # finds a write would change v1); the forward triggers do not read it
+    assert "INTO v_open, v_since, v_sixty" in back and "IF v_sixty THEN" in back and "IF v_open THEN" not in back
+    assert "phase_log" not in forward
+
+
 def test_a_new_key_goes_back_by_v1s_key_kept_in_v2_and_a_child_reads_it_from_its_v2_parent():
     """session re-keyed by its date, session_idx kept: v1's row is found by v1's key read from the v2 row (not aligned,
     checked: W1 on the way back); session__trial follows the new key and reads session_idx from its v2 session."""
