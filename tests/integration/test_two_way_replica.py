@@ -1,0 +1,228 @@
+"""Two-way sync on a replicated primary (issue 24, Tests: "the primary + replica fixture stays equal through all of
+it"). The triggers run on the primary only; with binlog_format=ROW the replica applies the rows they wrote without
+firing any, so whatever a trigger computes from its session (guards, LAST_INSERT_ID, NOW(), counters) must end up in
+the binlog as rows, and a refused write must leave nothing half applied in it.
+
+As the DBA without SUPER on the binlog primary, every file applied with the stock client and the command line for
+the rest: 00..60 with writers on both sides during the backfill (v2's refused, W6), writers on both sides after 60
+(inserts with parts, key and non-key updates, key moves their cascades carry, child-first deletes), `djsqlgen close
+v1` / `reopen v1`, 70, a v2 write, 80 with contract.v1: keep-synced, a v2 write, 90_retire_v1. After each step the
+replica has caught up and equals the primary (definitions, checksums, and every table of the plan's schemas by a full
+ordered SELECT), and v1 equals v2 both ways (test_two_way's comparisons). Refusals (W5, W8) in autocommit and in an
+explicit transaction leave the two servers equal.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from integration.test_sides_close import _v1_writes, _v2_writes
+from integration.test_two_way import V1, _error, _same_both_ways, _two_way
+from support.safety import FastScenario, applied, env_for
+from support.servers import compare_servers, like_prefix
+
+from djsqlgen.run.db import ServerError, connect
+
+TRUST = "log_bin_trust_function_creators"
+
+
+def _all_rows(server, prefix: str) -> dict[tuple[str, str], list[tuple]]:
+    """Every base table of the ``prefix`` schemas (v1, v2, control) by a full SELECT ordered by every column."""
+    out = {}
+    with server.session() as db:
+        for t in db.query("SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES "
+                          "WHERE TABLE_SCHEMA LIKE %s AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1, 2",
+                          [like_prefix(prefix)]):
+            width = db.query("SELECT COUNT(*) AS n FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                             "AND TABLE_NAME = %s", [t["s"], t["n"]])[0]["n"]
+            order = ", ".join(str(i) for i in range(1, width + 1))
+            out[(t["s"], t["n"])] = [tuple(r.values()) for r in
+                                     db.query(f"SELECT * FROM `{t['s']}`.`{t['n']}` ORDER BY {order}")]
+    return out
+
+
+def _equal_everywhere(s: FastScenario, primary, replica, after: str, both_ways: bool = True) -> None:
+    """The replica caught up equals the primary (definitions, checksums, rows), and (once backfilled) v1 equals v2
+    both ways."""
+    replica.wait_caught_up()
+    assert compare_servers(primary, replica, s.prefix) == [], f"the replica differs after {after}"
+    left, right = _all_rows(primary, s.prefix), _all_rows(replica, s.prefix)
+    assert set(left) == set(right), after
+    for table in left:
+        assert left[table] == right[table], (after, table, left[table][:20], right[table][:20])
+    if both_ways:
+        _same_both_ways(s)
+
+
+class _Writers:
+    """A v1 client and a v2 client, each in a thread of its own, repeating test_sides_close's writes (inserts of a
+    subject, a session and its trial, key and non-key updates, a key move) plus a child-first delete of the subject
+    written two rounds before, until stopped. ``v2_refused`` expects each v2 write refused (before 60: W6)."""
+
+    def __init__(self, settings, v1: str, v2: str, first: int, v2_refused: bool = False):
+        self.settings, self.v1, self.v2 = settings, v1, v2
+        self.first, self.v2_refused = first, v2_refused
+        self.halt = threading.Event()
+        self.errors: list[str] = []
+        self.refusals: list[str] = []
+        self.rounds = {"v1": 0, "v2": 0}
+        self.threads = [threading.Thread(target=self._run, args=(side,), daemon=True) for side in ("v1", "v2")]
+
+    def _delete(self, conn, side: str, subject: int) -> None:
+        """DataJoint's delete order: parts, then children, then the subject, in one transaction."""
+        schema, parent = (self.v1, "subject") if side == "v1" else (self.v2, "animal")
+        conn.execute("BEGIN")
+        for table in ("session__trial", "session", parent):
+            conn.execute(f"DELETE FROM {schema}.{table} WHERE subject_id = {subject}")
+        conn.execute("COMMIT")
+
+    def _run(self, side: str) -> None:
+        base = self.first + (0 if side == "v1" else 5000)
+        conn = connect(self.settings)
+        try:
+            n = 0
+            while not self.halt.is_set():
+                i = base + 10 * n
+                try:
+                    (_v1_writes if side == "v1" else _v2_writes)(conn, self.v1 if side == "v1" else self.v2, i)
+                    if n >= 2 and n % 2 == 0:  # every other round, the subject of two rounds before (moved to +1)
+                        self._delete(conn, side, i - 20 + 1)
+                except ServerError as exc:
+                    if side == "v2" and self.v2_refused and exc.errno == 1644 and "W6" in exc.message:
+                        self.refusals.append(exc.message)
+                    else:
+                        self.errors.append(f"{side} round {n}: {exc}")
+                        return
+                n += 1
+                self.rounds[side] = n
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def wait_rounds(self, rounds: int) -> None:
+        for t, side in zip(self.threads, ("v1", "v2")):
+            while self.rounds[side] < rounds and t.is_alive():
+                t.join(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self.halt.set()
+        for t in self.threads:
+            t.join(60)
+        assert self.errors == [], self.errors
+
+
+@pytest.fixture
+def scenario(binlog_pair, binlog_prefix, tmp_path):
+    """test_two_way's v1 and plan (with contract.v1: keep-synced) on the binlog primary, as the DBA."""
+    primary, _ = binlog_pair
+    primary.set_global(TRUST, 1)  # as test_refusals_binlog: the DBA's server allows trigger creation
+    db = connect(primary.dba_settings)
+    s = FastScenario(db, binlog_prefix, env_for(primary.dba_settings), tmp_path)
+    s.create_v1(V1)
+
+    def edit(plan: dict) -> None:
+        _two_way(s)(plan)
+        plan["contract"] = {"v1": "keep-synced"}
+    s.plan(edit)
+    s.generate()
+    yield s
+    s.db.close()
+
+
+def _refusals_leave_both_servers_equal(s: FastScenario, primary, replica) -> None:
+    """W5 (a value v1 cannot hold) from a v2 client: alone, after a good statement in a transaction then committed,
+    and in a transaction rolled back; nothing of the refused statement on either side of either server."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    with connect(primary.dba_settings) as conn:
+        refusal = _error(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (900, 'rat', 'x😀')")
+        assert refusal.errno == 1644 and "W5" in refusal.message, refusal
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (901, 'rat', 'kept')")
+        conn.execute(f"INSERT INTO {v2}.session VALUES (901, 1, '2024-04-01', 'rig1')")
+        refusal = _error(conn, f"INSERT INTO {v2}.session VALUES (901, 70000, '2024-04-01', 'rig1')")
+        assert "W5" in refusal.message, refusal
+        refusal = _error(conn, f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 901")
+        assert "W5" in refusal.message, refusal
+        conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        conn.execute(f"UPDATE {v2}.animal SET name = 'gone' WHERE subject_id = 901")
+        _error(conn, f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 901")
+        conn.execute("ROLLBACK")
+    rows = s.db.query(f"SELECT subject_id, nickname, weight FROM {v1}.subject WHERE subject_id IN (900, 901)")
+    assert rows == [{"subject_id": 901, "nickname": "kept", "weight": None}], rows
+    assert s.db.query(f"SELECT session_idx FROM {v1}.session WHERE subject_id = 901") == [{"session_idx": 1}]
+    _equal_everywhere(s, primary, replica, "W5 refusals")
+
+
+def _v1_refused_w8(s: FastScenario, conn, first: int) -> None:
+    """A closed v1 refuses its clients (W8), in autocommit and inside a transaction that then commits."""
+    v1 = f"`{s.sources[0]}`"
+    assert "W8" in _error(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'rat', 'no', NULL, NULL)").message
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO `{s.v2()}`.animal (subject_id, kind, name) VALUES ({first + 1}, 'rat', 'via v2')")
+    assert "W8" in _error(conn, f"UPDATE {v1}.subject SET nickname = 'no' WHERE subject_id = {first + 1}").message
+    assert "W8" in _error(conn, f"DELETE FROM {v1}.session__trial").message
+    conn.execute("COMMIT")
+    assert s.db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id IN ({first}, {first + 1})") == [
+        {"nickname": "via v2"}]
+
+
+def test_primary_and_replica_stay_equal_through_a_two_way_migration(binlog_pair, scenario):
+    primary, replica = binlog_pair
+    s = scenario
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        applied(s, name)
+        _equal_everywhere(s, primary, replica, name, both_ways=False)
+
+    # the backfill and verify with a v1 client writing and a v2 client refused (W6) all along
+    with _Writers(primary.dba_settings, v1, v2, 1000, v2_refused=True) as writers:
+        writers.wait_rounds(2)
+        s.backfill()
+        writers.wait_rounds(writers.rounds["v1"] + 2)
+    assert writers.refusals, "the v2 client was never refused before 60"
+    s.verify()
+    _equal_everywhere(s, primary, replica, "djsqlgen backfill")
+    applied(s, "60_constraints")
+    _equal_everywhere(s, primary, replica, "60_constraints")
+
+    # from 60: both sides write at once
+    with _Writers(primary.dba_settings, v1, v2, 20_000) as writers:
+        writers.wait_rounds(8)
+    _equal_everywhere(s, primary, replica, "writers on both sides after 60")
+    s.verify()
+    _refusals_leave_both_servers_equal(s, primary, replica)
+
+    # close v1 and reopen it with the command line; v2 writes while v1 is closed
+    s.run("close", "v1", str(s.plan_path))
+    with connect(primary.dba_settings) as conn:
+        _v1_refused_w8(s, conn, 950)
+    _v2_writes(s.db, v2, 30_000)
+    _equal_everywhere(s, primary, replica, "djsqlgen close v1")
+    s.run("reopen", "v1", str(s.plan_path))
+    with _Writers(primary.dba_settings, v1, v2, 40_000) as writers:
+        writers.wait_rounds(3)
+    _equal_everywhere(s, primary, replica, "djsqlgen reopen v1")
+
+    applied(s, "70_cutover")
+    _equal_everywhere(s, primary, replica, "70_cutover")
+    with connect(primary.dba_settings) as conn:
+        _v1_refused_w8(s, conn, 960)
+    _v2_writes(s.db, v2, 50_000)
+    _equal_everywhere(s, primary, replica, "a v2 write after 70")
+
+    applied(s, "80_contract")
+    _equal_everywhere(s, primary, replica, "80_contract (keep-synced)")
+    _v2_writes(s.db, v2, 60_000)
+    s.db.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = 60001")
+    _equal_everywhere(s, primary, replica, "a v2 write after 80")
+
+    applied(s, "90_retire_v1")
+    replica.wait_caught_up()
+    assert compare_servers(primary, replica, s.prefix) == [], "the replica differs after 90_retire_v1"
+    assert _all_rows(primary, s.prefix) == _all_rows(replica, s.prefix)
