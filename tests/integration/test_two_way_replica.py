@@ -15,10 +15,13 @@ explicit transaction leave the two servers equal.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Callable
 
 import pytest
+from integration import test_two_way, test_two_way_autoinc
 from integration.test_sides_close import _v1_writes, _v2_writes
-from integration.test_two_way import V1, _error, _same_both_ways, _two_way
+from integration.test_two_way import _error
 from support.safety import FastScenario, applied, env_for
 from support.servers import compare_servers, like_prefix
 
@@ -52,16 +55,16 @@ def _equal_everywhere(s: FastScenario, primary, replica, after: str, both_ways: 
     for table in left:
         assert left[table] == right[table], (after, table, left[table][:20], right[table][:20])
     if both_ways:
-        _same_both_ways(s)
+        s.same_both_ways(s)
 
 
 class _Writers:
-    """A v1 client and a v2 client, each in a thread of its own, repeating test_sides_close's writes (inserts of a
-    subject, a session and its trial, key and non-key updates, a key move) plus a child-first delete of the subject
-    written two rounds before, until stopped. ``v2_refused`` expects each v2 write refused (before 60: W6)."""
+    """A v1 client and a v2 client, each in a thread of its own, calling ``write(conn, side, schema, i, n)`` in rounds
+    n = 0, 1, … (``i``: ids of their own for each round and side) until stopped. ``v2_refused``: each v2 round is
+    expected to be refused (before 60: W6)."""
 
-    def __init__(self, settings, v1: str, v2: str, first: int, v2_refused: bool = False):
-        self.settings, self.v1, self.v2 = settings, v1, v2
+    def __init__(self, settings, write, v1: str, v2: str, first: int, v2_refused: bool = False):
+        self.settings, self.write, self.schemas = settings, write, {"v1": v1, "v2": v2}
         self.first, self.v2_refused = first, v2_refused
         self.halt = threading.Event()
         self.errors: list[str] = []
@@ -69,28 +72,18 @@ class _Writers:
         self.rounds = {"v1": 0, "v2": 0}
         self.threads = [threading.Thread(target=self._run, args=(side,), daemon=True) for side in ("v1", "v2")]
 
-    def _delete(self, conn, side: str, subject: int) -> None:
-        """DataJoint's delete order: parts, then children, then the subject, in one transaction."""
-        schema, parent = (self.v1, "subject") if side == "v1" else (self.v2, "animal")
-        conn.execute("BEGIN")
-        for table in ("session__trial", "session", parent):
-            conn.execute(f"DELETE FROM {schema}.{table} WHERE subject_id = {subject}")
-        conn.execute("COMMIT")
-
     def _run(self, side: str) -> None:
         base = self.first + (0 if side == "v1" else 5000)
         conn = connect(self.settings)
         try:
             n = 0
             while not self.halt.is_set():
-                i = base + 10 * n
                 try:
-                    (_v1_writes if side == "v1" else _v2_writes)(conn, self.v1 if side == "v1" else self.v2, i)
-                    if n >= 2 and n % 2 == 0:  # every other round, the subject of two rounds before (moved to +1)
-                        self._delete(conn, side, i - 20 + 1)
+                    self.write(conn, side, self.schemas[side], base + 10 * n, n)
                 except ServerError as exc:
                     if side == "v2" and self.v2_refused and exc.errno == 1644 and "W6" in exc.message:
                         self.refusals.append(exc.message)
+                        conn.execute("ROLLBACK")  # a transaction the refusal interrupted
                     else:
                         self.errors.append(f"{side} round {n}: {exc}")
                         return
@@ -116,25 +109,19 @@ class _Writers:
         assert self.errors == [], self.errors
 
 
-@pytest.fixture
-def scenario(binlog_pair, binlog_prefix, tmp_path):
-    """test_two_way's v1 and plan (with contract.v1: keep-synced) on the binlog primary, as the DBA."""
-    primary, _ = binlog_pair
-    primary.set_global(TRUST, 1)  # as test_refusals_binlog: the DBA's server allows trigger creation
-    db = connect(primary.dba_settings)
-    s = FastScenario(db, binlog_prefix, env_for(primary.dba_settings), tmp_path)
-    s.create_v1(V1)
-
-    def edit(plan: dict) -> None:
-        _two_way(s)(plan)
-        plan["contract"] = {"v1": "keep-synced"}
-    s.plan(edit)
-    s.generate()
-    yield s
-    s.db.close()
+def _subjects(conn, side: str, schema: str, i: int, n: int) -> None:
+    """test_sides_close's writes (a subject, its session and trial, key and non-key updates, a key move), and every
+    other round a delete in DataJoint's order (trials, sessions, the subject, one transaction) of the subject written
+    two rounds before (moved to its id + 1)."""
+    (_v1_writes if side == "v1" else _v2_writes)(conn, schema, i)
+    if n >= 2 and n % 2 == 0:
+        conn.execute("BEGIN")
+        for table in ("session__trial", "session", "subject" if side == "v1" else "animal"):
+            conn.execute(f"DELETE FROM {schema}.{table} WHERE subject_id = {i - 20 + 1}")
+        conn.execute("COMMIT")
 
 
-def _refusals_leave_both_servers_equal(s: FastScenario, primary, replica) -> None:
+def _subject_refusals(s: FastScenario, primary, replica) -> None:
     """W5 (a value v1 cannot hold) from a v2 client: alone, after a good statement in a transaction then committed,
     and in a transaction rolled back; nothing of the refused statement on either side of either server."""
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
@@ -159,7 +146,7 @@ def _refusals_leave_both_servers_equal(s: FastScenario, primary, replica) -> Non
     _equal_everywhere(s, primary, replica, "W5 refusals")
 
 
-def _v1_refused_w8(s: FastScenario, conn, first: int) -> None:
+def _subject_closed(s: FastScenario, conn, first: int) -> None:
     """A closed v1 refuses its clients (W8), in autocommit and inside a transaction that then commits."""
     v1 = f"`{s.sources[0]}`"
     assert "W8" in _error(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'rat', 'no', NULL, NULL)").message
@@ -172,16 +159,110 @@ def _v1_refused_w8(s: FastScenario, conn, first: int) -> None:
         {"nickname": "via v2"}]
 
 
-def test_primary_and_replica_stay_equal_through_a_two_way_migration(binlog_pair, scenario):
+def _notes(conn, side: str, schema: str, i: int, n: int) -> None:
+    """test_two_way_autoinc's inserts without ids (alone, two in a statement, a row and its part in a transaction),
+    then a non-key update, a duplicate skipped (INSERT IGNORE: v1's 1062 caught in v2's trigger), a key update its
+    part follows (to a negative id, one the counter never issues), and every other round a delete of the round's tagged note (its part first, one transaction)."""
+    test_two_way_autoinc._writer_round(conn, side, schema.strip("`"), f"{side}{i}")
+    body = "text" if side == "v2" else "body"
+    conn.execute(f"UPDATE {schema}.note SET {body} = 'edited' WHERE title = '{side}{i}b'")
+    conn.execute(f"INSERT IGNORE INTO {schema}.note (title) VALUES ('{side}{i}a'), ('{side}{i}e')")
+    conn.execute(f"UPDATE {schema}.note SET note_id = -note_id WHERE title = '{side}{i}d'")
+    if n % 2:
+        conn.execute("BEGIN")
+        conn.execute(f"DELETE FROM {schema}.note__tag WHERE note_id = "
+                     f"(SELECT note_id FROM {schema}.note WHERE title = '{side}{i}d')")
+        conn.execute(f"DELETE FROM {schema}.note WHERE title = '{side}{i}d'")
+        conn.execute("COMMIT")
+
+
+def _note_refusals(s: FastScenario, primary, replica) -> None:
+    """A v2 insert failing on the unique title after v1 issued an id for a first row, alone and inside a transaction
+    then committed; a v2 transaction rolled back after v1 issued ids: nothing of them on either side, either server."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    with connect(primary.dba_settings) as conn:
+        assert _error(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh'), ('first')").errno == 1062
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('kept')")
+        assert _error(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh2'), ('kept')").errno == 1062
+        conn.execute("COMMIT")
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('gone')")
+        conn.execute(f"INSERT INTO {v2}.note__tag SELECT note_id, 'gone' FROM {v2}.note WHERE title = 'gone'")
+        conn.execute("ROLLBACK")
+    assert s.db.query(f"SELECT title FROM {v1}.note WHERE title IN ('fresh', 'fresh2', 'kept', 'gone')") == [
+        {"title": "kept"}]
+    _equal_everywhere(s, primary, replica, "refused v2 inserts")
+
+
+def _note_closed(s: FastScenario, conn, first: int) -> None:
+    """A closed v1 refuses its clients (W8), alone and inside a transaction whose v2 insert commits."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    assert "W8" in _error(conn, f"INSERT INTO {v1}.note (title) VALUES ('closed{first}')").message
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('via v2 {first}')")
+    assert "W8" in _error(conn, f"UPDATE {v1}.note SET body = 'no' WHERE title = 'via v2 {first}'").message
+    assert "W8" in _error(conn, f"DELETE FROM {v1}.note__tag").message
+    conn.execute("COMMIT")
+    assert s.db.query(f"SELECT body FROM {v1}.note WHERE title IN ('closed{first}', 'via v2 {first}')") == [
+        {"body": ""}]
+
+
+def _note_v2_write(conn, v2: str, first: int) -> None:
+    conn.execute(f"INSERT INTO {v2}.note (title, text) VALUES ('v2 after {first}', 'x'), ('v2 after {first}b', 'y')")
+    conn.execute(f"INSERT INTO {v2}.note__tag SELECT note_id, 'late' FROM {v2}.note WHERE title LIKE 'v2 after%'"
+                 f" AND note_id NOT IN (SELECT note_id FROM {v2}.note__tag WHERE tag = 'late')")
+
+
+@dataclass
+class Shape:
+    v1: str
+    edit: Callable  # scenario -> plan edit (sync: two-way and the tables' changes)
+    same_both_ways: Callable  # scenario -> None: v1 against v2 by full ordered SELECTs
+    write: Callable  # one round of a side's writes (_Writers)
+    refusals: Callable  # (scenario, primary, replica): refused writes leave both servers equal
+    closed: Callable  # (scenario, conn, first): v1's clients refused (W8), v2's writes carried
+    v2_write: Callable  # (conn, v2, first): a v2 client after 70 and after 80
+
+
+SHAPES = {
+    # a rename and retype, a part, key moves both sides' cascades carry, a one-way lookup
+    "rename_retype": Shape(test_two_way.V1, test_two_way._two_way, test_two_way._same_both_ways, _subjects,
+                           _subject_refusals, _subject_closed, _v2_writes),
+    # one AUTO_INCREMENT counter (v1's) for both sides' ids: LAST_INSERT_ID and session marks in the triggers
+    "auto_increment": Shape(test_two_way_autoinc.V1, test_two_way_autoinc._edit, test_two_way_autoinc._same_both_ways,
+                            _notes, _note_refusals, _note_closed, _note_v2_write),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_primary_and_replica_stay_equal_through_a_two_way_migration(binlog_pair, binlog_prefix, tmp_path, shape):
     primary, replica = binlog_pair
-    s = scenario
+    shape = SHAPES[shape]
+    primary.set_global(TRUST, 1)  # as test_refusals_binlog: the DBA's server allows trigger creation
+    s = FastScenario(connect(primary.dba_settings), binlog_prefix, env_for(primary.dba_settings), tmp_path)
+    try:
+        _walk(s, primary, replica, shape)
+    finally:
+        s.db.close()
+
+
+def _walk(s: FastScenario, primary, replica, shape: Shape) -> None:
+    s.same_both_ways = shape.same_both_ways
+    s.create_v1(shape.v1)
+
+    def edit(plan: dict) -> None:
+        shape.edit(s)(plan)
+        plan["contract"] = {"v1": "keep-synced"}
+    s.plan(edit)
+    s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
         applied(s, name)
         _equal_everywhere(s, primary, replica, name, both_ways=False)
 
     # the backfill and verify with a v1 client writing and a v2 client refused (W6) all along
-    with _Writers(primary.dba_settings, v1, v2, 1000, v2_refused=True) as writers:
+    with _Writers(primary.dba_settings, shape.write, v1, v2, 1000, v2_refused=True) as writers:
         writers.wait_rounds(2)
         s.backfill()
         writers.wait_rounds(writers.rounds["v1"] + 2)
@@ -192,34 +273,33 @@ def test_primary_and_replica_stay_equal_through_a_two_way_migration(binlog_pair,
     _equal_everywhere(s, primary, replica, "60_constraints")
 
     # from 60: both sides write at once
-    with _Writers(primary.dba_settings, v1, v2, 20_000) as writers:
+    with _Writers(primary.dba_settings, shape.write, v1, v2, 20_000) as writers:
         writers.wait_rounds(8)
     _equal_everywhere(s, primary, replica, "writers on both sides after 60")
     s.verify()
-    _refusals_leave_both_servers_equal(s, primary, replica)
+    shape.refusals(s, primary, replica)
 
     # close v1 and reopen it with the command line; v2 writes while v1 is closed
     s.run("close", "v1", str(s.plan_path))
     with connect(primary.dba_settings) as conn:
-        _v1_refused_w8(s, conn, 950)
-    _v2_writes(s.db, v2, 30_000)
+        shape.closed(s, conn, 950)
+    shape.v2_write(s.db, v2, 30_000)
     _equal_everywhere(s, primary, replica, "djsqlgen close v1")
     s.run("reopen", "v1", str(s.plan_path))
-    with _Writers(primary.dba_settings, v1, v2, 40_000) as writers:
+    with _Writers(primary.dba_settings, shape.write, v1, v2, 40_000) as writers:
         writers.wait_rounds(3)
     _equal_everywhere(s, primary, replica, "djsqlgen reopen v1")
 
     applied(s, "70_cutover")
     _equal_everywhere(s, primary, replica, "70_cutover")
     with connect(primary.dba_settings) as conn:
-        _v1_refused_w8(s, conn, 960)
-    _v2_writes(s.db, v2, 50_000)
+        shape.closed(s, conn, 960)
+    shape.v2_write(s.db, v2, 50_000)
     _equal_everywhere(s, primary, replica, "a v2 write after 70")
 
     applied(s, "80_contract")
     _equal_everywhere(s, primary, replica, "80_contract (keep-synced)")
-    _v2_writes(s.db, v2, 60_000)
-    s.db.execute(f"DELETE FROM {v2}.session__trial WHERE subject_id = 60001")
+    shape.v2_write(s.db, v2, 60_000)
     _equal_everywhere(s, primary, replica, "a v2 write after 80")
 
     applied(s, "90_retire_v1")
