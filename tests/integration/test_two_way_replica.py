@@ -15,11 +15,12 @@ explicit transaction leave the two servers equal.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 import pytest
-from integration import test_two_way, test_two_way_autoinc
+from integration import test_two_way, test_two_way_autoinc, test_two_way_lookup
 from integration.test_sides_close import _v1_writes, _v2_writes
 from integration.test_two_way import _error
 from support.safety import FastScenario, applied, env_for
@@ -89,6 +90,7 @@ class _Writers:
                         return
                 n += 1
                 self.rounds[side] = n
+                time.sleep(0.02)  # a client's pace: the backfill's walk chases v1's last key (it has no end set)
         finally:
             conn.close()
 
@@ -214,6 +216,72 @@ def _note_v2_write(conn, v2: str, first: int) -> None:
                  f" AND note_id NOT IN (SELECT note_id FROM {v2}.note__tag WHERE tag = 'late')")
 
 
+def _probes(conn, side: str, schema: str, i: int, n: int) -> None:
+    """test_two_way_lookup's writers: a subject with insertions on a probe of its own and on a shared one (v2 adds
+    its probe to the lookup in the same transaction), the probe's values changed (v1: every row of the probe; v2: the
+    lookup row, rewriting the v1 rows), a non-key update, a key move (v1: the subject, its cascade; v2: the probe
+    renamed, its cascade), and every other round a delete of the subject of two rounds before (insertions first)."""
+    own = f"{side}-probe-{i}"
+    if side == "v1":
+        conn.execute(f"INSERT INTO {schema}.subject VALUES ({i}, 'v1 {i}')")
+        conn.execute(f"INSERT INTO {schema}.probe_insertion VALUES ({i}, 1, '{own}', 'cambridge', 32, 1), "
+                     f"({i}, 2, 'np2', 'imec', NULL, 2)")
+        conn.execute(f"UPDATE {schema}.probe_insertion SET vendor = 'Cambridge NT', channels = 64 WHERE probe = '{own}'")
+        conn.execute(f"UPDATE {schema}.probe_insertion SET depth = depth + 0.5 WHERE subject_id = {i}")
+        conn.execute(f"UPDATE {schema}.subject SET subject_id = {i + 1} WHERE subject_id = {i}")
+    else:
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {schema}.subject VALUES ({i}, 'v2 {i}')")
+        conn.execute(f"INSERT INTO {schema}.`#probe` VALUES ('{own}', 'atlas', 16)")
+        conn.execute(f"INSERT INTO {schema}.probe_insertion VALUES ({i}, 1, '{own}', 1), ({i}, 2, 'np2', 2)")
+        conn.execute("COMMIT")
+        conn.execute(f"UPDATE {schema}.`#probe` SET vendor = 'Atlas Neuro', channels = NULL WHERE probe = '{own}'")
+        conn.execute(f"UPDATE {schema}.probe_insertion SET depth = depth + 0.25 WHERE subject_id = {i}")
+        conn.execute(f"UPDATE {schema}.`#probe` SET probe = '{own}-renamed' WHERE probe = '{own}'")
+        conn.execute(f"UPDATE {schema}.subject SET subject_id = {i + 1} WHERE subject_id = {i}")
+    if n >= 2 and n % 2 == 0:
+        conn.execute("BEGIN")
+        for table in ("probe_insertion", "subject"):
+            conn.execute(f"DELETE FROM {schema}.{table} WHERE subject_id = {i - 20 + 1}")
+        conn.execute("COMMIT")
+
+
+def _probe_refusals(s: FastScenario, primary, replica) -> None:
+    """W3 (a v1 row disagreeing with its probe's values in the lookup), from v1's forward trigger: alone, and after a
+    good row in a transaction then committed; nothing of the refused row on either side of either server."""
+    v1 = f"`{s.sources[0]}`"
+    bad = f"INSERT INTO {v1}.probe_insertion VALUES (1, 90, 'np2', 'not imec', NULL, 1)"
+    with connect(primary.dba_settings) as conn:
+        assert "W3" in _error(conn, bad).message
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 91, 'np2', 'imec', NULL, 1)")
+        assert "W3" in _error(conn, bad).message
+        conn.execute("COMMIT")
+    assert s.db.query(f"SELECT insertion_number FROM {v1}.probe_insertion WHERE subject_id = 1 "
+                      "AND insertion_number >= 90") == [{"insertion_number": 91}]
+    _equal_everywhere(s, primary, replica, "W3 refusals")
+
+
+def _probe_closed(s: FastScenario, conn, first: int) -> None:
+    """A closed v1 refuses its clients (W8), alone and inside a transaction whose v2 writes commit."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    assert "W8" in _error(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'no')").message
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO {v2}.subject VALUES ({first + 1}, 'via v2')")
+    conn.execute(f"INSERT INTO {v2}.probe_insertion VALUES ({first + 1}, 1, 'np2', 4)")
+    assert "W8" in _error(conn, f"UPDATE {v1}.probe_insertion SET depth = 0 WHERE subject_id = {first + 1}").message
+    conn.execute("COMMIT")
+    assert s.db.query(f"SELECT subject_id, vendor, depth FROM {v1}.probe_insertion WHERE subject_id IN ({first}, "
+                      f"{first + 1})") == [{"subject_id": first + 1, "vendor": "imec", "depth": 4.0}]
+
+
+def _probe_v2_write(conn, v2: str, first: int) -> None:
+    conn.execute(f"INSERT INTO {v2}.subject VALUES ({first}, 'late')")
+    conn.execute(f"INSERT INTO {v2}.`#probe` VALUES ('late-{first}', 'atlas', 8)")
+    conn.execute(f"INSERT INTO {v2}.probe_insertion VALUES ({first}, 1, 'late-{first}', 1), ({first}, 2, 'np2', 2)")
+    conn.execute(f"UPDATE {v2}.`#probe` SET channels = 9 WHERE probe = 'late-{first}'")
+
+
 @dataclass
 class Shape:
     v1: str
@@ -232,6 +300,9 @@ SHAPES = {
     # one AUTO_INCREMENT counter (v1's) for both sides' ids: LAST_INSERT_ID and session marks in the triggers
     "auto_increment": Shape(test_two_way_autoinc.V1, test_two_way_autoinc._edit, test_two_way_autoinc._same_both_ways,
                             _notes, _note_refusals, _note_closed, _note_v2_write),
+    # a lookup extracted from v1's rows: a v2 write of the lookup rewrites every v1 row of its key
+    "lookup": Shape(test_two_way_lookup.V1, test_two_way_lookup._two_way, test_two_way_lookup._same_both_ways,
+                    _probes, _probe_refusals, _probe_closed, _probe_v2_write),
 }
 
 
