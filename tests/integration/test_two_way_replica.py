@@ -373,7 +373,22 @@ def _walk(s: FastScenario, primary, replica, shape: Shape) -> None:
     shape.v2_write(s.db, v2, 60_000)
     _equal_everywhere(s, primary, replica, "a v2 write after 80")
 
+    _counters_carried(replica, s, "80_contract")
     applied(s, "90_retire_v1")
     replica.wait_caught_up()
     assert compare_servers(primary, replica, s.prefix) == [], "the replica differs after 90_retire_v1"
     assert _all_rows(primary, s.prefix) == _all_rows(replica, s.prefix)
+    _counters_carried(replica, s, "90_retire_v1")
+
+
+def _counters_carried(replica, s: FastScenario, after: str) -> None:
+    """On the replica too (a failover), each v2 AUTO_INCREMENT counter is above every id v1's counter issued there:
+    the ALTER of 80 replicates as a statement with the primary's value."""
+    with replica.session() as db:
+        counters = {(r["s"], r["n"]): r["a"] for r in db.query(
+            "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n, AUTO_INCREMENT AS a FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA IN (%s, %s) AND AUTO_INCREMENT IS NOT NULL", [s.sources[0], s.v2()])}
+    for (schema, table), counter in counters.items():
+        if schema == s.sources[0] and (s.v2(), table) in counters:
+            assert counters[(s.v2(), table)] >= counter, (after, table, counters)
+
