@@ -3,13 +3,15 @@ it"). The triggers run on the primary only; with binlog_format=ROW the replica a
 firing any, so whatever a trigger computes from its session (guards, LAST_INSERT_ID, NOW(), counters) must end up in
 the binlog as rows, and a refused write must leave nothing half applied in it.
 
-As the DBA without SUPER on the binlog primary, every file applied with the stock client and the command line for
-the rest: 00..60 with writers on both sides during the backfill (v2's refused, W6), writers on both sides after 60
-(inserts with parts, key and non-key updates, key moves their cascades carry, child-first deletes), `djsqlgen close
-v1` / `reopen v1`, 70, a v2 write, 80 with contract.v1: keep-synced, a v2 write, 90_retire_v1. After each step the
-replica has caught up and equals the primary (definitions, checksums, and every table of the plan's schemas by a full
-ordered SELECT), and v1 equals v2 both ways (test_two_way's comparisons). Refusals (W5, W8) in autocommit and in an
-explicit transaction leave the two servers equal.
+Three plan shapes (test_two_way's rename and retype with a part and key moves, test_two_way_autoinc's one
+AUTO_INCREMENT counter, test_two_way_lookup's lookup extraction), each as the DBA without SUPER on the binlog primary,
+every file applied with the stock client and the command line for the rest: 00..60 with writers on both sides during
+the backfill (v2's refused, W6), writers on both sides after 60 (inserts with parts, key and non-key updates, key
+moves their cascades carry, child-first deletes), `djsqlgen close v1` / `reopen v1`, 70, a v2 write, 80 with
+contract.v1: keep-synced, a v2 write, 90_retire_v1. After each step the replica has caught up and equals the primary
+(definitions, checksums, and every table of the plan's schemas by a full ordered SELECT), and v1 equals v2 both ways
+(the shape's own comparisons). Refusals (W3, W5, W8, a duplicate key) alone, on the second row of a statement and
+inside an explicit transaction leave the two servers equal.
 """
 
 from __future__ import annotations
@@ -130,6 +132,9 @@ def _subject_refusals(s: FastScenario, primary, replica) -> None:
     with connect(primary.dba_settings) as conn:
         refusal = _error(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (900, 'rat', 'x😀')")
         assert refusal.errno == 1644 and "W5" in refusal.message, refusal
+        # the second row refused: the first, carried into v1 by then, goes with the statement
+        assert "W5" in _error(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (902, 'rat', 'ok'), "
+                                    "(903, 'rat', 'x😀')").message
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (901, 'rat', 'kept')")
         conn.execute(f"INSERT INTO {v2}.session VALUES (901, 1, '2024-04-01', 'rig1')")
@@ -142,7 +147,7 @@ def _subject_refusals(s: FastScenario, primary, replica) -> None:
         conn.execute(f"UPDATE {v2}.animal SET name = 'gone' WHERE subject_id = 901")
         _error(conn, f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 901")
         conn.execute("ROLLBACK")
-    rows = s.db.query(f"SELECT subject_id, nickname, weight FROM {v1}.subject WHERE subject_id IN (900, 901)")
+    rows = s.db.query(f"SELECT subject_id, nickname, weight FROM {v1}.subject WHERE subject_id BETWEEN 900 AND 903")
     assert rows == [{"subject_id": 901, "nickname": "kept", "weight": None}], rows
     assert s.db.query(f"SELECT session_idx FROM {v1}.session WHERE subject_id = 901") == [{"session_idx": 1}]
     _equal_everywhere(s, primary, replica, "W5 refusals")
@@ -253,6 +258,9 @@ def _probe_refusals(s: FastScenario, primary, replica) -> None:
     bad = f"INSERT INTO {v1}.probe_insertion VALUES (1, 90, 'np2', 'not imec', NULL, 1)"
     with connect(primary.dba_settings) as conn:
         assert "W3" in _error(conn, bad).message
+        # the second row refused: the first, carried into v2 by then, goes with the statement
+        assert "W3" in _error(conn, f"INSERT INTO {v1}.probe_insertion VALUES (1, 92, 'np-92', 'x', 1, 1), "
+                                    "(1, 93, 'np2', 'not imec', NULL, 1)").message
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 91, 'np2', 'imec', NULL, 1)")
         assert "W3" in _error(conn, bad).message
