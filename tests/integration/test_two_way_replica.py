@@ -153,15 +153,24 @@ def _subject_refusals(s: FastScenario, primary, replica) -> None:
     _equal_everywhere(s, primary, replica, "W5 refusals")
 
 
-def _subject_closed(s: FastScenario, conn, first: int) -> None:
-    """A closed v1 refuses its clients (W8), in autocommit and inside a transaction that then commits."""
-    v1 = f"`{s.sources[0]}`"
-    assert "W8" in _error(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'rat', 'no', NULL, NULL)").message
+def _v1_closed(conn, alone: str, v2_writes: list[str], refused: list[str]) -> None:
+    """A closed v1 refuses its clients (W8): ``alone`` in autocommit, ``refused`` inside a transaction whose
+    ``v2_writes`` (carried into v1) then commit."""
+    assert "W8" in _error(conn, alone).message
     conn.execute("BEGIN")
-    conn.execute(f"INSERT INTO `{s.v2()}`.animal (subject_id, kind, name) VALUES ({first + 1}, 'rat', 'via v2')")
-    assert "W8" in _error(conn, f"UPDATE {v1}.subject SET nickname = 'no' WHERE subject_id = {first + 1}").message
-    assert "W8" in _error(conn, f"DELETE FROM {v1}.session__trial").message
+    for sql in v2_writes:
+        conn.execute(sql)
+    for sql in refused:
+        assert "W8" in _error(conn, sql).message
     conn.execute("COMMIT")
+
+
+def _subject_closed(s: FastScenario, conn, first: int) -> None:
+    v1 = f"`{s.sources[0]}`"
+    _v1_closed(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'rat', 'no', NULL, NULL)",
+               [f"INSERT INTO `{s.v2()}`.animal (subject_id, kind, name) VALUES ({first + 1}, 'rat', 'via v2')"],
+               [f"UPDATE {v1}.subject SET nickname = 'no' WHERE subject_id = {first + 1}",
+                f"DELETE FROM {v1}.session__trial"])
     assert s.db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id IN ({first}, {first + 1})") == [
         {"nickname": "via v2"}]
 
@@ -203,14 +212,10 @@ def _note_refusals(s: FastScenario, primary, replica) -> None:
 
 
 def _note_closed(s: FastScenario, conn, first: int) -> None:
-    """A closed v1 refuses its clients (W8), alone and inside a transaction whose v2 insert commits."""
-    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    assert "W8" in _error(conn, f"INSERT INTO {v1}.note (title) VALUES ('closed{first}')").message
-    conn.execute("BEGIN")
-    conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('via v2 {first}')")
-    assert "W8" in _error(conn, f"UPDATE {v1}.note SET body = 'no' WHERE title = 'via v2 {first}'").message
-    assert "W8" in _error(conn, f"DELETE FROM {v1}.note__tag").message
-    conn.execute("COMMIT")
+    v1 = f"`{s.sources[0]}`"
+    _v1_closed(conn, f"INSERT INTO {v1}.note (title) VALUES ('closed{first}')",
+               [f"INSERT INTO `{s.v2()}`.note (title) VALUES ('via v2 {first}')"],
+               [f"UPDATE {v1}.note SET body = 'no' WHERE title = 'via v2 {first}'", f"DELETE FROM {v1}.note__tag"])
     assert s.db.query(f"SELECT body FROM {v1}.note WHERE title IN ('closed{first}', 'via v2 {first}')") == [
         {"body": ""}]
 
@@ -271,14 +276,11 @@ def _probe_refusals(s: FastScenario, primary, replica) -> None:
 
 
 def _probe_closed(s: FastScenario, conn, first: int) -> None:
-    """A closed v1 refuses its clients (W8), alone and inside a transaction whose v2 writes commit."""
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    assert "W8" in _error(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'no')").message
-    conn.execute("BEGIN")
-    conn.execute(f"INSERT INTO {v2}.subject VALUES ({first + 1}, 'via v2')")
-    conn.execute(f"INSERT INTO {v2}.probe_insertion VALUES ({first + 1}, 1, 'np2', 4)")
-    assert "W8" in _error(conn, f"UPDATE {v1}.probe_insertion SET depth = 0 WHERE subject_id = {first + 1}").message
-    conn.execute("COMMIT")
+    _v1_closed(conn, f"INSERT INTO {v1}.subject VALUES ({first}, 'no')",
+               [f"INSERT INTO {v2}.subject VALUES ({first + 1}, 'via v2')",
+                f"INSERT INTO {v2}.probe_insertion VALUES ({first + 1}, 1, 'np2', 4)"],
+               [f"UPDATE {v1}.probe_insertion SET depth = 0 WHERE subject_id = {first + 1}"])
     assert s.db.query(f"SELECT subject_id, vendor, depth FROM {v1}.probe_insertion WHERE subject_id IN ({first}, "
                       f"{first + 1})") == [{"subject_id": first + 1, "vendor": "imec", "depth": 4.0}]
 
