@@ -57,21 +57,26 @@ def _same_both_ways(s: FastScenario) -> None:
         _rows(s.db, f"SELECT * FROM {v2}.note__tag ORDER BY 1, 2")
 
 
-def _writer(settings, side: str, schema: str, n: int, errors: list[str]) -> None:
+def _writer_round(conn, side: str, schema: str, t: str) -> None:
     """Inserts without ids: a row alone (autocommit), two in one statement, and a row and its tag in a
-    transaction (the id read back by its title, as a client that does not trust LAST_INSERT_ID would)."""
-    conn = connect(settings)
+    transaction (the id read back by its title, as a client that does not trust LAST_INSERT_ID would); titles
+    ``t`` + a, b, c, d."""
     body = "text" if side == "v2" else "body"
+    conn.execute(f"INSERT INTO `{schema}`.note (title, {body}) VALUES ('{t}a', 'one')")
+    conn.execute(f"INSERT INTO `{schema}`.note (title, {body}) VALUES ('{t}b', 'two'), ('{t}c', 'three')")
+    conn.execute("BEGIN")
+    conn.execute(f"INSERT INTO `{schema}`.note (title) VALUES ('{t}d')")
+    conn.execute(f"INSERT INTO `{schema}`.note__tag SELECT note_id, '{side}' FROM `{schema}`.note "
+                 f"WHERE title = '{t}d'")
+    conn.execute("COMMIT")
+
+
+def _writer(settings, side: str, schema: str, n: int, errors: list[str]) -> None:
+    """``ROUNDS`` rounds of :func:`_writer_round` on a connection of its own."""
+    conn = connect(settings)
     try:
         for i in range(ROUNDS):
-            t = f"{side}w{n}r{i}"
-            conn.execute(f"INSERT INTO `{schema}`.note (title, {body}) VALUES ('{t}a', 'one')")
-            conn.execute(f"INSERT INTO `{schema}`.note (title, {body}) VALUES ('{t}b', 'two'), ('{t}c', 'three')")
-            conn.execute("BEGIN")
-            conn.execute(f"INSERT INTO `{schema}`.note (title) VALUES ('{t}d')")
-            conn.execute(f"INSERT INTO `{schema}`.note__tag SELECT note_id, '{side}' FROM `{schema}`.note "
-                         f"WHERE title = '{t}d'")
-            conn.execute("COMMIT")
+            _writer_round(conn, side, schema, f"{side}w{n}r{i}")
     except ServerError as exc:
         errors.append(f"{side} {n}: {exc}")
     finally:
