@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import issued_ids, sides, written_row
+from djsqlgen.engines import issued_ids, sides, split_back, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -646,7 +646,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
     if ctx.reverse and event in ("INSERT", "UPDATE"):  # before anything reaches v1
         from djsqlgen.engines import two_way
 
-        blocks += two_way.value_refusals(ctx, written)
+        blocks += two_way.value_refusals(ctx, written) + split_back.side_refusals(ctx, written)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)

@@ -19,7 +19,8 @@ from __future__ import annotations
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
 from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, row_hash_sql
-from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
+from djsqlgen.engines.split_back import owned_rows
+from djsqlgen.engines.source import driving_walk, from_clause, target_walk, where_clause
 from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import Target
 from djsqlgen.sqltext import naming
@@ -72,7 +73,7 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
     walk = driving_walk(ctx.model, target)
     src_from = from_clause(target)
     src_where = where_clause(target, CHUNK_RANGE)
-    dst = f"{table_sql(target.schema, target.name)} AS dst"
+    dst = owned_rows(target)  # (a split side's way back: the v1 rows it owns)
     keys = target.key_columns
     dst_keys = ", ".join(f"dst.{_q(c.name)} AS {_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
     if strategy(target) == "aligned":

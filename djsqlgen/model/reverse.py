@@ -13,7 +13,9 @@ v2 write that would make two v2 rows one v1 row (W1).
 
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
-The lookup itself is no target here (it has no v1 table). An AUTO_INCREMENT key v2 keeps as its own
+The lookup itself is no target here (it has no v1 table). A split's sides (ops/split_table.py) go back as a union:
+each side is a target of the one v1 table that owns the v1 rows its filter passes (``Target.owns``,
+model/split_back.py). An AUTO_INCREMENT key v2 keeps as its own
 (``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
 v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
 """
@@ -27,6 +29,7 @@ from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Tab
 from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
+from djsqlgen.model.split_back import owned
 from djsqlgen.model.target import (
     DRIVING,
     ColumnDecl,
@@ -272,7 +275,8 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
     return Target(id=target.id, schema=v1.schema, name=v1.name, columns=tuple(columns), primary_key=v1.primary_key,
                   source=Source(TableRef(target.schema, target.name), joins=found.joins),
                   key_map=_reverse_key_map(v1, target, back), plan_key=target.plan_key, foreign_keys=tuple(keys),
-                  comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation)
+                  comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation,
+                  owns=owned(model, target))
 
 
 def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[str, str], ...]], bool]:

@@ -164,6 +164,9 @@ class Target:
     engine: str = "InnoDB"
     charset: str | None = None
     collation: str | None = None
+    # Two-way, the way back of a split side (model/split_back.py): the rows of this table that are this target's,
+    # over the table's own row (alias ``dst``); None: every row
+    owns: Expr | None = None
 
     @property
     def ref(self) -> TableRef:

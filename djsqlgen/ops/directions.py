@@ -6,7 +6,8 @@ dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a n
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
 own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
-unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
+unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``), and
+the sides of a split (each owns the v1 rows its filter passes: model/split_back.py). Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
 window.
@@ -16,7 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
+from djsqlgen.model.reverse import carried_back, cascade_repeats, issued_column, lookups_of, way_back
+from djsqlgen.model.split_back import split_group, split_reasons
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
@@ -93,10 +95,14 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
         reasons.append("one v2 row is shared by several v1 rows (a lookup)")
     if source.joins and not _joins_only_follow(target):
         reasons.append("its rows read other v1 tables (joins)")
-    if source.filter is not None:
+    # a split's sides go back to their one v1 table, each owning the v1 rows its filter passes (model/split_back.py)
+    sides = {side.id for side in split_group(model, target)}
+    if sides:
+        reasons += split_reasons(model, target, carried_back(target))
+    elif source.filter is not None:
         reasons.append("it holds only the v1 rows its filter passes")
     lookups = {lookup.id for lookup, _ in lookups_of(model, target)}  # they come back through this table's rows
-    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups) > 1:
+    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups | sides) > 1:
         reasons.append(f"{source.driving.label} makes rows of several v2 tables")
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
