@@ -29,6 +29,7 @@ from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Tab
 from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
+from djsqlgen.model.part_back import master_of, part_values
 from djsqlgen.model.split_back import owned
 from djsqlgen.model.target import (
     DRIVING,
@@ -163,6 +164,10 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
     # a lookup's columns: from the lookup row the v2 row refers to (the reverse of the extraction is a join)
     from_lookups, joins = _lookup_values(model, target)
+    # an extracted part's columns: from the v2 part row of the key (the reverse of the extraction is a LEFT JOIN)
+    from_parts, part_joins = part_values(model, target)
+    from_lookups = {**from_parts, **from_lookups}
+    joins.update(part_joins)
     reasons = []
     for attr in v1.attributes:
         if attr.name in back:
@@ -312,7 +317,9 @@ def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[
 
 def reverse_model(model: Model, two_way: set[str]) -> Model:
     """The v1 tables of the ``two_way`` targets, computed from v2."""
-    targets = tuple(reverse_target(model, t, two_way) for t in model.ordered() if t.id in two_way)
+    # (an extracted part has no v1 table: it goes back in its master's rows)
+    targets = tuple(reverse_target(model, t, two_way) for t in model.ordered()
+                    if t.id in two_way and master_of(model, t) is None)
     schemas = tuple(SchemaMap(source=s.target, target=s.source) for s in model.schemas)
     repeated = frozenset(path for path, repeated in cascade_repeats(model).items() if repeated)
     return Model(v1=v2_catalog(model), schemas=schemas, targets=targets, repeated_cascades=repeated)

@@ -56,6 +56,9 @@ TWO_WAY_CODES = {
            "each side of a split holds the v1 rows its filter passes, so a row whose values belong to another side (or "
            "to none, or two) is refused, an UPDATE that moves a row across the filter included: delete it from this "
            "side and insert it into the side its values belong to."),
+    "W10": ("a v2 part row whose columns are all NULL",
+            "v1 keeps an extracted part's columns in its master's row, where such a row and no part row are the same: "
+            "delete the part row instead."),
 }
 
 
