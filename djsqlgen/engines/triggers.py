@@ -660,7 +660,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         from djsqlgen.engines import two_way
 
         blocks += (two_way.value_refusals(ctx, written) + split_back.side_refusals(ctx, written)
-                   + part_back.part_refusals(ctx, written))
+                   + part_back.part_refusals(ctx, written) + part_back.merged_refusals(ctx, written))
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)

@@ -15,7 +15,8 @@ A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
 The lookup itself is no target here (it has no v1 table). A split's sides (ops/split_table.py) go back as a union:
 each side is a target of the one v1 table that owns the v1 rows its filter passes (``Target.owns``,
-model/split_back.py). An AUTO_INCREMENT key v2 keeps as its own
+model/split_back.py). A merged part's v1 table is a target of the master's v2 table, filtered like an extraction's
+part (model/part_back.py). An AUTO_INCREMENT key v2 keeps as its own
 (``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
 v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
 """
@@ -29,7 +30,7 @@ from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Tab
 from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
-from djsqlgen.model.part_back import master_of, part_values
+from djsqlgen.model.part_back import master_of, merged_part_targets, part_values
 from djsqlgen.model.split_back import owned
 from djsqlgen.model.target import (
     DRIVING,
@@ -317,12 +318,16 @@ def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[
 
 def reverse_model(model: Model, two_way: set[str]) -> Model:
     """The v1 tables of the ``two_way`` targets, computed from v2."""
-    # (an extracted part has no v1 table: it goes back in its master's rows)
-    targets = tuple(reverse_target(model, t, two_way) for t in model.ordered()
-                    if t.id in two_way and master_of(model, t) is None)
+    targets: list[Target] = []
+    for t in model.ordered():
+        if t.id not in two_way or master_of(model, t) is not None:
+            continue  # (an extracted part has no v1 table: it goes back in its master's rows)
+        back = reverse_target(model, t, two_way)
+        # a merged part's v1 rows, from the master's v2 rows (keyed as the master)
+        targets += [back] + [replace(p, key_map=back.key_map) for p in merged_part_targets(model, t, two_way)]
     schemas = tuple(SchemaMap(source=s.target, target=s.source) for s in model.schemas)
     repeated = frozenset(path for path, repeated in cascade_repeats(model).items() if repeated)
-    return Model(v1=v2_catalog(model), schemas=schemas, targets=targets, repeated_cascades=repeated)
+    return Model(v1=v2_catalog(model), schemas=schemas, targets=tuple(targets), repeated_cascades=repeated)
 
 
 def forward_two_way(model: Model, two_way: set[str]) -> Model:

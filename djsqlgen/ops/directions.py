@@ -7,8 +7,9 @@ still be read from (model/reverse.py ``way_back``), a child following such a key
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
 own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``), and
-the sides of a split (each owns the v1 rows its filter passes: model/split_back.py), and an extracted part (it
-goes back through its master's rows: model/part_back.py). Every
+the sides of a split (each owns the v1 rows its filter passes: model/split_back.py), an extracted part (it
+goes back through its master's rows) and a merged part (its v1 rows come back from the master's: model/part_back.py).
+Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
 window.
@@ -19,7 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from djsqlgen.model.reverse import carried_back, cascade_repeats, issued_column, lookups_of, way_back
-from djsqlgen.model.part_back import extracted_parts, master_of, part_reasons
+from djsqlgen.model.part_back import (
+    extracted_parts,
+    master_of,
+    merge_reasons,
+    merged_parts,
+    part_reasons,
+)
 from djsqlgen.model.split_back import split_group, split_reasons
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
@@ -100,8 +107,11 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
     reasons = []
     if source.distinct:
         reasons.append("one v2 row is shared by several v1 rows (a lookup)")
-    if source.joins and not _joins_only_follow(target):
+    # a merged part goes back as a v1 part row made from the v2 row (model/part_back.py); other joins do not
+    merged = merged_parts(model, target)
+    if source.joins and not _joins_only_follow(target) and len(merged) != len(source.joins):
         reasons.append("its rows read other v1 tables (joins)")
+    reasons += merge_reasons(model, target)
     # a split's sides go back to their one v1 table, each owning the v1 rows its filter passes (model/split_back.py)
     sides = {side.id for side in split_group(model, target)}
     # an extracted part goes back through its master's rows, which read it (model/part_back.py)

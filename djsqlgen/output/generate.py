@@ -63,8 +63,10 @@ class Migration:
                            one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions
                                          if not d.two_way and d.target_id not in lookups),
                            data_checks=self.data_checks, lookups_back=frozenset(lookups))
-        self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
-                                    compare_before_write=frozenset(two_way), reverse=True,
+        back = reverse_model(self.built.model, two_way) if plan.sync == TWO_WAY else None
+        # (every v1 table of the reverse model compares before it writes, a merged part's too: model/part_back.py)
+        self.reverse_ctx = (Context(back, plan, self.dialect, self.hash,
+                                    compare_before_write=frozenset(two_way | {t.id for t in back.targets}), reverse=True,
                                     lookup_tables=tuple(sorted(model.target(i).ref for i in lookups)))
                             if plan.sync == TWO_WAY else None)
 

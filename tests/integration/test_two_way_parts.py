@@ -148,3 +148,116 @@ def test_a_moved_column_v1_declares_not_null_keeps_the_tables_one_way(db, prefix
            "a v2 master without its part row (DataJoint inserts it first) has no v1 form)" in checked, checked
     assert f"sync: {dst}.session__notes <- {src}.session: one-way (an extracted part goes back through its " \
            f"master's rows, and {dst}.session syncs one way)" in checked, checked
+
+
+MERGE_V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
+  ENGINE=InnoDB;
+CREATE TABLE scan (subject_id int NOT NULL, scan_id int NOT NULL, depth float NOT NULL,
+  PRIMARY KEY (subject_id, scan_id),
+  CONSTRAINT scan_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE scan__quality (subject_id int NOT NULL, scan_id int NOT NULL, snr double NOT NULL,
+  verdict varchar(8) NOT NULL DEFAULT '', ok tinyint NULL, PRIMARY KEY (subject_id, scan_id),
+  CONSTRAINT quality_scan FOREIGN KEY (subject_id, scan_id) REFERENCES scan (subject_id, scan_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_10;
+INSERT INTO scan SELECT s.seq, k.seq, s.seq + k.seq / 10 FROM seq_1_to_10 AS s, seq_1_to_3 AS k;
+INSERT INTO scan__quality SELECT subject_id, scan_id, depth * 3, IF(scan_id = 2, 'good', ''), IF(scan_id = 1, 1, NULL)
+  FROM scan WHERE subject_id % 4 <> 0
+"""
+SCAN = "ORDER BY subject_id, scan_id"
+
+
+def _merged(s: FastScenario):
+    def edit(plan: dict) -> None:
+        plan["sync"] = "two-way"
+        s.tables(plan)["scan__quality"] = {"merge_into_master": True}
+    return edit
+
+
+def _merge_same_both_ways(s: FastScenario) -> None:
+    """Independently of verify: v2's scan is v1's scan LEFT JOIN its quality row (forward), and v1's scan and
+    scan__quality are v2's scan and its rows with a quality column set (reverse)."""
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    q = s.db.query
+    assert q(f"SELECT m.*, p.snr, p.verdict, p.ok FROM {v1}.scan AS m LEFT JOIN {v1}.scan__quality AS p "
+             f"USING (subject_id, scan_id) ORDER BY m.subject_id, m.scan_id") == q(f"SELECT * FROM {v2}.scan {SCAN}")
+    assert q(f"SELECT * FROM {v1}.scan__quality {SCAN}") == \
+        q(f"SELECT subject_id, scan_id, snr, verdict, ok FROM {v2}.scan WHERE snr IS NOT NULL OR verdict IS NOT NULL "
+          f"OR ok IS NOT NULL {SCAN}")
+    assert q(f"SELECT * FROM {v1}.scan {SCAN}") == q(f"SELECT subject_id, scan_id, depth FROM {v2}.scan {SCAN}")
+
+
+def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(MERGE_V1)
+    s.plan(_merged(s))
+    checked = s.run("plan", "check", str(s.plan_path))
+    src, dst = s.sources[0], s.v2()
+    assert f"sync: {dst}.scan <-> {src}.scan: two-way" in checked.stderr, checked.stderr
+    s.generate()
+    v1, v2 = f"`{src}`", f"`{dst}`"
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    db.execute(f"INSERT INTO {v1}.scan__quality VALUES (4, 1, 0.5, 'late', NULL)")  # before 60: v1 as before
+    _refused(db, f"UPDATE {v2}.scan SET snr = 1 WHERE subject_id = 4 AND scan_id = 1", "W6", "scan")
+    s.backfill()
+    applied(s, "60_constraints")
+    _merge_same_both_ways(s)
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [], (tables, diffs)
+
+    # from 60: a v2 row with quality values makes v1's scan and scan__quality rows; one without makes a scan alone
+    db.execute(f"INSERT INTO {v2}.scan VALUES (1, 7, 1.5, 2.5, 'ok', 1), (1, 8, 1.5, NULL, NULL, NULL)")
+    assert db.query(f"SELECT scan_id, snr FROM {v1}.scan__quality WHERE subject_id = 1 AND scan_id > 6") == \
+        [{"scan_id": 7, "snr": 2.5}]
+    # quality values changed, added to a scan without, cleared (v1's part row goes), a scan's depth
+    db.execute(f"UPDATE {v2}.scan SET snr = snr * 2, ok = NULL WHERE subject_id = 2")
+    db.execute(f"UPDATE {v2}.scan SET snr = 9, verdict = 'new' WHERE subject_id = 8 AND scan_id = 1")
+    db.execute(f"UPDATE {v2}.scan SET snr = NULL, verdict = NULL, ok = NULL WHERE subject_id = 3 AND scan_id = 3")
+    db.execute(f"UPDATE {v2}.scan SET depth = 0 WHERE subject_id = 5")
+    # deletes (v1's part row first, then its scan), a scan renumbered, a subject renumbered (both sides' cascades)
+    db.execute(f"DELETE FROM {v2}.scan WHERE subject_id = 6")
+    db.execute(f"UPDATE {v2}.scan SET scan_id = 30 WHERE subject_id = 7 AND scan_id = 3")
+    db.execute(f"UPDATE {v2}.subject SET subject_id = 90 WHERE subject_id = 9")
+    _merge_same_both_ways(s)
+
+    # no v1 form: quality values without the snr v1's part row needs (W10, naming the column); nothing changed
+    before = db.query(f"SELECT * FROM {v1}.scan__quality {SCAN}")
+    with pytest.raises(ServerError) as failed:
+        db.execute(f"UPDATE {v2}.scan SET snr = NULL WHERE subject_id = 1 AND scan_id = 1")
+    e = failed.value
+    assert e.errno == 1644 and "djsqlgen W10" in e.message and "(snr)" in e.message and "scan" in e.message, e
+    assert len(e.message) <= 128, e.message
+    _refused(db, f"INSERT INTO {v2}.scan VALUES (1, 9, 1, NULL, 'bad', NULL)", "W10", "scan")
+    assert db.query(f"SELECT * FROM {v1}.scan__quality {SCAN}") == before
+
+    # v1 writes keep working: a scan then its quality row, as DataJoint 0.14 inserts them; a quality row changed,
+    # deleted; a scan deleted after its part
+    client = connect(server_settings)
+    try:
+        client.execute("BEGIN")
+        client.execute(f"INSERT INTO {v1}.scan VALUES (10, 9, 10.9)")
+        client.execute(f"INSERT INTO {v1}.scan__quality VALUES (10, 9, 32.7, 'v1', 1)")
+        client.execute("COMMIT")
+    finally:
+        client.close()
+    db.execute(f"UPDATE {v1}.scan__quality SET verdict = 'changed' WHERE subject_id = 10")
+    db.execute(f"DELETE FROM {v1}.scan__quality WHERE subject_id = 5 AND scan_id = 2")
+    db.execute(f"DELETE FROM {v1}.scan__quality WHERE subject_id = 10 AND scan_id = 1")
+    db.execute(f"DELETE FROM {v1}.scan WHERE subject_id = 10 AND scan_id = 1")
+    db.execute(f"UPDATE {v1}.subject SET subject_id = 100 WHERE subject_id = 10")
+    _merge_same_both_ways(s)
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [], (tables, diffs)
+
+
+def test_a_merged_part_of_nullable_columns_keeps_its_master_one_way(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(MERGE_V1.replace("snr double NOT NULL", "snr double NULL")
+                .replace("verdict varchar(8) NOT NULL DEFAULT ''", "verdict varchar(8) NULL"))
+    s.plan(_merged(s))
+    checked = s.run("plan", "check", str(s.plan_path)).stderr
+    src, dst = s.sources[0], s.v2()
+    assert f"sync: {dst}.scan <- {src}.scan: one-way (every column of the merged part {src}.scan__quality allows " \
+           "NULL: a part row of NULLs and no part row are the same v2 row)" in checked, checked
