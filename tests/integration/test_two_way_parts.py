@@ -261,3 +261,21 @@ def test_a_merged_part_of_nullable_columns_keeps_its_master_one_way(db, prefix, 
     src, dst = s.sources[0], s.v2()
     assert f"sync: {dst}.scan <- {src}.scan: one-way (every column of the merged part {src}.scan__quality allows " \
            "NULL: a part row of NULLs and no part row are the same v2 row)" in checked, checked
+
+
+def test_the_round_trip_check_covers_an_extracted_part(db, prefix, dj_env, tmp_path):
+    """A moved value that would not come back from the v2 part (a CHAR drops trailing spaces) refuses two-way,
+    naming the column and v1's key."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1 + ";\nUPDATE session SET notes = 'padded  ' WHERE subject_id = 2 AND session_id = 2")
+
+    def edit(plan: dict) -> None:
+        _two_way(s)(plan)
+        s.tables(plan)["session"]["columns"] = {"subject_id": "keep", "session_id": "keep", "start": "keep",
+                                                "notes": {"type": "char(64)"}, "rating": "keep"}
+    s.plan(edit)
+    checked = s.run("plan", "check", str(s.plan_path), check=False)
+    expected = f"{s.sources[0]}.session.notes at key [\"2\", \"2\"] does not come back from v2 byte for byte"
+    assert checked.returncode != 0 and expected in checked.stdout + checked.stderr, checked
+    s.db.execute(f"UPDATE `{s.sources[0]}`.session SET notes = 'padded' WHERE subject_id = 2 AND session_id = 2")
+    assert s.run("plan", "check", str(s.plan_path)).returncode == 0

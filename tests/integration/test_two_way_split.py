@@ -140,3 +140,25 @@ def test_split_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_sett
     db.execute(f"UPDATE {v1}.subject SET subject_id = 120 WHERE subject_id = 12")
     _same_both_ways(s)
     _clean_both_ways(s)
+
+
+def test_the_round_trip_check_covers_each_side(db, prefix, dj_env, tmp_path):
+    """A side's value that would not come back from v2 (a CHAR drops trailing spaces) refuses two-way, naming the
+    side's plan key, the column and v1's key: each side is checked over the rows its filter passes."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1 + ";\nUPDATE recording SET note = 'padded  ' WHERE subject_id = 2 AND rec = 'r1'")
+    modality = s.db.query(f"SELECT modality FROM `{s.sources[0]}`.recording WHERE subject_id = 2 AND rec = 'r1'")
+    side = [m["modality"] for m in modality] == ["imaging"]
+
+    def edit(plan: dict) -> None:
+        _two_way(s)(plan)
+        s.tables(plan)["recording"]["columns"] = {"subject_id": "keep", "rec": "keep", "modality": "keep",
+                                                  "x": "keep", "note": {"type": "char(32)"}}
+    s.plan(edit)
+    checked = s.run("plan", "check", str(s.plan_path), check=False)
+    plan_key = f"schemas.{s.sources[0]}.tables.recording.split[{int(side)}]"
+    expected = f"{plan_key}: {s.sources[0]}.recording.note at key [\"2\", \"r1\"] does not come back from v2 byte"
+    assert checked.returncode != 0 and expected in checked.stdout + checked.stderr, checked
+    # the row fixed, every side comes back
+    s.db.execute(f"UPDATE `{s.sources[0]}`.recording SET note = 'padded' WHERE subject_id = 2 AND rec = 'r1'")
+    assert s.run("plan", "check", str(s.plan_path)).returncode == 0
