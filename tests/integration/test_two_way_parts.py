@@ -13,6 +13,8 @@ ways by full ordered SELECTs, independently of verify, and verify is clean in bo
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
@@ -279,3 +281,46 @@ def test_the_round_trip_check_covers_an_extracted_part(db, prefix, dj_env, tmp_p
     assert checked.returncode != 0 and expected in checked.stdout + checked.stderr, checked
     s.db.execute(f"UPDATE `{s.sources[0]}`.session SET notes = 'padded' WHERE subject_id = 2 AND session_id = 2")
     assert s.run("plan", "check", str(s.plan_path)).returncode == 0
+
+
+def datajoint_on_both_sides(s: FastScenario, dj014_python, shape: str, iterations: int = 12) -> None:
+    """DataJoint 2.3 users on v2 and DataJoint 0.14 users on v1 at once, two of each (tests/support/
+    dj_parts_writers.py): inserts with parts, update1, cascading deletes. Each must finish every iteration."""
+    import subprocess
+    import sys
+
+    from support.engine import SUPPORT
+
+    script = str(SUPPORT / "dj_parts_writers.py")
+    writers = [subprocess.Popen([str(python), script, "--schema", schema, "--shape", shape, "--side", side,
+                                 "--worker", str(w), "--iterations", str(iterations)],
+                                env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for python, schema, side in ((sys.executable, s.v2(), "v2"), (dj014_python, s.sources[0], "v1"))
+               for w in (1, 2)]
+    for w in writers:
+        stdout, stderr = w.communicate(timeout=600)
+        assert w.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout.splitlines()[-1])["inserted"] == iterations, stdout
+
+
+def _open_at_60(s: FastScenario, v1: str, edit) -> None:
+    s.create_v1(v1)
+    s.plan(edit(s))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+
+
+@pytest.mark.parametrize("shape", ["extract", "merge"])
+def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_parts(db, prefix, dj_env, tmp_path, dj014_python, shape):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    _open_at_60(s, V1 if shape == "extract" else MERGE_V1, _two_way if shape == "extract" else _merged)
+    datajoint_on_both_sides(s, dj014_python, shape)
+    (_same_both_ways if shape == "extract" else _merge_same_both_ways)(s)
+    v1 = f"`{s.sources[0]}`"
+    master = "session" if shape == "extract" else "scan"
+    # 2 x 12 rows a side, a third of them deleted
+    assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.{master} WHERE {master}_id >= 600") == [{"n": 32}]
+    code, tables, diffs = _report(s)
+    assert code == 0 and diffs == [], (tables, diffs)

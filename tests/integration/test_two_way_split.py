@@ -162,3 +162,15 @@ def test_the_round_trip_check_covers_each_side(db, prefix, dj_env, tmp_path):
     # the row fixed, every side comes back
     s.db.execute(f"UPDATE `{s.sources[0]}`.recording SET note = 'padded' WHERE subject_id = 2 AND rec = 'r1'")
     assert s.run("plan", "check", str(s.plan_path)).returncode == 0
+
+
+def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_split(db, prefix, dj_env, tmp_path, dj014_python):
+    from integration.test_two_way_parts import _open_at_60, datajoint_on_both_sides
+
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    _open_at_60(s, V1, _two_way)
+    datajoint_on_both_sides(s, dj014_python, "split")
+    _same_both_ways(s)
+    # 2 x 12 rows a side, a third of them deleted
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{s.sources[0]}`.recording WHERE rec LIKE 'w%%'") == [{"n": 32}]
+    _clean_both_ways(s)
