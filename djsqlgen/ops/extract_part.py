@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import classify_table
-from djsqlgen.model.expr import Expr
 from djsqlgen.model.part_back import any_not_null
 from djsqlgen.model.target import ForeignKeyDecl, Model, Target
 from djsqlgen.ops.base import Operation

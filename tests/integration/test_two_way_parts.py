@@ -13,10 +13,9 @@ ways by full ordered SELECTs, independently of verify, and verify is clean in bo
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from integration.test_two_way_verify import BACK, FORWARD, _report
+from integration.test_two_way_split import _open_at_60, datajoint_on_both_sides, refused_at_write, verified_both_ways
+from integration.test_two_way_verify import BACK, FORWARD
 from support.safety import FastScenario, applied
 
 from djsqlgen.run.db import ServerError, connect
@@ -59,20 +58,8 @@ def _same_both_ways(s: FastScenario) -> None:
     assert q(f"SELECT * FROM {v1}.subject ORDER BY subject_id") == q(f"SELECT * FROM {v2}.subject ORDER BY subject_id")
 
 
-def _refused(db, sql: str, code: str, table: str) -> None:
-    with pytest.raises(ServerError) as failed:
-        db.execute(sql)
-    e = failed.value
-    assert e.errno == 1644 and f"djsqlgen {code}" in e.message and table in e.message, (sql, e)
-    assert len(e.message) <= 128, e.message
-
-
 def _clean_both_ways(s: FastScenario) -> None:
-    code, tables, diffs = _report(s)
-    assert code == 0 and diffs == [], (tables, diffs)
-    ways = {(t["v2_table"].split(".")[1], t["direction"]) for t in tables}
-    assert {("session", BACK), ("session", FORWARD), ("session__notes", FORWARD)} <= ways, ways
-
+    verified_both_ways(s, {("session", BACK), ("session", FORWARD), ("session__notes", FORWARD)})
 
 def test_part_extraction_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
     s = FastScenario(db, prefix, dj_env, tmp_path)
@@ -88,7 +75,7 @@ def test_part_extraction_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, s
 
     # before 60: v1 writes carried as before; a v2 part write refused (W6)
     db.execute(f"INSERT INTO {v1}.session VALUES (1, 9, '2024-02-02', 'before 60', NULL)")
-    _refused(db, f"UPDATE {v2}.session__notes SET rating = 5 WHERE subject_id = 1 AND session_id = 9", "W6",
+    refused_at_write(db, f"UPDATE {v2}.session__notes SET rating = 5 WHERE subject_id = 1 AND session_id = 9", "W6",
              "session")
     s.backfill()
     applied(s, "60_constraints")
@@ -124,8 +111,8 @@ def test_part_extraction_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, s
 
     # a part row of NULLs has no v1 form: refused, inserted or updated to it; nothing changed
     before = db.query(f"SELECT * FROM {v1}.session {ORDER}")
-    _refused(db, f"INSERT INTO {v2}.session__notes VALUES (2, 8, NULL, NULL)", "W10", "session__notes")
-    _refused(db, f"UPDATE {v2}.session__notes SET notes = NULL, rating = NULL WHERE subject_id = 9 AND "
+    refused_at_write(db, f"INSERT INTO {v2}.session__notes VALUES (2, 8, NULL, NULL)", "W10", "session__notes")
+    refused_at_write(db, f"UPDATE {v2}.session__notes SET notes = NULL, rating = NULL WHERE subject_id = 9 AND "
              "session_id = 2", "W10", "session__notes")
     assert db.query(f"SELECT * FROM {v1}.session {ORDER}") == before
 
@@ -202,12 +189,11 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     v1, v2 = f"`{src}`", f"`{dst}`"
     applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
     db.execute(f"INSERT INTO {v1}.scan__quality VALUES (4, 1, 0.5, 'late', NULL)")  # before 60: v1 as before
-    _refused(db, f"UPDATE {v2}.scan SET snr = 1 WHERE subject_id = 4 AND scan_id = 1", "W6", "scan")
+    refused_at_write(db, f"UPDATE {v2}.scan SET snr = 1 WHERE subject_id = 4 AND scan_id = 1", "W6", "scan")
     s.backfill()
     applied(s, "60_constraints")
     _merge_same_both_ways(s)
-    code, tables, diffs = _report(s)
-    assert code == 0 and diffs == [], (tables, diffs)
+    verified_both_ways(s, {("scan", BACK), ("scan", FORWARD)})
 
     # from 60: a v2 row with quality values makes v1's scan and scan__quality rows; one without makes a scan alone
     db.execute(f"INSERT INTO {v2}.scan VALUES (1, 7, 1.5, 2.5, 'ok', 1), (1, 8, 1.5, NULL, NULL, NULL)")
@@ -231,7 +217,7 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     e = failed.value
     assert e.errno == 1644 and "djsqlgen W10" in e.message and "(snr)" in e.message and "scan" in e.message, e
     assert len(e.message) <= 128, e.message
-    _refused(db, f"INSERT INTO {v2}.scan VALUES (1, 9, 1, NULL, 'bad', NULL)", "W10", "scan")
+    refused_at_write(db, f"INSERT INTO {v2}.scan VALUES (1, 9, 1, NULL, 'bad', NULL)", "W10", "scan")
     assert db.query(f"SELECT * FROM {v1}.scan__quality {SCAN}") == before
 
     # v1 writes keep working: a scan then its quality row, as DataJoint 0.14 inserts them; a quality row changed,
@@ -250,8 +236,7 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     db.execute(f"DELETE FROM {v1}.scan WHERE subject_id = 10 AND scan_id = 1")
     db.execute(f"UPDATE {v1}.subject SET subject_id = 100 WHERE subject_id = 10")
     _merge_same_both_ways(s)
-    code, tables, diffs = _report(s)
-    assert code == 0 and diffs == [], (tables, diffs)
+    verified_both_ways(s, {("scan", BACK), ("scan", FORWARD)})
 
 
 def test_a_merged_part_of_nullable_columns_keeps_its_master_one_way(db, prefix, dj_env, tmp_path):
@@ -283,35 +268,6 @@ def test_the_round_trip_check_covers_an_extracted_part(db, prefix, dj_env, tmp_p
     assert s.run("plan", "check", str(s.plan_path)).returncode == 0
 
 
-def datajoint_on_both_sides(s: FastScenario, dj014_python, shape: str, iterations: int = 12) -> None:
-    """DataJoint 2.3 users on v2 and DataJoint 0.14 users on v1 at once, two of each (tests/support/
-    dj_parts_writers.py): inserts with parts, update1, cascading deletes. Each must finish every iteration."""
-    import subprocess
-    import sys
-
-    from support.engine import SUPPORT
-
-    script = str(SUPPORT / "dj_parts_writers.py")
-    writers = [subprocess.Popen([str(python), script, "--schema", schema, "--shape", shape, "--side", side,
-                                 "--worker", str(w), "--iterations", str(iterations)],
-                                env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for python, schema, side in ((sys.executable, s.v2(), "v2"), (dj014_python, s.sources[0], "v1"))
-               for w in (1, 2)]
-    for w in writers:
-        stdout, stderr = w.communicate(timeout=600)
-        assert w.returncode == 0, stderr[-3000:]
-        assert json.loads(stdout.splitlines()[-1])["inserted"] == iterations, stdout
-
-
-def _open_at_60(s: FastScenario, v1: str, edit) -> None:
-    s.create_v1(v1)
-    s.plan(edit(s))
-    s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
-
-
 @pytest.mark.parametrize("shape", ["extract", "merge"])
 def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_parts(db, prefix, dj_env, tmp_path, dj014_python, shape):
     s = FastScenario(db, prefix, dj_env, tmp_path)
@@ -322,5 +278,4 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_parts(db, prefix, dj_env
     master = "session" if shape == "extract" else "scan"
     # 2 x 12 rows a side, a third of them deleted
     assert db.query(f"SELECT COUNT(*) AS n FROM {v1}.{master} WHERE {master}_id >= 600") == [{"n": 32}]
-    code, tables, diffs = _report(s)
-    assert code == 0 and diffs == [], (tables, diffs)
+    verified_both_ways(s, {(master, BACK), (master, FORWARD)})

@@ -12,6 +12,8 @@ directions.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
@@ -55,7 +57,8 @@ def _same_both_ways(s: FastScenario) -> None:
         s.db.query(f"SELECT * FROM {v2}.subject ORDER BY subject_id")
 
 
-def _refused(db, sql: str, code: str, table: str) -> None:
+def refused_at_write(db, sql: str, code: str, table: str) -> None:
+    """``sql`` fails with a trigger's refusal ``code`` (1644), naming ``table``, within 128 characters."""
     with pytest.raises(ServerError) as failed:
         db.execute(sql)
     e = failed.value
@@ -63,12 +66,47 @@ def _refused(db, sql: str, code: str, table: str) -> None:
     assert len(e.message) <= 128, e.message
 
 
-def _clean_both_ways(s: FastScenario) -> None:
+def verified_both_ways(s: FastScenario, checked: set[tuple[str, str]]) -> None:
+    """`djsqlgen verify` clean, ``checked`` (v2 table, direction) among what it checked."""
     code, tables, diffs = _report(s)
     assert code == 0 and diffs == [], (tables, diffs)
     ways = {(t["v2_table"].split(".")[1], t["direction"]) for t in tables}
-    assert {("ephys_recording", BACK), ("imaging_recording", BACK), ("ephys_recording", FORWARD),
-            ("imaging_recording", FORWARD)} <= ways, ways
+    assert checked <= ways, ways
+
+
+def _clean_both_ways(s: FastScenario) -> None:
+    verified_both_ways(s, {("ephys_recording", BACK), ("imaging_recording", BACK), ("ephys_recording", FORWARD),
+                           ("imaging_recording", FORWARD)})
+
+
+def datajoint_on_both_sides(s: FastScenario, dj014_python, shape: str, iterations: int = 12) -> None:
+    """DataJoint 2.3 users on v2 and DataJoint 0.14 users on v1 at once, two of each (tests/support/
+    dj_parts_writers.py): inserts with parts, update1, cascading deletes. Each must finish every iteration."""
+    import subprocess
+    import sys
+
+    from support.engine import SUPPORT
+
+    script = str(SUPPORT / "dj_parts_writers.py")
+    writers = [subprocess.Popen([str(python), script, "--schema", schema, "--shape", shape, "--side", side,
+                                 "--worker", str(w), "--iterations", str(iterations)],
+                                env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for python, schema, side in ((sys.executable, s.v2(), "v2"), (dj014_python, s.sources[0], "v1"))
+               for w in (1, 2)]
+    for w in writers:
+        stdout, stderr = w.communicate(timeout=600)
+        assert w.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout.splitlines()[-1])["inserted"] == iterations, stdout
+
+
+def _open_at_60(s: FastScenario, v1: str, edit) -> None:
+    s.create_v1(v1)
+    s.plan(edit(s))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    applied(s, "60_constraints")
+
 
 
 def test_split_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
@@ -85,7 +123,7 @@ def test_split_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_sett
 
     # before 60: v1 writes carried as before, a v2 write refused (W6)
     db.execute(f"INSERT INTO {v1}.recording VALUES (1, 'r9', 'imaging', 0.5, 'before')")
-    _refused(db, f"INSERT INTO {v2}.ephys_recording VALUES (2, 'r9', 'ephys', 1, '')", "W6", "recording")
+    refused_at_write(db, f"INSERT INTO {v2}.ephys_recording VALUES (2, 'r9', 'ephys', 1, '')", "W6", "recording")
     s.backfill()
     applied(s, "60_constraints")
     _same_both_ways(s)
@@ -109,11 +147,11 @@ def test_split_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_sett
 
     # refused at the write: a row of the other side, of no side; an UPDATE moving a row across the filter
     before = db.query(f"SELECT * FROM {v1}.recording {ORDER}")
-    _refused(db, f"INSERT INTO {v2}.ephys_recording VALUES (7, 'r9', 'imaging', 1, '')", "W9", "ephys_recording")
-    _refused(db, f"INSERT INTO {v2}.imaging_recording VALUES (7, 'r9', 'ecog', 1, '')", "W9", "imaging_recording")
-    _refused(db, f"UPDATE {v2}.ephys_recording SET modality = 'imaging' WHERE subject_id = 7 AND rec = 'r1'", "W9",
+    refused_at_write(db, f"INSERT INTO {v2}.ephys_recording VALUES (7, 'r9', 'imaging', 1, '')", "W9", "ephys_recording")
+    refused_at_write(db, f"INSERT INTO {v2}.imaging_recording VALUES (7, 'r9', 'ecog', 1, '')", "W9", "imaging_recording")
+    refused_at_write(db, f"UPDATE {v2}.ephys_recording SET modality = 'imaging' WHERE subject_id = 7 AND rec = 'r1'", "W9",
              "ephys_recording")
-    _refused(db, f"UPDATE {v2}.imaging_recording SET modality = 'ephys', rec = 'r30' WHERE subject_id = 8 AND "
+    refused_at_write(db, f"UPDATE {v2}.imaging_recording SET modality = 'ephys', rec = 'r30' WHERE subject_id = 8 AND "
              "rec = 'r1'", "W9", "imaging_recording")
     assert db.query(f"SELECT * FROM {v1}.recording {ORDER}") == before
     _same_both_ways(s)
@@ -165,8 +203,6 @@ def test_the_round_trip_check_covers_each_side(db, prefix, dj_env, tmp_path):
 
 
 def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_split(db, prefix, dj_env, tmp_path, dj014_python):
-    from integration.test_two_way_parts import _open_at_60, datajoint_on_both_sides
-
     s = FastScenario(db, prefix, dj_env, tmp_path)
     _open_at_60(s, V1, _two_way)
     datajoint_on_both_sides(s, dj014_python, "split")
