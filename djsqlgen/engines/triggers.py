@@ -487,9 +487,10 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if paths and not t.source.distinct:
-            reached = _reached(ctx, Impact(t, paths), "OLD")  # (two-way: compared first, as every carried write)
+            # (two-way: compared first, as every carried write; an upsert, so carried as an UPDATE is)
+            reached = _reached(ctx, Impact(t, paths), "OLD")
             blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
-                           _carried(ctx, t, "DELETE", _upsert_changes(t, reached, present=True),
+                           _carried(ctx, t, "UPDATE", _upsert_changes(t, reached, present=True),
                                     _upsert(t, reached, False))))
     return blocks
 

@@ -136,7 +136,7 @@ def merge_reasons(model: Model, master: Target) -> list[str]:
 def merged_part_targets(model: Model, master: Target, two_way: set[str]) -> list[Target]:
     """The way back of each part merged into ``master`` (two-way): the v1 part table as a target computed from v2's
     master rows, a row where one of the part's columns is not NULL."""
-    from djsqlgen.model.reverse import carried_back
+    from djsqlgen.model.reverse import carried_back  # (reverse.py imports this module)
 
     key_back = carried_back(master)  # v1 master column -> v2 column (the part's key columns are the master's)
     out = []

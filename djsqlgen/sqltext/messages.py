@@ -56,9 +56,10 @@ TWO_WAY_CODES = {
            "each side of a split holds the v1 rows its filter passes, so a row whose values belong to another side (or "
            "to none, or two) is refused, an UPDATE that moves a row across the filter included: delete it from this "
            "side and insert it into the side its values belong to."),
-    "W10": ("a v2 part row whose columns are all NULL",
-            "v1 keeps an extracted part's columns in its master's row, where such a row and no part row are the same: "
-            "delete the part row instead."),
+    "W10": ("a v2 part row that v1 cannot hold",
+            "v1 keeps an extracted part's columns in its master's row, where a part row of NULLs and no part row are "
+            "the same: delete the part row instead. A merged part's columns that make a v1 part row (one is set) must "
+            "give each of its NOT NULL columns a value (the message names it): set it, or clear them all."),
 }
 
 
