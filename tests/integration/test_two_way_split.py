@@ -210,3 +210,19 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_split(db, prefix, dj_e
     # 2 x 12 rows a side, a third of them deleted
     assert db.query(f"SELECT COUNT(*) AS n FROM `{s.sources[0]}`.recording WHERE rec LIKE 'w%%'") == [{"n": 32}]
     _clean_both_ways(s)
+
+
+def test_a_split_whose_filter_reads_a_column_v2_drops_stays_one_way(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+
+    def edit(plan: dict) -> None:
+        _two_way(s)(plan)
+        s.tables(plan)["recording"]["columns"] = {"subject_id": "keep", "rec": "keep", "modality": "drop",
+                                                  "x": "keep", "note": "keep"}
+    s.plan(edit)
+    checked = s.run("plan", "check", str(s.plan_path), check=False)
+    src, dst = s.sources[0], s.v2()
+    for side in ("ephys_recording", "imaging_recording"):
+        assert f"sync: {dst}.{side} <- {src}.recording: one-way (the split's filters read modality, which " \
+               f"{dst}.{side} does not keep: a v2 row cannot tell which side it belongs to" in checked.stderr, checked
