@@ -93,6 +93,9 @@ def part_values(model: Model, master: Target) -> tuple[dict[str, Expr], dict[str
     return columns, joins
 
 
+MERGED = "/"  # in a merged part's way back's id: the master's id, this, the part's name
+
+
 # -- a merged part (ops/merge_part.py): v2's master row holds the part's columns; going back, a v1 part row where one
 # of them is not NULL (the reverse of the merge is the extraction above)
 
@@ -133,6 +136,18 @@ def merge_reasons(model: Model, master: Target) -> list[str]:
     return reasons
 
 
+def merged_part_id(master_id: str, part: str) -> str:
+    """The id of a merged part's way back: it has no forward target (nor progress row) of its own, so verify checks it
+    beside its master's (``merged_of``)."""
+    return f"{master_id}{MERGED}{part}"
+
+
+def merged_of(target_id: str) -> tuple[str, str] | None:
+    """(the master's id, the v1 part table's name) of a merged part's way back, else None."""
+    master, sep, part = target_id.partition(MERGED)
+    return (master, part) if sep else None
+
+
 def merged_part_targets(model: Model, master: Target, two_way: set[str]) -> list[Target]:
     """The way back of each part merged into ``master`` (two-way): the v1 part table as a target computed from v2's
     master rows, a row where one of the part's columns is not NULL."""
@@ -152,7 +167,7 @@ def merged_part_targets(model: Model, master: Target, two_way: set[str]) -> list
                      for fk in part.foreign_keys if f"{fk.ref_schema}.{fk.ref_table}" in two_way | {master.id})
         moved_exprs = [Expr.column(DRIVING, held[a.name]) for a in part.attributes if a.name not in part.primary_key]
         aligned = [key_back.get(k) for k in part.primary_key] == list(master.primary_key)
-        out.append(Target(id=f"{part.schema}.{part.name}", schema=part.schema, name=part.name,
+        out.append(Target(id=merged_part_id(master.id, part.name), schema=part.schema, name=part.name,
                           columns=tuple(columns), primary_key=part.primary_key,
                           source=Source(TableRef(master.schema, master.name), filter=any_not_null(moved_exprs)),
                           key_map=KeyMap(aligned, "structure"), plan_key=master.plan_key, foreign_keys=keys,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 from integration.test_two_way_split import _open_at_60, datajoint_on_both_sides, refused_at_write, verified_both_ways
-from integration.test_two_way_verify import BACK, FORWARD
+from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
 
 from djsqlgen.run.db import ServerError, connect
@@ -194,6 +194,10 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     applied(s, "60_constraints")
     _merge_same_both_ways(s)
     verified_both_ways(s, {("scan", BACK), ("scan", FORWARD)})
+    # the part's v1 rows are checked against reverse(v2) too, beside the master's
+    _, tables, _ = _report(s)
+    back = [t for t in tables if t["direction"] == BACK and t["from_v1"] == f"{src}.scan__quality"]
+    assert len(back) == 1 and back[0]["result"] == "OK" and back[0]["v1_rows"] == 25, tables
 
     # from 60: a v2 row with quality values makes v1's scan and scan__quality rows; one without makes a scan alone
     db.execute(f"INSERT INTO {v2}.scan VALUES (1, 7, 1.5, 2.5, 'ok', 1), (1, 8, 1.5, NULL, NULL, NULL)")
