@@ -198,6 +198,8 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     _, tables, _ = _report(s)
     back = [t for t in tables if t["direction"] == BACK and t["from_v1"] == f"{src}.scan__quality"]
     assert len(back) == 1 and back[0]["result"] == "OK" and back[0]["v1_rows"] == 25, tables
+    status = s.run("status", str(s.plan_path)).stdout
+    assert "scan__quality" not in status or "differs" not in status, status
 
     # from 60: a v2 row with quality values makes v1's scan and scan__quality rows; one without makes a scan alone
     db.execute(f"INSERT INTO {v2}.scan VALUES (1, 7, 1.5, 2.5, 'ok', 1), (1, 8, 1.5, NULL, NULL, NULL)")
