@@ -10,21 +10,35 @@ people on v1 code and on v2 code work): completed iterations per side with the t
 Then the same row written on both sides at the same instant, which takes its two locks in opposite orders and can
 deadlock whatever the triggers do: how often, and whether both sides are still equal after each loser's rollback.
 
-Run: ``.venv/bin/python bench/two_way_bench.py [--subjects 20000] [--writers 2] [--seconds 5] [--rounds 3]``
-(DJ_HOST, DJ_PORT, DJ_USER, DJ_PASS, else root on localhost). Its schemas start with ``djbtw``; dropped at the end.
+Run: ``.venv/bin/python bench/two_way_bench.py [--subjects 20000] [--writers 2] [--seconds 5] [--rounds 3]
+[--baseline DIR] [--counter-probe]`` (DJ_HOST, DJ_PORT, DJ_USER, DJ_PASS, else root on localhost). Its schemas start
+with ``djbtw``; dropped at the end. ``--baseline DIR`` (another djsqlgen's source: ``git archive COMMIT | tar -x -C
+DIR`` and ``ln -s ../sql_templates DIR/djsqlgen/sql_templates``): that version's triggers on a third pair, in the
+same rounds, before and after side by side. ``--counter-probe``: a fourth pair whose triggers also count the rows
+they carry, one row per connection (add_counter_probe), for what such a count costs. On a server of this machine,
+each configuration's server CPU time per iteration too (the writers' own server threads, from /proc: what other
+work on the server does not touch).
 
-Last measured (2 cores shared with other work; a MariaDB 10.11 of its own, innodb_flush_log_at_trx_commit=1, no
-binary log; ``--subjects 20000 --seconds 5 --rounds 3 --same-row 100``): v1 0.40, v2 0.39 (the two-way triggers of
-commit 564c252, run just after on the same server: 0.19, 0.17); no deadlock or lock-wait timeout on different rows,
-with or without the triggers; the same row on both sides at once 10 % deadlocks, none left unequal. Where the time
-still goes (server CPU per writer iteration, 1.9 ms against 0.7 ms without triggers): the second write itself, two
-trigger invocations per row, and the echo's compare by primary key (about 0.1 ms a row).
+Last measured (2 cores shared with three other engineers' test runs, the shared MariaDB 10.11,
+innodb_flush_log_at_trx_commit=1, no binary log; ``--subjects 20000 --seconds 5 --rounds 4 --same-row 100 --baseline
+<commit 3506c88> --counter-probe``, ratios of one run): v1 0.25, v2 0.24 (the triggers of 3506c88 in the same rounds:
+0.21, 0.21; with the counter probe 0.20, 0.19), so the target of 0.5 is not met. Server CPU per writer iteration:
+0.54 ms without triggers, 2.59 / 2.78 ms (v1 / v2) with them, 2.98 / 3.13 ms with 3506c88's, 2.98 / 3.25 ms with the
+counter probe. No deadlock or lock-wait timeout on different rows in any configuration; the same row on both sides
+at once 17 % deadlocks, none left unequal. (The previous measurement, on a MariaDB of its own: 0.40 / 0.39; the
+ratios depend on the load: compare configurations of one run.) Where the time still goes in a one-row insert
+(perf, v1 side): the sides row's locking read about a sixth of the statement's server time, opening and locking
+the tables the triggers of both sides may write (MariaDB prelocks them for every statement) an eighth, the carried
+write and the other side's trigger invocation most of the rest; the echo's compare by primary key is gone where the
+echo would write the statement's own table (two_way.statement_mark).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -87,10 +101,21 @@ def copy_schema(db, source: str, target: str) -> None:
     db.execute("SET SESSION foreign_key_checks = 1")
 
 
+def _server_cpu_ns(conn) -> int | None:
+    """CPU time the server has spent on ``conn`` so far (its thread's, from /proc: a server on this machine only)."""
+    try:
+        tid = conn.query("SELECT TID FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")[0]["TID"]
+        pid = subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True).stdout.split()[0]
+        return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    except (ServerError, IndexError, KeyError, OSError, ValueError):
+        return None
+
+
 def writer(settings, schema: str, side: str, first: int, stop: threading.Event, out: dict) -> None:
     names = SIDES[side]
     conn = connect(settings)
     i = 0
+    started = _server_cpu_ns(conn)
     try:
         while not stop.is_set():
             sid = first + i
@@ -112,6 +137,9 @@ def writer(settings, schema: str, side: str, first: int, stop: threading.Event, 
                 out[exc.errno] = out.get(exc.errno, 0) + 1
                 conn.execute("ROLLBACK")
             i += 1
+        ended = _server_cpu_ns(conn)
+        if started is not None and ended is not None:
+            out["cpu_ns"] = ended - started
     finally:
         conn.close()
 
@@ -174,6 +202,58 @@ def same_row(settings, v1: str, v2: str, tries: int) -> tuple[int, int]:
     return deadlocks, unequal
 
 
+def two_way_pair(db, prefix: str, subjects: int, sync: str, code: str | None = None, keep: Path | None = None
+                 ) -> tuple[str, str]:
+    """v1 ``{prefix}_v1`` filled, and its v2 ``{prefix}_v1_v2`` through 60 of the bench's plan (``code``: another
+    djsqlgen's source generates and applies it, for a baseline in the same run)."""
+    v1, v2 = f"{prefix}_v1", f"{prefix}_v1_v2"
+    db.execute(f"CREATE DATABASE `{v1}` CHARACTER SET utf8mb4")
+    db.execute(f"USE `{v1}`")
+    for statement in (s.strip() for s in V1.split(";\n")):
+        if statement:
+            db.execute(statement)
+    fill(db, v1, subjects)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        djsqlgen("plan", "init", "--schema", f"{v1}={v2}", "--name", prefix, "-o", "plan.yaml", work=work, code=code)
+        plan = yaml.safe_load((work / "plan.yaml").read_text())
+        plan["control_schema"], plan["sync"] = f"{prefix}_ctl", sync
+        tables = plan["schemas"][0]["tables"]
+        tables["subject"] = {"rename": "animal", "columns": {
+            "subject_id": "keep", "kind": "keep", "notes": "drop", "nickname": {"rename": "name",
+                                                                              "type": "varchar(64)"},
+            "weight": {"type": "double"}}, "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
+        tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
+                                         "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
+        (work / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
+        djsqlgen("generate", "plan.yaml", "-o", "out", work=work, code=code)
+        djsqlgen("apply", "out", work=work, code=code)  # 00 to 60, the backfill and verify included
+        if keep:
+            shutil.copytree(work / "out", keep, dirs_exist_ok=True)
+    return v1, v2
+
+
+def add_counter_probe(db, prefix: str, schemas: tuple[str, str]) -> None:
+    """What counting carried rows per connection would cost (issue 24, item 5, not built): a row per connection and
+    direction in the control schema, added to by every trigger a client's write fires, in its transaction
+    (INSERT … ON DUPLICATE KEY UPDATE by primary key: a record lock on the connection's own row, no gap lock, so
+    writers never wait for each other on it)."""
+    ctl = f"`{prefix}_ctl`.`carried_probe`"
+    db.execute(f"CREATE TABLE {ctl} (connection_id BIGINT UNSIGNED NOT NULL, direction CHAR(6) NOT NULL, "
+               "rows_carried BIGINT UNSIGNED NOT NULL, PRIMARY KEY (connection_id, direction))")
+    for schema, direction in zip(schemas, ("v1>v2", "v2>v1")):
+        for row in db.query(f"SHOW TRIGGERS FROM `{schema}`"):
+            sql = db.query(f"SHOW CREATE TRIGGER `{schema}`.`{row['Trigger']}`")[0]["SQL Original Statement"]
+            end = "IF NOT v_in_carry THEN\n    SET @djsqlgen_carry = NULL;"
+            if end not in sql:
+                continue
+            count = (f"INSERT INTO {ctl} VALUES (CONNECTION_ID(), '{direction}', 1)\n"
+                     "    ON DUPLICATE KEY UPDATE rows_carried = rows_carried + 1;\n    ")
+            sql = sql.replace(end, end.replace("SET @djsqlgen_carry", count + "SET @djsqlgen_carry"))
+            db.execute("CREATE OR REPLACE" + sql[sql.index(" TRIGGER "):] if sql.startswith("CREATE DEFINER")
+                       else sql.replace("CREATE TRIGGER", "CREATE OR REPLACE TRIGGER", 1))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=20000)
@@ -183,58 +263,63 @@ def main() -> int:
     parser.add_argument("--same-row", type=int, default=200)
     parser.add_argument("--sync", choices=("two-way", "one-way"), default="two-way",
                         help="one-way: the same plan without the way back, for what the forward triggers alone cost")
+    parser.add_argument("--baseline", help="a directory holding another djsqlgen's source (git archive COMMIT | tar -x "
+                                           "-C DIR; ln -s ../sql_templates DIR/djsqlgen/sql_templates): its triggers "
+                                           "on a third pair of schemas, in the same rounds")
+    parser.add_argument("--counter-probe", action="store_true",
+                        help="also the triggers with a per-connection count of carried rows (add_counter_probe)")
+    parser.add_argument("--keep", type=Path, help="copy the generated directory here (to read the triggers)")
     args = parser.parse_args()
     settings = ConnectionSettings(host=os.environ.get("DJ_HOST", "127.0.0.1"), port=int(os.environ.get("DJ_PORT", "3306")),
                                   user=os.environ.get("DJ_USER", "root"), password=os.environ.get("DJ_PASS", ""))
     os.environ.update(DJ_HOST=settings.host, DJ_PORT=str(settings.port), DJ_USER=settings.user,
                       DJ_PASS=settings.password)
     prefix = f"djbtw{uuid.uuid4().hex[:6]}"
-    v1, v2, ctl = f"{prefix}_v1", f"{prefix}_v1_v2", f"{prefix}_ctl"
     bare1, bare2 = f"{prefix}_bare_v1", f"{prefix}_bare_v2"
+    baseline = str(Path(args.baseline).resolve()) if args.baseline else None
     db = connect(settings)
     try:
-        db.execute(f"CREATE DATABASE `{v1}` CHARACTER SET utf8mb4")
-        db.execute(f"USE `{v1}`")
-        for statement in (s.strip() for s in V1.split(";\n")):
-            if statement:
-                db.execute(statement)
-        fill(db, v1, args.subjects)
-        with tempfile.TemporaryDirectory() as tmp:
-            work = Path(tmp)
-            djsqlgen("plan", "init", "--schema", f"{v1}={v2}", "--name", prefix, "-o", "plan.yaml", work=work)
-            plan = yaml.safe_load((work / "plan.yaml").read_text())
-            plan["control_schema"], plan["sync"] = ctl, args.sync
-            tables = plan["schemas"][0]["tables"]
-            tables["subject"] = {"rename": "animal", "columns": {
-                "subject_id": "keep", "kind": "keep", "notes": "drop", "nickname": {"rename": "name",
-                                                                                  "type": "varchar(64)"},
-                "weight": {"type": "double"}}, "add": {"tag": {"type": "varchar(10)", "default": "'none'"}}}
-            tables["session"] = {"columns": {"subject_id": "keep", "session_idx": {"type": "int"},
-                                             "session_date": {"rename": "recorded_on"}, "rig": "keep"}}
-            (work / "plan.yaml").write_text(yaml.safe_dump(plan, sort_keys=False))
-            djsqlgen("generate", "plan.yaml", "-o", "out", work=work)
-            djsqlgen("apply", "out", work=work)  # 00 to 60, the backfill and verify included
+        v1, v2 = two_way_pair(db, prefix, args.subjects, args.sync, keep=args.keep)
+        configs = {"with the triggers": {"v1": v1, "v2": v2}}
+        if baseline:
+            b1, b2 = two_way_pair(db, f"{prefix}b", args.subjects, args.sync, code=baseline)
+            configs["with the baseline's triggers"] = {"v1": b1, "v2": b2}
+        if args.counter_probe:
+            c1, c2 = two_way_pair(db, f"{prefix}c", args.subjects, args.sync)
+            add_counter_probe(db, f"{prefix}c", (c1, c2))
+            configs["with the triggers and a counter"] = {"v1": c1, "v2": c2}
         copy_schema(db, v1, bare1)
         copy_schema(db, v2, bare2)
-        with_triggers = {"v1": {"done": 0}, "v2": {"done": 0}}
-        without = {"v1": {"done": 0}, "v2": {"done": 0}}
-        for r in range(args.rounds):  # interleaved: the server's state drifts alike for both
-            for schemas, total in (({"v1": v1, "v2": v2}, with_triggers), ({"v1": bare1, "v2": bare2}, without)):
-                got = round_of(settings, schemas, args.writers, args.seconds, first=10_000_000 * (r + 1))
+        configs["without"] = {"v1": bare1, "v2": bare2}
+        totals = {name: {"v1": {"done": 0}, "v2": {"done": 0}} for name in configs}
+        for r in range(args.rounds):  # interleaved: the server's state drifts alike for all
+            order = list(configs) if r % 2 == 0 else list(reversed(configs))
+            for name in order:
+                got = round_of(settings, configs[name], args.writers, args.seconds, first=10_000_000 * (r + 1))
                 for side, counts in got.items():
                     for key, value in counts.items():
-                        total[side][key] = total[side].get(key, 0) + value
+                        totals[name][side][key] = totals[name][side].get(key, 0) + value
         print(f"{args.writers} writer(s) per side, {args.rounds} rounds of {args.seconds:g} s, "
-              f"{args.subjects:,} subjects on each side")
+              f"{args.subjects:,} subjects on each side, {args.sync} plan")
         met = True
+        without = totals["without"]
         for side in ("v1", "v2"):
-            ratio = with_triggers[side]["done"] / max(without[side]["done"], 1)
-            errors_with = {k: v for k, v in with_triggers[side].items() if k != "done"}
-            errors_without = {k: v for k, v in without[side].items() if k != "done"}
-            print(f"  {side} writes: {with_triggers[side]['done']} iterations with the {args.sync} triggers, "
-                  f"{without[side]['done']} without: ratio {ratio:.2f} (target >= 0.5); errors with {errors_with or 0}, "
-                  f"without {errors_without or 0}")
-            met &= ratio >= 0.5 and sum(errors_with.values()) <= sum(errors_without.values())
+            errors_without = sum(v for k, v in without[side].items() if k not in ("done", "cpu_ns"))
+            for name, total in totals.items():
+                errors = {k: v for k, v in total[side].items() if k not in ("done", "cpu_ns")}
+                ratio = total[side]["done"] / max(without[side]["done"], 1)
+                cpu = (f", server CPU {total[side]['cpu_ns'] / 1e6 / max(total[side]['done'], 1):.2f} ms an iteration"
+                       if "cpu_ns" in total[side] else "")
+                print(f"  {side} writes {name}: {total[side]['done']} iterations, ratio {ratio:.2f}"
+                      f"{' (target >= 0.5)' if name == 'with the triggers' else ''}{cpu}; errors {errors or 0}")
+            ratio = totals["with the triggers"][side]["done"] / max(without[side]["done"], 1)
+            errors_with = sum(v for k, v in totals["with the triggers"][side].items() if k not in ("done", "cpu_ns"))
+            met &= ratio >= 0.5 and errors_with <= errors_without
+        if args.counter_probe:
+            counted = db.query(f"SELECT direction, SUM(rows_carried) AS n, COUNT(*) AS c FROM `{prefix}c_ctl`.carried_probe "
+                               "GROUP BY direction ORDER BY direction")
+            print("  the counter probe counted " + ", ".join(f"{r['direction']} {r['n']} (rows of {r['c']} connections)"
+                                                          for r in counted))
         if args.sync == "one-way":  # v2's writes stay in v2: nothing to compare
             print("targets met" if met else "targets NOT met")
             return 0 if met else 1

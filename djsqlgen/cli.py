@@ -274,9 +274,9 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Print the statements instead of running them.")
-@click.option("--through", type=click.Choice(["60", "70", "80"]), default=None,
+@click.option("--through", type=click.Choice(["60", "70", "80", "90"]), default=None,
               help="The last phase a directory runs (or, for DIR/rollback, undoes): 60 unless named; 70 is the cut-over, "
-                   "80 the contract.")
+                   "80 the contract, 90 the retirement of a v1 kept synced (contract.v1: keep-synced).")
 @click.option("--yes", is_flag=True, help="Run a file that drops v1 (contract.drop_v1) without typing its schema name.")
 @click.option("--discard-v2-writes", is_flag=True,
               help="Let rollback/70_cutover.sql give up rows written to v2 after the cut-over (it refuses otherwise).")
@@ -482,8 +482,14 @@ def status(obj: _Context, plan_path: Path) -> None:
     click.echo(f"plan {loaded.name}, control schema {loaded.control}")
     if state["finished"]:
         applied = next(p["applied_at"] for p in state["phases"] if p["phase"] == "80")
-        click.echo(f"migration finished: 80_contract.sql applied at {applied}; v2 is in place and v1 retired "
-                   "as the plan says")
+        if "kept_synced" in state:
+            closed = state["kept_synced"][0] if state["kept_synced"] else {"closed_at": "?", "closed_by": "?"}
+            click.echo(f"contract applied at {applied}: v1 read-only since {closed['closed_at']} ({closed['closed_by']}),"
+                       f" kept in sync by v2 since {applied}; once its last user is done: 90_retire_v1.sql")
+            return
+        last = state["phases"][-1]
+        click.echo(f"migration finished: {last['file']} applied at {last['applied_at']}; v2 is in place and v1 "
+                   "retired as the plan says")
         return
     phases = state["phases"]
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))

@@ -46,6 +46,9 @@ def violated(ctx: Context, check: DataCheck) -> str:
     if check.kind in MERGE_KINDS:
         rows, groups = merge_groups(ctx, check)
         return f"EXISTS (SELECT 1 {rows} GROUP BY {groups} HAVING COUNT(*) > 1)"
+    if check.kind == "inverse_agrees":
+        rows, differs = _inverse_differs(ctx, check)
+        return f"EXISTS (SELECT 1 {rows} WHERE {differs})"
     if check.kind == "parent_found":
         fk = next(fk for fk in target.foreign_keys if fk.name == check.detail)
         parent = ctx.model.target(fk.parent)
@@ -132,6 +135,17 @@ def round_trip_first(ctx: Context, check: DataCheck) -> str:
             f"{from_clause(target)}\nWHERE {any_bad}\nLIMIT 1")
 
 
+def _inverse_differs(ctx: Context, check: DataCheck) -> tuple[str, str]:
+    """(FROM … of v1's rows, the condition true where the row's ``detail`` column is not what the inverse computes
+    from the row's v2 form: each v2 column it reads replaced by that column's forward expression). NULL is only
+    equal to NULL."""
+    target = ctx.model.target(check.target_id)
+    inverse = target.inverse(check.detail)
+    computed = inverse.expr.substitute({r: target.column(r.name).expr for r in inverse.expr.refs})
+    column = f"{quote_identifier(target.source.driving_alias)}.{quote_identifier(check.detail)}"
+    return from_clause(target), f"NOT ({column} <=> ({computed.render()}))"
+
+
 def refusal(ctx: Context, check: DataCheck, filename: str) -> Check:
     if check.kind == "round_trip":  # names the column and the first key, computed on the server
         v1 = ctx.model.target(check.target_id).source.driving.label
@@ -140,5 +154,16 @@ def refusal(ctx: Context, check: DataCheck, filename: str) -> Check:
         return Check(f"{FOUND} IS NOT NULL", f"{prefix}a value of {v1}{rest}", check.what,
                      message_sql=f"CONCAT({quote_literal(prefix + v1 + '.')}, {FOUND}, {quote_literal(rest)})",
                      found=round_trip_first(ctx, check))
+    if check.kind == "inverse_agrees":  # names the first row whose value the inverse does not give back
+        rows, differs = _inverse_differs(ctx, check)
+        target = ctx.model.target(check.target_id)
+        v1 = ctx.model.v1_table(target.source.driving)
+        alias = quote_identifier(target.source.driving_alias)
+        key = ", ".join(f"CAST({alias}.{quote_identifier(k)} AS CHAR)" for k in v1.primary_key)
+        prefix = f"djsqlgen refused {filename}: {check.plan_key}: not so in v1's data: {check.what}: not at key "
+        rest = f". Fix: {check.fix}"
+        return Check(f"{FOUND} IS NOT NULL", f"{prefix}…{rest}", check.what,
+                     message_sql=f"CONCAT({quote_literal(prefix)}, {FOUND}, {quote_literal(rest)})",
+                     found=f"SELECT JSON_ARRAY({key})\n{rows}\nWHERE {differs}\nLIMIT 1")
     return Check(violated(ctx, check), f"djsqlgen refused {filename}: {check.plan_key}: not so in v1's data: "
                                       f"{check.what}. Fix: {check.fix}", check.what)

@@ -78,12 +78,14 @@ def share_lock_clause(ctx: Context) -> str:
     return "LOCK IN SHARE MODE" if ctx.dialect.is_mariadb else "FOR SHARE"
 
 
-def read_side(ctx: Context, side: str) -> str:
+def read_side(ctx: Context, side: str, also: tuple[str, str] | None = None) -> str:
     """Trigger body lines: v_open, v_since from ``side``'s row by a locking read (a shared lock on that row to the end
     of the writer's transaction: see the module). An aggregate always returns one row, so a missing row reads as
-    open without a 'no data' warning."""
-    return (f"SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')\n"
-            f"  INTO v_open, v_since\n  FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}\n"
+    open without a 'no data' warning. ``also``: (variable, scalar subquery) read in the same statement: one
+    statement less on every row a client writes."""
+    extra, into = (f",\n  {also[1]}", f", {also[0]}") if also else ("", "")
+    return (f"SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''){extra}\n"
+            f"  INTO v_open, v_since{into}\n  FROM {sides_table(ctx)} WHERE side = {quote_literal(side)}\n"
             f"  {share_lock_clause(ctx)}")
 
 
@@ -114,13 +116,14 @@ def refusal_message_sql(ctx: Context, v1_table: TableRef) -> str:
     return f"LEFT(CONCAT({quote_literal(head + v1_label + middle)}, v_since, {quote_literal(tail)}), {SIGNAL_LIMIT})"
 
 
-def refusal_block(ctx: Context, table: TableRef, side: str = "v1", clients_only: bool = False) -> str:
+def refusal_block(ctx: Context, table: TableRef, side: str = "v1", clients_only: bool = False,
+                  also: tuple[str, str] | None = None) -> str:
     """A trigger body block: fail the write with W8 once ``side`` is closed. Runs first in every trigger of the side.
     ``clients_only`` (two-way plans): a write the other side's trigger carries into this one (the trigger's carry
     token, engines/two_way.carry_token) and the engine's own sessions pass without reading the row, so a closed side
-    still receives the other's writes, and closing it waits only for its own clients."""
+    still receives the other's writes, and closing it waits only for its own clients. ``also``: see read_side."""
     check = (f"BEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n  DECLARE v_since VARCHAR(20) DEFAULT '';\n"
-             f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, side)};\n"
+             f"  DECLARE v_refusal VARCHAR({SIGNAL_LIMIT}) DEFAULT '';\n  {read_side(ctx, side, also)};\n"
              f"  IF v_open = 0 THEN\n    SET v_refusal = {refusal_message_sql(ctx, table)};\n"
              "    SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;\n  END IF;\nEND")
     if not clients_only:
@@ -136,13 +139,23 @@ def create_trigger_prefix(ctx: Context) -> str:
     return "CREATE OR REPLACE TRIGGER " if ctx.dialect.create_or_replace_trigger else "CREATE TRIGGER IF NOT EXISTS "
 
 
-def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, name: str) -> Statement:
+def guard_trigger(ctx: Context, v1_table: TableRef, schema: str, event: str, name: str,
+                  carried_pass: bool = False) -> Statement:
     """A BEFORE trigger on a v1 table (standing in ``schema``) that refuses ``event`` while v1 is closed: for the
-    writes no dual-write trigger sees, and for v1 kept read-only once those are gone (80)."""
+    writes no dual-write trigger sees, and for v1 kept read-only once those are gone (80). ``carried_pass`` (80 with
+    contract.v1: keep-synced): the writes v2's reverse triggers carry into v1 pass (their statement's carry token),
+    so v1 stays read-only for its clients and current for its readers."""
+    body = refusal_block(ctx, v1_table, clients_only=carried_pass)
+    if carried_pass:
+        from djsqlgen.engines.two_way import CARRY, IN_CARRY
+
+        body = (f"BEGIN\n  DECLARE {IN_CARRY} BOOLEAN DEFAULT {CARRY} <=> NOW(6);  -- set by a v2 trigger carrying "
+                f"this write\n  {body.replace(chr(10), chr(10) + '  ')};\nEND")
     sql = (f"{create_trigger_prefix(ctx)}{quote_qualified((schema, name))}\nBEFORE {event} ON "
-           f"{quote_qualified((schema, v1_table.name))}\nFOR EACH ROW\n{refusal_block(ctx, v1_table)}")
+           f"{quote_qualified((schema, v1_table.name))}\nFOR EACH ROW\n{body}")
+    why = f"every {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2"
     return Statement(f"guard_create.{schema}.{v1_table.name}.{event.lower()}", sql,
-                     f"every {event} on v1's {v1_table.name} fails once v1 is closed (sides row), naming v2", compound=True,
+                     why + (" (but those v2's triggers carry)" if carried_pass else ""), compound=True,
                      creates=Owned("trigger", schema, name, v1_table.name))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import issued_ids, part_back, sides, split_back, written_row
+from djsqlgen.engines import external_rows, issued_ids, part_back, sides, split_back, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -114,6 +114,9 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         return write
     from djsqlgen.engines import two_way
 
+    if ctx.reverse and event == "INSERT":
+        write = written_row.numbered_under_lock(target, write)
+
     then = ";\n".join(s for s in (two_way.before_carrying(ctx, target, event), write) if s)
     # The rows an UPDATE or DELETE would write are there to lock (the write would lock them anyway), and only the
     # latest committed version tells: a snapshot older than another client's carried change would find the row
@@ -123,6 +126,8 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
         compared = _if_found(changes.found("v_found", lock), then)
     else:
         compared = _unlocked_exists(changes + ("\nLOCK IN SHARE MODE" if lock else ""), then, absent)
+    # the echo of a write into the table the statement itself writes: nothing to compare (two_way.statement_mark)
+    compared = two_way.unless_statement_writes(ctx, target, compared)
     # a client's own write is no echo: carried without the comparison (two_way.carry_token)
     # (a v2 row whose id v1 issued is in v1 already: compared too)
     carried = two_way.unless_in_carry(ctx, compared, two_way.open_before_carrying(ctx, target, event, write, compared),
@@ -326,8 +331,15 @@ def _v1_taken_refusal(ctx: Context, t: Target, insert: bool = False) -> str:
              f"JOIN {table_sql(t.schema, t.name)} AS dst ON {on}" + (f"\nWHERE NOT ({own})" if own else ""))
     if ctx.reverse:  # the way back writes v1, which is whole: its row at the key is all there is to look at
         return _unlocked_exists(in_v2, signal)
+    in_v2 = _unlocked_exists(in_v2, signal)
+    if not own and t.id in ctx.compare_before_write:
+        from djsqlgen.engines.two_way import IN_CARRY
+
+        # v2 does not keep v1's key (an `inverse:` gives it, model/reverse.py located_by): a v1 row a reverse
+        # trigger inserts is carried from the v2 row at its key, the one row v2's own key lets be there
+        in_v2 = f"IF NOT {IN_CARRY} THEN\n  {_indent(in_v2, 2)};\nEND IF"
     return (f"IF NOT {_copied(ctx, t)} THEN\n  {_indent(_unlocked_exists(in_v1, signal), 2)};\nELSE\n"
-            f"  {_indent(_unlocked_exists(in_v2, signal), 2)};\nEND IF")
+            f"  {_indent(in_v2, 2)};\nEND IF")
 
 
 def _merge_what(ctx: Context) -> str:
@@ -616,6 +628,10 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         if blocks:  # a closed side refuses by its sides row: checked before anything is carried
             blocks = [_side_refusal(ctx, written)] + blocks
+            from djsqlgen.engines import two_way
+
+            sixty = two_way.sixty_read(ctx)
+            declarations = declarations + [sixty[0]] if sixty else declarations
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
@@ -632,7 +648,13 @@ def _side_refusal(ctx: Context, written: TableRef) -> tuple[str, str, str]:
     why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
            f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
            f"for it. Writes carried from {other} pass")
-    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write))
+    from djsqlgen.engines import two_way
+
+    sixty = two_way.sixty_read(ctx)
+    if sixty:
+        why += "; and whether 60 is applied (v2 takes writes from 60 on), in the same read"
+    return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write),
+                                                   also=(two_way.SIXTY, sixty[1]) if sixty else None)
 
 
 def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
@@ -662,6 +684,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
 
         blocks += (two_way.value_refusals(ctx, written) + split_back.side_refusals(ctx, written)
                    + part_back.part_refusals(ctx, written) + part_back.merged_refusals(ctx, written))
+        blocks += external_rows.row_blocks(ctx, written, event)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)
@@ -794,7 +817,7 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     statement_event, timing = KINDS[event]
     from djsqlgen.engines import two_way
 
-    carry = two_way.carry_token(ctx)
+    carry = two_way.carry_token(ctx, written)
     # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
     first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written) else ([], blocks)
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),

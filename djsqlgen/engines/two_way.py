@@ -12,6 +12,8 @@ them what only that direction needs.
 
 from __future__ import annotations
 
+import hashlib
+
 from djsqlgen.catalog.sqltypes import byte_length, int_range, lossy_reason, parse_sql_type
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.guards import phase_log
@@ -32,6 +34,8 @@ CARRYING = "@djsqlgen_carrying"
 CARRY = "@djsqlgen_carry"
 # A trigger's local: whether it runs inside a write another trigger of its statement carries (an echo is possible).
 IN_CARRY = "v_in_carry"
+# A reverse trigger's local: whether 60 is applied (sixty_read), read with the sides row.
+SIXTY = "v_sixty"
 # Set by a BEFORE DELETE trigger about to delete the other side's images of the rows its own side's ON DELETE CASCADE
 # removes: the side ('v1 ' or 'v2 ') and the statement's start time.
 CASCADING = "@djsqlgen_cascading"
@@ -93,7 +97,7 @@ def one_way_refusals(ctx: Context) -> list[Statement]:
     return out
 
 
-def carry_token(ctx: Context) -> tuple[str, str, str] | None:
+def carry_token(ctx: Context, written: TableRef) -> tuple[str, str, str] | None:
     """(declaration, first statement, last statement) of every trigger of a two-way plan: the token that tells a
     trigger whether it runs inside a write its statement is carrying to the other side (None for a one-way plan).
 
@@ -103,12 +107,39 @@ def carry_token(ctx: Context) -> tuple[str, str, str] | None:
     writing and comparing first, and it is never trusted to skip a write: left set by a statement ended early (1205,
     1213, KILL QUERY, max_statement_time, where no handler runs), it belongs to a statement that is over, and a
     later statement of the same session has another start time; within the same start time (a handler in a stored
-    function, a session's fixed @@timestamp) writes only compare first, which is right in every case."""
+    function, a session's fixed @@timestamp) writes only compare first, which is right in every case.
+
+    The client's trigger also marks ``written`` as the table its statement writes (``statement_mark``), for the
+    echoes that need no compare at all (``unless_statement_writes``)."""
     if not ctx.compare_before_write:
         return None
     return (f"DECLARE {IN_CARRY} BOOLEAN DEFAULT {CARRY} <=> NOW(6)",
-            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NOW(6);\nEND IF",
+            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NOW(6);\n  DO LAST_INSERT_ID({statement_mark(ctx, written)});\n"
+            f"END IF",
             f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NULL;\nEND IF")
+
+
+def statement_mark(ctx: Context, table: TableRef) -> int:
+    """A number that, while LAST_INSERT_ID() returns it, says: this code runs inside a trigger of ``table``, hence
+    inside a statement that writes ``table``.
+
+    The server restores LAST_INSERT_ID() when a trigger ends, however it ends (an error, 1205, 1213, KILL QUERY,
+    max_statement_time: probed on MariaDB 10.11; the MySQL 8 manual, "Information Functions", says the same of
+    triggers), and the statement's client sees its own value, lastrowid included: so the mark cannot outlive the
+    trigger that set it, and no client write is ever taken for a carried one. Above 2^63, where no AUTO_INCREMENT
+    counter of a lab's table gets (an insert that generates an id replaces the mark: the echoes below it compare
+    again, as without the mark)."""
+    digest = hashlib.sha1(f"djsqlgen {ctx.migration_hash} {table.label}".encode()).hexdigest()
+    return (1 << 63) + int(digest[:15], 16)
+
+
+def unless_statement_writes(ctx: Context, target: Target, compared: str) -> str:
+    """``compared`` (compare before write, in a trigger fired by a carried write), skipped where the statement writes
+    ``target``'s own table (``statement_mark``): a trigger can never write the table of a statement it runs in (error
+    1442), so there the compare could only find the echo already in place, or fail the write; it is not made (it cost
+    a read by primary key, a locking one for UPDATE and DELETE, on every carried row: bench/two_way_bench.py)."""
+    mark = statement_mark(ctx, TableRef(target.schema, target.name))
+    return f"IF NOT (LAST_INSERT_ID() <=> {mark}) THEN\n  {_indent(compared, 2)};\nEND IF"
 
 
 def unless_in_carry(ctx: Context, compared: str, carry: str, or_also: str = "") -> str:
@@ -132,13 +163,23 @@ def _sixty_applied(ctx: Context) -> str:
             f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)}")
 
 
+def sixty_read(ctx: Context) -> tuple[str, str] | None:
+    """(declaration, SQL expression) of ``SIXTY`` on the way back: whether 60 of this migration is applied, counted
+    by primary key. Read once per v2 client's row, in the same statement as the sides row (the trigger's first
+    block, sides.refusal_block, which runs under the same conditions as every use of it: a client's own write,
+    outside the engine's sessions); None on the forward triggers."""
+    if not ctx.reverse or not ctx.compare_before_write:
+        return None
+    return (f"{SIXTY} INT DEFAULT 0", f"(SELECT COUNT(*) FROM {phase_log(ctx)} "
+                                      f"WHERE phase = '60' AND plan_hash = {quote_literal(ctx.migration_hash)})")
+
+
 def open_before_carrying(ctx: Context, target: Target, event: str, write: str, compared: str) -> str:
     """A client's own write carried without comparing first: on the way back, ``write`` once 60 is applied, and
     until then ``compared`` (which refuses only a write that would change v1, W6)."""
     if not before_carrying(ctx, target, event):
         return write
-    return (f"BEGIN\n  DECLARE v_open INT DEFAULT 0;\n  {_sixty_applied(ctx)};\n"
-            f"  IF v_open THEN\n    {_indent(write, 4)};\n  ELSE\n    {_indent(compared, 4)};\n  END IF;\nEND")
+    return f"IF {SIXTY} THEN\n  {_indent(write, 2)};\nELSE\n  {_indent(compared, 2)};\nEND IF"
 
 
 def before_carrying(ctx: Context, target: Target, event: str) -> str:
@@ -166,10 +207,8 @@ def lookup_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, st
         return None
     message = writer_message("W6", written.label, "", "v2 takes writes from 60 on; write to v1 until then")
     return (written.label, "a client's write of the lookup: refused until 60 (its own rows have no v1 table)",
-            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL THEN\n"
-            f"  BEGIN\n    DECLARE v_open INT DEFAULT 0;\n    {_sixty_applied(ctx)};\n"
-            f"    IF NOT v_open THEN\n      SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
-            f"    END IF;\n  END;\nEND IF")
+            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL AND NOT {SIXTY} THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\nEND IF")
 
 
 def fits(value: str, v2: ColumnDecl, v1: ColumnDecl) -> list[str]:

@@ -22,7 +22,7 @@ from djsqlgen.engines.source import same_bytes, stored_same, table_sql
 from djsqlgen.engines.values import as_stored_key
 from djsqlgen.model.expr import bound
 from djsqlgen.model.target import DRIVING, Target
-from djsqlgen.sqltext.quoting import quote_identifier
+from djsqlgen.sqltext.quoting import quote_identifier, quote_qualified
 
 
 def _q(name: str) -> str:
@@ -135,14 +135,56 @@ def at_old_key(target: Target) -> Lookup:
     return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}", False)
 
 
+def _indented(text: str) -> str:
+    return text.replace("\n", "\n  ")
+
+
+def _same_parent(next_for: tuple[str, ...]) -> str:
+    """SQL: the written row refers to the same parent as before (``next_for``: the v2 columns naming it)."""
+    return " AND ".join(f"NEW.{_q(c)} <=> OLD.{_q(c)}" for c in next_for)
+
+
+def _numbered(target: Target) -> list:
+    """The ``inverse: {next_for: …}`` columns ``target`` computes: on a v1 table of the way back, the column the
+    inverse made (a forward target's ``inverses`` name v1 columns it does not compute)."""
+    return [i for i in target.inverses if i.next_for and target.has_column(i.column)
+            and target.column(i.column).plan_key == i.plan_key]
+
+
+def numbered_under_lock(target: Target, write: str, moved: bool = False) -> str:
+    """``write`` (a v2 row carried into v1) after an exclusive lock on each v1 parent row whose children an
+    ``inverse: {next_for: …}`` numbers (ops/inverse.py), NEW's parent: two writers numbering children of one parent
+    take turns, the second reading the largest number after the first committed (the number is read in the write,
+    a locking read). A record lock on the parent, not on the children's range: the first two children of a parent
+    would each hold a gap lock there, and each one's insert would wait for the other's (1213). With ``moved`` (a key
+    move), only where the row changes parent."""
+    locks = []
+    for inverse in _numbered(target):
+        on = " AND ".join(f"{_q(c)} = NEW.{_q(v2)}" for c, v2 in inverse.lock_on)
+        lock = (f"SELECT COUNT(*) INTO v_parent FROM {quote_qualified((inverse.lock.schema, inverse.lock.name))} "
+                f"WHERE {on} FOR UPDATE")
+        locks.append(f"IF NOT ({_same_parent(inverse.next_for)}) THEN\n    {lock};\n  END IF" if moved else lock)
+    if not locks:
+        return write
+    return ("BEGIN\n  DECLARE v_parent INT DEFAULT 0;\n  -- the parent's v1 row: numbering its children takes turns\n  "
+            + ";\n  ".join(locks) + f";\n  {_indented(write)};\nEND")
+
+
 def move(target: Target) -> str:
     """UPDATE the row at OLD's key to NEW's key and values in one statement (moved first and changed after, it would
-    show the other side's trigger a row that is neither the old nor the new one, which it would carry back)."""
+    show the other side's trigger a row that is neither the old nor the new one, which it would carry back). A row
+    that moves to another parent takes the next number there for a column ``inverse: {next_for: …}`` numbers (its
+    old number may be taken there); else v1's value stays."""
     bind = bound(DRIVING, "NEW")
-    sets = ",\n  ".join(f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns if not c.insert_only)
+    sets = [f"dst.{_q(c.name)} = {c.expr.render(bind)}" for c in target.columns if not c.insert_only]
+    numbered = _numbered(target)
+    sets += [f"dst.{_q(i.column)} = IF({_same_parent(i.next_for)}, dst.{_q(i.column)}, "
+             f"{target.column(i.column).expr.render(bind)})" for i in numbered]
     tables, found = _lookups(target)
-    return (f"UPDATE {table_sql(target.schema, target.name)} AS dst{tables}\nSET {sets}\n"
-            f"WHERE {' AND '.join([_at_key(target, 'OLD'), *found])}")
+    joined = ",\n  ".join(sets)
+    update = (f"UPDATE {table_sql(target.schema, target.name)} AS dst{tables}\nSET {joined}\n"
+              f"WHERE {' AND '.join([_at_key(target, 'OLD'), *found])}")
+    return numbered_under_lock(target, update, moved=True) if numbered else update
 
 
 def delete(target: Target) -> str:

@@ -20,7 +20,10 @@ from djsqlgen.model.target import Model
 #               rows whose index columns are all set (a column of it retyped, or given another charset/collation)
 # round_trip:   two-way sync: every value of a column carried both ways (retyped, another charset or collation) comes
 #               back from v2's column into v1's byte for byte (``detail``: the v1 columns, comma-separated)
-Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition", "index_unique", "round_trip"]
+# inverse_agrees: two-way sync: a v1 column v2 dropped is, in every row, what the plan's ``inverse:`` expression
+#               computes from the row's v2 form (``detail``: the v1 column; ``plan_key``: the inverse's own)
+Kind = Literal["key_unique", "parent_found", "lookup_agrees", "split_partition", "index_unique", "round_trip",
+               "inverse_agrees"]
 
 
 @dataclass(frozen=True)
@@ -63,4 +66,24 @@ def round_trip_checks(model: Model, two_way: set[str]) -> list[DataCheck]:
                      "for byte (two-way sync)",
                 fix=f"write `sync: one-way` under {target.plan_key} (v2 then refuses its clients' writes to "
                     f"{target.label}), or change the rows or the plan's types so the values come back"))
+    return out
+
+
+def inverse_checks(model: Model, two_way: set[str]) -> list[DataCheck]:
+    """Each ``inverse:`` expression of a two-way table, tried on v1's rows: computed from forward(v1), it must give
+    each row's own value back (reverse(forward(v1)) is v1). A ``next_for`` numbering has nothing to try on rows that
+    exist: it only numbers rows inserted into v2, and their v1 rows keep their numbers."""
+    out = []
+    for target in model.ordered():
+        if target.id not in two_way:
+            continue
+        v1 = target.source.driving.label
+        for inverse in target.inverses:
+            if inverse.expr is None:
+                continue
+            out.append(DataCheck(
+                kind="inverse_agrees", target_id=target.id, plan_key=inverse.plan_key, detail=inverse.column,
+                what=f"{v1}.{inverse.column} of every row is what `inverse:` computes from its v2 row",
+                fix=f"correct {inverse.plan_key} (or the rows it names), or write `sync: one-way` under "
+                    f"{target.plan_key}"))
     return out

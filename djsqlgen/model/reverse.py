@@ -16,9 +16,12 @@ v2 row refers to (inner, by the reference's columns), so a write of the lookup r
 The lookup itself is no target here (it has no v1 table). A split's sides (ops/split_table.py) go back as a union:
 each side is a target of the one v1 table that owns the v1 rows its filter passes (``Target.owns``,
 model/split_back.py). A merged part's v1 table is a target of the master's v2 table, filtered like an extraction's
-part (model/part_back.py). An AUTO_INCREMENT key v2 keeps as its own
-(``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). (No ``inverse:`` expressions yet: a
-v1 key column v2 does not keep makes the table one-way, ``way_back`` says so.)
+part (model/part_back.py). A 2.x external blob (preset dj014-to-dj2) goes back to
+0.14's reference computed from its JSON (model/external_back.py). An AUTO_INCREMENT key v2 keeps as its own
+(``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). A v1 column v2 dropped takes, in a row
+inserted into v2, its v1 default or the plan's ``inverse:`` (ops/inverse.py: an expression over the v2 row, or the
+next number for a parent, ``next_number``). Where the dropped column is a v1 key column, v1's row is
+found by the v1 columns v2's key copies (``located_by``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from dataclasses import dataclass, replace
 from djsqlgen.catalog.cascades import cascades, children
 from djsqlgen.catalog.heading import Attribute, Catalog, ForeignKey, Schema, Table, classify_table
 from djsqlgen.catalog.sqltypes import normalise_type
+from djsqlgen.model import external_back
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.part_back import master_of, merged_part_targets, part_values
@@ -36,6 +40,7 @@ from djsqlgen.model.target import (
     DRIVING,
     ColumnDecl,
     ForeignKeyDecl,
+    Inverse,
     Join,
     KeyMap,
     Model,
@@ -45,6 +50,7 @@ from djsqlgen.model.target import (
     Target,
     TargetColumn,
 )
+from djsqlgen.sqltext.quoting import quote_identifier
 
 
 def _attribute(decl: ColumnDecl, in_key: bool) -> Attribute:
@@ -169,9 +175,10 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     from_parts, part_joins = part_values(model, target)
     from_lookups = {**from_parts, **from_lookups}
     joins.update(part_joins)
+    columns.update(external_back.way_back_values(target))  # a 2.x external blob: 0.14's reference from its JSON
     reasons = []
     for attr in v1.attributes:
-        if attr.name in back:
+        if attr.name in columns:
             continue
         if attr.name in from_lookups:
             columns[attr.name] = from_lookups[attr.name]
@@ -183,9 +190,17 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
             alias = next((a for a, j in joins.items() if j.table == parent.ref), f"parent_{len(joins) + 1}")
             held = _parent_value(model, parent, followed[1], two_way, alias)
         if held is None:
-            if attr.name in v1.primary_key:
+            if attr.name in v1.primary_key and target.inverse(attr.name) is not None:
+                if located_by(target) is None:
+                    reasons.append(f"v1 key column {attr.name!r} comes from `inverse:`, so v1's row is found by v2's "
+                                   "key, and a column of it is not a copy of a v1 column")
+                continue
+            if attr.name in v1.primary_key and parent is not None and parent.inverse(attr.name) is not None:
+                reasons.append(f"v1 key column {attr.name!r} comes from {parent.label}'s `inverse:`: v2 holds no "
+                               "copy of it for a child row to name its v1 row by (sync this table one-way)")
+            elif attr.name in v1.primary_key:
                 reasons.append(f"v1 key column {attr.name!r} is not in v2, so a v2 row cannot name its v1 row (keep "
-                               "it as a column of v2; `inverse:` expressions to compute it are not supported yet)")
+                               "it as a column of v2, or give it an `inverse:`)")
             elif any(attr.name in fk.v1_columns and any(c.follows == fk.name for c in target.columns)
                      for fk in target.foreign_keys):
                 reasons.append(f"v1 column {attr.name!r} gave way to a parent's new key, and that parent does not "
@@ -238,6 +253,18 @@ def _parent_value(model: Model, parent: Target, v1_column: str, two_way: set[str
     return Expr.column(names[ref.alias], ref.name), joins
 
 
+def located_by(target: Target) -> tuple[str, ...] | None:
+    """The v1 columns that find a v2 row's v1 row when v2 dropped a v1 key column (the plan's ``inverse:`` gives it
+    to a v2 insert): the v1 columns v2's key columns copy, in v2's key order. None when a v2 key column is no copy.
+
+    v1 is looked up by the mapped key rather than keeping v1's key hidden in v2: v2 stays what 2.x users declared.
+    One v1 row per value: the forward key map of such a re-key is ``checked``, so 00 and 70 prove it on v1's rows
+    (key_unique), and the forward triggers refuse a v1 write that would give two v1 rows one v2 key (W1)."""
+    v1_of = {v2_name: v1_name for v1_name, v2_name in carried_back(target).items()}
+    found = tuple(v1_of.get(k) for k in target.primary_key)
+    return None if None in found else found  # type: ignore[return-value]
+
+
 def _reverse_key_map(v1: Table, target: Target, back: dict[str, str]) -> KeyMap:
     """v1's key read from v2's rows: aligned when v2's key is v1's (same columns, order and comparison); one to one by
     structure when every v2 key column is a v1 key column or follows a parent by v1 key columns (so v1's key decides
@@ -269,6 +296,10 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
             v2_column = holder.column(ref.name)
             same = _same_type(decl, v2_column.decl)
             columns.append(TargetColumn(decl, expr, ref if same else None, plan_key=v2_column.plan_key))
+        elif target.inverse(attr.name) is not None:  # v2 dropped it: a row inserted into v2 takes the plan's inverse
+            inverse = target.inverse(attr.name)
+            columns.append(TargetColumn(decl, inverse.expr or next_number(v1, inverse, back), insert_only=True,
+                                        plan_key=inverse.plan_key))
         else:  # v2 dropped it: a row inserted into v2 takes v1's default, an update keeps v1's value
             columns.append(TargetColumn(decl, Expr.text(attr.default if attr.default is not None else "NULL"),
                                         insert_only=True))
@@ -278,11 +309,34 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
         if parent_id in two_way:
             keys.append(ForeignKeyDecl(fk.name, fk.columns, fk.ref_columns, fk.on_update, fk.on_delete,
                                        parent=parent_id))
-    return Target(id=target.id, schema=v1.schema, name=v1.name, columns=tuple(columns), primary_key=v1.primary_key,
+    key, key_map = v1.primary_key, _reverse_key_map(v1, target, back)
+    if any(target.inverse(k) is not None for k in v1.primary_key):
+        # v1's row is found by the v1 columns v2's key copies (``located_by``): they are this target's key for every
+        # trigger and for verify; one to one by structure, since v2's own key holds them
+        key, key_map = located_by(target), KeyMap(False, "structure")
+    return Target(id=target.id, schema=v1.schema, name=v1.name, columns=tuple(columns), primary_key=key,
                   source=Source(TableRef(target.schema, target.name), joins=found.joins),
-                  key_map=_reverse_key_map(v1, target, back), plan_key=target.plan_key, foreign_keys=tuple(keys),
+                  key_map=key_map, plan_key=target.plan_key, foreign_keys=tuple(keys),
                   comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation,
-                  owns=owned(model, target))
+                  inverses=tuple(i for i in target.inverses if i.next_for), owns=owned(model, target))
+
+
+def next_number(v1: Table, inverse: Inverse, back: dict[str, str]) -> Expr:
+    """One more than the largest ``inverse.column`` among v1's rows with the v2 row's values of ``next_for`` (0 + 1
+    for the first). Read in the write itself, after the parent's lock (engines/written_row.py ``numbered_under_lock``):
+    a subquery of an INSERT or UPDATE is a locking read under REPEATABLE READ, so it sees the rows other writers
+    committed, not the transaction's snapshot. Read through a derived table: MySQL 8 refuses a subquery of the table
+    an INSERT or UPDATE writes (error 1093) unless it is materialized first (MySQL manual, "UPDATE Statement");
+    MariaDB reads both."""
+    v1_of = {v2_name: v1_name for v1_name, v2_name in back.items()}
+    q = quote_identifier
+    parts = [f"(SELECT `next` FROM (SELECT COALESCE(MAX(`n`.{q(inverse.column)}), 0) + 1 AS `next` "
+             f"FROM {q(v1.schema)}.{q(v1.name)} AS `n` WHERE "]
+    for i, column in enumerate(inverse.next_for):
+        parts[-1] += f"{' AND ' if i else ''}`n`.{q(v1_of[column])} = "
+        parts.append("")
+    parts[-1] += ") AS `numbered`)"
+    return Expr(tuple(parts), tuple(ColumnRef(DRIVING, c) for c in inverse.next_for))
 
 
 def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[str, str], ...]], bool]:
@@ -335,6 +389,8 @@ def forward_two_way(model: Model, two_way: set[str]) -> Model:
     carried from v1 must not reset what a v2 client wrote there."""
     for target_id in sorted(two_way):
         target = model.target(target_id)
-        columns = tuple(c if c.expr.is_column else replace(c, insert_only=True) for c in target.columns)
+        blobs = external_back.blob_columns(target)  # a 2.x external blob is v1's column, as JSON: carried both ways
+        columns = tuple(c if c.expr.is_column or c.name in blobs else replace(c, insert_only=True)
+                        for c in target.columns)
         model = model.replace_target(replace(target, columns=columns))
     return model

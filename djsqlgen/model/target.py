@@ -145,6 +145,20 @@ class ForeignKeyDecl:
 
 
 @dataclass(frozen=True)
+class Inverse:
+    """Two-way: how a row inserted into v2 gives v1 a column v2 dropped (the plan's ``inverse:``, ops/inverse.py).
+    ``expr`` is over the v2 row (``src``, v2 names); with ``next_for`` (v2 columns: a foreign key to the parent
+    ``lock``, the v1 table whose row is locked first) it is the next number among v1's rows of those values."""
+
+    column: str  # the v1 column
+    expr: Expr | None
+    plan_key: str
+    next_for: tuple[str, ...] = ()
+    lock: TableRef | None = None
+    lock_on: tuple[tuple[str, str], ...] = ()  # (the parent's v1 key column, the v2 column holding its value)
+
+
+@dataclass(frozen=True)
 class Target:
     """One v2 table."""
 
@@ -167,6 +181,10 @@ class Target:
     # Two-way, the way back of a split side (model/split_back.py): the rows of this table that are this target's,
     # over the table's own row (alias ``dst``); None: every row
     owns: Expr | None = None
+    inverses: tuple[Inverse, ...] = ()  # two-way: the plan's ``inverse:`` for v1 columns v2 dropped
+
+    def inverse(self, v1_column: str) -> Inverse | None:
+        return next((i for i in self.inverses if i.column == v1_column), None)
 
     @property
     def ref(self) -> TableRef:

@@ -27,6 +27,7 @@ from djsqlgen.ops.drop_table import DropTable
 from djsqlgen.ops.extract_lookup import ExtractLookup
 from djsqlgen.ops.extract_part import ExtractPart
 from djsqlgen.ops.follow import FollowParents
+from djsqlgen.ops.inverse import SetInverse
 from djsqlgen.ops.invariants import model_problems
 from djsqlgen.ops.merge_part import MergePart
 from djsqlgen.ops.move_part import MovePart
@@ -50,6 +51,7 @@ REGISTRY: dict[str, type[Operation]] = {
     "tables.<t>.split[]": SplitTable,
     "tables.<t>.parts[]": ExtractPart,
     "tables.<t>.merge_into_master": MergePart,
+    "tables.<t>.inverse.<c>": SetInverse,
     "(every kept table, first)": FollowParents,
     # preset: dj014-to-dj2 also makes AlterColumn, TableCharset and DropReference operations (djsqlgen.presets.dj2)
     "preset: dj014-to-dj2, an external attribute (before its own entry)": ConvertExternal,
@@ -176,6 +178,11 @@ def _table_operations(plan_key: str, table: Table, spec: TableSpec, plan: Plan) 
         ops.append(ChangeKey(f"{plan_key}.key", tid, tuple(spec.key)))
     ops += [AddParent(f"{plan_key}.add_parents[{i}]", tid, p.parent, tuple(p.columns.items()), p.name, p.on_update,
                       p.on_delete) for i, p in enumerate(spec.add_parents)]
+    # after the columns and the key took their v2 form: an inverse reads the v2 row
+    two_way = plan.sync == "two-way" and spec.sync != "one-way"
+    ops += [SetInverse(f"{plan_key}.inverse", tid, column, expr=value if isinstance(value, str) else None,
+                       next_for=() if isinstance(value, str) else tuple(value.next_for), two_way=two_way)
+            for column, value in spec.inverse.items()]
     if spec.rename:
         ops.append(RenameTable(plan_key, tid, spec.rename))
     if spec.split:  # last: each side takes the table as its other changes made it, under a name of its own

@@ -5,7 +5,8 @@
 external table by that reference and builds the JSON on the server (``djsqlgen.presets.dj2_sql``), so no
 row passes through Python and the triggers carry every 0.14 write over the same way. Blobs and
 filepaths point at the files 0.14 wrote, where they are; an attachment points at a copy that
-``djsqlgen files`` writes in 2.x's format (filename, NUL, contents).
+``djsqlgen files`` writes in 2.x's format (filename, NUL, contents). A blob a 2.x client wrote (two-way sync)
+comes forward from the ``~external_<store>`` row its way back made (model/external_back.py) as the JSON 2.x wrote.
 """
 
 from __future__ import annotations
@@ -68,6 +69,12 @@ class ConvertExternal(Operation):
         else:
             text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema, subfolding=self.subfolding), schema,
                                      self.store, size)
+            # a value 2.x wrote, carried back into a row of its own (model/external_back.py): its JSON as 2.x wrote it
+            v2_schema = model.target(self.target_id).schema
+            native = (f"JSON_OBJECT('hash', SUBSTRING_INDEX({path}, '/', -1), 'path', {path}, "
+                      f"'schema', {quote_literal(v2_schema)}, 'store', {quote_literal(self.store)}, 'size', {size})")
+            text = (f"CASE WHEN {path} IS NOT NULL AND {src} = {dj2_sql.path_md5(path)} THEN {native}\n"
+                    f"  ELSE {text} END")
         pieces = text.split("\0")  # text, index, text, index, ... text
         return Expr(tuple(pieces[0::2]), tuple(refs[int(i)] for i in pieces[1::2]))
 
@@ -89,6 +96,16 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        # short enough for W7's message, which leads with it (sqltext/messages.py one_way_message)
-        return (f"{self.column} is 2.x {self.kind}@{self.store} JSON, with no way back to 0.14's "
-                f"{external_table(self.store)} yet")
+        """Why a 2.x value of this kind cannot go back to 0.14 ('' for a blob: model/external_back.py). Two-way sync
+        carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync); the reference is
+        derivable for every kind (attach: the base32 hash is 0.14's md5 of name, NUL, contents; filepath: the md5 of
+        the path), but 0.14's ~external_<store> row needs more than the JSON holds. Each reason starts with the
+        column and kind: W7's message leads with it."""
+        ext = external_table(self.store)
+        head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
+        if self.kind == "attach":
+            return head + f"holds no file name for 0.14's {ext} row (attachment_name: only 2.x's file has it)"
+        if self.kind == "filepath":
+            return head + (f"holds no md5 of the file for 0.14's {ext} row (contents_hash), and a timestamp with "
+                           "microseconds its TIMESTAMP cannot keep")
+        return ""  # a blob goes back: model/external_back.py

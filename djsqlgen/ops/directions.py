@@ -2,10 +2,12 @@
 
 A table syncs both ways when every operation on it can be undone value by value on v2's side: renames, retypes
 (the way back refuses a value v1's type cannot hold), character sets, added v2 columns (dropped going back),
-dropped v1 columns that have a v1 default (a row inserted into v2 takes it), a new primary key that v1's key can
+dropped v1 columns that have a v1 default or an ``inverse:`` in the plan (a row inserted into v2 takes it; a
+dropped key column's v1 row is then found by the columns v2's key copies), a new primary key that v1's key can
 still be read from (model/reverse.py ``way_back``), a child following such a key, a table below a one-way one
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
-own (v1's counter issues the ids of both sides: engines/issued_ids.py), and a lookup that moves columns
+own (v1's counter issues the ids of both sides: engines/issued_ids.py), a 2.x external blob of the dj014-to-dj2
+preset (model/external_back.py), and a lookup that moves columns
 unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``), and
 the sides of a split (each owns the v1 rows its filter passes: model/split_back.py), an extracted part (it
 goes back through its master's rows) and a merged part (its v1 rows come back from the master's: model/part_back.py).
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from djsqlgen.model.reverse import carried_back, cascade_repeats, issued_column, lookups_of, way_back
+from djsqlgen.model.external_back import external_aliases
 from djsqlgen.model.part_back import (
     extracted_parts,
     master_of,
@@ -27,6 +29,7 @@ from djsqlgen.model.part_back import (
     merged_parts,
     part_reasons,
 )
+from djsqlgen.model.reverse import carried_back, cascade_repeats, issued_column, lookups_of, way_back
 from djsqlgen.model.split_back import split_group, split_reasons
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
@@ -59,6 +62,7 @@ class Direction:
     through: str = ""
     # An extracted part of a two-way master (the v2 table, schema.name): its columns go back in the master's v1 rows
     part_of: str = ""
+    inverted: tuple[str, ...] = ()  # the v1 columns the plan's ``inverse:`` computes for a row inserted into v2
 
     @property
     def line(self) -> str:
@@ -69,6 +73,9 @@ class Direction:
         if self.through:
             return (f"{self.v2} <-> {self.v1}: two-way through {self.through} (its values go back in the v1 rows "
                     "that use them)")
+        if self.two_way and self.inverted:
+            return (f"{self.v2} <-> {self.v1}: two-way (`inverse:` gives {', '.join(self.inverted)} to a row "
+                    "inserted into v2)")
         if self.two_way:
             return f"{self.v2} <-> {self.v1}: two-way"
         return f"{self.v2} <- {self.v1}: one-way ({self.why})"
@@ -95,7 +102,7 @@ def sync_problems(plan: Plan) -> list[str]:
 def _joins_only_follow(target: Target) -> bool:
     """Whether the target's joins only read its parents' (and their parents') v1 rows for the new key it follows
     (ops/follow.py)."""
-    aliases = {j.alias for j in target.source.joins}
+    aliases = {j.alias for j in target.source.joins} - external_aliases(target)  # (an external blob's goes back)
     return all(c.follows for c in target.columns if c.expr.aliases & aliases) and all(
         e.aliases <= aliases | {DRIVING} for j in target.source.joins for _, e in j.on)
 
@@ -149,10 +156,10 @@ def _operation_reason(model: Model, op: Operation) -> str:
         if target is None:
             return ""
         attr = model.v1_table(target.source.driving).attribute(op.column)
-        if attr.default is not None or attr.nullable:
-            return ""  # a row inserted into v2 gives v1 the column's default
+        if attr.default is not None or attr.nullable or target.inverse(op.column) is not None:
+            return ""  # a row inserted into v2 gives v1 the column's default, or the plan's inverse (ops/inverse.py)
         return (f"v1 column {op.column!r} is not in v2 and has no default: a row written to v2 cannot give v1 its "
-                "value (give it a default in v1, or keep the column)")
+                "value (give it an `inverse:` in the plan or a default in v1, or keep the column)")
     if isinstance(op, ExtractLookup):
         lookup = model.find(op.lookup_id(model))
         if lookup is None:
@@ -218,7 +225,8 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else "",
-                             part_of=master.label if master is not None and not reasons else ""))
+                             part_of=master.label if master is not None and not reasons else "",
+                             inverted=tuple(i.column for i in target.inverses)))
     # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
     # rows, no v1 key) is no reason
     referring = {lookup.id: target for target in model.targets for lookup, _ in lookups_of(model, target)}

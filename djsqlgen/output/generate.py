@@ -11,7 +11,7 @@ from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
-from djsqlgen.model.checks import round_trip_checks
+from djsqlgen.model.checks import inverse_checks, round_trip_checks
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
 from djsqlgen.ops.directions import TWO_WAY, directions, lookups_back
@@ -56,7 +56,8 @@ class Migration:
         two_way = {d.target_id for d in self.directions if d.two_way}
         model = forward_two_way(self.built.model, two_way)
         # the plan's data checks, and the round trip of each two-way table (reverse(forward(v1)) is v1)
-        self.data_checks = self.built.data_checks + tuple(round_trip_checks(model, two_way))
+        self.data_checks = (self.built.data_checks + tuple(round_trip_checks(model, two_way))
+                            + tuple(inverse_checks(model, two_way)))
         # a lookup of a two-way table goes back through that table's rows: neither one-way nor a v1 table's target
         lookups = lookups_back(self.directions)
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),

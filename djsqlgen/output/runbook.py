@@ -25,6 +25,14 @@ def dj2_facts(migration) -> dict:
             "definitions": dj2_definitions(model), "mariadb": migration.catalog.server.flavour == "mariadb"}
 
 
+def _numbered(migration) -> list[tuple[str, str, str]]:
+    """(v1 table, column, v1 parent) of each ``inverse: {next_for: …}`` of a two-way table: its lock, for the Lock
+    discipline section."""
+    two_way = {d.target_id for d in migration.directions if d.two_way}
+    return [(t.source.driving.label, i.column, i.lock.label) for t in migration.built.model.ordered()
+            if t.id in two_way for i in t.inverses if i.lock is not None]
+
+
 def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_path: str) -> Path:
     text = environment().get_template("runbook.md.j2").render(
         plan=migration.plan, meta=meta, plan_path=plan_path, targets=migration.targets, retired=migration.retired,
@@ -35,7 +43,7 @@ def write_runbook(out_dir: Path, migration, files, meta: dict[str, str], plan_pa
                            and any(s.archive or (s.final and s.final != s.target) for s in migration.plan.schemas)),
         v1_schemas=[s.source for s in migration.plan.schemas],
         dj2=dj2_facts(migration) if migration.plan.preset is not None else None, writer_codes=WRITER_CODES,
-        directions=migration.directions, two_way_codes=TWO_WAY_CODES,
+        directions=migration.directions, two_way_codes=TWO_WAY_CODES, numbered=_numbered(migration),
     )
     path = out_dir / "RUNBOOK.md"
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")

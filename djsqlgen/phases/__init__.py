@@ -1,6 +1,7 @@
 """The phase files of DESIGN.md, one module per phase: its forward file and its rollback side by side.
 
-Each module says its NUMBER, NAME, TITLE, PURPOSE and RERUN note and builds ``forward(phases)``,
+Each module says its NUMBER, NAME, TITLE, PURPOSE and RERUN note (and ``applies(phases)`` when only some plans
+have its file: 90) and builds ``forward(phases)``,
 ``rollback(phases)`` and ``removes(phases)`` (what its rollback removes, for the file's first lines) from
 the engines; shared.py holds what several phases use, builder.py one file as it is built. A new phase is a
 new module, listed here in its place.
@@ -17,6 +18,7 @@ from djsqlgen.phases import (
     dualwrite,
     expand,
     preflight,
+    retire_v1,
     routines,
     verify,
 )
@@ -24,7 +26,7 @@ from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.statements import PhaseFile
 
 # in the order they are applied; rollbacks go the other way
-PHASES = (preflight, expand, routines, dualwrite, backfill, verify, constraints, cutover, contract)
+PHASES = (preflight, expand, routines, dualwrite, backfill, verify, constraints, cutover, contract, retire_v1)
 
 __all__ = ["PHASES", "Phases", "phase_files", "side_files"]
 
@@ -34,11 +36,12 @@ def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = (),
     """Every forward file of the migration in order, then every rollback, newest first (``reverse``: the context of
     a two-way plan's reverse model, whose triggers 30 adds)."""
     phases = Phases(ctx, data_checks, attachments, reverse)
-    forward = [(p, p.forward(phases)) for p in PHASES]
-    rollbacks = [(p, p.rollback(phases)) for p in reversed(PHASES)]
+    present = [p for p in PHASES if phases.has_file(p)]
+    forward = [(p, p.forward(phases)) for p in present]
+    rollbacks = [(p, p.rollback(phases)) for p in reversed(present)]
     out = []
     for p, b in forward:
-        drops_v1 = p.drops_v1(phases) if hasattr(p, "drops_v1") else ()  # only 80 may drop v1
+        drops_v1 = p.drops_v1(phases) if hasattr(p, "drops_v1") else ()  # only 80 (or 90) may drop v1
         out.append(PhaseFile(p.NUMBER, p.NAME, p.TITLE, p.PURPOSE, p.RERUN, tuple(b.statements),
                              needs=tuple(b.needs), drops_v1=drops_v1))
     for p, b in rollbacks:

@@ -1,6 +1,7 @@
 """70 cut-over: v2 becomes primary (v1 guarded or parked, v2 tracked, optional renames); its rollback gives v1
 back its writes, refusing while v2 holds rows written since (or giving them up when told). The renames, triggers
-and counters both use are in cutover_steps.py."""
+and counters both use are in cutover_steps.py. A two-way plan's cut-over only closes v1 by its sides row (v2 keeps
+syncing into it), and its rollback only reopens it (phases/two_way.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ RERUN = "Safe to run again: each step runs only when not done yet."
 
 def removes(phases: Phases) -> str:
     v1, v2 = ", ".join(phases.v1_schemas()), ", ".join(phases.v2_schemas())
+    if phases.reverse is not None:
+        return (f"the cut-over of a two-way plan: v1 ({v1}) takes its clients' writes again; v2 ({v2}) keeps taking "
+                "writes and syncing both ways. Nothing v2 took since is lost: the sync carried it into v1")
     return (f"the cut-over: v1 ({v1}) takes writes again and v2 ({v2}) is no longer primary (v2's write trackers "
             "and v1's guards go, names as before 70). It refuses while v2 holds rows written after the cut-over; "
             "told to give them up, it lists their keys and computes those rows again from v1")
@@ -51,9 +55,12 @@ def forward(phases: Phases) -> FileBuilder:
     privileges += [(p, s, None) for spec in phases.model.schemas for s in (spec.archive, spec.final)
                    if s and phases.plan.cutover.rename_to_final
                    for p in ("CREATE", "INSERT", "TRIGGER", "ALTER", "DROP")]  # ALTER, DROP: renames in it
+    if phases.reverse is not None:  # two-way: its sides row alone
+        privileges = [("UPDATE", ctx.control, None)]
     run = ctx.control_table("verify_run")
     phases.common_refusals(f, "60", [
-        guards.binlog_trust(ctx, fn), guards.backfill_done(ctx, fn),
+        *([guards.binlog_trust(ctx, fn)] if phases.reverse is None else []),  # two-way: no trigger DDL
+        guards.backfill_done(ctx, fn),
         Check(f"{phases.phase_pending('70')} AND NOT EXISTS (SELECT 1 FROM {run} WHERE finished_at IS NOT NULL "
               f"AND bad_chunks = 0 AND plan_hash = {quote_literal(ctx.migration_hash)} AND run_id = "
               f"(SELECT MAX(run_id) FROM {run}))",
@@ -66,11 +73,15 @@ def forward(phases: Phases) -> FileBuilder:
           for c in phases.v1_drift(fn, parked_ok=True) + phases.data_refusals(fn)],
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),
-        *([two_way.cutover_refusal(ctx, phases.phase_pending("70"), fn)] if phases.reverse is not None else []),
+        *(two_way.cutover_refusals(ctx, phases.phase_pending("70"), fn) if phases.reverse is not None else []),
         *f.require(privileges)])
     where = {s: s for s in phases.v1_schemas()}
     park, archive, final = renames(phases)
     cut_over = guards.applied(ctx, "70")  # logged by the same procedure as the last rename
+    if phases.reverse is not None:  # two-way: v1's row alone; v2's triggers keep carrying its writes into v1
+        f.steps(two_way.closing_v1(ctx, fn))
+        f.log()
+        return f
     f.add(*_new_schemas(phases, f))
     # v1 closes by its sides row first, whatever the layout: a row update that waits only for the transactions that
     # wrote v1 (each holds the row shared to its end: engines/sides.py), 1 s at a time; every later one reads "closed".
@@ -87,7 +98,7 @@ def forward(phases: Phases) -> FileBuilder:
     now = {t.id: parked.get((t.schema, t.name), (t.schema, t.name)) for t in phases.targets}
     if in_place(phases):
         # Nothing moves: v1 stays closed by its row (its dual-write triggers and 30's guards refuse every write), v2's
-        # trackers have been on it since 30 and record from the close on. No DDL on a table writers hold.
+        # trackers have been on it since 60 and record from the close on. No DDL on a table writers hold.
         f.steps(counters_to_v2(phases, {s: s for s in where}, now, cut_over))
         f.log()
         return f
@@ -142,6 +153,8 @@ def forward(phases: Phases) -> FileBuilder:
 
 def rollback(phases: Phases) -> FileBuilder:
     f, fn = phases.file("70", rollback=True), "rollback/70_cutover.sql"
+    if phases.reverse is not None:
+        return _two_way_rollback(phases, f, fn)
     ctx = phases.ctx
     writes = ctx.control_table("v2_writes")
     objects = ctx.control_table("objects")
@@ -179,7 +192,7 @@ def rollback(phases: Phases) -> FileBuilder:
              _writes_since_check(phases, v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
     for t, (_, (schema, _parked)) in zip(phases.targets, v2_park):
         if in_place(phases):
-            break  # v2's trackers are 30's, and record nothing once v1 is open again
+            break  # v2's trackers are 60's, and record nothing once v1 is open again
         for event in EVENTS:
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             steps += f.dropping(Owned("trigger", schema, trig, phases.v2_home(t)[1]),
@@ -242,6 +255,22 @@ def rollback(phases: Phases) -> FileBuilder:
     return f
 
 
+def _two_way_rollback(phases: Phases, f: FileBuilder, fn: str) -> FileBuilder:
+    """rollback/70 of a two-way plan: v1 takes its clients' writes again, and nothing is refused for v2's writes
+    since the cut-over: the sync carried those of two-way tables into v1 as they happened, and one-way v2 tables
+    took none (W7). 70 changed only v1's sides row, so that is all this file changes."""
+    ctx = phases.ctx
+    closed_by_70 = (f"EXISTS (SELECT 1 FROM {sides.sides_table(ctx)} WHERE side = 'v1' AND is_open = 0 "
+                    f"AND closed_by = '70_cutover.sql')")  # 70 stopped before its log: v1 closed all the same
+    phases.common_refusals(f, None, [
+        Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT {closed_by_70}",
+              f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run (a v1 closed by `djsqlgen close v1` reopens by "
+              "`djsqlgen reopen v1`)", "the cut-over left nothing to undo")])
+    f.steps([sides.reopen(ctx, "v1", fn)])
+    f.log()
+    return f
+
+
 def _attachments_pending(phases: Phases, filename: str) -> list[Check]:
     """70 refuses while an attachment of the manifest is not recorded in place by `djsqlgen files`: 2.x could
     not read it from v2 once v2 is primary."""
@@ -283,7 +312,7 @@ def _discard(phases: Phases, f: FileBuilder) -> None:
     """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
     f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
                     "rows are deleted and computed again in v2: its foreign keys hold again once done"))
-    if in_place(phases):  # v2's trackers stay on (30's): the repair is no user's write (and reads v2_writes: 1442)
+    if in_place(phases):  # v2's trackers stay on (60's): the repair is no user's write (and reads v2_writes: 1442)
         f.add(two_way.engine_session(True))
     f.steps(discard_v2_writes(phases))
     if in_place(phases):

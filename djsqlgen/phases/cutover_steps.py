@@ -19,7 +19,7 @@ from djsqlgen.sqltext.statements import Owned, Statement
 
 def in_place(phases: Phases) -> bool:
     """Whether the cut-over leaves every table where it is (no renames): then it closes v1 by its sides row alone,
-    without DDL, and 30 installs v2's write trackers (a renaming cut-over moves tables, which triggers cannot
+    without DDL, and 60 installs v2's write trackers (a renaming cut-over moves tables, which triggers cannot
     follow across schemas, error 1435, so it keeps creating and dropping them)."""
     park, _, final = renames(phases)
     return not park and not final and phases.reverse is None
@@ -31,16 +31,17 @@ def dualwrite_events(phases: Phases) -> set[tuple[TableRef, str]]:
     return {(ref, KINDS[kind][0]) for ref, kind, _ in phases.triggers}
 
 
-def guard_statements(phases: Phases, where: dict[str, str], only=None) -> list[Statement]:
+def guard_statements(phases: Phases, where: dict[str, str], only=None, carried_pass: bool = False) -> list[Statement]:
     """BEFORE triggers on the v1 tables (in schema ``where[source]``) that fail every write once v1 is closed (its
-    sides row), naming v2. ``only``: a test on (v1 table, event) that picks the pairs wanted."""
+    sides row), naming v2. ``only``: a test on (v1 table, event) that picks the pairs wanted. ``carried_pass``: but
+    the writes v2's reverse triggers carry (sides.guard_trigger)."""
     out = []
     for ref in phases.v1_tables():
         for event in EVENTS:
             if only is not None and not only((ref, event)):
                 continue
             name = naming.guard_trigger_name(phases.plan.name, ref.name, event)
-            out.append(sides.guard_trigger(phases.ctx, ref, where[ref.schema], event, name))
+            out.append(sides.guard_trigger(phases.ctx, ref, where[ref.schema], event, name, carried_pass))
     return out
 
 
@@ -212,7 +213,8 @@ def carry_counter(phases: Phases, into: tuple[str, str], issued_by: list[tuple[s
     return Statement(f"counter.{into[0]}.{into[1]}", sql, why, done_when=skip)
 
 
-def counters_to_v2(phases: Phases, v1_home: dict[str, str], v2_at: dict[str, tuple[str, str]], done_when: str) -> list:
+def counters_to_v2(phases: Phases, v1_home: dict[str, str], v2_at: dict[str, tuple[str, str]],
+                   done_when: str | None = None) -> list:
     """70: each v2 table with an AUTO_INCREMENT column counts on above every id its v1 table issued."""
     return [carry_counter(phases, v2_at[t.id], [(v1_home[t.source.driving.schema], t.source.driving.name)],
                                 f"new rows in {t.label} get ids v1 never issued (v1's counter, not its largest id)",

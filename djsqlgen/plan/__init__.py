@@ -11,16 +11,16 @@ import importlib
 from typing import TYPE_CHECKING
 
 _FROM_FILE = ("DROP", "KEEP", "AddedColumn", "ChunkSpec", "ColumnChange", "ContractSpec", "CutoverSpec", "JoinSpec",
-              "ParentSpec", "Plan", "PresetSpec", "SchemaSpec", "TableSpec", "dump_plan", "load_plan", "parse_plan",
-              "plan_hash")
+              "NextFor", "ParentSpec", "Plan", "PresetSpec", "SchemaSpec", "TableSpec", "dump_plan", "load_plan",
+              "parse_plan", "plan_hash")
 _FROM_JOB = ("JobPlan", "load_job_plan", "parse_job_plan")
 
 __all__ = [*_FROM_FILE, *_FROM_JOB]
 
 if TYPE_CHECKING:
     from djsqlgen.plan.file import (DROP, KEEP, AddedColumn, ChunkSpec, ColumnChange, ContractSpec,  # noqa: F401
-                                    CutoverSpec, JoinSpec, ParentSpec, Plan, PresetSpec, SchemaSpec, TableSpec,
-                                    dump_plan, load_plan, parse_plan, plan_hash)
+                                    CutoverSpec, JoinSpec, NextFor, ParentSpec, Plan, PresetSpec, SchemaSpec,
+                                    TableSpec, dump_plan, load_plan, parse_plan, plan_hash)
     from djsqlgen.plan.job import JobPlan, load_job_plan, parse_job_plan  # noqa: F401
 
 

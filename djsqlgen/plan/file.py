@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from djsqlgen.errors import PlanError
 from djsqlgen.plan.job import CHUNK_LIMITS, NAME_PATTERN, NAME_RULE, PLAN_VERSION, read_plan_text
@@ -136,6 +136,14 @@ class PartSpec(_Strict):
                                            "is not NULL)")
 
 
+class NextFor(_Strict):
+    """An ``inverse:`` that numbers a v2 insert's v1 row: one more than the largest value v1 holds among the rows
+    with the same values of ``next_for`` (a DataJoint ``session_idx`` per subject). Taken under a lock on the
+    parent's v1 row those columns refer to (RUNBOOK, lock discipline)."""
+
+    next_for: list[str] = Field(min_length=1, description="v2 columns (a foreign key to the parent, in v2 names)")
+
+
 class TableSpec(_Strict):
     rename: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
@@ -154,6 +162,9 @@ class TableSpec(_Strict):
                                    description="v2 tables this table's rows go to, each by a filter; every row to one")
     sync: Literal["one-way", "two-way"] | None = Field(
         None, description="overrides the plan's sync for this table (one-way: v2 refuses writes during the window)")
+    inverse: dict[str, str | NextFor] = Field(
+        default_factory=dict, description="two-way: a v1 column v2 dropped -> its value for a row inserted into v2 "
+                                          "(an SQL expression over the v2 row, or {next_for: [columns]})")
 
 
 class SchemaSpec(_Strict):
@@ -181,6 +192,9 @@ class CutoverSpec(_Strict):
 
 class ContractSpec(_Strict):
     drop_v1: bool = False
+    v1: Literal["keep-synced"] | None = Field(
+        None, description="keep-synced (two-way plans): 80 keeps the closed v1 as read-only tables v2 keeps filling, "
+                          "until 90_retire_v1.sql retires it (as drop_v1 says)")
 
 
 class PresetSpec(_Strict):
@@ -227,12 +241,20 @@ class Plan(_Strict):
     def schema_for_source(self, source: str) -> SchemaSpec | None:
         return next((s for s in self.schemas if s.source == source), None)
 
+    @model_validator(mode="after")
+    def _keep_synced_needs_two_way(self) -> Plan:
+        # only v2's reverse triggers can fill a closed v1; a renaming cut-over is refused for two-way plans (70)
+        if self.contract.v1 == "keep-synced" and (self.sync != "two-way" or self.cutover.rename_to_final):
+            raise ValueError("contract.v1: keep-synced keeps v1 filled by two-way sync's reverse triggers; "
+                             "it needs sync: two-way and cutover.rename_to_final: false")
+        return self
+
 
 # ---------------------------------------------------------------------------------------------
 # reading and writing
 # ---------------------------------------------------------------------------------------------
 _MODEL_NAMES = {"ColumnChange", "AddedColumn", "TableSpec", "SchemaSpec", "ChunkSpec", "CutoverSpec", "ContractSpec",
-                "JoinSpec", "ParentSpec", "PresetSpec"}
+                "JoinSpec", "ParentSpec", "PresetSpec", "NextFor", "str"}
 
 
 def _error_location(loc: tuple, data: dict) -> str:
@@ -288,9 +310,13 @@ def plan_hash(plan: Plan) -> str:
     # nor without two-way sync: a plan that does not name it hashes as before it existed
     if plan.sync == "one-way":
         exclude["sync"] = True
+    if plan.contract.v1 is None:  # likewise without contract.v1
+        exclude["contract"] = {"v1": True}
     for i, spec in enumerate(plan.schemas):
-        unnamed = {name: {"sync": True} for name, table in spec.tables.items()
-                   if isinstance(table, TableSpec) and table.sync is None}
+        # (nor without ``inverse:``)
+        unnamed = {name: {k: True for k, unset in (("sync", table.sync is None), ("inverse", not table.inverse))
+                          if unset}
+                   for name, table in spec.tables.items() if isinstance(table, TableSpec)}
         if unnamed:
             exclude.setdefault("schemas", {})[i] = {"tables": unnamed}
     return hashlib.sha256(plan.model_dump_json(exclude=exclude or None).encode()).hexdigest()[:12]

@@ -74,3 +74,31 @@ def utc_iso(timestamp_sql: str) -> str:
     UNIX_TIMESTAMP gives the stored instant."""
     return (f"DATE_FORMAT('1970-01-01 00:00:00' + INTERVAL UNIX_TIMESTAMP({timestamp_sql}) SECOND, "
             "'%Y-%m-%dT%H:%i:%s+00:00')")
+
+
+def md5_from_base32(hash_sql: str) -> str:
+    """The binary(16) md5 whose 2.x hash (``base32_md5``) is the 26 characters ``hash_sql``, in SQL: each character is
+    five bits (its place in the alphabet), eight of them five bytes; the last two give the last byte and two zero
+    bits. NULL for NULL."""
+    alphabet = quote_literal(BASE32_ALPHABET)
+
+    def digit(i: int) -> str:
+        return f"(LOCATE(SUBSTRING({hash_sql}, {i + 1}, 1), {alphabet}) - 1)"
+
+    groups = []
+    for group in range(3):
+        value = " + ".join(f"({digit(8 * group + j)} << {35 - 5 * j})" for j in range(8))
+        groups.append(f"LPAD(HEX({value}), 10, '0')")
+    groups.append(f"LPAD(HEX(({digit(24)} << 3) | ({digit(25)} >> 2)), 2, '0')")
+    return "UNHEX(CONCAT(" + ",\n    ".join(groups) + "))"
+
+
+def json_text(json_sql: str, key: str) -> str:
+    """A JSON value's member as text (JSON_UNQUOTE over JSON_EXTRACT: MySQL 8 and MariaDB alike)."""
+    return f"JSON_UNQUOTE(JSON_EXTRACT({json_sql}, {quote_literal('$.' + key)}))"
+
+
+def path_md5(path_sql: str) -> str:
+    """0.14's reference for a file it knows by path (its filepath type; here also a 2.x blob it reads where 2.x put
+    it): the md5 of the path in UTF-8."""
+    return f"UNHEX(MD5(CONVERT({path_sql} USING utf8mb4)))"

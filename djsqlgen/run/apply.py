@@ -16,17 +16,20 @@ from djsqlgen.run.db import Database, ServerError
 from djsqlgen.sqltext.quoting import quote_qualified
 
 
-# A directory runs its files up to 60 and stops: the cut-over (70) and the contract (80) run only when named
+# A directory runs its files up to 60 and stops: the cut-over (70), the contract (80) and 90 run only when named
 # (`--through`, or the file itself), since the lab acts before each (RUNBOOK.md, "Stops"). Its rollback/ directory
-# likewise does not undo 80 or 70 unless named.
+# likewise does not undo 90, 80 or 70 unless named.
 DEFAULT_THROUGH = "60"
 NEXT = {
     "70": "the cut-over (70_cutover.sql): v2 becomes primary and writes to v1 fail from then on; switch the lab's "
           "code to v2 first",
     "80": "the contract (80_contract.sql): djsqlgen's sync and routines go (and v1 too, with contract.drop_v1); "
           "once no code reads or writes v1",
+    "90": "the retirement of a v1 kept synced (90_retire_v1.sql): v2's writes stop reaching v1 (and v1 is dropped, with "
+          "contract.drop_v1); once v1's last user is done",
 }
 UNDO = {
+    "90": "makes v2's writes reach the kept v1 again",
     "80": "puts djsqlgen's routines back after the contract",
     "70": "makes v1 primary again: writes to v2 stop, and the lab's code must go back to v1",
 }
@@ -110,7 +113,7 @@ def _applied(db: Database, control: str) -> set[str]:
 
 
 def _refuse_held(db: Database, selection: Selection) -> None:
-    """A rollback directory stops before undoing 80 or 70 when that phase is applied (nothing run)."""
+    """A rollback directory stops before undoing 90, 80 or 70 when that phase is applied (nothing run)."""
     for path, control in selection.held:
         phase = _number(path)
         if phase in _applied(db, control):

@@ -281,7 +281,12 @@ def status(db: Database, plan: Plan) -> dict:
     last verify; after contract: finished."""
     phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     if any(p["phase"] == "80" for p in phases):
-        return {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
+        out = {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
+        if plan.sync == "two-way" and plan.contract.v1 == "keep-synced" and not any(p["phase"] == "90" for p in phases):
+            # v1 kept read-only, v2's reverse triggers still filling it (until 90_retire_v1.sql)
+            out["kept_synced"] = _control_rows(db, plan, "SELECT closed_at, closed_by FROM {control}.sides "
+                                                         "WHERE side = 'v1'")
+        return out
     try:
         progress = table_status(db, plan, cut_over=any(p["phase"] == "70" for p in phases))
     except DjsqlgenError:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pymysql
 import pytest
 
 from djsqlgen.run.db import ServerError, connect
@@ -43,6 +44,19 @@ BEGIN
     END IF;
 END"""
 
+# The statement's mark (engines/two_way.statement_mark): a trigger sets LAST_INSERT_ID to its table's number before
+# it carries; the other side's trigger finds it there only inside that carried write (the server restores the value
+# when a trigger ends, however it ends), and skips its echo without comparing.
+MARK = {"v1": (1 << 63) + 1, "v2": (1 << 63) + 2}
+STATEMENT_MARK_GUARD = """
+CREATE TRIGGER `{db}`.`{me}_ai` AFTER INSERT ON `{db}`.`{me}` FOR EACH ROW
+BEGIN
+    IF NOT (LAST_INSERT_ID() <=> {other_mark}) THEN
+        DO LAST_INSERT_ID({my_mark});
+        INSERT INTO `{db}`.`{other}` (id, v) VALUES (NEW.id, NEW.v);
+    END IF;
+END"""
+
 # How the carried write is ended, and the error the client gets.
 ENDINGS = {"lock wait timeout": 1205, "deadlock": 1213, "kill query": 1317, "max_statement_time": 1969}
 
@@ -55,7 +69,7 @@ def _setup(db, name: str, guard: str) -> None:
         db.execute(f"INSERT INTO `{name}`.`{t}` VALUES (1, 1), (3, 3)")
     db.execute(f"CREATE TABLE `{name}`.ballast (id int PRIMARY KEY) ENGINE=InnoDB")
     for me, other in (("v1", "v2"), ("v2", "v1")):
-        db.execute(guard.format(db=name, me=me, other=other))
+        db.execute(guard.format(db=name, me=me, other=other, my_mark=MARK[me], other_mark=MARK[other]))
 
 
 def _in_background(db, sql: str, errors: list[int]) -> threading.Thread:
@@ -124,12 +138,13 @@ def _carried_after(server_settings, name: str, guard: str, ending: str, in_trans
         client.execute(f"INSERT INTO `{name}`.v2 (id, v) VALUES (6, 6)")
         if in_transaction:
             client.execute("COMMIT")
+        last_insert_id = client.query("SELECT LAST_INSERT_ID() AS i")[0]["i"]
     finally:
         client.close()
     with connect(server_settings) as db:
         rows = {t: db.query(f"SELECT id, v FROM `{name}`.`{t}` ORDER BY id") for t in ("v1", "v2")}
     return {"errors": errors, "v1 to v2": {"id": 5, "v": 5} in rows["v2"], "v2 to v1": {"id": 6, "v": 6} in rows["v1"],
-            "equal": rows["v1"] == rows["v2"]}
+            "equal": rows["v1"] == rows["v2"], "client's LAST_INSERT_ID()": last_insert_id}
 
 
 @pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "explicit transaction"])
@@ -150,6 +165,46 @@ def test_compare_before_write_cannot_go_stale(server_settings, prefix, ending, i
     seen = _carried_after(server_settings, f"{prefix}_c", COMPARE_GUARD, ending, in_transaction)
     assert seen["errors"] == [ENDINGS[ending]], seen
     assert seen["v1 to v2"] and seen["v2 to v1"] and seen["equal"], seen
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["autocommit", "explicit transaction"])
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_the_statements_mark_cannot_go_stale(server_settings, prefix, ending, in_transaction):
+    """The mark lives in LAST_INSERT_ID(), which the server gives back when the trigger that set it ends, whichever
+    way: after each ending the next writes are carried both ways, nothing echoes, and the client's own
+    LAST_INSERT_ID() never shows a mark."""
+    seen = _carried_after(server_settings, f"{prefix}_m", STATEMENT_MARK_GUARD, ending, in_transaction)
+    assert seen["errors"] == [ENDINGS[ending]], seen
+    assert seen["v1 to v2"] and seen["v2 to v1"] and seen["equal"], seen
+    assert seen["client's LAST_INSERT_ID()"] == 0, seen
+
+
+def test_the_statements_mark_leaves_the_clients_insert_ids_alone(server_settings, prefix):
+    """A trigger's LAST_INSERT_ID(mark) is not what its client reads: LAST_INSERT_ID() and the insert id of the OK
+    packet (DataJoint's and pymysql's lastrowid) stay the statement's own, with and without an AUTO_INCREMENT key."""
+    name = f"{prefix}_ids"
+    with connect(server_settings) as db:
+        _setup(db, name, STATEMENT_MARK_GUARD)
+        db.execute(f"CREATE TABLE `{name}`.counted (id int AUTO_INCREMENT PRIMARY KEY, v int) ENGINE=InnoDB "
+                   "AUTO_INCREMENT=100")  # (v1 and v2 hold 1 and 3)
+        db.execute(STATEMENT_MARK_GUARD.format(db=name, me="counted", other="v1", my_mark=(1 << 63) + 3,
+                                               other_mark=MARK["v1"]))
+    raw = pymysql.connect(host=server_settings.host, port=server_settings.port, user=server_settings.user,
+                          password=server_settings.password, autocommit=True)
+    try:
+        with raw.cursor() as cur:
+            cur.execute(f"INSERT INTO `{name}`.counted (v) VALUES (7)")
+            generated = cur.lastrowid
+            cur.execute("SELECT LAST_INSERT_ID()")
+            assert cur.fetchone()[0] == generated > 0
+            cur.execute(f"INSERT INTO `{name}`.v1 (id, v) VALUES (8, 8)")  # no AUTO_INCREMENT: its trigger marks
+            assert cur.lastrowid == 0
+            cur.execute("SELECT LAST_INSERT_ID()")
+            assert cur.fetchone()[0] == generated
+            cur.execute(f"SELECT id, v FROM `{name}`.v2 WHERE id IN ({generated}, 8) ORDER BY id")
+            assert cur.fetchall() == ((8, 8), (generated, 7))  # each carried through v1, no echo
+    finally:
+        raw.close()
 
 
 def test_without_a_guard_the_echo_fails_with_1442(server_settings, prefix):

@@ -26,7 +26,8 @@ from integration.test_dj2_preset import read_v1, read_v2
 SUBJECT = 30_000_000  # the 2.3 user's own subjects (the 2.3 writers use 40_100_000 on, the 0.14 writers 10_100_000 on)
 # (v2 table, why it cannot sync back) for the tables that stay one-way; every other one syncs both ways
 ONE_WAY = {
-    "_recording": "raw_data is 2.x blob@extstore JSON, with no way back to 0.14's ~external_extstore yet",
+    "_recording": "raw_file is 2.x filepath@extstore JSON, which holds no md5 of the file for 0.14's "
+                  "~external_extstore row (contents_hash)",
 }
 # below _recording, synced both ways: a v2 key move above it reaches them in v1 through v1's own ON UPDATE CASCADE
 BELOW_ONE_WAY = ("__clustering", "__clustering__unit", "curation", "__unit_stats")
@@ -142,8 +143,8 @@ def test_dj014_on_v1_and_dj2_on_v2_at_once_under_the_preset(tmp_path, prefix, dj
     for step in ("one_way_update", "one_way_delete"):
         message = done[step]["message"]
         assert done[step]["errno"] == 1644 and "W7" in message and "_recording" in message, (step, message)
-        assert len(message) <= SIGNAL_LIMIT and "write to v1; syncs one way: raw_data is 2.x blob@extstore" in message, \
-            message
+        assert len(message) <= SIGNAL_LIMIT, message
+        assert "write to v1; syncs one way: raw_file is 2.x filepath@extstore" in message, message
 
     over = done["cascading_delete_over_one_way"]
     assert over["errno"] == 1644 and "W7" in over["message"] and "syncs one way" in over["message"], over

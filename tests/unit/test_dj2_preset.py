@@ -148,9 +148,9 @@ def test_a_row_or_key_that_utf8mb4_makes_too_long_is_refused_naming_the_fix():
     assert size_problems(model.target("lab.note")) == []
 
 
-def _parent_child(parent_key: Attribute) -> Catalog:
+def _parent_child(parent_key: Attribute, photo: str = "blob") -> Catalog:
     parent = _table("subject", [parent_key, attr("weight", "float", "grams", nullable=True),
-                                attr("photo", "binary(16)", ":blob@raw:a photo", nullable=True)], ("subject_id",),
+                                attr("photo", "binary(16)", f":{photo}@raw:a photo", nullable=True)], ("subject_id",),
                     foreign_keys=(ForeignKey("subject_photo", ("photo",), "lab", "~external_raw", ("hash",), "RESTRICT",
                                              "RESTRICT"),))
     external = _table("~external_raw", [attr("hash", "binary(16)", ":uuid:", in_key=True),
@@ -372,13 +372,14 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     from djsqlgen.output.sqlfile import render_file
     from djsqlgen.sqltext.messages import SIGNAL_LIMIT
 
-    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo="attach")
     text = identity_plan(catalog, [("lab", "a_long_lab_schema_name_v2")], "a_long_plan_name", "dj014-to-dj2")
     migration = Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
     ways = {d.v2.split(".")[1]: d for d in migration.directions}
     assert not ways["subject"].two_way
-    assert "columns.photo (preset dj014-to-dj2): photo is 2.x blob@raw JSON" in ways["subject"].why  # plan check's
-    assert ways["subject"].brief == "photo is 2.x blob@raw JSON, with no way back to 0.14's ~external_raw yet"
+    assert "columns.photo (preset dj014-to-dj2): photo is 2.x attach@raw JSON" in ways["subject"].why  # plan check's
+    assert ways["subject"].brief == ("photo is 2.x attach@raw JSON, which holds no file name for 0.14's ~external_raw "
+                                     "row (attachment_name: only 2.x's file has it)")
     # below it, session syncs both ways: its key column follows subject's retyped key as a plain copy of its own v1
     # column, and v1's own ON UPDATE CASCADE moves it with subject's (it said "v2 key column 'subject_id' follows its
     # parent's key, and that parent does not sync back" before)
@@ -386,6 +387,30 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x blob@raw JSON, with no "
-         "way back to 0.14…")}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x attach@raw JSON, "
+         "which holds no file na…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
+
+
+def test_two_way_preset_carries_an_external_blob_back_and_attach_and_filepath_say_why_not():
+    """Issue 24: a 2.x <blob@store> goes back to 0.14 (its reference from the JSON; 2.x's own copy gets an ~external row
+    inserted by the reverse trigger before v1's row); attach and filepath stay one-way, saying what their JSON lacks."""
+    from djsqlgen.output.generate import Migration
+    from djsqlgen.output.sqlfile import render_file
+
+    def migration(kind: str) -> Migration:
+        catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo=kind)
+        text = identity_plan(catalog, [("lab", "lab_v2")], "p", "dj014-to-dj2")
+        return Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
+
+    blob = migration("blob")
+    assert [d.line for d in blob.directions] == ["lab_v2.subject <-> lab.subject: two-way",
+                                                 "lab_v2.session <-> lab.session: two-way"]
+    dualwrite = render_file(next(f for f in blob.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of),
+                            blob.meta())
+    assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
+    assert "ON DUPLICATE KEY UPDATE `hash` = `hash`" in dualwrite
+    assert "DELETE FROM `lab`.`~external_raw`" not in dualwrite
+    for kind, lacks in (("attach", "holds no file name"), ("filepath", "holds no md5 of the file")):
+        (subject, _) = migration(kind).directions
+        assert not subject.two_way and f"photo is 2.x {kind}@raw JSON, which {lacks}" in subject.line, subject.line

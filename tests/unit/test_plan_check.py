@@ -125,7 +125,7 @@ def test_two_way_plan_says_table_by_table_which_way_each_syncs_and_why():
         "sync: lab_v2.session <-> lab_v1.session: two-way",
         "sync: lab_v2.session__trial <- lab_v1.session__trial: one-way (schemas.lab_v1.tables.session__trial.columns."
         "start_time: v1 column 'start_time' is not in v2 and has no default: a row written to v2 cannot give v1 its "
-        "value (give it a default in v1, or keep the column))",
+        "value (give it an `inverse:` in the plan or a default in v1, or keep the column))",
     ]
 
 

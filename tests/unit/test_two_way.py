@@ -60,10 +60,31 @@ def test_two_way_triggers_compare_before_write_and_refuse_what_v1_cannot_hold():
     assert "SET @djsqlgen_carrying = NOW(6)" in text  # the forward triggers mark what they carry
 
 
-def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
-    seventy = _file(_migration("two_way"), "70_cutover.sql")
-    assert "this plan syncs two-way, whose cut-over is not built yet" in seventy
-    assert "to stop v1''s writes while v2 keeps syncing into it: djsqlgen close v1 PLAN (sides/close_v1.sql)" in seventy
+def _variant(tmp_path: Path, extra: str, schema_extra: str = "") -> Migration:
+    """two_way.yaml with ``extra`` top-level keys (and ``schema_extra`` in its schema entry)."""
+    path = tmp_path / "plan.yaml"
+    path.write_text((PLANS / "valid" / "two_way.yaml").read_text().replace("sync: two-way\n", f"sync: two-way\n{extra}")
+                    .replace("  target: lab_v2\n", f"  target: lab_v2\n{schema_extra}"))
+    return Migration(load_plan(path), Catalog.from_json((PLANS / "heading.json").read_text()))
+
+
+def _statements(text: str) -> str:
+    """The file without its comment lines (what the server runs)."""
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+
+
+def test_seventy_of_a_two_way_plan_closes_v1_by_its_row_and_one_way_plans_have_none_of_it(tmp_path):
+    migration = _migration("two_way")
+    seventy = _statements(_file(migration, "70_cutover.sql"))
+    # v1 closes by its sides row, only while v2 is open; no DDL: the sync stays as it is
+    assert "JOIN `djsqlgen_lab_two_way`.`sides` AS o ON o.side = 'v2' AND o.is_open = 1" in seventy
+    assert not re.search(r"(CREATE|DROP)[^;]* TRIGGER|RENAME TABLE|ALTER TABLE", seventy)
+    assert "v2 is closed (djsqlgen close v2)" in seventy and "djsqlgen reopen v2 PLAN" in seventy
+    back = _statements(_file(migration, "rollback/70_cutover.sql"))
+    assert "SET is_open = 1" in back and "v2_writes" not in back and "discard" not in back
+    assert not re.search(r"(CREATE|DROP)[^;]* TRIGGER|RENAME TABLE", back)
+    renaming = _statements(_file(_variant(tmp_path, "cutover: {rename_to_final: true}\n", "  final: lab\n"), "70_cutover.sql"))
+    assert "a two-way plan cannot rename at cut-over" in renaming and "(error 1435)" in renaming
     one_way = _migration("renames_retype")
     assert one_way.reverse_ctx is None and one_way.directions == []
     for name in ("30_dualwrite.sql", "40_backfill.sql", "70_cutover.sql", "rollback/40_backfill.sql"):
@@ -71,6 +92,26 @@ def test_seventy_refuses_a_two_way_plan_and_one_way_plans_have_none_of_it():
         # (@djsqlgen_engine_session is no longer two-way's alone: v2's write trackers, on from 30 in a cut-over in
         # place, skip the backfill's session by it)
         assert "_to_v1" not in text and "@djsqlgen_carrying" not in text
+    assert not any(f.filename.startswith("90_") for f in one_way.files() + migration.files())
+
+
+def test_contract_keeps_v1_synced_until_ninety(tmp_path):
+    """80 by default ends the sync; with contract.v1: keep-synced it drops only the forward triggers (carry-aware
+    guards take their place) and 90_retire_v1.sql ends the rest."""
+    default = _statements(_file(_migration("two_way"), "80_contract.sql"))
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v2`\.`djsqlgen_\w+_to_v1", default)
+    kept = _variant(tmp_path, "contract: {v1: keep-synced, drop_v1: true}\n")
+    eighty = _statements(_file(kept, "80_contract.sql"))
+    assert not re.search(r"DROP TRIGGER IF EXISTS `lab_v2`", eighty) and "DROP TABLE IF EXISTS `lab_v1`" not in eighty
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v1`", eighty)
+    assert "DECLARE v_in_carry BOOLEAN DEFAULT @djsqlgen_carry <=> NOW(6)" in eighty
+    ninety = _statements(_file(kept, "90_retire_v1.sql"))
+    assert re.search(r"DROP TRIGGER IF EXISTS `lab_v2`\.`djsqlgen_\w+_to_v1", ninety)
+    assert "DROP TABLE IF EXISTS `lab_v1`.`subject`" in ninety and "AUTO_INCREMENT" not in ninety
+    back = _statements(_file(kept, "rollback/90_retire_v1.sql"))
+    assert "contract.drop_v1 dropped v1" in back and re.search(r"TRIGGER `lab_v2`\.`djsqlgen_\w+_to_v1", back)
+    eighty_back = _statements(_file(kept, "rollback/80_contract.sql"))
+    assert "90_retire_v1.sql is still applied" in eighty_back
 
 
 def test_a_change_two_way_undoes_is_no_note(tmp_path):
@@ -113,6 +154,31 @@ def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_insi
     assert "LOCK IN SHARE MODE" in back_update  # compared under a lock: an older snapshot would skip a real change
 
 
+def test_an_echo_into_the_statements_own_table_stops_on_its_mark_and_v2_reads_sixty_once_a_row():
+    """A client's trigger marks its table in LAST_INSERT_ID() (the server restores it when the trigger ends); the
+    other side's trigger, inside that carried write, finds the mark of the table it would write and stops before its
+    compare (that write could only meet 1442). v2's triggers read whether 60 is applied with the sides row, once."""
+    text = _file(_migration("two_way"), "30_dualwrite.sql")
+    marks = {}
+    for side, table in (("v1", "djsqlgen_lab_two_way_session_ins"), ("v2", "djsqlgen_lab_two_way_session_ins_to_v1")):
+        found = re.search(r"DO LAST_INSERT_ID\((\d+)\);", _trigger(text, table))
+        assert found, table
+        marks[side] = int(found.group(1))
+    assert marks["v1"] != marks["v2"] and min(marks.values()) >= 1 << 63
+    forward = _trigger(text, "djsqlgen_lab_two_way_session_ins")
+    back = _trigger(text, "djsqlgen_lab_two_way_session_ins_to_v1")
+    # each side's echo of the other's write stops on the other's mark, before its compare
+    assert f"IF NOT (LAST_INSERT_ID() <=> {marks['v2']}) THEN\n" in forward
+    assert f"IF NOT (LAST_INSERT_ID() <=> {marks['v1']}) THEN\n" in back
+    assert forward.index(f"<=> {marks['v2']}") < forward.index("SELECT COUNT(*) = 0 INTO v_found")
+    # the mark is set only by a client's own write (after the refusal of a closed side, with the carry token)
+    assert re.search(r"IF NOT v_in_carry THEN\n\s+SET @djsqlgen_carry = NOW\(6\);\n\s+DO LAST_INSERT_ID", back)
+    # 60 read with the sides row, and a client's write carried on it (W6's own read is left to the compare that
+    # finds a write would change v1); the forward triggers do not read it
+    assert "INTO v_open, v_since, v_sixty" in back and "IF v_sixty THEN" in back and "IF v_open THEN" not in back
+    assert "phase_log" not in forward
+
+
 def test_a_new_key_goes_back_by_v1s_key_kept_in_v2_and_a_child_reads_it_from_its_v2_parent():
     """session re-keyed by its date, session_idx kept: v1's row is found by v1's key read from the v2 row (not aligned,
     checked: W1 on the way back); session__trial follows the new key and reads session_idx from its v2 session."""
@@ -145,7 +211,7 @@ def test_a_new_key_v1s_key_cannot_be_read_from_stays_one_way_naming_inverse(tmp_
     why = {d.v2: d.why for d in migration.directions if not d.two_way}
     assert set(why) == {"lab_v2.session", "lab_v2.session__trial"}
     assert why["lab_v2.session"].startswith("v1 key column 'session_idx' is not in v2, so a v2 row cannot name its v1 "
-                                            "row (keep it as a column of v2; `inverse:` expressions")
+                                            "row (keep it as a column of v2, or give it an `inverse:`)")
     assert "v2 key column 'session_date' follows its parent's key, and that parent does not sync back" in \
         why["lab_v2.session__trial"]
 

@@ -165,32 +165,32 @@ BEGIN
   DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_del';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`;
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_ins`;
   END IF;
 
   -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins';
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_upd`;
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_upd`;
   END IF;
 
   -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd';
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd';
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_del`;
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_del`;
   END IF;
 
   -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del';
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del';
 
   -- retire v1 (lab_v1) as the plan says (contract.drop_v1)
-  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind')) THEN
-    DROP TABLE IF EXISTS `lab_v1`.`#kind`;
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial')) THEN
+    DROP TABLE IF EXISTS `lab_v1`.`session__trial`;
   END IF;
 
   -- v1 goes
@@ -223,35 +223,6 @@ BEGIN
   END IF;
 
   -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_ins')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_ins';
-
-  -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_upd')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_upd`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_upd';
-
-  -- v1 goes
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_session__trial_guard_del')) THEN
-    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_session__trial_guard_del`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_session__trial_guard_del';
-
-  -- retire v1 (lab_v1) as the plan says (contract.drop_v1)
-  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'session__trial')) THEN
-    DROP TABLE IF EXISTS `lab_v1`.`session__trial`;
-  END IF;
-
-  -- v1 goes
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_subject_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_subject_guard_ins')) THEN
     DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_subject_guard_ins`;
   END IF;
@@ -278,6 +249,35 @@ BEGIN
   -- retire v1 (lab_v1) as the plan says (contract.drop_v1)
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = 'subject')) THEN
     DROP TABLE IF EXISTS `lab_v1`.`subject`;
+  END IF;
+
+  -- v1 goes
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_ins')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_ins';
+
+  -- v1 goes
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_upd';
+
+  -- v1 goes
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v1' AND TRIGGER_SCHEMA = 'lab_v1' AND TRIGGER_NAME = 'djsqlgen_lab_transform_kind_9041cb_guard_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v1`.`djsqlgen_lab_transform_kind_9041cb_guard_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_transform`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_transform_kind_9041cb_guard_del';
+
+  -- retire v1 (lab_v1) as the plan says (contract.drop_v1)
+  IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME = '#kind')) THEN
+    DROP TABLE IF EXISTS `lab_v1`.`#kind`;
   END IF;
 
   -- lab_v2: empty: its tables now live in lab

@@ -1,0 +1,55 @@
+"""Two-way sync of 2.x external blobs: the ``~external_<store>`` row v1's reference needs, inserted by the reverse
+triggers before v1's row (model/external_back.py says which values need one and why)."""
+
+from __future__ import annotations
+
+from djsqlgen.catalog.types import KIND_ANGLE, KIND_LEGACY, split_comment
+from djsqlgen.engines.context import Context
+from djsqlgen.model import external_back
+from djsqlgen.model.target import DRIVING, TableRef
+from djsqlgen.presets import dj2_sql
+from djsqlgen.sqltext.messages import writer_message
+from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
+
+
+def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, str, str]]:
+    """(v1 table, why, SQL) blocks of a reverse INSERT or UPDATE trigger on ``written`` (a v2 table); an UPDATE
+    looks only at the values it changed."""
+    if not ctx.reverse:
+        return []
+    from djsqlgen.engines import two_way
+
+    blocks = []
+    v2 = ctx.model.v1_table(written)  # (the reverse model's "v1" is v2)
+    for target in ctx.model.targets:  # v1 tables, computed from v2
+        if target.source.driving != written:
+            continue
+        for c in target.columns:
+            # v1's 0.14 blob@store made from v2's 2.x <blob@store> (not a plain copy: a plan may keep the reference)
+            marker, _ = split_comment(c.decl.comment)
+            if marker is None or marker.kind != KIND_LEGACY or marker.name != "blob" or not marker.store \
+                    or c.expr.is_column or {r.alias for r in c.expr.refs} != {DRIVING}:
+                continue
+            v2_marker, _ = split_comment(v2.attribute(c.expr.refs[0].name).comment)
+            if v2_marker is None or v2_marker.kind != KIND_ANGLE or v2_marker.name != "blob":
+                continue
+            column = quote_identifier(c.expr.refs[0].name)
+            value = f"NEW.{column}"
+            # a value carried from v1 refers to 0.14's own row; one neither so nor 2.x's own copy (a JSON written by
+            # hand) would not come back as written
+            what = f"not a <blob@{marker.store}> value v1 can refer to (2.x's own copy, or as carried from v1)"
+            message = writer_message("W5", written.label, c.expr.refs[0].name, what)
+            insert = external_back.row_insert(target.schema, marker.store, value).replace("\n", "\n  ")
+            sql = (f"IF {value} IS NOT NULL AND {external_back.is_native(value, written.schema)} THEN\n"
+                   f"  {insert};\n"
+                   f"ELSEIF {value} IS NOT NULL AND NOT ({dj2_sql.json_text(value, 'schema')} <=> "
+                   f"{quote_literal(target.schema)}) THEN\n"
+                   f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
+                   "END IF")
+            if event == "UPDATE":
+                sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
+            blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "
+                                         f"refers to it ({c.name}; never deleted here); a JSON v1 cannot refer to is "
+                                         "refused",
+                           two_way.outside_engine_sessions(ctx, sql)))
+    return blocks

@@ -1,0 +1,245 @@
+"""Two-way sync of DataJoint 0.14 external blobs under the dj014-to-dj2 preset (issue 24): a `<blob@store>` value a
+2.x user writes in v2 reaches v1 as a reference DataJoint 0.14 fetches, and comes forward again as the JSON 2.x wrote.
+
+DataJoint 2.3.5 cannot insert `<blob@store>` on MariaDB, so the 2.x writes here are 2.x's own codec code (its blob
+serialisation and hash store) and an INSERT of the JSON it makes, as the 2.x client would send it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from contextlib import contextmanager
+
+import yaml
+from support.engine import run_dj014
+from support.safety import FastScenario, steps
+
+from djsqlgen.run.db import ServerError, connect
+
+STORE = "extstore"
+
+
+def _dj2_store(store) -> None:
+    import datajoint as dj
+
+    dj.config["stores"] = {STORE: {"protocol": "file", "location": str(store)}}
+
+
+def _dj2_json(value, v2_schema: str) -> str:
+    """What DataJoint 2.x stores in a `<blob@extstore>` column for ``value``, its file written into the store."""
+    from datajoint.builtin_codecs.blob import BlobCodec
+    from datajoint.hash_registry import put_hash
+
+    return json.dumps(put_hash(BlobCodec().encode(value), schema_name=v2_schema, store_name=STORE))
+
+
+def _dj2_read(text: str):
+    from datajoint.builtin_codecs.blob import BlobCodec
+    from datajoint.hash_registry import get_hash
+
+    return BlobCodec().decode(get_hash(json.loads(text)))
+
+
+def _value(n: int):  # as dj014_blobs.py's
+    import numpy as np
+
+    return np.arange(12, dtype=np.float64).reshape(3, 4) * (n % 3)
+
+
+def _extra(n: int):
+    return None if n % 2 else {"n": n % 3, "tag": "x"}
+
+
+@contextmanager
+def _two_clients(server_settings, lock_wait: int):
+    """Two connections, each in a transaction begun, closed after."""
+    clients = connect(server_settings), connect(server_settings)
+    try:
+        for c in clients:
+            c.execute(f"SET SESSION innodb_lock_wait_timeout = {lock_wait}")
+            c.execute("BEGIN")
+        yield clients
+    finally:
+        for c in clients:
+            c.close()
+
+
+def _error(db, sql: str, args) -> tuple[int, str]:
+    try:
+        db.execute(sql, args)
+    except ServerError as exc:
+        return exc.errno, exc.message
+    return 0, ""
+
+
+def _plain(v):  # as dj014_blobs.py's
+    import numpy as np
+
+    if isinstance(v, np.ndarray):
+        return [str(v.dtype), list(v.shape), v.tolist()]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db,
+                                                                   server_settings):
+    import numpy as np
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("scans",))
+    (v1,) = s.sources
+    v2 = f"{v1}_v2"
+    store = tmp_path / "store"
+    store.mkdir()
+    blobs = ["--schema", v1, "--store-dir", str(store)]
+    run_dj014(dj014_python, "dj014_blobs.py", ["build", *blobs], dj_env)
+    s.run("plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{v1}={v2}", "--name", s.prefix, "-o",
+          str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan.update(control_schema=s.control, sync="two-way", chunk={"rows": 2, "sleep_ms": 0, "verify_rows": 3})
+    s.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    checked = s.run("plan", "check", str(s.plan_path)).stderr
+    for table in ("scan", "scan__frame"):  # both blob tables sync both ways
+        assert f"sync: {v2}.{table} <-> {v1}.{table}: two-way" in checked, checked
+    s.generate()
+    s.forward("50_verify")
+    # before 60 a 2.x write is refused (W6), its ~external row with it
+    _dj2_store(store)
+    early = _dj2_json(np.full(2, 3.0), v2)
+    count = f"SELECT COUNT(*) AS n FROM `{v1}`.`~external_{STORE}`"
+    rows_before = db.query(count)
+    errno, message = _error(db, f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (9, %s)", [early])
+    assert errno == 1644 and "W6" in message, message
+    assert db.query(count) == rows_before
+    s.forward("60_constraints", first="60_constraints")
+
+    # a 2.x user on v2: a content v1 already holds (scan 10, n % 3 == 1), a new one written twice (scans 11 and 14:
+    # one file, one ~external row), a part row, an update of a blob, a NULL
+    before = {r["h"] for r in db.query(f"SELECT HEX(hash) AS h FROM `{v1}`.`~external_{STORE}`")}
+    written = {}
+    for n, data in ((10, _value(10)), (11, np.full((2, 2), 7.5)), (14, np.full((2, 2), 7.5))):
+        written[n] = _dj2_json(data, v2), None if _extra(n) is None else _dj2_json(_extra(n), v2)
+        db.execute(f"INSERT INTO `{v2}`.scan (scan_id, data, extra) VALUES (%s, %s, %s)", [n, *written[n]])
+    frame = _dj2_json(np.arange(5, dtype=np.int32), v2)
+    db.execute(f"INSERT INTO `{v2}`.scan__frame (scan_id, frame, image) VALUES (10, 0, %s)", [frame])
+    updated = _dj2_json(_value(1) * 9, v2)
+    db.execute(f"UPDATE `{v2}`.scan SET data = %s WHERE scan_id = 1", [updated])
+    db.execute(f"UPDATE `{v2}`.scan SET extra = NULL WHERE scan_id = 2")
+
+    # a JSON written by hand that is neither 2.x's own copy nor a value carried from v1 is refused, naming the column
+    alien = json.dumps({**json.loads(written[11][0]), "schema": "elsewhere"})
+    errno, message = _error(db, f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (60, %s)", [alien])
+    assert errno == 1644 and "W5" in message and "(data)" in message and len(message) <= 128, message
+
+    # v2 holds the JSON 2.x wrote, byte for byte (the forward triggers' echo left it)
+    v2_rows = {r["scan_id"]: (r["data"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.scan")}
+    for n, pair in written.items():
+        assert v2_rows[n] == pair, (n, v2_rows[n], pair)
+    assert v2_rows[1][0] == updated and v2_rows[2][1] is None
+
+    # v1: a reference per value, and a ~external row of its own for each 2.x copy (keyed by the md5 of its path,
+    # the path in `filepath`); 0.14's rows untouched
+    rows = {r["h"]: r for r in db.query(
+        f"SELECT HEX(hash) AS h, size, filepath, attachment_name, contents_hash FROM `{v1}`.`~external_{STORE}`")}
+    assert before <= set(rows)
+    native = {h: r for h, r in rows.items() if h not in before}
+    paths = {json.loads(j)["path"] for j in (*(j for pair in written.values() for j in pair), frame, updated) if j}
+    assert {r["filepath"] for r in native.values()} == paths, native  # scan 14's value is scan 11's: one row
+    for r in native.values():
+        assert r["h"].lower() == hashlib.md5(r["filepath"].encode()).hexdigest(), r
+        assert r["attachment_name"] is None and r["contents_hash"] is None
+        assert r["size"] == (store / r["filepath"]).stat().st_size
+    refs = {r["scan_id"]: r["h"] for r in db.query(f"SELECT scan_id, HEX(data) AS h FROM `{v1}`.scan")}
+    assert refs[11] == refs[14] and refs[11] in native
+
+    # DataJoint 0.14 fetches from v1 what 2.x wrote (and what it wrote itself); 2.x reads v2 alike
+    by_014 = json.loads(run_dj014(dj014_python, "dj014_blobs.py", ["read", *blobs], dj_env).splitlines()[-1])
+    expected = {f"scan {n}": [_plain(_value(n)), _plain(_extra(n))] for n in (1, 2, 3, 4)}
+    expected |= {f"frame {n}.{f}": [_plain(_value(n + f))] for n in (1, 2, 3, 4) for f in (0, 1)}
+    expected |= {f"scan {n}": [_plain(data), _plain(extra)] for n, (data, extra) in
+                 ((10, (_value(10), _extra(10))), (11, (np.full((2, 2), 7.5), None)), (14, (np.full((2, 2), 7.5),
+                                                                                          _extra(14))))}
+    expected |= {"frame 10.0": [_plain(np.arange(5, dtype=np.int32))],
+                 "scan 1": [_plain(_value(1) * 9), _plain(_extra(1))], "scan 2": [_plain(_value(2)), None]}
+    assert by_014 == expected, by_014
+    for n, (data, extra) in ((11, (np.full((2, 2), 7.5), None)), (1, (_value(1) * 9, _extra(1)))):
+        assert _plain(_dj2_read(v2_rows[n][0])) == _plain(data)
+
+    # a key move on v2 with a part row below (v2's ON UPDATE CASCADE, v1's moves its own): the values go along
+    db.execute(f"UPDATE `{v2}`.scan SET scan_id = 12 WHERE scan_id = 10")
+    moved = db.query(f"SELECT s.scan_id, HEX(s.data) AS d, HEX(f.image) AS i FROM `{v1}`.scan s "
+                     f"JOIN `{v1}`.scan__frame f USING (scan_id) WHERE s.scan_id IN (10, 12)")
+    assert moved == [{"scan_id": 12, "d": refs[10], "i": hashlib.md5(json.loads(frame)["path"].encode()).hexdigest()
+                      .upper()}], moved
+    db.execute(f"UPDATE `{v2}`.scan SET scan_id = 10 WHERE scan_id = 12")
+
+    # a 0.14 user's write after them reaches v2 in 0.14's form; a v2 delete leaves v1's ~external rows to 0.14
+    run_dj014(dj014_python, "dj014_blobs.py", ["insert", *blobs, "--scan", "20"], dj_env)
+    assert np.array_equal(_dj2_read(db.query(f"SELECT data FROM `{v2}`.scan WHERE scan_id = 20")[0]["data"]),
+                          _value(20))
+    db.execute(f"DELETE FROM `{v2}`.scan__frame WHERE scan_id = 11")
+    db.execute(f"DELETE FROM `{v2}`.scan WHERE scan_id IN (11, 14)")
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{v1}`.scan WHERE scan_id IN (11, 14)") == [{"n": 0}]
+    assert set(rows) <= {r["h"] for r in db.query(f"SELECT HEX(hash) AS h FROM `{v1}`.`~external_{STORE}`")}
+
+    # two 2.x clients writing the same new value at once: the second waits for the first's ~external row, then uses
+    # it (no deadlock, no duplicate)
+    same = _dj2_json(np.full(3, 2.25), v2)
+    insert = f"INSERT INTO `{v2}`.scan (scan_id, data) VALUES (%s, %s)"
+    failures: list = []
+    with _two_clients(server_settings, lock_wait=20) as (first, second):
+        steps(first, [(insert, [30, same])], failures)
+        waiting = threading.Thread(target=steps, args=(second, [(insert, [31, same]), ("COMMIT", None)], failures))
+        waiting.start()
+        waiting.join(timeout=1)
+        assert waiting.is_alive()  # it waits for the first's uncommitted row
+        steps(first, [("COMMIT", None)], failures)
+        waiting.join()
+    assert failures == [], failures
+    # and different new values at once: neither waits for the other (the insert reads nothing first)
+    news = [_dj2_json(np.full(4, float(k)), v2) for k in range(40, 46)]
+    with _two_clients(server_settings, lock_wait=3) as clients:
+        for k, value in enumerate(news):  # interleaved, each client's rows in its own transaction
+            steps(clients[k % 2], [(insert, [40 + k, value])], failures)
+        for c in clients:
+            steps(c, [("COMMIT", None)], failures)
+    assert failures == [], failures
+    # the limit (RUNBOOK): a transaction whose snapshot is older than another's insert of the same new value does not
+    # see that ~external row, and its write fails (W0, 1442) rather than carry a value v2 would not read back; again
+    # in a new transaction, it passes
+    late = _dj2_json(np.full(2, -1.0), v2)
+    with _two_clients(server_settings, lock_wait=3) as (first, second):
+        second.query(f"SELECT COUNT(*) AS n FROM `{v2}`.scan")  # its snapshot
+        steps(first, [(insert, [50, late]), ("COMMIT", None)], failures)
+        steps(second, [(insert, [51, late])], failures)
+        assert [errno for errno, _ in failures] == [1442], failures
+        second.execute("ROLLBACK")
+        failures.clear()
+        steps(second, [(insert, [51, late])], failures)
+    assert failures == [], failures
+    ref = hashlib.md5(json.loads(same)["path"].encode()).hexdigest().upper()
+    assert db.query(f"SELECT HEX(data) AS h FROM `{v1}`.scan WHERE scan_id IN (30, 31)") == [{"h": ref}] * 2
+    assert db.query(f"SELECT COUNT(*) AS n FROM `{v1}`.`~external_{STORE}` WHERE HEX(hash) = %s", [ref]) == [{"n": 1}]
+
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
+
+def test_md5_from_base32_inverts_base32_md5_on_the_server(db):
+    """The way back reads 0.14's md5 out of 2.x's hash with SQL of its own: every byte value at every place."""
+    import base64
+    import random
+
+    from djsqlgen.presets import dj2_sql
+
+    rng = random.Random(24)
+    digests = [bytes(16), b"\xff" * 16, *(bytes((i + k) % 256 for k in range(16)) for i in range(0, 256, 16)),
+               *(rng.randbytes(16) for _ in range(200))]
+    for raw in digests:
+        b32 = base64.b32encode(raw).decode().lower().rstrip("=")  # as DataJoint 2.x writes it
+        db.execute("SET @b32 = %s, @md5 = %s", [b32, raw])
+        (row,) = db.query(f"SELECT {dj2_sql.md5_from_base32('@b32')} AS back, {dj2_sql.base32_md5('@md5')} AS forth")
+        assert (row["back"], row["forth"]) == (raw, b32), b32
+    assert db.query(f"SELECT {dj2_sql.md5_from_base32('NULL')} AS back") == [{"back": None}]
