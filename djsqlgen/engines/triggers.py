@@ -499,12 +499,23 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if paths and not t.source.distinct:
-            # (two-way: compared first, as every carried write; an upsert, so carried as an UPDATE is)
             reached = _reached(ctx, Impact(t, paths), "OLD")
             blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
-                           _carried(ctx, t, "UPDATE", _upsert_changes(t, reached, present=True),
-                                    _upsert(t, reached, False))))
+                           _child_recompute(ctx, t, paths, "UPDATE", reached)))
     return blocks
+
+
+def _child_recompute(ctx: Context, t: Target, paths, event: str, reached: tuple[str, str]) -> str:
+    """The upsert of ``t``'s rows that read a joined row at its old key (or a deleted one). Two-way, through a part's
+    join (``of_child``: an extracted part read back into its master's v1 row, a merged part), compared first like
+    every carried write, and only where the row is there: the echo of a part's write finds it equal, and the echo of
+    a delete finds its own row gone. Other joins as before (a 2.x external blob's ~external row: its RUNBOOK limit
+    relies on the write failing)."""
+    write = _upsert(t, reached, False)
+    children = {j.alias for j in t.source.joins if j.of_child}
+    if not all(p.alias in children for p in paths):
+        return write
+    return _carried(ctx, t, event, _upsert_changes(t, reached, present=True), write)
 
 
 def _leave(ctx: Context, impact: Impact) -> str:
@@ -782,10 +793,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
-            at_old = _reached(ctx, Impact(t, joined), "OLD")  # (two-way: compared first, refused before 60, as below)
+            at_old = _reached(ctx, Impact(t, joined), "OLD")
             statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
-                               _carried(ctx, t, event, _upsert_changes(t, at_old, present=True),
-                                        _upsert(t, at_old, False))))
+                               _child_recompute(ctx, t, joined, event, at_old)))
         if lookup_write:
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))
