@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from djsqlgen.engines import external_rows, issued_ids, sides, written_row
+from djsqlgen.engines import external_rows, issued_ids, part_back, sides, split_back, written_row
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.impacts import Impact, impacts
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
@@ -79,11 +79,14 @@ def _upsert(target: Target, reached: tuple[str, str], plain_insert: bool, key_to
     return f"{body}\nON DUPLICATE KEY UPDATE\n  {updates}"
 
 
-def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | None = None) -> str:
+def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | None = None,
+                    present: bool = False) -> str:
     """SQL: a row the upsert would write that the target does not hold yet as it would store it (two-way: the echo
     of a carried write finds its row in place). Insert-only columns are the other side's own, not compared. When
     the only row reached is the written one itself (``impact`` of a one-table target, by the driving row), its
-    values are computed from NEW: every echo asks this, and reading that row again by its key is work for nothing."""
+    values are computed from NEW: every echo asks this, and reading that row again by its key is work for nothing.
+    ``present``: only a row the target holds (a recompute of rows that read a joined row finds nothing to write where
+    the row itself is gone: the echo of a delete, its own row deleted first)."""
     if impact is not None and not target.source.joins and target.source.filter is None \
             and all(p.alias == DRIVING and p.direct for p in impact.paths):
         reached = ("", "")
@@ -94,9 +97,10 @@ def _upsert_changes(target: Target, reached: tuple[str, str], impact: Impact | N
     same = "\n    AND ".join(stored_same(f"dst.{_q(c.name)}", f"dt.{_q(c.name)}", c.decl)
                             for c in target.columns if not c.insert_only)
     source = f"\n  {_indent(reached[0], 2)}" if reached[0] else ""
+    missing = "" if present else f"dst.{_q(target.primary_key[0])} IS NULL\n  OR "
     return (f"SELECT 1 FROM (\n  SELECT\n    {values}{source}\n) AS dt\n"
-            f"LEFT JOIN {table_sql(target.schema, target.name)} AS dst ON {on}\n"
-            f"WHERE dst.{_q(target.primary_key[0])} IS NULL\n  OR NOT ({same})")
+            f"{'' if present else 'LEFT '}JOIN {table_sql(target.schema, target.name)} AS dst ON {on}\n"
+            f"WHERE {missing}NOT ({same})")
 
 
 def _carried(ctx: Context, target: Target, event: str, changes: str | written_row.Lookup, write: str,
@@ -469,15 +473,18 @@ def _lookup_write(ctx: Context, impact: Impact, insert: bool) -> str:
             f"  {_indent(body, 2)};\nEND")
 
 
-def _without_child_joins(t: Target) -> Target:
+def _without_child_joins(t: Target, compared: bool = False) -> Target:
     """``t`` as an INSERT of its driving row computes it: a joined table whose rows refer to the driving row (a
     merged part) has none yet, so its columns are NULL and it is not read. Reading it would take a shared lock
     on the gap where the row is about to go, and two clients inserting a master and then its part (as DataJoint
-    does) would deadlock on each other's gap (measured: 1213 about once in six runs of two 0.14 writers)."""
+    does) would deadlock on each other's gap (measured: 1213 about once in six runs of two 0.14 writers).
+    ``compared``: those columns are left out of a compare before write (insert-only), not NULL: in a two-way plan the
+    row the echo of an insert finds has them from its child's row, whose own write carries them."""
     children = {j.alias for j in t.source.joins if j.of_child}
     if not children:
         return t
-    columns = tuple(replace(c, expr=Expr.text("NULL")) if c.expr.aliases & children else c for c in t.columns)
+    columns = tuple(replace(c, expr=Expr.text("NULL"), insert_only=c.insert_only or compared)
+                    if c.expr.aliases & children else c for c in t.columns)
     joins = tuple(j for j in t.source.joins if j.alias not in children)
     return replace(t, columns=columns, source=replace(t.source, joins=joins))
 
@@ -492,9 +499,23 @@ def _joined_row_gone(ctx: Context, found: list[Impact]) -> list[tuple[str, str, 
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         paths = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if paths and not t.source.distinct:
+            reached = _reached(ctx, Impact(t, paths), "OLD")
             blocks.append((t.label, f"rows of {t.label} read the deleted row through a join: recomputed without it",
-                           _upsert(t, _reached(ctx, Impact(t, paths), "OLD"), False)))
+                           _child_recompute(ctx, t, paths, "UPDATE", reached)))
     return blocks
+
+
+def _child_recompute(ctx: Context, t: Target, paths, event: str, reached: tuple[str, str]) -> str:
+    """The upsert of ``t``'s rows that read a joined row at its old key (or a deleted one). Two-way, through a part's
+    join (``of_child``: an extracted part read back into its master's v1 row, a merged part), compared first like
+    every carried write, and only where the row is there: the echo of a part's write finds it equal, and the echo of
+    a delete finds its own row gone. Other joins as before (a 2.x external blob's ~external row: its RUNBOOK limit
+    relies on the write failing)."""
+    write = _upsert(t, reached, False)
+    children = {j.alias for j in t.source.joins if j.of_child}
+    if not all(p.alias in children for p in paths):
+        return write
+    return _carried(ctx, t, event, _upsert_changes(t, reached, present=True), write)
 
 
 def _leave(ctx: Context, impact: Impact) -> str:
@@ -504,18 +525,22 @@ def _leave(ctx: Context, impact: Impact) -> str:
     passes = t.source.filter.render(bound(DRIVING, "NEW"))
     # By its old key, and by its new one: after 60, v2's ON UPDATE CASCADE may already have moved it there (its
     # master's key moved first, parents first).
-    at_new = _delete_at(t, bound(DRIVING, "NEW"))
-    return (f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(_delete(ctx, impact, gone=True), 2)};\n"
-            f"  {_indent(at_new, 2)};\nEND IF")
+    # (two-way: each compared first, as every carried write: the echo of a carried write finds nothing to delete,
+    # and a DELETE of the table its statement writes would fail with 1442 even where it deletes nothing)
+    at_old = _carried(ctx, t, "UPDATE", _delete(ctx, impact, gone=True, probe=True), _delete(ctx, impact, gone=True))
+    at_new = _carried(ctx, t, "UPDATE", _delete_at(t, bound(DRIVING, "NEW"), probe=True),
+                      _delete_at(t, bound(DRIVING, "NEW")))
+    return f"IF NOT COALESCE({passes}, FALSE) THEN\n  {_indent(at_old, 2)};\n  {_indent(at_new, 2)};\nEND IF"
 
 
-def _delete_at(t: Target, bind) -> str:
-    """DELETE the v2 row whose key the driving row (``bind``: NEW or OLD) makes, whatever its filter says."""
+def _delete_at(t: Target, bind, probe: bool = False) -> str:
+    """DELETE the v2 row whose key the driving row (``bind``: NEW or OLD) makes, whatever its filter says (with
+    ``probe``, the row it would delete)."""
     keys = ",\n    ".join(f"{as_stored_key(c.expr.render(bind), c.decl)} AS {_q(f'k_{i}')}"
                           for i, c in enumerate(t.key_columns, 1))
     on = " AND ".join(f"dst.{_q(c.name)} = at_key.{_q(f'k_{i}')}" for i, c in enumerate(t.key_columns, 1))
     frm = from_clause(t, bind=bind, driving_bound=True)
-    return (f"DELETE dst FROM {table_sql(t.schema, t.name)} AS dst\n"
+    return (f"{'SELECT 1' if probe else 'DELETE dst'} FROM {table_sql(t.schema, t.name)} AS dst\n"
             f"JOIN (\n  SELECT\n    {keys}\n  {_indent(frm, 2)}\n) AS at_key ON {on}")
 
 
@@ -668,7 +693,8 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
     if ctx.reverse and event in ("INSERT", "UPDATE"):  # before anything reaches v1
         from djsqlgen.engines import two_way
 
-        blocks += two_way.value_refusals(ctx, written)
+        blocks += (two_way.value_refusals(ctx, written) + split_back.side_refusals(ctx, written)
+                   + part_back.part_refusals(ctx, written) + part_back.merged_refusals(ctx, written))
         blocks += external_rows.row_blocks(ctx, written, event)
     found = impacts(ctx.model, written, KINDS[event][0])
     if event == "DELETE":
@@ -721,7 +747,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 continue
             inserted = _without_child_joins(t) if direct_driving else t
             reached = _reached(ctx, Impact(inserted, impact.paths), "NEW")
-            blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(inserted, reached, impact),
+            # (two-way: the echo of an insert compares no child's columns, which the child's own write carries)
+            compared = _without_child_joins(t, compared=True) if direct_driving else t
+            blocks.append((t.label, why, _carried(ctx, t, event, _upsert_changes(compared, reached, impact),
                                                   _upsert(inserted, reached, plain))))
             continue
         statements = []
@@ -765,8 +793,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
         left = {j.alias for j in t.source.joins if j.kind == "left"}
         joined = tuple(p for p in impact.paths if p.alias in left and p.direct)
         if joined and not t.source.distinct:
+            at_old = _reached(ctx, Impact(t, joined), "OLD")
             statements.append((f"the rows of {t.label} that read the joined row at its old key: recomputed without it",
-                               _upsert(t, _reached(ctx, Impact(t, joined), "OLD"), False)))
+                               _child_recompute(ctx, t, joined, event, at_old)))
         if lookup_write:
             statements.append((f"{t.label}'s row of the new key: locked only where it changes, never rewritten while "
                                "other v1 rows use it with other values", _lookup_write(ctx, impact, insert=False)))

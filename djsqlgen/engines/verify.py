@@ -19,8 +19,10 @@ from __future__ import annotations
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.keyset import CHUNK_RANGE, V2_CHUNK_RANGE
 from djsqlgen.engines.rowhash import ComparedValue, aggregate_sql, as_stored, row_hash_sql
-from djsqlgen.engines.source import driving_walk, from_clause, table_sql, target_walk, where_clause
+from djsqlgen.engines.split_back import owned_rows
+from djsqlgen.engines.source import driving_walk, from_clause, target_walk, where_clause
 from djsqlgen.engines.values import stored_key
+from djsqlgen.model.part_back import merged_of
 from djsqlgen.model.target import Target
 from djsqlgen.sqltext import naming
 from djsqlgen.sqltext.naming import WAY_BACK, way_back_id
@@ -72,7 +74,7 @@ def fragments(ctx: Context, target: Target) -> dict[str, str]:
     walk = driving_walk(ctx.model, target)
     src_from = from_clause(target)
     src_where = where_clause(target, CHUNK_RANGE)
-    dst = f"{table_sql(target.schema, target.name)} AS dst"
+    dst = owned_rows(target)  # (a split side's way back: the v1 rows it owns)
     keys = target.key_columns
     dst_keys = ", ".join(f"dst.{_q(c.name)} AS {_q(f'k_{i}')}" for i, c in enumerate(keys, 1))
     if strategy(target) == "aligned":
@@ -152,8 +154,14 @@ def checked_tables(ctx: Context, way_back: list[str]) -> str:
     row forward (way_back 0), and the way back (1) of the targets in ``way_back`` (ids), named by ``way_back_id``."""
     columns = "target_schema, target_table, source_schema, source_table, ordinal"
     sql = f"SELECT target_id, {columns}, 0 AS way_back FROM {ctx.control_table('progress')}"
-    if way_back:
-        ids = ", ".join(quote_literal(i) for i in way_back)
+    own = [i for i in way_back if merged_of(i) is None]
+    if own:
+        ids = ", ".join(quote_literal(i) for i in own)
         sql += (f"\n    UNION ALL\n    SELECT CONCAT(target_id, {quote_literal(WAY_BACK)}), {columns}, 1 "
                 f"FROM {ctx.control_table('progress')} WHERE target_id IN ({ids})")
+    for i in way_back:  # a merged part's way back, beside its master's (its v1 table named)
+        if (found := merged_of(i)) is not None:
+            sql += (f"\n    UNION ALL\n    SELECT {quote_literal(way_back_id(i))}, target_schema, target_table, "
+                    f"source_schema, {quote_literal(found[1])}, ordinal, 1 FROM {ctx.control_table('progress')} "
+                    f"WHERE target_id = {quote_literal(found[0])}")
     return sql

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from djsqlgen.engines.impacts import Impact
+from djsqlgen.engines.split_back import owned_condition
 from djsqlgen.engines.source import same_bytes, stored_same, table_sql
 from djsqlgen.engines.values import as_stored_key
 from djsqlgen.model.expr import bound
@@ -59,10 +60,14 @@ def _lookups(target: Target) -> tuple[str, list[str]]:
 
 
 def _at_key(target: Target, record: str, alias: str = "dst.") -> str:
-    """WHERE condition: ``dst`` is the row whose key ``record``'s row makes (compared as v2 compares its keys)."""
+    """WHERE condition: ``dst`` is the row whose key ``record``'s row makes (compared as v2 compares its keys), and
+    the target's own (a split side's)."""
     bind = bound(DRIVING, record)
-    return " AND ".join(f"{alias}{_q(c.name)} = {as_stored_key(c.expr.render(bind), c.decl)}"
-                        for c in target.key_columns)
+    at = " AND ".join(f"{alias}{_q(c.name)} = {as_stored_key(c.expr.render(bind), c.decl)}" for c in target.key_columns)
+    if target.owns is None:
+        return at
+    # a split side's v1 row (engines/split_back.py): only while it is this side's
+    return f"{at} AND ({owned_condition(target, alias)})"
 
 
 def upsert(target: Target, plain_insert: bool) -> str:

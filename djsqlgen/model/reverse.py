@@ -13,7 +13,10 @@ v2 write that would make two v2 rows one v1 row (W1).
 
 A lookup (ops/extract_lookup.py) goes back as a join: the v1 columns it took are read from the v2 lookup row the
 v2 row refers to (inner, by the reference's columns), so a write of the lookup row reaches every v1 row of its key.
-The lookup itself is no target here (it has no v1 table). A 2.x external blob (preset dj014-to-dj2) goes back to
+The lookup itself is no target here (it has no v1 table). A split's sides (ops/split_table.py) go back as a union:
+each side is a target of the one v1 table that owns the v1 rows its filter passes (``Target.owns``,
+model/split_back.py). A merged part's v1 table is a target of the master's v2 table, filtered like an extraction's
+part (model/part_back.py). A 2.x external blob (preset dj014-to-dj2) goes back to
 0.14's reference computed from its JSON (model/external_back.py). An AUTO_INCREMENT key v2 keeps as its own
 (``issued_column``) takes its v2 ids from v1's counter (engines/issued_ids.py). A v1 column v2 dropped takes, in a row
 inserted into v2, its v1 default or the plan's ``inverse:`` (ops/inverse.py: an expression over the v2 row, or the
@@ -31,6 +34,8 @@ from djsqlgen.catalog.sqltypes import normalise_type
 from djsqlgen.model import external_back
 from djsqlgen.model.expr import ColumnRef, Expr
 from djsqlgen.model.identity import column_decl
+from djsqlgen.model.part_back import master_of, merged_part_targets, part_values
+from djsqlgen.model.split_back import owned
 from djsqlgen.model.target import (
     DRIVING,
     ColumnDecl,
@@ -166,6 +171,10 @@ def way_back(model: Model, target: Target, two_way: set[str]) -> WayBack:
     columns: dict[str, Expr] = {v1_name: Expr.column(DRIVING, v2_name) for v1_name, v2_name in back.items()}
     # a lookup's columns: from the lookup row the v2 row refers to (the reverse of the extraction is a join)
     from_lookups, joins = _lookup_values(model, target)
+    # an extracted part's columns: from the v2 part row of the key (the reverse of the extraction is a LEFT JOIN)
+    from_parts, part_joins = part_values(model, target)
+    from_lookups = {**from_parts, **from_lookups}
+    joins.update(part_joins)
     columns.update(external_back.way_back_values(target))  # a 2.x external blob: 0.14's reference from its JSON
     reasons = []
     for attr in v1.attributes:
@@ -309,7 +318,7 @@ def reverse_target(model: Model, target: Target, two_way: set[str]) -> Target:
                   source=Source(TableRef(target.schema, target.name), joins=found.joins),
                   key_map=key_map, plan_key=target.plan_key, foreign_keys=tuple(keys),
                   comment=v1.comment, engine=v1.engine or "InnoDB", charset=v1.charset, collation=v1.collation,
-                  inverses=tuple(i for i in target.inverses if i.next_for))
+                  inverses=tuple(i for i in target.inverses if i.next_for), owns=owned(model, target))
 
 
 def next_number(v1: Table, inverse: Inverse, back: dict[str, str]) -> Expr:
@@ -363,10 +372,16 @@ def cascade_repeats(model: Model) -> dict[tuple[TableRef, TableRef, tuple[tuple[
 
 def reverse_model(model: Model, two_way: set[str]) -> Model:
     """The v1 tables of the ``two_way`` targets, computed from v2."""
-    targets = tuple(reverse_target(model, t, two_way) for t in model.ordered() if t.id in two_way)
+    targets: list[Target] = []
+    for t in model.ordered():
+        if t.id not in two_way or master_of(model, t) is not None:
+            continue  # (an extracted part has no v1 table: it goes back in its master's rows)
+        back = reverse_target(model, t, two_way)
+        # a merged part's v1 rows, from the master's v2 rows (keyed as the master)
+        targets += [back] + [replace(p, key_map=back.key_map) for p in merged_part_targets(model, t, two_way)]
     schemas = tuple(SchemaMap(source=s.target, target=s.source) for s in model.schemas)
     repeated = frozenset(path for path, repeated in cascade_repeats(model).items() if repeated)
-    return Model(v1=v2_catalog(model), schemas=schemas, targets=targets, repeated_cascades=repeated)
+    return Model(v1=v2_catalog(model), schemas=schemas, targets=tuple(targets), repeated_cascades=repeated)
 
 
 def forward_two_way(model: Model, two_way: set[str]) -> Model:

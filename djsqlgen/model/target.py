@@ -178,6 +178,9 @@ class Target:
     engine: str = "InnoDB"
     charset: str | None = None
     collation: str | None = None
+    # Two-way, the way back of a split side (model/split_back.py): the rows of this table that are this target's,
+    # over the table's own row (alias ``dst``); None: every row
+    owns: Expr | None = None
     inverses: tuple[Inverse, ...] = ()  # two-way: the plan's ``inverse:`` for v1 columns v2 dropped
 
     def inverse(self, v1_column: str) -> Inverse | None:

@@ -8,7 +8,10 @@ still be read from (model/reverse.py ``way_back``), a child following such a key
 whose key moves v1's own ON UPDATE CASCADE repeats (``cascade_repeats``), an AUTO_INCREMENT key v2 keeps as its
 own (v1's counter issues the ids of both sides: engines/issued_ids.py), a 2.x external blob of the dj014-to-dj2
 preset (model/external_back.py), and a lookup that moves columns
-unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``). Every
+unchanged (its v2 table then goes back through the rows of the table it came from: ``Direction.through``), and
+the sides of a split (each owns the v1 rows its filter passes: model/split_back.py), an extracted part (it
+goes back through its master's rows) and a merged part (its v1 rows come back from the master's: model/part_back.py).
+Every
 other change keeps the table one-way, with the reason its operation gives (``Operation.irreversible``) or the shape
 that stops it (a join, a filter, a shared row). A one-way table of a two-way plan refuses v2 writes during the
 window.
@@ -19,7 +22,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from djsqlgen.model.external_back import external_aliases
-from djsqlgen.model.reverse import cascade_repeats, issued_column, lookups_of, way_back
+from djsqlgen.model.part_back import (
+    extracted_parts,
+    master_of,
+    merge_reasons,
+    merged_parts,
+    part_reasons,
+)
+from djsqlgen.model.reverse import carried_back, cascade_repeats, issued_column, lookups_of, way_back
+from djsqlgen.model.split_back import split_group, split_reasons
 from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.ops.add_column import AddColumn
 from djsqlgen.ops.base import Operation
@@ -49,11 +60,16 @@ class Direction:
     # A lookup of a two-way table: it has no v1 table of its own; its values go back in the rows of that table
     # (the v2 table, schema.name) that refer to it
     through: str = ""
+    # An extracted part of a two-way master (the v2 table, schema.name): its columns go back in the master's v1 rows
+    part_of: str = ""
     inverted: tuple[str, ...] = ()  # the v1 columns the plan's ``inverse:`` computes for a row inserted into v2
 
     @property
     def line(self) -> str:
         """One line for plan check, generate and the RUNBOOK."""
+        if self.part_of:
+            return (f"{self.v2} <-> {self.v1}: two-way through {self.part_of} (its columns go back in its master's "
+                    "v1 rows)")
         if self.through:
             return (f"{self.v2} <-> {self.v1}: two-way through {self.through} (its values go back in the v1 rows "
                     "that use them)")
@@ -98,12 +114,24 @@ def _shape_reasons(model: Model, target: Target, two_way: set[str]) -> list[str]
     reasons = []
     if source.distinct:
         reasons.append("one v2 row is shared by several v1 rows (a lookup)")
-    if source.joins and not _joins_only_follow(target):
+    # a merged part goes back as a v1 part row made from the v2 row (model/part_back.py); other joins do not
+    merged = merged_parts(model, target)
+    if source.joins and not _joins_only_follow(target) and len(merged) != len(source.joins):
         reasons.append("its rows read other v1 tables (joins)")
-    if source.filter is not None:
+    reasons += merge_reasons(model, target)
+    # a split's sides go back to their one v1 table, each owning the v1 rows its filter passes (model/split_back.py)
+    sides = {side.id for side in split_group(model, target)}
+    # an extracted part goes back through its master's rows, which read it (model/part_back.py)
+    master = master_of(model, target) or target
+    family = {master.id} | {part.id for part in extracted_parts(model, master)}
+    if sides:
+        reasons += split_reasons(model, target, carried_back(target))
+    elif source.filter is not None and master is target:
         reasons.append("it holds only the v1 rows its filter passes")
+    if master is target:
+        reasons += part_reasons(model, target)
     lookups = {lookup.id for lookup, _ in lookups_of(model, target)}  # they come back through this table's rows
-    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups) > 1:
+    if sum(1 for t in model.targets if t.source.driving == source.driving and t.id not in lookups | sides | family) > 1:
         reasons.append(f"{source.driving.label} makes rows of several v2 tables")
     # a new primary key goes back when v2 keeps v1's key columns (or reads them from a parent that syncs back)
     reasons += way_back(model, target, two_way).reasons
@@ -178,19 +206,26 @@ def directions(plan: Plan, model: Model, operations: tuple[Operation, ...]) -> l
             reasons = shape + below + [f"{key}: {why}" for key, why in ops]
             # an operation names the cause (a join or a key column that follows is often only its consequence)
             brief = [why for _, why in ops] + below + shape
-            lookups = {lookup.ref for lookup, _ in lookups_of(model, target)}  # (a lookup's join is no follower's)
+            # (a lookup's join is no follower's, nor an extracted part's)
+            lookups = {lookup.ref for lookup, _ in lookups_of(model, target)} | {
+                part.ref for part in extracted_parts(model, target)}
             if not reasons and any(j.table not in lookups for j in way_back(model, target, two_way).joins):
                 followers += 1
                 if followers > MAX_FOLLOWERS:
                     brief = [f"{MAX_FOLLOWERS} tables already sync back through a re-keyed parent"]
                     reasons.append(f"it follows a re-keyed parent, and {MAX_FOLLOWERS} tables already sync back that "
                                    "way: more would make each write open hundreds of tables (RUNBOOK, Two-way sync)")
+        master = master_of(model, target)
+        if master is not None and master.id not in two_way:
+            why = f"an extracted part goes back through its master's rows, and {master.label} syncs one way"
+            reasons, brief = [why], [why]
         if not reasons:
             two_way.add(target.id)
         if not reasons or parents & movable:
             movable.add(target.id)
         out.append(Direction(target.id, target.label, target.source.driving.label, not reasons,
                              "; ".join(dict.fromkeys(reasons)), brief[0] if reasons and brief else "",
+                             part_of=master.label if master is not None and not reasons else "",
                              inverted=tuple(i.column for i in target.inverses)))
     # a lookup goes back through the rows of the table it was taken from, or not at all: its own shape (shared
     # rows, no v1 key) is no reason

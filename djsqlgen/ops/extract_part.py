@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.heading import classify_table
-from djsqlgen.model.expr import Expr
+from djsqlgen.model.part_back import any_not_null
 from djsqlgen.model.target import ForeignKeyDecl, Model, Target
 from djsqlgen.ops.base import Operation
 from djsqlgen.ops.naming_rules import identifier_problems
@@ -20,18 +20,6 @@ from djsqlgen.ops.tables import moved_column_problems
 from djsqlgen.sqltext.naming import fit
 
 PART_SEPARATOR = "__"
-
-
-def any_not_null(exprs: list[Expr]) -> Expr:
-    """``(e1) IS NOT NULL OR (e2) IS NOT NULL …`` as one expression, its column references kept."""
-    parts: list[str] = [""]
-    refs = []
-    for i, e in enumerate(exprs):
-        parts[-1] += ("(" if i == 0 else ") IS NOT NULL OR (") + e.parts[0]
-        parts.extend(e.parts[1:])
-        refs.extend(e.refs)
-    parts[-1] += ") IS NOT NULL"
-    return Expr(tuple(parts), tuple(refs))
 
 
 @dataclass(frozen=True)

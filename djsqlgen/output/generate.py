@@ -12,6 +12,7 @@ from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
 from djsqlgen.engines.files import attachment_sources, manifest_sql
 from djsqlgen.model.checks import inverse_checks, round_trip_checks
+from djsqlgen.model.part_back import merged_of
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
 from djsqlgen.ops.directions import TWO_WAY, directions, lookups_back
@@ -64,8 +65,11 @@ class Migration:
                            one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions
                                          if not d.two_way and d.target_id not in lookups),
                            data_checks=self.data_checks, lookups_back=frozenset(lookups))
-        self.reverse_ctx = (Context(reverse_model(self.built.model, two_way), plan, self.dialect, self.hash,
-                                    compare_before_write=frozenset(two_way), reverse=True,
+        back = reverse_model(self.built.model, two_way) if plan.sync == TWO_WAY else None
+        # (a merged part's v1 table compares before it writes, as its master's does: model/part_back.py)
+        merged = {t.id for t in back.targets if merged_of(t.id)} if back is not None else set()
+        self.reverse_ctx = (Context(back, plan, self.dialect, self.hash,
+                                    compare_before_write=frozenset(two_way | merged), reverse=True,
                                     lookup_tables=tuple(sorted(model.target(i).ref for i in lookups)))
                             if plan.sync == TWO_WAY else None)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import click
 
 from djsqlgen.errors import DjsqlgenError, JobStopped
+from djsqlgen.model.part_back import merged_of
 from djsqlgen.plan import Plan
 from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request, requested_now
 from djsqlgen.run.chunked import ChunkedRun
@@ -24,7 +25,7 @@ from djsqlgen.run.db import Database, ServerError, connect
 from djsqlgen.run.driver import read_progress
 from djsqlgen.run.settings import ConnectionSettings
 from djsqlgen.run.throttle import ChunkSizer, Throttle
-from djsqlgen.sqltext.naming import way_back_id
+from djsqlgen.sqltext.naming import WAY_BACK, way_back_id
 from djsqlgen.sqltext.quoting import quote_qualified
 
 RESUME_HINT = "`djsqlgen verify --resume PLAN` goes on from the last chunk checked"
@@ -130,6 +131,11 @@ def _tables(db: Database, plan: Plan, plan_hash: str, run_id: int) -> list[Table
         back = way_back_id(p.target_id)
         ways = [(p.target_id, p.label)] + ([(back, f"{p.source_schema}.{p.source_table} <- {p.label}")]
                                            if back in strategies else [])
+        # the ways back of the parts merged into it (model/part_back.py: they have no progress row of their own)
+        for i in sorted(strategies):
+            found = merged_of(i.removesuffix(WAY_BACK)) if i.endswith(WAY_BACK) else None
+            if found is not None and found[0] == p.target_id:
+                ways.append((i, f"{p.source_schema}.{found[1]} <- {p.label}"))
         for target_id, label in ways:
             table = TableToVerify(target_id, label, p.estimated_rows, strategies[target_id] == "keyed")
             for c in (c for c in done if c["target_id"] == table.target_id):

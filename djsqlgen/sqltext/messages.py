@@ -52,6 +52,14 @@ TWO_WAY_CODES = {
     "W7": ("this v2 table syncs one way",
            "its plan change cannot be undone value by value (the message and RUNBOOK give the reason): write this "
            "table through v1 until the cut-over."),
+    "W9": ("a v2 row that is not this side's by the split's `where`",
+           "each side of a split holds the v1 rows its filter passes, so a row whose values belong to another side (or "
+           "to none, or two) is refused, an UPDATE that moves a row across the filter included: delete it from this "
+           "side and insert it into the side its values belong to."),
+    "W10": ("a v2 part row that v1 cannot hold",
+            "v1 keeps an extracted part's columns in its master's row, where a part row of NULLs and no part row are "
+            "the same: delete the part row instead. A merged part's columns that make a v1 part row (one is set) must "
+            "give each of its NOT NULL columns a value (the message names it): set it, or clear them all."),
 }
 
 
