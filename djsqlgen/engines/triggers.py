@@ -815,9 +815,9 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                               f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
             elif t.id in cascaded:
                 moved = _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))
-                moves.append((f"move the v2 keys that changed{gapless}; only until 60 (and again after rollback/60): "
-                              "from 60 on v2's ON UPDATE CASCADE has moved them with their parent, and looking at "
-                              "their old keys again would lock the next row, which a write next to it waits for",
+                moves.append((f"move the v2 keys that changed{gapless}; until 60 and after rollback/60 only: from 60 "
+                              "on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their "
+                              "old keys, they would lock the next row, which a write next to it then waits for)",
                               f"IF NOT {SIXTY} THEN\n  {_indent(moved, 2)};\nEND IF"))
             else:
                 moves.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
