@@ -666,20 +666,27 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
     return cache[(written, event)]
 
 
+def _sixty_applied(ctx: Context, into: str = "", locking: bool = False) -> str:
+    """Whether 60 of this migration is applied, counted by primary key: a scalar subquery, or ``SELECT … INTO into``.
+    ``locking``: a shared lock on 60's row to the end of the writer's transaction (rollback/60 unrecords 60 first,
+    and so waits for the writers that read it applied)."""
+    sql = (f"SELECT COUNT(*){f' INTO {into}' if into else ''} FROM {phase_log(ctx)} WHERE phase = '60' AND plan_hash "
+           f"= {quote_literal(ctx.migration_hash)}{' ' + sides.share_lock_clause(ctx) if locking else ''}")
+    return sql if into else f"({sql})"
+
+
 def _sixty_read(ctx: Context, written: TableRef, event: str) -> tuple[str, str] | None:
     """(declaration, SQL expression) of ``SIXTY``, read with the sides row (_side_refusal): on the way back, whether
     v2 takes writes (engines/two_way.sixty_read); forward, for an UPDATE trigger whose cascaded moves v2's foreign keys
-    make from 60 on (v2_cascades). There a locking read, which rollback/60 waits for before it drops the keys: a
-    transaction's older snapshot must not see 60 still applied once they are gone (a writer takes a shared lock
-    on 60's row of phase_log, or on its gap before 60, to the end of its transaction)."""
+    make from 60 on (v2_cascades). A consistent read: before 60 no writer locks anything of phase_log (60, 40 and 50
+    record themselves there); a key move that reads it applied confirms it by a locking read (_body_blocks)."""
     from djsqlgen.engines import two_way
 
     if ctx.reverse:
         return two_way.sixty_read(ctx)
     if event != "UPDATE" or not v2_cascades(ctx, written):
         return None
-    return (f"{SIXTY} INT DEFAULT 0", f"(SELECT COUNT(*) FROM {phase_log(ctx)} WHERE phase = '60' AND plan_hash = "
-                                      f"{quote_literal(ctx.migration_hash)} {sides.share_lock_clause(ctx)})")
+    return f"{SIXTY} INT DEFAULT 0", _sixty_applied(ctx)
 
 
 def _side_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, str, str]:
@@ -815,6 +822,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                               f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
             elif t.id in cascaded:
                 moved = _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))
+                moves.append(("60 applied, as read with the sides row: confirmed by a locking read (a snapshot "
+                              "older than rollback/60 could still see it), which rollback/60 waits for before it "
+                              "drops the foreign keys", f"IF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\n"
+                                                       "END IF"))
                 moves.append((f"move the v2 keys that changed{gapless}; until 60 and after rollback/60 only: from 60 "
                               "on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their "
                               "old keys, they would lock the next row, which a write next to it then waits for)",

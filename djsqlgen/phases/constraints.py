@@ -49,8 +49,8 @@ def rollback(phases: Phases) -> FileBuilder:
                                                      "v2 is primary; apply rollback/70_cutover.sql first"),
                                      *_v1_closed(phases, fn)])
     # First: v1's UPDATE triggers move the children v2's ON UPDATE CASCADE moved since 60 (engines/triggers.py
-    # v2_cascades) as soon as 60 is unrecorded, before its foreign keys go. A locking read there: this waits for the
-    # writers that saw 60 applied. (Logged again at the end, where every rollback records itself.)
+    # v2_cascades) as soon as 60 is unrecorded, before its foreign keys go. Their key moves confirm 60 by a locking
+    # read: this waits for the writers that saw it applied. (Unrecorded again at the end, as every rollback is.)
     unlog = f.log_statement()
     f.add(Statement("phase_unlog_first.60", unlog.sql, "v1's triggers move the children themselves again from here"))
     f.steps([s for made in _trackers(phases)

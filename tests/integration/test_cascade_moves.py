@@ -114,3 +114,28 @@ def test_a_key_move_waits_for_no_row_inserted_next_to_its_cascaded_children(scen
         {"subject_id": 2, "session_id": 1}, {"subject_id": 3, "session_id": 1},
         {"subject_id": 10, "session_id": 1}, {"subject_id": 10, "session_id": 2}]
     assert s.verify().returncode == 0
+
+
+def test_a_transaction_older_than_rollback_60_still_moves_the_children(db, prefix, dj_env, tmp_path, server_settings):
+    """Its snapshot still holds 60's row of phase_log after rollback/60 dropped v2's foreign keys: the trigger's
+    locking read sees it gone, and the trigger moves the sessions itself (else they stayed at subject 1 in v2)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "60_constraints")
+    older = connect(server_settings)
+    try:
+        older.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        older.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+        assert older.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '60'")[0]["n"] == 1
+        applied(s, "rollback/60_constraints")
+        older.execute(f"UPDATE `{s.sources[0]}`.subject SET subject_id = 10 WHERE subject_id = 1")
+        older.execute("COMMIT")
+    finally:
+        older.close()
+    _same(s)
+    assert s.db.query(f"SELECT * FROM `{s.v2()}`.session ORDER BY 1, 2") == [
+        {"subject_id": 3, "session_id": 1}, {"subject_id": 10, "session_id": 1}, {"subject_id": 10, "session_id": 2}]

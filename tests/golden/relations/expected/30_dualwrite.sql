@@ -1071,7 +1071,7 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'' LOCK IN SHARE MODE)
+  (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'')
   FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1156,6 +1156,10 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
@@ -1190,6 +1194,10 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'' LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1252,6 +1260,10 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'' LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -2824,7 +2836,7 @@ BEGIN
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE)
+    (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd')
     INTO v_open, v_since, v_sixty
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
@@ -2918,6 +2930,10 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_2 THEN
@@ -2953,6 +2969,10 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_3 THEN
@@ -3015,6 +3035,10 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_4 THEN

@@ -280,7 +280,7 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE)
+  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
   FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -352,6 +352,10 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -594,7 +598,7 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE)
+  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
   FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -667,6 +671,10 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
@@ -702,6 +710,10 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -1168,7 +1180,7 @@ BEGIN
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE)
+    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
     INTO v_open, v_since, v_sixty
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
@@ -1246,6 +1258,10 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_2 THEN
@@ -1749,7 +1765,7 @@ BEGIN
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE)
+    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
     INTO v_open, v_since, v_sixty
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
@@ -1827,6 +1843,10 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_2 THEN
@@ -1863,6 +1883,10 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
     -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
     IF NOT v_sixty THEN
       IF NOT v_copied_3 THEN
