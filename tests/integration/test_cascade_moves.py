@@ -29,6 +29,15 @@ INSERT INTO session VALUES (1, 1), (1, 2), (3, 1)
 """
 
 
+def _backfilled(s: FastScenario, sync: str = "one-way") -> FastScenario:
+    s.create_v1(V1)
+    s.plan(lambda plan: plan.update({"sync": sync}))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    return s
+
+
 @pytest.fixture(params=["one-way", "two-way"])
 def sync(request) -> str:
     return request.param
@@ -37,12 +46,7 @@ def sync(request) -> str:
 @pytest.fixture(params=["backfill", "60_constraints", "rollback_60"])
 def scenario(request, sync, db, prefix, dj_env, tmp_path):
     """Dual-writing, before 60, after 60, or after 60 and its rollback; ``s.param`` says which."""
-    s = FastScenario(db, prefix, dj_env, tmp_path)
-    s.create_v1(V1)
-    s.plan(lambda plan: plan.update({"sync": sync}))
-    s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=5)
+    s = _backfilled(FastScenario(db, prefix, dj_env, tmp_path), sync)
     if request.param != "backfill":
         applied(s, "60_constraints")
     if request.param == "rollback_60":  # the foreign keys gone: the trigger moves the sessions itself again
@@ -119,12 +123,7 @@ def test_a_key_move_waits_for_no_row_inserted_next_to_its_cascaded_children(scen
 def test_a_transaction_older_than_rollback_60_still_moves_the_children(db, prefix, dj_env, tmp_path, server_settings):
     """Its snapshot still holds 60's row of phase_log after rollback/60 dropped v2's foreign keys: the trigger's
     locking read sees it gone, and the trigger moves the sessions itself (else they stayed at subject 1 in v2)."""
-    s = FastScenario(db, prefix, dj_env, tmp_path)
-    s.create_v1(V1)
-    s.plan()
-    s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=5)
+    s = _backfilled(FastScenario(db, prefix, dj_env, tmp_path))
     applied(s, "60_constraints")
     older = connect(server_settings)
     try:
