@@ -26,7 +26,9 @@ from dataclasses import replace
 
 from djsqlgen.engines import external_rows, issued_ids, part_back, sides, split_back, written_row
 from djsqlgen.engines.context import Context
+from djsqlgen.engines.guards import phase_log
 from djsqlgen.engines.impacts import Impact, impacts
+from djsqlgen.engines.two_way import SIXTY
 from djsqlgen.engines.source import from_clause, same_bytes, stored_same, table_sql, where_clause
 from djsqlgen.engines.values import as_stored_key, stored_key
 from djsqlgen.model.expr import Expr, bound
@@ -178,6 +180,49 @@ def _move(ctx: Context, impact: Impact, probe: bool = False) -> str:
     old_keys = {c.name: o for c, o, _, _ in pairs}
     row = [old_keys.get(c.name, c.expr.render()) for c in t.columns]
     return f"{_present_first(ctx, t, row, frm)};\n{move}"
+
+
+def v2_cascades(ctx: Context, written: TableRef) -> frozenset[str]:
+    """Targets whose key move by an UPDATE of ``written`` v2's own ON UPDATE CASCADE makes once 60 has added the
+    foreign keys: rows reached only through v1's ON UPDATE CASCADE, each key column that moves one of a v2 foreign key
+    ON UPDATE CASCADE to a target this write moves, computed from the child's copy of the parent's v1 key as the
+    parent's own key column is. Their explicit move would then find nothing at the old keys, and under REPEATABLE
+    READ lock the next row instead, which a write next to it waits for (1213 under load: issues 21, 24)."""
+    if ctx.reverse:
+        return frozenset()
+    cache = ctx.memo.setdefault("v2_cascades", {})
+    if written not in cache:
+        out: set[str] = set()
+        moved = set()
+        for impact in impacts(ctx.model, written, "UPDATE"):  # parents first
+            t = impact.target
+            if not impact.key_reads_changed() or t.source.distinct:
+                continue
+            moved.add(t.id)
+            old = impact.old_values()
+            if any(p.direct for p in impact.paths):
+                continue
+            if all(_v2_cascade_moves(ctx, t, c, moved) for c in t.key_columns
+                   if any(r in old for r in c.expr.refs)):
+                out.add(t.id)
+        cache[written] = frozenset(out)
+    return cache[written]
+
+
+def _v2_cascade_moves(ctx: Context, t: Target, column, moved: set[str]) -> bool:
+    """Whether a v2 foreign key ON UPDATE CASCADE of ``t`` to a moved target sets ``column`` as its move would."""
+    for fk in t.foreign_keys:
+        if fk.on_update.upper() != "CASCADE" or fk.parent not in moved or column.name not in fk.columns:
+            continue
+        parent = ctx.model.find(fk.parent)
+        ref = fk.ref_columns[fk.columns.index(column.name)]
+        pairs = dict(zip(fk.v1_ref_columns, fk.v1_columns))  # the parent's v1 key column -> the child's
+        expr = next(c.expr for c in parent.columns if c.name == ref)
+        if any(r.alias != DRIVING or r.name not in pairs for r in expr.refs):
+            continue
+        if expr.substitute({r: Expr.column(DRIVING, pairs[r.name]) for r in expr.refs}).render() == column.expr.render():
+            return True
+    return False
 
 
 def _taken_key_refusal(ctx: Context, impact: Impact) -> str:
@@ -638,34 +683,57 @@ def body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, 
 
             blocks = [two_way.cascading_token(ctx, written)] + blocks
         if blocks:  # a closed side refuses by its sides row: checked before anything is carried
-            blocks = [_side_refusal(ctx, written)] + blocks
-            from djsqlgen.engines import two_way
-
-            sixty = two_way.sixty_read(ctx)
+            blocks = [_side_refusal(ctx, written, event)] + blocks
+            sixty = _sixty_read(ctx, written, event)
             declarations = declarations + [sixty[0]] if sixty else declarations
         cache[(written, event)] = blocks
         ctx.memo.setdefault("trigger_declarations", {})[(written, event)] = declarations
     return cache[(written, event)]
 
 
-def _side_refusal(ctx: Context, written: TableRef) -> tuple[str, str, str]:
+def _sixty_applied(ctx: Context, into: str = "", locking: bool = False) -> str:
+    """Whether 60 of this migration is applied, counted by primary key: a scalar subquery, or ``SELECT … INTO into``.
+    ``locking``: a shared lock on 60's row to the end of the writer's transaction (rollback/60 unrecords 60 first,
+    and so waits for the writers that read it applied)."""
+    sql = (f"SELECT COUNT(*){f' INTO {into}' if into else ''} FROM {phase_log(ctx)} WHERE phase = '60' AND plan_hash "
+           f"= {quote_literal(ctx.migration_hash)}{' ' + sides.share_lock_clause(ctx) if locking else ''}")
+    return sql if into else f"({sql})"
+
+
+def _sixty_read(ctx: Context, written: TableRef, event: str) -> tuple[str, str] | None:
+    """(declaration, SQL expression) of ``SIXTY``, read with the sides row (_side_refusal): on the way back, whether
+    v2 takes writes (engines/two_way.sixty_read); forward, for an UPDATE trigger whose cascaded moves v2's foreign keys
+    make from 60 on (v2_cascades). A consistent read: before 60 no writer locks anything of phase_log (60, 40 and 50
+    record themselves there); a key move that reads it applied confirms it by a locking read (_body_blocks)."""
+    from djsqlgen.engines import two_way
+
+    if ctx.reverse:
+        return two_way.sixty_read(ctx)
+    if event != "UPDATE" or not v2_cascades(ctx, written):
+        return None
+    return f"{SIXTY} INT DEFAULT 0", _sixty_applied(ctx)
+
+
+def _side_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, str, str]:
     """The first block of every trigger: W8 once the trigger's side is closed (v1 by the cut-over or `close v1`; v2,
     two-way only, by `close v2`). In a two-way plan a write carried from the other side passes (engines/sides.py)."""
+    sixty = _sixty_read(ctx, written, event)
+    also = (SIXTY, sixty[1]) if sixty else None
     if not ctx.reverse and not ctx.compare_before_write:
         why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
                "transaction, so the close waits for it")
-        return written.label, why, sides.refusal_block(ctx, written)
+        if sixty:
+            why += "; and whether 60 is applied (its foreign keys move cascaded children), in the same read"
+        return written.label, why, sides.refusal_block(ctx, written, also=also)
     side, other = ("v2", "v1") if ctx.reverse else ("v1", "v2")
     why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
            f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
            f"for it. Writes carried from {other} pass")
-    from djsqlgen.engines import two_way
-
-    sixty = two_way.sixty_read(ctx)
     if sixty:
-        why += "; and whether 60 is applied (v2 takes writes from 60 on), in the same read"
+        why += ("; and whether 60 is applied (v2 takes writes from 60 on), in the same read" if ctx.reverse else
+                "; and whether 60 is applied (its foreign keys move cascaded children), in the same read")
     return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write),
-                                                   also=(two_way.SIXTY, sixty[1]) if sixty else None)
+                                                   also=also)
 
 
 def body_declarations(ctx: Context, written: TableRef, event: str) -> list[str]:
@@ -697,6 +765,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                    + part_back.part_refusals(ctx, written) + part_back.merged_refusals(ctx, written))
         blocks += external_rows.row_blocks(ctx, written, event)
     found = impacts(ctx.model, written, KINDS[event][0])
+    cascaded = v2_cascades(ctx, written) if event == "UPDATE" else frozenset()
     if event == "DELETE":
         blocks += _joined_row_gone(ctx, found)
     if event in ("DELETE", "CASCADE_DELETE"):
@@ -779,6 +848,16 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 moved = _carried(ctx, t, event, written_row.at_old_key(t), written_row.move(t))
                 moves.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                               f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
+            elif t.id in cascaded:
+                moved = _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))
+                moves.append(("60 applied, as read with the sides row: confirmed by a locking read (a snapshot "
+                              "older than rollback/60 could still see it), which rollback/60 waits for before it "
+                              "drops the foreign keys", f"IF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\n"
+                                                       "END IF"))
+                moves.append((f"move the v2 keys that changed{gapless}; until 60 and after rollback/60 only: from 60 "
+                              "on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their "
+                              "old keys, they would lock the next row, which a write next to it then waits for)",
+                              f"IF NOT {SIXTY} THEN\n  {_indent(moved, 2)};\nEND IF"))
             else:
                 moves.append((f"move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries "
                               f"children{gapless})",
@@ -829,7 +908,7 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
 
     carry = two_way.carry_token(ctx, written)
     # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
-    first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written) else ([], blocks)
+    first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written, event) else ([], blocks)
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
                  timing=timing, event=statement_event, first=first, blocks=blocks,
                  declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,

@@ -48,6 +48,11 @@ def rollback(phases: Phases) -> FileBuilder:
     phases.common_refusals(f, None, [guards.not_after(phases.ctx, "70", "70_cutover.sql", fn,
                                                      "v2 is primary; apply rollback/70_cutover.sql first"),
                                      *_v1_closed(phases, fn)])
+    # First: v1's UPDATE triggers move the children v2's ON UPDATE CASCADE moved since 60 (engines/triggers.py
+    # v2_cascades) as soon as 60 is unrecorded, before its foreign keys go. Their key moves confirm 60 by a locking
+    # read: this waits for the writers that saw it applied. (Unrecorded again at the end, as every rollback is.)
+    unlog = f.log_statement()
+    f.add(Statement("phase_unlog_first.60", unlog.sql, "v1's triggers move the children themselves again from here"))
     f.steps([s for made in _trackers(phases)
              for s in f.dropping(made.creates, f"DROP TRIGGER IF EXISTS "
                                                f"{quote_qualified((made.creates.schema, made.creates.name))}",

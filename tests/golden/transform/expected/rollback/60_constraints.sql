@@ -63,6 +63,9 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
+-- [phase_unlog_first.60] v1's triggers move the children themselves again from here
+DELETE FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60';
+
 -- [step_drop_stale.step_rollback_60_constraints] left over by an interrupted run
 DROP PROCEDURE IF EXISTS `djsqlgen_lab_transform`.`step_rollback_60_constraints`;
 

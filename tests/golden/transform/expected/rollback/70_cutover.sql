@@ -599,6 +599,7 @@ BEGIN
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -615,14 +616,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -699,37 +701,43 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `lab_v2`.`session__trial`
-        (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`session__trial`
+          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_idx`) AS `session_idx`,
+            `src`.`trial_idx` AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+      END IF;
+      UPDATE `lab_v2`.`session__trial` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_idx`) AS `session_idx`,
-          `src`.`trial_idx` AS `trial_idx`,
-          `src`.`start_time` AS `start_time`,
-          `src`.`outcome` AS `outcome`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_idx`) AS `o_2`,
+          `src`.`trial_idx` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_idx` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
         FROM `lab_v1`.`session__trial` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `lab_v2`.`session__trial` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_idx`) AS `o_2`,
-        `src`.`trial_idx` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_idx` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_idx` = NEW.`session_idx`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -1176,6 +1184,7 @@ BEGIN
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1192,14 +1201,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -1276,71 +1286,83 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `lab_v2`.`session`
-        (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `lab_v2`.`session`
+          (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_idx` AS `session_idx`,
+            `src`.`session_date` AS `recorded_on`,
+            `src`.`rig` AS `rig`,
+            'main' AS `room`
+          FROM `lab_v1`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+      END IF;
+      UPDATE `lab_v2`.`session` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_idx` AS `session_idx`,
-          `src`.`session_date` AS `recorded_on`,
-          `src`.`rig` AS `rig`,
-          'main' AS `room`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_idx` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_idx` AS `n_2`
         FROM `lab_v1`.`session` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `lab_v2`.`session`.`subject_id` = `lab_v2`.`session`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `lab_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_idx` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_idx` AS `n_2`
-      FROM `lab_v1`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `lab_v2`.`session__trial`
-        (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `lab_v2`.`session__trial`
+          (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_idx` AS `session_idx`,
+            `src`.`trial_idx` AS `trial_idx`,
+            `src`.`start_time` AS `start_time`,
+            `src`.`outcome` AS `outcome`
+          FROM `lab_v1`.`session__trial` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+      END IF;
+      UPDATE `lab_v2`.`session__trial` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_idx` AS `session_idx`,
-          `src`.`trial_idx` AS `trial_idx`,
-          `src`.`start_time` AS `start_time`,
-          `src`.`outcome` AS `outcome`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_idx` AS `o_2`,
+          `src`.`trial_idx` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_idx` AS `n_2`,
+          `src`.`trial_idx` AS `n_3`
         FROM `lab_v1`.`session__trial` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_idx` IS NOT NULL AND dt.`trial_idx` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `lab_v2`.`session__trial`.`subject_id` = `lab_v2`.`session__trial`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `lab_v2`.`session__trial` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_idx` AS `o_2`,
-        `src`.`trial_idx` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_idx` AS `n_2`,
-        `src`.`trial_idx` AS `n_3`
-      FROM `lab_v1`.`session__trial` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_idx` = mv.`o_2` AND dst.`trial_idx` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
