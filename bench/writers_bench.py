@@ -53,6 +53,12 @@ def main() -> int:
                 result = stress(shape, python, prefix, Path(tmp), env, settings, workers=args.workers,
                                 subjects=args.subjects, jobs=args.jobs, chunk_rows=200, settle_s=5.0)
                 print(table(shape, result), flush=True)
+                for name in ("60", "70"):  # DDL that met busy tables (apply's retries, run/apply.py)
+                    step = result["steps"].get(name)
+                    retried = [line for line in (step.stderr if step else "").splitlines() if "done after" in line]
+                    if retried:
+                        slowest = max(retried, key=lambda line: float(line.split(" in ")[-1].rstrip(" s")))
+                        print(f"  {name}: {len(retried)} statement(s) retried; slowest: {slowest[3:]}")
                 for name, step in result["steps"].items():
                     if step.returncode != 0:
                         print(f"  {name} failed: {step.stderr[-500:]}")
