@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from djsqlgen.engines import constraints, guards, sides
 from djsqlgen.phases.builder import FileBuilder, table_exists
-from djsqlgen.phases.cutover_steps import in_place, tracker_statements
+from djsqlgen.phases.cutover_steps import in_place, tracker_events, tracker_statements
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.sqltext.statements import Check, Statement
 
 NUMBER, NAME, TITLE = "60", "constraints", "Constraints"
 PURPOSE = ("Check v2's references, then add its foreign keys and unique indexes without a table copy (and, for a "
-           "cut-over that renames nothing, v2's write trackers).")
+           "cut-over that renames nothing, v2's INSERT write trackers).")
 RERUN = "Safe to run again: each constraint is added only when missing."
 
 
 def removes(phases: Phases) -> str:
     v2 = ", ".join(phases.v2_schemas())
-    trackers = " and v2's write trackers" if in_place(phases) else ""
+    trackers = " and v2's INSERT write trackers" if in_place(phases) else ""
     return f"the foreign keys and unique indexes 60 added to the v2 tables ({v2}){trackers}"
 
 
@@ -63,13 +63,13 @@ def rollback(phases: Phases) -> FileBuilder:
 
 
 def _trackers(phases: Phases) -> list[Statement]:
-    """v2's write trackers (phases/cutover_steps.py) of a cut-over that renames nothing: 70 closes v1 without DDL, so
-    they must be on v2 before it, and they come here, with v2's other DDL, rather than with 30's triggers: a trigger
-    on v2 fires for every row the backfill copies (1,000,000 narrow rows: 1.5 s by one INSERT…SELECT, 3.7 s with
-    a tracker that returns at its first line; issue 25), and nothing writes v2 for itself before 60."""
+    """v2's INSERT write trackers of a cut-over that renames nothing (phases/cutover_steps.py INSERT_TRACKER_WITH:
+    30 installs the others; this one would fire for every row the backfill copies): 70 closes v1 without DDL, so
+    they must be on v2 before it, and nothing writes v2 for itself before 60."""
     if not in_place(phases):
         return []
-    return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets})]
+    return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets},
+                                             tracker_events("60"))]
 
 
 def _v1_closed(phases: Phases, filename: str) -> list[Check]:

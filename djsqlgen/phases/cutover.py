@@ -98,7 +98,7 @@ def forward(phases: Phases) -> FileBuilder:
     now = {t.id: parked.get((t.schema, t.name), (t.schema, t.name)) for t in phases.targets}
     if in_place(phases):
         # Nothing moves: v1 stays closed by its row (its dual-write triggers and 30's guards refuse every write), v2's
-        # trackers have been on it since 60 and record from the close on. No DDL on a table writers hold.
+        # trackers have been on it since 30 and 60 and record from the close on. No DDL on a table writers hold.
         f.steps(counters_to_v2(phases, {s: s for s in where}, now, cut_over))
         f.log()
         return f
@@ -192,7 +192,7 @@ def rollback(phases: Phases) -> FileBuilder:
              _writes_since_check(phases, v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
     for t, (_, (schema, _parked)) in zip(phases.targets, v2_park):
         if in_place(phases):
-            break  # v2's trackers are 60's, and record nothing once v1 is open again
+            break  # v2's trackers are 30's and 60's, and record nothing once v1 is open again
         for event in EVENTS:
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             steps += f.dropping(Owned("trigger", schema, trig, phases.v2_home(t)[1]),
@@ -312,7 +312,7 @@ def _discard(phases: Phases, f: FileBuilder) -> None:
     """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
     f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
                     "rows are deleted and computed again in v2: its foreign keys hold again once done"))
-    if in_place(phases):  # v2's trackers stay on (60's): the repair is no user's write (and reads v2_writes: 1442)
+    if in_place(phases):  # v2's trackers stay on (30's and 60's): the repair is no user's write (and reads v2_writes: 1442)
         f.add(two_way.engine_session(True))
     f.steps(discard_v2_writes(phases))
     if in_place(phases):

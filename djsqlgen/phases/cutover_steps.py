@@ -19,10 +19,24 @@ from djsqlgen.sqltext.statements import Owned, Statement
 
 def in_place(phases: Phases) -> bool:
     """Whether the cut-over leaves every table where it is (no renames): then it closes v1 by its sides row alone,
-    without DDL, and 60 installs v2's write trackers (a renaming cut-over moves tables, which triggers cannot
+    without DDL, and 30 and 60 install v2's write trackers (a renaming cut-over moves tables, which triggers cannot
     follow across schemas, error 1435, so it keeps creating and dropping them)."""
     park, _, final = renames(phases)
     return not park and not final and phases.reverse is None
+
+
+# An in-place cut-over's v2 write trackers come in two phases. 30 installs the UPDATE and DELETE ones, which the
+# backfill does not fire (its rows are new to v2), while no writer holds a v2 table yet. The INSERT one fires for
+# every row the backfill copies (1,000,000 narrow rows: 1.5 s by one INSERT…SELECT, 3.7 s with a tracker that
+# returns at its first line; issue 25), so 60 installs it, after the copy. Each CREATE TRIGGER of 60 needs its v2
+# table free of writers' transactions, which under writers that never pause it may not find (writers_bench: 60 with
+# three trackers a table stopped, never free in 120 s, in 2 of 8 shapes); one a table keeps that to the least.
+INSERT_TRACKER_WITH = {"INSERT": "60", "UPDATE": "30", "DELETE": "30"}
+
+
+def tracker_events(number: str) -> tuple[str, ...]:
+    """The tracker events phase ``number`` installs (INSERT_TRACKER_WITH)."""
+    return tuple(e for e in EVENTS if INSERT_TRACKER_WITH[e] == number)
 
 
 def dualwrite_events(phases: Phases) -> set[tuple[TableRef, str]]:
@@ -45,16 +59,17 @@ def guard_statements(phases: Phases, where: dict[str, str], only=None, carried_p
     return out
 
 
-def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]]) -> list[tuple[Target, Statement]]:
+def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]],
+                       events: tuple[str, ...] = EVENTS) -> list[tuple[Target, Statement]]:
     """AFTER triggers on v2 tables that record the key of each row written after cut-over (rollback/70
     refuses while any is recorded). ``on``: where each target's table is while they are created. An UPDATE
     records the old key too (the row left it). One INSERT IGNORE of small rows: writers do not queue on a
-    counter."""
+    counter. ``events``: the events wanted (an in-place cut-over installs them in two phases: INSERT_TRACKER_WITH)."""
     out = []
     for t in phases.targets:
         schema, name = on[t.id]
         home = phases.v2_home(t)[1]
-        for event in EVENTS:
+        for event in events:
             images = {"INSERT": ["NEW"], "UPDATE": ["NEW", "OLD"], "DELETE": ["OLD"]}[event]
             rows = ",\n  ".join(f"({quote_literal(t.id)}, MD5({k}), {k}, NOW(6))"
                                 for k in (written_key(t, image) for image in images))

@@ -7,7 +7,13 @@ from djsqlgen.engines.source import table_sql
 from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
 from djsqlgen.phases.builder import FileBuilder
-from djsqlgen.phases.cutover_steps import dualwrite_events, guard_statements, in_place
+from djsqlgen.phases.cutover_steps import (
+    dualwrite_events,
+    guard_statements,
+    in_place,
+    tracker_events,
+    tracker_statements,
+)
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.quoting import quote_literal, quote_qualified
 from djsqlgen.sqltext.statements import Check, Owned, Statement
@@ -26,7 +32,7 @@ def forward(phases: Phases) -> FileBuilder:
     f, fn = phases.file("30"), "30_dualwrite.sql"
     ctx = phases.ctx
     privileges = [("TRIGGER", s, [t.name for t in phases.model.v1.schema(s).tables]) for s in phases.v1_schemas()]
-    if phases.reverse is not None:  # two-way: the reverse triggers are on v2 (v2's write trackers are 60's)
+    if phases.reverse is not None or in_place(phases):  # two-way, or v2's UPDATE/DELETE trackers: triggers on v2
         privileges += [("TRIGGER", s, None) for s in phases.v2_schemas()]
     refusals = [guards.binlog_trust(ctx, fn), guards.binlog_row(fn)] + f.require(privileges)
     refusals += _triggers_of_other_plan(phases, fn) + phases.v1_drift(fn)
@@ -54,14 +60,18 @@ def _cutover_ready(phases: Phases) -> list[Statement]:
     """A cut-over that renames nothing closes v1 by its sides row alone (no DDL under writers): the guards for the v1
     writes no dual-write trigger sees (a table no v2 table reads, an event with nothing to carry), idle until v1
     closes, are installed here while nobody depends on them (a two-way plan, whose v1 `djsqlgen close v1` closes,
-    gets them too). The dual-write triggers check the same row first. v2's write trackers come with 60
-    (phases/constraints.py): a trigger on v2 would fire for every row the backfill copies."""
+    gets them too). The dual-write triggers check the same row first. Before them, v2's UPDATE and DELETE write
+    trackers (they record nothing until v1 closes); the INSERT one comes with 60 (INSERT_TRACKER_WITH)."""
     if phases.reverse is None and not in_place(phases):
         return []
     # two-way: v1 may be closed from 60 on (sides/close_v1.sql); no write the other side carries reaches these pairs
     # (no v2 table is made from them), so the guards refuse every write once v1 is closed
     seen = dualwrite_events(phases)
-    return guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen)
+    guards_ = guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen)
+    if phases.reverse is not None:
+        return guards_
+    return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets},
+                                             tracker_events("30"))] + guards_
 
 
 def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:

@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `lab_v1`.*
+-- Needs: TRIGGER ON `lab_v1`.*; TRIGGER ON `lab_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -57,6 +57,11 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v2 is missing; GRANT TRIGGER ON `lab_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -788,6 +793,226 @@ DELIMITER ;
 -- [trigger_trial] refuse here, before the first trigger, if one above cannot run: a client that prints the failing statement prints only this line
 DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_upd', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_kind_9041cb_track_del', '#kind', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_kind_9041cb_track_del`
+AFTER DELETE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_upd', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_upd`
+AFTER UPDATE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_subject_track_del', 'subject', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_subject_track_del`
+AFTER DELETE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_upd', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_upd`
+AFTER UPDATE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`), NOW(6)),
+    ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session_track_del', 'session', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session_track_del`
+AFTER DELETE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_upd', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_upd`
+AFTER UPDATE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_idx`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_identity_session__trial_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_identity`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_identity_session__trial_track_del', 'session__trial', 'd1aed2f8b081', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'd1aed2f8b081';
+
+-- [tracker_create.lab_v2.session__trial.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_identity_session__trial_track_del`
+AFTER DELETE ON `lab_v2`.`session__trial`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_idx`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_identity_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)

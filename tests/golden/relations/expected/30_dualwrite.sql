@@ -4,7 +4,7 @@
 -- Rollback: rollback/30_dualwrite.sql
 -- Re-run: Safe to run again: the triggers are replaced in one step each.
 -- Apply: mariadb < 30_dualwrite.sql   (or: djsqlgen apply 30_dualwrite.sql)
--- Needs: TRIGGER ON `lab_v1`.*
+-- Needs: TRIGGER ON `lab_v1`.*; TRIGGER ON `lab_v2`.*
 
 -- [session.names] read this file as UTF-8 whatever the client's default
 SET NAMES utf8mb4;
@@ -57,6 +57,11 @@ BEGIN NOT ATOMIC
     -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v1
     IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v1' LIKE TABLE_SCHEMA) OR (SELECT COUNT(DISTINCT TABLE_NAME) FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND TABLE_SCHEMA = 'lab_v1' AND TABLE_NAME IN ('#kind', 'session', 'session__trial', 'subject')) = 4 OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
       SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v1 is missing; GRANT TRIGGER ON `lab_v1`.* TO the user running this file (directly or through a role)';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql needs TRIGGER on lab_v2
+    IF NOT (EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER') OR EXISTS (SELECT 1 FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE IN (SELECT CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''') UNION SELECT CONCAT('''', ROLE_NAME, '''') FROM information_schema.ENABLED_ROLES) AND PRIVILEGE_TYPE = 'TRIGGER' AND 'lab_v2' LIKE TABLE_SCHEMA) OR EXISTS (SELECT 1 FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)) THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: the TRIGGER privilege on lab_v2 is missing; GRANT TRIGGER ON `lab_v2`.* TO the user running this file (directly or through a role)';
       LEAVE checks;
     END IF;
     -- Refuse: new triggers over rows written by the old ones would leave v2 mixed
@@ -1369,6 +1374,336 @@ DELIMITER ;
 -- [trigger_trial] refuse here, before the first trigger, if one above cannot run: a client that prints the failing statement prints only this line
 DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_kind_9041cb_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_kind_9041cb_track_upd', '#kind', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#kind.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_upd`
+AFTER UPDATE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(NEW.`kind`)), JSON_ARRAY(NEW.`kind`), NOW(6)),
+    ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_kind_9041cb_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_kind_9041cb_track_del', '#kind', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#kind.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_del`
+AFTER DELETE ON `lab_v2`.`#kind`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#kind', MD5(JSON_ARRAY(OLD.`kind`)), JSON_ARRAY(OLD.`kind`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_upd', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_upd`
+AFTER UPDATE ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(NEW.`rig`)), JSON_ARRAY(NEW.`rig`), NOW(6)),
+    ('lab_v1.#rig', MD5(JSON_ARRAY(OLD.`rig`)), JSON_ARRAY(OLD.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_del', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_del`
+AFTER DELETE ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(OLD.`rig`)), JSON_ARRAY(OLD.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_subject_track_upd', 'subject', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.subject.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_subject_track_upd`
+AFTER UPDATE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6)),
+    ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_subject_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_subject_track_del', 'subject', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.subject.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_subject_track_del`
+AFTER DELETE ON `lab_v2`.`subject`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_session_track_upd', 'session', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.session.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_session_track_upd`
+AFTER UPDATE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`), NOW(6)),
+    ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_session_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_session_track_del', 'session', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.session.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_session_track_del`
+AFTER DELETE ON `lab_v2`.`session`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_hit_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_hit_track_upd', 'trial_hit', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_hit.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_upd`
+AFTER UPDATE ON `lab_v2`.`trial_hit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_hit_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_hit_track_del', 'trial_hit', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_hit.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_del`
+AFTER DELETE ON `lab_v2`.`trial_hit`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.session__trial', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_other_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_other_track_upd', 'trial_other', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_other.update] remember v2 rows written after cut-over (UPDATE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_other_track_upd`
+AFTER UPDATE ON `lab_v2`.`trial_other`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.trial_other', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_date`, NEW.`trial_idx`), NOW(6)),
+    ('lab_v1.trial_other', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_trial_other_track_del] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_trial_other_track_del', 'trial_other', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.trial_other.delete] remember v2 rows written after cut-over (DELETE)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_trial_other_track_del`
+AFTER DELETE ON `lab_v2`.`trial_other`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.trial_other', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_date`, OLD.`trial_idx`), NOW(6));
+  END IF;
+END;;
 DELIMITER ;
 
 -- [register.trigger.lab_v1.djsqlgen_lab_relations_kind_9041cb_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)

@@ -202,6 +202,102 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v1' AND object_name = 'djsqlgen_lab_relations_subject_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_kind_9041cb_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_kind_9041cb_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_subject_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_subject_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_subject_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_subject_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_session_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_session_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_session_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_session_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_hit_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_hit_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_hit_track_del';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_upd')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_other_track_upd`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_upd';
+
+  -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_del') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_trial_other_track_del')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_trial_other_track_del`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_trial_other_track_del';
 END;;
 DELIMITER ;
 
