@@ -306,7 +306,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_example_session_upd';
@@ -378,103 +379,121 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_session_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`unit_id` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`,
-      `src`.`unit_id` AS `n_3`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`unit_id` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`,
+        `src`.`unit_id` AS `n_3`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
@@ -546,7 +565,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort` FROM `djsqlgen_demo_example_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_example_subject_upd';
@@ -627,136 +647,160 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-      (`subject_id`, `session_id`, `session_start`, `session_date`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`session_start` AS `session_start`,
-        DATE(`src`.`session_start`) AS `session_date`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
+        (`subject_id`, `session_id`, `session_start`, `session_date`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`session_start` AS `session_start`,
+          DATE(`src`.`session_start`) AS `session_date`
+        FROM `djsqlgen_demo_example_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `session_start`, `session_date` FROM `djsqlgen_demo_example_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`session_id` AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`session_id` AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-      (`subject_id`, `session_id`, `duration`, `raw`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`duration` AS `duration`,
-        `src`.`raw` AS `raw`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
+        (`subject_id`, `session_id`, `duration`, `raw`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`duration` AS `duration`,
+          `src`.`raw` AS `raw`
+        FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`session_id` AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`session_id` AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`session_id` AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`session_id` AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        `src`.`session_id` AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_id` AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`session_id` AS `o_2`,
-      `src`.`unit_id` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`,
-      `src`.`unit_id` AS `n_3`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`session_id` AS `o_2`,
+        `src`.`unit_id` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`,
+        `src`.`unit_id` AS `n_3`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
@@ -821,7 +865,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes_26e978_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
@@ -888,38 +933,44 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`unit_id` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`,
-      `src`.`unit_id` AS `n_3`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`unit_id` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`,
+        `src`.`unit_id` AS `n_3`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_spikes_26e978_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
@@ -1114,7 +1165,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_recording_244717_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `duration`, `raw` FROM `djsqlgen_demo_example_ephys_v2`.`_recording`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
@@ -1185,70 +1237,82 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-      (`subject_id`, `session_id`, `n_units`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`n_units` AS `n_units`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
+        (`subject_id`, `session_id`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`n_units` AS `n_units`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `n_units` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''9e918080d07a'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_example_recording_244717_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-      (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        (NULL) AS `session_id`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
+        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          (NULL) AS `session_id`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+        WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_id`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`';
   SET v_trigger = 'djsqlgen_example_recording_244717_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      (NULL) AS `o_2`,
-      `src`.`unit_id` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_id` AS `n_2`,
-      `src`.`unit_id` AS `n_3`
-    FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-    WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        (NULL) AS `o_2`,
+        `src`.`unit_id` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_id` AS `n_2`,
+        `src`.`unit_id` AS `n_3`
+      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+      WHERE (`src`.`subject_id` = NULL AND `src`.`session_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_example_recording_244717_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_example`.`sides` WHERE side = ''v1''
@@ -1294,33 +1358,6 @@ DELIMITER ;
 -- [trigger_trial] refuse here, before the first trigger, if one above cannot run: a client that prints the failing statement prints only this line
 DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_species_f35c05_track_ins', '#species', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_common_v2.#species.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_species_f35c05_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`#species`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(NEW.`species`)), JSON_ARRAY(NEW.`species`), NOW(6));
-  END IF;
-END;;
 DELIMITER ;
 
 -- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_species_f35c05_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
@@ -1374,33 +1411,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_example_common.#species', MD5(JSON_ARRAY(OLD.`species`)), JSON_ARRAY(OLD.`species`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_subject_track_ins', 'subject', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_subject_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`subject`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -1460,33 +1470,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_common_v2', 'djsqlgen_example_session_track_ins', 'session', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_common_v2`.`djsqlgen_example_session_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_common_v2`.`session`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
 -- [register.trigger.djsqlgen_demo_example_common_v2.djsqlgen_example_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_example`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1538,33 +1521,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_example_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_recording_244717_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_recording_244717_track_ins', '_recording', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_ephys_v2._recording.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_recording_244717_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`_recording`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_ephys._recording', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -1624,33 +1580,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting_616c25_track_ins', '__sorting', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting_616c25_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
 -- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting_616c25_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_example`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1702,33 +1631,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_example_ephys.__spikes', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_example_ephys_v2.djsqlgen_example_sorting__unit_c4619a_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_example`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_example_ephys_v2', 'djsqlgen_example_sorting__unit_c4619a_track_ins', '__sorting__unit', '9e918080d07a', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '9e918080d07a';
-
--- [tracker_create.djsqlgen_demo_example_ephys_v2.__sorting__unit.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_example_ephys_v2`.`djsqlgen_example_sorting__unit_c4619a_track_ins`
-AFTER INSERT ON `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_example`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_example_ephys.__spikes__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_id`, NEW.`unit_id`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -2151,6 +2053,7 @@ BEGIN
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2167,14 +2070,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_common.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -2250,101 +2154,119 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-        (`subject_id`, `session_id`, `duration`, `raw`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`duration` AS `duration`,
-          `src`.`raw` AS `raw`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -2527,6 +2449,7 @@ BEGIN
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE v_copied_5 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2543,14 +2466,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_common.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -2635,134 +2559,158 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-        (`subject_id`, `session_id`, `session_start`, `session_date`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+          (`subject_id`, `session_id`, `session_start`, `session_date`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`session_start` AS `session_start`,
+            DATE(`src`.`session_start`) AS `session_date`
+          FROM `djsqlgen_demo_example_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`session_start` AS `session_start`,
-          DATE(`src`.`session_start`) AS `session_date`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_common`.`session` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-        (`subject_id`, `session_id`, `duration`, `raw`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`duration` AS `duration`,
-          `src`.`raw` AS `raw`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_5 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_5 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -2935,6 +2883,7 @@ BEGIN
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2951,14 +2900,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -3029,36 +2979,42 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -3494,6 +3450,7 @@ BEGIN
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3510,14 +3467,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_ephys._recording';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -3592,68 +3550,80 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;

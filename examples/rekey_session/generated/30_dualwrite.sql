@@ -659,7 +659,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `sex` FROM `djsqlgen_demo_rekey_common_v2`.`subject`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'')
   FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
@@ -736,48 +737,88 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-      (`subject_id`, `session_start`, `rig`)
-    SELECT * FROM (
-      SELECT
-        (NULL) AS `subject_id`,
-        `src`.`session_start` AS `session_start`,
-        `src`.`rig` AS `rig`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NULL)
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
+        (`subject_id`, `session_start`, `rig`)
+      SELECT * FROM (
+        SELECT
+          (NULL) AS `subject_id`,
+          `src`.`session_start` AS `session_start`,
+          `src`.`rig` AS `rig`
+        FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+        WHERE (`src`.`subject_id` = NULL)
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `rig` FROM `djsqlgen_demo_rekey_common_v2`.`session`';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-  JOIN (
-    SELECT
-      (NULL) AS `o_1`,
-      `src`.`session_start` AS `o_2`,
-      `src`.`subject_id` AS `n_1`,
-      `src`.`session_start` AS `n_2`
-    FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-    WHERE (`src`.`subject_id` = NULL)
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
+    JOIN (
+      SELECT
+        (NULL) AS `o_1`,
+        `src`.`session_start` AS `o_2`,
+        `src`.`subject_id` AS `n_1`,
+        `src`.`session_start` AS `n_2`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+      WHERE (`src`.`subject_id` = NULL)
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-      (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-    SELECT * FROM (
+        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`probe_type` AS `probe_type`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NULL
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+    JOIN (
       SELECT
-        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-        `parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`probe_type` AS `probe_type`
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+        `parent_1`.`session_start` AS `o_2`,
+        `src`.`insertion_number` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`
       FROM (
         SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
         FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
@@ -791,50 +832,65 @@ ON DUPLICATE KEY UPDATE
       ) AS hit
       JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-  JOIN (
-    SELECT
-      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
-      `parent_1`.`session_start` AS `o_2`,
-      `src`.`insertion_number` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-      (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-    SELECT * FROM (
+        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`n_units` AS `n_units`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1`.`subject_id` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NULL
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+    JOIN (
       SELECT
-        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-        `parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`n_units` AS `n_units`
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+        `parent_1_parent_1`.`session_start` AS `o_2`,
+        `src`.`insertion_number` AS `o_3`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1_parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`
       FROM (
         SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
         FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
@@ -857,60 +913,68 @@ ON DUPLICATE KEY UPDATE
       JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `n_units` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-  JOIN (
-    SELECT
-      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
-      `parent_1_parent_1`.`session_start` AS `o_2`,
-      `src`.`insertion_number` AS `o_3`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1_parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1_parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_subject_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          `src`.`insertion_number` AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NULL
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_subject_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+    JOIN (
       SELECT
-        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        `src`.`insertion_number` AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
+        (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+        `src`.`insertion_number` AS `o_3`,
+        `src`.`unit_id` AS `o_4`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`,
+        `src`.`unit_id` AS `n_4`
       FROM (
         SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
         FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -933,48 +997,9 @@ ON DUPLICATE KEY UPDATE
       JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
-  SET v_trigger = 'djsqlgen_rekey_subject_upd';
-  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-  JOIN (
-    SELECT
-      (IF(`src`.`subject_id` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-      `src`.`insertion_number` AS `o_3`,
-      `src`.`unit_id` AS `o_4`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`,
-      `src`.`unit_id` AS `n_4`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1_parent_1_parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
   SET v_trigger = 'djsqlgen_rekey_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
@@ -1566,7 +1591,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `probe_type` FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
+  (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'')
   FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
   LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
@@ -1698,17 +1724,56 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''023c20580528'' LOCK IN SHARE MODE';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-      (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-    SELECT * FROM (
+        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+      SELECT * FROM (
+        SELECT
+          (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+          (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`,
+          `src`.`unit_id` AS `unit_id`,
+          `src`.`firing_rate` AS `firing_rate`
+        FROM (
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
+          UNION
+          SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+          FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+          WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
+        ) AS hit
+        JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+      ) AS dt
+      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
+  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
+  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+    JOIN (
       SELECT
-        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `subject_id`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `insertion_number`,
-        `src`.`unit_id` AS `unit_id`,
-        `src`.`firing_rate` AS `firing_rate`
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+        (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `o_3`,
+        `src`.`unit_id` AS `o_4`,
+        `src`.`subject_id` AS `n_1`,
+        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+        `src`.`insertion_number` AS `n_3`,
+        `src`.`unit_id` AS `n_4`
       FROM (
         SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
         FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -1725,42 +1790,9 @@ ON DUPLICATE KEY UPDATE
       JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS dt
-    WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-    ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate` FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`';
-  SET v_trigger = 'djsqlgen_rekey_probe_insertion_upd';
-  PREPARE djsqlgen_trial FROM 'UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-  JOIN (
-    SELECT
-      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`subject_id`)) AS `o_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-      (IF(`src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL, NULL, `src`.`insertion_number`)) AS `o_3`,
-      `src`.`unit_id` AS `o_4`,
-      `src`.`subject_id` AS `n_1`,
-      `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-      `src`.`insertion_number` AS `n_3`,
-      `src`.`unit_id` AS `n_4`
-    FROM (
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `parent_1`.`subject_id` = NULL AND `parent_1`.`session_id` = NULL AND `parent_1`.`insertion_number` = NULL
-      UNION
-      SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      WHERE `src`.`subject_id` = NULL AND `src`.`session_id` = NULL AND `src`.`insertion_number` = NULL
-    ) AS hit
-    JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-    LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-    LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-  ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-  SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-  WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
+    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`)';
   SET v_trigger = 'djsqlgen_rekey_probe_insertion_del';
   PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
   FROM `djsqlgen_demo_rekey`.`sides` WHERE side = ''v1''
@@ -1829,33 +1861,6 @@ DELIMITER ;;
 BEGIN NOT ATOMIC IF @djsqlgen_refusal IS NOT NULL THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal; END IF; END;;
 DELIMITER ;
 
--- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_subject_track_ins', 'subject', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_common_v2.subject.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`subject`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(NEW.`subject_id`)), JSON_ARRAY(NEW.`subject_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
 -- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_subject_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_rekey`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -1907,33 +1912,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_rekey_common.subject', MD5(JSON_ARRAY(OLD.`subject_id`)), JSON_ARRAY(OLD.`subject_id`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_type_c7bf3c_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_type_c7bf3c_track_ins', '#probe_type', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_ephys_v2.#probe_type.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`#probe_type`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_ephys.#probe_type', MD5(JSON_ARRAY(NEW.`probe_type`)), JSON_ARRAY(NEW.`probe_type`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -1993,33 +1971,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_common_v2', 'djsqlgen_rekey_session_track_ins', 'session', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_common_v2.session.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_common_v2`.`session`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
 -- [register.trigger.djsqlgen_demo_rekey_common_v2.djsqlgen_rekey_session_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_rekey`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -2071,33 +2022,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_rekey_common.session', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_probe_insertion_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_probe_insertion_track_ins', 'probe_insertion', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_ephys_v2.probe_insertion.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_ephys.probe_insertion', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -2157,33 +2081,6 @@ BEGIN
 END;;
 DELIMITER ;
 
--- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering_11445e_track_ins', '__clustering', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
 -- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering_11445e_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_demo_rekey`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
@@ -2235,33 +2132,6 @@ BEGIN
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
     VALUES ('djsqlgen_demo_rekey_ephys.__clustering', MD5(JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`)), JSON_ARRAY(OLD.`subject_id`, OLD.`session_start`, OLD.`insertion_number`), NOW(6));
-  END IF;
-END;;
-DELIMITER ;
-
--- [register.trigger.djsqlgen_demo_rekey_ephys_v2.djsqlgen_rekey_clustering__unit_5eb163_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
-INSERT INTO `djsqlgen_demo_rekey`.`objects`
-  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
-SELECT 'trigger', 'djsqlgen_demo_rekey_ephys_v2', 'djsqlgen_rekey_clustering__unit_5eb163_track_ins', '__clustering__unit', '023c20580528', '30_dualwrite.sql', NOW(6), '' FROM DUAL
-ON DUPLICATE KEY UPDATE plan_hash = '023c20580528';
-
--- [tracker_create.djsqlgen_demo_rekey_ephys_v2.__clustering__unit.insert] remember v2 rows written after cut-over (INSERT)
-DELIMITER ;;
-CREATE OR REPLACE TRIGGER `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`
-AFTER INSERT ON `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-FOR EACH ROW
-BEGIN
-  DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
-  IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
-  END IF;
-  IF v_open = 0 THEN
-    INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
-    VALUES ('djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`)), JSON_ARRAY(NEW.`subject_id`, NEW.`session_start`, NEW.`insertion_number`, NEW.`unit_id`), NOW(6));
   END IF;
 END;;
 DELIMITER ;
@@ -3056,6 +2926,7 @@ BEGIN
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE v_copied_5 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -3072,14 +2943,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_rekey_common.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -3164,48 +3036,85 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-        (`subject_id`, `session_start`, `rig`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+          (`subject_id`, `session_start`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_start` AS `session_start`,
+            `src`.`rig` AS `rig`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_start` AS `session_start`,
-          `src`.`rig` AS `rig`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_start` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_start` AS `n_2`
         FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_start` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`probe_type` AS `probe_type`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`probe_type` AS `probe_type`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
           FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
@@ -3219,50 +3128,65 @@ BEGIN
         ) AS hit
         JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`n_units` AS `n_units`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`n_units` AS `n_units`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
@@ -3285,60 +3209,68 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_5 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_5 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`unit_id` AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -3361,46 +3293,10 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`unit_id` AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
   END IF;
 END;;
 DELIMITER ;
@@ -4498,6 +4394,7 @@ BEGIN
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -4514,14 +4411,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -4655,17 +4553,53 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `o_3`,
+          `src`.`unit_id` AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -4682,40 +4616,10 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `o_3`,
-        `src`.`unit_id` AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
   END IF;
 END;;
 DELIMITER ;

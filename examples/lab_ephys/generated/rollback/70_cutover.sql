@@ -484,6 +484,7 @@ BEGIN
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -500,14 +501,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_common.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -583,101 +585,119 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-        (`subject_id`, `session_id`, `duration`, `raw`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`duration` AS `duration`,
-          `src`.`raw` AS `raw`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -860,6 +880,7 @@ BEGIN
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE v_copied_5 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -876,14 +897,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_common.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -968,134 +990,158 @@ BEGIN
   -- djsqlgen_demo_example_common_v2.session: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_common_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
-        (`subject_id`, `session_id`, `session_start`, `session_date`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
+          (`subject_id`, `session_id`, `session_start`, `session_date`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`session_start` AS `session_start`,
+            DATE(`src`.`session_start`) AS `session_date`
+          FROM `djsqlgen_demo_example_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`session_start` AS `session_start`,
-          DATE(`src`.`session_start`) AS `session_date`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_common`.`session` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_common_v2`.`session`.`subject_id` = `djsqlgen_demo_example_common_v2`.`session`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2._recording: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2._recording';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
-        (`subject_id`, `session_id`, `duration`, `raw`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
+          (`subject_id`, `session_id`, `duration`, `raw`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`duration` AS `duration`,
+            `src`.`raw` AS `raw`
+          FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`duration` AS `duration`,
-          `src`.`raw` AS `raw`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`_recording`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_5 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_5 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_id` AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_id` AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_id` AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_id` AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -1268,6 +1314,7 @@ BEGIN
   DECLARE v_target VARCHAR(200) DEFAULT '';
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1284,14 +1331,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_ephys.__spikes';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -1362,36 +1410,42 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;
@@ -1827,6 +1881,7 @@ BEGIN
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -1843,14 +1898,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_example_ephys._recording';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_example`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -1925,68 +1981,80 @@ BEGIN
   -- djsqlgen_demo_example_ephys_v2.__sorting: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
-        (`subject_id`, `session_id`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
+          (`subject_id`, `session_id`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`n_units` AS `n_units`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`n_units` AS `n_units`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`
         FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_example_ephys_v2.__sorting__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_example_ephys_v2.__sorting__unit';
   IF NOT (OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
-        (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
+          (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            (OLD.`session_id`) AS `session_id`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          (OLD.`session_id`) AS `session_id`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (OLD.`subject_id`) AS `o_1`,
+          (OLD.`session_id`) AS `o_2`,
+          `src`.`unit_id` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_id` AS `n_2`,
+          `src`.`unit_id` AS `n_3`
         FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_id` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id` = `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        (OLD.`session_id`) AS `o_2`,
-        `src`.`unit_id` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_id` AS `n_2`,
-        `src`.`unit_id` AS `n_3`
-      FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_id` = mv.`o_2` AND dst.`unit_id` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_id` = mv.`n_2`, dst.`unit_id` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 END;;
 DELIMITER ;

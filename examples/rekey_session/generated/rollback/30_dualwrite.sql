@@ -252,14 +252,6 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys' AND object_name = 'djsqlgen_rekey_probe_insertion_del';
 
   -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_ins';
-
-  -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_subject_track_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_subject_track_upd`;
   END IF;
@@ -274,14 +266,6 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_subject_track_del';
-
-  -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_type_c7bf3c_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_ins';
 
   -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_type_c7bf3c_track_upd')) THEN
@@ -300,14 +284,6 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_type_c7bf3c_track_del';
 
   -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_ins';
-
-  -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_session_track_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_common_v2`.`djsqlgen_rekey_session_track_upd`;
   END IF;
@@ -322,14 +298,6 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_common_v2' AND object_name = 'djsqlgen_rekey_session_track_del';
-
-  -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_probe_insertion_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_ins';
 
   -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_probe_insertion_track_upd')) THEN
@@ -348,14 +316,6 @@ BEGIN
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_probe_insertion_track_del';
 
   -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_ins';
-
-  -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering_11445e_track_upd')) THEN
     DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering_11445e_track_upd`;
   END IF;
@@ -370,14 +330,6 @@ BEGIN
 
   -- the trigger is gone
   DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering_11445e_track_del';
-
-  -- installed by 30 for the cut-over
-  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins')) THEN
-    DROP TRIGGER IF EXISTS `djsqlgen_demo_rekey_ephys_v2`.`djsqlgen_rekey_clustering__unit_5eb163_track_ins`;
-  END IF;
-
-  -- the trigger is gone
-  DELETE FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_ins';
 
   -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`objects` WHERE kind = 'trigger' AND schema_name = 'djsqlgen_demo_rekey_ephys_v2' AND object_name = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TRIGGER_NAME = 'djsqlgen_rekey_clustering__unit_5eb163_track_upd')) THEN

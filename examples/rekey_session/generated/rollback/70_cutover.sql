@@ -856,6 +856,7 @@ BEGIN
   DECLARE v_copied_3 INT DEFAULT 0;
   DECLARE v_copied_4 INT DEFAULT 0;
   DECLARE v_copied_5 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -872,14 +873,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_rekey_common.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -964,48 +966,85 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 …gen_demo_rekey_common_v2.session (subject_id, session_start): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_2 THEN
-      INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
-        (`subject_id`, `session_start`, `rig`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_2 THEN
+        INSERT INTO `djsqlgen_demo_rekey_common_v2`.`session`
+          (`subject_id`, `session_start`, `rig`)
+        SELECT * FROM (
+          SELECT
+            (OLD.`subject_id`) AS `subject_id`,
+            `src`.`session_start` AS `session_start`,
+            `src`.`rig` AS `rig`
+          FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+          WHERE (`src`.`subject_id` = NEW.`subject_id`)
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
+      JOIN (
         SELECT
-          (OLD.`subject_id`) AS `subject_id`,
-          `src`.`session_start` AS `session_start`,
-          `src`.`rig` AS `rig`
+          (OLD.`subject_id`) AS `o_1`,
+          `src`.`session_start` AS `o_2`,
+          `src`.`subject_id` AS `n_1`,
+          `src`.`session_start` AS `n_2`
         FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
         WHERE (`src`.`subject_id` = NEW.`subject_id`)
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id` = `djsqlgen_demo_rekey_common_v2`.`session`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_common_v2`.`session` AS dst
-    JOIN (
-      SELECT
-        (OLD.`subject_id`) AS `o_1`,
-        `src`.`session_start` AS `o_2`,
-        `src`.`subject_id` AS `n_1`,
-        `src`.`session_start` AS `n_2`
-      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
-      WHERE (`src`.`subject_id` = NEW.`subject_id`)
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.probe_insertion: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.probe_insertion';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
-        (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+          (`subject_id`, `session_start`, `insertion_number`, `probe_type`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`probe_type` AS `probe_type`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`probe_type` AS `probe_type`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
           FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
@@ -1019,50 +1058,65 @@ BEGIN
         ) AS hit
         JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_4 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
-        (`subject_id`, `session_start`, `insertion_number`, `n_units`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_4 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`
+          (`subject_id`, `session_start`, `insertion_number`, `n_units`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`n_units` AS `n_units`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`n_units` AS `n_units`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
@@ -1085,60 +1139,68 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`);
   END IF;
 
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_5 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_5 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            `src`.`insertion_number` AS `insertion_number`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-          `src`.`insertion_number` AS `insertion_number`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          `src`.`insertion_number` AS `o_3`,
+          `src`.`unit_id` AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -1161,46 +1223,10 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        `src`.`insertion_number` AS `o_3`,
-        `src`.`unit_id` AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1_parent_1_parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
   END IF;
 END;;
 DELIMITER ;
@@ -2298,6 +2324,7 @@ BEGIN
   DECLARE v_copied_1 INT DEFAULT 0;
   DECLARE v_copied_2 INT DEFAULT 0;
   DECLARE v_copied_3 INT DEFAULT 0;
+  DECLARE v_sixty INT DEFAULT 0;
   DECLARE EXIT HANDLER FOR SQLEXCEPTION
   BEGIN
     DECLARE v_errno INT DEFAULT 0;
@@ -2314,14 +2341,15 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
   SET v_target = 'djsqlgen_demo_rekey_ephys.probe_insertion';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since VARCHAR(20) DEFAULT '';
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
+    (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528')
+    INTO v_open, v_since, v_sixty
     FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
     IF v_open = 0 THEN
@@ -2455,17 +2483,53 @@ BEGIN
   -- djsqlgen_demo_rekey_ephys_v2.__clustering__unit: only when a column it depends on changed
   SET v_target = 'djsqlgen_demo_rekey_ephys_v2.__clustering__unit';
   IF NOT (OLD.`insertion_number` <=> NEW.`insertion_number` AND OLD.`session_id` <=> NEW.`session_id` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- move the v2 keys that changed (an UPDATE: v2's ON UPDATE CASCADE carries children; a row not copied yet is written first at its old key, so the move locks no gap)
-    IF NOT v_copied_3 THEN
-      INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
-        (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
-      SELECT * FROM (
+    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    IF v_sixty THEN
+      SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '60' AND plan_hash = '023c20580528' LOCK IN SHARE MODE;
+    END IF;
+    -- move the v2 keys that changed; a row not copied yet is written first at its old key, so the move locks no gap; until 60 and after rollback/60 only: from 60 on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their old keys, they would lock the next row, which a write next to it then waits for)
+    IF NOT v_sixty THEN
+      IF NOT v_copied_3 THEN
+        INSERT INTO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`
+          (`subject_id`, `session_start`, `insertion_number`, `unit_id`, `firing_rate`)
+        SELECT * FROM (
+          SELECT
+            (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
+            `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
+            (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
+            `src`.`unit_id` AS `unit_id`,
+            `src`.`firing_rate` AS `firing_rate`
+          FROM (
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
+            UNION
+            SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
+            FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+            LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+            LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+            WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
+          ) AS hit
+          JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
+          LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+          LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+        ) AS dt
+        WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
+        ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      END IF;
+      UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
+      JOIN (
         SELECT
-          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `subject_id`,
-          `parent_1_parent_1_parent_1`.`session_start` AS `session_start`,
-          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `insertion_number`,
-          `src`.`unit_id` AS `unit_id`,
-          `src`.`firing_rate` AS `firing_rate`
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
+          (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `o_3`,
+          `src`.`unit_id` AS `o_4`,
+          `src`.`subject_id` AS `n_1`,
+          `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
+          `src`.`insertion_number` AS `n_3`,
+          `src`.`unit_id` AS `n_4`
         FROM (
           SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
           FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
@@ -2482,40 +2546,10 @@ BEGIN
         JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
         LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
         LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-      ) AS dt
-      WHERE dt.`subject_id` IS NOT NULL AND dt.`session_start` IS NOT NULL AND dt.`insertion_number` IS NOT NULL AND dt.`unit_id` IS NOT NULL
-      ON DUPLICATE KEY UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id` = `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`.`subject_id`;
+      ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
+      SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
+      WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
     END IF;
-    UPDATE `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
-    JOIN (
-      SELECT
-        (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`subject_id`, `src`.`subject_id`)) AS `o_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `o_2`,
-        (IF(`src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`, OLD.`insertion_number`, `src`.`insertion_number`)) AS `o_3`,
-        `src`.`unit_id` AS `o_4`,
-        `src`.`subject_id` AS `n_1`,
-        `parent_1_parent_1_parent_1`.`session_start` AS `n_2`,
-        `src`.`insertion_number` AS `n_3`,
-        `src`.`unit_id` AS `n_4`
-      FROM (
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `parent_1`.`subject_id` = NEW.`subject_id` AND `parent_1`.`session_id` = NEW.`session_id` AND `parent_1`.`insertion_number` = NEW.`insertion_number`
-        UNION
-        SELECT `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
-        FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
-        LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-        LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-        WHERE `src`.`subject_id` = NEW.`subject_id` AND `src`.`session_id` = NEW.`session_id` AND `src`.`insertion_number` = NEW.`insertion_number`
-      ) AS hit
-      JOIN `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` ON `src`.`subject_id` = hit.`subject_id` AND `src`.`session_id` = hit.`session_id` AND `src`.`insertion_number` = hit.`insertion_number` AND `src`.`unit_id` = hit.`unit_id`
-      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
-      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
-    ) AS mv ON dst.`subject_id` = mv.`o_1` AND dst.`session_start` = mv.`o_2` AND dst.`insertion_number` = mv.`o_3` AND dst.`unit_id` = mv.`o_4`
-    SET dst.`subject_id` = mv.`n_1`, dst.`session_start` = mv.`n_2`, dst.`insertion_number` = mv.`n_3`, dst.`unit_id` = mv.`n_4`
-    WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3` AND mv.`o_4` <=> mv.`n_4`);
   END IF;
 END;;
 DELIMITER ;
