@@ -312,7 +312,8 @@ def _discard(phases: Phases, f: FileBuilder) -> None:
     """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
     f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
                     "rows are deleted and computed again in v2: its foreign keys hold again once done"))
-    if in_place(phases):  # v2's trackers stay on (30's and 60's): the repair is no user's write (and reads v2_writes: 1442)
+    # v2's trackers stay on (30's and 60's): the repair is no user's write (and reads v2_writes: 1442)
+    if in_place(phases):
         f.add(two_way.engine_session(True))
     f.steps(discard_v2_writes(phases))
     if in_place(phases):

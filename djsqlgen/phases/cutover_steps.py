@@ -26,7 +26,8 @@ def in_place(phases: Phases) -> bool:
 
 
 # An in-place cut-over's v2 write trackers come in two phases. 30 installs the UPDATE and DELETE ones, which the
-# backfill does not fire (its rows are new to v2), while no writer holds a v2 table yet. The INSERT one fires for
+# backfill fires only for a row the triggers carried first (its rows are new to v2), while no writer holds a v2
+# table yet. The INSERT one fires for
 # every row the backfill copies (1,000,000 narrow rows: 1.5 s by one INSERT…SELECT, 3.7 s with a tracker that
 # returns at its first line; issue 25), so 60 installs it, after the copy. Each CREATE TRIGGER of 60 needs its v2
 # table free of writers' transactions, which under writers that never pause it may not find (writers_bench: 60 with
