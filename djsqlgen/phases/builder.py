@@ -154,6 +154,11 @@ class FileBuilder:
                           done_when=f"NOT {self.registered(owned)} OR NOT {object_exists(owned)}"),
                 self.forget(owned)]
 
+    def dropping_created(self, made: Statement, why: str) -> list[Statement]:
+        """``dropping`` the trigger the CREATE TRIGGER statement ``made`` creates."""
+        owned = made.creates
+        return self.dropping(owned, f"DROP TRIGGER IF EXISTS {quote_qualified((owned.schema, owned.name))}", why)
+
     # -- statements -------------------------------------------------------------------------------
     def add(self, *statements: Statement) -> None:
         self.statements.extend(statements)

@@ -7,7 +7,6 @@ from djsqlgen.engines import constraints, guards, sides
 from djsqlgen.phases.builder import FileBuilder, table_exists
 from djsqlgen.phases.cutover_steps import in_place, tracker_events, tracker_statements
 from djsqlgen.phases.shared import Phases
-from djsqlgen.sqltext.quoting import quote_qualified
 from djsqlgen.sqltext.statements import Check, Statement
 
 NUMBER, NAME, TITLE = "60", "constraints", "Constraints"
@@ -54,9 +53,7 @@ def rollback(phases: Phases) -> FileBuilder:
     unlog = f.log_statement()
     f.add(Statement("phase_unlog_first.60", unlog.sql, "v1's triggers move the children themselves again from here"))
     f.steps([s for made in _trackers(phases)
-             for s in f.dropping(made.creates, f"DROP TRIGGER IF EXISTS "
-                                               f"{quote_qualified((made.creates.schema, made.creates.name))}",
-                                 "installed by 60 for the cut-over")]
+             for s in f.dropping_created(made, "installed by 60 for the cut-over")]
             + [s for t in reversed(phases.targets) for s in constraints.remove(phases.ctx, t)])
     f.log()
     return f

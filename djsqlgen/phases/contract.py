@@ -162,8 +162,6 @@ def rollback(phases: Phases) -> FileBuilder:
         for statement in synced:
             f.add(*f.creating(statement, only_if_new=False))
         f.steps([s for g in _guards(phases, carried_pass=False)
-                 for s in f.dropping(g.creates, f"DROP TRIGGER IF EXISTS "
-                                                f"{quote_qualified((g.creates.schema, g.creates.name))}",
-                                     "80's guard: the dual-write trigger is back")])
+                 for s in f.dropping_created(g, "80's guard: the dual-write trigger is back")])
     f.log()
     return f

@@ -15,7 +15,7 @@ from djsqlgen.phases.cutover_steps import (
     tracker_statements,
 )
 from djsqlgen.phases.shared import Phases
-from djsqlgen.sqltext.quoting import quote_literal, quote_qualified
+from djsqlgen.sqltext.quoting import quote_literal
 from djsqlgen.sqltext.statements import Check, Owned, Statement
 
 NUMBER, NAME, TITLE = "30", "dualwrite", "Dual write"
@@ -98,8 +98,6 @@ def rollback(phases: Phases) -> FileBuilder:
             + [s for owned, sql, why in two_way.v2_trigger_owned(phases.ctx, phases.reverse)
                for s in f.dropping(owned, sql, why)]
             + [s for made in _cutover_ready(phases)
-               for s in f.dropping(made.creates, f"DROP TRIGGER IF EXISTS "
-                                                 f"{quote_qualified((made.creates.schema, made.creates.name))}",
-                                   "installed by 30 for the cut-over")])
+               for s in f.dropping_created(made, "installed by 30 for the cut-over")])
     f.log()
     return f
