@@ -5,28 +5,23 @@ from __future__ import annotations
 
 from djsqlgen.engines import constraints, guards, sides
 from djsqlgen.phases.builder import FileBuilder, table_exists
-from djsqlgen.phases.cutover_steps import in_place, tracker_events, tracker_statements
 from djsqlgen.phases.shared import Phases
 from djsqlgen.sqltext.statements import Check, Statement
 
 NUMBER, NAME, TITLE = "60", "constraints", "Constraints"
-PURPOSE = ("Check v2's references, then add its foreign keys and unique indexes without a table copy (and, for a "
-           "cut-over that renames nothing, v2's INSERT write trackers).")
+PURPOSE = "Check v2's references, then add its foreign keys and unique indexes without a table copy."
 RERUN = "Safe to run again: each constraint is added only when missing."
 
 
 def removes(phases: Phases) -> str:
     v2 = ", ".join(phases.v2_schemas())
-    trackers = " and v2's INSERT write trackers" if in_place(phases) else ""
-    return f"the foreign keys and unique indexes 60 added to the v2 tables ({v2}){trackers}"
+    return f"the foreign keys and unique indexes 60 added to the v2 tables ({v2})"
 
 
 def forward(phases: Phases) -> FileBuilder:
     f, fn = phases.file("60"), "60_constraints.sql"
     f.no_wait_ddl("ADD FOREIGN KEY and ADD UNIQUE")
-    trackers = _trackers(phases)
-    privileges = [(p, s, None) for s in phases.v2_schemas()
-                  for p in ("ALTER", "REFERENCES", "INDEX") + (("TRIGGER",) if trackers else ())]
+    privileges = [(p, s, None) for s in phases.v2_schemas() for p in ("ALTER", "REFERENCES", "INDEX")]
     phases.common_refusals(f, "30", [guards.backfill_done(phases.ctx, fn), *phases.v1_drift_until_cutover(fn)]
                           + f.require(privileges))
     for t in phases.targets:
@@ -36,8 +31,6 @@ def forward(phases: Phases) -> FileBuilder:
                     "(ALGORITHM=INPLACE, LOCK=NONE) instead of a table copy under a shared lock"))
     f.steps([s for t in phases.targets for s in constraints.add(phases.ctx, t)])
     f.add(Statement("session.foreign_key_checks_on", "SET SESSION foreign_key_checks = 1", "back to normal"))
-    for statement in trackers:
-        f.add(*f.creating(statement, only_if_new=False))
     f.log()
     return f
 
@@ -52,21 +45,9 @@ def rollback(phases: Phases) -> FileBuilder:
     # read: this waits for the writers that saw it applied. (Unrecorded again at the end, as every rollback is.)
     unlog = f.log_statement()
     f.add(Statement("phase_unlog_first.60", unlog.sql, "v1's triggers move the children themselves again from here"))
-    f.steps([s for made in _trackers(phases)
-             for s in f.dropping_created(made, "installed by 60 for the cut-over")]
-            + [s for t in reversed(phases.targets) for s in constraints.remove(phases.ctx, t)])
+    f.steps([s for t in reversed(phases.targets) for s in constraints.remove(phases.ctx, t)])
     f.log()
     return f
-
-
-def _trackers(phases: Phases) -> list[Statement]:
-    """v2's INSERT write trackers of a cut-over that renames nothing (phases/cutover_steps.py INSERT_TRACKER_WITH:
-    30 installs the others; this one would fire for every row the backfill copies): 70 closes v1 without DDL, so
-    they must be on v2 before it, and nothing writes v2 for itself before 60."""
-    if not in_place(phases):
-        return []
-    return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets},
-                                             tracker_events("60"))]
 
 
 def _v1_closed(phases: Phases, filename: str) -> list[Check]:

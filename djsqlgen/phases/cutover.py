@@ -20,11 +20,14 @@ from djsqlgen.phases.cutover_steps import (
     dualwrite_events,
     guard_statements,
     in_place,
+    inserted_rows,
     lineage_renames,
     on_parked_or_final,
+    record_inserted,
     rename,
     renames,
     tracker_statements,
+    untracked_inserts,
 )
 from djsqlgen.phases.shared import EVENTS, NOTHING_TO_UNDO, Phases
 from djsqlgen.sqltext import expected, naming
@@ -158,20 +161,24 @@ def rollback(phases: Phases) -> FileBuilder:
     ctx = phases.ctx
     writes = ctx.control_table("v2_writes")
     objects = ctx.control_table("objects")
-    refused = (quote_literal(f"djsqlgen refused {fn}: v2 holds "), f"(SELECT COUNT(*) FROM {writes})",
-               quote_literal(f" rows written after cut-over (SELECT target_id, COUNT(*) FROM {ctx.control}.v2_writes "
-                             "GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them "
-                             "up, run SET @djsqlgen_discard_v2_writes = 'yes'; first (or djsqlgen apply "
-                             "--discard-v2-writes)"))
+    # v2's inserts after the cut-over that no tracker records (cutover_steps.in_place_events) are found by anti-join
+    written = " OR\n      ".join([f"EXISTS (SELECT 1 FROM {writes})"] + [
+        f"EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())})"
+        for t in untracked_inserts(phases)])
+    refused = (f"CONCAT({quote_literal(f'djsqlgen refused {fn}: v2 holds writes made after cut-over (')}, "
+               f"(SELECT COUNT(*) FROM {writes}), "
+               + quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had); v1 never saw them. "
+                               "To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = 'yes'; "
+                               "first (or djsqlgen apply --discard-v2-writes)") + ")")
     phases.common_refusals(f, None, [
         Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE "
               f"created_by = '70_cutover.sql') AND {sides.is_open_sql(ctx, 'v1')}",
               f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run", "the cut-over left nothing to undo"),
         guards.binlog_trust(ctx, fn),
         *_cutover_half_done(phases, fn),
-        Check(f"EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
+        Check(f"({written}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
               "djsqlgen refused: v2 holds rows written after cut-over", "rolling back would silently discard "
-              "writes users made to v2", message_sql=f"CONCAT({', '.join(refused)})")])
+              "writes users made to v2", message_sql=refused)])
     park, archive, final = renames(phases)
     for spec in phases.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
         if final and spec.final and spec.final != spec.target:
@@ -189,10 +196,11 @@ def rollback(phases: Phases) -> FileBuilder:
     v2_back += [(b, a) for a, b in lineage_moves]
     steps = [rename(phases, "park_v2", v2_park, "park v2 in one atomic step: users' writes to it stop here (they "
                                               "fail: the table is not there), before its trackers go"),
-             _writes_since_check(phases, v2_park, message_sql=f"CONCAT({', '.join(refused)})")]
+             *record_inserted(phases, {t.id: parked for t, (_, parked) in zip(phases.targets, v2_park)}),
+             _writes_since_check(phases, v2_park, message_sql=refused)]
     for t, (_, (schema, _parked)) in zip(phases.targets, v2_park):
         if in_place(phases):
-            break  # v2's trackers are 30's and 60's, and record nothing once v1 is open again
+            break  # v2's trackers are 30's, and record nothing once v1 is open again
         for event in EVENTS:
             trig = naming.tracker_trigger_name(phases.plan.name, t.name, event)
             steps += f.dropping(Owned("trigger", schema, trig, phases.v2_home(t)[1]),
@@ -312,7 +320,7 @@ def _discard(phases: Phases, f: FileBuilder) -> None:
     """The repair of v2 when its later writes are given up (nothing to do when none was recorded)."""
     f.add(Statement("session.foreign_key_checks_off.discard", "SET SESSION foreign_key_checks = 0",
                     "rows are deleted and computed again in v2: its foreign keys hold again once done"))
-    # v2's trackers stay on (30's and 60's): the repair is no user's write (and reads v2_writes: 1442)
+    # v2's trackers stay on (30's): the repair is no user's write (and reads v2_writes: 1442)
     if in_place(phases):
         f.add(two_way.engine_session(True))
     f.steps(discard_v2_writes(phases))

@@ -8,6 +8,7 @@ from djsqlgen.engines import sides
 from djsqlgen.engines.source import from_clause, table_sql, where_clause
 from djsqlgen.engines.triggers import KINDS
 from djsqlgen.engines.two_way import ENGINE_SESSION
+from djsqlgen.engines.values import stored_key
 from djsqlgen.model.target import TableRef, Target
 from djsqlgen.phases.builder import table_exists
 from djsqlgen.phases.shared import EVENTS, Phases
@@ -25,19 +26,18 @@ def in_place(phases: Phases) -> bool:
     return not park and not final and phases.reverse is None
 
 
-# An in-place cut-over's v2 write trackers come in two phases. 30 installs the UPDATE and DELETE ones, which the
-# backfill fires only for a row the triggers carried first (its rows are new to v2), while no writer holds a v2
-# table yet. The INSERT one fires for
-# every row the backfill copies (1,000,000 narrow rows: 1.5 s by one INSERT…SELECT, 3.7 s with a tracker that
-# returns at its first line; issue 25), so 60 installs it, after the copy. Each CREATE TRIGGER of 60 needs its v2
-# table free of writers' transactions, which under writers that never pause it may not find (writers_bench: 60 with
-# three trackers a table stopped, never free in 120 s, in 2 of 8 shapes); one a table keeps that to the least.
-INSERT_TRACKER_WITH = {"INSERT": "60", "UPDATE": "30", "DELETE": "30"}
-
-
-def tracker_events(number: str) -> tuple[str, ...]:
-    """The tracker events phase ``number`` installs (INSERT_TRACKER_WITH)."""
-    return tuple(e for e in EVENTS if INSERT_TRACKER_WITH[e] == number)
+# An in-place cut-over's v2 write trackers are 30's, installed while no writer holds a v2 table (no DDL on v2 under
+# writers later): the UPDATE and DELETE ones, which the backfill fires only for a row the triggers carried first (its
+# rows are new to v2). An INSERT tracker would fire for every row the backfill copies (1,000,000 narrow rows: 1.5 s by
+# one INSERT…SELECT, 3.7 s with a tracker that returns at its first line; issue 25), and in 60 its CREATE TRIGGER
+# needed the v2 table free of writers that never pause (writers_bench: 60 stopped, never free in 120 s). None is
+# needed: 70 proves every v2 row is transform(v1)'s and v1 takes no write after it, so a v2 row that transform(v1)
+# does not have was inserted after the cut-over, and rollback/70 finds those by an anti-join (inserted_rows). A lookup
+# keeps rows no v1 row uses any more (engines/verify.py), which an anti-join cannot tell from new ones: it keeps an
+# INSERT tracker from 30, firing once per distinct value the copy adds.
+def in_place_events(t: Target) -> tuple[str, ...]:
+    """The write trackers 30 puts on ``t`` for a cut-over that renames nothing."""
+    return tuple(e for e in EVENTS if e != "INSERT" or t.source.distinct)
 
 
 def dualwrite_events(phases: Phases) -> set[tuple[TableRef, str]]:
@@ -61,16 +61,16 @@ def guard_statements(phases: Phases, where: dict[str, str], only=None, carried_p
 
 
 def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]],
-                       events: tuple[str, ...] = EVENTS) -> list[tuple[Target, Statement]]:
+                       events=lambda t: EVENTS) -> list[tuple[Target, Statement]]:
     """AFTER triggers on v2 tables that record the key of each row written after cut-over (rollback/70
     refuses while any is recorded). ``on``: where each target's table is while they are created. An UPDATE
     records the old key too (the row left it). One INSERT IGNORE of small rows: writers do not queue on a
-    counter. ``events``: the events wanted (an in-place cut-over installs them in two phases: INSERT_TRACKER_WITH)."""
+    counter. ``events``: the events wanted on a target (an in-place cut-over's: in_place_events)."""
     out = []
     for t in phases.targets:
         schema, name = on[t.id]
         home = phases.v2_home(t)[1]
-        for event in events:
+        for event in events(t):
             images = {"INSERT": ["NEW"], "UPDATE": ["NEW", "OLD"], "DELETE": ["OLD"]}[event]
             rows = ",\n  ".join(f"({quote_literal(t.id)}, MD5({k}), {k}, NOW(6))"
                                 for k in (written_key(t, image) for image in images))
@@ -138,6 +138,40 @@ def recorded_keys(phases: Phases, t: Target) -> str:
         for i, c in enumerate(t.key_columns))
     return (f"SELECT {decoded} FROM {phases.ctx.control_table('v2_writes')} "
             f"WHERE target_id = {quote_literal(t.id)}")
+
+
+def untracked_inserts(phases: Phases) -> list[Target]:
+    """The targets whose v2 inserts after an in-place cut-over no tracker records (in_place_events): rollback/70 finds
+    them by inserted_rows."""
+    return [t for t in phases.targets if "INSERT" not in in_place_events(t)] if in_place(phases) else []
+
+
+def inserted_rows(t: Target, at: tuple[str, str] | None = None) -> str:
+    """FROM … WHERE of the v2 rows of ``t`` that transform(v1) has no row for: inserted after the cut-over, as 70
+    proved v2 equal to transform(v1) and v1 took no write since. Keys compared as verify compares them; transform(v1)'s
+    keys are materialised once (MariaDB indexes a derived table it joins), a read of both tables at a rollback.
+    ``at``: where the v2 table is (rollback/70 parks it), if not at its own name."""
+    keys = t.key_columns
+    mapped = ", ".join(f"{stored_key(c)} AS {quote_identifier(f'k_{i}')}" for i, c in enumerate(keys))
+    on = " AND ".join(f"m.{quote_identifier(f'k_{i}')} = dst.{quote_identifier(c.name)}" for i, c in enumerate(keys))
+    where = f"\n  {where_clause(t)}" if where_clause(t) else ""
+    source = from_clause(t).replace("\n", "\n  ")
+    return (f"FROM {table_sql(*(at or (t.schema, t.name)))} AS dst\nLEFT JOIN (\n  SELECT {mapped}\n  {source}{where}\n"
+            f") AS m ON {on}\nWHERE m.{quote_identifier('k_0')} IS NULL")
+
+
+def record_inserted(phases: Phases, at: dict[str, tuple[str, str]]) -> list[Statement]:
+    """rollback/70: record, as the trackers would have, the keys of the rows inserted into v2 after the cut-over.
+    ``at``: where each target's v2 table is (by target id) while this runs."""
+    writes = phases.ctx.control_table("v2_writes")
+    return [Statement(f"record_inserted.{t.label}",
+                      f"INSERT IGNORE INTO {writes} (target_id, key_md5, row_key, written_at)\n"
+                      f"SELECT {quote_literal(t.id)}, MD5(k), k, NOW(6) FROM (\n  SELECT "
+                      f"{key_json(t, [f'dst.{quote_identifier(c.name)}' for c in t.key_columns])} AS k\n  "
+                      f"{inserted_rows(t, at[t.id]).replace(chr(10), chr(10) + '  ')}\n) AS x",
+                      f"the rows of {t.label} that users inserted into v2 after the cut-over (no row of v1 maps to "
+                      "them)")
+            for t in untracked_inserts(phases)]
 
 
 def cascaded_keys(phases: Phases, child: Target) -> list[Statement]:

@@ -11,7 +11,7 @@ from djsqlgen.phases.cutover_steps import (
     dualwrite_events,
     guard_statements,
     in_place,
-    tracker_events,
+    in_place_events,
     tracker_statements,
 )
 from djsqlgen.phases.shared import Phases
@@ -61,7 +61,7 @@ def _cutover_ready(phases: Phases) -> list[Statement]:
     writes no dual-write trigger sees (a table no v2 table reads, an event with nothing to carry), idle until v1
     closes, are installed here while nobody depends on them (a two-way plan, whose v1 `djsqlgen close v1` closes,
     gets them too). The dual-write triggers check the same row first. Before them, v2's UPDATE and DELETE write
-    trackers (they record nothing until v1 closes); the INSERT one comes with 60 (INSERT_TRACKER_WITH)."""
+    trackers (they record nothing until v1 closes; which ones: cutover_steps.in_place_events)."""
     if phases.reverse is None and not in_place(phases):
         return []
     # two-way: v1 may be closed from 60 on (sides/close_v1.sql); no write the other side carries reaches these pairs
@@ -71,7 +71,7 @@ def _cutover_ready(phases: Phases) -> list[Statement]:
     if phases.reverse is not None:
         return guards_
     return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets},
-                                             tracker_events("30"))] + guards_
+                                             in_place_events)] + guards_
 
 
 def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:

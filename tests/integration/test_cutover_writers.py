@@ -120,7 +120,7 @@ def test_rollback_of_cutover_refuses_while_v2_holds_later_writes(layout, scenari
     assert directory.returncode != 0 and "v2_writes" in directory.stderr, directory.stderr
     before = state(server_settings, scenario.prefix)
     message = refused(scenario, "rollback/70_cutover")
-    assert f"SELECT target_id, COUNT(*) FROM {scenario.control}.v2_writes" in message, message
+    assert f"recorded in {scenario.control}.v2_writes" in message, message
     assert state_difference(before, state(server_settings, scenario.prefix)) == []
     run = scenario.run("apply", "--discard-v2-writes", str(scenario.out / "rollback/70_cutover.sql"), check=False)
     assert run.returncode == 0, run.stderr

@@ -49,11 +49,10 @@ def test_every_file_applies_and_is_a_no_op_the_second_time(how, migration, db, p
         second = snapshot(db, prefix, migration["control"])
         assert second == first, f"running {name}.sql twice changed the server"
         on_v2 = [trigger for schema, trigger, _ in first.triggers if schema.endswith("_v2")]
-        if "30" <= name < "60":  # no INSERT trigger on v2 while the backfill copies: it would fire for every row
+        if name >= "30":  # 30's UPDATE and DELETE trackers, and no trigger on v2 that the backfill's inserts fire
+            # (rollback/70 finds v2's inserts after the cut-over by anti-join; a lookup's, which keeps rows no v1 row
+            # uses, by an INSERT tracker: this plan has none), nor any DDL on v2 after 30 for them
             assert on_v2 and not [t for t in on_v2 if not t.endswith(("_track_upd", "_track_del"))], on_v2
-        elif name == "60_constraints":  # v2's INSERT trackers, which 70 needs, come with v2's other DDL
-            assert {t[:-4] for t in on_v2 if t.endswith("_track_ins")} == {t[:-4] for t in on_v2 if t.endswith("_upd")}
-            assert all("_track_" in trigger for trigger in on_v2), on_v2
         if name < "70":
             unchanged = {t: c for t, c in first.checksums.items() if t in v1_tables}
             assert unchanged == migration["v1"].checksums, f"{name}.sql changed v1"

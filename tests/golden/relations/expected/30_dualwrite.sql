@@ -1431,6 +1431,33 @@ BEGIN
 END;;
 DELIMITER ;
 
+-- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_ins] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
+INSERT INTO `djsqlgen_lab_relations`.`objects`
+  (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)
+SELECT 'trigger', 'lab_v2', 'djsqlgen_lab_relations_rig_33b3f1_track_ins', '#rig', 'b299ae7fb6bd', '30_dualwrite.sql', NOW(6), '' FROM DUAL
+ON DUPLICATE KEY UPDATE plan_hash = 'b299ae7fb6bd';
+
+-- [tracker_create.lab_v2.#rig.insert] remember v2 rows written after cut-over (INSERT)
+DELIMITER ;;
+CREATE OR REPLACE TRIGGER `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_ins`
+AFTER INSERT ON `lab_v2`.`#rig`
+FOR EACH ROW
+BEGIN
+  DECLARE v_open TINYINT DEFAULT 1;
+  DECLARE v_since VARCHAR(20) DEFAULT '';
+  IF @djsqlgen_engine_session IS NULL THEN
+    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END IF;
+  IF v_open = 0 THEN
+    INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+    VALUES ('lab_v1.#rig', MD5(JSON_ARRAY(NEW.`rig`)), JSON_ARRAY(NEW.`rig`), NOW(6));
+  END IF;
+END;;
+DELIMITER ;
+
 -- [register.trigger.lab_v2.djsqlgen_lab_relations_rig_33b3f1_track_upd] record that djsqlgen creates this trigger (rollbacks drop only what is recorded)
 INSERT INTO `djsqlgen_lab_relations`.`objects`
   (kind, schema_name, object_name, on_table, plan_hash, created_by, created_at, definition_md5)

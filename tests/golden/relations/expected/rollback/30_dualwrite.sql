@@ -220,6 +220,14 @@ BEGIN
   DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_kind_9041cb_track_del';
 
   -- installed by 30 for the cut-over
+  IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_ins') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_ins')) THEN
+    DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_ins`;
+  END IF;
+
+  -- the trigger is gone
+  DELETE FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_ins';
+
+  -- installed by 30 for the cut-over
   IF NOT (NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`objects` WHERE kind = 'trigger' AND schema_name = 'lab_v2' AND object_name = 'djsqlgen_lab_relations_rig_33b3f1_track_upd') OR NOT EXISTS (SELECT 1 FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'lab_v2' AND TRIGGER_SCHEMA = 'lab_v2' AND TRIGGER_NAME = 'djsqlgen_lab_relations_rig_33b3f1_track_upd')) THEN
     DROP TRIGGER IF EXISTS `lab_v2`.`djsqlgen_lab_relations_rig_33b3f1_track_upd`;
   END IF;

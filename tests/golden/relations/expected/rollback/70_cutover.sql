@@ -55,8 +55,13 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: rolling back would silently discard writes users made to v2
-    IF EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_relations.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    IF (EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`v2_writes`) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS dst LEFT JOIN ( SELECT `src`.`kind` AS `k_0` FROM `lab_v1`.`#kind` AS `src` ) AS m ON m.`k_0` = dst.`kind` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `lab_v1`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1` FROM `lab_v1`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`trial_hit` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` = 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`trial_other` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` <> 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`v2_writes`), ' recorded in djsqlgen_lab_relations.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
       LEAVE checks;
     END IF;
   END;
@@ -89,6 +94,70 @@ BEGIN
       `lab_v2`.`trial_other` TO `lab_v2`.`trial_other__djsqlgen_v2rollback`;
   END IF;
 
+  -- the rows of lab_v2.#kind that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.#kind', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`kind`) AS k
+    FROM `lab_v2`.`#kind__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`kind` AS `k_0`
+      FROM `lab_v1`.`#kind` AS `src`
+    ) AS m ON m.`k_0` = dst.`kind`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of lab_v2.subject that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.subject', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`) AS k
+    FROM `lab_v2`.`subject__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`
+      FROM `lab_v1`.`subject` AS `src`
+    ) AS m ON m.`k_0` = dst.`subject_id`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of lab_v2.session that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`) AS k
+    FROM `lab_v2`.`session__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1`
+      FROM `lab_v1`.`session` AS `src`
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of lab_v2.trial_hit that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.session__trial', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
+    FROM `lab_v2`.`trial_hit__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`outcome` = 'hit')
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of lab_v2.trial_other that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'lab_v1.trial_other', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
+    FROM `lab_v2`.`trial_other__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      FROM `lab_v1`.`session__trial` AS `src`
+      LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
+      WHERE (`src`.`outcome` <> 'hit')
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
   -- users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)
   IF EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
     RENAME TABLE
@@ -98,7 +167,7 @@ BEGIN
       `lab_v2`.`session__djsqlgen_v2rollback` TO `lab_v2`.`session`,
       `lab_v2`.`trial_hit__djsqlgen_v2rollback` TO `lab_v2`.`trial_hit`,
       `lab_v2`.`trial_other__djsqlgen_v2rollback` TO `lab_v2`.`trial_other`;
-    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_lab_relations.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`v2_writes`), ' recorded in djsqlgen_lab_relations.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 

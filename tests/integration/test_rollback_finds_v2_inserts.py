@@ -1,0 +1,99 @@
+"""rollback/70 never gives up a row inserted into v2 after the cut-over silently, whatever the table's shape
+(issue 21: no trigger on v2 that the backfill's inserts fire; DESIGN invariant 4).
+
+v2's UPDATE and DELETE trackers record from 30 on; there is no INSERT tracker (it would fire for every row the
+backfill copies, and installing it later meant DDL on v2 under writers): 70 proves v2 equal to transform(v1) and v1
+takes no write after it, so rollback/70 finds v2's new rows by an anti-join against transform(v1). A lookup keeps
+rows no v1 row uses any more, which an anti-join cannot tell from new ones, so it keeps an INSERT tracker.
+For each shape: an insert into v2 after 70 makes rollback/70 refuse, changing nothing; given up, every v2 table is
+transform(v1) again (compared by the scenario's own SELECTs and by verify). And rows v2 rightly holds that v1 does
+not (a lookup row whose last v1 row went) are no reason to refuse.
+"""
+
+from __future__ import annotations
+
+import pytest
+from support.safety import FastScenario, applied, client, refused, state, state_difference
+
+V1 = """
+CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
+  ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, session_start datetime NOT NULL,
+  notes varchar(64) NULL, PRIMARY KEY (subject_id, session_id),
+  CONSTRAINT session_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+CREATE TABLE recording (subject_id int NOT NULL, rec int NOT NULL, modality varchar(16) NOT NULL,
+  probe varchar(32) NOT NULL, vendor varchar(32) NOT NULL, PRIMARY KEY (subject_id, rec),
+  CONSTRAINT recording_subject FOREIGN KEY (subject_id) REFERENCES subject (subject_id)
+    ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject (subject_id) SELECT seq FROM seq_1_to_6;
+INSERT INTO session SELECT s.seq, k.seq, TIMESTAMP('2024-01-01') + INTERVAL s.seq * 5 + k.seq DAY,
+  IF(k.seq = 1, 'first', NULL) FROM seq_1_to_6 AS s, seq_1_to_3 AS k;
+INSERT INTO recording SELECT s.seq, k.seq, IF(k.seq % 2 = 0, 'imaging', 'ephys'), IF(k.seq = 1, 'np1', 'np2'),
+  'imec' FROM seq_1_to_6 AS s, seq_1_to_2 AS k
+"""
+
+# Per shape: the plan's edit of the tables, then a v2 insert after the cut-over (in the v2 schema).
+SHAPES = {
+    "re-key": ({"session": {"key": ["subject_id", "session_start"]}},
+               "INSERT INTO session (subject_id, session_start, session_id) VALUES (1, '2030-01-01', 7)"),
+    "part extraction": ({"session": {"parts": [{"name": "notes", "columns": ["notes"]}]}},
+                        "INSERT INTO session__notes (subject_id, session_id, notes) VALUES (2, 3, 'written in v2')"),
+    "split": ({"recording": {"split": [{"table": "ephys_recording", "where": "modality = 'ephys'"},
+                                       {"table": "imaging_recording", "where": "modality = 'imaging'"}]}},
+              "INSERT INTO imaging_recording (subject_id, rec, modality, probe, vendor) "
+              "VALUES (3, 9, 'imaging', 'np1', 'imec')"),
+    "lookup": ({"recording": {"lookups": [{"table": "#probe", "key": ["probe"], "columns": ["vendor"]}]}},
+               "INSERT INTO `#probe` (probe, vendor) VALUES ('np9', 'cambridge')"),
+    "plain copy": ({}, "INSERT INTO subject (subject_id, name) VALUES (77, 'v2 only')"),
+}
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    return s
+
+
+def _migrated(scenario: FastScenario, shape: str) -> None:
+    edits, _ = SHAPES[shape]
+    scenario.plan(lambda plan: scenario.tables(plan).update({k: dict(v) for k, v in edits.items()}))
+    scenario.generate()
+    scenario.forward("70_cutover")
+
+
+def _v2_tables(scenario: FastScenario) -> dict[str, list]:
+    v2 = scenario.v2()
+    names = [r["TABLE_NAME"] for r in scenario.db.query(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME", [v2])]
+    return {n: sorted(map(repr, scenario.db.query(f"SELECT * FROM `{v2}`.`{n}`"))) for n in names}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_a_row_inserted_into_v2_after_the_cutover_is_never_given_up_silently(shape, scenario, server_settings):
+    _migrated(scenario, shape)
+    before_insert = _v2_tables(scenario)
+    scenario.db.execute(f"USE `{scenario.v2()}`")
+    scenario.db.execute(SHAPES[shape][1])
+    before = state(server_settings, scenario.prefix)
+    message = refused(scenario, "rollback/70_cutover")
+    assert "v2 holds writes made after cut-over" in message, message
+    assert state_difference(before, state(server_settings, scenario.prefix)) == [], "a refused rollback changed things"
+    applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
+    assert _v2_tables(scenario) == before_insert, "the v2 insert given up is not gone, or other rows went with it"
+    verify = client(scenario.db.settings, scenario.out / "50_verify.sql")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_lookup_row_no_v1_row_uses_any_more_is_no_reason_to_refuse(scenario):
+    """The lookup keeps np2's row after every v1 row moved off it (the sync never deletes one): rollback/70 goes
+    through, and v1 takes writes again."""
+    _migrated(scenario, "lookup")
+    v1 = scenario.sources[0]
+    applied(scenario, "rollback/70_cutover")
+    scenario.db.execute(f"UPDATE `{v1}`.recording SET probe = 'np3' WHERE probe = 'np2'")  # v1 open again
+    applied(scenario, "70_cutover")  # np2's lookup row stays in v2, used by no v1 row
+    assert scenario.db.query(f"SELECT vendor FROM `{scenario.v2()}`.`#probe` WHERE probe = 'np2'") == [
+        {"vendor": "imec"}]
+    applied(scenario, "rollback/70_cutover")
