@@ -129,3 +129,38 @@ def test_status_counts_the_rows_each_direction_carried(db, prefix, dj_env, tmp_p
     applied(s, "rollback/60_constraints", "rollback/50_verify", "rollback/40_backfill", "rollback/30_dualwrite")
     assert not db.query("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'carried'",
                         [s.control])
+
+
+@pytest.mark.parametrize("isolation", ["REPEATABLE READ", "READ COMMITTED"])
+def test_counting_makes_no_writer_wait(db, prefix, dj_env, tmp_path, server_settings, isolation):
+    """New connections' first counted rows (each inserts its own counter row), open at once, and status folding the
+    rows of gone connections meanwhile: nobody waits (a 1 s lock-wait timeout would fail the write), under both
+    isolation levels; the counts are exact afterwards."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(lambda plan: plan.update(sync="two-way"))
+    s.generate()
+    v1 = f"`{s.sources[0]}`"
+    s.forward("60_constraints")
+    gone = connect(server_settings)
+    gone.execute(f"INSERT INTO {v1}.subject VALUES (40, 'gone')")  # a row for status to fold
+    gone.close()
+    writers = [connect(server_settings) for _ in range(4)]
+    try:
+        for n, w in enumerate(writers):
+            w.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {isolation}")
+            w.execute("SET SESSION innodb_lock_wait_timeout = 1")
+            w.execute("BEGIN")
+            w.execute(f"INSERT INTO {v1}.subject VALUES ({50 + n}, 'w{n}')")
+        totals, _ = _status_counts(s)  # folds the gone connection's row; skips the open transactions' rows
+        assert totals == {"v1>v2": 1, "v2>v1": 0}
+        for n, w in enumerate(writers):
+            w.execute(f"UPDATE {v1}.session SET rig = 'w{n}' WHERE subject_id = {1 + n % 2} AND session_idx = 1")\
+                if n < 2 else w.execute(f"INSERT INTO {v1}.session VALUES ({50 + n}, 1, 'r')")
+            w.execute("COMMIT")
+    finally:
+        for w in writers:
+            w.close()
+    totals, rows = _status_counts(s)
+    assert rows == {("v1>v2", f"{s.sources[0]}.subject"): 5, ("v1>v2", f"{s.sources[0]}.session"): 4}
+    assert totals == {"v1>v2": 9, "v2>v1": 0}
