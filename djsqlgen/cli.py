@@ -491,6 +491,7 @@ def status(obj: _Context, plan_path: Path) -> None:
         last = state["phases"][-1]
         click.echo(f"migration finished: {last['file']} applied at {last['applied_at']}; v2 is in place and v1 "
                    "retired as the plan says")
+        _carried_lines(state.get("carried"))
         return
     phases = state["phases"]
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))

@@ -281,12 +281,12 @@ def status(db: Database, plan: Plan) -> dict:
     last verify; after contract: finished."""
     phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     if any(p["phase"] == "80" for p in phases):
-        out = {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
+        out = {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None,
+               "carried": carried_counts(db, plan)}  # two-way: kept by 80, the record of what each way carried
         if plan.sync == "two-way" and plan.contract.v1 == "keep-synced" and not any(p["phase"] == "90" for p in phases):
             # v1 kept read-only, v2's reverse triggers still filling it (until 90_retire_v1.sql)
             out["kept_synced"] = _control_rows(db, plan, "SELECT closed_at, closed_by FROM {control}.sides "
                                                          "WHERE side = 'v1'")
-            out["carried"] = carried_counts(db, plan)
         return out
     try:
         progress = table_status(db, plan, cut_over=any(p["phase"] == "70" for p in phases))
@@ -330,8 +330,8 @@ def carried_counts(db: Database, plan: Plan, compact: bool = True) -> list[dict]
     their side's ON DELETE CASCADE removed rows of): committed work only, the triggers' count being part of each
     writer's transaction. None when the plan has no count (one-way, or before 30).
 
-    ``compact`` first folds the rows of connections that are gone into one row per direction and table (connection 0):
-    the triggers add a row per connection, which would otherwise grow for as long as the window lasts (compact_carried)."""
+    ``compact`` first folds the rows of connections that are gone into one row per direction and table (connection
+    0): the triggers add a row per connection, which would otherwise grow as long as the window lasts."""
     if plan.sync != "two-way":
         return None
     if compact:
@@ -340,7 +340,7 @@ def carried_counts(db: Database, plan: Plan, compact: bool = True) -> list[dict]
         return _control_rows(db, plan, "SELECT direction, table_name, CAST(SUM(rows_carried) AS UNSIGNED) AS rows_ "
                                        "FROM {control}.carried GROUP BY direction, table_name "
                                        "ORDER BY direction, table_name")
-    except DjsqlgenError:
+    except (DjsqlgenError, ServerError):  # not there (one-way, before 30, after rollback/30), or not readable
         return None
 
 
