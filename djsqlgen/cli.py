@@ -486,10 +486,12 @@ def status(obj: _Context, plan_path: Path) -> None:
             closed = state["kept_synced"][0] if state["kept_synced"] else {"closed_at": "?", "closed_by": "?"}
             click.echo(f"contract applied at {applied}: v1 read-only since {closed['closed_at']} ({closed['closed_by']}),"
                        f" kept in sync by v2 since {applied}; once its last user is done: 90_retire_v1.sql")
+            _carried_lines(state.get("carried"))
             return
         last = state["phases"][-1]
         click.echo(f"migration finished: {last['file']} applied at {last['applied_at']}; v2 is in place and v1 "
                    "retired as the plan says")
+        _carried_lines(state.get("carried"))
         return
     phases = state["phases"]
     click.echo("phase reached: " + (f"{phases[-1]['file']} at {phases[-1]['applied_at']}" if phases else "none"))
@@ -499,6 +501,7 @@ def status(obj: _Context, plan_path: Path) -> None:
     if state.get("sides"):  # which side takes writes: a closed one's triggers refuse them, naming v2
         click.echo("; ".join(f"{s['side']}: writable" if s["is_open"] else
                              f"{s['side']}: read-only since {s['closed_at']} ({s['closed_by']})" for s in state["sides"]))
+    _carried_lines(state.get("carried"))
     if state["progress"]:
         click.echo(format_rows([
             {"v2_table": p.v2_table, "from_v1": p.from_v1, "v1_rows": _count(p.v1_rows), "v2_rows": _count(p.v2_rows),
@@ -521,6 +524,20 @@ def status(obj: _Context, plan_path: Path) -> None:
             click.echo(f"  {d['direction']}: {d['table']} {where}")
     else:
         click.echo("last verify: none")
+
+
+def _carried_lines(carried: list[dict] | None) -> None:
+    """Two-way: the rows each direction carried since 30, per table written (committed rows, cascades included)."""
+    if carried is None:
+        return
+    from djsqlgen.run.apply import format_rows
+
+    totals = {d: sum(int(r["rows_"]) for r in carried if r["direction"] == d) for d in ("v1>v2", "v2>v1")}
+    click.echo("rows carried since 30 (committed, cascades included): "
+               + "; ".join(f"{d} {n}" for d, n in totals.items()))
+    if carried:
+        click.echo(format_rows([{"direction": r["direction"], "written_table": r["table_name"],
+                                 "rows_carried": int(r["rows_"])} for r in carried]))
 
 
 def _side_command(action: str):

@@ -906,9 +906,16 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
     statement_event, timing = KINDS[event]
     from djsqlgen.engines import two_way
 
-    carry = two_way.carry_token(ctx, written)
+    counted = ""
+    if ctx.compare_before_write and event in two_way.COUNTED_EVENTS:  # rows carried, for status (two-way plans)
+        table = ctx.model.v1_table(written)
+        changed = f"NOT ({_unchanged({a.name for a in table.attributes}, table)})" if event == "UPDATE" else None
+        counted = two_way.counted_row(ctx, written, changed)
+    carry = two_way.carry_token(ctx, written, counted)
     # Two-way: the refusal runs before the carry token is set, so a refused write leaves no token behind
     first, blocks = (blocks[:1], blocks[1:]) if carry and blocks[0] == _side_refusal(ctx, written, event) else ([], blocks)
+    if carry and event == "CASCADE_DELETE" and (removed := _cascade_removes(ctx, written)):
+        blocks = blocks + [two_way.counted_cascade(ctx, removed)]
     sql = render("trigger_create.sql.j2", trigger=(written.schema, name), table=(written.schema, written.name),
                  timing=timing, event=statement_event, first=first, blocks=blocks,
                  declarations=body_declarations(ctx, written, event), plan_name=ctx.plan.name,
@@ -919,6 +926,22 @@ def trigger_statement(ctx: Context, written: TableRef, event: str) -> Statement 
             + (" (rows its cascade removes)" if event == "CASCADE_DELETE" else ""))
     return Statement(f"trigger_create.{written.label}.{event.lower()}", sql, what, compound=True,
                      creates=Owned("trigger", written.schema, name, written.name))
+
+
+def _cascade_removes(ctx: Context, written: TableRef) -> list[tuple[TableRef, str]]:
+    """Each table whose rows the written side's ON DELETE CASCADE removes with a deleted row of ``written`` (children
+    and their own cascaded children), and a COUNT(*) of those rows, read by the cascade's key (BEFORE DELETE: OLD)."""
+    matches: dict[TableRef, list[str]] = {}
+    for impact in impacts(ctx.model, written, "DELETE"):
+        driving = impact.target.source.driving
+        for p in impact.paths:
+            if p.alias == DRIVING and not p.direct:
+                matches.setdefault(driving, [])
+                if (m := p.match("OLD")) not in matches[driving]:
+                    matches[driving].append(m)
+    return [(t, f"SELECT COUNT(*) FROM {table_sql(t.schema, t.name)} AS {_q(DRIVING)} WHERE "
+                + " OR ".join(f"({m})" for m in ms))
+            for t, ms in matches.items()]
 
 
 def written_tables(ctx: Context) -> list[TableRef]:

@@ -97,7 +97,59 @@ def one_way_refusals(ctx: Context) -> list[Statement]:
     return out
 
 
-def carry_token(ctx: Context, written: TableRef) -> tuple[str, str, str] | None:
+# The control table of the rows each direction carried (status sums it): a row per (connection, direction, table).
+CARRIED_TABLE = "carried"
+# The trigger events whose rows a client's statement writes itself (each counted once, in its AFTER trigger).
+COUNTED_EVENTS = ("INSERT", "UPDATE", "DELETE")
+
+
+def direction(ctx: Context) -> str:
+    """'v1>v2' on the forward triggers, 'v2>v1' on the way back: the ``direction`` of a carried count."""
+    return "v2>v1" if ctx.reverse else "v1>v2"
+
+
+def carried_table(ctx: Context) -> Statement:
+    """30 of a two-way plan: the control table the triggers count carried rows in (rollback/30 drops it)."""
+    return Statement("carried_table_create", render("carried_table_create.sql.j2", control=ctx.plan.control),
+                     "the rows each direction carries, counted per connection (djsqlgen status sums them)",
+                     creates=Owned("table", ctx.plan.control, CARRIED_TABLE))
+
+
+def count_carried(ctx: Context, table: TableRef, rows: str = "1") -> str:
+    """SQL adding ``rows`` to this connection's count of ``table`` in the trigger's direction: an upsert by the whole
+    primary key, so only this connection's own row is locked (a record lock, no gap: another connection's first
+    insert never waits for it), in the writer's transaction: a rollback takes the count back with the write."""
+    return (f"INSERT INTO {ctx.control_table(CARRIED_TABLE)} (connection_id, direction, table_name, rows_carried)\n"
+            f"VALUES (CONNECTION_ID(), {quote_literal(direction(ctx))}, {quote_literal(table.label)}, {rows})\n"
+            f"ON DUPLICATE KEY UPDATE rows_carried = rows_carried + {rows}")
+
+
+def counted_row(ctx: Context, written: TableRef, changed: str | None) -> str:
+    """The count of the client's row just carried (``changed``: SQL true when an UPDATE changed the row; an UPDATE
+    that changes nothing carries nothing). Not for an echo nor for the engine's own sessions (backfill, verify,
+    cut-over, rollbacks)."""
+    count = count_carried(ctx, written)
+    if changed:
+        count = f"IF {changed} THEN\n  {_indent(count, 2)};\nEND IF"
+    return f"IF {ENGINE_SESSION} IS NULL THEN\n  {_indent(count, 2)};\nEND IF"
+
+
+def counted_cascade(ctx: Context, removed: list[tuple[TableRef, str]]) -> tuple[str, str, str]:
+    """A BEFORE DELETE block of a client's own delete: the rows this side's ON DELETE CASCADE is about to remove,
+    counted per table (``removed``: each table and a COUNT(*) query of its rows the cascade reaches, read while they
+    are still there: an index lookup per table, only in tables whose children cascade)."""
+    counts = []
+    for table, query in removed:
+        counts.append(f"SET v_cascaded = ({query});\nIF v_cascaded > 0 THEN\n"
+                      f"  {_indent(count_carried(ctx, table, 'v_cascaded'), 2)};\nEND IF")
+    body = ";\n".join(counts)
+    return (removed[0][0].label, "count the rows this side's ON DELETE CASCADE removes next, as carried (their images "
+                                 "on the other side go with them), for djsqlgen status",
+            f"IF NOT {IN_CARRY} AND {ENGINE_SESSION} IS NULL THEN\n  BEGIN\n    DECLARE v_cascaded BIGINT DEFAULT 0;\n"
+            f"    {_indent(body, 4)};\n  END;\nEND IF")
+
+
+def carry_token(ctx: Context, written: TableRef, counted: str = "") -> tuple[str, str, str] | None:
     """(declaration, first statement, last statement) of every trigger of a two-way plan: the token that tells a
     trigger whether it runs inside a write its statement is carrying to the other side (None for a one-way plan).
 
@@ -110,13 +162,15 @@ def carry_token(ctx: Context, written: TableRef) -> tuple[str, str, str] | None:
     function, a session's fixed @@timestamp) writes only compare first, which is right in every case.
 
     The client's trigger also marks ``written`` as the table its statement writes (``statement_mark``), for the
-    echoes that need no compare at all (``unless_statement_writes``)."""
+    echoes that need no compare at all (``unless_statement_writes``). ``counted`` (counted_row): run at its end, when
+    the client's row has been carried."""
     if not ctx.compare_before_write:
         return None
     return (f"DECLARE {IN_CARRY} BOOLEAN DEFAULT {CARRY} <=> NOW(6)",
             f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NOW(6);\n  DO LAST_INSERT_ID({statement_mark(ctx, written)});\n"
             f"END IF",
-            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NULL;\nEND IF")
+            f"IF NOT {IN_CARRY} THEN\n  SET {CARRY} = NULL;" + (f"\n  {_indent(counted, 2)};" if counted else "")
+            + "\nEND IF")
 
 
 def statement_mark(ctx: Context, table: TableRef) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from djsqlgen.engines import guards, trial, triggers
+from djsqlgen.engines import two_way as two_way_engine
 from djsqlgen.engines.source import table_sql
 from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
@@ -39,6 +40,8 @@ def forward(phases: Phases) -> FileBuilder:
     refusals.append(guards.not_after(ctx, "70", "70_cutover.sql", fn, "after cut-over v2 is primary; "
                                      "apply rollback/70_cutover.sql first"))
     phases.common_refusals(f, "20", refusals)
+    if phases.reverse is not None:  # two-way: where the triggers count the rows they carry (before the trial reads it)
+        f.add(*f.creating(two_way_engine.carried_table(ctx)))
     f.add(*trial.trial_statements(ctx, fn))
     if not ctx.dialect.create_or_replace_trigger:
         # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
@@ -89,6 +92,7 @@ def _triggers_of_other_plan(phases: Phases, filename: str) -> list[Check]:
 
 def rollback(phases: Phases) -> FileBuilder:
     f, fn = phases.file("30", rollback=True), "rollback/30_dualwrite.sql"
+    ctx = phases.ctx
     phases.common_refusals(f, None, [
         guards.binlog_trust(phases.ctx, fn),
         guards.not_after(phases.ctx, "70", "70_cutover.sql", fn, "apply rollback/70_cutover.sql first")])
@@ -98,6 +102,10 @@ def rollback(phases: Phases) -> FileBuilder:
             + [s for owned, sql, why in two_way.v2_trigger_owned(phases.ctx, phases.reverse)
                for s in f.dropping(owned, sql, why)]
             + [s for made in _cutover_ready(phases)
-               for s in f.dropping_created(made, "installed by 30 for the cut-over")])
+               for s in f.dropping_created(made, "installed by 30 for the cut-over")]
+            + (f.dropping(Owned("table", ctx.control, two_way_engine.CARRIED_TABLE),
+                          f"DROP TABLE IF EXISTS {ctx.control_table(two_way_engine.CARRIED_TABLE)}",
+                          "the counts of rows carried (no trigger writes them any more)")
+               if phases.reverse is not None else []))
     f.log()
     return f

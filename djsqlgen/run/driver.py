@@ -281,7 +281,8 @@ def status(db: Database, plan: Plan) -> dict:
     last verify; after contract: finished."""
     phases = _control_rows(db, plan, "SELECT phase, file, plan_hash, applied_at FROM {control}.phase_log ORDER BY phase")
     if any(p["phase"] == "80" for p in phases):
-        out = {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None}
+        out = {"finished": True, "phases": phases, "progress": [], "triggers": [], "last_verify": None,
+               "carried": carried_counts(db, plan)}  # two-way: kept by 80, the record of what each way carried
         if plan.sync == "two-way" and plan.contract.v1 == "keep-synced" and not any(p["phase"] == "90" for p in phases):
             # v1 kept read-only, v2's reverse triggers still filling it (until 90_retire_v1.sql)
             out["kept_synced"] = _control_rows(db, plan, "SELECT closed_at, closed_by FROM {control}.sides "
@@ -321,7 +322,70 @@ def status(db: Database, plan: Plan) -> dict:
         sides = []
     return {"finished": False, "phases": phases, "progress": progress, "triggers": triggers,
             "backfill": run[0] if run else None, "last_verify": last_verify[0] if last_verify else None,
-            "sides": sides}
+            "sides": sides, "carried": carried_counts(db, plan)}
+
+
+def carried_counts(db: Database, plan: Plan, compact: bool = True) -> list[dict] | None:
+    """Two-way: the rows each direction has carried since 30 installed the triggers, per table the clients wrote (or
+    their side's ON DELETE CASCADE removed rows of): committed work only, the triggers' count being part of each
+    writer's transaction. None when the plan has no count (one-way, or before 30).
+
+    ``compact`` first folds the rows of connections that are gone into one row per direction and table (connection
+    0): the triggers add a row per connection, which would otherwise grow as long as the window lasts."""
+    if plan.sync != "two-way":
+        return None
+    if compact:
+        compact_carried(db, plan)
+    try:
+        return _control_rows(db, plan, "SELECT direction, table_name, CAST(SUM(rows_carried) AS UNSIGNED) AS rows_ "
+                                       "FROM {control}.carried GROUP BY direction, table_name "
+                                       "ORDER BY direction, table_name")
+    except (DjsqlgenError, ServerError):  # not there (one-way, before 30, after rollback/30), or not readable
+        return None
+
+
+def compact_carried(db: Database, plan: Plan) -> int:
+    """Fold the carried counts of connections no longer connected into connection 0's row of each direction and table;
+    the number of rows folded (0 when it cannot: no privilege to write the control schema, another status folding).
+
+    Writers never wait for it on a lock they hold: the rows are read FOR UPDATE SKIP LOCKED (a row whose writer's
+    transaction is open is left for next time), under READ COMMITTED (record locks only, so no writer's first insert
+    of its own row meets a gap lock), and one status folds at a time (a named lock). A connection that writes again
+    after its row is folded inserts a new one: the sum is the same."""
+    control = quote_qualified((plan.control,))
+    lock = f"djsqlgen {plan.control} carried"
+    try:
+        if db.query("SELECT GET_LOCK(%s, 0) AS got", [lock])[0]["got"] != 1:
+            return 0
+    except ServerError:
+        return 0
+    try:
+        db.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")  # the next transaction only
+        db.execute("BEGIN")
+        try:
+            # connections this session can see (all of them with PROCESS; else its own: the others' rows are then
+            # folded too, each one its writer's transaction does not hold)
+            rows = db.query(f"SELECT connection_id, direction, table_name, rows_carried FROM {control}.carried "
+                            "WHERE connection_id <> 0 AND connection_id NOT IN "
+                            "(SELECT ID FROM information_schema.PROCESSLIST) FOR UPDATE SKIP LOCKED")
+            folded: dict[tuple[str, str], int] = {}
+            for r in rows:
+                key = (r["direction"], r["table_name"])
+                folded[key] = folded.get(key, 0) + int(r["rows_carried"])
+            for (direction, table), n in folded.items():
+                db.execute(f"INSERT INTO {control}.carried (connection_id, direction, table_name, rows_carried) "
+                           "VALUES (0, %s, %s, %s) ON DUPLICATE KEY UPDATE rows_carried = rows_carried + %s",
+                           [direction, table, n, n])
+            for r in rows:
+                db.execute(f"DELETE FROM {control}.carried WHERE connection_id = %s AND direction = %s "
+                           "AND table_name = %s", [r["connection_id"], r["direction"], r["table_name"]])
+            db.execute("COMMIT")
+            return len(rows)
+        except ServerError:
+            db.execute("ROLLBACK")
+            return 0
+    finally:
+        db.query("SELECT RELEASE_LOCK(%s) AS released", [lock])
 
 
 def verify_differences(db: Database, plan: Plan, run_id: int) -> list[dict]:

@@ -140,6 +140,7 @@ def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_insi
     makes each statement prelock the other side's triggers of the other event too). A client's own write is carried
     at once; only a trigger inside a carried write compares first."""
     text = _file(_migration("two_way"), "30_dualwrite.sql")
+    assert "INSERT INTO `djsqlgen_lab_two_way`.`carried`" in _trigger(text, "djsqlgen_lab_two_way_session_ins")
     for name in ("djsqlgen_lab_two_way_session_ins_to_v1", "djsqlgen_lab_two_way_session_ins",
                  "djsqlgen_lab_two_way_session_upd_to_v1", "djsqlgen_lab_two_way_session_del_to_v1"):
         body = _trigger(text, name)
@@ -147,7 +148,8 @@ def test_a_two_way_written_row_is_carried_from_new_by_key_and_compared_only_insi
         assert "IF v_in_carry THEN" in body, name
         if name.endswith("_ins") or name.endswith("_ins_to_v1"):
             assert "SELECT * FROM (" not in body and "EXISTS (" not in body, name
-            assert "ON DUPLICATE KEY UPDATE" not in body, name
+            # (the count of carried rows, a control table with no trigger, is the one upsert)
+            assert body.count("ON DUPLICATE KEY UPDATE") == body.count("ON DUPLICATE KEY UPDATE rows_carried"), name
             assert "SELECT COUNT(*) = 0 INTO v_found" in body, name
     back_update = _trigger(text, "djsqlgen_lab_two_way_session_upd_to_v1")
     assert "UPDATE `lab_v1`.`session` AS dst\n" in back_update
@@ -456,3 +458,21 @@ def test_an_auto_increment_key_of_a_table_that_reads_a_lookup_back_stays_one_way
     why = {d.v2: d.why for d in migration.directions if not d.two_way}
     assert "AUTO_INCREMENT 'session_idx' is not v2's own AUTO_INCREMENT key" in why["lab_v2.session"], why
     assert "iid_to_v1" not in _file(migration, "30_dualwrite.sql")
+
+
+def test_each_client_row_is_counted_once_in_its_direction_and_never_for_an_echo_or_the_engine():
+    """The carried count: at the end of a client's own write only (not inside a carried one), outside the engine's
+    sessions, in the trigger's direction; an UPDATE counts a row it changed; 30 makes the table, rollback/30 drops it."""
+    migration = _migration("two_way")
+    text = _file(migration, "30_dualwrite.sql")
+    for name, direction, table in (("djsqlgen_lab_two_way_session_ins", "v1>v2", "lab_v1.session"),
+                                   ("djsqlgen_lab_two_way_session_upd_to_v1", "v2>v1", "lab_v2.session")):
+        body = _trigger(text, name)
+        end = body[body.rindex("IF NOT v_in_carry THEN"):]
+        assert "SET @djsqlgen_carry = NULL;\n    IF @djsqlgen_engine_session IS NULL THEN" in end, name
+        assert f"VALUES (CONNECTION_ID(), '{direction}', '{table}', 1)" in end, name
+        assert body.count("`carried`") == 1, name
+    before_count = _trigger(text, "djsqlgen_lab_two_way_session_upd_to_v1").split("`carried`")[0]
+    assert "IF NOT (" in before_count[-400:] and "<=> NEW.`subject_id`) THEN" in before_count[-400:]
+    assert "CREATE TABLE IF NOT EXISTS `djsqlgen_lab_two_way`.`carried`" in text
+    assert "DROP TABLE IF EXISTS `djsqlgen_lab_two_way`.`carried`" in _file(migration, "rollback/30_dualwrite.sql")
