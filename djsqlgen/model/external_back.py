@@ -34,7 +34,8 @@ KINDS = ("blob", "attach")  # the external kinds that go back (a filepath does n
 
 @dataclass(frozen=True)
 class ExternalBlob:
-    """A v2 ``<blob@store>`` column made from a v1 reference into ``~external_<store>``, joined as ``alias``."""
+    """A v2 ``<blob@store>`` (or ``<attach@store>``) column made from a v1 reference into ``~external_<store>``,
+    joined as ``alias``."""
 
     v2_column: str
     v1_column: str
@@ -44,7 +45,7 @@ class ExternalBlob:
 
 
 def external_blobs(target: Target) -> list[ExternalBlob]:
-    """The target's columns that hold 0.14 external blobs as 2.x JSON (made by ConvertExternal)."""
+    """The target's columns that hold 0.14 external blobs or attachments as 2.x JSON (made by ConvertExternal)."""
     joins = {j.alias: j for j in target.source.joins}
     out = []
     for c in target.columns:
