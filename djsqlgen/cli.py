@@ -301,13 +301,23 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | 
 @click.option("--store", "stores", multiple=True, required=True, metavar="NAME=LOCATION",
               help="Where a store's files are: a directory or file:// URL (repeat for several stores).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
+@click.option("--reverse", is_flag=True,
+              help="Two-way: write 2.x's attachments as 0.14 reads them (MANIFEST: files_back_manifest.sql).")
 @pass_context
-def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool) -> None:
+def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool, reverse: bool) -> None:
     """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it
-    again to resume, and once more after 70_cutover.sql."""
+    again to resume, and once more after 70_cutover.sql. With --reverse, the attachments 2.x users wrote, as 0.14
+    reads them (files_back_manifest.sql), never changing 2.x's files."""
     from djsqlgen.run.files import carry_out, control_schema_of, manifest_rows, record, store_locations
 
     locations = store_locations(stores)
+    if reverse:
+        _files_back(obj, manifest, locations, dry_run)
+        return
+    from djsqlgen.engines.files import BACK_MANIFEST_FILE
+
+    if manifest.name == BACK_MANIFEST_FILE:
+        raise DjsqlgenError(f"{manifest.name} lists 2.x's attachments for 0.14: run it with --reverse")
     control = control_schema_of(manifest)
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
@@ -323,6 +333,31 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool)
         click.echo(f"files: {len(report.in_place):,} recorded in {control}.files_written (70_cutover.sql reads it)"
                    if kept else f"files: {control} has no files_written table (before 20 or after 80): nothing "
                    "recorded", err=True)
+    if report.problems:
+        raise SystemExit(1)
+
+
+def _files_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -> None:
+    """`djsqlgen files --reverse`: 0.14's copies of the attachments 2.x users wrote (run/files_back.py)."""
+    from djsqlgen.engines.files import BACK_MANIFEST_FILE
+    from djsqlgen.run.files import manifest_rows
+    from djsqlgen.run.files_back import carry_back, record
+
+    if manifest.name != BACK_MANIFEST_FILE:
+        raise DjsqlgenError(f"--reverse reads {BACK_MANIFEST_FILE} (generate writes it for two-way plans with "
+                            f"attach@store), not {manifest.name}")
+    with connected(obj.settings) as db:
+        rows = manifest_rows(db, manifest)
+    report = carry_back(rows, locations, dry_run=dry_run, echo=click.echo)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    click.echo(f"files: {len(rows):,} 2.x attachment(s) in the manifest: {verb} {report.written:,}, "
+               f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    if not dry_run:
+        with connected(obj.settings) as db:
+            named = record(db, report.in_place)
+        click.echo(f"files: {named:,} ~external row(s) named: 0.14 reads them now", err=True)
     if report.problems:
         raise SystemExit(1)
 

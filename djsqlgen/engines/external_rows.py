@@ -1,4 +1,4 @@
-"""Two-way sync of 2.x external blobs: the ``~external_<store>`` row v1's reference needs, inserted by the reverse
+"""Two-way sync of 2.x external blobs and attachments: the ``~external_<store>`` row v1's reference needs, inserted by the reverse
 triggers before v1's row (model/external_back.py says which values need one and why)."""
 
 from __future__ import annotations
@@ -25,19 +25,21 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
         if target.source.driving != written:
             continue
         for c in target.columns:
-            # v1's 0.14 blob@store made from v2's 2.x <blob@store> (not a plain copy: a plan may keep the reference)
+            # v1's 0.14 blob@store (attach@store) made from v2's 2.x <blob@store> (<attach@store>); not a plain copy:
+            # a plan may keep the reference
             marker, _ = split_comment(c.decl.comment)
-            if marker is None or marker.kind != KIND_LEGACY or marker.name != "blob" or not marker.store \
+            if marker is None or marker.kind != KIND_LEGACY or marker.name not in external_back.KINDS \
+                    or not marker.store \
                     or c.expr.is_column or {r.alias for r in c.expr.refs} != {DRIVING}:
                 continue
             v2_marker, _ = split_comment(v2.attribute(c.expr.refs[0].name).comment)
-            if v2_marker is None or v2_marker.kind != KIND_ANGLE or v2_marker.name != "blob":
+            if v2_marker is None or v2_marker.kind != KIND_ANGLE or v2_marker.name != marker.name:
                 continue
             column = quote_identifier(c.expr.refs[0].name)
             value = f"NEW.{column}"
             # a value carried from v1 refers to 0.14's own row; one neither so nor 2.x's own copy (a JSON written by
             # hand) would not come back as written
-            what = f"not a <blob@{marker.store}> value v1 can refer to (2.x's own copy, or as carried from v1)"
+            what = f"not a <{marker.name}@{marker.store}> value v1 can refer to (2.x's own copy, or as carried from v1)"
             message = writer_message("W5", written.label, c.expr.refs[0].name, what)
             insert = external_back.row_insert(target.schema, marker.store, value).replace("\n", "\n  ")
             sql = (f"IF {value} IS NOT NULL AND {external_back.is_native(value, written.schema)} THEN\n"
@@ -48,8 +50,10 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
                    "END IF")
             if event == "UPDATE":
                 sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
-            blocks.append((target.label, f"a blob 2.x wrote gets its row in ~external_{marker.store} before v1's row "
+            noun = "an attachment" if marker.name == "attach" else "a blob"
+            blocks.append((target.label, f"{noun} 2.x wrote gets its row in ~external_{marker.store} before v1's row "
                                          f"refers to it ({c.name}; never deleted here); a JSON v1 cannot refer to is "
-                                         "refused",
+                                         "refused" + ("; `djsqlgen files --reverse` writes 0.14's file"
+                                                      if marker.name == "attach" else ""),
                            two_way.outside_engine_sessions(ctx, sql)))
     return blocks

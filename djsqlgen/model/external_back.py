@@ -9,6 +9,13 @@ A 2.x blob value comes in two forms, and each goes back to a 0.14 reference that
   (``SUPPORT_MIGRATED_BLOBS``, on in 0.14), and the forward join rebuilds 2.x's JSON from that row. The reverse
   trigger inserts the row before v1's (engines/external_rows.py); nothing deletes it (0.14's own delete of unused
   externals does).
+
+A 2.x ``<attach@store>`` value is the same JSON over filename, NUL, contents, and goes back alike, with one more step:
+0.14 reads an attachment only from ``<schema>/<h[0:2]>/<h[2:4]>/<h>.<attachment_name>`` (the contents alone), and
+the JSON holds no file name. The trigger's row has no ``attachment_name`` and 2.x's size (name, NUL, contents): 0.14
+cannot fetch the value yet. ``djsqlgen files --reverse`` (run/files_back.py) reads 2.x's file, writes 0.14's copy,
+md5-checked, and fills in ``attachment_name`` and the contents' size; the forward join gives the same JSON before and
+after (size: the contents', plus the name's and the NUL's bytes once the name is there).
 """
 
 from __future__ import annotations
@@ -22,29 +29,34 @@ from djsqlgen.presets import dj2_sql
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 
 
+KINDS = ("blob", "attach")  # the external kinds that go back (a filepath does not yet: ops/convert_external.py)
+
+
 @dataclass(frozen=True)
 class ExternalBlob:
-    """A v2 ``<blob@store>`` column made from a v1 reference into ``~external_<store>``, joined as ``alias``."""
+    """A v2 ``<blob@store>`` (or ``<attach@store>``) column made from a v1 reference into ``~external_<store>``,
+    joined as ``alias``."""
 
     v2_column: str
     v1_column: str
     store: str
     alias: str
+    kind: str = "blob"  # or "attach": 2.x's <attach@store> is the same <hash@store> JSON over filename, NUL, contents
 
 
 def external_blobs(target: Target) -> list[ExternalBlob]:
-    """The target's columns that hold 0.14 external blobs as 2.x JSON (made by ConvertExternal)."""
+    """The target's columns that hold 0.14 external blobs or attachments as 2.x JSON (made by ConvertExternal)."""
     joins = {j.alias: j for j in target.source.joins}
     out = []
     for c in target.columns:
         marker, _ = split_comment(c.decl.comment)
-        if marker is None or marker.kind != KIND_ANGLE or marker.name != "blob" or not marker.store:
+        if marker is None or marker.kind != KIND_ANGLE or marker.name not in KINDS or not marker.store:
             continue
         driving = [r.name for r in c.expr.refs if r.alias == DRIVING]
         joined = {r.alias for r in c.expr.refs if r.alias in joins
                   and joins[r.alias].table.name == external_table(marker.store)}
         if len(set(driving)) == 1 and len(joined) == 1:
-            out.append(ExternalBlob(c.name, driving[0], marker.store, joined.pop()))
+            out.append(ExternalBlob(c.name, driving[0], marker.store, joined.pop(), marker.name))
     return out
 
 

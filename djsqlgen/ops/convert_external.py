@@ -6,7 +6,8 @@ external table by that reference and builds the JSON on the server (``djsqlgen.p
 row passes through Python and the triggers carry every 0.14 write over the same way. Blobs and
 filepaths point at the files 0.14 wrote, where they are; an attachment points at a copy that
 ``djsqlgen files`` writes in 2.x's format (filename, NUL, contents). A blob a 2.x client wrote (two-way sync)
-comes forward from the ``~external_<store>`` row its way back made (model/external_back.py) as the JSON 2.x wrote.
+(or an attachment) comes forward from the ``~external_<store>`` row its way back made (model/external_back.py) as
+the JSON 2.x wrote.
 """
 
 from __future__ import annotations
@@ -63,16 +64,20 @@ class ConvertExternal(Operation):
         schema = self._external(model).schema
         if self.kind == "filepath":
             text = dj2_sql.filepath_json(src, path, self.store, size, stamp)
-        elif self.kind == "attach":  # 2.x stores filename\0contents: one byte more than the name and the contents
-            text = dj2_sql.hash_json(src, attach_target_path_sql(src, schema), schema, self.store,
-                                     f"{size} + LENGTH(CONVERT({name} USING utf8mb4)) + 1")
         else:
-            text = dj2_sql.hash_json(src, dj2_sql.legacy_path(src, schema, subfolding=self.subfolding), schema,
-                                     self.store, size)
+            # 2.x stores an attachment as filename\0contents: one byte more than the name and the contents
+            full_size = f"{size} + LENGTH(CONVERT({name} USING utf8mb4)) + 1" if self.kind == "attach" else size
+            at = attach_target_path_sql(src, schema) if self.kind == "attach" else \
+                dj2_sql.legacy_path(src, schema, subfolding=self.subfolding)
+            text = dj2_sql.hash_json(src, at, schema, self.store, full_size)
             # a value 2.x wrote, carried back into a row of its own (model/external_back.py): its JSON as 2.x wrote it
+            # (an attachment's row has 2.x's size until `djsqlgen files --reverse` names it, the contents' after)
             v2_schema = model.target(self.target_id).schema
+            native_size = f"CASE WHEN {name} IS NULL THEN {size} ELSE {full_size} END" if self.kind == "attach" \
+                else size
             native = (f"JSON_OBJECT('hash', SUBSTRING_INDEX({path}, '/', -1), 'path', {path}, "
-                      f"'schema', {quote_literal(v2_schema)}, 'store', {quote_literal(self.store)}, 'size', {size})")
+                      f"'schema', {quote_literal(v2_schema)}, 'store', {quote_literal(self.store)}, "
+                      f"'size', {native_size})")
             text = (f"CASE WHEN {path} IS NOT NULL AND {src} = {dj2_sql.path_md5(path)} THEN {native}\n"
                     f"  ELSE {text} END")
         pieces = text.split("\0")  # text, index, text, index, ... text
@@ -96,16 +101,14 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        """Why a 2.x value of this kind cannot go back to 0.14 ('' for a blob: model/external_back.py). Two-way sync
-        carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync); the reference is
-        derivable for every kind (attach: the base32 hash is 0.14's md5 of name, NUL, contents; filepath: the md5 of
-        the path), but 0.14's ~external_<store> row needs more than the JSON holds. Each reason starts with the
-        column and kind: W7's message leads with it."""
+        """Why a 2.x value of this kind cannot go back to 0.14 ('' for a blob or an attachment: model/external_back.py).
+        Two-way sync carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync); the
+        reference is derivable for every kind (filepath: the md5 of the path), but 0.14's ~external_<store> row needs
+        more than a filepath's JSON holds (an attachment's file name is read from 2.x's file by `djsqlgen files
+        --reverse`). Each reason starts with the column and kind: W7's message leads with it."""
         ext = external_table(self.store)
         head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
-        if self.kind == "attach":
-            return head + f"holds no file name for 0.14's {ext} row (attachment_name: only 2.x's file has it)"
         if self.kind == "filepath":
             return head + (f"holds no md5 of the file for 0.14's {ext} row (contents_hash), and a timestamp with "
                            "microseconds its TIMESTAMP cannot keep")
-        return ""  # a blob goes back: model/external_back.py
+        return ""  # a blob or an attachment goes back: model/external_back.py

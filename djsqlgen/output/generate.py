@@ -10,7 +10,8 @@ from pathlib import Path
 from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.files import attachment_sources, manifest_sql
+from djsqlgen.engines.files import (BACK_MANIFEST_FILE, attachment_sources, attachments_back, back_manifest_sql,
+                                   manifest_sql)
 from djsqlgen.model.checks import inverse_checks, round_trip_checks
 from djsqlgen.model.part_back import merged_of
 from djsqlgen.model.reverse import forward_two_way, reverse_model
@@ -93,7 +94,8 @@ class Migration:
                 if not any(r.schema == s.source and r.name == t.name for r in read)]
 
     def files(self) -> list[PhaseFile]:
-        return phase_files(self.ctx, self.data_checks, tuple(self.attachments), self.reverse_ctx)
+        return phase_files(self.ctx, self.data_checks, tuple(self.attachments), self.reverse_ctx,
+                           tuple(self.attachments_back))
 
     def side_files(self) -> list[PhaseFile]:
         """Two-way plans: sides/close_v1.sql … (phases/sides.py), outside the phase sequence."""
@@ -103,6 +105,13 @@ class Migration:
     def attachments(self) -> list:
         """The 0.14 attach@store sources whose files 2.x reads only rewritten (files_manifest.sql lists them)."""
         return attachment_sources(self.built.model, self.built.operations)
+
+    @property
+    def attachments_back(self) -> list:
+        """Two-way: the v1 external tables 2.x attachments go back into (files_back_manifest.sql lists their files)."""
+        if self.reverse_ctx is None:
+            return []
+        return attachments_back(self.built.model, self.built.operations, self.ctx.compare_before_write)
 
     def meta(self) -> dict[str, str]:
         return {"plan": self.plan.name, "plan_hash": plan_hash(self.plan), "heading_hash": definition_hash(self.catalog),
@@ -127,12 +136,17 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
         path = out_dir / MANIFEST_FILE
         path.write_text(manifest_sql(migration.plan.name, sources), encoding="utf-8")
         written.append(path)
+    back = migration.attachments_back
+    if back:  # two-way: 2.x's attachments, written for 0.14 by `djsqlgen files --reverse`
+        path = out_dir / BACK_MANIFEST_FILE
+        path.write_text(back_manifest_sql(migration.plan.name, back), encoding="utf-8")
+        written.append(path)
     written.append(write_runbook(out_dir, migration, files, meta, plan_path))
     manifest = {
         **meta,
         "files": [p.relative_to(out_dir).as_posix() for p in written
                   if p.suffix == ".sql" and not {"rollback", "sides"} & set(p.relative_to(out_dir).parts)
-                  and p.name != MANIFEST_FILE],
+                  and p.name not in (MANIFEST_FILE, BACK_MANIFEST_FILE)],
         # newest first: the order a full rollback applies them in
         "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
                                  reverse=True),

@@ -32,10 +32,10 @@ __all__ = ["PHASES", "Phases", "phase_files", "side_files"]
 
 
 def phase_files(ctx: Context, data_checks: tuple = (), attachments: tuple = (),
-                reverse: Context | None = None) -> list[PhaseFile]:
+                reverse: Context | None = None, attachments_back: tuple = ()) -> list[PhaseFile]:
     """Every forward file of the migration in order, then every rollback, newest first (``reverse``: the context of
     a two-way plan's reverse model, whose triggers 30 adds)."""
-    phases = Phases(ctx, data_checks, attachments, reverse)
+    phases = Phases(ctx, data_checks, attachments, reverse, attachments_back)
     present = [p for p in PHASES if phases.has_file(p)]
     forward = [(p, p.forward(phases)) for p in present]
     rollbacks = [(p, p.rollback(phases)) for p in reversed(present)]

@@ -76,6 +76,7 @@ def forward(phases: Phases) -> FileBuilder:
           for c in phases.v1_drift(fn, parked_ok=True) + phases.data_refusals(fn)],
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),
+        *_attachments_back_pending(phases, fn),
         *(two_way.cutover_refusals(ctx, phases.phase_pending("70"), fn) if phases.reverse is not None else []),
         *f.require(privileges)])
     where = {s: s for s in phases.v1_schemas()}
@@ -288,6 +289,17 @@ def _attachments_pending(phases: Phases, filename: str) -> list[Check]:
                   f"djsqlgen refused {filename}: run `djsqlgen files` first: files_manifest.sql lists 0.14 "
                   "attachments not yet in 2.x's form",
                   "2.x reads an attach@store value only from the file `djsqlgen files` writes")]
+
+
+def _attachments_back_pending(phases: Phases, filename: str) -> list[Check]:
+    """Two-way: 70 refuses while v1 refers to a 2.x attachment whose 0.14 file `djsqlgen files --reverse` has not
+    written: 0.14 cannot fetch it (its ~external row has no attachment_name yet: model/external_back.py)."""
+    if not phases.attachments_back:
+        return []
+    return [Check(f"{phases.phase_pending('70')} AND {files.back_pending_sql(list(phases.attachments_back))}",
+                  f"djsqlgen refused {filename}: run `djsqlgen files --reverse` first: 0.14 cannot read the 2.x "
+                  "attachments it lists",
+                  "0.14 reads a 2.x attachment only from the file `djsqlgen files --reverse` writes")]
 
 
 def _cutover_half_done(phases: Phases, filename: str) -> list[Check]:

@@ -37,11 +37,13 @@ EVENTS = ("INSERT", "UPDATE", "DELETE")
 class Phases:
     """Every phase file of one migration: its context, data checks and attachments, and what the phases share."""
 
-    def __init__(self, ctx: Context, data_checks: tuple = (), attachments: tuple = (), reverse: Context | None = None):
+    def __init__(self, ctx: Context, data_checks: tuple = (), attachments: tuple = (), reverse: Context | None = None,
+                 attachments_back: tuple = ()):
         self.ctx = ctx
         self.reverse = reverse  # two-way sync: the reverse model's context (phases/two_way.py), else None
         self.data_checks = data_checks
         self.attachments = attachments  # 0.14 attach@store sources whose files 2.x reads rewritten (engines.files)
+        self.attachments_back = attachments_back  # two-way: v1 external tables 2.x attachments go back into (idem)
         self.model = ctx.model
         self.plan = ctx.plan
         self.targets = self.model.ordered()

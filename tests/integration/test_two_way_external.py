@@ -1,8 +1,10 @@
-"""Two-way sync of DataJoint 0.14 external blobs under the dj014-to-dj2 preset (issue 24): a `<blob@store>` value a
-2.x user writes in v2 reaches v1 as a reference DataJoint 0.14 fetches, and comes forward again as the JSON 2.x wrote.
+"""Two-way sync of DataJoint 0.14 external blobs and attachments under the dj014-to-dj2 preset (issue 24): a
+`<blob@store>` or `<attach@store>` value a 2.x user writes in v2 reaches v1 as a reference DataJoint 0.14 fetches
+(an attachment once `djsqlgen files --reverse` has written 0.14's file), and comes forward again as the JSON 2.x wrote.
 
 DataJoint 2.3.5 cannot insert `<blob@store>` on MariaDB, so the 2.x writes here are 2.x's own codec code (its blob
-serialisation and hash store) and an INSERT of the JSON it makes, as the 2.x client would send it.
+serialisation or attachment encoding, and its hash store) and an INSERT of the JSON it makes, as the 2.x client
+would send it.
 """
 
 from __future__ import annotations
@@ -224,6 +226,138 @@ def test_dj2_blob_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, pre
 
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
+
+def _dj2_attach(path, v2_schema: str) -> str:
+    """What DataJoint 2.x stores in an `<attach@extstore>` column for the file at ``path``, its file written."""
+    from datajoint.builtin_codecs.attach import AttachCodec
+    from datajoint.hash_registry import put_hash
+
+    return json.dumps(put_hash(AttachCodec().encode(str(path)), schema_name=v2_schema, store_name=STORE))
+
+
+def _store_files(store) -> dict[str, str]:
+    """Every file under the store's 2.x part (``_hash/``) with the md5 of its bytes."""
+    return {str(p.relative_to(store)): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted((store / "_hash").rglob("*")) if p.is_file()}
+
+
+def test_dj2_attach_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db):
+    from support.safety import refused
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("docs",))
+    (v1,) = s.sources
+    v2 = f"{v1}_v2"
+    store, files = tmp_path / "store", tmp_path / "files"
+    store.mkdir()
+    args = ["--schema", v1, "--store-dir", str(store), "--files", str(files)]
+    run_dj014(dj014_python, "dj014_attach.py", ["build", *args], dj_env)
+    s.run("plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{v1}={v2}", "--name", s.prefix, "-o",
+          str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan.update(control_schema=s.control, sync="two-way", chunk={"rows": 2, "sleep_ms": 0, "verify_rows": 3})
+    s.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    checked = s.run("plan", "check", str(s.plan_path)).stderr
+    assert f"sync: {v2}.doc <-> {v1}.doc: two-way" in checked, checked
+    s.generate()
+    back = s.out / "files_back_manifest.sql"
+    forward_files = ["files", str(s.out / "files_manifest.sql"), "--store", f"{STORE}={store}"]
+    reverse_files = ["files", "--reverse", str(back), "--store", f"{STORE}={store}"]
+    s.forward("60_constraints")
+    assert "wrote 3," in s.run(*forward_files).stderr  # 0.14's attachments, for 2.x (docs 1 and 3 share two)
+
+    _dj2_store(store)
+    # 2.x users on v2: a new file (doc 10), the same again and another (doc 11), an update of a 0.14 doc's file
+    # (doc 2), and a file 0.14 attached too (doc 12: 2.x's own copy, a row of its own)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "minutes.txt").write_text("minutes\n" * 40)
+    (mine / "todo ü.md").write_text("- one\n- two\n")
+    (mine / "new-report.txt").write_text("a report 2.x wrote\n")
+    written = {10: (_dj2_attach(mine / "minutes.txt", v2), None),
+               11: (_dj2_attach(mine / "minutes.txt", v2), _dj2_attach(mine / "todo ü.md", v2)),
+               12: (_dj2_attach(files / "1" / "report-1.txt", v2), None)}
+    for n, (report, notes) in written.items():
+        db.execute(f"INSERT INTO `{v2}`.doc (doc_id, report, notes) VALUES (%s, %s, %s)", [n, report, notes])
+    updated = _dj2_attach(mine / "new-report.txt", v2)
+    db.execute(f"UPDATE `{v2}`.doc SET report = %s WHERE doc_id = 2", [updated])
+    written[2] = (updated, None)
+    alien = json.dumps({**json.loads(updated), "schema": "elsewhere"})
+    errno, message = _error(db, f"INSERT INTO `{v2}`.doc (doc_id, report) VALUES (60, %s)", [alien])
+    assert errno == 1644 and "W5" in message and "(report)" in message and len(message) <= 128, message
+    theirs = _store_files(store)  # 2.x's files: djsqlgen only reads them
+
+    # v2 keeps the JSON 2.x wrote; v1 refers to a ~external row per 2.x file, keyed by the md5 of its path, not yet
+    # named (0.14 reads an attachment by its name, which only 2.x's file holds) and of 2.x's size
+    def v2_json():
+        return {r["doc_id"]: (r["report"], r["notes"]) for r in db.query(f"SELECT * FROM `{v2}`.doc")}
+
+    assert {n: v2_json()[n] for n in written} == written
+    paths = {json.loads(j)["path"]: json.loads(j)["size"] for pair in written.values() for j in pair if j}
+    assert len(paths) == 4
+    ext = f"`{v1}`.`~external_{STORE}`"
+    rows = {r["filepath"]: r for r in db.query(f"SELECT HEX(hash) AS h, size, attachment_name, filepath FROM {ext} "
+                                               "WHERE filepath IS NOT NULL")}
+    assert set(rows) == set(paths)
+    for path, r in rows.items():
+        assert r["h"].lower() == hashlib.md5(path.encode()).hexdigest() and r["attachment_name"] is None
+        assert r["size"] == paths[path]
+    refs = {r["doc_id"]: r["h"] for r in db.query(f"SELECT doc_id, HEX(report) AS h FROM `{v1}`.doc")}
+    assert refs[10] == refs[11] == rows[json.loads(written[10][0])["path"]]["h"]
+
+    # meanwhile 0.14 cannot fetch them (its fetch fails), and 70 refuses
+    def read_014(*more: str) -> dict:
+        return json.loads(run_dj014(dj014_python, "dj014_attach.py", ["read", *args, *more], dj_env).splitlines()[-1])
+
+    early = read_014("--doc", "10")
+    assert "NoneType" in early["doc 10"], early
+    assert read_014("--doc", "1")["doc 1"][0][0] == "report-1.txt"
+    listed = db.query(back.read_text().strip().rstrip(";"))
+    assert len(listed) == 4 and {r["source_path"] for r in listed} == set(paths)
+    s.verify()
+    assert "djsqlgen files --reverse" in refused(s, "70_cutover")
+
+    # `djsqlgen files --reverse`: a dry run writes nothing; a run stopped after one file was put in place (and
+    # another left half written) is finished by the next
+    assert "would write 4," in s.run(*reverse_files, "--dry-run").stderr
+    stopped = next(r for r in listed if r["source_path"] == json.loads(written[10][0])["path"])
+    (store / (stopped["target_stem"] + ".minutes.txt")).parent.mkdir(parents=True, exist_ok=True)
+    (store / (stopped["target_stem"] + ".minutes.txt")).write_text("minutes\n" * 40)
+    other = next(r for r in listed if r["source_path"] == json.loads(written[2][0])["path"])
+    (store / (other["target_stem"] + ".new-report.txt")).parent.mkdir(parents=True, exist_ok=True)
+    (store / (other["target_stem"] + ".new-report.txt")).write_text("a rep")
+    done = s.run(*reverse_files).stderr
+    assert "wrote 3, 1 already in place, 0 problem(s)" in done and "4 ~external row(s) named" in done, done
+    again = s.run(*reverse_files).stderr
+    assert "0 2.x attachment(s) in the manifest" in again, again
+    assert _store_files(store) == theirs  # 2.x's files untouched
+    assert not list(store.rglob("*.djsqlgen-partial"))
+
+    # the rows are named, of the contents' size; v2's JSON is what 2.x wrote still; 0.14 and 2.x read the same
+    named = {r["filepath"]: r for r in db.query(f"SELECT size, attachment_name, filepath FROM {ext} "
+                                                "WHERE filepath IS NOT NULL")}
+    assert {p: (r["attachment_name"], r["size"]) for p, r in named.items()} == {
+        p: (name, paths[p] - len(name.encode()) - 1) for p, name in
+        ((json.loads(written[10][0])["path"], "minutes.txt"), (json.loads(written[11][1])["path"], "todo ü.md"),
+         (json.loads(written[2][0])["path"], "new-report.txt"), (json.loads(written[12][0])["path"], "report-1.txt"))}
+    assert {n: v2_json()[n] for n in written} == written
+    by_014 = read_014()
+    mine_text = {name: (mine / name).read_text() for name in ("minutes.txt", "todo ü.md", "new-report.txt")}
+    assert by_014["doc 10"] == [["minutes.txt", mine_text["minutes.txt"]], None]
+    assert by_014["doc 11"] == [["minutes.txt", mine_text["minutes.txt"]], ["todo ü.md", mine_text["todo ü.md"]]]
+    assert by_014["doc 2"] == [["new-report.txt", mine_text["new-report.txt"]], None]
+    assert by_014["doc 12"] == by_014["doc 3"][:1] + [None] and by_014["doc 1"] == by_014["doc 3"]
+    from datajoint.hash_registry import get_hash
+
+    assert get_hash(json.loads(v2_json()[11][1])) == "todo ü.md".encode() + b"\0" + mine_text["todo ü.md"].encode()
+
+    # a 0.14 user's attachment after them reaches v2 in 0.14's form; then verify both ways, and 70 passes
+    run_dj014(dj014_python, "dj014_attach.py", ["insert", *args, "--doc", "20"], dj_env)
+    assert json.loads(v2_json()[20][0])["schema"] == v1
+    assert "0 problem(s)" in s.run(*forward_files).stderr  # (doc 20 attaches doc 2's first file: in place)
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+    s.forward("70_cutover", first="70_cutover")
 
 
 def test_md5_from_base32_inverts_base32_md5_on_the_server(db):

@@ -372,14 +372,15 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     from djsqlgen.output.sqlfile import render_file
     from djsqlgen.sqltext.messages import SIGNAL_LIMIT
 
-    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo="attach")
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo="filepath")
     text = identity_plan(catalog, [("lab", "a_long_lab_schema_name_v2")], "a_long_plan_name", "dj014-to-dj2")
     migration = Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
     ways = {d.v2.split(".")[1]: d for d in migration.directions}
     assert not ways["subject"].two_way
-    assert "columns.photo (preset dj014-to-dj2): photo is 2.x attach@raw JSON" in ways["subject"].why  # plan check's
-    assert ways["subject"].brief == ("photo is 2.x attach@raw JSON, which holds no file name for 0.14's ~external_raw "
-                                     "row (attachment_name: only 2.x's file has it)")
+    assert "columns.photo (preset dj014-to-dj2): photo is 2.x filepath@raw JSON" in ways["subject"].why  # plan check's
+    assert ways["subject"].brief == ("photo is 2.x filepath@raw JSON, which holds no md5 of the file for 0.14's "
+                                     "~external_raw row (contents_hash), and a timestamp with microseconds its "
+                                     "TIMESTAMP cannot keep")
     # below it, session syncs both ways: its key column follows subject's retyped key as a plain copy of its own v1
     # column, and v1's own ON UPDATE CASCADE moves it with subject's (it said "v2 key column 'subject_id' follows its
     # parent's key, and that parent does not sync back" before)
@@ -387,14 +388,15 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x attach@raw JSON, "
-         "which holds no file na…")}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x filepath@raw JSON, "
+         "which holds no md5 o…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
 
 
-def test_two_way_preset_carries_an_external_blob_back_and_attach_and_filepath_say_why_not():
-    """Issue 24: a 2.x <blob@store> goes back to 0.14 (its reference from the JSON; 2.x's own copy gets an ~external row
-    inserted by the reverse trigger before v1's row); attach and filepath stay one-way, saying what their JSON lacks."""
+def test_two_way_preset_carries_an_external_blob_and_attachment_back_and_filepath_says_why_not():
+    """Issue 24: a 2.x <blob@store> or <attach@store> goes back to 0.14 (its reference from the JSON; 2.x's own copy gets
+    an ~external row inserted by the reverse trigger before v1's row; an attachment's 0.14 file is listed in
+    files_back_manifest.sql, and 70 refuses while one is); filepath stays one-way, saying what its JSON lacks."""
     from djsqlgen.output.generate import Migration
     from djsqlgen.output.sqlfile import render_file
 
@@ -411,6 +413,17 @@ def test_two_way_preset_carries_an_external_blob_back_and_attach_and_filepath_sa
     assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
     assert "ON DUPLICATE KEY UPDATE `hash` = `hash`" in dualwrite
     assert "DELETE FROM `lab`.`~external_raw`" not in dualwrite
-    for kind, lacks in (("attach", "holds no file name"), ("filepath", "holds no md5 of the file")):
-        (subject, _) = migration(kind).directions
-        assert not subject.two_way and f"photo is 2.x {kind}@raw JSON, which {lacks}" in subject.line, subject.line
+    assert "files --reverse" not in dualwrite and not blob.attachments_back
+    attach = migration("attach")
+    assert [d.two_way for d in attach.directions] == [True, True]
+    dualwrite = render_file(next(f for f in attach.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of),
+                            attach.meta())
+    assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
+    assert "`djsqlgen files --reverse` writes 0.14's file" in dualwrite
+    (back,) = attach.attachments_back
+    assert (back.schema, back.store, back.referring) == ("lab", "raw", (("subject", "photo"),))
+    cutover = render_file(next(f for f in attach.files() if f.filename == "70_cutover.sql" and not f.rollback_of),
+                          attach.meta())
+    assert "run `djsqlgen files --reverse` first" in cutover and "r.`photo` = e.`hash`" in cutover
+    (subject, _) = migration("filepath").directions
+    assert not subject.two_way and "photo is 2.x filepath@raw JSON, which holds no md5 of the file" in subject.line

@@ -1,0 +1,140 @@
+"""``djsqlgen files --reverse``: write the 0.14 files of the attachments 2.x users wrote (two-way sync).
+
+Each row of ``files_back_manifest.sql`` is a 2.x ``<attach@store>`` value v1 refers to through a ``~external_<store>``
+row with no ``attachment_name`` yet (model/external_back.py). 2.x's file (filename, NUL, contents) is only read: its
+name goes into 0.14's path, its contents alone are written next to their final name, the md5 of filename, NUL and
+what was written checked against 2.x's hash, then renamed into place; only then does the row get the name and the
+contents' size, and 0.14 can fetch the attachment. A file already holding the right bytes is left alone, so a run
+stopped anywhere is finished by running it again; a named row leaves the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from djsqlgen.engines.files import back_record_sql
+from djsqlgen.errors import DjsqlgenError
+from djsqlgen.run.db import Database
+from djsqlgen.run.files import CHUNK
+
+NAME_LIMIT = 255  # 0.14's attachment_name is varchar(255)
+
+
+@dataclass
+class BackReport:
+    written: int = 0
+    present: int = 0
+    problems: list[str] = field(default_factory=list)
+    in_place: list[tuple[dict, str, int]] = field(default_factory=list)  # (row, file name, contents' size)
+
+
+def _file_name(source: Path) -> tuple[bytes, int] | None:
+    """The file name 2.x put before the NUL, and where the contents start; None when there is no NUL early on."""
+    with source.open("rb") as f:
+        head = f.read(4 * NAME_LIMIT + 1)  # a name of 255 characters is at most 1,020 bytes in UTF-8
+    end = head.find(b"\0")
+    return None if end < 0 else (head[:end], end + 1)
+
+
+def _md5_after(header: bytes, path: Path) -> str | None:
+    digest = hashlib.md5(header)
+    try:
+        with path.open("rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def _copy_contents(source: Path, start: int, header: bytes, partial: Path) -> tuple[str, int]:
+    """``source``'s bytes from ``start`` into ``partial``, flushed to disk; the md5 of header + them, and their size."""
+    digest, size = hashlib.md5(header), 0
+    with source.open("rb") as src, partial.open("wb") as out:
+        src.seek(start)
+        while block := src.read(CHUNK):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+        out.flush()
+        os.fsync(out.fileno())
+    return digest.hexdigest(), size
+
+
+def _problem(name: bytes) -> str:
+    try:
+        text = name.decode("utf-8")
+    except UnicodeDecodeError:
+        return "its file name is not UTF-8"
+    if not text or text in (".", "..") or "/" in text or "\\" in text:
+        return f"its file name {text!r} cannot be a file name in 0.14's store"
+    if len(text) > NAME_LIMIT:
+        return f"its file name is longer than 0.14's attachment_name ({NAME_LIMIT} characters)"
+    return ""
+
+
+def carry_back(rows: list[dict], locations: dict[str, Path], dry_run: bool = False, echo=print) -> BackReport:
+    report = BackReport()
+    for row in rows:
+        store = row["store"]
+        if store not in locations:
+            raise DjsqlgenError(f"the manifest has files of store {store!r}; give its location with --store "
+                                f"{store}=DIR")
+        root = locations[store]
+        source = root / row["source_path"]
+        if not source.is_file():
+            report.problems.append(f"{source}: 2.x's file is not there; 0.14 cannot read this attachment")
+            continue
+        found = _file_name(source)
+        if found is None:
+            report.problems.append(f"{source}: no file name before a NUL byte; not a 2.x attachment: left alone")
+            continue
+        name, start = found
+        why = _problem(name)
+        if why:
+            report.problems.append(f"{source}: {why}: left alone")
+            continue
+        header = name + b"\0"
+        target = root / f"{row['target_stem']}.{name.decode('utf-8')}"
+        size = source.stat().st_size - start
+        if _md5_after(header, target) == row["md5"]:
+            report.present += 1
+            report.in_place.append((row, name.decode("utf-8"), target.stat().st_size))
+            continue
+        if dry_run:
+            echo(f"would write {target} ({size:,} bytes) from {source}")
+            report.written += 1
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".djsqlgen-partial")
+        try:
+            written, size = _copy_contents(source, start, header, partial)
+        except OSError as exc:
+            report.problems.append(f"{source}: cannot copy it ({exc.strerror})")
+            continue
+        if written != row["md5"] or _md5_after(header, partial) != row["md5"]:
+            partial.unlink()
+            report.problems.append(f"{source}: its contents do not match 2.x's hash ({row['md5']}): left alone")
+            continue
+        os.replace(partial, target)  # atomic: 0.14 never sees half a file
+        report.written += 1
+        report.in_place.append((row, name.decode("utf-8"), size))
+    return report
+
+
+def record(db: Database, placed: list[tuple[dict, str, int]]) -> int:
+    """Name the ``~external_<store>`` rows of the files in place (one transaction); how many rows it named."""
+    named = 0
+    db.execute("START TRANSACTION")
+    try:
+        for row, name, size in placed:
+            named += db.execute(back_record_sql(row["v1_schema"], row["store"]),
+                                [name, size, row["reference"], row["source_path"]]) or 0
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return named
