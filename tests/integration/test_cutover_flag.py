@@ -118,8 +118,11 @@ def test_70_waits_for_the_transaction_that_wrote_v1_and_other_writers_go_on(db, 
         errno, message = errno_and_message(db, sql)
         assert errno == 1644 and message.startswith(f"djsqlgen W8 {s.sources[0]}."), (sql, errno, message)
         assert " is read-only since " in message and len(message) <= 128, message
-    db.execute(f"INSERT INTO {v2}.subject (subject_id) VALUES (20)")  # v2 is primary: its writes are recorded
-    assert db.query(f"SELECT row_key FROM {control}.v2_writes") == [{"row_key": "[20]"}]
+    # v2 is primary: its updates and deletes are recorded as they happen; its inserts are found by rollback/70
+    # (v2 rows no v1 row maps to: test_rollback_finds_v2_inserts), no trigger fires for them
+    db.execute(f"INSERT INTO {v2}.subject (subject_id) VALUES (20)")
+    db.execute(f"UPDATE {v2}.subject SET notes = 'in v2' WHERE subject_id = 11")
+    assert db.query(f"SELECT row_key FROM {control}.v2_writes") == [{"row_key": "[11]"}]
     status = s.run("status", str(s.plan_path))
     assert "v1: read-only since " in status.stdout and "(70_cutover.sql); v2: writable" in status.stdout, status.stdout
 
