@@ -9,9 +9,9 @@ independently of verify, in both directions (v2 against forward(v1) and v1 again
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
+from support.lock_waits import until_it_waits_for_a_row_lock
 from support.safety import FastScenario, applied
 
 from djsqlgen.run.db import ServerError, connect
@@ -227,11 +227,6 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
 ENDINGS = {"lock wait timeout": 1205, "deadlock": 1213, "kill query": 1317, "max_statement_time": 1969}
 
 
-def _waiting(watcher, thread_id: int) -> bool:
-    return bool(watcher.query("SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s "
-                              "AND trx_state = 'LOCK WAIT'", [thread_id]))
-
-
 def _end_carried_write(server_settings, client, ending: str, v1: str, v2: str, subject: int) -> int:
     """The client updates v2's animal row ``subject``; the reverse trigger's write of v1's row waits for another
     transaction's lock and is ended by ``ending``. Returns the client's error number."""
@@ -254,9 +249,7 @@ def _end_carried_write(server_settings, client, ending: str, v1: str, v2: str, s
             client.execute("SET SESSION max_statement_time = 0.5")
         thread = threading.Thread(target=write)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not _waiting(watcher, client.thread_id) and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until_it_waits_for_a_row_lock(watcher, client.thread_id, thread.is_alive)
         if ending == "deadlock":  # the holder now wants the client's v2 row: a cycle
             holder.execute(f"SELECT * FROM {v2}.animal WHERE subject_id = {subject} FOR UPDATE")
         elif ending == "kill query":
