@@ -159,6 +159,15 @@ def errno_and_message(db: Database, sql: str, args=None) -> tuple[int, str]:
     return 0, ""
 
 
+def error_of(db: Database, sql: str) -> ServerError:
+    """The server error ``sql`` fails with; the test fails if it succeeds."""
+    try:
+        db.execute(sql)
+    except ServerError as exc:
+        return exc
+    raise AssertionError(f"expected a server error, but this succeeded: {sql}")
+
+
 def steps(conn: Database, statements: list[tuple[str, Any]], failures: list) -> None:
     """Run (sql, args) pairs on ``conn``: one client's steps of an interleaving (often in a thread of its own). A
     server error ends them and is kept in ``failures`` as (errno, message)."""
@@ -295,6 +304,13 @@ class FastScenario(Scenario):
                 edit(plan)
 
         return super().plan(small_chunks, name)
+
+    def open_at_60(self, chunk_rows: int = 3) -> None:
+        """00 to 30 with the stock client, the backfill (the command, ``chunk_rows`` a chunk), then 60:
+        where a two-way plan starts syncing both ways."""
+        applied(self, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+        self.backfill(chunk_rows=chunk_rows)
+        applied(self, "60_constraints")
 
     def forward(self, last: str, first: str = "00_preflight", init_command: str | None = None) -> None:
         """Apply the forward files from ``first`` to ``last`` with the stock client (40 and 50 included)."""
