@@ -94,8 +94,13 @@ def server_settings() -> ConnectionSettings:
 
 
 @pytest.fixture
-def db(server_settings: ConnectionSettings):
-    """A fresh connection to the test server, closed after the test."""
+def db(server_settings: ConnectionSettings, prefix: str):
+    """A fresh connection to the test server, closed after the test.
+
+    It asks for ``prefix`` so that pytest closes it before ``prefix`` drops the test's schemas: a test that fails
+    with a transaction open here would otherwise hold their metadata locks, and the DROP DATABASE would wait for
+    them for lock_wait_timeout (a day by default) with every information_schema query of the server behind it.
+    """
     database = connect(server_settings)
     yield database
     database.close()

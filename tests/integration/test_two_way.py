@@ -9,10 +9,10 @@ independently of verify, in both directions (v2 against forward(v1) and v1 again
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
-from support.safety import FastScenario, applied
+from support.lock_waits import until_it_waits_for_a_row_lock
+from support.safety import FastScenario, applied, error_of
 
 from djsqlgen.run.db import ServerError, connect
 
@@ -100,12 +100,6 @@ def _same_both_ways(s: FastScenario) -> None:
             assert v1_rows == v2_rows, (table, v1_rows, v2_rows)
 
 
-def _error(db, sql: str) -> ServerError:
-    with pytest.raises(ServerError) as failed:
-        db.execute(sql)
-    return failed.value
-
-
 def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
@@ -120,7 +114,7 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
 
     # before 60: v1 writes carried (no echo, no 1442); a v2 write that would change v1 refused (W6)
     db.execute(f"INSERT INTO {v1}.subject VALUES (3, 'mouse', 'Cy', 19.25, 'kept in v1')")
-    refusal = _error(db, f"UPDATE {v2}.animal SET name = 'Cyrus' WHERE subject_id = 3")
+    refusal = error_of(db, f"UPDATE {v2}.animal SET name = 'Cyrus' WHERE subject_id = 3")
     assert refusal.errno == 1644 and "W6" in refusal.message and "animal" in refusal.message, refusal
     s.backfill()
     s.verify()
@@ -183,7 +177,7 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
                         (f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 1", "weight"),
                         (f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 1", "name"),
                         (f"INSERT INTO {v2}.session VALUES (1, 70000, '2024-01-01', 'rig1')", "session_idx")):
-        refusal = _error(db, sql)
+        refusal = error_of(db, sql)
         assert refusal.errno == 1644 and "W5" in refusal.message and f"({column})" in refusal.message, refusal
         assert len(refusal.message) <= 128
     _same_both_ways(s)
@@ -195,16 +189,16 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
         holder.execute("BEGIN")
         holder.execute(f"SELECT * FROM {v1}.subject WHERE subject_id = 1 FOR UPDATE")
         writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
-        timeout = _error(writer_db, f"UPDATE {v2}.animal SET name = 'Anna' WHERE subject_id = 1")
+        timeout = error_of(writer_db, f"UPDATE {v2}.animal SET name = 'Anna' WHERE subject_id = 1")
         assert timeout.errno == 1205, timeout
         holder.execute("ROLLBACK")
         writer_db.execute(f"UPDATE {v2}.animal SET name = 'Anne' WHERE subject_id = 1")
         # a one-way table: its v2 clients refused with the reason, v1's writes carried, on the same connection
-        refusal = _error(writer_db, f"INSERT INTO {v2}.`#kind` VALUES ('vole', 'Microtus')")
+        refusal = error_of(writer_db, f"INSERT INTO {v2}.`#kind` VALUES ('vole', 'Microtus')")
         assert refusal.errno == 1644 and "W7" in refusal.message and "sync is one-way" in refusal.message, refusal
         writer_db.execute(f"INSERT INTO {v1}.`#kind` VALUES ('vole', 'Microtus')")
         writer_db.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (901, 'vole', 'Val')")
-        assert _error(writer_db, f"DELETE FROM {v2}.`#kind` WHERE kind = 'rat'").errno == 1644
+        assert error_of(writer_db, f"DELETE FROM {v2}.`#kind` WHERE kind = 'rat'").errno == 1644
     finally:
         holder.close()
         writer_db.close()
@@ -225,11 +219,6 @@ def test_two_way_sync_through_60(db, prefix, dj_env, tmp_path, server_settings):
 # How a write a reverse trigger carries into v1 is ended, and the error the v2 client gets (as in
 # test_two_way_guard.py, now inside the generated triggers)
 ENDINGS = {"lock wait timeout": 1205, "deadlock": 1213, "kill query": 1317, "max_statement_time": 1969}
-
-
-def _waiting(watcher, thread_id: int) -> bool:
-    return bool(watcher.query("SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s "
-                              "AND trx_state = 'LOCK WAIT'", [thread_id]))
 
 
 def _end_carried_write(server_settings, client, ending: str, v1: str, v2: str, subject: int) -> int:
@@ -254,9 +243,7 @@ def _end_carried_write(server_settings, client, ending: str, v1: str, v2: str, s
             client.execute("SET SESSION max_statement_time = 0.5")
         thread = threading.Thread(target=write)
         thread.start()
-        deadline = time.monotonic() + 10
-        while not _waiting(watcher, client.thread_id) and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until_it_waits_for_a_row_lock(watcher, client.thread_id, thread.is_alive)
         if ending == "deadlock":  # the holder now wants the client's v2 row: a cycle
             holder.execute(f"SELECT * FROM {v2}.animal WHERE subject_id = {subject} FOR UPDATE")
         elif ending == "kill query":
@@ -282,9 +269,7 @@ def test_a_carried_write_ended_early_leaves_the_next_write_synced(db, prefix, dj
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     client = connect(server_settings)
     try:
         for n, (ending, errno) in enumerate(ENDINGS.items()):
@@ -327,9 +312,7 @@ def test_two_way_with_datajoint_014_clients_on_v1_and_sql_clients_on_v2(tmp_path
     plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.out, s.plan_path = out, plan_path
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=97)
-    applied(s, "60_constraints")
+    s.open_at_60(chunk_rows=97)
     v2c = f"`{common}_v2`"
     errors: list[str] = []
 
@@ -396,9 +379,7 @@ def test_a_write_from_an_older_snapshot_is_still_carried(db, prefix, dj_env, tmp
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     old_snapshot, v2_client = connect(server_settings), connect(server_settings)
     try:
         old_snapshot.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -423,9 +404,7 @@ def test_a_fixed_clock_and_a_carried_write_ended_early_leave_the_next_write_sync
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     client = connect(server_settings)
     try:
         client.execute("SET timestamp = 1700000000.123456")
@@ -457,9 +436,7 @@ def test_the_same_row_on_both_sides_at_once_rolls_the_loser_back_whole_on_both_s
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     sides = {"v1": (f"INSERT INTO {v1}.subject (subject_id, kind, nickname) VALUES ({{own}}, 'rat', 'own')",
                     f"UPDATE {v1}.subject SET nickname = 'one{{n}}' WHERE subject_id = 1"),
              "v2": (f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES ({{own}}, 'rat', 'own')",

@@ -14,7 +14,7 @@ table compared both ways by full ordered SELECTs, and verify clean.
 from __future__ import annotations
 
 import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario
 
 from djsqlgen.run.db import ServerError
 
@@ -118,9 +118,7 @@ def _same_both_ways(s: FastScenario) -> None:
 def _open(s: FastScenario) -> tuple[str, str, str, str]:
     """Through 60: v2 takes writes. The four schemas: v1 lab, v1 ephys, v2 lab, v2 ephys."""
     s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     lab, ephys = s.sources
     return f"`{lab}`", f"`{ephys}`", f"`{s.v2(lab)}`", f"`{s.v2(ephys)}`"
 

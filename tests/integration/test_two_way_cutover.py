@@ -16,10 +16,10 @@ import time
 
 import pytest
 from integration.test_sides_close import _refused_w8, _sides, _v1_writes, _v2_writes
-from integration.test_two_way import V1, _error, _same_both_ways, _two_way
+from integration.test_two_way import V1, _same_both_ways, _two_way
 from integration.test_two_way_autoinc import V1 as AUTOINC_V1
 from integration.test_two_way_autoinc import _edit as autoinc_edit
-from support.safety import FastScenario, Writer, applied, client, refused, triggers
+from support.safety import FastScenario, Writer, applied, client, error_of, refused, triggers
 
 
 def _through_60(db, prefix, dj_env, tmp_path, v1_sql: str, sync_edit, contract: dict | None = None,
@@ -116,7 +116,7 @@ def test_two_way_cutover_and_a_v1_kept_synced(db, prefix, dj_env, tmp_path, serv
     status = s.run("status", str(s.plan_path)).stdout
     assert re.search(r"v1 read-only since \S+ \S+ \(\S+\), kept in sync by v2 since \S+ \S+; .*90_retire_v1\.sql",
                      status), status
-    one_way = _error(db, f"INSERT INTO {v2}.`#kind` VALUES ('newt', '')")  # #kind cannot sync back: still W7
+    one_way = error_of(db, f"INSERT INTO {v2}.`#kind` VALUES ('newt', '')")  # #kind cannot sync back: W7
     assert "W7" in one_way.message, one_way
 
     # rollback/80 puts the forward triggers back (v1 stays closed); 80 again
@@ -226,9 +226,7 @@ def test_datajoint_014_code_keeps_reading_current_data_after_a_keep_synced_contr
     plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.out, s.plan_path = out, plan_path
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=97)
-    applied(s, "60_constraints")
+    s.open_at_60(chunk_rows=97)
     v2c = f"`{common}_v2`"
 
     def v2_subject(sid: int) -> None:

@@ -17,10 +17,10 @@ In generated triggers the comparison is by bytes (BINARY, as for key changes): u
 from __future__ import annotations
 
 import threading
-import time
 
 import pymysql
 import pytest
+from support.lock_waits import until_it_waits_for_a_row_lock
 
 from djsqlgen.run.db import ServerError, connect
 
@@ -84,12 +84,6 @@ def _in_background(db, sql: str, errors: list[int]) -> threading.Thread:
     return thread
 
 
-def _waiting(db, thread_id: int) -> bool:
-    rows = db.query("SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = %s "
-                    "AND trx_state = 'LOCK WAIT'", [thread_id])
-    return bool(rows)
-
-
 def _end_a_carried_write(server_settings, name: str, client, ending: str) -> list[int]:
     """The client writes v1 row 2; its trigger's write of v2 row 2 waits for another transaction's gap lock on v2
     and is ended by ``ending``. Returns the errors the client got."""
@@ -105,9 +99,7 @@ def _end_a_carried_write(server_settings, name: str, client, ending: str) -> lis
         if ending == "max_statement_time":
             client.execute("SET SESSION max_statement_time = 0.5")
         writer = _in_background(client, f"INSERT INTO `{name}`.v1 (id, v) VALUES (2, 2)", errors)
-        deadline = time.monotonic() + 10
-        while not _waiting(watcher, client.thread_id) and writer.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        until_it_waits_for_a_row_lock(watcher, client.thread_id, writer.is_alive)
         if ending == "deadlock":  # the holder now wants the client's new v1 row: a cycle
             holder_errors: list[int] = []
             _in_background(holder, f"SELECT * FROM `{name}`.v1 WHERE id = 2 FOR UPDATE", holder_errors).join()

@@ -17,9 +17,8 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
-from integration.test_two_way_verify import BACK, FORWARD, _report
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, error_of
+from support.two_way import BACK, FORWARD, verify_report
 
 from djsqlgen.run.db import ServerError, connect
 
@@ -65,12 +64,6 @@ def _same_both_ways(s: FastScenario) -> None:
     assert s.db.query(f"SELECT * FROM {v1}.subject {order}") == s.db.query(f"SELECT * FROM {v2}.subject {order}")
 
 
-def _error(db, sql: str) -> ServerError:
-    with pytest.raises(ServerError) as failed:
-        db.execute(sql)
-    return failed.value
-
-
 def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
@@ -88,7 +81,7 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     for sql in (f"INSERT INTO {v2}.`#probe` VALUES ('np10', 'imec', 12)",
                 f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np9'",
                 f"DELETE FROM {v2}.`#probe` WHERE probe = 'np9'"):
-        refusal = _error(db, sql)
+        refusal = error_of(db, sql)
         assert refusal.errno == 1644 and "W6" in refusal.message and "#probe" in refusal.message, (sql, refusal)
         assert len(refusal.message) <= 128
     s.backfill()
@@ -135,7 +128,7 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     db.execute(f"UPDATE {v2}.`#probe` SET probe = 'TETRODE' WHERE probe = 'Tetrode'")  # by case only (_ci)
     _same_both_ways(s)
     # a lookup row still in use: v2's foreign key refuses its delete
-    refusal = _error(db, f"DELETE FROM {v2}.`#probe` WHERE probe = 'np2'")
+    refusal = error_of(db, f"DELETE FROM {v2}.`#probe` WHERE probe = 'np2'")
     assert refusal.errno == 1451, refusal
 
     # v1 writes keep working: a new probe, every row of a probe changed at once, a delete
@@ -145,7 +138,7 @@ def test_lookup_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_set
     db.execute(f"UPDATE {v1}.probe_insertion SET probe = 'NP2' WHERE probe = 'np2'")  # every row, by case only
     _same_both_ways(s)
     # and a v1 row that disagrees with its key's values is still refused at once, naming the lookup and the key (W3)
-    refusal = _error(db, f"INSERT INTO {v1}.probe_insertion VALUES (5, 10, 'np-v1', 'other', 64, 1)")
+    refusal = error_of(db, f"INSERT INTO {v1}.probe_insertion VALUES (5, 10, 'np-v1', 'other', 64, 1)")
     assert refusal.errno == 1644 and "W3" in refusal.message and "#probe" in refusal.message, refusal
     assert "'np-v1'" in refusal.message and len(refusal.message) <= 128, refusal
     _same_both_ways(s)
@@ -160,9 +153,7 @@ def test_writers_on_both_sides_at_once(db, prefix, dj_env, tmp_path, server_sett
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     errors: list[str] = []
 
     def writer(side: str, first: int) -> None:
@@ -222,7 +213,8 @@ def test_writers_on_both_sides_at_once(db, prefix, dj_env, tmp_path, server_sett
         holder.execute("BEGIN")
         holder.execute(f"SELECT * FROM {v1}.probe_insertion WHERE probe = 'np2' LIMIT 1 FOR UPDATE")
         writer_db.execute("SET SESSION innodb_lock_wait_timeout = 1")
-        assert _error(writer_db, f"UPDATE {v2}.`#probe` SET vendor = 'locked' WHERE probe = 'np2'").errno == 1205
+        locked = error_of(writer_db, f"UPDATE {v2}.`#probe` SET vendor = 'locked' WHERE probe = 'np2'")
+        assert locked.errno == 1205, locked
         holder.execute("ROLLBACK")
         assert db.query(f"SELECT COUNT(*) AS n FROM {v2}.`#probe` WHERE vendor = 'locked'") == [{"n": 0}]
         writer_db.execute(f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np2'")
@@ -249,11 +241,9 @@ def test_verify_checks_the_lookup_both_ways(db, prefix, dj_env, tmp_path):
     s.plan(_two_way(s))
     s.generate()
     v1 = f"`{s.sources[0]}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     _same_both_ways(s)
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 0 and diffs == [], (tables, diffs)
     by_way = {(t["v2_table"].split(".")[1], t["direction"]): t for t in tables}
     assert set(by_way) == {("#probe", FORWARD), ("probe_insertion", FORWARD), ("subject", FORWARD),
@@ -265,7 +255,7 @@ def test_verify_checks_the_lookup_both_ways(db, prefix, dj_env, tmp_path):
                       "AND EVENT_OBJECT_TABLE = 'probe_insertion'", [s.sources[0]]):
         db.execute(f"DROP TRIGGER {v1}.`{t['n']}`")
     db.execute(f"UPDATE {v1}.probe_insertion SET vendor = 'behind' WHERE subject_id = 2 AND insertion_number = 2")
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 1
     found = {(d["v2_table"].split(".")[1], d["direction"], tuple(str(k) for k in json.loads(d["row_key"])))
              for d in diffs}
@@ -300,9 +290,7 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_lookup(tmp_path, prefi
     lines = s.run("plan", "check", str(plan_path)).stderr
     assert f"sync: {common}_v2.#sex <-> {common}.subject: two-way through {common}_v2.subject" in lines, lines
     assert f"sync: {common}_v2.subject <-> {common}.subject: two-way" in lines, lines
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=97)
-    applied(s, "60_constraints")
+    s.open_at_60(chunk_rows=97)
     v2_writers = [subprocess.Popen([sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{common}_v2",
                                     "--store-dir", str(store), "--worker", str(w), "--iterations", "12"],
                                    env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -331,7 +319,7 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_lookup(tmp_path, prefi
     held = {r["sex"] for r in db.query(f"SELECT sex FROM {v2c}.`#sex`")}
     assert {r["sex"] for r in db.query(f"SELECT DISTINCT sex FROM `{common}`.subject")} <= held
 
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 0 and diffs == [] and all(t["result"] == "OK" for t in tables), (tables, diffs)
     assert {t["v2_table"] for t in tables if t["direction"] == BACK} >= {f"{common}_v2.subject"}
 
@@ -365,9 +353,7 @@ def test_two_lookups_of_one_table_with_renamed_columns(db, prefix, dj_env, tmp_p
         assert f"sync: {dst}.{lookup} <-> {s.sources[0]}.recording: two-way through {dst}.recording" in lines, lines
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{dst}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
 
     def same() -> None:
         assert db.query(f"SELECT * FROM {v1}.recording ORDER BY recording_id") == db.query(
@@ -407,14 +393,12 @@ def test_a_lookup_of_a_retyped_column_stays_one_way_and_v2_refuses_its_writes(db
     assert (f"sync: {dst}.#probe <- {src}.probe_insertion: one-way (a lookup goes back through the rows of "
             f"{dst}.probe_insertion, which syncs one way)") in lines, lines
     s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     v1, v2 = f"`{src}`", f"`{dst}`"
     for sql, table in ((f"INSERT INTO {v2}.`#probe` VALUES ('np10', 'imec', 12)", "#probe"),
                        (f"UPDATE {v2}.`#probe` SET vendor = 'IMEC' WHERE probe = 'np1'", "#probe"),
                        (f"UPDATE {v2}.probe_insertion SET depth = 9 WHERE subject_id = 1", "probe_insertion")):
-        refusal = _error(db, sql)
+        refusal = error_of(db, sql)
         # the table whole, the way out, and the reason (as much of it as fits)
         assert refusal.errno == 1644 and refusal.message.startswith(
             f"djsqlgen W7 {dst}.{table}: write to v1; syncs one way: "), refusal
@@ -449,9 +433,7 @@ def test_writers_of_different_rows_share_a_key_only_lookup_row_without_waiting(d
     s.plan(edit)
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     holder, writer_db = connect(server_settings), connect(server_settings)
     try:
         holder.execute("BEGIN")

@@ -14,9 +14,9 @@ ways by full ordered SELECTs, independently of verify, and verify is clean in bo
 from __future__ import annotations
 
 import pytest
-from integration.test_two_way_split import _open_at_60, datajoint_on_both_sides, refused_at_write, verified_both_ways
-from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
+from support.two_way import (BACK, FORWARD, datajoint_on_both_sides, refused_at_write,
+                              two_way_at_60, verified_both_ways, verify_report)
 
 from djsqlgen.run.db import ServerError, connect
 
@@ -195,7 +195,7 @@ def test_part_merge_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server
     _merge_same_both_ways(s)
     verified_both_ways(s, {("scan", BACK), ("scan", FORWARD)})
     # the part's v1 rows are checked against reverse(v2) too, beside the master's
-    _, tables, _ = _report(s)
+    _, tables, _ = verify_report(s)
     back = [t for t in tables if t["direction"] == BACK and t["from_v1"] == f"{src}.scan__quality"]
     assert len(back) == 1 and back[0]["result"] == "OK" and back[0]["v1_rows"] == 25, tables
     status = s.run("status", str(s.plan_path)).stdout
@@ -277,7 +277,7 @@ def test_the_round_trip_check_covers_an_extracted_part(db, prefix, dj_env, tmp_p
 @pytest.mark.parametrize("shape", ["extract", "merge"])
 def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_parts(db, prefix, dj_env, tmp_path, dj014_python, shape):
     s = FastScenario(db, prefix, dj_env, tmp_path)
-    _open_at_60(s, V1 if shape == "extract" else MERGE_V1, _two_way if shape == "extract" else _merged)
+    two_way_at_60(s, V1 if shape == "extract" else MERGE_V1, _two_way if shape == "extract" else _merged)
     datajoint_on_both_sides(s, dj014_python, shape)
     (_same_both_ways if shape == "extract" else _merge_same_both_ways)(s)
     v1 = f"`{s.sources[0]}`"

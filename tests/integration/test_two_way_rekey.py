@@ -10,8 +10,7 @@ key); a v2 key that v1 cannot give back (v1's key column dropped from v2) keeps 
 
 from __future__ import annotations
 
-import pytest
-from support.safety import FastScenario, applied
+from support.safety import FastScenario, applied, error_of
 
 from djsqlgen.run.db import ServerError
 
@@ -93,12 +92,6 @@ def _same_both_ways(s: FastScenario) -> None:
     assert s.db.query(COUNTS.format(v=names["v1"])) == s.db.query(COUNTS.format(v=names["v2"]))
 
 
-def _error(db, sql: str) -> ServerError:
-    with pytest.raises(ServerError) as failed:
-        db.execute(sql)
-    return failed.value
-
-
 def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_path):
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.create_v1(V1)
@@ -112,7 +105,8 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"INSERT INTO {v1}.session VALUES (2, 2, '2024-01-03 11:00:00', 'before backfill')")
     db.execute(f"INSERT INTO {v1}.session__trial VALUES (2, 2, 1, 'hit')")
     db.execute(f"DELETE FROM {v1}.session WHERE subject_id = 2 AND session_idx = 2")  # v1's cascade, before 60
-    refusal = _error(db, f"INSERT INTO {v2}.session (subject_id, session_start, session_idx) VALUES (1, '2024-09-01', 8)")
+    refusal = error_of(db, f"INSERT INTO {v2}.session (subject_id, session_start, session_idx) "
+                           "VALUES (1, '2024-09-01', 8)")
     assert refusal.errno == 1644 and refusal.message.startswith("djsqlgen W6 "), refusal  # v2 writes from 60 on
     s.backfill()
     s.verify()
@@ -153,7 +147,7 @@ def test_a_rekeyed_table_and_its_child_sync_both_ways(db, prefix, dj_env, tmp_pa
     db.execute(f"DELETE FROM {v2}.session WHERE subject_id = 2 AND session_idx = 1")
     _same_both_ways(s)
     # v2's RESTRICT (as v1's): a subject with sessions is not deleted on either side
-    assert _error(db, f"DELETE FROM {v2}.subject WHERE subject_id = 1").errno == 1451
+    assert error_of(db, f"DELETE FROM {v2}.subject WHERE subject_id = 1").errno == 1451
     _same_both_ways(s)
 
     # v1 writes as before, carried into v2 (and not back)
@@ -181,9 +175,7 @@ def test_a_v2_write_that_would_merge_two_v1_rows_is_refused(db, prefix, dj_env, 
     s.plan(_rekey(s))
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     db.execute(f"INSERT INTO {v2}.session (subject_id, session_start, session_idx) VALUES (1, '2024-02-01', 9)")
     db.execute(f"INSERT INTO {v1}.session VALUES (1, 3, '2024-02-03 10:00:00', 'from v1')")
     before = {side: db.query(COUNTS.format(v=side)) for side in (v1, v2)}
@@ -191,7 +183,7 @@ def test_a_v2_write_that_would_merge_two_v1_rows_is_refused(db, prefix, dj_env, 
                 f"VALUES (1, '2024-05-01 08:00:00', 1, 'collides')",
                 f"UPDATE {v2}.session SET session_idx = 1 WHERE subject_id = 1 AND session_idx = 9",
                 f"UPDATE {v2}.session SET session_idx = 2, note = 'x' WHERE subject_id = 1 AND session_idx = 3"):
-        refusal = _error(db, sql)
+        refusal = error_of(db, sql)
         assert refusal.errno == 1644, refusal
         assert refusal.message.startswith("djsqlgen W1 ") and "session (subject_id, session_idx)" in refusal.message, \
             refusal
@@ -199,7 +191,7 @@ def test_a_v2_write_that_would_merge_two_v1_rows_is_refused(db, prefix, dj_env, 
     assert {side: db.query(COUNTS.format(v=side)) for side in (v1, v2)} == before
     _same_both_ways(s)
     # v1's own collision is v1's duplicate key, as without the migration
-    assert _error(db, f"INSERT INTO {v1}.session VALUES (1, 1, '2024-06-01 08:00:00', '')").errno == 1062
+    assert error_of(db, f"INSERT INTO {v1}.session VALUES (1, 1, '2024-06-01 08:00:00', '')").errno == 1062
     assert s.verify().returncode == 0
 
 
@@ -231,9 +223,7 @@ def test_writers_on_both_sides_at_once_on_a_rekeyed_table(db, prefix, dj_env, tm
     s.plan(_rekey(s))
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     errors: list[str] = []
 
     def writer(side: str, first: int) -> None:
@@ -302,9 +292,7 @@ def test_a_child_of_a_one_way_table_whose_key_moves_from_v2_syncs_both_ways(db, 
     assert f"sync: {s.v2()}.session <-> {s.sources[0]}.session: two-way" in checked.stderr, checked.stderr
     assert f"sync: {s.v2()}.trial_event <-> {s.sources[0]}.trial_event: two-way" in checked.stderr, checked.stderr
     s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     tables = (("session", "subject_id, session_idx"), ("session__trial", "subject_id, session_idx, trial_idx"),
               ("trial_event", "subject_id, session_idx, trial_idx, event_idx"))
 

@@ -24,8 +24,7 @@ from typing import Callable
 import pytest
 from integration import test_two_way, test_two_way_autoinc, test_two_way_lookup
 from integration.test_sides_close import _v1_writes, _v2_writes
-from integration.test_two_way import _error
-from support.safety import FastScenario, applied, env_for
+from support.safety import FastScenario, applied, env_for, error_of
 from support.servers import compare_servers, like_prefix
 
 from djsqlgen.run.db import ServerError, connect
@@ -130,22 +129,23 @@ def _subject_refusals(s: FastScenario, primary, replica) -> None:
     and in a transaction rolled back; nothing of the refused statement on either side of either server."""
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     with connect(primary.dba_settings) as conn:
-        refusal = _error(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (900, 'rat', 'x😀')")
+        refusal = error_of(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) "
+                                 "VALUES (900, 'rat', 'x😀')")
         assert refusal.errno == 1644 and "W5" in refusal.message, refusal
         # the second row refused: the first, carried into v1 by then, goes with the statement
-        assert "W5" in _error(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (902, 'rat', 'ok'), "
-                                    "(903, 'rat', 'x😀')").message
+        assert "W5" in error_of(conn, f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES "
+                                "(902, 'rat', 'ok'), (903, 'rat', 'x😀')").message
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name) VALUES (901, 'rat', 'kept')")
         conn.execute(f"INSERT INTO {v2}.session VALUES (901, 1, '2024-04-01', 'rig1')")
-        refusal = _error(conn, f"INSERT INTO {v2}.session VALUES (901, 70000, '2024-04-01', 'rig1')")
+        refusal = error_of(conn, f"INSERT INTO {v2}.session VALUES (901, 70000, '2024-04-01', 'rig1')")
         assert "W5" in refusal.message, refusal
-        refusal = _error(conn, f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 901")
+        refusal = error_of(conn, f"UPDATE {v2}.animal SET weight = 0.1 WHERE subject_id = 901")
         assert "W5" in refusal.message, refusal
         conn.execute("COMMIT")
         conn.execute("BEGIN")
         conn.execute(f"UPDATE {v2}.animal SET name = 'gone' WHERE subject_id = 901")
-        _error(conn, f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 901")
+        error_of(conn, f"UPDATE {v2}.animal SET name = REPEAT('x', 33) WHERE subject_id = 901")
         conn.execute("ROLLBACK")
     rows = s.db.query(f"SELECT subject_id, nickname, weight FROM {v1}.subject WHERE subject_id BETWEEN 900 AND 903")
     assert rows == [{"subject_id": 901, "nickname": "kept", "weight": None}], rows
@@ -156,12 +156,12 @@ def _subject_refusals(s: FastScenario, primary, replica) -> None:
 def _v1_closed(conn, alone: str, v2_writes: list[str], refused: list[str]) -> None:
     """A closed v1 refuses its clients (W8): ``alone`` in autocommit, ``refused`` inside a transaction whose
     ``v2_writes`` (carried into v1) then commit."""
-    assert "W8" in _error(conn, alone).message
+    assert "W8" in error_of(conn, alone).message
     conn.execute("BEGIN")
     for sql in v2_writes:
         conn.execute(sql)
     for sql in refused:
-        assert "W8" in _error(conn, sql).message
+        assert "W8" in error_of(conn, sql).message
     conn.execute("COMMIT")
 
 
@@ -197,10 +197,10 @@ def _note_refusals(s: FastScenario, primary, replica) -> None:
     then committed; a v2 transaction rolled back after v1 issued ids: nothing of them on either side, either server."""
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
     with connect(primary.dba_settings) as conn:
-        assert _error(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh'), ('first')").errno == 1062
+        assert error_of(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh'), ('first')").errno == 1062
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('kept')")
-        assert _error(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh2'), ('kept')").errno == 1062
+        assert error_of(conn, f"INSERT INTO {v2}.note (title) VALUES ('fresh2'), ('kept')").errno == 1062
         conn.execute("COMMIT")
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v2}.note (title) VALUES ('gone')")
@@ -262,13 +262,13 @@ def _probe_refusals(s: FastScenario, primary, replica) -> None:
     v1 = f"`{s.sources[0]}`"
     bad = f"INSERT INTO {v1}.probe_insertion VALUES (1, 90, 'np2', 'not imec', NULL, 1)"
     with connect(primary.dba_settings) as conn:
-        assert "W3" in _error(conn, bad).message
+        assert "W3" in error_of(conn, bad).message
         # the second row refused: the first, carried into v2 by then, goes with the statement
-        assert "W3" in _error(conn, f"INSERT INTO {v1}.probe_insertion VALUES (1, 92, 'np-92', 'x', 1, 1), "
+        assert "W3" in error_of(conn, f"INSERT INTO {v1}.probe_insertion VALUES (1, 92, 'np-92', 'x', 1, 1), "
                                     "(1, 93, 'np2', 'not imec', NULL, 1)").message
         conn.execute("BEGIN")
         conn.execute(f"INSERT INTO {v1}.probe_insertion VALUES (1, 91, 'np2', 'imec', NULL, 1)")
-        assert "W3" in _error(conn, bad).message
+        assert "W3" in error_of(conn, bad).message
         conn.execute("COMMIT")
     assert s.db.query(f"SELECT insertion_number FROM {v1}.probe_insertion WHERE subject_id = 1 "
                       "AND insertion_number >= 90") == [{"insertion_number": 91}]

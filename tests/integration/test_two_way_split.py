@@ -12,13 +12,11 @@ directions.
 
 from __future__ import annotations
 
-import json
-
-import pytest
-from integration.test_two_way_verify import BACK, FORWARD, _report
 from support.safety import FastScenario, applied
+from support.two_way import (BACK, FORWARD, datajoint_on_both_sides, refused_at_write,
+                              two_way_at_60, verified_both_ways)
 
-from djsqlgen.run.db import ServerError, connect
+from djsqlgen.run.db import connect
 
 V1 = """
 CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
@@ -57,56 +55,9 @@ def _same_both_ways(s: FastScenario) -> None:
         s.db.query(f"SELECT * FROM {v2}.subject ORDER BY subject_id")
 
 
-def refused_at_write(db, sql: str, code: str, table: str) -> None:
-    """``sql`` fails with a trigger's refusal ``code`` (1644), naming ``table``, within 128 characters."""
-    with pytest.raises(ServerError) as failed:
-        db.execute(sql)
-    e = failed.value
-    assert e.errno == 1644 and f"djsqlgen {code}" in e.message and table in e.message, (sql, e)
-    assert len(e.message) <= 128, e.message
-
-
-def verified_both_ways(s: FastScenario, checked: set[tuple[str, str]]) -> None:
-    """`djsqlgen verify` clean, ``checked`` (v2 table, direction) among what it checked."""
-    code, tables, diffs = _report(s)
-    assert code == 0 and diffs == [], (tables, diffs)
-    ways = {(t["v2_table"].split(".")[1], t["direction"]) for t in tables}
-    assert checked <= ways, ways
-
-
 def _clean_both_ways(s: FastScenario) -> None:
     verified_both_ways(s, {("ephys_recording", BACK), ("imaging_recording", BACK), ("ephys_recording", FORWARD),
                            ("imaging_recording", FORWARD)})
-
-
-def datajoint_on_both_sides(s: FastScenario, dj014_python, shape: str, iterations: int = 12) -> None:
-    """DataJoint 2.3 users on v2 and DataJoint 0.14 users on v1 at once, two of each (tests/support/
-    dj_parts_writers.py): inserts with parts, update1, cascading deletes. Each must finish every iteration."""
-    import subprocess
-    import sys
-
-    from support.engine import SUPPORT
-
-    script = str(SUPPORT / "dj_parts_writers.py")
-    writers = [subprocess.Popen([str(python), script, "--schema", schema, "--shape", shape, "--side", side,
-                                 "--worker", str(w), "--iterations", str(iterations)],
-                                env=s.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for python, schema, side in ((sys.executable, s.v2(), "v2"), (dj014_python, s.sources[0], "v1"))
-               for w in (1, 2)]
-    for w in writers:
-        stdout, stderr = w.communicate(timeout=600)
-        assert w.returncode == 0, stderr[-3000:]
-        assert json.loads(stdout.splitlines()[-1])["inserted"] == iterations, stdout
-
-
-def _open_at_60(s: FastScenario, v1: str, edit) -> None:
-    s.create_v1(v1)
-    s.plan(edit(s))
-    s.generate()
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
-
 
 
 def test_split_syncs_both_ways_from_60(db, prefix, dj_env, tmp_path, server_settings):
@@ -204,7 +155,7 @@ def test_the_round_trip_check_covers_each_side(db, prefix, dj_env, tmp_path):
 
 def test_datajoint_2_on_v2_and_datajoint_014_on_v1_with_a_split(db, prefix, dj_env, tmp_path, dj014_python):
     s = FastScenario(db, prefix, dj_env, tmp_path)
-    _open_at_60(s, V1, _two_way)
+    two_way_at_60(s, V1, _two_way)
     datajoint_on_both_sides(s, dj014_python, "split")
     _same_both_ways(s)
     # 2 x 12 rows a side, a third of them deleted

@@ -12,17 +12,7 @@ import json
 
 from integration.test_two_way import V1, _same_both_ways, _two_way
 from support.safety import FastScenario, applied, client, refused
-
-FORWARD, BACK = "v2 from v1", "v1 from v2"
-
-
-def _report(s: FastScenario) -> tuple[int, list[dict], list[dict]]:
-    """`djsqlgen verify`'s exit status, and its two tables (per table and direction; the keys that differ) as the
-    verify_report procedure returns them for that run."""
-    done = s.run("verify", str(s.plan_path), check=False)
-    run_id = s.db.query(f"SELECT MAX(run_id) AS r FROM `{s.control}`.verify_run")[0]["r"]
-    results = s.db.call_results(f"CALL `{s.control}`.verify_report({int(run_id)})")
-    return done.returncode, results[0], results[1] if len(results) > 1 else []
+from support.two_way import BACK, FORWARD, verify_report
 
 
 def test_verify_checks_v1_against_reverse_v2_and_names_the_direction(db, prefix, dj_env, tmp_path):
@@ -31,12 +21,10 @@ def test_verify_checks_v1_against_reverse_v2_and_names_the_direction(db, prefix,
     s.plan(_two_way(s))
     s.generate()
     v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill()
-    applied(s, "60_constraints")
+    s.open_at_60()
     _same_both_ways(s)
 
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 0 and diffs == [], (tables, diffs)
     by_way = {(t["v2_table"].split(".")[1], t["direction"]): t for t in tables}
     # every v2 table forward; the two-way ones back too (#kind syncs one way: forward only)
@@ -56,7 +44,7 @@ def test_verify_checks_v1_against_reverse_v2_and_names_the_direction(db, prefix,
     db.execute(f"TRUNCATE TABLE {v1}.session__trial")
     assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = 2") == [{"name": "Bé"}]
 
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 1
     result = {(t["v2_table"].split(".")[1], t["direction"]): t["result"] for t in tables}
     for table in ("animal", "session", "session__trial"):
@@ -162,9 +150,7 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_at_once_equal_both_ways(tmp_p
     plan_path, out = migration_files(tmp_path, prefix, [common, ephys], dj_env, edit)
     s = FastScenario(db, prefix, dj_env, tmp_path)
     s.out, s.plan_path = out, plan_path
-    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
-    s.backfill(chunk_rows=97)
-    applied(s, "60_constraints")
+    s.open_at_60(chunk_rows=97)
     v2_writers = [subprocess.Popen([sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{common}_v2",
                                     "--store-dir", str(store), "--worker", str(w), "--iterations", "16"],
                                    env=dj_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -196,7 +182,7 @@ def test_datajoint_2_on_v2_and_datajoint_014_on_v1_at_once_equal_both_ways(tmp_p
                     ) == [{"n": 24}]
     assert db.query(f"SELECT COUNT(*) AS n FROM {v2c}.subject WHERE cohort = '2x'") == [{"n": 24}]
 
-    code, tables, diffs = _report(s)
+    code, tables, diffs = verify_report(s)
     assert code == 0 and diffs == [] and all(t["result"] == "OK" for t in tables), (tables, diffs)
     assert {t["v2_table"] for t in tables if t["direction"] == BACK} >= {f"{common}_v2.subject",
                                                                         f"{common}_v2.session"}
