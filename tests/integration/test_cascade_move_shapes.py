@@ -173,7 +173,7 @@ def scenario(request, db, prefix, dj_env, tmp_path):
         applied(s, "60_constraints")
     if state == "rollback_60":
         applied(s, "rollback/60_constraints")
-    s.param = state
+    s.param, s.sync = state, sync
     return s
 
 
@@ -228,6 +228,18 @@ def test_key_moves_and_cascading_deletes_reach_v2_in_every_shape(scenario):
         ("ed", _d("2019-06-02"), "U", 1, 1, 7), ("ed", _d("2019-06-02"), "U", 1, 2, 7)]
     assert s.rows(common, "kid") == [(1, 2, 1), (1, 2, 2), (3, 100, 1), (5, 1, 1)]
     assert s.verify(check=False).returncode == 0, s.verify(check=False).stdout[-3000:]
+    if s.sync == "two-way" and s.param == "60_constraints":  # v2's clients move keys too, carried back into v1
+        v2common, v2other = s.v2(common), s.v2(other)
+        for sql in (f"UPDATE `{v2common}`.subject SET nick = 'ED' WHERE nick = 'ed'",
+                    f"UPDATE `{v2common}`.subject SET sex = 'M', nick = 'ed' WHERE nick = 'ED'",
+                    f"UPDATE `{v2common}`.lab SET site = 'v ' WHERE site = 'w'",
+                    f"UPDATE `{v2common}`.person SET pid = 50 WHERE pid = 5",
+                    f"DELETE FROM `{v2other}`.channel WHERE nick = 'cyd'"):
+            s.db.execute(sql)
+            _same(s)
+        assert s.rows(other, "cleaning") == [(1, "x", 9, 1), (2, "X", 2, 5), (3, "x", None, 1), (4, None, None, None),
+                                              (5, "v ", 1, 1), (6, "y", 1, 1)]
+        assert s.verify(check=False).returncode == 0
     if s.param != "60_constraints":  # v2's foreign keys agree with the rows the triggers moved
         applied(s, "60_constraints")
         _same(s)
