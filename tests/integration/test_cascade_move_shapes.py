@@ -125,6 +125,9 @@ def _writes(common: str, other: str) -> list[list[str]]:
         [f"UPDATE `{common}`.subject SET sex = 'F' WHERE nick = 'di'"],
         [f"UPDATE `{common}`.subject SET dob = '2019-06-02', sex = 'U' WHERE nick = 'ed'"],  # two of three at once
         [f"UPDATE `{common}`.subject SET weight = 22 WHERE nick = 'Ann'"],  # no key moves
+        # several keys moved by one statement, and a shift that v1 takes in descending order
+        [f"UPDATE `{common}`.lab SET bld = bld + 100 WHERE site IN ('x', 'w')"],
+        [f"UPDATE `{common}`.room SET room = room + 1 WHERE site = 'x' AND bld = 109 ORDER BY room DESC"],
         # new rows at the old keys
         [f"INSERT INTO `{common}`.lab VALUES ('x', 1), ('y', 1)",
          f"INSERT INTO `{common}`.room VALUES ('x', 1, 1, 'new'), ('y', 1, 1, 'new')",
@@ -219,7 +222,7 @@ def test_key_moves_and_cascading_deletes_reach_v2_in_every_shape(scenario):
         _same(s)
     # what v1 holds now, as the statements meant (the comparison above would pass with both sides unchanged)
     assert s.rows(common, "seat") == [
-        ("X", 2, 5, 1), ("X", 2, 5, 2), ("w", 1, 1, 1), ("x", 1, 1, 1), ("x", 9, 1, 1), ("x", 9, 1, 2)]
+        ("X", 2, 5, 1), ("X", 2, 5, 2), ("w", 101, 1, 1), ("x", 1, 1, 1), ("x", 109, 2, 1), ("x", 109, 2, 2)]
     assert s.rows(other, "channel", "CAST(nick AS BINARY), session, probe") == [
         ("bob ", _d("2020-02-29"), "M", 1, 1, 7), ("bob ", _d("2020-02-29"), "M", 1, 2, 7),
         ("cy", _d("2021-12-31"), "U", 1, 1, 7), ("cyd", _d("2021-12-31"), "U", 1, 1, 7),
@@ -237,8 +240,8 @@ def test_key_moves_and_cascading_deletes_reach_v2_in_every_shape(scenario):
                     f"DELETE FROM `{v2other}`.channel WHERE nick = 'cyd'"):
             s.db.execute(sql)
             _same(s)
-        assert s.rows(other, "cleaning") == [(1, "x", 9, 1), (2, "X", 2, 5), (3, "x", None, 1), (4, None, None, None),
-                                              (5, "v ", 1, 1), (6, "y", 1, 1)]
+        assert s.rows(other, "cleaning") == [(1, "x", 109, 2), (2, "X", 2, 5), (3, "x", None, 1),
+                                              (4, None, None, None), (5, "v ", 101, 1), (6, "y", 1, 1)]
         assert s.verify(check=False).returncode == 0
     if s.param != "60_constraints":  # v2's foreign keys agree with the rows the triggers moved
         applied(s, "60_constraints")
