@@ -845,7 +845,7 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
             gapless = ("; a row not copied yet is written first at its old key, so the move locks no gap"
                        if _fills_gaps(ctx, t) else "")
             if _two_way_row(ctx, impact):  # looked for only when the key did change
-                moved = _carried(ctx, t, event, written_row.at_old_key(t), written_row.move(t))
+                moved = _carried(ctx, t, event, written_row.at_old_key(t, exact=True), written_row.move(t))
                 moves.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                               f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
             elif t.id in cascaded:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from djsqlgen.engines.impacts import Impact
 from djsqlgen.engines.split_back import owned_condition
-from djsqlgen.engines.source import same_bytes, stored_same, table_sql
+from djsqlgen.engines.source import is_text, same_bytes, stored_same, table_sql
 from djsqlgen.engines.values import as_stored_key
 from djsqlgen.model.expr import bound
 from djsqlgen.model.target import DRIVING, Target
@@ -130,9 +130,17 @@ def key_moved(target: Target) -> str:
     return f"NOT ({' AND '.join(parts)})"
 
 
-def at_old_key(target: Target) -> Lookup:
-    """The row at OLD's key (a move or a delete has a row to write)."""
-    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {_at_key(target, 'OLD')}", False)
+def at_old_key(target: Target, exact: bool = False) -> Lookup:
+    """The row at OLD's key (a move or a delete has a row to write). ``exact`` (a move): its key byte for byte OLD's,
+    where v2 compares keys through a _ci or PAD SPACE collation. A case- or space-only move ('ann' → 'Ann') that the
+    other side has made already (v1's own ON UPDATE CASCADE, say) leaves there a row its collation calls equal to OLD's
+    key: the move it would take for still to be done (refused before 60 as a write that changes the other side)."""
+    at = _at_key(target, "OLD")
+    if exact:
+        bind = bound(DRIVING, "OLD")
+        at += "".join(f"\n  AND {stored_same(f'dst.{_q(c.name)}', c.expr.render(bind), c.decl)}"
+                      for c in target.key_columns if is_text(c.decl))
+    return Lookup(f"FROM {table_sql(target.schema, target.name)} AS dst\nWHERE {at}", False)
 
 
 def _indented(text: str) -> str:
