@@ -777,8 +777,8 @@ BEGIN
     COMMIT;
   ELSE
     IF v_checkpoint IS NULL OR v_end IS NULL THEN
-      -- The table's copy begins (or resumes from an older djsqlgen's checkpoint, which kept no end): its end is the
-      -- last key now. A resumed copy keeps the end it began with: it ends, and its progress has one total.
+      -- The table's copy begins (or its checkpoint came without an end): its end is the last key now. A resumed
+      -- copy keeps the end it began with, so that a copy stopped and resumed again and again ends too.
       SET @djsqlgen_found = 0, v_end = NULL;
       EXECUTE djsqlgen_bf_end_key;
       IF @djsqlgen_found = 1 THEN
