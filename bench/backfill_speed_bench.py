@@ -1,6 +1,6 @@
 """The backfill against one bulk INSERT…SELECT of the same rows, side by side (issue 25).
 
-Three v1 tables, each in its own schema with its own identity plan (schemas ``bench_bs_*``):
+Three v1 tables, each in its own schema with its own identity plan (schemas ``bench_bs_*``, or ``$BENCH_PREFIX*``):
 
 - ``wide``: ``--wide-rows`` rows (default 300,000) of an int key, a few small columns and a 1 KB blob;
 - ``narrow``: ``--narrow-rows`` rows (default 1,000,000) of an int key and two small numbers;
@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 from common import ServerCpu, connect, djsqlgen, run
 
-PREFIX = "bench_bs_"
+PREFIX = os.environ.get("BENCH_PREFIX", "bench_bs_")  # a name of your own on a shared server (bench_<you>_)
 BLOB = "CONCAT(" + ", ".join(f"UNHEX(SHA2(CONCAT(seq, '-{i}'), 512))" for i in range(16)) + ")"  # 1 KB per row
 SHAPES = {
     "wide": ("id int NOT NULL, subject int NOT NULL, name varchar(64) CHARACTER SET utf8mb4 NOT NULL, "

@@ -69,8 +69,8 @@ def undo(ctx: Context, target: Target) -> list[Statement]:
                   done_when=f"NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
                             f"{quote_literal(target.schema)} AND TABLE_NAME = {quote_literal(target.name)})"),
         Statement(f"progress_reset.{target.id}",
-                  f"UPDATE {ctx.control_table('progress')} SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, "
-                  f"started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = "
+                  f"UPDATE {ctx.control_table('progress')} SET checkpoint = NULL, end_key = NULL, rows_copied = 0, "
+                  f"chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = "
                   f"{quote_literal(target.id)}", "start its backfill from the beginning next time",
                   done_when=f"NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
                             f"{quote_literal(ctx.control)} AND TABLE_NAME = 'progress')"),

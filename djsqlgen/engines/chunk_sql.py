@@ -32,8 +32,10 @@ def walk_columns(ctx: Context, target: Target) -> dict[str, str]:
         "key_order_desc": walk.key_desc,
         "after_lo": walk.after_lo,
         "upto_hi": walk.upto_hi,
+        "upto_end": walk.upto_end,
         "lo_from_checkpoint": walk.decode_lo,
         "hi_checkpoint": walk.encode_hi,
+        "end_from_checkpoint": walk.decode_end,
     }
 
 

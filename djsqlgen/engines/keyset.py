@@ -48,6 +48,7 @@ class KeyColumn:
 class KeyVariable:
     lo: str
     hi: str
+    end: str  # the walk's end: the last key when the table's copy began (the backfill stops there)
     select: str  # what the bound query selects into the variable
     column: str  # the column as compared with the variable
     decode: str  # the lo variable's value from the JSON checkpoint
@@ -116,9 +117,9 @@ class Walk:
             extract = f"JSON_UNQUOTE(JSON_EXTRACT({CHECKPOINT}, '$[{i - 1}]'))"
             select = f"{column} + 0" if t.base == "enum" else f"CAST({column} AS DOUBLE)" if t.base == "float" \
                 else column
-            lo, hi = f"@djsqlgen_lo_{i}", f"@djsqlgen_hi_{i}"
+            lo, hi, end = f"@djsqlgen_lo_{i}", f"@djsqlgen_hi_{i}", f"@djsqlgen_end_{i}"
             binary = t.family == "binary" or k.charset == "binary"
-            out.append(KeyVariable(lo, hi, select, column, _typed(extract, t, k),
+            out.append(KeyVariable(lo, hi, end, select, column, _typed(extract, t, k),
                                    f"HEX({hi})" if binary else f"CAST({hi} AS CHAR CHARACTER SET utf8mb4)",
                                    _compared(t)))
         return out
@@ -158,6 +159,11 @@ class Walk:
         return ", ".join(f"{v.lo} = {v.decode}" for v in self.variables)
 
     @property
+    def decode_end(self) -> str:
+        """The end variables from a checkpoint (the end key is kept as one, in the progress row)."""
+        return ", ".join(f"{v.end} = {v.decode}" for v in self.variables)
+
+    @property
     def encode_hi(self) -> str:
         return f"JSON_ARRAY({', '.join(v.encode_hi for v in self.variables)})"
 
@@ -170,6 +176,11 @@ class Walk:
     def upto_hi(self) -> str:
         vs = self.variables
         return keyset_predicate([v.column for v in vs], [v.compared.format(v.hi) for v in vs], "<", "<=")
+
+    @property
+    def upto_end(self) -> str:
+        vs = self.variables
+        return keyset_predicate([v.column for v in vs], [v.compared.format(v.end) for v in vs], "<", "<=")
 
     def on(self, other: Walk) -> Walk:
         """The same bounds over another table's key columns (aligned verify: v2 keys compare like v1's)."""

@@ -20,13 +20,11 @@ from djsqlgen.engines.guards import phase_log
 from djsqlgen.model.identity import column_decl
 from djsqlgen.model.target import DRIVING, ColumnDecl, TableRef, Target
 from djsqlgen.sqltext.messages import one_way_message, writer_message
-from djsqlgen.sqltext.naming import one_way_trigger_name
+from djsqlgen.sqltext.naming import ENGINE_SESSION, one_way_trigger_name  # noqa: F401 - re-exported
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 from djsqlgen.sqltext.render import render
 from djsqlgen.sqltext.statements import Owned, Statement
 
-# Set by a generated file whose own writes to v2 must not reach v1 (and unset at its end), and by the backfill.
-ENGINE_SESSION = "@djsqlgen_engine_session"
 # Set by a forward trigger to the start time of the statement that fired it (two-way plans with one-way tables).
 CARRYING = "@djsqlgen_carrying"
 # Two-way: the start time of the statement whose trigger is carrying a write to the other side, while it does (see

@@ -16,7 +16,7 @@ from djsqlgen.run.backfill_control import check_v1_unchanged, log_phase, request
 from djsqlgen.run.chunked import ChunkedRun
 from djsqlgen.run.db import Database, ServerError, query_each_schema
 from djsqlgen.run.throttle import ChunkSizer, Throttle, backfill_ceiling
-from djsqlgen.sqltext.naming import BACK_DIRECTION, FORWARD_DIRECTION, run_lock
+from djsqlgen.sqltext.naming import BACK_DIRECTION, ENGINE_SESSION, FORWARD_DIRECTION, run_lock
 from djsqlgen.sqltext.quoting import quote_qualified
 
 if TYPE_CHECKING:  # annotations only: a job reads the plan as plan.job.JobPlan (pydantic stays unloaded)
@@ -136,8 +136,6 @@ def _engine_session(db: Database, plan: Plan) -> None:
     """The backfill's copies are not v2 clients' writes: two-way sync carries none back to v1 (a one-way v2 table lets
     them in; djsqlgen.engines.two_way), and v2's write trackers (on from 30 when the cut-over renames nothing) skip
     them without reading anything."""
-    from djsqlgen.engines.two_way import ENGINE_SESSION
-
     db.execute(f"SET {ENGINE_SESSION} = 1")
 
 

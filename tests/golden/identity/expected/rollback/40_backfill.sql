@@ -100,7 +100,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.session__trial';
+    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.session__trial';
   END IF;
 
   -- empty lab_v2.session (it only holds copies); the next backfill copies it again
@@ -110,7 +110,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.session';
+    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.session';
   END IF;
 
   -- empty lab_v2.subject (it only holds copies); the next backfill copies it again
@@ -120,7 +120,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.subject';
+    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.subject';
   END IF;
 
   -- empty lab_v2.#kind (it only holds copies); the next backfill copies it again
@@ -130,7 +130,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_lab_identity' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.#kind';
+    UPDATE `djsqlgen_lab_identity`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'lab_v1.#kind';
   END IF;
 END;;
 DELIMITER ;

@@ -1,0 +1,149 @@
+"""The backfill ends where v1 ended when the table's copy began (issue 25's follow-up).
+
+Writers that keep appending rows at the end of the key (a lab's acquisition, one row after another) used to keep the
+copy going: each chunk walked to the table's current last key, so a copy slower than the writers never finished.
+The dual-write triggers already carry every row written after the copy began, so the copy stops at the last key it
+saw when it began, kept in the progress row (a killed or aborted copy resumes up to the same end).
+
+Here a writer appends batches of rows past the end, without pause, from the copy's first chunk on; the copy takes
+fixed chunks of 2 rows, far slower than the writer. It must end after the chunks of the rows there when it began,
+and v2 must equal v1 row for row once the writer stops. The key is composite, its first column an ENUM whose order
+(its index) is not its text's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from support.safety import FastScenario, applied
+
+from djsqlgen.plan.file import load_plan
+from djsqlgen.run import driver
+from djsqlgen.run.backfill_control import BackfillAborted, request
+from djsqlgen.run.db import connect
+
+ROWS = 400  # 200 chunks of 2 rows
+V1 = """
+CREATE TABLE event (kind enum('m','b','z') NOT NULL, id int NOT NULL, note varchar(16) NOT NULL,
+  PRIMARY KEY (kind, id)) ENGINE=InnoDB;
+INSERT INTO event SELECT IF(seq % 2, 'm', 'b'), seq, CONCAT('e', seq) FROM seq_1_to_400
+"""
+
+
+class Appender(threading.Thread):
+    """Appends batches of 20 rows past v1's last key ('z' sorts last: its ENUM index is the highest) until stopped."""
+
+    def __init__(self, settings, schema: str):
+        super().__init__(daemon=True)
+        self.settings, self.schema = settings, schema
+        self.appended = 0
+        self.halt = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            with connect(self.settings, self.schema) as db:  # seq_… tables need a current database
+                while not self.halt.is_set():
+                    first = self.appended + 1
+                    db.execute(f"INSERT INTO `{self.schema}`.event SELECT 'z', seq, 'w' FROM "
+                               f"seq_{first}_to_{first + 19}")
+                    self.appended += 20
+        except BaseException as exc:  # noqa: BLE001 - raised by stop()
+            self.error = exc
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join(60)
+        if self.error:
+            raise self.error
+
+
+@pytest.fixture
+def scenario(db, prefix, dj_env, tmp_path):
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    return s
+
+
+def _progress(s: FastScenario) -> dict:
+    return s.db.query(f"SELECT * FROM `{s.control}`.progress")[0]
+
+
+def _wait_for(condition, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_the_command_ends_at_the_end_it_began_with_while_writers_append(scenario, server_settings):
+    plan = load_plan(scenario.plan_path)
+    appender = Appender(server_settings, scenario.sources[0])
+    chunks = 0
+
+    def after_chunk(_label: str, _rows: int) -> None:
+        nonlocal chunks
+        chunks += 1
+        if chunks == 1:  # the end is taken: from here on every row appended is past it
+            appender.start()
+            _wait_for(lambda: appender.appended >= 100)
+        if chunks == 50:  # a run stopped midway (an abort, a kill) resumes up to the same end
+            request(scenario.db, plan, "abort")
+        assert chunks <= 2 * ROWS // 2, "the copy chases the rows appended after it began"
+
+    try:
+        with connect(server_settings) as conn:
+            with pytest.raises(BackfillAborted):
+                driver.backfill(conn, plan, chunk_rows=2, sleep_ms=0, show_progress=False, on_chunk=after_chunk)
+            stopped = _progress(scenario)
+            # before: the resumed run went on copying the appended rows ('z', 1), ('z', 2), … as long as they came
+            driver.backfill(conn, plan, chunk_rows=2, sleep_ms=0, show_progress=False, on_chunk=after_chunk)
+        assert appender.is_alive() and appender.appended > 100, "the writer stopped before the copy ended"
+    finally:
+        appender.stop()
+    done = _progress(scenario)
+    assert json.loads(stopped.get("end_key")) == ["2", "400"]  # the ENUM by its index: 'b' is 2 (400 is even)
+    assert done["done"] == 1 and done.get("end_key") == stopped.get("end_key")
+    assert done["chunks"] <= ROWS // 2 + 1 and json.loads(done["checkpoint"])[0] != "3"
+    scenario.same_rows("event")
+    assert scenario.verify().returncode == 0
+
+
+def test_40_backfill_loop_ends_at_the_end_it_began_with_while_writers_append(scenario, server_settings):
+    """40_backfill.sql's server-side loop (backfill_table), with fixed chunks of 2 rows (no chunk time)."""
+    target = scenario.db.query(f"SELECT target_id FROM `{scenario.control}`.progress")[0]["target_id"]
+    appender = Appender(server_settings, scenario.sources[0])
+    failure: list[BaseException] = []
+
+    def copy() -> None:
+        try:
+            with connect(server_settings) as conn:
+                conn.execute(f"CALL `{scenario.control}`.backfill_table(%s, 2, 0, 0, 100000, 4)", [target])
+        except BaseException as exc:  # noqa: BLE001 - raised below
+            failure.append(exc)
+
+    loop = threading.Thread(target=copy, daemon=True)
+    try:
+        loop.start()
+        _wait_for(lambda: _progress(scenario)["chunks"] >= 1)
+        appender.start()
+        loop.join(60)
+        if loop.is_alive():  # before: still chasing the writer; stop it cleanly
+            request(scenario.db, load_plan(scenario.plan_path), "abort")
+            loop.join(60)
+            pytest.fail(f"the loop chased the rows appended after it began: {_progress(scenario)}")
+        assert appender.is_alive(), "the writer stopped before the copy ended"
+    finally:
+        appender.stop()
+    assert failure == []
+    done = _progress(scenario)
+    assert done["done"] == 1 and json.loads(done.get("end_key")) == ["2", "400"]
+    assert done["chunks"] <= ROWS // 2 + 1 and appender.appended > 0
+    scenario.same_rows("event")
+    assert scenario.verify().returncode == 0
