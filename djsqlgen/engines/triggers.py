@@ -461,8 +461,14 @@ def _lookup_others_differ(ctx: Context, t: Target) -> str:
     same = " AND ".join(same_bytes(c.expr.render(), c.expr.render(new), c.decl) for c in t.columns)
     driving, *joins = from_clause(t).split("\n")  # the v1 rows behind the referring rows, by their key
     source = "\n    ".join([f"JOIN {driving.removeprefix('FROM ')} ON {same_row}", *joins])
-    return (f"SELECT EXISTS (\n  SELECT 1 FROM {table_sql(child.schema, child.name)} AS r\n    {source}\n"
-            f"  WHERE {by_index} AND {still}\n    AND NOT ({same})\n) INTO v_differ")
+    # Searched from the highest key down: a statement that changes every row of one lookup key at once (a vendor
+    # renamed in all its rows) runs in key order, and the rows it has changed already agree with NEW; from the lowest
+    # key up each row read all of those first (8,001 rows in one UPDATE: 40 s, examples/probe_lookup), from the top
+    # the first row read is one not changed yet. (The index on the referring column ends with the primary key.)
+    down = ", ".join(f"r.{_q(c)} DESC" for c in child.primary_key)
+    return (f"SELECT COUNT(*) INTO v_differ FROM (\n  SELECT 1 FROM {table_sql(child.schema, child.name)} AS r\n"
+            f"    {source}\n  WHERE {by_index} AND {still}\n    AND NOT ({same})\n  ORDER BY {down}\n  LIMIT 1\n"
+            ") AS d")
 
 
 def _lookup_write(ctx: Context, impact: Impact, insert: bool) -> str:

@@ -129,7 +129,10 @@ class Phases:
                              f"djsqlgen refused {f.filename}: {file} is still applied; apply rollback/{file} first "
                              "(djsqlgen apply DIR/rollback runs them newest first)", "roll back newest first"))
         # the backfill and verify leave traces even when run by the command line rather than their files
-        traces = {"40": ("progress", "rows_copied > 0 OR done = 1", "40_backfill.sql", "the backfill has copied rows"),
+        # a copy that has begun (its checkpoint, or its end: rows past the end reach v2 only through the triggers),
+        # even if every row it met was in v2 already
+        traces = {"40": ("progress", "rows_copied > 0 OR done = 1 OR checkpoint IS NOT NULL OR end_key IS NOT NULL",
+                         "40_backfill.sql", "the backfill has begun"),
                   "50": ("verify_run", "TRUE", "50_verify.sql", "verify results are kept")}
         for number, (table, where, file, what) in traces.items():
             if number > f.number:

@@ -147,3 +147,23 @@ def test_40_backfill_loop_ends_at_the_end_it_began_with_while_writers_append(sce
     assert done["chunks"] <= ROWS // 2 + 1 and appender.appended > 0
     scenario.same_rows("event")
     assert scenario.verify().returncode == 0
+
+
+def test_rollback_30_refuses_once_a_copy_has_taken_its_end(scenario, server_settings):
+    """A copy that has begun has its end, even if every row it met was in v2 already (nothing copied): rows past the
+    end reach v2 only through the triggers, so rollback/30 refuses until rollback/40 has forgotten the copy (before:
+    it dropped the triggers, and rows written then were never copied, the resumed copy stopping at its end)."""
+    scenario.db.execute(f"UPDATE `{scenario.sources[0]}`.event SET note = 'carried'")  # every row in v2 by its trigger
+    plan = load_plan(scenario.plan_path)
+
+    def after_chunk(_label: str, _rows: int) -> None:
+        request(scenario.db, plan, "abort")
+
+    with connect(server_settings) as conn:
+        with pytest.raises(BackfillAborted):
+            driver.backfill(conn, plan, chunk_rows=2, sleep_ms=0, show_progress=False, on_chunk=after_chunk)
+    begun = _progress(scenario)
+    assert begun["rows_copied"] == 0 and begun["done"] == 0 and begun["end_key"] is not None, begun
+    result = scenario.run("apply", str(scenario.out / "rollback/30_dualwrite.sql"), check=False)
+    assert result.returncode != 0 and "apply rollback/40_backfill.sql first" in result.stderr, result.stderr
+    applied(scenario, "rollback/40_backfill", "rollback/30_dualwrite")

@@ -288,12 +288,14 @@ WHERE target_id IN (''lab_v1.session'')';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL AND NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM (
       SELECT 1 FROM `lab_v2`.`session` AS r
         JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
       WHERE r.`rig` = CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci
         AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NULL AS BINARY))
-    )';
+      ORDER BY r.`subject_id` DESC, r.`session_date` DESC
+      LIMIT 1
+    ) AS d';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
@@ -393,12 +395,14 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL AND NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT EXISTS (
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM (
         SELECT 1 FROM `lab_v2`.`session` AS r
           JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
         WHERE r.`rig` = CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NULL USING utf8mb4) COLLATE utf8mb4_general_ci
           AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NULL AS BINARY))
-      )';
+        ORDER BY r.`subject_id` DESC, r.`session_date` DESC
+        LIMIT 1
+      ) AS d';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -2083,12 +2087,14 @@ BEGIN
       WHERE dst.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CAST(dst.`rig` AS BINARY) <=> CAST(CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AS BINARY);
     END IF;
     IF v_dup AND NOT v_agrees THEN
-      SELECT EXISTS (
+      SELECT COUNT(*) INTO v_differ FROM (
         SELECT 1 FROM `lab_v2`.`session` AS r
           JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
         WHERE r.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
           AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY))
-      ) INTO v_differ;
+        ORDER BY r.`subject_id` DESC, r.`session_date` DESC
+        LIMIT 1
+      ) AS d;
       IF v_differ THEN
         SET v_message = LEFT(CONCAT('djsqlgen W3 lab_v2.#rig (', 'rig=', QUOTE(NEW.`rig`), '): other v1 rows of this key hold other values'), 128);
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
@@ -2248,12 +2254,14 @@ BEGIN
         WHERE dst.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CAST(dst.`rig` AS BINARY) <=> CAST(CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AS BINARY);
       END IF;
       IF v_dup AND NOT v_agrees THEN
-        SELECT EXISTS (
+        SELECT COUNT(*) INTO v_differ FROM (
           SELECT 1 FROM `lab_v2`.`session` AS r
             JOIN `lab_v1`.`session` AS `src` ON r.`subject_id` = `src`.`subject_id` AND r.`session_date` = `src`.`session_date`
           WHERE r.`rig` = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci AND CONVERT(`src`.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci = CONVERT(NEW.`rig` USING utf8mb4) COLLATE utf8mb4_general_ci
             AND NOT (CAST(`src`.`rig` AS BINARY) <=> CAST(NEW.`rig` AS BINARY))
-        ) INTO v_differ;
+          ORDER BY r.`subject_id` DESC, r.`session_date` DESC
+          LIMIT 1
+        ) AS d;
         IF NOT v_differ THEN
           INSERT INTO `lab_v2`.`#rig`
             (`rig`)
