@@ -1,0 +1,218 @@
+"""Writers on both sides of a two-way migration (issue 24 Tests, issue 21's comparison), and the same clients on
+copies without triggers, side by side.
+
+As writer_stress.py: two copies of the dj014_pipeline (``PREFIX`` and ``PREFIXn``), bulk-filled alike; the shape's
+two-way plan (``sync: two-way``) applied to the first through 30, then DataJoint 0.14 clients on v1 of both copies
+(dj014_writers.py) through the backfill, verify and 60. v2 refuses writes before 60, so from 60 on DataJoint 2.x
+clients (dj2_writers.py, the tool's python) write v2 too: on the migrated v2, and on a copy of it made when 60 is
+done (tables, foreign keys and rows, no trigger) next to the trigger-free v1. Both kinds of client write at once for
+``two_way_s`` seconds (window "two-way"), each on subjects of its own; then they stop and every table of v1 is
+compared with v2 row by row, in key order, by the shape's own mapping (independently of djsqlgen's verify).
+Failures are counted per side (v1, v2), per phase and error code, with and without the triggers.
+Used by tests/integration/test_writer_stress.py (one shape, short) and bench/writers_bench.py --two-way (long).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, migration_files
+from support.writer_stress import _common, _started, _writers
+
+from djsqlgen.run.db import connect
+
+PHASES = ("30", "backfill", "verify", "60", "two-way")
+SIDES = ("v1", "v2")
+
+
+def _rename_retype(plan: dict, common: str) -> None:
+    """test_two_way_verify's plan: subject's notes renamed remarks, its weight a wider decimal, a v2-only cohort."""
+    plan["sync"] = "two-way"
+    subject = _common(plan, common)["subject"]
+    subject["columns"]["notes"] = {"rename": "remarks"}
+    subject["columns"]["weight"] = {"type": "decimal(8,3)"}
+    subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
+
+
+# v1's rows as v2 holds them, and v2's as v1 does, per table whose columns differ (the others: identical rows)
+RENAME_RETYPE_SUBJECT = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
+
+
+def _rename_retype_pairs(common: str) -> dict[tuple[str, str], tuple[str, str]]:
+    c = RENAME_RETYPE_SUBJECT
+    return {(common, "subject"): (c.format(weight="CAST(weight AS DECIMAL(8,3))", notes="notes"),
+                                  c.format(weight="weight", notes="remarks"))}
+
+
+@dataclass(frozen=True)
+class TwoWayShape:
+    edit: Callable[[dict, str], None]  # the identity plan made into this two-way shape
+    # (v1 schema, table) -> (v1 select list as v2 holds it, v2 select list): tables whose columns differ
+    mapped: Callable[[str], dict[tuple[str, str], tuple[str, str]]]
+    v2_args: tuple[str, ...] = ()  # given to dj2_writers.py
+
+
+TWO_WAY_SHAPES = {
+    "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs),
+}
+
+
+def copy_schemas(db, pairs: list[tuple[str, str]]) -> None:
+    """Each target schema: the source's base tables (foreign keys included, across the pairs too; no trigger) and
+    their rows, read as of one snapshot per table without locking them (READ COMMITTED): writers go on."""
+    renamed = {f"`{a}`.": f"`{b}`." for a, b in pairs}
+    db.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+    db.execute("SET SESSION foreign_key_checks = 0")
+    try:
+        for source, target in pairs:
+            db.execute(f"CREATE DATABASE `{target}`")
+            for row in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                                "AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1", [source]):
+                create = db.query(f"SHOW CREATE TABLE `{source}`.`{row['t']}`")[0]["Create Table"]
+                for a, b in renamed.items():
+                    create = create.replace(a, b)
+                db.execute(f"USE `{target}`")
+                db.execute(create)
+                db.execute(f"INSERT INTO `{target}`.`{row['t']}` SELECT * FROM `{source}`.`{row['t']}`")
+    finally:
+        db.execute("SET SESSION foreign_key_checks = 1")
+        db.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def _key(db, schema: str, table: str) -> list[str]:
+    return [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
+                                     " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
+                                     [schema, table])]
+
+
+def differences(db, sources: list[str], mapped: dict[tuple[str, str], tuple[str, str]]) -> list[str]:
+    """Every v1 table of ``sources`` against its v2 table (``<source>_v2``), all rows in binary key order: one line
+    per table that differs (the first differing row), empty when both sides are equal."""
+    found = []
+    for source in sources:
+        for row in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                            "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
+            table = row["t"]
+            order = ", ".join(f"CAST(`{c}` AS BINARY)" for c in _key(db, source, table))
+            left, right = mapped.get((source, table), ("*", "*"))
+            v1 = [tuple(r.values()) for r in db.query(f"SELECT {left} FROM `{source}`.`{table}` ORDER BY {order}")]
+            v2 = [tuple(r.values()) for r in db.query(f"SELECT {right} FROM `{source}_v2`.`{table}` ORDER BY {order}")]
+            if v1 != v2:
+                first = next(((a, b) for a, b in zip(v1, v2) if a != b), None)
+                only1, only2 = set(v1) - set(v2), set(v2) - set(v1)
+                found.append(f"{source}.{table}: {len(v1)} v1 rows, {len(v2)} v2 rows; first difference {first}; "
+                             f"only in v1 {sorted(only1, key=repr)[:3]}; only in v2 {sorted(only2, key=repr)[:3]}")
+    return found
+
+
+def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, extra: tuple[str, ...]
+                ) -> list[subprocess.Popen]:
+    return [subprocess.Popen(
+        [sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{prefix}_common_v2", "--store-dir", str(store),
+         "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until), *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
+
+
+def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
+                   v2_workers: int = 3, subjects: int = 300, jobs: int = 2, chunk_rows: int = 50,
+                   settle_s: float = 1.0, two_way_s: float = 20.0) -> dict:
+    """Run one two-way shape; returns {"errors": {side: {phase: {"with"/"without": {code: n}}}}, "iterations":
+    {side: {"with"/"without": n}} (completed in the two-way window), "steps", "failures": [(side, config, phase,
+    code, what, message)], "phase_s", "differences": [...] (empty: both sides equal)}."""
+    configs = {"with": prefix, "without": f"{prefix}n"}
+    spec = TWO_WAY_SHAPES[shape]
+    commons = {}
+    with connect(settings) as db:
+        for config, pre in configs.items():
+            common, _ephys = build_v1(python, pre, tmp / f"store_{config}", env)
+            bulk_fill(db, common, subjects)
+            commons[config] = common
+    with_common = commons["with"]
+    (tmp / "plan_dir").mkdir(exist_ok=True)
+    sources = [with_common, f"{prefix}_ephys"]
+    plan_path, out = migration_files(tmp / "plan_dir", prefix, sources, env,
+                                     lambda plan: spec.edit(plan, with_common))
+    for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
+        result = djsqlgen(["apply", str(out / f"{name}.sql")], env)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+    until = tmp / "stop_writers"
+    per_worker = max(1, subjects // workers)
+    running = {("v1", config): _writers(python, pre, tmp / f"store_{config}", env, workers, until, 1000, per_worker,
+                                        ())
+               for config, pre in configs.items()}
+    marks: list[tuple[str, float]] = []
+    steps: dict[str, subprocess.CompletedProcess] = {}
+    ended = None
+    try:
+        with connect(settings) as db:
+            deadline = time.monotonic() + 120
+            while not all(_started(db, c, workers) for c in commons.values()):
+                assert time.monotonic() < deadline, "the writers did not start"
+                time.sleep(0.2)
+        marks.append(("30", time.time()))
+        time.sleep(settle_s)
+        marks.append(("backfill", time.time()))
+        steps["backfill"] = djsqlgen(["backfill", str(plan_path), "--chunk-rows", str(chunk_rows), "--jobs",
+                                      str(jobs)], env)
+        marks.append(("verify", time.time()))
+        steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
+        marks.append(("60", time.time()))
+        steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+        if steps["60"].returncode == 0:
+            with connect(settings) as db:  # the trigger-free v2, next to the trigger-free v1
+                copy_schemas(db, [(f"{s}_v2", f"{s.replace(prefix, configs['without'], 1)}_v2") for s in sources])
+            marks.append(("two-way", time.time()))
+            for config, pre in configs.items():
+                running[("v2", config)] = _v2_writers(pre, tmp / f"store_{config}", env, v2_workers, until,
+                                                      spec.v2_args)
+            time.sleep(two_way_s)
+        ended = time.time()
+    finally:
+        until.write_text("stop")
+        outputs = {key: [w.communicate(timeout=300) for w in procs] for key, procs in running.items()}
+    ended = ended or time.time()
+    errors = {side: {phase: {c: collections.Counter() for c in configs} for phase in PHASES} for side in SIDES}
+    iterations = {side: {c: 0 for c in configs} for side in SIDES}
+    failures = []
+    two_way_at = dict(marks).get("two-way", ended)
+    for (side, config), results in outputs.items():
+        for stdout, stderr in results:
+            lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+            assert lines and "done_at" in lines[-1], stderr[-3000:]
+            iterations[side][config] += sum(1 for t in lines[-1]["done_at"] if two_way_at <= t < ended)
+            for e in lines[:-1]:
+                if e["at"] < marks[0][1] or e["at"] >= ended:
+                    continue
+                phase = [p for p, t in marks if t <= e["at"]][-1]
+                errors[side][phase][config][e["error"]] += 1
+                failures.append((side, config, phase, e["error"], e["what"], e["message"]))
+    phase_s = {p: round((marks[i + 1][1] if i + 1 < len(marks) else ended) - t, 1) for i, (p, t) in enumerate(marks)}
+    found = []
+    if "two-way" in dict(marks):
+        with connect(settings) as db:
+            found = differences(db, sources, spec.mapped(with_common))
+    return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
+            "differences": found}
+
+
+def table(shape: str, result: dict) -> str:
+    """Failures by side, phase and code, with and without the triggers; throughput ratio per side while both
+    sides write."""
+    lines = [f"{shape}: " + "; ".join(
+        f"{side} iterations in the two-way window with/without {n['with']}/{n['without']} "
+        f"(ratio {n['with'] / max(1, n['without']):.2f})" for side, n in result["iterations"].items())]
+    for phase in PHASES:
+        cells = []
+        for side in SIDES:
+            e = result["errors"][side][phase]
+            cells.append(f"{side} with: {dict(e['with']) or '-'} without: {dict(e['without']) or '-'}")
+        lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   " + "   ".join(cells))
+    lines.append(f"  both sides equal: {'yes' if not result['differences'] else result['differences']}")
+    return "\n".join(lines)
