@@ -41,26 +41,40 @@ def _rename_retype(plan: dict, common: str) -> None:
     subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
 
 
-# v1's rows as v2 holds them, and v2's as v1 does, per table whose columns differ (the others: identical rows)
-RENAME_RETYPE_SUBJECT = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
+def _two_way(plan: dict, common: str) -> None:
+    plan["sync"] = "two-way"
 
 
-def _rename_retype_pairs(common: str) -> dict[tuple[str, str], tuple[str, str]]:
-    c = RENAME_RETYPE_SUBJECT
-    return {(common, "subject"): (c.format(weight="CAST(weight AS DECIMAL(8,3))", notes="notes"),
-                                  c.format(weight="weight", notes="remarks"))}
+SUBJECT = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
+
+
+def _rename_retype_pairs(db, common: str, ephys: str) -> dict[tuple[str, str], tuple[str, str]]:
+    return {(common, "subject"): (SUBJECT.format(weight="CAST(weight AS DECIMAL(8,3))", notes="notes"),
+                                  SUBJECT.format(weight="weight", notes="remarks"))}
+
+
+def _preset_pairs(db, common: str, ephys: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """The preset keeps names and values (a type change the driver reads as the same Python value); _recording's
+    columns in the external store differ by design (0.14's hash, 2.x's JSON: test_two_way_preset.EXTERNAL)."""
+    columns = [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s"
+                                        " AND TABLE_NAME = '_recording' ORDER BY ORDINAL_POSITION", [ephys])]
+    listed = ", ".join(f"`{c}`" for c in columns if c not in ("raw_data", "raw_file", "report"))
+    return {(ephys, "_recording"): (listed, listed)}
 
 
 @dataclass(frozen=True)
 class TwoWayShape:
     edit: Callable[[dict, str], None]  # the identity plan made into this two-way shape
-    # (v1 schema, table) -> (v1 select list as v2 holds it, v2 select list): tables whose columns differ
-    mapped: Callable[[str], dict[tuple[str, str], tuple[str, str]]]
+    # (db, common, ephys) -> {(v1 schema, table): (v1's select list as v2 holds it, v2's)}: tables whose columns
+    # differ; every other table is compared column for column
+    mapped: Callable[[object, str, str], dict[tuple[str, str], tuple[str, str]]]
+    preset: str | None = None
     v2_args: tuple[str, ...] = ()  # given to dj2_writers.py
 
 
 TWO_WAY_SHAPES = {
     "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs),
+    "two-way preset": TwoWayShape(_two_way, _preset_pairs, preset="dj014-to-dj2", v2_args=("--preset",)),
 }
 
 
@@ -86,30 +100,35 @@ def copy_schemas(db, pairs: list[tuple[str, str]]) -> None:
         db.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
-def _key(db, schema: str, table: str) -> list[str]:
-    return [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s"
-                                     " AND TABLE_NAME = %s AND INDEX_NAME = 'PRIMARY' ORDER BY SEQ_IN_INDEX",
-                                     [schema, table])]
-
-
 def differences(db, sources: list[str], mapped: dict[tuple[str, str], tuple[str, str]]) -> list[str]:
-    """Every v1 table of ``sources`` against its v2 table (``<source>_v2``), all rows in binary key order: one line
-    per table that differs (the first differing row), empty when both sides are equal."""
+    """Every v1 table of ``sources`` against its v2 table (``<source>_v2``), every row, sorted alike (in Python: a
+    latin1 and a utf8mb4 key sort differently on the server): one line per table that differs, empty when both
+    sides are equal."""
     found = []
     for source in sources:
         for row in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
                             "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
             table = row["t"]
-            order = ", ".join(f"CAST(`{c}` AS BINARY)" for c in _key(db, source, table))
             left, right = mapped.get((source, table), ("*", "*"))
-            v1 = [tuple(r.values()) for r in db.query(f"SELECT {left} FROM `{source}`.`{table}` ORDER BY {order}")]
-            v2 = [tuple(r.values()) for r in db.query(f"SELECT {right} FROM `{source}_v2`.`{table}` ORDER BY {order}")]
+            v1 = sorted((tuple(r.values()) for r in db.query(f"SELECT {left} FROM `{source}`.`{table}`")), key=repr)
+            v2 = sorted((tuple(r.values()) for r in db.query(f"SELECT {right} FROM `{source}_v2`.`{table}`")), key=repr)
             if v1 != v2:
                 first = next(((a, b) for a, b in zip(v1, v2) if a != b), None)
                 only1, only2 = set(v1) - set(v2), set(v2) - set(v1)
                 found.append(f"{source}.{table}: {len(v1)} v1 rows, {len(v2)} v2 rows; first difference {first}; "
                              f"only in v1 {sorted(only1, key=repr)[:3]}; only in v2 {sorted(only2, key=repr)[:3]}")
     return found
+
+
+def _finished(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    """A writer's output once it stopped; one still running after ``timeout`` is ended (never left behind), its
+    stderr then saying so (the caller's check that it printed its counts fails with it)."""
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        stdout, stderr = proc.communicate()
+        return stdout, f"{stderr}\nstill running {timeout:g} s after the stop: ended"
 
 
 def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, extra: tuple[str, ...]
@@ -138,7 +157,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     (tmp / "plan_dir").mkdir(exist_ok=True)
     sources = [with_common, f"{prefix}_ephys"]
     plan_path, out = migration_files(tmp / "plan_dir", prefix, sources, env,
-                                     lambda plan: spec.edit(plan, with_common))
+                                     lambda plan: spec.edit(plan, with_common), preset=spec.preset)
     for name in ("00_preflight", "10_expand", "20_routines", "30_dualwrite"):
         result = djsqlgen(["apply", str(out / f"{name}.sql")], env)
         assert result.returncode == 0, f"{name}: {result.stderr}"
@@ -165,6 +184,9 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
         marks.append(("60", time.time()))
         steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+        if (out / "files_manifest.sql").exists():  # the preset: 0.14's attachments in 2.x's form
+            steps["files"] = djsqlgen(["files", str(out / "files_manifest.sql"), "--store",
+                                       f"extstore={tmp / 'store_with'}"], env)
         if steps["60"].returncode == 0:
             with connect(settings) as db:  # the trigger-free v2, next to the trigger-free v1
                 copy_schemas(db, [(f"{s}_v2", f"{s.replace(prefix, configs['without'], 1)}_v2") for s in sources])
@@ -176,7 +198,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         ended = time.time()
     finally:
         until.write_text("stop")
-        outputs = {key: [w.communicate(timeout=300) for w in procs] for key, procs in running.items()}
+        outputs = {key: [_finished(w) for w in procs] for key, procs in running.items()}
     ended = ended or time.time()
     errors = {side: {phase: {c: collections.Counter() for c in configs} for phase in PHASES} for side in SIDES}
     iterations = {side: {c: 0 for c in configs} for side in SIDES}
@@ -197,7 +219,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     found = []
     if "two-way" in dict(marks):
         with connect(settings) as db:
-            found = differences(db, sources, spec.mapped(with_common))
+            found = differences(db, sources, spec.mapped(db, *sources))
     return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
             "differences": found}
 
