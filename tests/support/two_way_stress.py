@@ -41,6 +41,12 @@ def _rename_retype(plan: dict, common: str) -> None:
     subject["add"] = {"cohort": {"type": "varchar(16)", "default": "'v1'"}}
 
 
+def _lookup(plan: dict, common: str) -> None:
+    """The rename/retype plan with subject's sex a lookup (#sex) every writer on both sides shares: three rows."""
+    _rename_retype(plan, common)
+    _common(plan, common)["subject"]["lookups"] = [{"table": "#sex", "key": ["sex"], "comment": "sexes"}]
+
+
 def _two_way(plan: dict, common: str) -> None:
     plan["sync"] = "two-way"
 
@@ -74,6 +80,7 @@ class TwoWayShape:
 
 TWO_WAY_SHAPES = {
     "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs),
+    "two-way lookup": TwoWayShape(_lookup, _rename_retype_pairs),
     "two-way preset": TwoWayShape(_two_way, _preset_pairs, preset="dj014-to-dj2", v2_args=("--preset",)),
 }
 
@@ -143,7 +150,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
                    v2_workers: int = 3, subjects: int = 300, jobs: int = 2, chunk_rows: int = 50,
                    settle_s: float = 1.0, two_way_s: float = 20.0) -> dict:
     """Run one two-way shape; returns {"errors": {side: {phase: {"with"/"without": {code: n}}}}, "iterations":
-    {side: {"with"/"without": n}} (completed in the two-way window), "steps", "failures": [(side, config, phase,
+    {side: {"with"/"without": n}} (completed in the two-way window), "per_phase": the same per phase, "steps", "failures": [(side, config, phase,
     code, what, message)], "phase_s", "differences": [...] (empty: both sides equal)}."""
     configs = {"with": prefix, "without": f"{prefix}n"}
     spec = TWO_WAY_SHAPES[shape]
@@ -202,6 +209,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     ended = ended or time.time()
     errors = {side: {phase: {c: collections.Counter() for c in configs} for phase in PHASES} for side in SIDES}
     iterations = {side: {c: 0 for c in configs} for side in SIDES}
+    per_phase = {side: {phase: {c: 0 for c in configs} for phase in PHASES} for side in SIDES}  # completed
     failures = []
     two_way_at = dict(marks).get("two-way", ended)
     for (side, config), results in outputs.items():
@@ -209,6 +217,9 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
             lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
             assert lines and "done_at" in lines[-1], stderr[-3000:]
             iterations[side][config] += sum(1 for t in lines[-1]["done_at"] if two_way_at <= t < ended)
+            for t in lines[-1]["done_at"]:
+                if marks[0][1] <= t < ended:
+                    per_phase[side][[p for p, m in marks if m <= t][-1]][config] += 1
             for e in lines[:-1]:
                 if e["at"] < marks[0][1] or e["at"] >= ended:
                     continue
@@ -221,7 +232,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         with connect(settings) as db:
             found = differences(db, sources, spec.mapped(db, *sources))
     return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
-            "differences": found}
+            "differences": found, "per_phase": per_phase}
 
 
 def table(shape: str, result: dict) -> str:
@@ -233,8 +244,9 @@ def table(shape: str, result: dict) -> str:
     for phase in PHASES:
         cells = []
         for side in SIDES:
-            e = result["errors"][side][phase]
-            cells.append(f"{side} with: {dict(e['with']) or '-'} without: {dict(e['without']) or '-'}")
+            e, n = result["errors"][side][phase], result["per_phase"][side][phase]
+            cells.append(f"{side} iterations {n['with']}/{n['without']} with: {dict(e['with']) or '-'} "
+                         f"without: {dict(e['without']) or '-'}")
         lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   " + "   ".join(cells))
     lines.append(f"  both sides equal: {'yes' if not result['differences'] else result['differences']}")
     return "\n".join(lines)
