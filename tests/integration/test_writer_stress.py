@@ -2,6 +2,10 @@
 migration goes through the backfill (--jobs 2), verify, 60 and 70 get no more failures than the same clients on a
 copy without the migration, in the same run. Short here (CI); bench/writers_bench.py runs it long and prints the
 figures side by side. Verify, run while the clients write, must be clean.
+
+Two-way (issue 24 Tests): one shape (support/two_way_stress.py) with DataJoint 2.x clients on v2 from 60 on next to
+the 0.14 clients on v1, trigger-free copies of both in the same run, failures per side, and both sides compared row by
+row at the end; ``bench/writers_bench.py --two-way`` runs every two-way shape long.
 """
 
 from __future__ import annotations
@@ -89,7 +93,7 @@ TWO_WAY_CI_SHAPE = "two-way rename/retype"
 def test_writers_on_both_sides_get_no_more_failures_with_two_way_sync_than_without(tmp_path, prefix, dj014_python,
                                                                                    dj_env, server_settings):
     result = stress_two_way(TWO_WAY_CI_SHAPE, dj014_python, prefix, tmp_path, dj_env, server_settings, workers=4,
-                            v2_workers=3, subjects=160, jobs=2, settle_s=1.0, two_way_s=20.0)
+                            v2_workers=3, subjects=160, jobs=2, settle_s=1.0, two_way_s=30.0)
     print(two_way_table(TWO_WAY_CI_SHAPE, result))
     for failure in result["failures"]:
         print("  ", failure)

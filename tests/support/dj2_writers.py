@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--preset", action="store_true", help="v2 made by the dj014-to-dj2 preset (v1's columns)")
+    parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete from v2")
+    parser.add_argument("--lab-note", action="store_true",
+                        help="also a raw lab_note insert (auto_increment id, as v1's writers) and its update by id")
     parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
     parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
     args = parser.parse_args(argv)
@@ -60,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0}
     notes = "notes" if args.preset else "remarks"  # the preset keeps v1's names and adds no column
     own = {} if args.preset else {"cohort": "2x"}
+    lo, _, hi = args.existing.partition("-")
+    existing = list(range(int(lo), int(hi) + 1)) if lo else []
+    rng.shuffle(existing)
     step = {"what": ""}
 
     def iteration(i: int) -> None:
@@ -87,6 +93,20 @@ def main(argv: list[str] | None = None) -> int:
             step["what"] = "cascading delete"
             (subject & {"subject_id": sid}).delete()  # DataJoint deletes the tags and the session first
             counts["deleted"] += 1
+        if existing:  # old rows (v1's, copied by the backfill) changed from v2: a key move v2 cascades, then v1
+            step["what"] = "bulk move"
+            conn.query(f"UPDATE {db}.`subject` SET subject_id = subject_id + 30000000, {notes} = 'moved in 2.x' "
+                       "WHERE subject_id = %s", args=(existing.pop(),))
+            counts["bulk_moves"] = counts.get("bulk_moves", 0) + 1
+        if existing and i % 2 == 0:
+            step["what"] = "bulk delete"
+            (subject & {"subject_id": existing.pop()}).delete()
+            counts["bulk_deletes"] = counts.get("bulk_deletes", 0) + 1
+        if args.lab_note:  # its own new row only (the 0.14 writers update v1's last one)
+            step["what"] = "raw writes"
+            conn.query(f"INSERT INTO {db}.`lab_note` (note) VALUES (%s)", args=(f"2.x w{args.worker} note {i}",))
+            conn.query(f"UPDATE {db}.`lab_note` SET note = CONCAT(note, '?') WHERE note_id = LAST_INSERT_ID()")
+            counts["raw"] = counts.get("raw", 0) + 2
 
     done_at = []  # when each iteration completed (--keep-going)
     for i in range(args.iterations):

@@ -6,7 +6,8 @@ two-way plan (``sync: two-way``) applied to the first through 30, then DataJoint
 (dj014_writers.py) through the backfill, verify and 60. v2 refuses writes before 60, so from 60 on DataJoint 2.x
 clients (dj2_writers.py, the tool's python) write v2 too: on the migrated v2, and on a copy of it made when 60 is
 done (tables, foreign keys and rows, no trigger) next to the trigger-free v1. Both kinds of client write at once for
-``two_way_s`` seconds (window "two-way"), each on subjects of its own; then they stop and every table of v1 is
+``two_way_s`` seconds (window "two-way"), each on subjects of its own (the 0.14 clients move and delete the first
+``subjects`` bulk rows, the 2.x clients the half as many after them); then they stop and every table of v1 is
 compared with v2 row by row, in key order, by the shape's own mapping (independently of djsqlgen's verify).
 Failures are counted per side (v1, v2), per phase and error code, with and without the triggers.
 Used by tests/integration/test_writer_stress.py (one shape, short) and bench/writers_bench.py --two-way (long).
@@ -79,8 +80,8 @@ class TwoWayShape:
 
 
 TWO_WAY_SHAPES = {
-    "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs),
-    "two-way lookup": TwoWayShape(_lookup, _rename_retype_pairs),
+    "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs, v2_args=("--lab-note",)),
+    "two-way lookup": TwoWayShape(_lookup, _rename_retype_pairs, v2_args=("--lab-note",)),
     "two-way preset": TwoWayShape(_two_way, _preset_pairs, preset="dj014-to-dj2", v2_args=("--preset",)),
 }
 
@@ -138,11 +139,12 @@ def _finished(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
         return stdout, f"{stderr}\nstill running {timeout:g} s after the stop: ended"
 
 
-def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, extra: tuple[str, ...]
-                ) -> list[subprocess.Popen]:
+def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, first: int, per_worker: int,
+                extra: tuple[str, ...]) -> list[subprocess.Popen]:
     return [subprocess.Popen(
         [sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{prefix}_common_v2", "--store-dir", str(store),
-         "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until), *extra],
+         "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until),
+         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}", *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
 
 
@@ -158,7 +160,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     with connect(settings) as db:
         for config, pre in configs.items():
             common, _ephys = build_v1(python, pre, tmp / f"store_{config}", env)
-            bulk_fill(db, common, subjects)
+            bulk_fill(db, common, subjects + subjects // 2)  # the last third for the v2 clients to move and delete
             commons[config] = common
     with_common = commons["with"]
     (tmp / "plan_dir").mkdir(exist_ok=True)
@@ -200,6 +202,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
             marks.append(("two-way", time.time()))
             for config, pre in configs.items():
                 running[("v2", config)] = _v2_writers(pre, tmp / f"store_{config}", env, v2_workers, until,
+                                                      1000 + subjects, max(1, subjects // 2 // v2_workers),
                                                       spec.v2_args)
             time.sleep(two_way_s)
         ended = time.time()
