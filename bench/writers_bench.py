@@ -122,7 +122,7 @@ def _two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settin
     for name, step in result["steps"].items():
         if step.returncode != 0:
             print(f"  {name} failed: {step.stderr[-500:]}")
-            met = False
+            met &= name == "60, first try"  # starved by the writers, run again (stress_two_way)
     waited = "60" in result["steps"] and result["steps"]["60"].stderr.count("waiting for it, ")
     for side, phases in result["errors"].items():
         for phase, configs in phases.items():

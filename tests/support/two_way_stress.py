@@ -193,6 +193,11 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
         marks.append(("60", time.time()))
         steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
+        if steps["60"].returncode != 0 and "never free in 120 s" in steps["60"].stderr:
+            # issue 21's open end (a DDL starved by never-idle writers): safe to run again, as the RUNBOOK says;
+            # once, so that the two-way window is still measured
+            steps["60, first try"] = steps["60"]
+            steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
         if (out / "files_manifest.sql").exists():  # the preset: 0.14's attachments in 2.x's form
             steps["files"] = djsqlgen(["files", str(out / "files_manifest.sql"), "--store",
                                        f"extstore={tmp / 'store_with'}"], env)
