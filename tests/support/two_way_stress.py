@@ -63,8 +63,9 @@ def _rename_retype_pairs(db, common: str, ephys: str) -> dict[tuple[str, str], t
 def _preset_pairs(db, common: str, ephys: str) -> dict[tuple[str, str], tuple[str, str]]:
     """The preset keeps names and values (a type change the driver reads as the same Python value); _recording's
     columns in the external store differ by design (0.14's hash, 2.x's JSON: test_two_way_preset.EXTERNAL)."""
-    columns = [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s"
-                                        " AND TABLE_NAME = '_recording' ORDER BY ORDINAL_POSITION", [ephys])]
+    columns = [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS "
+                                        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = '_recording' "
+                                        "ORDER BY ORDINAL_POSITION", [ephys])]
     listed = ", ".join(f"`{c}`" for c in columns if c not in ("raw_data", "raw_file", "report"))
     return {(ephys, "_recording"): (listed, listed)}
 
@@ -152,8 +153,9 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
                    v2_workers: int = 3, subjects: int = 300, jobs: int = 2, chunk_rows: int = 50,
                    settle_s: float = 1.0, two_way_s: float = 20.0) -> dict:
     """Run one two-way shape; returns {"errors": {side: {phase: {"with"/"without": {code: n}}}}, "iterations":
-    {side: {"with"/"without": n}} (completed in the two-way window), "per_phase": the same per phase, "steps", "failures": [(side, config, phase,
-    code, what, message)], "phase_s", "differences": [...] (empty: both sides equal)}."""
+    {side: {"with"/"without": n}} (completed in the two-way window), "per_phase": the same per phase, "steps",
+    "failures": [(side, config, phase, code, what, message)], "phase_s", "differences": [...] (empty: both sides
+    equal)}."""
     configs = {"with": prefix, "without": f"{prefix}n"}
     spec = TWO_WAY_SHAPES[shape]
     commons = {}
