@@ -220,6 +220,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     errors = {side: {phase: {c: collections.Counter() for c in configs} for phase in PHASES} for side in SIDES}
     iterations = {side: {c: 0 for c in configs} for side in SIDES}
     per_phase = {side: {phase: {c: 0 for c in configs} for phase in PHASES} for side in SIDES}  # completed
+    pause = {side: {c: 0.0 for c in configs} for side in SIDES}  # the longest time a client completed nothing
     failures = []
     two_way_at = dict(marks).get("two-way", ended)
     for (side, config), results in outputs.items():
@@ -230,6 +231,10 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
             for t in lines[-1]["done_at"]:
                 if marks[0][1] <= t < ended:
                     per_phase[side][[p for p, m in marks if m <= t][-1]][config] += 1
+            # a client that completed nothing for long without an error (a stall: see writers_bench's docstring)
+            start = marks[0][1] if side == "v1" else two_way_at  # (v2's clients start with the two-way window)
+            done = [start] + [t for t in lines[-1]["done_at"] if start <= t < ended] + [ended]
+            pause[side][config] = max(pause[side][config], max(b - a for a, b in zip(done, done[1:])))
             for e in lines[:-1]:
                 if e["at"] < marks[0][1] or e["at"] >= ended:
                     continue
@@ -242,7 +247,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         with connect(settings) as db:
             found = differences(db, sources, spec.mapped(db, *sources))
     return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
-            "differences": found, "per_phase": per_phase}
+            "differences": found, "per_phase": per_phase, "pause": pause}
 
 
 def table(shape: str, result: dict) -> str:
@@ -258,5 +263,7 @@ def table(shape: str, result: dict) -> str:
             cells.append(f"{side} iterations {n['with']}/{n['without']} with: {dict(e['with']) or '-'} "
                          f"without: {dict(e['without']) or '-'}")
         lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   " + "   ".join(cells))
+    lines.append("  longest pause of a client (s), with/without: " + "; ".join(
+        f"{side} {p['with']:.1f}/{p['without']:.1f}" for side, p in result["pause"].items()))
     lines.append(f"  both sides equal: {'yes' if not result['differences'] else result['differences']}")
     return "\n".join(lines)
