@@ -10,6 +10,9 @@ DataJoint 2.3 where DataJoint can: insert a subject with a session and its Tag p
 subject, move a key with raw SQL (DataJoint cannot; v2's ON UPDATE CASCADE moves the sessions and tags, v1's its
 own), and delete with DataJoint's cascading delete. The tables are read from the server (``dj.FreeTable``), as a
 2.x user's code that declares them would find them. Prints one JSON line of counts on stdout.
+
+``--keep-going`` (two_way_stress.py): as dj014_writers.py's, a failed iteration is one line ``{"error": errno, "at":
+unix time, "what": step}`` before the counts, and the worker loops until ``--until-file`` exists.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -39,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", type=int, required=True)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--preset", action="store_true", help="v2 made by the dj014-to-dj2 preset (v1's columns)")
+    parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete from v2")
+    parser.add_argument("--lab-note", action="store_true",
+                        help="also a raw lab_note insert (auto_increment id, as v1's writers) and its update by id")
+    parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
+    parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
     args = parser.parse_args(argv)
     sys.stdout.flush()
     out = os.fdopen(os.dup(1), "w")
@@ -54,8 +63,14 @@ def main(argv: list[str] | None = None) -> int:
     counts = {"inserted": 0, "updated": 0, "key_moves": 0, "deleted": 0}
     notes = "notes" if args.preset else "remarks"  # the preset keeps v1's names and adds no column
     own = {} if args.preset else {"cohort": "2x"}
-    for i in range(args.iterations):
+    lo, _, hi = args.existing.partition("-")
+    existing = list(range(int(lo), int(hi) + 1)) if lo else []
+    rng.shuffle(existing)
+    step = {"what": ""}
+
+    def iteration(i: int) -> None:
         sid = base + i
+        step["what"] = "insert with parts"
         with conn.transaction:  # a master and its parts, together
             subject.insert1({"subject_id": sid, "species": "Mus musculus", "subject_uuid": uuid.uuid5(uuid.NAMESPACE_OID,
                                                                                                       f"2x {sid}"),
@@ -64,19 +79,68 @@ def main(argv: list[str] | None = None) -> int:
                              "session_start": datetime.datetime(2025, 3, 1, 9, i % 60), "operator": "alice"})
             tag.insert([{"subject_id": sid, "session_id": 1, "tag": t} for t in ("2x-a", "2x-b")])
         counts["inserted"] += 1
+        step["what"] = "update1"
         # a weight v1's decimal(6,2) holds (a third decimal would be refused at the write, W5)
         subject.update1({"subject_id": sid, notes: f"updated in 2.x {i}",
                          "weight": decimal.Decimal(rng.randrange(1000, 4000)) / 100})
         counts["updated"] += 1
         if i % 3 == 1:
+            step["what"] = "key move"
             conn.query(f"UPDATE {db}.`subject` SET subject_id = subject_id + 50000 WHERE subject_id = %s",
                        args=(sid - 1,))
             counts["key_moves"] += 1
         if i % 4 == 3:
+            step["what"] = "cascading delete"
             (subject & {"subject_id": sid}).delete()  # DataJoint deletes the tags and the session first
             counts["deleted"] += 1
+        if existing:  # old rows (v1's, copied by the backfill) changed from v2: a key move v2 cascades, then v1
+            step["what"] = "bulk move"
+            conn.query(f"UPDATE {db}.`subject` SET subject_id = subject_id + 30000000, {notes} = 'moved in 2.x' "
+                       "WHERE subject_id = %s", args=(existing.pop(),))
+            counts["bulk_moves"] = counts.get("bulk_moves", 0) + 1
+        if existing and i % 2 == 0:
+            step["what"] = "bulk delete"
+            (subject & {"subject_id": existing.pop()}).delete()
+            counts["bulk_deletes"] = counts.get("bulk_deletes", 0) + 1
+        if args.lab_note:  # its own new row only (the 0.14 writers update v1's last one)
+            step["what"] = "raw writes"
+            conn.query(f"INSERT INTO {db}.`lab_note` (note) VALUES (%s)", args=(f"2.x w{args.worker} note {i}",))
+            conn.query(f"UPDATE {db}.`lab_note` SET note = CONCAT(note, '?') WHERE note_id = LAST_INSERT_ID()")
+            counts["raw"] = counts.get("raw", 0) + 2
+
+    done_at = []  # when each iteration completed (--keep-going)
+    for i in range(args.iterations):
+        if args.until_file and os.path.exists(args.until_file):
+            break
+        if not args.keep_going:
+            iteration(i)
+            continue
+        try:
+            iteration(i)
+            done_at.append(round(time.time(), 2))
+        except Exception as exc:  # noqa: BLE001 - counted by error code, as the lab would see it
+            counts["errors"] = counts.get("errors", 0) + 1
+            out.write(json.dumps({"error": _errno(exc), "at": time.time(), "what": step["what"],
+                                  "message": str(exc)[:200]}) + "\n")
+            try:
+                conn.cancel_transaction()
+            except Exception:  # noqa: BLE001
+                pass
+    if args.keep_going:
+        counts["done_at"] = done_at
     out.write(json.dumps(counts) + "\n")
     out.flush()
+    return 0
+
+
+def _errno(exc: BaseException) -> int:
+    """The server's error number behind a DataJoint exception (it wraps pymysql's), 0 when there is none."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if exc.args and isinstance(exc.args[0], int):
+            return exc.args[0]
+        exc = exc.__cause__ or exc.__context__
     return 0
 
 
