@@ -71,8 +71,8 @@ BEGIN NOT ATOMIC
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress') THEN
       -- Refuse: roll back newest first
-      IF EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`progress` WHERE rows_copied > 0 OR done = 1) THEN
-        SET @djsqlgen_refusal = 'djsqlgen refused rollback/20_routines.sql: the backfill has copied rows; apply rollback/40_backfill.sql first';
+      IF EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`progress` WHERE rows_copied > 0 OR done = 1 OR checkpoint IS NOT NULL OR end_key IS NOT NULL) THEN
+        SET @djsqlgen_refusal = 'djsqlgen refused rollback/20_routines.sql: the backfill has begun; apply rollback/40_backfill.sql first';
         LEAVE checks;
       END IF;
     END IF;

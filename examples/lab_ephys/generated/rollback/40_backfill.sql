@@ -100,7 +100,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes__unit';
   END IF;
 
   -- empty djsqlgen_demo_example_ephys_v2.__sorting (it only holds copies); the next backfill copies it again
@@ -110,7 +110,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys.__spikes';
   END IF;
 
   -- empty djsqlgen_demo_example_ephys_v2._recording (it only holds copies); the next backfill copies it again
@@ -120,7 +120,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_ephys._recording';
   END IF;
 
   -- empty djsqlgen_demo_example_common_v2.session (it only holds copies); the next backfill copies it again
@@ -130,7 +130,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.session';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.session';
   END IF;
 
   -- empty djsqlgen_demo_example_common_v2.subject (it only holds copies); the next backfill copies it again
@@ -140,7 +140,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.subject';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.subject';
   END IF;
 
   -- empty djsqlgen_demo_example_common_v2.#species (it only holds copies); the next backfill copies it again
@@ -150,7 +150,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.#species';
+    UPDATE `djsqlgen_demo_example`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_example_common.#species';
   END IF;
 END;;
 DELIMITER ;

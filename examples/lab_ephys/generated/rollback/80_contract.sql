@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_example`.`progress` (
   ordinal INT NOT NULL COMMENT 'dependency order of the backfill',
   target_created DATETIME(6) NULL COMMENT 'when the v2 table this progress is about was created (objects)',
   checkpoint TEXT CHARACTER SET utf8mb4 NULL COMMENT 'last driving key copied, JSON array (binary keys in hex)',
+  end_key TEXT CHARACTER SET utf8mb4 NULL COMMENT 'last driving key when the copy began, as checkpoint: it stops there',
   rows_copied BIGINT NOT NULL DEFAULT 0,
   chunks INT NOT NULL DEFAULT 0,
   done TINYINT NOT NULL DEFAULT 0,
@@ -187,8 +188,10 @@ CREATE TABLE IF NOT EXISTS `djsqlgen_demo_example`.`chunk_sql` (
   key_order_desc TEXT NOT NULL,
   after_lo TEXT NOT NULL COMMENT 'keys after the lower bound @djsqlgen_lo_1, …',
   upto_hi TEXT NOT NULL COMMENT 'keys up to the upper bound @djsqlgen_hi_1, …',
+  upto_end TEXT NOT NULL COMMENT 'keys up to the backfill''s end @djsqlgen_end_1, … (the last key when it began)',
   lo_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the lower bound from the JSON checkpoint @djsqlgen_checkpoint',
   hi_checkpoint TEXT NOT NULL COMMENT 'the upper bound as a JSON checkpoint',
+  end_from_checkpoint TEXT NOT NULL COMMENT 'SET list: the end from the JSON checkpoint @djsqlgen_checkpoint',
   copy_chunk MEDIUMTEXT NOT NULL COMMENT 'the copy of one chunk; {chunk range} stands for its key range',
   merge_check MEDIUMTEXT NOT NULL COMMENT 'sets @djsqlgen_merge to a stop naming two v1 rows one v2 row would hold (empty: none can)',
   verify_strategy VARCHAR(8) NOT NULL COMMENT 'aligned, keyed or lookup (djsqlgen.engines.verify)',
@@ -302,7 +305,7 @@ VALUES
 
 -- [chunk_sql.djsqlgen_demo_example_common.#species] how djsqlgen_demo_example_common.#species is walked, copied into djsqlgen_demo_example_common_v2.#species and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_common.#species',
   '9e918080d07a',
@@ -312,8 +315,10 @@ VALUES (
   '`src`.`species` DESC',
   '`src`.`species` > @djsqlgen_lo_1',
   '`src`.`species` <= @djsqlgen_hi_1',
+  '`src`.`species` <= @djsqlgen_end_1',
   '@djsqlgen_lo_1 = CONVERT(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) USING utf8mb4) COLLATE utf8mb4_general_ci',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CONVERT(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) USING utf8mb4) COLLATE utf8mb4_general_ci',
   'INSERT INTO `djsqlgen_demo_example_common_v2`.`#species`
   (`species`, `common_name`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -356,7 +361,7 @@ WHERE {v2 chunk range}',
 
 -- [chunk_sql.djsqlgen_demo_example_common.subject] how djsqlgen_demo_example_common.subject is walked, copied into djsqlgen_demo_example_common_v2.subject and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_common.subject',
   '9e918080d07a',
@@ -366,8 +371,10 @@ VALUES (
   '`src`.`subject_id` DESC',
   '`src`.`subject_id` > @djsqlgen_lo_1',
   '`src`.`subject_id` <= @djsqlgen_hi_1',
+  '`src`.`subject_id` <= @djsqlgen_end_1',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED)',
   'INSERT INTO `djsqlgen_demo_example_common_v2`.`subject`
   (`subject_id`, `species`, `subject_uuid`, `sex`, `weight`, `remarks`, `cohort`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -431,7 +438,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_example_common.session] how djsqlgen_demo_example_common.session is walked, copied into djsqlgen_demo_example_common_v2.session and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_common.session',
   '9e918080d07a',
@@ -441,8 +448,10 @@ VALUES (
   '`src`.`subject_id` DESC, `src`.`session_id` DESC',
   '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '(`src`.`subject_id` < @djsqlgen_end_1 OR (`src`.`subject_id` = @djsqlgen_end_1 AND `src`.`session_id` <= @djsqlgen_end_2))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_end_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'INSERT INTO `djsqlgen_demo_example_common_v2`.`session`
   (`subject_id`, `session_id`, `session_start`, `session_date`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -504,7 +513,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_example_ephys._recording] how djsqlgen_demo_example_ephys._recording is walked, copied into djsqlgen_demo_example_ephys_v2._recording and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_ephys._recording',
   '9e918080d07a',
@@ -514,8 +523,10 @@ VALUES (
   '`src`.`subject_id` DESC, `src`.`session_id` DESC',
   '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '(`src`.`subject_id` < @djsqlgen_end_1 OR (`src`.`subject_id` = @djsqlgen_end_1 AND `src`.`session_id` <= @djsqlgen_end_2))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_end_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`_recording`
   (`subject_id`, `session_id`, `duration`, `raw`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -577,7 +588,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_example_ephys.__spikes] how djsqlgen_demo_example_ephys.__spikes is walked, copied into djsqlgen_demo_example_ephys_v2.__sorting and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_ephys.__spikes',
   '9e918080d07a',
@@ -587,8 +598,10 @@ VALUES (
   '`src`.`subject_id` DESC, `src`.`session_id` DESC',
   '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND `src`.`session_id` > @djsqlgen_lo_2))',
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND `src`.`session_id` <= @djsqlgen_hi_2))',
+  '(`src`.`subject_id` < @djsqlgen_end_1 OR (`src`.`subject_id` = @djsqlgen_end_1 AND `src`.`session_id` <= @djsqlgen_end_2))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_end_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED)',
   'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting`
   (`subject_id`, `session_id`, `n_units`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -649,7 +662,7 @@ LIMIT 1');
 
 -- [chunk_sql.djsqlgen_demo_example_ephys.__spikes__unit] how djsqlgen_demo_example_ephys.__spikes__unit is walked, copied into djsqlgen_demo_example_ephys_v2.__sorting__unit and checked, chunk by chunk ({chunk range}: the chunk's key range)
 REPLACE INTO `djsqlgen_demo_example`.`chunk_sql`
-  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
+  (target_id, plan_hash, walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint, hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check, verify_strategy, verify_src_rows, verify_dst_rows, verify_dst_after_lo, verify_dst_upto_hi, verify_diff_join, verify_src_key_json, verify_dst_key_json, verify_src_total, verify_dst_table, verify_mapped_keys_decl, verify_mapped_keys_all, verify_mapped_keys_match, verify_dst_key_json_raw, v2_walk_from, v2_key_select, v2_key_order, v2_after_lo, v2_upto_hi, v2_lo_from_hi)
 VALUES (
   'djsqlgen_demo_example_ephys.__spikes__unit',
   '9e918080d07a',
@@ -659,8 +672,10 @@ VALUES (
   '`src`.`subject_id` DESC, `src`.`session_id` DESC, `src`.`unit_id` DESC',
   '(`src`.`subject_id` > @djsqlgen_lo_1 OR (`src`.`subject_id` = @djsqlgen_lo_1 AND (`src`.`session_id` > @djsqlgen_lo_2 OR (`src`.`session_id` = @djsqlgen_lo_2 AND `src`.`unit_id` > @djsqlgen_lo_3))))',
   '(`src`.`subject_id` < @djsqlgen_hi_1 OR (`src`.`subject_id` = @djsqlgen_hi_1 AND (`src`.`session_id` < @djsqlgen_hi_2 OR (`src`.`session_id` = @djsqlgen_hi_2 AND `src`.`unit_id` <= @djsqlgen_hi_3))))',
+  '(`src`.`subject_id` < @djsqlgen_end_1 OR (`src`.`subject_id` = @djsqlgen_end_1 AND (`src`.`session_id` < @djsqlgen_end_2 OR (`src`.`session_id` = @djsqlgen_end_2 AND `src`.`unit_id` <= @djsqlgen_end_3))))',
   '@djsqlgen_lo_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_lo_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_lo_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'JSON_ARRAY(CAST(@djsqlgen_hi_1 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_2 AS CHAR CHARACTER SET utf8mb4), CAST(@djsqlgen_hi_3 AS CHAR CHARACTER SET utf8mb4))',
+  '@djsqlgen_end_1 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[0]'')) AS UNSIGNED), @djsqlgen_end_2 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[1]'')) AS UNSIGNED), @djsqlgen_end_3 = CAST(JSON_UNQUOTE(JSON_EXTRACT(@djsqlgen_checkpoint, ''$[2]'')) AS UNSIGNED)',
   'INSERT INTO `djsqlgen_demo_example_ephys_v2`.`__sorting__unit`
   (`subject_id`, `session_id`, `unit_id`, `firing_rate`)
 SELECT STRAIGHT_JOIN /* djsqlgen example backfill chunk */
@@ -769,6 +784,7 @@ BEGIN
   DECLARE v_last_chunk TINYINT DEFAULT 0;
   DECLARE v_done TINYINT DEFAULT 0;
   DECLARE v_checkpoint TEXT CHARACTER SET utf8mb4;
+  DECLARE v_end TEXT CHARACTER SET utf8mb4;
   DECLARE v_target_schema VARCHAR(64);
   DECLARE v_target_table VARCHAR(64);
   DECLARE v_target_created DATETIME(6);
@@ -783,6 +799,8 @@ BEGIN
   DECLARE v_key_order_desc TEXT CHARACTER SET utf8mb4;
   DECLARE v_after_lo TEXT CHARACTER SET utf8mb4;
   DECLARE v_upto_hi TEXT CHARACTER SET utf8mb4;
+  DECLARE v_upto_end TEXT CHARACTER SET utf8mb4;
+  DECLARE v_end_from_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_lo_from_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_hi_checkpoint TEXT CHARACTER SET utf8mb4;
   DECLARE v_copy_chunk MEDIUMTEXT CHARACTER SET utf8mb4;
@@ -807,10 +825,10 @@ BEGIN
   IF NOT (@djsqlgen_bf_prepared <=> v_prepared) THEN
     -- First chunk of this table in this session: read its row of chunk_sql and prepare its statements.
     SET @djsqlgen_bf_prepared = NULL;
-    SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, lo_from_checkpoint, hi_checkpoint,
-           copy_chunk, merge_check
-    INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_lo_from_checkpoint,
-         v_hi_checkpoint, v_copy_chunk, v_merge_check
+    SELECT walk_from, key_select, key_order, key_order_desc, after_lo, upto_hi, upto_end, lo_from_checkpoint,
+           hi_checkpoint, end_from_checkpoint, copy_chunk, merge_check
+    INTO v_walk_from, v_key_select, v_key_order, v_key_order_desc, v_after_lo, v_upto_hi, v_upto_end,
+         v_lo_from_checkpoint, v_hi_checkpoint, v_end_from_checkpoint, v_copy_chunk, v_merge_check
     FROM `djsqlgen_demo_example`.`chunk_sql`
     WHERE target_id = p_target_id AND plan_hash = '9e918080d07a';
     IF v_found = 0 THEN
@@ -824,27 +842,38 @@ BEGIN
     PREPARE djsqlgen_bf_lo FROM @djsqlgen_sql;
     SET @djsqlgen_sql = CONCAT('SET @djsqlgen_checkpoint = ', v_hi_checkpoint);
     PREPARE djsqlgen_bf_hi FROM @djsqlgen_sql;
+    -- The end: the last key when the table's copy began, taken once into the hi variables and kept in the progress
+    -- row as a checkpoint; every chunk stops there. Rows written after it reach v2 through the dual-write triggers
+    -- (in place since 30), so a copy that chased writers appending at the end might never finish.
+    SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
+    PREPARE djsqlgen_bf_end_key FROM @djsqlgen_sql;
+    SET @djsqlgen_sql = CONCAT('SET ', v_end_from_checkpoint);
+    PREPARE djsqlgen_bf_end FROM @djsqlgen_sql;
     SET @djsqlgen_bf_one_pass = LOCATE('{chunk rows}', v_copy_chunk) > 0;
     IF @djsqlgen_bf_one_pass THEN
       -- One read per row: the copy takes the next ? driving rows in key order (ORDER BY … LIMIT) and keeps the
       -- key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key read is the
-      -- chunk's end, and fewer rows than asked mean the table's end. From the start, or after the lower bound.
-      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', 'TRUE'), '{chunk rows}', '?');
+      -- chunk's end, and fewer rows than asked mean the end. From the start, or after the lower bound; up to the end.
+      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', v_upto_end), '{chunk rows}', '?');
       PREPARE djsqlgen_bf_copy_first FROM @djsqlgen_sql;
-      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', v_after_lo), '{chunk rows}', '?');
+      SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', CONCAT(v_after_lo, '\n  AND ', v_upto_end)),
+                                  '{chunk rows}', '?');
       PREPARE djsqlgen_bf_copy_next FROM @djsqlgen_sql;
     ELSE
-      -- The walk: the chunk's upper bound is the key ? rows further on, found through the primary key index; its
-      -- SELECT sets @djsqlgen_found to 1 with the bound. Without such a row, the last key is the bound.
-      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' ORDER BY ', v_key_order, ' LIMIT ?, 1');
-      PREPARE djsqlgen_bf_walk_first FROM @djsqlgen_sql;
-      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, ' ORDER BY ',
+      -- The walk: the chunk's upper bound is the key ? rows further on (up to the end), found through the primary
+      -- key index; its SELECT sets @djsqlgen_found to 1 with the bound. Without such a row, the last key up to the
+      -- end is the bound.
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_upto_end, ' ORDER BY ',
                                  v_key_order, ' LIMIT ?, 1');
+      PREPARE djsqlgen_bf_walk_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, '\n  AND ', v_upto_end,
+                                 ' ORDER BY ', v_key_order, ' LIMIT ?, 1');
       PREPARE djsqlgen_bf_walk_next FROM @djsqlgen_sql;
-      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
-      PREPARE djsqlgen_bf_last_first FROM @djsqlgen_sql;
-      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, ' ORDER BY ',
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_upto_end, ' ORDER BY ',
                                  v_key_order_desc, ' LIMIT 1');
+      PREPARE djsqlgen_bf_last_first FROM @djsqlgen_sql;
+      SET @djsqlgen_sql = CONCAT(v_key_select, ' FROM ', v_walk_from, ' WHERE ', v_after_lo, '\n  AND ', v_upto_end,
+                                 ' ORDER BY ', v_key_order_desc, ' LIMIT 1');
       PREPARE djsqlgen_bf_last_next FROM @djsqlgen_sql;
       -- The copy: the key range up to the bound, from the start or after the lower bound.
       SET @djsqlgen_sql = REPLACE(v_copy_chunk, '{chunk range}', v_upto_hi);
@@ -882,8 +911,8 @@ BEGIN
   SET SESSION innodb_lock_wait_timeout = 0;
   START TRANSACTION;
   -- Lock this target's progress row: two drivers can never copy the same chunk twice.
-  SELECT checkpoint, done, target_created, target_schema, target_table
-  INTO v_checkpoint, v_done, v_target_created, v_target_schema, v_target_table
+  SELECT checkpoint, end_key, done, target_created, target_schema, target_table
+  INTO v_checkpoint, v_end, v_done, v_target_created, v_target_schema, v_target_table
   FROM `djsqlgen_demo_example`.`progress`
   WHERE target_id = p_target_id
   FOR UPDATE;
@@ -898,9 +927,9 @@ BEGIN
   SET v_created = (SELECT created_at FROM `djsqlgen_demo_example`.`objects`
                    WHERE kind = 'table' AND schema_name = v_target_schema AND object_name = v_target_table);
   IF NOT (v_target_created <=> v_created) THEN
-    SET v_checkpoint = NULL, v_done = 0;
+    SET v_checkpoint = NULL, v_end = NULL, v_done = 0;
     UPDATE `djsqlgen_demo_example`.`progress`
-    SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
+    SET checkpoint = NULL, end_key = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL,
         target_created = v_created
     WHERE target_id = p_target_id;
   END IF;
@@ -908,12 +937,29 @@ BEGIN
     SET p_done = 1;
     COMMIT;
   ELSE
+    IF v_checkpoint IS NULL OR v_end IS NULL THEN
+      -- The table's copy begins (or its checkpoint came without an end): its end is the last key now. A resumed
+      -- copy keeps the end it began with, so that a copy stopped and resumed again and again ends too.
+      SET @djsqlgen_found = 0, v_end = NULL;
+      EXECUTE djsqlgen_bf_end_key;
+      IF @djsqlgen_found = 1 THEN
+        EXECUTE djsqlgen_bf_hi;
+        SET v_end = @djsqlgen_checkpoint;
+      END IF;
+    END IF;
+    IF v_end IS NOT NULL THEN
+      SET @djsqlgen_checkpoint = v_end;
+      EXECUTE djsqlgen_bf_end;
+    END IF;
     IF v_checkpoint IS NOT NULL THEN
       -- Resume after the last key copied.
       SET @djsqlgen_checkpoint = v_checkpoint;
       EXECUTE djsqlgen_bf_lo;
     END IF;
-    IF @djsqlgen_bf_one_pass THEN
+    IF v_end IS NULL THEN
+      -- The table was empty when its copy began: every row since came through the triggers.
+      SET @djsqlgen_found = 0;
+    ELSEIF @djsqlgen_bf_one_pass THEN
       SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL;
     ELSE
       SET @djsqlgen_found = 0;
@@ -923,8 +969,7 @@ BEGIN
         EXECUTE djsqlgen_bf_walk_next USING @djsqlgen_offset;
       END IF;
       IF @djsqlgen_found = 0 THEN
-        -- Fewer rows than that remain: this is the last chunk, it ends at the last key.
-        -- Rows inserted after this point reach v2 through the dual-write triggers.
+        -- Fewer rows than that remain up to the end: this is the last chunk, it ends at the last key there.
         SET v_last_chunk = 1;
         IF v_checkpoint IS NULL THEN
           EXECUTE djsqlgen_bf_last_first;
@@ -974,6 +1019,7 @@ BEGIN
       EXECUTE djsqlgen_bf_hi;
       UPDATE `djsqlgen_demo_example`.`progress`
       SET checkpoint = @djsqlgen_checkpoint,
+          end_key = v_end,
           rows_copied = rows_copied + p_rows_copied,
           chunks = chunks + 1,
           done = v_last_chunk,
@@ -982,9 +1028,9 @@ BEGIN
           finished_at = IF(v_last_chunk = 1, NOW(6), NULL)
       WHERE target_id = p_target_id;
     ELSE
-      -- Nothing left after the checkpoint (or the table is empty).
+      -- Nothing left after the checkpoint up to the end (or the table was empty).
       UPDATE `djsqlgen_demo_example`.`progress`
-      SET done = 1, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
+      SET done = 1, end_key = v_end, started_at = COALESCE(started_at, NOW(6)), updated_at = NOW(6), finished_at = NOW(6)
       WHERE target_id = p_target_id;
     END IF;
     SET p_done = v_last_chunk OR @djsqlgen_found = 0;
@@ -1002,7 +1048,8 @@ BEGIN
       IF @djsqlgen_merge IS NOT NULL THEN
         START TRANSACTION;
         UPDATE `djsqlgen_demo_example`.`progress`
-        SET checkpoint = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL, finished_at = NULL
+        SET checkpoint = NULL, end_key = NULL, done = 0, rows_copied = 0, chunks = 0, started_at = NULL,
+            finished_at = NULL
         WHERE target_id = p_target_id;
         COMMIT;
         SET p_done = 0, v_message = LEFT(@djsqlgen_merge, 128);

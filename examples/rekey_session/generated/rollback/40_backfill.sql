@@ -100,7 +100,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering__unit';
   END IF;
 
   -- empty djsqlgen_demo_rekey_ephys_v2.__clustering (it only holds copies); the next backfill copies it again
@@ -110,7 +110,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.__clustering';
   END IF;
 
   -- empty djsqlgen_demo_rekey_ephys_v2.probe_insertion (it only holds copies); the next backfill copies it again
@@ -120,7 +120,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.probe_insertion';
   END IF;
 
   -- empty djsqlgen_demo_rekey_common_v2.session (it only holds copies); the next backfill copies it again
@@ -130,7 +130,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_common.session';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_common.session';
   END IF;
 
   -- empty djsqlgen_demo_rekey_ephys_v2.#probe_type (it only holds copies); the next backfill copies it again
@@ -140,7 +140,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_ephys.#probe_type';
   END IF;
 
   -- empty djsqlgen_demo_rekey_common_v2.subject (it only holds copies); the next backfill copies it again
@@ -150,7 +150,7 @@ BEGIN
 
   -- start its backfill from the beginning next time
   IF NOT (NOT EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey' AND TABLE_NAME = 'progress')) THEN
-    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
+    UPDATE `djsqlgen_demo_rekey`.`progress` SET checkpoint = NULL, end_key = NULL, rows_copied = 0, chunks = 0, done = 0, started_at = NULL, updated_at = NULL, finished_at = NULL WHERE target_id = 'djsqlgen_demo_rekey_common.subject';
   END IF;
 END;;
 DELIMITER ;

@@ -55,8 +55,14 @@ BEGIN NOT ATOMIC
       LEAVE checks;
     END IF;
     -- Refuse: rolling back would silently discard writes users made to v2
-    IF EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_demo_rekey.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    IF (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`v2_writes`) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `djsqlgen_demo_rekey_common`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst LEFT JOIN ( SELECT `src`.`probe_type` AS `k_0` FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src` ) AS m ON m.`k_0` = dst.`probe_type` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1` FROM `djsqlgen_demo_rekey_common`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3` FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` AND m.`k_3` = dst.`unit_id` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`v2_writes`), ' recorded in djsqlgen_demo_rekey.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
       LEAVE checks;
     END IF;
   END;
@@ -89,6 +95,83 @@ BEGIN
       `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` TO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback`;
   END IF;
 
+  -- the rows of djsqlgen_demo_rekey_common_v2.subject that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_common.subject', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`) AS k
+    FROM `djsqlgen_demo_rekey_common_v2`.`subject__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`
+      FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
+    ) AS m ON m.`k_0` = dst.`subject_id`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of djsqlgen_demo_rekey_ephys_v2.#probe_type that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_ephys.#probe_type', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`probe_type`) AS k
+    FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`probe_type` AS `k_0`
+      FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
+    ) AS m ON m.`k_0` = dst.`probe_type`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of djsqlgen_demo_rekey_common_v2.session that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_common.session', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`) AS k
+    FROM `djsqlgen_demo_rekey_common_v2`.`session__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1`
+      FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of djsqlgen_demo_rekey_ephys_v2.probe_insertion that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_ephys.probe_insertion', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
+    FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of djsqlgen_demo_rekey_ephys_v2.__clustering that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_ephys.__clustering', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
+    FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
+  -- the rows of djsqlgen_demo_rekey_ephys_v2.__clustering__unit that users inserted into v2 after the cut-over (no row of v1 maps to them)
+  INSERT IGNORE INTO `djsqlgen_demo_rekey`.`v2_writes` (target_id, key_md5, row_key, written_at)
+  SELECT 'djsqlgen_demo_rekey_ephys.__clustering__unit', MD5(k), k, NOW(6) FROM (
+    SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`, dst.`unit_id`) AS k
+    FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback` AS dst
+    LEFT JOIN (
+      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3`
+      FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
+      LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
+      LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
+    ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` AND m.`k_3` = dst.`unit_id`
+    WHERE m.`k_0` IS NULL
+  ) AS x;
+
   -- users wrote to v2 while this file started: refuse as above (v2 back under its names, nothing lost)
   IF EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
     RENAME TABLE
@@ -98,7 +181,7 @@ BEGIN
       `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback` TO `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`,
       `djsqlgen_demo_rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback` TO `djsqlgen_demo_rekey_ephys_v2`.`__clustering`,
       `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback` TO `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit`;
-    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds ', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`v2_writes`), ' rows written after cut-over (SELECT target_id, COUNT(*) FROM djsqlgen_demo_rekey.v2_writes GROUP BY target_id lists them); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`v2_writes`), ' recorded in djsqlgen_demo_rekey.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
