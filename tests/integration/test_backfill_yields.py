@@ -17,6 +17,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from support.lock_waits import POLL_S
 from support.safety import FastScenario, applied, steps
 
 from djsqlgen.errors import DjsqlgenError
@@ -70,13 +71,13 @@ def _when_the_copy_met_the_lock(server_settings, schema: str, gave_up: threading
     and pausing before its retry (the command line's pause is ``gave_up``; 40_backfill.sql's loop sleeps on the
     server). Never before: a writer that finished before the chunk came would prove nothing."""
     with connect(server_settings) as probe:
-        for _ in range(1000):
+        for _ in range(int(20 / POLL_S)):  # INNODB_TRX read every POLL_S: each read sees the server now (lock_waits)
             if gave_up.is_set() or probe.query(
                     "SELECT 1 FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' AND trx_query LIKE %s "
                     "UNION ALL SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep' "
                     "AND INFO LIKE '%%v_pause_s%%'", [f"%{schema}%"]):
                 return then()
-            gave_up.wait(0.02)
+            gave_up.wait(POLL_S)
     raise AssertionError("the copy never met the writer's lock")
 
 
