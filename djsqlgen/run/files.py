@@ -60,8 +60,9 @@ def manifest_rows(db: Database, manifest: Path) -> list[dict]:
 CHUNK = 1 << 20  # files are read and written a megabyte at a time: an attachment can be larger than memory
 
 
-def _md5(path: Path) -> str | None:
-    digest = hashlib.md5()
+def md5_of(path: Path, header: bytes = b"") -> str | None:
+    """The md5 of ``header`` then ``path``'s bytes; None when there is no such file."""
+    digest = hashlib.md5(header)
     try:
         with path.open("rb") as f:
             while block := f.read(CHUNK):
@@ -71,29 +72,36 @@ def _md5(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _write(source: Path, header: bytes, partial: Path) -> str:
-    """``header`` then ``source``'s bytes into ``partial``, flushed to disk; the md5 of what was written."""
-    digest = hashlib.md5(header)
+def copy_flushed(source: Path, partial: Path, written: bytes = b"", hashed: bytes = b"", start: int = 0
+                 ) -> tuple[str, int]:
+    """``written`` then ``source``'s bytes from ``start`` into ``partial``, flushed to disk: the md5 of ``hashed``
+    and what was written, and the size of the bytes taken from ``source``."""
+    digest, size = hashlib.md5(hashed + written), 0
     with source.open("rb") as src, partial.open("wb") as out:
-        out.write(header)
+        out.write(written)
+        src.seek(start)
         while block := src.read(CHUNK):
             digest.update(block)
             out.write(block)
+            size += len(block)
         out.flush()
         os.fsync(out.fileno())
-    return digest.hexdigest()
+    return digest.hexdigest(), size
+
+
+def store_root(store: str, locations: dict[str, Path]) -> Path:
+    """Where files of ``store`` live (``--store NAME=DIR``)."""
+    if store not in locations:
+        raise DjsqlgenError(f"the manifest has files of store {store!r}; give its location with --store {store}=DIR")
+    return locations[store]
 
 
 def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = False, echo=print) -> FilesReport:
     report = FilesReport()
     for row in rows:
-        store = row["store"]
-        if store not in locations:
-            raise DjsqlgenError(f"the manifest has files of store {store!r}; give its location with --store "
-                                f"{store}=DIR")
-        root = locations[store]
+        root = store_root(row["store"], locations)
         source, target = root / row["source_path"], root / row["target_path"]
-        if _md5(target) == row["md5"]:
+        if md5_of(target) == row["md5"]:
             report.present += 1
             report.in_place.append(row)
             continue
@@ -108,11 +116,11 @@ def carry_out(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fals
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".djsqlgen-partial")
         try:
-            written = _write(source, header, partial)
+            written, _ = copy_flushed(source, partial, written=header)
         except OSError as exc:
             report.problems.append(f"{source}: cannot copy it ({exc.strerror})")
             continue
-        if written != row["md5"] or _md5(partial) != row["md5"]:
+        if written != row["md5"] or md5_of(partial) != row["md5"]:
             partial.unlink()
             report.problems.append(f"{source}: its contents do not match the md5 0.14 recorded ({row['md5']}); "
                                    "the file changed since it was attached: left alone")

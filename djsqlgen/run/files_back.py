@@ -10,15 +10,13 @@ stopped anywhere is finished by running it again; a named row leaves the manifes
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from djsqlgen.engines.files import back_record_sql
-from djsqlgen.errors import DjsqlgenError
 from djsqlgen.run.db import Database
-from djsqlgen.run.files import CHUNK
+from djsqlgen.run.files import copy_flushed, md5_of, store_root
 
 NAME_LIMIT = 255  # 0.14's attachment_name is varchar(255)
 
@@ -39,31 +37,6 @@ def _file_name(source: Path) -> tuple[bytes, int] | None:
     return None if end < 0 else (head[:end], end + 1)
 
 
-def _md5_after(header: bytes, path: Path) -> str | None:
-    digest = hashlib.md5(header)
-    try:
-        with path.open("rb") as f:
-            while block := f.read(CHUNK):
-                digest.update(block)
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()
-
-
-def _copy_contents(source: Path, start: int, header: bytes, partial: Path) -> tuple[str, int]:
-    """``source``'s bytes from ``start`` into ``partial``, flushed to disk; the md5 of header + them, and their size."""
-    digest, size = hashlib.md5(header), 0
-    with source.open("rb") as src, partial.open("wb") as out:
-        src.seek(start)
-        while block := src.read(CHUNK):
-            digest.update(block)
-            out.write(block)
-            size += len(block)
-        out.flush()
-        os.fsync(out.fileno())
-    return digest.hexdigest(), size
-
-
 def _problem(name: bytes) -> str:
     try:
         text = name.decode("utf-8")
@@ -79,11 +52,7 @@ def _problem(name: bytes) -> str:
 def carry_back(rows: list[dict], locations: dict[str, Path], dry_run: bool = False, echo=print) -> BackReport:
     report = BackReport()
     for row in rows:
-        store = row["store"]
-        if store not in locations:
-            raise DjsqlgenError(f"the manifest has files of store {store!r}; give its location with --store "
-                                f"{store}=DIR")
-        root = locations[store]
+        root = store_root(row["store"], locations)
         source = root / row["source_path"]
         if not source.is_file():
             report.problems.append(f"{source}: 2.x's file is not there; 0.14 cannot read this attachment")
@@ -100,7 +69,7 @@ def carry_back(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fal
         header = name + b"\0"
         target = root / f"{row['target_stem']}.{name.decode('utf-8')}"
         size = source.stat().st_size - start
-        if _md5_after(header, target) == row["md5"]:
+        if md5_of(target, header) == row["md5"]:
             report.present += 1
             report.in_place.append((row, name.decode("utf-8"), target.stat().st_size))
             continue
@@ -111,11 +80,11 @@ def carry_back(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fal
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".djsqlgen-partial")
         try:
-            written, size = _copy_contents(source, start, header, partial)
+            written, size = copy_flushed(source, partial, hashed=header, start=start)
         except OSError as exc:
             report.problems.append(f"{source}: cannot copy it ({exc.strerror})")
             continue
-        if written != row["md5"] or _md5_after(header, partial) != row["md5"]:
+        if written != row["md5"] or md5_of(partial, header) != row["md5"]:
             partial.unlink()
             report.problems.append(f"{source}: its contents do not match 2.x's hash ({row['md5']}): left alone")
             continue
