@@ -322,11 +322,7 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool,
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
     report = carry_out(rows, locations, dry_run=dry_run, echo=click.echo)
-    for problem in report.problems:
-        click.echo(f"problem: {problem}", err=True)
-    verb = "would write" if dry_run else "wrote"
-    click.echo(f"files: {len(rows):,} attachment(s) in the manifest: {verb} {report.written:,}, "
-               f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    _files_said(report, len(rows), "attachment(s)", dry_run)
     if not dry_run:
         with connected(obj.settings) as db:
             kept = record(db, control, report.in_place)
@@ -335,6 +331,15 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool,
                    "recorded", err=True)
     if report.problems:
         raise SystemExit(1)
+
+
+def _files_said(report, listed: int, what: str, dry_run: bool) -> None:
+    """What `djsqlgen files` did (or would do), its problems first."""
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    verb = "would write" if dry_run else "wrote"
+    click.echo(f"files: {listed:,} {what} in the manifest: {verb} {report.written:,}, "
+               f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
 
 
 def _files_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -> None:
@@ -349,11 +354,7 @@ def _files_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
     report = carry_back(rows, locations, dry_run=dry_run, echo=click.echo)
-    for problem in report.problems:
-        click.echo(f"problem: {problem}", err=True)
-    verb = "would write" if dry_run else "wrote"
-    click.echo(f"files: {len(rows):,} 2.x attachment(s) in the manifest: {verb} {report.written:,}, "
-               f"{report.present:,} already in place, {len(report.problems):,} problem(s)", err=True)
+    _files_said(report, len(rows), "2.x attachment(s)", dry_run)
     if not dry_run:
         with connected(obj.settings) as db:
             named = record(db, report.in_place)
