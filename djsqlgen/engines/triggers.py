@@ -140,6 +140,20 @@ def _carried(ctx: Context, target: Target, event: str, changes: str | written_ro
     return two_way.outside_engine_sessions(ctx, carried)
 
 
+def _two_way_not_copied(ctx: Context, t: Target) -> str:
+    """A v1 client's key move of a two-way target's row, until the backfill has copied the table: NEW's row written
+    where v2 has none at its key (one there, the row just moved, kept as it is). The move finds no row that is not
+    copied yet, and the copy, which takes the rows from its checkpoint up to the end it began with, misses a row
+    moved below the one or beyond the other. An echo (a v2 client's move carried here) has its row in v2 already."""
+    from djsqlgen.engines import two_way
+
+    table, first = table_sql(t.schema, t.name), _q(t.primary_key[0])
+    insert = (f"{written_row.upsert(t, plain_insert=True)}\n"
+              f"ON DUPLICATE KEY UPDATE {table}.{first} = {table}.{first}")
+    return (f"IF {written_row.key_moved(t)} AND NOT {_copied(ctx, t)} AND NOT {two_way.IN_CARRY} "
+            f"AND {two_way.ENGINE_SESSION} IS NULL THEN\n  {_indent(insert, 2)};\nEND IF")
+
+
 def _two_way_row(ctx: Context, impact: Impact) -> bool:
     """A two-way target whose reached row is the written row itself: carried from NEW/OLD (engines/written_row.py),
     without the derived tables the general forms read the source through."""
@@ -854,6 +868,10 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 moved = _carried(ctx, t, event, written_row.at_old_key(t, exact=True), written_row.move(t))
                 moves.append(("move the v2 key if it changed (an UPDATE: v2's ON UPDATE CASCADE carries children)",
                               f"IF {written_row.key_moved(t)} THEN\n  {_indent(moved, 2)};\nEND IF"))
+                if not ctx.reverse:
+                    moves.append(("a row the backfill has not copied yet is at neither key in v2: written at its "
+                                  "new one (the copy ends at the key it began with, and has passed this one or "
+                                  "will never reach it)", _two_way_not_copied(ctx, t)))
             elif t.id in cascaded:
                 moved = _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))
                 moves.append(("60 applied, as read with the sides row: confirmed by a locking read (a snapshot "

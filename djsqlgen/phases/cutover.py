@@ -10,7 +10,7 @@ from dataclasses import replace
 from djsqlgen.engines import expand, files, guards, lineage, sides, triggers
 from djsqlgen.model.target import TableRef
 from djsqlgen.phases import two_way
-from djsqlgen.phases.builder import FileBuilder
+from djsqlgen.phases.builder import FileBuilder, table_exists
 from djsqlgen.phases.cutover_steps import (
     archive_charsets,
     counters_to_v1,
@@ -68,7 +68,7 @@ def forward(phases: Phases) -> FileBuilder:
               f"AND bad_chunks = 0 AND plan_hash = {quote_literal(ctx.migration_hash)} AND run_id = "
               f"(SELECT MAX(run_id) FROM {run}))",
               f"djsqlgen refused {fn}: the last verify run did not find v2 equal to transform(v1), did not "
-              "finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` "
+              "finish, or v2 changed since (a cut-over was rolled back); run `djsqlgen verify PLAN` "
               "(or 50_verify.sql) and fix every difference first",
               "cut over only to a v2 proven equal to transform(v1)"),
         # replace: a check that computes what it names first (FOUND, message_sql) keeps doing so
@@ -102,7 +102,8 @@ def forward(phases: Phases) -> FileBuilder:
     now = {t.id: parked.get((t.schema, t.name), (t.schema, t.name)) for t in phases.targets}
     if in_place(phases):
         # Nothing moves: v1 stays closed by its row (its dual-write triggers and 30's guards refuse every write), v2's
-        # trackers have been on it since 30 and 60 and record from the close on. No DDL on a table writers hold.
+        # trackers have been on it since 30 and record from the close on (rollback/70 finds v2's new rows by an
+        # anti-join, a lookup's by its INSERT tracker). No DDL on a table writers hold.
         f.steps(counters_to_v2(phases, {s: s for s in where}, now, cut_over))
         f.log()
         return f
@@ -163,9 +164,13 @@ def rollback(phases: Phases) -> FileBuilder:
     writes = ctx.control_table("v2_writes")
     objects = ctx.control_table("objects")
     # v2's inserts after the cut-over that no tracker records (cutover_steps.in_place_events) are found by anti-join
-    written = " OR\n      ".join([f"EXISTS (SELECT 1 FROM {writes})"] + [
+    # v2's inserts after the cut-over (no tracker records them: cutover_steps.in_place_events) by anti-join, read
+    # only while every v2 table stands at its own name: a run stopped after parking v2 finds them after the park
+    # (record_inserted), and a table read here by a name it does not have would fail the refusal with 1146
+    inserted = " OR\n      ".join(
         f"EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())})"
-        for t in untracked_inserts(phases)])
+        for t in untracked_inserts(phases))
+    unparked = " AND ".join(table_exists(t.schema, t.name) for t in untracked_inserts(phases))
     refused = (f"CONCAT({quote_literal(f'djsqlgen refused {fn}: v2 holds writes made after cut-over (')}, "
                f"(SELECT COUNT(*) FROM {writes}), "
                + quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had); v1 never saw them. "
@@ -177,9 +182,12 @@ def rollback(phases: Phases) -> FileBuilder:
               f"{NOTHING_TO_UNDO} {fn}: 70_cutover.sql did not run", "the cut-over left nothing to undo"),
         guards.binlog_trust(ctx, fn),
         *_cutover_half_done(phases, fn),
-        Check(f"({written}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
+        Check(f"EXISTS (SELECT 1 FROM {writes}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
               "djsqlgen refused: v2 holds rows written after cut-over", "rolling back would silently discard "
-              "writes users made to v2", message_sql=refused)])
+              "writes users made to v2", message_sql=refused),
+        *([Check(f"({inserted}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
+                 "djsqlgen refused: v2 holds rows inserted after cut-over", "rolling back would silently discard "
+                 "rows users inserted into v2", only_if=unparked, message_sql=refused)] if inserted else [])])
     park, archive, final = renames(phases)
     for spec in phases.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
         if final and spec.final and spec.final != spec.target:
@@ -242,6 +250,8 @@ def rollback(phases: Phases) -> FileBuilder:
         f.steps(steps)
         for s in triggers.create_all(ctx):  # while the guards still refuse writes: no gap
             f.add(*f.creating(s, only_if_new=False))
+        # rows users inserted into v2 since it took its names back are given up with the other writes recorded since
+        f.steps(record_inserted(phases, {t.id: (t.schema, t.name) for t in phases.targets}))
         _discard(phases, f)
         # v1 opens by its row once its dual-write triggers are on it (80 dropped them; they are back above)
         f.steps(counters_to_v1(phases, {ref: (ref.schema, ref.name) for ref in phases.v1_tables()})
@@ -256,8 +266,10 @@ def rollback(phases: Phases) -> FileBuilder:
                                           "ORDER BY target_id, written_at",
                     "the keys of the v2 rows written after cut-over that were given up (none: no output)"),
           Statement("verify_stale", f"INSERT INTO {run} (plan_hash, started_at, finished_at, bad_chunks)\n"
-                                    f"SELECT {quote_literal(ctx.migration_hash)}, NOW(6), NOW(6), -1 FROM DUAL "
-                                    f"WHERE EXISTS (SELECT 1 FROM {writes})",
+                                    f"SELECT {quote_literal(ctx.migration_hash)}, NOW(6), NOW(6), -1 FROM DUAL"
+                                    + ("" if in_place(phases) else f" WHERE EXISTS (SELECT 1 FROM {writes})"),
+                    "the last verify no longer holds (70 wants a new one): v2 took users' writes until v1 reopened "
+                    "a moment ago, and a row inserted then is recorded by no trigger" if in_place(phases) else
                     "v2 changed if writes were given up: the last verify no longer holds (70 wants a new one)"),
               Statement("v2_writes_clear", f"DELETE FROM {writes}", "forget the writes given up (if any)"))
     f.log()

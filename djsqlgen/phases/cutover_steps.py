@@ -20,8 +20,8 @@ from djsqlgen.sqltext.statements import Owned, Statement
 
 def in_place(phases: Phases) -> bool:
     """Whether the cut-over leaves every table where it is (no renames): then it closes v1 by its sides row alone,
-    without DDL, and 30 and 60 install v2's write trackers (a renaming cut-over moves tables, which triggers cannot
-    follow across schemas, error 1435, so it keeps creating and dropping them)."""
+    without DDL, and 30 installs v2's write trackers (in_place_events; a renaming cut-over moves tables, which
+    triggers cannot follow across schemas, error 1435, so it keeps creating and dropping them)."""
     park, _, final = renames(phases)
     return not park and not final and phases.reverse is None
 

@@ -78,7 +78,8 @@ def carry_back(rows: list[dict], locations: dict[str, Path], dry_run: bool = Fal
             report.written += 1
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".djsqlgen-partial")
+        # named by the stem alone: a file name that fits the file system must not fail for the partial's suffix
+        partial = target.with_name(f"{row['target_stem'].rsplit('/', 1)[-1]}.djsqlgen-partial")
         try:
             written, size = copy_flushed(source, partial, hashed=header, start=start)
         except OSError as exc:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import pytest
 from support.safety import FastScenario, applied, client, refused, state, state_difference
 
+from djsqlgen.sqltext.naming import v2_parking_name
+
 V1 = """
 CREATE TABLE subject (subject_id int NOT NULL, name varchar(16) NOT NULL DEFAULT '', PRIMARY KEY (subject_id))
   ENGINE=InnoDB;
@@ -93,7 +95,29 @@ def test_a_lookup_row_no_v1_row_uses_any_more_is_no_reason_to_refuse(scenario):
     v1 = scenario.sources[0]
     applied(scenario, "rollback/70_cutover")
     scenario.db.execute(f"UPDATE `{v1}`.recording SET probe = 'np3' WHERE probe = 'np2'")  # v1 open again
+    assert scenario.verify().returncode == 0  # after a rollback of the cut-over 70 wants a new verify
     applied(scenario, "70_cutover")  # np2's lookup row stays in v2, used by no v1 row
     assert scenario.db.query(f"SELECT vendor FROM `{scenario.v2()}`.`#probe` WHERE probe = 'np2'") == [
         {"vendor": "imec"}]
     applied(scenario, "rollback/70_cutover")
+
+
+def test_a_rollback_stopped_after_parking_v2_runs_again(scenario):
+    """rollback/70 parks v2 under other names before it looks for v2's new rows there (users' writes to v2 stop):
+    stopped then (killed, a lock wait timed out), it runs again, its refusal reading v2 where it is."""
+    _migrated(scenario, "split")
+    v2 = scenario.v2()
+    scenario.db.execute(f"INSERT INTO `{v2}`.ephys_recording (subject_id, rec, modality, probe, vendor) "
+                        "VALUES (4, 9, 'ephys', 'np1', 'imec')")
+    tables = [r["TABLE_NAME"] for r in scenario.db.query(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [v2])]
+    scenario.db.execute("RENAME TABLE " + ", ".join(  # where the file's first step leaves them
+        f"`{v2}`.`{t}` TO `{v2}`.`{v2_parking_name(t, 'rollback')}`" for t in tables))
+    # before: 1146 in the refusal at the top, which read v2 by its own names; now the file goes on from the park,
+    # records the new row there, and refuses with v2 given back its names (its refusal after the park)
+    result = client(scenario.db.settings, scenario.out / "rollback/70_cutover.sql")
+    assert result.returncode != 0 and "v2 holds writes made after cut-over" in result.stderr, result.stderr
+    assert {r["TABLE_NAME"] for r in scenario.db.query(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [v2])} == set(tables)
+    applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
+    assert not scenario.db.query(f"SELECT 1 FROM `{v2}`.ephys_recording WHERE subject_id = 4 AND rec = 9")
