@@ -59,7 +59,7 @@ BEGIN NOT ATOMIC
     END IF;
     -- Refuse: cut over only to a v2 proven equal to transform(v1)
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') AND NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`verify_run` WHERE finished_at IS NOT NULL AND bad_chunks = 0 AND plan_hash = '023c20580528' AND run_id = (SELECT MAX(run_id) FROM `djsqlgen_demo_rekey`.`verify_run`)) THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1), did not finish, or v2 changed since (a rolled-back cut-over gave up writes); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
+      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: the last verify run did not find v2 equal to transform(v1), did not finish, or v2 changed since (a cut-over was rolled back); run `djsqlgen verify PLAN` (or 50_verify.sql) and fix every difference first';
       LEAVE checks;
     END IF;
     -- Refuse: djsqlgen_demo_rekey_common.session must still be as the files were generated from
