@@ -163,7 +163,6 @@ def rollback(phases: Phases) -> FileBuilder:
     ctx = phases.ctx
     writes = ctx.control_table("v2_writes")
     objects = ctx.control_table("objects")
-    # v2's inserts after the cut-over that no tracker records (cutover_steps.in_place_events) are found by anti-join
     # v2's inserts after the cut-over (no tracker records them: cutover_steps.in_place_events) by anti-join, read
     # only while every v2 table stands at its own name: a run stopped after parking v2 finds them after the park
     # (record_inserted), and a table read here by a name it does not have would fail the refusal with 1146
