@@ -12,6 +12,8 @@ not (a lookup row whose last v1 row went) are no reason to refuse.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from support.safety import FastScenario, applied, client, refused, state, state_difference
 
@@ -121,3 +123,25 @@ def test_a_rollback_stopped_after_parking_v2_runs_again(scenario):
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", [v2])} == set(tables)
     applied(scenario, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
     assert not scenario.db.query(f"SELECT 1 FROM `{v2}`.ephys_recording WHERE subject_id = 4 AND rec = 9")
+
+
+def test_the_search_for_new_v2_rows_reads_each_table_once_where_the_key_is_converted(db, prefix, dj_env, tmp_path):
+    """A key converted on its way to v2 (latin1 to utf8mb4: most of a 0.14 lab's keys under the preset) is served by
+    no index of v1: merged into the join, the search for v2's new rows scanned v1 once per v2 row (the server's plan:
+    a block nested loop). It must read transform(v1)'s keys once, into a derived table it looks up by key."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1("CREATE TABLE t (k varchar(16) CHARACTER SET latin1 NOT NULL, v int, PRIMARY KEY (k)) ENGINE=InnoDB;\n"
+                "INSERT INTO t SELECT CONCAT('k', seq), seq FROM seq_1_to_2000")
+    s.plan(lambda plan: s.tables(plan)["t"]["columns"].update(
+        k={"type": "varchar(16)", "charset": "utf8mb4", "collation": "utf8mb4_general_ci"}))
+    s.generate()
+    s.forward("70_cutover")
+    s.db.execute(f"INSERT INTO `{s.v2()}`.t (k, v) VALUES ('new in v2', 0)")
+    # the search as rollback/70's refusal writes it
+    found = re.search(r"EXISTS \(SELECT 1 (FROM `[^`]+`\.`t` AS dst LEFT JOIN .*? WHERE m\.`k_0` IS NULL)\)",
+                      (s.out / "rollback/70_cutover.sql").read_text())
+    assert found, "rollback/70 has no search for v2's new rows of t"
+    plan = s.db.query(f"EXPLAIN SELECT dst.k {found.group(1)}")
+    assert any(str(row["table"]).startswith("<derived") and row["type"] == "ref" for row in plan), plan
+    assert not any("join buffer" in (row["Extra"] or "") for row in plan), plan
+    assert s.db.query(f"SELECT dst.k {found.group(1)}") == [{"k": "new in v2"}]

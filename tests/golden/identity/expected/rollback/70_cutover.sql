@@ -61,10 +61,10 @@ BEGIN NOT ATOMIC
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session__trial') THEN
       -- Refuse: rolling back would silently discard rows users inserted into v2
-      IF (EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS dst LEFT JOIN ( SELECT `src`.`kind` AS `k_0` FROM `lab_v1`.`#kind` AS `src` ) AS m ON m.`k_0` = dst.`kind` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `lab_v1`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1` FROM `lab_v1`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      IF (EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`kind` AS `k_0` FROM `lab_v1`.`#kind` AS `src` ) AS m ON m.`k_0` = dst.`kind` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0` FROM `lab_v1`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`session` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1` FROM `lab_v1`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`session__trial` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
         SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`v2_writes`), ' recorded in djsqlgen_lab_identity.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
         LEAVE checks;
       END IF;
@@ -103,7 +103,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`kind`) AS k
     FROM `lab_v2`.`#kind__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`kind` AS `k_0`
+      SELECT DISTINCT `src`.`kind` AS `k_0`
       FROM `lab_v1`.`#kind` AS `src`
     ) AS m ON m.`k_0` = dst.`kind`
     WHERE m.`k_0` IS NULL
@@ -115,7 +115,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `lab_v2`.`subject__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `lab_v1`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -127,7 +127,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_idx`) AS k
     FROM `lab_v2`.`session__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`
       FROM `lab_v1`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx`
     WHERE m.`k_0` IS NULL
@@ -139,7 +139,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_idx`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`session__trial__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` AND m.`k_2` = dst.`trial_idx`
     WHERE m.`k_0` IS NULL
@@ -1392,7 +1392,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`kind`) AS k
     FROM `lab_v2`.`#kind` AS dst
     LEFT JOIN (
-      SELECT `src`.`kind` AS `k_0`
+      SELECT DISTINCT `src`.`kind` AS `k_0`
       FROM `lab_v1`.`#kind` AS `src`
     ) AS m ON m.`k_0` = dst.`kind`
     WHERE m.`k_0` IS NULL
@@ -1404,7 +1404,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `lab_v2`.`subject` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `lab_v1`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -1416,7 +1416,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_idx`) AS k
     FROM `lab_v2`.`session` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`
       FROM `lab_v1`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx`
     WHERE m.`k_0` IS NULL
@@ -1428,7 +1428,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_idx`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`session__trial` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_idx` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_idx` AND m.`k_2` = dst.`trial_idx`
     WHERE m.`k_0` IS NULL

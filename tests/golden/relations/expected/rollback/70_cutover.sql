@@ -61,11 +61,11 @@ BEGIN NOT ATOMIC
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = '#kind') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'subject') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'trial_hit') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'lab_v2' AND TABLE_NAME = 'trial_other') THEN
       -- Refuse: rolling back would silently discard rows users inserted into v2
-      IF (EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS dst LEFT JOIN ( SELECT `src`.`kind` AS `k_0` FROM `lab_v1`.`#kind` AS `src` ) AS m ON m.`k_0` = dst.`kind` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `lab_v1`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1` FROM `lab_v1`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`trial_hit` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` = 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `lab_v2`.`trial_other` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` <> 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      IF (EXISTS (SELECT 1 FROM `lab_v2`.`#kind` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`kind` AS `k_0` FROM `lab_v1`.`#kind` AS `src` ) AS m ON m.`k_0` = dst.`kind` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`subject` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0` FROM `lab_v1`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`session` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1` FROM `lab_v1`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`trial_hit` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` = 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `lab_v2`.`trial_other` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2` FROM `lab_v1`.`session__trial` AS `src` LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx` WHERE (`src`.`outcome` <> 'hit') ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date` AND m.`k_2` = dst.`trial_idx` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
         SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`v2_writes`), ' recorded in djsqlgen_lab_relations.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
         LEAVE checks;
       END IF;
@@ -106,7 +106,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`kind`) AS k
     FROM `lab_v2`.`#kind__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`kind` AS `k_0`
+      SELECT DISTINCT `src`.`kind` AS `k_0`
       FROM `lab_v1`.`#kind` AS `src`
     ) AS m ON m.`k_0` = dst.`kind`
     WHERE m.`k_0` IS NULL
@@ -118,7 +118,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `lab_v2`.`subject__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `lab_v1`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -130,7 +130,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`) AS k
     FROM `lab_v2`.`session__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1`
       FROM `lab_v1`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date`
     WHERE m.`k_0` IS NULL
@@ -142,7 +142,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`trial_hit__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
       WHERE (`src`.`outcome` = 'hit')
@@ -156,7 +156,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`trial_other__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
       WHERE (`src`.`outcome` <> 'hit')
@@ -2028,7 +2028,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`kind`) AS k
     FROM `lab_v2`.`#kind` AS dst
     LEFT JOIN (
-      SELECT `src`.`kind` AS `k_0`
+      SELECT DISTINCT `src`.`kind` AS `k_0`
       FROM `lab_v1`.`#kind` AS `src`
     ) AS m ON m.`k_0` = dst.`kind`
     WHERE m.`k_0` IS NULL
@@ -2040,7 +2040,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `lab_v2`.`subject` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `lab_v1`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -2052,7 +2052,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`) AS k
     FROM `lab_v2`.`session` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_date` AS `k_1`
       FROM `lab_v1`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_date`
     WHERE m.`k_0` IS NULL
@@ -2064,7 +2064,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`trial_hit` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
       WHERE (`src`.`outcome` = 'hit')
@@ -2078,7 +2078,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_date`, dst.`trial_idx`) AS k
     FROM `lab_v2`.`trial_other` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_date` AS `k_1`, `src`.`trial_idx` AS `k_2`
       FROM `lab_v1`.`session__trial` AS `src`
       LEFT JOIN `lab_v1`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_idx` = `src`.`session_idx`
       WHERE (`src`.`outcome` <> 'hit')
