@@ -61,12 +61,12 @@ BEGIN NOT ATOMIC
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TABLE_NAME = '#species') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TABLE_NAME = 'subject') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_common_v2' AND TABLE_NAME = 'session') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TABLE_NAME = '_recording') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TABLE_NAME = '__sorting') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_example_ephys_v2' AND TABLE_NAME = '__sorting__unit') THEN
       -- Refuse: rolling back would silently discard rows users inserted into v2
-      IF (EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst LEFT JOIN ( SELECT `src`.`species` AS `k_0` FROM `djsqlgen_demo_example_common`.`#species` AS `src` ) AS m ON m.`k_0` = dst.`species` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `djsqlgen_demo_example_common`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_common`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2` FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` AND m.`k_2` = dst.`unit_id` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      IF (EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`species` AS `k_0` FROM `djsqlgen_demo_example_common`.`#species` AS `src` ) AS m ON m.`k_0` = dst.`species` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0` FROM `djsqlgen_demo_example_common`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_common_v2`.`session` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_common`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1` FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2` FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` AND m.`k_2` = dst.`unit_id` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
         SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_demo_example`.`v2_writes`), ' recorded in djsqlgen_demo_example.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
         LEAVE checks;
       END IF;
@@ -107,7 +107,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`species`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`#species__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`species` AS `k_0`
+      SELECT DISTINCT `src`.`species` AS `k_0`
       FROM `djsqlgen_demo_example_common`.`#species` AS `src`
     ) AS m ON m.`k_0` = dst.`species`
     WHERE m.`k_0` IS NULL
@@ -119,7 +119,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`subject__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `djsqlgen_demo_example_common`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -131,7 +131,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`session__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_common`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -143,7 +143,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`_recording__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -155,7 +155,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -167,7 +167,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`, dst.`unit_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2`
       FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` AND m.`k_2` = dst.`unit_id`
     WHERE m.`k_0` IS NULL
@@ -2242,7 +2242,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`species`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`#species` AS dst
     LEFT JOIN (
-      SELECT `src`.`species` AS `k_0`
+      SELECT DISTINCT `src`.`species` AS `k_0`
       FROM `djsqlgen_demo_example_common`.`#species` AS `src`
     ) AS m ON m.`k_0` = dst.`species`
     WHERE m.`k_0` IS NULL
@@ -2254,7 +2254,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`subject` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `djsqlgen_demo_example_common`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -2266,7 +2266,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_common_v2`.`session` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_common`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -2278,7 +2278,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`_recording` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_ephys`.`_recording` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -2290,7 +2290,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`__sorting` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`
       FROM `djsqlgen_demo_example_ephys`.`__spikes` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id`
     WHERE m.`k_0` IS NULL
@@ -2302,7 +2302,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_id`, dst.`unit_id`) AS k
     FROM `djsqlgen_demo_example_ephys_v2`.`__sorting__unit` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_id` AS `k_1`, `src`.`unit_id` AS `k_2`
       FROM `djsqlgen_demo_example_ephys`.`__spikes__unit` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_id` AND m.`k_2` = dst.`unit_id`
     WHERE m.`k_0` IS NULL

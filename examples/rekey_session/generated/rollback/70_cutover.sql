@@ -61,12 +61,12 @@ BEGIN NOT ATOMIC
     END IF;
     IF EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TABLE_NAME = 'subject') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = '#probe_type') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_common_v2' AND TABLE_NAME = 'session') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = '__clustering') AND EXISTS (SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = '__clustering__unit') THEN
       -- Refuse: rolling back would silently discard rows users inserted into v2
-      IF (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0` FROM `djsqlgen_demo_rekey_common`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst LEFT JOIN ( SELECT `src`.`probe_type` AS `k_0` FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src` ) AS m ON m.`k_0` = dst.`probe_type` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1` FROM `djsqlgen_demo_rekey_common`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
-      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst LEFT JOIN ( SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3` FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` AND m.`k_3` = dst.`unit_id` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
+      IF (EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0` FROM `djsqlgen_demo_rekey_common`.`subject` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`probe_type` AS `k_0` FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src` ) AS m ON m.`k_0` = dst.`probe_type` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1` FROM `djsqlgen_demo_rekey_common`.`session` AS `src` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2` FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` WHERE m.`k_0` IS NULL) OR
+      EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst LEFT JOIN ( SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3` FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src` LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number` LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id` ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number` AND m.`k_3` = dst.`unit_id` WHERE m.`k_0` IS NULL)) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
         SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_demo_rekey`.`v2_writes`), ' recorded in djsqlgen_demo_rekey.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
         LEAVE checks;
       END IF;
@@ -107,7 +107,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `djsqlgen_demo_rekey_common_v2`.`subject__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -119,7 +119,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`probe_type`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`probe_type` AS `k_0`
+      SELECT DISTINCT `src`.`probe_type` AS `k_0`
       FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
     ) AS m ON m.`k_0` = dst.`probe_type`
     WHERE m.`k_0` IS NULL
@@ -131,7 +131,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`) AS k
     FROM `djsqlgen_demo_rekey_common_v2`.`session__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1`
       FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start`
     WHERE m.`k_0` IS NULL
@@ -143,7 +143,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
       FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number`
@@ -156,7 +156,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
       FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
@@ -170,7 +170,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`, dst.`unit_id`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit__djsqlgen_v2rollback` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3`
       FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
@@ -2763,7 +2763,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`) AS k
     FROM `djsqlgen_demo_rekey_common_v2`.`subject` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`
       FROM `djsqlgen_demo_rekey_common`.`subject` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id`
     WHERE m.`k_0` IS NULL
@@ -2775,7 +2775,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`probe_type`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` AS dst
     LEFT JOIN (
-      SELECT `src`.`probe_type` AS `k_0`
+      SELECT DISTINCT `src`.`probe_type` AS `k_0`
       FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src`
     ) AS m ON m.`k_0` = dst.`probe_type`
     WHERE m.`k_0` IS NULL
@@ -2787,7 +2787,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`) AS k
     FROM `djsqlgen_demo_rekey_common_v2`.`session` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `src`.`session_start` AS `k_1`
       FROM `djsqlgen_demo_rekey_common`.`session` AS `src`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start`
     WHERE m.`k_0` IS NULL
@@ -2799,7 +2799,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
       FROM `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id`
     ) AS m ON m.`k_0` = dst.`subject_id` AND m.`k_1` = dst.`session_start` AND m.`k_2` = dst.`insertion_number`
@@ -2812,7 +2812,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`
       FROM `djsqlgen_demo_rekey_ephys`.`__clustering` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`probe_insertion` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1` ON `parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1`.`session_id` = `src`.`session_id`
@@ -2826,7 +2826,7 @@ BEGIN
     SELECT JSON_ARRAY(dst.`subject_id`, dst.`session_start`, dst.`insertion_number`, dst.`unit_id`) AS k
     FROM `djsqlgen_demo_rekey_ephys_v2`.`__clustering__unit` AS dst
     LEFT JOIN (
-      SELECT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3`
+      SELECT DISTINCT `src`.`subject_id` AS `k_0`, `parent_1_parent_1_parent_1`.`session_start` AS `k_1`, `src`.`insertion_number` AS `k_2`, `src`.`unit_id` AS `k_3`
       FROM `djsqlgen_demo_rekey_ephys`.`__clustering__unit` AS `src`
       LEFT JOIN `djsqlgen_demo_rekey_ephys`.`__clustering` AS `parent_1` ON `parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1`.`session_id` = `src`.`session_id` AND `parent_1`.`insertion_number` = `src`.`insertion_number`
       LEFT JOIN `djsqlgen_demo_rekey_common`.`session` AS `parent_1_parent_1_parent_1` ON `parent_1_parent_1_parent_1`.`subject_id` = `src`.`subject_id` AND `parent_1_parent_1_parent_1`.`session_id` = `src`.`session_id`
