@@ -166,10 +166,10 @@ def rollback(phases: Phases) -> FileBuilder:
     # v2's inserts after the cut-over (no tracker records them: cutover_steps.in_place_events) by anti-join, read
     # only while every v2 table stands at its own name: a run stopped after parking v2 finds them after the park
     # (record_inserted), and a table read here by a name it does not have would fail the refusal with 1146
+    untracked = untracked_inserts(phases)
     inserted = " OR\n      ".join(
-        f"EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())})"
-        for t in untracked_inserts(phases))
-    unparked = " AND ".join(table_exists(t.schema, t.name) for t in untracked_inserts(phases))
+        f"EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())})" for t in untracked)
+    unparked = " AND ".join(table_exists(t.schema, t.name) for t in untracked)
     refused = (f"CONCAT({quote_literal(f'djsqlgen refused {fn}: v2 holds writes made after cut-over (')}, "
                f"(SELECT COUNT(*) FROM {writes}), "
                + quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had); v1 never saw them. "
