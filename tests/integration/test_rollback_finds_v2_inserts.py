@@ -145,3 +145,46 @@ def test_the_search_for_new_v2_rows_reads_each_table_once_where_the_key_is_conve
     assert any(str(row["table"]).startswith("<derived") and row["type"] == "ref" for row in plan), plan
     assert not any("join buffer" in (row["Extra"] or "") for row in plan), plan
     assert s.db.query(f"SELECT dst.k {found.group(1)}") == [{"k": "new in v2"}]
+
+
+def test_a_v2_insert_is_found_in_a_child_across_schemas_whose_composite_key_is_converted(db, prefix, dj_env, tmp_path):
+    """The search compares every column of a composite key as verify does, converted where the plan converts it
+    (latin1 to utf8mb4), in a child whose parent lives in another schema: a new v2 row of that child, whose first key
+    column matches v1 rows, refuses rollback/70; the search reads it alone, by key (no block nested loop); given
+    up, v2 is transform(v1) again."""
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("lab", "ephys"))
+    lab, ephys = s.sources
+    s.create_v1({
+        lab: "CREATE TABLE subject (subject varchar(16) CHARACTER SET latin1 NOT NULL, PRIMARY KEY (subject)) "
+             "ENGINE=InnoDB;\nINSERT INTO subject SELECT CONCAT('mouse', seq) FROM seq_1_to_40",
+        ephys: f"CREATE TABLE session (subject varchar(16) CHARACTER SET latin1 NOT NULL, session_id int NOT NULL, "
+               f"note varchar(16) NULL, PRIMARY KEY (subject, session_id), CONSTRAINT session_subject FOREIGN KEY "
+               f"(subject) REFERENCES `{lab}`.subject (subject) ON UPDATE CASCADE) ENGINE=InnoDB;\n"
+               "INSERT INTO session SELECT CONCAT('mouse', s.seq), k.seq, NULL FROM seq_1_to_40 AS s, seq_1_to_5 AS k",
+    })
+    utf8 = {"type": "varchar(16)", "charset": "utf8mb4", "collation": "utf8mb4_general_ci"}
+
+    def edit(plan: dict) -> None:
+        s.tables(plan, lab)["subject"]["columns"].update(subject=dict(utf8))
+        s.tables(plan, ephys)["session"]["columns"].update(subject=dict(utf8))
+
+    s.plan(edit)
+    s.generate()
+    s.forward("70_cutover")
+    v2 = s.v2(ephys)
+    before_insert = sorted(map(repr, s.db.query(f"SELECT * FROM `{v2}`.session")))
+    # a session number v1 never had for a subject it has (the key's first column matches a v1 row)
+    s.db.execute(f"INSERT INTO `{v2}`.session (subject, session_id) VALUES ('mouse7', 6)")
+    message = refused(s, "rollback/70_cutover")
+    assert "v2 holds writes made after cut-over" in message, message
+    found = re.search(r"EXISTS \(SELECT 1 (FROM `[^`]+`\.`session` AS dst LEFT JOIN .*? WHERE m\.`k_0` IS NULL)\)",
+                      (s.out / "rollback/70_cutover.sql").read_text())
+    assert found, "rollback/70 has no search for v2's new rows of session"
+    assert s.db.query(f"SELECT dst.subject, dst.session_id {found.group(1)}") == [
+        {"subject": "mouse7", "session_id": 6}]
+    assert not any("join buffer" in (row["Extra"] or "") for row in s.db.query(
+        f"EXPLAIN SELECT dst.subject {found.group(1)}"))
+    applied(s, "rollback/70_cutover", variables="SET @djsqlgen_discard_v2_writes = 'yes';")
+    assert sorted(map(repr, s.db.query(f"SELECT * FROM `{v2}`.session"))) == before_insert
+    verify = client(s.db.settings, s.out / "50_verify.sql")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
