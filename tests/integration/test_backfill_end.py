@@ -196,3 +196,37 @@ def test_a_row_moved_past_the_end_or_below_the_checkpoint_before_it_was_copied_r
         driver.backfill(conn, plan, chunk_rows=50, sleep_ms=0, show_progress=False)
     s.same_rows("event")
     assert s.verify().returncode == 0
+
+
+@pytest.mark.parametrize("sync", ["one-way", "two-way"])
+def test_a_text_key_moved_by_case_or_trailing_spaces_before_it_was_copied_reaches_v2(sync, db, prefix, dj_env,
+                                                                                    tmp_path, server_settings):
+    """As above with a _ci text key, whose moves can change only bytes the collation ignores: case, trailing
+    spaces. Such a row, not copied yet, moved below the checkpoint or beyond the end the copy began with, must reach
+    v2 with its new bytes (a move that found 'a 7' as 'A 7' through the collation would skip it, or keep the old
+    bytes)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1("CREATE TABLE tag (name varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci NOT NULL, "
+                "id int NOT NULL, note varchar(16) NOT NULL, PRIMARY KEY (name, id)) ENGINE=InnoDB;\n"
+                "INSERT INTO tag SELECT CONCAT('t', LPAD(seq, 3, '0')), seq, CONCAT('e', seq) FROM seq_1_to_200")
+    s.plan(lambda plan: plan.update(sync=sync))
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    plan = load_plan(s.plan_path)
+
+    def after_chunk(_label: str, _rows: int) -> None:
+        request(s.db, plan, "abort")
+
+    v1 = f"`{s.sources[0]}`"
+    with connect(server_settings) as conn:
+        with pytest.raises(BackfillAborted):  # the end ('t200', 200) is taken, t001 and t002 copied
+            driver.backfill(conn, plan, chunk_rows=2, sleep_ms=0, show_progress=False, on_chunk=after_chunk)
+        s.db.execute(f"UPDATE {v1}.tag SET name = 'T150' WHERE name = 't150'")  # case only, not copied yet
+        s.db.execute(f"UPDATE {v1}.tag SET name = 't160 ' WHERE name = 't160'")  # a trailing space only
+        s.db.execute(f"UPDATE {v1}.tag SET name = 'T001' WHERE name = 't100'")  # below the checkpoint
+        s.db.execute(f"UPDATE {v1}.tag SET name = 'Z999' WHERE name = 't120'")  # past the end
+        s.db.execute(f"UPDATE {v1}.tag SET name = 'T002' WHERE name = 't002'")  # copied already: moved in v2
+        request(s.db, plan, "resume")
+        driver.backfill(conn, plan, chunk_rows=50, sleep_ms=0, show_progress=False)
+    s.same_rows("tag")
+    assert s.verify().returncode == 0
