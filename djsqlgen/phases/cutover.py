@@ -170,6 +170,9 @@ def rollback(phases: Phases) -> FileBuilder:
     inserted = " OR\n      ".join(
         f"EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())})" for t in untracked)
     unparked = " AND ".join(table_exists(t.schema, t.name) for t in untracked)
+    # which tables hold them, for the DBA deciding whether to give them up (read again only when refusing)
+    listing = ", ".join(f"IF(EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())}), "
+                        f"{quote_literal(f'{t.schema}.{t.name}')}, NULL)" for t in untracked)
     refused = (f"CONCAT({quote_literal(f'djsqlgen refused {fn}: v2 holds writes made after cut-over (')}, "
                f"(SELECT COUNT(*) FROM {writes}), "
                + quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had); v1 never saw them. "
@@ -186,7 +189,9 @@ def rollback(phases: Phases) -> FileBuilder:
               "writes users made to v2", message_sql=refused),
         *([Check(f"({inserted}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
                  "djsqlgen refused: v2 holds rows inserted after cut-over", "rolling back would silently discard "
-                 "rows users inserted into v2", only_if=unparked, message_sql=refused)] if inserted else [])])
+                 "rows users inserted into v2", only_if=unparked,
+                 message_sql=f"CONCAT({refused}, '. Rows v1 never had are in ', CONCAT_WS(', ', {listing}))")]
+           if inserted else [])])
     park, archive, final = renames(phases)
     for spec in phases.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
         if final and spec.final and spec.final != spec.target:
