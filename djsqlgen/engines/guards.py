@@ -100,12 +100,23 @@ def applied(ctx: Context, phase: str, same_plan: bool = True) -> str:
     return f"EXISTS (SELECT 1 FROM {phase_log(ctx)} WHERE phase = {quote_literal(phase)}{hash_test})"
 
 
-def needs_phase(ctx: Context, phase: str, file: str, filename: str) -> Check:
-    return Check(
-        f"NOT {applied(ctx, phase)}",
-        f"djsqlgen refused {filename}: {file} of this migration (plan {ctx.migration_hash}) has not been applied; "
-        f"apply it first (or regenerate: the files must come from the same plan)",
-        f"{filename} builds on {file}")
+def needs_phase(ctx: Context, phase: str, file: str, filename: str) -> list[Check]:
+    """``file`` applied, from this file's plan: one refusal when it was not applied at all, another when it was
+    applied from another plan (edited and regenerated in between), which names both plans and the ways out."""
+    installed = f"(SELECT plan_hash FROM {phase_log(ctx)} WHERE phase = {quote_literal(phase)})"
+    return [
+        Check(f"NOT {applied(ctx, phase, same_plan=False)}",
+              f"djsqlgen refused {filename}: {file} has not been applied; apply it first", f"{filename} builds on {file}"),
+        Check(f"NOT {applied(ctx, phase)}", "", f"{filename} builds on {file} as this plan made it",
+              message_sql=f"CONCAT({quote_literal(f'djsqlgen refused {filename}: {file} was applied from plan ')}, "
+                          f"{installed}, {quote_literal(_other_plan(ctx, file))})"),
+    ]
+
+
+def _other_plan(ctx: Context, file: str) -> str:
+    return (f", this file comes from plan {ctx.migration_hash}: the plan or v1 changed in between (its chunk settings "
+            f"may change, nothing else). Generate this file from the plan {file} was applied with, or roll back to "
+            f"before {file} and apply the new files from there")
 
 
 def not_after(ctx: Context, phase: str, file: str, filename: str, why: str) -> Check:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from djsqlgen import __version__
@@ -38,6 +38,20 @@ def definition_hash(catalog: Catalog) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def without_own_triggers(catalog: Catalog, plan_name: str) -> Catalog:
+    """v1's headings as before 30: without the triggers this plan installs on them (named ``djsqlgen_<plan>_…``,
+    the rule ops/invariants.py tells ours from a foreign trigger by). Read after 30 they would change the migration's
+    hash, and files generated again then (a chunk setting changed, files lost) would refuse to build on the files
+    applied before them."""
+    own = f"djsqlgen_{plan_name}_"
+    if not any(tr.name.startswith(own) for s in catalog.schemas for t in s.tables for tr in t.triggers):
+        return catalog
+    schemas = tuple(replace(s, tables=tuple(replace(t, triggers=tuple(tr for tr in t.triggers
+                                                                          if not tr.name.startswith(own)))
+                                            for t in s.tables)) for s in catalog.schemas)
+    return replace(catalog, schemas=schemas)
+
+
 def migration_hash(plan: Plan, catalog: Catalog) -> str:
     """What every installed object is tagged with: the plan and v1's definitions together."""
     return hashlib.sha256(f"{plan_hash(plan)}:{definition_hash(catalog)}".encode()).hexdigest()[:12]
@@ -48,7 +62,7 @@ class Migration:
 
     def __init__(self, plan: Plan, catalog: Catalog):
         self.plan = plan
-        self.catalog = catalog
+        self.catalog = catalog = without_own_triggers(catalog, plan.name)
         self.dialect = dialect_for(catalog.server)
         self.built: Built = build_model(plan, catalog)
         self.hash = migration_hash(plan, catalog)

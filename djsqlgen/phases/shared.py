@@ -114,7 +114,7 @@ class Phases:
         stage2 = []
         if needs:
             file = f"{needs}_{self.phase(needs).NAME}.sql"
-            stage2.append(guards.needs_phase(self.ctx, needs, file, f.filename))
+            stage2 += guards.needs_phase(self.ctx, needs, file, f.filename)
         f.refuse(stage2 + list(extra))
 
     def later_phases(self, f: FileBuilder) -> list[Check]:

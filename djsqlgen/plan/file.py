@@ -319,7 +319,11 @@ def plan_hash(plan: Plan) -> str:
                    for name, table in spec.tables.items() if isinstance(table, TableSpec)}
         if unnamed:
             exclude.setdefault("schemas", {})[i] = {"tables": unnamed}
-    return hashlib.sha256(plan.model_dump_json(exclude=exclude or None).encode()).hexdigest()[:12]
+    # The chunk settings are the copy's pace, not its meaning: passed to the routines by 40, 50 and 60 and read by the
+    # commands, never installed, so a DBA may change them between two files. Hashed as their defaults (a plan that
+    # keeps the defaults hashes as before).
+    meaning = plan.model_copy(update={"chunk": ChunkSpec()})
+    return hashlib.sha256(meaning.model_dump_json(exclude=exclude or None).encode()).hexdigest()[:12]
 
 
 def dump_plan(plan: Plan) -> str:

@@ -40,8 +40,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 20_routines.sql builds on 10_expand.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '10') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 20_routines.sql: 10_expand.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 20_routines.sql builds on 10_expand.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '10' AND plan_hash = 'd1aed2f8b081') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 20_routines.sql: 10_expand.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 20_routines.sql: 10_expand.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '10'), ', this file comes from plan d1aed2f8b081: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 10_expand.sql was applied with, or roll back to before 10_expand.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: 20_routines.sql needs CREATE ROUTINE on djsqlgen_lab_identity

@@ -40,8 +40,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 30_dualwrite.sql builds on 20_routines.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: 20_routines.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 30_dualwrite.sql builds on 20_routines.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20' AND plan_hash = 'd1aed2f8b081') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 30_dualwrite.sql: 20_routines.sql of this migration (plan d1aed2f8b081) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 30_dualwrite.sql: 20_routines.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '20'), ', this file comes from plan d1aed2f8b081: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 20_routines.sql was applied with, or roll back to before 20_routines.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1

@@ -39,8 +39,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 80_contract.sql builds on 70_cutover.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 80_contract.sql: 70_cutover.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 80_contract.sql builds on 70_cutover.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70' AND plan_hash = 'b299ae7fb6bd') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 80_contract.sql: 70_cutover.sql of this migration (plan b299ae7fb6bd) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 80_contract.sql: 70_cutover.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '70'), ', this file comes from plan b299ae7fb6bd: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 70_cutover.sql was applied with, or roll back to before 70_cutover.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
