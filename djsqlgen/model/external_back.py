@@ -164,6 +164,18 @@ def prefer_kept_json(model: Model, two_way: set[str], control: str) -> Model:
     return model
 
 
+def without_kept_json(expr: Expr) -> Expr:
+    """``expr`` as 0.14's row alone gives it, without ``prefer_kept_json``'s preference: for the transform trial of
+    00 and plan check, which run before 30 has made ``filepath_json``."""
+    if len(expr.refs) < 4 or f"`{KEPT_JSON_TABLE}` AS k" not in expr.parts[0]:
+        return expr
+    _, _, _, stamp_to_built, tail = kept_json_sql("c", "s", "x", "\0", "\0", "\0", "\0").split("\0")
+    if not expr.parts[3].startswith(stamp_to_built) or not expr.parts[-1].endswith(tail):
+        return expr
+    parts = (expr.parts[3][len(stamp_to_built):], *expr.parts[4:-1], expr.parts[-1][:-len(tail)])
+    return Expr(parts, expr.refs[3:])
+
+
 def has_filepaths(model: Model, two_way) -> bool:
     """Whether a two-way target has a ``<filepath@store>`` column going back (30 makes ``filepath_json`` then)."""
     return any(b.kind == "filepath" for t in two_way for b in external_blobs(model.target(t)))
@@ -196,9 +208,10 @@ def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, re
             f"INSERT INTO {kept} (`schema_name`, `store`, `reference`, `size`, `ext_timestamp`, `json`)\n"
             f"SELECT {quote_literal(v1_schema)}, {quote_literal(store)}, e.`hash`, e.`size`, e.`timestamp`, {json_sql}\n"
             f"FROM {table} AS e WHERE e.`hash` = {ref} AND e.`contents_hash` IS NULL\n"
-            "ON DUPLICATE KEY UPDATE\n"
-            "  `json` = IF(`size` = VALUES(`size`) AND `ext_timestamp` = VALUES(`ext_timestamp`), `json`, VALUES(`json`)),\n"
-            "  `size` = VALUES(`size`), `ext_timestamp` = VALUES(`ext_timestamp`);\n"
+            "ON DUPLICATE KEY UPDATE\n"  # the kept row named: e has a size too
+            f"  `json` = IF({kept}.`size` = VALUES(`size`) AND {kept}.`ext_timestamp` = VALUES(`ext_timestamp`), "
+            f"{kept}.`json`, VALUES(`json`)),\n"
+            f"  `size` = VALUES(`size`), `ext_timestamp` = VALUES(`ext_timestamp`);\n"
             f"IF NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.`hash` = {ref}\n"
             f"    AND {forward.replace(chr(10), chr(10) + '    ')} = {json_sql}) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(refused_other)};\n"

@@ -376,3 +376,141 @@ def test_md5_from_base32_inverts_base32_md5_on_the_server(db):
         (row,) = db.query(f"SELECT {dj2_sql.md5_from_base32('@b32')} AS back, {dj2_sql.base32_md5('@md5')} AS forth")
         assert (row["back"], row["forth"]) == (raw, b32), b32
     assert db.query(f"SELECT {dj2_sql.md5_from_base32('NULL')} AS back") == [{"back": None}]
+
+
+def _dj2_filepath(path: str, store: str = STORE) -> str:
+    """What DataJoint 2.x stores in a `<filepath@extstore>` column for ``path`` (relative to the store's location):
+    its own codec's metadata, as its insert sends it (json.dumps)."""
+    from datajoint.builtin_codecs.filepath import FilepathCodec
+
+    return json.dumps(FilepathCodec().encode(path, store_name=store))
+
+
+def _all_files(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db):
+    """A 2.x `<filepath@store>` goes back (it stayed one-way before: 2.x's JSON has no md5 of the file, and a
+    timestamp with microseconds): v1 refers to a ~external row keyed by the md5 of the path; DataJoint 0.14 fetches
+    the file, its checksum accepted, once `djsqlgen files --reverse` has filled contents_hash; v2 keeps the JSON 2.x
+    wrote byte for byte (kept in the control schema), through the forward triggers' recompute and verify."""
+    import datajoint as dj
+    from support.safety import refused
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("recs",))
+    (v1,) = s.sources
+    v2 = f"{v1}_v2"
+    store, stage = tmp_path / "store", tmp_path / "stage"
+    store.mkdir()
+    args = ["--schema", v1, "--store-dir", str(store)]
+    run_dj014(dj014_python, "dj014_filepath.py", ["build", *args, "--stage", str(stage)], dj_env)
+    s.run("plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{v1}={v2}", "--name", s.prefix, "-o",
+          str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan.update(control_schema=s.control, sync="two-way", chunk={"rows": 2, "sleep_ms": 0, "verify_rows": 3})
+    s.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    checked = s.run("plan", "check", str(s.plan_path)).stderr
+    assert f"sync: {v2}.rec <-> {v1}.rec: two-way" in checked, checked  # (one-way before, the reason its JSON)
+    s.generate()
+    back = s.out / "filepaths_back_manifest.sql"
+    reverse_files = ["files", "--reverse", str(back), "--store", f"{STORE}={store}"]
+    s.forward("60_constraints")
+
+    _dj2_store(store)
+    # 2.x users on v2, on files in the store: a new file (rec 10), the same path again with 2.x's metadata as
+    # stored (rec 11), a path with a non-ASCII name (json.dumps escapes it) as an update of a 0.14 rec (rec 2), and
+    # the file of a 0.14 rec with its JSON as v2 shows it (rec 12)
+    mine = store / "mine"
+    mine.mkdir()
+    (mine / "a.dat").write_text("a file 2.x refers to\n" * 30)
+    (mine / "b ü.dat").write_text("another\n")
+    (mine / "folder").mkdir()
+    v2_json = {r["rec_id"]: (r["raw"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.rec")}
+    written = {10: (_dj2_filepath("mine/a.dat"), None)}
+    written[11] = (written[10][0], None)
+    written[12] = (v2_json[1][1], None)
+    for n, (raw, extra) in written.items():
+        db.execute(f"INSERT INTO `{v2}`.rec (rec_id, raw, extra) VALUES (%s, %s, %s)", [n, raw, extra])
+    updated = _dj2_filepath("mine/b ü.dat")
+    db.execute(f"UPDATE `{v2}`.rec SET raw = %s WHERE rec_id = 2", [updated])
+    written[2] = (updated, v2_json[2][1])
+    assert "\\u00fc" in updated and json.loads(written[10][0])["timestamp"][19] == "."  # (microseconds)
+
+    # what v1 cannot give back is refused, naming the column: the same path with other metadata (2.x's new
+    # timestamp; 0.14 keeps one row per path), a directory, a file of another store
+    for n, value, why in ((13, _dj2_filepath("mine/a.dat"), "another size or time"),
+                          (14, _dj2_filepath("acq/1/raw-1.dat"), "another size or time"),
+                          (15, _dj2_filepath("mine/folder"), "file v1 can refer to"),
+                          (16, json.dumps({**json.loads(updated), "store": "other"}), "file v1 can refer to")):
+        errno, message = _error(db, f"INSERT INTO `{v2}`.rec (rec_id, raw) VALUES (%s, %s)", [n, value])
+        assert errno == 1644 and "W5" in message and "(raw)" in message and why in message, (n, message)
+        assert len(message) <= 128, message
+    theirs = _all_files(store)  # the store's files: djsqlgen only reads them
+
+    # v2 keeps the JSON 2.x wrote, byte for byte; v1 refers to one ~external row per path, keyed by its md5, of the
+    # file's size, with no contents_hash yet
+    def v2_now():
+        return {r["rec_id"]: (r["raw"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.rec")}
+
+    assert {n: v2_now()[n] for n in written} == written
+    ext = f"`{v1}`.`~external_{STORE}`"
+    rows = {r["filepath"]: r for r in db.query(f"SELECT HEX(hash) AS h, size, filepath, contents_hash FROM {ext} "
+                                               "WHERE filepath LIKE 'mine/%%'")}
+    assert set(rows) == {"mine/a.dat", "mine/b ü.dat"}
+    for path, r in rows.items():
+        assert r["h"].lower() == hashlib.md5(path.encode()).hexdigest() and r["contents_hash"] is None
+        assert r["size"] == (store / path).stat().st_size
+    refs = {r["rec_id"]: (r["h"], r["x"]) for r in db.query(f"SELECT rec_id, HEX(raw) AS h, HEX(extra) AS x "
+                                                            f"FROM `{v1}`.rec")}
+    assert refs[10] == refs[11] == (rows["mine/a.dat"]["h"], None)
+    assert refs[12] == (refs[1][1], None) and refs[1][1] is not None  # 0.14's own row
+
+    # meanwhile 0.14's fetch of a 2.x filepath fails its checksum, and 70 refuses
+    def read_014(*more: str) -> dict:
+        fresh = tmp_path / f"fetched{len(list(tmp_path.glob('fetched*')))}"  # each read downloads and checks
+        return json.loads(run_dj014(dj014_python, "dj014_filepath.py", ["read", *args, "--stage", str(fresh), *more],
+                                    dj_env).splitlines()[-1])
+
+    assert "checksum" in read_014("--rec", "10")["rec 10"]
+    listed = db.query(back.read_text().strip().rstrip(";"))
+    assert {r["path"] for r in listed} == set(rows)
+    s.verify()
+    assert "filepaths_back_manifest.sql" in refused(s, "70_cutover")
+
+    # `djsqlgen files --reverse`: a file changed since 2.x recorded it is a problem, left alone, the others filled;
+    # the next run, the file as recorded again, resumes
+    (mine / "b ü.dat").write_text("changed\n!!")
+    stopped = s.run(*reverse_files, check=False)
+    assert stopped.returncode == 1 and "2.x recorded 8" in stopped.stderr, stopped.stderr
+    assert "1 ~external row(s) given contents_hash" in stopped.stderr, stopped.stderr
+    (mine / "b ü.dat").write_text("another\n")
+    theirs = _all_files(store)
+    assert "1 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    assert "0 2.x filepath(s) in the manifest" in s.run(*reverse_files).stderr
+    assert _all_files(store) == theirs  # nothing written in the store
+    filled = {r["filepath"]: r["c"] for r in db.query(f"SELECT filepath, LOWER(HEX(contents_hash)) AS c FROM {ext} "
+                                                      "WHERE filepath LIKE 'mine/%%'")}
+    assert filled == {p: hashlib.md5((store / p).read_bytes()).hexdigest() for p in rows}
+
+    # 0.14 fetches every rec, checksum accepted, the files 2.x named; v2 still holds what 2.x wrote
+    by_014 = read_014()
+    text = {p: (store / p).read_text() for p in ("mine/a.dat", "mine/b ü.dat", "acq/1/extra-1.dat")}
+    assert by_014["rec 10"] == by_014["rec 11"] == [["mine/a.dat", text["mine/a.dat"]], None]
+    assert by_014["rec 2"][0] == ["mine/b ü.dat", text["mine/b ü.dat"]]
+    assert by_014["rec 12"] == [["acq/1/extra-1.dat", text["acq/1/extra-1.dat"]], None]
+    assert by_014["rec 1"][1] == by_014["rec 12"][0]
+    assert {n: v2_now()[n] for n in written} == written
+    # a v1 write to a row 2.x wrote recomputes its v2 row: the JSON kept comes back, byte for byte
+    db.execute(f"UPDATE `{v1}`.rec SET extra = raw WHERE rec_id = 10")
+    assert v2_now()[10] == (written[10][0], written[10][0])
+    db.execute(f"UPDATE `{v1}`.rec SET extra = NULL WHERE rec_id = 10")
+    assert dj.__version__.startswith("2.") and v2_now()[10] == written[10]
+
+    # a 0.14 user's filepath after them reaches v2 in 0.14's form; verify both ways, and 70 passes
+    run_dj014(dj014_python, "dj014_filepath.py", ["insert", *args, "--stage", str(stage), "--rec", "20"], dj_env)
+    assert json.loads(v2_now()[20][0])["path"] == "acq/0/raw-0.dat"
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+    s.forward("70_cutover", first="70_cutover")
