@@ -315,10 +315,10 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool,
     if reverse:
         _files_back(obj, manifest, locations, dry_run)
         return
-    from djsqlgen.engines.files import BACK_MANIFEST_FILE
+    from djsqlgen.engines.files import BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE
 
-    if manifest.name == BACK_MANIFEST_FILE:
-        raise DjsqlgenError(f"{manifest.name} lists 2.x's attachments for 0.14: run it with --reverse")
+    if manifest.name in (BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE):
+        raise DjsqlgenError(f"{manifest.name} lists 2.x's files for 0.14: run it with --reverse")
     control = control_schema_of(manifest)
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
