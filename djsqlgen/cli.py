@@ -302,8 +302,8 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | 
               help="Where a store's files are: a directory or file:// URL (repeat for several stores).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
 @click.option("--reverse", is_flag=True,
-              help="Two-way: write 2.x's attachments as 0.14 reads them (MANIFEST: files_back_manifest.sql), or fill the "
-                   "md5 0.14 checks of 2.x's filepaths (filepaths_back_manifest.sql).")
+              help="Two-way: write 2.x's attachments as 0.14 reads them (MANIFEST: files_back_manifest.sql), or "
+                   "fill the md5 0.14 checks of 2.x's filepaths (filepaths_back_manifest.sql).")
 @pass_context
 def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool, reverse: bool) -> None:
     """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it

@@ -90,11 +90,12 @@ def _filepath_block(ctx: Context, written: TableRef, target, v1_column: str, v2_
     body = external_back.filepath_row_sql(ctx.plan.control, target.schema, store, f"NEW.{column}", shape, other)
     # not in the echo of a v1 write (v2's JSON is then forward's, from v1's row; and a write into ~external_<store>,
     # which the v1 statement's trigger reads, would fail with 1442)
-    sql = (f"IF NOT {two_way.IN_CARRY} AND NEW.{column} IS NOT NULL THEN\n  {body.replace(chr(10), chr(10) + '  ')};\n"
-           "END IF")
+    sql = (f"IF NOT {two_way.IN_CARRY} AND NEW.{column} IS NOT NULL THEN\n"
+           f"  {body.replace(chr(10), chr(10) + '  ')};\nEND IF")
     if event == "UPDATE":
         sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
     return (target.label, f"a filepath 2.x wrote gets its row in ~external_{store} before v1's row refers to it "
-                          f"({v1_column}; never deleted here), its JSON kept as written in {external_back.KEPT_JSON_TABLE}; "
-                          "one v1 cannot give back is refused; `djsqlgen files --reverse` fills contents_hash",
+                          f"({v1_column}; never deleted here), its JSON kept as written in "
+                          f"{external_back.KEPT_JSON_TABLE}; one v1 cannot give back is refused; `djsqlgen files "
+                          "--reverse` fills contents_hash",
             two_way.outside_engine_sessions(ctx, sql))

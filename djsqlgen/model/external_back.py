@@ -206,7 +206,8 @@ def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, re
             f"VALUES ({ref}, {size}, {path})\n"
             "ON DUPLICATE KEY UPDATE `hash` = `hash`;\n"
             f"INSERT INTO {kept} (`schema_name`, `store`, `reference`, `size`, `ext_timestamp`, `json`)\n"
-            f"SELECT {quote_literal(v1_schema)}, {quote_literal(store)}, e.`hash`, e.`size`, e.`timestamp`, {json_sql}\n"
+            f"SELECT {quote_literal(v1_schema)}, {quote_literal(store)}, e.`hash`, e.`size`, e.`timestamp`, "
+            f"{json_sql}\n"
             f"FROM {table} AS e WHERE e.`hash` = {ref} AND e.`contents_hash` IS NULL\n"
             "ON DUPLICATE KEY UPDATE\n"  # the kept row named: e has a size too
             f"  `json` = IF({kept}.`size` = VALUES(`size`) AND {kept}.`ext_timestamp` = VALUES(`ext_timestamp`), "
