@@ -391,7 +391,8 @@ def _all_files(root) -> dict[str, str]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db):
+def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db,
+                                                                       server_settings):
     """A 2.x `<filepath@store>` goes back (it stayed one-way before: 2.x's JSON has no md5 of the file, and a
     timestamp with microseconds): v1 refers to a ~external row keyed by the md5 of the path; DataJoint 0.14 fetches
     the file, its checksum accepted, once `djsqlgen files --reverse` has filled contents_hash; v2 keeps the JSON 2.x
@@ -507,6 +508,48 @@ def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path,
     assert v2_now()[10] == (written[10][0], written[10][0])
     db.execute(f"UPDATE `{v1}`.rec SET extra = NULL WHERE rec_id = 10")
     assert dj.__version__.startswith("2.") and v2_now()[10] == written[10]
+
+    # two 2.x clients at once: the same new value (the second waits for the first's ~external row, then uses it);
+    # the same new path with its own timestamp (waits, then refused: one row per path); different new paths
+    # (neither waits); a transaction whose snapshot is older than another's insert of the same value
+    for name in ("c.dat", "d.dat", "e.dat", "f.dat", "g.dat"):
+        (mine / name).write_text(f"{name}\n" * 3)
+    insert = f"INSERT INTO `{v2}`.rec (rec_id, raw) VALUES (%s, %s)"
+    same, failures = _dj2_filepath("mine/c.dat"), []
+    for second_value, expected in ((same, []), (_dj2_filepath("mine/c.dat"), ["another size or time"])):
+        db.execute(f"DELETE FROM `{v2}`.rec WHERE rec_id IN (30, 31)")
+        with _two_clients(server_settings, lock_wait=20) as (first, second):
+            steps(first, [(insert, [30, same])], failures)
+            waiting = threading.Thread(target=steps, args=(second, [(insert, [31, second_value]), ("COMMIT", None)],
+                                                           failures))
+            waiting.start()
+            waiting.join(timeout=1)
+            assert waiting.is_alive()  # it waits for the first's uncommitted row
+            steps(first, [("COMMIT", None)], failures)
+            waiting.join()
+        assert [(errno, why in message) for (errno, message), why in zip(failures, expected)] == [
+            (1644, True)] * len(expected) and len(failures) == len(expected), failures
+        failures.clear()
+    news = [_dj2_filepath(f"mine/{name}") for name in ("d.dat", "e.dat", "f.dat")]
+    with _two_clients(server_settings, lock_wait=3) as clients:
+        for k, value in enumerate(news):  # interleaved, each client's rows in its own transaction
+            steps(clients[k % 2], [(insert, [40 + k, value])], failures)
+        for c in clients:
+            steps(c, [("COMMIT", None)], failures)
+    late = _dj2_filepath("mine/g.dat")
+    with _two_clients(server_settings, lock_wait=3) as (first, second):
+        second.query(f"SELECT COUNT(*) AS n FROM `{v2}`.rec")  # its snapshot
+        steps(first, [(insert, [50, late]), ("COMMIT", None)], failures)
+        steps(second, [(insert, [51, late]), ("COMMIT", None)], failures)
+    assert failures == [], failures
+    written.update({30: (same, None), 40: (news[0], None), 41: (news[1], None), 42: (news[2], None),
+                    50: (late, None), 51: (late, None)})
+    assert {n: v2_now()[n] for n in written} == written
+    assert 31 not in v2_now()
+    assert db.query(f"SELECT COUNT(*) AS n FROM {ext} WHERE filepath LIKE 'mine/%%'") == [{"n": 7}]
+    assert "5 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    by_014 = read_014()
+    assert by_014["rec 30"] == [["mine/c.dat", "c.dat\n" * 3], None] and by_014["rec 51"] == by_014["rec 50"]
 
     # a 0.14 user's filepath after them reaches v2 in 0.14's form; verify both ways, and 70 passes
     run_dj014(dj014_python, "dj014_filepath.py", ["insert", *args, "--stage", str(stage), "--rec", "20"], dj_env)
