@@ -14,6 +14,7 @@ import json
 import threading
 from contextlib import contextmanager
 
+import pytest
 import yaml
 from support.engine import run_dj014
 from support.safety import FastScenario, steps
@@ -509,6 +510,30 @@ def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path,
     db.execute(f"UPDATE `{v1}`.rec SET extra = NULL WHERE rec_id = 10")
     assert dj.__version__.startswith("2.") and v2_now()[10] == written[10]
 
+    # DataJoint 2.3 itself (its insert of <filepath@store> works on MariaDB): insert1 and update1 of new files, and
+    # its fetch of them on v2; then verify both ways
+    (mine / "h.dat").write_text("2.3's own insert\n")
+    (mine / "i.dat").write_text("2.3's own update\n")
+    for key, value in (("database.host", dj_env["DJ_HOST"]), ("database.port", int(dj_env["DJ_PORT"])),
+                       ("database.user", dj_env["DJ_USER"]), ("database.password", dj_env["DJ_PASS"]),
+                       ("safemode", False)):
+        dj.config[key] = value
+    rec2 = dj.FreeTable(dj.conn(reset=True), f"`{v2}`.`rec`")
+    (mine / "j.dat").write_text("2.3's extra\n")
+    rec2.insert1({"rec_id": 60, "raw": "mine/h.dat", "extra": "mine/j.dat"})
+    rec2.update1({"rec_id": 60, "raw": "mine/i.dat"})
+    fetched = (rec2 & {"rec_id": 60}).fetch1()
+    assert (fetched["raw"].read(), fetched["extra"].read()) == (b"2.3's own update\n", b"2.3's extra\n")
+    # its insert of a path v1 holds already: 2.3 stamps it anew, and v1 keeps one row per path: refused, named
+    with pytest.raises(Exception) as again:
+        rec2.insert1({"rec_id": 61, "raw": "mine/a.dat"})
+    assert "W5" in str(again.value) and "(raw)" in str(again.value), again.value
+    dj.conn().close()
+    written[60] = v2_now()[60]
+    assert [json.loads(j)["path"] for j in written[60]] == ["mine/i.dat", "mine/j.dat"]
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
     # two 2.x clients at once: the same new value (the second waits for the first's ~external row, then uses it);
     # the same new path with its own timestamp (waits, then refused: one row per path); different new paths
     # (neither waits); a transaction whose snapshot is older than another's insert of the same value
@@ -546,10 +571,12 @@ def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path,
                     50: (late, None), 51: (late, None)})
     assert {n: v2_now()[n] for n in written} == written
     assert 31 not in v2_now()
-    assert db.query(f"SELECT COUNT(*) AS n FROM {ext} WHERE filepath LIKE 'mine/%%'") == [{"n": 7}]
-    assert "5 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    assert db.query(f"SELECT COUNT(*) AS n FROM {ext} WHERE filepath LIKE 'mine/%%'") == [{"n": 10}]
+    # (h.dat's row too, which no v1 row uses since 2.3's update1: left off the manifest)
+    assert "7 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
     by_014 = read_014()
     assert by_014["rec 30"] == [["mine/c.dat", "c.dat\n" * 3], None] and by_014["rec 51"] == by_014["rec 50"]
+    assert by_014["rec 60"] == [["mine/i.dat", "2.3's own update\n"], ["mine/j.dat", "2.3's extra\n"]]
 
     # a 0.14 user's filepath after them reaches v2 in 0.14's form; verify both ways, and 70 passes
     run_dj014(dj014_python, "dj014_filepath.py", ["insert", *args, "--stage", str(stage), "--rec", "20"], dj_env)
