@@ -302,7 +302,8 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | 
               help="Where a store's files are: a directory or file:// URL (repeat for several stores).")
 @click.option("--dry-run", is_flag=True, help="List what would be written, write nothing.")
 @click.option("--reverse", is_flag=True,
-              help="Two-way: write 2.x's attachments as 0.14 reads them (MANIFEST: files_back_manifest.sql).")
+              help="Two-way: write 2.x's attachments as 0.14 reads them (MANIFEST: files_back_manifest.sql), or "
+                   "fill the md5 0.14 checks of 2.x's filepaths (filepaths_back_manifest.sql).")
 @pass_context
 def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool, reverse: bool) -> None:
     """Write 0.14 attachments as DataJoint 2.x reads them (MANIFEST: the generated files_manifest.sql); run it
@@ -314,10 +315,10 @@ def files(obj: _Context, manifest: Path, stores: tuple[str, ...], dry_run: bool,
     if reverse:
         _files_back(obj, manifest, locations, dry_run)
         return
-    from djsqlgen.engines.files import BACK_MANIFEST_FILE
+    from djsqlgen.engines.files import BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE
 
-    if manifest.name == BACK_MANIFEST_FILE:
-        raise DjsqlgenError(f"{manifest.name} lists 2.x's attachments for 0.14: run it with --reverse")
+    if manifest.name in (BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE):
+        raise DjsqlgenError(f"{manifest.name} lists 2.x's files for 0.14: run it with --reverse")
     control = control_schema_of(manifest)
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
@@ -344,13 +345,16 @@ def _files_said(report, listed: int, what: str, dry_run: bool) -> None:
 
 def _files_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -> None:
     """`djsqlgen files --reverse`: 0.14's copies of the attachments 2.x users wrote (run/files_back.py)."""
-    from djsqlgen.engines.files import BACK_MANIFEST_FILE
+    from djsqlgen.engines.files import BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE
     from djsqlgen.run.files import manifest_rows
     from djsqlgen.run.files_back import carry_back, record
 
+    if manifest.name == FILEPATH_BACK_MANIFEST_FILE:
+        _filepaths_back(obj, manifest, locations, dry_run)
+        return
     if manifest.name != BACK_MANIFEST_FILE:
-        raise DjsqlgenError(f"--reverse reads {BACK_MANIFEST_FILE} (generate writes it for two-way plans with "
-                            f"attach@store), not {manifest.name}")
+        raise DjsqlgenError(f"--reverse reads {BACK_MANIFEST_FILE} or {FILEPATH_BACK_MANIFEST_FILE} (generate writes "
+                            f"them for two-way plans with attach@store, filepath@store), not {manifest.name}")
     with connected(obj.settings) as db:
         rows = manifest_rows(db, manifest)
     report = carry_back(rows, locations, dry_run=dry_run, echo=click.echo)
@@ -359,6 +363,27 @@ def _files_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -
         with connected(obj.settings) as db:
             named = record(db, report.in_place)
         click.echo(f"files: {named:,} ~external row(s) named: 0.14 reads them now", err=True)
+    if report.problems:
+        raise SystemExit(1)
+
+
+def _filepaths_back(obj: _Context, manifest: Path, locations: dict, dry_run: bool) -> None:
+    """`djsqlgen files --reverse` on the filepaths 2.x users wrote: each file read in place, its size checked, its md5
+    filled in as 0.14's contents_hash (run/files_back.py); no file written."""
+    from djsqlgen.run.files import manifest_rows
+    from djsqlgen.run.files_back import check_filepaths, record_filepaths
+
+    with connected(obj.settings) as db:
+        rows = manifest_rows(db, manifest)
+    report = check_filepaths(rows, locations)
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
+    click.echo(f"files: {len(rows):,} 2.x filepath(s) in the manifest: {len(report.in_place):,} read, "
+               f"{len(report.problems):,} problem(s)", err=True)
+    if not dry_run:
+        with connected(obj.settings) as db:
+            filled = record_filepaths(db, report.in_place)
+        click.echo(f"files: {filled:,} ~external row(s) given contents_hash: 0.14 fetches them now", err=True)
     if report.problems:
         raise SystemExit(1)
 

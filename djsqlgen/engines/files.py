@@ -1,4 +1,5 @@
-"""The attachment manifest: which 0.14 ``attach@store`` files 2.x needs rewritten, and where (a read-only query).
+"""The attachment manifest: which 0.14 ``attach@store`` files 2.x needs rewritten, and where (a read-only query);
+for two-way plans, the manifests of ``djsqlgen files --reverse`` (2.x's attachments and filepaths, for 0.14).
 
 Blobs and filepaths are read by 2.x where 0.14 put them; an attachment is not, because 2.x stores
 filename, NUL, contents and 0.14 the contents alone. The query lists every attachment of every
@@ -136,3 +137,54 @@ def back_pending_sql(sources: list[AttachmentBack]) -> str:
 def back_record_sql(schema: str, store: str) -> str:
     """What ``djsqlgen files --reverse`` runs for each 0.14 file it found in place (name, size, reference, path)."""
     return render("attachment_back_record.sql.j2", schema=schema, table=external_table(store))
+
+
+FILEPATH_BACK_MANIFEST_FILE = "filepaths_back_manifest.sql"  # two-way: the files 2.x filepaths name, for 0.14
+
+
+@dataclass(frozen=True)
+class FilepathBack:
+    """A v1 ``~external_<store>`` whose rows 2.x filepaths get on their way back (two-way; model/external_back.py),
+    and the v1 columns (table, column) that refer to them: 0.14 fetches such a file only once ``djsqlgen files
+    --reverse`` has read it and filled ``contents_hash`` (0.14 checks the file's md5; 2.x's JSON has none)."""
+
+    schema: str
+    store: str
+    referring: tuple[tuple[str, str], ...]
+
+    @property
+    def table(self) -> str:
+        return external_table(self.store)
+
+    @property
+    def path_md5(self) -> str:
+        return dj2_sql.path_md5("e.`filepath`")
+
+
+def filepaths_back(model: Model, two_way) -> list[FilepathBack]:
+    """The v1 external tables 2.x filepaths go back into, one per (v1 schema, store), with the columns referring."""
+    from djsqlgen.model.external_back import external_blobs
+
+    found: dict[tuple[str, str], set] = {}
+    for target_id in two_way:
+        target = model.target(target_id)
+        for blob in external_blobs(target):
+            if blob.kind == "filepath":
+                found.setdefault((target.source.driving.schema, blob.store), set()).add(
+                    (target.source.driving.name, blob.v1_column))
+    return [FilepathBack(schema, store, tuple(sorted(referring)))
+            for (schema, store), referring in sorted(found.items(), key=lambda i: (i[0][1], i[0][0]))]
+
+
+def filepath_back_manifest_sql(plan_name: str, sources: list[FilepathBack]) -> str:
+    return render("filepath_back_manifest.sql.j2", plan_name=plan_name, sources=sources) + "\n"
+
+
+def filepath_back_pending_sql(sources: list[FilepathBack]) -> str:
+    """A condition: v1 refers to a 2.x filepath whose ``contents_hash`` ``djsqlgen files --reverse`` has not filled."""
+    return render("filepaths_back_pending.sql.j2", sources=sources)
+
+
+def filepath_back_record_sql(schema: str, store: str) -> str:
+    """What ``djsqlgen files --reverse`` runs for each file it read (md5, reference in hex, path, size)."""
+    return render("filepath_back_record.sql.j2", schema=schema, table=external_table(store))

@@ -16,20 +16,32 @@ the JSON holds no file name. The trigger's row has no ``attachment_name`` and 2.
 cannot fetch the value yet. ``djsqlgen files --reverse`` (run/files_back.py) reads 2.x's file, writes 0.14's copy,
 md5-checked, and fills in ``attachment_name`` and the contents' size; the forward join gives the same JSON before and
 after (size: the contents', plus the name's and the NUL's bytes once the name is there).
+
+A 2.x ``<filepath@store>`` value (``{path, store, size, is_dir, timestamp}``) refers to a file both versions read in
+place; 0.14's reference is the md5 of the path, its row keyed so (``upload_filepath``), one row per path. Two things
+of the JSON have no room in that row: 2.x's timestamp has microseconds (0.14's is a TIMESTAMP, seconds) and its text
+is Python's (``json.dumps``: ``\\u`` escapes). So the reverse trigger keeps the JSON as written in the control
+schema's ``filepath_json``, keyed by the v1 schema, store and reference, beside the ``~external_<store>`` row it
+inserts; the forward expression prefers that JSON while the row is the one the trigger inserted (same size and
+timestamp: 0.14 may delete an unused row and make it again). A value whose path v1 already holds with other
+metadata (another size or time) is refused: 0.14 keeps one row per path. 0.14 checks the file's md5
+(``contents_hash``), which 2.x's JSON lacks and SQL cannot read: ``djsqlgen files --reverse`` reads the file (never
+writes it), checks its size and fills ``contents_hash``; until then 0.14's fetch fails its checksum, and 70 refuses.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from djsqlgen.catalog.types import KIND_ANGLE, external_table, split_comment
 from djsqlgen.model.expr import ColumnRef, Expr
-from djsqlgen.model.target import DRIVING, Target
+from djsqlgen.model.target import DRIVING, Model, Target
 from djsqlgen.presets import dj2_sql
 from djsqlgen.sqltext.quoting import quote_identifier, quote_literal
 
 
-KINDS = ("blob", "attach")  # the external kinds that go back (a filepath does not yet: ops/convert_external.py)
+KINDS = ("blob", "attach", "filepath")  # the external kinds that go back
+KEPT_JSON_TABLE = "filepath_json"  # control schema: 2.x filepath JSON as written, for the way forward
 
 
 @dataclass(frozen=True)
@@ -41,7 +53,8 @@ class ExternalBlob:
     v1_column: str
     store: str
     alias: str
-    kind: str = "blob"  # or "attach": 2.x's <attach@store> is the same <hash@store> JSON over filename, NUL, contents
+    kind: str = "blob"  # or "attach": 2.x's <attach@store> is the same <hash@store> JSON over filename, NUL, contents;
+    # or "filepath": the md5 of the path
 
 
 def external_blobs(target: Target) -> list[ExternalBlob]:
@@ -81,11 +94,16 @@ def reference_sql(json_sql: str, v2_schema: str) -> str:
             f"  ELSE {dj2_sql.md5_from_base32(dj2_sql.json_text(json_sql, 'hash'))} END")
 
 
+def filepath_reference_sql(json_sql: str) -> str:
+    """0.14's reference (binary(16)) for a ``<filepath@store>`` value: the md5 of its path; NULL for NULL."""
+    return dj2_sql.path_md5(dj2_sql.json_text(json_sql, "path"))
+
+
 def way_back_values(target: Target) -> dict[str, Expr]:
     """v1 column -> its reference computed from the v2 row, for each external blob of ``target``."""
     out = {}
     for blob in external_blobs(target):
-        text = reference_sql("\0", target.schema)
+        text = filepath_reference_sql("\0") if blob.kind == "filepath" else reference_sql("\0", target.schema)
         pieces = text.split("\0")
         out[blob.v1_column] = Expr(tuple(pieces), (ColumnRef(DRIVING, blob.v2_column),) * (len(pieces) - 1))
     return out
@@ -111,3 +129,91 @@ def row_insert(v1_schema: str, store: str, json_sql: str) -> str:
     return (f"INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
             f"VALUES ({ref}, {dj2_sql.json_text(json_sql, 'size')}, {path})\n"
             "ON DUPLICATE KEY UPDATE `hash` = `hash`")
+
+
+def kept_json_sql(control: str, v1_schema: str, store: str, ref: str, size: str, stamp: str, built: str) -> str:
+    """The forward JSON of a ``<filepath@store>`` value: the JSON 2.x wrote, kept in ``filepath_json`` by the reverse
+    trigger, while the ``~external_<store>`` row (``ref``, ``size``, ``stamp``) is the one it was kept with; else
+    ``built`` from that row (0.14's own, or one made again by 0.14 after its delete of unused externals)."""
+    table = f"{quote_identifier(control)}.{quote_identifier(KEPT_JSON_TABLE)}"
+    return (f"COALESCE((SELECT k.`json` FROM {table} AS k WHERE k.`schema_name` = {quote_literal(v1_schema)} "
+            f"AND k.`store` = {quote_literal(store)} AND k.`reference` = {ref} AND k.`size` = {size} "
+            f"AND k.`ext_timestamp` = {stamp}),\n  {built})")
+
+
+def prefer_kept_json(model: Model, two_way: set[str], control: str) -> Model:
+    """The forward model whose two-way ``<filepath@store>`` columns give back the JSON 2.x wrote (``kept_json_sql``);
+    for the triggers, the backfill and verify, which run once 30 has made the table (not plan check's round trip)."""
+    for target_id in sorted(two_way):
+        target = model.target(target_id)
+        wrapped = {}
+        for blob in external_blobs(target):
+            if blob.kind != "filepath":
+                continue
+            old = target.column(blob.v2_column).expr
+            text = kept_json_sql(control, target.source.driving.schema, blob.store, "\0", "\0", "\0", "\0")
+            head, ref_to_size, size_to_stamp, stamp_to_built, tail = text.split("\0")
+            parts = (head, ref_to_size, size_to_stamp, stamp_to_built + old.parts[0], *old.parts[1:-1],
+                     old.parts[-1] + tail)
+            refs = (ColumnRef(DRIVING, blob.v1_column), ColumnRef(blob.alias, "size"),
+                    ColumnRef(blob.alias, "timestamp"), *old.refs)
+            wrapped[blob.v2_column] = Expr(parts, refs)
+        if wrapped:
+            columns = tuple(replace(c, expr=wrapped[c.name]) if c.name in wrapped else c for c in target.columns)
+            model = model.replace_target(replace(target, columns=columns))
+    return model
+
+
+def without_kept_json(expr: Expr) -> Expr:
+    """``expr`` as 0.14's row alone gives it, without ``prefer_kept_json``'s preference: for the transform trial of
+    00 and plan check, which run before 30 has made ``filepath_json``."""
+    if len(expr.refs) < 4 or f"`{KEPT_JSON_TABLE}` AS k" not in expr.parts[0]:
+        return expr
+    _, _, _, stamp_to_built, tail = kept_json_sql("c", "s", "x", "\0", "\0", "\0", "\0").split("\0")
+    if not expr.parts[3].startswith(stamp_to_built) or not expr.parts[-1].endswith(tail):
+        return expr
+    parts = (expr.parts[3][len(stamp_to_built):], *expr.parts[4:-1], expr.parts[-1][:-len(tail)])
+    return Expr(parts, expr.refs[3:])
+
+
+def has_filepaths(model: Model, two_way) -> bool:
+    """Whether a two-way target has a ``<filepath@store>`` column going back (30 makes ``filepath_json`` then)."""
+    return any(b.kind == "filepath" for t in two_way for b in external_blobs(model.target(t)))
+
+
+def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, refused_shape: str,
+                     refused_other: str) -> str:
+    """The reverse trigger's block for a ``<filepath@store>`` value (not NULL): its ``~external_<store>`` row, keyed
+    by the md5 of the path, inserted unless there (as ``row_insert``: no read first); the JSON as written kept for a
+    row the triggers made (``contents_hash`` NULL: 0.14 always fills it; a kept JSON still current is not replaced);
+    then the value refused unless the row gives it back exactly (``refused_other``: v1 has the path with other
+    metadata). Both reads follow the upsert, so they read a row this transaction holds locked. ``refused_shape``: no
+    row for 0.14 (a directory, another store, no size, a path 0.14 would read elsewhere)."""
+    table = f"{quote_identifier(v1_schema)}.{quote_identifier(external_table(store))}"
+    kept = f"{quote_identifier(control)}.{quote_identifier(KEPT_JSON_TABLE)}"
+    path, size = dj2_sql.json_text(json_sql, "path"), dj2_sql.json_text(json_sql, "size")
+    ref = dj2_sql.path_md5(path)
+    shape = (f"{dj2_sql.json_text(json_sql, 'store')} <=> {quote_literal(store)} "
+             f"AND {dj2_sql.json_text(json_sql, 'is_dir')} <=> 'false' "
+             f"AND JSON_TYPE(JSON_EXTRACT({json_sql}, '$.size')) <=> 'INTEGER' AND {size} >= 0 "
+             f"AND CHAR_LENGTH({path}) BETWEEN 1 AND 1000 AND {path} NOT LIKE '/%'")
+    built = dj2_sql.filepath_json("e.`hash`", "e.`filepath`", store, "e.`size`", "e.`timestamp`")
+    forward = kept_json_sql(control, v1_schema, store, "e.`hash`", "e.`size`", "e.`timestamp`", built)
+    return (f"IF NOT ({shape}) THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(refused_shape)};\n"
+            "END IF;\n"
+            f"INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
+            f"VALUES ({ref}, {size}, {path})\n"
+            "ON DUPLICATE KEY UPDATE `hash` = `hash`;\n"
+            f"INSERT INTO {kept} (`schema_name`, `store`, `reference`, `size`, `ext_timestamp`, `json`)\n"
+            f"SELECT {quote_literal(v1_schema)}, {quote_literal(store)}, e.`hash`, e.`size`, e.`timestamp`, "
+            f"{json_sql}\n"
+            f"FROM {table} AS e WHERE e.`hash` = {ref} AND e.`contents_hash` IS NULL\n"
+            "ON DUPLICATE KEY UPDATE\n"  # the kept row named: e has a size too
+            f"  `json` = IF({kept}.`size` = VALUES(`size`) AND {kept}.`ext_timestamp` = VALUES(`ext_timestamp`), "
+            f"{kept}.`json`, VALUES(`json`)),\n"
+            f"  `size` = VALUES(`size`), `ext_timestamp` = VALUES(`ext_timestamp`);\n"
+            f"IF NOT EXISTS (SELECT 1 FROM {table} AS e WHERE e.`hash` = {ref}\n"
+            f"    AND {forward.replace(chr(10), chr(10) + '    ')} = {json_sql}) THEN\n"
+            f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(refused_other)};\n"
+            "END IF")

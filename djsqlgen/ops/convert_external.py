@@ -7,7 +7,7 @@ row passes through Python and the triggers carry every 0.14 write over the same 
 filepaths point at the files 0.14 wrote, where they are; an attachment points at a copy that
 ``djsqlgen files`` writes in 2.x's format (filename, NUL, contents). A blob a 2.x client wrote (two-way sync)
 (or an attachment) comes forward from the ``~external_<store>`` row its way back made (model/external_back.py) as
-the JSON 2.x wrote.
+the JSON 2.x wrote; a filepath from the JSON the way back kept (``external_back.prefer_kept_json``).
 """
 
 from __future__ import annotations
@@ -101,14 +101,6 @@ class ConvertExternal(Operation):
 
     @property
     def irreversible(self) -> str:
-        """Why a 2.x value of this kind cannot go back to 0.14 ('' for a blob or an attachment: model/external_back.py).
-        Two-way sync carries a value back only when it comes forward again byte for byte (RUNBOOK, Two-way sync); the
-        reference is derivable for every kind (filepath: the md5 of the path), but 0.14's ~external_<store> row needs
-        more than a filepath's JSON holds (an attachment's file name is read from 2.x's file by `djsqlgen files
-        --reverse`). Each reason starts with the column and kind: W7's message leads with it."""
-        ext = external_table(self.store)
-        head = f"{self.column} is 2.x {self.kind}@{self.store} JSON, which "
-        if self.kind == "filepath":
-            return head + (f"holds no md5 of the file for 0.14's {ext} row (contents_hash), and a timestamp with "
-                           "microseconds its TIMESTAMP cannot keep")
-        return ""  # a blob or an attachment goes back: model/external_back.py
+        """Why a 2.x value of this kind cannot go back to 0.14: '' for each kind (model/external_back.py: a blob or an
+        attachment by its JSON's hash or 2.x's path; a filepath by its path, its JSON kept as written)."""
+        return ""

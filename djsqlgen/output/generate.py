@@ -10,9 +10,11 @@ from pathlib import Path
 from djsqlgen import __version__
 from djsqlgen.catalog.heading import Catalog
 from djsqlgen.engines.context import Context
-from djsqlgen.engines.files import (BACK_MANIFEST_FILE, attachment_sources, attachments_back, back_manifest_sql,
+from djsqlgen.engines.files import (BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE, attachment_sources,
+                                   attachments_back, back_manifest_sql, filepath_back_manifest_sql, filepaths_back,
                                    manifest_sql)
 from djsqlgen.model.checks import inverse_checks, round_trip_checks
+from djsqlgen.model.external_back import prefer_kept_json
 from djsqlgen.model.part_back import merged_of
 from djsqlgen.model.reverse import forward_two_way, reverse_model
 from djsqlgen.ops import Built, build_model
@@ -76,6 +78,8 @@ class Migration:
                             + tuple(inverse_checks(model, two_way)))
         # a lookup of a two-way table goes back through that table's rows: neither one-way nor a v1 table's target
         lookups = lookups_back(self.directions)
+        # a 2.x filepath comes forward as the JSON its way back kept (made by 30: not for plan check's round trip)
+        model = prefer_kept_json(model, two_way, plan.control)
         self.ctx = Context(model, plan, self.dialect, self.hash, compare_before_write=frozenset(two_way),
                            one_way=tuple((d.target_id, d.why, d.brief) for d in self.directions
                                          if not d.two_way and d.target_id not in lookups),
@@ -155,12 +159,17 @@ def generate(migration: Migration, out_dir: Path, plan_path: str = "plan.yaml") 
         path = out_dir / BACK_MANIFEST_FILE
         path.write_text(back_manifest_sql(migration.plan.name, back), encoding="utf-8")
         written.append(path)
+    filepaths = filepaths_back(migration.ctx.model, migration.ctx.compare_before_write)
+    if filepaths:  # two-way: the files 2.x's filepaths name, read by `djsqlgen files --reverse` for contents_hash
+        path = out_dir / FILEPATH_BACK_MANIFEST_FILE
+        path.write_text(filepath_back_manifest_sql(migration.plan.name, filepaths), encoding="utf-8")
+        written.append(path)
     written.append(write_runbook(out_dir, migration, files, meta, plan_path))
     manifest = {
         **meta,
         "files": [p.relative_to(out_dir).as_posix() for p in written
                   if p.suffix == ".sql" and not {"rollback", "sides"} & set(p.relative_to(out_dir).parts)
-                  and p.name not in (MANIFEST_FILE, BACK_MANIFEST_FILE)],
+                  and p.name not in (MANIFEST_FILE, BACK_MANIFEST_FILE, FILEPATH_BACK_MANIFEST_FILE)],
         # newest first: the order a full rollback applies them in
         "rollback_files": sorted((p.relative_to(out_dir).as_posix() for p in written if "rollback" in p.parts),
                                  reverse=True),

@@ -77,6 +77,7 @@ def forward(phases: Phases) -> FileBuilder:
         *phases.outside_references(fn),
         *_attachments_pending(phases, fn),
         *_attachments_back_pending(phases, fn),
+        *_filepaths_back_pending(phases, fn),
         *(two_way.cutover_refusals(ctx, phases.phase_pending("70"), fn) if phases.reverse is not None else []),
         *f.require(privileges)])
     where = {s: s for s in phases.v1_schemas()}
@@ -318,6 +319,18 @@ def _attachments_back_pending(phases: Phases, filename: str) -> list[Check]:
                   f"djsqlgen refused {filename}: run `djsqlgen files --reverse` first: 0.14 cannot read the 2.x "
                   "attachments it lists",
                   "0.14 reads a 2.x attachment only from the file `djsqlgen files --reverse` writes")]
+
+
+def _filepaths_back_pending(phases: Phases, filename: str) -> list[Check]:
+    """Two-way: 70 refuses while v1 refers to a 2.x filepath whose contents_hash `djsqlgen files --reverse` has not
+    filled: 0.14's fetch fails its checksum (model/external_back.py)."""
+    back = files.filepaths_back(phases.model, phases.ctx.compare_before_write) if phases.reverse is not None else []
+    if not back:
+        return []
+    return [Check(f"{phases.phase_pending('70')} AND {files.filepath_back_pending_sql(back)}",
+                  f"djsqlgen refused {filename}: run `djsqlgen files --reverse` on {files.FILEPATH_BACK_MANIFEST_FILE} "
+                  "first",
+                  "0.14 fetches a 2.x filepath only once `djsqlgen files --reverse` has filled its contents_hash")]
 
 
 def _cutover_half_done(phases: Phases, filename: str) -> list[Check]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from djsqlgen.engines import guards, trial, triggers
+from djsqlgen.engines import external_rows, guards, trial, triggers
 from djsqlgen.engines import two_way as two_way_engine
 from djsqlgen.engines.source import table_sql
 from djsqlgen.model.target import TableRef
@@ -42,6 +42,8 @@ def forward(phases: Phases) -> FileBuilder:
     phases.common_refusals(f, "20", refusals)
     if phases.reverse is not None:  # two-way: where the triggers count the rows they carry (before the trial reads it)
         f.add(*f.creating(two_way_engine.carried_table(ctx)))
+        for statement in external_rows.kept_json_table(ctx):  # a 2.x filepath's JSON, for the way forward
+            f.add(*f.creating(statement))
     f.add(*trial.trial_statements(ctx, fn))
     if not ctx.dialect.create_or_replace_trigger:
         # MySQL: no CREATE OR REPLACE TRIGGER. A trigger of another version of this plan is dropped first;
@@ -106,6 +108,9 @@ def rollback(phases: Phases) -> FileBuilder:
             + (f.dropping(Owned("table", ctx.control, two_way_engine.CARRIED_TABLE),
                           f"DROP TABLE IF EXISTS {ctx.control_table(two_way_engine.CARRIED_TABLE)}",
                           "the counts of rows carried (no trigger writes them any more)")
-               if phases.reverse is not None else []))
+               if phases.reverse is not None else [])
+            + [s for made in external_rows.kept_json_table(ctx) for s in f.dropping(
+                made.creates, f"DROP TABLE IF EXISTS {ctx.control_table(made.creates.name)}",
+                "the JSON of 2.x's filepaths (no trigger writes it any more)")])
     f.log()
     return f

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from djsqlgen.engines import guards
 from djsqlgen.engines.source import from_clause, where_clause
+from djsqlgen.model.external_back import without_kept_json
 from djsqlgen.model.target import Target
 from djsqlgen.phases.builder import FileBuilder, schema_exists
 from djsqlgen.phases.shared import EVENTS, Phases
@@ -128,7 +129,7 @@ def _trial_insert(phases: Phases, t: Target, temp: str, c) -> Statement:
     refusal naming the plan key (in an anonymous block); MySQL shows the server's own error."""
     key = c.plan_key or t.plan_key
     insert = (f"INSERT INTO {temp} ({quote_identifier(c.name)})\n"
-              f"SELECT /* djsqlgen {phases.plan.name} transform trial */ {c.expr.render()}\n"
+              f"SELECT /* djsqlgen {phases.plan.name} transform trial */ {without_kept_json(c.expr).render()}\n"
               f"{from_clause(t)}\n{where_clause(t)}").rstrip()
     why = f"{key}: compute it for every v1 row (fix the expr or the type in the plan if this fails)"
     if not phases.ctx.dialect.anonymous_blocks:

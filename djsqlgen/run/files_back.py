@@ -6,6 +6,11 @@ name goes into 0.14's path, its contents alone are written next to their final n
 what was written checked against 2.x's hash, then renamed into place; only then does the row get the name and the
 contents' size, and 0.14 can fetch the attachment. A file already holding the right bytes is left alone, so a run
 stopped anywhere is finished by running it again; a named row leaves the manifest.
+
+Each row of ``filepaths_back_manifest.sql`` is a 2.x ``<filepath@store>`` value v1 refers to through a row with no
+``contents_hash``: the file, where both versions read it, is only read; its size must be 2.x's (0.14 checks it too),
+unchanged over the read, and its md5 fills ``contents_hash``. A filled row leaves the manifest: running it again
+resumes.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from djsqlgen.engines.files import back_record_sql
+from djsqlgen.engines.files import back_record_sql, filepath_back_record_sql
 from djsqlgen.run.db import Database
 from djsqlgen.run.files import copy_flushed, md5_of, store_root
 
@@ -108,3 +113,46 @@ def record(db: Database, placed: list[tuple[dict, str, int]]) -> int:
         db.execute("ROLLBACK")
         raise
     return named
+
+
+@dataclass
+class FilepathReport:
+    problems: list[str] = field(default_factory=list)
+    in_place: list[tuple[dict, str]] = field(default_factory=list)  # (row, md5 of the file)
+
+
+def check_filepaths(rows: list[dict], locations: dict[str, Path]) -> FilepathReport:
+    """The md5 of each file the rows name, read in place; a file missing, of another size than 2.x recorded, or
+    changed while read is a problem, its row left alone."""
+    report = FilepathReport()
+    for row in rows:
+        source = store_root(row["store"], locations) / row["path"]
+        if not source.is_file():
+            report.problems.append(f"{source}: the file 2.x refers to is not there; 0.14 cannot fetch it")
+            continue
+        before = source.stat()
+        if before.st_size != row["size"]:
+            report.problems.append(f"{source}: {before.st_size:,} bytes, 2.x recorded {row['size']:,}: left alone")
+            continue
+        md5 = md5_of(source)
+        after = source.stat()
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            report.problems.append(f"{source}: changed while read: left alone (run again)")
+            continue
+        report.in_place.append((row, md5))
+    return report
+
+
+def record_filepaths(db: Database, read: list[tuple[dict, str]]) -> int:
+    """Fill ``contents_hash`` of the rows whose files were read (one transaction); how many rows it filled."""
+    filled = 0
+    db.execute("START TRANSACTION")
+    try:
+        for row, md5 in read:
+            filled += db.execute(filepath_back_record_sql(row["v1_schema"], row["store"]),
+                                 [md5, row["reference"], row["path"], row["size"]]) or 0
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return filled

@@ -14,6 +14,7 @@ import json
 import threading
 from contextlib import contextmanager
 
+import pytest
 import yaml
 from support.engine import run_dj014
 from support.safety import FastScenario, steps
@@ -376,3 +377,210 @@ def test_md5_from_base32_inverts_base32_md5_on_the_server(db):
         (row,) = db.query(f"SELECT {dj2_sql.md5_from_base32('@b32')} AS back, {dj2_sql.base32_md5('@md5')} AS forth")
         assert (row["back"], row["forth"]) == (raw, b32), b32
     assert db.query(f"SELECT {dj2_sql.md5_from_base32('NULL')} AS back") == [{"back": None}]
+
+
+def _dj2_filepath(path: str, store: str = STORE) -> str:
+    """What DataJoint 2.x stores in a `<filepath@extstore>` column for ``path`` (relative to the store's location):
+    its own codec's metadata, as its insert sends it (json.dumps)."""
+    from datajoint.builtin_codecs.filepath import FilepathCodec
+
+    return json.dumps(FilepathCodec().encode(path, store_name=store))
+
+
+def _all_files(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path, prefix, dj014_python, dj_env, db,
+                                                                       server_settings):
+    """A 2.x `<filepath@store>` goes back (it stayed one-way before: 2.x's JSON has no md5 of the file, and a
+    timestamp with microseconds): v1 refers to a ~external row keyed by the md5 of the path; DataJoint 0.14 fetches
+    the file, its checksum accepted, once `djsqlgen files --reverse` has filled contents_hash; v2 keeps the JSON 2.x
+    wrote byte for byte (kept in the control schema), through the forward triggers' recompute and verify."""
+    import datajoint as dj
+    from support.safety import refused
+
+    s = FastScenario(db, prefix, dj_env, tmp_path, schemas=("recs",))
+    (v1,) = s.sources
+    v2 = f"{v1}_v2"
+    store, stage = tmp_path / "store", tmp_path / "stage"
+    store.mkdir()
+    args = ["--schema", v1, "--store-dir", str(store)]
+    run_dj014(dj014_python, "dj014_filepath.py", ["build", *args, "--stage", str(stage)], dj_env)
+    s.run("plan", "init", "--preset", "dj014-to-dj2", "--schema", f"{v1}={v2}", "--name", s.prefix, "-o",
+          str(s.plan_path))
+    plan = yaml.safe_load(s.plan_path.read_text())
+    plan.update(control_schema=s.control, sync="two-way", chunk={"rows": 2, "sleep_ms": 0, "verify_rows": 3})
+    s.plan_path.write_text(yaml.safe_dump(plan, sort_keys=False))
+    checked = s.run("plan", "check", str(s.plan_path)).stderr
+    assert f"sync: {v2}.rec <-> {v1}.rec: two-way" in checked, checked  # (one-way before, the reason its JSON)
+    s.generate()
+    back = s.out / "filepaths_back_manifest.sql"
+    reverse_files = ["files", "--reverse", str(back), "--store", f"{STORE}={store}"]
+    s.forward("60_constraints")
+
+    _dj2_store(store)
+    # 2.x users on v2, on files in the store: a new file (rec 10), the same path again with 2.x's metadata as
+    # stored (rec 11), a path with a non-ASCII name (json.dumps escapes it) as an update of a 0.14 rec (rec 2), and
+    # the file of a 0.14 rec with its JSON as v2 shows it (rec 12)
+    mine = store / "mine"
+    mine.mkdir()
+    (mine / "a.dat").write_text("a file 2.x refers to\n" * 30)
+    (mine / "b ü.dat").write_text("another\n")
+    (mine / "folder").mkdir()
+    v2_json = {r["rec_id"]: (r["raw"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.rec")}
+    written = {10: (_dj2_filepath("mine/a.dat"), None)}
+    written[11] = (written[10][0], None)
+    written[12] = (v2_json[1][1], None)
+    for n, (raw, extra) in written.items():
+        db.execute(f"INSERT INTO `{v2}`.rec (rec_id, raw, extra) VALUES (%s, %s, %s)", [n, raw, extra])
+    updated = _dj2_filepath("mine/b ü.dat")
+    db.execute(f"UPDATE `{v2}`.rec SET raw = %s WHERE rec_id = 2", [updated])
+    written[2] = (updated, v2_json[2][1])
+    assert "\\u00fc" in updated and json.loads(written[10][0])["timestamp"][19] == "."  # (microseconds)
+
+    # what v1 cannot give back is refused, naming the column: the same path with other metadata (2.x's new
+    # timestamp; 0.14 keeps one row per path), a directory, a file of another store
+    for n, value, why in ((13, _dj2_filepath("mine/a.dat"), "another size or time"),
+                          (14, _dj2_filepath("acq/1/raw-1.dat"), "another size or time"),
+                          (15, _dj2_filepath("mine/folder"), "file v1 can refer to"),
+                          (16, json.dumps({**json.loads(updated), "store": "other"}), "file v1 can refer to")):
+        errno, message = _error(db, f"INSERT INTO `{v2}`.rec (rec_id, raw) VALUES (%s, %s)", [n, value])
+        assert errno == 1644 and "W5" in message and "(raw)" in message and why in message, (n, message)
+        assert len(message) <= 128, message
+    theirs = _all_files(store)  # the store's files: djsqlgen only reads them
+
+    # v2 keeps the JSON 2.x wrote, byte for byte; v1 refers to one ~external row per path, keyed by its md5, of the
+    # file's size, with no contents_hash yet
+    def v2_now():
+        return {r["rec_id"]: (r["raw"], r["extra"]) for r in db.query(f"SELECT * FROM `{v2}`.rec")}
+
+    assert {n: v2_now()[n] for n in written} == written
+    ext = f"`{v1}`.`~external_{STORE}`"
+    rows = {r["filepath"]: r for r in db.query(f"SELECT HEX(hash) AS h, size, filepath, contents_hash FROM {ext} "
+                                               "WHERE filepath LIKE 'mine/%%'")}
+    assert set(rows) == {"mine/a.dat", "mine/b ü.dat"}
+    for path, r in rows.items():
+        assert r["h"].lower() == hashlib.md5(path.encode()).hexdigest() and r["contents_hash"] is None
+        assert r["size"] == (store / path).stat().st_size
+    refs = {r["rec_id"]: (r["h"], r["x"]) for r in db.query(f"SELECT rec_id, HEX(raw) AS h, HEX(extra) AS x "
+                                                            f"FROM `{v1}`.rec")}
+    assert refs[10] == refs[11] == (rows["mine/a.dat"]["h"], None)
+    assert refs[12] == (refs[1][1], None) and refs[1][1] is not None  # 0.14's own row
+
+    # meanwhile 0.14's fetch of a 2.x filepath fails its checksum, and 70 refuses
+    def read_014(*more: str) -> dict:
+        fresh = tmp_path / f"fetched{len(list(tmp_path.glob('fetched*')))}"  # each read downloads and checks
+        return json.loads(run_dj014(dj014_python, "dj014_filepath.py", ["read", *args, "--stage", str(fresh), *more],
+                                    dj_env).splitlines()[-1])
+
+    assert "checksum" in read_014("--rec", "10")["rec 10"]
+    listed = db.query(back.read_text().strip().rstrip(";"))
+    assert {r["path"] for r in listed} == set(rows)
+    s.verify()
+    assert "filepaths_back_manifest.sql" in refused(s, "70_cutover")
+
+    # `djsqlgen files --reverse`: a file changed since 2.x recorded it is a problem, left alone, the others filled;
+    # the next run, the file as recorded again, resumes
+    (mine / "b ü.dat").write_text("changed\n!!")
+    stopped = s.run(*reverse_files, check=False)
+    assert stopped.returncode == 1 and "2.x recorded 8" in stopped.stderr, stopped.stderr
+    assert "1 ~external row(s) given contents_hash" in stopped.stderr, stopped.stderr
+    (mine / "b ü.dat").write_text("another\n")
+    theirs = _all_files(store)
+    assert "1 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    assert "0 2.x filepath(s) in the manifest" in s.run(*reverse_files).stderr
+    assert _all_files(store) == theirs  # nothing written in the store
+    filled = {r["filepath"]: r["c"] for r in db.query(f"SELECT filepath, LOWER(HEX(contents_hash)) AS c FROM {ext} "
+                                                      "WHERE filepath LIKE 'mine/%%'")}
+    assert filled == {p: hashlib.md5((store / p).read_bytes()).hexdigest() for p in rows}
+
+    # 0.14 fetches every rec, checksum accepted, the files 2.x named; v2 still holds what 2.x wrote
+    by_014 = read_014()
+    text = {p: (store / p).read_text() for p in ("mine/a.dat", "mine/b ü.dat", "acq/1/extra-1.dat")}
+    assert by_014["rec 10"] == by_014["rec 11"] == [["mine/a.dat", text["mine/a.dat"]], None]
+    assert by_014["rec 2"][0] == ["mine/b ü.dat", text["mine/b ü.dat"]]
+    assert by_014["rec 12"] == [["acq/1/extra-1.dat", text["acq/1/extra-1.dat"]], None]
+    assert by_014["rec 1"][1] == by_014["rec 12"][0]
+    assert {n: v2_now()[n] for n in written} == written
+    # a v1 write to a row 2.x wrote recomputes its v2 row: the JSON kept comes back, byte for byte
+    db.execute(f"UPDATE `{v1}`.rec SET extra = raw WHERE rec_id = 10")
+    assert v2_now()[10] == (written[10][0], written[10][0])
+    db.execute(f"UPDATE `{v1}`.rec SET extra = NULL WHERE rec_id = 10")
+    assert dj.__version__.startswith("2.") and v2_now()[10] == written[10]
+
+    # DataJoint 2.3 itself (its insert of <filepath@store> works on MariaDB): insert1 and update1 of new files, and
+    # its fetch of them on v2; then verify both ways
+    (mine / "h.dat").write_text("2.3's own insert\n")
+    (mine / "i.dat").write_text("2.3's own update\n")
+    for key, value in (("database.host", dj_env["DJ_HOST"]), ("database.port", int(dj_env["DJ_PORT"])),
+                       ("database.user", dj_env["DJ_USER"]), ("database.password", dj_env["DJ_PASS"]),
+                       ("safemode", False)):
+        dj.config[key] = value
+    rec2 = dj.FreeTable(dj.conn(reset=True), f"`{v2}`.`rec`")
+    (mine / "j.dat").write_text("2.3's extra\n")
+    rec2.insert1({"rec_id": 60, "raw": "mine/h.dat", "extra": "mine/j.dat"})
+    rec2.update1({"rec_id": 60, "raw": "mine/i.dat"})
+    fetched = (rec2 & {"rec_id": 60}).fetch1()
+    assert (fetched["raw"].read(), fetched["extra"].read()) == (b"2.3's own update\n", b"2.3's extra\n")
+    # its insert of a path v1 holds already: 2.3 stamps it anew, and v1 keeps one row per path: refused, named
+    with pytest.raises(Exception) as again:
+        rec2.insert1({"rec_id": 61, "raw": "mine/a.dat"})
+    assert "W5" in str(again.value) and "(raw)" in str(again.value), again.value
+    dj.conn().close()
+    written[60] = v2_now()[60]
+    assert [json.loads(j)["path"] for j in written[60]] == ["mine/i.dat", "mine/j.dat"]
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+
+    # two 2.x clients at once: the same new value (the second waits for the first's ~external row, then uses it);
+    # the same new path with its own timestamp (waits, then refused: one row per path); different new paths
+    # (neither waits); a transaction whose snapshot is older than another's insert of the same value
+    for name in ("c.dat", "d.dat", "e.dat", "f.dat", "g.dat"):
+        (mine / name).write_text(f"{name}\n" * 3)
+    insert = f"INSERT INTO `{v2}`.rec (rec_id, raw) VALUES (%s, %s)"
+    same, failures = _dj2_filepath("mine/c.dat"), []
+    for second_value, expected in ((same, []), (_dj2_filepath("mine/c.dat"), ["another size or time"])):
+        db.execute(f"DELETE FROM `{v2}`.rec WHERE rec_id IN (30, 31)")
+        with _two_clients(server_settings, lock_wait=20) as (first, second):
+            steps(first, [(insert, [30, same])], failures)
+            waiting = threading.Thread(target=steps, args=(second, [(insert, [31, second_value]), ("COMMIT", None)],
+                                                           failures))
+            waiting.start()
+            waiting.join(timeout=1)
+            assert waiting.is_alive()  # it waits for the first's uncommitted row
+            steps(first, [("COMMIT", None)], failures)
+            waiting.join()
+        assert [(errno, why in message) for (errno, message), why in zip(failures, expected)] == [
+            (1644, True)] * len(expected) and len(failures) == len(expected), failures
+        failures.clear()
+    news = [_dj2_filepath(f"mine/{name}") for name in ("d.dat", "e.dat", "f.dat")]
+    with _two_clients(server_settings, lock_wait=3) as clients:
+        for k, value in enumerate(news):  # interleaved, each client's rows in its own transaction
+            steps(clients[k % 2], [(insert, [40 + k, value])], failures)
+        for c in clients:
+            steps(c, [("COMMIT", None)], failures)
+    late = _dj2_filepath("mine/g.dat")
+    with _two_clients(server_settings, lock_wait=3) as (first, second):
+        second.query(f"SELECT COUNT(*) AS n FROM `{v2}`.rec")  # its snapshot
+        steps(first, [(insert, [50, late]), ("COMMIT", None)], failures)
+        steps(second, [(insert, [51, late]), ("COMMIT", None)], failures)
+    assert failures == [], failures
+    written.update({30: (same, None), 40: (news[0], None), 41: (news[1], None), 42: (news[2], None),
+                    50: (late, None), 51: (late, None)})
+    assert {n: v2_now()[n] for n in written} == written
+    assert 31 not in v2_now()
+    assert db.query(f"SELECT COUNT(*) AS n FROM {ext} WHERE filepath LIKE 'mine/%%'") == [{"n": 10}]
+    # (h.dat's row too, which no v1 row uses since 2.3's update1: left off the manifest)
+    assert "7 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    by_014 = read_014()
+    assert by_014["rec 30"] == [["mine/c.dat", "c.dat\n" * 3], None] and by_014["rec 51"] == by_014["rec 50"]
+    assert by_014["rec 60"] == [["mine/i.dat", "2.3's own update\n"], ["mine/j.dat", "2.3's extra\n"]]
+
+    # a 0.14 user's filepath after them reaches v2 in 0.14's form; verify both ways, and 70 passes
+    run_dj014(dj014_python, "dj014_filepath.py", ["insert", *args, "--stage", str(stage), "--rec", "20"], dj_env)
+    assert json.loads(v2_now()[20][0])["path"] == "acq/0/raw-0.dat"
+    verified = s.verify()
+    assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
+    s.forward("70_cutover", first="70_cutover")

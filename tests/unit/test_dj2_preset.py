@@ -372,15 +372,20 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     from djsqlgen.output.sqlfile import render_file
     from djsqlgen.sqltext.messages import SIGNAL_LIMIT
 
-    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo="filepath")
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True))
+    subject = catalog.schemas[0].table("subject")
+    with_rig = replace(subject, attributes=subject.attributes + (attr("rig", "varchar(16)", "the rig"),))
+    catalog = _catalog([with_rig if t.name == "subject" else t for t in catalog.schemas[0].tables])
     text = identity_plan(catalog, [("lab", "a_long_lab_schema_name_v2")], "a_long_plan_name", "dj014-to-dj2")
+    assert "rig: keep" in text
+    text = text.replace("rig: keep", "rig: drop")
     migration = Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
     ways = {d.v2.split(".")[1]: d for d in migration.directions}
     assert not ways["subject"].two_way
-    assert "columns.photo (preset dj014-to-dj2): photo is 2.x filepath@raw JSON" in ways["subject"].why  # plan check's
-    assert ways["subject"].brief == ("photo is 2.x filepath@raw JSON, which holds no md5 of the file for 0.14's "
-                                     "~external_raw row (contents_hash), and a timestamp with microseconds its "
-                                     "TIMESTAMP cannot keep")
+    assert "columns.rig: v1 column 'rig' is not in v2 and has no default" in ways["subject"].why  # plan check's
+    assert ways["subject"].brief == ("v1 column 'rig' is not in v2 and has no default: a row written to v2 cannot "
+                                     "give v1 its value (give it an `inverse:` in the plan or a default in v1, or "
+                                     "keep the column)")
     # below it, session syncs both ways: its key column follows subject's retyped key as a plain copy of its own v1
     # column, and v1's own ON UPDATE CASCADE moves it with subject's (it said "v2 key column 'subject_id' follows its
     # parent's key, and that parent does not sync back" before)
@@ -388,15 +393,15 @@ def test_two_way_preset_says_why_each_table_syncs_one_way_and_w7_names_table_and
     dualwrite = next(f for f in migration.files() if f.filename == "30_dualwrite.sql" and not f.rollback_of)
     messages = set(re.findall(r"MESSAGE_TEXT = '(djsqlgen W7 (?:[^']|'')*)'", render_file(dualwrite, migration.meta())))
     assert messages == {  # the table, the way out, the reason (cut at the end where it must be)
-        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: photo is 2.x filepath@raw JSON, "
-         "which holds no md5 o…")}, messages
+        ("djsqlgen W7 a_long_lab_schema_name_v2.subject: write to v1; syncs one way: v1 column ''rig'' is not in v2 "
+         "and has no default: a r…")}, messages
     assert all(len(m.replace("''", "'")) <= SIGNAL_LIMIT for m in messages)
 
 
-def test_two_way_preset_carries_an_external_blob_and_attachment_back_and_filepath_says_why_not():
+def test_two_way_preset_carries_external_blobs_attachments_and_filepaths_back():
     """Issue 24: a 2.x <blob@store> or <attach@store> goes back to 0.14 (its reference from the JSON; 2.x's own copy gets
     an ~external row inserted by the reverse trigger before v1's row; an attachment's 0.14 file is listed in
-    files_back_manifest.sql, and 70 refuses while one is); filepath stays one-way, saying what its JSON lacks."""
+    files_back_manifest.sql, and 70 refuses while one is); and a <filepath@store>."""
     from djsqlgen.output.generate import Migration
     from djsqlgen.output.sqlfile import render_file
 
@@ -425,5 +430,20 @@ def test_two_way_preset_carries_an_external_blob_and_attachment_back_and_filepat
     cutover = render_file(next(f for f in attach.files() if f.filename == "70_cutover.sql" and not f.rollback_of),
                           attach.meta())
     assert "run `djsqlgen files --reverse` first" in cutover and "r.`photo` = e.`hash`" in cutover
-    (subject, _) = migration("filepath").directions
-    assert not subject.two_way and "photo is 2.x filepath@raw JSON, which holds no md5 of the file" in subject.line
+    # a filepath goes back too (it stayed one-way: its JSON has no md5 and a timestamp with microseconds): an
+    # ~external row keyed by the md5 of the path, its JSON kept as written in the control schema and preferred by
+    # the way forward; files --reverse fills contents_hash, and 70 refuses until it has
+    filepath = migration("filepath")
+    assert [d.line for d in filepath.directions] == ["lab_v2.subject <-> lab.subject: two-way",
+                                                     "lab_v2.session <-> lab.session: two-way"]
+    dualwrite = render_file(next(f for f in filepath.files() if f.filename == "30_dualwrite.sql"
+                                 and not f.rollback_of), filepath.meta())
+    assert "INSERT INTO `lab`.`~external_raw` (`hash`, `size`, `filepath`)" in dualwrite
+    assert "CREATE TABLE IF NOT EXISTS `djsqlgen_p`.`filepath_json`" in dualwrite, dualwrite[:3000]
+    assert "INSERT INTO `djsqlgen_p`.`filepath_json`" in dualwrite
+    assert "SELECT k.`json` FROM `djsqlgen_p`.`filepath_json` AS k" in dualwrite  # the forward trigger prefers it
+    cutover = render_file(next(f for f in filepath.files() if f.filename == "70_cutover.sql" and not f.rollback_of),
+                          filepath.meta())
+    assert "filepaths_back_manifest.sql first" in cutover and "e.`contents_hash` IS NULL" in cutover
+    # plan check's round trip runs before 30 made the table: it does not read it
+    assert not any("filepath_json" in str(c) for c in filepath.data_checks)

@@ -41,3 +41,22 @@ def test_a_file_that_does_not_match_its_hash_or_has_no_usable_name_is_left_alone
     row = _row(tmp_path, b"", b"")
     (tmp_path / row["source_path"]).write_bytes(b"no name here")
     assert "no file name before a NUL byte" in carry_back([row], {"s": tmp_path}).problems[0]
+
+
+def test_a_2x_filepath_is_read_in_place_for_its_md5_and_a_file_not_as_2x_recorded_it_is_left_alone(tmp_path):
+    """files --reverse on filepaths_back_manifest.sql: the md5 of each file, read where both versions read it; a
+    missing file or one of another size than 2.x's JSON says is a problem, its row left alone; nothing is written."""
+    from djsqlgen.run.files_back import check_filepaths
+
+    (tmp_path / "acq").mkdir()
+    (tmp_path / "acq" / "a ü.dat").write_bytes(b"\0data\xff" * 5)
+    (tmp_path / "acq" / "b.dat").write_bytes(b"longer than recorded")
+    rows = [{"store": "s", "v1_schema": "lab", "reference": "00" * 16, "path": path, "size": size}
+            for path, size in (("acq/a ü.dat", 30), ("acq/b.dat", 4), ("acq/gone.dat", 1))]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    report = check_filepaths(rows, {"s": tmp_path})
+    assert report.in_place == [(rows[0], hashlib.md5(b"\0data\xff" * 5).hexdigest())]
+    assert len(report.problems) == 2
+    assert "20 bytes, 2.x recorded 4: left alone" in report.problems[0]
+    assert "gone.dat: the file 2.x refers to is not there" in report.problems[1]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
