@@ -118,13 +118,13 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
@@ -140,13 +140,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
@@ -222,13 +222,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
@@ -257,13 +257,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `session_date`, `rig`)
@@ -282,14 +282,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''d1aed2f8b081'')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''d1aed2f8b081'')
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_session_upd';
@@ -393,13 +392,13 @@ ON DUPLICATE KEY UPDATE
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
@@ -431,13 +430,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
   (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
@@ -457,13 +456,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
@@ -528,13 +527,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
@@ -568,13 +567,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
   (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -596,14 +595,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_identity_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''d1aed2f8b081'')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''d1aed2f8b081'')
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_upd';
@@ -749,13 +747,13 @@ ON DUPLICATE KEY UPDATE
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_identity_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
@@ -808,12 +806,15 @@ AFTER UPDATE ON `lab_v2`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -836,12 +837,15 @@ AFTER DELETE ON `lab_v2`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -863,12 +867,15 @@ AFTER UPDATE ON `lab_v2`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -891,12 +898,15 @@ AFTER DELETE ON `lab_v2`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -918,12 +928,15 @@ AFTER UPDATE ON `lab_v2`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -946,12 +959,15 @@ AFTER DELETE ON `lab_v2`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -973,12 +989,15 @@ AFTER UPDATE ON `lab_v2`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1001,12 +1020,15 @@ AFTER DELETE ON `lab_v2`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_identity`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1051,14 +1073,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1116,14 +1141,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1244,14 +1272,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1323,14 +1354,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1393,15 +1427,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1549,14 +1585,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1631,14 +1670,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1700,14 +1742,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1816,14 +1861,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1900,14 +1948,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1974,15 +2025,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2172,14 +2225,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;

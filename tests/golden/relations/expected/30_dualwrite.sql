@@ -118,13 +118,13 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
@@ -140,13 +140,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
@@ -222,13 +222,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab_v2.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
@@ -257,13 +257,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
@@ -358,13 +358,13 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `session_date`, `rig` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
@@ -619,13 +619,13 @@ SELECT * FROM (
   SET v_trigger = 'djsqlgen_lab_relations_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab_v2.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
@@ -697,13 +697,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.trial_hit''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT (((NULL = ''hit'') IS TRUE) + ((NULL <> ''hit'') IS TRUE)) <> 1';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
@@ -747,13 +747,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.trial_hit''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY) AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
@@ -975,13 +975,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_date`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`trial_other`';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab_v2.trial_hit''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.trial_hit''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.trial_other'' AND done <> 0), 0),
@@ -1051,13 +1051,13 @@ JOIN (
   WHERE (NULL = ''hit'')
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_date` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`subject`
   (`subject_id`, `kind`, `nickname`, `weight`, `notes`)
@@ -1079,14 +1079,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'')
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1334,13 +1333,13 @@ ON DUPLICATE KEY UPDATE
     SET dst.`subject_id` = mv.`n_1`, dst.`session_date` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab_v2.subject''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab_v2.subject''), 128)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
@@ -1393,12 +1392,15 @@ AFTER UPDATE ON `lab_v2`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1421,12 +1423,15 @@ AFTER DELETE ON `lab_v2`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1448,12 +1453,15 @@ AFTER INSERT ON `lab_v2`.`#rig`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1475,12 +1483,15 @@ AFTER UPDATE ON `lab_v2`.`#rig`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1503,12 +1514,15 @@ AFTER DELETE ON `lab_v2`.`#rig`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1530,12 +1544,15 @@ AFTER UPDATE ON `lab_v2`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1558,12 +1575,15 @@ AFTER DELETE ON `lab_v2`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1585,12 +1605,15 @@ AFTER UPDATE ON `lab_v2`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1613,12 +1636,15 @@ AFTER DELETE ON `lab_v2`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1640,12 +1666,15 @@ AFTER UPDATE ON `lab_v2`.`trial_hit`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1668,12 +1697,15 @@ AFTER DELETE ON `lab_v2`.`trial_hit`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1695,12 +1727,15 @@ AFTER UPDATE ON `lab_v2`.`trial_other`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1723,12 +1758,15 @@ AFTER DELETE ON `lab_v2`.`trial_other`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_relations`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1773,14 +1811,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1838,14 +1879,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1966,14 +2010,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2046,14 +2093,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2207,14 +2257,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2520,14 +2573,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2642,14 +2698,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -2740,14 +2799,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -3009,14 +3071,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -3128,14 +3193,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -3203,15 +3271,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -3507,14 +3577,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;

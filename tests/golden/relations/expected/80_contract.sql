@@ -70,14 +70,17 @@ BEFORE INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -96,14 +99,17 @@ BEFORE UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -122,14 +128,17 @@ BEFORE DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -148,14 +157,17 @@ BEFORE INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -174,14 +186,17 @@ BEFORE UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -200,14 +215,17 @@ BEFORE DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -226,14 +244,17 @@ BEFORE INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -252,14 +273,17 @@ BEFORE UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -278,14 +302,17 @@ BEFORE DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.trial_hit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.trial_hit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -304,14 +331,17 @@ BEFORE INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -330,14 +360,17 @@ BEFORE UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -356,14 +389,17 @@ BEFORE DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;

@@ -113,13 +113,13 @@ BEGIN NOT ATOMIC
   END;
   SET @djsqlgen_refusal = NULL;
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`#kind`
   (`kind`, `description`)
@@ -135,13 +135,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `kind`, `description` FROM `lab_v2`.`#kind`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (CAST(NULL AS BINARY) <=> CAST(NULL AS BINARY))';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
@@ -217,13 +217,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', NULL, ''; write to lab.#kind''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.#kind is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.#kind''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_kind_9041cb_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.#kind'' AND done <> 0), 0)
@@ -252,13 +252,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`kind` = gone.`k_1`';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session`
   (`subject_id`, `session_idx`, `recorded_on`, `rig`, `room`)
@@ -279,14 +279,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -393,13 +392,13 @@ ON DUPLICATE KEY UPDATE
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', NULL, ''; write to lab.session''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session'' AND done <> 0), 0)
@@ -432,13 +431,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`session__trial`
   (`subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome`)
@@ -458,13 +457,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL AND NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
@@ -529,13 +528,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_upd';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `trial_idx`, `start_time`, `outcome` FROM `lab_v2`.`session__trial`';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', NULL, ''; write to lab.session__trial''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.session__trial is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.session__trial''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_session__trial_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.session__trial'' AND done <> 0), 0)
@@ -569,13 +568,13 @@ JOIN (
   FROM (SELECT 1) AS djsqlgen_row
 ) AS gone ON dst.`subject_id` = gone.`k_1` AND dst.`session_idx` = gone.`k_2` AND dst.`trial_idx` = gone.`k_3`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.animal''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'INSERT INTO `lab_v2`.`animal`
   (`subject_id`, `kind`, `name`, `weight`, `weight_kg`)
@@ -597,14 +596,13 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), ''''),
-  (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.animal''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -751,13 +749,13 @@ ON DUPLICATE KEY UPDATE
     SET dst.`subject_id` = mv.`n_1`, dst.`session_idx` = mv.`n_2`, dst.`trial_idx` = mv.`n_3`
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
-  LOCK IN SHARE MODE';
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
+    LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT NULL = 0';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
-  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', NULL, ''; write to lab.animal''), 128)';
+  PREPARE djsqlgen_trial FROM 'SELECT LEFT(CONCAT(''djsqlgen W8 lab_v1.subject is read-only since '', COALESCE(DATE_FORMAT(NULL, ''%Y-%m-%d %H:%i''), ''''), ''; write to lab.animal''), 128)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_del';
   PREPARE djsqlgen_trial FROM 'SELECT
   COALESCE(MAX(target_id = ''lab_v1.subject'' AND done <> 0), 0)
@@ -833,14 +831,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -898,14 +899,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1026,14 +1030,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1105,14 +1112,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1177,15 +1187,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1336,14 +1348,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1419,14 +1434,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1488,14 +1506,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1604,14 +1625,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1688,14 +1712,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1762,15 +1789,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1961,14 +1990,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;

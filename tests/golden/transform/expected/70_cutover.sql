@@ -221,14 +221,17 @@ BEFORE INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -247,14 +250,17 @@ BEFORE UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -273,14 +279,17 @@ BEFORE DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -299,14 +308,17 @@ BEFORE INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -325,14 +337,17 @@ BEFORE UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -351,14 +366,17 @@ BEFORE DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -377,14 +395,17 @@ BEFORE INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -403,14 +424,17 @@ BEFORE UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -429,14 +453,17 @@ BEFORE DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -455,14 +482,17 @@ BEFORE INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -481,14 +511,17 @@ BEFORE UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -507,14 +540,17 @@ BEFORE DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -655,12 +691,15 @@ AFTER INSERT ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -671,12 +710,15 @@ AFTER INSERT ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -705,12 +747,15 @@ AFTER UPDATE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -722,12 +767,15 @@ AFTER UPDATE ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -757,12 +805,15 @@ AFTER DELETE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -773,12 +824,15 @@ AFTER DELETE ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -807,12 +861,15 @@ AFTER INSERT ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -823,12 +880,15 @@ AFTER INSERT ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -857,12 +917,15 @@ AFTER UPDATE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -874,12 +937,15 @@ AFTER UPDATE ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -909,12 +975,15 @@ AFTER DELETE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -925,12 +994,15 @@ AFTER DELETE ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -959,12 +1031,15 @@ AFTER INSERT ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -975,12 +1050,15 @@ AFTER INSERT ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1009,12 +1087,15 @@ AFTER UPDATE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1026,12 +1107,15 @@ AFTER UPDATE ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1061,12 +1145,15 @@ AFTER DELETE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1077,12 +1164,15 @@ AFTER DELETE ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1111,12 +1201,15 @@ AFTER INSERT ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1127,12 +1220,15 @@ AFTER INSERT ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1161,12 +1257,15 @@ AFTER UPDATE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1178,12 +1277,15 @@ AFTER UPDATE ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1213,12 +1315,15 @@ AFTER DELETE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1229,12 +1334,15 @@ AFTER DELETE ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)

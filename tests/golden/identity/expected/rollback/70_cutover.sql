@@ -209,14 +209,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -274,14 +277,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -402,14 +408,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -481,14 +490,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -551,15 +563,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -707,14 +721,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -789,14 +806,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -858,14 +878,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -974,14 +997,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1058,14 +1084,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1132,15 +1161,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_identity`.`phase_log` WHERE phase = '60' AND plan_hash = 'd1aed2f8b081')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1330,14 +1361,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;

@@ -276,14 +276,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -341,14 +344,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -469,14 +475,17 @@ BEGIN
   SET v_target = 'lab_v1.#kind';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -548,14 +557,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -620,15 +632,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -779,14 +793,17 @@ BEGIN
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -862,14 +879,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -931,14 +951,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1047,14 +1070,17 @@ BEGIN
   SET v_target = 'lab_v1.session__trial';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1131,14 +1157,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1205,15 +1234,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), ''),
-    (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-    INTO v_open, v_since, v_sixty
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
+      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
+      INTO v_open, v_since, v_sixty
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
@@ -1404,14 +1435,17 @@ BEGIN
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
-    DECLARE v_since VARCHAR(20) DEFAULT '';
+    DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-    INTO v_open, v_since
-    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-    LOCK IN SHARE MODE;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
+      FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+      LOCK IN SHARE MODE;
+    END;
     IF v_open = 0 THEN
-      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+      SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
       SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
     END IF;
   END;
