@@ -111,7 +111,10 @@ def _server_cpu_ns(conn) -> int | None:
     """CPU time the server has spent on ``conn`` so far (its thread's, from /proc: a server on this machine only)."""
     try:
         tid = conn.query("SELECT TID FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")[0]["TID"]
-        pid = subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True).stdout.split()[0]
+        row = conn.query("SELECT @@pid_file AS f, @@datadir AS d")[0]
+        pid_file = Path(row["d"]) / row["f"]  # (an absolute pid_file stays as it is)
+        pid = (pid_file.read_text().split()[0] if pid_file.exists() else  # the server of DJ_PORT, of several here
+               subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True, text=True).stdout.split()[0])
         return int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
     except (ServerError, IndexError, KeyError, OSError, ValueError):
         return None
