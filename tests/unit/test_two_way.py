@@ -476,3 +476,16 @@ def test_each_client_row_is_counted_once_in_its_direction_and_never_for_an_echo_
     assert "IF NOT (" in before_count[-400:] and "<=> NEW.`subject_id`) THEN" in before_count[-400:]
     assert "CREATE TABLE IF NOT EXISTS `djsqlgen_lab_two_way`.`carried`" in text
     assert "DROP TABLE IF EXISTS `djsqlgen_lab_two_way`.`carried`" in _file(migration, "rollback/30_dualwrite.sql")
+
+
+def test_a_forward_update_reads_sixty_only_where_a_key_moves():
+    """60's read serves only a key move (v2's ON UPDATE CASCADE moves the children from 60 on): read with the sides
+    row, it cost every UPDATE a subquery on phase_log, and most UPDATEs move no key (before: in the sides read)."""
+    text = _file(_migration("two_way"), "30_dualwrite.sql")
+    for name in ("djsqlgen_lab_two_way_subject_upd", "djsqlgen_lab_two_way_session_upd"):
+        body = _trigger(text, name)
+        read = body[body.index("SELECT is_open, closed_at"):body.index("LOCK IN SHARE MODE")]
+        assert "phase_log" not in read and "v_sixty" not in read, read
+        first = body.index("SELECT COUNT(*) INTO v_sixty FROM")
+        assert body.index("IF NOT (OLD.") < first  # inside the branch of a changed key
+        assert not body[first:body.index(";", first)].endswith("LOCK IN SHARE MODE")  # consistent, then confirmed

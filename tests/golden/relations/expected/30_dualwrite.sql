@@ -1079,7 +1079,7 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `nickname`, `weight`, `notes` FROM `lab_v2`.`subject`';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'')
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
     FROM `djsqlgen_lab_relations`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1164,6 +1164,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd''';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd'' LOCK IN SHARE MODE';
@@ -1202,6 +1204,8 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd''';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -1268,6 +1272,8 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2` AND mv.`o_3` <=> mv.`n_3`)';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''b299ae7fb6bd''';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_relations_subject_upd';
@@ -3267,16 +3273,16 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     BEGIN
-      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd');
-      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd')
-      INTO v_open, v_since, v_sixty
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
       FROM `djsqlgen_lab_relations`.`sides` WHERE side = 'v1'
       LOCK IN SHARE MODE;
     END;
@@ -3370,7 +3376,8 @@ BEGIN
         SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'djsqlgen W1 lab_v2.session (subject_id, session_date): key taken, would merge two v1 rows; write another key';
       END IF;
     END;
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
     END IF;
@@ -3409,7 +3416,8 @@ BEGIN
   -- lab_v2.trial_hit: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_hit';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
     END IF;
@@ -3475,7 +3483,8 @@ BEGIN
   -- lab_v2.trial_other: only when a column it depends on changed
   SET v_target = 'lab_v2.trial_other';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_relations`.`phase_log` WHERE phase = '60' AND plan_hash = 'b299ae7fb6bd' LOCK IN SHARE MODE;
     END IF;

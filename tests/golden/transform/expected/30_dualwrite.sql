@@ -279,7 +279,7 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_session_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -351,6 +351,8 @@ ON DUPLICATE KEY UPDATE
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `session_idx`, `recorded_on`, `rig`, `room` FROM `lab_v2`.`session`';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL AND NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_session_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926''';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_session_upd';
@@ -596,7 +598,7 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_ins';
   PREPARE djsqlgen_trial FROM 'SELECT `subject_id`, `kind`, `name`, `weight`, `weight_kg` FROM `lab_v2`.`animal`';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
-  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'')
+  PREPARE djsqlgen_trial FROM 'SELECT is_open, closed_at
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -669,6 +671,8 @@ ON DUPLICATE KEY UPDATE
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926''';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926'' LOCK IN SHARE MODE';
@@ -708,6 +712,8 @@ ON DUPLICATE KEY UPDATE
     WHERE NOT (mv.`o_1` <=> mv.`n_1` AND mv.`o_2` <=> mv.`n_2`)';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NOT (NULL <=> NULL)';
+  SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
+  PREPARE djsqlgen_trial FROM 'SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = ''60'' AND plan_hash = ''73587b252926''';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
   PREPARE djsqlgen_trial FROM 'SELECT NULL';
   SET v_trigger = 'djsqlgen_lab_transform_subject_upd';
@@ -1183,16 +1189,16 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.session';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     BEGIN
-      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
-      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-      INTO v_open, v_since, v_sixty
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
       FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
       LOCK IN SHARE MODE;
     END;
@@ -1270,7 +1276,8 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`session_idx` <=> NEW.`session_idx` AND OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
     END IF;
@@ -1785,16 +1792,16 @@ BEGIN
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message, MYSQL_ERRNO = v_errno;
   END;
 
-  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it; and whether 60 is applied (its foreign keys move cascaded children), in the same read
+  -- v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the transaction, so the close waits for it
   SET v_target = 'lab_v1.subject';
   BEGIN
     DECLARE v_open TINYINT DEFAULT 1;
     DECLARE v_since DATETIME(6) DEFAULT NULL;
     DECLARE v_refusal VARCHAR(128) DEFAULT '';
     BEGIN
-      DECLARE CONTINUE HANDLER FOR NOT FOUND SET v_sixty = (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926');
-      SELECT is_open, closed_at, (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926')
-      INTO v_open, v_since, v_sixty
+      DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+      SELECT is_open, closed_at
+      INTO v_open, v_since
       FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
       LOCK IN SHARE MODE;
     END;
@@ -1872,7 +1879,8 @@ BEGIN
   -- lab_v2.session: only when a column it depends on changed
   SET v_target = 'lab_v2.session';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
     END IF;
@@ -1912,7 +1920,8 @@ BEGIN
   -- lab_v2.session__trial: only when a column it depends on changed
   SET v_target = 'lab_v2.session__trial';
   IF NOT (OLD.`subject_id` <=> NEW.`subject_id`) THEN
-    -- 60 applied, as read with the sides row: confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    -- 60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed by a locking read (a snapshot older than rollback/60 could still see it), which rollback/60 waits for before it drops the foreign keys
+    SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926';
     IF v_sixty THEN
       SELECT COUNT(*) INTO v_sixty FROM `djsqlgen_lab_transform`.`phase_log` WHERE phase = '60' AND plan_hash = '73587b252926' LOCK IN SHARE MODE;
     END IF;
