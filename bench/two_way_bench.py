@@ -46,8 +46,10 @@ server, load average 13-15 from the other helpers: v1 0.23 / 0.20, v2 0.22 / 0.2
 server CPU 2.34 / 2.46 and 2.46 / 2.57 ms an iteration (0.48 without); an earlier run of 3 rounds: v1 0.27 / 0.24,
 v2 0.26 / 0.24, CPU 2.44 / 2.72 and 2.58 / 2.76 ms. With a forward UPDATE's read of 60 moved to where a key moves
 too, the same command beside integration tests on that server (load 22-40): v1 0.29 / 0.28, v2 0.29 / 0.27, server
-CPU 2.33 / 2.44 and 2.48 / 2.58 ms (0.53 without). The target of 0.5 stays out of reach for single-row raw SQL: it
-needs the triggers' ~1.9 ms an iteration cut to ~0.5.
+CPU 2.33 / 2.44 and 2.48 / 2.58 ms (0.53 without); and alone on that server once the load fell (load 9 to 5): v1
+0.43 / 0.41, v2 0.40 / 0.38 (iterations +5 % / +4 %), server CPU 1.53 / 1.64 and 1.70 / 1.76 ms (0.44 without);
+the same row on both sides at once 50 % deadlocks there (8-16 % under load), none left unequal. The target of 0.5
+is not met for single-row raw SQL: the triggers still add ~1.1-1.9 ms of server CPU an iteration to 0.44-0.53.
 """
 
 from __future__ import annotations
