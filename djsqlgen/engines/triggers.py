@@ -876,8 +876,8 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                 moves.append(("60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed "
                               "by a locking read (a snapshot older than rollback/60 could still see it), which "
                               "rollback/60 waits for before it drops the foreign keys",
-                              f"{_sixty_applied(ctx, SIXTY)};\nIF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\n"
-                              "END IF"))
+                              f"{_sixty_applied(ctx, SIXTY)};\n"
+                              f"IF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\nEND IF"))
                 moves.append((f"move the v2 keys that changed{gapless}; until 60 and after rollback/60 only: from 60 "
                               "on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their "
                               "old keys, they would lock the next row, which a write next to it then waits for)",

@@ -249,7 +249,8 @@ def test_the_deadlock_of_two_writers_and_the_close_rolls_back_the_close(db, pref
             threads.append(_run(t1, f"UPDATE {v1}.subject SET notes = 't1 again' WHERE subject_id = 2", out, "t1"))
             # the close's own outcome, or a writer's 1213: T2 ends its statement once the close is the victim, and
             # under load its thread can record that before the close's thread records the 1213
-            _wait_until(lambda: "close" in out or 1213 in (out.get("t1"), out.get("t2")), 10, "the deadlock is found")
+            _wait_until(lambda: "close" in out or 1213 in (out.get("t1"), out.get("t2")), 10,
+                        "the deadlock is found")
             for name, errno in list(out.items()):
                 if errno == 1213:
                     victims[name] += 1

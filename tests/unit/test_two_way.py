@@ -379,7 +379,8 @@ def test_side_files_of_a_two_way_plan_only(tmp_path):
     assert "60_constraints" not in files["sides/reopen_v2.sql"] and "closed already" not in files["sides/reopen_v2.sql"]
     # the reverse triggers read v2's row with a shared lock, and let a carried write through without reading it
     dualwrite = _file(migration, "30_dualwrite.sql")
-    assert "W8 lab_v2.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v1.session'" in dualwrite
+    since = "COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), '')"
+    assert f"W8 lab_v2.session is read-only since ', {since}, '; write to lab_v1.session'" in dualwrite
     assert "WHERE side = 'v2'\n        LOCK IN SHARE MODE" in dualwrite
     assert dualwrite.count("IF NOT v_in_carry AND @djsqlgen_engine_session IS NULL THEN\n    BEGIN\n      DECLARE v_open") \
         == dualwrite.count("LOCK IN SHARE MODE;\n      END;\n      IF v_open = 0")
