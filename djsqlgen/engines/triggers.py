@@ -720,38 +720,37 @@ def _sixty_applied(ctx: Context, into: str = "", locking: bool = False) -> str:
     return sql if into else f"({sql})"
 
 
-def _sixty_read(ctx: Context, written: TableRef, event: str) -> tuple[str, str] | None:
-    """(declaration, SQL expression) of ``SIXTY``, read with the sides row (_side_refusal): on the way back, whether
-    v2 takes writes (engines/two_way.sixty_read); forward, for an UPDATE trigger whose cascaded moves v2's foreign keys
-    make from 60 on (v2_cascades). A consistent read: before 60 no writer locks anything of phase_log (60, 40 and 50
-    record themselves there); a key move that reads it applied confirms it by a locking read (_body_blocks)."""
+def _sixty_read(ctx: Context, written: TableRef, event: str) -> tuple[str, str | None] | None:
+    """(declaration, SQL expression read with the sides row, or None) of ``SIXTY``. On the way back, whether v2 takes
+    writes (engines/two_way.sixty_read), read with the sides row (_side_refusal): every client's write uses it.
+    Forward, for an UPDATE trigger whose cascaded moves v2's foreign keys make from 60 on (v2_cascades): read only
+    where a key moves (_body_blocks), since most UPDATEs move none and the read cost each of them a subquery on
+    phase_log. Either way a consistent read: before 60 no writer locks anything of phase_log (60, 40 and 50 record
+    themselves there); a key move that reads it applied confirms it by a locking read (_body_blocks)."""
     from djsqlgen.engines import two_way
 
     if ctx.reverse:
         return two_way.sixty_read(ctx)
     if event != "UPDATE" or not v2_cascades(ctx, written):
         return None
-    return f"{SIXTY} INT DEFAULT 0", _sixty_applied(ctx)
+    return f"{SIXTY} INT DEFAULT 0", None
 
 
 def _side_refusal(ctx: Context, written: TableRef, event: str) -> tuple[str, str, str]:
     """The first block of every trigger: W8 once the trigger's side is closed (v1 by the cut-over or `close v1`; v2,
     two-way only, by `close v2`). In a two-way plan a write carried from the other side passes (engines/sides.py)."""
     sixty = _sixty_read(ctx, written, event)
-    also = (SIXTY, sixty[1]) if sixty else None
+    also = (SIXTY, sixty[1]) if sixty and sixty[1] else None
     if not ctx.reverse and not ctx.compare_before_write:
         why = ("v1 closed (the cut-over): refuse the write, naming v2; a shared lock on v1's row to the end of the "
                "transaction, so the close waits for it")
-        if sixty:
-            why += "; and whether 60 is applied (its foreign keys move cascaded children), in the same read"
         return written.label, why, sides.refusal_block(ctx, written, also=also)
     side, other = ("v2", "v1") if ctx.reverse else ("v1", "v2")
     why = (f"{side} closed (`djsqlgen close {side}`{'' if ctx.reverse else ' or the cut-over'}): refuse a client's "
            f"write, naming {other}; a shared lock on {side}'s row to the end of the transaction, so the close waits "
            f"for it. Writes carried from {other} pass")
-    if sixty:
-        why += ("; and whether 60 is applied (v2 takes writes from 60 on), in the same read" if ctx.reverse else
-                "; and whether 60 is applied (its foreign keys move cascaded children), in the same read")
+    if also:
+        why += "; and whether 60 is applied (v2 takes writes from 60 on), in the same read"
     return written.label, why, sides.refusal_block(ctx, written, side, clients_only=bool(ctx.compare_before_write),
                                                    also=also)
 
@@ -874,10 +873,11 @@ def _body_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str,
                                   "will never reach it)", _two_way_not_copied(ctx, t)))
             elif t.id in cascaded:
                 moved = _carried(ctx, t, event, _move(ctx, impact, probe=True), _move(ctx, impact))
-                moves.append(("60 applied, as read with the sides row: confirmed by a locking read (a snapshot "
-                              "older than rollback/60 could still see it), which rollback/60 waits for before it "
-                              "drops the foreign keys", f"IF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\n"
-                                                       "END IF"))
+                moves.append(("60 applied? (read here, where a key moves, not on every UPDATE) If so, confirmed "
+                              "by a locking read (a snapshot older than rollback/60 could still see it), which "
+                              "rollback/60 waits for before it drops the foreign keys",
+                              f"{_sixty_applied(ctx, SIXTY)};\n"
+                              f"IF {SIXTY} THEN\n  {_sixty_applied(ctx, SIXTY, True)};\nEND IF"))
                 moves.append((f"move the v2 keys that changed{gapless}; until 60 and after rollback/60 only: from 60 "
                               "on v2's ON UPDATE CASCADE has moved them with their parent (looked for again at their "
                               "old keys, they would lock the next row, which a write next to it then waits for)",

@@ -82,7 +82,7 @@ def tracker_statements(phases: Phases, on: dict[str, tuple[str, str]],
             # would cost the copy more than the copy itself.
             sql = (f"{create_trigger(phases)}{quote_qualified((schema, trig))}\nAFTER {event} ON "
                    f"{quote_qualified((schema, name))}\nFOR EACH ROW\nBEGIN\n  DECLARE v_open TINYINT DEFAULT 1;\n"
-                   f"  DECLARE v_since VARCHAR(20) DEFAULT '';\n  IF {ENGINE_SESSION} IS NULL THEN\n"
+                   f"  DECLARE v_since DATETIME(6) DEFAULT NULL;\n  IF {ENGINE_SESSION} IS NULL THEN\n"
                    f"    {sides.read_side(phases.ctx, 'v1').replace(chr(10), chr(10) + '  ')};\n  END IF;\n"
                    f"  IF v_open = 0 THEN\n    INSERT IGNORE INTO {phases.ctx.control_table('v2_writes')} "
                    f"(target_id, key_md5, row_key, written_at)\n    VALUES {rows.replace(chr(10), chr(10) + '  ')};\n"

@@ -253,3 +253,32 @@ def test_two_closes_at_once_close_one_side(db, prefix, dj_env, tmp_path, server_
     assert results[still].returncode != 0
     assert (f"{closed} was closed meanwhile; {still} stays open" in results[still].stderr
             or f"{closed} is closed already" in results[still].stderr), results[still].stderr
+
+
+def test_a_missing_sides_row_reads_as_open_without_a_warning(db, prefix, dj_env, tmp_path, server_settings):
+    """The triggers read a side's row plainly by its key (engines/sides.read_side), no longer by an aggregate that
+    returned a row whatever: where the row is missing, the side still reads as open (the variables keep their
+    defaults), and the write is carried. Both sides' rows deleted, each side's client writes. (Without the read's
+    NOT FOUND handler the client sees no warning here either: the trigger's next statement clears it.)"""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(V1)
+    s.plan(_two_way(s))
+    s.generate()
+    v1, v2, control = f"`{s.sources[0]}`", f"`{s.v2()}`", s.control
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill()
+    s.verify()
+    applied(s, "60_constraints")
+    db.execute(f"DELETE FROM `{control}`.sides")
+    writer = connect(server_settings)
+    try:
+        writer.execute(f"INSERT INTO {v1}.subject VALUES (9101, 'rat', 'w9101', 1.5, NULL)")
+        assert writer.query("SHOW WARNINGS") == []
+        writer.execute(f"INSERT INTO {v2}.animal (subject_id, kind, name, weight, tag) VALUES "
+                       "(9201, 'mouse', 'n9201', 2.25, 'v2')")
+        assert writer.query("SHOW WARNINGS") == []
+    finally:
+        writer.close()
+    assert db.query(f"SELECT name FROM {v2}.animal WHERE subject_id = 9101") == [{"name": "w9101"}]
+    assert db.query(f"SELECT nickname FROM {v1}.subject WHERE subject_id = 9201") == [{"nickname": "n9201"}]
+    _same_both_ways(s)

@@ -30,7 +30,8 @@ def test_the_w8_message_fits_and_ends_with_where_to_write(schema, table, v2_sche
     v1 = TableRef(schema, table)
     sql = sides.refusal_message_sql(_ctx(v1, v2_schema), v1)
     literals = re.findall(r"'((?:[^'\\]|\\.)*)'", sql)
-    message = literals[0] + "2026-12-07 09:30" + literals[1]
+    # the head, the closing time (the date format's own literals between), the tail
+    message = literals[0] + "2026-12-07 09:30" + literals[-1]
     assert len(message) <= 128, message
     assert message.startswith("djsqlgen W8 ") and " is read-only since 2026-12-07 09:30" in message
     assert message.endswith(f"; write to {v2_schema}.{table}"[-20:] if v2_schema else "; retired, v2 has no such table")
@@ -60,4 +61,7 @@ def test_the_stop_at_the_bound_fits_and_says_the_side_is_unchanged(mariadb, chan
 @pytest.mark.parametrize("mariadb, clause", [(True, "LOCK IN SHARE MODE"), (False, "FOR SHARE")])
 def test_the_triggers_read_v1s_row_with_a_shared_lock(mariadb, clause):
     """Before (first design): a consistent read, which let a transaction older than the close read "open"."""
-    assert sides.read_side(_close_ctx(mariadb), "v1").endswith(f"WHERE side = 'v1'\n  {clause}")
+    read = sides.read_side(_close_ctx(mariadb), "v1")
+    assert read.endswith(f"WHERE side = 'v1'\n  {clause};\nEND")
+    # a plain read by key (it runs on every row a client writes), the closing time formatted only in a refusal
+    assert "SELECT is_open, closed_at\n" in read and "MIN(" not in read and "DATE_FORMAT" not in read

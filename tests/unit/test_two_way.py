@@ -379,10 +379,11 @@ def test_side_files_of_a_two_way_plan_only(tmp_path):
     assert "60_constraints" not in files["sides/reopen_v2.sql"] and "closed already" not in files["sides/reopen_v2.sql"]
     # the reverse triggers read v2's row with a shared lock, and let a carried write through without reading it
     dualwrite = _file(migration, "30_dualwrite.sql")
-    assert "W8 lab_v2.session is read-only since ', v_since, '; write to lab_v1.session'" in dualwrite
-    assert "WHERE side = 'v2'\n      LOCK IN SHARE MODE" in dualwrite
+    since = "COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), '')"
+    assert f"W8 lab_v2.session is read-only since ', {since}, '; write to lab_v1.session'" in dualwrite
+    assert "WHERE side = 'v2'\n        LOCK IN SHARE MODE" in dualwrite
     assert dualwrite.count("IF NOT v_in_carry AND @djsqlgen_engine_session IS NULL THEN\n    BEGIN\n      DECLARE v_open") \
-        == dualwrite.count("LOCK IN SHARE MODE;\n      IF v_open = 0")
+        == dualwrite.count("LOCK IN SHARE MODE;\n      END;\n      IF v_open = 0")
     # `apply DIR` never runs them: listed apart in the manifest
     generate(migration, tmp_path)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -476,3 +477,16 @@ def test_each_client_row_is_counted_once_in_its_direction_and_never_for_an_echo_
     assert "IF NOT (" in before_count[-400:] and "<=> NEW.`subject_id`) THEN" in before_count[-400:]
     assert "CREATE TABLE IF NOT EXISTS `djsqlgen_lab_two_way`.`carried`" in text
     assert "DROP TABLE IF EXISTS `djsqlgen_lab_two_way`.`carried`" in _file(migration, "rollback/30_dualwrite.sql")
+
+
+def test_a_forward_update_reads_sixty_only_where_a_key_moves():
+    """60's read serves only a key move (v2's ON UPDATE CASCADE moves the children from 60 on): read with the sides
+    row, it cost every UPDATE a subquery on phase_log, and most UPDATEs move no key (before: in the sides read)."""
+    text = _file(_migration("two_way"), "30_dualwrite.sql")
+    for name in ("djsqlgen_lab_two_way_subject_upd", "djsqlgen_lab_two_way_session_upd"):
+        body = _trigger(text, name)
+        read = body[body.index("SELECT is_open, closed_at"):body.index("LOCK IN SHARE MODE")]
+        assert "phase_log" not in read and "v_sixty" not in read, read
+        first = body.index("SELECT COUNT(*) INTO v_sixty FROM")
+        assert body.index("IF NOT (OLD.") < first  # inside the branch of a changed key
+        assert not body[first:body.index(";", first)].endswith("LOCK IN SHARE MODE")  # consistent, then confirmed

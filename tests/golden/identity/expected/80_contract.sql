@@ -75,14 +75,17 @@ BEFORE INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -101,14 +104,17 @@ BEFORE UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -127,14 +133,17 @@ BEFORE DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab_v2.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -153,14 +162,17 @@ BEFORE INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -179,14 +191,17 @@ BEFORE UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -205,14 +220,17 @@ BEFORE DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -231,14 +249,17 @@ BEFORE INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -257,14 +278,17 @@ BEFORE UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -283,14 +307,17 @@ BEFORE DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab_v2.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -309,14 +336,17 @@ BEFORE INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -335,14 +365,17 @@ BEFORE UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -361,14 +394,17 @@ BEFORE DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_identity`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;

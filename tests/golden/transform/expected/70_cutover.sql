@@ -226,14 +226,17 @@ BEFORE INSERT ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -252,14 +255,17 @@ BEFORE UPDATE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -278,14 +284,17 @@ BEFORE DELETE ON `lab_v1`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', v_since, '; write to lab.#kind'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.#kind is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.#kind'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -304,14 +313,17 @@ BEFORE INSERT ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -330,14 +342,17 @@ BEFORE UPDATE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -356,14 +371,17 @@ BEFORE DELETE ON `lab_v1`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', v_since, '; write to lab.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -382,14 +400,17 @@ BEFORE INSERT ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -408,14 +429,17 @@ BEFORE UPDATE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -434,14 +458,17 @@ BEFORE DELETE ON `lab_v1`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', v_since, '; write to lab.session__trial'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.session__trial is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.session__trial'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -460,14 +487,17 @@ BEFORE INSERT ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -486,14 +516,17 @@ BEFORE UPDATE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -512,14 +545,17 @@ BEFORE DELETE ON `lab_v1`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_lab_transform`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', v_since, '; write to lab.animal'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 lab_v1.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to lab.animal'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -660,12 +696,15 @@ AFTER INSERT ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -676,12 +715,15 @@ AFTER INSERT ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -710,12 +752,15 @@ AFTER UPDATE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -727,12 +772,15 @@ AFTER UPDATE ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -762,12 +810,15 @@ AFTER DELETE ON `lab`.`#kind__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -778,12 +829,15 @@ AFTER DELETE ON `lab`.`#kind`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -812,12 +866,15 @@ AFTER INSERT ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -828,12 +885,15 @@ AFTER INSERT ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -862,12 +922,15 @@ AFTER UPDATE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -879,12 +942,15 @@ AFTER UPDATE ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -914,12 +980,15 @@ AFTER DELETE ON `lab`.`animal__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -930,12 +999,15 @@ AFTER DELETE ON `lab`.`animal`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -964,12 +1036,15 @@ AFTER INSERT ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -980,12 +1055,15 @@ AFTER INSERT ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1014,12 +1092,15 @@ AFTER UPDATE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1031,12 +1112,15 @@ AFTER UPDATE ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1066,12 +1150,15 @@ AFTER DELETE ON `lab`.`session__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1082,12 +1169,15 @@ AFTER DELETE ON `lab`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1116,12 +1206,15 @@ AFTER INSERT ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1132,12 +1225,15 @@ AFTER INSERT ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1166,12 +1262,15 @@ AFTER UPDATE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1183,12 +1282,15 @@ AFTER UPDATE ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1218,12 +1320,15 @@ AFTER DELETE ON `lab`.`session__trial__djsqlgen_v2cutover`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
@@ -1234,12 +1339,15 @@ AFTER DELETE ON `lab`.`session__trial`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '''';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   IF @djsqlgen_engine_session IS NULL THEN
-    SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), ''%Y-%m-%d %H:%i''), '''')
+    BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
     INTO v_open, v_since
     FROM `djsqlgen_lab_transform`.`sides` WHERE side = ''v1''
     LOCK IN SHARE MODE;
+  END;
   END IF;
   IF v_open = 0 THEN
     INSERT IGNORE INTO `djsqlgen_lab_transform`.`v2_writes` (target_id, key_md5, row_key, written_at)
