@@ -15,7 +15,7 @@ import os
 import pytest
 from support.two_way_stress import stress_two_way
 from support.two_way_stress import table as two_way_table
-from support.writer_stress import LOCKS, PHASES, SHAPES, STARVED, stress, table
+from support.writer_stress import LOCKS, PHASES, SHAPES, stress, table
 
 WORKERS = 6
 SUBJECTS = int(os.environ.get("DJSQLGEN_STRESS_SUBJECTS", "300"))
@@ -25,8 +25,8 @@ SUBJECTS = int(os.environ.get("DJSQLGEN_STRESS_SUBJECTS", "300"))
 # split, the preset and the combined plan add filtered targets, renames and a DataJoint 2 conversion to triggers the
 # CI shapes already run. DJSQLGEN_STRESS_SHAPES=all runs every shape, and bench/writers_bench.py runs them long.
 # Stop 30: with 60's DDL giving up after 120 s under these writers (see below) each shape took over 5 minutes and the
-# whole CI run 57 minutes; the part merge runs in bench/writers_bench.py and with DJSQLGEN_STRESS_SHAPES=all until 60 completes
-# here again.
+# whole CI run 57 minutes; the part merge runs in bench/writers_bench.py and with DJSQLGEN_STRESS_SHAPES=all. A 60
+# that stops under the writers (it never waits) is run again at a quiet moment: up to 2 more minutes a shape.
 CI_SHAPES = ("re-key with children", "lookup")
 RUN_SHAPES = list(SHAPES) if os.environ.get("DJSQLGEN_STRESS_SHAPES") == "all" else [s for s in SHAPES if s in CI_SHAPES]
 
@@ -43,14 +43,15 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
         if name in result["steps"]:
             print(name, [line for line in result["steps"][name].stderr.splitlines() if "line " in line][-12:])
     # 60 and 70 under six clients that never leave a table free: apply tries their DDL without waiting, every
-    # 5-20 ms, and never waits (no --wait): a statement whose table was never free for 120 s stops, safe to run
-    # again (the stress runs it once more). Any other failure of a step fails the test, 70's included: in place it
-    # closes v1 by a row, no DDL on v1.
-    starved = result["steps"]["60"].returncode != 0 and STARVED in result["steps"]["60"].stderr  # the second try too
+    # 5-20 ms, and never waits (no --wait). A statement whose table was never free for 120 s stops, safe to run
+    # again; the stress then runs it again at a quieter moment (the clients start no new iteration meanwhile), as
+    # the RUNBOOK says to. Measured in this stop's runs: the lookup shape's 60 stopped twice under the clients (a
+    # second try under them, before the quiet moment), the combined plan's once (its second try went through in
+    # 49 s). Any failure of a step but that first stop fails the test, 70's included: in place it closes v1 by a
+    # row, no DDL on v1.
     for name, step in result["steps"].items():
-        if name == "60, first try" or (starved and name in ("60", "70")):
-            continue
-        assert step.returncode == 0, f"{name}: {step.stdout[-2000:]}{step.stderr[-2000:]}"
+        if name != "60, first try":
+            assert step.returncode == 0, f"{name}: {step.stdout[-2000:]}{step.stderr[-2000:]}"
     # Held strictly in every phase, 60 included: a DDL that never waits never queues an exclusive metadata lock, so
     # no writer can lose a metadata-lock deadlock to it (with --wait, one that waited cost about one 1213 a
     # statement: RUNBOOK, Lock discipline). 70 (in place, as every shape here) closes v1 by its sides row, waiting
@@ -61,9 +62,6 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
             w, wo = ({c: n for c, n in side.items() if c in LOCKS} for side in (w, wo))
         assert sum(w.values()) <= sum(wo.values()), (phase, table(shape, result), result["failures"][:10])
     assert "waiting for it, " not in "".join(step.stderr for step in result["steps"].values())
-    if starved:  # not an error any writer saw: 60 stopped as designed, twice, and 70 could not follow
-        pytest.xfail("60's DDL found a table never free in 120 s of tries without waiting, twice: stopped safely, "
-                     "run again at a quieter moment (issue 21 item 1; RUNBOOK Lock discipline)")
 
 
 # Two-way (issue 24 Tests): one shape here, the rest in bench/writers_bench.py --two-way. Four 0.14 clients on v1
