@@ -256,3 +256,42 @@ def test_60_never_waits_for_a_writer_that_holds_its_table_for_read_then_writes_i
     assert db.query(f"SELECT notes FROM {v2}.session WHERE subject_id = 2 AND session_id = 1") == [{"notes": "edited"}]
     assert db.query("SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s "
                     "AND TABLE_NAME = 'session'", [s.v2()]) == [{"n": 1}]
+
+
+TWO_PARENTS = """
+CREATE TABLE subject (subject_id int NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE rig (rig varchar(8) NOT NULL, PRIMARY KEY (rig)) ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, rig varchar(8) NOT NULL,
+  PRIMARY KEY (subject_id, session_id),
+  FOREIGN KEY (subject_id) REFERENCES subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT,
+  FOREIGN KEY (rig) REFERENCES rig (rig) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq FROM seq_1_to_5;
+INSERT INTO rig VALUES ('r1'), ('r2');
+INSERT INTO session SELECT s.seq, t.seq, IF(t.seq = 1, 'r1', 'r2') FROM seq_1_to_5 s, seq_1_to_3 t
+"""
+
+
+def test_60_adds_a_tables_foreign_keys_in_one_statement(db, prefix, dj_env, tmp_path, server_settings):
+    """60 never waits for a table (apply), so each of its ALTERs needs its table free of writers' transactions for a
+    moment, and writers that never pause seldom leave one: one ALTER per table, not per key. Before: one ALTER a
+    key (the combined plan's _recording: 4). The server takes them in one in-place statement; a run stopped after
+    one key still adds the other (the per-key statements)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(TWO_PARENTS)
+    s.plan()
+    s.generate()
+    sql = (s.out / "60_constraints.sql").read_text()
+    session = f"ALTER TABLE `{s.v2()}`.`session`\n"
+    merged = [block for block in sql.split(session)[1:] if block.count("ADD CONSTRAINT") == 2]
+    assert len(merged) == 1, sql
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    fks = "SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s " \
+          "AND TABLE_NAME = 'session'"
+    assert db.query(fks, [s.v2()]) == [{"n": 2}]
+    name = db.query("SELECT CONSTRAINT_NAME AS c FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+                    "CONSTRAINT_SCHEMA = %s AND TABLE_NAME = 'session' ORDER BY c LIMIT 1", [s.v2()])[0]["c"]
+    db.execute(f"ALTER TABLE `{s.v2()}`.session DROP FOREIGN KEY `{name}`")  # as if stopped after the other
+    applied(s, "60_constraints")
+    assert db.query(fks, [s.v2()]) == [{"n": 2}]
