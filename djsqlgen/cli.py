@@ -280,9 +280,13 @@ def generate(obj: _Context, plan_path: Path, out_dir: Path, heading_path: Path |
 @click.option("--yes", is_flag=True, help="Run a file that drops v1 (contract.drop_v1) without typing its schema name.")
 @click.option("--discard-v2-writes", is_flag=True,
               help="Let rollback/70_cutover.sql give up rows written to v2 after the cut-over (it refuses otherwise).")
+@click.option("--wait", "wait_for_tables", is_flag=True,
+              help="Let 60's and 70's DDL wait (1 s at a time) for a table writers left busy for 30 s. It then goes "
+                   "through, but a writer holding that table can lose a metadata-lock deadlock (1213). Without it "
+                   "the DDL never waits, and stops after 120 s: run it again at a quieter moment.")
 @pass_context
 def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | None, yes: bool,
-          discard_v2_writes: bool) -> None:
+          discard_v2_writes: bool, wait_for_tables: bool) -> None:
     """Run SQL files, DELIMITER-aware: a directory up to 60 (--through 70/80 goes on), rollback/ newest first; - is stdin."""
     from djsqlgen.run.apply import apply_files
 
@@ -292,7 +296,8 @@ def apply(obj: _Context, paths: tuple[Path, ...], dry_run: bool, through: str | 
     ask = (lambda text: click.prompt(text, err=True)) if sys.stdin.isatty() else None
     with connected(obj.settings) as db:
         count = apply_files(db, list(paths), echo=lambda text: click.echo(text, err=text.startswith("-- ")),
-                            discard_v2_writes=discard_v2_writes, through=through, yes=yes, ask=ask)
+                            discard_v2_writes=discard_v2_writes, through=through, yes=yes, ask=ask,
+                            wait_for_tables=wait_for_tables)
     click.echo(f"applied {count} statement(s)", err=True)
 
 

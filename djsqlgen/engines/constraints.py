@@ -109,16 +109,32 @@ def _rules(ctx: Context, fk: ForeignKeyDecl) -> str:
     return f"\n  {out.strip()}" if out else ""
 
 
+def _add_foreign_key(ctx: Context, fk: ForeignKeyDecl) -> str:
+    schema, name = parent_ref(ctx, fk)
+    return (f"  ADD CONSTRAINT {_q(fk.name)} FOREIGN KEY ({', '.join(map(_q, fk.columns))})\n"
+            f"  REFERENCES {table_sql(schema, name)} ({', '.join(map(_q, fk.ref_columns))}){_rules(ctx, fk)}")
+
+
 def add(ctx: Context, target: Target) -> list[Statement]:
     out = []
+    if len(target.foreign_keys) > 1:
+        # All of a table's foreign keys in one ALTER: each ALTER needs the table free of writers' transactions for a
+        # moment (apply never waits for one), which a table every writer's triggers name seldom is; one statement
+        # needs one such moment, not one a key. Skipped once any of them is there (a run stopped between the keys
+        # below): those then add what is missing, one at a time.
+        out.append(Statement(
+            f"foreign_keys_add.{target.label}",
+            f"ALTER TABLE {table_sql(target.schema, target.name)}\n"
+            + ",\n".join(_add_foreign_key(ctx, fk) for fk in target.foreign_keys)
+            + ",\n  ALGORITHM=INPLACE, LOCK=NONE",
+            f"the {len(target.foreign_keys)} foreign keys of {target.label} at once: metadata only (references "
+            "checked above)",
+            done_when=" OR ".join(fk_exists(target, fk) for fk in target.foreign_keys)))
     for fk in target.foreign_keys:
-        schema, name = parent_ref(ctx, fk)
         out.append(Statement(
             f"foreign_key_add.{target.label}.{fk.name}",
-            f"ALTER TABLE {table_sql(target.schema, target.name)}\n"
-            f"  ADD CONSTRAINT {_q(fk.name)} FOREIGN KEY ({', '.join(map(_q, fk.columns))})\n"
-            f"  REFERENCES {table_sql(schema, name)} ({', '.join(map(_q, fk.ref_columns))})"
-            f"{_rules(ctx, fk)},\n  ALGORITHM=INPLACE, LOCK=NONE",
+            f"ALTER TABLE {table_sql(target.schema, target.name)}\n{_add_foreign_key(ctx, fk)},\n"
+            "  ALGORITHM=INPLACE, LOCK=NONE",
             f"foreign key {fk.name} of {target.label}: metadata only (references checked above)",
             done_when=fk_exists(target, fk)))
     for index in target.unique_indexes:

@@ -158,12 +158,14 @@ def apply_files(
     through: str | None = None,
     yes: bool = False,
     ask: Callable[[str], str] | None = None,
+    wait_for_tables: bool = False,
 ) -> int:
     """Execute (or, with ``dry_run``, print) every statement of ``paths``; returns how many ran.
 
     ``discard_v2_writes`` tells rollback/70_cutover.sql that giving up the rows written to v2 after the
     cut-over is intended (the session variable it reads). ``through``: the last phase a directory runs (60 unless
     named). A file that drops v1 asks ``ask`` for the v1 schema names (refused without it), unless ``yes``.
+    ``wait_for_tables`` (``--wait``): 60's and 70's DDL may wait for a table writers never leave free (_call_retrying).
     """
     count = 0
     selection = select_files(paths, through)
@@ -178,7 +180,7 @@ def apply_files(
         db.execute("SET @djsqlgen_discard_v2_writes = 'yes'")
     for path in files:
         try:
-            count += _apply_file(db, path, dry_run, echo)
+            count += _apply_file(db, path, dry_run, echo, wait_for_tables)
         except NothingToUndo as skipped:
             echo(f"-- {display_name(path)}: skipped, {skipped}")
     for path, _ in selection.held:
@@ -198,14 +200,14 @@ def display_name(path: Path) -> str:
     return f"rollback/{path.name}" if path.parent.name == "rollback" else path.name
 
 
-def _apply_file(db: Database | None, path: Path, dry_run: bool, echo: Callable[[str], None]) -> int:
+def _apply_file(db: Database | None, path: Path, dry_run: bool, echo: Callable[[str], None], wait: bool = False) -> int:
     statements = split_sql(sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8"))
     echo(f"-- {path}: {len(statements)} statement(s)")
     for statement in statements:
         if dry_run:
             echo(statement.sql + ";\n")
             continue
-        _run(db, path, statement, echo)
+        _run(db, path, statement, echo, wait)
     return 0 if dry_run else len(statements)
 
 
@@ -225,15 +227,17 @@ def _check_privileges(db: Database, files: list[Path]) -> None:
 # fails with 1205 when a writer's transaction holds its table, before it changes anything, and is run again. A DDL
 # that waits instead queues an exclusive lock that every writer's next request on that table waits behind: a writer
 # whose open transaction already holds a weaker lock there (DataJoint: a master's insert holds its parts' tables for
-# read, its cascading delete reads a child before deleting from it) then loses a metadata-lock deadlock (1213, the
-# server always chooses the DML). Measured with six writers that never leave a table free (bench/ddl_locks_bench.py):
-# about four such writers per waiting statement (383 deadlocks a minute, 18 without DDL); tried without waiting,
-# their rate stayed near their own (19, 15), and 17 of 20 statements found a free moment within 10 s at 5-20 ms
-# between tries (10 of 20 at 50-200 ms). So apply tries without waiting, often and jittered, for DDL_NO_WAIT_S; only
-# a statement whose table was never free that long then waits, DDL_SHORT_WAIT_S at a time with a try without
-# waiting between (a wait can be stuck in a chain through a row lock that no deadlock check sees, holding the
-# writers behind it as long as it lasts), until DDL_GIVE_UP_S in all, then stops with 1205 and what to do. The files
-# are safe to run twice: a retried statement skips what is done.
+# read, its cascading delete reads a child before deleting from it; a trigger that only reads a v2 table holds it for
+# read until the writer's next statement writes it) then loses a metadata-lock deadlock (1213, the server always
+# chooses the DML). Measured with six writers that never leave a table free (bench/ddl_locks_bench.py): about four
+# such writers per waiting statement (383 deadlocks a minute, 18 without DDL); tried without waiting, their rate
+# stayed near their own (19, 15), and 17 of 20 statements found a free moment within 10 s at 5-20 ms between tries
+# (10 of 20 at 50-200 ms). No way of waiting avoids it (the server picks the victim), so by default apply never
+# waits: it tries without waiting, often and jittered, until DDL_GIVE_UP_S, then stops with 1205 and "run again at a
+# quieter moment" (the files are safe to run twice: a retried statement skips what is done). `--wait` (a lab that
+# accepts the risk) lets a statement whose table was never free for DDL_NO_WAIT_S wait, DDL_SHORT_WAIT_S at a time
+# with a try without waiting between (a wait can be stuck in a chain through a row lock that no deadlock check sees,
+# holding the writers behind it as long as it lasts), until DDL_GIVE_UP_S in all.
 DDL_NO_WAIT_S = 30.0
 DDL_RETRY_FIRST_S, DDL_RETRY_MOST_S = 0.005, 0.02
 DDL_SHORT_WAIT_S = 1
@@ -245,7 +249,7 @@ def _no_wait_ddl(db: Database) -> bool:
 
 
 def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None],
-                   each: Callable[[list[dict]], None] | None = None):
+                   each: Callable[[list[dict]], None] | None = None, wait: bool = False):
     where = f"{display_name(path)} line {statement.line}"
     start, pause, tries = time.monotonic(), DDL_RETRY_FIRST_S, 0
     no_wait: int | None = None  # the file's own lock_wait_timeout, once a try has met a busy table
@@ -265,16 +269,18 @@ def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: C
                     echo(f"-- {where}: waiting for writers' transactions on its table (this file's DDL does not make "
                          "them wait); retrying")
                 if spent >= DDL_GIVE_UP_S:
-                    raise ServerError(1205, f"its table was never free in {DDL_GIVE_UP_S:.0f} s of tries and short "
-                                            "waits; the file is safe to run again, at a quieter moment (RUNBOOK.md, "
-                                            f"\"Lock discipline\"): {exc.message}") from None
+                    how = "tries and short waits" if wait else "tries without waiting (no writer was made to wait)"
+                    raise ServerError(1205, f"its table was never free in {DDL_GIVE_UP_S:.0f} s of {how}; nothing of "
+                                            "it changed and the file is safe to run again: run again at a quieter "
+                                            "moment, or with --wait if a writer may lose a 1213 (RUNBOOK.md, \"Lock "
+                                            f"discipline\"): {exc.message}") from None
                 if waiting:  # a short wait timed out: the next try does not wait
                     db.execute(f"SET SESSION lock_wait_timeout = {no_wait}")
                     waiting = False
-                elif spent >= DDL_NO_WAIT_S:
+                elif wait and spent >= DDL_NO_WAIT_S:
                     if not told_wait:
                         echo(f"-- {where}: its table was never free for {DDL_NO_WAIT_S:.0f} s; waiting for it, "
-                             f"{DDL_SHORT_WAIT_S} s at a time (a writer can lose a 1213 while it waits)")
+                             f"{DDL_SHORT_WAIT_S} s at a time (--wait: a writer can lose a 1213 while it waits)")
                         told_wait = True
                     db.execute(f"SET SESSION lock_wait_timeout = {DDL_SHORT_WAIT_S}")
                     waiting = True
@@ -290,7 +296,7 @@ def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: C
             db.execute(f"SET SESSION lock_wait_timeout = {no_wait}")
 
 
-def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None]) -> None:
+def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[str], None], wait: bool = False) -> None:
     from djsqlgen.phases.shared import NOTHING_TO_UNDO
 
     def show(rows: list[dict]) -> None:  # as each result arrives: the loops of 40 and 50 print a line per table
@@ -298,7 +304,7 @@ def _run(db: Database, path: Path, statement: ParsedStatement, echo: Callable[[s
             echo(format_rows(rows))
 
     try:
-        _call_retrying(db, path, statement, echo, each=show)
+        _call_retrying(db, path, statement, echo, each=show, wait=wait)
     except ServerError as exc:
         if exc.errno in (1644, 1231) and NOTHING_TO_UNDO in exc.message:
             raise NothingToUndo(exc.message[exc.message.index(NOTHING_TO_UNDO):]) from None

@@ -65,7 +65,7 @@ def test_a_writer_that_read_a_table_writes_it_while_70_waits_to_change_its_trigg
 
 def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix, dj_env, tmp_path, server_settings,
                                                                      monkeypatch):
-    """Writers that never leave 70's table free make apply wait for it at last; a waiting DDL holds every writer's next
+    """Writers that never leave 70's table free make apply (--wait) wait for it at last; a waiting DDL holds every writer's next
     request on the table behind it, and when one of those held writers holds a row another writer of the table waits
     for, the three wait on each other in two lock systems, which no deadlock check sees: the DDL's wait times out.
     Before: one wait of lock_wait_timeout (10 s), the writers held all that time, then 70 failed with 1205. Now: waits
@@ -95,7 +95,8 @@ def test_70_outlasts_writers_that_hold_its_table_in_a_chain_of_waits(db, prefix,
     def cutover() -> None:
         with connect(server_settings) as session:
             try:
-                outcome["statements"] = apply_module.apply_files(session, [s.out / "70_cutover.sql"], echo=said.append)
+                outcome["statements"] = apply_module.apply_files(session, [s.out / "70_cutover.sql"],
+                                                                 echo=said.append, wait_for_tables=True)
             except Exception as exc:  # noqa: BLE001 - the test reports it
                 outcome["error"] = exc
 
@@ -184,3 +185,113 @@ def test_the_runbooks_loop_retries_70_by_hand_without_making_a_writer_wait(db, p
     assert by_hand.returncode == 0, output
     assert db.query(f"SELECT notes FROM `{prefix}_final`.subject WHERE subject_id = 3") == [{"notes": ""}]
     assert db.query(f"SELECT COUNT(*) AS n FROM `{s.control}`.phase_log WHERE phase = '70'") == [{"n": 1}]
+
+
+PARENT_CHILD = """
+CREATE TABLE subject (subject_id int NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, notes varchar(16) NOT NULL DEFAULT '',
+  PRIMARY KEY (subject_id, session_id),
+  FOREIGN KEY (subject_id) REFERENCES subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq FROM seq_1_to_5;
+INSERT INTO session (subject_id, session_id) SELECT s.seq, t.seq FROM seq_1_to_5 s, seq_1_to_3 t
+"""
+
+
+def test_60_never_waits_for_a_writer_that_holds_its_table_for_read_then_writes_it(db, prefix, dj_env, tmp_path,
+                                                                                  server_settings, monkeypatch):
+    """A writer's transaction holds v2.session for read (as a trigger that only reads a v2 table makes it), then
+    writes it (its next v1 write's trigger), while 60's ADD FOREIGN KEY on v2.session has found the table busy for
+    longer than the no-wait window. Before: apply then waited for the table, the writer's write queued behind it,
+    and the server chose the writer as the victim of the metadata-lock deadlock (1213, its transaction rolled back).
+    Now apply never waits unless --wait: the write goes through at once, and 60 goes through after the commit."""
+    import djsqlgen.run.apply as apply_module
+
+    monkeypatch.setattr(apply_module, "DDL_NO_WAIT_S", 0.5)  # past it, apply waited before (not without --wait now)
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(PARENT_CHILD)
+    s.plan()
+    s.generate()
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify")
+    v1, v2 = f"`{s.sources[0]}`", f"`{s.v2()}`"
+    said: list[str] = []
+    outcome: dict = {}
+
+    def constraints() -> None:
+        with connect(server_settings) as session:
+            try:
+                outcome["statements"] = apply_module.apply_files(session, [s.out / "60_constraints.sql"],
+                                                                 echo=said.append)
+            except Exception as exc:  # noqa: BLE001 - the test reports it
+                outcome["error"] = exc
+
+    writer = connect(server_settings)
+    try:
+        writer.execute("BEGIN")
+        writer.query(f"SELECT * FROM {v2}.session WHERE subject_id = 2")
+        run = threading.Thread(target=constraints)
+        run.start()
+        deadline = time.monotonic() + 60
+        while not any("waiting for writers' transactions" in line for line in said):
+            assert time.monotonic() < deadline and run.is_alive(), (said, outcome)
+            time.sleep(0.02)
+        deadline = time.monotonic() + 3  # well past the no-wait window: before, apply was waiting for the table
+        while time.monotonic() < deadline and not db.query(
+                "SELECT 1 FROM information_schema.PROCESSLIST WHERE STATE = 'Waiting for table metadata lock' AND "
+                "INFO LIKE 'ALTER TABLE%%' AND INFO LIKE %s", [f"%{s.v2()}%"]):
+            time.sleep(0.01)
+        started = time.monotonic()
+        errno, message = errno_and_message(writer, f"UPDATE {v1}.session SET notes = 'edited' "
+                                                   "WHERE subject_id = 2 AND session_id = 1")
+        held_s = time.monotonic() - started
+        writer.execute("COMMIT")
+        run.join(timeout=120)
+    finally:
+        writer.close()
+    assert (errno, message) == (0, ""), (errno, message, said)
+    assert held_s < 0.5, f"the writer was held {held_s:.1f} s"
+    assert "error" not in outcome, (outcome, said)
+    assert not any("waiting for it, " in line for line in said), said
+    assert db.query(f"SELECT notes FROM {v2}.session WHERE subject_id = 2 AND session_id = 1") == [{"notes": "edited"}]
+    assert db.query("SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s "
+                    "AND TABLE_NAME = 'session'", [s.v2()]) == [{"n": 1}]
+
+
+TWO_PARENTS = """
+CREATE TABLE subject (subject_id int NOT NULL, PRIMARY KEY (subject_id)) ENGINE=InnoDB;
+CREATE TABLE rig (rig varchar(8) NOT NULL, PRIMARY KEY (rig)) ENGINE=InnoDB;
+CREATE TABLE session (subject_id int NOT NULL, session_id int NOT NULL, rig varchar(8) NOT NULL,
+  PRIMARY KEY (subject_id, session_id),
+  FOREIGN KEY (subject_id) REFERENCES subject (subject_id) ON UPDATE CASCADE ON DELETE RESTRICT,
+  FOREIGN KEY (rig) REFERENCES rig (rig) ON UPDATE CASCADE ON DELETE RESTRICT) ENGINE=InnoDB;
+INSERT INTO subject SELECT seq FROM seq_1_to_5;
+INSERT INTO rig VALUES ('r1'), ('r2');
+INSERT INTO session SELECT s.seq, t.seq, IF(t.seq = 1, 'r1', 'r2') FROM seq_1_to_5 s, seq_1_to_3 t
+"""
+
+
+def test_60_adds_a_tables_foreign_keys_in_one_statement(db, prefix, dj_env, tmp_path, server_settings):
+    """60 never waits for a table (apply), so each of its ALTERs needs its table free of writers' transactions for a
+    moment, and writers that never pause seldom leave one: one ALTER per table, not per key. Before: one ALTER a
+    key (the combined plan's _recording: 4). The server takes them in one in-place statement; a run stopped after
+    one key still adds the other (the per-key statements)."""
+    s = FastScenario(db, prefix, dj_env, tmp_path)
+    s.create_v1(TWO_PARENTS)
+    s.plan()
+    s.generate()
+    sql = (s.out / "60_constraints.sql").read_text()
+    session = f"ALTER TABLE `{s.v2()}`.`session`\n"
+    merged = [block for block in sql.split(session)[1:] if block.count("ADD CONSTRAINT") == 2]
+    assert len(merged) == 1, sql
+    applied(s, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    s.backfill(chunk_rows=5)
+    applied(s, "50_verify", "60_constraints")
+    fks = "SELECT COUNT(*) AS n FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s " \
+          "AND TABLE_NAME = 'session'"
+    assert db.query(fks, [s.v2()]) == [{"n": 2}]
+    name = db.query("SELECT CONSTRAINT_NAME AS c FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE "
+                    "CONSTRAINT_SCHEMA = %s AND TABLE_NAME = 'session' ORDER BY c LIMIT 1", [s.v2()])[0]["c"]
+    db.execute(f"ALTER TABLE `{s.v2()}`.session DROP FOREIGN KEY `{name}`")  # as if stopped after the other
+    applied(s, "60_constraints")
+    assert db.query(fks, [s.v2()]) == [{"n": 2}]

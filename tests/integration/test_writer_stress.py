@@ -15,7 +15,7 @@ import os
 import pytest
 from support.two_way_stress import stress_two_way
 from support.two_way_stress import table as two_way_table
-from support.writer_stress import LOCKS, SHAPES, stress, table
+from support.writer_stress import LOCKS, PHASES, SHAPES, stress, table
 
 WORKERS = 6
 SUBJECTS = int(os.environ.get("DJSQLGEN_STRESS_SUBJECTS", "300"))
@@ -25,8 +25,8 @@ SUBJECTS = int(os.environ.get("DJSQLGEN_STRESS_SUBJECTS", "300"))
 # split, the preset and the combined plan add filtered targets, renames and a DataJoint 2 conversion to triggers the
 # CI shapes already run. DJSQLGEN_STRESS_SHAPES=all runs every shape, and bench/writers_bench.py runs them long.
 # Stop 30: with 60's DDL giving up after 120 s under these writers (see below) each shape took over 5 minutes and the
-# whole CI run 57 minutes; the part merge runs in bench/writers_bench.py and with DJSQLGEN_STRESS_SHAPES=all until 60 completes
-# here again.
+# whole CI run 57 minutes; the part merge runs in bench/writers_bench.py and with DJSQLGEN_STRESS_SHAPES=all. A 60
+# that stops under the writers (it never waits) is run again at a quiet moment: up to 2 more minutes a shape.
 CI_SHAPES = ("re-key with children", "lookup")
 RUN_SHAPES = list(SHAPES) if os.environ.get("DJSQLGEN_STRESS_SHAPES") == "all" else [s for s in SHAPES if s in CI_SHAPES]
 
@@ -39,49 +39,29 @@ def test_writers_get_no_more_failures_with_the_migration_than_without(shape, tmp
     print(table(shape, result))
     for failure in result["failures"]:
         print("  ", failure)
-    # 60 and 70 under six clients that never leave a table free: apply tries their DDL without waiting for 30 s, then
-    # waits 1 s at a time (run/apply.py), so they complete; before, one 10 s wait timed out (1205) and 70 then refused.
+    for name in ("60, first try", "60"):  # what apply said of 60's DDL: tries, and whether it waited
+        if name in result["steps"]:
+            print(name, [line for line in result["steps"][name].stderr.splitlines() if "line " in line][-12:])
+    # 60 and 70 under six clients that never leave a table free: apply tries their DDL without waiting, every
+    # 5-20 ms, and never waits (no --wait). A statement whose table was never free for 120 s stops, safe to run
+    # again; the stress then runs it again at a quieter moment (the clients start no new iteration meanwhile), as
+    # the RUNBOOK says to. Measured (issue 21 stop, shared server at load 20+): under the clients, the combined
+    # plan's 60 stopped once, then went through in 49 s on a second try (a private server: stopped, then 4.3 s in
+    # the quiet moment); the lookup's stopped twice (private: through in 8.5 s, 70 tries). Any failure of a step
+    # but that first stop fails the test, 70's included: in place it closes v1 by a row, no DDL on v1.
     for name, step in result["steps"].items():
-        if name == "60" and step.returncode != 0 and "never free in 120 s" in step.stderr:
-            # issue 21's open end, measured in this stop's CI runs (60 of the lookup shape once): six clients that
-            # never leave a table free for 2 minutes starve a DDL; apply stops it, safe to run again, and says so.
-            # Any other failure of a step fails the test, 70's included: it closes v1 by a row, no DDL on v1.
-            pytest.xfail(f"{name}: its DDL found its table never free in 120 s under never-idle writers "
-                         "(issue 21 item 1; RUNBOOK Lock discipline)")
-        assert step.returncode == 0, f"{name}: {step.stdout[-2000:]}{step.stderr[-2000:]}"
-    for phase in ("30", "backfill", "verify"):  # no DDL here: the triggers and the copy alone
+        if name != "60, first try":
+            assert step.returncode == 0, f"{name}: {step.stdout[-2000:]}{step.stderr[-2000:]}"
+    # Held strictly in every phase, 60 included: a DDL that never waits never queues an exclusive metadata lock, so
+    # no writer can lose a metadata-lock deadlock to it (with --wait, one that waited cost about one 1213 a
+    # statement: RUNBOOK, Lock discipline). 70 (in place, as every shape here) closes v1 by its sides row, waiting
+    # only for the transactions that wrote v1; its only DDL is the AUTO_INCREMENT counter carried to v2 (lab_note).
+    for phase in PHASES:
         w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
+        if phase == "70":  # v1 refuses writes by design once it is closed (1644): lock errors only
+            w, wo = ({c: n for c, n in side.items() if c in LOCKS} for side in (w, wo))
         assert sum(w.values()) <= sum(wo.values()), (phase, table(shape, result), result["failures"][:10])
-    # 60 runs DDL (ALTER TABLE ADD FOREIGN KEY, ADD UNIQUE). A statement that finds its table
-    # free never costs a writer anything; one that has to wait (apply says so: "waiting for it") queues an exclusive
-    # metadata lock, and a writer whose open transaction already holds that table for read and asks for it again to
-    # write (a master's insert then its part's; a cascading delete) loses the deadlock (1213: the server always
-    # chooses the DML; RUNBOOK, Lock discipline). Errors that are not lock errors must not grow; lock errors beyond the
-    # trigger-free copy's are expected only in a phase whose DDL waited.
-    # Measured before apply's 5-20 ms no-wait retries, on the shapes added later (1,300-3,000 iterations each): part
-    # extraction 1 (70), part merge 1 (60), split 3 (70), the preset 5 (60) in one run and 0 in the next, the
-    # combined plan 2 + 1 and 1 + 3 (60 + 70); none in 30, the backfill or verify.
-    # 70 (in place, as every shape here) closes v1 by its sides row, waiting only for the transactions that wrote v1
-    # (each holds the row shared to its end; the close waits 1 s at a time, and a deadlock rolls the close back); its
-    # only DDL is the AUTO_INCREMENT counter carried to v2 (lab_note), on a table refused writers hold only for a
-    # moment. It is held strictly: no lock error beyond the trigger-free copy's.
-    w, wo = result["errors"]["70"]["with"], result["errors"]["70"]["without"]
-    locks_w, locks_wo = (sum(n for c, n in side.items() if c in LOCKS) for side in (w, wo))
-    assert locks_w <= locks_wo, ("70", table(shape, result), result["failures"][:10])
-    excess = {}
-    for phase in ("60",):
-        w, wo = result["errors"][phase]["with"], result["errors"][phase]["without"]
-        other_w, other_wo = (sum(n for c, n in side.items() if c not in LOCKS) for side in (w, wo))
-        assert other_w <= other_wo, (phase, table(shape, result), result["failures"][:10])
-        locks_w, locks_wo = (sum(n for c, n in side.items() if c in LOCKS) for side in (w, wo))
-        waited = result["steps"][phase].stderr.count("waiting for it, ")
-        assert locks_w <= locks_wo or waited, (phase, "lock errors although no DDL waited", table(shape, result),
-                                               result["failures"][:10])
-        if locks_w > locks_wo:
-            excess[phase] = f"{locks_w} lock errors with, {locks_wo} without; {waited} statement(s) waited"
-    if excess:
-        pytest.xfail(f"DDL that had to wait for never-idle writers' tables cost them metadata-lock deadlocks: {excess} "
-                     "(issue 21 item 1: a server fact, RUNBOOK Lock discipline)")
+    assert "waiting for it, " not in "".join(step.stderr for step in result["steps"].values())
 
 
 # Two-way (issue 24 Tests): one shape here, the rest in bench/writers_bench.py --two-way. Four 0.14 clients on v1

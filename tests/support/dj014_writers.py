@@ -12,7 +12,8 @@ Prints one JSON line of counts on stdout.
 
 ``--keep-going`` (the writer-stress test and bench): a failed iteration is counted, not fatal, the way a lab sees
 it (DataJoint 0.14 does not retry): each failure is one line ``{"error": errno, "at": unix time, "what": step}``
-on stdout before the counts, and the worker loops until ``--until-file`` exists (at most ``--iterations``).
+on stdout before the counts, and the worker loops until ``--until-file`` exists (at most ``--iterations``), starting
+no iteration while ``--pause-file`` exists.
 """
 
 
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--existing", default="", help="A-B: subject ids of bulk rows to move and delete")
     parser.add_argument("--keep-going", action="store_true", help="count failures instead of stopping at the first")
     parser.add_argument("--until-file", default="", help="with --keep-going: stop once this file exists")
+    parser.add_argument("--pause-file", default="", help="no new iteration while this file exists (a quiet moment)")
     parser.add_argument("--merged-part", action="store_true",
                         help="also write session__quality (a 1:1 part made with SQL: writer_stress.py) with raw SQL")
     args = parser.parse_args(argv)
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.iterations):
         if args.until_file and os.path.exists(args.until_file):
             break
+        while args.pause_file and os.path.exists(args.pause_file) and not os.path.exists(args.until_file):
+            time.sleep(0.05)
         if not args.keep_going:
             iteration(i)
             continue

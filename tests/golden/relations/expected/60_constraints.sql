@@ -135,6 +135,18 @@ BEGIN
       ALGORITHM=INPLACE, LOCK=NONE;
   END IF;
 
+  -- the 2 foreign keys of lab_v2.session at once: metadata only (references checked above)
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session' AND CONSTRAINT_NAME = 'session_ibfk_1') OR EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session' AND CONSTRAINT_NAME = 'session_rig_fk')) THEN
+    ALTER TABLE `lab_v2`.`session`
+      ADD CONSTRAINT `session_ibfk_1` FOREIGN KEY (`subject_id`)
+      REFERENCES `lab_v2`.`subject` (`subject_id`)
+      ON UPDATE CASCADE,
+      ADD CONSTRAINT `session_rig_fk` FOREIGN KEY (`rig`)
+      REFERENCES `lab_v2`.`#rig` (`rig`)
+      ON UPDATE CASCADE,
+      ALGORITHM=INPLACE, LOCK=NONE;
+  END IF;
+
   -- foreign key session_ibfk_1 of lab_v2.session: metadata only (references checked above)
   IF NOT (EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'lab_v2' AND TABLE_NAME = 'session' AND CONSTRAINT_NAME = 'session_ibfk_1')) THEN
     ALTER TABLE `lab_v2`.`session`
