@@ -136,9 +136,11 @@ def pt_osc(db, case: str) -> float | None:
     run(db, f"CREATE DATABASE `{copy}`")
     run(db, f"CREATE TABLE `{copy}`.t LIKE `{schema(case, 'v1')}`.t")
     run(db, f"INSERT INTO `{copy}`.t SELECT * FROM `{schema(case, 'v1')}`.t")
-    command = [tool, f"--host={os.environ.get('DJ_HOST', '127.0.0.1')}", f"--user={os.environ.get('DJ_USER', 'root')}",
-               f"--port={os.environ.get('DJ_PORT', '3306')}", "--alter=ENGINE=InnoDB", f"D={copy},t=t", "--execute",
-               "--recursion-method=none", "--no-check-replication-filters"]
+    # host, port and user in the DSN: pt-online-schema-change left --port out of its connection (to 127.0.0.1)
+    dsn = (f"h={os.environ.get('DJ_HOST', '127.0.0.1')},P={os.environ.get('DJ_PORT', '3306')},"
+           f"u={os.environ.get('DJ_USER', 'root')},D={copy},t=t")
+    command = [tool, "--alter=ENGINE=InnoDB", dsn, "--execute", "--recursion-method=none",
+               "--no-check-replication-filters"]
     if os.environ.get("DJ_PASS"):
         command.append(f"--password={os.environ['DJ_PASS']}")
     started = time.monotonic()

@@ -100,13 +100,16 @@ def log_phase(db: Database, plan: Plan, phase: str, file: str) -> None:
                "applied_at = VALUES(applied_at)", [phase, file])
 
 
-def check_v1_unchanged(db: Database, plan: Plan, command: str) -> None:
+def check_v1_unchanged(db: Database, plan: Plan, command: str, cut_over: bool | None = None) -> None:
     """Refuse (nothing done) when a v1 table the files read differs from the heading they were generated from, as
     20_routines.sql recorded it (``v1_columns``): columns, types, NULL, collations, primary key. What 40 and 50
-    check as files, checked once at start-up (two queries). Not after the cut-over, which moves or guards v1."""
+    check as files, checked once at start-up (two queries). Not after the cut-over, which moves or guards v1
+    (``cut_over``: whether phase 70 is logged, when the caller has read the phases already)."""
     control = quote_qualified((plan.control,))
     try:
-        if db.query(f"SELECT 1 FROM {control}.phase_log WHERE phase = '70'"):
+        if cut_over is None:
+            cut_over = bool(db.query(f"SELECT 1 FROM {control}.phase_log WHERE phase = '70'"))
+        if cut_over:
             return
         expected = db.query(f"SELECT schema_name, table_name, column_name, column_type, is_nullable, collation_name, "
                             f"in_key FROM {control}.v1_columns")

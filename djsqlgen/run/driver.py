@@ -46,11 +46,12 @@ class TableProgress:
     row_bytes: int = 0  # the v1 table's average row length (information_schema; 0 when unknown)
 
 
-def read_progress(db: Database, plan: Plan) -> list[TableProgress]:
+def read_progress(db: Database, plan: Plan, with_sizes: bool = True) -> list[TableProgress]:
+    """Each table's progress, with v1's size from information_schema (``with_sizes``: else 0, one query fewer)."""
     rows = _control_rows(db, plan,
                          "SELECT target_id, CONCAT(target_schema, '.', target_table) AS label, source_schema, "
                          "source_table, rows_copied, done FROM {control}.progress ORDER BY ordinal")
-    sizes = {(r["s"], r["t"]): r for r in query_each_schema(
+    sizes = {} if not with_sizes else {(r["s"], r["t"]): r for r in query_each_schema(
         db, "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t, COALESCE(TABLE_ROWS, 0) AS n, COALESCE(AVG_ROW_LENGTH, 0) AS b "
             "FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s", {r["source_schema"] for r in rows})}
     out = []
@@ -92,7 +93,7 @@ def check_ready_for_backfill(db: Database, plan: Plan) -> ServerFacts:
     if missing:
         names = ", ".join(f"{s}.{n}" for s, n in missing[:5])
         raise DjsqlgenError(f"dual-write triggers are missing ({names}); apply 30_dualwrite.sql again before the backfill")
-    check_v1_unchanged(db, plan, "backfill")
+    check_v1_unchanged(db, plan, "backfill", cut_over=False)  # (refused above when 70 is logged)
     server = db.query("SELECT @@log_bin AS log_bin, @@GLOBAL.binlog_format AS fmt, "
                       "@@GLOBAL.innodb_buffer_pool_size AS pool")[0]
     if int(server["log_bin"]) and server["fmt"] != "ROW":
@@ -127,7 +128,7 @@ def backfill(db: Database, plan: Plan | JobPlan, chunk_rows: int, sleep_ms: int,
     if redone:
         run.say(redone[2:])
     run.finish(f"{run.rows:,} rows copied in this run{redone}")
-    if not run.stop.is_set() and all(t.done for t in read_progress(db, plan)):
+    if not run.stop.is_set() and all(t.done for t in read_progress(db, plan, with_sizes=False)):
         log_phase(db, plan, "40", "40_backfill.sql")  # as 40_backfill.sql does at its end
     return run.rows
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from djsqlgen.errors import DjsqlgenError
 
 ENV_VARS = {"host": "DJ_HOST", "user": "DJ_USER", "password": "DJ_PASS", "port": "DJ_PORT"}
+TLS_ENV_VAR = "DJ_USE_TLS"
 LOCAL_014 = "dj_local_conf.json"  # DataJoint 0.14: read in the working directory only
 PROJECT_2X = "datajoint.json"  # DataJoint 2.x: the working directory or the nearest parent (up to .git/.hg)
 GLOBAL_014 = ".datajoint_config.json"  # DataJoint 0.14: in the home directory, when there is no local file
@@ -28,6 +29,9 @@ class ConnectionSettings:
     user: str = ""
     password: str = ""
     origin: str = field(default="", compare=False, repr=False)
+    # DataJoint's database.use_tls (DJ_USE_TLS): True asks for TLS, False refuses it, None (unset) leaves it to the
+    # driver (run/db.py: TLS when a remote server offers it, none on the loopback)
+    use_tls: bool | None = None
 
     def describe(self) -> str:
         """``user@host:port``, for messages (never the password)."""
@@ -78,7 +82,7 @@ def _from_config_file(path: Path | None) -> dict[str, object]:
         raise DjsqlgenError(f"cannot read {path}: not a JSON object; fix or remove the file")
     nested = data.get("database") if isinstance(data.get("database"), dict) else {}
     found: dict[str, object] = {}
-    for key in ENV_VARS:
+    for key in (*ENV_VARS, "use_tls"):
         value = data.get(f"database.{key}", nested.get(key))
         if value not in (None, ""):
             found[key] = value
@@ -140,7 +144,20 @@ def resolve_settings(
         user=str(chosen.get("user") or os_user),
         password=str(chosen.get("password", "")),
         origin=_origin_text(origin, os_user),
+        use_tls=_use_tls(os.environ.get(TLS_ENV_VAR), from_file.get("use_tls")),
     )
+
+
+def _use_tls(from_env: str | None, from_file: object) -> bool | None:
+    """DataJoint's use_tls as a yes/no/unset: DJ_USE_TLS first, then the config file's. A dict (DataJoint's own TLS
+    options) asks for TLS."""
+    for value in (from_env, from_file):
+        if value is None or value == "":
+            continue
+        if isinstance(value, str):
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        return bool(value)
+    return None
 
 
 def _origin_text(origin: dict[str, str], os_user: str) -> str:

@@ -233,6 +233,24 @@ def test_a_tables_statements_are_prepared_once_not_per_chunk(scenario, server_se
     scenario.same_rows("recording")
 
 
+def test_the_copy_keeps_only_the_key_of_each_row_it_reads(scenario):
+    """Issue 25, narrow rows: the copy assigns the driving key's variables per row and nothing else (a row counter
+    assigned per row cost about 1 % of a bulk copy's server CPU on 1,000,000 rows of three ints); the table's end
+    is where the last key read is the end key."""
+    scenario.plan()
+    scenario.generate()
+    applied(scenario, "00_preflight", "10_expand", "20_routines", "30_dualwrite")
+    copies = {r["target_id"].rsplit(".", 1)[-1]: r["copy_chunk"] for r in scenario.db.query(
+        f"SELECT target_id, copy_chunk FROM `{scenario.control}`.chunk_sql")}
+    assert copies["recording"].count(":=") == 2 and copies["subject"].count(":=") == 1, copies
+    scenario.backfill(chunk_rows=ROWS // 10)  # the last chunk ends exactly on the end key
+    chunks = {r["t"]: int(r["chunks"]) for r in scenario.db.query(
+        f"SELECT SUBSTRING_INDEX(target_id, '.', -1) AS t, chunks FROM `{scenario.control}`.progress")}
+    assert chunks == {"subject": 1, "recording": 10}, chunks
+    scenario.same_rows("recording")
+    scenario.same_rows("subject")
+
+
 def test_40_sizes_its_chunks_by_time_as_the_command_line(scenario):
     """Issue 25: 40_backfill.sql's loop starts at the plan's chunk rows (2 here) and then sizes each chunk to about
     0.5 s at the rate of the chunks before, as `djsqlgen backfill` does: far fewer chunks than 3,000 / 2."""

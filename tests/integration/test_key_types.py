@@ -27,8 +27,9 @@ KEY_TYPES = {
     "varchar_ci": ("varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
                    ["'alpha'", "'beta'", "'\u00df'", "'\u00e9mile'", "'zz'"],
                    [(0, "'ALPHA'"), (1, "'beta '")]),
-    "varchar_bin": ("varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", ["'a'", "'A'", "'ab'", "'aB'", "'b'"],
-                    [(2, "'Ab'")]),
+    # 'B' sorts before 'a': a chunk ends on it, equal to the end key 'b' under any _ci comparison of the two
+    "varchar_bin": ("varchar(16) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", ["'a'", "'A'", "'ab'", "'aB'", "'b'",
+                                                                              "'B'"], [(2, "'Ab'")]),
     "enum": ("enum('left','right','center')", ["'left'", "'right'"], [(0, "'center'")]),
     "date": ("date", ["'1999-12-31'", "'2024-02-29'", "'2024-03-01'"], [(1, "'2024-02-28'")]),
     "datetime6": ("datetime(6)", ["'2024-05-01 08:00:00.000001'", "'2024-05-01 08:00:00.000002'",

@@ -18,7 +18,7 @@ ENV = ("DJ_HOST", "DJ_PORT", "DJ_USER", "DJ_PASS")
 def clean_env(monkeypatch, tmp_path):
     """No DJ_* variables from the developer's shell, a working directory without config files, and a home
     directory of the test's own."""
-    for name in (*ENV, "DJ_IGNORE_CONFIG_FILE"):
+    for name in (*ENV, "DJ_USE_TLS", "DJ_IGNORE_CONFIG_FILE"):
         monkeypatch.delenv(name, raising=False)
     (tmp_path / "home").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
@@ -208,3 +208,20 @@ def test_the_origin_names_each_source_and_the_os_user_fallback(tmp_path, monkeyp
     assert settings.announce() == (f"connecting to {getpass.getuser()}@envhost:3400 (host, port from DJ_HOST; no user "
                                    "given (--user, DJ_USER or a DataJoint config file): the operating-system user "
                                    f"{getpass.getuser()})")
+
+
+@pytest.mark.parametrize("env, file, expected", [
+    (None, None, None),
+    (None, {"database.use_tls": True}, True),
+    (None, {"database": {"use_tls": False}}, False),
+    (None, {"database.use_tls": {"ca": "/etc/ca.pem"}}, True),  # DataJoint's own TLS options: TLS asked for
+    ("true", {"database.use_tls": False}, True),
+    ("false", {"database.use_tls": True}, False),
+])
+def test_use_tls_as_datajoint_reads_it(tmp_path, monkeypatch, env, file, expected):
+    """DJ_USE_TLS, else the config file's database.use_tls: whether TLS is asked for, refused, or left unset."""
+    if env is not None:
+        monkeypatch.setenv("DJ_USE_TLS", env)
+    if file is not None:
+        write(tmp_path / "dj_local_conf.json", file)
+    assert resolve_settings(directory=tmp_path).use_tls is expected
