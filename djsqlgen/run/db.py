@@ -68,6 +68,7 @@ import pymysql.cursors  # noqa: E402  (loaded above, named here)
 # Client-side error numbers of the driver that mean "could not reach or log in".
 _CANNOT_CONNECT = {2003: "connection refused or timed out", 2005: "unknown host", 2013: "connection lost"}
 ACCESS_DENIED = 1045
+SECURE_TRANSPORT_REQUIRED = 3159
 DB_ACCESS_DENIED = 1044
 TABLE_ACCESS_DENIED = 1142
 
@@ -178,18 +179,22 @@ def connect(settings: ConnectionSettings, database: str | None = None) -> Databa
     certificates read) was 17-48 ms of every command's start-up. use_tls false turns it off everywhere, as it
     does for DataJoint."""
     no_tls = settings.use_tls is False or (settings.use_tls is None and on_loopback(settings.host))
+
+    def open_connection(without_tls: bool):
+        return pymysql.connect(host=settings.host, port=settings.port, user=settings.user, password=settings.password,
+                               database=database, autocommit=True, charset="utf8mb4", connect_timeout=10,
+                               ssl_disabled=without_tls)
+
     try:
-        connection = pymysql.connect(
-            host=settings.host,
-            port=settings.port,
-            user=settings.user,
-            password=settings.password,
-            database=database,
-            autocommit=True,
-            charset="utf8mb4",
-            connect_timeout=10,
-            ssl_disabled=no_tls,
-        )
+        try:
+            connection = open_connection(no_tls)
+        except pymysql.MySQLError as exc:
+            # a server with require_secure_transport refuses a loopback TCP connection without TLS (3159; MariaDB
+            # before 11.4 says 1045): when TLS was left out only for speed, the connection tries again with it
+            if not (no_tls and settings.use_tls is None and _errno_of(exc) in (SECURE_TRANSPORT_REQUIRED,
+                                                                               ACCESS_DENIED)):
+                raise
+            connection = open_connection(False)
     except pymysql.MySQLError as exc:
         errno = _errno_of(exc)
         if errno == ACCESS_DENIED:
