@@ -117,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
             subject.update1({"subject_id": sid, notes: f"updated in 2.x {i}", "weight": weight})
         if shape == "merge":
             session.update1({**session_key, "session_start": start, "snr": i / 4, "ok": None})
+        elif shape.startswith("rekey"):  # a v1 row found by v2's key (through the kept or the numbered session_id)
+            session.update1({"subject_id": sid, "session_start": start, "session_notes": f"2.x {i}"})
         counts["updated"] += 1
         if i % 3 == 1:
             step["what"] = "key move"

@@ -57,7 +57,7 @@ def _rekey_kept(plan: dict, common: str) -> None:
     session_id kept in v2 as a plain column (test_two_way_rekey's way back); block_trial left out as there."""
     _rekey(plan, common)
     plan["sync"] = "two-way"
-    del _common(plan, common)["session"]["columns"]["session_id"]
+    _common(plan, common)["session"]["columns"]["session_id"] = "keep"
 
 
 def _rekey_inverse(plan: dict, common: str) -> None:
