@@ -10,6 +10,9 @@ done (tables, foreign keys and rows, no trigger) next to the trigger-free v1. Bo
 ``subjects`` bulk rows, the 2.x clients the half as many after them); then they stop and every table of v1 is
 compared with v2 row by row, in key order, by the shape's own mapping (independently of djsqlgen's verify).
 Failures are counted per side (v1, v2), per phase and error code, with and without the triggers.
+The shapes (TWO_WAY_SHAPES): rename/retype, lookup and the preset; re-key (session keyed by its start, v1's
+session_id kept in v2 or given back by an `inverse:`), part extraction (subject's weight), part merge (a 1:1
+session__quality) and split (session__tag by tag), each with the 2.x writes that fit it (dj2_writers.py --shape).
 Used by tests/integration/test_writer_stress.py (one shape, short) and bench/writers_bench.py --two-way (long).
 """
 
