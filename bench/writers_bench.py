@@ -50,8 +50,8 @@ triggers, and both sides equal at the end, in every run that finished. v1 / v2 i
 with/without: re-key inverse 300/376 / 50/57; split 303/357 / 15/14; part extraction (20 s) 117/179 / 4/4; part
 merge 54/884 / 6/125 (table_open_cache lowered mid-run, see below); re-key (kept) 25/0 / 0/8 (the shared server).
 Ratios here mean little: the clients stalled without error for up to 240 s in "Opening tables" and "Commit".
-Server memory is this bench's limit: the server keeps each two-way-triggered table instance it caches, about
-2.4 MB each here (the re-key shape: 4 GB at 1,680 open tables, by 30 and the backfill, two copies and 12 clients);
+Server memory is this bench's limit: the server keeps each two-way-triggered table instance it caches,
+about 2.5 MB each here (the re-key shape: 4 GB at 1,680 open tables within a minute of 30, two copies, 6 clients);
 two shapes at once took a private server to 9 GB and the OOM killer, and the shared server went the same way
 (19 GB) while two of them ran there with other sessions' tests. Run one shape at a time, on a server of its own
 with ``table_open_cache`` bounded (RUNBOOK, the triggers' memory), and watch the machine's free memory.
