@@ -257,6 +257,18 @@ def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, 
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
 
 
+def _memory_used_mb(settings) -> int:
+    with connect(settings) as db:
+        return int(db.query("SHOW GLOBAL STATUS LIKE 'Memory_used'")[0]["Value"]) >> 20
+
+
+def _mark(marks: list, memory: dict, settings, phase: str) -> None:
+    """A phase starts now; the server's memory noted with it (each open instance of a triggered table holds its
+    triggers parsed: RUNBOOK, Server memory; two stress runs at once took this machine's server to the OOM killer)."""
+    memory[phase] = _memory_used_mb(settings)
+    marks.append((phase, time.time()))
+
+
 def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
                    v2_workers: int = 3, subjects: int = 300, jobs: int = 2, chunk_rows: int = 50,
                    settle_s: float = 1.0, two_way_s: float = 20.0) -> dict:
@@ -288,6 +300,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
                                         spec.v1_args)
                for config, pre in configs.items()}
     marks: list[tuple[str, float]] = []
+    memory: dict[str, int] = {}  # the server's Memory_used (MB) as each phase starts, and at the end
     steps: dict[str, subprocess.CompletedProcess] = {}
     ended = None
     try:
@@ -296,14 +309,14 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
             while not all(_started(db, c, workers) for c in commons.values()):
                 assert time.monotonic() < deadline, "the writers did not start"
                 time.sleep(0.2)
-        marks.append(("30", time.time()))
+        _mark(marks, memory, settings, "30")
         time.sleep(settle_s)
-        marks.append(("backfill", time.time()))
+        _mark(marks, memory, settings, "backfill")
         steps["backfill"] = djsqlgen(["backfill", str(plan_path), "--chunk-rows", str(chunk_rows), "--jobs",
                                       str(jobs)], env)
-        marks.append(("verify", time.time()))
+        _mark(marks, memory, settings, "verify")
         steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
-        marks.append(("60", time.time()))
+        _mark(marks, memory, settings, "60")
         steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
         if steps["60"].returncode != 0 and "never free in 120 s" in steps["60"].stderr:
             # issue 21's open end (a DDL starved by never-idle writers): safe to run again, as the RUNBOOK says;
@@ -316,13 +329,14 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         if steps["60"].returncode == 0:
             with connect(settings) as db:  # the trigger-free v2, next to the trigger-free v1
                 copy_schemas(db, [(f"{s}_v2", f"{s.replace(prefix, configs['without'], 1)}_v2") for s in sources])
-            marks.append(("two-way", time.time()))
+            _mark(marks, memory, settings, "two-way")
             for config, pre in configs.items():
                 running[("v2", config)] = _v2_writers(pre, tmp / f"store_{config}", env, v2_workers, until,
                                                       1000 + subjects, max(1, subjects // 2 // v2_workers),
                                                       spec.v2_args)
             time.sleep(two_way_s)
         ended = time.time()
+        memory["end"] = _memory_used_mb(settings)
     finally:
         until.write_text("stop")
         outputs = {key: [_finished(w) for w in procs] for key, procs in running.items()}
@@ -357,7 +371,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         with connect(settings) as db:
             found = differences(db, sources, spec.mapped(db, *sources))
     return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
-            "differences": found, "per_phase": per_phase, "pause": pause}
+            "differences": found, "per_phase": per_phase, "pause": pause, "memory_mb": memory}
 
 
 def table(shape: str, result: dict) -> str:
@@ -375,5 +389,7 @@ def table(shape: str, result: dict) -> str:
         lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   " + "   ".join(cells))
     lines.append("  longest pause of a client (s), with/without: " + "; ".join(
         f"{side} {p['with']:.1f}/{p['without']:.1f}" for side, p in result["pause"].items()))
+    lines.append("  server Memory_used (MB) as each phase starts: " + ", ".join(
+        f"{p} {mb}" for p, mb in result.get("memory_mb", {}).items()))
     lines.append(f"  both sides equal: {'yes' if not result['differences'] else result['differences']}")
     return "\n".join(lines)
