@@ -48,10 +48,10 @@ The shapes added next (re-key with session_id kept or given back by `inverse:`, 
 average 15-60 from other helpers' runs): no client error on either side in any phase, with or without the
 triggers, and both sides equal at the end, in every run that finished. v1 / v2 iterations in the two-way window,
 with/without: re-key inverse 300/376 / 50/57; split 303/357 / 15/14; part extraction (20 s) 117/179 / 4/4; part
-merge 54/884 / 6/125 (table_open_cache lowered mid-run, see below); re-key (kept) 25/0 / 0/8 (the shared server;
-its later runs were stopped for memory, so its 2.x writes ran only outside the bench: one 0.14 and one 2.x client,
-25 iterations each at once, no error, both sides equal, verify clean). Ratios here mean little: the clients
-stalled without error for up to 240 s in "Opening tables" and "Commit". One v1 statement opens many tables
+merge 54/884 / 6/125 (table_open_cache lowered mid-run, see below); re-key (kept) 727/1070 / 166/229 (a server of
+its own, load 3-10; its server Memory_used 2.4 GB at 30, 5.5 GB at the end), earlier 25/0 / 0/8 on the shared
+server. Ratios here mean little: the clients stalled without error for up to 240 s in "Opening tables" and
+"Commit". One v1 statement opens many tables
 (session status Table_open_cache_hits + misses, this pipeline after 30): a subject UPDATE 482 under the two-way
 re-key, 372 under a two-way split of lab_note, 379 under the one-way re-key, 16 without triggers.
 Server memory is this bench's limit: the server keeps each two-way-triggered table instance it caches,
