@@ -42,6 +42,23 @@ fewer iterations in the two-way window (175, 0 and 537 against 1466 with the tri
 printed a client pause of 35.7 s without the triggers (16.8 s with; the 2.x clients' own start-up, eight processes
 importing DataJoint 2 on 2 cores, takes 14-18 s). Not explained: those runs' v1 ratios (14.2, and 2.7) mean nothing.
 The preset's 60 was starved once ("never free in 120 s", issue 21's open end); stress_two_way runs it once more.
+
+The shapes added next (re-key with session_id kept or given back by `inverse:`, part extraction, part merge, split;
+2026-12-08, each run once, short: ``--subjects 60 --workers 3 --v2-workers 2..3 --two-way-seconds 20..90``, load
+average 15-60 from other helpers' runs): no client error on either side in any phase, with or without the
+triggers, and both sides equal at the end, in every run that finished. v1 / v2 iterations in the two-way window,
+with/without: re-key inverse 300/376 / 50/57; split 303/357 / 15/14; part extraction (20 s) 117/179 / 4/4; part
+merge 54/884 / 6/125 (table_open_cache lowered mid-run, see below); re-key (kept) 727/1070 / 166/229 (a server of
+its own, load 3-10; its server Memory_used 2.4 GB at 30, 5.5 GB at the end), earlier 25/0 / 0/8 on the shared
+server. Ratios here mean little: the clients stalled without error for up to 240 s in "Opening tables" and
+"Commit". One v1 statement opens many tables
+(session status Table_open_cache_hits + misses, this pipeline after 30): a subject UPDATE 482 under the two-way
+re-key, 372 under a two-way split of lab_note, 379 under the one-way re-key, 16 without triggers.
+Server memory is this bench's limit: the server keeps each two-way-triggered table instance it caches,
+about 2.5 MB each here (the re-key shape: 4 GB at 1,680 open tables within a minute of 30, two copies, 6 clients);
+two shapes at once took a private server to 9 GB and the OOM killer, and the shared server went the same way
+(19 GB) while two of them ran there with other sessions' tests. Run one shape at a time, on a server of its own
+with ``table_open_cache`` bounded (RUNBOOK, the triggers' memory), and watch the machine's free memory.
 """
 
 from __future__ import annotations

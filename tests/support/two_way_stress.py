@@ -10,6 +10,9 @@ done (tables, foreign keys and rows, no trigger) next to the trigger-free v1. Bo
 ``subjects`` bulk rows, the 2.x clients the half as many after them); then they stop and every table of v1 is
 compared with v2 row by row, in key order, by the shape's own mapping (independently of djsqlgen's verify).
 Failures are counted per side (v1, v2), per phase and error code, with and without the triggers.
+The shapes (TWO_WAY_SHAPES): rename/retype, lookup and the preset; re-key (session keyed by its start, v1's
+session_id kept in v2 or given back by an `inverse:`), part extraction (subject's weight), part merge (a 1:1
+session__quality) and split (session__tag by tag), each with the 2.x writes that fit it (dj2_writers.py --shape).
 Used by tests/integration/test_writer_stress.py (one shape, short) and bench/writers_bench.py --two-way (long).
 """
 
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, migration_files
-from support.writer_stress import _common, _started, _writers
+from support.writer_stress import _common, _merged_part, _rekey, _started, _table, _writers
 
 from djsqlgen.run.db import connect
 
@@ -52,6 +55,42 @@ def _two_way(plan: dict, common: str) -> None:
     plan["sync"] = "two-way"
 
 
+def _rekey_kept(plan: dict, common: str) -> None:
+    """writer_stress's re-key (session keyed by its start, its Tag part and ephys children following), v1's
+    session_id kept in v2 as a plain column (test_two_way_rekey's way back); block_trial left out as there."""
+    _rekey(plan, common)
+    plan["sync"] = "two-way"
+    _common(plan, common)["session"]["columns"]["session_id"] = "keep"
+
+
+def _rekey_inverse(plan: dict, common: str) -> None:
+    """The re-key with session_id dropped from v2: v1 numbers a v2 session as the next for its subject
+    (test_two_way_inverse's `inverse:`); its children then sync one way (v2 holds no session_id to name theirs by)."""
+    _rekey(plan, common)
+    plan["sync"] = "two-way"
+    _common(plan, common)["session"]["inverse"] = {"session_id": {"next_for": ["subject_id"]}}
+
+
+def _part(plan: dict, common: str) -> None:
+    """subject's weight (nullable) extracted to a part subject__body, as writer_stress's part extraction."""
+    plan["sync"] = "two-way"
+    _table(_common(plan, common), "subject")["parts"] = [{"name": "body", "columns": ["weight"]}]
+
+
+def _merge(plan: dict, common: str) -> None:
+    """writer_stress's session__quality (1:1, its snr NOT NULL) merged into v2's session."""
+    plan["sync"] = "two-way"
+    _common(plan, common)["session__quality"] = {"merge_into_master": True}
+
+
+def _split(plan: dict, common: str) -> None:
+    """session__tag split by its tag: every writer's tags on both sides. (Not lab_note, writer_stress's split: an
+    AUTO_INCREMENT key that is not v2's own syncs one way.)"""
+    plan["sync"] = "two-way"
+    _common(plan, common)["session__tag"] = {"split": [{"table": "tag_early", "where": "tag < 'm'"},
+                                                      {"table": "tag_late", "where": "tag >= 'm'"}]}
+
+
 SUBJECT = "subject_id, species, subject_uuid, sex, date_of_birth, {weight}, {notes}, entered"
 
 
@@ -70,20 +109,84 @@ def _preset_pairs(db, common: str, ephys: str) -> dict[tuple[str, str], tuple[st
     return {(ephys, "_recording"): (listed, listed)}
 
 
+def _columns(db, schema: str, table: str) -> list[str]:
+    return [r["c"] for r in db.query("SELECT COLUMN_NAME AS c FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                                     "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", [schema, table])]
+
+
+def _rekey_pairs(db, common: str, ephys: str) -> dict:
+    """Each table by the columns both sides hold, a v1 row of a child of session naming its session by its start
+    (read from v1's session) as v2's row does; v2's session_id (kept, or numbered by v1) compared where v2 holds
+    it; block_trial, not in v2, left out."""
+    pairs = {}
+    for schema in (common, ephys):
+        for row in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
+                            "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '~%%'", [schema]):
+            table = row["t"]
+            v1, v2 = _columns(db, schema, table), _columns(db, f"{schema}_v2", table)
+            if not v2:
+                pairs[(schema, table)] = None
+            elif "session_id" in v1 and "session_id" not in v2 and table != "session":
+                listed = ", ".join(f"t.`{c}`" for c in v1 if c != "session_id")
+                pairs[(schema, table)] = (
+                    f"SELECT {listed}, s.session_start FROM {{v1}}.`{table}` AS t "
+                    f"JOIN `{common}`.`session` AS s USING (subject_id, session_id)",
+                    f"SELECT {listed}, t.session_start FROM {{v2}}.`{table}` AS t")
+            else:
+                pairs[(schema, table)] = ", ".join(f"`{c}`" for c in v1 if c in v2)
+    return pairs
+
+
+SUBJECT_COLUMNS = "subject_id, species, subject_uuid, sex, date_of_birth, weight, notes, entered"
+SESSION_COLUMNS = "subject_id, session_id, session_start, operator, session_notes"
+
+
+def _part_pairs(db, common: str, ephys: str) -> dict:
+    """v1's subject against v2's joined with its part (no part row: a NULL weight)."""
+    return {(common, "subject"): (f"SELECT {SUBJECT_COLUMNS} FROM {{v1}}.subject",
+                                  f"SELECT {SUBJECT_COLUMNS} FROM {{v2}}.subject LEFT JOIN {{v2}}.subject__body "
+                                  "USING (subject_id)")}
+
+
+def _merge_pairs(db, common: str, ephys: str) -> dict:
+    """v1's session joined with its part (none: NULLs) against v2's merged session; the part is compared there."""
+    return {(common, "session"): (f"SELECT {SESSION_COLUMNS}, snr, ok FROM {{v1}}.session LEFT JOIN "
+                                  "{v1}.session__quality USING (subject_id, session_id)",
+                                  f"SELECT {SESSION_COLUMNS}, snr, ok FROM {{v2}}.session"),
+            (common, "session__quality"): None}
+
+
+def _split_pairs(db, common: str, ephys: str) -> dict:
+    """v1's session__tag against the union of its two sides."""
+    return {(common, "session__tag"): ("SELECT subject_id, session_id, tag FROM {v1}.session__tag",
+                                       "SELECT subject_id, session_id, tag FROM {v2}.tag_early UNION ALL "
+                                       "SELECT subject_id, session_id, tag FROM {v2}.tag_late")}
+
+
 @dataclass(frozen=True)
 class TwoWayShape:
     edit: Callable[[dict, str], None]  # the identity plan made into this two-way shape
-    # (db, common, ephys) -> {(v1 schema, table): (v1's select list as v2 holds it, v2's)}: tables whose columns
-    # differ; every other table is compared column for column
-    mapped: Callable[[object, str, str], dict[tuple[str, str], tuple[str, str]]]
+    # (db, common, ephys) -> {(v1 schema, table): how to compare it}: v1's select list as v2 holds it and v2's; or
+    # two whole queries ({v1}/{v2}: the schemas); or None, a table compared through another (or not in v2).
+    # Tables not listed are compared column for column
+    mapped: Callable[[object, str, str], dict]
     preset: str | None = None
     v2_args: tuple[str, ...] = ()  # given to dj2_writers.py
+    prepare: Callable[[object, str], None] | None = None  # on each copy of v1 (db, common schema) before the plan
+    v1_args: tuple[str, ...] = ()  # given to dj014_writers.py
 
 
 TWO_WAY_SHAPES = {
     "two-way rename/retype": TwoWayShape(_rename_retype, _rename_retype_pairs, v2_args=("--lab-note",)),
     "two-way lookup": TwoWayShape(_lookup, _rename_retype_pairs, v2_args=("--lab-note",)),
     "two-way preset": TwoWayShape(_two_way, _preset_pairs, preset="dj014-to-dj2", v2_args=("--preset",)),
+    "two-way re-key": TwoWayShape(_rekey_kept, _rekey_pairs, v2_args=("--shape", "rekey", "--lab-note")),
+    "two-way re-key inverse": TwoWayShape(_rekey_inverse, _rekey_pairs,
+                                          v2_args=("--shape", "rekey-inverse", "--lab-note")),
+    "two-way part extraction": TwoWayShape(_part, _part_pairs, v2_args=("--shape", "part", "--lab-note")),
+    "two-way part merge": TwoWayShape(_merge, _merge_pairs, v2_args=("--shape", "merge", "--lab-note"),
+                                      prepare=_merged_part, v1_args=("--merged-part",)),
+    "two-way split": TwoWayShape(_split, _split_pairs, v2_args=("--shape", "split", "--lab-note")),
 }
 
 
@@ -118,9 +221,14 @@ def differences(db, sources: list[str], mapped: dict[tuple[str, str], tuple[str,
         for row in db.query("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s "
                             "AND TABLE_TYPE = 'BASE TABLE' AND TABLE_NAME NOT LIKE '~%%' ORDER BY 1", [source]):
             table = row["t"]
-            left, right = mapped.get((source, table), ("*", "*"))
-            v1 = sorted((tuple(r.values()) for r in db.query(f"SELECT {left} FROM `{source}`.`{table}`")), key=repr)
-            v2 = sorted((tuple(r.values()) for r in db.query(f"SELECT {right} FROM `{source}_v2`.`{table}`")), key=repr)
+            how = mapped.get((source, table), "*")
+            if how is None:
+                continue
+            if isinstance(how, str):
+                how = (how, how)
+            queries = [q.format(v1=f"`{source}`", v2=f"`{source}_v2`") if q.startswith("SELECT ") else
+                       f"SELECT {q} FROM `{schema}`.`{table}`" for q, schema in zip(how, (source, f"{source}_v2"))]
+            v1, v2 = (sorted((tuple(r.values()) for r in db.query(q)), key=repr) for q in queries)
             if v1 != v2:
                 first = next(((a, b) for a, b in zip(v1, v2) if a != b), None)
                 only1, only2 = set(v1) - set(v2), set(v2) - set(v1)
@@ -149,6 +257,25 @@ def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, 
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
 
 
+def _v2_started(db, prefix: str, workers: int) -> bool:
+    """Every 2.x client has a subject of its own in v2 (dj2_writers.py: 40,000,000 + 100,000 a worker)."""
+    n = db.query(f"SELECT COUNT(DISTINCT subject_id DIV 100000) AS n FROM `{prefix}_common_v2`.subject "
+                 "WHERE subject_id >= 40000000 AND subject_id < 50000000")[0]["n"]
+    return int(n) >= workers
+
+
+def _memory_used_mb(settings) -> int:
+    with connect(settings) as db:
+        return int(db.query("SHOW GLOBAL STATUS LIKE 'Memory_used'")[0]["Value"]) >> 20
+
+
+def _mark(marks: list, memory: dict, settings, phase: str) -> None:
+    """A phase starts now; the server's memory noted with it (each open instance of a triggered table holds its
+    triggers parsed: RUNBOOK, Server memory; two stress runs at once took this machine's server to the OOM killer)."""
+    memory[phase] = _memory_used_mb(settings)
+    marks.append((phase, time.time()))
+
+
 def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings, workers: int = 6,
                    v2_workers: int = 3, subjects: int = 300, jobs: int = 2, chunk_rows: int = 50,
                    settle_s: float = 1.0, two_way_s: float = 20.0) -> dict:
@@ -163,6 +290,8 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         for config, pre in configs.items():
             common, _ephys = build_v1(python, pre, tmp / f"store_{config}", env)
             bulk_fill(db, common, subjects + subjects // 2)  # the last third for the v2 clients to move and delete
+            if spec.prepare:
+                spec.prepare(db, common)
             commons[config] = common
     with_common = commons["with"]
     (tmp / "plan_dir").mkdir(exist_ok=True)
@@ -175,9 +304,10 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
     until = tmp / "stop_writers"
     per_worker = max(1, subjects // workers)
     running = {("v1", config): _writers(python, pre, tmp / f"store_{config}", env, workers, until, 1000, per_worker,
-                                        ())
+                                        spec.v1_args)
                for config, pre in configs.items()}
     marks: list[tuple[str, float]] = []
+    memory: dict[str, int] = {}  # the server's Memory_used (MB) as each phase starts, and at the end
     steps: dict[str, subprocess.CompletedProcess] = {}
     ended = None
     try:
@@ -186,14 +316,14 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
             while not all(_started(db, c, workers) for c in commons.values()):
                 assert time.monotonic() < deadline, "the writers did not start"
                 time.sleep(0.2)
-        marks.append(("30", time.time()))
+        _mark(marks, memory, settings, "30")
         time.sleep(settle_s)
-        marks.append(("backfill", time.time()))
+        _mark(marks, memory, settings, "backfill")
         steps["backfill"] = djsqlgen(["backfill", str(plan_path), "--chunk-rows", str(chunk_rows), "--jobs",
                                       str(jobs)], env)
-        marks.append(("verify", time.time()))
+        _mark(marks, memory, settings, "verify")
         steps["verify"] = djsqlgen(["verify", str(plan_path)], env)
-        marks.append(("60", time.time()))
+        _mark(marks, memory, settings, "60")
         steps["60"] = djsqlgen(["apply", str(out / "60_constraints.sql")], env)
         if steps["60"].returncode != 0 and "never free in 120 s" in steps["60"].stderr:
             # issue 21's open end (a DDL starved by never-idle writers): safe to run again, as the RUNBOOK says;
@@ -206,13 +336,21 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         if steps["60"].returncode == 0:
             with connect(settings) as db:  # the trigger-free v2, next to the trigger-free v1
                 copy_schemas(db, [(f"{s}_v2", f"{s.replace(prefix, configs['without'], 1)}_v2") for s in sources])
-            marks.append(("two-way", time.time()))
             for config, pre in configs.items():
                 running[("v2", config)] = _v2_writers(pre, tmp / f"store_{config}", env, v2_workers, until,
                                                       1000 + subjects, max(1, subjects // 2 // v2_workers),
                                                       spec.v2_args)
+            # the window opens once every 2.x client is at work: importing DataJoint 2 takes them 14-20 s on 2
+            # busy cores, which a 20 s window opened at their launch left them (none completed in one CI run)
+            with connect(settings) as db:
+                deadline = time.monotonic() + 120
+                while not all(_v2_started(db, pre, v2_workers) for pre in configs.values()) and \
+                        time.monotonic() < deadline:  # (refused writes are counted, not waited for)
+                    time.sleep(0.2)
+            _mark(marks, memory, settings, "two-way")
             time.sleep(two_way_s)
         ended = time.time()
+        memory["end"] = _memory_used_mb(settings)
     finally:
         until.write_text("stop")
         outputs = {key: [_finished(w) for w in procs] for key, procs in running.items()}
@@ -247,7 +385,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         with connect(settings) as db:
             found = differences(db, sources, spec.mapped(db, *sources))
     return {"errors": errors, "iterations": iterations, "steps": steps, "failures": failures, "phase_s": phase_s,
-            "differences": found, "per_phase": per_phase, "pause": pause}
+            "differences": found, "per_phase": per_phase, "pause": pause, "memory_mb": memory}
 
 
 def table(shape: str, result: dict) -> str:
@@ -265,5 +403,7 @@ def table(shape: str, result: dict) -> str:
         lines.append(f"  {phase:9} {result['phase_s'].get(phase, 0):6.1f} s   " + "   ".join(cells))
     lines.append("  longest pause of a client (s), with/without: " + "; ".join(
         f"{side} {p['with']:.1f}/{p['without']:.1f}" for side, p in result["pause"].items()))
+    lines.append("  server Memory_used (MB) as each phase starts: " + ", ".join(
+        f"{p} {mb}" for p, mb in result.get("memory_mb", {}).items()))
     lines.append(f"  both sides equal: {'yes' if not result['differences'] else result['differences']}")
     return "\n".join(lines)
