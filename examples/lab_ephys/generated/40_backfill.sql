@@ -39,8 +39,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 40_backfill.sql builds on 30_dualwrite.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '30') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: 30_dualwrite.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 40_backfill.sql builds on 30_dualwrite.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '30' AND plan_hash = '9e918080d07a') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 40_backfill.sql: 30_dualwrite.sql of this migration (plan 9e918080d07a) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 40_backfill.sql: 30_dualwrite.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '30'), ', this file comes from plan 9e918080d07a: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 30_dualwrite.sql was applied with, or roll back to before 30_dualwrite.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: statement-based logging replays triggers and INSERT … SELECT on replicas, which can diverge

@@ -43,8 +43,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 70_cutover.sql builds on 60_constraints.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: 60_constraints.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 70_cutover.sql builds on 60_constraints.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60' AND plan_hash = '9e918080d07a') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 70_cutover.sql: 60_constraints.sql of this migration (plan 9e918080d07a) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 70_cutover.sql: 60_constraints.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_demo_example`.`phase_log` WHERE phase = '60'), ', this file comes from plan 9e918080d07a: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 60_constraints.sql was applied with, or roll back to before 60_constraints.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1

@@ -40,8 +40,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 10_expand.sql builds on 00_preflight.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '00') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: 00_preflight.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 10_expand.sql builds on 00_preflight.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '00' AND plan_hash = '023c20580528') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 10_expand.sql: 00_preflight.sql of this migration (plan 023c20580528) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 10_expand.sql: 00_preflight.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '00'), ', this file comes from plan 023c20580528: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 00_preflight.sql was applied with, or roll back to before 00_preflight.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: 10_expand.sql needs CREATE on djsqlgen_demo_rekey_common_v2

@@ -43,8 +43,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 60_constraints.sql builds on 30_dualwrite.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '30') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: 30_dualwrite.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 60_constraints.sql builds on 30_dualwrite.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '30' AND plan_hash = '023c20580528') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 60_constraints.sql: 30_dualwrite.sql of this migration (plan 023c20580528) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 60_constraints.sql: 30_dualwrite.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '30'), ', this file comes from plan 023c20580528: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 30_dualwrite.sql was applied with, or roll back to before 30_dualwrite.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: v2 is missing rows until the backfill finishes
@@ -151,6 +156,18 @@ BEGIN
     ALTER TABLE `djsqlgen_demo_rekey_common_v2`.`session`
       ADD CONSTRAINT `session_ibfk_1` FOREIGN KEY (`subject_id`)
       REFERENCES `djsqlgen_demo_rekey_common_v2`.`subject` (`subject_id`)
+      ON UPDATE CASCADE,
+      ALGORITHM=INPLACE, LOCK=NONE;
+  END IF;
+
+  -- the 2 foreign keys of djsqlgen_demo_rekey_ephys_v2.probe_insertion at once: metadata only (references checked above)
+  IF NOT (EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion' AND CONSTRAINT_NAME = 'probe_insertion_ibfk_1') OR EXISTS (SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = 'djsqlgen_demo_rekey_ephys_v2' AND TABLE_NAME = 'probe_insertion' AND CONSTRAINT_NAME = 'probe_insertion_ibfk_2')) THEN
+    ALTER TABLE `djsqlgen_demo_rekey_ephys_v2`.`probe_insertion`
+      ADD CONSTRAINT `probe_insertion_ibfk_1` FOREIGN KEY (`subject_id`, `session_start`)
+      REFERENCES `djsqlgen_demo_rekey_common_v2`.`session` (`subject_id`, `session_start`)
+      ON UPDATE CASCADE,
+      ADD CONSTRAINT `probe_insertion_ibfk_2` FOREIGN KEY (`probe_type`)
+      REFERENCES `djsqlgen_demo_rekey_ephys_v2`.`#probe_type` (`probe_type`)
       ON UPDATE CASCADE,
       ALGORITHM=INPLACE, LOCK=NONE;
   END IF;

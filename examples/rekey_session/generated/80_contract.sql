@@ -39,8 +39,13 @@ BEGIN NOT ATOMIC
   SET @djsqlgen_refusal = NULL;
   checks: BEGIN
     -- Refuse: 80_contract.sql builds on 70_cutover.sql
+    IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70') THEN
+      SET @djsqlgen_refusal = 'djsqlgen refused 80_contract.sql: 70_cutover.sql has not been applied; apply it first';
+      LEAVE checks;
+    END IF;
+    -- Refuse: 80_contract.sql builds on 70_cutover.sql as this plan made it
     IF NOT EXISTS (SELECT 1 FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70' AND plan_hash = '023c20580528') THEN
-      SET @djsqlgen_refusal = 'djsqlgen refused 80_contract.sql: 70_cutover.sql of this migration (plan 023c20580528) has not been applied; apply it first (or regenerate: the files must come from the same plan)';
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused 80_contract.sql: 70_cutover.sql was applied from plan ', (SELECT plan_hash FROM `djsqlgen_demo_rekey`.`phase_log` WHERE phase = '70'), ', this file comes from plan 023c20580528: the plan or v1 changed in between (its chunk settings may change, nothing else). Generate this file from the plan 70_cutover.sql was applied with, or roll back to before 70_cutover.sql and apply the new files from there'), 400);
       LEAVE checks;
     END IF;
     -- Refuse: with binary logging on, CREATE/DROP TRIGGER needs SUPER or log_bin_trust_function_creators=1
@@ -70,14 +75,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -96,14 +104,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -122,14 +133,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`session`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.session'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.session is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.session'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -148,14 +162,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -174,14 +191,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -200,14 +220,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_common`.`subject`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', v_since, '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 djsqlgen_demo_rekey_common.subject is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …qlgen_demo_rekey_common_v2.subject'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -226,14 +249,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -252,14 +278,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -278,14 +307,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`#probe_type`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', v_since, '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …lgen_demo_rekey_ephys.#probe_type is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …en_demo_rekey_ephys_v2.#probe_type'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -304,14 +336,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -330,14 +365,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -356,14 +394,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`probe_insertion`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', v_since, '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …_demo_rekey_ephys.probe_insertion is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …emo_rekey_ephys_v2.probe_insertion'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -382,14 +423,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -408,14 +452,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -434,14 +481,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', v_since, '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …gen_demo_rekey_ephys.__clustering is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …n_demo_rekey_ephys_v2.__clustering'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -460,14 +510,17 @@ BEFORE INSERT ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -486,14 +539,17 @@ BEFORE UPDATE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;
@@ -512,14 +568,17 @@ BEFORE DELETE ON `djsqlgen_demo_rekey_ephys`.`__clustering__unit`
 FOR EACH ROW
 BEGIN
   DECLARE v_open TINYINT DEFAULT 1;
-  DECLARE v_since VARCHAR(20) DEFAULT '';
+  DECLARE v_since DATETIME(6) DEFAULT NULL;
   DECLARE v_refusal VARCHAR(128) DEFAULT '';
-  SELECT COALESCE(MIN(is_open), 1), COALESCE(DATE_FORMAT(MIN(closed_at), '%Y-%m-%d %H:%i'), '')
-  INTO v_open, v_since
-  FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
-  LOCK IN SHARE MODE;
+  BEGIN
+    DECLARE CONTINUE HANDLER FOR NOT FOUND BEGIN END;
+    SELECT is_open, closed_at
+    INTO v_open, v_since
+    FROM `djsqlgen_demo_rekey`.`sides` WHERE side = 'v1'
+    LOCK IN SHARE MODE;
+  END;
   IF v_open = 0 THEN
-    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', v_since, '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
+    SET v_refusal = LEFT(CONCAT('djsqlgen W8 …mo_rekey_ephys.__clustering__unit is read-only since ', COALESCE(DATE_FORMAT(v_since, '%Y-%m-%d %H:%i'), ''), '; write to …_rekey_ephys_v2.__clustering__unit'), 128);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_refusal;
   END IF;
 END;;

@@ -326,7 +326,6 @@ FROM `djsqlgen_demo_rekey_common`.`subject` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
   /* the key of each driving row read, and their count: the last one read is this chunk''s end */
   AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`subject_id`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -382,7 +381,6 @@ FROM `djsqlgen_demo_rekey_ephys`.`#probe_type` AS `src` FORCE INDEX (PRIMARY)
 WHERE {chunk range}
   /* the key of each driving row read, and their count: the last one read is this chunk''s end */
   AND (@djsqlgen_hi_1 := `src`.`probe_type`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`probe_type`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -440,7 +438,6 @@ WHERE {chunk range}
   /* the key of each driving row read, and their count: the last one read is this chunk''s end */
   AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
   AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`subject_id`, `src`.`session_id`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -534,7 +531,6 @@ WHERE {chunk range}
   AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
   AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
   AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -638,7 +634,6 @@ WHERE {chunk range}
   AND (@djsqlgen_hi_1 := `src`.`subject_id`) IS NOT NULL
   AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
   AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -737,7 +732,6 @@ WHERE {chunk range}
   AND (@djsqlgen_hi_2 := `src`.`session_id`) IS NOT NULL
   AND (@djsqlgen_hi_3 := `src`.`insertion_number`) IS NOT NULL
   AND (@djsqlgen_hi_4 := `src`.`unit_id`) IS NOT NULL
-  AND (@djsqlgen_read := @djsqlgen_read + 1) > 0
 ORDER BY `src`.`subject_id`, `src`.`session_id`, `src`.`insertion_number`, `src`.`unit_id`
 LIMIT {chunk rows}
 LOCK IN SHARE MODE
@@ -918,8 +912,8 @@ BEGIN
     SET @djsqlgen_bf_one_pass = LOCATE('{chunk rows}', v_copy_chunk) > 0;
     IF @djsqlgen_bf_one_pass THEN
       -- One read per row: the copy takes the next ? driving rows in key order (ORDER BY … LIMIT) and keeps the
-      -- key of each row it reads in @djsqlgen_hi_1, … and their count in @djsqlgen_read: the last key read is the
-      -- chunk's end, and fewer rows than asked mean the end. From the start, or after the lower bound; up to the end.
+      -- key of each row it reads in @djsqlgen_hi_1, …: the last key read is the chunk's end, and the table's end
+      -- once it is the end key. From the start, or after the lower bound; up to the end.
       SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', v_upto_end), '{chunk rows}', '?');
       PREPARE djsqlgen_bf_copy_first FROM @djsqlgen_sql;
       SET @djsqlgen_sql = REPLACE(REPLACE(v_copy_chunk, '{chunk range}', CONCAT(v_after_lo, '\n  AND ', v_upto_end)),
@@ -1026,7 +1020,7 @@ BEGIN
       -- The table was empty when its copy began: every row since came through the triggers.
       SET @djsqlgen_found = 0;
     ELSEIF @djsqlgen_bf_one_pass THEN
-      SET @djsqlgen_found = 1, @djsqlgen_read = 0, @djsqlgen_hi_1 = NULL;
+      SET @djsqlgen_found = 1, @djsqlgen_hi_1 = NULL;
     ELSE
       SET @djsqlgen_found = 0;
       IF v_checkpoint IS NULL THEN
@@ -1070,19 +1064,25 @@ BEGIN
                                 v_warning_text);
       END IF;
       IF @djsqlgen_bf_one_pass THEN
-        IF (@djsqlgen_read > 0 AND @djsqlgen_hi_1 IS NULL) OR (@djsqlgen_read = 0 AND p_rows_copied > 0) THEN
+        IF @djsqlgen_hi_1 IS NULL AND p_rows_copied > 0 THEN
           -- The copy's key assignments did not run: stop, rolled back, rather than lose the place.
           SET v_message = LEFT(CONCAT('djsqlgen: backfill of ', p_target_id, ' stopped, rolled back: the server skipped ',
                                       'the copy''s key assignments; report it'), 128);
           SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = v_message;
         END IF;
-        SET @djsqlgen_found = @djsqlgen_read > 0, v_last_chunk = @djsqlgen_read < @djsqlgen_limit;
+        -- No row read: nothing was left up to the end. The last key read is the end key: this was the last chunk
+        -- (if the end key's row was deleted since, the next chunk reads none).
+        SET @djsqlgen_found = @djsqlgen_hi_1 IS NOT NULL;
       END IF;
     END IF;
 
     IF @djsqlgen_found = 1 THEN
       -- The next chunk starts after this one's last key.
       EXECUTE djsqlgen_bf_hi;
+      IF @djsqlgen_bf_one_pass THEN
+        -- Compared as bytes: under a collation 'abc' could equal the end 'ABC' of a case-sensitive key.
+        SET v_last_chunk = CAST(CONVERT(@djsqlgen_checkpoint USING utf8mb4) AS BINARY) <=> CAST(v_end AS BINARY);
+      END IF;
       UPDATE `djsqlgen_demo_rekey`.`progress`
       SET checkpoint = @djsqlgen_checkpoint,
           end_key = v_end,
