@@ -69,10 +69,12 @@ def _cutover_ready(phases: Phases) -> list[Statement]:
     trackers (they record nothing until v1 closes; which ones: cutover_steps.in_place_events)."""
     if phases.reverse is None and not in_place(phases):
         return []
-    # two-way: v1 may be closed from 60 on (sides/close_v1.sql); no write the other side carries reaches these pairs
-    # (no v2 table is made from them), so the guards refuse every write once v1 is closed
+    # two-way: v1 may be closed from 60 on (sides/close_v1.sql); the guards then refuse v1's clients, but let through
+    # what v2's reverse triggers carry (a 2.x external value's `~external_<store>` row: no v2 table is made from it,
+    # so no dual-write trigger stands there) and the engine's sessions (`djsqlgen files --reverse` naming its rows)
     seen = dualwrite_events(phases)
-    guards_ = guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen)
+    guards_ = guard_statements(phases, {s: s for s in phases.v1_schemas()}, only=lambda pair: pair not in seen,
+                               carried_pass=phases.reverse is not None)
     if phases.reverse is not None:
         return guards_
     return [s for _, s in tracker_statements(phases, {t.id: (t.schema, t.name) for t in phases.targets},

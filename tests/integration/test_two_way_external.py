@@ -584,3 +584,15 @@ def test_dj2_filepath_at_store_written_on_v2_is_fetched_by_dj014_on_v1(tmp_path,
     verified = s.verify()
     assert verified.returncode == 0 and "v1 from v2" in verified.stdout, verified.stdout
     s.forward("70_cutover", first="70_cutover")
+
+    # v1 closed by 70 (its clients refused): v2's new values still reach it, their `~external` rows included (the
+    # guard on that table refused what v2 carried there), and `djsqlgen files --reverse` still fills them (it was
+    # refused too, W8)
+    (mine / "k.dat").write_text("written once v1 is closed\n")
+    db.execute(f"INSERT INTO `{v2}`.rec (rec_id, raw) VALUES (70, %s)", [_dj2_filepath("mine/k.dat")])
+    errno, message = _error(db, f"UPDATE `{v1}`.rec SET extra = NULL WHERE rec_id = %s", [70])
+    assert errno == 1644 and "W8" in message, message  # v1's own clients are refused
+    assert "1 ~external row(s) given contents_hash" in s.run(*reverse_files).stderr
+    assert db.query(f"SELECT LOWER(HEX(contents_hash)) AS c FROM {ext} WHERE filepath = 'mine/k.dat'") == [
+        {"c": hashlib.md5((store / "mine/k.dat").read_bytes()).hexdigest()}]
+    assert read_014("--rec", "70")["rec 70"] == [["mine/k.dat", "written once v1 is closed\n"], None]
