@@ -174,12 +174,15 @@ def rollback(phases: Phases) -> FileBuilder:
     # which tables hold them, for the DBA deciding whether to give them up (read again only when refusing)
     listing = ", ".join(f"IF(EXISTS (SELECT 1 {' '.join(line.strip() for line in inserted_rows(t).splitlines())}), "
                         f"{quote_literal(f'{t.schema}.{t.name}')}, NULL)" for t in untracked)
+    way_out = quote_literal("; v1 never saw them. To roll back anyway and give them up, run "
+                            "SET @djsqlgen_discard_v2_writes = 'yes'; first (or djsqlgen apply --discard-v2-writes)")
     said = [quote_literal(f'djsqlgen refused {fn}: v2 holds writes made after cut-over ('),
             f"(SELECT COUNT(*) FROM {writes})",
-            quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had); v1 never saw them. "
-                          "To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = 'yes'; "
-                          "first (or djsqlgen apply --discard-v2-writes)")]
+            quote_literal(f" recorded in {ctx.control}.v2_writes, and any rows v1 never had)"), way_out]
     refused = f"CONCAT({', '.join(said)})"
+    # with the tables that hold rows v1 never had, named before the way out (the message limit would cut them after)
+    recorded = quote_literal(f" recorded in {ctx.control}.v2_writes; rows v1 never had in ")
+    named_refusal = f"CONCAT({', '.join(said[:2])}, {recorded}, CONCAT_WS(', ', {listing}), ')', {way_out})"
     phases.common_refusals(f, None, [
         Check(f"NOT {guards.applied(ctx, '70', same_plan=False)} AND NOT EXISTS (SELECT 1 FROM {objects} WHERE "
               f"created_by = '70_cutover.sql') AND {sides.is_open_sql(ctx, 'v1')}",
@@ -192,8 +195,7 @@ def rollback(phases: Phases) -> FileBuilder:
         *([Check(f"({inserted}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
                  "djsqlgen refused: v2 holds rows inserted after cut-over", "rolling back would silently discard "
                  "rows users inserted into v2", only_if=unparked,
-                 message_sql=f"CONCAT({', '.join(said)}, '. Rows v1 never had are in ', "
-                             f"CONCAT_WS(', ', {listing}))")]
+                 message_sql=named_refusal)]
            if inserted else [])])
     park, archive, final = renames(phases)
     for spec in phases.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back

@@ -76,7 +76,7 @@ WHERE present.object_name IS NOT NULL
     END IF;
     -- Refuse: rolling back would silently discard writes users made to v2
     IF EXISTS (SELECT 1 FROM `djsqlgen_lab_transform`.`v2_writes`) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes' THEN
-      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' recorded in djsqlgen_lab_transform.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+      SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' recorded in djsqlgen_lab_transform.v2_writes, and any rows v1 never had)', '; v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
       LEAVE checks;
     END IF;
   END;
@@ -123,7 +123,7 @@ BEGIN
       `lab`.`animal__djsqlgen_v2rollback` TO `lab`.`animal`,
       `lab`.`session__djsqlgen_v2rollback` TO `lab`.`session`,
       `lab`.`session__trial__djsqlgen_v2rollback` TO `lab`.`session__trial`;
-    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' recorded in djsqlgen_lab_transform.v2_writes, and any rows v1 never had); v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
+    SET @djsqlgen_refusal = LEFT(CONCAT('djsqlgen refused rollback/70_cutover.sql: v2 holds writes made after cut-over (', (SELECT COUNT(*) FROM `djsqlgen_lab_transform`.`v2_writes`), ' recorded in djsqlgen_lab_transform.v2_writes, and any rows v1 never had)', '; v1 never saw them. To roll back anyway and give them up, run SET @djsqlgen_discard_v2_writes = ''yes''; first (or djsqlgen apply --discard-v2-writes)'), 400);
     SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = @djsqlgen_refusal;
   END IF;
 
