@@ -266,14 +266,18 @@ def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: C
                 spent = time.monotonic() - start
                 if no_wait is None:
                     no_wait = int(db.query("SELECT @@SESSION.lock_wait_timeout AS w")[0]["w"])
-                    echo(f"-- {where}: waiting for writers' transactions on its table (this file's DDL does not make "
-                         "them wait); retrying")
+                    # MySQL's shortest lock_wait_timeout is 1 s: each of its tries queues for up to that long
+                    said = ("this file's DDL does not make them wait" if no_wait == 0 else
+                            f"each try waits at most {no_wait} s, the server's shortest: a writer can lose a 1213 "
+                            "meanwhile")
+                    echo(f"-- {where}: waiting for writers' transactions on its table ({said}); retrying")
                 if spent >= DDL_GIVE_UP_S:
-                    how = "tries and short waits" if wait else "tries without waiting (no writer was made to wait)"
-                    raise ServerError(1205, f"its table was never free in {DDL_GIVE_UP_S:.0f} s of {how}; nothing of "
-                                            "it changed and the file is safe to run again: run again at a quieter "
-                                            "moment, or with --wait if a writer may lose a 1213 (RUNBOOK.md, \"Lock "
-                                            f"discipline\"): {exc.message}") from None
+                    how = ("tries and short waits" if wait or no_wait else
+                           "tries without waiting (no writer was made to wait)")
+                    raise ServerError(1205, f"its table was never free in {DDL_GIVE_UP_S:.0f} s of {how}; what the "
+                                            "file finished stays and it is safe to run again (it skips what is "
+                                            "done): run again at a quieter moment, or with --wait if a writer may "
+                                            f"lose a 1213 (RUNBOOK.md, \"Lock discipline\"): {exc.message}") from None
                 if waiting:  # a short wait timed out: the next try does not wait
                     db.execute(f"SET SESSION lock_wait_timeout = {no_wait}")
                     waiting = False
@@ -285,7 +289,9 @@ def _call_retrying(db: Database, path: Path, statement: ParsedStatement, echo: C
                     db.execute(f"SET SESSION lock_wait_timeout = {DDL_SHORT_WAIT_S}")
                     waiting = True
                     continue
-                time.sleep(random.uniform(pause / 2, pause))  # jittered: not in step with the writers
+                # jittered: not in step with the writers; where a try itself waits (MySQL), as long between tries,
+                # so that the statement stands in the writers' way at most half of the time
+                time.sleep(max(random.uniform(pause / 2, pause), float(no_wait)))
                 pause = min(pause * 2, DDL_RETRY_MOST_S)
                 continue
             if no_wait is not None:
