@@ -87,7 +87,8 @@ def _filepath_block(ctx: Context, written: TableRef, target, v1_column: str, v2_
                            f"not a <filepath@{store}> file v1 can refer to (size, this store, no directory, relative)")
     other = writer_message("W5", written.label, v2_column,
                            "v1 holds this path with another size or time (one per path): write its JSON as stored")
-    body = external_back.filepath_row_sql(ctx.plan.control, target.schema, store, f"NEW.{column}", shape, other)
+    body = external_back.filepath_row_sql(ctx.plan.control, target.schema, store, f"NEW.{column}", shape, other,
+                                          native_json=ctx.dialect.native_json)
     # not in the echo of a v1 write (v2's JSON is then forward's, from v1's row; and a write into ~external_<store>,
     # which the v1 statement's trigger reads, would fail with 1442)
     sql = (f"IF NOT {two_way.IN_CARRY} AND NEW.{column} IS NOT NULL THEN\n"

@@ -447,3 +447,13 @@ def test_two_way_preset_carries_external_blobs_attachments_and_filepaths_back():
     assert "filepaths_back_manifest.sql first" in cutover and "e.`contents_hash` IS NULL" in cutover
     # plan check's round trip runs before 30 made the table: it does not read it
     assert not any("filepath_json" in str(c) for c in filepath.data_checks)
+    # MySQL: v2's column is native JSON, which a string never equals: the value v1 gives back is compared as JSON
+    # (found in review: every 2.x filepath was refused there)
+    assert ") = NEW.`photo`) THEN" in dualwrite and "AS JSON) = NEW" not in dualwrite
+    catalog = _parent_child(attr("subject_id", "int(11)", in_key=True), photo="filepath")
+    catalog = replace(catalog, server=replace(catalog.server, flavour="mysql", version="8.0.36"))
+    text = identity_plan(catalog, [("lab", "lab_v2")], "p", "dj014-to-dj2")
+    on_mysql = Migration(parse_plan(text.replace("\nschemas:", "\nsync: two-way\nschemas:", 1)), catalog)
+    dualwrite = render_file(next(f for f in on_mysql.files() if f.filename == "30_dualwrite.sql"
+                                 and not f.rollback_of), on_mysql.meta())
+    assert " AS JSON) = NEW.`photo`) THEN" in dualwrite
