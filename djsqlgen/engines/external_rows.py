@@ -88,7 +88,11 @@ def _filepath_block(ctx: Context, written: TableRef, target, v1_column: str, v2_
     other = writer_message("W5", written.label, v2_column,
                            "v1 holds this path with another size or time (one per path): write its JSON as stored")
     body = external_back.filepath_row_sql(ctx.plan.control, target.schema, store, f"NEW.{column}", shape, other,
-                                          native_json=ctx.dialect.native_json)
+                                          native_json=ctx.dialect.native_json,
+                                          # v1's ~external_<store> was made by 0.14 in the same schema as the
+                                          # v1 table, both in the schema's character set (this model of v1 is
+                                          # v2's way back: it holds the table, not ~external_<store>)
+                                          path_charset=target.charset)
     # not in the echo of a v1 write (v2's JSON is then forward's, from v1's row; and a write into ~external_<store>,
     # which the v1 statement's trigger reads, would fail with 1442)
     sql = (f"IF NOT {two_way.IN_CARRY} AND NEW.{column} IS NOT NULL THEN\n"
@@ -100,3 +104,4 @@ def _filepath_block(ctx: Context, written: TableRef, target, v1_column: str, v2_
                           f"{external_back.KEPT_JSON_TABLE}; one v1 cannot give back is refused; `djsqlgen files "
                           "--reverse` fills contents_hash",
             two_way.outside_engine_sessions(ctx, sql))
+

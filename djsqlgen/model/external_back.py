@@ -182,7 +182,7 @@ def has_filepaths(model: Model, two_way) -> bool:
 
 
 def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, refused_shape: str,
-                     refused_other: str, native_json: bool = False) -> str:
+                     refused_other: str, native_json: bool = False, path_charset: str | None = None) -> str:
     """The reverse trigger's block for a ``<filepath@store>`` value (not NULL): its ``~external_<store>`` row, keyed
     by the md5 of the path, inserted unless there (as ``row_insert``: no read first); the JSON as written kept for a
     row the triggers made (``contents_hash`` NULL: 0.14 always fills it; a kept JSON still current is not replaced);
@@ -190,7 +190,8 @@ def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, re
     metadata). Both reads follow the upsert, so they read a row this transaction holds locked. ``refused_shape``: no
     row for 0.14 (a directory, another store, no size, a path 0.14 would read elsewhere). ``native_json`` (MySQL):
     v2's column is JSON, which a string never equals (a string operand is a JSON string scalar there): the way
-    forward is compared as JSON; MySQL keeps no JSON text byte for byte anyway."""
+    forward is compared as JSON; MySQL keeps no JSON text byte for byte anyway. ``path_charset``: that of v1's
+    ``filepath`` column (latin1 in most 0.14 schemas): a path it cannot hold is refused by ``refused_shape`` too."""
     table = f"{quote_identifier(v1_schema)}.{quote_identifier(external_table(store))}"
     kept = f"{quote_identifier(control)}.{quote_identifier(KEPT_JSON_TABLE)}"
     path, size = dj2_sql.json_text(json_sql, "path"), dj2_sql.json_text(json_sql, "size")
@@ -199,6 +200,10 @@ def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, re
              f"AND {dj2_sql.json_text(json_sql, 'is_dir')} <=> 'false' "
              f"AND JSON_TYPE(JSON_EXTRACT({json_sql}, '$.size')) <=> 'INTEGER' AND {size} >= 0 "
              f"AND CHAR_LENGTH({path}) BETWEEN 1 AND 1000 AND {path} NOT LIKE '/%'")
+    if path_charset and path_charset.lower() not in ("utf8mb4", "utf8mb3", "utf8"):
+        # through v1's character set and back unchanged (binary compare: a '?' in place of a character is no match)
+        shape += (f" AND CAST(CONVERT(CONVERT({path} USING {path_charset}) USING utf8mb4) AS BINARY) "
+                  f"= CAST(CONVERT({path} USING utf8mb4) AS BINARY)")
     built = dj2_sql.filepath_json("e.`hash`", "e.`filepath`", store, "e.`size`", "e.`timestamp`")
     forward = kept_json_sql(control, v1_schema, store, "e.`hash`", "e.`size`", "e.`timestamp`", built)
     if native_json:
