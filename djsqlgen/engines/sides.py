@@ -83,9 +83,10 @@ def read_side(ctx: Context, side: str, also: tuple[str, str] | None = None) -> s
     by a locking read (a shared lock on that row to the end of the writer's transaction: see the module). A plain
     read of the row's columns by its key, formatted only in a refusal: it runs on every row a client writes (the
     aggregate it replaced, one row even where none is, cost 4-10 % more server CPU per writer iteration in
-    bench/two_way_bench.py). A missing row reads as open: no row, no assignment, and the handler keeps the 'no
-    data' warning (1329) from the client. ``also``: (variable, scalar subquery) read in the same statement (one
-    statement less on every row), and by the handler where the row is missing."""
+    bench/two_way_bench.py). A missing row reads as open: no row, no assignment (the handler's part is ``also``;
+    the 'no data' warning 1329 it catches would be cleared by the trigger's next statement anyway). ``also``:
+    (variable, scalar subquery) read in the same statement (one statement less on every row), and by the handler
+    where the row is missing."""
     extra, into = (f", {also[1]}", f", {also[0]}") if also else ("", "")
     missing = f"SET {also[0]} = {also[1]}" if also else "BEGIN END"
     return (f"BEGIN\n  DECLARE CONTINUE HANDLER FOR NOT FOUND {missing};\n"
