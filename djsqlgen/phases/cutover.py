@@ -194,9 +194,7 @@ def rollback(phases: Phases) -> FileBuilder:
               "writes users made to v2", message_sql=refused),
         *([Check(f"({inserted}) AND COALESCE(@djsqlgen_discard_v2_writes, '') <> 'yes'",
                  "djsqlgen refused: v2 holds rows inserted after cut-over", "rolling back would silently discard "
-                 "rows users inserted into v2", only_if=unparked,
-                 message_sql=named_refusal)]
-           if inserted else [])])
+                 "rows users inserted into v2", only_if=unparked, message_sql=named_refusal)] if inserted else [])])
     park, archive, final = renames(phases)
     for spec in phases.model.schemas:  # 80 drops the emptied versioned schemas: v2 needs them back
         if final and spec.final and spec.final != spec.target:
