@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from support.engine import SUPPORT, build_v1, bulk_fill, djsqlgen, migration_files
-from support.writer_stress import _common, _merged_part, _rekey, _started, _table, _writers
+from support.writer_stress import _common, _merged_part, _rekey, _started, _table, _writers, client, finished
 
 from djsqlgen.run.db import connect
 
@@ -237,24 +237,13 @@ def differences(db, sources: list[str], mapped: dict[tuple[str, str], tuple[str,
     return found
 
 
-def _finished(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
-    """A writer's output once it stopped; one still running after ``timeout`` is ended (never left behind), its
-    stderr then saying so (the caller's check that it printed its counts fails with it)."""
-    try:
-        return proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        return stdout, f"{stderr}\nstill running {timeout:g} s after the stop: ended"
-
-
 def _v2_writers(prefix: str, store: Path, env: dict, workers: int, until: Path, first: int, per_worker: int,
                 extra: tuple[str, ...]) -> list[subprocess.Popen]:
-    return [subprocess.Popen(
+    return [client(
         [sys.executable, str(SUPPORT / "dj2_writers.py"), "--schema", f"{prefix}_common_v2", "--store-dir", str(store),
          "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until),
-         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
+         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}", *extra], env)
+        for w in range(workers)]
 
 
 def _v2_started(db, prefix: str, workers: int) -> bool:
@@ -353,7 +342,7 @@ def stress_two_way(shape: str, python: Path, prefix: str, tmp: Path, env: dict, 
         memory["end"] = _memory_used_mb(settings)
     finally:
         until.write_text("stop")
-        outputs = {key: [_finished(w) for w in procs] for key, procs in running.items()}
+        outputs = {key: [finished(w, timeout=120) for w in procs] for key, procs in running.items()}
     ended = ended or time.time()
     errors = {side: {phase: {c: collections.Counter() for c in configs} for phase in PHASES} for side in SIDES}
     iterations = {side: {c: 0 for c in configs} for side in SIDES}

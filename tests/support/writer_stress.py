@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,14 +133,43 @@ STARVED = "never free in 120 s"  # apply's stop when a DDL's table was never fre
 QUIET_S = 3.0  # a paused client's iteration under way ends within this (several DataJoint writes, 2 loaded cores)
 
 
+def client(command: list[str], env: dict) -> subprocess.Popen:
+    """A writer process whose output goes to temporary files, read by ``finished``. Not pipes: DataJoint logs every
+    delete, and a pipe nobody reads before the end fills (64 KB) and stops the client inside its transaction, its
+    locks held, for as long as the run lasts (in CI it starved 60's DDL for 2 × 120 s, and idled both copies'
+    clients: the "nothing completed for 38 s" the benches saw)."""
+    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(command, env=env, stdout=out, stderr=err, text=True)
+    proc.output_files = (out, err)  # type: ignore[attr-defined]
+    return proc
+
+
+def finished(proc: subprocess.Popen, timeout: float = 300) -> tuple[str, str]:
+    """(stdout, stderr) of a ``client`` once it stopped; one still running after ``timeout`` is ended (never left
+    behind), its stderr then saying so (the caller's check that it printed its counts fails with it)."""
+    note = ""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        note = f"\nstill running {timeout:g} s after the stop: ended"
+    texts = []
+    for f in proc.output_files:  # type: ignore[attr-defined]
+        f.seek(0)
+        texts.append(f.read())
+        f.close()
+    return texts[0], texts[1] + note
+
+
 def _writers(python: Path, prefix: str, store: Path, env: dict, workers: int, until: Path, first: int,
              per_worker: int, extra: tuple[str, ...]) -> list[subprocess.Popen]:
-    return [subprocess.Popen(
+    return [client(
         [str(python), str(SUPPORT / "dj014_writers.py"), "--schemas", prefix, "--store-dir", str(store),
          "--worker", str(w), "--iterations", "100000", "--keep-going", "--until-file", str(until),
          "--pause-file", str(until.with_name("pause_writers")),
-         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for w in range(workers)]
+         "--existing", f"{first + w * per_worker}-{first + (w + 1) * per_worker - 1}", *extra], env)
+        for w in range(workers)]
 
 
 def _started(db, common: str, workers: int) -> bool:
@@ -214,7 +244,7 @@ def stress(shape: str, python: Path, prefix: str, tmp: Path, env: dict, settings
         ended = time.time()
     finally:
         until.write_text("stop")
-        outputs = {side: [w.communicate(timeout=300) for w in procs] for side, procs in running.items()}
+        outputs = {side: [finished(w) for w in procs] for side, procs in running.items()}
     errors = {phase: {side: collections.Counter() for side in sides} for phase in PHASES}
     iterations, failures = {}, []
     per_phase = {phase: {side: 0 for side in sides} for phase in WINDOWS}  # iterations completed in each window
