@@ -184,7 +184,7 @@ def has_filepaths(model: Model, two_way) -> bool:
 def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, refused_shape: str,
                      refused_other: str, native_json: bool = False, path_charset: str | None = None) -> str:
     """The reverse trigger's block for a ``<filepath@store>`` value (not NULL): its ``~external_<store>`` row, keyed
-    by the md5 of the path, inserted unless there (as ``row_insert``: no read first); the JSON as written kept for a
+    by the md5 of the path, inserted unless there (``row_insert``: no read first); the JSON as written kept for a
     row the triggers made (``contents_hash`` NULL: 0.14 always fills it; a kept JSON still current is not replaced);
     then the value refused unless the row gives it back exactly (``refused_other``: v1 has the path with other
     metadata). Both reads follow the upsert, so they read a row this transaction holds locked. ``refused_shape``: no
@@ -211,9 +211,7 @@ def filepath_row_sql(control: str, v1_schema: str, store: str, json_sql: str, re
     return (f"IF NOT ({shape}) THEN\n"
             f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(refused_shape)};\n"
             "END IF;\n"
-            f"INSERT INTO {table} (`hash`, `size`, `filepath`)\n"
-            f"VALUES ({ref}, {size}, {path})\n"
-            "ON DUPLICATE KEY UPDATE `hash` = `hash`;\n"
+            f"{row_insert(v1_schema, store, json_sql)};\n"
             f"INSERT INTO {kept} (`schema_name`, `store`, `reference`, `size`, `ext_timestamp`, `json`)\n"
             f"SELECT {quote_literal(v1_schema)}, {quote_literal(store)}, e.`hash`, e.`size`, e.`timestamp`, "
             f"{json_sql}\n"
