@@ -76,7 +76,7 @@ def model_problems(model: Model, plan: Plan) -> list[str]:
         table = model.v1_table(ref)
         key = next(t.plan_key for t in model.targets if t.source.driving == ref)
         for trig in table.triggers:
-            if not trig.name.startswith(f"djsqlgen_{plan.name}_"):
+            if not trig.name.startswith(naming.own_trigger_prefix(plan.name)):
                 problems.append(f"{key}: {table.full_name} already has trigger {trig.name!r} ({trig.timing} "
                                 f"{trig.event}); djsqlgen never overwrites a trigger: drop or merge it first")
     seen: dict[tuple[str, str], str] = {}

@@ -24,6 +24,7 @@ from djsqlgen.output.sqlfile import render_file
 from djsqlgen.phases import phase_files, side_files
 from djsqlgen.plan import Plan, plan_hash
 from djsqlgen.sqltext.dialect import dialect_for
+from djsqlgen.sqltext.naming import own_trigger_prefix
 from djsqlgen.sqltext.statements import PhaseFile
 
 MANIFEST_FILE = "files_manifest.sql"
@@ -41,11 +42,11 @@ def definition_hash(catalog: Catalog) -> str:
 
 
 def without_own_triggers(catalog: Catalog, plan_name: str) -> Catalog:
-    """v1's headings as before 30: without the triggers this plan installs on them (named ``djsqlgen_<plan>_…``,
-    the rule ops/invariants.py tells ours from a foreign trigger by). Read after 30 they would change the migration's
-    hash, and files generated again then (a chunk setting changed, files lost) would refuse to build on the files
-    applied before them."""
-    own = f"djsqlgen_{plan_name}_"
+    """v1's headings as before 30: without the triggers this plan installs on them (``naming.own_trigger_prefix``,
+    as ops/invariants.py tells ours from a foreign trigger). Read after 30 they would change the migration's hash,
+    and files generated again then (a chunk setting changed, files lost) would refuse to build on the files applied
+    before them."""
+    own = own_trigger_prefix(plan_name)
     if not any(tr.name.startswith(own) for s in catalog.schemas for t in s.tables for tr in t.triggers):
         return catalog
     schemas = tuple(replace(s, tables=tuple(replace(t, triggers=tuple(tr for tr in t.triggers

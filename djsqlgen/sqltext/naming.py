@@ -41,11 +41,17 @@ def table_id(schema: str, table: str) -> str:
     return f"{schema}.{table}"
 
 
+def own_trigger_prefix(plan_name: str) -> str:
+    """How every trigger a plan installs starts (trigger_name, guard, tracker, one-way names): what tells djsqlgen's
+    own triggers from a foreign one on the same table."""
+    return f"djsqlgen_{plan_name}_"
+
+
 def trigger_name(plan_name: str, table: str, event: str, back: bool = False) -> str:
     """Dual-write trigger on a v1 table, e.g. ``djsqlgen_ephys2_session_ins`` (pt-osc's pattern); with ``back``, the
     two-way trigger on a v2 table that carries its writes to v1 (``…_ins_to_v1``)."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del", "CASCADE_DELETE": "cdel", "ISSUE": "iid"}[event]
-    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_{suffix}" + ("_to_v1" if back else ""))
+    return fit(f"{own_trigger_prefix(plan_name)}{_slug(table)}_{suffix}" + ("_to_v1" if back else ""))
 
 
 def routine_name(kind: str, schema: str, table: str) -> str:
@@ -79,19 +85,19 @@ def target_routine(kind: str, target_id: str) -> str:
 def guard_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A cut-over guard on a v1 table: fails every write with a message naming v2."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
-    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_guard_{suffix}")
+    return fit(f"{own_trigger_prefix(plan_name)}{_slug(table)}_guard_{suffix}")
 
 
 def one_way_trigger_name(plan_name: str, table: str, event: str) -> str:
     """Two-way sync: a trigger on a v2 table that syncs one way, refusing its clients' writes."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
-    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_one_way_{suffix}")
+    return fit(f"{own_trigger_prefix(plan_name)}{_slug(table)}_one_way_{suffix}")
 
 
 def tracker_trigger_name(plan_name: str, table: str, event: str) -> str:
     """A trigger on a v2 table after cut-over: records the key of each row written, for rollback/70."""
     suffix = {"INSERT": "ins", "UPDATE": "upd", "DELETE": "del"}[event]
-    return fit(f"djsqlgen_{plan_name}_{_slug(table)}_track_{suffix}")
+    return fit(f"{own_trigger_prefix(plan_name)}{_slug(table)}_track_{suffix}")
 
 
 # The states of a backfill or verify at work, as it reports them in the control row (the command line, and the loops
