@@ -65,8 +65,7 @@ def row_blocks(ctx: Context, written: TableRef, event: str) -> list[tuple[str, s
                    f"{quote_literal(target.schema)}) THEN\n"
                    f"  SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = {quote_literal(message)};\n"
                    "END IF")
-            if event == "UPDATE":
-                sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
+            sql = _when_changed(column, sql, event)
             noun = "an attachment" if marker.name == "attach" else "a blob"
             blocks.append((target.label, f"{noun} 2.x wrote gets its row in ~external_{marker.store} before v1's row "
                                          f"refers to it ({c.name}; never deleted here); a JSON v1 cannot refer to is "
@@ -97,11 +96,16 @@ def _filepath_block(ctx: Context, written: TableRef, target, v1_column: str, v2_
     # which the v1 statement's trigger reads, would fail with 1442)
     sql = (f"IF NOT {two_way.IN_CARRY} AND NEW.{column} IS NOT NULL THEN\n"
            f"  {body.replace(chr(10), chr(10) + '  ')};\nEND IF")
-    if event == "UPDATE":
-        sql = f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
+    sql = _when_changed(column, sql, event)
     return (target.label, f"a filepath 2.x wrote gets its row in ~external_{store} before v1's row refers to it "
                           f"({v1_column}; never deleted here), its JSON kept as written in "
                           f"{external_back.KEPT_JSON_TABLE}; one v1 cannot give back is refused; `djsqlgen files "
                           "--reverse` fills contents_hash",
             two_way.outside_engine_sessions(ctx, sql))
 
+
+def _when_changed(column: str, sql: str, event: str) -> str:
+    """``sql`` for an INSERT; for an UPDATE only where it changed ``column`` (v1 has the value's row already)."""
+    if event != "UPDATE":
+        return sql
+    return f"IF NOT (OLD.{column} <=> NEW.{column}) THEN\n  {sql.replace(chr(10), chr(10) + '  ')};\nEND IF"
